@@ -1,0 +1,258 @@
+//! The storage seam shared by the services.
+//!
+//! Each service owns its schema and hands its migrations to [`Db::open`]. The default backend is
+//! embedded SQLite in WAL mode with `synchronous=FULL`: a write whose transaction committed is on
+//! disk before the caller answers success, and survives `kill -9` and power loss.
+//!
+//! SQLite calls block, so [`Db::call`] runs them on tokio's blocking pool. Writes are serialised by
+//! one connection behind a mutex; this is the seam where a second backend (PostgreSQL, for several
+//! stateless front ends on shared storage) or a read pool would plug in.
+#![forbid(unsafe_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+pub use rusqlite;
+use rusqlite::Connection;
+
+/// One schema change. Versions start at 1 and must be contiguous.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    pub version: u32,
+    pub sql: &'static str,
+}
+
+/// Why the storage layer failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error(
+        "database schema version {found} is newer than this build understands ({known}); use a newer openhybrid"
+    )]
+    SchemaTooNew { found: u32, known: u32 },
+    #[error("migration to schema version {version} failed: {source}")]
+    Migration {
+        version: u32,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("migrations are not contiguous: expected version {expected}, got {got}")]
+    BadMigrations { expected: u32, got: u32 },
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("the database worker stopped unexpectedly")]
+    WorkerGone,
+    #[error("the database lock was poisoned by a panic in another request")]
+    Poisoned,
+}
+
+/// A handle on one service's database. Cheap to clone.
+#[derive(Clone)]
+pub struct Db {
+    conn: Arc<Mutex<Connection>>,
+    path: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").field("path", &self.path).finish()
+    }
+}
+
+impl Db {
+    /// Opens (creating if needed) the database at `path` and applies pending migrations.
+    pub fn open(path: &Path, migrations: &[Migration]) -> Result<Db, StoreError> {
+        let conn = Connection::open(path).map_err(|source| StoreError::Open {
+            path: path.to_owned(),
+            source,
+        })?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        Self::init(conn, Some(path.to_owned()), migrations)
+    }
+
+    /// A private in-memory database (tests, `--ephemeral`).
+    pub fn open_in_memory(migrations: &[Migration]) -> Result<Db, StoreError> {
+        let conn = Connection::open_in_memory().map_err(|source| StoreError::Open {
+            path: PathBuf::from(":memory:"),
+            source,
+        })?;
+        Self::init(conn, None, migrations)
+    }
+
+    fn init(
+        mut conn: Connection,
+        path: Option<PathBuf>,
+        migrations: &[Migration],
+    ) -> Result<Db, StoreError> {
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        migrate(&mut conn, migrations)?;
+        Ok(Db {
+            conn: Arc::new(Mutex::new(conn)),
+            path,
+        })
+    }
+
+    /// The file behind this database, if any.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// Runs `f` with the connection on the blocking pool.
+    pub async fn call<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut Connection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn.lock().map_err(|_| StoreError::Poisoned)?;
+            f(&mut guard)
+        })
+        .await
+        .map_err(|_| E::from(StoreError::WorkerGone))?
+    }
+
+    /// Runs `f` with the connection on the current thread (start-up, CLI, tests).
+    pub fn call_blocking<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut Connection) -> Result<T, E>,
+        E: From<StoreError>,
+    {
+        let mut guard = self.conn.lock().map_err(|_| StoreError::Poisoned)?;
+        f(&mut guard)
+    }
+}
+
+fn migrate(conn: &mut Connection, migrations: &[Migration]) -> Result<(), StoreError> {
+    for (i, m) in migrations.iter().enumerate() {
+        let expected = i as u32 + 1;
+        if m.version != expected {
+            return Err(StoreError::BadMigrations {
+                expected,
+                got: m.version,
+            });
+        }
+    }
+    let known = migrations.len() as u32;
+    let current: u32 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if current > known {
+        return Err(StoreError::SchemaTooNew {
+            found: current,
+            known,
+        });
+    }
+    for m in &migrations[current as usize..] {
+        let tx = conn.transaction()?;
+        tx.execute_batch(m.sql)
+            .map_err(|source| StoreError::Migration {
+                version: m.version,
+                source,
+            })?;
+        tx.pragma_update(None, "user_version", m.version)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const M: &[Migration] = &[
+        Migration {
+            version: 1,
+            sql: "CREATE TABLE t (k TEXT PRIMARY KEY, v TEXT NOT NULL);",
+        },
+        Migration {
+            version: 2,
+            sql: "ALTER TABLE t ADD COLUMN n INTEGER NOT NULL DEFAULT 0;",
+        },
+    ];
+
+    #[test]
+    fn migrates_and_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        let db = Db::open(&path, &M[..1]).unwrap();
+        db.call_blocking(|c| {
+            c.execute("INSERT INTO t (k, v) VALUES ('a', 'b')", [])
+                .map_err(StoreError::from)
+        })
+        .unwrap();
+        drop(db);
+        let db = Db::open(&path, M).unwrap();
+        let n: i64 = db
+            .call_blocking(|c| {
+                c.query_row("SELECT n FROM t WHERE k='a'", [], |r| r.get(0))
+                    .map_err(StoreError::from)
+            })
+            .unwrap();
+        assert_eq!(n, 0);
+    }
+
+    #[test]
+    fn refuses_newer_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        Db::open(&path, M).unwrap();
+        let err = Db::open(&path, &M[..1]).unwrap_err();
+        assert!(matches!(
+            err,
+            StoreError::SchemaTooNew { found: 2, known: 1 }
+        ));
+    }
+
+    #[test]
+    fn rejects_gapped_migrations() {
+        let bad = [M[1]];
+        let err = Db::open_in_memory(&bad).unwrap_err();
+        assert!(matches!(
+            err,
+            StoreError::BadMigrations {
+                expected: 1,
+                got: 2
+            }
+        ));
+    }
+
+    #[test]
+    fn failed_migration_leaves_version() {
+        let bad = [
+            M[0],
+            Migration {
+                version: 2,
+                sql: "ALTER TABLE nope ADD COLUMN x INTEGER;",
+            },
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        assert!(matches!(
+            Db::open(&path, &bad).unwrap_err(),
+            StoreError::Migration { version: 2, .. }
+        ));
+        // version 1 applied, version 2 not: the good migrations still open it.
+        Db::open(&path, &M[..1]).unwrap();
+    }
+
+    #[tokio::test]
+    async fn call_runs_off_thread() {
+        let db = Db::open_in_memory(M).unwrap();
+        let v: String = db
+            .call(|c| {
+                c.execute("INSERT INTO t (k, v) VALUES ('x', 'y')", [])?;
+                c.query_row("SELECT v FROM t WHERE k='x'", [], |r| r.get(0))
+                    .map_err(StoreError::from)
+            })
+            .await
+            .unwrap();
+        assert_eq!(v, "y");
+    }
+}
