@@ -1,0 +1,135 @@
+//! The one error type of the mailbox store; each variant maps onto one EWS `ResponseCode`.
+
+use store::StoreError;
+
+/// Why a mailbox operation failed.
+///
+/// Every variant corresponds to exactly one EWS `ResponseCode` ([`MailboxError::response_code`]), so
+/// the EWS layer can answer per-item errors without inspecting messages. The `Display` text is
+/// suitable for `m:MessageText`; it never contains stored content.
+#[derive(Debug, thiserror::Error)]
+pub enum MailboxError {
+    /// No mailbox with this key has been provisioned ([`crate::MailboxStore::ensure_mailbox`]).
+    #[error("the mailbox {0:?} does not exist in this store")]
+    MailboxNotFound(String),
+    /// Unknown folder, unknown distinguished folder name, or a folder id of another mailbox.
+    #[error("the specified folder could not be found in the store")]
+    FolderNotFound,
+    /// Unknown item, an item id of another mailbox, or a missing user configuration.
+    #[error("the specified object was not found in the store")]
+    ItemNotFound,
+    /// The id is not one this store minted (bad base64, wrong version, wrong kind, bad length).
+    #[error("id is malformed: {0}")]
+    InvalidIdMalformed(&'static str),
+    /// The change key is not one this store minted.
+    #[error("the change key is malformed")]
+    InvalidChangeKey,
+    /// The presented change key is stale: the object changed since the client read it.
+    #[error("the change key does not match the current version of the object")]
+    ChangeKeyConflict,
+    /// A sibling folder already has this display name (compared case-insensitively).
+    #[error("a folder named {0:?} already exists under that parent")]
+    FolderExists(String),
+    /// A user configuration of this name already exists in the folder (Exchange answers
+    /// `ErrorItemSave` with "ErrorItemSaveUserConfigurationExists").
+    #[error("a user configuration named {0:?} already exists in this folder")]
+    UserConfigurationExists(String),
+    /// A property value is out of its domain (bad item class, user configuration name, duplicate
+    /// extended-property or dictionary key, ...).
+    #[error("invalid property value: {0}")]
+    InvalidValue(String),
+    /// The request as a whole is unacceptable (too many items or ids, bad paging arguments).
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    /// The restriction cannot be evaluated (type mismatch, too deep, too many nodes).
+    #[error("invalid restriction: {0}")]
+    InvalidRestriction(String),
+    /// A value exceeds its size cap (subject, body, user-configuration stream, batch).
+    #[error("{what} is {size} bytes, over the limit of {limit} bytes")]
+    TooLarge {
+        what: String,
+        size: usize,
+        limit: usize,
+    },
+    /// A calendar item whose end precedes its start.
+    #[error("the end date of the calendar item is earlier than its start date")]
+    CalendarEndBeforeStart,
+    /// A stored row failed to decode; reported, never papered over.
+    #[error("stored mailbox data is corrupt: {0}")]
+    Corrupt(String),
+    /// The storage layer failed (I/O, SQLite, worker gone).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl MailboxError {
+    /// The EWS `ResponseCode` (messages namespace) to report for this error.
+    pub fn response_code(&self) -> &'static str {
+        match self {
+            MailboxError::MailboxNotFound(_) => "ErrorNonExistentMailbox",
+            MailboxError::FolderNotFound => "ErrorFolderNotFound",
+            MailboxError::ItemNotFound => "ErrorItemNotFound",
+            MailboxError::InvalidIdMalformed(_) => "ErrorInvalidIdMalformed",
+            MailboxError::InvalidChangeKey => "ErrorInvalidChangeKey",
+            MailboxError::ChangeKeyConflict => "ErrorIrresolvableConflict",
+            MailboxError::FolderExists(_) => "ErrorFolderExists",
+            MailboxError::UserConfigurationExists(_) => "ErrorItemSave",
+            MailboxError::InvalidValue(_) => "ErrorInvalidValueForProperty",
+            MailboxError::InvalidRequest(_) => "ErrorInvalidRequest",
+            MailboxError::InvalidRestriction(_) => "ErrorInvalidRestriction",
+            MailboxError::TooLarge { .. } => "ErrorMessageSizeExceeded",
+            MailboxError::CalendarEndBeforeStart => "ErrorCalendarEndDateIsEarlierThanStartDate",
+            MailboxError::Corrupt(_) => "ErrorCorruptData",
+            MailboxError::Store(_) => "ErrorInternalServerError",
+        }
+    }
+}
+
+impl From<rusqlite::Error> for MailboxError {
+    fn from(e: rusqlite::Error) -> Self {
+        MailboxError::Store(StoreError::Sqlite(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_distinct_per_variant() {
+        let all = [
+            MailboxError::MailboxNotFound(String::new()),
+            MailboxError::FolderNotFound,
+            MailboxError::ItemNotFound,
+            MailboxError::InvalidIdMalformed(""),
+            MailboxError::InvalidChangeKey,
+            MailboxError::ChangeKeyConflict,
+            MailboxError::FolderExists(String::new()),
+            MailboxError::UserConfigurationExists(String::new()),
+            MailboxError::InvalidValue(String::new()),
+            MailboxError::InvalidRequest(String::new()),
+            MailboxError::InvalidRestriction(String::new()),
+            MailboxError::TooLarge {
+                what: String::new(),
+                size: 0,
+                limit: 0,
+            },
+            MailboxError::CalendarEndBeforeStart,
+            MailboxError::Corrupt(String::new()),
+            MailboxError::Store(StoreError::WorkerGone),
+        ];
+        let mut codes: Vec<&str> = all.iter().map(|e| e.response_code()).collect();
+        assert!(codes.iter().all(|c| c.starts_with("Error")));
+        codes.sort_unstable();
+        let n = codes.len();
+        codes.dedup();
+        assert_eq!(codes.len(), n, "two variants share a response code");
+    }
+
+    #[test]
+    fn sqlite_errors_are_store_errors() {
+        let e = MailboxError::from(rusqlite::Error::QueryReturnedNoRows);
+        assert!(matches!(e, MailboxError::Store(StoreError::Sqlite(_))));
+        assert_eq!(e.response_code(), "ErrorInternalServerError");
+    }
+}

@@ -1,0 +1,1250 @@
+//! Items: validation, storage, retrieval, finds, moves, deletes, updates.
+
+use std::collections::HashSet;
+
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+
+use crate::error::MailboxError;
+use crate::filter::{SqlFragment, to_sql};
+use crate::ids::{IdKind, check_change_key, encode_change_key, local_id};
+use crate::limits::*;
+use crate::model::*;
+use crate::schema::RECOVERABLE_FOLDERS;
+use crate::store::{
+    MailboxStore, Mb, append_event, folder_distinguished, mailbox_row, make_page,
+    next_change_number, resolve_folder, to_i64, to_u64, touch_folder, window,
+};
+use crate::userconfig::{ConfigStreams, load_streams, validate_config_name};
+
+/// Prefix of the item class of a user configuration (MS-OXOCFG).
+pub(crate) const CONFIG_CLASS_PREFIX: &str = "IPM.Configuration.";
+
+fn too_large(what: impl Into<String>, size: usize, limit: usize) -> Result<(), MailboxError> {
+    if size > limit {
+        Err(MailboxError::TooLarge {
+            what: what.into(),
+            size,
+            limit,
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// Item and folder classes: 1–255 bytes of printable ASCII.
+pub(crate) fn validate_class(class: &str, what: &str) -> Result<(), MailboxError> {
+    if class.is_empty()
+        || class.len() > MAX_ITEM_CLASS_BYTES
+        || !class.bytes().all(|b| b.is_ascii_graphic())
+    {
+        return Err(MailboxError::InvalidValue(format!(
+            "{what} must be 1 to {MAX_ITEM_CLASS_BYTES} printable ASCII characters"
+        )));
+    }
+    Ok(())
+}
+
+fn validate_short(what: &str, s: &str) -> Result<(), MailboxError> {
+    too_large(what, s.len(), MAX_SHORT_STRING_BYTES)
+}
+
+fn validate_subject(subject: Option<&str>) -> Result<(), MailboxError> {
+    too_large("subject", subject.map_or(0, str::len), MAX_SUBJECT_BYTES)
+}
+
+fn validate_body(body: Option<&Body>) -> Result<(), MailboxError> {
+    too_large("body", body.map_or(0, |b| b.content.len()), MAX_BODY_BYTES)
+}
+
+fn validate_categories(categories: &[String]) -> Result<(), MailboxError> {
+    if categories.len() > MAX_CATEGORIES {
+        return Err(MailboxError::InvalidValue(format!(
+            "more than {MAX_CATEGORIES} categories"
+        )));
+    }
+    for c in categories {
+        let n = c.chars().count();
+        if n == 0 || n > MAX_CATEGORY_CHARS {
+            return Err(MailboxError::InvalidValue(format!(
+                "a category must be 1 to {MAX_CATEGORY_CHARS} characters"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn validate_calendar(c: &Calendar) -> Result<Calendar, MailboxError> {
+    let start = normalize_time(c.start)?;
+    let end = normalize_time(c.end)?;
+    if end < start {
+        return Err(MailboxError::CalendarEndBeforeStart);
+    }
+    if let Some(l) = &c.location {
+        validate_short("location", l)?;
+    }
+    Ok(Calendar {
+        start,
+        end,
+        is_all_day: c.is_all_day,
+        legacy_free_busy_status: c.legacy_free_busy_status,
+        location: c.location.clone(),
+    })
+}
+
+fn validate_extended_entry(key: &str, value: &str) -> Result<(), MailboxError> {
+    if key.is_empty() || key.len() > MAX_EXTENDED_KEY_BYTES {
+        return Err(MailboxError::InvalidValue(format!(
+            "an extended property key must be 1 to {MAX_EXTENDED_KEY_BYTES} bytes"
+        )));
+    }
+    too_large(
+        "extended property value",
+        value.len(),
+        MAX_EXTENDED_VALUE_BYTES,
+    )
+}
+
+/// Checks and sorts extended properties; duplicate keys are an error.
+fn validate_extended(ext: &mut [(String, String)]) -> Result<(), MailboxError> {
+    if ext.len() > MAX_EXTENDED_PROPERTIES {
+        return Err(MailboxError::InvalidValue(format!(
+            "more than {MAX_EXTENDED_PROPERTIES} extended properties"
+        )));
+    }
+    for (k, v) in ext.iter() {
+        validate_extended_entry(k, v)?;
+    }
+    ext.sort_by(|a, b| a.0.cmp(&b.0));
+    if let Some(w) = ext.windows(2).find(|w| w[0].0 == w[1].0) {
+        return Err(MailboxError::InvalidValue(format!(
+            "extended property {:?} given twice",
+            w[0].0
+        )));
+    }
+    Ok(())
+}
+
+fn validate_recipient(r: &Recipient) -> Result<(), MailboxError> {
+    validate_short("recipient address", &r.email)?;
+    if let Some(n) = &r.name {
+        validate_short("recipient name", n)?;
+    }
+    Ok(())
+}
+
+/// The user-configuration name encoded in an associated item's class, if any.
+pub(crate) fn config_name_of(item_class: &str, is_associated: bool) -> Option<&str> {
+    let n = CONFIG_CLASS_PREFIX.len();
+    if is_associated
+        && item_class.len() >= n
+        && item_class.is_char_boundary(n)
+        && item_class[..n].eq_ignore_ascii_case(CONFIG_CLASS_PREFIX)
+    {
+        Some(&item_class[n..])
+    } else {
+        None
+    }
+}
+
+/// Bytes of content, the item's `size`.
+pub(crate) fn content_size(
+    subject: Option<&str>,
+    body: Option<&Body>,
+    extended: &[(String, String)],
+    streams: Option<&ConfigStreams>,
+) -> u64 {
+    let mut n = subject.map_or(0, str::len) + body.map_or(0, |b| b.content.len());
+    n += extended
+        .iter()
+        .map(|(k, v)| k.len() + v.len())
+        .sum::<usize>();
+    if let Some(s) = streams {
+        n += s.len();
+    }
+    n as u64
+}
+
+/// A validated, normalised item ready to insert.
+#[derive(Debug, Clone)]
+pub(crate) struct Prepared {
+    pub item: NewItem,
+    pub config_name: Option<String>,
+    pub created: Option<i64>,
+    pub sent: Option<i64>,
+}
+
+impl Prepared {
+    /// Bytes this item adds to a batch.
+    pub fn weight(&self) -> usize {
+        self.item.subject.as_ref().map_or(0, String::len)
+            + self.item.body.as_ref().map_or(0, |b| b.content.len())
+            + self
+                .item
+                .extended
+                .iter()
+                .map(|(k, v)| k.len() + v.len())
+                .sum::<usize>()
+    }
+}
+
+pub(crate) fn prepare(mut item: NewItem) -> Result<Prepared, MailboxError> {
+    validate_class(&item.item_class, "item class")?;
+    let config_name = config_name_of(&item.item_class, item.is_associated).map(str::to_owned);
+    if let Some(name) = &config_name {
+        validate_config_name(name)?;
+    }
+    validate_subject(item.subject.as_deref())?;
+    validate_body(item.body.as_ref())?;
+    let recipients = item.to.len() + item.cc.len() + item.bcc.len();
+    if recipients > MAX_RECIPIENTS {
+        return Err(MailboxError::InvalidValue(format!(
+            "more than {MAX_RECIPIENTS} recipients"
+        )));
+    }
+    for r in item
+        .from
+        .iter()
+        .chain(item.sender.iter())
+        .chain(item.to.iter())
+        .chain(item.cc.iter())
+        .chain(item.bcc.iter())
+    {
+        validate_recipient(r)?;
+    }
+    validate_categories(&item.categories)?;
+    if let Some(id) = &item.internet_message_id {
+        if id.is_empty() {
+            return Err(MailboxError::InvalidValue(
+                "an internet message id must not be empty".into(),
+            ));
+        }
+        validate_short("internet message id", id)?;
+    }
+    if let Some(c) = &item.calendar {
+        item.calendar = Some(validate_calendar(c)?);
+    }
+    validate_extended(&mut item.extended)?;
+    let created = item
+        .date_time_created
+        .map(|t| to_micros(normalize_time(t)?))
+        .transpose()?;
+    let sent = item
+        .date_time_sent
+        .map(|t| to_micros(normalize_time(t)?))
+        .transpose()?;
+    Ok(Prepared {
+        item,
+        config_name,
+        created,
+        sent,
+    })
+}
+
+/// Validates a whole batch before any write (so an invalid item writes nothing).
+pub(crate) fn prepare_batch(items: Vec<NewItem>) -> Result<Vec<Prepared>, MailboxError> {
+    if items.len() > MAX_ITEMS_PER_CALL {
+        return Err(MailboxError::InvalidRequest(format!(
+            "{} items in one call; at most {MAX_ITEMS_PER_CALL}",
+            items.len()
+        )));
+    }
+    let mut total = 0usize;
+    let mut out = Vec::with_capacity(items.len());
+    for (n, item) in items.into_iter().enumerate() {
+        let p = prepare(item).map_err(|e| annotate(e, n))?;
+        total = total.saturating_add(p.weight());
+        out.push(p);
+    }
+    too_large("the batch", total, MAX_BATCH_BYTES)?;
+    Ok(out)
+}
+
+/// Names the failing item of a batch in the message.
+fn annotate(e: MailboxError, index: usize) -> MailboxError {
+    match e {
+        MailboxError::InvalidValue(m) => MailboxError::InvalidValue(format!("item {index}: {m}")),
+        MailboxError::TooLarge { what, size, limit } => MailboxError::TooLarge {
+            what: format!("item {index}: {what}"),
+            size,
+            limit,
+        },
+        other => other,
+    }
+}
+
+fn json<T: serde::Serialize + ?Sized>(v: &T) -> Result<String, MailboxError> {
+    serde_json::to_string(v).map_err(|e| MailboxError::InvalidValue(e.to_string()))
+}
+
+fn unjson<T: serde::de::DeserializeOwned>(s: &str, what: &str) -> Result<T, MailboxError> {
+    serde_json::from_str(s).map_err(|e| MailboxError::Corrupt(format!("{what}: {e}")))
+}
+
+/// Inserts one prepared item (and its body, properties, configuration streams), records the
+/// `Created` event and bumps the folder. Returns the local id.
+pub(crate) fn insert_item(
+    tx: &Connection,
+    mb: &Mb,
+    folder: i64,
+    p: &Prepared,
+    streams: Option<&ConfigStreams>,
+    now_us: i64,
+) -> Result<i64, MailboxError> {
+    let it = &p.item;
+    if let Some(name) = &p.config_name {
+        let exists: bool = tx
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM items WHERE folder_id = ?1 AND config_name = ?2)",
+            )?
+            .query_row(params![folder, name], |r| r.get(0))?;
+        if exists {
+            return Err(MailboxError::UserConfigurationExists(name.clone()));
+        }
+    }
+    let cn = next_change_number(tx, mb.id)?;
+    let size = content_size(
+        it.subject.as_deref(),
+        it.body.as_ref(),
+        &it.extended,
+        streams,
+    );
+    let cal = it.calendar.as_ref();
+    let cal_start = cal.map(|c| to_micros(c.start)).transpose()?;
+    let cal_end = cal.map(|c| to_micros(c.end)).transpose()?;
+    tx.prepare_cached(
+        "INSERT INTO items (mailbox_id, folder_id, is_associated, item_class, config_name, subject, \
+         from_json, sender_json, to_json, cc_json, bcc_json, importance, sensitivity, \
+         categories_json, is_read, internet_message_id, sent, created, received, last_modified, \
+         start_time, end_time, is_all_day, free_busy, location, size, change_number) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
+         ?19, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)",
+    )?
+    .execute(params![
+        mb.id,
+        folder,
+        it.is_associated,
+        it.item_class,
+        p.config_name,
+        it.subject,
+        it.from.as_ref().map(json).transpose()?,
+        it.sender.as_ref().map(json).transpose()?,
+        json(&it.to)?,
+        json(&it.cc)?,
+        json(&it.bcc)?,
+        it.importance.as_str(),
+        it.sensitivity.as_str(),
+        json(&it.categories)?,
+        it.is_read,
+        it.internet_message_id,
+        p.sent,
+        p.created.unwrap_or(now_us),
+        now_us,
+        cal_start,
+        cal_end,
+        cal.map(|c| c.is_all_day),
+        cal.map(|c| c.legacy_free_busy_status.as_str()),
+        cal.and_then(|c| c.location.as_deref()),
+        i64::try_from(size).unwrap_or(i64::MAX),
+        cn,
+    ])?;
+    let id = tx.last_insert_rowid();
+    if let Some(b) = &it.body {
+        tx.prepare_cached(
+            "INSERT INTO item_bodies (item_id, body_type, content) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![id, b.body_type.as_db(), b.content])?;
+    }
+    for (k, v) in &it.extended {
+        tx.prepare_cached("INSERT INTO item_props (item_id, key, value) VALUES (?1, ?2, ?3)")?
+            .execute(params![id, k, v])?;
+    }
+    if p.config_name.is_some() {
+        let empty = ConfigStreams::default();
+        let s = streams.unwrap_or(&empty);
+        tx.prepare_cached(
+            "INSERT INTO user_config_data (item_id, dictionary, xml_data, binary_data) \
+             VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![id, s.dictionary_json, s.xml_data, s.binary_data])?;
+    }
+    touch_folder(tx, folder, cn, now_us)?;
+    append_event(tx, mb, EventKind::Created, id, folder, None, now_us)?;
+    Ok(id)
+}
+
+const ITEM_COLS: &str = "i.id, i.folder_id, i.is_associated, i.item_class, i.subject, i.from_json, \
+    i.sender_json, i.to_json, i.cc_json, i.bcc_json, i.importance, i.sensitivity, \
+    i.categories_json, i.is_read, i.internet_message_id, i.sent, i.created, i.received, \
+    i.last_modified, i.start_time, i.end_time, i.is_all_day, i.free_busy, i.location, i.size, \
+    i.change_number, i.config_name";
+
+/// One `items` row as stored.
+struct Row {
+    id: i64,
+    folder: i64,
+    is_associated: bool,
+    item_class: String,
+    subject: Option<String>,
+    from_json: Option<String>,
+    sender_json: Option<String>,
+    to_json: String,
+    cc_json: String,
+    bcc_json: String,
+    importance: String,
+    sensitivity: String,
+    categories_json: String,
+    is_read: bool,
+    internet_message_id: Option<String>,
+    sent: Option<i64>,
+    created: i64,
+    received: i64,
+    last_modified: i64,
+    start: Option<i64>,
+    end: Option<i64>,
+    is_all_day: Option<bool>,
+    free_busy: Option<String>,
+    location: Option<String>,
+    size: i64,
+    change_number: i64,
+    config_name: Option<String>,
+}
+
+fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+    Ok(Row {
+        id: r.get(0)?,
+        folder: r.get(1)?,
+        is_associated: r.get(2)?,
+        item_class: r.get(3)?,
+        subject: r.get(4)?,
+        from_json: r.get(5)?,
+        sender_json: r.get(6)?,
+        to_json: r.get(7)?,
+        cc_json: r.get(8)?,
+        bcc_json: r.get(9)?,
+        importance: r.get(10)?,
+        sensitivity: r.get(11)?,
+        categories_json: r.get(12)?,
+        is_read: r.get(13)?,
+        internet_message_id: r.get(14)?,
+        sent: r.get(15)?,
+        created: r.get(16)?,
+        received: r.get(17)?,
+        last_modified: r.get(18)?,
+        start: r.get(19)?,
+        end: r.get(20)?,
+        is_all_day: r.get(21)?,
+        free_busy: r.get(22)?,
+        location: r.get(23)?,
+        size: r.get(24)?,
+        change_number: r.get(25)?,
+        config_name: r.get(26)?,
+    })
+}
+
+fn row_to_item(
+    tx: &Connection,
+    mb: &Mb,
+    row: Row,
+    load_content: bool,
+) -> Result<Item, MailboxError> {
+    let calendar = match (row.start, row.end) {
+        (Some(s), Some(e)) => Some(Calendar {
+            start: from_micros(s)?,
+            end: from_micros(e)?,
+            is_all_day: row.is_all_day.unwrap_or(false),
+            legacy_free_busy_status: match &row.free_busy {
+                Some(f) => FreeBusy::from_db(f)?,
+                None => FreeBusy::default(),
+            },
+            location: row.location,
+        }),
+        _ => None,
+    };
+    let mut extended = Vec::new();
+    {
+        let mut stmt =
+            tx.prepare_cached("SELECT key, value FROM item_props WHERE item_id = ?1 ORDER BY key")?;
+        let rows = stmt.query_map(params![row.id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        for r in rows {
+            extended.push(r?);
+        }
+    }
+    let (body, user_configuration) = if load_content {
+        let body = tx
+            .prepare_cached("SELECT body_type, content FROM item_bodies WHERE item_id = ?1")?
+            .query_row(params![row.id], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
+            .optional()?
+            .map(|(t, content)| {
+                Ok::<_, MailboxError>(Body {
+                    body_type: BodyType::from_db(&t)?,
+                    content,
+                })
+            })
+            .transpose()?;
+        let config = match &row.config_name {
+            Some(name) => Some(load_streams(tx, row.id)?.into_config(name.clone())?),
+            None => None,
+        };
+        (body, config)
+    } else {
+        (None, None)
+    };
+    Ok(Item {
+        id: mb.item_id(row.id),
+        change_key: encode_change_key(IdKind::Item, row.change_number),
+        folder_id: mb.folder_id(row.folder),
+        is_associated: row.is_associated,
+        item_class: row.item_class,
+        subject: row.subject,
+        body,
+        from: row
+            .from_json
+            .as_deref()
+            .map(|s| unjson(s, "from"))
+            .transpose()?,
+        sender: row
+            .sender_json
+            .as_deref()
+            .map(|s| unjson(s, "sender"))
+            .transpose()?,
+        to: unjson(&row.to_json, "to")?,
+        cc: unjson(&row.cc_json, "cc")?,
+        bcc: unjson(&row.bcc_json, "bcc")?,
+        importance: Importance::from_db(&row.importance)?,
+        sensitivity: Sensitivity::from_db(&row.sensitivity)?,
+        categories: unjson(&row.categories_json, "categories")?,
+        is_read: row.is_read,
+        internet_message_id: row.internet_message_id,
+        date_time_sent: row.sent.map(from_micros).transpose()?,
+        date_time_created: from_micros(row.created)?,
+        date_time_received: from_micros(row.received)?,
+        last_modified_time: from_micros(row.last_modified)?,
+        calendar,
+        extended,
+        size: to_u64(row.size)?,
+        user_configuration,
+    })
+}
+
+/// Loads an item of this mailbox by local id.
+pub(crate) fn load_item(
+    tx: &Connection,
+    mb: &Mb,
+    id: i64,
+    load_content: bool,
+) -> Result<Item, MailboxError> {
+    let row = tx
+        .prepare_cached(&format!(
+            "SELECT {ITEM_COLS} FROM items i WHERE i.id = ?1 AND i.mailbox_id = ?2"
+        ))?
+        .query_row(params![id, mb.id], read_row)
+        .optional()?
+        .ok_or(MailboxError::ItemNotFound)?;
+    row_to_item(tx, mb, row, load_content)
+}
+
+/// (folder, change number, config name) of an item of this mailbox.
+pub(crate) fn item_header(
+    tx: &Connection,
+    mb: &Mb,
+    id: i64,
+) -> Result<(i64, i64, Option<String>), MailboxError> {
+    tx.prepare_cached(
+        "SELECT folder_id, change_number, config_name FROM items WHERE id = ?1 AND mailbox_id = ?2",
+    )?
+    .query_row(params![id, mb.id], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+    })
+    .optional()?
+    .ok_or(MailboxError::ItemNotFound)
+}
+
+fn item_local(mb: &Mb, id: &str) -> Result<i64, MailboxError> {
+    local_id(id, IdKind::Item, &mb.key, || MailboxError::ItemNotFound)
+}
+
+/// Moves an item between folders (same transaction), with change number, event and folder bumps.
+pub(crate) fn move_local(
+    tx: &Connection,
+    mb: &Mb,
+    id: i64,
+    from: i64,
+    to: i64,
+    config_name: Option<&str>,
+    now_us: i64,
+) -> Result<(), MailboxError> {
+    if let Some(name) = config_name {
+        let exists: bool = tx
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM items WHERE folder_id = ?1 AND config_name = ?2)",
+            )?
+            .query_row(params![to, name], |r| r.get(0))?;
+        if exists {
+            return Err(MailboxError::UserConfigurationExists(name.to_owned()));
+        }
+    }
+    let cn = next_change_number(tx, mb.id)?;
+    tx.prepare_cached(
+        "UPDATE items SET folder_id = ?2, change_number = ?3, last_modified = ?4 WHERE id = ?1",
+    )?
+    .execute(params![id, to, cn, now_us])?;
+    touch_folder(tx, from, cn, now_us)?;
+    touch_folder(tx, to, cn, now_us)?;
+    append_event(tx, mb, EventKind::Moved, id, to, Some(from), now_us)
+}
+
+/// Hard-deletes an item (body, properties and streams cascade).
+pub(crate) fn delete_local(
+    tx: &Connection,
+    mb: &Mb,
+    id: i64,
+    folder: i64,
+    now_us: i64,
+) -> Result<(), MailboxError> {
+    let cn = next_change_number(tx, mb.id)?;
+    tx.prepare_cached("DELETE FROM items WHERE id = ?1")?
+        .execute(params![id])?;
+    touch_folder(tx, folder, cn, now_us)?;
+    append_event(tx, mb, EventKind::Deleted, id, folder, None, now_us)
+}
+
+/// Per-id errors that are the caller's (reported per item); anything else aborts the transaction.
+fn is_per_item(e: &MailboxError) -> bool {
+    matches!(
+        e,
+        MailboxError::ItemNotFound
+            | MailboxError::InvalidIdMalformed(_)
+            | MailboxError::UserConfigurationExists(_)
+    )
+}
+
+fn sort_column(f: SortField) -> &'static str {
+    match f {
+        SortField::DateTimeReceived => "i.received",
+        SortField::DateTimeSent => "i.sent",
+        SortField::DateTimeCreated => "i.created",
+        SortField::Subject => "i.subject COLLATE NOCASE",
+        SortField::ItemClass => "i.item_class COLLATE NOCASE",
+        SortField::Start => "i.start_time",
+        SortField::End => "i.end_time",
+        SortField::Size => "i.size",
+    }
+}
+
+fn dir(o: SortOrder) -> &'static str {
+    match o {
+        SortOrder::Ascending => "ASC",
+        SortOrder::Descending => "DESC",
+    }
+}
+
+/// Builds `WHERE ...` and `ORDER BY ...` for a find.
+fn find_sql(folder: i64, spec: &FindSpec) -> Result<(SqlFragment, String), MailboxError> {
+    let mut w = SqlFragment {
+        text: "i.folder_id = ? AND i.is_associated = ?".into(),
+        params: vec![
+            SqlValue::Integer(folder),
+            SqlValue::Integer(i64::from(spec.associated)),
+        ],
+    };
+    if let Some((start, end)) = spec.calendar_view {
+        if end < start {
+            return Err(MailboxError::CalendarEndBeforeStart);
+        }
+        w.text
+            .push_str(" AND i.start_time IS NOT NULL AND i.start_time < ? AND i.end_time > ?");
+        w.params.push(SqlValue::Integer(to_micros(end)?));
+        w.params.push(SqlValue::Integer(to_micros(start)?));
+    }
+    if let Some(f) = &spec.restriction {
+        w.text.push_str(" AND ");
+        to_sql(f, &mut w)?;
+    }
+    if spec.sort.len() > 8 {
+        return Err(MailboxError::InvalidRequest("more than 8 sort keys".into()));
+    }
+    let default = if spec.calendar_view.is_some() {
+        vec![(SortField::Start, SortOrder::Ascending)]
+    } else {
+        vec![(SortField::DateTimeReceived, SortOrder::Descending)]
+    };
+    let sort = if spec.sort.is_empty() {
+        &default
+    } else {
+        &spec.sort
+    };
+    let mut order = String::new();
+    for (f, o) in sort {
+        order.push_str(sort_column(*f));
+        order.push(' ');
+        order.push_str(dir(*o));
+        order.push_str(", ");
+    }
+    order.push_str("i.id ");
+    order.push_str(dir(sort[0].1));
+    Ok((w, order))
+}
+
+impl MailboxStore {
+    /// Creates items in one folder, all or nothing: every item is validated before anything is
+    /// written, and a failure inside the transaction rolls all of it back (ids, counters, events).
+    /// Returns after `COMMIT`, so the items are durable.
+    pub async fn create_items(
+        &self,
+        mailbox: &MailboxKey,
+        folder: FolderSel,
+        items: Vec<NewItem>,
+    ) -> Result<Vec<Item>, MailboxError> {
+        let created = self.create(mailbox, folder, items, false).await?;
+        Ok(created.into_iter().map(|c| c.item).collect())
+    }
+
+    /// Like [`MailboxStore::create_items`], but an item whose `internet_message_id` already names
+    /// an item in the target folder (including an earlier item of the same batch) is not written
+    /// again: the existing item is returned with `existed = true`. The check and the insert are in
+    /// one write transaction, so concurrent retries of the same delivery create it once. This is
+    /// the delivery path for a partner's outbox that retries after a lost response.
+    pub async fn create_items_idempotent(
+        &self,
+        mailbox: &MailboxKey,
+        folder: FolderSel,
+        items: Vec<NewItem>,
+    ) -> Result<Vec<Created>, MailboxError> {
+        self.create(mailbox, folder, items, true).await
+    }
+
+    async fn create(
+        &self,
+        mailbox: &MailboxKey,
+        folder: FolderSel,
+        items: Vec<NewItem>,
+        idempotent: bool,
+    ) -> Result<Vec<Created>, MailboxError> {
+        let prepared = prepare_batch(items)?;
+        let key = mailbox.as_str().to_owned();
+        self.write(move |tx, now| {
+            let mb = mailbox_row(tx, &key)?;
+            let folder = resolve_folder(tx, &mb, &folder)?;
+            let now_us = to_micros(now)?;
+            let mut out = Vec::with_capacity(prepared.len());
+            for p in &prepared {
+                if idempotent && let Some(mid) = &p.item.internet_message_id {
+                    let existing: Option<i64> = tx
+                        .prepare_cached(
+                            "SELECT id FROM items WHERE folder_id = ?1 AND internet_message_id = ?2 \
+                             ORDER BY id LIMIT 1",
+                        )?
+                        .query_row(params![folder, mid], |r| r.get(0))
+                        .optional()?;
+                    if let Some(id) = existing {
+                        out.push(Created {
+                            item: load_item(tx, &mb, id, true)?,
+                            existed: true,
+                        });
+                        continue;
+                    }
+                }
+                let id = insert_item(tx, &mb, folder, p, None, now_us)?;
+                out.push(Created {
+                    item: load_item(tx, &mb, id, true)?,
+                    existed: false,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Items by id, one result per id in order: `ItemNotFound` for unknown or foreign ids,
+    /// `InvalidIdMalformed` for garbage. Bodies and configuration streams are loaded.
+    pub async fn get_items(
+        &self,
+        mailbox: &MailboxKey,
+        ids: Vec<String>,
+    ) -> Result<Vec<Result<Item, MailboxError>>, MailboxError> {
+        check_id_count(ids.len())?;
+        let key = mailbox.as_str().to_owned();
+        self.read(move |tx| {
+            let mb = mailbox_row(tx, &key)?;
+            let mut out = Vec::with_capacity(ids.len());
+            for id in &ids {
+                match item_local(&mb, id).and_then(|local| load_item(tx, &mb, local, true)) {
+                    Err(e) if !is_per_item(&e) => return Err(e),
+                    r => out.push(r),
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// One page of a folder's items (normal or associated), filtered, sorted and paged in SQL.
+    ///
+    /// Paging walks the `(folder, is_associated, received, id)` index for the default order and
+    /// fetches full rows only for the page; the total is an indexed `COUNT`.
+    pub async fn find_items(
+        &self,
+        mailbox: &MailboxKey,
+        folder: FolderSel,
+        spec: FindSpec,
+    ) -> Result<Page<Item>, MailboxError> {
+        let key = mailbox.as_str().to_owned();
+        self.read(move |tx| {
+            let mb = mailbox_row(tx, &key)?;
+            let folder = resolve_folder(tx, &mb, &folder)?;
+            let (w, order) = find_sql(folder, &spec)?;
+            let total: i64 = tx
+                .prepare(&format!("SELECT COUNT(*) FROM items i WHERE {}", w.text))?
+                .query_row(params_from_iter(w.params.iter()), |r| r.get(0))?;
+            let total = usize::try_from(total)
+                .map_err(|_| MailboxError::Corrupt("negative count".into()))?;
+            let (start, len) = window(total, &spec.paging)?;
+            let mut ids = Vec::with_capacity(len);
+            if len > 0 {
+                let mut params = w.params.clone();
+                params.push(SqlValue::Integer(to_i64(len)?));
+                params.push(SqlValue::Integer(to_i64(start)?));
+                let mut stmt = tx.prepare(&format!(
+                    "SELECT i.id FROM items i WHERE {} ORDER BY {order} LIMIT ? OFFSET ?",
+                    w.text
+                ))?;
+                let rows = stmt.query_map(params_from_iter(params.iter()), |r| r.get(0))?;
+                for r in rows {
+                    ids.push(r?);
+                }
+            }
+            let items = ids
+                .into_iter()
+                .map(|id: i64| load_item(tx, &mb, id, spec.load_content))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(make_page(items, start, total, &spec.paging))
+        })
+        .await
+    }
+
+    /// Items in `folder` whose `internet_message_id` equals `message_id` exactly (oldest first,
+    /// at most 100), via the `(folder_id, internet_message_id)` index. Use it to make deliveries
+    /// idempotent; [`MailboxStore::create_items_idempotent`] does check-and-create atomically.
+    pub async fn find_by_internet_message_id(
+        &self,
+        mailbox: &MailboxKey,
+        folder: FolderSel,
+        message_id: String,
+    ) -> Result<Vec<Item>, MailboxError> {
+        let key = mailbox.as_str().to_owned();
+        self.read(move |tx| {
+            let mb = mailbox_row(tx, &key)?;
+            let folder = resolve_folder(tx, &mb, &folder)?;
+            let mut stmt = tx.prepare_cached(
+                "SELECT id FROM items WHERE folder_id = ?1 AND internet_message_id = ?2 \
+                 ORDER BY id LIMIT 100",
+            )?;
+            let ids = stmt
+                .query_map(params![folder, message_id], |r| r.get(0))?
+                .collect::<Result<Vec<i64>, _>>()?;
+            ids.into_iter()
+                .map(|id| load_item(tx, &mb, id, false))
+                .collect()
+        })
+        .await
+    }
+
+    /// Deletes items, one result per id in order (one transaction for all). Repeated ids in one
+    /// call act once. See [`DeleteMode`] for where items go.
+    pub async fn delete_items(
+        &self,
+        mailbox: &MailboxKey,
+        ids: Vec<String>,
+        mode: DeleteMode,
+    ) -> Result<Vec<Result<(), MailboxError>>, MailboxError> {
+        check_id_count(ids.len())?;
+        let key = mailbox.as_str().to_owned();
+        self.write(move |tx, now| {
+            let mb = mailbox_row(tx, &key)?;
+            let now_us = to_micros(now)?;
+            let mut done: HashSet<i64> = HashSet::new();
+            let mut out = Vec::with_capacity(ids.len());
+            for id in &ids {
+                let r = item_local(&mb, id).and_then(|local| {
+                    if !done.insert(local) {
+                        return Ok(());
+                    }
+                    delete_one(tx, &mb, local, mode, now_us)
+                });
+                match r {
+                    Err(e) if !is_per_item(&e) => return Err(e),
+                    r => out.push(r),
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Moves an item to another folder of the same mailbox; the id stays the same, the change key
+    /// changes. Moving into the folder it is in changes nothing. The returned item has no body or
+    /// streams loaded (MoveItem answers with ids).
+    pub async fn move_item(
+        &self,
+        mailbox: &MailboxKey,
+        id: String,
+        destination: FolderSel,
+    ) -> Result<Item, MailboxError> {
+        let key = mailbox.as_str().to_owned();
+        self.write(move |tx, now| {
+            let mb = mailbox_row(tx, &key)?;
+            let local = item_local(&mb, &id)?;
+            let to = resolve_folder(tx, &mb, &destination)?;
+            let (from, _, config) = item_header(tx, &mb, local)?;
+            if from != to {
+                move_local(tx, &mb, local, from, to, config.as_deref(), to_micros(now)?)?;
+            }
+            load_item(tx, &mb, local, false)
+        })
+        .await
+    }
+
+    /// Updates fields of an item. With `expected_change_key`, fails with
+    /// [`MailboxError::ChangeKeyConflict`] if the item changed since that key was read. Returns the
+    /// item as stored afterwards, content loaded.
+    pub async fn update_item(
+        &self,
+        mailbox: &MailboxKey,
+        id: String,
+        expected_change_key: Option<String>,
+        update: ItemUpdate,
+    ) -> Result<Item, MailboxError> {
+        let mut update = update;
+        if let Some(Some(s)) = &update.subject {
+            validate_subject(Some(s))?;
+        }
+        if let Some(Some(b)) = &update.body {
+            validate_body(Some(b))?;
+        }
+        if let Some(c) = &update.categories {
+            validate_categories(c)?;
+        }
+        if let Some(Some(c)) = &update.calendar {
+            update.calendar = Some(Some(validate_calendar(c)?));
+        }
+        for (k, v) in &update.set_extended {
+            validate_extended_entry(k, v)?;
+        }
+        let key = mailbox.as_str().to_owned();
+        self.write(move |tx, now| {
+            let mb = mailbox_row(tx, &key)?;
+            let local = item_local(&mb, &id)?;
+            let (folder, cn, _) = item_header(tx, &mb, local)?;
+            if let Some(ck) = &expected_change_key {
+                check_change_key(ck, IdKind::Item, cn)?;
+            }
+            apply_update(tx, local, &update)?;
+            let now_us = to_micros(now)?;
+            let cn = next_change_number(tx, mb.id)?;
+            tx.execute(
+                "UPDATE items SET change_number = ?2, last_modified = ?3 WHERE id = ?1",
+                params![local, cn, now_us],
+            )?;
+            touch_folder(tx, folder, cn, now_us)?;
+            append_event(tx, &mb, EventKind::Modified, local, folder, None, now_us)?;
+            refresh_size(tx, &mb, local)
+        })
+        .await
+    }
+}
+
+fn check_id_count(n: usize) -> Result<(), MailboxError> {
+    if n > MAX_ITEMS_PER_CALL {
+        return Err(MailboxError::InvalidRequest(format!(
+            "{n} ids in one call; at most {MAX_ITEMS_PER_CALL}"
+        )));
+    }
+    Ok(())
+}
+
+fn delete_one(
+    tx: &Connection,
+    mb: &Mb,
+    local: i64,
+    mode: DeleteMode,
+    now_us: i64,
+) -> Result<(), MailboxError> {
+    let (from, _, config) = item_header(tx, mb, local)?;
+    let here = folder_distinguished(tx, from)?;
+    let here = here.as_deref();
+    let target = match mode {
+        DeleteMode::Hard => return delete_local(tx, mb, local, from, now_us),
+        DeleteMode::Soft => match here {
+            Some("recoverableitemspurges") => return Ok(()),
+            Some(d) if RECOVERABLE_FOLDERS.contains(&d) => "recoverableitemspurges",
+            _ => "recoverableitemsdeletions",
+        },
+        DeleteMode::MoveToDeletedItems => match here {
+            Some("deleteditems") => "recoverableitemsdeletions",
+            _ => "deleteditems",
+        },
+    };
+    let to = crate::store::distinguished_folder(tx, mb, target)?;
+    move_local(tx, mb, local, from, to, config.as_deref(), now_us)
+}
+
+fn apply_update(tx: &Connection, id: i64, u: &ItemUpdate) -> Result<(), MailboxError> {
+    if let Some(s) = &u.subject {
+        tx.execute(
+            "UPDATE items SET subject = ?2 WHERE id = ?1",
+            params![id, s],
+        )?;
+    }
+    match &u.body {
+        Some(Some(b)) => {
+            tx.execute(
+                "INSERT INTO item_bodies (item_id, body_type, content) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT(item_id) DO UPDATE SET body_type = excluded.body_type, \
+                 content = excluded.content",
+                params![id, b.body_type.as_db(), b.content],
+            )?;
+        }
+        Some(None) => {
+            tx.execute("DELETE FROM item_bodies WHERE item_id = ?1", params![id])?;
+        }
+        None => {}
+    }
+    if let Some(r) = u.is_read {
+        tx.execute(
+            "UPDATE items SET is_read = ?2 WHERE id = ?1",
+            params![id, r],
+        )?;
+    }
+    if let Some(i) = u.importance {
+        tx.execute(
+            "UPDATE items SET importance = ?2 WHERE id = ?1",
+            params![id, i.as_str()],
+        )?;
+    }
+    if let Some(s) = u.sensitivity {
+        tx.execute(
+            "UPDATE items SET sensitivity = ?2 WHERE id = ?1",
+            params![id, s.as_str()],
+        )?;
+    }
+    if let Some(c) = &u.categories {
+        tx.execute(
+            "UPDATE items SET categories_json = ?2 WHERE id = ?1",
+            params![id, json(c)?],
+        )?;
+    }
+    match &u.calendar {
+        Some(Some(c)) => {
+            tx.execute(
+                "UPDATE items SET start_time = ?2, end_time = ?3, is_all_day = ?4, free_busy = ?5, \
+                 location = ?6 WHERE id = ?1",
+                params![
+                    id,
+                    to_micros(c.start)?,
+                    to_micros(c.end)?,
+                    c.is_all_day,
+                    c.legacy_free_busy_status.as_str(),
+                    c.location
+                ],
+            )?;
+        }
+        Some(None) => {
+            tx.execute(
+                "UPDATE items SET start_time = NULL, end_time = NULL, is_all_day = NULL, \
+                 free_busy = NULL, location = NULL WHERE id = ?1",
+                params![id],
+            )?;
+        }
+        None => {}
+    }
+    for k in &u.remove_extended {
+        tx.execute(
+            "DELETE FROM item_props WHERE item_id = ?1 AND key = ?2",
+            params![id, k],
+        )?;
+    }
+    for (k, v) in &u.set_extended {
+        tx.execute(
+            "INSERT INTO item_props (item_id, key, value) VALUES (?1, ?2, ?3) \
+             ON CONFLICT(item_id, key) DO UPDATE SET value = excluded.value",
+            params![id, k, v],
+        )?;
+    }
+    let n: i64 = tx.query_row(
+        "SELECT COUNT(*) FROM item_props WHERE item_id = ?1",
+        params![id],
+        |r| r.get(0),
+    )?;
+    if usize::try_from(n).unwrap_or(usize::MAX) > MAX_EXTENDED_PROPERTIES {
+        return Err(MailboxError::InvalidValue(format!(
+            "more than {MAX_EXTENDED_PROPERTIES} extended properties"
+        )));
+    }
+    Ok(())
+}
+
+/// Recomputes and stores an item's size after a change; returns the item (content loaded).
+pub(crate) fn refresh_size(tx: &Connection, mb: &Mb, id: i64) -> Result<Item, MailboxError> {
+    let mut item = load_item(tx, mb, id, true)?;
+    let streams = match &item.user_configuration {
+        Some(c) => Some(ConfigStreams::from_config(c)?),
+        None => None,
+    };
+    let size = content_size(
+        item.subject.as_deref(),
+        item.body.as_ref(),
+        &item.extended,
+        streams.as_ref(),
+    );
+    if size != item.size {
+        tx.execute(
+            "UPDATE items SET size = ?2 WHERE id = ?1",
+            params![id, i64::try_from(size).unwrap_or(i64::MAX)],
+        )?;
+        item.size = size;
+    }
+    Ok(item)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_names_from_classes() {
+        assert_eq!(
+            config_name_of("IPM.Configuration.Um.CustomGreetings.External", true),
+            Some("Um.CustomGreetings.External")
+        );
+        assert_eq!(config_name_of("ipm.configuration.X", true), Some("X"));
+        assert_eq!(config_name_of("IPM.Configuration.X", false), None);
+        assert_eq!(config_name_of("IPM.Note", true), None);
+        assert_eq!(config_name_of("IPM.Configuration", true), None);
+    }
+
+    #[test]
+    fn prepare_validates() {
+        let ok = NewItem::default();
+        prepare(ok.clone()).unwrap();
+        let bad = [
+            NewItem {
+                item_class: String::new(),
+                ..ok.clone()
+            },
+            NewItem {
+                item_class: "IPM Note".into(),
+                ..ok.clone()
+            },
+            NewItem {
+                is_associated: true,
+                item_class: "IPM.Configuration.bad name".into(),
+                ..ok.clone()
+            },
+            NewItem {
+                extended: vec![("k".into(), "1".into()), ("k".into(), "2".into())],
+                ..ok.clone()
+            },
+            NewItem {
+                categories: vec![String::new()],
+                ..ok.clone()
+            },
+            NewItem {
+                internet_message_id: Some(String::new()),
+                ..ok.clone()
+            },
+        ];
+        for b in bad {
+            assert!(
+                matches!(prepare(b.clone()), Err(MailboxError::InvalidValue(_))),
+                "{b:?}"
+            );
+        }
+        let long = NewItem {
+            subject: Some("x".repeat(MAX_SUBJECT_BYTES + 1)),
+            ..ok.clone()
+        };
+        assert!(matches!(prepare(long), Err(MailboxError::TooLarge { .. })));
+        let exact = NewItem {
+            subject: Some("x".repeat(MAX_SUBJECT_BYTES)),
+            ..ok
+        };
+        prepare(exact).unwrap();
+    }
+
+    /// The hot queries use their indexes (and the default page order needs no sort step).
+    #[tokio::test]
+    async fn query_plans_use_the_indexes() {
+        let s = MailboxStore::open_in_memory().unwrap();
+        let (w, order) = find_sql(1, &FindSpec::default()).unwrap();
+        let page = format!(
+            "SELECT i.id FROM items i WHERE {} ORDER BY {order} LIMIT 50 OFFSET 99950",
+            w.text
+        );
+        let count = format!("SELECT COUNT(*) FROM items i WHERE {}", w.text);
+        let cal_spec = FindSpec {
+            calendar_view: Some((
+                time::macros::datetime!(2024-01-01 0:00 UTC),
+                time::macros::datetime!(2024-01-02 0:00 UTC),
+            )),
+            ..FindSpec::default()
+        };
+        let (cw, corder) = find_sql(1, &cal_spec).unwrap();
+        let cal = format!(
+            "SELECT i.id FROM items i WHERE {} ORDER BY {corder} LIMIT 50",
+            cw.text
+        );
+        let queries: Vec<(String, Vec<SqlValue>)> = vec![
+            (page, w.params.clone()),
+            (count, w.params),
+            (cal, cw.params),
+            (
+                "SELECT id FROM items WHERE folder_id = 1 AND internet_message_id = 'x' ORDER BY id".into(),
+                vec![],
+            ),
+            ("SELECT id FROM items WHERE folder_id = 1 AND config_name = 'x'".into(), vec![]),
+            (
+                "SELECT COUNT(*) FROM items WHERE folder_id = 1 AND is_associated = 0 AND is_read = 0"
+                    .into(),
+                vec![],
+            ),
+        ];
+        let plans =
+            s.db.call(move |c| {
+                let mut out = Vec::new();
+                for (sql, p) in &queries {
+                    let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+                    let rows = stmt
+                        .query_map(params_from_iter(p.iter()), |r| r.get::<_, String>(3))?
+                        .collect::<Result<Vec<_>, _>>()?;
+                    out.push(rows.join(" | "));
+                }
+                Ok::<_, MailboxError>(out)
+            })
+            .await
+            .unwrap();
+        assert!(plans[0].contains("items_folder_received"), "{}", plans[0]);
+        assert!(!plans[0].contains("TEMP B-TREE"), "{}", plans[0]);
+        assert!(plans[1].contains("COVERING INDEX"), "{}", plans[1]);
+        assert!(plans[2].contains("items_folder_start"), "{}", plans[2]);
+        assert!(plans[3].contains("items_folder_message_id"), "{}", plans[3]);
+        assert!(
+            plans[4].contains("items_folder_config_name"),
+            "{}",
+            plans[4]
+        );
+        assert!(plans[5].contains("items_folder_unread"), "{}", plans[5]);
+    }
+
+    #[test]
+    fn batch_limit() {
+        let items = vec![NewItem::default(); MAX_ITEMS_PER_CALL + 1];
+        assert!(matches!(
+            prepare_batch(items),
+            Err(MailboxError::InvalidRequest(_))
+        ));
+        prepare_batch(vec![NewItem::default(); MAX_ITEMS_PER_CALL]).unwrap();
+    }
+}

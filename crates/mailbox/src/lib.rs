@@ -1,0 +1,114 @@
+//! The durable mailbox store behind EWS, independent of XML and HTTP.
+//!
+//! A [`MailboxStore`] holds any number of mailboxes, each named by a directory-owned
+//! [`MailboxKey`]. [`MailboxStore::ensure_mailbox`] provisions the default folder tree:
+//!
+//! ```text
+//! root                                   (non-IPM root; user configurations such as UM greetings)
+//! ├── Top of Information Store           msgfolderroot (the IPM subtree)
+//! │   ├── Inbox, Sent Items, Deleted Items, Drafts, Outbox, Junk Email        IPF.Note
+//! │   ├── Calendar IPF.Appointment, Contacts IPF.Contact, Tasks IPF.Task,
+//! │   │   Notes IPF.StickyNote, Journal IPF.Journal
+//! │   ├── Conversation History           conversationhistory   IPF.Note
+//! │   └── Voice Mail                     voicemail             IPF.Note.Microsoft.Voicemail
+//! ├── Recoverable Items                  recoverableitemsroot (outside the IPM subtree)
+//! │   └── Deletions, Versions, Purges, DiscoveryHolds
+//! └── Finder                             searchfolders
+//! ```
+//!
+//! Guarantees (spec `security.md` §5):
+//! - every operation is one SQLite transaction; a write returns only after `COMMIT` with WAL and
+//!   `synchronous=FULL`, so an acknowledged write survives `kill -9` and power loss;
+//! - a failing write (e.g. one invalid item in a `create_items` batch) writes nothing and
+//!   advances no counter: ids, change numbers and event sequence numbers all roll back;
+//! - ids are `AUTOINCREMENT` rowids, never reused; change numbers and event sequence numbers are
+//!   per-mailbox, strictly increasing and gapless at commit;
+//! - counts are computed from indexes inside the reading transaction and cannot drift;
+//! - every create, delete, move and modification appends an [`Event`] in the same transaction.
+//!
+//! Ids handed to clients are opaque URL-safe base64 carrying (mailbox key, local id); see
+//! [`mailbox_of_id`]. Every lookup is scoped to the mailbox the caller names, so an id of another
+//! mailbox is "not found" and garbage is [`MailboxError::InvalidIdMalformed`].
+//!
+//! Idempotent delivery: [`MailboxStore::find_by_internet_message_id`] (indexed on
+//! `(folder, internet_message_id)`) and [`MailboxStore::create_items_idempotent`], which checks
+//! and inserts in the same write transaction so a retried delivery is stored once.
+#![forbid(unsafe_code)]
+
+mod error;
+mod filter;
+mod ids;
+mod items;
+pub mod limits;
+mod model;
+mod schema;
+mod store;
+mod userconfig;
+
+pub use error::MailboxError;
+pub use filter::{CompareOp, ContainmentMode, Field, Filter, Value};
+pub use ids::mailbox_of_id;
+pub use model::{
+    Body, BodyType, Calendar, Created, DeleteMode, DictEntry, DictValue, Event, EventKind,
+    FindSpec, Folder, FolderSel, FreeBusy, Importance, Item, ItemUpdate, MailboxCounters,
+    MailboxKey, NewItem, Page, Paging, Recipient, Sensitivity, SortField, SortOrder,
+    StoredUserConfig, UserConfig, normalize_time,
+};
+pub use store::{Clock, MailboxStore};
+
+/// EWS distinguished folder names this store provisions.
+pub mod distinguished {
+    pub const ROOT: &str = "root";
+    pub const MSGFOLDERROOT: &str = "msgfolderroot";
+    pub const INBOX: &str = "inbox";
+    pub const SENT_ITEMS: &str = "sentitems";
+    pub const DELETED_ITEMS: &str = "deleteditems";
+    pub const DRAFTS: &str = "drafts";
+    pub const OUTBOX: &str = "outbox";
+    pub const JUNK_EMAIL: &str = "junkemail";
+    pub const CALENDAR: &str = "calendar";
+    pub const CONTACTS: &str = "contacts";
+    pub const TASKS: &str = "tasks";
+    pub const NOTES: &str = "notes";
+    pub const JOURNAL: &str = "journal";
+    pub const CONVERSATION_HISTORY: &str = "conversationhistory";
+    pub const VOICE_MAIL: &str = "voicemail";
+    pub const RECOVERABLE_ITEMS_ROOT: &str = "recoverableitemsroot";
+    pub const RECOVERABLE_ITEMS_DELETIONS: &str = "recoverableitemsdeletions";
+    pub const RECOVERABLE_ITEMS_VERSIONS: &str = "recoverableitemsversions";
+    pub const RECOVERABLE_ITEMS_PURGES: &str = "recoverableitemspurges";
+    pub const RECOVERABLE_ITEMS_DISCOVERY_HOLDS: &str = "recoverableitemsdiscoveryholds";
+    pub const SEARCH_FOLDERS: &str = "searchfolders";
+
+    /// All of them, in provisioning order (parents first).
+    pub const ALL: &[&str] = &[
+        ROOT,
+        MSGFOLDERROOT,
+        INBOX,
+        SENT_ITEMS,
+        DELETED_ITEMS,
+        DRAFTS,
+        OUTBOX,
+        JUNK_EMAIL,
+        CALENDAR,
+        CONTACTS,
+        TASKS,
+        NOTES,
+        JOURNAL,
+        CONVERSATION_HISTORY,
+        VOICE_MAIL,
+        RECOVERABLE_ITEMS_ROOT,
+        RECOVERABLE_ITEMS_DELETIONS,
+        RECOVERABLE_ITEMS_VERSIONS,
+        RECOVERABLE_ITEMS_PURGES,
+        RECOVERABLE_ITEMS_DISCOVERY_HOLDS,
+        SEARCH_FOLDERS,
+    ];
+
+    #[cfg(test)]
+    #[test]
+    fn matches_the_schema() {
+        let schema: Vec<&str> = crate::schema::DEFAULT_FOLDERS.iter().map(|f| f.0).collect();
+        assert_eq!(schema, ALL);
+    }
+}

@@ -1,0 +1,40 @@
+//! Input bounds. Exceeding one is an error, never a silent truncation (paging sizes excepted).
+
+/// Items per `create_items` call, ids per `get_items`/`delete_items` call.
+pub const MAX_ITEMS_PER_CALL: usize = 1000;
+/// Largest page a find returns; larger `max` values are clamped (Exchange's default find limit).
+pub const MAX_PAGE_SIZE: usize = 1000;
+/// Subject, in bytes of UTF-8.
+pub const MAX_SUBJECT_BYTES: usize = 64 * 1024;
+/// Body content, in bytes of UTF-8.
+pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+/// Each user-configuration stream (binary data, XML data), in bytes.
+pub const MAX_CONFIG_STREAM_BYTES: usize = 32 * 1024 * 1024;
+/// A user-configuration dictionary, serialised.
+pub const MAX_DICTIONARY_BYTES: usize = 4 * 1024 * 1024;
+/// Entries in a user-configuration dictionary.
+pub const MAX_DICTIONARY_ENTRIES: usize = 10_000;
+/// Sum of subjects, bodies, extended values and streams written by one call.
+pub const MAX_BATCH_BYTES: usize = 128 * 1024 * 1024;
+/// Recipients (to + cc + bcc) per item.
+pub const MAX_RECIPIENTS: usize = 5000;
+/// A recipient's name or address, an internet message id, a location, in bytes.
+pub const MAX_SHORT_STRING_BYTES: usize = 2048;
+/// Categories per item, and the length of each (characters).
+pub const MAX_CATEGORIES: usize = 256;
+pub const MAX_CATEGORY_CHARS: usize = 255;
+/// Extended properties per item, key length, value length (bytes).
+pub const MAX_EXTENDED_PROPERTIES: usize = 512;
+pub const MAX_EXTENDED_KEY_BYTES: usize = 512;
+pub const MAX_EXTENDED_VALUE_BYTES: usize = 1024 * 1024;
+/// Item class (printable ASCII).
+pub const MAX_ITEM_CLASS_BYTES: usize = 255;
+/// User configuration name (`[A-Za-z0-9._-]`).
+pub const MAX_CONFIG_NAME_CHARS: usize = 236;
+/// Folder display name (characters).
+pub const MAX_FOLDER_NAME_CHARS: usize = 255;
+/// Restriction tree: nesting depth and total nodes.
+pub const MAX_FILTER_DEPTH: usize = 32;
+pub const MAX_FILTER_NODES: usize = 256;
+/// Events returned by one `events_since` call.
+pub const MAX_EVENTS_PER_CALL: usize = 1000;

@@ -1,0 +1,567 @@
+//! The public data model: what callers hand in and what they get back.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::error::MailboxError;
+use crate::filter::Filter;
+
+/// The stable identity of a mailbox, owned by the directory (e.g. the mailbox GUID).
+///
+/// 1–255 bytes of UTF-8 without control characters. It is embedded in every folder and item id the
+/// store mints, so an id presented against the wrong mailbox is recognised as foreign.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MailboxKey(String);
+
+impl MailboxKey {
+    /// Longest accepted key, in bytes.
+    pub const MAX_LEN: usize = 255;
+
+    /// Validates and wraps a key.
+    pub fn new(key: impl Into<String>) -> Result<MailboxKey, MailboxError> {
+        let key = key.into();
+        if key.is_empty() || key.len() > Self::MAX_LEN {
+            return Err(MailboxError::InvalidRequest(format!(
+                "a mailbox key must be 1 to {} bytes",
+                Self::MAX_LEN
+            )));
+        }
+        if key.chars().any(char::is_control) {
+            return Err(MailboxError::InvalidRequest(
+                "a mailbox key must not contain control characters".into(),
+            ));
+        }
+        Ok(MailboxKey(key))
+    }
+
+    /// The key as a string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for MailboxKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Names a folder: by EWS distinguished name (`inbox`, `recoverableitemspurges`, ...) or by an
+/// opaque id this store minted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FolderSel {
+    Distinguished(String),
+    Id(String),
+}
+
+impl FolderSel {
+    pub fn distinguished(name: impl Into<String>) -> FolderSel {
+        FolderSel::Distinguished(name.into())
+    }
+
+    pub fn id(id: impl Into<String>) -> FolderSel {
+        FolderSel::Id(id.into())
+    }
+}
+
+/// A folder with live counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Folder {
+    /// Opaque id (`t:FolderId/@Id`).
+    pub id: String,
+    /// Changes whenever the folder or its contents change (`t:FolderId/@ChangeKey`).
+    pub change_key: String,
+    /// `None` only for `root`.
+    pub parent_id: Option<String>,
+    /// EWS distinguished name, for the default folders.
+    pub distinguished: Option<String>,
+    pub display_name: String,
+    pub folder_class: Option<String>,
+    /// Normal (non-associated) items.
+    pub total_count: u64,
+    /// Unread normal items.
+    pub unread_count: u64,
+    /// Associated (FAI) items, e.g. user configurations (MAPI 0x3617).
+    pub associated_count: u64,
+    pub child_folder_count: u64,
+    /// The mailbox change number of the last change to the folder or its contents.
+    pub change_number: u64,
+    pub last_modified: OffsetDateTime,
+}
+
+/// One page of a find.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Index, counted from the beginning of the whole view, of the first entry in `items`
+    /// (`IndexedPagingOffset`).
+    pub offset: usize,
+    /// Entries in the whole view (`TotalItemsInView`).
+    pub total: usize,
+    /// No further entries in the paging direction (`IncludesLastItemInRange`): from the beginning,
+    /// the page reaches the end of the view; from the end, it reaches index 0.
+    pub includes_last: bool,
+}
+
+/// Which slice of a view to return (`IndexedPageItemView`/`IndexedPageFolderView`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Paging {
+    /// Entries to skip from the base point.
+    pub offset: usize,
+    /// At most this many entries (1..=[`crate::limits::MAX_PAGE_SIZE`]; larger values are clamped).
+    pub max: usize,
+    /// `BasePoint="End"`: count `offset` back from the end; entries still come in view order.
+    pub from_end: bool,
+}
+
+impl Paging {
+    /// The first `max` entries.
+    pub fn first(max: usize) -> Paging {
+        Paging {
+            offset: 0,
+            max,
+            from_end: false,
+        }
+    }
+
+    /// `max` entries starting `offset` entries from the beginning.
+    pub fn at(offset: usize, max: usize) -> Paging {
+        Paging {
+            offset,
+            max,
+            from_end: false,
+        }
+    }
+
+    /// `max` entries ending `offset` entries before the end.
+    pub fn from_end(offset: usize, max: usize) -> Paging {
+        Paging {
+            offset,
+            max,
+            from_end: true,
+        }
+    }
+}
+
+impl Default for Paging {
+    fn default() -> Self {
+        Paging::first(crate::limits::MAX_PAGE_SIZE)
+    }
+}
+
+/// `t:Body/@BodyType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BodyType {
+    Text,
+    Html,
+}
+
+impl BodyType {
+    pub(crate) fn as_db(self) -> &'static str {
+        match self {
+            BodyType::Text => "Text",
+            BodyType::Html => "HTML",
+        }
+    }
+
+    pub(crate) fn from_db(s: &str) -> Result<BodyType, MailboxError> {
+        match s {
+            "Text" => Ok(BodyType::Text),
+            "HTML" => Ok(BodyType::Html),
+            other => Err(MailboxError::Corrupt(format!("body type {other:?}"))),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Body {
+    pub body_type: BodyType,
+    pub content: String,
+}
+
+/// A mailbox on an address line (`t:Mailbox`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Recipient {
+    pub name: Option<String>,
+    pub email: String,
+}
+
+impl Recipient {
+    pub fn new(name: Option<&str>, email: &str) -> Recipient {
+        Recipient {
+            name: name.map(str::to_owned),
+            email: email.to_owned(),
+        }
+    }
+}
+
+macro_rules! string_enum {
+    ($(#[$m:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? } default $default:ident) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            /// The EWS spelling.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            /// Parses the EWS spelling (exact match).
+            pub fn parse(s: &str) -> Option<$name> {
+                match s { $($text => Some($name::$variant),)+ _ => None }
+            }
+
+            pub(crate) fn from_db(s: &str) -> Result<$name, MailboxError> {
+                $name::parse(s).ok_or_else(|| {
+                    MailboxError::Corrupt(format!(concat!(stringify!($name), " {:?}"), s))
+                })
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self { $name::$default }
+        }
+    };
+}
+
+string_enum!(
+    /// `t:Importance`.
+    Importance { Low = "Low", Normal = "Normal", High = "High" } default Normal
+);
+string_enum!(
+    /// `t:Sensitivity`.
+    Sensitivity { Normal = "Normal", Personal = "Personal", Private = "Private", Confidential = "Confidential" } default Normal
+);
+string_enum!(
+    /// `t:LegacyFreeBusyStatus`.
+    FreeBusy {
+        Free = "Free",
+        Tentative = "Tentative",
+        Busy = "Busy",
+        Oof = "OOF",
+        WorkingElsewhere = "WorkingElsewhere",
+        NoData = "NoData",
+    } default Busy
+);
+
+/// Calendar fields of an appointment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Calendar {
+    pub start: OffsetDateTime,
+    pub end: OffsetDateTime,
+    pub is_all_day: bool,
+    pub legacy_free_busy_status: FreeBusy,
+    pub location: Option<String>,
+}
+
+/// An item to create.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewItem {
+    /// MAPI message class; printable ASCII, 1–255 bytes. An associated item whose class is
+    /// `IPM.Configuration.<Name>` is a user configuration (with no streams yet).
+    pub item_class: String,
+    pub subject: Option<String>,
+    pub body: Option<Body>,
+    pub from: Option<Recipient>,
+    pub sender: Option<Recipient>,
+    pub to: Vec<Recipient>,
+    pub cc: Vec<Recipient>,
+    pub bcc: Vec<Recipient>,
+    pub importance: Importance,
+    pub sensitivity: Sensitivity,
+    pub categories: Vec<String>,
+    pub is_read: bool,
+    pub internet_message_id: Option<String>,
+    pub date_time_sent: Option<OffsetDateTime>,
+    /// Client-supplied creation time; defaults to now.
+    pub date_time_created: Option<OffsetDateTime>,
+    pub calendar: Option<Calendar>,
+    /// Extended properties: (canonical key chosen by the EWS layer, value). Keys must be distinct.
+    pub extended: Vec<(String, String)>,
+    /// Folder-associated information (FAI): listed only by `Associated` finds, never counted in
+    /// `total_count`.
+    pub is_associated: bool,
+}
+
+impl Default for NewItem {
+    fn default() -> Self {
+        NewItem {
+            item_class: "IPM.Note".into(),
+            subject: None,
+            body: None,
+            from: None,
+            sender: None,
+            to: Vec::new(),
+            cc: Vec::new(),
+            bcc: Vec::new(),
+            importance: Importance::Normal,
+            sensitivity: Sensitivity::Normal,
+            categories: Vec::new(),
+            is_read: false,
+            internet_message_id: None,
+            date_time_sent: None,
+            date_time_created: None,
+            calendar: None,
+            extended: Vec::new(),
+            is_associated: false,
+        }
+    }
+}
+
+/// A stored item. Times are UTC with microsecond precision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    pub id: String,
+    pub change_key: String,
+    /// The folder holding the item now (`t:ParentFolderId`).
+    pub folder_id: String,
+    pub is_associated: bool,
+    pub item_class: String,
+    pub subject: Option<String>,
+    /// Loaded by `get_items`; by `find_items` only when [`FindSpec::load_content`] is set.
+    pub body: Option<Body>,
+    pub from: Option<Recipient>,
+    pub sender: Option<Recipient>,
+    pub to: Vec<Recipient>,
+    pub cc: Vec<Recipient>,
+    pub bcc: Vec<Recipient>,
+    pub importance: Importance,
+    pub sensitivity: Sensitivity,
+    pub categories: Vec<String>,
+    pub is_read: bool,
+    pub internet_message_id: Option<String>,
+    pub date_time_sent: Option<OffsetDateTime>,
+    pub date_time_created: OffsetDateTime,
+    pub date_time_received: OffsetDateTime,
+    pub last_modified_time: OffsetDateTime,
+    pub calendar: Option<Calendar>,
+    /// Sorted by key.
+    pub extended: Vec<(String, String)>,
+    /// Bytes of content: subject + body + extended values + user-configuration streams.
+    pub size: u64,
+    /// For user-configuration items (`IPM.Configuration.*` FAI), the streams (MAPI 0x7C07–0x7C09);
+    /// loaded under the same rule as `body`.
+    pub user_configuration: Option<UserConfig>,
+}
+
+/// Changes to an item; `None` leaves a field alone.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ItemUpdate {
+    pub subject: Option<Option<String>>,
+    pub body: Option<Option<Body>>,
+    pub is_read: Option<bool>,
+    pub importance: Option<Importance>,
+    pub sensitivity: Option<Sensitivity>,
+    pub categories: Option<Vec<String>>,
+    pub calendar: Option<Option<Calendar>>,
+    /// Set (insert or replace) these extended properties.
+    pub set_extended: Vec<(String, String)>,
+    /// Remove these extended properties (absent keys are ignored).
+    pub remove_extended: Vec<String>,
+}
+
+/// `DeleteItem/@DeleteType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeleteMode {
+    /// Removed permanently.
+    Hard,
+    /// Moved to Recoverable Items\Deletions; an item already under Recoverable Items moves to
+    /// Purges (and stays there).
+    Soft,
+    /// Moved to Deleted Items; an item already there moves to Recoverable Items\Deletions.
+    MoveToDeletedItems,
+}
+
+/// Item fields a find can sort on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortField {
+    DateTimeReceived,
+    DateTimeSent,
+    DateTimeCreated,
+    Subject,
+    ItemClass,
+    Start,
+    End,
+    Size,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortOrder {
+    Ascending,
+    Descending,
+}
+
+/// What `find_items` returns.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FindSpec {
+    /// `Traversal="Associated"`: list FAI items instead of normal ones.
+    pub associated: bool,
+    pub restriction: Option<Filter>,
+    /// Empty: `DateTimeReceived` descending (start ascending for a calendar view). The item id in
+    /// the direction of the first key breaks ties, so order is total and stable.
+    pub sort: Vec<(SortField, SortOrder)>,
+    pub paging: Paging,
+    /// `CalendarView`: items with start < end-of-view and end > start-of-view.
+    pub calendar_view: Option<(OffsetDateTime, OffsetDateTime)>,
+    /// Also load bodies and user-configuration streams (FindItem never returns them; keep off).
+    pub load_content: bool,
+}
+
+/// A value in a user-configuration dictionary (`t:DictionaryObject`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "t", content = "v")]
+pub enum DictValue {
+    String(String),
+    Integer32(i32),
+    UnsignedInteger32(u32),
+    Integer64(i64),
+    UnsignedInteger64(u64),
+    Boolean(bool),
+    Byte(u8),
+    DateTime(#[serde(with = "time::serde::rfc3339")] OffsetDateTime),
+    ByteArray(Vec<u8>),
+    StringArray(Vec<String>),
+}
+
+/// One `t:DictionaryEntry`; a missing value is `None`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DictEntry {
+    pub key: DictValue,
+    pub value: Option<DictValue>,
+}
+
+/// A user configuration (`t:UserConfiguration`): name plus optional streams.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UserConfig {
+    /// 1–236 characters of `[A-Za-z0-9._-]`; compared case-insensitively within a folder.
+    pub name: String,
+    pub dictionary: Option<Vec<DictEntry>>,
+    pub xml_data: Option<Vec<u8>>,
+    pub binary_data: Option<Vec<u8>>,
+}
+
+/// A stored user configuration: its FAI item's identity plus its content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredUserConfig {
+    pub item_id: String,
+    pub change_key: String,
+    pub folder_id: String,
+    pub config: UserConfig,
+}
+
+/// What happened to an item (EWS notification event types).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    Created,
+    Deleted,
+    Moved,
+    Modified,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Created => "Created",
+            EventKind::Deleted => "Deleted",
+            EventKind::Moved => "Moved",
+            EventKind::Modified => "Modified",
+        }
+    }
+
+    pub(crate) fn from_db(s: &str) -> Result<EventKind, MailboxError> {
+        match s {
+            "Created" => Ok(EventKind::Created),
+            "Deleted" => Ok(EventKind::Deleted),
+            "Moved" => Ok(EventKind::Moved),
+            "Modified" => Ok(EventKind::Modified),
+            other => Err(MailboxError::Corrupt(format!("event kind {other:?}"))),
+        }
+    }
+}
+
+/// One row of the per-mailbox event log, written in the same transaction as the change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// 1, 2, 3, ... per mailbox, without gaps.
+    pub seq: u64,
+    pub kind: EventKind,
+    pub item_id: String,
+    /// Where the item is after the event (for `Deleted`, where it was).
+    pub folder_id: String,
+    /// For `Moved`: where it was before.
+    pub old_folder_id: Option<String>,
+    pub at: OffsetDateTime,
+}
+
+/// Per-mailbox counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MailboxCounters {
+    /// Bumped once per object written, never reused.
+    pub change_number: u64,
+    /// Sequence number of the newest event (0 before the first).
+    pub last_event_seq: u64,
+}
+
+/// The result of an idempotent create ([`crate::MailboxStore::create_items_idempotent`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Created {
+    pub item: Item,
+    /// The folder already held an item with this `internet_message_id`; nothing was written.
+    pub existed: bool,
+}
+
+/// Microseconds since the Unix epoch (the stored form of every time).
+pub(crate) fn to_micros(t: OffsetDateTime) -> Result<i64, MailboxError> {
+    i64::try_from(t.unix_timestamp_nanos().div_euclid(1000))
+        .map_err(|_| MailboxError::InvalidValue("time out of range".into()))
+}
+
+pub(crate) fn from_micros(us: i64) -> Result<OffsetDateTime, MailboxError> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1000)
+        .map_err(|_| MailboxError::Corrupt(format!("time {us}")))
+}
+
+/// UTC, truncated to microseconds: exactly what a later read returns.
+pub fn normalize_time(t: OffsetDateTime) -> Result<OffsetDateTime, MailboxError> {
+    let us = to_micros(t)?;
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1000)
+        .map_err(|_| MailboxError::InvalidValue("time out of range".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn mailbox_key_bounds() {
+        assert!(MailboxKey::new("").is_err());
+        assert!(MailboxKey::new("a".repeat(256)).is_err());
+        assert!(MailboxKey::new("a\u{0}b").is_err());
+        assert!(MailboxKey::new("a".repeat(255)).is_ok());
+        assert_eq!(
+            MailboxKey::new("Ünïcode-key").unwrap().as_str(),
+            "Ünïcode-key"
+        );
+    }
+
+    #[test]
+    fn times_round_trip_through_micros() {
+        let t = datetime!(2024-03-01 12:34:56.123456789 +02:00);
+        let n = normalize_time(t).unwrap();
+        assert_eq!(n.offset(), time::UtcOffset::UTC);
+        assert_eq!(n, datetime!(2024-03-01 10:34:56.123456 UTC));
+        assert_eq!(from_micros(to_micros(n).unwrap()).unwrap(), n);
+        let old = datetime!(1601-01-01 0:00:00.5 UTC);
+        assert_eq!(normalize_time(old).unwrap(), old);
+    }
+
+    #[test]
+    fn enums_parse_their_ews_spelling() {
+        assert_eq!(FreeBusy::parse("OOF"), Some(FreeBusy::Oof));
+        assert_eq!(FreeBusy::parse("oof"), None);
+        assert_eq!(Importance::parse("High").unwrap().as_str(), "High");
+        assert!(Sensitivity::from_db("Secret").is_err());
+    }
+}

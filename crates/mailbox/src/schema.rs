@@ -1,0 +1,249 @@
+//! The mailbox schema (migrations owned by this crate).
+//!
+//! Times are INTEGER microseconds since the Unix epoch, UTC. Counts are not stored: they are
+//! computed from the item indexes inside the reading transaction, so they cannot drift.
+
+use store::Migration;
+
+pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    sql: r#"
+CREATE TABLE mailboxes (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    key            TEXT    NOT NULL UNIQUE,
+    -- last change number handed out; one per written object
+    change_number  INTEGER NOT NULL DEFAULT 0 CHECK (change_number >= 0),
+    -- last event sequence number; events are 1..=event_seq without gaps (until pruned)
+    event_seq      INTEGER NOT NULL DEFAULT 0 CHECK (event_seq >= 0),
+    created        INTEGER NOT NULL
+);
+
+CREATE TABLE folders (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    mailbox_id     INTEGER NOT NULL REFERENCES mailboxes(id),
+    parent_id      INTEGER REFERENCES folders(id),
+    distinguished  TEXT,
+    display_name   TEXT    NOT NULL,
+    folder_class   TEXT,
+    change_number  INTEGER NOT NULL,
+    last_modified  INTEGER NOT NULL,
+    CHECK (parent_id IS NOT NULL OR distinguished = 'root')
+);
+CREATE UNIQUE INDEX folders_distinguished ON folders(mailbox_id, distinguished)
+    WHERE distinguished IS NOT NULL;
+CREATE UNIQUE INDEX folders_child_name ON folders(parent_id, display_name COLLATE NOCASE);
+CREATE INDEX folders_mailbox ON folders(mailbox_id);
+
+CREATE TABLE items (
+    id                   INTEGER PRIMARY KEY AUTOINCREMENT,
+    mailbox_id           INTEGER NOT NULL REFERENCES mailboxes(id),
+    folder_id            INTEGER NOT NULL REFERENCES folders(id),
+    is_associated        INTEGER NOT NULL CHECK (is_associated IN (0, 1)),
+    item_class           TEXT    NOT NULL,
+    -- for associated IPM.Configuration.<Name> items: <Name>; unique per folder
+    config_name          TEXT COLLATE NOCASE,
+    subject              TEXT,
+    from_json            TEXT,
+    sender_json          TEXT,
+    to_json              TEXT    NOT NULL,
+    cc_json              TEXT    NOT NULL,
+    bcc_json             TEXT    NOT NULL,
+    importance           TEXT    NOT NULL,
+    sensitivity          TEXT    NOT NULL,
+    categories_json      TEXT    NOT NULL,
+    is_read              INTEGER NOT NULL CHECK (is_read IN (0, 1)),
+    internet_message_id  TEXT,
+    sent                 INTEGER,
+    created              INTEGER NOT NULL,
+    received             INTEGER NOT NULL,
+    last_modified        INTEGER NOT NULL,
+    start_time           INTEGER,
+    end_time             INTEGER,
+    is_all_day           INTEGER,
+    free_busy            TEXT,
+    location             TEXT,
+    size                 INTEGER NOT NULL,
+    change_number        INTEGER NOT NULL,
+    CHECK ((start_time IS NULL) = (end_time IS NULL)),
+    CHECK (config_name IS NULL OR is_associated = 1)
+);
+-- default view order and counts: (folder, normal/FAI, received, id)
+CREATE INDEX items_folder_received ON items(folder_id, is_associated, received, id);
+-- unread counts
+CREATE INDEX items_folder_unread ON items(folder_id, is_associated, is_read);
+-- calendar views
+CREATE INDEX items_folder_start ON items(folder_id, is_associated, start_time)
+    WHERE start_time IS NOT NULL;
+-- idempotent delivery: look up by Message-ID within a folder
+CREATE INDEX items_folder_message_id ON items(folder_id, internet_message_id)
+    WHERE internet_message_id IS NOT NULL;
+-- one user configuration per (folder, name)
+CREATE UNIQUE INDEX items_folder_config_name ON items(folder_id, config_name)
+    WHERE config_name IS NOT NULL;
+
+CREATE TABLE item_bodies (
+    item_id    INTEGER PRIMARY KEY REFERENCES items(id) ON DELETE CASCADE,
+    body_type  TEXT NOT NULL CHECK (body_type IN ('Text', 'HTML')),
+    content    TEXT NOT NULL
+);
+
+CREATE TABLE item_props (
+    item_id  INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+    key      TEXT    NOT NULL,
+    value    TEXT    NOT NULL,
+    PRIMARY KEY (item_id, key)
+) WITHOUT ROWID;
+
+CREATE TABLE user_config_data (
+    item_id      INTEGER PRIMARY KEY REFERENCES items(id) ON DELETE CASCADE,
+    dictionary   TEXT,
+    xml_data     BLOB,
+    binary_data  BLOB
+);
+
+CREATE TABLE events (
+    mailbox_id     INTEGER NOT NULL REFERENCES mailboxes(id),
+    seq            INTEGER NOT NULL,
+    kind           TEXT    NOT NULL CHECK (kind IN ('Created', 'Deleted', 'Moved', 'Modified')),
+    -- no foreign keys: the item or folder may be gone by the time the event is read
+    item_id        INTEGER NOT NULL,
+    folder_id      INTEGER NOT NULL,
+    old_folder_id  INTEGER,
+    at             INTEGER NOT NULL,
+    PRIMARY KEY (mailbox_id, seq)
+) WITHOUT ROWID;
+"#,
+}];
+
+/// The default folder tree: (distinguished name, parent's distinguished name, display name, class).
+/// `root` is the non-IPM root; `msgfolderroot` ("Top of Information Store") is the IPM subtree the
+/// user sees; Recoverable Items sits outside it, under `root`.
+pub(crate) const DEFAULT_FOLDERS: &[(&str, Option<&str>, &str, Option<&str>)] = &[
+    ("root", None, "root", None),
+    (
+        "msgfolderroot",
+        Some("root"),
+        "Top of Information Store",
+        None,
+    ),
+    ("inbox", Some("msgfolderroot"), "Inbox", Some("IPF.Note")),
+    (
+        "sentitems",
+        Some("msgfolderroot"),
+        "Sent Items",
+        Some("IPF.Note"),
+    ),
+    (
+        "deleteditems",
+        Some("msgfolderroot"),
+        "Deleted Items",
+        Some("IPF.Note"),
+    ),
+    ("drafts", Some("msgfolderroot"), "Drafts", Some("IPF.Note")),
+    ("outbox", Some("msgfolderroot"), "Outbox", Some("IPF.Note")),
+    (
+        "junkemail",
+        Some("msgfolderroot"),
+        "Junk Email",
+        Some("IPF.Note"),
+    ),
+    (
+        "calendar",
+        Some("msgfolderroot"),
+        "Calendar",
+        Some("IPF.Appointment"),
+    ),
+    (
+        "contacts",
+        Some("msgfolderroot"),
+        "Contacts",
+        Some("IPF.Contact"),
+    ),
+    ("tasks", Some("msgfolderroot"), "Tasks", Some("IPF.Task")),
+    (
+        "notes",
+        Some("msgfolderroot"),
+        "Notes",
+        Some("IPF.StickyNote"),
+    ),
+    (
+        "journal",
+        Some("msgfolderroot"),
+        "Journal",
+        Some("IPF.Journal"),
+    ),
+    (
+        "conversationhistory",
+        Some("msgfolderroot"),
+        "Conversation History",
+        Some("IPF.Note"),
+    ),
+    (
+        "voicemail",
+        Some("msgfolderroot"),
+        "Voice Mail",
+        Some("IPF.Note.Microsoft.Voicemail"),
+    ),
+    (
+        "recoverableitemsroot",
+        Some("root"),
+        "Recoverable Items",
+        None,
+    ),
+    (
+        "recoverableitemsdeletions",
+        Some("recoverableitemsroot"),
+        "Deletions",
+        None,
+    ),
+    (
+        "recoverableitemsversions",
+        Some("recoverableitemsroot"),
+        "Versions",
+        None,
+    ),
+    (
+        "recoverableitemspurges",
+        Some("recoverableitemsroot"),
+        "Purges",
+        None,
+    ),
+    (
+        "recoverableitemsdiscoveryholds",
+        Some("recoverableitemsroot"),
+        "DiscoveryHolds",
+        None,
+    ),
+    ("searchfolders", Some("root"), "Finder", None),
+];
+
+/// The distinguished folders under Recoverable Items (the dumpster), root included.
+pub(crate) const RECOVERABLE_FOLDERS: &[&str] = &[
+    "recoverableitemsroot",
+    "recoverableitemsdeletions",
+    "recoverableitemsversions",
+    "recoverableitemspurges",
+    "recoverableitemsdiscoveryholds",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_apply() {
+        store::Db::open_in_memory(MIGRATIONS).unwrap();
+    }
+
+    #[test]
+    fn default_tree_parents_come_first() {
+        let mut seen: Vec<&str> = Vec::new();
+        for (name, parent, _, _) in DEFAULT_FOLDERS {
+            if let Some(p) = parent {
+                assert!(seen.contains(p), "{name} before its parent {p}");
+            }
+            assert!(!seen.contains(name), "{name} twice");
+            seen.push(name);
+        }
+    }
+}

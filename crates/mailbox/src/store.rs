@@ -1,0 +1,646 @@
+//! [`MailboxStore`]: opening, mailboxes, folders, counters and the event log.
+//!
+//! Every public operation is one SQLite transaction run on the blocking pool through
+//! [`store::Db::call`]; writes use `BEGIN IMMEDIATE` and return only after `COMMIT` (WAL,
+//! `synchronous=FULL`), so an acknowledged write is durable and a failed one wrote nothing.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use rusqlite::functions::FunctionFlags;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use store::Db;
+use time::OffsetDateTime;
+
+use crate::error::MailboxError;
+use crate::filter::{CASEFOLD_FN, casefold};
+use crate::ids::{IdKind, encode_change_key, encode_id, local_id};
+use crate::limits::{MAX_EVENTS_PER_CALL, MAX_FOLDER_NAME_CHARS, MAX_PAGE_SIZE};
+use crate::model::{
+    Event, EventKind, Folder, FolderSel, MailboxCounters, MailboxKey, Page, Paging, from_micros,
+    to_micros,
+};
+use crate::schema::{DEFAULT_FOLDERS, MIGRATIONS};
+
+/// The source of "now". Injected so tests control time; [`MailboxStore::open`] uses the system
+/// clock.
+pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
+
+/// The durable mailbox store. Cheap to clone; clones share one database.
+#[derive(Clone)]
+pub struct MailboxStore {
+    pub(crate) db: Db,
+    pub(crate) clock: Clock,
+}
+
+impl std::fmt::Debug for MailboxStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MailboxStore")
+            .field("db", &self.db)
+            .finish()
+    }
+}
+
+/// A resolved mailbox row.
+#[derive(Debug, Clone)]
+pub(crate) struct Mb {
+    pub id: i64,
+    pub key: String,
+}
+
+impl Mb {
+    pub fn folder_id(&self, local: i64) -> String {
+        encode_id(IdKind::Folder, &self.key, local)
+    }
+
+    pub fn item_id(&self, local: i64) -> String {
+        encode_id(IdKind::Item, &self.key, local)
+    }
+}
+
+fn system_clock() -> Clock {
+    Arc::new(OffsetDateTime::now_utc)
+}
+
+impl MailboxStore {
+    /// Opens (creating and migrating if needed) the store at `path`.
+    pub fn open(path: &Path) -> Result<MailboxStore, MailboxError> {
+        Self::init(Db::open(path, MIGRATIONS)?)
+    }
+
+    /// A private in-memory store (tests, `--ephemeral`).
+    pub fn open_in_memory() -> Result<MailboxStore, MailboxError> {
+        Self::init(Db::open_in_memory(MIGRATIONS)?)
+    }
+
+    fn init(db: Db) -> Result<MailboxStore, MailboxError> {
+        db.call_blocking(register_functions)?;
+        Ok(MailboxStore {
+            db,
+            clock: system_clock(),
+        })
+    }
+
+    /// Replaces the clock (tests; a server keeps the system clock).
+    pub fn with_clock(mut self, clock: Clock) -> MailboxStore {
+        self.clock = clock;
+        self
+    }
+
+    /// The database file, if any.
+    pub fn path(&self) -> Option<&Path> {
+        self.db.path()
+    }
+
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction on the blocking pool, with the clock read
+    /// under the database lock (so times follow commit order). Commits only when `f` succeeds;
+    /// otherwise everything `f` did, including counters it advanced, rolls back.
+    pub(crate) async fn write<T, F>(&self, f: F) -> Result<T, MailboxError>
+    where
+        F: FnOnce(&Connection, OffsetDateTime) -> Result<T, MailboxError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let clock = self.clock.clone();
+        self.db
+            .call(move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let now = crate::model::normalize_time(clock())?;
+                let out = f(&tx, now)?;
+                tx.commit()?;
+                Ok(out)
+            })
+            .await
+    }
+
+    /// Runs `f` in one read transaction (a consistent snapshot) on the blocking pool.
+    pub(crate) async fn read<T, F>(&self, f: F) -> Result<T, MailboxError>
+    where
+        F: FnOnce(&Connection) -> Result<T, MailboxError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.db
+            .call(move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+                let out = f(&tx)?;
+                tx.commit()?;
+                Ok(out)
+            })
+            .await
+    }
+
+    /// Creates the mailbox and its default folder tree, idempotently and atomically; on an
+    /// existing mailbox, adds any default folder that is missing. Returns whether the mailbox was
+    /// new.
+    pub async fn ensure_mailbox(&self, mailbox: &MailboxKey) -> Result<bool, MailboxError> {
+        let key = mailbox.as_str().to_owned();
+        self.write(move |tx, now| {
+            let now_us = to_micros(now)?;
+            let inserted = tx.execute(
+                "INSERT INTO mailboxes (key, created) VALUES (?1, ?2) ON CONFLICT(key) DO NOTHING",
+                params![key, now_us],
+            )?;
+            let mb = mailbox_row(tx, &key)?;
+            let mut ids: HashMap<&str, i64> = HashMap::new();
+            for (name, parent, display, class) in DEFAULT_FOLDERS {
+                let existing: Option<i64> = tx
+                    .query_row(
+                        "SELECT id FROM folders WHERE mailbox_id = ?1 AND distinguished = ?2",
+                        params![mb.id, name],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                let id = match existing {
+                    Some(id) => id,
+                    None => {
+                        let parent_id = match parent {
+                            Some(p) => Some(*ids.get(p).ok_or_else(|| {
+                                MailboxError::Corrupt(format!("default folder {p} missing"))
+                            })?),
+                            None => None,
+                        };
+                        let cn = next_change_number(tx, mb.id)?;
+                        tx.execute(
+                            "INSERT INTO folders (mailbox_id, parent_id, distinguished, display_name, \
+                             folder_class, change_number, last_modified) \
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                            params![mb.id, parent_id, name, display, class, cn, now_us],
+                        )?;
+                        tx.last_insert_rowid()
+                    }
+                };
+                ids.insert(name, id);
+            }
+            Ok(inserted == 1)
+        })
+        .await
+    }
+
+    /// Whether a mailbox with this key exists.
+    pub async fn mailbox_exists(&self, mailbox: &MailboxKey) -> Result<bool, MailboxError> {
+        let key = mailbox.as_str().to_owned();
+        self.read(move |tx| match mailbox_row(tx, &key) {
+            Ok(_) => Ok(true),
+            Err(MailboxError::MailboxNotFound(_)) => Ok(false),
+            Err(e) => Err(e),
+        })
+        .await
+    }
+
+    /// One folder with live counts.
+    pub async fn get_folder(
+        &self,
+        mailbox: &MailboxKey,
+        folder: FolderSel,
+    ) -> Result<Folder, MailboxError> {
+        let key = mailbox.as_str().to_owned();
+        self.read(move |tx| {
+            let mb = mailbox_row(tx, &key)?;
+            let id = resolve_folder(tx, &mb, &folder)?;
+            load_folder(tx, &mb, id)
+        })
+        .await
+    }
+
+    /// The children (`deep == false`) or the whole subtree (`deep == true`) of `parent`, parent
+    /// excluded, in depth-first order with siblings sorted by case-folded display name, then id.
+    pub async fn find_folders(
+        &self,
+        mailbox: &MailboxKey,
+        parent: FolderSel,
+        deep: bool,
+        paging: Paging,
+    ) -> Result<Page<Folder>, MailboxError> {
+        let key = mailbox.as_str().to_owned();
+        self.read(move |tx| {
+            let mb = mailbox_row(tx, &key)?;
+            let parent = resolve_folder(tx, &mb, &parent)?;
+            let mut children: HashMap<i64, Vec<(String, i64)>> = HashMap::new();
+            {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT id, parent_id, display_name FROM folders WHERE mailbox_id = ?1",
+                )?;
+                let rows = stmt.query_map(params![mb.id], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, Option<i64>>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                })?;
+                for row in rows {
+                    let (id, parent_id, name) = row?;
+                    if let Some(p) = parent_id {
+                        children.entry(p).or_default().push((casefold(&name), id));
+                    }
+                }
+            }
+            for list in children.values_mut() {
+                list.sort();
+            }
+            // Iterative depth-first walk (no recursion on user-controlled depth).
+            let mut order = Vec::new();
+            let mut stack: Vec<i64> = children
+                .get(&parent)
+                .map(|c| c.iter().rev().map(|(_, id)| *id).collect())
+                .unwrap_or_default();
+            while let Some(id) = stack.pop() {
+                order.push(id);
+                if deep && let Some(c) = children.get(&id) {
+                    stack.extend(c.iter().rev().map(|(_, id)| *id));
+                }
+            }
+            let total = order.len();
+            let (start, len) = window(total, &paging)?;
+            let items = order[start..start + len]
+                .iter()
+                .map(|id| load_folder(tx, &mb, *id))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(make_page(items, start, total, &paging))
+        })
+        .await
+    }
+
+    /// Creates a folder under `parent`. Display names are unique among siblings
+    /// (case-insensitively): a clash is [`MailboxError::FolderExists`].
+    pub async fn create_folder(
+        &self,
+        mailbox: &MailboxKey,
+        parent: FolderSel,
+        display_name: String,
+        folder_class: Option<String>,
+    ) -> Result<Folder, MailboxError> {
+        let n = display_name.chars().count();
+        if n == 0 || n > MAX_FOLDER_NAME_CHARS || display_name.chars().any(char::is_control) {
+            return Err(MailboxError::InvalidValue(format!(
+                "a folder name must be 1 to {MAX_FOLDER_NAME_CHARS} characters without control characters"
+            )));
+        }
+        if let Some(class) = &folder_class {
+            crate::items::validate_class(class, "folder class")?;
+        }
+        let key = mailbox.as_str().to_owned();
+        self.write(move |tx, now| {
+            let mb = mailbox_row(tx, &key)?;
+            let parent = resolve_folder(tx, &mb, &parent)?;
+            let clash: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM folders WHERE parent_id = ?1 \
+                     AND display_name = ?2 COLLATE NOCASE)",
+                params![parent, display_name],
+                |r| r.get(0),
+            )?;
+            if clash {
+                return Err(MailboxError::FolderExists(display_name));
+            }
+            let cn = next_change_number(tx, mb.id)?;
+            let now_us = to_micros(now)?;
+            tx.execute(
+                "INSERT INTO folders (mailbox_id, parent_id, distinguished, display_name, \
+                 folder_class, change_number, last_modified) VALUES (?1, ?2, NULL, ?3, ?4, ?5, ?6)",
+                params![mb.id, parent, display_name, folder_class, cn, now_us],
+            )?;
+            let id = tx.last_insert_rowid();
+            touch_folder(tx, parent, cn, now_us)?;
+            load_folder(tx, &mb, id)
+        })
+        .await
+    }
+
+    /// The mailbox's change number and newest event sequence number.
+    pub async fn counters(&self, mailbox: &MailboxKey) -> Result<MailboxCounters, MailboxError> {
+        let key = mailbox.as_str().to_owned();
+        self.read(move |tx| {
+            let (cn, seq): (i64, i64) = tx
+                .query_row(
+                    "SELECT change_number, event_seq FROM mailboxes WHERE key = ?1",
+                    params![key],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?
+                .ok_or_else(|| MailboxError::MailboxNotFound(key.clone()))?;
+            Ok(MailboxCounters {
+                change_number: to_u64(cn)?,
+                last_event_seq: to_u64(seq)?,
+            })
+        })
+        .await
+    }
+
+    /// Events with `seq > after`, oldest first, at most `limit` (capped at
+    /// [`MAX_EVENTS_PER_CALL`]). A pull subscription keeps the last `seq` it saw as its watermark.
+    pub async fn events_since(
+        &self,
+        mailbox: &MailboxKey,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Event>, MailboxError> {
+        let key = mailbox.as_str().to_owned();
+        let limit = to_i64(limit.min(MAX_EVENTS_PER_CALL))?;
+        let after = i64::try_from(after)
+            .map_err(|_| MailboxError::InvalidRequest("event watermark out of range".into()))?;
+        self.read(move |tx| {
+            let mb = mailbox_row(tx, &key)?;
+            let mut stmt = tx.prepare_cached(
+                "SELECT seq, kind, item_id, folder_id, old_folder_id, at FROM events \
+                 WHERE mailbox_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+            )?;
+            let rows = stmt.query_map(params![mb.id, after, limit], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, Option<i64>>(4)?,
+                    r.get::<_, i64>(5)?,
+                ))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (seq, kind, item, folder, old, at) = row?;
+                out.push(Event {
+                    seq: to_u64(seq)?,
+                    kind: EventKind::from_db(&kind)?,
+                    item_id: mb.item_id(item),
+                    folder_id: mb.folder_id(folder),
+                    old_folder_id: old.map(|o| mb.folder_id(o)),
+                    at: from_micros(at)?,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Deletes events with `seq <= through` (sequence numbers are never reused). Returns how many.
+    pub async fn prune_events(
+        &self,
+        mailbox: &MailboxKey,
+        through: u64,
+    ) -> Result<u64, MailboxError> {
+        let key = mailbox.as_str().to_owned();
+        let through = i64::try_from(through).unwrap_or(i64::MAX);
+        self.write(move |tx, _| {
+            let mb = mailbox_row(tx, &key)?;
+            let n = tx.execute(
+                "DELETE FROM events WHERE mailbox_id = ?1 AND seq <= ?2",
+                params![mb.id, through],
+            )?;
+            Ok(n as u64)
+        })
+        .await
+    }
+}
+
+fn register_functions(conn: &mut Connection) -> Result<(), MailboxError> {
+    conn.create_scalar_function(
+        CASEFOLD_FN,
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let s: Option<String> = ctx.get(0)?;
+            Ok(s.map(|s| casefold(&s)))
+        },
+    )?;
+    Ok(())
+}
+
+pub(crate) fn to_u64(v: i64) -> Result<u64, MailboxError> {
+    u64::try_from(v).map_err(|_| MailboxError::Corrupt(format!("negative counter {v}")))
+}
+
+pub(crate) fn to_i64(v: usize) -> Result<i64, MailboxError> {
+    i64::try_from(v).map_err(|_| MailboxError::InvalidRequest("number out of range".into()))
+}
+
+pub(crate) fn mailbox_row(tx: &Connection, key: &str) -> Result<Mb, MailboxError> {
+    tx.query_row(
+        "SELECT id FROM mailboxes WHERE key = ?1",
+        params![key],
+        |r| r.get(0),
+    )
+    .optional()?
+    .map(|id| Mb {
+        id,
+        key: key.to_owned(),
+    })
+    .ok_or_else(|| MailboxError::MailboxNotFound(key.to_owned()))
+}
+
+/// Hands out the mailbox's next change number (one per written object).
+pub(crate) fn next_change_number(tx: &Connection, mailbox_id: i64) -> Result<i64, MailboxError> {
+    Ok(tx.query_row(
+        "UPDATE mailboxes SET change_number = change_number + 1 WHERE id = ?1 \
+         RETURNING change_number",
+        params![mailbox_id],
+        |r| r.get(0),
+    )?)
+}
+
+/// Appends one event in the caller's transaction.
+pub(crate) fn append_event(
+    tx: &Connection,
+    mb: &Mb,
+    kind: EventKind,
+    item: i64,
+    folder: i64,
+    old_folder: Option<i64>,
+    at_us: i64,
+) -> Result<(), MailboxError> {
+    let seq: i64 = tx.query_row(
+        "UPDATE mailboxes SET event_seq = event_seq + 1 WHERE id = ?1 RETURNING event_seq",
+        params![mb.id],
+        |r| r.get(0),
+    )?;
+    tx.prepare_cached(
+        "INSERT INTO events (mailbox_id, seq, kind, item_id, folder_id, old_folder_id, at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        mb.id,
+        seq,
+        kind.as_str(),
+        item,
+        folder,
+        old_folder,
+        at_us
+    ])?;
+    Ok(())
+}
+
+/// Records that a folder (or its contents) changed with change number `cn`.
+pub(crate) fn touch_folder(
+    tx: &Connection,
+    folder: i64,
+    cn: i64,
+    now_us: i64,
+) -> Result<(), MailboxError> {
+    tx.prepare_cached("UPDATE folders SET change_number = ?2, last_modified = ?3 WHERE id = ?1")?
+        .execute(params![folder, cn, now_us])?;
+    Ok(())
+}
+
+/// The local id of a folder of this mailbox.
+pub(crate) fn resolve_folder(
+    tx: &Connection,
+    mb: &Mb,
+    sel: &FolderSel,
+) -> Result<i64, MailboxError> {
+    match sel {
+        FolderSel::Distinguished(name) => distinguished_folder(tx, mb, name),
+        FolderSel::Id(id) => {
+            let local = local_id(id, IdKind::Folder, &mb.key, || MailboxError::FolderNotFound)?;
+            let found: Option<i64> = tx
+                .prepare_cached("SELECT id FROM folders WHERE id = ?1 AND mailbox_id = ?2")?
+                .query_row(params![local, mb.id], |r| r.get(0))
+                .optional()?;
+            found.ok_or(MailboxError::FolderNotFound)
+        }
+    }
+}
+
+pub(crate) fn distinguished_folder(
+    tx: &Connection,
+    mb: &Mb,
+    name: &str,
+) -> Result<i64, MailboxError> {
+    let found: Option<i64> = tx
+        .prepare_cached("SELECT id FROM folders WHERE mailbox_id = ?1 AND distinguished = ?2")?
+        .query_row(params![mb.id, name], |r| r.get(0))
+        .optional()?;
+    found.ok_or(MailboxError::FolderNotFound)
+}
+
+/// The distinguished name of a folder, if it has one.
+pub(crate) fn folder_distinguished(
+    tx: &Connection,
+    folder: i64,
+) -> Result<Option<String>, MailboxError> {
+    Ok(tx
+        .prepare_cached("SELECT distinguished FROM folders WHERE id = ?1")?
+        .query_row(params![folder], |r| r.get(0))?)
+}
+
+pub(crate) fn load_folder(tx: &Connection, mb: &Mb, id: i64) -> Result<Folder, MailboxError> {
+    let row = tx
+        .prepare_cached(
+            "SELECT f.parent_id, f.distinguished, f.display_name, f.folder_class, \
+             f.change_number, f.last_modified, \
+             (SELECT COUNT(*) FROM items WHERE folder_id = f.id AND is_associated = 0), \
+             (SELECT COUNT(*) FROM items WHERE folder_id = f.id AND is_associated = 0 \
+                AND is_read = 0), \
+             (SELECT COUNT(*) FROM items WHERE folder_id = f.id AND is_associated = 1), \
+             (SELECT COUNT(*) FROM folders c WHERE c.parent_id = f.id) \
+             FROM folders f WHERE f.id = ?1 AND f.mailbox_id = ?2",
+        )?
+        .query_row(params![id, mb.id], |r| {
+            Ok((
+                r.get::<_, Option<i64>>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, i64>(4)?,
+                r.get::<_, i64>(5)?,
+                r.get::<_, i64>(6)?,
+                r.get::<_, i64>(7)?,
+                r.get::<_, i64>(8)?,
+                r.get::<_, i64>(9)?,
+            ))
+        })
+        .optional()?
+        .ok_or(MailboxError::FolderNotFound)?;
+    let (
+        parent,
+        distinguished,
+        display_name,
+        folder_class,
+        cn,
+        modified,
+        total,
+        unread,
+        assoc,
+        kids,
+    ) = row;
+    Ok(Folder {
+        id: mb.folder_id(id),
+        change_key: encode_change_key(IdKind::Folder, cn),
+        parent_id: parent.map(|p| mb.folder_id(p)),
+        distinguished,
+        display_name,
+        folder_class,
+        total_count: to_u64(total)?,
+        unread_count: to_u64(unread)?,
+        associated_count: to_u64(assoc)?,
+        child_folder_count: to_u64(kids)?,
+        change_number: to_u64(cn)?,
+        last_modified: from_micros(modified)?,
+    })
+}
+
+/// The slice of a view of `total` entries that `paging` selects: (start index, length).
+pub(crate) fn window(total: usize, paging: &Paging) -> Result<(usize, usize), MailboxError> {
+    if paging.max == 0 {
+        return Err(MailboxError::InvalidRequest(
+            "a page must hold at least one entry".into(),
+        ));
+    }
+    let max = paging.max.min(MAX_PAGE_SIZE);
+    if paging.from_end {
+        let end = total.saturating_sub(paging.offset);
+        let start = end.saturating_sub(max);
+        Ok((start, end - start))
+    } else {
+        let start = paging.offset.min(total);
+        Ok((start, (total - start).min(max)))
+    }
+}
+
+pub(crate) fn make_page<T>(items: Vec<T>, start: usize, total: usize, paging: &Paging) -> Page<T> {
+    let includes_last = if paging.from_end {
+        start == 0
+    } else {
+        start + items.len() >= total
+    };
+    Page {
+        items,
+        offset: start,
+        total,
+        includes_last,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows() {
+        let p = |offset, max, from_end| Paging {
+            offset,
+            max,
+            from_end,
+        };
+        assert_eq!(window(100, &p(0, 10, false)).unwrap(), (0, 10));
+        assert_eq!(window(100, &p(95, 10, false)).unwrap(), (95, 5));
+        assert_eq!(window(100, &p(500, 10, false)).unwrap(), (100, 0));
+        assert_eq!(window(100, &p(0, 10, true)).unwrap(), (90, 10));
+        assert_eq!(window(100, &p(95, 10, true)).unwrap(), (0, 5));
+        assert_eq!(window(100, &p(500, 10, true)).unwrap(), (0, 0));
+        assert_eq!(
+            window(5000, &p(0, 1_000_000, false)).unwrap(),
+            (0, MAX_PAGE_SIZE)
+        );
+        assert!(window(10, &p(0, 0, false)).is_err());
+    }
+
+    #[tokio::test]
+    async fn casefold_function_is_registered() {
+        let s = MailboxStore::open_in_memory().unwrap();
+        let v: String =
+            s.db.call(|c| {
+                c.query_row("SELECT oh_casefold('ÄbC')", [], |r| r.get(0))
+                    .map_err(MailboxError::from)
+            })
+            .await
+            .unwrap();
+        assert_eq!(v, "äbc");
+    }
+}

@@ -1,0 +1,259 @@
+mod common;
+
+use std::collections::HashMap;
+
+use common::*;
+use mailbox::{FolderSel, MailboxError, Paging, distinguished};
+
+#[tokio::test]
+async fn default_tree_resolves_and_is_shaped_right() {
+    let s = store_with(&["alice"]).await;
+    let m = key("alice");
+    let mut by_name = HashMap::new();
+    for name in distinguished::ALL {
+        let f = s.get_folder(&m, d(name)).await.unwrap();
+        assert_eq!(f.distinguished.as_deref(), Some(*name));
+        assert_eq!(
+            (f.total_count, f.unread_count, f.associated_count),
+            (0, 0, 0)
+        );
+        // the same folder again, by id
+        let again = s.get_folder(&m, FolderSel::id(f.id.clone())).await.unwrap();
+        assert_eq!(again, f);
+        by_name.insert(*name, f);
+    }
+    let root = &by_name["root"];
+    assert_eq!(root.parent_id, None);
+    assert_eq!(root.display_name, "root");
+    let ipm = &by_name["msgfolderroot"];
+    assert_eq!(ipm.display_name, "Top of Information Store");
+    assert_eq!(ipm.parent_id.as_ref(), Some(&root.id));
+    for n in [
+        "inbox",
+        "conversationhistory",
+        "voicemail",
+        "calendar",
+        "deleteditems",
+    ] {
+        assert_eq!(by_name[n].parent_id.as_ref(), Some(&ipm.id), "{n}");
+    }
+    assert_eq!(
+        by_name["conversationhistory"].display_name,
+        "Conversation History"
+    );
+    assert_eq!(
+        by_name["conversationhistory"].folder_class.as_deref(),
+        Some("IPF.Note")
+    );
+    assert_eq!(
+        by_name["calendar"].folder_class.as_deref(),
+        Some("IPF.Appointment")
+    );
+    assert_eq!(
+        by_name["voicemail"].folder_class.as_deref(),
+        Some("IPF.Note.Microsoft.Voicemail")
+    );
+    // Recoverable Items sits under root, outside the IPM subtree.
+    let rir = &by_name["recoverableitemsroot"];
+    assert_eq!(rir.parent_id.as_ref(), Some(&root.id));
+    assert_eq!(rir.display_name, "Recoverable Items");
+    assert_eq!(rir.child_folder_count, 4);
+    for (n, display) in [
+        ("recoverableitemsdeletions", "Deletions"),
+        ("recoverableitemsversions", "Versions"),
+        ("recoverableitemspurges", "Purges"),
+        ("recoverableitemsdiscoveryholds", "DiscoveryHolds"),
+    ] {
+        assert_eq!(by_name[n].parent_id.as_ref(), Some(&rir.id), "{n}");
+        assert_eq!(by_name[n].display_name, display);
+    }
+    assert_eq!(root.child_folder_count, 3); // msgfolderroot, Recoverable Items, Finder
+    assert_eq!(ipm.child_folder_count, 13);
+    // Deep find under msgfolderroot never reaches Recoverable Items.
+    let ipm_tree = s
+        .find_folders(&m, d("msgfolderroot"), true, Paging::default())
+        .await
+        .unwrap();
+    assert!(ipm_tree.items.iter().all(|f| {
+        !f.distinguished
+            .as_deref()
+            .unwrap_or("")
+            .starts_with("recoverable")
+    }));
+}
+
+#[tokio::test]
+async fn deep_find_lists_everything_with_parents_before_children() {
+    let s = store_with(&["alice"]).await;
+    let m = key("alice");
+    let root = s.get_folder(&m, d("root")).await.unwrap();
+    let page = s
+        .find_folders(&m, d("root"), true, Paging::default())
+        .await
+        .unwrap();
+    assert_eq!(page.total, distinguished::ALL.len() - 1);
+    assert_eq!(page.items.len(), page.total);
+    assert!(page.includes_last);
+    assert_eq!(page.offset, 0);
+    let mut seen = vec![root.id.clone()];
+    for f in &page.items {
+        let parent = f.parent_id.as_ref().expect("only root has no parent");
+        assert!(
+            seen.contains(parent),
+            "{} listed before its parent",
+            f.display_name
+        );
+        seen.push(f.id.clone());
+    }
+    // Depth-first with siblings by name: the IPM subtree is contiguous and sorted.
+    let names: Vec<&str> = page.items.iter().map(|f| f.display_name.as_str()).collect();
+    assert_eq!(names[0], "Finder");
+    assert_eq!(names[1], "Recoverable Items");
+    assert_eq!(
+        &names[2..6],
+        ["Deletions", "DiscoveryHolds", "Purges", "Versions"]
+    );
+    assert_eq!(names[6], "Top of Information Store");
+    let ipm_children = &names[7..];
+    let mut sorted = ipm_children.to_vec();
+    sorted.sort_by_key(|n| n.to_lowercase());
+    assert_eq!(ipm_children, sorted.as_slice());
+
+    // Shallow lists direct children only.
+    let shallow = s
+        .find_folders(&m, d("root"), false, Paging::default())
+        .await
+        .unwrap();
+    let names: Vec<&str> = shallow
+        .items
+        .iter()
+        .map(|f| f.display_name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["Finder", "Recoverable Items", "Top of Information Store"]
+    );
+
+    // Paging over the deep list reassembles it.
+    let mut paged = Vec::new();
+    let mut offset = 0;
+    loop {
+        let p = s
+            .find_folders(&m, d("root"), true, Paging::at(offset, 3))
+            .await
+            .unwrap();
+        assert_eq!(p.total, page.total);
+        assert_eq!(p.offset, offset);
+        offset += p.items.len();
+        paged.extend(p.items);
+        if p.includes_last {
+            break;
+        }
+    }
+    assert_eq!(paged, page.items);
+    // An empty subtree.
+    let none = s
+        .find_folders(&m, d("inbox"), true, Paging::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        (none.total, none.items.len(), none.includes_last),
+        (0, 0, true)
+    );
+}
+
+#[tokio::test]
+async fn ensure_mailbox_is_idempotent() {
+    let s = store_with(&["alice"]).await;
+    let m = key("alice");
+    let before = s.counters(&m).await.unwrap();
+    assert_eq!(before.change_number, distinguished::ALL.len() as u64);
+    assert!(!s.ensure_mailbox(&m).await.unwrap());
+    assert_eq!(s.counters(&m).await.unwrap(), before);
+    let all = s
+        .find_folders(&m, d("root"), true, Paging::default())
+        .await
+        .unwrap();
+    assert_eq!(all.total, distinguished::ALL.len() - 1);
+    assert!(s.mailbox_exists(&m).await.unwrap());
+    assert!(!s.mailbox_exists(&key("nobody")).await.unwrap());
+}
+
+#[tokio::test]
+async fn unknown_mailbox_and_folders() {
+    let s = store_with(&["alice", "bob"]).await;
+    let alice = key("alice");
+    let bob = key("bob");
+    let err = s.get_folder(&key("carol"), d("inbox")).await.unwrap_err();
+    assert!(matches!(err, MailboxError::MailboxNotFound(_)));
+    assert_eq!(err.response_code(), "ErrorNonExistentMailbox");
+    let err = s
+        .get_folder(&alice, d("publicfoldersroot"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.response_code(), "ErrorFolderNotFound");
+    // distinguished names are exact (the EWS enumeration is lower-case)
+    assert!(s.get_folder(&alice, d("Inbox")).await.is_err());
+    // Bob's inbox id presented against Alice's mailbox: not found, not Bob's folder.
+    let bob_inbox = s.get_folder(&bob, d("inbox")).await.unwrap();
+    let err = s
+        .get_folder(&alice, FolderSel::id(bob_inbox.id.clone()))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, MailboxError::FolderNotFound));
+    // Garbage ids are malformed.
+    for junk in ["", "F-purges", "AAAA", "not base64!", "AQ"] {
+        let err = s.get_folder(&alice, FolderSel::id(junk)).await.unwrap_err();
+        assert_eq!(err.response_code(), "ErrorInvalidIdMalformed", "{junk:?}");
+    }
+    // An item id is not a folder id.
+    let item = s
+        .create_items(&alice, d("inbox"), vec![msg("x")])
+        .await
+        .unwrap()
+        .remove(0);
+    let err = s
+        .get_folder(&alice, FolderSel::id(item.id))
+        .await
+        .unwrap_err();
+    assert_eq!(err.response_code(), "ErrorInvalidIdMalformed");
+    assert_eq!(mailbox::mailbox_of_id(&bob_inbox.id).unwrap(), bob);
+}
+
+#[tokio::test]
+async fn create_folder_and_name_conflicts() {
+    let s = store_with(&["alice"]).await;
+    let m = key("alice");
+    let inbox = s.get_folder(&m, d("inbox")).await.unwrap();
+    let f = s
+        .create_folder(&m, d("inbox"), "Projects".into(), Some("IPF.Note".into()))
+        .await
+        .unwrap();
+    assert_eq!(f.parent_id.as_ref(), Some(&inbox.id));
+    assert_eq!(f.distinguished, None);
+    let inbox_after = s.get_folder(&m, d("inbox")).await.unwrap();
+    assert_eq!(inbox_after.child_folder_count, 1);
+    assert_ne!(inbox_after.change_key, inbox.change_key);
+    let err = s
+        .create_folder(&m, d("inbox"), "PROJECTS".into(), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, MailboxError::FolderExists(_)));
+    assert_eq!(err.response_code(), "ErrorFolderExists");
+    // Same name elsewhere is fine; nested creation by id works.
+    s.create_folder(&m, d("drafts"), "Projects".into(), None)
+        .await
+        .unwrap();
+    let sub = s
+        .create_folder(&m, FolderSel::id(f.id.clone()), "2024".into(), None)
+        .await
+        .unwrap();
+    assert_eq!(sub.parent_id.as_ref(), Some(&f.id));
+    for bad in ["", "a\nb"] {
+        let err = s
+            .create_folder(&m, d("inbox"), bad.into(), None)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, MailboxError::InvalidValue(_)), "{bad:?}");
+    }
+}
