@@ -1,0 +1,73 @@
+//! EWS (Exchange Web Services) over SOAP 1.1: a hardened XML reader,
+//! request parsing into typed operations, and response writing.
+//!
+//! The crate is pure: no I/O, no async, no HTTP. The server feeds it a
+//! request body and gets a typed [`request::Request`] back (or an
+//! [`EwsProtoError`] to turn into a SOAP fault), then hands view structs to
+//! the writers in [`response`] and sends the bytes.
+//!
+//! * [`xml`] — the hardened reader (limits, no DTD, namespace resolution).
+//! * [`types`] — shared EWS types (folder/item ids, shapes, enums, dates).
+//! * [`request`] — [`request::parse_request`]: SOAP envelope → typed request.
+//! * [`response`] — writers for every supported operation, SOAP faults,
+//!   and [`response::parse_response_messages`] for clients and tests.
+//! * [`notification`] — push notifications (`SendNotification`) and their
+//!   `SendNotificationResult` reply, both directions.
+//!
+//! ```
+//! use ews_proto::request::{Operation, parse_request};
+//! use ews_proto::response::{FolderView, ResponseError, get_folder_response, write_fault_for_error};
+//! use ews_proto::xml::Limits;
+//!
+//! let body = br#"<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"
+//!     xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages"
+//!     xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types">
+//!   <soap:Header><t:RequestServerVersion Version="Exchange2013_SP1"/></soap:Header>
+//!   <soap:Body><m:GetFolder><m:FolderShape><t:BaseShape>AllProperties</t:BaseShape></m:FolderShape>
+//!     <m:FolderIds><t:DistinguishedFolderId Id="conversationhistory"/></m:FolderIds></m:GetFolder>
+//!   </soap:Body></soap:Envelope>"#;
+//!
+//! let reply = match parse_request(body, &Limits::default()) {
+//!     Ok(request) => match request.operation {
+//!         Operation::GetFolder(get) => {
+//!             let results: Vec<_> = get
+//!                 .folder_ids
+//!                 .iter()
+//!                 .map(|_| Ok(FolderView::new("F-1", "Conversation History")))
+//!                 .collect();
+//!             get_folder_response(&get.shape, &results) // HTTP 200
+//!         }
+//!         other => ews_proto::response::error_response(
+//!             other.name(),
+//!             &ResponseError::code("ErrorInvalidRequest"),
+//!         ),
+//!     },
+//!     Err(e) => write_fault_for_error(&e, body), // HTTP 500
+//! };
+//! assert!(reply.starts_with(b"<?xml"));
+//! ```
+#![forbid(unsafe_code)]
+
+pub mod error;
+pub mod notification;
+pub mod request;
+pub mod response;
+pub mod types;
+mod writer;
+pub mod xml;
+
+pub use error::{EwsProtoError, UnknownValue};
+
+/// Namespace URIs used by EWS.
+pub mod ns {
+    /// SOAP 1.1 envelope.
+    pub const SOAP: &str = "http://schemas.xmlsoap.org/soap/envelope/";
+    /// EWS messages (operations and response messages), prefix `m:`.
+    pub const MESSAGES: &str = "http://schemas.microsoft.com/exchange/services/2006/messages";
+    /// EWS types, prefix `t:`.
+    pub const TYPES: &str = "http://schemas.microsoft.com/exchange/services/2006/types";
+    /// EWS errors (SOAP fault detail), prefix `e:`.
+    pub const ERRORS: &str = "http://schemas.microsoft.com/exchange/services/2006/errors";
+    /// XML Schema instance (`xsi:type`).
+    pub const XSI: &str = "http://www.w3.org/2001/XMLSchema-instance";
+}

@@ -1,0 +1,2218 @@
+//! SOAP envelope → typed EWS request.
+//!
+//! [`parse_request`] reads the body with the hardened reader, checks the
+//! envelope (one optional `soap:Header`, one `soap:Body` with exactly one
+//! element), reads the headers, and dispatches on the namespace-qualified
+//! operation element. Everything is matched by namespace URI, never by
+//! prefix. The HTTP `SOAPAction` header plays no part.
+
+use std::str::FromStr;
+
+use base64::Engine as _;
+use time::OffsetDateTime;
+
+use crate::error::{EwsProtoError, UnknownValue, display_name, echo};
+use crate::ns::{MESSAGES, SOAP, TYPES};
+use crate::types::{
+    BaseShape, BodyType, DistinguishedFolderId, ExtendedFieldUri, ExtendedProperty, ExtendedValue,
+    FolderRef, FolderShape, Importance, ItemRef, ItemShape, LegacyFreeBusyStatus, Mailbox,
+    PropertyPath, Sensitivity, ServerVersion, ShapeBodyType, parse_xs_boolean, parse_xs_datetime,
+    str_enum,
+};
+use crate::xml::{self, Element, Limits};
+
+pub use crate::ns::{
+    ERRORS as NS_ERRORS, MESSAGES as NS_MESSAGES, SOAP as NS_SOAP, TYPES as NS_TYPES,
+};
+
+/// A parsed EWS request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    /// `t:RequestServerVersion/@Version`; `None` when the header is absent
+    /// (Exchange then assumes Exchange2007).
+    pub server_version: Option<ServerVersion>,
+    /// `t:ExchangeImpersonation/t:ConnectingSID`. Authorizing it is the
+    /// server's job (`ErrorImpersonateUserDenied`).
+    pub impersonation: Option<ImpersonatedUser>,
+    pub operation: Operation,
+}
+
+/// The user named in `t:ExchangeImpersonation/t:ConnectingSID`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImpersonatedUser {
+    /// `t:PrimarySmtpAddress` (exchangelib).
+    PrimarySmtpAddress(String),
+    /// `t:SmtpAddress` (EWS Managed API, ews-javascript-api).
+    SmtpAddress(String),
+    /// `t:PrincipalName` (UPN).
+    PrincipalName(String),
+    /// `t:SID`.
+    Sid(String),
+}
+
+/// One EWS operation with its parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Operation {
+    GetFolder(GetFolder),
+    FindFolder(FindFolder),
+    CreateItem(CreateItem),
+    GetItem(GetItem),
+    FindItem(FindItem),
+    DeleteItem(DeleteItem),
+    GetUserConfiguration(GetUserConfiguration),
+    CreateUserConfiguration(UserConfiguration),
+    UpdateUserConfiguration(UserConfiguration),
+    DeleteUserConfiguration(UserConfigurationName),
+    ConvertId(ConvertId),
+    GetUserPhoto(GetUserPhoto),
+    Subscribe(Subscription),
+    Unsubscribe {
+        subscription_id: String,
+    },
+    GetEvents {
+        subscription_id: String,
+        watermark: String,
+    },
+    /// Any other element in the messages namespace (answer `ErrorInvalidRequest`).
+    /// `local` is a valid XML name, at most `Limits::max_name_len` bytes.
+    Unknown {
+        local: String,
+    },
+}
+
+impl Operation {
+    /// The operation's element name (`GetFolder`, ...), also the stem of the
+    /// response element names.
+    pub fn name(&self) -> &str {
+        match self {
+            Self::GetFolder(_) => "GetFolder",
+            Self::FindFolder(_) => "FindFolder",
+            Self::CreateItem(_) => "CreateItem",
+            Self::GetItem(_) => "GetItem",
+            Self::FindItem(_) => "FindItem",
+            Self::DeleteItem(_) => "DeleteItem",
+            Self::GetUserConfiguration(_) => "GetUserConfiguration",
+            Self::CreateUserConfiguration(_) => "CreateUserConfiguration",
+            Self::UpdateUserConfiguration(_) => "UpdateUserConfiguration",
+            Self::DeleteUserConfiguration(_) => "DeleteUserConfiguration",
+            Self::ConvertId(_) => "ConvertId",
+            Self::GetUserPhoto(_) => "GetUserPhoto",
+            Self::Subscribe(_) => "Subscribe",
+            Self::Unsubscribe { .. } => "Unsubscribe",
+            Self::GetEvents { .. } => "GetEvents",
+            Self::Unknown { local } => local,
+        }
+    }
+}
+
+str_enum! {
+    /// `m:FindFolder/@Traversal`.
+    pub enum FolderTraversal ("FindFolder Traversal") {
+        Shallow = "Shallow",
+        Deep = "Deep",
+        SoftDeleted = "SoftDeleted",
+    }
+}
+
+str_enum! {
+    /// `m:FindItem/@Traversal`.
+    pub enum ItemTraversal ("FindItem Traversal") {
+        Shallow = "Shallow",
+        SoftDeleted = "SoftDeleted",
+        Associated = "Associated",
+    }
+}
+
+str_enum! {
+    /// `BasePoint` of an indexed page view.
+    pub enum BasePoint ("BasePoint") {
+        Beginning = "Beginning",
+        End = "End",
+    }
+}
+
+str_enum! {
+    /// `m:CreateItem/@MessageDisposition`.
+    pub enum MessageDisposition ("MessageDisposition") {
+        SaveOnly = "SaveOnly",
+        SendOnly = "SendOnly",
+        SendAndSaveCopy = "SendAndSaveCopy",
+    }
+}
+
+str_enum! {
+    /// `m:DeleteItem/@DeleteType`.
+    pub enum DeleteType ("DeleteType") {
+        HardDelete = "HardDelete",
+        SoftDelete = "SoftDelete",
+        MoveToDeletedItems = "MoveToDeletedItems",
+    }
+}
+
+str_enum! {
+    /// Sort direction of a `t:FieldOrder`.
+    pub enum SortDirection ("Order") {
+        Ascending = "Ascending",
+        Descending = "Descending",
+    }
+}
+
+str_enum! {
+    /// `t:Contains/@ContainmentMode`.
+    pub enum ContainmentMode ("ContainmentMode") {
+        FullString = "FullString",
+        Prefixed = "Prefixed",
+        Substring = "Substring",
+        PrefixOnWords = "PrefixOnWords",
+        ExactPhrase = "ExactPhrase",
+    }
+}
+
+str_enum! {
+    /// `t:Contains/@ContainmentComparison`.
+    pub enum ContainmentComparison ("ContainmentComparison") {
+        Exact = "Exact",
+        IgnoreCase = "IgnoreCase",
+        IgnoreNonSpacingCharacters = "IgnoreNonSpacingCharacters",
+        Loose = "Loose",
+        IgnoreCaseAndNonSpacingCharacters = "IgnoreCaseAndNonSpacingCharacters",
+        LooseAndIgnoreCase = "LooseAndIgnoreCase",
+        LooseAndIgnoreNonSpace = "LooseAndIgnoreNonSpace",
+        LooseAndIgnoreCaseAndIgnoreNonSpace = "LooseAndIgnoreCaseAndIgnoreNonSpace",
+    }
+}
+
+str_enum! {
+    /// Comparison operators of a restriction.
+    pub enum ComparisonOp ("comparison") {
+        IsEqualTo = "IsEqualTo",
+        IsNotEqualTo = "IsNotEqualTo",
+        IsGreaterThan = "IsGreaterThan",
+        IsGreaterThanOrEqualTo = "IsGreaterThanOrEqualTo",
+        IsLessThan = "IsLessThan",
+        IsLessThanOrEqualTo = "IsLessThanOrEqualTo",
+    }
+}
+
+str_enum! {
+    /// `m:UserConfigurationProperties` list items.
+    pub enum UserConfigurationProperty ("UserConfigurationProperties") {
+        Id = "Id",
+        Dictionary = "Dictionary",
+        XmlData = "XmlData",
+        BinaryData = "BinaryData",
+        All = "All",
+    }
+}
+
+str_enum! {
+    /// `t:Type` of a user configuration dictionary key or value.
+    pub enum DictionaryValueType ("dictionary Type") {
+        Boolean = "Boolean",
+        Byte = "Byte",
+        ByteArray = "ByteArray",
+        DateTime = "DateTime",
+        Integer32 = "Integer32",
+        UnsignedInteger32 = "UnsignedInteger32",
+        Integer64 = "Integer64",
+        UnsignedInteger64 = "UnsignedInteger64",
+        String = "String",
+        StringArray = "StringArray",
+    }
+}
+
+str_enum! {
+    /// `IdFormatType` (ConvertId).
+    pub enum IdFormat ("IdFormat") {
+        EwsLegacyId = "EwsLegacyId",
+        EwsId = "EwsId",
+        EntryId = "EntryId",
+        HexEntryId = "HexEntryId",
+        StoreId = "StoreId",
+        OwaId = "OwaId",
+    }
+}
+
+str_enum! {
+    /// `m:SizeRequested` of GetUserPhoto.
+    pub enum PhotoSize ("SizeRequested") {
+        Hr48x48 = "HR48x48",
+        Hr64x64 = "HR64x64",
+        Hr96x96 = "HR96x96",
+        Hr120x120 = "HR120x120",
+        Hr240x240 = "HR240x240",
+        Hr360x360 = "HR360x360",
+        Hr432x432 = "HR432x432",
+        Hr504x504 = "HR504x504",
+        Hr648x648 = "HR648x648",
+    }
+}
+
+str_enum! {
+    /// `t:EventType` of a subscription.
+    pub enum EventType ("EventType") {
+        CopiedEvent = "CopiedEvent",
+        CreatedEvent = "CreatedEvent",
+        DeletedEvent = "DeletedEvent",
+        ModifiedEvent = "ModifiedEvent",
+        MovedEvent = "MovedEvent",
+        NewMailEvent = "NewMailEvent",
+        FreeBusyChangedEvent = "FreeBusyChangedEvent",
+    }
+}
+
+/// `m:GetFolder`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GetFolder {
+    pub shape: FolderShape,
+    pub folder_ids: Vec<FolderRef>,
+}
+
+/// `m:IndexedPageFolderView` / `m:IndexedPageItemView`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexedPage {
+    pub max_entries: Option<u32>,
+    pub offset: u32,
+    pub base_point: BasePoint,
+}
+
+/// `m:FindFolder`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FindFolder {
+    pub traversal: FolderTraversal,
+    pub shape: FolderShape,
+    pub paging: Option<IndexedPage>,
+    pub restriction: Option<Restriction>,
+    pub parents: Vec<FolderRef>,
+}
+
+/// `m:GetItem`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GetItem {
+    pub shape: ItemShape,
+    pub item_ids: Vec<ItemRef>,
+}
+
+/// The paging view of a FindItem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FindItemView {
+    Indexed(IndexedPage),
+    /// `m:CalendarView`: expands recurrences between `start` and `end`.
+    Calendar {
+        start: OffsetDateTime,
+        end: OffsetDateTime,
+        max_entries: Option<u32>,
+    },
+}
+
+/// `m:FindItem`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FindItem {
+    pub traversal: ItemTraversal,
+    pub shape: ItemShape,
+    pub view: Option<FindItemView>,
+    pub restriction: Option<Restriction>,
+    pub sort_order: Vec<(PropertyPath, SortDirection)>,
+    pub parents: Vec<FolderRef>,
+}
+
+/// Right-hand side of a comparison (`t:FieldURIOrConstant`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Operand {
+    /// `t:Constant/@Value`, kept as text (dates stay `xs:dateTime` strings).
+    Constant(String),
+    Path(PropertyPath),
+}
+
+/// A restriction (search expression) tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Restriction {
+    And(Vec<Restriction>),
+    Or(Vec<Restriction>),
+    Not(Box<Restriction>),
+    Compare {
+        op: ComparisonOp,
+        path: PropertyPath,
+        value: Operand,
+    },
+    Exists(PropertyPath),
+    Contains {
+        path: PropertyPath,
+        constant: String,
+        containment_mode: Option<ContainmentMode>,
+        containment_comparison: Option<ContainmentComparison>,
+    },
+    /// `t:Excludes` with `t:Bitmask/@Value`.
+    Excludes {
+        path: PropertyPath,
+        bitmask: String,
+    },
+}
+
+/// `m:DeleteItem`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeleteItem {
+    pub delete_type: DeleteType,
+    pub item_ids: Vec<ItemRef>,
+    pub send_meeting_cancellations: Option<String>,
+    pub affected_task_occurrences: Option<String>,
+    pub suppress_read_receipts: Option<bool>,
+}
+
+/// `t:Body`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Body {
+    pub body_type: BodyType,
+    /// The body text. When a client wrote HTML unescaped inside `t:Body`
+    /// (ews-javascript-api does), this is the raw markup as sent.
+    pub content: String,
+}
+
+/// Fields common to every new item (`t:ItemType`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ItemFields {
+    pub item_class: Option<String>,
+    pub subject: Option<String>,
+    pub sensitivity: Option<Sensitivity>,
+    pub body: Option<Body>,
+    pub categories: Vec<String>,
+    pub importance: Option<Importance>,
+    pub date_time_sent: Option<OffsetDateTime>,
+    pub date_time_created: Option<OffsetDateTime>,
+    pub extended_properties: Vec<ExtendedProperty>,
+    /// Local names of `t:` children that were recognised as EWS but are
+    /// not modelled here (e.g. `ReminderIsSet`, `StartTimeZone`); they are
+    /// ignored, the list is for logging.
+    pub ignored: Vec<String>,
+}
+
+/// A new `t:Message`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewMessage {
+    pub item: ItemFields,
+    pub sender: Option<Mailbox>,
+    pub to: Vec<Mailbox>,
+    pub cc: Vec<Mailbox>,
+    pub bcc: Vec<Mailbox>,
+    pub from: Option<Mailbox>,
+    pub internet_message_id: Option<String>,
+    pub is_read: Option<bool>,
+}
+
+/// A new `t:CalendarItem`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewCalendarItem {
+    pub item: ItemFields,
+    pub start: Option<OffsetDateTime>,
+    pub end: Option<OffsetDateTime>,
+    pub is_all_day_event: Option<bool>,
+    pub legacy_free_busy_status: Option<LegacyFreeBusyStatus>,
+    pub location: Option<String>,
+}
+
+/// An item in `m:CreateItem/m:Items`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "a handful per request; boxing would only complicate matching"
+)]
+pub enum NewItem {
+    Message(NewMessage),
+    CalendarItem(NewCalendarItem),
+}
+
+impl NewItem {
+    /// The fields common to all item types.
+    pub fn fields(&self) -> &ItemFields {
+        match self {
+            Self::Message(m) => &m.item,
+            Self::CalendarItem(c) => &c.item,
+        }
+    }
+}
+
+/// `m:CreateItem`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateItem {
+    pub message_disposition: Option<MessageDisposition>,
+    pub send_meeting_invitations: Option<String>,
+    pub saved_folder: Option<FolderRef>,
+    pub items: Vec<NewItem>,
+}
+
+/// `UserConfigurationName`: a name plus the folder it lives in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserConfigurationName {
+    pub name: String,
+    pub folder: FolderRef,
+}
+
+/// `m:GetUserConfiguration`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GetUserConfiguration {
+    pub name: UserConfigurationName,
+    pub properties: Vec<UserConfigurationProperty>,
+}
+
+impl GetUserConfiguration {
+    /// Whether `property` was asked for (directly or via `All`).
+    pub fn wants(&self, property: UserConfigurationProperty) -> bool {
+        self.properties
+            .iter()
+            .any(|p| *p == property || *p == UserConfigurationProperty::All)
+    }
+}
+
+/// A typed dictionary key or value (`t:Type` + `t:Value*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TypedValue {
+    pub value_type: DictionaryValueType,
+    /// One value, except for `StringArray` (zero or more). Values are
+    /// checked against their type; numbers and booleans are trimmed.
+    pub values: Vec<String>,
+}
+
+/// `t:DictionaryEntry`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DictionaryEntry {
+    pub key: TypedValue,
+    /// `None` when `t:DictionaryValue` is absent or empty (a null value).
+    pub value: Option<TypedValue>,
+}
+
+/// `m:UserConfiguration` of Create/UpdateUserConfiguration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserConfiguration {
+    pub name: UserConfigurationName,
+    pub item_id: Option<ItemRef>,
+    pub dictionary: Option<Vec<DictionaryEntry>>,
+    /// Base64-decoded `t:XmlData`.
+    pub xml_data: Option<Vec<u8>>,
+    /// Base64-decoded `t:BinaryData`.
+    pub binary_data: Option<Vec<u8>>,
+}
+
+/// `t:AlternateId`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlternateId {
+    pub format: IdFormat,
+    pub id: String,
+    pub mailbox: String,
+    pub is_archive: Option<bool>,
+}
+
+/// `m:ConvertId`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConvertId {
+    pub destination_format: IdFormat,
+    pub ids: Vec<AlternateId>,
+}
+
+/// `m:GetUserPhoto`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GetUserPhoto {
+    pub email: String,
+    pub size_requested: PhotoSize,
+}
+
+/// What every subscription request has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionCommon {
+    pub subscribe_to_all_folders: bool,
+    pub folder_ids: Vec<FolderRef>,
+    pub event_types: Vec<EventType>,
+    pub watermark: Option<String>,
+}
+
+/// `m:Subscribe`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subscription {
+    /// `m:PushSubscriptionRequest`: notifications are POSTed to `url`.
+    Push {
+        common: SubscriptionCommon,
+        /// Minutes between status notifications (1–1440).
+        status_frequency: u32,
+        url: String,
+    },
+    /// `m:PullSubscriptionRequest`: the client calls GetEvents.
+    Pull {
+        common: SubscriptionCommon,
+        /// Minutes of inactivity before the subscription expires (1–1440).
+        timeout: u32,
+    },
+    /// `m:StreamingSubscriptionRequest`.
+    Streaming { common: SubscriptionCommon },
+}
+
+impl Subscription {
+    pub fn common(&self) -> &SubscriptionCommon {
+        match self {
+            Self::Push { common, .. } | Self::Pull { common, .. } | Self::Streaming { common } => {
+                common
+            }
+        }
+    }
+}
+
+// ======================================================================
+// Parsing helpers
+// ======================================================================
+
+type Result<T> = std::result::Result<T, EwsProtoError>;
+
+fn dn(el: &Element) -> String {
+    display_name(&el.ns, &el.local)
+}
+
+fn expected_list<T: std::fmt::Display>(all: &[T]) -> String {
+    let names: Vec<String> = all.iter().map(ToString::to_string).collect();
+    format!("one of: {}", names.join(", "))
+}
+
+/// At most one child `ns:local`.
+fn opt_child<'a>(el: &'a Element, ns: &str, local: &'static str) -> Result<Option<&'a Element>> {
+    let mut found = el.children.iter().filter(|c| c.is(ns, local));
+    let first = found.next();
+    if let Some(dup) = found.next() {
+        return Err(EwsProtoError::DuplicateElement {
+            parent: dn(el),
+            name: dn(dup),
+            position: dup.position(),
+        });
+    }
+    Ok(first)
+}
+
+/// Exactly one child `ns:local`.
+fn req_child<'a>(el: &'a Element, ns: &str, local: &'static str) -> Result<&'a Element> {
+    opt_child(el, ns, local)?.ok_or_else(|| EwsProtoError::MissingElement {
+        parent: dn(el),
+        name: local,
+        position: el.position(),
+    })
+}
+
+fn req_attr<'a>(el: &'a Element, name: &'static str) -> Result<&'a str> {
+    el.attr(name)
+        .ok_or_else(|| EwsProtoError::MissingAttribute {
+            element: dn(el),
+            name,
+            position: el.position(),
+        })
+}
+
+fn parse_value<T>(
+    value: &str,
+    context: impl FnOnce() -> String,
+    all: &[T],
+    position: usize,
+) -> Result<T>
+where
+    T: FromStr<Err = UnknownValue> + std::fmt::Display,
+{
+    let trimmed = value.trim_matches(xml::is_xml_whitespace);
+    trimmed.parse().map_err(|_| EwsProtoError::InvalidValue {
+        context: context(),
+        value: echo(value),
+        expected: expected_list(all),
+        position,
+    })
+}
+
+fn enum_attr<T>(el: &Element, name: &'static str, all: &[T]) -> Result<Option<T>>
+where
+    T: FromStr<Err = UnknownValue> + std::fmt::Display,
+{
+    el.attr(name)
+        .map(|v| parse_value(v, || format!("{}/@{name}", dn(el)), all, el.position()))
+        .transpose()
+}
+
+fn req_enum_attr<T>(el: &Element, name: &'static str, all: &[T]) -> Result<T>
+where
+    T: FromStr<Err = UnknownValue> + std::fmt::Display,
+{
+    req_attr(el, name)?;
+    enum_attr(el, name, all)?.ok_or_else(|| EwsProtoError::MissingAttribute {
+        element: dn(el),
+        name,
+        position: el.position(),
+    })
+}
+
+fn enum_text<T>(el: &Element, all: &[T]) -> Result<T>
+where
+    T: FromStr<Err = UnknownValue> + std::fmt::Display,
+{
+    parse_value(&el.text, || dn(el), all, el.position())
+}
+
+fn invalid(el: &Element, context: String, value: &str, expected: &str) -> EwsProtoError {
+    EwsProtoError::InvalidValue {
+        context,
+        value: echo(value),
+        expected: expected.to_owned(),
+        position: el.position(),
+    }
+}
+
+fn bool_text(el: &Element) -> Result<bool> {
+    parse_xs_boolean(&el.text)
+        .ok_or_else(|| invalid(el, dn(el), &el.text, "an xs:boolean (true, false, 1, 0)"))
+}
+
+fn bool_attr(el: &Element, name: &'static str) -> Result<Option<bool>> {
+    el.attr(name)
+        .map(|v| {
+            parse_xs_boolean(v).ok_or_else(|| {
+                invalid(
+                    el,
+                    format!("{}/@{name}", dn(el)),
+                    v,
+                    "an xs:boolean (true, false, 1, 0)",
+                )
+            })
+        })
+        .transpose()
+}
+
+fn u32_text(el: &Element) -> Result<u32> {
+    el.text_trimmed()
+        .parse()
+        .map_err(|_| invalid(el, dn(el), &el.text, "a non-negative 32-bit integer"))
+}
+
+fn u32_attr(el: &Element, name: &'static str) -> Result<Option<u32>> {
+    el.attr(name)
+        .map(|v| {
+            v.trim_matches(xml::is_xml_whitespace).parse().map_err(|_| {
+                invalid(
+                    el,
+                    format!("{}/@{name}", dn(el)),
+                    v,
+                    "a non-negative 32-bit integer",
+                )
+            })
+        })
+        .transpose()
+}
+
+fn datetime_value(
+    el: &Element,
+    context: impl FnOnce() -> String,
+    value: &str,
+) -> Result<OffsetDateTime> {
+    parse_xs_datetime(value).ok_or_else(|| EwsProtoError::InvalidDateTime {
+        context: context(),
+        value: echo(value),
+        position: el.position(),
+    })
+}
+
+fn datetime_text(el: &Element) -> Result<OffsetDateTime> {
+    datetime_value(el, || dn(el), &el.text)
+}
+
+fn req_datetime_attr(el: &Element, name: &'static str) -> Result<OffsetDateTime> {
+    let v = req_attr(el, name)?;
+    datetime_value(el, || format!("{}/@{name}", dn(el)), v)
+}
+
+fn text_owned(el: &Element) -> String {
+    el.text.clone()
+}
+
+fn non_empty_text(el: &Element, what: &'static str) -> Result<String> {
+    let t = el.text_trimmed();
+    if t.is_empty() {
+        return Err(EwsProtoError::MissingElement {
+            parent: dn(el),
+            name: what,
+            position: el.position(),
+        });
+    }
+    Ok(t.to_owned())
+}
+
+/// Strips XML whitespace and base64-decodes.
+fn base64_text(el: &Element, name: &'static str) -> Result<Vec<u8>> {
+    let compact: String = el
+        .text
+        .chars()
+        .filter(|c| !xml::is_xml_whitespace(*c))
+        .collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(compact.as_bytes())
+        .map_err(|_| EwsProtoError::InvalidBase64 {
+            element: name,
+            position: el.position(),
+        })
+}
+
+fn unexpected(parent: &Element, child: &Element) -> EwsProtoError {
+    EwsProtoError::UnexpectedElement {
+        parent: dn(parent),
+        found: dn(child),
+        position: child.position(),
+    }
+}
+
+fn unsupported(el: &Element) -> EwsProtoError {
+    EwsProtoError::Unsupported {
+        found: dn(el),
+        position: el.position(),
+    }
+}
+
+fn set_once<T>(slot: &mut Option<T>, parent: &Element, child: &Element, value: T) -> Result<()> {
+    if slot.is_some() {
+        return Err(EwsProtoError::DuplicateElement {
+            parent: dn(parent),
+            name: dn(child),
+            position: child.position(),
+        });
+    }
+    *slot = Some(value);
+    Ok(())
+}
+
+fn id_attr(el: &Element) -> Result<String> {
+    let id = req_attr(el, "Id")?;
+    if id.is_empty() {
+        return Err(EwsProtoError::EmptyId {
+            element: dn(el),
+            position: el.position(),
+        });
+    }
+    Ok(id.to_owned())
+}
+
+// ======================================================================
+// Shared structures
+// ======================================================================
+
+/// Parses `t:FolderId` or `t:DistinguishedFolderId`; `None` if `el` is neither.
+pub(crate) fn parse_folder_ref(el: &Element) -> Result<Option<FolderRef>> {
+    if el.is(TYPES, "FolderId") {
+        return Ok(Some(FolderRef::Id {
+            id: id_attr(el)?,
+            change_key: el.attr("ChangeKey").map(str::to_owned),
+        }));
+    }
+    if !el.is(TYPES, "DistinguishedFolderId") {
+        return Ok(None);
+    }
+    let raw = req_attr(el, "Id")?;
+    let id = DistinguishedFolderId::from_str(raw).map_err(|_| {
+        EwsProtoError::UnknownDistinguishedFolderId {
+            id: echo(raw),
+            position: el.position(),
+        }
+    })?;
+    let mut mailbox = None;
+    for child in &el.children {
+        if child.is(TYPES, "Mailbox") {
+            let email = parse_mailbox(child)?
+                .email_address
+                .filter(|e| !e.is_empty())
+                .ok_or_else(|| EwsProtoError::MissingElement {
+                    parent: dn(child),
+                    name: "EmailAddress",
+                    position: child.position(),
+                })?;
+            set_once(&mut mailbox, el, child, email)?;
+        } else {
+            return Err(unexpected(el, child));
+        }
+    }
+    Ok(Some(FolderRef::Distinguished { id, mailbox }))
+}
+
+/// A container of folder references (`m:FolderIds`, `m:ParentFolderIds`, ...).
+fn parse_folder_refs(container: &Element, allow_empty: bool) -> Result<Vec<FolderRef>> {
+    let mut out = Vec::with_capacity(container.children.len());
+    for child in &container.children {
+        match parse_folder_ref(child)? {
+            Some(f) => out.push(f),
+            None if child.is(TYPES, "AddressListId") => return Err(unsupported(child)),
+            None => return Err(unexpected(container, child)),
+        }
+    }
+    if out.is_empty() && !allow_empty {
+        return Err(EwsProtoError::MissingElement {
+            parent: dn(container),
+            name: "FolderId",
+            position: container.position(),
+        });
+    }
+    Ok(out)
+}
+
+/// A container with exactly one folder reference (`m:SavedItemFolderId`).
+fn parse_single_folder_ref(container: &Element) -> Result<FolderRef> {
+    let mut refs = parse_folder_refs(container, false)?;
+    if refs.len() > 1
+        && let Some(second) = container.children.get(1)
+    {
+        return Err(EwsProtoError::DuplicateElement {
+            parent: dn(container),
+            name: dn(second),
+            position: second.position(),
+        });
+    }
+    refs.pop().ok_or_else(|| EwsProtoError::MissingElement {
+        parent: dn(container),
+        name: "FolderId",
+        position: container.position(),
+    })
+}
+
+pub(crate) fn parse_item_ref(el: &Element) -> Result<ItemRef> {
+    Ok(ItemRef {
+        id: id_attr(el)?,
+        change_key: el.attr("ChangeKey").map(str::to_owned),
+    })
+}
+
+fn parse_item_refs(container: &Element) -> Result<Vec<ItemRef>> {
+    let mut out = Vec::with_capacity(container.children.len());
+    for child in &container.children {
+        if child.is(TYPES, "ItemId") {
+            out.push(parse_item_ref(child)?);
+        } else if &*child.ns == TYPES
+            && matches!(
+                child.local.as_str(),
+                "OccurrenceItemId" | "RecurringMasterItemId"
+            )
+        {
+            return Err(unsupported(child));
+        } else {
+            return Err(unexpected(container, child));
+        }
+    }
+    if out.is_empty() {
+        return Err(EwsProtoError::MissingElement {
+            parent: dn(container),
+            name: "ItemId",
+            position: container.position(),
+        });
+    }
+    Ok(out)
+}
+
+pub(crate) fn parse_mailbox(el: &Element) -> Result<Mailbox> {
+    let mut m = Mailbox::default();
+    for child in &el.children {
+        if &*child.ns != TYPES {
+            return Err(unexpected(el, child));
+        }
+        match child.local.as_str() {
+            "Name" => set_once(&mut m.name, el, child, text_owned(child))?,
+            "EmailAddress" => set_once(
+                &mut m.email_address,
+                el,
+                child,
+                child.text_trimmed().to_owned(),
+            )?,
+            "RoutingType" => set_once(
+                &mut m.routing_type,
+                el,
+                child,
+                child.text_trimmed().to_owned(),
+            )?,
+            "MailboxType" => set_once(
+                &mut m.mailbox_type,
+                el,
+                child,
+                child.text_trimmed().to_owned(),
+            )?,
+            "ItemId" => {}
+            _ => return Err(unexpected(el, child)),
+        }
+    }
+    Ok(m)
+}
+
+/// `t:Sender`/`t:From`: exactly one `t:Mailbox`.
+fn parse_single_mailbox(el: &Element) -> Result<Mailbox> {
+    let mut found = None;
+    for child in &el.children {
+        if child.is(TYPES, "Mailbox") {
+            set_once(&mut found, el, child, parse_mailbox(child)?)?;
+        } else {
+            return Err(unexpected(el, child));
+        }
+    }
+    found.ok_or_else(|| EwsProtoError::MissingElement {
+        parent: dn(el),
+        name: "Mailbox",
+        position: el.position(),
+    })
+}
+
+/// `t:ToRecipients` etc.: any number of `t:Mailbox`.
+fn parse_mailbox_list(el: &Element) -> Result<Vec<Mailbox>> {
+    el.children
+        .iter()
+        .map(|child| {
+            if child.is(TYPES, "Mailbox") {
+                parse_mailbox(child)
+            } else {
+                Err(unexpected(el, child))
+            }
+        })
+        .collect()
+}
+
+pub(crate) fn parse_extended_field_uri(el: &Element) -> Result<ExtendedFieldUri> {
+    let get = |n: &str| el.attr(n).map(str::to_owned);
+    Ok(ExtendedFieldUri {
+        distinguished_property_set_id: get("DistinguishedPropertySetId"),
+        property_set_id: get("PropertySetId"),
+        property_tag: get("PropertyTag"),
+        property_name: get("PropertyName"),
+        property_id: get("PropertyId"),
+        property_type: req_attr(el, "PropertyType")?.to_owned(),
+    })
+}
+
+/// Parses a property path element; `None` if `el` is not one.
+pub(crate) fn parse_property_path(el: &Element) -> Result<Option<PropertyPath>> {
+    if &*el.ns != TYPES {
+        return Ok(None);
+    }
+    Ok(Some(match el.local.as_str() {
+        "FieldURI" => PropertyPath::Field(req_attr(el, "FieldURI")?.to_owned()),
+        "IndexedFieldURI" => PropertyPath::Indexed {
+            field_uri: req_attr(el, "FieldURI")?.to_owned(),
+            field_index: req_attr(el, "FieldIndex")?.to_owned(),
+        },
+        "ExtendedFieldURI" => PropertyPath::Extended(parse_extended_field_uri(el)?),
+        "ExceptionFieldURI" => PropertyPath::Exception(req_attr(el, "FieldURI")?.to_owned()),
+        _ => return Ok(None),
+    }))
+}
+
+/// The single property path child of `el` (ignoring `skip` children).
+fn single_path_child(el: &Element, skip: &[&str]) -> Result<PropertyPath> {
+    let mut path = None;
+    for child in &el.children {
+        if &*child.ns == TYPES && skip.contains(&child.local.as_str()) {
+            continue;
+        }
+        match parse_property_path(child)? {
+            Some(p) => set_once(&mut path, el, child, p)?,
+            None => return Err(unexpected(el, child)),
+        }
+    }
+    path.ok_or_else(|| EwsProtoError::MissingElement {
+        parent: dn(el),
+        name: "FieldURI",
+        position: el.position(),
+    })
+}
+
+fn parse_additional_properties(el: &Element) -> Result<Vec<PropertyPath>> {
+    el.children
+        .iter()
+        .map(|child| parse_property_path(child)?.ok_or_else(|| unexpected(el, child)))
+        .collect()
+}
+
+fn parse_folder_shape(el: &Element) -> Result<FolderShape> {
+    let mut base_shape = None;
+    let mut additional = None;
+    for child in &el.children {
+        if &*child.ns != TYPES {
+            return Err(unexpected(el, child));
+        }
+        match child.local.as_str() {
+            "BaseShape" => set_once(
+                &mut base_shape,
+                el,
+                child,
+                enum_text(child, BaseShape::ALL)?,
+            )?,
+            "AdditionalProperties" => {
+                set_once(
+                    &mut additional,
+                    el,
+                    child,
+                    parse_additional_properties(child)?,
+                )?;
+            }
+            _ => return Err(unexpected(el, child)),
+        }
+    }
+    Ok(FolderShape {
+        base_shape: base_shape.ok_or_else(|| EwsProtoError::MissingElement {
+            parent: dn(el),
+            name: "BaseShape",
+            position: el.position(),
+        })?,
+        additional: additional.unwrap_or_default(),
+    })
+}
+
+fn parse_item_shape(el: &Element) -> Result<ItemShape> {
+    let mut base_shape = None;
+    let mut body_type = None;
+    let mut include_mime_content = None;
+    let mut additional = None;
+    for child in &el.children {
+        if &*child.ns != TYPES {
+            return Err(unexpected(el, child));
+        }
+        match child.local.as_str() {
+            "BaseShape" => set_once(
+                &mut base_shape,
+                el,
+                child,
+                enum_text(child, BaseShape::ALL)?,
+            )?,
+            "BodyType" => set_once(
+                &mut body_type,
+                el,
+                child,
+                enum_text(child, ShapeBodyType::ALL)?,
+            )?,
+            "IncludeMimeContent" => {
+                set_once(&mut include_mime_content, el, child, bool_text(child)?)?
+            }
+            "AdditionalProperties" => {
+                set_once(
+                    &mut additional,
+                    el,
+                    child,
+                    parse_additional_properties(child)?,
+                )?;
+            }
+            // Accepted and ignored: rendering switches we do not implement.
+            "FilterHtmlContent"
+            | "ConvertHtmlCodePageToUTF8"
+            | "InlineImageUrlTemplate"
+            | "BlockExternalImages"
+            | "AddBlankTargetToLinks"
+            | "MaximumBodySize" => {}
+            _ => return Err(unexpected(el, child)),
+        }
+    }
+    Ok(ItemShape {
+        base_shape: base_shape.ok_or_else(|| EwsProtoError::MissingElement {
+            parent: dn(el),
+            name: "BaseShape",
+            position: el.position(),
+        })?,
+        body_type,
+        include_mime_content: include_mime_content.unwrap_or(false),
+        additional: additional.unwrap_or_default(),
+    })
+}
+
+fn parse_indexed_page(el: &Element) -> Result<IndexedPage> {
+    let max_entries = u32_attr(el, "MaxEntriesReturned")?;
+    let offset = u32_attr(el, "Offset")?.ok_or_else(|| EwsProtoError::MissingAttribute {
+        element: dn(el),
+        name: "Offset",
+        position: el.position(),
+    })?;
+    let base_point = req_enum_attr(el, "BasePoint", BasePoint::ALL)?;
+    Ok(IndexedPage {
+        max_entries,
+        offset,
+        base_point,
+    })
+}
+
+// ======================================================================
+// Restrictions
+// ======================================================================
+
+fn parse_restriction_container(el: &Element) -> Result<Restriction> {
+    let mut expr = None;
+    for child in &el.children {
+        set_once(&mut expr, el, child, parse_search_expression(child)?)?;
+    }
+    expr.ok_or_else(|| EwsProtoError::MissingElement {
+        parent: dn(el),
+        name: "SearchExpression",
+        position: el.position(),
+    })
+}
+
+fn parse_search_expression(el: &Element) -> Result<Restriction> {
+    if &*el.ns != TYPES {
+        return Err(EwsProtoError::UnexpectedElement {
+            parent: "m:Restriction".to_owned(),
+            found: dn(el),
+            position: el.position(),
+        });
+    }
+    let local = el.local.as_str();
+    if let Ok(op) = ComparisonOp::from_str(local) {
+        let path = single_path_child(el, &["FieldURIOrConstant"])?;
+        let operand_el = req_child(el, TYPES, "FieldURIOrConstant")?;
+        let mut value = None;
+        for child in &operand_el.children {
+            let operand = if child.is(TYPES, "Constant") {
+                Operand::Constant(req_attr(child, "Value")?.to_owned())
+            } else {
+                Operand::Path(
+                    parse_property_path(child)?.ok_or_else(|| unexpected(operand_el, child))?,
+                )
+            };
+            set_once(&mut value, operand_el, child, operand)?;
+        }
+        let value = value.ok_or_else(|| EwsProtoError::MissingElement {
+            parent: dn(operand_el),
+            name: "Constant",
+            position: operand_el.position(),
+        })?;
+        return Ok(Restriction::Compare { op, path, value });
+    }
+    match local {
+        "And" | "Or" => {
+            let parts = el
+                .children
+                .iter()
+                .map(parse_search_expression)
+                .collect::<Result<Vec<_>>>()?;
+            if parts.is_empty() {
+                return Err(EwsProtoError::MissingElement {
+                    parent: dn(el),
+                    name: "SearchExpression",
+                    position: el.position(),
+                });
+            }
+            Ok(if local == "And" {
+                Restriction::And(parts)
+            } else {
+                Restriction::Or(parts)
+            })
+        }
+        "Not" => Ok(Restriction::Not(Box::new(parse_restriction_container(el)?))),
+        "Exists" => Ok(Restriction::Exists(single_path_child(el, &[])?)),
+        "Contains" => {
+            let path = single_path_child(el, &["Constant"])?;
+            let constant = req_attr(req_child(el, TYPES, "Constant")?, "Value")?.to_owned();
+            Ok(Restriction::Contains {
+                path,
+                constant,
+                containment_mode: enum_attr(el, "ContainmentMode", ContainmentMode::ALL)?,
+                containment_comparison: enum_attr(
+                    el,
+                    "ContainmentComparison",
+                    ContainmentComparison::ALL,
+                )?,
+            })
+        }
+        "Excludes" => {
+            let path = single_path_child(el, &["Bitmask"])?;
+            let bitmask = req_attr(req_child(el, TYPES, "Bitmask")?, "Value")?.to_owned();
+            Ok(Restriction::Excludes { path, bitmask })
+        }
+        _ => Err(EwsProtoError::UnexpectedElement {
+            parent: "m:Restriction".to_owned(),
+            found: dn(el),
+            position: el.position(),
+        }),
+    }
+}
+
+fn parse_sort_order(el: &Element) -> Result<Vec<(PropertyPath, SortDirection)>> {
+    el.children
+        .iter()
+        .map(|child| {
+            if !child.is(TYPES, "FieldOrder") {
+                return Err(unexpected(el, child));
+            }
+            let direction = req_enum_attr(child, "Order", SortDirection::ALL)?;
+            Ok((single_path_child(child, &[])?, direction))
+        })
+        .collect()
+}
+
+// ======================================================================
+// Items
+// ======================================================================
+
+fn parse_body(el: &Element, input: &[u8]) -> Result<Body> {
+    let body_type = req_enum_attr(el, "BodyType", BodyType::ALL)?;
+    let content = if el.children.is_empty() {
+        el.text.clone()
+    } else {
+        // ews-javascript-api writes HTML bodies unescaped; take the markup as sent.
+        el.raw_content(input)
+            .map(str::to_owned)
+            .ok_or(EwsProtoError::NotUtf8 {
+                position: el.content.start,
+            })?
+    };
+    Ok(Body { body_type, content })
+}
+
+/// Handles a child common to all item types; returns false if not one.
+fn parse_item_field(
+    item: &mut ItemFields,
+    parent: &Element,
+    child: &Element,
+    input: &[u8],
+) -> Result<bool> {
+    match child.local.as_str() {
+        "ItemClass" => set_once(
+            &mut item.item_class,
+            parent,
+            child,
+            child.text_trimmed().to_owned(),
+        )?,
+        "Subject" => set_once(&mut item.subject, parent, child, text_owned(child))?,
+        "Sensitivity" => set_once(
+            &mut item.sensitivity,
+            parent,
+            child,
+            enum_text(child, Sensitivity::ALL)?,
+        )?,
+        "Body" => set_once(&mut item.body, parent, child, parse_body(child, input)?)?,
+        "Categories" => {
+            if !item.categories.is_empty() {
+                return Err(EwsProtoError::DuplicateElement {
+                    parent: dn(parent),
+                    name: dn(child),
+                    position: child.position(),
+                });
+            }
+            for s in &child.children {
+                if !s.is(TYPES, "String") {
+                    return Err(unexpected(child, s));
+                }
+                item.categories.push(text_owned(s));
+            }
+        }
+        "Importance" => set_once(
+            &mut item.importance,
+            parent,
+            child,
+            enum_text(child, Importance::ALL)?,
+        )?,
+        "DateTimeSent" => set_once(
+            &mut item.date_time_sent,
+            parent,
+            child,
+            datetime_text(child)?,
+        )?,
+        "DateTimeCreated" => set_once(
+            &mut item.date_time_created,
+            parent,
+            child,
+            datetime_text(child)?,
+        )?,
+        "ExtendedProperty" => item
+            .extended_properties
+            .push(parse_extended_property(child)?),
+        "Attachments" | "MimeContent" => return Err(unsupported(child)),
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+pub(crate) fn parse_extended_property(el: &Element) -> Result<ExtendedProperty> {
+    let uri = parse_extended_field_uri(req_child(el, TYPES, "ExtendedFieldURI")?)?;
+    let single = opt_child(el, TYPES, "Value")?;
+    let multi = opt_child(el, TYPES, "Values")?;
+    for child in &el.children {
+        if !(child.is(TYPES, "ExtendedFieldURI")
+            || child.is(TYPES, "Value")
+            || child.is(TYPES, "Values"))
+        {
+            return Err(unexpected(el, child));
+        }
+    }
+    let value = match (single, multi) {
+        (Some(v), None) => ExtendedValue::Single(text_owned(v)),
+        (None, Some(vs)) => ExtendedValue::Multi(
+            vs.children
+                .iter()
+                .map(|v| {
+                    if v.is(TYPES, "Value") {
+                        Ok(text_owned(v))
+                    } else {
+                        Err(unexpected(vs, v))
+                    }
+                })
+                .collect::<Result<_>>()?,
+        ),
+        (Some(_), Some(v)) => return Err(unexpected(el, v)),
+        (None, None) => {
+            return Err(EwsProtoError::MissingElement {
+                parent: dn(el),
+                name: "Value",
+                position: el.position(),
+            });
+        }
+    };
+    Ok(ExtendedProperty { uri, value })
+}
+
+fn parse_new_item(el: &Element, input: &[u8]) -> Result<NewItem> {
+    if &*el.ns != TYPES {
+        return Err(EwsProtoError::UnexpectedElement {
+            parent: "m:Items".to_owned(),
+            found: dn(el),
+            position: el.position(),
+        });
+    }
+    match el.local.as_str() {
+        "Message" => {
+            let mut m = NewMessage::default();
+            for child in &el.children {
+                if &*child.ns != TYPES {
+                    return Err(unexpected(el, child));
+                }
+                if parse_item_field(&mut m.item, el, child, input)? {
+                    continue;
+                }
+                match child.local.as_str() {
+                    "Sender" => set_once(&mut m.sender, el, child, parse_single_mailbox(child)?)?,
+                    "From" => set_once(&mut m.from, el, child, parse_single_mailbox(child)?)?,
+                    "ToRecipients" => m.to.extend(parse_mailbox_list(child)?),
+                    "CcRecipients" => m.cc.extend(parse_mailbox_list(child)?),
+                    "BccRecipients" => m.bcc.extend(parse_mailbox_list(child)?),
+                    "InternetMessageId" => {
+                        set_once(
+                            &mut m.internet_message_id,
+                            el,
+                            child,
+                            child.text_trimmed().to_owned(),
+                        )?;
+                    }
+                    "IsRead" => set_once(&mut m.is_read, el, child, bool_text(child)?)?,
+                    other => m.item.ignored.push(other.to_owned()),
+                }
+            }
+            Ok(NewItem::Message(m))
+        }
+        "CalendarItem" => {
+            let mut c = NewCalendarItem::default();
+            for child in &el.children {
+                if &*child.ns != TYPES {
+                    return Err(unexpected(el, child));
+                }
+                if parse_item_field(&mut c.item, el, child, input)? {
+                    continue;
+                }
+                match child.local.as_str() {
+                    "Start" => set_once(&mut c.start, el, child, datetime_text(child)?)?,
+                    "End" => set_once(&mut c.end, el, child, datetime_text(child)?)?,
+                    "IsAllDayEvent" => {
+                        set_once(&mut c.is_all_day_event, el, child, bool_text(child)?)?
+                    }
+                    "LegacyFreeBusyStatus" => set_once(
+                        &mut c.legacy_free_busy_status,
+                        el,
+                        child,
+                        enum_text(child, LegacyFreeBusyStatus::ALL)?,
+                    )?,
+                    "Location" => set_once(&mut c.location, el, child, text_owned(child))?,
+                    "Recurrence" | "RequiredAttendees" | "OptionalAttendees" | "Resources" => {
+                        return Err(unsupported(child));
+                    }
+                    other => c.item.ignored.push(other.to_owned()),
+                }
+            }
+            Ok(NewItem::CalendarItem(c))
+        }
+        _ => Err(unsupported(el)),
+    }
+}
+
+// ======================================================================
+// User configuration
+// ======================================================================
+
+fn parse_user_configuration_name(el: &Element) -> Result<UserConfigurationName> {
+    let name = req_attr(el, "Name")?;
+    if name.is_empty() {
+        return Err(invalid(
+            el,
+            format!("{}/@Name", dn(el)),
+            name,
+            "a non-empty configuration name",
+        ));
+    }
+    Ok(UserConfigurationName {
+        name: name.to_owned(),
+        folder: parse_single_folder_ref(el)?,
+    })
+}
+
+fn check_typed_value(el: &Element, value_type: DictionaryValueType, value: &str) -> Result<String> {
+    let t = value.trim_matches(xml::is_xml_whitespace);
+    let bad = |expected: &str| invalid(el, dn(el), value, expected);
+    Ok(match value_type {
+        DictionaryValueType::String | DictionaryValueType::StringArray => value.to_owned(),
+        DictionaryValueType::Boolean => {
+            parse_xs_boolean(t).ok_or_else(|| bad("an xs:boolean"))?;
+            t.to_owned()
+        }
+        DictionaryValueType::Byte => {
+            t.parse::<u8>().map_err(|_| bad("an unsigned byte"))?;
+            t.to_owned()
+        }
+        DictionaryValueType::Integer32 => {
+            t.parse::<i32>().map_err(|_| bad("a 32-bit integer"))?;
+            t.to_owned()
+        }
+        DictionaryValueType::UnsignedInteger32 => {
+            t.parse::<u32>()
+                .map_err(|_| bad("an unsigned 32-bit integer"))?;
+            t.to_owned()
+        }
+        DictionaryValueType::Integer64 => {
+            t.parse::<i64>().map_err(|_| bad("a 64-bit integer"))?;
+            t.to_owned()
+        }
+        DictionaryValueType::UnsignedInteger64 => {
+            t.parse::<u64>()
+                .map_err(|_| bad("an unsigned 64-bit integer"))?;
+            t.to_owned()
+        }
+        DictionaryValueType::DateTime => {
+            datetime_value(el, || dn(el), t)?;
+            t.to_owned()
+        }
+        DictionaryValueType::ByteArray => {
+            let compact: String = t.chars().filter(|c| !xml::is_xml_whitespace(*c)).collect();
+            base64::engine::general_purpose::STANDARD
+                .decode(compact.as_bytes())
+                .map_err(|_| EwsProtoError::InvalidBase64 {
+                    element: "t:Value",
+                    position: el.position(),
+                })?;
+            compact
+        }
+    })
+}
+
+/// `t:DictionaryKey` / `t:DictionaryValue`: `t:Type` then `t:Value*`.
+fn parse_typed_value(el: &Element) -> Result<Option<TypedValue>> {
+    let Some(type_el) = opt_child(el, TYPES, "Type")? else {
+        if el.children.is_empty() {
+            return Ok(None);
+        }
+        return Err(EwsProtoError::MissingElement {
+            parent: dn(el),
+            name: "Type",
+            position: el.position(),
+        });
+    };
+    let value_type = enum_text(type_el, DictionaryValueType::ALL)?;
+    let mut values = Vec::new();
+    for child in &el.children {
+        if child.is(TYPES, "Type") {
+            continue;
+        }
+        if !child.is(TYPES, "Value") {
+            return Err(unexpected(el, child));
+        }
+        values.push(check_typed_value(child, value_type, &child.text)?);
+    }
+    if value_type != DictionaryValueType::StringArray && values.len() != 1 {
+        return Err(invalid(
+            el,
+            dn(el),
+            &format!("{} t:Value elements", values.len()),
+            "exactly one t:Value for a non-array type",
+        ));
+    }
+    Ok(Some(TypedValue { value_type, values }))
+}
+
+fn parse_dictionary(el: &Element) -> Result<Vec<DictionaryEntry>> {
+    el.children
+        .iter()
+        .map(|entry| {
+            if !entry.is(TYPES, "DictionaryEntry") {
+                return Err(unexpected(el, entry));
+            }
+            for child in &entry.children {
+                if !(child.is(TYPES, "DictionaryKey") || child.is(TYPES, "DictionaryValue")) {
+                    return Err(unexpected(entry, child));
+                }
+            }
+            let key_el = req_child(entry, TYPES, "DictionaryKey")?;
+            let key = parse_typed_value(key_el)?.ok_or_else(|| EwsProtoError::MissingElement {
+                parent: dn(key_el),
+                name: "Type",
+                position: key_el.position(),
+            })?;
+            let value = match opt_child(entry, TYPES, "DictionaryValue")? {
+                Some(v) => parse_typed_value(v)?,
+                None => None,
+            };
+            Ok(DictionaryEntry { key, value })
+        })
+        .collect()
+}
+
+pub(crate) fn parse_user_configuration(el: &Element) -> Result<UserConfiguration> {
+    let mut name = None;
+    let mut item_id = None;
+    let mut dictionary = None;
+    let mut xml_data = None;
+    let mut binary_data = None;
+    for child in &el.children {
+        if &*child.ns != TYPES {
+            return Err(unexpected(el, child));
+        }
+        match child.local.as_str() {
+            "UserConfigurationName" => {
+                set_once(&mut name, el, child, parse_user_configuration_name(child)?)?
+            }
+            "ItemId" => set_once(&mut item_id, el, child, parse_item_ref(child)?)?,
+            "Dictionary" => set_once(&mut dictionary, el, child, parse_dictionary(child)?)?,
+            "XmlData" => set_once(&mut xml_data, el, child, base64_text(child, "t:XmlData")?)?,
+            "BinaryData" => set_once(
+                &mut binary_data,
+                el,
+                child,
+                base64_text(child, "t:BinaryData")?,
+            )?,
+            _ => return Err(unexpected(el, child)),
+        }
+    }
+    Ok(UserConfiguration {
+        name: name.ok_or_else(|| EwsProtoError::MissingElement {
+            parent: dn(el),
+            name: "UserConfigurationName",
+            position: el.position(),
+        })?,
+        item_id,
+        dictionary,
+        xml_data,
+        binary_data,
+    })
+}
+
+// ======================================================================
+// Subscriptions
+// ======================================================================
+
+fn parse_subscription(el: &Element) -> Result<Subscription> {
+    let mut request = None;
+    for child in &el.children {
+        if &*child.ns != MESSAGES
+            || !matches!(
+                child.local.as_str(),
+                "PushSubscriptionRequest"
+                    | "PullSubscriptionRequest"
+                    | "StreamingSubscriptionRequest"
+            )
+        {
+            return Err(unexpected(el, child));
+        }
+        set_once(&mut request, el, child, child)?;
+    }
+    let req = request.ok_or_else(|| EwsProtoError::MissingElement {
+        parent: dn(el),
+        name: "PullSubscriptionRequest",
+        position: el.position(),
+    })?;
+    let subscribe_to_all_folders = bool_attr(req, "SubscribeToAllFolders")?.unwrap_or(false);
+    let mut folder_ids = None;
+    let mut event_types = None;
+    let mut watermark = None;
+    let mut status_frequency = None;
+    let mut url = None;
+    let mut timeout = None;
+    for child in &req.children {
+        if &*child.ns != TYPES {
+            return Err(unexpected(req, child));
+        }
+        match child.local.as_str() {
+            "FolderIds" => set_once(&mut folder_ids, req, child, parse_folder_refs(child, true)?)?,
+            "EventTypes" => {
+                let types = child
+                    .children
+                    .iter()
+                    .map(|t| {
+                        if t.is(TYPES, "EventType") {
+                            enum_text(t, EventType::ALL)
+                        } else {
+                            Err(unexpected(child, t))
+                        }
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                set_once(&mut event_types, req, child, types)?;
+            }
+            "Watermark" => set_once(&mut watermark, req, child, child.text_trimmed().to_owned())?,
+            "StatusFrequency" => set_once(&mut status_frequency, req, child, u32_text(child)?)?,
+            "URL" => set_once(&mut url, req, child, non_empty_text(child, "URL")?)?,
+            "Timeout" => set_once(&mut timeout, req, child, u32_text(child)?)?,
+            "CallerData" => {}
+            _ => return Err(unexpected(req, child)),
+        }
+    }
+    let event_types = event_types.unwrap_or_default();
+    if event_types.is_empty() {
+        return Err(EwsProtoError::MissingElement {
+            parent: dn(req),
+            name: "EventTypes",
+            position: req.position(),
+        });
+    }
+    let folder_ids = folder_ids.unwrap_or_default();
+    if folder_ids.is_empty() && !subscribe_to_all_folders {
+        return Err(EwsProtoError::MissingElement {
+            parent: dn(req),
+            name: "FolderIds",
+            position: req.position(),
+        });
+    }
+    let common = SubscriptionCommon {
+        subscribe_to_all_folders,
+        folder_ids,
+        event_types,
+        watermark,
+    };
+    let missing = |name| EwsProtoError::MissingElement {
+        parent: dn(req),
+        name,
+        position: req.position(),
+    };
+    let range = |v: u32, name: &str| {
+        if (1..=1440).contains(&v) {
+            Ok(v)
+        } else {
+            Err(invalid(
+                req,
+                format!("t:{name}"),
+                &v.to_string(),
+                "an integer from 1 to 1440 (minutes)",
+            ))
+        }
+    };
+    Ok(match req.local.as_str() {
+        "PushSubscriptionRequest" => Subscription::Push {
+            common,
+            status_frequency: range(
+                status_frequency.ok_or_else(|| missing("StatusFrequency"))?,
+                "StatusFrequency",
+            )?,
+            url: url.ok_or_else(|| missing("URL"))?,
+        },
+        "PullSubscriptionRequest" => Subscription::Pull {
+            common,
+            timeout: range(timeout.ok_or_else(|| missing("Timeout"))?, "Timeout")?,
+        },
+        _ => Subscription::Streaming { common },
+    })
+}
+
+// ======================================================================
+// Operations
+// ======================================================================
+
+/// Checks that every child of `op` is in the messages namespace and one of `allowed`.
+fn check_children(op: &Element, allowed: &[&str]) -> Result<()> {
+    for child in &op.children {
+        if &*child.ns != MESSAGES || !allowed.contains(&child.local.as_str()) {
+            return Err(unexpected(op, child));
+        }
+    }
+    Ok(())
+}
+
+fn parse_operation(op: &Element, input: &[u8]) -> Result<Operation> {
+    let m = MESSAGES;
+    Ok(match op.local.as_str() {
+        "GetFolder" => {
+            check_children(op, &["FolderShape", "FolderIds"])?;
+            Operation::GetFolder(GetFolder {
+                shape: parse_folder_shape(req_child(op, m, "FolderShape")?)?,
+                folder_ids: parse_folder_refs(req_child(op, m, "FolderIds")?, false)?,
+            })
+        }
+        "FindFolder" => {
+            check_children(
+                op,
+                &[
+                    "FolderShape",
+                    "IndexedPageFolderView",
+                    "FractionalPageFolderView",
+                    "Restriction",
+                    "ParentFolderIds",
+                ],
+            )?;
+            if let Some(f) = opt_child(op, m, "FractionalPageFolderView")? {
+                return Err(unsupported(f));
+            }
+            Operation::FindFolder(FindFolder {
+                traversal: req_enum_attr(op, "Traversal", FolderTraversal::ALL)?,
+                shape: parse_folder_shape(req_child(op, m, "FolderShape")?)?,
+                paging: opt_child(op, m, "IndexedPageFolderView")?
+                    .map(parse_indexed_page)
+                    .transpose()?,
+                restriction: opt_child(op, m, "Restriction")?
+                    .map(parse_restriction_container)
+                    .transpose()?,
+                parents: parse_folder_refs(req_child(op, m, "ParentFolderIds")?, false)?,
+            })
+        }
+        "GetItem" => {
+            check_children(op, &["ItemShape", "ItemIds"])?;
+            Operation::GetItem(GetItem {
+                shape: parse_item_shape(req_child(op, m, "ItemShape")?)?,
+                item_ids: parse_item_refs(req_child(op, m, "ItemIds")?)?,
+            })
+        }
+        "FindItem" => {
+            check_children(
+                op,
+                &[
+                    "ItemShape",
+                    "IndexedPageItemView",
+                    "FractionalPageItemView",
+                    "CalendarView",
+                    "ContactsView",
+                    "SeekToConditionPageItemView",
+                    "GroupBy",
+                    "DistinguishedGroupBy",
+                    "Restriction",
+                    "SortOrder",
+                    "ParentFolderIds",
+                    "QueryString",
+                ],
+            )?;
+            for name in [
+                "FractionalPageItemView",
+                "ContactsView",
+                "SeekToConditionPageItemView",
+                "GroupBy",
+                "DistinguishedGroupBy",
+                "QueryString",
+            ] {
+                if let Some(child) = op.child(m, name) {
+                    return Err(unsupported(child));
+                }
+            }
+            let indexed = opt_child(op, m, "IndexedPageItemView")?;
+            let calendar = opt_child(op, m, "CalendarView")?;
+            let view = match (indexed, calendar) {
+                (Some(_), Some(c)) => return Err(unexpected(op, c)),
+                (Some(i), None) => Some(FindItemView::Indexed(parse_indexed_page(i)?)),
+                (None, Some(c)) => Some(FindItemView::Calendar {
+                    start: req_datetime_attr(c, "StartDate")?,
+                    end: req_datetime_attr(c, "EndDate")?,
+                    max_entries: u32_attr(c, "MaxEntriesReturned")?,
+                }),
+                (None, None) => None,
+            };
+            Operation::FindItem(FindItem {
+                traversal: req_enum_attr(op, "Traversal", ItemTraversal::ALL)?,
+                shape: parse_item_shape(req_child(op, m, "ItemShape")?)?,
+                view,
+                restriction: opt_child(op, m, "Restriction")?
+                    .map(parse_restriction_container)
+                    .transpose()?,
+                sort_order: opt_child(op, m, "SortOrder")?
+                    .map(parse_sort_order)
+                    .transpose()?
+                    .unwrap_or_default(),
+                parents: parse_folder_refs(req_child(op, m, "ParentFolderIds")?, false)?,
+            })
+        }
+        "CreateItem" => {
+            check_children(op, &["SavedItemFolderId", "Items"])?;
+            let items_el = req_child(op, m, "Items")?;
+            let items = items_el
+                .children
+                .iter()
+                .map(|i| parse_new_item(i, input))
+                .collect::<Result<Vec<_>>>()?;
+            if items.is_empty() {
+                return Err(EwsProtoError::MissingElement {
+                    parent: dn(items_el),
+                    name: "Message",
+                    position: items_el.position(),
+                });
+            }
+            Operation::CreateItem(CreateItem {
+                message_disposition: enum_attr(op, "MessageDisposition", MessageDisposition::ALL)?,
+                send_meeting_invitations: op.attr("SendMeetingInvitations").map(str::to_owned),
+                saved_folder: opt_child(op, m, "SavedItemFolderId")?
+                    .map(parse_single_folder_ref)
+                    .transpose()?,
+                items,
+            })
+        }
+        "DeleteItem" => {
+            check_children(op, &["ItemIds"])?;
+            Operation::DeleteItem(DeleteItem {
+                delete_type: req_enum_attr(op, "DeleteType", DeleteType::ALL)?,
+                item_ids: parse_item_refs(req_child(op, m, "ItemIds")?)?,
+                send_meeting_cancellations: op.attr("SendMeetingCancellations").map(str::to_owned),
+                affected_task_occurrences: op.attr("AffectedTaskOccurrences").map(str::to_owned),
+                suppress_read_receipts: bool_attr(op, "SuppressReadReceipts")?,
+            })
+        }
+        "GetUserConfiguration" => {
+            check_children(
+                op,
+                &["UserConfigurationName", "UserConfigurationProperties"],
+            )?;
+            let props_el = req_child(op, m, "UserConfigurationProperties")?;
+            let properties = props_el
+                .text
+                .split(xml::is_xml_whitespace)
+                .filter(|s| !s.is_empty())
+                .map(|s| {
+                    parse_value(
+                        s,
+                        || dn(props_el),
+                        UserConfigurationProperty::ALL,
+                        props_el.position(),
+                    )
+                })
+                .collect::<Result<Vec<_>>>()?;
+            if properties.is_empty() {
+                return Err(invalid(
+                    props_el,
+                    dn(props_el),
+                    "",
+                    "a list of Id, Dictionary, XmlData, BinaryData, All",
+                ));
+            }
+            Operation::GetUserConfiguration(GetUserConfiguration {
+                name: parse_user_configuration_name(req_child(op, m, "UserConfigurationName")?)?,
+                properties,
+            })
+        }
+        "CreateUserConfiguration" | "UpdateUserConfiguration" => {
+            check_children(op, &["UserConfiguration"])?;
+            let config = parse_user_configuration(req_child(op, m, "UserConfiguration")?)?;
+            if op.local == "CreateUserConfiguration" {
+                Operation::CreateUserConfiguration(config)
+            } else {
+                Operation::UpdateUserConfiguration(config)
+            }
+        }
+        "DeleteUserConfiguration" => {
+            check_children(op, &["UserConfigurationName"])?;
+            Operation::DeleteUserConfiguration(parse_user_configuration_name(req_child(
+                op,
+                m,
+                "UserConfigurationName",
+            )?)?)
+        }
+        "ConvertId" => {
+            check_children(op, &["SourceIds"])?;
+            let source = req_child(op, m, "SourceIds")?;
+            let ids = source
+                .children
+                .iter()
+                .map(|c| {
+                    if c.is(TYPES, "AlternateId") {
+                        Ok(AlternateId {
+                            format: req_enum_attr(c, "Format", IdFormat::ALL)?,
+                            id: req_attr(c, "Id")?.to_owned(),
+                            mailbox: req_attr(c, "Mailbox")?.to_owned(),
+                            is_archive: bool_attr(c, "IsArchive")?,
+                        })
+                    } else if &*c.ns == TYPES
+                        && matches!(
+                            c.local.as_str(),
+                            "AlternatePublicFolderId" | "AlternatePublicFolderItemId"
+                        )
+                    {
+                        Err(unsupported(c))
+                    } else {
+                        Err(unexpected(source, c))
+                    }
+                })
+                .collect::<Result<Vec<_>>>()?;
+            if ids.is_empty() {
+                return Err(EwsProtoError::MissingElement {
+                    parent: dn(source),
+                    name: "AlternateId",
+                    position: source.position(),
+                });
+            }
+            Operation::ConvertId(ConvertId {
+                destination_format: req_enum_attr(op, "DestinationFormat", IdFormat::ALL)?,
+                ids,
+            })
+        }
+        "GetUserPhoto" => {
+            check_children(op, &["Email", "SizeRequested", "TypeRequested"])?;
+            Operation::GetUserPhoto(GetUserPhoto {
+                email: non_empty_text(req_child(op, m, "Email")?, "Email")?,
+                size_requested: enum_text(req_child(op, m, "SizeRequested")?, PhotoSize::ALL)?,
+            })
+        }
+        "Subscribe" => Operation::Subscribe(parse_subscription(op)?),
+        "Unsubscribe" => {
+            check_children(op, &["SubscriptionId"])?;
+            Operation::Unsubscribe {
+                subscription_id: non_empty_text(
+                    req_child(op, m, "SubscriptionId")?,
+                    "SubscriptionId",
+                )?,
+            }
+        }
+        "GetEvents" => {
+            check_children(op, &["SubscriptionId", "Watermark"])?;
+            Operation::GetEvents {
+                subscription_id: non_empty_text(
+                    req_child(op, m, "SubscriptionId")?,
+                    "SubscriptionId",
+                )?,
+                watermark: non_empty_text(req_child(op, m, "Watermark")?, "Watermark")?,
+            }
+        }
+        other => Operation::Unknown {
+            local: other.to_owned(),
+        },
+    })
+}
+
+// ======================================================================
+// Envelope and headers
+// ======================================================================
+
+/// Splits a SOAP envelope into (optional header, body). Shared with the
+/// response and notification readers.
+pub(crate) fn split_envelope(root: &Element) -> Result<(Option<&Element>, &Element)> {
+    if !root.is(SOAP, "Envelope") {
+        return Err(EwsProtoError::NotSoapEnvelope { found: dn(root) });
+    }
+    let mut header = None;
+    let mut body = None;
+    for child in &root.children {
+        let ok = if child.is(SOAP, "Header") && header.is_none() && body.is_none() {
+            header = Some(child);
+            true
+        } else if child.is(SOAP, "Body") && body.is_none() {
+            body = Some(child);
+            true
+        } else {
+            false
+        };
+        if !ok {
+            return Err(EwsProtoError::UnexpectedSoapElement {
+                found: dn(child),
+                position: child.position(),
+            });
+        }
+    }
+    let body = body.ok_or(EwsProtoError::MissingSoapBody)?;
+    for (el, parent) in [
+        (Some(root), "soap:Envelope"),
+        (header, "soap:Header"),
+        (Some(body), "soap:Body"),
+    ] {
+        if let Some(el) = el
+            && !el.text_trimmed().is_empty()
+        {
+            return Err(EwsProtoError::UnexpectedSoapText {
+                parent,
+                position: el.content.start,
+            });
+        }
+    }
+    Ok((header, body))
+}
+
+/// The single element inside `soap:Body`.
+pub(crate) fn body_child(body: &Element) -> Result<&Element> {
+    match body.children.as_slice() {
+        [only] => Ok(only),
+        other => Err(EwsProtoError::SoapBodyChildCount { count: other.len() }),
+    }
+}
+
+fn must_understand(header: &Element) -> bool {
+    matches!(
+        header
+            .attr_ns(SOAP, "mustUnderstand")
+            .map(|v| v.trim_matches(xml::is_xml_whitespace)),
+        Some("1" | "true")
+    )
+}
+
+fn parse_impersonation(el: &Element) -> Result<ImpersonatedUser> {
+    let sid = req_child(el, TYPES, "ConnectingSID")?;
+    for child in &el.children {
+        if !child.is(TYPES, "ConnectingSID") {
+            return Err(unexpected(el, child));
+        }
+    }
+    let mut user = None;
+    for child in &sid.children {
+        if &*child.ns != TYPES {
+            return Err(unexpected(sid, child));
+        }
+        let value = non_empty_text(child, "value")?;
+        let u = match child.local.as_str() {
+            "PrimarySmtpAddress" => ImpersonatedUser::PrimarySmtpAddress(value),
+            "SmtpAddress" => ImpersonatedUser::SmtpAddress(value),
+            "PrincipalName" => ImpersonatedUser::PrincipalName(value),
+            "SID" => ImpersonatedUser::Sid(value),
+            _ => return Err(unexpected(sid, child)),
+        };
+        set_once(&mut user, sid, child, u)?;
+    }
+    user.ok_or_else(|| EwsProtoError::MissingElement {
+        parent: dn(sid),
+        name: "PrimarySmtpAddress",
+        position: sid.position(),
+    })
+}
+
+/// Parses an EWS request body.
+///
+/// `input` must be the complete HTTP body; `limits` bound the XML parse
+/// (use `Limits::default()`).
+pub fn parse_request(input: &[u8], limits: &Limits) -> Result<Request> {
+    let root = xml::parse(input, limits)?;
+    let (header, body) = split_envelope(&root)?;
+
+    let mut server_version = None;
+    let mut impersonation = None;
+    if let Some(header) = header {
+        let mut seen_version = false;
+        for h in &header.children {
+            if &*h.ns == TYPES {
+                match h.local.as_str() {
+                    "RequestServerVersion" => {
+                        if seen_version {
+                            return Err(EwsProtoError::DuplicateHeader {
+                                name: "RequestServerVersion",
+                            });
+                        }
+                        seen_version = true;
+                        let v = req_attr(h, "Version")?;
+                        server_version = Some(ServerVersion::from_str(v).map_err(|_| {
+                            EwsProtoError::UnsupportedServerVersion { version: echo(v) }
+                        })?);
+                        continue;
+                    }
+                    "ExchangeImpersonation" => {
+                        if impersonation.is_some() {
+                            return Err(EwsProtoError::DuplicateHeader {
+                                name: "ExchangeImpersonation",
+                            });
+                        }
+                        impersonation = Some(parse_impersonation(h)?);
+                        continue;
+                    }
+                    "TimeZoneContext" | "MailboxCulture" | "DateTimePrecision" => continue,
+                    _ => {}
+                }
+            }
+            if must_understand(h) {
+                return Err(EwsProtoError::MustUnderstandHeader { found: dn(h) });
+            }
+        }
+    }
+
+    let op = body_child(body)?;
+    if &*op.ns != MESSAGES {
+        return Err(EwsProtoError::NotAnEwsOperation {
+            found: dn(op),
+            position: op.position(),
+        });
+    }
+    let operation = parse_operation(op, input)?;
+    Ok(Request {
+        server_version,
+        impersonation,
+        operation,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(header: &str, body: &str) -> String {
+        format!(
+            r#"<s:Envelope xmlns:s="{SOAP}" xmlns:m="{MESSAGES}" xmlns:t="{TYPES}"><s:Header>{header}</s:Header><s:Body>{body}</s:Body></s:Envelope>"#
+        )
+    }
+
+    fn parse(header: &str, body: &str) -> Result<Request> {
+        parse_request(env(header, body).as_bytes(), &Limits::default())
+    }
+
+    fn op(body: &str) -> Result<Operation> {
+        parse("", body).map(|r| r.operation)
+    }
+
+    #[test]
+    fn headers() {
+        let r = parse(
+            r#"<t:RequestServerVersion Version="Exchange2013_SP1"/><t:ExchangeImpersonation><t:ConnectingSID><t:SmtpAddress>a@b.c</t:SmtpAddress></t:ConnectingSID></t:ExchangeImpersonation><t:MailboxCulture>en-US</t:MailboxCulture><x:Other xmlns:x="urn:x"/>"#,
+            "<m:Foo/>",
+        )
+        .expect("parses");
+        assert_eq!(r.server_version, Some(ServerVersion::Exchange2013Sp1));
+        assert_eq!(
+            r.impersonation,
+            Some(ImpersonatedUser::SmtpAddress("a@b.c".into()))
+        );
+        assert_eq!(
+            r.operation,
+            Operation::Unknown {
+                local: "Foo".into()
+            }
+        );
+    }
+
+    #[test]
+    fn unsupported_version() {
+        let e = parse(
+            r#"<t:RequestServerVersion Version="Exchange2099"/>"#,
+            "<m:Foo/>",
+        )
+        .expect_err("rejects");
+        assert_eq!(e.response_code(), "ErrorInvalidServerVersion");
+    }
+
+    #[test]
+    fn restriction_tree() {
+        let o = op(r#"<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape>
+            <m:Restriction><t:Not><t:Exists><t:ExtendedFieldURI PropertyTag="0x1000" PropertyType="String"/></t:Exists></t:Not></m:Restriction>
+            <m:ParentFolderIds><t:DistinguishedFolderId Id="inbox"/></m:ParentFolderIds></m:FindItem>"#)
+        .expect("parses");
+        let Operation::FindItem(f) = o else {
+            panic!("not FindItem")
+        };
+        assert_eq!(
+            f.restriction,
+            Some(Restriction::Not(Box::new(Restriction::Exists(
+                PropertyPath::Extended(ExtendedFieldUri {
+                    property_tag: Some("0x1000".into()),
+                    property_type: "String".into(),
+                    ..Default::default()
+                })
+            ))))
+        );
+    }
+
+    #[test]
+    fn duplicate_elements_rejected() {
+        let e = op(r#"<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape><m:FolderIds><t:DistinguishedFolderId Id="inbox"/></m:FolderIds></m:GetFolder>"#)
+            .expect_err("rejects");
+        assert!(matches!(e, EwsProtoError::DuplicateElement { .. }), "{e:?}");
+    }
+
+    #[test]
+    fn invalid_enum_names_allowed_values() {
+        let e = op(r#"<m:GetFolder><m:FolderShape><t:BaseShape>Everything</t:BaseShape></m:FolderShape><m:FolderIds><t:DistinguishedFolderId Id="inbox"/></m:FolderIds></m:GetFolder>"#)
+            .expect_err("rejects");
+        assert!(
+            e.to_string().contains("IdOnly, Default, AllProperties"),
+            "{e}"
+        );
+    }
+}

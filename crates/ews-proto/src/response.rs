@@ -1,0 +1,1643 @@
+//! Response writers (server side) and response readers (client side).
+//!
+//! Every envelope carries `h:ServerVersionInfo` (exchangelib aborts
+//! without it) and uses the prefixes `s:` (SOAP), `m:` (messages) and `t:`
+//! (types), declared on the envelope and on the `m:*Response` element.
+//! Response messages come one per requested id, in order, with
+//! `ResponseClass="Success"|"Warning"|"Error"`; error messages carry
+//! `m:MessageText`, `m:ResponseCode`, `m:DescriptiveLinkKey` (0), optional
+//! `m:MessageXml`, then the empty payload container.
+//!
+//! Writers only emit the properties the shape asks for and that they know;
+//! unknown requested properties are silently omitted. Child elements follow
+//! the EWS XSD order (`t:ItemType`, then `t:MessageType` /
+//! `t:CalendarItemType`; `t:BaseFolderType`, then `t:FolderType`).
+
+use base64::Engine as _;
+use time::OffsetDateTime;
+
+use crate::error::{EwsProtoError, display_name, echo};
+use crate::notification::{Notification, parse_notification, write_notification};
+use crate::ns;
+use crate::request::{
+    AlternateId, DictionaryEntry, TypedValue, UserConfiguration, UserConfigurationProperty,
+    body_child, parse_extended_property, parse_item_ref, parse_mailbox, split_envelope,
+};
+use crate::types::{
+    BaseShape, BodyType, DistinguishedFolderId, ExtendedProperty, ExtendedValue, FolderKind,
+    FolderRef, FolderShape, Importance, ItemKind, ItemRef, ItemShape, LegacyFreeBusyStatus,
+    Mailbox, PropertyPath, Sensitivity, format_xs_datetime, parse_xs_boolean, parse_xs_datetime,
+    str_enum,
+};
+use crate::writer::{XmlOut, envelope};
+use crate::xml::{self, Element, Limits, is_ncname};
+
+// ======================================================================
+// Common pieces
+// ======================================================================
+
+/// The version the server claims in `h:ServerVersionInfo`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerVersionInfo {
+    pub major_version: u32,
+    pub minor_version: u32,
+    pub major_build_number: u32,
+    pub minor_build_number: u32,
+    pub version: String,
+}
+
+impl Default for ServerVersionInfo {
+    /// Exchange 2016 CU (15.1.2507.6), schema `V2017_07_11`.
+    fn default() -> Self {
+        Self {
+            major_version: 15,
+            minor_version: 1,
+            major_build_number: 2507,
+            minor_build_number: 6,
+            version: "V2017_07_11".to_owned(),
+        }
+    }
+}
+
+fn write_server_version_info(w: &mut XmlOut) {
+    let v = ServerVersionInfo::default();
+    let (a, b, c, d) = (
+        v.major_version.to_string(),
+        v.minor_version.to_string(),
+        v.major_build_number.to_string(),
+        v.minor_build_number.to_string(),
+    );
+    w.empty(
+        "h:ServerVersionInfo",
+        &[
+            ("xmlns:h", ns::TYPES),
+            ("MajorVersion", &a),
+            ("MinorVersion", &b),
+            ("MajorBuildNumber", &c),
+            ("MinorBuildNumber", &d),
+            ("Version", &v.version),
+        ],
+    );
+}
+
+/// An EWS envelope with `ServerVersionInfo` in the header.
+fn response_envelope(body: impl FnOnce(&mut XmlOut)) -> Vec<u8> {
+    envelope(write_server_version_info, body)
+}
+
+str_enum! {
+    /// `ResponseClass` of a response message.
+    pub enum ResponseClass ("ResponseClass") {
+        Success = "Success",
+        Warning = "Warning",
+        Error = "Error",
+    }
+}
+
+/// The standard English message for common response codes (the text
+/// Exchange uses), or a generic one.
+pub fn standard_message(code: &str) -> &'static str {
+    match code {
+        "ErrorAccessDenied" => "Access is denied. Check credentials and try again.",
+        "ErrorFolderNotFound" => "The specified folder could not be found in the store.",
+        "ErrorItemNotFound" => "The specified object was not found in the store.",
+        "ErrorInvalidIdMalformed" => "Id is malformed.",
+        "ErrorInvalidRequest" => "The request is invalid.",
+        "ErrorNonExistentMailbox" => "The SMTP address has no mailbox associated with it.",
+        "ErrorImpersonateUserDenied" => {
+            "The account does not have permission to impersonate the requested user."
+        }
+        "ErrorInvalidOperation" => "The operation is not valid.",
+        "ErrorInvalidPropertyRequest" => "The property request is invalid.",
+        "ErrorServerBusy" => "The server cannot service this request right now. Try again later.",
+        "ErrorInvalidServerVersion" => "The specified server version is invalid.",
+        "ErrorSchemaValidation" => "The request failed schema validation.",
+        "ErrorInternalServerError" => "An internal server error occurred. The operation failed.",
+        "ErrorItemSave" => "The item could not be saved.",
+        "ErrorSubscriptionNotFound" => "The specified subscription was not found.",
+        "ErrorInvalidSubscription" => "The subscription is invalid.",
+        "ErrorInvalidWatermark" => "The watermark is invalid.",
+        _ => "The operation failed.",
+    }
+}
+
+/// A failed (or warning) response message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResponseError {
+    /// `Error` (the default) or `Warning`.
+    pub class: ResponseClass,
+    /// The EWS response code, e.g. `ErrorItemNotFound`. Must be an XML
+    /// name; anything else is written as `ErrorInternalServerError`.
+    pub code: String,
+    pub message: String,
+    /// `m:MessageXml/t:Value Name="…"` pairs.
+    pub message_xml: Vec<(String, String)>,
+}
+
+impl ResponseError {
+    /// An error with an explicit message.
+    pub fn new(code: &str, message: &str) -> Self {
+        Self {
+            class: ResponseClass::Error,
+            code: code.to_owned(),
+            message: message.to_owned(),
+            message_xml: Vec::new(),
+        }
+    }
+
+    /// An error with [`standard_message`] as its text.
+    pub fn code(code: &str) -> Self {
+        Self::new(code, standard_message(code))
+    }
+
+    /// `ErrorServerBusy` with `BackOffMilliseconds` in `m:MessageXml`.
+    pub fn server_busy(back_off_ms: u64) -> Self {
+        Self::code("ErrorServerBusy").with_value("BackOffMilliseconds", &back_off_ms.to_string())
+    }
+
+    /// Per-message error for a request-parsing error (e.g. an id the server
+    /// could not decode): code from [`EwsProtoError::response_code`].
+    pub fn from_proto(err: &EwsProtoError) -> Self {
+        Self::new(err.response_code(), &err.to_string())
+    }
+
+    /// Marks the message as a warning.
+    pub fn as_warning(mut self) -> Self {
+        self.class = ResponseClass::Warning;
+        self
+    }
+
+    /// Adds a `t:Value Name="name"` entry to `m:MessageXml`.
+    pub fn with_value(mut self, name: &str, value: &str) -> Self {
+        self.message_xml.push((name.to_owned(), value.to_owned()));
+        self
+    }
+}
+
+fn safe_code(code: &str) -> &str {
+    if is_ncname(code) && code.len() <= 128 {
+        code
+    } else {
+        "ErrorInternalServerError"
+    }
+}
+
+fn write_error_body(w: &mut XmlOut, e: &ResponseError) {
+    w.leaf("m:MessageText", &e.message);
+    w.leaf("m:ResponseCode", safe_code(&e.code));
+    w.leaf("m:DescriptiveLinkKey", "0");
+    if !e.message_xml.is_empty() {
+        w.start("m:MessageXml", &[]);
+        for (name, value) in &e.message_xml {
+            w.text_element("t:Value", &[("Name", name)], value);
+        }
+        w.end("m:MessageXml");
+    }
+}
+
+/// Writes `m:{op}Response/m:ResponseMessages/m:{op}ResponseMessage*`.
+/// `container` is the empty payload element written after an error
+/// (`m:Folders`, `m:Items`); `ok` writes the payload of a success.
+fn response_messages<T>(
+    op: &str,
+    results: &[Result<T, ResponseError>],
+    container: Option<&str>,
+    mut ok: impl FnMut(&mut XmlOut, &T),
+) -> Vec<u8> {
+    response_envelope(|w| {
+        let response = format!("m:{op}Response");
+        let message = format!("m:{op}ResponseMessage");
+        w.start(
+            &response,
+            &[("xmlns:m", ns::MESSAGES), ("xmlns:t", ns::TYPES)],
+        );
+        w.start("m:ResponseMessages", &[]);
+        for result in results {
+            match result {
+                Ok(value) => {
+                    w.start(&message, &[("ResponseClass", "Success")]);
+                    w.leaf("m:ResponseCode", "NoError");
+                    ok(w, value);
+                }
+                Err(e) => {
+                    w.start(&message, &[("ResponseClass", e.class.as_str())]);
+                    write_error_body(w, e);
+                    if let Some(c) = container {
+                        w.empty(c, &[]);
+                    }
+                }
+            }
+            w.end(&message);
+        }
+        w.end("m:ResponseMessages");
+        w.end(&response);
+    })
+}
+
+fn write_id(w: &mut XmlOut, name: &str, id: &str, change_key: Option<&str>) {
+    match change_key {
+        Some(ck) => w.empty(name, &[("Id", id), ("ChangeKey", ck)]),
+        None => w.empty(name, &[("Id", id)]),
+    }
+}
+
+pub(crate) fn write_folder_ref(w: &mut XmlOut, folder: &FolderRef) {
+    match folder {
+        FolderRef::Id { id, change_key } => write_id(w, "t:FolderId", id, change_key.as_deref()),
+        FolderRef::Distinguished { id, mailbox } => match mailbox {
+            None => w.empty("t:DistinguishedFolderId", &[("Id", id.as_str())]),
+            Some(m) => {
+                w.start("t:DistinguishedFolderId", &[("Id", id.as_str())]);
+                w.start("t:Mailbox", &[]);
+                w.leaf("t:EmailAddress", m);
+                w.end("t:Mailbox");
+                w.end("t:DistinguishedFolderId");
+            }
+        },
+    }
+}
+
+fn write_mailbox(w: &mut XmlOut, m: &Mailbox) {
+    w.start("t:Mailbox", &[]);
+    if let Some(v) = &m.name {
+        w.leaf("t:Name", v);
+    }
+    if let Some(v) = &m.email_address {
+        w.leaf("t:EmailAddress", v);
+    }
+    if let Some(v) = &m.routing_type {
+        w.leaf("t:RoutingType", v);
+    }
+    if let Some(v) = &m.mailbox_type {
+        w.leaf("t:MailboxType", v);
+    }
+    w.end("t:Mailbox");
+}
+
+fn write_extended_property(
+    w: &mut XmlOut,
+    requested: &crate::types::ExtendedFieldUri,
+    value: &ExtendedValue,
+) {
+    w.start("t:ExtendedProperty", &[]);
+    let mut attrs: Vec<(&str, &str)> = Vec::new();
+    let u = requested;
+    if let Some(v) = &u.distinguished_property_set_id {
+        attrs.push(("DistinguishedPropertySetId", v));
+    }
+    if let Some(v) = &u.property_set_id {
+        attrs.push(("PropertySetId", v));
+    }
+    if let Some(v) = &u.property_tag {
+        attrs.push(("PropertyTag", v));
+    }
+    if let Some(v) = &u.property_name {
+        attrs.push(("PropertyName", v));
+    }
+    if let Some(v) = &u.property_id {
+        attrs.push(("PropertyId", v));
+    }
+    attrs.push(("PropertyType", &u.property_type));
+    w.empty("t:ExtendedFieldURI", &attrs);
+    match value {
+        ExtendedValue::Single(v) => w.leaf("t:Value", v),
+        ExtendedValue::Multi(vs) => {
+            w.start("t:Values", &[]);
+            for v in vs {
+                w.leaf("t:Value", v);
+            }
+            w.end("t:Values");
+        }
+    }
+    w.end("t:ExtendedProperty");
+}
+
+/// The extended properties of `available` that `additional` asks for, in
+/// request order, paired with the requested URI (echoed back as asked).
+fn requested_extended<'a>(
+    additional: &'a [PropertyPath],
+    available: &'a [ExtendedProperty],
+) -> Vec<(&'a crate::types::ExtendedFieldUri, &'a ExtendedValue)> {
+    additional
+        .iter()
+        .filter_map(|p| match p {
+            PropertyPath::Extended(uri) => available
+                .iter()
+                .find(|e| e.uri.matches(uri))
+                .map(|e| (uri, &e.value)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn dt(v: OffsetDateTime) -> String {
+    format_xs_datetime(v)
+}
+
+fn bool_str(b: bool) -> &'static str {
+    if b { "true" } else { "false" }
+}
+
+// ======================================================================
+// Folders
+// ======================================================================
+
+/// What the server knows about a folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FolderView {
+    /// Element to use: `t:Folder`, `t:CalendarFolder`, ... (see [`FolderKind::from_folder_class`]).
+    pub kind: FolderKind,
+    pub id: String,
+    pub change_key: Option<String>,
+    pub parent_id: Option<String>,
+    pub parent_change_key: Option<String>,
+    pub display_name: String,
+    pub folder_class: Option<String>,
+    pub total_count: u32,
+    pub child_folder_count: u32,
+    pub unread_count: u32,
+    pub distinguished: Option<DistinguishedFolderId>,
+    /// Extended properties available for AdditionalProperties requests.
+    pub extended: Vec<ExtendedProperty>,
+}
+
+impl FolderView {
+    /// A `t:Folder` with the given id and display name; everything else empty/zero.
+    pub fn new(id: &str, display_name: &str) -> Self {
+        Self {
+            kind: FolderKind::Folder,
+            id: id.to_owned(),
+            change_key: None,
+            parent_id: None,
+            parent_change_key: None,
+            display_name: display_name.to_owned(),
+            folder_class: None,
+            total_count: 0,
+            child_folder_count: 0,
+            unread_count: 0,
+            distinguished: None,
+            extended: Vec::new(),
+        }
+    }
+}
+
+#[derive(Default)]
+struct FolderProps {
+    parent: bool,
+    class: bool,
+    display_name: bool,
+    total: bool,
+    child: bool,
+    unread: bool,
+    distinguished: bool,
+}
+
+impl FolderProps {
+    fn for_shape(shape: &FolderShape) -> Self {
+        let mut p = match shape.base_shape {
+            BaseShape::IdOnly => Self::default(),
+            BaseShape::Default => Self {
+                display_name: true,
+                total: true,
+                child: true,
+                unread: true,
+                ..Self::default()
+            },
+            BaseShape::AllProperties => Self {
+                parent: true,
+                class: true,
+                display_name: true,
+                total: true,
+                child: true,
+                unread: true,
+                distinguished: true,
+            },
+        };
+        for path in &shape.additional {
+            match path.field_uri() {
+                Some("folder:ParentFolderId") => p.parent = true,
+                Some("folder:FolderClass") => p.class = true,
+                Some("folder:DisplayName") => p.display_name = true,
+                Some("folder:TotalCount") => p.total = true,
+                Some("folder:ChildFolderCount") => p.child = true,
+                Some("folder:UnreadCount") => p.unread = true,
+                Some("folder:DistinguishedFolderId") => p.distinguished = true,
+                _ => {}
+            }
+        }
+        p
+    }
+}
+
+fn write_folder(w: &mut XmlOut, f: &FolderView, shape: &FolderShape) {
+    let p = FolderProps::for_shape(shape);
+    let name = format!("t:{}", f.kind.as_str());
+    w.start(&name, &[]);
+    write_id(w, "t:FolderId", &f.id, f.change_key.as_deref());
+    if p.parent
+        && let Some(pid) = &f.parent_id
+    {
+        write_id(w, "t:ParentFolderId", pid, f.parent_change_key.as_deref());
+    }
+    if p.class
+        && let Some(c) = &f.folder_class
+    {
+        w.leaf("t:FolderClass", c);
+    }
+    if p.display_name {
+        w.leaf("t:DisplayName", &f.display_name);
+    }
+    if p.total {
+        w.leaf("t:TotalCount", &f.total_count.to_string());
+    }
+    if p.child {
+        w.leaf("t:ChildFolderCount", &f.child_folder_count.to_string());
+    }
+    for (uri, value) in requested_extended(&shape.additional, &f.extended) {
+        write_extended_property(w, uri, value);
+    }
+    if p.distinguished
+        && let Some(d) = f.distinguished
+    {
+        w.leaf("t:DistinguishedFolderId", d.as_str());
+    }
+    if p.unread && f.kind.has_unread_count() {
+        w.leaf("t:UnreadCount", &f.unread_count.to_string());
+    }
+    w.end(&name);
+}
+
+/// `GetFolderResponse`: one message per requested folder id, in order.
+pub fn get_folder_response(
+    shape: &FolderShape,
+    results: &[Result<FolderView, ResponseError>],
+) -> Vec<u8> {
+    response_messages("GetFolder", results, Some("m:Folders"), |w, f| {
+        w.start("m:Folders", &[]);
+        write_folder(w, f, shape);
+        w.end("m:Folders");
+    })
+}
+
+/// One page of a FindFolder/FindItem result (`m:RootFolder`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// `IndexedPagingOffset`: offset of the next page. `None` omits the
+    /// attribute (CalendarView results).
+    pub indexed_paging_offset: Option<u32>,
+    pub total_items_in_view: u32,
+    pub includes_last_item_in_range: bool,
+}
+
+fn write_root_folder_start(w: &mut XmlOut, offset: Option<u32>, total: u32, last: bool) {
+    let total = total.to_string();
+    let offset = offset.map(|o| o.to_string());
+    let mut attrs: Vec<(&str, &str)> = Vec::new();
+    if let Some(o) = &offset {
+        attrs.push(("IndexedPagingOffset", o));
+    }
+    attrs.push(("TotalItemsInView", &total));
+    attrs.push(("IncludesLastItemInRange", bool_str(last)));
+    w.start("m:RootFolder", &attrs);
+}
+
+/// `FindFolderResponse`: one message per parent folder.
+pub fn find_folder_response(
+    shape: &FolderShape,
+    results: &[Result<Page<FolderView>, ResponseError>],
+) -> Vec<u8> {
+    response_messages("FindFolder", results, None, |w, page| {
+        write_root_folder_start(
+            w,
+            page.indexed_paging_offset,
+            page.total_items_in_view,
+            page.includes_last_item_in_range,
+        );
+        if page.items.is_empty() {
+            w.empty("t:Folders", &[]);
+        } else {
+            w.start("t:Folders", &[]);
+            for f in &page.items {
+                write_folder(w, f, shape);
+            }
+            w.end("t:Folders");
+        }
+        w.end("m:RootFolder");
+    })
+}
+
+// ======================================================================
+// Items
+// ======================================================================
+
+/// What the server knows about an item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemView {
+    pub kind: ItemKind,
+    pub id: String,
+    pub change_key: Option<String>,
+    pub parent_folder_id: Option<String>,
+    pub parent_change_key: Option<String>,
+    pub item_class: Option<String>,
+    pub subject: Option<String>,
+    pub sensitivity: Option<Sensitivity>,
+    /// The body as stored; the writer does not convert between HTML and text.
+    pub body: Option<(BodyType, String)>,
+    pub date_time_received: Option<OffsetDateTime>,
+    pub size: Option<u64>,
+    pub categories: Vec<String>,
+    pub importance: Option<Importance>,
+    pub date_time_sent: Option<OffsetDateTime>,
+    pub date_time_created: Option<OffsetDateTime>,
+    pub has_attachments: bool,
+    pub is_associated: bool,
+    pub extended: Vec<ExtendedProperty>,
+    // t:Message
+    pub sender: Option<Mailbox>,
+    pub to: Vec<Mailbox>,
+    pub cc: Vec<Mailbox>,
+    pub from: Option<Mailbox>,
+    pub internet_message_id: Option<String>,
+    pub is_read: Option<bool>,
+    // t:CalendarItem
+    pub start: Option<OffsetDateTime>,
+    pub end: Option<OffsetDateTime>,
+    pub is_all_day_event: Option<bool>,
+    pub legacy_free_busy_status: Option<LegacyFreeBusyStatus>,
+    pub location: Option<String>,
+}
+
+impl ItemView {
+    /// An item of the given kind with only its id set.
+    pub fn new(kind: ItemKind, id: &str, change_key: Option<&str>) -> Self {
+        Self {
+            kind,
+            id: id.to_owned(),
+            change_key: change_key.map(str::to_owned),
+            parent_folder_id: None,
+            parent_change_key: None,
+            item_class: None,
+            subject: None,
+            sensitivity: None,
+            body: None,
+            date_time_received: None,
+            size: None,
+            categories: Vec::new(),
+            importance: None,
+            date_time_sent: None,
+            date_time_created: None,
+            has_attachments: false,
+            is_associated: false,
+            extended: Vec::new(),
+            sender: None,
+            to: Vec::new(),
+            cc: Vec::new(),
+            from: None,
+            internet_message_id: None,
+            is_read: None,
+            start: None,
+            end: None,
+            is_all_day_event: None,
+            legacy_free_busy_status: None,
+            location: None,
+        }
+    }
+}
+
+#[derive(Default)]
+struct ItemProps {
+    parent: bool,
+    class: bool,
+    subject: bool,
+    sensitivity: bool,
+    body: bool,
+    received: bool,
+    size: bool,
+    categories: bool,
+    importance: bool,
+    sent: bool,
+    created: bool,
+    has_attachments: bool,
+    is_associated: bool,
+    sender: bool,
+    to: bool,
+    cc: bool,
+    from: bool,
+    message_id: bool,
+    is_read: bool,
+    start: bool,
+    end: bool,
+    all_day: bool,
+    free_busy: bool,
+    location: bool,
+}
+
+impl ItemProps {
+    /// `include_body` is false for FindItem, which never returns bodies.
+    fn for_shape(shape: &ItemShape, include_body: bool) -> Self {
+        let default_set = Self {
+            parent: true,
+            class: true,
+            subject: true,
+            body: true,
+            received: true,
+            size: true,
+            has_attachments: true,
+            sender: true,
+            to: true,
+            cc: true,
+            from: true,
+            is_read: true,
+            start: true,
+            end: true,
+            all_day: true,
+            free_busy: true,
+            location: true,
+            ..Self::default()
+        };
+        let mut p = match shape.base_shape {
+            BaseShape::IdOnly => Self::default(),
+            BaseShape::Default => default_set,
+            BaseShape::AllProperties => Self {
+                sensitivity: true,
+                categories: true,
+                importance: true,
+                sent: true,
+                created: true,
+                is_associated: true,
+                message_id: true,
+                ..default_set
+            },
+        };
+        for path in &shape.additional {
+            match path.field_uri() {
+                Some("item:ParentFolderId") => p.parent = true,
+                Some("item:ItemClass") => p.class = true,
+                Some("item:Subject") => p.subject = true,
+                Some("item:Sensitivity") => p.sensitivity = true,
+                Some("item:Body") => p.body = true,
+                Some("item:DateTimeReceived") => p.received = true,
+                Some("item:Size") => p.size = true,
+                Some("item:Categories") => p.categories = true,
+                Some("item:Importance") => p.importance = true,
+                Some("item:DateTimeSent") => p.sent = true,
+                Some("item:DateTimeCreated") => p.created = true,
+                Some("item:HasAttachments") => p.has_attachments = true,
+                Some("item:IsAssociated") => p.is_associated = true,
+                Some("message:Sender") => p.sender = true,
+                Some("message:ToRecipients") => p.to = true,
+                Some("message:CcRecipients") => p.cc = true,
+                Some("message:From") => p.from = true,
+                Some("message:InternetMessageId") => p.message_id = true,
+                Some("message:IsRead") => p.is_read = true,
+                Some("calendar:Start") => p.start = true,
+                Some("calendar:End") => p.end = true,
+                Some("calendar:IsAllDayEvent") => p.all_day = true,
+                Some("calendar:LegacyFreeBusyStatus") => p.free_busy = true,
+                Some("calendar:Location") => p.location = true,
+                _ => {}
+            }
+        }
+        if !include_body {
+            p.body = false;
+        }
+        p
+    }
+}
+
+fn write_item(w: &mut XmlOut, item: &ItemView, shape: &ItemShape, include_body: bool) {
+    let p = ItemProps::for_shape(shape, include_body);
+    let name = format!("t:{}", item.kind.as_str());
+    w.start(&name, &[]);
+    write_id(w, "t:ItemId", &item.id, item.change_key.as_deref());
+    if p.parent
+        && let Some(pid) = &item.parent_folder_id
+    {
+        write_id(
+            w,
+            "t:ParentFolderId",
+            pid,
+            item.parent_change_key.as_deref(),
+        );
+    }
+    if p.class
+        && let Some(v) = &item.item_class
+    {
+        w.leaf("t:ItemClass", v);
+    }
+    if p.subject
+        && let Some(v) = &item.subject
+    {
+        w.leaf("t:Subject", v);
+    }
+    if p.sensitivity
+        && let Some(v) = item.sensitivity
+    {
+        w.leaf("t:Sensitivity", v.as_str());
+    }
+    if p.body
+        && let Some((body_type, text)) = &item.body
+    {
+        w.text_element("t:Body", &[("BodyType", body_type.as_str())], text);
+    }
+    if p.received
+        && let Some(v) = item.date_time_received
+    {
+        w.leaf("t:DateTimeReceived", &dt(v));
+    }
+    if p.size
+        && let Some(v) = item.size
+    {
+        w.leaf("t:Size", &v.to_string());
+    }
+    if p.categories && !item.categories.is_empty() {
+        w.start("t:Categories", &[]);
+        for c in &item.categories {
+            w.leaf("t:String", c);
+        }
+        w.end("t:Categories");
+    }
+    if p.importance
+        && let Some(v) = item.importance
+    {
+        w.leaf("t:Importance", v.as_str());
+    }
+    if p.sent
+        && let Some(v) = item.date_time_sent
+    {
+        w.leaf("t:DateTimeSent", &dt(v));
+    }
+    if p.created
+        && let Some(v) = item.date_time_created
+    {
+        w.leaf("t:DateTimeCreated", &dt(v));
+    }
+    if p.has_attachments {
+        w.leaf("t:HasAttachments", bool_str(item.has_attachments));
+    }
+    for (uri, value) in requested_extended(&shape.additional, &item.extended) {
+        write_extended_property(w, uri, value);
+    }
+    if p.is_associated {
+        w.leaf("t:IsAssociated", bool_str(item.is_associated));
+    }
+    match item.kind {
+        ItemKind::Message => {
+            if p.sender
+                && let Some(m) = &item.sender
+            {
+                w.start("t:Sender", &[]);
+                write_mailbox(w, m);
+                w.end("t:Sender");
+            }
+            for (wanted, list, el) in [
+                (p.to, &item.to, "t:ToRecipients"),
+                (p.cc, &item.cc, "t:CcRecipients"),
+            ] {
+                if wanted && !list.is_empty() {
+                    w.start(el, &[]);
+                    for m in list {
+                        write_mailbox(w, m);
+                    }
+                    w.end(el);
+                }
+            }
+            if p.from
+                && let Some(m) = &item.from
+            {
+                w.start("t:From", &[]);
+                write_mailbox(w, m);
+                w.end("t:From");
+            }
+            if p.message_id
+                && let Some(v) = &item.internet_message_id
+            {
+                w.leaf("t:InternetMessageId", v);
+            }
+            if p.is_read
+                && let Some(v) = item.is_read
+            {
+                w.leaf("t:IsRead", bool_str(v));
+            }
+        }
+        ItemKind::CalendarItem => {
+            if p.start
+                && let Some(v) = item.start
+            {
+                w.leaf("t:Start", &dt(v));
+            }
+            if p.end
+                && let Some(v) = item.end
+            {
+                w.leaf("t:End", &dt(v));
+            }
+            if p.all_day
+                && let Some(v) = item.is_all_day_event
+            {
+                w.leaf("t:IsAllDayEvent", bool_str(v));
+            }
+            if p.free_busy
+                && let Some(v) = item.legacy_free_busy_status
+            {
+                w.leaf("t:LegacyFreeBusyStatus", v.as_str());
+            }
+            if p.location
+                && let Some(v) = &item.location
+            {
+                w.leaf("t:Location", v);
+            }
+        }
+        ItemKind::Item => {}
+    }
+    w.end(&name);
+}
+
+/// `GetItemResponse`: one message per requested item id, in order.
+pub fn get_item_response(
+    shape: &ItemShape,
+    results: &[Result<ItemView, ResponseError>],
+) -> Vec<u8> {
+    response_messages("GetItem", results, Some("m:Items"), |w, item| {
+        w.start("m:Items", &[]);
+        write_item(w, item, shape, true);
+        w.end("m:Items");
+    })
+}
+
+/// `FindItemResponse`: one message per parent folder. Bodies are never
+/// returned by FindItem.
+pub fn find_item_response(
+    shape: &ItemShape,
+    results: &[Result<Page<ItemView>, ResponseError>],
+) -> Vec<u8> {
+    response_messages("FindItem", results, None, |w, page| {
+        write_root_folder_start(
+            w,
+            page.indexed_paging_offset,
+            page.total_items_in_view,
+            page.includes_last_item_in_range,
+        );
+        if page.items.is_empty() {
+            w.empty("t:Items", &[]);
+        } else {
+            w.start("t:Items", &[]);
+            for item in &page.items {
+                write_item(w, item, shape, false);
+            }
+            w.end("t:Items");
+        }
+        w.end("m:RootFolder");
+    })
+}
+
+/// The id of an item created by CreateItem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreatedItem {
+    pub kind: ItemKind,
+    pub item_id: ItemRef,
+}
+
+/// `CreateItemResponse`: one message per item. `Ok(None)` (items that were
+/// only sent, not saved) writes an empty `m:Items`.
+pub fn create_item_response(results: &[Result<Option<CreatedItem>, ResponseError>]) -> Vec<u8> {
+    response_messages(
+        "CreateItem",
+        results,
+        Some("m:Items"),
+        |w, created| match created {
+            None => w.empty("m:Items", &[]),
+            Some(c) => {
+                let name = format!("t:{}", c.kind.as_str());
+                w.start("m:Items", &[]);
+                w.start(&name, &[]);
+                write_id(
+                    w,
+                    "t:ItemId",
+                    &c.item_id.id,
+                    c.item_id.change_key.as_deref(),
+                );
+                w.end(&name);
+                w.end("m:Items");
+            }
+        },
+    )
+}
+
+/// `DeleteItemResponse`: one message per item id.
+pub fn delete_item_response(results: &[Result<(), ResponseError>]) -> Vec<u8> {
+    response_messages("DeleteItem", results, None, |_, ()| {})
+}
+
+// ======================================================================
+// User configuration
+// ======================================================================
+
+/// What the server knows about a user configuration object (same shape
+/// as the request's `UserConfiguration`).
+pub type UserConfigurationView = UserConfiguration;
+
+fn write_typed_value(w: &mut XmlOut, name: &str, v: &TypedValue) {
+    w.start(name, &[]);
+    w.leaf("t:Type", v.value_type.as_str());
+    for value in &v.values {
+        w.leaf("t:Value", value);
+    }
+    w.end(name);
+}
+
+fn write_dictionary(w: &mut XmlOut, entries: &[DictionaryEntry]) {
+    if entries.is_empty() {
+        w.empty("t:Dictionary", &[]);
+        return;
+    }
+    w.start("t:Dictionary", &[]);
+    for e in entries {
+        w.start("t:DictionaryEntry", &[]);
+        write_typed_value(w, "t:DictionaryKey", &e.key);
+        if let Some(v) = &e.value {
+            write_typed_value(w, "t:DictionaryValue", v);
+        }
+        w.end("t:DictionaryEntry");
+    }
+    w.end("t:Dictionary");
+}
+
+fn b64(data: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(data)
+}
+
+/// `GetUserConfigurationResponse`, emitting only the requested properties.
+pub fn get_user_configuration_response(
+    properties: &[UserConfigurationProperty],
+    result: &Result<UserConfigurationView, ResponseError>,
+) -> Vec<u8> {
+    let wants = |p: UserConfigurationProperty| {
+        properties
+            .iter()
+            .any(|q| *q == p || *q == UserConfigurationProperty::All)
+    };
+    response_messages(
+        "GetUserConfiguration",
+        std::slice::from_ref(result),
+        None,
+        |w, c| {
+            w.start("m:UserConfiguration", &[]);
+            w.start("t:UserConfigurationName", &[("Name", &c.name.name)]);
+            write_folder_ref(w, &c.name.folder);
+            w.end("t:UserConfigurationName");
+            if wants(UserConfigurationProperty::Id)
+                && let Some(id) = &c.item_id
+            {
+                write_id(w, "t:ItemId", &id.id, id.change_key.as_deref());
+            }
+            if wants(UserConfigurationProperty::Dictionary)
+                && let Some(d) = &c.dictionary
+            {
+                write_dictionary(w, d);
+            }
+            if wants(UserConfigurationProperty::XmlData)
+                && let Some(x) = &c.xml_data
+            {
+                w.leaf("t:XmlData", &b64(x));
+            }
+            if wants(UserConfigurationProperty::BinaryData)
+                && let Some(b) = &c.binary_data
+            {
+                w.leaf("t:BinaryData", &b64(b));
+            }
+            w.end("m:UserConfiguration");
+        },
+    )
+}
+
+/// `CreateUserConfigurationResponse`.
+pub fn create_user_configuration_response(result: &Result<(), ResponseError>) -> Vec<u8> {
+    response_messages(
+        "CreateUserConfiguration",
+        std::slice::from_ref(result),
+        None,
+        |_, ()| {},
+    )
+}
+
+/// `UpdateUserConfigurationResponse`.
+pub fn update_user_configuration_response(result: &Result<(), ResponseError>) -> Vec<u8> {
+    response_messages(
+        "UpdateUserConfiguration",
+        std::slice::from_ref(result),
+        None,
+        |_, ()| {},
+    )
+}
+
+/// `DeleteUserConfigurationResponse`.
+pub fn delete_user_configuration_response(result: &Result<(), ResponseError>) -> Vec<u8> {
+    response_messages(
+        "DeleteUserConfiguration",
+        std::slice::from_ref(result),
+        None,
+        |_, ()| {},
+    )
+}
+
+// ======================================================================
+// ConvertId, GetUserPhoto, subscriptions
+// ======================================================================
+
+/// `ConvertIdResponse`: one message per source id; the payload is an
+/// `m:AlternateId xsi:type="t:AlternateIdType"`.
+pub fn convert_id_response(results: &[Result<AlternateId, ResponseError>]) -> Vec<u8> {
+    response_envelope(|w| {
+        w.start(
+            "m:ConvertIdResponse",
+            &[
+                ("xmlns:m", ns::MESSAGES),
+                ("xmlns:t", ns::TYPES),
+                ("xmlns:xsi", ns::XSI),
+            ],
+        );
+        w.start("m:ResponseMessages", &[]);
+        for r in results {
+            match r {
+                Ok(a) => {
+                    w.start(
+                        "m:ConvertIdResponseMessage",
+                        &[("ResponseClass", "Success")],
+                    );
+                    w.leaf("m:ResponseCode", "NoError");
+                    let mut attrs = vec![
+                        ("xsi:type", "t:AlternateIdType"),
+                        ("Format", a.format.as_str()),
+                        ("Id", a.id.as_str()),
+                        ("Mailbox", a.mailbox.as_str()),
+                    ];
+                    if let Some(arch) = a.is_archive {
+                        attrs.push(("IsArchive", bool_str(arch)));
+                    }
+                    w.empty("m:AlternateId", &attrs);
+                }
+                Err(e) => {
+                    w.start(
+                        "m:ConvertIdResponseMessage",
+                        &[("ResponseClass", e.class.as_str())],
+                    );
+                    write_error_body(w, e);
+                }
+            }
+            w.end("m:ConvertIdResponseMessage");
+        }
+        w.end("m:ResponseMessages");
+        w.end("m:ConvertIdResponse");
+    })
+}
+
+/// A photo for GetUserPhoto.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserPhoto {
+    pub has_changed: bool,
+    /// The image bytes (usually JPEG), base64-encoded on the wire.
+    pub picture_data: Vec<u8>,
+}
+
+/// `GetUserPhotoResponse` (itself the response message, no ResponseMessages).
+pub fn get_user_photo_response(result: &Result<UserPhoto, ResponseError>) -> Vec<u8> {
+    response_envelope(|w| {
+        let class = match result {
+            Ok(_) => "Success",
+            Err(e) => e.class.as_str(),
+        };
+        w.start(
+            "m:GetUserPhotoResponse",
+            &[
+                ("ResponseClass", class),
+                ("xmlns:m", ns::MESSAGES),
+                ("xmlns:t", ns::TYPES),
+            ],
+        );
+        match result {
+            Ok(photo) => {
+                w.leaf("m:ResponseCode", "NoError");
+                w.leaf("m:HasChanged", bool_str(photo.has_changed));
+                w.leaf("m:PictureData", &b64(&photo.picture_data));
+            }
+            Err(e) => write_error_body(w, e),
+        }
+        w.end("m:GetUserPhotoResponse");
+    })
+}
+
+/// A created subscription.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionCreated {
+    pub subscription_id: String,
+    /// Absent for streaming subscriptions.
+    pub watermark: Option<String>,
+}
+
+/// `SubscribeResponse`.
+pub fn subscribe_response(result: &Result<SubscriptionCreated, ResponseError>) -> Vec<u8> {
+    response_messages("Subscribe", std::slice::from_ref(result), None, |w, s| {
+        w.leaf("m:SubscriptionId", &s.subscription_id);
+        if let Some(wm) = &s.watermark {
+            w.leaf("m:Watermark", wm);
+        }
+    })
+}
+
+/// `UnsubscribeResponse`.
+pub fn unsubscribe_response(result: &Result<(), ResponseError>) -> Vec<u8> {
+    response_messages(
+        "Unsubscribe",
+        std::slice::from_ref(result),
+        None,
+        |_, ()| {},
+    )
+}
+
+/// `GetEventsResponse` with one `m:Notification`.
+pub fn get_events_response(result: &Result<Notification, ResponseError>) -> Vec<u8> {
+    response_messages(
+        "GetEvents",
+        std::slice::from_ref(result),
+        None,
+        write_notification,
+    )
+}
+
+/// A one-message error response for any operation, e.g.
+/// `ErrorInvalidRequest` for [`crate::request::Operation::Unknown`]:
+/// `m:{operation}Response/m:ResponseMessages/m:{operation}ResponseMessage`.
+/// If `operation` is not a valid XML name a SOAP fault is written instead.
+pub fn error_response(operation: &str, error: &ResponseError) -> Vec<u8> {
+    if !is_ncname(operation) || operation.len() > 200 {
+        return write_fault(&error.code, &error.message);
+    }
+    let results: [Result<(), ResponseError>; 1] = [Err(error.clone())];
+    response_messages(operation, &results, None, |_, ()| {})
+}
+
+// ======================================================================
+// Faults
+// ======================================================================
+
+/// Where a request failed schema validation (`t:MessageXml` of an
+/// `ErrorSchemaValidation` fault, read by exchangelib).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaViolation {
+    pub line: usize,
+    pub position: usize,
+    pub violation: String,
+}
+
+fn write_fault_inner(
+    code: &str,
+    message: &str,
+    violation: Option<&SchemaViolation>,
+    must_understand: bool,
+) -> Vec<u8> {
+    let code = safe_code(code);
+    let mut w = XmlOut::new();
+    w.declaration();
+    w.start("s:Envelope", &[("xmlns:s", ns::SOAP)]);
+    w.start("s:Body", &[]);
+    w.start("s:Fault", &[]);
+    if must_understand {
+        w.leaf("faultcode", "s:MustUnderstand");
+        w.text_element("faultstring", &[("xml:lang", "en-US")], message);
+    } else {
+        w.text_element("faultcode", &[("xmlns:a", ns::TYPES)], &format!("a:{code}"));
+        w.text_element("faultstring", &[("xml:lang", "en-US")], message);
+        w.start("detail", &[]);
+        w.text_element("e:ResponseCode", &[("xmlns:e", ns::ERRORS)], code);
+        w.text_element("e:Message", &[("xmlns:e", ns::ERRORS)], message);
+        if let Some(v) = violation {
+            w.start("t:MessageXml", &[("xmlns:t", ns::TYPES)]);
+            w.leaf("t:LineNumber", &v.line.to_string());
+            w.leaf("t:LinePosition", &v.position.to_string());
+            w.leaf("t:Violation", &v.violation);
+            w.end("t:MessageXml");
+        }
+        w.end("detail");
+    }
+    w.end("s:Fault");
+    w.end("s:Body");
+    w.end("s:Envelope");
+    w.finish()
+}
+
+/// A request-level SOAP fault (send with HTTP 500), shaped like Exchange's:
+/// `faultcode` `a:{code}`, `faultstring`, `detail/e:ResponseCode`, `detail/e:Message`.
+pub fn write_fault(code: &str, message: &str) -> Vec<u8> {
+    write_fault_inner(code, message, None, false)
+}
+
+/// Like [`write_fault`], adding `detail/t:MessageXml` with
+/// `t:LineNumber`, `t:LinePosition` and `t:Violation`.
+pub fn write_fault_with_violation(
+    code: &str,
+    message: &str,
+    violation: &SchemaViolation,
+) -> Vec<u8> {
+    write_fault_inner(code, message, Some(violation), false)
+}
+
+/// The fault for a request that [`crate::request::parse_request`] rejected:
+/// `soap:MustUnderstand` for an unknown mandatory header, otherwise the
+/// EWS code of [`EwsProtoError::response_code`]; schema errors carry the
+/// line and column computed from `input`.
+pub fn write_fault_for_error(err: &EwsProtoError, input: &[u8]) -> Vec<u8> {
+    if err.is_must_understand() {
+        return write_fault_inner("ErrorInvalidRequest", &err.to_string(), None, true);
+    }
+    let code = err.response_code();
+    if code == "ErrorSchemaValidation" {
+        let message = format!("The request failed schema validation: {err}");
+        if let Some(pos) = err.position() {
+            let (line, col) = xml::line_col(input, pos);
+            let v = SchemaViolation {
+                line,
+                position: col,
+                violation: err.to_string(),
+            };
+            return write_fault_inner(code, &message, Some(&v), false);
+        }
+        return write_fault_inner(code, &message, None, false);
+    }
+    write_fault_inner(code, &err.to_string(), None, false)
+}
+
+// ======================================================================
+// Reading responses (client side, tests)
+// ======================================================================
+
+/// One `m:*ResponseMessage` (or a response that is its own message, like
+/// `m:GetUserPhotoResponse`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResponseMessage {
+    pub class: ResponseClass,
+    /// `m:ResponseCode` (`NoError` on success).
+    pub code: String,
+    /// `m:MessageText`, if any.
+    pub text: Option<String>,
+    /// The whole response message element.
+    pub element: Element,
+}
+
+/// A parsed response envelope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedResponse {
+    pub server_version: Option<ServerVersionInfo>,
+    /// Local name of the element in `soap:Body`, e.g. `GetFolderResponse`.
+    pub response: String,
+    pub messages: Vec<ResponseMessage>,
+}
+
+fn parse_server_version_info(header: &Element) -> Option<ServerVersionInfo> {
+    let h = header.child(ns::TYPES, "ServerVersionInfo")?;
+    let n = |name: &str| h.attr(name).and_then(|v| v.trim().parse().ok());
+    Some(ServerVersionInfo {
+        major_version: n("MajorVersion")?,
+        minor_version: n("MinorVersion")?,
+        major_build_number: n("MajorBuildNumber")?,
+        minor_build_number: n("MinorBuildNumber")?,
+        version: h.attr("Version").unwrap_or_default().to_owned(),
+    })
+}
+
+fn fault_error(fault: &Element) -> EwsProtoError {
+    let code = fault
+        .child(ns::SOAP, "detail")
+        .or_else(|| fault.child("", "detail"))
+        .and_then(|d| d.child(ns::ERRORS, "ResponseCode"))
+        .map(|c| c.text_trimmed().to_owned())
+        .or_else(|| {
+            fault
+                .child("", "faultcode")
+                .map(|c| c.text_trimmed().to_owned())
+        })
+        .unwrap_or_default();
+    let message = fault
+        .child("", "faultstring")
+        .map(|c| c.text_trimmed().to_owned())
+        .unwrap_or_default();
+    EwsProtoError::SoapFault {
+        code: echo(&code),
+        message: echo(&message),
+    }
+}
+
+fn parse_message(el: &Element) -> Result<ResponseMessage, EwsProtoError> {
+    let raw_class = el
+        .attr("ResponseClass")
+        .ok_or_else(|| EwsProtoError::MissingAttribute {
+            element: display_name(&el.ns, &el.local),
+            name: "ResponseClass",
+            position: el.position(),
+        })?;
+    let class: ResponseClass = raw_class.parse().map_err(|_| EwsProtoError::InvalidValue {
+        context: format!("{}/@ResponseClass", display_name(&el.ns, &el.local)),
+        value: echo(raw_class),
+        expected: "one of: Success, Warning, Error".to_owned(),
+        position: el.position(),
+    })?;
+    let code = el
+        .child(ns::MESSAGES, "ResponseCode")
+        .map(|c| c.text_trimmed().to_owned())
+        .ok_or_else(|| EwsProtoError::MissingElement {
+            parent: display_name(&el.ns, &el.local),
+            name: "ResponseCode",
+            position: el.position(),
+        })?;
+    Ok(ResponseMessage {
+        class,
+        code,
+        text: el
+            .child(ns::MESSAGES, "MessageText")
+            .map(|c| c.text.clone()),
+        element: el.clone(),
+    })
+}
+
+/// Parses an EWS response envelope. A SOAP fault becomes
+/// [`EwsProtoError::SoapFault`].
+pub fn parse_response(input: &[u8], limits: &Limits) -> Result<ParsedResponse, EwsProtoError> {
+    let root = xml::parse(input, limits)?;
+    let (header, body) = split_envelope(&root)?;
+    let response = body_child(body)?;
+    if response.is(ns::SOAP, "Fault") {
+        return Err(fault_error(response));
+    }
+    let server_version = header.and_then(parse_server_version_info);
+    let messages = if response.attr("ResponseClass").is_some() {
+        vec![parse_message(response)?]
+    } else {
+        let container = response
+            .child(ns::MESSAGES, "ResponseMessages")
+            .ok_or_else(|| EwsProtoError::MissingElement {
+                parent: display_name(&response.ns, &response.local),
+                name: "ResponseMessages",
+                position: response.position(),
+            })?;
+        container
+            .children
+            .iter()
+            .map(parse_message)
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    Ok(ParsedResponse {
+        server_version,
+        response: response.local.clone(),
+        messages,
+    })
+}
+
+/// The response messages of an EWS response, in order.
+pub fn parse_response_messages(
+    input: &[u8],
+    limits: &Limits,
+) -> Result<Vec<ResponseMessage>, EwsProtoError> {
+    parse_response(input, limits).map(|r| r.messages)
+}
+
+fn child_text(el: &Element, local: &str) -> Option<String> {
+    el.child(ns::TYPES, local).map(|c| c.text.clone())
+}
+
+fn child_u32(el: &Element, local: &str) -> Result<Option<u32>, EwsProtoError> {
+    el.child(ns::TYPES, local)
+        .map(|c| {
+            c.text_trimmed()
+                .parse()
+                .map_err(|_| EwsProtoError::InvalidValue {
+                    context: display_name(&c.ns, &c.local),
+                    value: echo(&c.text),
+                    expected: "a non-negative integer".to_owned(),
+                    position: c.position(),
+                })
+        })
+        .transpose()
+}
+
+fn child_bool(el: &Element, local: &str) -> Result<Option<bool>, EwsProtoError> {
+    el.child(ns::TYPES, local)
+        .map(|c| {
+            parse_xs_boolean(&c.text).ok_or_else(|| EwsProtoError::InvalidValue {
+                context: display_name(&c.ns, &c.local),
+                value: echo(&c.text),
+                expected: "an xs:boolean".to_owned(),
+                position: c.position(),
+            })
+        })
+        .transpose()
+}
+
+fn child_datetime(el: &Element, local: &str) -> Result<Option<OffsetDateTime>, EwsProtoError> {
+    el.child(ns::TYPES, local)
+        .map(|c| {
+            parse_xs_datetime(&c.text).ok_or_else(|| EwsProtoError::InvalidDateTime {
+                context: display_name(&c.ns, &c.local),
+                value: echo(&c.text),
+                position: c.position(),
+            })
+        })
+        .transpose()
+}
+
+fn child_enum<T: std::str::FromStr>(el: &Element, local: &str) -> Result<Option<T>, EwsProtoError> {
+    el.child(ns::TYPES, local)
+        .map(|c| {
+            c.text_trimmed()
+                .parse()
+                .map_err(|_| EwsProtoError::InvalidValue {
+                    context: display_name(&c.ns, &c.local),
+                    value: echo(&c.text),
+                    expected: "a valid enumeration value".to_owned(),
+                    position: c.position(),
+                })
+        })
+        .transpose()
+}
+
+fn id_pair(el: Option<&Element>) -> Result<(Option<String>, Option<String>), EwsProtoError> {
+    match el {
+        None => Ok((None, None)),
+        Some(e) => {
+            let r = parse_item_ref(e)?;
+            Ok((Some(r.id), r.change_key))
+        }
+    }
+}
+
+/// Reads a folder element (`t:Folder`, `t:CalendarFolder`, ...) back into a
+/// [`FolderView`]. Properties that are absent read as empty/zero.
+pub fn folder_from_element(el: &Element) -> Result<FolderView, EwsProtoError> {
+    let kind: FolderKind = el
+        .local
+        .parse()
+        .map_err(|_| EwsProtoError::UnexpectedElement {
+            parent: "m:Folders".to_owned(),
+            found: display_name(&el.ns, &el.local),
+            position: el.position(),
+        })?;
+    let id_el = el
+        .child(ns::TYPES, "FolderId")
+        .ok_or_else(|| EwsProtoError::MissingElement {
+            parent: display_name(&el.ns, &el.local),
+            name: "FolderId",
+            position: el.position(),
+        })?;
+    let id = parse_item_ref(id_el)?;
+    let (parent_id, parent_change_key) = id_pair(el.child(ns::TYPES, "ParentFolderId"))?;
+    let distinguished = el
+        .child(ns::TYPES, "DistinguishedFolderId")
+        .map(|d| {
+            d.text_trimmed()
+                .parse::<DistinguishedFolderId>()
+                .map_err(|_| EwsProtoError::UnknownDistinguishedFolderId {
+                    id: echo(&d.text),
+                    position: d.position(),
+                })
+        })
+        .transpose()?;
+    Ok(FolderView {
+        kind,
+        id: id.id,
+        change_key: id.change_key,
+        parent_id,
+        parent_change_key,
+        display_name: child_text(el, "DisplayName").unwrap_or_default(),
+        folder_class: child_text(el, "FolderClass"),
+        total_count: child_u32(el, "TotalCount")?.unwrap_or(0),
+        child_folder_count: child_u32(el, "ChildFolderCount")?.unwrap_or(0),
+        unread_count: child_u32(el, "UnreadCount")?.unwrap_or(0),
+        distinguished,
+        extended: el
+            .children_named(ns::TYPES, "ExtendedProperty")
+            .map(parse_extended_property)
+            .collect::<Result<_, _>>()?,
+    })
+}
+
+fn mailboxes(el: &Element, local: &str) -> Result<Vec<Mailbox>, EwsProtoError> {
+    match el.child(ns::TYPES, local) {
+        None => Ok(Vec::new()),
+        Some(list) => list
+            .children_named(ns::TYPES, "Mailbox")
+            .map(parse_mailbox)
+            .collect(),
+    }
+}
+
+fn single_mailbox(el: &Element, local: &str) -> Result<Option<Mailbox>, EwsProtoError> {
+    el.child(ns::TYPES, local)
+        .and_then(|c| c.child(ns::TYPES, "Mailbox"))
+        .map(parse_mailbox)
+        .transpose()
+}
+
+/// Reads an item element (`t:Message`, `t:CalendarItem`, `t:Item`) back
+/// into an [`ItemView`]. Properties that are absent read as `None`/empty.
+pub fn item_from_element(el: &Element) -> Result<ItemView, EwsProtoError> {
+    let kind: ItemKind = el
+        .local
+        .parse()
+        .map_err(|_| EwsProtoError::UnexpectedElement {
+            parent: "m:Items".to_owned(),
+            found: display_name(&el.ns, &el.local),
+            position: el.position(),
+        })?;
+    let id_el = el
+        .child(ns::TYPES, "ItemId")
+        .ok_or_else(|| EwsProtoError::MissingElement {
+            parent: display_name(&el.ns, &el.local),
+            name: "ItemId",
+            position: el.position(),
+        })?;
+    let id = parse_item_ref(id_el)?;
+    let mut item = ItemView::new(kind, &id.id, id.change_key.as_deref());
+    (item.parent_folder_id, item.parent_change_key) =
+        id_pair(el.child(ns::TYPES, "ParentFolderId"))?;
+    item.item_class = child_text(el, "ItemClass");
+    item.subject = child_text(el, "Subject");
+    item.sensitivity = child_enum(el, "Sensitivity")?;
+    if let Some(b) = el.child(ns::TYPES, "Body") {
+        let t = b.attr("BodyType").unwrap_or("Text");
+        let body_type: BodyType = t.parse().map_err(|_| EwsProtoError::InvalidValue {
+            context: "t:Body/@BodyType".to_owned(),
+            value: echo(t),
+            expected: "one of: HTML, Text".to_owned(),
+            position: b.position(),
+        })?;
+        item.body = Some((body_type, b.text.clone()));
+    }
+    item.date_time_received = child_datetime(el, "DateTimeReceived")?;
+    item.size = el
+        .child(ns::TYPES, "Size")
+        .map(|c| {
+            c.text_trimmed()
+                .parse()
+                .map_err(|_| EwsProtoError::InvalidValue {
+                    context: "t:Size".to_owned(),
+                    value: echo(&c.text),
+                    expected: "a non-negative integer".to_owned(),
+                    position: c.position(),
+                })
+        })
+        .transpose()?;
+    if let Some(c) = el.child(ns::TYPES, "Categories") {
+        item.categories = c
+            .children_named(ns::TYPES, "String")
+            .map(|s| s.text.clone())
+            .collect();
+    }
+    item.importance = child_enum(el, "Importance")?;
+    item.date_time_sent = child_datetime(el, "DateTimeSent")?;
+    item.date_time_created = child_datetime(el, "DateTimeCreated")?;
+    item.has_attachments = child_bool(el, "HasAttachments")?.unwrap_or(false);
+    item.is_associated = child_bool(el, "IsAssociated")?.unwrap_or(false);
+    item.extended = el
+        .children_named(ns::TYPES, "ExtendedProperty")
+        .map(parse_extended_property)
+        .collect::<Result<_, _>>()?;
+    item.sender = single_mailbox(el, "Sender")?;
+    item.to = mailboxes(el, "ToRecipients")?;
+    item.cc = mailboxes(el, "CcRecipients")?;
+    item.from = single_mailbox(el, "From")?;
+    item.internet_message_id = child_text(el, "InternetMessageId");
+    item.is_read = child_bool(el, "IsRead")?;
+    item.start = child_datetime(el, "Start")?;
+    item.end = child_datetime(el, "End")?;
+    item.is_all_day_event = child_bool(el, "IsAllDayEvent")?;
+    item.legacy_free_busy_status = child_enum(el, "LegacyFreeBusyStatus")?;
+    item.location = child_text(el, "Location");
+    Ok(item)
+}
+
+/// Reads the `m:Notification` of a GetEvents response message.
+pub fn notification_from_message(message: &ResponseMessage) -> Result<Notification, EwsProtoError> {
+    let n = message
+        .element
+        .child(ns::MESSAGES, "Notification")
+        .ok_or_else(|| EwsProtoError::MissingElement {
+            parent: display_name(&message.element.ns, &message.element.local),
+            name: "Notification",
+            position: message.element.position(),
+        })?;
+    parse_notification(n)
+}
+
+/// Reads typed dictionary values etc. of a GetUserConfiguration response message.
+pub fn user_configuration_from_message(
+    message: &ResponseMessage,
+) -> Result<UserConfigurationView, EwsProtoError> {
+    let c = message
+        .element
+        .child(ns::MESSAGES, "UserConfiguration")
+        .ok_or_else(|| EwsProtoError::MissingElement {
+            parent: display_name(&message.element.ns, &message.element.local),
+            name: "UserConfiguration",
+            position: message.element.position(),
+        })?;
+    crate::request::parse_user_configuration(c)
+}

@@ -1,0 +1,374 @@
+//! insta snapshots of every response writer. Snapshots show the exact bytes
+//! with a newline inserted between `><` (see `samples::lines`).
+
+mod samples;
+
+use ews_proto::notification::{
+    SubscriptionStatus, write_send_notification, write_send_notification_result,
+};
+use ews_proto::request::{AlternateId, IdFormat, UserConfigurationProperty, parse_request};
+use ews_proto::response::{
+    CreatedItem, Page, ResponseError, SchemaViolation, SubscriptionCreated, UserPhoto,
+    convert_id_response, create_item_response, create_user_configuration_response,
+    delete_item_response, delete_user_configuration_response, error_response, find_folder_response,
+    find_item_response, get_events_response, get_folder_response, get_item_response,
+    get_user_configuration_response, get_user_photo_response, subscribe_response,
+    unsubscribe_response, update_user_configuration_response, write_fault, write_fault_for_error,
+    write_fault_with_violation,
+};
+use ews_proto::types::{BaseShape, FolderShape, ItemKind, ItemRef, ItemShape, PropertyPath};
+use ews_proto::xml::Limits;
+use insta::assert_snapshot;
+use samples::*;
+
+/// Makes single-line writer output reviewable: a newline between every
+/// `><` pair. Lossless, because escaped text never contains `<`.
+fn lines(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.replace("><", ">\n<"),
+        Err(e) => panic!("writer produced invalid UTF-8: {e}"),
+    }
+}
+
+fn field(f: &str) -> PropertyPath {
+    PropertyPath::Field(f.to_owned())
+}
+
+/// The AdditionalProperties exchangelib sends for every folder.
+fn exchangelib_folder_shape() -> FolderShape {
+    FolderShape {
+        base_shape: BaseShape::IdOnly,
+        additional: [
+            "folder:ChildFolderCount",
+            "folder:DisplayName",
+            "folder:DistinguishedFolderId",
+            "folder:EffectiveRights",
+            "folder:FolderClass",
+            "folder:FolderId",
+            "folder:ParentFolderId",
+            "folder:PermissionSet",
+            "folder:TotalCount",
+            "folder:UnreadCount",
+        ]
+        .into_iter()
+        .map(field)
+        .collect(),
+    }
+}
+
+#[test]
+fn get_folder_exchangelib_shape_with_missing_folder() {
+    let out = get_folder_response(
+        &exchangelib_folder_shape(),
+        &[
+            Ok(purges_folder()),
+            Err(ResponseError::code("ErrorFolderNotFound")),
+        ],
+    );
+    assert_snapshot!(lines(&out));
+}
+
+#[test]
+fn get_folder_id_only_default_and_all_properties() {
+    for shape in [
+        BaseShape::IdOnly,
+        BaseShape::Default,
+        BaseShape::AllProperties,
+    ] {
+        let out = get_folder_response(
+            &FolderShape::new(shape),
+            &[Ok(purges_folder()), Ok(calendar_folder())],
+        );
+        assert_snapshot!(format!("get_folder_{shape}"), lines(&out));
+    }
+}
+
+#[test]
+fn get_folder_with_requested_mapi_tags() {
+    // EWSEditor-style: AllProperties plus MAPI tags; only known ones come back.
+    let mut shape = FolderShape::new(BaseShape::AllProperties);
+    shape.additional = vec![
+        PropertyPath::Extended(ews_proto::types::ExtendedFieldUri {
+            property_tag: Some("13825".to_owned()), // 0x3601, asked for in decimal
+            property_type: "Integer".to_owned(),
+            ..Default::default()
+        }),
+        PropertyPath::Extended(ews_proto::types::ExtendedFieldUri::tag(0x66B5, "Integer")),
+    ];
+    let out = get_folder_response(&shape, &[Ok(purges_folder())]);
+    assert_snapshot!(lines(&out));
+}
+
+#[test]
+fn find_folder_pages() {
+    let page = Page {
+        items: vec![purges_folder(), calendar_folder()],
+        indexed_paging_offset: Some(2),
+        total_items_in_view: 5,
+        includes_last_item_in_range: false,
+    };
+    let empty = Page {
+        items: Vec::new(),
+        indexed_paging_offset: Some(0),
+        total_items_in_view: 0,
+        includes_last_item_in_range: true,
+    };
+    let out = find_folder_response(
+        &FolderShape::new(BaseShape::Default),
+        &[
+            Ok(page),
+            Ok(empty),
+            Err(ResponseError::code("ErrorFolderNotFound")),
+        ],
+    );
+    assert_snapshot!(lines(&out));
+}
+
+#[test]
+fn get_item_all_properties_with_extended() {
+    let mut shape = ItemShape::new(BaseShape::AllProperties);
+    shape.additional = vec![
+        PropertyPath::Extended(skype_blob_uri()),
+        PropertyPath::Extended(skype_conv_uri()),
+        field("item:NotAThing"),
+        field("contacts:Birthday"),
+    ];
+    let out = get_item_response(
+        &shape,
+        &[
+            Ok(conversation_message()),
+            Ok(meeting()),
+            Err(ResponseError::code("ErrorItemNotFound")),
+        ],
+    );
+    assert_snapshot!(lines(&out));
+}
+
+#[test]
+fn get_item_default_and_id_only() {
+    for shape in [BaseShape::IdOnly, BaseShape::Default] {
+        let out = get_item_response(
+            &ItemShape::new(shape),
+            &[Ok(conversation_message()), Ok(meeting())],
+        );
+        assert_snapshot!(format!("get_item_{shape}"), lines(&out));
+    }
+}
+
+#[test]
+fn get_item_id_only_with_additional_fields() {
+    let mut shape = ItemShape::new(BaseShape::IdOnly);
+    shape.additional = [
+        "item:Subject",
+        "item:ItemClass",
+        "message:IsRead",
+        "calendar:Start",
+        "item:Body",
+    ]
+    .into_iter()
+    .map(field)
+    .collect();
+    let out = get_item_response(&shape, &[Ok(conversation_message()), Ok(meeting())]);
+    assert_snapshot!(lines(&out));
+}
+
+#[test]
+fn find_item_never_returns_bodies() {
+    let page = Page {
+        items: vec![conversation_message(), meeting()],
+        indexed_paging_offset: Some(2),
+        total_items_in_view: 2,
+        includes_last_item_in_range: true,
+    };
+    let out = find_item_response(&ItemShape::new(BaseShape::AllProperties), &[Ok(page)]);
+    assert_snapshot!(lines(&out));
+}
+
+#[test]
+fn find_item_calendar_view_without_paging_offset() {
+    let page = Page {
+        items: vec![meeting()],
+        indexed_paging_offset: None,
+        total_items_in_view: 1,
+        includes_last_item_in_range: true,
+    };
+    let mut shape = ItemShape::new(BaseShape::IdOnly);
+    shape.additional = vec![field("calendar:Start"), field("calendar:End")];
+    let out = find_item_response(&shape, &[Ok(page)]);
+    assert_snapshot!(lines(&out));
+}
+
+#[test]
+fn create_item_saved_sent_and_failed() {
+    let out = create_item_response(&[
+        Ok(Some(CreatedItem {
+            kind: ItemKind::Message,
+            item_id: ItemRef::new("I-new", Some("CK1")),
+        })),
+        Ok(None),
+        Err(ResponseError::code("ErrorFolderNotFound")),
+    ]);
+    assert_snapshot!(lines(&out));
+}
+
+#[test]
+fn delete_item_with_warning_and_busy() {
+    let out = delete_item_response(&[
+        Ok(()),
+        Err(ResponseError::code("ErrorItemNotFound").as_warning()),
+        Err(ResponseError::server_busy(5000)),
+    ]);
+    assert_snapshot!(lines(&out));
+}
+
+#[test]
+fn get_user_configuration_all_and_id_only() {
+    let out =
+        get_user_configuration_response(&[UserConfigurationProperty::All], &Ok(greeting_config()));
+    assert_snapshot!("get_user_configuration_all", lines(&out));
+    let out = get_user_configuration_response(
+        &[
+            UserConfigurationProperty::Id,
+            UserConfigurationProperty::BinaryData,
+        ],
+        &Ok(greeting_config()),
+    );
+    assert_snapshot!("get_user_configuration_id_binary", lines(&out));
+    let out = get_user_configuration_response(
+        &[UserConfigurationProperty::All],
+        &Err(ResponseError::code("ErrorItemNotFound")),
+    );
+    assert_snapshot!("get_user_configuration_missing", lines(&out));
+}
+
+#[test]
+fn create_update_delete_user_configuration() {
+    assert_snapshot!(
+        "create_user_configuration",
+        lines(&create_user_configuration_response(&Ok(())))
+    );
+    assert_snapshot!(
+        "update_user_configuration_failed",
+        lines(&update_user_configuration_response(&Err(
+            ResponseError::code("ErrorItemNotFound")
+        )))
+    );
+    assert_snapshot!(
+        "delete_user_configuration",
+        lines(&delete_user_configuration_response(&Ok(())))
+    );
+}
+
+#[test]
+fn convert_id_probe_answers() {
+    let out = convert_id_response(&[
+        Ok(AlternateId {
+            format: IdFormat::EntryId,
+            id: "AAAAAA==".to_owned(),
+            mailbox: "alice@contoso.example".to_owned(),
+            is_archive: None,
+        }),
+        Err(ResponseError::new(
+            "ErrorInvalidIdMalformed",
+            "Id is malformed.",
+        )),
+    ]);
+    assert_snapshot!(lines(&out));
+}
+
+#[test]
+fn get_user_photo() {
+    let ok = get_user_photo_response(&Ok(UserPhoto {
+        has_changed: true,
+        picture_data: vec![0xFF, 0xD8, 0xFF, 0xE0],
+    }));
+    assert_snapshot!("get_user_photo_ok", lines(&ok));
+    let missing = get_user_photo_response(&Err(ResponseError::code("ErrorItemNotFound")));
+    assert_snapshot!("get_user_photo_missing", lines(&missing));
+}
+
+#[test]
+fn subscriptions_and_events() {
+    assert_snapshot!(
+        "subscribe",
+        lines(&subscribe_response(&Ok(SubscriptionCreated {
+            subscription_id: "SUB1".to_owned(),
+            watermark: Some("WM1".to_owned()),
+        })))
+    );
+    assert_snapshot!("unsubscribe", lines(&unsubscribe_response(&Ok(()))));
+    assert_snapshot!(
+        "get_events",
+        lines(&get_events_response(&Ok(notification())))
+    );
+    assert_snapshot!(
+        "get_events_unknown_subscription",
+        lines(&get_events_response(&Err(ResponseError::code(
+            "ErrorSubscriptionNotFound"
+        ))))
+    );
+}
+
+#[test]
+fn push_notifications() {
+    assert_snapshot!(
+        "send_notification",
+        lines(&write_send_notification(&[notification()]))
+    );
+    assert_snapshot!(
+        "send_notification_result_ok",
+        lines(&write_send_notification_result(SubscriptionStatus::Ok))
+    );
+    assert_snapshot!(
+        "send_notification_result_unsubscribe",
+        lines(&write_send_notification_result(
+            SubscriptionStatus::Unsubscribe
+        ))
+    );
+}
+
+#[test]
+fn unknown_operation_gets_invalid_request() {
+    let out = error_response(
+        "GetServiceConfiguration",
+        &ResponseError::code("ErrorInvalidRequest"),
+    );
+    assert_snapshot!(lines(&out));
+}
+
+#[test]
+fn faults() {
+    assert_snapshot!(
+        "fault_invalid_server_version",
+        lines(&write_fault(
+            "ErrorInvalidServerVersion",
+            "The specified server version is invalid."
+        ))
+    );
+    assert_snapshot!(
+        "fault_schema_violation",
+        lines(&write_fault_with_violation(
+            "ErrorSchemaValidation",
+            "The request failed schema validation.",
+            &SchemaViolation {
+                line: 1,
+                position: 42,
+                violation: "The element 'Foo' is invalid.".to_owned(),
+            },
+        ))
+    );
+    // A fault computed from a real parse error, with line/column.
+    let input = b"<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\">\n  <s:Body><!DOCTYPE x></s:Body></s:Envelope>";
+    let err = match parse_request(input, &Limits::default()) {
+        Err(e) => e,
+        Ok(r) => panic!("accepted: {r:?}"),
+    };
+    assert_snapshot!("fault_for_dtd", lines(&write_fault_for_error(&err, input)));
+    let must = ews_proto::EwsProtoError::MustUnderstandHeader {
+        found: "{urn:x}Security".to_owned(),
+    };
+    assert_snapshot!(
+        "fault_must_understand",
+        lines(&write_fault_for_error(&must, b""))
+    );
+}
