@@ -1,0 +1,731 @@
+//! The admin API: Exchange Management Shell cmdlets over HTTP. `POST /admin/powershell` with
+//! `{"cmdlet": "New-MailUser", "parameters": {"Name": …}}` answers `{"output": [objects]}` with
+//! the real cmdlets' field names, or `{"error": {"category", "message"}}`. Authenticated with
+//! the admin credential written at first start.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use subtle::ConstantTimeEq;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::Exchange;
+use crate::error::ExchangeError;
+use crate::org::{NewRecipient, Org, ROLES};
+use crate::trust::{self, NewAuthServer, PartnerParams, SetAuthConfig};
+
+pub fn routes() -> axum::Router<Exchange> {
+    axum::Router::new()
+        .route("/admin/powershell", post(powershell))
+        .route("/admin/traffic", get(traffic))
+        .route("/admin/cmdlets", get(cmdlets))
+        .layer(axum::extract::DefaultBodyLimit::max(1 << 20))
+}
+
+/// The cmdlets this server runs, with their parameters.
+pub const CMDLETS: &[(&str, &[&str])] = &[
+    ("Get-AcceptedDomain", &["Identity"]),
+    ("New-AcceptedDomain", &["Name", "DomainName", "DomainType"]),
+    (
+        "New-Mailbox",
+        &[
+            "Name",
+            "Alias",
+            "PrimarySmtpAddress",
+            "UserPrincipalName",
+            "SipAddress",
+            "DisplayName",
+            "FirstName",
+            "LastName",
+        ],
+    ),
+    ("Get-Mailbox", &["Identity"]),
+    ("Set-Mailbox", &["Identity", "AccountDisabled"]),
+    (
+        "New-MailUser",
+        &[
+            "Name",
+            "ExternalEmailAddress",
+            "Alias",
+            "PrimarySmtpAddress",
+            "DisplayName",
+            "FirstName",
+            "LastName",
+        ],
+    ),
+    (
+        "Set-MailUser",
+        &["Identity", "HiddenFromAddressListsEnabled"],
+    ),
+    ("Get-MailUser", &["Identity"]),
+    ("Get-Recipient", &["Identity"]),
+    ("Get-ManagementRole", &["Identity"]),
+    ("New-ManagementRoleAssignment", &["Role", "User", "Name"]),
+    (
+        "Get-ManagementRoleAssignment",
+        &["Identity", "Role", "RoleAssignee", "User"],
+    ),
+    ("Remove-ManagementRoleAssignment", &["Identity", "Confirm"]),
+    ("Get-AuthConfig", &[]),
+    (
+        "Set-AuthConfig",
+        &[
+            "CertificateThumbprint",
+            "SkipImmediateCertificateDeployment",
+            "NewCertificateThumbprint",
+            "NewCertificateEffectiveDate",
+            "PublishCertificate",
+            "ClearPreviousCertificate",
+            "Realm",
+            "ServiceName",
+            "Force",
+            "Confirm",
+        ],
+    ),
+    (
+        "New-ExchangeCertificate",
+        &[
+            "SubjectName",
+            "FriendlyName",
+            "Services",
+            "KeySize",
+            "PrivateKeyExportable",
+            "DomainName",
+            "Force",
+        ],
+    ),
+    ("Get-ExchangeCertificate", &["Thumbprint", "Identity"]),
+    ("Set-UserPhoto", &["Identity", "PictureData", "Confirm"]),
+    (
+        "Export-ExchangeCertificate",
+        &["Thumbprint", "BinaryEncoded", "FileName"],
+    ),
+    (
+        "New-AuthServer",
+        &[
+            "Name",
+            "AuthMetadataUrl",
+            "Type",
+            "Enabled",
+            "DomainName",
+            "IsDefaultAuthorizationEndpoint",
+            "TrustAnySSLCertificate",
+        ],
+    ),
+    ("Get-AuthServer", &["Identity"]),
+    (
+        "Set-AuthServer",
+        &[
+            "Identity",
+            "Enabled",
+            "RefreshAuthMetadata",
+            "AuthMetadataUrl",
+            "IsDefaultAuthorizationEndpoint",
+        ],
+    ),
+    ("Remove-AuthServer", &["Identity", "Confirm"]),
+    (
+        "New-PartnerApplication",
+        &[
+            "Name",
+            "ApplicationIdentifier",
+            "Realm",
+            "AuthMetadataUrl",
+            "Enabled",
+            "LinkedAccount",
+            "AcceptSecurityIdentifierInformation",
+            "AccountType",
+            "TrustAnySSLCertificate",
+        ],
+    ),
+    ("Get-PartnerApplication", &["Identity"]),
+    (
+        "Set-PartnerApplication",
+        &[
+            "Identity",
+            "Name",
+            "ApplicationIdentifier",
+            "Realm",
+            "AuthMetadataUrl",
+            "Enabled",
+            "LinkedAccount",
+            "AcceptSecurityIdentifierInformation",
+            "AccountType",
+            "RefreshAuthMetadata",
+        ],
+    ),
+    ("Remove-PartnerApplication", &["Identity", "Confirm"]),
+];
+
+/// Parameters common to every cmdlet and ignored (the seed passes -DomainController).
+const IGNORED: &[&str] = &[
+    "DomainController",
+    "Verbose",
+    "ErrorAction",
+    "WarningAction",
+    "WhatIf",
+];
+
+#[derive(Deserialize)]
+struct Invocation {
+    cmdlet: String,
+    #[serde(default)]
+    parameters: serde_json::Map<String, Value>,
+}
+
+fn check_admin(ex: &Exchange, headers: &HeaderMap) -> Result<(), Box<Response>> {
+    let presented = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let ok: bool = presented
+        .as_bytes()
+        .ct_eq(ex.admin_credential().as_bytes())
+        .into();
+    if ok && !presented.is_empty() {
+        Ok(())
+    } else {
+        Err(Box::new((
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"error": {"category": "SecurityError", "message": "the admin API needs 'Authorization: Bearer <admin credential>'; the credential is in the file admin-credential of the Exchange data directory"}})),
+        )
+            .into_response()))
+    }
+}
+
+async fn cmdlets(State(ex): State<Exchange>, headers: HeaderMap) -> Response {
+    if let Err(r) = check_admin(&ex, &headers) {
+        return *r;
+    }
+    let list: Vec<Value> = CMDLETS
+        .iter()
+        .map(|(n, p)| json!({"Name": n, "Parameters": p}))
+        .collect();
+    Json(json!({ "output": list })).into_response()
+}
+
+async fn traffic(State(ex): State<Exchange>, headers: HeaderMap) -> Response {
+    if let Err(r) = check_admin(&ex, &headers) {
+        return *r;
+    }
+    Json(json!({ "output": ex.traffic() })).into_response()
+}
+
+async fn powershell(
+    State(ex): State<Exchange>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if let Err(r) = check_admin(&ex, &headers) {
+        return *r;
+    }
+    let inv: Invocation = match serde_json::from_slice(&body) {
+        Ok(i) => i,
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"error": {"category": "InvalidArgument", "message": format!("the body must be {{\"cmdlet\": \"Name\", \"parameters\": {{...}}}}: {e}")}})),
+            )
+                .into_response();
+        }
+    };
+    match ex.run_cmdlet(&inv.cmdlet, inv.parameters).await {
+        Ok(v) => Json(json!({ "output": v })).into_response(),
+        Err(e) => {
+            let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
+            (
+                status,
+                Json(json!({"error": {"category": e.category(), "message": e.to_string()}})),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// Bound parameters of one invocation, matched case-insensitively like PowerShell.
+pub struct Params {
+    cmdlet: String,
+    values: BTreeMap<String, Value>,
+}
+
+impl Params {
+    fn new(
+        cmdlet: &str,
+        allowed: &[&str],
+        raw: serde_json::Map<String, Value>,
+    ) -> Result<Self, ExchangeError> {
+        let mut values = BTreeMap::new();
+        for (k, v) in raw {
+            let key = k.trim_start_matches('-');
+            if IGNORED.iter().any(|i| i.eq_ignore_ascii_case(key)) {
+                continue;
+            }
+            let Some(canon) = allowed.iter().find(|a| a.eq_ignore_ascii_case(key)) else {
+                return Err(ExchangeError::UnknownParameter {
+                    cmdlet: cmdlet.to_owned(),
+                    param: key.to_owned(),
+                    supported: allowed
+                        .iter()
+                        .map(|a| format!("-{a}"))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                });
+            };
+            values.insert(canon.to_string(), v);
+        }
+        Ok(Params {
+            cmdlet: cmdlet.to_owned(),
+            values,
+        })
+    }
+
+    fn str(&self, name: &'static str) -> Result<Option<String>, ExchangeError> {
+        match self.values.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(Value::Number(n)) => Ok(Some(n.to_string())),
+            Some(Value::Object(o)) => match o.get("Identity").and_then(Value::as_str) {
+                // an object piped in: use its identity, as PowerShell binds by property name
+                Some(id) => Ok(Some(id.to_owned())),
+                None => Err(self.bad(name, "an object without an Identity property")),
+            },
+            Some(other) => Err(self.bad(name, &format!("{other} is not a string"))),
+        }
+    }
+
+    fn req(&self, name: &'static str) -> Result<String, ExchangeError> {
+        self.str(name)?
+            .filter(|s| !s.is_empty())
+            .ok_or(ExchangeError::MissingParameter {
+                cmdlet: self.cmdlet.clone(),
+                param: name,
+            })
+    }
+
+    fn bool(&self, name: &'static str) -> Result<Option<bool>, ExchangeError> {
+        match self.values.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(Value::String(s)) => match s.trim_start_matches('$').to_ascii_lowercase().as_str()
+            {
+                "true" | "1" | "" => Ok(Some(true)),
+                "false" | "0" => Ok(Some(false)),
+                _ => Err(self.bad(name, &format!("'{s}' is not $true or $false"))),
+            },
+            Some(other) => Err(self.bad(name, &format!("{other} is not $true or $false"))),
+        }
+    }
+
+    fn switch(&self, name: &'static str) -> Result<bool, ExchangeError> {
+        Ok(self.bool(name)?.unwrap_or(false))
+    }
+
+    fn date(&self, name: &'static str) -> Result<Option<i64>, ExchangeError> {
+        let Some(s) = self.str(name)? else {
+            return Ok(None);
+        };
+        if let Ok(d) = OffsetDateTime::parse(&s, &Rfc3339) {
+            return Ok(Some(d.unix_timestamp()));
+        }
+        if let Ok(n) = s.parse::<i64>() {
+            return Ok(Some(n));
+        }
+        Err(self.bad(
+            name,
+            &format!(
+                "'{s}' is not a date (use ISO 8601, e.g. 2026-11-26T09:00:00Z, or (Get-Date))"
+            ),
+        ))
+    }
+
+    fn bad(&self, name: &'static str, why: &str) -> ExchangeError {
+        ExchangeError::BadParameter {
+            cmdlet: self.cmdlet.clone(),
+            param: name,
+            why: why.to_owned(),
+        }
+    }
+}
+
+fn to_values<T: serde::Serialize>(items: Vec<T>) -> Vec<Value> {
+    items
+        .into_iter()
+        .filter_map(|i| serde_json::to_value(i).ok())
+        .collect()
+}
+
+impl Exchange {
+    /// Runs one cmdlet. Every change happens in one transaction; the trust snapshot is rebuilt
+    /// after changes to auth config, auth servers or partner applications.
+    pub async fn run_cmdlet(
+        &self,
+        cmdlet: &str,
+        raw: serde_json::Map<String, Value>,
+    ) -> Result<Vec<Value>, ExchangeError> {
+        let Some((name, allowed)) = CMDLETS.iter().find(|(n, _)| n.eq_ignore_ascii_case(cmdlet))
+        else {
+            return Err(ExchangeError::UnknownCmdlet(cmdlet.to_owned()));
+        };
+        let p = Params::new(name, allowed, raw)?;
+        let now = self.inner.cfg.clock.unix();
+        let org = self.inner.org.clone();
+        let trust_changed = matches!(
+            *name,
+            "Set-AuthConfig"
+                | "New-AuthServer"
+                | "Set-AuthServer"
+                | "Remove-AuthServer"
+                | "New-PartnerApplication"
+                | "Set-PartnerApplication"
+                | "Remove-PartnerApplication"
+                | "New-ManagementRoleAssignment"
+                | "Remove-ManagementRoleAssignment"
+                | "Set-Mailbox"
+        );
+        // Cmdlets that fetch metadata do their network I/O before the transaction.
+        let metadata = match *name {
+            "New-AuthServer" => {
+                Some(trust::fetch_metadata(&self.inner.http, &p.req("AuthMetadataUrl")?).await?)
+            }
+            "Set-AuthServer"
+                if p.switch("RefreshAuthMetadata")? || p.str("AuthMetadataUrl")?.is_some() =>
+            {
+                let url = match p.str("AuthMetadataUrl")? {
+                    Some(u) => u,
+                    None => {
+                        let id = p.req("Identity")?;
+                        org.db
+                            .call(move |c| trust::get_auth_server(c, &id))
+                            .await?
+                            .auth_metadata_url
+                    }
+                };
+                Some(trust::fetch_metadata(&self.inner.http, &url).await?)
+            }
+            "New-PartnerApplication" | "Set-PartnerApplication" => {
+                match p.str("AuthMetadataUrl")? {
+                    Some(u) if !u.is_empty() => {
+                        Some(trust::fetch_metadata(&self.inner.http, &u).await?)
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        let name = *name;
+        if name == "Set-UserPhoto" {
+            let id = p.req("Identity")?;
+            let data = s2s_proto::b64::std_decode(&p.req("PictureData")?)
+                .map_err(|e| ExchangeError::Invalid(format!("-PictureData is not base64: {e}")))?;
+            self.set_user_photo(&id, data).await?;
+            return Ok(vec![]);
+        }
+        let db = org.db.clone();
+        let out = db
+            .call(move |c| -> Result<Vec<Value>, ExchangeError> {
+                let tx = c.transaction()?;
+                let out = run_in_tx(&org, &tx, name, &p, metadata.as_ref(), now)?;
+                tx.commit()?;
+                Ok(out)
+            })
+            .await?;
+        if let Some(v) = out.first()
+            && name == "New-Mailbox"
+            && let Some(guid) = v.get("Guid").and_then(Value::as_str)
+        {
+            self.inner
+                .mbx
+                .ensure_mailbox(&mailbox::MailboxKey::new(guid)?)
+                .await?;
+        }
+        if trust_changed {
+            self.reload_trust().await?;
+        }
+        Ok(out)
+    }
+}
+
+fn one<T: serde::Serialize>(v: T) -> Vec<Value> {
+    to_values(vec![v])
+}
+
+fn run_in_tx(
+    org: &Org,
+    c: &store::rusqlite::Connection,
+    name: &str,
+    p: &Params,
+    md: Option<&trust::FetchedMetadata>,
+    now: i64,
+) -> Result<Vec<Value>, ExchangeError> {
+    Ok(match name {
+        "Get-AcceptedDomain" => {
+            let all = Org::accepted_domains(c)?;
+            match p.str("Identity")? {
+                Some(id) => to_values(
+                    all.into_iter()
+                        .filter(|d| d.domain_name.eq_ignore_ascii_case(&id))
+                        .collect(),
+                ),
+                None => to_values(all),
+            }
+        }
+        "New-AcceptedDomain" => one(Org::add_accepted_domain(c, &p.req("DomainName")?, false)?),
+        "New-Mailbox" => {
+            let name = p.req("Name")?;
+            let smtp = match p.str("PrimarySmtpAddress")? {
+                Some(s) => s,
+                None => p
+                    .str("UserPrincipalName")?
+                    .ok_or(ExchangeError::MissingParameter {
+                        cmdlet: "New-Mailbox".into(),
+                        param: "PrimarySmtpAddress",
+                    })?,
+            };
+            let r = org.new_recipient(
+                c,
+                "UserMailbox",
+                NewRecipient {
+                    name,
+                    alias: p.str("Alias")?,
+                    upn: Some(p.str("UserPrincipalName")?.unwrap_or_else(|| smtp.clone())),
+                    sip: Some(p.str("SipAddress")?.unwrap_or_else(|| smtp.clone())),
+                    primary_smtp: Some(smtp),
+                    external_email: None,
+                    netid: Some(format!("{:016X}", uuid::Uuid::new_v4().as_u128() as u64)),
+                },
+                now,
+            )?;
+            one(r)
+        }
+        "Get-Mailbox" | "Get-MailUser" | "Get-Recipient" => {
+            let kind = match name {
+                "Get-Mailbox" => Some("UserMailbox"),
+                "Get-MailUser" => Some("MailUser"),
+                _ => None,
+            };
+            match p.str("Identity")? {
+                Some(id) => {
+                    let r = org.get_recipient(c, &id)?;
+                    if kind.is_some_and(|k| k != r.recipient_type) {
+                        return Err(ExchangeError::NotFound(id));
+                    }
+                    one(r)
+                }
+                None => to_values(org.list_recipients(c, kind)?),
+            }
+        }
+        "Set-Mailbox" => {
+            let id = p.req("Identity")?;
+            match p.bool("AccountDisabled")? {
+                Some(d) => one(org.set_enabled(c, &id, !d)?),
+                None => one(org.get_recipient(c, &id)?),
+            }
+        }
+        "New-MailUser" => {
+            let ext = p.req("ExternalEmailAddress")?;
+            let ext = ext
+                .strip_prefix("SMTP:")
+                .or_else(|| ext.strip_prefix("smtp:"))
+                .unwrap_or(&ext)
+                .to_owned();
+            one(org.new_recipient(
+                c,
+                "MailUser",
+                NewRecipient {
+                    name: p.req("Name")?,
+                    alias: p.str("Alias")?,
+                    primary_smtp: p.str("PrimarySmtpAddress")?,
+                    external_email: Some(ext),
+                    ..Default::default()
+                },
+                now,
+            )?)
+        }
+        "Set-MailUser" => {
+            let id = p.req("Identity")?;
+            let r = org.get_recipient(c, &id)?;
+            if r.recipient_type != "MailUser" {
+                return Err(ExchangeError::Invalid(format!(
+                    "'{id}' is a {}, not a mail user",
+                    r.recipient_type
+                )));
+            }
+            match p.bool("HiddenFromAddressListsEnabled")? {
+                Some(h) => one(org.set_hidden(c, &id, h)?),
+                None => one(r),
+            }
+        }
+        "Get-ManagementRole" => {
+            let id = p.str("Identity")?;
+            ROLES
+                .iter()
+                .filter(|(r, _)| id.as_deref().is_none_or(|i| r.eq_ignore_ascii_case(i)))
+                .map(|(r, d)| json!({"Name": r, "Identity": r, "RoleType": r.replace(' ', ""), "Description": d}))
+                .collect()
+        }
+        "New-ManagementRoleAssignment" => {
+            one(org.new_role_assignment(c, &p.req("Role")?, &p.req("User")?, now)?)
+        }
+        "Get-ManagementRoleAssignment" => {
+            let user = match p.str("RoleAssignee")? {
+                Some(u) => Some(u),
+                None => p.str("User")?,
+            };
+            let mut all = org.role_assignments(c, p.str("Role")?.as_deref(), user.as_deref())?;
+            if let Some(id) = p.str("Identity")? {
+                all.retain(|a| a.name.eq_ignore_ascii_case(&id) || a.guid == id);
+            }
+            to_values(all)
+        }
+        "Remove-ManagementRoleAssignment" => {
+            org.remove_role_assignment(c, &p.req("Identity")?)?;
+            vec![]
+        }
+        "Get-AuthConfig" => one(trust::get_auth_config(c)?),
+        "Set-AuthConfig" => {
+            let s = SetAuthConfig {
+                certificate_thumbprint: p.str("CertificateThumbprint")?,
+                new_certificate_thumbprint: p.str("NewCertificateThumbprint")?,
+                new_certificate_effective_date: p.date("NewCertificateEffectiveDate")?,
+                publish_certificate: p.switch("PublishCertificate")?,
+                clear_previous_certificate: p.switch("ClearPreviousCertificate")?,
+                realm: p.str("Realm")?,
+                service_name: p.str("ServiceName")?,
+            };
+            one(trust::set_auth_config(c, s, now)?)
+        }
+        "New-ExchangeCertificate" => {
+            if let Some(k) = p.str("KeySize")?
+                && !k.parse::<u32>().is_ok_and(|n| n == 2048)
+            {
+                return Err(ExchangeError::Invalid(format!(
+                    "-KeySize {k}: this server generates RSA-2048 keys"
+                )));
+            }
+            let subject = p
+                .str("SubjectName")?
+                .unwrap_or_else(|| format!("CN={}", trust::AUTH_CERT_SUBJECT));
+            let cn = subject
+                .strip_prefix("CN=")
+                .or_else(|| subject.strip_prefix("cn="))
+                .unwrap_or(&subject)
+                .to_owned();
+            let friendly = p.str("FriendlyName")?.unwrap_or_else(|| cn.clone());
+            one(trust::new_certificate(
+                c,
+                &cn,
+                &friendly,
+                &p.str("Services")?.unwrap_or_else(|| "None".into()),
+                now,
+            )?)
+        }
+        "Get-ExchangeCertificate" => match p.str("Thumbprint")?.or(p.str("Identity")?) {
+            Some(t) => one(trust::get_certificate(c, &t, now)?),
+            None => to_values(trust::list_certificates(c, now)?),
+        },
+        "Export-ExchangeCertificate" => {
+            let t = p.req("Thumbprint")?;
+            let der = trust::certificate_der(c, &t)?;
+            let cert = s2s_proto::Certificate::from_der(&der)?;
+            vec![
+                json!({"Thumbprint": cert.thumbprint, "FileData": cert.to_base64(), "FileName": p.str("FileName")?}),
+            ]
+        }
+        "New-AuthServer" => {
+            let md = md.ok_or_else(|| ExchangeError::Invalid("metadata was not fetched".into()))?;
+            let kind = p.str("Type")?.unwrap_or_else(|| "MicrosoftACS".into());
+            if !["MicrosoftACS", "AzureAD", "ADFS", "Facebook", "LinkedIn"]
+                .iter()
+                .any(|k| k.eq_ignore_ascii_case(&kind))
+            {
+                return Err(ExchangeError::Invalid(format!(
+                    "-Type '{kind}' must be MicrosoftACS or AzureAD"
+                )));
+            }
+            one(trust::insert_auth_server(
+                c,
+                &NewAuthServer {
+                    name: p.req("Name")?,
+                    kind,
+                    metadata_url: p.req("AuthMetadataUrl")?,
+                    enabled: p.bool("Enabled")?.unwrap_or(true),
+                    domain_name: p.str("DomainName")?,
+                    is_default: p.switch("IsDefaultAuthorizationEndpoint")?,
+                },
+                md,
+                now,
+            )?)
+        }
+        "Get-AuthServer" => match p.str("Identity")? {
+            Some(id) => one(trust::get_auth_server(c, &id)?),
+            None => to_values(trust::list_auth_servers(c)?),
+        },
+        "Set-AuthServer" => {
+            let id = p.req("Identity")?;
+            if let Some(e) = p.bool("Enabled")? {
+                trust::set_auth_server_enabled(c, &id, e)?;
+            }
+            if let Some(md) = md {
+                let name = trust::get_auth_server(c, &id)?.name;
+                trust::update_auth_server_metadata(c, &name, md, now)?;
+                if let Some(u) = p.str("AuthMetadataUrl")? {
+                    c.execute(
+                        "UPDATE auth_servers SET metadata_url = ?1 WHERE name = ?2",
+                        [u, name],
+                    )?;
+                }
+            }
+            one(trust::get_auth_server(c, &id)?)
+        }
+        "Remove-AuthServer" => {
+            trust::remove_auth_server(c, &p.req("Identity")?)?;
+            vec![]
+        }
+        "New-PartnerApplication" | "Set-PartnerApplication" => {
+            let params = PartnerParams {
+                name: p.str("Name")?,
+                app_id: p.str("ApplicationIdentifier")?,
+                realm: p.str("Realm")?,
+                metadata_url: p.str("AuthMetadataUrl")?,
+                enabled: p.bool("Enabled")?,
+                linked_account: p.str("LinkedAccount")?,
+                accept_sid: p.bool("AcceptSecurityIdentifierInformation")?,
+                account_type: p.str("AccountType")?,
+            };
+            let existing = if name == "Set-PartnerApplication" {
+                Some(p.req("Identity")?)
+            } else {
+                None
+            };
+            one(trust::upsert_partner(
+                org,
+                c,
+                existing.as_deref(),
+                params,
+                md,
+            )?)
+        }
+        "Get-PartnerApplication" => match p.str("Identity")? {
+            Some(id) => one(trust::get_partner(org, c, &id)?),
+            None => to_values(trust::list_partners(org, c)?),
+        },
+        "Remove-PartnerApplication" => {
+            trust::remove_partner(c, &p.req("Identity")?)?;
+            vec![]
+        }
+        other => return Err(ExchangeError::UnknownCmdlet(other.to_owned())),
+    })
+}
+
+/// Names of the cmdlets, for help output.
+pub fn cmdlet_names() -> BTreeSet<&'static str> {
+    CMDLETS.iter().map(|(n, _)| *n).collect()
+}

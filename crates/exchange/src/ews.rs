@@ -1,0 +1,817 @@
+//! EWS over SOAP 1.1 at `/EWS/Exchange.asmx`: authenticate (spec/security.md §1b), parse with
+//! the hardened reader, authorize with the partner's RBAC roles, run against the mailbox store,
+//! write the response. Every response carries `ServerVersionInfo`.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use ews_proto::request::{
+    self, DeleteType, FolderTraversal, ItemTraversal, NewItem as ReqItem, Operation,
+};
+use ews_proto::response::{self as resp, FolderView, ItemView, ResponseError};
+use ews_proto::types::{BodyType, FolderKind, FolderRef, ItemKind, ItemRef, Mailbox};
+use mailbox::{FindSpec, FolderSel, MailboxError, MailboxKey, Paging};
+
+use crate::Exchange;
+use crate::auth::{AuthFailure, Caller};
+use crate::traffic::{TrafficRecord, decode_for_record};
+
+const EWS_PATH: &str = "/ews/exchange.asmx";
+
+pub fn routes() -> axum::Router<Exchange> {
+    axum::Router::new()
+        .route("/EWS/Exchange.asmx", post(ews))
+        .layer(axum::extract::DefaultBodyLimit::max(crate::MAX_EWS_BODY))
+}
+
+/// Paths are matched case-insensitively after normalisation (as IIS does); anything that is not
+/// EWS after that is 404, so `autodiscover.json?@…/ews` tricks route nowhere.
+pub async fn fallback(
+    State(ex): State<Exchange>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri.path().to_ascii_lowercase();
+    let norm = path.trim_end_matches('/');
+    if norm == EWS_PATH {
+        if method == Method::POST {
+            return ews(State(ex), headers, body).await;
+        }
+        // GET/HEAD on EWS: the challenge, for realm discovery
+        return ex.challenge(&AuthFailure::NoCredentials);
+    }
+    (StatusCode::NOT_FOUND, "not found").into_response()
+}
+
+fn xml(status: StatusCode, body: Vec<u8>) -> Response {
+    (status, [("content-type", "text/xml; charset=utf-8")], body).into_response()
+}
+
+fn err(e: &MailboxError) -> ResponseError {
+    ResponseError::new(e.response_code(), &e.to_string())
+}
+
+async fn ews(State(ex): State<Exchange>, headers: HeaderMap, body: Bytes) -> Response {
+    let auth_header = headers.get("authorization").and_then(|v| v.to_str().ok());
+    let scheme = auth_header
+        .map(|h| h.split(' ').next().unwrap_or("").to_owned())
+        .unwrap_or_default();
+    let bearer = auth_header
+        .and_then(|h| crate::auth::bearer(Some(h)).ok())
+        .map(str::to_owned);
+    let caller = ex.authenticate(auth_header).await;
+    let parsed = request::parse_request(&body, &ews_proto::xml::Limits::default());
+    let op_name = parsed
+        .as_ref()
+        .map(|r| r.operation.name().to_owned())
+        .unwrap_or_else(|_| "(unparsed)".into());
+    let record = |verdict: String, caller: Option<&Caller>| TrafficRecord {
+        time: ex.inner.cfg.clock.unix(),
+        operation: op_name.clone(),
+        actor: caller
+            .map(|c| c.app.clone())
+            .or_else(|| bearer.as_deref().and_then(actor_of)),
+        user: caller.and_then(|c| c.user.as_ref().and_then(|u| u.primary_smtp_address.clone())),
+        partner: caller.map(|c| c.partner.clone()),
+        verdict,
+        scheme: scheme.clone(),
+        claims: bearer
+            .as_deref()
+            .map(decode_for_record)
+            .unwrap_or(serde_json::Value::Null),
+    };
+    let caller = match caller {
+        Ok(c) => c,
+        Err(f) => {
+            tracing::info!(reason = %f, "EWS request refused");
+            ex.inner.traffic.record(record(f.to_string(), None));
+            return ex.challenge(&f);
+        }
+    };
+    let req = match parsed {
+        Ok(r) => r,
+        Err(e) => {
+            ex.inner
+                .traffic
+                .record(record(format!("fault: {e}"), Some(&caller)));
+            return xml(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                resp::write_fault_for_error(&e, &body),
+            );
+        }
+    };
+    ex.inner.traffic.record(record("ok".into(), Some(&caller)));
+    if let Some(imp) = &req.impersonation {
+        if !caller.has_role("ApplicationImpersonation") {
+            let e = ResponseError::new(
+                "ErrorImpersonateUserDenied",
+                "The account does not have permission to impersonate the requested user.",
+            );
+            return xml(
+                StatusCode::OK,
+                resp::error_response(req.operation.name(), &e),
+            );
+        }
+        let _ = imp;
+    }
+    let Some(user) = caller.user.clone() else {
+        let e = ResponseError::new(
+            "ErrorAccessDenied",
+            "An app-only token can't act on a mailbox here; send a user context (outer token naming the user).",
+        );
+        return xml(
+            StatusCode::OK,
+            resp::error_response(req.operation.name(), &e),
+        );
+    };
+    let key = match MailboxKey::new(user.guid.clone()) {
+        Ok(k) => k,
+        Err(e) => {
+            return xml(
+                StatusCode::OK,
+                resp::error_response(req.operation.name(), &err(&e)),
+            );
+        }
+    };
+    if let Err(e) = ex.inner.mbx.ensure_mailbox(&key).await {
+        return xml(
+            StatusCode::OK,
+            resp::error_response(req.operation.name(), &err(&e)),
+        );
+    }
+    let h = Handler {
+        ex: &ex,
+        caller: &caller,
+        key,
+        smtp: user.primary_smtp_address.clone().unwrap_or_default(),
+    };
+    xml(StatusCode::OK, h.run(req.operation).await)
+}
+
+fn actor_of(token: &str) -> Option<String> {
+    let c = s2s_proto::jwt::Compact::parse(token).ok()?;
+    let actor = c
+        .claims
+        .get("actortoken")
+        .and_then(|a| a.as_str())
+        .and_then(|a| s2s_proto::jwt::Compact::parse(a).ok().map(|x| x.claims));
+    actor
+        .unwrap_or(c.claims)
+        .get("nameid")
+        .and_then(|v| v.as_str())
+        .map(str::to_owned)
+}
+
+struct Handler<'a> {
+    ex: &'a Exchange,
+    caller: &'a Caller,
+    key: MailboxKey,
+    smtp: String,
+}
+
+fn is_recoverable(d: &str) -> bool {
+    d.starts_with("recoverableitems")
+}
+
+impl Handler<'_> {
+    fn sel(&self, f: &FolderRef) -> Result<FolderSel, ResponseError> {
+        match f {
+            FolderRef::Distinguished { id, mailbox } => {
+                if let Some(m) = mailbox
+                    && !m.eq_ignore_ascii_case(&self.smtp)
+                {
+                    return Err(ResponseError::new(
+                        "ErrorAccessDenied",
+                        "The token's user can only reach their own mailbox.",
+                    ));
+                }
+                Ok(FolderSel::Distinguished(id.as_str().to_owned()))
+            }
+            FolderRef::Id { id, .. } => Ok(FolderSel::Id(id.clone())),
+        }
+    }
+
+    /// UserApplication: the user's own mailbox data. ArchiveApplication: writes under
+    /// Recoverable Items. Anything else: ErrorAccessDenied.
+    fn authorize(&self, write_recoverable: bool) -> Result<(), ResponseError> {
+        let ok = if write_recoverable {
+            self.caller.has_role("ArchiveApplication")
+        } else {
+            self.caller.has_role("UserApplication")
+        };
+        if ok {
+            Ok(())
+        } else {
+            let role = if write_recoverable {
+                "ArchiveApplication"
+            } else {
+                "UserApplication"
+            };
+            Err(ResponseError::new(
+                "ErrorAccessDenied",
+                &format!(
+                    "Access is denied: the partner application '{}' needs the {role} role on its linked account.",
+                    self.caller.partner
+                ),
+            ))
+        }
+    }
+
+    async fn folder_view(&self, f: mailbox::Folder) -> FolderView {
+        let mut v = FolderView::new(&f.id, &f.display_name);
+        v.kind = FolderKind::from_folder_class(f.folder_class.as_deref());
+        v.change_key = Some(f.change_key);
+        v.parent_id = f.parent_id;
+        v.folder_class = f.folder_class;
+        v.total_count = f.total_count.min(u32::MAX as u64) as u32;
+        v.child_folder_count = f.child_folder_count.min(u32::MAX as u64) as u32;
+        v.unread_count = f.unread_count.min(u32::MAX as u64) as u32;
+        v.distinguished = f.distinguished.as_deref().and_then(|d| d.parse().ok());
+        v
+    }
+
+    async fn run(&self, op: Operation) -> Vec<u8> {
+        let name = op.name().to_owned();
+        if let Err(e) = self.authorize(false)
+            && !matches!(op, Operation::CreateItem(_))
+        {
+            return resp::error_response(&name, &e);
+        }
+        match op {
+            Operation::GetFolder(g) => {
+                let mut out = Vec::new();
+                for f in &g.folder_ids {
+                    let r = match self.sel(f) {
+                        Ok(sel) => match self.ex.inner.mbx.get_folder(&self.key, sel).await {
+                            Ok(f) => Ok(self.folder_view(f).await),
+                            Err(e) => Err(err(&e)),
+                        },
+                        Err(e) => Err(e),
+                    };
+                    out.push(r);
+                }
+                resp::get_folder_response(&g.shape, &out)
+            }
+            Operation::FindFolder(f) => {
+                let paging = f
+                    .paging
+                    .map(|p| Paging {
+                        offset: p.offset as usize,
+                        max: p.max_entries.unwrap_or(1000) as usize,
+                        from_end: p.base_point == request::BasePoint::End,
+                    })
+                    .unwrap_or(Paging {
+                        offset: 0,
+                        max: 1000,
+                        from_end: false,
+                    });
+                let mut out = Vec::new();
+                for parent in &f.parents {
+                    let r = match self.sel(parent) {
+                        Ok(sel) => match self
+                            .ex
+                            .inner
+                            .mbx
+                            .find_folders(
+                                &self.key,
+                                sel,
+                                f.traversal == FolderTraversal::Deep,
+                                paging,
+                            )
+                            .await
+                        {
+                            Ok(page) => {
+                                let mut items = Vec::new();
+                                for x in page.items {
+                                    items.push(self.folder_view(x).await);
+                                }
+                                let n = items.len();
+                                Ok(resp::Page {
+                                    items,
+                                    indexed_paging_offset: Some((page.offset + n) as u32),
+                                    total_items_in_view: page.total as u32,
+                                    includes_last_item_in_range: page.includes_last,
+                                })
+                            }
+                            Err(e) => Err(err(&e)),
+                        },
+                        Err(e) => Err(e),
+                    };
+                    out.push(r);
+                }
+                resp::find_folder_response(&f.shape, &out)
+            }
+            Operation::CreateItem(c) => {
+                let folder = c.saved_folder.clone().unwrap_or(FolderRef::Distinguished {
+                    id: "drafts".parse().unwrap_or_else(|_| unreachable_folder()),
+                    mailbox: None,
+                });
+                let sel = match self.sel(&folder) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        return resp::create_item_response(&vec![Err(e); c.items.len().max(1)]);
+                    }
+                };
+                let target = match self.ex.inner.mbx.get_folder(&self.key, sel.clone()).await {
+                    Ok(f) => f,
+                    Err(e) => {
+                        return resp::create_item_response(&vec![
+                            Err(err(&e));
+                            c.items.len().max(1)
+                        ]);
+                    }
+                };
+                let recoverable = target.distinguished.as_deref().is_some_and(is_recoverable)
+                    || self.under_recoverable(&target).await;
+                if let Err(e) = self.authorize(recoverable) {
+                    return resp::create_item_response(&vec![Err(e); c.items.len().max(1)]);
+                }
+                let kinds: Vec<ItemKind> = c
+                    .items
+                    .iter()
+                    .map(|i| match i {
+                        ReqItem::Message(_) => ItemKind::Message,
+                        ReqItem::CalendarItem(_) => ItemKind::CalendarItem,
+                    })
+                    .collect();
+                let items: Vec<mailbox::NewItem> = c.items.into_iter().map(to_new_item).collect();
+                match self.ex.inner.mbx.create_items(&self.key, sel, items).await {
+                    Ok(created) => {
+                        let out: Vec<_> = created
+                            .iter()
+                            .zip(kinds)
+                            .map(|(i, kind)| {
+                                Ok(Some(resp::CreatedItem {
+                                    kind,
+                                    item_id: ItemRef {
+                                        id: i.id.clone(),
+                                        change_key: Some(i.change_key.clone()),
+                                    },
+                                }))
+                            })
+                            .collect();
+                        resp::create_item_response(&out)
+                    }
+                    Err(e) => resp::create_item_response(&vec![Err(err(&e)); kinds.len().max(1)]),
+                }
+            }
+            Operation::GetItem(g) => {
+                let ids = g.item_ids.iter().map(|i| i.id.clone()).collect();
+                match self.ex.inner.mbx.get_items(&self.key, ids).await {
+                    Ok(rs) => {
+                        let out: Vec<_> = rs
+                            .into_iter()
+                            .map(|r| r.map(item_view).map_err(|e| err(&e)))
+                            .collect();
+                        resp::get_item_response(&g.shape, &out)
+                    }
+                    Err(e) => resp::error_response(&name, &err(&e)),
+                }
+            }
+            Operation::FindItem(f) => {
+                let mut out = Vec::new();
+                let (paging, calendar_view) = match &f.view {
+                    Some(request::FindItemView::Indexed(p)) => (
+                        Paging {
+                            offset: p.offset as usize,
+                            max: p.max_entries.unwrap_or(1000) as usize,
+                            from_end: p.base_point == request::BasePoint::End,
+                        },
+                        None,
+                    ),
+                    Some(request::FindItemView::Calendar {
+                        start,
+                        end,
+                        max_entries,
+                    }) => (
+                        Paging {
+                            offset: 0,
+                            max: max_entries.unwrap_or(1000) as usize,
+                            from_end: false,
+                        },
+                        Some((*start, *end)),
+                    ),
+                    None => (
+                        Paging {
+                            offset: 0,
+                            max: 1000,
+                            from_end: false,
+                        },
+                        None,
+                    ),
+                };
+                let restriction = match &f.restriction {
+                    Some(r) => match crate::ews_filter::translate(r) {
+                        Ok(x) => Some(x),
+                        Err(e) => return resp::error_response(&name, &e),
+                    },
+                    None => None,
+                };
+                for parent in &f.parents {
+                    let r = match self.sel(parent) {
+                        Ok(sel) => {
+                            let spec = FindSpec {
+                                associated: f.traversal == ItemTraversal::Associated,
+                                restriction: restriction.clone(),
+                                sort: vec![],
+                                paging,
+                                calendar_view,
+                                load_content: true,
+                            };
+                            match self.ex.inner.mbx.find_items(&self.key, sel, spec).await {
+                                Ok(page) => {
+                                    let items: Vec<ItemView> =
+                                        page.items.into_iter().map(item_view).collect();
+                                    let n = items.len();
+                                    Ok(resp::Page {
+                                        items,
+                                        indexed_paging_offset: Some((page.offset + n) as u32),
+                                        total_items_in_view: page.total as u32,
+                                        includes_last_item_in_range: page.includes_last,
+                                    })
+                                }
+                                Err(e) => Err(err(&e)),
+                            }
+                        }
+                        Err(e) => Err(e),
+                    };
+                    out.push(r);
+                }
+                resp::find_item_response(&f.shape, &out)
+            }
+            Operation::DeleteItem(d) => {
+                let mode = match d.delete_type {
+                    DeleteType::HardDelete => mailbox::DeleteMode::Hard,
+                    DeleteType::SoftDelete => mailbox::DeleteMode::Soft,
+                    DeleteType::MoveToDeletedItems => mailbox::DeleteMode::MoveToDeletedItems,
+                };
+                let ids = d.item_ids.iter().map(|i| i.id.clone()).collect();
+                match self.ex.inner.mbx.delete_items(&self.key, ids, mode).await {
+                    Ok(rs) => resp::delete_item_response(
+                        &rs.into_iter()
+                            .map(|r| r.map_err(|e| err(&e)))
+                            .collect::<Vec<_>>(),
+                    ),
+                    Err(e) => {
+                        resp::delete_item_response(&vec![Err(err(&e)); d.item_ids.len().max(1)])
+                    }
+                }
+            }
+            Operation::GetUserConfiguration(g) => {
+                let r = match self.sel(&g.name.folder) {
+                    Ok(sel) => match self
+                        .ex
+                        .inner
+                        .mbx
+                        .get_user_configuration(&self.key, sel, g.name.name.clone())
+                        .await
+                    {
+                        Ok(s) => Ok(config_view(&g.name, s)),
+                        Err(e) => Err(err(&e)),
+                    },
+                    Err(e) => Err(e),
+                };
+                resp::get_user_configuration_response(&g.properties, &r)
+            }
+            Operation::CreateUserConfiguration(u) | Operation::UpdateUserConfiguration(u) => {
+                let create = name == "CreateUserConfiguration";
+                let r = match self.sel(&u.name.folder) {
+                    Ok(sel) => {
+                        let cfg = mailbox::UserConfig {
+                            name: u.name.name.clone(),
+                            dictionary: u
+                                .dictionary
+                                .as_ref()
+                                .map(|d| d.iter().map(dict_in).collect()),
+                            xml_data: u.xml_data.clone(),
+                            binary_data: u.binary_data.clone(),
+                        };
+                        let res = if create {
+                            self.ex
+                                .inner
+                                .mbx
+                                .create_user_configuration(&self.key, sel, cfg)
+                                .await
+                        } else {
+                            self.ex
+                                .inner
+                                .mbx
+                                .update_user_configuration(&self.key, sel, cfg)
+                                .await
+                        };
+                        res.map(|_| ()).map_err(|e| err(&e))
+                    }
+                    Err(e) => Err(e),
+                };
+                if create {
+                    resp::create_user_configuration_response(&r)
+                } else {
+                    resp::update_user_configuration_response(&r)
+                }
+            }
+            Operation::DeleteUserConfiguration(n) => {
+                let r = match self.sel(&n.folder) {
+                    Ok(sel) => self
+                        .ex
+                        .inner
+                        .mbx
+                        .delete_user_configuration(&self.key, sel, n.name.clone())
+                        .await
+                        .map_err(|e| err(&e)),
+                    Err(e) => Err(e),
+                };
+                resp::delete_user_configuration_response(&r)
+            }
+            Operation::GetUserPhoto(p) => {
+                let r = match self.ex.user_photo(&p.email).await {
+                    Ok(Some(bytes)) => Ok(resp::UserPhoto {
+                        has_changed: true,
+                        picture_data: bytes,
+                    }),
+                    Ok(None) => Err(ResponseError::new(
+                        "ErrorItemNotFound",
+                        &format!("{} has no photo.", p.email),
+                    )),
+                    Err(e) => Err(ResponseError::new(
+                        "ErrorNonExistentMailbox",
+                        &e.to_string(),
+                    )),
+                };
+                resp::get_user_photo_response(&r)
+            }
+            Operation::ConvertId(c) => {
+                let out: Vec<_> = c
+                    .ids
+                    .iter()
+                    .map(|_| {
+                        Err(ResponseError::new(
+                            "ErrorInvalidIdMalformed",
+                            "Id is malformed.",
+                        ))
+                    })
+                    .collect();
+                resp::convert_id_response(&out)
+            }
+            Operation::Unknown { local } => resp::error_response(
+                &local,
+                &ResponseError::new(
+                    "ErrorInvalidRequest",
+                    &format!("The operation {local} is not supported by this server."),
+                ),
+            ),
+            other => resp::error_response(
+                other.name(),
+                &ResponseError::new(
+                    "ErrorInvalidRequest",
+                    &format!(
+                        "The operation {} is not supported by this server yet.",
+                        other.name()
+                    ),
+                ),
+            ),
+        }
+    }
+
+    async fn under_recoverable(&self, f: &mailbox::Folder) -> bool {
+        let mut parent = f.parent_id.clone();
+        for _ in 0..16 {
+            let Some(p) = parent else { return false };
+            match self
+                .ex
+                .inner
+                .mbx
+                .get_folder(&self.key, FolderSel::Id(p))
+                .await
+            {
+                Ok(pf) if pf.distinguished.as_deref().is_some_and(is_recoverable) => return true,
+                Ok(pf) => parent = pf.parent_id,
+                Err(_) => return false,
+            }
+        }
+        false
+    }
+}
+
+fn unreachable_folder() -> ews_proto::types::DistinguishedFolderId {
+    ews_proto::types::DistinguishedFolderId::Drafts
+}
+
+fn mb_out(r: &mailbox::Recipient) -> Mailbox {
+    Mailbox {
+        name: r.name.clone(),
+        email_address: Some(r.email.clone()),
+        routing_type: Some("SMTP".into()),
+        mailbox_type: None,
+    }
+}
+
+fn mb_in(m: &Mailbox) -> Option<mailbox::Recipient> {
+    m.email_address.as_ref().map(|e| mailbox::Recipient {
+        name: m.name.clone(),
+        email: e.clone(),
+    })
+}
+
+fn to_new_item(i: ReqItem) -> mailbox::NewItem {
+    let f = i.fields().clone();
+    let mut n = mailbox::NewItem {
+        subject: f.subject,
+        body: f.body.map(|b| mailbox::Body {
+            body_type: if b.body_type == BodyType::Html {
+                mailbox::BodyType::Html
+            } else {
+                mailbox::BodyType::Text
+            },
+            content: b.content,
+        }),
+        categories: f.categories,
+        date_time_sent: f.date_time_sent,
+        date_time_created: f.date_time_created,
+        ..Default::default()
+    };
+    if let Some(imp) = f
+        .importance
+        .and_then(|x| mailbox::Importance::parse(x.as_str()))
+    {
+        n.importance = imp;
+    }
+    if let Some(s) = f
+        .sensitivity
+        .and_then(|x| mailbox::Sensitivity::parse(x.as_str()))
+    {
+        n.sensitivity = s;
+    }
+    match i {
+        ReqItem::Message(m) => {
+            n.item_class = f.item_class.unwrap_or_else(|| "IPM.Note".into());
+            n.from = m.from.as_ref().and_then(mb_in);
+            n.sender = m.sender.as_ref().and_then(mb_in);
+            n.to = m.to.iter().filter_map(mb_in).collect();
+            n.cc = m.cc.iter().filter_map(mb_in).collect();
+            n.bcc = m.bcc.iter().filter_map(mb_in).collect();
+            n.internet_message_id = m.internet_message_id;
+            n.is_read = m.is_read.unwrap_or(false);
+        }
+        ReqItem::CalendarItem(c) => {
+            n.item_class = f.item_class.unwrap_or_else(|| "IPM.Appointment".into());
+            if let (Some(start), Some(end)) = (c.start, c.end) {
+                n.calendar = Some(mailbox::Calendar {
+                    start,
+                    end,
+                    is_all_day: c.is_all_day_event.unwrap_or(false),
+                    legacy_free_busy_status: c
+                        .legacy_free_busy_status
+                        .and_then(|s| mailbox::FreeBusy::parse(s.as_str()))
+                        .unwrap_or(mailbox::FreeBusy::Busy),
+                    location: c.location,
+                });
+            }
+        }
+    }
+    n
+}
+
+fn item_view(i: mailbox::Item) -> ItemView {
+    let kind = if i.calendar.is_some() {
+        ItemKind::CalendarItem
+    } else if i.item_class.starts_with("IPM.Note") || i.item_class == "IPM" {
+        ItemKind::Message
+    } else {
+        ItemKind::Item
+    };
+    let mut v = ItemView::new(kind, &i.id, Some(&i.change_key));
+    v.parent_folder_id = Some(i.folder_id.clone());
+    v.item_class = Some(i.item_class.clone());
+    v.subject = i.subject.clone();
+    v.body = i.body.as_ref().map(|b| {
+        (
+            if b.body_type == mailbox::BodyType::Html {
+                BodyType::Html
+            } else {
+                BodyType::Text
+            },
+            b.content.clone(),
+        )
+    });
+    v.date_time_received = Some(i.date_time_received);
+    v.date_time_created = Some(i.date_time_created);
+    v.date_time_sent = i.date_time_sent;
+    v.size = Some(i.size);
+    v.categories = i.categories.clone();
+    v.is_associated = i.is_associated;
+    v.from = i.from.as_ref().map(mb_out);
+    v.sender = i.sender.as_ref().map(mb_out);
+    v.to = i.to.iter().map(mb_out).collect();
+    v.cc = i.cc.iter().map(mb_out).collect();
+    v.internet_message_id = i.internet_message_id.clone();
+    v.is_read = Some(i.is_read);
+    if let Some(c) = &i.calendar {
+        v.start = Some(c.start);
+        v.end = Some(c.end);
+        v.is_all_day_event = Some(c.is_all_day);
+        v.legacy_free_busy_status = c.legacy_free_busy_status.as_str().parse().ok();
+        v.location = c.location.clone();
+    }
+    v
+}
+
+fn config_view(
+    name: &request::UserConfigurationName,
+    s: mailbox::StoredUserConfig,
+) -> resp::UserConfigurationView {
+    request::UserConfiguration {
+        name: name.clone(),
+        item_id: Some(ItemRef {
+            id: s.item_id,
+            change_key: Some(s.change_key),
+        }),
+        dictionary: s
+            .config
+            .dictionary
+            .map(|d| d.iter().map(dict_out).collect()),
+        xml_data: s.config.xml_data,
+        binary_data: s.config.binary_data,
+    }
+}
+
+fn typed_in(t: &request::TypedValue) -> mailbox::DictValue {
+    use request::DictionaryValueType as T;
+    let first = t.values.first().cloned().unwrap_or_default();
+    match t.value_type {
+        T::Boolean => mailbox::DictValue::Boolean(first.eq_ignore_ascii_case("true")),
+        T::Integer32 => first
+            .parse()
+            .map(mailbox::DictValue::Integer32)
+            .unwrap_or(mailbox::DictValue::String(first)),
+        T::UnsignedInteger32 => first
+            .parse()
+            .map(mailbox::DictValue::UnsignedInteger32)
+            .unwrap_or(mailbox::DictValue::String(first)),
+        T::Integer64 => first
+            .parse()
+            .map(mailbox::DictValue::Integer64)
+            .unwrap_or(mailbox::DictValue::String(first)),
+        T::UnsignedInteger64 => first
+            .parse()
+            .map(mailbox::DictValue::UnsignedInteger64)
+            .unwrap_or(mailbox::DictValue::String(first)),
+        T::Byte => first
+            .parse()
+            .map(mailbox::DictValue::Byte)
+            .unwrap_or(mailbox::DictValue::String(first)),
+        T::StringArray => mailbox::DictValue::StringArray(t.values.clone()),
+        T::DateTime => {
+            time::OffsetDateTime::parse(&first, &time::format_description::well_known::Rfc3339)
+                .map(mailbox::DictValue::DateTime)
+                .unwrap_or(mailbox::DictValue::String(first))
+        }
+        T::ByteArray => s2s_proto::b64::std_decode(&first)
+            .map(mailbox::DictValue::ByteArray)
+            .unwrap_or(mailbox::DictValue::String(first)),
+        _ => mailbox::DictValue::String(first),
+    }
+}
+
+fn typed_out(v: &mailbox::DictValue) -> request::TypedValue {
+    use request::DictionaryValueType as T;
+    let (t, vals) = match v {
+        mailbox::DictValue::String(s) => (T::String, vec![s.clone()]),
+        mailbox::DictValue::Integer32(n) => (T::Integer32, vec![n.to_string()]),
+        mailbox::DictValue::UnsignedInteger32(n) => (T::UnsignedInteger32, vec![n.to_string()]),
+        mailbox::DictValue::Integer64(n) => (T::Integer64, vec![n.to_string()]),
+        mailbox::DictValue::UnsignedInteger64(n) => (T::UnsignedInteger64, vec![n.to_string()]),
+        mailbox::DictValue::Boolean(b) => (T::Boolean, vec![b.to_string()]),
+        mailbox::DictValue::Byte(b) => (T::Byte, vec![b.to_string()]),
+        mailbox::DictValue::DateTime(d) => (
+            T::DateTime,
+            vec![
+                d.format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default(),
+            ],
+        ),
+        mailbox::DictValue::ByteArray(b) => (T::ByteArray, vec![s2s_proto::b64::std_encode(b)]),
+        mailbox::DictValue::StringArray(a) => (T::StringArray, a.clone()),
+    };
+    request::TypedValue {
+        value_type: t,
+        values: vals,
+    }
+}
+
+fn dict_in(e: &request::DictionaryEntry) -> mailbox::DictEntry {
+    mailbox::DictEntry {
+        key: typed_in(&e.key),
+        value: e.value.as_ref().map(typed_in),
+    }
+}
+
+fn dict_out(e: &mailbox::DictEntry) -> request::DictionaryEntry {
+    request::DictionaryEntry {
+        key: typed_out(&e.key),
+        value: e.value.as_ref().map(typed_out),
+    }
+}

@@ -1,0 +1,111 @@
+//! EWS restrictions → the mailbox store's filter tree. Unknown properties are an
+//! `ErrorInvalidRestriction`, never silently dropped (a dropped condition would widen a search).
+
+use ews_proto::request::{
+    ComparisonOp, ContainmentComparison, ContainmentMode, Operand, Restriction,
+};
+use ews_proto::response::ResponseError;
+use ews_proto::types::PropertyPath;
+use mailbox::{CompareOp, Field, Filter, Value};
+
+fn field(p: &PropertyPath) -> Result<Field, ResponseError> {
+    let bad = |what: &str| {
+        ResponseError::new(
+            "ErrorInvalidRestriction",
+            &format!("the restriction uses {what}, which this server cannot search on"),
+        )
+    };
+    match p {
+        PropertyPath::Field(f) => Ok(match f.as_str() {
+            "item:ItemClass" => Field::ItemClass,
+            "item:Subject" => Field::Subject,
+            "message:InternetMessageId" => Field::InternetMessageId,
+            "item:DateTimeReceived" => Field::DateTimeReceived,
+            "item:DateTimeSent" => Field::DateTimeSent,
+            "item:DateTimeCreated" => Field::DateTimeCreated,
+            "message:IsRead" => Field::IsRead,
+            "calendar:Start" => Field::Start,
+            "calendar:End" => Field::End,
+            other => return Err(bad(other)),
+        }),
+        PropertyPath::Extended(e) => Ok(Field::ExtendedProperty(format!("{e:?}"))),
+        _ => Err(bad("an indexed or exception property")),
+    }
+}
+
+fn value(f: &Field, o: &Operand) -> Result<Value, ResponseError> {
+    let Operand::Constant(s) = o else {
+        return Err(ResponseError::new(
+            "ErrorInvalidRestriction",
+            "comparing two properties is not supported; compare with a constant",
+        ));
+    };
+    Ok(match f {
+        Field::DateTimeReceived
+        | Field::DateTimeSent
+        | Field::DateTimeCreated
+        | Field::Start
+        | Field::End => {
+            let d = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+                .map_err(|_| {
+                    ResponseError::new(
+                        "ErrorInvalidRestriction",
+                        &format!("'{s}' is not an xs:dateTime"),
+                    )
+                })?;
+            Value::DateTime(d)
+        }
+        Field::IsRead => Value::Bool(s.eq_ignore_ascii_case("true") || s == "1"),
+        _ => Value::String(s.clone()),
+    })
+}
+
+pub fn translate(r: &Restriction) -> Result<Filter, ResponseError> {
+    Ok(match r {
+        Restriction::And(v) => Filter::And(v.iter().map(translate).collect::<Result<_, _>>()?),
+        Restriction::Or(v) => Filter::Or(v.iter().map(translate).collect::<Result<_, _>>()?),
+        Restriction::Not(x) => Filter::Not(Box::new(translate(x)?)),
+        Restriction::Compare { op, path, value: v } => {
+            let f = field(path)?;
+            let value = value(&f, v)?;
+            let op = match op {
+                ComparisonOp::IsEqualTo => CompareOp::Eq,
+                ComparisonOp::IsNotEqualTo => CompareOp::Ne,
+                ComparisonOp::IsGreaterThan => CompareOp::Gt,
+                ComparisonOp::IsGreaterThanOrEqualTo => CompareOp::Ge,
+                ComparisonOp::IsLessThan => CompareOp::Lt,
+                ComparisonOp::IsLessThanOrEqualTo => CompareOp::Le,
+            };
+            Filter::Compare {
+                field: f,
+                op,
+                value,
+            }
+        }
+        Restriction::Exists(p) => Filter::Exists(field(p)?),
+        Restriction::Contains {
+            path,
+            constant,
+            containment_mode,
+            containment_comparison,
+        } => Filter::Contains {
+            field: field(path)?,
+            value: constant.clone(),
+            mode: match containment_mode {
+                Some(ContainmentMode::FullString) => mailbox::ContainmentMode::FullString,
+                Some(ContainmentMode::Prefixed) => mailbox::ContainmentMode::Prefixed,
+                _ => mailbox::ContainmentMode::Substring,
+            },
+            ignore_case: !matches!(
+                containment_comparison,
+                None | Some(ContainmentComparison::Exact)
+            ),
+        },
+        Restriction::Excludes { .. } => {
+            return Err(ResponseError::new(
+                "ErrorInvalidRestriction",
+                "Excludes (bitmask) restrictions are not supported",
+            ));
+        }
+    })
+}

@@ -1,0 +1,561 @@
+//! The Exchange-compatible on-premises server: organization (recipients, RBAC), the OAuth trust
+//! (AuthConfig and the auth certificate, auth servers, partner applications), inbound
+//! server-to-server OAuth, EWS over SOAP, and the durable mailbox store.
+#![forbid(unsafe_code)]
+
+pub mod admin;
+pub mod auth;
+pub mod error;
+pub mod ews;
+mod ews_filter;
+pub mod org;
+pub mod traffic;
+pub mod trust;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use axum::Router;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use mailbox::MailboxStore;
+use s2s_proto::{S2sToken, SharedClock, TokenError};
+
+pub use auth::{AuthFailure, Caller};
+pub use error::ExchangeError;
+use org::Org;
+use traffic::{TrafficLog, TrafficRecord};
+use trust::TrustSnapshot;
+
+/// How to run the server.
+#[derive(Clone)]
+pub struct Config {
+    /// None: in-memory (tests).
+    pub data_dir: Option<PathBuf>,
+    /// The host names this server answers to (the audience host); the first is its FQDN.
+    pub hosts: Vec<String>,
+    /// The organization's primary accepted domain (e.g. `contoso.example`).
+    pub org_domain: String,
+    /// Where clients reach it (for logs and the lab's report).
+    pub public_url: String,
+    pub clock: SharedClock,
+    /// How often auth server metadata is refreshed in the background, seconds.
+    pub metadata_refresh_secs: i64,
+}
+
+/// The user configuration that holds a mailbox's photo.
+const PHOTO_CONFIG: &str = "OpenHybrid.UserPhoto";
+/// Largest request body EWS reads.
+pub const MAX_EWS_BODY: usize = 16 << 20;
+/// Most entries in the validated-token cache.
+const TOKEN_CACHE_MAX: usize = 50_000;
+
+struct CachedToken {
+    token: Arc<S2sToken>,
+    generation: u64,
+}
+
+pub(crate) struct Inner {
+    pub cfg: Config,
+    pub org: Org,
+    pub mbx: MailboxStore,
+    pub trust: RwLock<Arc<TrustSnapshot>>,
+    generation: AtomicU64,
+    cache: RwLock<HashMap<String, CachedToken>>,
+    pub cache_enabled: AtomicBool,
+    pub http: reqwest::Client,
+    admin_credential: String,
+    admin_credential_path: Option<PathBuf>,
+    pub traffic: TrafficLog,
+    refresh_times: Mutex<HashMap<String, i64>>,
+}
+
+/// The server. Cheap to clone.
+#[derive(Clone)]
+pub struct Exchange {
+    pub(crate) inner: Arc<Inner>,
+}
+
+fn load_or_create_credential(
+    dir: Option<&Path>,
+) -> Result<(String, Option<PathBuf>), ExchangeError> {
+    use rand::RngCore;
+    let fresh = || {
+        let mut b = [0u8; 32];
+        rand::rng().fill_bytes(&mut b);
+        s2s_proto::b64::url_encode(b)
+    };
+    let Some(dir) = dir else {
+        return Ok((fresh(), None));
+    };
+    let path = dir.join("admin-credential");
+    let io = |e: std::io::Error| ExchangeError::Io {
+        path: path.display().to_string(),
+        why: e.to_string(),
+    };
+    if path.exists() {
+        let s = std::fs::read_to_string(&path).map_err(io)?;
+        return Ok((s.trim().to_owned(), Some(path)));
+    }
+    let cred = fresh();
+    write_secret(&path, &cred).map_err(io)?;
+    Ok((cred, Some(path)))
+}
+
+fn write_secret(path: &Path, s: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    let mut f = o.open(path)?;
+    f.write_all(s.as_bytes())?;
+    f.sync_all()
+}
+
+impl Exchange {
+    pub fn open(cfg: Config) -> Result<Exchange, ExchangeError> {
+        if cfg.hosts.is_empty() {
+            return Err(ExchangeError::Invalid(
+                "at least one host name is required".into(),
+            ));
+        }
+        if let Some(d) = &cfg.data_dir {
+            std::fs::create_dir_all(d).map_err(|e| ExchangeError::Io {
+                path: d.display().to_string(),
+                why: e.to_string(),
+            })?;
+        }
+        let (db, mbx) = match &cfg.data_dir {
+            Some(d) => (
+                store::Db::open(&d.join("exchange.sqlite"), org::MIGRATIONS)?,
+                MailboxStore::open(&d.join("mailboxes.sqlite"))?,
+            ),
+            None => (
+                store::Db::open_in_memory(org::MIGRATIONS)?,
+                MailboxStore::open_in_memory()?,
+            ),
+        };
+        let org = Org::open(db, &cfg.org_domain);
+        let now = cfg.clock.unix();
+        let domain = cfg.org_domain.clone();
+        org.db.call_blocking(|c| -> Result<(), ExchangeError> {
+            let tx = c.transaction()?;
+            trust::ensure_auth_config(&tx, now)?;
+            if Org::accepted_domains(&tx)?.is_empty() {
+                Org::add_accepted_domain(&tx, &domain, true)?;
+            }
+            tx.commit()?;
+            Ok(())
+        })?;
+        let (admin_credential, admin_credential_path) =
+            load_or_create_credential(cfg.data_dir.as_deref())?;
+        let hosts = cfg.hosts.clone();
+        let snap = org
+            .db
+            .call_blocking(|c| trust::build_snapshot(c, &hosts, 0))?;
+        let traffic = TrafficLog::new(cfg.data_dir.as_ref().map(|d| d.join("traffic.jsonl")));
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+            .map_err(|e| ExchangeError::Invalid(e.to_string()))?;
+        Ok(Exchange {
+            inner: Arc::new(Inner {
+                cfg,
+                org,
+                mbx,
+                trust: RwLock::new(Arc::new(snap)),
+                generation: AtomicU64::new(0),
+                cache: RwLock::new(HashMap::new()),
+                cache_enabled: AtomicBool::new(true),
+                http,
+                admin_credential,
+                admin_credential_path,
+                traffic,
+                refresh_times: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.cfg
+    }
+    pub fn admin_credential(&self) -> &str {
+        &self.inner.admin_credential
+    }
+    pub fn admin_credential_path(&self) -> Option<&Path> {
+        self.inner.admin_credential_path.as_deref()
+    }
+    pub fn mailbox_store(&self) -> &MailboxStore {
+        &self.inner.mbx
+    }
+    pub fn org(&self) -> &Org {
+        &self.inner.org
+    }
+    pub fn traffic(&self) -> Vec<TrafficRecord> {
+        self.inner.traffic.snapshot()
+    }
+    /// Turns the validated-token cache on or off (benchmarks compare both).
+    pub fn set_token_cache(&self, on: bool) {
+        self.inner.cache_enabled.store(on, Ordering::SeqCst);
+        self.clear_cache();
+    }
+
+    fn clear_cache(&self) {
+        if let Ok(mut c) = self.inner.cache.write() {
+            c.clear();
+        }
+    }
+
+    pub(crate) fn snapshot(&self) -> Arc<TrustSnapshot> {
+        self.inner
+            .trust
+            .read()
+            .map(|s| s.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    /// Rebuilds the trust snapshot after any change to auth config, auth servers or partners;
+    /// every cached validation is dropped.
+    pub async fn reload_trust(&self) -> Result<(), ExchangeError> {
+        let generation = self.inner.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        let hosts = self.inner.cfg.hosts.clone();
+        let snap = self
+            .inner
+            .org
+            .db
+            .call(move |c| trust::build_snapshot(c, &hosts, generation))
+            .await?;
+        if let Ok(mut t) = self.inner.trust.write() {
+            *t = Arc::new(snap);
+        }
+        self.clear_cache();
+        Ok(())
+    }
+
+    /// Re-reads every enabled auth server's metadata (periodic refresh, `-RefreshAuthMetadata`).
+    pub async fn refresh_auth_servers(&self) -> Result<(), ExchangeError> {
+        let snap = self.snapshot();
+        for (_, name, url) in &snap.auth_servers {
+            self.refresh_one(name, url).await?;
+        }
+        self.reload_trust().await
+    }
+
+    async fn refresh_one(&self, name: &str, url: &str) -> Result<(), ExchangeError> {
+        let md = trust::fetch_metadata(&self.inner.http, url).await?;
+        let now = self.inner.cfg.clock.unix();
+        let name = name.to_owned();
+        self.inner
+            .org
+            .db
+            .call(move |c| trust::update_auth_server_metadata(c, &name, &md, now))
+            .await
+    }
+
+    /// Spawns the periodic metadata refresh.
+    pub fn spawn_background(&self) {
+        let me = self.clone();
+        let every = self.inner.cfg.metadata_refresh_secs.max(30) as u64;
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(every));
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                if let Err(e) = me.refresh_auth_servers().await {
+                    tracing::warn!(error = %e, "auth metadata refresh failed");
+                }
+            }
+        });
+    }
+
+    fn validate_cached(
+        &self,
+        token: &str,
+        snap: &TrustSnapshot,
+    ) -> Result<Arc<S2sToken>, AuthFailure> {
+        let now = self.inner.cfg.clock.unix();
+        let use_cache = self.inner.cache_enabled.load(Ordering::Relaxed);
+        if use_cache
+            && let Ok(c) = self.inner.cache.read()
+            && let Some(hit) = c.get(token)
+            && hit.generation == snap.generation
+            && now <= hit.token.expires() + s2s_proto::validate::DEFAULT_SKEW_SECS
+        {
+            return Ok(hit.token.clone());
+        }
+        let policy = snap.policy.as_ref().ok_or(AuthFailure::NotConfigured)?;
+        let v = Arc::new(s2s_proto::validate_s2s(token, policy, now).map_err(AuthFailure::Token)?);
+        if use_cache && let Ok(mut c) = self.inner.cache.write() {
+            if c.len() >= TOKEN_CACHE_MAX {
+                c.retain(|_, e| now <= e.token.expires());
+                if c.len() >= TOKEN_CACHE_MAX {
+                    c.clear();
+                }
+            }
+            c.insert(
+                token.to_owned(),
+                CachedToken {
+                    token: v.clone(),
+                    generation: snap.generation,
+                },
+            );
+        }
+        Ok(v)
+    }
+
+    /// The whole inbound pipeline: token → partner application → linked account's roles → user.
+    pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Caller, AuthFailure> {
+        let token = auth::bearer(authorization)?;
+        let mut snap = self.snapshot();
+        if snap.policy.is_none() {
+            return Err(AuthFailure::NotConfigured);
+        }
+        let validated = match self.validate_cached(token, &snap) {
+            Err(AuthFailure::Token(TokenError::KeyNotFound { iss, .. }))
+                if self.may_refresh(&iss) =>
+            {
+                // an unknown x5t from a trusted auth server: its keys may have rolled; refresh once
+                if let Some((_, name, url)) = snap
+                    .auth_servers
+                    .iter()
+                    .find(|(i, _, _)| *i == iss)
+                    .cloned()
+                    && self.refresh_one(&name, &url).await.is_ok()
+                {
+                    let _ = self.reload_trust().await;
+                }
+                snap = self.snapshot();
+                self.validate_cached(token, &snap)?
+            }
+            other => other?,
+        };
+        let app = validated.app().clone();
+        let realm = app.realm.clone();
+        let partner = snap
+            .partners
+            .iter()
+            .find(|p| p.app_id == app.app_id && (p.realm.is_empty() || p.realm == realm))
+            .ok_or_else(|| AuthFailure::NoPartner {
+                app: app.app_id.clone(),
+            })?
+            .clone();
+        if !partner.enabled {
+            return Err(AuthFailure::PartnerDisabled { name: partner.name });
+        }
+        // A partner with its own metadata is trusted only for tokens it signed itself.
+        if let Some(own) = &partner.own_issuer
+            && validated.actor().issuer != *own
+            && !snap
+                .auth_servers
+                .iter()
+                .any(|(i, _, _)| *i == validated.actor().issuer)
+        {
+            return Err(AuthFailure::NoPartner {
+                app: app.app_id.clone(),
+            });
+        }
+        let Some(linked) = partner.linked_account_guid.clone() else {
+            return Err(AuthFailure::NoLinkedAccount { name: partner.name });
+        };
+        let lookups = auth::user_lookups(&validated, partner.accept_sid, &partner.name)?;
+        let org = self.inner.org.clone();
+        let partner_name = partner.name.clone();
+        let db = org.db.clone();
+        let (roles, user) = db
+            .call(move |c| -> Result<_, ExchangeError> {
+                let roles = Org::roles_of(c, &linked)?;
+                let mut user: Option<org::Recipient> = None;
+                for (kind, v) in &lookups {
+                    if let Some(r) = org.mailbox_by(c, kind, v)? {
+                        match &user {
+                            Some(u) if u.guid != r.guid => {
+                                return Err(ExchangeError::Auth(AuthFailure::UserConflict {
+                                    a: u.primary_smtp_address.clone().unwrap_or_default(),
+                                    b: r.primary_smtp_address.clone().unwrap_or_default(),
+                                }));
+                            }
+                            _ => user = Some(r),
+                        }
+                    }
+                }
+                if !lookups.is_empty() && user.is_none() {
+                    return Err(ExchangeError::Auth(AuthFailure::UserNotFound {
+                        claims: lookups
+                            .iter()
+                            .map(|(k, v)| format!("{k}={v}"))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    }));
+                }
+                Ok((roles, user))
+            })
+            .await
+            .map_err(|e| match e {
+                ExchangeError::Auth(a) => a,
+                other => AuthFailure::UserNotFound {
+                    claims: other.to_string(),
+                },
+            })?;
+        if roles.is_empty() {
+            return Err(AuthFailure::NoRoles { name: partner_name });
+        }
+        if let Some(u) = &user
+            && u.account_disabled
+        {
+            return Err(AuthFailure::UserDisabled(
+                u.primary_smtp_address.clone().unwrap_or_default(),
+            ));
+        }
+        Ok(Caller {
+            partner: partner_name,
+            app: app.to_string(),
+            roles,
+            user,
+            token: validated,
+        })
+    }
+
+    /// The photo of the mailbox with this SMTP address (GetUserPhoto), if one was set.
+    pub async fn user_photo(&self, smtp: &str) -> Result<Option<Vec<u8>>, ExchangeError> {
+        let key = self.mailbox_key(smtp).await?;
+        match self
+            .inner
+            .mbx
+            .get_user_configuration(
+                &key,
+                mailbox::FolderSel::Distinguished("root".into()),
+                PHOTO_CONFIG.into(),
+            )
+            .await
+        {
+            Ok(c) => Ok(c.config.binary_data),
+            Err(mailbox::MailboxError::ItemNotFound) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Set-UserPhoto: a JPEG or PNG of at most 4 MiB, kept in the mailbox's root folder.
+    pub async fn set_user_photo(&self, identity: &str, data: Vec<u8>) -> Result<(), ExchangeError> {
+        let is_jpeg = data.starts_with(&[0xFF, 0xD8, 0xFF]);
+        let is_png = data.starts_with(b"\x89PNG\r\n\x1a\n");
+        if !(is_jpeg || is_png) {
+            return Err(ExchangeError::Invalid(
+                "-PictureData must be a JPEG or PNG image".into(),
+            ));
+        }
+        if data.len() > 4 << 20 {
+            return Err(ExchangeError::Invalid(format!(
+                "-PictureData is {} bytes; at most 4 MiB",
+                data.len()
+            )));
+        }
+        let key = self.mailbox_key(identity).await?;
+        let root = || mailbox::FolderSel::Distinguished("root".into());
+        let cfg = mailbox::UserConfig {
+            name: PHOTO_CONFIG.into(),
+            dictionary: None,
+            xml_data: None,
+            binary_data: Some(data),
+        };
+        match self
+            .inner
+            .mbx
+            .update_user_configuration(&key, root(), cfg.clone())
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(mailbox::MailboxError::ItemNotFound) => self
+                .inner
+                .mbx
+                .create_user_configuration(&key, root(), cfg)
+                .await
+                .map(|_| ())
+                .map_err(Into::into),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn mailbox_key(&self, identity: &str) -> Result<mailbox::MailboxKey, ExchangeError> {
+        let org = self.inner.org.clone();
+        let id = identity.to_owned();
+        let db = org.db.clone();
+        let r = db.call(move |c| org.get_recipient(c, &id)).await?;
+        if !r.is_mailbox() {
+            return Err(ExchangeError::Invalid(format!(
+                "{identity} is a {}, not a mailbox",
+                r.recipient_type
+            )));
+        }
+        let key = mailbox::MailboxKey::new(r.guid)?;
+        self.inner.mbx.ensure_mailbox(&key).await?;
+        Ok(key)
+    }
+
+    fn may_refresh(&self, issuer: &str) -> bool {
+        let now = self.inner.cfg.clock.unix();
+        let Ok(mut m) = self.inner.refresh_times.lock() else {
+            return false;
+        };
+        let last = m.get(issuer).copied().unwrap_or(i64::MIN);
+        if now - last < 30 {
+            return false;
+        }
+        m.insert(issuer.to_owned(), now);
+        true
+    }
+
+    /// The 401 answer for a failure: Bearer challenge with client_id, trusted_issuers,
+    /// token_types and authorization_uri (+ `error="invalid_token"` for a bad token), and the
+    /// `x-ms-diagnostics` reason.
+    pub fn challenge(&self, failure: &AuthFailure) -> Response {
+        let snap = self.snapshot();
+        let mut v = format!(
+            "Bearer client_id=\"{}\", trusted_issuers=\"{}\", token_types=\"app_asserted_user_v1 service_asserted_app_v1\"",
+            s2s_proto::principal::EXCHANGE_APP_ID,
+            snap.trusted_issuers.join(",")
+        );
+        if !snap.authorization_uri.is_empty() {
+            v.push_str(&format!(
+                ", authorization_uri=\"{}\"",
+                snap.authorization_uri
+            ));
+        }
+        if failure.is_bad_token() {
+            v.push_str(", error=\"invalid_token\"");
+        }
+        let status = if matches!(failure, AuthFailure::RateLimited { .. }) {
+            StatusCode::TOO_MANY_REQUESTS
+        } else {
+            StatusCode::UNAUTHORIZED
+        };
+        let mut h = HeaderMap::new();
+        if let Ok(hv) = HeaderValue::from_str(&v) {
+            h.insert("www-authenticate", hv);
+        }
+        if let Ok(hv) = HeaderValue::from_str(&failure.header_value()) {
+            h.insert("x-ms-diagnostics", hv);
+        }
+        if let AuthFailure::RateLimited { retry_after_secs } = failure
+            && let Ok(hv) = HeaderValue::from_str(&retry_after_secs.to_string())
+        {
+            h.insert("retry-after", hv);
+        }
+        (status, h, failure.to_string()).into_response()
+    }
+
+    /// All HTTP routes: EWS, the admin API, Exchange's own auth metadata, health.
+    pub fn router(&self) -> Router {
+        Router::new()
+            .merge(ews::routes())
+            .merge(admin::routes())
+            .route("/healthz", axum::routing::get(|| async { "ok" }))
+            .fallback(ews::fallback)
+            .with_state(self.clone())
+    }
+}

@@ -1,0 +1,724 @@
+//! The organization: accepted domains, recipients, RBAC, the certificate store and AuthConfig,
+//! auth servers and partner applications. One SQLite database (`exchange.sqlite`), one
+//! transaction per cmdlet.
+
+use serde::Serialize;
+use store::rusqlite::{Connection, OptionalExtension, Row, params};
+use store::{Db, Migration};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::error::ExchangeError;
+
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    sql: r#"
+CREATE TABLE settings (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+CREATE TABLE accepted_domains (
+    domain TEXT PRIMARY KEY COLLATE NOCASE,
+    name TEXT NOT NULL,
+    is_default INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE recipients (
+    guid TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    kind TEXT NOT NULL CHECK (kind IN ('UserMailbox', 'MailUser')),
+    alias TEXT NOT NULL,
+    primary_smtp TEXT UNIQUE COLLATE NOCASE,
+    upn TEXT UNIQUE COLLATE NOCASE,
+    sip TEXT UNIQUE COLLATE NOCASE,
+    external_email TEXT,
+    hidden INTEGER NOT NULL DEFAULT 0,
+    sid TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    netid TEXT,
+    enabled INTEGER NOT NULL DEFAULT 1,
+    created INTEGER NOT NULL
+);
+CREATE TABLE role_assignments (
+    guid TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    role TEXT NOT NULL,
+    user_guid TEXT NOT NULL REFERENCES recipients(guid) ON DELETE CASCADE,
+    created INTEGER NOT NULL,
+    UNIQUE (role, user_guid)
+);
+CREATE TABLE certificates (
+    thumbprint TEXT PRIMARY KEY,
+    der BLOB NOT NULL,
+    pkcs8 BLOB,
+    friendly_name TEXT,
+    services TEXT NOT NULL DEFAULT 'None',
+    created INTEGER NOT NULL
+);
+CREATE TABLE auth_config (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    current_thumbprint TEXT,
+    previous_thumbprint TEXT,
+    next_thumbprint TEXT,
+    next_effective INTEGER,
+    service_name TEXT NOT NULL,
+    realm TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE auth_servers (
+    guid TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    type TEXT NOT NULL,
+    metadata_url TEXT NOT NULL,
+    enabled INTEGER NOT NULL,
+    is_default INTEGER NOT NULL DEFAULT 0,
+    domain_name TEXT,
+    issuer TEXT NOT NULL,
+    realm TEXT NOT NULL,
+    token_endpoint TEXT NOT NULL,
+    certificates TEXT NOT NULL,
+    refreshed INTEGER NOT NULL
+);
+CREATE TABLE partner_apps (
+    guid TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    app_id TEXT NOT NULL,
+    realm TEXT NOT NULL DEFAULT '',
+    metadata_url TEXT NOT NULL DEFAULT '',
+    enabled INTEGER NOT NULL,
+    linked_account TEXT REFERENCES recipients(guid) ON DELETE SET NULL,
+    accept_sid INTEGER NOT NULL DEFAULT 0,
+    account_type TEXT NOT NULL DEFAULT 'OrganizationalAccount',
+    issuer TEXT NOT NULL DEFAULT '',
+    certificates TEXT NOT NULL DEFAULT '[]'
+);
+"#,
+}];
+
+/// Management roles this server knows. UserApplication and ArchiveApplication are what the seed
+/// grants; ApplicationImpersonation gates `ExchangeImpersonation`.
+pub const ROLES: &[(&str, &str)] = &[
+    (
+        "UserApplication",
+        "Partner applications act on behalf of end users on their own mailbox data.",
+    ),
+    (
+        "ArchiveApplication",
+        "Partner applications archive items into users' Recoverable Items.",
+    ),
+    (
+        "ApplicationImpersonation",
+        "Applications impersonate users through the EWS ExchangeImpersonation header.",
+    ),
+    (
+        "LegalHoldApplication",
+        "Partner applications put mailboxes on hold.",
+    ),
+    (
+        "Mail Recipients",
+        "Administrators manage mailboxes and mail users.",
+    ),
+    (
+        "MailboxSearchApplication",
+        "Partner applications search mailboxes.",
+    ),
+];
+
+pub fn canonical_role(name: &str) -> Option<&'static str> {
+    ROLES
+        .iter()
+        .map(|(r, _)| *r)
+        .find(|r| r.eq_ignore_ascii_case(name))
+}
+
+pub fn iso(t: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|d| d.format(&Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AcceptedDomain {
+    pub name: String,
+    pub domain_name: String,
+    pub default: bool,
+    pub domain_type: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Recipient {
+    pub identity: String,
+    pub name: String,
+    pub alias: String,
+    pub recipient_type: String,
+    pub recipient_type_details: String,
+    pub primary_smtp_address: Option<String>,
+    pub external_email_address: Option<String>,
+    pub user_principal_name: Option<String>,
+    pub sip_address: Option<String>,
+    pub hidden_from_address_lists_enabled: bool,
+    pub account_disabled: bool,
+    pub guid: String,
+    pub exchange_guid: String,
+    pub sid: String,
+    #[serde(skip)]
+    pub netid: Option<String>,
+    pub when_created: String,
+}
+
+impl Recipient {
+    pub fn is_mailbox(&self) -> bool {
+        self.recipient_type == "UserMailbox"
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RoleAssignment {
+    pub name: String,
+    pub identity: String,
+    pub role: String,
+    pub role_assignee: String,
+    pub role_assignee_type: &'static str,
+    pub enabled: bool,
+    pub recipient_write_scope: &'static str,
+    pub guid: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AuthConfigView {
+    pub name: &'static str,
+    pub current_certificate_thumbprint: Option<String>,
+    pub previous_certificate_thumbprint: Option<String>,
+    pub next_certificate_thumbprint: Option<String>,
+    pub new_certificate_effective_date: Option<String>,
+    pub service_name: String,
+    pub realm: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ExchangeCertificate {
+    pub thumbprint: String,
+    pub subject: String,
+    pub issuer: String,
+    pub not_before: String,
+    pub not_after: String,
+    pub services: String,
+    pub friendly_name: String,
+    pub has_private_key: bool,
+    pub serial_number: String,
+    pub status: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AuthServer {
+    pub name: String,
+    pub identity: String,
+    #[serde(rename = "Type")]
+    pub kind: String,
+    pub auth_metadata_url: String,
+    pub enabled: bool,
+    pub is_default_authorization_endpoint: bool,
+    pub domain_name: Option<String>,
+    pub issuer_identifier: String,
+    pub realm: String,
+    pub token_issuing_endpoint: String,
+    pub certificate_strings: Vec<String>,
+    pub last_refreshed: String,
+    pub guid: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PartnerApplication {
+    pub name: String,
+    pub identity: String,
+    pub enabled: bool,
+    pub application_identifier: String,
+    pub certificate_strings: Vec<String>,
+    pub auth_metadata_url: String,
+    pub realm: String,
+    pub use_auth_server: bool,
+    pub accept_security_identifier_information: bool,
+    pub linked_account: Option<String>,
+    pub issuer_identifier: String,
+    pub app_only_permissions: Vec<String>,
+    pub act_as_permissions: Vec<String>,
+    pub account_type: String,
+    pub guid: String,
+}
+
+/// The store of organization objects.
+#[derive(Clone, Debug)]
+pub struct Org {
+    pub db: Db,
+    pub domain_for_identity: String,
+}
+
+fn recipient_from_row(r: &Row, org_domain: &str) -> store::rusqlite::Result<Recipient> {
+    let kind: String = r.get("kind")?;
+    let name: String = r.get("name")?;
+    let guid: String = r.get("guid")?;
+    Ok(Recipient {
+        identity: format!("{org_domain}/Users/{name}"),
+        alias: r.get("alias")?,
+        recipient_type_details: kind.clone(),
+        recipient_type: kind,
+        primary_smtp_address: r.get("primary_smtp")?,
+        external_email_address: r
+            .get::<_, Option<String>>("external_email")?
+            .map(|e| format!("SMTP:{e}")),
+        user_principal_name: r.get("upn")?,
+        sip_address: r.get("sip")?,
+        hidden_from_address_lists_enabled: r.get("hidden")?,
+        account_disabled: !r.get::<_, bool>("enabled")?,
+        exchange_guid: guid.clone(),
+        guid,
+        sid: r.get("sid")?,
+        netid: r.get("netid")?,
+        when_created: iso(r.get("created")?),
+        name,
+    })
+}
+
+fn domain_of(addr: &str) -> Option<&str> {
+    addr.rsplit_once('@')
+        .map(|(_, d)| d)
+        .filter(|d| !d.is_empty())
+}
+
+fn valid_smtp(addr: &str) -> bool {
+    let Some((local, domain)) = addr.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.contains('@')
+        && addr.len() <= 320
+        && addr.chars().all(|c| c.is_ascii_graphic())
+}
+
+fn random_sid() -> String {
+    let mut b = [0u8; 12];
+    let _ = aws_lc_rs_fill(&mut b);
+    let n = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+    format!(
+        "s-1-5-21-{}-{}-{}-{}",
+        n(0),
+        n(4),
+        n(8) % 100000,
+        1000 + (n(0) % 9000)
+    )
+}
+
+fn aws_lc_rs_fill(b: &mut [u8]) -> Result<(), ()> {
+    use rand::RngCore;
+    rand::rng().fill_bytes(b);
+    Ok(())
+}
+
+/// Parameters of New-Mailbox / New-MailUser.
+#[derive(Debug, Clone, Default)]
+pub struct NewRecipient {
+    pub name: String,
+    pub alias: Option<String>,
+    pub primary_smtp: Option<String>,
+    pub external_email: Option<String>,
+    pub upn: Option<String>,
+    pub sip: Option<String>,
+    pub netid: Option<String>,
+}
+
+impl Org {
+    pub fn open(db: Db, org_domain: &str) -> Self {
+        Org {
+            db,
+            domain_for_identity: org_domain.to_owned(),
+        }
+    }
+
+    // ---------- accepted domains ----------
+
+    pub fn add_accepted_domain(
+        c: &Connection,
+        domain: &str,
+        default: bool,
+    ) -> Result<AcceptedDomain, ExchangeError> {
+        if !domain.contains('.')
+            || domain.len() > 253
+            || domain
+                .chars()
+                .any(|c| !(c.is_ascii_alphanumeric() || c == '.' || c == '-'))
+        {
+            return Err(ExchangeError::Invalid(format!(
+                "'{domain}' is not a DNS domain name"
+            )));
+        }
+        let exists: Option<String> = c
+            .query_row(
+                "SELECT domain FROM accepted_domains WHERE domain = ?1",
+                [domain],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if exists.is_some() {
+            return Err(ExchangeError::AlreadyExists(format!(
+                "accepted domain {domain}"
+            )));
+        }
+        if default {
+            c.execute("UPDATE accepted_domains SET is_default = 0", [])?;
+        }
+        c.execute(
+            "INSERT INTO accepted_domains (domain, name, is_default) VALUES (?1, ?1, ?2)",
+            params![domain, default],
+        )?;
+        Ok(AcceptedDomain {
+            name: domain.to_owned(),
+            domain_name: domain.to_owned(),
+            default,
+            domain_type: "Authoritative",
+        })
+    }
+
+    pub fn accepted_domains(c: &Connection) -> Result<Vec<AcceptedDomain>, ExchangeError> {
+        let mut st =
+            c.prepare("SELECT domain, is_default FROM accepted_domains ORDER BY domain")?;
+        let rows = st.query_map([], |r| {
+            let d: String = r.get(0)?;
+            Ok(AcceptedDomain {
+                name: d.clone(),
+                domain_name: d,
+                default: r.get(1)?,
+                domain_type: "Authoritative",
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn require_accepted(c: &Connection, what: &str, addr: &str) -> Result<(), ExchangeError> {
+        let domain = domain_of(addr).ok_or_else(|| {
+            ExchangeError::Invalid(format!("{what} '{addr}' is not an SMTP address"))
+        })?;
+        let found: Option<String> = c
+            .query_row(
+                "SELECT domain FROM accepted_domains WHERE domain = ?1",
+                [domain],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if found.is_none() {
+            return Err(ExchangeError::NotAcceptedDomain {
+                what: format!("{what} {addr}"),
+                domain: domain.to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    // ---------- recipients ----------
+
+    pub fn new_recipient(
+        &self,
+        c: &Connection,
+        kind: &str,
+        p: NewRecipient,
+        now: i64,
+    ) -> Result<Recipient, ExchangeError> {
+        let name = p.name.trim();
+        if name.is_empty()
+            || name.len() > 64
+            || name.chars().any(|c| c.is_control() || "/\\\"".contains(c))
+        {
+            return Err(ExchangeError::Invalid(format!(
+                "name '{name}' must be 1-64 characters without control characters, slashes or quotes"
+            )));
+        }
+        let alias = p.alias.clone().unwrap_or_else(|| name.replace(' ', ""));
+        for (what, a) in [
+            ("-PrimarySmtpAddress", &p.primary_smtp),
+            ("-ExternalEmailAddress", &p.external_email),
+            ("-UserPrincipalName", &p.upn),
+            ("-SipAddress", &p.sip),
+        ] {
+            if let Some(a) = a
+                && !valid_smtp(a.trim_start_matches("sip:"))
+            {
+                return Err(ExchangeError::Invalid(format!(
+                    "{what} '{a}' is not a valid address (user@domain)"
+                )));
+            }
+        }
+        if let Some(smtp) = &p.primary_smtp {
+            Self::require_accepted(c, "primary SMTP address", smtp)?;
+        }
+        let exists: Option<String> = c
+            .query_row("SELECT guid FROM recipients WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        if exists.is_some() {
+            return Err(ExchangeError::AlreadyExists(format!("recipient '{name}'")));
+        }
+        for (col, v) in [
+            ("primary_smtp", &p.primary_smtp),
+            ("upn", &p.upn),
+            ("sip", &p.sip),
+        ] {
+            if let Some(v) = v {
+                let taken: Option<String> = c
+                    .query_row(
+                        &format!("SELECT name FROM recipients WHERE {col} = ?1"),
+                        [v],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                if let Some(other) = taken {
+                    return Err(ExchangeError::AlreadyExists(format!(
+                        "address {v} (used by '{other}')"
+                    )));
+                }
+            }
+        }
+        let guid = uuid::Uuid::new_v4().to_string();
+        c.execute(
+            "INSERT INTO recipients (guid, name, kind, alias, primary_smtp, upn, sip, external_email, hidden, sid, netid, enabled, created)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?10, ?11, ?12)",
+            params![
+                guid,
+                name,
+                kind,
+                alias,
+                p.primary_smtp,
+                p.upn,
+                p.sip.as_ref().map(|s| s.trim_start_matches("sip:").to_owned()),
+                p.external_email,
+                random_sid(),
+                p.netid,
+                kind == "UserMailbox",
+                now
+            ],
+        )?;
+        self.get_recipient(c, &guid)
+    }
+
+    /// Resolves an identity: GUID, Name, alias, `<domain>/Users/<name>`, or an address.
+    pub fn get_recipient(
+        &self,
+        c: &Connection,
+        identity: &str,
+    ) -> Result<Recipient, ExchangeError> {
+        let id = identity.trim();
+        let id = id.rsplit_once("/Users/").map(|(_, n)| n).unwrap_or(id);
+        let mut st = c.prepare_cached(
+            "SELECT * FROM recipients WHERE guid = ?1 OR name = ?1 COLLATE NOCASE OR alias = ?1 COLLATE NOCASE
+             OR primary_smtp = ?1 OR upn = ?1 OR sip = ?1 OR external_email = ?1 COLLATE NOCASE LIMIT 2",
+        )?;
+        let dom = self.domain_for_identity.clone();
+        let found: Vec<Recipient> = st
+            .query_map([id], |r| recipient_from_row(r, &dom))?
+            .collect::<Result<_, _>>()?;
+        match found.len() {
+            0 => Err(ExchangeError::NotFound(identity.to_owned())),
+            1 => Ok(found
+                .into_iter()
+                .next()
+                .ok_or_else(|| ExchangeError::NotFound(identity.to_owned()))?),
+            _ => Err(ExchangeError::Ambiguous(identity.to_owned())),
+        }
+    }
+
+    pub fn list_recipients(
+        &self,
+        c: &Connection,
+        kind: Option<&str>,
+    ) -> Result<Vec<Recipient>, ExchangeError> {
+        let mut st =
+            c.prepare("SELECT * FROM recipients WHERE (?1 IS NULL OR kind = ?1) ORDER BY name")?;
+        let dom = self.domain_for_identity.clone();
+        let rows = st.query_map([kind], |r| recipient_from_row(r, &dom))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn set_hidden(
+        &self,
+        c: &Connection,
+        identity: &str,
+        hidden: bool,
+    ) -> Result<Recipient, ExchangeError> {
+        let r = self.get_recipient(c, identity)?;
+        c.execute(
+            "UPDATE recipients SET hidden = ?1 WHERE guid = ?2",
+            params![hidden, r.guid],
+        )?;
+        self.get_recipient(c, &r.guid)
+    }
+
+    pub fn set_enabled(
+        &self,
+        c: &Connection,
+        identity: &str,
+        enabled: bool,
+    ) -> Result<Recipient, ExchangeError> {
+        let r = self.get_recipient(c, identity)?;
+        c.execute(
+            "UPDATE recipients SET enabled = ?1 WHERE guid = ?2",
+            params![enabled, r.guid],
+        )?;
+        self.get_recipient(c, &r.guid)
+    }
+
+    /// The mailbox a user claim names, if exactly one does.
+    pub fn mailbox_by(
+        &self,
+        c: &Connection,
+        column: &str,
+        value: &str,
+    ) -> Result<Option<Recipient>, ExchangeError> {
+        let col = match column {
+            "smtp" => "primary_smtp",
+            "upn" => "upn",
+            "sip" => "sip",
+            "sid" => "sid",
+            "netid" => "netid",
+            _ => return Ok(None),
+        };
+        let v = if col == "sip" {
+            value.trim_start_matches("sip:")
+        } else {
+            value
+        };
+        let mut st = c.prepare_cached(&format!("SELECT * FROM recipients WHERE kind = 'UserMailbox' AND {col} = ?1 COLLATE NOCASE LIMIT 2"))?;
+        let dom = self.domain_for_identity.clone();
+        let found: Vec<Recipient> = st
+            .query_map([v], |r| recipient_from_row(r, &dom))?
+            .collect::<Result<_, _>>()?;
+        if found.len() > 1 {
+            return Err(ExchangeError::Ambiguous(value.to_owned()));
+        }
+        Ok(found.into_iter().next())
+    }
+
+    // ---------- RBAC ----------
+
+    pub fn new_role_assignment(
+        &self,
+        c: &Connection,
+        role: &str,
+        user: &str,
+        now: i64,
+    ) -> Result<RoleAssignment, ExchangeError> {
+        let role = canonical_role(role).ok_or_else(|| {
+            ExchangeError::NotFound(format!(
+                "management role '{role}' (known roles: {})",
+                ROLES.iter().map(|(r, _)| *r).collect::<Vec<_>>().join(", ")
+            ))
+        })?;
+        let r = self.get_recipient(c, user)?;
+        let existing: Option<String> = c
+            .query_row(
+                "SELECT name FROM role_assignments WHERE role = ?1 AND user_guid = ?2",
+                params![role, r.guid],
+                |x| x.get(0),
+            )
+            .optional()?;
+        if let Some(n) = existing {
+            return Err(ExchangeError::AlreadyExists(format!(
+                "role assignment '{n}' of {role} to {}",
+                r.name
+            )));
+        }
+        let name: String = format!("{role}-{}", r.name).chars().take(64).collect();
+        let guid = uuid::Uuid::new_v4().to_string();
+        c.execute(
+            "INSERT INTO role_assignments (guid, name, role, user_guid, created) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![guid, name, role, r.guid, now],
+        )?;
+        Ok(RoleAssignment {
+            identity: name.clone(),
+            name,
+            role: role.to_owned(),
+            role_assignee: r.name,
+            role_assignee_type: "User",
+            enabled: true,
+            recipient_write_scope: "Organization",
+            guid,
+        })
+    }
+
+    pub fn role_assignments(
+        &self,
+        c: &Connection,
+        role: Option<&str>,
+        user: Option<&str>,
+    ) -> Result<Vec<RoleAssignment>, ExchangeError> {
+        let user_guid = match user {
+            Some(u) => Some(self.get_recipient(c, u)?.guid),
+            None => None,
+        };
+        let role = match role {
+            Some(r) => Some(
+                canonical_role(r)
+                    .ok_or_else(|| ExchangeError::NotFound(format!("management role '{r}'")))?,
+            ),
+            None => None,
+        };
+        let mut st = c.prepare(
+            "SELECT a.guid, a.name, a.role, r.name FROM role_assignments a JOIN recipients r ON r.guid = a.user_guid
+             WHERE (?1 IS NULL OR a.role = ?1) AND (?2 IS NULL OR a.user_guid = ?2) ORDER BY a.name",
+        )?;
+        let rows = st.query_map(params![role, user_guid], |r| {
+            let name: String = r.get(1)?;
+            Ok(RoleAssignment {
+                identity: name.clone(),
+                name,
+                guid: r.get(0)?,
+                role: r.get(2)?,
+                role_assignee: r.get(3)?,
+                role_assignee_type: "User",
+                enabled: true,
+                recipient_write_scope: "Organization",
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn remove_role_assignment(
+        &self,
+        c: &Connection,
+        identity: &str,
+    ) -> Result<(), ExchangeError> {
+        let n = c.execute(
+            "DELETE FROM role_assignments WHERE name = ?1 COLLATE NOCASE OR guid = ?1",
+            [identity],
+        )?;
+        if n == 0 {
+            return Err(ExchangeError::NotFound(format!(
+                "role assignment '{identity}'"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Roles held by a recipient (by GUID).
+    pub fn roles_of(c: &Connection, user_guid: &str) -> Result<Vec<String>, ExchangeError> {
+        let mut st = c.prepare_cached("SELECT role FROM role_assignments WHERE user_guid = ?1")?;
+        let rows = st.query_map([user_guid], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+pub fn setting(c: &Connection, k: &str) -> Result<Option<String>, ExchangeError> {
+    Ok(
+        c.query_row("SELECT v FROM settings WHERE k = ?1", [k], |r| r.get(0))
+            .optional()?,
+    )
+}
+
+pub fn set_setting(c: &Connection, k: &str, v: &str) -> Result<(), ExchangeError> {
+    c.execute(
+        "INSERT INTO settings (k, v) VALUES (?1, ?2) ON CONFLICT (k) DO UPDATE SET v = excluded.v",
+        params![k, v],
+    )?;
+    Ok(())
+}
