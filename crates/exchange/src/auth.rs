@@ -121,7 +121,8 @@ pub struct Caller {
     pub app: String,
     pub roles: Vec<String>,
     pub user: Option<Recipient>,
-    pub token: std::sync::Arc<S2sToken>,
+    /// The validated token (None only on the benchmark route that skips authentication).
+    pub token: Option<std::sync::Arc<S2sToken>>,
 }
 
 impl Caller {

@@ -26,6 +26,33 @@ pub fn routes() -> axum::Router<Exchange> {
         .layer(axum::extract::DefaultBodyLimit::max(crate::MAX_EWS_BODY))
 }
 
+/// The benchmark-only route (see `Config::bench_noauth_user`).
+pub fn bench_routes() -> axum::Router<Exchange> {
+    axum::Router::new()
+        .route("/bench/noauth/EWS/Exchange.asmx", post(bench_noauth))
+        .layer(axum::extract::DefaultBodyLimit::max(crate::MAX_EWS_BODY))
+}
+
+async fn bench_noauth(State(ex): State<Exchange>, body: Bytes) -> Response {
+    let Some(smtp) = ex.inner.cfg.bench_noauth_user.clone() else {
+        return (StatusCode::NOT_FOUND, "not found").into_response();
+    };
+    let org = ex.inner.org.clone();
+    let db = org.db.clone();
+    let user = match db.call(move |c| org.get_recipient(c, &smtp)).await {
+        Ok(u) => u,
+        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    };
+    let caller = Caller {
+        partner: "bench".into(),
+        app: "bench".into(),
+        roles: vec!["UserApplication".into(), "ArchiveApplication".into()],
+        user: Some(user),
+        token: None,
+    };
+    serve_ews(&ex, caller, &body).await
+}
+
 /// Paths are matched case-insensitively after normalisation (as IIS does); anything that is not
 /// EWS after that is 404, so `autodiscover.json?@…/ews` tricks route nowhere.
 pub async fn fallback(
@@ -92,19 +119,36 @@ async fn ews(State(ex): State<Exchange>, headers: HeaderMap, body: Bytes) -> Res
             return ex.challenge(&f);
         }
     };
+    match &parsed {
+        Ok(_) => ex.inner.traffic.record(record("ok".into(), Some(&caller))),
+        Err(e) => ex
+            .inner
+            .traffic
+            .record(record(format!("fault: {e}"), Some(&caller))),
+    }
+    serve_parsed(&ex, caller, parsed, &body).await
+}
+
+async fn serve_ews(ex: &Exchange, caller: Caller, body: &[u8]) -> Response {
+    let parsed = request::parse_request(body, &ews_proto::xml::Limits::default());
+    serve_parsed(ex, caller, parsed, body).await
+}
+
+async fn serve_parsed(
+    ex: &Exchange,
+    caller: Caller,
+    parsed: Result<request::Request, ews_proto::EwsProtoError>,
+    body: &[u8],
+) -> Response {
     let req = match parsed {
         Ok(r) => r,
         Err(e) => {
-            ex.inner
-                .traffic
-                .record(record(format!("fault: {e}"), Some(&caller)));
             return xml(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                resp::write_fault_for_error(&e, &body),
+                resp::write_fault_for_error(&e, body),
             );
         }
     };
-    ex.inner.traffic.record(record("ok".into(), Some(&caller)));
     if let Some(imp) = &req.impersonation {
         if !caller.has_role("ApplicationImpersonation") {
             let e = ResponseError::new(
@@ -144,7 +188,7 @@ async fn ews(State(ex): State<Exchange>, headers: HeaderMap, body: Bytes) -> Res
         );
     }
     let h = Handler {
-        ex: &ex,
+        ex,
         caller: &caller,
         key,
         smtp: user.primary_smtp_address.clone().unwrap_or_default(),
@@ -543,6 +587,34 @@ impl Handler<'_> {
                 };
                 resp::get_user_photo_response(&r)
             }
+            Operation::Subscribe(sub) => {
+                let r = self
+                    .ex
+                    .subscribe(
+                        &self.key,
+                        &self.caller.partner,
+                        self.caller.app.split('@').next().unwrap_or(""),
+                        sub,
+                    )
+                    .await
+                    .map(|(subscription_id, watermark)| resp::SubscriptionCreated {
+                        subscription_id,
+                        watermark: Some(watermark),
+                    });
+                resp::subscribe_response(&r)
+            }
+            Operation::Unsubscribe { subscription_id } => {
+                resp::unsubscribe_response(&self.ex.unsubscribe(&self.key, &subscription_id).await)
+            }
+            Operation::GetEvents {
+                subscription_id,
+                watermark,
+            } => resp::get_events_response(
+                &self
+                    .ex
+                    .get_events(&self.key, &subscription_id, &watermark)
+                    .await,
+            ),
             Operation::ConvertId(c) => {
                 let out: Vec<_> = c
                     .ids
@@ -561,16 +633,6 @@ impl Handler<'_> {
                 &ResponseError::new(
                     "ErrorInvalidRequest",
                     &format!("The operation {local} is not supported by this server."),
-                ),
-            ),
-            other => resp::error_response(
-                other.name(),
-                &ResponseError::new(
-                    "ErrorInvalidRequest",
-                    &format!(
-                        "The operation {} is not supported by this server yet.",
-                        other.name()
-                    ),
                 ),
             ),
         }

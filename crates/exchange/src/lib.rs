@@ -8,6 +8,7 @@ pub mod auth;
 pub mod error;
 pub mod ews;
 mod ews_filter;
+pub mod notify;
 pub mod org;
 pub mod traffic;
 pub mod trust;
@@ -43,6 +44,9 @@ pub struct Config {
     pub clock: SharedClock,
     /// How often auth server metadata is refreshed in the background, seconds.
     pub metadata_refresh_secs: i64,
+    /// Benchmarks only: serve `/bench/noauth/EWS/Exchange.asmx`, which skips authentication and
+    /// acts as this mailbox with the seed's roles. Never set outside a benchmark.
+    pub bench_noauth_user: Option<String>,
 }
 
 /// The user configuration that holds a mailbox's photo.
@@ -417,7 +421,7 @@ impl Exchange {
             app: app.to_string(),
             roles,
             user,
-            token: validated,
+            token: Some(validated),
         })
     }
 
@@ -551,8 +555,14 @@ impl Exchange {
 
     /// All HTTP routes: EWS, the admin API, Exchange's own auth metadata, health.
     pub fn router(&self) -> Router {
-        Router::new()
-            .merge(ews::routes())
+        let mut r: Router<Exchange> = Router::new();
+        if self.inner.cfg.bench_noauth_user.is_some() {
+            tracing::warn!(
+                "the unauthenticated benchmark route /bench/noauth/EWS/Exchange.asmx is ON"
+            );
+            r = r.merge(ews::bench_routes());
+        }
+        r.merge(ews::routes())
             .merge(admin::routes())
             .route("/healthz", axum::routing::get(|| async { "ok" }))
             .fallback(ews::fallback)

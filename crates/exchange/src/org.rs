@@ -10,7 +10,9 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::error::ExchangeError;
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
+pub const MIGRATIONS: &[Migration] = &[V1, crate::notify::MIGRATION];
+
+const V1: Migration = Migration {
     version: 1,
     sql: r#"
 CREATE TABLE settings (k TEXT PRIMARY KEY, v TEXT NOT NULL);
@@ -87,7 +89,7 @@ CREATE TABLE partner_apps (
     certificates TEXT NOT NULL DEFAULT '[]'
 );
 "#,
-}];
+};
 
 /// Management roles this server knows. UserApplication and ArchiveApplication are what the seed
 /// grants; ApplicationImpersonation gates `ExchangeImpersonation`.

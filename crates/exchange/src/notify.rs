@@ -1,0 +1,566 @@
+//! EWS notifications: push and pull subscriptions on a user's folders, and the push notifier
+//! that calls subscribers back with `SendNotification`, authenticated by a token Exchange signs
+//! with its current auth certificate (flow F2: `iss` = `00000002-…@<realm>`, `aud` =
+//! `<partner app>/<callback host>@<realm>`). The subscriber decides whether it trusts that
+//! certificate; for Skype that is what steps 4–6 of the seed set up.
+
+use std::collections::HashSet;
+
+use ews_proto::notification::{
+    EventTarget, Notification, NotificationEvent, ObjectEvent, ObjectEventKind, SubscriptionStatus,
+};
+use ews_proto::request::{EventType, Subscription};
+use ews_proto::response::ResponseError;
+use ews_proto::types::{FolderId, ItemRef};
+use mailbox::{EventKind, FolderSel, MailboxKey};
+use s2s_proto::principal::{EXCHANGE_APP_ID, PrincipalName, SKYPE_APP_ID};
+use serde::Serialize;
+use store::Migration;
+use store::rusqlite::{OptionalExtension, params};
+
+use crate::Exchange;
+use crate::error::ExchangeError;
+
+pub const MIGRATION: Migration = Migration {
+    version: 2,
+    sql: r#"
+CREATE TABLE subscriptions (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('push', 'pull')),
+    mailbox_key TEXT NOT NULL,
+    partner TEXT NOT NULL,
+    app_id TEXT NOT NULL,
+    folder_ids TEXT NOT NULL,
+    event_types TEXT NOT NULL,
+    url TEXT,
+    status_frequency INTEGER NOT NULL DEFAULT 30,
+    timeout_minutes INTEGER NOT NULL DEFAULT 30,
+    watermark INTEGER NOT NULL,
+    created INTEGER NOT NULL,
+    last_contact INTEGER NOT NULL,
+    failures INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT
+);
+CREATE INDEX subscriptions_mailbox ON subscriptions (mailbox_key);
+"#,
+};
+
+/// Most subscriptions per mailbox (Exchange's default throttling allows 20).
+const MAX_PER_MAILBOX: i64 = 20;
+/// Failed callbacks in a row after which a push subscription is dropped.
+const MAX_FAILURES: i64 = 10;
+/// Lifetime of the callback token, seconds.
+const CALLBACK_TOKEN_SECS: i64 = 600;
+
+/// A subscription as the admin API shows it (`Get-EwsSubscription`, an OpenHybrid cmdlet).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SubscriptionView {
+    pub id: String,
+    pub kind: String,
+    pub mailbox: String,
+    pub partner: String,
+    pub url: Option<String>,
+    pub watermark: i64,
+    pub failures: i64,
+    pub last_error: Option<String>,
+}
+
+fn event_type_of(k: EventKind) -> EventType {
+    match k {
+        EventKind::Created => EventType::CreatedEvent,
+        EventKind::Deleted => EventType::DeletedEvent,
+        EventKind::Moved => EventType::MovedEvent,
+        EventKind::Modified => EventType::ModifiedEvent,
+    }
+}
+
+fn object_kind(k: EventKind) -> ObjectEventKind {
+    match k {
+        EventKind::Created => ObjectEventKind::Created,
+        EventKind::Deleted => ObjectEventKind::Deleted,
+        EventKind::Moved => ObjectEventKind::Moved,
+        EventKind::Modified => ObjectEventKind::Modified,
+    }
+}
+
+/// Validates a push callback URL: http or https, a host, no credentials, bounded.
+pub fn check_callback_url(url: &str) -> Result<reqwest::Url, ResponseError> {
+    let bad = |why: &str| {
+        ResponseError::new(
+            "ErrorInvalidPushSubscriptionUrl",
+            &format!("The push subscription URL is invalid: {why}."),
+        )
+    };
+    if url.len() > 2048 {
+        return Err(bad("longer than 2048 characters"));
+    }
+    let u = reqwest::Url::parse(url).map_err(|e| bad(&e.to_string()))?;
+    if !matches!(u.scheme(), "http" | "https") {
+        return Err(bad("only http and https are allowed"));
+    }
+    if u.host_str().is_none_or(str::is_empty) {
+        return Err(bad("it has no host"));
+    }
+    if !u.username().is_empty() || u.password().is_some() {
+        return Err(bad("it must not carry credentials"));
+    }
+    Ok(u)
+}
+
+impl Exchange {
+    /// `Subscribe`: push or pull on folders of the caller's mailbox.
+    pub(crate) async fn subscribe(
+        &self,
+        key: &MailboxKey,
+        partner: &str,
+        app_id: &str,
+        sub: Subscription,
+    ) -> Result<(String, String), ResponseError> {
+        let (kind, common, url, freq, timeout) = match sub {
+            Subscription::Push {
+                common,
+                status_frequency,
+                url,
+            } => {
+                check_callback_url(&url)?;
+                if !(1..=1440).contains(&status_frequency) {
+                    return Err(ResponseError::new(
+                        "ErrorInvalidSubscriptionRequest",
+                        "StatusFrequency must be 1 to 1440 minutes.",
+                    ));
+                }
+                ("push", common, Some(url), status_frequency, 30)
+            }
+            Subscription::Pull { common, timeout } => {
+                if !(1..=1440).contains(&timeout) {
+                    return Err(ResponseError::new(
+                        "ErrorInvalidSubscriptionRequest",
+                        "Timeout must be 1 to 1440 minutes.",
+                    ));
+                }
+                ("pull", common, None, 30, timeout)
+            }
+            Subscription::Streaming { .. } => {
+                return Err(ResponseError::new(
+                    "ErrorInvalidRequest",
+                    "Streaming subscriptions are not supported; use a push or pull subscription.",
+                ));
+            }
+        };
+        let mut folders = Vec::new();
+        if !common.subscribe_to_all_folders {
+            for f in &common.folder_ids {
+                let sel = match f {
+                    ews_proto::types::FolderRef::Distinguished { id, .. } => {
+                        FolderSel::Distinguished(id.as_str().to_owned())
+                    }
+                    ews_proto::types::FolderRef::Id { id, .. } => FolderSel::Id(id.clone()),
+                };
+                let folder = self
+                    .inner
+                    .mbx
+                    .get_folder(key, sel)
+                    .await
+                    .map_err(|e| ResponseError::new(e.response_code(), &e.to_string()))?;
+                folders.push(folder.id);
+            }
+        }
+        let types: Vec<&str> = common.event_types.iter().map(|t| t.as_str()).collect();
+        let watermark = match &common.watermark {
+            Some(w) => w.parse::<i64>().map_err(|_| {
+                ResponseError::new("ErrorInvalidWatermark", "The watermark is invalid.")
+            })?,
+            None => {
+                self.inner
+                    .mbx
+                    .counters(key)
+                    .await
+                    .map_err(|e| ResponseError::new(e.response_code(), &e.to_string()))?
+                    .last_event_seq as i64
+            }
+        };
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let now = self.inner.cfg.clock.unix();
+        let (k, p, a, fj, tj) = (
+            key.as_str().to_owned(),
+            partner.to_owned(),
+            app_id.to_owned(),
+            serde_json::to_string(&folders).unwrap_or_default(),
+            serde_json::to_string(&types).unwrap_or_default(),
+        );
+        let idc = id.clone();
+        self.inner
+            .org
+            .db
+            .call(move |c| -> Result<(), ExchangeError> {
+                let n: i64 = c.query_row("SELECT COUNT(*) FROM subscriptions WHERE mailbox_key = ?1", [&k], |r| r.get(0))?;
+                if n >= MAX_PER_MAILBOX {
+                    return Err(ExchangeError::Invalid(format!("the mailbox already has {n} subscriptions")));
+                }
+                c.execute(
+                    "INSERT INTO subscriptions (id, kind, mailbox_key, partner, app_id, folder_ids, event_types, url, status_frequency, timeout_minutes, watermark, created, last_contact)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
+                    params![idc, kind, k, p, a, fj, tj, url, freq, timeout, watermark, now],
+                )?;
+                Ok(())
+            })
+            .await
+            .map_err(|e| ResponseError::new("ErrorExceededSubscriptionCount", &e.to_string()))?;
+        Ok((id, watermark.to_string()))
+    }
+
+    pub(crate) async fn unsubscribe(
+        &self,
+        key: &MailboxKey,
+        id: &str,
+    ) -> Result<(), ResponseError> {
+        let (k, id) = (key.as_str().to_owned(), id.to_owned());
+        let n = self
+            .inner
+            .org
+            .db
+            .call(move |c| -> Result<usize, ExchangeError> {
+                Ok(c.execute(
+                    "DELETE FROM subscriptions WHERE id = ?1 AND mailbox_key = ?2",
+                    [&id, &k],
+                )?)
+            })
+            .await
+            .map_err(|e| ResponseError::new("ErrorInternalServerError", &e.to_string()))?;
+        if n == 0 {
+            return Err(ResponseError::new(
+                "ErrorSubscriptionNotFound",
+                "The specified subscription was not found.",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Events after the subscription's watermark that match its folders and types.
+    async fn pending(
+        &self,
+        key: &MailboxKey,
+        folders: &HashSet<String>,
+        types: &HashSet<String>,
+        after: u64,
+    ) -> Result<(Vec<ObjectEvent>, u64, bool), ExchangeError> {
+        let events = self.inner.mbx.events_since(key, after, 100).await?;
+        let more = events.len() == 100;
+        let last = events.last().map(|e| e.seq).unwrap_or(after);
+        let out = events
+            .into_iter()
+            .filter(|e| {
+                folders.is_empty()
+                    || folders.contains(&e.folder_id)
+                    || e.old_folder_id
+                        .as_ref()
+                        .is_some_and(|f| folders.contains(f))
+            })
+            .filter(|e| types.is_empty() || types.contains(event_type_of(e.kind).as_str()))
+            .map(|e| ObjectEvent {
+                kind: object_kind(e.kind),
+                watermark: e.seq.to_string(),
+                time_stamp: e.at,
+                target: EventTarget::Item(ItemRef {
+                    id: e.item_id.clone(),
+                    change_key: None,
+                }),
+                parent_folder_id: FolderId {
+                    id: e.folder_id.clone(),
+                    change_key: None,
+                },
+                old_target: None,
+                old_parent_folder_id: e.old_folder_id.map(|id| FolderId {
+                    id,
+                    change_key: None,
+                }),
+                unread_count: None,
+            })
+            .collect();
+        Ok((out, last, more))
+    }
+
+    /// `GetEvents` on a pull subscription.
+    pub(crate) async fn get_events(
+        &self,
+        key: &MailboxKey,
+        id: &str,
+        watermark: &str,
+    ) -> Result<Notification, ResponseError> {
+        let row = self
+            .load_subscription(id)
+            .await
+            .map_err(|e| ResponseError::new("ErrorInternalServerError", &e.to_string()))?;
+        let Some(s) = row.filter(|s| s.mailbox_key == key.as_str() && s.kind == "pull") else {
+            return Err(ResponseError::new(
+                "ErrorSubscriptionNotFound",
+                "The specified subscription was not found.",
+            ));
+        };
+        let after: u64 = watermark.parse().map_err(|_| {
+            ResponseError::new("ErrorInvalidWatermark", "The watermark is invalid.")
+        })?;
+        let (events, last, more) = self
+            .pending(key, &s.folders, &s.types, after)
+            .await
+            .map_err(|e| ResponseError::new("ErrorInternalServerError", &e.to_string()))?;
+        self.advance(id, last as i64, None)
+            .await
+            .map_err(|e| ResponseError::new("ErrorInternalServerError", &e.to_string()))?;
+        let mut evs: Vec<NotificationEvent> =
+            events.into_iter().map(NotificationEvent::Object).collect();
+        if evs.is_empty() {
+            evs.push(NotificationEvent::Status {
+                watermark: last.to_string(),
+            });
+        }
+        Ok(Notification {
+            subscription_id: id.to_owned(),
+            previous_watermark: Some(watermark.to_owned()),
+            more_events: more,
+            events: evs,
+        })
+    }
+
+    async fn load_subscription(&self, id: &str) -> Result<Option<Sub>, ExchangeError> {
+        let id = id.to_owned();
+        self.inner
+            .org
+            .db
+            .call(move |c| -> Result<Option<Sub>, ExchangeError> {
+                Ok(c.query_row("SELECT id, kind, mailbox_key, app_id, folder_ids, event_types, url, status_frequency, watermark, last_contact, failures FROM subscriptions WHERE id = ?1", [&id], sub_from_row).optional()?)
+            })
+            .await
+    }
+
+    async fn advance(
+        &self,
+        id: &str,
+        watermark: i64,
+        error: Option<String>,
+    ) -> Result<(), ExchangeError> {
+        let id = id.to_owned();
+        let now = self.inner.cfg.clock.unix();
+        self.inner
+            .org
+            .db
+            .call(move |c| -> Result<(), ExchangeError> {
+                match error {
+                    None => c.execute("UPDATE subscriptions SET watermark = MAX(watermark, ?1), last_contact = ?2, failures = 0, last_error = NULL WHERE id = ?3", params![watermark, now, id])?,
+                    Some(e) => c.execute("UPDATE subscriptions SET failures = failures + 1, last_error = ?1 WHERE id = ?2", params![e, id])?,
+                };
+                c.execute("DELETE FROM subscriptions WHERE failures >= ?1", [MAX_FAILURES])?;
+                Ok(())
+            })
+            .await
+    }
+
+    /// All subscriptions (admin view).
+    pub async fn subscriptions(&self) -> Result<Vec<SubscriptionView>, ExchangeError> {
+        self.inner
+            .org
+            .db
+            .call(|c| -> Result<Vec<SubscriptionView>, ExchangeError> {
+                let mut st = c.prepare("SELECT s.id, s.kind, s.mailbox_key, s.partner, s.url, s.watermark, s.failures, s.last_error, r.primary_smtp FROM subscriptions s LEFT JOIN recipients r ON r.guid = s.mailbox_key ORDER BY s.created")?;
+                let rows = st.query_map([], |r| {
+                    Ok(SubscriptionView {
+                        id: r.get(0)?,
+                        kind: r.get(1)?,
+                        mailbox: r.get::<_, Option<String>>(8)?.unwrap_or(r.get(2)?),
+                        partner: r.get(3)?,
+                        url: r.get(4)?,
+                        watermark: r.get(5)?,
+                        failures: r.get(6)?,
+                        last_error: r.get(7)?,
+                    })
+                })?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            })
+            .await
+    }
+
+    /// The F2 token: signed by Exchange's current auth certificate for `<app>/<host>@<realm>`.
+    pub async fn sign_outbound_token(
+        &self,
+        app_id: &str,
+        host: &str,
+    ) -> Result<String, ExchangeError> {
+        let realm = self.snapshot().realm.clone().ok_or_else(|| {
+            ExchangeError::Invalid(
+                "no realm: configure an auth server first (New-AuthServer)".into(),
+            )
+        })?;
+        let now = self.inner.cfg.clock.unix();
+        let key = self
+            .inner
+            .org
+            .db
+            .call(move |c| -> Result<s2s_proto::SigningKey, ExchangeError> {
+                let t = crate::trust::signing_thumbprint(c, now)?.ok_or_else(|| {
+                    ExchangeError::Invalid("AuthConfig has no current certificate".into())
+                })?;
+                crate::trust::signing_key(c, &t)
+            })
+            .await?;
+        let spec = s2s_proto::ActorTokenSpec {
+            aud: PrincipalName::service(app_id, host, &realm),
+            iss: PrincipalName::app(EXCHANGE_APP_ID, &realm),
+            nameid: PrincipalName::app(EXCHANGE_APP_ID, &realm),
+            iat: now,
+            nbf: now - 60,
+            exp: now + CALLBACK_TOKEN_SECS,
+            trusted_for_delegation: None,
+            identity_provider: None,
+            oid: None,
+            jti: Some(uuid::Uuid::new_v4().to_string()),
+        };
+        Ok(s2s_proto::jwt::sign_rs256(&key, &spec.claims(), false)?)
+    }
+
+    /// One pass of the push notifier over every push subscription.
+    pub async fn push_once(&self) -> Result<usize, ExchangeError> {
+        let ids: Vec<String> = self
+            .inner
+            .org
+            .db
+            .call(|c| -> Result<Vec<String>, ExchangeError> {
+                let mut st = c.prepare("SELECT id FROM subscriptions WHERE kind = 'push'")?;
+                let rows = st.query_map([], |r| r.get(0))?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            })
+            .await?;
+        let mut sent = 0;
+        for id in ids {
+            let Some(s) = self.load_subscription(&id).await? else {
+                continue;
+            };
+            let key = mailbox::MailboxKey::new(s.mailbox_key.clone())?;
+            let (events, last, more) = self
+                .pending(&key, &s.folders, &s.types, s.watermark as u64)
+                .await?;
+            let now = self.inner.cfg.clock.unix();
+            let status_due = now - s.last_contact >= s.status_frequency * 60;
+            if events.is_empty() && !status_due {
+                if last as i64 > s.watermark {
+                    self.advance(&id, last as i64, None).await?;
+                }
+                continue;
+            }
+            let mut evs: Vec<NotificationEvent> =
+                events.into_iter().map(NotificationEvent::Object).collect();
+            if evs.is_empty() {
+                evs.push(NotificationEvent::Status {
+                    watermark: last.to_string(),
+                });
+            }
+            let n = Notification {
+                subscription_id: id.clone(),
+                previous_watermark: Some(s.watermark.to_string()),
+                more_events: more,
+                events: evs,
+            };
+            match self.deliver(&s, &n).await {
+                Ok(SubscriptionStatus::Ok) => {
+                    sent += 1;
+                    self.advance(&id, last as i64, None).await?;
+                }
+                Ok(SubscriptionStatus::Unsubscribe) => {
+                    let k = key.clone();
+                    let _ = self.unsubscribe(&k, &id).await;
+                }
+                Err(why) => {
+                    tracing::info!(subscription = %id, reason = %why, "push notification not delivered");
+                    self.advance(&id, s.watermark, Some(why)).await?;
+                }
+            }
+        }
+        Ok(sent)
+    }
+
+    async fn deliver(&self, s: &Sub, n: &Notification) -> Result<SubscriptionStatus, String> {
+        let url = s.url.as_deref().ok_or("no URL")?;
+        let u = check_callback_url(url).map_err(|e| e.message)?;
+        let host = u.host_str().unwrap_or_default();
+        let app = if s.app_id.is_empty() {
+            SKYPE_APP_ID
+        } else {
+            s.app_id.as_str()
+        };
+        let token = self
+            .sign_outbound_token(app, host)
+            .await
+            .map_err(|e| e.to_string())?;
+        let body = ews_proto::notification::write_send_notification(std::slice::from_ref(n));
+        let r = self
+            .inner
+            .http
+            .post(url)
+            .bearer_auth(token)
+            .header("content-type", "text/xml; charset=utf-8")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| format!("callback failed: {e}"))?;
+        let status = r.status();
+        let diag = r
+            .headers()
+            .get("x-ms-diagnostics")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let text = r.bytes().await.map_err(|e| e.to_string())?;
+        if !status.is_success() {
+            return Err(format!(
+                "the subscriber answered HTTP {status}{}",
+                diag.map(|d| format!(" ({d})")).unwrap_or_default()
+            ));
+        }
+        ews_proto::notification::parse_send_notification_result(
+            &text,
+            &ews_proto::xml::Limits::default(),
+        )
+        .map_err(|e| format!("the subscriber's reply is not a SendNotificationResult: {e}"))
+    }
+
+    /// Spawns the push notifier (every `interval`).
+    pub fn spawn_notifier(&self, interval: std::time::Duration) {
+        let me = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(interval);
+            loop {
+                tick.tick().await;
+                if let Err(e) = me.push_once().await {
+                    tracing::warn!(error = %e, "push notifier pass failed");
+                }
+            }
+        });
+    }
+}
+
+struct Sub {
+    mailbox_key: String,
+    kind: String,
+    app_id: String,
+    folders: HashSet<String>,
+    types: HashSet<String>,
+    url: Option<String>,
+    status_frequency: i64,
+    watermark: i64,
+    last_contact: i64,
+}
+
+fn sub_from_row(r: &store::rusqlite::Row) -> store::rusqlite::Result<Sub> {
+    let folders: Vec<String> = serde_json::from_str(&r.get::<_, String>(4)?).unwrap_or_default();
+    let types: Vec<String> = serde_json::from_str(&r.get::<_, String>(5)?).unwrap_or_default();
+    Ok(Sub {
+        kind: r.get(1)?,
+        mailbox_key: r.get(2)?,
+        app_id: r.get(3)?,
+        folders: folders.into_iter().collect(),
+        types: types.into_iter().collect(),
+        url: r.get(6)?,
+        status_frequency: r.get(7)?,
+        watermark: r.get(8)?,
+        last_contact: r.get(9)?,
+    })
+}

@@ -1,0 +1,267 @@
+//! Load generator for the EWS and token-issuance benchmarks, over loopback HTTP, reporting each
+//! figure as a ratio to a baseline measured in the same run:
+//!
+//! - EWS GetFolder and CreateItem with a validated-token cache on and off, against the same server's
+//!   unauthenticated benchmark route;
+//! - token issuance (client assertion included) against raw RSA-2048 signs on the same cores.
+//!
+//! `cargo run --release -p openhybrid-lab --example load -- [seconds-per-phase] [connections]`
+//! Bounded in time and count; loopback only.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use lab::client::mint_f1;
+
+const GET_FOLDER: &str = r#"<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><s:Header><t:RequestServerVersion Version="Exchange2016"/></s:Header><s:Body><m:GetFolder><m:FolderShape><t:BaseShape>Default</t:BaseShape></m:FolderShape><m:FolderIds><t:DistinguishedFolderId Id="conversationhistory"/></m:FolderIds></m:GetFolder></s:Body></s:Envelope>"#;
+const CREATE_ITEM: &str = r#"<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><s:Header><t:RequestServerVersion Version="Exchange2016"/></s:Header><s:Body><m:CreateItem MessageDisposition="SaveOnly"><m:SavedItemFolderId><t:DistinguishedFolderId Id="conversationhistory"/></m:SavedItemFolderId><m:Items><t:Message><t:ItemClass>IPM.Note.Microsoft.Conversation</t:ItemClass><t:Subject>load</t:Subject><t:Body BodyType="HTML">&lt;div&gt;load test transcript&lt;/div&gt;</t:Body></t:Message></m:Items></m:CreateItem></s:Body></s:Envelope>"#;
+
+struct Phase {
+    name: String,
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    errors: u64,
+}
+
+async fn run_phase(
+    name: &str,
+    secs: u64,
+    conns: usize,
+    make: Arc<dyn Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync>,
+) -> Phase {
+    let stop = Arc::new(AtomicBool::new(false));
+    let errors = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    let start = Instant::now();
+    for _ in 0..conns {
+        let (stop, errors, make) = (stop.clone(), errors.clone(), make.clone());
+        tasks.push(tokio::spawn(async move {
+            let http = reqwest::Client::builder()
+                .pool_max_idle_per_host(1)
+                .build()
+                .expect("client");
+            let mut lat = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                match make(&http).send().await {
+                    Ok(r) if r.status().is_success() => {
+                        let body = r.bytes().await.unwrap_or_default();
+                        if !body.windows(7).any(|w| w == b"NoError") && !body.starts_with(b"{") {
+                            errors.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    _ => {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                lat.push(t.elapsed());
+            }
+            lat
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap_or_default());
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    all.sort();
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .map(|d| d.as_secs_f64() * 1000.0)
+            .unwrap_or(0.0)
+    };
+    Phase {
+        name: name.into(),
+        rps: all.len() as f64 / elapsed,
+        p50_ms: pct(0.5),
+        p99_ms: pct(0.99),
+        errors: errors.load(Ordering::Relaxed),
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let secs: u64 = args
+        .get(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5)
+        .clamp(1, 120);
+    let conns: usize = args
+        .get(2)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(16)
+        .clamp(1, 256);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lab = lab::start_with(dir.path(), (0, 0), Some("alice@contoso.example".into()))
+        .await
+        .expect("lab");
+    lab::steps::setup(&lab.info, &mut |_| {})
+        .await
+        .expect("setup");
+    let token = mint_f1(&lab.info, Some("alice@contoso.example"))
+        .await
+        .expect("token");
+    let ews = format!("{}/EWS/Exchange.asmx", lab.info.exchange_url);
+    let noauth = format!("{}/bench/noauth/EWS/Exchange.asmx", lab.info.exchange_url);
+    println!("{secs} s per phase, {conns} connections, loopback, one process");
+    let mut phases = Vec::new();
+    for (label, body) in [("GetFolder", GET_FOLDER), ("CreateItem", CREATE_ITEM)] {
+        let (u1, u2, t) = (noauth.clone(), ews.clone(), token.clone());
+        phases.push(
+            run_phase(
+                &format!("{label} no-auth route"),
+                secs,
+                conns,
+                Arc::new(move |h| h.post(&u1).header("content-type", "text/xml").body(body)),
+            )
+            .await,
+        );
+        lab.exchange.set_token_cache(true);
+        let t2 = t.clone();
+        let u3 = u2.clone();
+        phases.push(
+            run_phase(
+                &format!("{label} auth, cache on"),
+                secs,
+                conns,
+                Arc::new(move |h| {
+                    h.post(&u2)
+                        .bearer_auth(&t)
+                        .header("content-type", "text/xml")
+                        .body(body)
+                }),
+            )
+            .await,
+        );
+        lab.exchange.set_token_cache(false);
+        phases.push(
+            run_phase(
+                &format!("{label} auth, cache off"),
+                secs,
+                conns,
+                Arc::new(move |h| {
+                    h.post(&u3)
+                        .bearer_auth(&t2)
+                        .header("content-type", "text/xml")
+                        .body(body)
+                }),
+            )
+            .await,
+        );
+        lab.exchange.set_token_cache(true);
+    }
+    for p in &phases {
+        println!(
+            "{:<28} {:>9.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms   errors {}",
+            p.name, p.rps, p.p50_ms, p.p99_ms, p.errors
+        );
+    }
+    for i in [0, 3] {
+        let base = phases[i].rps;
+        println!(
+            "ratio {:<24} cache on / no-auth = {:.2}   cache off / no-auth = {:.2}",
+            phases[i].name.split(' ').next().unwrap_or(""),
+            phases[i + 1].rps / base,
+            phases[i + 2].rps / base
+        );
+    }
+
+    // token issuance: pre-signed assertions (each jti is single-use), against raw signs
+    let key = lab.info.skype_key().expect("key");
+    let n = (secs as usize * 3000).min(60_000);
+    let endpoint = format!("{}/{}/tokens/OAuth/2", lab.info.sts_url, lab.info.realm);
+    let client = s2s_proto::PrincipalName::app(s2s_proto::principal::SKYPE_APP_ID, &lab.info.realm);
+    let resource = format!(
+        "{}/{}@{}",
+        s2s_proto::principal::EXCHANGE_APP_ID,
+        lab.info.exchange_host,
+        lab.info.realm
+    );
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let t0 = Instant::now();
+    let forms: Vec<String> = (0..n)
+        .map(|_| {
+            let a = s2s_proto::ClientAssertionSpec {
+                client: client.clone(),
+                audience: endpoint.clone(),
+                jti: uuid::Uuid::new_v4().to_string(),
+                iat: now,
+                exp: now + 540,
+            }
+            .sign(&key)
+            .expect("sign");
+            serde_urlencoded_form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", &client.to_string()),
+                (
+                    "client_assertion_type",
+                    s2s_proto::wire::JWT_BEARER_ASSERTION,
+                ),
+                ("client_assertion", &a),
+                ("resource", &resource),
+            ])
+        })
+        .collect();
+    let sign_rate = n as f64 / t0.elapsed().as_secs_f64();
+    // raw signs on both cores
+    let t1 = Instant::now();
+    let per = 2000;
+    let handles: Vec<_> = (0..2).map(|_| {
+        let k = lab.info.skype_key().expect("key");
+        std::thread::spawn(move || { for _ in 0..per { let _ = k.sign_rs256(b"benchmark payload of a typical token size ........................................"); } })
+    }).collect();
+    for h in handles {
+        let _ = h.join();
+    }
+    let raw_two_cores = (2 * per) as f64 / t1.elapsed().as_secs_f64();
+    let forms = Arc::new(forms);
+    let next = Arc::new(AtomicU64::new(0));
+    let ep = endpoint.clone();
+    let issue = run_phase(
+        "token issuance",
+        secs,
+        conns,
+        Arc::new(move |h| {
+            let i = next.fetch_add(1, Ordering::Relaxed) as usize % forms.len();
+            h.post(&ep)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(forms[i].clone())
+        }),
+    )
+    .await;
+    println!(
+        "{:<28} {:>9.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms   errors {}",
+        issue.name, issue.rps, issue.p50_ms, issue.p99_ms, issue.errors
+    );
+    println!(
+        "raw RSA-2048 signs, 2 threads: {raw_two_cores:.0}/s (single-thread assertion signing while preparing: {sign_rate:.0}/s)"
+    );
+    println!(
+        "ratio issuance / raw signs on the same cores = {:.2}",
+        issue.rps / raw_two_cores
+    );
+}
+
+fn serde_urlencoded_form(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

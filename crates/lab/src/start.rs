@@ -1,0 +1,292 @@
+//! The lab: the token service and Exchange on loopback, each with its own data directory under
+//! one lab directory, and `lab.json` describing where everything is.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::{LabError, Result};
+use s2s_proto::{SharedClock, SigningKey, SystemClock};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+pub const LAB_FILE: &str = "lab.json";
+pub const DOMAIN: &str = "contoso.example";
+pub const EXCHANGE_HOST: &str = "mail.contoso.example";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LabInfo {
+    pub data_dir: PathBuf,
+    pub realm: String,
+    pub domain: String,
+    pub sts_url: String,
+    pub sts_admin_credential: PathBuf,
+    pub exchange_url: String,
+    pub exchange_host: String,
+    pub exchange_admin_credential: PathBuf,
+    /// Skype Online's signing key (PKCS#8) and certificate, as provisioned in the STS registry.
+    pub skype_key: PathBuf,
+    pub skype_cert: PathBuf,
+}
+
+impl LabInfo {
+    pub fn load(dir: &Path) -> Result<LabInfo> {
+        let p = dir.join(LAB_FILE);
+        let s = std::fs::read_to_string(&p).map_err(|_| LabError::NoLab(dir.to_path_buf()))?;
+        serde_json::from_str(&s).map_err(|source| LabError::Json {
+            what: p.display().to_string(),
+            source,
+        })
+    }
+
+    pub fn sts_credential(&self) -> Result<String> {
+        read_secret(&self.sts_admin_credential)
+    }
+    pub fn exchange_credential(&self) -> Result<String> {
+        read_secret(&self.exchange_admin_credential)
+    }
+    pub fn skype_key(&self) -> Result<SigningKey> {
+        let k = std::fs::read(&self.skype_key).map_err(LabError::io(&self.skype_key))?;
+        let c = std::fs::read(&self.skype_cert).map_err(LabError::io(&self.skype_cert))?;
+        Ok(SigningKey::from_pkcs8(&k, &c)?)
+    }
+}
+
+fn read_secret(p: &Path) -> Result<String> {
+    Ok(std::fs::read_to_string(p)
+        .map_err(LabError::io(p))?
+        .trim()
+        .to_owned())
+}
+
+/// A running lab (in this process).
+pub struct Lab {
+    pub info: LabInfo,
+    pub exchange: exchange::Exchange,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+async fn listener(port: u16) -> Result<(tokio::net::TcpListener, String)> {
+    let l = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .map_err(LabError::io(format!("127.0.0.1:{port}")))?;
+    let url = format!(
+        "http://{}",
+        l.local_addr().map_err(LabError::io("listener"))?
+    );
+    Ok((l, url))
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    o.open(path)
+        .and_then(|mut f| f.write_all(bytes))
+        .map_err(LabError::io(path))?;
+    Ok(())
+}
+
+/// Starts the token service and Exchange on loopback with their state under `dir`, creating the
+/// tenant, the organization's mailboxes and Skype's registry key on first start.
+pub async fn start(dir: &Path, ports: (u16, u16)) -> Result<Lab> {
+    start_with(dir, ports, None).await
+}
+
+/// [`start`], with Exchange's unauthenticated benchmark route acting as `bench_noauth_user`
+/// (load benchmarks only).
+pub async fn start_with(
+    dir: &Path,
+    ports: (u16, u16),
+    bench_noauth_user: Option<String>,
+) -> Result<Lab> {
+    std::fs::create_dir_all(dir).map_err(LabError::io(dir))?;
+    let dir = dir.canonicalize().map_err(LabError::io(dir))?;
+    let clock: SharedClock = Arc::new(SystemClock);
+    let (sts_l, sts_url) = listener(ports.0).await?;
+    let sts = sts::Sts::open(sts::Config {
+        data_dir: Some(dir.join("sts")),
+        public_url: sts_url.clone(),
+        actor_token_lifetime_secs: 3600,
+        clock: clock.clone(),
+    })
+    .map_err(|e| LabError::Start {
+        service: "the token service",
+        message: e.to_string(),
+    })?;
+    let sts_cred_path = sts.admin_credential_path().ok_or_else(|| LabError::Start {
+        service: "the token service",
+        message: "it has no admin credential file".into(),
+    })?;
+    let sts_router = sts.router();
+    let mut tasks = vec![tokio::spawn(async move {
+        let _ = axum::serve(sts_l, sts_router).await;
+    })];
+
+    let (ex_l, ex_url) = listener(ports.1).await?;
+    let ex = exchange::Exchange::open(exchange::Config {
+        data_dir: Some(dir.join("exchange")),
+        hosts: vec![EXCHANGE_HOST.into(), "localhost".into(), "127.0.0.1".into()],
+        org_domain: DOMAIN.into(),
+        public_url: ex_url.clone(),
+        clock: clock.clone(),
+        metadata_refresh_secs: 3600,
+        bench_noauth_user,
+    })
+    .map_err(|e| LabError::Start {
+        service: "Exchange",
+        message: e.to_string(),
+    })?;
+    ex.spawn_background();
+    ex.spawn_notifier(std::time::Duration::from_millis(500));
+    let ex_router = ex.router();
+    tasks.push(tokio::spawn(async move {
+        let _ = axum::serve(ex_l, ex_router).await;
+    }));
+
+    let http = reqwest::Client::new();
+    let sts_cred = read_secret(&sts_cred_path)?;
+    // the tenant
+    let tenants_url = format!("{sts_url}/admin/tenants");
+    let tenants: Value = http
+        .get(&tenants_url)
+        .bearer_auth(&sts_cred)
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .map_err(LabError::http(&tenants_url))?
+        .json()
+        .await
+        .map_err(LabError::http(&tenants_url))?;
+    let find_realm = |v: &Value| -> Option<String> {
+        let list = v
+            .as_array()
+            .cloned()
+            .or_else(|| v.get("value").and_then(Value::as_array).cloned())
+            .unwrap_or_else(|| vec![v.clone()]);
+        list.iter().find_map(|t| {
+            t.as_object()?
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("realm"))
+                .and_then(|(_, v)| v.as_str().map(str::to_owned))
+        })
+    };
+    let realm = match find_realm(&tenants) {
+        Some(r) => r,
+        None => {
+            let t: Value = http
+                .post(&tenants_url)
+                .bearer_auth(&sts_cred)
+                .json(&json!({"Domain": DOMAIN}))
+                .send()
+                .await
+                .and_then(|r| r.error_for_status())
+                .map_err(LabError::http(&tenants_url))?
+                .json()
+                .await
+                .map_err(LabError::http(&tenants_url))?;
+            find_realm(&t).ok_or_else(|| LabError::Start {
+                service: "the tenant",
+                message: "the token service did not return a realm".into(),
+            })?
+        }
+    };
+    // Skype Online's own key, registered in the STS first-party registry.
+    let skype_dir = dir.join("skype");
+    std::fs::create_dir_all(&skype_dir).map_err(LabError::io(&skype_dir))?;
+    let (skype_key, skype_cert) = (
+        skype_dir.join("signing-key.pk8"),
+        skype_dir.join("signing-cert.cer"),
+    );
+    if !skype_key.exists() {
+        let now = OffsetDateTime::now_utc();
+        let k = SigningKey::generate_self_signed(
+            "Skype for Business Online (lab)",
+            now - time::Duration::hours(1),
+            now + time::Duration::days(365 * 2),
+        )?;
+        write_private(&skype_key, k.pkcs8_der())?;
+        std::fs::write(&skype_cert, k.certificate().der()).map_err(LabError::io(&skype_cert))?;
+        let url = format!(
+            "{sts_url}/admin/first-party/{}/certificates",
+            s2s_proto::principal::SKYPE_APP_ID
+        );
+        http.post(&url)
+            .bearer_auth(&sts_cred)
+            .json(&json!({"certificate": k.certificate().to_base64()}))
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(LabError::http(&url))?;
+    }
+    let info = LabInfo {
+        data_dir: dir.clone(),
+        realm,
+        domain: DOMAIN.into(),
+        sts_url,
+        sts_admin_credential: sts_cred_path,
+        exchange_url: ex_url,
+        exchange_host: EXCHANGE_HOST.into(),
+        exchange_admin_credential: ex
+            .admin_credential_path()
+            .map(Path::to_path_buf)
+            .ok_or_else(|| LabError::Start {
+                service: "Exchange",
+                message: "it has no admin credential file".into(),
+            })?,
+        skype_key,
+        skype_cert,
+    };
+    let lab_file = dir.join(LAB_FILE);
+    std::fs::write(
+        &lab_file,
+        serde_json::to_vec_pretty(&info).map_err(|source| LabError::Json {
+            what: "lab.json".into(),
+            source,
+        })?,
+    )
+    .map_err(LabError::io(&lab_file))?;
+    // the organization's users
+    let admin = crate::client::ExchangeAdmin::new(&info)?;
+    for (name, smtp) in [
+        ("Alice Anders", "alice@contoso.example"),
+        ("Bob Berg", "bob@contoso.example"),
+    ] {
+        if admin
+            .run("Get-Recipient", json!({"Identity": smtp}))
+            .await
+            .is_err()
+        {
+            admin
+                .run(
+                    "New-Mailbox",
+                    json!({"Name": name, "PrimarySmtpAddress": smtp}),
+                )
+                .await?;
+        }
+    }
+    if tasks.iter().any(|t| t.is_finished()) {
+        return Err(LabError::Start {
+            service: "the lab",
+            message: "a service stopped during start-up".into(),
+        });
+    }
+    Ok(Lab {
+        info,
+        exchange: ex,
+        tasks,
+    })
+}

@@ -1,0 +1,401 @@
+//! The seed's six steps and its "Verify your success" checks, against a running lab. Every
+//! step is idempotent: re-running `setup` changes nothing that is already right.
+
+use crate::{LabError, Result, fail};
+use s2s_proto::Certificate;
+use s2s_proto::principal::{EXCHANGE_APP_ID, SKYPE_APP_ID};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::client::{ExchangeAdmin, StsAdmin, mint_f1};
+use crate::ewsc::{Ews, tone_wav};
+use crate::start::LabInfo;
+
+pub const APP_ACCOUNT: &str = "SfBOnline-ApplicationAccount";
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    pub step: String,
+    pub title: String,
+    pub ok: bool,
+    pub detail: String,
+}
+
+fn field<'a>(v: &'a Value, name: &str) -> &'a Value {
+    v.as_object()
+        .and_then(|o| {
+            o.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v)
+        })
+        .unwrap_or(&Value::Null)
+}
+
+fn list(v: &Value) -> Vec<Value> {
+    if let Some(a) = v.as_array() {
+        return a.clone();
+    }
+    for k in ["value", "output", "keys", "credentials"] {
+        if let Some(a) = field(v, k).as_array() {
+            return a.clone();
+        }
+    }
+    if v.is_object() {
+        vec![v.clone()]
+    } else {
+        vec![]
+    }
+}
+
+async fn step1(
+    lab: &LabInfo,
+    ex: &ExchangeAdmin,
+    sts: &StsAdmin,
+    cert: &Certificate,
+) -> Result<String> {
+    let url = format!("{}/{}/metadata/json/1", lab.sts_url, lab.realm);
+    if ex
+        .run("Get-AuthServer", json!({"Identity": "ACS"}))
+        .await
+        .is_err()
+    {
+        ex.run(
+            "New-AuthServer",
+            json!({"Name": "ACS", "AuthMetadataUrl": url}),
+        )
+        .await?;
+    }
+    // the auth certificate on the 00000002 principal, and Exchange's host among its SPNs
+    upload_cert(sts, EXCHANGE_APP_ID, cert).await?;
+    let sp = sts
+        .get_service_principal("AppPrincipalId", EXCHANGE_APP_ID)
+        .await?;
+    let sp = list(&sp)
+        .into_iter()
+        .next()
+        .ok_or_else(|| LabError::Check(format!("service principal {EXCHANGE_APP_ID} not found")))?;
+    let mut spns: Vec<String> = field(&sp, "ServicePrincipalNames")
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|s| s.as_str().map(str::to_owned))
+        .collect();
+    let want = format!("{EXCHANGE_APP_ID}/{}", lab.exchange_host);
+    if !spns.iter().any(|s| s.eq_ignore_ascii_case(&want)) {
+        spns.push(want.clone());
+        sts.set_spns(EXCHANGE_APP_ID, &spns).await?;
+    }
+    Ok(format!("AuthServer \"ACS\", SPN {}", lab.exchange_host))
+}
+
+async fn upload_cert(sts: &StsAdmin, app: &str, cert: &Certificate) -> Result<()> {
+    let existing = sts.get_credentials(app, true).await?;
+    let have = list(&existing).iter().any(|k| {
+        field(k, "Value").as_str().is_some_and(|v| {
+            Certificate::from_base64(v).is_ok_and(|c| c.thumbprint == cert.thumbprint)
+        })
+    });
+    if !have {
+        sts.new_credential(
+            app,
+            json!({"Type": "asymmetric", "Usage": "Verify", "Value": cert.to_base64()}),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+async fn step2(ex: &ExchangeAdmin, domain: &str) -> Result<String> {
+    if ex
+        .run("Get-MailUser", json!({"Identity": APP_ACCOUNT}))
+        .await
+        .is_err()
+    {
+        ex.run(
+            "New-MailUser",
+            json!({"Name": APP_ACCOUNT, "ExternalEmailAddress": format!("{APP_ACCOUNT}@{domain}")}),
+        )
+        .await?;
+    }
+    ex.run(
+        "Set-MailUser",
+        json!({"Identity": APP_ACCOUNT, "HiddenFromAddressListsEnabled": true}),
+    )
+    .await?;
+    for role in ["UserApplication", "ArchiveApplication"] {
+        let have = ex
+            .run(
+                "Get-ManagementRoleAssignment",
+                json!({"Role": role, "RoleAssignee": APP_ACCOUNT}),
+            )
+            .await?;
+        if have.is_empty() {
+            ex.run(
+                "New-ManagementRoleAssignment",
+                json!({"Role": role, "User": APP_ACCOUNT}),
+            )
+            .await?;
+        }
+    }
+    Ok("hidden; UserApplication, ArchiveApplication".into())
+}
+
+async fn step3(ex: &ExchangeAdmin) -> Result<String> {
+    let params = json!({"Name": "SfBOnline", "ApplicationIdentifier": SKYPE_APP_ID, "Enabled": true, "LinkedAccount": APP_ACCOUNT});
+    if ex
+        .run("Get-PartnerApplication", json!({"Identity": "SfBOnline"}))
+        .await
+        .is_err()
+    {
+        ex.run("New-PartnerApplication", params).await?;
+    } else {
+        ex.run(
+            "Set-PartnerApplication",
+            json!({"Identity": "SfBOnline", "Enabled": true, "LinkedAccount": APP_ACCOUNT}),
+        )
+        .await?;
+    }
+    Ok("SfBOnline → 00000004-…, enabled".into())
+}
+
+/// Step 4: the current auth certificate, exported as DER to `<lab>/OAuthConfig/OAuthCert.cer`.
+pub async fn export_auth_cert(
+    lab: &LabInfo,
+    ex: &ExchangeAdmin,
+) -> Result<(Certificate, std::path::PathBuf)> {
+    let cfg = ex.run("Get-AuthConfig", json!({})).await?;
+    let thumb = cfg
+        .first()
+        .map(|c| field(c, "CurrentCertificateThumbprint"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| LabError::Check("AuthConfig has no current certificate".into()))?
+        .to_owned();
+    let out = ex
+        .run(
+            "Export-ExchangeCertificate",
+            json!({"Thumbprint": thumb, "BinaryEncoded": true}),
+        )
+        .await?;
+    let data = out
+        .first()
+        .map(|o| field(o, "FileData"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| LabError::Check("no FileData".into()))?;
+    let cert = Certificate::from_base64(data)?;
+    let dir = lab.data_dir.join("OAuthConfig");
+    std::fs::create_dir_all(&dir).map_err(LabError::io(&dir))?;
+    let path = dir.join("OAuthCert.cer");
+    std::fs::write(&path, cert.der()).map_err(LabError::io(&path))?;
+    Ok((cert, path))
+}
+
+/// Steps 1–6 in order; stops at the first failure.
+pub async fn setup(lab: &LabInfo, report: &mut dyn FnMut(&Outcome)) -> Result<Vec<Outcome>> {
+    let ex = ExchangeAdmin::new(lab)?;
+    let sts = StsAdmin::new(lab)?;
+    let mut out = Vec::new();
+    let mut push = |step: &str, title: &str, r: Result<String>| -> Result<()> {
+        let o = Outcome {
+            step: step.into(),
+            title: title.into(),
+            ok: r.is_ok(),
+            detail: match &r {
+                Ok(d) => d.clone(),
+                Err(e) => e.to_string(),
+            },
+        };
+        report(&o);
+        out.push(o);
+        r.map(|_| ())
+    };
+    let (cert, path) = export_auth_cert(lab, &ex).await?;
+    push(
+        "1",
+        "OAuth between Exchange and the tenant",
+        step1(lab, &ex, &sts, &cert).await,
+    )?;
+    push(
+        "2",
+        &format!("mail user {APP_ACCOUNT}"),
+        step2(&ex, &lab.domain).await,
+    )?;
+    push("3", "partner application SfBOnline", step3(&ex).await)?;
+    push(
+        "4",
+        "export the auth certificate",
+        Ok(format!("{} → {}", &cert.thumbprint, path.display())),
+    )?;
+    let s5 = async {
+        let sp = sts
+            .get_service_principal("ServicePrincipalName", SKYPE_APP_ID)
+            .await?;
+        let app = list(&sp)
+            .first()
+            .map(|p| field(p, "AppPrincipalId"))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                LabError::Check(format!("service principal {SKYPE_APP_ID} not found"))
+            })?;
+        let der = std::fs::read(&path).map_err(LabError::io(&path))?;
+        upload_cert(&sts, &app, &Certificate::from_der(&der)?).await?;
+        Ok(format!(
+            "Verify key {} on {}",
+            &cert.thumbprint[..8],
+            &SKYPE_APP_ID[..8]
+        ))
+    };
+    push("5", "upload the certificate to the token service", s5.await)?;
+    let s6 = async {
+        let creds = sts.get_credentials(SKYPE_APP_ID, false).await?;
+        let rows = list(&creds);
+        let nb = cert.not_before.date();
+        let na = cert.not_after.date();
+        let found = rows.iter().any(|k| {
+            let d = |n: &str| {
+                field(k, n)
+                    .as_str()
+                    .and_then(|s| {
+                        time::OffsetDateTime::parse(
+                            s,
+                            &time::format_description::well_known::Rfc3339,
+                        )
+                        .ok()
+                    })
+                    .map(|t| t.date())
+            };
+            d("StartDate") == Some(nb) && d("EndDate") == Some(na)
+        });
+        if !found {
+            fail!(
+                "no key on {SKYPE_APP_ID} with start {nb} and end {na} (the certificate's dates); keys: {}",
+                Value::Array(rows)
+            );
+        }
+        Ok(format!("key listed, {nb} – {na}, matches the certificate"))
+    };
+    push("6", "confirm the key on the Skype principal", s6.await)?;
+    Ok(out)
+}
+
+/// The seed's "Verify your success" checks, done as Skype Online does them (flow F1), observed
+/// through EWS.
+pub async fn verify(
+    lab: &LabInfo,
+    user: &str,
+    report: &mut dyn FnMut(&Outcome),
+) -> Result<Vec<Outcome>> {
+    let mut out = Vec::new();
+    let mut push = |step: &str, title: &str, r: Result<String>| {
+        let o = Outcome {
+            step: step.into(),
+            title: title.into(),
+            ok: r.is_ok(),
+            detail: match &r {
+                Ok(d) => d.clone(),
+                Err(e) => e.to_string(),
+            },
+        };
+        report(&o);
+        out.push(o);
+    };
+    let token = match mint_f1(lab, Some(user)).await {
+        Ok(t) => t,
+        Err(e) => {
+            push("V0", "token for the user (F1)", Err(e));
+            return Ok(out);
+        }
+    };
+    let ews = Ews::new(&lab.exchange_url, token);
+    let wav = tone_wav(500);
+    let greeting = async {
+        let r = ews
+            .put_greeting("Um.CustomGreetings.External", &wav)
+            .await?;
+        if r.code != "NoError" {
+            fail!("writing the greeting: {}", r.code);
+        }
+        let g = ews.get_greeting("Um.CustomGreetings.External").await?;
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&wav);
+        if g.code != "NoError" || !g.body.contains(&b64) {
+            fail!("reading the greeting back: {}", g.code);
+        }
+        Ok(format!(
+            "{} bytes WAV in root/Um.CustomGreetings.External",
+            wav.len()
+        ))
+    };
+    push("V1", "voicemail greeting", greeting.await);
+    let stamp = uuid::Uuid::new_v4();
+    let history = async {
+        let r = ews
+            .create_message(
+                "conversationhistory",
+                "IPM.Note.Microsoft.Conversation",
+                "Conversation with Bob",
+                "<div>hi from mobile</div>",
+                &format!("<{stamp}.history@openhybrid>"),
+            )
+            .await?;
+        if r.code != "NoError" {
+            fail!("CreateItem into Conversation History: {}", r.code);
+        }
+        let f = ews.find_items("conversationhistory", false).await?;
+        if !f.body.contains("Conversation with Bob") {
+            fail!(
+                "the item is not listed in Conversation History ({})",
+                f.code
+            );
+        }
+        Ok("IM transcript in Conversation History".into())
+    };
+    push("V2", "conversation history", history.await);
+    let purges = async {
+        let r = ews
+            .create_message(
+                "recoverableitemspurges",
+                "IPM.Note.Microsoft.Conversation",
+                "Archived chat",
+                "<div>archived</div>",
+                &format!("<{stamp}.archive@openhybrid>"),
+            )
+            .await?;
+        if r.code != "NoError" {
+            fail!("CreateItem into Recoverable Items\\Purges: {}", r.code);
+        }
+        let f = ews.find_items("recoverableitemspurges", false).await?;
+        if !f.body.contains("Archived chat") {
+            fail!("the archived chat is not listed in Purges ({})", f.code);
+        }
+        Ok("archived chat in Recoverable Items\\Purges".into())
+    };
+    push("V3", "archiving to Purges", purges.await);
+    let traffic = async {
+        let ex = ExchangeAdmin::new(lab)?;
+        let t = ex.traffic().await?;
+        let want = format!("{SKYPE_APP_ID}@{}", lab.realm);
+        let s2s = t
+            .iter()
+            .filter(|r| r["actor"].as_str() == Some(want.as_str()))
+            .count();
+        let basic = t
+            .iter()
+            .filter(|r| {
+                r["scheme"]
+                    .as_str()
+                    .is_some_and(|s| s.eq_ignore_ascii_case("basic"))
+            })
+            .count();
+        if s2s == 0 {
+            fail!("Exchange saw no request with actor {want}");
+        }
+        if basic > 0 {
+            fail!("Exchange saw {basic} Basic authorization header(s)");
+        }
+        Ok(format!("{s2s} calls, actor {want}, 0 Basic, 0 passwords"))
+    };
+    push("V4", "traffic", traffic.await);
+    Ok(out)
+}

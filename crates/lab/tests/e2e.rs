@@ -1,0 +1,406 @@
+//! End to end on the whole lab, over HTTP on loopback: the seed's steps 1–6 through the real admin
+//! APIs, the verification objects written and read back through EWS with tokens minted by the
+//! real F1 flow, the §1b and RBAC refusals, and exchangelib as a real third-party client.
+
+use lab::client::{ExchangeAdmin, mint_f1};
+use lab::ewsc::Ews;
+use lab::steps;
+use serde_json::json;
+use std::path::PathBuf;
+
+async fn lab_ready() -> (tempfile::TempDir, lab::Lab) {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = lab::start(dir.path(), (0, 0)).await.unwrap();
+    let done = steps::setup(&lab.info, &mut |_| {}).await.unwrap();
+    assert_eq!(done.len(), 6, "six steps");
+    assert!(done.iter().all(|o| o.ok), "{done:?}");
+    (dir, lab)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_steps_then_verify_all_hold() {
+    let (_d, lab) = lab_ready().await;
+    // steps are idempotent: a second run changes nothing and still holds
+    let again = steps::setup(&lab.info, &mut |_| {}).await.unwrap();
+    assert!(again.iter().all(|o| o.ok), "{again:?}");
+    let v = steps::verify(&lab.info, "alice@contoso.example", &mut |_| {})
+        .await
+        .unwrap();
+    assert_eq!(v.len(), 4);
+    for o in &v {
+        assert!(o.ok, "{} failed: {}", o.title, o.detail);
+    }
+    // the objects the steps leave
+    let ex = ExchangeAdmin::new(&lab.info).unwrap();
+    let mu = ex
+        .run("Get-MailUser", json!({"Identity": steps::APP_ACCOUNT}))
+        .await
+        .unwrap();
+    assert_eq!(mu[0]["HiddenFromAddressListsEnabled"], true);
+    let roles = ex
+        .run(
+            "Get-ManagementRoleAssignment",
+            json!({"RoleAssignee": steps::APP_ACCOUNT}),
+        )
+        .await
+        .unwrap();
+    let mut names: Vec<_> = roles
+        .iter()
+        .map(|r| r["Role"].as_str().unwrap().to_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["ArchiveApplication", "UserApplication"]);
+    let pa = ex
+        .run("Get-PartnerApplication", json!({"Identity": "SfBOnline"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        pa[0]["ApplicationIdentifier"],
+        "00000004-0000-0ff1-ce00-000000000000"
+    );
+    assert_eq!(pa[0]["Enabled"], true);
+    assert!(
+        pa[0]["LinkedAccount"]
+            .as_str()
+            .unwrap()
+            .ends_with(steps::APP_ACCOUNT)
+    );
+    // traffic: every F1 call carries actor 00000004@realm, never Basic
+    let t = ex.traffic().await.unwrap();
+    assert!(!t.is_empty());
+    let want = format!("00000004-0000-0ff1-ce00-000000000000@{}", lab.info.realm);
+    assert!(t.iter().all(|r| r["scheme"] == "Bearer"));
+    assert!(
+        t.iter()
+            .filter(|r| r["verdict"] == "ok")
+            .all(|r| r["actor"] == want.as_str())
+    );
+    let dump = serde_json::to_string(&t).unwrap();
+    assert!(!dump.to_ascii_lowercase().contains("password"));
+}
+
+async fn ews_code(lab: &lab::Lab, token: &str) -> Result<String, String> {
+    let ews = Ews::new(&lab.info.exchange_url, token.to_owned());
+    ews.find_items("conversationhistory", false)
+        .await
+        .map(|r| r.code)
+        .map_err(|e| e.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_name_the_failed_check_and_recover_when_fixed() {
+    let (_d, lab) = lab_ready().await;
+    let ex = ExchangeAdmin::new(&lab.info).unwrap();
+    let token = mint_f1(&lab.info, Some("alice@contoso.example"))
+        .await
+        .unwrap();
+    assert_eq!(ews_code(&lab, &token).await.unwrap(), "NoError");
+
+    // partner application disabled → 401 naming it; enabled again → works
+    ex.run(
+        "Set-PartnerApplication",
+        json!({"Identity": "SfBOnline", "Enabled": false}),
+    )
+    .await
+    .unwrap();
+    let e = ews_code(&lab, &token).await.unwrap_err();
+    assert!(
+        e.contains("2000004") && e.contains("'SfBOnline' is disabled"),
+        "{e}"
+    );
+    ex.run(
+        "Set-PartnerApplication",
+        json!({"Identity": "SfBOnline", "Enabled": true}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(ews_code(&lab, &token).await.unwrap(), "NoError");
+
+    // UserApplication removed → ErrorAccessDenied on mailbox reads; restored → works
+    let ua = ex
+        .run(
+            "Get-ManagementRoleAssignment",
+            json!({"Role": "UserApplication", "RoleAssignee": steps::APP_ACCOUNT}),
+        )
+        .await
+        .unwrap();
+    ex.run(
+        "Remove-ManagementRoleAssignment",
+        json!({"Identity": ua[0]["Name"]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(ews_code(&lab, &token).await.unwrap(), "ErrorAccessDenied");
+    ex.run(
+        "New-ManagementRoleAssignment",
+        json!({"Role": "UserApplication", "User": steps::APP_ACCOUNT}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(ews_code(&lab, &token).await.unwrap(), "NoError");
+
+    // ArchiveApplication removed → Purges writes refused, history writes still fine
+    let aa = ex
+        .run(
+            "Get-ManagementRoleAssignment",
+            json!({"Role": "ArchiveApplication", "RoleAssignee": steps::APP_ACCOUNT}),
+        )
+        .await
+        .unwrap();
+    ex.run(
+        "Remove-ManagementRoleAssignment",
+        json!({"Identity": aa[0]["Name"]}),
+    )
+    .await
+    .unwrap();
+    let ews = Ews::new(&lab.info.exchange_url, token.clone());
+    let r = ews
+        .create_message(
+            "recoverableitemspurges",
+            "IPM.Note.Microsoft.Conversation",
+            "x",
+            "<p>x</p>",
+            "<a@b>",
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.code, "ErrorAccessDenied");
+    assert!(r.body.contains("ArchiveApplication"));
+    let r = ews
+        .create_message(
+            "conversationhistory",
+            "IPM.Note.Microsoft.Conversation",
+            "x",
+            "<p>x</p>",
+            "<c@d>",
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.code, "NoError");
+
+    // a user that does not exist
+    let ghost = mint_f1(&lab.info, Some("ghost@contoso.example"))
+        .await
+        .unwrap();
+    let e = ews_code(&lab, &ghost).await.unwrap_err();
+    assert!(e.contains("2000005") && e.contains("does not exist"), "{e}");
+
+    // linked account without any role
+    ex.run("Remove-ManagementRoleAssignment", json!({"Identity": ex.run("Get-ManagementRoleAssignment", json!({"Role": "UserApplication", "RoleAssignee": steps::APP_ACCOUNT})).await.unwrap()[0]["Name"]})).await.unwrap();
+    let e = ews_code(&lab, &token).await.unwrap_err();
+    assert!(e.contains("no RBAC role assignments"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn challenge_and_identity_only_from_the_token() {
+    let (_d, lab) = lab_ready().await;
+    let http = reqwest::Client::new();
+    let url = format!("{}/EWS/Exchange.asmx", lab.info.exchange_url);
+    // empty Bearer: realm discovery challenge, no error=
+    let r = http
+        .post(&url)
+        .header("authorization", "Bearer ")
+        .body("<x/>")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let www = r.headers()["www-authenticate"].to_str().unwrap().to_owned();
+    assert!(
+        www.starts_with("Bearer client_id=\"00000002-0000-0ff1-ce00-000000000000\""),
+        "{www}"
+    );
+    assert!(
+        www.contains(&format!(
+            "00000001-0000-0000-c000-000000000000@{}",
+            lab.info.realm
+        )),
+        "{www}"
+    );
+    assert!(
+        www.contains(&format!(
+            "00000004-0000-0ff1-ce00-000000000000@{}",
+            lab.info.realm
+        )),
+        "{www}"
+    );
+    assert!(www.contains("token_types=\"app_asserted_user_v1 service_asserted_app_v1\""));
+    assert!(!www.contains("error="));
+    // Basic is never accepted
+    let r = http
+        .post(&url)
+        .basic_auth("alice@contoso.example", Some("x"))
+        .body("<x/>")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    // identity smuggled in headers, cookies, query: still 401, with no token
+    let r = http
+        .post(format!("{url}?X-Rps-CAT=alice&user=alice@contoso.example"))
+        .header("X-BEResource", "alice@contoso.example")
+        .header("X-AnchorMailbox", "alice@contoso.example")
+        .header(
+            "cookie",
+            "X-BEResource=alice@contoso.example; X-AnonResource-Backend=1",
+        )
+        .body("<x/>")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    // a CVE-2023-29357-style bare alg:none token
+    let bare = s2s_proto::jwt::unsigned(&serde_json::from_value(json!({
+        "aud": format!("00000002-0000-0ff1-ce00-000000000000/mail.contoso.example@{}", lab.info.realm),
+        "iss": format!("00000002-0000-0ff1-ce00-000000000000@{}", lab.info.realm),
+        "nbf": "1", "exp": "99999999999", "ver": "hashedprooftoken", "isloopback": true,
+        "smtp": "alice@contoso.example"
+    })).unwrap());
+    let r = http
+        .post(&url)
+        .bearer_auth(&bare)
+        .body("<x/>")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let www = r.headers()["www-authenticate"].to_str().unwrap().to_owned();
+    assert!(www.contains("error=\"invalid_token\""));
+    let diag = r.headers()["x-ms-diagnostics"].to_str().unwrap().to_owned();
+    assert!(diag.contains("S2S-1"), "{diag}");
+    // odd paths route nowhere
+    let token = mint_f1(&lab.info, Some("alice@contoso.example"))
+        .await
+        .unwrap();
+    for p in [
+        "/autodiscover/autodiscover.json?@x/EWS/Exchange.asmx",
+        "/EWS/Exchange.asmx/../admin/powershell",
+        "/ews//exchange.asmx",
+    ] {
+        let r = http
+            .post(format!("{}{p}", lab.info.exchange_url))
+            .bearer_auth(&token)
+            .body("<x/>")
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.status() == 404 || r.status() == 401 || r.status() == 500,
+            "{p}: {}",
+            r.status()
+        );
+        assert_ne!(r.status(), 200, "{p}");
+    }
+    // the lower-case path works as IIS's does
+    let r = http.post(format!("{}/ews/exchange.asmx", lab.info.exchange_url)).bearer_auth(&token).header("content-type", "text/xml").body(r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><s:Body><m:GetFolder><m:FolderShape><t:BaseShape>Default</t:BaseShape></m:FolderShape><m:FolderIds><t:DistinguishedFolderId Id="recoverableitemspurges"/></m:FolderIds></m:GetFolder></s:Body></s:Envelope>"#).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let body = r.text().await.unwrap();
+    assert!(
+        body.contains("ServerVersionInfo") && body.contains("Purges"),
+        "{body}"
+    );
+    // another user's mailbox named in the request: denied
+    let r = Ews::new(&lab.info.exchange_url, token).call(r#"<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape><m:FolderIds><t:DistinguishedFolderId Id="inbox"><t:Mailbox><t:EmailAddress>bob@contoso.example</t:EmailAddress></t:Mailbox></t:DistinguishedFolderId></m:FolderIds></m:GetFolder>"#).await.unwrap();
+    assert_eq!(r.code, "ErrorAccessDenied");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exchange_impersonation_needs_the_role() {
+    let (_d, lab) = lab_ready().await;
+    let token = mint_f1(&lab.info, Some("alice@contoso.example"))
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let body = r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><s:Header><t:RequestServerVersion Version="Exchange2016"/><t:ExchangeImpersonation><t:ConnectingSID><t:PrimarySmtpAddress>bob@contoso.example</t:PrimarySmtpAddress></t:ConnectingSID></t:ExchangeImpersonation></s:Header><s:Body><m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape><m:FolderIds><t:DistinguishedFolderId Id="inbox"/></m:FolderIds></m:GetFolder></s:Body></s:Envelope>"#;
+    let r = http
+        .post(format!("{}/EWS/Exchange.asmx", lab.info.exchange_url))
+        .bearer_auth(&token)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let text = r.text().await.unwrap();
+    assert!(text.contains("ErrorImpersonateUserDenied"), "{text}");
+}
+
+fn python() -> PathBuf {
+    if let Ok(p) = std::env::var("OPENHYBRID_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
+    assert!(
+        venv.exists(),
+        "no Python for the interop tests: run .ci/run once, or `python3 -m venv .venv && .venv/bin/pip install -r tests/interop/requirements.txt`, or set OPENHYBRID_PYTHON"
+    );
+    venv
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exchangelib_interop() {
+    let (_d, lab) = lab_ready().await;
+    // an archived chat in Purges first, so exchangelib has something to read there
+    let token = mint_f1(&lab.info, Some("alice@contoso.example"))
+        .await
+        .unwrap();
+    let ews = Ews::new(&lab.info.exchange_url, token.clone());
+    assert_eq!(
+        ews.create_message(
+            "recoverableitemspurges",
+            "IPM.Note.Microsoft.Conversation",
+            "Archived chat",
+            "<p>a</p>",
+            "<z@y>"
+        )
+        .await
+        .unwrap()
+        .code,
+        "NoError"
+    );
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/interop/exchangelib_interop.py");
+    let url = format!("{}/EWS/Exchange.asmx", lab.info.exchange_url);
+    for extra in [None, Some("--probe")] {
+        let out = tokio::process::Command::new(python())
+            .arg(&script)
+            .arg(&url)
+            .arg(&token)
+            .arg("alice@contoso.example")
+            .args(extra)
+            .output()
+            .await
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "exchangelib failed ({extra:?}):\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let tree: Vec<String> = serde_json::from_value(v["tree"].clone()).unwrap();
+        for f in [
+            "Inbox",
+            "Conversation History",
+            "Recoverable Items",
+            "Purges",
+            "Deletions",
+        ] {
+            assert!(tree.iter().any(|t| t == f), "{f} missing from {tree:?}");
+        }
+        assert_eq!(v["history_subjects"].as_array().unwrap().len(), 1, "{v}");
+        assert!(
+            v["history_body"]
+                .as_str()
+                .unwrap()
+                .contains("hello from exchangelib")
+        );
+        assert!(
+            v["purges_subjects"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s == "Archived chat"),
+            "{v}"
+        );
+        assert_eq!(v["greeting_len"], 44);
+        assert_eq!(v["greeting_len_after_update"], 45);
+    }
+}

@@ -1,0 +1,297 @@
+//! The ACS-compatible token service (the "STS" of DESIGN.md): tenants with verified domains,
+//! their service principals and key credentials, a signing key per tenant, the ACS metadata
+//! document, the OAuth2 token endpoint that issues actor tokens, and the MSOnline- and
+//! Graph-shaped admin API that the seed's steps 5 and 6 drive.
+//!
+//! ```text
+//! public                                   admin (Authorization: Bearer <admin credential>)
+//!   GET  /healthz                            POST/GET /admin/tenants, GET /admin/tenants/{realm}
+//!   GET  /{realm}/metadata/json/1            POST /admin/tenants/{realm}/domains
+//!   GET  /metadata/json/1?realm=…            POST /admin/tenants/{realm}/signing-keys/rollover
+//!   POST /{realm}/tokens/OAuth/2             POST/GET /admin/first-party/{appId}/certificates
+//!   GET  /{realm}/firstparty/{appId}/        GET/POST /{realm}/msol/servicePrincipals
+//!        verify-keys  (app token)            PATCH/DELETE /{realm}/msol/servicePrincipals/{appId}
+//!                                            POST/GET …/{appId}/credentials, DELETE …/{keyId}
+//!                                            GET /v1.0/{realm}/servicePrincipals?$filter=…
+//!                                            GET/PATCH /v1.0/{realm}/servicePrincipals/{id}
+//!                                            POST /v1.0/{realm}/servicePrincipals/{id}/addKey
+//! ```
+//!
+//! Invariants:
+//! - A first-party application (the built-in 00000001–00000004, or any app id with a certificate
+//!   in the first-party registry) authenticates at the token endpoint only with registry keys; a
+//!   key the tenant uploads to its principal is a statement of trust (flow F2), never a sign-in key.
+//! - A token is issued for `<app>/<host>@<realm>` only when `<app>/<host>` is covered by one of
+//!   that principal's ServicePrincipalNames in the same tenant.
+//! - Every admin call is one transaction: it fully happens or not at all.
+//! - Time comes only from [`Config::clock`]; randomness only from aws-lc-rs.
+//! - Neither tokens nor secrets nor private keys are logged; secrets are stored as PBKDF2 hashes.
+#![forbid(unsafe_code)]
+
+pub mod client;
+mod db;
+mod error;
+mod graph;
+mod http;
+pub mod model;
+mod names;
+mod secret;
+mod service;
+mod token;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use s2s_proto::{SharedClock, SigningKey};
+use store::Db;
+
+pub use error::StsError;
+pub use graph::Filter;
+pub use model::{
+    CredentialRow, FirstPartyCertificate, NewCredential, NewServicePrincipal, ServicePrincipal,
+    SetServicePrincipal, SigningCertificateInfo, Tenant, VerifyKeyRow, VerifyKeys,
+};
+
+/// Default actor-token lifetime (DESIGN.md: 1 h).
+pub const DEFAULT_ACTOR_TOKEN_LIFETIME_SECS: i64 = 3600;
+/// Longest configurable actor-token lifetime (24 h).
+pub const MAX_ACTOR_TOKEN_LIFETIME_SECS: i64 = 86_400;
+/// Name of the admin credential file in the data directory.
+pub const ADMIN_CREDENTIAL_FILE: &str = "admin-credential";
+/// Name of the database file in the data directory.
+pub const DATABASE_FILE: &str = "sts.sqlite";
+
+/// How to run the token service.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where `sts.sqlite` and `admin-credential` live; `None` keeps everything in memory.
+    pub data_dir: Option<PathBuf>,
+    /// The base URL clients reach this service at, e.g. `http://127.0.0.1:41011`. Used in the
+    /// metadata document, as the client-assertion audience, and (its `host[:port]`) as the STS
+    /// host in `00000001-0000-0000-c000-000000000000/<host>@<realm>`.
+    pub public_url: String,
+    /// Lifetime of issued actor tokens, 1..=86400 s.
+    pub actor_token_lifetime_secs: i64,
+    pub clock: SharedClock,
+}
+
+impl Config {
+    /// An in-memory configuration with the default lifetime.
+    pub fn new(public_url: impl Into<String>, clock: SharedClock) -> Config {
+        Config {
+            data_dir: None,
+            public_url: public_url.into(),
+            actor_token_lifetime_secs: DEFAULT_ACTOR_TOKEN_LIFETIME_SECS,
+            clock,
+        }
+    }
+}
+
+/// The token service. Cheap to clone; clones share state.
+#[derive(Clone)]
+pub struct Sts {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Db,
+    public_url: String,
+    authority: String,
+    lifetime: i64,
+    clock: SharedClock,
+    admin_credential: String,
+    admin_credential_path: Option<PathBuf>,
+    /// Parsed signing keys by x5t (parsing a PKCS#8 RSA key on every token is wasteful).
+    signing_cache: Mutex<HashMap<String, Arc<SigningKey>>>,
+}
+
+impl std::fmt::Debug for Sts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // never the admin credential
+        f.debug_struct("Sts")
+            .field("public_url", &self.inner.public_url)
+            .field("db", &self.inner.db)
+            .finish()
+    }
+}
+
+impl Sts {
+    /// Opens (creating on first start) the service's storage and admin credential.
+    pub fn open(config: Config) -> Result<Sts, StsError> {
+        let public_url = config.public_url.trim_end_matches('/').to_owned();
+        let authority = names::url_authority(&public_url)
+            .ok_or_else(|| {
+                StsError::Config(format!(
+                    "public_url {public_url:?} is not an http:// or https:// URL with a host"
+                ))
+            })?
+            .to_owned();
+        if !(1..=MAX_ACTOR_TOKEN_LIFETIME_SECS).contains(&config.actor_token_lifetime_secs) {
+            return Err(StsError::Config(format!(
+                "actor_token_lifetime_secs is {}; it must be 1 to {MAX_ACTOR_TOKEN_LIFETIME_SECS}",
+                config.actor_token_lifetime_secs
+            )));
+        }
+        let (db, admin_credential, admin_credential_path) = match &config.data_dir {
+            None => (
+                Db::open_in_memory(db::MIGRATIONS)?,
+                secret::new_admin_credential(),
+                None,
+            ),
+            Some(dir) => {
+                prepare_data_dir(dir)?;
+                let db_path = dir.join(DATABASE_FILE);
+                create_private_file(&db_path)?;
+                let db = Db::open(&db_path, db::MIGRATIONS)?;
+                let cred_path = dir.join(ADMIN_CREDENTIAL_FILE);
+                let cred = load_or_create_credential(&cred_path)?;
+                (db, cred, Some(cred_path))
+            }
+        };
+        let sts = Sts {
+            inner: Arc::new(Inner {
+                db,
+                public_url,
+                authority,
+                lifetime: config.actor_token_lifetime_secs,
+                clock: config.clock,
+                admin_credential,
+                admin_credential_path,
+                signing_cache: Mutex::new(HashMap::new()),
+            }),
+        };
+        sts.ensure_sts_spns_blocking()?;
+        Ok(sts)
+    }
+
+    /// The HTTP routes, public and admin.
+    pub fn router(&self) -> axum::Router {
+        http::router(self.clone())
+    }
+
+    /// The admin credential (send as `Authorization: Bearer <it>`).
+    pub fn admin_credential(&self) -> &str {
+        &self.inner.admin_credential
+    }
+
+    /// Where the admin credential is stored (`None` in memory).
+    pub fn admin_credential_path(&self) -> Option<PathBuf> {
+        self.inner.admin_credential_path.clone()
+    }
+
+    /// The configured public URL, without a trailing slash.
+    pub fn public_url(&self) -> &str {
+        &self.inner.public_url
+    }
+
+    /// `host[:port]` of the public URL: the STS host in `00000001-…/<host>@<realm>`.
+    pub fn sts_host(&self) -> &str {
+        &self.inner.authority
+    }
+
+    /// The token endpoint of a realm.
+    pub fn token_endpoint(&self, realm: &str) -> String {
+        format!("{}/{realm}/tokens/OAuth/2", self.inner.public_url)
+    }
+
+    /// The metadata document URL of a realm (what Exchange's `New-AuthServer` is given).
+    pub fn metadata_url(&self, realm: &str) -> String {
+        format!("{}/{realm}/metadata/json/1", self.inner.public_url)
+    }
+
+    /// Now, from the injected clock.
+    pub(crate) fn now(&self) -> i64 {
+        self.inner.clock.unix()
+    }
+
+    pub(crate) fn db(&self) -> &Db {
+        &self.inner.db
+    }
+}
+
+#[cfg(unix)]
+fn set_mode(path: &Path, mode: u32) -> Result<(), StsError> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(|source| {
+        StsError::Io {
+            path: path.to_owned(),
+            source,
+        }
+    })
+}
+
+#[cfg(not(unix))]
+fn set_mode(_path: &Path, _mode: u32) -> Result<(), StsError> {
+    Ok(())
+}
+
+fn prepare_data_dir(dir: &Path) -> Result<(), StsError> {
+    if !dir.exists() {
+        std::fs::create_dir_all(dir).map_err(|source| StsError::Io {
+            path: dir.to_owned(),
+            source,
+        })?;
+        set_mode(dir, 0o700)?;
+    }
+    Ok(())
+}
+
+/// Creates `path` readable by the owner only, if it does not exist (SQLite's WAL and SHM files
+/// take the database file's permissions).
+fn create_private_file(path: &Path) -> Result<(), StsError> {
+    if path.exists() {
+        return Ok(());
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    match opts.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(source) => Err(StsError::Io {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+fn load_or_create_credential(path: &Path) -> Result<String, StsError> {
+    use std::io::Write;
+    let io = |source| StsError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    match std::fs::read_to_string(path) {
+        Ok(s) => {
+            let cred = s.trim().to_owned();
+            if cred.len() < 32 || cred.len() > 256 || !cred.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(StsError::Config(format!(
+                    "{} does not hold an admin credential (32 to 256 printable characters); delete it to have a new one generated",
+                    path.display()
+                )));
+            }
+            Ok(cred)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let cred = secret::new_admin_credential();
+            let mut opts = std::fs::OpenOptions::new();
+            opts.write(true).create_new(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                opts.mode(0o600);
+            }
+            let mut f = opts.open(path).map_err(io)?;
+            f.write_all(cred.as_bytes()).map_err(io)?;
+            f.write_all(b"\n").map_err(io)?;
+            f.sync_all().map_err(io)?;
+            Ok(cred)
+        }
+        Err(e) => Err(io(e)),
+    }
+}

@@ -1,0 +1,74 @@
+"""exchangelib against the lab's Exchange, with an S2S bearer token minted through the real F1 flow.
+
+Usage: exchangelib_interop.py <ews_url> <token> <smtp>
+Prints one JSON object with what it saw; exits non-zero on any failure.
+"""
+import base64
+import json
+import os
+import sys
+
+os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
+
+from exchangelib import (  # noqa: E402
+    DELEGATE,
+    OAUTH2,
+    Account,
+    Build,
+    Configuration,
+    HTMLBody,
+    Message,
+    OAuth2AuthorizationCodeCredentials,
+    Version,
+)
+from exchangelib.folders import ConversationHistory, RecoverableItemsPurges  # noqa: E402
+
+
+def main() -> int:
+    url, token, smtp = sys.argv[1], sys.argv[2], sys.argv[3]
+    creds = OAuth2AuthorizationCodeCredentials(access_token={"access_token": token, "token_type": "Bearer"})
+    probe = "--probe" in sys.argv
+    cfg = Configuration(
+        service_endpoint=url,
+        credentials=creds,
+        auth_type=OAUTH2,
+        version=None if probe else Version(build=Build(15, 1, 2507, 6)),
+    )
+    acc = Account(smtp, config=cfg, autodiscover=False, access_type=DELEGATE, credentials=creds)
+    out = {}
+    # the folder tree from root
+    out["tree"] = sorted(f.name for f in acc.root.walk())
+    # Conversation History: create and read back
+    ch = acc.conversation_history
+    assert isinstance(ch, ConversationHistory), type(ch)
+    subject = "exchangelib interop " + base64.b16encode(os.urandom(4)).decode()
+    m = Message(account=acc, folder=ch, subject=subject, body=HTMLBody("<p>hello from exchangelib</p>"))
+    m.save()
+    got = [i for i in ch.all() if i.subject == subject]
+    out["history_subjects"] = [i.subject for i in got]
+    out["history_body"] = str(got[0].body) if got else None
+    # Recoverable Items\Purges
+    purges = acc.recoverable_items_purges
+    assert isinstance(purges, RecoverableItemsPurges), type(purges)
+    out["purges_count"] = purges.total_count
+    out["purges_subjects"] = [i.subject for i in purges.all()]
+    # a user configuration: the UM greeting
+    name = "Um.CustomGreetings.Oof"
+    root = acc.root
+    wav = b"RIFF" + b"\x00" * 40
+    try:
+        root.create_user_configuration(name=name, binary_data=wav)
+    except Exception as e:  # already there from an earlier run
+        out["create_error"] = type(e).__name__
+        root.update_user_configuration(name=name, binary_data=wav)
+    conf = root.get_user_configuration(name=name, properties="All")
+    out["greeting_len"] = len(conf.binary_data or b"")
+    root.update_user_configuration(name=name, binary_data=wav + b"\x01")
+    conf = root.get_user_configuration(name=name, properties="All")
+    out["greeting_len_after_update"] = len(conf.binary_data or b"")
+    print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
