@@ -76,6 +76,13 @@ enum Cmd {
         #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
         params: Vec<String>,
     },
+    /// Check the whole trust chain (read-only); each finding with the command that fixes it.
+    Doctor {
+        #[arg(long, env = "OPENHYBRID_DATA", default_value = "lab-data")]
+        data: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
     /// Mint a real F1 token as Skype Online does, for any EWS client.
     Token {
         #[arg(long, env = "OPENHYBRID_DATA", default_value = "lab-data")]
@@ -228,11 +235,37 @@ async fn run(cli: Cli) -> Result<i32> {
         } => {
             let info = lab::LabInfo::load(&data)?;
             let p = ps::parse_params(&params)?;
+            let file = p
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("FileName"))
+                .and_then(|(_, v)| v.as_str())
+                .map(PathBuf::from);
             let out = client::ExchangeAdmin::new(&info)?
                 .run(&cmdlet, Value::Object(p))
                 .await?;
+            // Export-ExchangeCertificate -FileName writes the DER file where the command runs.
+            if cmdlet.eq_ignore_ascii_case("Export-ExchangeCertificate")
+                && let (Some(path), Some(data)) =
+                    (file, out.first().and_then(|o| o["FileData"].as_str()))
+            {
+                let der = s2s_proto::b64::std_decode(data)?;
+                std::fs::write(&path, der)
+                    .with_context(|| format!("writing {}", path.display()))?;
+                eprintln!("wrote {}", path.display());
+            }
             print_objects(&out);
             Ok(0)
+        }
+        Cmd::Doctor { data, json } => {
+            let info = lab::LabInfo::load(&data)?;
+            let report =
+                doctor::diagnose(&info, time::OffsetDateTime::now_utc().unix_timestamp()).await?;
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                print!("{}", report.to_text());
+            }
+            Ok(report.exit_code())
         }
         Cmd::Msol {
             data,

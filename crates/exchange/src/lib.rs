@@ -565,6 +565,14 @@ impl Exchange {
         r.merge(ews::routes())
             .merge(admin::routes())
             .route("/healthz", axum::routing::get(|| async { "ok" }))
+            .route(
+                "/clock",
+                axum::routing::get(
+                    |axum::extract::State(ex): axum::extract::State<Exchange>| async move {
+                        axum::Json(serde_json::json!({ "unix": ex.inner.cfg.clock.unix() }))
+                    },
+                ),
+            )
             .fallback(ews::fallback)
             .with_state(self.clone())
     }

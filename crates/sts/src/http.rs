@@ -35,6 +35,7 @@ type Result<T> = std::result::Result<T, StsError>;
 pub(crate) fn router(sts: Sts) -> Router {
     let public = Router::new()
         .route("/healthz", get(healthz))
+        .route("/clock", get(clock))
         .route("/metadata/json/1", get(metadata_by_query))
         .route("/{realm}/metadata/json/1", get(metadata))
         .route("/{realm}/tokens/OAuth/2", post(token))
@@ -246,6 +247,11 @@ fn no_store(mut resp: Response) -> Response {
 
 async fn healthz() -> &'static str {
     "ok"
+}
+
+/// The service's clock, so `openhybrid doctor` can compare clocks across the parties.
+async fn clock(State(sts): State<Sts>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "unix": sts.now() }))
 }
 
 async fn metadata(State(sts): State<Sts>, P(realm): P<String>) -> Result<Response> {
