@@ -83,6 +83,33 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Decode an S2S token (outer and actor), explain each claim, check the rules, and verify the
+    /// signature when given trust material.
+    Inspect {
+        /// The token, a file holding it, or `-` for standard input.
+        token: String,
+        /// ACS metadata: a URL or a file.
+        #[arg(long)]
+        metadata: Option<String>,
+        /// A certificate (DER or PEM) whose key may sign the token; repeatable.
+        #[arg(long)]
+        cert: Vec<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The S2S traffic the lab's Exchange saw, or the tokens in a HAR capture.
+    Trace {
+        #[arg(long, env = "OPENHYBRID_DATA", default_value = "lab-data")]
+        data: PathBuf,
+        /// Keep printing new records as they arrive.
+        #[arg(long)]
+        follow: bool,
+        /// Read a HAR capture instead of the lab's record.
+        #[arg(long)]
+        har: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Mint a real F1 token as Skype Online does, for any EWS client.
     Token {
         #[arg(long, env = "OPENHYBRID_DATA", default_value = "lab-data")]
@@ -256,6 +283,18 @@ async fn run(cli: Cli) -> Result<i32> {
             print_objects(&out);
             Ok(0)
         }
+        Cmd::Inspect {
+            token,
+            metadata,
+            cert,
+            json,
+        } => inspect_cmd(&token, metadata.as_deref(), &cert, json).await,
+        Cmd::Trace {
+            data,
+            follow,
+            har,
+            json,
+        } => trace_cmd(&data, follow, har.as_deref(), json).await,
         Cmd::Doctor { data, json } => {
             let info = lab::LabInfo::load(&data)?;
             let report =
@@ -362,6 +401,133 @@ async fn msol(
             "'{cmdlet}' is not an MSOnline cmdlet this lab serves; supported: Get-MsolServicePrincipal, Set-MsolServicePrincipal, New-/Get-/Remove-MsolServicePrincipalCredential"
         ),
     }
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// Reads a value that may be given inline, as a file, or as `-` (standard input), capped.
+fn read_arg(v: &str, max: u64) -> Result<Vec<u8>> {
+    use std::io::Read;
+    if v == "-" {
+        let mut b = Vec::new();
+        std::io::stdin().take(max + 1).read_to_end(&mut b)?;
+        if b.len() as u64 > max {
+            bail!("standard input is larger than {max} bytes");
+        }
+        return Ok(b);
+    }
+    let p = std::path::Path::new(v);
+    if p.is_file() {
+        let len = std::fs::metadata(p)?.len();
+        if len > max {
+            bail!("{} is {len} bytes; at most {max} are read", p.display());
+        }
+        return std::fs::read(p).with_context(|| format!("reading {}", p.display()));
+    }
+    Ok(v.as_bytes().to_vec())
+}
+
+async fn inspect_cmd(
+    token: &str,
+    metadata: Option<&str>,
+    certs: &[PathBuf],
+    json: bool,
+) -> Result<i32> {
+    let raw = read_arg(token, 1 << 20)?;
+    let text = String::from_utf8(raw).context("the token is not UTF-8 text")?;
+    let mut opts = inspect::InspectOptions::new(now());
+    let mut trust: Option<inspect::TrustMaterial> = None;
+    if let Some(m) = metadata {
+        let bytes = if m.starts_with("http://") || m.starts_with("https://") {
+            let r = reqwest::get(m)
+                .await
+                .with_context(|| format!("fetching {m}"))?;
+            if !r.status().is_success() {
+                bail!("fetching {m}: HTTP {}", r.status());
+            }
+            r.bytes().await?.to_vec()
+        } else {
+            std::fs::read(m).with_context(|| format!("reading {m}"))?
+        };
+        trust = Some(inspect::TrustMaterial::from_metadata(&bytes)?);
+    }
+    for c in certs {
+        let bytes = std::fs::read(c).with_context(|| format!("reading {}", c.display()))?;
+        match trust.as_mut() {
+            Some(t) => t.add_certificates(&bytes)?,
+            None => trust = Some(inspect::TrustMaterial::from_certificates(&bytes)?),
+        }
+    }
+    if let Some(t) = trust {
+        opts = opts.with_trust(t);
+    }
+    let report = inspect::inspect_token(text.trim(), &opts);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.to_text());
+    }
+    Ok(if report.all_rules_hold() { 0 } else { 1 })
+}
+
+async fn trace_cmd(
+    data: &std::path::Path,
+    follow: bool,
+    har: Option<&std::path::Path>,
+    json: bool,
+) -> Result<i32> {
+    if let Some(h) = har {
+        let bytes = read_arg(&h.display().to_string(), inspect::MAX_HAR_BYTES as u64)?;
+        let r = inspect::har_report(&bytes)?;
+        if json {
+            println!("{}", serde_json::to_string_pretty(&r)?);
+        } else {
+            print!("{}", r.to_text());
+        }
+        return Ok(0);
+    }
+    let info = lab::LabInfo::load(data)?;
+    let admin = client::ExchangeAdmin::new(&info)?;
+    let records = match admin.traffic().await {
+        Ok(r) => r,
+        Err(e) => {
+            // the lab is not running: read its recorded log
+            let p = info.data_dir.join("exchange").join("traffic.jsonl");
+            let bytes = std::fs::read(&p).with_context(|| {
+                format!(
+                    "the lab is not reachable ({e}) and {} cannot be read",
+                    p.display()
+                )
+            })?;
+            inspect::records_from_json(&bytes)?
+        }
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&records)?);
+    } else {
+        print!("{}", inspect::trace_records(&records));
+    }
+    if follow {
+        let mut seen = records.len();
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            let all = admin.traffic().await?;
+            for r in all.iter().skip(seen) {
+                println!(
+                    "{}",
+                    if json {
+                        r.to_string()
+                    } else {
+                        inspect::format_record(r)
+                    }
+                );
+            }
+            seen = all.len().max(seen);
+        }
+    }
+    Ok(0)
 }
 
 fn line(o: &steps::Outcome) {
@@ -475,7 +641,12 @@ async fn serve(what: Serve) -> Result<i32> {
                 "token service listening on {url}; admin credential in {:?}",
                 sts.admin_credential_path()
             );
-            axum::serve(l, sts.router()).await?;
+            axum::serve(
+                l,
+                sts.router()
+                    .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .await?;
         }
         Serve::Exchange {
             data,
@@ -495,6 +666,7 @@ async fn serve(what: Serve) -> Result<i32> {
                 clock,
                 metadata_refresh_secs: 3600,
                 bench_noauth_user: None,
+                auth_failures_per_minute: exchange::limit::DEFAULT_MAX_FAILURES,
             })
             .map_err(|e| anyhow!("{e}"))?;
             ex.spawn_background();
@@ -503,7 +675,12 @@ async fn serve(what: Serve) -> Result<i32> {
                 "exchange listening on {url}; admin credential in {:?}",
                 ex.admin_credential_path()
             );
-            axum::serve(l, ex.router()).await?;
+            axum::serve(
+                l,
+                ex.router()
+                    .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .await?;
         }
     }
     Ok(0)

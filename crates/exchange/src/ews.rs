@@ -4,7 +4,7 @@
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use ews_proto::request::{
@@ -57,16 +57,15 @@ async fn bench_noauth(State(ex): State<Exchange>, body: Bytes) -> Response {
 /// EWS after that is 404, so `autodiscover.json?@…/ews` tricks route nowhere.
 pub async fn fallback(
     State(ex): State<Exchange>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    parts: axum::http::request::Parts,
     body: Bytes,
 ) -> Response {
+    let (method, uri) = (parts.method.clone(), parts.uri.clone());
     let path = uri.path().to_ascii_lowercase();
     let norm = path.trim_end_matches('/');
     if norm == EWS_PATH {
         if method == Method::POST {
-            return ews(State(ex), headers, body).await;
+            return ews(State(ex), parts, body).await;
         }
         // GET/HEAD on EWS: the challenge, for realm discovery
         return ex.challenge(&AuthFailure::NoCredentials);
@@ -82,7 +81,21 @@ fn err(e: &MailboxError) -> ResponseError {
     ResponseError::new(e.response_code(), &e.to_string())
 }
 
-async fn ews(State(ex): State<Exchange>, headers: HeaderMap, body: Bytes) -> Response {
+async fn ews(
+    State(ex): State<Exchange>,
+    parts: axum::http::request::Parts,
+    body: Bytes,
+) -> Response {
+    let headers = &parts.headers;
+    let source = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| format!("ip:{}", c.0.ip()))
+        .unwrap_or_else(|| "ip:unknown".into());
+    let now = ex.inner.cfg.clock.unix();
+    if let Some(retry_after_secs) = ex.inner.limiter.blocked(&source, now) {
+        return ex.challenge(&AuthFailure::RateLimited { retry_after_secs });
+    }
     let auth_header = headers.get("authorization").and_then(|v| v.to_str().ok());
     let scheme = auth_header
         .map(|h| h.split(' ').next().unwrap_or("").to_owned())
@@ -90,6 +103,11 @@ async fn ews(State(ex): State<Exchange>, headers: HeaderMap, body: Bytes) -> Res
     let bearer = auth_header
         .and_then(|h| crate::auth::bearer(Some(h)).ok())
         .map(str::to_owned);
+    if let Some(app) = bearer.as_deref().and_then(actor_of)
+        && let Some(retry_after_secs) = ex.inner.limiter.blocked(&format!("app:{app}"), now)
+    {
+        return ex.challenge(&AuthFailure::RateLimited { retry_after_secs });
+    }
     let caller = ex.authenticate(auth_header).await;
     let parsed = request::parse_request(&body, &ews_proto::xml::Limits::default());
     let op_name = parsed
@@ -114,6 +132,12 @@ async fn ews(State(ex): State<Exchange>, headers: HeaderMap, body: Bytes) -> Res
     let caller = match caller {
         Ok(c) => c,
         Err(f) => {
+            if f.is_bad_token() {
+                ex.inner.limiter.failure(&source, now);
+                if let Some(app) = bearer.as_deref().and_then(actor_of) {
+                    ex.inner.limiter.failure(&format!("app:{app}"), now);
+                }
+            }
             tracing::info!(reason = %f, "EWS request refused");
             ex.inner.traffic.record(record(f.to_string(), None));
             return ex.challenge(&f);

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod error;
 pub mod ews;
 mod ews_filter;
+pub mod limit;
 pub mod notify;
 pub mod org;
 pub mod traffic;
@@ -47,6 +48,9 @@ pub struct Config {
     /// Benchmarks only: serve `/bench/noauth/EWS/Exchange.asmx`, which skips authentication and
     /// acts as this mailbox with the seed's roles. Never set outside a benchmark.
     pub bench_noauth_user: Option<String>,
+    /// Authentication failures allowed per source address (and per partner application) per
+    /// minute before further attempts get 429 (`limit::DEFAULT_MAX_FAILURES` is 50).
+    pub auth_failures_per_minute: u32,
 }
 
 /// The user configuration that holds a mailbox's photo.
@@ -73,6 +77,7 @@ pub(crate) struct Inner {
     admin_credential: String,
     admin_credential_path: Option<PathBuf>,
     pub traffic: TrafficLog,
+    pub limiter: limit::FailureLimiter,
     refresh_times: Mutex<HashMap<String, i64>>,
 }
 
@@ -168,6 +173,7 @@ impl Exchange {
             .timeout(std::time::Duration::from_secs(10))
             .build()
             .map_err(|e| ExchangeError::Invalid(e.to_string()))?;
+        let cfg_failures = cfg.auth_failures_per_minute;
         Ok(Exchange {
             inner: Arc::new(Inner {
                 cfg,
@@ -181,6 +187,7 @@ impl Exchange {
                 admin_credential,
                 admin_credential_path,
                 traffic,
+                limiter: limit::FailureLimiter::new(cfg_failures, limit::DEFAULT_WINDOW_SECS),
                 refresh_times: Mutex::new(HashMap::new()),
             }),
         })

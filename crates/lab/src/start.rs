@@ -133,7 +133,11 @@ pub async fn start_with(
     })?;
     let sts_router = sts.router();
     let mut tasks = vec![tokio::spawn(async move {
-        let _ = axum::serve(sts_l, sts_router).await;
+        let _ = axum::serve(
+            sts_l,
+            sts_router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await;
     })];
 
     let (ex_l, ex_url) = listener(ports.1).await?;
@@ -145,6 +149,7 @@ pub async fn start_with(
         clock: clock.clone(),
         metadata_refresh_secs: 3600,
         bench_noauth_user,
+        auth_failures_per_minute: exchange::limit::DEFAULT_MAX_FAILURES,
     })
     .map_err(|e| LabError::Start {
         service: "Exchange",
@@ -154,7 +159,11 @@ pub async fn start_with(
     ex.spawn_notifier(std::time::Duration::from_millis(500));
     let ex_router = ex.router();
     tasks.push(tokio::spawn(async move {
-        let _ = axum::serve(ex_l, ex_router).await;
+        let _ = axum::serve(
+            ex_l,
+            ex_router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await;
     }));
 
     let http = reqwest::Client::new();
