@@ -1,0 +1,791 @@
+//! The admin API: cmdlets in the style of Skype for Business Online PowerShell, over HTTP.
+//! `POST /admin/powershell {"cmdlet": "Get-CsOnlineUser", "parameters": {…}}` answers
+//! `{"output": [objects]}` or `{"error": {"category", "message"}}`, like Exchange's.
+//!
+//! Names: Skype Online gets its users from directory synchronization and licensing, which
+//! OpenHybrid does not emulate; homing a user here is therefore `Enable-CsUser` (the Skype Server
+//! cmdlet that homes a user, with `-SipAddress`), extended with the mailbox mapping
+//! (`-PrimarySmtpAddress`, `-ExchangeEwsUrl`, which stands in for Autodiscover). `Get-CsOutbox`,
+//! `Resume-CsOutbox`, `Get-CsPresenceEvents`, `Get-CsPresenceSubscription`,
+//! `Update-CsPresenceSubscription`, `Get-CsVerifyKey` and `Set|Get|Remove-CsHostOverride` (a
+//! stand-in for DNS: where to connect for a host name) are OpenHybrid's own.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use crate::Skype;
+use crate::db::{self, ArchivingPolicy, User};
+use crate::error::SkypeError;
+use crate::features::normalize_sip;
+
+/// The cmdlets, with their parameters.
+pub const CMDLETS: &[(&str, &[&str])] = &[
+    (
+        "Enable-CsUser",
+        &[
+            "Identity",
+            "SipAddress",
+            "PrimarySmtpAddress",
+            "ExchangeEwsUrl",
+            "DisplayName",
+            "HostedVoiceMail",
+            "EnterpriseVoiceEnabled",
+        ],
+    ),
+    ("Disable-CsUser", &["Identity", "Confirm"]),
+    ("Get-CsOnlineUser", &["Identity"]),
+    (
+        "Set-CsUser",
+        &[
+            "Identity",
+            "EnterpriseVoiceEnabled",
+            "HostedVoiceMail",
+            "PrimarySmtpAddress",
+            "ExchangeEwsUrl",
+            "DisplayName",
+        ],
+    ),
+    ("Get-CsConversationHistoryConfiguration", &["Identity"]),
+    (
+        "Set-CsConversationHistoryConfiguration",
+        &["Identity", "EnableServerConversationHistory"],
+    ),
+    ("Get-CsArchivingPolicy", &["Identity"]),
+    (
+        "New-CsArchivingPolicy",
+        &["Identity", "ArchiveInternal", "ArchiveExternal"],
+    ),
+    (
+        "Set-CsArchivingPolicy",
+        &["Identity", "ArchiveInternal", "ArchiveExternal"],
+    ),
+    ("Grant-CsArchivingPolicy", &["Identity", "PolicyName"]),
+    ("Get-CsOutbox", &["Status", "Identity"]),
+    ("Resume-CsOutbox", &["Id"]),
+    ("Get-CsPresenceEvents", &["Identity", "ResultSize"]),
+    ("Get-CsPresenceSubscription", &["Identity"]),
+    ("Update-CsPresenceSubscription", &["Identity"]),
+    ("Get-CsVerifyKey", &["Refresh"]),
+    ("Get-CsHostOverride", &[]),
+    ("Set-CsHostOverride", &["HostName", "ConnectTo"]),
+    ("Remove-CsHostOverride", &["HostName"]),
+    (
+        "Test-OAuthConnectivity",
+        &["Service", "TargetUri", "Mailbox", "Verbose"],
+    ),
+];
+
+const IGNORED: &[&str] = &["Verbose", "ErrorAction", "WarningAction", "WhatIf", "Force"];
+
+/// Bound parameters of one invocation, matched case-insensitively like PowerShell.
+struct Params {
+    cmdlet: String,
+    values: BTreeMap<&'static str, Value>,
+}
+
+impl Params {
+    fn new(
+        cmdlet: &str,
+        allowed: &[&'static str],
+        raw: serde_json::Map<String, Value>,
+    ) -> Result<Self, SkypeError> {
+        let mut values = BTreeMap::new();
+        for (k, v) in raw {
+            let key = k.trim_start_matches('-');
+            let Some(canon) = allowed.iter().find(|a| a.eq_ignore_ascii_case(key)) else {
+                if IGNORED.iter().any(|i| i.eq_ignore_ascii_case(key)) {
+                    continue;
+                }
+                return Err(SkypeError::UnknownParameter {
+                    cmdlet: cmdlet.to_owned(),
+                    param: key.chars().take(60).collect(),
+                    supported: allowed
+                        .iter()
+                        .map(|a| format!("-{a}"))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                });
+            };
+            values.insert(*canon, v);
+        }
+        Ok(Params {
+            cmdlet: cmdlet.to_owned(),
+            values,
+        })
+    }
+
+    fn bad(&self, param: &'static str, why: impl Into<String>) -> SkypeError {
+        SkypeError::BadParameter {
+            cmdlet: self.cmdlet.clone(),
+            param,
+            why: why.into(),
+        }
+    }
+
+    fn str(&self, name: &'static str) -> Result<Option<String>, SkypeError> {
+        match self.values.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if s.len() <= 2048 => Ok(Some(s.trim().to_owned())),
+            Some(Value::String(_)) => Err(self.bad(name, "longer than 2048 characters")),
+            Some(Value::Number(n)) => Ok(Some(n.to_string())),
+            Some(Value::Object(o)) => match o
+                .get("Identity")
+                .or_else(|| o.get("SipAddress"))
+                .and_then(Value::as_str)
+            {
+                Some(id) => Ok(Some(id.to_owned())),
+                None => Err(self.bad(name, "an object without an Identity property")),
+            },
+            Some(other) => Err(self.bad(name, format!("{other} is not a string"))),
+        }
+    }
+
+    fn req(&self, name: &'static str) -> Result<String, SkypeError> {
+        self.str(name)?
+            .filter(|s| !s.is_empty())
+            .ok_or(SkypeError::MissingParameter {
+                cmdlet: self.cmdlet.clone(),
+                param: name,
+            })
+    }
+
+    fn bool(&self, name: &'static str) -> Result<Option<bool>, SkypeError> {
+        match self.values.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(Value::String(s)) => match s.trim_start_matches('$').to_ascii_lowercase().as_str()
+            {
+                "true" | "1" | "" => Ok(Some(true)),
+                "false" | "0" => Ok(Some(false)),
+                _ => Err(self.bad(
+                    name,
+                    format!(
+                        "'{}' is not $true or $false",
+                        s.chars().take(20).collect::<String>()
+                    ),
+                )),
+            },
+            Some(other) => Err(self.bad(name, format!("{other} is not $true or $false"))),
+        }
+    }
+
+    fn int(&self, name: &'static str) -> Result<Option<i64>, SkypeError> {
+        match self.values.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) => n
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| self.bad(name, "not an integer")),
+            Some(Value::String(s)) => s
+                .trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| self.bad(name, "not an integer")),
+            Some(_) => Err(self.bad(name, "not an integer")),
+        }
+    }
+}
+
+fn sip_uri(s: &str) -> String {
+    format!("sip:{s}")
+}
+
+fn check_url(u: &str) -> Result<(), SkypeError> {
+    let p = reqwest::Url::parse(u)
+        .map_err(|e| SkypeError::Invalid(format!("{u:?} is not a URL: {e}")))?;
+    if !matches!(p.scheme(), "http" | "https") || p.host_str().is_none_or(str::is_empty) {
+        return Err(SkypeError::Invalid(format!(
+            "{u:?} must be an http(s) URL with a host"
+        )));
+    }
+    if !p.username().is_empty() || p.password().is_some() {
+        return Err(SkypeError::Invalid(
+            "the URL must not carry credentials".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn check_smtp(s: &str) -> Result<String, SkypeError> {
+    let t = s
+        .trim()
+        .trim_start_matches("SMTP:")
+        .trim_start_matches("smtp:");
+    match t.split_once('@') {
+        Some((l, d))
+            if !l.is_empty()
+                && d.contains('.')
+                && t.len() <= 256
+                && !t
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control() || "<>\"".contains(c)) =>
+        {
+            Ok(t.to_owned())
+        }
+        _ => Err(SkypeError::Invalid(format!(
+            "{:?} is not an SMTP address",
+            s.chars().take(80).collect::<String>()
+        ))),
+    }
+}
+
+impl Skype {
+    fn user_view(&self, u: &User, global_history: bool, policy: Option<&ArchivingPolicy>) -> Value {
+        json!({
+            "Identity": u.user_principal_name,
+            "UserPrincipalName": u.user_principal_name,
+            "SipAddress": sip_uri(&u.sip_address),
+            "DisplayName": u.display_name,
+            "PrimarySmtpAddress": u.primary_smtp_address,
+            "ExchangeEwsUrl": u.exchange_ews_url,
+            "HostingProvider": "sipfed.online.lync.com",
+            "EnterpriseVoiceEnabled": u.enterprise_voice_enabled,
+            "HostedVoiceMail": u.hosted_voice_mail,
+            "EnableServerConversationHistory": u.enable_server_conversation_history.unwrap_or(global_history),
+            "ConversationHistorySource": if u.enable_server_conversation_history.is_some() { "User" } else { "Global" },
+            "ArchivingPolicy": u.archiving_policy.clone().unwrap_or_else(|| "Global".into()),
+            "ArchiveInternal": policy.is_some_and(|p| p.archive_internal),
+            "ArchiveExternal": policy.is_some_and(|p| p.archive_external),
+            "Presence": u.presence,
+            "PresenceChanged": u.presence_changed,
+        })
+    }
+
+    async fn views(&self, users: Vec<User>) -> Result<Vec<Value>, SkypeError> {
+        let (global, policies) = self
+            .inner
+            .db
+            .call(|c| -> Result<_, SkypeError> {
+                Ok((
+                    db::setting(c, "EnableServerConversationHistory")?.is_some_and(|v| v == "true"),
+                    db::policies(c)?,
+                ))
+            })
+            .await?;
+        Ok(users
+            .iter()
+            .map(|u| {
+                let name = u
+                    .archiving_policy
+                    .clone()
+                    .unwrap_or_else(|| "Global".into());
+                let p = policies
+                    .iter()
+                    .find(|p| p.identity.eq_ignore_ascii_case(&name));
+                self.user_view(u, global, p)
+            })
+            .collect())
+    }
+
+    /// Finds a user by SIP address (`sip:` optional), UPN or SMTP address.
+    async fn find_user(&self, identity: &str) -> Result<User, SkypeError> {
+        let id = identity.trim().to_owned();
+        let sip = normalize_sip(&id).ok();
+        let found = self
+            .inner
+            .db
+            .call(move |c| -> Result<Option<User>, SkypeError> {
+                if let Some(s) = &sip
+                    && let Some(u) = db::user(c, s)?
+                {
+                    return Ok(Some(u));
+                }
+                Ok(db::users(c)?.into_iter().find(|u| {
+                    u.user_principal_name.eq_ignore_ascii_case(&id)
+                        || u.primary_smtp_address.eq_ignore_ascii_case(&id)
+                }))
+            })
+            .await?;
+        found.ok_or_else(|| {
+            SkypeError::NotFound(format!(
+                "Management object not found for identity \"{}\"",
+                identity.chars().take(100).collect::<String>()
+            ))
+        })
+    }
+
+    /// Runs one cmdlet.
+    pub async fn run_cmdlet(
+        &self,
+        cmdlet: &str,
+        raw: serde_json::Map<String, Value>,
+    ) -> Result<Vec<Value>, SkypeError> {
+        let Some((name, allowed)) = CMDLETS.iter().find(|(n, _)| n.eq_ignore_ascii_case(cmdlet))
+        else {
+            return Err(SkypeError::UnknownCmdlet(cmdlet.chars().take(80).collect()));
+        };
+        let p = Params::new(name, allowed, raw)?;
+        let now = self.now();
+        match *name {
+            "Enable-CsUser" => {
+                let identity = p.req("Identity")?;
+                let sip = normalize_sip(&p.str("SipAddress")?.unwrap_or_else(|| identity.clone()))?;
+                let smtp = check_smtp(
+                    &p.str("PrimarySmtpAddress")?
+                        .unwrap_or_else(|| identity.clone()),
+                )?;
+                let url = p.req("ExchangeEwsUrl")?;
+                check_url(&url)?;
+                let display = p
+                    .str("DisplayName")?
+                    .unwrap_or_else(|| sip.split('@').next().unwrap_or_default().to_owned());
+                let u = User {
+                    sip_address: sip.clone(),
+                    user_principal_name: identity,
+                    display_name: display,
+                    primary_smtp_address: smtp,
+                    exchange_ews_url: url,
+                    enterprise_voice_enabled: p.bool("EnterpriseVoiceEnabled")?.unwrap_or(false),
+                    hosted_voice_mail: p.bool("HostedVoiceMail")?.unwrap_or(false),
+                    enable_server_conversation_history: None,
+                    archiving_policy: None,
+                    presence: crate::presence::AVAILABLE.into(),
+                    presence_changed: now,
+                };
+                let u2 = u.clone();
+                self.inner
+                    .db
+                    .call(move |c| -> Result<(), SkypeError> {
+                        if db::user(c, &u2.sip_address)?.is_some() {
+                            return Err(SkypeError::Conflict(format!(
+                                "sip:{} is already homed here; use Set-CsUser",
+                                u2.sip_address
+                            )));
+                        }
+                        db::insert_user(c, &u2, now)
+                    })
+                    .await?;
+                self.inner.subscription_wake.notify_one();
+                self.views(vec![u]).await
+            }
+            "Disable-CsUser" => {
+                let u = self.find_user(&p.req("Identity")?).await?;
+                let sip = u.sip_address.clone();
+                self.inner
+                    .db
+                    .call(move |c| db::delete_user(c, &sip))
+                    .await?;
+                Ok(vec![])
+            }
+            "Get-CsOnlineUser" => {
+                let users = match p.str("Identity")? {
+                    Some(id) => vec![self.find_user(&id).await?],
+                    None => self.inner.db.call(|c| db::users(c)).await?,
+                };
+                self.views(users).await
+            }
+            "Set-CsUser" => {
+                let mut u = self.find_user(&p.req("Identity")?).await?;
+                if let Some(b) = p.bool("EnterpriseVoiceEnabled")? {
+                    u.enterprise_voice_enabled = b;
+                }
+                if let Some(b) = p.bool("HostedVoiceMail")? {
+                    u.hosted_voice_mail = b;
+                }
+                if let Some(s) = p.str("PrimarySmtpAddress")? {
+                    u.primary_smtp_address = check_smtp(&s)?;
+                }
+                if let Some(url) = p.str("ExchangeEwsUrl")? {
+                    check_url(&url)?;
+                    u.exchange_ews_url = url;
+                }
+                if let Some(d) = p.str("DisplayName")? {
+                    u.display_name = d;
+                }
+                let u2 = u.clone();
+                self.inner.db.call(move |c| db::update_user(c, &u2)).await?;
+                self.inner.outbox_wake.notify_one();
+                self.views(vec![u]).await
+            }
+            "Get-CsConversationHistoryConfiguration" => {
+                let global = self
+                    .inner
+                    .db
+                    .call(|c| db::setting(c, "EnableServerConversationHistory"))
+                    .await?
+                    .is_some_and(|v| v == "true");
+                match p.str("Identity")? {
+                    None => Ok(vec![
+                        json!({"Identity": "Global", "EnableServerConversationHistory": global}),
+                    ]),
+                    Some(id) if id.eq_ignore_ascii_case("Global") => Ok(vec![
+                        json!({"Identity": "Global", "EnableServerConversationHistory": global}),
+                    ]),
+                    Some(id) => {
+                        let u = self.find_user(&id).await?;
+                        Ok(vec![
+                            json!({"Identity": sip_uri(&u.sip_address), "EnableServerConversationHistory": u.enable_server_conversation_history.unwrap_or(global), "Source": if u.enable_server_conversation_history.is_some() { "User" } else { "Global" }}),
+                        ])
+                    }
+                }
+            }
+            "Set-CsConversationHistoryConfiguration" => {
+                let on = p.bool("EnableServerConversationHistory")?.ok_or(
+                    SkypeError::MissingParameter {
+                        cmdlet: p.cmdlet.clone(),
+                        param: "EnableServerConversationHistory",
+                    },
+                )?;
+                match p.str("Identity")? {
+                    None => self.set_global_history(on).await,
+                    Some(id) if id.eq_ignore_ascii_case("Global") => {
+                        self.set_global_history(on).await
+                    }
+                    Some(id) => {
+                        let mut u = self.find_user(&id).await?;
+                        u.enable_server_conversation_history = Some(on);
+                        let u2 = u.clone();
+                        self.inner.db.call(move |c| db::update_user(c, &u2)).await?;
+                        Ok(vec![
+                            json!({"Identity": sip_uri(&u.sip_address), "EnableServerConversationHistory": on}),
+                        ])
+                    }
+                }
+            }
+            "Get-CsArchivingPolicy" => {
+                let all = self.inner.db.call(|c| db::policies(c)).await?;
+                let out: Vec<&ArchivingPolicy> = match p.str("Identity")? {
+                    Some(id) => {
+                        let v: Vec<_> = all
+                            .iter()
+                            .filter(|x| x.identity.eq_ignore_ascii_case(&id))
+                            .collect();
+                        if v.is_empty() {
+                            return Err(SkypeError::NotFound(format!(
+                                "no archiving policy \"{id}\""
+                            )));
+                        }
+                        v
+                    }
+                    None => all.iter().collect(),
+                };
+                Ok(out
+                    .into_iter()
+                    .map(|x| serde_json::to_value(x).unwrap_or_default())
+                    .collect())
+            }
+            "New-CsArchivingPolicy" | "Set-CsArchivingPolicy" => {
+                let id = p.req("Identity")?;
+                let id = id.strip_prefix("Tag:").unwrap_or(&id).to_owned();
+                if id.len() > 64
+                    || !id
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-_ .".contains(c))
+                {
+                    return Err(p.bad(
+                        "Identity",
+                        "use letters, digits, '-', '_', '.' and spaces (at most 64)",
+                    ));
+                }
+                let existing = {
+                    let i = id.clone();
+                    self.inner.db.call(move |c| db::policy(c, &i)).await?
+                };
+                let creating = *name == "New-CsArchivingPolicy";
+                let base = match (&existing, creating) {
+                    (Some(_), true) => {
+                        return Err(SkypeError::Conflict(format!(
+                            "the archiving policy \"{id}\" already exists; use Set-CsArchivingPolicy"
+                        )));
+                    }
+                    (None, false) => {
+                        return Err(SkypeError::NotFound(format!(
+                            "no archiving policy \"{id}\"; use New-CsArchivingPolicy"
+                        )));
+                    }
+                    (Some(e), false) => e.clone(),
+                    (None, true) => ArchivingPolicy {
+                        identity: id.clone(),
+                        archive_internal: false,
+                        archive_external: false,
+                    },
+                };
+                let pol = ArchivingPolicy {
+                    identity: base.identity,
+                    archive_internal: p.bool("ArchiveInternal")?.unwrap_or(base.archive_internal),
+                    archive_external: p.bool("ArchiveExternal")?.unwrap_or(base.archive_external),
+                };
+                let p2 = pol.clone();
+                self.inner.db.call(move |c| db::put_policy(c, &p2)).await?;
+                Ok(vec![serde_json::to_value(&pol).unwrap_or_default()])
+            }
+            "Grant-CsArchivingPolicy" => {
+                let mut u = self.find_user(&p.req("Identity")?).await?;
+                let policy = p
+                    .str("PolicyName")?
+                    .filter(|s| !s.is_empty() && !s.eq_ignore_ascii_case("$null"));
+                if let Some(name) = &policy {
+                    let n = name.strip_prefix("Tag:").unwrap_or(name).to_owned();
+                    let found = self.inner.db.call(move |c| db::policy(c, &n)).await?;
+                    let Some(found) = found else {
+                        return Err(SkypeError::NotFound(format!(
+                            "no archiving policy \"{name}\"; create it with New-CsArchivingPolicy"
+                        )));
+                    };
+                    u.archiving_policy = Some(found.identity);
+                } else {
+                    u.archiving_policy = None;
+                }
+                let u2 = u.clone();
+                self.inner.db.call(move |c| db::update_user(c, &u2)).await?;
+                self.views(vec![u]).await
+            }
+            "Get-CsOutbox" => {
+                let rows = self
+                    .outbox(p.str("Status")?.as_deref(), p.str("Identity")?.as_deref())
+                    .await?;
+                Ok(rows
+                    .iter()
+                    .map(|r| {
+                        let mut v = serde_json::to_value(r).unwrap_or_default();
+                        if let Some(o) = v.as_object_mut() {
+                            o.insert("User".into(), Value::String(sip_uri(&r.user)));
+                            o.insert(
+                                "Status".into(),
+                                Value::String(
+                                    match r.status.as_str() {
+                                        "pending" => "Pending",
+                                        "delivered" => "Delivered",
+                                        _ => "Failed",
+                                    }
+                                    .into(),
+                                ),
+                            );
+                        }
+                        v
+                    })
+                    .collect())
+            }
+            "Resume-CsOutbox" => {
+                let n = self.resume_outbox(p.int("Id")?).await?;
+                Ok(vec![json!({"Resumed": n})])
+            }
+            "Get-CsPresenceEvents" => {
+                let user = p.str("Identity")?.map(|i| normalize_sip(&i)).transpose()?;
+                let limit = p.int("ResultSize")?.unwrap_or(100).clamp(1, 1000);
+                let ev = self
+                    .inner
+                    .db
+                    .call(move |c| db::presence_events(c, user.as_deref(), limit))
+                    .await?;
+                Ok(ev
+                    .iter()
+                    .map(|e| serde_json::to_value(e).unwrap_or_default())
+                    .collect())
+            }
+            "Get-CsPresenceSubscription" => {
+                let rows = match p.str("Identity")? {
+                    Some(id) => {
+                        let u = self.find_user(&id).await?;
+                        vec![self.presence_subscription(&u.sip_address).await?]
+                    }
+                    None => self.inner.db.call(|c| db::subscriptions(c)).await?,
+                };
+                Ok(rows.iter().map(|r| self.subscription_view(r)).collect())
+            }
+            "Update-CsPresenceSubscription" => {
+                let u = self.find_user(&p.req("Identity")?).await?;
+                let r = self.subscribe_presence(&u.sip_address).await?;
+                Ok(vec![self.subscription_view(&r)])
+            }
+            "Get-CsVerifyKey" => {
+                let keys = if p.bool("Refresh")?.unwrap_or(false) {
+                    self.refresh_verify_keys().await?
+                } else {
+                    self.verify_keys().await?
+                };
+                Ok(keys
+                    .iter()
+                    .map(|k| serde_json::to_value(k).unwrap_or_default())
+                    .collect())
+            }
+            "Get-CsHostOverride" => {
+                let m = self
+                    .inner
+                    .overrides
+                    .read()
+                    .map(|m| m.clone())
+                    .unwrap_or_default();
+                let mut v: Vec<_> = m.into_iter().collect();
+                v.sort();
+                Ok(v.into_iter()
+                    .map(|(h, c)| json!({"HostName": h, "ConnectTo": c}))
+                    .collect())
+            }
+            "Set-CsHostOverride" | "Remove-CsHostOverride" => {
+                let host = p.req("HostName")?.to_ascii_lowercase();
+                if host.len() > 253
+                    || !host
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || ".-".contains(c))
+                {
+                    return Err(p.bad("HostName", "not a host name"));
+                }
+                let to = if *name == "Set-CsHostOverride" {
+                    let to = p.req("ConnectTo")?;
+                    check_url(&to)?;
+                    Some(to.trim_end_matches('/').to_owned())
+                } else {
+                    None
+                };
+                let (h, t) = (host.clone(), to.clone());
+                self.inner
+                    .db
+                    .call(move |c| db::set_host_override(c, &h, t.as_deref()))
+                    .await?;
+                if let Ok(mut m) = self.inner.overrides.write() {
+                    match &to {
+                        Some(t) => m.insert(host.clone(), t.clone()),
+                        None => m.remove(&host),
+                    };
+                }
+                self.inner.outbox_wake.notify_one();
+                Ok(to
+                    .map(|t| vec![json!({"HostName": host, "ConnectTo": t})])
+                    .unwrap_or_default())
+            }
+            "Test-OAuthConnectivity" => {
+                let service = p.str("Service")?.unwrap_or_else(|| "EWS".into());
+                if !service.eq_ignore_ascii_case("EWS") {
+                    return Err(p.bad(
+                        "Service",
+                        "Skype tests -Service EWS (flow F1); -Service Generic is Exchange's side",
+                    ));
+                }
+                let target = p.req("TargetUri")?;
+                check_url(&target)?;
+                let mailbox = check_smtp(&p.req("Mailbox")?)?;
+                self.test_oauth_connectivity(&target, &mailbox).await
+            }
+            _ => Err(SkypeError::UnknownCmdlet((*name).to_owned())),
+        }
+    }
+
+    fn subscription_view(&self, r: &crate::db::SubscriptionRow) -> Value {
+        let mut v = serde_json::to_value(r).unwrap_or_default();
+        if let Some(o) = v.as_object_mut() {
+            o.insert("User".into(), Value::String(sip_uri(&r.user)));
+            o.insert(
+                "NotificationUrl".into(),
+                Value::String(self.notification_url(&r.key)),
+            );
+        }
+        v
+    }
+
+    async fn set_global_history(&self, on: bool) -> Result<Vec<Value>, SkypeError> {
+        self.inner
+            .db
+            .call(move |c| {
+                db::set_setting(
+                    c,
+                    "EnableServerConversationHistory",
+                    if on { "true" } else { "false" },
+                )
+            })
+            .await?;
+        Ok(vec![
+            json!({"Identity": "Global", "EnableServerConversationHistory": on}),
+        ])
+    }
+
+    /// `Test-OAuthConnectivity -Service EWS`: challenge, token, call, each with its result.
+    pub async fn test_oauth_connectivity(
+        &self,
+        target_uri: &str,
+        mailbox: &str,
+    ) -> Result<Vec<Value>, SkypeError> {
+        let mb = mailbox.to_owned();
+        let homed = self
+            .inner
+            .db
+            .call(move |c| -> Result<Option<User>, SkypeError> {
+                Ok(db::users(c)?
+                    .into_iter()
+                    .find(|u| u.primary_smtp_address.eq_ignore_ascii_case(&mb)))
+            })
+            .await?;
+        let user = homed.unwrap_or_else(|| User {
+            sip_address: mailbox.to_ascii_lowercase(),
+            user_principal_name: mailbox.to_owned(),
+            display_name: mailbox.to_owned(),
+            primary_smtp_address: mailbox.to_owned(),
+            exchange_ews_url: target_uri.to_owned(),
+            enterprise_voice_enabled: false,
+            hosted_voice_mail: false,
+            enable_server_conversation_history: None,
+            archiving_policy: None,
+            presence: crate::presence::AVAILABLE.into(),
+            presence_changed: 0,
+        });
+        let row = |stage: &str, task: &str, r: Result<String, String>| {
+            let (result, detail) = match r {
+                Ok(d) => ("Success", d),
+                Err(e) => ("Error", e),
+            };
+            json!({"Task": task, "Stage": stage, "ResultType": result, "Detail": detail, "Identity": Value::Null})
+        };
+        let skipped = |stage: &str, task: &str| json!({"Task": task, "Stage": stage, "ResultType": "Skipped", "Detail": "an earlier stage failed", "Identity": Value::Null});
+        let t = self.target(target_uri)?;
+        let mut out = Vec::new();
+        let d = self.discover(&t, true).await;
+        let d = match d {
+            Ok(d) => {
+                out.push(row(
+                    "Challenge",
+                    "Checking the 401 challenge for realm discovery",
+                    Ok(format!(
+                        "client_id={}, realm {} (trusted_issuers={}); audience host {}",
+                        d.client_id,
+                        d.realm,
+                        d.trusted_issuers.join(","),
+                        t.host
+                    )),
+                ));
+                d
+            }
+            Err(e) => {
+                out.push(row(
+                    "Challenge",
+                    "Checking the 401 challenge for realm discovery",
+                    Err(e.to_string()),
+                ));
+                out.push(skipped(
+                    "Token",
+                    "Getting an actor token from the token service",
+                ));
+                out.push(skipped("Call", "Checking EWS API Call Under Oauth"));
+                return Ok(out);
+            }
+        };
+        let resource = s2s_proto::PrincipalName::service(
+            s2s_proto::principal::EXCHANGE_APP_ID,
+            &t.host,
+            &d.realm,
+        );
+        match self.actor_token(&resource, true).await {
+            Ok(a) => out.push(row(
+                "Token",
+                "Getting an actor token from the token service",
+                Ok(format!("actor token for {resource}, expires {}", a.exp)),
+            )),
+            Err(e) => {
+                out.push(row(
+                    "Token",
+                    "Getting an actor token from the token service",
+                    Err(e.to_string()),
+                ));
+                out.push(skipped("Call", "Checking EWS API Call Under Oauth"));
+                return Ok(out);
+            }
+        }
+        let call = self
+            .get_folder_at(&t, &user, "inbox")
+            .await
+            .map(|name| format!("GetFolder inbox as {mailbox}: \"{name}\""))
+            .map_err(|e| e.to_string());
+        out.push(row("Call", "Checking EWS API Call Under Oauth", call));
+        Ok(out)
+    }
+}

@@ -1,0 +1,582 @@
+//! Skype's schema (SQLite through `store`) and the queries on it.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use store::Migration;
+use store::rusqlite::{Connection, OptionalExtension, Row, params};
+
+use crate::error::SkypeError;
+
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    sql: r#"
+CREATE TABLE users (
+    sip TEXT PRIMARY KEY,
+    upn TEXT NOT NULL,
+    display_name TEXT NOT NULL,
+    smtp TEXT NOT NULL,
+    ews_url TEXT NOT NULL,
+    enterprise_voice INTEGER NOT NULL DEFAULT 0,
+    hosted_voicemail INTEGER NOT NULL DEFAULT 0,
+    server_history INTEGER,
+    archiving_policy TEXT,
+    presence TEXT NOT NULL DEFAULT 'Available',
+    presence_changed INTEGER NOT NULL DEFAULT 0,
+    created INTEGER NOT NULL
+);
+CREATE TABLE settings (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE archiving_policies (
+    name TEXT PRIMARY KEY COLLATE NOCASE,
+    archive_internal INTEGER NOT NULL,
+    archive_external INTEGER NOT NULL
+);
+INSERT INTO archiving_policies (name, archive_internal, archive_external) VALUES ('Global', 0, 0);
+CREATE TABLE host_overrides (
+    host TEXT PRIMARY KEY,
+    connect_to TEXT NOT NULL
+);
+CREATE TABLE outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    message_id TEXT NOT NULL UNIQUE,
+    user_sip TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('history', 'archive')),
+    folder TEXT NOT NULL,
+    conversation_id TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    created INTEGER NOT NULL,
+    first_failure INTEGER,
+    last_attempt INTEGER,
+    next_at INTEGER NOT NULL,
+    delivered_at INTEGER,
+    item_id TEXT,
+    last_error TEXT,
+    failure_class TEXT
+);
+CREATE INDEX outbox_due ON outbox (status, next_at);
+CREATE INDEX outbox_user ON outbox (user_sip, status, id);
+CREATE TABLE subscriptions (
+    key TEXT PRIMARY KEY,
+    user_sip TEXT NOT NULL UNIQUE,
+    subscription_id TEXT,
+    status TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    last_attempt INTEGER,
+    last_error TEXT,
+    last_notification INTEGER
+);
+CREATE TABLE presence_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    time INTEGER NOT NULL,
+    user_sip TEXT,
+    verdict TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    presence TEXT
+);
+"#,
+}];
+
+/// Most presence events kept.
+const MAX_PRESENCE_EVENTS: i64 = 1000;
+
+/// A user homed in Skype Online.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct User {
+    pub sip_address: String,
+    pub user_principal_name: String,
+    pub display_name: String,
+    pub primary_smtp_address: String,
+    pub exchange_ews_url: String,
+    pub enterprise_voice_enabled: bool,
+    pub hosted_voice_mail: bool,
+    /// None: follows the Global conversation-history configuration.
+    pub enable_server_conversation_history: Option<bool>,
+    /// None: the Global archiving policy.
+    pub archiving_policy: Option<String>,
+    pub presence: String,
+    pub presence_changed: i64,
+}
+
+const USER_COLS: &str = "sip, upn, display_name, smtp, ews_url, enterprise_voice, hosted_voicemail, server_history, archiving_policy, presence, presence_changed";
+
+fn user_row(r: &Row) -> store::rusqlite::Result<User> {
+    Ok(User {
+        sip_address: r.get(0)?,
+        user_principal_name: r.get(1)?,
+        display_name: r.get(2)?,
+        primary_smtp_address: r.get(3)?,
+        exchange_ews_url: r.get(4)?,
+        enterprise_voice_enabled: r.get(5)?,
+        hosted_voice_mail: r.get(6)?,
+        enable_server_conversation_history: r.get(7)?,
+        archiving_policy: r.get(8)?,
+        presence: r.get(9)?,
+        presence_changed: r.get(10)?,
+    })
+}
+
+pub fn user(c: &Connection, sip: &str) -> Result<Option<User>, SkypeError> {
+    Ok(c.query_row(
+        &format!("SELECT {USER_COLS} FROM users WHERE sip = ?1"),
+        [sip],
+        user_row,
+    )
+    .optional()?)
+}
+
+pub fn users(c: &Connection) -> Result<Vec<User>, SkypeError> {
+    let mut st = c.prepare(&format!("SELECT {USER_COLS} FROM users ORDER BY sip"))?;
+    let rows = st.query_map([], user_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn insert_user(c: &Connection, u: &User, now: i64) -> Result<(), SkypeError> {
+    c.execute(
+        "INSERT INTO users (sip, upn, display_name, smtp, ews_url, enterprise_voice, hosted_voicemail, server_history, archiving_policy, presence, presence_changed, created) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        params![
+            u.sip_address,
+            u.user_principal_name,
+            u.display_name,
+            u.primary_smtp_address,
+            u.exchange_ews_url,
+            u.enterprise_voice_enabled,
+            u.hosted_voice_mail,
+            u.enable_server_conversation_history,
+            u.archiving_policy,
+            u.presence,
+            u.presence_changed,
+            now
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn update_user(c: &Connection, u: &User) -> Result<(), SkypeError> {
+    c.execute(
+        "UPDATE users SET upn = ?2, display_name = ?3, smtp = ?4, ews_url = ?5, enterprise_voice = ?6, hosted_voicemail = ?7, \
+         server_history = ?8, archiving_policy = ?9, presence = ?10, presence_changed = ?11 WHERE sip = ?1",
+        params![
+            u.sip_address,
+            u.user_principal_name,
+            u.display_name,
+            u.primary_smtp_address,
+            u.exchange_ews_url,
+            u.enterprise_voice_enabled,
+            u.hosted_voice_mail,
+            u.enable_server_conversation_history,
+            u.archiving_policy,
+            u.presence,
+            u.presence_changed
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn delete_user(c: &Connection, sip: &str) -> Result<bool, SkypeError> {
+    c.execute("DELETE FROM subscriptions WHERE user_sip = ?1", [sip])?;
+    Ok(c.execute("DELETE FROM users WHERE sip = ?1", [sip])? > 0)
+}
+
+pub fn setting(c: &Connection, name: &str) -> Result<Option<String>, SkypeError> {
+    Ok(
+        c.query_row("SELECT value FROM settings WHERE name = ?1", [name], |r| {
+            r.get(0)
+        })
+        .optional()?,
+    )
+}
+
+pub fn set_setting(c: &Connection, name: &str, value: &str) -> Result<(), SkypeError> {
+    c.execute(
+        "INSERT INTO settings (name, value) VALUES (?1, ?2) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+        [name, value],
+    )?;
+    Ok(())
+}
+
+/// An archiving policy (`ArchiveInternal`, `ArchiveExternal`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ArchivingPolicy {
+    pub identity: String,
+    pub archive_internal: bool,
+    pub archive_external: bool,
+}
+
+pub fn policy(c: &Connection, name: &str) -> Result<Option<ArchivingPolicy>, SkypeError> {
+    Ok(c.query_row(
+        "SELECT name, archive_internal, archive_external FROM archiving_policies WHERE name = ?1",
+        [name],
+        |r| {
+            Ok(ArchivingPolicy {
+                identity: r.get(0)?,
+                archive_internal: r.get(1)?,
+                archive_external: r.get(2)?,
+            })
+        },
+    )
+    .optional()?)
+}
+
+pub fn policies(c: &Connection) -> Result<Vec<ArchivingPolicy>, SkypeError> {
+    let mut st = c.prepare(
+        "SELECT name, archive_internal, archive_external FROM archiving_policies ORDER BY name",
+    )?;
+    let rows = st.query_map([], |r| {
+        Ok(ArchivingPolicy {
+            identity: r.get(0)?,
+            archive_internal: r.get(1)?,
+            archive_external: r.get(2)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn put_policy(c: &Connection, p: &ArchivingPolicy) -> Result<(), SkypeError> {
+    c.execute(
+        "INSERT INTO archiving_policies (name, archive_internal, archive_external) VALUES (?1, ?2, ?3) \
+         ON CONFLICT(name) DO UPDATE SET archive_internal = excluded.archive_internal, archive_external = excluded.archive_external",
+        params![p.identity, p.archive_internal, p.archive_external],
+    )?;
+    Ok(())
+}
+
+pub fn host_overrides(c: &mut Connection) -> Result<HashMap<String, String>, SkypeError> {
+    let mut st = c.prepare("SELECT host, connect_to FROM host_overrides")?;
+    let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn set_host_override(c: &Connection, host: &str, to: Option<&str>) -> Result<(), SkypeError> {
+    match to {
+        Some(to) => c.execute(
+            "INSERT INTO host_overrides (host, connect_to) VALUES (?1, ?2) ON CONFLICT(host) DO UPDATE SET connect_to = excluded.connect_to",
+            [host, to],
+        )?,
+        None => c.execute("DELETE FROM host_overrides WHERE host = ?1", [host])?,
+    };
+    Ok(())
+}
+
+/// One outbox row as the admin API shows it (`Get-CsOutbox`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct OutboxRow {
+    pub id: i64,
+    pub internet_message_id: String,
+    pub user: String,
+    pub kind: String,
+    pub folder: String,
+    pub conversation_id: String,
+    pub status: String,
+    pub attempts: i64,
+    pub created: i64,
+    pub first_failure: Option<i64>,
+    pub last_attempt: Option<i64>,
+    pub next_attempt: Option<i64>,
+    pub delivered: Option<i64>,
+    pub item_id: Option<String>,
+    pub last_error: Option<String>,
+    pub failure_class: Option<String>,
+    #[serde(skip)]
+    pub payload: String,
+}
+
+const OUTBOX_COLS: &str = "id, message_id, user_sip, kind, folder, conversation_id, status, attempts, created, first_failure, last_attempt, next_at, delivered_at, item_id, last_error, failure_class, payload";
+
+fn outbox_row(r: &Row) -> store::rusqlite::Result<OutboxRow> {
+    let status: String = r.get(6)?;
+    let next: i64 = r.get(11)?;
+    Ok(OutboxRow {
+        id: r.get(0)?,
+        internet_message_id: r.get(1)?,
+        user: r.get(2)?,
+        kind: r.get(3)?,
+        folder: r.get(4)?,
+        conversation_id: r.get(5)?,
+        next_attempt: (status == "pending").then_some(next),
+        status,
+        attempts: r.get(7)?,
+        created: r.get(8)?,
+        first_failure: r.get(9)?,
+        last_attempt: r.get(10)?,
+        delivered: r.get(12)?,
+        item_id: r.get(13)?,
+        last_error: r.get(14)?,
+        failure_class: r.get(15)?,
+        payload: r.get(16)?,
+    })
+}
+
+/// A row to queue.
+pub struct NewOutboxRow {
+    pub message_id: String,
+    pub user_sip: String,
+    pub kind: &'static str,
+    pub folder: &'static str,
+    pub conversation_id: String,
+    pub payload: String,
+}
+
+/// Inserts rows in one transaction; returns, per row, whether it was new (false: already queued).
+pub fn enqueue(
+    c: &mut Connection,
+    rows: &[NewOutboxRow],
+    now: i64,
+) -> Result<Vec<bool>, SkypeError> {
+    let tx = c.transaction()?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let n = tx.execute(
+            "INSERT OR IGNORE INTO outbox (message_id, user_sip, kind, folder, conversation_id, payload, status, created, next_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?7)",
+            params![r.message_id, r.user_sip, r.kind, r.folder, r.conversation_id, r.payload, now],
+        )?;
+        out.push(n > 0);
+    }
+    tx.commit()?;
+    Ok(out)
+}
+
+/// Rows due now: pending, `next_at` passed, and no older pending row of the same user (rows of
+/// one user are delivered in order).
+pub fn due(c: &Connection, now: i64, limit: i64) -> Result<Vec<OutboxRow>, SkypeError> {
+    let mut st = c.prepare(&format!(
+        "SELECT {OUTBOX_COLS} FROM outbox o WHERE status = 'pending' AND next_at <= ?1 \
+         AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.status = 'pending' AND p.user_sip = o.user_sip AND p.id < o.id) \
+         ORDER BY id LIMIT ?2"
+    ))?;
+    let rows = st.query_map(params![now, limit], outbox_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Counts an attempt before it is made (so that after a crash the next attempt checks first).
+pub fn mark_attempt(c: &Connection, id: i64, now: i64) -> Result<(), SkypeError> {
+    c.execute(
+        "UPDATE outbox SET attempts = attempts + 1, last_attempt = ?2 WHERE id = ?1",
+        params![id, now],
+    )?;
+    Ok(())
+}
+
+pub fn mark_delivered(c: &Connection, id: i64, item_id: &str, now: i64) -> Result<(), SkypeError> {
+    c.execute(
+        "UPDATE outbox SET status = 'delivered', delivered_at = ?2, item_id = ?3, last_error = NULL WHERE id = ?1",
+        params![id, now, item_id],
+    )?;
+    Ok(())
+}
+
+pub fn mark_retry(
+    c: &Connection,
+    id: i64,
+    next_at: i64,
+    error: &str,
+    class: &str,
+    now: i64,
+) -> Result<(), SkypeError> {
+    c.execute(
+        "UPDATE outbox SET next_at = ?2, last_error = ?3, failure_class = ?4, first_failure = COALESCE(first_failure, ?5) WHERE id = ?1",
+        params![id, next_at, error, class, now],
+    )?;
+    Ok(())
+}
+
+pub fn mark_failed(
+    c: &Connection,
+    id: i64,
+    error: &str,
+    class: &str,
+    now: i64,
+) -> Result<(), SkypeError> {
+    c.execute(
+        "UPDATE outbox SET status = 'failed', last_error = ?2, failure_class = ?3, first_failure = COALESCE(first_failure, ?4) WHERE id = ?1",
+        params![id, error, class, now],
+    )?;
+    Ok(())
+}
+
+pub fn outbox(
+    c: &Connection,
+    status: Option<&str>,
+    user: Option<&str>,
+    limit: i64,
+) -> Result<Vec<OutboxRow>, SkypeError> {
+    let mut st = c.prepare(&format!(
+        "SELECT {OUTBOX_COLS} FROM outbox WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR user_sip = ?2) ORDER BY id LIMIT ?3"
+    ))?;
+    let rows = st.query_map(params![status, user, limit], outbox_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Queues failed rows again (all, or one by id); returns how many.
+pub fn resume(c: &Connection, id: Option<i64>, now: i64) -> Result<usize, SkypeError> {
+    Ok(c.execute(
+        "UPDATE outbox SET status = 'pending', attempts = CASE WHEN attempts > 0 THEN 1 ELSE 0 END, first_failure = NULL, next_at = ?2 \
+         WHERE status = 'failed' AND (?1 IS NULL OR id = ?1)",
+        params![id, now],
+    )?)
+}
+
+/// A calendar subscription as the admin API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SubscriptionRow {
+    #[serde(skip)]
+    pub key: String,
+    pub user: String,
+    pub subscription_id: Option<String>,
+    pub status: String,
+    pub created: i64,
+    pub last_attempt: Option<i64>,
+    pub last_error: Option<String>,
+    pub last_notification: Option<i64>,
+}
+
+const SUB_COLS: &str =
+    "key, user_sip, subscription_id, status, created, last_attempt, last_error, last_notification";
+
+fn sub_row(r: &Row) -> store::rusqlite::Result<SubscriptionRow> {
+    Ok(SubscriptionRow {
+        key: r.get(0)?,
+        user: r.get(1)?,
+        subscription_id: r.get(2)?,
+        status: r.get(3)?,
+        created: r.get(4)?,
+        last_attempt: r.get(5)?,
+        last_error: r.get(6)?,
+        last_notification: r.get(7)?,
+    })
+}
+
+pub fn subscription_by_key(
+    c: &Connection,
+    key: &str,
+) -> Result<Option<SubscriptionRow>, SkypeError> {
+    Ok(c.query_row(
+        &format!("SELECT {SUB_COLS} FROM subscriptions WHERE key = ?1"),
+        [key],
+        sub_row,
+    )
+    .optional()?)
+}
+
+pub fn subscription_of(c: &Connection, sip: &str) -> Result<Option<SubscriptionRow>, SkypeError> {
+    Ok(c.query_row(
+        &format!("SELECT {SUB_COLS} FROM subscriptions WHERE user_sip = ?1"),
+        [sip],
+        sub_row,
+    )
+    .optional()?)
+}
+
+pub fn subscriptions(c: &Connection) -> Result<Vec<SubscriptionRow>, SkypeError> {
+    let mut st = c.prepare(&format!(
+        "SELECT {SUB_COLS} FROM subscriptions ORDER BY user_sip"
+    ))?;
+    let rows = st.query_map([], sub_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The subscription key of a user, created (status `new`) if there is none.
+pub fn ensure_subscription(
+    c: &Connection,
+    sip: &str,
+    key: &str,
+    now: i64,
+) -> Result<SubscriptionRow, SkypeError> {
+    c.execute(
+        "INSERT OR IGNORE INTO subscriptions (key, user_sip, status, created) VALUES (?1, ?2, 'new', ?3)",
+        params![key, sip, now],
+    )?;
+    subscription_of(c, sip)?
+        .ok_or_else(|| SkypeError::NotFound(format!("no subscription for {sip}")))
+}
+
+pub fn update_subscription(
+    c: &Connection,
+    key: &str,
+    subscription_id: Option<&str>,
+    status: &str,
+    error: Option<&str>,
+    now: i64,
+) -> Result<(), SkypeError> {
+    c.execute(
+        "UPDATE subscriptions SET subscription_id = COALESCE(?2, subscription_id), status = ?3, last_error = ?4, last_attempt = ?5 WHERE key = ?1",
+        params![key, subscription_id, status, error, now],
+    )?;
+    Ok(())
+}
+
+pub fn touch_subscription(
+    c: &Connection,
+    key: &str,
+    subscription_id: &str,
+    now: i64,
+) -> Result<(), SkypeError> {
+    c.execute(
+        "UPDATE subscriptions SET last_notification = ?2, subscription_id = ?3, status = 'active' WHERE key = ?1",
+        params![key, now, subscription_id],
+    )?;
+    Ok(())
+}
+
+/// One presence event: a verified callback and what it did, or a refused one and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PresenceEvent {
+    pub id: i64,
+    pub time: i64,
+    pub user: Option<String>,
+    pub verdict: String,
+    pub reason: String,
+    pub presence: Option<String>,
+}
+
+pub fn add_presence_event(
+    c: &Connection,
+    now: i64,
+    user: Option<&str>,
+    verdict: &str,
+    reason: &str,
+    presence: Option<&str>,
+) -> Result<(), SkypeError> {
+    c.execute(
+        "INSERT INTO presence_events (time, user_sip, verdict, reason, presence) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![now, user, verdict, reason, presence],
+    )?;
+    c.execute(
+        "DELETE FROM presence_events WHERE id <= (SELECT MAX(id) FROM presence_events) - ?1",
+        [MAX_PRESENCE_EVENTS],
+    )?;
+    Ok(())
+}
+
+pub fn presence_events(
+    c: &Connection,
+    user: Option<&str>,
+    limit: i64,
+) -> Result<Vec<PresenceEvent>, SkypeError> {
+    let mut st = c.prepare(
+        "SELECT id, time, user_sip, verdict, reason, presence FROM presence_events \
+         WHERE (?1 IS NULL OR user_sip = ?1) ORDER BY id DESC LIMIT ?2",
+    )?;
+    let rows = st.query_map(params![user, limit], |r| {
+        Ok(PresenceEvent {
+            id: r.get(0)?,
+            time: r.get(1)?,
+            user: r.get(2)?,
+            verdict: r.get(3)?,
+            reason: r.get(4)?,
+            presence: r.get(5)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

@@ -1,0 +1,214 @@
+//! The one error type of the Skype service, with the HTTP status and admin-API category each
+//! variant maps to, and the outbox's view of it (transient, refused, permanent).
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in the Skype service.
+#[derive(Debug, thiserror::Error)]
+pub enum SkypeError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("storage: {0}")]
+    Store(#[from] store::StoreError),
+    #[error("key or certificate: {0}")]
+    Key(#[from] s2s_proto::KeyError),
+    #[error("configuration: {0}")]
+    Config(String),
+    /// A request the caller can fix (HTTP 400).
+    #[error("{0}")]
+    Invalid(String),
+    /// The uploaded greeting is not an acceptable RIFF/WAVE PCM file (HTTP 400).
+    #[error("the greeting is not a valid RIFF/WAVE PCM file: {0}")]
+    InvalidWav(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error(
+        "the admin API needs 'Authorization: Bearer <admin credential>'; the credential is in the file admin-credential of the Skype data directory"
+    )]
+    Unauthorized,
+    #[error("the cmdlet '{0}' is not supported here; GET /admin/cmdlets lists the supported ones")]
+    UnknownCmdlet(String),
+    #[error(
+        "{cmdlet}: a parameter cannot be found that matches parameter name '{param}'; supported: {supported}"
+    )]
+    UnknownParameter {
+        cmdlet: String,
+        param: String,
+        supported: String,
+    },
+    #[error("{cmdlet}: the parameter -{param} is required")]
+    MissingParameter { cmdlet: String, param: &'static str },
+    #[error("{cmdlet}: cannot bind parameter -{param}: {why}")]
+    BadParameter {
+        cmdlet: String,
+        param: &'static str,
+        why: String,
+    },
+    /// Realm discovery through Exchange's 401 challenge failed.
+    #[error("challenge from {url}: {why}")]
+    Discovery { url: String, why: String },
+    /// The token service refused or failed a token request.
+    #[error("token service ({url}) answered HTTP {status}: {error}: {description}")]
+    TokenRefused {
+        url: String,
+        status: u16,
+        error: String,
+        description: String,
+    },
+    /// A network-level failure (connect, timeout, TLS, reading the body).
+    #[error("calling {url}: {why}")]
+    Unreachable { url: String, why: String },
+    /// An HTTP status from a peer that is neither success nor a modelled refusal.
+    #[error("{url} answered HTTP {status}: {detail}")]
+    HttpStatus {
+        url: String,
+        status: u16,
+        detail: String,
+    },
+    /// Exchange refused the token (401 with the x-ms-diagnostics reason).
+    #[error("Exchange refused the token (HTTP 401): {diagnostics}")]
+    ExchangeRefused {
+        diagnostics: String,
+        invalid_token: bool,
+    },
+    /// An EWS response message with an error code.
+    #[error("EWS {operation}: {code}: {text}")]
+    Ews {
+        operation: String,
+        code: String,
+        text: String,
+    },
+    /// A SOAP response that could not be read.
+    #[error("EWS response: {0}")]
+    EwsProto(#[from] ews_proto::EwsProtoError),
+    /// A push-notification callback whose token was refused (F2).
+    #[error("{0}")]
+    CallbackRefused(String),
+}
+
+/// How the outbox treats a delivery failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureClass {
+    /// Exchange or the token service down, slow or busy: retry until the maximum age.
+    Transient,
+    /// A refusal (token, partner application, role, user): retry for a while, since an
+    /// administrator may be fixing it, then keep as failed.
+    Refused,
+    /// Retrying cannot help (the request itself is wrong): failed after a few attempts.
+    Permanent,
+}
+
+impl SkypeError {
+    pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> SkypeError {
+        let path = path.into();
+        move |source| SkypeError::Io { path, source }
+    }
+
+    /// The HTTP status the API answers with.
+    pub fn status(&self) -> u16 {
+        use SkypeError::*;
+        match self {
+            Invalid(_)
+            | InvalidWav(_)
+            | UnknownCmdlet(_)
+            | UnknownParameter { .. }
+            | MissingParameter { .. }
+            | BadParameter { .. } => 400,
+            Unauthorized | CallbackRefused(_) => 401,
+            NotFound(_) => 404,
+            Conflict(_) => 409,
+            Discovery { .. }
+            | TokenRefused { .. }
+            | Unreachable { .. }
+            | HttpStatus { .. }
+            | ExchangeRefused { .. }
+            | Ews { .. }
+            | EwsProto(_) => 502,
+            Io { .. } | Store(_) | Key(_) | Config(_) => 500,
+        }
+    }
+
+    /// The PowerShell-style error category of the admin API.
+    pub fn category(&self) -> &'static str {
+        use SkypeError::*;
+        match self {
+            Invalid(_) | InvalidWav(_) | BadParameter { .. } | MissingParameter { .. } => {
+                "InvalidArgument"
+            }
+            UnknownCmdlet(_) | UnknownParameter { .. } => "ObjectNotFound",
+            NotFound(_) => "ObjectNotFound",
+            Conflict(_) => "ResourceExists",
+            Unauthorized | CallbackRefused(_) => "SecurityError",
+            Discovery { .. }
+            | TokenRefused { .. }
+            | Unreachable { .. }
+            | HttpStatus { .. }
+            | ExchangeRefused { .. }
+            | Ews { .. }
+            | EwsProto(_) => "ConnectionError",
+            Io { .. } | Store(_) | Key(_) | Config(_) => "NotSpecified",
+        }
+    }
+
+    /// How the outbox treats this failure (see the crate docs, "Nothing lost").
+    pub fn failure_class(&self) -> FailureClass {
+        use SkypeError::*;
+        match self {
+            Unreachable { .. } | Io { .. } | Store(_) => FailureClass::Transient,
+            HttpStatus { status, .. } => {
+                if *status >= 500 || *status == 429 || *status == 408 {
+                    FailureClass::Transient
+                } else {
+                    FailureClass::Refused
+                }
+            }
+            TokenRefused { status, .. } => {
+                if *status >= 500 || *status == 429 {
+                    FailureClass::Transient
+                } else {
+                    FailureClass::Refused
+                }
+            }
+            Discovery { .. } | ExchangeRefused { .. } => FailureClass::Refused,
+            Ews { code, .. } => match code.as_str() {
+                "ErrorServerBusy"
+                | "ErrorTimeoutExpired"
+                | "ErrorInternalServerError"
+                | "ErrorInternalServerTransientError"
+                | "ErrorMailboxStoreUnavailable"
+                | "ErrorConnectionFailed" => FailureClass::Transient,
+                "ErrorAccessDenied"
+                | "ErrorNonExistentMailbox"
+                | "ErrorImpersonateUserDenied"
+                | "ErrorMailboxMoveInProgress"
+                | "ErrorFolderNotFound" => FailureClass::Refused,
+                _ => FailureClass::Permanent,
+            },
+            EwsProto(ews_proto::EwsProtoError::SoapFault { .. }) => FailureClass::Permanent,
+            EwsProto(_) => FailureClass::Transient,
+            Key(_) | Config(_) => FailureClass::Refused,
+            Invalid(_)
+            | InvalidWav(_)
+            | NotFound(_)
+            | Conflict(_)
+            | Unauthorized
+            | UnknownCmdlet(_)
+            | UnknownParameter { .. }
+            | MissingParameter { .. }
+            | BadParameter { .. }
+            | CallbackRefused(_) => FailureClass::Permanent,
+        }
+    }
+}
+
+impl From<store::rusqlite::Error> for SkypeError {
+    fn from(e: store::rusqlite::Error) -> Self {
+        SkypeError::Store(store::StoreError::Sqlite(e))
+    }
+}

@@ -1,0 +1,575 @@
+//! Calendar-based presence (flow F2).
+//!
+//! Skype subscribes, as each user, to the user's calendar (EWS push subscription, callback URL
+//! `{public_url}/ews/notifications/{key}` with an unguessable key per user). Exchange calls back
+//! with `SendNotification`, authenticated by a token it signs with its auth certificate
+//! (`iss` = `nameid` = `00000002-…@<realm>`, `aud` = `00000004-…/<skype host>@<realm>`, RS256,
+//! `x5t`). The token is accepted only when that certificate is a Verify key credential of the
+//! `00000004` service principal, read from the token service
+//! (`GET /{realm}/firstparty/00000004-…/verify-keys`, with Skype's own app token), cached, and
+//! read again when an unknown `x5t` arrives (at most once per `verify_key_refresh_min_secs`).
+//! Each verified notification with item events re-reads the calendar (CalendarView around now,
+//! as the user) and sets presence to "In a meeting" while a Busy or OOF item is on, "Available"
+//! otherwise. Every callback, accepted or refused, is recorded (`Get-CsPresenceEvents`).
+
+use ews_proto::notification::{
+    NotificationEvent, SubscriptionStatus, parse_send_notification, write_send_notification_result,
+};
+use ews_proto::types::LegacyFreeBusyStatus;
+use ews_proto::xml::Limits;
+use s2s_proto::principal::{EXCHANGE_APP_ID, SKYPE_APP_ID};
+use s2s_proto::validate::{ExpectedAudience, Policy, TrustedIssuer};
+use s2s_proto::{Certificate, TokenError, VerifyKey, validate_signed};
+use serde::{Deserialize, Serialize};
+
+use crate::Skype;
+use crate::db::{self, SubscriptionRow};
+use crate::error::SkypeError;
+use crate::tokens::{read_capped, unreachable};
+
+pub const IN_A_MEETING: &str = "In a meeting";
+pub const AVAILABLE: &str = "Available";
+/// Largest notification body read.
+pub const MAX_NOTIFICATION_BYTES: usize = 1 << 20;
+/// Longest F2 token lifetime accepted, seconds.
+const MAX_CALLBACK_TOKEN_LIFETIME: i64 = 24 * 3600;
+
+/// One Verify key as the token service lists it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct KeyRow {
+    #[serde(default)]
+    key_id: String,
+    #[serde(default)]
+    usage: String,
+    value: String,
+    #[serde(default)]
+    thumbprint: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct KeyList {
+    keys: Vec<KeyRow>,
+}
+
+/// A trusted Exchange certificate.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct VerifyKeyInfo {
+    pub key_id: String,
+    pub thumbprint: String,
+    pub subject: String,
+    pub not_before: i64,
+    pub not_after: i64,
+    #[serde(skip)]
+    key: Option<VerifyKey>,
+}
+
+/// The cached Verify keys of the `00000004` principal.
+#[derive(Debug, Default)]
+pub struct VerifyCache {
+    keys: Vec<VerifyKeyInfo>,
+    fetched_at: Option<i64>,
+    last_attempt: Option<i64>,
+    last_error: Option<String>,
+}
+
+/// What a callback answered.
+#[derive(Debug)]
+pub struct CallbackReply {
+    pub status: u16,
+    pub body: Vec<u8>,
+    /// The refusal reason (also sent as `x-ms-diagnostics`).
+    pub reason: Option<String>,
+}
+
+fn thumbprint_of_x5t(x5t: &str) -> String {
+    s2s_proto::b64::url_decode(x5t)
+        .map(hex::encode_upper)
+        .unwrap_or_else(|_| x5t.chars().take(64).collect())
+}
+
+fn random_key() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 32];
+    rand::rng().fill_bytes(&mut b);
+    s2s_proto::b64::url_encode(b)
+}
+
+impl Skype {
+    /// The hosts F2 audiences may name: the configured host and the host of `public_url`.
+    fn audience_hosts(&self) -> Vec<String> {
+        let mut hosts = vec![self.inner.cfg.host.to_ascii_lowercase()];
+        if let Ok(u) = reqwest::Url::parse(&self.inner.cfg.public_url)
+            && let Some(h) = u.host_str()
+        {
+            let h = h.to_ascii_lowercase();
+            if !hosts.contains(&h) {
+                hosts.push(h);
+            }
+        }
+        hosts
+    }
+
+    /// Reads the Verify keys from the token service (with Skype's app token).
+    pub async fn refresh_verify_keys(&self) -> Result<Vec<VerifyKeyInfo>, SkypeError> {
+        let now = self.now();
+        if let Ok(mut c) = self.inner.verify.lock() {
+            c.last_attempt = Some(now);
+        }
+        let r = self.fetch_verify_keys().await;
+        let mut c = self
+            .inner
+            .verify
+            .lock()
+            .map_err(|_| SkypeError::Config("the verify-key cache lock is poisoned".into()))?;
+        match r {
+            Ok(keys) => {
+                c.keys = keys;
+                c.fetched_at = Some(now);
+                c.last_error = None;
+                Ok(c.keys.clone())
+            }
+            Err(e) => {
+                c.last_error = Some(e.to_string());
+                Err(e)
+            }
+        }
+    }
+
+    async fn fetch_verify_keys(&self) -> Result<Vec<VerifyKeyInfo>, SkypeError> {
+        let url = format!(
+            "{}/{}/firstparty/{SKYPE_APP_ID}/verify-keys",
+            self.inner.cfg.sts_url.trim_end_matches('/'),
+            self.inner.cfg.realm
+        );
+        let mut fresh = false;
+        loop {
+            let token = self.sts_app_token(fresh).await?;
+            let r = self
+                .inner
+                .http
+                .get(&url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .map_err(|e| unreachable(&url, e))?;
+            let status = r.status().as_u16();
+            let body = read_capped(r, 4 << 20, &url).await?;
+            if status == 401 && !fresh {
+                fresh = true;
+                continue;
+            }
+            if status != 200 {
+                let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                return Err(SkypeError::TokenRefused {
+                    url,
+                    status,
+                    error: v["error"].as_str().unwrap_or("error").to_owned(),
+                    description: v["error_description"]
+                        .as_str()
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| {
+                            String::from_utf8_lossy(&body).chars().take(300).collect()
+                        }),
+                });
+            }
+            let list: KeyList =
+                serde_json::from_slice(&body).map_err(|e| SkypeError::HttpStatus {
+                    url: url.clone(),
+                    status,
+                    detail: format!("not a verify-keys document: {e}"),
+                })?;
+            let mut out = Vec::new();
+            for k in list.keys {
+                if !k.usage.is_empty() && !k.usage.eq_ignore_ascii_case("verify") {
+                    continue;
+                }
+                match Certificate::from_base64(&k.value) {
+                    Ok(cert) => {
+                        if !k.thumbprint.is_empty()
+                            && !k.thumbprint.eq_ignore_ascii_case(&cert.thumbprint)
+                        {
+                            tracing::warn!(key_id = %k.key_id, "verify key skipped: its thumbprint does not match its certificate");
+                            continue;
+                        }
+                        out.push(VerifyKeyInfo {
+                            key_id: k.key_id,
+                            thumbprint: cert.thumbprint.clone(),
+                            subject: cert.subject.clone(),
+                            not_before: cert.not_before.unix_timestamp(),
+                            not_after: cert.not_after.unix_timestamp(),
+                            key: Some(cert.verify_key()),
+                        });
+                    }
+                    Err(e) => tracing::warn!(key_id = %k.key_id, error = %e, "verify key skipped"),
+                }
+            }
+            return Ok(out);
+        }
+    }
+
+    /// The cached keys, read when never read or older than the TTL.
+    pub(crate) async fn verify_keys(&self) -> Result<Vec<VerifyKeyInfo>, SkypeError> {
+        let now = self.now();
+        let ttl = self.tuning().verify_key_ttl_secs;
+        let cached = self.inner.verify.lock().ok().and_then(|c| {
+            c.fetched_at
+                .filter(|t| now - t < ttl)
+                .map(|_| c.keys.clone())
+        });
+        match cached {
+            Some(k) => Ok(k),
+            None => self.refresh_verify_keys().await,
+        }
+    }
+
+    fn may_refresh_keys(&self) -> bool {
+        let now = self.now();
+        let min = self.tuning().verify_key_refresh_min_secs;
+        self.inner
+            .verify
+            .lock()
+            .map(|c| c.last_attempt.is_none_or(|t| now - t >= min))
+            .unwrap_or(false)
+    }
+
+    fn callback_policy(&self, keys: &[VerifyKeyInfo]) -> Policy {
+        let realm = self.inner.cfg.realm.clone();
+        let mut p = Policy::new(
+            ExpectedAudience::Service {
+                app_id: SKYPE_APP_ID.into(),
+                hosts: self.audience_hosts(),
+                realm: realm.clone(),
+            },
+            Some(realm.clone()),
+            vec![TrustedIssuer {
+                issuer: format!("{EXCHANGE_APP_ID}@{realm}"),
+                keys: keys.iter().filter_map(|k| k.key.clone()).collect(),
+            }],
+        );
+        p.max_lifetime_secs = Some(MAX_CALLBACK_TOKEN_LIFETIME);
+        p
+    }
+
+    /// Verifies an F2 token: the reason on refusal is meant for an administrator.
+    pub async fn verify_callback_token(&self, token: &str) -> Result<(), SkypeError> {
+        let refused = SkypeError::CallbackRefused;
+        let realm = self.inner.cfg.realm.clone();
+        let keys = match self.verify_keys().await {
+            Ok(k) => k,
+            Err(e) => {
+                return Err(refused(format!(
+                    "cannot read the Verify keys of {SKYPE_APP_ID} from the token service: {e}"
+                )));
+            }
+        };
+        let mut keys = keys;
+        let now = self.now();
+        let mut result = validate_signed(token, &self.callback_policy(&keys), now);
+        if matches!(result, Err(TokenError::KeyNotFound { .. })) && self.may_refresh_keys() {
+            if let Ok(k) = self.refresh_verify_keys().await {
+                keys = k;
+            }
+            result = validate_signed(token, &self.callback_policy(&keys), self.now());
+        }
+        let v = match result {
+            Ok(v) => v,
+            Err(TokenError::KeyNotFound { x5t, kid, .. }) => {
+                let x = x5t.or(kid).unwrap_or_default();
+                let known = if keys.is_empty() {
+                    "none: steps 4–6 of the setup (export Exchange's auth certificate and upload it with New-MsolServicePrincipalCredential -Usage Verify) are not done".to_owned()
+                } else {
+                    keys.iter()
+                        .map(|k| k.thumbprint.clone())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                return Err(refused(format!(
+                    "the callback is signed with certificate {} (x5t {x}), which is not a Verify key of service principal {SKYPE_APP_ID} in realm {realm}; \
+                     registered Verify keys: {known}. Upload Exchange's current auth certificate: \
+                     New-MsolServicePrincipalCredential -AppPrincipalId {SKYPE_APP_ID} -Type asymmetric -Usage Verify -Value <base64 of the .cer> \
+                     (again after every auth certificate renewal)",
+                    thumbprint_of_x5t(&x)
+                )));
+            }
+            Err(e) => return Err(refused(format!("the callback token was refused: {e}"))),
+        };
+        let want = format!("{EXCHANGE_APP_ID}@{realm}");
+        match v.claim_str("nameid") {
+            Some(n) if n == want => Ok(()),
+            other => Err(refused(format!(
+                "the callback token's nameid is {:?}; only Exchange ({want}) calls back here",
+                other.map(|s| s.chars().take(100).collect::<String>())
+            ))),
+        }
+    }
+
+    async fn record(
+        &self,
+        user: Option<String>,
+        verdict: &'static str,
+        reason: String,
+        presence: Option<String>,
+    ) {
+        let now = self.now();
+        let r = self
+            .inner
+            .db
+            .call(move |c| {
+                db::add_presence_event(
+                    c,
+                    now,
+                    user.as_deref(),
+                    verdict,
+                    &reason,
+                    presence.as_deref(),
+                )
+            })
+            .await;
+        if let Err(e) = r {
+            tracing::warn!(error = %e, "could not record a presence event");
+        }
+    }
+
+    /// `POST /ews/notifications/{key}`: Exchange's push callback.
+    pub async fn handle_notification(
+        &self,
+        key: &str,
+        authorization: Option<&str>,
+        body: &[u8],
+    ) -> CallbackReply {
+        let k = key.to_owned();
+        let sub = if key.len() <= 64 {
+            self.inner
+                .db
+                .call(move |c| db::subscription_by_key(c, &k))
+                .await
+                .ok()
+                .flatten()
+        } else {
+            None
+        };
+        let user = sub.as_ref().map(|s| s.user.clone());
+        let refuse = |status: u16, reason: String| CallbackReply {
+            status,
+            body: reason.clone().into_bytes(),
+            reason: Some(reason),
+        };
+        let token = authorization
+            .map(str::trim)
+            .and_then(|h| {
+                let (scheme, rest) = h.split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+            })
+            .filter(|t| !t.is_empty());
+        let Some(token) = token else {
+            let reason = "the callback carries no Bearer token; Exchange must sign its callbacks with its auth certificate".to_owned();
+            self.record(user, "refused", reason.clone(), None).await;
+            return refuse(401, reason);
+        };
+        if let Err(e) = self.verify_callback_token(token).await {
+            let reason = e.to_string();
+            tracing::info!(reason = %reason, "push notification refused");
+            self.record(user, "refused", reason.clone(), None).await;
+            return refuse(401, reason);
+        }
+        let notifications = match parse_send_notification(body, &Limits::default()) {
+            Ok(n) => n,
+            Err(e) => {
+                let reason = format!("the body is not a SendNotification request: {e}");
+                self.record(user, "refused", reason.clone(), None).await;
+                return refuse(400, reason);
+            }
+        };
+        let Some(sub) = sub else {
+            self.record(
+                None,
+                "refused",
+                "unknown subscription key: answered Unsubscribe".into(),
+                None,
+            )
+            .await;
+            return CallbackReply {
+                status: 200,
+                body: write_send_notification_result(SubscriptionStatus::Unsubscribe),
+                reason: None,
+            };
+        };
+        let now = self.now();
+        let mut item_events = false;
+        for n in &notifications {
+            if let Some(known) = &sub.subscription_id
+                && sub.status == "active"
+                && *known != n.subscription_id
+            {
+                self.record(
+                    Some(sub.user.clone()),
+                    "refused",
+                    format!(
+                        "stale subscription {}: answered Unsubscribe",
+                        n.subscription_id.chars().take(100).collect::<String>()
+                    ),
+                    None,
+                )
+                .await;
+                return CallbackReply {
+                    status: 200,
+                    body: write_send_notification_result(SubscriptionStatus::Unsubscribe),
+                    reason: None,
+                };
+            }
+            item_events |= n
+                .events
+                .iter()
+                .any(|e| matches!(e, NotificationEvent::Object(_)));
+            let (k, id) = (sub.key.clone(), n.subscription_id.clone());
+            let _ = self
+                .inner
+                .db
+                .call(move |c| db::touch_subscription(c, &k, &id, now))
+                .await;
+        }
+        let (reason, presence) = if item_events {
+            match self.refresh_presence(&sub.user).await {
+                Ok(p) => (format!("calendar changed; presence is now {p}"), Some(p)),
+                Err(e) => (
+                    format!("verified, but the calendar could not be read: {e}"),
+                    None,
+                ),
+            }
+        } else {
+            ("status notification".to_owned(), None)
+        };
+        self.record(Some(sub.user.clone()), "accepted", reason, presence)
+            .await;
+        CallbackReply {
+            status: 200,
+            body: write_send_notification_result(SubscriptionStatus::Ok),
+            reason: None,
+        }
+    }
+
+    /// Reads the user's calendar around now (as the user) and sets presence accordingly.
+    pub async fn refresh_presence(&self, sip: &str) -> Result<String, SkypeError> {
+        let user = self.user(sip).await?;
+        let now = self.inner.cfg.clock.now();
+        let items = self
+            .calendar_view(
+                &user,
+                now - time::Duration::minutes(1),
+                now + time::Duration::minutes(1),
+            )
+            .await?;
+        let busy = items.iter().any(|i| {
+            matches!(
+                i.legacy_free_busy_status,
+                Some(LegacyFreeBusyStatus::Busy) | Some(LegacyFreeBusyStatus::Oof)
+            ) && i.start.is_none_or(|s| s <= now)
+                && i.end.is_none_or(|e| now < e)
+        });
+        let presence = if busy { IN_A_MEETING } else { AVAILABLE }.to_owned();
+        if presence != user.presence {
+            let mut u = user.clone();
+            u.presence = presence.clone();
+            u.presence_changed = self.now();
+            self.inner.db.call(move |c| db::update_user(c, &u)).await?;
+        }
+        Ok(presence)
+    }
+
+    /// The callback URL of a subscription key.
+    pub fn notification_url(&self, key: &str) -> String {
+        format!(
+            "{}/ews/notifications/{key}",
+            self.inner.cfg.public_url.trim_end_matches('/')
+        )
+    }
+
+    /// The user's subscription row (created with a fresh key if there is none).
+    pub async fn presence_subscription(&self, sip: &str) -> Result<SubscriptionRow, SkypeError> {
+        let user = self.user(sip).await?;
+        let now = self.now();
+        let key = random_key();
+        self.inner
+            .db
+            .call(move |c| db::ensure_subscription(c, &user.sip_address, &key, now))
+            .await
+    }
+
+    /// Subscribes (again) to the user's calendar now; the row with the outcome.
+    pub async fn subscribe_presence(&self, sip: &str) -> Result<SubscriptionRow, SkypeError> {
+        let user = self.user(sip).await?;
+        let row = self.presence_subscription(sip).await?;
+        let url = self.notification_url(&row.key);
+        let freq = self.tuning().status_frequency_minutes.clamp(1, 1440);
+        let now = self.now();
+        let key = row.key.clone();
+        match self.subscribe_calendar(&user, &url, freq).await {
+            Ok(id) => {
+                self.inner
+                    .db
+                    .call(move |c| db::update_subscription(c, &key, Some(&id), "active", None, now))
+                    .await?;
+            }
+            Err(e) => {
+                let why = e.to_string();
+                tracing::info!(user = %user.sip_address, error = %why, "calendar subscription failed");
+                self.inner
+                    .db
+                    .call(move |c| {
+                        db::update_subscription(c, &key, None, "failed", Some(&why), now)
+                    })
+                    .await?;
+            }
+        }
+        let sip = user.sip_address.clone();
+        self.inner
+            .db
+            .call(move |c| db::subscription_of(c, &sip))
+            .await?
+            .ok_or_else(|| SkypeError::NotFound("the subscription vanished".into()))
+    }
+
+    /// One pass of the keeper: subscribes users without a live subscription (never tried,
+    /// failed, or silent for more than three status periods).
+    pub async fn keep_subscriptions(&self) -> Result<(), SkypeError> {
+        let users = self.inner.db.call(|c| db::users(c)).await?;
+        let subs = self.inner.db.call(|c| db::subscriptions(c)).await?;
+        let t = self.tuning();
+        let now = self.now();
+        let retry_after = t.subscription_check_secs as i64;
+        let silent_after = i64::from(t.status_frequency_minutes) * 60 * 3;
+        for u in users {
+            let s = subs.iter().find(|s| s.user == u.sip_address);
+            let due = match s {
+                None => true,
+                Some(s) if s.status == "active" => {
+                    let last = s.last_notification.or(s.last_attempt).unwrap_or(s.created);
+                    now - last > silent_after
+                }
+                Some(s) => s.last_attempt.is_none_or(|a| now - a >= retry_after),
+            };
+            if due {
+                let _ = self.subscribe_presence(&u.sip_address).await;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The background keeper of calendar subscriptions.
+pub(crate) fn spawn_keeper(s: Skype) {
+    tokio::spawn(async move {
+        loop {
+            if let Err(e) = s.keep_subscriptions().await {
+                tracing::warn!(error = %e, "subscription pass failed");
+            }
+            let secs = s.tuning().subscription_check_secs.max(1);
+            tokio::select! {
+                _ = s.inner.subscription_wake.notified() => {}
+                _ = tokio::time::sleep(std::time::Duration::from_secs(secs)) => {}
+            }
+        }
+    });
+}

@@ -1,0 +1,1055 @@
+//! The Skype service against the whole lab over HTTP on loopback: the token service and Exchange
+//! configured by the seed's steps 1–6, Skype's own certificate provisioned in the first-party
+//! registry, and every feature observed in the mailbox through EWS with separately minted
+//! tokens (not through Skype).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ews_proto::response::{item_from_element, parse_response_messages};
+use ews_proto::xml::Limits;
+use lab::client::{ExchangeAdmin, StsAdmin, mint_f1};
+use lab::ewsc::{Ews, tone_wav};
+use s2s_proto::principal::{EXCHANGE_APP_ID, SKYPE_APP_ID};
+use s2s_proto::{ActorTokenSpec, PrincipalName, SigningKey, SystemClock};
+use serde_json::{Value, json};
+use skype::client::SkypeAdmin;
+use skype::{Config, RetryPolicy, Skype, Tuning};
+
+const ALICE: &str = "alice@contoso.example";
+const BOB: &str = "bob@contoso.example";
+const EWS_URL: &str = "http://mail.contoso.example/EWS/Exchange.asmx";
+
+struct Env {
+    dir: tempfile::TempDir,
+    lab: lab::Lab,
+    skype: Skype,
+    url: String,
+    admin: SkypeAdmin,
+    _server: tokio::task::JoinHandle<()>,
+}
+
+fn fast_tuning() -> Tuning {
+    Tuning {
+        retry: RetryPolicy {
+            base_secs: 1,
+            cap_secs: 2,
+            max_age_secs: 3600,
+            refused_attempts: 2,
+            refused_min_secs: 0,
+            permanent_attempts: 2,
+        },
+        verify_key_refresh_min_secs: 0,
+        ..Tuning::default()
+    }
+}
+
+async fn register_first_party(lab: &lab::Lab, skype: &Skype) {
+    let url = format!(
+        "{}/admin/first-party/{SKYPE_APP_ID}/certificates",
+        lab.info.sts_url
+    );
+    let r = reqwest::Client::new()
+        .post(&url)
+        .bearer_auth(lab.info.sts_credential().unwrap())
+        .json(&json!({"certificate": skype.signing_certificate().to_base64()}))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.status().is_success(),
+        "registering Skype's certificate: {} {}",
+        r.status(),
+        r.text().await.unwrap_or_default()
+    );
+}
+
+fn open_skype(dir: &std::path::Path, lab: &lab::Lab, public_url: &str) -> Skype {
+    Skype::open(Config {
+        data_dir: Some(dir.to_path_buf()),
+        public_url: public_url.to_owned(),
+        host: "skype.contoso.example".into(),
+        sts_url: lab.info.sts_url.clone(),
+        realm: lab.info.realm.clone(),
+        clock: Arc::new(SystemClock),
+    })
+    .unwrap()
+}
+
+async fn env() -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = lab::start(&dir.path().join("lab"), (0, 0)).await.unwrap();
+    let done = lab::steps::setup(&lab.info, &mut |_| {}).await.unwrap();
+    assert!(done.iter().all(|o| o.ok), "{done:?}");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let skype = open_skype(&dir.path().join("skype-service"), &lab, &url);
+    skype.set_tuning(fast_tuning());
+    register_first_party(&lab, &skype).await;
+    let router = skype.router();
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    skype.spawn_background();
+    let admin =
+        SkypeAdmin::from_credential_file(&url, skype.admin_credential_path().unwrap()).unwrap();
+    admin
+        .run(
+            "Set-CsHostOverride",
+            json!({"HostName": "mail.contoso.example", "ConnectTo": lab.info.exchange_url}),
+        )
+        .await
+        .unwrap();
+    for (who, vm) in [(ALICE, true), (BOB, false)] {
+        admin
+            .run(
+                "Enable-CsUser",
+                json!({"Identity": who, "SipAddress": format!("sip:{who}"), "ExchangeEwsUrl": EWS_URL, "HostedVoiceMail": vm}),
+            )
+            .await
+            .unwrap();
+    }
+    Env {
+        dir,
+        lab,
+        skype,
+        url,
+        admin,
+        _server: server,
+    }
+}
+
+/// An EWS client as the user, with a token minted independently of Skype.
+async fn ews(env: &Env, user: &str) -> Ews {
+    Ews::new(
+        &env.lab.info.exchange_url,
+        mint_f1(&env.lab.info, Some(user)).await.unwrap(),
+    )
+}
+
+async fn items(env: &Env, user: &str, folder: &str) -> Vec<ews_proto::response::ItemView> {
+    let r = ews(env, user)
+        .await
+        .find_items(folder, false)
+        .await
+        .unwrap();
+    let msgs = parse_response_messages(r.body.as_bytes(), &Limits::default()).unwrap();
+    let root = msgs[0]
+        .element
+        .child(ews_proto::ns::MESSAGES, "RootFolder")
+        .and_then(|r| r.child(ews_proto::ns::TYPES, "Items"))
+        .unwrap();
+    root.children
+        .iter()
+        .map(|e| item_from_element(e).unwrap())
+        .collect()
+}
+
+async fn with_message_id(env: &Env, user: &str, folder: &str, mid: &str) -> usize {
+    items(env, user, folder)
+        .await
+        .iter()
+        .filter(|i| i.internet_message_id.as_deref() == Some(mid))
+        .count()
+}
+
+async fn outbox(env: &Env, status: &str) -> Vec<Value> {
+    env.admin
+        .run("Get-CsOutbox", json!({"Status": status}))
+        .await
+        .unwrap()
+}
+
+async fn wait_for<F, Fut>(what: &str, secs: u64, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let until = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < until {
+        if f().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn err_status(e: &skype::SkypeError) -> (u16, String) {
+    match e {
+        skype::SkypeError::HttpStatus { status, detail, .. } => (*status, detail.clone()),
+        other => panic!("unexpected error {other}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn greetings_are_written_read_and_deleted_in_the_mailbox() {
+    let env = env().await;
+    let wav = tone_wav(300);
+    let saved = env
+        .admin
+        .put_greeting(ALICE, "standard", wav.clone())
+        .await
+        .unwrap();
+    assert_eq!(saved["Configuration"], "Um.CustomGreetings.External");
+    assert_eq!(saved["Operation"], "CreateUserConfiguration");
+    // observed through EWS, not through Skype
+    let b64 = s2s_proto::b64::std_encode(&wav);
+    let g = ews(&env, ALICE)
+        .await
+        .get_greeting("Um.CustomGreetings.External")
+        .await
+        .unwrap();
+    assert_eq!(g.code, "NoError");
+    assert!(g.body.contains(&b64));
+    // a second upload updates it
+    let wav2 = tone_wav(200);
+    let saved = env
+        .admin
+        .put_greeting(ALICE, "standard", wav2.clone())
+        .await
+        .unwrap();
+    assert_eq!(saved["Operation"], "UpdateUserConfiguration");
+    assert_eq!(
+        env.admin.get_greeting(ALICE, "standard").await.unwrap(),
+        wav2
+    );
+    // the extended-absence greeting is its own configuration
+    env.admin
+        .put_greeting(ALICE, "extended-absence", wav.clone())
+        .await
+        .unwrap();
+    let g = ews(&env, ALICE)
+        .await
+        .get_greeting("Um.CustomGreetings.Oof")
+        .await
+        .unwrap();
+    assert!(g.body.contains(&b64));
+    // delete
+    env.admin.delete_greeting(ALICE, "standard").await.unwrap();
+    let g = ews(&env, ALICE)
+        .await
+        .get_greeting("Um.CustomGreetings.External")
+        .await
+        .unwrap();
+    assert_eq!(g.code, "ErrorItemNotFound");
+    assert_eq!(
+        err_status(&env.admin.get_greeting(ALICE, "standard").await.unwrap_err()).0,
+        404
+    );
+    assert!(
+        ews(&env, ALICE)
+            .await
+            .get_greeting("Um.CustomGreetings.Oof")
+            .await
+            .unwrap()
+            .body
+            .contains(&b64)
+    );
+
+    // invalid files: a clear 400, nothing written
+    let (s, m) = err_status(
+        &env.admin
+            .put_greeting(ALICE, "standard", b"ID3 not a wav".to_vec())
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(s, 400);
+    assert!(
+        m.contains("not a valid RIFF/WAVE PCM file") && m.contains("RIFF header"),
+        "{m}"
+    );
+    let mut float = wav.clone();
+    float[20..22].copy_from_slice(&3u16.to_le_bytes());
+    let (s, m) = err_status(
+        &env.admin
+            .put_greeting(ALICE, "standard", float)
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(s, 400);
+    assert!(m.contains("only uncompressed PCM"), "{m}");
+    let mut short = wav.clone();
+    short.truncate(wav.len() - 10);
+    let (s, m) = err_status(
+        &env.admin
+            .put_greeting(ALICE, "standard", short)
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(s, 400, "{m}");
+    assert_eq!(
+        ews(&env, ALICE)
+            .await
+            .get_greeting("Um.CustomGreetings.External")
+            .await
+            .unwrap()
+            .code,
+        "ErrorItemNotFound"
+    );
+    // only for Cloud Voicemail users
+    let (s, m) = err_status(
+        &env.admin
+            .put_greeting(BOB, "standard", wav.clone())
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(s, 409);
+    assert!(m.contains("HostedVoiceMail"), "{m}");
+    // unknown greeting kind, unknown user, no credential
+    assert_eq!(
+        err_status(
+            &env.admin
+                .put_greeting(ALICE, "funny", wav.clone())
+                .await
+                .unwrap_err()
+        )
+        .0,
+        404
+    );
+    assert_eq!(
+        err_status(
+            &env.admin
+                .put_greeting("nobody@contoso.example", "standard", wav.clone())
+                .await
+                .unwrap_err()
+        )
+        .0,
+        404
+    );
+    let anon = SkypeAdmin::new(&env.url, "wrong");
+    assert_eq!(
+        err_status(&anon.put_greeting(ALICE, "standard", wav).await.unwrap_err()).0,
+        401
+    );
+
+    // every Skype call carried actor 00000004@realm; no Basic anywhere
+    let t = ExchangeAdmin::new(&env.lab.info)
+        .unwrap()
+        .traffic()
+        .await
+        .unwrap();
+    let want = format!("{SKYPE_APP_ID}@{}", env.lab.info.realm);
+    assert!(
+        t.iter()
+            .any(|r| r["actor"] == want.as_str() && r["operation"] == "CreateUserConfiguration")
+    );
+    assert!(t.iter().all(|r| r["scheme"] != "Basic"));
+}
+
+fn conversation(id: &str) -> Value {
+    json!({
+        "id": id,
+        "modality": "im",
+        "mobile": true,
+        "participants": [format!("sip:{ALICE}"), format!("sip:{BOB}")],
+        "messages": [
+            {"sender": format!("sip:{ALICE}"), "time": "2025-06-01T10:00:00Z", "text": "hi <script>alert(1)</script>"},
+            {"sender": format!("sip:{BOB}"), "time": "2025-06-01T10:00:05Z", "text": "hello & welcome"}
+        ]
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conversation_history_and_archiving_land_in_the_mailboxes_once() {
+    let env = env().await;
+    env.admin
+        .run(
+            "Set-CsConversationHistoryConfiguration",
+            json!({"EnableServerConversationHistory": true}),
+        )
+        .await
+        .unwrap();
+    env.admin
+        .run(
+            "New-CsArchivingPolicy",
+            json!({"Identity": "ArchiveAll", "ArchiveInternal": true, "ArchiveExternal": true}),
+        )
+        .await
+        .unwrap();
+    env.admin
+        .run(
+            "Grant-CsArchivingPolicy",
+            json!({"Identity": format!("sip:{ALICE}"), "PolicyName": "ArchiveAll"}),
+        )
+        .await
+        .unwrap();
+    let id = format!("conv-{}", uuid::Uuid::new_v4().simple());
+    let r = env
+        .admin
+        .end_conversation(&conversation(&id))
+        .await
+        .unwrap();
+    let queued = r["Queued"].as_array().unwrap();
+    let kinds: Vec<(String, String)> = queued
+        .iter()
+        .map(|q| {
+            (
+                q["User"].as_str().unwrap().to_owned(),
+                q["Kind"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (format!("sip:{ALICE}"), "history".to_owned()),
+            (format!("sip:{ALICE}"), "archive".to_owned()),
+            (format!("sip:{BOB}"), "history".to_owned())
+        ]
+    );
+    assert!(
+        r["Skipped"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["Participant"] == format!("sip:{BOB}")
+                && s["Kind"] == "archive"
+                && s["Reason"].as_str().unwrap().contains("'Global'"))
+    );
+    let mid = |who: &str, kind: &str| {
+        queued
+            .iter()
+            .find(|q| q["User"] == format!("sip:{who}") && q["Kind"] == kind)
+            .unwrap()["InternetMessageId"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (ah, aa, bh) = (
+        mid(ALICE, "history"),
+        mid(ALICE, "archive"),
+        mid(BOB, "history"),
+    );
+    wait_for("three deliveries", 30, || async {
+        outbox(&env, "Delivered").await.len() >= 3
+    })
+    .await;
+
+    // observed through EWS with tokens minted outside Skype
+    let hist = items(&env, ALICE, "conversationhistory").await;
+    let h = hist
+        .iter()
+        .find(|i| i.internet_message_id.as_deref() == Some(ah.as_str()))
+        .unwrap();
+    assert_eq!(
+        h.item_class.as_deref(),
+        Some("IPM.Note.Microsoft.Conversation")
+    );
+    assert_eq!(h.subject.as_deref(), Some("Conversation with bob"));
+    assert_eq!(
+        with_message_id(&env, BOB, "conversationhistory", &bh).await,
+        1
+    );
+    let purges = items(&env, ALICE, "recoverableitemspurges").await;
+    let a = purges
+        .iter()
+        .find(|i| i.internet_message_id.as_deref() == Some(aa.as_str()))
+        .unwrap();
+    assert_eq!(
+        a.item_class.as_deref(),
+        Some("IPM.Note.Microsoft.Conversation")
+    );
+    // Bob's policy (Global) archives nothing
+    assert!(
+        items(&env, BOB, "recoverableitemspurges")
+            .await
+            .iter()
+            .all(|i| !i.internet_message_id.as_deref().unwrap_or("").contains(&id))
+    );
+    // the body is the escaped transcript
+    let got = ews(&env, ALICE)
+        .await
+        .call(&format!(
+            r#"<m:GetItem><m:ItemShape><t:BaseShape>AllProperties</t:BaseShape></m:ItemShape><m:ItemIds><t:ItemId Id="{}"/></m:ItemIds></m:GetItem>"#,
+            h.id
+        ))
+        .await
+        .unwrap();
+    assert!(
+        got.body.contains("&amp;lt;script&amp;gt;"),
+        "the transcript must escape user text"
+    );
+    assert!(
+        !got.body.contains("&lt;script&gt;alert"),
+        "raw markup from a message reached the body"
+    );
+
+    // the history read back through Skype
+    let listed = env.admin.history(ALICE).await.unwrap();
+    assert!(listed.iter().any(|i| i["InternetMessageId"] == ah.as_str()));
+
+    // the same conversation again: nothing new, nothing written twice
+    let again = env
+        .admin
+        .end_conversation(&conversation(&id))
+        .await
+        .unwrap();
+    assert!(
+        again["Queued"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|q| q["New"] == false)
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        with_message_id(&env, ALICE, "conversationhistory", &ah).await,
+        1
+    );
+    assert_eq!(
+        with_message_id(&env, ALICE, "recoverableitemspurges", &aa).await,
+        1
+    );
+
+    // a missed call: the callee gets Missed.Voice, the caller a call log; calls are not archived
+    let call = format!("call-{}", uuid::Uuid::new_v4().simple());
+    let r = env
+        .admin
+        .end_conversation(&json!({"id": call, "modality": "audio", "missed": true, "mobile": true,
+            "initiator": format!("sip:{BOB}"), "participants": [format!("sip:{ALICE}"), format!("sip:{BOB}")]}))
+        .await
+        .unwrap();
+    assert_eq!(r["Queued"].as_array().unwrap().len(), 2);
+    wait_for("the call logs", 30, || async {
+        outbox(&env, "Delivered").await.len() >= 5
+    })
+    .await;
+    let missed = items(&env, ALICE, "conversationhistory").await;
+    let m = missed
+        .iter()
+        .find(|i| {
+            i.internet_message_id
+                .as_deref()
+                .is_some_and(|x| x.contains(&call))
+        })
+        .unwrap();
+    assert_eq!(
+        m.item_class.as_deref(),
+        Some("IPM.Note.Microsoft.Missed.Voice")
+    );
+    let b = items(&env, BOB, "conversationhistory").await;
+    let c = b
+        .iter()
+        .find(|i| {
+            i.internet_message_id
+                .as_deref()
+                .is_some_and(|x| x.contains(&call))
+        })
+        .unwrap();
+    assert_eq!(
+        c.item_class.as_deref(),
+        Some("IPM.Note.Microsoft.Conversation.Voice")
+    );
+
+    // history off for a user: nothing queued for them
+    env.admin
+        .run(
+            "Set-CsConversationHistoryConfiguration",
+            json!({"Identity": format!("sip:{BOB}"), "EnableServerConversationHistory": false}),
+        )
+        .await
+        .unwrap();
+    let r = env
+        .admin
+        .end_conversation(&conversation(&format!(
+            "x-{}",
+            uuid::Uuid::new_v4().simple()
+        )))
+        .await
+        .unwrap();
+    assert!(
+        r["Queued"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|q| q["User"] != format!("sip:{BOB}"))
+    );
+
+    // invalid input is refused up front
+    let (s, m) = err_status(
+        &env.admin
+            .end_conversation(
+                &json!({"id": "../../x", "modality": "im", "participants": ["a@b.c", "d@e.f"]}),
+            )
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(s, 400, "{m}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbox_waits_for_exchange_then_delivers_once_and_keeps_failures() {
+    let env = env().await;
+    env.admin
+        .run(
+            "Set-CsConversationHistoryConfiguration",
+            json!({"EnableServerConversationHistory": true}),
+        )
+        .await
+        .unwrap();
+    // Exchange "down": its host resolves to a closed port
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    env.admin
+        .run(
+            "Set-CsHostOverride",
+            json!({"HostName": "mail.contoso.example", "ConnectTo": closed}),
+        )
+        .await
+        .unwrap();
+    let id = format!("down-{}", uuid::Uuid::new_v4().simple());
+    let started = Instant::now();
+    let r = env
+        .admin
+        .end_conversation(&conversation(&id))
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "the participant must not wait on Exchange"
+    );
+    let mids: Vec<String> = r["Queued"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["InternetMessageId"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(mids.len(), 2);
+    wait_for("failed attempts", 20, || async {
+        let p = outbox(&env, "Pending").await;
+        p.iter().any(|r| r["Attempts"].as_i64().unwrap_or(0) >= 2)
+    })
+    .await;
+    let pending = outbox(&env, "Pending").await;
+    assert_eq!(pending.len(), 2);
+    assert!(
+        pending.iter().any(|r| r["LastError"]
+            .as_str()
+            .unwrap_or("")
+            .contains("could not connect")),
+        "{pending:?}"
+    );
+    assert_eq!(pending[0]["FailureClass"], "Transient");
+    assert!(outbox(&env, "Delivered").await.is_empty());
+
+    // an earlier attempt "reached" Exchange for Bob although Skype never saw the answer:
+    // the item is already there when Exchange comes back
+    let bob_mid = mids
+        .iter()
+        .find(|m| m.contains(&skype_hash(BOB)))
+        .unwrap()
+        .clone();
+    let pre = ews(&env, BOB)
+        .await
+        .create_message(
+            "conversationhistory",
+            "IPM.Note.Microsoft.Conversation",
+            "Conversation with alice",
+            "<p>earlier</p>",
+            &bob_mid,
+        )
+        .await
+        .unwrap();
+    assert_eq!(pre.code, "NoError");
+
+    // Exchange back
+    env.admin
+        .run(
+            "Set-CsHostOverride",
+            json!({"HostName": "mail.contoso.example", "ConnectTo": env.lab.info.exchange_url}),
+        )
+        .await
+        .unwrap();
+    wait_for("delivery after Exchange is back", 30, || async {
+        outbox(&env, "Delivered").await.len() == 2
+    })
+    .await;
+    for (who, mid) in [(ALICE, &mids[0]), (BOB, &bob_mid)] {
+        let n = with_message_id(&env, who, "conversationhistory", mid).await;
+        assert_eq!(n, 1, "{who}: exactly once");
+    }
+
+    // a permanent refusal: the user has no mailbox in Exchange; kept as failed with the reason
+    env.admin
+        .run("Enable-CsUser", json!({"Identity": "carol@contoso.example", "SipAddress": "sip:carol@contoso.example", "ExchangeEwsUrl": EWS_URL}))
+        .await
+        .unwrap();
+    let r = env
+        .admin
+        .end_conversation(&json!({"id": format!("c-{}", uuid::Uuid::new_v4().simple()), "modality": "im", "mobile": true,
+            "participants": ["sip:carol@contoso.example", "sip:dave@fabrikam.example"],
+            "messages": [{"sender": "sip:carol@contoso.example", "time": "2025-06-01T10:00:00Z", "text": "x"}]}))
+        .await
+        .unwrap();
+    assert_eq!(r["Queued"].as_array().unwrap().len(), 1);
+    wait_for("the refusal to be kept as failed", 30, || async {
+        !outbox(&env, "Failed").await.is_empty()
+    })
+    .await;
+    let failed = outbox(&env, "Failed").await;
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["User"], "sip:carol@contoso.example");
+    assert_eq!(failed[0]["FailureClass"], "Refused");
+    let why = failed[0]["LastError"].as_str().unwrap();
+    assert!(
+        why.contains("401") && why.contains("does not exist"),
+        "{why}"
+    );
+    // never dropped: still listed, and it can be queued again
+    assert_eq!(outbox(&env, "Pending").await.len(), 0);
+    let resumed = env.admin.run("Resume-CsOutbox", json!({})).await.unwrap();
+    assert_eq!(resumed[0]["Resumed"], 1);
+    let all = env
+        .admin
+        .run(
+            "Get-CsOutbox",
+            json!({"Identity": "sip:carol@contoso.example"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 1);
+}
+
+fn skype_hash(sip: &str) -> String {
+    use sha2::Digest;
+    hex::encode(&sha2::Sha256::digest(sip.as_bytes())[..6])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_resumes_delivery() {
+    let env = env().await;
+    // a second Skype on its own data directory, without a worker: rows are only queued
+    let dir = env.dir.path().join("skype-restart");
+    let mid;
+    {
+        let s = open_skype(&dir, &env.lab, "http://127.0.0.1:9");
+        register_first_party(&env.lab, &s).await;
+        s.run_cmdlet(
+            "Enable-CsUser",
+            json!({"Identity": ALICE, "ExchangeEwsUrl": EWS_URL})
+                .as_object()
+                .cloned()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+        s.run_cmdlet(
+            "Set-CsConversationHistoryConfiguration",
+            json!({"EnableServerConversationHistory": true})
+                .as_object()
+                .cloned()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+        s.run_cmdlet(
+            "Set-CsHostOverride",
+            json!({"HostName": "mail.contoso.example", "ConnectTo": env.lab.info.exchange_url})
+                .as_object()
+                .cloned()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+        let c: skype::features::conversation::ConversationEnd = serde_json::from_value(json!({
+            "id": format!("r-{}", uuid::Uuid::new_v4().simple()), "modality": "im", "mobile": true,
+            "participants": [format!("sip:{ALICE}"), "sip:zed@fabrikam.example"],
+            "messages": [{"sender": format!("sip:{ALICE}"), "time": "2025-06-01T10:00:00Z", "text": "before the restart"}]}))
+        .unwrap();
+        let q = s.end_conversation(c).await.unwrap();
+        mid = q.queued[0].internet_message_id.clone();
+        assert_eq!(s.outbox(Some("Pending"), None).await.unwrap().len(), 1);
+    }
+    // "restart": open the same directory again, with the worker
+    let s = open_skype(&dir, &env.lab, "http://127.0.0.1:9");
+    s.set_tuning(fast_tuning());
+    s.spawn_background();
+    wait_for("delivery after the restart", 30, || async {
+        s.outbox(Some("Delivered"), None).await.unwrap().len() == 1
+    })
+    .await;
+    assert_eq!(
+        with_message_id(&env, ALICE, "conversationhistory", &mid).await,
+        1
+    );
+}
+
+fn f2_token(key: &SigningKey, realm: &str, host: &str) -> String {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    ActorTokenSpec {
+        aud: PrincipalName::service(SKYPE_APP_ID, host, realm),
+        iss: PrincipalName::app(EXCHANGE_APP_ID, realm),
+        nameid: PrincipalName::app(EXCHANGE_APP_ID, realm),
+        iat: now,
+        nbf: now - 60,
+        exp: now + 600,
+        trusted_for_delegation: None,
+        identity_provider: None,
+        oid: None,
+        jti: Some(uuid::Uuid::new_v4().to_string()),
+    }
+    .sign(key)
+    .unwrap()
+}
+
+fn notification_body(subscription_id: &str) -> Vec<u8> {
+    use ews_proto::notification::*;
+    use ews_proto::types::{FolderId, ItemRef};
+    write_send_notification(&[Notification {
+        subscription_id: subscription_id.to_owned(),
+        previous_watermark: Some("1".into()),
+        more_events: false,
+        events: vec![NotificationEvent::Object(ObjectEvent {
+            kind: ObjectEventKind::Created,
+            watermark: "2".into(),
+            time_stamp: time::OffsetDateTime::now_utc(),
+            target: EventTarget::Item(ItemRef::new("item-1", None)),
+            parent_folder_id: FolderId::new("calendar", None),
+            old_target: None,
+            old_parent_folder_id: None,
+            unread_count: None,
+        })],
+    }])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn f2_callbacks_are_verified_against_the_verify_keys_of_00000004() {
+    let env = env().await;
+    let realm = env.lab.info.realm.clone();
+    let now = time::OffsetDateTime::now_utc();
+    let registered = SigningKey::generate_self_signed(
+        "Exchange auth (renewed)",
+        now - time::Duration::hours(1),
+        now + time::Duration::days(30),
+    )
+    .unwrap();
+    let unregistered = SigningKey::generate_self_signed(
+        "Exchange auth (not uploaded)",
+        now - time::Duration::hours(1),
+        now + time::Duration::days(30),
+    )
+    .unwrap();
+    let sts = StsAdmin::new(&env.lab.info).unwrap();
+    sts.new_credential(SKYPE_APP_ID, json!({"Type": "asymmetric", "Usage": "Verify", "Value": registered.certificate().to_base64()}))
+        .await
+        .unwrap();
+    // a meeting on now in Alice's calendar
+    let start = ews_proto::types::format_xs_datetime(now - time::Duration::minutes(5));
+    let end = ews_proto::types::format_xs_datetime(now + time::Duration::minutes(30));
+    let r = ews(&env, ALICE)
+        .await
+        .call(&format!(r#"<m:CreateItem SendMeetingInvitations="SendToNone"><m:SavedItemFolderId><t:DistinguishedFolderId Id="calendar"/></m:SavedItemFolderId><m:Items><t:CalendarItem><t:Subject>Design review</t:Subject><t:Start>{start}</t:Start><t:End>{end}</t:End><t:LegacyFreeBusyStatus>Busy</t:LegacyFreeBusyStatus></t:CalendarItem></m:Items></m:CreateItem>"#))
+        .await
+        .unwrap();
+    assert_eq!(r.code, "NoError", "{}", r.body);
+
+    let sub = env
+        .admin
+        .run(
+            "Get-CsPresenceSubscription",
+            json!({"Identity": format!("sip:{ALICE}")}),
+        )
+        .await
+        .unwrap();
+    let url = sub[0]["NotificationUrl"].as_str().unwrap().to_owned();
+    assert!(url.starts_with(&env.url));
+    let sub_id = sub[0]["SubscriptionId"]
+        .as_str()
+        .unwrap_or("test-subscription")
+        .to_owned();
+    let http = reqwest::Client::new();
+    let post = |token: Option<String>| {
+        let mut rb = http
+            .post(&url)
+            .header("content-type", "text/xml; charset=utf-8")
+            .body(notification_body(&sub_id));
+        if let Some(t) = token {
+            rb = rb.bearer_auth(t);
+        }
+        rb.send()
+    };
+
+    // (b) signed with a certificate that is not a Verify key: refused with the reason
+    let r = post(Some(f2_token(&unregistered, &realm, "127.0.0.1")))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let diag = r
+        .headers()
+        .get("x-ms-diagnostics")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let body = r.text().await.unwrap();
+    assert!(
+        body.contains(&unregistered.certificate().thumbprint),
+        "{body}"
+    );
+    assert!(
+        body.contains("not a Verify key") && body.contains("New-MsolServicePrincipalCredential"),
+        "{body}"
+    );
+    assert!(diag.contains("not a Verify key"));
+    let ev = env
+        .admin
+        .run(
+            "Get-CsPresenceEvents",
+            json!({"Identity": format!("sip:{ALICE}")}),
+        )
+        .await
+        .unwrap();
+    assert!(
+        ev.iter().any(|e| e["Verdict"] == "refused"
+            && e["Reason"]
+                .as_str()
+                .unwrap()
+                .contains(&unregistered.certificate().thumbprint)),
+        "{ev:?}"
+    );
+    // no token, a wrong audience: refused too
+    assert_eq!(post(None).await.unwrap().status(), 401);
+    let r = post(Some(f2_token(&registered, &realm, "elsewhere.example")))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(r.text().await.unwrap().contains("IDX10214"));
+
+    // (a) signed with a registered Verify key: accepted, presence follows the calendar
+    let r = post(Some(f2_token(&registered, &realm, "127.0.0.1")))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let status = ews_proto::notification::parse_send_notification_result(
+        &r.bytes().await.unwrap(),
+        &Limits::default(),
+    )
+    .unwrap();
+    assert_eq!(status, ews_proto::notification::SubscriptionStatus::Ok);
+    let p = env.admin.presence(ALICE).await.unwrap();
+    assert_eq!(p["Presence"], "In a meeting", "{p}");
+    // the configured host is an accepted audience as well
+    let r = post(Some(f2_token(&registered, &realm, "skype.contoso.example")))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    // the certificate uploaded later (renewal fixed): the next callback is accepted
+    sts.new_credential(SKYPE_APP_ID, json!({"Type": "asymmetric", "Usage": "Verify", "Value": unregistered.certificate().to_base64()}))
+        .await
+        .unwrap();
+    let r = post(Some(f2_token(&unregistered, &realm, "127.0.0.1")))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let keys = env.admin.run("Get-CsVerifyKey", json!({})).await.unwrap();
+    assert!(
+        keys.iter()
+            .any(|k| k["Thumbprint"] == unregistered.certificate().thumbprint.as_str())
+    );
+    let _ = &env.skype;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_oauth_connectivity_reports_each_stage() {
+    let env = env().await;
+    let out = env
+        .admin
+        .run(
+            "Test-OAuthConnectivity",
+            json!({"Service": "EWS", "TargetUri": EWS_URL, "Mailbox": ALICE}),
+        )
+        .await
+        .unwrap();
+    let stages: Vec<(&str, &str)> = out
+        .iter()
+        .map(|r| {
+            (
+                r["Stage"].as_str().unwrap(),
+                r["ResultType"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        stages,
+        [
+            ("Challenge", "Success"),
+            ("Token", "Success"),
+            ("Call", "Success")
+        ],
+        "{out:?}"
+    );
+    assert!(
+        out[0]["Detail"]
+            .as_str()
+            .unwrap()
+            .contains(&env.lab.info.realm)
+    );
+    // a host that is not among Exchange's ServicePrincipalNames: the token stage names it
+    env.admin
+        .run(
+            "Set-CsHostOverride",
+            json!({"HostName": "legacy.contoso.example", "ConnectTo": env.lab.info.exchange_url}),
+        )
+        .await
+        .unwrap();
+    let out = env
+        .admin
+        .run("Test-OAuthConnectivity", json!({"Service": "EWS", "TargetUri": "http://legacy.contoso.example/EWS/Exchange.asmx", "Mailbox": ALICE}))
+        .await
+        .unwrap();
+    assert_eq!(out[0]["ResultType"], "Success");
+    assert_eq!(out[1]["ResultType"], "Error");
+    assert!(
+        out[1]["Detail"]
+            .as_str()
+            .unwrap()
+            .contains("legacy.contoso.example"),
+        "{out:?}"
+    );
+    assert_eq!(out[2]["ResultType"], "Skipped");
+    // a mailbox that does not exist: the call stage carries Exchange's reason
+    let out = env
+        .admin
+        .run(
+            "Test-OAuthConnectivity",
+            json!({"Service": "EWS", "TargetUri": EWS_URL, "Mailbox": "ghost@contoso.example"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out[2]["ResultType"], "Error");
+    assert!(
+        out[2]["Detail"]
+            .as_str()
+            .unwrap()
+            .contains("does not exist"),
+        "{out:?}"
+    );
+    // Exchange unreachable: the challenge stage says so
+    env.admin
+        .run(
+            "Set-CsHostOverride",
+            json!({"HostName": "mail.contoso.example", "ConnectTo": "http://127.0.0.1:9"}),
+        )
+        .await
+        .unwrap();
+    let out = env
+        .admin
+        .run(
+            "Test-OAuthConnectivity",
+            json!({"Service": "EWS", "TargetUri": EWS_URL, "Mailbox": ALICE}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out[0]["ResultType"], "Error");
+    assert!(
+        out[0]["Detail"]
+            .as_str()
+            .unwrap()
+            .contains("could not connect"),
+        "{out:?}"
+    );
+}
