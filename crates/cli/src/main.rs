@@ -68,6 +68,14 @@ enum Cmd {
         #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
         params: Vec<String>,
     },
+    /// Run a Skype for Business Online cmdlet against the lab: `openhybrid skype Get-CsOutbox`.
+    Skype {
+        #[arg(long, env = "OPENHYBRID_DATA", default_value = "lab-data")]
+        data: PathBuf,
+        cmdlet: String,
+        #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
+        params: Vec<String>,
+    },
     /// Run an MSOnline cmdlet against the lab's token service.
     Msol {
         #[arg(long, env = "OPENHYBRID_DATA", default_value = "lab-data")]
@@ -218,7 +226,9 @@ async fn run(cli: Cli) -> Result<i32> {
                     serde_json::to_string(&json!({
                         "sts": lab.info.sts_url, "exchange": lab.info.exchange_url, "realm": lab.info.realm,
                         "domain": lab.info.domain, "data_dir": lab.info.data_dir,
+                        "skype": lab.info.skype_url,
                         "sts_admin_credential": lab.info.sts_admin_credential, "exchange_admin_credential": lab.info.exchange_admin_credential,
+                        "skype_admin_credential": lab.info.skype_admin_credential,
                     }))?
                 );
             } else {
@@ -230,11 +240,13 @@ async fn run(cli: Cli) -> Result<i32> {
                     "exchange       {}   {}",
                     lab.info.exchange_url, lab.info.exchange_host
                 );
+                println!("skype online   {}", lab.info.skype_url);
                 println!("data           {}", lab.info.data_dir.display());
                 println!(
-                    "admin credentials: {} and {}",
+                    "admin credentials: {}, {} and {}",
                     lab.info.sts_admin_credential.display(),
-                    lab.info.exchange_admin_credential.display()
+                    lab.info.exchange_admin_credential.display(),
+                    lab.info.skype_admin_credential.display()
                 );
                 println!(
                     "next: openhybrid setup --data {0}; openhybrid verify --data {0}",
@@ -295,6 +307,19 @@ async fn run(cli: Cli) -> Result<i32> {
             har,
             json,
         } => trace_cmd(&data, follow, har.as_deref(), json).await,
+        Cmd::Skype {
+            data,
+            cmdlet,
+            params,
+        } => {
+            let info = lab::LabInfo::load(&data)?;
+            let p = ps::parse_params(&params)?;
+            let out = skype::client::SkypeAdmin::new(&info.skype_url, &info.skype_credential()?)
+                .run(&cmdlet, Value::Object(p))
+                .await?;
+            print_objects(&out);
+            Ok(0)
+        }
         Cmd::Doctor { data, json } => {
             let info = lab::LabInfo::load(&data)?;
             let report =
@@ -562,6 +587,7 @@ async fn demo(json_out: bool, keep: bool) -> Result<i32> {
             "✔ exchange         {}   {}",
             info.exchange_url, info.exchange_host
         );
+        println!("✔ skype online     {}", info.skype_url);
     }
     let quiet = json_out;
     let mut report = |o: &steps::Outcome| {

@@ -97,9 +97,15 @@ async fn main() {
         .unwrap_or(16)
         .clamp(1, 256);
     let dir = tempfile::tempdir().expect("tempdir");
-    let lab = lab::start_with(dir.path(), (0, 0), Some("alice@contoso.example".into()))
-        .await
-        .expect("lab");
+    let lab = lab::start_with(
+        dir.path(),
+        lab::LabOptions {
+            bench_noauth_user: Some("alice@contoso.example".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("lab");
     lab::steps::setup(&lab.info, &mut |_| {})
         .await
         .expect("setup");

@@ -10,7 +10,7 @@ pub mod ewsc;
 pub mod start;
 pub mod steps;
 
-pub use start::{DOMAIN, EXCHANGE_HOST, Lab, LabInfo, start, start_with};
+pub use start::{DOMAIN, EXCHANGE_HOST, Lab, LabInfo, LabOptions, SKYPE_HOST, start, start_with};
 
 use std::path::PathBuf;
 

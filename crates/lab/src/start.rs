@@ -8,11 +8,11 @@ use crate::{LabError, Result};
 use s2s_proto::{SharedClock, SigningKey, SystemClock};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use time::OffsetDateTime;
 
 pub const LAB_FILE: &str = "lab.json";
 pub const DOMAIN: &str = "contoso.example";
 pub const EXCHANGE_HOST: &str = "mail.contoso.example";
+pub const SKYPE_HOST: &str = "sfb.contoso.example";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LabInfo {
@@ -24,6 +24,8 @@ pub struct LabInfo {
     pub exchange_url: String,
     pub exchange_host: String,
     pub exchange_admin_credential: PathBuf,
+    pub skype_url: String,
+    pub skype_admin_credential: PathBuf,
     /// Skype Online's signing key (PKCS#8) and certificate, as provisioned in the STS registry.
     pub skype_key: PathBuf,
     pub skype_cert: PathBuf,
@@ -45,6 +47,9 @@ impl LabInfo {
     pub fn exchange_credential(&self) -> Result<String> {
         read_secret(&self.exchange_admin_credential)
     }
+    pub fn skype_credential(&self) -> Result<String> {
+        read_secret(&self.skype_admin_credential)
+    }
     pub fn skype_key(&self) -> Result<SigningKey> {
         let k = std::fs::read(&self.skype_key).map_err(LabError::io(&self.skype_key))?;
         let c = std::fs::read(&self.skype_cert).map_err(LabError::io(&self.skype_cert))?;
@@ -63,6 +68,7 @@ fn read_secret(p: &Path) -> Result<String> {
 pub struct Lab {
     pub info: LabInfo,
     pub exchange: exchange::Exchange,
+    pub skype: skype::Skype,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -85,38 +91,38 @@ async fn listener(port: u16) -> Result<(tokio::net::TcpListener, String)> {
     Ok((l, url))
 }
 
-fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let mut o = std::fs::OpenOptions::new();
-    o.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        o.mode(0o600);
-    }
-    o.open(path)
-        .and_then(|mut f| f.write_all(bytes))
-        .map_err(LabError::io(path))?;
-    Ok(())
-}
-
 /// Starts the token service and Exchange on loopback with their state under `dir`, creating the
 /// tenant, the organization's mailboxes and Skype's registry key on first start.
 pub async fn start(dir: &Path, ports: (u16, u16)) -> Result<Lab> {
-    start_with(dir, ports, None).await
+    start_with(
+        dir,
+        LabOptions {
+            sts_port: ports.0,
+            exchange_port: ports.1,
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+/// How to start the lab.
+#[derive(Debug, Clone, Default)]
+pub struct LabOptions {
+    /// 0: an ephemeral port.
+    pub sts_port: u16,
+    pub exchange_port: u16,
+    pub skype_port: u16,
+    /// Benchmarks only: Exchange's unauthenticated route acts as this mailbox.
+    pub bench_noauth_user: Option<String>,
 }
 
 /// [`start`], with Exchange's unauthenticated benchmark route acting as `bench_noauth_user`
 /// (load benchmarks only).
-pub async fn start_with(
-    dir: &Path,
-    ports: (u16, u16),
-    bench_noauth_user: Option<String>,
-) -> Result<Lab> {
+pub async fn start_with(dir: &Path, opts: LabOptions) -> Result<Lab> {
     std::fs::create_dir_all(dir).map_err(LabError::io(dir))?;
     let dir = dir.canonicalize().map_err(LabError::io(dir))?;
     let clock: SharedClock = Arc::new(SystemClock);
-    let (sts_l, sts_url) = listener(ports.0).await?;
+    let (sts_l, sts_url) = listener(opts.sts_port).await?;
     let sts = sts::Sts::open(sts::Config {
         data_dir: Some(dir.join("sts")),
         public_url: sts_url.clone(),
@@ -140,7 +146,7 @@ pub async fn start_with(
         .await;
     })];
 
-    let (ex_l, ex_url) = listener(ports.1).await?;
+    let (ex_l, ex_url) = listener(opts.exchange_port).await?;
     let ex = exchange::Exchange::open(exchange::Config {
         data_dir: Some(dir.join("exchange")),
         hosts: vec![EXCHANGE_HOST.into(), "localhost".into(), "127.0.0.1".into()],
@@ -148,7 +154,7 @@ pub async fn start_with(
         public_url: ex_url.clone(),
         clock: clock.clone(),
         metadata_refresh_secs: 3600,
-        bench_noauth_user,
+        bench_noauth_user: opts.bench_noauth_user.clone(),
         auth_failures_per_minute: exchange::limit::DEFAULT_MAX_FAILURES,
     })
     .map_err(|e| LabError::Start {
@@ -213,34 +219,46 @@ pub async fn start_with(
             })?
         }
     };
-    // Skype Online's own key, registered in the STS first-party registry.
+    // Skype for Business Online: its own key (in its data directory), registered in the STS
+    // first-party registry, as the service provisions itself.
+    let (sk_l, skype_url) = listener(opts.skype_port).await?;
     let skype_dir = dir.join("skype");
-    std::fs::create_dir_all(&skype_dir).map_err(LabError::io(&skype_dir))?;
+    let skype = skype::Skype::open(skype::Config {
+        data_dir: Some(skype_dir.clone()),
+        public_url: skype_url.clone(),
+        host: SKYPE_HOST.into(),
+        sts_url: sts_url.clone(),
+        realm: realm.clone(),
+        clock: clock.clone(),
+    })
+    .map_err(|e| LabError::Start {
+        service: "Skype for Business Online",
+        message: e.to_string(),
+    })?;
+    let url = format!(
+        "{sts_url}/admin/first-party/{}/certificates",
+        s2s_proto::principal::SKYPE_APP_ID
+    );
+    http.post(&url)
+        .bearer_auth(&sts_cred)
+        .json(&json!({"certificate": skype.signing_certificate().to_base64()}))
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .map_err(LabError::http(&url))?;
+    skype.spawn_background();
+    let sk_router = skype.router();
+    tasks.push(tokio::spawn(async move {
+        let _ = axum::serve(
+            sk_l,
+            sk_router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await;
+    }));
     let (skype_key, skype_cert) = (
         skype_dir.join("signing-key.pk8"),
         skype_dir.join("signing-cert.cer"),
     );
-    if !skype_key.exists() {
-        let now = OffsetDateTime::now_utc();
-        let k = SigningKey::generate_self_signed(
-            "Skype for Business Online (lab)",
-            now - time::Duration::hours(1),
-            now + time::Duration::days(365 * 2),
-        )?;
-        write_private(&skype_key, k.pkcs8_der())?;
-        std::fs::write(&skype_cert, k.certificate().der()).map_err(LabError::io(&skype_cert))?;
-        let url = format!(
-            "{sts_url}/admin/first-party/{}/certificates",
-            s2s_proto::principal::SKYPE_APP_ID
-        );
-        http.post(&url)
-            .bearer_auth(&sts_cred)
-            .json(&json!({"certificate": k.certificate().to_base64()}))
-            .send()
-            .await
-            .and_then(|r| r.error_for_status())
-            .map_err(LabError::http(&url))?;
-    }
     let info = LabInfo {
         data_dir: dir.clone(),
         realm,
@@ -254,6 +272,14 @@ pub async fn start_with(
             .map(Path::to_path_buf)
             .ok_or_else(|| LabError::Start {
                 service: "Exchange",
+                message: "it has no admin credential file".into(),
+            })?,
+        skype_url,
+        skype_admin_credential: skype
+            .admin_credential_path()
+            .map(Path::to_path_buf)
+            .ok_or_else(|| LabError::Start {
+                service: "Skype for Business Online",
                 message: "it has no admin credential file".into(),
             })?,
         skype_key,
@@ -287,6 +313,55 @@ pub async fn start_with(
                 .await?;
         }
     }
+    // Skype: Exchange's host resolves to the lab's Exchange; the users homed online with Cloud
+    // Voicemail; server-side conversation history on; Alice's IM archived.
+    let sk = skype::client::SkypeAdmin::new(&info.skype_url, &info.skype_credential()?);
+    let sk_run = |c: &'static str, p: Value| {
+        let sk = &sk;
+        async move {
+            sk.run(c, p).await.map_err(|e| LabError::Refused {
+                what: c.to_owned(),
+                message: e.to_string(),
+            })
+        }
+    };
+    sk_run(
+        "Set-CsHostOverride",
+        json!({"HostName": EXCHANGE_HOST, "ConnectTo": info.exchange_url}),
+    )
+    .await?;
+    for smtp in ["alice@contoso.example", "bob@contoso.example"] {
+        if sk_run("Get-CsOnlineUser", json!({"Identity": smtp}))
+            .await
+            .is_err()
+        {
+            sk_run(
+                "Enable-CsUser",
+                json!({"Identity": smtp, "SipAddress": format!("sip:{smtp}"), "ExchangeEwsUrl": format!("https://{EXCHANGE_HOST}/EWS/Exchange.asmx"), "HostedVoiceMail": true}),
+            )
+            .await?;
+        }
+    }
+    sk_run(
+        "Set-CsConversationHistoryConfiguration",
+        json!({"EnableServerConversationHistory": true}),
+    )
+    .await?;
+    if sk_run("Get-CsArchivingPolicy", json!({"Identity": "ArchiveAll"}))
+        .await
+        .is_err()
+    {
+        sk_run(
+            "New-CsArchivingPolicy",
+            json!({"Identity": "ArchiveAll", "ArchiveInternal": true, "ArchiveExternal": true}),
+        )
+        .await?;
+    }
+    sk_run(
+        "Grant-CsArchivingPolicy",
+        json!({"Identity": "alice@contoso.example", "PolicyName": "ArchiveAll"}),
+    )
+    .await?;
     if tasks.iter().any(|t| t.is_finished()) {
         return Err(LabError::Start {
             service: "the lab",
@@ -296,6 +371,7 @@ pub async fn start_with(
     Ok(Lab {
         info,
         exchange: ex,
+        skype,
         tasks,
     })
 }

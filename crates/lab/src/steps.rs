@@ -279,8 +279,28 @@ pub async fn setup(lab: &LabInfo, report: &mut dyn FnMut(&Outcome)) -> Result<Ve
     Ok(out)
 }
 
-/// The seed's "Verify your success" checks, done as Skype Online does them (flow F1), observed
-/// through EWS.
+/// Polls `check` every 100 ms until it holds or `secs` pass.
+async fn wait_until<F, Fut>(secs: u64, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        if check().await {
+            return true;
+        }
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// The seed's "Verify your success" checks, each driven through Skype for Business Online and
+/// observed in the mailbox through EWS with an independently minted token (not through Skype):
+/// the greeting (V1), conversation history (V2), archiving to Purges (V3), the traffic (V4), and
+/// calendar-based presence over flow F2 (V5).
 pub async fn verify(
     lab: &LabInfo,
     user: &str,
@@ -300,6 +320,14 @@ pub async fn verify(
         report(&o);
         out.push(o);
     };
+    let skype = skype::client::SkypeAdmin::new(&lab.skype_url, &lab.skype_credential()?);
+    let sk_err = |what: &str| {
+        let what = what.to_owned();
+        move |e: skype::SkypeError| LabError::Refused {
+            what,
+            message: e.to_string(),
+        }
+    };
     let token = match mint_f1(lab, Some(user)).await {
         Ok(t) => t,
         Err(e) => {
@@ -308,77 +336,92 @@ pub async fn verify(
         }
     };
     let ews = Ews::new(&lab.exchange_url, token);
+    let sip = format!("sip:{user}");
+
     let wav = tone_wav(500);
     let greeting = async {
-        let r = ews
-            .put_greeting("Um.CustomGreetings.External", &wav)
-            .await?;
-        if r.code != "NoError" {
-            fail!("writing the greeting: {}", r.code);
-        }
+        skype
+            .put_greeting(&sip, "standard", wav.clone())
+            .await
+            .map_err(sk_err("Skype: upload the greeting"))?;
         let g = ews.get_greeting("Um.CustomGreetings.External").await?;
         use base64::Engine;
         let b64 = base64::engine::general_purpose::STANDARD.encode(&wav);
         if g.code != "NoError" || !g.body.contains(&b64) {
-            fail!("reading the greeting back: {}", g.code);
+            fail!(
+                "the greeting is not in the mailbox (root/Um.CustomGreetings.External): {}",
+                g.code
+            );
+        }
+        let back = skype
+            .get_greeting(&sip, "standard")
+            .await
+            .map_err(sk_err("Skype: read the greeting"))?;
+        if back != wav {
+            fail!(
+                "Skype read back {} bytes, not the {} uploaded",
+                back.len(),
+                wav.len()
+            );
         }
         Ok(format!(
-            "{} bytes WAV in root/Um.CustomGreetings.External",
+            "{} bytes WAV set through Skype, in root/Um.CustomGreetings.External",
             wav.len()
         ))
     };
     push("V1", "voicemail greeting", greeting.await);
-    let stamp = uuid::Uuid::new_v4();
-    let history = async {
-        let r = ews
-            .create_message(
-                "conversationhistory",
-                "IPM.Note.Microsoft.Conversation",
-                "Conversation with Bob",
-                "<div>hi from mobile</div>",
-                &format!("<{stamp}.history@openhybrid>"),
-            )
-            .await?;
-        if r.code != "NoError" {
-            fail!("CreateItem into Conversation History: {}", r.code);
+
+    let conv = format!("verify-{}", uuid::Uuid::new_v4().simple());
+    let ended = skype
+        .end_conversation(&json!({"id": conv, "modality": "im", "mobile": true,
+            "participants": [sip, "sip:bob@contoso.example"],
+            "messages": [{"sender": sip, "time": "2026-01-01T09:00:00Z", "text": "hi from mobile"},
+                         {"sender": "sip:bob@contoso.example", "time": "2026-01-01T09:00:05Z", "text": "hello"}]}))
+        .await
+        .map_err(sk_err("Skype: end the conversation"));
+    let found_in = |folder: &'static str| {
+        let ews = &ews;
+        let conv = conv.clone();
+        async move {
+            wait_until(20, || {
+                let conv = conv.clone();
+                async move {
+                    ews.find_items(folder, false)
+                        .await
+                        .is_ok_and(|r| r.body.contains(&conv))
+                }
+            })
+            .await
         }
-        let f = ews.find_items("conversationhistory", false).await?;
-        if !f.body.contains("Conversation with Bob") {
+    };
+    let history = async {
+        ended.as_ref().map_err(|e| LabError::Check(e.to_string()))?;
+        if !found_in("conversationhistory").await {
             fail!(
-                "the item is not listed in Conversation History ({})",
-                f.code
+                "no item of conversation {conv} in Conversation History after 20 s (see openhybrid skype Get-CsOutbox)"
             );
         }
-        Ok("IM transcript in Conversation History".into())
+        Ok("IM transcript delivered by Skype into Conversation History".into())
     };
     push("V2", "conversation history", history.await);
     let purges = async {
-        let r = ews
-            .create_message(
-                "recoverableitemspurges",
-                "IPM.Note.Microsoft.Conversation",
-                "Archived chat",
-                "<div>archived</div>",
-                &format!("<{stamp}.archive@openhybrid>"),
-            )
-            .await?;
-        if r.code != "NoError" {
-            fail!("CreateItem into Recoverable Items\\Purges: {}", r.code);
-        }
-        let f = ews.find_items("recoverableitemspurges", false).await?;
-        if !f.body.contains("Archived chat") {
-            fail!("the archived chat is not listed in Purges ({})", f.code);
+        ended.as_ref().map_err(|e| LabError::Check(e.to_string()))?;
+        if !found_in("recoverableitemspurges").await {
+            fail!(
+                "no archived copy of conversation {conv} in Recoverable Items\\Purges after 20 s"
+            );
         }
         Ok("archived chat in Recoverable Items\\Purges".into())
     };
     push("V3", "archiving to Purges", purges.await);
+
     let traffic = async {
         let ex = ExchangeAdmin::new(lab)?;
         let t = ex.traffic().await?;
         let want = format!("{SKYPE_APP_ID}@{}", lab.realm);
         let s2s = t
             .iter()
-            .filter(|r| r["actor"].as_str() == Some(want.as_str()))
+            .filter(|r| r["actor"].as_str() == Some(want.as_str()) && r["verdict"] == "ok")
             .count();
         let basic = t
             .iter()
@@ -397,5 +440,49 @@ pub async fn verify(
         Ok(format!("{s2s} calls, actor {want}, 0 Basic, 0 passwords"))
     };
     push("V4", "traffic", traffic.await);
+
+    let presence = async {
+        skype
+            .run("Update-CsPresenceSubscription", json!({"Identity": user}))
+            .await
+            .map_err(sk_err("Skype: subscribe to the calendar"))?;
+        let now = time::OffsetDateTime::now_utc();
+        let fmt = |t: time::OffsetDateTime| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default()
+        };
+        let r = ews
+            .call(&format!(
+                r#"<m:CreateItem SendMeetingInvitations="SendToNone"><m:SavedItemFolderId><t:DistinguishedFolderId Id="calendar"/></m:SavedItemFolderId><m:Items><t:CalendarItem><t:Subject>Verify meeting</t:Subject><t:Start>{}</t:Start><t:End>{}</t:End><t:LegacyFreeBusyStatus>Busy</t:LegacyFreeBusyStatus></t:CalendarItem></m:Items></m:CreateItem>"#,
+                fmt(now - time::Duration::minutes(5)),
+                fmt(now + time::Duration::minutes(25))
+            ))
+            .await?;
+        if r.code != "NoError" {
+            fail!("creating the meeting: {}", r.code);
+        }
+        let ok = wait_until(15, || async {
+            skype
+                .presence(&sip)
+                .await
+                .is_ok_and(|p| p["Presence"] == "In a meeting")
+        })
+        .await;
+        if !ok {
+            let events = skype
+                .run("Get-CsPresenceEvents", json!({}))
+                .await
+                .unwrap_or_default();
+            let last = events
+                .last()
+                .map(|e| e.to_string())
+                .unwrap_or_else(|| "no callback arrived".into());
+            fail!(
+                "presence did not become 'In a meeting' within 15 s; last presence event: {last}"
+            );
+        }
+        Ok("Exchange's callback (signed with its auth certificate) accepted; presence In a meeting".into())
+    };
+    push("V5", "calendar presence (F2)", presence.await);
     Ok(out)
 }

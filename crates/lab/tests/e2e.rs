@@ -26,7 +26,7 @@ async fn seed_steps_then_verify_all_hold() {
     let v = steps::verify(&lab.info, "alice@contoso.example", &mut |_| {})
         .await
         .unwrap();
-    assert_eq!(v.len(), 4);
+    assert_eq!(v.len(), 5);
     for o in &v {
         assert!(o.ok, "{} failed: {}", o.title, o.detail);
     }
