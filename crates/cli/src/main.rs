@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod ps;
+mod shell;
 
 use lab::{client, steps};
 
@@ -83,6 +84,16 @@ enum Cmd {
         cmdlet: String,
         #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
         params: Vec<String>,
+    },
+    /// The seed's PowerShell lines against the lab: interactive, from a script file, or `-c`.
+    Shell {
+        #[arg(long, env = "OPENHYBRID_DATA", default_value = "lab-data")]
+        data: PathBuf,
+        /// Run this text instead of reading a file or standard input.
+        #[arg(short = 'c', long = "command")]
+        command: Option<String>,
+        /// A script file.
+        file: Option<PathBuf>,
     },
     /// Check the whole trust chain (read-only); each finding with the command that fixes it.
     Doctor {
@@ -320,6 +331,22 @@ async fn run(cli: Cli) -> Result<i32> {
             print_objects(&out);
             Ok(0)
         }
+        Cmd::Shell {
+            data,
+            command,
+            file,
+        } => {
+            let info = lab::LabInfo::load(&data)?;
+            match (command, file) {
+                (Some(c), _) => shell::run_script(info, &c).await,
+                (None, Some(f)) => {
+                    let src = std::fs::read_to_string(&f)
+                        .with_context(|| format!("reading {}", f.display()))?;
+                    shell::run_script(info, &src).await
+                }
+                (None, None) => shell::interactive(info).await,
+            }
+        }
         Cmd::Doctor { data, json } => {
             let info = lab::LabInfo::load(&data)?;
             let report =
@@ -367,7 +394,7 @@ async fn run(cli: Cli) -> Result<i32> {
     }
 }
 
-async fn msol(
+pub(crate) async fn msol(
     info: &lab::LabInfo,
     cmdlet: &str,
     p: &serde_json::Map<String, Value>,
@@ -379,6 +406,12 @@ async fn msol(
             .and_then(|(_, v)| match v {
                 Value::String(s) => Some(s.clone()),
                 Value::Bool(b) => Some(b.to_string()),
+                Value::Number(n) => Some(n.to_string()),
+                Value::Object(o) => o
+                    .get("AppPrincipalId")
+                    .or_else(|| o.get("Identity"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
                 _ => None,
             })
     };
