@@ -100,6 +100,23 @@ impl AuthFailure {
         )
     }
 
+    /// Did the token itself validate before this failure (so its actor is authentic)?
+    pub fn after_validation(&self) -> bool {
+        use AuthFailure::*;
+        matches!(
+            self,
+            NoPartner { .. }
+                | PartnerDisabled { .. }
+                | PartnerRealm { .. }
+                | NoLinkedAccount { .. }
+                | NoRoles { .. }
+                | UserNotFound { .. }
+                | UserConflict { .. }
+                | SidNotAccepted { .. }
+                | UserDisabled(_)
+        )
+    }
+
     pub fn header_value(&self) -> String {
         let (n, cat) = self.diagnostics();
         let reason: String = self

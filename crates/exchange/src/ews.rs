@@ -134,7 +134,11 @@ async fn ews(
         Err(f) => {
             if f.is_bad_token() {
                 ex.inner.limiter.failure(&source, now);
-                if let Some(app) = bearer.as_deref().and_then(actor_of) {
+                // Only failures after the actor's signature held are the partner's own (user
+                // enumeration, wrong roles): an unverified token names whatever actor it likes.
+                if f.after_validation()
+                    && let Some(app) = bearer.as_deref().and_then(actor_of)
+                {
                     ex.inner.limiter.failure(&format!("app:{app}"), now);
                 }
             }

@@ -513,8 +513,10 @@ impl Exchange {
         let Ok(mut m) = self.inner.refresh_times.lock() else {
             return false;
         };
-        let last = m.get(issuer).copied().unwrap_or(i64::MIN);
-        if now - last < 30 {
+        // at most one refresh per issuer per 30 s (regression: the first one used to overflow)
+        if m.get(issuer)
+            .is_some_and(|last| now.saturating_sub(*last) < 30)
+        {
             return false;
         }
         m.insert(issuer.to_owned(), now);
