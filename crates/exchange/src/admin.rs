@@ -104,6 +104,19 @@ pub const CMDLETS: &[(&str, &[&str])] = &[
     ("Get-ExchangeCertificate", &["Thumbprint", "Identity"]),
     ("Set-UserPhoto", &["Identity", "PictureData", "Confirm"]),
     (
+        "Test-OAuthConnectivity",
+        &[
+            "Service",
+            "TargetUri",
+            "Mailbox",
+            "AppOnly",
+            "Verbose",
+            "ReloadConfig",
+            "UseCachedToken",
+        ],
+    ),
+    ("Get-EwsSubscription", &[]),
+    (
         "Export-ExchangeCertificate",
         &["Thumbprint", "BinaryEncoded", "FileName"],
     ),
@@ -421,6 +434,17 @@ impl Exchange {
             _ => None,
         };
         let name = *name;
+        if name == "Test-OAuthConnectivity" {
+            return self
+                .test_oauth_connectivity(
+                    &p.str("Service")?.unwrap_or_else(|| "Generic".into()),
+                    &p.req("TargetUri")?,
+                )
+                .await;
+        }
+        if name == "Get-EwsSubscription" {
+            return Ok(to_values(self.subscriptions().await?));
+        }
         if name == "Set-UserPhoto" {
             let id = p.req("Identity")?;
             let data = s2s_proto::b64::std_decode(&p.req("PictureData")?)
@@ -723,6 +747,88 @@ fn run_in_tx(
         }
         other => return Err(ExchangeError::UnknownCmdlet(other.to_owned())),
     })
+}
+
+impl Exchange {
+    /// Test-OAuthConnectivity on Exchange's side (flow F2): a token signed with the current auth
+    /// certificate for the target, then a call to it. Each stage: Success or the reason.
+    async fn test_oauth_connectivity(
+        &self,
+        service: &str,
+        target: &str,
+    ) -> Result<Vec<Value>, ExchangeError> {
+        if !service.eq_ignore_ascii_case("Generic") {
+            return Err(ExchangeError::Invalid(format!(
+                "-Service {service}: this server tests outbound calls with -Service Generic (EWS and AutoD are tested from the partner's side)"
+            )));
+        }
+        let url = crate::notify::check_callback_url(target)
+            .map_err(|e| ExchangeError::Invalid(e.message))?;
+        let host = url.host_str().unwrap_or_default().to_owned();
+        let mut rows = Vec::new();
+        let row = |task: &str, ok: bool, detail: String| json!({"Task": task, "ResultType": if ok { "Success" } else { "Error" }, "Detail": detail});
+        let token = match self
+            .sign_outbound_token(s2s_proto::principal::SKYPE_APP_ID, &host)
+            .await
+        {
+            Ok(t) => {
+                rows.push(row(
+                    "Token",
+                    true,
+                    format!("signed with the current auth certificate for 00000004-…/{host}"),
+                ));
+                t
+            }
+            Err(e) => {
+                rows.push(row("Token", false, e.to_string()));
+                return Ok(rows);
+            }
+        };
+        let note = ews_proto::notification::Notification {
+            subscription_id: "test-oauth-connectivity".into(),
+            previous_watermark: None,
+            more_events: false,
+            events: vec![ews_proto::notification::NotificationEvent::Status {
+                watermark: "0".into(),
+            }],
+        };
+        let body = ews_proto::notification::write_send_notification(std::slice::from_ref(&note));
+        match self
+            .inner
+            .http
+            .post(url.clone())
+            .bearer_auth(token)
+            .header("content-type", "text/xml; charset=utf-8")
+            .body(body)
+            .send()
+            .await
+        {
+            Ok(r) if r.status().is_success() => rows.push(row(
+                "Checking Generic API Call Under Oauth",
+                true,
+                format!("{target} accepted the token (HTTP {})", r.status()),
+            )),
+            Ok(r) => {
+                let diag = r
+                    .headers()
+                    .get("x-ms-diagnostics")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_owned();
+                rows.push(row(
+                    "Checking Generic API Call Under Oauth",
+                    false,
+                    format!("HTTP {} {diag}", r.status()),
+                ));
+            }
+            Err(e) => rows.push(row(
+                "Checking Generic API Call Under Oauth",
+                false,
+                format!("the call failed: {e}"),
+            )),
+        }
+        Ok(rows)
+    }
 }
 
 /// Names of the cmdlets, for help output.

@@ -404,3 +404,71 @@ async fn exchangelib_interop() {
         assert_eq!(v["greeting_len_after_update"], 45);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn f2_test_oauth_connectivity_from_exchange_to_skype() {
+    let (_d, lab) = lab_ready().await;
+    let ex = ExchangeAdmin::new(&lab.info).unwrap();
+    let target = format!("{}/ews/notifications/connectivity-test", lab.info.skype_url);
+    let rows = ex
+        .run(
+            "Test-OAuthConnectivity",
+            json!({"Service": "Generic", "TargetUri": target, "Mailbox": "alice@contoso.example"}),
+        )
+        .await
+        .unwrap();
+    assert!(
+        rows.iter().all(|r| r["ResultType"] == "Success"),
+        "{rows:?}"
+    );
+    // the auth certificate renewed and published, but not uploaded again (steps 4-6 skipped)
+    let c = ex
+        .run("New-ExchangeCertificate", json!({"Services": "SMTP"}))
+        .await
+        .unwrap();
+    let now = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    ex.run(
+        "Set-AuthConfig",
+        json!({"NewCertificateThumbprint": c[0]["Thumbprint"], "NewCertificateEffectiveDate": now}),
+    )
+    .await
+    .unwrap();
+    ex.run("Set-AuthConfig", json!({"PublishCertificate": true}))
+        .await
+        .unwrap();
+    let rows = ex
+        .run(
+            "Test-OAuthConnectivity",
+            json!({"Service": "Generic", "TargetUri": target}),
+        )
+        .await
+        .unwrap();
+    let call = rows
+        .iter()
+        .find(|r| r["Task"].as_str().unwrap().contains("Generic"))
+        .unwrap();
+    assert_eq!(call["ResultType"], "Error", "{rows:?}");
+    let detail = call["Detail"].as_str().unwrap();
+    assert!(detail.contains("401"), "{detail}");
+    // steps 4-6 again, and Skype re-reads its Verify keys (it re-reads on its own at most every
+    // 30 s when an unknown certificate shows up; the administrator can force it): accepted
+    steps::setup(&lab.info, &mut |_| {}).await.unwrap();
+    let sk =
+        skype::client::SkypeAdmin::new(&lab.info.skype_url, &lab.info.skype_credential().unwrap());
+    sk.run("Get-CsVerifyKey", json!({"Refresh": true}))
+        .await
+        .unwrap();
+    let rows = ex
+        .run(
+            "Test-OAuthConnectivity",
+            json!({"Service": "Generic", "TargetUri": target}),
+        )
+        .await
+        .unwrap();
+    assert!(
+        rows.iter().all(|r| r["ResultType"] == "Success"),
+        "{rows:?}"
+    );
+}
