@@ -65,6 +65,13 @@ fn bench(c: &mut Criterion) {
     g.bench_function("validate_s2s_uncached", |b| {
         b.iter(|| validate_s2s(black_box(&outer), &policy, NOW).unwrap())
     });
+    g.bench_function("parse_only", |b| {
+        b.iter(|| {
+            let o = jwt::Compact::parse(black_box(&outer)).unwrap();
+            let a = o.claims["actortoken"].as_str().unwrap().to_owned();
+            jwt::Compact::parse(&a).unwrap().claims.len()
+        })
+    });
     g.bench_function("raw_sign", |b| {
         b.iter(|| key.sign_rs256(black_box(input.as_bytes())).unwrap())
     });
