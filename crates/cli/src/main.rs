@@ -95,6 +95,11 @@ enum Cmd {
         /// A script file.
         file: Option<PathBuf>,
     },
+    /// Renew Exchange's auth certificate and upload it again (steps 4-6), as the documentation says.
+    RenewAuthCert {
+        #[arg(long, env = "OPENHYBRID_DATA", default_value = "lab-data")]
+        data: PathBuf,
+    },
     /// Check the whole trust chain (read-only); each finding with the command that fixes it.
     Doctor {
         #[arg(long, env = "OPENHYBRID_DATA", default_value = "lab-data")]
@@ -346,6 +351,12 @@ async fn run(cli: Cli) -> Result<i32> {
                 }
                 (None, None) => shell::interactive(info).await,
             }
+        }
+        Cmd::RenewAuthCert { data } => {
+            let info = lab::LabInfo::load(&data)?;
+            let t = steps::renew_auth_cert(&info, &mut |o| line(o)).await?;
+            println!("the auth certificate is now {t}");
+            Ok(0)
         }
         Cmd::Doctor { data, json } => {
             let info = lab::LabInfo::load(&data)?;

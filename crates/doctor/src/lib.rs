@@ -319,7 +319,7 @@ pub async fn diagnose(info: &LabInfo, now: i64) -> Result<Report, DoctorError> {
             .and_then(|d| Certificate::from_base64(&d).ok()),
         None => None,
     };
-    let renew = "openhybrid exchange New-ExchangeCertificate -SubjectName \"CN=Microsoft Exchange Server Auth Certificate\" -Services SMTP; then openhybrid exchange Set-AuthConfig -NewCertificateThumbprint <new thumbprint> -NewCertificateEffectiveDate (Get-Date); openhybrid exchange Set-AuthConfig -PublishCertificate; then upload it again (steps 4-6: openhybrid setup)".to_owned();
+    let renew = "openhybrid renew-auth-cert".to_owned();
     c.check(
         "AUTHCERT-MISSING",
         "auth certificate",

@@ -486,3 +486,36 @@ pub async fn verify(
     push("V5", "calendar presence (F2)", presence.await);
     Ok(out)
 }
+
+/// Renews the auth certificate the way the documentation says, end to end: a new self-signed
+/// certificate, `Set-AuthConfig -NewCertificateThumbprint … -NewCertificateEffectiveDate (Get-Date)`,
+/// `Set-AuthConfig -PublishCertificate`, then steps 4–6 again so the token service (and through it
+/// Skype) trusts it. Returns the new thumbprint.
+pub async fn renew_auth_cert(lab: &LabInfo, report: &mut dyn FnMut(&Outcome)) -> Result<String> {
+    let ex = ExchangeAdmin::new(lab)?;
+    let c = ex.run("New-ExchangeCertificate", json!({"SubjectName": "CN=Microsoft Exchange Server Auth Certificate", "Services": "SMTP"})).await?;
+    let t = c
+        .first()
+        .map(|x| field(x, "Thumbprint"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| LabError::Check("New-ExchangeCertificate returned no thumbprint".into()))?
+        .to_owned();
+    let now = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    ex.run(
+        "Set-AuthConfig",
+        json!({"NewCertificateThumbprint": t, "NewCertificateEffectiveDate": now}),
+    )
+    .await?;
+    ex.run("Set-AuthConfig", json!({"PublishCertificate": true}))
+        .await?;
+    report(&Outcome {
+        step: "R".into(),
+        title: "new auth certificate published".into(),
+        ok: true,
+        detail: t.clone(),
+    });
+    setup(lab, report).await?;
+    Ok(t)
+}
