@@ -1,0 +1,1 @@
+New-MsolServicePrincipalCredential -AppPrincipalId (Get-MsolServicePrincipal -ServicePrincipalName 00000004-0000-0ff1-ce00-000000000000).AppPrincipalId -Type asymmetric -Usage Verify -Value (Get-AuthCertificateBase64 -FileName OAuthCert.cer)

@@ -1,0 +1,1 @@
+Export-ExchangeCertificate -Thumbprint (Get-AuthConfig).CurrentCertificateThumbprint -BinaryEncoded -FileName OAuthCert.cer

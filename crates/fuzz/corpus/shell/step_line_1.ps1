@@ -1,0 +1,1 @@
+$user = New-MailUser -Name SfBOnline-ApplicationAccount -ExternalEmailAddress SfBOnline-ApplicationAccount@contoso.example -DomainController dc01.contoso.example

@@ -1,0 +1,1 @@
+Set-MailUser -Identity $user.Identity -HiddenFromAddressListsEnabled $True -DomainController dc01.contoso.example

@@ -1,0 +1,1 @@
+New-ManagementRoleAssignment -Role UserApplication -User $user.Identity -DomainController dc01.contoso.example

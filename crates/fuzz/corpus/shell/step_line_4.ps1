@@ -1,0 +1,1 @@
+New-ManagementRoleAssignment -Role ArchiveApplication -User $user.Identity -DomainController dc01.contoso.example
