@@ -49,6 +49,7 @@ async fn bench_noauth(State(ex): State<Exchange>, body: Bytes) -> Response {
         roles: vec!["UserApplication".into(), "ArchiveApplication".into()],
         user: Some(user),
         token: None,
+        record_claims: std::sync::Arc::new(serde_json::Value::Null),
     };
     serve_ews(&ex, caller, &body).await
 }
@@ -103,12 +104,14 @@ async fn ews(
     let bearer = auth_header
         .and_then(|h| crate::auth::bearer(Some(h)).ok())
         .map(str::to_owned);
-    if let Some(app) = bearer.as_deref().and_then(actor_of)
-        && let Some(retry_after_secs) = ex.inner.limiter.blocked(&format!("app:{app}"), now)
-    {
-        return ex.challenge(&AuthFailure::RateLimited { retry_after_secs });
-    }
-    let caller = ex.authenticate(auth_header).await;
+    // A partner whose own (post-validation) failures exhausted its budget is refused once its
+    // token is known to be authentic; forgeries naming it never count against it.
+    let caller = ex.authenticate(auth_header).await.and_then(|c| {
+        match ex.inner.limiter.blocked(&format!("app:{}", c.app), now) {
+            Some(retry_after_secs) => Err(AuthFailure::RateLimited { retry_after_secs }),
+            None => Ok(c),
+        }
+    });
     let parsed = request::parse_request(&body, &ews_proto::xml::Limits::default());
     let op_name = parsed
         .as_ref()
@@ -124,10 +127,15 @@ async fn ews(
         partner: caller.map(|c| c.partner.clone()),
         verdict,
         scheme: scheme.clone(),
-        claims: bearer
-            .as_deref()
-            .map(decode_for_record)
-            .unwrap_or(serde_json::Value::Null),
+        claims: match caller {
+            Some(c) => c.record_claims.clone(),
+            None => std::sync::Arc::new(
+                bearer
+                    .as_deref()
+                    .map(decode_for_record)
+                    .unwrap_or(serde_json::Value::Null),
+            ),
+        },
     };
     let caller = match caller {
         Ok(c) => c,
@@ -388,8 +396,15 @@ impl Handler<'_> {
                         return resp::create_item_response(&vec![Err(e); c.items.len().max(1)]);
                     }
                 };
-                let target = match self.ex.inner.mbx.get_folder(&self.key, sel.clone()).await {
-                    Ok(f) => f,
+                // where the items go, and whether that is under Recoverable Items (ArchiveApplication)
+                let lineage = match self
+                    .ex
+                    .inner
+                    .mbx
+                    .folder_lineage(&self.key, sel.clone())
+                    .await
+                {
+                    Ok(l) => l,
                     Err(e) => {
                         return resp::create_item_response(&vec![
                             Err(err(&e));
@@ -397,8 +412,7 @@ impl Handler<'_> {
                         ]);
                     }
                 };
-                let recoverable = target.distinguished.as_deref().is_some_and(is_recoverable)
-                    || self.under_recoverable(&target).await;
+                let recoverable = lineage.iter().flatten().any(|d| is_recoverable(d));
                 if let Err(e) = self.authorize(recoverable) {
                     return resp::create_item_response(&vec![Err(e); c.items.len().max(1)]);
                 }
@@ -664,25 +678,6 @@ impl Handler<'_> {
                 ),
             ),
         }
-    }
-
-    async fn under_recoverable(&self, f: &mailbox::Folder) -> bool {
-        let mut parent = f.parent_id.clone();
-        for _ in 0..16 {
-            let Some(p) = parent else { return false };
-            match self
-                .ex
-                .inner
-                .mbx
-                .get_folder(&self.key, FolderSel::Id(p))
-                .await
-            {
-                Ok(pf) if pf.distinguished.as_deref().is_some_and(is_recoverable) => return true,
-                Ok(pf) => parent = pf.parent_id,
-                Err(_) => return false,
-            }
-        }
-        false
     }
 }
 

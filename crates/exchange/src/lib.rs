@@ -65,6 +65,12 @@ struct CachedToken {
     generation: u64,
 }
 
+struct CachedCaller {
+    caller: Caller,
+    generation: u64,
+    expires: i64,
+}
+
 pub(crate) struct Inner {
     pub cfg: Config,
     pub org: Org,
@@ -72,6 +78,7 @@ pub(crate) struct Inner {
     pub trust: RwLock<Arc<TrustSnapshot>>,
     generation: AtomicU64,
     cache: RwLock<HashMap<String, CachedToken>>,
+    callers: RwLock<HashMap<String, CachedCaller>>,
     pub cache_enabled: AtomicBool,
     pub http: reqwest::Client,
     admin_credential: String,
@@ -182,6 +189,7 @@ impl Exchange {
                 trust: RwLock::new(Arc::new(snap)),
                 generation: AtomicU64::new(0),
                 cache: RwLock::new(HashMap::new()),
+                callers: RwLock::new(HashMap::new()),
                 cache_enabled: AtomicBool::new(true),
                 http,
                 admin_credential,
@@ -219,6 +227,9 @@ impl Exchange {
 
     fn clear_cache(&self) {
         if let Ok(mut c) = self.inner.cache.write() {
+            c.clear();
+        }
+        if let Ok(mut c) = self.inner.callers.write() {
             c.clear();
         }
     }
@@ -323,6 +334,44 @@ impl Exchange {
     /// The whole inbound pipeline: token → partner application → linked account's roles → user.
     pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Caller, AuthFailure> {
         let token = auth::bearer(authorization)?;
+        // A whole successful authentication is cached per token until it expires or the trust
+        // changes (any change to auth config, auth servers, partners, roles or mailboxes' state
+        // bumps the generation and empties the cache), so authorization stays current.
+        let use_cache = self.inner.cache_enabled.load(Ordering::Relaxed);
+        let now = self.inner.cfg.clock.unix();
+        let generation = self.inner.generation.load(Ordering::SeqCst);
+        if use_cache
+            && let Ok(c) = self.inner.callers.read()
+            && let Some(hit) = c.get(token)
+            && hit.generation == generation
+            && now <= hit.expires
+        {
+            return Ok(hit.caller.clone());
+        }
+        let caller = self.authenticate_uncached(token).await?;
+        if use_cache
+            && let Some(t) = &caller.token
+            && let Ok(mut c) = self.inner.callers.write()
+        {
+            if c.len() >= TOKEN_CACHE_MAX {
+                c.retain(|_, e| now <= e.expires);
+                if c.len() >= TOKEN_CACHE_MAX {
+                    c.clear();
+                }
+            }
+            c.insert(
+                token.to_owned(),
+                CachedCaller {
+                    caller: caller.clone(),
+                    generation,
+                    expires: t.expires() + s2s_proto::validate::DEFAULT_SKEW_SECS,
+                },
+            );
+        }
+        Ok(caller)
+    }
+
+    async fn authenticate_uncached(&self, token: &str) -> Result<Caller, AuthFailure> {
         let mut snap = self.snapshot();
         if snap.policy.is_none() {
             return Err(AuthFailure::NotConfigured);
@@ -428,6 +477,7 @@ impl Exchange {
             app: app.to_string(),
             roles,
             user,
+            record_claims: Arc::new(traffic::decode_for_record(token)),
             token: Some(validated),
         })
     }

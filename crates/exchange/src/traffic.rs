@@ -24,12 +24,14 @@ pub struct TrafficRecord {
     /// The authorization scheme seen (`Bearer`, `Basic`, none).
     pub scheme: String,
     /// Decoded outer and actor claims; the signature is elided.
-    pub claims: serde_json::Value,
+    pub claims: std::sync::Arc<serde_json::Value>,
 }
 
+/// The file is written through a buffer flushed at most a second apart (and when read): the
+/// record is diagnostics, so a crash may lose the last second of it, never a mailbox write.
 pub struct TrafficLog {
     ring: Mutex<VecDeque<TrafficRecord>>,
-    file: Option<Mutex<std::fs::File>>,
+    file: Option<Mutex<(std::io::BufWriter<std::fs::File>, std::time::Instant)>>,
 }
 
 impl TrafficLog {
@@ -42,7 +44,12 @@ impl TrafficLog {
                     .open(p)
                     .ok()
             })
-            .map(Mutex::new);
+            .map(|f| {
+                Mutex::new((
+                    std::io::BufWriter::with_capacity(64 * 1024, f),
+                    std::time::Instant::now(),
+                ))
+            });
         TrafficLog {
             ring: Mutex::new(VecDeque::new()),
             file,
@@ -52,9 +59,14 @@ impl TrafficLog {
     pub fn record(&self, r: TrafficRecord) {
         if let Some(f) = &self.file
             && let Ok(mut f) = f.lock()
-            && let Ok(line) = serde_json::to_string(&r)
+            && let Ok(mut line) = serde_json::to_vec(&r)
         {
-            let _ = writeln!(f, "{line}");
+            line.push(b'\n');
+            let _ = f.0.write_all(&line);
+            if f.1.elapsed() >= std::time::Duration::from_secs(1) {
+                let _ = f.0.flush();
+                f.1 = std::time::Instant::now();
+            }
         }
         if let Ok(mut ring) = self.ring.lock() {
             if ring.len() >= KEEP {
@@ -64,7 +76,17 @@ impl TrafficLog {
         }
     }
 
+    pub fn flush(&self) {
+        if let Some(f) = &self.file
+            && let Ok(mut f) = f.lock()
+        {
+            let _ = f.0.flush();
+            f.1 = std::time::Instant::now();
+        }
+    }
+
     pub fn snapshot(&self) -> Vec<TrafficRecord> {
+        self.flush();
         self.ring
             .lock()
             .map(|r| r.iter().cloned().collect())

@@ -202,6 +202,38 @@ impl MailboxStore {
         .await
     }
 
+    /// The distinguished names of a folder and of each of its ancestors, nearest first (`None`
+    /// for ordinary folders), without counting anything: what authorization needs (is this
+    /// under Recoverable Items?) at a cost that does not grow with the folder's size.
+    pub async fn folder_lineage(
+        &self,
+        mailbox: &MailboxKey,
+        folder: FolderSel,
+    ) -> Result<Vec<Option<String>>, MailboxError> {
+        let key = mailbox.as_str().to_owned();
+        self.read(move |tx| {
+            let mb = mailbox_row(tx, &key)?;
+            let mut id = Some(resolve_folder(tx, &mb, &folder)?);
+            let mut out = Vec::new();
+            let mut st = tx.prepare_cached(
+                "SELECT parent_id, distinguished FROM folders WHERE id = ?1 AND mailbox_id = ?2",
+            )?;
+            while let Some(f) = id {
+                if out.len() > 64 {
+                    return Err(MailboxError::Corrupt(format!(
+                        "folder {f} has more than 64 ancestors"
+                    )));
+                }
+                let (parent, d): (Option<i64>, Option<String>) =
+                    st.query_row(params![f, mb.id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                out.push(d);
+                id = parent;
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     /// The children (`deep == false`) or the whole subtree (`deep == true`) of `parent`, parent
     /// excluded, in depth-first order with siblings sorted by case-folded display name, then id.
     pub async fn find_folders(

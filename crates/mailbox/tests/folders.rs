@@ -257,3 +257,54 @@ async fn create_folder_and_name_conflicts() {
         assert!(matches!(err, MailboxError::InvalidValue(_)), "{bad:?}");
     }
 }
+
+#[tokio::test]
+async fn lineage_names_the_distinguished_ancestors_without_counting() {
+    let store = store_with(&["alice"]).await;
+    let mb = key("alice");
+    let l = store
+        .folder_lineage(&mb, FolderSel::distinguished("recoverableitemspurges"))
+        .await
+        .unwrap();
+    assert_eq!(
+        l,
+        vec![
+            Some("recoverableitemspurges".to_owned()),
+            Some("recoverableitemsroot".to_owned()),
+            Some("root".to_owned())
+        ]
+    );
+    let l = store
+        .folder_lineage(&mb, FolderSel::distinguished("conversationhistory"))
+        .await
+        .unwrap();
+    assert_eq!(
+        l,
+        vec![
+            Some("conversationhistory".to_owned()),
+            Some("msgfolderroot".to_owned()),
+            Some("root".to_owned())
+        ]
+    );
+    let sub = store
+        .create_folder(
+            &mb,
+            FolderSel::distinguished("recoverableitemsdeletions"),
+            "Sub".into(),
+            None,
+        )
+        .await
+        .unwrap();
+    let l = store
+        .folder_lineage(&mb, FolderSel::Id(sub.id))
+        .await
+        .unwrap();
+    assert_eq!(l[0], None);
+    assert_eq!(l[1].as_deref(), Some("recoverableitemsdeletions"));
+    assert!(matches!(
+        store
+            .folder_lineage(&mb, FolderSel::Id("garbage".into()))
+            .await,
+        Err(MailboxError::InvalidIdMalformed(_))
+    ));
+}
