@@ -4,7 +4,7 @@
 //! comes from here, never from a token.
 
 use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{self, KeyPair as _, RsaKeyPair, UnparsedPublicKey};
+use aws_lc_rs::signature::{self, KeyPair as _, ParsedPublicKey, RsaKeyPair, UnparsedPublicKey};
 use sha1::{Digest, Sha1};
 use sha2::Sha256;
 use time::OffsetDateTime;
@@ -121,6 +121,11 @@ impl Certificate {
         &self.der
     }
 
+    /// The PKCS#1 RSAPublicKey DER of the certificate's key.
+    pub fn verify_key_der(&self) -> &[u8] {
+        &self.rsa_public_key
+    }
+
     pub fn to_base64(&self) -> String {
         b64::std_encode(&self.der)
     }
@@ -142,19 +147,31 @@ impl Certificate {
             && unix <= self.not_after.unix_timestamp() + skew
     }
 
-    /// The verification key for RS256 signatures by this certificate's key.
+    /// The verification key for RS256 signatures by this certificate's key, parsed once.
     pub fn verify_key(&self) -> VerifyKey {
+        let unparsed = UnparsedPublicKey::new(
+            &signature::RSA_PKCS1_2048_8192_SHA256,
+            self.rsa_public_key.clone(),
+        );
+        let public = match unparsed.parse() {
+            Ok(p) => PublicKey::Parsed(p),
+            // from_der already checked the key; keep the slower path rather than fail here
+            Err(_) => PublicKey::Unparsed(unparsed),
+        };
         VerifyKey {
             x5t: self.x5t.clone(),
             not_before: self.not_before.unix_timestamp(),
             not_after: self.not_after.unix_timestamp(),
             thumbprint: self.thumbprint.clone(),
-            public: UnparsedPublicKey::new(
-                &signature::RSA_PKCS1_2048_8192_SHA256,
-                self.rsa_public_key.clone(),
-            ),
+            public,
         }
     }
+}
+
+#[derive(Clone)]
+enum PublicKey {
+    Parsed(ParsedPublicKey),
+    Unparsed(UnparsedPublicKey<Vec<u8>>),
 }
 
 /// A trusted public key, selected by `x5t`/`kid`.
@@ -164,7 +181,7 @@ pub struct VerifyKey {
     pub thumbprint: String,
     pub not_before: i64,
     pub not_after: i64,
-    public: UnparsedPublicKey<Vec<u8>>,
+    public: PublicKey,
 }
 
 impl std::fmt::Debug for VerifyKey {
@@ -176,7 +193,10 @@ impl std::fmt::Debug for VerifyKey {
 impl VerifyKey {
     /// RS256 verification of `signature` over `message`.
     pub fn verify_rs256(&self, message: &[u8], signature: &[u8]) -> bool {
-        self.public.verify(message, signature).is_ok()
+        match &self.public {
+            PublicKey::Parsed(p) => p.verify_sig(message, signature).is_ok(),
+            PublicKey::Unparsed(u) => u.verify(message, signature).is_ok(),
+        }
     }
 }
 
