@@ -185,7 +185,9 @@ async fn serve_parsed(
             );
         }
     };
-    if let Some(imp) = &req.impersonation {
+    // ExchangeImpersonation: only with the ApplicationImpersonation role, and then the request
+    // acts on the impersonated user's mailbox (app-only or user-context token alike).
+    let user = if let Some(imp) = &req.impersonation {
         if !caller.has_role("ApplicationImpersonation") {
             let e = ResponseError::new(
                 "ErrorImpersonateUserDenied",
@@ -196,17 +198,48 @@ async fn serve_parsed(
                 resp::error_response(req.operation.name(), &e),
             );
         }
-        let _ = imp;
-    }
-    let Some(user) = caller.user.clone() else {
-        let e = ResponseError::new(
-            "ErrorAccessDenied",
-            "An app-only token can't act on a mailbox here; send a user context (outer token naming the user).",
-        );
-        return xml(
-            StatusCode::OK,
-            resp::error_response(req.operation.name(), &e),
-        );
+        let (kind, value) = match imp {
+            request::ImpersonatedUser::PrimarySmtpAddress(v)
+            | request::ImpersonatedUser::SmtpAddress(v) => ("smtp", v.clone()),
+            request::ImpersonatedUser::PrincipalName(v) => ("upn", v.clone()),
+            request::ImpersonatedUser::Sid(v) => ("sid", v.clone()),
+        };
+        let org = ex.inner.org.clone();
+        let db = org.db.clone();
+        match db.call(move |c| org.mailbox_by(c, kind, &value)).await {
+            Ok(Some(u)) if !u.account_disabled => u,
+            Ok(_) => {
+                let e = ResponseError::new(
+                    "ErrorNonExistentMailbox",
+                    "The impersonated user has no mailbox in this organization.",
+                );
+                return xml(
+                    StatusCode::OK,
+                    resp::error_response(req.operation.name(), &e),
+                );
+            }
+            Err(e) => {
+                let e = ResponseError::new("ErrorInternalServerError", &e.to_string());
+                return xml(
+                    StatusCode::OK,
+                    resp::error_response(req.operation.name(), &e),
+                );
+            }
+        }
+    } else {
+        match caller.user.clone() {
+            Some(u) => u,
+            None => {
+                let e = ResponseError::new(
+                    "ErrorAccessDenied",
+                    "An app-only token can't act on a mailbox here; send a user context (outer token naming the user) or ExchangeImpersonation with the ApplicationImpersonation role.",
+                );
+                return xml(
+                    StatusCode::OK,
+                    resp::error_response(req.operation.name(), &e),
+                );
+            }
+        }
     };
     let key = match MailboxKey::new(user.guid.clone()) {
         Ok(k) => k,
@@ -226,6 +259,7 @@ async fn serve_parsed(
     let h = Handler {
         ex,
         caller: &caller,
+        impersonating: req.impersonation.is_some(),
         key,
         smtp: user.primary_smtp_address.clone().unwrap_or_default(),
     };
@@ -249,6 +283,8 @@ fn actor_of(token: &str) -> Option<String> {
 struct Handler<'a> {
     ex: &'a Exchange,
     caller: &'a Caller,
+    /// The request carries ExchangeImpersonation (authorized by ApplicationImpersonation).
+    impersonating: bool,
     key: MailboxKey,
     smtp: String,
 }
@@ -282,6 +318,7 @@ impl Handler<'_> {
             self.caller.has_role("ArchiveApplication")
         } else {
             self.caller.has_role("UserApplication")
+                || (self.impersonating && self.caller.has_role("ApplicationImpersonation"))
         };
         if ok {
             Ok(())

@@ -321,6 +321,55 @@ async fn exchange_impersonation_needs_the_role() {
         .unwrap();
     let text = r.text().await.unwrap();
     assert!(text.contains("ErrorImpersonateUserDenied"), "{text}");
+
+    // with the role, the request acts on the impersonated user's mailbox — also app-only, the
+    // way exchangelib's IMPERSONATION access type and EWSEditor's app permissions work
+    let ex = ExchangeAdmin::new(&lab.info).unwrap();
+    ex.run(
+        "New-ManagementRoleAssignment",
+        json!({"Role": "ApplicationImpersonation", "User": steps::APP_ACCOUNT}),
+    )
+    .await
+    .unwrap();
+    let folder_id = |t: &str| {
+        t.split("<t:FolderId Id=\"")
+            .nth(1)
+            .map(|s| s.split('"').next().unwrap_or("").to_owned())
+    };
+    let app_only = mint_f1(&lab.info, None).await.unwrap();
+    let mut ids = Vec::new();
+    for tok in [&token, &app_only] {
+        let r = http
+            .post(format!("{}/EWS/Exchange.asmx", lab.info.exchange_url))
+            .bearer_auth(tok)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let t = r.text().await.unwrap();
+        assert!(t.contains("NoError"), "{t}");
+        ids.push(folder_id(&t).unwrap());
+    }
+    assert_eq!(ids[0], ids[1], "both act on bob's inbox");
+    // and that is bob's inbox, not alice's
+    let alice_inbox = Ews::new(&lab.info.exchange_url, token.clone())
+        .call(r#"<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape><m:FolderIds><t:DistinguishedFolderId Id="inbox"/></m:FolderIds></m:GetFolder>"#)
+        .await
+        .unwrap();
+    assert_ne!(folder_id(&alice_inbox.body).unwrap(), ids[0]);
+    // an impersonated address that has no mailbox
+    let ghost = body.replace("bob@contoso.example", "ghost@contoso.example");
+    let t = http
+        .post(format!("{}/EWS/Exchange.asmx", lab.info.exchange_url))
+        .bearer_auth(&token)
+        .body(ghost)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(t.contains("ErrorNonExistentMailbox"), "{t}");
 }
 
 fn python() -> PathBuf {
