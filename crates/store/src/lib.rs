@@ -12,6 +12,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+pub mod net;
+
 pub use rusqlite;
 use rusqlite::Connection;
 
