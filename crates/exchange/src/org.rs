@@ -10,7 +10,14 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::error::ExchangeError;
 
-pub const MIGRATIONS: &[Migration] = &[V1, crate::notify::MIGRATION];
+pub const MIGRATIONS: &[Migration] = &[V1, crate::notify::MIGRATION, V3];
+
+/// User resolution looks mailboxes up by NetID (the cloud `nameid`) on every uncached request:
+/// without this index that was a scan of every recipient.
+const V3: Migration = Migration {
+    version: 3,
+    sql: "CREATE INDEX recipients_netid ON recipients (netid COLLATE NOCASE) WHERE netid IS NOT NULL;",
+};
 
 const V1: Migration = Migration {
     version: 1,

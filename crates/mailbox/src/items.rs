@@ -796,9 +796,22 @@ impl MailboxStore {
             let mb = mailbox_row(tx, &key)?;
             let folder = resolve_folder(tx, &mb, &folder)?;
             let (w, order) = find_sql(folder, &spec)?;
-            let total: i64 = tx
-                .prepare(&format!("SELECT COUNT(*) FROM items i WHERE {}", w.text))?
-                .query_row(params_from_iter(w.params.iter()), |r| r.get(0))?;
+            // the whole folder: its maintained count (O(1)); a restriction or a calendar view:
+            // count what matches
+            let total: i64 = if spec.restriction.is_none() && spec.calendar_view.is_none() {
+                let col = if spec.associated {
+                    "associated"
+                } else {
+                    "total"
+                };
+                tx.prepare_cached(&format!(
+                    "SELECT COALESCE((SELECT {col} FROM folder_counts WHERE folder_id = ?1), 0)"
+                ))?
+                .query_row(params![folder], |r| r.get(0))?
+            } else {
+                tx.prepare(&format!("SELECT COUNT(*) FROM items i WHERE {}", w.text))?
+                    .query_row(params_from_iter(w.params.iter()), |r| r.get(0))?
+            };
             let total = usize::try_from(total)
                 .map_err(|_| MailboxError::Corrupt("negative count".into()))?;
             let (start, len) = window(total, &spec.paging)?;

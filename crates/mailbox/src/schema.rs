@@ -1,13 +1,16 @@
 //! The mailbox schema (migrations owned by this crate).
 //!
-//! Times are INTEGER microseconds since the Unix epoch, UTC. Counts are not stored: they are
-//! computed from the item indexes inside the reading transaction, so they cannot drift.
+//! Times are INTEGER microseconds since the Unix epoch, UTC. Folder counts (total, unread,
+//! associated) live in `folder_counts`, maintained by triggers on `items` inside the same
+//! transaction as every write, so no code path can forget them and reading them is O(1) at any
+//! folder size (migration 2; before it, counts were `COUNT(*)` scans, O(folder size)).
 
 use store::Migration;
 
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sql: r#"
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: r#"
 CREATE TABLE mailboxes (
     id             INTEGER PRIMARY KEY AUTOINCREMENT,
     key            TEXT    NOT NULL UNIQUE,
@@ -113,7 +116,56 @@ CREATE TABLE events (
     PRIMARY KEY (mailbox_id, seq)
 ) WITHOUT ROWID;
 "#,
-}];
+    },
+    Migration {
+        version: 2,
+        sql: r#"
+CREATE TABLE folder_counts (
+    folder_id   INTEGER PRIMARY KEY REFERENCES folders(id) ON DELETE CASCADE,
+    total       INTEGER NOT NULL DEFAULT 0,
+    unread      INTEGER NOT NULL DEFAULT 0,
+    associated  INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO folder_counts (folder_id, total, unread, associated)
+SELECT f.id,
+    (SELECT COUNT(*) FROM items WHERE folder_id = f.id AND is_associated = 0),
+    (SELECT COUNT(*) FROM items WHERE folder_id = f.id AND is_associated = 0 AND is_read = 0),
+    (SELECT COUNT(*) FROM items WHERE folder_id = f.id AND is_associated = 1)
+FROM folders f;
+CREATE TRIGGER folders_counts_ai AFTER INSERT ON folders BEGIN
+    INSERT OR IGNORE INTO folder_counts (folder_id) VALUES (NEW.id);
+END;
+CREATE TRIGGER items_counts_ai AFTER INSERT ON items BEGIN
+    INSERT OR IGNORE INTO folder_counts (folder_id) VALUES (NEW.folder_id);
+    UPDATE folder_counts SET
+        total = total + (NEW.is_associated = 0),
+        unread = unread + (NEW.is_associated = 0 AND NEW.is_read = 0),
+        associated = associated + (NEW.is_associated <> 0)
+    WHERE folder_id = NEW.folder_id;
+END;
+CREATE TRIGGER items_counts_ad AFTER DELETE ON items BEGIN
+    UPDATE folder_counts SET
+        total = total - (OLD.is_associated = 0),
+        unread = unread - (OLD.is_associated = 0 AND OLD.is_read = 0),
+        associated = associated - (OLD.is_associated <> 0)
+    WHERE folder_id = OLD.folder_id;
+END;
+CREATE TRIGGER items_counts_au AFTER UPDATE OF folder_id, is_read, is_associated ON items BEGIN
+    UPDATE folder_counts SET
+        total = total - (OLD.is_associated = 0),
+        unread = unread - (OLD.is_associated = 0 AND OLD.is_read = 0),
+        associated = associated - (OLD.is_associated <> 0)
+    WHERE folder_id = OLD.folder_id;
+    INSERT OR IGNORE INTO folder_counts (folder_id) VALUES (NEW.folder_id);
+    UPDATE folder_counts SET
+        total = total + (NEW.is_associated = 0),
+        unread = unread + (NEW.is_associated = 0 AND NEW.is_read = 0),
+        associated = associated + (NEW.is_associated <> 0)
+    WHERE folder_id = NEW.folder_id;
+END;
+"#,
+    },
+];
 
 /// The default folder tree: (distinguished name, parent's distinguished name, display name, class).
 /// `root` is the non-IPM root; `msgfolderroot` ("Top of Information Store") is the IPM subtree the

@@ -556,12 +556,10 @@ pub(crate) fn load_folder(tx: &Connection, mb: &Mb, id: i64) -> Result<Folder, M
         .prepare_cached(
             "SELECT f.parent_id, f.distinguished, f.display_name, f.folder_class, \
              f.change_number, f.last_modified, \
-             (SELECT COUNT(*) FROM items WHERE folder_id = f.id AND is_associated = 0), \
-             (SELECT COUNT(*) FROM items WHERE folder_id = f.id AND is_associated = 0 \
-                AND is_read = 0), \
-             (SELECT COUNT(*) FROM items WHERE folder_id = f.id AND is_associated = 1), \
+             COALESCE(n.total, 0), COALESCE(n.unread, 0), COALESCE(n.associated, 0), \
              (SELECT COUNT(*) FROM folders c WHERE c.parent_id = f.id) \
-             FROM folders f WHERE f.id = ?1 AND f.mailbox_id = ?2",
+             FROM folders f LEFT JOIN folder_counts n ON n.folder_id = f.id \
+             WHERE f.id = ?1 AND f.mailbox_id = ?2",
         )?
         .query_row(params![id, mb.id], |r| {
             Ok((

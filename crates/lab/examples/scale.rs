@@ -1,0 +1,203 @@
+//! How cost grows: EWS throughput and latency with 10, 1,000 and 100,000 items in a folder
+//! (FindItem first page of 50, GetFolder with its live counts, CreateItem), and with 10 and
+//! 10,000 mailboxes in the organization. Each figure is reported as a ratio to the smallest case
+//! of the same run.
+//!
+//! `cargo run --release -p openhybrid-lab --example scale -- [seconds-per-phase] [connections]`
+//! Bounded in time and count; loopback only.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use lab::client::mint_f1;
+use mailbox::{FolderSel, MailboxKey, NewItem};
+
+fn envelope(body: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><s:Header><t:RequestServerVersion Version="Exchange2016"/></s:Header><s:Body>{body}</s:Body></s:Envelope>"#
+    )
+}
+
+fn find_page(folder: &str) -> String {
+    envelope(&format!(
+        r#"<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>Default</t:BaseShape></m:ItemShape><m:IndexedPageItemView MaxEntriesReturned="50" Offset="0" BasePoint="Beginning"/><m:ParentFolderIds><t:DistinguishedFolderId Id="{folder}"/></m:ParentFolderIds></m:FindItem>"#
+    ))
+}
+
+fn get_folder(folder: &str) -> String {
+    envelope(&format!(
+        r#"<m:GetFolder><m:FolderShape><t:BaseShape>Default</t:BaseShape></m:FolderShape><m:FolderIds><t:DistinguishedFolderId Id="{folder}"/></m:FolderIds></m:GetFolder>"#
+    ))
+}
+
+fn create(folder: &str) -> String {
+    envelope(&format!(
+        r#"<m:CreateItem MessageDisposition="SaveOnly"><m:SavedItemFolderId><t:DistinguishedFolderId Id="{folder}"/></m:SavedItemFolderId><m:Items><t:Message><t:ItemClass>IPM.Note.Microsoft.Conversation</t:ItemClass><t:Subject>scale</t:Subject><t:Body BodyType="HTML">&lt;p&gt;x&lt;/p&gt;</t:Body></t:Message></m:Items></m:CreateItem>"#
+    ))
+}
+
+async fn phase(
+    url: &str,
+    token: &str,
+    body: String,
+    secs: u64,
+    conns: usize,
+) -> (f64, f64, f64, u64) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let errors = Arc::new(AtomicU64::new(0));
+    let body = Arc::new(body);
+    let mut tasks = Vec::new();
+    let start = Instant::now();
+    for _ in 0..conns {
+        let (stop, errors, body, url, token) = (
+            stop.clone(),
+            errors.clone(),
+            body.clone(),
+            url.to_owned(),
+            token.to_owned(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let mut lat = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                let ok = match http
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .body(body.as_str().to_owned())
+                    .send()
+                    .await
+                {
+                    Ok(r) if r.status().is_success() => r
+                        .text()
+                        .await
+                        .map(|b| b.contains("NoError"))
+                        .unwrap_or(false),
+                    _ => false,
+                };
+                if !ok {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                }
+                lat.push(t.elapsed());
+            }
+            lat
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap_or_default());
+    }
+    all.sort();
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .map(|d| d.as_secs_f64() * 1e3)
+            .unwrap_or(0.0)
+    };
+    (
+        all.len() as f64 / start.elapsed().as_secs_f64(),
+        pct(0.5),
+        pct(0.99),
+        errors.load(Ordering::Relaxed),
+    )
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let secs: u64 = args
+        .get(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3)
+        .clamp(1, 60);
+    let conns: usize = args
+        .get(2)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(8)
+        .clamp(1, 64);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lab = lab::start(dir.path(), (0, 0)).await.expect("lab");
+    lab::steps::setup(&lab.info, &mut |_| {})
+        .await
+        .expect("setup");
+    let token = mint_f1(&lab.info, Some("alice@contoso.example"))
+        .await
+        .expect("token");
+    let url = format!("{}/EWS/Exchange.asmx", lab.info.exchange_url);
+    let admin = lab::client::ExchangeAdmin::new(&lab.info).expect("admin");
+    let alice = admin
+        .run(
+            "Get-Mailbox",
+            serde_json::json!({"Identity": "alice@contoso.example"}),
+        )
+        .await
+        .expect("alice")[0]["Guid"]
+        .as_str()
+        .expect("guid")
+        .to_owned();
+    let key = MailboxKey::new(alice).expect("key");
+    let store = lab.exchange.mailbox_store().clone();
+    store.ensure_mailbox(&key).await.expect("mailbox");
+    println!("{secs} s per phase, {conns} connections, loopback, one process");
+
+    // items in a folder: inbox gets 10, then 1,000, then 100,000 (filled in batches of 1,000)
+    let mut have = 0usize;
+    let mut base: Option<(f64, f64, f64)> = None;
+    for target in [10usize, 1_000, 100_000] {
+        while have < target {
+            let n = (target - have).min(1000);
+            let items = (0..n)
+                .map(|i| NewItem {
+                    subject: Some(format!("item {}", have + i)),
+                    ..Default::default()
+                })
+                .collect();
+            store
+                .create_items(&key, FolderSel::distinguished("inbox"), items)
+                .await
+                .expect("fill");
+            have += n;
+        }
+        let (f, fp50, fp99, fe) = phase(&url, &token, find_page("inbox"), secs, conns).await;
+        let (g, gp50, gp99, ge) = phase(&url, &token, get_folder("inbox"), secs, conns).await;
+        let (c, cp50, cp99, ce) = phase(&url, &token, create("inbox"), secs, conns).await;
+        have += (c * secs as f64) as usize; // approximately what the CreateItem phase added
+        let b = *base.get_or_insert((f, g, c));
+        println!(
+            "{target:>7} items  FindItem page {f:>6.0}/s (x{:.2}, p50 {fp50:.1} p99 {fp99:.1} ms)  GetFolder {g:>6.0}/s (x{:.2}, p50 {gp50:.1} p99 {gp99:.1} ms)  CreateItem {c:>6.0}/s (x{:.2}, p50 {cp50:.1} p99 {cp99:.1} ms)  errors {}",
+            f / b.0,
+            g / b.1,
+            c / b.2,
+            fe + ge + ce
+        );
+    }
+
+    // mailboxes in the organization: 10, then 10,000
+    let mut mailboxes = 2usize; // alice and bob
+    let mut base: Option<(f64, f64)> = None;
+    for target in [10usize, 10_000] {
+        let t0 = Instant::now();
+        while mailboxes < target {
+            let i = mailboxes;
+            admin.run("New-Mailbox", serde_json::json!({"Name": format!("User {i}"), "PrimarySmtpAddress": format!("user{i}@contoso.example")})).await.expect("mailbox");
+            mailboxes += 1;
+        }
+        let created = t0.elapsed();
+        lab.exchange.set_token_cache(false);
+        let (u, up50, up99, ue) =
+            phase(&url, &token, get_folder("conversationhistory"), secs, conns).await;
+        lab.exchange.set_token_cache(true);
+        let (g, gp50, gp99, ge) =
+            phase(&url, &token, get_folder("conversationhistory"), secs, conns).await;
+        let b = *base.get_or_insert((u, g));
+        println!(
+            "{target:>7} mailboxes (filled in {:.1} s)  GetFolder uncached auth {u:>6.0}/s (x{:.2}, p50 {up50:.1} p99 {up99:.1} ms)  cached {g:>6.0}/s (x{:.2}, p50 {gp50:.1} p99 {gp99:.1} ms)  errors {}",
+            created.as_secs_f64(),
+            u / b.0,
+            g / b.1,
+            ue + ge
+        );
+    }
+}
