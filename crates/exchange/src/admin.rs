@@ -68,7 +68,16 @@ pub const CMDLETS: &[(&str, &[&str])] = &[
     ("Get-MailUser", &["Identity"]),
     ("Get-Recipient", &["Identity"]),
     ("Get-ManagementRole", &["Identity"]),
-    ("New-ManagementRoleAssignment", &["Role", "User", "Name"]),
+    (
+        "New-ManagementRoleAssignment",
+        &["Role", "User", "Name", "CustomRecipientWriteScope"],
+    ),
+    (
+        "New-ManagementScope",
+        &["Name", "RecipientRestrictionFilter"],
+    ),
+    ("Get-ManagementScope", &["Identity"]),
+    ("Remove-ManagementScope", &["Identity", "Confirm"]),
     (
         "Get-ManagementRoleAssignment",
         &["Identity", "Role", "RoleAssignee", "User"],
@@ -403,6 +412,7 @@ impl Exchange {
                 | "New-ManagementRoleAssignment"
                 | "Remove-ManagementRoleAssignment"
                 | "Set-Mailbox"
+                | "Remove-ManagementScope"
         );
         // Cmdlets that fetch metadata do their network I/O before the transaction.
         let metadata = match *name {
@@ -596,8 +606,36 @@ fn run_in_tx(
                 .map(|(r, d)| json!({"Name": r, "Identity": r, "RoleType": r.replace(' ', ""), "Description": d}))
                 .collect()
         }
-        "New-ManagementRoleAssignment" => {
-            one(org.new_role_assignment(c, &p.req("Role")?, &p.req("User")?, now)?)
+        "New-ManagementRoleAssignment" => one(org.new_role_assignment(
+            c,
+            &p.req("Role")?,
+            &p.req("User")?,
+            p.str("CustomRecipientWriteScope")?.as_deref(),
+            now,
+        )?),
+        "New-ManagementScope" => vec![Org::new_scope(
+            c,
+            &p.req("Name")?,
+            &p.req("RecipientRestrictionFilter")?,
+            now,
+        )?],
+        "Get-ManagementScope" => {
+            let all = Org::scopes(c)?;
+            match p.str("Identity")? {
+                Some(id) => all
+                    .into_iter()
+                    .filter(|s| {
+                        s["Name"]
+                            .as_str()
+                            .is_some_and(|n| n.eq_ignore_ascii_case(&id))
+                    })
+                    .collect(),
+                None => all,
+            }
+        }
+        "Remove-ManagementScope" => {
+            Org::remove_scope(c, &p.req("Identity")?)?;
+            vec![]
         }
         "Get-ManagementRoleAssignment" => {
             let user = match p.str("RoleAssignee")? {

@@ -137,6 +137,8 @@ pub struct Caller {
     pub partner: String,
     pub app: String,
     pub roles: Vec<String>,
+    /// Scopes of the ApplicationImpersonation assignments (`None`: the whole organization).
+    pub impersonation_scopes: Vec<Option<String>>,
     pub user: Option<Recipient>,
     /// The validated token (None only on the benchmark route that skips authentication).
     pub token: Option<std::sync::Arc<S2sToken>>,

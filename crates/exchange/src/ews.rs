@@ -47,6 +47,7 @@ async fn bench_noauth(State(ex): State<Exchange>, body: Bytes) -> Response {
         partner: "bench".into(),
         app: "bench".into(),
         roles: vec!["UserApplication".into(), "ArchiveApplication".into()],
+        impersonation_scopes: vec![],
         user: Some(user),
         token: None,
         record_claims: std::sync::Arc::new(serde_json::Value::Null),
@@ -207,7 +208,23 @@ async fn serve_parsed(
         let org = ex.inner.org.clone();
         let db = org.db.clone();
         match db.call(move |c| org.mailbox_by(c, kind, &value)).await {
-            Ok(Some(u)) if !u.account_disabled => u,
+            Ok(Some(u)) if !u.account_disabled => {
+                let in_scope = caller.impersonation_scopes.iter().any(|s| match s {
+                    None => true,
+                    Some(f) => crate::scope::Filter::parse(f).is_ok_and(|f| f.matches(&u)),
+                });
+                if !in_scope {
+                    let e = ResponseError::new(
+                        "ErrorImpersonateUserDenied",
+                        "The account does not have permission to impersonate the requested user: the mailbox is outside the scope of its ApplicationImpersonation role assignment.",
+                    );
+                    return xml(
+                        StatusCode::OK,
+                        resp::error_response(req.operation.name(), &e),
+                    );
+                }
+                u
+            }
             Ok(_) => {
                 let e = ResponseError::new(
                     "ErrorNonExistentMailbox",

@@ -11,6 +11,7 @@ mod ews_filter;
 pub mod limit;
 pub mod notify;
 pub mod org;
+pub mod scope;
 pub mod traffic;
 pub mod trust;
 
@@ -427,9 +428,10 @@ impl Exchange {
         let org = self.inner.org.clone();
         let partner_name = partner.name.clone();
         let db = org.db.clone();
-        let (roles, user) = db
+        let (roles, user, impersonation_scopes) = db
             .call(move |c| -> Result<_, ExchangeError> {
                 let roles = Org::roles_of(c, &linked)?;
+                let scopes = Org::impersonation_scopes_of(c, &linked)?;
                 let mut user: Option<org::Recipient> = None;
                 for (kind, v) in &lookups {
                     if let Some(r) = org.mailbox_by(c, kind, v)? {
@@ -453,7 +455,7 @@ impl Exchange {
                             .join(", "),
                     }));
                 }
-                Ok((roles, user))
+                Ok((roles, user, scopes))
             })
             .await
             .map_err(|e| match e {
@@ -476,6 +478,7 @@ impl Exchange {
             partner: partner_name,
             app: app.to_string(),
             roles,
+            impersonation_scopes,
             user,
             record_claims: Arc::new(traffic::decode_for_record(token)),
             token: Some(validated),

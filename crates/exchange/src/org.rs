@@ -10,7 +10,14 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::error::ExchangeError;
 
-pub const MIGRATIONS: &[Migration] = &[V1, crate::notify::MIGRATION, V3];
+pub const MIGRATIONS: &[Migration] = &[V1, crate::notify::MIGRATION, V3, V4];
+
+/// Management scopes and the scope a role assignment is limited to.
+const V4: Migration = Migration {
+    version: 4,
+    sql: "CREATE TABLE management_scopes (name TEXT PRIMARY KEY COLLATE NOCASE, filter TEXT NOT NULL, created INTEGER NOT NULL);
+          ALTER TABLE role_assignments ADD COLUMN scope TEXT REFERENCES management_scopes(name);",
+};
 
 /// User resolution looks mailboxes up by NetID (the cloud `nameid`) on every uncached request:
 /// without this index that was a scan of every recipient.
@@ -188,6 +195,7 @@ pub struct RoleAssignment {
     pub role_assignee_type: &'static str,
     pub enabled: bool,
     pub recipient_write_scope: &'static str,
+    pub custom_recipient_write_scope: Option<String>,
     pub guid: String,
 }
 
@@ -615,8 +623,25 @@ impl Org {
         c: &Connection,
         role: &str,
         user: &str,
+        scope: Option<&str>,
         now: i64,
     ) -> Result<RoleAssignment, ExchangeError> {
+        let scope = match scope {
+            Some(s) => Some(
+                c.query_row(
+                    "SELECT name FROM management_scopes WHERE name = ?1",
+                    [s],
+                    |r| r.get::<_, String>(0),
+                )
+                .optional()?
+                .ok_or_else(|| {
+                    ExchangeError::NotFound(format!(
+                        "management scope '{s}' (create it with New-ManagementScope)"
+                    ))
+                })?,
+            ),
+            None => None,
+        };
         let role = canonical_role(role).ok_or_else(|| {
             ExchangeError::NotFound(format!(
                 "management role '{role}' (known roles: {})",
@@ -640,8 +665,8 @@ impl Org {
         let name: String = format!("{role}-{}", r.name).chars().take(64).collect();
         let guid = uuid::Uuid::new_v4().to_string();
         c.execute(
-            "INSERT INTO role_assignments (guid, name, role, user_guid, created) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![guid, name, role, r.guid, now],
+            "INSERT INTO role_assignments (guid, name, role, user_guid, created, scope) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![guid, name, role, r.guid, now, scope],
         )?;
         Ok(RoleAssignment {
             identity: name.clone(),
@@ -650,7 +675,12 @@ impl Org {
             role_assignee: r.name,
             role_assignee_type: "User",
             enabled: true,
-            recipient_write_scope: "Organization",
+            recipient_write_scope: if scope.is_some() {
+                "CustomRecipientScope"
+            } else {
+                "Organization"
+            },
+            custom_recipient_write_scope: scope,
             guid,
         })
     }
@@ -673,7 +703,7 @@ impl Org {
             None => None,
         };
         let mut st = c.prepare(
-            "SELECT a.guid, a.name, a.role, r.name FROM role_assignments a JOIN recipients r ON r.guid = a.user_guid
+            "SELECT a.guid, a.name, a.role, r.name, a.scope FROM role_assignments a JOIN recipients r ON r.guid = a.user_guid
              WHERE (?1 IS NULL OR a.role = ?1) AND (?2 IS NULL OR a.user_guid = ?2) ORDER BY a.name",
         )?;
         let rows = st.query_map(params![role, user_guid], |r| {
@@ -686,7 +716,12 @@ impl Org {
                 role_assignee: r.get(3)?,
                 role_assignee_type: "User",
                 enabled: true,
-                recipient_write_scope: "Organization",
+                recipient_write_scope: if r.get::<_, Option<String>>(4)?.is_some() {
+                    "CustomRecipientScope"
+                } else {
+                    "Organization"
+                },
+                custom_recipient_write_scope: r.get(4)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -710,6 +745,81 @@ impl Org {
     }
 
     /// Roles held by a recipient (by GUID).
+    /// The scopes of the account's ApplicationImpersonation assignments: `None` for an
+    /// organization-wide one, else the scope's filter.
+    pub fn impersonation_scopes_of(
+        c: &Connection,
+        user_guid: &str,
+    ) -> Result<Vec<Option<String>>, ExchangeError> {
+        let mut st = c.prepare_cached(
+            "SELECT s.filter FROM role_assignments a LEFT JOIN management_scopes s ON s.name = a.scope
+             WHERE a.user_guid = ?1 AND a.role = 'ApplicationImpersonation'",
+        )?;
+        let rows = st.query_map([user_guid], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn new_scope(
+        c: &Connection,
+        name: &str,
+        filter: &str,
+        now: i64,
+    ) -> Result<serde_json::Value, ExchangeError> {
+        crate::scope::Filter::parse(filter)
+            .map_err(|e| ExchangeError::Invalid(format!("-RecipientRestrictionFilter: {e}")))?;
+        if name.trim().is_empty() || name.len() > 64 {
+            return Err(ExchangeError::Invalid(
+                "-Name must be 1-64 characters".into(),
+            ));
+        }
+        let exists: Option<String> = c
+            .query_row(
+                "SELECT name FROM management_scopes WHERE name = ?1",
+                [name],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if exists.is_some() {
+            return Err(ExchangeError::AlreadyExists(format!(
+                "management scope '{name}'"
+            )));
+        }
+        c.execute(
+            "INSERT INTO management_scopes (name, filter, created) VALUES (?1, ?2, ?3)",
+            params![name, filter, now],
+        )?;
+        Ok(
+            serde_json::json!({"Name": name, "ScopeRestrictionType": "RecipientScope", "RecipientFilter": filter}),
+        )
+    }
+
+    pub fn scopes(c: &Connection) -> Result<Vec<serde_json::Value>, ExchangeError> {
+        let mut st = c.prepare("SELECT name, filter FROM management_scopes ORDER BY name")?;
+        let rows = st.query_map([], |r| {
+            Ok(serde_json::json!({"Name": r.get::<_, String>(0)?, "ScopeRestrictionType": "RecipientScope", "RecipientFilter": r.get::<_, String>(1)?}))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn remove_scope(c: &Connection, name: &str) -> Result<(), ExchangeError> {
+        let used: i64 = c.query_row(
+            "SELECT COUNT(*) FROM role_assignments WHERE scope = ?1",
+            [name],
+            |r| r.get(0),
+        )?;
+        if used > 0 {
+            return Err(ExchangeError::Invalid(format!(
+                "management scope '{name}' is used by {used} role assignment(s); remove them first"
+            )));
+        }
+        if c.execute("DELETE FROM management_scopes WHERE name = ?1", [name])? == 0 {
+            return Err(ExchangeError::NotFound(format!(
+                "management scope '{name}'"
+            )));
+        }
+        Ok(())
+    }
+
     pub fn roles_of(c: &Connection, user_guid: &str) -> Result<Vec<String>, ExchangeError> {
         let mut st = c.prepare_cached("SELECT role FROM role_assignments WHERE user_guid = ?1")?;
         let rows = st.query_map([user_guid], |r| r.get(0))?;

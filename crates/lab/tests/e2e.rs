@@ -370,6 +370,60 @@ async fn exchange_impersonation_needs_the_role() {
         .await
         .unwrap();
     assert!(t.contains("ErrorNonExistentMailbox"), "{t}");
+
+    // scoped: ApplicationImpersonation limited to a management scope reaches bob, not alice
+    let ra = ex
+        .run(
+            "Get-ManagementRoleAssignment",
+            json!({"Role": "ApplicationImpersonation", "RoleAssignee": steps::APP_ACCOUNT}),
+        )
+        .await
+        .unwrap();
+    ex.run(
+        "Remove-ManagementRoleAssignment",
+        json!({"Identity": ra[0]["Name"]}),
+    )
+    .await
+    .unwrap();
+    ex.run("New-ManagementScope", json!({"Name": "Bob only", "RecipientRestrictionFilter": "{PrimarySmtpAddress -eq 'bob@contoso.example'}"})).await.unwrap();
+    let bad = ex
+        .run(
+            "New-ManagementScope",
+            json!({"Name": "x", "RecipientRestrictionFilter": "{Department -eq 'Sales'}"}),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        bad.to_string().contains("not a supported property"),
+        "{bad}"
+    );
+    ex.run("New-ManagementRoleAssignment", json!({"Role": "ApplicationImpersonation", "User": steps::APP_ACCOUNT, "CustomRecipientWriteScope": "Bob only"})).await.unwrap();
+    let t = http
+        .post(format!("{}/EWS/Exchange.asmx", lab.info.exchange_url))
+        .bearer_auth(&app_only)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(t.contains("NoError"), "bob is inside the scope: {t}");
+    let to_alice = body.replace("bob@contoso.example", "alice@contoso.example");
+    let t = http
+        .post(format!("{}/EWS/Exchange.asmx", lab.info.exchange_url))
+        .bearer_auth(&app_only)
+        .body(to_alice)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        t.contains("ErrorImpersonateUserDenied") && t.contains("outside the scope"),
+        "alice is outside: {t}"
+    );
 }
 
 fn python() -> PathBuf {
