@@ -48,6 +48,9 @@ enum Cmd {
         sts_port: u16,
         #[arg(long, default_value_t = 0)]
         exchange_port: u16,
+        /// Serve HTTPS with certificates from a lab CA generated in the data directory.
+        #[arg(long)]
+        tls: bool,
     },
     /// Perform the seed's steps 1–6 against a running lab (idempotent).
     Setup {
@@ -234,8 +237,18 @@ async fn run(cli: Cli) -> Result<i32> {
             json,
             sts_port,
             exchange_port,
+            tls,
         } => {
-            let lab = lab::start(&data, (sts_port, exchange_port)).await?;
+            let lab = lab::start_with(
+                &data,
+                lab::LabOptions {
+                    sts_port,
+                    exchange_port,
+                    tls,
+                    ..Default::default()
+                },
+            )
+            .await?;
             if json {
                 println!(
                     "{}",
@@ -245,6 +258,7 @@ async fn run(cli: Cli) -> Result<i32> {
                         "skype": lab.info.skype_url,
                         "sts_admin_credential": lab.info.sts_admin_credential, "exchange_admin_credential": lab.info.exchange_admin_credential,
                         "skype_admin_credential": lab.info.skype_admin_credential,
+                        "ca_cert": lab.info.ca_cert,
                     }))?
                 );
             } else {
@@ -257,6 +271,12 @@ async fn run(cli: Cli) -> Result<i32> {
                     lab.info.exchange_url, lab.info.exchange_host
                 );
                 println!("skype online   {}", lab.info.skype_url);
+                if let Some(ca) = &lab.info.ca_cert {
+                    println!(
+                        "TLS            every service over HTTPS; the lab CA is {}",
+                        ca.display()
+                    );
+                }
                 println!("data           {}", lab.info.data_dir.display());
                 println!(
                     "admin credentials: {}, {} and {}",
@@ -330,9 +350,7 @@ async fn run(cli: Cli) -> Result<i32> {
         } => {
             let info = lab::LabInfo::load(&data)?;
             let p = ps::parse_params(&params)?;
-            let out = skype::client::SkypeAdmin::new(&info.skype_url, &info.skype_credential()?)
-                .run(&cmdlet, Value::Object(p))
-                .await?;
+            let out = info.skype_admin()?.run(&cmdlet, Value::Object(p)).await?;
             print_objects(&out);
             Ok(0)
         }
@@ -737,6 +755,7 @@ async fn serve(what: Serve) -> Result<i32> {
                 metadata_refresh_secs: 3600,
                 bench_noauth_user: None,
                 auth_failures_per_minute: exchange::limit::DEFAULT_MAX_FAILURES,
+                tls_roots: vec![],
             })
             .map_err(|e| anyhow!("{e}"))?;
             ex.spawn_background();

@@ -98,11 +98,11 @@ impl CmdletHost for LabHost {
                 .map_err(|e| HostError::new(format!("{e:#}")));
         }
         if lower.contains("-cs") || lower == "test-oauthconnectivity" {
-            let cred = self
+            let admin = self
                 .info
-                .skype_credential()
+                .skype_admin()
                 .map_err(|e| HostError::new(e.to_string()))?;
-            return skype::client::SkypeAdmin::new(&self.info.skype_url, &cred)
+            return admin
                 .run(cmdlet, Value::Object(params))
                 .await
                 .map_err(|e| HostError::new(e.to_string()));

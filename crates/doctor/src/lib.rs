@@ -186,7 +186,7 @@ async fn clock_of(http: &reqwest::Client, base: &str) -> Option<i64> {
 pub async fn diagnose(info: &LabInfo, now: i64) -> Result<Report, DoctorError> {
     let ex = ExchangeAdmin::new(info)?;
     let sts = StsAdmin::new(info)?;
-    let http = reqwest::Client::new();
+    let http = info.http()?;
     let mut c = Checks {
         findings: Vec::new(),
     };
@@ -475,7 +475,7 @@ pub async fn diagnose(info: &LabInfo, now: i64) -> Result<Report, DoctorError> {
     // --- F1 end to end, only when the configuration allows it to mean something
     let f1 = async {
         let token = mint_f1(info, Some("alice@contoso.example")).await?;
-        let r = lab::ewsc::Ews::new(&info.exchange_url, token)
+        let r = lab::ewsc::Ews::with_client(&info.exchange_url, token, info.http()?)
             .find_items("inbox", false)
             .await?;
         Ok::<_, lab::LabError>(r.code)

@@ -57,6 +57,7 @@ fn bench(c: &mut Criterion) {
             metadata_refresh_secs: 3600,
             bench_noauth_user: None,
             auth_failures_per_minute: 50,
+            tls_roots: vec![],
         })
         .unwrap();
         for (c, p) in [

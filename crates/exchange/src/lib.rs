@@ -52,6 +52,9 @@ pub struct Config {
     /// Authentication failures allowed per source address (and per partner application) per
     /// minute before further attempts get 429 (`limit::DEFAULT_MAX_FAILURES` is 50).
     pub auth_failures_per_minute: u32,
+    /// Certificates to trust for HTTPS to auth servers and subscribers (DER); empty: only plain
+    /// HTTP works (the lab's default).
+    pub tls_roots: Vec<Vec<u8>>,
 }
 
 /// The user configuration that holds a mailbox's photo.
@@ -177,8 +180,14 @@ impl Exchange {
             .db
             .call_blocking(|c| trust::build_snapshot(c, &hosts, 0))?;
         let traffic = TrafficLog::new(cfg.data_dir.as_ref().map(|d| d.join("traffic.jsonl")));
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(10))
+        let mut builder = reqwest::Client::builder().timeout(std::time::Duration::from_secs(10));
+        for r in &cfg.tls_roots {
+            builder = builder.add_root_certificate(
+                reqwest::Certificate::from_der(r)
+                    .map_err(|e| ExchangeError::Invalid(format!("TLS root: {e}")))?,
+            );
+        }
+        let http = builder
             .build()
             .map_err(|e| ExchangeError::Invalid(e.to_string()))?;
         let cfg_failures = cfg.auth_failures_per_minute;

@@ -104,6 +104,7 @@ async fn env(failures_per_minute: u32) -> Env {
         metadata_refresh_secs: 3600,
         bench_noauth_user: None,
         auth_failures_per_minute: failures_per_minute,
+        tls_roots: vec![],
     })
     .unwrap();
     let run = |c: &'static str, p: Value| {

@@ -17,7 +17,7 @@ pub struct ExchangeAdmin {
 impl ExchangeAdmin {
     pub fn new(lab: &LabInfo) -> Result<Self> {
         Ok(ExchangeAdmin {
-            http: reqwest::Client::new(),
+            http: lab.http()?,
             url: lab.exchange_url.clone(),
             cred: lab.exchange_credential()?,
         })
@@ -72,7 +72,7 @@ pub struct StsAdmin {
 impl StsAdmin {
     pub fn new(lab: &LabInfo) -> Result<Self> {
         Ok(StsAdmin {
-            http: reqwest::Client::new(),
+            http: lab.http()?,
             url: lab.sts_url.clone(),
             realm: lab.realm.clone(),
             cred: lab.sts_credential()?,
@@ -183,7 +183,8 @@ pub async fn mint_f1(lab: &LabInfo, user: Option<&str>) -> Result<String> {
         ("client_assertion", assertion),
         ("resource", resource.to_string()),
     ];
-    let r = reqwest::Client::new()
+    let r = lab
+        .http()?
         .post(&endpoint)
         .form(&form)
         .send()

@@ -25,6 +25,9 @@ pub struct LabInfo {
     pub exchange_host: String,
     pub exchange_admin_credential: PathBuf,
     pub skype_url: String,
+    /// The lab CA the services' HTTPS certificates chain to (`up --tls`); None: plain HTTP.
+    #[serde(default)]
+    pub ca_cert: Option<PathBuf>,
     pub skype_admin_credential: PathBuf,
     /// Skype Online's signing key (PKCS#8) and certificate, as provisioned in the STS registry.
     pub skype_key: PathBuf,
@@ -47,6 +50,26 @@ impl LabInfo {
     pub fn exchange_credential(&self) -> Result<String> {
         read_secret(&self.exchange_admin_credential)
     }
+    /// An HTTP client for the lab: trusts the lab CA when the lab runs HTTPS.
+    pub fn http(&self) -> Result<reqwest::Client> {
+        match &self.ca_cert {
+            Some(ca) => {
+                let roots = tlskit::read_roots(ca).map_err(|e| LabError::Check(e.to_string()))?;
+                tlskit::client(&roots).map_err(|e| LabError::Check(e.to_string()))
+            }
+            None => Ok(reqwest::Client::new()),
+        }
+    }
+
+    /// Skype's admin client, trusting the lab CA when the lab runs HTTPS.
+    pub fn skype_admin(&self) -> Result<skype::client::SkypeAdmin> {
+        Ok(skype::client::SkypeAdmin::with_http(
+            &self.skype_url,
+            &self.skype_credential()?,
+            self.http()?,
+        ))
+    }
+
     pub fn skype_credential(&self) -> Result<String> {
         read_secret(&self.skype_admin_credential)
     }
@@ -80,12 +103,12 @@ impl Drop for Lab {
     }
 }
 
-async fn listener(port: u16) -> Result<(tokio::net::TcpListener, String)> {
+async fn listener(port: u16, scheme: &str) -> Result<(tokio::net::TcpListener, String)> {
     let l = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .map_err(LabError::io(format!("127.0.0.1:{port}")))?;
     let url = format!(
-        "http://{}",
+        "{scheme}://{}",
         l.local_addr().map_err(LabError::io("listener"))?
     );
     Ok((l, url))
@@ -114,6 +137,32 @@ pub struct LabOptions {
     pub skype_port: u16,
     /// Benchmarks only: Exchange's unauthenticated route acts as this mailbox.
     pub bench_noauth_user: Option<String>,
+    /// Serve HTTPS with certificates from a lab CA generated in `<data>/tls` (`up --tls`).
+    pub tls: bool,
+}
+
+/// Serves `router` on `l`, over HTTPS when `tls` is given, with the peer address available to
+/// the handlers (rate limiting, loopback-only admin APIs).
+fn serve(
+    l: tokio::net::TcpListener,
+    router: axum::Router,
+    tls: Option<axum_server::tls_rustls::RustlsConfig>,
+) -> tokio::task::JoinHandle<()> {
+    let svc = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    tokio::spawn(async move {
+        match tls {
+            None => {
+                let _ = axum::serve(l, svc).await;
+            }
+            Some(cfg) => {
+                if let Ok(std_l) = l.into_std()
+                    && let Ok(server) = axum_server::from_tcp_rustls(std_l, cfg)
+                {
+                    let _ = server.serve(svc).await;
+                }
+            }
+        }
+    })
 }
 
 /// [`start`], with Exchange's unauthenticated benchmark route acting as `bench_noauth_user`
@@ -122,7 +171,29 @@ pub async fn start_with(dir: &Path, opts: LabOptions) -> Result<Lab> {
     std::fs::create_dir_all(dir).map_err(LabError::io(dir))?;
     let dir = dir.canonicalize().map_err(LabError::io(dir))?;
     let clock: SharedClock = Arc::new(SystemClock);
-    let (sts_l, sts_url) = listener(opts.sts_port).await?;
+    let (tls, roots, ca_cert) = if opts.tls {
+        let t = tlskit::LabTls::ensure(
+            &dir.join("tls"),
+            &["127.0.0.1", "localhost", EXCHANGE_HOST, SKYPE_HOST],
+        )
+        .map_err(|e| LabError::Start {
+            service: "the lab CA",
+            message: e.to_string(),
+        })?;
+        let cfg = t.server_config().await.map_err(|e| LabError::Start {
+            service: "the lab CA",
+            message: e.to_string(),
+        })?;
+        let roots = tlskit::read_roots(&t.ca_cert).map_err(|e| LabError::Start {
+            service: "the lab CA",
+            message: e.to_string(),
+        })?;
+        (Some(cfg), roots, Some(t.ca_cert))
+    } else {
+        (None, vec![], None)
+    };
+    let scheme = if opts.tls { "https" } else { "http" };
+    let (sts_l, sts_url) = listener(opts.sts_port, scheme).await?;
     let sts = sts::Sts::open(sts::Config {
         data_dir: Some(dir.join("sts")),
         public_url: sts_url.clone(),
@@ -138,15 +209,9 @@ pub async fn start_with(dir: &Path, opts: LabOptions) -> Result<Lab> {
         message: "it has no admin credential file".into(),
     })?;
     let sts_router = sts.router();
-    let mut tasks = vec![tokio::spawn(async move {
-        let _ = axum::serve(
-            sts_l,
-            sts_router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .await;
-    })];
+    let mut tasks = vec![serve(sts_l, sts_router, tls.clone())];
 
-    let (ex_l, ex_url) = listener(opts.exchange_port).await?;
+    let (ex_l, ex_url) = listener(opts.exchange_port, scheme).await?;
     let ex = exchange::Exchange::open(exchange::Config {
         data_dir: Some(dir.join("exchange")),
         hosts: vec![EXCHANGE_HOST.into(), "localhost".into(), "127.0.0.1".into()],
@@ -156,6 +221,7 @@ pub async fn start_with(dir: &Path, opts: LabOptions) -> Result<Lab> {
         metadata_refresh_secs: 3600,
         bench_noauth_user: opts.bench_noauth_user.clone(),
         auth_failures_per_minute: exchange::limit::DEFAULT_MAX_FAILURES,
+        tls_roots: roots.clone(),
     })
     .map_err(|e| LabError::Start {
         service: "Exchange",
@@ -164,15 +230,15 @@ pub async fn start_with(dir: &Path, opts: LabOptions) -> Result<Lab> {
     ex.spawn_background();
     ex.spawn_notifier(std::time::Duration::from_millis(500));
     let ex_router = ex.router();
-    tasks.push(tokio::spawn(async move {
-        let _ = axum::serve(
-            ex_l,
-            ex_router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .await;
-    }));
+    tasks.push(serve(ex_l, ex_router, tls.clone()));
 
-    let http = reqwest::Client::new();
+    let http = match &tls {
+        Some(_) => tlskit::client(&roots).map_err(|e| LabError::Start {
+            service: "the lab CA",
+            message: e.to_string(),
+        })?,
+        None => reqwest::Client::new(),
+    };
     let sts_cred = read_secret(&sts_cred_path)?;
     // the tenant
     let tenants_url = format!("{sts_url}/admin/tenants");
@@ -221,7 +287,7 @@ pub async fn start_with(dir: &Path, opts: LabOptions) -> Result<Lab> {
     };
     // Skype for Business Online: its own key (in its data directory), registered in the STS
     // first-party registry, as the service provisions itself.
-    let (sk_l, skype_url) = listener(opts.skype_port).await?;
+    let (sk_l, skype_url) = listener(opts.skype_port, scheme).await?;
     let skype_dir = dir.join("skype");
     let skype = skype::Skype::open(skype::Config {
         data_dir: Some(skype_dir.clone()),
@@ -230,6 +296,7 @@ pub async fn start_with(dir: &Path, opts: LabOptions) -> Result<Lab> {
         sts_url: sts_url.clone(),
         realm: realm.clone(),
         clock: clock.clone(),
+        tls_roots: roots.clone(),
     })
     .map_err(|e| LabError::Start {
         service: "Skype for Business Online",
@@ -248,13 +315,7 @@ pub async fn start_with(dir: &Path, opts: LabOptions) -> Result<Lab> {
         .map_err(LabError::http(&url))?;
     skype.spawn_background();
     let sk_router = skype.router();
-    tasks.push(tokio::spawn(async move {
-        let _ = axum::serve(
-            sk_l,
-            sk_router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .await;
-    }));
+    tasks.push(serve(sk_l, sk_router, tls.clone()));
     let (skype_key, skype_cert) = (
         skype_dir.join("signing-key.pk8"),
         skype_dir.join("signing-cert.cer"),
@@ -275,6 +336,7 @@ pub async fn start_with(dir: &Path, opts: LabOptions) -> Result<Lab> {
                 message: "it has no admin credential file".into(),
             })?,
         skype_url,
+        ca_cert,
         skype_admin_credential: skype
             .admin_credential_path()
             .map(Path::to_path_buf)
@@ -315,7 +377,7 @@ pub async fn start_with(dir: &Path, opts: LabOptions) -> Result<Lab> {
     }
     // Skype: Exchange's host resolves to the lab's Exchange; the users homed online with Cloud
     // Voicemail; server-side conversation history on; Alice's IM archived.
-    let sk = skype::client::SkypeAdmin::new(&info.skype_url, &info.skype_credential()?);
+    let sk = info.skype_admin()?;
     let sk_run = |c: &'static str, p: Value| {
         let sk = &sk;
         async move {

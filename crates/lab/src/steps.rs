@@ -320,7 +320,7 @@ pub async fn verify(
         report(&o);
         out.push(o);
     };
-    let skype = skype::client::SkypeAdmin::new(&lab.skype_url, &lab.skype_credential()?);
+    let skype = lab.skype_admin()?;
     let sk_err = |what: &str| {
         let what = what.to_owned();
         move |e: skype::SkypeError| LabError::Refused {
@@ -335,7 +335,7 @@ pub async fn verify(
             return Ok(out);
         }
     };
-    let ews = Ews::new(&lab.exchange_url, token);
+    let ews = Ews::with_client(&lab.exchange_url, token, lab.http()?);
     let sip = format!("sip:{user}");
 
     let wav = tone_wav(500);

@@ -36,6 +36,13 @@ fn path_sip(sip: &str) -> String {
 }
 
 impl SkypeAdmin {
+    /// With a given HTTP client (e.g. one trusting the lab's CA).
+    pub fn with_http(url: &str, credential: &str, http: reqwest::Client) -> Self {
+        let mut c = Self::new(url, credential);
+        c.http = http;
+        c
+    }
+
     pub fn new(url: &str, credential: &str) -> Self {
         SkypeAdmin {
             http: reqwest::Client::new(),

@@ -79,6 +79,9 @@ pub struct Config {
     /// The tenant's realm (a GUID).
     pub realm: String,
     pub clock: SharedClock,
+    /// Certificates to trust for HTTPS to the token service and Exchange (DER); empty: the
+    /// system's TLS roots are not used, so only plain HTTP works (the lab's default).
+    pub tls_roots: Vec<Vec<u8>>,
 }
 
 impl std::fmt::Debug for Config {
@@ -231,10 +234,16 @@ impl Skype {
             None => store::Db::open_in_memory(db::MIGRATIONS)?,
         };
         let overrides = db.call_blocking(db::host_overrides)?;
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(std::time::Duration::from_secs(5))
             .timeout(std::time::Duration::from_secs(20))
-            .redirect(reqwest::redirect::Policy::none())
+            .redirect(reqwest::redirect::Policy::none());
+        for r in &cfg.tls_roots {
+            let c = reqwest::Certificate::from_der(r)
+                .map_err(|e| SkypeError::Config(format!("TLS root: {e}")))?;
+            builder = builder.add_root_certificate(c);
+        }
+        let http = builder
             .build()
             .map_err(|e| SkypeError::Config(format!("HTTP client: {e}")))?;
         Ok(Skype {

@@ -72,6 +72,7 @@ fn open_skype(dir: &std::path::Path, lab: &lab::Lab, public_url: &str) -> Skype 
         sts_url: lab.info.sts_url.clone(),
         realm: lab.info.realm.clone(),
         clock: Arc::new(SystemClock),
+        tls_roots: vec![],
     })
     .unwrap()
 }

@@ -870,6 +870,7 @@ async fn boot(dir: &Path, bin: PathBuf) -> Result<World> {
         sts_url: sts_url.clone(),
         realm: realm.clone(),
         clock: clock.clone(),
+        tls_roots: vec![],
     })
     .map_err(|e| anyhow!("Skype: {e}"))?;
     let mut tuning = skype.tuning();
@@ -905,6 +906,7 @@ async fn boot(dir: &Path, bin: PathBuf) -> Result<World> {
         exchange_host: EXCHANGE_HOST.into(),
         exchange_admin_credential: exchange.data.join("admin-credential"),
         skype_url,
+        ca_cert: None,
         skype_admin_credential: skype
             .admin_credential_path()
             .map(Path::to_path_buf)
