@@ -24,6 +24,17 @@ pub struct Migration {
     pub sql: &'static str,
 }
 
+/// How far a commit is durable when it returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// On disk (fsync) before the commit returns: survives power loss. The default.
+    Full,
+    /// In the WAL (the OS's page cache) before the commit returns: survives the process being
+    /// killed, may lose the last commits on power loss (`synchronous=NORMAL`). For data that is
+    /// only a cache of short-lived facts, such as replay records of 10-minute assertions.
+    ProcessCrash,
+}
+
 /// Why the storage layer failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -67,14 +78,24 @@ impl std::fmt::Debug for Db {
 }
 
 impl Db {
-    /// Opens (creating if needed) the database at `path` and applies pending migrations.
+    /// Opens (creating if needed) the database at `path` and applies pending migrations. Every
+    /// commit is on disk before it returns (`synchronous=FULL`).
     pub fn open(path: &Path, migrations: &[Migration]) -> Result<Db, StoreError> {
+        Self::open_with(path, migrations, Durability::Full)
+    }
+
+    /// [`Db::open`] with a chosen durability.
+    pub fn open_with(
+        path: &Path,
+        migrations: &[Migration],
+        durability: Durability,
+    ) -> Result<Db, StoreError> {
         let conn = Connection::open(path).map_err(|source| StoreError::Open {
             path: path.to_owned(),
             source,
         })?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
-        Self::init(conn, Some(path.to_owned()), migrations)
+        Self::init(conn, Some(path.to_owned()), migrations, durability)
     }
 
     /// A private in-memory database (tests, `--ephemeral`).
@@ -83,15 +104,20 @@ impl Db {
             path: PathBuf::from(":memory:"),
             source,
         })?;
-        Self::init(conn, None, migrations)
+        Self::init(conn, None, migrations, Durability::Full)
     }
 
     fn init(
         mut conn: Connection,
         path: Option<PathBuf>,
         migrations: &[Migration],
+        durability: Durability,
     ) -> Result<Db, StoreError> {
-        conn.pragma_update(None, "synchronous", "FULL")?;
+        let sync = match durability {
+            Durability::Full => "FULL",
+            Durability::ProcessCrash => "NORMAL",
+        };
+        conn.pragma_update(None, "synchronous", sync)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         migrate(&mut conn, migrations)?;

@@ -87,6 +87,20 @@ CREATE INDEX used_assertions_expires ON used_assertions(expires);
 "#,
 }];
 
+/// The replay store (a file of its own, `replay.sqlite`): spent client-assertion `jti`s.
+pub(crate) const REPLAY_MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    sql: r#"
+CREATE TABLE used_assertions (
+    issuer  TEXT NOT NULL,
+    jti     TEXT NOT NULL,
+    expires INTEGER NOT NULL,
+    PRIMARY KEY (issuer, jti)
+) STRICT;
+CREATE INDEX used_assertions_expires ON used_assertions(expires);
+"#,
+}];
+
 // ---- rows --------------------------------------------------------------------------------------
 
 #[derive(Debug, Clone)]

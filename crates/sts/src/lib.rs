@@ -61,6 +61,8 @@ pub const MAX_ACTOR_TOKEN_LIFETIME_SECS: i64 = 86_400;
 pub const ADMIN_CREDENTIAL_FILE: &str = "admin-credential";
 /// Name of the database file in the data directory.
 pub const DATABASE_FILE: &str = "sts.sqlite";
+/// The replay store of spent client-assertion ids.
+const REPLAY_FILE: &str = "replay.sqlite";
 
 /// How to run the token service.
 #[derive(Debug, Clone)]
@@ -96,6 +98,8 @@ pub struct Sts {
 
 struct Inner {
     db: Db,
+    /// Spent client-assertion `jti`s (see `store::Durability::ProcessCrash`).
+    replay: Db,
     public_url: String,
     authority: String,
     lifetime: i64,
@@ -133,9 +137,10 @@ impl Sts {
                 config.actor_token_lifetime_secs
             )));
         }
-        let (db, admin_credential, admin_credential_path) = match &config.data_dir {
+        let (db, replay, admin_credential, admin_credential_path) = match &config.data_dir {
             None => (
                 Db::open_in_memory(db::MIGRATIONS)?,
+                Db::open_in_memory(db::REPLAY_MIGRATIONS)?,
                 secret::new_admin_credential(),
                 None,
             ),
@@ -144,14 +149,25 @@ impl Sts {
                 let db_path = dir.join(DATABASE_FILE);
                 create_private_file(&db_path)?;
                 let db = Db::open(&db_path, db::MIGRATIONS)?;
+                let replay_path = dir.join(REPLAY_FILE);
+                create_private_file(&replay_path)?;
+                // Replay records of client assertions (which live at most 10 minutes) survive the
+                // process being killed; only a power loss could forget the last ones. Everything
+                // else the token service stores is fsync'd before it answers.
+                let replay = Db::open_with(
+                    &replay_path,
+                    db::REPLAY_MIGRATIONS,
+                    store::Durability::ProcessCrash,
+                )?;
                 let cred_path = dir.join(ADMIN_CREDENTIAL_FILE);
                 let cred = load_or_create_credential(&cred_path)?;
-                (db, cred, Some(cred_path))
+                (db, replay, cred, Some(cred_path))
             }
         };
         let sts = Sts {
             inner: Arc::new(Inner {
                 db,
+                replay,
                 public_url,
                 authority,
                 lifetime: config.actor_token_lifetime_secs,
@@ -207,6 +223,10 @@ impl Sts {
 
     pub(crate) fn db(&self) -> &Db {
         &self.inner.db
+    }
+
+    pub(crate) fn replay_db(&self) -> &Db {
+        &self.inner.replay
     }
 }
 

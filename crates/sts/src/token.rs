@@ -287,7 +287,7 @@ impl Sts {
             let now = self.now();
             let (i, j) = (issuer.clone(), jti.clone());
             let fresh = self
-                .db()
+                .replay_db()
                 .call(move |conn| {
                     let tx = conn.transaction()?;
                     let fresh = db::use_jti(&tx, &i, &j, exp + DEFAULT_SKEW_SECS, now)?;

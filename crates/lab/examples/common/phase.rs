@@ -1,0 +1,73 @@
+//! The load phase shared by the benchmark examples: N connections for a fixed time, counting
+//! requests, errors (anything but HTTP 200 with NoError, or a JSON body), and latency percentiles.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+pub struct Phase {
+    pub name: String,
+    pub rps: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub errors: u64,
+}
+
+pub async fn run_phase(
+    name: &str,
+    secs: u64,
+    conns: usize,
+    make: Arc<dyn Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync>,
+) -> Phase {
+    let stop = Arc::new(AtomicBool::new(false));
+    let errors = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    let start = Instant::now();
+    for _ in 0..conns {
+        let (stop, errors, make) = (stop.clone(), errors.clone(), make.clone());
+        tasks.push(tokio::spawn(async move {
+            let http = reqwest::Client::builder()
+                .pool_max_idle_per_host(1)
+                .build()
+                .expect("client");
+            let mut lat = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                match make(&http).send().await {
+                    Ok(r) if r.status().is_success() => {
+                        let body = r.bytes().await.unwrap_or_default();
+                        if !body.windows(7).any(|w| w == b"NoError") && !body.starts_with(b"{") {
+                            errors.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    _ => {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                lat.push(t.elapsed());
+            }
+            lat
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap_or_default());
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    all.sort();
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .map(|d| d.as_secs_f64() * 1000.0)
+            .unwrap_or(0.0)
+    };
+    Phase {
+        name: name.into(),
+        rps: all.len() as f64 / elapsed,
+        p50_ms: pct(0.5),
+        p99_ms: pct(0.99),
+        errors: errors.load(Ordering::Relaxed),
+    }
+}
