@@ -8,6 +8,7 @@
 
 use lab::LabInfo;
 use lab::client::{ExchangeAdmin, StsAdmin, mint_f1};
+use lab::steps::{field, list};
 use s2s_proto::Certificate;
 use s2s_proto::principal::{ACS_APP_ID, EXCHANGE_APP_ID, SKYPE_APP_ID, spn_covers};
 use serde::Serialize;
@@ -90,32 +91,6 @@ impl Report {
             .count();
         out.push_str(&format!("✔ {ok} checks hold\n"));
         out
-    }
-}
-
-fn field<'a>(v: &'a Value, name: &str) -> &'a Value {
-    v.as_object()
-        .and_then(|o| {
-            o.iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v)
-        })
-        .unwrap_or(&Value::Null)
-}
-
-fn list(v: &Value) -> Vec<Value> {
-    if let Some(a) = v.as_array() {
-        return a.clone();
-    }
-    for k in ["value", "output", "keys", "credentials"] {
-        if let Some(a) = field(v, k).as_array() {
-            return a.clone();
-        }
-    }
-    if v.is_object() {
-        vec![v.clone()]
-    } else {
-        vec![]
     }
 }
 

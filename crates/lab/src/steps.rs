@@ -21,7 +21,8 @@ pub struct Outcome {
     pub detail: String,
 }
 
-fn field<'a>(v: &'a Value, name: &str) -> &'a Value {
+/// A member of a cmdlet's output object, matched case-insensitively like PowerShell.
+pub fn field<'a>(v: &'a Value, name: &str) -> &'a Value {
     v.as_object()
         .and_then(|o| {
             o.iter()
@@ -31,7 +32,9 @@ fn field<'a>(v: &'a Value, name: &str) -> &'a Value {
         .unwrap_or(&Value::Null)
 }
 
-fn list(v: &Value) -> Vec<Value> {
+/// The objects of an admin API answer: an array, or the array under value/output/keys/credentials,
+/// or the single object.
+pub fn list(v: &Value) -> Vec<Value> {
     if let Some(a) = v.as_array() {
         return a.clone();
     }
