@@ -267,7 +267,7 @@ async fn serve_parsed(
             );
         }
     };
-    if let Err(e) = ex.inner.mbx.ensure_mailbox(&key).await {
+    if let Err(e) = ex.ensure_mailbox_once(&key).await {
         return xml(
             StatusCode::OK,
             resp::error_response(req.operation.name(), &err(&e)),

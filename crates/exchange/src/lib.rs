@@ -64,11 +64,6 @@ pub const MAX_EWS_BODY: usize = 16 << 20;
 /// Most entries in the validated-token cache.
 const TOKEN_CACHE_MAX: usize = 50_000;
 
-struct CachedToken {
-    token: Arc<S2sToken>,
-    generation: u64,
-}
-
 struct CachedCaller {
     caller: Caller,
     generation: u64,
@@ -81,7 +76,7 @@ pub(crate) struct Inner {
     pub mbx: MailboxStore,
     pub trust: RwLock<Arc<TrustSnapshot>>,
     generation: AtomicU64,
-    cache: RwLock<HashMap<String, CachedToken>>,
+    provisioned: RwLock<std::collections::HashSet<String>>,
     callers: RwLock<HashMap<String, CachedCaller>>,
     pub cache_enabled: AtomicBool,
     pub http: reqwest::Client,
@@ -198,7 +193,7 @@ impl Exchange {
                 mbx,
                 trust: RwLock::new(Arc::new(snap)),
                 generation: AtomicU64::new(0),
-                cache: RwLock::new(HashMap::new()),
+                provisioned: RwLock::new(std::collections::HashSet::new()),
                 callers: RwLock::new(HashMap::new()),
                 cache_enabled: AtomicBool::new(true),
                 http,
@@ -236,9 +231,6 @@ impl Exchange {
     }
 
     fn clear_cache(&self) {
-        if let Ok(mut c) = self.inner.cache.write() {
-            c.clear();
-        }
         if let Ok(mut c) = self.inner.callers.write() {
             c.clear();
         }
@@ -306,39 +298,33 @@ impl Exchange {
         });
     }
 
-    fn validate_cached(
-        &self,
-        token: &str,
-        snap: &TrustSnapshot,
-    ) -> Result<Arc<S2sToken>, AuthFailure> {
-        let now = self.inner.cfg.clock.unix();
-        let use_cache = self.inner.cache_enabled.load(Ordering::Relaxed);
-        if use_cache
-            && let Ok(c) = self.inner.cache.read()
-            && let Some(hit) = c.get(token)
-            && hit.generation == snap.generation
-            && now <= hit.token.expires() + s2s_proto::validate::DEFAULT_SKEW_SECS
-        {
-            return Ok(hit.token.clone());
-        }
+    fn validate(&self, token: &str, snap: &TrustSnapshot) -> Result<Arc<S2sToken>, AuthFailure> {
         let policy = snap.policy.as_ref().ok_or(AuthFailure::NotConfigured)?;
-        let v = Arc::new(s2s_proto::validate_s2s(token, policy, now).map_err(AuthFailure::Token)?);
-        if use_cache && let Ok(mut c) = self.inner.cache.write() {
-            if c.len() >= TOKEN_CACHE_MAX {
-                c.retain(|_, e| now <= e.token.expires());
-                if c.len() >= TOKEN_CACHE_MAX {
-                    c.clear();
-                }
-            }
-            c.insert(
-                token.to_owned(),
-                CachedToken {
-                    token: v.clone(),
-                    generation: snap.generation,
-                },
-            );
+        let now = self.inner.cfg.clock.unix();
+        Ok(Arc::new(
+            s2s_proto::validate_s2s(token, policy, now).map_err(AuthFailure::Token)?,
+        ))
+    }
+
+    /// Provisions a mailbox's folder tree once per process (New-Mailbox does it at creation; this
+    /// covers mailboxes of older data), keeping the write transaction off the request path.
+    pub(crate) async fn ensure_mailbox_once(
+        &self,
+        key: &mailbox::MailboxKey,
+    ) -> Result<(), mailbox::MailboxError> {
+        if self
+            .inner
+            .provisioned
+            .read()
+            .is_ok_and(|p| p.contains(key.as_str()))
+        {
+            return Ok(());
         }
-        Ok(v)
+        self.inner.mbx.ensure_mailbox(key).await?;
+        if let Ok(mut p) = self.inner.provisioned.write() {
+            p.insert(key.as_str().to_owned());
+        }
+        Ok(())
     }
 
     /// The whole inbound pipeline: token → partner application → linked account's roles → user.
@@ -386,7 +372,7 @@ impl Exchange {
         if snap.policy.is_none() {
             return Err(AuthFailure::NotConfigured);
         }
-        let validated = match self.validate_cached(token, &snap) {
+        let validated = match self.validate(token, &snap) {
             Err(AuthFailure::Token(TokenError::KeyNotFound { iss, .. }))
                 if self.may_refresh(&iss) =>
             {
@@ -401,7 +387,7 @@ impl Exchange {
                     let _ = self.reload_trust().await;
                 }
                 snap = self.snapshot();
-                self.validate_cached(token, &snap)?
+                self.validate(token, &snap)?
             }
             other => other?,
         };
@@ -566,7 +552,7 @@ impl Exchange {
             )));
         }
         let key = mailbox::MailboxKey::new(r.guid)?;
-        self.inner.mbx.ensure_mailbox(&key).await?;
+        self.ensure_mailbox_once(&key).await?;
         Ok(key)
     }
 
