@@ -72,6 +72,15 @@ fn bench(c: &mut Criterion) {
             jwt::Compact::parse(&a).unwrap().claims.len()
         })
     });
+    g.bench_function("decode_layers", |b| {
+        b.iter(|| s2s_proto::validate::decode_layers_for_bench(black_box(&outer)).unwrap())
+    });
+    g.bench_function("decode_layers_then_raw_verify", |b| {
+        b.iter(|| {
+            s2s_proto::validate::decode_layers_for_bench(black_box(&outer)).unwrap();
+            assert!(vk.verify_rs256(black_box(input.as_bytes()), black_box(&sig)))
+        })
+    });
     g.bench_function("raw_sign", |b| {
         b.iter(|| key.sign_rs256(black_box(input.as_bytes())).unwrap())
     });

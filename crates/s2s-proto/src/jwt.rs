@@ -50,18 +50,14 @@ impl<'a> Compact<'a> {
                 max: MAX_TOKEN_BYTES,
             });
         }
-        let parts: Vec<&str> = token.splitn(4, '.').collect();
-        if parts.len() != 3 {
-            return Err(JwtFormatError::PartCount(token.split('.').count()));
-        }
-        let header = decode_object(parts[0], "header")?;
-        let claims = decode_object(parts[1], "payload")?;
-        let signing_input = &token[..parts[0].len() + 1 + parts[1].len()];
+        let parts = split(token)?;
+        let header = decode_object(parts.header, "header")?;
+        let claims = decode_object(parts.payload, "payload")?;
         Ok(Compact {
-            signing_input,
+            signing_input: parts.signing_input,
             header,
             claims,
-            signature_b64: parts[2],
+            signature_b64: parts.signature,
         })
     }
 
@@ -70,12 +66,43 @@ impl<'a> Compact<'a> {
     }
 }
 
-fn decode_object(part: &str, name: &'static str) -> Result<Map<String, Value>, JwtFormatError> {
-    let bytes = b64::url_decode(part).map_err(|e| JwtFormatError::Base64 {
-        part: name,
+/// The three segments of a compact JWT, still encoded.
+pub(crate) struct Parts<'a> {
+    pub header: &'a str,
+    pub payload: &'a str,
+    pub signature: &'a str,
+    /// `<header>.<payload>`: the signed bytes.
+    pub signing_input: &'a str,
+}
+
+/// Splits a compact JWT into its three segments (the caller bounds the size).
+pub(crate) fn split(token: &str) -> Result<Parts<'_>, JwtFormatError> {
+    let bytes = token.as_bytes();
+    let mut dots = memchr::memchr_iter(b'.', bytes);
+    let (Some(d1), Some(d2), None) = (dots.next(), dots.next(), dots.next()) else {
+        return Err(JwtFormatError::PartCount(
+            memchr::memchr_iter(b'.', bytes).count() + 1,
+        ));
+    };
+    // the dots are ASCII, so every slice below is on a character boundary
+    Ok(Parts {
+        header: &token[..d1],
+        payload: &token[d1 + 1..d2],
+        signature: &token[d2 + 1..],
+        signing_input: &token[..d2],
+    })
+}
+
+/// Decodes one base64url segment.
+pub(crate) fn decode_segment(seg: &str, part: &'static str) -> Result<Vec<u8>, JwtFormatError> {
+    b64::url_decode(seg).map_err(|e| JwtFormatError::Base64 {
+        part,
         detail: e.to_string(),
-    })?;
-    parse_object(&bytes, name)
+    })
+}
+
+fn decode_object(part: &str, name: &'static str) -> Result<Map<String, Value>, JwtFormatError> {
+    parse_object(&decode_segment(part, name)?, name)
 }
 
 /// Parses a JSON object, refusing duplicate member names and more than [`MAX_CLAIMS`] members.
@@ -95,7 +122,7 @@ pub fn parse_object(
     Ok(map)
 }
 
-fn classify(e: serde_json::Error, part: &'static str) -> JwtFormatError {
+pub(crate) fn classify(e: serde_json::Error, part: &'static str) -> JwtFormatError {
     let msg = e.to_string();
     if let Some(rest) = msg.strip_prefix("duplicate member ") {
         let name = rest

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod b64;
+pub mod claims;
 pub mod clock;
 pub mod jwt;
 pub mod keys;
@@ -16,9 +17,10 @@ pub mod token;
 pub mod validate;
 pub mod wire;
 
+pub use claims::ClaimSet;
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use keys::{Certificate, KeyError, SigningKey, VerifyKey};
-pub use principal::{PrincipalError, PrincipalName};
+pub use principal::{PrincipalError, PrincipalName, PrincipalRef};
 pub use token::{ActorTokenSpec, ClientAssertionSpec, OuterTokenSpec, UserClaims};
 pub use validate::{
     ExpectedAudience, Policy, S2sToken, TokenError, TrustedIssuer, ValidatedToken, validate_s2s,

@@ -70,20 +70,54 @@ impl PrincipalName {
     }
 
     pub fn parse(s: &str) -> Result<Self, PrincipalError> {
+        PrincipalRef::parse(s).map(|p| p.to_owned())
+    }
+
+    /// True when `self` and `other` name the same principal under the protocol's rules: app id and
+    /// realm exactly, host ignoring ASCII case; both with a host or both without.
+    pub fn same_as(&self, other: &PrincipalName) -> bool {
+        self.app_id == other.app_id
+            && self.realm == other.realm
+            && match (&self.host, &other.host) {
+                (None, None) => true,
+                (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
+                _ => false,
+            }
+    }
+
+    /// The principal without its host: `<appid>@<realm>`.
+    pub fn without_host(&self) -> PrincipalName {
+        Self::new(self.app_id.clone(), None, self.realm.clone())
+    }
+}
+
+/// A principal name parsed in place: the same rules as [`PrincipalName::parse`], borrowing from
+/// the input (the validator's hot path parses several names per token without allocating).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PrincipalRef<'a> {
+    pub app_id: &'a str,
+    pub host: Option<&'a str>,
+    pub realm: &'a str,
+}
+
+impl<'a> PrincipalRef<'a> {
+    pub fn parse(s: &'a str) -> Result<Self, PrincipalError> {
         if s.is_empty() {
             return Err(PrincipalError::Empty);
         }
         if s.len() > MAX_PRINCIPAL_LEN {
             return Err(PrincipalError::TooLong);
         }
-        if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        // ASCII whitespace and control characters are exactly the bytes <= 0x20 and 0x7f
+        if (s.is_ascii() && s.bytes().any(|b| b <= b' ' || b == 0x7f))
+            || (!s.is_ascii() && s.chars().any(|c| c.is_whitespace() || c.is_control()))
+        {
             return Err(PrincipalError::BadCharacters(s.to_owned()));
         }
-        let mut at = s.split('@');
-        let (Some(left), Some(realm)) = (at.next(), at.next()) else {
+        let Some((left, realm)) = s.split_once('@') else {
             return Err(PrincipalError::NoRealm(s.to_owned()));
         };
-        if at.next().is_some() {
+        if realm.contains('@') {
             return Err(PrincipalError::TooManyAt(s.to_owned()));
         }
         if realm.is_empty() {
@@ -104,24 +138,15 @@ impl PrincipalName {
         if app_id.is_empty() {
             return Err(PrincipalError::EmptyAppId(s.to_owned()));
         }
-        Ok(Self::new(app_id, host, realm))
+        Ok(PrincipalRef {
+            app_id,
+            host,
+            realm,
+        })
     }
 
-    /// True when `self` and `other` name the same principal under the protocol's rules: app id and
-    /// realm exactly, host ignoring ASCII case; both with a host or both without.
-    pub fn same_as(&self, other: &PrincipalName) -> bool {
-        self.app_id == other.app_id
-            && self.realm == other.realm
-            && match (&self.host, &other.host) {
-                (None, None) => true,
-                (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
-                _ => false,
-            }
-    }
-
-    /// The principal without its host: `<appid>@<realm>`.
-    pub fn without_host(&self) -> PrincipalName {
-        Self::new(self.app_id.clone(), None, self.realm.clone())
+    pub fn to_owned(&self) -> PrincipalName {
+        PrincipalName::new(self.app_id, self.host, self.realm)
     }
 }
 
@@ -198,6 +223,33 @@ mod tests {
             PrincipalName::parse(&"a".repeat(2000)).unwrap_err(),
             PrincipalError::TooLong
         );
+    }
+
+    #[test]
+    fn borrowed_parse_agrees_with_owned() {
+        let inputs = [
+            format!("{SKYPE_APP_ID}@{R}"),
+            format!("{EXCHANGE_APP_ID}/mail.contoso.example@{R}"),
+            "a\u{0b}b@r".to_owned(),
+            "a\u{85}b@r".to_owned(),
+            "a\u{2003}b@r".to_owned(),
+            "a\tb@r".to_owned(),
+            "ä/ö@ü".to_owned(),
+            "a@b@c".to_owned(),
+            "a/b/c@r".to_owned(),
+            String::new(),
+        ];
+        for s in &inputs {
+            // the ASCII fast path refuses exactly what the char-by-char rule refuses
+            let bad = s.chars().any(|c| c.is_whitespace() || c.is_control());
+            let got = PrincipalRef::parse(s);
+            assert_eq!(
+                matches!(got, Err(PrincipalError::BadCharacters(_))),
+                bad,
+                "{s:?}"
+            );
+            assert_eq!(got.map(|p| p.to_owned()), PrincipalName::parse(s), "{s:?}");
+        }
     }
 
     #[test]
