@@ -3,7 +3,7 @@
 //! the real cmdlets' field names, or `{"error": {"category", "message"}}`. Authenticated with
 //! the admin credential written at first start.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use axum::Json;
 use axum::extract::State;
@@ -13,8 +13,8 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
+
+use psh::bind::{BindRules, Params};
 
 use crate::Exchange;
 use crate::error::ExchangeError;
@@ -273,110 +273,13 @@ async fn powershell(
     }
 }
 
-/// Bound parameters of one invocation, matched case-insensitively like PowerShell.
-pub struct Params {
-    cmdlet: String,
-    values: BTreeMap<String, Value>,
-}
-
-impl Params {
-    fn new(
-        cmdlet: &str,
-        allowed: &[&str],
-        raw: serde_json::Map<String, Value>,
-    ) -> Result<Self, ExchangeError> {
-        let mut values = BTreeMap::new();
-        for (k, v) in raw {
-            let key = k.trim_start_matches('-');
-            if IGNORED.iter().any(|i| i.eq_ignore_ascii_case(key)) {
-                continue;
-            }
-            let Some(canon) = allowed.iter().find(|a| a.eq_ignore_ascii_case(key)) else {
-                return Err(ExchangeError::UnknownParameter {
-                    cmdlet: cmdlet.to_owned(),
-                    param: key.to_owned(),
-                    supported: allowed
-                        .iter()
-                        .map(|a| format!("-{a}"))
-                        .collect::<Vec<_>>()
-                        .join(" "),
-                });
-            };
-            values.insert(canon.to_string(), v);
-        }
-        Ok(Params {
-            cmdlet: cmdlet.to_owned(),
-            values,
-        })
-    }
-
-    fn str(&self, name: &'static str) -> Result<Option<String>, ExchangeError> {
-        match self.values.get(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(Value::Number(n)) => Ok(Some(n.to_string())),
-            Some(Value::Object(o)) => match o.get("Identity").and_then(Value::as_str) {
-                // an object piped in: use its identity, as PowerShell binds by property name
-                Some(id) => Ok(Some(id.to_owned())),
-                None => Err(self.bad(name, "an object without an Identity property")),
-            },
-            Some(other) => Err(self.bad(name, &format!("{other} is not a string"))),
-        }
-    }
-
-    fn req(&self, name: &'static str) -> Result<String, ExchangeError> {
-        self.str(name)?
-            .filter(|s| !s.is_empty())
-            .ok_or(ExchangeError::MissingParameter {
-                cmdlet: self.cmdlet.clone(),
-                param: name,
-            })
-    }
-
-    fn bool(&self, name: &'static str) -> Result<Option<bool>, ExchangeError> {
-        match self.values.get(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(Value::String(s)) => match s.trim_start_matches('$').to_ascii_lowercase().as_str()
-            {
-                "true" | "1" | "" => Ok(Some(true)),
-                "false" | "0" => Ok(Some(false)),
-                _ => Err(self.bad(name, &format!("'{s}' is not $true or $false"))),
-            },
-            Some(other) => Err(self.bad(name, &format!("{other} is not $true or $false"))),
-        }
-    }
-
-    fn switch(&self, name: &'static str) -> Result<bool, ExchangeError> {
-        Ok(self.bool(name)?.unwrap_or(false))
-    }
-
-    fn date(&self, name: &'static str) -> Result<Option<i64>, ExchangeError> {
-        let Some(s) = self.str(name)? else {
-            return Ok(None);
-        };
-        if let Ok(d) = OffsetDateTime::parse(&s, &Rfc3339) {
-            return Ok(Some(d.unix_timestamp()));
-        }
-        if let Ok(n) = s.parse::<i64>() {
-            return Ok(Some(n));
-        }
-        Err(self.bad(
-            name,
-            &format!(
-                "'{s}' is not a date (use ISO 8601, e.g. 2026-11-26T09:00:00Z, or (Get-Date))"
-            ),
-        ))
-    }
-
-    fn bad(&self, name: &'static str, why: &str) -> ExchangeError {
-        ExchangeError::BadParameter {
-            cmdlet: self.cmdlet.clone(),
-            param: name,
-            why: why.to_owned(),
-        }
-    }
-}
+/// How Exchange binds cmdlet parameters (piped objects by Identity; strings as given).
+const BIND: BindRules = BindRules {
+    ignored: IGNORED,
+    identity_properties: &["Identity"],
+    max_len: None,
+    trim: false,
+};
 
 fn to_values<T: serde::Serialize>(items: Vec<T>) -> Vec<Value> {
     items
@@ -397,7 +300,7 @@ impl Exchange {
         else {
             return Err(ExchangeError::UnknownCmdlet(cmdlet.to_owned()));
         };
-        let p = Params::new(name, allowed, raw)?;
+        let p = Params::bind(name, allowed, raw, BIND)?;
         let now = self.inner.cfg.clock.unix();
         let org = self.inner.org.clone();
         let trust_changed = matches!(

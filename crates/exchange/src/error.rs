@@ -94,3 +94,26 @@ impl ExchangeError {
         }
     }
 }
+
+impl From<psh::bind::BindError> for ExchangeError {
+    fn from(e: psh::bind::BindError) -> Self {
+        use psh::bind::BindError;
+        match e {
+            BindError::Unknown {
+                cmdlet,
+                param,
+                supported,
+            } => ExchangeError::UnknownParameter {
+                cmdlet,
+                param,
+                supported,
+            },
+            BindError::Missing { cmdlet, param } => {
+                ExchangeError::MissingParameter { cmdlet, param }
+            }
+            BindError::Bad { cmdlet, param, why } => {
+                ExchangeError::BadParameter { cmdlet, param, why }
+            }
+        }
+    }
+}

@@ -102,6 +102,7 @@
 #![forbid(unsafe_code)]
 
 pub mod ast;
+pub mod bind;
 mod error;
 mod eval;
 mod format;

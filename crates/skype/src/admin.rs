@@ -10,9 +10,9 @@
 //! `Update-CsPresenceSubscription`, `Get-CsVerifyKey` and `Set|Get|Remove-CsHostOverride` (a
 //! stand-in for DNS: where to connect for a host name) are OpenHybrid's own.
 
-use std::collections::BTreeMap;
-
 use serde_json::{Value, json};
+
+use psh::bind::{BindRules, Params};
 
 use crate::Skype;
 use crate::db::{self, ArchivingPolicy, User};
@@ -78,114 +78,14 @@ pub const CMDLETS: &[(&str, &[&str])] = &[
 
 const IGNORED: &[&str] = &["Verbose", "ErrorAction", "WarningAction", "WhatIf", "Force"];
 
-/// Bound parameters of one invocation, matched case-insensitively like PowerShell.
-struct Params {
-    cmdlet: String,
-    values: BTreeMap<&'static str, Value>,
-}
-
-impl Params {
-    fn new(
-        cmdlet: &str,
-        allowed: &[&'static str],
-        raw: serde_json::Map<String, Value>,
-    ) -> Result<Self, SkypeError> {
-        let mut values = BTreeMap::new();
-        for (k, v) in raw {
-            let key = k.trim_start_matches('-');
-            let Some(canon) = allowed.iter().find(|a| a.eq_ignore_ascii_case(key)) else {
-                if IGNORED.iter().any(|i| i.eq_ignore_ascii_case(key)) {
-                    continue;
-                }
-                return Err(SkypeError::UnknownParameter {
-                    cmdlet: cmdlet.to_owned(),
-                    param: key.chars().take(60).collect(),
-                    supported: allowed
-                        .iter()
-                        .map(|a| format!("-{a}"))
-                        .collect::<Vec<_>>()
-                        .join(" "),
-                });
-            };
-            values.insert(*canon, v);
-        }
-        Ok(Params {
-            cmdlet: cmdlet.to_owned(),
-            values,
-        })
-    }
-
-    fn bad(&self, param: &'static str, why: impl Into<String>) -> SkypeError {
-        SkypeError::BadParameter {
-            cmdlet: self.cmdlet.clone(),
-            param,
-            why: why.into(),
-        }
-    }
-
-    fn str(&self, name: &'static str) -> Result<Option<String>, SkypeError> {
-        match self.values.get(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) if s.len() <= 2048 => Ok(Some(s.trim().to_owned())),
-            Some(Value::String(_)) => Err(self.bad(name, "longer than 2048 characters")),
-            Some(Value::Number(n)) => Ok(Some(n.to_string())),
-            Some(Value::Object(o)) => match o
-                .get("Identity")
-                .or_else(|| o.get("SipAddress"))
-                .and_then(Value::as_str)
-            {
-                Some(id) => Ok(Some(id.to_owned())),
-                None => Err(self.bad(name, "an object without an Identity property")),
-            },
-            Some(other) => Err(self.bad(name, format!("{other} is not a string"))),
-        }
-    }
-
-    fn req(&self, name: &'static str) -> Result<String, SkypeError> {
-        self.str(name)?
-            .filter(|s| !s.is_empty())
-            .ok_or(SkypeError::MissingParameter {
-                cmdlet: self.cmdlet.clone(),
-                param: name,
-            })
-    }
-
-    fn bool(&self, name: &'static str) -> Result<Option<bool>, SkypeError> {
-        match self.values.get(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(Value::String(s)) => match s.trim_start_matches('$').to_ascii_lowercase().as_str()
-            {
-                "true" | "1" | "" => Ok(Some(true)),
-                "false" | "0" => Ok(Some(false)),
-                _ => Err(self.bad(
-                    name,
-                    format!(
-                        "'{}' is not $true or $false",
-                        s.chars().take(20).collect::<String>()
-                    ),
-                )),
-            },
-            Some(other) => Err(self.bad(name, format!("{other} is not $true or $false"))),
-        }
-    }
-
-    fn int(&self, name: &'static str) -> Result<Option<i64>, SkypeError> {
-        match self.values.get(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Number(n)) => n
-                .as_i64()
-                .map(Some)
-                .ok_or_else(|| self.bad(name, "not an integer")),
-            Some(Value::String(s)) => s
-                .trim()
-                .parse()
-                .map(Some)
-                .map_err(|_| self.bad(name, "not an integer")),
-            Some(_) => Err(self.bad(name, "not an integer")),
-        }
-    }
-}
+/// How Skype binds cmdlet parameters (piped objects by Identity or SipAddress; strings trimmed
+/// and at most 2048 bytes).
+const BIND: BindRules = BindRules {
+    ignored: IGNORED,
+    identity_properties: &["Identity", "SipAddress"],
+    max_len: Some(2048),
+    trim: true,
+};
 
 fn sip_uri(s: &str) -> String {
     format!("sip:{s}")
@@ -315,7 +215,7 @@ impl Skype {
         else {
             return Err(SkypeError::UnknownCmdlet(cmdlet.chars().take(80).collect()));
         };
-        let p = Params::new(name, allowed, raw)?;
+        let p = Params::bind(name, allowed, raw, BIND)?;
         let now = self.now();
         match *name {
             "Enable-CsUser" => {
@@ -423,7 +323,7 @@ impl Skype {
             "Set-CsConversationHistoryConfiguration" => {
                 let on = p.bool("EnableServerConversationHistory")?.ok_or(
                     SkypeError::MissingParameter {
-                        cmdlet: p.cmdlet.clone(),
+                        cmdlet: p.cmdlet().to_owned(),
                         param: "EnableServerConversationHistory",
                     },
                 )?;
@@ -473,10 +373,12 @@ impl Skype {
                         .chars()
                         .all(|c| c.is_ascii_alphanumeric() || "-_ .".contains(c))
                 {
-                    return Err(p.bad(
-                        "Identity",
-                        "use letters, digits, '-', '_', '.' and spaces (at most 64)",
-                    ));
+                    return Err(p
+                        .bad(
+                            "Identity",
+                            "use letters, digits, '-', '_', '.' and spaces (at most 64)",
+                        )
+                        .into());
                 }
                 let existing = {
                     let i = id.clone();
@@ -620,7 +522,7 @@ impl Skype {
                         .chars()
                         .all(|c| c.is_ascii_alphanumeric() || ".-".contains(c))
                 {
-                    return Err(p.bad("HostName", "not a host name"));
+                    return Err(p.bad("HostName", "not a host name").into());
                 }
                 let to = if *name == "Set-CsHostOverride" {
                     let to = p.req("ConnectTo")?;
@@ -651,7 +553,7 @@ impl Skype {
                     return Err(p.bad(
                         "Service",
                         "Skype tests -Service EWS (flow F1); -Service Generic is Exchange's side",
-                    ));
+                    ).into());
                 }
                 let target = p.req("TargetUri")?;
                 check_url(&target)?;

@@ -212,3 +212,24 @@ impl From<store::rusqlite::Error> for SkypeError {
         SkypeError::Store(store::StoreError::Sqlite(e))
     }
 }
+
+impl From<psh::bind::BindError> for SkypeError {
+    fn from(e: psh::bind::BindError) -> Self {
+        use psh::bind::BindError;
+        match e {
+            BindError::Unknown {
+                cmdlet,
+                param,
+                supported,
+            } => SkypeError::UnknownParameter {
+                cmdlet,
+                param,
+                supported,
+            },
+            BindError::Missing { cmdlet, param } => SkypeError::MissingParameter { cmdlet, param },
+            BindError::Bad { cmdlet, param, why } => {
+                SkypeError::BadParameter { cmdlet, param, why }
+            }
+        }
+    }
+}

@@ -1,0 +1,341 @@
+//! Parameter binding for the cmdlet hosts (Exchange's and Skype's admin APIs): named parameters
+//! matched case-insensitively against a cmdlet's list, as PowerShell binds them, and read as
+//! strings, booleans, switches, integers and dates with errors that name the cmdlet and the
+//! parameter. Each host maps [`BindError`] into its own error type.
+
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// Why a parameter could not be bound.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BindError {
+    #[error(
+        "{cmdlet}: a parameter cannot be found that matches parameter name '{param}'. Supported: {supported}"
+    )]
+    Unknown {
+        cmdlet: String,
+        param: String,
+        supported: String,
+    },
+    #[error("{cmdlet}: the parameter -{param} is required")]
+    Missing { cmdlet: String, param: &'static str },
+    #[error("{cmdlet}: cannot bind parameter -{param}: {why}")]
+    Bad {
+        cmdlet: String,
+        param: &'static str,
+        why: String,
+    },
+}
+
+/// How one host binds.
+#[derive(Debug, Clone, Copy)]
+pub struct BindRules {
+    /// Common parameters accepted by every cmdlet and ignored (`-Verbose`, `-ErrorAction`, …).
+    pub ignored: &'static [&'static str],
+    /// Properties of a piped-in object that stand for it (`Identity`, then others), tried in order.
+    pub identity_properties: &'static [&'static str],
+    /// Longest string value, in bytes, if bounded here (the request body limit bounds the rest).
+    pub max_len: Option<usize>,
+    /// Trim surrounding whitespace from string values.
+    pub trim: bool,
+}
+
+/// The bound parameters of one invocation.
+#[derive(Debug, Clone)]
+pub struct Params {
+    cmdlet: String,
+    rules: BindRules,
+    values: BTreeMap<&'static str, Value>,
+}
+
+impl Params {
+    /// Binds `raw` (names with or without a leading `-`, any case) to `allowed`; a name that is
+    /// neither allowed nor ignored is an error listing what is supported.
+    pub fn bind(
+        cmdlet: &str,
+        allowed: &[&'static str],
+        raw: Map<String, Value>,
+        rules: BindRules,
+    ) -> Result<Self, BindError> {
+        let mut values = BTreeMap::new();
+        for (k, v) in raw {
+            let key = k.trim_start_matches('-');
+            let Some(canon) = allowed.iter().find(|a| a.eq_ignore_ascii_case(key)) else {
+                if rules.ignored.iter().any(|i| i.eq_ignore_ascii_case(key)) {
+                    continue;
+                }
+                return Err(BindError::Unknown {
+                    cmdlet: cmdlet.to_owned(),
+                    param: key.chars().take(60).collect(),
+                    supported: allowed
+                        .iter()
+                        .map(|a| format!("-{a}"))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                });
+            };
+            values.insert(*canon, v);
+        }
+        Ok(Params {
+            cmdlet: cmdlet.to_owned(),
+            rules,
+            values,
+        })
+    }
+
+    /// The cmdlet's canonical name.
+    pub fn cmdlet(&self) -> &str {
+        &self.cmdlet
+    }
+
+    /// Was the parameter given at all (even as `$null`)?
+    pub fn has(&self, name: &str) -> bool {
+        self.values.contains_key(name)
+    }
+
+    /// The raw value, if given.
+    pub fn value(&self, name: &str) -> Option<&Value> {
+        self.values.get(name)
+    }
+
+    /// An error about this parameter.
+    pub fn bad(&self, param: &'static str, why: impl Into<String>) -> BindError {
+        BindError::Bad {
+            cmdlet: self.cmdlet.clone(),
+            param,
+            why: why.into(),
+        }
+    }
+
+    /// A string (numbers are taken as their text; a piped object by its identity property).
+    pub fn str(&self, name: &'static str) -> Result<Option<String>, BindError> {
+        let s = match self.values.get(name) {
+            None | Some(Value::Null) => return Ok(None),
+            Some(Value::String(s)) => s.as_str(),
+            Some(Value::Number(n)) => return Ok(Some(n.to_string())),
+            Some(Value::Object(o)) => {
+                let id = self
+                    .rules
+                    .identity_properties
+                    .iter()
+                    .find_map(|p| o.get(*p).and_then(Value::as_str));
+                return match id {
+                    Some(id) => Ok(Some(id.to_owned())),
+                    None => Err(self.bad(name, "an object without an Identity property")),
+                };
+            }
+            Some(other) => return Err(self.bad(name, format!("{} is not a string", kind(other)))),
+        };
+        if let Some(max) = self.rules.max_len
+            && s.len() > max
+        {
+            return Err(self.bad(name, format!("longer than {max} characters")));
+        }
+        Ok(Some(if self.rules.trim { s.trim() } else { s }.to_owned()))
+    }
+
+    /// A required, non-empty string.
+    pub fn req(&self, name: &'static str) -> Result<String, BindError> {
+        self.str(name)?
+            .filter(|s| !s.is_empty())
+            .ok_or(BindError::Missing {
+                cmdlet: self.cmdlet.clone(),
+                param: name,
+            })
+    }
+
+    /// `$true`/`$false` (also `true`, `1`, `false`, `0`; an empty value is a set switch).
+    pub fn bool(&self, name: &'static str) -> Result<Option<bool>, BindError> {
+        match self.values.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(Value::String(s)) => match s.trim_start_matches('$').to_ascii_lowercase().as_str()
+            {
+                "true" | "1" | "" => Ok(Some(true)),
+                "false" | "0" => Ok(Some(false)),
+                _ => Err(self.bad(
+                    name,
+                    format!(
+                        "'{}' is not $true or $false",
+                        s.chars().take(20).collect::<String>()
+                    ),
+                )),
+            },
+            Some(other) => Err(self.bad(name, format!("{} is not $true or $false", kind(other)))),
+        }
+    }
+
+    /// A switch: absent is false.
+    pub fn switch(&self, name: &'static str) -> Result<bool, BindError> {
+        Ok(self.bool(name)?.unwrap_or(false))
+    }
+
+    /// An integer (a JSON number or its text).
+    pub fn int(&self, name: &'static str) -> Result<Option<i64>, BindError> {
+        match self.values.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) => n
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| self.bad(name, "not an integer")),
+            Some(Value::String(s)) => s
+                .trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| self.bad(name, "not an integer")),
+            Some(_) => Err(self.bad(name, "not an integer")),
+        }
+    }
+
+    /// A date as Unix seconds: ISO 8601 (what `Get-Date` gives in the shell) or Unix seconds.
+    pub fn date(&self, name: &'static str) -> Result<Option<i64>, BindError> {
+        let Some(s) = self.str(name)? else {
+            return Ok(None);
+        };
+        if let Ok(d) = OffsetDateTime::parse(&s, &Rfc3339) {
+            return Ok(Some(d.unix_timestamp()));
+        }
+        if let Ok(n) = s.parse::<i64>() {
+            return Ok(Some(n));
+        }
+        Err(self.bad(
+            name,
+            format!(
+                "'{}' is not a date (use ISO 8601, e.g. 2026-11-26T09:00:00Z, or (Get-Date))",
+                s.chars().take(40).collect::<String>()
+            ),
+        ))
+    }
+}
+
+fn kind(v: &Value) -> String {
+    match v {
+        Value::Array(_) => "an array".into(),
+        Value::Object(_) => "an object".into(),
+        other => other.to_string().chars().take(40).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const RULES: BindRules = BindRules {
+        ignored: &["Verbose", "DomainController"],
+        identity_properties: &["Identity", "SipAddress"],
+        max_len: Some(24),
+        trim: true,
+    };
+
+    fn bind(raw: Value) -> Result<Params, BindError> {
+        let Value::Object(raw) = raw else {
+            unreachable!("test input is an object")
+        };
+        Params::bind(
+            "Set-Thing",
+            &["Identity", "Enabled", "Count", "When"],
+            raw,
+            RULES,
+        )
+    }
+
+    #[test]
+    fn binds_case_insensitively_and_ignores_common_parameters() {
+        let p = bind(json!({"-identity": " a ", "ENABLED": "$false", "verbose": true, "-DomainController": "dc1"}))
+            .unwrap();
+        assert_eq!(p.req("Identity").unwrap(), "a");
+        assert_eq!(p.bool("Enabled").unwrap(), Some(false));
+        assert!(!p.has("Count"));
+        assert_eq!(p.int("Count").unwrap(), None);
+    }
+
+    #[test]
+    fn every_bad_input_names_cmdlet_and_parameter() {
+        let cases: Vec<(Value, &str, BindError)> = vec![
+            (
+                json!({"Nope": 1}),
+                "",
+                BindError::Unknown {
+                    cmdlet: "Set-Thing".into(),
+                    param: "Nope".into(),
+                    supported: "-Identity -Enabled -Count -When".into(),
+                },
+            ),
+            (
+                json!({}),
+                "Identity",
+                BindError::Missing {
+                    cmdlet: "Set-Thing".into(),
+                    param: "Identity",
+                },
+            ),
+            (
+                json!({"Identity": "x".repeat(25)}),
+                "Identity",
+                bad("Identity", "longer than 24 characters"),
+            ),
+            (
+                json!({"Identity": [1]}),
+                "Identity",
+                bad("Identity", "an array is not a string"),
+            ),
+            (
+                json!({"Identity": {"Name": "x"}}),
+                "Identity",
+                bad("Identity", "an object without an Identity property"),
+            ),
+            (
+                json!({"Enabled": "maybe"}),
+                "Enabled",
+                bad("Enabled", "'maybe' is not $true or $false"),
+            ),
+            (
+                json!({"Count": "many"}),
+                "Count",
+                bad("Count", "not an integer"),
+            ),
+            (
+                json!({"When": "tomorrow"}),
+                "When",
+                bad(
+                    "When",
+                    "'tomorrow' is not a date (use ISO 8601, e.g. 2026-11-26T09:00:00Z, or (Get-Date))",
+                ),
+            ),
+        ];
+        for (raw, param, want) in cases {
+            let got = bind(raw.clone()).and_then(|p| match param {
+                "Identity" => p.req("Identity").map(drop),
+                "Enabled" => p.bool("Enabled").map(drop),
+                "Count" => p.int("Count").map(drop),
+                "When" => p.date("When").map(drop),
+                _ => Ok(()),
+            });
+            assert_eq!(got, Err(want), "{raw}");
+        }
+    }
+
+    fn bad(param: &'static str, why: &str) -> BindError {
+        BindError::Bad {
+            cmdlet: "Set-Thing".into(),
+            param,
+            why: why.into(),
+        }
+    }
+
+    #[test]
+    fn values_of_each_kind() {
+        let p = bind(json!({"Identity": {"SipAddress": "sip:a@b"}, "Count": "42", "When": "2026-11-26T09:00:00Z", "Enabled": ""}))
+            .unwrap();
+        assert_eq!(p.req("Identity").unwrap(), "sip:a@b");
+        assert_eq!(p.int("Count").unwrap(), Some(42));
+        assert_eq!(p.date("When").unwrap(), Some(1_795_683_600));
+        assert!(p.switch("Enabled").unwrap());
+        let p = bind(json!({"Count": 7, "When": 5})).unwrap();
+        assert_eq!(p.int("Count").unwrap(), Some(7));
+        assert_eq!(p.date("When").unwrap(), Some(5));
+    }
+}
