@@ -35,16 +35,21 @@ mod graph;
 mod http;
 pub mod model;
 mod names;
+mod replay;
 mod secret;
 mod service;
+mod snapshot;
 mod token;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use s2s_proto::{SharedClock, SigningKey};
+use s2s_proto::SharedClock;
 use store::Db;
+
+use crate::replay::ReplayLog;
+use crate::snapshot::{SigningCache, SnapshotCell};
 
 pub use error::StsError;
 pub use graph::Filter;
@@ -98,8 +103,11 @@ pub struct Sts {
 
 struct Inner {
     db: Db,
-    /// Spent client-assertion `jti`s (see `store::Durability::ProcessCrash`).
-    replay: Db,
+    /// What the token endpoint reads from `db`, reloaded after every commit on it.
+    snapshot: SnapshotCell,
+    /// Spent client-assertion `jti`s, in a store of their own (see
+    /// `store::Durability::ProcessCrash`).
+    replay: ReplayLog,
     public_url: String,
     authority: String,
     lifetime: i64,
@@ -107,7 +115,7 @@ struct Inner {
     admin_credential: String,
     admin_credential_path: Option<PathBuf>,
     /// Parsed signing keys by x5t (parsing a PKCS#8 RSA key on every token is wasteful).
-    signing_cache: Mutex<HashMap<String, Arc<SigningKey>>>,
+    signing_cache: SigningCache,
 }
 
 impl std::fmt::Debug for Sts {
@@ -166,15 +174,16 @@ impl Sts {
         };
         let sts = Sts {
             inner: Arc::new(Inner {
+                snapshot: SnapshotCell::install(&db)?,
                 db,
-                replay,
+                replay: ReplayLog::start(replay)?,
                 public_url,
                 authority,
                 lifetime: config.actor_token_lifetime_secs,
                 clock: config.clock,
                 admin_credential,
                 admin_credential_path,
-                signing_cache: Mutex::new(HashMap::new()),
+                signing_cache: Arc::new(Mutex::new(HashMap::new())),
             }),
         };
         sts.ensure_sts_spns_blocking()?;
@@ -225,8 +234,16 @@ impl Sts {
         &self.inner.db
     }
 
-    pub(crate) fn replay_db(&self) -> &Db {
+    pub(crate) fn replay_log(&self) -> &ReplayLog {
         &self.inner.replay
+    }
+
+    /// What the token endpoint reads, as of the last commit.
+    pub(crate) async fn snapshot(&self) -> Result<Arc<snapshot::Snapshot>, StsError> {
+        self.inner
+            .snapshot
+            .get(&self.inner.db, &self.inner.signing_cache)
+            .await
     }
 }
 
