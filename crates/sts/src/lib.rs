@@ -24,6 +24,12 @@
 //! - A token is issued for `<app>/<host>@<realm>` only when `<app>/<host>` is covered by one of
 //!   that principal's ServicePrincipalNames in the same tenant.
 //! - Every admin call is one transaction: it fully happens or not at all.
+//! - The token endpoint reads an in-memory snapshot of `sts.sqlite` (tenants, principals, key
+//!   credentials with parsed certificates, the first-party registry, parsed signing keys) that is
+//!   dropped by every commit on that database (an SQLite commit hook, so no write path can skip
+//!   it): an admin write that answered reaches the very next token request. Nothing that depends
+//!   on time is cached; validity windows are evaluated on every request.
+//! - A client assertion's jti is committed to the replay store before the token is answered.
 //! - Time comes only from [`Config::clock`]; randomness only from aws-lc-rs.
 //! - Neither tokens nor secrets nor private keys are logged; secrets are stored as PBKDF2 hashes.
 #![forbid(unsafe_code)]
