@@ -188,6 +188,7 @@ async fn main() {
         .collect();
     let sign_rate = n as f64 / t0.elapsed().as_secs_f64();
     // raw signs on both cores
+    let c1 = process_cpu_secs();
     let t1 = Instant::now();
     let per = 2000;
     let handles: Vec<_> = (0..2).map(|_| {
@@ -198,9 +199,12 @@ async fn main() {
         let _ = h.join();
     }
     let raw_two_cores = (2 * per) as f64 / t1.elapsed().as_secs_f64();
+    let c2 = process_cpu_secs();
     let forms = Arc::new(forms);
     let next = Arc::new(AtomicU64::new(0));
     let ep = endpoint.clone();
+    let c3 = process_cpu_secs();
+    let t3 = Instant::now();
     let issue = run_phase(
         "token issuance",
         secs,
@@ -213,6 +217,8 @@ async fn main() {
         }),
     )
     .await;
+    let c4 = process_cpu_secs();
+    let issued = issue.rps * t3.elapsed().as_secs_f64();
     println!(
         "{:<28} {:>9.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms   errors {}",
         issue.name, issue.rps, issue.p50_ms, issue.p99_ms, issue.errors
@@ -224,6 +230,28 @@ async fn main() {
         "ratio issuance / raw signs on the same cores = {:.2}",
         issue.rps / raw_two_cores
     );
+    // The same ratio by the process's CPU time (user + system), which other work on a shared
+    // machine does not skew: CPU per raw sign / CPU per token (the load generator included).
+    if let (Some(c1), Some(c2), Some(c3), Some(c4)) = (c1, c2, c3, c4) {
+        let per_sign = (c2 - c1) / (2 * per) as f64;
+        let per_token = (c4 - c3) / issued;
+        println!(
+            "CPU time: {:.0} µs per token (load generator included), {:.0} µs per raw sign; ratio by CPU time = {:.2}",
+            per_token * 1e6,
+            per_sign * 1e6,
+            per_sign / per_token
+        );
+    }
+}
+
+/// CPU time (user + system) of this process so far, from /proc (Linux; 10 ms ticks).
+fn process_cpu_secs() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // the fields after the parenthesised command name; utime and stime are fields 14 and 15
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split(' ').collect();
+    let ticks = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
 }
 
 fn serde_urlencoded_form(pairs: &[(&str, &str)]) -> String {

@@ -597,6 +597,17 @@ pub(crate) fn first_party_certs(conn: &Connection, app_id: &str) -> Result<Vec<V
     Ok(v)
 }
 
+/// The whole registry as (app id, certificate DER), each app's oldest first.
+pub(crate) fn all_first_party_certs(conn: &Connection) -> Result<Vec<(String, Vec<u8>)>, StsError> {
+    let mut stmt = conn.prepare(
+        "SELECT app_id, cert_der FROM first_party_certificates ORDER BY app_id, created, rowid",
+    )?;
+    let v = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(v)
+}
+
 pub(crate) fn insert_first_party_cert(
     conn: &Connection,
     app_id: &str,
@@ -614,21 +625,36 @@ pub(crate) fn insert_first_party_cert(
 
 // ---- replay protection -------------------------------------------------------------------------
 
-/// Records a client-assertion jti; `false` when it was already used and is still remembered.
-/// Entries whose assertion can no longer be valid are pruned first.
-pub(crate) fn use_jti(
-    conn: &Connection,
-    issuer: &str,
-    jti: &str,
-    expires: i64,
-    now: i64,
-) -> Result<bool, StsError> {
-    conn.execute("DELETE FROM used_assertions WHERE expires < ?1", [now])?;
-    let n = conn.execute(
-        "INSERT OR IGNORE INTO used_assertions (issuer, jti, expires) VALUES (?1, ?2, ?3)",
-        params![issuer, jti, expires],
+/// A client assertion to record as spent: its issuer and jti, until when it is remembered, and the
+/// request's "now".
+#[derive(Debug, Clone)]
+pub(crate) struct SpentAssertion {
+    pub issuer: String,
+    pub jti: String,
+    pub expires: i64,
+    pub now: i64,
+}
+
+/// Records client-assertion jtis, in order, in the caller's transaction; for each, `false` when
+/// it was already used and is still remembered at its request's `now` (an earlier one in the same
+/// batch counts). Entries whose assertion can no longer be valid are pruned first (at the
+/// earliest `now` of the batch; a later request's own `now` still lets it reuse an entry that has
+/// expired for it).
+pub(crate) fn use_jtis(conn: &Connection, spent: &[SpentAssertion]) -> Result<Vec<bool>, StsError> {
+    let Some(oldest) = spent.iter().map(|s| s.now).min() else {
+        return Ok(Vec::new());
+    };
+    conn.prepare_cached("DELETE FROM used_assertions WHERE expires < ?1")?
+        .execute([oldest])?;
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO used_assertions (issuer, jti, expires) VALUES (?1, ?2, ?3)
+         ON CONFLICT (issuer, jti) DO UPDATE SET expires = excluded.expires
+         WHERE used_assertions.expires < ?4",
     )?;
-    Ok(n == 1)
+    spent
+        .iter()
+        .map(|s| Ok(insert.execute(params![s.issuer, s.jti, s.expires, s.now])? == 1))
+        .collect()
 }
 
 #[cfg(test)]
@@ -644,18 +670,61 @@ mod tests {
         c
     }
 
+    fn spent(issuer: &str, jti: &str, expires: i64, now: i64) -> SpentAssertion {
+        SpentAssertion {
+            issuer: issuer.into(),
+            jti: jti.into(),
+            expires,
+            now,
+        }
+    }
+
+    fn use_jti(c: &Connection, issuer: &str, jti: &str, expires: i64, now: i64) -> bool {
+        use_jtis(c, &[spent(issuer, jti, expires, now)]).unwrap()[0]
+    }
+
     #[test]
     fn jti_replay_and_pruning() {
         let c = db();
-        assert!(use_jti(&c, "a@r", "j1", 100, 50).unwrap());
-        assert!(!use_jti(&c, "a@r", "j1", 100, 60).unwrap());
-        assert!(use_jti(&c, "b@r", "j1", 100, 60).unwrap(), "per issuer");
+        assert!(use_jti(&c, "a@r", "j1", 100, 50));
+        assert!(!use_jti(&c, "a@r", "j1", 100, 60));
+        assert!(use_jti(&c, "b@r", "j1", 100, 60), "per issuer");
         // once expired, the entry is pruned
-        assert!(use_jti(&c, "a@r", "j1", 300, 101).unwrap());
+        assert!(use_jti(&c, "a@r", "j1", 300, 101));
         let n: i64 = c
             .query_row("SELECT COUNT(*) FROM used_assertions", [], |r| r.get(0))
             .unwrap();
         assert_eq!(n, 1);
+    }
+
+    #[test]
+    fn jti_batches() {
+        let c = db();
+        assert!(use_jti(&c, "a@r", "old", 100, 50));
+        let r = use_jtis(
+            &c,
+            &[
+                spent("a@r", "j1", 500, 90),
+                // the same assertion twice in one batch: only the first is fresh
+                spent("a@r", "j1", 500, 91),
+                // still remembered at this request's now...
+                spent("a@r", "old", 600, 95),
+                // ...but no longer at this one's, though the batch pruned at its earliest now
+                spent("a@r", "old", 700, 101),
+                spent("b@r", "j1", 500, 92),
+            ],
+        )
+        .unwrap();
+        assert_eq!(r, [true, false, false, true, true]);
+        let expires: i64 = c
+            .query_row(
+                "SELECT expires FROM used_assertions WHERE jti = 'old'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(expires, 700);
+        assert!(use_jtis(&c, &[]).unwrap().is_empty());
     }
 
     #[test]

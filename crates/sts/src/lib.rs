@@ -24,6 +24,12 @@
 //! - A token is issued for `<app>/<host>@<realm>` only when `<app>/<host>` is covered by one of
 //!   that principal's ServicePrincipalNames in the same tenant.
 //! - Every admin call is one transaction: it fully happens or not at all.
+//! - The token endpoint reads an in-memory snapshot of `sts.sqlite` (tenants, principals, key
+//!   credentials with parsed certificates, the first-party registry, parsed signing keys) that is
+//!   dropped by every commit on that database (an SQLite commit hook, so no write path can skip
+//!   it): an admin write that answered reaches the very next token request. Nothing that depends
+//!   on time is cached; validity windows are evaluated on every request.
+//! - A client assertion's jti is committed to the replay store before the token is answered.
 //! - Time comes only from [`Config::clock`]; randomness only from aws-lc-rs.
 //! - Neither tokens nor secrets nor private keys are logged; secrets are stored as PBKDF2 hashes.
 #![forbid(unsafe_code)]
@@ -35,16 +41,21 @@ mod graph;
 mod http;
 pub mod model;
 mod names;
+mod replay;
 mod secret;
 mod service;
+mod snapshot;
 mod token;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use s2s_proto::{SharedClock, SigningKey};
+use s2s_proto::SharedClock;
 use store::Db;
+
+use crate::replay::ReplayLog;
+use crate::snapshot::{SigningCache, SnapshotCell};
 
 pub use error::StsError;
 pub use graph::Filter;
@@ -98,8 +109,11 @@ pub struct Sts {
 
 struct Inner {
     db: Db,
-    /// Spent client-assertion `jti`s (see `store::Durability::ProcessCrash`).
-    replay: Db,
+    /// What the token endpoint reads from `db`, reloaded after every commit on it.
+    snapshot: SnapshotCell,
+    /// Spent client-assertion `jti`s, in a store of their own (see
+    /// `store::Durability::ProcessCrash`).
+    replay: ReplayLog,
     public_url: String,
     authority: String,
     lifetime: i64,
@@ -107,7 +121,7 @@ struct Inner {
     admin_credential: String,
     admin_credential_path: Option<PathBuf>,
     /// Parsed signing keys by x5t (parsing a PKCS#8 RSA key on every token is wasteful).
-    signing_cache: Mutex<HashMap<String, Arc<SigningKey>>>,
+    signing_cache: SigningCache,
 }
 
 impl std::fmt::Debug for Sts {
@@ -166,15 +180,16 @@ impl Sts {
         };
         let sts = Sts {
             inner: Arc::new(Inner {
+                snapshot: SnapshotCell::install(&db)?,
                 db,
-                replay,
+                replay: ReplayLog::start(replay)?,
                 public_url,
                 authority,
                 lifetime: config.actor_token_lifetime_secs,
                 clock: config.clock,
                 admin_credential,
                 admin_credential_path,
-                signing_cache: Mutex::new(HashMap::new()),
+                signing_cache: Arc::new(Mutex::new(HashMap::new())),
             }),
         };
         sts.ensure_sts_spns_blocking()?;
@@ -225,8 +240,16 @@ impl Sts {
         &self.inner.db
     }
 
-    pub(crate) fn replay_db(&self) -> &Db {
+    pub(crate) fn replay_log(&self) -> &ReplayLog {
         &self.inner.replay
+    }
+
+    /// What the token endpoint reads, as of the last commit.
+    pub(crate) async fn snapshot(&self) -> Result<Arc<snapshot::Snapshot>, StsError> {
+        self.inner
+            .snapshot
+            .get(&self.inner.db, &self.inner.signing_cache)
+            .await
     }
 }
 

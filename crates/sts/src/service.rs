@@ -19,6 +19,7 @@ use crate::model::{
 };
 use crate::names::{self, from_unix};
 use crate::secret::{SecretHash, new_guid};
+use crate::snapshot::{SigningEntry, parse_signing_key};
 
 /// STS signing certificates live two years...
 const SIGNING_KEY_VALIDITY_SECS: i64 = 2 * 365 * 86_400;
@@ -549,50 +550,35 @@ impl Sts {
             .collect()
     }
 
-    /// The key new tokens are signed with; rolled over automatically when it expires within
-    /// 30 days (or already has).
+    /// The key new tokens are signed with, from the tenant's keys in the snapshot; rolled over
+    /// automatically when it expires within 30 days (or already has).
     pub(crate) async fn active_signing_key(
         &self,
         realm: &str,
+        keys: &[SigningEntry],
     ) -> Result<Arc<SigningKey>, StsError> {
-        let r = realm.to_owned();
         let now = self.now();
-        let keys = self.db().call(move |c| db::signing_keys(c, &r)).await?;
-        let usable = keys.into_iter().find(|k| {
+        let corrupt = || StsError::CorruptData("signing_keys.pkcs8".into());
+        let usable = keys.iter().find(|k| {
             k.active
                 && k.not_before <= now + s2s_proto::validate::DEFAULT_SKEW_SECS
                 && now + SIGNING_KEY_ROLL_BEFORE_SECS < k.not_after
         });
-        let row = match usable {
-            Some(k) => k,
-            None => {
-                let key = self.generate_signing_key(realm, now).await?;
-                let (r, k) = (realm.to_owned(), key.clone());
-                self.db()
-                    .call(move |conn| {
-                        let tx = conn.transaction()?;
-                        db::insert_signing_key(&tx, &r, &k, now)?;
-                        tx.commit()?;
-                        Ok::<_, StsError>(())
-                    })
-                    .await?;
-                tracing::info!(%realm, "signing key rolled over automatically");
-                key
-            }
-        };
-        if let Ok(cache) = self.inner.signing_cache.lock()
-            && let Some(k) = cache.get(&row.x5t)
-        {
-            return Ok(k.clone());
+        if let Some(k) = usable {
+            return k.key.clone().ok_or_else(corrupt);
         }
-        let key = Arc::new(
-            SigningKey::from_pkcs8(&row.pkcs8, &row.cert_der)
-                .map_err(|_| StsError::CorruptData("signing_keys.pkcs8".into()))?,
-        );
-        if let Ok(mut cache) = self.inner.signing_cache.lock() {
-            cache.insert(row.x5t.clone(), key.clone());
-        }
-        Ok(key)
+        let key = self.generate_signing_key(realm, now).await?;
+        let (r, k) = (realm.to_owned(), key.clone());
+        self.db()
+            .call(move |conn| {
+                let tx = conn.transaction()?;
+                db::insert_signing_key(&tx, &r, &k, now)?;
+                tx.commit()?;
+                Ok::<_, StsError>(())
+            })
+            .await?;
+        tracing::info!(%realm, "signing key rolled over automatically");
+        parse_signing_key(&self.inner.signing_cache, &key).ok_or_else(corrupt)
     }
 
     // ---- first-party registry -------------------------------------------------------------------

@@ -13,11 +13,12 @@ use s2s_proto::{
 };
 
 use crate::Sts;
-use crate::db::{self, CredKind, CredRow, SpRow, Usage};
+use crate::db::{self, CredKind, CredRow, SpentAssertion, Usage};
 use crate::error::{StsError, clip};
 use crate::model::{VerifyKeyRow, VerifyKeys};
 use crate::names::{self, from_unix};
 use crate::service::{is_builtin_first_party, resolve_in, sp_in};
+use crate::snapshot::{FirstParty, Principal};
 
 /// Longest lifetime of a client assertion (RFC 7523 practice; Azure AD allows 10 minutes).
 pub(crate) const MAX_ASSERTION_LIFETIME_SECS: i64 = 600;
@@ -56,14 +57,6 @@ impl Form {
     fn require(&self, name: &'static str) -> Result<&str, StsError> {
         self.get(name).ok_or(StsError::MissingParameter(name))
     }
-}
-
-/// Everything the token endpoint reads from storage for one request.
-struct Parties {
-    client: SpRow,
-    registry: Vec<Vec<u8>>,
-    creds: Vec<CredRow>,
-    resource: Option<SpRow>,
 }
 
 impl Sts {
@@ -125,7 +118,12 @@ impl Sts {
         path_realm: &str,
         form: &Form,
     ) -> Result<TokenResponse, StsError> {
-        let realm = self.resolve_realm(path_realm).await?;
+        // everything read from storage comes from one snapshot, as of the last commit
+        let snap = self.snapshot().await?;
+        let realm = snap
+            .resolve(path_realm)
+            .ok_or_else(|| StsError::TenantNotFound(clip(path_realm, 100)))?
+            .to_owned();
 
         let grant = form.require("grant_type")?;
         if grant != "client_credentials" {
@@ -189,53 +187,38 @@ impl Sts {
             reason,
         })?;
 
-        let (r, ca, cr, ra, rr, cid, res_s) = (
-            realm.clone(),
-            client_app.clone(),
-            client_realm,
-            res.app_id.clone(),
-            res.realm.clone(),
-            client_id.to_owned(),
-            resource.to_owned(),
-        );
-        let parties = self
-            .db()
-            .call(move |c| {
-                if let Some(cr) = cr
-                    && db::resolve_realm(c, &cr)?.as_deref() != Some(r.as_str())
-                {
-                    return Err(StsError::ClientRealmMismatch {
-                        client_id: clip(&cid, 200),
-                        found: clip(&cr, 100),
-                        realm: r,
-                    });
-                }
-                if db::resolve_realm(c, &rr)?.as_deref() != Some(r.as_str()) {
-                    return Err(StsError::ResourceRealmMismatch {
-                        resource: clip(&res_s, 200),
-                        found: clip(&rr, 100),
-                        realm: r,
-                    });
-                }
-                let client = db::sp(c, &r, &ca)?.ok_or_else(|| StsError::UnknownClient {
-                    app_id: clip(&ca, 60),
-                    realm: r.clone(),
+        if let Some(cr) = &client_realm
+            && snap.resolve(cr) != Some(realm.as_str())
+        {
+            return Err(StsError::ClientRealmMismatch {
+                client_id: clip(client_id, 200),
+                found: clip(cr, 100),
+                realm,
+            });
+        }
+        if snap.resolve(&res.realm) != Some(realm.as_str()) {
+            return Err(StsError::ResourceRealmMismatch {
+                resource: clip(resource, 200),
+                found: clip(&res.realm, 100),
+                realm,
+            });
+        }
+        let client =
+            snap.principal(&realm, &client_app)
+                .ok_or_else(|| StsError::UnknownClient {
+                    app_id: clip(&client_app, 60),
+                    realm: realm.clone(),
                 })?;
-                Ok(Parties {
-                    registry: db::first_party_certs(c, &ca)?,
-                    creds: db::creds(c, &r, &ca)?,
-                    resource: db::sp(c, &r, &ra)?,
-                    client,
-                })
-            })
-            .await?;
-        if !parties.client.account_enabled {
+        let registry = snap.first_party.get(&client_app);
+        let resource_sp = snap.principal(&realm, &res.app_id);
+        if !client.row.account_enabled {
             return Err(StsError::ClientDisabled {
                 app_id: client_app,
                 realm,
             });
         }
-        let first_party = is_builtin_first_party(&client_app) || !parties.registry.is_empty();
+        let first_party =
+            is_builtin_first_party(&client_app) || registry.is_some_and(|r| r.registered > 0);
 
         // authenticate the client
         let assertion_id = match (assertion, secret) {
@@ -246,26 +229,30 @@ impl Sts {
                 path_realm,
                 a,
                 first_party,
-                &parties,
+                client,
+                registry,
             )?),
             (None, Some(s)) => {
                 if first_party {
                     return Err(StsError::FirstPartySecretNotAllowed { app_id: client_app });
                 }
-                self.check_secret(&client_app, s, &parties.creds).await?;
+                self.check_secret(&client_app, s, &client.cred_rows())
+                    .await?;
                 None
             }
             (None, None) => return Err(StsError::NoClientCredential),
         };
 
         // the resource must be a principal of this tenant whose SPNs cover the host
-        let resource_sp = parties.resource.ok_or_else(|| StsError::ResourceNotFound {
-            app_id: clip(&res.app_id, 60),
-            realm: realm.clone(),
-        })?;
+        let resource_sp = &resource_sp
+            .ok_or_else(|| StsError::ResourceNotFound {
+                app_id: clip(&res.app_id, 60),
+                realm: realm.clone(),
+            })?
+            .row;
         if !resource_sp.account_enabled {
             return Err(StsError::ResourceDisabled {
-                app_id: resource_sp.app_id,
+                app_id: resource_sp.app_id.clone(),
                 realm,
             });
         }
@@ -275,24 +262,22 @@ impl Sts {
             .any(|s| spn_covers(s, &resource_sp.app_id, &res_host))
         {
             return Err(StsError::ResourceHostNotRegistered {
-                app_id: resource_sp.app_id,
+                app_id: resource_sp.app_id.clone(),
                 host: res_host,
                 realm,
-                spns: resource_sp.spns,
+                spns: resource_sp.spns.clone(),
             });
         }
 
         // only now is the assertion spent: a refused request does not burn it
         if let Some((issuer, jti, exp)) = assertion_id {
-            let now = self.now();
-            let (i, j) = (issuer.clone(), jti.clone());
             let fresh = self
-                .replay_db()
-                .call(move |conn| {
-                    let tx = conn.transaction()?;
-                    let fresh = db::use_jti(&tx, &i, &j, exp + DEFAULT_SKEW_SECS, now)?;
-                    tx.commit()?;
-                    Ok::<_, StsError>(fresh)
+                .replay_log()
+                .spend(SpentAssertion {
+                    issuer,
+                    jti: jti.clone(),
+                    expires: exp + DEFAULT_SKEW_SECS,
+                    now: self.now(),
                 })
                 .await?;
             if !fresh {
@@ -302,7 +287,8 @@ impl Sts {
             }
         }
 
-        let key = self.active_signing_key(&realm).await?;
+        let signing = snap.tenants.get(&realm).map_or(&[][..], |t| &t.signing);
+        let key = self.active_signing_key(&realm, signing).await?;
         let now = self.now();
         let lifetime = self.inner.lifetime;
         let aud = PrincipalName::service(&resource_sp.app_id, &res_host, &realm);
@@ -314,9 +300,9 @@ impl Sts {
             iat: now,
             nbf: now - DEFAULT_SKEW_SECS,
             exp: now + lifetime,
-            trusted_for_delegation: Some(parties.client.trusted_for_delegation),
+            trusted_for_delegation: Some(client.row.trusted_for_delegation),
             identity_provider: Some(iss.to_string()),
-            oid: Some(parties.client.object_id.clone()),
+            oid: Some(client.row.object_id.clone()),
             jti: Some(crate::secret::new_guid()),
         };
         let token = spec.sign(&key).map_err(StsError::Crypto)?;
@@ -348,26 +334,12 @@ impl Sts {
         path_realm: &str,
         assertion: &str,
         first_party: bool,
-        parties: &Parties,
+        client: &Principal,
+        registry: Option<&FirstParty>,
     ) -> Result<(String, String, i64), StsError> {
         let now = self.now();
-        let tenant_certs: Vec<Certificate> = parties
-            .creds
-            .iter()
-            .filter(|c| c.kind == CredKind::Asymmetric)
-            .filter_map(|c| {
-                c.cert_der
-                    .as_deref()
-                    .and_then(|d| Certificate::from_der(d).ok())
-            })
-            .collect();
         let keys = if first_party {
-            let keys: Vec<_> = parties
-                .registry
-                .iter()
-                .filter_map(|d| Certificate::from_der(d).ok())
-                .map(|c| c.verify_key())
-                .collect();
+            let keys = registry.map(|r| r.keys.clone()).unwrap_or_default();
             if keys.is_empty() {
                 return Err(StsError::NoFirstPartyKeys {
                     app_id: client_app.to_owned(),
@@ -375,18 +347,16 @@ impl Sts {
             }
             keys
         } else {
-            let keys: Vec<_> = parties
+            // validity is evaluated now, on every request
+            let keys: Vec<_> = client
                 .creds
                 .iter()
                 .filter(|c| {
-                    c.kind == CredKind::Asymmetric && c.usage == Usage::Verify && c.valid_at(now)
+                    c.row.kind == CredKind::Asymmetric
+                        && c.row.usage == Usage::Verify
+                        && c.row.valid_at(now)
                 })
-                .filter_map(|c| {
-                    c.cert_der
-                        .as_deref()
-                        .and_then(|d| Certificate::from_der(d).ok())
-                })
-                .map(|c| c.verify_key())
+                .filter_map(|c| c.cert.as_ref().map(|(_, k)| k.clone()))
                 .collect();
             if keys.is_empty() {
                 return Err(StsError::NoClientKeys {
@@ -417,7 +387,12 @@ impl Sts {
         let v = validate_signed(assertion, &policy, now).map_err(|e| {
             if first_party
                 && let TokenError::KeyNotFound { x5t: Some(x5t), .. } = &e
-                && let Some(c) = tenant_certs.iter().find(|c| &c.x5t == x5t)
+                && let Some((c, _)) = client
+                    .creds
+                    .iter()
+                    .filter(|c| c.row.kind == CredKind::Asymmetric)
+                    .filter_map(|c| c.cert.as_ref())
+                    .find(|(c, _)| &c.x5t == x5t)
             {
                 return StsError::FirstPartyUsedTenantKey {
                     app_id: client_app.to_owned(),

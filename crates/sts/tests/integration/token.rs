@@ -964,3 +964,145 @@ async fn skype_reads_its_verify_keys_with_its_app_token() {
         .await;
     assert_eq!((status, assert_aadsts(&body)), (400, 500011));
 }
+
+/// The token endpoint reads an in-memory snapshot of the principals, their keys and the signing
+/// keys: every admin write must reach the very next token request.
+#[tokio::test]
+async fn admin_writes_reach_the_next_token_request() {
+    let lab = Lab::start().await;
+    lab.prepare_f1().await;
+    let app = "0a1b2c3d-0000-4000-8000-00000000a002";
+    let never_keyed = "0a1b2c3d-0000-4000-8000-00000000a003";
+    let cert_credential = || NewCredential {
+        kind: "Asymmetric".into(),
+        usage: Some("Verify".into()),
+        value: key(APP_KEY).certificate().to_base64(),
+        start_date: None,
+        end_date: None,
+    };
+    for (id, credential) in [(app, Some(cert_credential())), (never_keyed, None)] {
+        lab.admin
+            .new_msol_service_principal(
+                &lab.realm,
+                &NewServicePrincipal {
+                    display_name: id.into(),
+                    app_principal_id: Some(id.into()),
+                    credential,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+    }
+    let l = &lab;
+    let issue = |app_id: &'static str| {
+        let form = l.form(
+            app_id,
+            &l.assertion(app_id, APP_KEY),
+            &l.exchange_resource(),
+        );
+        async move { l.post_token(&l.realm, &form).await }
+    };
+    // the refusal of a principal that never had a key
+    let (status, never) = issue(never_keyed).await;
+    assert_eq!((status, assert_aadsts(&never)), (401, 700027), "{never}");
+    let refused_like_never = |status: u16, body: &Value| {
+        assert_eq!(
+            (status, assert_aadsts(body)),
+            (401, 700027),
+            "refused as a principal without keys: {body}"
+        );
+        assert_eq!(
+            description(body).split("\r\n").next(),
+            description(&never)
+                .split("\r\n")
+                .next()
+                .map(|d| d.replace(never_keyed, app))
+                .as_deref(),
+            "{body}"
+        );
+    };
+    let (status, body) = issue(app).await;
+    assert_eq!(status, 200, "{body}");
+
+    // MSOnline: Remove-MsolServicePrincipalCredential
+    let rows = lab
+        .admin
+        .get_msol_service_principal_credential(&lab.realm, app, false)
+        .await
+        .unwrap();
+    lab.admin
+        .remove_msol_service_principal_credential(&lab.realm, app, &rows[0].key_id)
+        .await
+        .unwrap();
+    let (status, body) = issue(app).await;
+    refused_like_never(status, &body);
+
+    // New-MsolServicePrincipalCredential: usable at once
+    lab.admin
+        .new_msol_service_principal_credential(&lab.realm, app, &cert_credential())
+        .await
+        .unwrap();
+    let (status, body) = issue(app).await;
+    assert_eq!(status, 200, "{body}");
+
+    // Graph: the same certificate, now with an endDateTime in the past
+    let sp = lab
+        .admin
+        .get_msol_service_principal_by_app_id(&lab.realm, app)
+        .await
+        .unwrap();
+    lab.admin
+        .graph_set_key_credentials(
+            &lab.realm,
+            &sp.object_id,
+            &[sts::model::GraphKeyCredentialInput {
+                kind: Some("AsymmetricX509Cert".into()),
+                usage: Some("Verify".into()),
+                key: Some(key(APP_KEY).certificate().to_base64()),
+                end_date_time: Some("2027-01-14T08:00:00Z".into()),
+                ..Default::default()
+            }],
+        )
+        .await
+        .unwrap();
+    let (status, body) = issue(app).await;
+    refused_like_never(status, &body);
+
+    // Remove-MsolServicePrincipal
+    lab.admin
+        .remove_msol_service_principal(&lab.realm, app)
+        .await
+        .unwrap();
+    let (status, body) = issue(app).await;
+    assert_eq!((status, assert_aadsts(&body)), (400, 700016), "{body}");
+
+    // signing-key rollover: the next token is signed with the new key
+    let resp = lab
+        .public
+        .request_actor_token(
+            &lab.realm,
+            SKYPE_APP_ID,
+            &lab.exchange_resource(),
+            key(SKYPE_KEY),
+            lab.now(),
+        )
+        .await
+        .unwrap();
+    let old_x5t = jwt::Compact::parse(&resp.access_token).unwrap().header["x5t"].clone();
+    let t = lab.admin.roll_signing_key(&lab.realm).await.unwrap();
+    let resp = lab
+        .public
+        .request_actor_token(
+            &lab.realm,
+            SKYPE_APP_ID,
+            &lab.exchange_resource(),
+            key(SKYPE_KEY),
+            lab.now(),
+        )
+        .await
+        .unwrap();
+    let x5t = jwt::Compact::parse(&resp.access_token).unwrap().header["x5t"].clone();
+    assert_ne!(x5t, old_x5t);
+    assert_eq!(x5t, t.signing_certificates[0].x5t.as_str());
+}
