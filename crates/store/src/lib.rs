@@ -7,12 +7,19 @@
 //! SQLite calls block, so [`Db::call`] runs them on tokio's blocking pool. Writes are serialised by
 //! one connection behind a mutex; this is the seam where a second backend (PostgreSQL, for several
 //! stateless front ends on shared storage) or a read pool would plug in.
+//!
+//! [`Db::write_batched`] is the group-commit path for short write transactions: concurrent jobs
+//! share one transaction (and one fsync), each in its own savepoint, and each caller is answered
+//! only after that transaction committed (see [`batch`]).
 #![forbid(unsafe_code)]
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+pub mod batch;
 pub mod net;
+
+use batch::{Job, Queue, Typed};
 
 pub use rusqlite;
 use rusqlite::Connection;
@@ -62,12 +69,25 @@ pub enum StoreError {
     WorkerGone,
     #[error("the database lock was poisoned by a panic in another request")]
     Poisoned,
+    #[error("the database write panicked; nothing of it was written")]
+    JobPanicked,
+    #[error("the group commit this write belonged to failed; nothing of it was written: {0}")]
+    BatchFailed(#[source] Arc<rusqlite::Error>),
+    #[error(
+        "the group commit this write belonged to was rolled back by another write's failure; nothing of it was written"
+    )]
+    BatchRolledBack,
+    #[error("cannot start the database writer thread: {0}")]
+    WriterSpawn(#[source] std::io::Error),
 }
 
 /// A handle on one service's database. Cheap to clone.
 #[derive(Clone)]
 pub struct Db {
     conn: Arc<Mutex<Connection>>,
+    /// The group-commit writer's queue, started on the first [`Db::write_batched`]; the writer
+    /// thread ends when the last clone of this handle is dropped.
+    writer: Arc<Mutex<Option<Queue>>>,
     path: Option<PathBuf>,
 }
 
@@ -123,6 +143,7 @@ impl Db {
         migrate(&mut conn, migrations)?;
         Ok(Db {
             conn: Arc::new(Mutex::new(conn)),
+            writer: Arc::new(Mutex::new(None)),
             path,
         })
     }
@@ -146,6 +167,46 @@ impl Db {
         })
         .await
         .map_err(|_| E::from(StoreError::WorkerGone))?
+    }
+
+    /// Runs `f` as one job of a group commit: on the writer thread, inside a `SAVEPOINT` of a
+    /// `BEGIN IMMEDIATE` transaction shared with the other writes queued at the same time (at most
+    /// [`batch::MAX_BATCH`]). When `f` fails or panics, everything it wrote is rolled back and the
+    /// other jobs are unaffected; when it succeeds, the answer comes only after the shared
+    /// `COMMIT` returned (on disk with [`Durability::Full`]), or is an error if that commit failed,
+    /// in which case nothing of `f` was written.
+    ///
+    /// `f` must not end the transaction (`COMMIT`, `ROLLBACK`, `RELEASE` of a savepoint it did not
+    /// open): the batch is then failed as a whole. A job never waits for others to arrive: the
+    /// writer takes whatever is queued when it becomes free.
+    pub async fn write_batched<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job: Box<dyn Job> = Box::new(Typed::new(f, reply));
+        self.writer()?
+            .send(job)
+            .map_err(|_| E::from(StoreError::WorkerGone))?;
+        answer.await.map_err(|_| E::from(StoreError::WorkerGone))?
+    }
+
+    /// The writer's queue, starting the writer thread if needed.
+    fn writer(&self) -> Result<Queue, StoreError> {
+        let mut w = self.writer.lock().map_err(|_| StoreError::Poisoned)?;
+        if let Some(tx) = w.as_ref() {
+            return Ok(tx.clone());
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        let conn = self.conn.clone();
+        std::thread::Builder::new()
+            .name("db-writer".into())
+            .spawn(move || batch::writer_loop(conn, rx))
+            .map_err(StoreError::WriterSpawn)?;
+        *w = Some(tx.clone());
+        Ok(tx)
     }
 
     /// Runs `f` with the connection on the current thread (start-up, CLI, tests).
