@@ -1,8 +1,10 @@
 //! [`MailboxStore`]: opening, mailboxes, folders, counters and the event log.
 //!
-//! Every public operation is one SQLite transaction run on the blocking pool through
-//! [`store::Db::call`]; writes use `BEGIN IMMEDIATE` and return only after `COMMIT` (WAL,
-//! `synchronous=FULL`), so an acknowledged write is durable and a failed one wrote nothing.
+//! Every public read is one SQLite transaction run on the blocking pool through
+//! [`store::Db::call`]. Every write is one savepoint of a group commit
+//! ([`store::Db::write_batched`]): concurrent writes share one `BEGIN IMMEDIATE … COMMIT` (and its
+//! fsync), and each returns only after that `COMMIT` (WAL, `synchronous=FULL`), so an acknowledged
+//! write is durable and a failed one wrote nothing.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -93,9 +95,11 @@ impl MailboxStore {
         self.db.path()
     }
 
-    /// Runs `f` in one `BEGIN IMMEDIATE` transaction on the blocking pool, with the clock read
-    /// under the database lock (so times follow commit order). Commits only when `f` succeeds;
-    /// otherwise everything `f` did, including counters it advanced, rolls back.
+    /// Runs `f` as one write of a group commit ([`Db::write_batched`]): inside its own savepoint
+    /// of a `BEGIN IMMEDIATE` transaction shared with the writes queued at the same time, with the
+    /// clock read under the database lock (so times follow commit order). Answers only after the
+    /// shared `COMMIT` returned; when `f` fails, everything it did, including counters it
+    /// advanced, rolls back, and the other writes of the batch are unaffected.
     pub(crate) async fn write<T, F>(&self, f: F) -> Result<T, MailboxError>
     where
         F: FnOnce(&Connection, OffsetDateTime) -> Result<T, MailboxError> + Send + 'static,
@@ -103,12 +107,9 @@ impl MailboxStore {
     {
         let clock = self.clock.clone();
         self.db
-            .call(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            .write_batched(move |conn| {
                 let now = crate::model::normalize_time(clock())?;
-                let out = f(&tx, now)?;
-                tx.commit()?;
-                Ok(out)
+                f(conn, now)
             })
             .await
     }
