@@ -445,27 +445,24 @@ pub(crate) fn to_i64(v: usize) -> Result<i64, MailboxError> {
 }
 
 pub(crate) fn mailbox_row(tx: &Connection, key: &str) -> Result<Mb, MailboxError> {
-    tx.query_row(
-        "SELECT id FROM mailboxes WHERE key = ?1",
-        params![key],
-        |r| r.get(0),
-    )
-    .optional()?
-    .map(|id| Mb {
-        id,
-        key: key.to_owned(),
-    })
-    .ok_or_else(|| MailboxError::MailboxNotFound(key.to_owned()))
+    tx.prepare_cached("SELECT id FROM mailboxes WHERE key = ?1")?
+        .query_row(params![key], |r| r.get(0))
+        .optional()?
+        .map(|id| Mb {
+            id,
+            key: key.to_owned(),
+        })
+        .ok_or_else(|| MailboxError::MailboxNotFound(key.to_owned()))
 }
 
 /// Hands out the mailbox's next change number (one per written object).
 pub(crate) fn next_change_number(tx: &Connection, mailbox_id: i64) -> Result<i64, MailboxError> {
-    Ok(tx.query_row(
-        "UPDATE mailboxes SET change_number = change_number + 1 WHERE id = ?1 \
-         RETURNING change_number",
-        params![mailbox_id],
-        |r| r.get(0),
-    )?)
+    Ok(tx
+        .prepare_cached(
+            "UPDATE mailboxes SET change_number = change_number + 1 WHERE id = ?1 \
+             RETURNING change_number",
+        )?
+        .query_row(params![mailbox_id], |r| r.get(0))?)
 }
 
 /// Appends one event in the caller's transaction.
@@ -478,11 +475,11 @@ pub(crate) fn append_event(
     old_folder: Option<i64>,
     at_us: i64,
 ) -> Result<(), MailboxError> {
-    let seq: i64 = tx.query_row(
-        "UPDATE mailboxes SET event_seq = event_seq + 1 WHERE id = ?1 RETURNING event_seq",
-        params![mb.id],
-        |r| r.get(0),
-    )?;
+    let seq: i64 = tx
+        .prepare_cached(
+            "UPDATE mailboxes SET event_seq = event_seq + 1 WHERE id = ?1 RETURNING event_seq",
+        )?
+        .query_row(params![mb.id], |r| r.get(0))?;
     tx.prepare_cached(
         "INSERT INTO events (mailbox_id, seq, kind, item_id, folder_id, old_folder_id, at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",

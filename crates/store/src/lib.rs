@@ -140,6 +140,9 @@ impl Db {
         conn.pragma_update(None, "synchronous", sync)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        // room for every hot statement of a service (the default of 16 makes a write path that
+        // touches a dozen tables evict its own statements and re-parse them)
+        conn.set_prepared_statement_cache_capacity(64);
         migrate(&mut conn, migrations)?;
         Ok(Db {
             conn: Arc::new(Mutex::new(conn)),
