@@ -1,10 +1,10 @@
 //! [`MailboxStore`]: opening, mailboxes, folders, counters and the event log.
 //!
-//! Every public read is one SQLite transaction run on the blocking pool through
-//! [`store::Db::call`]. Every write is one savepoint of a group commit
-//! ([`store::Db::write_batched`]): concurrent writes share one `BEGIN IMMEDIATE … COMMIT` (and its
-//! fsync), and each returns only after that `COMMIT` (WAL, `synchronous=FULL`), so an acknowledged
-//! write is durable and a failed one wrote nothing.
+//! Every public read is one SQLite transaction run on the blocking pool on the read connection
+//! ([`store::Db::read`]), so it never waits for a commit in progress. Every write is one savepoint
+//! of a group commit ([`store::Db::write_batched`]): concurrent writes share one
+//! `BEGIN IMMEDIATE … COMMIT` (and its fsync), and each returns only after that `COMMIT` (WAL,
+//! `synchronous=FULL`), so an acknowledged write is durable and a failed one wrote nothing.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -77,7 +77,7 @@ impl MailboxStore {
     }
 
     fn init(db: Db) -> Result<MailboxStore, MailboxError> {
-        db.call_blocking(register_functions)?;
+        db.on_each_connection(register_functions)?;
         Ok(MailboxStore {
             db,
             clock: system_clock(),
@@ -114,14 +114,16 @@ impl MailboxStore {
             .await
     }
 
-    /// Runs `f` in one read transaction (a consistent snapshot) on the blocking pool.
+    /// Runs `f` in one read transaction (a consistent snapshot) on the blocking pool, on the
+    /// read connection ([`Db::read`]): it does not wait for a group commit in progress, and sees
+    /// every write answered before it started.
     pub(crate) async fn read<T, F>(&self, f: F) -> Result<T, MailboxError>
     where
         F: FnOnce(&Connection) -> Result<T, MailboxError> + Send + 'static,
         T: Send + 'static,
     {
         self.db
-            .call(move |conn| {
+            .read(move |conn| {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
                 let out = f(&tx)?;
                 tx.commit()?;
@@ -664,6 +666,20 @@ mod tests {
         let s = MailboxStore::open_in_memory().unwrap();
         let v: String =
             s.db.call(|c| {
+                c.query_row("SELECT oh_casefold('ÄbC')", [], |r| r.get(0))
+                    .map_err(MailboxError::from)
+            })
+            .await
+            .unwrap();
+        assert_eq!(v, "äbc");
+    }
+
+    #[tokio::test]
+    async fn casefold_function_is_registered_on_the_read_connection_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = MailboxStore::open(&dir.path().join("m.sqlite")).unwrap();
+        let v: String = s
+            .read(|c| {
                 c.query_row("SELECT oh_casefold('ÄbC')", [], |r| r.get(0))
                     .map_err(MailboxError::from)
             })
