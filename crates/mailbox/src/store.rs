@@ -1,7 +1,9 @@
 //! [`MailboxStore`]: opening, mailboxes, folders, counters and the event log.
 //!
-//! Every public operation is one SQLite transaction run on the blocking pool through
-//! [`store::Db::call`]; writes use `BEGIN IMMEDIATE` and return only after `COMMIT` (WAL,
+//! Every public read is one SQLite transaction run on the blocking pool on the read connection
+//! ([`store::Db::read`]), so it never waits for a commit in progress. Every write is one savepoint
+//! of a group commit ([`store::Db::write_batched`]): concurrent writes share one
+//! `BEGIN IMMEDIATE … COMMIT` (and its fsync), and each returns only after that `COMMIT` (WAL,
 //! `synchronous=FULL`), so an acknowledged write is durable and a failed one wrote nothing.
 
 use std::collections::HashMap;
@@ -75,7 +77,7 @@ impl MailboxStore {
     }
 
     fn init(db: Db) -> Result<MailboxStore, MailboxError> {
-        db.call_blocking(register_functions)?;
+        db.on_each_connection(register_functions)?;
         Ok(MailboxStore {
             db,
             clock: system_clock(),
@@ -93,9 +95,11 @@ impl MailboxStore {
         self.db.path()
     }
 
-    /// Runs `f` in one `BEGIN IMMEDIATE` transaction on the blocking pool, with the clock read
-    /// under the database lock (so times follow commit order). Commits only when `f` succeeds;
-    /// otherwise everything `f` did, including counters it advanced, rolls back.
+    /// Runs `f` as one write of a group commit ([`Db::write_batched`]): inside its own savepoint
+    /// of a `BEGIN IMMEDIATE` transaction shared with the writes queued at the same time, with the
+    /// clock read under the database lock (so times follow commit order). Answers only after the
+    /// shared `COMMIT` returned; when `f` fails, everything it did, including counters it
+    /// advanced, rolls back, and the other writes of the batch are unaffected.
     pub(crate) async fn write<T, F>(&self, f: F) -> Result<T, MailboxError>
     where
         F: FnOnce(&Connection, OffsetDateTime) -> Result<T, MailboxError> + Send + 'static,
@@ -103,24 +107,23 @@ impl MailboxStore {
     {
         let clock = self.clock.clone();
         self.db
-            .call(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            .write_batched(move |conn| {
                 let now = crate::model::normalize_time(clock())?;
-                let out = f(&tx, now)?;
-                tx.commit()?;
-                Ok(out)
+                f(conn, now)
             })
             .await
     }
 
-    /// Runs `f` in one read transaction (a consistent snapshot) on the blocking pool.
+    /// Runs `f` in one read transaction (a consistent snapshot) on the blocking pool, on the
+    /// read connection ([`Db::read`]): it does not wait for a group commit in progress, and sees
+    /// every write answered before it started.
     pub(crate) async fn read<T, F>(&self, f: F) -> Result<T, MailboxError>
     where
         F: FnOnce(&Connection) -> Result<T, MailboxError> + Send + 'static,
         T: Send + 'static,
     {
         self.db
-            .call(move |conn| {
+            .read(move |conn| {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
                 let out = f(&tx)?;
                 tx.commit()?;
@@ -444,27 +447,24 @@ pub(crate) fn to_i64(v: usize) -> Result<i64, MailboxError> {
 }
 
 pub(crate) fn mailbox_row(tx: &Connection, key: &str) -> Result<Mb, MailboxError> {
-    tx.query_row(
-        "SELECT id FROM mailboxes WHERE key = ?1",
-        params![key],
-        |r| r.get(0),
-    )
-    .optional()?
-    .map(|id| Mb {
-        id,
-        key: key.to_owned(),
-    })
-    .ok_or_else(|| MailboxError::MailboxNotFound(key.to_owned()))
+    tx.prepare_cached("SELECT id FROM mailboxes WHERE key = ?1")?
+        .query_row(params![key], |r| r.get(0))
+        .optional()?
+        .map(|id| Mb {
+            id,
+            key: key.to_owned(),
+        })
+        .ok_or_else(|| MailboxError::MailboxNotFound(key.to_owned()))
 }
 
 /// Hands out the mailbox's next change number (one per written object).
 pub(crate) fn next_change_number(tx: &Connection, mailbox_id: i64) -> Result<i64, MailboxError> {
-    Ok(tx.query_row(
-        "UPDATE mailboxes SET change_number = change_number + 1 WHERE id = ?1 \
-         RETURNING change_number",
-        params![mailbox_id],
-        |r| r.get(0),
-    )?)
+    Ok(tx
+        .prepare_cached(
+            "UPDATE mailboxes SET change_number = change_number + 1 WHERE id = ?1 \
+             RETURNING change_number",
+        )?
+        .query_row(params![mailbox_id], |r| r.get(0))?)
 }
 
 /// Appends one event in the caller's transaction.
@@ -477,11 +477,11 @@ pub(crate) fn append_event(
     old_folder: Option<i64>,
     at_us: i64,
 ) -> Result<(), MailboxError> {
-    let seq: i64 = tx.query_row(
-        "UPDATE mailboxes SET event_seq = event_seq + 1 WHERE id = ?1 RETURNING event_seq",
-        params![mb.id],
-        |r| r.get(0),
-    )?;
+    let seq: i64 = tx
+        .prepare_cached(
+            "UPDATE mailboxes SET event_seq = event_seq + 1 WHERE id = ?1 RETURNING event_seq",
+        )?
+        .query_row(params![mb.id], |r| r.get(0))?;
     tx.prepare_cached(
         "INSERT INTO events (mailbox_id, seq, kind, item_id, folder_id, old_folder_id, at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -666,6 +666,20 @@ mod tests {
         let s = MailboxStore::open_in_memory().unwrap();
         let v: String =
             s.db.call(|c| {
+                c.query_row("SELECT oh_casefold('ÄbC')", [], |r| r.get(0))
+                    .map_err(MailboxError::from)
+            })
+            .await
+            .unwrap();
+        assert_eq!(v, "äbc");
+    }
+
+    #[tokio::test]
+    async fn casefold_function_is_registered_on_the_read_connection_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = MailboxStore::open(&dir.path().join("m.sqlite")).unwrap();
+        let v: String = s
+            .read(|c| {
                 c.query_row("SELECT oh_casefold('ÄbC')", [], |r| r.get(0))
                     .map_err(MailboxError::from)
             })

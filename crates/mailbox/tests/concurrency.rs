@@ -4,7 +4,7 @@ mod common;
 use std::collections::HashSet;
 
 use common::*;
-use mailbox::{EventKind, FindSpec, MailboxError, NewItem, Paging};
+use mailbox::{EventKind, FindSpec, MailboxError, MailboxStore, NewItem, Paging};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_creates_get_distinct_ids_and_contiguous_events() {
@@ -154,4 +154,96 @@ async fn concurrent_deletes_of_one_item_succeed_once() {
     }
     assert_eq!(ok, 1);
     assert_eq!(counts(&s, &m, "inbox").await, (0, 0, 0));
+}
+
+/// Concurrent writes on a file-backed store share group commits: writes that fail inside the
+/// transaction (after advancing counters and inserting rows) vanish without touching the writes
+/// batched with them, every acknowledged write is there after reopening, and event times follow
+/// commit order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn group_commits_isolate_failures_and_keep_commit_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mailbox.sqlite");
+    let (clock, _) = ticking_clock();
+    let s = MailboxStore::open(&path).unwrap().with_clock(clock);
+    let m = key("alice");
+    s.ensure_mailbox(&m).await.unwrap();
+    let base = s.counters(&m).await.unwrap();
+    let mut good = Vec::new();
+    let mut bad = Vec::new();
+    for n in 0..200 {
+        let (s1, m1) = (s.clone(), m.clone());
+        good.push(tokio::spawn(async move {
+            s1.create_items(&m1, d("inbox"), vec![msg(&format!("m{n}"))])
+                .await
+                .map(|mut v| v.remove(0))
+        }));
+        if n % 5 == 0 {
+            let (s, m) = (s.clone(), m.clone());
+            // passes validation; inserts two items, then fails inside the transaction
+            bad.push(tokio::spawn(async move {
+                s.create_items(
+                    &m,
+                    d("inbox"),
+                    vec![
+                        msg("doomed"),
+                        NewItem {
+                            item_class: "IPM.Configuration.Dup".into(),
+                            is_associated: true,
+                            ..NewItem::default()
+                        },
+                        NewItem {
+                            item_class: "IPM.Configuration.DUP".into(),
+                            is_associated: true,
+                            ..NewItem::default()
+                        },
+                    ],
+                )
+                .await
+            }));
+        }
+    }
+    let mut ids = HashSet::new();
+    for t in good {
+        assert!(ids.insert(t.await.unwrap().unwrap().id), "duplicate id");
+    }
+    for t in bad {
+        assert!(matches!(
+            t.await.unwrap(),
+            Err(MailboxError::UserConfigurationExists(_))
+        ));
+    }
+    assert_eq!(ids.len(), 200);
+    let after = s.counters(&m).await.unwrap();
+    assert_eq!(after.change_number, base.change_number + 200);
+    assert_eq!(after.last_event_seq, base.last_event_seq + 200);
+    let events = s.events_since(&m, base.last_event_seq, 1000).await.unwrap();
+    assert_eq!(events.len(), 200);
+    for (n, e) in events.iter().enumerate() {
+        assert_eq!(e.seq, base.last_event_seq + 1 + n as u64, "gap in events");
+    }
+    assert!(
+        events.windows(2).all(|w| w[0].at < w[1].at),
+        "event times follow commit order"
+    );
+    assert_eq!(counts(&s, &m, "inbox").await, (200, 200, 0));
+    drop(s);
+
+    // everything acknowledged is on disk
+    let s = MailboxStore::open(&path).unwrap();
+    assert_eq!(counts(&s, &m, "inbox").await, (200, 200, 0));
+    let all = s
+        .find_items(
+            &m,
+            d("inbox"),
+            FindSpec {
+                paging: Paging::first(1000),
+                ..FindSpec::default()
+            },
+        )
+        .await
+        .unwrap();
+    let stored: HashSet<String> = all.items.into_iter().map(|i| i.id).collect();
+    assert_eq!(stored, ids);
+    assert_eq!(s.counters(&m).await.unwrap(), after);
 }

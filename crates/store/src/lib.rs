@@ -6,13 +6,22 @@
 //!
 //! SQLite calls block, so [`Db::call`] runs them on tokio's blocking pool. Writes are serialised by
 //! one connection behind a mutex; this is the seam where a second backend (PostgreSQL, for several
-//! stateless front ends on shared storage) or a read pool would plug in.
+//! stateless front ends on shared storage) would plug in. A file database has a second, read-only
+//! connection for [`Db::read`], so reads do not queue behind a commit's fsync (WAL lets one writer
+//! and readers run side by side); it could grow into a read pool.
+//!
+//! [`Db::write_batched`] is the group-commit path for short write transactions: concurrent jobs
+//! share one transaction (and one fsync), each in its own savepoint, and each caller is answered
+//! only after that transaction committed (see [`batch`]).
 #![forbid(unsafe_code)]
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+pub mod batch;
 pub mod net;
+
+use batch::{Job, Queue, Typed};
 
 pub use rusqlite;
 use rusqlite::Connection;
@@ -62,12 +71,28 @@ pub enum StoreError {
     WorkerGone,
     #[error("the database lock was poisoned by a panic in another request")]
     Poisoned,
+    #[error("the database write panicked; nothing of it was written")]
+    JobPanicked,
+    #[error("the group commit this write belonged to failed; nothing of it was written: {0}")]
+    BatchFailed(#[source] Arc<rusqlite::Error>),
+    #[error(
+        "the group commit this write belonged to was rolled back by another write's failure; nothing of it was written"
+    )]
+    BatchRolledBack,
+    #[error("cannot start the database writer thread: {0}")]
+    WriterSpawn(#[source] std::io::Error),
 }
 
 /// A handle on one service's database. Cheap to clone.
 #[derive(Clone)]
 pub struct Db {
     conn: Arc<Mutex<Connection>>,
+    /// A read-only connection for [`Db::read`] (file databases; an in-memory one reads through
+    /// `conn`).
+    reader: Option<Arc<Mutex<Connection>>>,
+    /// The group-commit writer's queue, started on the first [`Db::write_batched`]; the writer
+    /// thread ends when the last clone of this handle is dropped.
+    writer: Arc<Mutex<Option<Queue>>>,
     path: Option<PathBuf>,
 }
 
@@ -95,7 +120,18 @@ impl Db {
             source,
         })?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
-        Self::init(conn, Some(path.to_owned()), migrations, durability)
+        let mut db = Self::init(conn, Some(path.to_owned()), migrations, durability)?;
+        // WAL lets a reader run beside the writer: reads through `Db::read` then never queue
+        // behind a commit's fsync.
+        let reader = Connection::open(path).map_err(|source| StoreError::Open {
+            path: path.to_owned(),
+            source,
+        })?;
+        reader.busy_timeout(std::time::Duration::from_secs(5))?;
+        reader.pragma_update(None, "query_only", "ON")?;
+        reader.set_prepared_statement_cache_capacity(64);
+        db.reader = Some(Arc::new(Mutex::new(reader)));
+        Ok(db)
     }
 
     /// A private in-memory database (tests, `--ephemeral`).
@@ -120,9 +156,14 @@ impl Db {
         conn.pragma_update(None, "synchronous", sync)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        // room for every hot statement of a service (the default of 16 makes a write path that
+        // touches a dozen tables evict its own statements and re-parse them)
+        conn.set_prepared_statement_cache_capacity(64);
         migrate(&mut conn, migrations)?;
         Ok(Db {
             conn: Arc::new(Mutex::new(conn)),
+            reader: None,
+            writer: Arc::new(Mutex::new(None)),
             path,
         })
     }
@@ -146,6 +187,80 @@ impl Db {
         })
         .await
         .map_err(|_| E::from(StoreError::WorkerGone))?
+    }
+
+    /// Runs `f` on the blocking pool with a read-only connection (`PRAGMA query_only`) that is
+    /// not the writer's, so a read never waits for a commit in progress. `f` sees every write
+    /// answered before it started (WAL snapshot isolation); to read several rows consistently it
+    /// should open a transaction. In-memory databases have one connection, so this is
+    /// [`Db::call`].
+    pub async fn read<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut Connection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let conn = self.reader.as_ref().unwrap_or(&self.conn).clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn.lock().map_err(|_| StoreError::Poisoned)?;
+            f(&mut guard)
+        })
+        .await
+        .map_err(|_| E::from(StoreError::WorkerGone))?
+    }
+
+    /// Runs `f` once on each of this database's connections, on the current thread: per-connection
+    /// set-up such as registering SQL functions.
+    pub fn on_each_connection<E, F>(&self, mut f: F) -> Result<(), E>
+    where
+        F: FnMut(&mut Connection) -> Result<(), E>,
+        E: From<StoreError>,
+    {
+        for conn in std::iter::once(&self.conn).chain(self.reader.as_ref()) {
+            let mut guard = conn.lock().map_err(|_| StoreError::Poisoned)?;
+            f(&mut guard)?;
+        }
+        Ok(())
+    }
+
+    /// Runs `f` as one job of a group commit: on the writer thread, inside a `SAVEPOINT` of a
+    /// `BEGIN IMMEDIATE` transaction shared with the other writes queued at the same time (at most
+    /// [`batch::MAX_BATCH`]). When `f` fails or panics, everything it wrote is rolled back and the
+    /// other jobs are unaffected; when it succeeds, the answer comes only after the shared
+    /// `COMMIT` returned (on disk with [`Durability::Full`]), or is an error if that commit failed,
+    /// in which case nothing of `f` was written.
+    ///
+    /// `f` must not end the transaction (`COMMIT`, `ROLLBACK`, `RELEASE` of a savepoint it did not
+    /// open): the batch is then failed as a whole. A job never waits for others to arrive: the
+    /// writer takes whatever is queued when it becomes free.
+    pub async fn write_batched<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job: Box<dyn Job> = Box::new(Typed::new(f, reply));
+        self.writer()?
+            .send(job)
+            .map_err(|_| E::from(StoreError::WorkerGone))?;
+        answer.await.map_err(|_| E::from(StoreError::WorkerGone))?
+    }
+
+    /// The writer's queue, starting the writer thread if needed.
+    fn writer(&self) -> Result<Queue, StoreError> {
+        let mut w = self.writer.lock().map_err(|_| StoreError::Poisoned)?;
+        if let Some(tx) = w.as_ref() {
+            return Ok(tx.clone());
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        let conn = self.conn.clone();
+        std::thread::Builder::new()
+            .name("db-writer".into())
+            .spawn(move || batch::writer_loop(conn, rx))
+            .map_err(StoreError::WriterSpawn)?;
+        *w = Some(tx.clone());
+        Ok(tx)
     }
 
     /// Runs `f` with the connection on the current thread (start-up, CLI, tests).
@@ -268,6 +383,67 @@ mod tests {
         ));
         // version 1 applied, version 2 not: the good migrations still open it.
         Db::open(&path, &M[..1]).unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reads_do_not_wait_for_the_writer_and_see_answered_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("db.sqlite"), M).unwrap();
+        db.write_batched(|c| {
+            c.execute("INSERT INTO t (k, v) VALUES ('a', 'b')", [])
+                .map_err(StoreError::from)
+        })
+        .await
+        .unwrap();
+        // hold the writer's connection (as a commit in progress would) while reading
+        let (held_tx, held_rx) = std::sync::mpsc::channel();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let writer = db.clone();
+        let holder = std::thread::spawn(move || {
+            writer
+                .call_blocking(|_| {
+                    held_tx.send(()).unwrap();
+                    release_rx.recv().unwrap();
+                    Ok::<_, StoreError>(())
+                })
+                .unwrap();
+        });
+        held_rx.recv().unwrap();
+        let v: String = db
+            .read(|c| {
+                c.query_row("SELECT v FROM t WHERE k = 'a'", [], |r| r.get(0))
+                    .map_err(StoreError::from)
+            })
+            .await
+            .unwrap();
+        assert_eq!(v, "b");
+        release_tx.send(()).unwrap();
+        holder.join().unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_read_connection_cannot_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("db.sqlite"), M).unwrap();
+        let r = db
+            .read(|c| {
+                c.execute("INSERT INTO t (k, v) VALUES ('a', 'b')", [])
+                    .map_err(StoreError::from)
+            })
+            .await;
+        assert!(matches!(r, Err(StoreError::Sqlite(_))));
+        let mut seen = 0;
+        db.on_each_connection(|c| {
+            seen += 1;
+            c.query_row("SELECT COUNT(*) FROM t", [], |r| r.get::<_, i64>(0))
+                .map(|n| assert_eq!(n, 0))
+                .map_err(StoreError::from)
+        })
+        .unwrap();
+        assert_eq!(
+            seen, 2,
+            "a file database has a writer and a reader connection"
+        );
     }
 
     #[tokio::test]
