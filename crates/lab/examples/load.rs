@@ -152,7 +152,7 @@ async fn main() {
 
     // token issuance: pre-signed assertions (each jti is single-use), against raw signs
     let key = lab.info.skype_key().expect("key");
-    let n = (secs as usize * 5000).min(100_000); // single-use assertions, more than the run can spend
+    let n = (secs as usize * 9000).min(200_000); // single-use assertions, more than the run can spend
     let endpoint = format!("{}/{}/tokens/OAuth/2", lab.info.sts_url, lab.info.realm);
     let client = s2s_proto::PrincipalName::app(s2s_proto::principal::SKYPE_APP_ID, &lab.info.realm);
     let resource = format!(

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 pub struct Phase {
     pub name: String,
+    /// Successful requests per second.
     pub rps: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
@@ -63,11 +64,13 @@ pub async fn run_phase(
             .map(|d| d.as_secs_f64() * 1000.0)
             .unwrap_or(0.0)
     };
+    let errors = errors.load(Ordering::Relaxed);
     Phase {
         name: name.into(),
-        rps: all.len() as f64 / elapsed,
+        // successful requests only: a fast refusal must not count as throughput
+        rps: (all.len() as u64).saturating_sub(errors) as f64 / elapsed,
         p50_ms: pct(0.5),
         p99_ms: pct(0.99),
-        errors: errors.load(Ordering::Relaxed),
+        errors,
     }
 }
