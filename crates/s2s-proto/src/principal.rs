@@ -108,32 +108,47 @@ impl<'a> PrincipalRef<'a> {
         if s.len() > MAX_PRINCIPAL_LEN {
             return Err(PrincipalError::TooLong);
         }
-        // ASCII whitespace and control characters are exactly the bytes <= 0x20 and 0x7f
-        if (s.is_ascii() && s.bytes().any(|b| b <= b' ' || b == 0x7f))
-            || (!s.is_ascii() && s.chars().any(|c| c.is_whitespace() || c.is_control()))
-        {
+        // One pass: the first two '@', the first two '/' before the first '@', and whether any
+        // byte is an ASCII whitespace or control character (exactly the bytes <= 0x20 and 0x7f).
+        let (mut at, mut second_at, mut slash, mut second_slash) = (None, false, None, false);
+        let (mut bad, mut non_ascii) = (false, false);
+        for (i, &b) in s.as_bytes().iter().enumerate() {
+            match b {
+                b'@' if at.is_none() => at = Some(i),
+                b'@' => second_at = true,
+                b'/' if at.is_none() && slash.is_none() => slash = Some(i),
+                b'/' if at.is_none() => second_slash = true,
+                0..=0x20 | 0x7f => bad = true,
+                0x80.. => non_ascii = true,
+                _ => {}
+            }
+        }
+        if bad || (non_ascii && s.chars().any(|c| c.is_whitespace() || c.is_control())) {
             return Err(PrincipalError::BadCharacters(s.to_owned()));
         }
-        let Some((left, realm)) = s.split_once('@') else {
+        let Some(at) = at else {
             return Err(PrincipalError::NoRealm(s.to_owned()));
         };
-        if realm.contains('@') {
+        if second_at {
             return Err(PrincipalError::TooManyAt(s.to_owned()));
         }
+        let realm = &s[at + 1..];
         if realm.is_empty() {
             return Err(PrincipalError::EmptyRealm(s.to_owned()));
         }
-        let (app_id, host) = match left.split_once('/') {
-            Some((a, h)) => {
-                if h.contains('/') {
+        // '@' and '/' are ASCII: every index above is on a character boundary
+        let (app_id, host) = match slash {
+            Some(i) => {
+                if second_slash {
                     return Err(PrincipalError::TooManySlash(s.to_owned()));
                 }
+                let h = &s[i + 1..at];
                 if h.is_empty() {
                     return Err(PrincipalError::EmptyHost(s.to_owned()));
                 }
-                (a, Some(h))
+                (&s[..i], Some(h))
             }
-            None => (left, None),
+            None => (&s[..at], None),
         };
         if app_id.is_empty() {
             return Err(PrincipalError::EmptyAppId(s.to_owned()));
@@ -249,6 +264,65 @@ mod tests {
                 "{s:?}"
             );
             assert_eq!(got.map(|p| p.to_owned()), PrincipalName::parse(s), "{s:?}");
+        }
+    }
+
+    /// The rules as first written (split-based), to hold the one-pass parser to them.
+    fn reference(s: &str) -> Result<PrincipalName, PrincipalError> {
+        if s.is_empty() {
+            return Err(PrincipalError::Empty);
+        }
+        if s.len() > MAX_PRINCIPAL_LEN {
+            return Err(PrincipalError::TooLong);
+        }
+        if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(PrincipalError::BadCharacters(s.to_owned()));
+        }
+        let mut at = s.split('@');
+        let (Some(left), Some(realm)) = (at.next(), at.next()) else {
+            return Err(PrincipalError::NoRealm(s.to_owned()));
+        };
+        if at.next().is_some() {
+            return Err(PrincipalError::TooManyAt(s.to_owned()));
+        }
+        if realm.is_empty() {
+            return Err(PrincipalError::EmptyRealm(s.to_owned()));
+        }
+        let (app_id, host) = match left.split_once('/') {
+            Some((a, h)) => {
+                if h.contains('/') {
+                    return Err(PrincipalError::TooManySlash(s.to_owned()));
+                }
+                if h.is_empty() {
+                    return Err(PrincipalError::EmptyHost(s.to_owned()));
+                }
+                (a, Some(h))
+            }
+            None => (left, None),
+        };
+        if app_id.is_empty() {
+            return Err(PrincipalError::EmptyAppId(s.to_owned()));
+        }
+        Ok(PrincipalName::new(app_id, host, realm))
+    }
+
+    #[test]
+    fn one_pass_parser_matches_the_reference_on_every_short_string() {
+        // every string of up to 5 characters over an alphabet with the separators, a space, a
+        // control character, non-ASCII letters and a non-ASCII space
+        let alphabet = ['a', '/', '@', ' ', '\u{7f}', 'ä', '\u{2003}', '\t'];
+        let mut strings = vec![String::new()];
+        let mut frontier = vec![String::new()];
+        for _ in 0..5 {
+            frontier = frontier
+                .iter()
+                .flat_map(|p| alphabet.iter().map(move |c| format!("{p}{c}")))
+                .collect();
+            strings.extend(frontier.iter().cloned());
+        }
+        assert!(strings.len() > 37_000);
+        for s in &strings {
+            assert_eq!(PrincipalName::parse(s), reference(s), "{s:?}");
         }
     }
 
