@@ -505,6 +505,23 @@ fn raw_text(raw: &RawValue, max: usize) -> String {
     compact.chars().take(max).collect()
 }
 
+/// J16: the policy's size bound, then the decoder's own.
+fn check_size(token: &str, policy: &Policy) -> Result<(), TokenError> {
+    if token.len() > policy.max_token_bytes {
+        return Err(TokenError::TooLarge {
+            size: token.len(),
+            max: policy.max_token_bytes,
+        });
+    }
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(TokenError::Malformed(JwtFormatError::TooLarge {
+            size: token.len(),
+            max: MAX_TOKEN_BYTES,
+        }));
+    }
+    Ok(())
+}
+
 /// One decoded layer: the segments, and the header and payload parsed in place.
 struct Layer<'t> {
     parts: jwt::Parts<'t>,
@@ -568,18 +585,7 @@ fn validate_signed_with<X>(
     which: &'static str,
     more: impl FnOnce(&RawObject<'_>) -> Result<X, TokenError>,
 ) -> Result<(ValidatedToken, X), TokenError> {
-    if token.len() > policy.max_token_bytes {
-        return Err(TokenError::TooLarge {
-            size: token.len(),
-            max: policy.max_token_bytes,
-        });
-    }
-    if token.len() > MAX_TOKEN_BYTES {
-        return Err(TokenError::Malformed(JwtFormatError::TooLarge {
-            size: token.len(),
-            max: MAX_TOKEN_BYTES,
-        }));
-    }
+    check_size(token, policy)?;
     let layer = Layer::decode(token)?;
     let (header, claims) = layer.objects()?;
     let alg = match header.get("alg").and_then(claims::as_str) {
@@ -829,18 +835,7 @@ fn actor_app(
 /// Validates an S2S bearer (spec/security.md §1b): an unsigned outer token (`alg` exactly `none`,
 /// empty signature, one `actortoken`) around a fully validated actor, or a signed app-only token.
 pub fn validate_s2s(token: &str, policy: &Policy, now: i64) -> Result<S2sToken, TokenError> {
-    if token.len() > policy.max_token_bytes {
-        return Err(TokenError::TooLarge {
-            size: token.len(),
-            max: policy.max_token_bytes,
-        });
-    }
-    if token.len() > MAX_TOKEN_BYTES {
-        return Err(TokenError::Malformed(JwtFormatError::TooLarge {
-            size: token.len(),
-            max: MAX_TOKEN_BYTES,
-        }));
-    }
+    check_size(token, policy)?;
     let layer = Layer::decode(token)?;
     let (header, claims) = layer.objects()?;
     let alg_none = header

@@ -110,6 +110,21 @@ impl Lab {
         .await;
     }
 
+    /// Skype's actor token for this lab's Exchange, as F1 requests it (the happy path).
+    pub async fn skype_actor_token(
+        &self,
+    ) -> Result<s2s_proto::wire::TokenResponse, sts::client::ClientError> {
+        self.public
+            .request_actor_token(
+                &self.realm,
+                SKYPE_APP_ID,
+                &self.exchange_resource(),
+                key(SKYPE_KEY),
+                self.now(),
+            )
+            .await
+    }
+
     pub async fn add_spn(&self, app_id: &str, spn: &str) {
         let sp = self
             .admin

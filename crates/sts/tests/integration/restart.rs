@@ -47,18 +47,7 @@ async fn restart_loses_nothing() {
         assert_eq!(mode(&data), 0o700);
     }
     let before = lab.admin.tenant(&lab.realm).await.unwrap();
-    let old_token = lab
-        .public
-        .request_actor_token(
-            &lab.realm,
-            SKYPE_APP_ID,
-            &lab.exchange_resource(),
-            key(SKYPE_KEY),
-            lab.now(),
-        )
-        .await
-        .unwrap()
-        .access_token;
+    let old_token = lab.skype_actor_token().await.unwrap().access_token;
     let realm = lab.realm.clone();
     let old_host = lab.sts.sts_host().to_owned();
     lab.server.abort();
@@ -115,18 +104,7 @@ async fn restart_loses_nothing() {
     }
 
     // the same signing key signs new tokens, and old tokens still validate
-    let new_token = lab
-        .public
-        .request_actor_token(
-            &lab.realm,
-            SKYPE_APP_ID,
-            &lab.exchange_resource(),
-            key(SKYPE_KEY),
-            lab.now(),
-        )
-        .await
-        .unwrap()
-        .access_token;
+    let new_token = lab.skype_actor_token().await.unwrap().access_token;
     let policy = {
         let md = lab.public.metadata(&lab.realm).await.unwrap();
         s2s_proto::Policy::new(

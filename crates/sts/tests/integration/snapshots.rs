@@ -89,17 +89,7 @@ async fn metadata_document() {
 async fn token_response() {
     let lab = Lab::start().await;
     lab.prepare_f1().await;
-    let resp = lab
-        .public
-        .request_actor_token(
-            &lab.realm,
-            SKYPE_APP_ID,
-            &lab.exchange_resource(),
-            key(SKYPE_KEY),
-            lab.now(),
-        )
-        .await
-        .unwrap();
+    let resp = lab.skype_actor_token().await.unwrap();
     let token = Compact::parse(&resp.access_token).unwrap();
     let x5t = token.header["x5t"].as_str().unwrap().to_owned();
     let mut v = serde_json::to_value(&resp).unwrap();

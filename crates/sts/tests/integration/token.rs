@@ -755,17 +755,7 @@ async fn an_assertion_is_spent_once() {
 async fn tokens_expire_with_the_clock() {
     let lab = Lab::start().await;
     lab.prepare_f1().await;
-    let resp = lab
-        .public
-        .request_actor_token(
-            &lab.realm,
-            SKYPE_APP_ID,
-            &lab.exchange_resource(),
-            key(SKYPE_KEY),
-            lab.now(),
-        )
-        .await
-        .unwrap();
+    let resp = lab.skype_actor_token().await.unwrap();
     let policy = exchange_policy(&lab).await;
     lab.clock.advance(3600 + 300);
     validate_s2s(&resp.access_token, &policy, lab.now()).unwrap();
@@ -773,32 +763,12 @@ async fn tokens_expire_with_the_clock() {
     let err = validate_s2s(&resp.access_token, &policy, lab.now()).unwrap_err();
     assert!(matches!(err, TokenError::Expired { .. }), "{err}");
     // a new token carries the new time
-    let resp2 = lab
-        .public
-        .request_actor_token(
-            &lab.realm,
-            SKYPE_APP_ID,
-            &lab.exchange_resource(),
-            key(SKYPE_KEY),
-            lab.now(),
-        )
-        .await
-        .unwrap();
+    let resp2 = lab.skype_actor_token().await.unwrap();
     assert_eq!(resp2.expires_on, (lab.now() + 3600).to_string());
     validate_s2s(&resp2.access_token, &policy, lab.now()).unwrap();
     // the first-party registry key expires too
     lab.clock.set(NOW + 366 * 86_400);
-    let err = lab
-        .public
-        .request_actor_token(
-            &lab.realm,
-            SKYPE_APP_ID,
-            &lab.exchange_resource(),
-            key(SKYPE_KEY),
-            lab.now(),
-        )
-        .await
-        .unwrap_err();
+    let err = lab.skype_actor_token().await.unwrap_err();
     assert_eq!(err.aadsts_code(), Some(700027), "{err}");
     assert!(err.to_string().contains("not valid now"), "{err}");
 }
@@ -911,19 +881,7 @@ async fn skype_reads_its_verify_keys_with_its_app_token() {
     for t in [
         None,
         Some(lab.sts.admin_credential().to_owned()),
-        Some(
-            lab.public
-                .request_actor_token(
-                    &lab.realm,
-                    SKYPE_APP_ID,
-                    &lab.exchange_resource(),
-                    key(SKYPE_KEY),
-                    lab.now(),
-                )
-                .await
-                .unwrap()
-                .access_token,
-        ),
+        Some(lab.skype_actor_token().await.unwrap().access_token),
     ] {
         let r = get(path.clone(), t).await.unwrap();
         assert_eq!(r.status(), 401);
@@ -1078,30 +1036,10 @@ async fn admin_writes_reach_the_next_token_request() {
     assert_eq!((status, assert_aadsts(&body)), (400, 700016), "{body}");
 
     // signing-key rollover: the next token is signed with the new key
-    let resp = lab
-        .public
-        .request_actor_token(
-            &lab.realm,
-            SKYPE_APP_ID,
-            &lab.exchange_resource(),
-            key(SKYPE_KEY),
-            lab.now(),
-        )
-        .await
-        .unwrap();
+    let resp = lab.skype_actor_token().await.unwrap();
     let old_x5t = jwt::Compact::parse(&resp.access_token).unwrap().header["x5t"].clone();
     let t = lab.admin.roll_signing_key(&lab.realm).await.unwrap();
-    let resp = lab
-        .public
-        .request_actor_token(
-            &lab.realm,
-            SKYPE_APP_ID,
-            &lab.exchange_resource(),
-            key(SKYPE_KEY),
-            lab.now(),
-        )
-        .await
-        .unwrap();
+    let resp = lab.skype_actor_token().await.unwrap();
     let x5t = jwt::Compact::parse(&resp.access_token).unwrap().header["x5t"].clone();
     assert_ne!(x5t, old_x5t);
     assert_eq!(x5t, t.signing_certificates[0].x5t.as_str());
