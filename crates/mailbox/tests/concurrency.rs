@@ -75,17 +75,7 @@ async fn concurrent_creates_get_distinct_ids_and_contiguous_events() {
     let event_ids: HashSet<String> = events.into_iter().map(|e| e.item_id).collect();
     assert_eq!(event_ids, ids);
     // Commit order, id order and receive order agree.
-    let all = s
-        .find_items(
-            &m,
-            d("inbox"),
-            FindSpec {
-                paging: Paging::first(1000),
-                ..FindSpec::default()
-            },
-        )
-        .await
-        .unwrap();
+    let all = first_thousand(&s, &m, "inbox").await;
     let received: Vec<_> = all.items.iter().map(|i| i.date_time_received).collect();
     let mut sorted = received.clone();
     sorted.sort_by(|a, b| b.cmp(a));
@@ -232,18 +222,26 @@ async fn group_commits_isolate_failures_and_keep_commit_order() {
     // everything acknowledged is on disk
     let s = MailboxStore::open(&path).unwrap();
     assert_eq!(counts(&s, &m, "inbox").await, (200, 200, 0));
-    let all = s
-        .find_items(
-            &m,
-            d("inbox"),
-            FindSpec {
-                paging: Paging::first(1000),
-                ..FindSpec::default()
-            },
-        )
-        .await
-        .unwrap();
+    let all = first_thousand(&s, &m, "inbox").await;
     let stored: HashSet<String> = all.items.into_iter().map(|i| i.id).collect();
     assert_eq!(stored, ids);
     assert_eq!(s.counters(&m).await.unwrap(), after);
+}
+
+/// The first 1,000 items of a folder, in the default order (newest received first).
+async fn first_thousand(
+    s: &MailboxStore,
+    m: &mailbox::MailboxKey,
+    folder: &str,
+) -> mailbox::Page<mailbox::Item> {
+    s.find_items(
+        m,
+        d(folder),
+        FindSpec {
+            paging: Paging::first(1000),
+            ..FindSpec::default()
+        },
+    )
+    .await
+    .unwrap()
 }
