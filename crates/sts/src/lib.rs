@@ -182,7 +182,7 @@ impl Sts {
             inner: Arc::new(Inner {
                 snapshot: SnapshotCell::install(&db)?,
                 db,
-                replay: ReplayLog::start(replay)?,
+                replay: ReplayLog::new(replay),
                 public_url,
                 authority,
                 lifetime: config.actor_token_lifetime_secs,
