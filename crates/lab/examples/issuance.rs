@@ -12,32 +12,12 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use s2s_proto::{ClientAssertionSpec, PrincipalName, SigningKey, b64, jwt};
+use s2s_proto::{SigningKey, b64, jwt};
 use serde_json::{Map, Value};
 
 #[path = "common/phase.rs"]
 mod phase;
-use phase::run_phase;
-
-fn form(pairs: &[(&str, &str)]) -> String {
-    pairs
-        .iter()
-        .map(|(k, v)| {
-            let enc = |s: &str| -> String {
-                s.bytes()
-                    .map(|b| match b {
-                        b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                            (b as char).to_string()
-                        }
-                        _ => format!("%{b:02X}"),
-                    })
-                    .collect()
-            };
-            format!("{}={}", enc(k), enc(v))
-        })
-        .collect::<Vec<_>>()
-        .join("&")
-}
+use phase::{args, form, run_phase, skype_token_forms};
 
 fn rsa_jwk(key: &SigningKey) -> Value {
     use x509_parser::prelude::*;
@@ -56,17 +36,7 @@ fn rsa_jwk(key: &SigningKey) -> Value {
 
 #[tokio::main]
 async fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let secs: u64 = args
-        .get(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(5)
-        .clamp(1, 60);
-    let conns: usize = args
-        .get(2)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(16)
-        .clamp(1, 128);
+    let (secs, conns) = args((5, 60), (16, 128));
     // every assertion is single-use: enough for two rounds at well above either server's rate
     // (a round that runs out replays assertions; those are refused and counted as errors)
     let n = (secs as usize * 2 * 9000).min(240_000);
@@ -75,41 +45,11 @@ async fn main() {
     // OpenHybrid's token service (the lab's), Skype's registry key
     let dir = tempfile::tempdir().expect("tempdir");
     let lab = lab::start(dir.path(), (0, 0)).await.expect("lab");
-    let key = lab.info.skype_key().expect("key");
     let endpoint = format!("{}/{}/tokens/OAuth/2", lab.info.sts_url, lab.info.realm);
-    let client = PrincipalName::app(s2s_proto::principal::SKYPE_APP_ID, &lab.info.realm);
     lab::steps::setup(&lab.info, &mut |_| {})
         .await
         .expect("setup");
-    let resource = format!(
-        "{}/{}@{}",
-        s2s_proto::principal::EXCHANGE_APP_ID,
-        lab.info.exchange_host,
-        lab.info.realm
-    );
-    let ours: Vec<String> = (0..n)
-        .map(|_| {
-            let a = ClientAssertionSpec {
-                client: client.clone(),
-                audience: endpoint.clone(),
-                jti: uuid::Uuid::new_v4().to_string(),
-                iat: now,
-                exp: now + 540,
-            }
-            .sign(&key)
-            .expect("sign");
-            form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", &client.to_string()),
-                (
-                    "client_assertion_type",
-                    s2s_proto::wire::JWT_BEARER_ASSERTION,
-                ),
-                ("client_assertion", &a),
-                ("resource", &resource),
-            ])
-        })
-        .collect();
+    let ours = skype_token_forms(&lab.info, &endpoint, n);
 
     // oidc-provider
     let peer_key = SigningKey::generate_self_signed(

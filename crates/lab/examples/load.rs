@@ -19,21 +19,11 @@ const CREATE_ITEM: &str = r#"<?xml version="1.0" encoding="utf-8"?><s:Envelope x
 
 #[path = "common/phase.rs"]
 mod phase;
-use phase::run_phase;
+use phase::{args, run_phase, skype_token_forms};
 
 #[tokio::main]
 async fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let secs: u64 = args
-        .get(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(5)
-        .clamp(1, 120);
-    let conns: usize = args
-        .get(2)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(16)
-        .clamp(1, 256);
+    let (secs, conns) = args((5, 120), (16, 256));
     let dir = tempfile::tempdir().expect("tempdir");
     let lab = lab::start_with(
         dir.path(),
@@ -151,41 +141,10 @@ async fn main() {
     }
 
     // token issuance: pre-signed assertions (each jti is single-use), against raw signs
-    let key = lab.info.skype_key().expect("key");
     let n = (secs as usize * 9000).min(200_000); // single-use assertions, more than the run can spend
     let endpoint = format!("{}/{}/tokens/OAuth/2", lab.info.sts_url, lab.info.realm);
-    let client = s2s_proto::PrincipalName::app(s2s_proto::principal::SKYPE_APP_ID, &lab.info.realm);
-    let resource = format!(
-        "{}/{}@{}",
-        s2s_proto::principal::EXCHANGE_APP_ID,
-        lab.info.exchange_host,
-        lab.info.realm
-    );
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let t0 = Instant::now();
-    let forms: Vec<String> = (0..n)
-        .map(|_| {
-            let a = s2s_proto::ClientAssertionSpec {
-                client: client.clone(),
-                audience: endpoint.clone(),
-                jti: uuid::Uuid::new_v4().to_string(),
-                iat: now,
-                exp: now + 540,
-            }
-            .sign(&key)
-            .expect("sign");
-            serde_urlencoded_form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", &client.to_string()),
-                (
-                    "client_assertion_type",
-                    s2s_proto::wire::JWT_BEARER_ASSERTION,
-                ),
-                ("client_assertion", &a),
-                ("resource", &resource),
-            ])
-        })
-        .collect();
+    let forms = skype_token_forms(&lab.info, &endpoint, n);
     let sign_rate = n as f64 / t0.elapsed().as_secs_f64();
     // raw signs on both cores
     let c1 = process_cpu_secs();
@@ -252,23 +211,4 @@ fn process_cpu_secs() -> Option<f64> {
     let f: Vec<&str> = rest.split(' ').collect();
     let ticks = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
     Some(ticks / 100.0)
-}
-
-fn serde_urlencoded_form(pairs: &[(&str, &str)]) -> String {
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

@@ -7,11 +7,14 @@
 //! Bounded in time and count; loopback only.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use lab::client::mint_f1;
+
+#[path = "common/phase.rs"]
+mod phase;
 use mailbox::{FolderSel, MailboxKey, NewItem};
+use phase::{args, run_phase};
 
 fn envelope(body: &str) -> String {
     format!(
@@ -37,6 +40,8 @@ fn create(folder: &str) -> String {
     ))
 }
 
+/// One load phase of `body` against `url` (successful requests per second, p50 and p99 in ms,
+/// errors).
 async fn phase(
     url: &str,
     token: &str,
@@ -44,79 +49,24 @@ async fn phase(
     secs: u64,
     conns: usize,
 ) -> (f64, f64, f64, u64) {
-    let stop = Arc::new(AtomicBool::new(false));
-    let errors = Arc::new(AtomicU64::new(0));
-    let body = Arc::new(body);
-    let mut tasks = Vec::new();
-    let start = Instant::now();
-    for _ in 0..conns {
-        let (stop, errors, body, url, token) = (
-            stop.clone(),
-            errors.clone(),
-            body.clone(),
-            url.to_owned(),
-            token.to_owned(),
-        );
-        tasks.push(tokio::spawn(async move {
-            let http = reqwest::Client::new();
-            let mut lat = Vec::new();
-            while !stop.load(Ordering::Relaxed) {
-                let t = Instant::now();
-                let ok = match http
-                    .post(&url)
-                    .bearer_auth(&token)
-                    .body(body.as_str().to_owned())
-                    .send()
-                    .await
-                {
-                    Ok(r) if r.status().is_success() => r
-                        .text()
-                        .await
-                        .map(|b| b.contains("NoError"))
-                        .unwrap_or(false),
-                    _ => false,
-                };
-                if !ok {
-                    errors.fetch_add(1, Ordering::Relaxed);
-                }
-                lat.push(t.elapsed());
-            }
-            lat
-        }));
-    }
-    tokio::time::sleep(Duration::from_secs(secs)).await;
-    stop.store(true, Ordering::Relaxed);
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await.unwrap_or_default());
-    }
-    all.sort();
-    let pct = |p: f64| {
-        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
-            .map(|d| d.as_secs_f64() * 1e3)
-            .unwrap_or(0.0)
-    };
-    (
-        all.len() as f64 / start.elapsed().as_secs_f64(),
-        pct(0.5),
-        pct(0.99),
-        errors.load(Ordering::Relaxed),
+    let (url, token, body) = (url.to_owned(), token.to_owned(), Arc::new(body));
+    let p = run_phase(
+        "scale",
+        secs,
+        conns,
+        Arc::new(move |h| {
+            h.post(&url)
+                .bearer_auth(&token)
+                .body(body.as_str().to_owned())
+        }),
     )
+    .await;
+    (p.rps, p.p50_ms, p.p99_ms, p.errors)
 }
 
 #[tokio::main]
 async fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let secs: u64 = args
-        .get(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(3)
-        .clamp(1, 60);
-    let conns: usize = args
-        .get(2)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(8)
-        .clamp(1, 64);
+    let (secs, conns) = args((3, 60), (8, 64));
     let dir = tempfile::tempdir().expect("tempdir");
     let lab = lab::start(dir.path(), (0, 0)).await.expect("lab");
     lab::steps::setup(&lab.info, &mut |_| {})

@@ -117,19 +117,7 @@ async fn refusals_name_the_failed_check_and_recover_when_fixed() {
     assert_eq!(ews_code(&lab, &token).await.unwrap(), "NoError");
 
     // UserApplication removed → ErrorAccessDenied on mailbox reads; restored → works
-    let ua = ex
-        .run(
-            "Get-ManagementRoleAssignment",
-            json!({"Role": "UserApplication", "RoleAssignee": steps::APP_ACCOUNT}),
-        )
-        .await
-        .unwrap();
-    ex.run(
-        "Remove-ManagementRoleAssignment",
-        json!({"Identity": ua[0]["Name"]}),
-    )
-    .await
-    .unwrap();
+    remove_app_role(&ex, "UserApplication").await;
     assert_eq!(ews_code(&lab, &token).await.unwrap(), "ErrorAccessDenied");
     ex.run(
         "New-ManagementRoleAssignment",
@@ -140,19 +128,7 @@ async fn refusals_name_the_failed_check_and_recover_when_fixed() {
     assert_eq!(ews_code(&lab, &token).await.unwrap(), "NoError");
 
     // ArchiveApplication removed → Purges writes refused, history writes still fine
-    let aa = ex
-        .run(
-            "Get-ManagementRoleAssignment",
-            json!({"Role": "ArchiveApplication", "RoleAssignee": steps::APP_ACCOUNT}),
-        )
-        .await
-        .unwrap();
-    ex.run(
-        "Remove-ManagementRoleAssignment",
-        json!({"Identity": aa[0]["Name"]}),
-    )
-    .await
-    .unwrap();
+    remove_app_role(&ex, "ArchiveApplication").await;
     let ews = Ews::new(&lab.info.exchange_url, token.clone());
     let r = ews
         .create_message(
@@ -186,7 +162,7 @@ async fn refusals_name_the_failed_check_and_recover_when_fixed() {
     assert!(e.contains("2000005") && e.contains("does not exist"), "{e}");
 
     // linked account without any role
-    ex.run("Remove-ManagementRoleAssignment", json!({"Identity": ex.run("Get-ManagementRoleAssignment", json!({"Role": "UserApplication", "RoleAssignee": steps::APP_ACCOUNT})).await.unwrap()[0]["Name"]})).await.unwrap();
+    remove_app_role(&ex, "UserApplication").await;
     let e = ews_code(&lab, &token).await.unwrap_err();
     assert!(e.contains("no RBAC role assignments"), "{e}");
 }
@@ -372,19 +348,7 @@ async fn exchange_impersonation_needs_the_role() {
     assert!(t.contains("ErrorNonExistentMailbox"), "{t}");
 
     // scoped: ApplicationImpersonation limited to a management scope reaches bob, not alice
-    let ra = ex
-        .run(
-            "Get-ManagementRoleAssignment",
-            json!({"Role": "ApplicationImpersonation", "RoleAssignee": steps::APP_ACCOUNT}),
-        )
-        .await
-        .unwrap();
-    ex.run(
-        "Remove-ManagementRoleAssignment",
-        json!({"Identity": ra[0]["Name"]}),
-    )
-    .await
-    .unwrap();
+    remove_app_role(&ex, "ApplicationImpersonation").await;
     ex.run("New-ManagementScope", json!({"Name": "Bob only", "RecipientRestrictionFilter": "{PrimarySmtpAddress -eq 'bob@contoso.example'}"})).await.unwrap();
     let bad = ex
         .run(
@@ -574,4 +538,21 @@ async fn f2_test_oauth_connectivity_from_exchange_to_skype() {
         rows.iter().all(|r| r["ResultType"] == "Success"),
         "{rows:?}"
     );
+}
+
+/// Removes the application account's assignment of `role` (New-ManagementRoleAssignment restores it).
+async fn remove_app_role(ex: &ExchangeAdmin, role: &str) {
+    let ra = ex
+        .run(
+            "Get-ManagementRoleAssignment",
+            json!({"Role": role, "RoleAssignee": steps::APP_ACCOUNT}),
+        )
+        .await
+        .unwrap();
+    ex.run(
+        "Remove-ManagementRoleAssignment",
+        json!({"Identity": ra[0]["Name"]}),
+    )
+    .await
+    .unwrap();
 }

@@ -74,3 +74,62 @@ pub async fn run_phase(
         errors,
     }
 }
+
+/// `[SECS] [CONNECTIONS]` from the command line, each defaulted and clamped.
+pub fn args(secs: (u64, u64), conns: (usize, usize)) -> (u64, usize) {
+    let args: Vec<String> = std::env::args().collect();
+    let secs = args
+        .get(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(secs.0)
+        .clamp(1, secs.1);
+    let conns = args
+        .get(2)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(conns.0)
+        .clamp(1, conns.1);
+    (secs, conns)
+}
+
+/// `n` token-request bodies for Skype (F1), each with its own pre-signed client assertion (every
+/// `jti` is single-use).
+pub fn skype_token_forms(info: &lab::LabInfo, endpoint: &str, n: usize) -> Vec<String> {
+    let key = info.skype_key().expect("key");
+    let client = s2s_proto::PrincipalName::app(s2s_proto::principal::SKYPE_APP_ID, &info.realm);
+    let client_id = client.to_string();
+    let resource = format!(
+        "{}/{}@{}",
+        s2s_proto::principal::EXCHANGE_APP_ID,
+        info.exchange_host,
+        info.realm
+    );
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    (0..n)
+        .map(|_| {
+            let a = s2s_proto::ClientAssertionSpec {
+                client: client.clone(),
+                audience: endpoint.to_owned(),
+                jti: uuid::Uuid::new_v4().to_string(),
+                iat: now,
+                exp: now + 540,
+            }
+            .sign(&key)
+            .expect("sign");
+            form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", &client_id),
+                (
+                    "client_assertion_type",
+                    s2s_proto::wire::JWT_BEARER_ASSERTION,
+                ),
+                ("client_assertion", &a),
+                ("resource", &resource),
+            ])
+        })
+        .collect()
+}
+
+/// An `application/x-www-form-urlencoded` body.
+pub fn form(pairs: &[(&str, &str)]) -> String {
+    serde_urlencoded::to_string(pairs).expect("form")
+}
