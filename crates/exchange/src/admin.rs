@@ -27,7 +27,7 @@ pub fn routes() -> axum::Router<Exchange> {
         .route("/admin/traffic", get(traffic))
         .route("/admin/cmdlets", get(cmdlets))
         .layer(axum::extract::DefaultBodyLimit::max(1 << 20))
-        .layer(axum::middleware::from_fn(loopback_only))
+        .layer(axum::middleware::from_fn(store::net::loopback_only))
 }
 
 /// The cmdlets this server runs, with their parameters.
@@ -776,24 +776,4 @@ impl Exchange {
 /// Names of the cmdlets, for help output.
 pub fn cmdlet_names() -> BTreeSet<&'static str> {
     CMDLETS.iter().map(|(n, _)| *n).collect()
-}
-
-/// Admin routes answer only on loopback (`store::net::admin_peer_allowed`).
-async fn loopback_only(
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    let peer = req
-        .extensions()
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0);
-    if !store::net::admin_peer_allowed(peer) {
-        return (
-            axum::http::StatusCode::FORBIDDEN,
-            store::net::ADMIN_LOOPBACK_ONLY,
-        )
-            .into_response();
-    }
-    next.run(req).await
 }

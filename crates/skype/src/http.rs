@@ -39,14 +39,14 @@ pub fn router(s: Skype) -> axum::Router {
         .route("/users/{sip}/history", get(history))
         .route("/users/{sip}/presence", get(presence))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn(loopback_only));
+        .layer(axum::middleware::from_fn(store::net::loopback_only));
     let greetings = axum::Router::new()
         .route(
             "/users/{sip}/greetings/{kind}",
             post(put_greeting).get(get_greeting).delete(delete_greeting),
         )
         .layer(DefaultBodyLimit::max(MAX_GREETING_BYTES + 64 * 1024))
-        .layer(axum::middleware::from_fn(loopback_only));
+        .layer(axum::middleware::from_fn(store::net::loopback_only));
     let notifications = axum::Router::new()
         .route("/ews/notifications/{key}", post(notification))
         .layer(DefaultBodyLimit::max(MAX_NOTIFICATION_BYTES));
@@ -276,24 +276,4 @@ async fn notification(
         }
     }
     (status, h, r.body).into_response()
-}
-
-/// Admin routes answer only on loopback (`store::net::admin_peer_allowed`).
-async fn loopback_only(
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    let peer = req
-        .extensions()
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0);
-    if !store::net::admin_peer_allowed(peer) {
-        return (
-            axum::http::StatusCode::FORBIDDEN,
-            store::net::ADMIN_LOOPBACK_ONLY,
-        )
-            .into_response();
-    }
-    next.run(req).await
 }

@@ -12,6 +12,23 @@ pub fn admin_peer_allowed(peer: Option<SocketAddr>) -> bool {
 /// The sentence a refused peer gets.
 pub const ADMIN_LOOPBACK_ONLY: &str = "the admin API answers only on loopback (127.0.0.1 or ::1); reach it through an SSH tunnel or a reverse proxy on the same host";
 
+/// The axum middleware every admin router uses: a request from a peer that is not loopback gets
+/// 403 with [`ADMIN_LOOPBACK_ONLY`].
+pub async fn loopback_only(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    if !admin_peer_allowed(peer) {
+        return (axum::http::StatusCode::FORBIDDEN, ADMIN_LOOPBACK_ONLY).into_response();
+    }
+    next.run(req).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -80,7 +80,7 @@ pub(crate) fn router(sts: Sts) -> Router {
             post(graph_add_key),
         )
         .route_layer(middleware::from_fn_with_state(sts.clone(), require_admin))
-        .route_layer(middleware::from_fn(loopback_only));
+        .route_layer(middleware::from_fn(store::net::loopback_only));
     public
         .merge(admin)
         .fallback(route_not_found)
@@ -506,23 +506,6 @@ async fn graph_add_key(
 ) -> Result<Response> {
     let req: GraphAddKey = json_body(&headers, body).await?;
     Ok(Json(sts.graph_add_key(&realm, &id, req).await?).into_response())
-}
-
-/// Admin routes (tenants, registry, MSOnline and Graph) answer only on loopback
-/// (`store::net::admin_peer_allowed`).
-async fn loopback_only(req: axum::extract::Request, next: middleware::Next) -> Response {
-    let peer = req
-        .extensions()
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0);
-    if !store::net::admin_peer_allowed(peer) {
-        return (
-            axum::http::StatusCode::FORBIDDEN,
-            store::net::ADMIN_LOOPBACK_ONLY,
-        )
-            .into_response();
-    }
-    next.run(req).await
 }
 
 #[cfg(test)]
