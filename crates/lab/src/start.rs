@@ -252,19 +252,6 @@ pub async fn start_with(dir: &Path, opts: LabOptions) -> Result<Lab> {
         .json()
         .await
         .map_err(LabError::http(&tenants_url))?;
-    let find_realm = |v: &Value| -> Option<String> {
-        let list = v
-            .as_array()
-            .cloned()
-            .or_else(|| v.get("value").and_then(Value::as_array).cloned())
-            .unwrap_or_else(|| vec![v.clone()]);
-        list.iter().find_map(|t| {
-            t.as_object()?
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case("realm"))
-                .and_then(|(_, v)| v.as_str().map(str::to_owned))
-        })
-    };
     let realm = match find_realm(&tenants) {
         Some(r) => r,
         None => {
@@ -435,5 +422,21 @@ pub async fn start_with(dir: &Path, opts: LabOptions) -> Result<Lab> {
         exchange: ex,
         skype,
         tasks,
+    })
+}
+
+/// The realm in the token service's tenant listing (`GET /admin/tenants`: an array, a
+/// `{"value": [...]}` page, or one tenant); member names compared ignoring case.
+pub fn find_realm(v: &Value) -> Option<String> {
+    let list = v
+        .as_array()
+        .cloned()
+        .or_else(|| v.get("value").and_then(Value::as_array).cloned())
+        .unwrap_or_else(|| vec![v.clone()]);
+    list.iter().find_map(|t| {
+        t.as_object()?
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("realm"))
+            .and_then(|(_, v)| v.as_str().map(str::to_owned))
     })
 }

@@ -801,20 +801,6 @@ async fn listener() -> Result<(tokio::net::TcpListener, String)> {
     Ok((l, url))
 }
 
-fn find_realm(v: &Value) -> Option<String> {
-    let list = v
-        .as_array()
-        .cloned()
-        .or_else(|| v.get("value").and_then(Value::as_array).cloned())
-        .unwrap_or_else(|| vec![v.clone()]);
-    list.iter().find_map(|t| {
-        t.as_object()?
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case("realm"))
-            .and_then(|(_, v)| v.as_str().map(str::to_owned))
-    })
-}
-
 async fn boot(dir: &Path, bin: PathBuf) -> Result<World> {
     let clock: s2s_proto::SharedClock = Arc::new(s2s_proto::SystemClock);
     // the token service, in this process
@@ -848,7 +834,7 @@ async fn boot(dir: &Path, bin: PathBuf) -> Result<World> {
         .error_for_status()?
         .json()
         .await?;
-    let realm = find_realm(&t).ok_or_else(|| anyhow!("no realm in {t}"))?;
+    let realm = lab::start::find_realm(&t).ok_or_else(|| anyhow!("no realm in {t}"))?;
 
     // Exchange, as a child process
     let mut exchange = ExchangeProc {
