@@ -335,16 +335,7 @@ async fn exchange_impersonation_needs_the_role() {
     assert_ne!(folder_id(&alice_inbox.body).unwrap(), ids[0]);
     // an impersonated address that has no mailbox
     let ghost = body.replace("bob@contoso.example", "ghost@contoso.example");
-    let t = http
-        .post(format!("{}/EWS/Exchange.asmx", lab.info.exchange_url))
-        .bearer_auth(&token)
-        .body(ghost)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let t = post_ews(&http, &lab, &token, ghost).await;
     assert!(t.contains("ErrorNonExistentMailbox"), "{t}");
 
     // scoped: ApplicationImpersonation limited to a management scope reaches bob, not alice
@@ -362,28 +353,10 @@ async fn exchange_impersonation_needs_the_role() {
         "{bad}"
     );
     ex.run("New-ManagementRoleAssignment", json!({"Role": "ApplicationImpersonation", "User": steps::APP_ACCOUNT, "CustomRecipientWriteScope": "Bob only"})).await.unwrap();
-    let t = http
-        .post(format!("{}/EWS/Exchange.asmx", lab.info.exchange_url))
-        .bearer_auth(&app_only)
-        .body(body)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let t = post_ews(&http, &lab, &app_only, body).await;
     assert!(t.contains("NoError"), "bob is inside the scope: {t}");
     let to_alice = body.replace("bob@contoso.example", "alice@contoso.example");
-    let t = http
-        .post(format!("{}/EWS/Exchange.asmx", lab.info.exchange_url))
-        .bearer_auth(&app_only)
-        .body(to_alice)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let t = post_ews(&http, &lab, &app_only, to_alice).await;
     assert!(
         t.contains("ErrorImpersonateUserDenied") && t.contains("outside the scope"),
         "alice is outside: {t}"
@@ -555,4 +528,22 @@ async fn remove_app_role(ex: &ExchangeAdmin, role: &str) {
     )
     .await
     .unwrap();
+}
+
+/// POSTs a SOAP body to the lab's EWS with `token`; the response text.
+async fn post_ews(
+    http: &reqwest::Client,
+    lab: &lab::Lab,
+    token: &str,
+    body: impl Into<reqwest::Body>,
+) -> String {
+    http.post(format!("{}/EWS/Exchange.asmx", lab.info.exchange_url))
+        .bearer_auth(token)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
 }

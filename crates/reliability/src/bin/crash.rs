@@ -415,15 +415,7 @@ async fn writer(ctx: Arc<Ctx>, w: usize) {
 }
 
 fn greeting_op(create: bool, data: &[u8]) -> String {
-    let b64 = base64::engine::general_purpose::STANDARD.encode(data);
-    let op = if create {
-        "CreateUserConfiguration"
-    } else {
-        "UpdateUserConfiguration"
-    };
-    format!(
-        r#"<m:{op}><m:UserConfiguration><t:UserConfigurationName Name="{GREETING}"><t:DistinguishedFolderId Id="root"/></t:UserConfigurationName><t:BinaryData>{b64}</t:BinaryData></m:UserConfiguration></m:{op}>"#
-    )
+    reliability::user_config_op(GREETING, create, data)
 }
 
 fn greeting_bytes(seq: u64) -> Vec<u8> {

@@ -20,7 +20,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow, bail};
-use base64::Engine;
 use clap::Parser;
 use lab::client::{ExchangeAdmin, mint_f1};
 use rand::{Rng, RngCore};
@@ -110,15 +109,7 @@ fn pick(rng: &mut impl Rng) -> usize {
 }
 
 fn config_op(create: bool, data: &[u8]) -> String {
-    let b64 = base64::engine::general_purpose::STANDARD.encode(data);
-    let op = if create {
-        "CreateUserConfiguration"
-    } else {
-        "UpdateUserConfiguration"
-    };
-    format!(
-        r#"<m:{op}><m:UserConfiguration><t:UserConfigurationName Name="{CONFIG}"><t:DistinguishedFolderId Id="root"/></t:UserConfigurationName><t:BinaryData>{b64}</t:BinaryData></m:UserConfiguration></m:{op}>"#
-    )
+    reliability::user_config_op(CONFIG, create, data)
 }
 
 async fn connection(
