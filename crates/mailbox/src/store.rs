@@ -68,7 +68,7 @@ fn system_clock() -> Clock {
 impl MailboxStore {
     /// Opens (creating and migrating if needed) the store at `path`.
     pub fn open(path: &Path) -> Result<MailboxStore, MailboxError> {
-        Self::init(Db::open(path, MIGRATIONS)?)
+        Self::init(Db::open(path, MIGRATIONS)?.with_read_connection()?)
     }
 
     /// A private in-memory store (tests, `--ephemeral`).

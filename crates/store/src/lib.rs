@@ -120,18 +120,23 @@ impl Db {
             source,
         })?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
-        let mut db = Self::init(conn, Some(path.to_owned()), migrations, durability)?;
-        // WAL lets a reader run beside the writer: reads through `Db::read` then never queue
-        // behind a commit's fsync.
-        let reader = Connection::open(path).map_err(|source| StoreError::Open {
-            path: path.to_owned(),
-            source,
-        })?;
+        Self::init(conn, Some(path.to_owned()), migrations, durability)
+    }
+
+    /// Opens a second, read-only connection for [`Db::read`] (file databases; WAL lets it read
+    /// beside the writer, so reads never queue behind a commit's fsync). For services whose reads
+    /// are hot (the mailbox store); the others keep one connection. Call it before
+    /// [`Db::on_each_connection`].
+    pub fn with_read_connection(mut self) -> Result<Db, StoreError> {
+        let Some(path) = self.path.clone() else {
+            return Ok(self);
+        };
+        let reader = Connection::open(&path).map_err(|source| StoreError::Open { path, source })?;
         reader.busy_timeout(std::time::Duration::from_secs(5))?;
         reader.pragma_update(None, "query_only", "ON")?;
         reader.set_prepared_statement_cache_capacity(64);
-        db.reader = Some(Arc::new(Mutex::new(reader)));
-        Ok(db)
+        self.reader = Some(Arc::new(Mutex::new(reader)));
+        Ok(self)
     }
 
     /// A private in-memory database (tests, `--ephemeral`).
@@ -189,11 +194,12 @@ impl Db {
         .map_err(|_| E::from(StoreError::WorkerGone))?
     }
 
-    /// Runs `f` on the blocking pool with a read-only connection (`PRAGMA query_only`) that is
-    /// not the writer's, so a read never waits for a commit in progress. `f` sees every write
+    /// Runs `f` on the blocking pool with the read-only connection (`PRAGMA query_only`) of
+    /// [`Db::with_read_connection`], which is not the writer's, so a read never waits for a commit
+    /// in progress. `f` sees every write
     /// answered before it started (WAL snapshot isolation); to read several rows consistently it
-    /// should open a transaction. In-memory databases have one connection, so this is
-    /// [`Db::call`].
+    /// should open a transaction. Without a read connection (in-memory databases, or
+    /// none opened) this is [`Db::call`].
     pub async fn read<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut Connection) -> Result<T, E> + Send + 'static,
@@ -388,7 +394,9 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn reads_do_not_wait_for_the_writer_and_see_answered_writes() {
         let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(&dir.path().join("db.sqlite"), M).unwrap();
+        let db = Db::open(&dir.path().join("db.sqlite"), M)
+            .and_then(Db::with_read_connection)
+            .unwrap();
         db.write_batched(|c| {
             c.execute("INSERT INTO t (k, v) VALUES ('a', 'b')", [])
                 .map_err(StoreError::from)
@@ -424,7 +432,9 @@ mod tests {
     #[tokio::test]
     async fn the_read_connection_cannot_write() {
         let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(&dir.path().join("db.sqlite"), M).unwrap();
+        let db = Db::open(&dir.path().join("db.sqlite"), M)
+            .and_then(Db::with_read_connection)
+            .unwrap();
         let r = db
             .read(|c| {
                 c.execute("INSERT INTO t (k, v) VALUES ('a', 'b')", [])
