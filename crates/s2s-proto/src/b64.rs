@@ -17,6 +17,24 @@ pub fn url_decode(s: &str) -> Result<Vec<u8>, base64::DecodeError> {
     }
 }
 
+/// [`url_decode`] into `buf` when the result fits (an RSA signature: no allocation), else into a
+/// new vector. Accepts and refuses exactly what [`url_decode`] does.
+pub fn url_decode_in<'b>(
+    s: &str,
+    buf: &'b mut [u8],
+) -> Result<std::borrow::Cow<'b, [u8]>, base64::DecodeError> {
+    let simd = base64_simd::URL_SAFE_NO_PAD;
+    match simd.decoded_length(s.as_bytes()) {
+        Ok(n) if n <= buf.len() => {
+            match simd.decode(s.as_bytes(), base64_simd::Out::from_slice(buf)) {
+                Ok(bytes) => Ok(std::borrow::Cow::Borrowed(&*bytes)),
+                Err(_) => url_decode(s).map(std::borrow::Cow::Owned),
+            }
+        }
+        _ => url_decode(s).map(std::borrow::Cow::Owned),
+    }
+}
+
 pub fn std_encode(bytes: impl AsRef<[u8]>) -> String {
     STANDARD.encode(bytes)
 }
@@ -49,6 +67,11 @@ mod tests {
             let bytes: Vec<u8> = (0..len).map(|_| next() as u8).collect();
             let good = url_encode(&bytes);
             assert_eq!(url_decode(&good).unwrap(), bytes);
+            let mut small = [0u8; 16];
+            assert_eq!(
+                url_decode_in(&good, &mut small).unwrap().as_ref(),
+                &bytes[..]
+            );
             for pos in 0..good.len() {
                 for &c in alphabet {
                     let mut s = good.clone().into_bytes();
@@ -59,6 +82,9 @@ mod tests {
                     let simd = base64_simd::URL_SAFE_NO_PAD.decode_to_vec(&s).ok();
                     let plain = URL_SAFE_NO_PAD.decode(&s).ok();
                     assert_eq!(simd, plain, "{s:?}");
+                    let mut buf = [0u8; 64];
+                    let into = url_decode_in(&s, &mut buf).ok().map(|c| c.into_owned());
+                    assert_eq!(into, plain, "{s:?}");
                 }
             }
             for extra in ["=", "==", "A", "AA", "AAA", " "] {

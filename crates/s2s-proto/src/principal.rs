@@ -108,30 +108,26 @@ impl<'a> PrincipalRef<'a> {
         if s.len() > MAX_PRINCIPAL_LEN {
             return Err(PrincipalError::TooLong);
         }
-        // One pass: the first two '@', the first two '/' before the first '@', and whether any
-        // byte is an ASCII whitespace or control character (exactly the bytes <= 0x20 and 0x7f).
-        let (mut at, mut second_at, mut slash, mut second_slash) = (None, false, None, false);
+        // Whether any byte is an ASCII whitespace or control character (exactly the bytes <= 0x20
+        // and 0x7f) or not ASCII: branch-free, so the loop runs on vectors.
+        let bytes = s.as_bytes();
         let (mut bad, mut non_ascii) = (false, false);
-        for (i, &b) in s.as_bytes().iter().enumerate() {
-            match b {
-                b'@' if at.is_none() => at = Some(i),
-                b'@' => second_at = true,
-                b'/' if at.is_none() && slash.is_none() => slash = Some(i),
-                b'/' if at.is_none() => second_slash = true,
-                0..=0x20 | 0x7f => bad = true,
-                0x80.. => non_ascii = true,
-                _ => {}
-            }
+        for &b in bytes {
+            bad |= (b <= 0x20) | (b == 0x7f);
+            non_ascii |= b >= 0x80;
         }
         if bad || (non_ascii && s.chars().any(|c| c.is_whitespace() || c.is_control())) {
             return Err(PrincipalError::BadCharacters(s.to_owned()));
         }
-        let Some(at) = at else {
+        let Some(at) = memchr::memchr(b'@', bytes) else {
             return Err(PrincipalError::NoRealm(s.to_owned()));
         };
-        if second_at {
+        if memchr::memchr(b'@', &bytes[at + 1..]).is_some() {
             return Err(PrincipalError::TooManyAt(s.to_owned()));
         }
+        // only a '/' before the '@' separates a host
+        let slash = memchr::memchr(b'/', &bytes[..at]);
+        let second_slash = slash.is_some_and(|i| memchr::memchr(b'/', &bytes[i + 1..at]).is_some());
         let realm = &s[at + 1..];
         if realm.is_empty() {
             return Err(PrincipalError::EmptyRealm(s.to_owned()));

@@ -8,7 +8,6 @@
 //! Every failure is a [`TokenError`] naming the rule and the values involved, in the spirit of
 //! Microsoft.IdentityModel's IDX codes. No error carries a whole token or a signature.
 
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 
@@ -414,10 +413,10 @@ fn raw_numeric_date(
     let Some(raw) = obj.get(name) else {
         return Ok(None);
     };
-    let text = raw.get();
-    // the common case, a plain integer of at most 12 digits, without a JSON parser
+    let text = raw;
+    // the common case, a plain integer of at most 12 digits (no overflow), without a parser
     if !text.is_empty() && text.len() <= 12 && text.bytes().all(|b| b.is_ascii_digit()) {
-        let v = text.parse::<i64>().map_err(|e| bad(e.to_string()))?;
+        let v = text.bytes().fold(0i64, |v, b| v * 10 + i64::from(b - b'0'));
         if v > MAX {
             return Err(bad(format!("{v} is out of range")));
         }
@@ -498,10 +497,10 @@ fn check_header_common(header: &RawObject<'_>, which: &'static str) -> Result<()
 }
 
 /// A value's JSON text, compact, cut to `max` characters (for error messages).
-fn raw_text(raw: &RawValue, max: usize) -> String {
-    let compact = serde_json::from_str::<Value>(raw.get())
+fn raw_text(raw: &str, max: usize) -> String {
+    let compact = serde_json::from_str::<Value>(raw)
         .map(|v| v.to_string())
-        .unwrap_or_else(|_| raw.get().to_owned());
+        .unwrap_or_else(|_| raw.to_owned());
     compact.chars().take(max).collect()
 }
 
@@ -574,16 +573,17 @@ fn validate_signed_as(
     now: i64,
     which: &'static str,
 ) -> Result<ValidatedToken, TokenError> {
-    validate_signed_with(token, policy, now, which, |_| Ok(())).map(|(t, ())| t)
+    validate_signed_with(token, policy, now, which, |_, _, _| Ok(())).map(|(t, ())| t)
 }
 
-/// [`validate_signed_as`], then `more` on the validated claims (still unparsed members).
+/// [`validate_signed_as`], then `more` on the validated claims (still unparsed members), issuer
+/// and audience.
 fn validate_signed_with<X>(
     token: &str,
     policy: &Policy,
     now: i64,
     which: &'static str,
-    more: impl FnOnce(&RawObject<'_>) -> Result<X, TokenError>,
+    more: impl FnOnce(&RawObject<'_>, &str, &str) -> Result<X, TokenError>,
 ) -> Result<(ValidatedToken, X), TokenError> {
     check_size(token, policy)?;
     let layer = Layer::decode(token)?;
@@ -608,7 +608,9 @@ fn validate_signed_with<X>(
     if layer.parts.signature.is_empty() {
         return Err(TokenError::MissingSignature { which });
     }
-    let signature = b64::url_decode(layer.parts.signature)
+    // an RSA signature of up to 8192 bits decodes on the stack
+    let mut signature_buf = [0u8; 1024];
+    let signature = b64::url_decode_in(layer.parts.signature, &mut signature_buf)
         .map_err(|_| TokenError::MalformedSignature { which })?;
 
     // issuer → its keys → the key the header names
@@ -679,7 +681,7 @@ fn validate_signed_with<X>(
     }
     let (nbf, exp) = check_lifetime(&claims, policy, now, which)?;
     let aud = check_audience(&claims, policy, which)?;
-    let extra = more(&claims)?;
+    let extra = more(&claims, &iss, &aud)?;
     let issuer = iss.into_owned();
     drop((header, claims));
     let (header, claims) = layer.into_sets();
@@ -779,31 +781,37 @@ fn realm_of(s: &str, claim: &'static str, expected: &str) -> Result<(), TokenErr
     }
 }
 
-/// What the S2S rules read from a validated actor (or app-only) token's claims.
+/// What the S2S rules take from a validated actor (or app-only) token.
 struct ActorFacts {
-    nameid: String,
-    trusted_for_delegation: Option<String>,
+    /// The calling application, from `nameid` (§1b point 3), in this server's realm.
+    app: PrincipalName,
+    /// `trustedfordelegation` when it is not exactly "true" (cut for the error message).
+    not_delegable: Option<String>,
 }
 
-fn actor_facts(claims: &RawObject<'_>) -> Result<ActorFacts, TokenError> {
+/// The actor rules on a validated token's claims, issuer and audience.
+fn actor_facts(
+    claims: &RawObject<'_>,
+    issuer: &str,
+    audience: &str,
+    policy: &Policy,
+) -> Result<ActorFacts, TokenError> {
     if claims.contains("actortoken") {
         return Err(TokenError::NestedActor);
     }
-    let nameid = string_claim(claims, "nameid", "actor")?
-        .unwrap_or_default()
-        .into_owned();
-    let trusted_for_delegation = claims
+    let nameid = string_claim(claims, "nameid", "actor")?.unwrap_or_default();
+    let app = actor_app(issuer, audience, &nameid, policy)?;
+    let tfd = claims
         .get("trustedfordelegation")
         .and_then(claims::as_str)
-        .map(Cow::into_owned);
-    Ok(ActorFacts {
-        nameid,
-        trusted_for_delegation,
-    })
+        .unwrap_or_default();
+    let not_delegable = (tfd != "true").then(|| tfd.chars().take(20).collect());
+    Ok(ActorFacts { app, not_delegable })
 }
 
 fn actor_app(
-    actor: &ValidatedToken,
+    issuer: &str,
+    audience: &str,
     nameid: &str,
     policy: &Policy,
 ) -> Result<PrincipalName, TokenError> {
@@ -812,14 +820,14 @@ fn actor_app(
         .filter(|p| p.host.is_none())
         .ok_or_else(|| TokenError::ActorNameIdInvalid(nameid.chars().take(200).collect()))?;
     if let Some(realm) = &policy.realm {
-        realm_of(&actor.issuer, "the actor's iss", realm)?;
+        realm_of(issuer, "the actor's iss", realm)?;
         // An audience that matched a service audience in this realm has this realm already.
         let aud_in_realm = matches!(
             &policy.audience,
             ExpectedAudience::Service { realm: r, .. } if r == realm
         );
         if !aud_in_realm {
-            realm_of(&actor.audience, "the actor's aud", realm)?;
+            realm_of(audience, "the actor's aud", realm)?;
         }
         if app.realm != realm {
             return Err(TokenError::RealmMismatch {
@@ -844,9 +852,13 @@ pub fn validate_s2s(token: &str, policy: &Policy, now: i64) -> Result<S2sToken, 
         .is_some_and(|a| a == "none");
     if !alg_none {
         // App-only: the signed token alone (J1 catches "None"/"NONE" variants there).
-        let (actor, facts) = validate_signed_with(token, policy, now, "app-only", actor_facts)?;
-        let app = actor_app(&actor, &facts.nameid, policy)?;
-        return Ok(S2sToken::AppOnly { actor, app });
+        let (actor, facts) = validate_signed_with(token, policy, now, "app-only", |c, i, a| {
+            actor_facts(c, i, a, policy)
+        })?;
+        return Ok(S2sToken::AppOnly {
+            actor,
+            app: facts.app,
+        });
     }
     if !layer.parts.signature.is_empty() {
         return Err(TokenError::OuterNotEmptySignature);
@@ -865,13 +877,14 @@ pub fn validate_s2s(token: &str, policy: &Policy, now: i64) -> Result<S2sToken, 
             None => return Err(TokenError::ActorTokenInvalid(claims::kind(raw))),
         },
     };
-    let (actor, facts) = validate_signed_with(&actor_token, policy, now, "actor", actor_facts)?;
-    let app = actor_app(&actor, &facts.nameid, policy)?;
-    let tfd = facts.trusted_for_delegation.as_deref().unwrap_or("");
-    if tfd != "true" {
+    let (actor, facts) = validate_signed_with(&actor_token, policy, now, "actor", |c, i, a| {
+        actor_facts(c, i, a, policy)
+    })?;
+    let app = facts.app;
+    if let Some(found) = facts.not_delegable {
         return Err(TokenError::NotTrustedForDelegation {
             actor: app.to_string(),
-            found: tfd.chars().take(20).collect(),
+            found,
         });
     }
     let outer_iss = string_claim(&claims, "iss", "outer")?.unwrap_or_default();

@@ -61,6 +61,14 @@ fn j_rows_on_the_signed_path() {
     let der = k0.certificate().der().to_vec();
     let none = |alg: &str| jwt::unsigned_with_header(&with(h.clone(), "alg", json!(alg)), &good);
     let signed_h = |hdr: Map<String, Value>| jwt::sign_with_header(k0, &hdr, &good).unwrap();
+    // the good claims signed with `member` (raw JSON text) written first
+    let signed_with_first = |member: &str| {
+        let rest = serde_json::to_string(&good).unwrap();
+        let body = format!("{{{member},{}", rest.trim_start_matches('{'));
+        let input = format!("{}.{}", b64j(&h), b64::url_encode(body));
+        let sig = k0.sign_rs256(input.as_bytes()).unwrap();
+        format!("{input}.{}", b64::url_encode(sig))
+    };
     let valid = sign(&good);
     let (vi, vs) = valid.rsplit_once('.').unwrap();
     let mut flipped = b64::url_decode(vs).unwrap();
@@ -332,25 +340,25 @@ fn j_rows_on_the_signed_path() {
         ),
         (
             "J10 duplicate claim",
-            {
-                let body = format!(
-                    "{{\"iss\":\"x\",{}}}",
-                    serde_json::to_string(&good)
-                        .unwrap()
-                        .trim_start_matches('{')
-                );
-                let input = format!("{}.{}", b64j(&h), b64::url_encode(body));
-                format!(
-                    "{input}.{}",
-                    b64::url_encode(k0.sign_rs256(input.as_bytes()).unwrap())
-                )
-            },
+            signed_with_first(r#""iss":"x""#),
             |e| {
                 matches!(
                     e,
                     TokenError::Malformed(jwt::JwtFormatError::DuplicateKey { .. })
                 )
             },
+        ),
+        // Regression: the raw member scan once accepted what the claim map refuses (an f64
+        // overflow, a lone surrogate), so such a token validated with an empty claim map.
+        (
+            "J10 number beyond f64",
+            signed_with_first(r#""x":1e400"#),
+            |e| matches!(e, TokenError::Malformed(jwt::JwtFormatError::Json { .. })),
+        ),
+        (
+            "J10 lone surrogate",
+            signed_with_first(r#""x":"\ud800""#),
+            |e| matches!(e, TokenError::Malformed(jwt::JwtFormatError::Json { .. })),
         ),
         (
             "J10 non-UTF-8",
