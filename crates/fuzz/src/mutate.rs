@@ -382,7 +382,16 @@ fn jwt(rng: &mut Rng, data: &mut Vec<u8>, depth: usize) -> bool {
             let last = parts.len() - 1;
             parts[last] = match rng.below(4) {
                 0 => String::new(),
-                1 => parts[last][..parts[last].len() / 2].to_owned(),
+                1 => {
+                    // half of it, cut on a character boundary (a JSON string value may hold
+                    // something that only looks like a token)
+                    let seg = &parts[last];
+                    let mut half = seg.len() / 2;
+                    while !seg.is_char_boundary(half) {
+                        half -= 1;
+                    }
+                    seg[..half].to_owned()
+                }
                 2 => "MAYCAQACAQA".to_owned(),
                 _ => {
                     let mut sig = b64url_decode(&parts[last]).unwrap_or_default();
@@ -878,6 +887,18 @@ mod tests {
                 changed += usize::from(m != seed);
             }
             assert!(changed > 400, "{kind:?}: only {changed} of 500 changed");
+        }
+    }
+
+    /// Regression: cutting a token-looking JSON string in half split a multi-byte character and
+    /// panicked in the fuzzer itself (found by the `claims` target's corpus).
+    #[test]
+    fn token_looking_strings_with_non_ascii_text_mutate_without_panicking() {
+        let mut rng = Rng::new(11);
+        let seed = "{\"t\":\"eyJé.é\",\"u\":\"x.eyJaé.bé.cé\"}".as_bytes();
+        for _ in 0..5000 {
+            let m = mutate(&mut rng, Kind::Json, seed, b"other", 4096);
+            assert!(m.len() <= 4096);
         }
     }
 

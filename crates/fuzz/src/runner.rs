@@ -83,9 +83,15 @@ thread_local! {
     static LAST_PANIC: RefCell<Option<(String, String)>> = const { RefCell::new(None) };
 }
 
-/// Installs a panic hook that records the message and location instead of printing them.
+/// Installs a panic hook that records the message and location of a panic inside a target
+/// instead of printing it; a panic anywhere else (the fuzzer's own code) is printed as usual.
 pub fn install_quiet_panic_hook() {
-    panic::set_hook(Box::new(|info| {
+    let default = panic::take_hook();
+    panic::set_hook(Box::new(move |info| {
+        if STARTED_MS.load(Relaxed) == 0 {
+            default(info);
+            return;
+        }
         let message = if let Some(s) = info.payload().downcast_ref::<&str>() {
             (*s).to_owned()
         } else if let Some(s) = info.payload().downcast_ref::<String>() {

@@ -52,6 +52,12 @@ pub const TARGETS: &[Target] = &[
         run: run_token,
     },
     Target {
+        name: "claims",
+        kind: Kind::Json,
+        max_len: 16 * 1024,
+        run: run_claims,
+    },
+    Target {
         name: "metadata",
         kind: Kind::Json,
         max_len: 64 * 1024,
@@ -233,6 +239,19 @@ fn run_token(input: &[u8]) -> String {
         outcome(&s2s),
         outcome(&signed)
     )
+}
+
+/// The validator's member scan against the serde_json map parser: they must accept the same
+/// objects with the same members (a token that validates must give later readers its claims).
+fn run_claims(input: &[u8]) -> String {
+    let scan = s2s_proto::claims::scan_object(input);
+    let map = s2s_proto::jwt::parse_object(input, "payload");
+    match (&scan, &map) {
+        (Ok(n), Ok(m)) => assert_eq!(*n, m.len(), "member counts differ"),
+        (Err(_), Err(_)) => {}
+        _ => panic!("the member scan says {scan:?}, the map parser {map:?}"),
+    }
+    outcome(&scan)
 }
 
 fn run_metadata(input: &[u8]) -> String {
