@@ -17,6 +17,12 @@ fn main() {
     let nums: Vec<usize> = std::env::args().filter_map(|a| a.parse().ok()).collect();
     let rounds = nums.first().copied().unwrap_or(200);
     let batch = nums.get(1).copied().unwrap_or(200);
+    if rounds == 0 || batch == 0 {
+        eprintln!(
+            "validate_paired: ROUNDS and BATCH must be at least 1 (got {rounds} and {batch})"
+        );
+        std::process::exit(2);
+    }
     let f = fixture();
     let (input, sig) = signed_bytes(&f);
     let vk = f.key.certificate().verify_key();
