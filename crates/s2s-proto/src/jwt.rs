@@ -122,7 +122,7 @@ pub fn parse_object(
     Ok(map)
 }
 
-pub(crate) fn classify(e: serde_json::Error, part: &'static str) -> JwtFormatError {
+fn classify(e: serde_json::Error, part: &'static str) -> JwtFormatError {
     let msg = e.to_string();
     if let Some(rest) = msg.strip_prefix("duplicate member ") {
         let name = rest

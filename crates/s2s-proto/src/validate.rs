@@ -8,7 +8,7 @@
 //! Every failure is a [`TokenError`] naming the rule and the values involved, in the spirit of
 //! Microsoft.IdentityModel's IDX codes. No error carries a whole token or a signature.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::borrow::Cow;
 
 use crate::b64;
@@ -368,8 +368,8 @@ const FORBIDDEN_HEADERS: [&str; 5] = ["jku", "x5u", "jwk", "x5c", "jwe"];
 const FORBIDDEN_OUTER_CLAIMS: [&str; 4] = ["isloopback", "ver", "endpointurl", "endpointurlLength"];
 
 /// Parses a NumericDate: an integer, or a string of decimal digits (Exchange sends strings).
-pub fn numeric_date(
-    claims: &Map<String, Value>,
+fn numeric_date(
+    obj: &RawObject<'_>,
     name: &'static str,
     which: &'static str,
 ) -> Result<Option<i64>, TokenError> {
@@ -379,64 +379,25 @@ pub fn numeric_date(
         claim: name,
         detail,
     };
-    let v = match claims.get(name) {
-        None => return Ok(None),
-        Some(Value::Number(n)) => n
-            .as_i64()
-            .ok_or_else(|| bad(format!("{n} is not an integer")))?,
-        Some(Value::String(s)) => {
-            if s.is_empty() || s.len() > 12 || !s.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(bad(format!("{s:?} is not a string of digits")));
-            }
-            s.parse::<i64>().map_err(|e| bad(e.to_string()))?
-        }
-        Some(other) => return Err(bad(format!("{} is not a number", json_kind(other)))),
-    };
-    if !(0..=MAX).contains(&v) {
-        return Err(bad(format!("{v} is out of range")));
-    }
-    Ok(Some(v))
-}
-
-/// [`numeric_date`] on a raw member value, with the same rules and errors.
-fn raw_numeric_date(
-    obj: &RawObject<'_>,
-    name: &'static str,
-    which: &'static str,
-) -> Result<Option<i64>, TokenError> {
-    const MAX: i64 = 100_000_000_000;
-    let bad = |detail: String| TokenError::InvalidClaimType {
-        which,
-        claim: name,
-        detail,
-    };
     let Some(raw) = obj.get(name) else {
         return Ok(None);
     };
-    let text = raw;
-    // the common case, a plain integer of at most 12 digits (no overflow), without a parser
-    if !text.is_empty() && text.len() <= 12 && text.bytes().all(|b| b.is_ascii_digit()) {
-        let v = text.bytes().fold(0i64, |v, b| v * 10 + i64::from(b - b'0'));
-        if v > MAX {
-            return Err(bad(format!("{v} is out of range")));
-        }
-        return Ok(Some(v));
-    }
-    let v = match claims::kind(raw) {
-        "a number" => match serde_json::from_str::<serde_json::Number>(text) {
-            Ok(n) => n
-                .as_i64()
-                .ok_or_else(|| bad(format!("{n} is not an integer")))?,
-            Err(e) => return Err(bad(e.to_string())),
-        },
-        "a string" => {
-            let s = claims::as_str(raw).unwrap_or_default();
-            if s.is_empty() || s.len() > 12 || !s.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(bad(format!("{s:?} is not a string of digits")));
+    // the common case, a plain integer, needs no JSON parser
+    let v = match digits(raw) {
+        Some(v) => v,
+        None => match claims::kind(raw) {
+            "a number" => match serde_json::from_str::<serde_json::Number>(raw) {
+                Ok(n) => n
+                    .as_i64()
+                    .ok_or_else(|| bad(format!("{n} is not an integer")))?,
+                Err(e) => return Err(bad(e.to_string())),
+            },
+            "a string" => {
+                let s = claims::as_str(raw).unwrap_or_default();
+                digits(&s).ok_or_else(|| bad(format!("{s:?} is not a string of digits")))?
             }
-            s.parse::<i64>().map_err(|e| bad(e.to_string()))?
-        }
-        other => return Err(bad(format!("{other} is not a number"))),
+            other => return Err(bad(format!("{other} is not a number"))),
+        },
     };
     if !(0..=MAX).contains(&v) {
         return Err(bad(format!("{v} is out of range")));
@@ -444,15 +405,10 @@ fn raw_numeric_date(
     Ok(Some(v))
 }
 
-fn json_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
+/// The value of 1 to 12 decimal digits (no sign, so no overflow); `None` for anything else.
+fn digits(s: &str) -> Option<i64> {
+    let ok = !s.is_empty() && s.len() <= 12 && s.bytes().all(|b| b.is_ascii_digit());
+    ok.then(|| s.bytes().fold(0, |v, b| v * 10 + i64::from(b - b'0')))
 }
 
 fn string_claim<'a>(
@@ -703,9 +659,9 @@ fn check_lifetime(
     now: i64,
     which: &'static str,
 ) -> Result<(Option<i64>, i64), TokenError> {
-    let exp = raw_numeric_date(claims, "exp", which)?.ok_or(TokenError::NoExpiration { which })?;
-    let nbf = raw_numeric_date(claims, "nbf", which)?;
-    let iat = raw_numeric_date(claims, "iat", which)?;
+    let exp = numeric_date(claims, "exp", which)?.ok_or(TokenError::NoExpiration { which })?;
+    let nbf = numeric_date(claims, "nbf", which)?;
+    let iat = numeric_date(claims, "iat", which)?;
     if policy.require_nbf && nbf.is_none() {
         return Err(TokenError::NoNotBefore { which });
     }
@@ -958,7 +914,8 @@ pub fn decode_layers_for_bench(token: &str) -> Result<usize, TokenError> {
         .ok_or(TokenError::ActorTokenMissing)?;
     let inner = Layer::decode(&actor)?;
     let (h, c) = inner.objects()?;
-    let sig = b64::url_decode(inner.parts.signature)
+    let mut signature_buf = [0u8; 1024];
+    let sig = b64::url_decode_in(inner.parts.signature, &mut signature_buf)
         .map_err(|_| TokenError::MalformedSignature { which: "actor" })?;
     Ok(h.len() + c.len() + sig.len())
 }
