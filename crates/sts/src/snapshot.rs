@@ -26,22 +26,17 @@ use crate::error::StsError;
 /// Parsed signing keys by x5t, shared by the snapshots (parsing a PKCS#8 RSA key is expensive).
 pub(crate) type SigningCache = Arc<Mutex<HashMap<String, Arc<SigningKey>>>>;
 
-/// A key credential with its certificate parsed (Asymmetric rows whose certificate parses).
+/// A key credential with its certificate's public key parsed (`Some` only for Asymmetric rows
+/// whose certificate parses).
 pub(crate) struct Cred {
     pub row: CredRow,
-    pub cert: Option<(Certificate, VerifyKey)>,
+    pub key: Option<VerifyKey>,
 }
 
 /// A service principal and its key credentials, oldest first.
 pub(crate) struct Principal {
     pub row: SpRow,
     pub creds: Vec<Cred>,
-}
-
-impl Principal {
-    pub fn cred_rows(&self) -> Vec<CredRow> {
-        self.creds.iter().map(|c| c.row.clone()).collect()
-    }
 }
 
 /// One of a tenant's signing keys; the private key is parsed for active keys only.
@@ -59,19 +54,14 @@ pub(crate) struct TenantSnap {
     pub signing: Vec<SigningEntry>,
 }
 
-/// A first-party application's registry certificates.
-pub(crate) struct FirstParty {
-    /// How many certificates are registered (parseable or not): any makes the app first-party.
-    pub registered: usize,
-    pub keys: Vec<VerifyKey>,
-}
-
 #[derive(Default)]
 pub(crate) struct Snapshot {
     pub tenants: HashMap<String, TenantSnap>,
     /// Verified domain (lower case) → realm.
     pub domains: HashMap<String, String>,
-    pub first_party: HashMap<String, FirstParty>,
+    /// First-party application → the keys of its registry certificates that parse. An app with
+    /// any registered certificate (parseable or not) has an entry, which makes it first-party.
+    pub first_party: HashMap<String, Vec<VerifyKey>>,
 }
 
 impl Snapshot {
@@ -91,16 +81,13 @@ impl Snapshot {
                 let creds = db::creds(&tx, &realm, &sp.app_id)?
                     .into_iter()
                     .map(|row| {
-                        let cert = match (row.kind, row.cert_der.as_deref()) {
+                        let key = match (row.kind, row.cert_der.as_deref()) {
                             (CredKind::Asymmetric, Some(der)) => {
-                                Certificate::from_der(der).ok().map(|c| {
-                                    let k = c.verify_key();
-                                    (c, k)
-                                })
+                                Certificate::from_der(der).ok().map(|c| c.verify_key())
                             }
                             _ => None,
                         };
-                        Cred { row, cert }
+                        Cred { row, key }
                     })
                     .collect();
                 principals.insert(sp.app_id.clone(), Arc::new(Principal { row: sp, creds }));
@@ -126,16 +113,9 @@ impl Snapshot {
             );
         }
         for (app_id, der) in db::all_first_party_certs(&tx)? {
-            let fp = snap
-                .first_party
-                .entry(app_id)
-                .or_insert_with(|| FirstParty {
-                    registered: 0,
-                    keys: Vec::new(),
-                });
-            fp.registered += 1;
+            let keys = snap.first_party.entry(app_id).or_default();
             if let Ok(c) = Certificate::from_der(&der) {
-                fp.keys.push(c.verify_key());
+                keys.push(c.verify_key());
             }
         }
         tx.commit()?;

@@ -1,6 +1,8 @@
 //! The OAuth2 token endpoint (client credentials → actor token), the ACS metadata document, and
 //! the app-token check of the first-party verify-keys endpoint.
 
+use std::sync::Arc;
+
 use s2s_proto::principal::{ACS_APP_ID, PrincipalName, spn_covers};
 use s2s_proto::validate::DEFAULT_SKEW_SECS;
 use s2s_proto::wire::{
@@ -13,12 +15,12 @@ use s2s_proto::{
 };
 
 use crate::Sts;
-use crate::db::{self, CredKind, CredRow, SpentAssertion, Usage};
+use crate::db::{self, CredKind, SpentAssertion, Usage};
 use crate::error::{StsError, clip};
 use crate::model::{VerifyKeyRow, VerifyKeys};
 use crate::names::{self, from_unix};
 use crate::service::{is_builtin_first_party, resolve_in, sp_in};
-use crate::snapshot::{FirstParty, Principal};
+use crate::snapshot::Principal;
 
 /// Longest lifetime of a client assertion (RFC 7523 practice; Azure AD allows 10 minutes).
 pub(crate) const MAX_ASSERTION_LIFETIME_SECS: i64 = 600;
@@ -217,8 +219,7 @@ impl Sts {
                 realm,
             });
         }
-        let first_party =
-            is_builtin_first_party(&client_app) || registry.is_some_and(|r| r.registered > 0);
+        let first_party = is_builtin_first_party(&client_app) || registry.is_some();
 
         // authenticate the client
         let assertion_id = match (assertion, secret) {
@@ -236,8 +237,7 @@ impl Sts {
                 if first_party {
                     return Err(StsError::FirstPartySecretNotAllowed { app_id: client_app });
                 }
-                self.check_secret(&client_app, s, &client.cred_rows())
-                    .await?;
+                self.check_secret(&client_app, s, client.clone()).await?;
                 None
             }
             (None, None) => return Err(StsError::NoClientCredential),
@@ -335,11 +335,11 @@ impl Sts {
         assertion: &str,
         first_party: bool,
         client: &Principal,
-        registry: Option<&FirstParty>,
+        registry: Option<&Vec<s2s_proto::VerifyKey>>,
     ) -> Result<(String, String, i64), StsError> {
         let now = self.now();
         let keys = if first_party {
-            let keys = registry.map(|r| r.keys.clone()).unwrap_or_default();
+            let keys = registry.cloned().unwrap_or_default();
             if keys.is_empty() {
                 return Err(StsError::NoFirstPartyKeys {
                     app_id: client_app.to_owned(),
@@ -356,7 +356,7 @@ impl Sts {
                         && c.row.usage == Usage::Verify
                         && c.row.valid_at(now)
                 })
-                .filter_map(|c| c.cert.as_ref().map(|(_, k)| k.clone()))
+                .filter_map(|c| c.key.clone())
                 .collect();
             if keys.is_empty() {
                 return Err(StsError::NoClientKeys {
@@ -387,16 +387,15 @@ impl Sts {
         let v = validate_signed(assertion, &policy, now).map_err(|e| {
             if first_party
                 && let TokenError::KeyNotFound { x5t: Some(x5t), .. } = &e
-                && let Some((c, _)) = client
+                && let Some(k) = client
                     .creds
                     .iter()
-                    .filter(|c| c.row.kind == CredKind::Asymmetric)
-                    .filter_map(|c| c.cert.as_ref())
-                    .find(|(c, _)| &c.x5t == x5t)
+                    .filter_map(|c| c.key.as_ref())
+                    .find(|k| &k.x5t == x5t)
             {
                 return StsError::FirstPartyUsedTenantKey {
                     app_id: client_app.to_owned(),
-                    thumbprint: c.thumbprint.clone(),
+                    thumbprint: k.thumbprint.clone(),
                 };
             }
             StsError::ClientAssertion(e)
@@ -421,7 +420,7 @@ impl Sts {
         &self,
         app_id: &str,
         secret: &str,
-        creds: &[CredRow],
+        principal: Arc<Principal>,
     ) -> Result<(), StsError> {
         if secret.len() > MAX_SECRET_LEN {
             return Err(StsError::InvalidClientSecret {
@@ -429,20 +428,20 @@ impl Sts {
             });
         }
         let now = self.now();
-        let candidates: Vec<CredRow> = creds
-            .iter()
-            .filter(|c| matches!(c.kind, CredKind::Symmetric | CredKind::Password))
-            .cloned()
-            .collect();
         let secret = secret.to_owned();
         let matched = tokio::task::spawn_blocking(move || {
             let mut expired = None;
+            let candidates = principal
+                .creds
+                .iter()
+                .map(|c| &c.row)
+                .filter(|c| matches!(c.kind, CredKind::Symmetric | CredKind::Password));
             for c in candidates {
                 if c.secret.as_ref().is_some_and(|h| h.verify(&secret)) {
                     if c.valid_at(now) {
                         return (true, None);
                     }
-                    expired = Some(c);
+                    expired = Some((c.key_id.clone(), c.end));
                 }
             }
             (false, expired)
@@ -451,10 +450,10 @@ impl Sts {
         .map_err(|_| StsError::Store(store::StoreError::WorkerGone))?;
         match matched {
             (true, _) => Ok(()),
-            (false, Some(c)) => Err(StsError::ExpiredClientSecret {
+            (false, Some((key_id, end))) => Err(StsError::ExpiredClientSecret {
                 app_id: app_id.to_owned(),
-                key_id: c.key_id,
-                end: from_unix(c.end).to_string(),
+                key_id,
+                end: from_unix(end).to_string(),
             }),
             (false, None) => Err(StsError::InvalidClientSecret {
                 app_id: app_id.to_owned(),
