@@ -22,11 +22,7 @@ impl ReplayLog {
     /// Returns once the record is committed.
     pub async fn spend(&self, spent: SpentAssertion) -> Result<bool, StsError> {
         self.db
-            .write_batched(move |conn| {
-                let fresh = db::use_jtis(conn, std::slice::from_ref(&spent))?;
-                // one record in, one answer out; none would mean "not fresh" (deny)
-                Ok(fresh.first().copied().unwrap_or(false))
-            })
+            .write_batched(move |conn| db::use_jti(conn, &spent))
             .await
     }
 }
