@@ -12,7 +12,7 @@
 //! the jobs queued while one batch commits share the next batch's single fsync.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::mpsc::{Receiver, Sender, TryRecvError};
+use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Mutex};
 
 use rusqlite::Connection;
@@ -109,12 +109,7 @@ pub(crate) fn writer_loop(conn: Arc<Mutex<Connection>>, rx: Receiver<Box<dyn Job
     while let Ok(first) = rx.recv() {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
-            }
-        }
+        batch.extend(rx.try_iter().take(MAX_BATCH - 1));
         let outcome = match conn.lock() {
             Ok(guard) => run_batch(&guard, &mut batch),
             Err(_) => Err(BatchFailure::Poisoned),
@@ -129,24 +124,24 @@ pub(crate) fn writer_loop(conn: Arc<Mutex<Connection>>, rx: Receiver<Box<dyn Job
 /// Runs `batch` in one transaction; `Ok` once `COMMIT` returned.
 pub(crate) fn run_batch(conn: &Connection, batch: &mut [Box<dyn Job>]) -> Result<(), BatchFailure> {
     let sql = |e: rusqlite::Error| BatchFailure::Sqlite(Arc::new(e));
+    // the per-job statements, parsed once
+    let exec = |stmt: &str| {
+        conn.prepare_cached(stmt)
+            .and_then(|mut s| s.execute([]))
+            .map_err(sql)
+    };
     conn.execute_batch("BEGIN IMMEDIATE").map_err(sql)?;
     let result = (|| {
         for job in batch.iter_mut() {
-            conn.prepare_cached("SAVEPOINT oh_job")
-                .and_then(|mut s| s.execute([]))
-                .map_err(sql)?;
+            exec("SAVEPOINT oh_job")?;
             let ok = job.run(conn);
             if conn.is_autocommit() {
                 return Err(BatchFailure::RolledBack);
             }
             if !ok {
-                conn.prepare_cached("ROLLBACK TO oh_job")
-                    .and_then(|mut s| s.execute([]))
-                    .map_err(sql)?;
+                exec("ROLLBACK TO oh_job")?;
             }
-            conn.prepare_cached("RELEASE oh_job")
-                .and_then(|mut s| s.execute([]))
-                .map_err(sql)?;
+            exec("RELEASE oh_job")?;
         }
         conn.execute_batch("COMMIT").map_err(sql)
     })();

@@ -102,6 +102,30 @@ impl std::fmt::Debug for Db {
     }
 }
 
+/// Settings every connection of a database gets: a busy timeout, and room in the statement cache
+/// for every hot statement of a service (the default of 16 makes a write path that touches a
+/// dozen tables evict its own statements and re-parse them).
+fn tune(conn: &Connection) -> Result<(), StoreError> {
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}
+
+/// Runs `f` on the blocking pool with `conn` locked.
+async fn run_on<T, E, F>(conn: Arc<Mutex<Connection>>, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut Connection) -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: From<StoreError> + Send + 'static,
+{
+    tokio::task::spawn_blocking(move || {
+        let mut guard = conn.lock().map_err(|_| StoreError::Poisoned)?;
+        f(&mut guard)
+    })
+    .await
+    .map_err(|_| E::from(StoreError::WorkerGone))?
+}
+
 impl Db {
     /// Opens (creating if needed) the database at `path` and applies pending migrations. Every
     /// commit is on disk before it returns (`synchronous=FULL`).
@@ -132,9 +156,8 @@ impl Db {
             return Ok(self);
         };
         let reader = Connection::open(&path).map_err(|source| StoreError::Open { path, source })?;
-        reader.busy_timeout(std::time::Duration::from_secs(5))?;
+        tune(&reader)?;
         reader.pragma_update(None, "query_only", "ON")?;
-        reader.set_prepared_statement_cache_capacity(64);
         self.reader = Some(Arc::new(Mutex::new(reader)));
         Ok(self)
     }
@@ -160,10 +183,7 @@ impl Db {
         };
         conn.pragma_update(None, "synchronous", sync)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        // room for every hot statement of a service (the default of 16 makes a write path that
-        // touches a dozen tables evict its own statements and re-parse them)
-        conn.set_prepared_statement_cache_capacity(64);
+        tune(&conn)?;
         migrate(&mut conn, migrations)?;
         Ok(Db {
             conn: Arc::new(Mutex::new(conn)),
@@ -185,13 +205,7 @@ impl Db {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        let conn = self.conn.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut guard = conn.lock().map_err(|_| StoreError::Poisoned)?;
-            f(&mut guard)
-        })
-        .await
-        .map_err(|_| E::from(StoreError::WorkerGone))?
+        run_on(self.conn.clone(), f).await
     }
 
     /// Runs `f` on the blocking pool with the read-only connection (`PRAGMA query_only`) of
@@ -206,13 +220,7 @@ impl Db {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        let conn = self.reader.as_ref().unwrap_or(&self.conn).clone();
-        tokio::task::spawn_blocking(move || {
-            let mut guard = conn.lock().map_err(|_| StoreError::Poisoned)?;
-            f(&mut guard)
-        })
-        .await
-        .map_err(|_| E::from(StoreError::WorkerGone))?
+        run_on(self.reader.as_ref().unwrap_or(&self.conn).clone(), f).await
     }
 
     /// Runs `f` once on each of this database's connections, on the current thread: per-connection
