@@ -95,11 +95,6 @@ impl Params {
         self.values.contains_key(name)
     }
 
-    /// The raw value, if given.
-    pub fn value(&self, name: &str) -> Option<&Value> {
-        self.values.get(name)
-    }
-
     /// An error about this parameter.
     pub fn bad(&self, param: &'static str, why: impl Into<String>) -> BindError {
         BindError::Bad {
