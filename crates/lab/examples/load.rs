@@ -162,8 +162,6 @@ async fn main() {
     let forms = Arc::new(forms);
     let next = Arc::new(AtomicU64::new(0));
     let ep = endpoint.clone();
-    let c3 = process_cpu_secs();
-    let t3 = Instant::now();
     let issue = run_phase(
         "token issuance",
         secs,
@@ -177,7 +175,6 @@ async fn main() {
     )
     .await;
     let c4 = process_cpu_secs();
-    let issued = issue.rps * t3.elapsed().as_secs_f64();
     println!(
         "{:<28} {:>9.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms   errors {}",
         issue.name, issue.rps, issue.p50_ms, issue.p99_ms, issue.errors
@@ -191,9 +188,9 @@ async fn main() {
     );
     // The same ratio by the process's CPU time (user + system), which other work on a shared
     // machine does not skew: CPU per raw sign / CPU per token (the load generator included).
-    if let (Some(c1), Some(c2), Some(c3), Some(c4)) = (c1, c2, c3, c4) {
+    if let (Some(c1), Some(c2), Some(c4)) = (c1, c2, c4) {
         let per_sign = (c2 - c1) / (2 * per) as f64;
-        let per_token = (c4 - c3) / issued;
+        let per_token = (c4 - c2) / issue.ok as f64;
         println!(
             "CPU time: {:.0} µs per token (load generator included), {:.0} µs per raw sign; ratio by CPU time = {:.2}",
             per_token * 1e6,

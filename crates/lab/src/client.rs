@@ -1,7 +1,7 @@
 //! Thin HTTP clients for the lab's admin APIs and the Skype-side F1 token flow.
 
 use crate::{LabError, Result};
-use s2s_proto::principal::{ACS_APP_ID, EXCHANGE_APP_ID, SKYPE_APP_ID};
+use s2s_proto::principal::{EXCHANGE_APP_ID, SKYPE_APP_ID};
 use s2s_proto::token::UserClaims;
 use s2s_proto::{ClientAssertionSpec, OuterTokenSpec, PrincipalName};
 use serde_json::{Value, json};
@@ -157,23 +157,26 @@ impl StsAdmin {
     }
 }
 
-/// Mints a token exactly as Skype Online does in flow F1: a client assertion signed with Skype's
-/// own key → an actor token from the STS for Exchange → an unsigned outer token naming the user.
-pub async fn mint_f1(lab: &LabInfo, user: Option<&str>) -> Result<String> {
-    let key = lab.skype_key()?;
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let endpoint = format!("{}/{}/tokens/OAuth/2", lab.sts_url, lab.realm);
+/// Skype's F1 token request (client credentials, a client assertion signed now with `key` and
+/// living `lifetime` seconds, for Exchange's resource) as form fields.
+pub fn f1_token_form(
+    lab: &LabInfo,
+    key: &s2s_proto::SigningKey,
+    endpoint: &str,
+    now: i64,
+    lifetime: i64,
+) -> Result<[(&'static str, String); 5]> {
     let client = PrincipalName::app(SKYPE_APP_ID, &lab.realm);
     let assertion = ClientAssertionSpec {
         client: client.clone(),
-        audience: endpoint.clone(),
+        audience: endpoint.to_owned(),
         jti: uuid::Uuid::new_v4().to_string(),
         iat: now,
-        exp: now + 300,
+        exp: now + lifetime,
     }
-    .sign(&key)?;
+    .sign(key)?;
     let resource = PrincipalName::service(EXCHANGE_APP_ID, &lab.exchange_host, &lab.realm);
-    let form = [
+    Ok([
         ("grant_type", "client_credentials".to_owned()),
         ("client_id", client.to_string()),
         (
@@ -182,7 +185,16 @@ pub async fn mint_f1(lab: &LabInfo, user: Option<&str>) -> Result<String> {
         ),
         ("client_assertion", assertion),
         ("resource", resource.to_string()),
-    ];
+    ])
+}
+
+/// Mints a token exactly as Skype Online does in flow F1: a client assertion signed with Skype's
+/// own key → an actor token from the STS for Exchange → an unsigned outer token naming the user.
+pub async fn mint_f1(lab: &LabInfo, user: Option<&str>) -> Result<String> {
+    let key = lab.skype_key()?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let endpoint = format!("{}/{}/tokens/OAuth/2", lab.sts_url, lab.realm);
+    let form = f1_token_form(lab, &key, &endpoint, now, 300)?;
     let r = lab
         .http()?
         .post(&endpoint)
@@ -212,10 +224,9 @@ pub async fn mint_f1(lab: &LabInfo, user: Option<&str>) -> Result<String> {
         .as_str()
         .and_then(|s| s.parse().ok())
         .unwrap_or(now + 3600);
-    let _ = ACS_APP_ID;
     Ok(OuterTokenSpec {
-        aud: resource,
-        iss: client,
+        aud: PrincipalName::service(EXCHANGE_APP_ID, &lab.exchange_host, &lab.realm),
+        iss: PrincipalName::app(SKYPE_APP_ID, &lab.realm),
         nbf: now,
         exp: actor_exp.min(now + 8 * 3600),
         user: UserClaims::cloud_user(user, &format!("{:016X}", fxhash(user))),

@@ -99,23 +99,9 @@ impl Ews {
     }
 
     pub async fn put_greeting(&self, name: &str, wav: &[u8]) -> Result<Reply> {
-        use base64::Engine;
-        let b64 = base64::engine::general_purpose::STANDARD.encode(wav);
-        let cfg = format!(
-            r#"<m:UserConfiguration><t:UserConfigurationName Name="{}"><t:DistinguishedFolderId Id="root"/></t:UserConfigurationName><t:BinaryData>{b64}</t:BinaryData></m:UserConfiguration>"#,
-            escape(name)
-        );
-        let r = self
-            .call(&format!(
-                "<m:UpdateUserConfiguration>{cfg}</m:UpdateUserConfiguration>"
-            ))
-            .await?;
+        let r = self.call(&user_config_op(name, false, wav)).await?;
         if r.code == "ErrorItemNotFound" {
-            return self
-                .call(&format!(
-                    "<m:CreateUserConfiguration>{cfg}</m:CreateUserConfiguration>"
-                ))
-                .await;
+            return self.call(&user_config_op(name, true, wav)).await;
         }
         Ok(r)
     }
@@ -154,4 +140,20 @@ pub fn tone_wav(ms: u32) -> Vec<u8> {
     w.extend_from_slice(&(data.len() as u32).to_le_bytes());
     w.extend_from_slice(&data);
     w
+}
+
+/// The EWS body that creates (or, with `create` false, replaces) the root folder's user
+/// configuration `name` with `data` as its binary stream (a voicemail greeting, say).
+pub fn user_config_op(name: &str, create: bool, data: &[u8]) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(data);
+    let op = if create {
+        "CreateUserConfiguration"
+    } else {
+        "UpdateUserConfiguration"
+    };
+    format!(
+        r#"<m:{op}><m:UserConfiguration><t:UserConfigurationName Name="{}"><t:DistinguishedFolderId Id="root"/></t:UserConfigurationName><t:BinaryData>{b64}</t:BinaryData></m:UserConfiguration></m:{op}>"#,
+        escape(name)
+    )
 }

@@ -288,14 +288,7 @@ async fn exchange_impersonation_needs_the_role() {
         .unwrap();
     let http = reqwest::Client::new();
     let body = r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><s:Header><t:RequestServerVersion Version="Exchange2016"/><t:ExchangeImpersonation><t:ConnectingSID><t:PrimarySmtpAddress>bob@contoso.example</t:PrimarySmtpAddress></t:ConnectingSID></t:ExchangeImpersonation></s:Header><s:Body><m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape><m:FolderIds><t:DistinguishedFolderId Id="inbox"/></m:FolderIds></m:GetFolder></s:Body></s:Envelope>"#;
-    let r = http
-        .post(format!("{}/EWS/Exchange.asmx", lab.info.exchange_url))
-        .bearer_auth(&token)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let text = r.text().await.unwrap();
+    let text = post_ews(&http, &lab, &token, body).await;
     assert!(text.contains("ErrorImpersonateUserDenied"), "{text}");
 
     // with the role, the request acts on the impersonated user's mailbox — also app-only, the
@@ -315,14 +308,7 @@ async fn exchange_impersonation_needs_the_role() {
     let app_only = mint_f1(&lab.info, None).await.unwrap();
     let mut ids = Vec::new();
     for tok in [&token, &app_only] {
-        let r = http
-            .post(format!("{}/EWS/Exchange.asmx", lab.info.exchange_url))
-            .bearer_auth(tok)
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        let t = r.text().await.unwrap();
+        let t = post_ews(&http, &lab, tok, body).await;
         assert!(t.contains("NoError"), "{t}");
         ids.push(folder_id(&t).unwrap());
     }

@@ -22,21 +22,7 @@ pub fn envelope(op: &str) -> String {
     format!("{ENV_START}{op}{ENV_END}")
 }
 
-/// The EWS body that creates (or, with `create` false, replaces) the root folder's user
-/// configuration `name` with `data` as its binary stream.
-pub fn user_config_op(name: &str, create: bool, data: &[u8]) -> String {
-    use base64::Engine;
-    let b64 = base64::engine::general_purpose::STANDARD.encode(data);
-    let op = if create {
-        "CreateUserConfiguration"
-    } else {
-        "UpdateUserConfiguration"
-    };
-    let name = esc(name);
-    format!(
-        r#"<m:{op}><m:UserConfiguration><t:UserConfigurationName Name="{name}"><t:DistinguishedFolderId Id="root"/></t:UserConfigurationName><t:BinaryData>{b64}</t:BinaryData></m:UserConfiguration></m:{op}>"#
-    )
-}
+pub use lab::ewsc::user_config_op;
 
 /// XML-escapes text and attribute values.
 pub fn esc(s: &str) -> String {

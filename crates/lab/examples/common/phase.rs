@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 pub struct Phase {
     pub name: String,
-    /// Successful requests per second.
+    /// Successful requests, and their rate per second.
+    pub ok: u64,
     pub rps: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
@@ -65,10 +66,12 @@ pub async fn run_phase(
             .unwrap_or(0.0)
     };
     let errors = errors.load(Ordering::Relaxed);
+    // successful requests only: a fast refusal must not count as throughput
+    let ok = (all.len() as u64).saturating_sub(errors);
     Phase {
         name: name.into(),
-        // successful requests only: a fast refusal must not count as throughput
-        rps: (all.len() as u64).saturating_sub(errors) as f64 / elapsed,
+        ok,
+        rps: ok as f64 / elapsed,
         p50_ms: pct(0.5),
         p99_ms: pct(0.99),
         errors,
@@ -95,36 +98,11 @@ pub fn args(secs: (u64, u64), conns: (usize, usize)) -> (u64, usize) {
 /// `jti` is single-use).
 pub fn skype_token_forms(info: &lab::LabInfo, endpoint: &str, n: usize) -> Vec<String> {
     let key = info.skype_key().expect("key");
-    let client = s2s_proto::PrincipalName::app(s2s_proto::principal::SKYPE_APP_ID, &info.realm);
-    let client_id = client.to_string();
-    let resource = format!(
-        "{}/{}@{}",
-        s2s_proto::principal::EXCHANGE_APP_ID,
-        info.exchange_host,
-        info.realm
-    );
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     (0..n)
         .map(|_| {
-            let a = s2s_proto::ClientAssertionSpec {
-                client: client.clone(),
-                audience: endpoint.to_owned(),
-                jti: uuid::Uuid::new_v4().to_string(),
-                iat: now,
-                exp: now + 540,
-            }
-            .sign(&key)
-            .expect("sign");
-            form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", &client_id),
-                (
-                    "client_assertion_type",
-                    s2s_proto::wire::JWT_BEARER_ASSERTION,
-                ),
-                ("client_assertion", &a),
-                ("resource", &resource),
-            ])
+            let fields = lab::client::f1_token_form(info, &key, endpoint, now, 540).expect("sign");
+            serde_urlencoded::to_string(fields).expect("form")
         })
         .collect()
 }

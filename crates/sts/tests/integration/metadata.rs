@@ -154,17 +154,7 @@ async fn rollover_keeps_the_previous_key_until_it_expires() {
     );
     assert_eq!(after[0].thumbprint, t.signing_certificates[0].thumbprint);
     // new tokens are signed with the new key
-    let resp = lab
-        .public
-        .request_actor_token(
-            &lab.realm,
-            s2s_proto::principal::SKYPE_APP_ID,
-            &lab.exchange_resource(),
-            key(SKYPE_KEY),
-            lab.now(),
-        )
-        .await
-        .unwrap();
+    let resp = lab.skype_actor_token().await.unwrap();
     let header = s2s_proto::jwt::Compact::parse(&resp.access_token)
         .unwrap()
         .header;
