@@ -214,24 +214,17 @@ fn to_json(v: &[String]) -> String {
 
 // ---- tenants -----------------------------------------------------------------------------------
 
+use crate::names::TenantKey;
+
 pub(crate) fn resolve_realm(
     conn: &Connection,
     realm_or_domain: &str,
 ) -> Result<Option<String>, StsError> {
-    if let Some(g) = crate::names::guid(realm_or_domain) {
-        let found: Option<String> = conn
-            .query_row("SELECT realm FROM tenants WHERE realm = ?1", [&g], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        return Ok(found);
-    }
-    let d = realm_or_domain.trim_end_matches('.').to_ascii_lowercase();
-    Ok(conn
-        .query_row("SELECT realm FROM domains WHERE domain = ?1", [&d], |r| {
-            r.get(0)
-        })
-        .optional()?)
+    let (sql, key) = match crate::names::tenant_key(realm_or_domain) {
+        TenantKey::Realm(g) => ("SELECT realm FROM tenants WHERE realm = ?1", g),
+        TenantKey::Domain(d) => ("SELECT realm FROM domains WHERE domain = ?1", d),
+    };
+    Ok(conn.query_row(sql, [&key], |r| r.get(0)).optional()?)
 }
 
 pub(crate) fn tenant(conn: &Connection, realm: &str) -> Result<Option<TenantRow>, StsError> {

@@ -31,13 +31,31 @@ pub(crate) fn require_guid(name: &'static str, value: &str) -> Result<String, St
     })
 }
 
+/// How a realm-or-domain argument is looked up: a realm by its GUID (any case), anything else as
+/// a domain (lower case, without a trailing dot), the form [`domain`] stores.
+pub(crate) enum TenantKey {
+    Realm(String),
+    Domain(String),
+}
+
+pub(crate) fn tenant_key(realm_or_domain: &str) -> TenantKey {
+    match guid(realm_or_domain) {
+        Some(g) => TenantKey::Realm(g),
+        None => TenantKey::Domain(domain_key(realm_or_domain)),
+    }
+}
+
+fn domain_key(value: &str) -> String {
+    value.trim_end_matches('.').to_ascii_lowercase()
+}
+
 /// Checks a DNS domain name (at least two labels, the last not numeric) and lower-cases it.
 pub(crate) fn domain(value: &str) -> Result<String, StsError> {
     let bad = |reason: &str| StsError::InvalidDomain {
         domain: clip(value, 100),
         reason: reason.to_owned(),
     };
-    let d = value.trim_end_matches('.').to_ascii_lowercase();
+    let d = domain_key(value);
     if d.is_empty() || d.len() > 253 {
         return Err(bad("a domain has 1 to 253 characters"));
     }

@@ -348,6 +348,26 @@ impl Sts {
         })
     }
 
+    /// A new signing key for the tenant, stored as its active key (the previous one stays
+    /// published until it expires).
+    async fn store_new_signing_key(
+        &self,
+        realm: &str,
+        now: i64,
+    ) -> Result<SigningKeyRow, StsError> {
+        let key = self.generate_signing_key(realm, now).await?;
+        let (r, k) = (realm.to_owned(), key.clone());
+        self.db()
+            .call(move |conn| {
+                let tx = conn.transaction()?;
+                db::insert_signing_key(&tx, &r, &k, now)?;
+                tx.commit()?;
+                Ok::<_, StsError>(())
+            })
+            .await?;
+        Ok(key)
+    }
+
     async fn generate_signing_key(&self, realm: &str, now: i64) -> Result<SigningKeyRow, StsError> {
         let cn = format!("OpenHybrid STS {realm}");
         let nb = from_unix(now - SIGNING_KEY_BACKDATE_SECS);
@@ -522,16 +542,7 @@ impl Sts {
     pub async fn roll_signing_key(&self, realm_or_domain: &str) -> Result<Tenant, StsError> {
         let realm = self.resolve_realm(realm_or_domain).await?;
         let now = self.now();
-        let key = self.generate_signing_key(&realm, now).await?;
-        let r = realm.clone();
-        self.db()
-            .call(move |conn| {
-                let tx = conn.transaction()?;
-                db::insert_signing_key(&tx, &r, &key, now)?;
-                tx.commit()?;
-                Ok::<_, StsError>(())
-            })
-            .await?;
+        self.store_new_signing_key(&realm, now).await?;
         tracing::info!(%realm, "signing key rolled over");
         self.tenant(&realm).await
     }
@@ -567,16 +578,7 @@ impl Sts {
         if let Some(k) = usable {
             return k.key.clone().ok_or_else(corrupt);
         }
-        let key = self.generate_signing_key(realm, now).await?;
-        let (r, k) = (realm.to_owned(), key.clone());
-        self.db()
-            .call(move |conn| {
-                let tx = conn.transaction()?;
-                db::insert_signing_key(&tx, &r, &k, now)?;
-                tx.commit()?;
-                Ok::<_, StsError>(())
-            })
-            .await?;
+        let key = self.store_new_signing_key(realm, now).await?;
         tracing::info!(%realm, "signing key rolled over automatically");
         parse_signing_key(&self.inner.signing_cache, &key).ok_or_else(corrupt)
     }

@@ -22,6 +22,7 @@ use store::rusqlite::Connection;
 
 use crate::db::{self, CredKind, CredRow, SpRow};
 use crate::error::StsError;
+use crate::names::TenantKey;
 
 /// Parsed signing keys by x5t, shared by the snapshots (parsing a PKCS#8 RSA key is expensive).
 pub(crate) type SigningCache = Arc<Mutex<HashMap<String, Arc<SigningKey>>>>;
@@ -124,11 +125,10 @@ impl Snapshot {
 
     /// The realm of a realm (GUID, any case) or verified domain, as [`db::resolve_realm`].
     pub fn resolve(&self, realm_or_domain: &str) -> Option<&str> {
-        if let Some(g) = crate::names::guid(realm_or_domain) {
-            return self.tenants.get_key_value(&g).map(|(k, _)| k.as_str());
+        match crate::names::tenant_key(realm_or_domain) {
+            TenantKey::Realm(g) => self.tenants.get_key_value(&g).map(|(k, _)| k.as_str()),
+            TenantKey::Domain(d) => self.domains.get(&d).map(String::as_str),
         }
-        let d = realm_or_domain.trim_end_matches('.').to_ascii_lowercase();
-        self.domains.get(&d).map(String::as_str)
     }
 
     pub fn principal(&self, realm: &str, app_id: &str) -> Option<&Arc<Principal>> {
