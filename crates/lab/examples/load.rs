@@ -19,7 +19,7 @@ const CREATE_ITEM: &str = r#"<?xml version="1.0" encoding="utf-8"?><s:Envelope x
 
 #[path = "common/phase.rs"]
 mod phase;
-use phase::{args, run_phase, skype_token_forms};
+use phase::{args, cpu_secs, run_phase, skype_token_forms};
 
 #[tokio::main]
 async fn main() {
@@ -147,7 +147,7 @@ async fn main() {
     let forms = skype_token_forms(&lab.info, &endpoint, n);
     let sign_rate = n as f64 / t0.elapsed().as_secs_f64();
     // raw signs on both cores
-    let c1 = process_cpu_secs();
+    let c1 = cpu_secs("self");
     let t1 = Instant::now();
     let per = 2000;
     let handles: Vec<_> = (0..2).map(|_| {
@@ -158,7 +158,7 @@ async fn main() {
         let _ = h.join();
     }
     let raw_two_cores = (2 * per) as f64 / t1.elapsed().as_secs_f64();
-    let c2 = process_cpu_secs();
+    let c2 = cpu_secs("self");
     let forms = Arc::new(forms);
     let next = Arc::new(AtomicU64::new(0));
     let ep = endpoint.clone();
@@ -174,7 +174,7 @@ async fn main() {
         }),
     )
     .await;
-    let c4 = process_cpu_secs();
+    let c4 = cpu_secs("self");
     println!(
         "{:<28} {:>9.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms   errors {}",
         issue.name, issue.rps, issue.p50_ms, issue.p99_ms, issue.errors
@@ -198,14 +198,4 @@ async fn main() {
             per_sign / per_token
         );
     }
-}
-
-/// CPU time (user + system) of this process so far, from /proc (Linux; 10 ms ticks).
-fn process_cpu_secs() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // the fields after the parenthesised command name; utime and stime are fields 14 and 15
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split(' ').collect();
-    let ticks = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
-    Some(ticks / 100.0)
 }

@@ -111,3 +111,14 @@ pub fn skype_token_forms(info: &lab::LabInfo, endpoint: &str, n: usize) -> Vec<S
 pub fn form(pairs: &[(&str, &str)]) -> String {
     serde_urlencoded::to_string(pairs).expect("form")
 }
+
+/// CPU time (user + system) a process has used so far, from `/proc/<pid>/stat` (Linux; 10 ms
+/// ticks): `pid` is a process id or `self`. `None` where there is no such file.
+pub fn cpu_secs(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // the fields after the parenthesised command name; utime and stime are fields 14 and 15
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split(' ').collect();
+    let ticks = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
