@@ -193,7 +193,9 @@ async fn main() {
         "{secs} s per phase, {conns} connections, loopback, {cores} cores; oidc-provider in its own Node.js process(es)"
     );
     let me = vec!["self".to_owned()];
-    let mut contenders: Vec<(String, String, Arc<Vec<String>>, Vec<String>)> =
+    // name, token endpoint, its assertions, its processes (none: this one)
+    type Contender = (String, String, Arc<Vec<String>>, Vec<String>);
+    let mut contenders: Vec<Contender> =
         vec![("openhybrid sts".into(), endpoint.clone(), ours, Vec::new())];
     for (name, p) in &mut peers {
         let forms = Arc::new(std::mem::take(&mut p.forms));
