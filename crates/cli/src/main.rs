@@ -722,6 +722,7 @@ async fn serve(what: Serve) -> Result<i32> {
                 data_dir: Some(data),
                 public_url: url.clone(),
                 actor_token_lifetime_secs: 3600,
+                auth_failures_per_minute: sts::DEFAULT_AUTH_FAILURES_PER_MINUTE,
                 clock,
             })
             .map_err(|e| anyhow!("{e}"))?;

@@ -303,20 +303,11 @@ impl Exchange {
         let p = Params::bind(name, allowed, raw, BIND)?;
         let now = self.inner.cfg.clock.unix();
         let org = self.inner.org.clone();
-        let trust_changed = matches!(
-            *name,
-            "Set-AuthConfig"
-                | "New-AuthServer"
-                | "Set-AuthServer"
-                | "Remove-AuthServer"
-                | "New-PartnerApplication"
-                | "Set-PartnerApplication"
-                | "Remove-PartnerApplication"
-                | "New-ManagementRoleAssignment"
-                | "Remove-ManagementRoleAssignment"
-                | "Set-Mailbox"
-                | "Remove-ManagementScope"
-        );
+        // Every cmdlet that writes may change what a request authenticates as (the trust, RBAC,
+        // scopes, and the recipients that user claims resolve to: a new mailbox can make a
+        // cached caller's claims ambiguous), so it drops the validated-token cache.
+        let trust_changed =
+            !(name.starts_with("Get-") || name.starts_with("Test-") || name.starts_with("Export-"));
         // Cmdlets that fetch metadata do their network I/O before the transaction.
         let metadata = match *name {
             "New-AuthServer" => {

@@ -33,6 +33,14 @@ pub enum AuthFailure {
     )]
     NoPartner { app: String },
     #[error(
+        "the actor token for partner application '{name}' ({app}) was issued by {issuer}, which may not vouch for it: only an enabled auth server (Get-AuthServer) or the partner's own metadata issuer may"
+    )]
+    IssuerNotForPartner {
+        issuer: String,
+        name: String,
+        app: String,
+    },
+    #[error(
         "the partner application '{name}' is disabled; run Set-PartnerApplication -Identity {name} -Enabled $true"
     )]
     PartnerDisabled { name: String },
@@ -74,9 +82,9 @@ impl AuthFailure {
             NoCredentials | EmptyBearer | NotBearer(_) => (4000000, "oauth_not_available"),
             NotConfigured => (2000010, "oauth_not_available"),
             Token(e) if e.is_expiry() => (2000002, "invalid_token"),
-            Token(TokenError::IssuerNotTrusted { .. }) | Token(TokenError::KeyNotFound { .. }) => {
-                (2000003, "invalid_token")
-            }
+            Token(TokenError::IssuerNotTrusted { .. })
+            | Token(TokenError::KeyNotFound { .. })
+            | IssuerNotForPartner { .. } => (2000003, "invalid_token"),
             Token(_) => (2000001, "invalid_token"),
             NoPartner { .. } | PartnerDisabled { .. } | PartnerRealm { .. } => {
                 (2000004, "invalid_grant")

@@ -8,7 +8,7 @@ pub mod auth;
 pub mod error;
 pub mod ews;
 mod ews_filter;
-pub mod limit;
+pub use store::limit;
 pub mod notify;
 pub mod org;
 pub mod scope;
@@ -401,20 +401,21 @@ impl Exchange {
                 app: app.app_id.clone(),
             })?
             .clone();
-        if !partner.enabled {
-            return Err(AuthFailure::PartnerDisabled { name: partner.name });
-        }
-        // A partner with its own metadata is trusted only for tokens it signed itself.
-        if let Some(own) = &partner.own_issuer
-            && validated.actor().issuer != *own
-            && !snap
-                .auth_servers
-                .iter()
-                .any(|(i, _, _)| *i == validated.actor().issuer)
+        // The actor's issuer must be one that may vouch for this partner: an enabled auth server
+        // issues for any application of the realm, a partner's own metadata only for that
+        // partner. Otherwise a partner with its own signing key could name any other partner.
+        let issuer = &validated.actor().issuer;
+        if !snap.auth_servers.iter().any(|(i, _, _)| i == issuer)
+            && partner.own_issuer.as_deref() != Some(issuer.as_str())
         {
-            return Err(AuthFailure::NoPartner {
+            return Err(AuthFailure::IssuerNotForPartner {
+                issuer: issuer.chars().take(200).collect(),
+                name: partner.name,
                 app: app.app_id.clone(),
             });
+        }
+        if !partner.enabled {
+            return Err(AuthFailure::PartnerDisabled { name: partner.name });
         }
         let Some(linked) = partner.linked_account_guid.clone() else {
             return Err(AuthFailure::NoLinkedAccount { name: partner.name });

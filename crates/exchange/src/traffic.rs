@@ -94,20 +94,116 @@ impl TrafficLog {
     }
 }
 
-/// Decodes a bearer for the record: outer and actor claims, signatures elided.
+/// Decodes a bearer for the record: the header and claims of each layer, never a whole token or
+/// a signature. An `actortoken` is replaced by its own decoded layers (a nested one too, up to
+/// [`MAX_RECORDED_LAYERS`]), or by a note saying it did not decode, so that a malformed token
+/// wrapping a real one cannot carry a credential into the record.
 pub fn decode_for_record(token: &str) -> serde_json::Value {
-    let Ok(outer) = s2s_proto::jwt::Compact::parse(token) else {
-        return serde_json::json!({"undecodable": true});
+    decode_layer(token, 1)
+}
+
+/// How many nested token layers a record decodes (outer, actor, and one more to show misuse).
+pub const MAX_RECORDED_LAYERS: usize = 3;
+
+fn decode_layer(token: &str, depth: usize) -> serde_json::Value {
+    let Ok(t) = s2s_proto::jwt::Compact::parse(token) else {
+        return serde_json::json!({"undecodable": true, "length": token.len()});
     };
-    let mut v = serde_json::json!({ "header": outer.header, "claims": outer.claims });
-    if let Some(actor) = outer.claims.get("actortoken").and_then(|a| a.as_str())
-        && let Ok(a) = s2s_proto::jwt::Compact::parse(actor)
-    {
-        v["claims"]["actortoken"] =
-            serde_json::json!({ "header": a.header, "claims": a.claims, "signature": "<elided>" });
+    let mut claims = t.claims;
+    if let Some(a) = claims.get_mut("actortoken") {
+        *a = match a.as_str() {
+            Some(inner) if depth < MAX_RECORDED_LAYERS => decode_layer(inner, depth + 1),
+            Some(inner) => serde_json::json!({"elided": "nested too deep", "length": inner.len()}),
+            // not a string: no token in it to leak, but a container may hold anything
+            None => serde_json::json!({"undecodable": true, "type": json_type(a)}),
+        };
     }
-    if outer.alg() != Some("none") {
+    let mut v = serde_json::json!({ "header": t.header, "claims": claims });
+    if !t.signature_b64.is_empty() {
         v["signature"] = "<elided>".into();
     }
     v
+}
+
+fn json_type(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "boolean",
+        serde_json::Value::Number(_) => "number",
+        serde_json::Value::String(_) => "string",
+        serde_json::Value::Array(_) => "array",
+        serde_json::Value::Object(_) => "object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use s2s_proto::jwt;
+    use serde_json::{Map, Value, json};
+
+    fn claims(pairs: &[(&str, &str)]) -> Map<String, Value> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), json!(v)))
+            .collect()
+    }
+
+    /// A real signed actor token, its signature segment, and an outer token wrapping `inner`.
+    fn actor() -> (String, String) {
+        let t = |s| time::OffsetDateTime::from_unix_timestamp(s).unwrap();
+        let key =
+            s2s_proto::SigningKey::generate_self_signed("sts", t(1_700_000_000), t(1_900_000_000))
+                .unwrap();
+        let a = jwt::sign_rs256(&key, &claims(&[("nameid", "app@realm")]), true).unwrap();
+        let sig = a.rsplit_once('.').unwrap().1.to_owned();
+        (a, sig)
+    }
+    fn outer(inner: &str) -> String {
+        jwt::unsigned(&claims(&[
+            ("actortoken", inner),
+            ("smtp", "alice@contoso.example"),
+        ]))
+    }
+
+    #[test]
+    fn a_record_keeps_claims_and_never_a_token_or_signature() {
+        let (a, sig) = actor();
+        let text = |v: &Value| v.to_string();
+        // the usual pair: the actor decoded, its signature elided
+        let v = decode_for_record(&outer(&a));
+        assert_eq!(v["claims"]["actortoken"]["claims"]["nameid"], "app@realm");
+        assert_eq!(v["claims"]["actortoken"]["signature"], "<elided>");
+        assert!(v.get("signature").is_none(), "the outer token has none");
+        assert!(!text(&v).contains(&sig));
+        // Regression: an actortoken that did not decode (a real token with something appended or
+        // prepended) was kept whole, signature included.
+        for bad in [format!("{a}.x"), format!(" {a}"), format!("{a}\n")] {
+            let v = decode_for_record(&outer(&bad));
+            assert!(v["claims"]["actortoken"].is_object(), "{bad:?}: {v}");
+            assert!(!text(&v).contains(&sig), "{bad:?}");
+        }
+        // Regression: an outer token wrapped in another outer token kept the inner pair whole.
+        let v = decode_for_record(&outer(&outer(&a)));
+        assert_eq!(
+            v["claims"]["actortoken"]["claims"]["actortoken"]["claims"]["nameid"],
+            "app@realm"
+        );
+        assert!(!text(&v).contains(&sig));
+        assert_eq!(
+            decode_for_record(&outer(&format!("{a}.x")))["claims"]["actortoken"]["undecodable"],
+            true
+        );
+        // deeper nesting is cut off, still without the token
+        let v = decode_for_record(&outer(&outer(&outer(&a))));
+        assert!(!text(&v).contains(&sig));
+        assert!(text(&v).contains("nested too deep"));
+        // a signed token sent alone (app-only): claims kept, signature elided
+        let v = decode_for_record(&a);
+        assert_eq!(v["claims"]["nameid"], "app@realm");
+        assert_eq!(v["signature"], "<elided>");
+        assert!(!text(&v).contains(&sig));
+        // not a token at all
+        assert_eq!(decode_for_record("garbage")["undecodable"], true);
+    }
 }

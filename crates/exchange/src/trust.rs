@@ -643,6 +643,12 @@ pub struct TrustSnapshot {
     pub auth_servers: Vec<(String, String, String)>,
 }
 
+/// The longest lifetime (exp − nbf) accepted for an actor (or outer) token, whoever signed it: an
+/// auth server issues at most 24 hours (the token service's ceiling; its default is one hour)
+/// with nbf back-dated by the 5-minute clock skew, and a partner signing its own tokens gets no
+/// longer (spec/security.md, CVE-2025-53786).
+pub const MAX_ACCEPTED_TOKEN_LIFETIME_SECS: i64 = 86_400 + s2s_proto::validate::DEFAULT_SKEW_SECS;
+
 pub fn build_snapshot(
     c: &Connection,
     hosts: &[String],
@@ -718,7 +724,7 @@ pub fn build_snapshot(
         partners.push(p);
     }
     let policy = realm.as_ref().map(|r| {
-        Policy::new(
+        let mut p = Policy::new(
             ExpectedAudience::Service {
                 app_id: cfg.service_name.clone(),
                 hosts: hosts.to_vec(),
@@ -726,7 +732,9 @@ pub fn build_snapshot(
             },
             Some(r.clone()),
             issuers,
-        )
+        );
+        p.max_lifetime_secs = Some(MAX_ACCEPTED_TOKEN_LIFETIME_SECS);
+        p
     });
     Ok(TrustSnapshot {
         generation,

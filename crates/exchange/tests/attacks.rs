@@ -50,10 +50,16 @@ fn now() -> i64 {
 
 struct Env {
     url: String,
+    ex: Exchange,
 }
 
 async fn metadata_server() -> String {
-    let cert = keys()[0].certificate().clone();
+    metadata_server_for(ACS_APP_ID, 0).await
+}
+
+/// Serves `/{REALM}/metadata/json/1` for the issuer `<app_id>@REALM` signing with `keys()[key]`.
+async fn metadata_server_for(app_id: &'static str, key: usize) -> String {
+    let cert = keys()[key].certificate().clone();
     let app = axum::Router::new().route(
         "/{realm}/metadata/json/1",
         get(move || {
@@ -63,7 +69,7 @@ async fn metadata_server() -> String {
                     version: "1.0".into(),
                     realm: REALM.into(),
                     name: None,
-                    issuer: format!("{ACS_APP_ID}@{REALM}"),
+                    issuer: format!("{app_id}@{REALM}"),
                     allowed_audiences: vec![],
                     keys: vec![MetadataKey {
                         usage: "signing".into(),
@@ -147,7 +153,7 @@ async fn env(failures_per_minute: u32) -> Env {
         )
         .await
     });
-    Env { url }
+    Env { url, ex }
 }
 
 fn actor() -> Map<String, Value> {
@@ -813,4 +819,118 @@ async fn failures_are_rate_limited_per_source_without_slowing_valid_callers() {
         "the partner's own failures exhausted its budget: {}",
         a.diag
     );
+}
+
+/// §1b point 3: a partner that signs its own tokens (registered with its own metadata) vouches
+/// only for itself. Regression: any enabled partner's key was accepted for whatever `nameid` the
+/// token named, so a partner with no roles could act as SfBOnline on any mailbox, and its
+/// refused attempts counted against SfBOnline's failure budget until the real Skype got 429.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partner_signing_its_own_tokens_cannot_name_another_partner() {
+    const EVIL: &str = "11111111-2222-3333-4444-555555555555";
+    let e = env(3).await;
+    let md = metadata_server_for(EVIL, 1).await;
+    e.ex.run_cmdlet(
+        "New-PartnerApplication",
+        json!({"Name": "EvilApp", "ApplicationIdentifier": EVIL, "Enabled": true,
+               "AuthMetadataUrl": format!("{md}/{REALM}/metadata/json/1")})
+        .as_object()
+        .unwrap()
+        .clone(),
+    )
+    .await
+    .unwrap();
+    let from = |ip: [u8; 4]| {
+        reqwest::Client::builder()
+            .local_address(std::net::IpAddr::from(ip))
+            .build()
+            .unwrap()
+    };
+    let self_signed = |nameid: &str| {
+        let c = with(
+            with(actor(), "iss", json!(format!("{EVIL}@{REALM}"))),
+            "nameid",
+            json!(format!("{nameid}@{REALM}")),
+        );
+        let actor_token = jwt::sign_with_header(&keys()[1], &header(&keys()[1]), &c).unwrap();
+        jwt::unsigned(&with(
+            outer(&actor_token, alice()),
+            "iss",
+            json!(format!("{nameid}@{REALM}")),
+        ))
+    };
+    // its key is trusted for itself: the token validates, and fails only on its missing roles
+    let a = call(&from([127, 0, 3, 1]), &e.url, &self_signed(EVIL)).await;
+    assert_eq!(a.status, 401);
+    assert!(a.diag.contains("2000008"), "{}", a.diag);
+    // naming SfBOnline, from several sources: refused as a token SfBOnline did not get
+    for i in 0..5u8 {
+        let a = call(
+            &from([127, 0, 4, i + 1]),
+            &e.url,
+            &self_signed(SKYPE_APP_ID),
+        )
+        .await;
+        assert_eq!(a.status, 401, "{}", a.body);
+        assert!(a.diag.contains("2000003"), "{}", a.diag);
+        assert!(a.diag.contains("may not vouch"), "{}", a.diag);
+        assert!(a.www.contains("invalid_token"), "{}", a.www);
+    }
+    // and none of it counted against SfBOnline: the real Skype token still works
+    let good = wrap(&sign(&actor()));
+    assert_eq!(call(&from([127, 0, 5, 1]), &e.url, &good).await.status, 200);
+}
+
+/// CVE-2025-53786 (spec/security.md): an actor token living longer than the 24 hours an auth
+/// server issues at most is refused, whoever signed it. Regression: Exchange set no bound.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn actor_lifetime_is_bounded() {
+    let e = env(1_000_000).await;
+    let client = reqwest::Client::new();
+    let n = now();
+    let day = exchange::trust::MAX_ACCEPTED_TOKEN_LIFETIME_SECS;
+    let actor_until = |exp: i64| wrap(&sign(&with(actor(), "exp", json!(exp))));
+    // nbf is now - 300: exactly 24 h is accepted, a second more is not
+    assert_eq!(
+        call(&client, &e.url, &actor_until(n - 300 + day))
+            .await
+            .status,
+        200
+    );
+    let a = call(&client, &e.url, &actor_until(n - 300 + day + 1)).await;
+    assert_eq!(a.status, 401);
+    assert!(a.diag.contains("IDX10226"), "{}", a.diag);
+    let a = call(&client, &e.url, &actor_until(n + 10 * 365 * 86_400)).await;
+    assert_eq!(a.status, 401, "{}", a.diag);
+}
+
+/// A cached caller never outlives a recipient change that makes its claims resolve differently.
+/// Regression: New-Mailbox did not drop the validated-token cache, so a token whose smtp named
+/// alice and whose upn named nobody kept acting as alice after a mailbox with that upn appeared.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_mailbox_drops_cached_callers() {
+    let e = env(1_000_000).await;
+    let client = reqwest::Client::new();
+    let mut user = alice();
+    user.upn = Some("carol@contoso.example".into());
+    user.sip = None;
+    user.nameid = None;
+    let token = jwt::unsigned(&outer(&sign(&actor()), user));
+    // alice's smtp resolves, the upn names no mailbox: alice; and the answer is cached
+    for _ in 0..2 {
+        assert_eq!(call(&client, &e.url, &token).await.status, 200);
+    }
+    e.ex.run_cmdlet(
+        "New-Mailbox",
+        json!({"Name": "Carol", "PrimarySmtpAddress": "carol@contoso.example"})
+            .as_object()
+            .unwrap()
+            .clone(),
+    )
+    .await
+    .unwrap();
+    let a = call(&client, &e.url, &token).await;
+    assert_eq!(a.status, 401, "{}", a.body);
+    assert!(a.diag.contains("2000005"), "{}", a.diag);
+    assert!(a.diag.contains("name different mailboxes"), "{}", a.diag);
 }

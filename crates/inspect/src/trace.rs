@@ -100,6 +100,8 @@ fn claims_summary(claims: &Value) -> String {
             // the recorder already decoded the actor; a raw token is elided, never shown
             match actor {
                 Value::String(t) => parts.push(format!("actor {}", elide(t))),
+                a if a.get("undecodable").is_some() => parts.push("actor undecodable".into()),
+                a if a.get("elided").is_some() => parts.push("actor elided (nested)".into()),
                 a => {
                     let ah = a.get("header");
                     let ab = a.get("claims");

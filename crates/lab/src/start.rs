@@ -9,6 +9,13 @@ use s2s_proto::{SharedClock, SigningKey, SystemClock};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+// The longest actor token the token service can be configured to issue (its lifetime, with nbf
+// back-dated by the skew) is one Exchange accepts: checked when the lab is compiled.
+const _: () = assert!(
+    sts::MAX_ACTOR_TOKEN_LIFETIME_SECS + s2s_proto::validate::DEFAULT_SKEW_SECS
+        <= exchange::trust::MAX_ACCEPTED_TOKEN_LIFETIME_SECS
+);
+
 pub const LAB_FILE: &str = "lab.json";
 pub const DOMAIN: &str = "contoso.example";
 pub const EXCHANGE_HOST: &str = "mail.contoso.example";
@@ -198,6 +205,7 @@ pub async fn start_with(dir: &Path, opts: LabOptions) -> Result<Lab> {
         data_dir: Some(dir.join("sts")),
         public_url: sts_url.clone(),
         actor_token_lifetime_secs: 3600,
+        auth_failures_per_minute: sts::DEFAULT_AUTH_FAILURES_PER_MINUTE,
         clock: clock.clone(),
     })
     .map_err(|e| LabError::Start {

@@ -690,7 +690,10 @@ fn check_lifetime(
         });
     }
     if let Some(max) = policy.max_lifetime_secs {
-        let start = nbf.or(iat).unwrap_or(now);
+        // Counted from when the token became usable: its nbf (never after now + skew, checked
+        // above), else its iat, but no later than now + skew, so that a claimed future issue
+        // time cannot stretch how long the token may be used from now.
+        let start = nbf.or(iat).unwrap_or(now).min(now + skew);
         let lifetime = exp - start;
         if lifetime > max {
             return Err(TokenError::LifetimeTooLong {

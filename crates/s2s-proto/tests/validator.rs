@@ -962,3 +962,38 @@ fn error_codes_are_stable() {
             .starts_with("IDX10223: the actor token expired")
     );
 }
+
+/// J11 with a lifetime bound (the token endpoint's 600 s for client assertions, Exchange's 24 h):
+/// the lifetime counts from nbf, else iat, but never from later than now + skew.
+#[test]
+fn j11_lifetime_bound_counts_from_no_later_than_now() {
+    let mut p = policy();
+    p.require_nbf = false;
+    p.max_lifetime_secs = Some(600);
+    let base = without(without(actor_claims(), "nbf"), "iat");
+    let at = |nbf: Option<i64>, iat: Option<i64>, exp: i64| {
+        let mut c = with(base.clone(), "exp", json!(exp));
+        if let Some(n) = nbf {
+            c = with(c, "nbf", json!(n));
+        }
+        if let Some(i) = iat {
+            c = with(c, "iat", json!(i));
+        }
+        validate_signed(&sign(&c), &p, NOW)
+    };
+    let too_long = |r: Result<_, TokenError>| matches!(r, Err(TokenError::LifetimeTooLong { .. }));
+    // within the bound, by nbf, by iat, by neither (counted from now)
+    assert!(at(Some(NOW - 100), None, NOW + 500).is_ok());
+    assert!(at(None, Some(NOW - 100), NOW + 500).is_ok());
+    assert!(at(None, None, NOW + 600).is_ok());
+    // an issuer clock ahead by less than the skew is fine
+    assert!(at(None, Some(NOW + 200), NOW + 800).is_ok());
+    // beyond it
+    assert!(too_long(at(Some(NOW - 100), None, NOW + 501)));
+    assert!(too_long(at(None, Some(NOW - 100), NOW + 501)));
+    assert!(too_long(at(None, None, NOW + 601)));
+    // Regression: a far-future iat with no nbf made exp - iat small, so an assertion usable for
+    // days from now passed a 600 s bound.
+    assert!(too_long(at(None, Some(NOW + 1_000_000), NOW + 1_000_600)));
+    assert!(too_long(at(None, Some(NOW + 301), NOW + 901)));
+}

@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 pub mod batch;
+pub mod limit;
 pub mod net;
 
 use batch::{Job, Queue, Typed};

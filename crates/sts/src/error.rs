@@ -167,6 +167,11 @@ pub enum StsError {
     )]
     ResourceDisabled { app_id: String, realm: String },
 
+    #[error(
+        "Too many failed client authentications from this address in the last minute; retry after {retry_after_secs} s. Check the client's credential (its certificate or secret, and the assertion's aud, iss, sub and lifetime) before retrying."
+    )]
+    Throttled { retry_after_secs: u64 },
+
     // ---- admin API --------------------------------------------------------------------------
     #[error(
         "The admin API needs the admin credential: send 'Authorization: Bearer <credential>', with the content of the file admin-credential in the STS data directory."
@@ -364,6 +369,7 @@ impl StsError {
             AssertionSubjectMismatch { .. } => m(S::UNAUTHORIZED, "invalid_client", 700021),
             AssertionJtiMissing => m(S::UNAUTHORIZED, "invalid_client", 50027),
             AssertionReplayed { .. } => m(S::UNAUTHORIZED, "invalid_client", 50013),
+            Throttled { .. } => m(S::TOO_MANY_REQUESTS, "temporarily_unavailable", 50053),
             InvalidResource { .. } => m(S::BAD_REQUEST, "invalid_resource", 50001),
             ResourceRealmMismatch { .. }
             | ResourceNotFound { .. }
@@ -403,6 +409,30 @@ impl StsError {
         self.mapping().status
     }
 
+    /// Is this a failed client authentication at the token endpoint (a wrong or expired
+    /// credential, a bad or replayed assertion, an unknown or disabled client)? These count
+    /// against the caller's address (spec/security.md J18).
+    pub fn is_client_auth_failure(&self) -> bool {
+        use StsError::*;
+        matches!(
+            self,
+            NoClientCredential
+                | ClientRealmMismatch { .. }
+                | UnknownClient { .. }
+                | ClientDisabled { .. }
+                | InvalidClientSecret { .. }
+                | FirstPartySecretNotAllowed { .. }
+                | ExpiredClientSecret { .. }
+                | NoFirstPartyKeys { .. }
+                | NoClientKeys { .. }
+                | FirstPartyUsedTenantKey { .. }
+                | ClientAssertion(_)
+                | AssertionSubjectMismatch { .. }
+                | AssertionJtiMissing
+                | AssertionReplayed { .. }
+        )
+    }
+
     fn graph_code(&self) -> &'static str {
         match self.status() {
             StatusCode::NOT_FOUND => "Request_ResourceNotFound",
@@ -410,6 +440,7 @@ impl StsError {
             StatusCode::FORBIDDEN => "Authorization_RequestDenied",
             StatusCode::CONFLICT => "Request_MultipleObjectsWithSameKeyValue",
             StatusCode::PAYLOAD_TOO_LARGE => "Request_EntityTooLarge",
+            StatusCode::TOO_MANY_REQUESTS => "Request_ThrottledTemporarily",
             StatusCode::NOT_IMPLEMENTED => "Request_UnsupportedQuery",
             s if s.is_server_error() => "Service_InternalServerError",
             _ => match self {
@@ -446,6 +477,7 @@ pub(crate) struct PendingError {
     mapping: Mapping,
     message: String,
     graph_code: &'static str,
+    retry_after_secs: Option<u64>,
 }
 
 impl IntoResponse for StsError {
@@ -455,6 +487,10 @@ impl IntoResponse for StsError {
             mapping,
             message: self.to_string(),
             graph_code: self.graph_code(),
+            retry_after_secs: match self {
+                StsError::Throttled { retry_after_secs } => Some(retry_after_secs),
+                _ => None,
+            },
         };
         let mut resp = mapping.status.into_response();
         resp.extensions_mut().insert(pending);
@@ -530,6 +566,10 @@ pub(crate) async fn render_errors(State(sts): State<Sts>, req: Request, next: Ne
             header::WWW_AUTHENTICATE,
             HeaderValue::from_static("Bearer realm=\"openhybrid-sts\""),
         );
+    }
+    if let Some(secs) = pending.retry_after_secs {
+        out.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }
     if let Ok(v) = HeaderValue::from_str(&correlation) {
         out.headers_mut().insert("client-request-id", v);

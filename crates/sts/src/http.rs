@@ -268,15 +268,28 @@ async fn metadata_by_query(State(sts): State<Sts>, RawQuery(q): RawQuery) -> Res
     Ok(Json(sts.metadata(realm).await?).into_response())
 }
 
-async fn token(
-    State(sts): State<Sts>,
-    P(realm): P<String>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response> {
-    let form = form_body(&headers, body).await?;
-    let resp = sts.issue_token(&realm, &form).await?;
-    Ok(no_store(Json(resp).into_response()))
+async fn token(State(sts): State<Sts>, P(realm): P<String>, req: Request) -> Result<Response> {
+    // J18: an address whose client authentications keep failing is refused before any work
+    let source = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| format!("ip:{}", c.0.ip()))
+        .unwrap_or_else(|| "ip:unknown".into());
+    let now = sts.now();
+    if let Some(retry_after_secs) = sts.limiter().blocked(&source, now) {
+        return Err(StsError::Throttled { retry_after_secs });
+    }
+    let (parts, body) = req.into_parts();
+    let form = form_body(&parts.headers, body).await?;
+    match sts.issue_token(&realm, &form).await {
+        Ok(resp) => Ok(no_store(Json(resp).into_response())),
+        Err(e) => {
+            if e.is_client_auth_failure() {
+                sts.limiter().failure(&source, now);
+            }
+            Err(e)
+        }
+    }
 }
 
 async fn delegation_issuance() -> StsError {

@@ -75,6 +75,9 @@ pub const DATABASE_FILE: &str = "sts.sqlite";
 /// The replay store of spent client-assertion ids.
 const REPLAY_FILE: &str = "replay.sqlite";
 
+/// Failed client authentications allowed per source address per minute, by default.
+pub const DEFAULT_AUTH_FAILURES_PER_MINUTE: u32 = store::limit::DEFAULT_MAX_FAILURES;
+
 /// How to run the token service.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -86,6 +89,10 @@ pub struct Config {
     pub public_url: String,
     /// Lifetime of issued actor tokens, 1..=86400 s.
     pub actor_token_lifetime_secs: i64,
+    /// Failed client authentications (wrong secret, bad assertion, unknown or disabled client)
+    /// allowed per source address per minute before the token endpoint answers 429
+    /// ([`DEFAULT_AUTH_FAILURES_PER_MINUTE`] is 50).
+    pub auth_failures_per_minute: u32,
     pub clock: SharedClock,
 }
 
@@ -96,6 +103,7 @@ impl Config {
             data_dir: None,
             public_url: public_url.into(),
             actor_token_lifetime_secs: DEFAULT_ACTOR_TOKEN_LIFETIME_SECS,
+            auth_failures_per_minute: DEFAULT_AUTH_FAILURES_PER_MINUTE,
             clock,
         }
     }
@@ -122,6 +130,8 @@ struct Inner {
     admin_credential_path: Option<PathBuf>,
     /// Parsed signing keys by x5t (parsing a PKCS#8 RSA key on every token is wasteful).
     signing_cache: SigningCache,
+    /// Failed client authentications per source address (spec/security.md J18).
+    limiter: store::limit::FailureLimiter,
 }
 
 impl std::fmt::Debug for Sts {
@@ -190,10 +200,18 @@ impl Sts {
                 admin_credential,
                 admin_credential_path,
                 signing_cache: Arc::new(Mutex::new(HashMap::new())),
+                limiter: store::limit::FailureLimiter::new(
+                    config.auth_failures_per_minute,
+                    store::limit::DEFAULT_WINDOW_SECS,
+                ),
             }),
         };
         sts.ensure_sts_spns_blocking()?;
         Ok(sts)
+    }
+
+    pub(crate) fn limiter(&self) -> &store::limit::FailureLimiter {
+        &self.inner.limiter
     }
 
     /// The HTTP routes, public and admin.

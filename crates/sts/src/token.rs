@@ -221,9 +221,12 @@ impl Sts {
         }
         let first_party = is_builtin_first_party(&client_app) || registry.is_some();
 
-        // authenticate the client
+        // authenticate the client; the assertion is validated and its jti pruned and recorded
+        // at the same instant, so a replay can never find its record pruned by a later clock
+        let auth_now = self.now();
         let assertion_id = match (assertion, secret) {
             (Some(a), _) => Some(self.check_assertion(
+                auth_now,
                 &realm,
                 &client_app,
                 client_id,
@@ -277,7 +280,7 @@ impl Sts {
                     issuer,
                     jti: jti.clone(),
                     expires: exp + DEFAULT_SKEW_SECS,
-                    now: self.now(),
+                    now: auth_now,
                 })
                 .await?;
             if !fresh {
@@ -328,6 +331,7 @@ impl Sts {
     #[allow(clippy::too_many_arguments)]
     fn check_assertion(
         &self,
+        now: i64,
         realm: &str,
         client_app: &str,
         client_id: &str,
@@ -337,7 +341,6 @@ impl Sts {
         client: &Principal,
         registry: Option<&Vec<s2s_proto::VerifyKey>>,
     ) -> Result<(String, String, i64), StsError> {
-        let now = self.now();
         let keys = if first_party {
             let keys = registry.cloned().unwrap_or_default();
             if keys.is_empty() {

@@ -801,6 +801,7 @@ async fn boot(dir: &Path, bin: PathBuf) -> Result<World> {
         data_dir: Some(dir.join("sts")),
         public_url: sts_url.clone(),
         actor_token_lifetime_secs: 3600,
+        auth_failures_per_minute: sts::DEFAULT_AUTH_FAILURES_PER_MINUTE,
         clock: clock.clone(),
     })
     .map_err(|e| anyhow!("the token service: {e}"))?;

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 use std::path::Path;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, OnceLock};
 
 use s2s_proto::principal::{EXCHANGE_APP_ID, SKYPE_APP_ID};
@@ -60,14 +61,62 @@ impl Lab {
     }
 
     pub async fn start_in(data_dir: Option<&Path>, clock: ManualClock, with_tenant: bool) -> Lab {
+        Lab::start_with(data_dir, clock, with_tenant, None).await
+    }
+
+    /// An in-memory STS with the tenant, served with the callers' addresses (as the lab and
+    /// `openhybrid serve sts` do), allowing `failures` failed client authentications per
+    /// address per minute.
+    pub async fn start_limited(failures: u32) -> Lab {
+        Lab::start_with(None, ManualClock::new(NOW), true, Some(failures)).await
+    }
+
+    /// An in-memory STS with the tenant whose clock, once the returned flag is set, moves one
+    /// second forward after every reading: for races between two readings in one request.
+    pub async fn start_ticking() -> (Lab, Arc<AtomicBool>) {
+        let clock = ManualClock::new(NOW);
+        let on = Arc::new(AtomicBool::new(false));
+        let ticking = Ticking {
+            clock: clock.clone(),
+            on: on.clone(),
+        };
+        let lab = Lab::start_with_clock(None, clock, Arc::new(ticking), true, None).await;
+        (lab, on)
+    }
+
+    async fn start_with(
+        data_dir: Option<&Path>,
+        clock: ManualClock,
+        with_tenant: bool,
+        failures: Option<u32>,
+    ) -> Lab {
+        let shared = Arc::new(clock.clone());
+        Lab::start_with_clock(data_dir, clock, shared, with_tenant, failures).await
+    }
+
+    async fn start_with_clock(
+        data_dir: Option<&Path>,
+        clock: ManualClock,
+        shared: s2s_proto::SharedClock,
+        with_tenant: bool,
+        failures: Option<u32>,
+    ) -> Lab {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let mut config = Config::new(base.clone(), Arc::new(clock.clone()));
+        let mut config = Config::new(base.clone(), shared);
         config.data_dir = data_dir.map(Path::to_owned);
+        if let Some(f) = failures {
+            config.auth_failures_per_minute = f;
+        }
         let sts = Sts::open(config).unwrap();
         let router = sts.router();
         let server = tokio::spawn(async move {
-            axum::serve(listener, router).await.unwrap();
+            if failures.is_some() {
+                let svc = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+                axum::serve(listener, svc).await.unwrap();
+            } else {
+                axum::serve(listener, router).await.unwrap();
+            }
         });
         let admin = AdminClient::new(&base, sts.admin_credential());
         let realm = if with_tenant {
@@ -198,6 +247,23 @@ impl Lab {
         let status = resp.status().as_u16();
         let body = resp.json().await.unwrap_or(Value::Null);
         (status, body)
+    }
+}
+
+/// See [`Lab::start_ticking`].
+#[derive(Debug)]
+struct Ticking {
+    clock: ManualClock,
+    on: Arc<AtomicBool>,
+}
+
+impl s2s_proto::Clock for Ticking {
+    fn unix(&self) -> i64 {
+        let t = self.clock.unix();
+        if self.on.load(std::sync::atomic::Ordering::SeqCst) {
+            self.clock.advance(1);
+        }
+        t
     }
 }
 

@@ -1044,3 +1044,98 @@ async fn admin_writes_reach_the_next_token_request() {
     assert_ne!(x5t, old_x5t);
     assert_eq!(x5t, t.signing_certificates[0].x5t.as_str());
 }
+
+/// J18: failed client authentications are limited per source address, before any credential
+/// work; other addresses, and the valid client, are not slowed. Regression: the token endpoint
+/// answered every guess (each a PBKDF2 run per stored secret).
+#[tokio::test]
+async fn failed_client_authentication_is_rate_limited_per_source() {
+    let lab = Lab::start_limited(3).await;
+    lab.prepare_f1().await;
+    let from = |ip: [u8; 4]| {
+        reqwest::Client::builder()
+            .local_address(std::net::IpAddr::from(ip))
+            .build()
+            .unwrap()
+    };
+    let post = |c: reqwest::Client, form: Vec<(String, String)>| {
+        let url = lab.token_endpoint();
+        async move {
+            let r = c.post(url).form(&form).send().await.unwrap();
+            let status = r.status().as_u16();
+            let retry = r
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            (
+                status,
+                retry,
+                r.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let guess = vec![
+        ("grant_type".into(), "client_credentials".into()),
+        ("client_id".into(), format!("{SKYPE_APP_ID}@{}", lab.realm)),
+        ("client_secret".into(), "guess".into()),
+        ("resource".into(), lab.exchange_resource()),
+    ];
+    let good = || {
+        let a = lab.assertion(SKYPE_APP_ID, SKYPE_KEY);
+        lab.form(SKYPE_APP_ID, &a, &lab.exchange_resource())
+    };
+    let attacker = from([127, 0, 0, 2]);
+    for i in 0..3 {
+        let (status, _, body) = post(attacker.clone(), guess.clone()).await;
+        assert_eq!(status, 401, "guess {i}: {body}");
+    }
+    let (status, retry, body) = post(attacker.clone(), guess.clone()).await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(assert_aadsts(&body), 50053, "{body}");
+    assert_eq!(body["error"], "temporarily_unavailable");
+    assert!(description(&body).contains("retry after 60 s"), "{body}");
+    assert_eq!(retry.as_deref(), Some("60"));
+    // refused before any work: even a valid request from that address waits
+    assert_eq!(post(attacker.clone(), good()).await.0, 429);
+    // another address is not affected, however often it succeeds
+    for _ in 0..5 {
+        let (status, _, body) = post(from([127, 0, 0, 3]), good()).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    // requests that fail for reasons other than client authentication do not count
+    let other = from([127, 0, 0, 4]);
+    for _ in 0..5 {
+        let mut f = good();
+        f.retain(|(k, _)| k != "resource");
+        assert_eq!(post(other.clone(), f).await.0, 400);
+    }
+    assert_eq!(post(other, good()).await.0, 200);
+    // the window ends
+    lab.clock.advance(61);
+    let (status, _, body) = post(attacker, good()).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+/// Regression: an assertion was validated at one clock reading and its jti pruned at a later
+/// one, so a replay in the last second of its validity could find its own record pruned and be
+/// accepted. Every offset from that edge is tried, with the clock moving on each reading.
+#[tokio::test]
+async fn a_replay_at_the_edge_of_validity_is_refused() {
+    let (lab, ticking) = Lab::start_ticking().await;
+    lab.prepare_f1().await;
+    let a = lab.assertion(SKYPE_APP_ID, SKYPE_KEY);
+    let form = lab.form(SKYPE_APP_ID, &a, &lab.exchange_resource());
+    let (status, body) = lab.post_token(&lab.realm, &form).await;
+    assert_eq!(status, 200, "{body}");
+    let exp = jwt::Compact::parse(&a).unwrap().claims["exp"]
+        .as_i64()
+        .unwrap();
+    let edge = exp + s2s_proto::validate::DEFAULT_SKEW_SECS;
+    ticking.store(true, std::sync::atomic::Ordering::SeqCst);
+    for back in 0..16 {
+        lab.clock.set(edge - back);
+        let (status, body) = lab.post_token(&lab.realm, &form).await;
+        assert_ne!(status, 200, "replayed {back} s before the edge: {body}");
+    }
+}

@@ -1,0 +1,116 @@
+//! Rate limiting of authentication failures (spec/security.md J18: token spraying, credential
+//! guessing), shared by Exchange's EWS (per source address and per partner application) and the
+//! token service's token endpoint (per source address).
+//!
+//! Failures are counted per key in fixed windows. A key over its budget is refused before any
+//! token or credential work is done (the services answer HTTP 429 with `Retry-After`). Only
+//! failures count, so valid callers are never slowed by their own traffic, and a spraying source
+//! does not affect callers from other addresses.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// Failures allowed per key per window.
+pub const DEFAULT_MAX_FAILURES: u32 = 50;
+/// Window length, seconds.
+pub const DEFAULT_WINDOW_SECS: i64 = 60;
+/// Most keys tracked. When full, expired windows are dropped first, then keys under their
+/// budget; a key over its budget is never forgotten before its window ends (a sprayer with many
+/// addresses must not be able to lift a block by flooding the table).
+const MAX_KEYS: usize = 100_000;
+
+#[derive(Debug)]
+pub struct FailureLimiter {
+    max: u32,
+    window: i64,
+    capacity: usize,
+    counts: Mutex<HashMap<String, (i64, u32)>>,
+}
+
+impl FailureLimiter {
+    pub fn new(max: u32, window: i64) -> Self {
+        Self::with_capacity(max, window, MAX_KEYS)
+    }
+
+    /// [`FailureLimiter::new`] tracking at most `capacity` keys.
+    pub fn with_capacity(max: u32, window: i64, capacity: usize) -> Self {
+        FailureLimiter {
+            max,
+            window: window.max(1),
+            capacity: capacity.max(1),
+            counts: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Seconds until `key` may try again, if it is over its budget now.
+    pub fn blocked(&self, key: &str, now: i64) -> Option<u64> {
+        let c = self.counts.lock().ok()?;
+        let (start, n) = *c.get(key)?;
+        (now < start + self.window && n >= self.max)
+            .then(|| (start + self.window - now).max(1) as u64)
+    }
+
+    pub fn failure(&self, key: &str, now: i64) {
+        let Ok(mut c) = self.counts.lock() else {
+            return;
+        };
+        if c.len() >= self.capacity && !c.contains_key(key) {
+            let (window, max) = (self.window, self.max);
+            c.retain(|_, (s, _)| now < *s + window);
+            if c.len() >= self.capacity {
+                c.retain(|_, (_, n)| *n >= max);
+            }
+            if c.len() >= self.capacity {
+                // every tracked key is blocked: this one goes uncounted rather than free another
+                return;
+            }
+        }
+        let e = c.entry(key.to_owned()).or_insert((now, 0));
+        if now >= e.0 + self.window {
+            *e = (now, 0);
+        }
+        e.1 = e.1.saturating_add(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_after_budget_until_window_ends() {
+        let l = FailureLimiter::new(3, 60);
+        for _ in 0..2 {
+            l.failure("ip:1", 100);
+        }
+        assert_eq!(l.blocked("ip:1", 100), None);
+        l.failure("ip:1", 100);
+        assert_eq!(l.blocked("ip:1", 110), Some(50));
+        assert_eq!(l.blocked("ip:2", 110), None, "other sources unaffected");
+        assert_eq!(l.blocked("ip:1", 160), None, "a new window");
+        l.failure("ip:1", 160);
+        assert_eq!(l.blocked("ip:1", 161), None);
+    }
+
+    /// Regression: with the table full, every count was cleared, so flooding it from many
+    /// addresses lifted an existing block.
+    #[test]
+    fn a_full_table_never_lifts_a_block() {
+        let l = FailureLimiter::with_capacity(2, 60, 4);
+        l.failure("app:victim", 100);
+        l.failure("app:victim", 100);
+        assert!(l.blocked("app:victim", 100).is_some());
+        for i in 0..100 {
+            l.failure(&format!("ip:{i}"), 101);
+        }
+        assert!(l.blocked("app:victim", 110).is_some(), "still blocked");
+        // keys under their budget were dropped to make room; the newest are counted
+        assert!(l.counts.lock().unwrap().len() <= 4);
+        l.failure("ip:new", 111);
+        l.failure("ip:new", 111);
+        assert!(l.blocked("ip:new", 111).is_some());
+        // expired windows go first
+        l.failure("ip:later", 200);
+        assert!(l.blocked("app:victim", 200).is_none());
+    }
+}
