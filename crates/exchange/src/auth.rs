@@ -45,7 +45,7 @@ pub enum AuthFailure {
     )]
     PartnerDisabled { name: String },
     #[error(
-        "the token's realm {token_realm} does not match the realm {realm} of partner application '{name}'"
+        "the token's realm {token_realm} does not match the realm {realm} of partner application '{name}'; set the partner's realm to the tenant's (Set-PartnerApplication -Identity {name} -Realm {token_realm}) or clear it to use the auth server's (-Realm '')"
     )]
     PartnerRealm {
         name: String,

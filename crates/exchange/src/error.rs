@@ -30,6 +30,10 @@ pub enum ExchangeError {
     #[error("the object '{0}' already exists")]
     AlreadyExists(String),
     #[error(
+        "the partner application '{existing}' already has ApplicationIdentifier {app_id}, and each application may have only one (Exchange would not know which one a token means); change that one with Set-PartnerApplication -Identity {existing}, or remove it with Remove-PartnerApplication -Identity {existing}"
+    )]
+    DuplicateApplicationIdentifier { app_id: String, existing: String },
+    #[error(
         "{0} matches more than one object; use a unique identity such as its SMTP address or GUID"
     )]
     Ambiguous(String),
@@ -70,7 +74,7 @@ impl ExchangeError {
             | Invalid(_) => "InvalidArgument",
             UnknownCmdlet(_) => "ObjectNotFound",
             NotFound(_) => "NotSpecified",
-            AlreadyExists(_) => "ResourceExists",
+            AlreadyExists(_) | DuplicateApplicationIdentifier { .. } => "ResourceExists",
             Ambiguous(_) => "InvalidArgument",
             NotAcceptedDomain { .. } => "InvalidData",
             Metadata { .. } => "ConnectionError",
@@ -86,7 +90,7 @@ impl ExchangeError {
         use ExchangeError::*;
         match self {
             NotFound(_) | UnknownCmdlet(_) => 404,
-            AlreadyExists(_) => 409,
+            AlreadyExists(_) | DuplicateApplicationIdentifier { .. } => 409,
             Metadata { .. } => 502,
             Mailbox(_) | Store(_) | Io { .. } => 500,
             Auth(_) => 401,

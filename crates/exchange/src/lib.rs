@@ -396,7 +396,7 @@ impl Exchange {
         let partner = snap
             .partners
             .iter()
-            .find(|p| p.app_id == app.app_id && (p.realm.is_empty() || p.realm == realm))
+            .find(|p| p.app_id.eq_ignore_ascii_case(&app.app_id))
             .ok_or_else(|| AuthFailure::NoPartner {
                 app: app.app_id.clone(),
             })?
@@ -412,6 +412,13 @@ impl Exchange {
                 issuer: issuer.chars().take(200).collect(),
                 name: partner.name,
                 app: app.app_id.clone(),
+            });
+        }
+        if !partner.realm.is_empty() && partner.realm != realm {
+            return Err(AuthFailure::PartnerRealm {
+                name: partner.name,
+                realm: partner.realm,
+                token_realm: realm,
             });
         }
         if !partner.enabled {

@@ -532,6 +532,23 @@ pub fn upsert_partner(
         }
         Some(id) => get_partner(org, c, id)?.name,
     };
+    // one partner application per ApplicationIdentifier: the request path finds the partner by it
+    let app_id: String = c.query_row(
+        "SELECT app_id FROM partner_apps WHERE name = ?1",
+        [&name],
+        |r| r.get(0),
+    )?;
+    let app_id = p.app_id.clone().unwrap_or(app_id);
+    let other: Option<String> = c
+        .query_row(
+            "SELECT name FROM partner_apps WHERE lower(app_id) = lower(?1) AND name <> ?2 ORDER BY name LIMIT 1",
+            params![app_id, name],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(existing) = other {
+        return Err(ExchangeError::DuplicateApplicationIdentifier { app_id, existing });
+    }
     if let Some(a) = &p.app_id {
         c.execute(
             "UPDATE partner_apps SET app_id = ?1 WHERE name = ?2",

@@ -934,3 +934,100 @@ async fn a_new_mailbox_drops_cached_callers() {
     assert!(a.diag.contains("2000005"), "{}", a.diag);
     assert!(a.diag.contains("name different mailboxes"), "{}", a.diag);
 }
+
+/// One partner application per ApplicationIdentifier. Regression: a second partner with Skype's
+/// identifier was accepted, and which of the two a token meant depended on row order (a disabled
+/// duplicate could break F1, and doctor diagnosed the wrong one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_application_identifier_names_one_partner() {
+    let e = env(1_000_000).await;
+    let run = |c: &'static str, p: Value| {
+        let ex = e.ex.clone();
+        async move { ex.run_cmdlet(c, p.as_object().unwrap().clone()).await }
+    };
+    for id in [SKYPE_APP_ID.to_owned(), SKYPE_APP_ID.to_uppercase()] {
+        let err = run(
+            "New-PartnerApplication",
+            json!({"Name": "Foo", "ApplicationIdentifier": id}),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(&err, exchange::ExchangeError::DuplicateApplicationIdentifier { existing, .. } if existing == "SfBOnline"),
+            "{err}"
+        );
+        assert!(
+            err.to_string()
+                .contains("Set-PartnerApplication -Identity SfBOnline"),
+            "{err}"
+        );
+    }
+    // nothing was created
+    let all = run("Get-PartnerApplication", json!({})).await.unwrap();
+    assert_eq!(all.len(), 1, "{all:?}");
+    // nor can another partner be changed to it
+    run(
+        "New-PartnerApplication",
+        json!({"Name": "Other", "ApplicationIdentifier": "22222222-3333-4444-5555-666666666666"}),
+    )
+    .await
+    .unwrap();
+    let err = run(
+        "Set-PartnerApplication",
+        json!({"Identity": "Other", "ApplicationIdentifier": SKYPE_APP_ID}),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            exchange::ExchangeError::DuplicateApplicationIdentifier { .. }
+        ),
+        "{err}"
+    );
+    // changing a partner's other settings, its identifier unchanged, is fine
+    run(
+        "Set-PartnerApplication",
+        json!({"Identity": "SfBOnline", "ApplicationIdentifier": SKYPE_APP_ID, "Enabled": true}),
+    )
+    .await
+    .unwrap();
+    let real = wrap(&sign(&actor()));
+    assert_eq!(
+        call(&reqwest::Client::new(), &e.url, &real).await.status,
+        200
+    );
+}
+
+/// A partner application bound to another realm refuses the token and says so, with the fix.
+/// Regression: the answer was "no partner application has ApplicationIdentifier …; run
+/// New-PartnerApplication", a fix that fails because the application exists.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partner_in_another_realm_is_named_as_such() {
+    let e = env(1_000_000).await;
+    e.ex.run_cmdlet(
+        "Set-PartnerApplication",
+        json!({"Identity": "SfBOnline", "Realm": OTHER_REALM})
+            .as_object()
+            .unwrap()
+            .clone(),
+    )
+    .await
+    .unwrap();
+    let a = call(&reqwest::Client::new(), &e.url, &wrap(&sign(&actor()))).await;
+    assert_eq!(a.status, 401, "{}", a.body);
+    assert!(a.diag.starts_with("2000004;"), "{}", a.diag);
+    assert!(
+        a.diag.contains(&format!(
+            "realm {OTHER_REALM} of partner application 'SfBOnline'"
+        )),
+        "{}",
+        a.diag
+    );
+    assert!(
+        a.diag
+            .contains("Set-PartnerApplication -Identity SfBOnline -Realm"),
+        "{}",
+        a.diag
+    );
+}

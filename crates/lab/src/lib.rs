@@ -44,6 +44,11 @@ pub enum LabError {
     },
     #[error("no lab at {0}: start one with 'openhybrid up --data {0}' (or pass --data)")]
     NoLab(PathBuf),
+    #[error(
+        "a lab is already running from {dir}{}: use it (openhybrid doctor --data {dir}), stop it first, or start another lab with a different --data directory",
+        .pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
+    )]
+    AlreadyRunning { dir: PathBuf, pid: Option<u32> },
     #[error("{0}")]
     Check(String),
     #[error("key or certificate: {0}")]

@@ -100,6 +100,40 @@ pub struct Lab {
     pub exchange: exchange::Exchange,
     pub skype: skype::Skype,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// The data directory's lock, held while the lab runs (one lab per directory).
+    _lock: std::fs::File,
+}
+
+/// The lock file in a lab directory: exclusively locked by the running lab, holding its pid.
+pub const LOCK_FILE: &str = "lab.lock";
+
+/// Takes the directory's lock, or says which process holds it.
+fn lock_dir(dir: &Path) -> Result<std::fs::File> {
+    use std::io::{Read, Seek, Write};
+    let path = dir.join(LOCK_FILE);
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(LabError::io(&path))?;
+    match f.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut text = String::new();
+            let _ = f.read_to_string(&mut text);
+            return Err(LabError::AlreadyRunning {
+                dir: dir.to_owned(),
+                pid: text.trim().parse().ok(),
+            });
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(LabError::io(&path)(e)),
+    }
+    f.set_len(0).map_err(LabError::io(&path))?;
+    f.rewind().map_err(LabError::io(&path))?;
+    writeln!(f, "{}", std::process::id()).map_err(LabError::io(&path))?;
+    Ok(f)
 }
 
 impl Drop for Lab {
@@ -177,6 +211,7 @@ fn serve(
 pub async fn start_with(dir: &Path, opts: LabOptions) -> Result<Lab> {
     std::fs::create_dir_all(dir).map_err(LabError::io(dir))?;
     let dir = dir.canonicalize().map_err(LabError::io(dir))?;
+    let lock = lock_dir(&dir)?;
     let clock: SharedClock = Arc::new(SystemClock);
     let (tls, roots, ca_cert) = if opts.tls {
         let t = tlskit::LabTls::ensure(
@@ -430,6 +465,7 @@ pub async fn start_with(dir: &Path, opts: LabOptions) -> Result<Lab> {
         exchange: ex,
         skype,
         tasks,
+        _lock: lock,
     })
 }
 
@@ -447,4 +483,29 @@ pub fn find_realm(v: &Value) -> Option<String> {
             .find(|(k, _)| k.eq_ignore_ascii_case("realm"))
             .and_then(|(_, v)| v.as_str().map(str::to_owned))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One lab per data directory. Regression: a second `openhybrid up --data DIR` started on
+    /// new ports and rewrote lab.json under the running lab.
+    #[test]
+    fn a_data_directory_runs_one_lab() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = lock_dir(dir.path()).unwrap();
+        match lock_dir(dir.path()) {
+            Err(e @ LabError::AlreadyRunning { pid: Some(p), .. }) => {
+                assert_eq!(p, std::process::id());
+                let msg = e.to_string();
+                assert!(msg.contains("already running"), "{msg}");
+                assert!(msg.contains("different --data"), "{msg}");
+            }
+            other => panic!("expected AlreadyRunning with a pid, got {other:?}"),
+        }
+        // released with the lab
+        drop(held);
+        lock_dir(dir.path()).unwrap();
+    }
 }
