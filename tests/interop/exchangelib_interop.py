@@ -66,6 +66,12 @@ def main() -> int:
     root.update_user_configuration(name=name, binary_data=wav + b"\x01")
     conf = root.get_user_configuration(name=name, properties="All")
     out["greeting_len_after_update"] = len(conf.binary_data or b"")
+    # an operation the server does not implement: a clean EWS error, not an unparsable response
+    try:
+        acc.oof_settings
+        out["oof_settings"] = "answered"
+    except Exception as e:
+        out["oof_settings"] = type(e).__name__ + ": " + str(e)[:120]
     print(json.dumps(out))
     return 0
 

@@ -1173,6 +1173,24 @@ pub fn error_response(operation: &str, error: &ResponseError) -> Vec<u8> {
     if !is_ncname(operation) || operation.len() > 200 {
         return write_fault(&error.code, &error.message);
     }
+    // The availability-style operations (`GetUserOofSettingsRequest`, …) answer
+    // `GetUserOofSettingsResponse` holding one `ResponseMessage`, not `ResponseMessages`.
+    if let Some(base) = operation.strip_suffix("Request").filter(|b| !b.is_empty()) {
+        return response_envelope(|w| {
+            let response = format!("m:{base}Response");
+            w.start(
+                &response,
+                &[("xmlns:m", ns::MESSAGES), ("xmlns:t", ns::TYPES)],
+            );
+            w.start(
+                "m:ResponseMessage",
+                &[("ResponseClass", error.class.as_str())],
+            );
+            write_error_body(w, error);
+            w.end("m:ResponseMessage");
+            w.end(&response);
+        });
+    }
     let results: [Result<(), ResponseError>; 1] = [Err(error.clone())];
     response_messages(operation, &results, None, |_, ()| {})
 }

@@ -336,6 +336,20 @@ fn unknown_operation_gets_invalid_request() {
     assert_snapshot!(lines(&out));
 }
 
+/// Regression: an availability-style operation (`…Request`) was answered with a
+/// `…RequestResponse` element, which exchangelib rejected as an unknown SOAP response.
+#[test]
+fn unknown_request_style_operation_answers_its_response_shape() {
+    let out = error_response(
+        "GetUserOofSettingsRequest",
+        &ResponseError::new(
+            "ErrorInvalidRequest",
+            "The operation GetUserOofSettingsRequest is not supported by this server.",
+        ),
+    );
+    assert_snapshot!(lines(&out));
+}
+
 #[test]
 fn faults() {
     assert_snapshot!(

@@ -715,12 +715,7 @@ impl Handler<'_> {
                 let out: Vec<_> = c
                     .ids
                     .iter()
-                    .map(|_| {
-                        Err(ResponseError::new(
-                            "ErrorInvalidIdMalformed",
-                            "Id is malformed.",
-                        ))
-                    })
+                    .map(|a| convert_id(a, c.destination_format, &self.key))
                     .collect();
                 resp::convert_id_response(&out)
             }
@@ -733,6 +728,50 @@ impl Handler<'_> {
             ),
         }
     }
+}
+
+/// ConvertId for one id. This server's ids have one form, which it accepts and answers as
+/// EwsId or EwsLegacyId; the MAPI forms (EntryId, HexEntryId, StoreId) and OwaId have no
+/// counterpart here. Only ids of the caller's own mailbox are converted.
+fn convert_id(
+    a: &ews_proto::request::AlternateId,
+    to: ews_proto::request::IdFormat,
+    key: &MailboxKey,
+) -> Result<ews_proto::request::AlternateId, ResponseError> {
+    use ews_proto::request::IdFormat;
+    let ours = |f: IdFormat| matches!(f, IdFormat::EwsId | IdFormat::EwsLegacyId);
+    if !ours(a.format) {
+        return Err(ResponseError::new(
+            "ErrorInvalidIdMalformed",
+            &format!(
+                "Id is malformed: this server converts ids given as EwsId or EwsLegacyId, not {}.",
+                a.format.as_str()
+            ),
+        ));
+    }
+    let owner = mailbox::mailbox_of_id(&a.id)
+        .map_err(|_| ResponseError::new("ErrorInvalidIdMalformed", "Id is malformed."))?;
+    if owner != *key {
+        return Err(ResponseError::new(
+            "ErrorAccessDenied",
+            "The id belongs to another mailbox; ConvertId converts ids of the mailbox the caller acts on.",
+        ));
+    }
+    if !ours(to) {
+        return Err(ResponseError::new(
+            "ErrorUnsupportedTypeForConversion",
+            &format!(
+                "Converting to {} is not supported: this server's ids have one form, EwsId (also accepted as EwsLegacyId).",
+                to.as_str()
+            ),
+        ));
+    }
+    Ok(ews_proto::request::AlternateId {
+        format: to,
+        id: a.id.clone(),
+        mailbox: a.mailbox.clone(),
+        is_archive: a.is_archive,
+    })
 }
 
 fn unreachable_folder() -> ews_proto::types::DistinguishedFolderId {

@@ -412,6 +412,14 @@ async fn exchangelib_interop() {
             assert!(tree.iter().any(|t| t == f), "{f} missing from {tree:?}");
         }
         assert_eq!(v["history_subjects"].as_array().unwrap().len(), 1, "{v}");
+        // Regression: an unimplemented availability-style operation was answered with an
+        // element exchangelib could not parse ("Unknown SOAP response"); now it is the EWS
+        // error its ResponseCode names.
+        let oof = v["oof_settings"].as_str().unwrap_or_default();
+        assert!(
+            oof.starts_with("ErrorInvalidRequest") && oof.contains("not supported"),
+            "{v}"
+        );
         assert!(
             v["history_body"]
                 .as_str()
@@ -532,4 +540,70 @@ async fn post_ews(
         .text()
         .await
         .unwrap()
+}
+
+/// ConvertId answers this server's ids as EwsId/EwsLegacyId, refuses the MAPI forms and other
+/// mailboxes' ids by name, and still answers exchangelib's version probe (a dummy id) as
+/// malformed. Regression: every id, even one CreateItem had just returned, was "malformed".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn convert_id_converts_this_servers_ids() {
+    let (_d, lab) = lab_ready().await;
+    let alice = Ews::new(
+        &lab.info.exchange_url,
+        mint_f1(&lab.info, Some("alice@contoso.example"))
+            .await
+            .unwrap(),
+    );
+    let created = alice
+        .create_message("inbox", "IPM.Note", "to convert", "<p>x</p>", "<c@x>")
+        .await
+        .unwrap();
+    assert_eq!(created.code, "NoError", "{}", created.body);
+    let id = created
+        .body
+        .split("ItemId Id=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_owned();
+    let convert = |from: &str, to: &str, id: &str| {
+        format!(
+            r#"<m:ConvertId DestinationFormat="{to}"><m:SourceIds><t:AlternateId Format="{from}" Id="{id}" Mailbox="alice@contoso.example"/></m:SourceIds></m:ConvertId>"#
+        )
+    };
+    for (from, to) in [
+        ("EwsId", "EwsLegacyId"),
+        ("EwsLegacyId", "EwsId"),
+        ("EwsId", "EwsId"),
+    ] {
+        let r = alice.call(&convert(from, to, &id)).await.unwrap();
+        assert_eq!(r.code, "NoError", "{from}→{to}: {}", r.body);
+        assert!(
+            r.body.contains(&format!("Format=\"{to}\" Id=\"{id}\"")),
+            "{}",
+            r.body
+        );
+    }
+    let r = alice
+        .call(&convert("EwsId", "HexEntryId", &id))
+        .await
+        .unwrap();
+    assert_eq!(r.code, "ErrorUnsupportedTypeForConversion", "{}", r.body);
+    let r = alice
+        .call(&convert("EwsId", "EntryId", "DUMMY"))
+        .await
+        .unwrap();
+    assert_eq!(r.code, "ErrorInvalidIdMalformed", "{}", r.body);
+    // bob cannot convert (and so learn about) alice's ids
+    let bob = Ews::new(
+        &lab.info.exchange_url,
+        mint_f1(&lab.info, Some("bob@contoso.example"))
+            .await
+            .unwrap(),
+    );
+    let r = bob
+        .call(&convert("EwsId", "EwsLegacyId", &id))
+        .await
+        .unwrap();
+    assert_eq!(r.code, "ErrorAccessDenied", "{}", r.body);
 }
