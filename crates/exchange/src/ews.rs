@@ -283,15 +283,18 @@ async fn serve_parsed(
     xml(StatusCode::OK, h.run(req.operation).await)
 }
 
+/// The application an (unverified) bearer names: the actor's `nameid` for an outer token, the
+/// token's own for a signed token sent alone. Never the outer token's `nameid`, which is the
+/// user's: an outer token whose actor does not decode names no application.
 fn actor_of(token: &str) -> Option<String> {
     let c = s2s_proto::jwt::Compact::parse(token).ok()?;
-    let actor = c
-        .claims
-        .get("actortoken")
-        .and_then(|a| a.as_str())
-        .and_then(|a| s2s_proto::jwt::Compact::parse(a).ok().map(|x| x.claims));
-    actor
-        .unwrap_or(c.claims)
+    let claims = match c.claims.get("actortoken") {
+        Some(a) => s2s_proto::jwt::Compact::parse(a.as_str()?).ok()?.claims,
+        // an unsigned token without an actor is never an application's own token
+        None if c.alg() == Some("none") => return None,
+        None => c.claims,
+    };
+    claims
         .get("nameid")
         .and_then(|v| v.as_str())
         .map(str::to_owned)
@@ -991,5 +994,40 @@ fn dict_out(e: &mailbox::DictEntry) -> request::DictionaryEntry {
     request::DictionaryEntry {
         key: typed_out(&e.key),
         value: e.value.as_ref().map(typed_out),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use s2s_proto::jwt;
+    use serde_json::{Map, Value, json};
+
+    fn claims(pairs: &[(&str, &str)]) -> Map<String, Value> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), json!(v)))
+            .collect()
+    }
+
+    /// Regression: an outer token whose actor did not decode was attributed to its own nameid,
+    /// the user's id, as if the user were the calling application.
+    #[test]
+    fn the_actor_of_a_bearer_is_never_the_user() {
+        let actor = jwt::unsigned(&claims(&[("nameid", "app@realm")]));
+        let outer = |a: &str| jwt::unsigned(&claims(&[("actortoken", a), ("nameid", "user-puid")]));
+        assert_eq!(actor_of(&outer(&actor)).as_deref(), Some("app@realm"));
+        assert_eq!(actor_of(&outer("not a token")), None);
+        let no_actor = jwt::unsigned(&claims(&[("nameid", "user-puid"), ("actortoken", "")]));
+        assert_eq!(actor_of(&no_actor), None);
+        let bare = jwt::unsigned(&claims(&[("nameid", "user-puid")]));
+        assert_eq!(actor_of(&bare), None);
+        // a signed token sent alone (app-only) names itself
+        let t = |s| time::OffsetDateTime::from_unix_timestamp(s).unwrap();
+        let key =
+            s2s_proto::SigningKey::generate_self_signed("app", t(1_700_000_000), t(1_900_000_000))
+                .unwrap();
+        let signed = jwt::sign_rs256(&key, &claims(&[("nameid", "app@realm")]), true).unwrap();
+        assert_eq!(actor_of(&signed).as_deref(), Some("app@realm"));
     }
 }

@@ -53,6 +53,18 @@ fn signature_phrase(s: &SignatureReport) -> String {
             s.against.as_deref().unwrap_or("the given"),
             s.key_x5t.as_deref().map_or_else(|| "?".into(), elide)
         ),
+        // the signature itself held, and a later rule refused the token
+        Verdict::Invalid
+            if s.rules
+                .iter()
+                .any(|c| c.rule == "signature" && c.result == CheckResult::Pass) =>
+        {
+            format!(
+                "signature verified against {}, but the token is REFUSED ({})",
+                s.against.as_deref().unwrap_or("the given keys"),
+                s.code.as_deref().unwrap_or("see the rules")
+            )
+        }
         Verdict::Invalid => format!(
             "signature INVALID against {}",
             s.against.as_deref().unwrap_or("the given keys")

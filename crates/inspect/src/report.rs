@@ -808,9 +808,11 @@ fn stage_of(e: &TokenError, kind: TokenKind) -> Option<usize> {
     let name: &str = match e {
         TooLarge { .. } | Malformed(_) if !user => "header",
         TooLarge { .. } | Malformed(_) => "actor header",
-        OuterNotEmptySignature | ActorTokenMissing | ActorTokenInvalid(_) | ForbiddenClaim(_) => {
-            "outer envelope"
-        }
+        OuterNotEmptySignature
+        | OuterAlgorithm { .. }
+        | ActorTokenMissing
+        | ActorTokenInvalid(_)
+        | ForbiddenClaim(_) => "outer envelope",
         TypeNotAllowed { which, .. }
         | CriticalHeader { which, .. }
         | ForbiddenHeader { which, .. }

@@ -178,7 +178,11 @@ pub fn format_record(r: &Value) -> String {
 pub struct TraceSummary {
     pub calls: usize,
     pub refused: usize,
+    /// The actors of accepted calls (Exchange verified them).
     pub actors: Vec<String>,
+    /// Actors named only by refused calls: what those tokens claimed, never verified.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub claimed_by_refused: Vec<String>,
     /// Requests that used Basic authorization.
     pub basic: usize,
     /// Requests that carried a password (Basic, or a password/secret field).
@@ -197,8 +201,16 @@ impl TraceSummary {
         } else {
             String::new()
         };
+        let claimed = if self.claimed_by_refused.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " (refused calls claimed {}, unverified)",
+                self.claimed_by_refused.join(", ")
+            )
+        };
         format!(
-            "{} call{}{refused}, {actors}, {} Basic, {} password{}",
+            "{} call{}{refused}, {actors}{claimed}, {} Basic, {} password{}",
             self.calls,
             if self.calls == 1 { "" } else { "s" },
             self.basic,
@@ -225,13 +237,19 @@ pub fn trace_summary(records: &[Value]) -> TraceSummary {
         ..TraceSummary::default()
     };
     for r in records {
-        if s(r, "verdict").is_some_and(|v| v != "ok") {
+        let ok = s(r, "verdict") == Some("ok");
+        if !ok {
             sum.refused += 1;
         }
-        if let Some(a) = s(r, "actor")
-            && !sum.actors.iter().any(|x| x == a)
-        {
-            sum.actors.push(a.to_owned());
+        if let Some(a) = s(r, "actor") {
+            let list = if ok {
+                &mut sum.actors
+            } else {
+                &mut sum.claimed_by_refused
+            };
+            if !list.iter().any(|x| x == a) {
+                list.push(a.to_owned());
+            }
         }
         let basic = s(r, "scheme").is_some_and(|x| x.eq_ignore_ascii_case("basic"));
         if basic {
@@ -241,6 +259,9 @@ pub fn trace_summary(records: &[Value]) -> TraceSummary {
             sum.passwords += 1;
         }
     }
+    // an actor that also made accepted calls is not only a claim
+    sum.claimed_by_refused
+        .retain(|c| !sum.actors.iter().any(|a| a == c));
     sum
 }
 
@@ -283,6 +304,21 @@ mod tests {
         assert_eq!(
             s.line(),
             format!("2 calls (1 refused), actor {a}, 1 Basic, 1 password")
+        );
+        // Regression: an actor named only by a refused (unverified) token was listed among the
+        // actors as if Exchange had accepted it.
+        let forged = "00000003-0000-0ff1-ce00-000000000000@3f0c8f6e-1111-4222-8333-0123456789e9";
+        let mut recs = recs;
+        recs.push(json!({"time": 3, "operation": "GetFolder", "actor": forged, "verdict": "IDX10511", "scheme": "Bearer", "claims": null}));
+        recs.push(json!({"time": 4, "operation": "GetFolder", "actor": a, "verdict": "IDX10223", "scheme": "Bearer", "claims": null}));
+        let s = trace_summary(&recs);
+        assert_eq!(s.actors, vec![a.to_owned()]);
+        assert_eq!(s.claimed_by_refused, vec![forged.to_owned()]);
+        assert!(
+            s.line()
+                .contains(&format!("refused calls claimed {forged}, unverified")),
+            "{}",
+            s.line()
         );
         let text = trace_records(&recs);
         assert!(text.contains("Skype for Business → GetFolder"), "{text}");

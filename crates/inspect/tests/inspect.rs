@@ -735,3 +735,20 @@ fn trace_view_of_recorded_traffic() {
     let x5t = &key(0).certificate().x5t;
     insta::assert_snapshot!("trace", text.replace(&elide(x5t), "<x5t>…"));
 }
+
+/// Regression: when the signature held and a later rule refused the token (here the outer iss),
+/// the summary said "signature INVALID", contradicting its own "signature ✔".
+#[test]
+fn a_refusal_after_the_signature_does_not_call_it_invalid() {
+    let actor = actor_spec(REALM).sign(key(0)).unwrap();
+    let token = outer(actor, "9a9a9a9a-2222-4333-8444-555555555555");
+    let r = inspect_token(&token, &with_metadata(NOW));
+    assert_eq!(r.signature.verdict, Verdict::Invalid);
+    let text = r.to_text();
+    assert!(!text.contains("signature INVALID"), "{text}");
+    assert!(
+        text.contains("signature verified against the metadata, but the token is REFUSED (S2S-4)"),
+        "{text}"
+    );
+    assert!(text.contains("signature ✔"), "{text}");
+}

@@ -213,6 +213,10 @@ pub enum TokenError {
     #[error("S2S-1: the outer token is alg none but its signature segment is not empty")]
     OuterNotEmptySignature,
     #[error(
+        "S2S-1: the token carries an actortoken, so it is an outer token, whose alg must be exactly \"none\" (it is {alg:?}); a signed token that acts as itself carries no actortoken"
+    )]
+    OuterAlgorithm { alg: String },
+    #[error(
         "S2S-1: the unsigned outer token carries no actortoken claim (a bare unsigned token is never accepted)"
     )]
     ActorTokenMissing,
@@ -278,6 +282,7 @@ impl TokenError {
             AudienceMissing { .. } => "IDX10206",
             AudienceMismatch { .. } => "IDX10214",
             OuterNotEmptySignature
+            | OuterAlgorithm { .. }
             | ActorTokenMissing
             | ActorTokenInvalid(_)
             | NestedActor
@@ -809,6 +814,17 @@ pub fn validate_s2s(token: &str, policy: &Policy, now: i64) -> Result<S2sToken, 
         .get("alg")
         .and_then(claims::as_str)
         .is_some_and(|a| a == "none");
+    if !alg_none && claims.contains("actortoken") {
+        // an outer envelope with some other alg: say so, rather than judge it as app-only
+        let alg = header
+            .get("alg")
+            .map(|raw| match claims::as_str(raw) {
+                Some(a) => a.chars().take(20).collect(),
+                None => claims::kind(raw).to_owned(),
+            })
+            .unwrap_or_else(|| "missing".to_owned());
+        return Err(TokenError::OuterAlgorithm { alg });
+    }
     if !alg_none {
         // App-only: the signed token alone (J1 catches "None"/"NONE" variants there).
         let (actor, facts) = validate_signed_with(token, policy, now, "app-only", |c, i, a| {

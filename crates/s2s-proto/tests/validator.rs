@@ -997,3 +997,30 @@ fn j11_lifetime_bound_counts_from_no_later_than_now() {
     assert!(too_long(at(None, Some(NOW + 1_000_000), NOW + 1_000_600)));
     assert!(too_long(at(None, Some(NOW + 301), NOW + 901)));
 }
+
+/// §1b point 1: an outer token (it carries an actortoken) with any alg but exactly "none" is
+/// refused as an outer token. Regression: it was judged as an app-only token, and the error
+/// blamed "the app-only token's algorithm".
+#[test]
+fn an_outer_token_with_another_alg_is_named_as_outer() {
+    let actor = sign(&actor_claims());
+    let outer = outer_claims(&actor);
+    for alg in ["HS256", "RS256", "None", "NONE"] {
+        let mut h = Map::new();
+        h.insert("alg".into(), json!(alg));
+        h.insert("typ".into(), json!("JWT"));
+        let t = format!("{}.{}.", b64j(&h), b64j(&outer));
+        match validate_s2s(&t, &policy(), NOW) {
+            Err(TokenError::OuterAlgorithm { alg: found }) => assert_eq!(found, alg),
+            other => panic!("{alg}: {other:?}"),
+        }
+    }
+    let e = validate_s2s(
+        &format!("{}.{}.", b64j(&Map::new()), b64j(&outer)),
+        &policy(),
+        NOW,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("outer token"), "{e}");
+    assert_eq!(e.code(), "S2S-1");
+}
