@@ -314,6 +314,11 @@ fn is_recoverable(d: &str) -> bool {
 }
 
 impl Handler<'_> {
+    /// The calling application's id, without its realm: subscriptions belong to it.
+    fn caller_app_id(&self) -> &str {
+        self.caller.app.split('@').next().unwrap_or("")
+    }
+
     fn sel(&self, f: &FolderRef) -> Result<FolderSel, ResponseError> {
         match f {
             FolderRef::Distinguished { id, mailbox } => {
@@ -689,12 +694,7 @@ impl Handler<'_> {
             Operation::Subscribe(sub) => {
                 let r = self
                     .ex
-                    .subscribe(
-                        &self.key,
-                        &self.caller.partner,
-                        self.caller.app.split('@').next().unwrap_or(""),
-                        sub,
-                    )
+                    .subscribe(&self.key, &self.caller.partner, self.caller_app_id(), sub)
                     .await
                     .map(|(subscription_id, watermark)| resp::SubscriptionCreated {
                         subscription_id,
@@ -702,16 +702,24 @@ impl Handler<'_> {
                     });
                 resp::subscribe_response(&r)
             }
-            Operation::Unsubscribe { subscription_id } => {
-                resp::unsubscribe_response(&self.ex.unsubscribe(&self.key, &subscription_id).await)
-            }
+            Operation::Unsubscribe { subscription_id } => resp::unsubscribe_response(
+                &self
+                    .ex
+                    .unsubscribe(&self.key, self.caller_app_id(), &subscription_id)
+                    .await,
+            ),
             Operation::GetEvents {
                 subscription_id,
                 watermark,
             } => resp::get_events_response(
                 &self
                     .ex
-                    .get_events(&self.key, &subscription_id, &watermark)
+                    .get_events(
+                        &self.key,
+                        self.caller_app_id(),
+                        &subscription_id,
+                        &watermark,
+                    )
                     .await,
             ),
             Operation::ConvertId(c) => {

@@ -210,20 +210,23 @@ impl Exchange {
         Ok((id, watermark.to_string()))
     }
 
+    /// Ends a subscription of this mailbox that this application created (another partner acting
+    /// as the same user cannot end it: it answers not found, as for an unknown id).
     pub(crate) async fn unsubscribe(
         &self,
         key: &MailboxKey,
+        app_id: &str,
         id: &str,
     ) -> Result<(), ResponseError> {
-        let (k, id) = (key.as_str().to_owned(), id.to_owned());
+        let (k, id, app) = (key.as_str().to_owned(), id.to_owned(), app_id.to_owned());
         let n = self
             .inner
             .org
             .db
             .call(move |c| -> Result<usize, ExchangeError> {
                 Ok(c.execute(
-                    "DELETE FROM subscriptions WHERE id = ?1 AND mailbox_key = ?2",
-                    [&id, &k],
+                    "DELETE FROM subscriptions WHERE id = ?1 AND mailbox_key = ?2 AND app_id = ?3",
+                    [&id, &k, &app],
                 )?)
             })
             .await
@@ -281,10 +284,11 @@ impl Exchange {
         Ok((out, last, more))
     }
 
-    /// `GetEvents` on a pull subscription.
+    /// `GetEvents` on a pull subscription of this mailbox that this application created.
     pub(crate) async fn get_events(
         &self,
         key: &MailboxKey,
+        app_id: &str,
         id: &str,
         watermark: &str,
     ) -> Result<Notification, ResponseError> {
@@ -292,7 +296,9 @@ impl Exchange {
             .load_subscription(id)
             .await
             .map_err(|e| ResponseError::new("ErrorInternalServerError", &e.to_string()))?;
-        let Some(s) = row.filter(|s| s.mailbox_key == key.as_str() && s.kind == "pull") else {
+        let Some(s) =
+            row.filter(|s| s.mailbox_key == key.as_str() && s.kind == "pull" && s.app_id == app_id)
+        else {
             return Err(ResponseError::new(
                 "ErrorSubscriptionNotFound",
                 "The specified subscription was not found.",
@@ -467,7 +473,7 @@ impl Exchange {
                 }
                 Ok(SubscriptionStatus::Unsubscribe) => {
                     let k = key.clone();
-                    let _ = self.unsubscribe(&k, &id).await;
+                    let _ = self.unsubscribe(&k, &s.app_id, &id).await;
                 }
                 Err(why) => {
                     tracing::info!(subscription = %id, reason = %why, "push notification not delivered");

@@ -231,11 +231,15 @@ struct Answer {
 }
 
 async fn call(client: &reqwest::Client, url: &str, token: &str) -> Answer {
+    call_with(client, url, token, GET_FOLDER).await
+}
+
+async fn call_with(client: &reqwest::Client, url: &str, token: &str, body: &str) -> Answer {
     let r = client
         .post(format!("{url}/EWS/Exchange.asmx"))
         .bearer_auth(token)
         .header("content-type", "text/xml")
-        .body(GET_FOLDER)
+        .body(body.to_owned())
         .send()
         .await
         .unwrap();
@@ -1029,5 +1033,90 @@ async fn a_partner_in_another_realm_is_named_as_such() {
             .contains("Set-PartnerApplication -Identity SfBOnline -Realm"),
         "{}",
         a.diag
+    );
+}
+
+/// A subscription belongs to the application that created it: another partner acting as the
+/// same user can neither read its events nor end it. Regression: only the mailbox was checked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_belongs_to_its_application() {
+    const OTHER: &str = "33333333-4444-5555-6666-777777777777";
+    let e = env(1_000_000).await;
+    let run = |c: &'static str, p: Value| {
+        let ex = e.ex.clone();
+        async move {
+            ex.run_cmdlet(c, p.as_object().unwrap().clone())
+                .await
+                .unwrap()
+        }
+    };
+    run("New-MailUser", json!({"Name": "Other-ApplicationAccount", "ExternalEmailAddress": "other@contoso.example"})).await;
+    run(
+        "New-ManagementRoleAssignment",
+        json!({"Role": "UserApplication", "User": "Other-ApplicationAccount"}),
+    )
+    .await;
+    run("New-PartnerApplication", json!({"Name": "Other", "ApplicationIdentifier": OTHER, "Enabled": true, "LinkedAccount": "Other-ApplicationAccount"})).await;
+    let client = reqwest::Client::new();
+    let skype = wrap(&sign(&actor()));
+    let other = jwt::unsigned(&with(
+        outer(
+            &sign(&with(actor(), "nameid", json!(format!("{OTHER}@{REALM}")))),
+            alice(),
+        ),
+        "iss",
+        json!(format!("{OTHER}@{REALM}")),
+    ));
+    let envelope = |op: &str| {
+        format!(
+            r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><s:Body>{op}</s:Body></s:Envelope>"#
+        )
+    };
+    let a = call_with(
+        &client,
+        &e.url,
+        &skype,
+        &envelope(r#"<m:Subscribe><m:PullSubscriptionRequest><t:FolderIds><t:DistinguishedFolderId Id="inbox"/></t:FolderIds><t:EventTypes><t:EventType>CreatedEvent</t:EventType></t:EventTypes><t:Timeout>10</t:Timeout></m:PullSubscriptionRequest></m:Subscribe>"#),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let id = a
+        .body
+        .split("<m:SubscriptionId>")
+        .nth(1)
+        .and_then(|r| r.split('<').next())
+        .unwrap_or_else(|| panic!("no subscription id: {}", a.body))
+        .to_owned();
+    let watermark = a
+        .body
+        .split("<m:Watermark>")
+        .nth(1)
+        .and_then(|r| r.split('<').next())
+        .unwrap()
+        .to_owned();
+    let get_events = envelope(&format!(
+        "<m:GetEvents><m:SubscriptionId>{id}</m:SubscriptionId><m:Watermark>{watermark}</m:Watermark></m:GetEvents>"
+    ));
+    let unsubscribe = envelope(&format!(
+        "<m:Unsubscribe><m:SubscriptionId>{id}</m:SubscriptionId></m:Unsubscribe>"
+    ));
+    // the other partner, acting as the same user, does not see it
+    for op in [&get_events, &unsubscribe] {
+        let a = call_with(&client, &e.url, &other, op).await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        assert!(a.body.contains("ErrorSubscriptionNotFound"), "{}", a.body);
+    }
+    // its owner does
+    let a = call_with(&client, &e.url, &skype, &get_events).await;
+    assert!(
+        a.body.contains("<m:ResponseCode>NoError</m:ResponseCode>"),
+        "{}",
+        a.body
+    );
+    let a = call_with(&client, &e.url, &skype, &unsubscribe).await;
+    assert!(
+        a.body.contains("<m:ResponseCode>NoError</m:ResponseCode>"),
+        "{}",
+        a.body
     );
 }
