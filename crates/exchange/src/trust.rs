@@ -207,7 +207,23 @@ pub fn set_auth_config(
     p: SetAuthConfig,
     now: i64,
 ) -> Result<AuthConfigView, ExchangeError> {
-    let a = auth_config_row(c)?;
+    if let Some(r) = &p.realm
+        && !r.is_empty()
+        && uuid::Uuid::parse_str(r).is_err()
+    {
+        return Err(ExchangeError::Invalid(format!(
+            "-Realm '{}' is not a tenant realm: give the tenant's id (a GUID, as the auth server's metadata shows it), or '' to take the realm from the auth server",
+            r.chars().take(100).collect::<String>()
+        )));
+    }
+    if let Some(s) = &p.service_name
+        && uuid::Uuid::parse_str(s).is_err()
+    {
+        return Err(ExchangeError::Invalid(format!(
+            "-ServiceName '{}' is not an application id (a GUID); Exchange's is 00000002-0000-0ff1-ce00-000000000000",
+            s.chars().take(100).collect::<String>()
+        )));
+    }
     let require_key = |t: &str| -> Result<String, ExchangeError> {
         let t = normalize_thumbprint(t);
         signing_key(c, &t)?;
@@ -219,8 +235,10 @@ pub fn set_auth_config(
     }
     if let Some(t) = &p.new_certificate_thumbprint {
         let t = require_key(t)?;
+        // published at once, the certificate is effective now
         let eff = p
             .new_certificate_effective_date
+            .or(p.publish_certificate.then_some(now))
             .ok_or(ExchangeError::MissingParameter {
                 cmdlet: "Set-AuthConfig".into(),
                 param: "NewCertificateEffectiveDate",
@@ -237,7 +255,6 @@ pub fn set_auth_config(
                 "there is no next certificate to publish; first run Set-AuthConfig -NewCertificateThumbprint <thumbprint> -NewCertificateEffectiveDate (Get-Date)".into(),
             ));
         };
-        let _ = now;
         c.execute(
             "UPDATE auth_config SET previous_thumbprint = current_thumbprint, current_thumbprint = ?1, next_thumbprint = NULL, next_effective = NULL WHERE id = 1",
             [next],
@@ -255,7 +272,6 @@ pub fn set_auth_config(
     if let Some(s) = &p.service_name {
         c.execute("UPDATE auth_config SET service_name = ?1 WHERE id = 1", [s])?;
     }
-    let _ = a;
     get_auth_config(c)
 }
 

@@ -1120,3 +1120,51 @@ async fn a_subscription_belongs_to_its_application() {
         a.body
     );
 }
+
+/// Set-AuthConfig: a realm or service name that cannot be one is refused (it would silently
+/// break every token); a new certificate published at once needs no effective date.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_auth_config_refuses_nonsense_and_publishes_at_once() {
+    let e = env(1_000_000).await;
+    let run = |c: &'static str, p: Value| {
+        let ex = e.ex.clone();
+        async move { ex.run_cmdlet(c, p.as_object().unwrap().clone()).await }
+    };
+    for (param, value, says) in [
+        ("Realm", "not a realm!", "is not a tenant realm"),
+        ("ServiceName", "exchange", "is not an application id"),
+    ] {
+        let err = run("Set-AuthConfig", json!({ param: value }))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains(says), "{err}");
+    }
+    // nothing changed: tokens still work
+    let good = wrap(&sign(&actor()));
+    assert_eq!(
+        call(&reqwest::Client::new(), &e.url, &good).await.status,
+        200
+    );
+    // an empty realm means "from the auth server", and is accepted
+    run("Set-AuthConfig", json!({"Realm": ""})).await.unwrap();
+    // -NewCertificateThumbprint with -PublishCertificate: current at once, no date needed
+    let cert = run("New-ExchangeCertificate", json!({})).await.unwrap();
+    let t = cert[0]["Thumbprint"].as_str().unwrap().to_owned();
+    let cfg = run(
+        "Set-AuthConfig",
+        json!({"NewCertificateThumbprint": t, "PublishCertificate": true}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(cfg[0]["CurrentCertificateThumbprint"], t, "{cfg:?}");
+    // without -PublishCertificate the date is still required
+    let cert = run("New-ExchangeCertificate", json!({})).await.unwrap();
+    let t2 = cert[0]["Thumbprint"].as_str().unwrap().to_owned();
+    let err = run("Set-AuthConfig", json!({"NewCertificateThumbprint": t2}))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("NewCertificateEffectiveDate"),
+        "{err}"
+    );
+}

@@ -417,7 +417,29 @@ pub fn outbox(
 }
 
 /// Queues failed rows again (all, or one by id); returns how many.
+/// Puts failed items back in the queue: all of them, or the one `id` names (which must exist
+/// and have failed).
 pub fn resume(c: &Connection, id: Option<i64>, now: i64) -> Result<usize, SkypeError> {
+    if let Some(id) = id {
+        let status: Option<String> = c
+            .query_row("SELECT status FROM outbox WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        match status.as_deref() {
+            None => {
+                return Err(SkypeError::NotFound(format!(
+                    "no outbox item {id}; list them with Get-CsOutbox"
+                )));
+            }
+            Some("failed") => {}
+            Some(other) => {
+                return Err(SkypeError::Conflict(format!(
+                    "outbox item {id} is {other}, not failed: only failed items are resumed (Get-CsOutbox -Status Failed lists them)"
+                )));
+            }
+        }
+    }
     Ok(c.execute(
         "UPDATE outbox SET status = 'pending', attempts = CASE WHEN attempts > 0 THEN 1 ELSE 0 END, first_failure = NULL, next_at = ?2 \
          WHERE status = 'failed' AND (?1 IS NULL OR id = ?1)",

@@ -701,8 +701,25 @@ async fn outbox_waits_for_exchange_then_delivers_once_and_keeps_failures() {
     );
     // never dropped: still listed, and it can be queued again
     assert_eq!(outbox(&env, "Pending").await.len(), 0);
+    // Regression: an id naming no item answered "Resumed : 0" and no error.
+    let err = env
+        .admin
+        .run("Resume-CsOutbox", json!({"Id": 999_999}))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no outbox item 999999"), "{err}");
     let resumed = env.admin.run("Resume-CsOutbox", json!({})).await.unwrap();
     assert_eq!(resumed[0]["Resumed"], 1);
+    // an item that has not failed (delivered earlier) is named as such
+    let id = outbox(&env, "Delivered").await[0]["Id"].as_i64().unwrap();
+    let err = env
+        .admin
+        .run("Resume-CsOutbox", json!({"Id": id}))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not failed"), "{err}");
     let all = env
         .admin
         .run(
