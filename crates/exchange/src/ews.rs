@@ -1008,15 +1008,8 @@ fn dict_out(e: &mailbox::DictEntry) -> request::DictionaryEntry {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testutil::{claims, signed_app_token};
     use s2s_proto::jwt;
-    use serde_json::{Map, Value, json};
-
-    fn claims(pairs: &[(&str, &str)]) -> Map<String, Value> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), json!(v)))
-            .collect()
-    }
 
     /// Regression: an outer token whose actor did not decode was attributed to its own nameid,
     /// the user's id, as if the user were the calling application.
@@ -1031,11 +1024,7 @@ mod tests {
         let bare = jwt::unsigned(&claims(&[("nameid", "user-puid")]));
         assert_eq!(actor_of(&bare), None);
         // a signed token sent alone (app-only) names itself
-        let t = |s| time::OffsetDateTime::from_unix_timestamp(s).unwrap();
-        let key =
-            s2s_proto::SigningKey::generate_self_signed("app", t(1_700_000_000), t(1_900_000_000))
-                .unwrap();
-        let signed = jwt::sign_rs256(&key, &claims(&[("nameid", "app@realm")]), true).unwrap();
+        let signed = signed_app_token("app@realm");
         assert_eq!(actor_of(&signed).as_deref(), Some("app@realm"));
     }
 }

@@ -12,6 +12,8 @@ pub use store::limit;
 pub mod notify;
 pub mod org;
 pub mod scope;
+#[cfg(test)]
+mod testutil;
 pub mod traffic;
 pub mod trust;
 

@@ -139,23 +139,13 @@ fn json_type(v: &serde_json::Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testutil::{claims, signed_app_token};
     use s2s_proto::jwt;
-    use serde_json::{Map, Value, json};
+    use serde_json::Value;
 
-    fn claims(pairs: &[(&str, &str)]) -> Map<String, Value> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), json!(v)))
-            .collect()
-    }
-
-    /// A real signed actor token, its signature segment, and an outer token wrapping `inner`.
+    /// A real signed actor token and its signature segment.
     fn actor() -> (String, String) {
-        let t = |s| time::OffsetDateTime::from_unix_timestamp(s).unwrap();
-        let key =
-            s2s_proto::SigningKey::generate_self_signed("sts", t(1_700_000_000), t(1_900_000_000))
-                .unwrap();
-        let a = jwt::sign_rs256(&key, &claims(&[("nameid", "app@realm")]), true).unwrap();
+        let a = signed_app_token("app@realm");
         let sig = a.rsplit_once('.').unwrap().1.to_owned();
         (a, sig)
     }
