@@ -50,26 +50,67 @@ pub fn list(v: &Value) -> Vec<Value> {
     }
 }
 
+/// Whether two URLs name the same resource (scheme and host case-insensitively, a trailing slash
+/// ignored).
+pub fn same_url(a: &str, b: &str) -> bool {
+    a.trim_end_matches('/')
+        .eq_ignore_ascii_case(b.trim_end_matches('/'))
+}
+
+/// Step 1: the auth server for the token service, in the documented state: created when missing;
+/// when present, enabled and pointed at the token service's metadata as it is served now (a lab
+/// restarted on other ports moves it). Says what it changed.
 async fn step1(
     lab: &LabInfo,
     ex: &ExchangeAdmin,
     sts: &StsAdmin,
     cert: &Certificate,
+    next: Option<&Certificate>,
 ) -> Result<String> {
     let url = format!("{}/{}/metadata/json/1", lab.sts_url, lab.realm);
-    if ex
-        .run("Get-AuthServer", json!({"Identity": "ACS"}))
-        .await
-        .is_err()
-    {
-        ex.run(
-            "New-AuthServer",
-            json!({"Name": "ACS", "AuthMetadataUrl": url}),
-        )
-        .await?;
+    let mut changed: Vec<String> = Vec::new();
+    match ex.run("Get-AuthServer", json!({"Identity": "ACS"})).await {
+        // not there (Exchange answered, refusing the identity)
+        Err(LabError::Refused { .. }) => {
+            ex.run(
+                "New-AuthServer",
+                json!({"Name": "ACS", "AuthMetadataUrl": url}),
+            )
+            .await?;
+            changed.push("created".into());
+        }
+        Err(e) => return Err(e),
+        Ok(found) => {
+            let a = found.first().cloned().unwrap_or(Value::Null);
+            let mut set = serde_json::Map::new();
+            if field(&a, "Enabled") != true {
+                set.insert("Enabled".into(), Value::Bool(true));
+                changed.push("enabled".into());
+            }
+            let have = field(&a, "AuthMetadataUrl").as_str().unwrap_or("");
+            if !same_url(have, &url) {
+                set.insert("AuthMetadataUrl".into(), Value::String(url.clone()));
+                changed.push(format!("AuthMetadataUrl {have} → {url}"));
+            } else if field(&a, "Realm").as_str() != Some(lab.realm.as_str()) {
+                set.insert("RefreshAuthMetadata".into(), Value::Bool(true));
+                changed.push(format!(
+                    "metadata refreshed (realm {} → {})",
+                    field(&a, "Realm").as_str().unwrap_or(""),
+                    lab.realm
+                ));
+            }
+            if !set.is_empty() {
+                set.insert("Identity".into(), Value::String("ACS".into()));
+                ex.run("Set-AuthServer", Value::Object(set)).await?;
+            }
+        }
     }
-    // the auth certificate on the 00000002 principal, and Exchange's host among its SPNs
+    // the auth certificate (and a next one, which Exchange signs with from its effective date)
+    // on the 00000002 principal, and Exchange's host among its SPNs
     upload_cert(sts, EXCHANGE_APP_ID, cert).await?;
+    if let Some(n) = next {
+        upload_cert(sts, EXCHANGE_APP_ID, n).await?;
+    }
     let sp = sts
         .get_service_principal("AppPrincipalId", EXCHANGE_APP_ID)
         .await?;
@@ -89,7 +130,15 @@ async fn step1(
         spns.push(want.clone());
         sts.set_spns(EXCHANGE_APP_ID, &spns).await?;
     }
-    Ok(format!("AuthServer \"ACS\", SPN {}", lab.exchange_host))
+    let repaired = match changed.as_slice() {
+        [] => String::new(),
+        [c] if c == "created" => " (created)".into(),
+        c => format!(" (repaired: {})", c.join("; ")),
+    };
+    Ok(format!(
+        "AuthServer \"ACS\"{repaired}, SPN {}",
+        lab.exchange_host
+    ))
 }
 
 async fn upload_cert(sts: &StsAdmin, app: &str, cert: &Certificate) -> Result<()> {
@@ -174,6 +223,33 @@ pub async fn export_auth_cert(
         .and_then(Value::as_str)
         .ok_or_else(|| LabError::Check("AuthConfig has no current certificate".into()))?
         .to_owned();
+    let cert = exchange_certificate(ex, &thumb).await?;
+    let dir = lab.data_dir.join("OAuthConfig");
+    std::fs::create_dir_all(&dir).map_err(LabError::io(&dir))?;
+    let path = dir.join("OAuthCert.cer");
+    std::fs::write(&path, cert.der()).map_err(LabError::io(&path))?;
+    Ok((cert, path))
+}
+
+/// The next auth certificate AuthConfig names (`Set-AuthConfig -NewCertificateThumbprint`), if
+/// any: Exchange signs with it from its effective date on, published or not, so steps 1 and 5
+/// register it too.
+async fn next_auth_cert(ex: &ExchangeAdmin) -> Result<Option<Certificate>> {
+    let cfg = ex.run("Get-AuthConfig", json!({})).await?;
+    let Some(thumb) = cfg
+        .first()
+        .map(|c| field(c, "NextCertificateThumbprint"))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+    else {
+        return Ok(None);
+    };
+    Ok(Some(exchange_certificate(ex, &thumb).await?))
+}
+
+/// The certificate with `thumb` from Exchange's store (`Export-ExchangeCertificate
+/// -BinaryEncoded`).
+pub async fn exchange_certificate(ex: &ExchangeAdmin, thumb: &str) -> Result<Certificate> {
     let out = ex
         .run(
             "Export-ExchangeCertificate",
@@ -184,13 +260,8 @@ pub async fn export_auth_cert(
         .first()
         .map(|o| field(o, "FileData"))
         .and_then(Value::as_str)
-        .ok_or_else(|| LabError::Check("no FileData".into()))?;
-    let cert = Certificate::from_base64(data)?;
-    let dir = lab.data_dir.join("OAuthConfig");
-    std::fs::create_dir_all(&dir).map_err(LabError::io(&dir))?;
-    let path = dir.join("OAuthCert.cer");
-    std::fs::write(&path, cert.der()).map_err(LabError::io(&path))?;
-    Ok((cert, path))
+        .ok_or_else(|| LabError::Check(format!("no FileData for certificate {thumb}")))?;
+    Ok(Certificate::from_base64(data)?)
 }
 
 /// Steps 1–6 in order; stops at the first failure.
@@ -213,10 +284,11 @@ pub async fn setup(lab: &LabInfo, report: &mut dyn FnMut(&Outcome)) -> Result<Ve
         r.map(|_| ())
     };
     let (cert, path) = export_auth_cert(lab, &ex).await?;
+    let next = next_auth_cert(&ex).await?;
     push(
         "1",
         "OAuth between Exchange and the tenant",
-        step1(lab, &ex, &sts, &cert).await,
+        step1(lab, &ex, &sts, &cert, next.as_ref()).await,
     )?;
     push(
         "2",
@@ -243,8 +315,18 @@ pub async fn setup(lab: &LabInfo, report: &mut dyn FnMut(&Outcome)) -> Result<Ve
             })?;
         let der = std::fs::read(&path).map_err(LabError::io(&path))?;
         upload_cert(&sts, &app, &Certificate::from_der(&der)?).await?;
+        let also = match &next {
+            Some(n) => {
+                upload_cert(&sts, &app, n).await?;
+                format!(
+                    ", and {} for the next auth certificate",
+                    n.thumbprint.get(..8).unwrap_or(&n.thumbprint)
+                )
+            }
+            None => String::new(),
+        };
         Ok(format!(
-            "Verify key {} on {}",
+            "Verify key {} on {}{also}",
             &cert.thumbprint[..8],
             &SKYPE_APP_ID[..8]
         ))
@@ -400,9 +482,8 @@ pub async fn verify(
     let history = async {
         ended.as_ref().map_err(|e| LabError::Check(e.to_string()))?;
         if !found_in("conversationhistory").await {
-            fail!(
-                "no item of conversation {conv} in Conversation History after 20 s (see openhybrid skype Get-CsOutbox)"
-            );
+            let why = delivery_failure(&skype, &sip, &conv, "history", ended.as_ref().ok()).await;
+            fail!("no item of conversation {conv} in Conversation History after 20 s: {why}");
         }
         Ok("IM transcript delivered by Skype into Conversation History".into())
     };
@@ -410,8 +491,9 @@ pub async fn verify(
     let purges = async {
         ended.as_ref().map_err(|e| LabError::Check(e.to_string()))?;
         if !found_in("recoverableitemspurges").await {
+            let why = delivery_failure(&skype, &sip, &conv, "archive", ended.as_ref().ok()).await;
             fail!(
-                "no archived copy of conversation {conv} in Recoverable Items\\Purges after 20 s"
+                "no archived copy of conversation {conv} in Recoverable Items\\Purges after 20 s: {why}"
             );
         }
         Ok("archived chat in Recoverable Items\\Purges".into())
@@ -445,10 +527,27 @@ pub async fn verify(
     push("V4", "traffic", traffic.await);
 
     let presence = async {
-        skype
+        let sub = skype
             .run("Update-CsPresenceSubscription", json!({"Identity": user}))
             .await
             .map_err(sk_err("Skype: subscribe to the calendar"))?;
+        if let Some(s) = sub.first()
+            && field(s, "Status")
+                .as_str()
+                .is_some_and(|st| st.eq_ignore_ascii_case("failed"))
+        {
+            fail!(
+                "Skype could not subscribe to the calendar: {}",
+                field(s, "LastError")
+                    .as_str()
+                    .unwrap_or("no reason recorded")
+            );
+        }
+        // only a callback that arrives after this run's meeting counts: presence may already be
+        // "In a meeting" from an earlier one
+        let since = last_presence_event(&skype, &sip)
+            .await
+            .map_err(sk_err("Skype: read the presence events"))?;
         let now = time::OffsetDateTime::now_utc();
         let fmt = |t: time::OffsetDateTime| {
             t.format(&time::format_description::well_known::Rfc3339)
@@ -464,30 +563,124 @@ pub async fn verify(
         if r.code != "NoError" {
             fail!("creating the meeting: {}", r.code);
         }
-        let ok = wait_until(15, || async {
-            skype
-                .presence(&sip)
-                .await
-                .is_ok_and(|p| p["Presence"] == "In a meeting")
+        let seen: std::cell::RefCell<Vec<Value>> = Default::default();
+        let ok = wait_until(15, || {
+            let (skype, sip, seen) = (&skype, &sip, &seen);
+            async move {
+                let Ok(ev) = skype
+                    .run(
+                        "Get-CsPresenceEvents",
+                        json!({"Identity": sip, "ResultSize": 100}),
+                    )
+                    .await
+                else {
+                    return false;
+                };
+                // newest first
+                let new: Vec<Value> = ev
+                    .into_iter()
+                    .filter(|e| field(e, "Id").as_i64().is_some_and(|id| id > since))
+                    .collect();
+                let hit = new.iter().any(|e| {
+                    field(e, "Verdict") == "accepted" && field(e, "Presence") == "In a meeting"
+                });
+                *seen.borrow_mut() = new;
+                hit
+            }
         })
         .await;
+        let seen = seen.into_inner();
         if !ok {
-            let events = skype
-                .run("Get-CsPresenceEvents", json!({}))
-                .await
-                .unwrap_or_default();
-            let last = events
-                .last()
-                .map(|e| e.to_string())
-                .unwrap_or_else(|| "no callback arrived".into());
-            fail!(
-                "presence did not become 'In a meeting' within 15 s; last presence event: {last}"
-            );
+            let refused = seen.iter().find(|e| field(e, "Verdict") == "refused");
+            match (refused, seen.first()) {
+                (Some(e), _) => fail!(
+                    "Skype refused Exchange's callback for the new meeting: {} ({} callback(s) since the meeting, none accepted; see openhybrid skype Get-CsPresenceEvents)",
+                    field(e, "Reason").as_str().unwrap_or("no reason recorded"),
+                    seen.len()
+                ),
+                (None, Some(e)) => fail!(
+                    "no accepted callback set presence to 'In a meeting' within 15 s; last callback: {} ({})",
+                    field(e, "Reason").as_str().unwrap_or(""),
+                    field(e, "Verdict").as_str().unwrap_or("")
+                ),
+                (None, None) => fail!(
+                    "no callback from Exchange arrived within 15 s of creating the meeting (see openhybrid exchange Get-EwsSubscription and openhybrid skype Get-CsPresenceSubscription)"
+                ),
+            }
         }
-        Ok("Exchange's callback (signed with its auth certificate) accepted; presence In a meeting".into())
+        Ok("Exchange's callback for this meeting (signed with its auth certificate) accepted; presence In a meeting".into())
     };
     push("V5", "calendar presence (F2)", presence.await);
     Ok(out)
+}
+
+/// The id of the newest presence event Skype recorded for `sip` (0 when none).
+async fn last_presence_event(
+    skype: &skype::client::SkypeAdmin,
+    sip: &str,
+) -> std::result::Result<i64, skype::SkypeError> {
+    let ev = skype
+        .run(
+            "Get-CsPresenceEvents",
+            json!({"Identity": sip, "ResultSize": 1}),
+        )
+        .await?;
+    Ok(ev
+        .iter()
+        .filter_map(|e| field(e, "Id").as_i64())
+        .max()
+        .unwrap_or(0))
+}
+
+/// Why Skype's item of `kind` (history, archive) for conversation `conv` did not arrive: the
+/// participant skipped when the conversation ended, or the outbox row's status and last error.
+async fn delivery_failure(
+    skype: &skype::client::SkypeAdmin,
+    sip: &str,
+    conv: &str,
+    kind: &str,
+    ended: Option<&Value>,
+) -> String {
+    let skipped = ended
+        .map(|e| list(field(e, "Skipped")))
+        .unwrap_or_default()
+        .into_iter()
+        .find(|s| {
+            field(s, "Participant")
+                .as_str()
+                .is_some_and(|p| p.eq_ignore_ascii_case(sip))
+                && field(s, "Kind")
+                    .as_str()
+                    .is_some_and(|k| k == kind || k == "any")
+        });
+    if let Some(s) = skipped {
+        return format!(
+            "Skype skipped it: {}",
+            field(&s, "Reason").as_str().unwrap_or("no reason given")
+        );
+    }
+    let rows = match skype.run("Get-CsOutbox", json!({"Identity": sip})).await {
+        Ok(r) => r,
+        Err(e) => return format!("Skype's outbox could not be read: {e}"),
+    };
+    let row = rows.iter().rev().find(|r| {
+        field(r, "ConversationId").as_str() == Some(conv) && field(r, "Kind").as_str() == Some(kind)
+    });
+    match row {
+        None => "Skype's outbox holds no such item (see openhybrid skype Get-CsOutbox)".into(),
+        Some(r) => {
+            let status = field(r, "Status").as_str().unwrap_or("?");
+            let attempts = field(r, "Attempts").as_i64().unwrap_or(0);
+            match field(r, "LastError").as_str() {
+                Some(err) => format!(
+                    "Skype's outbox has it {status} after {attempts} attempt(s), last error: {err}"
+                ),
+                None => format!(
+                    "Skype's outbox has it {status} after {attempts} attempt(s), no error recorded"
+                ),
+            }
+        }
+    }
 }
 
 /// Renews the auth certificate the way the documentation says, end to end: a new self-signed
