@@ -1,8 +1,11 @@
 //! `openhybrid`: serve the parties, run the lab, the seed's steps as commands.
 #![forbid(unsafe_code)]
 
+mod out;
 mod ps;
 mod shell;
+
+use out::{out, outln};
 
 use lab::{client, steps};
 
@@ -37,7 +40,7 @@ enum Cmd {
         #[arg(long)]
         keep: bool,
     },
-    /// Run the lab (token service and Exchange on loopback) and stay up.
+    /// Run the lab (token service, Exchange and Skype Online on loopback) and stay up.
     Up {
         #[arg(long, env = "OPENHYBRID_DATA", default_value = "lab-data")]
         data: PathBuf,
@@ -65,30 +68,46 @@ enum Cmd {
         user: String,
     },
     /// Run an Exchange Management Shell cmdlet against the lab: `openhybrid exchange Get-AuthConfig`.
+    #[command(after_help = CMDLET_HELP)]
     Exchange {
         #[arg(long, env = "OPENHYBRID_DATA", default_value = "lab-data")]
         data: PathBuf,
-        cmdlet: String,
+        /// List the cmdlets Exchange serves, with their parameters.
+        #[arg(long, conflicts_with = "cmdlet")]
+        list: bool,
+        #[arg(required_unless_present = "list")]
+        cmdlet: Option<String>,
         #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
         params: Vec<String>,
     },
     /// Run a Skype for Business Online cmdlet against the lab: `openhybrid skype Get-CsOutbox`.
+    #[command(after_help = CMDLET_HELP)]
     Skype {
         #[arg(long, env = "OPENHYBRID_DATA", default_value = "lab-data")]
         data: PathBuf,
-        cmdlet: String,
+        /// List the cmdlets Skype Online serves, with their parameters.
+        #[arg(long, conflicts_with = "cmdlet")]
+        list: bool,
+        #[arg(required_unless_present = "list")]
+        cmdlet: Option<String>,
         #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
         params: Vec<String>,
     },
     /// Run an MSOnline cmdlet against the lab's token service.
+    #[command(after_help = CMDLET_HELP)]
     Msol {
         #[arg(long, env = "OPENHYBRID_DATA", default_value = "lab-data")]
         data: PathBuf,
-        cmdlet: String,
+        /// List the MSOnline cmdlets the lab serves, with their parameters.
+        #[arg(long, conflicts_with = "cmdlet")]
+        list: bool,
+        #[arg(required_unless_present = "list")]
+        cmdlet: Option<String>,
         #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
         params: Vec<String>,
     },
     /// The seed's PowerShell lines against the lab: interactive, from a script file, or `-c`.
+    #[command(long_about = SHELL_HELP)]
     Shell {
         #[arg(long, env = "OPENHYBRID_DATA", default_value = "lab-data")]
         data: PathBuf,
@@ -141,9 +160,10 @@ enum Cmd {
     Token {
         #[arg(long, env = "OPENHYBRID_DATA", default_value = "lab-data")]
         data: PathBuf,
-        /// The user to act as (omit with --app-only).
-        #[arg(long)]
+        /// The user to act as: an SMTP address such as alice@contoso.example (omit with --app-only).
+        #[arg(long, conflicts_with = "app_only")]
         user: Option<String>,
+        /// The actor token alone, acting as Skype itself rather than as a user.
         #[arg(long)]
         app_only: bool,
     },
@@ -153,6 +173,40 @@ enum Cmd {
         what: Serve,
     },
 }
+
+const CMDLET_HELP: &str = "Parameters are written as in PowerShell: -Name value, -Switch, -Param:$false; \
+$True/$False/$null are booleans and null; (Get-Date) is the current time. Get-, Set- and Remove- \
+cmdlets take one positional argument as -Identity. Each parameter may be given once.";
+
+const SHELL_HELP: &str = "\
+The seed's PowerShell lines against the lab: interactively (PS lab> prompts, `exit` leaves), \
+from a script file, or with -c TEXT. The language is the subset the article is written in \
+(cmdlets with named parameters, $variables, (Cmdlet).Property, $p.List.Add(\"…\"), quoted \
+strings, $env:NAME); each cmdlet goes to the party that owns it: *-Msol* to the token service, \
+*-Cs* to Skype Online, Test-OAuthConnectivity by -Service (EWS: Skype's F1 test, Generic: \
+Exchange's F2 test), everything else to Exchange.
+
+The article's two .NET scripts are translated into cmdlets (lines such as New-Object, \
+[System.Convert]::… and $cert.Export(…) are refused with a pointer here):
+
+  Step 4, ExportAuthCert.ps1, becomes one Exchange cmdlet that writes the DER file:
+    Export-ExchangeCertificate -Thumbprint (Get-AuthConfig).CurrentCertificateThumbprint -BinaryEncoded -FileName \"$env:SYSTEMDRIVE\\OAuthConfig\\OAuthCert.cer\"
+
+  Step 5, UploadAuthCert.ps1, reads it back as base64 with a helper cmdlet:
+    Import-Module MSOnline
+    Connect-MsolService
+    $credValue = Get-AuthCertificateBase64 -FileName \"$env:SYSTEMDRIVE\\OAuthConfig\\OAuthCert.cer\"
+    $p = Get-MsolServicePrincipal -ServicePrincipalName 00000004-0000-0ff1-ce00-000000000000
+    New-MsolServicePrincipalCredential -AppPrincipalId $p.AppPrincipalId -Type asymmetric -Usage Verify -Value $credValue
+
+  (Get-AuthCertificateBase64 without -FileName exports Exchange's current auth certificate.)
+
+Files: $env:SYSTEMDRIVE is C:, and a Windows path with a drive (C:\\OAuthConfig\\OAuthCert.cer) \
+is taken relative to the directory the shell runs in (./OAuthConfig/OAuthCert.cer); missing \
+directories are created and the path written is printed. Relative paths are relative to that \
+directory too; absolute Unix paths are used as they are.
+
+Connect-MsolService checks the lab's token-service admin credential (no dialog).";
 
 #[derive(Subcommand)]
 enum Serve {
@@ -188,11 +242,33 @@ async fn main() {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    let data = cli.cmd.data_dir().map(PathBuf::from);
     match run(cli).await {
         Ok(code) => std::process::exit(code),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            let info = data.and_then(|d| lab::LabInfo::load(&d).ok());
+            eprintln!("error: {}", explain(&e, info.as_ref()));
             std::process::exit(2);
+        }
+    }
+}
+
+impl Cmd {
+    /// The lab directory the command works on, if it takes one.
+    fn data_dir(&self) -> Option<&std::path::Path> {
+        match self {
+            Cmd::Up { data, .. }
+            | Cmd::Setup { data }
+            | Cmd::Verify { data, .. }
+            | Cmd::Exchange { data, .. }
+            | Cmd::Skype { data, .. }
+            | Cmd::Msol { data, .. }
+            | Cmd::Shell { data, .. }
+            | Cmd::RenewAuthCert { data }
+            | Cmd::Doctor { data, .. }
+            | Cmd::Trace { data, .. }
+            | Cmd::Token { data, .. } => Some(data),
+            Cmd::Demo { .. } | Cmd::Inspect { .. } | Cmd::Serve { .. } => None,
         }
     }
 }
@@ -200,7 +276,7 @@ async fn main() {
 fn print_objects(v: &[Value]) {
     for (i, o) in v.iter().enumerate() {
         if i > 0 {
-            println!();
+            outln!();
         }
         match o.as_object() {
             Some(m) => {
@@ -221,10 +297,10 @@ fn print_objects(v: &[Value]) {
                         ),
                         other => other.to_string(),
                     };
-                    println!("{k:<w$} : {s}");
+                    outln!("{k:<w$} : {s}");
                 }
             }
-            None => println!("{o}"),
+            None => outln!("{o}"),
         }
     }
 }
@@ -250,7 +326,7 @@ async fn run(cli: Cli) -> Result<i32> {
             )
             .await?;
             if json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::to_string(&json!({
                         "sts": lab.info.sts_url, "exchange": lab.info.exchange_url, "realm": lab.info.realm,
@@ -262,29 +338,32 @@ async fn run(cli: Cli) -> Result<i32> {
                     }))?
                 );
             } else {
-                println!(
+                outln!(
                     "token service  {}   realm {} ({})",
-                    lab.info.sts_url, lab.info.realm, lab.info.domain
+                    lab.info.sts_url,
+                    lab.info.realm,
+                    lab.info.domain
                 );
-                println!(
+                outln!(
                     "exchange       {}   {}",
-                    lab.info.exchange_url, lab.info.exchange_host
+                    lab.info.exchange_url,
+                    lab.info.exchange_host
                 );
-                println!("skype online   {}", lab.info.skype_url);
+                outln!("skype online   {}", lab.info.skype_url);
                 if let Some(ca) = &lab.info.ca_cert {
-                    println!(
+                    outln!(
                         "TLS            every service over HTTPS; the lab CA is {}",
                         ca.display()
                     );
                 }
-                println!("data           {}", lab.info.data_dir.display());
-                println!(
+                outln!("data           {}", lab.info.data_dir.display());
+                outln!(
                     "admin credentials: {}, {} and {}",
                     lab.info.sts_admin_credential.display(),
                     lab.info.exchange_admin_credential.display(),
                     lab.info.skype_admin_credential.display()
                 );
-                println!(
+                outln!(
                     "next: openhybrid setup --data {0}; openhybrid verify --data {0}",
                     lab.info.data_dir.display()
                 );
@@ -295,8 +374,26 @@ async fn run(cli: Cli) -> Result<i32> {
         Cmd::Demo { json, keep } => demo(json, keep).await,
         Cmd::Setup { data } => {
             let info = lab::LabInfo::load(&data)?;
-            let res = steps::setup(&info, &mut |o| line(o)).await;
-            Ok(if res.is_ok() { 0 } else { 1 })
+            let mut failed_line = false;
+            let res = steps::setup(&info, &mut |o| {
+                failed_line |= !o.ok;
+                line(o)
+            })
+            .await;
+            match res {
+                Ok(_) => Ok(0),
+                Err(e) => {
+                    let e = anyhow::Error::from(e);
+                    eprintln!("error: {}", explain(&e, Some(&info)));
+                    if failed_line {
+                        eprintln!(
+                            "setup stopped at the failed step; fix what it says and run 'openhybrid setup --data {}' again (the steps are idempotent)",
+                            info.data_dir.display()
+                        );
+                    }
+                    Ok(1)
+                }
+            }
         }
         Cmd::Verify { data, user } => {
             let info = lab::LabInfo::load(&data)?;
@@ -305,16 +402,23 @@ async fn run(cli: Cli) -> Result<i32> {
         }
         Cmd::Exchange {
             data,
+            list,
             cmdlet,
             params,
         } => {
             let info = lab::LabInfo::load(&data)?;
-            let p = ps::parse_params(&params)?;
+            let Some(cmdlet) = cmdlet.filter(|_| !list) else {
+                let cred = info.exchange_credential()?;
+                return list_cmdlets(&info, &info.exchange_url, &cred).await;
+            };
+            let p = ps::parse_params(&cmdlet, &params)?;
+            let cwd = std::env::current_dir()?;
             let file = p
                 .iter()
                 .find(|(k, _)| k.eq_ignore_ascii_case("FileName"))
                 .and_then(|(_, v)| v.as_str())
-                .map(PathBuf::from);
+                .map(|f| shell::host_path(&cwd, f))
+                .transpose()?;
             let out = client::ExchangeAdmin::new(&info)?
                 .run(&cmdlet, Value::Object(p))
                 .await?;
@@ -323,10 +427,7 @@ async fn run(cli: Cli) -> Result<i32> {
                 && let (Some(path), Some(data)) =
                     (file, out.first().and_then(|o| o["FileData"].as_str()))
             {
-                let der = s2s_proto::b64::std_decode(data)?;
-                std::fs::write(&path, der)
-                    .with_context(|| format!("writing {}", path.display()))?;
-                eprintln!("wrote {}", path.display());
+                shell::write_cert_file(&path, data)?;
             }
             print_objects(&out);
             Ok(0)
@@ -345,11 +446,16 @@ async fn run(cli: Cli) -> Result<i32> {
         } => trace_cmd(&data, follow, har.as_deref(), json).await,
         Cmd::Skype {
             data,
+            list,
             cmdlet,
             params,
         } => {
             let info = lab::LabInfo::load(&data)?;
-            let p = ps::parse_params(&params)?;
+            let Some(cmdlet) = cmdlet.filter(|_| !list) else {
+                let cred = info.skype_credential()?;
+                return list_cmdlets(&info, &info.skype_url, &cred).await;
+            };
+            let p = ps::parse_params(&cmdlet, &params)?;
             let out = info.skype_admin()?.run(&cmdlet, Value::Object(p)).await?;
             print_objects(&out);
             Ok(0)
@@ -373,7 +479,7 @@ async fn run(cli: Cli) -> Result<i32> {
         Cmd::RenewAuthCert { data } => {
             let info = lab::LabInfo::load(&data)?;
             let t = steps::renew_auth_cert(&info, &mut |o| line(o)).await?;
-            println!("the auth certificate is now {t}");
+            outln!("the auth certificate is now {t}");
             Ok(0)
         }
         Cmd::Doctor { data, json } => {
@@ -381,19 +487,26 @@ async fn run(cli: Cli) -> Result<i32> {
             let report =
                 doctor::diagnose(&info, time::OffsetDateTime::now_utc().unix_timestamp()).await?;
             if json {
-                println!("{}", serde_json::to_string(&report)?);
+                outln!("{}", serde_json::to_string(&report)?);
             } else {
-                print!("{}", report.to_text());
+                out!("{}", report.to_text());
             }
             Ok(report.exit_code())
         }
         Cmd::Msol {
             data,
+            list,
             cmdlet,
             params,
         } => {
+            let Some(cmdlet) = cmdlet.filter(|_| !list) else {
+                for (name, params) in MSOL_CMDLETS {
+                    outln!("{}", cmdlet_line(name, params.iter().copied()));
+                }
+                return Ok(0);
+            };
             let info = lab::LabInfo::load(&data)?;
-            let p = ps::parse_params(&params)?;
+            let p = ps::parse_params(&cmdlet, &params)?;
             let out = msol(&info, &cmdlet, &p).await?;
             let list = match out {
                 Value::Array(a) => a,
@@ -410,11 +523,14 @@ async fn run(cli: Cli) -> Result<i32> {
             user,
             app_only,
         } => {
-            let info = lab::LabInfo::load(&data)?;
             if user.is_none() && !app_only {
                 bail!("name the user with --user <smtp>, or pass --app-only");
             }
-            println!(
+            if let Some(u) = &user {
+                check_user(u)?;
+            }
+            let info = lab::LabInfo::load(&data)?;
+            outln!(
                 "{}",
                 client::mint_f1(&info, if app_only { None } else { user.as_deref() }).await?
             );
@@ -423,70 +539,334 @@ async fn run(cli: Cli) -> Result<i32> {
     }
 }
 
+/// The MSOnline cmdlets the lab serves (the CLI binds them and calls the token service's
+/// admin API), with their parameters.
+pub(crate) const MSOL_CMDLETS: &[(&str, &[&str])] = &[
+    (
+        "Get-MsolServicePrincipal",
+        &["AppPrincipalId", "ServicePrincipalName"],
+    ),
+    (
+        "Set-MsolServicePrincipal",
+        &[
+            "AppPrincipalId",
+            "ServicePrincipalNames",
+            "AccountEnabled",
+            "DisplayName",
+        ],
+    ),
+    (
+        "New-MsolServicePrincipalCredential",
+        &[
+            "AppPrincipalId",
+            "Type",
+            "Usage",
+            "Value",
+            "StartDate",
+            "EndDate",
+        ],
+    ),
+    (
+        "Get-MsolServicePrincipalCredential",
+        &["AppPrincipalId", "ReturnKeyValues"],
+    ),
+    (
+        "Remove-MsolServicePrincipalCredential",
+        &["AppPrincipalId", "KeyIds"],
+    ),
+];
+
+/// How the MSOnline cmdlets bind: PowerShell's common parameters are accepted and ignored; a
+/// piped service principal (`-AppPrincipalId $p`) stands for its AppPrincipalId.
+const MSOL_BIND: psh::bind::BindRules = psh::bind::BindRules {
+    ignored: &[
+        "Verbose",
+        "Debug",
+        "ErrorAction",
+        "WarningAction",
+        "InformationAction",
+        "TenantId",
+    ],
+    identity_properties: &["AppPrincipalId", "Identity"],
+    max_len: None,
+    trim: true,
+};
+
 pub(crate) async fn msol(
     info: &lab::LabInfo,
     cmdlet: &str,
     p: &serde_json::Map<String, Value>,
 ) -> Result<Value> {
-    let sts = client::StsAdmin::new(info)?;
-    let get = |k: &str| -> Option<String> {
-        p.iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(k))
-            .and_then(|(_, v)| match v {
-                Value::String(s) => Some(s.clone()),
-                Value::Bool(b) => Some(b.to_string()),
-                Value::Number(n) => Some(n.to_string()),
-                Value::Object(o) => o
-                    .get("AppPrincipalId")
-                    .or_else(|| o.get("Identity"))
-                    .and_then(Value::as_str)
-                    .map(str::to_owned),
-                _ => None,
-            })
+    let Some((name, allowed)) = MSOL_CMDLETS
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(cmdlet))
+    else {
+        bail!(
+            "'{cmdlet}' is not an MSOnline cmdlet this lab serves; run 'openhybrid msol --list' for the supported ones"
+        );
     };
-    let req = |k: &str| get(k).ok_or_else(|| anyhow!("{cmdlet}: parameter -{k} is required"));
-    match cmdlet.to_ascii_lowercase().as_str() {
-        "get-msolserviceprincipal" => match (get("AppPrincipalId"), get("ServicePrincipalName")) {
-            (Some(a), _) => Ok(sts.get_service_principal("AppPrincipalId", &a).await?),
-            (None, Some(s)) => Ok(sts
-                .get_service_principal("ServicePrincipalName", &s)
-                .await?),
-            _ => bail!("Get-MsolServicePrincipal: pass -AppPrincipalId or -ServicePrincipalName"),
-        },
-        "new-msolserviceprincipalcredential" => {
-            let mut body = serde_json::Map::new();
-            for k in ["Type", "Usage", "Value", "StartDate", "EndDate"] {
-                if let Some(v) = get(k) {
-                    body.insert(k.into(), v.into());
+    // `-KeyId` is an unambiguous prefix of `-KeyIds`, which PowerShell accepts
+    let raw: serde_json::Map<String, Value> = p
+        .iter()
+        .map(|(k, v)| {
+            let bare = k.trim_start_matches('-');
+            if bare.eq_ignore_ascii_case("KeyId") {
+                ("KeyIds".to_owned(), v.clone())
+            } else {
+                (k.clone(), v.clone())
+            }
+        })
+        .collect();
+    let p = psh::bind::Params::bind(name, allowed, raw, MSOL_BIND)?;
+    let sts = client::StsAdmin::new(info)?;
+    let date = |k: &'static str| -> Result<Option<String>> {
+        Ok(match p.date(k)? {
+            None => None,
+            Some(t) => Some(
+                time::OffsetDateTime::from_unix_timestamp(t)?
+                    .format(&time::format_description::well_known::Rfc3339)?,
+            ),
+        })
+    };
+    match *name {
+        "Get-MsolServicePrincipal" => {
+            match (p.str("AppPrincipalId")?, p.str("ServicePrincipalName")?) {
+                (Some(a), None) => Ok(sts.get_service_principal("AppPrincipalId", &a).await?),
+                (None, Some(s)) => Ok(sts
+                    .get_service_principal("ServicePrincipalName", &s)
+                    .await?),
+                (Some(_), Some(_)) => bail!(
+                    "Get-MsolServicePrincipal: pass -AppPrincipalId or -ServicePrincipalName, not both"
+                ),
+                (None, None) => {
+                    bail!("Get-MsolServicePrincipal: pass -AppPrincipalId or -ServicePrincipalName")
                 }
             }
+        }
+        "New-MsolServicePrincipalCredential" => {
+            let mut body = serde_json::Map::new();
+            body.insert("Type".into(), p.req("Type")?.into());
+            if let Some(u) = p.str("Usage")? {
+                body.insert("Usage".into(), u.into());
+            }
+            body.insert("Value".into(), p.req("Value")?.into());
+            if let Some(d) = date("StartDate")? {
+                body.insert("StartDate".into(), d.into());
+            }
+            if let Some(d) = date("EndDate")? {
+                body.insert("EndDate".into(), d.into());
+            }
             Ok(sts
-                .new_credential(&req("AppPrincipalId")?, Value::Object(body))
+                .new_credential(&p.req("AppPrincipalId")?, Value::Object(body))
                 .await?)
         }
-        "get-msolserviceprincipalcredential" => Ok(sts
-            .get_credentials(
-                &req("AppPrincipalId")?,
-                get("ReturnKeyValues").is_some_and(|v| v == "true"),
-            )
+        "Get-MsolServicePrincipalCredential" => Ok(sts
+            .get_credentials(&p.req("AppPrincipalId")?, p.switch("ReturnKeyValues")?)
             .await?),
-        "remove-msolserviceprincipalcredential" => Ok(sts
-            .remove_credential(
-                &req("AppPrincipalId")?,
-                &req("KeyIds").or_else(|_| req("KeyId"))?,
-            )
-            .await?),
-        "set-msolserviceprincipal" => {
-            let spns: Vec<String> = req("ServicePrincipalNames")?
-                .split(',')
-                .map(|s| s.trim().to_owned())
-                .filter(|s| !s.is_empty())
-                .collect();
-            Ok(sts.set_spns(&req("AppPrincipalId")?, &spns).await?)
+        "Remove-MsolServicePrincipalCredential" => {
+            let app = p.req("AppPrincipalId")?;
+            let ids = p.strings("KeyIds")?.unwrap_or_default();
+            if ids.is_empty() {
+                bail!(
+                    "Remove-MsolServicePrincipalCredential: the parameter -KeyIds is required (the KeyId column of Get-MsolServicePrincipalCredential)"
+                );
+            }
+            let mut last = Value::Null;
+            for id in ids {
+                last = sts.remove_credential(&app, &id).await?;
+            }
+            Ok(last)
         }
-        _ => bail!(
-            "'{cmdlet}' is not an MSOnline cmdlet this lab serves; supported: Get-MsolServicePrincipal, Set-MsolServicePrincipal, New-/Get-/Remove-MsolServicePrincipalCredential"
+        "Set-MsolServicePrincipal" => {
+            let app = p.req("AppPrincipalId")?;
+            let mut body = serde_json::Map::new();
+            if let Some(spns) = p.strings("ServicePrincipalNames")? {
+                if spns.is_empty() {
+                    bail!(
+                        "Set-MsolServicePrincipal: -ServicePrincipalNames is empty; it replaces the principal's whole list, so nothing was changed. \
+                         Pass every name to keep, e.g. $p = Get-MsolServicePrincipal -AppPrincipalId {app}; \
+                         $p.ServicePrincipalNames.Add(\"<new name>\"); Set-MsolServicePrincipal -AppPrincipalId {app} -ServicePrincipalNames $p.ServicePrincipalNames"
+                    );
+                }
+                body.insert("ServicePrincipalNames".into(), json!(spns));
+            } else if p.has("ServicePrincipalNames") {
+                bail!(
+                    "Set-MsolServicePrincipal: -ServicePrincipalNames is $null; it replaces the principal's whole list, so nothing was changed. Pass every name to keep"
+                );
+            }
+            if let Some(e) = p.bool("AccountEnabled")? {
+                body.insert("AccountEnabled".into(), e.into());
+            }
+            if let Some(d) = p.str("DisplayName")? {
+                if d.is_empty() {
+                    bail!("Set-MsolServicePrincipal: -DisplayName is empty; give the new name");
+                }
+                body.insert("DisplayName".into(), d.into());
+            }
+            if body.is_empty() {
+                bail!(
+                    "Set-MsolServicePrincipal: nothing to set; pass -ServicePrincipalNames, -AccountEnabled or -DisplayName"
+                );
+            }
+            sts_patch(info, &app, Value::Object(body)).await
+        }
+        _ => bail!("'{cmdlet}' is listed but not implemented; this is a bug"),
+    }
+}
+
+/// `PATCH …/msol/servicePrincipals/{app}` (Set-MsolServicePrincipal) with the lab's admin
+/// credential; the error carries the token service's message.
+async fn sts_patch(info: &lab::LabInfo, app: &str, body: Value) -> Result<Value> {
+    let url = format!(
+        "{}/{}/msol/servicePrincipals/{app}",
+        info.sts_url, info.realm
+    );
+    let r = info
+        .http()?
+        .patch(&url)
+        .bearer_auth(info.sts_credential()?)
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| lab::LabError::Http {
+            url: info.sts_url.clone(),
+            source: e,
+        })?;
+    let status = r.status();
+    let text = r.text().await?;
+    let v: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    if !status.is_success() {
+        let msg = v["error_description"]
+            .as_str()
+            .or(v["error"]["message"].as_str())
+            .or(v["error"].as_str())
+            .map(str::to_owned)
+            .unwrap_or_else(|| v.to_string());
+        bail!("Set-MsolServicePrincipal: {msg}");
+    }
+    Ok(v)
+}
+
+/// `Name -Param -Param …`, one line of a `--list`.
+fn cmdlet_line<'a>(name: &str, params: impl Iterator<Item = &'a str>) -> String {
+    let p: Vec<String> = params.map(|p| format!("-{p}")).collect();
+    format!("{name} {}", p.join(" ")).trim_end().to_owned()
+}
+
+/// `exchange --list` / `skype --list`: the party's own list (`GET /admin/cmdlets`).
+async fn list_cmdlets(info: &lab::LabInfo, base: &str, cred: &str) -> Result<i32> {
+    let url = format!("{base}/admin/cmdlets");
+    let r = info
+        .http()?
+        .get(&url)
+        .bearer_auth(cred)
+        .send()
+        .await
+        .map_err(|e| lab::LabError::Http {
+            url: base.to_owned(),
+            source: e,
+        })?;
+    if !r.status().is_success() {
+        bail!("{url} answered HTTP {}", r.status());
+    }
+    let v: Value = r.json().await.with_context(|| format!("reading {url}"))?;
+    let Some(list) = v["output"].as_array() else {
+        bail!("{url} did not answer a list of cmdlets");
+    };
+    for c in list {
+        let name = c["Name"].as_str().unwrap_or("?");
+        let params = c["Parameters"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+        outln!(
+            "{}",
+            cmdlet_line(name, params.iter().filter_map(Value::as_str))
+        );
+    }
+    Ok(0)
+}
+
+/// `token --user`: an SMTP address (`local@domain.tld`).
+fn check_user(u: &str) -> Result<()> {
+    let why = if u.trim().is_empty() {
+        Some("it is empty")
+    } else if u.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        Some("it contains spaces")
+    } else {
+        match u.split_once('@') {
+            None => Some("it has no '@'"),
+            Some((local, domain)) => {
+                if local.is_empty() {
+                    Some("nothing comes before the '@'")
+                } else if domain.contains('@') {
+                    Some("it has more than one '@'")
+                } else if !domain.contains('.')
+                    || domain.split('.').any(|l| {
+                        l.is_empty() || !l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                    })
+                {
+                    Some("the part after the '@' is not a domain name such as contoso.example")
+                } else {
+                    None
+                }
+            }
+        }
+    };
+    match why {
+        Some(why) => bail!(
+            "--user '{}' is not a user: {why}. Give the user's SMTP address, e.g. --user alice@contoso.example (a mailbox of the lab's Exchange), or pass --app-only for a token without a user",
+            u.chars().take(80).collect::<String>()
         ),
+        None => Ok(()),
+    }
+}
+
+/// An error, with what to do when a party of the lab could not be reached: which party, at
+/// which URL, and how to start the lab.
+fn explain(e: &anyhow::Error, info: Option<&lab::LabInfo>) -> String {
+    let text = once_named(&format!("{e:#}"));
+    let unreachable = e.chain().any(|c| {
+        c.downcast_ref::<reqwest::Error>()
+            .is_some_and(|r| r.is_connect() || r.is_timeout())
+    });
+    if !unreachable {
+        return text;
+    }
+    let Some(info) = info else {
+        return format!("{text}\nIs the lab running? Start it with 'openhybrid up --data DIR'.");
+    };
+    let party = [
+        (&info.sts_url, "the token service"),
+        (&info.exchange_url, "Exchange"),
+        (&info.skype_url, "Skype Online"),
+    ]
+    .into_iter()
+    .find(|(url, _)| text.contains(url.as_str()));
+    let dir = info.data_dir.display();
+    let cause = e.root_cause().to_string();
+    match party {
+        Some((url, name)) => format!(
+            "{name} of the lab in {dir} is not reachable at {url} ({cause}).\nStart the lab with 'openhybrid up --data {dir}' and keep it running, then run the command again."
+        ),
+        None => format!(
+            "{text}\nA party of the lab in {dir} is not reachable; start the lab with 'openhybrid up --data {dir}' and keep it running."
+        ),
+    }
+}
+
+/// Says a cmdlet's name once: the lab's clients prefix the server's message with the cmdlet,
+/// and the server's message already starts with it (`Set-AuthConfig: Set-AuthConfig: …`).
+pub(crate) fn once_named(msg: &str) -> String {
+    let mut out = msg.to_owned();
+    loop {
+        let Some((head, rest)) = out.split_once(": ") else {
+            return out;
+        };
+        let single_word = !head.is_empty() && !head.contains(char::is_whitespace);
+        match rest.split_once(": ") {
+            Some((next, _)) if single_word && next.eq_ignore_ascii_case(head) => {
+                out = rest.to_owned();
+            }
+            _ => return out,
+        }
     }
 }
 
@@ -513,7 +893,33 @@ fn read_arg(v: &str, max: u64) -> Result<Vec<u8>> {
         }
         return std::fs::read(p).with_context(|| format!("reading {}", p.display()));
     }
+    if p.is_dir() {
+        bail!(
+            "{} is a directory; give a file, the text itself, or - for standard input",
+            p.display()
+        );
+    }
+    if looks_like_path(v) {
+        bail!(
+            "{}: no such file; give an existing file, the text itself, or - for standard input",
+            p.display()
+        );
+    }
     Ok(v.as_bytes().to_vec())
+}
+
+/// An argument meant as a file name rather than inline text: it has a '/' (tokens are base64url
+/// and have none; inline JSON starts with '{') or a file extension these commands read.
+fn looks_like_path(v: &str) -> bool {
+    let t = v.trim();
+    if t.starts_with(['{', '[']) || t.contains('\n') {
+        return false;
+    }
+    let lower = t.to_ascii_lowercase();
+    t.contains('/')
+        || [".tok", ".jwt", ".har", ".txt", ".json"]
+            .iter()
+            .any(|e| lower.ends_with(e))
 }
 
 async fn inspect_cmd(
@@ -552,9 +958,9 @@ async fn inspect_cmd(
     }
     let report = inspect::inspect_token(text.trim(), &opts);
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{}", report.to_text());
+        out!("{}", report.to_text());
     }
     Ok(if report.all_rules_hold() { 0 } else { 1 })
 }
@@ -569,9 +975,9 @@ async fn trace_cmd(
         let bytes = read_arg(&h.display().to_string(), inspect::MAX_HAR_BYTES as u64)?;
         let r = inspect::har_report(&bytes)?;
         if json {
-            println!("{}", serde_json::to_string_pretty(&r)?);
+            outln!("{}", serde_json::to_string_pretty(&r)?);
         } else {
-            print!("{}", r.to_text());
+            out!("{}", r.to_text());
         }
         return Ok(0);
     }
@@ -592,17 +998,20 @@ async fn trace_cmd(
         }
     };
     if json {
-        println!("{}", serde_json::to_string_pretty(&records)?);
+        outln!("{}", serde_json::to_string_pretty(&records)?);
     } else {
-        print!("{}", inspect::trace_records(&records));
+        out!("{}", inspect::trace_records(&records));
     }
     if follow {
         let mut seen = records.len();
         loop {
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            if out::closed() {
+                return Ok(0);
+            }
             let all = admin.traffic().await?;
             for r in all.iter().skip(seen) {
-                println!(
+                outln!(
                     "{}",
                     if json {
                         r.to_string()
@@ -620,7 +1029,7 @@ async fn trace_cmd(
 fn line(o: &steps::Outcome) {
     let mark = if o.ok { "ok" } else { "FAILED" };
     let title = format!("{} ", o.title);
-    println!("Step {:<3} {:.<52} {mark}  {}", o.step, title, o.detail);
+    outln!("Step {:<3} {:.<52} {mark}  {}", o.step, title, o.detail);
 }
 
 async fn demo(json_out: bool, keep: bool) -> Result<i32> {
@@ -641,15 +1050,18 @@ async fn demo(json_out: bool, keep: bool) -> Result<i32> {
     }
     let info = lab.info.clone();
     if !json_out {
-        println!(
+        outln!(
             "✔ token service    {}   realm {} ({})",
-            info.sts_url, info.realm, info.domain
+            info.sts_url,
+            info.realm,
+            info.domain
         );
-        println!(
+        outln!(
             "✔ exchange         {}   {}",
-            info.exchange_url, info.exchange_host
+            info.exchange_url,
+            info.exchange_host
         );
-        println!("✔ skype online     {}", info.skype_url);
+        outln!("✔ skype online     {}", info.skype_url);
     }
     let quiet = json_out;
     let mut report = |o: &steps::Outcome| {
@@ -671,14 +1083,14 @@ async fn demo(json_out: bool, keep: bool) -> Result<i32> {
     let ok = setup.is_ok() && !verified.is_empty() && verified.iter().all(|o| o.ok);
     let elapsed = started.elapsed().as_secs_f64();
     if json_out {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string(
                 &json!({"ok": ok, "realm": info.realm, "sts": info.sts_url, "exchange": info.exchange_url, "steps": all, "seconds": elapsed})
             )?
         );
     } else {
-        println!(
+        outln!(
             "{} in {elapsed:.1} s",
             if ok {
                 "all checks hold"
@@ -689,7 +1101,7 @@ async fn demo(json_out: bool, keep: bool) -> Result<i32> {
     }
     if keep {
         let kept = dir.keep();
-        println!(
+        outln!(
             "lab kept running; data in {} (Ctrl-C stops it)",
             kept.display()
         );
@@ -774,4 +1186,45 @@ async fn serve(what: Serve) -> Result<i32> {
         }
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cmdlet_is_named_once() {
+        assert_eq!(
+            once_named("Set-AuthConfig: Set-AuthConfig: the parameter -X is required"),
+            "Set-AuthConfig: the parameter -X is required"
+        );
+        assert_eq!(
+            once_named("set-authconfig: Set-AuthConfig: Set-AuthConfig: x: y"),
+            "Set-AuthConfig: x: y"
+        );
+        assert_eq!(
+            once_named("calling http://x: refused"),
+            "calling http://x: refused"
+        );
+        assert_eq!(once_named("a b: a b: c"), "a b: a b: c");
+    }
+
+    #[test]
+    fn paths_and_users() {
+        for p in ["/tmp/x", "a.tok", "x.HAR", "dir/t"] {
+            assert!(looks_like_path(p), "{p}");
+        }
+        for t in [
+            "eyJhbGciOiJub25lIn0.e30.",
+            "{\"log\": {\"url\": \"http://x/\"}}",
+        ] {
+            assert!(!looks_like_path(t), "{t}");
+        }
+        assert!(check_user("alice@contoso.example").is_ok());
+        for u in [
+            "", "a b@c.d", "alice", "@c.d", "a@b", "a@b@c.d", "a@.d", "a@c..d",
+        ] {
+            assert!(check_user(u).is_err(), "{u:?}");
+        }
+    }
 }

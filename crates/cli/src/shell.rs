@@ -4,11 +4,17 @@
 //! the two helpers that replace the seed's .NET script lines: `Export-ExchangeCertificate
 //! -FileName` writes the DER file here, and `Get-AuthCertificateBase64 [-FileName F]` reads it
 //! back as base64 (or exports the current auth certificate when no file is named).
+//! `Test-OAuthConnectivity` goes by its `-Service`: `EWS` (the default) is Skype's F1 test,
+//! `Generic` is Exchange's F2 test.
+//!
+//! Files: `$env:SYSTEMDRIVE` is `C:`; a Windows path with a drive (`C:\OAuthConfig\OAuthCert.cer`)
+//! is taken relative to the shell's working directory, which stands for the drive's root
+//! (`./OAuthConfig/OAuthCert.cer`); see [`host_path`].
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context, Result, bail};
 use psh::{CmdletHost, HostError, Session};
 use serde_json::{Map, Value, json};
 
@@ -26,10 +32,66 @@ fn param<'a>(p: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
         .map(|(_, v)| v)
 }
 
+/// Where a `-FileName` goes on this machine. `C:\X\Y` (any drive letter, `\` or `/`) and
+/// `\X\Y` are the article's Windows paths: the working directory stands for the drive's root,
+/// so they become `<cwd>/X/Y`. Other relative paths are relative to the working directory;
+/// absolute Unix paths stay as they are. UNC paths (`\\server\share`) are refused.
+pub fn host_path(cwd: &Path, f: &str) -> Result<PathBuf> {
+    let t = f.trim();
+    if t.is_empty() {
+        bail!("-FileName is empty; name the file, e.g. -FileName OAuthCert.cer");
+    }
+    if t.starts_with("\\\\") || t.starts_with("//") {
+        bail!(
+            "-FileName {t}: network (UNC) paths are not supported here; give a local path such as C:\\OAuthConfig\\OAuthCert.cer or OAuthCert.cer"
+        );
+    }
+    let b = t.as_bytes();
+    let (windows, rest) = if b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':' {
+        (true, &t[2..])
+    } else if t.starts_with('\\') {
+        (true, t)
+    } else {
+        (false, t)
+    };
+    let rest = rest.replace('\\', "/");
+    if windows {
+        let mut p = cwd.to_path_buf();
+        for part in rest.split('/').filter(|s| !s.is_empty() && *s != ".") {
+            if part == ".." {
+                bail!(
+                    "-FileName {t}: '..' is not supported in a Windows path; the drive's root is the working directory {}",
+                    cwd.display()
+                );
+            }
+            p.push(part);
+        }
+        return Ok(p);
+    }
+    let p = PathBuf::from(rest);
+    Ok(if p.is_absolute() { p } else { cwd.join(p) })
+}
+
+/// Writes an exported certificate (base64 from Export-ExchangeCertificate) as DER to `path`,
+/// creating its directory, and says where it went.
+pub fn write_cert_file(path: &Path, base64: &str) -> Result<()> {
+    let der = s2s_proto::b64::std_decode(base64)?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating the directory {}", dir.display()))?;
+    }
+    std::fs::write(path, der).with_context(|| format!("writing {}", path.display()))?;
+    eprintln!("wrote {}", path.display());
+    Ok(())
+}
+
+fn host_err(e: impl std::fmt::Display) -> HostError {
+    HostError::new(crate::once_named(&e.to_string()))
+}
+
 impl LabHost {
-    fn path(&self, f: &str) -> PathBuf {
-        let p = PathBuf::from(f.replace('\\', "/"));
-        if p.is_absolute() { p } else { self.cwd.join(p) }
+    fn path(&self, f: &str) -> Result<PathBuf, HostError> {
+        host_path(&self.cwd, f).map_err(|e| HostError::new(format!("{e:#}")))
     }
 
     async fn exchange(
@@ -39,20 +101,18 @@ impl LabHost {
     ) -> Result<Vec<Value>, HostError> {
         let file = param(&params, "FileName")
             .and_then(Value::as_str)
-            .map(|f| self.path(f));
-        let ex = ExchangeAdmin::new(&self.info).map_err(|e| HostError::new(e.to_string()))?;
+            .map(|f| self.path(f))
+            .transpose()?;
+        let ex = ExchangeAdmin::new(&self.info).map_err(host_err)?;
         let out = ex
             .run(cmdlet, Value::Object(params))
             .await
-            .map_err(|e| HostError::new(e.to_string()))?;
+            .map_err(host_err)?;
         if cmdlet.eq_ignore_ascii_case("Export-ExchangeCertificate")
             && let (Some(path), Some(data)) =
                 (file, out.first().and_then(|o| o["FileData"].as_str()))
         {
-            let der =
-                s2s_proto::b64::std_decode(data).map_err(|e| HostError::new(e.to_string()))?;
-            std::fs::write(&path, der)
-                .map_err(|e| HostError::new(format!("writing {}: {e}", path.display())))?;
+            write_cert_file(&path, data).map_err(|e| HostError::new(format!("{e:#}")))?;
         }
         Ok(out)
     }
@@ -68,17 +128,16 @@ impl CmdletHost for LabHost {
         if lower == "get-authcertificatebase64" {
             let der = match param(&params, "FileName").and_then(Value::as_str) {
                 Some(f) => {
-                    let p = self.path(f);
+                    let p = self.path(f)?;
                     std::fs::read(&p).map_err(|e| HostError::new(format!("reading {}: {e}; export it first with Export-ExchangeCertificate -FileName", p.display())))?
                 }
                 None => {
                     let (cert, _) = lab::steps::export_auth_cert(
                         &self.info,
-                        &ExchangeAdmin::new(&self.info)
-                            .map_err(|e| HostError::new(e.to_string()))?,
+                        &ExchangeAdmin::new(&self.info).map_err(host_err)?,
                     )
                     .await
-                    .map_err(|e| HostError::new(e.to_string()))?;
+                    .map_err(host_err)?;
                     cert.der().to_vec()
                 }
             };
@@ -95,17 +154,30 @@ impl CmdletHost for LabHost {
                     }
                     other => vec![other],
                 })
-                .map_err(|e| HostError::new(format!("{e:#}")));
+                .map_err(|e| HostError::new(crate::once_named(&format!("{e:#}"))));
         }
-        if lower.contains("-cs") || lower == "test-oauthconnectivity" {
-            let admin = self
-                .info
-                .skype_admin()
-                .map_err(|e| HostError::new(e.to_string()))?;
+        let skype = if lower == "test-oauthconnectivity" {
+            // EWS (the default) is Skype's F1 test; Generic is Exchange's F2 test
+            match param(&params, "Service") {
+                None | Some(Value::Null) => true,
+                Some(Value::String(s)) if s.trim().eq_ignore_ascii_case("EWS") => true,
+                Some(Value::String(s)) if s.trim().eq_ignore_ascii_case("Generic") => false,
+                Some(other) => {
+                    return Err(HostError::new(format!(
+                        "Test-OAuthConnectivity: -Service {} is not a service this lab tests; use -Service EWS (Skype Online's F1 call to Exchange) or -Service Generic (Exchange's F2 call to Skype Online)",
+                        psh::to_text(other)
+                    )));
+                }
+            }
+        } else {
+            lower.contains("-cs")
+        };
+        if skype {
+            let admin = self.info.skype_admin().map_err(host_err)?;
             return admin
                 .run(cmdlet, Value::Object(params))
                 .await
-                .map_err(|e| HostError::new(e.to_string()));
+                .map_err(host_err);
         }
         self.exchange(cmdlet, params).await
     }
@@ -140,7 +212,7 @@ pub async fn run_script(info: LabInfo, source: &str) -> Result<i32> {
         cwd: std::env::current_dir()?,
     };
     let mut s = session();
-    let mut out = std::io::stdout();
+    let mut out = crate::out::Stdout;
     match psh::run_script(source, &mut s, &mut host, &mut out).await {
         Ok(()) => Ok(0),
         Err(e) => {
@@ -193,11 +265,42 @@ pub async fn interactive(info: LabInfo) -> Result<i32> {
             continue;
         }
         let src = std::mem::take(&mut pending);
-        let mut out = std::io::stdout();
+        let mut out = crate::out::Stdout;
         if let Err(e) = psh::run_line(&src, &mut s, &mut host, &mut out).await {
             eprintln!("error: {e}");
             failed = true;
         }
     }
     Ok(if failed && !tty { 1 } else { 0 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_path;
+    use std::path::Path;
+
+    #[test]
+    fn windows_paths_are_under_the_working_directory() {
+        let cwd = Path::new("/work/dir");
+        let p = |f: &str| host_path(cwd, f).map(|p| p.display().to_string());
+        assert_eq!(
+            p("C:\\OAuthConfig\\OAuthCert.cer").unwrap(),
+            "/work/dir/OAuthConfig/OAuthCert.cer"
+        );
+        assert_eq!(
+            p("c:/OAuthConfig/x.cer").unwrap(),
+            "/work/dir/OAuthConfig/x.cer"
+        );
+        assert_eq!(
+            p("\\OAuthConfig\\x.cer").unwrap(),
+            "/work/dir/OAuthConfig/x.cer"
+        );
+        assert_eq!(p("C:x.cer").unwrap(), "/work/dir/x.cer");
+        assert_eq!(p("OAuthCert.cer").unwrap(), "/work/dir/OAuthCert.cer");
+        assert_eq!(p("sub\\x.cer").unwrap(), "/work/dir/sub/x.cer");
+        assert_eq!(p("/tmp/x.cer").unwrap(), "/tmp/x.cer");
+        for bad in ["", "  ", "\\\\server\\share\\x.cer", "C:\\..\\etc\\x"] {
+            assert!(p(bad).is_err(), "{bad:?}");
+        }
+    }
 }

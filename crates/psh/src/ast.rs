@@ -22,6 +22,16 @@ pub enum Statement {
     Assign { target: Variable, value: Pipeline },
     /// A cmdlet (its output is printed) or a bare expression (its value is printed).
     Pipeline(Pipeline),
+    /// `$var.Property.Add(value)`: the one method call the subset has, for the list in a
+    /// variable's property (`$p.ServicePrincipalNames.Add("…")`, as the OAuth article writes
+    /// it). `path` is the property chain before `.Add` (empty for `$list.Add(…)`); `pos` is
+    /// where `.Add` is written.
+    AddToList {
+        target: Variable,
+        path: Vec<String>,
+        value: Expr,
+        pos: Pos,
+    },
 }
 
 /// A pipeline of exactly one element.

@@ -5,8 +5,10 @@
 
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
-use time::OffsetDateTime;
+use time::format_description::BorrowedFormatItem;
 use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
+use time::{Date, OffsetDateTime, PrimitiveDateTime};
 
 /// Why a parameter could not be bound.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -184,26 +186,106 @@ impl Params {
         }
     }
 
-    /// A date as Unix seconds: ISO 8601 (what `Get-Date` gives in the shell) or Unix seconds.
+    /// A list of strings: an array (`$p.ServicePrincipalNames`), or one string holding
+    /// comma-separated items (`"a,b"`, as the command line gives it). Items are trimmed; an
+    /// empty item is an error (it would be stored as an empty name). `None` when absent or
+    /// `$null`; `Some(vec![])` for an empty array or an empty string, for the caller to judge.
+    pub fn strings(&self, name: &'static str) -> Result<Option<Vec<String>>, BindError> {
+        let items: Vec<String> = match self.values.get(name) {
+            None | Some(Value::Null) => return Ok(None),
+            Some(Value::String(s)) => {
+                if s.trim().is_empty() {
+                    return Ok(Some(Vec::new()));
+                }
+                s.split(',').map(str::to_owned).collect()
+            }
+            Some(Value::Array(a)) => {
+                let mut out = Vec::with_capacity(a.len());
+                for (i, v) in a.iter().enumerate() {
+                    match v {
+                        Value::String(s) => out.push(s.clone()),
+                        Value::Number(n) => out.push(n.to_string()),
+                        other => {
+                            return Err(self.bad(
+                                name,
+                                format!("item {} is {}, not a string", i + 1, kind(other)),
+                            ));
+                        }
+                    }
+                }
+                out
+            }
+            Some(Value::Number(n)) => vec![n.to_string()],
+            Some(other) => {
+                return Err(self.bad(name, format!("{} is not a list of strings", kind(other))));
+            }
+        };
+        let mut out = Vec::with_capacity(items.len());
+        for (i, s) in items.iter().enumerate() {
+            let s = s.trim();
+            if s.is_empty() {
+                return Err(self.bad(
+                    name,
+                    format!(
+                        "item {} of the list is empty; remove the stray comma or empty string",
+                        i + 1
+                    ),
+                ));
+            }
+            if let Some(max) = self.rules.max_len
+                && s.len() > max
+            {
+                return Err(self.bad(
+                    name,
+                    format!("item {} is longer than {max} characters", i + 1),
+                ));
+            }
+            out.push(s.to_owned());
+        }
+        Ok(Some(out))
+    }
+
+    /// A date as Unix seconds. Accepted: ISO 8601 / RFC 3339 with an offset
+    /// (`2026-11-26T09:00:00Z`, what `Get-Date` gives in the shell), a date and time without an
+    /// offset (taken as UTC: `2026-11-26T09:00:00`, also with a space for the `T`), and a plain
+    /// date (midnight UTC: `2026-11-26`). A bare number is refused: PowerShell does not read Unix
+    /// seconds as a date either.
     pub fn date(&self, name: &'static str) -> Result<Option<i64>, BindError> {
+        let hint =
+            "use ISO 8601, e.g. 2026-11-26 (midnight UTC) or 2026-11-26T09:00:00Z, or (Get-Date)";
+        if let Some(Value::Number(n)) = self.values.get(name) {
+            return Err(self.bad(
+                name,
+                format!("the number {n} is not a date; Unix seconds are not accepted ({hint})"),
+            ));
+        }
         let Some(s) = self.str(name)? else {
             return Ok(None);
         };
-        if let Ok(d) = OffsetDateTime::parse(&s, &Rfc3339) {
+        let t = s.trim();
+        if let Ok(d) = OffsetDateTime::parse(t, &Rfc3339) {
             return Ok(Some(d.unix_timestamp()));
         }
-        if let Ok(n) = s.parse::<i64>() {
-            return Ok(Some(n));
+        if let Ok(d) = PrimitiveDateTime::parse(&t.replacen(' ', "T", 1), DATE_TIME) {
+            return Ok(Some(d.assume_utc().unix_timestamp()));
         }
-        Err(self.bad(
-            name,
-            format!(
-                "'{}' is not a date (use ISO 8601, e.g. 2026-11-26T09:00:00Z, or (Get-Date))",
-                s.chars().take(40).collect::<String>()
-            ),
-        ))
+        if let Ok(d) = Date::parse(t, DATE) {
+            return Ok(Some(d.midnight().assume_utc().unix_timestamp()));
+        }
+        let shown = s.chars().take(40).collect::<String>();
+        if t.parse::<i64>().is_ok() {
+            return Err(self.bad(
+                name,
+                format!("'{shown}' is not a date; Unix seconds are not accepted ({hint})"),
+            ));
+        }
+        Err(self.bad(name, format!("'{shown}' is not a date ({hint})")))
     }
 }
+
+const DATE: &[BorrowedFormatItem<'static>] = format_description!("[year]-[month]-[day]");
+const DATE_TIME: &[BorrowedFormatItem<'static>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second][optional [.[subsecond]]]");
 
 fn kind(v: &Value) -> String {
     match v {
@@ -297,7 +379,7 @@ mod tests {
                 "When",
                 bad(
                     "When",
-                    "'tomorrow' is not a date (use ISO 8601, e.g. 2026-11-26T09:00:00Z, or (Get-Date))",
+                    "'tomorrow' is not a date (use ISO 8601, e.g. 2026-11-26 (midnight UTC) or 2026-11-26T09:00:00Z, or (Get-Date))",
                 ),
             ),
         ];
@@ -329,8 +411,56 @@ mod tests {
         assert_eq!(p.int("Count").unwrap(), Some(42));
         assert_eq!(p.date("When").unwrap(), Some(1_795_683_600));
         assert!(p.switch("Enabled").unwrap());
-        let p = bind(json!({"Count": 7, "When": 5})).unwrap();
+        let p = bind(json!({"Count": 7})).unwrap();
         assert_eq!(p.int("Count").unwrap(), Some(7));
-        assert_eq!(p.date("When").unwrap(), Some(5));
+    }
+
+    #[test]
+    fn dates_plain_and_with_time_numbers_refused() {
+        let date = |v: Value| bind(json!({ "When": v })).and_then(|p| p.date("When"));
+        // a plain ISO 8601 date is midnight UTC
+        assert_eq!(date(json!("2026-11-27")), Ok(Some(1_795_737_600)));
+        assert_eq!(date(json!(" 2026-11-27 ")), Ok(Some(1_795_737_600)));
+        assert_eq!(date(json!("2026-11-26T09:00:00Z")), Ok(Some(1_795_683_600)));
+        // no offset: UTC
+        assert_eq!(date(json!("2026-11-26T09:00:00")), Ok(Some(1_795_683_600)));
+        assert_eq!(date(json!("2026-11-26 09:00:00")), Ok(Some(1_795_683_600)));
+        // Unix seconds are not a date, as text or as a number
+        for v in [json!("1795683600"), json!(1_795_683_600), json!(5)] {
+            let e = date(v.clone()).unwrap_err().to_string();
+            assert!(e.contains("Unix seconds are not accepted"), "{v}: {e}");
+            assert!(e.contains("Set-Thing: cannot bind parameter -When"), "{e}");
+        }
+        let e = date(json!("2026-13-01")).unwrap_err().to_string();
+        assert!(
+            e.contains("'2026-13-01' is not a date (use ISO 8601"),
+            "{e}"
+        );
+        assert_eq!(date(Value::Null), Ok(None));
+    }
+
+    #[test]
+    fn string_lists() {
+        let list = |v: Value| bind(json!({ "Identity": v })).and_then(|p| p.strings("Identity"));
+        assert_eq!(
+            list(json!(["a", " b "])),
+            Ok(Some(vec!["a".into(), "b".into()]))
+        );
+        assert_eq!(list(json!("a, b")), Ok(Some(vec!["a".into(), "b".into()])));
+        assert_eq!(list(json!("a")), Ok(Some(vec!["a".into()])));
+        assert_eq!(list(json!("")), Ok(Some(vec![])));
+        assert_eq!(list(json!([])), Ok(Some(vec![])));
+        assert_eq!(list(Value::Null), Ok(None));
+        assert_eq!(
+            list(json!("a,,b")),
+            Err(bad(
+                "Identity",
+                "item 2 of the list is empty; remove the stray comma or empty string"
+            ))
+        );
+        assert_eq!(
+            list(json!(["a", {"x": 1}])),
+            Err(bad("Identity", "item 2 is an object, not a string"))
+        );
     }
 }

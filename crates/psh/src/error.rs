@@ -64,7 +64,7 @@ pub enum ShellError {
         message: String,
     },
     /// The host failed the cmdlet written at `line`/`column`.
-    #[error("line {line}, column {column}: {cmdlet}: {source}")]
+    #[error("line {line}, column {column}: {}", prefixed(cmdlet, &source.message))]
     Host {
         line: usize,
         column: usize,
@@ -73,6 +73,20 @@ pub enum ShellError {
     },
     #[error("cannot write the output: {0}")]
     Output(#[from] std::io::Error),
+}
+
+/// `Cmdlet: message`, unless the message already starts with the cmdlet's name (hosts that
+/// bind with [`crate::bind`] name it themselves): the name is said once.
+fn prefixed(cmdlet: &str, message: &str) -> String {
+    let named = message
+        .get(..cmdlet.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(cmdlet))
+        && message[cmdlet.len()..].starts_with(':');
+    if named {
+        message.to_owned()
+    } else {
+        format!("{cmdlet}: {message}")
+    }
 }
 
 impl ShellError {

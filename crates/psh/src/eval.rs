@@ -210,6 +210,48 @@ fn enumerate(v: Value) -> Vec<Value> {
     }
 }
 
+/// `.Add(item)` on the list at `path` inside `root` (a .NET `List.Add`: outputs nothing).
+fn add_to_list(root: &mut Value, path: &[String], item: Value) -> Result<(), String> {
+    let mut slot = root;
+    for name in path {
+        slot = match slot {
+            Value::Object(m) => {
+                let props = m.keys().cloned().collect::<Vec<_>>().join(", ");
+                match m.iter_mut().find(|(k, _)| eq_ci(k, name)) {
+                    Some((_, v)) => v,
+                    None => {
+                        return Err(format!(
+                            "the object has no property `{name}`; its properties are {props}"
+                        ));
+                    }
+                }
+            }
+            Value::Null => {
+                return Err(format!(
+                    "cannot read the property `{name}` of $null (the value before `.{name}` is empty)"
+                ));
+            }
+            other => return Err(format!("{} has no property `{name}`", describe(other))),
+        };
+    }
+    match (slot, item) {
+        (_, Value::Array(_)) => {
+            Err("adds one value at a time; call .Add(…) once for each item".to_owned())
+        }
+        (_, Value::Object(_)) => Err(
+            "adds a string or a number; pass the property you mean, as in $x.Identity".to_owned(),
+        ),
+        (Value::Array(a), item) => {
+            a.push(item);
+            Ok(())
+        }
+        (other, _) => Err(format!(
+            "only a list can be added to, and this is {}",
+            describe(other)
+        )),
+    }
+}
+
 fn eq_ci(a: &str, b: &str) -> bool {
     a.eq_ignore_ascii_case(b) || a.to_lowercase() == b.to_lowercase()
 }
@@ -297,6 +339,25 @@ impl<H: CmdletHost> Eval<'_, H> {
                 Ok(Vec::new())
             }
             Statement::Pipeline(p) => self.pipeline(p).await,
+            Statement::AddToList {
+                target,
+                path,
+                value,
+                pos,
+            } => {
+                let item = self.expr(value).await?;
+                let mut root = self.var(target)?;
+                add_to_list(&mut root, path, item).map_err(|m| {
+                    let mut written = format!("${}", target.name);
+                    for p in path {
+                        written.push('.');
+                        written.push_str(p);
+                    }
+                    ShellError::runtime(*pos, format!("{written}.Add(…): {m}"))
+                })?;
+                self.session.set_variable(&target.name, root);
+                Ok(Vec::new())
+            }
         }
     }
 
@@ -408,7 +469,18 @@ impl<H: CmdletHost> Eval<'_, H> {
             }
             _ => {
                 let params = self.params(c).await?;
-                self.host.invoke(&c.name, params).await.map_err(host_error)
+                let positional = c.args.iter().find_map(|a| match a {
+                    Arg::Positional(e) => Some(e.pos),
+                    Arg::Named { .. } => None,
+                });
+                self.host.invoke(&c.name, params).await.map_err(|mut e| {
+                    if positional.is_some() && e.message.to_lowercase().contains("identity") {
+                        e.message.push_str(
+                            " (the positional argument was bound to -Identity; name its parameter instead)",
+                        );
+                    }
+                    host_error(e)
+                })
             }
         }
     }
@@ -425,14 +497,19 @@ impl<H: CmdletHost> Eval<'_, H> {
                     };
                     params.insert(name.clone(), v);
                 }
+                // the parser lets one through only for Get-/Set-/Remove- cmdlets: -Identity
                 Arg::Positional(e) => {
-                    return Err(ShellError::runtime(
-                        e.pos,
-                        format!(
-                            "{} binds parameters by name only; write -Param value",
-                            c.name
-                        ),
-                    ));
+                    if params.keys().any(|k| eq_ci(k, "Identity")) {
+                        return Err(ShellError::runtime(
+                            e.pos,
+                            format!(
+                                "{}: -Identity is given both by name and by position; give it once",
+                                c.name
+                            ),
+                        ));
+                    }
+                    let v = self.expr(e).await?;
+                    params.insert("Identity".to_owned(), v);
                 }
             }
         }

@@ -10,8 +10,9 @@
 //! - Statements are separated by newlines or `;`. Comments: `# …` to the end of the line and
 //!   `<# … #>` blocks. A backtick at the end of a line continues the statement.
 //! - `$var = <pipeline>` assigns; a pipeline is exactly **one** command or one value.
-//! - A command: `Name -Param value -Switch -Param:$false`. Every argument is named; a switch
-//!   is sent as `true`. A parameter followed by a value takes it (`-BinaryEncoded -FileName x`
+//! - A command: `Name -Param value -Switch -Param:$false`. Arguments are named, except that
+//!   a Get-, Set- or Remove- cmdlet takes one positional argument as its `-Identity`
+//!   (`Get-PartnerApplication SfBOnline`), as PowerShell binds it; a switch is sent as `true`. A parameter followed by a value takes it (`-BinaryEncoded -FileName x`
 //!   is a switch and a value; `-Confirm:$false` is the way to pass `false`).
 //! - Values: `'single'` and `"double"` quoted strings (double-quoted ones expand `$var`,
 //!   `$env:NAME` and `$( … )`, and take backtick escapes such as `` `n `` and `` `" ``); bare
@@ -19,6 +20,9 @@
 //!   numbers (`42`, `1.5`); `$True`, `$False`, `$null` (any case); `$var`; `$env:NAME`;
 //!   property chains `$user.Identity`, `(Get-AuthConfig).CurrentCertificateThumbprint`; and
 //!   parenthesised commands as values (`-Value (Get-AuthCertificateBase64 -FileName x.cer)`).
+//! - `$var.Property.Add(value)` appends one value to a list held in a variable, as the OAuth
+//!   article's `$p.ServicePrincipalNames.Add("…")` does (it outputs nothing); it is the only
+//!   method call.
 //! - A statement that is just a value (`$user`, `$p.AppPrincipalId`) prints it.
 //! - Variable and property names are case-insensitive. A cmdlet that outputs one object gives
 //!   that object, several give an array, none gives `$null`. A property of an array is
@@ -30,8 +34,9 @@
 //!   session clock, ISO 8601 UTC). Everything else goes to the host.
 //!
 //! Anything else — `if`, `foreach`, `|` to a second command, operators such as `-eq` or `+`,
-//! `[Type]::Method(…)`, `New-Object`, method calls, script blocks `{ }`, arrays `@( )` and `,`,
-//! hashtables `@{ }`, `$( )` outside strings, positional arguments to cmdlets, file-system
+//! `[Type]::Method(…)`, `New-Object`, method calls other than `.Add(…)`, script blocks `{ }`,
+//! arrays `@( )` and `,`, hashtables `@{ }`, `$( )` outside strings, positional arguments
+//! (beyond one `-Identity` for Get-/Set-/Remove-), file-system
 //! commands such as `dir` and `cd` — is a [`ParseError`] at the line and column where it starts,
 //! naming what was found and listing what is supported ([`SUPPORTED`]). A script that does not
 //! parse does not run at all.
@@ -122,4 +127,4 @@ pub fn needs_more_input(source: &str) -> bool {
 }
 
 /// What the shell supports; every "not supported" error ends with it.
-pub const SUPPORTED: &str = "one cmdlet per statement (`Cmdlet -Param value -Switch -Param:$false`), `$var = <cmdlet or value>`, `$var`, `$var.Property`, `(Cmdlet …).Property`, `$env:NAME`, quoted strings ('…' and \"… $var $($var.Property) …\"), bare words and numbers, `$True`/`$False`/`$null`, `#` and `<# … #>` comments";
+pub const SUPPORTED: &str = "one cmdlet per statement (`Cmdlet -Param value -Switch -Param:$false`), `$var = <cmdlet or value>`, `$var`, `$var.Property`, `(Cmdlet …).Property`, `$var.List.Add(value)`, `$env:NAME`, quoted strings ('…' and \"… $var $($var.Property) …\"), bare words and numbers, `$True`/`$False`/`$null`, `#` and `<# … #>` comments";

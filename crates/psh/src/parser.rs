@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! script     := NL* (statement (NL+ statement)*)? NL*
-//! statement  := VAR member* '=' NL* pipeline  |  pipeline
+//! statement  := VAR member* '=' NL* pipeline  |  VAR member* '.Add' '(' NL* value NL* ')'  |  pipeline
 //! pipeline   := command | value                  (exactly one element)
 //! command    := WORD arg*
 //! arg        := PARAM value?  |  PARAM ':' value |  value (built-ins only)
@@ -30,6 +30,9 @@ pub fn parse(source: &str) -> Result<Script, ParseError> {
 
 /// Built-ins whose first parameter binds positionally (`Import-Module MSOnline`).
 const POSITIONAL_BUILTINS: &[&str] = &["import-module", "write-host", "write-output", "echo"];
+
+/// Cmdlets whose one positional argument is their -Identity (`Get-Mailbox alice`).
+const IDENTITY_VERBS: &[&str] = &["get-", "set-", "remove-"];
 
 const KEYWORDS: &[&str] = &[
     "if",
@@ -284,6 +287,13 @@ impl<'a> Parser<'a> {
             while matches!(self.at(j).tok, Tok::Member(_)) {
                 j += 1;
             }
+            if j > self.i + 1
+                && self.at(j).tok == Tok::LParen
+                && !self.at(j).space_before
+                && matches!(&self.at(j - 1).tok, Tok::Member(m) if m.eq_ignore_ascii_case("Add"))
+            {
+                return self.add_to_list(&t, j);
+            }
             if self.at(j).tok == Tok::Equals {
                 if j > self.i + 1 {
                     let member = self.at(self.i + 1).pos;
@@ -319,6 +329,60 @@ impl<'a> Parser<'a> {
             }
         }
         Ok(Statement::Pipeline(self.pipeline()?))
+    }
+
+    /// `$var.P.Add(value)`; `open` is the index of the `(` after `.Add`.
+    fn add_to_list(&mut self, var: &Token, open: usize) -> Result<Statement, ParseError> {
+        let Tok::Var { scope, name } = &var.tok else {
+            return Err(self.unexpected(var, Ctx::Start));
+        };
+        let add = self.at(open - 1).pos;
+        let target = match self.var_ref(var.pos, scope.as_deref(), name)? {
+            VarRef::Var(v) if !v.env => v,
+            _ => {
+                return Err(ParseError::at(
+                    var.pos,
+                    format!(
+                        "`{}.Add(…)`: only a list held in a variable (such as `$p.ServicePrincipalNames`) can be added to",
+                        self.text(var)
+                    ),
+                ));
+            }
+        };
+        let path: Vec<String> = (self.i + 1..open - 1)
+            .filter_map(|k| match &self.at(k).tok {
+                Tok::Member(m) => Some(m.clone()),
+                _ => None,
+            })
+            .collect();
+        let paren = self.at(open).pos;
+        self.i = open + 1;
+        self.skip_newlines();
+        if matches!(self.peek().tok, Tok::RParen | Tok::Eof) {
+            return Err(ParseError::at(
+                paren,
+                "`.Add()` needs the value to add, as in $p.ServicePrincipalNames.Add(\"…\")",
+            ));
+        }
+        let value = self.value()?;
+        self.skip_newlines();
+        let close = self.peek().clone();
+        match close.tok {
+            Tok::RParen => self.i += 1,
+            Tok::Eof => return Err(ParseError::at(paren, "this `(` has no closing `)`")),
+            _ => {
+                return Err(ParseError::at(
+                    close.pos,
+                    "`.Add(…)` takes exactly one value; add each item with its own `.Add(…)`",
+                ));
+            }
+        }
+        Ok(Statement::AddToList {
+            target,
+            path,
+            value,
+            pos: add,
+        })
     }
 
     fn pipeline(&mut self) -> Result<Pipeline, ParseError> {
@@ -386,6 +450,9 @@ impl<'a> Parser<'a> {
             ));
         }
         let positional_ok = POSITIONAL_BUILTINS.contains(&lower.as_str());
+        // `Get-PartnerApplication SfBOnline`: PowerShell binds the first positional argument of
+        // the Get-/Set-/Remove- cmdlets to -Identity; so does this shell (once).
+        let identity_ok = IDENTITY_VERBS.iter().any(|v| lower.starts_with(v));
         let mut args = Vec::new();
         let mut seen: Vec<String> = Vec::new();
         loop {
@@ -430,14 +497,20 @@ impl<'a> Parser<'a> {
                         args.push(Arg::Positional(self.value()?));
                         continue;
                     }
-                    if matches!(
+                    let plain = matches!(
                         tok,
                         Tok::Word(_)
                             | Tok::Var { .. }
                             | Tok::SingleStr(_)
                             | Tok::DoubleStr(_)
                             | Tok::LParen
-                    ) {
+                    );
+                    if plain && identity_ok && !seen.iter().any(|k| k == "identity") {
+                        seen.push("identity".into());
+                        args.push(Arg::Positional(self.value()?));
+                        continue;
+                    }
+                    if plain {
                         let mut shown = if a.tok == Tok::LParen {
                             "(…)".to_owned()
                         } else {
@@ -446,10 +519,15 @@ impl<'a> Parser<'a> {
                         if shown.chars().count() > 40 {
                             shown = shown.chars().take(39).collect::<String>() + "…";
                         }
+                        let why = if identity_ok {
+                            "only one positional argument binds (to -Identity), and -Identity is already given"
+                        } else {
+                            "this shell binds parameters by name only (a positional -Identity only for Get-, Set- and Remove- cmdlets)"
+                        };
                         return Err(ParseError::at(
                             a.pos,
                             format!(
-                                "positional argument `{shown}` given to {name}: this shell binds parameters by name only; write it as {name} -Param {shown}"
+                                "positional argument `{shown}` given to {name}: {why}; write it as {name} -Param {shown}"
                             ),
                         ));
                     }

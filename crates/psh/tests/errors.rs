@@ -159,28 +159,34 @@ fn unsupported_constructs() {
 fn positional_arguments_name_the_cmdlet() {
     let cases: &[(&str, usize, usize, &str)] = &[
         (
-            "Get-Mailbox alice",
+            "Get-Mailbox alice bob",
             1,
-            13,
-            "positional argument `alice` given to Get-Mailbox: this shell binds parameters by name only; write it as Get-Mailbox -Param alice",
+            19,
+            "positional argument `bob` given to Get-Mailbox: only one positional argument binds (to -Identity), and -Identity is already given; write it as Get-Mailbox -Param bob",
         ),
         (
             "New-MailUser -Name x 'y z'",
             1,
             22,
-            "positional argument `'y z'` given to New-MailUser: this shell binds parameters by name only; write it as New-MailUser -Param 'y z'",
+            "positional argument `'y z'` given to New-MailUser: this shell binds parameters by name only (a positional -Identity only for Get-, Set- and Remove- cmdlets); write it as New-MailUser -Param 'y z'",
         ),
         (
             "Set-MailUser -Identity $u.Identity -HiddenFromAddressListsEnabled:$true $u",
             1,
             73,
-            "positional argument `$u` given to Set-MailUser: this shell binds parameters by name only; write it as Set-MailUser -Param $u",
+            "positional argument `$u` given to Set-MailUser: only one positional argument binds (to -Identity), and -Identity is already given; write it as Set-MailUser -Param $u",
         ),
         (
-            "Get-AuthConfig (Get-A)",
+            "Get-AuthConfig (Get-A) (Get-B)",
             1,
-            16,
-            "positional argument `(…)` given to Get-AuthConfig: this shell binds parameters by name only; write it as Get-AuthConfig -Param (…)",
+            24,
+            "positional argument `(…)` given to Get-AuthConfig: only one positional argument binds (to -Identity), and -Identity is already given; write it as Get-AuthConfig -Param (…)",
+        ),
+        (
+            "Get-PartnerApplication SfBOnline -Identity SfBOnline",
+            1,
+            34,
+            "the parameter -Identity is given twice to Get-PartnerApplication",
         ),
     ];
     for (src, line, column, message) in cases {

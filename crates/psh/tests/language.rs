@@ -381,3 +381,92 @@ fn incomplete_input_asks_for_more() {
     ));
     assert!(!psh::needs_more_input("Get-AuthConfig"));
 }
+
+#[test]
+fn add_appends_to_a_list_in_a_variable() {
+    // the OAuth article's lines: read the principal, add a name, set the whole list back
+    let (out, calls) = run_ok(
+        "$p = Get-MsolServicePrincipal -AppPrincipalId 00000004-0000-0ff1-ce00-000000000000\n\
+         $p.ServicePrincipalNames.Add(\"00000004-0000-0ff1-ce00-000000000000/sfb.contoso.example\")\n\
+         $P.servicePrincipalNames.Add('x') ; $n = 'y'; $p.ServicePrincipalNames.Add($n)\n\
+         Echo-Params -ServicePrincipalNames $p.ServicePrincipalNames",
+    );
+    assert!(
+        out.starts_with("ServicePrincipalNames :") && out.lines().count() == 1,
+        ".Add outputs nothing: {out}"
+    );
+    assert_eq!(
+        calls.last().unwrap().1,
+        json!({"ServicePrincipalNames": [
+            SKYPE,
+            "00000004-0000-0ff1-ce00-000000000000/*.contoso.example",
+            "00000004-0000-0ff1-ce00-000000000000/sfb.contoso.example",
+            "x",
+            "y"
+        ]})
+    );
+    // a plain list variable, too
+    let (_, calls) = run_ok("$m = Get-Many\n$r = $m.Roles\n$r.Add('d')\nEcho-Params -R $r");
+    assert_eq!(calls.last().unwrap().1, json!({"R": ["a", "b", "c", "d"]}));
+}
+
+#[test]
+fn add_errors_say_what_was_wrong() {
+    let err = |src: &str| {
+        let mut s = session();
+        let mut h = FakeHost::default();
+        run(src, &mut s, &mut h).1.unwrap_err().to_string()
+    };
+    let p = "$p = Get-MsolServicePrincipal -AppPrincipalId x\n";
+    assert_eq!(
+        err(&format!("{p}$p.DisplayName.Add('x')")),
+        "line 2, column 15: $p.DisplayName.Add(…): only a list can be added to, and this is the string 'Skype for Business Online'"
+    );
+    assert_eq!(
+        err(&format!("{p}$p.Spns.Add('x')")),
+        "line 2, column 8: $p.Spns.Add(…): the object has no property `Spns`; its properties are AppPrincipalId, DisplayName, ServicePrincipalNames"
+    );
+    assert_eq!(
+        err("$q.X.Add('x')"),
+        "line 1, column 1: the variable $q is not set"
+    );
+    assert!(
+        err(&format!("{p}$p.ServicePrincipalNames.Add('a', 'b')"))
+            .contains("takes exactly one value"),
+    );
+    assert!(err(&format!("{p}$p.ServicePrincipalNames.Add()")).contains("needs the value to add"));
+    // other methods stay unsupported
+    assert!(
+        err(&format!("{p}$p.ServicePrincipalNames.Remove('a')"))
+            .contains("method calls (`.Remove(…)`) is not supported")
+    );
+}
+
+#[test]
+fn one_positional_argument_is_the_identity_of_get_set_remove() {
+    assert_eq!(
+        run_ok("Get-AuthConfig SfBOnline").1.last().unwrap().1,
+        json!({"Identity": "SfBOnline"})
+    );
+    let (_, calls) = run_ok("$u = New-MailUser -Name a\nGet-AuthConfig $u.Identity -Verbose");
+    assert_eq!(
+        calls.last().unwrap().1,
+        json!({"Identity": IDENTITY, "Verbose": true})
+    );
+}
+
+#[test]
+fn a_host_error_names_the_cmdlet_once() {
+    let mut s = session();
+    let mut h = FakeHost::default();
+    let e = run("set-named -X 1", &mut s, &mut h)
+        .1
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "line 1, column 1: Set-Named: the parameter -X is required"
+    );
+    let e = run("Fail-Me", &mut s, &mut h).1.unwrap_err().to_string();
+    assert_eq!(e, "line 1, column 1: Fail-Me: the server refused: boom");
+}

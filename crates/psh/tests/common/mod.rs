@@ -118,6 +118,8 @@ impl CmdletHost for FakeHost {
             "get-nothing" => vec![],
             "echo-params" => vec![Value::Object(params)],
             "fail-me" => return Err(HostError::new("the server refused: boom")),
+            // a host that names the cmdlet itself, as the bind errors do
+            "set-named" => return Err(HostError::new("Set-Named: the parameter -X is required")),
             _ => {
                 return Err(HostError::new(format!(
                     "The term '{cmdlet}' is not recognized as a cmdlet of this lab"
