@@ -248,6 +248,21 @@ pub fn set_auth_config(
             params![t, eff],
         )?;
     }
+    if let (None, Some(eff)) = (
+        &p.new_certificate_thumbprint,
+        p.new_certificate_effective_date,
+    ) {
+        // a new date for the next certificate already named
+        if auth_config_row(c)?.next.is_none() {
+            return Err(ExchangeError::Invalid(
+                "-NewCertificateEffectiveDate dates the next certificate, and there is none: give -NewCertificateThumbprint <thumbprint> too".into(),
+            ));
+        }
+        c.execute(
+            "UPDATE auth_config SET next_effective = ?1 WHERE id = 1",
+            [eff],
+        )?;
+    }
     if p.publish_certificate {
         let a = auth_config_row(c)?;
         let Some(next) = a.next else {

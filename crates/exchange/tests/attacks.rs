@@ -1167,4 +1167,29 @@ async fn set_auth_config_refuses_nonsense_and_publishes_at_once() {
         err.to_string().contains("NewCertificateEffectiveDate"),
         "{err}"
     );
+    // a date alone needs a next certificate to date (it silently did nothing)
+    let err = run(
+        "Set-AuthConfig",
+        json!({"NewCertificateEffectiveDate": "2030-01-01"}),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("give -NewCertificateThumbprint"),
+        "{err}"
+    );
+    // and re-dates one that is named
+    run(
+        "Set-AuthConfig",
+        json!({"NewCertificateThumbprint": t2, "NewCertificateEffectiveDate": "2030-01-01"}),
+    )
+    .await
+    .unwrap();
+    let cfg = run(
+        "Set-AuthConfig",
+        json!({"NewCertificateEffectiveDate": "2031-01-01"}),
+    )
+    .await
+    .unwrap();
+    assert!(cfg[0].to_string().contains("2031-01-01"), "{cfg:?}");
 }

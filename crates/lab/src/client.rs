@@ -37,6 +37,11 @@ impl ExchangeAdmin {
         let v: Value = r.json().await.map_err(LabError::http(&self.url))?;
         if !status.is_success() {
             let msg = v["error"]["message"].as_str().unwrap_or("unknown error");
+            // the server's message usually names the cmdlet already
+            let msg = msg
+                .strip_prefix(cmdlet)
+                .and_then(|m| m.strip_prefix(": "))
+                .unwrap_or(msg);
             return Err(LabError::Refused {
                 what: cmdlet.to_owned(),
                 message: msg.to_owned(),

@@ -71,11 +71,15 @@ impl Params {
                 return Err(BindError::Unknown {
                     cmdlet: cmdlet.to_owned(),
                     param: key.chars().take(60).collect(),
-                    supported: allowed
-                        .iter()
-                        .map(|a| format!("-{a}"))
-                        .collect::<Vec<_>>()
-                        .join(" "),
+                    supported: if allowed.is_empty() {
+                        "none (this cmdlet takes no parameters)".into()
+                    } else {
+                        allowed
+                            .iter()
+                            .map(|a| format!("-{a}"))
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    },
                 });
             };
             values.insert(*canon, v);

@@ -32,7 +32,9 @@ pub enum SkypeError {
         "the admin API needs 'Authorization: Bearer <admin credential>'; the credential is in the file admin-credential of the Skype data directory"
     )]
     Unauthorized,
-    #[error("the cmdlet '{0}' is not supported here; GET /admin/cmdlets lists the supported ones")]
+    #[error(
+        "the term '{0}' is not recognized as a cmdlet of Skype Online; run 'openhybrid skype --list' for the supported cmdlets"
+    )]
     UnknownCmdlet(String),
     #[error(
         "{cmdlet}: a parameter cannot be found that matches parameter name '{param}'; supported: {supported}"
