@@ -140,6 +140,11 @@ enum Cmd {
         /// A certificate (DER or PEM) whose key may sign the token; repeatable.
         #[arg(long)]
         cert: Vec<PathBuf>,
+        /// A CA certificate (PEM or DER) to trust when fetching --metadata over HTTPS, such as
+        /// the lab CA of a lab started with --tls (DIR/tls/lab-ca.pem); repeatable. Without it,
+        /// HTTPS metadata is checked against the system's roots.
+        #[arg(long)]
+        ca: Vec<PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -436,8 +441,9 @@ async fn run(cli: Cli) -> Result<i32> {
             token,
             metadata,
             cert,
+            ca,
             json,
-        } => inspect_cmd(&token, metadata.as_deref(), &cert, json).await,
+        } => inspect_cmd(&token, metadata.as_deref(), &cert, &ca, json).await,
         Cmd::Trace {
             data,
             follow,
@@ -926,6 +932,7 @@ async fn inspect_cmd(
     token: &str,
     metadata: Option<&str>,
     certs: &[PathBuf],
+    cas: &[PathBuf],
     json: bool,
 ) -> Result<i32> {
     let raw = read_arg(token, 1 << 20)?;
@@ -934,9 +941,27 @@ async fn inspect_cmd(
     let mut trust: Option<inspect::TrustMaterial> = None;
     if let Some(m) = metadata {
         let bytes = if m.starts_with("http://") || m.starts_with("https://") {
-            let r = reqwest::get(m)
-                .await
-                .with_context(|| format!("fetching {m}"))?;
+            let http =
+                if cas.is_empty() {
+                    reqwest::Client::new()
+                } else {
+                    let mut roots = Vec::new();
+                    for ca in cas {
+                        roots.extend(tlskit::read_roots(ca).with_context(|| {
+                            format!("reading the CA certificate {}", ca.display())
+                        })?);
+                    }
+                    tlskit::client(&roots)?
+                };
+            let r = http.get(m).send().await.map_err(|e| {
+                let chain = format!("{:#}", anyhow::Error::new(e));
+                let hint = if chain.contains("UnknownIssuer") || chain.contains("certificate") {
+                    "; if this is a lab started with --tls, trust its CA: --ca DIR/tls/lab-ca.pem"
+                } else {
+                    ""
+                };
+                anyhow!("fetching {m}: {chain}{hint}")
+            })?;
             if !r.status().is_success() {
                 bail!("fetching {m}: HTTP {}", r.status());
             }

@@ -591,3 +591,46 @@ fn help_says_what_the_commands_do() {
     let o = run(d, &["exchange", "--help"]);
     assert!(text(&o).contains("--list"), "{}", text(&o));
 }
+
+/// `inspect --metadata https://…` against a lab started with --tls: trusting the lab CA with
+/// --ca verifies the token; without it the refusal says how. Regression: "invalid peer
+/// certificate: UnknownIssuer" with no way to trust the lab CA.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inspect_fetches_tls_metadata_with_the_lab_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = lab::start_with(
+        dir.path(),
+        lab::LabOptions {
+            tls: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    lab::steps::setup(&lab.info, &mut |_| {}).await.unwrap();
+    let token = lab::client::mint_f1(&lab.info, Some("alice@contoso.example"))
+        .await
+        .unwrap();
+    let md = format!("{}/{}/metadata/json/1", lab.info.sts_url, lab.info.realm);
+    assert!(md.starts_with("https://"), "{md}");
+    let d = lab.info.data_dir.clone();
+    let ca = d.join("tls").join("lab-ca.pem");
+    let o = block(|| {
+        run(
+            &d,
+            &[
+                "inspect",
+                &token,
+                "--metadata",
+                &md,
+                "--ca",
+                ca.to_str().unwrap(),
+            ],
+        )
+    });
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("signature VALID"), "{}", text(&o));
+    let o = block(|| run(&d, &["inspect", &token, "--metadata", &md]));
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("--ca DIR/tls/lab-ca.pem"), "{}", text(&o));
+}
