@@ -148,7 +148,7 @@ impl Skype {
             "ArchiveInternal": policy.is_some_and(|p| p.archive_internal),
             "ArchiveExternal": policy.is_some_and(|p| p.archive_external),
             "Presence": u.presence,
-            "PresenceChanged": u.presence_changed,
+            "PresenceChanged": crate::db::when::text(u.presence_changed),
         })
     }
 

@@ -8,6 +8,33 @@ use store::rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::error::SkypeError;
 
+/// Times in admin output: RFC 3339 UTC (`2026-11-27T06:04:20Z`), as PowerShell shows a DateTime,
+/// rather than Unix seconds.
+pub(crate) mod when {
+    use serde::Serializer;
+
+    pub fn text(unix: i64) -> String {
+        time::OffsetDateTime::from_unix_timestamp(unix)
+            .ok()
+            .and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
+            .unwrap_or_else(|| unix.to_string())
+    }
+
+    pub fn at<S: Serializer>(unix: &i64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&text(*unix))
+    }
+
+    pub fn maybe<S: Serializer>(unix: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
+        match unix {
+            Some(u) => s.serialize_str(&text(*u)),
+            None => s.serialize_none(),
+        }
+    }
+}
+
 pub const MIGRATIONS: &[Migration] = &[Migration {
     version: 1,
     sql: r#"
@@ -277,10 +304,15 @@ pub struct OutboxRow {
     pub conversation_id: String,
     pub status: String,
     pub attempts: i64,
+    #[serde(serialize_with = "when::at")]
     pub created: i64,
+    #[serde(serialize_with = "when::maybe")]
     pub first_failure: Option<i64>,
+    #[serde(serialize_with = "when::maybe")]
     pub last_attempt: Option<i64>,
+    #[serde(serialize_with = "when::maybe")]
     pub next_attempt: Option<i64>,
+    #[serde(serialize_with = "when::maybe")]
     pub delivered: Option<i64>,
     pub item_id: Option<String>,
     pub last_error: Option<String>,
@@ -456,9 +488,12 @@ pub struct SubscriptionRow {
     pub user: String,
     pub subscription_id: Option<String>,
     pub status: String,
+    #[serde(serialize_with = "when::at")]
     pub created: i64,
+    #[serde(serialize_with = "when::maybe")]
     pub last_attempt: Option<i64>,
     pub last_error: Option<String>,
+    #[serde(serialize_with = "when::maybe")]
     pub last_notification: Option<i64>,
 }
 
@@ -555,6 +590,7 @@ pub fn touch_subscription(
 #[serde(rename_all = "PascalCase")]
 pub struct PresenceEvent {
     pub id: i64,
+    #[serde(serialize_with = "when::at")]
     pub time: i64,
     pub user: Option<String>,
     pub verdict: String,
@@ -601,4 +637,38 @@ pub fn presence_events(
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Admin output shows times as PowerShell shows a DateTime. Regression: Unix seconds.
+    #[test]
+    fn admin_times_are_rfc3339() {
+        let e = PresenceEvent {
+            id: 1,
+            time: 1_800_000_000,
+            user: None,
+            verdict: "accepted".into(),
+            reason: String::new(),
+            presence: None,
+        };
+        let v = serde_json::to_value(&e).unwrap();
+        assert_eq!(v["Time"], "2027-01-15T08:00:00Z");
+        let s = SubscriptionRow {
+            key: String::new(),
+            user: "sip:a@b".into(),
+            subscription_id: None,
+            status: "Active".into(),
+            created: 0,
+            last_attempt: None,
+            last_error: None,
+            last_notification: Some(1_800_000_000),
+        };
+        let v = serde_json::to_value(&s).unwrap();
+        assert_eq!(v["Created"], "1970-01-01T00:00:00Z");
+        assert_eq!(v["LastAttempt"], serde_json::Value::Null);
+        assert_eq!(v["LastNotification"], "2027-01-15T08:00:00Z");
+    }
 }

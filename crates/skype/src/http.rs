@@ -222,7 +222,7 @@ async fn presence(State(s): State<Skype>, headers: HeaderMap, Path(sip): Path<St
         Ok::<_, SkypeError>(json!({
             "SipAddress": format!("sip:{}", u.sip_address),
             "Presence": u.presence,
-            "PresenceChanged": u.presence_changed,
+            "PresenceChanged": crate::db::when::text(u.presence_changed),
             "Subscription": sub,
             "RecentEvents": events,
         }))
