@@ -519,6 +519,9 @@ async fn run(cli: Cli) -> Result<i32> {
                 Value::Object(ref o) if o.contains_key("value") => {
                     o["value"].as_array().cloned().unwrap_or_default()
                 }
+                // nothing to show (a Remove- cmdlet), as PowerShell shows nothing
+                Value::Null => Vec::new(),
+                Value::String(ref t) if t.is_empty() => Vec::new(),
                 other => vec![other],
             };
             print_objects(&list);

@@ -634,3 +634,52 @@ async fn inspect_fetches_tls_metadata_with_the_lab_ca() {
     assert!(!o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("--ca DIR/tls/lab-ca.pem"), "{}", text(&o));
 }
+
+/// A Remove- cmdlet shows nothing, as PowerShell does. Regression: it printed `""`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remove_msol_credential_prints_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = lab::start(dir.path(), (0, 0)).await.unwrap();
+    lab::steps::setup(&lab.info, &mut |_| {}).await.unwrap();
+    let d = lab.info.data_dir.clone();
+    let o = block(|| {
+        run(
+            &d,
+            &[
+                "msol",
+                "Get-MsolServicePrincipalCredential",
+                "-AppPrincipalId",
+                SKYPE_APP,
+            ],
+        )
+    });
+    assert!(o.status.success(), "{}", text(&o));
+    let key_id = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .find_map(|l| {
+            l.split_once(':')
+                .filter(|(k, _)| k.trim() == "KeyId")
+                .map(|(_, v)| v.trim().to_owned())
+        })
+        .unwrap_or_else(|| panic!("no KeyId in {}", text(&o)));
+    let o = block(|| {
+        run(
+            &d,
+            &[
+                "msol",
+                "Remove-MsolServicePrincipalCredential",
+                "-AppPrincipalId",
+                SKYPE_APP,
+                "-KeyIds",
+                &key_id,
+            ],
+        )
+    });
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        "",
+        "{}",
+        text(&o)
+    );
+}
