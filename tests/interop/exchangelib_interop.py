@@ -66,6 +66,13 @@ def main() -> int:
     root.update_user_configuration(name=name, binary_data=wav + b"\x01")
     conf = root.get_user_configuration(name=name, properties="All")
     out["greeting_len_after_update"] = len(conf.binary_data or b"")
+    # FindItem sorts as asked (order_by)
+    tag = "sort " + base64.b16encode(os.urandom(3)).decode() + " "
+    for sub in ("b", "a", "c"):
+        Message(account=acc, folder=acc.drafts, subject=tag + sub).save()
+    mine = acc.drafts.filter(subject__startswith=tag)
+    out["order_asc"] = [i.subject[len(tag):] for i in mine.order_by("subject")]
+    out["order_desc"] = [i.subject[len(tag):] for i in mine.order_by("-subject")]
     # an operation the server does not implement: a clean EWS error, not an unparsable response
     try:
         acc.oof_settings

@@ -559,13 +559,17 @@ impl Handler<'_> {
                     },
                     None => None,
                 };
+                let sort = match crate::ews_filter::sort(&f.sort_order) {
+                    Ok(s) => s,
+                    Err(e) => return resp::error_response(&name, &e),
+                };
                 for parent in &f.parents {
                     let r = match self.sel(parent) {
                         Ok(sel) => {
                             let spec = FindSpec {
                                 associated: f.traversal == ItemTraversal::Associated,
                                 restriction: restriction.clone(),
-                                sort: vec![],
+                                sort: sort.clone(),
                                 paging,
                                 calendar_view,
                                 load_content: true,

@@ -1,12 +1,13 @@
-//! EWS restrictions → the mailbox store's filter tree. Unknown properties are an
-//! `ErrorInvalidRestriction`, never silently dropped (a dropped condition would widen a search).
+//! EWS restrictions → the mailbox store's filter tree, and `SortOrder` → the store's sort keys.
+//! Unknown properties are an error, never silently dropped (a dropped condition would widen a
+//! search; a dropped sort key would answer in an order the client did not ask for).
 
 use ews_proto::request::{
-    ComparisonOp, ContainmentComparison, ContainmentMode, Operand, Restriction,
+    ComparisonOp, ContainmentComparison, ContainmentMode, Operand, Restriction, SortDirection,
 };
 use ews_proto::response::ResponseError;
 use ews_proto::types::PropertyPath;
-use mailbox::{CompareOp, Field, Filter, Value};
+use mailbox::{CompareOp, Field, Filter, SortField, SortOrder, Value};
 
 fn field(p: &PropertyPath) -> Result<Field, ResponseError> {
     let bad = |what: &str| {
@@ -108,4 +109,39 @@ pub fn translate(r: &Restriction) -> Result<Filter, ResponseError> {
             ));
         }
     })
+}
+
+/// FindItem's `m:SortOrder` as the store's sort keys, first key first.
+pub fn sort(
+    order: &[(PropertyPath, SortDirection)],
+) -> Result<Vec<(SortField, SortOrder)>, ResponseError> {
+    order
+        .iter()
+        .map(|(path, dir)| {
+            let field = match path.field_uri() {
+                Some("item:DateTimeReceived") => SortField::DateTimeReceived,
+                Some("item:DateTimeSent") => SortField::DateTimeSent,
+                Some("item:DateTimeCreated") => SortField::DateTimeCreated,
+                Some("item:Subject") => SortField::Subject,
+                Some("item:ItemClass") => SortField::ItemClass,
+                Some("item:Size") => SortField::Size,
+                Some("calendar:Start") => SortField::Start,
+                Some("calendar:End") => SortField::End,
+                other => {
+                    return Err(ResponseError::new(
+                        "ErrorUnsupportedPathForSortGroup",
+                        &format!(
+                            "the sort order uses {}, which this server cannot sort on (it sorts on item:DateTimeReceived, item:DateTimeSent, item:DateTimeCreated, item:Subject, item:ItemClass, item:Size, calendar:Start, calendar:End)",
+                            other.unwrap_or("an extended or indexed property")
+                        ),
+                    ));
+                }
+            };
+            let order = match dir {
+                SortDirection::Ascending => SortOrder::Ascending,
+                SortDirection::Descending => SortOrder::Descending,
+            };
+            Ok((field, order))
+        })
+        .collect()
 }

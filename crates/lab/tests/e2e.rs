@@ -412,6 +412,9 @@ async fn exchangelib_interop() {
             assert!(tree.iter().any(|t| t == f), "{f} missing from {tree:?}");
         }
         assert_eq!(v["history_subjects"].as_array().unwrap().len(), 1, "{v}");
+        // Regression: FindItem ignored SortOrder, so order_by() did nothing.
+        assert_eq!(v["order_asc"], json!(["a", "b", "c"]), "{v}");
+        assert_eq!(v["order_desc"], json!(["c", "b", "a"]), "{v}");
         // Regression: an unimplemented availability-style operation was answered with an
         // element exchangelib could not parse ("Unknown SOAP response"); now it is the EWS
         // error its ResponseCode names.
