@@ -320,16 +320,20 @@ impl EwsProtoError {
     /// * `ErrorInvalidServerVersion` for [`Self::UnsupportedServerVersion`];
     /// * `ErrorInvalidIdMalformed` for [`Self::EmptyId`];
     /// * `ErrorInvalidRequest` for requests that are well-formed but not
-    ///   acceptable (too large, unsupported constructs, a foreign operation,
-    ///   a `mustUnderstand` header we do not understand);
+    ///   acceptable (too large, a foreign operation, a `mustUnderstand` header
+    ///   we do not understand);
+    /// * `ErrorInvalidOperation` for valid EWS this server does not support (not
+    ///   `ErrorInvalidRequest`: exchangelib takes that fault for a wrong server
+    ///   version and retries every version before giving up with a misleading
+    ///   error);
     /// * `ErrorSchemaValidation` for everything that is malformed XML or
     ///   does not match the EWS schema (including the hardening limits).
     pub fn response_code(&self) -> &'static str {
         match self {
             Self::UnsupportedServerVersion { .. } => "ErrorInvalidServerVersion",
             Self::EmptyId { .. } => "ErrorInvalidIdMalformed",
+            Self::Unsupported { .. } => "ErrorInvalidOperation",
             Self::InputTooLarge { .. }
-            | Self::Unsupported { .. }
             | Self::NotAnEwsOperation { .. }
             | Self::MustUnderstandHeader { .. } => "ErrorInvalidRequest",
             Self::SoapFault { .. } => "ErrorInternalServerError",
@@ -454,7 +458,8 @@ mod tests {
                 position: 0
             }
             .response_code(),
-            "ErrorInvalidRequest"
+            // not ErrorInvalidRequest, which exchangelib retries as a version mismatch
+            "ErrorInvalidOperation"
         );
         assert_eq!(
             EwsProtoError::DtdNotAllowed { position: 7 }.position(),

@@ -412,6 +412,13 @@ async fn exchangelib_interop() {
             assert!(tree.iter().any(|t| t == f), "{f} missing from {tree:?}");
         }
         assert_eq!(v["history_subjects"].as_array().unwrap().len(), 1, "{v}");
+        // Regression: valid EWS this server does not support was an ErrorInvalidRequest fault,
+        // which exchangelib retried under every version and reported as a version mismatch.
+        let task = v["task_save"].as_str().unwrap_or_default();
+        assert!(
+            task.starts_with("ErrorInvalidOperation") && task.contains("not supported"),
+            "{v}"
+        );
         // Regression: FindItem ignored SortOrder, so order_by() did nothing.
         assert_eq!(v["order_asc"], json!(["a", "b", "c"]), "{v}");
         assert_eq!(v["order_desc"], json!(["c", "b", "a"]), "{v}");
