@@ -307,6 +307,13 @@ impl Exchange {
         let after: u64 = watermark.parse().map_err(|_| {
             ResponseError::new("ErrorInvalidWatermark", "The watermark is invalid.")
         })?;
+        // every watermark this subscription handed out is at most its latest one
+        if after > u64::try_from(s.watermark).unwrap_or(0) {
+            return Err(ResponseError::new(
+                "ErrorInvalidWatermark",
+                "The watermark is invalid: this subscription never issued it; pass the last watermark GetEvents or Subscribe returned.",
+            ));
+        }
         let (events, last, more) = self
             .pending(key, &s.folders, &s.types, after)
             .await

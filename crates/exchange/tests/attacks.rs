@@ -1106,6 +1106,17 @@ async fn a_subscription_belongs_to_its_application() {
         assert_eq!(a.status, 200, "{}", a.body);
         assert!(a.body.contains("ErrorSubscriptionNotFound"), "{}", a.body);
     }
+    // a watermark it never issued is refused (a client storing it would miss every event)
+    let a = call_with(
+        &client,
+        &e.url,
+        &skype,
+        &envelope(&format!(
+            "<m:GetEvents><m:SubscriptionId>{id}</m:SubscriptionId><m:Watermark>99999</m:Watermark></m:GetEvents>"
+        )),
+    )
+    .await;
+    assert!(a.body.contains("ErrorInvalidWatermark"), "{}", a.body);
     // its owner does
     let a = call_with(&client, &e.url, &skype, &get_events).await;
     assert!(
