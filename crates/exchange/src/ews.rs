@@ -309,6 +309,9 @@ struct Handler<'a> {
     smtp: String,
 }
 
+/// Most parent folders one FindItem searches.
+const MAX_FIND_PARENTS: usize = 100;
+
 fn is_recoverable(d: &str) -> bool {
     d.starts_with("recoverableitems")
 }
@@ -361,6 +364,22 @@ impl Handler<'_> {
                 ),
             ))
         }
+    }
+
+    /// Writes into `sel` (a folder of this mailbox) need ArchiveApplication when it is under
+    /// Recoverable Items (the compliance archive), UserApplication otherwise.
+    async fn authorize_write_in(&self, sel: &FolderSel) -> Result<(), ResponseError> {
+        if self.authorize(true).is_ok() {
+            return Ok(());
+        }
+        let lineage = self
+            .ex
+            .inner
+            .mbx
+            .folder_lineage(&self.key, sel.clone())
+            .await
+            .map_err(|e| err(&e))?;
+        self.authorize(lineage.iter().flatten().any(|d| is_recoverable(d)))
     }
 
     async fn folder_view(&self, f: mailbox::Folder) -> FolderView {
@@ -448,6 +467,27 @@ impl Handler<'_> {
                 resp::find_folder_response(&f.shape, &out)
             }
             Operation::CreateItem(c) => {
+                // Messages need a disposition, and this server stores mail but does not send it:
+                // refusing is better than saving a message the client believes was sent.
+                let has_message = c.items.iter().any(|i| matches!(i, ReqItem::Message(_)));
+                let refusal = match c.message_disposition {
+                    None if has_message => Some(ResponseError::new(
+                        "ErrorMessageDispositionRequired",
+                        "MessageDisposition is required when creating messages; use SaveOnly.",
+                    )),
+                    Some(d @ (request::MessageDisposition::SendOnly
+                    | request::MessageDisposition::SendAndSaveCopy)) => Some(ResponseError::new(
+                        "ErrorInvalidOperation",
+                        &format!(
+                            "MessageDisposition {} is not supported: this server stores mail but does not send it; create the message with SaveOnly",
+                            d.as_str()
+                        ),
+                    )),
+                    _ => None,
+                };
+                if let Some(e) = refusal {
+                    return resp::create_item_response(&vec![Err(e); c.items.len().max(1)]);
+                }
                 let folder = c.saved_folder.clone().unwrap_or(FolderRef::Distinguished {
                     id: "drafts".parse().unwrap_or_else(|_| unreachable_folder()),
                     mailbox: None,
@@ -563,6 +603,19 @@ impl Handler<'_> {
                     Ok(s) => s,
                     Err(e) => return resp::error_response(&name, &e),
                 };
+                // each parent is a search of its own: bound how many one request may ask for
+                if f.parents.len() > MAX_FIND_PARENTS {
+                    return resp::error_response(
+                        &name,
+                        &ResponseError::new(
+                            "ErrorInvalidRequest",
+                            &format!(
+                                "FindItem names {} parent folders; at most {MAX_FIND_PARENTS} are searched in one request",
+                                f.parents.len()
+                            ),
+                        ),
+                    );
+                }
                 for parent in &f.parents {
                     let r = match self.sel(parent) {
                         Ok(sel) => {
@@ -572,7 +625,8 @@ impl Handler<'_> {
                                 sort: sort.clone(),
                                 paging,
                                 calendar_view,
-                                load_content: true,
+                                // FindItem never returns bodies or configuration streams
+                                load_content: false,
                             };
                             match self.ex.inner.mbx.find_items(&self.key, sel, spec).await {
                                 Ok(page) => {
@@ -601,13 +655,66 @@ impl Handler<'_> {
                     DeleteType::SoftDelete => mailbox::DeleteMode::Soft,
                     DeleteType::MoveToDeletedItems => mailbox::DeleteMode::MoveToDeletedItems,
                 };
-                let ids = d.item_ids.iter().map(|i| i.id.clone()).collect();
-                match self.ex.inner.mbx.delete_items(&self.key, ids, mode).await {
-                    Ok(rs) => resp::delete_item_response(
-                        &rs.into_iter()
-                            .map(|r| r.map_err(|e| err(&e)))
-                            .collect::<Vec<_>>(),
-                    ),
+                let ids: Vec<String> = d.item_ids.iter().map(|i| i.id.clone()).collect();
+                // Without ArchiveApplication, items under Recoverable Items (the archive) are
+                // refused one by one; the others are deleted as asked.
+                let mut denied: Vec<Option<ResponseError>> = vec![None; ids.len()];
+                if self.authorize(true).is_err() {
+                    match self.ex.inner.mbx.get_items(&self.key, ids.clone()).await {
+                        Ok(found) => {
+                            for (slot, r) in denied.iter_mut().zip(found) {
+                                match r {
+                                    Ok(item) => {
+                                        if let Err(e) = self
+                                            .authorize_write_in(&FolderSel::Id(item.folder_id))
+                                            .await
+                                        {
+                                            *slot = Some(e);
+                                        }
+                                    }
+                                    // not checked, so not deleted
+                                    Err(e @ MailboxError::ResponseBudgetExceeded { .. }) => {
+                                        *slot = Some(err(&e));
+                                    }
+                                    // unknown or malformed: the delete itself reports it
+                                    Err(_) => {}
+                                }
+                            }
+                        }
+                        Err(e) => {
+                            return resp::delete_item_response(&vec![
+                                Err(err(&e));
+                                d.item_ids.len().max(1)
+                            ]);
+                        }
+                    }
+                }
+                let allowed: Vec<String> = ids
+                    .iter()
+                    .zip(&denied)
+                    .filter(|(_, d)| d.is_none())
+                    .map(|(id, _)| id.clone())
+                    .collect();
+                let deleted = if allowed.is_empty() {
+                    Ok(Vec::new())
+                } else {
+                    self.ex.inner.mbx.delete_items(&self.key, allowed, mode).await
+                };
+                match deleted {
+                    Ok(rs) => {
+                        let mut rs = rs.into_iter();
+                        let out: Vec<_> = denied
+                            .into_iter()
+                            .map(|d| match d {
+                                Some(e) => Err(e),
+                                None => rs
+                                    .next()
+                                    .unwrap_or(Err(MailboxError::ItemNotFound))
+                                    .map_err(|e| err(&e)),
+                            })
+                            .collect();
+                        resp::delete_item_response(&out)
+                    }
                     Err(e) => {
                         resp::delete_item_response(&vec![Err(err(&e)); d.item_ids.len().max(1)])
                     }
@@ -631,7 +738,11 @@ impl Handler<'_> {
             }
             Operation::CreateUserConfiguration(u) | Operation::UpdateUserConfiguration(u) => {
                 let create = name == "CreateUserConfiguration";
-                let r = match self.sel(&u.name.folder) {
+                let target = match self.sel(&u.name.folder) {
+                    Ok(sel) => self.authorize_write_in(&sel).await.map(|()| sel),
+                    Err(e) => Err(e),
+                };
+                let r = match target {
                     Ok(sel) => {
                         let cfg = mailbox::UserConfig {
                             name: u.name.name.clone(),
@@ -666,7 +777,11 @@ impl Handler<'_> {
                 }
             }
             Operation::DeleteUserConfiguration(n) => {
-                let r = match self.sel(&n.folder) {
+                let target = match self.sel(&n.folder) {
+                    Ok(sel) => self.authorize_write_in(&sel).await.map(|()| sel),
+                    Err(e) => Err(e),
+                };
+                let r = match target {
                     Ok(sel) => self
                         .ex
                         .inner

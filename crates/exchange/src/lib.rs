@@ -177,7 +177,11 @@ impl Exchange {
             .db
             .call_blocking(|c| trust::build_snapshot(c, &hosts, 0))?;
         let traffic = TrafficLog::new(cfg.data_dir.as_ref().map(|d| d.join("traffic.jsonl")));
-        let mut builder = reqwest::Client::builder().timeout(std::time::Duration::from_secs(10));
+        // no redirects: a metadata URL or a push subscriber could otherwise steer Exchange's
+        // signed requests (and an https URL to plain http) somewhere else
+        let mut builder = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none());
         for r in &cfg.tls_roots {
             builder = builder.add_root_certificate(
                 reqwest::Certificate::from_der(r)

@@ -521,7 +521,10 @@ impl Exchange {
             .get("x-ms-diagnostics")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let text = r.bytes().await.map_err(|e| e.to_string())?;
+        // a SendNotificationResult is a few hundred bytes: never hold what a subscriber sends
+        let text = tlskit::read_capped(r, MAX_SUBSCRIBER_REPLY_BYTES)
+            .await
+            .map_err(|e| format!("the subscriber's reply: {e}"))?;
         if !status.is_success() {
             return Err(format!(
                 "the subscriber answered HTTP {status}{}",
@@ -577,3 +580,6 @@ fn sub_from_row(r: &store::rusqlite::Row) -> store::rusqlite::Result<Sub> {
         last_contact: r.get(9)?,
     })
 }
+
+/// Most bytes read of a push subscriber's reply.
+const MAX_SUBSCRIBER_REPLY_BYTES: usize = 64 << 10;

@@ -301,6 +301,9 @@ pub struct FetchedMetadata {
     pub certificates: Vec<Certificate>,
 }
 
+/// Most bytes read of an auth server's or partner's metadata document.
+pub const MAX_METADATA_BYTES: usize = 1 << 20;
+
 pub async fn fetch_metadata(
     http: &reqwest::Client,
     url: &str,
@@ -320,7 +323,9 @@ pub async fn fetch_metadata(
     if !resp.status().is_success() {
         return Err(err(format!("HTTP {}", resp.status())));
     }
-    let body = resp.bytes().await.map_err(|e| err(e.to_string()))?;
+    let body = tlskit::read_capped(resp, MAX_METADATA_BYTES)
+        .await
+        .map_err(|e| err(e.to_string()))?;
     let md = AcsMetadata::parse(&body).map_err(|e| err(e.to_string()))?;
     let certificates = md.signing_certificates().map_err(|e| err(e.to_string()))?;
     let token_endpoint = md.token_endpoint().unwrap_or("").to_owned();

@@ -1204,3 +1204,156 @@ async fn set_auth_config_refuses_nonsense_and_publishes_at_once() {
     .unwrap();
     assert!(cfg[0].to_string().contains("2031-01-01"), "{cfg:?}");
 }
+
+fn soap(op: &str) -> String {
+    format!(
+        r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><s:Body>{op}</s:Body></s:Envelope>"#
+    )
+}
+
+fn created_id(body: &str) -> String {
+    body.split("ItemId Id=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or_else(|| panic!("no ItemId in {body}"))
+        .to_owned()
+}
+
+/// The compliance archive (Recoverable Items) needs ArchiveApplication for every write, not only
+/// for CreateItem. Regression: a partner with UserApplication alone could HardDelete archived
+/// items and write user configurations there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_archive_needs_archive_application_for_every_write() {
+    let e = env(1_000_000).await;
+    let client = reqwest::Client::new();
+    let skype = wrap(&sign(&actor()));
+    let create = |folder: &str| {
+        soap(&format!(
+            r#"<m:CreateItem MessageDisposition="SaveOnly"><m:SavedItemFolderId><t:DistinguishedFolderId Id="{folder}"/></m:SavedItemFolderId><m:Items><t:Message><t:Subject>archived</t:Subject></t:Message></m:Items></m:CreateItem>"#
+        ))
+    };
+    let archived = created_id(
+        &call_with(&client, &e.url, &skype, &create("recoverableitemspurges"))
+            .await
+            .body,
+    );
+    let normal = created_id(
+        &call_with(&client, &e.url, &skype, &create("inbox"))
+            .await
+            .body,
+    );
+    e.ex.run_cmdlet(
+        "Remove-ManagementRoleAssignment",
+        json!({"Identity": "ArchiveApplication-SfBOnline-ApplicationAccount"})
+            .as_object()
+            .unwrap()
+            .clone(),
+    )
+    .await
+    .unwrap();
+    let delete = soap(&format!(
+        r#"<m:DeleteItem DeleteType="HardDelete"><m:ItemIds><t:ItemId Id="{archived}"/><t:ItemId Id="{normal}"/></m:ItemIds></m:DeleteItem>"#
+    ));
+    let a = call_with(&client, &e.url, &skype, &delete).await;
+    let codes: Vec<&str> = a
+        .body
+        .split("<m:ResponseCode>")
+        .skip(1)
+        .filter_map(|r| r.split('<').next())
+        .collect();
+    assert_eq!(codes, ["ErrorAccessDenied", "NoError"], "{}", a.body);
+    assert!(a.body.contains("ArchiveApplication"), "{}", a.body);
+    for op in [
+        r#"<m:CreateUserConfiguration><m:UserConfiguration><t:UserConfigurationName Name="X.Y"><t:DistinguishedFolderId Id="recoverableitemspurges"/></t:UserConfigurationName><t:BinaryData>AAAA</t:BinaryData></m:UserConfiguration></m:CreateUserConfiguration>"#,
+        r#"<m:DeleteUserConfiguration><m:UserConfigurationName Name="X.Y"><t:DistinguishedFolderId Id="recoverableitemspurges"/></m:UserConfigurationName></m:DeleteUserConfiguration>"#,
+    ] {
+        let a = call_with(&client, &e.url, &skype, &soap(op)).await;
+        assert!(a.body.contains("ErrorAccessDenied"), "{op}: {}", a.body);
+    }
+    // the archived item is still there
+    let get = soap(&format!(
+        r#"<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape><m:ItemIds><t:ItemId Id="{archived}"/></m:ItemIds></m:GetItem>"#
+    ));
+    let a = call_with(&client, &e.url, &skype, &get).await;
+    assert!(
+        a.body.contains("<m:ResponseCode>NoError</m:ResponseCode>"),
+        "{}",
+        a.body
+    );
+}
+
+/// One request cannot make the server hold unbounded item content. Regression: GetItem naming
+/// one big item a thousand times built the whole multi-gigabyte response in memory (the process
+/// aborted), and FindItem loaded bodies it never returns, once per repeated parent folder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_cannot_make_the_server_hold_unbounded_content() {
+    let e = env(1_000_000).await;
+    let client = reqwest::Client::new();
+    let skype = wrap(&sign(&actor()));
+    let big = "x".repeat(4 << 20);
+    let create = soap(&format!(
+        r#"<m:CreateItem MessageDisposition="SaveOnly"><m:SavedItemFolderId><t:DistinguishedFolderId Id="drafts"/></m:SavedItemFolderId><m:Items><t:Message><t:Subject>big</t:Subject><t:Body BodyType="Text">{big}</t:Body></t:Message></m:Items></m:CreateItem>"#
+    ));
+    let id = created_id(&call_with(&client, &e.url, &skype, &create).await.body);
+    let ids: String = (0..20)
+        .map(|_| format!(r#"<t:ItemId Id="{id}"/>"#))
+        .collect();
+    let get = soap(&format!(
+        r#"<m:GetItem><m:ItemShape><t:BaseShape>Default</t:BaseShape></m:ItemShape><m:ItemIds>{ids}</m:ItemIds></m:GetItem>"#
+    ));
+    let a = call_with(&client, &e.url, &skype, &get).await;
+    let ok = a
+        .body
+        .matches("<m:ResponseCode>NoError</m:ResponseCode>")
+        .count();
+    let stopped = a.body.matches("ErrorBatchProcessingStopped").count();
+    assert_eq!(ok + stopped, 20, "{}", &a.body[..a.body.len().min(400)]);
+    assert!(
+        ok >= 1 && ok <= 17 && stopped >= 3,
+        "ok {ok}, stopped {stopped}"
+    );
+    // FindItem: a bounded number of parent folders
+    let parents: String = (0..101)
+        .map(|_| r#"<t:DistinguishedFolderId Id="drafts"/>"#)
+        .collect();
+    let find = soap(&format!(
+        r#"<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape><m:ParentFolderIds>{parents}</m:ParentFolderIds></m:FindItem>"#
+    ));
+    let a = call_with(&client, &e.url, &skype, &find).await;
+    assert!(a.body.contains("at most 100 are searched"), "{}", a.body);
+}
+
+/// Exchange reads at most 1 MB of a metadata document and follows no redirect. Regression: it
+/// read whatever the server sent (a subscriber's or metadata server's reply could grow Exchange
+/// by gigabytes) and followed redirects (steering signed requests, https to http).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_fetches_are_bounded_and_never_redirected() {
+    let e = env(1_000_000).await;
+    let app = axum::Router::new()
+        .route("/huge", get(|| async { "x".repeat(2 << 20) }))
+        .route(
+            "/moved",
+            get(|| async {
+                (
+                    axum::http::StatusCode::FOUND,
+                    [("location", "http://127.0.0.1:1/elsewhere")],
+                )
+            }),
+        );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await });
+    for (path, says) in [("huge", "larger than 1048576 bytes"), ("moved", "HTTP 302")] {
+        let err =
+            e.ex.run_cmdlet(
+                "New-AuthServer",
+                json!({"Name": format!("X{path}"), "AuthMetadataUrl": format!("{base}/{path}")})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            )
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains(says), "{path}: {err}");
+    }
+}

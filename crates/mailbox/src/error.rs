@@ -52,6 +52,10 @@ pub enum MailboxError {
         limit: usize,
     },
     /// A calendar item whose end precedes its start.
+    #[error(
+        "the response would exceed {limit} bytes of item content, so this item and the ones after it were not read; request fewer items at a time"
+    )]
+    ResponseBudgetExceeded { limit: usize },
     #[error("the end date of the calendar item is earlier than its start date")]
     CalendarEndBeforeStart,
     /// A stored row failed to decode; reported, never papered over.
@@ -78,6 +82,7 @@ impl MailboxError {
             MailboxError::InvalidRequest(_) => "ErrorInvalidRequest",
             MailboxError::InvalidRestriction(_) => "ErrorInvalidRestriction",
             MailboxError::TooLarge { .. } => "ErrorMessageSizeExceeded",
+            MailboxError::ResponseBudgetExceeded { .. } => "ErrorBatchProcessingStopped",
             MailboxError::CalendarEndBeforeStart => "ErrorCalendarEndDateIsEarlierThanStartDate",
             MailboxError::Corrupt(_) => "ErrorCorruptData",
             MailboxError::Store(_) => "ErrorInternalServerError",

@@ -612,12 +612,26 @@ pub(crate) fn delete_local(
 }
 
 /// Per-id errors that are the caller's (reported per item); anything else aborts the transaction.
+/// Most item content one `get_items` call reads before it answers the remaining ids with
+/// [`MailboxError::ResponseBudgetExceeded`].
+pub const MAX_GET_ITEMS_BYTES: usize = 64 << 20;
+
+/// The bytes an item's content takes in memory (and roughly in a response).
+fn content_bytes(i: &Item) -> usize {
+    let body = i.body.as_ref().map_or(0, |b| b.content.len());
+    let config = i.user_configuration.as_ref().map_or(0, |c| {
+        c.binary_data.as_ref().map_or(0, |b| b.len()) + c.xml_data.as_ref().map_or(0, |x| x.len())
+    });
+    body + config + i.subject.as_ref().map_or(0, |s| s.len())
+}
+
 fn is_per_item(e: &MailboxError) -> bool {
     matches!(
         e,
         MailboxError::ItemNotFound
             | MailboxError::InvalidIdMalformed(_)
             | MailboxError::UserConfigurationExists(_)
+            | MailboxError::ResponseBudgetExceeded { .. }
     )
 }
 
@@ -770,9 +784,22 @@ impl MailboxStore {
         self.read(move |tx| {
             let mb = mailbox_row(tx, &key)?;
             let mut out = Vec::with_capacity(ids.len());
+            // the content read so far: one request may not make the server hold more than
+            // MAX_GET_ITEMS_BYTES (1,000 ids of one 15 MB item would otherwise be 15 GB)
+            let mut loaded = 0usize;
             for id in &ids {
+                if loaded > MAX_GET_ITEMS_BYTES {
+                    out.push(Err(MailboxError::ResponseBudgetExceeded {
+                        limit: MAX_GET_ITEMS_BYTES,
+                    }));
+                    continue;
+                }
                 match item_local(&mb, id).and_then(|local| load_item(tx, &mb, local, true)) {
                     Err(e) if !is_per_item(&e) => return Err(e),
+                    Ok(item) => {
+                        loaded = loaded.saturating_add(content_bytes(&item));
+                        out.push(Ok(item));
+                    }
                     r => out.push(r),
                 }
             }

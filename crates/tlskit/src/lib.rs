@@ -138,6 +138,31 @@ pub fn read_roots(path: &Path) -> Result<Vec<Vec<u8>>, TlsError> {
     Ok(out)
 }
 
+/// Why [`read_capped`] gave no body.
+#[derive(Debug, thiserror::Error)]
+pub enum CappedReadError {
+    #[error("the response is larger than {cap} bytes")]
+    TooLarge { cap: usize },
+    #[error("reading the response: {0}")]
+    Read(#[from] reqwest::Error),
+}
+
+/// A response body of at most `cap` bytes, read chunk by chunk: a peer cannot make the reader
+/// hold more than `cap` (plus one chunk) whatever it sends or claims in Content-Length.
+pub async fn read_capped(mut r: reqwest::Response, cap: usize) -> Result<Vec<u8>, CappedReadError> {
+    if r.content_length().is_some_and(|n| n > cap as u64) {
+        return Err(CappedReadError::TooLarge { cap });
+    }
+    let mut out = Vec::new();
+    while let Some(chunk) = r.chunk().await? {
+        if out.len() + chunk.len() > cap {
+            return Err(CappedReadError::TooLarge { cap });
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
 /// An HTTP client (10 s timeout) that trusts exactly `roots` for HTTPS (none: HTTPS fails, HTTP
 /// works), using aws-lc-rs.
 pub fn client(roots: &[Vec<u8>]) -> Result<reqwest::Client, TlsError> {
