@@ -1309,7 +1309,7 @@ async fn a_request_cannot_make_the_server_hold_unbounded_content() {
     let stopped = a.body.matches("ErrorBatchProcessingStopped").count();
     assert_eq!(ok + stopped, 20, "{}", &a.body[..a.body.len().min(400)]);
     assert!(
-        ok >= 1 && ok <= 17 && stopped >= 3,
+        (1..=17).contains(&ok) && stopped >= 3,
         "ok {ok}, stopped {stopped}"
     );
     // FindItem: a bounded number of parent folders
