@@ -47,6 +47,25 @@ def main() -> int:
     got = [i for i in ch.all() if i.subject == subject]
     out["history_subjects"] = [i.subject for i in got]
     out["history_body"] = str(got[0].body) if got else None
+    # UpdateItem, MoveItem, CopyItem
+    item = got[0]
+    first = (item.id, item.changekey)
+    item.subject = subject + " renamed"
+    item.categories = ["Skype"]
+    item.save(update_fields=["subject", "categories"])
+    assert item.id == first[0] and item.changekey != first[1], (first, item.id, item.changekey)
+    item.is_read = True
+    item.save()
+    again = list(acc.fetch(ids=[item]))[0]
+    out["updated"] = {"subject": again.subject, "is_read": again.is_read, "categories": again.categories}
+    moved = item.move(acc.inbox)
+    moved_id = moved[0] if isinstance(moved, tuple) else item.id
+    out["moved_to_inbox"] = [i.subject for i in acc.inbox.all() if i.subject == again.subject]
+    copy_id = item.copy(ch)
+    out["copied_back"] = [i.subject for i in ch.all() if i.subject == again.subject]
+    out["move_copy_ids"] = [str(moved_id)[:8], str(copy_id)[:8]]
+    assert out["updated"] == {"subject": subject + " renamed", "is_read": True, "categories": ["Skype"]}, out
+    assert len(out["moved_to_inbox"]) == 1 and len(out["copied_back"]) == 1, out
     # Recoverable Items\Purges
     purges = acc.recoverable_items_purges
     assert isinstance(purges, RecoverableItemsPurges), type(purges)

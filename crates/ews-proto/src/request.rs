@@ -59,6 +59,9 @@ pub enum Operation {
     GetItem(GetItem),
     FindItem(FindItem),
     DeleteItem(DeleteItem),
+    UpdateItem(UpdateItem),
+    MoveItem(MoveCopyItem),
+    CopyItem(MoveCopyItem),
     GetUserConfiguration(GetUserConfiguration),
     CreateUserConfiguration(UserConfiguration),
     UpdateUserConfiguration(UserConfiguration),
@@ -91,6 +94,9 @@ impl Operation {
             Self::GetItem(_) => "GetItem",
             Self::FindItem(_) => "FindItem",
             Self::DeleteItem(_) => "DeleteItem",
+            Self::UpdateItem(_) => "UpdateItem",
+            Self::MoveItem(_) => "MoveItem",
+            Self::CopyItem(_) => "CopyItem",
             Self::GetUserConfiguration(_) => "GetUserConfiguration",
             Self::CreateUserConfiguration(_) => "CreateUserConfiguration",
             Self::UpdateUserConfiguration(_) => "UpdateUserConfiguration",
@@ -137,6 +143,15 @@ str_enum! {
         SaveOnly = "SaveOnly",
         SendOnly = "SendOnly",
         SendAndSaveCopy = "SendAndSaveCopy",
+    }
+}
+
+str_enum! {
+    /// `m:UpdateItem/@ConflictResolution` (absent means `NeverOverwrite`).
+    pub enum ConflictResolution ("ConflictResolution") {
+        NeverOverwrite = "NeverOverwrite",
+        AutoResolve = "AutoResolve",
+        AlwaysOverwrite = "AlwaysOverwrite",
     }
 }
 
@@ -357,6 +372,97 @@ pub struct DeleteItem {
     pub send_meeting_cancellations: Option<String>,
     pub affected_task_occurrences: Option<String>,
     pub suppress_read_receipts: Option<bool>,
+}
+
+/// One property inside the item element of a `t:SetItemField` /
+/// `t:AppendToItemField` (e.g. `<t:Message><t:Subject>x</t:Subject></t:Message>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ItemFieldValue {
+    ItemClass(String),
+    Subject(String),
+    Sensitivity(Sensitivity),
+    Body(Body),
+    Categories(Vec<String>),
+    Importance(Importance),
+    IsRead(bool),
+    Extended(ExtendedProperty),
+    /// Any other property element, by local name: not modelled for updates
+    /// (the server answers a per-item error, never a fault).
+    Other(String),
+}
+
+impl ItemFieldValue {
+    /// The `FieldURI` naming this property (`None` for extended and other properties).
+    pub fn field_uri(&self) -> Option<&'static str> {
+        Some(match self {
+            Self::ItemClass(_) => "item:ItemClass",
+            Self::Subject(_) => "item:Subject",
+            Self::Sensitivity(_) => "item:Sensitivity",
+            Self::Body(_) => "item:Body",
+            Self::Categories(_) => "item:Categories",
+            Self::Importance(_) => "item:Importance",
+            Self::IsRead(_) => "message:IsRead",
+            Self::Extended(_) | Self::Other(_) => return None,
+        })
+    }
+
+    /// Whether this value is the property `path` names.
+    pub fn is_for(&self, path: &PropertyPath) -> bool {
+        match (self, path) {
+            (Self::Extended(e), PropertyPath::Extended(p)) => e.uri.matches(p),
+            // `item:ReminderIsSet` names `t:ReminderIsSet`
+            (Self::Other(name), PropertyPath::Field(f)) => {
+                f.split_once(':').is_some_and(|(_, local)| local == name)
+            }
+            (v, PropertyPath::Field(f)) => v.field_uri() == Some(f.as_str()),
+            _ => false,
+        }
+    }
+}
+
+/// One change of a `t:ItemChange/t:Updates`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ItemFieldChange {
+    /// `t:SetItemField`: the path and the properties of its item element
+    /// (Exchange requires exactly one, matching the path; checked by the server).
+    Set {
+        path: PropertyPath,
+        values: Vec<ItemFieldValue>,
+    },
+    /// `t:AppendToItemField`.
+    Append {
+        path: PropertyPath,
+        values: Vec<ItemFieldValue>,
+    },
+    /// `t:DeleteItemField`.
+    Delete { path: PropertyPath },
+}
+
+/// `t:ItemChange`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemChange {
+    pub item_id: ItemRef,
+    pub updates: Vec<ItemFieldChange>,
+}
+
+/// `m:UpdateItem`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpdateItem {
+    pub conflict_resolution: ConflictResolution,
+    pub message_disposition: Option<MessageDisposition>,
+    pub send_meeting_invitations_or_cancellations: Option<String>,
+    pub suppress_read_receipts: Option<bool>,
+    pub saved_folder: Option<FolderRef>,
+    pub changes: Vec<ItemChange>,
+}
+
+/// `m:MoveItem` / `m:CopyItem`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MoveCopyItem {
+    pub to_folder: FolderRef,
+    pub item_ids: Vec<ItemRef>,
+    /// `@ReturnNewItemIds`; absent means the new ids are returned.
+    pub return_new_item_ids: Option<bool>,
 }
 
 /// `t:Body`.
@@ -1426,6 +1532,148 @@ fn parse_new_item(el: &Element, input: &[u8]) -> Result<NewItem> {
 }
 
 // ======================================================================
+// UpdateItem
+// ======================================================================
+
+/// The properties of the item element of a Set/AppendToItemField.
+fn parse_field_values(el: &Element, input: &[u8]) -> Result<Vec<ItemFieldValue>> {
+    let mut out = Vec::with_capacity(el.children.len());
+    for child in &el.children {
+        if &*child.ns != TYPES {
+            return Err(unexpected(el, child));
+        }
+        out.push(match child.local.as_str() {
+            "ItemClass" => ItemFieldValue::ItemClass(child.text_trimmed().to_owned()),
+            "Subject" => ItemFieldValue::Subject(text_owned(child)),
+            "Sensitivity" => ItemFieldValue::Sensitivity(enum_text(child, Sensitivity::ALL)?),
+            "Body" => ItemFieldValue::Body(parse_body(child, input)?),
+            "Categories" => ItemFieldValue::Categories(
+                child
+                    .children
+                    .iter()
+                    .map(|s| {
+                        if s.is(TYPES, "String") {
+                            Ok(text_owned(s))
+                        } else {
+                            Err(unexpected(child, s))
+                        }
+                    })
+                    .collect::<Result<_>>()?,
+            ),
+            "Importance" => ItemFieldValue::Importance(enum_text(child, Importance::ALL)?),
+            "IsRead" => ItemFieldValue::IsRead(bool_text(child)?),
+            "ExtendedProperty" => ItemFieldValue::Extended(parse_extended_property(child)?),
+            other => ItemFieldValue::Other(other.to_owned()),
+        });
+    }
+    Ok(out)
+}
+
+/// `t:SetItemField` / `t:AppendToItemField` / `t:DeleteItemField`.
+fn parse_item_field_change(el: &Element, input: &[u8]) -> Result<ItemFieldChange> {
+    if &*el.ns != TYPES
+        || !matches!(
+            el.local.as_str(),
+            "SetItemField" | "AppendToItemField" | "DeleteItemField"
+        )
+    {
+        return Err(EwsProtoError::UnexpectedElement {
+            parent: "t:Updates".to_owned(),
+            found: dn(el),
+            position: el.position(),
+        });
+    }
+    let mut path = None;
+    let mut item = None;
+    for child in &el.children {
+        match parse_property_path(child)? {
+            Some(p) => set_once(&mut path, el, child, p)?,
+            None if &*child.ns == TYPES && el.local != "DeleteItemField" => {
+                set_once(&mut item, el, child, child)?
+            }
+            None => return Err(unexpected(el, child)),
+        }
+    }
+    let path = path.ok_or_else(|| EwsProtoError::MissingElement {
+        parent: dn(el),
+        name: "FieldURI",
+        position: el.position(),
+    })?;
+    if el.local == "DeleteItemField" {
+        return Ok(ItemFieldChange::Delete { path });
+    }
+    let item = item.ok_or_else(|| EwsProtoError::MissingElement {
+        parent: dn(el),
+        name: "Item",
+        position: el.position(),
+    })?;
+    let values = parse_field_values(item, input)?;
+    Ok(if el.local == "SetItemField" {
+        ItemFieldChange::Set { path, values }
+    } else {
+        ItemFieldChange::Append { path, values }
+    })
+}
+
+fn parse_item_change(el: &Element, input: &[u8]) -> Result<ItemChange> {
+    if !el.is(TYPES, "ItemChange") {
+        return Err(EwsProtoError::UnexpectedElement {
+            parent: "m:ItemChanges".to_owned(),
+            found: dn(el),
+            position: el.position(),
+        });
+    }
+    let mut item_id = None;
+    let mut updates = None;
+    for child in &el.children {
+        if &*child.ns != TYPES {
+            return Err(unexpected(el, child));
+        }
+        match child.local.as_str() {
+            "ItemId" => set_once(&mut item_id, el, child, parse_item_ref(child)?)?,
+            "OccurrenceItemId" | "RecurringMasterItemId" => return Err(unsupported(child)),
+            "Updates" => {
+                let list = child
+                    .children
+                    .iter()
+                    .map(|u| parse_item_field_change(u, input))
+                    .collect::<Result<Vec<_>>>()?;
+                if list.is_empty() {
+                    return Err(EwsProtoError::MissingElement {
+                        parent: dn(child),
+                        name: "SetItemField",
+                        position: child.position(),
+                    });
+                }
+                set_once(&mut updates, el, child, list)?;
+            }
+            _ => return Err(unexpected(el, child)),
+        }
+    }
+    Ok(ItemChange {
+        item_id: item_id.ok_or_else(|| EwsProtoError::MissingElement {
+            parent: dn(el),
+            name: "ItemId",
+            position: el.position(),
+        })?,
+        updates: updates.ok_or_else(|| EwsProtoError::MissingElement {
+            parent: dn(el),
+            name: "Updates",
+            position: el.position(),
+        })?,
+    })
+}
+
+fn parse_move_copy(op: &Element) -> Result<MoveCopyItem> {
+    check_children(op, &["ToFolderId", "ItemIds"])?;
+    Ok(MoveCopyItem {
+        to_folder: parse_single_folder_ref(req_child(op, MESSAGES, "ToFolderId")?)?,
+        item_ids: parse_item_refs(req_child(op, MESSAGES, "ItemIds")?)?,
+        return_new_item_ids: bool_attr(op, "ReturnNewItemIds")?,
+    })
+}
+
+// ======================================================================
 // User configuration
 // ======================================================================
 
@@ -1855,6 +2103,37 @@ fn parse_operation(op: &Element, input: &[u8]) -> Result<Operation> {
                 suppress_read_receipts: bool_attr(op, "SuppressReadReceipts")?,
             })
         }
+        "UpdateItem" => {
+            check_children(op, &["SavedItemFolderId", "ItemChanges"])?;
+            let changes_el = req_child(op, m, "ItemChanges")?;
+            let changes = changes_el
+                .children
+                .iter()
+                .map(|c| parse_item_change(c, input))
+                .collect::<Result<Vec<_>>>()?;
+            if changes.is_empty() {
+                return Err(EwsProtoError::MissingElement {
+                    parent: dn(changes_el),
+                    name: "ItemChange",
+                    position: changes_el.position(),
+                });
+            }
+            Operation::UpdateItem(UpdateItem {
+                conflict_resolution: enum_attr(op, "ConflictResolution", ConflictResolution::ALL)?
+                    .unwrap_or(ConflictResolution::NeverOverwrite),
+                message_disposition: enum_attr(op, "MessageDisposition", MessageDisposition::ALL)?,
+                send_meeting_invitations_or_cancellations: op
+                    .attr("SendMeetingInvitationsOrCancellations")
+                    .map(str::to_owned),
+                suppress_read_receipts: bool_attr(op, "SuppressReadReceipts")?,
+                saved_folder: opt_child(op, m, "SavedItemFolderId")?
+                    .map(parse_single_folder_ref)
+                    .transpose()?,
+                changes,
+            })
+        }
+        "MoveItem" => Operation::MoveItem(parse_move_copy(op)?),
+        "CopyItem" => Operation::CopyItem(parse_move_copy(op)?),
         "GetUserConfiguration" => {
             check_children(
                 op,
@@ -2197,6 +2476,70 @@ mod tests {
                 })
             ))))
         );
+    }
+
+    #[test]
+    fn update_item_shapes() {
+        let change = |updates: &str| {
+            format!(
+                r#"<m:UpdateItem><m:ItemChanges><t:ItemChange><t:ItemId Id="I1"/><t:Updates>{updates}</t:Updates></t:ItemChange></m:ItemChanges></m:UpdateItem>"#
+            )
+        };
+        // defaults: NeverOverwrite, no disposition; an unmodelled property is kept by name
+        let Operation::UpdateItem(u) = op(&change(
+            r#"<t:SetItemField><t:FieldURI FieldURI="message:ToRecipients"/><t:Message><t:ToRecipients/></t:Message></t:SetItemField><t:AppendToItemField><t:FieldURI FieldURI="item:Body"/><t:Item><t:Body BodyType="Text">x</t:Body><t:Subject>y</t:Subject></t:Item></t:AppendToItemField>"#,
+        ))
+        .expect("parses") else {
+            panic!("not UpdateItem")
+        };
+        assert_eq!(u.conflict_resolution, ConflictResolution::NeverOverwrite);
+        assert_eq!(u.message_disposition, None);
+        assert_eq!(
+            u.changes[0].updates[0],
+            ItemFieldChange::Set {
+                path: PropertyPath::Field("message:ToRecipients".into()),
+                values: vec![ItemFieldValue::Other("ToRecipients".into())],
+            }
+        );
+        let ItemFieldChange::Append { values, .. } = &u.changes[0].updates[1] else {
+            panic!("not an append")
+        };
+        assert_eq!(values.len(), 2, "the count is the server's to judge");
+        // schema violations are faults
+        for bad in [
+            r#"<m:UpdateItem><m:ItemChanges/></m:UpdateItem>"#.to_owned(),
+            change(""),
+            change(r#"<t:SetItemField><t:Message><t:Subject>x</t:Subject></t:Message></t:SetItemField>"#),
+            change(r#"<t:SetItemField><t:FieldURI FieldURI="item:Subject"/></t:SetItemField>"#),
+            change(r#"<t:DeleteItemField><t:FieldURI FieldURI="item:Subject"/><t:Message/></t:DeleteItemField>"#),
+            change(r#"<t:Bogus/>"#),
+            change(r#"<t:SetItemField><t:FieldURI FieldURI="message:IsRead"/><t:Message><t:IsRead>maybe</t:IsRead></t:Message></t:SetItemField>"#),
+            r#"<m:UpdateItem ConflictResolution="Sometimes"><m:ItemChanges><t:ItemChange><t:ItemId Id="I1"/><t:Updates><t:DeleteItemField><t:FieldURI FieldURI="item:Subject"/></t:DeleteItemField></t:Updates></t:ItemChange></m:ItemChanges></m:UpdateItem>"#.to_owned(),
+            r#"<m:UpdateItem><m:ItemChanges><t:ItemChange><t:Updates><t:DeleteItemField><t:FieldURI FieldURI="item:Subject"/></t:DeleteItemField></t:Updates></t:ItemChange></m:ItemChanges></m:UpdateItem>"#.to_owned(),
+        ] {
+            assert!(op(&bad).is_err(), "accepted {bad}");
+        }
+        let e = op(r#"<m:UpdateItem><m:ItemChanges><t:ItemChange><t:OccurrenceItemId RecurringMasterId="x" InstanceIndex="1"/><t:Updates><t:DeleteItemField><t:FieldURI FieldURI="item:Subject"/></t:DeleteItemField></t:Updates></t:ItemChange></m:ItemChanges></m:UpdateItem>"#)
+            .expect_err("rejects");
+        assert!(matches!(e, EwsProtoError::Unsupported { .. }), "{e:?}");
+    }
+
+    #[test]
+    fn move_and_copy_item_shapes() {
+        let Operation::CopyItem(c) = op(r#"<m:CopyItem ReturnNewItemIds="false"><m:ToFolderId><t:FolderId Id="F1"/></m:ToFolderId><m:ItemIds><t:ItemId Id="I1"/><t:ItemId Id="I2" ChangeKey="C"/></m:ItemIds></m:CopyItem>"#)
+            .expect("parses") else {
+            panic!("not CopyItem")
+        };
+        assert_eq!(c.return_new_item_ids, Some(false));
+        assert_eq!(c.item_ids.len(), 2);
+        for bad in [
+            r#"<m:MoveItem><m:ItemIds><t:ItemId Id="I1"/></m:ItemIds></m:MoveItem>"#,
+            r#"<m:MoveItem><m:ToFolderId><t:FolderId Id="F1"/><t:FolderId Id="F2"/></m:ToFolderId><m:ItemIds><t:ItemId Id="I1"/></m:ItemIds></m:MoveItem>"#,
+            r#"<m:MoveItem><m:ToFolderId><t:FolderId Id="F1"/></m:ToFolderId><m:ItemIds/></m:MoveItem>"#,
+            r#"<m:MoveItem ReturnNewItemIds="yes"><m:ToFolderId><t:FolderId Id="F1"/></m:ToFolderId><m:ItemIds><t:ItemId Id="I1"/></m:ItemIds></m:MoveItem>"#,
+        ] {
+            assert!(op(bad).is_err(), "accepted {bad}");
+        }
     }
 
     #[test]

@@ -114,6 +114,10 @@ pub fn standard_message(code: &str) -> &'static str {
         "ErrorSchemaValidation" => "The request failed schema validation.",
         "ErrorInternalServerError" => "An internal server error occurred. The operation failed.",
         "ErrorItemSave" => "The item could not be saved.",
+        "ErrorIrresolvableConflict" => {
+            "The send or update operation could not be performed because the change key passed in the request does not match the current change key for the item."
+        }
+        "ErrorToFolderNotFound" => "The destination folder could not be found.",
         "ErrorSubscriptionNotFound" => "The specified subscription was not found.",
         "ErrorInvalidSubscription" => "The subscription is invalid.",
         "ErrorInvalidWatermark" => "The watermark is invalid.",
@@ -202,7 +206,21 @@ fn response_messages<T>(
     op: &str,
     results: &[Result<T, ResponseError>],
     container: Option<&str>,
+    ok: impl FnMut(&mut XmlOut, &T),
+) -> Vec<u8> {
+    response_messages_with(op, results, ok, |w, _| {
+        if let Some(c) = container {
+            w.empty(c, &[]);
+        }
+    })
+}
+
+/// [`response_messages`] with the elements after an error's body written by `after_error`.
+fn response_messages_with<T>(
+    op: &str,
+    results: &[Result<T, ResponseError>],
     mut ok: impl FnMut(&mut XmlOut, &T),
+    mut after_error: impl FnMut(&mut XmlOut, &ResponseError),
 ) -> Vec<u8> {
     response_envelope(|w| {
         let response = format!("m:{op}Response");
@@ -222,9 +240,7 @@ fn response_messages<T>(
                 Err(e) => {
                     w.start(&message, &[("ResponseClass", e.class.as_str())]);
                     write_error_body(w, e);
-                    if let Some(c) = container {
-                        w.empty(c, &[]);
-                    }
+                    after_error(w, e);
                 }
             }
             w.end(&message);
@@ -901,27 +917,86 @@ pub struct CreatedItem {
 /// `CreateItemResponse`: one message per item. `Ok(None)` (items that were
 /// only sent, not saved) writes an empty `m:Items`.
 pub fn create_item_response(results: &[Result<Option<CreatedItem>, ResponseError>]) -> Vec<u8> {
-    response_messages(
-        "CreateItem",
+    items_response("CreateItem", results)
+}
+
+/// `MoveItemResponse`: one message per item id, with the item's id in its
+/// new folder; `Ok(None)` (the request said `ReturnNewItemIds="false"`)
+/// writes an empty `m:Items`.
+pub fn move_item_response(results: &[Result<Option<CreatedItem>, ResponseError>]) -> Vec<u8> {
+    items_response("MoveItem", results)
+}
+
+/// `CopyItemResponse`: one message per item id, with the copy's id; `Ok(None)`
+/// writes an empty `m:Items`.
+pub fn copy_item_response(results: &[Result<Option<CreatedItem>, ResponseError>]) -> Vec<u8> {
+    items_response("CopyItem", results)
+}
+
+/// An item UpdateItem saved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpdatedItem {
+    pub kind: ItemKind,
+    /// The same id, the new change key.
+    pub item_id: ItemRef,
+    /// `m:ConflictResults/t:Count`: conflicts the ConflictResolution policy overrode.
+    pub conflicts: u32,
+}
+
+fn write_conflict_results(w: &mut XmlOut, count: u32) {
+    w.start("m:ConflictResults", &[]);
+    w.leaf("t:Count", &count.to_string());
+    w.end("m:ConflictResults");
+}
+
+/// `UpdateItemResponse`: one message per `t:ItemChange`, in order. A success
+/// carries `m:Items` with the item's id and new change key, then
+/// `m:ConflictResults`; an error carries an empty `m:Items`, and for
+/// `ErrorIrresolvableConflict` also `m:ConflictResults` with a count of 1.
+pub fn update_item_response(results: &[Result<UpdatedItem, ResponseError>]) -> Vec<u8> {
+    response_messages_with(
+        "UpdateItem",
         results,
-        Some("m:Items"),
-        |w, created| match created {
-            None => w.empty("m:Items", &[]),
-            Some(c) => {
-                let name = format!("t:{}", c.kind.as_str());
-                w.start("m:Items", &[]);
-                w.start(&name, &[]);
-                write_id(
-                    w,
-                    "t:ItemId",
-                    &c.item_id.id,
-                    c.item_id.change_key.as_deref(),
-                );
-                w.end(&name);
-                w.end("m:Items");
+        |w, u| {
+            let name = format!("t:{}", u.kind.as_str());
+            w.start("m:Items", &[]);
+            w.start(&name, &[]);
+            write_id(
+                w,
+                "t:ItemId",
+                &u.item_id.id,
+                u.item_id.change_key.as_deref(),
+            );
+            w.end(&name);
+            w.end("m:Items");
+            write_conflict_results(w, u.conflicts);
+        },
+        |w, e| {
+            w.empty("m:Items", &[]);
+            if e.code == "ErrorIrresolvableConflict" {
+                write_conflict_results(w, 1);
             }
         },
     )
+}
+
+fn items_response(op: &str, results: &[Result<Option<CreatedItem>, ResponseError>]) -> Vec<u8> {
+    response_messages(op, results, Some("m:Items"), |w, created| match created {
+        None => w.empty("m:Items", &[]),
+        Some(c) => {
+            let name = format!("t:{}", c.kind.as_str());
+            w.start("m:Items", &[]);
+            w.start(&name, &[]);
+            write_id(
+                w,
+                "t:ItemId",
+                &c.item_id.id,
+                c.item_id.change_key.as_deref(),
+            );
+            w.end(&name);
+            w.end("m:Items");
+        }
+    })
 }
 
 /// `DeleteItemResponse`: one message per item id.

@@ -356,6 +356,46 @@ impl ExtendedFieldUri {
         }
     }
 
+    /// A canonical string naming this property, the same for any two URIs that
+    /// [`ExtendedFieldUri::matches`]: tags as `0x` + lowercase hex, property ids in
+    /// decimal, property set GUIDs and the type lowercase, names as sent (`%` and `|`
+    /// escaped). A server can key stored extended properties by it.
+    pub fn canonical_key(&self) -> String {
+        fn esc(s: &str) -> String {
+            s.replace('%', "%25").replace('|', "%7c")
+        }
+        let mut k = String::new();
+        if let Some(t) = &self.property_tag {
+            k.push_str("tag:");
+            match parse_tag(t) {
+                Some(n) => k.push_str(&format!("0x{n:04x}")),
+                None => k.push_str(&esc(t)),
+            }
+        }
+        if let Some(d) = &self.distinguished_property_set_id {
+            k.push_str("|dset:");
+            k.push_str(&esc(d));
+        }
+        if let Some(g) = &self.property_set_id {
+            k.push_str("|set:");
+            k.push_str(&esc(&g.trim().to_ascii_lowercase()));
+        }
+        if let Some(n) = &self.property_name {
+            k.push_str("|name:");
+            k.push_str(&esc(n));
+        }
+        if let Some(i) = &self.property_id {
+            k.push_str("|id:");
+            match parse_tag(i) {
+                Some(n) => k.push_str(&n.to_string()),
+                None => k.push_str(&esc(i)),
+            }
+        }
+        k.push_str("|type:");
+        k.push_str(&esc(&self.property_type.trim().to_ascii_lowercase()));
+        k
+    }
+
     /// Semantic equality: property tags compare numerically (`0x7C09` ==
     /// `0x7c09` == `31753`), property set GUIDs and the property type
     /// case-insensitively, property ids numerically, names exactly.
@@ -594,6 +634,42 @@ mod tests {
             "\"Inbox\" is not a valid DistinguishedFolderId"
         );
         assert_eq!(LegacyFreeBusyStatus::Oof.to_string(), "OOF");
+    }
+
+    #[test]
+    fn canonical_keys_agree_with_matches() {
+        let tag = |t: &str, ty: &str| ExtendedFieldUri {
+            property_tag: Some(t.into()),
+            property_type: ty.into(),
+            ..ExtendedFieldUri::default()
+        };
+        let a = tag("0x7C09", "Binary");
+        for same in [
+            tag("0x7c09", "binary"),
+            tag("31753", "Binary"),
+            tag(" 0X7C09", "BINARY"),
+        ] {
+            assert!(a.matches(&same));
+            assert_eq!(a.canonical_key(), same.canonical_key());
+        }
+        assert_eq!(a.canonical_key(), "tag:0x7c09|type:binary");
+        let named = |set: &str, name: &str| ExtendedFieldUri {
+            property_set_id: Some(set.into()),
+            property_name: Some(name.into()),
+            property_type: "String".into(),
+            ..ExtendedFieldUri::default()
+        };
+        let g = "00020329-0000-0000-C000-000000000046";
+        assert_eq!(
+            named(g, "X").canonical_key(),
+            named(&g.to_ascii_lowercase(), "X").canonical_key()
+        );
+        // names are exact, and cannot forge another key's structure
+        assert_ne!(named(g, "X").canonical_key(), named(g, "x").canonical_key());
+        let forged = named(g, "a|type:string");
+        assert_ne!(forged.canonical_key(), named(g, "a").canonical_key());
+        assert!(!forged.canonical_key().contains("a|type"));
+        assert_ne!(a.canonical_key(), tag("0x7C09", "String").canonical_key());
     }
 
     #[test]

@@ -686,3 +686,132 @@ fn every_fixture_parses() {
     }
     assert!(count >= 25, "only {count} fixtures");
 }
+
+#[test]
+fn exchangelib_update_item_fields() {
+    use ews_proto::request::{ConflictResolution, ItemFieldChange, ItemFieldValue};
+    let r = parse(fixture!("exchangelib", "update_item_fields"));
+    let Operation::UpdateItem(u) = r.operation else {
+        panic!("not UpdateItem: {:?}", r.operation)
+    };
+    // exchangelib asks for AutoResolve and SaveOnly
+    assert_eq!(u.conflict_resolution, ConflictResolution::AutoResolve);
+    assert_eq!(u.message_disposition, Some(MessageDisposition::SaveOnly));
+    assert_eq!(
+        u.send_meeting_invitations_or_cancellations.as_deref(),
+        Some("SendToNone")
+    );
+    assert_eq!(u.suppress_read_receipts, Some(true));
+    assert_eq!(u.changes.len(), 1);
+    let c = &u.changes[0];
+    assert_eq!(
+        c.item_id,
+        ItemRef {
+            id: "I-1".into(),
+            change_key: Some("CK1".into())
+        }
+    );
+    let set = |f: &str, v: ItemFieldValue| ItemFieldChange::Set {
+        path: field(f),
+        values: vec![v],
+    };
+    assert_eq!(
+        c.updates,
+        [
+            set("item:Subject", ItemFieldValue::Subject("Renamed".into())),
+            set(
+                "item:Body",
+                ItemFieldValue::Body(ews_proto::request::Body {
+                    body_type: BodyType::Html,
+                    content: "<p>new</p>".into()
+                })
+            ),
+            set(
+                "item:Importance",
+                ItemFieldValue::Importance(Importance::Low)
+            ),
+            set("message:IsRead", ItemFieldValue::IsRead(true)),
+        ]
+    );
+    for (u, p) in c.updates.iter().zip([
+        "item:Subject",
+        "item:Body",
+        "item:Importance",
+        "message:IsRead",
+    ]) {
+        let ItemFieldChange::Set { values, .. } = u else {
+            panic!()
+        };
+        assert!(values[0].is_for(&field(p)));
+        assert!(!values[0].is_for(&field("item:Categories")));
+    }
+}
+
+#[test]
+fn exchangelib_update_item_delete_extended_and_categories() {
+    use ews_proto::request::{ItemFieldChange, ItemFieldValue};
+    let r = parse(fixture!("exchangelib", "update_item_delete_and_extended"));
+    let Operation::UpdateItem(u) = r.operation else {
+        panic!("not UpdateItem")
+    };
+    let uri = ExtendedFieldUri {
+        distinguished_property_set_id: Some("PublicStrings".into()),
+        property_name: Some("SkypeConversationId".into()),
+        property_type: "String".into(),
+        ..ExtendedFieldUri::default()
+    };
+    let updates = &u.changes[0].updates;
+    assert_eq!(
+        updates[0],
+        ItemFieldChange::Delete {
+            path: field("item:Categories")
+        }
+    );
+    let ItemFieldChange::Set { path, values } = &updates[1] else {
+        panic!("not a set: {:?}", updates[1])
+    };
+    assert_eq!(path, &PropertyPath::Extended(uri.clone()));
+    let [ItemFieldValue::Extended(p)] = values.as_slice() else {
+        panic!("{values:?}")
+    };
+    assert_eq!(p.uri, uri);
+    assert_eq!(p.value, ExtendedValue::Single("conv-43".into()));
+    assert!(values[0].is_for(path));
+
+    let r = parse(fixture!("exchangelib", "update_item_categories"));
+    let Operation::UpdateItem(u) = r.operation else {
+        panic!("not UpdateItem")
+    };
+    assert_eq!(
+        u.changes[0].updates,
+        [ItemFieldChange::Set {
+            path: field("item:Categories"),
+            values: vec![ItemFieldValue::Categories(vec!["A".into(), "B".into()])]
+        }]
+    );
+}
+
+#[test]
+fn exchangelib_move_and_copy_item() {
+    for (name, bytes, folder) in [
+        (
+            "MoveItem",
+            fixture!("exchangelib", "move_item"),
+            DistinguishedFolderId::Inbox,
+        ),
+        (
+            "CopyItem",
+            fixture!("exchangelib", "copy_item"),
+            DistinguishedFolderId::ConversationHistory,
+        ),
+    ] {
+        let r = parse(bytes);
+        assert_eq!(r.operation.name(), name);
+        let (Operation::MoveItem(m) | Operation::CopyItem(m)) = r.operation else {
+            panic!("not {name}")
+        };
+        assert_eq!(m.to_folder, alice_folder(folder));
+        assert_eq!(m.item_ids.len(), 1);
+        assert_eq!(m.return_new_item_ids, None);
+    }
+}

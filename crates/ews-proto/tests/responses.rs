@@ -8,12 +8,13 @@ use ews_proto::notification::{
 };
 use ews_proto::request::{AlternateId, IdFormat, UserConfigurationProperty, parse_request};
 use ews_proto::response::{
-    CreatedItem, Page, ResponseError, SchemaViolation, SubscriptionCreated, UserPhoto,
-    convert_id_response, create_item_response, create_user_configuration_response,
-    delete_item_response, delete_user_configuration_response, error_response, find_folder_response,
-    find_item_response, get_events_response, get_folder_response, get_item_response,
-    get_user_configuration_response, get_user_photo_response, subscribe_response,
-    unsubscribe_response, update_user_configuration_response, write_fault, write_fault_for_error,
+    CreatedItem, Page, ResponseError, SchemaViolation, SubscriptionCreated, UpdatedItem, UserPhoto,
+    convert_id_response, copy_item_response, create_item_response,
+    create_user_configuration_response, delete_item_response, delete_user_configuration_response,
+    error_response, find_folder_response, find_item_response, get_events_response,
+    get_folder_response, get_item_response, get_user_configuration_response,
+    get_user_photo_response, move_item_response, subscribe_response, unsubscribe_response,
+    update_item_response, update_user_configuration_response, write_fault, write_fault_for_error,
     write_fault_with_violation,
 };
 use ews_proto::types::{BaseShape, FolderShape, ItemKind, ItemRef, ItemShape, PropertyPath};
@@ -209,6 +210,42 @@ fn create_item_saved_sent_and_failed() {
         Err(ResponseError::code("ErrorFolderNotFound")),
     ]);
     assert_snapshot!(lines(&out));
+}
+
+#[test]
+fn update_item_saved_overwritten_conflicting_and_refused() {
+    let out = update_item_response(&[
+        Ok(UpdatedItem {
+            kind: ItemKind::Message,
+            item_id: ItemRef::new("I-1", Some("CK2")),
+            conflicts: 0,
+        }),
+        Ok(UpdatedItem {
+            kind: ItemKind::CalendarItem,
+            item_id: ItemRef::new("I-2", Some("CK9")),
+            conflicts: 1,
+        }),
+        Err(ResponseError::code("ErrorIrresolvableConflict")),
+        Err(ResponseError::new(
+            "ErrorInvalidPropertySet",
+            "Set action is invalid for property item:DateTimeReceived: it is read-only.",
+        )),
+    ]);
+    assert_snapshot!(lines(&out));
+}
+
+#[test]
+fn move_and_copy_item_with_and_without_new_ids() {
+    let results = [
+        Ok(Some(CreatedItem {
+            kind: ItemKind::Message,
+            item_id: ItemRef::new("I-1", Some("CK3")),
+        })),
+        Ok(None),
+        Err(ResponseError::code("ErrorToFolderNotFound")),
+    ];
+    assert_snapshot!("move_item", lines(&move_item_response(&results)));
+    assert_snapshot!("copy_item", lines(&copy_item_response(&results)));
 }
 
 #[test]

@@ -475,8 +475,10 @@ impl Handler<'_> {
                         "ErrorMessageDispositionRequired",
                         "MessageDisposition is required when creating messages; use SaveOnly.",
                     )),
-                    Some(d @ (request::MessageDisposition::SendOnly
-                    | request::MessageDisposition::SendAndSaveCopy)) => Some(ResponseError::new(
+                    Some(
+                        d @ (request::MessageDisposition::SendOnly
+                        | request::MessageDisposition::SendAndSaveCopy),
+                    ) => Some(ResponseError::new(
                         "ErrorInvalidOperation",
                         &format!(
                             "MessageDisposition {} is not supported: this server stores mail but does not send it; create the message with SaveOnly",
@@ -698,7 +700,11 @@ impl Handler<'_> {
                 let deleted = if allowed.is_empty() {
                     Ok(Vec::new())
                 } else {
-                    self.ex.inner.mbx.delete_items(&self.key, allowed, mode).await
+                    self.ex
+                        .inner
+                        .mbx
+                        .delete_items(&self.key, allowed, mode)
+                        .await
                 };
                 match deleted {
                     Ok(rs) => {
@@ -720,6 +726,9 @@ impl Handler<'_> {
                     }
                 }
             }
+            Operation::UpdateItem(u) => self.update_item(u).await,
+            Operation::MoveItem(m) => self.move_or_copy_items(m, false).await,
+            Operation::CopyItem(c) => self.move_or_copy_items(c, true).await,
             Operation::GetUserConfiguration(g) => {
                 let r = match self.sel(&g.name.folder) {
                     Ok(sel) => match self
@@ -858,6 +867,427 @@ impl Handler<'_> {
             ),
         }
     }
+}
+
+/// UpdateItem, MoveItem and CopyItem (MS-OXWSCORE). Every failure is a per-item response
+/// message, never a fault. Writes touching Recoverable Items (updating an item there, moving one
+/// out of it, moving or copying into it) need ArchiveApplication, as CreateItem and DeleteItem
+/// there do (`authorize_write_in`).
+impl Handler<'_> {
+    async fn update_item(&self, u: request::UpdateItem) -> Vec<u8> {
+        let n = u.changes.len();
+        if n > mailbox::limits::MAX_ITEMS_PER_CALL {
+            let e = ResponseError::new(
+                "ErrorInvalidRequest",
+                &format!(
+                    "{n} item changes in one call; at most {}",
+                    mailbox::limits::MAX_ITEMS_PER_CALL
+                ),
+            );
+            return resp::update_item_response(&vec![Err(e); n]);
+        }
+        let mut out = Vec::with_capacity(n);
+        for change in &u.changes {
+            out.push(self.update_one(&u, change).await);
+        }
+        resp::update_item_response(&out)
+    }
+
+    async fn update_one(
+        &self,
+        u: &request::UpdateItem,
+        change: &request::ItemChange,
+    ) -> Result<resp::UpdatedItem, ResponseError> {
+        use request::{ConflictResolution, MessageDisposition};
+        if let Some(d @ (MessageDisposition::SendOnly | MessageDisposition::SendAndSaveCopy)) =
+            u.message_disposition
+        {
+            return Err(ResponseError::new(
+                "ErrorInvalidOperation",
+                &format!(
+                    "MessageDisposition {} is not supported: this server stores mail but does not send it; update the item with SaveOnly",
+                    d.as_str()
+                ),
+            ));
+        }
+        let update = item_update_of(&change.updates)?;
+        let id = change.item_id.id.clone();
+        // the item as it is, when authorization or the disposition rule needs it
+        if self.authorize(true).is_err() || u.message_disposition.is_none() {
+            let current = match self
+                .ex
+                .inner
+                .mbx
+                .get_items(&self.key, vec![id.clone()])
+                .await
+            {
+                Ok(mut rs) => rs.pop().unwrap_or(Err(MailboxError::ItemNotFound)),
+                Err(e) => Err(e),
+            }
+            .map_err(|e| err(&e))?;
+            if u.message_disposition.is_none() && kind_of(&current) == ItemKind::Message {
+                return Err(ResponseError::new(
+                    "ErrorMessageDispositionRequired",
+                    "MessageDisposition is required when updating a message (SaveOnly).",
+                ));
+            }
+            self.authorize_write_in(&FolderSel::Id(current.folder_id.clone()))
+                .await?;
+        }
+        let overwrite = u.conflict_resolution != ConflictResolution::NeverOverwrite;
+        match self
+            .ex
+            .inner
+            .mbx
+            .update_item_resolving(
+                &self.key,
+                id,
+                change.item_id.change_key.clone(),
+                overwrite,
+                update,
+            )
+            .await
+        {
+            Ok((item, conflicted)) => Ok(resp::UpdatedItem {
+                kind: kind_of(&item),
+                item_id: ItemRef {
+                    id: item.id.clone(),
+                    change_key: Some(item.change_key.clone()),
+                },
+                conflicts: u32::from(conflicted),
+            }),
+            Err(MailboxError::ChangeKeyConflict) => {
+                Err(ResponseError::code("ErrorIrresolvableConflict"))
+            }
+            Err(e) => Err(err(&e)),
+        }
+    }
+
+    async fn move_or_copy_items(&self, m: request::MoveCopyItem, copy: bool) -> Vec<u8> {
+        let write = |r: &[Result<Option<resp::CreatedItem>, ResponseError>]| {
+            if copy {
+                resp::copy_item_response(r)
+            } else {
+                resp::move_item_response(r)
+            }
+        };
+        let n = m.item_ids.len();
+        let all = |e: ResponseError| write(&vec![Err(e); n.max(1)]);
+        let to_folder_err = |e: MailboxError| match e {
+            MailboxError::FolderNotFound => ResponseError::code("ErrorToFolderNotFound"),
+            e => err(&e),
+        };
+        if n > mailbox::limits::MAX_ITEMS_PER_CALL {
+            return all(err(&MailboxError::InvalidRequest(format!(
+                "{n} ids in one call; at most {}",
+                mailbox::limits::MAX_ITEMS_PER_CALL
+            ))));
+        }
+        let to = match self.sel(&m.to_folder) {
+            Ok(s) => s,
+            Err(e) => return all(e),
+        };
+        if let Err(e) = self.authorize_write_in(&to).await {
+            return all(if e.code == "ErrorFolderNotFound" {
+                ResponseError::code("ErrorToFolderNotFound")
+            } else {
+                e
+            });
+        }
+        let ids: Vec<String> = m.item_ids.iter().map(|i| i.id.clone()).collect();
+        // moving an item out of Recoverable Items is a write there
+        let mut refused: Vec<Option<ResponseError>> = vec![None; n];
+        if !copy && self.authorize(true).is_err() {
+            match self.ex.inner.mbx.get_items(&self.key, ids.clone()).await {
+                Ok(rs) => {
+                    for (slot, r) in refused.iter_mut().zip(rs) {
+                        match r {
+                            Ok(item) => {
+                                if let Err(e) = self
+                                    .authorize_write_in(&FolderSel::Id(item.folder_id))
+                                    .await
+                                {
+                                    *slot = Some(e);
+                                }
+                            }
+                            // unknown or malformed: the move itself reports it
+                            Err(
+                                MailboxError::ItemNotFound | MailboxError::InvalidIdMalformed(_),
+                            ) => {}
+                            // not checked, so not moved
+                            Err(e) => *slot = Some(err(&e)),
+                        }
+                    }
+                }
+                Err(e) => return all(err(&e)),
+            }
+        }
+        let todo: Vec<String> = ids
+            .iter()
+            .zip(&refused)
+            .filter(|(_, r)| r.is_none())
+            .map(|(i, _)| i.clone())
+            .collect();
+        let done = if todo.is_empty() {
+            Ok(Vec::new())
+        } else if copy {
+            self.ex.inner.mbx.copy_items(&self.key, todo, to).await
+        } else {
+            self.ex.inner.mbx.move_items(&self.key, todo, to).await
+        };
+        let mut done = match done {
+            Ok(rs) => rs.into_iter(),
+            Err(e) => return all(to_folder_err(e)),
+        };
+        let out: Vec<_> = refused
+            .into_iter()
+            .map(|r| match r {
+                Some(e) => Err(e),
+                None => match done.next() {
+                    Some(Ok(item)) => {
+                        Ok(
+                            (m.return_new_item_ids != Some(false)).then(|| resp::CreatedItem {
+                                kind: kind_of(&item),
+                                item_id: ItemRef {
+                                    id: item.id.clone(),
+                                    change_key: Some(item.change_key.clone()),
+                                },
+                            }),
+                        )
+                    }
+                    Some(Err(e)) => Err(err(&e)),
+                    None => Err(ResponseError::code("ErrorInternalServerError")),
+                },
+            })
+            .collect();
+        write(&out)
+    }
+}
+
+/// The response element of a stored item (as GetItem shows it).
+fn kind_of(i: &mailbox::Item) -> ItemKind {
+    if i.calendar.is_some() {
+        ItemKind::CalendarItem
+    } else if i.item_class.starts_with("IPM.Note") || i.item_class == "IPM" {
+        ItemKind::Message
+    } else {
+        ItemKind::Item
+    }
+}
+
+/// Field URIs this server never sets (computed or fixed at creation: ErrorInvalidPropertySet).
+const READ_ONLY_FIELDS: &[&str] = &[
+    "item:ItemId",
+    "item:ParentFolderId",
+    "item:DateTimeReceived",
+    "item:DateTimeSent",
+    "item:DateTimeCreated",
+    "item:LastModifiedTime",
+    "item:Size",
+    "item:HasAttachments",
+    "item:IsAssociated",
+    "item:MimeContent",
+    "item:ConversationId",
+    "item:EffectiveRights",
+    "message:InternetMessageId",
+];
+
+/// Writable Exchange properties this server does not keep. As CreateItem ignores them on a new
+/// item, UpdateItem accepts setting or deleting them and stores nothing: exchangelib's
+/// `item.save()` sends every updatable field it holds (reminders, culture, references, ...).
+const IGNORED_WRITABLE_FIELDS: &[&str] = &[
+    "item:InReplyTo",
+    "item:ReminderDueBy",
+    "item:ReminderIsSet",
+    "item:ReminderMinutesBeforeStart",
+    "item:ReminderNextTime",
+    "item:Culture",
+    "message:IsResponseRequested",
+    "message:IsReadReceiptRequested",
+    "message:IsDeliveryReceiptRequested",
+    "message:References",
+    "message:ReplyTo",
+];
+
+/// A stored extended property value: `t:Value` as sent, or for a multi-valued property
+/// (`t:Values`) a JSON array of the values.
+fn extended_value_to_store(v: &ews_proto::types::ExtendedValue) -> String {
+    match v {
+        ews_proto::types::ExtendedValue::Single(s) => s.clone(),
+        ews_proto::types::ExtendedValue::Multi(vs) => {
+            serde_json::to_string(vs).unwrap_or_else(|_| "[]".into())
+        }
+    }
+}
+
+fn path_name(p: &ews_proto::types::PropertyPath) -> String {
+    use ews_proto::types::PropertyPath as P;
+    match p {
+        P::Field(f) | P::Exception(f) => f.clone(),
+        P::Indexed {
+            field_uri,
+            field_index,
+        } => format!("{field_uri}[{field_index}]"),
+        P::Extended(e) => format!("the extended property {}", e.canonical_key()),
+    }
+}
+
+/// The one property of a Set/AppendToItemField, checked against its path.
+fn single_value<'a>(
+    path: &ews_proto::types::PropertyPath,
+    values: &'a [request::ItemFieldValue],
+) -> Result<&'a request::ItemFieldValue, ResponseError> {
+    let [v] = values else {
+        return Err(ResponseError::new(
+            "ErrorIncorrectUpdatePropertyCount",
+            &format!(
+                "An object within a change description must contain one and only one property to modify; the change of {} has {}.",
+                path_name(path),
+                values.len()
+            ),
+        ));
+    };
+    if !v.is_for(path) {
+        return Err(ResponseError::new(
+            "ErrorUpdatePropertyMismatch",
+            &format!(
+                "The property in the item element is not {}, the property the change names.",
+                path_name(path)
+            ),
+        ));
+    }
+    Ok(v)
+}
+
+fn body_in(b: &request::Body) -> mailbox::Body {
+    mailbox::Body {
+        body_type: if b.body_type == BodyType::Html {
+            mailbox::BodyType::Html
+        } else {
+            mailbox::BodyType::Text
+        },
+        content: b.content.clone(),
+    }
+}
+
+/// The changes of one `t:ItemChange` as one store update, applied in order (a later change of
+/// the same property wins; an append after a set extends the set value). Properties this server
+/// does not keep, read-only ones and actions a property does not support are per-item errors
+/// named as Exchange names them.
+fn item_update_of(
+    changes: &[request::ItemFieldChange],
+) -> Result<mailbox::ItemUpdate, ResponseError> {
+    use ews_proto::types::PropertyPath as P;
+    use request::{ItemFieldChange as C, ItemFieldValue as V};
+    let mut u = mailbox::ItemUpdate::default();
+    let unsupported = |code: &str, what: &str, p: &P| {
+        let f = path_name(p);
+        let why = match p {
+            P::Field(f) if READ_ONLY_FIELDS.contains(&f.as_str()) => "it is read-only",
+            _ => "this server does not keep or change it",
+        };
+        ResponseError::new(
+            code,
+            &format!("{what} action is invalid for property {f}: {why}."),
+        )
+    };
+    let set_ext = |u: &mut mailbox::ItemUpdate, key: String, value: Option<String>| {
+        u.set_extended.retain(|(k, _)| *k != key);
+        u.remove_extended.retain(|k| *k != key);
+        match value {
+            Some(v) => u.set_extended.push((key, v)),
+            None => u.remove_extended.push(key),
+        }
+    };
+    for c in changes {
+        match c {
+            C::Set { path, values } => {
+                let supported = match path {
+                    P::Field(f) => matches!(
+                        f.as_str(),
+                        "item:ItemClass"
+                            | "item:Subject"
+                            | "item:Sensitivity"
+                            | "item:Body"
+                            | "item:Categories"
+                            | "item:Importance"
+                            | "message:IsRead"
+                    ),
+                    P::Extended(_) => true,
+                    _ => false,
+                };
+                if let P::Field(f) = path
+                    && IGNORED_WRITABLE_FIELDS.contains(&f.as_str())
+                {
+                    single_value(path, values)?;
+                    continue;
+                }
+                if !supported {
+                    return Err(unsupported("ErrorInvalidPropertySet", "Set", path));
+                }
+                match single_value(path, values)? {
+                    V::ItemClass(c) => u.item_class = Some(c.clone()),
+                    V::Subject(s) => u.subject = Some(Some(s.clone())),
+                    V::Sensitivity(s) => {
+                        u.sensitivity = mailbox::Sensitivity::parse(s.as_str());
+                    }
+                    V::Body(b) => {
+                        u.body = Some(Some(body_in(b)));
+                        u.append_body = None;
+                    }
+                    V::Categories(c) => u.categories = Some(c.clone()),
+                    V::Importance(i) => u.importance = mailbox::Importance::parse(i.as_str()),
+                    V::IsRead(r) => u.is_read = Some(*r),
+                    V::Extended(e) => set_ext(
+                        &mut u,
+                        e.uri.canonical_key(),
+                        Some(extended_value_to_store(&e.value)),
+                    ),
+                    V::Other(_) => {
+                        return Err(unsupported("ErrorInvalidPropertySet", "Set", path));
+                    }
+                }
+            }
+            C::Append { path, values } => {
+                if path.field_uri() != Some("item:Body") {
+                    return Err(unsupported("ErrorInvalidPropertyAppend", "Append", path));
+                }
+                let V::Body(b) = single_value(path, values)? else {
+                    return Err(unsupported("ErrorInvalidPropertyAppend", "Append", path));
+                };
+                match (&mut u.body, &mut u.append_body) {
+                    (Some(Some(set)), _) => set.content.push_str(&b.content),
+                    (Some(None), _) => u.body = Some(Some(body_in(b))),
+                    (None, Some(pending)) => pending.content.push_str(&b.content),
+                    (None, None) => u.append_body = Some(body_in(b)),
+                }
+            }
+            C::Delete { path } => match path {
+                P::Field(f) => match f.as_str() {
+                    "item:Subject" => u.subject = Some(None),
+                    "item:Body" => {
+                        u.body = Some(None);
+                        u.append_body = None;
+                    }
+                    "item:Categories" => u.categories = Some(Vec::new()),
+                    "item:Importance" => u.importance = Some(mailbox::Importance::Normal),
+                    "item:Sensitivity" => u.sensitivity = Some(mailbox::Sensitivity::Normal),
+                    "item:ItemClass" | "message:IsRead" => {
+                        return Err(unsupported("ErrorInvalidPropertyDelete", "Delete", path));
+                    }
+                    f if READ_ONLY_FIELDS.contains(&f) => {
+                        return Err(unsupported("ErrorInvalidPropertyDelete", "Delete", path));
+                    }
+                    // a property this server does not keep has no value: deleting it is done
+                    // (exchangelib's item.save() deletes every property it holds as None)
+                    _ => {}
+                },
+                P::Extended(e) => set_ext(&mut u, e.canonical_key(), None),
+                _ => return Err(unsupported("ErrorInvalidPropertyDelete", "Delete", path)),
+            },
+        }
+    }
+    Ok(u)
 }
 
 /// ConvertId for one id. This server's ids have one form, which it accepts and answers as

@@ -957,6 +957,24 @@ impl MailboxStore {
         expected_change_key: Option<String>,
         update: ItemUpdate,
     ) -> Result<Item, MailboxError> {
+        self.update_item_resolving(mailbox, id, expected_change_key, false, update)
+            .await
+            .map(|(item, _)| item)
+    }
+
+    /// [`MailboxStore::update_item`] with a conflict policy. A malformed `change_key` is always
+    /// [`MailboxError::InvalidChangeKey`]; a stale one is [`MailboxError::ChangeKeyConflict`]
+    /// unless `overwrite`, in which case the update is applied anyway and the returned flag says
+    /// a conflict was overridden. The whole update is one transaction: a failing field writes
+    /// nothing.
+    pub async fn update_item_resolving(
+        &self,
+        mailbox: &MailboxKey,
+        id: String,
+        change_key: Option<String>,
+        overwrite: bool,
+        update: ItemUpdate,
+    ) -> Result<(Item, bool), MailboxError> {
         let mut update = update;
         if let Some(Some(s)) = &update.subject {
             validate_subject(Some(s))?;
@@ -964,8 +982,14 @@ impl MailboxStore {
         if let Some(Some(b)) = &update.body {
             validate_body(Some(b))?;
         }
+        if let Some(b) = &update.append_body {
+            validate_body(Some(b))?;
+        }
         if let Some(c) = &update.categories {
             validate_categories(c)?;
+        }
+        if let Some(c) = &update.item_class {
+            validate_class(c, "item class")?;
         }
         if let Some(Some(c)) = &update.calendar {
             update.calendar = Some(Some(validate_calendar(c)?));
@@ -977,9 +1001,18 @@ impl MailboxStore {
         self.write(move |tx, now| {
             let mb = mailbox_row(tx, &key)?;
             let local = item_local(&mb, &id)?;
-            let (folder, cn, _) = item_header(tx, &mb, local)?;
-            if let Some(ck) = &expected_change_key {
-                check_change_key(ck, IdKind::Item, cn)?;
+            let (folder, cn, config) = item_header(tx, &mb, local)?;
+            let mut conflicted = false;
+            if let Some(ck) = &change_key {
+                match check_change_key(ck, IdKind::Item, cn) {
+                    Err(MailboxError::ChangeKeyConflict) if overwrite => conflicted = true,
+                    r => r?,
+                }
+            }
+            if update.item_class.is_some() && config.is_some() {
+                return Err(MailboxError::InvalidValue(
+                    "the item class of a user configuration cannot change".into(),
+                ));
             }
             apply_update(tx, local, &update)?;
             let now_us = to_micros(now)?;
@@ -990,10 +1023,137 @@ impl MailboxStore {
             )?;
             touch_folder(tx, folder, cn, now_us)?;
             append_event(tx, &mb, EventKind::Modified, local, folder, None, now_us)?;
-            refresh_size(tx, &mb, local)
+            Ok((refresh_size(tx, &mb, local)?, conflicted))
         })
         .await
     }
+
+    /// Moves items to another folder of the same mailbox, one result per id in order (one
+    /// transaction for all). Ids stay the same, change keys change; an item already in the
+    /// destination is left as it is. An unknown destination fails the whole call with
+    /// [`MailboxError::FolderNotFound`]. The returned items have no body or streams loaded.
+    pub async fn move_items(
+        &self,
+        mailbox: &MailboxKey,
+        ids: Vec<String>,
+        destination: FolderSel,
+    ) -> Result<Vec<Result<Item, MailboxError>>, MailboxError> {
+        check_id_count(ids.len())?;
+        let key = mailbox.as_str().to_owned();
+        self.write(move |tx, now| {
+            let mb = mailbox_row(tx, &key)?;
+            let to = resolve_folder(tx, &mb, &destination)?;
+            let now_us = to_micros(now)?;
+            let mut out = Vec::with_capacity(ids.len());
+            for id in &ids {
+                let r = item_local(&mb, id).and_then(|local| {
+                    let (from, _, config) = item_header(tx, &mb, local)?;
+                    if from != to {
+                        move_local(tx, &mb, local, from, to, config.as_deref(), now_us)?;
+                    }
+                    load_item(tx, &mb, local, false)
+                });
+                match r {
+                    Err(e) if !is_per_item(&e) => return Err(e),
+                    r => out.push(r),
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Copies items into a folder of the same mailbox, one result per id in order (one
+    /// transaction for all). Each copy is a new item (new id, `Created` event) with the
+    /// original's properties, body, extended properties and user-configuration streams, and its
+    /// received time; copying a user configuration into a folder that already has one of that
+    /// name is [`MailboxError::UserConfigurationExists`] for that id. The bytes copied by one
+    /// call are capped like a create batch ([`MAX_BATCH_BYTES`]), or the whole call fails with
+    /// [`MailboxError::TooLarge`]. The returned copies have no body or streams loaded.
+    pub async fn copy_items(
+        &self,
+        mailbox: &MailboxKey,
+        ids: Vec<String>,
+        destination: FolderSel,
+    ) -> Result<Vec<Result<Item, MailboxError>>, MailboxError> {
+        check_id_count(ids.len())?;
+        let key = mailbox.as_str().to_owned();
+        self.write(move |tx, now| {
+            let mb = mailbox_row(tx, &key)?;
+            let to = resolve_folder(tx, &mb, &destination)?;
+            let now_us = to_micros(now)?;
+            let mut total = 0usize;
+            let mut out = Vec::with_capacity(ids.len());
+            for id in &ids {
+                let r = item_local(&mb, id)
+                    .and_then(|local| copy_local(tx, &mb, local, to, now_us, &mut total));
+                match r {
+                    Err(e) if !is_per_item(&e) => return Err(e),
+                    r => out.push(r),
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+}
+
+/// Copies one item (row, body, extended properties, streams) into `to`; returns the copy.
+fn copy_local(
+    tx: &Connection,
+    mb: &Mb,
+    local: i64,
+    to: i64,
+    now_us: i64,
+    total: &mut usize,
+) -> Result<Item, MailboxError> {
+    let (_, _, config) = item_header(tx, mb, local)?;
+    let size: i64 = tx
+        .prepare_cached("SELECT size FROM items WHERE id = ?1")?
+        .query_row(params![local], |r| r.get(0))?;
+    *total = total.saturating_add(usize::try_from(size).unwrap_or(usize::MAX));
+    too_large("the copied items", *total, MAX_BATCH_BYTES)?;
+    if let Some(name) = &config {
+        let exists: bool = tx
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM items WHERE folder_id = ?1 AND config_name = ?2)",
+            )?
+            .query_row(params![to, name], |r| r.get(0))?;
+        if exists {
+            return Err(MailboxError::UserConfigurationExists(name.clone()));
+        }
+    }
+    let cn = next_change_number(tx, mb.id)?;
+    tx.prepare_cached(
+        "INSERT INTO items (mailbox_id, folder_id, is_associated, item_class, config_name, subject, \
+         from_json, sender_json, to_json, cc_json, bcc_json, importance, sensitivity, \
+         categories_json, is_read, internet_message_id, sent, created, received, last_modified, \
+         start_time, end_time, is_all_day, free_busy, location, size, change_number) \
+         SELECT mailbox_id, ?2, is_associated, item_class, config_name, subject, from_json, \
+         sender_json, to_json, cc_json, bcc_json, importance, sensitivity, categories_json, \
+         is_read, internet_message_id, sent, created, received, ?3, start_time, end_time, \
+         is_all_day, free_busy, location, size, ?4 FROM items WHERE id = ?1",
+    )?
+    .execute(params![local, to, now_us, cn])?;
+    let id = tx.last_insert_rowid();
+    tx.prepare_cached(
+        "INSERT INTO item_bodies (item_id, body_type, content) \
+         SELECT ?2, body_type, content FROM item_bodies WHERE item_id = ?1",
+    )?
+    .execute(params![local, id])?;
+    tx.prepare_cached(
+        "INSERT INTO item_props (item_id, key, value) \
+         SELECT ?2, key, value FROM item_props WHERE item_id = ?1",
+    )?
+    .execute(params![local, id])?;
+    tx.prepare_cached(
+        "INSERT INTO user_config_data (item_id, dictionary, xml_data, binary_data) \
+         SELECT ?2, dictionary, xml_data, binary_data FROM user_config_data WHERE item_id = ?1",
+    )?
+    .execute(params![local, id])?;
+    touch_folder(tx, to, cn, now_us)?;
+    append_event(tx, mb, EventKind::Created, id, to, None, now_us)?;
+    load_item(tx, mb, id, false)
 }
 
 fn check_id_count(n: usize) -> Result<(), MailboxError> {
@@ -1051,6 +1211,36 @@ fn apply_update(tx: &Connection, id: i64, u: &ItemUpdate) -> Result<(), MailboxE
             tx.execute("DELETE FROM item_bodies WHERE item_id = ?1", params![id])?;
         }
         None => {}
+    }
+    if let Some(b) = &u.append_body {
+        let current: Option<i64> = tx
+            .prepare_cached(
+                "SELECT length(CAST(content AS BLOB)) FROM item_bodies WHERE item_id = ?1",
+            )?
+            .query_row(params![id], |r| r.get(0))
+            .optional()?;
+        match current {
+            Some(n) => {
+                let n = usize::try_from(n).unwrap_or(usize::MAX);
+                too_large("body", n.saturating_add(b.content.len()), MAX_BODY_BYTES)?;
+                tx.execute(
+                    "UPDATE item_bodies SET content = content || ?2 WHERE item_id = ?1",
+                    params![id, b.content],
+                )?;
+            }
+            None => {
+                tx.execute(
+                    "INSERT INTO item_bodies (item_id, body_type, content) VALUES (?1, ?2, ?3)",
+                    params![id, b.body_type.as_db(), b.content],
+                )?;
+            }
+        }
+    }
+    if let Some(c) = &u.item_class {
+        tx.execute(
+            "UPDATE items SET item_class = ?2 WHERE id = ?1",
+            params![id, c],
+        )?;
     }
     if let Some(r) = u.is_read {
         tx.execute(

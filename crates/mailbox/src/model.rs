@@ -355,6 +355,12 @@ pub struct ItemUpdate {
     pub sensitivity: Option<Sensitivity>,
     pub categories: Option<Vec<String>>,
     pub calendar: Option<Option<Calendar>>,
+    /// A new item class (printable ASCII, 1–255 bytes). Refused for user configurations, whose
+    /// class names them.
+    pub item_class: Option<String>,
+    /// Text appended to the body after `body` is applied (EWS `AppendToItemField` on
+    /// `item:Body`); the item gets this body if it has none. The stored body type is kept.
+    pub append_body: Option<Body>,
     /// Set (insert or replace) these extended properties.
     pub set_extended: Vec<(String, String)>,
     /// Remove these extended properties (absent keys are ignored).

@@ -1,0 +1,490 @@
+//! UpdateItem, MoveItem and CopyItem over HTTP, as a partner with UserApplication and
+//! ArchiveApplication acting as alice (the benchmark route's caller): the change key changes on
+//! every update and the id stays; stale change keys, read-only and unknown properties, bad counts,
+//! sending and other mailboxes' ids are per-item errors, never faults.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use exchange::{Config, Exchange};
+use serde_json::{Value, json};
+
+const ENV: &str = r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><s:Body>BODY</s:Body></s:Envelope>"#;
+
+struct Env {
+    url: String,
+    ex: Exchange,
+    http: reqwest::Client,
+}
+
+impl Env {
+    async fn call(&self, body: &str) -> String {
+        let r = self
+            .http
+            .post(format!("{}/bench/noauth/EWS/Exchange.asmx", self.url))
+            .header("content-type", "text/xml")
+            .body(ENV.replace("BODY", body))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "a per-item error, never a fault");
+        r.text().await.unwrap()
+    }
+
+    /// Creates a message in `folder`; returns (id, change key).
+    async fn create(&self, folder: &str, subject: &str) -> (String, String) {
+        let t = self
+            .call(&format!(
+                r#"<m:CreateItem MessageDisposition="SaveOnly"><m:SavedItemFolderId><t:DistinguishedFolderId Id="{folder}"/></m:SavedItemFolderId><m:Items><t:Message><t:Subject>{subject}</t:Subject><t:Body BodyType="Text">hello</t:Body></t:Message></m:Items></m:CreateItem>"#
+            ))
+            .await;
+        ids(&t).remove(0)
+    }
+
+    async fn get(&self, id: &str) -> String {
+        self.call(&format!(
+            r#"<m:GetItem><m:ItemShape><t:BaseShape>AllProperties</t:BaseShape></m:ItemShape><m:ItemIds><t:ItemId Id="{id}"/></m:ItemIds></m:GetItem>"#
+        ))
+        .await
+    }
+}
+
+/// Every `t:ItemId` (Id, ChangeKey) in a response, in order.
+fn ids(t: &str) -> Vec<(String, String)> {
+    t.split("<t:ItemId ")
+        .skip(1)
+        .map(|s| {
+            let attr = |n: &str| {
+                s.split(&format!("{n}=\""))
+                    .nth(1)
+                    .and_then(|v| v.split('"').next())
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            (attr("Id"), attr("ChangeKey"))
+        })
+        .collect()
+}
+
+fn codes(t: &str) -> Vec<String> {
+    t.split("<m:ResponseCode>")
+        .skip(1)
+        .map(|s| s.split('<').next().unwrap_or_default().to_owned())
+        .collect()
+}
+
+async fn env() -> Env {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    let ex = Exchange::open(Config {
+        data_dir: None,
+        hosts: vec!["mail.contoso.example".into()],
+        org_domain: "contoso.example".into(),
+        public_url: url.clone(),
+        clock: Arc::new(s2s_proto::SystemClock),
+        metadata_refresh_secs: 3600,
+        bench_noauth_user: Some("alice@contoso.example".into()),
+        auth_failures_per_minute: 100,
+        tls_roots: vec![],
+    })
+    .unwrap();
+    for (name, smtp) in [
+        ("Alice", "alice@contoso.example"),
+        ("Bob", "bob@contoso.example"),
+    ] {
+        ex.run_cmdlet(
+            "New-Mailbox",
+            json!({"Name": name, "PrimarySmtpAddress": smtp})
+                .as_object()
+                .unwrap()
+                .clone(),
+        )
+        .await
+        .unwrap();
+    }
+    let router = ex.router();
+    tokio::spawn(async move {
+        axum::serve(
+            l,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+    });
+    Env {
+        url,
+        ex,
+        http: reqwest::Client::new(),
+    }
+}
+
+/// One UpdateItem change; an empty `ck` sends no ChangeKey.
+fn update(cr: &str, id: &str, ck: &str, updates: &str) -> String {
+    let ck = if ck.is_empty() {
+        String::new()
+    } else {
+        format!(r#" ChangeKey="{ck}""#)
+    };
+    format!(
+        r#"<m:UpdateItem ConflictResolution="{cr}" MessageDisposition="SaveOnly"><m:ItemChanges><t:ItemChange><t:ItemId Id="{id}"{ck}/><t:Updates>{updates}</t:Updates></t:ItemChange></m:ItemChanges></m:UpdateItem>"#
+    )
+}
+
+const SET_READ: &str = r#"<t:SetItemField><t:FieldURI FieldURI="message:IsRead"/><t:Message><t:IsRead>true</t:IsRead></t:Message></t:SetItemField>"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn update_item_changes_fields_and_change_keys() {
+    let e = env().await;
+    let (id, ck) = e.create("inbox", "first").await;
+    let updates = concat!(
+        r#"<t:SetItemField><t:FieldURI FieldURI="item:Subject"/><t:Message><t:Subject>renamed</t:Subject></t:Message></t:SetItemField>"#,
+        r#"<t:SetItemField><t:FieldURI FieldURI="message:IsRead"/><t:Message><t:IsRead>1</t:IsRead></t:Message></t:SetItemField>"#,
+        r#"<t:SetItemField><t:FieldURI FieldURI="item:Categories"/><t:Message><t:Categories><t:String>Skype</t:String><t:String>IM</t:String></t:Categories></t:Message></t:SetItemField>"#,
+        r#"<t:SetItemField><t:FieldURI FieldURI="item:Importance"/><t:Message><t:Importance>High</t:Importance></t:Message></t:SetItemField>"#,
+        r#"<t:SetItemField><t:FieldURI FieldURI="item:ItemClass"/><t:Message><t:ItemClass>IPM.Note.Microsoft.Conversation</t:ItemClass></t:Message></t:SetItemField>"#,
+        r#"<t:AppendToItemField><t:FieldURI FieldURI="item:Body"/><t:Message><t:Body BodyType="Text"> world</t:Body></t:Message></t:AppendToItemField>"#,
+        r#"<t:SetItemField><t:ExtendedFieldURI DistinguishedPropertySetId="PublicStrings" PropertyName="SkypeConversationId" PropertyType="String"/><t:Message><t:ExtendedProperty><t:ExtendedFieldURI DistinguishedPropertySetId="PublicStrings" PropertyName="SkypeConversationId" PropertyType="String"/><t:Value>conv-1</t:Value></t:ExtendedProperty></t:Message></t:SetItemField>"#,
+    );
+    let t = e.call(&update("NeverOverwrite", &id, &ck, updates)).await;
+    assert_eq!(codes(&t), ["NoError"], "{t}");
+    assert!(t.contains("<t:Count>0</t:Count>"), "{t}");
+    let (id2, ck2) = ids(&t).remove(0);
+    assert_eq!(id2, id, "the id stays");
+    assert_ne!(ck2, ck, "the change key changes");
+    let g = e.get(&id).await;
+    for want in [
+        "<t:Subject>renamed</t:Subject>",
+        "<t:IsRead>true</t:IsRead>",
+        "<t:String>Skype</t:String><t:String>IM</t:String>",
+        "<t:ItemClass>IPM.Note.Microsoft.Conversation</t:ItemClass>",
+        "hello world</t:Body>",
+    ] {
+        assert!(g.contains(want), "{want} missing from {g}");
+    }
+    assert_eq!(ids(&g)[0], (id.clone(), ck2.clone()));
+    // the extended property is stored under its canonical key
+    let items =
+        e.ex.mailbox_store()
+            .get_items(&alice_key(&e).await, vec![id.clone()])
+            .await
+            .unwrap();
+    let item = items[0].as_ref().unwrap();
+    assert_eq!(
+        item.extended,
+        [(
+            "|dset:PublicStrings|name:SkypeConversationId|type:string".to_string(),
+            "conv-1".to_string()
+        )]
+    );
+
+    // the old change key is stale: NeverOverwrite refuses (nothing written), AutoResolve applies
+    // and counts the conflict, and each success changes the key again
+    let t = e.call(&update("NeverOverwrite", &id, &ck, SET_READ)).await;
+    assert_eq!(codes(&t), ["ErrorIrresolvableConflict"], "{t}");
+    assert!(t.contains("<t:Count>1</t:Count>"), "{t}");
+    let t = e.call(&update("AutoResolve", &id, &ck, SET_READ)).await;
+    assert_eq!(codes(&t), ["NoError"], "{t}");
+    assert!(t.contains("<t:Count>1</t:Count>"), "{t}");
+    let (_, ck3) = ids(&t).remove(0);
+    assert_ne!(ck3, ck2);
+    let t = e
+        .call(&update("AlwaysOverwrite", &id, &ck3, SET_READ))
+        .await;
+    assert_eq!(codes(&t), ["NoError"], "{t}");
+    assert!(t.contains("<t:Count>0</t:Count>"), "{t}");
+
+    // deletes
+    let t = e
+        .call(&update(
+            "AlwaysOverwrite",
+            &id,
+            &ck3,
+            r#"<t:DeleteItemField><t:FieldURI FieldURI="item:Categories"/></t:DeleteItemField><t:DeleteItemField><t:ExtendedFieldURI DistinguishedPropertySetId="PublicStrings" PropertyName="SkypeConversationId" PropertyType="string"/></t:DeleteItemField>"#,
+        ))
+        .await;
+    assert_eq!(codes(&t), ["NoError"], "{t}");
+    let items =
+        e.ex.mailbox_store()
+            .get_items(&alice_key(&e).await, vec![id.clone()])
+            .await
+            .unwrap();
+    let item = items[0].as_ref().unwrap();
+    assert!(item.categories.is_empty());
+    assert!(
+        item.extended.is_empty(),
+        "the type matched case-insensitively"
+    );
+
+    // what exchangelib's item.save() also sends: writable properties this server does not keep
+    // are accepted and not stored (as CreateItem ignores them), deleting them is a no-op
+    let t = e
+        .call(&update(
+            "AutoResolve",
+            &id,
+            "",
+            r#"<t:SetItemField><t:FieldURI FieldURI="item:ReminderIsSet"/><t:Message><t:ReminderIsSet>false</t:ReminderIsSet></t:Message></t:SetItemField><t:DeleteItemField><t:FieldURI FieldURI="item:InReplyTo"/></t:DeleteItemField><t:DeleteItemField><t:FieldURI FieldURI="message:References"/></t:DeleteItemField>"#,
+        ))
+        .await;
+    assert_eq!(codes(&t), ["NoError"], "{t}");
+    let t = e
+        .call(&update(
+            "AutoResolve",
+            &id,
+            "",
+            r#"<t:SetItemField><t:FieldURI FieldURI="item:ReminderIsSet"/><t:Message><t:Culture>en-US</t:Culture></t:Message></t:SetItemField>"#,
+        ))
+        .await;
+    assert_eq!(codes(&t), ["ErrorUpdatePropertyMismatch"], "{t}");
+}
+
+async fn alice_key(e: &Env) -> mailbox::MailboxKey {
+    let rows: Vec<Value> =
+        e.ex.run_cmdlet(
+            "Get-Mailbox",
+            json!({"Identity": "alice@contoso.example"})
+                .as_object()
+                .unwrap()
+                .clone(),
+        )
+        .await
+        .unwrap();
+    mailbox::MailboxKey::new(rows[0]["Guid"].as_str().unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn update_item_refusals_are_per_item() {
+    let e = env().await;
+    let (id, ck) = e.create("inbox", "keep").await;
+    let set = |field: &str, inner: &str| {
+        format!(
+            r#"<t:SetItemField><t:FieldURI FieldURI="{field}"/><t:Message>{inner}</t:Message></t:SetItemField>"#
+        )
+    };
+    let cases = [
+        (
+            set("item:DateTimeReceived", "<t:DateTimeReceived>2024-01-01T00:00:00Z</t:DateTimeReceived>"),
+            "ErrorInvalidPropertySet",
+        ),
+        (
+            set("message:ToRecipients", "<t:ToRecipients/>"),
+            "ErrorInvalidPropertySet",
+        ),
+        (
+            set("item:Subject", "<t:Subject>a</t:Subject><t:Importance>Low</t:Importance>"),
+            "ErrorIncorrectUpdatePropertyCount",
+        ),
+        (set("item:Subject", ""), "ErrorIncorrectUpdatePropertyCount"),
+        (
+            set("item:Subject", "<t:Importance>Low</t:Importance>"),
+            "ErrorUpdatePropertyMismatch",
+        ),
+        (
+            r#"<t:AppendToItemField><t:FieldURI FieldURI="item:Subject"/><t:Message><t:Subject>x</t:Subject></t:Message></t:AppendToItemField>"#.into(),
+            "ErrorInvalidPropertyAppend",
+        ),
+        (
+            r#"<t:DeleteItemField><t:FieldURI FieldURI="message:IsRead"/></t:DeleteItemField>"#.into(),
+            "ErrorInvalidPropertyDelete",
+        ),
+        (
+            set("item:ItemClass", "<t:ItemClass>IPM Note</t:ItemClass>"),
+            "ErrorInvalidValueForProperty",
+        ),
+    ];
+    for (updates, code) in &cases {
+        // a valid change first: a refused change writes nothing, not even the valid part
+        let all = format!(
+            "{}{updates}",
+            set("item:Subject", "<t:Subject>changed</t:Subject>")
+        );
+        let t = e.call(&update("NeverOverwrite", &id, &ck, &all)).await;
+        assert_eq!(codes(&t), [*code], "{updates}: {t}");
+    }
+    let g = e.get(&id).await;
+    assert!(g.contains("<t:Subject>keep</t:Subject>"), "{g}");
+    assert_eq!(ids(&g)[0].1, ck, "nothing was written");
+
+    // one message per change, in order; malformed and foreign ids, bad change keys
+    let bob_item = {
+        let rows =
+            e.ex.run_cmdlet(
+                "Get-Mailbox",
+                json!({"Identity": "bob@contoso.example"})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            )
+            .await
+            .unwrap();
+        let bob = mailbox::MailboxKey::new(rows[0]["Guid"].as_str().unwrap()).unwrap();
+        e.ex.mailbox_store()
+            .create_items(
+                &bob,
+                mailbox::FolderSel::distinguished("inbox"),
+                vec![mailbox::NewItem::default()],
+            )
+            .await
+            .unwrap()
+            .remove(0)
+    };
+    let change = |id: &str, ck: &str| {
+        format!(
+            r#"<t:ItemChange><t:ItemId Id="{id}" ChangeKey="{ck}"/><t:Updates>{SET_READ}</t:Updates></t:ItemChange>"#
+        )
+    };
+    let t = e
+        .call(&format!(
+            r#"<m:UpdateItem MessageDisposition="SaveOnly"><m:ItemChanges>{}{}{}{}</m:ItemChanges></m:UpdateItem>"#,
+            change(&bob_item.id, &bob_item.change_key),
+            change("garbage", "x"),
+            change(&id, "junk"),
+            change(&id, &ck),
+        ))
+        .await;
+    assert_eq!(
+        codes(&t),
+        [
+            "ErrorItemNotFound",
+            "ErrorInvalidIdMalformed",
+            "ErrorInvalidChangeKey",
+            "NoError"
+        ],
+        "{t}"
+    );
+    // sending is refused, and a message needs a disposition
+    for (attrs, code) in [
+        (
+            r#"MessageDisposition="SendAndSaveCopy""#,
+            "ErrorInvalidOperation",
+        ),
+        (r#"MessageDisposition="SendOnly""#, "ErrorInvalidOperation"),
+        ("", "ErrorMessageDispositionRequired"),
+    ] {
+        let t = e
+            .call(&format!(
+                r#"<m:UpdateItem ConflictResolution="AlwaysOverwrite" {attrs}><m:ItemChanges>{}</m:ItemChanges></m:UpdateItem>"#,
+                change(&id, "")
+            ))
+            .await;
+        assert_eq!(codes(&t), [code], "{t}");
+    }
+    // bounded like DeleteItem
+    let many = change(&id, "").repeat(mailbox::limits::MAX_ITEMS_PER_CALL + 1);
+    let t = e
+        .call(&format!(
+            r#"<m:UpdateItem MessageDisposition="SaveOnly"><m:ItemChanges>{many}</m:ItemChanges></m:UpdateItem>"#
+        ))
+        .await;
+    assert!(
+        codes(&t).iter().all(|c| c == "ErrorInvalidRequest"),
+        "{}",
+        &t[..600]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn move_and_copy_items() {
+    let e = env().await;
+    let (a, ack) = e.create("drafts", "a").await;
+    let (b, _) = e.create("drafts", "b").await;
+    let mv = |to: &str, ids: &[&str], extra: &str| {
+        let ids: String = ids
+            .iter()
+            .map(|i| format!(r#"<t:ItemId Id="{i}"/>"#))
+            .collect();
+        format!(
+            r#"<m:MoveItem{extra}><m:ToFolderId>{to}</m:ToFolderId><m:ItemIds>{ids}</m:ItemIds></m:MoveItem>"#
+        )
+    };
+    let inbox = r#"<t:DistinguishedFolderId Id="inbox"/>"#;
+    let t = e.call(&mv(inbox, &[&a, "garbage", &b], "")).await;
+    assert_eq!(
+        codes(&t),
+        ["NoError", "ErrorInvalidIdMalformed", "NoError"],
+        "{t}"
+    );
+    assert!(t.contains("<t:Message><t:ItemId"), "{t}");
+    let moved = ids(&t);
+    assert_eq!(moved[0].0, a, "this store keeps an item's id when it moves");
+    assert_ne!(moved[0].1, ack, "its change key changes");
+    let g = e.get(&a).await;
+    let inbox_id = {
+        let f = e
+            .call(r#"<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape><m:FolderIds><t:DistinguishedFolderId Id="inbox"/></m:FolderIds></m:GetFolder>"#)
+            .await;
+        f.split("<t:FolderId Id=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    assert!(
+        g.contains(&format!("<t:ParentFolderId Id=\"{inbox_id}\"")),
+        "{g}"
+    );
+    // ReturnNewItemIds="false": success without ids
+    let t = e
+        .call(&mv(
+            r#"<t:DistinguishedFolderId Id="drafts"/>"#,
+            &[&a],
+            r#" ReturnNewItemIds="false""#,
+        ))
+        .await;
+    assert_eq!(codes(&t), ["NoError"], "{t}");
+    assert!(ids(&t).is_empty() && t.contains("<m:Items/>"), "{t}");
+    // destinations: unknown, another mailbox's
+    let t = e
+        .call(&mv(
+            r#"<t:DistinguishedFolderId Id="searchfolders"/>"#,
+            &[&a],
+            "",
+        ))
+        .await;
+    assert_eq!(codes(&t), ["NoError"], "{t}");
+    let t = e
+        .call(&mv(r#"<t:FolderId Id="AAAA"/>"#, &[&a, &b], ""))
+        .await;
+    assert_eq!(codes(&t).len(), 2, "{t}");
+    assert!(codes(&t).iter().all(|c| c != "NoError"), "{t}");
+    let t = e
+        .call(&mv(
+            r#"<t:DistinguishedFolderId Id="inbox"><t:Mailbox><t:EmailAddress>bob@contoso.example</t:EmailAddress></t:Mailbox></t:DistinguishedFolderId>"#,
+            &[&a],
+            "",
+        ))
+        .await;
+    assert_eq!(codes(&t), ["ErrorAccessDenied"], "{t}");
+
+    // CopyItem: a new item with the same content; the original stays
+    let t = e
+        .call(&format!(
+            r#"<m:CopyItem><m:ToFolderId><t:DistinguishedFolderId Id="conversationhistory"/></m:ToFolderId><m:ItemIds><t:ItemId Id="{b}"/><t:ItemId Id="{b}"/></m:ItemIds></m:CopyItem>"#
+        ))
+        .await;
+    assert_eq!(codes(&t), ["NoError", "NoError"], "{t}");
+    let copies = ids(&t);
+    assert_ne!(copies[0].0, b);
+    assert_ne!(copies[0].0, copies[1].0);
+    let g = e.get(&copies[0].0).await;
+    assert!(g.contains("<t:Subject>b</t:Subject>"), "{g}");
+    assert!(g.contains("hello</t:Body>"), "{g}");
+    let g = e.get(&b).await;
+    assert!(
+        g.contains(&format!("<t:ParentFolderId Id=\"{inbox_id}\"")),
+        "{g}"
+    );
+    // bounded like DeleteItem
+    let many: String =
+        format!(r#"<t:ItemId Id="{b}"/>"#).repeat(mailbox::limits::MAX_ITEMS_PER_CALL + 1);
+    let t = e
+        .call(&format!(
+            r#"<m:CopyItem><m:ToFolderId>{inbox}</m:ToFolderId><m:ItemIds>{many}</m:ItemIds></m:CopyItem>"#
+        ))
+        .await;
+    assert!(
+        codes(&t).iter().all(|c| c == "ErrorInvalidRequest"),
+        "{}",
+        &t[..600]
+    );
+}

@@ -1,0 +1,329 @@
+//! The store side of EWS UpdateItem (conflict policy, item class, body append), MoveItem and
+//! CopyItem (batches, per-id results, counts, events, user configurations, caps).
+
+mod common;
+
+use common::*;
+use mailbox::{
+    Body, BodyType, EventKind, ItemUpdate, MailboxError, UserConfig, limits::MAX_ITEMS_PER_CALL,
+};
+
+#[tokio::test]
+async fn update_resolving_overwrites_or_refuses_a_stale_change_key() {
+    let s = store_with(&["alice"]).await;
+    let m = key("alice");
+    let item = s
+        .create_items(&m, d("inbox"), vec![msg("one")])
+        .await
+        .unwrap()
+        .remove(0);
+    let set_subject = |x: &str| ItemUpdate {
+        subject: Some(Some(x.into())),
+        ..ItemUpdate::default()
+    };
+    // fresh key: no conflict, new change key, same id
+    let (a, conflicted) = s
+        .update_item_resolving(
+            &m,
+            item.id.clone(),
+            Some(item.change_key.clone()),
+            false,
+            set_subject("two"),
+        )
+        .await
+        .unwrap();
+    assert!(!conflicted);
+    assert_eq!(a.id, item.id);
+    assert_ne!(a.change_key, item.change_key);
+    // stale key, never overwrite: refused, nothing written
+    let e = s
+        .update_item_resolving(
+            &m,
+            item.id.clone(),
+            Some(item.change_key.clone()),
+            false,
+            set_subject("three"),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, MailboxError::ChangeKeyConflict), "{e:?}");
+    let now = s.get_items(&m, vec![item.id.clone()]).await.unwrap()[0]
+        .as_ref()
+        .unwrap()
+        .clone();
+    assert_eq!(now.subject.as_deref(), Some("two"));
+    assert_eq!(now.change_key, a.change_key);
+    // stale key, overwrite: applied and reported
+    let (b, conflicted) = s
+        .update_item_resolving(
+            &m,
+            item.id.clone(),
+            Some(item.change_key.clone()),
+            true,
+            set_subject("three"),
+        )
+        .await
+        .unwrap();
+    assert!(conflicted);
+    assert_eq!(b.subject.as_deref(), Some("three"));
+    // a malformed key is malformed whatever the policy
+    let e = s
+        .update_item_resolving(
+            &m,
+            item.id.clone(),
+            Some("junk".into()),
+            true,
+            set_subject("x"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.response_code(), "ErrorInvalidChangeKey");
+}
+
+#[tokio::test]
+async fn item_class_and_body_append() {
+    let s = store_with(&["alice"]).await;
+    let m = key("alice");
+    let item = s
+        .create_items(&m, d("inbox"), vec![msg("hi")])
+        .await
+        .unwrap()
+        .remove(0);
+    let u = s
+        .update_item(
+            &m,
+            item.id.clone(),
+            None,
+            ItemUpdate {
+                item_class: Some("IPM.Note.Microsoft.Conversation".into()),
+                append_body: Some(Body {
+                    body_type: BodyType::Text,
+                    content: "<p>more</p>".into(),
+                }),
+                ..ItemUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(u.item_class, "IPM.Note.Microsoft.Conversation");
+    let body = u.body.unwrap();
+    assert_eq!(body.body_type, BodyType::Html, "the stored type is kept");
+    assert_eq!(body.content, "<div>hi</div><p>more</p>");
+    assert_eq!(u.size, ("hi".len() + body.content.len()) as u64);
+    // appending to an item without a body gives it one
+    let u = s
+        .update_item(
+            &m,
+            item.id.clone(),
+            None,
+            ItemUpdate {
+                body: Some(None),
+                append_body: Some(Body {
+                    body_type: BodyType::Text,
+                    content: "plain".into(),
+                }),
+                ..ItemUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        u.body,
+        Some(Body {
+            body_type: BodyType::Text,
+            content: "plain".into()
+        })
+    );
+    // a bad class is refused before anything is written
+    let e = s
+        .update_item(
+            &m,
+            item.id.clone(),
+            None,
+            ItemUpdate {
+                item_class: Some("IPM Note".into()),
+                subject: Some(Some("changed".into())),
+                ..ItemUpdate::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.response_code(), "ErrorInvalidValueForProperty");
+    let again = s.get_items(&m, vec![item.id.clone()]).await.unwrap()[0]
+        .as_ref()
+        .unwrap()
+        .clone();
+    assert_eq!(again.subject.as_deref(), Some("hi"));
+    // the class of a user configuration names it: it cannot change
+    let cfg = s
+        .create_user_configuration(
+            &m,
+            d("root"),
+            UserConfig {
+                name: "Um.CustomGreetings.External".into(),
+                dictionary: None,
+                xml_data: None,
+                binary_data: Some(vec![1, 2, 3]),
+            },
+        )
+        .await
+        .unwrap();
+    let e = s
+        .update_item(
+            &m,
+            cfg.item_id.clone(),
+            None,
+            ItemUpdate {
+                item_class: Some("IPM.Note".into()),
+                ..ItemUpdate::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, MailboxError::InvalidValue(_)), "{e:?}");
+}
+
+#[tokio::test]
+async fn move_items_keeps_ids_and_reports_per_id() {
+    let s = store_with(&["alice", "bob"]).await;
+    let (m, b) = (key("alice"), key("bob"));
+    let items = s
+        .create_items(&m, d("drafts"), vec![msg("a"), msg("b")])
+        .await
+        .unwrap();
+    let bobs = s
+        .create_items(&b, d("inbox"), vec![msg("bob's")])
+        .await
+        .unwrap()
+        .remove(0);
+    let inbox = s.get_folder(&m, d("inbox")).await.unwrap();
+    let rs = s
+        .move_items(
+            &m,
+            vec![
+                items[0].id.clone(),
+                bobs.id.clone(),
+                "garbage".into(),
+                items[1].id.clone(),
+            ],
+            d("inbox"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(rs.len(), 4);
+    let a = rs[0].as_ref().unwrap();
+    assert_eq!(a.id, items[0].id, "this store keeps ids on move");
+    assert_ne!(a.change_key, items[0].change_key);
+    assert_eq!(a.folder_id, inbox.id);
+    assert!(matches!(rs[1], Err(MailboxError::ItemNotFound)));
+    assert!(matches!(rs[2], Err(MailboxError::InvalidIdMalformed(_))));
+    assert!(rs[3].is_ok());
+    assert_eq!(counts(&s, &m, "drafts").await, (0, 0, 0));
+    assert_eq!(counts(&s, &m, "inbox").await, (2, 2, 0));
+    // bob's item did not move
+    assert_eq!(counts(&s, &b, "inbox").await, (1, 1, 0));
+    // an unknown destination fails the call
+    let e = s
+        .move_items(&m, vec![items[0].id.clone()], d("nosuchfolder"))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, MailboxError::FolderNotFound));
+    // bounded like every other id list
+    let e = s
+        .move_items(
+            &m,
+            vec![items[0].id.clone(); MAX_ITEMS_PER_CALL + 1],
+            d("inbox"),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, MailboxError::InvalidRequest(_)));
+}
+
+#[tokio::test]
+async fn copy_items_makes_new_items_with_everything() {
+    let s = store_with(&["alice"]).await;
+    let m = key("alice");
+    let mut n = msg("original");
+    n.categories = vec!["Skype".into()];
+    n.extended = vec![("k".into(), "v".into())];
+    n.is_read = true;
+    let item = s
+        .create_items(&m, d("conversationhistory"), vec![n])
+        .await
+        .unwrap()
+        .remove(0);
+    let before = s.events_since(&m, 0, 100).await.unwrap().len();
+    let rs = s
+        .copy_items(&m, vec![item.id.clone(), item.id.clone()], d("inbox"))
+        .await
+        .unwrap();
+    let (c1, c2) = (rs[0].as_ref().unwrap(), rs[1].as_ref().unwrap());
+    assert_ne!(c1.id, item.id);
+    assert_ne!(c1.id, c2.id, "each copy is its own item");
+    let got = s.get_items(&m, vec![c1.id.clone()]).await.unwrap()[0]
+        .as_ref()
+        .unwrap()
+        .clone();
+    assert_eq!(got.subject, item.subject);
+    assert_eq!(got.body, item.body);
+    assert_eq!(got.categories, item.categories);
+    assert_eq!(got.extended, item.extended);
+    assert_eq!(got.from, item.from);
+    assert_eq!(got.size, item.size);
+    assert_eq!(got.date_time_received, item.date_time_received);
+    assert!(got.is_read);
+    // the original is untouched; counts follow
+    let orig = s.get_items(&m, vec![item.id.clone()]).await.unwrap()[0]
+        .as_ref()
+        .unwrap()
+        .clone();
+    assert_eq!(orig.change_key, item.change_key);
+    assert_eq!(counts(&s, &m, "conversationhistory").await, (1, 0, 0));
+    assert_eq!(counts(&s, &m, "inbox").await, (2, 0, 0));
+    let events = s.events_since(&m, 0, 100).await.unwrap();
+    assert_eq!(events.len(), before + 2);
+    assert!(
+        events[before..]
+            .iter()
+            .all(|e| e.kind == EventKind::Created)
+    );
+
+    // a user configuration copies with its streams, once per folder
+    let cfg = s
+        .create_user_configuration(
+            &m,
+            d("root"),
+            UserConfig {
+                name: "Um.CustomGreetings.External".into(),
+                dictionary: None,
+                xml_data: None,
+                binary_data: Some(b"RIFF".to_vec()),
+            },
+        )
+        .await
+        .unwrap();
+    let rs = s
+        .copy_items(&m, vec![cfg.item_id.clone()], d("inbox"))
+        .await
+        .unwrap();
+    assert!(rs[0].is_ok());
+    let copied = s
+        .get_user_configuration(&m, d("inbox"), "Um.CustomGreetings.External".into())
+        .await
+        .unwrap();
+    assert_eq!(copied.config.binary_data.as_deref(), Some(&b"RIFF"[..]));
+    let rs = s
+        .copy_items(&m, vec![cfg.item_id.clone()], d("root"))
+        .await
+        .unwrap();
+    assert!(
+        matches!(rs[0], Err(MailboxError::UserConfigurationExists(_))),
+        "{rs:?}"
+    );
+    let e = s
+        .copy_items(&m, vec![item.id.clone()], d("nosuchfolder"))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, MailboxError::FolderNotFound));
+}
