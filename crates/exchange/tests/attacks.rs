@@ -1270,6 +1270,29 @@ async fn the_archive_needs_archive_application_for_every_write() {
         let a = call_with(&client, &e.url, &skype, &soap(op)).await;
         assert!(a.body.contains("ErrorAccessDenied"), "{op}: {}", a.body);
     }
+    // nor be changed or moved out, and nothing may be moved in
+    let update = soap(&format!(
+        r#"<m:UpdateItem MessageDisposition="SaveOnly" ConflictResolution="AlwaysOverwrite"><m:ItemChanges><t:ItemChange><t:ItemId Id="{archived}"/><t:Updates><t:SetItemField><t:FieldURI FieldURI="item:Subject"/><t:Message><t:Subject>tampered</t:Subject></t:Message></t:SetItemField></t:Updates></t:ItemChange></m:ItemChanges></m:UpdateItem>"#
+    ));
+    let move_out = soap(&format!(
+        r#"<m:MoveItem><m:ToFolderId><t:DistinguishedFolderId Id="inbox"/></m:ToFolderId><m:ItemIds><t:ItemId Id="{archived}"/></m:ItemIds></m:MoveItem>"#
+    ));
+    let kept = created_id(
+        &call_with(&client, &e.url, &skype, &create("inbox"))
+            .await
+            .body,
+    );
+    let move_in = soap(&format!(
+        r#"<m:MoveItem><m:ToFolderId><t:DistinguishedFolderId Id="recoverableitemspurges"/></m:ToFolderId><m:ItemIds><t:ItemId Id="{kept}"/></m:ItemIds></m:MoveItem>"#
+    ));
+    for (what, op) in [
+        ("update", &update),
+        ("move out", &move_out),
+        ("move in", &move_in),
+    ] {
+        let a = call_with(&client, &e.url, &skype, op).await;
+        assert!(a.body.contains("ErrorAccessDenied"), "{what}: {}", a.body);
+    }
     // the archived item is still there
     let get = soap(&format!(
         r#"<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape><m:ItemIds><t:ItemId Id="{archived}"/></m:ItemIds></m:GetItem>"#
