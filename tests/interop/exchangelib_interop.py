@@ -85,6 +85,23 @@ def main() -> int:
     root.update_user_configuration(name=name, binary_data=wav + b"\x01")
     conf = root.get_user_configuration(name=name, properties="All")
     out["greeting_len_after_update"] = len(conf.binary_data or b"")
+    # an extended property: stored by CreateItem, returned by GetItem, searchable
+    from exchangelib import ExtendedProperty  # noqa: E402
+
+    class ArchiverTag(ExtendedProperty):
+        distinguished_property_set_id = "PublicStrings"
+        property_name = "OpenHybridInteropTag"
+        property_type = "String"
+
+    Message.register("interop_tag", ArchiverTag)
+    try:
+        tag_value = "tag-" + base64.b16encode(os.urandom(4)).decode()
+        tagged = Message(account=acc, folder=acc.drafts, subject="tagged", interop_tag=tag_value)
+        tagged.save()
+        out["extended_get"] = acc.drafts.get(id=tagged.id).interop_tag
+        out["extended_found"] = acc.drafts.filter(interop_tag=tag_value).count()
+    finally:
+        Message.deregister("interop_tag")
     # FindItem sorts as asked (order_by)
     tag = "sort " + base64.b16encode(os.urandom(3)).decode() + " "
     for sub in ("b", "a", "c"):

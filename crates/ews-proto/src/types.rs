@@ -396,6 +396,41 @@ impl ExtendedFieldUri {
         k
     }
 
+    /// The URI a [`ExtendedFieldUri::canonical_key`] names (it `matches` the original); `None`
+    /// for a string no `canonical_key` produced.
+    pub fn from_canonical_key(key: &str) -> Option<Self> {
+        fn unesc(s: &str) -> String {
+            s.replace("%7c", "|").replace("%25", "%")
+        }
+        let mut u = ExtendedFieldUri::default();
+        let mut typed = false;
+        for part in key.split('|').filter(|p| !p.is_empty()) {
+            let (k, v) = part.split_once(':')?;
+            let v = unesc(v);
+            match k {
+                "tag" => u.property_tag = Some(v),
+                "dset" => u.distinguished_property_set_id = Some(v),
+                "set" => u.property_set_id = Some(v),
+                "name" => u.property_name = Some(v),
+                "id" => u.property_id = Some(v),
+                "type" => {
+                    u.property_type = v;
+                    typed = true;
+                }
+                _ => return None,
+            }
+        }
+        typed.then_some(u)
+    }
+
+    /// Is this a multi-valued MAPI type (`StringArray`, `BinaryArray`, …)?
+    pub fn is_multi_valued(&self) -> bool {
+        self.property_type
+            .trim()
+            .to_ascii_lowercase()
+            .ends_with("array")
+    }
+
     /// Semantic equality: property tags compare numerically (`0x7C09` ==
     /// `0x7c09` == `31753`), property set GUIDs and the property type
     /// case-insensitively, property ids numerically, names exactly.
@@ -612,6 +647,38 @@ pub fn parse_xs_boolean(s: &str) -> Option<bool> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn canonical_keys_name_their_uri() {
+        for u in [
+            ExtendedFieldUri {
+                property_tag: Some("0x7C09".into()),
+                property_type: "Binary".into(),
+                ..Default::default()
+            },
+            ExtendedFieldUri {
+                distinguished_property_set_id: Some("PublicStrings".into()),
+                property_name: Some("Odd|Name%".into()),
+                property_type: "String".into(),
+                ..Default::default()
+            },
+            ExtendedFieldUri {
+                property_set_id: Some("C11FF724-AA03-4555-9952-8FA248A11C3E".into()),
+                property_id: Some("0x8101".into()),
+                property_type: "StringArray".into(),
+                ..Default::default()
+            },
+        ] {
+            let back = ExtendedFieldUri::from_canonical_key(&u.canonical_key()).unwrap();
+            assert!(back.matches(&u), "{u:?} -> {back:?}");
+            assert_eq!(back.canonical_key(), u.canonical_key());
+        }
+        assert!(ExtendedFieldUri::from_canonical_key("nonsense").is_none());
+        assert!(
+            ExtendedFieldUri::from_canonical_key("tag:0x0001").is_none(),
+            "no type"
+        );
+    }
     use super::*;
     use std::str::FromStr;
 

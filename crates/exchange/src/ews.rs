@@ -1369,6 +1369,11 @@ fn to_new_item(i: ReqItem) -> mailbox::NewItem {
         categories: f.categories,
         date_time_sent: f.date_time_sent,
         date_time_created: f.date_time_created,
+        extended: f
+            .extended_properties
+            .iter()
+            .map(|e| (e.uri.canonical_key(), extended_value_to_store(&e.value)))
+            .collect(),
         ..Default::default()
     };
     if let Some(imp) = f
@@ -1447,6 +1452,20 @@ fn item_view(i: mailbox::Item) -> ItemView {
     v.cc = i.cc.iter().map(mb_out).collect();
     v.internet_message_id = i.internet_message_id.clone();
     v.is_read = Some(i.is_read);
+    // the writer returns those AdditionalProperties ask for
+    v.extended = i
+        .extended
+        .iter()
+        .filter_map(|(key, value)| {
+            let uri = ews_proto::types::ExtendedFieldUri::from_canonical_key(key)?;
+            let value = if uri.is_multi_valued() {
+                ews_proto::types::ExtendedValue::Multi(serde_json::from_str(value).ok()?)
+            } else {
+                ews_proto::types::ExtendedValue::Single(value.clone())
+            };
+            Some(ews_proto::types::ExtendedProperty { uri, value })
+        })
+        .collect();
     if let Some(c) = &i.calendar {
         v.start = Some(c.start);
         v.end = Some(c.end);

@@ -29,7 +29,8 @@ fn field(p: &PropertyPath) -> Result<Field, ResponseError> {
             "calendar:End" => Field::End,
             other => return Err(bad(other)),
         }),
-        PropertyPath::Extended(e) => Ok(Field::ExtendedProperty(format!("{e:?}"))),
+        // the key extended properties are stored under (CreateItem, UpdateItem)
+        PropertyPath::Extended(e) => Ok(Field::ExtendedProperty(e.canonical_key())),
         _ => Err(bad("an indexed or exception property")),
     }
 }

@@ -419,6 +419,12 @@ async fn exchangelib_interop() {
             task.starts_with("ErrorInvalidOperation") && task.contains("not supported"),
             "{v}"
         );
+        // Regression: extended properties were accepted by CreateItem and dropped.
+        assert!(
+            v["extended_get"].as_str().is_some_and(|t| t.starts_with("tag-")),
+            "{v}"
+        );
+        assert_eq!(v["extended_found"], 1, "{v}");
         // Regression: FindItem ignored SortOrder, so order_by() did nothing.
         assert_eq!(v["order_asc"], json!(["a", "b", "c"]), "{v}");
         assert_eq!(v["order_desc"], json!(["c", "b", "a"]), "{v}");
