@@ -1380,3 +1380,29 @@ async fn metadata_fetches_are_bounded_and_never_redirected() {
         assert!(err.to_string().contains(says), "{path}: {err}");
     }
 }
+
+/// CreateItem answers each item on its own. Regression: one invalid item failed every item of
+/// the request (exchangelib's bulk_create got no ids at all).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_item_answers_each_item_on_its_own() {
+    let e = env(1_000_000).await;
+    let client = reqwest::Client::new();
+    let skype = wrap(&sign(&actor()));
+    let op = soap(
+        r#"<m:CreateItem MessageDisposition="SaveOnly"><m:SavedItemFolderId><t:DistinguishedFolderId Id="conversationhistory"/></m:SavedItemFolderId><m:Items><t:Message><t:Subject>good</t:Subject></t:Message><t:Message><t:ItemClass>IPM.Note.Ünicode</t:ItemClass><t:Subject>bad</t:Subject></t:Message><t:Message><t:Subject>good too</t:Subject></t:Message></m:Items></m:CreateItem>"#,
+    );
+    let a = call_with(&client, &e.url, &skype, &op).await;
+    let codes: Vec<&str> = a
+        .body
+        .split("<m:ResponseCode>")
+        .skip(1)
+        .filter_map(|r| r.split('<').next())
+        .collect();
+    assert_eq!(
+        codes,
+        ["NoError", "ErrorInvalidValueForProperty", "NoError"],
+        "{}",
+        a.body
+    );
+    assert_eq!(a.body.matches("<t:ItemId ").count(), 2, "{}", a.body);
+}
