@@ -209,7 +209,23 @@ fn serve(
 /// [`start`], with Exchange's unauthenticated benchmark route acting as `bench_noauth_user`
 /// (load benchmarks only).
 pub async fn start_with(dir: &Path, opts: LabOptions) -> Result<Lab> {
-    std::fs::create_dir_all(dir).map_err(LabError::io(dir))?;
+    // owner-only (0700), an existing directory too: it holds every party's keys and secrets
+    {
+        let mut b = std::fs::DirBuilder::new();
+        b.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+        b.create(dir).map_err(LabError::io(dir))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let m = std::fs::metadata(dir).map_err(LabError::io(dir))?.permissions().mode();
+            if m & 0o077 != 0 {
+                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(m & 0o7700))
+                    .map_err(LabError::io(dir))?;
+            }
+        }
+    }
     let dir = dir.canonicalize().map_err(LabError::io(dir))?;
     let lock = lock_dir(&dir)?;
     let clock: SharedClock = Arc::new(SystemClock);

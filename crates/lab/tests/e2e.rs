@@ -623,3 +623,93 @@ async fn convert_id_converts_this_servers_ids() {
         .unwrap();
     assert_eq!(r.code, "ErrorAccessDenied", "{}", r.body);
 }
+
+/// Every directory and file under `dir` (itself included) with its permission bits.
+#[cfg(unix)]
+fn walk_modes(dir: &std::path::Path, out: &mut Vec<(PathBuf, u32, bool)>) {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::symlink_metadata(dir).unwrap();
+    out.push((dir.to_owned(), meta.permissions().mode() & 0o777, true));
+    for e in std::fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        let meta = e.metadata().unwrap();
+        if meta.is_dir() {
+            walk_modes(&e.path(), out);
+        } else {
+            out.push((e.path(), meta.permissions().mode() & 0o777, false));
+        }
+    }
+}
+
+/// Regression: the databases (Exchange's with its auth certificate's private key, Skype's with
+/// the per-user callback keys) were 0644 in 0755 directories, readable by every local user.
+/// After the lab starts, and after it restarts on a data directory left with loose modes, the
+/// data directory and every directory under it are 0700 and no file is group/other-accessible,
+/// but for the few named non-secret files below.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_data_directory_is_private_to_its_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    // Not secret, and reachable only through the 0700 directories: the lock (a pid), lab.json
+    // (URLs and paths) and Exchange's traffic record (claims, never a signature), which
+    // crates/exchange/src/traffic.rs still creates with the umask's mode: to be made 0600 there.
+    const NOT_SECRET: &[&str] = &[lab::start::LOCK_FILE, lab::start::LAB_FILE, "traffic.jsonl"];
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("lab");
+    let check = |when: &str| {
+        let mut all = Vec::new();
+        walk_modes(&dir, &mut all);
+        let names: Vec<String> = all
+            .iter()
+            .map(|(p, _, _)| p.strip_prefix(&dir).unwrap().display().to_string())
+            .collect();
+        for want in [
+            "exchange/exchange.sqlite",
+            "exchange/mailboxes.sqlite",
+            "skype/skype.sqlite",
+            "sts/sts.sqlite",
+        ] {
+            assert!(
+                names.iter().any(|n| n == want),
+                "{when}: no {want} in {names:?}"
+            );
+        }
+        let loose: Vec<String> = all
+            .iter()
+            .filter(|(p, mode, is_dir)| {
+                let name = p.file_name().unwrap().to_string_lossy();
+                if *is_dir {
+                    *mode != 0o700
+                } else {
+                    mode & 0o077 != 0 && !NOT_SECRET.contains(&name.as_ref())
+                }
+            })
+            .map(|(p, mode, _)| format!("{} {mode:o}", p.display()))
+            .collect();
+        assert!(loose.is_empty(), "{when}: {loose:#?}");
+    };
+    let lab = lab::start(&dir, (0, 0)).await.unwrap();
+    check("first start");
+    drop(lab);
+    // as the old code left a data directory: directories 0755, databases (with their WAL
+    // files) and Skype's certificate 0644; the credentials and keys were 0600 already
+    let mut all = Vec::new();
+    walk_modes(&dir, &mut all);
+    let mut loosened = 0;
+    for (p, _, is_dir) in &all {
+        let name = p.file_name().unwrap().to_string_lossy();
+        let m = if *is_dir {
+            0o755
+        } else if name.contains(".sqlite") || name == "signing-cert.cer" {
+            0o644
+        } else {
+            continue;
+        };
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+        loosened += 1;
+    }
+    assert!(loosened >= 9, "{all:?}");
+    let lab = lab::start(&dir, (0, 0)).await.unwrap();
+    check("restart on a loose directory");
+    drop(lab);
+}

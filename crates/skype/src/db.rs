@@ -35,9 +35,10 @@ pub(crate) mod when {
     }
 }
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sql: r#"
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: r#"
 CREATE TABLE users (
     sip TEXT PRIMARY KEY,
     upn TEXT NOT NULL,
@@ -106,10 +107,31 @@ CREATE TABLE presence_events (
     presence TEXT
 );
 "#,
-}];
+    },
+    // Refused callbacks (anyone can send one) must not push accepted ones out of the log: each
+    // verdict keeps its own newest rows, and refusals from one source are recorded at a bounded
+    // rate, the rest counted on the last one recorded.
+    Migration {
+        version: 2,
+        sql: r#"
+ALTER TABLE presence_events ADD COLUMN source TEXT;
+ALTER TABLE presence_events ADD COLUMN repeats INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE presence_events ADD COLUMN last_time INTEGER;
+CREATE INDEX presence_events_verdict ON presence_events (verdict, id);
+CREATE INDEX presence_events_source ON presence_events (verdict, source, user_sip, time);
+"#,
+    },
+];
 
-/// Most presence events kept.
-const MAX_PRESENCE_EVENTS: i64 = 1000;
+/// Accepted presence events kept (the newest).
+pub const MAX_ACCEPTED_EVENTS: i64 = 1000;
+/// Refused presence events kept (the newest), apart from the accepted ones: refusals never
+/// evict an accepted event.
+pub const MAX_REFUSED_EVENTS: i64 = 1000;
+/// Refused callbacks recorded one by one per source and user within [`REFUSAL_WINDOW_SECS`];
+/// beyond that they are counted (`Repeats`) on the last one recorded.
+pub const REFUSALS_RECORDED_PER_WINDOW: i64 = 10;
+pub const REFUSAL_WINDOW_SECS: i64 = 60;
 
 /// A user homed in Skype Online.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -596,8 +618,20 @@ pub struct PresenceEvent {
     pub verdict: String,
     pub reason: String,
     pub presence: Option<String>,
+    /// Where the callback came from (the peer's address; an IPv6 peer's /64), when known.
+    pub source: Option<String>,
+    /// Further refused callbacks from the same source for the same user, over the recording
+    /// rate, counted here rather than recorded one by one; the last of them at `LastTime`.
+    pub repeats: i64,
+    #[serde(serialize_with = "when::maybe")]
+    pub last_time: Option<i64>,
 }
 
+/// Records one callback. Accepted and refused events are kept apart (the newest
+/// [`MAX_ACCEPTED_EVENTS`] and [`MAX_REFUSED_EVENTS`]), so no number of refusals evicts an
+/// accepted event; refusals beyond [`REFUSALS_RECORDED_PER_WINDOW`] per source and user within
+/// [`REFUSAL_WINDOW_SECS`] only add to the count of the last one recorded.
+#[allow(clippy::too_many_arguments)]
 pub fn add_presence_event(
     c: &Connection,
     now: i64,
@@ -605,27 +639,57 @@ pub fn add_presence_event(
     verdict: &str,
     reason: &str,
     presence: Option<&str>,
+    source: Option<&str>,
 ) -> Result<(), SkypeError> {
+    let accepted = verdict == "accepted";
+    if !accepted {
+        let recent: i64 = c.query_row(
+            "SELECT COUNT(*) FROM presence_events WHERE verdict = ?1 AND source IS ?2 AND user_sip IS ?3 AND time > ?4",
+            params![verdict, source, user, now - REFUSAL_WINDOW_SECS],
+            |r| r.get(0),
+        )?;
+        if recent >= REFUSALS_RECORDED_PER_WINDOW {
+            c.execute(
+                "UPDATE presence_events SET repeats = repeats + 1, last_time = ?4 WHERE id = \
+                 (SELECT MAX(id) FROM presence_events WHERE verdict = ?1 AND source IS ?2 AND user_sip IS ?3)",
+                params![verdict, source, user, now],
+            )?;
+            return Ok(());
+        }
+    }
     c.execute(
-        "INSERT INTO presence_events (time, user_sip, verdict, reason, presence) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![now, user, verdict, reason, presence],
+        "INSERT INTO presence_events (time, user_sip, verdict, reason, presence, source) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![now, user, verdict, reason, presence, source],
     )?;
+    let keep = if accepted {
+        MAX_ACCEPTED_EVENTS
+    } else {
+        MAX_REFUSED_EVENTS
+    };
     c.execute(
-        "DELETE FROM presence_events WHERE id <= (SELECT MAX(id) FROM presence_events) - ?1",
-        [MAX_PRESENCE_EVENTS],
+        "DELETE FROM presence_events WHERE verdict = ?1 AND id <= \
+         (SELECT id FROM presence_events WHERE verdict = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+        params![verdict, keep],
     )?;
     Ok(())
 }
 
+/// The newest `limit` accepted events and the newest `limit` refused ones (of `user`, or all),
+/// newest first: however many refusals arrived, the last accepted callbacks are listed.
 pub fn presence_events(
     c: &Connection,
     user: Option<&str>,
     limit: i64,
 ) -> Result<Vec<PresenceEvent>, SkypeError> {
-    let mut st = c.prepare(
-        "SELECT id, time, user_sip, verdict, reason, presence FROM presence_events \
-         WHERE (?1 IS NULL OR user_sip = ?1) ORDER BY id DESC LIMIT ?2",
-    )?;
+    const COLS: &str = "id, time, user_sip, verdict, reason, presence, source, repeats, last_time";
+    let mut st = c.prepare(&format!(
+        "SELECT * FROM (SELECT {COLS} FROM presence_events \
+           WHERE verdict = 'accepted' AND (?1 IS NULL OR user_sip = ?1) ORDER BY id DESC LIMIT ?2) \
+         UNION ALL \
+         SELECT * FROM (SELECT {COLS} FROM presence_events \
+           WHERE verdict <> 'accepted' AND (?1 IS NULL OR user_sip = ?1) ORDER BY id DESC LIMIT ?2) \
+         ORDER BY id DESC"
+    ))?;
     let rows = st.query_map(params![user, limit], |r| {
         Ok(PresenceEvent {
             id: r.get(0)?,
@@ -634,6 +698,9 @@ pub fn presence_events(
             verdict: r.get(3)?,
             reason: r.get(4)?,
             presence: r.get(5)?,
+            source: r.get(6)?,
+            repeats: r.get(7)?,
+            last_time: r.get(8)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -642,6 +709,102 @@ pub fn presence_events(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn events_db() -> store::Db {
+        store::Db::open_in_memory(MIGRATIONS).unwrap()
+    }
+
+    /// Refusals from ever new sources (so none is rate-limited) fill only their own share of
+    /// the log: the accepted events stay, and the listing shows them beside the refusals.
+    #[test]
+    fn refusals_never_evict_accepted_events() {
+        let db = events_db();
+        db.call_blocking(|c| -> Result<(), SkypeError> {
+            for i in 0..5 {
+                add_presence_event(c, i, Some("a@x"), "accepted", "ok", None, Some("10.0.0.1"))?;
+            }
+            for i in 0..(MAX_REFUSED_EVENTS + 500) {
+                let src = format!("198.51.{}.{}", i / 256, i % 256);
+                add_presence_event(c, 100, None, "refused", "forged", None, Some(&src))?;
+            }
+            let count = |v: &str| -> Result<i64, SkypeError> {
+                Ok(c.query_row(
+                    "SELECT COUNT(*) FROM presence_events WHERE verdict = ?1",
+                    [v],
+                    |r| r.get(0),
+                )?)
+            };
+            assert_eq!(count("accepted")?, 5);
+            assert_eq!(count("refused")?, MAX_REFUSED_EVENTS);
+            let listed = presence_events(c, None, 20)?;
+            assert_eq!(listed.len(), 25);
+            assert_eq!(listed.iter().filter(|e| e.verdict == "accepted").count(), 5);
+            assert!(listed.windows(2).all(|w| w[0].id > w[1].id), "newest first");
+            let alice = presence_events(c, Some("a@x"), 3)?;
+            assert_eq!(alice.len(), 3);
+            assert_eq!(alice[0].time, 4);
+            // accepted events are pruned among themselves
+            for i in 0..MAX_ACCEPTED_EVENTS {
+                add_presence_event(c, 200 + i, Some("a@x"), "accepted", "ok", None, None)?;
+            }
+            assert_eq!(count("accepted")?, MAX_ACCEPTED_EVENTS);
+            assert_eq!(count("refused")?, MAX_REFUSED_EVENTS);
+            Ok(())
+        })
+        .unwrap();
+    }
+
+    /// One source's refusals are recorded at most REFUSALS_RECORDED_PER_WINDOW per window and
+    /// per user, the rest counted on the last one; a new window records again.
+    #[test]
+    fn refusals_from_one_source_are_rate_limited_and_counted() {
+        let db = events_db();
+        db.call_blocking(|c| -> Result<(), SkypeError> {
+            for _ in 0..50 {
+                add_presence_event(
+                    c,
+                    1000,
+                    None,
+                    "refused",
+                    "forged",
+                    None,
+                    Some("203.0.113.9"),
+                )?;
+            }
+            // the same source on a real user's key is its own stream (Exchange with a renewed
+            // certificate that was not uploaded must stay visible)
+            add_presence_event(
+                c,
+                1000,
+                Some("a@x"),
+                "refused",
+                "not a Verify key",
+                None,
+                Some("203.0.113.9"),
+            )?;
+            let ev = presence_events(c, None, 100)?;
+            assert_eq!(ev.len() as i64, REFUSALS_RECORDED_PER_WINDOW + 1);
+            assert_eq!(ev[0].user.as_deref(), Some("a@x"));
+            assert_eq!(ev[1].repeats, 50 - REFUSALS_RECORDED_PER_WINDOW);
+            assert_eq!(ev[1].last_time, Some(1000));
+            assert!(ev[2..].iter().all(|e| e.repeats == 0));
+            add_presence_event(
+                c,
+                1000 + REFUSAL_WINDOW_SECS,
+                None,
+                "refused",
+                "forged",
+                None,
+                Some("203.0.113.9"),
+            )?;
+            assert_eq!(
+                presence_events(c, None, 100)?.len() as i64,
+                REFUSALS_RECORDED_PER_WINDOW + 2
+            );
+            Ok(())
+        })
+        .unwrap();
+    }
 
     /// Admin output shows times as PowerShell shows a DateTime. Regression: Unix seconds.
     #[test]
@@ -653,6 +816,9 @@ mod tests {
             verdict: "accepted".into(),
             reason: String::new(),
             presence: None,
+            source: None,
+            repeats: 0,
+            last_time: None,
         };
         let v = serde_json::to_value(&e).unwrap();
         assert_eq!(v["Time"], "2027-01-15T08:00:00Z");

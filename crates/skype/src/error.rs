@@ -21,6 +21,9 @@ pub enum SkypeError {
     /// A request the caller can fix (HTTP 400).
     #[error("{0}")]
     Invalid(String),
+    /// A request too large to be carried out (HTTP 413); the message says how to split it.
+    #[error("{0}")]
+    TooLarge(String),
     /// The uploaded greeting is not an acceptable RIFF/WAVE PCM file (HTTP 400).
     #[error("the greeting is not a valid RIFF/WAVE PCM file: {0}")]
     InvalidWav(String),
@@ -123,6 +126,7 @@ impl SkypeError {
             | MissingParameter { .. }
             | BadParameter { .. } => 400,
             Unauthorized | CallbackRefused(_) => 401,
+            TooLarge(_) => 413,
             NotFound(_) => 404,
             Conflict(_) => 409,
             Discovery { .. }
@@ -143,6 +147,7 @@ impl SkypeError {
             Invalid(_) | InvalidWav(_) | BadParameter { .. } | MissingParameter { .. } => {
                 "InvalidArgument"
             }
+            TooLarge(_) => "LimitsExceeded",
             UnknownCmdlet(_) | UnknownParameter { .. } => "ObjectNotFound",
             NotFound(_) => "ObjectNotFound",
             Conflict(_) => "ResourceExists",
@@ -197,6 +202,7 @@ impl SkypeError {
             Key(_) | Config(_) => FailureClass::Refused,
             Invalid(_)
             | InvalidWav(_)
+            | TooLarge(_)
             | NotFound(_)
             | Conflict(_)
             | Unauthorized

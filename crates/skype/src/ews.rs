@@ -19,9 +19,43 @@ pub use ews_proto::response::ItemView;
 const ENV_START: &str = r#"<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><s:Header><t:RequestServerVersion Version="Exchange2013_SP1"/></s:Header><s:Body>"#;
 const ENV_END: &str = "</s:Body></s:Envelope>";
 
-pub(crate) fn esc(s: &str) -> String {
-    escape(s).into_owned()
+/// Whether XML 1.0 can carry `c` at all (its `Char` production; a character reference cannot
+/// carry the others either). Rust strings never hold surrogates.
+pub(crate) fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
+
+/// Text or attribute content: `<`, `>`, `&`, `'`, `"` and `\r` escaped, and every character XML 1.0
+/// cannot carry (C0 controls but tab, line feed and carriage return; U+FFFE, U+FFFF) replaced by
+/// U+FFFD, so that no user-supplied string can make Exchange refuse the request
+/// (`ErrorSchemaValidation`) and leave an outbox row that can never be delivered.
+pub(crate) fn esc(s: &str) -> String {
+    if s.chars().all(is_xml_char) {
+        return escape(s).into_owned();
+    }
+    let clean: String = s
+        .chars()
+        .map(|c| if is_xml_char(c) { c } else { '\u{FFFD}' })
+        .collect();
+    escape(&clean).into_owned()
+}
+
+/// The length in bytes of `esc(s)`, without building it.
+pub(crate) fn esc_len(s: &str) -> usize {
+    s.chars()
+        .map(|c| match c {
+            '<' | '>' => 4,
+            '&' | '\r' => 5,
+            '\'' | '"' => 6,
+            c if !is_xml_char(c) => '\u{FFFD}'.len_utf8(),
+            c => c.len_utf8(),
+        })
+        .sum()
+}
+
+/// The largest EWS request body Exchange accepts (its `MAX_EWS_BODY`; larger ones are refused
+/// before they are read).
+pub const EXCHANGE_MAX_REQUEST_BYTES: usize = 16 << 20;
 
 /// A participant as the item names it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,6 +125,30 @@ impl MessagePayload {
         x.push_str("</t:Message>");
         x
     }
+}
+
+/// The body of the CreateItem request that writes `msg` into `folder`.
+fn create_item_body(folder: &str, msg: &MessagePayload) -> String {
+    format!(
+        r#"<m:CreateItem MessageDisposition="SaveOnly"><m:SavedItemFolderId><t:DistinguishedFolderId Id="{}"/></m:SavedItemFolderId><m:Items>{}</m:Items></m:CreateItem>"#,
+        esc(folder),
+        msg.to_xml()
+    )
+}
+
+/// The size in bytes of the whole SOAP request that writes `msg` into `folder` (what Exchange's
+/// request limit applies to), without encoding the body (the transcript) a second time.
+pub(crate) fn create_item_request_len(folder: &str, msg: &MessagePayload) -> usize {
+    let rest = MessagePayload {
+        item_class: msg.item_class.clone(),
+        subject: msg.subject.clone(),
+        html: String::new(),
+        from: msg.from.clone(),
+        to: msg.to.clone(),
+        sent: msg.sent,
+        internet_message_id: msg.internet_message_id.clone(),
+    };
+    ENV_START.len() + create_item_body(folder, &rest).len() + esc_len(&msg.html) + ENV_END.len()
 }
 
 fn items_of(m: &ResponseMessage, container: &str) -> Result<Vec<ItemView>, SkypeError> {
@@ -313,11 +371,7 @@ impl Skype {
         folder: &str,
         msg: &MessagePayload,
     ) -> Result<String, SkypeError> {
-        let body = format!(
-            r#"<m:CreateItem MessageDisposition="SaveOnly"><m:SavedItemFolderId><t:DistinguishedFolderId Id="{}"/></m:SavedItemFolderId><m:Items>{}</m:Items></m:CreateItem>"#,
-            esc(folder),
-            msg.to_xml()
-        );
+        let body = create_item_body(folder, msg);
         let m = self.ews_one(user, "CreateItem", &body).await?;
         if !is_ok(&m) {
             return Err(fail("CreateItem", &m));
@@ -468,5 +522,66 @@ mod tests {
         );
         assert!(x.contains("E&lt;vil&gt;"));
         assert!(x.contains("&lt;c.1.history@skype.openhybrid&gt;"));
+    }
+
+    /// Regression: a message with U+0001 made a CreateItem Exchange refuses with
+    /// ErrorSchemaValidation, so the outbox rows failed for good and the IM was never archived.
+    #[test]
+    fn characters_xml_cannot_carry_become_replacement_characters() {
+        let bad: String = ('\u{0}'..='\u{1F}')
+            .chain(['\u{7F}', '\u{85}', '\u{D7FF}', '\u{E000}', '\u{FFFD}'])
+            .chain(['\u{FFFE}', '\u{FFFF}', '\u{10000}', '\u{10FFFF}'])
+            .collect();
+        let e = esc(&format!("a{bad}<&>"));
+        let kept: Vec<char> = e.chars().filter(|c| *c != '\u{FFFD}').collect();
+        assert!(kept.iter().all(|c| is_xml_char(*c)), "{e:?}");
+        assert!(
+            e.contains("&#13;"),
+            "a carriage return is kept as a reference"
+        );
+        for c in [
+            '\t',
+            '\n',
+            '\u{7F}',
+            '\u{85}',
+            '\u{D7FF}',
+            '\u{E000}',
+            '\u{10000}',
+            '\u{10FFFF}',
+        ] {
+            assert!(e.contains(c), "{c:?} is allowed and kept");
+        }
+        // 29 C0 controls, U+FFFE, U+FFFF, and the U+FFFD that was there
+        assert_eq!(e.chars().filter(|c| *c == '\u{FFFD}').count(), 32, "{e:?}");
+        assert!(e.starts_with('a') && e.ends_with("&lt;&amp;&gt;"), "{e:?}");
+        assert_eq!(esc_len(&format!("a{bad}<&>")), e.len());
+        // the whole request is well-formed XML Exchange's reader takes, and carries U+FFFD
+        let m = MessagePayload {
+            item_class: "IPM.Note.Microsoft.Conversation".into(),
+            subject: "s\u{1}".into(),
+            html: format!(
+                "<p>hi\u{1}\u{8}\u{B}\u{C}\u{1F}\u{FFFE}{}</p>",
+                esc("x\u{2}<")
+            ),
+            from: Some(Party {
+                name: "n\u{0}".into(),
+                address: "a@x".into(),
+            }),
+            to: vec![],
+            sent: None,
+            internet_message_id: "<m\u{3}@x>".into(),
+        };
+        let req = format!(
+            "{ENV_START}{}{ENV_END}",
+            create_item_body("recoverableitemspurges", &m)
+        );
+        assert_eq!(
+            req.len(),
+            create_item_request_len("recoverableitemspurges", &m)
+        );
+        let ops = ews_proto::request::parse_request(req.as_bytes(), &Limits::default());
+        assert!(ops.is_ok(), "{ops:?}");
+        assert!(req.contains('\u{FFFD}'));
+        assert!(!req.chars().any(|c| !is_xml_char(c)));
     }
 }

@@ -238,10 +238,12 @@ async fn notification(
     State(s): State<Skype>,
     headers: HeaderMap,
     Path(key): Path<String>,
+    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     body: Bytes,
 ) -> Response {
     let auth = headers.get("authorization").and_then(|v| v.to_str().ok());
-    let r = s.handle_notification(&key, auth, &body).await;
+    let peer = peer.map(|axum::Extension(c)| c.0.ip());
+    let r = s.handle_notification(&key, auth, &body, peer).await;
     let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut h = HeaderMap::new();
     match &r.reason {

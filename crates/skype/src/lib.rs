@@ -146,14 +146,7 @@ pub struct Skype {
 
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), SkypeError> {
     use std::io::Write;
-    let mut o = std::fs::OpenOptions::new();
-    o.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        o.mode(0o600);
-    }
-    let mut f = o.open(path).map_err(SkypeError::io(path))?;
+    let mut f = store::private::create_new(path).map_err(SkypeError::io(path))?;
     f.write_all(bytes).map_err(SkypeError::io(path))?;
     f.sync_all().map_err(SkypeError::io(path))
 }
@@ -179,13 +172,22 @@ fn load_or_create_key(dir: Option<&Path>, clock: &SharedClock) -> Result<Signing
     };
     let (kp, cp) = (dir.join(KEY_FILE), dir.join(CERT_FILE));
     if kp.exists() {
+        // owner-only, also when an older version left them looser
+        store::private::tighten(&kp)?;
+        store::private::tighten(&cp)?;
         let k = std::fs::read(&kp).map_err(SkypeError::io(&kp))?;
         let c = std::fs::read(&cp).map_err(SkypeError::io(&cp))?;
         return Ok(SigningKey::from_pkcs8(&k, &c)?);
     }
     let key = generate()?;
     // the certificate first: a key file without its certificate would be unusable
-    std::fs::write(&cp, key.certificate().der()).map_err(SkypeError::io(&cp))?;
+    // (owner-only as everything in the data directory, though a certificate is public; one
+    // left by an interrupted first start is replaced)
+    match std::fs::remove_file(&cp) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(SkypeError::io(&cp)(e)),
+        _ => {}
+    }
+    write_private(&cp, key.certificate().der())?;
     write_private(&kp, key.pkcs8_der())?;
     Ok(key)
 }
@@ -196,6 +198,7 @@ fn load_or_create_credential(dir: Option<&Path>) -> Result<(String, Option<PathB
     };
     let path = dir.join(CREDENTIAL_FILE);
     if path.exists() {
+        store::private::tighten(&path)?;
         let s = std::fs::read_to_string(&path).map_err(SkypeError::io(&path))?;
         let s = s.trim().to_owned();
         if s.is_empty() {
@@ -224,7 +227,9 @@ impl Skype {
             return Err(SkypeError::Config("realm and host are required".into()));
         }
         if let Some(d) = &cfg.data_dir {
-            std::fs::create_dir_all(d).map_err(SkypeError::io(d))?;
+            // owner-only (0700): it holds Skype's signing key, the admin credential and the
+            // database with the per-user callback keys (0600, made so by `Db::open`)
+            store::private::ensure_private_dir(d)?;
         }
         let key = load_or_create_key(cfg.data_dir.as_deref(), &cfg.clock)?;
         let (admin_credential, admin_credential_path) =

@@ -10,7 +10,13 @@
 //! read again when an unknown `x5t` arrives (at most once per `verify_key_refresh_min_secs`).
 //! Each verified notification with item events re-reads the calendar (CalendarView around now,
 //! as the user) and sets presence to "In a meeting" while a Busy or OOF item is on, "Available"
-//! otherwise. Every callback, accepted or refused, is recorded (`Get-CsPresenceEvents`).
+//! otherwise. Every callback, accepted or refused, is recorded (`Get-CsPresenceEvents`, which
+//! lists the newest accepted and the newest refused ones side by side). Anyone can send a refused
+//! one, so refusals never evict accepted events (each verdict keeps its own newest rows), and
+//! those of one source (peer address, an IPv6 peer's /64) for one user are recorded at a bounded
+//! rate, the rest counted on the last one recorded (`Repeats`).
+
+use std::net::{IpAddr, Ipv6Addr};
 
 use ews_proto::notification::{
     NotificationEvent, SubscriptionStatus, parse_send_notification, write_send_notification_result,
@@ -87,6 +93,19 @@ fn thumbprint_of_x5t(x5t: &str) -> String {
     s2s_proto::b64::url_decode(x5t)
         .map(hex::encode_upper)
         .unwrap_or_else(|_| x5t.chars().take(64).collect())
+}
+
+/// The source a callback is counted under: an IPv4 peer's address, an IPv6 peer's /64 (one
+/// host can hold a whole /64).
+fn source_of(ip: IpAddr) -> String {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            let net = Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
+            format!("{net}/64")
+        }
+    }
 }
 
 fn random_key() -> String {
@@ -307,12 +326,14 @@ impl Skype {
 
     async fn record(
         &self,
+        source: Option<&str>,
         user: Option<String>,
         verdict: &'static str,
         reason: String,
         presence: Option<String>,
     ) {
         let now = self.now();
+        let source = source.map(str::to_owned);
         let r = self
             .inner
             .db
@@ -324,6 +345,7 @@ impl Skype {
                     verdict,
                     &reason,
                     presence.as_deref(),
+                    source.as_deref(),
                 )
             })
             .await;
@@ -332,13 +354,16 @@ impl Skype {
         }
     }
 
-    /// `POST /ews/notifications/{key}`: Exchange's push callback.
+    /// `POST /ews/notifications/{key}`: Exchange's push callback, from `peer` when known.
     pub async fn handle_notification(
         &self,
         key: &str,
         authorization: Option<&str>,
         body: &[u8],
+        peer: Option<IpAddr>,
     ) -> CallbackReply {
+        let source = peer.map(source_of);
+        let source = source.as_deref();
         let k = key.to_owned();
         let sub = if key.len() <= 64 {
             self.inner
@@ -365,25 +390,29 @@ impl Skype {
             .filter(|t| !t.is_empty());
         let Some(token) = token else {
             let reason = "the callback carries no Bearer token; Exchange must sign its callbacks with its auth certificate".to_owned();
-            self.record(user, "refused", reason.clone(), None).await;
+            self.record(source, user, "refused", reason.clone(), None)
+                .await;
             return refuse(401, reason);
         };
         if let Err(e) = self.verify_callback_token(token).await {
             let reason = e.to_string();
             tracing::info!(reason = %reason, "push notification refused");
-            self.record(user, "refused", reason.clone(), None).await;
+            self.record(source, user, "refused", reason.clone(), None)
+                .await;
             return refuse(401, reason);
         }
         let notifications = match parse_send_notification(body, &Limits::default()) {
             Ok(n) => n,
             Err(e) => {
                 let reason = format!("the body is not a SendNotification request: {e}");
-                self.record(user, "refused", reason.clone(), None).await;
+                self.record(source, user, "refused", reason.clone(), None)
+                    .await;
                 return refuse(400, reason);
             }
         };
         let Some(sub) = sub else {
             self.record(
+                source,
                 None,
                 "refused",
                 "unknown subscription key: answered Unsubscribe".into(),
@@ -404,6 +433,7 @@ impl Skype {
                 && *known != n.subscription_id
             {
                 self.record(
+                    source,
                     Some(sub.user.clone()),
                     "refused",
                     format!(
@@ -441,7 +471,7 @@ impl Skype {
         } else {
             ("status notification".to_owned(), None)
         };
-        self.record(Some(sub.user.clone()), "accepted", reason, presence)
+        self.record(source, Some(sub.user.clone()), "accepted", reason, presence)
             .await;
         CallbackReply {
             status: 200,
@@ -572,4 +602,88 @@ pub(crate) fn spawn_keeper(s: Skype) {
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn skype() -> Skype {
+        Skype::open(crate::Config {
+            data_dir: None,
+            public_url: "http://127.0.0.1:1".into(),
+            host: "sfb.contoso.example".into(),
+            // nothing listens there: every verify-key read fails fast, the tokens are refused
+            sts_url: "http://127.0.0.1:9".into(),
+            realm: "11111111-2222-3333-4444-555555555555".into(),
+            clock: Arc::new(s2s_proto::ManualClock::new(1_800_000_000)),
+            tls_roots: vec![],
+        })
+        .unwrap()
+    }
+
+    /// Regression: 1100 forged callbacks (`Bearer a.b.c`, random keys, no authentication needed)
+    /// pushed every real event out of the log, which kept only the newest 1000 rows of any kind.
+    /// Now the accepted ones stay and are listed, and the forged ones are visible, counted.
+    #[tokio::test]
+    async fn forged_callbacks_cannot_wipe_the_accepted_events() {
+        let s = skype();
+        s.inner
+            .db
+            .call(|c| {
+                db::add_presence_event(
+                    c,
+                    1_800_000_000,
+                    Some("alice@contoso.example"),
+                    "accepted",
+                    "calendar changed; presence is now In a meeting",
+                    Some(IN_A_MEETING),
+                    Some("127.0.0.1"),
+                )
+            })
+            .await
+            .unwrap();
+        let peers: [Option<IpAddr>; 3] = [
+            None,
+            Some("203.0.113.7".parse().unwrap()),
+            Some("2001:db8::1".parse().unwrap()),
+        ];
+        for i in 0..1100 {
+            let r = s
+                .handle_notification(
+                    &format!("k{i}"),
+                    Some("Bearer a.b.c"),
+                    b"<x/>",
+                    peers[i % 3],
+                )
+                .await;
+            assert_eq!(r.status, 401);
+        }
+        let ev = s
+            .run_cmdlet("Get-CsPresenceEvents", serde_json::Map::new())
+            .await
+            .unwrap();
+        let accepted: Vec<_> = ev.iter().filter(|e| e["Verdict"] == "accepted").collect();
+        assert_eq!(accepted.len(), 1, "{ev:#?}");
+        assert_eq!(accepted[0]["Presence"], IN_A_MEETING);
+        let refused: Vec<_> = ev.iter().filter(|e| e["Verdict"] == "refused").collect();
+        // each source recorded at the bounded rate, the rest counted
+        assert_eq!(
+            refused.len(),
+            3 * db::REFUSALS_RECORDED_PER_WINDOW as usize,
+            "{ev:#?}"
+        );
+        let total: i64 = refused
+            .iter()
+            .map(|e| 1 + e["Repeats"].as_i64().unwrap())
+            .sum();
+        assert_eq!(total, 1100);
+        let sources: std::collections::BTreeSet<_> =
+            refused.iter().map(|e| e["Source"].to_string()).collect();
+        assert_eq!(
+            sources.into_iter().collect::<Vec<_>>(),
+            ["\"2001:db8::/64\"", "\"203.0.113.7\"", "null"]
+        );
+    }
 }

@@ -1071,3 +1071,73 @@ async fn test_oauth_connectivity_reports_each_stage() {
         "{out:?}"
     );
 }
+
+/// Regression: message text with characters XML 1.0 cannot carry (U+0001) made every CreateItem
+/// of the conversation fail at Exchange (ErrorSchemaValidation), for good: the IM was never
+/// archived. And a body whose transcript cannot fit in one EWS request was accepted (202) and
+/// failed later; it is refused up front (413) with what to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_characters_are_archived_and_oversized_transcripts_refused() {
+    let env = env().await;
+    env.admin
+        .run(
+            "Set-CsConversationHistoryConfiguration",
+            json!({"EnableServerConversationHistory": true}),
+        )
+        .await
+        .unwrap();
+    env.admin
+        .run(
+            "New-CsArchivingPolicy",
+            json!({"Identity": "ArchiveAll", "ArchiveInternal": true, "ArchiveExternal": true}),
+        )
+        .await
+        .unwrap();
+    env.admin
+        .run(
+            "Grant-CsArchivingPolicy",
+            json!({"Identity": format!("sip:{ALICE}"), "PolicyName": "ArchiveAll"}),
+        )
+        .await
+        .unwrap();
+    let id = format!("ctl-{}", uuid::Uuid::new_v4().simple());
+    let mut c = conversation(&id);
+    c["messages"][0]["text"] =
+        "bell\u{7} nul\u{0} \u{1}\u{8}\u{B}\u{C}\u{1F}\u{FFFE}\u{FFFF} end".into();
+    let r = env.admin.end_conversation(&c).await.unwrap();
+    assert_eq!(r["Queued"].as_array().unwrap().len(), 3, "{r}");
+    let archive_mid = r["Queued"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["Kind"] == "archive")
+        .unwrap()["InternetMessageId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    wait_for("three deliveries or a failure", 30, || async {
+        outbox(&env, "Delivered").await.len() >= 3 || !outbox(&env, "Failed").await.is_empty()
+    })
+    .await;
+    let failed = outbox(&env, "Failed").await;
+    assert!(failed.is_empty(), "{failed:#?}");
+    assert_eq!(
+        with_message_id(&env, ALICE, "recoverableitemspurges", &archive_mid).await,
+        1
+    );
+
+    // 3.8 MB of '<' (within the 4 MiB body limit) would be a 30 MB request: 413, nothing queued
+    let lt = "<".repeat(16 * 1024);
+    let msg = json!({"sender": format!("sip:{ALICE}"), "time": "2025-06-01T10:00:00Z", "text": lt});
+    let mut big = conversation(&format!("big-{}", uuid::Uuid::new_v4().simple()));
+    big["messages"] = json!(vec![msg; 232]);
+    let e = env.admin.end_conversation(&big).await.unwrap_err();
+    let (status, detail) = err_status(&e);
+    assert_eq!(status, 413, "{detail}");
+    assert!(
+        detail.contains("escaped twice") && detail.contains("several POST /conversations/end"),
+        "{detail}"
+    );
+    let all = env.admin.run("Get-CsOutbox", json!({})).await.unwrap();
+    assert_eq!(all.len(), 3, "nothing more was queued: {all:#?}");
+}

@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex};
 pub mod batch;
 pub mod limit;
 pub mod net;
+pub mod private;
 
 use batch::{Job, Queue, Typed};
 
@@ -82,6 +83,15 @@ pub enum StoreError {
     BatchRolledBack,
     #[error("cannot start the database writer thread: {0}")]
     WriterSpawn(#[source] std::io::Error),
+    /// Creating a data directory or database file, or making it owner-only, failed.
+    #[error(
+        "cannot make {path} private to this user: {source}; a service's data directory must be a directory this user owns"
+    )]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// A handle on one service's database. Cheap to clone.
@@ -130,6 +140,10 @@ where
 impl Db {
     /// Opens (creating if needed) the database at `path` and applies pending migrations. Every
     /// commit is on disk before it returns (`synchronous=FULL`).
+    ///
+    /// The database's directory is made owner-only (`0700`, created if missing) and the file with
+    /// its `-wal`, `-shm` and `-journal` companions `0600`, tightening modes found looser (see
+    /// [`private`]): databases hold the services' keys and secrets.
     pub fn open(path: &Path, migrations: &[Migration]) -> Result<Db, StoreError> {
         Self::open_with(path, migrations, Durability::Full)
     }
@@ -140,12 +154,17 @@ impl Db {
         migrations: &[Migration],
         durability: Durability,
     ) -> Result<Db, StoreError> {
+        private::prepare_database(path)?;
         let conn = Connection::open(path).map_err(|source| StoreError::Open {
             path: path.to_owned(),
             source,
         })?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
-        Self::init(conn, Some(path.to_owned()), migrations, durability)
+        let db = Self::init(conn, Some(path.to_owned()), migrations, durability)?;
+        // SQLite gives the WAL and shared-memory files it just created the main file's mode;
+        // checked, not assumed.
+        private::tighten_companions(path)?;
+        Ok(db)
     }
 
     /// Opens a second, read-only connection for [`Db::read`] (file databases; WAL lets it read
@@ -463,6 +482,106 @@ mod tests {
             seen, 2,
             "a file database has a writer and a reader connection"
         );
+    }
+
+    #[cfg(unix)]
+    fn mode(p: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o7777
+    }
+
+    /// Every file of `dir` and `dir` itself: (path, mode).
+    #[cfg(unix)]
+    fn modes(dir: &Path) -> Vec<(PathBuf, u32)> {
+        let mut out = vec![(dir.to_owned(), mode(dir))];
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            out.push((p.clone(), mode(&p)));
+        }
+        out
+    }
+
+    /// Regression: databases (Exchange's holds its auth certificate's private key) were created
+    /// 0644 in 0755 directories, readable by every local user.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_new_database_and_its_directory_are_owner_only() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("service").join("data");
+        let path = dir.join("db.sqlite");
+        let db = Db::open(&path, M)
+            .and_then(Db::with_read_connection)
+            .unwrap();
+        db.write_batched(|c| {
+            c.execute("INSERT INTO t (k, v) VALUES ('a', 'b')", [])
+                .map_err(StoreError::from)
+        })
+        .await
+        .unwrap();
+        for suffix in ["", "-wal", "-shm"] {
+            let f = PathBuf::from(format!("{}{suffix}", path.display()));
+            assert!(f.exists(), "{} was not created", f.display());
+        }
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&tmp.path().join("service")), 0o700);
+        for (p, m) in modes(&dir).into_iter().skip(1) {
+            assert_eq!(m, 0o600, "{}", p.display());
+        }
+    }
+
+    /// Databases created before the fix (0644 files, 0755 directory) are tightened on open.
+    #[cfg(unix)]
+    #[test]
+    fn an_existing_loose_database_is_tightened_on_open() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("data");
+        std::fs::create_dir(&dir).unwrap();
+        let path = dir.join("db.sqlite");
+        {
+            // as the old code left it: a WAL database with its companions, all world-readable
+            let c = Connection::open(&path).unwrap();
+            c.pragma_update(None, "journal_mode", "WAL").unwrap();
+            c.execute_batch("CREATE TABLE x (a); INSERT INTO x VALUES (1);")
+                .unwrap();
+            std::fs::write(format!("{}-journal", path.display()), b"").unwrap();
+            for (p, _) in modes(&dir) {
+                let m = if p == dir { 0o755 } else { 0o644 };
+                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(m)).unwrap();
+            }
+            let loose = modes(&dir);
+            assert!(loose.len() >= 3, "{loose:?}");
+            assert!(loose.iter().all(|(_, m)| m & 0o044 != 0), "{loose:?}");
+            // keep the connection open: -wal and -shm stay on disk like a crashed process's
+            std::mem::forget(c);
+        }
+        let _db = Db::open(&path, M).unwrap();
+        let after = modes(&dir);
+        assert_eq!(after[0], (dir.clone(), 0o700));
+        assert!(after.len() >= 4, "{after:?}");
+        for (p, m) in &after[1..] {
+            assert_eq!(*m, 0o600, "{}", p.display());
+        }
+    }
+
+    /// The helpers the services use for their data directories and secret files; a directory
+    /// that cannot be created is an error naming it.
+    #[cfg(unix)]
+    #[test]
+    fn private_dir_helpers() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path().join("a/b");
+        private::ensure_private_dir(&d).unwrap();
+        assert_eq!(mode(&d), 0o700);
+        let f = d.join("secret");
+        drop(private::create_new(&f).unwrap());
+        assert_eq!(mode(&f), 0o600);
+        assert_eq!(
+            private::create_new(&f).unwrap_err().kind(),
+            std::io::ErrorKind::AlreadyExists
+        );
+        let err = private::ensure_private_dir(Path::new("/proc/self/no/such")).unwrap_err();
+        assert!(err.to_string().contains("/proc/self/no/such"), "{err}");
     }
 
     #[tokio::test]

@@ -169,12 +169,11 @@ impl Sts {
                 None,
             ),
             Some(dir) => {
-                prepare_data_dir(dir)?;
-                let db_path = dir.join(DATABASE_FILE);
-                create_private_file(&db_path)?;
-                let db = Db::open(&db_path, db::MIGRATIONS)?;
+                // owner-only: the directory (0700), the databases and their WAL files (0600,
+                // made so by `Db::open`) and the admin credential
+                store::private::ensure_private_dir(dir)?;
+                let db = Db::open(&dir.join(DATABASE_FILE), db::MIGRATIONS)?;
                 let replay_path = dir.join(REPLAY_FILE);
-                create_private_file(&replay_path)?;
                 // Replay records of client assertions (which live at most 10 minutes) survive the
                 // process being killed; only a power loss could forget the last ones. Everything
                 // else the token service stores is fsync'd before it answers.
@@ -271,62 +270,14 @@ impl Sts {
     }
 }
 
-#[cfg(unix)]
-fn set_mode(path: &Path, mode: u32) -> Result<(), StsError> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(|source| {
-        StsError::Io {
-            path: path.to_owned(),
-            source,
-        }
-    })
-}
-
-#[cfg(not(unix))]
-fn set_mode(_path: &Path, _mode: u32) -> Result<(), StsError> {
-    Ok(())
-}
-
-fn prepare_data_dir(dir: &Path) -> Result<(), StsError> {
-    if !dir.exists() {
-        std::fs::create_dir_all(dir).map_err(|source| StsError::Io {
-            path: dir.to_owned(),
-            source,
-        })?;
-        set_mode(dir, 0o700)?;
-    }
-    Ok(())
-}
-
-/// Creates `path` readable by the owner only, if it does not exist (SQLite's WAL and SHM files
-/// take the database file's permissions).
-fn create_private_file(path: &Path) -> Result<(), StsError> {
-    if path.exists() {
-        return Ok(());
-    }
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    match opts.open(path) {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(source) => Err(StsError::Io {
-            path: path.to_owned(),
-            source,
-        }),
-    }
-}
-
 fn load_or_create_credential(path: &Path) -> Result<String, StsError> {
     use std::io::Write;
     let io = |source| StsError::Io {
         path: path.to_owned(),
         source,
     };
+    // owner-only, also when an older version or an administrator left it looser
+    store::private::tighten(path)?;
     match std::fs::read_to_string(path) {
         Ok(s) => {
             let cred = s.trim().to_owned();
@@ -340,14 +291,7 @@ fn load_or_create_credential(path: &Path) -> Result<String, StsError> {
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let cred = secret::new_admin_credential();
-            let mut opts = std::fs::OpenOptions::new();
-            opts.write(true).create_new(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::OpenOptionsExt;
-                opts.mode(0o600);
-            }
-            let mut f = opts.open(path).map_err(io)?;
+            let mut f = store::private::create_new(path).map_err(io)?;
             f.write_all(cred.as_bytes()).map_err(io)?;
             f.write_all(b"\n").map_err(io)?;
             f.sync_all().map_err(io)?;

@@ -24,7 +24,9 @@ use super::{normalize_sip, sip_domain};
 use crate::Skype;
 use crate::db::{self, ArchivingPolicy, NewOutboxRow, User};
 use crate::error::SkypeError;
-use crate::ews::{MessagePayload, Party, esc};
+use crate::ews::{
+    EXCHANGE_MAX_REQUEST_BYTES, MessagePayload, Party, create_item_request_len, esc, is_xml_char,
+};
 
 pub const MAX_PARTICIPANTS: usize = 100;
 pub const MAX_MESSAGES: usize = 2000;
@@ -32,6 +34,18 @@ pub const MAX_MESSAGE_CHARS: usize = 16 * 1024;
 pub const MAX_ID_LEN: usize = 128;
 /// Largest `POST /conversations/end` body.
 pub const MAX_BODY_BYTES: usize = 4 << 20;
+
+/// The most the messages of one conversation may take once encoded into the CreateItem request
+/// of a history or archive item: Exchange refuses requests over 16 MiB
+/// ([`EXCHANGE_MAX_REQUEST_BYTES`]), and the rest is kept for the envelope, the subject, the
+/// participants and their display names.
+pub const MAX_ENCODED_MESSAGES_BYTES: usize = 12 << 20;
+/// What one message's row takes in the request besides its text: the row's markup, its time and
+/// the sender's display name (names longer than this allows are caught by the exact check of
+/// every item's request before it is queued).
+const MESSAGE_ROW_ALLOWANCE: usize = 1024;
+/// The largest CreateItem request Skype queues: Exchange's limit less a margin.
+pub const MAX_ITEM_REQUEST_BYTES: usize = EXCHANGE_MAX_REQUEST_BYTES - (1 << 20);
 
 pub const HISTORY_FOLDER: &str = "conversationhistory";
 pub const ARCHIVE_FOLDER: &str = "recoverableitemspurges";
@@ -144,6 +158,28 @@ pub fn message_id(conversation: &str, sip: &str, kind: &str) -> String {
     format!("<{conversation}.{h}.{kind}@skype.openhybrid>")
 }
 
+/// The bytes a message's text takes in the CreateItem request: the transcript escapes it as HTML
+/// (with line breaks as `<br>`), and the transcript is escaped again as the XML item body, so a
+/// `<` takes 8 bytes (`&amp;lt;`) and a line break 10 (`&lt;br&gt;`).
+pub fn encoded_text_len(text: &str) -> usize {
+    text.chars()
+        .map(|c| match c {
+            '<' | '>' => 8,
+            '&' | '\r' => 9,
+            '\'' | '"' | '\n' => 10,
+            c if !is_xml_char(c) => '\u{FFFD}'.len_utf8(),
+            c => c.len_utf8(),
+        })
+        .sum()
+}
+
+fn too_large(what: String) -> SkypeError {
+    SkypeError::TooLarge(format!(
+        "{what}; Exchange accepts EWS requests of at most {EXCHANGE_MAX_REQUEST_BYTES} bytes, so the items could never be written. \
+         Nothing was queued: end the conversation as several POST /conversations/end requests, each with part of the messages and its own id"
+    ))
+}
+
 #[derive(Debug)]
 struct Checked {
     participants: Vec<String>,
@@ -200,6 +236,21 @@ fn check(c: &ConversationEnd) -> Result<Checked, SkypeError> {
             )));
         }
         messages.push((sender, parse_time("message time", &m.time)?, m.text.clone()));
+    }
+    // The transcript is HTML inside the XML request (escaped twice), so the request can be
+    // several times the size of the body posted here: refused now rather than accepted and
+    // failing at Exchange for good.
+    let encoded: usize = c
+        .messages
+        .iter()
+        .map(|m| encoded_text_len(&m.text) + MESSAGE_ROW_ALLOWANCE)
+        .sum();
+    if encoded > MAX_ENCODED_MESSAGES_BYTES {
+        return Err(too_large(format!(
+            "the {} messages take {encoded} bytes once encoded into a history or archive item (the transcript is HTML inside XML, escaped twice: a '<' takes 8 bytes), \
+             more than the {MAX_ENCODED_MESSAGES_BYTES} bytes one item may hold",
+            c.messages.len()
+        )));
     }
     let initiator = match &c.initiator {
         Some(i) => {
@@ -465,6 +516,12 @@ impl Skype {
                 sent,
                 internet_message_id: mid.clone(),
             };
+            let size = create_item_request_len(folder, &payload);
+            if size > MAX_ITEM_REQUEST_BYTES {
+                return Err(too_large(format!(
+                    "the {kind} item for sip:{sip} would be a request of {size} bytes (with the participants' display names), more than the {MAX_ITEM_REQUEST_BYTES} bytes Skype sends"
+                )));
+            }
             let json = serde_json::to_string(&payload)
                 .map_err(|e| SkypeError::Invalid(format!("cannot encode the item: {e}")))?;
             rows.push(NewOutboxRow {
@@ -574,6 +631,67 @@ mod tests {
         let mut bad = ok;
         bad["messages"][0]["time"] = "yesterday".into();
         assert!(conv(bad).unwrap_err().to_string().contains("RFC 3339"));
+    }
+
+    fn many_messages(n: usize, text: &str) -> serde_json::Value {
+        let m = serde_json::json!({"sender": "a@x.example", "time": "2025-01-01T10:00:00Z", "text": text});
+        serde_json::json!({"id": "c", "modality": "im", "participants": ["a@x.example", "b@x.example"],
+            "messages": vec![m; n]})
+    }
+
+    #[test]
+    fn encoded_text_len_is_what_the_request_carries() {
+        let t = "a<b>c&d'e\"f\ng\rh\u{1}i\u{FFFE}j\u{e9}k\u{1F600}";
+        assert_eq!(
+            encoded_text_len(t),
+            esc(&esc(t).replace('\n', "<br>")).len()
+        );
+    }
+
+    /// Regression: 3.8 MB of '<' (a 4 MB body is accepted) was queued with 202 and became
+    /// CreateItem requests over Exchange's 16 MiB limit that failed for good: refused at the edge
+    /// (413) with what to do instead.
+    #[test]
+    fn a_transcript_exchange_cannot_take_is_refused_up_front() {
+        let lt = "<".repeat(MAX_MESSAGE_CHARS);
+        let e = conv(many_messages(240, &lt)).unwrap_err();
+        assert_eq!(e.status(), 413, "{e}");
+        let msg = e.to_string();
+        assert!(
+            msg.contains("escaped twice") && msg.contains("several POST /conversations/end"),
+            "{msg}"
+        );
+        assert_eq!(e.failure_class(), crate::error::FailureClass::Permanent);
+        // what is accepted fits in one request with room to spare, display names included
+        let c = conv(many_messages(88, &lt)).unwrap();
+        let users = HashMap::from([(
+            "a@x.example".to_owned(),
+            User {
+                sip_address: "a@x.example".into(),
+                user_principal_name: "a@x.example".into(),
+                display_name: "<&>".repeat(80),
+                primary_smtp_address: "a@x.example".into(),
+                exchange_ews_url: String::new(),
+                enterprise_voice_enabled: false,
+                hosted_voice_mail: false,
+                enable_server_conversation_history: None,
+                archiving_policy: None,
+                presence: String::new(),
+                presence_changed: 0,
+            },
+        )]);
+        let p = MessagePayload {
+            item_class: "IPM.Note.Microsoft.Conversation".into(),
+            subject: "Conversation with b".into(),
+            html: transcript("Conversation with b", Modality::Im, &c, &users),
+            from: Some(party(&users, "a@x.example")),
+            to: vec![party(&users, "b@x.example")],
+            sent: Some(0),
+            internet_message_id: message_id("c", "a@x.example", "archive"),
+        };
+        let size = create_item_request_len(ARCHIVE_FOLDER, &p);
+        assert!(size <= MAX_ITEM_REQUEST_BYTES, "{size}");
+        assert!(size > 10 << 20, "{size}: the test is near the limit");
     }
 
     #[test]
