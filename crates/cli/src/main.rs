@@ -1170,12 +1170,8 @@ async fn serve(what: Serve) -> Result<i32> {
                 "token service listening on {url}; admin credential in {:?}",
                 sts.admin_credential_path()
             );
-            axum::serve(
-                l,
-                sts.router()
-                    .into_make_service_with_connect_info::<std::net::SocketAddr>(),
-            )
-            .await?;
+            // slow clients bounded as in the lab
+            lab::start::serve(l, sts.router(), None).await?;
         }
         Serve::Exchange {
             data,
@@ -1205,12 +1201,8 @@ async fn serve(what: Serve) -> Result<i32> {
                 "exchange listening on {url}; admin credential in {:?}",
                 ex.admin_credential_path()
             );
-            axum::serve(
-                l,
-                ex.router()
-                    .into_make_service_with_connect_info::<std::net::SocketAddr>(),
-            )
-            .await?;
+            // slow clients bounded as in the lab
+            lab::start::serve(l, ex.router(), None).await?;
         }
     }
     Ok(0)

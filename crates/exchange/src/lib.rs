@@ -113,6 +113,11 @@ fn load_or_create_credential(
         why: e.to_string(),
     };
     if path.exists() {
+        // an older or hand-copied credential file: owner-only from now on
+        store::private::tighten(&path).map_err(|e| ExchangeError::Io {
+            path: path.display().to_string(),
+            why: e.to_string(),
+        })?;
         let s = std::fs::read_to_string(&path).map_err(io)?;
         return Ok((s.trim().to_owned(), Some(path)));
     }
@@ -123,14 +128,7 @@ fn load_or_create_credential(
 
 fn write_secret(path: &Path, s: &str) -> std::io::Result<()> {
     use std::io::Write;
-    let mut o = std::fs::OpenOptions::new();
-    o.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        o.mode(0o600);
-    }
-    let mut f = o.open(path)?;
+    let mut f = store::private::create_new(path)?;
     f.write_all(s.as_bytes())?;
     f.sync_all()
 }

@@ -38,11 +38,9 @@ impl TrafficLog {
     pub fn new(path: Option<PathBuf>) -> Self {
         let file = path
             .and_then(|p| {
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(p)
-                    .ok()
+                // owner-only, like every file of the data directory (it holds token claims)
+                store::private::ensure_private_file(&p).ok()?;
+                std::fs::OpenOptions::new().append(true).open(p).ok()
             })
             .map(|f| {
                 Mutex::new((

@@ -111,11 +111,14 @@ pub const LOCK_FILE: &str = "lab.lock";
 fn lock_dir(dir: &Path) -> Result<std::fs::File> {
     use std::io::{Read, Seek, Write};
     let path = dir.join(LOCK_FILE);
+    // owner-only, like everything in the lab directory
+    store::private::ensure_private_file(&path).map_err(|e| LabError::Start {
+        service: "the lab directory",
+        message: e.to_string(),
+    })?;
     let mut f = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
-        .create(true)
-        .truncate(false)
         .open(&path)
         .map_err(LabError::io(&path))?;
     match f.try_lock() {
@@ -182,23 +185,76 @@ pub struct LabOptions {
     pub tls: bool,
 }
 
+/// How long slow clients may hold a connection (see [`serve`]).
+#[derive(Debug, Clone, Copy)]
+pub struct ServeTimeouts {
+    /// To send a request's headers.
+    pub header_read: std::time::Duration,
+    /// For a new connection to send its first complete request.
+    pub first_request: std::time::Duration,
+    /// For a request, its body included, to be read and answered (else 408).
+    pub request: std::time::Duration,
+}
+
+impl Default for ServeTimeouts {
+    fn default() -> Self {
+        ServeTimeouts {
+            header_read: std::time::Duration::from_secs(10),
+            first_request: std::time::Duration::from_secs(20),
+            request: std::time::Duration::from_secs(120),
+        }
+    }
+}
+
 /// Serves `router` on `l`, over HTTPS when `tls` is given, with the peer address available to
-/// the handlers (rate limiting, loopback-only admin APIs).
-fn serve(
+/// the handlers (rate limiting, loopback-only admin APIs), and slow clients bounded by the
+/// default [`ServeTimeouts`], so a client trickling bytes cannot hold a connection for ever.
+/// Used by the lab and by `openhybrid serve`.
+pub fn serve(
     l: tokio::net::TcpListener,
     router: axum::Router,
     tls: Option<axum_server::tls_rustls::RustlsConfig>,
 ) -> tokio::task::JoinHandle<()> {
+    serve_with(l, router, tls, ServeTimeouts::default())
+}
+
+/// [`serve`] with the given timeouts.
+pub fn serve_with(
+    l: tokio::net::TcpListener,
+    router: axum::Router,
+    tls: Option<axum_server::tls_rustls::RustlsConfig>,
+    t: ServeTimeouts,
+) -> tokio::task::JoinHandle<()> {
+    let router = router.layer(
+        tower::ServiceBuilder::new()
+            .layer(axum::error_handling::HandleErrorLayer::new(
+                |_: tower::BoxError| async { axum::http::StatusCode::REQUEST_TIMEOUT },
+            ))
+            .timeout(t.request),
+    );
     let svc = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
     tokio::spawn(async move {
+        let Ok(std_l) = l.into_std() else {
+            return;
+        };
         match tls {
             None => {
-                let _ = axum::serve(l, svc).await;
+                if let Ok(server) = axum_server::from_tcp(std_l) {
+                    let mut server = server.first_request_timeout(t.first_request);
+                    server
+                        .http_builder()
+                        .http1()
+                        .header_read_timeout(t.header_read);
+                    let _ = server.serve(svc).await;
+                }
             }
             Some(cfg) => {
-                if let Ok(std_l) = l.into_std()
-                    && let Ok(server) = axum_server::from_tcp_rustls(std_l, cfg)
-                {
+                if let Ok(server) = axum_server::from_tcp_rustls(std_l, cfg) {
+                    let mut server = server.first_request_timeout(t.first_request);
+                    server
+                        .http_builder()
+                        .http1()
+                        .header_read_timeout(t.header_read);
                     let _ = server.serve(svc).await;
                 }
             }
@@ -210,22 +266,10 @@ fn serve(
 /// (load benchmarks only).
 pub async fn start_with(dir: &Path, opts: LabOptions) -> Result<Lab> {
     // owner-only (0700), an existing directory too: it holds every party's keys and secrets
-    {
-        let mut b = std::fs::DirBuilder::new();
-        b.recursive(true);
-        #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
-        b.create(dir).map_err(LabError::io(dir))?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let m = std::fs::metadata(dir).map_err(LabError::io(dir))?.permissions().mode();
-            if m & 0o077 != 0 {
-                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(m & 0o7700))
-                    .map_err(LabError::io(dir))?;
-            }
-        }
-    }
+    store::private::ensure_private_dir(dir).map_err(|e| LabError::Start {
+        service: "the lab directory",
+        message: e.to_string(),
+    })?;
     let dir = dir.canonicalize().map_err(LabError::io(dir))?;
     let lock = lock_dir(&dir)?;
     let clock: SharedClock = Arc::new(SystemClock);
@@ -394,6 +438,10 @@ pub async fn start_with(dir: &Path, opts: LabOptions) -> Result<Lab> {
         skype_cert,
     };
     let lab_file = dir.join(LAB_FILE);
+    store::private::ensure_private_file(&lab_file).map_err(|e| LabError::Start {
+        service: "the lab directory",
+        message: e.to_string(),
+    })?;
     std::fs::write(
         &lab_file,
         serde_json::to_vec_pretty(&info).map_err(|source| LabError::Json {
@@ -504,6 +552,60 @@ pub fn find_realm(v: &Value) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Slow clients are cut off. Regression: a connection that sent only part of its headers,
+    /// or trickled its body, stayed open for ever (hundreds of them exhausted the process's
+    /// file descriptors for all three services).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn slow_clients_are_cut_off() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let t = ServeTimeouts {
+            header_read: std::time::Duration::from_millis(300),
+            first_request: std::time::Duration::from_millis(600),
+            request: std::time::Duration::from_millis(600),
+        };
+        let router = axum::Router::new().route(
+            "/",
+            axum::routing::post(|body: axum::body::Bytes| async move { body.len().to_string() }),
+        );
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let _server = serve_with(l, router, None, t);
+        let read_all = |mut c: tokio::net::TcpStream| async move {
+            let mut out = Vec::new();
+            // the server closes the connection; a healthy one would keep it open
+            let r =
+                tokio::time::timeout(std::time::Duration::from_secs(10), c.read_to_end(&mut out))
+                    .await;
+            (r.is_ok(), String::from_utf8_lossy(&out).into_owned())
+        };
+        // headers never finished
+        let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+        c.write_all(b"POST / HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .unwrap();
+        let (closed, _) = read_all(c).await;
+        assert!(closed, "a connection with unfinished headers was kept open");
+        // a body that never arrives: 408
+        let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+        c.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc")
+            .await
+            .unwrap();
+        let (closed, text) = read_all(c).await;
+        assert!(closed && text.starts_with("HTTP/1.1 408"), "{text}");
+        // a normal request is answered
+        let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+        c.write_all(
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc",
+        )
+        .await
+        .unwrap();
+        let (_, text) = read_all(c).await;
+        assert!(
+            text.starts_with("HTTP/1.1 200") && text.ends_with('3'),
+            "{text}"
+        );
+    }
 
     /// One lab per data directory. Regression: a second `openhybrid up --data DIR` started on
     /// new ports and rewrote lab.json under the running lab.

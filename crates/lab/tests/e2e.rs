@@ -421,7 +421,9 @@ async fn exchangelib_interop() {
         );
         // Regression: extended properties were accepted by CreateItem and dropped.
         assert!(
-            v["extended_get"].as_str().is_some_and(|t| t.starts_with("tag-")),
+            v["extended_get"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("tag-")),
             "{v}"
         );
         assert_eq!(v["extended_found"], 1, "{v}");
@@ -650,10 +652,8 @@ fn walk_modes(dir: &std::path::Path, out: &mut Vec<(PathBuf, u32, bool)>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_data_directory_is_private_to_its_owner() {
     use std::os::unix::fs::PermissionsExt;
-    // Not secret, and reachable only through the 0700 directories: the lock (a pid), lab.json
-    // (URLs and paths) and Exchange's traffic record (claims, never a signature), which
-    // crates/exchange/src/traffic.rs still creates with the umask's mode: to be made 0600 there.
-    const NOT_SECRET: &[&str] = &[lab::start::LOCK_FILE, lab::start::LAB_FILE, "traffic.jsonl"];
+    // every file, lab.lock, lab.json and Exchange's traffic record included
+    const NOT_SECRET: &[&str] = &[];
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("lab");
     let check = |when: &str| {
