@@ -105,6 +105,30 @@ pub fn check_callback_url(url: &str) -> Result<reqwest::Url, ResponseError> {
     if !u.username().is_empty() || u.password().is_some() {
         return Err(bad("it must not carry credentials"));
     }
+    // Link-local and unspecified addresses (cloud metadata services live at 169.254.169.254)
+    // are never a subscriber; loopback and private addresses are (the lab's Skype is on
+    // loopback). A name is not resolved here: see ARCHITECTURE.md.
+    let host = u.host_str().unwrap_or_default();
+    let ip = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<std::net::IpAddr>();
+    let v4_refused =
+        |a: std::net::Ipv4Addr| a.is_link_local() || a.is_unspecified() || a.is_broadcast();
+    let refused = match ip {
+        Ok(std::net::IpAddr::V4(a)) => v4_refused(a),
+        Ok(std::net::IpAddr::V6(a)) => {
+            a.is_unspecified()
+                || a.is_unicast_link_local()
+                || a.to_ipv4_mapped().is_some_and(v4_refused)
+        }
+        Err(_) => false,
+    };
+    if refused {
+        return Err(bad(
+            "it names a link-local or unspecified address, which is never a subscriber",
+        ));
+    }
     Ok(u)
 }
 
@@ -583,3 +607,36 @@ fn sub_from_row(r: &store::rusqlite::Row) -> store::rusqlite::Result<Sub> {
 
 /// Most bytes read of a push subscriber's reply.
 const MAX_SUBSCRIBER_REPLY_BYTES: usize = 64 << 10;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: a push subscription could name the cloud metadata service (169.254.169.254)
+    /// or any link-local address, and Exchange POSTed its signed notifications there.
+    #[test]
+    fn callback_urls_never_name_link_local_or_unspecified_addresses() {
+        for bad in [
+            "http://169.254.169.254/latest/meta-data/",
+            "http://0.0.0.0:80/x",
+            "http://255.255.255.255/x",
+            "http://[fe80::1]/x",
+            "http://[::]/x",
+            "http://[::ffff:169.254.169.254]/x",
+            "https://user:pw@skype.example/x",
+            "ftp://skype.example/x",
+        ] {
+            let e = check_callback_url(bad).unwrap_err();
+            assert_eq!(e.code, "ErrorInvalidPushSubscriptionUrl", "{bad}");
+        }
+        // loopback and private addresses (the lab's Skype) and names are subscribers
+        for good in [
+            "http://127.0.0.1:41013/ews/notifications/k1",
+            "http://[::1]:8080/x",
+            "http://10.0.0.5/x",
+            "https://skype.contoso.example/x",
+        ] {
+            check_callback_url(good).unwrap();
+        }
+    }
+}
