@@ -72,6 +72,9 @@ pub async fn fallback(
         // GET/HEAD on EWS: the challenge, for realm discovery
         return ex.challenge(&AuthFailure::NoCredentials);
     }
+    if norm == format!("{EWS_PATH}/s/getuserphoto") && method == Method::GET {
+        return rest_user_photo(ex, parts).await;
+    }
     (StatusCode::NOT_FOUND, "not found").into_response()
 }
 
@@ -83,12 +86,21 @@ fn err(e: &MailboxError) -> ResponseError {
     ResponseError::new(e.response_code(), &e.to_string())
 }
 
-async fn ews(
-    State(ex): State<Exchange>,
-    parts: axum::http::request::Parts,
-    body: Bytes,
-) -> Response {
-    let headers = &parts.headers;
+/// A request's authentication, before its operation is known.
+struct HttpAuth {
+    source: String,
+    now: i64,
+    scheme: String,
+    bearer: Option<String>,
+    caller: Result<Caller, AuthFailure>,
+}
+
+/// Authenticates a request to an EWS URL: the source's failure budget first (429 before any
+/// token work), then the token, then the partner's own budget.
+async fn authenticate_http(
+    ex: &Exchange,
+    parts: &axum::http::request::Parts,
+) -> Result<HttpAuth, Response> {
     let source = parts
         .extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
@@ -96,9 +108,12 @@ async fn ews(
         .unwrap_or_else(|| "ip:unknown".into());
     let now = ex.inner.cfg.clock.unix();
     if let Some(retry_after_secs) = ex.inner.limiter.blocked(&source, now) {
-        return ex.challenge(&AuthFailure::RateLimited { retry_after_secs });
+        return Err(ex.challenge(&AuthFailure::RateLimited { retry_after_secs }));
     }
-    let auth_header = headers.get("authorization").and_then(|v| v.to_str().ok());
+    let auth_header = parts
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok());
     let scheme = auth_header
         .map(|h| h.split(' ').next().unwrap_or("").to_owned())
         .unwrap_or_default();
@@ -113,57 +128,164 @@ async fn ews(
             None => Ok(c),
         }
     });
+    Ok(HttpAuth {
+        source,
+        now,
+        scheme,
+        bearer,
+        caller,
+    })
+}
+
+impl HttpAuth {
+    /// The traffic record of this request.
+    fn record(
+        &self,
+        ex: &Exchange,
+        operation: &str,
+        verdict: String,
+        caller: Option<&Caller>,
+    ) -> TrafficRecord {
+        TrafficRecord {
+            time: ex.inner.cfg.clock.unix(),
+            operation: operation.to_owned(),
+            actor: caller
+                .map(|c| c.app.clone())
+                .or_else(|| self.bearer.as_deref().and_then(actor_of)),
+            user: caller.and_then(|c| c.user.as_ref().and_then(|u| u.primary_smtp_address.clone())),
+            partner: caller.map(|c| c.partner.clone()),
+            verdict,
+            scheme: self.scheme.clone(),
+            claims: match caller {
+                Some(c) => c.record_claims.clone(),
+                None => std::sync::Arc::new(
+                    self.bearer
+                        .as_deref()
+                        .map(decode_for_record)
+                        .unwrap_or(serde_json::Value::Null),
+                ),
+            },
+        }
+    }
+
+    /// The caller, or the challenge for a refused one (its failure counted and recorded).
+    fn caller_or_refuse(&self, ex: &Exchange, operation: &str) -> Result<Caller, Box<Response>> {
+        match &self.caller {
+            Ok(c) => Ok(c.clone()),
+            Err(f) => {
+                if f.is_bad_token() {
+                    ex.inner.limiter.failure(&self.source, self.now);
+                    // Only failures after the actor's signature held are the partner's own
+                    // (user enumeration, wrong roles): an unverified token names whatever actor
+                    // it likes.
+                    if f.after_validation()
+                        && let Some(app) = self.bearer.as_deref().and_then(actor_of)
+                    {
+                        ex.inner.limiter.failure(&format!("app:{app}"), self.now);
+                    }
+                }
+                tracing::info!(reason = %f, "EWS request refused");
+                ex.inner
+                    .traffic
+                    .record(self.record(ex, operation, f.to_string(), None));
+                Err(Box::new(ex.challenge(f)))
+            }
+        }
+    }
+}
+
+async fn ews(
+    State(ex): State<Exchange>,
+    parts: axum::http::request::Parts,
+    body: Bytes,
+) -> Response {
+    let auth = match authenticate_http(&ex, &parts).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
     let parsed = request::parse_request(&body, &ews_proto::xml::Limits::default());
     let op_name = parsed
         .as_ref()
         .map(|r| r.operation.name().to_owned())
         .unwrap_or_else(|_| "(unparsed)".into());
-    let record = |verdict: String, caller: Option<&Caller>| TrafficRecord {
-        time: ex.inner.cfg.clock.unix(),
-        operation: op_name.clone(),
-        actor: caller
-            .map(|c| c.app.clone())
-            .or_else(|| bearer.as_deref().and_then(actor_of)),
-        user: caller.and_then(|c| c.user.as_ref().and_then(|u| u.primary_smtp_address.clone())),
-        partner: caller.map(|c| c.partner.clone()),
-        verdict,
-        scheme: scheme.clone(),
-        claims: match caller {
-            Some(c) => c.record_claims.clone(),
-            None => std::sync::Arc::new(
-                bearer
-                    .as_deref()
-                    .map(decode_for_record)
-                    .unwrap_or(serde_json::Value::Null),
-            ),
-        },
-    };
-    let caller = match caller {
+    let caller = match auth.caller_or_refuse(&ex, &op_name) {
         Ok(c) => c,
-        Err(f) => {
-            if f.is_bad_token() {
-                ex.inner.limiter.failure(&source, now);
-                // Only failures after the actor's signature held are the partner's own (user
-                // enumeration, wrong roles): an unverified token names whatever actor it likes.
-                if f.after_validation()
-                    && let Some(app) = bearer.as_deref().and_then(actor_of)
-                {
-                    ex.inner.limiter.failure(&format!("app:{app}"), now);
-                }
-            }
-            tracing::info!(reason = %f, "EWS request refused");
-            ex.inner.traffic.record(record(f.to_string(), None));
-            return ex.challenge(&f);
-        }
+        Err(r) => return *r,
     };
-    match &parsed {
-        Ok(_) => ex.inner.traffic.record(record("ok".into(), Some(&caller))),
-        Err(e) => ex
-            .inner
-            .traffic
-            .record(record(format!("fault: {e}"), Some(&caller))),
-    }
+    let verdict = match &parsed {
+        Ok(_) => "ok".to_owned(),
+        Err(e) => format!("fault: {e}"),
+    };
+    ex.inner
+        .traffic
+        .record(auth.record(&ex, &op_name, verdict, Some(&caller)));
     serve_parsed(&ex, caller, parsed, &body).await
+}
+
+/// `GET /EWS/Exchange.asmx/s/GetUserPhoto?email=<smtp>&size=HR…`: the REST form of
+/// GetUserPhoto (MS-OXWSPHOTO), authenticated like EWS: the image, or 404 when there is none.
+async fn rest_user_photo(ex: Exchange, parts: axum::http::request::Parts) -> Response {
+    const OP: &str = "GetUserPhoto (REST)";
+    let auth = match authenticate_http(&ex, &parts).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let caller = match auth.caller_or_refuse(&ex, OP) {
+        Ok(c) => c,
+        Err(r) => return *r,
+    };
+    let mut email: Option<String> = None;
+    let mut size: Option<String> = None;
+    let query = reqwest::Url::parse(&format!("http://host/?{}", parts.uri.query().unwrap_or("")));
+    for (k, v) in query.iter().flat_map(|u| u.query_pairs()) {
+        if k.eq_ignore_ascii_case("email") {
+            email = Some(v.into_owned());
+        } else if k.eq_ignore_ascii_case("size") {
+            size = Some(v.into_owned());
+        }
+    }
+    let bad = |why: &str| (StatusCode::BAD_REQUEST, why.to_owned()).into_response();
+    let Some(email) = email.filter(|e| e.contains('@') && e.len() <= 320) else {
+        return bad(
+            "email=<SMTP address> is required, e.g. ?email=alice@contoso.example&size=HR96x96",
+        );
+    };
+    if size
+        .as_deref()
+        .is_some_and(|s| s.parse::<ews_proto::request::PhotoSize>().is_err())
+    {
+        return bad(
+            "size must be one of HR48x48, HR64x64, HR96x96, HR120x120, HR240x240, HR360x360, HR432x432, HR504x504, HR648x648",
+        );
+    }
+    if !caller.roles.iter().any(|r| r == "UserApplication") {
+        ex.inner
+            .traffic
+            .record(auth.record(&ex, OP, "access denied".into(), Some(&caller)));
+        return (
+            StatusCode::FORBIDDEN,
+            format!(
+                "the partner application '{}' needs the UserApplication role on its linked account",
+                caller.partner
+            ),
+        )
+            .into_response();
+    }
+    ex.inner
+        .traffic
+        .record(auth.record(&ex, OP, "ok".into(), Some(&caller)));
+    match ex.user_photo(&email).await {
+        Ok(Some(bytes)) => {
+            let ct = if bytes.starts_with(&[0x89, b'P', b'N', b'G']) {
+                "image/png"
+            } else {
+                "image/jpeg"
+            };
+            (StatusCode::OK, [("content-type", ct)], bytes).into_response()
+        }
+        Ok(None) => (StatusCode::NOT_FOUND, format!("{email} has no photo")).into_response(),
+        Err(e) => (StatusCode::NOT_FOUND, e.to_string()).into_response(),
+    }
 }
 
 async fn serve_ews(ex: &Exchange, caller: Caller, body: &[u8]) -> Response {

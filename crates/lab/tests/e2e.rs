@@ -713,3 +713,63 @@ async fn the_data_directory_is_private_to_its_owner() {
     check("restart on a loose directory");
     drop(lab);
 }
+
+/// GetUserPhoto's REST form (spec/ews.md §2.5), authenticated like EWS. Regression: only the
+/// SOAP operation was served; the REST URL answered 404 even with a photo set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rest_get_user_photo() {
+    let (_d, lab) = lab_ready().await;
+    let jpeg: Vec<u8> = [0xFF, 0xD8, 0xFF, 0xE0]
+        .into_iter()
+        .chain([7u8; 60])
+        .collect();
+    ExchangeAdmin::new(&lab.info)
+        .unwrap()
+        .run(
+            "Set-UserPhoto",
+            json!({"Identity": "alice@contoso.example", "PictureData": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &jpeg)}),
+        )
+        .await
+        .unwrap();
+    let token = mint_f1(&lab.info, Some("bob@contoso.example"))
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let url = |q: &str| {
+        format!(
+            "{}/EWS/Exchange.asmx/s/GetUserPhoto?{q}",
+            lab.info.exchange_url
+        )
+    };
+    let r = http
+        .get(url("email=alice@contoso.example&size=HR96x96"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "image/jpeg");
+    assert_eq!(r.bytes().await.unwrap().to_vec(), jpeg);
+    // no photo: 404; a bad size: 400; no token: the EWS challenge
+    let r = http
+        .get(url("email=bob@contoso.example&size=HR96x96"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let r = http
+        .get(url("email=alice@contoso.example&size=HUGE"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let r = http
+        .get(url("email=alice@contoso.example"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(r.headers().contains_key("www-authenticate"));
+}
