@@ -57,34 +57,24 @@ pub struct Target {
     pub host: String,
 }
 
-/// Reads a response body, refusing more than `cap` bytes.
+/// Reads a response body, refusing more than `cap` bytes ([`tlskit::read_capped`]).
 pub async fn read_capped(
-    mut r: reqwest::Response,
+    r: reqwest::Response,
     cap: usize,
     url: &str,
 ) -> Result<Vec<u8>, SkypeError> {
-    if r.content_length().is_some_and(|n| n > cap as u64) {
-        return Err(SkypeError::HttpStatus {
+    let status = r.status().as_u16();
+    tlskit::read_capped(r, cap).await.map_err(|e| match e {
+        tlskit::CappedReadError::TooLarge { cap } => SkypeError::HttpStatus {
             url: url.to_owned(),
-            status: r.status().as_u16(),
+            status,
             detail: format!("the response is larger than {cap} bytes"),
-        });
-    }
-    let mut out = Vec::new();
-    while let Some(chunk) = r.chunk().await.map_err(|e| SkypeError::Unreachable {
-        url: url.to_owned(),
-        why: format!("reading the response: {e}"),
-    })? {
-        if out.len() + chunk.len() > cap {
-            return Err(SkypeError::HttpStatus {
-                url: url.to_owned(),
-                status: r.status().as_u16(),
-                detail: format!("the response is larger than {cap} bytes"),
-            });
-        }
-        out.extend_from_slice(&chunk);
-    }
-    Ok(out)
+        },
+        tlskit::CappedReadError::Read(e) => SkypeError::Unreachable {
+            url: url.to_owned(),
+            why: format!("reading the response: {e}"),
+        },
+    })
 }
 
 pub fn unreachable(url: &str, e: reqwest::Error) -> SkypeError {
