@@ -109,6 +109,9 @@ def main() -> int:
     mine = acc.drafts.filter(subject__startswith=tag)
     out["order_asc"] = [i.subject[len(tag):] for i in mine.order_by("subject")]
     out["order_desc"] = [i.subject[len(tag):] for i in mine.order_by("-subject")]
+    # restrictions on importance
+    Message(account=acc, folder=acc.drafts, subject=tag + "urgent", importance="High").save()
+    out["high_importance"] = [i.subject[len(tag):] for i in mine.filter(importance="High")]
     # valid EWS the server does not support (a task): named as such, not a version mismatch
     from exchangelib import Task  # noqa: E402
     try:

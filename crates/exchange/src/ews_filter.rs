@@ -25,6 +25,7 @@ fn field(p: &PropertyPath) -> Result<Field, ResponseError> {
             "item:DateTimeSent" => Field::DateTimeSent,
             "item:DateTimeCreated" => Field::DateTimeCreated,
             "message:IsRead" => Field::IsRead,
+            "item:Importance" => Field::Importance,
             "calendar:Start" => Field::Start,
             "calendar:End" => Field::End,
             other => return Err(bad(other)),

@@ -427,6 +427,8 @@ async fn exchangelib_interop() {
             "{v}"
         );
         assert_eq!(v["extended_found"], 1, "{v}");
+        // Regression: a restriction on item:Importance was refused as unsearchable.
+        assert_eq!(v["high_importance"], json!(["urgent"]), "{v}");
         // Regression: FindItem ignored SortOrder, so order_by() did nothing.
         assert_eq!(v["order_asc"], json!(["a", "b", "c"]), "{v}");
         assert_eq!(v["order_desc"], json!(["c", "b", "a"]), "{v}");

@@ -31,6 +31,8 @@ pub enum Field {
     DateTimeSent,
     DateTimeCreated,
     IsRead,
+    /// `Low`, `Normal` or `High`.
+    Importance,
     /// Calendar start.
     Start,
     /// Calendar end.
@@ -187,7 +189,9 @@ enum Kind {
 
 fn kind(field: &Field) -> Kind {
     match field {
-        Field::ItemClass | Field::Subject | Field::InternetMessageId => Kind::Str,
+        Field::ItemClass | Field::Subject | Field::InternetMessageId | Field::Importance => {
+            Kind::Str
+        }
         Field::ExtendedProperty(_) => Kind::Str,
         Field::DateTimeReceived
         | Field::DateTimeSent
@@ -271,6 +275,7 @@ fn column(field: &Field, out: &mut SqlFragment) {
         Field::DateTimeSent => "i.sent",
         Field::DateTimeCreated => "i.created",
         Field::IsRead => "i.is_read",
+        Field::Importance => "i.importance",
         Field::Start => "i.start_time",
         Field::End => "i.end_time",
         Field::ExtendedProperty(key) => {
