@@ -53,6 +53,19 @@ struct Env {
     ex: Exchange,
 }
 
+impl Env {
+    /// An admin cmdlet with JSON parameters, as the admin API runs it.
+    async fn cmdlet(
+        &self,
+        name: &str,
+        params: Value,
+    ) -> Result<Vec<Value>, exchange::ExchangeError> {
+        self.ex
+            .run_cmdlet(name, params.as_object().cloned().unwrap_or_default())
+            .await
+    }
+}
+
 async fn metadata_server() -> String {
     metadata_server_for(ACS_APP_ID, 0).await
 }
@@ -834,13 +847,10 @@ async fn a_partner_signing_its_own_tokens_cannot_name_another_partner() {
     const EVIL: &str = "11111111-2222-3333-4444-555555555555";
     let e = env(3).await;
     let md = metadata_server_for(EVIL, 1).await;
-    e.ex.run_cmdlet(
+    e.cmdlet(
         "New-PartnerApplication",
         json!({"Name": "EvilApp", "ApplicationIdentifier": EVIL, "Enabled": true,
-               "AuthMetadataUrl": format!("{md}/{REALM}/metadata/json/1")})
-        .as_object()
-        .unwrap()
-        .clone(),
+               "AuthMetadataUrl": format!("{md}/{REALM}/metadata/json/1")}),
     )
     .await
     .unwrap();
@@ -924,12 +934,9 @@ async fn a_new_mailbox_drops_cached_callers() {
     for _ in 0..2 {
         assert_eq!(call(&client, &e.url, &token).await.status, 200);
     }
-    e.ex.run_cmdlet(
+    e.cmdlet(
         "New-Mailbox",
-        json!({"Name": "Carol", "PrimarySmtpAddress": "carol@contoso.example"})
-            .as_object()
-            .unwrap()
-            .clone(),
+        json!({"Name": "Carol", "PrimarySmtpAddress": "carol@contoso.example"}),
     )
     .await
     .unwrap();
@@ -945,17 +952,14 @@ async fn a_new_mailbox_drops_cached_callers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_application_identifier_names_one_partner() {
     let e = env(1_000_000).await;
-    let run = |c: &'static str, p: Value| {
-        let ex = e.ex.clone();
-        async move { ex.run_cmdlet(c, p.as_object().unwrap().clone()).await }
-    };
     for id in [SKYPE_APP_ID.to_owned(), SKYPE_APP_ID.to_uppercase()] {
-        let err = run(
-            "New-PartnerApplication",
-            json!({"Name": "Foo", "ApplicationIdentifier": id}),
-        )
-        .await
-        .unwrap_err();
+        let err = e
+            .cmdlet(
+                "New-PartnerApplication",
+                json!({"Name": "Foo", "ApplicationIdentifier": id}),
+            )
+            .await
+            .unwrap_err();
         assert!(
             matches!(&err, exchange::ExchangeError::DuplicateApplicationIdentifier { existing, .. } if existing == "SfBOnline"),
             "{err}"
@@ -967,21 +971,22 @@ async fn an_application_identifier_names_one_partner() {
         );
     }
     // nothing was created
-    let all = run("Get-PartnerApplication", json!({})).await.unwrap();
+    let all = e.cmdlet("Get-PartnerApplication", json!({})).await.unwrap();
     assert_eq!(all.len(), 1, "{all:?}");
     // nor can another partner be changed to it
-    run(
+    e.cmdlet(
         "New-PartnerApplication",
         json!({"Name": "Other", "ApplicationIdentifier": "22222222-3333-4444-5555-666666666666"}),
     )
     .await
     .unwrap();
-    let err = run(
-        "Set-PartnerApplication",
-        json!({"Identity": "Other", "ApplicationIdentifier": SKYPE_APP_ID}),
-    )
-    .await
-    .unwrap_err();
+    let err = e
+        .cmdlet(
+            "Set-PartnerApplication",
+            json!({"Identity": "Other", "ApplicationIdentifier": SKYPE_APP_ID}),
+        )
+        .await
+        .unwrap_err();
     assert!(
         matches!(
             err,
@@ -990,7 +995,7 @@ async fn an_application_identifier_names_one_partner() {
         "{err}"
     );
     // changing a partner's other settings, its identifier unchanged, is fine
-    run(
+    e.cmdlet(
         "Set-PartnerApplication",
         json!({"Identity": "SfBOnline", "ApplicationIdentifier": SKYPE_APP_ID, "Enabled": true}),
     )
@@ -1009,12 +1014,9 @@ async fn an_application_identifier_names_one_partner() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_partner_in_another_realm_is_named_as_such() {
     let e = env(1_000_000).await;
-    e.ex.run_cmdlet(
+    e.cmdlet(
         "Set-PartnerApplication",
-        json!({"Identity": "SfBOnline", "Realm": OTHER_REALM})
-            .as_object()
-            .unwrap()
-            .clone(),
+        json!({"Identity": "SfBOnline", "Realm": OTHER_REALM}),
     )
     .await
     .unwrap();
@@ -1042,21 +1044,14 @@ async fn a_partner_in_another_realm_is_named_as_such() {
 async fn a_subscription_belongs_to_its_application() {
     const OTHER: &str = "33333333-4444-5555-6666-777777777777";
     let e = env(1_000_000).await;
-    let run = |c: &'static str, p: Value| {
-        let ex = e.ex.clone();
-        async move {
-            ex.run_cmdlet(c, p.as_object().unwrap().clone())
-                .await
-                .unwrap()
-        }
-    };
-    run("New-MailUser", json!({"Name": "Other-ApplicationAccount", "ExternalEmailAddress": "other@contoso.example"})).await;
-    run(
+    e.cmdlet("New-MailUser", json!({"Name": "Other-ApplicationAccount", "ExternalEmailAddress": "other@contoso.example"})).await.unwrap();
+    e.cmdlet(
         "New-ManagementRoleAssignment",
         json!({"Role": "UserApplication", "User": "Other-ApplicationAccount"}),
     )
-    .await;
-    run("New-PartnerApplication", json!({"Name": "Other", "ApplicationIdentifier": OTHER, "Enabled": true, "LinkedAccount": "Other-ApplicationAccount"})).await;
+    .await
+    .unwrap();
+    e.cmdlet("New-PartnerApplication", json!({"Name": "Other", "ApplicationIdentifier": OTHER, "Enabled": true, "LinkedAccount": "Other-ApplicationAccount"})).await.unwrap();
     let client = reqwest::Client::new();
     let skype = wrap(&sign(&actor()));
     let other = jwt::unsigned(&with(
@@ -1067,16 +1062,11 @@ async fn a_subscription_belongs_to_its_application() {
         "iss",
         json!(format!("{OTHER}@{REALM}")),
     ));
-    let envelope = |op: &str| {
-        format!(
-            r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><s:Body>{op}</s:Body></s:Envelope>"#
-        )
-    };
     let a = call_with(
         &client,
         &e.url,
         &skype,
-        &envelope(r#"<m:Subscribe><m:PullSubscriptionRequest><t:FolderIds><t:DistinguishedFolderId Id="inbox"/></t:FolderIds><t:EventTypes><t:EventType>CreatedEvent</t:EventType></t:EventTypes><t:Timeout>10</t:Timeout></m:PullSubscriptionRequest></m:Subscribe>"#),
+        &soap(r#"<m:Subscribe><m:PullSubscriptionRequest><t:FolderIds><t:DistinguishedFolderId Id="inbox"/></t:FolderIds><t:EventTypes><t:EventType>CreatedEvent</t:EventType></t:EventTypes><t:Timeout>10</t:Timeout></m:PullSubscriptionRequest></m:Subscribe>"#),
     )
     .await;
     assert_eq!(a.status, 200, "{}", a.body);
@@ -1094,10 +1084,10 @@ async fn a_subscription_belongs_to_its_application() {
         .and_then(|r| r.split('<').next())
         .unwrap()
         .to_owned();
-    let get_events = envelope(&format!(
+    let get_events = soap(&format!(
         "<m:GetEvents><m:SubscriptionId>{id}</m:SubscriptionId><m:Watermark>{watermark}</m:Watermark></m:GetEvents>"
     ));
-    let unsubscribe = envelope(&format!(
+    let unsubscribe = soap(&format!(
         "<m:Unsubscribe><m:SubscriptionId>{id}</m:SubscriptionId></m:Unsubscribe>"
     ));
     // the other partner, acting as the same user, does not see it
@@ -1111,7 +1101,7 @@ async fn a_subscription_belongs_to_its_application() {
         &client,
         &e.url,
         &skype,
-        &envelope(&format!(
+        &soap(&format!(
             "<m:GetEvents><m:SubscriptionId>{id}</m:SubscriptionId><m:Watermark>99999</m:Watermark></m:GetEvents>"
         )),
     )
@@ -1137,15 +1127,12 @@ async fn a_subscription_belongs_to_its_application() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn set_auth_config_refuses_nonsense_and_publishes_at_once() {
     let e = env(1_000_000).await;
-    let run = |c: &'static str, p: Value| {
-        let ex = e.ex.clone();
-        async move { ex.run_cmdlet(c, p.as_object().unwrap().clone()).await }
-    };
     for (param, value, says) in [
         ("Realm", "not a realm!", "is not a tenant realm"),
         ("ServiceName", "exchange", "is not an application id"),
     ] {
-        let err = run("Set-AuthConfig", json!({ param: value }))
+        let err = e
+            .cmdlet("Set-AuthConfig", json!({ param: value }))
             .await
             .unwrap_err();
         assert!(err.to_string().contains(says), "{err}");
@@ -1157,21 +1144,31 @@ async fn set_auth_config_refuses_nonsense_and_publishes_at_once() {
         200
     );
     // an empty realm means "from the auth server", and is accepted
-    run("Set-AuthConfig", json!({"Realm": ""})).await.unwrap();
+    e.cmdlet("Set-AuthConfig", json!({"Realm": ""}))
+        .await
+        .unwrap();
     // -NewCertificateThumbprint with -PublishCertificate: current at once, no date needed
-    let cert = run("New-ExchangeCertificate", json!({})).await.unwrap();
+    let cert = e
+        .cmdlet("New-ExchangeCertificate", json!({}))
+        .await
+        .unwrap();
     let t = cert[0]["Thumbprint"].as_str().unwrap().to_owned();
-    let cfg = run(
-        "Set-AuthConfig",
-        json!({"NewCertificateThumbprint": t, "PublishCertificate": true}),
-    )
-    .await
-    .unwrap();
+    let cfg = e
+        .cmdlet(
+            "Set-AuthConfig",
+            json!({"NewCertificateThumbprint": t, "PublishCertificate": true}),
+        )
+        .await
+        .unwrap();
     assert_eq!(cfg[0]["CurrentCertificateThumbprint"], t, "{cfg:?}");
     // without -PublishCertificate the date is still required
-    let cert = run("New-ExchangeCertificate", json!({})).await.unwrap();
+    let cert = e
+        .cmdlet("New-ExchangeCertificate", json!({}))
+        .await
+        .unwrap();
     let t2 = cert[0]["Thumbprint"].as_str().unwrap().to_owned();
-    let err = run("Set-AuthConfig", json!({"NewCertificateThumbprint": t2}))
+    let err = e
+        .cmdlet("Set-AuthConfig", json!({"NewCertificateThumbprint": t2}))
         .await
         .unwrap_err();
     assert!(
@@ -1179,29 +1176,31 @@ async fn set_auth_config_refuses_nonsense_and_publishes_at_once() {
         "{err}"
     );
     // a date alone needs a next certificate to date (it silently did nothing)
-    let err = run(
-        "Set-AuthConfig",
-        json!({"NewCertificateEffectiveDate": "2030-01-01"}),
-    )
-    .await
-    .unwrap_err();
+    let err = e
+        .cmdlet(
+            "Set-AuthConfig",
+            json!({"NewCertificateEffectiveDate": "2030-01-01"}),
+        )
+        .await
+        .unwrap_err();
     assert!(
         err.to_string().contains("give -NewCertificateThumbprint"),
         "{err}"
     );
     // and re-dates one that is named
-    run(
+    e.cmdlet(
         "Set-AuthConfig",
         json!({"NewCertificateThumbprint": t2, "NewCertificateEffectiveDate": "2030-01-01"}),
     )
     .await
     .unwrap();
-    let cfg = run(
-        "Set-AuthConfig",
-        json!({"NewCertificateEffectiveDate": "2031-01-01"}),
-    )
-    .await
-    .unwrap();
+    let cfg = e
+        .cmdlet(
+            "Set-AuthConfig",
+            json!({"NewCertificateEffectiveDate": "2031-01-01"}),
+        )
+        .await
+        .unwrap();
     assert!(cfg[0].to_string().contains("2031-01-01"), "{cfg:?}");
 }
 
@@ -1209,6 +1208,14 @@ fn soap(op: &str) -> String {
     format!(
         r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><s:Body>{op}</s:Body></s:Envelope>"#
     )
+}
+
+/// The `m:ResponseCode` of each response message, in order.
+fn response_codes(body: &str) -> Vec<&str> {
+    body.split("<m:ResponseCode>")
+        .skip(1)
+        .filter_map(|r| r.split('<').next())
+        .collect()
 }
 
 fn created_id(body: &str) -> String {
@@ -1242,12 +1249,9 @@ async fn the_archive_needs_archive_application_for_every_write() {
             .await
             .body,
     );
-    e.ex.run_cmdlet(
+    e.cmdlet(
         "Remove-ManagementRoleAssignment",
-        json!({"Identity": "ArchiveApplication-SfBOnline-ApplicationAccount"})
-            .as_object()
-            .unwrap()
-            .clone(),
+        json!({"Identity": "ArchiveApplication-SfBOnline-ApplicationAccount"}),
     )
     .await
     .unwrap();
@@ -1255,12 +1259,7 @@ async fn the_archive_needs_archive_application_for_every_write() {
         r#"<m:DeleteItem DeleteType="HardDelete"><m:ItemIds><t:ItemId Id="{archived}"/><t:ItemId Id="{normal}"/></m:ItemIds></m:DeleteItem>"#
     ));
     let a = call_with(&client, &e.url, &skype, &delete).await;
-    let codes: Vec<&str> = a
-        .body
-        .split("<m:ResponseCode>")
-        .skip(1)
-        .filter_map(|r| r.split('<').next())
-        .collect();
+    let codes = response_codes(&a.body);
     assert_eq!(codes, ["ErrorAccessDenied", "NoError"], "{}", a.body);
     assert!(a.body.contains("ArchiveApplication"), "{}", a.body);
     for op in [
@@ -1367,13 +1366,10 @@ async fn metadata_fetches_are_bounded_and_never_redirected() {
     let base = format!("http://{}", l.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(l, app).await });
     for (path, says) in [("huge", "larger than 1048576 bytes"), ("moved", "HTTP 302")] {
-        let err =
-            e.ex.run_cmdlet(
+        let err = e
+            .cmdlet(
                 "New-AuthServer",
-                json!({"Name": format!("X{path}"), "AuthMetadataUrl": format!("{base}/{path}")})
-                    .as_object()
-                    .unwrap()
-                    .clone(),
+                json!({"Name": format!("X{path}"), "AuthMetadataUrl": format!("{base}/{path}")}),
             )
             .await
             .unwrap_err();
@@ -1392,12 +1388,7 @@ async fn create_item_answers_each_item_on_its_own() {
         r#"<m:CreateItem MessageDisposition="SaveOnly"><m:SavedItemFolderId><t:DistinguishedFolderId Id="conversationhistory"/></m:SavedItemFolderId><m:Items><t:Message><t:Subject>good</t:Subject></t:Message><t:Message><t:ItemClass>IPM.Note.Ünicode</t:ItemClass><t:Subject>bad</t:Subject></t:Message><t:Message><t:Subject>good too</t:Subject></t:Message></m:Items></m:CreateItem>"#,
     );
     let a = call_with(&client, &e.url, &skype, &op).await;
-    let codes: Vec<&str> = a
-        .body
-        .split("<m:ResponseCode>")
-        .skip(1)
-        .filter_map(|r| r.split('<').next())
-        .collect();
+    let codes = response_codes(&a.body);
     assert_eq!(
         codes,
         ["NoError", "ErrorInvalidValueForProperty", "NoError"],
