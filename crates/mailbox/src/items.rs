@@ -566,6 +566,23 @@ fn item_local(mb: &Mb, id: &str) -> Result<i64, MailboxError> {
     local_id(id, IdKind::Item, &mb.key, || MailboxError::ItemNotFound)
 }
 
+/// One result per id, in order: `f` on each id's local id. A failure that belongs to one item
+/// ([`is_per_item`]) is that id's result; any other ends the whole call (and its transaction).
+fn per_id<T>(
+    mb: &Mb,
+    ids: &[String],
+    mut f: impl FnMut(i64) -> Result<T, MailboxError>,
+) -> Result<Vec<Result<T, MailboxError>>, MailboxError> {
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        match item_local(mb, id).and_then(&mut f) {
+            Err(e) if !is_per_item(&e) => return Err(e),
+            r => out.push(r),
+        }
+    }
+    Ok(out)
+}
+
 /// Moves an item between folders (same transaction), with change number, event and folder bumps.
 pub(crate) fn move_local(
     tx: &Connection,
@@ -906,20 +923,12 @@ impl MailboxStore {
             let mb = mailbox_row(tx, &key)?;
             let now_us = to_micros(now)?;
             let mut done: HashSet<i64> = HashSet::new();
-            let mut out = Vec::with_capacity(ids.len());
-            for id in &ids {
-                let r = item_local(&mb, id).and_then(|local| {
-                    if !done.insert(local) {
-                        return Ok(());
-                    }
-                    delete_one(tx, &mb, local, mode, now_us)
-                });
-                match r {
-                    Err(e) if !is_per_item(&e) => return Err(e),
-                    r => out.push(r),
+            per_id(&mb, &ids, |local| {
+                if !done.insert(local) {
+                    return Ok(());
                 }
-            }
-            Ok(out)
+                delete_one(tx, &mb, local, mode, now_us)
+            })
         })
         .await
     }
@@ -1044,21 +1053,13 @@ impl MailboxStore {
             let mb = mailbox_row(tx, &key)?;
             let to = resolve_folder(tx, &mb, &destination)?;
             let now_us = to_micros(now)?;
-            let mut out = Vec::with_capacity(ids.len());
-            for id in &ids {
-                let r = item_local(&mb, id).and_then(|local| {
-                    let (from, _, config) = item_header(tx, &mb, local)?;
-                    if from != to {
-                        move_local(tx, &mb, local, from, to, config.as_deref(), now_us)?;
-                    }
-                    load_item(tx, &mb, local, false)
-                });
-                match r {
-                    Err(e) if !is_per_item(&e) => return Err(e),
-                    r => out.push(r),
+            per_id(&mb, &ids, |local| {
+                let (from, _, config) = item_header(tx, &mb, local)?;
+                if from != to {
+                    move_local(tx, &mb, local, from, to, config.as_deref(), now_us)?;
                 }
-            }
-            Ok(out)
+                load_item(tx, &mb, local, false)
+            })
         })
         .await
     }
@@ -1083,16 +1084,9 @@ impl MailboxStore {
             let to = resolve_folder(tx, &mb, &destination)?;
             let now_us = to_micros(now)?;
             let mut total = 0usize;
-            let mut out = Vec::with_capacity(ids.len());
-            for id in &ids {
-                let r = item_local(&mb, id)
-                    .and_then(|local| copy_local(tx, &mb, local, to, now_us, &mut total));
-                match r {
-                    Err(e) if !is_per_item(&e) => return Err(e),
-                    r => out.push(r),
-                }
-            }
-            Ok(out)
+            per_id(&mb, &ids, |local| {
+                copy_local(tx, &mb, local, to, now_us, &mut total)
+            })
         })
         .await
     }
