@@ -258,7 +258,7 @@ async fn rest_user_photo(ex: Exchange, parts: axum::http::request::Parts) -> Res
             "size must be one of HR48x48, HR64x64, HR96x96, HR120x120, HR240x240, HR360x360, HR432x432, HR504x504, HR648x648",
         );
     }
-    if !caller.roles.iter().any(|r| r == "UserApplication") {
+    if !caller.has_role("UserApplication") {
         ex.inner
             .traffic
             .record(auth.record(&ex, OP, "access denied".into(), Some(&caller)));
@@ -512,6 +512,40 @@ impl Handler<'_> {
             .await
             .map_err(|e| err(&e))?;
         self.authorize(lineage.iter().flatten().any(|d| is_recoverable(d)))
+    }
+
+    /// For each id, the refusal when its item lies under Recoverable Items and the caller lacks
+    /// ArchiveApplication; `None` when allowed, or unknown (the write itself reports that). Reads
+    /// only the items' folders, and each folder's lineage once.
+    async fn archive_refusals(
+        &self,
+        ids: &[String],
+    ) -> Result<Vec<Option<ResponseError>>, ResponseError> {
+        let mut out = vec![None; ids.len()];
+        if self.authorize(true).is_ok() {
+            return Ok(out);
+        }
+        let folders = self
+            .ex
+            .inner
+            .mbx
+            .item_folders(&self.key, ids.to_vec())
+            .await
+            .map_err(|e| err(&e))?;
+        let mut by_folder: std::collections::HashMap<String, Option<ResponseError>> =
+            std::collections::HashMap::new();
+        for (slot, folder) in out.iter_mut().zip(folders) {
+            let Ok(folder) = folder else { continue };
+            if !by_folder.contains_key(&folder) {
+                let r = self
+                    .authorize_write_in(&FolderSel::Id(folder.clone()))
+                    .await
+                    .err();
+                by_folder.insert(folder.clone(), r);
+            }
+            *slot = by_folder.get(&folder).cloned().flatten();
+        }
+        Ok(out)
     }
 
     async fn folder_view(&self, f: mailbox::Folder) -> FolderView {
@@ -820,37 +854,12 @@ impl Handler<'_> {
                 let ids: Vec<String> = d.item_ids.iter().map(|i| i.id.clone()).collect();
                 // Without ArchiveApplication, items under Recoverable Items (the archive) are
                 // refused one by one; the others are deleted as asked.
-                let mut denied: Vec<Option<ResponseError>> = vec![None; ids.len()];
-                if self.authorize(true).is_err() {
-                    match self.ex.inner.mbx.get_items(&self.key, ids.clone()).await {
-                        Ok(found) => {
-                            for (slot, r) in denied.iter_mut().zip(found) {
-                                match r {
-                                    Ok(item) => {
-                                        if let Err(e) = self
-                                            .authorize_write_in(&FolderSel::Id(item.folder_id))
-                                            .await
-                                        {
-                                            *slot = Some(e);
-                                        }
-                                    }
-                                    // not checked, so not deleted
-                                    Err(e @ MailboxError::ResponseBudgetExceeded { .. }) => {
-                                        *slot = Some(err(&e));
-                                    }
-                                    // unknown or malformed: the delete itself reports it
-                                    Err(_) => {}
-                                }
-                            }
-                        }
-                        Err(e) => {
-                            return resp::delete_item_response(&vec![
-                                Err(err(&e));
-                                d.item_ids.len().max(1)
-                            ]);
-                        }
+                let denied = match self.archive_refusals(&ids).await {
+                    Ok(d) => d,
+                    Err(e) => {
+                        return resp::delete_item_response(&vec![Err(e); d.item_ids.len().max(1)]);
                     }
-                }
+                };
                 let allowed: Vec<String> = ids
                     .iter()
                     .zip(&denied)
@@ -1156,32 +1165,14 @@ impl Handler<'_> {
         }
         let ids: Vec<String> = m.item_ids.iter().map(|i| i.id.clone()).collect();
         // moving an item out of Recoverable Items is a write there
-        let mut refused: Vec<Option<ResponseError>> = vec![None; n];
-        if !copy && self.authorize(true).is_err() {
-            match self.ex.inner.mbx.get_items(&self.key, ids.clone()).await {
-                Ok(rs) => {
-                    for (slot, r) in refused.iter_mut().zip(rs) {
-                        match r {
-                            Ok(item) => {
-                                if let Err(e) = self
-                                    .authorize_write_in(&FolderSel::Id(item.folder_id))
-                                    .await
-                                {
-                                    *slot = Some(e);
-                                }
-                            }
-                            // unknown or malformed: the move itself reports it
-                            Err(
-                                MailboxError::ItemNotFound | MailboxError::InvalidIdMalformed(_),
-                            ) => {}
-                            // not checked, so not moved
-                            Err(e) => *slot = Some(err(&e)),
-                        }
-                    }
-                }
-                Err(e) => return all(err(&e)),
+        let refused = if copy {
+            vec![None; n]
+        } else {
+            match self.archive_refusals(&ids).await {
+                Ok(r) => r,
+                Err(e) => return all(e),
             }
-        }
+        };
         let todo: Vec<String> = ids
             .iter()
             .zip(&refused)

@@ -51,11 +51,12 @@ pub enum MailboxError {
         size: usize,
         limit: usize,
     },
-    /// A calendar item whose end precedes its start.
+    /// One call's item content exceeded the read budget; this item was not read.
     #[error(
         "the response would exceed {limit} bytes of item content, so this item and the ones after it were not read; request fewer items at a time"
     )]
     ResponseBudgetExceeded { limit: usize },
+    /// A calendar item whose end precedes its start.
     #[error("the end date of the calendar item is earlier than its start date")]
     CalendarEndBeforeStart,
     /// A stored row failed to decode; reported, never papered over.

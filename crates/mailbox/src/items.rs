@@ -628,20 +628,11 @@ pub(crate) fn delete_local(
     append_event(tx, mb, EventKind::Deleted, id, folder, None, now_us)
 }
 
-/// Per-id errors that are the caller's (reported per item); anything else aborts the transaction.
 /// Most item content one `get_items` call reads before it answers the remaining ids with
 /// [`MailboxError::ResponseBudgetExceeded`].
 pub const MAX_GET_ITEMS_BYTES: usize = 64 << 20;
 
-/// The bytes an item's content takes in memory (and roughly in a response).
-fn content_bytes(i: &Item) -> usize {
-    let body = i.body.as_ref().map_or(0, |b| b.content.len());
-    let config = i.user_configuration.as_ref().map_or(0, |c| {
-        c.binary_data.as_ref().map_or(0, |b| b.len()) + c.xml_data.as_ref().map_or(0, |x| x.len())
-    });
-    body + config + i.subject.as_ref().map_or(0, |s| s.len())
-}
-
+/// Per-id errors that are the caller's (reported per item); anything else aborts the transaction.
 fn is_per_item(e: &MailboxError) -> bool {
     matches!(
         e,
@@ -814,7 +805,8 @@ impl MailboxStore {
                 match item_local(&mb, id).and_then(|local| load_item(tx, &mb, local, true)) {
                     Err(e) if !is_per_item(&e) => return Err(e),
                     Ok(item) => {
-                        loaded = loaded.saturating_add(content_bytes(&item));
+                        loaded =
+                            loaded.saturating_add(usize::try_from(item.size).unwrap_or(usize::MAX));
                         out.push(Ok(item));
                     }
                     r => out.push(r),
@@ -928,6 +920,24 @@ impl MailboxStore {
                     return Ok(());
                 }
                 delete_one(tx, &mb, local, mode, now_us)
+            })
+        })
+        .await
+    }
+
+    /// The folder (its id) each item is in, one result per id in order; nothing else is read.
+    pub async fn item_folders(
+        &self,
+        mailbox: &MailboxKey,
+        ids: Vec<String>,
+    ) -> Result<Vec<Result<String, MailboxError>>, MailboxError> {
+        check_id_count(ids.len())?;
+        let key = mailbox.as_str().to_owned();
+        self.read(move |tx| {
+            let mb = mailbox_row(tx, &key)?;
+            per_id(&mb, &ids, |local| {
+                let (folder, _, _) = item_header(tx, &mb, local)?;
+                Ok(mb.folder_id(folder))
             })
         })
         .await
