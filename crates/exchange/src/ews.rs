@@ -104,7 +104,7 @@ async fn authenticate_http(
     let source = parts
         .extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| format!("ip:{}", c.0.ip()))
+        .map(|c| format!("ip:{}", store::limit::source_of(c.0.ip())))
         .unwrap_or_else(|| "ip:unknown".into());
     let now = ex.inner.cfg.clock.unix();
     if let Some(retry_after_secs) = ex.inner.limiter.blocked(&source, now) {

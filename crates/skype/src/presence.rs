@@ -16,7 +16,7 @@
 //! those of one source (peer address, an IPv6 peer's /64) for one user are recorded at a bounded
 //! rate, the rest counted on the last one recorded (`Repeats`).
 
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 
 use ews_proto::notification::{
     NotificationEvent, SubscriptionStatus, parse_send_notification, write_send_notification_result,
@@ -93,19 +93,6 @@ fn thumbprint_of_x5t(x5t: &str) -> String {
     s2s_proto::b64::url_decode(x5t)
         .map(hex::encode_upper)
         .unwrap_or_else(|_| x5t.chars().take(64).collect())
-}
-
-/// The source a callback is counted under: an IPv4 peer's address, an IPv6 peer's /64 (one
-/// host can hold a whole /64).
-fn source_of(ip: IpAddr) -> String {
-    match ip.to_canonical() {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => {
-            let s = v6.segments();
-            let net = Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
-            format!("{net}/64")
-        }
-    }
 }
 
 fn random_key() -> String {
@@ -362,7 +349,7 @@ impl Skype {
         body: &[u8],
         peer: Option<IpAddr>,
     ) -> CallbackReply {
-        let source = peer.map(source_of);
+        let source = peer.map(store::limit::source_of);
         let source = source.as_deref();
         let k = key.to_owned();
         let sub = if key.len() <= 64 {

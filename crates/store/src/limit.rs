@@ -10,6 +10,20 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+/// The source a peer address counts as: the address for IPv4 (and IPv4-mapped IPv6), the /64
+/// network for IPv6, since one host commonly holds a whole /64 and could otherwise spread its
+/// failures over as many addresses as it likes.
+pub fn source_of(ip: std::net::IpAddr) -> String {
+    match ip.to_canonical() {
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => {
+            let s = v6.segments();
+            let net = std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
+            format!("{net}/64")
+        }
+    }
+}
+
 /// Failures allowed per key per window.
 pub const DEFAULT_MAX_FAILURES: u32 = 50;
 /// Window length, seconds.
@@ -112,5 +126,21 @@ mod tests {
         // expired windows go first
         l.failure("ip:later", 200);
         assert!(l.blocked("app:victim", 200).is_none());
+    }
+
+    #[test]
+    fn sources_group_an_ipv6_host_by_its_64() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        assert_eq!(source_of(ip("192.0.2.7")), "192.0.2.7");
+        assert_eq!(source_of(ip("::ffff:192.0.2.7")), "192.0.2.7");
+        assert_eq!(
+            source_of(ip("2001:db8:1:2:aaaa::1")),
+            source_of(ip("2001:db8:1:2:bbbb::9"))
+        );
+        assert_eq!(source_of(ip("2001:db8:1:2::1")), "2001:db8:1:2::/64");
+        assert_ne!(
+            source_of(ip("2001:db8:1:2::1")),
+            source_of(ip("2001:db8:1:3::1"))
+        );
     }
 }
