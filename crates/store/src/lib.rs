@@ -113,12 +113,20 @@ impl std::fmt::Debug for Db {
     }
 }
 
-/// Settings every connection of a database gets: a busy timeout, and room in the statement cache
+/// Settings every connection of a database gets: a busy timeout, room in the statement cache
 /// for every hot statement of a service (the default of 16 makes a write path that touches a
-/// dozen tables evict its own statements and re-parse them).
+/// dozen tables evict its own statements and re-parse them), and the query planner stability
+/// guarantee. Without it the bundled SQLite (built with STAT4) marks a statement whose plan
+/// could depend on a bound value (seen: every join with a bound parameter) to be re-prepared on
+/// every new binding, so such a cached statement was parsed and planned again on every
+/// execution. No statement of ours binds a LIKE pattern, the one plan that needs the value.
 fn tune(conn: &Connection) -> Result<(), StoreError> {
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     conn.set_prepared_statement_cache_capacity(64);
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )?;
     Ok(())
 }
 
@@ -373,6 +381,45 @@ mod tests {
             })
             .unwrap();
         assert_eq!(n, 0);
+    }
+
+    /// Regression: a cached statement with a join and a bound parameter was re-prepared (parsed and planned again) on every execution, which was most of the cost of
+    /// Exchange's uncached authentication. Both connections of a file database are held to it.
+    #[test]
+    fn cached_statements_are_not_reprepared_per_binding() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("db.sqlite"), M)
+            .unwrap()
+            .with_read_connection()
+            .unwrap();
+        let setup = "CREATE TABLE u (k TEXT PRIMARY KEY COLLATE NOCASE, tag TEXT);
+             INSERT INTO t (k, v) VALUES ('a', 'x'), ('b', 'y');
+             INSERT INTO u (k, tag) VALUES ('x', 'one'), ('y', NULL);";
+        db.call_blocking(|c| c.execute_batch(setup).map_err(StoreError::from))
+            .unwrap();
+        let queries = [
+            "SELECT u.tag FROM t LEFT JOIN u ON u.k = t.v WHERE t.k = ?1",
+            "SELECT u.tag FROM t JOIN u ON u.k = t.v WHERE t.k = ?1 AND t.n = 0",
+        ];
+        let reprepares = move |c: &mut Connection| -> Result<Vec<i32>, StoreError> {
+            let mut counts = Vec::new();
+            for q in queries {
+                for key in ["a", "b", "a", "one", "b"] {
+                    let mut st = c.prepare_cached(q)?;
+                    let _: Vec<Option<String>> = st
+                        .query_map([key], |r| r.get(0))?
+                        .collect::<Result<_, _>>()?;
+                }
+                let st = c.prepare_cached(q)?;
+                counts.push(st.get_status(rusqlite::StatementStatus::RePrepare));
+            }
+            Ok(counts)
+        };
+        assert_eq!(db.call_blocking(reprepares).unwrap(), [0, 0]);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        assert_eq!(rt.block_on(db.read(reprepares)).unwrap(), [0, 0]);
     }
 
     #[test]
