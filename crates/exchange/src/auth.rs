@@ -151,7 +151,7 @@ pub struct Caller {
     /// The validated token (None only on the benchmark route that skips authentication).
     pub token: Option<std::sync::Arc<S2sToken>>,
     /// The token's claims as the traffic record shows them (signatures elided), decoded once.
-    pub record_claims: std::sync::Arc<serde_json::Value>,
+    pub record_claims: std::sync::Arc<Box<serde_json::value::RawValue>>,
 }
 
 impl Caller {

@@ -16,7 +16,7 @@ use mailbox::{FindSpec, FolderSel, MailboxError, MailboxKey, Paging};
 
 use crate::Exchange;
 use crate::auth::{AuthFailure, Caller};
-use crate::traffic::{TrafficRecord, decode_for_record};
+use crate::traffic::{TrafficRecord, record_raw};
 
 const EWS_PATH: &str = "/ews/exchange.asmx";
 
@@ -50,7 +50,7 @@ async fn bench_noauth(State(ex): State<Exchange>, body: Bytes) -> Response {
         impersonation_scopes: vec![],
         user: Some(user),
         token: None,
-        record_claims: std::sync::Arc::new(serde_json::Value::Null),
+        record_claims: std::sync::Arc::new(serde_json::value::RawValue::NULL.to_owned()),
     };
     serve_ews(&ex, caller, &body).await
 }
@@ -161,8 +161,8 @@ impl HttpAuth {
                 None => std::sync::Arc::new(
                     self.bearer
                         .as_deref()
-                        .map(decode_for_record)
-                        .unwrap_or(serde_json::Value::Null),
+                        .map(record_raw)
+                        .unwrap_or_else(|| serde_json::value::RawValue::NULL.to_owned()),
                 ),
             },
         }

@@ -487,7 +487,7 @@ impl Exchange {
             roles,
             impersonation_scopes,
             user,
-            record_claims: Arc::new(traffic::decode_for_record(token)),
+            record_claims: Arc::new(traffic::record_for_validated(token, &validated)),
             token: Some(validated),
         })
     }

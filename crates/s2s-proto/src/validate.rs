@@ -322,6 +322,9 @@ impl ValidatedToken {
 }
 
 /// The outcome of validating an S2S bearer.
+// Built once per validation and then shared behind an `Arc`: boxing the larger variant would
+// only add an allocation to every validation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum S2sToken {
     /// A signed token sent alone: the application acts as itself.
@@ -333,6 +336,8 @@ pub enum S2sToken {
     User {
         actor: ValidatedToken,
         app: PrincipalName,
+        /// The outer token's header (`alg` `none`), as decoded.
+        outer_header: ClaimSet,
         outer: ClaimSet,
         outer_nbf: i64,
         outer_exp: i64,
@@ -901,10 +906,11 @@ pub fn validate_s2s(token: &str, policy: &Policy, now: i64) -> Result<S2sToken, 
         return Err(TokenError::NoUserClaims);
     }
     drop((header, claims, actor_token, outer_iss, outer_aud));
-    let (_, outer) = layer.into_sets();
+    let (outer_header, outer) = layer.into_sets();
     Ok(S2sToken::User {
         actor,
         app,
+        outer_header,
         outer,
         outer_nbf,
         outer_exp,
