@@ -439,20 +439,7 @@ impl Exchange {
             .call(move |c| -> Result<_, ExchangeError> {
                 let roles = Org::roles_of(c, &linked)?;
                 let scopes = Org::impersonation_scopes_of(c, &linked)?;
-                let mut user: Option<org::Recipient> = None;
-                for (kind, v) in &lookups {
-                    if let Some(r) = org.mailbox_by(c, kind, v)? {
-                        match &user {
-                            Some(u) if u.guid != r.guid => {
-                                return Err(ExchangeError::Auth(AuthFailure::UserConflict {
-                                    a: u.primary_smtp_address.clone().unwrap_or_default(),
-                                    b: r.primary_smtp_address.clone().unwrap_or_default(),
-                                }));
-                            }
-                            _ => user = Some(r),
-                        }
-                    }
-                }
+                let user = org.mailbox_by_claims(c, &lookups)?;
                 if !lookups.is_empty() && user.is_none() {
                     return Err(ExchangeError::Auth(AuthFailure::UserNotFound {
                         claims: lookups

@@ -8,6 +8,7 @@ use store::{Db, Migration};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::AuthFailure;
 use crate::error::ExchangeError;
 
 pub const MIGRATIONS: &[Migration] = &[V1, crate::notify::MIGRATION, V3, V4];
@@ -272,28 +273,64 @@ pub struct Org {
     pub domain_for_identity: String,
 }
 
+/// The columns [`recipient_from_row`] reads, in its order (a macro so that statements can be
+/// built with `concat!` and stay `'static` for the statement cache).
+macro_rules! recipient_columns {
+    () => {
+        "guid, name, kind, alias, primary_smtp, upn, sip, external_email, hidden, sid, netid, enabled, created"
+    };
+}
+
+/// One indexed search per user claim (a compound SELECT: SQLite plans an OR of these terms as a
+/// table scan), each absent claim bound NULL, which matches nothing. `UNION ALL`: a mailbox two
+/// claims name comes twice, which costs less than SQLite sorting the rows to merge them.
+const MAILBOX_BY_CLAIMS: &str = {
+    macro_rules! by {
+        ($term:literal) => {
+            concat!(
+                "SELECT ",
+                recipient_columns!(),
+                " FROM recipients WHERE kind = 'UserMailbox' AND ",
+                $term
+            )
+        };
+    }
+    concat!(
+        by!("primary_smtp = ?1"),
+        " UNION ALL ",
+        by!("upn = ?2"),
+        " UNION ALL ",
+        by!("sip = ?3"),
+        " UNION ALL ",
+        by!("sid = ?4"),
+        " UNION ALL ",
+        by!("netid = ?5 COLLATE NOCASE"),
+        " LIMIT 10"
+    )
+};
+
+/// A recipient from a row of `SELECT recipient_columns!() …`, read by position: reading by
+/// name looks every name up among the columns, which was most of a row's cost.
 fn recipient_from_row(r: &Row, org_domain: &str) -> store::rusqlite::Result<Recipient> {
-    let kind: String = r.get("kind")?;
-    let name: String = r.get("name")?;
-    let guid: String = r.get("guid")?;
+    let guid: String = r.get(0)?;
+    let name: String = r.get(1)?;
+    let kind: String = r.get(2)?;
     Ok(Recipient {
         identity: format!("{org_domain}/Users/{name}"),
-        alias: r.get("alias")?,
+        alias: r.get(3)?,
         recipient_type_details: kind.clone(),
         recipient_type: kind,
-        primary_smtp_address: r.get("primary_smtp")?,
-        external_email_address: r
-            .get::<_, Option<String>>("external_email")?
-            .map(|e| format!("SMTP:{e}")),
-        user_principal_name: r.get("upn")?,
-        sip_address: r.get("sip")?,
-        hidden_from_address_lists_enabled: r.get("hidden")?,
-        account_disabled: !r.get::<_, bool>("enabled")?,
+        primary_smtp_address: r.get(4)?,
+        user_principal_name: r.get(5)?,
+        sip_address: r.get(6)?,
+        external_email_address: r.get::<_, Option<String>>(7)?.map(|e| format!("SMTP:{e}")),
+        hidden_from_address_lists_enabled: r.get(8)?,
+        sid: r.get(9)?,
+        netid: r.get(10)?,
+        account_disabled: !r.get::<_, bool>(11)?,
+        when_created: iso(r.get(12)?),
         exchange_guid: guid.clone(),
         guid,
-        sid: r.get("sid")?,
-        netid: r.get("netid")?,
-        when_created: iso(r.get("created")?),
         name,
     })
 }
@@ -528,8 +565,12 @@ impl Org {
         let id = identity.trim();
         let id = id.rsplit_once("/Users/").map(|(_, n)| n).unwrap_or(id);
         let mut st = c.prepare_cached(
-            "SELECT * FROM recipients WHERE guid = ?1 OR name = ?1 COLLATE NOCASE OR alias = ?1 COLLATE NOCASE
-             OR primary_smtp = ?1 OR upn = ?1 OR sip = ?1 OR external_email = ?1 COLLATE NOCASE LIMIT 2",
+            concat!(
+                "SELECT ",
+                recipient_columns!(),
+                " FROM recipients WHERE guid = ?1 OR name = ?1 COLLATE NOCASE OR alias = ?1 COLLATE NOCASE
+                 OR primary_smtp = ?1 OR upn = ?1 OR sip = ?1 OR external_email = ?1 COLLATE NOCASE LIMIT 2"
+            ),
         )?;
         let dom = self.domain_for_identity.clone();
         let found: Vec<Recipient> = st
@@ -550,8 +591,11 @@ impl Org {
         c: &Connection,
         kind: Option<&str>,
     ) -> Result<Vec<Recipient>, ExchangeError> {
-        let mut st =
-            c.prepare("SELECT * FROM recipients WHERE (?1 IS NULL OR kind = ?1) ORDER BY name")?;
+        let mut st = c.prepare(concat!(
+            "SELECT ",
+            recipient_columns!(),
+            " FROM recipients WHERE (?1 IS NULL OR kind = ?1) ORDER BY name"
+        ))?;
         let dom = self.domain_for_identity.clone();
         let rows = st.query_map([kind], |r| recipient_from_row(r, &dom))?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -605,7 +649,14 @@ impl Org {
         } else {
             value
         };
-        let mut st = c.prepare_cached(&format!("SELECT * FROM recipients WHERE kind = 'UserMailbox' AND {col} = ?1 COLLATE NOCASE LIMIT 2"))?;
+        let mut st = c.prepare_cached(&format!(
+            concat!(
+                "SELECT ",
+                recipient_columns!(),
+                " FROM recipients WHERE kind = 'UserMailbox' AND {} = ?1 COLLATE NOCASE LIMIT 2"
+            ),
+            col
+        ))?;
         let dom = self.domain_for_identity.clone();
         let found: Vec<Recipient> = st
             .query_map([v], |r| recipient_from_row(r, &dom))?
@@ -614,6 +665,97 @@ impl Org {
             return Err(ExchangeError::Ambiguous(value.to_owned()));
         }
         Ok(found.into_iter().next())
+    }
+
+    /// The mailbox a token's user claims name ([`crate::auth::user_lookups`]: `(kind, value)` in
+    /// precedence order), in one statement (the columns other than netid are `COLLATE NOCASE`): what [`Org::mailbox_by`] for each claim in turn
+    /// would find, with the same refusals. A claim that matches two mailboxes is
+    /// [`ExchangeError::Ambiguous`]; two claims naming different mailboxes are
+    /// [`AuthFailure::UserConflict`] (the first two, in order); claims that match nothing are
+    /// passed over, and `None` means none matched.
+    pub fn mailbox_by_claims(
+        &self,
+        c: &Connection,
+        lookups: &[(&str, String)],
+    ) -> Result<Option<Recipient>, ExchangeError> {
+        const KINDS: [&str; 5] = ["smtp", "upn", "sip", "sid", "netid"];
+        let value = |kind: &str| {
+            lookups.iter().find(|(k, _)| *k == kind).map(|(k, v)| {
+                if *k == "sip" {
+                    v.trim_start_matches("sip:")
+                } else {
+                    v.as_str()
+                }
+            })
+        };
+        let params: [Option<&str>; 5] = KINDS.map(value);
+        let mut st = c.prepare_cached(MAILBOX_BY_CLAIMS)?;
+        // Only netid is not unique: should the limit be reached, the rows seen may not be all
+        // that matter, and each claim is looked up on its own.
+        let dom = self.domain_for_identity.clone();
+        let mut found: Vec<Recipient> = st
+            .query_map(params, |r| recipient_from_row(r, &dom))?
+            .collect::<Result<_, _>>()?;
+        let rows = found.len();
+        found.sort_unstable_by(|a, b| a.guid.cmp(&b.guid));
+        found.dedup_by(|a, b| a.guid == b.guid);
+        if rows >= 10 {
+            return self.mailbox_by_each(c, lookups);
+        }
+        let column = |r: &Recipient, kind: &str| -> Option<String> {
+            match kind {
+                "smtp" => r.primary_smtp_address.clone(),
+                "upn" => r.user_principal_name.clone(),
+                "sip" => r.sip_address.clone(),
+                "sid" => Some(r.sid.clone()),
+                "netid" => r.netid.clone(),
+                _ => None,
+            }
+        };
+        let mut user: Option<&Recipient> = None;
+        for (kind, raw) in lookups {
+            let Some(v) = value(kind) else { continue };
+            let mut matching = found
+                .iter()
+                .filter(|r| column(r, kind).is_some_and(|c| c.eq_ignore_ascii_case(v)));
+            let Some(r) = matching.next() else { continue };
+            if matching.next().is_some() {
+                return Err(ExchangeError::Ambiguous(raw.clone()));
+            }
+            match user {
+                Some(u) if u.guid != r.guid => {
+                    return Err(ExchangeError::Auth(AuthFailure::UserConflict {
+                        a: u.primary_smtp_address.clone().unwrap_or_default(),
+                        b: r.primary_smtp_address.clone().unwrap_or_default(),
+                    }));
+                }
+                _ => user = Some(r),
+            }
+        }
+        Ok(user.cloned())
+    }
+
+    /// [`Org::mailbox_by_claims`] one claim at a time.
+    fn mailbox_by_each(
+        &self,
+        c: &Connection,
+        lookups: &[(&str, String)],
+    ) -> Result<Option<Recipient>, ExchangeError> {
+        let mut user: Option<Recipient> = None;
+        for (kind, v) in lookups {
+            if let Some(r) = self.mailbox_by(c, kind, v)? {
+                match &user {
+                    Some(u) if u.guid != r.guid => {
+                        return Err(ExchangeError::Auth(AuthFailure::UserConflict {
+                            a: u.primary_smtp_address.clone().unwrap_or_default(),
+                            b: r.primary_smtp_address.clone().unwrap_or_default(),
+                        }));
+                    }
+                    _ => user = Some(r),
+                }
+            }
+        }
+        Ok(user)
     }
 
     // ---------- RBAC ----------
@@ -840,4 +982,110 @@ pub fn set_setting(c: &Connection, k: &str, v: &str) -> Result<(), ExchangeError
         params![k, v],
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `mailbox_by_claims` (one statement) finds what looking each claim up in turn finds, with
+    /// the same refusal, over every combination of claims against mailboxes that share, clash
+    /// and differ in case; including a netid shared by more mailboxes than the statement's limit.
+    #[test]
+    fn one_statement_resolves_claims_as_each_lookup_in_turn() {
+        let org = Org::open(Db::open_in_memory(MIGRATIONS).unwrap(), "contoso.example");
+        // name, kind, smtp, upn, sip, sid, netid ("-": none)
+        let mut rows = vec![
+            "a UserMailbox a@x.example a@x.example a@x.example S-1-A N1".to_owned(),
+            "b UserMailbox b@x.example bu@x.example - S-1-B N2".to_owned(),
+            "c UserMailbox c@x.example - c@x.example S-1-C N2".to_owned(),
+            "m MailUser m@x.example m@x.example - S-1-M N3".to_owned(),
+        ];
+        rows.extend((0..12).map(|i| format!("d UserMailbox - - - S-1-D{i} NBIG")));
+        org.db
+            .call_blocking(|c| -> Result<(), ExchangeError> {
+                for (i, row) in rows.iter().enumerate() {
+                    let f: Vec<Option<&str>> =
+                        row.split(' ').map(|f| Some(f).filter(|f| *f != "-")).collect();
+                    c.execute(
+                        "INSERT INTO recipients (guid, name, kind, alias, primary_smtp, upn, sip, sid, netid, created)
+                         VALUES (?1, ?2, ?3, ?2, ?4, ?5, ?6, ?7, ?8, 0)",
+                        params![format!("g{i}"), format!("{}{i}", row.split(' ').next().unwrap_or("")), f[1], f[2], f[3], f[4], f[5], f[6]],
+                    )?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        let options: [(&str, &[&str]); 5] = [
+            (
+                "smtp",
+                &[
+                    "a@x.example",
+                    "B@X.EXAMPLE",
+                    "m@x.example",
+                    "nobody@x.example",
+                ],
+            ),
+            ("upn", &["A@x.example", "bu@x.example"]),
+            (
+                "sip",
+                &["sip:a@x.example", "c@x.example", "sip:nobody@x.example"],
+            ),
+            ("sid", &["s-1-b", "S-1-C", "S-1-D3"]),
+            ("netid", &["N1", "n2", "NBIG", "N3"]),
+        ];
+        let outcome = |r: Result<Option<Recipient>, ExchangeError>| match r {
+            Ok(u) => format!("{:?}", u.map(|u| u.guid)),
+            Err(e) => format!("{e:?}"),
+        };
+        // every combination: each kind absent or one of its values
+        let mut combos: Vec<Vec<(&str, String)>> = vec![vec![]];
+        for (kind, values) in options {
+            let mut next = Vec::new();
+            for combo in &combos {
+                next.push(combo.clone());
+                for v in values {
+                    let mut c = combo.clone();
+                    c.push((kind, (*v).to_owned()));
+                    next.push(c);
+                }
+            }
+            combos = next;
+        }
+        let (mut found, mut refused) = (0, 0);
+        for lookups in &combos {
+            let (one, each) = org
+                .db
+                .call_blocking(|c| -> Result<_, ExchangeError> {
+                    Ok((
+                        outcome(org.mailbox_by_claims(c, lookups)),
+                        outcome(org.mailbox_by_each(c, lookups)),
+                    ))
+                })
+                .unwrap();
+            assert_eq!(one, each, "{lookups:?}");
+            found += usize::from(one.starts_with("Some"));
+            refused += usize::from(!one.starts_with("Some") && one != "None");
+        }
+        // the table exercises all three outcomes
+        assert!(
+            found > 100 && refused > 100,
+            "{found} found, {refused} refused"
+        );
+        // every claim is an index search, never a scan of the directory
+        let plan: Vec<String> = org
+            .db
+            .call_blocking(|c| -> Result<_, ExchangeError> {
+                let mut st = c.prepare(&format!("EXPLAIN QUERY PLAN {MAILBOX_BY_CLAIMS}"))?;
+                let rows = st.query_map([None::<&str>; 5], |r| r.get::<_, String>(3))?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            })
+            .unwrap();
+        assert_eq!(
+            plan.iter().filter(|p| p.starts_with("SEARCH")).count(),
+            5,
+            "{plan:?}"
+        );
+        assert!(!plan.iter().any(|p| p.starts_with("SCAN")), "{plan:?}");
+    }
 }
