@@ -2,7 +2,9 @@
 //! figure as a ratio to a baseline measured in the same run:
 //!
 //! - EWS GetFolder and CreateItem with a validated-token cache on and off, against the same server's
-//!   unauthenticated benchmark route;
+//!   unauthenticated benchmark route; then the cache-on ratios again in paired rounds (a slice of
+//!   each, alternating which goes first, the median of the rounds' ratios), so that a neighbour's
+//!   load on a shared machine slows both sides of a ratio alike;
 //! - token issuance (client assertion included) against raw RSA-2048 signs on the same cores.
 //!
 //! `cargo run --release -p openhybrid-lab --example load -- [seconds-per-phase] [connections]`
@@ -19,7 +21,7 @@ const CREATE_ITEM: &str = r#"<?xml version="1.0" encoding="utf-8"?><s:Envelope x
 
 #[path = "common/phase.rs"]
 mod phase;
-use phase::{args, cpu_secs, run_phase, skype_token_forms};
+use phase::{args, cpu_secs, median_ratio, run_phase, run_phase_for, skype_token_forms};
 
 #[tokio::main]
 async fn main() {
@@ -101,10 +103,56 @@ async fn main() {
     }
     for p in &phases {
         println!(
-            "{:<28} {:>9.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms   errors {}",
-            p.name, p.rps, p.p50_ms, p.p99_ms, p.errors
+            "{:<28} {:>9.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms   errors {}   CPU {:>5.1} µs/req",
+            p.name, p.rps, p.p50_ms, p.p99_ms, p.errors, p.cpu_us
         );
     }
+    // The cache-on ratios in paired rounds: one-second slices of the no-auth route and of the
+    // authenticated route, alternating which goes first; the median of the rounds' ratios.
+    lab.exchange.set_token_cache(true);
+    let rounds = (secs as usize * 2).clamp(4, 40);
+    for (label, noauth_body, auth_body) in [
+        ("GetFolder", GET_FOLDER, GET_FOLDER),
+        ("CreateItem", creates[0], creates[1]),
+    ] {
+        let slice = Duration::from_secs(1);
+        let (u1, u2, t) = (noauth.clone(), ews.clone(), token.clone());
+        let noauth_req: phase::Make = Arc::new(move |h| {
+            h.post(&u1)
+                .header("content-type", "text/xml")
+                .body(noauth_body)
+        });
+        let auth_req: phase::Make = Arc::new(move |h| {
+            h.post(&u2)
+                .bearer_auth(&t)
+                .header("content-type", "text/xml")
+                .body(auth_body)
+        });
+        let (mut pairs, mut cpu_pairs) = (Vec::new(), Vec::new());
+        for r in 0..rounds {
+            let (a, b) = if r % 2 == 0 {
+                let a = run_phase_for("auth", slice, conns, auth_req.clone()).await;
+                (
+                    a,
+                    run_phase_for("no-auth", slice, conns, noauth_req.clone()).await,
+                )
+            } else {
+                let b = run_phase_for("no-auth", slice, conns, noauth_req.clone()).await;
+                (
+                    run_phase_for("auth", slice, conns, auth_req.clone()).await,
+                    b,
+                )
+            };
+            pairs.push((a.rps, b.rps));
+            cpu_pairs.push((b.cpu_us, a.cpu_us));
+        }
+        let (median, q1, q3) = median_ratio(&pairs);
+        let (cpu_median, cpu_q1, cpu_q3) = median_ratio(&cpu_pairs);
+        println!(
+            "paired ratio {label:<12} cache on / no-auth = {median:.2} (quartiles {q1:.2}–{q3:.2}); by CPU per request {cpu_median:.2} ({cpu_q1:.2}–{cpu_q3:.2}); {rounds} rounds of 1 s each"
+        );
+    }
+
     // the floor for durable writes: a bare SQLite insert loop, one transaction per row, with the
     // same durability settings (WAL, synchronous=FULL) on the same disk
     let floor = {

@@ -6,6 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+/// Builds one request of a phase on a connection's client.
+pub type Make = Arc<dyn Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync>;
+
 pub struct Phase {
     pub name: String,
     /// Successful requests, and their rate per second.
@@ -14,17 +17,21 @@ pub struct Phase {
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub errors: u64,
+    /// This process's CPU time (user + system, load generator included) per successful
+    /// request, in µs; robust to other work on a shared machine where the rate is not.
+    pub cpu_us: f64,
 }
 
-pub async fn run_phase(
-    name: &str,
-    secs: u64,
-    conns: usize,
-    make: Arc<dyn Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync>,
-) -> Phase {
+pub async fn run_phase(name: &str, secs: u64, conns: usize, make: Make) -> Phase {
+    run_phase_for(name, Duration::from_secs(secs), conns, make).await
+}
+
+/// [`run_phase`] for any length of time (the paired rounds use slices under a second).
+pub async fn run_phase_for(name: &str, length: Duration, conns: usize, make: Make) -> Phase {
     let stop = Arc::new(AtomicBool::new(false));
     let errors = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
+    let cpu0 = cpu_secs("self");
     let start = Instant::now();
     for _ in 0..conns {
         let (stop, errors, make) = (stop.clone(), errors.clone(), make.clone());
@@ -52,13 +59,17 @@ pub async fn run_phase(
             lat
         }));
     }
-    tokio::time::sleep(Duration::from_secs(secs)).await;
+    tokio::time::sleep(length).await;
     stop.store(true, Ordering::Relaxed);
     let mut all = Vec::new();
     for t in tasks {
         all.extend(t.await.unwrap_or_default());
     }
     let elapsed = start.elapsed().as_secs_f64();
+    let cpu = cpu_secs("self")
+        .zip(cpu0)
+        .map(|(b, a)| b - a)
+        .unwrap_or(0.0);
     all.sort();
     let pct = |p: f64| {
         all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
@@ -75,7 +86,20 @@ pub async fn run_phase(
         p50_ms: pct(0.5),
         p99_ms: pct(0.99),
         errors,
+        cpu_us: cpu / ok.max(1) as f64 * 1e6,
     }
+}
+
+/// The median and quartiles of per-round ratios (`a / b` of each round).
+pub fn median_ratio(rounds: &[(f64, f64)]) -> (f64, f64, f64) {
+    let mut r: Vec<f64> = rounds.iter().map(|(a, b)| a / b).collect();
+    r.sort_by(f64::total_cmp);
+    let q = |p: f64| {
+        r.get(((r.len().max(1) - 1) as f64 * p).round() as usize)
+            .copied()
+            .unwrap_or(0.0)
+    };
+    (q(0.5), q(0.25), q(0.75))
 }
 
 /// `[SECS] [CONNECTIONS]` from the command line, each defaulted and clamped.
