@@ -1014,14 +1014,15 @@ async fn trace_cmd(
     let records = match admin.traffic().await {
         Ok(r) => r,
         Err(e) => {
-            // the lab is not running: read its recorded log
+            // the lab is not running: read its recorded log (the rotated file first, if any)
             let p = info.data_dir.join("exchange").join("traffic.jsonl");
-            let bytes = std::fs::read(&p).with_context(|| {
+            let mut bytes = std::fs::read(p.with_extension("jsonl.1")).unwrap_or_default();
+            bytes.extend(std::fs::read(&p).with_context(|| {
                 format!(
                     "the lab is not reachable ({e}) and {} cannot be read",
                     p.display()
                 )
-            })?;
+            })?);
             inspect::records_from_json(&bytes)?
         }
     };

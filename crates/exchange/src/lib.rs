@@ -49,7 +49,8 @@ pub struct Config {
     /// How often auth server metadata is refreshed in the background, seconds.
     pub metadata_refresh_secs: i64,
     /// Benchmarks only: serve `/bench/noauth/EWS/Exchange.asmx`, which skips authentication and
-    /// acts as this mailbox with the seed's roles. Never set outside a benchmark.
+    /// acts as this mailbox with the seed's roles (resolved on the first request and kept). Never set
+    /// outside a benchmark.
     pub bench_noauth_user: Option<String>,
     /// Authentication failures allowed per source address (and per partner application) per
     /// minute before further attempts get 429 (`limit::DEFAULT_MAX_FAILURES` is 50).
@@ -67,7 +68,7 @@ pub const MAX_EWS_BODY: usize = 16 << 20;
 const TOKEN_CACHE_MAX: usize = 50_000;
 
 struct CachedCaller {
-    caller: Caller,
+    caller: Arc<Caller>,
     generation: u64,
     expires: i64,
 }
@@ -79,7 +80,9 @@ pub(crate) struct Inner {
     pub trust: RwLock<Arc<TrustSnapshot>>,
     generation: AtomicU64,
     provisioned: RwLock<std::collections::HashSet<String>>,
-    callers: RwLock<HashMap<String, CachedCaller>>,
+    /// Keyed by the whole bearer (kilobytes): foldhash, seeded per process, instead of SipHash,
+    /// which cost more than the rest of a cache hit. Only tokens that authenticated are keys.
+    callers: RwLock<HashMap<String, CachedCaller, foldhash::fast::RandomState>>,
     pub cache_enabled: AtomicBool,
     pub http: reqwest::Client,
     admin_credential: String,
@@ -87,6 +90,9 @@ pub(crate) struct Inner {
     pub traffic: TrafficLog,
     pub limiter: limit::FailureLimiter,
     refresh_times: Mutex<HashMap<String, i64>>,
+    /// The benchmark route's caller, resolved on its first request (see
+    /// `Config::bench_noauth_user`).
+    pub bench_caller: std::sync::OnceLock<Arc<Caller>>,
 }
 
 /// The server. Cheap to clone.
@@ -198,7 +204,7 @@ impl Exchange {
                 trust: RwLock::new(Arc::new(snap)),
                 generation: AtomicU64::new(0),
                 provisioned: RwLock::new(std::collections::HashSet::new()),
-                callers: RwLock::new(HashMap::new()),
+                callers: RwLock::new(HashMap::default()),
                 cache_enabled: AtomicBool::new(true),
                 http,
                 admin_credential,
@@ -206,6 +212,7 @@ impl Exchange {
                 traffic,
                 limiter: limit::FailureLimiter::new(cfg_failures, limit::DEFAULT_WINDOW_SECS),
                 refresh_times: Mutex::new(HashMap::new()),
+                bench_caller: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -332,7 +339,10 @@ impl Exchange {
     }
 
     /// The whole inbound pipeline: token → partner application → linked account's roles → user.
-    pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Caller, AuthFailure> {
+    pub async fn authenticate(
+        &self,
+        authorization: Option<&str>,
+    ) -> Result<Arc<Caller>, AuthFailure> {
         let token = auth::bearer(authorization)?;
         // A whole successful authentication is cached per token until it expires or the trust
         // changes (any change to auth config, auth servers, partners, roles or mailboxes' state
@@ -348,7 +358,7 @@ impl Exchange {
         {
             return Ok(hit.caller.clone());
         }
-        let caller = self.authenticate_uncached(token).await?;
+        let caller = Arc::new(self.authenticate_uncached(token).await?);
         if use_cache
             && let Some(t) = &caller.token
             && let Ok(mut c) = self.inner.callers.write()

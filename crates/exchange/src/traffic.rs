@@ -30,26 +30,67 @@ pub struct TrafficRecord {
 }
 
 /// The file is written through a buffer flushed at most a second apart (and when read): the
-/// record is diagnostics, so a crash may lose the last second of it, never a mailbox write.
+/// record is diagnostics, so a crash may lose the last second of it, never a mailbox write. It is
+/// bounded: past [`MAX_FILE_BYTES`] the file becomes `traffic.jsonl.1` (replacing the one before)
+/// and a new one starts, so a lab under load keeps at most twice that on disk.
 pub struct TrafficLog {
     ring: Mutex<VecDeque<TrafficRecord>>,
-    file: Option<Mutex<(std::io::BufWriter<std::fs::File>, std::time::Instant)>>,
+    file: Option<Mutex<LogFile>>,
+}
+
+/// Bytes of `traffic.jsonl` before it is rotated (about 25,000 records of a token pair).
+pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
+
+struct LogFile {
+    out: std::io::BufWriter<std::fs::File>,
+    flushed: std::time::Instant,
+    /// Bytes in the current file.
+    len: u64,
+    max: u64,
+    path: PathBuf,
+}
+
+/// Counts what passes through, for the rotation.
+struct Counting<'a> {
+    out: &'a mut std::io::BufWriter<std::fs::File>,
+    n: u64,
+}
+
+impl Write for Counting<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.out.write(buf)?;
+        self.n += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+fn open_log(path: &std::path::Path) -> Option<std::fs::File> {
+    // owner-only, like every file of the data directory (it holds token claims)
+    store::private::ensure_private_file(path).ok()?;
+    std::fs::OpenOptions::new().append(true).open(path).ok()
 }
 
 impl TrafficLog {
     pub fn new(path: Option<PathBuf>) -> Self {
-        let file = path
-            .and_then(|p| {
-                // owner-only, like every file of the data directory (it holds token claims)
-                store::private::ensure_private_file(&p).ok()?;
-                std::fs::OpenOptions::new().append(true).open(p).ok()
-            })
-            .map(|f| {
-                Mutex::new((
-                    std::io::BufWriter::with_capacity(64 * 1024, f),
-                    std::time::Instant::now(),
-                ))
-            });
+        Self::with_limit(path, MAX_FILE_BYTES)
+    }
+
+    /// [`TrafficLog::new`] rotating the file past `max` bytes.
+    pub fn with_limit(path: Option<PathBuf>, max: u64) -> Self {
+        let file = path.and_then(|path| {
+            let f = open_log(&path)?;
+            let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+            Some(Mutex::new(LogFile {
+                out: std::io::BufWriter::with_capacity(64 * 1024, f),
+                flushed: std::time::Instant::now(),
+                len,
+                max,
+                path,
+            }))
+        });
         TrafficLog {
             ring: Mutex::new(VecDeque::new()),
             file,
@@ -59,13 +100,20 @@ impl TrafficLog {
     pub fn record(&self, r: TrafficRecord) {
         if let Some(f) = &self.file
             && let Ok(mut f) = f.lock()
-            && let Ok(mut line) = serde_json::to_vec(&r)
         {
-            line.push(b'\n');
-            let _ = f.0.write_all(&line);
-            if f.1.elapsed() >= std::time::Duration::from_secs(1) {
-                let _ = f.0.flush();
-                f.1 = std::time::Instant::now();
+            let f = &mut *f;
+            let mut w = Counting {
+                out: &mut f.out,
+                n: 0,
+            };
+            let _ = serde_json::to_writer(&mut w, &r)
+                .and_then(|()| w.write_all(b"\n").map_err(serde_json::Error::io));
+            f.len += w.n;
+            if f.len >= f.max {
+                f.rotate();
+            } else if f.flushed.elapsed() >= std::time::Duration::from_secs(1) {
+                let _ = f.out.flush();
+                f.flushed = std::time::Instant::now();
             }
         }
         if let Ok(mut ring) = self.ring.lock() {
@@ -80,8 +128,8 @@ impl TrafficLog {
         if let Some(f) = &self.file
             && let Ok(mut f) = f.lock()
         {
-            let _ = f.0.flush();
-            f.1 = std::time::Instant::now();
+            let _ = f.out.flush();
+            f.flushed = std::time::Instant::now();
         }
     }
 
@@ -91,6 +139,29 @@ impl TrafficLog {
             .lock()
             .map(|r| r.iter().cloned().collect())
             .unwrap_or_default()
+    }
+}
+
+impl LogFile {
+    /// The current file becomes `<name>.1` and a new one starts; if that fails, the current file
+    /// is kept and written on (the next record tries again).
+    fn rotate(&mut self) {
+        let _ = self.out.flush();
+        let mut old = self.path.clone().into_os_string();
+        old.push(".1");
+        if std::fs::rename(&self.path, &old).is_ok() {
+            match open_log(&self.path) {
+                Some(f) => {
+                    self.out = std::io::BufWriter::with_capacity(64 * 1024, f);
+                    self.len = 0;
+                }
+                // keep one file rather than write on into the rotated one
+                None => {
+                    let _ = std::fs::rename(&old, &self.path);
+                }
+            }
+        }
+        self.flushed = std::time::Instant::now();
     }
 }
 
@@ -227,6 +298,49 @@ mod tests {
             ("actortoken", inner),
             ("smtp", "alice@contoso.example"),
         ]))
+    }
+
+    /// Regression: the file grew without bound (about 37 MB a second under the load benchmark).
+    /// Past its limit it becomes `.1` and a new one starts; every line of both is a whole record.
+    #[test]
+    fn the_file_is_rotated_past_its_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("traffic.jsonl");
+        let log = TrafficLog::with_limit(Some(path.clone()), 2000);
+        let record = |i: usize| TrafficRecord {
+            time: i as i64,
+            operation: "GetFolder".into(),
+            actor: None,
+            user: None,
+            partner: None,
+            verdict: "ok".into(),
+            scheme: "Bearer".into(),
+            claims: std::sync::Arc::new(record_raw(&outer(&actor().0))),
+        };
+        for i in 0..40 {
+            log.record(record(i));
+        }
+        log.flush();
+        let read = |p: &std::path::Path| std::fs::read_to_string(p).unwrap();
+        let (current, previous) = (read(&path), read(&dir.path().join("traffic.jsonl.1")));
+        let one = serde_json::to_string(&record(0)).unwrap().len() + 1;
+        assert!(current.len() < 2000 + one, "{}", current.len());
+        assert!(previous.len() >= 2000 && previous.len() < 2000 + one);
+        let times: Vec<i64> = previous
+            .lines()
+            .chain(current.lines())
+            .map(|l| {
+                serde_json::from_str::<Value>(l).unwrap()["time"]
+                    .as_i64()
+                    .unwrap()
+            })
+            .collect();
+        // the newest records, in order, none cut in two
+        assert_eq!(times.last(), Some(&39));
+        assert!(times.windows(2).all(|w| w[1] == w[0] + 1), "{times:?}");
+        // the whole history stays in memory
+        assert_eq!(log.snapshot().len(), 40);
+        assert_eq!(TrafficLog::new(None).snapshot().len(), 0);
     }
 
     /// The decoded JSON of a compact token's header and claims.
