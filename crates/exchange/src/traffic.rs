@@ -186,64 +186,86 @@ pub fn record_raw(token: &str) -> Box<RawValue> {
 /// whatever the fast path does not handle exactly (a member name with an escape, an `actortoken`
 /// inside the actor) is left to [`decode_for_record`].
 pub fn record_for_validated(token: &str, validated: &S2sToken) -> Box<RawValue> {
-    let text = match validated {
+    let record = match validated {
         S2sToken::User {
             actor,
             outer_header,
             outer,
             ..
-        } => layer_text(
+        } => layer_record(
             outer_header.json(),
             outer.json(),
             false,
             Some((actor.header.json(), actor.claims.json())),
         ),
         S2sToken::AppOnly { actor, .. } => {
-            layer_text(actor.header.json(), actor.claims.json(), true, None)
+            layer_record(actor.header.json(), actor.claims.json(), true, None)
         }
     };
-    text.and_then(|t| RawValue::from_string(t).ok())
+    // serialized from the validated pieces as they are: nothing to parse again
+    record
+        .and_then(|r| serde_json::value::to_raw_value(&r).ok())
         .unwrap_or_else(|| record_raw(token))
 }
 
-/// One layer's record, `{"header":…,"claims":{…}}` with `"signature":"<elided>"` for a signed
-/// layer, and the claims' `actortoken` replaced by the record of `actor`. `None` where the layer
-/// needs the full decoder: a member name that is not plain text, or an `actortoken` member with no
-/// validated actor for it (only the outer layer has one).
+/// One layer's record: `{"header":…,"claims":{…}}`, with `"signature":"<elided>"` for a signed
+/// layer; the members are sorted by name, as `decode_for_record`'s maps are, their values kept in
+/// the token's own spelling.
+#[derive(Serialize)]
+struct LayerRecord<'a> {
+    header: &'a RawValue,
+    claims: std::collections::BTreeMap<&'a str, Member<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signature: Option<&'static str>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Member<'a> {
+    Raw(&'a RawValue),
+    /// The `actortoken`, as the record of its validated layers.
+    Actor(Box<LayerRecord<'a>>),
+}
+
+/// The record of one layer from its decoded header and claims, the claims' `actortoken` replaced
+/// by the record of `actor`. `None` where the layer needs the full decoder: a member name that is
+/// not plain text (an escaped name does not borrow), or an `actortoken` member with no validated
+/// actor for it (only the outer layer has one).
+fn layer_record<'a>(
+    header: &'a str,
+    claims: &'a str,
+    signed: bool,
+    actor: Option<(&'a str, &'a str)>,
+) -> Option<LayerRecord<'a>> {
+    let members: std::collections::BTreeMap<&str, &RawValue> = serde_json::from_str(claims).ok()?;
+    let claims = members
+        .into_iter()
+        .map(|(name, value)| {
+            let member = if name == "actortoken" {
+                let (h, c) = actor?;
+                Member::Actor(Box::new(layer_record(h, c, true, None)?))
+            } else {
+                Member::Raw(value)
+            };
+            Some((name, member))
+        })
+        .collect::<Option<_>>()?;
+    Some(LayerRecord {
+        header: serde_json::from_str(header).ok()?,
+        claims,
+        signature: signed.then_some("<elided>"),
+    })
+}
+
+/// [`layer_record`] as JSON text.
+#[cfg(test)]
 fn layer_text(
     header: &str,
     claims: &str,
     signed: bool,
     actor: Option<(&str, &str)>,
 ) -> Option<String> {
-    // sorted by name, as `decode_for_record`'s maps are; borrowed names only (an escaped name
-    // fails to borrow, and goes the slow way)
-    let members: std::collections::BTreeMap<&str, &RawValue> = serde_json::from_str(claims).ok()?;
-    let mut out = String::with_capacity(header.len() + claims.len() + 64);
-    out.push_str("{\"header\":");
-    out.push_str(header);
-    out.push_str(",\"claims\":{");
-    for (i, (name, value)) in members.into_iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        // a borrowed name had no escapes in valid JSON, so it is written as it was read
-        out.push('"');
-        out.push_str(name);
-        out.push_str("\":");
-        if name == "actortoken" {
-            let (h, c) = actor?;
-            out.push_str(&layer_text(h, c, true, None)?);
-        } else {
-            out.push_str(value.get());
-        }
-    }
-    out.push('}');
-    if signed {
-        out.push_str(",\"signature\":\"<elided>\"");
-    }
-    out.push('}');
-    Some(out)
+    serde_json::to_string(&layer_record(header, claims, signed, actor)?).ok()
 }
 
 /// How many nested token layers a record decodes (outer, actor, and one more to show misuse).
