@@ -8,6 +8,8 @@ use store::{Db, Migration};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use std::borrow::Cow;
+
 use crate::AuthFailure;
 use crate::error::ExchangeError;
 
@@ -184,6 +186,19 @@ impl Recipient {
     pub fn is_mailbox(&self) -> bool {
         self.recipient_type == "UserMailbox"
     }
+
+    /// The value of the column a user claim of this kind is looked up in
+    /// ([`Org::mailbox_by`]'s kinds).
+    fn claim(&self, kind: &str) -> Option<&str> {
+        match kind {
+            "smtp" => self.primary_smtp_address.as_deref(),
+            "upn" => self.user_principal_name.as_deref(),
+            "sip" => self.sip_address.as_deref(),
+            "sid" => Some(&self.sid),
+            "netid" => self.netid.as_deref(),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -308,6 +323,37 @@ const MAILBOX_BY_CLAIMS: &str = {
         " LIMIT 10"
     )
 };
+
+/// The value a user claim is compared with: a `sip` claim without its `sip:` prefix.
+fn claim_value<'v>(kind: &str, value: &'v str) -> &'v str {
+    if kind == "sip" {
+        value.trim_start_matches("sip:")
+    } else {
+        value
+    }
+}
+
+/// The mailbox the claims name, each claim in order found by `find`: claims that find nothing
+/// are passed over; two that find different mailboxes are [`AuthFailure::UserConflict`].
+fn first_user<'r>(
+    lookups: &[(&str, String)],
+    mut find: impl FnMut(&str, &str) -> Result<Option<Cow<'r, Recipient>>, ExchangeError>,
+) -> Result<Option<Recipient>, ExchangeError> {
+    let mut user: Option<Cow<'r, Recipient>> = None;
+    for (kind, v) in lookups {
+        let Some(r) = find(kind, v)? else { continue };
+        match &user {
+            Some(u) if u.guid != r.guid => {
+                return Err(ExchangeError::Auth(AuthFailure::UserConflict {
+                    a: u.primary_smtp_address.clone().unwrap_or_default(),
+                    b: r.primary_smtp_address.clone().unwrap_or_default(),
+                }));
+            }
+            _ => user = Some(r),
+        }
+    }
+    Ok(user.map(Cow::into_owned))
+}
 
 /// A recipient from a row of `SELECT recipient_columns!() …`, read by position: reading by
 /// name looks every name up among the columns, which was most of a row's cost.
@@ -644,11 +690,7 @@ impl Org {
             "netid" => "netid",
             _ => return Ok(None),
         };
-        let v = if col == "sip" {
-            value.trim_start_matches("sip:")
-        } else {
-            value
-        };
+        let v = claim_value(column, value);
         let mut st = c.prepare_cached(&format!(
             concat!(
                 "SELECT ",
@@ -668,8 +710,9 @@ impl Org {
     }
 
     /// The mailbox a token's user claims name ([`crate::auth::user_lookups`]: `(kind, value)` in
-    /// precedence order), in one statement (the columns other than netid are `COLLATE NOCASE`): what [`Org::mailbox_by`] for each claim in turn
-    /// would find, with the same refusals. A claim that matches two mailboxes is
+    /// precedence order), in one statement: what [`Org::mailbox_by`] for each claim in turn
+    /// would find, with the same refusals (the columns other than netid are `COLLATE NOCASE`,
+    /// which compares as `eq_ignore_ascii_case` does). A claim that matches two mailboxes is
     /// [`ExchangeError::Ambiguous`]; two claims naming different mailboxes are
     /// [`AuthFailure::UserConflict`] (the first two, in order); claims that match nothing are
     /// passed over, and `None` means none matched.
@@ -679,60 +722,35 @@ impl Org {
         lookups: &[(&str, String)],
     ) -> Result<Option<Recipient>, ExchangeError> {
         const KINDS: [&str; 5] = ["smtp", "upn", "sip", "sid", "netid"];
-        let value = |kind: &str| {
-            lookups.iter().find(|(k, _)| *k == kind).map(|(k, v)| {
-                if *k == "sip" {
-                    v.trim_start_matches("sip:")
-                } else {
-                    v.as_str()
-                }
-            })
-        };
-        let params: [Option<&str>; 5] = KINDS.map(value);
+        let params: [Option<&str>; 5] = KINDS.map(|kind| {
+            lookups
+                .iter()
+                .find(|(k, _)| *k == kind)
+                .map(|(k, v)| claim_value(k, v))
+        });
         let mut st = c.prepare_cached(MAILBOX_BY_CLAIMS)?;
-        // Only netid is not unique: should the limit be reached, the rows seen may not be all
-        // that matter, and each claim is looked up on its own.
         let dom = self.domain_for_identity.clone();
         let mut found: Vec<Recipient> = st
             .query_map(params, |r| recipient_from_row(r, &dom))?
             .collect::<Result<_, _>>()?;
-        let rows = found.len();
-        found.sort_unstable_by(|a, b| a.guid.cmp(&b.guid));
-        found.dedup_by(|a, b| a.guid == b.guid);
-        if rows >= 10 {
+        // Only netid is not unique: should the limit be reached, the rows seen may not be all
+        // that matter, and each claim is looked up on its own.
+        if found.len() >= 10 {
             return self.mailbox_by_each(c, lookups);
         }
-        let column = |r: &Recipient, kind: &str| -> Option<String> {
-            match kind {
-                "smtp" => r.primary_smtp_address.clone(),
-                "upn" => r.user_principal_name.clone(),
-                "sip" => r.sip_address.clone(),
-                "sid" => Some(r.sid.clone()),
-                "netid" => r.netid.clone(),
-                _ => None,
-            }
-        };
-        let mut user: Option<&Recipient> = None;
-        for (kind, raw) in lookups {
-            let Some(v) = value(kind) else { continue };
+        // a mailbox two claims name came once per claim
+        found.sort_unstable_by(|a, b| a.guid.cmp(&b.guid));
+        found.dedup_by(|a, b| a.guid == b.guid);
+        first_user(lookups, |kind, raw| {
+            let v = claim_value(kind, raw);
             let mut matching = found
                 .iter()
-                .filter(|r| column(r, kind).is_some_and(|c| c.eq_ignore_ascii_case(v)));
-            let Some(r) = matching.next() else { continue };
-            if matching.next().is_some() {
-                return Err(ExchangeError::Ambiguous(raw.clone()));
+                .filter(|r| r.claim(kind).is_some_and(|c| c.eq_ignore_ascii_case(v)));
+            match (matching.next(), matching.next()) {
+                (Some(_), Some(_)) => Err(ExchangeError::Ambiguous(raw.to_owned())),
+                (r, _) => Ok(r.map(Cow::Borrowed)),
             }
-            match user {
-                Some(u) if u.guid != r.guid => {
-                    return Err(ExchangeError::Auth(AuthFailure::UserConflict {
-                        a: u.primary_smtp_address.clone().unwrap_or_default(),
-                        b: r.primary_smtp_address.clone().unwrap_or_default(),
-                    }));
-                }
-                _ => user = Some(r),
-            }
-        }
-        Ok(user.cloned())
+        })
     }
 
     /// [`Org::mailbox_by_claims`] one claim at a time.
@@ -741,21 +759,9 @@ impl Org {
         c: &Connection,
         lookups: &[(&str, String)],
     ) -> Result<Option<Recipient>, ExchangeError> {
-        let mut user: Option<Recipient> = None;
-        for (kind, v) in lookups {
-            if let Some(r) = self.mailbox_by(c, kind, v)? {
-                match &user {
-                    Some(u) if u.guid != r.guid => {
-                        return Err(ExchangeError::Auth(AuthFailure::UserConflict {
-                            a: u.primary_smtp_address.clone().unwrap_or_default(),
-                            b: r.primary_smtp_address.clone().unwrap_or_default(),
-                        }));
-                    }
-                    _ => user = Some(r),
-                }
-            }
-        }
-        Ok(user)
+        first_user(lookups, |kind, v| {
+            Ok(self.mailbox_by(c, kind, v)?.map(Cow::Owned))
+        })
     }
 
     // ---------- RBAC ----------
