@@ -19,6 +19,18 @@ use lab::client::mint_f1;
 const GET_FOLDER: &str = r#"<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><s:Header><t:RequestServerVersion Version="Exchange2016"/></s:Header><s:Body><m:GetFolder><m:FolderShape><t:BaseShape>Default</t:BaseShape></m:FolderShape><m:FolderIds><t:DistinguishedFolderId Id="conversationhistory"/></m:FolderIds></m:GetFolder></s:Body></s:Envelope>"#;
 const CREATE_ITEM: &str = r#"<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><s:Header><t:RequestServerVersion Version="Exchange2016"/></s:Header><s:Body><m:CreateItem MessageDisposition="SaveOnly"><m:SavedItemFolderId><t:DistinguishedFolderId Id="conversationhistory"/></m:SavedItemFolderId><m:Items><t:Message><t:ItemClass>IPM.Note.Microsoft.Conversation</t:ItemClass><t:Subject>load</t:Subject><t:Body BodyType="HTML">&lt;div&gt;load test transcript&lt;/div&gt;</t:Body></t:Message></m:Items></m:CreateItem></s:Body></s:Envelope>"#;
 
+/// A SOAP POST of `body` to `url`, with the bearer when one is given.
+fn ews_post(url: &str, bearer: Option<&str>, body: &'static str) -> phase::Make {
+    let (url, bearer) = (url.to_owned(), bearer.map(str::to_owned));
+    Arc::new(move |h| {
+        let r = h.post(&url).header("content-type", "text/xml").body(body);
+        match &bearer {
+            Some(t) => r.bearer_auth(t),
+            None => r,
+        }
+    })
+}
+
 #[path = "common/phase.rs"]
 mod phase;
 use phase::{args, cpu_secs, median_ratio, run_phase, run_phase_for, skype_token_forms};
@@ -56,31 +68,23 @@ async fn main() {
         create_in("sentitems"),
     ];
     for (label, bodies) in [("GetFolder", [GET_FOLDER; 3]), ("CreateItem", creates)] {
-        let (u1, u2, t) = (noauth.clone(), ews.clone(), token.clone());
         let [b0, b1, b2] = bodies;
         phases.push(
             run_phase(
                 &format!("{label} no-auth route"),
                 secs,
                 conns,
-                Arc::new(move |h| h.post(&u1).header("content-type", "text/xml").body(b0)),
+                ews_post(&noauth, None, b0),
             )
             .await,
         );
         lab.exchange.set_token_cache(true);
-        let t2 = t.clone();
-        let u3 = u2.clone();
         phases.push(
             run_phase(
                 &format!("{label} auth, cache on"),
                 secs,
                 conns,
-                Arc::new(move |h| {
-                    h.post(&u2)
-                        .bearer_auth(&t)
-                        .header("content-type", "text/xml")
-                        .body(b1)
-                }),
+                ews_post(&ews, Some(&token), b1),
             )
             .await,
         );
@@ -90,12 +94,7 @@ async fn main() {
                 &format!("{label} auth, cache off"),
                 secs,
                 conns,
-                Arc::new(move |h| {
-                    h.post(&u3)
-                        .bearer_auth(&t2)
-                        .header("content-type", "text/xml")
-                        .body(b2)
-                }),
+                ews_post(&ews, Some(&token), b2),
             )
             .await,
         );
@@ -116,18 +115,8 @@ async fn main() {
         ("CreateItem", creates[0], creates[1]),
     ] {
         let slice = Duration::from_secs(1);
-        let (u1, u2, t) = (noauth.clone(), ews.clone(), token.clone());
-        let noauth_req: phase::Make = Arc::new(move |h| {
-            h.post(&u1)
-                .header("content-type", "text/xml")
-                .body(noauth_body)
-        });
-        let auth_req: phase::Make = Arc::new(move |h| {
-            h.post(&u2)
-                .bearer_auth(&t)
-                .header("content-type", "text/xml")
-                .body(auth_body)
-        });
+        let noauth_req = ews_post(&noauth, None, noauth_body);
+        let auth_req = ews_post(&ews, Some(&token), auth_body);
         let (mut pairs, mut cpu_pairs) = (Vec::new(), Vec::new());
         for r in 0..rounds {
             let (a, b) = if r % 2 == 0 {
