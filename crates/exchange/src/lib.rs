@@ -128,15 +128,8 @@ fn load_or_create_credential(
         return Ok((s.trim().to_owned(), Some(path)));
     }
     let cred = fresh();
-    write_secret(&path, &cred).map_err(io)?;
+    store::private::write_new(&path, cred.as_bytes()).map_err(io)?;
     Ok((cred, Some(path)))
-}
-
-fn write_secret(path: &Path, s: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut f = store::private::create_new(path)?;
-    f.write_all(s.as_bytes())?;
-    f.sync_all()
 }
 
 impl Exchange {

@@ -145,10 +145,7 @@ pub struct Skype {
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), SkypeError> {
-    use std::io::Write;
-    let mut f = store::private::create_new(path).map_err(SkypeError::io(path))?;
-    f.write_all(bytes).map_err(SkypeError::io(path))?;
-    f.sync_all().map_err(SkypeError::io(path))
+    store::private::write_new(path, bytes).map_err(SkypeError::io(path))
 }
 
 fn fresh_secret() -> String {

@@ -76,6 +76,15 @@ pub fn create_new(path: &Path) -> std::io::Result<std::fs::File> {
     o.open(path)
 }
 
+/// Writes the new owner-only file `path` ([`create_new`]) with `bytes`, on disk before it
+/// returns: a secret written once.
+pub fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut f = create_new(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
 /// Creates `path` empty and owner-only if it does not exist, else makes it owner-only.
 pub fn ensure_private_file(path: &Path) -> Result<(), StoreError> {
     match create_new(path) {

@@ -271,7 +271,6 @@ impl Sts {
 }
 
 fn load_or_create_credential(path: &Path) -> Result<String, StsError> {
-    use std::io::Write;
     let io = |source| StsError::Io {
         path: path.to_owned(),
         source,
@@ -291,10 +290,7 @@ fn load_or_create_credential(path: &Path) -> Result<String, StsError> {
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let cred = secret::new_admin_credential();
-            let mut f = store::private::create_new(path).map_err(io)?;
-            f.write_all(cred.as_bytes()).map_err(io)?;
-            f.write_all(b"\n").map_err(io)?;
-            f.sync_all().map_err(io)?;
+            store::private::write_new(path, format!("{cred}\n").as_bytes()).map_err(io)?;
             Ok(cred)
         }
         Err(e) => Err(io(e)),
