@@ -5,8 +5,6 @@
 use serde::Serialize;
 use store::rusqlite::{Connection, OptionalExtension, Row, params};
 use store::{Db, Migration};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use std::borrow::Cow;
 
@@ -145,10 +143,7 @@ pub fn canonical_role(name: &str) -> Option<&'static str> {
 }
 
 pub fn iso(t: i64) -> String {
-    OffsetDateTime::from_unix_timestamp(t)
-        .ok()
-        .and_then(|d| d.format(&Rfc3339).ok())
-        .unwrap_or_default()
+    s2s_proto::clock::rfc3339(t).unwrap_or_default()
 }
 
 #[derive(Debug, Clone, Serialize)]

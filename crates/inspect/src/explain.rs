@@ -5,8 +5,6 @@ use s2s_proto::principal::{
     AAD_GRAPH_APP_ID, ACS_APP_ID, EXCHANGE_APP_ID, SHAREPOINT_APP_ID, SKYPE_APP_ID,
 };
 use serde_json::Value;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 /// Longest claim value shown before it is cut.
 const MAX_SHOWN: usize = 160;
@@ -109,10 +107,7 @@ pub(crate) fn clip(s: &str, max: usize) -> String {
 
 /// ISO 8601 UTC, seconds precision: `2023-11-14T22:13:20Z`.
 pub fn format_time(unix: i64) -> String {
-    OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
-        .unwrap_or_else(|| format!("{unix} (out of range)"))
+    s2s_proto::clock::rfc3339(unix).unwrap_or_else(|| format!("{unix} (out of range)"))
 }
 
 fn span(secs: i64) -> String {

@@ -16,6 +16,14 @@ pub trait Clock: Send + Sync + std::fmt::Debug {
     }
 }
 
+/// Unix seconds as RFC 3339 in UTC (`2023-11-14T22:13:20Z`); `None` beyond the years 1–9999.
+pub fn rfc3339(unix: i64) -> Option<String> {
+    OffsetDateTime::from_unix_timestamp(unix)
+        .ok()?
+        .format(&time::format_description::well_known::Rfc3339)
+        .ok()
+}
+
 /// The wall clock.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemClock;
@@ -82,5 +90,15 @@ mod tests {
             offset_secs: -6,
         };
         assert_eq!(o.unix(), -1);
+    }
+
+    #[test]
+    fn rfc3339_in_utc_or_none_out_of_range() {
+        assert_eq!(rfc3339(0).as_deref(), Some("1970-01-01T00:00:00Z"));
+        assert_eq!(
+            rfc3339(1_700_000_000).as_deref(),
+            Some("2023-11-14T22:13:20Z")
+        );
+        assert_eq!(rfc3339(i64::MAX), None);
     }
 }

@@ -14,13 +14,7 @@ pub(crate) mod when {
     use serde::Serializer;
 
     pub fn text(unix: i64) -> String {
-        time::OffsetDateTime::from_unix_timestamp(unix)
-            .ok()
-            .and_then(|t| {
-                t.format(&time::format_description::well_known::Rfc3339)
-                    .ok()
-            })
-            .unwrap_or_else(|| unix.to_string())
+        s2s_proto::clock::rfc3339(unix).unwrap_or_else(|| unix.to_string())
     }
 
     pub fn at<S: Serializer>(unix: &i64, s: S) -> Result<S::Ok, S::Error> {
