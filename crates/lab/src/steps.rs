@@ -216,11 +216,28 @@ pub async fn export_auth_cert(
     lab: &LabInfo,
     ex: &ExchangeAdmin,
 ) -> Result<(Certificate, std::path::PathBuf)> {
-    let cfg = ex.run("Get-AuthConfig", json!({})).await?;
-    let thumb = cfg
-        .first()
-        .map(|c| field(c, "CurrentCertificateThumbprint"))
-        .and_then(Value::as_str)
+    let cfg = auth_config(ex).await?;
+    export_current_cert(lab, ex, &cfg).await
+}
+
+/// AuthConfig (`Get-AuthConfig`), its one object.
+async fn auth_config(ex: &ExchangeAdmin) -> Result<Value> {
+    Ok(ex
+        .run("Get-AuthConfig", json!({}))
+        .await?
+        .into_iter()
+        .next()
+        .unwrap_or(Value::Null))
+}
+
+/// [`export_auth_cert`] with AuthConfig already read.
+async fn export_current_cert(
+    lab: &LabInfo,
+    ex: &ExchangeAdmin,
+    cfg: &Value,
+) -> Result<(Certificate, std::path::PathBuf)> {
+    let thumb = field(cfg, "CurrentCertificateThumbprint")
+        .as_str()
         .ok_or_else(|| LabError::Check("AuthConfig has no current certificate".into()))?
         .to_owned();
     let cert = exchange_certificate(ex, &thumb).await?;
@@ -234,17 +251,11 @@ pub async fn export_auth_cert(
 /// The next auth certificate AuthConfig names (`Set-AuthConfig -NewCertificateThumbprint`), if
 /// any: Exchange signs with it from its effective date on, published or not, so steps 1 and 5
 /// register it too.
-async fn next_auth_cert(ex: &ExchangeAdmin) -> Result<Option<Certificate>> {
-    let cfg = ex.run("Get-AuthConfig", json!({})).await?;
-    let Some(thumb) = cfg
-        .first()
-        .map(|c| field(c, "NextCertificateThumbprint"))
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-    else {
+async fn next_auth_cert(ex: &ExchangeAdmin, cfg: &Value) -> Result<Option<Certificate>> {
+    let Some(thumb) = field(cfg, "NextCertificateThumbprint").as_str() else {
         return Ok(None);
     };
-    Ok(Some(exchange_certificate(ex, &thumb).await?))
+    Ok(Some(exchange_certificate(ex, thumb).await?))
 }
 
 /// The certificate with `thumb` from Exchange's store (`Export-ExchangeCertificate
@@ -283,8 +294,9 @@ pub async fn setup(lab: &LabInfo, report: &mut dyn FnMut(&Outcome)) -> Result<Ve
         out.push(o);
         r.map(|_| ())
     };
-    let (cert, path) = export_auth_cert(lab, &ex).await?;
-    let next = next_auth_cert(&ex).await?;
+    let cfg = auth_config(&ex).await?;
+    let (cert, path) = export_current_cert(lab, &ex, &cfg).await?;
+    let next = next_auth_cert(&ex, &cfg).await?;
     push(
         "1",
         "OAuth between Exchange and the tenant",
