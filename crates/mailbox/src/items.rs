@@ -957,11 +957,7 @@ impl MailboxStore {
             let mb = mailbox_row(tx, &key)?;
             let local = item_local(&mb, &id)?;
             let to = resolve_folder(tx, &mb, &destination)?;
-            let (from, _, config) = item_header(tx, &mb, local)?;
-            if from != to {
-                move_local(tx, &mb, local, from, to, config.as_deref(), to_micros(now)?)?;
-            }
-            load_item(tx, &mb, local, false)
+            move_one(tx, &mb, local, to, to_micros(now)?)
         })
         .await
     }
@@ -1063,13 +1059,7 @@ impl MailboxStore {
             let mb = mailbox_row(tx, &key)?;
             let to = resolve_folder(tx, &mb, &destination)?;
             let now_us = to_micros(now)?;
-            per_id(&mb, &ids, |local| {
-                let (from, _, config) = item_header(tx, &mb, local)?;
-                if from != to {
-                    move_local(tx, &mb, local, from, to, config.as_deref(), now_us)?;
-                }
-                load_item(tx, &mb, local, false)
-            })
+            per_id(&mb, &ids, |local| move_one(tx, &mb, local, to, now_us))
         })
         .await
     }
@@ -1100,6 +1090,22 @@ impl MailboxStore {
         })
         .await
     }
+}
+
+/// Moves one item into `to` (nothing when it is there already); returns it without body or
+/// streams.
+fn move_one(
+    tx: &Connection,
+    mb: &Mb,
+    local: i64,
+    to: i64,
+    now_us: i64,
+) -> Result<Item, MailboxError> {
+    let (from, _, config) = item_header(tx, mb, local)?;
+    if from != to {
+        move_local(tx, mb, local, from, to, config.as_deref(), now_us)?;
+    }
+    load_item(tx, mb, local, false)
 }
 
 /// Copies one item (row, body, extended properties, streams) into `to`; returns the copy.
