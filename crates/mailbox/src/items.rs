@@ -293,14 +293,7 @@ pub(crate) fn insert_item(
 ) -> Result<i64, MailboxError> {
     let it = &p.item;
     if let Some(name) = &p.config_name {
-        let exists: bool = tx
-            .prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM items WHERE folder_id = ?1 AND config_name = ?2)",
-            )?
-            .query_row(params![folder, name], |r| r.get(0))?;
-        if exists {
-            return Err(MailboxError::UserConfigurationExists(name.clone()));
-        }
+        config_name_free(tx, folder, name)?;
     }
     let cn = next_change_number(tx, mb.id)?;
     let size = content_size(
@@ -594,14 +587,7 @@ pub(crate) fn move_local(
     now_us: i64,
 ) -> Result<(), MailboxError> {
     if let Some(name) = config_name {
-        let exists: bool = tx
-            .prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM items WHERE folder_id = ?1 AND config_name = ?2)",
-            )?
-            .query_row(params![to, name], |r| r.get(0))?;
-        if exists {
-            return Err(MailboxError::UserConfigurationExists(name.to_owned()));
-        }
+        config_name_free(tx, to, name)?;
     }
     let cn = next_change_number(tx, mb.id)?;
     tx.prepare_cached(
@@ -1092,6 +1078,20 @@ impl MailboxStore {
     }
 }
 
+/// [`MailboxError::UserConfigurationExists`] when `folder` already has a user configuration
+/// named `name` (one per name and folder).
+fn config_name_free(tx: &Connection, folder: i64, name: &str) -> Result<(), MailboxError> {
+    let exists: bool = tx
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM items WHERE folder_id = ?1 AND config_name = ?2)",
+        )?
+        .query_row(params![folder, name], |r| r.get(0))?;
+    if exists {
+        return Err(MailboxError::UserConfigurationExists(name.to_owned()));
+    }
+    Ok(())
+}
+
 /// Moves one item into `to` (nothing when it is there already); returns it without body or
 /// streams.
 fn move_one(
@@ -1124,14 +1124,7 @@ fn copy_local(
     *total = total.saturating_add(usize::try_from(size).unwrap_or(usize::MAX));
     too_large("the copied items", *total, MAX_BATCH_BYTES)?;
     if let Some(name) = &config {
-        let exists: bool = tx
-            .prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM items WHERE folder_id = ?1 AND config_name = ?2)",
-            )?
-            .query_row(params![to, name], |r| r.get(0))?;
-        if exists {
-            return Err(MailboxError::UserConfigurationExists(name.clone()));
-        }
+        config_name_free(tx, to, name)?;
     }
     let cn = next_change_number(tx, mb.id)?;
     tx.prepare_cached(
