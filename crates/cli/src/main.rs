@@ -717,43 +717,10 @@ pub(crate) async fn msol(
                     "Set-MsolServicePrincipal: nothing to set; pass -ServicePrincipalNames, -AccountEnabled or -DisplayName"
                 );
             }
-            sts_patch(info, &app, Value::Object(body)).await
+            Ok(sts.set_service_principal(&app, Value::Object(body)).await?)
         }
         _ => bail!("'{cmdlet}' is listed but not implemented; this is a bug"),
     }
-}
-
-/// `PATCH …/msol/servicePrincipals/{app}` (Set-MsolServicePrincipal) with the lab's admin
-/// credential; the error carries the token service's message.
-async fn sts_patch(info: &lab::LabInfo, app: &str, body: Value) -> Result<Value> {
-    let url = format!(
-        "{}/{}/msol/servicePrincipals/{app}",
-        info.sts_url, info.realm
-    );
-    let r = info
-        .http()?
-        .patch(&url)
-        .bearer_auth(info.sts_credential()?)
-        .json(&body)
-        .send()
-        .await
-        .map_err(|e| lab::LabError::Http {
-            url: info.sts_url.clone(),
-            source: e,
-        })?;
-    let status = r.status();
-    let text = r.text().await?;
-    let v: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    if !status.is_success() {
-        let msg = v["error_description"]
-            .as_str()
-            .or(v["error"]["message"].as_str())
-            .or(v["error"].as_str())
-            .map(str::to_owned)
-            .unwrap_or_else(|| v.to_string());
-        bail!("Set-MsolServicePrincipal: {msg}");
-    }
-    Ok(v)
 }
 
 /// `Name -Param -Param …`, one line of a `--list`.

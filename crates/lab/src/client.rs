@@ -151,13 +151,19 @@ impl StsAdmin {
     }
 
     pub async fn set_spns(&self, app: &str, spns: &[String]) -> Result<Value> {
+        self.set_service_principal(app, json!({"ServicePrincipalNames": spns}))
+            .await
+    }
+
+    /// Set-MsolServicePrincipal: `body` names the properties to change.
+    pub async fn set_service_principal(&self, app: &str, body: Value) -> Result<Value> {
         let req = self
             .http
             .patch(format!(
                 "{}/{}/msol/servicePrincipals/{app}",
                 self.url, self.realm
             ))
-            .json(&json!({"ServicePrincipalNames": spns}));
+            .json(&body);
         self.send(req, "Set-MsolServicePrincipal").await
     }
 }
