@@ -994,7 +994,11 @@ async fn trace_cmd(
         }
     };
     if json {
-        outln!("{}", serde_json::to_string_pretty(&records)?);
+        // claims the file wrote once per token, on every record, as the admin API gives them
+        outln!(
+            "{}",
+            serde_json::to_string_pretty(&inspect::resolved_records(&records))?
+        );
     } else {
         out!("{}", inspect::trace_records(&records));
     }

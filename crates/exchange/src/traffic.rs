@@ -2,10 +2,10 @@
 //! never the signature. In memory (the last 10,000) and appended to `traffic.jsonl` in the data
 //! directory for `openhybrid trace`.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use s2s_proto::S2sToken;
 use serde::Serialize;
@@ -26,13 +26,37 @@ pub struct TrafficRecord {
     /// The authorization scheme seen (`Bearer`, `Basic`, none).
     pub scheme: String,
     /// Decoded outer and actor claims; the signature is elided (JSON text, written as it is).
-    pub claims: std::sync::Arc<Box<RawValue>>,
+    /// Shared by every record of one cached authentication.
+    pub claims: Arc<Box<RawValue>>,
 }
+
+/// A record as a line of `traffic.jsonl`: the claims a cached authentication shares are written
+/// once per file, under a number; its later records carry only that `claims_id`, and readers take
+/// the claims from the earlier line (`inspect::record_claims`). Each file is whole on its own.
+#[derive(Serialize)]
+struct Line<'a> {
+    time: i64,
+    operation: &'a str,
+    actor: Option<&'a str>,
+    user: Option<&'a str>,
+    partner: Option<&'a str>,
+    verdict: &'a str,
+    scheme: &'a str,
+    claims_id: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    claims: Option<&'a RawValue>,
+}
+
+/// Claims written once in the current file, at most this many remembered (past it, the next
+/// record of each writes them again).
+const MAX_WRITTEN_CLAIMS: usize = 1024;
 
 /// The file is written through a buffer flushed at most a second apart (and when read): the
 /// record is diagnostics, so a crash may lose the last second of it, never a mailbox write. It is
 /// bounded: past [`MAX_FILE_BYTES`] the file becomes `traffic.jsonl.1` (replacing the one before)
-/// and a new one starts, so a lab under load keeps at most twice that on disk.
+/// and a new one starts, so a lab under load keeps at most twice that on disk. A token's claims
+/// are written once per file (see [`Line`]): a cached token's later requests cost about 250 bytes
+/// each instead of the 2.5 KB of its claims.
 pub struct TrafficLog {
     ring: Mutex<VecDeque<TrafficRecord>>,
     file: Option<Mutex<LogFile>>,
@@ -48,6 +72,10 @@ struct LogFile {
     len: u64,
     max: u64,
     path: PathBuf,
+    /// Shared claims already in this file, by the address of their text, with their number. The
+    /// entry holds the `Arc`, so the address cannot be reused while it is a key.
+    written: HashMap<usize, (u64, Arc<Box<RawValue>>)>,
+    next_id: u64,
 }
 
 /// Counts what passes through, for the rotation.
@@ -89,6 +117,8 @@ impl TrafficLog {
                 len,
                 max,
                 path,
+                written: HashMap::new(),
+                next_id: 1,
             }))
         });
         TrafficLog {
@@ -102,11 +132,23 @@ impl TrafficLog {
             && let Ok(mut f) = f.lock()
         {
             let f = &mut *f;
+            let (claims_id, first) = f.claims_id(&r.claims);
+            let line = Line {
+                time: r.time,
+                operation: &r.operation,
+                actor: r.actor.as_deref(),
+                user: r.user.as_deref(),
+                partner: r.partner.as_deref(),
+                verdict: &r.verdict,
+                scheme: &r.scheme,
+                claims_id,
+                claims: first.then_some(&**r.claims),
+            };
             let mut w = Counting {
                 out: &mut f.out,
                 n: 0,
             };
-            let _ = serde_json::to_writer(&mut w, &r)
+            let _ = serde_json::to_writer(&mut w, &line)
                 .and_then(|()| w.write_all(b"\n").map_err(serde_json::Error::io));
             f.len += w.n;
             if f.len >= f.max {
@@ -143,6 +185,26 @@ impl TrafficLog {
 }
 
 impl LogFile {
+    /// The number `claims` go by in this file, and whether this is their first line (to be
+    /// written whole). Claims that only this record holds (a refusal's, or an uncached
+    /// authentication's once its caller is gone) will not be seen again: they get a number that
+    /// nothing refers to, and are not remembered.
+    fn claims_id(&mut self, claims: &Arc<Box<RawValue>>) -> (u64, bool) {
+        let key = Arc::as_ptr(claims) as usize;
+        if let Some((id, _)) = self.written.get(&key) {
+            return (*id, false);
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        if Arc::strong_count(claims) > 1 {
+            if self.written.len() >= MAX_WRITTEN_CLAIMS {
+                self.written.clear();
+            }
+            self.written.insert(key, (id, Arc::clone(claims)));
+        }
+        (id, true)
+    }
+
     /// The current file becomes `<name>.1` and a new one starts; if that fails, the current file
     /// is kept and written on (the next record tries again).
     fn rotate(&mut self) {
@@ -154,6 +216,8 @@ impl LogFile {
                 Some(f) => {
                     self.out = std::io::BufWriter::with_capacity(64 * 1024, f);
                     self.len = 0;
+                    // each file is whole on its own: claims are written again in the new one
+                    self.written.clear();
                 }
                 // keep one file rather than write on into the rotated one
                 None => {
@@ -337,7 +401,7 @@ mod tests {
             partner: None,
             verdict: "ok".into(),
             scheme: "Bearer".into(),
-            claims: std::sync::Arc::new(record_raw(&outer(&actor().0))),
+            claims: Arc::new(record_raw(&outer(&actor().0))),
         };
         for i in 0..40 {
             log.record(record(i));
@@ -345,7 +409,12 @@ mod tests {
         log.flush();
         let read = |p: &std::path::Path| std::fs::read_to_string(p).unwrap();
         let (current, previous) = (read(&path), read(&dir.path().join("traffic.jsonl.1")));
-        let one = serde_json::to_string(&record(0)).unwrap().len() + 1;
+        let one = previous
+            .lines()
+            .chain(current.lines())
+            .map(|l| l.len() + 1)
+            .max()
+            .unwrap();
         assert!(current.len() < 2000 + one, "{}", current.len());
         assert!(previous.len() >= 2000 && previous.len() < 2000 + one);
         let times: Vec<i64> = previous
@@ -363,6 +432,71 @@ mod tests {
         // the whole history stays in memory
         assert_eq!(log.snapshot().len(), 40);
         assert_eq!(TrafficLog::new(None).snapshot().len(), 0);
+    }
+
+    /// A cached authentication's claims are written with its first record in each file; its later
+    /// records carry only their number. A refusal's own claims are written whole every time.
+    #[test]
+    fn shared_claims_are_written_once_per_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("traffic.jsonl");
+        let log = TrafficLog::with_limit(Some(path.clone()), 8000);
+        let shared = Arc::new(record_raw(&outer(&actor().0)));
+        let record = |i: usize, claims: Arc<Box<RawValue>>| TrafficRecord {
+            time: i as i64,
+            operation: "GetFolder".into(),
+            actor: Some("app@realm".into()),
+            user: Some("alice@contoso.example".into()),
+            partner: Some("Skype".into()),
+            verdict: "ok".into(),
+            scheme: "Bearer".into(),
+            claims,
+        };
+        for i in 0..60 {
+            let claims = if i % 10 == 5 {
+                Arc::new(record_raw("not a token"))
+            } else {
+                Arc::clone(&shared)
+            };
+            log.record(record(i, claims));
+        }
+        log.flush();
+        let lines = |p: &std::path::Path| -> Vec<Value> {
+            std::fs::read_to_string(p)
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect()
+        };
+        let (previous, current) = (lines(&dir.path().join("traffic.jsonl.1")), lines(&path));
+        assert!(previous.len() > 20 && !current.is_empty());
+        let expected: Value = serde_json::from_str(shared.get()).unwrap();
+        for file in [&previous, &current] {
+            // the first shared line of each file is whole, the others refer to it
+            let shared_lines: Vec<&Value> = file
+                .iter()
+                .filter(|l| l["time"].as_i64().unwrap() % 10 != 5)
+                .collect();
+            let id = &shared_lines[0]["claims_id"];
+            assert_eq!(shared_lines[0]["claims"], expected);
+            for l in &shared_lines[1..] {
+                assert_eq!(&l["claims_id"], id);
+                assert!(l.get("claims").is_none(), "{l}");
+            }
+            // a refusal's claims are whole, under a number of their own
+            for l in file
+                .iter()
+                .filter(|l| l["time"].as_i64().unwrap() % 10 == 5)
+            {
+                assert_eq!(l["claims"]["undecodable"], true);
+                assert_ne!(&l["claims_id"], id);
+            }
+        }
+        // a later record costs its fields and a number, not the claims
+        let bytes = |v: &Value| v.to_string().len();
+        assert!(bytes(&previous[0]) - bytes(&previous[1]) > expected.to_string().len());
+        // the in-memory history keeps the claims on every record
+        assert!(log.snapshot().iter().all(|r| !r.claims.get().is_empty()));
     }
 
     /// The decoded JSON of a compact token's header and claims.

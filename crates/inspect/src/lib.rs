@@ -29,7 +29,10 @@ pub use report::{
     Check, CheckResult, ClaimLine, HeaderSummary, InspectOptions, Layer, Report, SignatureReport,
     TokenKind, TrustMaterial, Verdict, extract_token, inspect_token,
 };
-pub use trace::{TraceSummary, format_record, records_from_json, trace_records, trace_summary};
+pub use trace::{
+    ResolvedRecord, TraceSummary, format_record, record_claims, records_from_json,
+    resolved_records, trace_records, trace_summary,
+};
 
 /// Everything that can go wrong before a report can be produced. A token that does not decode is
 /// not an error: it yields a [`Report`] of kind [`TokenKind::Malformed`].

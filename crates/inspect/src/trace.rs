@@ -13,7 +13,8 @@ use crate::explain::{clip, elide, format_time, looks_like_jwt, short_principal, 
 const MAX_TRAFFIC_BYTES: usize = 256 << 20;
 
 /// Reads records from `GET /admin/traffic` (`{"output":[…]}`), a JSON array, or JSON lines
-/// (`traffic.jsonl`).
+/// (`traffic.jsonl`). Records of the file may carry their claims by number only; [`record_claims`]
+/// finds them, and [`trace_records`] and [`resolved_records`] use it.
 pub fn records_from_json(bytes: &[u8]) -> Result<Vec<Value>, InspectError> {
     if bytes.len() > MAX_TRAFFIC_BYTES {
         return Err(InspectError::TrafficFormat(format!(
@@ -153,6 +154,65 @@ fn target(r: &Value) -> String {
 /// One record on one line (for `trace --follow`): time, caller → target op, actor, user, verdict,
 /// then the claims summarised with signatures elided.
 pub fn format_record(r: &Value) -> String {
+    format_with_claims(r, r.get("claims"))
+}
+
+/// The claims of each record: its own `claims`, or, for a line of `traffic.jsonl` that has only
+/// a `claims_id` (a cached token's claims are written once per file), those of the latest
+/// earlier record with that number. `None` where neither is there.
+pub fn record_claims(records: &[Value]) -> Vec<Option<&Value>> {
+    let mut by_id: std::collections::HashMap<u64, &Value> = std::collections::HashMap::new();
+    records
+        .iter()
+        .map(|r| {
+            let id = r.get("claims_id").and_then(Value::as_u64);
+            match (r.get("claims"), id) {
+                (Some(c), Some(id)) => {
+                    by_id.insert(id, c);
+                    Some(c)
+                }
+                (Some(c), None) => Some(c),
+                (None, Some(id)) => by_id.get(&id).copied(),
+                (None, None) => None,
+            }
+        })
+        .collect()
+}
+
+/// A record with its claims found ([`record_claims`]), serialized as Exchange's admin API gives
+/// it: every member but `claims_id`, and `claims` (null where they were not found).
+pub struct ResolvedRecord<'a> {
+    record: &'a Value,
+    claims: Option<&'a Value>,
+}
+
+impl Serialize for ResolvedRecord<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let Value::Object(m) = self.record else {
+            return self.record.serialize(s);
+        };
+        let mut map = s.serialize_map(None)?;
+        for (k, v) in m {
+            if k != "claims" && k != "claims_id" {
+                map.serialize_entry(k, v)?;
+            }
+        }
+        map.serialize_entry("claims", &self.claims)?;
+        map.end()
+    }
+}
+
+/// [`ResolvedRecord`]s of `records`, borrowing: a token's claims are not copied per record.
+pub fn resolved_records(records: &[Value]) -> Vec<ResolvedRecord<'_>> {
+    records
+        .iter()
+        .zip(record_claims(records))
+        .map(|(record, claims)| ResolvedRecord { record, claims })
+        .collect()
+}
+
+fn format_with_claims(r: &Value, claims: Option<&Value>) -> String {
     let time = r
         .get("time")
         .and_then(Value::as_i64)
@@ -166,7 +226,7 @@ pub fn format_record(r: &Value) -> String {
         caller(r),
         target(r)
     );
-    let summary = r.get("claims").map(claims_summary).unwrap_or_default();
+    let summary = claims.map(claims_summary).unwrap_or_default();
     if !summary.is_empty() {
         let _ = write!(line, "  [{summary}]");
     }
@@ -236,7 +296,7 @@ pub fn trace_summary(records: &[Value]) -> TraceSummary {
         calls: records.len(),
         ..TraceSummary::default()
     };
-    for r in records {
+    for (r, claims) in records.iter().zip(record_claims(records)) {
         let ok = s(r, "verdict") == Some("ok");
         if !ok {
             sum.refused += 1;
@@ -255,7 +315,7 @@ pub fn trace_summary(records: &[Value]) -> TraceSummary {
         if basic {
             sum.basic += 1;
         }
-        if basic || r.get("claims").is_some_and(has_password_field) {
+        if basic || claims.is_some_and(has_password_field) {
             sum.passwords += 1;
         }
     }
@@ -269,8 +329,8 @@ pub fn trace_summary(records: &[Value]) -> TraceSummary {
 /// (`N calls, actor X, 0 Basic, 0 passwords`).
 pub fn trace_records(records: &[Value]) -> String {
     let mut out = String::new();
-    for r in records {
-        let _ = writeln!(out, "{}", format_record(r));
+    for (r, claims) in records.iter().zip(record_claims(records)) {
+        let _ = writeln!(out, "{}", format_with_claims(r, claims));
     }
     let _ = writeln!(out, "{}", trace_summary(records).line());
     out
@@ -291,6 +351,51 @@ mod tests {
         let lines = format!("{rec}\n\n{rec}\n");
         assert_eq!(records_from_json(lines.as_bytes()).unwrap().len(), 2);
         assert!(records_from_json(b"{nope\n").is_err());
+    }
+
+    /// `traffic.jsonl` writes a cached token's claims once per file; a line with only their
+    /// number reads as if it had them, and a number written again (Exchange restarted and
+    /// appended) means its latest claims.
+    #[test]
+    fn claims_by_number_read_as_the_earlier_line() {
+        let claims = |who: &str| json!({"header": {"alg": "none"}, "claims": {"smtp": who, "password": "x"}});
+        let line = |t: i64, id: u64, c: Option<Value>| {
+            let mut v = json!({"time": t, "operation": "GetFolder", "verdict": "ok", "scheme": "Bearer", "claims_id": id});
+            if let Some(c) = c {
+                v["claims"] = c;
+            }
+            v.to_string()
+        };
+        let file = [
+            line(1, 1, Some(claims("alice@contoso.example"))),
+            line(2, 1, None),
+            line(3, 9, None), // its line is in a file not read
+            line(4, 1, Some(claims("bob@contoso.example"))),
+            line(5, 1, None),
+        ]
+        .join("\n");
+        let records = records_from_json(file.as_bytes()).unwrap();
+        let found: Vec<Option<&str>> = record_claims(&records)
+            .iter()
+            .map(|c| c.and_then(|c| c["claims"]["smtp"].as_str()))
+            .collect();
+        let (alice, bob) = (Some("alice@contoso.example"), Some("bob@contoso.example"));
+        assert_eq!(found, [alice, alice, None, bob, bob]);
+        // the view and the summary see them too
+        let text = trace_records(&records);
+        assert_eq!(text.matches("alice@contoso.example").count(), 2, "{text}");
+        assert!(
+            text.ends_with("5 calls, no actor, 0 Basic, 4 passwords\n"),
+            "{text}"
+        );
+        // as JSON: the claims on every record, the number gone
+        let out: Vec<Value> =
+            serde_json::from_str(&serde_json::to_string(&resolved_records(&records)).unwrap())
+                .unwrap();
+        assert_eq!(out[1]["claims"]["claims"]["smtp"], "alice@contoso.example");
+        assert_eq!(out[2]["claims"], Value::Null);
+        assert!(out.iter().all(|r| r.get("claims_id").is_none()));
+        assert_eq!(out[4]["time"], 5);
     }
 
     #[test]
