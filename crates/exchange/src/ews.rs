@@ -72,21 +72,22 @@ async fn bench_noauth(State(ex): State<Exchange>, body: Bytes) -> Response {
 /// EWS after that is 404, so `autodiscover.json?@…/ews` tricks route nowhere.
 pub async fn fallback(
     State(ex): State<Exchange>,
-    parts: axum::http::request::Parts,
+    method: Method,
+    uri: axum::http::Uri,
+    head: Head,
     body: Bytes,
 ) -> Response {
-    let (method, uri) = (parts.method.clone(), parts.uri.clone());
     let path = uri.path().to_ascii_lowercase();
     let norm = path.trim_end_matches('/');
     if norm == EWS_PATH {
         if method == Method::POST {
-            return ews(State(ex), parts, body).await;
+            return ews(State(ex), head, body).await;
         }
         // GET/HEAD on EWS: the challenge, for realm discovery
         return ex.challenge(&AuthFailure::NoCredentials);
     }
     if norm == format!("{EWS_PATH}/s/getuserphoto") && method == Method::GET {
-        return rest_user_photo(ex, parts).await;
+        return rest_user_photo(ex, head, &uri).await;
     }
     (StatusCode::NOT_FOUND, "not found").into_response()
 }
@@ -97,6 +98,32 @@ fn xml(status: StatusCode, body: Vec<u8>) -> Response {
 
 fn err(e: &MailboxError) -> ResponseError {
     ResponseError::new(e.response_code(), &e.to_string())
+}
+
+/// What authentication reads of a request: its headers and its peer, taken out of the request
+/// where axum's `Parts` and `HeaderMap` extractors would clone them (every header and every
+/// extension copied and dropped again, on each request of a cached token). Extract it before the
+/// body, which needs neither.
+pub struct Head {
+    headers: axum::http::HeaderMap,
+    peer: Option<std::net::SocketAddr>,
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Head {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Head {
+            headers: std::mem::take(&mut parts.headers),
+            peer: parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0),
+        })
+    }
 }
 
 /// A request's authentication, before its operation is known.
@@ -112,14 +139,10 @@ struct HttpAuth {
 
 /// Authenticates a request to an EWS URL: the source's failure budget first (429 before any
 /// token work), then the token, then the partner's own budget.
-async fn authenticate_http(
-    ex: &Exchange,
-    parts: &axum::http::request::Parts,
-) -> Result<HttpAuth, Response> {
-    let source = parts
-        .extensions
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| format!("ip:{}", store::limit::source_of(c.0.ip())))
+async fn authenticate_http(ex: &Exchange, head: &Head) -> Result<HttpAuth, Response> {
+    let source = head
+        .peer
+        .map(|p| format!("ip:{}", store::limit::source_of(p.ip())))
         .unwrap_or_else(|| "ip:unknown".into());
     let now = ex.inner.cfg.clock.unix();
     if let Some(retry_after_secs) = ex.inner.limiter.blocked(&source, now) {
@@ -127,7 +150,7 @@ async fn authenticate_http(
     }
     // ASCII is what `HeaderValue::to_str` accepts of a value hyper parsed (it refuses the other
     // control characters), checked a word at a time instead of a byte at a time
-    let auth_header = parts
+    let auth_header = head
         .headers
         .get("authorization")
         .map(|v| v.as_bytes())
@@ -220,12 +243,8 @@ impl HttpAuth {
     }
 }
 
-async fn ews(
-    State(ex): State<Exchange>,
-    parts: axum::http::request::Parts,
-    body: Bytes,
-) -> Response {
-    let auth = match authenticate_http(&ex, &parts).await {
+async fn ews(State(ex): State<Exchange>, head: Head, body: Bytes) -> Response {
+    let auth = match authenticate_http(&ex, &head).await {
         Ok(a) => a,
         Err(r) => return r,
     };
@@ -250,9 +269,9 @@ async fn ews(
 
 /// `GET /EWS/Exchange.asmx/s/GetUserPhoto?email=<smtp>&size=HR…`: the REST form of
 /// GetUserPhoto (MS-OXWSPHOTO), authenticated like EWS: the image, or 404 when there is none.
-async fn rest_user_photo(ex: Exchange, parts: axum::http::request::Parts) -> Response {
+async fn rest_user_photo(ex: Exchange, head: Head, uri: &axum::http::Uri) -> Response {
     const OP: &str = "GetUserPhoto (REST)";
-    let auth = match authenticate_http(&ex, &parts).await {
+    let auth = match authenticate_http(&ex, &head).await {
         Ok(a) => a,
         Err(r) => return r,
     };
@@ -262,7 +281,7 @@ async fn rest_user_photo(ex: Exchange, parts: axum::http::request::Parts) -> Res
     };
     let mut email: Option<String> = None;
     let mut size: Option<String> = None;
-    let query = reqwest::Url::parse(&format!("http://host/?{}", parts.uri.query().unwrap_or("")));
+    let query = reqwest::Url::parse(&format!("http://host/?{}", uri.query().unwrap_or("")));
     for (k, v) in query.iter().flat_map(|u| u.query_pairs()) {
         if k.eq_ignore_ascii_case("email") {
             email = Some(v.into_owned());
