@@ -19,13 +19,21 @@ use lab::client::mint_f1;
 const GET_FOLDER: &str = r#"<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><s:Header><t:RequestServerVersion Version="Exchange2016"/></s:Header><s:Body><m:GetFolder><m:FolderShape><t:BaseShape>Default</t:BaseShape></m:FolderShape><m:FolderIds><t:DistinguishedFolderId Id="conversationhistory"/></m:FolderIds></m:GetFolder></s:Body></s:Envelope>"#;
 const CREATE_ITEM: &str = r#"<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><s:Header><t:RequestServerVersion Version="Exchange2016"/></s:Header><s:Body><m:CreateItem MessageDisposition="SaveOnly"><m:SavedItemFolderId><t:DistinguishedFolderId Id="conversationhistory"/></m:SavedItemFolderId><m:Items><t:Message><t:ItemClass>IPM.Note.Microsoft.Conversation</t:ItemClass><t:Subject>load</t:Subject><t:Body BodyType="HTML">&lt;div&gt;load test transcript&lt;/div&gt;</t:Body></t:Message></m:Items></m:CreateItem></s:Body></s:Envelope>"#;
 
-/// A SOAP POST of `body` to `url`, with the bearer when one is given.
+/// A SOAP POST of `body` to `url`, with the bearer when one is given. The `Authorization` value
+/// is built once, as a partner reusing its token does: formatting and checking a 2.4 KB header
+/// per request is the client's cost, and the client shares this process's two cores.
 fn ews_post(url: &str, bearer: Option<&str>, body: &'static str) -> phase::Make {
-    let (url, bearer) = (url.to_owned(), bearer.map(str::to_owned));
+    let url = url.to_owned();
+    let auth = bearer.map(|t| {
+        let mut v = reqwest::header::HeaderValue::from_str(&format!("Bearer {t}"))
+            .expect("a token is a valid header value");
+        v.set_sensitive(true);
+        v
+    });
     Arc::new(move |h| {
         let r = h.post(&url).header("content-type", "text/xml").body(body);
-        match &bearer {
-            Some(t) => r.bearer_auth(t),
+        match &auth {
+            Some(v) => r.header(reqwest::header::AUTHORIZATION, v.clone()),
             None => r,
         }
     })
@@ -56,6 +64,43 @@ async fn main() {
         .expect("token");
     let ews = format!("{}/EWS/Exchange.asmx", lab.info.exchange_url);
     let noauth = format!("{}/bench/noauth/EWS/Exchange.asmx", lab.info.exchange_url);
+    // `LOAD_SERVE=<dir>` writes the two routes, the token and the request bodies there and serves
+    // until killed: for a load generator in another process (`bench/ews-oha.sh`).
+    if let Ok(out) = std::env::var("LOAD_SERVE") {
+        let out = std::path::Path::new(&out);
+        for (name, text) in [
+            ("auth-url", ews.as_str()),
+            ("noauth-url", noauth.as_str()),
+            ("authorization", &format!("Bearer {token}")),
+            ("GetFolder.xml", GET_FOLDER),
+            ("CreateItem.xml", CREATE_ITEM),
+        ] {
+            std::fs::write(out.join(name), text).expect("write");
+        }
+        std::fs::write(out.join("ready"), "").expect("write");
+        std::future::pending::<()>().await;
+    }
+    // `LOAD_ONLY=<GetFolder|CreateItem>:<auth|noauth>` runs that one phase (cache on) and stops:
+    // for a profiler attached to the whole process.
+    if let Ok(only) = std::env::var("LOAD_ONLY") {
+        let (op, route) = only.split_once(':').unwrap_or((&only, "auth"));
+        let body = match op {
+            "GetFolder" => GET_FOLDER,
+            "CreateItem" => CREATE_ITEM,
+            _ => panic!("LOAD_ONLY: the operation is GetFolder or CreateItem, not {op:?}"),
+        };
+        let make = match route {
+            "auth" => ews_post(&ews, Some(&token), body),
+            "noauth" => ews_post(&noauth, None, body),
+            _ => panic!("LOAD_ONLY: the route is auth or noauth, not {route:?}"),
+        };
+        let p = run_phase(&only, secs, conns, make).await;
+        println!(
+            "{:<28} {:>9.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms   errors {}   CPU {:>5.1} µs/req   {} requests",
+            p.name, p.rps, p.p50_ms, p.p99_ms, p.errors, p.cpu_us, p.ok
+        );
+        return;
+    }
     println!("{secs} s per phase, {conns} connections, loopback, one process");
     let mut phases = Vec::new();
     // CreateItem phases each write into their own empty folder, so that no phase pays for the
