@@ -96,8 +96,8 @@ async fn main() {
         };
         let p = run_phase(&only, secs, conns, make).await;
         println!(
-            "{:<28} {:>9.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms   errors {}   CPU {:>5.1} µs/req   {} requests",
-            p.name, p.rps, p.p50_ms, p.p99_ms, p.errors, p.cpu_us, p.ok
+            "{:<28} {:>9.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms   errors {}   CPU {:>5.1} µs/req   {:.1} allocations/req   {} requests",
+            p.name, p.rps, p.p50_ms, p.p99_ms, p.errors, p.cpu_us, p.allocs, p.ok
         );
         return;
     }
@@ -147,8 +147,8 @@ async fn main() {
     }
     for p in &phases {
         println!(
-            "{:<28} {:>9.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms   errors {}   CPU {:>5.1} µs/req",
-            p.name, p.rps, p.p50_ms, p.p99_ms, p.errors, p.cpu_us
+            "{:<28} {:>9.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms   errors {}   CPU {:>5.1} µs/req   {:>5.1} allocations/req",
+            p.name, p.rps, p.p50_ms, p.p99_ms, p.errors, p.cpu_us, p.allocs
         );
     }
     // The cache-on ratios in paired rounds: one-second slices of the no-auth route and of the

@@ -6,6 +6,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+/// The system allocator, counted: each phase reports its heap allocations per request, a figure
+/// this shared machine's noise does not move (atomic counters; the same for every phase).
+#[global_allocator]
+static GLOBAL: &stats_alloc::StatsAlloc<std::alloc::System> = &stats_alloc::INSTRUMENTED_SYSTEM;
+
+/// Heap allocations so far in this process (reallocations included).
+pub fn allocations() -> u64 {
+    let s = GLOBAL.stats();
+    (s.allocations + s.reallocations) as u64
+}
+
 /// Builds one request of a phase on a connection's client.
 pub type Make = Arc<dyn Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync>;
 
@@ -20,6 +31,8 @@ pub struct Phase {
     /// This process's CPU time (user + system, load generator included) per successful
     /// request, in µs; robust to other work on a shared machine where the rate is not.
     pub cpu_us: f64,
+    /// Heap allocations per successful request, the load generator's included.
+    pub allocs: f64,
 }
 
 pub async fn run_phase(name: &str, secs: u64, conns: usize, make: Make) -> Phase {
@@ -32,6 +45,7 @@ pub async fn run_phase_for(name: &str, length: Duration, conns: usize, make: Mak
     let errors = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     let cpu0 = cpu_secs("self");
+    let allocs0 = allocations();
     let start = Instant::now();
     for _ in 0..conns {
         let (stop, errors, make) = (stop.clone(), errors.clone(), make.clone());
@@ -66,6 +80,7 @@ pub async fn run_phase_for(name: &str, length: Duration, conns: usize, make: Mak
         all.extend(t.await.unwrap_or_default());
     }
     let elapsed = start.elapsed().as_secs_f64();
+    let allocs = allocations() - allocs0;
     let cpu = cpu_secs("self")
         .zip(cpu0)
         .map(|(b, a)| b - a)
@@ -87,6 +102,7 @@ pub async fn run_phase_for(name: &str, length: Duration, conns: usize, make: Mak
         p99_ms: pct(0.99),
         errors,
         cpu_us: cpu / ok.max(1) as f64 * 1e6,
+        allocs: allocs as f64 / ok.max(1) as f64,
     }
 }
 
