@@ -144,6 +144,9 @@ impl AuthFailure {
 pub struct Caller {
     pub partner: String,
     pub app: String,
+    /// The partner's own key in the failure budget (`app:<app>`), built once per authentication
+    /// rather than on every request of a cached token.
+    pub app_limit_key: String,
     pub roles: Vec<String>,
     /// Scopes of the ApplicationImpersonation assignments (`None`: the whole organization).
     pub impersonation_scopes: Vec<Option<String>>,

@@ -2,6 +2,7 @@
 //! the hardened reader, authorize with the partner's RBAC roles, run against the mailbox store,
 //! write the response. Every response carries `ServerVersionInfo`.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -54,6 +55,7 @@ async fn bench_noauth(State(ex): State<Exchange>, body: Bytes) -> Response {
     let caller = Caller {
         partner: "bench".into(),
         app: "bench".into(),
+        app_limit_key: "app:bench".into(),
         roles: vec!["UserApplication".into(), "ArchiveApplication".into()],
         impersonation_scopes: vec![],
         user: Some(user),
@@ -130,7 +132,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Head {
 struct HttpAuth {
     source: String,
     now: i64,
-    scheme: String,
+    scheme: Cow<'static, str>,
     /// The bearer of a refused request (its record and failure budget read it); a request that
     /// authenticated does not copy it.
     bearer: Option<String>,
@@ -142,7 +144,7 @@ struct HttpAuth {
 async fn authenticate_http(ex: &Exchange, head: &Head) -> Result<HttpAuth, Response> {
     let source = head
         .peer
-        .map(|p| format!("ip:{}", store::limit::source_of(p.ip())))
+        .map(|p| store::limit::source_key(p.ip()))
         .unwrap_or_else(|| "ip:unknown".into());
     let now = ex.inner.cfg.clock.unix();
     if let Some(retry_after_secs) = ex.inner.limiter.blocked(&source, now) {
@@ -156,13 +158,17 @@ async fn authenticate_http(ex: &Exchange, head: &Head) -> Result<HttpAuth, Respo
         .map(|v| v.as_bytes())
         .filter(|b| b.is_ascii())
         .and_then(|b| std::str::from_utf8(b).ok());
-    let scheme = auth_header
-        .map(|h| h.split(' ').next().unwrap_or("").to_owned())
-        .unwrap_or_default();
+    let scheme = match auth_header.map(|h| h.split(' ').next().unwrap_or("")) {
+        // the usual ones without a copy per request
+        Some("Bearer") => Cow::Borrowed("Bearer"),
+        Some("Basic") => Cow::Borrowed("Basic"),
+        Some(other) => Cow::Owned(other.to_owned()),
+        None => Cow::Borrowed(""),
+    };
     // A partner whose own (post-validation) failures exhausted its budget is refused once its
     // token is known to be authentic; forgeries naming it never count against it.
     let caller = ex.authenticate(auth_header).await.and_then(|c| {
-        match ex.inner.limiter.blocked(&format!("app:{}", c.app), now) {
+        match ex.inner.limiter.blocked(&c.app_limit_key, now) {
             Some(retry_after_secs) => Err(AuthFailure::RateLimited { retry_after_secs }),
             None => Ok(c),
         }
@@ -188,7 +194,7 @@ impl HttpAuth {
         &self,
         ex: &Exchange,
         operation: &str,
-        verdict: String,
+        verdict: Cow<'static, str>,
         caller: Option<&Caller>,
     ) -> TrafficRecord {
         TrafficRecord {
@@ -236,7 +242,7 @@ impl HttpAuth {
                 tracing::info!(reason = %f, "EWS request refused");
                 ex.inner
                     .traffic
-                    .record(self.record(ex, operation, f.to_string(), None));
+                    .record(self.record(ex, operation, f.to_string().into(), None));
                 Err(Box::new(ex.challenge(f)))
             }
         }
@@ -251,19 +257,19 @@ async fn ews(State(ex): State<Exchange>, head: Head, body: Bytes) -> Response {
     let parsed = request::parse_request(&body, &ews_proto::xml::Limits::default());
     let op_name = parsed
         .as_ref()
-        .map(|r| r.operation.name().to_owned())
-        .unwrap_or_else(|_| "(unparsed)".into());
-    let caller = match auth.caller_or_refuse(&ex, &op_name) {
+        .map(|r| r.operation.name())
+        .unwrap_or("(unparsed)");
+    let caller = match auth.caller_or_refuse(&ex, op_name) {
         Ok(c) => c,
         Err(r) => return *r,
     };
     let verdict = match &parsed {
-        Ok(_) => "ok".to_owned(),
-        Err(e) => format!("fault: {e}"),
+        Ok(_) => Cow::Borrowed("ok"),
+        Err(e) => Cow::Owned(format!("fault: {e}")),
     };
     ex.inner
         .traffic
-        .record(auth.record(&ex, &op_name, verdict, Some(&caller)));
+        .record(auth.record(&ex, op_name, verdict, Some(&caller)));
     serve_parsed(&ex, caller, parsed, &body).await
 }
 

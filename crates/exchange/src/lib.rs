@@ -474,6 +474,7 @@ impl Exchange {
         Ok(Caller {
             partner: partner_name,
             app: app.to_string(),
+            app_limit_key: format!("app:{app}"),
             roles,
             impersonation_scopes,
             user,

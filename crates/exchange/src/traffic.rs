@@ -22,9 +22,9 @@ pub struct TrafficRecord {
     pub user: Option<String>,
     pub partner: Option<String>,
     /// `ok` or the refusal reason.
-    pub verdict: String,
+    pub verdict: std::borrow::Cow<'static, str>,
     /// The authorization scheme seen (`Bearer`, `Basic`, none).
-    pub scheme: String,
+    pub scheme: std::borrow::Cow<'static, str>,
     /// Decoded outer and actor claims; the signature is elided (JSON text, written as it is).
     /// Shared by every record of one cached authentication.
     pub claims: Arc<Box<RawValue>>,

@@ -14,14 +14,31 @@ use std::sync::Mutex;
 /// network for IPv6, since one host commonly holds a whole /64 and could otherwise spread its
 /// failures over as many addresses as it likes.
 pub fn source_of(ip: std::net::IpAddr) -> String {
-    match ip.to_canonical() {
-        std::net::IpAddr::V4(v4) => v4.to_string(),
+    let mut out = String::new();
+    write_source(&mut out, ip);
+    out
+}
+
+/// The failure-budget key of a peer address: `ip:` and [`source_of`], built in one allocation
+/// (it is built for every request).
+pub fn source_key(ip: std::net::IpAddr) -> String {
+    let mut key = String::with_capacity(48);
+    key.push_str("ip:");
+    write_source(&mut key, ip);
+    key
+}
+
+fn write_source(out: &mut String, ip: std::net::IpAddr) {
+    use std::fmt::Write as _;
+    // writing into a String cannot fail
+    let _ = match ip.to_canonical() {
+        std::net::IpAddr::V4(v4) => write!(out, "{v4}"),
         std::net::IpAddr::V6(v6) => {
             let s = v6.segments();
             let net = std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
-            format!("{net}/64")
+            write!(out, "{net}/64")
         }
-    }
+    };
 }
 
 /// Failures allowed per key per window.
@@ -142,5 +159,14 @@ mod tests {
             source_of(ip("2001:db8:1:2::1")),
             source_of(ip("2001:db8:1:3::1"))
         );
+        // the services' key is the same source behind `ip:`
+        for a in [
+            "192.0.2.7",
+            "::ffff:192.0.2.7",
+            "2001:db8:1:2:aaaa::1",
+            "::1",
+        ] {
+            assert_eq!(source_key(ip(a)), format!("ip:{}", source_of(ip(a))));
+        }
     }
 }

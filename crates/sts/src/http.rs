@@ -273,7 +273,7 @@ async fn token(State(sts): State<Sts>, P(realm): P<String>, req: Request) -> Res
     let source = req
         .extensions()
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| format!("ip:{}", store::limit::source_of(c.0.ip())))
+        .map(|c| store::limit::source_key(c.0.ip()))
         .unwrap_or_else(|| "ip:unknown".into());
     let now = sts.now();
     if let Some(retry_after_secs) = sts.limiter().blocked(&source, now) {
