@@ -565,38 +565,26 @@ impl Handler<'_> {
         self.authorize(lineage.iter().flatten().any(|d| is_recoverable(d)))
     }
 
-    /// For each id, the refusal when its item lies under Recoverable Items and the caller lacks
-    /// ArchiveApplication; `None` when allowed, or unknown (the write itself reports that). Reads
-    /// only the items' folders, and each folder's lineage once.
-    async fn archive_refusals(
-        &self,
-        ids: &[String],
-    ) -> Result<Vec<Option<ResponseError>>, ResponseError> {
-        let mut out = vec![None; ids.len()];
+    /// Which existing items this caller's writes may change: without ArchiveApplication, none
+    /// under Recoverable Items. The store checks it inside the write's transaction, so an item
+    /// moved there by another request after this one read it is refused too.
+    fn item_guard(&self) -> mailbox::ItemGuard {
         if self.authorize(true).is_ok() {
-            return Ok(out);
+            mailbox::ItemGuard::Any
+        } else {
+            mailbox::ItemGuard::OutsideRecoverableItems
         }
-        let folders = self
-            .ex
-            .inner
-            .mbx
-            .item_folders(&self.key, ids.to_vec())
-            .await
-            .map_err(|e| err(&e))?;
-        let mut by_folder: std::collections::HashMap<String, Option<ResponseError>> =
-            std::collections::HashMap::new();
-        for (slot, folder) in out.iter_mut().zip(folders) {
-            let Ok(folder) = folder else { continue };
-            if !by_folder.contains_key(&folder) {
-                let r = self
-                    .authorize_write_in(&FolderSel::Id(folder.clone()))
-                    .await
-                    .err();
-                by_folder.insert(folder.clone(), r);
+    }
+
+    /// [`err`], with the refusal of [`Handler::authorize`] (which role is missing) for an item
+    /// the write's [`Handler::item_guard`] kept it from.
+    fn mailbox_err(&self, e: &MailboxError) -> ResponseError {
+        match e {
+            MailboxError::InRecoverableItems => {
+                self.authorize(true).err().unwrap_or_else(|| err(e))
             }
-            *slot = by_folder.get(&folder).cloned().flatten();
+            e => err(e),
         }
-        Ok(out)
     }
 
     async fn folder_view(&self, f: mailbox::Folder) -> FolderView {
@@ -904,40 +892,19 @@ impl Handler<'_> {
                 };
                 let ids: Vec<String> = d.item_ids.iter().map(|i| i.id.clone()).collect();
                 // Without ArchiveApplication, items under Recoverable Items (the archive) are
-                // refused one by one; the others are deleted as asked.
-                let denied = match self.archive_refusals(&ids).await {
-                    Ok(d) => d,
-                    Err(e) => {
-                        return resp::delete_item_response(&vec![Err(e); d.item_ids.len().max(1)]);
-                    }
-                };
-                let allowed: Vec<String> = ids
-                    .iter()
-                    .zip(&denied)
-                    .filter(|(_, d)| d.is_none())
-                    .map(|(id, _)| id.clone())
-                    .collect();
-                let deleted = if allowed.is_empty() {
-                    Ok(Vec::new())
-                } else {
-                    self.ex
-                        .inner
-                        .mbx
-                        .delete_items(&self.key, allowed, mode)
-                        .await
-                };
-                match deleted {
+                // refused one by one, where they are when the delete's own transaction runs; the
+                // others are deleted as asked.
+                match self
+                    .ex
+                    .inner
+                    .mbx
+                    .delete_items(&self.key, ids, mode, self.item_guard())
+                    .await
+                {
                     Ok(rs) => {
-                        let mut rs = rs.into_iter();
-                        let out: Vec<_> = denied
+                        let out: Vec<_> = rs
                             .into_iter()
-                            .map(|d| match d {
-                                Some(e) => Err(e),
-                                None => rs
-                                    .next()
-                                    .unwrap_or(Err(MailboxError::ItemNotFound))
-                                    .map_err(|e| err(&e)),
-                            })
+                            .map(|r| r.map_err(|e| self.mailbox_err(&e)))
                             .collect();
                         resp::delete_item_response(&out)
                     }
@@ -1132,8 +1099,9 @@ impl Handler<'_> {
         }
         let update = item_update_of(&change.updates)?;
         let id = change.item_id.id.clone();
-        // the item as it is, when authorization or the disposition rule needs it
-        if self.authorize(true).is_err() || u.message_disposition.is_none() {
+        // the item as it is, when the disposition rule needs it (where it is, for
+        // authorization, is checked by the update itself: `item_guard`)
+        if u.message_disposition.is_none() {
             let current = match self
                 .ex
                 .inner
@@ -1151,8 +1119,6 @@ impl Handler<'_> {
                     "MessageDisposition is required when updating a message (SaveOnly).",
                 ));
             }
-            self.authorize_write_in(&FolderSel::Id(current.folder_id.clone()))
-                .await?;
         }
         let overwrite = u.conflict_resolution != ConflictResolution::NeverOverwrite;
         match self
@@ -1165,6 +1131,7 @@ impl Handler<'_> {
                 change.item_id.change_key.clone(),
                 overwrite,
                 update,
+                self.item_guard(),
             )
             .await
         {
@@ -1179,7 +1146,7 @@ impl Handler<'_> {
             Err(MailboxError::ChangeKeyConflict) => {
                 Err(ResponseError::code("ErrorIrresolvableConflict"))
             }
-            Err(e) => Err(err(&e)),
+            Err(e) => Err(self.mailbox_err(&e)),
         }
     }
 
@@ -1215,51 +1182,35 @@ impl Handler<'_> {
             });
         }
         let ids: Vec<String> = m.item_ids.iter().map(|i| i.id.clone()).collect();
-        // moving an item out of Recoverable Items is a write there
-        let refused = if copy {
-            vec![None; n]
+        // moving an item out of Recoverable Items is a write there (checked by the move itself,
+        // `item_guard`); copying one out is not
+        let done = if copy {
+            self.ex.inner.mbx.copy_items(&self.key, ids, to).await
         } else {
-            match self.archive_refusals(&ids).await {
-                Ok(r) => r,
-                Err(e) => return all(e),
-            }
+            let guard = self.item_guard();
+            self.ex
+                .inner
+                .mbx
+                .move_items(&self.key, ids, to, guard)
+                .await
         };
-        let todo: Vec<String> = ids
-            .iter()
-            .zip(&refused)
-            .filter(|(_, r)| r.is_none())
-            .map(|(i, _)| i.clone())
-            .collect();
-        let done = if todo.is_empty() {
-            Ok(Vec::new())
-        } else if copy {
-            self.ex.inner.mbx.copy_items(&self.key, todo, to).await
-        } else {
-            self.ex.inner.mbx.move_items(&self.key, todo, to).await
-        };
-        let mut done = match done {
-            Ok(rs) => rs.into_iter(),
+        let done = match done {
+            Ok(rs) => rs,
             Err(e) => return all(to_folder_err(e)),
         };
-        let out: Vec<_> = refused
+        let out: Vec<_> = done
             .into_iter()
             .map(|r| match r {
-                Some(e) => Err(e),
-                None => match done.next() {
-                    Some(Ok(item)) => {
-                        Ok(
-                            (m.return_new_item_ids != Some(false)).then(|| resp::CreatedItem {
-                                kind: kind_of(&item),
-                                item_id: ItemRef {
-                                    id: item.id.clone(),
-                                    change_key: Some(item.change_key.clone()),
-                                },
-                            }),
-                        )
-                    }
-                    Some(Err(e)) => Err(err(&e)),
-                    None => Err(ResponseError::code("ErrorInternalServerError")),
-                },
+                Ok(item) => Ok(
+                    (m.return_new_item_ids != Some(false)).then(|| resp::CreatedItem {
+                        kind: kind_of(&item),
+                        item_id: ItemRef {
+                            id: item.id.clone(),
+                            change_key: Some(item.change_key.clone()),
+                        },
+                    }),
+                ),
+                Err(e) => Err(self.mailbox_err(&e)),
             })
             .collect();
         write(&out)

@@ -27,6 +27,10 @@ pub enum MailboxError {
     /// The presented change key is stale: the object changed since the client read it.
     #[error("the change key does not match the current version of the object")]
     ChangeKeyConflict,
+
+    /// The write's [`crate::ItemGuard`] keeps it out of Recoverable Items, and the item is there.
+    #[error("the item is under Recoverable Items, which this write may not change")]
+    InRecoverableItems,
     /// A sibling folder already has this display name (compared case-insensitively).
     #[error("a folder named {0:?} already exists under that parent")]
     FolderExists(String),
@@ -77,6 +81,7 @@ impl MailboxError {
             MailboxError::InvalidIdMalformed(_) => "ErrorInvalidIdMalformed",
             MailboxError::InvalidChangeKey => "ErrorInvalidChangeKey",
             MailboxError::ChangeKeyConflict => "ErrorIrresolvableConflict",
+            MailboxError::InRecoverableItems => "ErrorAccessDenied",
             MailboxError::FolderExists(_) => "ErrorFolderExists",
             MailboxError::UserConfigurationExists(_) => "ErrorItemSave",
             MailboxError::InvalidValue(_) => "ErrorInvalidValueForProperty",
@@ -110,6 +115,7 @@ mod tests {
             MailboxError::InvalidIdMalformed(""),
             MailboxError::InvalidChangeKey,
             MailboxError::ChangeKeyConflict,
+            MailboxError::InRecoverableItems,
             MailboxError::FolderExists(String::new()),
             MailboxError::UserConfigurationExists(String::new()),
             MailboxError::InvalidValue(String::new()),

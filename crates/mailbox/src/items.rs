@@ -12,7 +12,7 @@ use crate::limits::*;
 use crate::model::*;
 use crate::schema::RECOVERABLE_FOLDERS;
 use crate::store::{
-    MailboxStore, Mb, append_event, folder_distinguished, mailbox_row, make_page,
+    MailboxStore, Mb, append_event, folder_distinguished, lineage, mailbox_row, make_page,
     next_change_number, resolve_folder, to_i64, to_u64, touch_folder, window,
 };
 use crate::userconfig::{ConfigStreams, load_streams, validate_config_name};
@@ -555,6 +555,26 @@ pub(crate) fn item_header(
     .ok_or(MailboxError::ItemNotFound)
 }
 
+/// [`MailboxError::InRecoverableItems`] when `guard` keeps the write out of Recoverable Items and
+/// the item `local` is there (or [`MailboxError::ItemNotFound`]), read in the write's transaction.
+fn check_guard(tx: &Connection, mb: &Mb, local: i64, guard: ItemGuard) -> Result<(), MailboxError> {
+    match guard {
+        ItemGuard::Any => Ok(()),
+        ItemGuard::OutsideRecoverableItems => {
+            let (folder, _, _) = item_header(tx, mb, local)?;
+            let recoverable = lineage(tx, mb, folder)?
+                .iter()
+                .flatten()
+                .any(|d| RECOVERABLE_FOLDERS.contains(&d.as_str()));
+            if recoverable {
+                Err(MailboxError::InRecoverableItems)
+            } else {
+                Ok(())
+            }
+        }
+    }
+}
+
 fn item_local(mb: &Mb, id: &str) -> Result<i64, MailboxError> {
     local_id(id, IdKind::Item, &mb.key, || MailboxError::ItemNotFound)
 }
@@ -624,6 +644,7 @@ fn is_per_item(e: &MailboxError) -> bool {
         e,
         MailboxError::ItemNotFound
             | MailboxError::InvalidIdMalformed(_)
+            | MailboxError::InRecoverableItems
             | MailboxError::UserConfigurationExists(_)
             | MailboxError::ResponseBudgetExceeded { .. }
     )
@@ -888,12 +909,14 @@ impl MailboxStore {
     }
 
     /// Deletes items, one result per id in order (one transaction for all). Repeated ids in one
-    /// call act once. See [`DeleteMode`] for where items go.
+    /// call act once. See [`DeleteMode`] for where items go; `guard` says which items this call
+    /// may delete.
     pub async fn delete_items(
         &self,
         mailbox: &MailboxKey,
         ids: Vec<String>,
         mode: DeleteMode,
+        guard: ItemGuard,
     ) -> Result<Vec<Result<(), MailboxError>>, MailboxError> {
         check_id_count(ids.len())?;
         let key = mailbox.as_str().to_owned();
@@ -905,6 +928,7 @@ impl MailboxStore {
                 if !done.insert(local) {
                     return Ok(());
                 }
+                check_guard(tx, &mb, local, guard)?;
                 delete_one(tx, &mb, local, mode, now_us)
             })
         })
@@ -958,16 +982,23 @@ impl MailboxStore {
         expected_change_key: Option<String>,
         update: ItemUpdate,
     ) -> Result<Item, MailboxError> {
-        self.update_item_resolving(mailbox, id, expected_change_key, false, update)
-            .await
-            .map(|(item, _)| item)
+        self.update_item_resolving(
+            mailbox,
+            id,
+            expected_change_key,
+            false,
+            update,
+            ItemGuard::Any,
+        )
+        .await
+        .map(|(item, _)| item)
     }
 
     /// [`MailboxStore::update_item`] with a conflict policy. A malformed `change_key` is always
     /// [`MailboxError::InvalidChangeKey`]; a stale one is [`MailboxError::ChangeKeyConflict`]
     /// unless `overwrite`, in which case the update is applied anyway and the returned flag says
     /// a conflict was overridden. The whole update is one transaction: a failing field writes
-    /// nothing.
+    /// nothing. `guard` says which items this call may change.
     pub async fn update_item_resolving(
         &self,
         mailbox: &MailboxKey,
@@ -975,6 +1006,7 @@ impl MailboxStore {
         change_key: Option<String>,
         overwrite: bool,
         update: ItemUpdate,
+        guard: ItemGuard,
     ) -> Result<(Item, bool), MailboxError> {
         let mut update = update;
         if let Some(Some(s)) = &update.subject {
@@ -1003,6 +1035,7 @@ impl MailboxStore {
             let mb = mailbox_row(tx, &key)?;
             let local = item_local(&mb, &id)?;
             let (folder, cn, config) = item_header(tx, &mb, local)?;
+            check_guard(tx, &mb, local, guard)?;
             let mut conflicted = false;
             if let Some(ck) = &change_key {
                 match check_change_key(ck, IdKind::Item, cn) {
@@ -1033,11 +1066,14 @@ impl MailboxStore {
     /// transaction for all). Ids stay the same, change keys change; an item already in the
     /// destination is left as it is. An unknown destination fails the whole call with
     /// [`MailboxError::FolderNotFound`]. The returned items have no body or streams loaded.
+    /// `guard` says which items this call may move (where they are; the destination is the
+    /// caller's to check).
     pub async fn move_items(
         &self,
         mailbox: &MailboxKey,
         ids: Vec<String>,
         destination: FolderSel,
+        guard: ItemGuard,
     ) -> Result<Vec<Result<Item, MailboxError>>, MailboxError> {
         check_id_count(ids.len())?;
         let key = mailbox.as_str().to_owned();
@@ -1045,7 +1081,10 @@ impl MailboxStore {
             let mb = mailbox_row(tx, &key)?;
             let to = resolve_folder(tx, &mb, &destination)?;
             let now_us = to_micros(now)?;
-            per_id(&mb, &ids, |local| move_one(tx, &mb, local, to, now_us))
+            per_id(&mb, &ids, |local| {
+                check_guard(tx, &mb, local, guard)?;
+                move_one(tx, &mb, local, to, now_us)
+            })
         })
         .await
     }

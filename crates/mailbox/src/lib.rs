@@ -50,9 +50,9 @@ pub use filter::{CompareOp, ContainmentMode, Field, Filter, Value};
 pub use ids::mailbox_of_id;
 pub use model::{
     Body, BodyType, Calendar, Created, DeleteMode, DictEntry, DictValue, Event, EventKind,
-    FindSpec, Folder, FolderSel, FreeBusy, Importance, Item, ItemUpdate, MailboxCounters,
-    MailboxKey, NewItem, Page, Paging, Recipient, Sensitivity, SortField, SortOrder,
-    StoredUserConfig, UserConfig, normalize_time,
+    FindSpec, Folder, FolderSel, FreeBusy, Importance, Item, ItemGuard, ItemUpdate,
+    MailboxCounters, MailboxKey, NewItem, Page, Paging, Recipient, Sensitivity, SortField,
+    SortOrder, StoredUserConfig, UserConfig, normalize_time,
 };
 pub use store::{Clock, MailboxStore};
 

@@ -379,6 +379,18 @@ pub enum DeleteMode {
     MoveToDeletedItems,
 }
 
+/// Which existing items a write may change, checked inside the write's own transaction: an item
+/// can move (another request's MoveItem or DeleteItem) between a caller's reading where it is and
+/// its write, so a check made before the write does not hold for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemGuard {
+    /// Any item of the mailbox.
+    Any,
+    /// Only items outside Recoverable Items (the dumpster and its folders): an item there is
+    /// [`crate::MailboxError::InRecoverableItems`] for that id, and nothing of it is written.
+    OutsideRecoverableItems,
+}
+
 /// Item fields a find can sort on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortField {

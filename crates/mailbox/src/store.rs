@@ -216,23 +216,8 @@ impl MailboxStore {
         let key = mailbox.as_str().to_owned();
         self.read(move |tx| {
             let mb = mailbox_row(tx, &key)?;
-            let mut id = Some(resolve_folder(tx, &mb, &folder)?);
-            let mut out = Vec::new();
-            let mut st = tx.prepare_cached(
-                "SELECT parent_id, distinguished FROM folders WHERE id = ?1 AND mailbox_id = ?2",
-            )?;
-            while let Some(f) = id {
-                if out.len() > 64 {
-                    return Err(MailboxError::Corrupt(format!(
-                        "folder {f} has more than 64 ancestors"
-                    )));
-                }
-                let (parent, d): (Option<i64>, Option<String>) =
-                    st.query_row(params![f, mb.id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-                out.push(d);
-                id = parent;
-            }
-            Ok(out)
+            let id = resolve_folder(tx, &mb, &folder)?;
+            lineage(tx, &mb, id)
         })
         .await
     }
@@ -508,6 +493,31 @@ pub(crate) fn touch_folder(
     tx.prepare_cached("UPDATE folders SET change_number = ?2, last_modified = ?3 WHERE id = ?1")?
         .execute(params![folder, cn, now_us])?;
     Ok(())
+}
+
+/// [`MailboxStore::folder_lineage`] of a local folder id, inside a transaction.
+pub(crate) fn lineage(
+    tx: &Connection,
+    mb: &Mb,
+    folder: i64,
+) -> Result<Vec<Option<String>>, MailboxError> {
+    let mut id = Some(folder);
+    let mut out = Vec::new();
+    let mut st = tx.prepare_cached(
+        "SELECT parent_id, distinguished FROM folders WHERE id = ?1 AND mailbox_id = ?2",
+    )?;
+    while let Some(f) = id {
+        if out.len() > 64 {
+            return Err(MailboxError::Corrupt(format!(
+                "folder {f} has more than 64 ancestors"
+            )));
+        }
+        let (parent, d): (Option<i64>, Option<String>) =
+            st.query_row(params![f, mb.id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        out.push(d);
+        id = parent;
+    }
+    Ok(out)
 }
 
 /// The local id of a folder of this mailbox.

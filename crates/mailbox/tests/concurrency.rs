@@ -129,10 +129,15 @@ async fn concurrent_deletes_of_one_item_succeed_once() {
     for _ in 0..20 {
         let (s, m, id) = (s.clone(), m.clone(), item.id.clone());
         tasks.push(tokio::spawn(async move {
-            s.delete_items(&m, vec![id], mailbox::DeleteMode::Hard)
-                .await
-                .unwrap()
-                .remove(0)
+            s.delete_items(
+                &m,
+                vec![id],
+                mailbox::DeleteMode::Hard,
+                mailbox::ItemGuard::Any,
+            )
+            .await
+            .unwrap()
+            .remove(0)
         }));
     }
     let mut ok = 0;

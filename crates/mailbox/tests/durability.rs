@@ -52,15 +52,25 @@ async fn everything_survives_reopen() {
             )
             .await
             .unwrap();
-        s.delete_items(&m, vec![items[3].id.clone()], DeleteMode::Hard)
-            .await
-            .unwrap()[0]
+        s.delete_items(
+            &m,
+            vec![items[3].id.clone()],
+            DeleteMode::Hard,
+            mailbox::ItemGuard::Any,
+        )
+        .await
+        .unwrap()[0]
             .as_ref()
             .unwrap();
         items.pop();
-        s.delete_items(&m, vec![items[2].id.clone()], DeleteMode::Soft)
-            .await
-            .unwrap()[0]
+        s.delete_items(
+            &m,
+            vec![items[2].id.clone()],
+            DeleteMode::Soft,
+            mailbox::ItemGuard::Any,
+        )
+        .await
+        .unwrap()[0]
             .as_ref()
             .unwrap();
         let greeting = s

@@ -135,7 +135,12 @@ async fn get_items_reports_per_id() {
     );
     // Bob can still read his own item, and deleting it through Alice's mailbox fails.
     let del = s
-        .delete_items(&alice, vec![b[0].id.clone()], DeleteMode::Hard)
+        .delete_items(
+            &alice,
+            vec![b[0].id.clone()],
+            DeleteMode::Hard,
+            mailbox::ItemGuard::Any,
+        )
         .await
         .unwrap();
     assert!(matches!(del[0], Err(MailboxError::ItemNotFound)));
@@ -167,7 +172,12 @@ async fn delete_modes_move_items_and_counts_follow() {
 
     // Hard: gone for good.
     let r = s
-        .delete_items(&m, vec![ids[0].clone()], DeleteMode::Hard)
+        .delete_items(
+            &m,
+            vec![ids[0].clone()],
+            DeleteMode::Hard,
+            mailbox::ItemGuard::Any,
+        )
         .await
         .unwrap();
     assert!(r[0].is_ok());
@@ -178,15 +188,25 @@ async fn delete_modes_move_items_and_counts_follow() {
     ));
     // deleting again: not found
     let r = s
-        .delete_items(&m, vec![ids[0].clone()], DeleteMode::Hard)
+        .delete_items(
+            &m,
+            vec![ids[0].clone()],
+            DeleteMode::Hard,
+            mailbox::ItemGuard::Any,
+        )
         .await
         .unwrap();
     assert!(matches!(r[0], Err(MailboxError::ItemNotFound)));
 
     // Soft: into Recoverable Items\Deletions, same id still readable there.
-    s.delete_items(&m, vec![ids[1].clone()], DeleteMode::Soft)
-        .await
-        .unwrap()[0]
+    s.delete_items(
+        &m,
+        vec![ids[1].clone()],
+        DeleteMode::Soft,
+        mailbox::ItemGuard::Any,
+    )
+    .await
+    .unwrap()[0]
         .as_ref()
         .unwrap();
     assert_eq!(counts(&s, &m, "inbox").await, (2, 1, 0));
@@ -205,9 +225,14 @@ async fn delete_modes_move_items_and_counts_follow() {
     assert_ne!(soft.change_key, items[1].change_key);
     // Soft again from Deletions: to Purges; and again: stays in Purges.
     for _ in 0..2 {
-        s.delete_items(&m, vec![ids[1].clone()], DeleteMode::Soft)
-            .await
-            .unwrap()[0]
+        s.delete_items(
+            &m,
+            vec![ids[1].clone()],
+            DeleteMode::Soft,
+            mailbox::ItemGuard::Any,
+        )
+        .await
+        .unwrap()[0]
             .as_ref()
             .unwrap();
         assert_eq!(counts(&s, &m, "recoverableitemsdeletions").await, (0, 0, 0));
@@ -215,16 +240,26 @@ async fn delete_modes_move_items_and_counts_follow() {
     }
 
     // MoveToDeletedItems: into Deleted Items, then from there into Deletions.
-    s.delete_items(&m, vec![ids[2].clone()], DeleteMode::MoveToDeletedItems)
-        .await
-        .unwrap()[0]
+    s.delete_items(
+        &m,
+        vec![ids[2].clone()],
+        DeleteMode::MoveToDeletedItems,
+        mailbox::ItemGuard::Any,
+    )
+    .await
+    .unwrap()[0]
         .as_ref()
         .unwrap();
     assert_eq!(counts(&s, &m, "inbox").await, (1, 0, 0));
     assert_eq!(counts(&s, &m, "deleteditems").await, (1, 1, 0));
-    s.delete_items(&m, vec![ids[2].clone()], DeleteMode::MoveToDeletedItems)
-        .await
-        .unwrap()[0]
+    s.delete_items(
+        &m,
+        vec![ids[2].clone()],
+        DeleteMode::MoveToDeletedItems,
+        mailbox::ItemGuard::Any,
+    )
+    .await
+    .unwrap()[0]
         .as_ref()
         .unwrap();
     assert_eq!(counts(&s, &m, "deleteditems").await, (0, 0, 0));
@@ -236,6 +271,7 @@ async fn delete_modes_move_items_and_counts_follow() {
             &m,
             vec![ids[3].clone(), ids[3].clone()],
             DeleteMode::MoveToDeletedItems,
+            mailbox::ItemGuard::Any,
         )
         .await
         .unwrap();
@@ -723,7 +759,9 @@ async fn limits_are_enforced() {
         MailboxError::InvalidRequest(_)
     ));
     assert!(matches!(
-        s.delete_items(&m, ids, DeleteMode::Hard).await.unwrap_err(),
+        s.delete_items(&m, ids, DeleteMode::Hard, mailbox::ItemGuard::Any)
+            .await
+            .unwrap_err(),
         MailboxError::InvalidRequest(_)
     ));
     assert_eq!(counts(&s, &m, "inbox").await, (0, 0, 0));

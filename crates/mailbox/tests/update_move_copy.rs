@@ -29,6 +29,7 @@ async fn update_resolving_overwrites_or_refuses_a_stale_change_key() {
             Some(item.change_key.clone()),
             false,
             set_subject("two"),
+            mailbox::ItemGuard::Any,
         )
         .await
         .unwrap();
@@ -43,6 +44,7 @@ async fn update_resolving_overwrites_or_refuses_a_stale_change_key() {
             Some(item.change_key.clone()),
             false,
             set_subject("three"),
+            mailbox::ItemGuard::Any,
         )
         .await
         .unwrap_err();
@@ -61,6 +63,7 @@ async fn update_resolving_overwrites_or_refuses_a_stale_change_key() {
             Some(item.change_key.clone()),
             true,
             set_subject("three"),
+            mailbox::ItemGuard::Any,
         )
         .await
         .unwrap();
@@ -74,6 +77,7 @@ async fn update_resolving_overwrites_or_refuses_a_stale_change_key() {
             Some("junk".into()),
             true,
             set_subject("x"),
+            mailbox::ItemGuard::Any,
         )
         .await
         .unwrap_err();
@@ -207,6 +211,7 @@ async fn move_items_keeps_ids_and_reports_per_id() {
                 items[1].id.clone(),
             ],
             d("inbox"),
+            mailbox::ItemGuard::Any,
         )
         .await
         .unwrap();
@@ -224,7 +229,12 @@ async fn move_items_keeps_ids_and_reports_per_id() {
     assert_eq!(counts(&s, &b, "inbox").await, (1, 1, 0));
     // an unknown destination fails the call
     let e = s
-        .move_items(&m, vec![items[0].id.clone()], d("nosuchfolder"))
+        .move_items(
+            &m,
+            vec![items[0].id.clone()],
+            d("nosuchfolder"),
+            mailbox::ItemGuard::Any,
+        )
         .await
         .unwrap_err();
     assert!(matches!(e, MailboxError::FolderNotFound));
@@ -234,6 +244,7 @@ async fn move_items_keeps_ids_and_reports_per_id() {
             &m,
             vec![items[0].id.clone(); MAX_ITEMS_PER_CALL + 1],
             d("inbox"),
+            mailbox::ItemGuard::Any,
         )
         .await
         .unwrap_err();
@@ -326,4 +337,87 @@ async fn copy_items_makes_new_items_with_everything() {
         .await
         .unwrap_err();
     assert!(matches!(e, MailboxError::FolderNotFound));
+}
+
+/// Regression: EWS checked where an item was (for ArchiveApplication) before the write, so an
+/// item moved under Recoverable Items between that read and the write (by another request's
+/// DeleteItem or MoveItem) was changed anyway. The guard is now checked by the write itself:
+/// here the item is read in the Inbox, then soft-deleted, then written with the guard.
+#[tokio::test]
+async fn a_guarded_write_refuses_an_item_that_moved_under_recoverable_items() {
+    use mailbox::{DeleteMode, FolderSel, ItemGuard};
+    let s = store_with(&["alice"]).await;
+    let m = key("alice");
+    let items = s
+        .create_items(
+            &m,
+            d("inbox"),
+            vec![msg("kept"), msg("moved away"), msg("free")],
+        )
+        .await
+        .unwrap();
+    let [kept, moved, free] = [0, 1, 2].map(|i| items[i].id.clone());
+    let inbox = s.get_items(&m, vec![moved.clone()]).await.unwrap()[0]
+        .as_ref()
+        .unwrap()
+        .folder_id
+        .clone();
+    // the caller's read: the item is in the Inbox ...
+    assert_eq!(
+        s.folder_lineage(&m, FolderSel::Id(inbox)).await.unwrap()[0].as_deref(),
+        Some("inbox")
+    );
+    // ... and another request moves it to Recoverable Items\Deletions
+    s.delete_items(&m, vec![moved.clone()], DeleteMode::Soft, ItemGuard::Any)
+        .await
+        .unwrap()[0]
+        .as_ref()
+        .unwrap();
+    let guard = ItemGuard::OutsideRecoverableItems;
+    let subject = |x: &str| ItemUpdate {
+        subject: Some(Some(x.into())),
+        ..ItemUpdate::default()
+    };
+    let r = s
+        .update_item_resolving(&m, moved.clone(), None, true, subject("changed"), guard)
+        .await;
+    assert!(matches!(r, Err(MailboxError::InRecoverableItems)), "{r:?}");
+    assert_eq!(r.unwrap_err().response_code(), "ErrorAccessDenied");
+    // a batch refuses that id alone and does the others
+    let moves = s
+        .move_items(&m, vec![moved.clone(), kept.clone()], d("drafts"), guard)
+        .await
+        .unwrap();
+    assert!(matches!(moves[0], Err(MailboxError::InRecoverableItems)));
+    assert!(moves[1].is_ok());
+    let deletes = s
+        .delete_items(
+            &m,
+            vec![free.clone(), moved.clone()],
+            DeleteMode::Hard,
+            guard,
+        )
+        .await
+        .unwrap();
+    assert!(deletes[0].is_ok());
+    assert!(matches!(deletes[1], Err(MailboxError::InRecoverableItems)));
+    // nothing of it was written: same subject, still in Deletions
+    let now = s
+        .get_items(&m, vec![moved.clone()])
+        .await
+        .unwrap()
+        .remove(0)
+        .unwrap();
+    assert_eq!(now.subject.as_deref(), Some("moved away"));
+    let lineage = s
+        .folder_lineage(&m, FolderSel::Id(now.folder_id.clone()))
+        .await
+        .unwrap();
+    assert_eq!(lineage[0].as_deref(), Some("recoverableitemsdeletions"));
+    // a caller the guard does not restrict may
+    let (updated, _) = s
+        .update_item_resolving(&m, moved, None, true, subject("changed"), ItemGuard::Any)
+        .await
+        .unwrap();
+    assert_eq!(updated.subject.as_deref(), Some("changed"));
 }
