@@ -1,6 +1,7 @@
 //! Store invariants under concurrency (after Stalwart's `tests/src/store/ops.rs`).
 mod common;
 
+use mailbox::ItemGuard;
 use std::collections::HashSet;
 
 use common::*;
@@ -129,15 +130,10 @@ async fn concurrent_deletes_of_one_item_succeed_once() {
     for _ in 0..20 {
         let (s, m, id) = (s.clone(), m.clone(), item.id.clone());
         tasks.push(tokio::spawn(async move {
-            s.delete_items(
-                &m,
-                vec![id],
-                mailbox::DeleteMode::Hard,
-                mailbox::ItemGuard::Any,
-            )
-            .await
-            .unwrap()
-            .remove(0)
+            s.delete_items(&m, vec![id], mailbox::DeleteMode::Hard, ItemGuard::Any)
+                .await
+                .unwrap()
+                .remove(0)
         }));
     }
     let mut ok = 0;

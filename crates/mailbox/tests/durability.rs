@@ -2,6 +2,7 @@
 mod common;
 
 use common::*;
+use mailbox::ItemGuard;
 use mailbox::{
     Body, BodyType, Calendar, DeleteMode, DictEntry, DictValue, FindSpec, FreeBusy, MailboxStore,
     NewItem, Paging, UserConfig,
@@ -56,7 +57,7 @@ async fn everything_survives_reopen() {
             &m,
             vec![items[3].id.clone()],
             DeleteMode::Hard,
-            mailbox::ItemGuard::Any,
+            ItemGuard::Any,
         )
         .await
         .unwrap()[0]
@@ -67,7 +68,7 @@ async fn everything_survives_reopen() {
             &m,
             vec![items[2].id.clone()],
             DeleteMode::Soft,
-            mailbox::ItemGuard::Any,
+            ItemGuard::Any,
         )
         .await
         .unwrap()[0]

@@ -1,6 +1,7 @@
 mod common;
 
 use common::*;
+use mailbox::ItemGuard;
 use mailbox::{
     Body, BodyType, Calendar, DeleteMode, EventKind, FindSpec, FolderSel, FreeBusy, Importance,
     ItemUpdate, MailboxError, NewItem, Paging, Recipient, Sensitivity, normalize_time,
@@ -139,7 +140,7 @@ async fn get_items_reports_per_id() {
             &alice,
             vec![b[0].id.clone()],
             DeleteMode::Hard,
-            mailbox::ItemGuard::Any,
+            ItemGuard::Any,
         )
         .await
         .unwrap();
@@ -172,12 +173,7 @@ async fn delete_modes_move_items_and_counts_follow() {
 
     // Hard: gone for good.
     let r = s
-        .delete_items(
-            &m,
-            vec![ids[0].clone()],
-            DeleteMode::Hard,
-            mailbox::ItemGuard::Any,
-        )
+        .delete_items(&m, vec![ids[0].clone()], DeleteMode::Hard, ItemGuard::Any)
         .await
         .unwrap();
     assert!(r[0].is_ok());
@@ -188,25 +184,15 @@ async fn delete_modes_move_items_and_counts_follow() {
     ));
     // deleting again: not found
     let r = s
-        .delete_items(
-            &m,
-            vec![ids[0].clone()],
-            DeleteMode::Hard,
-            mailbox::ItemGuard::Any,
-        )
+        .delete_items(&m, vec![ids[0].clone()], DeleteMode::Hard, ItemGuard::Any)
         .await
         .unwrap();
     assert!(matches!(r[0], Err(MailboxError::ItemNotFound)));
 
     // Soft: into Recoverable Items\Deletions, same id still readable there.
-    s.delete_items(
-        &m,
-        vec![ids[1].clone()],
-        DeleteMode::Soft,
-        mailbox::ItemGuard::Any,
-    )
-    .await
-    .unwrap()[0]
+    s.delete_items(&m, vec![ids[1].clone()], DeleteMode::Soft, ItemGuard::Any)
+        .await
+        .unwrap()[0]
         .as_ref()
         .unwrap();
     assert_eq!(counts(&s, &m, "inbox").await, (2, 1, 0));
@@ -225,14 +211,9 @@ async fn delete_modes_move_items_and_counts_follow() {
     assert_ne!(soft.change_key, items[1].change_key);
     // Soft again from Deletions: to Purges; and again: stays in Purges.
     for _ in 0..2 {
-        s.delete_items(
-            &m,
-            vec![ids[1].clone()],
-            DeleteMode::Soft,
-            mailbox::ItemGuard::Any,
-        )
-        .await
-        .unwrap()[0]
+        s.delete_items(&m, vec![ids[1].clone()], DeleteMode::Soft, ItemGuard::Any)
+            .await
+            .unwrap()[0]
             .as_ref()
             .unwrap();
         assert_eq!(counts(&s, &m, "recoverableitemsdeletions").await, (0, 0, 0));
@@ -244,7 +225,7 @@ async fn delete_modes_move_items_and_counts_follow() {
         &m,
         vec![ids[2].clone()],
         DeleteMode::MoveToDeletedItems,
-        mailbox::ItemGuard::Any,
+        ItemGuard::Any,
     )
     .await
     .unwrap()[0]
@@ -256,7 +237,7 @@ async fn delete_modes_move_items_and_counts_follow() {
         &m,
         vec![ids[2].clone()],
         DeleteMode::MoveToDeletedItems,
-        mailbox::ItemGuard::Any,
+        ItemGuard::Any,
     )
     .await
     .unwrap()[0]
@@ -271,7 +252,7 @@ async fn delete_modes_move_items_and_counts_follow() {
             &m,
             vec![ids[3].clone(), ids[3].clone()],
             DeleteMode::MoveToDeletedItems,
-            mailbox::ItemGuard::Any,
+            ItemGuard::Any,
         )
         .await
         .unwrap();
@@ -759,7 +740,7 @@ async fn limits_are_enforced() {
         MailboxError::InvalidRequest(_)
     ));
     assert!(matches!(
-        s.delete_items(&m, ids, DeleteMode::Hard, mailbox::ItemGuard::Any)
+        s.delete_items(&m, ids, DeleteMode::Hard, ItemGuard::Any)
             .await
             .unwrap_err(),
         MailboxError::InvalidRequest(_)

@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use mailbox::ItemGuard;
 use mailbox::{
     Body, BodyType, EventKind, ItemUpdate, MailboxError, UserConfig, limits::MAX_ITEMS_PER_CALL,
 };
@@ -29,7 +30,7 @@ async fn update_resolving_overwrites_or_refuses_a_stale_change_key() {
             Some(item.change_key.clone()),
             false,
             set_subject("two"),
-            mailbox::ItemGuard::Any,
+            ItemGuard::Any,
         )
         .await
         .unwrap();
@@ -44,7 +45,7 @@ async fn update_resolving_overwrites_or_refuses_a_stale_change_key() {
             Some(item.change_key.clone()),
             false,
             set_subject("three"),
-            mailbox::ItemGuard::Any,
+            ItemGuard::Any,
         )
         .await
         .unwrap_err();
@@ -63,7 +64,7 @@ async fn update_resolving_overwrites_or_refuses_a_stale_change_key() {
             Some(item.change_key.clone()),
             true,
             set_subject("three"),
-            mailbox::ItemGuard::Any,
+            ItemGuard::Any,
         )
         .await
         .unwrap();
@@ -77,7 +78,7 @@ async fn update_resolving_overwrites_or_refuses_a_stale_change_key() {
             Some("junk".into()),
             true,
             set_subject("x"),
-            mailbox::ItemGuard::Any,
+            ItemGuard::Any,
         )
         .await
         .unwrap_err();
@@ -211,7 +212,7 @@ async fn move_items_keeps_ids_and_reports_per_id() {
                 items[1].id.clone(),
             ],
             d("inbox"),
-            mailbox::ItemGuard::Any,
+            ItemGuard::Any,
         )
         .await
         .unwrap();
@@ -233,7 +234,7 @@ async fn move_items_keeps_ids_and_reports_per_id() {
             &m,
             vec![items[0].id.clone()],
             d("nosuchfolder"),
-            mailbox::ItemGuard::Any,
+            ItemGuard::Any,
         )
         .await
         .unwrap_err();
@@ -244,7 +245,7 @@ async fn move_items_keeps_ids_and_reports_per_id() {
             &m,
             vec![items[0].id.clone(); MAX_ITEMS_PER_CALL + 1],
             d("inbox"),
-            mailbox::ItemGuard::Any,
+            ItemGuard::Any,
         )
         .await
         .unwrap_err();

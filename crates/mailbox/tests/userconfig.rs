@@ -1,6 +1,7 @@
 mod common;
 
 use common::*;
+use mailbox::ItemGuard;
 use mailbox::{
     DictEntry, DictValue, EventKind, FindSpec, FolderSel, MailboxError, NewItem, UserConfig,
 };
@@ -362,14 +363,9 @@ async fn configuration_created_as_an_associated_item_is_a_configuration() {
         .unwrap_err();
     assert!(matches!(err, MailboxError::UserConfigurationExists(_)));
     // The item path can delete it too.
-    s.delete_items(
-        &m,
-        vec![item.id],
-        mailbox::DeleteMode::Hard,
-        mailbox::ItemGuard::Any,
-    )
-    .await
-    .unwrap()[0]
+    s.delete_items(&m, vec![item.id], mailbox::DeleteMode::Hard, ItemGuard::Any)
+        .await
+        .unwrap()[0]
         .as_ref()
         .unwrap();
     assert!(
@@ -410,7 +406,7 @@ async fn moving_a_configuration_onto_a_namesake_fails_cleanly() {
             &m,
             vec![a.item_id.clone()],
             mailbox::DeleteMode::MoveToDeletedItems,
-            mailbox::ItemGuard::Any,
+            ItemGuard::Any,
         )
         .await
         .unwrap();
