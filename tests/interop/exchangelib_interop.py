@@ -119,6 +119,21 @@ def main() -> int:
         out["task_save"] = "saved"
     except Exception as e:
         out["task_save"] = type(e).__name__ + ": " + str(e)[:160]
+    # CreateFolder: a folder of our own under the Inbox, a message saved into it, the name taken
+    from exchangelib import Folder  # noqa: E402
+    from exchangelib.folders import FolderCollection  # noqa: E402
+
+    name = "Skype projects " + base64.b16encode(os.urandom(4)).decode()
+    folder = Folder(parent=acc.inbox, name=name)
+    folder.save()
+    Message(account=acc, folder=folder, subject="filed in " + name).save()
+    listed = [f.name for f in FolderCollection(account=acc, folders=[acc.inbox]).find_folders()]
+    out["new_folder"] = {"listed": name in listed, "items": [i.subject for i in folder.all()]}
+    try:
+        Folder(parent=acc.inbox, name=name.upper()).save()
+        out["duplicate_folder"] = "saved"
+    except Exception as e:
+        out["duplicate_folder"] = type(e).__name__
     # an operation the server does not implement: a clean EWS error, not an unparsable response
     try:
         acc.oof_settings

@@ -15,9 +15,9 @@ use crate::error::{EwsProtoError, UnknownValue, display_name, echo};
 use crate::ns::{MESSAGES, SOAP, TYPES};
 use crate::types::{
     BaseShape, BodyType, DistinguishedFolderId, ExtendedFieldUri, ExtendedProperty, ExtendedValue,
-    FolderRef, FolderShape, Importance, ItemRef, ItemShape, LegacyFreeBusyStatus, Mailbox,
-    PropertyPath, Sensitivity, ServerVersion, ShapeBodyType, parse_xs_boolean, parse_xs_datetime,
-    str_enum,
+    FolderKind, FolderRef, FolderShape, Importance, ItemRef, ItemShape, LegacyFreeBusyStatus,
+    Mailbox, PropertyPath, Sensitivity, ServerVersion, ShapeBodyType, parse_xs_boolean,
+    parse_xs_datetime, str_enum,
 };
 use crate::xml::{self, Element, Limits};
 
@@ -55,6 +55,7 @@ pub enum ImpersonatedUser {
 pub enum Operation {
     GetFolder(GetFolder),
     FindFolder(FindFolder),
+    CreateFolder(CreateFolder),
     CreateItem(CreateItem),
     GetItem(GetItem),
     FindItem(FindItem),
@@ -90,6 +91,7 @@ impl Operation {
         match self {
             Self::GetFolder(_) => "GetFolder",
             Self::FindFolder(_) => "FindFolder",
+            Self::CreateFolder(_) => "CreateFolder",
             Self::CreateItem(_) => "CreateItem",
             Self::GetItem(_) => "GetItem",
             Self::FindItem(_) => "FindItem",
@@ -281,6 +283,39 @@ str_enum! {
 pub struct GetFolder {
     pub shape: FolderShape,
     pub folder_ids: Vec<FolderRef>,
+}
+
+/// `m:CreateFolder`: new folders under one parent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateFolder {
+    pub parent: FolderRef,
+    pub folders: Vec<NewFolder>,
+}
+
+/// One folder of `m:CreateFolder/m:Folders` (`t:Folder`, `t:CalendarFolder`, `t:ContactsFolder`
+/// or `t:TasksFolder`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewFolder {
+    pub kind: FolderKind,
+    pub display_name: String,
+    /// `t:FolderClass` as sent; see [`NewFolder::class`] for the one to store.
+    pub folder_class: Option<String>,
+}
+
+impl NewFolder {
+    /// The folder class to store: the one sent, else the typed element's own
+    /// (`t:CalendarFolder` is `IPF.Appointment`, ...); none for a plain `t:Folder`.
+    pub fn class(&self) -> Option<String> {
+        self.folder_class.clone().or_else(|| {
+            match self.kind {
+                FolderKind::CalendarFolder => Some("IPF.Appointment"),
+                FolderKind::ContactsFolder => Some("IPF.Contact"),
+                FolderKind::TasksFolder => Some("IPF.Task"),
+                FolderKind::Folder | FolderKind::SearchFolder => None,
+            }
+            .map(str::to_owned)
+        })
+    }
 }
 
 /// `m:IndexedPageFolderView` / `m:IndexedPageItemView`.
@@ -952,6 +987,50 @@ fn parse_folder_refs(container: &Element, allow_empty: bool) -> Result<Vec<Folde
         });
     }
     Ok(out)
+}
+
+/// One new folder of `m:CreateFolder/m:Folders`: its display name (required) and class. The
+/// other properties the schema allows a folder are not stored here, so they are refused by
+/// name rather than dropped; the read-only ones (ids, counts) are not the client's to set.
+fn parse_new_folder(list: &Element, el: &Element) -> Result<NewFolder> {
+    if &*el.ns != TYPES {
+        return Err(unexpected(list, el));
+    }
+    let kind = match el.local.as_str() {
+        "Folder" => FolderKind::Folder,
+        "CalendarFolder" => FolderKind::CalendarFolder,
+        "ContactsFolder" => FolderKind::ContactsFolder,
+        "TasksFolder" => FolderKind::TasksFolder,
+        "SearchFolder" => return Err(unsupported(el)),
+        _ => return Err(unexpected(list, el)),
+    };
+    let (mut name, mut class) = (None, None);
+    for child in &el.children {
+        if &*child.ns != TYPES {
+            return Err(unexpected(el, child));
+        }
+        match child.local.as_str() {
+            // the store checks both (length, control characters), with its own messages
+            "DisplayName" => set_once(&mut name, el, child, text_owned(child))?,
+            "FolderClass" => set_once(&mut class, el, child, text_owned(child))?,
+            "ExtendedProperty"
+            | "PermissionSet"
+            | "PolicyTag"
+            | "ArchiveTag"
+            | "ManagedFolderInformation" => return Err(unsupported(child)),
+            _ => return Err(unexpected(el, child)),
+        }
+    }
+    let display_name = name.ok_or_else(|| EwsProtoError::MissingElement {
+        parent: dn(el),
+        name: "DisplayName",
+        position: el.position(),
+    })?;
+    Ok(NewFolder {
+        kind,
+        display_name,
+        folder_class: class,
+    })
 }
 
 /// A container with exactly one folder reference (`m:SavedItemFolderId`).
@@ -1980,6 +2059,24 @@ fn parse_operation(op: &Element, input: &[u8]) -> Result<Operation> {
                 folder_ids: parse_folder_refs(req_child(op, m, "FolderIds")?, false)?,
             })
         }
+        "CreateFolder" => {
+            check_children(op, &["ParentFolderId", "Folders"])?;
+            let parent = parse_single_folder_ref(req_child(op, m, "ParentFolderId")?)?;
+            let list = req_child(op, m, "Folders")?;
+            let folders = list
+                .children
+                .iter()
+                .map(|el| parse_new_folder(list, el))
+                .collect::<Result<Vec<_>>>()?;
+            if folders.is_empty() {
+                return Err(EwsProtoError::MissingElement {
+                    parent: dn(list),
+                    name: "Folder",
+                    position: list.position(),
+                });
+            }
+            Operation::CreateFolder(CreateFolder { parent, folders })
+        }
         "FindFolder" => {
             check_children(
                 op,
@@ -2425,6 +2522,36 @@ mod tests {
 
     fn op(body: &str) -> Result<Operation> {
         parse("", body).map(|r| r.operation)
+    }
+
+    /// Typed folder elements carry their class when none is sent; a sent one wins.
+    #[test]
+    fn new_folders_and_their_classes() {
+        let Operation::CreateFolder(c) = op(
+            r#"<m:CreateFolder><m:ParentFolderId><t:FolderId Id="AAA"/></m:ParentFolderId><m:Folders><t:CalendarFolder><t:DisplayName>Team</t:DisplayName></t:CalendarFolder><t:Folder><t:FolderClass>IPF.Note.Skype</t:FolderClass><t:DisplayName>Chats</t:DisplayName></t:Folder><t:TasksFolder><t:DisplayName>To do</t:DisplayName></t:TasksFolder><t:ContactsFolder><t:DisplayName>People</t:DisplayName></t:ContactsFolder></m:Folders></m:CreateFolder>"#,
+        )
+        .expect("parses") else {
+            panic!("not CreateFolder")
+        };
+        let got: Vec<(FolderKind, &str, Option<String>)> = c
+            .folders
+            .iter()
+            .map(|f| (f.kind, f.display_name.as_str(), f.class()))
+            .collect();
+        let class = |c: &str| Some(c.to_owned());
+        assert_eq!(
+            got,
+            [
+                (FolderKind::CalendarFolder, "Team", class("IPF.Appointment")),
+                (FolderKind::Folder, "Chats", class("IPF.Note.Skype")),
+                (FolderKind::TasksFolder, "To do", class("IPF.Task")),
+                (FolderKind::ContactsFolder, "People", class("IPF.Contact")),
+            ]
+        );
+        assert_eq!(
+            op("<m:CreateFolder/>").err().map(|e| e.response_code()),
+            Some("ErrorSchemaValidation")
+        );
     }
 
     #[test]

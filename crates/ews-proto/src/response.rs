@@ -495,6 +495,17 @@ pub fn get_folder_response(
     })
 }
 
+/// `CreateFolderResponse`: one message per new folder, in order, each with the folder's id
+/// (and change key) in its typed element, as Exchange answers.
+pub fn create_folder_response(results: &[Result<FolderView, ResponseError>]) -> Vec<u8> {
+    let shape = FolderShape::new(BaseShape::IdOnly);
+    response_messages("CreateFolder", results, Some("m:Folders"), |w, f| {
+        w.start("m:Folders", &[]);
+        write_folder(w, f, &shape);
+        w.end("m:Folders");
+    })
+}
+
 /// One page of a FindFolder/FindItem result (`m:RootFolder`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page<T> {

@@ -83,6 +83,20 @@ fn exchangelib_get_folder_root_with_mailbox() {
 }
 
 #[test]
+fn exchangelib_create_folder() {
+    let r = parse(fixture!("exchangelib", "create_folder"));
+    let Operation::CreateFolder(c) = r.operation else {
+        panic!("not CreateFolder: {:?}", r.operation)
+    };
+    assert_eq!(c.parent, alice_folder(DistinguishedFolderId::Inbox));
+    assert_eq!(c.folders.len(), 1);
+    assert_eq!(c.folders[0].kind, ews_proto::types::FolderKind::Folder);
+    assert_eq!(c.folders[0].display_name, "Skype projects");
+    assert_eq!(c.folders[0].folder_class, None);
+    assert_eq!(c.folders[0].class(), None);
+}
+
+#[test]
 fn exchangelib_get_folder_purges_impersonated() {
     let r = parse(fixture!("exchangelib", "get_folder_purges_impersonation"));
     assert_eq!(

@@ -9,7 +9,7 @@ use ews_proto::notification::{
 use ews_proto::request::{AlternateId, IdFormat, UserConfigurationProperty, parse_request};
 use ews_proto::response::{
     CreatedItem, Page, ResponseError, SchemaViolation, SubscriptionCreated, UpdatedItem, UserPhoto,
-    convert_id_response, copy_item_response, create_item_response,
+    convert_id_response, copy_item_response, create_folder_response, create_item_response,
     create_user_configuration_response, delete_item_response, delete_user_configuration_response,
     error_response, find_folder_response, find_item_response, get_events_response,
     get_folder_response, get_item_response, get_user_configuration_response,
@@ -66,6 +66,17 @@ fn get_folder_exchangelib_shape_with_missing_folder() {
             Err(ResponseError::code("ErrorFolderNotFound")),
         ],
     );
+    assert_snapshot!(lines(&out));
+}
+
+/// CreateFolder answers with each new folder's id in its typed element, and a message per
+/// folder that failed.
+#[test]
+fn create_folder_ids_and_a_failure() {
+    let out = create_folder_response(&[
+        Ok(calendar_folder()),
+        Err(ResponseError::code("ErrorFolderExists")),
+    ]);
     assert_snapshot!(lines(&out));
 }
 

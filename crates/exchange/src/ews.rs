@@ -622,6 +622,7 @@ impl Handler<'_> {
                 }
                 resp::get_folder_response(&g.shape, &out)
             }
+            Operation::CreateFolder(c) => self.create_folders(c).await,
             Operation::FindFolder(f) => {
                 let paging = f
                     .paging
@@ -1053,6 +1054,53 @@ impl Handler<'_> {
                 ),
             ),
         }
+    }
+}
+
+/// CreateFolder (MS-OXWSFOLD): folders under one parent of the caller's mailbox, one response
+/// message per folder. Under Recoverable Items it needs ArchiveApplication, as every write there
+/// does (a folder's place never changes, so checking it before the write holds).
+impl Handler<'_> {
+    async fn create_folders(&self, c: request::CreateFolder) -> Vec<u8> {
+        let n = c.folders.len();
+        let all = |e: ResponseError| resp::create_folder_response(&vec![Err(e); n]);
+        if n > mailbox::limits::MAX_ITEMS_PER_CALL {
+            return all(err(&MailboxError::InvalidRequest(format!(
+                "{n} folders in one call; at most {}",
+                mailbox::limits::MAX_ITEMS_PER_CALL
+            ))));
+        }
+        let parent_err = |e: ResponseError| {
+            if e.code == "ErrorFolderNotFound" {
+                ResponseError::new(
+                    "ErrorParentFolderNotFound",
+                    "The parent folder was not found in this mailbox.",
+                )
+            } else {
+                e
+            }
+        };
+        let parent = match self.sel(&c.parent) {
+            Ok(s) => s,
+            Err(e) => return all(e),
+        };
+        if let Err(e) = self.authorize_write_in(&parent).await {
+            return all(parent_err(e));
+        }
+        let mut out = Vec::with_capacity(n);
+        for f in &c.folders {
+            let created = self
+                .ex
+                .inner
+                .mbx
+                .create_folder(&self.key, parent.clone(), f.display_name.clone(), f.class())
+                .await;
+            out.push(match created {
+                Ok(folder) => Ok(self.folder_view(folder).await),
+                Err(e) => Err(parent_err(err(&e))),
+            });
+        }
+        resp::create_folder_response(&out)
     }
 }
 

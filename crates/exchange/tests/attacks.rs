@@ -1284,10 +1284,14 @@ async fn the_archive_needs_archive_application_for_every_write() {
     let move_in = soap(&format!(
         r#"<m:MoveItem><m:ToFolderId><t:DistinguishedFolderId Id="recoverableitemspurges"/></m:ToFolderId><m:ItemIds><t:ItemId Id="{kept}"/></m:ItemIds></m:MoveItem>"#
     ));
+    let folder_in = soap(
+        r#"<m:CreateFolder><m:ParentFolderId><t:DistinguishedFolderId Id="recoverableitemspurges"/></m:ParentFolderId><m:Folders><t:Folder><t:DisplayName>hidden</t:DisplayName></t:Folder></m:Folders></m:CreateFolder>"#,
+    );
     for (what, op) in [
         ("update", &update),
         ("move out", &move_out),
         ("move in", &move_in),
+        ("create a folder in", &folder_in),
     ] {
         let a = call_with(&client, &e.url, &skype, op).await;
         assert!(a.body.contains("ErrorAccessDenied"), "{what}: {}", a.body);

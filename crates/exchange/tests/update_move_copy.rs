@@ -1,4 +1,4 @@
-//! UpdateItem, MoveItem and CopyItem over HTTP, as a partner with UserApplication and
+//! UpdateItem, MoveItem, CopyItem and CreateFolder over HTTP, as a partner with UserApplication and
 //! ArchiveApplication acting as alice (the benchmark route's caller): the change key changes on
 //! every update and the id stays; stale change keys, read-only and unknown properties, bad counts,
 //! sending and other mailboxes' ids are per-item errors, never faults.
@@ -38,6 +38,17 @@ impl Env {
                 r#"<m:CreateItem MessageDisposition="SaveOnly"><m:SavedItemFolderId><t:DistinguishedFolderId Id="{folder}"/></m:SavedItemFolderId><m:Items><t:Message><t:Subject>{subject}</t:Subject><t:Body BodyType="Text">hello</t:Body></t:Message></m:Items></m:CreateItem>"#
             ))
             .await;
+        ids(&t).remove(0)
+    }
+
+    /// Creates a message in the folder with this id; returns (id, change key).
+    async fn create_in_folder_id(&self, folder: &str, subject: &str) -> (String, String) {
+        let t = self
+            .call(&format!(
+                r#"<m:CreateItem MessageDisposition="SaveOnly"><m:SavedItemFolderId><t:FolderId Id="{folder}"/></m:SavedItemFolderId><m:Items><t:Message><t:Subject>{subject}</t:Subject></t:Message></m:Items></m:CreateItem>"#
+            ))
+            .await;
+        assert_eq!(codes(&t), ["NoError"], "{t}");
         ids(&t).remove(0)
     }
 
@@ -487,4 +498,75 @@ async fn move_and_copy_items() {
         "{}",
         &t[..600]
     );
+}
+
+/// CreateFolder: one message per folder; the new folder is there to read and to write into;
+/// names are unique among siblings regardless of case; a bad name fails alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_folder_then_use_it() {
+    let e = env().await;
+    let create = |parent: &str, folders: &str| {
+        format!(
+            r#"<m:CreateFolder><m:ParentFolderId>{parent}</m:ParentFolderId><m:Folders>{folders}</m:Folders></m:CreateFolder>"#
+        )
+    };
+    let inbox = r#"<t:DistinguishedFolderId Id="inbox"/>"#;
+    let t = e
+        .call(&create(
+            inbox,
+            "<t:Folder><t:DisplayName>Skype projects</t:DisplayName></t:Folder><t:CalendarFolder><t:DisplayName>Team</t:DisplayName></t:CalendarFolder>",
+        ))
+        .await;
+    assert_eq!(codes(&t), ["NoError", "NoError"], "{t}");
+    assert!(t.contains("<t:CalendarFolder><t:FolderId "), "{t}");
+    let id = t
+        .split(r#"<t:FolderId Id=""#)
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_owned();
+    // read back, under the Inbox
+    let got = e
+        .call(&format!(
+            r#"<m:GetFolder><m:FolderShape><t:BaseShape>AllProperties</t:BaseShape></m:FolderShape><m:FolderIds><t:FolderId Id="{id}"/></m:FolderIds></m:GetFolder>"#
+        ))
+        .await;
+    assert!(
+        got.contains("<t:DisplayName>Skype projects</t:DisplayName>"),
+        "{got}"
+    );
+    // a message saved into it, and a subfolder under it
+    let (item, _) = e.create_in_folder_id(&id, "in the new folder").await;
+    assert!(!item.is_empty());
+    let sub = e
+        .call(&create(
+            &format!(r#"<t:FolderId Id="{id}"/>"#),
+            "<t:Folder><t:DisplayName>2026</t:DisplayName></t:Folder>",
+        ))
+        .await;
+    assert_eq!(codes(&sub), ["NoError"], "{sub}");
+    // the same name again (another case) fails, and a bad name fails alone
+    let again = e
+        .call(&create(
+            inbox,
+            "<t:Folder><t:DisplayName>SKYPE PROJECTS</t:DisplayName></t:Folder><t:Folder><t:DisplayName></t:DisplayName></t:Folder><t:Folder><t:DisplayName>Fine</t:DisplayName></t:Folder>",
+        ))
+        .await;
+    assert_eq!(
+        codes(&again),
+        [
+            "ErrorFolderExists",
+            "ErrorInvalidValueForProperty",
+            "NoError"
+        ],
+        "{again}"
+    );
+    // an unknown parent
+    let bad = e
+        .call(&create(
+            r#"<t:DistinguishedFolderId Id="inbox"><t:Mailbox><t:EmailAddress>bob@contoso.example</t:EmailAddress></t:Mailbox></t:DistinguishedFolderId>"#,
+            "<t:Folder><t:DisplayName>x</t:DisplayName></t:Folder>",
+        ))
+        .await;
+    assert_eq!(codes(&bad), ["ErrorAccessDenied"], "{bad}");
 }

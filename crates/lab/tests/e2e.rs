@@ -456,6 +456,19 @@ async fn exchangelib_interop() {
         );
         assert_eq!(v["greeting_len"], 44);
         assert_eq!(v["greeting_len_after_update"], 45);
+        // CreateFolder (Folder.save()): the folder is listed, holds what was saved into it, and
+        // its name is taken regardless of case
+        assert_eq!(v["new_folder"]["listed"], true, "{v}");
+        let items = v["new_folder"]["items"].as_array().unwrap();
+        assert!(
+            items.len() == 1
+                && items[0]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("filed in Skype projects"),
+            "{v}"
+        );
+        assert_eq!(v["duplicate_folder"], "ErrorFolderExists", "{v}");
     }
 }
 
