@@ -134,6 +134,10 @@ def main() -> int:
         out["duplicate_folder"] = "saved"
     except Exception as e:
         out["duplicate_folder"] = type(e).__name__
+    # DeleteFolder (Folder.delete(): HardDelete), the folder and what was in it
+    folder.delete()
+    listed = [f.name for f in FolderCollection(account=acc, folders=[acc.inbox]).find_folders()]
+    out["deleted_folder_listed"] = name in listed
     # an operation the server does not implement: a clean EWS error, not an unparsable response
     try:
         acc.oof_settings

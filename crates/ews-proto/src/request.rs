@@ -56,6 +56,7 @@ pub enum Operation {
     GetFolder(GetFolder),
     FindFolder(FindFolder),
     CreateFolder(CreateFolder),
+    DeleteFolder(DeleteFolder),
     CreateItem(CreateItem),
     GetItem(GetItem),
     FindItem(FindItem),
@@ -92,6 +93,7 @@ impl Operation {
             Self::GetFolder(_) => "GetFolder",
             Self::FindFolder(_) => "FindFolder",
             Self::CreateFolder(_) => "CreateFolder",
+            Self::DeleteFolder(_) => "DeleteFolder",
             Self::CreateItem(_) => "CreateItem",
             Self::GetItem(_) => "GetItem",
             Self::FindItem(_) => "FindItem",
@@ -290,6 +292,13 @@ pub struct GetFolder {
 pub struct CreateFolder {
     pub parent: FolderRef,
     pub folders: Vec<NewFolder>,
+}
+
+/// `m:DeleteFolder`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeleteFolder {
+    pub delete_type: DeleteType,
+    pub folder_ids: Vec<FolderRef>,
 }
 
 /// One folder of `m:CreateFolder/m:Folders` (`t:Folder`, `t:CalendarFolder`, `t:ContactsFolder`
@@ -2188,6 +2197,13 @@ fn parse_operation(op: &Element, input: &[u8]) -> Result<Operation> {
                     .map(parse_single_folder_ref)
                     .transpose()?,
                 items,
+            })
+        }
+        "DeleteFolder" => {
+            check_children(op, &["FolderIds"])?;
+            Operation::DeleteFolder(DeleteFolder {
+                delete_type: req_enum_attr(op, "DeleteType", DeleteType::ALL)?,
+                folder_ids: parse_folder_refs(req_child(op, m, "FolderIds")?, false)?,
             })
         }
         "DeleteItem" => {

@@ -1015,6 +1015,11 @@ pub fn delete_item_response(results: &[Result<(), ResponseError>]) -> Vec<u8> {
     response_messages("DeleteItem", results, None, |_, ()| {})
 }
 
+/// `DeleteFolderResponse`: one message per folder id, in order.
+pub fn delete_folder_response(results: &[Result<(), ResponseError>]) -> Vec<u8> {
+    response_messages("DeleteFolder", results, None, |_, ()| {})
+}
+
 // ======================================================================
 // User configuration
 // ======================================================================

@@ -97,6 +97,22 @@ fn exchangelib_create_folder() {
 }
 
 #[test]
+fn exchangelib_delete_folder() {
+    let r = parse(fixture!("exchangelib", "delete_folder"));
+    let Operation::DeleteFolder(d) = r.operation else {
+        panic!("not DeleteFolder: {:?}", r.operation)
+    };
+    assert_eq!(d.delete_type, DeleteType::HardDelete);
+    assert_eq!(
+        d.folder_ids,
+        [FolderRef::Id {
+            id: "F-new".into(),
+            change_key: Some("CK1".into())
+        }]
+    );
+}
+
+#[test]
 fn exchangelib_get_folder_purges_impersonated() {
     let r = parse(fixture!("exchangelib", "get_folder_purges_impersonation"));
     assert_eq!(

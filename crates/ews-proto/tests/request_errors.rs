@@ -250,6 +250,20 @@ fn schema_errors_are_precise() {
             "ErrorSchemaValidation",
         ),
         (
+            "DeleteFolder without a DeleteType",
+            String::new(),
+            r#"<m:DeleteFolder><m:FolderIds><t:DistinguishedFolderId Id="inbox"/></m:FolderIds></m:DeleteFolder>"#.to_owned(),
+            |e| matches!(e, E::MissingAttribute { name: "DeleteType", .. }),
+            "ErrorSchemaValidation",
+        ),
+        (
+            "DeleteFolder without a folder",
+            String::new(),
+            r#"<m:DeleteFolder DeleteType="HardDelete"><m:FolderIds/></m:DeleteFolder>"#.to_owned(),
+            |e| matches!(e, E::MissingElement { name: "FolderId", .. }),
+            "ErrorSchemaValidation",
+        ),
+        (
             "attachments are not supported",
             String::new(),
             create("<t:Message><t:Attachments/></t:Message>"),

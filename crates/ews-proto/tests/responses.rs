@@ -10,9 +10,9 @@ use ews_proto::request::{AlternateId, IdFormat, UserConfigurationProperty, parse
 use ews_proto::response::{
     CreatedItem, Page, ResponseError, SchemaViolation, SubscriptionCreated, UpdatedItem, UserPhoto,
     convert_id_response, copy_item_response, create_folder_response, create_item_response,
-    create_user_configuration_response, delete_item_response, delete_user_configuration_response,
-    error_response, find_folder_response, find_item_response, get_events_response,
-    get_folder_response, get_item_response, get_user_configuration_response,
+    create_user_configuration_response, delete_folder_response, delete_item_response,
+    delete_user_configuration_response, error_response, find_folder_response, find_item_response,
+    get_events_response, get_folder_response, get_item_response, get_user_configuration_response,
     get_user_photo_response, move_item_response, subscribe_response, unsubscribe_response,
     update_item_response, update_user_configuration_response, write_fault, write_fault_for_error,
     write_fault_with_violation,
@@ -76,6 +76,18 @@ fn create_folder_ids_and_a_failure() {
     let out = create_folder_response(&[
         Ok(calendar_folder()),
         Err(ResponseError::code("ErrorFolderExists")),
+    ]);
+    assert_snapshot!(lines(&out));
+}
+
+#[test]
+fn delete_folder_done_and_refused() {
+    let out = delete_folder_response(&[
+        Ok(()),
+        Err(ResponseError::new(
+            "ErrorDeleteDistinguishedFolder",
+            "the distinguished folder \"inbox\" cannot be deleted",
+        )),
     ]);
     assert_snapshot!(lines(&out));
 }

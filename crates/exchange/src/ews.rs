@@ -623,6 +623,7 @@ impl Handler<'_> {
                 resp::get_folder_response(&g.shape, &out)
             }
             Operation::CreateFolder(c) => self.create_folders(c).await,
+            Operation::DeleteFolder(d) => self.delete_folders(d).await,
             Operation::FindFolder(f) => {
                 let paging = f
                     .paging
@@ -1057,7 +1058,7 @@ impl Handler<'_> {
     }
 }
 
-/// CreateFolder (MS-OXWSFOLD): folders under one parent of the caller's mailbox, one response
+/// CreateFolder and DeleteFolder (MS-OXWSFOLD): folders of the caller's mailbox, one response
 /// message per folder. Under Recoverable Items it needs ArchiveApplication, as every write there
 /// does (a folder's place never changes, so checking it before the write holds).
 impl Handler<'_> {
@@ -1101,6 +1102,47 @@ impl Handler<'_> {
             });
         }
         resp::create_folder_response(&out)
+    }
+
+    /// DeleteFolder with HardDelete: each folder with everything under it. Soft deletes of
+    /// folders (into Deleted Items or Recoverable Items) are not supported: a folder's place
+    /// never changes here, which the write checks rely on.
+    async fn delete_folders(&self, d: request::DeleteFolder) -> Vec<u8> {
+        let n = d.folder_ids.len();
+        let all = |e: ResponseError| resp::delete_folder_response(&vec![Err(e); n]);
+        if n > mailbox::limits::MAX_ITEMS_PER_CALL {
+            return all(err(&MailboxError::InvalidRequest(format!(
+                "{n} folders in one call; at most {}",
+                mailbox::limits::MAX_ITEMS_PER_CALL
+            ))));
+        }
+        if d.delete_type != DeleteType::HardDelete {
+            return all(ResponseError::new(
+                "ErrorInvalidOperation",
+                &format!(
+                    "DeleteFolder with DeleteType {} is not supported: this server deletes folders with HardDelete only (the folder, its subfolders and their items)",
+                    d.delete_type
+                ),
+            ));
+        }
+        let mut out = Vec::with_capacity(n);
+        for f in &d.folder_ids {
+            let r = match self.sel(f) {
+                Ok(sel) => match self.authorize_write_in(&sel).await {
+                    Ok(()) => self
+                        .ex
+                        .inner
+                        .mbx
+                        .delete_folder(&self.key, sel)
+                        .await
+                        .map_err(|e| err(&e)),
+                    Err(e) => Err(e),
+                },
+                Err(e) => Err(e),
+            };
+            out.push(r);
+        }
+        resp::delete_folder_response(&out)
     }
 }
 

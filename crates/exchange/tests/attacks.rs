@@ -1249,6 +1249,18 @@ async fn the_archive_needs_archive_application_for_every_write() {
             .await
             .body,
     );
+    let archive_folder = soap(
+        r#"<m:CreateFolder><m:ParentFolderId><t:DistinguishedFolderId Id="recoverableitemspurges"/></m:ParentFolderId><m:Folders><t:Folder><t:DisplayName>archived chats</t:DisplayName></t:Folder></m:Folders></m:CreateFolder>"#,
+    );
+    let made = call_with(&client, &e.url, &skype, &archive_folder)
+        .await
+        .body;
+    let archive_folder_id = made
+        .split(r#"<t:FolderId Id=""#)
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap_or_else(|| panic!("no FolderId in {made}"))
+        .to_owned();
     e.cmdlet(
         "Remove-ManagementRoleAssignment",
         json!({"Identity": "ArchiveApplication-SfBOnline-ApplicationAccount"}),
@@ -1284,6 +1296,9 @@ async fn the_archive_needs_archive_application_for_every_write() {
     let move_in = soap(&format!(
         r#"<m:MoveItem><m:ToFolderId><t:DistinguishedFolderId Id="recoverableitemspurges"/></m:ToFolderId><m:ItemIds><t:ItemId Id="{kept}"/></m:ItemIds></m:MoveItem>"#
     ));
+    let folder_out = soap(&format!(
+        r#"<m:DeleteFolder DeleteType="HardDelete"><m:FolderIds><t:FolderId Id="{archive_folder_id}"/></m:FolderIds></m:DeleteFolder>"#
+    ));
     let folder_in = soap(
         r#"<m:CreateFolder><m:ParentFolderId><t:DistinguishedFolderId Id="recoverableitemspurges"/></m:ParentFolderId><m:Folders><t:Folder><t:DisplayName>hidden</t:DisplayName></t:Folder></m:Folders></m:CreateFolder>"#,
     );
@@ -1292,6 +1307,7 @@ async fn the_archive_needs_archive_application_for_every_write() {
         ("move out", &move_out),
         ("move in", &move_in),
         ("create a folder in", &folder_in),
+        ("delete a folder in", &folder_out),
     ] {
         let a = call_with(&client, &e.url, &skype, op).await;
         assert!(a.body.contains("ErrorAccessDenied"), "{what}: {}", a.body);

@@ -1,4 +1,4 @@
-//! UpdateItem, MoveItem, CopyItem and CreateFolder over HTTP, as a partner with UserApplication and
+//! UpdateItem, MoveItem, CopyItem, CreateFolder and DeleteFolder over HTTP, as a partner with UserApplication and
 //! ArchiveApplication acting as alice (the benchmark route's caller): the change key changes on
 //! every update and the id stays; stale change keys, read-only and unknown properties, bad counts,
 //! sending and other mailboxes' ids are per-item errors, never faults.
@@ -569,4 +569,40 @@ async fn create_folder_then_use_it() {
         ))
         .await;
     assert_eq!(codes(&bad), ["ErrorAccessDenied"], "{bad}");
+    // DeleteFolder: the folder, its subfolder and the message filed in it go; the Inbox stays
+    let delete = |kind: &str, folders: &str| {
+        format!(
+            r#"<m:DeleteFolder DeleteType="{kind}"><m:FolderIds>{folders}</m:FolderIds></m:DeleteFolder>"#
+        )
+    };
+    let soft = e
+        .call(&delete(
+            "SoftDelete",
+            &format!(r#"<t:FolderId Id="{id}"/>"#),
+        ))
+        .await;
+    assert_eq!(codes(&soft), ["ErrorInvalidOperation"], "{soft}");
+    assert!(soft.contains("HardDelete"), "{soft}");
+    let gone = e
+        .call(&delete(
+            "HardDelete",
+            &format!(r#"<t:FolderId Id="{id}"/>{inbox}<t:FolderId Id="{id}"/>"#),
+        ))
+        .await;
+    assert_eq!(
+        codes(&gone),
+        [
+            "NoError",
+            "ErrorDeleteDistinguishedFolder",
+            "ErrorFolderNotFound"
+        ],
+        "{gone}"
+    );
+    assert!(codes(&e.get(&item).await) == ["ErrorItemNotFound"]);
+    let got = e
+        .call(&format!(
+            r#"<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape><m:FolderIds><t:FolderId Id="{id}"/></m:FolderIds></m:GetFolder>"#
+        ))
+        .await;
+    assert_eq!(codes(&got), ["ErrorFolderNotFound"], "{got}");
 }

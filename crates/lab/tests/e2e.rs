@@ -469,6 +469,8 @@ async fn exchangelib_interop() {
             "{v}"
         );
         assert_eq!(v["duplicate_folder"], "ErrorFolderExists", "{v}");
+        // DeleteFolder (Folder.delete())
+        assert_eq!(v["deleted_folder_listed"], false, "{v}");
     }
 }
 

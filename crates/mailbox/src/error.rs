@@ -28,6 +28,10 @@ pub enum MailboxError {
     #[error("the change key does not match the current version of the object")]
     ChangeKeyConflict,
 
+    /// A distinguished folder (Inbox, Recoverable Items, ...) cannot be deleted.
+    #[error("the distinguished folder {0:?} cannot be deleted")]
+    DistinguishedFolder(String),
+
     /// The write's [`crate::ItemGuard`] keeps it out of Recoverable Items, and the item is there.
     #[error("the item is under Recoverable Items, which this write may not change")]
     InRecoverableItems,
@@ -82,6 +86,7 @@ impl MailboxError {
             MailboxError::InvalidChangeKey => "ErrorInvalidChangeKey",
             MailboxError::ChangeKeyConflict => "ErrorIrresolvableConflict",
             MailboxError::InRecoverableItems => "ErrorAccessDenied",
+            MailboxError::DistinguishedFolder(_) => "ErrorDeleteDistinguishedFolder",
             MailboxError::FolderExists(_) => "ErrorFolderExists",
             MailboxError::UserConfigurationExists(_) => "ErrorItemSave",
             MailboxError::InvalidValue(_) => "ErrorInvalidValueForProperty",
@@ -116,6 +121,7 @@ mod tests {
             MailboxError::InvalidChangeKey,
             MailboxError::ChangeKeyConflict,
             MailboxError::InRecoverableItems,
+            MailboxError::DistinguishedFolder(String::new()),
             MailboxError::FolderExists(String::new()),
             MailboxError::UserConfigurationExists(String::new()),
             MailboxError::InvalidValue(String::new()),

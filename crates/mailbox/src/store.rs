@@ -325,6 +325,55 @@ impl MailboxStore {
         .await
     }
 
+    /// Deletes an ordinary folder with everything under it, in one transaction: its items (each
+    /// with a `Deleted` event, as a hard delete of the item has) and its subfolders. Nothing goes
+    /// to Recoverable Items (EWS `DeleteFolder` with `HardDelete`). A distinguished folder, or one
+    /// with a distinguished folder under it, is [`MailboxError::DistinguishedFolder`].
+    pub async fn delete_folder(
+        &self,
+        mailbox: &MailboxKey,
+        folder: FolderSel,
+    ) -> Result<(), MailboxError> {
+        let key = mailbox.as_str().to_owned();
+        self.write(move |tx, now| {
+            let mb = mailbox_row(tx, &key)?;
+            let id = resolve_folder(tx, &mb, &folder)?;
+            let parent: Option<i64> = tx.query_row(
+                "SELECT parent_id FROM folders WHERE id = ?1 AND mailbox_id = ?2",
+                params![id, mb.id],
+                |r| r.get(0),
+            )?;
+            // the folder and its subfolders, deepest first
+            let subtree: Vec<(i64, Option<String>)> = tx
+                .prepare_cached(
+                    "WITH RECURSIVE t(id, depth) AS (SELECT ?1, 0 UNION ALL                      SELECT f.id, t.depth + 1 FROM folders f JOIN t ON f.parent_id = t.id)                      SELECT t.id, f.distinguished FROM t JOIN folders f ON f.id = t.id                      ORDER BY t.depth DESC, t.id",
+                )?
+                .query_map(params![id], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?;
+            if let Some(d) = subtree.iter().find_map(|(_, d)| d.clone()) {
+                return Err(MailboxError::DistinguishedFolder(d));
+            }
+            let now_us = to_micros(now)?;
+            for (f, _) in &subtree {
+                let items: Vec<i64> = tx
+                    .prepare_cached("SELECT id FROM items WHERE folder_id = ?1")?
+                    .query_map(params![f], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?;
+                for item in items {
+                    crate::items::delete_local(tx, &mb, item, *f, now_us)?;
+                }
+                tx.prepare_cached("DELETE FROM folders WHERE id = ?1")?
+                    .execute(params![f])?;
+            }
+            if let Some(p) = parent {
+                let cn = next_change_number(tx, mb.id)?;
+                touch_folder(tx, p, cn, now_us)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
     /// The mailbox's change number and newest event sequence number.
     pub async fn counters(&self, mailbox: &MailboxKey) -> Result<MailboxCounters, MailboxError> {
         let key = mailbox.as_str().to_owned();

@@ -258,6 +258,85 @@ async fn create_folder_and_name_conflicts() {
     }
 }
 
+/// DeleteFolder (hard): the folder, its subfolders and every item under them go in one
+/// transaction, each item with a `Deleted` event; distinguished folders stay.
+#[tokio::test]
+async fn delete_folder_takes_its_subtree_and_spares_distinguished_ones() {
+    let s = store_with(&["alice"]).await;
+    let m = key("alice");
+    let top = s
+        .create_folder(&m, d("inbox"), "Projects".into(), None)
+        .await
+        .unwrap();
+    let sub = s
+        .create_folder(&m, FolderSel::id(top.id.clone()), "2026".into(), None)
+        .await
+        .unwrap();
+    let in_top = s
+        .create_items(&m, FolderSel::id(top.id.clone()), vec![msg("a"), msg("b")])
+        .await
+        .unwrap();
+    let in_sub = s
+        .create_items(&m, FolderSel::id(sub.id.clone()), vec![msg("c")])
+        .await
+        .unwrap();
+    let kept = s
+        .create_items(&m, d("inbox"), vec![msg("kept")])
+        .await
+        .unwrap();
+    let before = s.counters(&m).await.unwrap().last_event_seq;
+    let inbox = s.get_folder(&m, d("inbox")).await.unwrap();
+    assert_eq!(inbox.child_folder_count, 1);
+
+    s.delete_folder(&m, FolderSel::id(top.id.clone()))
+        .await
+        .unwrap();
+    for f in [&top, &sub] {
+        let e = s
+            .get_folder(&m, FolderSel::id(f.id.clone()))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, MailboxError::FolderNotFound), "{e:?}");
+    }
+    let gone: Vec<String> = in_top.iter().chain(&in_sub).map(|i| i.id.clone()).collect();
+    for r in s.get_items(&m, gone.clone()).await.unwrap() {
+        assert!(matches!(r, Err(MailboxError::ItemNotFound)), "{r:?}");
+    }
+    let events = s.events_since(&m, before, 100).await.unwrap();
+    let mut deleted: Vec<String> = events
+        .iter()
+        .filter(|e| e.kind == mailbox::EventKind::Deleted)
+        .map(|e| e.item_id.clone())
+        .collect();
+    deleted.sort();
+    let mut expected = gone;
+    expected.sort();
+    assert_eq!(deleted, expected);
+    // the parent: one child fewer, its own item untouched, a new change key
+    let after = s.get_folder(&m, d("inbox")).await.unwrap();
+    assert_eq!((after.child_folder_count, after.total_count), (0, 1));
+    assert_ne!(after.change_key, inbox.change_key);
+    assert!(s.get_items(&m, vec![kept[0].id.clone()]).await.unwrap()[0].is_ok());
+    // the name is free again
+    s.create_folder(&m, d("inbox"), "Projects".into(), None)
+        .await
+        .unwrap();
+    // distinguished folders, and ones already gone
+    for name in ["inbox", "recoverableitemsroot", "root"] {
+        let e = s.delete_folder(&m, d(name)).await.unwrap_err();
+        assert!(
+            matches!(e, MailboxError::DistinguishedFolder(_)),
+            "{name}: {e:?}"
+        );
+        assert_eq!(e.response_code(), "ErrorDeleteDistinguishedFolder");
+    }
+    let e = s
+        .delete_folder(&m, FolderSel::id(top.id.clone()))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, MailboxError::FolderNotFound), "{e:?}");
+}
+
 #[tokio::test]
 async fn lineage_names_the_distinguished_ancestors_without_counting() {
     let store = store_with(&["alice"]).await;
