@@ -134,10 +134,15 @@ def main() -> int:
         out["duplicate_folder"] = "saved"
     except Exception as e:
         out["duplicate_folder"] = type(e).__name__
+    # UpdateFolder (Folder.save() of an existing folder): renamed in place
+    folder.name = name + " (renamed)"
+    folder.save()
+    listed = [f.name for f in FolderCollection(account=acc, folders=[acc.inbox]).find_folders()]
+    out["renamed_folder_listed"] = folder.name in listed and name not in listed
     # DeleteFolder (Folder.delete(): HardDelete), the folder and what was in it
     folder.delete()
     listed = [f.name for f in FolderCollection(account=acc, folders=[acc.inbox]).find_folders()]
-    out["deleted_folder_listed"] = name in listed
+    out["deleted_folder_listed"] = folder.name in listed
     # an operation the server does not implement: a clean EWS error, not an unparsable response
     try:
         acc.oof_settings

@@ -57,6 +57,7 @@ pub enum Operation {
     FindFolder(FindFolder),
     CreateFolder(CreateFolder),
     DeleteFolder(DeleteFolder),
+    UpdateFolder(UpdateFolder),
     CreateItem(CreateItem),
     GetItem(GetItem),
     FindItem(FindItem),
@@ -94,6 +95,7 @@ impl Operation {
             Self::FindFolder(_) => "FindFolder",
             Self::CreateFolder(_) => "CreateFolder",
             Self::DeleteFolder(_) => "DeleteFolder",
+            Self::UpdateFolder(_) => "UpdateFolder",
             Self::CreateItem(_) => "CreateItem",
             Self::GetItem(_) => "GetItem",
             Self::FindItem(_) => "FindItem",
@@ -299,6 +301,34 @@ pub struct CreateFolder {
 pub struct DeleteFolder {
     pub delete_type: DeleteType,
     pub folder_ids: Vec<FolderRef>,
+}
+
+/// `m:UpdateFolder`: changes to folders, one `t:FolderChange` each.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpdateFolder {
+    pub changes: Vec<FolderChange>,
+}
+
+/// One `t:FolderChange`: the folder (with the change key it was read at, if sent) and its
+/// updates, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FolderChange {
+    pub folder: FolderRef,
+    pub updates: Vec<FolderUpdate>,
+}
+
+/// The folder properties UpdateFolder can change here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FolderUpdate {
+    /// `SetFolderField` of `folder:DisplayName`.
+    SetDisplayName(String),
+    /// `SetFolderField` of `folder:FolderClass`.
+    SetFolderClass(String),
+    /// `DeleteFolderField` of `folder:FolderClass`.
+    DeleteFolderClass,
+    /// `DeleteFolderField` of `folder:PermissionSet`: this server keeps no permissions, so there
+    /// is nothing to delete (exchangelib sends it with every save of a folder).
+    DeletePermissionSet,
 }
 
 /// One folder of `m:CreateFolder/m:Folders` (`t:Folder`, `t:CalendarFolder`, `t:ContactsFolder`
@@ -1752,6 +1782,117 @@ fn parse_item_change(el: &Element, input: &[u8]) -> Result<ItemChange> {
     })
 }
 
+/// One `t:FolderChange` of `m:UpdateFolder/m:FolderChanges`.
+fn parse_folder_change(list: &Element, el: &Element) -> Result<FolderChange> {
+    if !el.is(TYPES, "FolderChange") {
+        return Err(unexpected(list, el));
+    }
+    let (mut folder, mut updates) = (None, None);
+    for child in &el.children {
+        if let Some(f) = parse_folder_ref(child)? {
+            set_once(&mut folder, el, child, f)?;
+        } else if child.is(TYPES, "Updates") {
+            let list = child
+                .children
+                .iter()
+                .map(|u| parse_folder_update(child, u))
+                .collect::<Result<Vec<_>>>()?;
+            if list.is_empty() {
+                return Err(EwsProtoError::MissingElement {
+                    parent: dn(child),
+                    name: "SetFolderField",
+                    position: child.position(),
+                });
+            }
+            set_once(&mut updates, el, child, list)?;
+        } else {
+            return Err(unexpected(el, child));
+        }
+    }
+    let missing = |name| EwsProtoError::MissingElement {
+        parent: dn(el),
+        name,
+        position: el.position(),
+    };
+    Ok(FolderChange {
+        folder: folder.ok_or_else(|| missing("FolderId"))?,
+        updates: updates.ok_or_else(|| missing("Updates"))?,
+    })
+}
+
+/// One `t:SetFolderField` / `t:DeleteFolderField` of a folder change. Properties other than
+/// the display name and class (and deleting permissions) are refused by name.
+fn parse_folder_update(updates: &Element, el: &Element) -> Result<FolderUpdate> {
+    let set = if el.is(TYPES, "SetFolderField") {
+        true
+    } else if el.is(TYPES, "DeleteFolderField") {
+        false
+    } else if el.is(TYPES, "AppendToFolderField") {
+        return Err(unsupported(el));
+    } else {
+        return Err(unexpected(updates, el));
+    };
+    let mut path: Option<&Element> = None;
+    let mut value: Option<&Element> = None;
+    for child in &el.children {
+        if &*child.ns != TYPES {
+            return Err(unexpected(el, child));
+        }
+        match child.local.as_str() {
+            "FieldURI" => set_once(&mut path, el, child, child)?,
+            "ExtendedFieldURI" => return Err(unsupported(child)),
+            "Folder" | "CalendarFolder" | "ContactsFolder" | "TasksFolder" | "SearchFolder"
+                if set =>
+            {
+                set_once(&mut value, el, child, child)?
+            }
+            _ => return Err(unexpected(el, child)),
+        }
+    }
+    let path = path.ok_or_else(|| EwsProtoError::MissingElement {
+        parent: dn(el),
+        name: "FieldURI",
+        position: el.position(),
+    })?;
+    let uri = req_attr(path, "FieldURI")?;
+    if !set {
+        return match uri {
+            "folder:FolderClass" => Ok(FolderUpdate::DeleteFolderClass),
+            "folder:PermissionSet" => Ok(FolderUpdate::DeletePermissionSet),
+            _ => Err(unsupported(path)),
+        };
+    }
+    let value = value.ok_or_else(|| EwsProtoError::MissingElement {
+        parent: dn(el),
+        name: "Folder",
+        position: el.position(),
+    })?;
+    // the folder element holds exactly the property the path names
+    let wanted = match uri {
+        "folder:DisplayName" => "DisplayName",
+        "folder:FolderClass" => "FolderClass",
+        _ => return Err(unsupported(path)),
+    };
+    let mut text = None;
+    for child in &value.children {
+        if child.is(TYPES, wanted) {
+            set_once(&mut text, value, child, text_owned(child))?;
+        } else {
+            return Err(unexpected(value, child));
+        }
+    }
+    let text = text.ok_or_else(|| EwsProtoError::MissingElement {
+        parent: dn(value),
+        name: wanted,
+        position: value.position(),
+    })?;
+    Ok(if wanted == "DisplayName" {
+        FolderUpdate::SetDisplayName(text)
+    } else {
+        FolderUpdate::SetFolderClass(text)
+    })
+}
+
 fn parse_move_copy(op: &Element) -> Result<MoveCopyItem> {
     check_children(op, &["ToFolderId", "ItemIds"])?;
     Ok(MoveCopyItem {
@@ -2198,6 +2339,23 @@ fn parse_operation(op: &Element, input: &[u8]) -> Result<Operation> {
                     .transpose()?,
                 items,
             })
+        }
+        "UpdateFolder" => {
+            check_children(op, &["FolderChanges"])?;
+            let list = req_child(op, m, "FolderChanges")?;
+            let changes = list
+                .children
+                .iter()
+                .map(|c| parse_folder_change(list, c))
+                .collect::<Result<Vec<_>>>()?;
+            if changes.is_empty() {
+                return Err(EwsProtoError::MissingElement {
+                    parent: dn(list),
+                    name: "FolderChange",
+                    position: list.position(),
+                });
+            }
+            Operation::UpdateFolder(UpdateFolder { changes })
         }
         "DeleteFolder" => {
             check_children(op, &["FolderIds"])?;

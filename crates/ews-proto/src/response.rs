@@ -506,6 +506,17 @@ pub fn create_folder_response(results: &[Result<FolderView, ResponseError>]) -> 
     })
 }
 
+/// `UpdateFolderResponse`: one message per folder change, each with the folder's id and new
+/// change key.
+pub fn update_folder_response(results: &[Result<FolderView, ResponseError>]) -> Vec<u8> {
+    let shape = FolderShape::new(BaseShape::IdOnly);
+    response_messages("UpdateFolder", results, Some("m:Folders"), |w, f| {
+        w.start("m:Folders", &[]);
+        write_folder(w, f, &shape);
+        w.end("m:Folders");
+    })
+}
+
 /// One page of a FindFolder/FindItem result (`m:RootFolder`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page<T> {

@@ -107,8 +107,40 @@ fn exchangelib_delete_folder() {
         d.folder_ids,
         [FolderRef::Id {
             id: "F-new".into(),
-            change_key: Some("CK1".into())
+            change_key: Some("CK2".into())
         }]
+    );
+}
+
+/// `Folder.save()` of an existing folder: the changed name, and with a full save also a delete
+/// of its permissions (which this server does not keep).
+#[test]
+fn exchangelib_update_folder() {
+    use ews_proto::request::FolderUpdate;
+    let changes = |bytes| match parse(bytes).operation {
+        Operation::UpdateFolder(u) => u.changes,
+        other => panic!("not UpdateFolder: {other:?}"),
+    };
+    let named = changes(fixture!("exchangelib", "update_folder_name"));
+    assert_eq!(named.len(), 1);
+    assert_eq!(
+        named[0].folder,
+        FolderRef::Id {
+            id: "F-new".into(),
+            change_key: Some("CK1".into())
+        }
+    );
+    assert_eq!(
+        named[0].updates,
+        [FolderUpdate::SetDisplayName("Skype projects 2026".into())]
+    );
+    let full = changes(fixture!("exchangelib", "update_folder"));
+    assert_eq!(
+        full[0].updates,
+        [
+            FolderUpdate::SetDisplayName("Skype projects (all)".into()),
+            FolderUpdate::DeletePermissionSet
+        ]
     );
 }
 

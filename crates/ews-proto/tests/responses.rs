@@ -14,8 +14,8 @@ use ews_proto::response::{
     delete_user_configuration_response, error_response, find_folder_response, find_item_response,
     get_events_response, get_folder_response, get_item_response, get_user_configuration_response,
     get_user_photo_response, move_item_response, subscribe_response, unsubscribe_response,
-    update_item_response, update_user_configuration_response, write_fault, write_fault_for_error,
-    write_fault_with_violation,
+    update_folder_response, update_item_response, update_user_configuration_response, write_fault,
+    write_fault_for_error, write_fault_with_violation,
 };
 use ews_proto::types::{BaseShape, FolderShape, ItemKind, ItemRef, ItemShape, PropertyPath};
 use ews_proto::xml::Limits;
@@ -75,6 +75,15 @@ fn get_folder_exchangelib_shape_with_missing_folder() {
 fn create_folder_ids_and_a_failure() {
     let out = create_folder_response(&[
         Ok(calendar_folder()),
+        Err(ResponseError::code("ErrorFolderExists")),
+    ]);
+    assert_snapshot!(lines(&out));
+}
+
+#[test]
+fn update_folder_new_change_key_and_a_refusal() {
+    let out = update_folder_response(&[
+        Ok(purges_folder()),
         Err(ResponseError::code("ErrorFolderExists")),
     ]);
     assert_snapshot!(lines(&out));

@@ -624,6 +624,7 @@ impl Handler<'_> {
             }
             Operation::CreateFolder(c) => self.create_folders(c).await,
             Operation::DeleteFolder(d) => self.delete_folders(d).await,
+            Operation::UpdateFolder(u) => self.update_folders(u).await,
             Operation::FindFolder(f) => {
                 let paging = f
                     .paging
@@ -1058,7 +1059,7 @@ impl Handler<'_> {
     }
 }
 
-/// CreateFolder and DeleteFolder (MS-OXWSFOLD): folders of the caller's mailbox, one response
+/// CreateFolder, UpdateFolder and DeleteFolder (MS-OXWSFOLD): folders of the caller's mailbox, one response
 /// message per folder. Under Recoverable Items it needs ArchiveApplication, as every write there
 /// does (a folder's place never changes, so checking it before the write holds).
 impl Handler<'_> {
@@ -1102,6 +1103,52 @@ impl Handler<'_> {
             });
         }
         resp::create_folder_response(&out)
+    }
+
+    /// UpdateFolder: a folder's display name and class; the folder stays where it is.
+    async fn update_folders(&self, u: request::UpdateFolder) -> Vec<u8> {
+        let n = u.changes.len();
+        if n > mailbox::limits::MAX_ITEMS_PER_CALL {
+            let e = err(&MailboxError::InvalidRequest(format!(
+                "{n} folder changes in one call; at most {}",
+                mailbox::limits::MAX_ITEMS_PER_CALL
+            )));
+            return resp::update_folder_response(&vec![Err(e); n]);
+        }
+        let mut out = Vec::with_capacity(n);
+        for change in &u.changes {
+            out.push(self.update_one_folder(change).await);
+        }
+        resp::update_folder_response(&out)
+    }
+
+    async fn update_one_folder(
+        &self,
+        change: &request::FolderChange,
+    ) -> Result<FolderView, ResponseError> {
+        let sel = self.sel(&change.folder)?;
+        self.authorize_write_in(&sel).await?;
+        let change_key = match &change.folder {
+            FolderRef::Id { change_key, .. } => change_key.clone(),
+            FolderRef::Distinguished { .. } => None,
+        };
+        let (mut name, mut class) = (None, None);
+        for update in &change.updates {
+            match update {
+                request::FolderUpdate::SetDisplayName(n) => name = Some(n.clone()),
+                request::FolderUpdate::SetFolderClass(c) => class = Some(Some(c.clone())),
+                request::FolderUpdate::DeleteFolderClass => class = Some(None),
+                request::FolderUpdate::DeletePermissionSet => {}
+            }
+        }
+        let folder = self
+            .ex
+            .inner
+            .mbx
+            .update_folder(&self.key, sel, change_key, name, class)
+            .await
+            .map_err(|e| err(&e))?;
+        Ok(self.folder_view(folder).await)
     }
 
     /// DeleteFolder with HardDelete: each folder with everything under it. Soft deletes of

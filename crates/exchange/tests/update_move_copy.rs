@@ -569,6 +569,32 @@ async fn create_folder_then_use_it() {
         ))
         .await;
     assert_eq!(codes(&bad), ["ErrorAccessDenied"], "{bad}");
+    // UpdateFolder: renamed in place, with the change key of its creation (stale since mail was
+    // filed into it: the last write wins); a malformed key is refused
+    let ck = t
+        .split(r#"ChangeKey=""#)
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_owned();
+    let rename = |ck: &str, name: &str| {
+        format!(
+            r#"<m:UpdateFolder><m:FolderChanges><t:FolderChange><t:FolderId Id="{id}" ChangeKey="{ck}"/><t:Updates><t:SetFolderField><t:FieldURI FieldURI="folder:DisplayName"/><t:Folder><t:DisplayName>{name}</t:DisplayName></t:Folder></t:SetFolderField><t:DeleteFolderField><t:FieldURI FieldURI="folder:PermissionSet"/></t:DeleteFolderField></t:Updates></t:FolderChange></m:FolderChanges></m:UpdateFolder>"#
+        )
+    };
+    let renamed = e.call(&rename(&ck, "Skype projects 2026")).await;
+    assert_eq!(codes(&renamed), ["NoError"], "{renamed}");
+    let bad = e.call(&rename("not-a-key", "again")).await;
+    assert_eq!(codes(&bad), ["ErrorInvalidChangeKey"], "{bad}");
+    let got = e
+        .call(&format!(
+            r#"<m:GetFolder><m:FolderShape><t:BaseShape>Default</t:BaseShape></m:FolderShape><m:FolderIds><t:FolderId Id="{id}"/></m:FolderIds></m:GetFolder>"#
+        ))
+        .await;
+    assert!(
+        got.contains("<t:DisplayName>Skype projects 2026</t:DisplayName>"),
+        "{got}"
+    );
     // DeleteFolder: the folder, its subfolder and the message filed in it go; the Inbox stays
     let delete = |kind: &str, folders: &str| {
         format!(

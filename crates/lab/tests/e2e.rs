@@ -469,6 +469,8 @@ async fn exchangelib_interop() {
             "{v}"
         );
         assert_eq!(v["duplicate_folder"], "ErrorFolderExists", "{v}");
+        // UpdateFolder (Folder.save() of an existing folder)
+        assert_eq!(v["renamed_folder_listed"], true, "{v}");
         // DeleteFolder (Folder.delete())
         assert_eq!(v["deleted_folder_listed"], false, "{v}");
     }

@@ -17,7 +17,7 @@ use time::OffsetDateTime;
 
 use crate::error::MailboxError;
 use crate::filter::{CASEFOLD_FN, casefold};
-use crate::ids::{IdKind, encode_change_key, encode_id, local_id};
+use crate::ids::{IdKind, check_change_key, encode_change_key, encode_id, local_id};
 use crate::limits::{MAX_EVENTS_PER_CALL, MAX_FOLDER_NAME_CHARS, MAX_PAGE_SIZE};
 use crate::model::{
     Event, EventKind, Folder, FolderSel, MailboxCounters, MailboxKey, Page, Paging, from_micros,
@@ -289,12 +289,7 @@ impl MailboxStore {
         display_name: String,
         folder_class: Option<String>,
     ) -> Result<Folder, MailboxError> {
-        let n = display_name.chars().count();
-        if n == 0 || n > MAX_FOLDER_NAME_CHARS || display_name.chars().any(char::is_control) {
-            return Err(MailboxError::InvalidValue(format!(
-                "a folder name must be 1 to {MAX_FOLDER_NAME_CHARS} characters without control characters"
-            )));
-        }
+        validate_folder_name(&display_name)?;
         if let Some(class) = &folder_class {
             crate::items::validate_class(class, "folder class")?;
         }
@@ -320,6 +315,77 @@ impl MailboxStore {
             )?;
             let id = tx.last_insert_rowid();
             touch_folder(tx, parent, cn, now_us)?;
+            load_folder(tx, &mb, id)
+        })
+        .await
+    }
+
+    /// Renames an ordinary folder and/or sets its class (`Some(None)` removes it), in one
+    /// transaction; the folder stays where it is. A `change_key` must be a folder change key
+    /// ([`MailboxError::InvalidChangeKey`]), but a stale one does not refuse the change: the last
+    /// write wins, as EWS UpdateFolder has no conflict resolution and a folder's key changes with
+    /// every item written into it (a client renaming a folder it just filed mail into holds a
+    /// stale key). Names stay unique among siblings
+    /// ([`MailboxError::FolderExists`]); a distinguished folder keeps its name and class.
+    pub async fn update_folder(
+        &self,
+        mailbox: &MailboxKey,
+        folder: FolderSel,
+        change_key: Option<String>,
+        display_name: Option<String>,
+        folder_class: Option<Option<String>>,
+    ) -> Result<Folder, MailboxError> {
+        if let Some(name) = &display_name {
+            validate_folder_name(name)?;
+        }
+        if let Some(Some(class)) = &folder_class {
+            crate::items::validate_class(class, "folder class")?;
+        }
+        let key = mailbox.as_str().to_owned();
+        self.write(move |tx, now| {
+            let mb = mailbox_row(tx, &key)?;
+            let id = resolve_folder(tx, &mb, &folder)?;
+            let (parent, distinguished, cn): (Option<i64>, Option<String>, i64) = tx.query_row(
+                "SELECT parent_id, distinguished, change_number FROM folders \
+                 WHERE id = ?1 AND mailbox_id = ?2",
+                params![id, mb.id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )?;
+            if let Some(ck) = &change_key {
+                match check_change_key(ck, IdKind::Folder, cn) {
+                    Ok(()) | Err(MailboxError::ChangeKeyConflict) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            if let Some(d) = distinguished {
+                return Err(MailboxError::InvalidValue(format!(
+                    "the distinguished folder {d:?} keeps its name and class"
+                )));
+            }
+            let cn = next_change_number(tx, mb.id)?;
+            let now_us = to_micros(now)?;
+            if let Some(name) = &display_name {
+                let clash: bool = tx.query_row(
+                    "SELECT EXISTS (SELECT 1 FROM folders WHERE parent_id IS ?1 AND id != ?2 \
+                         AND display_name = ?3 COLLATE NOCASE)",
+                    params![parent, id, name],
+                    |r| r.get(0),
+                )?;
+                if clash {
+                    return Err(MailboxError::FolderExists(name.clone()));
+                }
+                tx.execute(
+                    "UPDATE folders SET display_name = ?2 WHERE id = ?1",
+                    params![id, name],
+                )?;
+            }
+            if let Some(class) = &folder_class {
+                tx.execute(
+                    "UPDATE folders SET folder_class = ?2 WHERE id = ?1",
+                    params![id, class],
+                )?;
+            }
+            touch_folder(tx, id, cn, now_us)?;
             load_folder(tx, &mb, id)
         })
         .await
@@ -541,6 +607,17 @@ pub(crate) fn touch_folder(
 ) -> Result<(), MailboxError> {
     tx.prepare_cached("UPDATE folders SET change_number = ?2, last_modified = ?3 WHERE id = ?1")?
         .execute(params![folder, cn, now_us])?;
+    Ok(())
+}
+
+/// A folder name: 1 to [`MAX_FOLDER_NAME_CHARS`] characters, none of them control characters.
+fn validate_folder_name(name: &str) -> Result<(), MailboxError> {
+    let n = name.chars().count();
+    if n == 0 || n > MAX_FOLDER_NAME_CHARS || name.chars().any(char::is_control) {
+        return Err(MailboxError::InvalidValue(format!(
+            "a folder name must be 1 to {MAX_FOLDER_NAME_CHARS} characters without control characters"
+        )));
+    }
     Ok(())
 }
 

@@ -258,6 +258,82 @@ async fn create_folder_and_name_conflicts() {
     }
 }
 
+/// UpdateFolder: a rename and a class change keep the folder in place under a new change key;
+/// a malformed key, a sibling's name or a distinguished folder are refused and change nothing;
+/// a stale key is not (the last write wins).
+#[tokio::test]
+async fn update_folder_renames_in_place() {
+    let s = store_with(&["alice"]).await;
+    let m = key("alice");
+    let f = s
+        .create_folder(&m, d("inbox"), "Projects".into(), None)
+        .await
+        .unwrap();
+    s.create_folder(&m, d("inbox"), "Archive".into(), None)
+        .await
+        .unwrap();
+    let id = || FolderSel::id(f.id.clone());
+    let renamed = s
+        .update_folder(
+            &m,
+            id(),
+            Some(f.change_key.clone()),
+            Some("Skype projects".into()),
+            Some(Some("IPF.Note.Skype".into())),
+        )
+        .await
+        .unwrap();
+    assert_eq!(renamed.id, f.id);
+    assert_eq!(renamed.parent_id, f.parent_id);
+    assert_eq!(renamed.display_name, "Skype projects");
+    assert_eq!(renamed.folder_class.as_deref(), Some("IPF.Note.Skype"));
+    assert_ne!(renamed.change_key, f.change_key);
+    // the key it was read at is stale now, which does not refuse the rename; a malformed one does
+    let e = s
+        .update_folder(&m, id(), Some("not-a-key".into()), Some("x".into()), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, MailboxError::InvalidChangeKey), "{e:?}");
+    let stale = s
+        .update_folder(
+            &m,
+            id(),
+            Some(f.change_key.clone()),
+            Some("Skype".into()),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(stale.display_name, "Skype");
+    // a sibling's name (any case), a bad name, a distinguished folder
+    let e = s
+        .update_folder(&m, id(), None, Some("ARCHIVE".into()), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, MailboxError::FolderExists(_)), "{e:?}");
+    let e = s
+        .update_folder(&m, id(), None, Some(String::new()), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, MailboxError::InvalidValue(_)), "{e:?}");
+    let e = s
+        .update_folder(&m, d("inbox"), None, Some("Mail".into()), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, MailboxError::InvalidValue(_)), "{e:?}");
+    // its own name in another case is fine, and the class can be removed
+    let again = s
+        .update_folder(&m, id(), None, Some("SKYPE projects".into()), Some(None))
+        .await
+        .unwrap();
+    assert_eq!(again.display_name, "SKYPE projects");
+    assert_eq!(again.folder_class, None);
+    assert_eq!(
+        s.get_folder(&m, d("inbox")).await.unwrap().display_name,
+        "Inbox"
+    );
+}
+
 /// DeleteFolder (hard): the folder, its subfolders and every item under them go in one
 /// transaction, each item with a `Deleted` event; distinguished folders stay.
 #[tokio::test]
