@@ -143,6 +143,11 @@ def main() -> int:
     folder.delete()
     listed = [f.name for f in FolderCollection(account=acc, folders=[acc.inbox]).find_folders()]
     out["deleted_folder_listed"] = folder.name in listed
+    # ResolveNames: one match, one with its contact data, and none
+    out["resolved"] = [m.email_address for m in acc.protocol.resolve_names(["alic"])]
+    full = acc.protocol.resolve_names(["SMTP:alice@contoso.example"], return_full_contact_data=True)
+    out["resolved_contact"] = [c.display_name for _, c in full]
+    out["resolved_none"] = [type(m).__name__ for m in acc.protocol.resolve_names(["nobody-here"])]
     # an operation the server does not implement: a clean EWS error, not an unparsable response
     try:
         acc.oof_settings

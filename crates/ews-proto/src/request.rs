@@ -58,6 +58,7 @@ pub enum Operation {
     CreateFolder(CreateFolder),
     DeleteFolder(DeleteFolder),
     UpdateFolder(UpdateFolder),
+    ResolveNames(ResolveNames),
     CreateItem(CreateItem),
     GetItem(GetItem),
     FindItem(FindItem),
@@ -96,6 +97,7 @@ impl Operation {
             Self::CreateFolder(_) => "CreateFolder",
             Self::DeleteFolder(_) => "DeleteFolder",
             Self::UpdateFolder(_) => "UpdateFolder",
+            Self::ResolveNames(_) => "ResolveNames",
             Self::CreateItem(_) => "CreateItem",
             Self::GetItem(_) => "GetItem",
             Self::FindItem(_) => "FindItem",
@@ -301,6 +303,26 @@ pub struct CreateFolder {
 pub struct DeleteFolder {
     pub delete_type: DeleteType,
     pub folder_ids: Vec<FolderRef>,
+}
+
+str_enum! {
+    /// `m:ResolveNames/@SearchScope`.
+    pub enum ResolveNamesScope ("ResolveNames SearchScope") {
+        ActiveDirectory = "ActiveDirectory",
+        ActiveDirectoryContacts = "ActiveDirectoryContacts",
+        Contacts = "Contacts",
+        ContactsActiveDirectory = "ContactsActiveDirectory",
+    }
+}
+
+/// `m:ResolveNames`: one name to resolve against the directory (and the mailbox's contacts).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolveNames {
+    /// `m:UnresolvedEntry`: a name, an alias or an address (`SMTP:` prefix allowed).
+    pub entry: String,
+    pub return_full_contact_data: bool,
+    /// Absent means `ActiveDirectoryContacts`, as in Exchange.
+    pub search_scope: Option<ResolveNamesScope>,
 }
 
 /// `m:UpdateFolder`: changes to folders, one `t:FolderChange` each.
@@ -2338,6 +2360,29 @@ fn parse_operation(op: &Element, input: &[u8]) -> Result<Operation> {
                     .map(parse_single_folder_ref)
                     .transpose()?,
                 items,
+            })
+        }
+        "ResolveNames" => {
+            // ParentFolderIds narrows the contact folders searched; this server keeps no
+            // contacts, so there is nothing for it to narrow
+            check_children(op, &["ParentFolderIds", "UnresolvedEntry"])?;
+            if op.attr("ContactDataShape").is_some() {
+                return Err(EwsProtoError::Unsupported {
+                    found: format!("{}/@ContactDataShape", dn(op)),
+                    position: op.position(),
+                });
+            }
+            let entry = req_child(op, m, "UnresolvedEntry")?;
+            Operation::ResolveNames(ResolveNames {
+                entry: non_empty_text(entry, "UnresolvedEntry")?,
+                return_full_contact_data: bool_attr(op, "ReturnFullContactData")?.ok_or_else(
+                    || EwsProtoError::MissingAttribute {
+                        element: dn(op),
+                        name: "ReturnFullContactData",
+                        position: op.position(),
+                    },
+                )?,
+                search_scope: enum_attr(op, "SearchScope", ResolveNamesScope::ALL)?,
             })
         }
         "UpdateFolder" => {

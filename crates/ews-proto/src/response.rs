@@ -517,6 +517,96 @@ pub fn update_folder_response(results: &[Result<FolderView, ResponseError>]) -> 
     })
 }
 
+/// One `t:Resolution` of ResolveNames: a directory entry, and its contact data when asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolution {
+    /// `t:Mailbox` (name, SMTP address, `SMTP`, `Mailbox` or `Contact`).
+    pub mailbox: Mailbox,
+    /// `t:Contact` (ReturnFullContactData).
+    pub contact: Option<ResolvedContact>,
+}
+
+/// The contact data of a [`Resolution`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedContact {
+    pub display_name: String,
+    /// `t:EmailAddresses` entries (`EmailAddress1` ...), as `SMTP:` addresses.
+    pub email_addresses: Vec<String>,
+}
+
+/// `ResolveNamesResponse` for one entry: `NoError` with one resolution,
+/// `ErrorNameResolutionMultipleResults` (a warning, with every resolution) with several,
+/// `ErrorNameResolutionNoResults` with none, or `result`'s error.
+pub fn resolve_names_response(result: &Result<Vec<Resolution>, ResponseError>) -> Vec<u8> {
+    response_envelope(|w| {
+        w.start(
+            "m:ResolveNamesResponse",
+            &[("xmlns:m", ns::MESSAGES), ("xmlns:t", ns::TYPES)],
+        );
+        w.start("m:ResponseMessages", &[]);
+        let message = "m:ResolveNamesResponseMessage";
+        match result {
+            Err(e) => {
+                w.start(message, &[("ResponseClass", e.class.as_str())]);
+                write_error_body(w, e);
+            }
+            Ok(found) if found.is_empty() => {
+                w.start(message, &[("ResponseClass", "Error")]);
+                write_error_body(
+                    w,
+                    &ResponseError::new("ErrorNameResolutionNoResults", "No results were found."),
+                );
+            }
+            Ok(found) => {
+                if found.len() == 1 {
+                    w.start(message, &[("ResponseClass", "Success")]);
+                    w.leaf("m:ResponseCode", "NoError");
+                } else {
+                    w.start(message, &[("ResponseClass", "Warning")]);
+                    write_error_body(
+                        w,
+                        &ResponseError::new(
+                            "ErrorNameResolutionMultipleResults",
+                            "Multiple results were found.",
+                        ),
+                    );
+                }
+                let total = found.len().to_string();
+                w.start(
+                    "m:ResolutionSet",
+                    &[
+                        ("TotalItemsInView", total.as_str()),
+                        ("IncludesLastItemInRange", "true"),
+                    ],
+                );
+                for r in found {
+                    w.start("t:Resolution", &[]);
+                    write_mailbox(w, &r.mailbox);
+                    if let Some(c) = &r.contact {
+                        w.start("t:Contact", &[]);
+                        w.leaf("t:DisplayName", &c.display_name);
+                        if !c.email_addresses.is_empty() {
+                            w.start("t:EmailAddresses", &[]);
+                            for (i, a) in c.email_addresses.iter().take(3).enumerate() {
+                                let key = format!("EmailAddress{}", i + 1);
+                                w.text_element("t:Entry", &[("Key", key.as_str())], a);
+                            }
+                            w.end("t:EmailAddresses");
+                        }
+                        w.leaf("t:ContactSource", "ActiveDirectory");
+                        w.end("t:Contact");
+                    }
+                    w.end("t:Resolution");
+                }
+                w.end("m:ResolutionSet");
+            }
+        }
+        w.end(message);
+        w.end("m:ResponseMessages");
+        w.end("m:ResolveNamesResponse");
+    })
+}
+
 /// One page of a FindFolder/FindItem result (`m:RootFolder`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page<T> {

@@ -145,6 +145,25 @@ fn exchangelib_update_folder() {
 }
 
 #[test]
+fn exchangelib_resolve_names() {
+    for (name, entry, full) in [
+        ("resolve_names", "bob", false),
+        ("resolve_names_full_contact", "bob@contoso.example", true),
+    ] {
+        let bytes = match name {
+            "resolve_names" => fixture!("exchangelib", "resolve_names"),
+            _ => fixture!("exchangelib", "resolve_names_full_contact"),
+        };
+        let Operation::ResolveNames(r) = parse(bytes).operation else {
+            panic!("{name}: not ResolveNames")
+        };
+        assert_eq!(r.entry, entry);
+        assert_eq!(r.return_full_contact_data, full);
+        assert_eq!(r.search_scope, None);
+    }
+}
+
+#[test]
 fn exchangelib_get_folder_purges_impersonated() {
     let r = parse(fixture!("exchangelib", "get_folder_purges_impersonation"));
     assert_eq!(

@@ -17,6 +17,7 @@ use ews_proto::response::{
     update_folder_response, update_item_response, update_user_configuration_response, write_fault,
     write_fault_for_error, write_fault_with_violation,
 };
+use ews_proto::response::{Resolution, ResolvedContact, resolve_names_response};
 use ews_proto::types::{BaseShape, FolderShape, ItemKind, ItemRef, ItemShape, PropertyPath};
 use ews_proto::xml::Limits;
 use insta::assert_snapshot;
@@ -87,6 +88,33 @@ fn update_folder_new_change_key_and_a_refusal() {
         Err(ResponseError::code("ErrorFolderExists")),
     ]);
     assert_snapshot!(lines(&out));
+}
+
+/// ResolveNames: one resolution; several (a warning, with all of them, contact data included);
+/// none.
+#[test]
+fn resolve_names_one_many_none() {
+    let entry = |name: &str, smtp: &str, contact: bool| Resolution {
+        mailbox: ews_proto::types::Mailbox {
+            name: Some(name.into()),
+            email_address: Some(smtp.into()),
+            routing_type: Some("SMTP".into()),
+            mailbox_type: Some("Mailbox".into()),
+        },
+        contact: contact.then(|| ResolvedContact {
+            display_name: name.into(),
+            email_addresses: vec![format!("SMTP:{smtp}")],
+        }),
+    };
+    let one = resolve_names_response(&Ok(vec![entry("Bob", "bob@contoso.example", false)]));
+    assert_snapshot!("resolve_names_one", lines(&one));
+    let many = resolve_names_response(&Ok(vec![
+        entry("Bob", "bob@contoso.example", true),
+        entry("Bobby Tables", "bobby@contoso.example", true),
+    ]));
+    assert_snapshot!("resolve_names_many", lines(&many));
+    let none = resolve_names_response(&Ok(vec![]));
+    assert_snapshot!("resolve_names_none", lines(&none));
 }
 
 #[test]

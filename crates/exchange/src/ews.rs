@@ -625,6 +625,7 @@ impl Handler<'_> {
             Operation::CreateFolder(c) => self.create_folders(c).await,
             Operation::DeleteFolder(d) => self.delete_folders(d).await,
             Operation::UpdateFolder(u) => self.update_folders(u).await,
+            Operation::ResolveNames(r) => self.resolve_names(r).await,
             Operation::FindFolder(f) => {
                 let paging = f
                     .paging
@@ -1056,6 +1057,54 @@ impl Handler<'_> {
                 ),
             ),
         }
+    }
+}
+
+/// ResolveNames (MS-OXWSRSLNM) against the organization's address list: mailboxes and mail users
+/// not hidden from it. This server keeps no contacts, so a `Contacts` scope finds nothing.
+impl Handler<'_> {
+    async fn resolve_names(&self, r: request::ResolveNames) -> Vec<u8> {
+        if r.search_scope == Some(request::ResolveNamesScope::Contacts) {
+            return resp::resolve_names_response(&Ok(Vec::new()));
+        }
+        let found = match self.ex.resolve_names(&r.entry).await {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!(error = %e, "ResolveNames failed");
+                return resp::resolve_names_response(&Err(ResponseError::code(
+                    "ErrorInternalServerError",
+                )));
+            }
+        };
+        let out: Vec<resp::Resolution> = found
+            .into_iter()
+            .filter_map(|rec| {
+                let mailbox_type = if rec.is_mailbox() {
+                    "Mailbox"
+                } else {
+                    "Contact"
+                };
+                let email = rec.primary_smtp_address.clone().or_else(|| {
+                    let e = rec.external_email_address.as_deref()?;
+                    let bare = e.get(..5).filter(|p| p.eq_ignore_ascii_case("smtp:"));
+                    Some(bare.map_or(e, |_| &e[5..]).to_owned())
+                })?;
+                let contact = r.return_full_contact_data.then(|| resp::ResolvedContact {
+                    display_name: rec.name.clone(),
+                    email_addresses: vec![format!("SMTP:{email}")],
+                });
+                Some(resp::Resolution {
+                    mailbox: ews_proto::types::Mailbox {
+                        name: Some(rec.name),
+                        email_address: Some(email),
+                        routing_type: Some("SMTP".into()),
+                        mailbox_type: Some(mailbox_type.into()),
+                    },
+                    contact,
+                })
+            })
+            .collect();
+        resp::resolve_names_response(&Ok(out))
     }
 }
 

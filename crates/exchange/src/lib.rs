@@ -64,6 +64,9 @@ pub struct Config {
 const PHOTO_CONFIG: &str = "OpenHybrid.UserPhoto";
 /// Largest request body EWS reads.
 pub const MAX_EWS_BODY: usize = 16 << 20;
+
+/// Most entries one ResolveNames answers with (Exchange's own limit).
+pub const MAX_RESOLUTIONS: usize = 100;
 /// Most entries in the validated-token cache.
 const TOKEN_CACHE_MAX: usize = 50_000;
 
@@ -484,6 +487,17 @@ impl Exchange {
     }
 
     /// The photo of the mailbox with this SMTP address (GetUserPhoto), if one was set.
+    /// ResolveNames: the address-list entries `entry` resolves to ([`org::Org::resolve_names`]),
+    /// at most [`MAX_RESOLUTIONS`].
+    pub async fn resolve_names(&self, entry: &str) -> Result<Vec<org::Recipient>, ExchangeError> {
+        let org = self.inner.org.clone();
+        let entry = entry.to_owned();
+        org.db
+            .clone()
+            .call(move |c| org.resolve_names(c, &entry, MAX_RESOLUTIONS))
+            .await
+    }
+
     pub async fn user_photo(&self, smtp: &str) -> Result<Option<Vec<u8>>, ExchangeError> {
         let key = self.mailbox_key(smtp).await?;
         match self

@@ -598,6 +598,49 @@ impl Org {
     }
 
     /// Resolves an identity: GUID, Name, alias, `<domain>/Users/<name>`, or an address.
+    /// The address-list entries a name resolves to (EWS ResolveNames), as Exchange's ambiguous
+    /// name resolution does: an exact address (`SMTP:` prefix allowed), or the start of a
+    /// display name, alias, primary SMTP address or UPN, case-insensitively. Recipients hidden
+    /// from address lists (the partner applications' mail users among them) and disabled ones
+    /// are never listed. At most `limit`, by name.
+    pub fn resolve_names(
+        &self,
+        c: &Connection,
+        entry: &str,
+        limit: usize,
+    ) -> Result<Vec<Recipient>, ExchangeError> {
+        let entry = entry.trim();
+        let exact = entry
+            .get(..5)
+            .filter(|p| p.eq_ignore_ascii_case("smtp:"))
+            .map_or(entry, |_| &entry[5..]);
+        // LIKE with its wildcards escaped: the entry is text, not a pattern
+        let mut prefix = String::with_capacity(exact.len() + 1);
+        for ch in exact.chars() {
+            if matches!(ch, '%' | '_' | '\\') {
+                prefix.push('\\');
+            }
+            prefix.push(ch);
+        }
+        prefix.push('%');
+        let mut st = c.prepare_cached(concat!(
+            "SELECT ",
+            recipient_columns!(),
+            " FROM recipients WHERE hidden = 0 AND enabled = 1 AND (primary_smtp = ?1 \
+             OR name LIKE ?2 ESCAPE '\\' OR alias LIKE ?2 ESCAPE '\\' \
+             OR primary_smtp LIKE ?2 ESCAPE '\\' OR upn LIKE ?2 ESCAPE '\\') \
+             ORDER BY name COLLATE NOCASE LIMIT ?3"
+        ))?;
+        let dom = self.domain_for_identity.clone();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let found = st
+            .query_map(params![exact, prefix, limit], |r| {
+                recipient_from_row(r, &dom)
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(found)
+    }
+
     pub fn get_recipient(
         &self,
         c: &Connection,

@@ -1,4 +1,4 @@
-//! UpdateItem, MoveItem, CopyItem, CreateFolder and DeleteFolder over HTTP, as a partner with UserApplication and
+//! UpdateItem, MoveItem, CopyItem, the folder operations and ResolveNames over HTTP, as a partner with UserApplication and
 //! ArchiveApplication acting as alice (the benchmark route's caller): the change key changes on
 //! every update and the id stays; stale change keys, read-only and unknown properties, bad counts,
 //! sending and other mailboxes' ids are per-item errors, never faults.
@@ -631,4 +631,66 @@ async fn create_folder_then_use_it() {
         ))
         .await;
     assert_eq!(codes(&got), ["ErrorFolderNotFound"], "{got}");
+}
+
+/// ResolveNames: names, aliases and addresses resolve against the address list; several matches
+/// are a warning with all of them; hidden recipients (a partner's application account) and
+/// pattern characters resolve to nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resolve_names_against_the_address_list() {
+    let e = env().await;
+    let cmd = |name: &str, params: Value| {
+        let ex = e.ex.clone();
+        let name = name.to_owned();
+        async move {
+            ex.run_cmdlet(&name, params.as_object().unwrap().clone())
+                .await
+                .unwrap()
+        }
+    };
+    cmd(
+        "New-Mailbox",
+        json!({"Name": "Bobby Tables", "PrimarySmtpAddress": "bobby@contoso.example"}),
+    )
+    .await;
+    cmd(
+        "New-MailUser",
+        json!({"Name": "SfBOnline-ApplicationAccount", "ExternalEmailAddress": "SMTP:sfb@contoso.example"}),
+    )
+    .await;
+    cmd(
+        "Set-MailUser",
+        json!({"Identity": "SfBOnline-ApplicationAccount", "HiddenFromAddressListsEnabled": true}),
+    )
+    .await;
+    let resolve = |entry: &str, full: bool| {
+        format!(
+            r#"<m:ResolveNames ReturnFullContactData="{full}"><m:UnresolvedEntry>{entry}</m:UnresolvedEntry></m:ResolveNames>"#
+        )
+    };
+    let alice = e.call(&resolve("ali", false)).await;
+    assert_eq!(codes(&alice), ["NoError"], "{alice}");
+    assert!(
+        alice.contains("<t:Mailbox><t:Name>Alice</t:Name><t:EmailAddress>alice@contoso.example</t:EmailAddress><t:RoutingType>SMTP</t:RoutingType><t:MailboxType>Mailbox</t:MailboxType></t:Mailbox>"),
+        "{alice}"
+    );
+    assert!(!alice.contains("<t:Contact>"), "{alice}");
+    let exact = e.call(&resolve("SMTP:BOB@contoso.example", true)).await;
+    assert_eq!(codes(&exact), ["NoError"], "{exact}");
+    assert!(
+        exact.contains(r#"<t:Entry Key="EmailAddress1">SMTP:bob@contoso.example</t:Entry>"#),
+        "{exact}"
+    );
+    let many = e.call(&resolve("bob", false)).await;
+    assert_eq!(
+        codes(&many),
+        ["ErrorNameResolutionMultipleResults"],
+        "{many}"
+    );
+    assert!(many.contains(r#"ResponseClass="Warning""#), "{many}");
+    assert!(many.contains(r#"TotalItemsInView="2""#), "{many}");
+    for none in ["sfb", "SfBOnline-ApplicationAccount", "%", "_ob", "zed"] {
+        let t = e.call(&resolve(none, false)).await;
+        assert_eq!(codes(&t), ["ErrorNameResolutionNoResults"], "{none}: {t}");
+    }
 }

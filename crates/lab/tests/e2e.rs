@@ -469,6 +469,19 @@ async fn exchangelib_interop() {
             "{v}"
         );
         assert_eq!(v["duplicate_folder"], "ErrorFolderExists", "{v}");
+        // ResolveNames (Protocol.resolve_names)
+        assert_eq!(v["resolved"], json!(["alice@contoso.example"]), "{v}");
+        assert_eq!(
+            v["resolved_contact"].as_array().map(Vec::len),
+            Some(1),
+            "{v}"
+        );
+        // exchangelib hands back the no-results error as the entry, as it does with Exchange
+        assert_eq!(
+            v["resolved_none"],
+            json!(["ErrorNameResolutionNoResults"]),
+            "{v}"
+        );
         // UpdateFolder (Folder.save() of an existing folder)
         assert_eq!(v["renamed_folder_listed"], true, "{v}");
         // DeleteFolder (Folder.delete())
