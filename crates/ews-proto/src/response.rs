@@ -498,8 +498,13 @@ pub fn get_folder_response(
 /// `CreateFolderResponse`: one message per new folder, in order, each with the folder's id
 /// (and change key) in its typed element, as Exchange answers.
 pub fn create_folder_response(results: &[Result<FolderView, ResponseError>]) -> Vec<u8> {
+    folder_ids_response("CreateFolder", results)
+}
+
+/// Messages of `op` each naming one folder by its id and change key (IdOnly).
+fn folder_ids_response(op: &str, results: &[Result<FolderView, ResponseError>]) -> Vec<u8> {
     let shape = FolderShape::new(BaseShape::IdOnly);
-    response_messages("CreateFolder", results, Some("m:Folders"), |w, f| {
+    response_messages(op, results, Some("m:Folders"), |w, f| {
         w.start("m:Folders", &[]);
         write_folder(w, f, &shape);
         w.end("m:Folders");
@@ -509,12 +514,7 @@ pub fn create_folder_response(results: &[Result<FolderView, ResponseError>]) -> 
 /// `UpdateFolderResponse`: one message per folder change, each with the folder's id and new
 /// change key.
 pub fn update_folder_response(results: &[Result<FolderView, ResponseError>]) -> Vec<u8> {
-    let shape = FolderShape::new(BaseShape::IdOnly);
-    response_messages("UpdateFolder", results, Some("m:Folders"), |w, f| {
-        w.start("m:Folders", &[]);
-        write_folder(w, f, &shape);
-        w.end("m:Folders");
-    })
+    folder_ids_response("UpdateFolder", results)
 }
 
 /// One `t:Resolution` of ResolveNames: a directory entry, and its contact data when asked for.

@@ -98,6 +98,16 @@ fn xml(status: StatusCode, body: Vec<u8>) -> Response {
     (status, [("content-type", "text/xml; charset=utf-8")], body).into_response()
 }
 
+/// The refusal of a call naming more than [`mailbox::limits::MAX_ITEMS_PER_CALL`] `what`.
+fn too_many(n: usize, what: &str) -> Option<ResponseError> {
+    let max = mailbox::limits::MAX_ITEMS_PER_CALL;
+    (n > max).then(|| {
+        err(&MailboxError::InvalidRequest(format!(
+            "{n} {what} in one call; at most {max}"
+        )))
+    })
+}
+
 fn err(e: &MailboxError) -> ResponseError {
     ResponseError::new(e.response_code(), &e.to_string())
 }
@@ -1115,11 +1125,8 @@ impl Handler<'_> {
     async fn create_folders(&self, c: request::CreateFolder) -> Vec<u8> {
         let n = c.folders.len();
         let all = |e: ResponseError| resp::create_folder_response(&vec![Err(e); n]);
-        if n > mailbox::limits::MAX_ITEMS_PER_CALL {
-            return all(err(&MailboxError::InvalidRequest(format!(
-                "{n} folders in one call; at most {}",
-                mailbox::limits::MAX_ITEMS_PER_CALL
-            ))));
+        if let Some(e) = too_many(n, "folders") {
+            return all(e);
         }
         let parent_err = |e: ResponseError| {
             if e.code == "ErrorFolderNotFound" {
@@ -1157,11 +1164,7 @@ impl Handler<'_> {
     /// UpdateFolder: a folder's display name and class; the folder stays where it is.
     async fn update_folders(&self, u: request::UpdateFolder) -> Vec<u8> {
         let n = u.changes.len();
-        if n > mailbox::limits::MAX_ITEMS_PER_CALL {
-            let e = err(&MailboxError::InvalidRequest(format!(
-                "{n} folder changes in one call; at most {}",
-                mailbox::limits::MAX_ITEMS_PER_CALL
-            )));
+        if let Some(e) = too_many(n, "folder changes") {
             return resp::update_folder_response(&vec![Err(e); n]);
         }
         let mut out = Vec::with_capacity(n);
@@ -1206,11 +1209,8 @@ impl Handler<'_> {
     async fn delete_folders(&self, d: request::DeleteFolder) -> Vec<u8> {
         let n = d.folder_ids.len();
         let all = |e: ResponseError| resp::delete_folder_response(&vec![Err(e); n]);
-        if n > mailbox::limits::MAX_ITEMS_PER_CALL {
-            return all(err(&MailboxError::InvalidRequest(format!(
-                "{n} folders in one call; at most {}",
-                mailbox::limits::MAX_ITEMS_PER_CALL
-            ))));
+        if let Some(e) = too_many(n, "folders") {
+            return all(e);
         }
         if d.delete_type != DeleteType::HardDelete {
             return all(ResponseError::new(
@@ -1249,14 +1249,7 @@ impl Handler<'_> {
 impl Handler<'_> {
     async fn update_item(&self, u: request::UpdateItem) -> Vec<u8> {
         let n = u.changes.len();
-        if n > mailbox::limits::MAX_ITEMS_PER_CALL {
-            let e = ResponseError::new(
-                "ErrorInvalidRequest",
-                &format!(
-                    "{n} item changes in one call; at most {}",
-                    mailbox::limits::MAX_ITEMS_PER_CALL
-                ),
-            );
+        if let Some(e) = too_many(n, "item changes") {
             return resp::update_item_response(&vec![Err(e); n]);
         }
         let mut out = Vec::with_capacity(n);
@@ -1350,11 +1343,8 @@ impl Handler<'_> {
             MailboxError::FolderNotFound => ResponseError::code("ErrorToFolderNotFound"),
             e => err(&e),
         };
-        if n > mailbox::limits::MAX_ITEMS_PER_CALL {
-            return all(err(&MailboxError::InvalidRequest(format!(
-                "{n} ids in one call; at most {}",
-                mailbox::limits::MAX_ITEMS_PER_CALL
-            ))));
+        if let Some(e) = too_many(n, "ids") {
+            return all(e);
         }
         let to = match self.sel(&m.to_folder) {
             Ok(s) => s,
