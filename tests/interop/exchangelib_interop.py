@@ -57,6 +57,8 @@ def main() -> int:
     item.is_read = True
     item.save()
     again = list(acc.fetch(ids=[item]))[0]
+    # item:TextBody (exchangelib's text_body): the HTML body as text
+    out["text_body"] = again.text_body
     out["updated"] = {"subject": again.subject, "is_read": again.is_read, "categories": again.categories}
     moved = item.move(acc.inbox)
     moved_id = moved[0] if isinstance(moved, tuple) else item.id

@@ -48,6 +48,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod body;
 pub mod error;
 pub mod notification;
 pub mod request;

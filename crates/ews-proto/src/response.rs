@@ -753,6 +753,8 @@ struct ItemProps {
     cc: bool,
     from: bool,
     message_id: bool,
+    /// `item:TextBody` (asked for by name only, as in Exchange).
+    text_body: bool,
     is_read: bool,
     start: bool,
     end: bool,
@@ -805,6 +807,7 @@ impl ItemProps {
                 Some("item:Subject") => p.subject = true,
                 Some("item:Sensitivity") => p.sensitivity = true,
                 Some("item:Body") => p.body = true,
+                Some("item:TextBody") => p.text_body = true,
                 Some("item:DateTimeReceived") => p.received = true,
                 Some("item:Size") => p.size = true,
                 Some("item:Categories") => p.categories = true,
@@ -829,6 +832,7 @@ impl ItemProps {
         }
         if !include_body {
             p.body = false;
+            p.text_body = false;
         }
         p
     }
@@ -865,9 +869,27 @@ fn write_item(w: &mut XmlOut, item: &ItemView, shape: &ItemShape, include_body: 
         w.leaf("t:Sensitivity", v.as_str());
     }
     if p.body
-        && let Some((body_type, text)) = &item.body
+        && let Some((stored, text)) = &item.body
     {
-        w.text_element("t:Body", &[("BodyType", body_type.as_str())], text);
+        // in the form the shape asks for (Best: as stored)
+        let as_text = match (shape.body_type, stored) {
+            (Some(crate::types::ShapeBodyType::Text), BodyType::Html) => {
+                crate::body::html_to_text(text)
+            }
+            _ => None,
+        };
+        match (shape.body_type, stored) {
+            // converted, unless the body is past what is converted (then given as stored)
+            (Some(crate::types::ShapeBodyType::Text), BodyType::Html) if as_text.is_some() => {
+                let t = as_text.unwrap_or_default();
+                w.text_element("t:Body", &[("BodyType", "Text")], &t);
+            }
+            (Some(crate::types::ShapeBodyType::Html), BodyType::Text) => {
+                let h = crate::body::text_to_html(text);
+                w.text_element("t:Body", &[("BodyType", "HTML")], &h);
+            }
+            _ => w.text_element("t:Body", &[("BodyType", stored.as_str())], text),
+        }
     }
     if p.received
         && let Some(v) = item.date_time_received
@@ -909,6 +931,18 @@ fn write_item(w: &mut XmlOut, item: &ItemView, shape: &ItemShape, include_body: 
     }
     if p.is_associated {
         w.leaf("t:IsAssociated", bool_str(item.is_associated));
+    }
+    if p.text_body
+        && let Some((stored, text)) = &item.body
+    {
+        // absent when an HTML body is past what is converted
+        let t = match stored {
+            BodyType::Html => crate::body::html_to_text(text),
+            BodyType::Text => Some(text.clone()),
+        };
+        if let Some(t) = t {
+            w.text_element("t:TextBody", &[("BodyType", "Text")], &t);
+        }
     }
     match item.kind {
         ItemKind::Message => {

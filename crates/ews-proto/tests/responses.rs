@@ -205,6 +205,41 @@ fn get_item_all_properties_with_extended() {
     assert_snapshot!(lines(&out));
 }
 
+/// The body in the form the shape asks for (an HTML body as text, a text body as HTML), and
+/// `item:TextBody` (exchangelib's `text_body`) when asked for by name.
+#[test]
+fn get_item_body_types_and_text_body() {
+    use ews_proto::types::{BodyType, ShapeBodyType};
+    let mut text_item = conversation_message();
+    text_item.body = Some((BodyType::Text, "line one\nline <two>".to_owned()));
+    for (name, body_type) in [
+        ("get_item_body_as_text", ShapeBodyType::Text),
+        ("get_item_body_as_html", ShapeBodyType::Html),
+        ("get_item_body_best", ShapeBodyType::Best),
+    ] {
+        let mut shape = ItemShape::new(BaseShape::IdOnly);
+        shape.body_type = Some(body_type);
+        shape.additional = vec![field("item:Body"), field("item:TextBody")];
+        let out = get_item_response(&shape, &[Ok(conversation_message()), Ok(text_item.clone())]);
+        assert_snapshot!(name, lines(&out));
+    }
+    // a body past what is converted is given as stored, and has no text form
+    let mut deep = conversation_message();
+    let html = "<div>".repeat(ews_proto::body::MAX_CONVERTED_TAGS + 1) + "x";
+    deep.body = Some((BodyType::Html, html));
+    let mut shape = ItemShape::new(BaseShape::IdOnly);
+    shape.body_type = Some(ShapeBodyType::Text);
+    shape.additional = vec![field("item:Body"), field("item:TextBody")];
+    let out = lines(&get_item_response(&shape, &[Ok(deep)]));
+    assert!(out.contains(r#"<t:Body BodyType="HTML">"#) && !out.contains("TextBody"));
+    // not without being named, and never in FindItem
+    let out = get_item_response(
+        &ItemShape::new(BaseShape::AllProperties),
+        &[Ok(conversation_message())],
+    );
+    assert!(!lines(&out).contains("TextBody"));
+}
+
 #[test]
 fn get_item_default_and_id_only() {
     for shape in [BaseShape::IdOnly, BaseShape::Default] {

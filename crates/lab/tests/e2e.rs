@@ -469,6 +469,8 @@ async fn exchangelib_interop() {
             "{v}"
         );
         assert_eq!(v["duplicate_folder"], "ErrorFolderExists", "{v}");
+        // item:TextBody: the HTML body as plain text
+        assert_eq!(v["text_body"], "hello from exchangelib", "{v}");
         // ResolveNames (Protocol.resolve_names)
         assert_eq!(v["resolved"], json!(["alice@contoso.example"]), "{v}");
         assert_eq!(
