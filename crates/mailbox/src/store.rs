@@ -357,7 +357,9 @@ impl MailboxStore {
                     Err(e) => return Err(e),
                 }
             }
-            if let Some(d) = distinguished {
+            if let Some(d) = distinguished
+                && (display_name.is_some() || folder_class.is_some())
+            {
                 return Err(MailboxError::InvalidValue(format!(
                     "the distinguished folder {d:?} keeps its name and class"
                 )));

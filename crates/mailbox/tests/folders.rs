@@ -321,6 +321,12 @@ async fn update_folder_renames_in_place() {
         .await
         .unwrap_err();
     assert!(matches!(e, MailboxError::InvalidValue(_)), "{e:?}");
+    // a change of nothing (exchangelib's save of a folder it did not change) is not refused
+    let inbox = s
+        .update_folder(&m, d("inbox"), None, None, None)
+        .await
+        .unwrap();
+    assert_eq!(inbox.display_name, "Inbox");
     // its own name in another case is fine, and the class can be removed
     let again = s
         .update_folder(&m, id(), None, Some("SKYPE projects".into()), Some(None))
