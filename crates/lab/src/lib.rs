@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod client;
+pub mod conn_limit;
 pub mod ewsc;
 pub mod start;
 pub mod steps;

@@ -1,6 +1,7 @@
 //! The lab: the token service and Exchange on loopback, each with its own data directory under
 //! one lab directory, and `lab.json` describing where everything is.
 
+use crate::conn_limit::ConnectionLimit;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -185,37 +186,46 @@ pub struct LabOptions {
     pub tls: bool,
 }
 
-/// How long slow clients may hold a connection (see [`serve`]).
+/// How long slow clients may hold a connection, and how many connections a service holds open
+/// at once (see [`serve`]).
 #[derive(Debug, Clone, Copy)]
-pub struct ServeTimeouts {
+pub struct ServeLimits {
     /// To send a request's headers.
     pub header_read: std::time::Duration,
     /// For a new connection to send its first complete request.
     pub first_request: std::time::Duration,
     /// For a request, its body included, to be read and answered (else 408).
     pub request: std::time::Duration,
+    /// Connections open at once; past it a new one is closed as it is accepted
+    /// ([`crate::conn_limit::ConnectionLimit`]).
+    pub max_connections: usize,
 }
 
-impl Default for ServeTimeouts {
+impl Default for ServeLimits {
     fn default() -> Self {
-        ServeTimeouts {
+        ServeLimits {
             header_read: std::time::Duration::from_secs(10),
             first_request: std::time::Duration::from_secs(20),
             request: std::time::Duration::from_secs(120),
+            max_connections: MAX_CONNECTIONS,
         }
     }
 }
 
+/// Connections one service holds open at once by default: far above what the lab's own parties
+/// and the load benchmarks use (up to 256), well under the process's file descriptors.
+pub const MAX_CONNECTIONS: usize = 4096;
+
 /// Serves `router` on `l`, over HTTPS when `tls` is given, with the peer address available to
 /// the handlers (rate limiting, loopback-only admin APIs), and slow clients bounded by the
-/// default [`ServeTimeouts`], so a client trickling bytes cannot hold a connection for ever.
+/// default [`ServeLimits`], so a client trickling bytes cannot hold a connection for ever.
 /// Used by the lab and by `openhybrid serve`.
 pub fn serve(
     l: tokio::net::TcpListener,
     router: axum::Router,
     tls: Option<axum_server::tls_rustls::RustlsConfig>,
 ) -> tokio::task::JoinHandle<()> {
-    serve_with(l, router, tls, ServeTimeouts::default())
+    serve_with(l, router, tls, ServeLimits::default())
 }
 
 /// [`serve`] with the given timeouts.
@@ -223,7 +233,7 @@ pub fn serve_with(
     l: tokio::net::TcpListener,
     router: axum::Router,
     tls: Option<axum_server::tls_rustls::RustlsConfig>,
-    t: ServeTimeouts,
+    t: ServeLimits,
 ) -> tokio::task::JoinHandle<()> {
     let router = router.layer(
         tower::ServiceBuilder::new()
@@ -240,7 +250,9 @@ pub fn serve_with(
         match tls {
             None => {
                 if let Ok(server) = axum_server::from_tcp(std_l) {
-                    let mut server = server.first_request_timeout(t.first_request);
+                    let mut server = server
+                        .first_request_timeout(t.first_request)
+                        .map(|a| ConnectionLimit::new(a, t.max_connections));
                     server
                         .http_builder()
                         .http1()
@@ -250,7 +262,9 @@ pub fn serve_with(
             }
             Some(cfg) => {
                 if let Ok(server) = axum_server::from_tcp_rustls(std_l, cfg) {
-                    let mut server = server.first_request_timeout(t.first_request);
+                    let mut server = server
+                        .first_request_timeout(t.first_request)
+                        .map(|a| ConnectionLimit::new(a, t.max_connections));
                     server
                         .http_builder()
                         .http1()
@@ -559,10 +573,11 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn slow_clients_are_cut_off() {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let t = ServeTimeouts {
+        let t = ServeLimits {
             header_read: std::time::Duration::from_millis(300),
             first_request: std::time::Duration::from_millis(600),
             request: std::time::Duration::from_millis(600),
+            max_connections: MAX_CONNECTIONS,
         };
         let router = axum::Router::new().route(
             "/",
@@ -605,6 +620,51 @@ mod tests {
             text.starts_with("HTTP/1.1 200") && text.ends_with('3'),
             "{text}"
         );
+    }
+
+    /// Connections past the bound are closed as they are accepted, and a slot freed by a closed
+    /// connection serves the next one. Regression: nothing bounded the connections a service held
+    /// open, so idle connections (each within its timeouts) could take every file descriptor of
+    /// the process, which all three services share.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn connections_past_the_bound_are_closed() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let t = ServeLimits {
+            max_connections: 2,
+            ..ServeLimits::default()
+        };
+        let router = axum::Router::new().route("/", axum::routing::get(|| async { "hello" }));
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let _server = serve_with(l, router, None, t);
+        let ask = |mut c: tokio::net::TcpStream| async move {
+            c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .await
+                .ok();
+            let mut out = Vec::new();
+            let _ =
+                tokio::time::timeout(std::time::Duration::from_secs(10), c.read_to_end(&mut out))
+                    .await;
+            String::from_utf8_lossy(&out).into_owned()
+        };
+        // two idle connections hold both slots (each answered once it asks)
+        let first = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let second = tokio::net::TcpStream::connect(addr).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        // a third is closed without an answer
+        let third = tokio::net::TcpStream::connect(addr).await.unwrap();
+        assert_eq!(
+            ask(third).await,
+            "",
+            "a connection past the bound was served"
+        );
+        // the held ones are served
+        assert!(ask(first).await.starts_with("HTTP/1.1 200"));
+        // a freed slot serves the next connection
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let next = tokio::net::TcpStream::connect(addr).await.unwrap();
+        assert!(ask(next).await.ends_with("hello"));
+        drop(second);
     }
 
     /// One lab per data directory. Regression: a second `openhybrid up --data DIR` started on
