@@ -141,6 +141,9 @@ def main() -> int:
     folder.save()
     listed = [f.name for f in FolderCollection(account=acc, folders=[acc.inbox]).find_folders()]
     out["renamed_folder_listed"] = folder.name in listed and name not in listed
+    # EmptyFolder (Folder.empty(): HardDelete): the message filed in it goes, the folder stays
+    folder.empty()
+    out["emptied_items"] = [i.subject for i in folder.all()]
     # DeleteFolder (Folder.delete(): HardDelete), the folder and what was in it
     folder.delete()
     listed = [f.name for f in FolderCollection(account=acc, folders=[acc.inbox]).find_folders()]

@@ -57,6 +57,7 @@ pub enum Operation {
     FindFolder(FindFolder),
     CreateFolder(CreateFolder),
     DeleteFolder(DeleteFolder),
+    EmptyFolder(EmptyFolder),
     UpdateFolder(UpdateFolder),
     ResolveNames(ResolveNames),
     CreateItem(CreateItem),
@@ -96,6 +97,7 @@ impl Operation {
             Self::FindFolder(_) => "FindFolder",
             Self::CreateFolder(_) => "CreateFolder",
             Self::DeleteFolder(_) => "DeleteFolder",
+            Self::EmptyFolder(_) => "EmptyFolder",
             Self::UpdateFolder(_) => "UpdateFolder",
             Self::ResolveNames(_) => "ResolveNames",
             Self::CreateItem(_) => "CreateItem",
@@ -351,6 +353,14 @@ pub enum FolderUpdate {
     /// `DeleteFolderField` of `folder:PermissionSet`: this server keeps no permissions, so there
     /// is nothing to delete (exchangelib sends it with every save of a folder).
     DeletePermissionSet,
+}
+
+/// `m:EmptyFolder`: the items of folders, and with `delete_subfolders` their subfolders.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmptyFolder {
+    pub delete_type: DeleteType,
+    pub delete_subfolders: bool,
+    pub folder_ids: Vec<FolderRef>,
 }
 
 /// One folder of `m:CreateFolder/m:Folders` (`t:Folder`, `t:CalendarFolder`, `t:ContactsFolder`
@@ -2401,6 +2411,20 @@ fn parse_operation(op: &Element, input: &[u8]) -> Result<Operation> {
                 });
             }
             Operation::UpdateFolder(UpdateFolder { changes })
+        }
+        "EmptyFolder" => {
+            check_children(op, &["FolderIds"])?;
+            Operation::EmptyFolder(EmptyFolder {
+                delete_type: req_enum_attr(op, "DeleteType", DeleteType::ALL)?,
+                delete_subfolders: bool_attr(op, "DeleteSubFolders")?.ok_or_else(|| {
+                    EwsProtoError::MissingAttribute {
+                        element: dn(op),
+                        name: "DeleteSubFolders",
+                        position: op.position(),
+                    }
+                })?,
+                folder_ids: parse_folder_refs(req_child(op, m, "FolderIds")?, false)?,
+            })
         }
         "DeleteFolder" => {
             check_children(op, &["FolderIds"])?;

@@ -1155,6 +1155,11 @@ pub fn delete_folder_response(results: &[Result<(), ResponseError>]) -> Vec<u8> 
     response_messages("DeleteFolder", results, None, |_, ()| {})
 }
 
+/// `EmptyFolderResponse`: one message per folder id, in order.
+pub fn empty_folder_response(results: &[Result<(), ResponseError>]) -> Vec<u8> {
+    response_messages("EmptyFolder", results, None, |_, ()| {})
+}
+
 // ======================================================================
 // User configuration
 // ======================================================================

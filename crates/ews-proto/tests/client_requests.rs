@@ -97,6 +97,23 @@ fn exchangelib_create_folder() {
 }
 
 #[test]
+fn exchangelib_empty_folder() {
+    let r = parse(fixture!("exchangelib", "empty_folder"));
+    let Operation::EmptyFolder(e) = r.operation else {
+        panic!("not EmptyFolder: {:?}", r.operation)
+    };
+    assert_eq!(e.delete_type, DeleteType::HardDelete);
+    assert!(!e.delete_subfolders);
+    assert_eq!(
+        e.folder_ids,
+        [FolderRef::Id {
+            id: "F-new".into(),
+            change_key: Some("CK2".into())
+        }]
+    );
+}
+
+#[test]
 fn exchangelib_delete_folder() {
     let r = parse(fixture!("exchangelib", "delete_folder"));
     let Operation::DeleteFolder(d) = r.operation else {

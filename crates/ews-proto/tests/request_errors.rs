@@ -250,6 +250,13 @@ fn schema_errors_are_precise() {
             "ErrorSchemaValidation",
         ),
         (
+            "EmptyFolder without DeleteSubFolders",
+            String::new(),
+            r#"<m:EmptyFolder DeleteType="HardDelete"><m:FolderIds><t:DistinguishedFolderId Id="inbox"/></m:FolderIds></m:EmptyFolder>"#.to_owned(),
+            |e| matches!(e, E::MissingAttribute { name: "DeleteSubFolders", .. }),
+            "ErrorSchemaValidation",
+        ),
+        (
             "DeleteFolder without a DeleteType",
             String::new(),
             r#"<m:DeleteFolder><m:FolderIds><t:DistinguishedFolderId Id="inbox"/></m:FolderIds></m:DeleteFolder>"#.to_owned(),

@@ -634,6 +634,7 @@ impl Handler<'_> {
             }
             Operation::CreateFolder(c) => self.create_folders(c).await,
             Operation::DeleteFolder(d) => self.delete_folders(d).await,
+            Operation::EmptyFolder(e) => self.empty_folders(e).await,
             Operation::UpdateFolder(u) => self.update_folders(u).await,
             Operation::ResolveNames(r) => self.resolve_names(r).await,
             Operation::FindFolder(f) => {
@@ -1118,7 +1119,7 @@ impl Handler<'_> {
     }
 }
 
-/// CreateFolder, UpdateFolder and DeleteFolder (MS-OXWSFOLD): folders of the caller's mailbox, one response
+/// CreateFolder, UpdateFolder, DeleteFolder and EmptyFolder (MS-OXWSFOLD): folders of the caller's mailbox, one response
 /// message per folder. Under Recoverable Items it needs ArchiveApplication, as every write there
 /// does (a folder's place never changes, so checking it before the write holds).
 impl Handler<'_> {
@@ -1201,6 +1202,43 @@ impl Handler<'_> {
             .await
             .map_err(|e| err(&e))?;
         Ok(self.folder_view(folder).await)
+    }
+
+    /// EmptyFolder with HardDelete: each folder's items, and with DeleteSubFolders its
+    /// subfolders; the folder stays. Under Recoverable Items it needs ArchiveApplication.
+    async fn empty_folders(&self, e: request::EmptyFolder) -> Vec<u8> {
+        let n = e.folder_ids.len();
+        let all = |r: ResponseError| resp::empty_folder_response(&vec![Err(r); n]);
+        if let Some(r) = too_many(n, "folders") {
+            return all(r);
+        }
+        if e.delete_type != DeleteType::HardDelete {
+            return all(ResponseError::new(
+                "ErrorInvalidOperation",
+                &format!(
+                    "EmptyFolder with DeleteType {} is not supported: this server empties folders with HardDelete only",
+                    e.delete_type
+                ),
+            ));
+        }
+        let mut out = Vec::with_capacity(n);
+        for f in &e.folder_ids {
+            let r = match self.sel(f) {
+                Ok(sel) => match self.authorize_write_in(&sel).await {
+                    Ok(()) => self
+                        .ex
+                        .inner
+                        .mbx
+                        .empty_folder(&self.key, sel, e.delete_subfolders)
+                        .await
+                        .map_err(|e| err(&e)),
+                    Err(r) => Err(r),
+                },
+                Err(r) => Err(r),
+            };
+            out.push(r);
+        }
+        resp::empty_folder_response(&out)
     }
 
     /// DeleteFolder with HardDelete: each folder with everything under it. Soft deletes of

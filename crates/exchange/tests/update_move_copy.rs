@@ -595,7 +595,28 @@ async fn create_folder_then_use_it() {
         got.contains("<t:DisplayName>Skype projects 2026</t:DisplayName>"),
         "{got}"
     );
-    // DeleteFolder: the folder, its subfolder and the message filed in it go; the Inbox stays
+    // EmptyFolder: SoftDelete is named as unsupported; HardDelete takes the message filed in it
+    // and keeps the folder and its subfolder
+    let empty = |kind: &str| {
+        format!(
+            r#"<m:EmptyFolder DeleteType="{kind}" DeleteSubFolders="false"><m:FolderIds><t:FolderId Id="{id}"/></m:FolderIds></m:EmptyFolder>"#
+        )
+    };
+    let soft = e.call(&empty("SoftDelete")).await;
+    assert_eq!(codes(&soft), ["ErrorInvalidOperation"], "{soft}");
+    let emptied = e.call(&empty("HardDelete")).await;
+    assert_eq!(codes(&emptied), ["NoError"], "{emptied}");
+    assert!(codes(&e.get(&item).await) == ["ErrorItemNotFound"]);
+    let kept = e
+        .call(&format!(
+            r#"<m:GetFolder><m:FolderShape><t:BaseShape>Default</t:BaseShape></m:FolderShape><m:FolderIds><t:FolderId Id="{id}"/></m:FolderIds></m:GetFolder>"#
+        ))
+        .await;
+    assert!(
+        kept.contains("<t:ChildFolderCount>1</t:ChildFolderCount>"),
+        "{kept}"
+    );
+    // DeleteFolder: the folder and its subfolder go; the Inbox stays
     let delete = |kind: &str, folders: &str| {
         format!(
             r#"<m:DeleteFolder DeleteType="{kind}"><m:FolderIds>{folders}</m:FolderIds></m:DeleteFolder>"#
@@ -624,7 +645,6 @@ async fn create_folder_then_use_it() {
         ],
         "{gone}"
     );
-    assert!(codes(&e.get(&item).await) == ["ErrorItemNotFound"]);
     let got = e
         .call(&format!(
             r#"<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape><m:FolderIds><t:FolderId Id="{id}"/></m:FolderIds></m:GetFolder>"#

@@ -486,6 +486,8 @@ async fn exchangelib_interop() {
         );
         // UpdateFolder (Folder.save() of an existing folder)
         assert_eq!(v["renamed_folder_listed"], true, "{v}");
+        // EmptyFolder (Folder.empty())
+        assert_eq!(v["emptied_items"], json!([]), "{v}");
         // DeleteFolder (Folder.delete())
         assert_eq!(v["deleted_folder_listed"], false, "{v}");
     }

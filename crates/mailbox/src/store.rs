@@ -411,33 +411,45 @@ impl MailboxStore {
                 params![id, mb.id],
                 |r| r.get(0),
             )?;
-            // the folder and its subfolders, deepest first
-            let subtree: Vec<(i64, Option<String>)> = tx
-                .prepare_cached(
-                    "WITH RECURSIVE t(id, depth) AS (SELECT ?1, 0 UNION ALL                      SELECT f.id, t.depth + 1 FROM folders f JOIN t ON f.parent_id = t.id)                      SELECT t.id, f.distinguished FROM t JOIN folders f ON f.id = t.id                      ORDER BY t.depth DESC, t.id",
-                )?
-                .query_map(params![id], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<Result<_, _>>()?;
-            if let Some(d) = subtree.iter().find_map(|(_, d)| d.clone()) {
-                return Err(MailboxError::DistinguishedFolder(d));
-            }
             let now_us = to_micros(now)?;
-            for (f, _) in &subtree {
-                let items: Vec<i64> = tx
-                    .prepare_cached("SELECT id FROM items WHERE folder_id = ?1")?
-                    .query_map(params![f], |r| r.get(0))?
-                    .collect::<Result<_, _>>()?;
-                for item in items {
-                    crate::items::delete_local(tx, &mb, item, *f, now_us)?;
-                }
-                tx.prepare_cached("DELETE FROM folders WHERE id = ?1")?
-                    .execute(params![f])?;
-            }
+            delete_subtree(tx, &mb, id, now_us)?;
             if let Some(p) = parent {
                 let cn = next_change_number(tx, mb.id)?;
                 touch_folder(tx, p, cn, now_us)?;
             }
             Ok(())
+        })
+        .await
+    }
+
+    /// Deletes every item of a folder (each with a `Deleted` event), and with `subfolders` its
+    /// subfolders with everything under them, in one transaction; the folder itself stays (EWS
+    /// `EmptyFolder` with `HardDelete`). Any folder may be emptied, a distinguished one too; with
+    /// `subfolders`, a distinguished folder under it is [`MailboxError::DistinguishedFolder`] and
+    /// nothing is deleted.
+    pub async fn empty_folder(
+        &self,
+        mailbox: &MailboxKey,
+        folder: FolderSel,
+        subfolders: bool,
+    ) -> Result<(), MailboxError> {
+        let key = mailbox.as_str().to_owned();
+        self.write(move |tx, now| {
+            let mb = mailbox_row(tx, &key)?;
+            let id = resolve_folder(tx, &mb, &folder)?;
+            let now_us = to_micros(now)?;
+            if subfolders {
+                let children: Vec<i64> = tx
+                    .prepare_cached("SELECT id FROM folders WHERE parent_id = ?1")?
+                    .query_map(params![id], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?;
+                for child in children {
+                    delete_subtree(tx, &mb, child, now_us)?;
+                }
+            }
+            delete_items_of(tx, &mb, id, now_us)?;
+            let cn = next_change_number(tx, mb.id)?;
+            touch_folder(tx, id, cn, now_us)
         })
         .await
     }
@@ -609,6 +621,42 @@ pub(crate) fn touch_folder(
 ) -> Result<(), MailboxError> {
     tx.prepare_cached("UPDATE folders SET change_number = ?2, last_modified = ?3 WHERE id = ?1")?
         .execute(params![folder, cn, now_us])?;
+    Ok(())
+}
+
+/// Deletes an ordinary folder, its subfolders and every item under them (each item with a
+/// `Deleted` event), deepest first; a distinguished folder anywhere in it is
+/// [`MailboxError::DistinguishedFolder`] before anything is deleted.
+fn delete_subtree(tx: &Connection, mb: &Mb, id: i64, now_us: i64) -> Result<(), MailboxError> {
+    let subtree: Vec<(i64, Option<String>)> = tx
+        .prepare_cached(
+            "WITH RECURSIVE t(id, depth) AS (SELECT ?1, 0 UNION ALL \
+             SELECT f.id, t.depth + 1 FROM folders f JOIN t ON f.parent_id = t.id) \
+             SELECT t.id, f.distinguished FROM t JOIN folders f ON f.id = t.id \
+             ORDER BY t.depth DESC, t.id",
+        )?
+        .query_map(params![id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    if let Some(d) = subtree.iter().find_map(|(_, d)| d.clone()) {
+        return Err(MailboxError::DistinguishedFolder(d));
+    }
+    for (f, _) in &subtree {
+        delete_items_of(tx, mb, *f, now_us)?;
+        tx.prepare_cached("DELETE FROM folders WHERE id = ?1")?
+            .execute(params![f])?;
+    }
+    Ok(())
+}
+
+/// Deletes every item of one folder, each with a `Deleted` event.
+fn delete_items_of(tx: &Connection, mb: &Mb, folder: i64, now_us: i64) -> Result<(), MailboxError> {
+    let items: Vec<i64> = tx
+        .prepare_cached("SELECT id FROM items WHERE folder_id = ?1")?
+        .query_map(params![folder], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for item in items {
+        crate::items::delete_local(tx, mb, item, folder, now_us)?;
+    }
     Ok(())
 }
 

@@ -419,6 +419,55 @@ async fn delete_folder_takes_its_subtree_and_spares_distinguished_ones() {
     assert!(matches!(e, MailboxError::FolderNotFound), "{e:?}");
 }
 
+/// EmptyFolder (hard): the folder's items go, each with a `Deleted` event, and with subfolders
+/// its subfolders too; the folder stays, and a distinguished one may be emptied.
+#[tokio::test]
+async fn empty_folder_keeps_the_folder() {
+    let s = store_with(&["alice"]).await;
+    let m = key("alice");
+    let sub = s
+        .create_folder(&m, d("inbox"), "Projects".into(), None)
+        .await
+        .unwrap();
+    let in_sub = s
+        .create_items(&m, FolderSel::id(sub.id.clone()), vec![msg("deep")])
+        .await
+        .unwrap();
+    let in_inbox = s
+        .create_items(&m, d("inbox"), vec![msg("a"), msg("b")])
+        .await
+        .unwrap();
+    let before = s.counters(&m).await.unwrap().last_event_seq;
+    s.empty_folder(&m, d("inbox"), false).await.unwrap();
+    let inbox = s.get_folder(&m, d("inbox")).await.unwrap();
+    assert_eq!((inbox.total_count, inbox.child_folder_count), (0, 1));
+    let events = s.events_since(&m, before, 10).await.unwrap();
+    assert_eq!(events.len(), 2);
+    assert!(events.iter().all(|e| e.kind == mailbox::EventKind::Deleted));
+    // the subfolder and its item are still there
+    assert!(s.get_items(&m, vec![in_sub[0].id.clone()]).await.unwrap()[0].is_ok());
+    assert!(matches!(
+        s.get_items(&m, vec![in_inbox[0].id.clone()]).await.unwrap()[0],
+        Err(MailboxError::ItemNotFound)
+    ));
+    // with subfolders, they go too
+    s.empty_folder(&m, d("inbox"), true).await.unwrap();
+    let inbox = s.get_folder(&m, d("inbox")).await.unwrap();
+    assert_eq!(inbox.child_folder_count, 0);
+    assert!(matches!(
+        s.get_folder(&m, FolderSel::id(sub.id.clone()))
+            .await
+            .unwrap_err(),
+        MailboxError::FolderNotFound
+    ));
+    // a folder with distinguished subfolders keeps everything
+    let e = s
+        .empty_folder(&m, d("recoverableitemsroot"), true)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, MailboxError::DistinguishedFolder(_)), "{e:?}");
+}
+
 #[tokio::test]
 async fn lineage_names_the_distinguished_ancestors_without_counting() {
     let store = store_with(&["alice"]).await;
