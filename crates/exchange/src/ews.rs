@@ -1207,37 +1207,12 @@ impl Handler<'_> {
     /// EmptyFolder with HardDelete: each folder's items, and with DeleteSubFolders its
     /// subfolders; the folder stays. Under Recoverable Items it needs ArchiveApplication.
     async fn empty_folders(&self, e: request::EmptyFolder) -> Vec<u8> {
-        let n = e.folder_ids.len();
-        let all = |r: ResponseError| resp::empty_folder_response(&vec![Err(r); n]);
-        if let Some(r) = too_many(n, "folders") {
-            return all(r);
-        }
-        if e.delete_type != DeleteType::HardDelete {
-            return all(ResponseError::new(
-                "ErrorInvalidOperation",
-                &format!(
-                    "EmptyFolder with DeleteType {} is not supported: this server empties folders with HardDelete only",
-                    e.delete_type
-                ),
-            ));
-        }
-        let mut out = Vec::with_capacity(n);
-        for f in &e.folder_ids {
-            let r = match self.sel(f) {
-                Ok(sel) => match self.authorize_write_in(&sel).await {
-                    Ok(()) => self
-                        .ex
-                        .inner
-                        .mbx
-                        .empty_folder(&self.key, sel, e.delete_subfolders)
-                        .await
-                        .map_err(|e| err(&e)),
-                    Err(r) => Err(r),
-                },
-                Err(r) => Err(r),
-            };
-            out.push(r);
-        }
+        let subfolders = e.delete_subfolders;
+        let out = self
+            .hard_delete_in_folders("EmptyFolder", e.delete_type, &e.folder_ids, |sel| {
+                self.ex.inner.mbx.empty_folder(&self.key, sel, subfolders)
+            })
+            .await;
         resp::empty_folder_response(&out)
     }
 
@@ -1245,38 +1220,53 @@ impl Handler<'_> {
     /// folders (into Deleted Items or Recoverable Items) are not supported: a folder's place
     /// never changes here, which the write checks rely on.
     async fn delete_folders(&self, d: request::DeleteFolder) -> Vec<u8> {
-        let n = d.folder_ids.len();
-        let all = |e: ResponseError| resp::delete_folder_response(&vec![Err(e); n]);
+        let out = self
+            .hard_delete_in_folders("DeleteFolder", d.delete_type, &d.folder_ids, |sel| {
+                self.ex.inner.mbx.delete_folder(&self.key, sel)
+            })
+            .await;
+        resp::delete_folder_response(&out)
+    }
+
+    /// One result per folder of `op` (DeleteFolder, EmptyFolder): the call's count bound, then
+    /// HardDelete only, then for each folder the caller's right to write there (ArchiveApplication
+    /// under Recoverable Items) and `delete`.
+    async fn hard_delete_in_folders<F, Fut>(
+        &self,
+        op: &str,
+        delete_type: DeleteType,
+        folders: &[FolderRef],
+        delete: F,
+    ) -> Vec<Result<(), ResponseError>>
+    where
+        F: Fn(FolderSel) -> Fut,
+        Fut: std::future::Future<Output = Result<(), MailboxError>>,
+    {
+        let n = folders.len();
         if let Some(e) = too_many(n, "folders") {
-            return all(e);
+            return vec![Err(e); n];
         }
-        if d.delete_type != DeleteType::HardDelete {
-            return all(ResponseError::new(
+        if delete_type != DeleteType::HardDelete {
+            let e = ResponseError::new(
                 "ErrorInvalidOperation",
                 &format!(
-                    "DeleteFolder with DeleteType {} is not supported: this server deletes folders with HardDelete only (the folder, its subfolders and their items)",
-                    d.delete_type
+                    "{op} with DeleteType {delete_type} is not supported: this server deletes folders and their contents with HardDelete only"
                 ),
-            ));
+            );
+            return vec![Err(e); n];
         }
         let mut out = Vec::with_capacity(n);
-        for f in &d.folder_ids {
+        for f in folders {
             let r = match self.sel(f) {
                 Ok(sel) => match self.authorize_write_in(&sel).await {
-                    Ok(()) => self
-                        .ex
-                        .inner
-                        .mbx
-                        .delete_folder(&self.key, sel)
-                        .await
-                        .map_err(|e| err(&e)),
+                    Ok(()) => delete(sel).await.map_err(|e| err(&e)),
                     Err(e) => Err(e),
                 },
                 Err(e) => Err(e),
             };
             out.push(r);
         }
-        resp::delete_folder_response(&out)
+        out
     }
 }
 
