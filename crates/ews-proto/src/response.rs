@@ -872,24 +872,21 @@ fn write_item(w: &mut XmlOut, item: &ItemView, shape: &ItemShape, include_body: 
         && let Some((stored, text)) = &item.body
     {
         // in the form the shape asks for (Best: as stored)
-        let as_text = match (shape.body_type, stored) {
+        // converted, unless the body is past what is converted (then given as stored)
+        let converted = match (shape.body_type, stored) {
             (Some(crate::types::ShapeBodyType::Text), BodyType::Html) => {
-                crate::body::html_to_text(text)
+                crate::body::html_to_text(text).map(|t| (BodyType::Text, t))
+            }
+            (Some(crate::types::ShapeBodyType::Html), BodyType::Text) => {
+                Some((BodyType::Html, crate::body::text_to_html(text)))
             }
             _ => None,
         };
-        match (shape.body_type, stored) {
-            // converted, unless the body is past what is converted (then given as stored)
-            (Some(crate::types::ShapeBodyType::Text), BodyType::Html) if as_text.is_some() => {
-                let t = as_text.unwrap_or_default();
-                w.text_element("t:Body", &[("BodyType", "Text")], &t);
-            }
-            (Some(crate::types::ShapeBodyType::Html), BodyType::Text) => {
-                let h = crate::body::text_to_html(text);
-                w.text_element("t:Body", &[("BodyType", "HTML")], &h);
-            }
-            _ => w.text_element("t:Body", &[("BodyType", stored.as_str())], text),
-        }
+        let (body_type, body) = match &converted {
+            Some((t, b)) => (*t, b.as_str()),
+            None => (*stored, text.as_str()),
+        };
+        w.text_element("t:Body", &[("BodyType", body_type.as_str())], body);
     }
     if p.received
         && let Some(v) = item.date_time_received

@@ -460,11 +460,7 @@ fn run_in_tx(
         }
         "New-MailUser" => {
             let ext = p.req("ExternalEmailAddress")?;
-            let ext = ext
-                .strip_prefix("SMTP:")
-                .or_else(|| ext.strip_prefix("smtp:"))
-                .unwrap_or(&ext)
-                .to_owned();
+            let ext = crate::org::bare_smtp(&ext).to_owned();
             one(org.new_recipient(
                 c,
                 "MailUser",

@@ -1095,11 +1095,11 @@ impl Handler<'_> {
                 } else {
                     "Contact"
                 };
-                let email = rec.primary_smtp_address.clone().or_else(|| {
-                    let e = rec.external_email_address.as_deref()?;
-                    let bare = e.get(..5).filter(|p| p.eq_ignore_ascii_case("smtp:"));
-                    Some(bare.map_or(e, |_| &e[5..]).to_owned())
-                })?;
+                // New-MailUser stores the external address without its SMTP: prefix
+                let email = rec
+                    .primary_smtp_address
+                    .clone()
+                    .or_else(|| rec.external_email_address.clone())?;
                 let contact = r.return_full_contact_data.then(|| resp::ResolvedContact {
                     display_name: rec.name.clone(),
                     email_addresses: vec![format!("SMTP:{email}")],

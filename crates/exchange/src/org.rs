@@ -285,6 +285,14 @@ pub struct Org {
 
 /// The columns [`recipient_from_row`] reads, in its order (a macro so that statements can be
 /// built with `concat!` and stay `'static` for the statement cache).
+/// An address without its `SMTP:` routing prefix (any case), as it is stored and compared.
+pub fn bare_smtp(address: &str) -> &str {
+    address
+        .get(..5)
+        .filter(|p| p.eq_ignore_ascii_case("smtp:"))
+        .map_or(address, |_| &address[5..])
+}
+
 macro_rules! recipient_columns {
     () => {
         "guid, name, kind, alias, primary_smtp, upn, sip, external_email, hidden, sid, netid, enabled, created"
@@ -609,11 +617,7 @@ impl Org {
         entry: &str,
         limit: usize,
     ) -> Result<Vec<Recipient>, ExchangeError> {
-        let entry = entry.trim();
-        let exact = entry
-            .get(..5)
-            .filter(|p| p.eq_ignore_ascii_case("smtp:"))
-            .map_or(entry, |_| &entry[5..]);
+        let exact = bare_smtp(entry.trim());
         // LIKE with its wildcards escaped: the entry is text, not a pattern
         let mut prefix = String::with_capacity(exact.len() + 1);
         for ch in exact.chars() {
