@@ -160,32 +160,45 @@ async fn authenticate_http(ex: &Exchange, head: &Head) -> Result<HttpAuth, Respo
     if let Some(retry_after_secs) = ex.inner.limiter.blocked(&source, now) {
         return Err(ex.challenge(&AuthFailure::RateLimited { retry_after_secs }));
     }
+    let raw = head
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .map(|v| v.as_bytes());
+    // A cached token in its usual form is found from the header's bytes as they are: no UTF-8
+    // check or parse of a 2.4 KB value (an entry equal to them is an ASCII token that
+    // authenticated, so the checks below could only have agreed).
+    let cached = raw
+        .and_then(|b| b.strip_prefix(b"Bearer "))
+        .and_then(|t| ex.cached_caller(t));
     // ASCII is what `HeaderValue::to_str` accepts of a value hyper parsed (it refuses the other
     // control characters), checked a word at a time instead of a byte at a time
-    let auth_header = head
-        .headers
-        .get("authorization")
-        .map(|v| v.as_bytes())
-        .filter(|b| b.is_ascii())
-        .and_then(|b| std::str::from_utf8(b).ok());
-    let scheme = match auth_header.map(|h| h.split(' ').next().unwrap_or("")) {
-        // the usual ones without a copy per request
-        Some("Bearer") => Cow::Borrowed("Bearer"),
-        Some("Basic") => Cow::Borrowed("Basic"),
-        Some(other) => Cow::Owned(other.to_owned()),
-        None => Cow::Borrowed(""),
+    let as_text = || {
+        raw.filter(|b| b.is_ascii())
+            .and_then(|b| std::str::from_utf8(b).ok())
+    };
+    let (scheme, caller) = match cached {
+        Some(c) => (Cow::Borrowed("Bearer"), Ok(c)),
+        None => {
+            let auth_header = as_text();
+            let scheme = match auth_header.map(|h| h.split(' ').next().unwrap_or("")) {
+                // the usual ones without a copy per request
+                Some("Bearer") => Cow::Borrowed("Bearer"),
+                Some("Basic") => Cow::Borrowed("Basic"),
+                Some(other) => Cow::Owned(other.to_owned()),
+                None => Cow::Borrowed(""),
+            };
+            (scheme, ex.authenticate(auth_header).await)
+        }
     };
     // A partner whose own (post-validation) failures exhausted its budget is refused once its
     // token is known to be authentic; forgeries naming it never count against it.
-    let caller = ex.authenticate(auth_header).await.and_then(|c| {
-        match ex.inner.limiter.blocked(&c.app_limit_key, now) {
-            Some(retry_after_secs) => Err(AuthFailure::RateLimited { retry_after_secs }),
-            None => Ok(c),
-        }
+    let caller = caller.and_then(|c| match ex.inner.limiter.blocked(&c.app_limit_key, now) {
+        Some(retry_after_secs) => Err(AuthFailure::RateLimited { retry_after_secs }),
+        None => Ok(c),
     });
     let bearer = match &caller {
         Ok(_) => None,
-        Err(_) => auth_header
+        Err(_) => as_text()
             .and_then(|h| crate::auth::bearer(Some(h)).ok())
             .map(str::to_owned),
     };

@@ -71,6 +71,8 @@ pub const MAX_RESOLUTIONS: usize = 100;
 const TOKEN_CACHE_MAX: usize = 50_000;
 
 struct CachedCaller {
+    /// The bearer itself: a hit compares it whole, so the key's hash only picks the entry.
+    token: Box<[u8]>,
     caller: Arc<Caller>,
     generation: u64,
     expires: i64,
@@ -83,9 +85,13 @@ pub(crate) struct Inner {
     pub trust: RwLock<Arc<TrustSnapshot>>,
     generation: AtomicU64,
     provisioned: RwLock<std::collections::HashSet<String>>,
-    /// Keyed by the whole bearer (kilobytes): foldhash, seeded per process, instead of SipHash,
-    /// which cost more than the rest of a cache hit. Only tokens that authenticated are keys.
-    callers: RwLock<HashMap<String, CachedCaller, foldhash::fast::RandomState>>,
+    /// Keyed by a 128-bit XXH3 of the whole bearer (kilobytes), seeded per process
+    /// ([`Exchange::cache_key`]): one pass of SIMD over the token, instead of a general-purpose
+    /// hash of it (foldhash, before it SipHash) which cost more than the rest of a cache hit. Each
+    /// entry holds its token and a hit compares it whole. Only tokens that authenticated are
+    /// entries, so no one else can choose the keys.
+    callers: RwLock<HashMap<u128, CachedCaller, foldhash::fast::RandomState>>,
+    cache_seed: u64,
     pub cache_enabled: AtomicBool,
     pub http: reqwest::Client,
     admin_credential: String,
@@ -201,6 +207,7 @@ impl Exchange {
                 generation: AtomicU64::new(0),
                 provisioned: RwLock::new(std::collections::HashSet::new()),
                 callers: RwLock::new(HashMap::default()),
+                cache_seed: rand::random(),
                 cache_enabled: AtomicBool::new(true),
                 http,
                 admin_credential,
@@ -340,20 +347,12 @@ impl Exchange {
         authorization: Option<&str>,
     ) -> Result<Arc<Caller>, AuthFailure> {
         let token = auth::bearer(authorization)?;
-        // A whole successful authentication is cached per token until it expires or the trust
-        // changes (any change to auth config, auth servers, partners, roles or mailboxes' state
-        // bumps the generation and empties the cache), so authorization stays current.
+        if let Some(hit) = self.cached_caller(token.as_bytes()) {
+            return Ok(hit);
+        }
         let use_cache = self.inner.cache_enabled.load(Ordering::Relaxed);
         let now = self.inner.cfg.clock.unix();
         let generation = self.inner.generation.load(Ordering::SeqCst);
-        if use_cache
-            && let Ok(c) = self.inner.callers.read()
-            && let Some(hit) = c.get(token)
-            && hit.generation == generation
-            && now <= hit.expires
-        {
-            return Ok(hit.caller.clone());
-        }
         let caller = Arc::new(self.authenticate_uncached(token).await?);
         if use_cache
             && let Some(t) = &caller.token
@@ -366,8 +365,9 @@ impl Exchange {
                 }
             }
             c.insert(
-                token.to_owned(),
+                self.cache_key(token.as_bytes()),
                 CachedCaller {
+                    token: token.as_bytes().into(),
                     caller: caller.clone(),
                     generation,
                     expires: t.expires() + s2s_proto::validate::DEFAULT_SKEW_SECS,
@@ -375,6 +375,30 @@ impl Exchange {
             );
         }
         Ok(caller)
+    }
+
+    fn cache_key(&self, token: &[u8]) -> u128 {
+        xxhash_rust::xxh3::xxh3_128_with_seed(token, self.inner.cache_seed)
+    }
+
+    /// The cached authentication of exactly this bearer (the token text after `Bearer `), if
+    /// there is one still current. A whole successful authentication is cached per token until
+    /// it expires or the trust changes (any change to auth config, auth servers, partners, roles
+    /// or mailboxes' state bumps the generation and empties the cache), so authorization stays
+    /// current. Takes bytes: a header's value needs no UTF-8 check to be found here (only tokens
+    /// that authenticated are entries, and they are ASCII).
+    pub(crate) fn cached_caller(&self, token: &[u8]) -> Option<Arc<Caller>> {
+        if !self.inner.cache_enabled.load(Ordering::Relaxed) {
+            return None;
+        }
+        let now = self.inner.cfg.clock.unix();
+        let generation = self.inner.generation.load(Ordering::SeqCst);
+        let c = self.inner.callers.read().ok()?;
+        c.get(&self.cache_key(token))
+            .filter(|hit| {
+                hit.generation == generation && now <= hit.expires && *hit.token == *token
+            })
+            .map(|hit| hit.caller.clone())
     }
 
     async fn authenticate_uncached(&self, token: &str) -> Result<Caller, AuthFailure> {

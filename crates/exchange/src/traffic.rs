@@ -76,24 +76,13 @@ struct LogFile {
     /// entry holds the `Arc`, so the address cannot be reused while it is a key.
     written: HashMap<usize, (u64, Arc<Box<RawValue>>)>,
     next_id: u64,
+    /// The line being written, kept between records.
+    line_buf: Vec<u8>,
 }
 
-/// Counts what passes through, for the rotation.
-struct Counting<'a> {
-    out: &'a mut std::io::BufWriter<std::fs::File>,
-    n: u64,
-}
-
-impl Write for Counting<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.out.write(buf)?;
-        self.n += n as u64;
-        Ok(n)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.out.flush()
-    }
-}
+/// Largest line buffer kept between records (a refusal's record of a large token may need more
+/// once; the buffer is not kept at that size).
+const MAX_KEPT_LINE_BUF: usize = 16 * 1024;
 
 fn open_log(path: &std::path::Path) -> Option<std::fs::File> {
     // owner-only, like every file of the data directory (it holds token claims)
@@ -119,6 +108,7 @@ impl TrafficLog {
                 path,
                 written: HashMap::new(),
                 next_id: 1,
+                line_buf: Vec::new(),
             }))
         });
         TrafficLog {
@@ -144,13 +134,19 @@ impl TrafficLog {
                 claims_id,
                 claims: first.then_some(&**r.claims),
             };
-            let mut w = Counting {
-                out: &mut f.out,
-                n: 0,
-            };
-            let _ = serde_json::to_writer(&mut w, &line)
-                .and_then(|()| w.write_all(b"\n").map_err(serde_json::Error::io));
-            f.len += w.n;
+            // serialized into a buffer kept for the next record, then written at once: serde_json
+            // writes a line in dozens of small pieces, each a call through the file's buffer
+            let mut line_buf = std::mem::take(&mut f.line_buf);
+            line_buf.clear();
+            if serde_json::to_writer(&mut line_buf, &line).is_ok() {
+                line_buf.push(b'\n');
+                if f.out.write_all(&line_buf).is_ok() {
+                    f.len += line_buf.len() as u64;
+                }
+            }
+            if line_buf.capacity() <= MAX_KEPT_LINE_BUF {
+                f.line_buf = line_buf;
+            }
             if f.len >= f.max {
                 f.rotate();
             } else if f.flushed.elapsed() >= std::time::Duration::from_secs(1) {
@@ -158,12 +154,13 @@ impl TrafficLog {
                 f.flushed = std::time::Instant::now();
             }
         }
-        if let Ok(mut ring) = self.ring.lock() {
-            if ring.len() >= KEEP {
-                ring.pop_front();
-            }
+        let dropped = self.ring.lock().ok().and_then(|mut ring| {
+            let old = (ring.len() >= KEEP).then(|| ring.pop_front()).flatten();
             ring.push_back(r);
-        }
+            old
+        });
+        // freed after the lock is let go
+        drop(dropped);
     }
 
     pub fn flush(&self) {

@@ -1417,3 +1417,86 @@ async fn create_item_answers_each_item_on_its_own() {
     );
     assert_eq!(a.body.matches("<t:ItemId ").count(), 2, "{}", a.body);
 }
+
+/// The validated-token cache answers only for exactly the token that authenticated. Its fast
+/// path reads the header's bytes (`Bearer <token>`) without the parse the other forms get; those
+/// forms must answer as it does, and a token that differs by one character (longer, shorter,
+/// changed) is validated in full and refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_token_cache_answers_only_the_exact_token() {
+    let e = env(1_000_000).await;
+    let client = reqwest::Client::new();
+    let token = wrap(&sign(&actor()));
+    let with_header = |value: String| {
+        let client = client.clone();
+        let url = e.url.clone();
+        async move {
+            client
+                .post(format!("{url}/EWS/Exchange.asmx"))
+                .header("authorization", value)
+                .header("content-type", "text/xml")
+                .body(GET_FOLDER)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    // validated, then cached, then served from the cache
+    for _ in 0..3 {
+        assert_eq!(with_header(format!("Bearer {token}")).await, 200);
+    }
+    // the other spellings of the same bearer go the long way and agree
+    for value in [
+        format!("bearer {token}"),
+        format!("BEARER {token}"),
+        format!("Bearer  {token}"),
+        format!("Bearer {token} "),
+    ] {
+        assert_eq!(with_header(value.clone()).await, 200, "{}", &value[..10]);
+    }
+    // one character more, less or different is another token
+    let mut changed = token.clone().into_bytes();
+    let at = changed.len() / 2;
+    changed[at] = if changed[at] == b'A' { b'B' } else { b'A' };
+    let changed = String::from_utf8(changed).unwrap();
+    for other in [
+        format!("{token}A"),
+        token[..token.len() - 2].to_owned(),
+        changed,
+    ] {
+        assert_eq!(with_header(format!("Bearer {other}")).await, 401);
+    }
+    // a cached request's record is as full as a validated one's
+    let last =
+        e.ex.traffic()
+            .into_iter()
+            .rev()
+            .find(|r| r.verdict == "ok")
+            .unwrap();
+    assert_eq!(
+        last.actor.as_deref(),
+        Some(&*format!("{SKYPE_APP_ID}@{REALM}"))
+    );
+    assert!(
+        last.claims.get().contains("actortoken"),
+        "{}",
+        last.claims.get()
+    );
+    // a trust change empties the cache: a disabled partner's cached token is refused at once
+    e.cmdlet(
+        "Set-PartnerApplication",
+        json!({"Identity": "SfBOnline", "Enabled": false}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(with_header(format!("Bearer {token}")).await, 401);
+    e.cmdlet(
+        "Set-PartnerApplication",
+        json!({"Identity": "SfBOnline", "Enabled": true}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(with_header(format!("Bearer {token}")).await, 200);
+}
