@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use rusqlite::functions::FunctionFlags;
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use store::Db;
 use time::OffsetDateTime;
 
@@ -123,12 +123,7 @@ impl MailboxStore {
         T: Send + 'static,
     {
         self.db
-            .read(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
-                let out = f(&tx)?;
-                tx.commit()?;
-                Ok(out)
-            })
+            .read(move |conn| store::tx::in_read_transaction(conn, f))
             .await
     }
 

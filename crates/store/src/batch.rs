@@ -130,7 +130,7 @@ pub(crate) fn run_batch(conn: &Connection, batch: &mut [Box<dyn Job>]) -> Result
             .and_then(|mut s| s.execute([]))
             .map_err(sql)
     };
-    conn.execute_batch("BEGIN IMMEDIATE").map_err(sql)?;
+    crate::tx::exec_cached(conn, "BEGIN IMMEDIATE").map_err(sql)?;
     let result = (|| {
         for job in batch.iter_mut() {
             exec("SAVEPOINT oh_job")?;
@@ -143,11 +143,11 @@ pub(crate) fn run_batch(conn: &Connection, batch: &mut [Box<dyn Job>]) -> Result
             }
             exec("RELEASE oh_job")?;
         }
-        conn.execute_batch("COMMIT").map_err(sql)
+        crate::tx::exec_cached(conn, "COMMIT").map_err(sql)
     })();
     if result.is_err() && !conn.is_autocommit() {
         // nothing of the batch may survive a failed batch; an error here leaves the same outcome
-        let _ = conn.execute_batch("ROLLBACK");
+        let _ = crate::tx::exec_cached(conn, "ROLLBACK");
     }
     result
 }

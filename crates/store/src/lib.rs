@@ -22,6 +22,7 @@ pub mod batch;
 pub mod limit;
 pub mod net;
 pub mod private;
+pub mod tx;
 
 use batch::{Job, Queue, Typed};
 
