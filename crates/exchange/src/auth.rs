@@ -142,8 +142,10 @@ impl AuthFailure {
 /// account, and (with a user context) the user's mailbox.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    pub partner: String,
-    pub app: String,
+    /// Shared (`Arc`) with every traffic record of this authentication, like `app` and
+    /// `user_smtp`: a cached token's records copy none of them.
+    pub partner: std::sync::Arc<str>,
+    pub app: std::sync::Arc<str>,
     /// The partner's own key in the failure budget (`app:<app>`), built once per authentication
     /// rather than on every request of a cached token.
     pub app_limit_key: String,
@@ -151,6 +153,8 @@ pub struct Caller {
     /// Scopes of the ApplicationImpersonation assignments (`None`: the whole organization).
     pub impersonation_scopes: Vec<Option<String>>,
     pub user: Option<Recipient>,
+    /// The user's primary SMTP address, as the traffic record names the user.
+    pub user_smtp: Option<std::sync::Arc<str>>,
     /// The validated token (None only on the benchmark route that skips authentication).
     pub token: Option<std::sync::Arc<S2sToken>>,
     /// The token's claims as the traffic record shows them (signatures elided), decoded once.

@@ -58,6 +58,7 @@ async fn bench_noauth(State(ex): State<Exchange>, body: Bytes) -> Response {
         app_limit_key: "app:bench".into(),
         roles: vec!["UserApplication".into(), "ArchiveApplication".into()],
         impersonation_scopes: vec![],
+        user_smtp: user.primary_smtp_address.as_deref().map(Into::into),
         user: Some(user),
         token: None,
         record_claims: std::sync::Arc::new(serde_json::value::RawValue::NULL.to_owned()),
@@ -225,8 +226,8 @@ impl HttpAuth {
             operation: operation.to_owned(),
             actor: caller
                 .map(|c| c.app.clone())
-                .or_else(|| self.bearer.as_deref().and_then(actor_of)),
-            user: caller.and_then(|c| c.user.as_ref().and_then(|u| u.primary_smtp_address.clone())),
+                .or_else(|| self.bearer.as_deref().and_then(actor_of).map(Into::into)),
+            user: caller.and_then(|c| c.user_smtp.clone()),
             partner: caller.map(|c| c.partner.clone()),
             verdict,
             scheme: self.scheme.clone(),

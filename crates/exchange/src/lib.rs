@@ -499,11 +499,15 @@ impl Exchange {
             ));
         }
         Ok(Caller {
-            partner: partner_name,
-            app: app.to_string(),
+            partner: partner_name.into(),
+            app: app.to_string().into(),
             app_limit_key: format!("app:{app}"),
             roles,
             impersonation_scopes,
+            user_smtp: user
+                .as_ref()
+                .and_then(|u| u.primary_smtp_address.as_deref())
+                .map(Into::into),
             user,
             record_claims: Arc::new(traffic::record_for_validated(token, &validated)),
             token: Some(validated),

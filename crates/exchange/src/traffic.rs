@@ -18,9 +18,9 @@ pub struct TrafficRecord {
     pub time: i64,
     pub operation: String,
     /// Actor application (`<appid>@<realm>`), if the token got that far.
-    pub actor: Option<String>,
-    pub user: Option<String>,
-    pub partner: Option<String>,
+    pub actor: Option<Arc<str>>,
+    pub user: Option<Arc<str>>,
+    pub partner: Option<Arc<str>>,
     /// `ok` or the refusal reason.
     pub verdict: std::borrow::Cow<'static, str>,
     /// The authorization scheme seen (`Bearer`, `Basic`, none).
