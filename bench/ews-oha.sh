@@ -46,12 +46,22 @@ done
     echo "the lab did not start in 30 s" >&2
     exit 1
 }
-# one oha run: successful requests per second (anything but 200 is not throughput)
+# the server's CPU time so far, in clock ticks (user + system)
+ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
+hz=$(getconf CLK_TCK)
+# one oha run: successful requests per second (anything but 200 is not throughput), and the
+# server's CPU microseconds per successful request (a figure the neighbours' load moves less)
 run() { # url [header]
     local args=(-z "${secs}s" -c "$conns" --no-tui --output-format json -m POST
         -T text/xml -D "$dir/$op.xml")
     [ $# -gt 1 ] && args+=(-H "$2")
-    oha "${args[@]}" "$1" | jq '(.statusCodeDistribution["200"] // 0) / .summary.total'
+    local t0 t1
+    t0=$(ticks)
+    oha "${args[@]}" "$1" >"$dir/run.json"
+    t1=$(ticks)
+    jq -r --argjson ticks "$((t1 - t0))" --argjson hz "$hz" '
+        (.statusCodeDistribution["200"] // 0) as $ok
+        | "\($ok / .summary.total) \(if $ok > 0 then $ticks / $hz * 1e6 / $ok else 0 end)"' "$dir/run.json"
 }
 auth_url=$(cat "$dir/auth-url")
 noauth_url=$(cat "$dir/noauth-url")
@@ -67,19 +77,29 @@ for route in auth noauth; do
     }
 done
 ratios=()
+cpu_ratios=()
 for r in $(seq 1 "$rounds"); do
     if ((r % 2)); then
-        a=$(run "$auth_url" "$header")
-        b=$(run "$noauth_url")
+        read -r a acpu <<<"$(run "$auth_url" "$header")"
+        read -r b bcpu <<<"$(run "$noauth_url")"
     else
-        b=$(run "$noauth_url")
-        a=$(run "$auth_url" "$header")
+        read -r b bcpu <<<"$(run "$noauth_url")"
+        read -r a acpu <<<"$(run "$auth_url" "$header")"
     fi
     ratio=$(jq -n "$a / $b")
+    cpu_ratio=$(jq -n "if $acpu > 0 then $bcpu / $acpu else 0 end")
     ratios+=("$ratio")
-    printf '%s round %d: auth %.0f req/s, no-auth %.0f req/s, ratio %.3f\n' "$op" "$r" "$a" "$b" "$ratio"
+    cpu_ratios+=("$cpu_ratio")
+    printf '%s round %d: auth %.0f req/s (server %.1f µs CPU each), no-auth %.0f req/s (%.1f µs), ratio %.3f, by server CPU %.3f\n' \
+        "$op" "$r" "$a" "$acpu" "$b" "$bcpu" "$ratio" "$cpu_ratio"
 done
-printf '%s\n' "${ratios[@]}" | sort -g | jq -rs --arg op "$op" '
-    def r3: . * 1000 | round / 1000;
-    (if length % 2 == 1 then .[length / 2 | floor] else (.[length / 2 - 1] + .[length / 2]) / 2 end) as $m
-    | "\($op): cache on / no-auth = \($m | r3) (median of \(length) rounds; lowest \(.[0] | r3), highest \(.[-1] | r3)); oha in its own process"'
+summary() { # label, then the ratios
+    local label=$1
+    shift
+    printf '%s\n' "$@" | sort -g | jq -rs --arg op "$op" --arg what "$label" '
+        def r3: . * 1000 | round / 1000;
+        (if length % 2 == 1 then .[length / 2 | floor] else (.[length / 2 - 1] + .[length / 2]) / 2 end) as $m
+        | "\($op): cache on / no-auth \($what) = \($m | r3) (median of \(length) rounds; lowest \(.[0] | r3), highest \(.[-1] | r3)); oha in its own process"'
+}
+summary "by throughput" "${ratios[@]}"
+summary "by the server's CPU per request" "${cpu_ratios[@]}"
