@@ -519,10 +519,6 @@ fn is_item_error(e: &MailboxError) -> bool {
 /// Most parent folders one FindItem searches.
 const MAX_FIND_PARENTS: usize = 100;
 
-fn is_recoverable(d: &str) -> bool {
-    d.starts_with("recoverableitems")
-}
-
 impl Handler<'_> {
     /// The calling application's id, without its realm: subscriptions belong to it.
     fn caller_app_id(&self) -> &str {
@@ -586,7 +582,12 @@ impl Handler<'_> {
             .folder_lineage(&self.key, sel.clone())
             .await
             .map_err(|e| err(&e))?;
-        self.authorize(lineage.iter().flatten().any(|d| is_recoverable(d)))
+        self.authorize(
+            lineage
+                .iter()
+                .flatten()
+                .any(|d| mailbox::distinguished::is_recoverable_items(d)),
+        )
     }
 
     /// Which existing items this caller's writes may change: without ArchiveApplication, none
@@ -750,7 +751,10 @@ impl Handler<'_> {
                         ]);
                     }
                 };
-                let recoverable = lineage.iter().flatten().any(|d| is_recoverable(d));
+                let recoverable = lineage
+                    .iter()
+                    .flatten()
+                    .any(|d| mailbox::distinguished::is_recoverable_items(d));
                 if let Err(e) = self.authorize(recoverable) {
                     return resp::create_item_response(&vec![Err(e); c.items.len().max(1)]);
                 }

@@ -10,7 +10,6 @@ use crate::filter::{SqlFragment, to_sql};
 use crate::ids::{IdKind, check_change_key, encode_change_key, local_id};
 use crate::limits::*;
 use crate::model::*;
-use crate::schema::RECOVERABLE_FOLDERS;
 use crate::store::{
     MailboxStore, Mb, append_event, folder_distinguished, lineage, mailbox_row, make_page,
     next_change_number, resolve_folder, to_i64, to_u64, touch_folder, window,
@@ -562,10 +561,25 @@ fn check_guard(tx: &Connection, mb: &Mb, local: i64, guard: ItemGuard) -> Result
         ItemGuard::Any => Ok(()),
         ItemGuard::OutsideRecoverableItems => {
             let (folder, _, _) = item_header(tx, mb, local)?;
+            check_guard_in(tx, mb, folder, guard)
+        }
+    }
+}
+
+/// [`check_guard`] for an item whose folder the write's transaction has already read.
+fn check_guard_in(
+    tx: &Connection,
+    mb: &Mb,
+    folder: i64,
+    guard: ItemGuard,
+) -> Result<(), MailboxError> {
+    match guard {
+        ItemGuard::Any => Ok(()),
+        ItemGuard::OutsideRecoverableItems => {
             let recoverable = lineage(tx, mb, folder)?
                 .iter()
                 .flatten()
-                .any(|d| RECOVERABLE_FOLDERS.contains(&d.as_str()));
+                .any(|d| crate::distinguished::is_recoverable_items(d));
             if recoverable {
                 Err(MailboxError::InRecoverableItems)
             } else {
@@ -1035,7 +1049,7 @@ impl MailboxStore {
             let mb = mailbox_row(tx, &key)?;
             let local = item_local(&mb, &id)?;
             let (folder, cn, config) = item_header(tx, &mb, local)?;
-            check_guard(tx, &mb, local, guard)?;
+            check_guard_in(tx, &mb, folder, guard)?;
             let mut conflicted = false;
             if let Some(ck) = &change_key {
                 match check_change_key(ck, IdKind::Item, cn) {
@@ -1221,7 +1235,7 @@ fn delete_one(
         DeleteMode::Hard => return delete_local(tx, mb, local, from, now_us),
         DeleteMode::Soft => match here {
             Some("recoverableitemspurges") => return Ok(()),
-            Some(d) if RECOVERABLE_FOLDERS.contains(&d) => "recoverableitemspurges",
+            Some(d) if crate::distinguished::is_recoverable_items(d) => "recoverableitemspurges",
             _ => "recoverableitemsdeletions",
         },
         DeleteMode::MoveToDeletedItems => match here {

@@ -58,6 +58,13 @@ pub use store::{Clock, MailboxStore};
 
 /// EWS distinguished folder names this store provisions.
 pub mod distinguished {
+    /// Is the distinguished folder `name` under Recoverable Items (the dumpster, its root
+    /// included)? The one rule for where ArchiveApplication is needed: the store's write guard
+    /// and Exchange's authorization both read it.
+    pub fn is_recoverable_items(name: &str) -> bool {
+        crate::schema::RECOVERABLE_FOLDERS.contains(&name)
+    }
+
     pub const ROOT: &str = "root";
     pub const MSGFOLDERROOT: &str = "msgfolderroot";
     pub const INBOX: &str = "inbox";

@@ -287,6 +287,21 @@ mod tests {
         store::Db::open_in_memory(MIGRATIONS).unwrap();
     }
 
+    /// The Recoverable Items list is exactly the provisioned folders at or under its root.
+    #[test]
+    fn recoverable_folders_are_the_dumpster_subtree() {
+        let mut under: Vec<&str> = Vec::new();
+        for (name, parent, _, _) in DEFAULT_FOLDERS {
+            if *name == "recoverableitemsroot" || parent.is_some_and(|p| under.contains(&p)) {
+                under.push(name);
+            }
+        }
+        under.sort_unstable();
+        let mut listed = RECOVERABLE_FOLDERS.to_vec();
+        listed.sort_unstable();
+        assert_eq!(under, listed);
+    }
+
     #[test]
     fn default_tree_parents_come_first() {
         let mut seen: Vec<&str> = Vec::new();
