@@ -506,16 +506,6 @@ struct Handler<'a> {
     smtp: String,
 }
 
-/// A failure that belongs to one item of a batch (its content), not to the request.
-fn is_item_error(e: &MailboxError) -> bool {
-    matches!(
-        e,
-        MailboxError::InvalidValue(_)
-            | MailboxError::TooLarge { .. }
-            | MailboxError::CalendarEndBeforeStart
-    )
-}
-
 /// Most parent folders one FindItem searches.
 const MAX_FIND_PARENTS: usize = 100;
 
@@ -776,40 +766,24 @@ impl Handler<'_> {
                         },
                     })
                 };
-                let n = items.len();
-                // one transaction for the batch; if it fails and there were several items,
-                // each is created on its own, so one bad item does not fail the others (EWS
-                // answers every item independently)
-                let retry = (n > 1).then(|| items.clone());
+                // each item answered on its own (EWS does): an invalid one fails alone, the
+                // others are created together in one transaction
                 match self
                     .ex
                     .inner
                     .mbx
-                    .create_items(&self.key, sel.clone(), items)
+                    .create_items_each(&self.key, sel.clone(), items)
                     .await
                 {
-                    Ok(created) => {
-                        let out: Vec<_> = created
+                    Ok(results) => {
+                        let out: Vec<_> = results
                             .iter()
                             .zip(kinds)
-                            .map(|(i, kind)| Ok(created_view(i, kind)))
+                            .map(|(r, kind)| match r {
+                                Ok(i) => Ok(created_view(i, kind)),
+                                Err(e) => Err(err(e)),
+                            })
                             .collect();
-                        resp::create_item_response(&out)
-                    }
-                    Err(e) if retry.is_some() && is_item_error(&e) => {
-                        let mut out = Vec::with_capacity(n);
-                        for (item, kind) in retry.into_iter().flatten().zip(kinds) {
-                            let r = self
-                                .ex
-                                .inner
-                                .mbx
-                                .create_items(&self.key, sel.clone(), vec![item])
-                                .await;
-                            out.push(match r {
-                                Ok(c) => Ok(c.first().and_then(|i| created_view(i, kind))),
-                                Err(e) => Err(err(&e)),
-                            });
-                        }
                         resp::create_item_response(&out)
                     }
                     Err(e) => resp::create_item_response(&vec![Err(err(&e)); kinds.len().max(1)]),

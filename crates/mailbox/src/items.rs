@@ -653,6 +653,18 @@ pub(crate) fn delete_local(
 pub const MAX_GET_ITEMS_BYTES: usize = 64 << 20;
 
 /// Per-id errors that are the caller's (reported per item); anything else aborts the transaction.
+/// Failures of one item's insert that leave the other items of its call to be created: its own
+/// content (a value or size the insert refused) or a user configuration name already taken.
+fn is_per_created_item(e: &MailboxError) -> bool {
+    matches!(
+        e,
+        MailboxError::InvalidValue(_)
+            | MailboxError::TooLarge { .. }
+            | MailboxError::CalendarEndBeforeStart
+            | MailboxError::UserConfigurationExists(_)
+    )
+}
+
 fn is_per_item(e: &MailboxError) -> bool {
     matches!(
         e,
@@ -743,6 +755,83 @@ impl MailboxStore {
     ) -> Result<Vec<Item>, MailboxError> {
         let created = self.create(mailbox, folder, items, false).await?;
         Ok(created.into_iter().map(|c| c.item).collect())
+    }
+
+    /// Creates items in one folder, each on its own terms (as EWS CreateItem answers each item):
+    /// one result per item, in order. An item that fails validation, or whose insert fails for a
+    /// reason of its own (a user configuration whose name the folder already has), fails alone
+    /// and writes nothing; the others are created together, in one transaction per
+    /// [`MAX_BATCH_BYTES`] of content. A failure of the call itself (an unknown folder, more
+    /// than [`MAX_ITEMS_PER_CALL`] items, the database) is the `Err`. Returns after `COMMIT`.
+    pub async fn create_items_each(
+        &self,
+        mailbox: &MailboxKey,
+        folder: FolderSel,
+        items: Vec<NewItem>,
+    ) -> Result<Vec<Result<Item, MailboxError>>, MailboxError> {
+        if items.len() > MAX_ITEMS_PER_CALL {
+            return Err(MailboxError::InvalidRequest(format!(
+                "{} items in one call; at most {MAX_ITEMS_PER_CALL}",
+                items.len()
+            )));
+        }
+        // every item's answer with its index: its validation's refusal, or its chunk's result
+        let mut answers: Vec<(usize, Result<Item, MailboxError>)> = Vec::with_capacity(items.len());
+        // the valid items, in chunks that each stay under the batch budget
+        let mut chunks: Vec<Vec<(usize, Prepared)>> = vec![Vec::new()];
+        let mut weight = 0usize;
+        for (n, item) in items.into_iter().enumerate() {
+            match prepare(item) {
+                Err(e) => answers.push((n, Err(e))),
+                Ok(p) => {
+                    let w = p.weight();
+                    if weight.saturating_add(w) > MAX_BATCH_BYTES
+                        && chunks.last().is_some_and(|c| !c.is_empty())
+                    {
+                        chunks.push(Vec::new());
+                        weight = 0;
+                    }
+                    weight = weight.saturating_add(w);
+                    if let Some(c) = chunks.last_mut() {
+                        c.push((n, p));
+                    }
+                }
+            }
+        }
+        for chunk in chunks.into_iter().filter(|c| !c.is_empty()) {
+            let key = mailbox.as_str().to_owned();
+            let folder = folder.clone();
+            let written = self
+                .write(move |tx, now| {
+                    let mb = mailbox_row(tx, &key)?;
+                    let folder = resolve_folder(tx, &mb, &folder)?;
+                    let now_us = to_micros(now)?;
+                    let mut done = Vec::with_capacity(chunk.len());
+                    for (n, p) in &chunk {
+                        // an item's own failure is rolled back to here, the others stay
+                        store::tx::exec_cached(tx, "SAVEPOINT oh_item")?;
+                        let r = insert_item(tx, &mb, folder, p, None, now_us)
+                            .and_then(|id| load_item(tx, &mb, id, true));
+                        match r {
+                            Err(e) if is_per_created_item(&e) => {
+                                store::tx::exec_cached(tx, "ROLLBACK TO oh_item")?;
+                                store::tx::exec_cached(tx, "RELEASE oh_item")?;
+                                done.push((*n, Err(e)));
+                            }
+                            Err(e) => return Err(e),
+                            Ok(item) => {
+                                store::tx::exec_cached(tx, "RELEASE oh_item")?;
+                                done.push((*n, Ok(item)));
+                            }
+                        }
+                    }
+                    Ok(done)
+                })
+                .await?;
+            answers.extend(written);
+        }
+        answers.sort_by_key(|(n, _)| *n);
+        Ok(answers.into_iter().map(|(_, r)| r).collect())
     }
 
     /// Like [`MailboxStore::create_items`], but an item whose `internet_message_id` already names

@@ -748,3 +748,77 @@ async fn limits_are_enforced() {
     assert_eq!(counts(&s, &m, "inbox").await, (0, 0, 0));
     let _ = FolderSel::id("unused");
 }
+
+/// `create_items_each` answers every item on its own: a refusal at validation and one inside
+/// the transaction (a user-configuration name taken by an earlier item of the same call) fail
+/// their item alone, leave nothing of it behind (no item, count, change number or event), and
+/// the other items are created, in order.
+#[tokio::test]
+async fn create_items_each_fails_an_item_alone() {
+    let s = store_with(&["alice"]).await;
+    let m = key("alice");
+    let config = |name: &str| NewItem {
+        item_class: format!("IPM.Configuration.{name}"),
+        is_associated: true,
+        ..NewItem::default()
+    };
+    let before = s.counters(&m).await.unwrap();
+    let results = s
+        .create_items_each(
+            &m,
+            d("inbox"),
+            vec![
+                msg("first"),
+                NewItem {
+                    item_class: "IPM.Note.Ünicode".into(),
+                    ..msg("bad class")
+                },
+                config("Dup"),
+                config("DUP"),
+                msg("last"),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(results.len(), 5);
+    assert_eq!(
+        results[0].as_ref().unwrap().subject.as_deref(),
+        Some("first")
+    );
+    assert!(
+        matches!(results[1], Err(MailboxError::InvalidValue(_))),
+        "{:?}",
+        results[1]
+    );
+    assert!(results[2].is_ok());
+    assert!(
+        matches!(results[3], Err(MailboxError::UserConfigurationExists(_))),
+        "{:?}",
+        results[3]
+    );
+    assert_eq!(
+        results[4].as_ref().unwrap().subject.as_deref(),
+        Some("last")
+    );
+    // three items written: two messages and one configuration, with one Created event each
+    assert_eq!(counts(&s, &m, "inbox").await, (2, 2, 1));
+    let events = s
+        .events_since(&m, before.last_event_seq, 100)
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 3, "{events:?}");
+    assert!(events.iter().all(|e| e.kind == EventKind::Created));
+    // the whole call is refused for what is the call's: an unknown folder, too many items
+    let unknown = FolderSel::Id("AAMkAGRvZXNub3RleGlzdA==".into());
+    assert!(
+        s.create_items_each(&m, unknown, vec![msg("x")])
+            .await
+            .is_err()
+    );
+    assert!(matches!(
+        s.create_items_each(&m, d("inbox"), vec![msg("x"); 1001])
+            .await,
+        Err(MailboxError::InvalidRequest(_))
+    ));
+    assert_eq!(counts(&s, &m, "inbox").await, (2, 2, 1));
+}

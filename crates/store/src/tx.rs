@@ -7,8 +7,9 @@
 
 use rusqlite::Connection;
 
-/// Runs one cached control statement.
-pub(crate) fn exec_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+/// Runs one cached statement that takes no parameters and returns no rows (`BEGIN`, `COMMIT`,
+/// `SAVEPOINT <name>`, `RELEASE <name>`, …).
+pub fn exec_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)
         .and_then(|mut s| s.execute([]))
         .map(drop)
