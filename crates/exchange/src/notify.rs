@@ -132,6 +132,9 @@ pub fn check_callback_url(url: &str) -> Result<reqwest::Url, ResponseError> {
     Ok(u)
 }
 
+/// Most push deliveries in flight at once (see [`Exchange::push_once`]).
+pub const MAX_CONCURRENT_PUSHES: usize = 16;
+
 impl Exchange {
     /// `Subscribe`: push or pull on folders of the caller's mailbox.
     pub(crate) async fn subscribe(
@@ -455,7 +458,11 @@ impl Exchange {
         Ok(s2s_proto::jwt::sign_rs256(&key, &spec.claims(), false)?)
     }
 
-    /// One pass of the push notifier over every push subscription.
+    /// One pass of the push notifier over every push subscription: the deliveries run side by
+    /// side, at most [`MAX_CONCURRENT_PUSHES`] at once, so that a slow or unreachable subscriber
+    /// holds one of them for at most the client's timeout, never the other subscriptions'
+    /// notifications. Returns how many notifications were delivered; a store error of one
+    /// subscription is returned after every other subscription had its turn.
     pub async fn push_once(&self) -> Result<usize, ExchangeError> {
         let ids: Vec<String> = self
             .inner
@@ -467,52 +474,79 @@ impl Exchange {
                 Ok(rows.collect::<Result<_, _>>()?)
             })
             .await?;
-        let mut sent = 0;
-        for id in ids {
-            let Some(s) = self.load_subscription(&id).await? else {
-                continue;
-            };
-            let key = mailbox::MailboxKey::new(s.mailbox_key.clone())?;
-            let (events, last, more) = self
-                .pending(&key, &s.folders, &s.types, s.watermark as u64)
-                .await?;
-            let now = self.inner.cfg.clock.unix();
-            let status_due = now - s.last_contact >= s.status_frequency * 60;
-            if events.is_empty() && !status_due {
-                if last as i64 > s.watermark {
-                    self.advance(&id, last as i64, None).await?;
-                }
-                continue;
+        let mut ids = ids.into_iter();
+        let mut running = tokio::task::JoinSet::new();
+        let (mut sent, mut first_error) = (0, None);
+        loop {
+            while running.len() < MAX_CONCURRENT_PUSHES {
+                let Some(id) = ids.next() else { break };
+                let me = self.clone();
+                running.spawn(async move { me.push_one(&id).await });
             }
-            let mut evs: Vec<NotificationEvent> =
-                events.into_iter().map(NotificationEvent::Object).collect();
-            if evs.is_empty() {
-                evs.push(NotificationEvent::Status {
-                    watermark: last.to_string(),
-                });
-            }
-            let n = Notification {
-                subscription_id: id.clone(),
-                previous_watermark: Some(s.watermark.to_string()),
-                more_events: more,
-                events: evs,
+            let Some(done) = running.join_next().await else {
+                break;
             };
-            match self.deliver(&s, &n).await {
-                Ok(SubscriptionStatus::Ok) => {
-                    sent += 1;
-                    self.advance(&id, last as i64, None).await?;
+            match done {
+                Ok(Ok(true)) => sent += 1,
+                Ok(Ok(false)) => {}
+                Ok(Err(e)) => {
+                    first_error.get_or_insert(e);
                 }
-                Ok(SubscriptionStatus::Unsubscribe) => {
-                    let k = key.clone();
-                    let _ = self.unsubscribe(&k, &s.app_id, &id).await;
-                }
-                Err(why) => {
-                    tracing::info!(subscription = %id, reason = %why, "push notification not delivered");
-                    self.advance(&id, s.watermark, Some(why)).await?;
-                }
+                Err(e) => tracing::error!(error = %e, "a push delivery task failed"),
             }
         }
-        Ok(sent)
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(sent),
+        }
+    }
+
+    /// The push subscription `id`'s turn: its pending events (or a status notification when one
+    /// is due) delivered, and its watermark moved on. Whether a notification was delivered.
+    async fn push_one(&self, id: &str) -> Result<bool, ExchangeError> {
+        let Some(s) = self.load_subscription(id).await? else {
+            return Ok(false);
+        };
+        let key = mailbox::MailboxKey::new(s.mailbox_key.clone())?;
+        let (events, last, more) = self
+            .pending(&key, &s.folders, &s.types, s.watermark as u64)
+            .await?;
+        let now = self.inner.cfg.clock.unix();
+        let status_due = now - s.last_contact >= s.status_frequency * 60;
+        if events.is_empty() && !status_due {
+            if last as i64 > s.watermark {
+                self.advance(id, last as i64, None).await?;
+            }
+            return Ok(false);
+        }
+        let mut evs: Vec<NotificationEvent> =
+            events.into_iter().map(NotificationEvent::Object).collect();
+        if evs.is_empty() {
+            evs.push(NotificationEvent::Status {
+                watermark: last.to_string(),
+            });
+        }
+        let n = Notification {
+            subscription_id: id.to_owned(),
+            previous_watermark: Some(s.watermark.to_string()),
+            more_events: more,
+            events: evs,
+        };
+        match self.deliver(&s, &n).await {
+            Ok(SubscriptionStatus::Ok) => {
+                self.advance(id, last as i64, None).await?;
+                Ok(true)
+            }
+            Ok(SubscriptionStatus::Unsubscribe) => {
+                let _ = self.unsubscribe(&key, &s.app_id, id).await;
+                Ok(false)
+            }
+            Err(why) => {
+                tracing::info!(subscription = %id, reason = %why, "push notification not delivered");
+                self.advance(id, s.watermark, Some(why)).await?;
+                Ok(false)
+            }
+        }
     }
 
     async fn deliver(&self, s: &Sub, n: &Notification) -> Result<SubscriptionStatus, String> {

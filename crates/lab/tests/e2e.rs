@@ -809,3 +809,99 @@ async fn rest_get_user_photo() {
     assert_eq!(r.status(), 401);
     assert!(r.headers().contains_key("www-authenticate"));
 }
+
+/// Push notifications to one subscriber never wait on another. Two subscribers of alice's inbox
+/// each hold their notification's request until the other's has arrived too (a two-party
+/// rendezvous). Delivered side by side, each is delivered once and at the first try. Delivered
+/// one after the other, the first would wait out the client's 10 s timeout alone, count as a
+/// failed delivery and be sent again. Regression: the notifier delivered every subscription in
+/// turn, so one slow or unreachable subscriber delayed every partner's notifications.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_push_subscriber_holds_up_no_other() {
+    use std::sync::Arc;
+    use tokio::sync::{Barrier, Mutex};
+    let (_d, lab) = lab_ready().await;
+    let rendezvous = Arc::new(Barrier::new(2));
+    // each request a subscriber received, and whether it was that subscriber's first
+    let seen: Arc<Mutex<Vec<(&'static str, bool)>>> = Arc::default();
+    let mut urls = Vec::new();
+    for name in ["first", "second"] {
+        let (rendezvous, seen) = (rendezvous.clone(), seen.clone());
+        let app = axum::Router::new().route(
+            "/notify",
+            axum::routing::post(move || {
+                let (rendezvous, seen) = (rendezvous.clone(), seen.clone());
+                async move {
+                    // every arrival is recorded as it comes, before the rendezvous
+                    let first_time = {
+                        let mut seen = seen.lock().await;
+                        let first = !seen.iter().any(|(n, _)| *n == name);
+                        seen.push((name, first));
+                        first
+                    };
+                    if first_time {
+                        // a liveness bound, not a measurement: far past the client's timeout
+                        let _ = tokio::time::timeout(
+                            std::time::Duration::from_secs(30),
+                            rendezvous.wait(),
+                        )
+                        .await;
+                    }
+                    ews_proto::notification::write_send_notification_result(
+                        ews_proto::notification::SubscriptionStatus::Ok,
+                    )
+                }
+            }),
+        );
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        urls.push(format!("http://{}/notify", l.local_addr().unwrap()));
+        tokio::spawn(async move { axum::serve(l, app).await });
+    }
+    let token = mint_f1(&lab.info, Some("alice@contoso.example"))
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    for url in &urls {
+        let body = format!(
+            r#"<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><s:Body><m:Subscribe><m:PushSubscriptionRequest><t:FolderIds><t:DistinguishedFolderId Id="inbox"/></t:FolderIds><t:EventTypes><t:EventType>CreatedEvent</t:EventType></t:EventTypes><t:StatusFrequency>30</t:StatusFrequency><t:URL>{url}</t:URL></m:PushSubscriptionRequest></m:Subscribe></s:Body></s:Envelope>"#
+        );
+        let r = post_ews(&http, &lab, &token, body).await;
+        assert!(r.contains("ResponseCode>NoError<"), "{r}");
+    }
+    let ours = || async {
+        lab.exchange
+            .subscriptions()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|s| s.url.as_ref().is_some_and(|u| urls.contains(u)))
+            .collect::<Vec<_>>()
+    };
+    let start: Vec<i64> = ours().await.iter().map(|s| s.watermark).collect();
+    assert_eq!(start.len(), 2);
+    let create = r#"<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><s:Body><m:CreateItem MessageDisposition="SaveOnly"><m:SavedItemFolderId><t:DistinguishedFolderId Id="inbox"/></m:SavedItemFolderId><m:Items><t:Message><t:Subject>for both subscribers</t:Subject></t:Message></m:Items></m:CreateItem></s:Body></s:Envelope>"#;
+    let r = post_ews(&http, &lab, &token, create).await;
+    assert!(r.contains("ResponseCode>NoError<"), "{r}");
+    // the lab's notifier runs every half second: wait until Exchange has recorded a delivery to
+    // both (a liveness bound)
+    for _ in 0..600 {
+        let now = ours().await;
+        if now
+            .iter()
+            .all(|s| s.failures == 0 && !start.contains(&s.watermark))
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let now = ours().await;
+    assert!(
+        now.iter()
+            .all(|s| s.failures == 0 && s.last_error.is_none() && !start.contains(&s.watermark)),
+        "{now:?}"
+    );
+    // one request each: the first try of each was answered, so the two were in flight together
+    let mut seen = seen.lock().await.clone();
+    seen.sort_unstable();
+    assert_eq!(seen, [("first", true), ("second", true)], "{now:?}");
+}
