@@ -555,19 +555,8 @@ pub(crate) fn item_header(
 }
 
 /// [`MailboxError::InRecoverableItems`] when `guard` keeps the write out of Recoverable Items and
-/// the item `local` is there (or [`MailboxError::ItemNotFound`]), read in the write's transaction.
-fn check_guard(tx: &Connection, mb: &Mb, local: i64, guard: ItemGuard) -> Result<(), MailboxError> {
-    match guard {
-        ItemGuard::Any => Ok(()),
-        ItemGuard::OutsideRecoverableItems => {
-            let (folder, _, _) = item_header(tx, mb, local)?;
-            check_guard_in(tx, mb, folder, guard)
-        }
-    }
-}
-
-/// [`check_guard`] for an item whose folder the write's transaction has already read.
-fn check_guard_in(
+/// the item is there: `folder` is where the write's own transaction read it to be.
+fn check_guard(
     tx: &Connection,
     mb: &Mb,
     folder: i64,
@@ -1031,8 +1020,7 @@ impl MailboxStore {
                 if !done.insert(local) {
                     return Ok(());
                 }
-                check_guard(tx, &mb, local, guard)?;
-                delete_one(tx, &mb, local, mode, now_us)
+                delete_one(tx, &mb, local, mode, guard, now_us)
             })
         })
         .await
@@ -1070,7 +1058,7 @@ impl MailboxStore {
             let mb = mailbox_row(tx, &key)?;
             let local = item_local(&mb, &id)?;
             let to = resolve_folder(tx, &mb, &destination)?;
-            move_one(tx, &mb, local, to, to_micros(now)?)
+            move_one(tx, &mb, local, to, ItemGuard::Any, to_micros(now)?)
         })
         .await
     }
@@ -1138,7 +1126,7 @@ impl MailboxStore {
             let mb = mailbox_row(tx, &key)?;
             let local = item_local(&mb, &id)?;
             let (folder, cn, config) = item_header(tx, &mb, local)?;
-            check_guard_in(tx, &mb, folder, guard)?;
+            check_guard(tx, &mb, folder, guard)?;
             let mut conflicted = false;
             if let Some(ck) = &change_key {
                 match check_change_key(ck, IdKind::Item, cn) {
@@ -1185,8 +1173,7 @@ impl MailboxStore {
             let to = resolve_folder(tx, &mb, &destination)?;
             let now_us = to_micros(now)?;
             per_id(&mb, &ids, |local| {
-                check_guard(tx, &mb, local, guard)?;
-                move_one(tx, &mb, local, to, now_us)
+                move_one(tx, &mb, local, to, guard, now_us)
             })
         })
         .await
@@ -1241,9 +1228,11 @@ fn move_one(
     mb: &Mb,
     local: i64,
     to: i64,
+    guard: ItemGuard,
     now_us: i64,
 ) -> Result<Item, MailboxError> {
     let (from, _, config) = item_header(tx, mb, local)?;
+    check_guard(tx, mb, from, guard)?;
     if from != to {
         move_local(tx, mb, local, from, to, config.as_deref(), now_us)?;
     }
@@ -1315,9 +1304,11 @@ fn delete_one(
     mb: &Mb,
     local: i64,
     mode: DeleteMode,
+    guard: ItemGuard,
     now_us: i64,
 ) -> Result<(), MailboxError> {
     let (from, _, config) = item_header(tx, mb, local)?;
+    check_guard(tx, mb, from, guard)?;
     let here = folder_distinguished(tx, from)?;
     let here = here.as_deref();
     let target = match mode {

@@ -124,13 +124,9 @@ pub(crate) fn writer_loop(conn: Arc<Mutex<Connection>>, rx: Receiver<Box<dyn Job
 /// Runs `batch` in one transaction; `Ok` once `COMMIT` returned.
 pub(crate) fn run_batch(conn: &Connection, batch: &mut [Box<dyn Job>]) -> Result<(), BatchFailure> {
     let sql = |e: rusqlite::Error| BatchFailure::Sqlite(Arc::new(e));
-    // the per-job statements, parsed once
-    let exec = |stmt: &str| {
-        conn.prepare_cached(stmt)
-            .and_then(|mut s| s.execute([]))
-            .map_err(sql)
-    };
-    crate::tx::exec_cached(conn, "BEGIN IMMEDIATE").map_err(sql)?;
+    // every control statement parsed once per connection
+    let exec = |stmt: &str| crate::tx::exec_cached(conn, stmt).map_err(sql);
+    exec("BEGIN IMMEDIATE")?;
     let result = (|| {
         for job in batch.iter_mut() {
             exec("SAVEPOINT oh_job")?;
@@ -143,11 +139,11 @@ pub(crate) fn run_batch(conn: &Connection, batch: &mut [Box<dyn Job>]) -> Result
             }
             exec("RELEASE oh_job")?;
         }
-        crate::tx::exec_cached(conn, "COMMIT").map_err(sql)
+        exec("COMMIT")
     })();
     if result.is_err() && !conn.is_autocommit() {
         // nothing of the batch may survive a failed batch; an error here leaves the same outcome
-        let _ = crate::tx::exec_cached(conn, "ROLLBACK");
+        let _ = exec("ROLLBACK");
     }
     result
 }
