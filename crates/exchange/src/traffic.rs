@@ -33,7 +33,8 @@ pub struct TrafficRecord {
 /// A record as a line of `traffic.jsonl`: the claims a cached authentication shares are written
 /// once per file, under a number; its later records carry only that `claims_id`, and readers take
 /// the claims from the earlier line (`inspect::record_claims`). Each file is whole on its own.
-#[derive(Serialize)]
+/// Written by [`Line::write_to`]; serde's form is the test's oracle for it.
+#[cfg_attr(test, derive(Serialize))]
 struct Line<'a> {
     time: i64,
     operation: &'a str,
@@ -43,7 +44,7 @@ struct Line<'a> {
     verdict: &'a str,
     scheme: &'a str,
     claims_id: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
     claims: Option<&'a RawValue>,
 }
 
