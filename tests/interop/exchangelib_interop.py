@@ -28,14 +28,33 @@ def main() -> int:
     url, token, smtp = sys.argv[1], sys.argv[2], sys.argv[3]
     creds = OAuth2AuthorizationCodeCredentials(access_token={"access_token": token, "token_type": "Bearer"})
     probe = "--probe" in sys.argv
+    out = {}
+    # SOAP Autodiscover first, with exchangelib's own client: where is the user's EWS?
+    from exchangelib.autodiscover.protocol import AutodiscoverProtocol  # noqa: E402
+    from exchangelib.errors import ErrorNonExistentMailbox  # noqa: E402
+
+    ad_url = url.rsplit("/EWS/", 1)[0] + "/autodiscover/autodiscover.svc"
+    ad = AutodiscoverProtocol(config=Configuration(service_endpoint=ad_url, credentials=creds, auth_type=OAUTH2))
+    found = ad.get_user_settings(user=smtp)
+    found.raise_errors()
+    out["autodiscover"] = {
+        "ews_url": found.ews_url,
+        "smtp": found.autodiscover_smtp_address,
+        "version": found.version.api_version if found.version else None,
+    }
+    try:
+        ad.get_user_settings(user="nobody@" + smtp.split("@", 1)[1]).raise_errors()
+        out["autodiscover_unknown"] = "found"
+    except ErrorNonExistentMailbox:
+        out["autodiscover_unknown"] = "ErrorNonExistentMailbox"
     cfg = Configuration(
-        service_endpoint=url,
+        # the EWS URL Autodiscover gave, not the one this script was handed
+        service_endpoint=found.ews_url,
         credentials=creds,
         auth_type=OAUTH2,
         version=None if probe else Version(build=Build(15, 1, 2507, 6)),
     )
     acc = Account(smtp, config=cfg, autodiscover=False, access_type=DELEGATE, credentials=creds)
-    out = {}
     # the folder tree from root
     out["tree"] = sorted(f.name for f in acc.root.walk())
     # Conversation History: create and read back

@@ -31,6 +31,8 @@ pub(crate) fn display_name(namespace: &str, local: &str) -> String {
         ns::MESSAGES => "m:",
         ns::TYPES => "t:",
         ns::ERRORS => "e:",
+        ns::AUTODISCOVER => "a:",
+        ns::POX_REQUEST => "pox:",
         "" => "",
         other => return format!("{{{}}}{}", echo(other), echo(local)),
     };
@@ -231,6 +233,21 @@ pub enum EwsProtoError {
         "the operation element {found} at byte {position} is not in the EWS messages namespace"
     )]
     NotAnEwsOperation { found: String, position: usize },
+    /// The root or `soap:Body` element is not an Autodiscover request this server answers.
+    #[error("{found} at byte {position} is not an Autodiscover request; expected {expected}")]
+    NotAnAutodiscoverRequest {
+        found: String,
+        expected: &'static str,
+        position: usize,
+    },
+    /// More entries than a request may carry (users or settings of one GetUserSettings).
+    #[error("{parent} at byte {position} has more than {limit} {what}; send at most {limit}")]
+    TooManyEntries {
+        parent: String,
+        what: &'static str,
+        limit: usize,
+        position: usize,
+    },
     /// A header that appears twice (`RequestServerVersion`, `ExchangeImpersonation`).
     #[error("the SOAP header t:{name} appears more than once")]
     DuplicateHeader { name: &'static str },
@@ -335,6 +352,8 @@ impl EwsProtoError {
             Self::Unsupported { .. } => "ErrorInvalidOperation",
             Self::InputTooLarge { .. }
             | Self::NotAnEwsOperation { .. }
+            | Self::NotAnAutodiscoverRequest { .. }
+            | Self::TooManyEntries { .. }
             | Self::MustUnderstandHeader { .. } => "ErrorInvalidRequest",
             Self::SoapFault { .. } => "ErrorInternalServerError",
             _ => "ErrorSchemaValidation",
@@ -375,6 +394,8 @@ impl EwsProtoError {
             | Self::UnexpectedSoapElement { position, .. }
             | Self::UnexpectedSoapText { position, .. }
             | Self::NotAnEwsOperation { position, .. }
+            | Self::NotAnAutodiscoverRequest { position, .. }
+            | Self::TooManyEntries { position, .. }
             | Self::MissingElement { position, .. }
             | Self::MissingAttribute { position, .. }
             | Self::UnexpectedElement { position, .. }

@@ -11,6 +11,8 @@
 //! * [`request`] — [`request::parse_request`]: SOAP envelope → typed request.
 //! * [`response`] — writers for every supported operation, SOAP faults,
 //!   and [`response::parse_response_messages`] for clients and tests.
+//! * [`autodiscover`] — SOAP `GetUserSettings` and POX Autodiscover: request
+//!   readers and response writers.
 //! * [`notification`] — push notifications (`SendNotification`) and their
 //!   `SendNotificationResult` reply, both directions.
 //!
@@ -48,6 +50,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod autodiscover;
 pub mod body;
 pub mod error;
 pub mod notification;
@@ -71,4 +74,17 @@ pub mod ns {
     pub const ERRORS: &str = "http://schemas.microsoft.com/exchange/services/2006/errors";
     /// XML Schema instance (`xsi:type`).
     pub const XSI: &str = "http://www.w3.org/2001/XMLSchema-instance";
+    /// SOAP Autodiscover (MS-OXWSADISC), prefix `a:`.
+    pub const AUTODISCOVER: &str = "http://schemas.microsoft.com/exchange/2010/Autodiscover";
+    /// WS-Addressing (the SOAP Autodiscover `Action` and `To` headers), prefix `wsa:`.
+    pub const WSA: &str = "http://www.w3.org/2005/08/addressing";
+    /// POX Autodiscover request (MS-OXDSCLI), Outlook provider.
+    pub const POX_REQUEST: &str =
+        "http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006";
+    /// POX Autodiscover response envelope (the `Autodiscover` element, and `Error`).
+    pub const POX_RESPONSE: &str =
+        "http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006";
+    /// POX Autodiscover response, Outlook provider (`Response` with `User` and `Account`).
+    pub const POX_OUTLOOK_RESPONSE: &str =
+        "http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a";
 }

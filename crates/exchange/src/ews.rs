@@ -72,7 +72,8 @@ async fn bench_noauth(State(ex): State<Exchange>, body: Bytes) -> Response {
 }
 
 /// Paths are matched case-insensitively after normalisation (as IIS does); anything that is not
-/// EWS after that is 404, so `autodiscover.json?@…/ews` tricks route nowhere.
+/// EWS or Autodiscover after that is 404, and no path is ever rewritten or forwarded, so
+/// `autodiscover.json?@…/ews` tricks route nowhere.
 pub async fn fallback(
     State(ex): State<Exchange>,
     method: Method,
@@ -91,6 +92,9 @@ pub async fn fallback(
     }
     if norm == format!("{EWS_PATH}/s/getuserphoto") && method == Method::GET {
         return rest_user_photo(ex, head, &uri).await;
+    }
+    if crate::autodiscover::is_autodiscover_path(norm) {
+        return crate::autodiscover::serve(ex, method, uri, head, body).await;
     }
     (StatusCode::NOT_FOUND, "not found").into_response()
 }
@@ -140,7 +144,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Head {
 }
 
 /// A request's authentication, before its operation is known.
-struct HttpAuth {
+pub(crate) struct HttpAuth {
     source: String,
     now: i64,
     scheme: Cow<'static, str>,
@@ -152,7 +156,7 @@ struct HttpAuth {
 
 /// Authenticates a request to an EWS URL: the source's failure budget first (429 before any
 /// token work), then the token, then the partner's own budget.
-async fn authenticate_http(ex: &Exchange, head: &Head) -> Result<HttpAuth, Response> {
+pub(crate) async fn authenticate_http(ex: &Exchange, head: &Head) -> Result<HttpAuth, Response> {
     let source = head
         .peer
         .map(|p| store::limit::source_key(p.ip()))
@@ -214,7 +218,7 @@ async fn authenticate_http(ex: &Exchange, head: &Head) -> Result<HttpAuth, Respo
 
 impl HttpAuth {
     /// The traffic record of this request.
-    fn record(
+    pub(crate) fn record(
         &self,
         ex: &Exchange,
         operation: &str,
@@ -244,7 +248,7 @@ impl HttpAuth {
     }
 
     /// The caller, or the challenge for a refused one (its failure counted and recorded).
-    fn caller_or_refuse(
+    pub(crate) fn caller_or_refuse(
         &self,
         ex: &Exchange,
         operation: &str,

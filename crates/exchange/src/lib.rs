@@ -1,10 +1,11 @@
 //! The Exchange-compatible on-premises server: organization (recipients, RBAC), the OAuth trust
 //! (AuthConfig and the auth certificate, auth servers, partner applications), inbound
-//! server-to-server OAuth, EWS over SOAP, and the durable mailbox store.
+//! server-to-server OAuth, EWS over SOAP, Autodiscover, and the durable mailbox store.
 #![forbid(unsafe_code)]
 
 pub mod admin;
 pub mod auth;
+mod autodiscover;
 pub mod error;
 pub mod ews;
 mod ews_filter;
@@ -643,7 +644,8 @@ impl Exchange {
         (status, h, failure.to_string()).into_response()
     }
 
-    /// All HTTP routes: EWS, the admin API, Exchange's own auth metadata, health.
+    /// All HTTP routes: EWS and Autodiscover (reached through the case-insensitive fallback),
+    /// the admin API, health and the clock.
     pub fn router(&self) -> Router {
         let mut r: Router<Exchange> = Router::new();
         if self.inner.cfg.bench_noauth_user.is_some() {

@@ -390,7 +390,7 @@ fn domain_of(addr: &str) -> Option<&str> {
         .filter(|d| !d.is_empty())
 }
 
-fn valid_smtp(addr: &str) -> bool {
+pub(crate) fn valid_smtp(addr: &str) -> bool {
     let Some((local, domain)) = addr.split_once('@') else {
         return false;
     };
@@ -497,6 +497,18 @@ impl Org {
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Is `domain` one of the organization's accepted domains (ASCII case ignored)?
+    pub fn is_accepted_domain(c: &Connection, domain: &str) -> Result<bool, ExchangeError> {
+        let found: Option<i64> = c
+            .query_row(
+                "SELECT 1 FROM accepted_domains WHERE domain = ?1",
+                [domain],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(found.is_some())
     }
 
     fn require_accepted(c: &Connection, what: &str, addr: &str) -> Result<(), ExchangeError> {

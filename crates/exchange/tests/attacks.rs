@@ -1500,3 +1500,260 @@ async fn the_token_cache_answers_only_the_exact_token() {
     .unwrap();
     assert_eq!(with_header(format!("Bearer {token}")).await, 200);
 }
+
+fn get_user_settings(users: &[&str], settings: &[&str]) -> String {
+    let users: String = users
+        .iter()
+        .map(|u| format!("<a:User><a:Mailbox>{u}</a:Mailbox></a:User>"))
+        .collect();
+    let settings: String = settings
+        .iter()
+        .map(|s| format!("<a:Setting>{s}</a:Setting>"))
+        .collect();
+    format!(
+        r#"<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:a="http://schemas.microsoft.com/exchange/2010/Autodiscover" xmlns:wsa="http://www.w3.org/2005/08/addressing"><s:Header><a:RequestedServerVersion>Exchange2013</a:RequestedServerVersion><wsa:Action>http://schemas.microsoft.com/exchange/2010/Autodiscover/Autodiscover/GetUserSettings</wsa:Action></s:Header><s:Body><a:GetUserSettingsRequestMessage><a:Request><a:Users>{users}</a:Users><a:RequestedSettings>{settings}</a:RequestedSettings></a:Request></a:GetUserSettingsRequestMessage></s:Body></s:Envelope>"#
+    )
+}
+
+async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    token: Option<&str>,
+    body: String,
+) -> (u16, String, String) {
+    let mut r = client
+        .post(url)
+        .header("content-type", "text/xml; charset=utf-8")
+        .body(body);
+    if let Some(t) = token {
+        r = r.bearer_auth(t);
+    }
+    let r = r.send().await.unwrap();
+    let www = r
+        .headers()
+        .get("www-authenticate")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    (r.status().as_u16(), www, r.text().await.unwrap())
+}
+
+/// The `Value` of setting `name` in the `n`th (0-based) UserResponse of a GetUserSettings answer.
+fn user_response(body: &str, n: usize) -> &str {
+    body.split("<UserResponse>").nth(n + 1).unwrap_or("")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn autodiscover_soap_answers_each_user_and_setting() {
+    let e = env(1_000_000).await;
+    let client = reqwest::Client::new();
+    let token = wrap(&sign(&actor()));
+    let ews = format!("{}/EWS/Exchange.asmx", e.url);
+    // the path is matched as IIS matches it: case and a trailing slash ignored
+    let svc = format!("{}/Autodiscover/Autodiscover.svc/", e.url);
+    let body = get_user_settings(
+        &[
+            "alice@contoso.example",
+            "BOB@contoso.example",
+            "nobody@contoso.example",
+            "alice@fabrikam.example",
+            "not an address",
+        ],
+        &[
+            "UserDisplayName",
+            "ExternalEwsUrl",
+            "InternalEwsUrl",
+            "EwsSupportedSchemas",
+            "AutoDiscoverSMTPAddress",
+            "AlternateMailboxes",
+            "NoSuchSetting",
+        ],
+    );
+    let (status, _, text) = post(&client, &svc, Some(&token), body.clone()).await;
+    assert_eq!(status, 200, "{text}");
+    let alice = user_response(&text, 0);
+    assert!(alice.contains("<ErrorCode>NoError</ErrorCode>"), "{alice}");
+    for want in [
+        "<Name>UserDisplayName</Name><Value>Alice</Value>".to_owned(),
+        format!("<Name>ExternalEwsUrl</Name><Value>{ews}</Value>"),
+        format!("<Name>InternalEwsUrl</Name><Value>{ews}</Value>"),
+        "<Name>AutoDiscoverSMTPAddress</Name><Value>alice@contoso.example</Value>".to_owned(),
+        "<ErrorCode>SettingIsNotAvailable</ErrorCode>".to_owned(),
+        "<ErrorCode>InvalidSetting</ErrorCode>".to_owned(),
+        "<SettingName>NoSuchSetting</SettingName>".to_owned(),
+    ] {
+        assert!(alice.contains(&want), "{want} not in {alice}");
+    }
+    // Bob: another mailbox, discoverable by a partner holding UserApplication; the address as
+    // stored comes back, whatever case was asked
+    let bob = user_response(&text, 1);
+    assert!(bob.contains("<Value>bob@contoso.example</Value>"), "{bob}");
+    for (n, code) in [(2, "InvalidUser"), (3, "InvalidDomain"), (4, "InvalidUser")] {
+        let r = user_response(&text, n);
+        assert!(
+            r.contains(&format!("<ErrorCode>{code}</ErrorCode>")),
+            "user {n}: {r}"
+        );
+        assert!(
+            r.contains("<UserSettings/>"),
+            "user {n} has no settings: {r}"
+        );
+    }
+    // the request is in the traffic record, as the token's user
+    let rec =
+        e.ex.traffic()
+            .into_iter()
+            .rev()
+            .find(|r| r.operation == "Autodiscover GetUserSettings")
+            .expect("recorded");
+    assert_eq!(rec.verdict, "ok");
+    assert_eq!(rec.user.as_deref(), Some("alice@contoso.example"));
+
+    // authenticated exactly as EWS: no token, a bad one
+    let (status, www, _) = post(&client, &svc, None, body.clone()).await;
+    assert_eq!(status, 401);
+    assert!(www.starts_with("Bearer"), "{www}");
+    let forged = wrap(&jwt::sign_rs256(&keys()[1], &actor(), true).unwrap());
+    let (status, www, _) = post(&client, &svc, Some(&forged), body.clone()).await;
+    assert_eq!(status, 401);
+    assert!(www.contains("invalid_token"), "{www}");
+    // a request it cannot read: a SOAP fault that says why
+    let (status, _, text) = post(
+        &client,
+        &svc,
+        Some(&token),
+        get_user_settings(&["alice@contoso.example"], &[]),
+    )
+    .await;
+    assert_eq!(status, 500);
+    assert!(text.contains("<faultcode>s:Client</faultcode>"), "{text}");
+    assert!(text.contains("a:Setting"), "{text}");
+    // too large to read
+    let (status, _, _) = post(&client, &svc, Some(&token), "x".repeat(70_000)).await;
+    assert_eq!(status, 413);
+    // GET is not the SOAP service
+    let r = client.get(&svc).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 405);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn autodiscover_pox_and_v2() {
+    let e = env(1_000_000).await;
+    let client = reqwest::Client::new();
+    let token = wrap(&sign(&actor()));
+    let ews = format!("{}/EWS/Exchange.asmx", e.url);
+    let pox_url = format!("{}/autodiscover/autodiscover.xml", e.url);
+    let pox = |email: &str, schema: &str| {
+        format!(
+            r#"<?xml version="1.0" encoding="utf-8"?><Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006"><Request><EMailAddress>{email}</EMailAddress><AcceptableResponseSchema>{schema}</AcceptableResponseSchema></Request></Autodiscover>"#
+        )
+    };
+    let outlook = "http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a";
+    let (status, _, text) = post(
+        &client,
+        &pox_url,
+        Some(&token),
+        pox("alice@contoso.example", outlook),
+    )
+    .await;
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains(&format!("<EwsUrl>{ews}</EwsUrl>")), "{text}");
+    assert!(
+        text.contains("<AutoDiscoverSMTPAddress>alice@contoso.example</AutoDiscoverSMTPAddress>")
+    );
+    for (body, code) in [
+        (
+            pox("nobody@contoso.example", outlook),
+            "<ErrorCode>500</ErrorCode>",
+        ),
+        (
+            pox(
+                "alice@contoso.example",
+                "http://schemas.microsoft.com/exchange/autodiscover/mobilesync/responseschema/2006",
+            ),
+            "<ErrorCode>601</ErrorCode>",
+        ),
+        ("<Autodiscover/>".to_owned(), "<ErrorCode>600</ErrorCode>"),
+    ] {
+        let (status, _, text) = post(&client, &pox_url, Some(&token), body).await;
+        assert_eq!(status, 200, "{text}");
+        assert!(text.contains(code), "{code} not in {text}");
+    }
+    let (status, www, _) = post(
+        &client,
+        &pox_url,
+        None,
+        pox("alice@contoso.example", outlook),
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert!(www.starts_with("Bearer"), "{www}");
+
+    // v2: anonymous, from the domain alone
+    let get = |path: &str| {
+        let client = client.clone();
+        let url = format!("{}{path}", e.url);
+        async move {
+            let r = client.get(url).send().await.unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let (status, v) =
+        get("/autodiscover/autodiscover.json/v1.0/alice@contoso.example?Protocol=EWS").await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v, json!({"Protocol": "EWS", "Url": ews}));
+    // a mailbox that does not exist gets the same answer: v2 tells nothing about who exists
+    let (status, v2) =
+        get("/AutoDiscover/AutoDiscover.json/v1.0/nobody%40contoso.example?protocol=ews").await;
+    assert_eq!((status, &v2), (200, &v));
+    let (status, v) =
+        get("/autodiscover/autodiscover.json?Email=alice@contoso.example&Protocol=AutodiscoverV1")
+            .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["Url"], format!("{}/autodiscover/autodiscover.xml", e.url));
+    for (path, want_status, code) in [
+        (
+            "/autodiscover/autodiscover.json/v1.0/alice@contoso.example?Protocol=Rest",
+            400,
+            "InvalidProtocol",
+        ),
+        (
+            "/autodiscover/autodiscover.json/v1.0/alice@contoso.example",
+            400,
+            "InvalidProtocol",
+        ),
+        (
+            "/autodiscover/autodiscover.json/v1.0/alice@fabrikam.example?Protocol=EWS",
+            404,
+            "InvalidDomain",
+        ),
+        (
+            "/autodiscover/autodiscover.json?Protocol=EWS",
+            400,
+            "InvalidEmailAddress",
+        ),
+        // ProxyShell's shape: the "address" names a path on another host; it is only ever an
+        // address to look up, never a path to forward to
+        (
+            "/autodiscover/autodiscover.json?@evil.example/EWS/Exchange.asmx?&Email=autodiscover/autodiscover.json%3F@evil.example&Protocol=EWS",
+            404,
+            "InvalidDomain",
+        ),
+    ] {
+        let (status, v) = get(path).await;
+        assert_eq!(status, want_status, "{path}: {v}");
+        assert_eq!(v["ErrorCode"], code, "{path}: {v}");
+        assert!(
+            v["ErrorMessage"].as_str().is_some_and(|m| !m.is_empty()),
+            "{v}"
+        );
+    }
+    let before = e.ex.traffic().len();
+    let (status, _) = get(
+        "/autodiscover/autodiscover.json/v1.0/alice@contoso.example/EWS/Exchange.asmx?Protocol=EWS",
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert_eq!(e.ex.traffic().len(), before, "nothing reached EWS");
+}

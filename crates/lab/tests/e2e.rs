@@ -411,6 +411,11 @@ async fn exchangelib_interop() {
         ] {
             assert!(tree.iter().any(|t| t == f), "{f} missing from {tree:?}");
         }
+        // exchangelib's own SOAP Autodiscover client found EWS (the rest of the run used it)
+        assert_eq!(v["autodiscover"]["ews_url"], url.as_str(), "{v}");
+        assert_eq!(v["autodiscover"]["smtp"], "alice@contoso.example", "{v}");
+        assert_eq!(v["autodiscover"]["version"], "Exchange2016", "{v}");
+        assert_eq!(v["autodiscover_unknown"], "ErrorNonExistentMailbox", "{v}");
         assert_eq!(v["history_subjects"].as_array().unwrap().len(), 1, "{v}");
         // Regression: valid EWS this server does not support was an ErrorInvalidRequest fault,
         // which exchangelib retried under every version and reported as a version mismatch.

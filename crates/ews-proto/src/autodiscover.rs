@@ -1,0 +1,714 @@
+//! Autodiscover: how a client finds the EWS URL of a mailbox from its address.
+//!
+//! Exchange answers three forms, and this module reads and writes the two that are XML:
+//!
+//! * **SOAP** (MS-OXWSADISC, `POST /autodiscover/autodiscover.svc`): `GetUserSettings`, the form
+//!   exchangelib 5 and the EWS Managed API use. [`parse_soap_request`] reads it;
+//!   [`get_user_settings_response`] answers it, one `UserResponse` per user in request order,
+//!   each with the settings it could give and a `UserSettingError` for each it could not.
+//! * **POX** (MS-OXDSCLI, `POST /autodiscover/autodiscover.xml`): the Outlook provider's
+//!   `Autodiscover/Request/EMailAddress`. [`parse_pox_request`] reads it; [`pox_response`] and
+//!   [`pox_error`] answer it.
+//!
+//! The third form, the v2 JSON lookup (`GET /autodiscover/autodiscover.json/v1.0/<address>?Protocol=EWS`),
+//! has no XML and lives with the server.
+//!
+//! Like the rest of the crate this is pure: bytes in, typed request out; values in, bytes out.
+
+use crate::error::{EwsProtoError, display_name};
+use crate::ns;
+use crate::request::{body_child, split_envelope};
+use crate::response::ServerVersionInfo;
+use crate::writer::XmlOut;
+use crate::xml::{self, Element, Limits};
+
+/// Most users one `GetUserSettings` may ask about (Exchange's own limit).
+pub const MAX_USERS: usize = 100;
+/// Most settings one `GetUserSettings` may ask for (MS-OXWSADISC lists fewer than 100 names).
+pub const MAX_SETTINGS: usize = 200;
+/// Largest Autodiscover request body a server should read: a request names at most
+/// [`MAX_USERS`] addresses and [`MAX_SETTINGS`] setting names.
+pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
+
+/// The `wsa:Action` of a `GetUserSettings` request and of its response.
+pub const GET_USER_SETTINGS_ACTION: &str =
+    "http://schemas.microsoft.com/exchange/2010/Autodiscover/Autodiscover/GetUserSettings";
+
+/// A parsed SOAP Autodiscover request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SoapRequest {
+    /// `a:RequestedServerVersion`, as sent (Exchange2010 … Exchange2013_SP1); `None` when absent.
+    pub requested_version: Option<String>,
+    pub operation: SoapOperation,
+}
+
+/// The SOAP Autodiscover operations this server answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SoapOperation {
+    /// `a:GetUserSettingsRequestMessage`: settings for each of `users` (SMTP addresses), in order.
+    GetUserSettings {
+        users: Vec<String>,
+        settings: Vec<String>,
+    },
+}
+
+impl SoapOperation {
+    pub fn name(&self) -> &'static str {
+        match self {
+            SoapOperation::GetUserSettings { .. } => "GetUserSettings",
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, EwsProtoError>;
+
+fn dn(el: &Element) -> String {
+    display_name(&el.ns, &el.local)
+}
+
+fn missing(parent: &Element, name: &'static str) -> EwsProtoError {
+    EwsProtoError::MissingElement {
+        parent: dn(parent),
+        name,
+        position: parent.position(),
+    }
+}
+
+fn only_child<'a>(parent: &'a Element, local: &'static str) -> Result<&'a Element> {
+    let mut found = None;
+    for c in &parent.children {
+        if !c.is(ns::AUTODISCOVER, local) {
+            return Err(EwsProtoError::UnexpectedElement {
+                parent: dn(parent),
+                found: dn(c),
+                position: c.position(),
+            });
+        }
+        if found.is_some() {
+            return Err(EwsProtoError::DuplicateElement {
+                parent: dn(parent),
+                name: dn(c),
+                position: c.position(),
+            });
+        }
+        found = Some(c);
+    }
+    found.ok_or_else(|| missing(parent, local))
+}
+
+/// Reads a SOAP Autodiscover request (`GetUserSettingsRequestMessage`).
+///
+/// Refuses anything else in `soap:Body` (`GetDomainSettings` and the other MS-OXWSADISC
+/// operations are [`EwsProtoError::Unsupported`]), a request without users or settings, more
+/// than [`MAX_USERS`] users or [`MAX_SETTINGS`] settings, and empty addresses or setting names.
+pub fn parse_soap_request(input: &[u8], limits: &Limits) -> Result<SoapRequest> {
+    let root = xml::parse(input, limits)?;
+    let (header, body) = split_envelope(&root)?;
+    let mut requested_version = None;
+    if let Some(header) = header {
+        for h in &header.children {
+            if h.is(ns::AUTODISCOVER, "RequestedServerVersion") {
+                if requested_version.is_some() {
+                    return Err(EwsProtoError::DuplicateHeader {
+                        name: "RequestedServerVersion",
+                    });
+                }
+                requested_version = Some(h.text_trimmed().to_owned());
+            } else if h
+                .attr_ns(ns::SOAP, "mustUnderstand")
+                .is_some_and(|v| matches!(v.trim(), "1" | "true"))
+                && !h.is(ns::WSA, "Action")
+                && !h.is(ns::WSA, "To")
+            {
+                return Err(EwsProtoError::MustUnderstandHeader { found: dn(h) });
+            }
+        }
+    }
+    let op = body_child(body)?;
+    if op.is(ns::AUTODISCOVER, "GetUserSettingsRequestMessage") {
+        return parse_get_user_settings(op).map(|operation| SoapRequest {
+            requested_version,
+            operation,
+        });
+    }
+    if &*op.ns == ns::AUTODISCOVER {
+        return Err(EwsProtoError::Unsupported {
+            found: dn(op),
+            position: op.position(),
+        });
+    }
+    Err(EwsProtoError::NotAnAutodiscoverRequest {
+        found: dn(op),
+        expected: "a:GetUserSettingsRequestMessage in namespace http://schemas.microsoft.com/exchange/2010/Autodiscover",
+        position: op.position(),
+    })
+}
+
+fn parse_get_user_settings(op: &Element) -> Result<SoapOperation> {
+    let request = only_child(op, "Request")?;
+    let mut users_el = None;
+    let mut settings_el = None;
+    for c in &request.children {
+        let slot = if c.is(ns::AUTODISCOVER, "Users") {
+            &mut users_el
+        } else if c.is(ns::AUTODISCOVER, "RequestedSettings") {
+            &mut settings_el
+        } else if c.is(ns::AUTODISCOVER, "RequestedVersion") {
+            // an optional hint (ExchangeVersion) that changes nothing in the answer
+            continue;
+        } else {
+            return Err(EwsProtoError::UnexpectedElement {
+                parent: dn(request),
+                found: dn(c),
+                position: c.position(),
+            });
+        };
+        if slot.is_some() {
+            return Err(EwsProtoError::DuplicateElement {
+                parent: dn(request),
+                name: dn(c),
+                position: c.position(),
+            });
+        }
+        *slot = Some(c);
+    }
+    let users_el = users_el.ok_or_else(|| missing(request, "a:Users"))?;
+    let settings_el = settings_el.ok_or_else(|| missing(request, "a:RequestedSettings"))?;
+    let mut users = Vec::new();
+    for user in &users_el.children {
+        if !user.is(ns::AUTODISCOVER, "User") {
+            return Err(EwsProtoError::UnexpectedElement {
+                parent: dn(users_el),
+                found: dn(user),
+                position: user.position(),
+            });
+        }
+        if users.len() == MAX_USERS {
+            return Err(EwsProtoError::TooManyEntries {
+                parent: dn(users_el),
+                what: "users",
+                limit: MAX_USERS,
+                position: users_el.position(),
+            });
+        }
+        let mailbox = only_child(user, "Mailbox")?;
+        let address = mailbox.text_trimmed();
+        if address.is_empty() {
+            return Err(EwsProtoError::InvalidValue {
+                context: "a:Mailbox".into(),
+                value: String::new(),
+                expected: "an SMTP address".into(),
+                position: mailbox.position(),
+            });
+        }
+        users.push(address.to_owned());
+    }
+    if users.is_empty() {
+        return Err(missing(users_el, "a:User"));
+    }
+    let mut settings = Vec::new();
+    for s in &settings_el.children {
+        if !s.is(ns::AUTODISCOVER, "Setting") {
+            return Err(EwsProtoError::UnexpectedElement {
+                parent: dn(settings_el),
+                found: dn(s),
+                position: s.position(),
+            });
+        }
+        if settings.len() == MAX_SETTINGS {
+            return Err(EwsProtoError::TooManyEntries {
+                parent: dn(settings_el),
+                what: "settings",
+                limit: MAX_SETTINGS,
+                position: settings_el.position(),
+            });
+        }
+        let name = s.text_trimmed();
+        if name.is_empty() {
+            return Err(EwsProtoError::InvalidValue {
+                context: "a:Setting".into(),
+                value: String::new(),
+                expected: "a setting name, e.g. ExternalEwsUrl".into(),
+                position: s.position(),
+            });
+        }
+        settings.push(name.to_owned());
+    }
+    if settings.is_empty() {
+        return Err(missing(settings_el, "a:Setting"));
+    }
+    Ok(SoapOperation::GetUserSettings { users, settings })
+}
+
+/// Why a user or a setting got no value (MS-OXWSADISC `ErrorCode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AutodiscoverCode {
+    /// The address names no mailbox this caller may discover.
+    InvalidUser,
+    /// The address's domain is not one of the organization's accepted domains.
+    InvalidDomain,
+    /// The request itself is not acceptable.
+    InvalidRequest,
+    /// The setting name is not one Autodiscover knows.
+    InvalidSetting,
+    /// A known setting this server has no value for.
+    SettingIsNotAvailable,
+    InternalServerError,
+}
+
+impl AutodiscoverCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AutodiscoverCode::InvalidUser => "InvalidUser",
+            AutodiscoverCode::InvalidDomain => "InvalidDomain",
+            AutodiscoverCode::InvalidRequest => "InvalidRequest",
+            AutodiscoverCode::InvalidSetting => "InvalidSetting",
+            AutodiscoverCode::SettingIsNotAvailable => "SettingIsNotAvailable",
+            AutodiscoverCode::InternalServerError => "InternalServerError",
+        }
+    }
+}
+
+/// A setting that could not be given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingError {
+    pub name: String,
+    pub code: AutodiscoverCode,
+    pub message: String,
+}
+
+/// The answer for one user of a `GetUserSettings`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserResult {
+    /// The user was found: `(name, value)` string settings, in request order, and the
+    /// settings that could not be given.
+    Found {
+        settings: Vec<(String, String)>,
+        errors: Vec<SettingError>,
+    },
+    Failed {
+        code: AutodiscoverCode,
+        message: String,
+    },
+}
+
+fn write_header(w: &mut XmlOut) {
+    w.text_element(
+        "a:Action",
+        &[("xmlns:a", ns::WSA), ("s:mustUnderstand", "1")],
+        "http://schemas.microsoft.com/exchange/2010/Autodiscover/Autodiscover/GetUserSettingsResponse",
+    );
+    let v = ServerVersionInfo::default();
+    w.start(
+        "h:ServerVersionInfo",
+        &[("xmlns:h", ns::AUTODISCOVER), ("xmlns:i", ns::XSI)],
+    );
+    w.leaf("h:MajorVersion", &v.major_version.to_string());
+    w.leaf("h:MinorVersion", &v.minor_version.to_string());
+    w.leaf("h:MajorBuildNumber", &v.major_build_number.to_string());
+    w.leaf("h:MinorBuildNumber", &v.minor_build_number.to_string());
+    w.leaf("h:Version", "Exchange2013_SP1");
+    w.end("h:ServerVersionInfo");
+}
+
+fn write_error_message(w: &mut XmlOut, message: &str) {
+    if message.is_empty() {
+        w.empty("ErrorMessage", &[]);
+    } else {
+        w.leaf("ErrorMessage", message);
+    }
+}
+
+fn soap_envelope(body: impl FnOnce(&mut XmlOut)) -> Vec<u8> {
+    crate::writer::envelope(write_header, body)
+}
+
+/// The `GetUserSettingsResponseMessage` for `results`, one per requested user, in order.
+pub fn get_user_settings_response(results: &[UserResult]) -> Vec<u8> {
+    soap_envelope(|w| {
+        w.start(
+            "GetUserSettingsResponseMessage",
+            &[("xmlns", ns::AUTODISCOVER)],
+        );
+        w.start("Response", &[("xmlns:i", ns::XSI)]);
+        w.leaf("ErrorCode", "NoError");
+        w.empty("ErrorMessage", &[]);
+        w.start("UserResponses", &[]);
+        for r in results {
+            w.start("UserResponse", &[]);
+            match r {
+                UserResult::Found { settings, errors } => {
+                    w.leaf("ErrorCode", "NoError");
+                    w.leaf("ErrorMessage", "No error.");
+                    w.empty("RedirectTarget", &[("i:nil", "true")]);
+                    if errors.is_empty() {
+                        w.empty("UserSettingErrors", &[]);
+                    } else {
+                        w.start("UserSettingErrors", &[]);
+                        for e in errors {
+                            w.start("UserSettingError", &[]);
+                            w.leaf("ErrorCode", e.code.as_str());
+                            write_error_message(w, &e.message);
+                            w.leaf("SettingName", &e.name);
+                            w.end("UserSettingError");
+                        }
+                        w.end("UserSettingErrors");
+                    }
+                    w.start("UserSettings", &[]);
+                    for (name, value) in settings {
+                        w.start("UserSetting", &[("i:type", "StringSetting")]);
+                        w.leaf("Name", name);
+                        w.leaf("Value", value);
+                        w.end("UserSetting");
+                    }
+                    w.end("UserSettings");
+                }
+                UserResult::Failed { code, message } => {
+                    w.leaf("ErrorCode", code.as_str());
+                    write_error_message(w, message);
+                    w.empty("RedirectTarget", &[("i:nil", "true")]);
+                    w.empty("UserSettingErrors", &[]);
+                    w.empty("UserSettings", &[]);
+                }
+            }
+            w.end("UserResponse");
+        }
+        w.end("UserResponses");
+        w.end("Response");
+        w.end("GetUserSettingsResponseMessage");
+    })
+}
+
+/// A `GetUserSettingsResponseMessage` whose whole request failed (`Response/ErrorCode`).
+pub fn get_user_settings_error(code: AutodiscoverCode, message: &str) -> Vec<u8> {
+    soap_envelope(|w| {
+        w.start(
+            "GetUserSettingsResponseMessage",
+            &[("xmlns", ns::AUTODISCOVER)],
+        );
+        w.start("Response", &[("xmlns:i", ns::XSI)]);
+        w.leaf("ErrorCode", code.as_str());
+        write_error_message(w, message);
+        w.empty("UserResponses", &[]);
+        w.end("Response");
+        w.end("GetUserSettingsResponseMessage");
+    })
+}
+
+/// A SOAP 1.1 fault for a request that could not be read (sent with HTTP 500).
+pub fn soap_fault(err: &EwsProtoError) -> Vec<u8> {
+    let mut w = XmlOut::new();
+    w.declaration();
+    w.start("s:Envelope", &[("xmlns:s", ns::SOAP)]);
+    w.start("s:Body", &[]);
+    w.start("s:Fault", &[]);
+    let code = if err.is_must_understand() {
+        "s:MustUnderstand"
+    } else {
+        "s:Client"
+    };
+    w.leaf("faultcode", code);
+    w.text_element("faultstring", &[("xml:lang", "en-US")], &err.to_string());
+    w.end("s:Fault");
+    w.end("s:Body");
+    w.end("s:Envelope");
+    w.finish()
+}
+
+// ----------------------------------------------------------------------
+// POX
+// ----------------------------------------------------------------------
+
+/// A parsed POX Autodiscover request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoxRequest {
+    pub email: String,
+    pub acceptable_response_schema: String,
+}
+
+/// Reads `Autodiscover/Request/{EMailAddress, AcceptableResponseSchema}` in the Outlook
+/// request schema. `LegacyDN` alone (no address) is refused: this server looks users up by
+/// address only.
+pub fn parse_pox_request(input: &[u8], limits: &Limits) -> Result<PoxRequest> {
+    let root = xml::parse(input, limits)?;
+    if !root.is(ns::POX_REQUEST, "Autodiscover") {
+        return Err(EwsProtoError::NotAnAutodiscoverRequest {
+            found: dn(&root),
+            expected: "Autodiscover in namespace http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006",
+            position: root.position(),
+        });
+    }
+    let mut request = None;
+    for c in &root.children {
+        if !c.is(ns::POX_REQUEST, "Request") {
+            return Err(EwsProtoError::UnexpectedElement {
+                parent: dn(&root),
+                found: dn(c),
+                position: c.position(),
+            });
+        }
+        if request.is_some() {
+            return Err(EwsProtoError::DuplicateElement {
+                parent: dn(&root),
+                name: dn(c),
+                position: c.position(),
+            });
+        }
+        request = Some(c);
+    }
+    let request = request.ok_or_else(|| missing(&root, "Request"))?;
+    let mut email = None;
+    let mut schema = None;
+    for c in &request.children {
+        let slot = if c.is(ns::POX_REQUEST, "EMailAddress") {
+            &mut email
+        } else if c.is(ns::POX_REQUEST, "AcceptableResponseSchema") {
+            &mut schema
+        } else if c.is(ns::POX_REQUEST, "LegacyDN") {
+            continue;
+        } else {
+            return Err(EwsProtoError::UnexpectedElement {
+                parent: dn(request),
+                found: dn(c),
+                position: c.position(),
+            });
+        };
+        if slot.is_some() {
+            return Err(EwsProtoError::DuplicateElement {
+                parent: dn(request),
+                name: dn(c),
+                position: c.position(),
+            });
+        }
+        *slot = Some(c.text_trimmed().to_owned());
+    }
+    let email = email
+        .filter(|e| !e.is_empty())
+        .ok_or_else(|| missing(request, "EMailAddress"))?;
+    let acceptable_response_schema = schema
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| missing(request, "AcceptableResponseSchema"))?;
+    Ok(PoxRequest {
+        email,
+        acceptable_response_schema,
+    })
+}
+
+/// What a POX answer tells about a user and where its EWS is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoxSettings {
+    pub display_name: String,
+    pub legacy_dn: String,
+    pub smtp: String,
+    /// The server's host name (`Protocol/Server`).
+    pub server: String,
+    pub ews_url: String,
+}
+
+/// The Outlook-provider answer: the user, then one `EXCH` (internal) and one `EXPR` (external)
+/// protocol, both naming the same EWS URL.
+pub fn pox_response(s: &PoxSettings) -> Vec<u8> {
+    let mut w = XmlOut::new();
+    w.declaration();
+    w.start("Autodiscover", &[("xmlns", ns::POX_RESPONSE)]);
+    w.start("Response", &[("xmlns", ns::POX_OUTLOOK_RESPONSE)]);
+    w.start("User", &[]);
+    w.leaf("DisplayName", &s.display_name);
+    w.leaf("LegacyDN", &s.legacy_dn);
+    w.leaf("AutoDiscoverSMTPAddress", &s.smtp);
+    w.end("User");
+    w.start("Account", &[]);
+    w.leaf("AccountType", "email");
+    w.leaf("Action", "settings");
+    w.leaf("MicrosoftOnline", "False");
+    for kind in ["EXCH", "EXPR"] {
+        w.start("Protocol", &[]);
+        w.leaf("Type", kind);
+        w.leaf("Server", &s.server);
+        w.leaf("EwsUrl", &s.ews_url);
+        w.leaf(
+            "SSL",
+            if s.ews_url.starts_with("https:") {
+                "On"
+            } else {
+                "Off"
+            },
+        );
+        w.end("Protocol");
+    }
+    w.end("Account");
+    w.end("Response");
+    w.end("Autodiscover");
+    w.finish()
+}
+
+/// A POX error answer: `500` (the address was not found), `600` (invalid request) or `601`
+/// (the requested response schema is not served).
+pub fn pox_error(code: u16, message: &str, time: &str, id: &str) -> Vec<u8> {
+    let mut w = XmlOut::new();
+    w.declaration();
+    w.start("Autodiscover", &[("xmlns", ns::POX_RESPONSE)]);
+    w.start("Response", &[]);
+    w.start("Error", &[("Time", time), ("Id", id)]);
+    w.leaf("ErrorCode", &code.to_string());
+    w.leaf("Message", message);
+    w.empty("DebugData", &[]);
+    w.end("Error");
+    w.end("Response");
+    w.end("Autodiscover");
+    w.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXCHANGELIB: &str = r#"<?xml version='1.0' encoding='utf-8'?>
+<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types" xmlns:a="http://schemas.microsoft.com/exchange/2010/Autodiscover" xmlns:wsa="http://www.w3.org/2005/08/addressing" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><s:Header><a:RequestedServerVersion>Exchange2016</a:RequestedServerVersion><wsa:Action>http://schemas.microsoft.com/exchange/2010/Autodiscover/Autodiscover/GetUserSettings</wsa:Action><wsa:To>https://mail.contoso.example/autodiscover/autodiscover.svc</wsa:To></s:Header><s:Body><a:GetUserSettingsRequestMessage><a:Request><a:Users><a:User><a:Mailbox>alice@contoso.example</a:Mailbox></a:User></a:Users><a:RequestedSettings><a:Setting>AutoDiscoverSMTPAddress</a:Setting><a:Setting>ExternalEwsUrl</a:Setting></a:RequestedSettings></a:Request></a:GetUserSettingsRequestMessage></s:Body></s:Envelope>"#;
+
+    #[test]
+    fn reads_exchangelibs_get_user_settings() {
+        let r = parse_soap_request(EXCHANGELIB.as_bytes(), &Limits::default()).expect("parses");
+        assert_eq!(r.requested_version.as_deref(), Some("Exchange2016"));
+        assert_eq!(
+            r.operation,
+            SoapOperation::GetUserSettings {
+                users: vec!["alice@contoso.example".into()],
+                settings: vec!["AutoDiscoverSMTPAddress".into(), "ExternalEwsUrl".into()],
+            }
+        );
+    }
+
+    fn soap(body: &str) -> String {
+        format!(
+            r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:a="http://schemas.microsoft.com/exchange/2010/Autodiscover"><s:Body>{body}</s:Body></s:Envelope>"#
+        )
+    }
+
+    #[test]
+    fn refuses_what_it_does_not_answer_each_with_its_reason() {
+        let users = |n: usize| {
+            (0..n)
+                .map(|i| format!("<a:User><a:Mailbox>u{i}@c.example</a:Mailbox></a:User>"))
+                .collect::<String>()
+        };
+        let get = |users: &str, settings: &str| {
+            soap(&format!(
+                "<a:GetUserSettingsRequestMessage><a:Request><a:Users>{users}</a:Users><a:RequestedSettings>{settings}</a:RequestedSettings></a:Request></a:GetUserSettingsRequestMessage>"
+            ))
+        };
+        let one = users(1);
+        let s = "<a:Setting>ExternalEwsUrl</a:Setting>";
+        let cases: Vec<(String, &str)> = vec![
+            (
+                soap("<a:GetDomainSettingsRequestMessage/>"),
+                "valid EWS but not supported",
+            ),
+            (
+                soap("<x:GetUserSettingsRequestMessage xmlns:x=\"urn:other\"/>"),
+                "is not an Autodiscover request",
+            ),
+            (get("", s), "missing the required element a:User"),
+            (get(&one, ""), "missing the required element a:Setting"),
+            (get(&users(MAX_USERS + 1), s), "more than 100 users"),
+            (
+                get(&one, &"<a:Setting>X</a:Setting>".repeat(MAX_SETTINGS + 1)),
+                "more than 200 settings",
+            ),
+            (
+                get("<a:User><a:Mailbox> </a:Mailbox></a:User>", s),
+                "an SMTP address",
+            ),
+            (get(&one, "<a:Setting/>"), "a setting name"),
+            (
+                get(&format!("{one}<a:Other/>"), s),
+                "unexpected element a:Other",
+            ),
+            (
+                soap("<a:GetUserSettingsRequestMessage/>"),
+                "missing the required element Request",
+            ),
+            ("<a/>".into(), "expected soap:Envelope"),
+        ];
+        for (input, want) in cases {
+            let e = parse_soap_request(input.as_bytes(), &Limits::default())
+                .expect_err(&input[..input.len().min(200)]);
+            assert!(e.to_string().contains(want), "{want:?} not in {e}");
+        }
+    }
+
+    #[test]
+    fn a_must_understand_header_it_does_not_know_is_refused() {
+        let input = r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:a="http://schemas.microsoft.com/exchange/2010/Autodiscover"><s:Header><x:Sec xmlns:x="urn:x" s:mustUnderstand="1"/></s:Header><s:Body><a:GetUserSettingsRequestMessage/></s:Body></s:Envelope>"#;
+        let e = parse_soap_request(input.as_bytes(), &Limits::default()).expect_err("refused");
+        assert!(e.is_must_understand(), "{e}");
+        let fault = String::from_utf8(soap_fault(&e)).expect("utf8");
+        assert!(
+            fault.contains("<faultcode>s:MustUnderstand</faultcode>"),
+            "{fault}"
+        );
+    }
+
+    #[test]
+    fn reads_a_pox_request_and_refuses_a_bad_one() {
+        let ok = r#"<Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006"><Request><EMailAddress>alice@contoso.example</EMailAddress><AcceptableResponseSchema>http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a</AcceptableResponseSchema></Request></Autodiscover>"#;
+        let r = parse_pox_request(ok.as_bytes(), &Limits::default()).expect("parses");
+        assert_eq!(r.email, "alice@contoso.example");
+        assert_eq!(r.acceptable_response_schema, ns::POX_OUTLOOK_RESPONSE);
+        for (bad, want) in [
+            (
+                r#"<Autodiscover xmlns="urn:x"><Request/></Autodiscover>"#,
+                "is not an Autodiscover request",
+            ),
+            (
+                r#"<Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006"><Request><AcceptableResponseSchema>x</AcceptableResponseSchema></Request></Autodiscover>"#,
+                "missing the required element EMailAddress",
+            ),
+            (
+                r#"<Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006"><Request><EMailAddress>a@b</EMailAddress></Request></Autodiscover>"#,
+                "missing the required element AcceptableResponseSchema",
+            ),
+            (
+                r#"<Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006"></Autodiscover>"#,
+                "missing the required element Request",
+            ),
+        ] {
+            let e = parse_pox_request(bad.as_bytes(), &Limits::default()).expect_err(bad);
+            assert!(e.to_string().contains(want), "{want:?} not in {e}");
+        }
+    }
+
+    #[test]
+    fn writes_user_responses_in_order_with_their_errors() {
+        let out = get_user_settings_response(&[
+            UserResult::Found {
+                settings: vec![(
+                    "ExternalEwsUrl".into(),
+                    "https://mail.contoso.example/EWS/Exchange.asmx".into(),
+                )],
+                errors: vec![SettingError {
+                    name: "AlternateMailboxes".into(),
+                    code: AutodiscoverCode::SettingIsNotAvailable,
+                    message: "not available".into(),
+                }],
+            },
+            UserResult::Failed {
+                code: AutodiscoverCode::InvalidUser,
+                message: "no <mailbox>".into(),
+            },
+        ]);
+        let text = String::from_utf8(out).expect("utf8");
+        let first = text.find("<Value>https://mail.contoso.example/EWS/Exchange.asmx</Value>");
+        let second = text.find("<ErrorCode>InvalidUser</ErrorCode>");
+        assert!(
+            first.is_some() && second.is_some() && first < second,
+            "{text}"
+        );
+        assert!(text.contains("<SettingName>AlternateMailboxes</SettingName>"));
+        assert!(text.contains("no &lt;mailbox&gt;"), "escaped: {text}");
+        // the whole answer is a well-formed document in the Autodiscover namespace
+        let root = xml::parse(text.as_bytes(), &Limits::default()).expect("well-formed");
+        let (_, body) = split_envelope(&root).expect("envelope");
+        assert!(body.children[0].is(ns::AUTODISCOVER, "GetUserSettingsResponseMessage"));
+    }
+}
