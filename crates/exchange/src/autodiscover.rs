@@ -10,6 +10,11 @@
 //!   Server: it answers from the address's domain alone and looks no mailbox up, so it tells
 //!   nothing about who exists.
 //!
+//! * `GET /autodiscover/metadata/json/1`: Exchange's own auth metadata (anonymous): the issuer
+//!   `00000002-0000-0ff1-ce00-000000000000@<realm>` of the tokens Exchange signs (flow F2) and
+//!   the certificates it signs them with — AuthConfig's current one and, while a rollover is
+//!   staged, the next — so a partner can verify them without the token service.
+//!
 //! Who may be discovered (SOAP and POX): the user the token acts for, and any mailbox when the
 //! partner's linked account holds `UserApplication` (which lets it act as any user anyway) or an
 //! `ApplicationImpersonation` assignment whose scope covers it. Any other address is answered as
@@ -39,6 +44,7 @@ const V2_PATH: &str = "/autodiscover/autodiscover.json";
 const V2_PREFIX: &str = "/autodiscover/autodiscover.json/v1.0/";
 const SOAP_PATH: &str = "/autodiscover/autodiscover.svc";
 const POX_PATH: &str = "/autodiscover/autodiscover.xml";
+const METADATA_PATH: &str = "/autodiscover/metadata/json/1";
 
 /// The EWS schema versions this server accepts, as `EwsSupportedSchemas` lists them.
 const SUPPORTED_SCHEMAS: &str = "Exchange2007, Exchange2007_SP1, Exchange2010, Exchange2010_SP1, Exchange2010_SP2, Exchange2013, Exchange2013_SP1, Exchange2016";
@@ -104,7 +110,11 @@ const KNOWN_UNAVAILABLE: &[&str] = &[
 
 /// Is this (lower-cased, trailing-slash-trimmed) path one of Autodiscover's?
 pub(crate) fn is_autodiscover_path(norm: &str) -> bool {
-    norm == SOAP_PATH || norm == POX_PATH || norm == V2_PATH || norm.starts_with(V2_PREFIX)
+    norm == SOAP_PATH
+        || norm == POX_PATH
+        || norm == METADATA_PATH
+        || norm == V2_PATH
+        || norm.starts_with(V2_PREFIX)
 }
 
 /// Serves one request to a path [`is_autodiscover_path`] accepted.
@@ -130,6 +140,13 @@ pub(crate) async fn serve(
         SOAP_PATH => post_only("SOAP Autodiscover (a GetUserSettings request)"),
         POX_PATH if method == Method::POST => pox(ex, head, body).await,
         POX_PATH => post_only("POX Autodiscover (an Autodiscover/Request document)"),
+        METADATA_PATH if method == Method::GET || method == Method::HEAD => metadata(&ex).await,
+        METADATA_PATH => (
+            StatusCode::METHOD_NOT_ALLOWED,
+            [("allow", "GET")],
+            "the auth metadata document takes GET",
+        )
+            .into_response(),
         _ if method == Method::GET || method == Method::HEAD => v2(&ex, &uri).await,
         _ => (
             StatusCode::METHOD_NOT_ALLOWED,
@@ -414,6 +431,82 @@ async fn pox(ex: Exchange, head: Head, body: Bytes) -> Response {
             ews_url: ews_url(&ex),
         }),
     )
+}
+
+/// Exchange's auth metadata document, in the token service's (ACS) shape.
+async fn metadata(ex: &Exchange) -> Response {
+    use s2s_proto::principal::EXCHANGE_APP_ID;
+    use s2s_proto::wire::{AcsMetadata, KeyInfo, KeyValue, MetadataEndpoint, MetadataKey};
+    let Some(realm) = ex.snapshot().realm.clone() else {
+        return v2_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "NoRealm",
+            "Exchange has no realm yet, so it signs no tokens: run New-AuthServer -Name ACS -AuthMetadataUrl <token service metadata URL> (or Set-AuthConfig -Realm <realm>)".into(),
+        );
+    };
+    let org = ex.inner.org.clone();
+    let certs = org
+        .db
+        .call(|c| -> Result<Vec<Vec<u8>>, crate::ExchangeError> {
+            let cfg = crate::trust::get_auth_config(c)?;
+            let mut out = Vec::new();
+            for t in [
+                cfg.current_certificate_thumbprint,
+                cfg.next_certificate_thumbprint,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                out.push(crate::trust::certificate_der(c, &t)?);
+            }
+            Ok(out)
+        })
+        .await;
+    let certs = match certs {
+        Ok(c) => c,
+        Err(e) => {
+            return v2_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalServerError",
+                e.to_string(),
+            );
+        }
+    };
+    let mut keys = Vec::new();
+    for der in certs {
+        let Ok(cert) = s2s_proto::Certificate::from_der(&der) else {
+            continue;
+        };
+        keys.push(MetadataKey {
+            usage: "signing".into(),
+            key_value: KeyValue {
+                kind: "x509Certificate".into(),
+                value: cert.to_base64(),
+                key_info: Some(KeyInfo {
+                    x5t: cert.x5t.clone(),
+                }),
+            },
+            key_info: None,
+        });
+    }
+    let issuer = format!("{EXCHANGE_APP_ID}@{realm}");
+    let doc = AcsMetadata {
+        version: "1.0".into(),
+        realm: realm.clone(),
+        name: Some("Exchange".into()),
+        issuer: issuer.clone(),
+        allowed_audiences: vec![issuer],
+        keys,
+        endpoints: vec![MetadataEndpoint {
+            location: format!(
+                "{}{METADATA_PATH}",
+                ex.inner.cfg.public_url.trim_end_matches('/')
+            ),
+            protocol: "OAuth2".into(),
+            usage: "metadata".into(),
+        }],
+    };
+    (StatusCode::OK, axum::Json(doc)).into_response()
 }
 
 fn json(status: StatusCode, value: serde_json::Value) -> Response {

@@ -1757,3 +1757,87 @@ async fn autodiscover_pox_and_v2() {
     assert_eq!(status, 404);
     assert_eq!(e.ex.traffic().len(), before, "nothing reached EWS");
 }
+
+/// Exchange's own auth metadata: a partner that reads it can verify the tokens Exchange signs
+/// (F2), before and across a certificate rollover.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exchange_metadata_verifies_the_tokens_exchange_signs() {
+    use s2s_proto::validate::{ExpectedAudience, Policy, TrustedIssuer, validate_signed};
+    let e = env(1_000_000).await;
+    let client = reqwest::Client::new();
+    let fetch = || async {
+        let r = client
+            .get(format!("{}/Autodiscover/Metadata/Json/1", e.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        r.json::<AcsMetadata>().await.unwrap()
+    };
+    let policy = |md: &AcsMetadata| {
+        let keys = md
+            .keys
+            .iter()
+            .map(|k| {
+                s2s_proto::Certificate::from_base64(&k.key_value.value)
+                    .unwrap()
+                    .verify_key()
+            })
+            .collect();
+        Policy::new(
+            ExpectedAudience::Service {
+                app_id: SKYPE_APP_ID.into(),
+                hosts: vec!["skype.contoso.example".into()],
+                realm: REALM.into(),
+            },
+            Some(md.realm.clone()),
+            vec![TrustedIssuer {
+                issuer: md.issuer.clone(),
+                keys,
+            }],
+        )
+    };
+    let md = fetch().await;
+    assert_eq!(md.issuer, format!("{EXCHANGE_APP_ID}@{REALM}"));
+    assert_eq!(md.realm, REALM);
+    assert_eq!(md.keys.len(), 1, "the current certificate only");
+    assert!(
+        md.endpoints[0]
+            .location
+            .ends_with("/autodiscover/metadata/json/1")
+    );
+    let f2 =
+        e.ex.sign_outbound_token(SKYPE_APP_ID, "skype.contoso.example")
+            .await
+            .unwrap();
+    let ok = validate_signed(&f2, &policy(&md), now()).expect("verifies with the metadata's key");
+    assert_eq!(ok.issuer, md.issuer);
+    // a staged rollover: the next certificate is published before Exchange signs with it
+    let cert = e
+        .cmdlet("New-ExchangeCertificate", json!({}))
+        .await
+        .unwrap();
+    let next = cert[0]["Thumbprint"].as_str().unwrap().to_owned();
+    e.cmdlet(
+        "Set-AuthConfig",
+        json!({"NewCertificateThumbprint": next, "NewCertificateEffectiveDate": "2099-01-01"}),
+    )
+    .await
+    .unwrap();
+    let staged = fetch().await;
+    assert_eq!(staged.keys.len(), 2, "current and next");
+    e.cmdlet(
+        "Set-AuthConfig",
+        json!({"NewCertificateThumbprint": next, "PublishCertificate": true}),
+    )
+    .await
+    .unwrap();
+    let f2 =
+        e.ex.sign_outbound_token(SKYPE_APP_ID, "skype.contoso.example")
+            .await
+            .unwrap();
+    // signed with the new certificate, and verified by the keys read before the switch
+    validate_signed(&f2, &policy(&staged), now()).expect("the staged key verifies it");
+    let err = validate_signed(&f2, &policy(&md), now()).unwrap_err();
+    assert_eq!(err.code(), "IDX10503", "{err}");
+}
