@@ -167,6 +167,51 @@ def main() -> int:
     folder.delete()
     listed = [f.name for f in FolderCollection(account=acc, folders=[acc.inbox]).find_folders()]
     out["deleted_folder_listed"] = folder.name in listed
+    # SyncFolderItems (Folder.sync_items()) in a folder of its own: the first sync lists it (two
+    # changes per call), a second one reports exactly what changed since
+    from exchangelib.errors import ErrorInvalidSyncStateData  # noqa: E402
+
+    sync_tag = base64.b16encode(os.urandom(4)).decode()
+    sf = Folder(parent=acc.inbox, name="Sync round " + sync_tag)
+    sf.save()
+    firsts = [Message(account=acc, folder=sf, subject="sync %d" % n) for n in range(3)]
+    for i in firsts:
+        i.save()
+    out["sync_initial"] = sorted((kind, i.subject) for kind, i in sf.sync_items(max_changes_returned=2))
+    Message(account=acc, folder=sf, subject="sync new").save()
+    firsts[0].subject = "sync 0 renamed"
+    firsts[0].save(update_fields=["subject"])
+    deleted_id = firsts[1].id
+    firsts[1].delete()
+    firsts[2].is_read = True
+    firsts[2].save(update_fields=["is_read"])
+    seen = []
+    for kind, x in sf.sync_items():
+        if kind == "delete":
+            seen.append([kind, "sync 1" if x.id == deleted_id else x.id])
+        elif kind == "read_flag_change":
+            seen.append([kind, "sync 2" if x[0].id == firsts[2].id else x[0].id, x[1]])
+        else:
+            seen.append([kind, x.subject])
+    out["sync_changes"] = seen
+    out["sync_again"] = list(sf.sync_items())
+    try:
+        list(sf.sync_items(sync_state="bm90IG91cnM="))
+        out["sync_bad_state"] = "accepted"
+    except ErrorInvalidSyncStateData as e:
+        out["sync_bad_state"] = "ErrorInvalidSyncStateData: " + str(e)[:160]
+    # SyncFolderHierarchy (Folder.sync_hierarchy()) under it: a folder created, renamed, deleted
+    out["sync_hierarchy_initial"] = [k for k, _ in sf.sync_hierarchy()]
+    sub = Folder(parent=sf, name="Sync child " + sync_tag)
+    sub.save()
+    out["sync_hierarchy_created"] = [[k, f.name] for k, f in sf.sync_hierarchy()]
+    sub.name = "Sync child renamed"
+    sub.save()
+    out["sync_hierarchy_renamed"] = [[k, f.name] for k, f in sf.sync_hierarchy()]
+    sub_id = sub.id
+    sub.delete()
+    out["sync_hierarchy_deleted"] = [[k, f.id == sub_id] for k, f in sf.sync_hierarchy()]
+    sf.delete()
     # ResolveNames: one match, one with its contact data, and none
     out["resolved"] = [m.email_address for m in acc.protocol.resolve_names(["alic"])]
     full = acc.protocol.resolve_names(["SMTP:alice@contoso.example"], return_full_contact_data=True)

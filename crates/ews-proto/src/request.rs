@@ -81,6 +81,8 @@ pub enum Operation {
         subscription_id: String,
         watermark: String,
     },
+    SyncFolderItems(SyncFolderItems),
+    SyncFolderHierarchy(SyncFolderHierarchy),
     /// Any other element in the messages namespace (answer `ErrorInvalidRequest`).
     /// `local` is a valid XML name, at most `Limits::max_name_len` bytes.
     Unknown {
@@ -116,6 +118,8 @@ impl Operation {
             Self::Subscribe(_) => "Subscribe",
             Self::Unsubscribe { .. } => "Unsubscribe",
             Self::GetEvents { .. } => "GetEvents",
+            Self::SyncFolderItems(_) => "SyncFolderItems",
+            Self::SyncFolderHierarchy(_) => "SyncFolderHierarchy",
             Self::Unknown { local } => local,
         }
     }
@@ -284,6 +288,43 @@ str_enum! {
         NewMailEvent = "NewMailEvent",
         FreeBusyChangedEvent = "FreeBusyChangedEvent",
     }
+}
+
+str_enum! {
+    /// `m:SyncScope` of SyncFolderItems.
+    pub enum SyncScope ("SyncScope") {
+        NormalItems = "NormalItems",
+        NormalAndAssociatedItems = "NormalAndAssociatedItems",
+    }
+}
+
+/// Largest `m:MaxChangesReturned` (`MaxSyncChangesReturnedType`: 1 to 512).
+pub const MAX_SYNC_CHANGES_RETURNED: u32 = 512;
+
+/// `m:SyncFolderItems` (MS-OXWSSYNC).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncFolderItems {
+    pub shape: ItemShape,
+    /// `m:SyncFolderId`.
+    pub folder: FolderRef,
+    /// `m:SyncState` as sent; `None` when absent or empty (a first sync).
+    pub sync_state: Option<String>,
+    /// `m:Ignore`: items whose changes are not to be reported.
+    pub ignore: Vec<ItemRef>,
+    /// `m:MaxChangesReturned`, 1 to [`MAX_SYNC_CHANGES_RETURNED`].
+    pub max_changes_returned: u32,
+    /// `m:SyncScope` (absent: `NormalItems`).
+    pub sync_scope: Option<SyncScope>,
+}
+
+/// `m:SyncFolderHierarchy` (MS-OXWSSYNC).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncFolderHierarchy {
+    pub shape: FolderShape,
+    /// `m:SyncFolderId`; `None`: the whole mailbox.
+    pub folder: Option<FolderRef>,
+    /// `m:SyncState` as sent; `None` when absent or empty (a first sync).
+    pub sync_state: Option<String>,
 }
 
 /// `m:GetFolder`.
@@ -2221,6 +2262,30 @@ fn parse_subscription(el: &Element) -> Result<Subscription> {
 // Operations
 // ======================================================================
 
+/// `m:SyncState`: its text, or `None` when absent or empty (both mean a first sync).
+fn parse_sync_state(op: &Element) -> Result<Option<String>> {
+    Ok(opt_child(op, MESSAGES, "SyncState")?
+        .map(|e| e.text_trimmed().to_owned())
+        .filter(|s| !s.is_empty()))
+}
+
+/// `m:MaxChangesReturned`: an integer from 1 to 512 (`MaxSyncChangesReturnedType`); anything
+/// else fails schema validation, as in Exchange.
+fn parse_max_changes(el: &Element) -> Result<u32> {
+    el.text_trimmed()
+        .parse::<u32>()
+        .ok()
+        .filter(|n| (1..=MAX_SYNC_CHANGES_RETURNED).contains(n))
+        .ok_or_else(|| {
+            invalid(
+                el,
+                dn(el),
+                &el.text,
+                &format!("an integer from 1 to {MAX_SYNC_CHANGES_RETURNED}"),
+            )
+        })
+}
+
 /// Checks that every child of `op` is in the messages namespace and one of `allowed`.
 fn check_children(op: &Element, allowed: &[&str]) -> Result<()> {
     for child in &op.children {
@@ -2569,6 +2634,42 @@ fn parse_operation(op: &Element, input: &[u8]) -> Result<Operation> {
             })
         }
         "Subscribe" => Operation::Subscribe(parse_subscription(op)?),
+        "SyncFolderItems" => {
+            check_children(
+                op,
+                &[
+                    "ItemShape",
+                    "SyncFolderId",
+                    "SyncState",
+                    "Ignore",
+                    "MaxChangesReturned",
+                    "SyncScope",
+                ],
+            )?;
+            Operation::SyncFolderItems(SyncFolderItems {
+                shape: parse_item_shape(req_child(op, m, "ItemShape")?)?,
+                folder: parse_single_folder_ref(req_child(op, m, "SyncFolderId")?)?,
+                sync_state: parse_sync_state(op)?,
+                ignore: opt_child(op, m, "Ignore")?
+                    .map(parse_item_refs)
+                    .transpose()?
+                    .unwrap_or_default(),
+                max_changes_returned: parse_max_changes(req_child(op, m, "MaxChangesReturned")?)?,
+                sync_scope: opt_child(op, m, "SyncScope")?
+                    .map(|e| enum_text(e, SyncScope::ALL))
+                    .transpose()?,
+            })
+        }
+        "SyncFolderHierarchy" => {
+            check_children(op, &["FolderShape", "SyncFolderId", "SyncState"])?;
+            Operation::SyncFolderHierarchy(SyncFolderHierarchy {
+                shape: parse_folder_shape(req_child(op, m, "FolderShape")?)?,
+                folder: opt_child(op, m, "SyncFolderId")?
+                    .map(parse_single_folder_ref)
+                    .transpose()?,
+                sync_state: parse_sync_state(op)?,
+            })
+        }
         "Unsubscribe" => {
             check_children(op, &["SubscriptionId"])?;
             Operation::Unsubscribe {

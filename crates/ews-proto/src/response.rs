@@ -121,6 +121,9 @@ pub fn standard_message(code: &str) -> &'static str {
         "ErrorSubscriptionNotFound" => "The specified subscription was not found.",
         "ErrorInvalidSubscription" => "The subscription is invalid.",
         "ErrorInvalidWatermark" => "The watermark is invalid.",
+        "ErrorInvalidSyncStateData" => {
+            "Synchronization state data is corrupt or otherwise invalid."
+        }
         _ => "The operation failed.",
     }
 }
@@ -1158,6 +1161,156 @@ pub fn empty_folder_response(results: &[Result<(), ResponseError>]) -> Vec<u8> {
 }
 
 // ======================================================================
+// Synchronization (MS-OXWSSYNC)
+// ======================================================================
+
+/// One `t:Changes` entry of a SyncFolderItems response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ItemSyncChange {
+    /// `t:Create`: the item, in the requested shape.
+    Create(ItemView),
+    /// `t:Update`: the item, in the requested shape.
+    Update(ItemView),
+    /// `t:Delete`: the id of an item no longer in the folder.
+    Delete(ItemRef),
+    /// `t:ReadFlagChange`: only the read flag of the item changed.
+    ReadFlagChange { item_id: ItemRef, is_read: bool },
+}
+
+/// One `t:Changes` entry of a SyncFolderHierarchy response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FolderSyncChange {
+    /// `t:Create`: the folder, in the requested shape.
+    Create(FolderView),
+    /// `t:Update`: the folder, in the requested shape.
+    Update(FolderView),
+    /// `t:Delete`: the id of a deleted folder.
+    Delete { folder_id: String },
+}
+
+/// A successful SyncFolderItems/SyncFolderHierarchy answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncResult<C> {
+    /// `m:SyncState` for the next call.
+    pub sync_state: String,
+    /// `m:IncludesLastItemInRange` / `m:IncludesLastFolderInRange`.
+    pub includes_last_in_range: bool,
+    /// In change order.
+    pub changes: Vec<C>,
+}
+
+/// What a sync response message carries after `m:ResponseCode`: the state, the
+/// last-in-range flag and `m:Changes`; an error carries an empty state and `true`, as Exchange
+/// writes it (exchangelib reads both before it looks at the response code).
+fn write_sync_message<C>(
+    op: &str,
+    last_name: &str,
+    result: &Result<SyncResult<C>, ResponseError>,
+    mut change: impl FnMut(&mut XmlOut, &C),
+) -> Vec<u8> {
+    response_messages_with(
+        op,
+        std::slice::from_ref(result),
+        |w, r| {
+            w.leaf("m:SyncState", &r.sync_state);
+            w.leaf(last_name, bool_str(r.includes_last_in_range));
+            if r.changes.is_empty() {
+                w.empty("m:Changes", &[]);
+            } else {
+                w.start("m:Changes", &[]);
+                for c in &r.changes {
+                    change(w, c);
+                }
+                w.end("m:Changes");
+            }
+        },
+        |w, _| write_sync_error_tail(w, last_name),
+    )
+}
+
+fn write_sync_error_tail(w: &mut XmlOut, last_name: &str) {
+    w.empty("m:SyncState", &[]);
+    w.leaf(last_name, "true");
+}
+
+/// The last-in-range element of a sync operation's response message, if `op` is one.
+fn sync_last_in_range(op: &str) -> Option<&'static str> {
+    match op {
+        "SyncFolderItems" => Some("m:IncludesLastItemInRange"),
+        "SyncFolderHierarchy" => Some("m:IncludesLastFolderInRange"),
+        _ => None,
+    }
+}
+
+/// `SyncFolderItemsResponse`: one message with `m:SyncState`, `m:IncludesLastItemInRange` and
+/// `m:Changes` (`t:Create`/`t:Update` with the item in `shape`, as FindItem writes it: no
+/// bodies; `t:Delete`/`t:ReadFlagChange` with the item id).
+pub fn sync_folder_items_response(
+    shape: &ItemShape,
+    result: &Result<SyncResult<ItemSyncChange>, ResponseError>,
+) -> Vec<u8> {
+    write_sync_message(
+        "SyncFolderItems",
+        "m:IncludesLastItemInRange",
+        result,
+        |w, c| match c {
+            ItemSyncChange::Create(item) | ItemSyncChange::Update(item) => {
+                let el = if matches!(c, ItemSyncChange::Create(_)) {
+                    "t:Create"
+                } else {
+                    "t:Update"
+                };
+                w.start(el, &[]);
+                write_item(w, item, shape, false);
+                w.end(el);
+            }
+            ItemSyncChange::Delete(id) => {
+                w.start("t:Delete", &[]);
+                write_id(w, "t:ItemId", &id.id, id.change_key.as_deref());
+                w.end("t:Delete");
+            }
+            ItemSyncChange::ReadFlagChange { item_id, is_read } => {
+                w.start("t:ReadFlagChange", &[]);
+                write_id(w, "t:ItemId", &item_id.id, item_id.change_key.as_deref());
+                w.leaf("t:IsRead", bool_str(*is_read));
+                w.end("t:ReadFlagChange");
+            }
+        },
+    )
+}
+
+/// `SyncFolderHierarchyResponse`: one message with `m:SyncState`,
+/// `m:IncludesLastFolderInRange` and `m:Changes` (`t:Create`/`t:Update` with the folder in
+/// `shape`, `t:Delete` with the folder id).
+pub fn sync_folder_hierarchy_response(
+    shape: &FolderShape,
+    result: &Result<SyncResult<FolderSyncChange>, ResponseError>,
+) -> Vec<u8> {
+    write_sync_message(
+        "SyncFolderHierarchy",
+        "m:IncludesLastFolderInRange",
+        result,
+        |w, c| match c {
+            FolderSyncChange::Create(f) | FolderSyncChange::Update(f) => {
+                let el = if matches!(c, FolderSyncChange::Create(_)) {
+                    "t:Create"
+                } else {
+                    "t:Update"
+                };
+                w.start(el, &[]);
+                write_folder(w, f, shape);
+                w.end(el);
+            }
+            FolderSyncChange::Delete { folder_id } => {
+                w.start("t:Delete", &[]);
+                write_id(w, "t:FolderId", folder_id, None);
+                w.end("t:Delete");
+            }
+        },
+    )
+}
+
+// ======================================================================
 // User configuration
 // ======================================================================
 
@@ -1420,7 +1573,15 @@ pub fn error_response(operation: &str, error: &ResponseError) -> Vec<u8> {
         });
     }
     let results: [Result<(), ResponseError>; 1] = [Err(error.clone())];
-    response_messages(operation, &results, None, |_, ()| {})
+    match sync_last_in_range(operation) {
+        Some(last) => response_messages_with(
+            operation,
+            &results,
+            |_, ()| {},
+            |w, _| write_sync_error_tail(w, last),
+        ),
+        None => response_messages(operation, &results, None, |_, ()| {}),
+    }
 }
 
 // ======================================================================

@@ -913,3 +913,70 @@ fn exchangelib_move_and_copy_item() {
         assert_eq!(m.return_new_item_ids, None);
     }
 }
+
+#[test]
+fn exchangelib_sync_folder_items_first() {
+    let r = parse(fixture!("exchangelib", "sync_folder_items_first"));
+    let Operation::SyncFolderItems(s) = r.operation else {
+        panic!("not SyncFolderItems: {:?}", r.operation)
+    };
+    assert_eq!(s.folder, alice_folder(DistinguishedFolderId::Inbox));
+    assert_eq!(s.sync_state, None);
+    assert!(s.ignore.is_empty());
+    // exchangelib's default
+    assert_eq!(s.max_changes_returned, 100);
+    assert_eq!(s.sync_scope, None);
+    assert_eq!(s.shape.base_shape, BaseShape::IdOnly);
+    // every item field it knows, extended properties registered at the time included
+    for f in [
+        "item:Subject",
+        "message:IsRead",
+        "calendar:Start",
+        "item:Body",
+    ] {
+        assert!(s.shape.additional.contains(&field(f)), "{f}");
+    }
+    assert!(
+        s.shape
+            .additional
+            .iter()
+            .any(|p| matches!(p, PropertyPath::Extended(_)))
+    );
+}
+
+#[test]
+fn exchangelib_sync_folder_items_next() {
+    let r = parse(fixture!("exchangelib", "sync_folder_items_next"));
+    let Operation::SyncFolderItems(s) = r.operation else {
+        panic!("not SyncFolderItems: {:?}", r.operation)
+    };
+    assert_eq!(s.sync_state.as_deref(), Some("S0"));
+    assert_eq!(s.ignore, [ItemRef::new("I-1", Some("CK1"))]);
+    assert_eq!(s.max_changes_returned, 512);
+    assert_eq!(
+        s.sync_scope,
+        Some(ews_proto::request::SyncScope::NormalAndAssociatedItems)
+    );
+    assert_eq!(
+        s.shape.additional,
+        [field("item:Subject"), field("message:IsRead")]
+    );
+}
+
+#[test]
+fn exchangelib_sync_folder_hierarchy() {
+    let r = parse(fixture!("exchangelib", "sync_folder_hierarchy_root"));
+    let Operation::SyncFolderHierarchy(h) = r.operation else {
+        panic!("not SyncFolderHierarchy: {:?}", r.operation)
+    };
+    assert_eq!(h.folder, Some(alice_folder(DistinguishedFolderId::Root)));
+    assert_eq!(h.sync_state, None);
+    assert_eq!(h.shape.base_shape, BaseShape::IdOnly);
+    assert!(h.shape.additional.contains(&field("folder:DisplayName")));
+    let r = parse(fixture!("exchangelib", "sync_folder_hierarchy_next"));
+    let Operation::SyncFolderHierarchy(h) = r.operation else {
+        panic!("not SyncFolderHierarchy: {:?}", r.operation)
+    };
+    assert_eq!(h.folder, Some(alice_folder(DistinguishedFolderId::Inbox)));
+    assert_eq!(h.sync_state.as_deref(), Some("H0"));
+}

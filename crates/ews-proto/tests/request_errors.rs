@@ -580,3 +580,127 @@ fn long_values_are_not_echoed_in_full() {
     assert!(matches!(&e, E::UnsupportedServerVersion { version } if version.chars().count() <= 81));
     assert!(e.to_string().len() < 300);
 }
+
+fn sync_items(inner: &str) -> String {
+    format!("<m:SyncFolderItems>{inner}</m:SyncFolderItems>")
+}
+
+const SYNC_FOLDER: &str =
+    r#"<m:SyncFolderId><t:DistinguishedFolderId Id="inbox"/></m:SyncFolderId>"#;
+
+/// SyncFolderItems and SyncFolderHierarchy: what the schema refuses, refused by name, with
+/// ErrorSchemaValidation (MaxChangesReturned out of 1..=512 included, as Exchange answers it).
+#[test]
+fn sync_requests_are_refused_precisely() {
+    let max = |v: &str| {
+        sync_items(&format!(
+            "{SHAPE}{SYNC_FOLDER}<m:MaxChangesReturned>{v}</m:MaxChangesReturned>"
+        ))
+    };
+    let cases: Vec<(&str, String, Check)> = vec![
+        (
+            "MaxChangesReturned 0",
+            max("0"),
+            |e| matches!(e, E::InvalidValue { context, value, expected, .. } if context == "m:MaxChangesReturned" && value == "0" && expected == "an integer from 1 to 512"),
+        ),
+        (
+            "MaxChangesReturned 513",
+            max("513"),
+            |e| matches!(e, E::InvalidValue { value, expected, .. } if value == "513" && expected.contains("1 to 512")),
+        ),
+        (
+            "MaxChangesReturned negative",
+            max("-1"),
+            |e| matches!(e, E::InvalidValue { value, .. } if value == "-1"),
+        ),
+        (
+            "MaxChangesReturned not a number",
+            max("ten"),
+            |e| matches!(e, E::InvalidValue { value, .. } if value == "ten"),
+        ),
+        (
+            "MaxChangesReturned missing",
+            sync_items(&format!("{SHAPE}{SYNC_FOLDER}")),
+            |e| matches!(e, E::MissingElement { name: "MaxChangesReturned", parent, .. } if parent == "m:SyncFolderItems"),
+        ),
+        (
+            "SyncFolderId missing",
+            sync_items(&format!("{SHAPE}<m:MaxChangesReturned>5</m:MaxChangesReturned>")),
+            |e| matches!(e, E::MissingElement { name: "SyncFolderId", .. }),
+        ),
+        (
+            "ItemShape missing",
+            sync_items(&format!("{SYNC_FOLDER}<m:MaxChangesReturned>5</m:MaxChangesReturned>")),
+            |e| matches!(e, E::MissingElement { name: "ItemShape", .. }),
+        ),
+        (
+            "two folders to sync",
+            sync_items(&format!(r#"{SHAPE}<m:SyncFolderId><t:DistinguishedFolderId Id="inbox"/><t:DistinguishedFolderId Id="drafts"/></m:SyncFolderId><m:MaxChangesReturned>5</m:MaxChangesReturned>"#)),
+            |e| matches!(e, E::DuplicateElement { parent, .. } if parent == "m:SyncFolderId"),
+        ),
+        (
+            "unknown SyncScope",
+            sync_items(&format!("{SHAPE}{SYNC_FOLDER}<m:MaxChangesReturned>5</m:MaxChangesReturned><m:SyncScope>AllItems</m:SyncScope>")),
+            |e| matches!(e, E::InvalidValue { context, value, expected, .. } if context == "m:SyncScope" && value == "AllItems" && expected.contains("NormalAndAssociatedItems")),
+        ),
+        (
+            "two sync states",
+            sync_items(&format!("{SHAPE}{SYNC_FOLDER}<m:SyncState>a</m:SyncState><m:SyncState>b</m:SyncState><m:MaxChangesReturned>5</m:MaxChangesReturned>")),
+            |e| matches!(e, E::DuplicateElement { name, .. } if name == "m:SyncState"),
+        ),
+        (
+            "empty Ignore",
+            sync_items(&format!("{SHAPE}{SYNC_FOLDER}<m:Ignore/><m:MaxChangesReturned>5</m:MaxChangesReturned>")),
+            |e| matches!(e, E::MissingElement { name: "ItemId", parent, .. } if parent == "m:Ignore"),
+        ),
+        (
+            "a folder id to ignore",
+            sync_items(&format!(r#"{SHAPE}{SYNC_FOLDER}<m:Ignore><t:FolderId Id="F"/></m:Ignore><m:MaxChangesReturned>5</m:MaxChangesReturned>"#)),
+            |e| matches!(e, E::UnexpectedElement { found, .. } if found == "t:FolderId"),
+        ),
+        (
+            "an element SyncFolderItems does not have",
+            sync_items(&format!("{SHAPE}{SYNC_FOLDER}<m:MaxChangesReturned>5</m:MaxChangesReturned><m:Traversal>Deep</m:Traversal>")),
+            |e| matches!(e, E::UnexpectedElement { found, .. } if found == "m:Traversal"),
+        ),
+        (
+            "hierarchy without FolderShape",
+            "<m:SyncFolderHierarchy><m:SyncState>x</m:SyncState></m:SyncFolderHierarchy>".to_owned(),
+            |e| matches!(e, E::MissingElement { name: "FolderShape", .. }),
+        ),
+        (
+            "hierarchy with MaxChangesReturned",
+            "<m:SyncFolderHierarchy><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape><m:MaxChangesReturned>5</m:MaxChangesReturned></m:SyncFolderHierarchy>".to_owned(),
+            |e| matches!(e, E::UnexpectedElement { found, .. } if found == "m:MaxChangesReturned"),
+        ),
+        (
+            "hierarchy with an empty SyncFolderId",
+            "<m:SyncFolderHierarchy><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape><m:SyncFolderId/></m:SyncFolderHierarchy>".to_owned(),
+            |e| matches!(e, E::MissingElement { name: "FolderId", .. }),
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, body, check) in &cases {
+        match run("", body) {
+            Ok(r) => failures.push(format!("{name}: accepted as {:?}", r.operation)),
+            Err(e) if !check(&e) => failures.push(format!("{name}: wrong error {e:?}")),
+            Err(e) if e.response_code() != "ErrorSchemaValidation" => {
+                failures.push(format!("{name}: code {}", e.response_code()))
+            }
+            Err(e) => assert!(e.position().is_some(), "{name}: no position"),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // the bounds themselves are accepted; an empty SyncState is a first sync
+    for v in ["1", "512", " 7 "] {
+        let body = sync_items(&format!(
+            "{SHAPE}{SYNC_FOLDER}<m:SyncState>  </m:SyncState><m:MaxChangesReturned>{v}</m:MaxChangesReturned>"
+        ));
+        let r = run("", &body).unwrap_or_else(|e| panic!("{v}: {e}"));
+        let Operation::SyncFolderItems(s) = r.operation else {
+            panic!("not SyncFolderItems")
+        };
+        assert_eq!(s.max_changes_returned, v.trim().parse::<u32>().unwrap());
+        assert_eq!(s.sync_state, None);
+    }
+}

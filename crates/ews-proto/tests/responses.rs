@@ -17,6 +17,10 @@ use ews_proto::response::{
     update_folder_response, update_item_response, update_user_configuration_response, write_fault,
     write_fault_for_error, write_fault_with_violation,
 };
+use ews_proto::response::{
+    FolderSyncChange, ItemSyncChange, SyncResult, sync_folder_hierarchy_response,
+    sync_folder_items_response,
+};
 use ews_proto::response::{Resolution, ResolvedContact, resolve_names_response};
 use ews_proto::types::{BaseShape, FolderShape, ItemKind, ItemRef, ItemShape, PropertyPath};
 use ews_proto::xml::Limits;
@@ -517,4 +521,89 @@ fn faults() {
         "fault_must_understand",
         lines(&write_fault_for_error(&must, b""))
     );
+}
+
+/// SyncFolderItems: the state, whether more remains, then each kind of change in order: a
+/// create and an update with the item in the shape (no body, as FindItem), a read-flag change
+/// and a delete with the id alone.
+#[test]
+fn sync_folder_items_changes() {
+    let mut shape = ItemShape::new(BaseShape::IdOnly);
+    shape.additional = vec![
+        field("item:Subject"),
+        field("item:Body"),
+        field("message:IsRead"),
+        field("calendar:Start"),
+    ];
+    let result = SyncResult {
+        sync_state: "AQFJAA==".to_owned(),
+        includes_last_in_range: false,
+        changes: vec![
+            ItemSyncChange::Create(conversation_message()),
+            ItemSyncChange::Update(meeting()),
+            ItemSyncChange::ReadFlagChange {
+                item_id: ItemRef::new("I-read", Some("CK7")),
+                is_read: true,
+            },
+            ItemSyncChange::Delete(ItemRef::new("I-gone", None)),
+        ],
+    };
+    let out = sync_folder_items_response(&shape, &Ok(result));
+    assert_snapshot!(lines(&out));
+}
+
+/// Nothing changed: an empty `m:Changes`, and the last item in range.
+#[test]
+fn sync_folder_items_nothing_new() {
+    let result = SyncResult {
+        sync_state: "S2".to_owned(),
+        includes_last_in_range: true,
+        changes: Vec::new(),
+    };
+    let out = sync_folder_items_response(&ItemShape::new(BaseShape::Default), &Ok(result));
+    assert_snapshot!(lines(&out));
+}
+
+/// A refused state: the error, then an empty `m:SyncState` and `IncludesLastItemInRange`,
+/// which exchangelib reads before the response code (without them it fails on a missing
+/// element instead of raising the error).
+#[test]
+fn sync_folder_items_invalid_state() {
+    let e = ResponseError::new(
+        "ErrorInvalidSyncStateData",
+        "the sync state is invalid: it was made for another folder; synchronize again without a SyncState to start over",
+    );
+    let out = sync_folder_items_response(&ItemShape::new(BaseShape::IdOnly), &Err(e.clone()));
+    assert_snapshot!(lines(&out));
+    // any whole-request error of the operation has the same shape
+    assert_eq!(error_response("SyncFolderItems", &e), out);
+}
+
+/// SyncFolderHierarchy: typed folder elements in the shape, a delete with the folder id, and
+/// `IncludesLastFolderInRange`.
+#[test]
+fn sync_folder_hierarchy_changes() {
+    let result = SyncResult {
+        sync_state: "AQFIAA==".to_owned(),
+        includes_last_in_range: true,
+        changes: vec![
+            FolderSyncChange::Create(calendar_folder()),
+            FolderSyncChange::Update(purges_folder()),
+            FolderSyncChange::Delete {
+                folder_id: "F-gone".to_owned(),
+            },
+        ],
+    };
+    let out = sync_folder_hierarchy_response(&exchangelib_folder_shape(), &Ok(result));
+    assert_snapshot!(lines(&out));
+    let e = ResponseError::code("ErrorFolderNotFound");
+    let failed = sync_folder_hierarchy_response(&exchangelib_folder_shape(), &Err(e.clone()));
+    assert!(
+        lines(&failed).contains(
+            "<m:SyncState/>\n<m:IncludesLastFolderInRange>true</m:IncludesLastFolderInRange>"
+        ),
+        "{}",
+        lines(&failed)
+    );
+    assert_eq!(error_response("SyncFolderHierarchy", &e), failed);
 }

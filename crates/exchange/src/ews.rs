@@ -1048,6 +1048,14 @@ impl Handler<'_> {
                     )
                     .await,
             ),
+            Operation::SyncFolderItems(s) => {
+                let r = self.sync_items(&s).await;
+                resp::sync_folder_items_response(&s.shape, &r)
+            }
+            Operation::SyncFolderHierarchy(h) => {
+                let r = self.sync_hierarchy(&h).await;
+                resp::sync_folder_hierarchy_response(&h.shape, &r)
+            }
             Operation::ConvertId(c) => {
                 let out: Vec<_> = c
                     .ids
@@ -1064,6 +1072,104 @@ impl Handler<'_> {
                 ),
             ),
         }
+    }
+}
+
+/// SyncFolderItems and SyncFolderHierarchy (MS-OXWSSYNC): reads of one folder's items or of the
+/// folders under one folder, authorized as FindItem and FindFolder are (`run` checked the role:
+/// UserApplication, or ApplicationImpersonation when impersonating), Recoverable Items included
+/// (reading there needs no ArchiveApplication, as with FindItem and GetItem). The sync state is
+/// the store's (`mailbox::sync`); one it cannot continue from is `ErrorInvalidSyncStateData`.
+impl Handler<'_> {
+    async fn sync_items(
+        &self,
+        s: &request::SyncFolderItems,
+    ) -> Result<resp::SyncResult<resp::ItemSyncChange>, ResponseError> {
+        use mailbox::ItemChange as C;
+        use resp::ItemSyncChange as R;
+        if let Some(e) = too_many(s.ignore.len(), "ids to ignore") {
+            return Err(e);
+        }
+        let folder = self.sel(&s.folder)?;
+        let scope = match s.sync_scope {
+            Some(request::SyncScope::NormalAndAssociatedItems) => {
+                mailbox::SyncScope::NormalAndAssociatedItems
+            }
+            Some(request::SyncScope::NormalItems) | None => mailbox::SyncScope::NormalItems,
+        };
+        let page = self
+            .ex
+            .inner
+            .mbx
+            .sync_folder_items(
+                &self.key,
+                mailbox::ItemSync {
+                    folder,
+                    sync_state: s.sync_state.clone(),
+                    max_changes: s.max_changes_returned as usize,
+                    scope,
+                    ignore: s.ignore.iter().map(|i| i.id.clone()).collect(),
+                },
+            )
+            .await
+            .map_err(|e| err(&e))?;
+        let changes = page
+            .changes
+            .into_iter()
+            .map(|c| match c {
+                C::Create(i) => R::Create(item_view(i)),
+                C::Update(i) => R::Update(item_view(i)),
+                C::ReadFlagChange {
+                    item_id,
+                    change_key,
+                    is_read,
+                } => R::ReadFlagChange {
+                    item_id: ItemRef {
+                        id: item_id,
+                        change_key: Some(change_key),
+                    },
+                    is_read,
+                },
+                C::Delete { item_id } => R::Delete(ItemRef {
+                    id: item_id,
+                    change_key: None,
+                }),
+            })
+            .collect();
+        Ok(resp::SyncResult {
+            sync_state: page.sync_state,
+            includes_last_in_range: page.includes_last,
+            changes,
+        })
+    }
+
+    async fn sync_hierarchy(
+        &self,
+        h: &request::SyncFolderHierarchy,
+    ) -> Result<resp::SyncResult<resp::FolderSyncChange>, ResponseError> {
+        use mailbox::FolderChange as C;
+        use resp::FolderSyncChange as R;
+        let folder = h.folder.as_ref().map(|f| self.sel(f)).transpose()?;
+        let page = self
+            .ex
+            .inner
+            .mbx
+            .sync_folder_hierarchy(&self.key, folder, h.sync_state.clone())
+            .await
+            .map_err(|e| err(&e))?;
+        let mut changes = Vec::with_capacity(page.changes.len());
+        for c in page.changes {
+            changes.push(match c {
+                C::Create(f) => R::Create(self.folder_view(f).await),
+                C::Update(f) => R::Update(self.folder_view(f).await),
+                C::Delete { folder_id } => R::Delete { folder_id },
+            });
+        }
+        Ok(resp::SyncResult {
+            sync_state: page.sync_state,
+            includes_last_in_range: page.includes_last,
+            changes,
+        })
     }
 }
 

@@ -495,6 +495,54 @@ async fn exchangelib_interop() {
         assert_eq!(v["emptied_items"], json!([]), "{v}");
         // DeleteFolder (Folder.delete())
         assert_eq!(v["deleted_folder_listed"], false, "{v}");
+        // SyncFolderItems (Folder.sync_items()): the first sync lists the folder over two
+        // calls; the second reports exactly what changed since, each once, in change order
+        assert_eq!(
+            v["sync_initial"],
+            json!([
+                ["create", "sync 0"],
+                ["create", "sync 1"],
+                ["create", "sync 2"]
+            ]),
+            "{v}"
+        );
+        assert_eq!(
+            v["sync_changes"],
+            json!([
+                ["create", "sync new"],
+                ["update", "sync 0 renamed"],
+                ["delete", "sync 1"],
+                ["read_flag_change", "sync 2", true]
+            ]),
+            "{v}"
+        );
+        assert_eq!(v["sync_again"], json!([]), "{v}");
+        let bad = v["sync_bad_state"].as_str().unwrap_or_default();
+        assert!(
+            bad.starts_with("ErrorInvalidSyncStateData") && bad.contains("without a SyncState"),
+            "{v}"
+        );
+        // SyncFolderHierarchy (Folder.sync_hierarchy()): a folder created, renamed, deleted
+        assert_eq!(v["sync_hierarchy_initial"], json!([]), "{v}");
+        let created = &v["sync_hierarchy_created"];
+        assert_eq!(created[0][0], "create", "{v}");
+        assert!(
+            created.as_array().map(Vec::len) == Some(1)
+                && created[0][1]
+                    .as_str()
+                    .is_some_and(|n| n.starts_with("Sync child ")),
+            "{v}"
+        );
+        assert_eq!(
+            v["sync_hierarchy_renamed"],
+            json!([["update", "Sync child renamed"]]),
+            "{v}"
+        );
+        assert_eq!(
+            v["sync_hierarchy_deleted"],
+            json!([["delete", true]]),
+            "{v}"
+        );
     }
 }
 

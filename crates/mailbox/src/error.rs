@@ -67,6 +67,11 @@ pub enum MailboxError {
     /// A calendar item whose end precedes its start.
     #[error("the end date of the calendar item is earlier than its start date")]
     CalendarEndBeforeStart,
+    /// A SyncFolderItems/SyncFolderHierarchy sync state this store cannot continue from: not one
+    /// it handed out, one of another mailbox, folder, operation or sync scope, or one whose
+    /// changes are no longer kept. The client has to start over without a state.
+    #[error("the sync state is invalid: {0}; synchronize again without a SyncState to start over")]
+    InvalidSyncState(String),
     /// A stored row failed to decode; reported, never papered over.
     #[error("stored mailbox data is corrupt: {0}")]
     Corrupt(String),
@@ -95,6 +100,7 @@ impl MailboxError {
             MailboxError::TooLarge { .. } => "ErrorMessageSizeExceeded",
             MailboxError::ResponseBudgetExceeded { .. } => "ErrorBatchProcessingStopped",
             MailboxError::CalendarEndBeforeStart => "ErrorCalendarEndDateIsEarlierThanStartDate",
+            MailboxError::InvalidSyncState(_) => "ErrorInvalidSyncStateData",
             MailboxError::Corrupt(_) => "ErrorCorruptData",
             MailboxError::Store(_) => "ErrorInternalServerError",
         }
@@ -133,6 +139,7 @@ mod tests {
                 limit: 0,
             },
             MailboxError::CalendarEndBeforeStart,
+            MailboxError::InvalidSyncState(String::new()),
             MailboxError::Corrupt(String::new()),
             MailboxError::Store(StoreError::WorkerGone),
         ];

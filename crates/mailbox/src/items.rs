@@ -11,8 +11,9 @@ use crate::ids::{IdKind, check_change_key, encode_change_key, local_id};
 use crate::limits::*;
 use crate::model::*;
 use crate::store::{
-    MailboxStore, Mb, append_event, folder_distinguished, lineage, mailbox_row, make_page,
-    next_change_number, resolve_folder, to_i64, to_u64, touch_folder, window,
+    EVENT_READ_FLAG_ONLY, MailboxStore, Mb, append_event, folder_distinguished, item_flags,
+    lineage, mailbox_row, make_page, next_change_number, resolve_folder, to_i64, to_u64,
+    touch_folder, window,
 };
 use crate::userconfig::{ConfigStreams, load_streams, validate_config_name};
 
@@ -361,7 +362,16 @@ pub(crate) fn insert_item(
         .execute(params![id, s.dictionary_json, s.xml_data, s.binary_data])?;
     }
     touch_folder(tx, folder, cn, now_us)?;
-    append_event(tx, mb, EventKind::Created, id, folder, None, now_us)?;
+    append_event(
+        tx,
+        mb,
+        EventKind::Created,
+        id,
+        folder,
+        None,
+        item_flags(it.is_associated),
+        now_us,
+    )?;
     Ok(id)
 }
 
@@ -538,17 +548,27 @@ pub(crate) fn load_item(
     row_to_item(tx, mb, row, load_content)
 }
 
-/// (folder, change number, config name) of an item of this mailbox.
-pub(crate) fn item_header(
-    tx: &Connection,
-    mb: &Mb,
-    id: i64,
-) -> Result<(i64, i64, Option<String>), MailboxError> {
+/// What the writes of an item read of it first.
+pub(crate) struct Header {
+    pub folder: i64,
+    pub change_number: i64,
+    pub config_name: Option<String>,
+    pub is_associated: bool,
+}
+
+/// The [`Header`] of an item of this mailbox.
+pub(crate) fn item_header(tx: &Connection, mb: &Mb, id: i64) -> Result<Header, MailboxError> {
     tx.prepare_cached(
-        "SELECT folder_id, change_number, config_name FROM items WHERE id = ?1 AND mailbox_id = ?2",
+        "SELECT folder_id, change_number, config_name, is_associated FROM items \
+         WHERE id = ?1 AND mailbox_id = ?2",
     )?
     .query_row(params![id, mb.id], |r| {
-        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        Ok(Header {
+            folder: r.get(0)?,
+            change_number: r.get(1)?,
+            config_name: r.get(2)?,
+            is_associated: r.get(3)?,
+        })
     })
     .optional()?
     .ok_or(MailboxError::ItemNotFound)
@@ -604,12 +624,12 @@ pub(crate) fn move_local(
     tx: &Connection,
     mb: &Mb,
     id: i64,
-    from: i64,
+    header: &Header,
     to: i64,
-    config_name: Option<&str>,
     now_us: i64,
 ) -> Result<(), MailboxError> {
-    if let Some(name) = config_name {
+    let from = header.folder;
+    if let Some(name) = header.config_name.as_deref() {
         config_name_free(tx, to, name)?;
     }
     let cn = next_change_number(tx, mb.id)?;
@@ -619,7 +639,16 @@ pub(crate) fn move_local(
     .execute(params![id, to, cn, now_us])?;
     touch_folder(tx, from, cn, now_us)?;
     touch_folder(tx, to, cn, now_us)?;
-    append_event(tx, mb, EventKind::Moved, id, to, Some(from), now_us)
+    append_event(
+        tx,
+        mb,
+        EventKind::Moved,
+        id,
+        to,
+        Some(from),
+        item_flags(header.is_associated),
+        now_us,
+    )
 }
 
 /// Hard-deletes an item (body, properties and streams cascade).
@@ -628,13 +657,23 @@ pub(crate) fn delete_local(
     mb: &Mb,
     id: i64,
     folder: i64,
+    is_associated: bool,
     now_us: i64,
 ) -> Result<(), MailboxError> {
     let cn = next_change_number(tx, mb.id)?;
     tx.prepare_cached("DELETE FROM items WHERE id = ?1")?
         .execute(params![id])?;
     touch_folder(tx, folder, cn, now_us)?;
-    append_event(tx, mb, EventKind::Deleted, id, folder, None, now_us)
+    append_event(
+        tx,
+        mb,
+        EventKind::Deleted,
+        id,
+        folder,
+        None,
+        item_flags(is_associated),
+        now_us,
+    )
 }
 
 /// Most item content one `get_items` call reads before it answers the remaining ids with
@@ -1037,8 +1076,7 @@ impl MailboxStore {
         self.read(move |tx| {
             let mb = mailbox_row(tx, &key)?;
             per_id(&mb, &ids, |local| {
-                let (folder, _, _) = item_header(tx, &mb, local)?;
-                Ok(mb.folder_id(folder))
+                Ok(mb.folder_id(item_header(tx, &mb, local)?.folder))
             })
         })
         .await
@@ -1125,7 +1163,12 @@ impl MailboxStore {
         self.write(move |tx, now| {
             let mb = mailbox_row(tx, &key)?;
             let local = item_local(&mb, &id)?;
-            let (folder, cn, config) = item_header(tx, &mb, local)?;
+            let Header {
+                folder,
+                change_number: cn,
+                config_name: config,
+                is_associated,
+            } = item_header(tx, &mb, local)?;
             check_guard(tx, &mb, folder, guard)?;
             let mut conflicted = false;
             if let Some(ck) = &change_key {
@@ -1147,7 +1190,29 @@ impl MailboxStore {
                 params![local, cn, now_us],
             )?;
             touch_folder(tx, folder, cn, now_us)?;
-            append_event(tx, &mb, EventKind::Modified, local, folder, None, now_us)?;
+            // a change of the read flag alone is a ReadFlagChange to a sync
+            let read_flag_only = update.is_read.is_some()
+                && update
+                    == (ItemUpdate {
+                        is_read: update.is_read,
+                        ..ItemUpdate::default()
+                    });
+            let flags = item_flags(is_associated)
+                | if read_flag_only {
+                    EVENT_READ_FLAG_ONLY
+                } else {
+                    0
+                };
+            append_event(
+                tx,
+                &mb,
+                EventKind::Modified,
+                local,
+                folder,
+                None,
+                flags,
+                now_us,
+            )?;
             Ok((refresh_size(tx, &mb, local)?, conflicted))
         })
         .await
@@ -1231,10 +1296,10 @@ fn move_one(
     guard: ItemGuard,
     now_us: i64,
 ) -> Result<Item, MailboxError> {
-    let (from, _, config) = item_header(tx, mb, local)?;
-    check_guard(tx, mb, from, guard)?;
-    if from != to {
-        move_local(tx, mb, local, from, to, config.as_deref(), now_us)?;
+    let header = item_header(tx, mb, local)?;
+    check_guard(tx, mb, header.folder, guard)?;
+    if header.folder != to {
+        move_local(tx, mb, local, &header, to, now_us)?;
     }
     load_item(tx, mb, local, false)
 }
@@ -1248,7 +1313,8 @@ fn copy_local(
     now_us: i64,
     total: &mut usize,
 ) -> Result<Item, MailboxError> {
-    let (_, _, config) = item_header(tx, mb, local)?;
+    let header = item_header(tx, mb, local)?;
+    let config = header.config_name;
     let size: i64 = tx
         .prepare_cached("SELECT size FROM items WHERE id = ?1")?
         .query_row(params![local], |r| r.get(0))?;
@@ -1286,7 +1352,16 @@ fn copy_local(
     )?
     .execute(params![local, id])?;
     touch_folder(tx, to, cn, now_us)?;
-    append_event(tx, mb, EventKind::Created, id, to, None, now_us)?;
+    append_event(
+        tx,
+        mb,
+        EventKind::Created,
+        id,
+        to,
+        None,
+        item_flags(header.is_associated),
+        now_us,
+    )?;
     load_item(tx, mb, id, false)
 }
 
@@ -1307,12 +1382,15 @@ fn delete_one(
     guard: ItemGuard,
     now_us: i64,
 ) -> Result<(), MailboxError> {
-    let (from, _, config) = item_header(tx, mb, local)?;
+    let header = item_header(tx, mb, local)?;
+    let from = header.folder;
     check_guard(tx, mb, from, guard)?;
     let here = folder_distinguished(tx, from)?;
     let here = here.as_deref();
     let target = match mode {
-        DeleteMode::Hard => return delete_local(tx, mb, local, from, now_us),
+        DeleteMode::Hard => {
+            return delete_local(tx, mb, local, from, header.is_associated, now_us);
+        }
         DeleteMode::Soft => match here {
             Some("recoverableitemspurges") => return Ok(()),
             Some(d) if crate::distinguished::is_recoverable_items(d) => "recoverableitemspurges",
@@ -1324,7 +1402,7 @@ fn delete_one(
         },
     };
     let to = crate::store::distinguished_folder(tx, mb, target)?;
-    move_local(tx, mb, local, from, to, config.as_deref(), now_us)
+    move_local(tx, mb, local, &header, to, now_us)
 }
 
 fn apply_update(tx: &Connection, id: i64, u: &ItemUpdate) -> Result<(), MailboxError> {

@@ -24,11 +24,16 @@
 //! - ids are `AUTOINCREMENT` rowids, never reused; change numbers and event sequence numbers are
 //!   per-mailbox, strictly increasing and gapless at commit;
 //! - counts are computed from indexes inside the reading transaction and cannot drift;
-//! - every create, delete, move and modification appends an [`Event`] in the same transaction.
+//! - every create, delete, move and modification of an item appends an [`Event`] in the same
+//!   transaction, and every folder created, changed (name, class) or deleted a folder event (the
+//!   log SyncFolderHierarchy follows).
 //!
 //! Ids handed to clients are opaque URL-safe base64 carrying (mailbox key, local id); see
 //! [`mailbox_of_id`]. Every lookup is scoped to the mailbox the caller names, so an id of another
 //! mailbox is "not found" and garbage is [`MailboxError::InvalidIdMalformed`].
+//!
+//! Synchronization (EWS SyncFolderItems, SyncFolderHierarchy): [`MailboxStore::sync_folder_items`]
+//! and [`MailboxStore::sync_folder_hierarchy`] over the item and folder logs; see [`sync`].
 //!
 //! Idempotent delivery: [`MailboxStore::find_by_internet_message_id`] (indexed on
 //! `(folder, internet_message_id)`) and [`MailboxStore::create_items_idempotent`], which checks
@@ -43,6 +48,7 @@ pub mod limits;
 mod model;
 mod schema;
 mod store;
+pub mod sync;
 mod userconfig;
 
 pub use error::MailboxError;
@@ -55,6 +61,7 @@ pub use model::{
     SortOrder, StoredUserConfig, UserConfig, normalize_time,
 };
 pub use store::{Clock, MailboxStore};
+pub use sync::{FolderChange, ItemChange, ItemSync, SyncPage, SyncScope};
 
 /// EWS distinguished folder names this store provisions.
 pub mod distinguished {

@@ -38,3 +38,11 @@ pub const MAX_FILTER_DEPTH: usize = 32;
 pub const MAX_FILTER_NODES: usize = 256;
 /// Events returned by one `events_since` call.
 pub const MAX_EVENTS_PER_CALL: usize = 1000;
+/// Changes one SyncFolderItems call returns at most (EWS `MaxSyncChangesReturnedType` is 1–512),
+/// and one SyncFolderHierarchy call (which has no such argument).
+pub const MAX_SYNC_CHANGES: usize = 512;
+/// Longest sync state accepted, in characters (the ones this store hands out are under 400).
+pub const MAX_SYNC_STATE_CHARS: usize = 1024;
+/// Log entries one sync call reads at most, of every folder of the mailbox: a call past it
+/// answers what it found with `IncludesLastItemInRange` false, and the next one goes on.
+pub const MAX_SYNC_EVENTS_SCANNED: usize = 10_000;

@@ -165,6 +165,36 @@ CREATE TRIGGER items_counts_au AFTER UPDATE OF folder_id, is_read, is_associated
 END;
 "#,
     },
+    // Synchronization (SyncFolderItems, SyncFolderHierarchy; see `sync.rs`). No new statement on
+    // any item write: `events.flags` is one more value in the insert every write already makes.
+    Migration {
+        version: 3,
+        sql: r#"
+-- what a sync needs to know of an item that may be gone by the time the event is read:
+-- 1 = the item is folder-associated (FAI), 2 = a Modified event that changed the read flag only
+ALTER TABLE events ADD COLUMN flags INTEGER NOT NULL DEFAULT 0;
+
+-- last folder event sequence number; folder events are 1..=folder_event_seq without gaps
+ALTER TABLE mailboxes ADD COLUMN folder_event_seq INTEGER NOT NULL DEFAULT 0
+    CHECK (folder_event_seq >= 0);
+
+-- the folder log: every folder created, changed (name, class) or deleted, in the same
+-- transaction as the change. Content changes (counts) are not folder events, as in Exchange,
+-- whose SyncFolderHierarchy does not report them.
+CREATE TABLE folder_events (
+    mailbox_id  INTEGER NOT NULL REFERENCES mailboxes(id),
+    seq         INTEGER NOT NULL,
+    kind        TEXT    NOT NULL CHECK (kind IN ('Created', 'Deleted', 'Modified')),
+    -- no foreign keys: the folder may be gone by the time the event is read
+    folder_id   INTEGER NOT NULL,
+    parent_id   INTEGER,
+    at          INTEGER NOT NULL,
+    PRIMARY KEY (mailbox_id, seq)
+) WITHOUT ROWID;
+-- where a deleted folder was (its parent), for deciding whether it was under a synced folder
+CREATE INDEX folder_events_folder ON folder_events(mailbox_id, folder_id);
+"#,
+    },
 ];
 
 /// The default folder tree: (distinguished name, parent's distinguished name, display name, class).

@@ -164,7 +164,9 @@ impl MailboxStore {
                              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                             params![mb.id, parent_id, name, display, class, cn, now_us],
                         )?;
-                        tx.last_insert_rowid()
+                        let id = tx.last_insert_rowid();
+                        append_folder_event(tx, &mb, EventKind::Created, id, parent_id, now_us)?;
+                        id
                     }
                 };
                 ids.insert(name, id);
@@ -310,6 +312,7 @@ impl MailboxStore {
             )?;
             let id = tx.last_insert_rowid();
             touch_folder(tx, parent, cn, now_us)?;
+            append_folder_event(tx, &mb, EventKind::Created, id, Some(parent), now_us)?;
             load_folder(tx, &mb, id)
         })
         .await
@@ -383,6 +386,9 @@ impl MailboxStore {
                 )?;
             }
             touch_folder(tx, id, cn, now_us)?;
+            if display_name.is_some() || folder_class.is_some() {
+                append_folder_event(tx, &mb, EventKind::Modified, id, parent, now_us)?;
+            }
             load_folder(tx, &mb, id)
         })
         .await
@@ -576,7 +582,19 @@ pub(crate) fn next_change_number(tx: &Connection, mailbox_id: i64) -> Result<i64
         .query_row(params![mailbox_id], |r| r.get(0))?)
 }
 
-/// Appends one event in the caller's transaction.
+/// `events.flags`: the item is folder-associated (FAI).
+pub(crate) const EVENT_ASSOCIATED: i64 = 1;
+/// `events.flags`: a `Modified` event that changed the read flag and nothing else.
+pub(crate) const EVENT_READ_FLAG_ONLY: i64 = 2;
+
+/// The `events.flags` of an event about an item that is (`true`) or is not folder-associated.
+pub(crate) fn item_flags(is_associated: bool) -> i64 {
+    if is_associated { EVENT_ASSOCIATED } else { 0 }
+}
+
+/// Appends one event in the caller's transaction; `flags` is what a sync needs to know of the
+/// item once it may be gone ([`EVENT_ASSOCIATED`], [`EVENT_READ_FLAG_ONLY`]).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn append_event(
     tx: &Connection,
     mb: &Mb,
@@ -584,6 +602,7 @@ pub(crate) fn append_event(
     item: i64,
     folder: i64,
     old_folder: Option<i64>,
+    flags: i64,
     at_us: i64,
 ) -> Result<(), MailboxError> {
     let seq: i64 = tx
@@ -592,8 +611,8 @@ pub(crate) fn append_event(
         )?
         .query_row(params![mb.id], |r| r.get(0))?;
     tx.prepare_cached(
-        "INSERT INTO events (mailbox_id, seq, kind, item_id, folder_id, old_folder_id, at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO events (mailbox_id, seq, kind, item_id, folder_id, old_folder_id, at, flags) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
     .execute(params![
         mb.id,
@@ -602,8 +621,36 @@ pub(crate) fn append_event(
         item,
         folder,
         old_folder,
-        at_us
+        at_us,
+        flags
     ])?;
+    Ok(())
+}
+
+/// Appends one folder event (`Created`, `Modified` or `Deleted`; a folder never moves) in the
+/// caller's transaction, with the folder's parent.
+pub(crate) fn append_folder_event(
+    tx: &Connection,
+    mb: &Mb,
+    kind: EventKind,
+    folder: i64,
+    parent: Option<i64>,
+    at_us: i64,
+) -> Result<(), MailboxError> {
+    if kind == EventKind::Moved {
+        return Err(MailboxError::Corrupt("folders never move".into()));
+    }
+    let seq: i64 = tx
+        .prepare_cached(
+            "UPDATE mailboxes SET folder_event_seq = folder_event_seq + 1 WHERE id = ?1 \
+             RETURNING folder_event_seq",
+        )?
+        .query_row(params![mb.id], |r| r.get(0))?;
+    tx.prepare_cached(
+        "INSERT INTO folder_events (mailbox_id, seq, kind, folder_id, parent_id, at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![mb.id, seq, kind.as_str(), folder, parent, at_us])?;
     Ok(())
 }
 
@@ -623,34 +670,35 @@ pub(crate) fn touch_folder(
 /// `Deleted` event), deepest first; a distinguished folder anywhere in it is
 /// [`MailboxError::DistinguishedFolder`] before anything is deleted.
 fn delete_subtree(tx: &Connection, mb: &Mb, id: i64, now_us: i64) -> Result<(), MailboxError> {
-    let subtree: Vec<(i64, Option<String>)> = tx
+    let subtree: Vec<(i64, Option<String>, Option<i64>)> = tx
         .prepare_cached(
             "WITH RECURSIVE t(id, depth) AS (SELECT ?1, 0 UNION ALL \
              SELECT f.id, t.depth + 1 FROM folders f JOIN t ON f.parent_id = t.id) \
-             SELECT t.id, f.distinguished FROM t JOIN folders f ON f.id = t.id \
+             SELECT t.id, f.distinguished, f.parent_id FROM t JOIN folders f ON f.id = t.id \
              ORDER BY t.depth DESC, t.id",
         )?
-        .query_map(params![id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .query_map(params![id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<Result<_, _>>()?;
-    if let Some(d) = subtree.iter().find_map(|(_, d)| d.clone()) {
+    if let Some(d) = subtree.iter().find_map(|(_, d, _)| d.clone()) {
         return Err(MailboxError::DistinguishedFolder(d));
     }
-    for (f, _) in &subtree {
+    for (f, _, parent) in &subtree {
         delete_items_of(tx, mb, *f, now_us)?;
         tx.prepare_cached("DELETE FROM folders WHERE id = ?1")?
             .execute(params![f])?;
+        append_folder_event(tx, mb, EventKind::Deleted, *f, *parent, now_us)?;
     }
     Ok(())
 }
 
 /// Deletes every item of one folder, each with a `Deleted` event.
 fn delete_items_of(tx: &Connection, mb: &Mb, folder: i64, now_us: i64) -> Result<(), MailboxError> {
-    let items: Vec<i64> = tx
-        .prepare_cached("SELECT id FROM items WHERE folder_id = ?1")?
-        .query_map(params![folder], |r| r.get(0))?
+    let items: Vec<(i64, bool)> = tx
+        .prepare_cached("SELECT id, is_associated FROM items WHERE folder_id = ?1")?
+        .query_map(params![folder], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;
-    for item in items {
-        crate::items::delete_local(tx, mb, item, folder, now_us)?;
+    for (item, associated) in items {
+        crate::items::delete_local(tx, mb, item, folder, associated, now_us)?;
     }
     Ok(())
 }

@@ -20,7 +20,8 @@ use crate::model::{
     to_micros,
 };
 use crate::store::{
-    MailboxStore, Mb, append_event, mailbox_row, next_change_number, resolve_folder, touch_folder,
+    EVENT_ASSOCIATED, MailboxStore, Mb, append_event, mailbox_row, next_change_number,
+    resolve_folder, touch_folder,
 };
 
 /// `[A-Za-z0-9._-]{1,236}`.
@@ -255,7 +256,16 @@ impl MailboxStore {
                 params![id, cn, now_us],
             )?;
             touch_folder(tx, folder, cn, now_us)?;
-            append_event(tx, &mb, EventKind::Modified, id, folder, None, now_us)?;
+            append_event(
+                tx,
+                &mb,
+                EventKind::Modified,
+                id,
+                folder,
+                None,
+                EVENT_ASSOCIATED,
+                now_us,
+            )?;
             stored(refresh_size(tx, &mb, id)?)
         })
         .await
@@ -274,7 +284,7 @@ impl MailboxStore {
             let mb: Mb = mailbox_row(tx, &key)?;
             let folder = resolve_folder(tx, &mb, &folder)?;
             let id = find_config(tx, folder, &name)?;
-            delete_local(tx, &mb, id, folder, to_micros(now)?)
+            delete_local(tx, &mb, id, folder, true, to_micros(now)?)
         })
         .await
     }
