@@ -15,7 +15,7 @@
 //!
 //! Like the rest of the crate this is pure: bytes in, typed request out; values in, bytes out.
 
-use crate::error::{EwsProtoError, display_name};
+use crate::error::{EwsProtoError, UnknownValue, display_name, echo};
 use crate::ns;
 use crate::request::{body_child, split_envelope};
 use crate::response::ServerVersionInfo;
@@ -240,7 +240,8 @@ fn parse_get_user_settings(op: &Element) -> Result<SoapOperation> {
     Ok(SoapOperation::GetUserSettings { users, settings })
 }
 
-/// Why a user or a setting got no value (MS-OXWSADISC `ErrorCode`).
+/// Why a user or a setting got no value (MS-OXWSADISC `ErrorCode`; `NoError` is no error and
+/// has no variant). This server answers the first six; the others are read from other servers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AutodiscoverCode {
     /// The address names no mailbox this caller may discover.
@@ -254,9 +255,31 @@ pub enum AutodiscoverCode {
     /// A known setting this server has no value for.
     SettingIsNotAvailable,
     InternalServerError,
+    /// Ask again with the address in `RedirectTarget`.
+    RedirectAddress,
+    /// Ask again at the Autodiscover URL in `RedirectTarget`.
+    RedirectUrl,
+    /// The server is too busy to answer; try again later.
+    ServerBusy,
+    /// The caller's organization is not federated with this one.
+    NotFederated,
 }
 
 impl AutodiscoverCode {
+    /// Every code, in the order MS-OXWSADISC lists them (`NoError` aside).
+    pub const ALL: [AutodiscoverCode; 10] = [
+        AutodiscoverCode::RedirectAddress,
+        AutodiscoverCode::RedirectUrl,
+        AutodiscoverCode::InvalidUser,
+        AutodiscoverCode::InvalidRequest,
+        AutodiscoverCode::InvalidSetting,
+        AutodiscoverCode::SettingIsNotAvailable,
+        AutodiscoverCode::ServerBusy,
+        AutodiscoverCode::InvalidDomain,
+        AutodiscoverCode::NotFederated,
+        AutodiscoverCode::InternalServerError,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             AutodiscoverCode::InvalidUser => "InvalidUser",
@@ -265,7 +288,29 @@ impl AutodiscoverCode {
             AutodiscoverCode::InvalidSetting => "InvalidSetting",
             AutodiscoverCode::SettingIsNotAvailable => "SettingIsNotAvailable",
             AutodiscoverCode::InternalServerError => "InternalServerError",
+            AutodiscoverCode::RedirectAddress => "RedirectAddress",
+            AutodiscoverCode::RedirectUrl => "RedirectUrl",
+            AutodiscoverCode::ServerBusy => "ServerBusy",
+            AutodiscoverCode::NotFederated => "NotFederated",
         }
+    }
+}
+
+impl std::fmt::Display for AutodiscoverCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for AutodiscoverCode {
+    type Err = UnknownValue;
+
+    /// The code as the wire spells it (exactly; `NoError` is not a code).
+    fn from_str(s: &str) -> std::result::Result<Self, UnknownValue> {
+        AutodiscoverCode::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| UnknownValue::new("Autodiscover ErrorCode", s))
     }
 }
 
@@ -413,6 +458,227 @@ pub fn soap_fault(err: &EwsProtoError) -> Vec<u8> {
     w.end("s:Body");
     w.end("s:Envelope");
     w.finish()
+}
+
+// ----------------------------------------------------------------------
+// SOAP, the client side
+// ----------------------------------------------------------------------
+
+/// The `a:RequestedServerVersion` a request from [`get_user_settings_request`] names.
+pub const CLIENT_REQUESTED_VERSION: &str = "Exchange2013_SP1";
+
+/// A `GetUserSettingsRequestMessage` asking `settings` for each of `users` (SMTP addresses), in
+/// order: what [`parse_soap_request`] reads. Addresses and setting names are text, escaped (and
+/// characters XML cannot carry replaced by U+FFFD), so no address can change the request's
+/// structure. A server answers at most [`MAX_USERS`] users and [`MAX_SETTINGS`] settings at once;
+/// the caller sends no more.
+pub fn get_user_settings_request(users: &[&str], settings: &[&str]) -> Vec<u8> {
+    let mut w = XmlOut::new();
+    w.declaration();
+    w.start(
+        "s:Envelope",
+        &[
+            ("xmlns:s", ns::SOAP),
+            ("xmlns:a", ns::AUTODISCOVER),
+            ("xmlns:wsa", ns::WSA),
+        ],
+    );
+    w.start("s:Header", &[]);
+    w.leaf("a:RequestedServerVersion", CLIENT_REQUESTED_VERSION);
+    w.text_element(
+        "wsa:Action",
+        &[("s:mustUnderstand", "1")],
+        GET_USER_SETTINGS_ACTION,
+    );
+    w.end("s:Header");
+    w.start("s:Body", &[]);
+    w.start("a:GetUserSettingsRequestMessage", &[]);
+    w.start("a:Request", &[]);
+    w.start("a:Users", &[]);
+    for u in users {
+        w.start("a:User", &[]);
+        w.leaf("a:Mailbox", u);
+        w.end("a:User");
+    }
+    w.end("a:Users");
+    w.start("a:RequestedSettings", &[]);
+    for s in settings {
+        w.leaf("a:Setting", s);
+    }
+    w.end("a:RequestedSettings");
+    w.end("a:Request");
+    w.end("a:GetUserSettingsRequestMessage");
+    w.end("s:Body");
+    w.end("s:Envelope");
+    w.finish()
+}
+
+/// The one child `local` (Autodiscover namespace) of `parent`, if any; a second is an error.
+fn opt_ad_child<'a>(parent: &'a Element, local: &'static str) -> Result<Option<&'a Element>> {
+    let mut found = None;
+    for c in &parent.children {
+        if c.is(ns::AUTODISCOVER, local) {
+            if found.is_some() {
+                return Err(EwsProtoError::DuplicateElement {
+                    parent: dn(parent),
+                    name: dn(c),
+                    position: c.position(),
+                });
+            }
+            found = Some(c);
+        }
+    }
+    Ok(found)
+}
+
+fn ad_child<'a>(parent: &'a Element, local: &'static str) -> Result<&'a Element> {
+    opt_ad_child(parent, local)?.ok_or_else(|| missing(parent, local))
+}
+
+/// The text of the optional child `local`, trimmed; empty when it is absent or `xsi:nil`.
+fn ad_text(parent: &Element, local: &'static str) -> Result<String> {
+    Ok(opt_ad_child(parent, local)?
+        .map(|e| e.text_trimmed().to_owned())
+        .unwrap_or_default())
+}
+
+/// An `ErrorCode` element: `None` for `NoError`.
+fn read_code(parent: &Element) -> Result<Option<AutodiscoverCode>> {
+    let el = ad_child(parent, "ErrorCode")?;
+    let text = el.text_trimmed();
+    if text == "NoError" {
+        return Ok(None);
+    }
+    text.parse()
+        .map(Some)
+        .map_err(|_| EwsProtoError::InvalidValue {
+            context: format!("{}/a:ErrorCode", dn(parent)),
+            value: echo(text),
+            expected: "NoError or an MS-OXWSADISC ErrorCode (InvalidUser, InvalidDomain, …)".into(),
+            position: el.position(),
+        })
+}
+
+/// The local part of an `xsi:type` value (`StringSetting`, `a:StringSetting`).
+fn type_local(v: &str) -> &str {
+    let v = v.trim();
+    v.rsplit_once(':').map_or(v, |(_, local)| local)
+}
+
+fn read_user_response(el: &Element) -> Result<UserResult> {
+    if let Some(code) = read_code(el)? {
+        return Ok(UserResult::Failed {
+            code,
+            message: ad_text(el, "ErrorMessage")?,
+        });
+    }
+    let mut settings = Vec::new();
+    if let Some(list) = opt_ad_child(el, "UserSettings")? {
+        for s in &list.children {
+            if !s.is(ns::AUTODISCOVER, "UserSetting") {
+                return Err(EwsProtoError::UnexpectedElement {
+                    parent: dn(list),
+                    found: dn(s),
+                    position: s.position(),
+                });
+            }
+            // collections (WebClientUrlCollectionSetting, AlternateMailboxCollectionSetting,
+            // ProtocolConnectionCollectionSetting, …) are not strings: passed over
+            if s.attr_ns(ns::XSI, "type")
+                .is_some_and(|t| type_local(t) != "StringSetting")
+            {
+                continue;
+            }
+            let name = ad_child(s, "Name")?.text_trimmed();
+            if name.is_empty() {
+                return Err(EwsProtoError::InvalidValue {
+                    context: "a:UserSetting/a:Name".into(),
+                    value: String::new(),
+                    expected: "a setting name".into(),
+                    position: s.position(),
+                });
+            }
+            settings.push((name.to_owned(), ad_text(s, "Value")?));
+        }
+    }
+    let mut errors = Vec::new();
+    if let Some(list) = opt_ad_child(el, "UserSettingErrors")? {
+        for e in &list.children {
+            if !e.is(ns::AUTODISCOVER, "UserSettingError") {
+                return Err(EwsProtoError::UnexpectedElement {
+                    parent: dn(list),
+                    found: dn(e),
+                    position: e.position(),
+                });
+            }
+            let Some(code) = read_code(e)? else {
+                // a setting "error" saying NoError is no error
+                continue;
+            };
+            errors.push(SettingError {
+                name: ad_text(e, "SettingName")?,
+                code,
+                message: ad_text(e, "ErrorMessage")?,
+            });
+        }
+    }
+    Ok(UserResult::Found { settings, errors })
+}
+
+/// Reads a `GetUserSettingsResponseMessage` (what [`get_user_settings_response`] writes): one
+/// [`UserResult`] per `UserResponse`, in the server's order (the order of the request's users).
+///
+/// Only `StringSetting` values are returned (a `Value` that is absent or nil reads as empty);
+/// settings of other types (URL, mailbox and protocol collections) are passed over.
+/// A SOAP fault is [`EwsProtoError::SoapFault`] with its `faultcode` and `faultstring`, and so
+/// is a `Response/ErrorCode` other than `NoError` (the whole request refused, as
+/// [`get_user_settings_error`] writes it) with that code and its `ErrorMessage`. An error code
+/// MS-OXWSADISC does not define is [`EwsProtoError::InvalidValue`].
+pub fn parse_get_user_settings_response(input: &[u8], limits: &Limits) -> Result<Vec<UserResult>> {
+    let root = xml::parse(input, limits)?;
+    let (_, body) = split_envelope(&root)?;
+    let msg = body_child(body)?;
+    if msg.is(ns::SOAP, "Fault") {
+        let text = |local: &str| {
+            msg.child("", local)
+                .map(|c| echo(c.text_trimmed()))
+                .unwrap_or_default()
+        };
+        return Err(EwsProtoError::SoapFault {
+            code: text("faultcode"),
+            message: text("faultstring"),
+        });
+    }
+    if !msg.is(ns::AUTODISCOVER, "GetUserSettingsResponseMessage") {
+        return Err(EwsProtoError::UnexpectedElement {
+            parent: dn(body),
+            found: dn(msg),
+            position: msg.position(),
+        });
+    }
+    let response = ad_child(msg, "Response")?;
+    if let Some(code) = read_code(response)? {
+        return Err(EwsProtoError::SoapFault {
+            code: code.as_str().to_owned(),
+            message: echo(&ad_text(response, "ErrorMessage")?),
+        });
+    }
+    let users = ad_child(response, "UserResponses")?;
+    users
+        .children
+        .iter()
+        .map(|u| {
+            if u.is(ns::AUTODISCOVER, "UserResponse") {
+                read_user_response(u)
+            } else {
+                Err(EwsProtoError::UnexpectedElement {
+                    parent: dn(users),
+                    found: dn(u),
+                    position: u.position(),
+                })
+            }
+        })
+        .collect()
 }
 
 // ----------------------------------------------------------------------
@@ -710,5 +976,265 @@ mod tests {
         let root = xml::parse(text.as_bytes(), &Limits::default()).expect("well-formed");
         let (_, body) = split_envelope(&root).expect("envelope");
         assert!(body.children[0].is(ns::AUTODISCOVER, "GetUserSettingsResponseMessage"));
+    }
+
+    // ------------------------------------------------------------------
+    // the client side: request writer and response reader
+    // ------------------------------------------------------------------
+
+    #[test]
+    fn request_writer_round_trips_through_the_server_reader_with_addresses_escaped() {
+        let users = [
+            "alice@contoso.example",
+            "o'brien&co<x>\"q\"@contoso.example",
+            "</a:Mailbox></a:User><a:User><a:Mailbox>mallory@contoso.example",
+        ];
+        let settings = ["ExternalEwsUrl", "InternalEwsUrl"];
+        let req = get_user_settings_request(&users, &settings);
+        let r = parse_soap_request(&req, &Limits::default()).expect("the server reads it");
+        assert_eq!(
+            r.requested_version.as_deref(),
+            Some(CLIENT_REQUESTED_VERSION)
+        );
+        assert_eq!(
+            r.operation,
+            SoapOperation::GetUserSettings {
+                users: users.iter().map(|u| (*u).to_owned()).collect(),
+                settings: settings.iter().map(|s| (*s).to_owned()).collect(),
+            },
+            "three users, each exactly as given: markup in an address stays text"
+        );
+        let text = String::from_utf8(req).expect("utf8");
+        assert!(text.contains(GET_USER_SETTINGS_ACTION), "{text}");
+        assert!(!text.contains("<x>"), "{text}");
+        // a character XML cannot carry does not make the request unreadable
+        let req = get_user_settings_request(&["a\u{1}b@contoso.example"], &settings);
+        let r = parse_soap_request(&req, &Limits::default()).expect("still well-formed");
+        let SoapOperation::GetUserSettings { users, .. } = r.operation;
+        assert_eq!(users, ["a\u{FFFD}b@contoso.example"]);
+    }
+
+    fn found(url: &str) -> UserResult {
+        UserResult::Found {
+            settings: vec![
+                ("ExternalEwsUrl".into(), url.into()),
+                ("InternalEwsUrl".into(), String::new()),
+                (
+                    "AutoDiscoverSMTPAddress".into(),
+                    "a&b@contoso.example".into(),
+                ),
+            ],
+            errors: vec![
+                SettingError {
+                    name: "AlternateMailboxes".into(),
+                    code: AutodiscoverCode::SettingIsNotAvailable,
+                    message: "This server has no value for AlternateMailboxes.".into(),
+                },
+                SettingError {
+                    name: "Bogus".into(),
+                    code: AutodiscoverCode::InvalidSetting,
+                    message: String::new(),
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn response_reader_round_trips_what_the_server_writes() {
+        let mut results = vec![
+            found("https://mail.contoso.example/EWS/Exchange.asmx?x=1&y=<2>"),
+            UserResult::Found {
+                settings: vec![],
+                errors: vec![],
+            },
+        ];
+        for code in AutodiscoverCode::ALL {
+            results.push(UserResult::Failed {
+                code,
+                message: format!("{code} for <nobody@contoso.example>"),
+            });
+        }
+        results.push(UserResult::Failed {
+            code: AutodiscoverCode::InvalidDomain,
+            message: String::new(),
+        });
+        let wire = get_user_settings_response(&results);
+        let back = parse_get_user_settings_response(&wire, &Limits::default()).expect("reads");
+        assert_eq!(back, results);
+        assert!(
+            parse_get_user_settings_response(&get_user_settings_response(&[]), &Limits::default())
+                .expect("reads")
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_whole_request_error_or_a_fault_is_a_soap_fault() {
+        let wire = get_user_settings_error(AutodiscoverCode::ServerBusy, "try again <later>");
+        assert_eq!(
+            parse_get_user_settings_response(&wire, &Limits::default()),
+            Err(EwsProtoError::SoapFault {
+                code: "ServerBusy".into(),
+                message: "try again <later>".into(),
+            })
+        );
+        let wire = soap_fault(&EwsProtoError::MissingSoapBody);
+        match parse_get_user_settings_response(&wire, &Limits::default()) {
+            Err(EwsProtoError::SoapFault { code, message }) => {
+                assert_eq!(code, "s:Client");
+                assert!(message.contains("soap:Body"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// An answer as Exchange Server 2016 writes it: its own prefixes, whitespace, a nil value,
+    /// a collection setting, a prefixed `i:type`.
+    const EXCHANGE_ANSWER: &str = r#"<?xml version="1.0" encoding="utf-8"?>
+<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:a="http://www.w3.org/2005/08/addressing">
+  <s:Header>
+    <a:Action s:mustUnderstand="1">http://schemas.microsoft.com/exchange/2010/Autodiscover/Autodiscover/GetUserSettingsResponse</a:Action>
+    <h:ServerVersionInfo xmlns:h="http://schemas.microsoft.com/exchange/2010/Autodiscover" xmlns:i="http://www.w3.org/2001/XMLSchema-instance">
+      <h:MajorVersion>15</h:MajorVersion>
+      <h:MinorVersion>1</h:MinorVersion>
+      <h:MajorBuildNumber>2507</h:MajorBuildNumber>
+      <h:MinorBuildNumber>6</h:MinorBuildNumber>
+      <h:Version>Exchange2015</h:Version>
+    </h:ServerVersionInfo>
+  </s:Header>
+  <s:Body>
+    <GetUserSettingsResponseMessage xmlns="http://schemas.microsoft.com/exchange/2010/Autodiscover">
+      <Response xmlns:i="http://www.w3.org/2001/XMLSchema-instance">
+        <ErrorCode>NoError</ErrorCode>
+        <ErrorMessage />
+        <UserResponses>
+          <UserResponse>
+            <ErrorCode>NoError</ErrorCode>
+            <ErrorMessage>No error.</ErrorMessage>
+            <RedirectTarget i:nil="true" />
+            <UserSettingErrors />
+            <UserSettings>
+              <UserSetting i:type="StringSetting">
+                <Name>ExternalEwsUrl</Name>
+                <Value>https://mail.contoso.com/EWS/Exchange.asmx</Value>
+              </UserSetting>
+              <UserSetting i:type="WebClientUrlCollectionSetting">
+                <Name>ExternalWebClientUrls</Name>
+                <WebClientUrls><WebClientUrl><AuthenticationMethods>Fba</AuthenticationMethods><Url>https://mail.contoso.com/owa/</Url></WebClientUrl></WebClientUrls>
+              </UserSetting>
+              <UserSetting xmlns:x="http://schemas.microsoft.com/exchange/2010/Autodiscover" i:type="x:StringSetting">
+                <Name>InternalEwsUrl</Name>
+                <Value i:nil="true" />
+              </UserSetting>
+            </UserSettings>
+          </UserResponse>
+          <UserResponse>
+            <ErrorCode>InvalidUser</ErrorCode>
+            <ErrorMessage>Invalid user: 'nobody@contoso.com'</ErrorMessage>
+            <RedirectTarget i:nil="true" />
+            <UserSettingErrors />
+            <UserSettings />
+          </UserResponse>
+        </UserResponses>
+      </Response>
+    </GetUserSettingsResponseMessage>
+  </s:Body>
+</s:Envelope>"#;
+
+    #[test]
+    fn reads_exchanges_own_answer() {
+        let r = parse_get_user_settings_response(EXCHANGE_ANSWER.as_bytes(), &Limits::default())
+            .expect("reads");
+        assert_eq!(
+            r,
+            [
+                UserResult::Found {
+                    settings: vec![
+                        (
+                            "ExternalEwsUrl".into(),
+                            "https://mail.contoso.com/EWS/Exchange.asmx".into()
+                        ),
+                        ("InternalEwsUrl".into(), String::new()),
+                    ],
+                    errors: vec![],
+                },
+                UserResult::Failed {
+                    code: AutodiscoverCode::InvalidUser,
+                    message: "Invalid user: 'nobody@contoso.com'".into(),
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_get_user_settings_answer_each_with_its_reason() {
+        let ok =
+            String::from_utf8(get_user_settings_response(&[found("https://x/EWS")])).expect("utf8");
+        let cases: Vec<(String, &str)> = vec![
+            (
+                ok.replace("<ErrorCode>InvalidSetting", "<ErrorCode>Whatever"),
+                "has the invalid value \"Whatever\"",
+            ),
+            (
+                ok.replacen("<ErrorCode>NoError</ErrorCode>", "", 1),
+                "missing the required element ErrorCode",
+            ),
+            (
+                ok.replace("<UserResponses>", "<UserResponses><Other/>"),
+                "unexpected element a:Other",
+            ),
+            (
+                ok.replace("<Name>ExternalEwsUrl</Name>", ""),
+                "missing the required element Name",
+            ),
+            (
+                ok.replace("<UserSettings>", "<UserSettings><Stray/>"),
+                "unexpected element a:Stray",
+            ),
+            (
+                ok.replace("<UserSettingErrors>", "<UserSettingErrors><Stray/>"),
+                "unexpected element a:Stray",
+            ),
+            (
+                ok.replace(
+                    "<ErrorMessage/><UserResponses>",
+                    "<ErrorMessage/><UserResponses/><UserResponses>",
+                ),
+                "appears more than once",
+            ),
+            (
+                ok.replace("GetUserSettingsResponseMessage", "GetDomainSettingsResponseMessage"),
+                "unexpected element a:GetDomainSettingsResponseMessage",
+            ),
+            (
+                r#"<!DOCTYPE x [<!ENTITY e "e">]><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"/>"#.into(),
+                "DOCTYPE",
+            ),
+            ("<html>502 Bad Gateway</html>".into(), "expected soap:Envelope"),
+        ];
+        for (input, want) in cases {
+            assert_ne!(input, ok, "the case changed nothing: {want}");
+            let e = parse_get_user_settings_response(input.as_bytes(), &Limits::default())
+                .expect_err(want);
+            assert!(e.to_string().contains(want), "{want:?} not in {e}");
+        }
+        // the caller's size bound holds
+        let small = Limits {
+            max_input_bytes: 100,
+            ..Limits::default()
+        };
+        assert!(matches!(
+            parse_get_user_settings_response(ok.as_bytes(), &small),
+            Err(EwsProtoError::InputTooLarge { limit: 100, .. })
+        ));
+    }
+
+    #[test]
+    fn codes_read_as_written() {
+        for code in AutodiscoverCode::ALL {
+            assert_eq!(code.as_str().parse::<AutodiscoverCode>(), Ok(code));
+        }
+        assert!("NoError".parse::<AutodiscoverCode>().is_err());
+        assert!("invaliduser".parse::<AutodiscoverCode>().is_err());
     }
 }

@@ -5,7 +5,10 @@
 //! Names: Skype Online gets its users from directory synchronization and licensing, which
 //! OpenHybrid does not emulate; homing a user here is therefore `Enable-CsUser` (the Skype Server
 //! cmdlet that homes a user, with `-SipAddress`), extended with the mailbox mapping
-//! (`-PrimarySmtpAddress`, `-ExchangeEwsUrl`, which stands in for Autodiscover). `Get-CsOutbox`,
+//! (`-PrimarySmtpAddress`, and an optional `-ExchangeEwsUrl` that overrides Autodiscover for the
+//! user). Where EWS is comes from Exchange Autodiscover otherwise, at the tenant's
+//! `Set-CsOAuthConfiguration -ExchangeAutodiscoverUrl` (`Get-CsOAuthConfiguration` shows it), as
+//! in Skype for Business. `Get-CsOutbox`,
 //! `Resume-CsOutbox`, `Get-CsPresenceEvents`, `Get-CsPresenceSubscription`,
 //! `Update-CsPresenceSubscription`, `Get-CsVerifyKey` and `Set|Get|Remove-CsHostOverride` (a
 //! stand-in for DNS: where to connect for a host name) are OpenHybrid's own.
@@ -74,6 +77,11 @@ pub const CMDLETS: &[(&str, &[&str])] = &[
         "Test-OAuthConnectivity",
         &["Service", "TargetUri", "Mailbox", "Verbose"],
     ),
+    ("Get-CsOAuthConfiguration", &["Identity"]),
+    (
+        "Set-CsOAuthConfiguration",
+        &["Identity", "ExchangeAutodiscoverUrl"],
+    ),
 ];
 
 const IGNORED: &[&str] = &["Verbose", "ErrorAction", "WarningAction", "WhatIf", "Force"];
@@ -107,6 +115,11 @@ fn check_url(u: &str) -> Result<(), SkypeError> {
     Ok(())
 }
 
+/// A string parameter that clears a value: `$null`, empty, or the text `$null`.
+fn clears(v: Option<&str>) -> bool {
+    v.is_none_or(|s| s.is_empty() || s.eq_ignore_ascii_case("$null"))
+}
+
 fn check_smtp(s: &str) -> Result<String, SkypeError> {
     let t = s
         .trim()
@@ -132,13 +145,23 @@ fn check_smtp(s: &str) -> Result<String, SkypeError> {
 
 impl Skype {
     fn user_view(&self, u: &User, global_history: bool, policy: Option<&ArchivingPolicy>) -> Value {
+        // where the user's EWS URL comes from: its own (explicit), Autodiscover, or nowhere yet
+        let (ews_url_source, discovered) = match &u.exchange_ews_url {
+            Some(_) => ("Explicit", None),
+            None if self.autodiscover_url().is_some() => {
+                ("Autodiscover", self.discovered_ews_url(u))
+            }
+            None => ("NotConfigured", None),
+        };
         json!({
             "Identity": u.user_principal_name,
             "UserPrincipalName": u.user_principal_name,
             "SipAddress": sip_uri(&u.sip_address),
             "DisplayName": u.display_name,
             "PrimarySmtpAddress": u.primary_smtp_address,
-            "ExchangeEwsUrl": u.exchange_ews_url,
+            "ExchangeEwsUrl": u.exchange_ews_url.clone().unwrap_or_default(),
+            "EwsUrlSource": ews_url_source,
+            "DiscoveredEwsUrl": discovered,
             "HostingProvider": "sipfed.online.lync.com",
             "EnterpriseVoiceEnabled": u.enterprise_voice_enabled,
             "HostedVoiceMail": u.hosted_voice_mail,
@@ -225,8 +248,10 @@ impl Skype {
                     &p.str("PrimarySmtpAddress")?
                         .unwrap_or_else(|| identity.clone()),
                 )?;
-                let url = p.req("ExchangeEwsUrl")?;
-                check_url(&url)?;
+                let url = p.str("ExchangeEwsUrl")?.filter(|u| !clears(Some(u)));
+                if let Some(u) = &url {
+                    check_url(u)?;
+                }
                 let display = p
                     .str("DisplayName")?
                     .unwrap_or_else(|| sip.split('@').next().unwrap_or_default().to_owned());
@@ -266,6 +291,7 @@ impl Skype {
                     .db
                     .call(move |c| db::delete_user(c, &sip))
                     .await?;
+                self.forget_ews_url(&u.sip_address);
                 Ok(vec![])
             }
             "Get-CsOnlineUser" => {
@@ -286,15 +312,21 @@ impl Skype {
                 if let Some(s) = p.str("PrimarySmtpAddress")? {
                     u.primary_smtp_address = check_smtp(&s)?;
                 }
-                if let Some(url) = p.str("ExchangeEwsUrl")? {
-                    check_url(&url)?;
-                    u.exchange_ews_url = url;
+                if p.has("ExchangeEwsUrl") {
+                    // `-ExchangeEwsUrl $null` (or '') goes back to Autodiscover
+                    let url = p.str("ExchangeEwsUrl")?;
+                    u.exchange_ews_url = if clears(url.as_deref()) { None } else { url };
+                    if let Some(url) = &u.exchange_ews_url {
+                        check_url(url)?;
+                    }
                 }
                 if let Some(d) = p.str("DisplayName")? {
                     u.display_name = d;
                 }
                 let u2 = u.clone();
                 self.inner.db.call(move |c| db::update_user(c, &u2)).await?;
+                // a new address or URL: what was discovered for the user may no longer hold
+                self.forget_ews_url(&u.sip_address);
                 self.inner.outbox_wake.notify_one();
                 self.views(vec![u]).await
             }
@@ -555,10 +587,54 @@ impl Skype {
                         "Skype tests -Service EWS (flow F1); -Service Generic is Exchange's side",
                     ).into());
                 }
-                let target = p.req("TargetUri")?;
-                check_url(&target)?;
+                // without -TargetUri: the mailbox's EWS URL as Skype finds it (explicit, or
+                // through Autodiscover)
+                let target = p.str("TargetUri")?.filter(|t| !t.is_empty());
+                if let Some(t) = &target {
+                    check_url(t)?;
+                }
                 let mailbox = check_smtp(&p.req("Mailbox")?)?;
-                self.test_oauth_connectivity(&target, &mailbox).await
+                self.test_oauth_connectivity(target.as_deref(), &mailbox)
+                    .await
+            }
+            "Get-CsOAuthConfiguration" => {
+                if let Some(id) = p.str("Identity")?
+                    && !id.eq_ignore_ascii_case("Global")
+                {
+                    return Err(SkypeError::NotFound(format!(
+                        "no OAuth configuration \"{}\": there is one, Global",
+                        id.chars().take(80).collect::<String>()
+                    )));
+                }
+                Ok(vec![self.oauth_configuration_view()])
+            }
+            "Set-CsOAuthConfiguration" => {
+                if let Some(id) = p.str("Identity")?
+                    && !id.eq_ignore_ascii_case("Global")
+                {
+                    return Err(p
+                        .bad("Identity", "there is one OAuth configuration: Global")
+                        .into());
+                }
+                if !p.has("ExchangeAutodiscoverUrl") {
+                    return Err(SkypeError::MissingParameter {
+                        cmdlet: p.cmdlet().to_owned(),
+                        param: "ExchangeAutodiscoverUrl",
+                    });
+                }
+                let given = p.str("ExchangeAutodiscoverUrl")?;
+                let url = if clears(given.as_deref()) {
+                    None
+                } else {
+                    Some(
+                        crate::autodiscover::check_autodiscover_url(
+                            given.as_deref().unwrap_or_default(),
+                        )
+                        .map_err(|why| p.bad("ExchangeAutodiscoverUrl", why))?,
+                    )
+                };
+                self.set_autodiscover_url(url).await?;
+                Ok(vec![self.oauth_configuration_view()])
             }
             _ => Err(SkypeError::UnknownCmdlet((*name).to_owned())),
         }
@@ -574,6 +650,15 @@ impl Skype {
             );
         }
         v
+    }
+
+    fn oauth_configuration_view(&self) -> Value {
+        json!({
+            "Identity": "Global",
+            "ServiceName": s2s_proto::principal::SKYPE_APP_ID,
+            "Realm": self.inner.cfg.realm,
+            "ExchangeAutodiscoverUrl": self.autodiscover_url().unwrap_or_default(),
+        })
     }
 
     async fn set_global_history(&self, on: bool) -> Result<Vec<Value>, SkypeError> {
@@ -592,10 +677,12 @@ impl Skype {
         ])
     }
 
-    /// `Test-OAuthConnectivity -Service EWS`: challenge, token, call, each with its result.
+    /// `Test-OAuthConnectivity -Service EWS`: where EWS is (`-TargetUri`, or as Skype finds it
+    /// for the mailbox: its explicit URL or Autodiscover, asked now), challenge, token, call,
+    /// each with its result.
     pub async fn test_oauth_connectivity(
         &self,
-        target_uri: &str,
+        target_uri: Option<&str>,
         mailbox: &str,
     ) -> Result<Vec<Value>, SkypeError> {
         let mb = mailbox.to_owned();
@@ -613,7 +700,7 @@ impl Skype {
             user_principal_name: mailbox.to_owned(),
             display_name: mailbox.to_owned(),
             primary_smtp_address: mailbox.to_owned(),
-            exchange_ews_url: target_uri.to_owned(),
+            exchange_ews_url: target_uri.map(str::to_owned),
             enterprise_voice_enabled: false,
             hosted_voice_mail: false,
             enable_server_conversation_history: None,
@@ -629,8 +716,35 @@ impl Skype {
             json!({"Task": task, "Stage": stage, "ResultType": result, "Detail": detail, "Identity": Value::Null})
         };
         let skipped = |stage: &str, task: &str| json!({"Task": task, "Stage": stage, "ResultType": "Skipped", "Detail": "an earlier stage failed", "Identity": Value::Null});
-        let t = self.target(target_uri)?;
         let mut out = Vec::new();
+        const FIND: &str = "Finding the EWS URL of the mailbox";
+        let found = match target_uri {
+            Some(u) => Ok((u.to_owned(), format!("{u} (given by -TargetUri)"))),
+            None => self
+                .ews_url(&user, true)
+                .await
+                .map(|u| (u.url().to_owned(), u.describe())),
+        };
+        let url = match found {
+            Ok((url, detail)) => {
+                out.push(row("EwsUrl", FIND, Ok(detail)));
+                url
+            }
+            Err(e) => {
+                out.push(row("EwsUrl", FIND, Err(e.to_string())));
+                out.push(skipped(
+                    "Challenge",
+                    "Checking the 401 challenge for realm discovery",
+                ));
+                out.push(skipped(
+                    "Token",
+                    "Getting an actor token from the token service",
+                ));
+                out.push(skipped("Call", "Checking EWS API Call Under Oauth"));
+                return Ok(out);
+            }
+        };
+        let t = self.target(&url)?;
         let d = self.discover(&t, true).await;
         let d = match d {
             Ok(d) => {

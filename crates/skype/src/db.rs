@@ -115,6 +115,37 @@ CREATE INDEX presence_events_verdict ON presence_events (verdict, id);
 CREATE INDEX presence_events_source ON presence_events (verdict, source, user_sip, time);
 "#,
     },
+    // Exchange Autodiscover: a user's EWS URL becomes optional (NULL: discovered through the
+    // tenant's Autodiscover URL; existing rows keep theirs as an explicit override), and the
+    // tenant-wide OAuth configuration (Set-CsOAuthConfiguration) holds the Autodiscover URL.
+    Migration {
+        version: 3,
+        sql: r#"
+CREATE TABLE users_v3 (
+    sip TEXT PRIMARY KEY,
+    upn TEXT NOT NULL,
+    display_name TEXT NOT NULL,
+    smtp TEXT NOT NULL,
+    ews_url TEXT,
+    enterprise_voice INTEGER NOT NULL DEFAULT 0,
+    hosted_voicemail INTEGER NOT NULL DEFAULT 0,
+    server_history INTEGER,
+    archiving_policy TEXT,
+    presence TEXT NOT NULL DEFAULT 'Available',
+    presence_changed INTEGER NOT NULL DEFAULT 0,
+    created INTEGER NOT NULL
+);
+INSERT INTO users_v3 (sip, upn, display_name, smtp, ews_url, enterprise_voice, hosted_voicemail, server_history, archiving_policy, presence, presence_changed, created)
+    SELECT sip, upn, display_name, smtp, NULLIF(ews_url, ''), enterprise_voice, hosted_voicemail, server_history, archiving_policy, presence, presence_changed, created FROM users;
+DROP TABLE users;
+ALTER TABLE users_v3 RENAME TO users;
+CREATE TABLE oauth_configuration (
+    identity TEXT PRIMARY KEY CHECK (identity = 'Global'),
+    exchange_autodiscover_url TEXT
+);
+INSERT INTO oauth_configuration (identity, exchange_autodiscover_url) VALUES ('Global', NULL);
+"#,
+    },
 ];
 
 /// Accepted presence events kept (the newest).
@@ -135,7 +166,9 @@ pub struct User {
     pub user_principal_name: String,
     pub display_name: String,
     pub primary_smtp_address: String,
-    pub exchange_ews_url: String,
+    /// The EWS URL set for this user (`-ExchangeEwsUrl`), which overrides Autodiscover; None:
+    /// discovered through the tenant's Autodiscover URL (`Set-CsOAuthConfiguration`).
+    pub exchange_ews_url: Option<String>,
     pub enterprise_voice_enabled: bool,
     pub hosted_voice_mail: bool,
     /// None: follows the Global conversation-history configuration.
@@ -287,6 +320,26 @@ pub fn put_policy(c: &Connection, p: &ArchivingPolicy) -> Result<(), SkypeError>
         "INSERT INTO archiving_policies (name, archive_internal, archive_external) VALUES (?1, ?2, ?3) \
          ON CONFLICT(name) DO UPDATE SET archive_internal = excluded.archive_internal, archive_external = excluded.archive_external",
         params![p.identity, p.archive_internal, p.archive_external],
+    )?;
+    Ok(())
+}
+
+/// The tenant's Exchange Autodiscover URL (`Set-CsOAuthConfiguration -ExchangeAutodiscoverUrl`).
+pub fn autodiscover_url(c: &mut Connection) -> Result<Option<String>, SkypeError> {
+    Ok(c.query_row(
+        "SELECT exchange_autodiscover_url FROM oauth_configuration WHERE identity = 'Global'",
+        [],
+        |r| r.get::<_, Option<String>>(0),
+    )
+    .optional()?
+    .flatten())
+}
+
+pub fn set_autodiscover_url(c: &Connection, url: Option<&str>) -> Result<(), SkypeError> {
+    c.execute(
+        "INSERT INTO oauth_configuration (identity, exchange_autodiscover_url) VALUES ('Global', ?1) \
+         ON CONFLICT(identity) DO UPDATE SET exchange_autodiscover_url = excluded.exchange_autodiscover_url",
+        [url],
     )?;
     Ok(())
 }
@@ -795,6 +848,60 @@ mod tests {
                 presence_events(c, None, 100)?.len() as i64,
                 REFUSALS_RECORDED_PER_WINDOW + 2
             );
+            Ok(())
+        })
+        .unwrap();
+    }
+
+    /// A database of the previous version keeps its users' EWS URLs (explicit overrides now),
+    /// and a user without one can be stored after the migration.
+    #[test]
+    fn migration_3_keeps_existing_ews_urls_and_allows_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("skype.sqlite");
+        {
+            let db = store::Db::open(&path, &MIGRATIONS[..2]).unwrap();
+            db.call_blocking(|c| -> Result<(), SkypeError> {
+                c.execute(
+                    "INSERT INTO users (sip, upn, display_name, smtp, ews_url, server_history, archiving_policy, presence_changed, created) \
+                     VALUES ('a@x.example', 'a@x.example', 'a', 'a@x.example', 'https://mail.x.example/EWS/Exchange.asmx', 1, 'ArchiveAll', 5, 7)",
+                    [],
+                )?;
+                Ok(())
+            })
+            .unwrap();
+        }
+        let db = store::Db::open(&path, MIGRATIONS).unwrap();
+        db.call_blocking(|c| -> Result<(), SkypeError> {
+            let a = user(c, "a@x.example")?.expect("kept");
+            assert_eq!(
+                a.exchange_ews_url.as_deref(),
+                Some("https://mail.x.example/EWS/Exchange.asmx")
+            );
+            assert_eq!(a.enable_server_conversation_history, Some(true));
+            assert_eq!(a.archiving_policy.as_deref(), Some("ArchiveAll"));
+            assert_eq!(a.presence_changed, 5);
+            let b = User {
+                sip_address: "b@x.example".into(),
+                exchange_ews_url: None,
+                ..a.clone()
+            };
+            insert_user(c, &b, 9)?;
+            assert_eq!(
+                user(c, "b@x.example")?.expect("stored").exchange_ews_url,
+                None
+            );
+            assert_eq!(autodiscover_url(c)?, None);
+            set_autodiscover_url(
+                c,
+                Some("https://mail.x.example/autodiscover/autodiscover.svc"),
+            )?;
+            assert_eq!(
+                autodiscover_url(c)?.as_deref(),
+                Some("https://mail.x.example/autodiscover/autodiscover.svc")
+            );
+            set_autodiscover_url(c, None)?;
+            assert_eq!(autodiscover_url(c)?, None);
             Ok(())
         })
         .unwrap();

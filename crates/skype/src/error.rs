@@ -68,7 +68,13 @@ pub enum SkypeError {
     },
     /// A network-level failure (connect, timeout, TLS, reading the body).
     #[error("calling {url}: {why}")]
-    Unreachable { url: String, why: String },
+    Unreachable {
+        url: String,
+        why: String,
+        /// No connection could be made at all (refused, no route, name not resolved, connect
+        /// timeout), as opposed to a failure on a connection that was made.
+        connect: bool,
+    },
     /// An HTTP status from a peer that is neither success nor a modelled refusal.
     #[error("{url} answered HTTP {status}: {detail}")]
     HttpStatus {
@@ -95,6 +101,55 @@ pub enum SkypeError {
     /// A push-notification callback whose token was refused (F2).
     #[error("{0}")]
     CallbackRefused(String),
+    /// A user has no explicit EWS URL, and no Autodiscover URL is configured to discover one.
+    #[error(
+        "sip:{user} has no EWS URL: run 'Set-CsOAuthConfiguration -ExchangeAutodiscoverUrl https://<Exchange host>/autodiscover/autodiscover.svc' \
+         so that Skype discovers it through Exchange Autodiscover, or set it for this user with \
+         'Set-CsUser -Identity sip:{user} -ExchangeEwsUrl https://<Exchange host>/EWS/Exchange.asmx'"
+    )]
+    NoEwsUrl { user: String },
+    /// Exchange Autodiscover refused the token (401 with the x-ms-diagnostics reason).
+    #[error("Exchange Autodiscover ({url}) refused the token (HTTP 401): {diagnostics}")]
+    AutodiscoverRefused {
+        url: String,
+        diagnostics: String,
+        invalid_token: bool,
+    },
+    /// Exchange Autodiscover answered InvalidUser or InvalidDomain for the user's address: it
+    /// knows no mailbox (or not the domain) by that address.
+    #[error(
+        "Exchange Autodiscover ({url}) has no mailbox for sip:{user}: {code} for {smtp}: {message}; \
+         check the user's -PrimarySmtpAddress (Set-CsUser), or give its EWS URL with -ExchangeEwsUrl"
+    )]
+    AutodiscoverUnknownUser {
+        url: String,
+        user: String,
+        smtp: String,
+        code: String,
+        message: String,
+    },
+    /// Exchange Autodiscover found the user but gave no usable EWS URL (neither ExternalEwsUrl
+    /// nor InternalEwsUrl, or not an http(s) URL).
+    #[error("Exchange Autodiscover ({url}) gave no EWS URL for sip:{user}: {why}")]
+    AutodiscoverNoEwsUrl {
+        url: String,
+        user: String,
+        why: String,
+    },
+    /// Exchange Autodiscover failed the request with an error code: for the whole request
+    /// (`Response/ErrorCode`, or a SOAP fault), or for the user with a code other than
+    /// InvalidUser/InvalidDomain (ServerBusy, a redirection, …).
+    #[error("Exchange Autodiscover ({url}) answered {code}: {message}")]
+    AutodiscoverFailed {
+        url: String,
+        code: String,
+        message: String,
+    },
+    /// Exchange Autodiscover's answer could not be read as a GetUserSettings response.
+    #[error(
+        "Exchange Autodiscover ({url}) answered something that is not a GetUserSettings response: {why}"
+    )]
+    AutodiscoverUnreadable { url: String, why: String },
 }
 
 /// How the outbox treats a delivery failure.
@@ -127,6 +182,7 @@ impl SkypeError {
             | BadParameter { .. } => 400,
             Unauthorized | CallbackRefused(_) => 401,
             TooLarge(_) => 413,
+            NoEwsUrl { .. } => 409,
             NotFound(_) => 404,
             Conflict(_) => 409,
             Discovery { .. }
@@ -135,7 +191,12 @@ impl SkypeError {
             | HttpStatus { .. }
             | ExchangeRefused { .. }
             | Ews { .. }
-            | EwsProto(_) => 502,
+            | EwsProto(_)
+            | AutodiscoverRefused { .. }
+            | AutodiscoverUnknownUser { .. }
+            | AutodiscoverNoEwsUrl { .. }
+            | AutodiscoverFailed { .. }
+            | AutodiscoverUnreadable { .. } => 502,
             Io { .. } | Store(_) | Key(_) | Config(_) => 500,
         }
     }
@@ -152,13 +213,19 @@ impl SkypeError {
             NotFound(_) => "ObjectNotFound",
             Conflict(_) => "ResourceExists",
             Unauthorized | CallbackRefused(_) => "SecurityError",
+            NoEwsUrl { .. } => "InvalidOperation",
             Discovery { .. }
             | TokenRefused { .. }
             | Unreachable { .. }
             | HttpStatus { .. }
             | ExchangeRefused { .. }
             | Ews { .. }
-            | EwsProto(_) => "ConnectionError",
+            | EwsProto(_)
+            | AutodiscoverRefused { .. }
+            | AutodiscoverUnknownUser { .. }
+            | AutodiscoverNoEwsUrl { .. }
+            | AutodiscoverFailed { .. }
+            | AutodiscoverUnreadable { .. } => "ConnectionError",
             Io { .. } | Store(_) | Key(_) | Config(_) => "NotSpecified",
         }
     }
@@ -183,6 +250,17 @@ impl SkypeError {
                 }
             }
             Discovery { .. } | ExchangeRefused { .. } => FailureClass::Refused,
+            // an administrator fixes these (the tenant's or the user's configuration, the
+            // trust, the user's address in Exchange)
+            NoEwsUrl { .. }
+            | AutodiscoverRefused { .. }
+            | AutodiscoverUnknownUser { .. }
+            | AutodiscoverNoEwsUrl { .. } => FailureClass::Refused,
+            AutodiscoverFailed { code, .. } => match code.as_str() {
+                "ServerBusy" | "InternalServerError" => FailureClass::Transient,
+                _ => FailureClass::Refused,
+            },
+            AutodiscoverUnreadable { .. } => FailureClass::Transient,
             Ews { code, .. } => match code.as_str() {
                 "ErrorServerBusy"
                 | "ErrorTimeoutExpired"

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::Skype;
+use crate::autodiscover::EwsUrl;
 use crate::db::User;
 use crate::error::SkypeError;
 use crate::tokens::{MAX_RESPONSE_BYTES, Target, read_capped, unreachable};
@@ -186,17 +187,67 @@ fn is_ok(m: &ResponseMessage) -> bool {
     m.code == "NoError"
 }
 
+/// What a 401 from Exchange said.
+pub(crate) struct Refusal {
+    /// The `x-ms-diagnostics` reason, else the start of the body.
+    pub diagnostics: String,
+    /// `WWW-Authenticate` says `invalid_token` (a fresh token may be accepted).
+    pub invalid_token: bool,
+}
+
+/// Reads a 401 from Exchange (EWS or Autodiscover): its reason, and whether a fresh token may
+/// help.
+pub(crate) async fn refusal(r: reqwest::Response, url: &str) -> Refusal {
+    let diagnostics = r
+        .headers()
+        .get("x-ms-diagnostics")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let invalid_token = r
+        .headers()
+        .get_all("www-authenticate")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("invalid_token"));
+    let diagnostics = match diagnostics {
+        Some(d) => d,
+        None => {
+            let text = read_capped(r, 64 << 10, url).await.unwrap_or_default();
+            String::from_utf8_lossy(&text).chars().take(300).collect()
+        }
+    };
+    Refusal {
+        diagnostics,
+        invalid_token,
+    }
+}
+
 impl Skype {
-    /// One EWS request as `user`. A 401 saying `invalid_token` is retried once with a fresh
-    /// discovery and actor token; any other 401 is a refusal with Exchange's reason.
+    /// One EWS request as `user`, at the user's EWS URL (explicit, or discovered through
+    /// Autodiscover). A 401 saying `invalid_token` is retried once with a fresh discovery and
+    /// actor token; any other 401 is a refusal with Exchange's reason. A discovered URL that
+    /// cannot be connected to is forgotten, so that the next call discovers it again.
     pub(crate) async fn ews_call(
         &self,
         user: &User,
         op: &str,
         body: &str,
     ) -> Result<Vec<ResponseMessage>, SkypeError> {
-        let t = self.target(&user.exchange_ews_url)?;
-        self.ews_call_at(&t, user, op, body).await
+        let url = self.ews_url(user, false).await?;
+        let t = self.target(url.url())?;
+        let r = self.ews_call_at(&t, user, op, body).await;
+        if let EwsUrl::Discovered { url, .. } = &url
+            && let Err(SkypeError::Unreachable {
+                url: at,
+                connect: true,
+                ..
+            }) = &r
+            && *at == t.connect
+            && self.forget_ews_url(&user.sip_address)
+        {
+            tracing::info!(user = %user.sip_address, ews_url = %url, "the discovered EWS URL cannot be connected to; it will be discovered again");
+        }
+        r
     }
 
     pub(crate) async fn ews_call_at(
@@ -223,29 +274,17 @@ impl Skype {
                 .map_err(|e| unreachable(&t.connect, e))?;
             let status = r.status().as_u16();
             if status == 401 {
-                let diagnostics = r
-                    .headers()
-                    .get("x-ms-diagnostics")
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned);
-                let invalid_token = r
-                    .headers()
-                    .get_all("www-authenticate")
-                    .iter()
-                    .filter_map(|v| v.to_str().ok())
-                    .any(|v| v.contains("invalid_token"));
-                let text = read_capped(r, 64 << 10, &t.connect)
-                    .await
-                    .unwrap_or_default();
+                let Refusal {
+                    diagnostics,
+                    invalid_token,
+                } = refusal(r, &t.connect).await;
                 if invalid_token && !fresh {
                     self.forget(t, &resource);
                     fresh = true;
                     continue;
                 }
                 return Err(SkypeError::ExchangeRefused {
-                    diagnostics: diagnostics.unwrap_or_else(|| {
-                        String::from_utf8_lossy(&text).chars().take(300).collect()
-                    }),
+                    diagnostics,
                     invalid_token,
                 });
             }

@@ -1,12 +1,18 @@
 //! The Skype for Business Online partner service (application `00000004-0000-0ff1-ce00-000000000000`).
 //!
-//! * **Users homed here** (`users`): SIP address, the mailbox they map to (SMTP address and the
-//!   on-premises EWS URL), Cloud Voicemail, server-side conversation history, an archiving
-//!   policy, presence. Managed with cmdlets in the style of Skype Online (`admin`).
+//! * **Users homed here** (`users`): SIP address, the mailbox they map to (SMTP address, and an
+//!   on-premises EWS URL when one is set for the user), Cloud Voicemail, server-side conversation
+//!   history, an archiving policy, presence. Managed with cmdlets in the style of Skype Online
+//!   (`admin`).
+//! * **Where EWS is** (`autodiscover`): the user's own `-ExchangeEwsUrl` when set (an override),
+//!   otherwise Exchange Autodiscover (SOAP `GetUserSettings` at the tenant's
+//!   `Set-CsOAuthConfiguration -ExchangeAutodiscoverUrl`, authenticated as EWS is), the answer
+//!   kept in memory for an hour.
 //! * **F1** (`tokens`, `ews`): a client assertion signed with Skype's own key buys an actor token
 //!   for `00000002-…/<exchange host>@<realm>` (cached until 5 minutes before it expires); every
 //!   EWS call carries a fresh unsigned outer token naming the user. Exchange's realm is discovered
-//!   from its 401 challenge (`trusted_issuers`), the audience host from the EWS URL.
+//!   from its 401 challenge (`trusted_issuers`), the audience host from the EWS (or
+//!   Autodiscover) URL.
 //! * **Verify 1** (`features::greeting`): WAV greetings into `Um.CustomGreetings.External|Oof`.
 //! * **Verify 2 and 3** (`features::conversation`, `outbox`): conversation history and archived
 //!   IM, written through a durable outbox (see "Nothing lost" below).
@@ -35,6 +41,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+mod autodiscover;
 pub mod client;
 mod db;
 pub mod error;
@@ -133,6 +140,10 @@ pub(crate) struct Inner {
     pub tokens: tokens::TokenCache,
     pub verify: Mutex<presence::VerifyCache>,
     pub overrides: RwLock<HashMap<String, String>>,
+    /// The tenant's Exchange Autodiscover URL (`Set-CsOAuthConfiguration`), as stored.
+    pub autodiscover: RwLock<Option<String>>,
+    /// EWS URLs discovered through Autodiscover, by user.
+    pub ews_urls: Mutex<autodiscover::EwsUrlCache>,
     pub outbox_wake: tokio::sync::Notify,
     pub subscription_wake: tokio::sync::Notify,
     pub background: AtomicBool,
@@ -236,6 +247,7 @@ impl Skype {
             None => store::Db::open_in_memory(db::MIGRATIONS)?,
         };
         let overrides = db.call_blocking(db::host_overrides)?;
+        let autodiscover = db.call_blocking(db::autodiscover_url)?;
         let mut builder = reqwest::Client::builder()
             .connect_timeout(std::time::Duration::from_secs(5))
             .timeout(std::time::Duration::from_secs(20))
@@ -260,6 +272,8 @@ impl Skype {
                 tokens: tokens::TokenCache::default(),
                 verify: Mutex::new(presence::VerifyCache::default()),
                 overrides: RwLock::new(overrides),
+                autodiscover: RwLock::new(autodiscover),
+                ews_urls: Mutex::new(autodiscover::EwsUrlCache::default()),
                 outbox_wake: tokio::sync::Notify::new(),
                 subscription_wake: tokio::sync::Notify::new(),
                 background: AtomicBool::new(false),

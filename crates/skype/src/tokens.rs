@@ -73,6 +73,7 @@ pub async fn read_capped(
         tlskit::CappedReadError::Read(e) => SkypeError::Unreachable {
             url: url.to_owned(),
             why: format!("reading the response: {e}"),
+            connect: false,
         },
     })
 }
@@ -88,6 +89,7 @@ pub fn unreachable(url: &str, e: reqwest::Error) -> SkypeError {
     SkypeError::Unreachable {
         url: url.to_owned(),
         why,
+        connect: e.is_connect(),
     }
 }
 

@@ -994,17 +994,39 @@ async fn test_oauth_connectivity_reports_each_stage() {
     assert_eq!(
         stages,
         [
+            ("EwsUrl", "Success"),
             ("Challenge", "Success"),
             ("Token", "Success"),
             ("Call", "Success")
         ],
         "{out:?}"
     );
+    assert_eq!(
+        out[0]["Detail"],
+        format!("{EWS_URL} (given by -TargetUri)").as_str()
+    );
+    assert!(
+        out[1]["Detail"]
+            .as_str()
+            .unwrap()
+            .contains(&env.lab.info.realm)
+    );
+    // without -TargetUri: the mailbox's own URL, said to be explicit
+    let out = env
+        .admin
+        .run(
+            "Test-OAuthConnectivity",
+            json!({"Service": "EWS", "Mailbox": ALICE}),
+        )
+        .await
+        .unwrap();
+    assert!(out.iter().all(|r| r["ResultType"] == "Success"), "{out:?}");
     assert!(
         out[0]["Detail"]
             .as_str()
             .unwrap()
-            .contains(&env.lab.info.realm)
+            .starts_with(&format!("{EWS_URL} (explicit")),
+        "{out:?}"
     );
     // a host that is not among Exchange's ServicePrincipalNames: the token stage names it
     env.admin
@@ -1019,16 +1041,16 @@ async fn test_oauth_connectivity_reports_each_stage() {
         .run("Test-OAuthConnectivity", json!({"Service": "EWS", "TargetUri": "http://legacy.contoso.example/EWS/Exchange.asmx", "Mailbox": ALICE}))
         .await
         .unwrap();
-    assert_eq!(out[0]["ResultType"], "Success");
-    assert_eq!(out[1]["ResultType"], "Error");
+    assert_eq!(out[1]["ResultType"], "Success");
+    assert_eq!(out[2]["ResultType"], "Error");
     assert!(
-        out[1]["Detail"]
+        out[2]["Detail"]
             .as_str()
             .unwrap()
             .contains("legacy.contoso.example"),
         "{out:?}"
     );
-    assert_eq!(out[2]["ResultType"], "Skipped");
+    assert_eq!(out[3]["ResultType"], "Skipped");
     // a mailbox that does not exist: the call stage carries Exchange's reason
     let out = env
         .admin
@@ -1038,9 +1060,9 @@ async fn test_oauth_connectivity_reports_each_stage() {
         )
         .await
         .unwrap();
-    assert_eq!(out[2]["ResultType"], "Error");
+    assert_eq!(out[3]["ResultType"], "Error");
     assert!(
-        out[2]["Detail"]
+        out[3]["Detail"]
             .as_str()
             .unwrap()
             .contains("does not exist"),
@@ -1062,9 +1084,9 @@ async fn test_oauth_connectivity_reports_each_stage() {
         )
         .await
         .unwrap();
-    assert_eq!(out[0]["ResultType"], "Error");
+    assert_eq!(out[1]["ResultType"], "Error");
     assert!(
-        out[0]["Detail"]
+        out[1]["Detail"]
             .as_str()
             .unwrap()
             .contains("could not connect"),
@@ -1140,4 +1162,517 @@ async fn control_characters_are_archived_and_oversized_transcripts_refused() {
     );
     let all = env.admin.run("Get-CsOutbox", json!({})).await.unwrap();
     assert_eq!(all.len(), 3, "nothing more was queued: {all:#?}");
+}
+
+/// The lab's SOAP Autodiscover, reached through the host override `env()` sets (the name
+/// Exchange's token audience knows).
+const AUTODISCOVER_URL: &str = "http://mail.contoso.example/autodiscover/autodiscover.svc";
+
+/// The lab's Exchange announces its own loopback URL as `ExternalEwsUrl`; a token for that host
+/// needs it among the ServicePrincipalNames of 00000002 (as `mail.contoso.example` is), as any
+/// EWS host Autodiscover announces would.
+async fn add_exchange_spn(env: &Env, host: &str) {
+    let sts = StsAdmin::new(&env.lab.info).unwrap();
+    let sp = sts
+        .get_service_principal("AppPrincipalId", EXCHANGE_APP_ID)
+        .await
+        .unwrap();
+    let sp = lab::steps::list(&sp).into_iter().next().unwrap();
+    let mut spns: Vec<String> = lab::steps::field(&sp, "ServicePrincipalNames")
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_owned())
+        .collect();
+    spns.push(format!("{EXCHANGE_APP_ID}/{host}"));
+    sts.set_spns(EXCHANGE_APP_ID, &spns).await.unwrap();
+}
+
+/// The lab Exchange's EWS URL as its Autodiscover announces it.
+fn discovered_url(env: &Env) -> String {
+    format!("{}/EWS/Exchange.asmx", env.lab.info.exchange_url)
+}
+
+fn loopback_host(env: &Env) -> String {
+    reqwest::Url::parse(&env.lab.info.exchange_url)
+        .unwrap()
+        .host_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn online_user(env: &Env, who: &str) -> Value {
+    env.admin
+        .run("Get-CsOnlineUser", json!({"Identity": who}))
+        .await
+        .unwrap()
+        .remove(0)
+}
+
+/// Exchange's traffic records of Skype's Autodiscover requests that were answered.
+async fn autodiscover_calls(env: &Env) -> usize {
+    ExchangeAdmin::new(&env.lab.info)
+        .unwrap()
+        .traffic()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r["operation"] == "Autodiscover GetUserSettings" && r["verdict"] == "ok")
+        .count()
+}
+
+/// Skype finds the EWS URL of a user without one through Exchange's SOAP Autodiscover (asked as
+/// the user, with the F1 token, for the Autodiscover host), writes the greeting and the
+/// conversation history there, keeps the URL, and forgets it when it cannot connect; a user's
+/// own -ExchangeEwsUrl still wins; without an Autodiscover URL the error names both fixes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_without_an_ews_url_find_it_through_autodiscover() {
+    let env = env().await;
+    add_exchange_spn(&env, &loopback_host(&env)).await;
+    // the subscription keeper's first pass is over (it calls EWS as the users too), and it
+    // sleeps from now on: the calls below are the test's own
+    wait_for("the first subscriptions", 30, || async {
+        let subs = env
+            .admin
+            .run("Get-CsPresenceSubscription", json!({}))
+            .await
+            .unwrap();
+        subs.len() == 2 && subs.iter().all(|s| s["Status"] == "active")
+    })
+    .await;
+    env.skype.set_tuning(Tuning {
+        subscription_check_secs: 3600,
+        ..fast_tuning()
+    });
+    // Alice goes back to Autodiscover; Bob keeps his own URL
+    let a = env
+        .admin
+        .run(
+            "Set-CsUser",
+            json!({"Identity": format!("sip:{ALICE}"), "ExchangeEwsUrl": null}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(a[0]["ExchangeEwsUrl"], "");
+    assert_eq!(a[0]["EwsUrlSource"], "NotConfigured");
+
+    // no Autodiscover URL yet: the error names both fixes
+    let wav = tone_wav(300);
+    let (status, detail) = err_status(
+        &env.admin
+            .put_greeting(ALICE, "standard", wav.clone())
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(status, 409, "{detail}");
+    assert!(
+        detail.contains(&format!("sip:{ALICE} has no EWS URL"))
+            && detail.contains("Set-CsOAuthConfiguration -ExchangeAutodiscoverUrl")
+            && detail.contains(&format!("Set-CsUser -Identity sip:{ALICE} -ExchangeEwsUrl")),
+        "{detail}"
+    );
+    let c = env
+        .admin
+        .run("Get-CsOAuthConfiguration", json!({}))
+        .await
+        .unwrap();
+    assert_eq!(c[0]["ExchangeAutodiscoverUrl"], "");
+
+    // a URL that is not SOAP Autodiscover is refused with what to send
+    let (status, detail) = err_status(
+        &env.admin
+            .run(
+                "Set-CsOAuthConfiguration",
+                json!({"ExchangeAutodiscoverUrl": "http://mail.contoso.example"}),
+            )
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(status, 400, "{detail}");
+    assert!(
+        detail.contains("-ExchangeAutodiscoverUrl")
+            && detail
+                .contains("send e.g. http://mail.contoso.example/autodiscover/autodiscover.svc"),
+        "{detail}"
+    );
+    let c = env
+        .admin
+        .run(
+            "Set-CsOAuthConfiguration",
+            json!({"ExchangeAutodiscoverUrl": AUTODISCOVER_URL}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(c[0]["ExchangeAutodiscoverUrl"], AUTODISCOVER_URL);
+    assert_eq!(
+        env.admin
+            .run("Get-CsOAuthConfiguration", json!({"Identity": "Global"}))
+            .await
+            .unwrap()[0]["ExchangeAutodiscoverUrl"],
+        AUTODISCOVER_URL
+    );
+
+    // the greeting, written through the discovered URL
+    let saved = env
+        .admin
+        .put_greeting(ALICE, "standard", wav.clone())
+        .await
+        .unwrap();
+    assert_eq!(saved["Operation"], "CreateUserConfiguration");
+    let g = ews(&env, ALICE)
+        .await
+        .get_greeting("Um.CustomGreetings.External")
+        .await
+        .unwrap();
+    assert!(g.body.contains(&s2s_proto::b64::std_encode(&wav)));
+    let u = online_user(&env, ALICE).await;
+    assert_eq!(u["ExchangeEwsUrl"], "");
+    assert_eq!(u["EwsUrlSource"], "Autodiscover");
+    assert_eq!(u["DiscoveredEwsUrl"], discovered_url(&env).as_str());
+    // Exchange saw Skype's Autodiscover request as Alice, and the write at the discovered host
+    let traffic = ExchangeAdmin::new(&env.lab.info)
+        .unwrap()
+        .traffic()
+        .await
+        .unwrap();
+    let want_actor = format!("{SKYPE_APP_ID}@{}", env.lab.info.realm);
+    let discovered_aud = format!(
+        "{EXCHANGE_APP_ID}/{}@{}",
+        loopback_host(&env),
+        env.lab.info.realm
+    );
+    assert!(
+        traffic
+            .iter()
+            .any(|r| r["operation"] == "Autodiscover GetUserSettings"
+                && r["verdict"] == "ok"
+                && r["actor"] == want_actor.as_str()
+                && r["claims"]
+                    .to_string()
+                    .contains(&format!("{EXCHANGE_APP_ID}/mail.contoso.example@"))),
+        "{traffic:#?}"
+    );
+    assert!(
+        traffic
+            .iter()
+            .any(|r| r["operation"] == "CreateUserConfiguration"
+                && r["verdict"] == "ok"
+                && r["claims"].to_string().contains(&discovered_aud)),
+        "{traffic:#?}"
+    );
+    // the URL is kept: a second write asks Autodiscover nothing
+    let asked = autodiscover_calls(&env).await;
+    assert_eq!(asked, 1);
+    env.admin
+        .put_greeting(ALICE, "standard", tone_wav(200))
+        .await
+        .unwrap();
+    assert_eq!(autodiscover_calls(&env).await, asked);
+
+    // conversation history for both: Alice's through the discovered URL, Bob's through his own
+    env.admin
+        .run(
+            "Set-CsConversationHistoryConfiguration",
+            json!({"EnableServerConversationHistory": true}),
+        )
+        .await
+        .unwrap();
+    let id = format!("ad-{}", uuid::Uuid::new_v4().simple());
+    let r = env
+        .admin
+        .end_conversation(&conversation(&id))
+        .await
+        .unwrap();
+    let mids: Vec<(String, String)> = r["Queued"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| {
+            (
+                q["User"].as_str().unwrap().to_owned(),
+                q["InternetMessageId"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(mids.len(), 2, "{r}");
+    wait_for("both histories", 30, || async {
+        outbox(&env, "Delivered").await.len() >= 2 || !outbox(&env, "Failed").await.is_empty()
+    })
+    .await;
+    for (user, mid) in &mids {
+        let who = user.trim_start_matches("sip:");
+        assert_eq!(
+            with_message_id(&env, who, "conversationhistory", mid).await,
+            1,
+            "{who}"
+        );
+    }
+
+    // a discovered URL that cannot be connected to is forgotten: the next call discovers again
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    env.admin
+        .run(
+            "Set-CsHostOverride",
+            json!({"HostName": loopback_host(&env), "ConnectTo": closed}),
+        )
+        .await
+        .unwrap();
+    let (_, detail) = err_status(&env.admin.history(ALICE).await.unwrap_err());
+    assert!(detail.contains("could not connect"), "{detail}");
+    assert_eq!(
+        online_user(&env, ALICE).await["DiscoveredEwsUrl"],
+        Value::Null
+    );
+    env.admin
+        .run(
+            "Remove-CsHostOverride",
+            json!({"HostName": loopback_host(&env)}),
+        )
+        .await
+        .unwrap();
+    let asked = autodiscover_calls(&env).await;
+    let listed = env.admin.history(ALICE).await.unwrap();
+    assert!(!listed.is_empty());
+    assert_eq!(
+        autodiscover_calls(&env).await,
+        asked + 1,
+        "discovered again"
+    );
+    assert_eq!(
+        online_user(&env, ALICE).await["DiscoveredEwsUrl"],
+        discovered_url(&env).as_str()
+    );
+
+    // Test-OAuthConnectivity without -TargetUri shows where the URL came from
+    let out = env
+        .admin
+        .run(
+            "Test-OAuthConnectivity",
+            json!({"Service": "EWS", "Mailbox": ALICE}),
+        )
+        .await
+        .unwrap();
+    assert!(out.iter().all(|r| r["ResultType"] == "Success"), "{out:#?}");
+    let found = out[0]["Detail"].as_str().unwrap();
+    assert!(
+        out[0]["Stage"] == "EwsUrl"
+            && found.contains(&discovered_url(&env))
+            && found.contains("discovered: ExternalEwsUrl")
+            && found.contains(AUTODISCOVER_URL),
+        "{out:#?}"
+    );
+
+    // an explicit URL wins over Autodiscover, even one that fails (a host Exchange's principal
+    // does not name): Bob's calls go there and are refused, where Autodiscover's would work
+    env.admin
+        .run(
+            "Set-CsHostOverride",
+            json!({"HostName": "legacy.contoso.example", "ConnectTo": env.lab.info.exchange_url}),
+        )
+        .await
+        .unwrap();
+    let b = env
+        .admin
+        .run(
+            "Set-CsUser",
+            json!({"Identity": format!("sip:{BOB}"), "ExchangeEwsUrl": "http://legacy.contoso.example/EWS/Exchange.asmx"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(b[0]["EwsUrlSource"], "Explicit");
+    assert_eq!(b[0]["DiscoveredEwsUrl"], Value::Null);
+    let (_, detail) = err_status(&env.admin.history(BOB).await.unwrap_err());
+    assert!(detail.contains("legacy.contoso.example"), "{detail}");
+    let out = env
+        .admin
+        .run(
+            "Test-OAuthConnectivity",
+            json!({"Service": "EWS", "Mailbox": BOB}),
+        )
+        .await
+        .unwrap();
+    let found = out[0]["Detail"].as_str().unwrap();
+    assert!(
+        found.starts_with("http://legacy.contoso.example/EWS/Exchange.asmx (explicit"),
+        "{out:#?}"
+    );
+    // and back to Autodiscover: Bob's history is read again
+    env.admin
+        .run(
+            "Set-CsUser",
+            json!({"Identity": format!("sip:{BOB}"), "ExchangeEwsUrl": ""}),
+        )
+        .await
+        .unwrap();
+    assert!(!env.admin.history(BOB).await.unwrap().is_empty());
+    assert_eq!(online_user(&env, BOB).await["EwsUrlSource"], "Autodiscover");
+
+    // clearing the Autodiscover URL forgets what was discovered
+    env.admin
+        .run(
+            "Set-CsOAuthConfiguration",
+            json!({"ExchangeAutodiscoverUrl": null}),
+        )
+        .await
+        .unwrap();
+    let u = online_user(&env, ALICE).await;
+    assert_eq!(u["EwsUrlSource"], "NotConfigured");
+    let (status, _) = err_status(&env.admin.history(ALICE).await.unwrap_err());
+    assert_eq!(status, 409);
+}
+
+/// What Autodiscover cannot answer is named: an address Exchange does not know (InvalidUser) or
+/// a domain it does not accept (InvalidDomain), with the user and Exchange's message; a user the
+/// token cannot name at all is a refused token with Exchange's reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn autodiscover_failures_name_the_user_and_exchanges_reason() {
+    let env = env().await;
+    add_exchange_spn(&env, &loopback_host(&env)).await;
+    env.admin
+        .run(
+            "Set-CsOAuthConfiguration",
+            json!({"ExchangeAutodiscoverUrl": AUTODISCOVER_URL}),
+        )
+        .await
+        .unwrap();
+    // Carol has a mailbox; Skype knows her by an address Exchange does not (a stale one)
+    const CAROL: &str = "carol@contoso.example";
+    ExchangeAdmin::new(&env.lab.info)
+        .unwrap()
+        .run(
+            "New-Mailbox",
+            json!({"Name": "Carol Chen", "PrimarySmtpAddress": CAROL}),
+        )
+        .await
+        .unwrap();
+    env.admin
+        .run(
+            "Enable-CsUser",
+            json!({"Identity": CAROL, "SipAddress": format!("sip:{CAROL}"), "PrimarySmtpAddress": "carol.old@contoso.example", "HostedVoiceMail": true}),
+        )
+        .await
+        .unwrap();
+    let (status, detail) = err_status(
+        &env.admin
+            .put_greeting(CAROL, "standard", tone_wav(100))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(status, 502, "{detail}");
+    assert!(
+        detail.contains(&format!("has no mailbox for sip:{CAROL}"))
+            && detail.contains("InvalidUser for carol.old@contoso.example")
+            && detail.contains("No mailbox with address carol.old@contoso.example was found"),
+        "{detail}"
+    );
+    // Test-OAuthConnectivity stops at finding the URL, with the same reason
+    let out = env
+        .admin
+        .run(
+            "Test-OAuthConnectivity",
+            json!({"Service": "EWS", "Mailbox": "carol.old@contoso.example"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out[0]["Stage"], "EwsUrl");
+    assert_eq!(out[0]["ResultType"], "Error");
+    assert!(
+        out[0]["Detail"].as_str().unwrap().contains("InvalidUser"),
+        "{out:#?}"
+    );
+    assert!(out[1..].iter().all(|r| r["ResultType"] == "Skipped"));
+    // an address in a domain Exchange does not accept
+    env.admin
+        .run(
+            "Set-CsUser",
+            json!({"Identity": format!("sip:{CAROL}"), "PrimarySmtpAddress": "carol@fabrikam.example"}),
+        )
+        .await
+        .unwrap();
+    let (_, detail) = err_status(
+        &env.admin
+            .put_greeting(CAROL, "standard", tone_wav(100))
+            .await
+            .unwrap_err(),
+    );
+    assert!(
+        detail.contains(&format!("sip:{CAROL}"))
+            && detail.contains("InvalidDomain for carol@fabrikam.example")
+            && detail.contains("not an accepted domain"),
+        "{detail}"
+    );
+    // the right address: found
+    env.admin
+        .run(
+            "Set-CsUser",
+            json!({"Identity": format!("sip:{CAROL}"), "PrimarySmtpAddress": CAROL}),
+        )
+        .await
+        .unwrap();
+    env.admin
+        .put_greeting(CAROL, "standard", tone_wav(100))
+        .await
+        .unwrap();
+    assert_eq!(
+        online_user(&env, CAROL).await["DiscoveredEwsUrl"],
+        discovered_url(&env).as_str()
+    );
+    // nobody at all: Exchange refuses the token naming the user, and says why. (The
+    // subscription keeper tries the new user too: it is let do so once, then kept asleep.)
+    env.skype.set_tuning(Tuning {
+        subscription_check_secs: 3600,
+        ..fast_tuning()
+    });
+    env.admin
+        .run(
+            "Enable-CsUser",
+            json!({"Identity": "ghost@contoso.example", "HostedVoiceMail": true}),
+        )
+        .await
+        .unwrap();
+    let refused = || async {
+        ExchangeAdmin::new(&env.lab.info)
+            .unwrap()
+            .traffic()
+            .await
+            .unwrap()
+            .iter()
+            .filter(|r| {
+                r["operation"] == "Autodiscover GetUserSettings"
+                    && r["verdict"]
+                        .as_str()
+                        .unwrap_or("")
+                        .contains("does not exist")
+            })
+            .count()
+    };
+    wait_for("the subscription keeper's attempt", 30, || async {
+        env.admin
+            .run(
+                "Get-CsPresenceSubscription",
+                json!({"Identity": "ghost@contoso.example"}),
+            )
+            .await
+            .is_ok_and(|s| !s[0]["LastError"].is_null())
+    })
+    .await;
+    let before = refused().await;
+    let (status, detail) = err_status(
+        &env.admin
+            .put_greeting("ghost@contoso.example", "standard", tone_wav(100))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(status, 502, "{detail}");
+    assert!(
+        detail.contains(&format!(
+            "Exchange Autodiscover ({AUTODISCOVER_URL}) refused the token (HTTP 401)"
+        )) && detail.contains("does not exist"),
+        "{detail}"
+    );
+    // refused with invalid_token, asked once more with a fresh token, then reported
+    assert_eq!(refused().await - before, 2);
 }

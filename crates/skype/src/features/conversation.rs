@@ -671,7 +671,7 @@ mod tests {
                 user_principal_name: "a@x.example".into(),
                 display_name: "<&>".repeat(80),
                 primary_smtp_address: "a@x.example".into(),
-                exchange_ews_url: String::new(),
+                exchange_ews_url: None,
                 enterprise_voice_enabled: false,
                 hosted_voice_mail: false,
                 enable_server_conversation_history: None,
