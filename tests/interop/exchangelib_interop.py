@@ -37,8 +37,11 @@ def main() -> int:
     ad = AutodiscoverProtocol(config=Configuration(service_endpoint=ad_url, credentials=creds, auth_type=OAUTH2))
     found = ad.get_user_settings(user=smtp)
     found.raise_errors()
+    # the URL from inside the organization (the lab's loopback); ews_url is ExternalEwsUrl
+    internal_url = found.user_settings.get("internal_ews_url")
     out["autodiscover"] = {
         "ews_url": found.ews_url,
+        "internal_ews_url": internal_url,
         "smtp": found.autodiscover_smtp_address,
         "version": found.version.api_version if found.version else None,
     }
@@ -49,7 +52,7 @@ def main() -> int:
         out["autodiscover_unknown"] = "ErrorNonExistentMailbox"
     cfg = Configuration(
         # the EWS URL Autodiscover gave, not the one this script was handed
-        service_endpoint=found.ews_url,
+        service_endpoint=internal_url,
         credentials=creds,
         auth_type=OAUTH2,
         version=None if probe else Version(build=Build(15, 1, 2507, 6)),

@@ -630,9 +630,10 @@ fn read_user_response(el: &Element) -> Result<UserResult> {
 ///
 /// Only `StringSetting` values are returned (a `Value` that is absent or nil reads as empty);
 /// settings of other types (URL, mailbox and protocol collections) are passed over.
-/// A SOAP fault is [`EwsProtoError::SoapFault`] with its `faultcode` and `faultstring`, and so
-/// is a `Response/ErrorCode` other than `NoError` (the whole request refused, as
-/// [`get_user_settings_error`] writes it) with that code and its `ErrorMessage`. An error code
+/// A SOAP fault is [`EwsProtoError::SoapFault`] with its `faultcode` and `faultstring`; a
+/// `Response/ErrorCode` other than `NoError` (the whole request refused, as
+/// [`get_user_settings_error`] writes it) is [`EwsProtoError::AutodiscoverRefused`] with that
+/// code and its `ErrorMessage`. An error code
 /// MS-OXWSADISC does not define is [`EwsProtoError::InvalidValue`].
 pub fn parse_get_user_settings_response(input: &[u8], limits: &Limits) -> Result<Vec<UserResult>> {
     let root = xml::parse(input, limits)?;
@@ -658,7 +659,7 @@ pub fn parse_get_user_settings_response(input: &[u8], limits: &Limits) -> Result
     }
     let response = ad_child(msg, "Response")?;
     if let Some(code) = read_code(response)? {
-        return Err(EwsProtoError::SoapFault {
+        return Err(EwsProtoError::AutodiscoverRefused {
             code: code.as_str().to_owned(),
             message: echo(&ad_text(response, "ErrorMessage")?),
         });
@@ -768,11 +769,14 @@ pub struct PoxSettings {
     pub smtp: String,
     /// The server's host name (`Protocol/Server`).
     pub server: String,
-    pub ews_url: String,
+    /// The `EXCH` (inside the organization) protocol's `EwsUrl`.
+    pub internal_ews_url: String,
+    /// The `EXPR` (from outside) protocol's `EwsUrl`.
+    pub external_ews_url: String,
 }
 
 /// The Outlook-provider answer: the user, then one `EXCH` (internal) and one `EXPR` (external)
-/// protocol, both naming the same EWS URL.
+/// protocol, each with its EWS URL.
 pub fn pox_response(s: &PoxSettings) -> Vec<u8> {
     let mut w = XmlOut::new();
     w.declaration();
@@ -787,14 +791,14 @@ pub fn pox_response(s: &PoxSettings) -> Vec<u8> {
     w.leaf("AccountType", "email");
     w.leaf("Action", "settings");
     w.leaf("MicrosoftOnline", "False");
-    for kind in ["EXCH", "EXPR"] {
+    for (kind, url) in [("EXCH", &s.internal_ews_url), ("EXPR", &s.external_ews_url)] {
         w.start("Protocol", &[]);
         w.leaf("Type", kind);
         w.leaf("Server", &s.server);
-        w.leaf("EwsUrl", &s.ews_url);
+        w.leaf("EwsUrl", url);
         w.leaf(
             "SSL",
-            if s.ews_url.starts_with("https:") {
+            if url.starts_with("https:") {
                 "On"
             } else {
                 "Off"
@@ -1069,11 +1073,11 @@ mod tests {
     }
 
     #[test]
-    fn a_whole_request_error_or_a_fault_is_a_soap_fault() {
+    fn a_whole_request_error_and_a_fault_are_told_apart() {
         let wire = get_user_settings_error(AutodiscoverCode::ServerBusy, "try again <later>");
         assert_eq!(
             parse_get_user_settings_response(&wire, &Limits::default()),
-            Err(EwsProtoError::SoapFault {
+            Err(EwsProtoError::AutodiscoverRefused {
                 code: "ServerBusy".into(),
                 message: "try again <later>".into(),
             })

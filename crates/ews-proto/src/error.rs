@@ -257,6 +257,10 @@ pub enum EwsProtoError {
     /// `t:RequestServerVersion Version` with a value we do not accept.
     #[error("the requested server version {version:?} is not supported")]
     UnsupportedServerVersion { version: String },
+    /// An Autodiscover answer refusing the whole request (its `Response/ErrorCode`; only when
+    /// reading answers).
+    #[error("Autodiscover refused the whole request with {code}: {message}")]
+    AutodiscoverRefused { code: String, message: String },
     /// A SOAP fault instead of a response (only when reading responses).
     #[error("the server answered with a SOAP fault {code}: {message}")]
     SoapFault {
@@ -355,7 +359,7 @@ impl EwsProtoError {
             | Self::NotAnAutodiscoverRequest { .. }
             | Self::TooManyEntries { .. }
             | Self::MustUnderstandHeader { .. } => "ErrorInvalidRequest",
-            Self::SoapFault { .. } => "ErrorInternalServerError",
+            Self::SoapFault { .. } | Self::AutodiscoverRefused { .. } => "ErrorInternalServerError",
             _ => "ErrorSchemaValidation",
         }
     }
@@ -416,7 +420,8 @@ impl EwsProtoError {
             | Self::DuplicateHeader { .. }
             | Self::MustUnderstandHeader { .. }
             | Self::UnsupportedServerVersion { .. }
-            | Self::SoapFault { .. } => None,
+            | Self::SoapFault { .. }
+            | Self::AutodiscoverRefused { .. } => None,
         }
     }
 

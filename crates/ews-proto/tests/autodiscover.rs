@@ -55,7 +55,8 @@ fn pox_settings_and_error() {
         legacy_dn: "/o=OpenHybrid/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn=alice".into(),
         smtp: "alice@contoso.example".into(),
         server: "mail.contoso.example".into(),
-        ews_url: "https://mail.contoso.example/EWS/Exchange.asmx".into(),
+        internal_ews_url: "https://ex01.corp.contoso.example/EWS/Exchange.asmx".into(),
+        external_ews_url: "https://mail.contoso.example/EWS/Exchange.asmx".into(),
     });
     assert_snapshot!("pox_settings", lines(&ok));
     let err = pox_error(

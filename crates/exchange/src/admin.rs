@@ -126,6 +126,11 @@ pub const CMDLETS: &[(&str, &[&str])] = &[
         ],
     ),
     ("Get-EwsSubscription", &[]),
+    ("Get-WebServicesVirtualDirectory", &["Identity", "Server"]),
+    (
+        "Set-WebServicesVirtualDirectory",
+        &["Identity", "InternalUrl", "ExternalUrl", "Confirm"],
+    ),
     (
         "Export-ExchangeCertificate",
         &["Thumbprint", "BinaryEncoded", "FileName"],
@@ -346,6 +351,12 @@ impl Exchange {
                     &p.req("TargetUri")?,
                 )
                 .await;
+        }
+        if matches!(
+            name,
+            "Get-WebServicesVirtualDirectory" | "Set-WebServicesVirtualDirectory"
+        ) {
+            return self.web_services_virtual_directory(name, &p).await;
         }
         if name == "Get-EwsSubscription" {
             return Ok(to_values(self.subscriptions().await?));

@@ -179,12 +179,139 @@ fn limits() -> Limits {
     }
 }
 
-/// The EWS URL clients are sent to.
-fn ews_url(ex: &Exchange) -> String {
+/// The EWS virtual directory's name, as Exchange names the default one.
+const VDIR_NAME: &str = "EWS (Default Web Site)";
+const INTERNAL_URL_KEY: &str = "ews.internal_url";
+const EXTERNAL_URL_KEY: &str = "ews.external_url";
+
+/// The EWS URL this server is reached at (`public_url`): what Autodiscover announces until
+/// `Set-WebServicesVirtualDirectory` says otherwise.
+fn default_ews_url(ex: &Exchange) -> String {
     format!(
         "{}/EWS/Exchange.asmx",
         ex.inner.cfg.public_url.trim_end_matches('/')
     )
+}
+
+/// The EWS URLs Autodiscover announces: the virtual directory's `InternalUrl` and `ExternalUrl`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct EwsUrls {
+    pub internal: String,
+    pub external: String,
+}
+
+fn read_ews_urls(
+    c: &store::rusqlite::Connection,
+    default: &str,
+) -> Result<EwsUrls, crate::ExchangeError> {
+    let internal = crate::org::setting(c, INTERNAL_URL_KEY)?.unwrap_or_else(|| default.to_owned());
+    // an unset ExternalUrl falls back to the internal one, so that one URL set serves both
+    let external = crate::org::setting(c, EXTERNAL_URL_KEY)?.unwrap_or_else(|| internal.clone());
+    Ok(EwsUrls { internal, external })
+}
+
+/// Checks a virtual directory URL: absolute http(s) with a host, no credentials, query or
+/// fragment, and the EWS path. Returns it as given.
+fn check_ews_url(param: &str, url: &str) -> Result<String, crate::ExchangeError> {
+    let bad = |why: &str| {
+        crate::ExchangeError::Invalid(format!(
+            "-{param} '{}' {why}; give the full EWS URL, e.g. https://mail.contoso.com/EWS/Exchange.asmx",
+            url.chars().take(200).collect::<String>()
+        ))
+    };
+    let u = reqwest::Url::parse(url).map_err(|e| bad(&format!("is not an absolute URL ({e})")))?;
+    if !matches!(u.scheme(), "http" | "https") {
+        return Err(bad("is not http or https"));
+    }
+    if u.host_str().is_none_or(str::is_empty) {
+        return Err(bad("has no host"));
+    }
+    if !u.username().is_empty() || u.password().is_some() {
+        return Err(bad("carries credentials"));
+    }
+    if u.query().is_some() || u.fragment().is_some() {
+        return Err(bad("has a query or a fragment"));
+    }
+    if !u.path().eq_ignore_ascii_case("/EWS/Exchange.asmx") {
+        return Err(bad("does not end in /EWS/Exchange.asmx"));
+    }
+    Ok(url.to_owned())
+}
+
+impl Exchange {
+    /// The EWS URLs Autodiscover announces now.
+    pub(crate) async fn ews_urls(&self) -> Result<EwsUrls, crate::ExchangeError> {
+        let default = default_ews_url(self);
+        let org = self.inner.org.clone();
+        org.db.call(move |c| read_ews_urls(c, &default)).await
+    }
+
+    /// `Get-WebServicesVirtualDirectory` and `Set-WebServicesVirtualDirectory -InternalUrl
+    /// -ExternalUrl` (`$null` or '' puts a URL back to its default).
+    pub(crate) async fn web_services_virtual_directory(
+        &self,
+        cmdlet: &str,
+        p: &psh::bind::Params,
+    ) -> Result<Vec<serde_json::Value>, crate::ExchangeError> {
+        let server = server_host(self);
+        let identity = format!("{server}\\{VDIR_NAME}");
+        for param in ["Identity", "Server"] {
+            if let Some(id) = p.str(param)? {
+                let ok = id.eq_ignore_ascii_case(VDIR_NAME)
+                    || id.eq_ignore_ascii_case(&identity)
+                    || (param == "Server" && id.eq_ignore_ascii_case(&server));
+                if !ok {
+                    return Err(crate::ExchangeError::NotFound(format!(
+                        "web services virtual directory '{}' (this server has one: '{identity}')",
+                        id.chars().take(100).collect::<String>()
+                    )));
+                }
+            }
+        }
+        let mut changes: Vec<(&'static str, Option<String>)> = Vec::new();
+        if cmdlet == "Set-WebServicesVirtualDirectory" {
+            for (param, key) in [
+                ("InternalUrl", INTERNAL_URL_KEY),
+                ("ExternalUrl", EXTERNAL_URL_KEY),
+            ] {
+                if p.has(param) {
+                    let v = p.str(param)?.filter(|v| !v.is_empty() && v != "$null");
+                    changes.push((key, v.map(|v| check_ews_url(param, &v)).transpose()?));
+                }
+            }
+            if changes.is_empty() {
+                return Err(crate::ExchangeError::Invalid(
+                    "Set-WebServicesVirtualDirectory needs -InternalUrl or -ExternalUrl".into(),
+                ));
+            }
+        }
+        let default = default_ews_url(self);
+        let org = self.inner.org.clone();
+        let urls = org
+            .db
+            .call(move |c| {
+                let tx = c.transaction()?;
+                for (key, v) in &changes {
+                    match v {
+                        Some(v) => crate::org::set_setting(&tx, key, v)?,
+                        None => {
+                            tx.execute("DELETE FROM settings WHERE k = ?1", [key])?;
+                        }
+                    }
+                }
+                let urls = read_ews_urls(&tx, &default)?;
+                tx.commit()?;
+                Ok::<_, crate::ExchangeError>(urls)
+            })
+            .await?;
+        Ok(vec![serde_json::json!({
+            "Name": VDIR_NAME,
+            "Identity": identity,
+            "Server": server,
+            "InternalUrl": urls.internal,
+            "ExternalUrl": urls.external,
+        })])
+    }
 }
 
 /// The server's host name, as `Server` and `*MailboxServer` name it.
@@ -250,13 +377,19 @@ fn find_user(
 }
 
 /// One setting's value for a found user.
-fn setting(ex: &Exchange, r: &Recipient, name: &str) -> Result<String, SettingError> {
+fn setting(
+    ex: &Exchange,
+    urls: &EwsUrls,
+    r: &Recipient,
+    name: &str,
+) -> Result<String, SettingError> {
     let smtp = || r.primary_smtp_address.clone().unwrap_or_default();
     Ok(match name {
         "UserDisplayName" => r.name.clone(),
         "UserDN" => legacy_dn(r),
         "AutoDiscoverSMTPAddress" => smtp(),
-        "InternalEwsUrl" | "ExternalEwsUrl" => ews_url(ex),
+        "InternalEwsUrl" => urls.internal.clone(),
+        "ExternalEwsUrl" => urls.external.clone(),
         "EwsSupportedSchemas" => SUPPORTED_SCHEMAS.to_owned(),
         "CasVersion" | "ExternalEwsVersion" => CAS_VERSION.to_owned(),
         "InternalMailboxServer" | "ExternalMailboxServer" => server_host(ex),
@@ -335,6 +468,19 @@ async fn soap(ex: Exchange, head: Head, body: Bytes) -> Response {
             );
         }
     };
+    let urls = match ex.ews_urls().await {
+        Ok(u) => u,
+        Err(e) => {
+            tracing::warn!(error = %e, "Autodiscover could not read the EWS URLs");
+            return xml(
+                StatusCode::OK,
+                ad::get_user_settings_error(
+                    AutodiscoverCode::InternalServerError,
+                    "the server's settings could not be read; try again",
+                ),
+            );
+        }
+    };
     let results: Vec<UserResult> = found
         .into_iter()
         .map(|f| match f {
@@ -342,7 +488,7 @@ async fn soap(ex: Exchange, head: Head, body: Bytes) -> Response {
                 let mut values = Vec::new();
                 let mut errors = Vec::new();
                 for name in &settings {
-                    match setting(&ex, &r, name) {
+                    match setting(&ex, &urls, &r, name) {
                         Ok(v) => values.push((name.clone(), v)),
                         Err(e) => errors.push(e),
                     }
@@ -418,6 +564,16 @@ async fn pox(ex: Exchange, head: Head, body: Bytes) -> Response {
         }
         Err(e) => return answer(500, "The directory could not be read.", e.to_string()),
     };
+    let urls = match ex.ews_urls().await {
+        Ok(u) => u,
+        Err(e) => {
+            return answer(
+                500,
+                "The server's settings could not be read.",
+                e.to_string(),
+            );
+        }
+    };
     ex.inner
         .traffic
         .record(auth.record(&ex, OP, "ok".into(), Some(&caller)));
@@ -428,7 +584,8 @@ async fn pox(ex: Exchange, head: Head, body: Bytes) -> Response {
             legacy_dn: legacy_dn(&r),
             smtp: r.primary_smtp_address.clone().unwrap_or_default(),
             server: server_host(&ex),
-            ews_url: ews_url(&ex),
+            internal_ews_url: urls.internal,
+            external_ews_url: urls.external,
         }),
     )
 }
@@ -557,7 +714,16 @@ async fn v2(ex: &Exchange, uri: &axum::http::Uri) -> Response {
     }
     let supported = "AutodiscoverV1,EWS";
     let (name, url) = match protocol.as_deref() {
-        Some(p) if p.eq_ignore_ascii_case("EWS") => ("EWS", ews_url(ex)),
+        Some(p) if p.eq_ignore_ascii_case("EWS") => match ex.ews_urls().await {
+            Ok(u) => ("EWS", u.external),
+            Err(e) => {
+                return v2_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "InternalServerError",
+                    e.to_string(),
+                );
+            }
+        },
         Some(p) if p.eq_ignore_ascii_case("AutodiscoverV1") => (
             "AutodiscoverV1",
             format!(

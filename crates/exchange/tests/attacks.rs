@@ -1841,3 +1841,138 @@ async fn exchange_metadata_verifies_the_tokens_exchange_signs() {
     let err = validate_signed(&f2, &policy(&md), now()).unwrap_err();
     assert_eq!(err.code(), "IDX10503", "{err}");
 }
+
+/// Set-WebServicesVirtualDirectory decides what Autodiscover announces: InternalEwsUrl (POX
+/// EXCH), ExternalEwsUrl (POX EXPR, the v2 lookup); `$null` puts a URL back to its default.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_virtual_directory_urls_are_what_autodiscover_announces() {
+    let e = env(1_000_000).await;
+    let client = reqwest::Client::new();
+    let token = wrap(&sign(&actor()));
+    let default = format!("{}/EWS/Exchange.asmx", e.url);
+    let external = "https://mail.contoso.example/EWS/Exchange.asmx";
+    let vdir = e
+        .cmdlet("Get-WebServicesVirtualDirectory", json!({}))
+        .await
+        .unwrap();
+    assert_eq!(vdir[0]["InternalUrl"], default.as_str());
+    assert_eq!(vdir[0]["ExternalUrl"], default.as_str());
+    let vdir = e
+        .cmdlet(
+            "Set-WebServicesVirtualDirectory",
+            json!({"Identity": "EWS (Default Web Site)", "ExternalUrl": external}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(vdir[0]["ExternalUrl"], external);
+    assert_eq!(vdir[0]["InternalUrl"], default.as_str());
+    let svc = format!("{}/autodiscover/autodiscover.svc", e.url);
+    let (_, _, text) = post(
+        &client,
+        &svc,
+        Some(&token),
+        get_user_settings(
+            &["alice@contoso.example"],
+            &["InternalEwsUrl", "ExternalEwsUrl"],
+        ),
+    )
+    .await;
+    assert!(
+        text.contains(&format!(
+            "<Name>InternalEwsUrl</Name><Value>{default}</Value>"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "<Name>ExternalEwsUrl</Name><Value>{external}</Value>"
+        )),
+        "{text}"
+    );
+    let v: Value = client
+        .get(format!(
+            "{}/autodiscover/autodiscover.json/v1.0/alice@contoso.example?Protocol=EWS",
+            e.url
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["Url"], external);
+    let pox = r#"<Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006"><Request><EMailAddress>alice@contoso.example</EMailAddress><AcceptableResponseSchema>http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a</AcceptableResponseSchema></Request></Autodiscover>"#;
+    let (_, _, text) = post(
+        &client,
+        &format!("{}/autodiscover/autodiscover.xml", e.url),
+        Some(&token),
+        pox.into(),
+    )
+    .await;
+    assert!(
+        text.contains(&format!(
+            "<Type>EXCH</Type><Server>{HOST}</Server><EwsUrl>{default}</EwsUrl>"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "<Type>EXPR</Type><Server>{HOST}</Server><EwsUrl>{external}</EwsUrl>"
+        )),
+        "{text}"
+    );
+    // refusals say what is wrong, and change nothing
+    for (url, why) in [
+        (
+            "mail.contoso.example/EWS/Exchange.asmx",
+            "not an absolute URL",
+        ),
+        (
+            "ftp://mail.contoso.example/EWS/Exchange.asmx",
+            "not http or https",
+        ),
+        ("https://mail.contoso.example/owa", "/EWS/Exchange.asmx"),
+        (
+            "https://u:p@mail.contoso.example/EWS/Exchange.asmx",
+            "credentials",
+        ),
+        (
+            "https://mail.contoso.example/EWS/Exchange.asmx?x=1",
+            "query",
+        ),
+    ] {
+        let err = e
+            .cmdlet(
+                "Set-WebServicesVirtualDirectory",
+                json!({"InternalUrl": url}),
+            )
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains(why), "{url}: {err}");
+    }
+    let err = e
+        .cmdlet(
+            "Get-WebServicesVirtualDirectory",
+            json!({"Identity": "OWA (Default Web Site)"}),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("EWS (Default Web Site)"), "{err}");
+    let err = e
+        .cmdlet("Set-WebServicesVirtualDirectory", json!({}))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("-InternalUrl or -ExternalUrl"),
+        "{err}"
+    );
+    // $null: back to the default
+    let vdir = e
+        .cmdlet(
+            "Set-WebServicesVirtualDirectory",
+            json!({"ExternalUrl": null}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(vdir[0]["ExternalUrl"], default.as_str());
+}

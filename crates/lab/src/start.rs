@@ -483,8 +483,20 @@ pub async fn start_with(dir: &Path, opts: LabOptions) -> Result<Lab> {
                 .await?;
         }
     }
-    // Skype: Exchange's host resolves to the lab's Exchange; the users homed online with Cloud
-    // Voicemail; server-side conversation history on; Alice's IM archived.
+    // Exchange's EWS as Autodiscover announces it: from outside, its public name (which Skype
+    // reaches through its host override below); from inside, the loopback URL it listens on.
+    admin
+        .run(
+            "Set-WebServicesVirtualDirectory",
+            json!({
+                "InternalUrl": format!("{}/EWS/Exchange.asmx", info.exchange_url),
+                "ExternalUrl": format!("https://{EXCHANGE_HOST}/EWS/Exchange.asmx"),
+            }),
+        )
+        .await?;
+    // Skype: Exchange's host resolves to the lab's Exchange; Exchange's EWS found through its
+    // Autodiscover, as Skype for Business finds it; the users homed online with Cloud Voicemail;
+    // server-side conversation history on; Alice's IM archived.
     let sk = info.skype_admin()?;
     let sk_run = |c: &'static str, p: Value| {
         let sk = &sk;
@@ -500,6 +512,11 @@ pub async fn start_with(dir: &Path, opts: LabOptions) -> Result<Lab> {
         json!({"HostName": EXCHANGE_HOST, "ConnectTo": info.exchange_url}),
     )
     .await?;
+    sk_run(
+        "Set-CsOAuthConfiguration",
+        json!({"ExchangeAutodiscoverUrl": format!("https://{EXCHANGE_HOST}/autodiscover/autodiscover.svc")}),
+    )
+    .await?;
     for smtp in ["alice@contoso.example", "bob@contoso.example"] {
         if sk_run("Get-CsOnlineUser", json!({"Identity": smtp}))
             .await
@@ -507,7 +524,7 @@ pub async fn start_with(dir: &Path, opts: LabOptions) -> Result<Lab> {
         {
             sk_run(
                 "Enable-CsUser",
-                json!({"Identity": smtp, "SipAddress": format!("sip:{smtp}"), "ExchangeEwsUrl": format!("https://{EXCHANGE_HOST}/EWS/Exchange.asmx"), "HostedVoiceMail": true}),
+                json!({"Identity": smtp, "SipAddress": format!("sip:{smtp}"), "HostedVoiceMail": true}),
             )
             .await?;
         }

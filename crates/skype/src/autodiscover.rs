@@ -484,13 +484,14 @@ impl Skype {
             }
             return match ad::parse_get_user_settings_response(&bytes, &limits) {
                 Ok(results) => pick_ews_url(results, autodiscover, user),
-                Err(EwsProtoError::SoapFault { code, message }) => {
-                    Err(SkypeError::AutodiscoverFailed {
-                        url: autodiscover.to_owned(),
-                        code,
-                        message,
-                    })
-                }
+                Err(
+                    EwsProtoError::SoapFault { code, message }
+                    | EwsProtoError::AutodiscoverRefused { code, message },
+                ) => Err(SkypeError::AutodiscoverFailed {
+                    url: autodiscover.to_owned(),
+                    code,
+                    message,
+                }),
                 // a server error that is no SOAP answer at all
                 Err(_) if status == 500 => Err(SkypeError::HttpStatus {
                     url: t.connect.clone(),

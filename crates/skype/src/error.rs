@@ -275,7 +275,10 @@ impl SkypeError {
                 | "ErrorFolderNotFound" => FailureClass::Refused,
                 _ => FailureClass::Permanent,
             },
-            EwsProto(ews_proto::EwsProtoError::SoapFault { .. }) => FailureClass::Permanent,
+            EwsProto(
+                ews_proto::EwsProtoError::SoapFault { .. }
+                | ews_proto::EwsProtoError::AutodiscoverRefused { .. },
+            ) => FailureClass::Permanent,
             EwsProto(_) => FailureClass::Transient,
             Key(_) | Config(_) => FailureClass::Refused,
             Invalid(_)

@@ -1168,9 +1168,22 @@ async fn control_characters_are_archived_and_oversized_transcripts_refused() {
 /// Exchange's token audience knows).
 const AUTODISCOVER_URL: &str = "http://mail.contoso.example/autodiscover/autodiscover.svc";
 
-/// The lab's Exchange announces its own loopback URL as `ExternalEwsUrl`; a token for that host
-/// needs it among the ServicePrincipalNames of 00000002 (as `mail.contoso.example` is), as any
-/// EWS host Autodiscover announces would.
+/// Makes the lab's Exchange announce its loopback URL as `ExternalEwsUrl` (the lab announces
+/// `https://mail.contoso.example/…`, the Autodiscover host, which these tests need to tell
+/// apart from the EWS host); a token for that host needs it among the ServicePrincipalNames of
+/// 00000002 (as `mail.contoso.example` is), as any EWS host Autodiscover announces would.
+async fn announce_loopback_ews(env: &Env) {
+    ExchangeAdmin::new(&env.lab.info)
+        .unwrap()
+        .run(
+            "Set-WebServicesVirtualDirectory",
+            json!({"ExternalUrl": discovered_url(env)}),
+        )
+        .await
+        .unwrap();
+    add_exchange_spn(env, &loopback_host(env)).await;
+}
+
 async fn add_exchange_spn(env: &Env, host: &str) {
     let sts = StsAdmin::new(&env.lab.info).unwrap();
     let sp = sts
@@ -1228,7 +1241,7 @@ async fn autodiscover_calls(env: &Env) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_without_an_ews_url_find_it_through_autodiscover() {
     let env = env().await;
-    add_exchange_spn(&env, &loopback_host(&env)).await;
+    announce_loopback_ews(&env).await;
     // the subscription keeper's first pass is over (it calls EWS as the users too), and it
     // sleeps from now on: the calls below are the test's own
     wait_for("the first subscriptions", 30, || async {
@@ -1530,7 +1543,7 @@ async fn users_without_an_ews_url_find_it_through_autodiscover() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn autodiscover_failures_name_the_user_and_exchanges_reason() {
     let env = env().await;
-    add_exchange_spn(&env, &loopback_host(&env)).await;
+    announce_loopback_ews(&env).await;
     env.admin
         .run(
             "Set-CsOAuthConfiguration",
