@@ -226,6 +226,39 @@ def main() -> int:
         out["oof_settings"] = "answered"
     except Exception as e:
         out["oof_settings"] = type(e).__name__ + ": " + str(e)[:120]
+    # File attachments: a voice mail saved with its recording (CreateItem), read back with its
+    # content (GetItem lists it, FileAttachment.content streams GetAttachment), a file attached
+    # to the saved item (CreateAttachment) and detached (DeleteAttachment)
+    from exchangelib import FileAttachment  # noqa: E402
+
+    recording = b"RIFF" + os.urandom(2048) + b"WAVE"
+    vm_tag = base64.b16encode(os.urandom(4)).decode()
+    vm = Message(
+        account=acc,
+        folder=acc.voice_mail,
+        subject="Voice mail " + vm_tag,
+        attachments=[FileAttachment(name="audio.wav", content_type="audio/wav", content=recording)],
+    )
+    vm.save()
+    att = {"saved_ids": [a.attachment_id is not None for a in vm.attachments]}
+    heard = acc.voice_mail.get(id=vm.id)
+    att["listed"] = [[a.name, a.content_type, a.size, a.is_inline] for a in heard.attachments]
+    att["has_attachments"] = heard.has_attachments
+    att["content_matches"] = heard.attachments[0].content == recording
+    before = vm.changekey
+    notes = FileAttachment(name="notes.txt", content=b"call Bob back")
+    vm.attach(notes)
+    att["changekey_changed"] = vm.changekey != before
+    again = acc.voice_mail.get(id=vm.id)
+    att["changekey_current"] = again.changekey == vm.changekey
+    att["after_attach"] = sorted(a.name for a in again.attachments)
+    att["notes_content"] = [a.content.decode() for a in again.attachments if a.name == "notes.txt"]
+    vm.detach(notes)
+    att["after_detach"] = sorted(a.name for a in acc.voice_mail.get(id=vm.id).attachments)
+    att["found_with_attachments"] = [
+        i.has_attachments for i in acc.voice_mail.filter(subject="Voice mail " + vm_tag)
+    ]
+    out["attachments"] = att
     print(json.dumps(out))
     return 0
 

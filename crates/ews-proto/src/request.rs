@@ -83,6 +83,9 @@ pub enum Operation {
     },
     SyncFolderItems(SyncFolderItems),
     SyncFolderHierarchy(SyncFolderHierarchy),
+    CreateAttachment(CreateAttachment),
+    GetAttachment(GetAttachment),
+    DeleteAttachment(DeleteAttachment),
     /// Any other element in the messages namespace (answer `ErrorInvalidRequest`).
     /// `local` is a valid XML name, at most `Limits::max_name_len` bytes.
     Unknown {
@@ -120,6 +123,9 @@ impl Operation {
             Self::GetEvents { .. } => "GetEvents",
             Self::SyncFolderItems(_) => "SyncFolderItems",
             Self::SyncFolderHierarchy(_) => "SyncFolderHierarchy",
+            Self::CreateAttachment(_) => "CreateAttachment",
+            Self::GetAttachment(_) => "GetAttachment",
+            Self::DeleteAttachment(_) => "DeleteAttachment",
             Self::Unknown { local } => local,
         }
     }
@@ -633,10 +639,74 @@ pub struct ItemFields {
     pub date_time_sent: Option<OffsetDateTime>,
     pub date_time_created: Option<OffsetDateTime>,
     pub extended_properties: Vec<ExtendedProperty>,
+    /// `t:Attachments`: the file attachments to store with the item, in order.
+    pub attachments: Vec<NewFileAttachment>,
     /// Local names of `t:` children that were recognised as EWS but are
     /// not modelled here (e.g. `ReminderIsSet`, `StartTimeZone`); they are
     /// ignored, the list is for logging.
     pub ignored: Vec<String>,
+}
+
+/// A `t:FileAttachment` to store (MS-OXWSATT): in `m:CreateAttachment/m:Attachments`, or in the
+/// `t:Attachments` of a new item. The read-only properties a client may echo (`t:AttachmentId`,
+/// `t:Size`, `t:LastModifiedTime`) and `t:ContentLocation` are accepted and not kept.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct NewFileAttachment {
+    pub name: Option<String>,
+    pub content_type: Option<String>,
+    pub content_id: Option<String>,
+    pub is_inline: Option<bool>,
+    pub is_contact_photo: Option<bool>,
+    /// The base64-decoded `t:Content`; `None` when absent (EWS then answers
+    /// `ErrorRequiredPropertyMissing` for this attachment).
+    pub content: Option<Vec<u8>>,
+}
+
+/// Names the content's length, never the content.
+impl std::fmt::Debug for NewFileAttachment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewFileAttachment")
+            .field("name", &self.name)
+            .field("content_type", &self.content_type)
+            .field("content_id", &self.content_id)
+            .field("is_inline", &self.is_inline)
+            .field("is_contact_photo", &self.is_contact_photo)
+            .field("content_len", &self.content.as_ref().map(Vec::len))
+            .finish()
+    }
+}
+
+/// `m:CreateAttachment`: attachments added to an existing item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateAttachment {
+    /// `m:ParentItemId` (its change key, if sent, is not checked, as in Exchange).
+    pub parent: ItemRef,
+    pub attachments: Vec<NewFileAttachment>,
+}
+
+/// `m:AttachmentShape` of GetAttachment. It shapes item attachments only; file attachments
+/// are answered whole whatever it says.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AttachmentShape {
+    pub include_mime_content: bool,
+    pub body_type: Option<ShapeBodyType>,
+    pub filter_html_content: Option<bool>,
+    pub additional: Vec<PropertyPath>,
+}
+
+/// `m:GetAttachment`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GetAttachment {
+    pub shape: Option<AttachmentShape>,
+    /// The `Id` of each `m:AttachmentIds/t:AttachmentId`, in order.
+    pub attachment_ids: Vec<String>,
+}
+
+/// `m:DeleteAttachment`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeleteAttachment {
+    /// The `Id` of each `m:AttachmentIds/t:AttachmentId`, in order.
+    pub attachment_ids: Vec<String>,
 }
 
 /// A new `t:Message`.
@@ -987,19 +1057,24 @@ fn non_empty_text(el: &Element, what: &'static str) -> Result<String> {
     Ok(t.to_owned())
 }
 
-/// Strips XML whitespace and base64-decodes.
+/// Strips XML whitespace and base64-decodes (without a copy of the text when it has none, as
+/// clients send attachment content).
 fn base64_text(el: &Element, name: &'static str) -> Result<Vec<u8>> {
-    let compact: String = el
-        .text
-        .chars()
-        .filter(|c| !xml::is_xml_whitespace(*c))
-        .collect();
-    base64::engine::general_purpose::STANDARD
-        .decode(compact.as_bytes())
-        .map_err(|_| EwsProtoError::InvalidBase64 {
-            element: name,
-            position: el.position(),
-        })
+    let engine = base64::engine::general_purpose::STANDARD;
+    let decoded = if el.text.chars().any(xml::is_xml_whitespace) {
+        let compact: String = el
+            .text
+            .chars()
+            .filter(|c| !xml::is_xml_whitespace(*c))
+            .collect();
+        engine.decode(compact.as_bytes())
+    } else {
+        engine.decode(el.text.as_bytes())
+    };
+    decoded.map_err(|_| EwsProtoError::InvalidBase64 {
+        element: name,
+        position: el.position(),
+    })
 }
 
 fn unexpected(parent: &Element, child: &Element) -> EwsProtoError {
@@ -1606,10 +1681,145 @@ fn parse_item_field(
         "ExtendedProperty" => item
             .extended_properties
             .push(parse_extended_property(child)?),
-        "Attachments" | "MimeContent" => return Err(unsupported(child)),
+        "Attachments" => {
+            if !item.attachments.is_empty() {
+                return Err(EwsProtoError::DuplicateElement {
+                    parent: dn(parent),
+                    name: dn(child),
+                    position: child.position(),
+                });
+            }
+            item.attachments = parse_attachment_list(child, true)?;
+        }
+        "MimeContent" => return Err(unsupported(child)),
         _ => return Ok(false),
     }
     Ok(true)
+}
+
+/// `t:ItemAttachment` / `t:ReferenceAttachment`: valid EWS that this server does not store.
+fn unsupported_attachment(el: &Element) -> EwsProtoError {
+    EwsProtoError::Unsupported {
+        found: format!(
+            "{} (only file attachments, t:FileAttachment, are stored)",
+            dn(el)
+        ),
+        position: el.position(),
+    }
+}
+
+/// `t:Attachments` of a new item (may be empty) or `m:Attachments` of CreateAttachment (not).
+fn parse_attachment_list(list: &Element, allow_empty: bool) -> Result<Vec<NewFileAttachment>> {
+    let mut out = Vec::with_capacity(list.children.len());
+    for child in &list.children {
+        if child.is(TYPES, "FileAttachment") {
+            out.push(parse_file_attachment(child)?);
+        } else if &*child.ns == TYPES
+            && matches!(
+                child.local.as_str(),
+                "ItemAttachment" | "ReferenceAttachment"
+            )
+        {
+            return Err(unsupported_attachment(child));
+        } else {
+            return Err(unexpected(list, child));
+        }
+    }
+    if out.is_empty() && !allow_empty {
+        return Err(EwsProtoError::MissingElement {
+            parent: dn(list),
+            name: "FileAttachment",
+            position: list.position(),
+        });
+    }
+    Ok(out)
+}
+
+/// One `t:FileAttachment` to store.
+fn parse_file_attachment(el: &Element) -> Result<NewFileAttachment> {
+    let mut a = NewFileAttachment::default();
+    for child in &el.children {
+        if &*child.ns != TYPES {
+            return Err(unexpected(el, child));
+        }
+        match child.local.as_str() {
+            "Name" => set_once(&mut a.name, el, child, text_owned(child))?,
+            "ContentType" => set_once(
+                &mut a.content_type,
+                el,
+                child,
+                child.text_trimmed().to_owned(),
+            )?,
+            "ContentId" => set_once(
+                &mut a.content_id,
+                el,
+                child,
+                child.text_trimmed().to_owned(),
+            )?,
+            "IsInline" => set_once(&mut a.is_inline, el, child, bool_text(child)?)?,
+            "IsContactPhoto" => set_once(&mut a.is_contact_photo, el, child, bool_text(child)?)?,
+            "Content" => set_once(&mut a.content, el, child, base64_text(child, "t:Content")?)?,
+            // read-only (the server sets them), or not kept
+            "AttachmentId"
+            | "Size"
+            | "LastModifiedTime"
+            | "ContentLocation"
+            | "AttachmentOriginalUrl" => {}
+            _ => return Err(unexpected(el, child)),
+        }
+    }
+    Ok(a)
+}
+
+/// `m:AttachmentIds`: one or more `t:AttachmentId`, their `Id`s in order.
+fn parse_attachment_ids(container: &Element) -> Result<Vec<String>> {
+    let mut out = Vec::with_capacity(container.children.len());
+    for child in &container.children {
+        if child.is(TYPES, "AttachmentId") {
+            out.push(id_attr(child)?);
+        } else {
+            return Err(unexpected(container, child));
+        }
+    }
+    if out.is_empty() {
+        return Err(EwsProtoError::MissingElement {
+            parent: dn(container),
+            name: "AttachmentId",
+            position: container.position(),
+        });
+    }
+    Ok(out)
+}
+
+fn parse_attachment_shape(el: &Element) -> Result<AttachmentShape> {
+    let mut shape = AttachmentShape::default();
+    let (mut mime, mut filter, mut additional) = (None, None, None);
+    for child in &el.children {
+        if &*child.ns != TYPES {
+            return Err(unexpected(el, child));
+        }
+        match child.local.as_str() {
+            "IncludeMimeContent" => set_once(&mut mime, el, child, bool_text(child)?)?,
+            "BodyType" => set_once(
+                &mut shape.body_type,
+                el,
+                child,
+                enum_text(child, ShapeBodyType::ALL)?,
+            )?,
+            "FilterHtmlContent" => set_once(&mut filter, el, child, bool_text(child)?)?,
+            "AdditionalProperties" => set_once(
+                &mut additional,
+                el,
+                child,
+                parse_additional_properties(child)?,
+            )?,
+            _ => return Err(unexpected(el, child)),
+        }
+    }
+    shape.include_mime_content = mime.unwrap_or(false);
+    shape.filter_html_content = filter;
+    shape.additional = additional.unwrap_or_default();
+    Ok(shape)
 }
 
 pub(crate) fn parse_extended_property(el: &Element) -> Result<ExtendedProperty> {
@@ -2668,6 +2878,28 @@ fn parse_operation(op: &Element, input: &[u8]) -> Result<Operation> {
                     .map(parse_single_folder_ref)
                     .transpose()?,
                 sync_state: parse_sync_state(op)?,
+            })
+        }
+        "CreateAttachment" => {
+            check_children(op, &["ParentItemId", "Attachments"])?;
+            Operation::CreateAttachment(CreateAttachment {
+                parent: parse_item_ref(req_child(op, m, "ParentItemId")?)?,
+                attachments: parse_attachment_list(req_child(op, m, "Attachments")?, false)?,
+            })
+        }
+        "GetAttachment" => {
+            check_children(op, &["AttachmentShape", "AttachmentIds"])?;
+            Operation::GetAttachment(GetAttachment {
+                shape: opt_child(op, m, "AttachmentShape")?
+                    .map(parse_attachment_shape)
+                    .transpose()?,
+                attachment_ids: parse_attachment_ids(req_child(op, m, "AttachmentIds")?)?,
+            })
+        }
+        "DeleteAttachment" => {
+            check_children(op, &["AttachmentIds"])?;
+            Operation::DeleteAttachment(DeleteAttachment {
+                attachment_ids: parse_attachment_ids(req_child(op, m, "AttachmentIds")?)?,
             })
         }
         "Unsubscribe" => {

@@ -682,6 +682,8 @@ pub struct ItemView {
     pub date_time_sent: Option<OffsetDateTime>,
     pub date_time_created: Option<OffsetDateTime>,
     pub has_attachments: bool,
+    /// `t:Attachments` (metadata, no content): written by GetItem when the shape asks for them.
+    pub attachments: Vec<AttachmentView>,
     pub is_associated: bool,
     pub extended: Vec<ExtendedProperty>,
     // t:Message
@@ -719,6 +721,7 @@ impl ItemView {
             date_time_sent: None,
             date_time_created: None,
             has_attachments: false,
+            attachments: Vec::new(),
             is_associated: false,
             extended: Vec::new(),
             sender: None,
@@ -743,6 +746,8 @@ struct ItemProps {
     subject: bool,
     sensitivity: bool,
     body: bool,
+    /// `item:Attachments` (GetItem only, like the body).
+    attachments: bool,
     received: bool,
     size: bool,
     categories: bool,
@@ -794,6 +799,7 @@ impl ItemProps {
             BaseShape::Default => default_set,
             BaseShape::AllProperties => Self {
                 sensitivity: true,
+                attachments: true,
                 categories: true,
                 importance: true,
                 sent: true,
@@ -810,6 +816,7 @@ impl ItemProps {
                 Some("item:Subject") => p.subject = true,
                 Some("item:Sensitivity") => p.sensitivity = true,
                 Some("item:Body") => p.body = true,
+                Some("item:Attachments") => p.attachments = true,
                 Some("item:TextBody") => p.text_body = true,
                 Some("item:DateTimeReceived") => p.received = true,
                 Some("item:Size") => p.size = true,
@@ -836,6 +843,7 @@ impl ItemProps {
         if !include_body {
             p.body = false;
             p.text_body = false;
+            p.attachments = false;
         }
         p
     }
@@ -890,6 +898,13 @@ fn write_item(w: &mut XmlOut, item: &ItemView, shape: &ItemShape, include_body: 
             None => (*stored, text.as_str()),
         };
         w.text_element("t:Body", &[("BodyType", body_type.as_str())], body);
+    }
+    if p.attachments && !item.attachments.is_empty() {
+        w.start("t:Attachments", &[]);
+        for a in &item.attachments {
+            write_file_attachment(w, a);
+        }
+        w.end("t:Attachments");
     }
     if p.received
         && let Some(v) = item.date_time_received
@@ -1058,6 +1073,10 @@ pub fn find_item_response(
 pub struct CreatedItem {
     pub kind: ItemKind,
     pub item_id: ItemRef,
+    /// The ids of the file attachments created with it, in request order: CreateItem answers
+    /// them in `t:Attachments` (exchangelib pairs them with the attachments it sent by position).
+    /// Empty for MoveItem and CopyItem.
+    pub attachment_ids: Vec<String>,
 }
 
 /// `CreateItemResponse`: one message per item. `Ok(None)` (items that were
@@ -1139,6 +1158,15 @@ fn items_response(op: &str, results: &[Result<Option<CreatedItem>, ResponseError
                 &c.item_id.id,
                 c.item_id.change_key.as_deref(),
             );
+            if !c.attachment_ids.is_empty() {
+                w.start("t:Attachments", &[]);
+                for id in &c.attachment_ids {
+                    w.start("t:FileAttachment", &[]);
+                    w.empty("t:AttachmentId", &[("Id", id)]);
+                    w.end("t:FileAttachment");
+                }
+                w.end("t:Attachments");
+            }
             w.end(&name);
             w.end("m:Items");
         }
@@ -1158,6 +1186,162 @@ pub fn delete_folder_response(results: &[Result<(), ResponseError>]) -> Vec<u8> 
 /// `EmptyFolderResponse`: one message per folder id, in order.
 pub fn empty_folder_response(results: &[Result<(), ResponseError>]) -> Vec<u8> {
     response_messages("EmptyFolder", results, None, |_, ()| {})
+}
+
+// ======================================================================
+// Attachments (MS-OXWSATT)
+// ======================================================================
+
+/// A file attachment: listed with its item (`t:Attachments` of GetItem, no content) or
+/// answered by GetAttachment (with its content).
+#[derive(Clone, PartialEq, Eq)]
+pub struct AttachmentView {
+    /// `t:AttachmentId/@Id`.
+    pub id: String,
+    pub name: Option<String>,
+    pub content_type: Option<String>,
+    pub content_id: Option<String>,
+    /// Bytes of content.
+    pub size: Option<u64>,
+    pub last_modified_time: Option<OffsetDateTime>,
+    pub is_inline: bool,
+    pub is_contact_photo: bool,
+    /// `t:Content`, written base64-encoded (GetAttachment).
+    pub content: Option<Vec<u8>>,
+}
+
+impl AttachmentView {
+    /// An attachment with only its id set.
+    pub fn new(id: &str) -> Self {
+        Self {
+            id: id.to_owned(),
+            name: None,
+            content_type: None,
+            content_id: None,
+            size: None,
+            last_modified_time: None,
+            is_inline: false,
+            is_contact_photo: false,
+            content: None,
+        }
+    }
+}
+
+/// Names the content's length, never the content.
+impl std::fmt::Debug for AttachmentView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AttachmentView")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("content_type", &self.content_type)
+            .field("content_id", &self.content_id)
+            .field("size", &self.size)
+            .field("last_modified_time", &self.last_modified_time)
+            .field("is_inline", &self.is_inline)
+            .field("is_contact_photo", &self.is_contact_photo)
+            .field("content_len", &self.content.as_ref().map(Vec::len))
+            .finish()
+    }
+}
+
+/// Bytes of content base64-encoded per text event: a multiple of 3, so the pieces concatenate
+/// to the encoding of the whole, which is never held as one more copy of the content.
+const BASE64_CHUNK: usize = 3 * 16 * 1024;
+
+/// `<name>` with `data` base64-encoded, a chunk at a time.
+fn write_base64_element(w: &mut XmlOut, name: &str, data: &[u8]) {
+    w.start(name, &[]);
+    let mut buf = String::with_capacity(BASE64_CHUNK / 3 * 4);
+    for chunk in data.chunks(BASE64_CHUNK) {
+        buf.clear();
+        base64::engine::general_purpose::STANDARD.encode_string(chunk, &mut buf);
+        w.text(&buf);
+    }
+    w.end(name);
+}
+
+/// `t:FileAttachment` in XSD order (`t:AttachmentType`, then `t:FileAttachmentType`).
+fn write_file_attachment(w: &mut XmlOut, a: &AttachmentView) {
+    w.start("t:FileAttachment", &[]);
+    w.empty("t:AttachmentId", &[("Id", a.id.as_str())]);
+    if let Some(v) = &a.name {
+        w.leaf("t:Name", v);
+    }
+    if let Some(v) = &a.content_type {
+        w.leaf("t:ContentType", v);
+    }
+    if let Some(v) = &a.content_id {
+        w.leaf("t:ContentId", v);
+    }
+    if let Some(v) = a.size {
+        w.leaf("t:Size", &v.to_string());
+    }
+    if let Some(v) = a.last_modified_time {
+        w.leaf("t:LastModifiedTime", &dt(v));
+    }
+    w.leaf("t:IsInline", bool_str(a.is_inline));
+    w.leaf("t:IsContactPhoto", bool_str(a.is_contact_photo));
+    if let Some(c) = &a.content {
+        write_base64_element(w, "t:Content", c);
+    }
+    w.end("t:FileAttachment");
+}
+
+/// An attachment CreateAttachment stored: its id, and its item's id with the change key the
+/// item has now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreatedAttachment {
+    pub attachment_id: String,
+    pub root_item: ItemRef,
+}
+
+/// `CreateAttachmentResponse`: one message per attachment, in order, each with
+/// `m:Attachments/t:FileAttachment/t:AttachmentId` carrying `RootItemId` and
+/// `RootItemChangeKey` (exchangelib takes the item's new change key from there).
+pub fn create_attachment_response(results: &[Result<CreatedAttachment, ResponseError>]) -> Vec<u8> {
+    response_messages(
+        "CreateAttachment",
+        results,
+        Some("m:Attachments"),
+        |w, c| {
+            let mut attrs = vec![
+                ("Id", c.attachment_id.as_str()),
+                ("RootItemId", c.root_item.id.as_str()),
+            ];
+            if let Some(ck) = &c.root_item.change_key {
+                attrs.push(("RootItemChangeKey", ck.as_str()));
+            }
+            w.start("m:Attachments", &[]);
+            w.start("t:FileAttachment", &[]);
+            w.empty("t:AttachmentId", &attrs);
+            w.end("t:FileAttachment");
+            w.end("m:Attachments");
+        },
+    )
+}
+
+/// `GetAttachmentResponse`: one message per attachment id, in order, each with
+/// `m:Attachments/t:FileAttachment` (id, name, content type and id, size, last modified time,
+/// inline and contact-photo flags, content). The content is encoded straight into the response.
+pub fn get_attachment_response(results: &[Result<AttachmentView, ResponseError>]) -> Vec<u8> {
+    response_messages("GetAttachment", results, Some("m:Attachments"), |w, a| {
+        w.start("m:Attachments", &[]);
+        write_file_attachment(w, a);
+        w.end("m:Attachments");
+    })
+}
+
+/// `DeleteAttachmentResponse`: one message per attachment id, in order; a success carries
+/// `m:RootItemId` with the item's id and new change key as the `RootItemId` and
+/// `RootItemChangeKey` attributes.
+pub fn delete_attachment_response(results: &[Result<ItemRef, ResponseError>]) -> Vec<u8> {
+    response_messages("DeleteAttachment", results, None, |w, root| {
+        let mut attrs = vec![("RootItemId", root.id.as_str())];
+        if let Some(ck) = &root.change_key {
+            attrs.push(("RootItemChangeKey", ck.as_str()));
+        }
+        w.empty("m:RootItemId", &attrs);
+    })
 }
 
 // ======================================================================
@@ -2002,6 +2186,12 @@ pub fn item_from_element(el: &Element) -> Result<ItemView, EwsProtoError> {
     item.date_time_sent = child_datetime(el, "DateTimeSent")?;
     item.date_time_created = child_datetime(el, "DateTimeCreated")?;
     item.has_attachments = child_bool(el, "HasAttachments")?.unwrap_or(false);
+    if let Some(list) = el.child(ns::TYPES, "Attachments") {
+        item.attachments = list
+            .children_named(ns::TYPES, "FileAttachment")
+            .map(attachment_from_element)
+            .collect::<Result<_, _>>()?;
+    }
     item.is_associated = child_bool(el, "IsAssociated")?.unwrap_or(false);
     item.extended = el
         .children_named(ns::TYPES, "ExtendedProperty")
@@ -2019,6 +2209,55 @@ pub fn item_from_element(el: &Element) -> Result<ItemView, EwsProtoError> {
     item.legacy_free_busy_status = child_enum(el, "LegacyFreeBusyStatus")?;
     item.location = child_text(el, "Location");
     Ok(item)
+}
+
+/// Reads a `t:FileAttachment` (of `t:Attachments` or `m:Attachments`) back into an
+/// [`AttachmentView`]; `RootItemId` attributes of its id are not kept. Properties that are
+/// absent read as `None`/false.
+pub fn attachment_from_element(el: &Element) -> Result<AttachmentView, EwsProtoError> {
+    let id_el =
+        el.child(ns::TYPES, "AttachmentId")
+            .ok_or_else(|| EwsProtoError::MissingElement {
+                parent: display_name(&el.ns, &el.local),
+                name: "AttachmentId",
+                position: el.position(),
+            })?;
+    let mut a = AttachmentView::new(&parse_item_ref(id_el)?.id);
+    a.name = child_text(el, "Name");
+    a.content_type = child_text(el, "ContentType");
+    a.content_id = child_text(el, "ContentId");
+    a.size = el
+        .child(ns::TYPES, "Size")
+        .map(|c| {
+            c.text_trimmed()
+                .parse()
+                .map_err(|_| EwsProtoError::InvalidValue {
+                    context: "t:Size".to_owned(),
+                    value: echo(&c.text),
+                    expected: "a non-negative integer".to_owned(),
+                    position: c.position(),
+                })
+        })
+        .transpose()?;
+    a.last_modified_time = child_datetime(el, "LastModifiedTime")?;
+    a.is_inline = child_bool(el, "IsInline")?.unwrap_or(false);
+    a.is_contact_photo = child_bool(el, "IsContactPhoto")?.unwrap_or(false);
+    if let Some(c) = el.child(ns::TYPES, "Content") {
+        let compact: String = c
+            .text
+            .chars()
+            .filter(|ch| !xml::is_xml_whitespace(*ch))
+            .collect();
+        a.content = Some(
+            base64::engine::general_purpose::STANDARD
+                .decode(compact.as_bytes())
+                .map_err(|_| EwsProtoError::InvalidBase64 {
+                    element: "t:Content",
+                    position: c.position(),
+                })?,
+        );
+    }
+    Ok(a)
 }
 
 /// Reads the `m:Notification` of a GetEvents response message.

@@ -8,6 +8,10 @@ use ews_proto::notification::{
 };
 use ews_proto::request::{AlternateId, IdFormat, UserConfigurationProperty, parse_request};
 use ews_proto::response::{
+    CreatedAttachment, create_attachment_response, delete_attachment_response,
+    get_attachment_response,
+};
+use ews_proto::response::{
     CreatedItem, Page, ResponseError, SchemaViolation, SubscriptionCreated, UpdatedItem, UserPhoto,
     convert_id_response, copy_item_response, create_folder_response, create_item_response,
     create_user_configuration_response, delete_folder_response, delete_item_response,
@@ -304,11 +308,137 @@ fn create_item_saved_sent_and_failed() {
         Ok(Some(CreatedItem {
             kind: ItemKind::Message,
             item_id: ItemRef::new("I-new", Some("CK1")),
+            attachment_ids: Vec::new(),
         })),
         Ok(None),
         Err(ResponseError::code("ErrorFolderNotFound")),
     ]);
     assert_snapshot!(lines(&out));
+}
+
+/// CreateItem answers the ids of the attachments created with the item, in the order sent
+/// (exchangelib pairs them with its attachments by position).
+#[test]
+fn create_item_with_attachments() {
+    let out = create_item_response(&[
+        Ok(Some(CreatedItem {
+            kind: ItemKind::Message,
+            item_id: ItemRef::new("I-vm", Some("CK1")),
+            attachment_ids: vec!["A-1".to_owned(), "A-2".to_owned()],
+        })),
+        Err(ResponseError::new(
+            "ErrorRequiredPropertyMissing",
+            "A file attachment needs its content: t:FileAttachment has no t:Content.",
+        )),
+    ]);
+    assert_snapshot!(lines(&out));
+}
+
+/// Each attachment's id with its item's id and new change key; a failure with an empty
+/// `m:Attachments`.
+#[test]
+fn create_attachment() {
+    let root = ItemRef::new("I-vm", Some("CK8"));
+    let out = create_attachment_response(&[
+        Ok(CreatedAttachment {
+            attachment_id: "A-3".to_owned(),
+            root_item: root.clone(),
+        }),
+        Err(ResponseError::new(
+            "ErrorAttachmentSizeLimitExceeded",
+            "the attachment is 12582913 bytes, over the limit of 12582912 bytes for one attachment",
+        )),
+        Ok(CreatedAttachment {
+            attachment_id: "A-4".to_owned(),
+            root_item: root,
+        }),
+    ]);
+    assert_snapshot!(lines(&out));
+}
+
+/// The whole attachment (content base64-encoded) and a missing one.
+#[test]
+fn get_attachment() {
+    let out = get_attachment_response(&[
+        Ok(recording()),
+        Ok(inline_logo()),
+        Err(ResponseError::code("ErrorItemNotFound")),
+    ]);
+    assert_snapshot!(lines(&out));
+}
+
+/// Content longer than one encoding chunk encodes as one piece would.
+#[test]
+fn get_attachment_large_content_is_one_base64_text() {
+    use base64::Engine as _;
+    let content: Vec<u8> = (0..200_001u32).map(|n| (n % 251) as u8).collect();
+    let mut a = recording();
+    a.content = Some(content.clone());
+    let out = String::from_utf8(get_attachment_response(&[Ok(a)])).expect("utf-8");
+    let expected = base64::engine::general_purpose::STANDARD.encode(&content);
+    assert!(
+        out.contains(&format!("<t:Content>{expected}</t:Content>")),
+        "content not encoded whole"
+    );
+}
+
+#[test]
+fn delete_attachment() {
+    let out = delete_attachment_response(&[
+        Ok(ItemRef::new("I-vm", Some("CK9"))),
+        Err(ResponseError::code("ErrorItemNotFound")),
+        Err(ResponseError::code("ErrorAccessDenied")),
+    ]);
+    assert_snapshot!(lines(&out));
+}
+
+/// An item lists its attachments (no content) when the shape asks for them (AllProperties, or
+/// `item:Attachments`), and says it has them (`t:HasAttachments`) in the Default shape.
+#[test]
+fn get_item_with_attachments() {
+    assert_snapshot!(
+        "get_item_with_attachments_all_properties",
+        lines(&get_item_response(
+            &ItemShape::new(BaseShape::AllProperties),
+            &[Ok(voicemail())]
+        ))
+    );
+    let mut shape = ItemShape::new(BaseShape::IdOnly);
+    shape.additional = vec![field("item:Attachments"), field("item:HasAttachments")];
+    assert_snapshot!(
+        "get_item_with_attachments_by_field",
+        lines(&get_item_response(&shape, &[Ok(voicemail())]))
+    );
+    let default = lines(&get_item_response(
+        &ItemShape::new(BaseShape::Default),
+        &[Ok(voicemail())],
+    ));
+    assert!(
+        default.contains("<t:HasAttachments>true</t:HasAttachments>")
+            && !default.contains("<t:Attachments>"),
+        "{default}"
+    );
+}
+
+/// FindItem says whether an item has attachments, never lists them (as it never gives bodies).
+#[test]
+fn find_item_gives_has_attachments_not_attachments() {
+    let page = Page {
+        items: vec![voicemail()],
+        indexed_paging_offset: Some(1),
+        total_items_in_view: 1,
+        includes_last_item_in_range: true,
+    };
+    let out = lines(&find_item_response(
+        &ItemShape::new(BaseShape::AllProperties),
+        &[Ok(page)],
+    ));
+    assert!(
+        out.contains("<t:HasAttachments>true</t:HasAttachments>")
+            && !out.contains("<t:Attachments>")
+            && !out.contains("A-1"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -339,6 +469,7 @@ fn move_and_copy_item_with_and_without_new_ids() {
         Ok(Some(CreatedItem {
             kind: ItemKind::Message,
             item_id: ItemRef::new("I-1", Some("CK3")),
+            attachment_ids: Vec::new(),
         })),
         Ok(None),
         Err(ResponseError::code("ErrorToFolderNotFound")),

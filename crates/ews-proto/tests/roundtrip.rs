@@ -180,6 +180,7 @@ fn errors_read_back_with_class_code_text_and_message_xml() {
         Ok(Some(CreatedItem {
             kind: ItemKind::Message,
             item_id: ItemRef::new("I-9", None),
+            attachment_ids: Vec::new(),
         })),
         Err(ResponseError::server_busy(2500)),
         Err(ResponseError::new("ErrorItemSave", "custom <text>").as_warning()),
@@ -297,4 +298,28 @@ fn faults_read_back_as_soap_faults() {
         parse_response(&out, &limits()),
         Err(EwsProtoError::SoapFault { code, .. }) if code == "ErrorInternalServerError"
     ));
+}
+
+/// An item's attachments and a GetAttachment answer read back as written.
+#[test]
+fn attachments_round_trip() {
+    use ews_proto::response::{attachment_from_element, get_attachment_response};
+    let out = get_item_response(
+        &ItemShape::new(BaseShape::AllProperties),
+        &[Ok(voicemail())],
+    );
+    let messages = parse_response_messages(&out, &limits()).expect("parses");
+    let [item] = payload(&messages[0].element, "Items") else {
+        panic!("one item")
+    };
+    let got = item_from_element(item).expect("reads");
+    assert!(got.has_attachments);
+    assert_eq!(got.attachments, voicemail().attachments);
+
+    let out = get_attachment_response(&[Ok(recording())]);
+    let messages = parse_response_messages(&out, &limits()).expect("parses");
+    let [a] = payload(&messages[0].element, "Attachments") else {
+        panic!("one attachment")
+    };
+    assert_eq!(attachment_from_element(a).expect("reads"), recording());
 }

@@ -760,7 +760,19 @@ impl Handler<'_> {
                         ReqItem::CalendarItem(_) => ItemKind::CalendarItem,
                     })
                     .collect();
-                let items: Vec<mailbox::NewItem> = c.items.into_iter().map(to_new_item).collect();
+                // an item this layer refuses (a file attachment without content) is answered
+                // alone; the others go to the store
+                let mut refused: Vec<Option<ResponseError>> = Vec::with_capacity(kinds.len());
+                let mut items: Vec<mailbox::NewItem> = Vec::with_capacity(kinds.len());
+                for i in c.items {
+                    match to_new_item(i) {
+                        Ok(item) => {
+                            items.push(item);
+                            refused.push(None);
+                        }
+                        Err(e) => refused.push(Some(e)),
+                    }
+                }
                 let created_view = |i: &mailbox::Item, kind: ItemKind| {
                     Some(resp::CreatedItem {
                         kind,
@@ -768,24 +780,34 @@ impl Handler<'_> {
                             id: i.id.clone(),
                             change_key: Some(i.change_key.clone()),
                         },
+                        // in the order sent, which exchangelib pairs them by
+                        attachment_ids: i.attachments.iter().map(|a| a.id.clone()).collect(),
                     })
                 };
                 // each item answered on its own (EWS does): an invalid one fails alone, the
                 // others are created together in one transaction
-                match self
-                    .ex
-                    .inner
-                    .mbx
-                    .create_items_each(&self.key, sel.clone(), items)
-                    .await
-                {
+                let results = if items.is_empty() {
+                    Ok(Vec::new())
+                } else {
+                    self.ex
+                        .inner
+                        .mbx
+                        .create_items_each(&self.key, sel.clone(), items)
+                        .await
+                };
+                match results {
                     Ok(results) => {
-                        let out: Vec<_> = results
-                            .iter()
+                        let mut stored = results.iter();
+                        let out: Vec<_> = refused
+                            .into_iter()
                             .zip(kinds)
-                            .map(|(r, kind)| match r {
-                                Ok(i) => Ok(created_view(i, kind)),
-                                Err(e) => Err(err(e)),
+                            .map(|(refusal, kind)| match refusal {
+                                Some(e) => Err(e),
+                                None => match stored.next() {
+                                    Some(Ok(i)) => Ok(created_view(i, kind)),
+                                    Some(Err(e)) => Err(err(e)),
+                                    None => Err(ResponseError::code("ErrorInternalServerError")),
+                                },
                             })
                             .collect();
                         resp::create_item_response(&out)
@@ -1056,6 +1078,9 @@ impl Handler<'_> {
                 let r = self.sync_hierarchy(&h).await;
                 resp::sync_folder_hierarchy_response(&h.shape, &r)
             }
+            Operation::CreateAttachment(c) => self.create_attachments(c).await,
+            Operation::GetAttachment(g) => self.get_attachments(g).await,
+            Operation::DeleteAttachment(d) => self.delete_attachments(d).await,
             Operation::ConvertId(c) => {
                 let out: Vec<_> = c
                     .ids
@@ -1514,12 +1539,178 @@ impl Handler<'_> {
                             id: item.id.clone(),
                             change_key: Some(item.change_key.clone()),
                         },
+                        attachment_ids: Vec::new(),
                     }),
                 ),
                 Err(e) => Err(self.mailbox_err(&e)),
             })
             .collect();
         write(&out)
+    }
+}
+
+/// CreateAttachment, GetAttachment and DeleteAttachment (MS-OXWSATT): file attachments of the
+/// caller's items, one response message per attachment. Reading one is authorized as GetItem is
+/// (`run` checked the role; Recoverable Items included). Adding or deleting one changes its item,
+/// so it is authorized as UpdateItem is: `run` checked the role, and without ArchiveApplication
+/// an item under Recoverable Items is refused where the write's own transaction finds it
+/// (`item_guard`). Attachment content is never logged.
+impl Handler<'_> {
+    async fn create_attachments(&self, c: request::CreateAttachment) -> Vec<u8> {
+        let n = c.attachments.len();
+        if let Some(e) = too_many(n, "attachments") {
+            return resp::create_attachment_response(&vec![Err(e); n]);
+        }
+        // an attachment without content is answered alone; the others go to the store together
+        let mut answers: Vec<Option<Result<resp::CreatedAttachment, ResponseError>>> =
+            Vec::with_capacity(n);
+        let mut valid = Vec::with_capacity(n);
+        let mut slots = Vec::with_capacity(n);
+        for (slot, a) in c.attachments.into_iter().enumerate() {
+            match attachment_in(a) {
+                Ok(a) => {
+                    valid.push(a);
+                    slots.push(slot);
+                    answers.push(None);
+                }
+                Err(e) => answers.push(Some(Err(e))),
+            }
+        }
+        if !valid.is_empty() {
+            match self
+                .ex
+                .inner
+                .mbx
+                .create_attachments(&self.key, c.parent.id.clone(), valid, self.item_guard())
+                .await
+            {
+                Ok(created) => {
+                    let root = ItemRef {
+                        id: created.root.item_id,
+                        change_key: Some(created.root.change_key),
+                    };
+                    for (slot, r) in slots.into_iter().zip(created.results) {
+                        if let Some(answer) = answers.get_mut(slot) {
+                            *answer = Some(
+                                r.map(|info| resp::CreatedAttachment {
+                                    attachment_id: info.id,
+                                    root_item: root.clone(),
+                                })
+                                .map_err(|e| self.mailbox_err(&e)),
+                            );
+                        }
+                    }
+                }
+                Err(e) => {
+                    let e = self.mailbox_err(&e);
+                    for slot in slots {
+                        if let Some(answer) = answers.get_mut(slot) {
+                            *answer = Some(Err(e.clone()));
+                        }
+                    }
+                }
+            }
+        }
+        let out: Vec<_> = answers
+            .into_iter()
+            .map(|a| a.unwrap_or_else(|| Err(ResponseError::code("ErrorInternalServerError"))))
+            .collect();
+        resp::create_attachment_response(&out)
+    }
+
+    async fn get_attachments(&self, g: request::GetAttachment) -> Vec<u8> {
+        // the shape shapes item attachments; a file attachment is answered whole
+        let n = g.attachment_ids.len();
+        if let Some(e) = too_many(n, "attachment ids") {
+            return resp::get_attachment_response(&vec![Err(e); n]);
+        }
+        match self
+            .ex
+            .inner
+            .mbx
+            .get_attachments(&self.key, g.attachment_ids)
+            .await
+        {
+            Ok(rs) => {
+                // the content moves into the view and is encoded straight into the response
+                let out: Vec<_> = rs
+                    .into_iter()
+                    .map(|r| {
+                        r.map(|a| {
+                            let mut v = attachment_view(a.info);
+                            v.content = Some(a.content);
+                            v
+                        })
+                        .map_err(|e| err(&e))
+                    })
+                    .collect();
+                resp::get_attachment_response(&out)
+            }
+            Err(e) => resp::get_attachment_response(&vec![Err(err(&e)); n.max(1)]),
+        }
+    }
+
+    async fn delete_attachments(&self, d: request::DeleteAttachment) -> Vec<u8> {
+        let n = d.attachment_ids.len();
+        if let Some(e) = too_many(n, "attachment ids") {
+            return resp::delete_attachment_response(&vec![Err(e); n]);
+        }
+        match self
+            .ex
+            .inner
+            .mbx
+            .delete_attachments(&self.key, d.attachment_ids, self.item_guard())
+            .await
+        {
+            Ok(rs) => {
+                let out: Vec<_> = rs
+                    .into_iter()
+                    .map(|r| {
+                        r.map(|root| ItemRef {
+                            id: root.item_id,
+                            change_key: Some(root.change_key),
+                        })
+                        .map_err(|e| self.mailbox_err(&e))
+                    })
+                    .collect();
+                resp::delete_attachment_response(&out)
+            }
+            Err(e) => resp::delete_attachment_response(&vec![Err(err(&e)); n.max(1)]),
+        }
+    }
+}
+
+/// A `t:FileAttachment` of a request as the store takes it; one without `t:Content` is
+/// `ErrorRequiredPropertyMissing`, as in Exchange.
+fn attachment_in(a: request::NewFileAttachment) -> Result<mailbox::NewAttachment, ResponseError> {
+    let Some(content) = a.content else {
+        return Err(ResponseError::new(
+            "ErrorRequiredPropertyMissing",
+            "A file attachment needs its content: t:FileAttachment has no t:Content.",
+        ));
+    };
+    Ok(mailbox::NewAttachment {
+        name: a.name,
+        content_type: a.content_type,
+        content_id: a.content_id,
+        is_inline: a.is_inline.unwrap_or(false),
+        is_contact_photo: a.is_contact_photo.unwrap_or(false),
+        content,
+    })
+}
+
+/// An attachment's properties as EWS shows them (no content).
+fn attachment_view(a: mailbox::AttachmentInfo) -> resp::AttachmentView {
+    resp::AttachmentView {
+        id: a.id,
+        name: a.name,
+        content_type: a.content_type,
+        content_id: a.content_id,
+        size: Some(a.size),
+        last_modified_time: Some(a.last_modified),
+        is_inline: a.is_inline,
+        is_contact_photo: a.is_contact_photo,
+        content: None,
     }
 }
 
@@ -1813,7 +2004,12 @@ fn mb_in(m: &Mailbox) -> Option<mailbox::Recipient> {
     })
 }
 
-fn to_new_item(i: ReqItem) -> mailbox::NewItem {
+fn to_new_item(mut i: ReqItem) -> Result<mailbox::NewItem, ResponseError> {
+    // the attachments (their content) move; the rest of the fields is copied
+    let attachments = std::mem::take(match &mut i {
+        ReqItem::Message(m) => &mut m.item.attachments,
+        ReqItem::CalendarItem(c) => &mut c.item.attachments,
+    });
     let f = i.fields().clone();
     let mut n = mailbox::NewItem {
         subject: f.subject,
@@ -1833,6 +2029,10 @@ fn to_new_item(i: ReqItem) -> mailbox::NewItem {
             .iter()
             .map(|e| (e.uri.canonical_key(), extended_value_to_store(&e.value)))
             .collect(),
+        attachments: attachments
+            .into_iter()
+            .map(attachment_in)
+            .collect::<Result<_, _>>()?,
         ..Default::default()
     };
     if let Some(imp) = f
@@ -1874,7 +2074,7 @@ fn to_new_item(i: ReqItem) -> mailbox::NewItem {
             }
         }
     }
-    n
+    Ok(n)
 }
 
 fn item_view(i: mailbox::Item) -> ItemView {
@@ -1903,6 +2103,8 @@ fn item_view(i: mailbox::Item) -> ItemView {
     v.date_time_created = Some(i.date_time_created);
     v.date_time_sent = i.date_time_sent;
     v.size = Some(i.size);
+    v.has_attachments = i.has_attachments;
+    v.attachments = i.attachments.into_iter().map(attachment_view).collect();
     v.categories = i.categories.clone();
     v.is_associated = i.is_associated;
     v.from = i.from.as_ref().map(mb_out);

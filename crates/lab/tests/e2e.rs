@@ -549,6 +549,29 @@ async fn exchangelib_interop() {
             json!([["delete", true]]),
             "{v}"
         );
+        // File attachments: a Message saved with a FileAttachment (CreateItem answers its id),
+        // read back with its content (GetItem, then GetAttachment as FileAttachment.content
+        // streams it), one attached to the saved item (CreateAttachment: the item's new change
+        // key) and detached (DeleteAttachment)
+        let att = &v["attachments"];
+        assert_eq!(att["saved_ids"], json!([true]), "{v}");
+        assert_eq!(
+            att["listed"],
+            json!([["audio.wav", "audio/wav", 2056, false]]),
+            "{v}"
+        );
+        assert_eq!(att["has_attachments"], true, "{v}");
+        assert_eq!(att["content_matches"], true, "{v}");
+        assert_eq!(att["changekey_changed"], true, "{v}");
+        assert_eq!(att["changekey_current"], true, "{v}");
+        assert_eq!(
+            att["after_attach"],
+            json!(["audio.wav", "notes.txt"]),
+            "{v}"
+        );
+        assert_eq!(att["notes_content"], json!(["call Bob back"]), "{v}");
+        assert_eq!(att["after_detach"], json!(["audio.wav"]), "{v}");
+        assert_eq!(att["found_with_attachments"], json!([true]), "{v}");
     }
 }
 

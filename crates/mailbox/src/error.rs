@@ -59,6 +59,9 @@ pub enum MailboxError {
         size: usize,
         limit: usize,
     },
+    /// One file attachment is larger than [`crate::limits::MAX_ATTACHMENT_BYTES`].
+    #[error("the attachment is {size} bytes, over the limit of {limit} bytes for one attachment")]
+    AttachmentTooLarge { size: usize, limit: usize },
     /// One call's item content exceeded the read budget; this item was not read.
     #[error(
         "the response would exceed {limit} bytes of item content, so this item and the ones after it were not read; request fewer items at a time"
@@ -98,6 +101,7 @@ impl MailboxError {
             MailboxError::InvalidRequest(_) => "ErrorInvalidRequest",
             MailboxError::InvalidRestriction(_) => "ErrorInvalidRestriction",
             MailboxError::TooLarge { .. } => "ErrorMessageSizeExceeded",
+            MailboxError::AttachmentTooLarge { .. } => "ErrorAttachmentSizeLimitExceeded",
             MailboxError::ResponseBudgetExceeded { .. } => "ErrorBatchProcessingStopped",
             MailboxError::CalendarEndBeforeStart => "ErrorCalendarEndDateIsEarlierThanStartDate",
             MailboxError::InvalidSyncState(_) => "ErrorInvalidSyncStateData",
@@ -138,6 +142,8 @@ mod tests {
                 size: 0,
                 limit: 0,
             },
+            MailboxError::AttachmentTooLarge { size: 0, limit: 0 },
+            MailboxError::ResponseBudgetExceeded { limit: 0 },
             MailboxError::CalendarEndBeforeStart,
             MailboxError::InvalidSyncState(String::new()),
             MailboxError::Corrupt(String::new()),

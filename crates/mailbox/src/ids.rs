@@ -1,6 +1,9 @@
 //! Opaque folder/item ids and change keys.
 //!
-//! An id is unpadded URL-safe base64 of `[version=1][kind][key length][mailbox key][local id, u64 BE]`.
+//! An id is unpadded URL-safe base64 of `[version=1][kind][key length][mailbox key][local id, u64 BE]`;
+//! an attachment id carries two local ids, its item's and its own
+//! (`[version=1]['A'][key length][mailbox key][item id, u64 BE][attachment id, u64 BE]`), so it
+//! names the item it belongs to (a lookup checks both) and stays valid while the item moves.
 //! It carries the mailbox key so a foreign id is recognised, but it is not an authorization token:
 //! every lookup is also scoped to the mailbox the caller named, so a forged id can at most name an
 //! object of that same mailbox. Decoding is strict (canonical base64 only), so each object has
@@ -24,6 +27,8 @@ const MAX_ID_CHARS: usize = 512;
 pub(crate) enum IdKind {
     Folder,
     Item,
+    /// A file attachment of an item (ids only; attachments have no change keys).
+    Attachment,
 }
 
 impl IdKind {
@@ -31,6 +36,7 @@ impl IdKind {
         match self {
             IdKind::Folder => b'F',
             IdKind::Item => b'I',
+            IdKind::Attachment => b'A',
         }
     }
 
@@ -38,7 +44,16 @@ impl IdKind {
         match b {
             b'F' => Some(IdKind::Folder),
             b'I' => Some(IdKind::Item),
+            b'A' => Some(IdKind::Attachment),
             _ => None,
+        }
+    }
+
+    /// Local ids after the mailbox key.
+    fn locals(self) -> usize {
+        match self {
+            IdKind::Folder | IdKind::Item => 1,
+            IdKind::Attachment => 2,
         }
     }
 }
@@ -47,19 +62,33 @@ impl IdKind {
 pub(crate) struct ParsedId {
     pub kind: IdKind,
     pub mailbox: String,
+    /// The folder's or item's local id; for an attachment, its item's.
     pub local: i64,
+    /// For an attachment, its own local id.
+    pub attachment: Option<i64>,
 }
 
-pub(crate) fn encode_id(kind: IdKind, mailbox: &str, local: i64) -> String {
+fn encode(kind: IdKind, mailbox: &str, locals: &[i64]) -> String {
     let key = mailbox.as_bytes();
-    let mut buf = Vec::with_capacity(3 + key.len() + 8);
+    let mut buf = Vec::with_capacity(3 + key.len() + 8 * locals.len());
     buf.push(VERSION);
     buf.push(kind.byte());
     // Keys are validated to at most 255 bytes when the mailbox is created.
     buf.push(u8::try_from(key.len()).unwrap_or(u8::MAX));
     buf.extend_from_slice(key);
-    buf.extend_from_slice(&local.to_be_bytes());
+    for local in locals {
+        buf.extend_from_slice(&local.to_be_bytes());
+    }
     URL_SAFE_NO_PAD.encode(buf)
+}
+
+pub(crate) fn encode_id(kind: IdKind, mailbox: &str, local: i64) -> String {
+    encode(kind, mailbox, &[local])
+}
+
+/// The id of attachment `attachment` of item `item`.
+pub(crate) fn encode_attachment_id(mailbox: &str, item: i64, attachment: i64) -> String {
+    encode(IdKind::Attachment, mailbox, &[item, attachment])
 }
 
 pub(crate) fn decode_id(id: &str) -> Result<ParsedId, MailboxError> {
@@ -77,23 +106,30 @@ pub(crate) fn decode_id(id: &str) -> Result<ParsedId, MailboxError> {
     }
     let kind = IdKind::from_byte(*kind).ok_or(MailboxError::InvalidIdMalformed("unknown kind"))?;
     let key_len = usize::from(*key_len);
-    if rest.len() != key_len + 8 {
+    if rest.len() != key_len + 8 * kind.locals() {
         return Err(MailboxError::InvalidIdMalformed("bad length"));
     }
-    let (key, local) = rest.split_at(key_len);
+    let (key, locals) = rest.split_at(key_len);
     let key = std::str::from_utf8(key).map_err(|_| MailboxError::InvalidIdMalformed("bad key"))?;
     let key = MailboxKey::new(key).map_err(|_| MailboxError::InvalidIdMalformed("bad key"))?;
-    let local: [u8; 8] = local
-        .try_into()
-        .map_err(|_| MailboxError::InvalidIdMalformed("bad length"))?;
-    let local = i64::from_be_bytes(local);
-    if local <= 0 {
-        return Err(MailboxError::InvalidIdMalformed("bad local id"));
-    }
+    let mut ids = locals.chunks_exact(8).map(|c| {
+        let bytes: [u8; 8] = c
+            .try_into()
+            .map_err(|_| MailboxError::InvalidIdMalformed("bad length"))?;
+        match i64::from_be_bytes(bytes) {
+            n if n > 0 => Ok(n),
+            _ => Err(MailboxError::InvalidIdMalformed("bad local id")),
+        }
+    });
+    let local = ids
+        .next()
+        .ok_or(MailboxError::InvalidIdMalformed("bad length"))??;
+    let attachment = ids.next().transpose()?;
     Ok(ParsedId {
         kind,
         mailbox: key.as_str().to_owned(),
         local,
+        attachment,
     })
 }
 
@@ -110,12 +146,27 @@ pub(crate) fn local_id(
         return Err(MailboxError::InvalidIdMalformed(match kind {
             IdKind::Folder => "not a folder id",
             IdKind::Item => "not an item id",
+            IdKind::Attachment => "not an attachment id",
         }));
     }
     if parsed.mailbox != mailbox {
         return Err(not_found());
     }
     Ok(parsed.local)
+}
+
+/// Decodes an attachment id of `mailbox`: (its item's local id, its own). An id of another
+/// mailbox is [`MailboxError::ItemNotFound`]; garbage, or an id of another kind, is
+/// `InvalidIdMalformed`.
+pub(crate) fn attachment_local(id: &str, mailbox: &str) -> Result<(i64, i64), MailboxError> {
+    let parsed = decode_id(id)?;
+    let (IdKind::Attachment, Some(attachment)) = (parsed.kind, parsed.attachment) else {
+        return Err(MailboxError::InvalidIdMalformed("not an attachment id"));
+    };
+    if parsed.mailbox != mailbox {
+        return Err(MailboxError::ItemNotFound);
+    }
+    Ok((parsed.local, attachment))
 }
 
 pub(crate) fn encode_change_key(kind: IdKind, change_number: i64) -> String {
@@ -175,7 +226,8 @@ mod tests {
             ParsedId {
                 kind: IdKind::Item,
                 mailbox: "mbx-1".into(),
-                local: 42
+                local: 42,
+                attachment: None,
             }
         );
         assert_eq!(
@@ -183,6 +235,45 @@ mod tests {
             42
         );
         assert_eq!(mailbox_of_id(&id).unwrap().as_str(), "mbx-1");
+    }
+
+    #[test]
+    fn attachment_ids_carry_item_and_attachment() {
+        let id = encode_attachment_id("mbx-1", 42, 7);
+        assert_eq!(attachment_local(&id, "mbx-1").unwrap(), (42, 7));
+        assert!(matches!(
+            attachment_local(&id, "mbx-2"),
+            Err(MailboxError::ItemNotFound)
+        ));
+        // neither kind stands in for the other
+        assert!(matches!(
+            local_id(&id, IdKind::Item, "mbx-1", || MailboxError::ItemNotFound),
+            Err(MailboxError::InvalidIdMalformed(_))
+        ));
+        let item = encode_id(IdKind::Item, "mbx-1", 42);
+        assert!(matches!(
+            attachment_local(&item, "mbx-1"),
+            Err(MailboxError::InvalidIdMalformed(_))
+        ));
+        assert_eq!(mailbox_of_id(&id).unwrap().as_str(), "mbx-1");
+        // one local id short, a zero attachment id, a trailing byte
+        for bad in [
+            URL_SAFE_NO_PAD.encode([1u8, b'A', 1, b'k', 0, 0, 0, 0, 0, 0, 0, 1]),
+            URL_SAFE_NO_PAD.encode([
+                1u8, b'A', 1, b'k', 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0,
+            ]),
+            URL_SAFE_NO_PAD.encode([
+                1u8, b'A', 1, b'k', 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 9,
+            ]),
+        ] {
+            assert!(
+                matches!(
+                    attachment_local(&bad, "k"),
+                    Err(MailboxError::InvalidIdMalformed(_))
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

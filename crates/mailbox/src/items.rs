@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
+use crate::attachments::{insert_attachment, list_attachments, validate_attachments};
 use crate::error::MailboxError;
 use crate::filter::{SqlFragment, to_sql};
 use crate::ids::{IdKind, check_change_key, encode_change_key, local_id};
@@ -20,7 +21,11 @@ use crate::userconfig::{ConfigStreams, load_streams, validate_config_name};
 /// Prefix of the item class of a user configuration (MS-OXOCFG).
 pub(crate) const CONFIG_CLASS_PREFIX: &str = "IPM.Configuration.";
 
-fn too_large(what: impl Into<String>, size: usize, limit: usize) -> Result<(), MailboxError> {
+pub(crate) fn too_large(
+    what: impl Into<String>,
+    size: usize,
+    limit: usize,
+) -> Result<(), MailboxError> {
     if size > limit {
         Err(MailboxError::TooLarge {
             what: what.into(),
@@ -45,7 +50,7 @@ pub(crate) fn validate_class(class: &str, what: &str) -> Result<(), MailboxError
     Ok(())
 }
 
-fn validate_short(what: &str, s: &str) -> Result<(), MailboxError> {
+pub(crate) fn validate_short(what: &str, s: &str) -> Result<(), MailboxError> {
     too_large(what, s.len(), MAX_SHORT_STRING_BYTES)
 }
 
@@ -147,7 +152,8 @@ pub(crate) fn config_name_of(item_class: &str, is_associated: bool) -> Option<&s
     }
 }
 
-/// Bytes of content, the item's `size`.
+/// Bytes of content, the item's `size` without its attachments (the attachment triggers add
+/// theirs).
 pub(crate) fn content_size(
     subject: Option<&str>,
     body: Option<&Body>,
@@ -184,6 +190,12 @@ impl Prepared {
                 .extended
                 .iter()
                 .map(|(k, v)| k.len() + v.len())
+                .sum::<usize>()
+            + self
+                .item
+                .attachments
+                .iter()
+                .map(|a| a.content.len())
                 .sum::<usize>()
     }
 }
@@ -225,6 +237,7 @@ pub(crate) fn prepare(mut item: NewItem) -> Result<Prepared, MailboxError> {
         item.calendar = Some(validate_calendar(c)?);
     }
     validate_extended(&mut item.extended)?;
+    validate_attachments(&item.attachments)?;
     let created = item
         .date_time_created
         .map(|t| to_micros(normalize_time(t)?))
@@ -352,6 +365,9 @@ pub(crate) fn insert_item(
         tx.prepare_cached("INSERT INTO item_props (item_id, key, value) VALUES (?1, ?2, ?3)")?
             .execute(params![id, k, v])?;
     }
+    for a in &it.attachments {
+        insert_attachment(tx, id, a, now_us)?;
+    }
     if p.config_name.is_some() {
         let empty = ConfigStreams::default();
         let s = streams.unwrap_or(&empty);
@@ -379,7 +395,7 @@ const ITEM_COLS: &str = "i.id, i.folder_id, i.is_associated, i.item_class, i.sub
     i.sender_json, i.to_json, i.cc_json, i.bcc_json, i.importance, i.sensitivity, \
     i.categories_json, i.is_read, i.internet_message_id, i.sent, i.created, i.received, \
     i.last_modified, i.start_time, i.end_time, i.is_all_day, i.free_busy, i.location, i.size, \
-    i.change_number, i.config_name";
+    i.change_number, i.config_name, i.attachment_count, i.attachment_visible";
 
 /// One `items` row as stored.
 struct Row {
@@ -410,6 +426,8 @@ struct Row {
     size: i64,
     change_number: i64,
     config_name: Option<String>,
+    attachment_count: i64,
+    attachment_visible: i64,
 }
 
 fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
@@ -441,6 +459,8 @@ fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
         size: r.get(24)?,
         change_number: r.get(25)?,
         config_name: r.get(26)?,
+        attachment_count: r.get(27)?,
+        attachment_visible: r.get(28)?,
     })
 }
 
@@ -472,6 +492,12 @@ fn row_to_item(
             extended.push(r?);
         }
     }
+    // no statement for an item without attachments
+    let attachments = if load_content && row.attachment_count > 0 {
+        list_attachments(tx, mb, row.id)?
+    } else {
+        Vec::new()
+    };
     let (body, user_configuration) = if load_content {
         let body = tx
             .prepare_cached("SELECT body_type, content FROM item_bodies WHERE item_id = ?1")?
@@ -527,6 +553,8 @@ fn row_to_item(
         calendar,
         extended,
         size: to_u64(row.size)?,
+        has_attachments: row.attachment_visible > 0,
+        attachments,
         user_configuration,
     })
 }
@@ -576,7 +604,7 @@ pub(crate) fn item_header(tx: &Connection, mb: &Mb, id: i64) -> Result<Header, M
 
 /// [`MailboxError::InRecoverableItems`] when `guard` keeps the write out of Recoverable Items and
 /// the item is there: `folder` is where the write's own transaction read it to be.
-fn check_guard(
+pub(crate) fn check_guard(
     tx: &Connection,
     mb: &Mb,
     folder: i64,
@@ -598,7 +626,7 @@ fn check_guard(
     }
 }
 
-fn item_local(mb: &Mb, id: &str) -> Result<i64, MailboxError> {
+pub(crate) fn item_local(mb: &Mb, id: &str) -> Result<i64, MailboxError> {
     local_id(id, IdKind::Item, &mb.key, || MailboxError::ItemNotFound)
 }
 
@@ -688,12 +716,13 @@ fn is_per_created_item(e: &MailboxError) -> bool {
         e,
         MailboxError::InvalidValue(_)
             | MailboxError::TooLarge { .. }
+            | MailboxError::AttachmentTooLarge { .. }
             | MailboxError::CalendarEndBeforeStart
             | MailboxError::UserConfigurationExists(_)
     )
 }
 
-fn is_per_item(e: &MailboxError) -> bool {
+pub(crate) fn is_per_item(e: &MailboxError) -> bool {
     matches!(
         e,
         MailboxError::ItemNotFound
@@ -943,8 +972,10 @@ impl MailboxStore {
                 match item_local(&mb, id).and_then(|local| load_item(tx, &mb, local, true)) {
                     Err(e) if !is_per_item(&e) => return Err(e),
                     Ok(item) => {
-                        loaded =
-                            loaded.saturating_add(usize::try_from(item.size).unwrap_or(usize::MAX));
+                        // what was read: the item's size but its attachments' content
+                        let attached: u64 = item.attachments.iter().map(|a| a.size).sum();
+                        let read = item.size.saturating_sub(attached);
+                        loaded = loaded.saturating_add(usize::try_from(read).unwrap_or(usize::MAX));
                         out.push(Ok(item));
                     }
                     r => out.push(r),
@@ -1315,9 +1346,9 @@ fn copy_local(
 ) -> Result<Item, MailboxError> {
     let header = item_header(tx, mb, local)?;
     let config = header.config_name;
-    let size: i64 = tx
-        .prepare_cached("SELECT size FROM items WHERE id = ?1")?
-        .query_row(params![local], |r| r.get(0))?;
+    let (size, attachments): (i64, i64) = tx
+        .prepare_cached("SELECT size, attachment_count FROM items WHERE id = ?1")?
+        .query_row(params![local], |r| Ok((r.get(0)?, r.get(1)?)))?;
     *total = total.saturating_add(usize::try_from(size).unwrap_or(usize::MAX));
     too_large("the copied items", *total, MAX_BATCH_BYTES)?;
     if let Some(name) = &config {
@@ -1332,7 +1363,7 @@ fn copy_local(
          SELECT mailbox_id, ?2, is_associated, item_class, config_name, subject, from_json, \
          sender_json, to_json, cc_json, bcc_json, importance, sensitivity, categories_json, \
          is_read, internet_message_id, sent, created, received, ?3, start_time, end_time, \
-         is_all_day, free_busy, location, size, ?4 FROM items WHERE id = ?1",
+         is_all_day, free_busy, location, size - attachment_bytes, ?4 FROM items WHERE id = ?1",
     )?
     .execute(params![local, to, now_us, cn])?;
     let id = tx.last_insert_rowid();
@@ -1351,6 +1382,10 @@ fn copy_local(
          SELECT ?2, dictionary, xml_data, binary_data FROM user_config_data WHERE item_id = ?1",
     )?
     .execute(params![local, id])?;
+    // the copy's attachments are its own (new ids); their triggers add their sizes back
+    if attachments > 0 {
+        crate::attachments::copy_attachments(tx, local, id)?;
+    }
     touch_folder(tx, to, cn, now_us)?;
     append_event(
         tx,
@@ -1537,12 +1572,14 @@ pub(crate) fn refresh_size(tx: &Connection, mb: &Mb, id: i64) -> Result<Item, Ma
         Some(c) => Some(ConfigStreams::from_config(c)?),
         None => None,
     };
+    // its attachments are loaded with its content
+    let attached: u64 = item.attachments.iter().map(|a| a.size).sum();
     let size = content_size(
         item.subject.as_deref(),
         item.body.as_ref(),
         &item.extended,
         streams.as_ref(),
-    );
+    ) + attached;
     if size != item.size {
         tx.execute(
             "UPDATE items SET size = ?2 WHERE id = ?1",

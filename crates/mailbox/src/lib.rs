@@ -35,11 +35,17 @@
 //! Synchronization (EWS SyncFolderItems, SyncFolderHierarchy): [`MailboxStore::sync_folder_items`]
 //! and [`MailboxStore::sync_folder_hierarchy`] over the item and folder logs; see [`sync`].
 //!
+//! File attachments ([`MailboxStore::create_attachments`], [`MailboxStore::get_attachments`],
+//! [`MailboxStore::delete_attachments`], and [`NewItem::attachments`] stored with their item): see
+//! `attachments.rs`. They move, copy and delete with their item; each addition or deletion is a
+//! change of the item (change key, `Modified` event).
+//!
 //! Idempotent delivery: [`MailboxStore::find_by_internet_message_id`] (indexed on
 //! `(folder, internet_message_id)`) and [`MailboxStore::create_items_idempotent`], which checks
 //! and inserts in the same write transaction so a retried delivery is stored once.
 #![forbid(unsafe_code)]
 
+mod attachments;
 mod error;
 mod filter;
 mod ids;
@@ -55,10 +61,11 @@ pub use error::MailboxError;
 pub use filter::{CompareOp, ContainmentMode, Field, Filter, Value};
 pub use ids::mailbox_of_id;
 pub use model::{
-    Body, BodyType, Calendar, Created, DeleteMode, DictEntry, DictValue, Event, EventKind,
-    FindSpec, Folder, FolderSel, FreeBusy, Importance, Item, ItemGuard, ItemUpdate,
-    MailboxCounters, MailboxKey, NewItem, Page, Paging, Recipient, Sensitivity, SortField,
-    SortOrder, StoredUserConfig, UserConfig, normalize_time,
+    Attachment, AttachmentInfo, AttachmentRoot, AttachmentsCreated, Body, BodyType, Calendar,
+    Created, DeleteMode, DictEntry, DictValue, Event, EventKind, FindSpec, Folder, FolderSel,
+    FreeBusy, Importance, Item, ItemGuard, ItemUpdate, MailboxCounters, MailboxKey, NewAttachment,
+    NewItem, Page, Paging, Recipient, Sensitivity, SortField, SortOrder, StoredUserConfig,
+    UserConfig, normalize_time,
 };
 pub use store::{Clock, MailboxStore};
 pub use sync::{FolderChange, ItemChange, ItemSync, SyncPage, SyncScope};

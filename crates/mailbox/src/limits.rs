@@ -46,3 +46,17 @@ pub const MAX_SYNC_STATE_CHARS: usize = 1024;
 /// Log entries one sync call reads at most, of every folder of the mailbox: a call past it
 /// answers what it found with `IncludesLastItemInRange` false, and the next one goes on.
 pub const MAX_SYNC_EVENTS_SCANNED: usize = 10_000;
+/// Each file attachment's content, in bytes: what one EWS request can carry (the server reads at
+/// most 16 MiB of request body, which holds at most 12 MiB of content base64-encoded), so every
+/// attachment a client can send fits; below Exchange's default 25 MB message size limit.
+pub const MAX_ATTACHMENT_BYTES: usize = 12 * 1024 * 1024;
+/// File attachments one item holds.
+pub const MAX_ATTACHMENTS_PER_ITEM: usize = 250;
+/// The file attachments of one item together, in bytes (Exchange's default MaxSendSize, 25 MB):
+/// an item grows past one request's worth only through several CreateAttachment calls.
+pub const MAX_ITEM_ATTACHMENT_BYTES: usize = 25 * 1024 * 1024;
+/// An attachment's name, in characters (no control characters).
+pub const MAX_ATTACHMENT_NAME_CHARS: usize = 255;
+/// Most attachment content one `get_attachments` call reads before it answers the remaining ids
+/// with `ResponseBudgetExceeded` (as GetItem's item content).
+pub const MAX_GET_ATTACHMENTS_BYTES: usize = 64 << 20;

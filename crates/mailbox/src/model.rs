@@ -282,6 +282,8 @@ pub struct NewItem {
     /// Folder-associated information (FAI): listed only by `Associated` finds, never counted in
     /// `total_count`.
     pub is_associated: bool,
+    /// File attachments stored with the item, in the same transaction, in this order.
+    pub attachments: Vec<NewAttachment>,
 }
 
 impl Default for NewItem {
@@ -305,8 +307,91 @@ impl Default for NewItem {
             calendar: None,
             extended: Vec::new(),
             is_associated: false,
+            attachments: Vec::new(),
         }
     }
+}
+
+/// A file attachment to store (EWS `t:FileAttachment`). Bounded by
+/// [`crate::limits::MAX_ATTACHMENT_BYTES`] each, [`crate::limits::MAX_ATTACHMENTS_PER_ITEM`] and
+/// [`crate::limits::MAX_ITEM_ATTACHMENT_BYTES`] per item.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct NewAttachment {
+    /// At most [`crate::limits::MAX_ATTACHMENT_NAME_CHARS`] characters, no control characters.
+    pub name: Option<String>,
+    /// A MIME type (`audio/wav`), as the client gave it.
+    pub content_type: Option<String>,
+    /// The `cid:` an HTML body refers to an inline attachment by.
+    pub content_id: Option<String>,
+    pub is_inline: bool,
+    pub is_contact_photo: bool,
+    pub content: Vec<u8>,
+}
+
+/// Names the content's length, never the content.
+impl std::fmt::Debug for NewAttachment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewAttachment")
+            .field("name", &self.name)
+            .field("content_type", &self.content_type)
+            .field("content_id", &self.content_id)
+            .field("is_inline", &self.is_inline)
+            .field("is_contact_photo", &self.is_contact_photo)
+            .field("content_len", &self.content.len())
+            .finish()
+    }
+}
+
+/// A stored file attachment's properties: what its item lists (`t:Attachments`), without the
+/// content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachmentInfo {
+    /// Opaque id naming the item and the attachment (`t:AttachmentId/@Id`); it stays valid
+    /// while the item moves, and a copy of the item has attachments of its own.
+    pub id: String,
+    pub name: Option<String>,
+    pub content_type: Option<String>,
+    pub content_id: Option<String>,
+    pub is_inline: bool,
+    pub is_contact_photo: bool,
+    /// Bytes of content.
+    pub size: u64,
+    /// When it was added.
+    pub last_modified: OffsetDateTime,
+}
+
+/// A stored file attachment with its content ([`crate::MailboxStore::get_attachments`]).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Attachment {
+    pub info: AttachmentInfo,
+    pub content: Vec<u8>,
+}
+
+/// Names the content's length, never the content.
+impl std::fmt::Debug for Attachment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Attachment")
+            .field("info", &self.info)
+            .field("content_len", &self.content.len())
+            .finish()
+    }
+}
+
+/// The item an attachment write changed, as it is afterwards (`RootItemId`,
+/// `RootItemChangeKey`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachmentRoot {
+    pub item_id: String,
+    pub change_key: String,
+}
+
+/// What [`crate::MailboxStore::create_attachments`] did.
+#[derive(Debug)]
+pub struct AttachmentsCreated {
+    /// The item, with its change key after the call (unchanged when nothing was created).
+    pub root: AttachmentRoot,
+    /// One result per attachment, in order.
+    pub results: Vec<Result<AttachmentInfo, MailboxError>>,
 }
 
 /// A stored item. Times are UTC with microsecond precision.
@@ -338,8 +423,16 @@ pub struct Item {
     pub calendar: Option<Calendar>,
     /// Sorted by key.
     pub extended: Vec<(String, String)>,
-    /// Bytes of content: subject + body + extended values + user-configuration streams.
+    /// Bytes of content: subject + body + extended values + user-configuration streams + file
+    /// attachments.
     pub size: u64,
+    /// It has a file attachment that is not inline (EWS `t:HasAttachments`, as Exchange reports
+    /// it: inline attachments alone, such as images an HTML body shows, do not count). Read from
+    /// the item's row, so every read has it.
+    pub has_attachments: bool,
+    /// Its file attachments (properties, not content), in the order they were added; loaded
+    /// under the same rule as `body`.
+    pub attachments: Vec<AttachmentInfo>,
     /// For user-configuration items (`IPM.Configuration.*` FAI), the streams (MAPI 0x7C07–0x7C09);
     /// loaded under the same rule as `body`.
     pub user_configuration: Option<UserConfig>,

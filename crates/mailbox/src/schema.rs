@@ -195,6 +195,60 @@ CREATE TABLE folder_events (
 CREATE INDEX folder_events_folder ON folder_events(mailbox_id, folder_id);
 "#,
     },
+    // File attachments (EWS CreateAttachment, GetAttachment, DeleteAttachment, and attachments
+    // created with their item). What an item shows of them (HasAttachments, its size) is kept on
+    // the item by triggers in the same transaction as every attachment write, so reading an item
+    // costs no statement more than before, and no code path can let them drift. Attachments never
+    // change: a new content is a new attachment.
+    Migration {
+        version: 4,
+        sql: r#"
+CREATE TABLE attachments (
+    id                INTEGER PRIMARY KEY AUTOINCREMENT,
+    item_id           INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+    name              TEXT,
+    content_type      TEXT,
+    content_id        TEXT,
+    is_inline         INTEGER NOT NULL CHECK (is_inline IN (0, 1)),
+    is_contact_photo  INTEGER NOT NULL CHECK (is_contact_photo IN (0, 1)),
+    size              INTEGER NOT NULL CHECK (size >= 0),
+    last_modified     INTEGER NOT NULL,
+    -- last, so listing an item's attachments never reads the content's overflow pages
+    content           BLOB    NOT NULL
+);
+-- an item's attachments in the order they were added; the cascade of an item's delete
+CREATE INDEX attachments_item ON attachments(item_id, id);
+
+-- per item: attachments, those that are not inline (t:HasAttachments, as Exchange computes it),
+-- and their bytes (also counted in items.size)
+ALTER TABLE items ADD COLUMN attachment_count INTEGER NOT NULL DEFAULT 0
+    CHECK (attachment_count >= 0);
+ALTER TABLE items ADD COLUMN attachment_visible INTEGER NOT NULL DEFAULT 0
+    CHECK (attachment_visible >= 0);
+ALTER TABLE items ADD COLUMN attachment_bytes INTEGER NOT NULL DEFAULT 0
+    CHECK (attachment_bytes >= 0);
+
+CREATE TRIGGER attachments_ai AFTER INSERT ON attachments BEGIN
+    UPDATE items SET
+        attachment_count = attachment_count + 1,
+        attachment_visible = attachment_visible + (NEW.is_inline = 0),
+        attachment_bytes = attachment_bytes + NEW.size,
+        size = size + NEW.size
+    WHERE id = NEW.item_id;
+END;
+CREATE TRIGGER attachments_ad AFTER DELETE ON attachments BEGIN
+    UPDATE items SET
+        attachment_count = attachment_count - 1,
+        attachment_visible = attachment_visible - (OLD.is_inline = 0),
+        attachment_bytes = attachment_bytes - OLD.size,
+        size = size - OLD.size
+    WHERE id = OLD.item_id;
+END;
+CREATE TRIGGER attachments_bu BEFORE UPDATE ON attachments BEGIN
+    SELECT RAISE(ABORT, 'attachments are not changed in place');
+END;
+"#,
+    },
 ];
 
 /// The default folder tree: (distinguished name, parent's distinguished name, display name, class).
@@ -315,6 +369,64 @@ mod tests {
     #[test]
     fn migrations_apply() {
         store::Db::open_in_memory(MIGRATIONS).unwrap();
+    }
+
+    /// Migration 4 on a store that has items: they have no attachments, and from then on the
+    /// triggers keep what an item shows of its attachments (counts, bytes, size), attachments
+    /// cannot change in place, and go with their item.
+    #[test]
+    fn attachments_migrate_onto_existing_items() {
+        use crate::error::MailboxError;
+        type Counts = (i64, i64, i64, i64);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.sqlite");
+        {
+            let db = store::Db::open(&path, &MIGRATIONS[..3]).unwrap();
+            db.call_blocking(|c| {
+                c.execute_batch(
+                    "INSERT INTO mailboxes (key, created) VALUES ('k', 0);
+                     INSERT INTO folders (mailbox_id, parent_id, distinguished, display_name,
+                         change_number, last_modified) VALUES (1, NULL, 'root', 'root', 1, 0);
+                     INSERT INTO items (mailbox_id, folder_id, is_associated, item_class, to_json,
+                         cc_json, bcc_json, importance, sensitivity, categories_json, is_read,
+                         created, received, last_modified, size, change_number)
+                     VALUES (1, 1, 0, 'IPM.Note', '[]', '[]', '[]', 'Normal', 'Normal', '[]', 0,
+                         0, 0, 0, 10, 2);",
+                )
+                .map_err(MailboxError::from)
+            })
+            .unwrap();
+        }
+        let db = store::Db::open(&path, MIGRATIONS).unwrap();
+        let counts = |c: &rusqlite::Connection| -> rusqlite::Result<Counts> {
+            c.query_row(
+                "SELECT attachment_count, attachment_visible, attachment_bytes, size FROM items",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+        };
+        let (before, added, deleted, changed, left) = db
+            .call_blocking(|c| {
+                let before = counts(c)?;
+                let add = "INSERT INTO attachments (item_id, is_inline, is_contact_photo, size, \
+                           last_modified, content) VALUES (1, ?1, 0, ?2, 0, zeroblob(?2))";
+                c.execute(add, rusqlite::params![false, 3])?;
+                c.execute(add, rusqlite::params![true, 2])?;
+                let added = counts(c)?;
+                c.execute("DELETE FROM attachments WHERE is_inline = 0", [])?;
+                let deleted = counts(c)?;
+                let changed = c.execute("UPDATE attachments SET size = 1", []).is_ok();
+                c.execute("DELETE FROM items", [])?;
+                let left: i64 =
+                    c.query_row("SELECT COUNT(*) FROM attachments", [], |r| r.get(0))?;
+                Ok::<_, MailboxError>((before, added, deleted, changed, left))
+            })
+            .unwrap();
+        assert_eq!(before, (0, 0, 0, 10));
+        assert_eq!(added, (2, 1, 5, 15));
+        assert_eq!(deleted, (1, 0, 2, 12));
+        assert!(!changed, "an attachment was changed in place");
+        assert_eq!(left, 0);
     }
 
     /// The Recoverable Items list is exactly the provisioned folders at or under its root.

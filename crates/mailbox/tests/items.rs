@@ -41,6 +41,7 @@ async fn create_get_round_trip() {
             ("Tag:0x7C09".into(), "AAEC".into()),
         ],
         is_associated: false,
+        attachments: Vec::new(),
     };
     let created = s
         .create_items(&m, d("conversationhistory"), vec![item.clone()])

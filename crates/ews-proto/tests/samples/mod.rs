@@ -4,7 +4,7 @@ use ews_proto::notification::{
     EventTarget, Notification, NotificationEvent, ObjectEvent, ObjectEventKind,
 };
 use ews_proto::request::{DictionaryEntry, DictionaryValueType, TypedValue, UserConfigurationName};
-use ews_proto::response::{FolderView, ItemView, UserConfigurationView};
+use ews_proto::response::{AttachmentView, FolderView, ItemView, UserConfigurationView};
 use ews_proto::types::{
     BodyType, DistinguishedFolderId, ExtendedFieldUri, ExtendedProperty, ExtendedValue, FolderId,
     FolderKind, FolderRef, Importance, ItemKind, ItemRef, LegacyFreeBusyStatus, Mailbox,
@@ -96,6 +96,53 @@ pub fn conversation_message() -> ItemView {
         internet_message_id: Some("<abc@contoso.example>".to_owned()),
         is_read: Some(true),
         ..ItemView::new(ItemKind::Message, "I-1", Some("CK1"))
+    }
+}
+
+/// The recording of a voice mail, as GetAttachment answers it (with its content).
+pub fn recording() -> AttachmentView {
+    AttachmentView {
+        name: Some("audio.wav".to_owned()),
+        content_type: Some("audio/wav".to_owned()),
+        size: Some(12),
+        last_modified_time: Some(at("2024-03-01T10:00:02Z")),
+        content: Some(b"RIFF\x24\x00\x00\x00WAVE".to_vec()),
+        ..AttachmentView::new("A-1")
+    }
+}
+
+/// An inline image (a `cid:` of the body), as its item lists it.
+pub fn inline_logo() -> AttachmentView {
+    AttachmentView {
+        name: Some("logo & <mark>.png".to_owned()),
+        content_type: Some("image/png".to_owned()),
+        content_id: Some("logo@contoso.example".to_owned()),
+        size: Some(8),
+        last_modified_time: Some(at("2024-03-01T10:00:03Z")),
+        is_inline: true,
+        ..AttachmentView::new("A-2")
+    }
+}
+
+/// A voice mail with its recording and an inline image, as GetItem lists them (no content).
+pub fn voicemail() -> ItemView {
+    ItemView {
+        parent_folder_id: Some("F-voicemail".to_owned()),
+        item_class: Some("IPM.Note.Microsoft.Voicemail.UM.CA".to_owned()),
+        subject: Some("Voice mail from Bob".to_owned()),
+        body: Some((BodyType::Text, "Bob called.".to_owned())),
+        date_time_received: Some(at("2024-03-01T10:00:00Z")),
+        size: Some(31),
+        has_attachments: true,
+        attachments: vec![
+            AttachmentView {
+                content: None,
+                ..recording()
+            },
+            inline_logo(),
+        ],
+        is_read: Some(false),
+        ..ItemView::new(ItemKind::Message, "I-vm", Some("CK7"))
     }
 }
 
