@@ -3,12 +3,13 @@
 //! Each [`Finding`] says what was expected, what was found, and the exact command that fixes it
 //! (an `openhybrid` command line, run with `OPENHYBRID_DATA` or `--data` pointing at the lab).
 //! Nothing here writes: the checks use the admin APIs' read cmdlets, the public metadata, and one
-//! EWS call made the way Skype Online makes it (flow F1).
+//! Autodiscover request and one EWS call made the way Skype Online makes them (flow F1).
 //!
 //! The findings come in the order their fixes must be applied: a party that cannot be reached
 //! first (and nothing that depends on it is checked), then the token service, Exchange's auth
 //! server and AuthConfig, the auth certificate, the service principal names, the application
-//! account and its roles, the partner application that links to it, the user, and flow F1. A
+//! account and its roles, the partner application that links to it, the user, how Skype finds
+//! EWS (the host Autodiscover announces, Skype's Autodiscover URL), Autodiscover, and flow F1. A
 //! failed read is reported as such, never taken for an empty answer.
 #![forbid(unsafe_code)]
 
@@ -381,6 +382,7 @@ pub async fn diagnose(info: &LabInfo, now: i64) -> Result<Report, DoctorError> {
     }
 
     // --- SPNs
+    let mut exchange_spns: Option<Vec<String>> = None;
     if sts_up
         && let Some(sp) = c.unread(
             "the token service",
@@ -401,6 +403,7 @@ pub async fn diagnose(info: &LabInfo, now: i64) -> Result<Report, DoctorError> {
             ),
             Some(p) => {
                 let spns = strings(field(p, "ServicePrincipalNames"));
+                exchange_spns = Some(spns.clone());
                 let covered = spns
                     .iter()
                     .any(|s| spn_covers(s, EXCHANGE_APP_ID, &info.exchange_host));
@@ -413,6 +416,7 @@ pub async fn diagnose(info: &LabInfo, now: i64) -> Result<Report, DoctorError> {
 
     if ex_up {
         account_checks(info, &ex, &mut c).await;
+        discovery_checks(info, &ex, &mut c, exchange_spns.as_deref()).await;
     }
 
     // --- F1 end to end, only when the configuration allows it to mean something
@@ -424,11 +428,31 @@ pub async fn diagnose(info: &LabInfo, now: i64) -> Result<Report, DoctorError> {
                 .await?;
             Ok::<_, lab::LabError>(r.code)
         };
-        let fix = if c.has_errors() {
-            "fix the findings above, in order, then run openhybrid doctor again".to_owned()
-        } else {
-            "no other check explains it: the refusal is in found; see openhybrid trace for Exchange's side".to_owned()
+        let fix = |c: &Checks| {
+            if c.has_errors() {
+                "fix the findings above, in order, then run openhybrid doctor again".to_owned()
+            } else {
+                "no other check explains it: the refusal is in found; see openhybrid trace for Exchange's side".to_owned()
+            }
         };
+        // Autodiscover, asked as Skype asks it, before the EWS call it leads to
+        let why = fix(&c);
+        let (ok, found) = match autodiscover_probe(info).await {
+            Ok(url) => (true, format!("ExternalEwsUrl {url}")),
+            Err(e) => (false, e),
+        };
+        c.check(
+            "AUTODISCOVER-FAILS",
+            "Exchange Autodiscover (Skype finds EWS with it)",
+            ok,
+            format!(
+                "a SOAP GetUserSettings for {PROBE_USER} at https://{}/autodiscover/autodiscover.svc with a Skype token answers an EWS URL",
+                info.exchange_host
+            ),
+            found,
+            why,
+        );
+        let why = fix(&c);
         let (ok, found) = match f1.await {
             Ok(code) => (code == "NoError", code),
             Err(e) => (false, e.to_string()),
@@ -439,12 +463,131 @@ pub async fn diagnose(info: &LabInfo, now: i64) -> Result<Report, DoctorError> {
             ok,
             format!("an EWS call with a Skype token for {PROBE_USER} answers NoError"),
             found,
-            fix,
+            why,
         );
     }
     Ok(Report {
         findings: c.findings,
     })
+}
+
+/// Skype's Autodiscover request for [`PROBE_USER`]: the ExternalEwsUrl Exchange answers, or why
+/// there is none.
+async fn autodiscover_probe(info: &LabInfo) -> Result<String, String> {
+    use ews_proto::autodiscover::{self as ad, UserResult};
+    let token = mint_f1(info, Some(PROBE_USER))
+        .await
+        .map_err(|e| e.to_string())?;
+    let http = info.http().map_err(|e| e.to_string())?;
+    let r = http
+        .post(format!(
+            "{}/autodiscover/autodiscover.svc",
+            info.exchange_url.trim_end_matches('/')
+        ))
+        .bearer_auth(token)
+        .header("content-type", "text/xml; charset=utf-8")
+        .body(ad::get_user_settings_request(
+            &[PROBE_USER],
+            &["ExternalEwsUrl"],
+        ))
+        .send()
+        .await
+        .map_err(|e| format!("no answer: {e}"))?;
+    let status = r.status().as_u16();
+    let diagnostics = r
+        .headers()
+        .get("x-ms-diagnostics")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = r.bytes().await.map_err(|e| e.to_string())?;
+    if status == 401 {
+        return Err(format!(
+            "401: {}",
+            diagnostics.unwrap_or_else(|| "refused".into())
+        ));
+    }
+    let results = ad::parse_get_user_settings_response(&body, &ews_proto::xml::Limits::default())
+        .map_err(|e| format!("HTTP {status}: {e}"))?;
+    match results.into_iter().next() {
+        Some(UserResult::Found { settings, .. }) => settings
+            .into_iter()
+            .find(|(n, v)| n == "ExternalEwsUrl" && !v.is_empty())
+            .map(|(_, v)| v)
+            .ok_or_else(|| "no ExternalEwsUrl in the answer".to_owned()),
+        Some(UserResult::Failed { code, message }) => Err(format!("{}: {message}", code.as_str())),
+        None => Err("an answer without a UserResponse".into()),
+    }
+}
+
+/// How Skype finds EWS: the host Exchange announces must be one a Skype token can name (an SPN
+/// of Exchange's principal), and Skype must know where Autodiscover is.
+async fn discovery_checks(
+    info: &LabInfo,
+    ex: &ExchangeAdmin,
+    c: &mut Checks,
+    spns: Option<&[String]>,
+) {
+    if let Some(spns) = spns
+        && let Some(vdir) = c.unread(
+            "Exchange",
+            "the EWS virtual directory (Get-WebServicesVirtualDirectory)",
+            ex.run("Get-WebServicesVirtualDirectory", json!({})).await,
+        )
+    {
+        let external = vdir
+            .first()
+            .map(|v| field(v, "ExternalUrl").as_str().unwrap_or("").to_owned())
+            .unwrap_or_default();
+        let host = reqwest::Url::parse(&external)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_default();
+        // Exchange's own name is SPN-MISSING's; any other host Autodiscover announces is here
+        if !host.is_empty() && !host.eq_ignore_ascii_case(&info.exchange_host) {
+            let covered = spns.iter().any(|s| spn_covers(s, EXCHANGE_APP_ID, &host));
+            let mut want = spns.to_vec();
+            want.push(format!("{EXCHANGE_APP_ID}/{host}"));
+            c.check(
+                "EWS-URL-SPN",
+                "the EWS host Autodiscover announces among the service principal names",
+                covered,
+                format!("{EXCHANGE_APP_ID}/{host} on service principal {EXCHANGE_APP_ID}: Skype asks the token service for a token to the host of ExternalUrl {external}"),
+                spns.join(", "),
+                format!("openhybrid msol Set-MsolServicePrincipal -AppPrincipalId {EXCHANGE_APP_ID} -ServicePrincipalNames \"{}\"", want.join(",")),
+            );
+        }
+    }
+    let Ok(sk) = info.skype_admin() else {
+        return;
+    };
+    if let Some(cfg) = c.unread(
+        "Skype for Business Online",
+        "the OAuth configuration (Get-CsOAuthConfiguration)",
+        sk.run("Get-CsOAuthConfiguration", json!({}))
+            .await
+            .map_err(|e| lab::LabError::Refused {
+                what: "Get-CsOAuthConfiguration".into(),
+                message: e.to_string(),
+            }),
+    ) {
+        let url = cfg
+            .first()
+            .map(|v| {
+                field(v, "ExchangeAutodiscoverUrl")
+                    .as_str()
+                    .unwrap_or("")
+                    .to_owned()
+            })
+            .unwrap_or_default();
+        c.check(
+            "SKYPE-AUTODISCOVER-URL",
+            "Skype knows where Exchange Autodiscover is",
+            !url.is_empty(),
+            format!("ExchangeAutodiscoverUrl https://{}/autodiscover/autodiscover.svc (Skype finds each user's EWS there)", info.exchange_host),
+            if url.is_empty() { "none: users without -ExchangeEwsUrl have no EWS".into() } else { url },
+            format!("openhybrid skype Set-CsOAuthConfiguration -ExchangeAutodiscoverUrl https://{}/autodiscover/autodiscover.svc", info.exchange_host),
+        );
+    }
 }
 
 /// Exchange's auth server for the token service and its AuthConfig.

@@ -87,7 +87,7 @@ fn sh_words(line: &str, dir: &std::path::Path) -> Vec<String> {
 /// Runs a printed fix as an administrator pastes it into a shell in the lab directory: the
 /// `&&`-separated commands one after the other, each expanded by `sh` when its turn comes (so
 /// `$(base64 -w0 OAuthCert.cer)` reads the file the previous command wrote), then run the way the
-/// `openhybrid` command line runs it (crates/cli: `exchange`, `msol`, `renew-auth-cert`).
+/// `openhybrid` command line runs it (crates/cli: `exchange`, `msol`, `skype`, `renew-auth-cert`).
 pub async fn apply(info: &LabInfo, fix: &str) {
     let dir = info.data_dir.clone();
     for line in fix.split(" && ") {
@@ -149,6 +149,14 @@ pub async fn apply(info: &LabInfo, fix: &str) {
                     other => panic!("{line}: msol {other} is not served by the lab"),
                 };
                 r.unwrap_or_else(|e| panic!("fix failed: {line}\n{e}"));
+            }
+            "skype" => {
+                let (cmdlet, args) = rest.split_first().expect("no cmdlet");
+                info.skype_admin()
+                    .unwrap()
+                    .run(cmdlet, Value::Object(parse_params(args)))
+                    .await
+                    .unwrap_or_else(|e| panic!("fix failed: {line}\n{e}"));
             }
             "renew-auth-cert" => {
                 lab::steps::renew_auth_cert(info, &mut |_| {})
