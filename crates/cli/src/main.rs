@@ -1165,6 +1165,7 @@ async fn serve(what: Serve) -> Result<i32> {
                 bench_noauth_user: None,
                 auth_failures_per_minute: exchange::limit::DEFAULT_MAX_FAILURES,
                 tls_roots: vec![],
+                event_retention_secs: exchange::DEFAULT_EVENT_RETENTION_SECS,
             })
             .map_err(|e| anyhow!("{e}"))?;
             ex.spawn_background();

@@ -58,6 +58,7 @@ fn bench(c: &mut Criterion) {
             bench_noauth_user: None,
             auth_failures_per_minute: 50,
             tls_roots: vec![],
+            event_retention_secs: exchange::DEFAULT_EVENT_RETENTION_SECS,
         })
         .unwrap();
         for (c, p) in [

@@ -12,6 +12,7 @@ mod ews_filter;
 pub use store::limit;
 pub mod notify;
 pub mod org;
+mod retention;
 pub mod scope;
 #[cfg(test)]
 mod testutil;
@@ -32,6 +33,7 @@ use s2s_proto::{S2sToken, SharedClock, TokenError};
 pub use auth::{AuthFailure, Caller};
 pub use error::ExchangeError;
 use org::Org;
+pub use retention::{DEFAULT_EVENT_RETENTION_SECS, MIN_EVENT_RETENTION_SECS};
 use traffic::{TrafficLog, TrafficRecord};
 use trust::TrustSnapshot;
 
@@ -59,6 +61,14 @@ pub struct Config {
     /// Certificates to trust for HTTPS to auth servers and subscribers (DER); empty: only plain
     /// HTTP works (the lab's default).
     pub tls_roots: Vec<Vec<u8>>,
+    /// How long the mailbox store keeps its change logs (every item and folder change), seconds:
+    /// entries older than this are pruned by a background pass every hour. Default
+    /// [`DEFAULT_EVENT_RETENTION_SECS`] (30 days): long enough for sync clients that sync daily
+    /// or weekly; a client whose sync state is older syncs again from scratch, as EWS clients
+    /// are built to do on `ErrorInvalidSyncStateData` (and a subscription that old gets
+    /// `ErrorInvalidWatermark` / `ErrorExpiredSubscription` and subscribes again). At least
+    /// [`MIN_EVENT_RETENTION_SECS`] (a day, a pull subscription's longest timeout) is applied.
+    pub event_retention_secs: i64,
 }
 
 /// The user configuration that holds a mailbox's photo.
@@ -292,8 +302,11 @@ impl Exchange {
             .await
     }
 
-    /// Spawns the periodic metadata refresh.
+    /// Spawns the background tasks: the periodic metadata refresh, and the retention of the
+    /// mailbox change logs (a pass a minute after start, then every hour:
+    /// [`Exchange::prune_logs_once`]).
     pub fn spawn_background(&self) {
+        self.spawn_log_retention();
         let me = self.clone();
         let every = self.inner.cfg.metadata_refresh_secs.max(30) as u64;
         tokio::spawn(async move {

@@ -12,7 +12,7 @@ use ews_proto::notification::{
 use ews_proto::request::{EventType, Subscription};
 use ews_proto::response::ResponseError;
 use ews_proto::types::{FolderId, ItemRef};
-use mailbox::{EventKind, FolderSel, MailboxKey};
+use mailbox::{EventKind, FolderSel, MailboxError, MailboxKey};
 use s2s_proto::principal::{EXCHANGE_APP_ID, PrincipalName, SKYPE_APP_ID};
 use serde::Serialize;
 use store::Migration;
@@ -195,9 +195,22 @@ impl Exchange {
         }
         let types: Vec<&str> = common.event_types.iter().map(|t| t.as_str()).collect();
         let watermark = match &common.watermark {
-            Some(w) => w.parse::<i64>().map_err(|_| {
-                ResponseError::new("ErrorInvalidWatermark", "The watermark is invalid.")
-            })?,
+            // a watermark to start from must be one the item log can be read on from: not ahead
+            // of it, and the event after it still kept (Exchange: "not found in the mailbox
+            // events table", e.g. older than the retention)
+            Some(w) => {
+                let w = w.parse::<u64>().map_err(|_| {
+                    ResponseError::new("ErrorInvalidWatermark", "The watermark is invalid.")
+                })?;
+                self.inner
+                    .mbx
+                    .check_watermark(key, w)
+                    .await
+                    .map_err(|e| ResponseError::new(e.response_code(), &e.to_string()))?;
+                i64::try_from(w).map_err(|_| {
+                    ResponseError::new("ErrorInvalidWatermark", "The watermark is invalid.")
+                })?
+            }
             None => {
                 self.inner
                     .mbx
@@ -341,10 +354,18 @@ impl Exchange {
                 "The watermark is invalid: this subscription never issued it; pass the last watermark GetEvents or Subscribe returned.",
             ));
         }
-        let (events, last, more) = self
-            .pending(key, &s.folders, &s.types, after)
-            .await
-            .map_err(|e| ResponseError::new("ErrorInternalServerError", &e.to_string()))?;
+        let (events, last, more) = match self.pending(key, &s.folders, &s.types, after).await {
+            Ok(p) => p,
+            Err(ExchangeError::Mailbox(MailboxError::InvalidWatermark(why))) => {
+                return Err(self.watermark_gone(key, id, &s, after, &why).await);
+            }
+            Err(e) => {
+                return Err(ResponseError::new(
+                    "ErrorInternalServerError",
+                    &e.to_string(),
+                ));
+            }
+        };
         self.advance(id, last as i64, None)
             .await
             .map_err(|e| ResponseError::new("ErrorInternalServerError", &e.to_string()))?;
@@ -361,6 +382,56 @@ impl Exchange {
             more_events: more,
             events: evs,
         })
+    }
+
+    /// GetEvents' answer when the events after the watermark it was given are no longer kept
+    /// (the change logs' retention pruned them; never answered with the events that are left).
+    /// When the subscription's own latest watermark cannot be read on from either, the
+    /// subscription can never deliver again: it ends, `ErrorExpiredSubscription` (what Exchange
+    /// answers for a subscription that is gone; a pull subscription read within its timeout never
+    /// gets here, the retention being at least a day). Otherwise only the watermark given is
+    /// stale: `ErrorInvalidWatermark`, and the subscription's latest one still works.
+    async fn watermark_gone(
+        &self,
+        key: &MailboxKey,
+        id: &str,
+        s: &Sub,
+        after: u64,
+        why: &str,
+    ) -> ResponseError {
+        let latest = u64::try_from(s.watermark).unwrap_or(0);
+        let latest_ok =
+            after != latest && self.inner.mbx.check_watermark(key, latest).await.is_ok();
+        if latest_ok {
+            return ResponseError::new(
+                "ErrorInvalidWatermark",
+                &format!(
+                    "The watermark is invalid: {why}. Pass the last watermark GetEvents or Subscribe returned."
+                ),
+            );
+        }
+        if let Err(e) = self.remove_subscription(id).await {
+            tracing::warn!(subscription = %id, error = %e, "an expired subscription was not removed");
+        }
+        ResponseError::new(
+            "ErrorExpiredSubscription",
+            &format!(
+                "The subscription has expired: the events after its watermark are no longer kept by this server ({why}). Subscribe again."
+            ),
+        )
+    }
+
+    /// Deletes a subscription by id (one that can never deliver again).
+    async fn remove_subscription(&self, id: &str) -> Result<(), ExchangeError> {
+        let id = id.to_owned();
+        self.inner
+            .org
+            .db
+            .call(move |c| -> Result<(), ExchangeError> {
+                c.execute("DELETE FROM subscriptions WHERE id = ?1", [&id])?;
+                Ok(())
+            })
+            .await
     }
 
     async fn load_subscription(&self, id: &str) -> Result<Option<Sub>, ExchangeError> {
@@ -508,9 +579,26 @@ impl Exchange {
             return Ok(false);
         };
         let key = mailbox::MailboxKey::new(s.mailbox_key.clone())?;
-        let (events, last, more) = self
-            .pending(&key, &s.folders, &s.types, s.watermark as u64)
-            .await?;
+        let pending = self
+            .pending(
+                &key,
+                &s.folders,
+                &s.types,
+                u64::try_from(s.watermark).unwrap_or(0),
+            )
+            .await;
+        let (events, last, more) = match pending {
+            Ok(p) => p,
+            // the events after its watermark were pruned (it has not been delivered to for
+            // longer than the retention): it can never deliver them, and must not skip them.
+            // It ends; the subscriber misses its status notifications and subscribes again.
+            Err(ExchangeError::Mailbox(MailboxError::InvalidWatermark(why))) => {
+                tracing::warn!(subscription = %id, reason = %why, "push subscription expired: the events after its watermark are no longer kept");
+                self.remove_subscription(id).await?;
+                return Ok(false);
+            }
+            Err(e) => return Err(e),
+        };
         let now = self.inner.cfg.clock.unix();
         let status_due = now - s.last_contact >= s.status_frequency * 60;
         if events.is_empty() && !status_due {

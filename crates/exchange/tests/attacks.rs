@@ -124,6 +124,7 @@ async fn env(failures_per_minute: u32) -> Env {
         bench_noauth_user: None,
         auth_failures_per_minute: failures_per_minute,
         tls_roots: vec![],
+        event_retention_secs: exchange::DEFAULT_EVENT_RETENTION_SECS,
     })
     .unwrap();
     let run = |c: &'static str, p: Value| {

@@ -153,6 +153,7 @@ async fn env() -> Env {
         bench_noauth_user: None,
         auth_failures_per_minute: 1000,
         tls_roots: vec![],
+        event_retention_secs: exchange::DEFAULT_EVENT_RETENTION_SECS,
     })
     .unwrap();
     let e = Env {

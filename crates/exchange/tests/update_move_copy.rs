@@ -97,6 +97,7 @@ async fn env() -> Env {
         bench_noauth_user: Some("alice@contoso.example".into()),
         auth_failures_per_minute: 100,
         tls_roots: vec![],
+        event_retention_secs: exchange::DEFAULT_EVENT_RETENTION_SECS,
     })
     .unwrap();
     for (name, smtp) in [

@@ -339,6 +339,7 @@ pub async fn start_with(dir: &Path, opts: LabOptions) -> Result<Lab> {
         bench_noauth_user: opts.bench_noauth_user.clone(),
         auth_failures_per_minute: exchange::limit::DEFAULT_MAX_FAILURES,
         tls_roots: roots.clone(),
+        event_retention_secs: exchange::DEFAULT_EVENT_RETENTION_SECS,
     })
     .map_err(|e| LabError::Start {
         service: "Exchange",

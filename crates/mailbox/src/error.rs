@@ -75,6 +75,12 @@ pub enum MailboxError {
     /// changes are no longer kept. The client has to start over without a state.
     #[error("the sync state is invalid: {0}; synchronize again without a SyncState to start over")]
     InvalidSyncState(String),
+    /// A notification watermark ([`crate::MailboxStore::events_since`]) the item log cannot be
+    /// read on from: the events right after it are no longer kept (the log's retention pruned
+    /// them), or it is ahead of the log. Reading from it would skip events, so it is refused;
+    /// the client has to subscribe again without a watermark.
+    #[error("the watermark is invalid: {0}")]
+    InvalidWatermark(String),
     /// A stored row failed to decode; reported, never papered over.
     #[error("stored mailbox data is corrupt: {0}")]
     Corrupt(String),
@@ -105,6 +111,7 @@ impl MailboxError {
             MailboxError::ResponseBudgetExceeded { .. } => "ErrorBatchProcessingStopped",
             MailboxError::CalendarEndBeforeStart => "ErrorCalendarEndDateIsEarlierThanStartDate",
             MailboxError::InvalidSyncState(_) => "ErrorInvalidSyncStateData",
+            MailboxError::InvalidWatermark(_) => "ErrorInvalidWatermark",
             MailboxError::Corrupt(_) => "ErrorCorruptData",
             MailboxError::Store(_) => "ErrorInternalServerError",
         }
@@ -146,6 +153,7 @@ mod tests {
             MailboxError::ResponseBudgetExceeded { limit: 0 },
             MailboxError::CalendarEndBeforeStart,
             MailboxError::InvalidSyncState(String::new()),
+            MailboxError::InvalidWatermark(String::new()),
             MailboxError::Corrupt(String::new()),
             MailboxError::Store(StoreError::WorkerGone),
         ];

@@ -26,7 +26,11 @@
 //! - counts are computed from indexes inside the reading transaction and cannot drift;
 //! - every create, delete, move and modification of an item appends an [`Event`] in the same
 //!   transaction, and every folder created, changed (name, class) or deleted a folder event (the
-//!   log SyncFolderHierarchy follows).
+//!   log SyncFolderHierarchy follows);
+//! - the logs are pruned by age only ([`MailboxStore::prune_logs_before`]), oldest first, and
+//!   reading on from a position whose next entry went is refused (a sync state with
+//!   `ErrorInvalidSyncStateData`, a watermark with `ErrorInvalidWatermark`), never answered with
+//!   what remains.
 //!
 //! Ids handed to clients are opaque URL-safe base64 carrying (mailbox key, local id); see
 //! [`mailbox_of_id`]. Every lookup is scoped to the mailbox the caller names, so an id of another
@@ -64,7 +68,7 @@ pub use model::{
     Attachment, AttachmentInfo, AttachmentRoot, AttachmentsCreated, Body, BodyType, Calendar,
     Created, DeleteMode, DictEntry, DictValue, Event, EventKind, FindSpec, Folder, FolderSel,
     FreeBusy, Importance, Item, ItemGuard, ItemUpdate, MailboxCounters, MailboxKey, NewAttachment,
-    NewItem, Page, Paging, Recipient, Sensitivity, SortField, SortOrder, StoredUserConfig,
+    NewItem, Page, Paging, Pruned, Recipient, Sensitivity, SortField, SortOrder, StoredUserConfig,
     UserConfig, normalize_time,
 };
 pub use store::{Clock, MailboxStore};

@@ -60,3 +60,10 @@ pub const MAX_ATTACHMENT_NAME_CHARS: usize = 255;
 /// Most attachment content one `get_attachments` call reads before it answers the remaining ids
 /// with `ResponseBudgetExceeded` (as GetItem's item content).
 pub const MAX_GET_ATTACHMENTS_BYTES: usize = 64 << 20;
+/// Log entries (item and folder events together) one write of the retention's pruning deletes
+/// at most ([`crate::MailboxStore::prune_logs_before`]): a pass is as many short writes as it
+/// needs, each one savepoint of a group commit, so it never holds the writer for long.
+pub const MAX_PRUNE_ROWS_PER_WRITE: usize = 10_000;
+/// Mailboxes one write of the pruning looks at, at most (each costs two indexed look-ups when
+/// it has nothing to prune).
+pub const MAX_PRUNE_MAILBOXES_PER_WRITE: usize = 1_000;

@@ -594,7 +594,7 @@ impl EventKind {
 /// One row of the per-mailbox event log, written in the same transaction as the change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
-    /// 1, 2, 3, ... per mailbox, without gaps.
+    /// 1, 2, 3, ... per mailbox, without gaps (the oldest ones may have been pruned).
     pub seq: u64,
     pub kind: EventKind,
     pub item_id: String,
@@ -612,6 +612,19 @@ pub struct MailboxCounters {
     pub change_number: u64,
     /// Sequence number of the newest event (0 before the first).
     pub last_event_seq: u64,
+}
+
+/// What one pruning pass of the logs deleted ([`crate::MailboxStore::prune_logs_before`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    /// Item log entries (`events`) deleted.
+    pub events: u64,
+    /// Folder log entries (`folder_events`) deleted.
+    pub folder_events: u64,
+    /// Mailboxes looked at.
+    pub mailboxes: u64,
+    /// Writes (group-commit jobs) the pass took.
+    pub writes: u64,
 }
 
 /// The result of an idempotent create ([`crate::MailboxStore::create_items_idempotent`]).

@@ -4,6 +4,11 @@
 //! associated) live in `folder_counts`, maintained by triggers on `items` inside the same
 //! transaction as every write, so no code path can forget them and reading them is O(1) at any
 //! folder size (migration 2; before it, counts were `COUNT(*)` scans, O(folder size)).
+//!
+//! The logs (`events`, `folder_events`) are `1..=head` per mailbox without gaps at commit, the
+//! head being the mailbox's counter (`event_seq`, `folder_event_seq`); the retention
+//! (`MailboxStore::prune_logs_before`) deletes their oldest entries by `at`, only ever a prefix,
+//! walking the primary key `(mailbox_id, seq)`: no index on `at`, so no write pays for one.
 
 use store::Migration;
 

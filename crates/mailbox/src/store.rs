@@ -18,10 +18,13 @@ use time::OffsetDateTime;
 use crate::error::MailboxError;
 use crate::filter::{CASEFOLD_FN, casefold};
 use crate::ids::{IdKind, check_change_key, encode_change_key, encode_id, local_id};
-use crate::limits::{MAX_EVENTS_PER_CALL, MAX_FOLDER_NAME_CHARS, MAX_PAGE_SIZE};
+use crate::limits::{
+    MAX_EVENTS_PER_CALL, MAX_FOLDER_NAME_CHARS, MAX_PAGE_SIZE, MAX_PRUNE_MAILBOXES_PER_WRITE,
+    MAX_PRUNE_ROWS_PER_WRITE,
+};
 use crate::model::{
-    Event, EventKind, Folder, FolderSel, MailboxCounters, MailboxKey, Page, Paging, from_micros,
-    to_micros,
+    Event, EventKind, Folder, FolderSel, MailboxCounters, MailboxKey, Page, Paging, Pruned,
+    from_micros, to_micros,
 };
 use crate::schema::{DEFAULT_FOLDERS, MIGRATIONS};
 
@@ -477,6 +480,10 @@ impl MailboxStore {
 
     /// Events with `seq > after`, oldest first, at most `limit` (capped at
     /// [`MAX_EVENTS_PER_CALL`]). A pull subscription keeps the last `seq` it saw as its watermark.
+    ///
+    /// Never skips an event: when the event right after `after` is no longer kept (the retention
+    /// pruned it, [`MailboxStore::prune_logs_before`]) or `after` is ahead of the log, this is
+    /// [`MailboxError::InvalidWatermark`] (`ErrorInvalidWatermark`), not the events that remain.
     pub async fn events_since(
         &self,
         mailbox: &MailboxKey,
@@ -504,8 +511,10 @@ impl MailboxStore {
                 ))
             })?;
             let mut out = Vec::new();
+            let mut first = None;
             for row in rows {
                 let (seq, kind, item, folder, old, at) = row?;
+                first.get_or_insert(seq);
                 out.push(Event {
                     seq: to_u64(seq)?,
                     kind: EventKind::from_db(&kind)?,
@@ -515,9 +524,83 @@ impl MailboxStore {
                     at: from_micros(at)?,
                 });
             }
+            // The log is gapless and pruned only from its start: when an event came back, it is
+            // the one right after `after` or the ones before it are gone; only an empty answer
+            // needs the head to tell "nothing new" from "everything after it pruned".
+            let position = match first {
+                Some(seq) if seq - 1 == after => LogPosition::Continues,
+                Some(_) => LogPosition::Pruned,
+                None => log_position(tx, &mb, LogTable::Items, after)?,
+            };
+            watermark_continues(position)?;
             Ok(out)
         })
         .await
+    }
+
+    /// Whether the item log can be read on from `after` (what [`MailboxStore::events_since`]
+    /// checks): [`MailboxError::InvalidWatermark`] when the event right after it is no longer
+    /// kept or it is ahead of the log. Subscribe checks a client's watermark with it.
+    pub async fn check_watermark(
+        &self,
+        mailbox: &MailboxKey,
+        after: u64,
+    ) -> Result<(), MailboxError> {
+        let key = mailbox.as_str().to_owned();
+        let after = i64::try_from(after)
+            .map_err(|_| MailboxError::InvalidWatermark("it is out of range".into()))?;
+        self.read(move |tx| {
+            let mb = mailbox_row(tx, &key)?;
+            watermark_continues(log_position(tx, &mb, LogTable::Items, after)?)
+        })
+        .await
+    }
+
+    /// The retention of both logs: deletes, in every mailbox, the item and folder log entries
+    /// written before `cutoff`, oldest first, in writes of at most
+    /// [`MAX_PRUNE_ROWS_PER_WRITE`] entries (and [`MAX_PRUNE_MAILBOXES_PER_WRITE`] mailboxes),
+    /// each one savepoint of the group commit, so a pass never holds the writer for long.
+    ///
+    /// Only ever a log's start goes: per mailbox and log, the entries from the oldest up to the
+    /// last one before the first entry written at or after `cutoff` (`at` follows `seq` in a
+    /// mailbox, the clock being read under the database lock; should the clock have stepped
+    /// back, an older entry behind a newer one waits for it rather than leave a hole). The
+    /// logs' heads are the mailbox's counters (`event_seq`, `folder_event_seq`), which pruning
+    /// never lowers, so a sync state or watermark whose next entry went is refused, even when
+    /// every entry of the log went: see [`crate::sync`] and [`MailboxStore::events_since`].
+    ///
+    /// Each look-up walks the primary key `(mailbox_id, seq)` from the mailbox's oldest entry
+    /// and stops at the first one too young, so a pass costs what it deletes plus a couple of
+    /// look-ups per mailbox, without an index on `at` (which every write would pay for).
+    pub async fn prune_logs_before(&self, cutoff: OffsetDateTime) -> Result<Pruned, MailboxError> {
+        self.prune_logs_before_in_writes_of(cutoff, MAX_PRUNE_ROWS_PER_WRITE)
+            .await
+    }
+
+    /// [`MailboxStore::prune_logs_before`] with at most `rows_per_write` entries per write
+    /// (1..=[`MAX_PRUNE_ROWS_PER_WRITE`]; other values are clamped into it).
+    pub async fn prune_logs_before_in_writes_of(
+        &self,
+        cutoff: OffsetDateTime,
+        rows_per_write: usize,
+    ) -> Result<Pruned, MailboxError> {
+        let cutoff_us = to_micros(cutoff)?;
+        let budget = rows_per_write.clamp(1, MAX_PRUNE_ROWS_PER_WRITE);
+        let mut total = Pruned::default();
+        let mut from = 0;
+        loop {
+            let (done, next) = self
+                .write(move |tx, _| prune_some(tx, cutoff_us, from, budget))
+                .await?;
+            total.events += done.events;
+            total.folder_events += done.folder_events;
+            total.mailboxes += done.mailboxes;
+            total.writes += 1;
+            match next {
+                Some(n) => from = n,
+                None => return Ok(total),
+            }
+        }
     }
 
     /// Deletes events with `seq <= through` (sequence numbers are never reused). Returns how many.
@@ -652,6 +735,168 @@ pub(crate) fn append_folder_event(
     )?
     .execute(params![mb.id, seq, kind.as_str(), folder, parent, at_us])?;
     Ok(())
+}
+
+/// A mailbox's two change logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LogTable {
+    /// `events`, head `mailboxes.event_seq`.
+    Items,
+    /// `folder_events`, head `mailboxes.folder_event_seq`.
+    Folders,
+}
+
+/// Where a reader that has read a log up to `seq` stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LogPosition {
+    /// At the head, or the entry right after `seq` is kept: so is every later one.
+    Continues,
+    /// Past the head: the log never had it.
+    Ahead,
+    /// The entry right after `seq` is no longer kept (pruned).
+    Pruned,
+}
+
+/// Where `seq` stands in the mailbox's `log`. A log's entries are `1..=head` without gaps at
+/// commit (a write that fails rolls its counter back with it), the head is the mailbox's counter
+/// (pruning never lowers it, so it stays exact when every entry is gone), and a log is pruned
+/// only from its start: the entry right after `seq` being kept is exactly "nothing after `seq`
+/// is missing".
+pub(crate) fn log_position(
+    tx: &Connection,
+    mb: &Mb,
+    log: LogTable,
+    seq: i64,
+) -> Result<LogPosition, MailboxError> {
+    let (head_sql, kept_sql) = match log {
+        LogTable::Items => (
+            "SELECT event_seq FROM mailboxes WHERE id = ?1",
+            "SELECT EXISTS (SELECT 1 FROM events WHERE mailbox_id = ?1 AND seq = ?2)",
+        ),
+        LogTable::Folders => (
+            "SELECT folder_event_seq FROM mailboxes WHERE id = ?1",
+            "SELECT EXISTS (SELECT 1 FROM folder_events WHERE mailbox_id = ?1 AND seq = ?2)",
+        ),
+    };
+    let head: i64 = tx
+        .prepare_cached(head_sql)?
+        .query_row(params![mb.id], |r| r.get(0))?;
+    if seq > head {
+        return Ok(LogPosition::Ahead);
+    }
+    if seq == head {
+        return Ok(LogPosition::Continues);
+    }
+    let kept: bool = tx
+        .prepare_cached(kept_sql)?
+        .query_row(params![mb.id, seq + 1], |r| r.get(0))?;
+    Ok(if kept {
+        LogPosition::Continues
+    } else {
+        LogPosition::Pruned
+    })
+}
+
+/// A watermark's [`LogPosition`] as [`MailboxStore::events_since`] answers it.
+fn watermark_continues(position: LogPosition) -> Result<(), MailboxError> {
+    match position {
+        LogPosition::Continues => Ok(()),
+        LogPosition::Ahead => Err(MailboxError::InvalidWatermark(
+            "it is ahead of this mailbox's events, so this server never issued it".into(),
+        )),
+        LogPosition::Pruned => Err(MailboxError::InvalidWatermark(
+            "the events after it are no longer kept by this server".into(),
+        )),
+    }
+}
+
+/// One write of [`MailboxStore::prune_logs_before_in_writes_of`]: the mailboxes from id `from`
+/// on (at most [`MAX_PRUNE_MAILBOXES_PER_WRITE`]), both logs of each, until `budget` entries are
+/// deleted. What it deleted, and the mailbox id to go on from (`None`: every mailbox is done).
+fn prune_some(
+    tx: &Connection,
+    cutoff_us: i64,
+    from: i64,
+    budget: usize,
+) -> Result<(Pruned, Option<i64>), MailboxError> {
+    let ids: Vec<i64> = tx
+        .prepare_cached(PRUNE_MAILBOXES_SQL)?
+        .query_map(params![from, to_i64(MAX_PRUNE_MAILBOXES_PER_WRITE)?], |r| {
+            r.get(0)
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut done = Pruned::default();
+    let mut left = budget;
+    for &id in &ids {
+        let n = prune_log_start(tx, LogTable::Items, id, cutoff_us, left)?;
+        done.events += n as u64;
+        left -= n;
+        if left > 0 {
+            let n = prune_log_start(tx, LogTable::Folders, id, cutoff_us, left)?;
+            done.folder_events += n as u64;
+            left -= n;
+        }
+        if left == 0 {
+            // this mailbox may have more: the next write goes on with it
+            return Ok((done, Some(id)));
+        }
+        done.mailboxes += 1;
+    }
+    let next = match ids.last() {
+        Some(last) if ids.len() == MAX_PRUNE_MAILBOXES_PER_WRITE => Some(last + 1),
+        _ => None,
+    };
+    Ok((done, next))
+}
+
+/// The mailboxes one pruning write looks at: from an id on, in id order.
+const PRUNE_MAILBOXES_SQL: &str = "SELECT id FROM mailboxes WHERE id >= ?1 ORDER BY id LIMIT ?2";
+
+/// A log's pruning statements: its oldest entries (`seq`, `at`) of a mailbox, at most `?2`; and
+/// the deletion of its entries of a mailbox up to a `seq`.
+fn prune_sql(log: LogTable) -> (&'static str, &'static str) {
+    match log {
+        LogTable::Items => (
+            "SELECT seq, at FROM events WHERE mailbox_id = ?1 ORDER BY seq LIMIT ?2",
+            "DELETE FROM events WHERE mailbox_id = ?1 AND seq <= ?2",
+        ),
+        LogTable::Folders => (
+            "SELECT seq, at FROM folder_events WHERE mailbox_id = ?1 ORDER BY seq LIMIT ?2",
+            "DELETE FROM folder_events WHERE mailbox_id = ?1 AND seq <= ?2",
+        ),
+    }
+}
+
+/// Deletes the start of one mailbox's `log`: its entries from the oldest on that were written
+/// before `cutoff_us`, up to the first one that was not, at most `limit`. How many it deleted.
+/// Both statements walk the primary key `(mailbox_id, seq)`; the first stops at the first entry
+/// too young (or after `limit`).
+fn prune_log_start(
+    tx: &Connection,
+    log: LogTable,
+    mailbox_id: i64,
+    cutoff_us: i64,
+    limit: usize,
+) -> Result<usize, MailboxError> {
+    let (oldest_sql, delete_sql) = prune_sql(log);
+    let mut through = None;
+    {
+        let mut stmt = tx.prepare_cached(oldest_sql)?;
+        let mut rows = stmt.query(params![mailbox_id, to_i64(limit)?])?;
+        while let Some(row) = rows.next()? {
+            let (seq, at): (i64, i64) = (row.get(0)?, row.get(1)?);
+            if at >= cutoff_us {
+                break;
+            }
+            through = Some(seq);
+        }
+    }
+    let Some(through) = through else {
+        return Ok(0);
+    };
+    Ok(tx
+        .prepare_cached(delete_sql)?
+        .execute(params![mailbox_id, through])?)
 }
 
 /// Records that a folder (or its contents) changed with change number `cn`.
@@ -888,6 +1133,46 @@ mod tests {
             (0, MAX_PAGE_SIZE)
         );
         assert!(window(10, &p(0, 0, false)).is_err());
+    }
+
+    /// The plans of a statement of two parameters, joined.
+    async fn plan(s: &MailboxStore, sql: &'static str) -> String {
+        s.db.call(move |c| {
+            let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+            let rows = stmt
+                .query_map(params![1, 10], |r| r.get::<_, String>(3))?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok::<_, MailboxError>(rows.join(" | "))
+        })
+        .await
+        .unwrap()
+    }
+
+    /// The retention's statements walk the primary key `(mailbox_id, seq)` from a mailbox's
+    /// oldest entry (no scan of the table, no sort), for both logs, and the mailboxes by id.
+    #[tokio::test]
+    async fn pruning_walks_the_primary_key() {
+        let s = MailboxStore::open_in_memory().unwrap();
+        for log in [LogTable::Items, LogTable::Folders] {
+            let (oldest, delete) = prune_sql(log);
+            let p = plan(&s, oldest).await;
+            assert!(
+                p.contains("USING PRIMARY KEY (mailbox_id=?)"),
+                "{oldest}: {p}"
+            );
+            assert!(
+                !p.contains("SCAN") && !p.contains("TEMP B-TREE"),
+                "{oldest}: {p}"
+            );
+            let p = plan(&s, delete).await;
+            assert!(
+                p.contains("USING PRIMARY KEY (mailbox_id=? AND seq<?)"),
+                "{delete}: {p}"
+            );
+        }
+        let p = plan(&s, PRUNE_MAILBOXES_SQL).await;
+        assert!(p.contains("INTEGER PRIMARY KEY (rowid>?)"), "{p}");
+        assert!(!p.contains("TEMP B-TREE"), "{p}");
     }
 
     #[tokio::test]

@@ -12,6 +12,15 @@
 //! "start over without a SyncState") when it is not one this store hands out, when it is of
 //! another mailbox, folder, operation or scope, when its `seq` is ahead of the log, or when the
 //! log no longer holds the entry right after it (pruned): changes are never skipped silently.
+//!
+//! The logs are pruned by age (the retention: [`MailboxStore::prune_logs_before`]; Exchange keeps
+//! 30 days), only ever from their start, and a log's head is the mailbox's counter, which pruning
+//! never lowers. So "the entry right after `seq` is kept" is exact: a state at 5 when the oldest
+//! kept entry is 9 is refused, and so is one behind a log pruned empty (the head is ahead of the
+//! state, the entry after it is gone); a state at the head needs no entry and reads "no changes".
+//! A deleted folder's parent is read from its own log entries (which are after the state, so
+//! kept), and its deleted ancestors' entries are later still (a folder goes with its subfolders,
+//! deepest first), so pruning never makes a deleted folder's place unknown.
 //! The state carries no secret and needs none: whatever a client puts in it, a call only
 //! reports what is in the folder it is authorized to read.
 //!
@@ -70,8 +79,8 @@ use crate::limits::{
 };
 use crate::model::{EventKind, Folder, FolderSel, Item, MailboxKey};
 use crate::store::{
-    EVENT_ASSOCIATED, EVENT_READ_FLAG_ONLY, MailboxStore, Mb, distinguished_folder, load_folder,
-    mailbox_row, resolve_folder, to_i64,
+    EVENT_ASSOCIATED, EVENT_READ_FLAG_ONLY, LogPosition, LogTable, MailboxStore, Mb,
+    distinguished_folder, load_folder, log_position, mailbox_row, resolve_folder, to_i64,
 };
 
 /// `m:SyncScope`: which items of the folder a sync reports.
@@ -154,10 +163,10 @@ impl Log {
         }
     }
 
-    fn table(self) -> &'static str {
+    fn table(self) -> LogTable {
         match self {
-            Log::Items => "events",
-            Log::Folders => "folder_events",
+            Log::Items => LogTable::Items,
+            Log::Folders => LogTable::Folders,
         }
     }
 }
@@ -258,33 +267,18 @@ fn log_heads(tx: &Connection, mb: &Mb) -> Result<(i64, i64), MailboxError> {
 }
 
 /// The state's position must be one the log can continue from: not ahead of it, and the entry
-/// right after it still kept (a log is only ever pruned from its start).
-fn check_position(
-    tx: &Connection,
-    mb: &Mb,
-    log: Log,
-    seq: i64,
-    head: i64,
-) -> Result<(), MailboxError> {
-    if seq > head {
-        return Err(invalid(
+/// right after it still kept ([`log_position`]: a log is only ever pruned from its start, and its
+/// head is the mailbox's counter, so a state behind a log the retention emptied is refused too).
+fn check_position(tx: &Connection, mb: &Mb, log: Log, seq: i64) -> Result<(), MailboxError> {
+    match log_position(tx, mb, log.table(), seq)? {
+        LogPosition::Continues => Ok(()),
+        LogPosition::Ahead => Err(invalid(
             "it is ahead of this mailbox's changes (it was not made by this server's store)",
-        ));
+        )),
+        LogPosition::Pruned => Err(invalid(
+            "the changes made since it are no longer kept by this server",
+        )),
     }
-    if seq < head {
-        let kept: bool = tx
-            .prepare_cached(&format!(
-                "SELECT EXISTS (SELECT 1 FROM {} WHERE mailbox_id = ?1 AND seq = ?2)",
-                log.table()
-            ))?
-            .query_row(params![mb.id, seq + 1], |r| r.get(0))?;
-        if !kept {
-            return Err(invalid(
-                "the changes made since it are no longer kept by this server",
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// The state to continue from: a new one (the whole folder to list) or the client's, checked.
@@ -317,7 +311,7 @@ fn start_state(
             "it was made with SyncScope NormalItems"
         }));
     }
-    check_position(tx, mb, log, st.seq, head)?;
+    check_position(tx, mb, log, st.seq)?;
     Ok(st)
 }
 

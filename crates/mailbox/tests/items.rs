@@ -285,7 +285,10 @@ async fn delete_modes_move_items_and_counts_follow() {
     assert_eq!(s.events_since(&m, 0, 3).await.unwrap().len(), 3);
     assert_eq!(s.counters(&m).await.unwrap().last_event_seq, 10);
     assert_eq!(s.prune_events(&m, 5).await.unwrap(), 5);
-    assert_eq!(s.events_since(&m, 0, 100).await.unwrap()[0].seq, 6);
+    assert_eq!(s.events_since(&m, 5, 100).await.unwrap()[0].seq, 6);
+    // reading from before the pruned events is refused, never answered from event 6 on
+    let e = s.events_since(&m, 0, 100).await.unwrap_err();
+    assert_eq!(e.response_code(), "ErrorInvalidWatermark", "{e}");
 }
 
 #[tokio::test]

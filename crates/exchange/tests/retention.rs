@@ -1,0 +1,473 @@
+//! The retention of the mailbox change logs, against the real server over HTTP with S2S tokens
+//! and a manual clock: the pass (`prune_logs_once`, what the hourly background task runs) prunes
+//! by the injected clock, and every reader behind what is left is refused, never answered from
+//! it: SyncFolderItems and SyncFolderHierarchy (`ErrorInvalidSyncStateData`), GetEvents and
+//! Subscribe (`ErrorInvalidWatermark`, `ErrorExpiredSubscription`), and push subscriptions (they
+//! end instead of skipping events).
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use axum::routing::{get, post};
+use ews_proto::notification::{SubscriptionStatus, write_send_notification_result};
+use exchange::{Config, DEFAULT_EVENT_RETENTION_SECS, Exchange, MIN_EVENT_RETENTION_SECS};
+use s2s_proto::principal::{ACS_APP_ID, EXCHANGE_APP_ID, SKYPE_APP_ID};
+use s2s_proto::wire::{AcsMetadata, KeyInfo, KeyValue, MetadataEndpoint, MetadataKey};
+use s2s_proto::{
+    ActorTokenSpec, Clock, ManualClock, OuterTokenSpec, PrincipalName, SigningKey, jwt,
+};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+const REALM: &str = "5b2c7e0a-1111-4222-8333-0123456789ab";
+const HOST: &str = "mail.contoso.example";
+const DAY: i64 = 24 * 3600;
+
+/// The auth server's key, valid long enough for the clock to be moved past the retention.
+fn key() -> &'static SigningKey {
+    static K: OnceLock<SigningKey> = OnceLock::new();
+    K.get_or_init(|| {
+        let now = OffsetDateTime::now_utc();
+        SigningKey::generate_self_signed(
+            "trusted sts",
+            now - time::Duration::days(1),
+            now + time::Duration::days(400),
+        )
+        .unwrap()
+    })
+}
+
+/// Serves the auth server's metadata with [`key`]'s certificate.
+async fn metadata_server() -> String {
+    let cert = key().certificate().clone();
+    let app = axum::Router::new().route(
+        "/{realm}/metadata/json/1",
+        get(move || {
+            let cert = cert.clone();
+            async move {
+                axum::Json(AcsMetadata {
+                    version: "1.0".into(),
+                    realm: REALM.into(),
+                    name: None,
+                    issuer: format!("{ACS_APP_ID}@{REALM}"),
+                    allowed_audiences: vec![],
+                    keys: vec![MetadataKey {
+                        usage: "signing".into(),
+                        key_value: KeyValue {
+                            kind: "x509Certificate".into(),
+                            value: cert.to_base64(),
+                            key_info: Some(KeyInfo {
+                                x5t: cert.x5t.clone(),
+                            }),
+                        },
+                        key_info: None,
+                    }],
+                    endpoints: vec![MetadataEndpoint {
+                        location: format!("https://sts.example/{REALM}/tokens/OAuth/2"),
+                        protocol: "OAuth2".into(),
+                        usage: "issuance".into(),
+                    }],
+                })
+            }
+        }),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await });
+    url
+}
+
+struct Env {
+    url: String,
+    ex: Exchange,
+    clock: ManualClock,
+    http: reqwest::Client,
+}
+
+impl Env {
+    async fn cmdlet(&self, name: &str, params: Value) {
+        self.ex
+            .run_cmdlet(name, params.as_object().cloned().unwrap_or_default())
+            .await
+            .unwrap();
+    }
+
+    /// One EWS call as alice (a token minted at the server's clock), answered 200.
+    async fn call(&self, op: &str) -> String {
+        let r = self
+            .http
+            .post(format!("{}/EWS/Exchange.asmx", self.url))
+            .bearer_auth(alice_token(self.clock.unix()))
+            .header("content-type", "text/xml")
+            .body(format!(
+                r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><s:Body>{op}</s:Body></s:Envelope>"#
+            ))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let body = r.text().await.unwrap();
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    async fn create(&self, folder: &str, subject: &str) -> String {
+        let t = self
+            .call(&format!(
+                r#"<m:CreateItem MessageDisposition="SaveOnly"><m:SavedItemFolderId>{folder}</m:SavedItemFolderId><m:Items><t:Message><t:Subject>{subject}</t:Subject></t:Message></m:Items></m:CreateItem>"#
+            ))
+            .await;
+        attr_after(&t, "<t:ItemId ", "Id")
+    }
+
+    async fn create_folder(&self, name: &str) -> String {
+        let t = self
+            .call(&format!(
+                r#"<m:CreateFolder><m:ParentFolderId>{INBOX}</m:ParentFolderId><m:Folders><t:Folder><t:DisplayName>{name}</t:DisplayName></t:Folder></m:Folders></m:CreateFolder>"#
+            ))
+            .await;
+        attr_after(&t, "<t:FolderId ", "Id")
+    }
+
+    /// SyncFolderItems of a folder: (response code, sync state, item ids of the changes).
+    async fn sync_items(&self, folder_id: &str, state: Option<&str>) -> (String, String, usize) {
+        let state = state
+            .map(|s| format!("<m:SyncState>{s}</m:SyncState>"))
+            .unwrap_or_default();
+        let body = self
+            .call(&format!(
+                r#"<m:SyncFolderItems><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape><m:SyncFolderId><t:FolderId Id="{folder_id}"/></m:SyncFolderId>{state}<m:MaxChangesReturned>100</m:MaxChangesReturned></m:SyncFolderItems>"#
+            ))
+            .await;
+        (
+            text_of(&body, "m:ResponseCode"),
+            state_of(&body),
+            body.matches("<t:Create>").count(),
+        )
+    }
+
+    /// SyncFolderHierarchy of the whole mailbox: (response code, sync state).
+    async fn sync_hierarchy(&self, state: Option<&str>) -> (String, String) {
+        let state = state
+            .map(|s| format!("<m:SyncState>{s}</m:SyncState>"))
+            .unwrap_or_default();
+        let body = self
+            .call(&format!(
+                r#"<m:SyncFolderHierarchy><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape>{state}</m:SyncFolderHierarchy>"#
+            ))
+            .await;
+        (text_of(&body, "m:ResponseCode"), state_of(&body))
+    }
+
+    /// Subscribe (pull) to the inbox, from `watermark` if given: (response code, subscription
+    /// id, watermark) (both empty on an error).
+    async fn pull_subscribe(&self, watermark: Option<&str>) -> (String, String, String) {
+        let watermark = watermark
+            .map(|w| format!("<t:Watermark>{w}</t:Watermark>"))
+            .unwrap_or_default();
+        let body = self
+            .call(&format!(
+                r#"<m:Subscribe><m:PullSubscriptionRequest><t:FolderIds>{INBOX}</t:FolderIds><t:EventTypes><t:EventType>CreatedEvent</t:EventType></t:EventTypes>{watermark}<t:Timeout>1440</t:Timeout></m:PullSubscriptionRequest></m:Subscribe>"#
+            ))
+            .await;
+        let code = text_of(&body, "m:ResponseCode");
+        if code != "NoError" {
+            return (code, String::new(), String::new());
+        }
+        (
+            code,
+            text_of(&body, "m:SubscriptionId"),
+            text_of(&body, "m:Watermark"),
+        )
+    }
+
+    /// GetEvents: (response code, message text, the last watermark, created events).
+    async fn get_events(&self, id: &str, watermark: &str) -> (String, String, String, usize) {
+        let body = self
+            .call(&format!(
+                "<m:GetEvents><m:SubscriptionId>{id}</m:SubscriptionId><m:Watermark>{watermark}</m:Watermark></m:GetEvents>"
+            ))
+            .await;
+        let code = text_of(&body, "m:ResponseCode");
+        let text = body
+            .split("<m:MessageText>")
+            .nth(1)
+            .and_then(|r| r.split('<').next())
+            .unwrap_or_default()
+            .to_owned();
+        let last = body
+            .rsplit("<t:Watermark>")
+            .next()
+            .and_then(|r| r.split('<').next())
+            .unwrap_or_default()
+            .to_owned();
+        (code, text, last, body.matches("<t:CreatedEvent>").count())
+    }
+}
+
+const INBOX: &str = r#"<t:DistinguishedFolderId Id="inbox"/>"#;
+
+fn attr_after(body: &str, start: &str, attr: &str) -> String {
+    body.split(start)
+        .nth(1)
+        .and_then(|s| s.split(&format!("{attr}=\"")).nth(1))
+        .and_then(|s| s.split('"').next())
+        .unwrap_or_else(|| panic!("no {start}{attr} in {body}"))
+        .to_owned()
+}
+
+fn text_of(body: &str, element: &str) -> String {
+    body.split(&format!("<{element}>"))
+        .nth(1)
+        .and_then(|s| s.split('<').next())
+        .unwrap_or_else(|| panic!("no {element} in {body}"))
+        .to_owned()
+}
+
+/// The sync state of an answer (empty, `<m:SyncState/>`, on an error).
+fn state_of(body: &str) -> String {
+    body.split("<m:SyncState>")
+        .nth(1)
+        .and_then(|s| s.split('<').next())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The server with the default retention and a manual clock set to now.
+async fn env() -> Env {
+    let md = metadata_server().await;
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    let clock = ManualClock::new(OffsetDateTime::now_utc().unix_timestamp());
+    let ex = Exchange::open(Config {
+        data_dir: None,
+        hosts: vec![HOST.into()],
+        org_domain: "contoso.example".into(),
+        public_url: url.clone(),
+        clock: Arc::new(clock.clone()),
+        metadata_refresh_secs: 3600,
+        bench_noauth_user: None,
+        auth_failures_per_minute: 1000,
+        tls_roots: vec![],
+        event_retention_secs: DEFAULT_EVENT_RETENTION_SECS,
+    })
+    .unwrap();
+    let e = Env {
+        url,
+        ex,
+        clock,
+        http: reqwest::Client::new(),
+    };
+    e.cmdlet(
+        "New-Mailbox",
+        json!({"Name": "Alice", "PrimarySmtpAddress": "alice@contoso.example"}),
+    )
+    .await;
+    e.cmdlet(
+        "New-AuthServer",
+        json!({"Name": "ACS", "AuthMetadataUrl": format!("{md}/{REALM}/metadata/json/1")}),
+    )
+    .await;
+    e.cmdlet("New-MailUser", json!({"Name": "SfBOnline-ApplicationAccount", "ExternalEmailAddress": "SfBOnline-ApplicationAccount@contoso.example"})).await;
+    e.cmdlet(
+        "New-ManagementRoleAssignment",
+        json!({"Role": "UserApplication", "User": "SfBOnline-ApplicationAccount"}),
+    )
+    .await;
+    e.cmdlet("New-PartnerApplication", json!({"Name": "SfBOnline", "ApplicationIdentifier": SKYPE_APP_ID, "Enabled": true, "LinkedAccount": "SfBOnline-ApplicationAccount"})).await;
+    let router = e.ex.router();
+    tokio::spawn(async move {
+        axum::serve(
+            l,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+    });
+    e
+}
+
+/// The partner's actor token wrapped in an outer token naming alice, issued at `now`.
+fn alice_token(now: i64) -> String {
+    let actor = ActorTokenSpec {
+        aud: PrincipalName::service(EXCHANGE_APP_ID, HOST, REALM),
+        iss: PrincipalName::app(ACS_APP_ID, REALM),
+        nameid: PrincipalName::app(SKYPE_APP_ID, REALM),
+        iat: now,
+        nbf: now - 300,
+        exp: now + 3600,
+        trusted_for_delegation: Some(true),
+        identity_provider: Some(format!("{ACS_APP_ID}@{REALM}")),
+        oid: None,
+        jti: None,
+    }
+    .claims();
+    jwt::unsigned(
+        &OuterTokenSpec {
+            aud: PrincipalName::service(EXCHANGE_APP_ID, HOST, REALM),
+            iss: PrincipalName::app(SKYPE_APP_ID, REALM),
+            nbf: now - 60,
+            exp: now + 1800,
+            user: s2s_proto::UserClaims::cloud_user("alice@contoso.example", "1003200012345678"),
+            actor_token: jwt::sign_rs256(key(), &actor, true).unwrap(),
+        }
+        .claims(),
+    )
+}
+
+/// The pass prunes by the injected clock: nothing within the retention, every entry of both
+/// logs once the clock is past it. A sync state behind the pruned entries is then refused
+/// (`ErrorInvalidSyncStateData`), for items and for the hierarchy; one at the head goes on;
+/// starting over lists what is there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pass_prunes_by_the_clock_and_syncs_behind_it_start_over() {
+    let e = env().await;
+    assert_eq!(e.ex.event_retention_secs(), 30 * DAY);
+    let folder = e.create_folder("Synced").await;
+    let in_folder = format!(r#"<t:FolderId Id="{folder}"/>"#);
+    for n in 0..2 {
+        e.create(&in_folder, &format!("first {n}")).await;
+    }
+    let (code, behind, listed) = e.sync_items(&folder, None).await;
+    assert_eq!((code.as_str(), listed), ("NoError", 2));
+    let (_, hierarchy_behind) = e.sync_hierarchy(None).await;
+    e.create(&in_folder, "third").await;
+    e.create_folder("Later").await;
+    let (_, at_head, created) = e.sync_items(&folder, Some(&behind)).await;
+    assert_eq!(created, 1);
+    let (_, hierarchy_at_head) = e.sync_hierarchy(Some(&hierarchy_behind)).await;
+
+    // within the retention nothing goes
+    let p = e.ex.prune_logs_once().await.unwrap();
+    assert_eq!((p.events, p.folder_events), (0, 0), "{p:?}");
+    e.clock.advance(30 * DAY - 3600);
+    let p = e.ex.prune_logs_once().await.unwrap();
+    assert_eq!((p.events, p.folder_events), (0, 0), "{p:?}");
+    // past it every entry goes: alice's three items, her 21 default folders and two more
+    e.clock.advance(2 * 3600);
+    let p = e.ex.prune_logs_once().await.unwrap();
+    assert_eq!((p.events, p.folder_events), (3, 23), "{p:?}");
+
+    // the states behind the pruned entries are refused, not answered "no changes"
+    let (code, _, _) = e.sync_items(&folder, Some(&behind)).await;
+    assert_eq!(code, "ErrorInvalidSyncStateData");
+    let (code, _) = e.sync_hierarchy(Some(&hierarchy_behind)).await;
+    assert_eq!(code, "ErrorInvalidSyncStateData");
+    // at the head nothing is missing
+    let (code, _, created) = e.sync_items(&folder, Some(&at_head)).await;
+    assert_eq!((code.as_str(), created), ("NoError", 0));
+    let (code, _) = e.sync_hierarchy(Some(&hierarchy_at_head)).await;
+    assert_eq!(code, "NoError");
+    // starting over lists the folder
+    let (code, _, listed) = e.sync_items(&folder, None).await;
+    assert_eq!((code.as_str(), listed), ("NoError", 3));
+}
+
+/// The retention is never shorter than a day (a pull subscription's longest timeout).
+#[tokio::test]
+async fn the_retention_is_at_least_a_day() {
+    let ex = Exchange::open(Config {
+        data_dir: None,
+        hosts: vec![HOST.into()],
+        org_domain: "contoso.example".into(),
+        public_url: "http://127.0.0.1".into(),
+        clock: Arc::new(ManualClock::new(1_800_000_000)),
+        metadata_refresh_secs: 3600,
+        bench_noauth_user: None,
+        auth_failures_per_minute: 1000,
+        tls_roots: vec![],
+        event_retention_secs: 60,
+    })
+    .unwrap();
+    assert_eq!(ex.event_retention_secs(), MIN_EVENT_RETENTION_SECS);
+    assert_eq!(MIN_EVENT_RETENTION_SECS, DAY);
+}
+
+/// Pull subscriptions behind the retention: GetEvents from a watermark whose next event was
+/// pruned is refused, never answered with the events that are left: `ErrorInvalidWatermark`
+/// while the subscription's latest watermark still works, `ErrorExpiredSubscription` (and the
+/// subscription ends) when it does not. Subscribe from a pruned or never-issued watermark is
+/// `ErrorInvalidWatermark`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pull_subscriptions_behind_the_retention_are_refused() {
+    let e = env().await;
+    // `reader` reads its events; `idle` never does
+    let (_, reader, w0) = e.pull_subscribe(None).await;
+    let (_, idle, idle_w) = e.pull_subscribe(None).await;
+    assert_eq!(idle_w, w0);
+    e.create(INBOX, "one").await;
+    e.create(INBOX, "two").await;
+    let (code, _, latest, created) = e.get_events(&reader, &w0).await;
+    assert_eq!((code.as_str(), created), ("NoError", 2));
+    assert_ne!(latest, w0);
+    // from a watermark still in the log
+    let (code, _, _) = e.pull_subscribe(Some(&w0)).await;
+    assert_eq!(code, "NoError");
+
+    e.clock.advance(31 * DAY);
+    let p = e.ex.prune_logs_once().await.unwrap();
+    assert_eq!(p.events, 2, "{p:?}");
+
+    // `reader` from its first watermark: the two events after it are gone; its latest works
+    let (code, text, _, created) = e.get_events(&reader, &w0).await;
+    assert_eq!(
+        (code.as_str(), created),
+        ("ErrorInvalidWatermark", 0),
+        "{text}"
+    );
+    assert!(text.contains("no longer kept"), "{text}");
+    let (code, _, _, created) = e.get_events(&reader, &latest).await;
+    assert_eq!((code.as_str(), created), ("NoError", 0));
+    // `idle` can never deliver them: it expired, and is gone
+    let (code, text, _, _) = e.get_events(&idle, &idle_w).await;
+    assert_eq!(code, "ErrorExpiredSubscription", "{text}");
+    let (code, _, _, _) = e.get_events(&idle, &idle_w).await;
+    assert_eq!(code, "ErrorSubscriptionNotFound");
+    // Subscribe from a pruned watermark, or one ahead of the log: refused
+    let ahead = (latest.parse::<u64>().unwrap() + 5).to_string();
+    for bad in [w0.as_str(), ahead.as_str(), "-1", "x"] {
+        let (code, _, _) = e.pull_subscribe(Some(bad)).await;
+        assert_eq!(code, "ErrorInvalidWatermark", "{bad}");
+    }
+    let (code, _, _) = e.pull_subscribe(Some(&latest)).await;
+    assert_eq!(code, "NoError");
+}
+
+/// A push subscription whose watermark's next event was pruned (nothing was delivered to it for
+/// longer than the retention) ends: the notifier neither skips the events nor sends a status
+/// notification as if nothing had happened.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_subscription_behind_the_retention_ends() {
+    let e = env().await;
+    let received = Arc::new(AtomicUsize::new(0));
+    let r = received.clone();
+    let subscriber = axum::Router::new().route(
+        "/notify",
+        post(move || {
+            let r = r.clone();
+            async move {
+                r.fetch_add(1, Ordering::SeqCst);
+                write_send_notification_result(SubscriptionStatus::Ok)
+            }
+        }),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let callback = format!("http://{}/notify", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, subscriber).await });
+    let body = e
+        .call(&format!(
+            r#"<m:Subscribe><m:PushSubscriptionRequest><t:FolderIds>{INBOX}</t:FolderIds><t:EventTypes><t:EventType>CreatedEvent</t:EventType></t:EventTypes><t:StatusFrequency>30</t:StatusFrequency><t:URL>{callback}</t:URL></m:PushSubscriptionRequest></m:Subscribe>"#
+        ))
+        .await;
+    assert_eq!(text_of(&body, "m:ResponseCode"), "NoError", "{body}");
+    e.create(INBOX, "delivered").await;
+    assert_eq!(e.ex.push_once().await.unwrap(), 1);
+    assert_eq!(received.load(Ordering::SeqCst), 1);
+    // an event the subscriber has not been told about, then the retention passes
+    e.create(INBOX, "never delivered").await;
+    e.clock.advance(31 * DAY);
+    assert_eq!(e.ex.prune_logs_once().await.unwrap().events, 2);
+    assert_eq!(e.ex.push_once().await.unwrap(), 0);
+    assert_eq!(received.load(Ordering::SeqCst), 1, "nothing more was sent");
+    assert!(e.ex.subscriptions().await.unwrap().is_empty());
+}
