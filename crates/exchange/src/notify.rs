@@ -234,6 +234,11 @@ impl Exchange {
             .org
             .db
             .call(move |c| -> Result<(), ExchangeError> {
+                // expired pull subscriptions (no GetEvents within their Timeout) hold no slot
+                c.execute(
+                    "DELETE FROM subscriptions WHERE mailbox_key = ?1 AND kind = 'pull' AND last_contact + timeout_minutes * 60 < ?2",
+                    params![k, now],
+                )?;
                 let n: i64 = c.query_row("SELECT COUNT(*) FROM subscriptions WHERE mailbox_key = ?1", [&k], |r| r.get(0))?;
                 if n >= MAX_PER_MAILBOX {
                     return Err(ExchangeError::Invalid(format!("the mailbox already has {n} subscriptions")));
@@ -344,6 +349,20 @@ impl Exchange {
                 "The specified subscription was not found.",
             ));
         };
+        // a pull subscription not read within its Timeout has expired (and is gone)
+        let now = self.inner.cfg.clock.unix();
+        if now - s.last_contact > s.timeout_minutes * 60 {
+            if let Err(e) = self.remove_subscription(id).await {
+                tracing::warn!(subscription = %id, error = %e, "an expired subscription was not removed");
+            }
+            return Err(ResponseError::new(
+                "ErrorExpiredSubscription",
+                &format!(
+                    "The subscription has expired: no GetEvents for more than its Timeout of {} minutes. Subscribe again.",
+                    s.timeout_minutes
+                ),
+            ));
+        }
         let after: u64 = watermark.parse().map_err(|_| {
             ResponseError::new("ErrorInvalidWatermark", "The watermark is invalid.")
         })?;
@@ -440,7 +459,7 @@ impl Exchange {
             .org
             .db
             .call(move |c| -> Result<Option<Sub>, ExchangeError> {
-                Ok(c.query_row("SELECT id, kind, mailbox_key, app_id, folder_ids, event_types, url, status_frequency, watermark, last_contact, failures FROM subscriptions WHERE id = ?1", [&id], sub_from_row).optional()?)
+                Ok(c.query_row("SELECT id, kind, mailbox_key, app_id, folder_ids, event_types, url, status_frequency, watermark, last_contact, failures, timeout_minutes FROM subscriptions WHERE id = ?1", [&id], sub_from_row).optional()?)
             })
             .await
     }
@@ -709,6 +728,8 @@ struct Sub {
     status_frequency: i64,
     watermark: i64,
     last_contact: i64,
+    /// A pull subscription's Timeout: minutes without GetEvents after which it has expired.
+    timeout_minutes: i64,
 }
 
 fn sub_from_row(r: &store::rusqlite::Row) -> store::rusqlite::Result<Sub> {
@@ -724,6 +745,7 @@ fn sub_from_row(r: &store::rusqlite::Row) -> store::rusqlite::Result<Sub> {
         status_frequency: r.get(7)?,
         watermark: r.get(8)?,
         last_contact: r.get(9)?,
+        timeout_minutes: r.get(11)?,
     })
 }
 

@@ -163,12 +163,21 @@ impl Env {
     /// Subscribe (pull) to the inbox, from `watermark` if given: (response code, subscription
     /// id, watermark) (both empty on an error).
     async fn pull_subscribe(&self, watermark: Option<&str>) -> (String, String, String) {
+        self.pull_subscribe_for(watermark, 1440).await
+    }
+
+    /// [`Env::pull_subscribe`] with a Timeout of `minutes`.
+    async fn pull_subscribe_for(
+        &self,
+        watermark: Option<&str>,
+        minutes: u32,
+    ) -> (String, String, String) {
         let watermark = watermark
             .map(|w| format!("<t:Watermark>{w}</t:Watermark>"))
             .unwrap_or_default();
         let body = self
             .call(&format!(
-                r#"<m:Subscribe><m:PullSubscriptionRequest><t:FolderIds>{INBOX}</t:FolderIds><t:EventTypes><t:EventType>CreatedEvent</t:EventType></t:EventTypes>{watermark}<t:Timeout>1440</t:Timeout></m:PullSubscriptionRequest></m:Subscribe>"#
+                r#"<m:Subscribe><m:PullSubscriptionRequest><t:FolderIds>{INBOX}</t:FolderIds><t:EventTypes><t:EventType>CreatedEvent</t:EventType></t:EventTypes>{watermark}<t:Timeout>{minutes}</t:Timeout></m:PullSubscriptionRequest></m:Subscribe>"#
             ))
             .await;
         let code = text_of(&body, "m:ResponseCode");
@@ -404,7 +413,14 @@ async fn pull_subscriptions_behind_the_retention_are_refused() {
     let (code, _, _) = e.pull_subscribe(Some(&w0)).await;
     assert_eq!(code, "NoError");
 
-    e.clock.advance(31 * DAY);
+    // a month on, `reader` having read within its Timeout (a day) all along
+    let mut latest = latest;
+    for _ in 0..31 {
+        e.clock.advance(DAY - 60);
+        let (code, _, last, _) = e.get_events(&reader, &latest).await;
+        assert_eq!(code, "NoError");
+        latest = last;
+    }
     let p = e.ex.prune_logs_once().await.unwrap();
     assert_eq!(p.events, 2, "{p:?}");
 
@@ -470,4 +486,40 @@ async fn a_push_subscription_behind_the_retention_ends() {
     assert_eq!(e.ex.push_once().await.unwrap(), 0);
     assert_eq!(received.load(Ordering::SeqCst), 1, "nothing more was sent");
     assert!(e.ex.subscriptions().await.unwrap().is_empty());
+}
+
+/// A pull subscription not read within its Timeout has expired: GetEvents answers
+/// `ErrorExpiredSubscription` once, the subscription is gone, and expired ones hold no slot of
+/// the mailbox's 20. One read within its Timeout keeps it alive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pull_subscription_not_read_within_its_timeout_expires() {
+    let e = env().await;
+    let (code, kept, w) = e.pull_subscribe_for(None, 5).await;
+    assert_eq!(code, "NoError");
+    let (_, lapsed, lw) = e.pull_subscribe_for(None, 5).await;
+    let mut kw = w;
+    for _ in 0..3 {
+        e.clock.advance(4 * 60);
+        let (code, _, last, _) = e.get_events(&kept, &kw).await;
+        assert_eq!(code, "NoError", "read within its Timeout");
+        kw = last;
+    }
+    let (code, text, _, _) = e.get_events(&lapsed, &lw).await;
+    assert_eq!(code, "ErrorExpiredSubscription", "{text}");
+    assert!(text.contains("Timeout of 5 minutes"), "{text}");
+    let (code, _, _, _) = e.get_events(&lapsed, &lw).await;
+    assert_eq!(code, "ErrorSubscriptionNotFound");
+    // 19 more with a one-minute Timeout fill the mailbox's 20; once they lapse, their slots are free
+    for _ in 0..19 {
+        assert_eq!(e.pull_subscribe_for(None, 1).await.0, "NoError");
+    }
+    assert_eq!(
+        e.pull_subscribe_for(None, 1).await.0,
+        "ErrorExceededSubscriptionCount"
+    );
+    e.clock.advance(2 * 60);
+    assert_eq!(e.pull_subscribe_for(None, 1).await.0, "NoError");
+    // `kept`, last read 2 minutes ago, within its 5: it still answers
+    let (code, _, _, _) = e.get_events(&kept, &kw).await;
+    assert_eq!(code, "NoError");
 }
