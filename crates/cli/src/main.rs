@@ -69,43 +69,13 @@ enum Cmd {
     },
     /// Run an Exchange Management Shell cmdlet against the lab: `openhybrid exchange Get-AuthConfig`.
     #[command(after_help = CMDLET_HELP)]
-    Exchange {
-        #[arg(long, env = "OPENHYBRID_DATA", default_value = "lab-data")]
-        data: PathBuf,
-        /// List the cmdlets Exchange serves, with their parameters.
-        #[arg(long, conflicts_with = "cmdlet")]
-        list: bool,
-        #[arg(required_unless_present = "list")]
-        cmdlet: Option<String>,
-        #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
-        params: Vec<String>,
-    },
+    Exchange(CmdletArgs),
     /// Run a Skype for Business Online cmdlet against the lab: `openhybrid skype Get-CsOutbox`.
     #[command(after_help = CMDLET_HELP)]
-    Skype {
-        #[arg(long, env = "OPENHYBRID_DATA", default_value = "lab-data")]
-        data: PathBuf,
-        /// List the cmdlets Skype Online serves, with their parameters.
-        #[arg(long, conflicts_with = "cmdlet")]
-        list: bool,
-        #[arg(required_unless_present = "list")]
-        cmdlet: Option<String>,
-        #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
-        params: Vec<String>,
-    },
+    Skype(CmdletArgs),
     /// Run an MSOnline cmdlet against the lab's token service.
     #[command(after_help = CMDLET_HELP)]
-    Msol {
-        #[arg(long, env = "OPENHYBRID_DATA", default_value = "lab-data")]
-        data: PathBuf,
-        /// List the MSOnline cmdlets the lab serves, with their parameters.
-        #[arg(long, conflicts_with = "cmdlet")]
-        list: bool,
-        #[arg(required_unless_present = "list")]
-        cmdlet: Option<String>,
-        #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
-        params: Vec<String>,
-    },
+    Msol(CmdletArgs),
     /// The seed's PowerShell lines against the lab: interactive, from a script file, or `-c`.
     #[command(long_about = SHELL_HELP)]
     Shell {
@@ -258,6 +228,20 @@ async fn main() {
     }
 }
 
+/// What `exchange`, `skype` and `msol` take: one cmdlet and its parameters, or `--list`.
+#[derive(clap::Args)]
+struct CmdletArgs {
+    #[arg(long, env = "OPENHYBRID_DATA", default_value = "lab-data")]
+    data: PathBuf,
+    /// List the cmdlets this party serves, with their parameters.
+    #[arg(long, conflicts_with = "cmdlet")]
+    list: bool,
+    #[arg(required_unless_present = "list")]
+    cmdlet: Option<String>,
+    #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
+    params: Vec<String>,
+}
+
 impl Cmd {
     /// The lab directory the command works on, if it takes one.
     fn data_dir(&self) -> Option<&std::path::Path> {
@@ -265,9 +249,9 @@ impl Cmd {
             Cmd::Up { data, .. }
             | Cmd::Setup { data }
             | Cmd::Verify { data, .. }
-            | Cmd::Exchange { data, .. }
-            | Cmd::Skype { data, .. }
-            | Cmd::Msol { data, .. }
+            | Cmd::Exchange(CmdletArgs { data, .. })
+            | Cmd::Skype(CmdletArgs { data, .. })
+            | Cmd::Msol(CmdletArgs { data, .. })
             | Cmd::Shell { data, .. }
             | Cmd::RenewAuthCert { data }
             | Cmd::Doctor { data, .. }
@@ -405,12 +389,12 @@ async fn run(cli: Cli) -> Result<i32> {
             let res = steps::verify(&info, &user, &mut |o| line(o)).await?;
             Ok(if res.iter().all(|o| o.ok) { 0 } else { 1 })
         }
-        Cmd::Exchange {
+        Cmd::Exchange(CmdletArgs {
             data,
             list,
             cmdlet,
             params,
-        } => {
+        }) => {
             let info = lab::LabInfo::load(&data)?;
             let Some(cmdlet) = cmdlet.filter(|_| !list) else {
                 let cred = info.exchange_credential()?;
@@ -450,12 +434,12 @@ async fn run(cli: Cli) -> Result<i32> {
             har,
             json,
         } => trace_cmd(&data, follow, har.as_deref(), json).await,
-        Cmd::Skype {
+        Cmd::Skype(CmdletArgs {
             data,
             list,
             cmdlet,
             params,
-        } => {
+        }) => {
             let info = lab::LabInfo::load(&data)?;
             let Some(cmdlet) = cmdlet.filter(|_| !list) else {
                 let cred = info.skype_credential()?;
@@ -499,12 +483,12 @@ async fn run(cli: Cli) -> Result<i32> {
             }
             Ok(report.exit_code())
         }
-        Cmd::Msol {
+        Cmd::Msol(CmdletArgs {
             data,
             list,
             cmdlet,
             params,
-        } => {
+        }) => {
             let Some(cmdlet) = cmdlet.filter(|_| !list) else {
                 for (name, params) in MSOL_CMDLETS {
                     outln!("{}", cmdlet_line(name, params.iter().copied()));
