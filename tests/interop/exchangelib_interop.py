@@ -259,6 +259,27 @@ def main() -> int:
         i.has_attachments for i in acc.voice_mail.filter(subject="Voice mail " + vm_tag)
     ]
     out["attachments"] = att
+    # Sending to Bob: Message.send_and_save() (CreateItem SendAndSaveCopy: a copy in Sent
+    # Items), a saved draft's send() (SendItem: the draft moves to Sent Items) and
+    # send(save_copy=False) (CreateItem SendOnly: no copy). Bob's Inbox is read by the Rust side
+    # with a token of his own.
+    send_tag = base64.b16encode(os.urandom(4)).decode()
+    snd = {"tag": send_tag}
+    Message(account=acc, subject="Lunch " + send_tag, body="At noon?",
+            to_recipients=["bob@contoso.example"]).send_and_save()
+    snd["sent_copy"] = [[m.subject, m.author.email_address if m.author else None, m.is_read]
+                        for m in acc.sent.filter(subject="Lunch " + send_tag)]
+    draft = Message(account=acc, folder=acc.drafts, subject="Draft " + send_tag, body="Saved first",
+                    to_recipients=["bob@contoso.example"])
+    draft.save()
+    snd["draft_saved"] = acc.drafts.filter(subject="Draft " + send_tag).count()
+    draft.send()
+    snd["draft_after_send"] = acc.drafts.filter(subject="Draft " + send_tag).count()
+    snd["draft_in_sent"] = acc.sent.filter(subject="Draft " + send_tag).count()
+    Message(account=acc, subject="Quick " + send_tag, body="No copy",
+            to_recipients=["bob@contoso.example"]).send(save_copy=False)
+    snd["quick_in_sent"] = acc.sent.filter(subject="Quick " + send_tag).count()
+    out["send"] = snd
     print(json.dumps(out))
     return 0
 

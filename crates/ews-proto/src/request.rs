@@ -65,6 +65,7 @@ pub enum Operation {
     FindItem(FindItem),
     DeleteItem(DeleteItem),
     UpdateItem(UpdateItem),
+    SendItem(SendItem),
     MoveItem(MoveCopyItem),
     CopyItem(MoveCopyItem),
     GetUserConfiguration(GetUserConfiguration),
@@ -110,6 +111,7 @@ impl Operation {
             Self::FindItem(_) => "FindItem",
             Self::DeleteItem(_) => "DeleteItem",
             Self::UpdateItem(_) => "UpdateItem",
+            Self::SendItem(_) => "SendItem",
             Self::MoveItem(_) => "MoveItem",
             Self::CopyItem(_) => "CopyItem",
             Self::GetUserConfiguration(_) => "GetUserConfiguration",
@@ -525,6 +527,17 @@ pub struct DeleteItem {
     pub send_meeting_cancellations: Option<String>,
     pub affected_task_occurrences: Option<String>,
     pub suppress_read_receipts: Option<bool>,
+}
+
+/// `m:SendItem`: sends existing items (drafts).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendItem {
+    pub item_ids: Vec<ItemRef>,
+    /// `@SaveItemToFolder` (required): keep the sent item (in `saved_folder`, else Sent Items)
+    /// rather than delete it.
+    pub save_item_to_folder: bool,
+    /// `m:SavedItemFolderId`.
+    pub saved_folder: Option<FolderRef>,
 }
 
 /// One property inside the item element of a `t:SetItemField` /
@@ -2716,6 +2729,17 @@ fn parse_operation(op: &Element, input: &[u8]) -> Result<Operation> {
                 send_meeting_cancellations: op.attr("SendMeetingCancellations").map(str::to_owned),
                 affected_task_occurrences: op.attr("AffectedTaskOccurrences").map(str::to_owned),
                 suppress_read_receipts: bool_attr(op, "SuppressReadReceipts")?,
+            })
+        }
+        "SendItem" => {
+            check_children(op, &["ItemIds", "SavedItemFolderId"])?;
+            req_attr(op, "SaveItemToFolder")?;
+            Operation::SendItem(SendItem {
+                item_ids: parse_item_refs(req_child(op, m, "ItemIds")?)?,
+                save_item_to_folder: bool_attr(op, "SaveItemToFolder")?.unwrap_or(false),
+                saved_folder: opt_child(op, m, "SavedItemFolderId")?
+                    .map(parse_single_folder_ref)
+                    .transpose()?,
             })
         }
         "UpdateItem" => {

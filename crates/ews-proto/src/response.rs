@@ -1178,6 +1178,12 @@ pub fn delete_item_response(results: &[Result<(), ResponseError>]) -> Vec<u8> {
     response_messages("DeleteItem", results, None, |_, ()| {})
 }
 
+/// `SendItemResponse`: one message per item id, in order, with nothing but its response code
+/// (a sent item has no id to answer: it is deleted, or saved as a new item).
+pub fn send_item_response(results: &[Result<(), ResponseError>]) -> Vec<u8> {
+    response_messages("SendItem", results, None, |_, ()| {})
+}
+
 /// `DeleteFolderResponse`: one message per folder id, in order.
 pub fn delete_folder_response(results: &[Result<(), ResponseError>]) -> Vec<u8> {
     response_messages("DeleteFolder", results, None, |_, ()| {})

@@ -1085,3 +1085,68 @@ fn exchangelib_item_attachment_is_refused() {
         "{text}"
     );
 }
+
+/// `Message.send()` (a copy in Sent Items) and `send(save_copy=False)`: CreateItem with a send
+/// disposition, To, Cc and Bcc as exchangelib writes them.
+#[test]
+fn exchangelib_create_item_send_dispositions() {
+    let mbx = |name: Option<&str>, addr: &str| Mailbox {
+        name: name.map(str::to_owned),
+        email_address: Some(addr.to_owned()),
+        routing_type: Some("SMTP".to_owned()),
+        mailbox_type: Some("Mailbox".to_owned()),
+    };
+    let r = parse(fixture!("exchangelib", "create_item_send_and_save_copy"));
+    let Operation::CreateItem(c) = r.operation else {
+        panic!("not CreateItem")
+    };
+    assert_eq!(
+        c.message_disposition,
+        Some(MessageDisposition::SendAndSaveCopy)
+    );
+    assert_eq!(
+        c.saved_folder,
+        Some(alice_folder(DistinguishedFolderId::SentItems))
+    );
+    let [NewItem::Message(m)] = c.items.as_slice() else {
+        panic!("expected one message: {:?}", c.items)
+    };
+    assert_eq!(m.item.subject.as_deref(), Some("Lunch?"));
+    assert_eq!(m.to, [mbx(None, "bob@contoso.example")]);
+    assert_eq!(m.cc, [mbx(Some("Carol"), "carol@contoso.example")]);
+    assert_eq!(m.bcc, [mbx(None, "dave@contoso.example")]);
+    assert_eq!(m.from, None);
+
+    let r = parse(fixture!("exchangelib", "create_item_send_only"));
+    let Operation::CreateItem(c) = r.operation else {
+        panic!("not CreateItem")
+    };
+    assert_eq!(c.message_disposition, Some(MessageDisposition::SendOnly));
+    assert_eq!(c.saved_folder, None);
+    let [NewItem::Message(m)] = c.items.as_slice() else {
+        panic!("expected one message: {:?}", c.items)
+    };
+    assert_eq!(m.to, [mbx(None, "bob@contoso.example")]);
+}
+
+/// A saved draft's `send()` (SendItem saving to Sent Items) and `send(save_copy=False)`.
+#[test]
+fn exchangelib_send_item() {
+    let r = parse(fixture!("exchangelib", "send_item"));
+    let Operation::SendItem(s) = r.operation else {
+        panic!("not SendItem")
+    };
+    assert!(s.save_item_to_folder);
+    assert_eq!(s.item_ids, [ItemRef::new("I-9", Some("CK4"))]);
+    assert_eq!(
+        s.saved_folder,
+        Some(alice_folder(DistinguishedFolderId::SentItems))
+    );
+    let r = parse(fixture!("exchangelib", "send_item_no_copy"));
+    let Operation::SendItem(s) = r.operation else {
+        panic!("not SendItem")
+    };
+    assert!(!s.save_item_to_folder);
+    assert_eq!(s.item_ids, [ItemRef::new("I-9", Some("CK4"))]);
+    assert_eq!(s.saved_folder, None);
+}

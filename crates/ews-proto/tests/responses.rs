@@ -17,9 +17,10 @@ use ews_proto::response::{
     create_user_configuration_response, delete_folder_response, delete_item_response,
     delete_user_configuration_response, error_response, find_folder_response, find_item_response,
     get_events_response, get_folder_response, get_item_response, get_user_configuration_response,
-    get_user_photo_response, move_item_response, subscribe_response, unsubscribe_response,
-    update_folder_response, update_item_response, update_user_configuration_response, write_fault,
-    write_fault_for_error, write_fault_with_violation,
+    get_user_photo_response, move_item_response, send_item_response, subscribe_response,
+    unsubscribe_response, update_folder_response, update_item_response,
+    update_user_configuration_response, write_fault, write_fault_for_error,
+    write_fault_with_violation,
 };
 use ews_proto::response::{
     FolderSyncChange, ItemSyncChange, SyncResult, sync_folder_hierarchy_response,
@@ -476,6 +477,19 @@ fn move_and_copy_item_with_and_without_new_ids() {
     ];
     assert_snapshot!("move_item", lines(&move_item_response(&results)));
     assert_snapshot!("copy_item", lines(&copy_item_response(&results)));
+}
+
+/// SendItem answers each id with its response code alone.
+#[test]
+fn send_item_sent_and_refused() {
+    let out = send_item_response(&[
+        Ok(()),
+        Err(ResponseError::new(
+            "ErrorIrresolvableConflict",
+            "The send operation failed because the item was changed since it was read.",
+        )),
+    ]);
+    assert_snapshot!(lines(&out));
 }
 
 #[test]

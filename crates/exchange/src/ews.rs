@@ -113,7 +113,7 @@ fn too_many(n: usize, what: &str) -> Option<ResponseError> {
     })
 }
 
-fn err(e: &MailboxError) -> ResponseError {
+pub(crate) fn err(e: &MailboxError) -> ResponseError {
     ResponseError::new(e.response_code(), &e.to_string())
 }
 
@@ -480,6 +480,7 @@ async fn serve_parsed(
         impersonating: req.impersonation.is_some(),
         key,
         smtp: user.primary_smtp_address.clone().unwrap_or_default(),
+        display_name: user.name.clone(),
     };
     xml(StatusCode::OK, h.run(req.operation).await)
 }
@@ -501,13 +502,15 @@ fn actor_of(token: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-struct Handler<'a> {
-    ex: &'a Exchange,
-    caller: &'a Caller,
+pub(crate) struct Handler<'a> {
+    pub(crate) ex: &'a Exchange,
+    pub(crate) caller: &'a Caller,
     /// The request carries ExchangeImpersonation (authorized by ApplicationImpersonation).
-    impersonating: bool,
-    key: MailboxKey,
-    smtp: String,
+    pub(crate) impersonating: bool,
+    pub(crate) key: MailboxKey,
+    pub(crate) smtp: String,
+    /// The mailbox's display name (what its sent messages show as From).
+    pub(crate) display_name: String,
 }
 
 /// Most parent folders one FindItem searches.
@@ -519,7 +522,7 @@ impl Handler<'_> {
         self.caller.app.split('@').next().unwrap_or("")
     }
 
-    fn sel(&self, f: &FolderRef) -> Result<FolderSel, ResponseError> {
+    pub(crate) fn sel(&self, f: &FolderRef) -> Result<FolderSel, ResponseError> {
         match f {
             FolderRef::Distinguished { id, mailbox } => {
                 if let Some(m) = mailbox
@@ -538,7 +541,7 @@ impl Handler<'_> {
 
     /// UserApplication: the user's own mailbox data. ArchiveApplication: writes under
     /// Recoverable Items. Anything else: ErrorAccessDenied.
-    fn authorize(&self, write_recoverable: bool) -> Result<(), ResponseError> {
+    pub(crate) fn authorize(&self, write_recoverable: bool) -> Result<(), ResponseError> {
         let ok = if write_recoverable {
             self.caller.has_role("ArchiveApplication")
         } else {
@@ -565,7 +568,7 @@ impl Handler<'_> {
 
     /// Writes into `sel` (a folder of this mailbox) need ArchiveApplication when it is under
     /// Recoverable Items (the compliance archive), UserApplication otherwise.
-    async fn authorize_write_in(&self, sel: &FolderSel) -> Result<(), ResponseError> {
+    pub(crate) async fn authorize_write_in(&self, sel: &FolderSel) -> Result<(), ResponseError> {
         if self.authorize(true).is_ok() {
             return Ok(());
         }
@@ -587,7 +590,7 @@ impl Handler<'_> {
     /// Which existing items this caller's writes may change: without ArchiveApplication, none
     /// under Recoverable Items. The store checks it inside the write's transaction, so an item
     /// moved there by another request after this one read it is refused too.
-    fn item_guard(&self) -> mailbox::ItemGuard {
+    pub(crate) fn item_guard(&self) -> mailbox::ItemGuard {
         if self.authorize(true).is_ok() {
             mailbox::ItemGuard::Any
         } else {
@@ -597,7 +600,7 @@ impl Handler<'_> {
 
     /// [`err`], with the refusal of [`Handler::authorize`] (which role is missing) for an item
     /// the write's [`Handler::item_guard`] kept it from.
-    fn mailbox_err(&self, e: &MailboxError) -> ResponseError {
+    pub(crate) fn mailbox_err(&self, e: &MailboxError) -> ResponseError {
         match e {
             MailboxError::InRecoverableItems => {
                 self.authorize(true).err().unwrap_or_else(|| err(e))
@@ -696,8 +699,7 @@ impl Handler<'_> {
                 resp::find_folder_response(&f.shape, &out)
             }
             Operation::CreateItem(c) => {
-                // Messages need a disposition, and this server stores mail but does not send it:
-                // refusing is better than saving a message the client believes was sent.
+                // Messages need a disposition; SendOnly and SendAndSaveCopy send (`ews_send`).
                 let has_message = c.items.iter().any(|i| matches!(i, ReqItem::Message(_)));
                 let refusal = match c.message_disposition {
                     None if has_message => Some(ResponseError::new(
@@ -707,13 +709,7 @@ impl Handler<'_> {
                     Some(
                         d @ (request::MessageDisposition::SendOnly
                         | request::MessageDisposition::SendAndSaveCopy),
-                    ) => Some(ResponseError::new(
-                        "ErrorInvalidOperation",
-                        &format!(
-                            "MessageDisposition {} is not supported: this server stores mail but does not send it; create the message with SaveOnly",
-                            d.as_str()
-                        ),
-                    )),
+                    ) => return self.create_and_send(c, d).await,
                     _ => None,
                 };
                 if let Some(e) = refusal {
@@ -947,6 +943,7 @@ impl Handler<'_> {
                 }
             }
             Operation::UpdateItem(u) => self.update_item(u).await,
+            Operation::SendItem(s) => self.send_items(s).await,
             Operation::MoveItem(m) => self.move_or_copy_items(m, false).await,
             Operation::CopyItem(c) => self.move_or_copy_items(c, true).await,
             Operation::GetUserConfiguration(g) => {
@@ -1715,10 +1712,14 @@ fn attachment_view(a: mailbox::AttachmentInfo) -> resp::AttachmentView {
 }
 
 /// The response element of a stored item (as GetItem shows it).
-fn kind_of(i: &mailbox::Item) -> ItemKind {
+pub(crate) fn kind_of(i: &mailbox::Item) -> ItemKind {
     if i.calendar.is_some() {
         ItemKind::CalendarItem
-    } else if i.item_class.starts_with("IPM.Note") || i.item_class == "IPM" {
+    } else if i.item_class.starts_with("IPM.Note")
+        || i.item_class == "IPM"
+        // reports on messages (non-delivery reports) are messages to EWS
+        || i.item_class.starts_with("REPORT.IPM.Note")
+    {
         ItemKind::Message
     } else {
         ItemKind::Item
@@ -1984,7 +1985,7 @@ fn convert_id(
     })
 }
 
-fn unreachable_folder() -> ews_proto::types::DistinguishedFolderId {
+pub(crate) fn unreachable_folder() -> ews_proto::types::DistinguishedFolderId {
     ews_proto::types::DistinguishedFolderId::Drafts
 }
 
@@ -2004,7 +2005,7 @@ fn mb_in(m: &Mailbox) -> Option<mailbox::Recipient> {
     })
 }
 
-fn to_new_item(mut i: ReqItem) -> Result<mailbox::NewItem, ResponseError> {
+pub(crate) fn to_new_item(mut i: ReqItem) -> Result<mailbox::NewItem, ResponseError> {
     // the attachments (their content) move; the rest of the fields is copied
     let attachments = std::mem::take(match &mut i {
         ReqItem::Message(m) => &mut m.item.attachments,
@@ -2078,13 +2079,7 @@ fn to_new_item(mut i: ReqItem) -> Result<mailbox::NewItem, ResponseError> {
 }
 
 fn item_view(i: mailbox::Item) -> ItemView {
-    let kind = if i.calendar.is_some() {
-        ItemKind::CalendarItem
-    } else if i.item_class.starts_with("IPM.Note") || i.item_class == "IPM" {
-        ItemKind::Message
-    } else {
-        ItemKind::Item
-    };
+    let kind = kind_of(&i);
     let mut v = ItemView::new(kind, &i.id, Some(&i.change_key));
     v.parent_folder_id = Some(i.folder_id.clone());
     v.item_class = Some(i.item_class.clone());

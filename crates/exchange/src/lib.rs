@@ -9,6 +9,7 @@ mod autodiscover;
 pub mod error;
 pub mod ews;
 mod ews_filter;
+mod ews_send;
 pub use store::limit;
 pub mod notify;
 pub mod org;

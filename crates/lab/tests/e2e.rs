@@ -572,6 +572,37 @@ async fn exchangelib_interop() {
         assert_eq!(att["notes_content"], json!(["call Bob back"]), "{v}");
         assert_eq!(att["after_detach"], json!(["audio.wav"]), "{v}");
         assert_eq!(att["found_with_attachments"], json!([true]), "{v}");
+        // Sending: Message.send_and_save() kept a copy in Sent Items, from Alice, read; a
+        // saved draft's send() moved it there; send(save_copy=False) kept none
+        let snd = &v["send"];
+        let tag = snd["tag"].as_str().unwrap_or_default();
+        assert_eq!(
+            snd["sent_copy"],
+            json!([[format!("Lunch {tag}"), "alice@contoso.example", true]]),
+            "{v}"
+        );
+        assert_eq!(snd["draft_saved"], 1, "{v}");
+        assert_eq!(snd["draft_after_send"], 0, "{v}");
+        assert_eq!(snd["draft_in_sent"], 1, "{v}");
+        assert_eq!(snd["quick_in_sent"], 0, "{v}");
+        // ... and Bob, with a token of his own, finds all three unread in his Inbox
+        let bob = mint_f1(&lab.info, Some("bob@contoso.example"))
+            .await
+            .unwrap();
+        let inbox = Ews::new(&lab.info.exchange_url, bob)
+            .find_items("inbox", false)
+            .await
+            .unwrap();
+        assert_eq!(inbox.code, "NoError", "{}", inbox.body);
+        for subject in ["Lunch", "Draft", "Quick"] {
+            let item = inbox
+                .body
+                .split("<t:Message>")
+                .find(|m| m.contains(&format!("<t:Subject>{subject} {tag}</t:Subject>")))
+                .unwrap_or_else(|| panic!("{subject} {tag} not in Bob's Inbox: {}", inbox.body));
+            assert!(item.contains("<t:IsRead>false</t:IsRead>"), "{item}");
+            assert!(item.contains("alice@contoso.example"), "{item}");
+        }
     }
 }
 

@@ -44,6 +44,10 @@
 //! `attachments.rs`. They move, copy and delete with their item; each addition or deletion is a
 //! change of the item (change key, `Modified` event).
 //!
+//! Sending ([`MailboxStore::send_new`], [`MailboxStore::send_item`]): the sender's side and a
+//! copy in each recipient mailbox's Inbox (unread, no Bcc line, Created events in that mailbox),
+//! in one transaction across mailboxes; see `send.rs`.
+//!
 //! Idempotent delivery: [`MailboxStore::find_by_internet_message_id`] (indexed on
 //! `(folder, internet_message_id)`) and [`MailboxStore::create_items_idempotent`], which checks
 //! and inserts in the same write transaction so a retried delivery is stored once.
@@ -57,6 +61,7 @@ mod items;
 pub mod limits;
 mod model;
 mod schema;
+mod send;
 mod store;
 pub mod sync;
 mod userconfig;
@@ -71,6 +76,7 @@ pub use model::{
     NewItem, Page, Paging, Pruned, Recipient, Sensitivity, SortField, SortOrder, StoredUserConfig,
     UserConfig, normalize_time,
 };
+pub use send::{Send, Sent};
 pub use store::{Clock, MailboxStore};
 pub use sync::{FolderChange, ItemChange, ItemSync, SyncPage, SyncScope};
 

@@ -18,6 +18,9 @@ pub const MAX_DICTIONARY_ENTRIES: usize = 10_000;
 pub const MAX_BATCH_BYTES: usize = 128 * 1024 * 1024;
 /// Recipients (to + cc + bcc) per item.
 pub const MAX_RECIPIENTS: usize = 5000;
+/// Recipients (To + Cc + Bcc) of a message that is sent, and mailboxes one send delivers to
+/// (Exchange's default `MaxRecipientEnvelopeLimit`).
+pub const MAX_RECIPIENTS_PER_MESSAGE: usize = 500;
 /// A recipient's name or address, an internet message id, a location, in bytes.
 pub const MAX_SHORT_STRING_BYTES: usize = 2048;
 /// Categories per item, and the length of each (characters).

@@ -1,0 +1,381 @@
+//! Sending mail inside the organization: CreateItem with `MessageDisposition="SendOnly"` or
+//! `"SendAndSaveCopy"`, and SendItem (drafts).
+//!
+//! There is no SMTP transport. Each To, Cc and Bcc address is looked up by primary SMTP address
+//! among the organization's mailboxes: one found gets a copy in its Inbox (unread, From and
+//! Sender the acting mailbox, received now, no Bcc line), written by the mailbox store in the
+//! same transaction as the sender's side (the saved copy, the draft moved or deleted) — every
+//! mailbox is in one SQLite database, so a send is all or nothing. Delivering is the server's
+//! own act: the caller needs no role on the recipients' mailboxes.
+//!
+//! An address that is not a mailbox here (outside the accepted domains, or unknown in one) is
+//! not delivered: as Exchange does, the send still succeeds, and the sender gets a non-delivery
+//! report (`REPORT.IPM.Note.NDR`, from the organization's system mailbox) in their Inbox naming
+//! each undeliverable recipient, written in the same transaction.
+//!
+//! Authorization is CreateItem's for the acting mailbox (UserApplication, or
+//! ApplicationImpersonation when impersonating; ArchiveApplication to save under Recoverable
+//! Items), and a message may only be sent as that mailbox: a From or Sender naming another
+//! address is `ErrorSendAsDenied`. A message has at least one and at most
+//! [`MAX_RECIPIENTS_PER_MESSAGE`] recipients (`ErrorInvalidRecipients`).
+
+use ews_proto::request::{self, MessageDisposition, NewItem as ReqItem};
+use ews_proto::response::{self as resp, ResponseError};
+use ews_proto::types::ItemKind;
+use mailbox::limits::MAX_RECIPIENTS_PER_MESSAGE;
+use mailbox::{FolderSel, MailboxError, MailboxKey, NewItem, Recipient};
+
+use crate::ews::{Handler, err, kind_of, to_new_item};
+use crate::org::Org;
+
+/// The address Exchange's system messages (NDRs) come from, at the organization's domain.
+const SYSTEM_MAILBOX: &str = "MicrosoftExchange329e71ec88ae4615bbc36ab6ce41109e";
+
+/// Why an address was not delivered to.
+enum Undeliverable {
+    /// In an accepted domain, but no mailbox has it.
+    Unknown,
+    /// Outside the accepted domains: this server has no transport to other organizations.
+    External,
+}
+
+/// Where one message goes.
+struct Routing {
+    deliver_to: Vec<MailboxKey>,
+    undeliverable: Vec<(String, Undeliverable)>,
+}
+
+fn send_as_denied(who: &str) -> ResponseError {
+    ResponseError::new(
+        "ErrorSendAsDenied",
+        &format!(
+            "The user account which was used to submit this request does not have the right to send mail on behalf of the specified sending account ({who}); a message is sent as the acting mailbox only."
+        ),
+    )
+}
+
+fn save_settings() -> ResponseError {
+    ResponseError::new(
+        "ErrorInvalidSendItemSaveSettings",
+        "SavedItemFolderId is given but the sent message is not saved (SendOnly, or SaveItemToFolder=\"false\").",
+    )
+}
+
+fn sent_items() -> FolderSel {
+    FolderSel::distinguished(mailbox::distinguished::SENT_ITEMS)
+}
+
+impl Handler<'_> {
+    /// The acting mailbox as From and Sender, or `ErrorSendAsDenied` when the message names
+    /// anyone else (or the mailbox has no address to send from).
+    fn sender_of(
+        &self,
+        from: Option<&Recipient>,
+        sender: Option<&Recipient>,
+    ) -> Result<Recipient, ResponseError> {
+        if self.smtp.is_empty() {
+            return Err(send_as_denied("a mailbox without a primary SMTP address"));
+        }
+        for r in from.into_iter().chain(sender) {
+            if !r.email.eq_ignore_ascii_case(&self.smtp) {
+                return Err(send_as_denied(&r.email));
+            }
+        }
+        Ok(Recipient {
+            name: Some(self.display_name.clone()).filter(|n| !n.is_empty()),
+            email: self.smtp.clone(),
+        })
+    }
+
+    fn domain(&self) -> &str {
+        self.smtp.rsplit_once('@').map_or("", |(_, d)| d)
+    }
+
+    /// Looks the message's recipients up in the directory; every mailbox found is provisioned.
+    async fn route(
+        &self,
+        to: &[Recipient],
+        cc: &[Recipient],
+        bcc: &[Recipient],
+    ) -> Result<Routing, ResponseError> {
+        let n = to.len() + cc.len() + bcc.len();
+        if n == 0 {
+            return Err(ResponseError::new(
+                "ErrorInvalidRecipients",
+                "A message needs at least one recipient (To, Cc or Bcc) to be sent.",
+            ));
+        }
+        if n > MAX_RECIPIENTS_PER_MESSAGE {
+            return Err(ResponseError::new(
+                "ErrorInvalidRecipients",
+                &format!(
+                    "The message has {n} recipients; at most {MAX_RECIPIENTS_PER_MESSAGE} are allowed (MaxRecipientEnvelopeLimit)."
+                ),
+            ));
+        }
+        let mut addrs: Vec<String> = Vec::with_capacity(n);
+        for r in to.iter().chain(cc).chain(bcc) {
+            let a = r.email.trim().to_owned();
+            if !addrs.iter().any(|x| x.eq_ignore_ascii_case(&a)) {
+                addrs.push(a);
+            }
+        }
+        let org = self.ex.inner.org.clone();
+        let db = org.db.clone();
+        type Looked = Vec<(String, Result<String, Undeliverable>)>;
+        let looked: Looked = db
+            .call(move |c| {
+                let mut out = Vec::with_capacity(addrs.len());
+                for a in addrs {
+                    let domain = a.rsplit_once('@').map_or("", |(_, d)| d);
+                    let found = if domain.is_empty() || !Org::is_accepted_domain(c, domain)? {
+                        Err(Undeliverable::External)
+                    } else {
+                        match org.mailbox_by(c, "smtp", &a) {
+                            Ok(Some(u)) if u.is_mailbox() => Ok(u.guid),
+                            Ok(_) | Err(crate::error::ExchangeError::Ambiguous(_)) => {
+                                Err(Undeliverable::Unknown)
+                            }
+                            Err(e) => return Err(e),
+                        }
+                    };
+                    out.push((a, found));
+                }
+                Ok::<_, crate::error::ExchangeError>(out)
+            })
+            .await
+            .map_err(|e| ResponseError::new("ErrorInternalServerError", &e.to_string()))?;
+        let mut routing = Routing {
+            deliver_to: Vec::new(),
+            undeliverable: Vec::new(),
+        };
+        for (addr, found) in looked {
+            match found {
+                Ok(guid) => {
+                    let key = MailboxKey::new(guid).map_err(|e| err(&e))?;
+                    if !routing.deliver_to.contains(&key) {
+                        self.ex
+                            .ensure_mailbox_once(&key)
+                            .await
+                            .map_err(|e| err(&e))?;
+                        routing.deliver_to.push(key);
+                    }
+                }
+                Err(why) => routing.undeliverable.push((addr, why)),
+            }
+        }
+        Ok(routing)
+    }
+
+    /// The non-delivery report for the sender's Inbox, if any recipient was not delivered to.
+    fn report(&self, subject: Option<&str>, routing: &Routing) -> Option<NewItem> {
+        if routing.undeliverable.is_empty() {
+            return None;
+        }
+        let mut text = String::from("Delivery has failed to these recipients or groups:\r\n\r\n");
+        for (addr, why) in &routing.undeliverable {
+            let reason = match why {
+                Undeliverable::Unknown => {
+                    "The email address couldn't be found: no mailbox of this organization has it. #550 5.1.1 RESOLVER.ADR.RecipNotFound; not found"
+                }
+                Undeliverable::External => {
+                    "The recipient is outside this organization, and this server has no transport to other organizations. #550 5.4.1 Recipient address rejected: no route to the recipient's domain"
+                }
+            };
+            text.push_str(&format!("{addr}\r\n{reason}\r\n\r\n"));
+        }
+        let domain = self.domain();
+        Some(NewItem {
+            item_class: "REPORT.IPM.Note.NDR".into(),
+            subject: Some(format!("Undeliverable: {}", subject.unwrap_or(""))),
+            body: Some(mailbox::Body {
+                body_type: mailbox::BodyType::Text,
+                content: text,
+            }),
+            from: Some(Recipient::new(
+                Some("Microsoft Outlook"),
+                &format!("{SYSTEM_MAILBOX}@{domain}"),
+            )),
+            sender: Some(Recipient::new(
+                Some("Microsoft Outlook"),
+                &format!("{SYSTEM_MAILBOX}@{domain}"),
+            )),
+            to: vec![Recipient {
+                name: Some(self.display_name.clone()).filter(|n| !n.is_empty()),
+                email: self.smtp.clone(),
+            }],
+            internet_message_id: Some(self.new_message_id()),
+            ..NewItem::default()
+        })
+    }
+
+    fn new_message_id(&self) -> String {
+        format!(
+            "<{}@{}>",
+            uuid::Uuid::new_v4().simple(),
+            if self.domain().is_empty() {
+                "localhost"
+            } else {
+                self.domain()
+            }
+        )
+    }
+
+    /// CreateItem with a send disposition: each message sent on its own terms, answered with an
+    /// empty `m:Items` (EWS returns no id for a sent message).
+    pub(crate) async fn create_and_send(
+        &self,
+        c: request::CreateItem,
+        disposition: MessageDisposition,
+    ) -> Vec<u8> {
+        let n = c.items.len().max(1);
+        let save_in = match disposition {
+            MessageDisposition::SendOnly => {
+                if c.saved_folder.is_some() {
+                    return resp::create_item_response(&vec![Err(save_settings()); n]);
+                }
+                None
+            }
+            _ => match c.saved_folder.as_ref().map(|f| self.sel(f)).transpose() {
+                Ok(f) => Some(f.unwrap_or_else(sent_items)),
+                Err(e) => return resp::create_item_response(&vec![Err(e); n]),
+            },
+        };
+        let authorized = match &save_in {
+            Some(sel) => self.authorize_write_in(sel).await,
+            None => self.authorize(false),
+        };
+        if let Err(e) = authorized {
+            return resp::create_item_response(&vec![Err(e); n]);
+        }
+        let mut out = Vec::with_capacity(n);
+        for item in c.items {
+            out.push(self.send_new(item, save_in.clone()).await);
+        }
+        resp::create_item_response(&out)
+    }
+
+    async fn send_new(
+        &self,
+        item: ReqItem,
+        save_in: Option<FolderSel>,
+    ) -> Result<Option<resp::CreatedItem>, ResponseError> {
+        if !matches!(item, ReqItem::Message(_)) {
+            return Err(ResponseError::new(
+                "ErrorInvalidOperation",
+                "Only messages are sent with MessageDisposition; create calendar items with SaveOnly.",
+            ));
+        }
+        let item = to_new_item(item)?;
+        let from = self.sender_of(item.from.as_ref(), item.sender.as_ref())?;
+        let routing = self.route(&item.to, &item.cc, &item.bcc).await?;
+        let send = mailbox::Send {
+            from,
+            message_id: self.new_message_id(),
+            report: self.report(item.subject.as_deref(), &routing),
+            deliver_to: routing.deliver_to,
+            save_in,
+        };
+        self.ex
+            .inner
+            .mbx
+            .send_new(&self.key, item, send)
+            .await
+            .map(|_| None)
+            .map_err(|e| self.mailbox_err(&e))
+    }
+
+    /// SendItem: each draft sent on its own terms.
+    pub(crate) async fn send_items(&self, s: request::SendItem) -> Vec<u8> {
+        let n = s.item_ids.len();
+        if n > mailbox::limits::MAX_ITEMS_PER_CALL {
+            let e = ResponseError::new(
+                "ErrorInvalidRequest",
+                &format!(
+                    "{n} item ids in one request; at most {}",
+                    mailbox::limits::MAX_ITEMS_PER_CALL
+                ),
+            );
+            return resp::send_item_response(&[Err(e)]);
+        }
+        let save_in = if s.save_item_to_folder {
+            match s.saved_folder.as_ref().map(|f| self.sel(f)).transpose() {
+                Ok(f) => Some(f.unwrap_or_else(sent_items)),
+                Err(e) => return resp::send_item_response(&vec![Err(e); n]),
+            }
+        } else if s.saved_folder.is_some() {
+            return resp::send_item_response(&vec![Err(save_settings()); n]);
+        } else {
+            None
+        };
+        if let Some(sel) = &save_in
+            && let Err(e) = self.authorize_write_in(sel).await
+        {
+            return resp::send_item_response(&vec![Err(e); n]);
+        }
+        let mut out = Vec::with_capacity(n);
+        for id in &s.item_ids {
+            out.push(
+                self.send_existing(&id.id, id.change_key.clone(), save_in.clone())
+                    .await,
+            );
+        }
+        resp::send_item_response(&out)
+    }
+
+    async fn send_existing(
+        &self,
+        id: &str,
+        change_key: Option<String>,
+        save_in: Option<FolderSel>,
+    ) -> Result<(), ResponseError> {
+        // the recipients to route (a stored message's recipients never change); the change key
+        // and where the item is are checked again by the send's own transaction
+        let draft = match self
+            .ex
+            .inner
+            .mbx
+            .get_items(&self.key, vec![id.to_owned()])
+            .await
+        {
+            Ok(mut rs) => rs.pop().unwrap_or(Err(MailboxError::ItemNotFound)),
+            Err(e) => Err(e),
+        }
+        .map_err(|e| err(&e))?;
+        if kind_of(&draft) != ItemKind::Message || draft.is_associated {
+            return Err(ResponseError::new(
+                "ErrorInvalidItemForOperation",
+                "Only messages can be sent with SendItem.",
+            ));
+        }
+        let from = self.sender_of(draft.from.as_ref(), draft.sender.as_ref())?;
+        let routing = self.route(&draft.to, &draft.cc, &draft.bcc).await?;
+        let send = mailbox::Send {
+            from,
+            message_id: self.new_message_id(),
+            report: self.report(draft.subject.as_deref(), &routing),
+            deliver_to: routing.deliver_to,
+            save_in,
+        };
+        match self
+            .ex
+            .inner
+            .mbx
+            .send_item(
+                &self.key,
+                id.to_owned(),
+                change_key,
+                self.item_guard(),
+                send,
+            )
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(MailboxError::ChangeKeyConflict) => Err(ResponseError::new(
+                "ErrorIrresolvableConflict",
+                "The send operation failed because the item was changed since its change key was read.",
+            )),
+            Err(e) => Err(self.mailbox_err(&e)),
+        }
+    }
+}

@@ -1,0 +1,296 @@
+//! Sending inside the store: the sender's side (the sent message saved, moved or deleted) and a
+//! copy delivered to the Inbox of each recipient mailbox, all in one write transaction (every
+//! mailbox lives in the same SQLite database), so no half-sent state is ever visible: either
+//! every recipient has its copy and the sender's side is done, or nothing was written.
+//!
+//! Which recipients are mailboxes of this store is the caller's to decide (the directory knows
+//! addresses, the store knows keys); the store writes what [`Send`] says.
+
+use rusqlite::{Connection, params};
+
+use crate::error::MailboxError;
+use crate::ids::{IdKind, check_change_key};
+use crate::items::{
+    Prepared, check_guard, delete_local, insert_item, item_header, item_local, load_item,
+    move_local, prepare,
+};
+use crate::limits::MAX_RECIPIENTS_PER_MESSAGE;
+use crate::model::*;
+use crate::store::{
+    MailboxStore, Mb, append_event, distinguished_folder, item_flags, mailbox_row,
+    next_change_number, resolve_folder, touch_folder,
+};
+
+/// What one send writes besides the message itself.
+#[derive(Debug, Clone)]
+pub struct Send {
+    /// The acting mailbox's address: From and Sender of the sent message and of every delivered
+    /// copy.
+    pub from: Recipient,
+    /// The message's InternetMessageId when it has none.
+    pub message_id: String,
+    /// Mailboxes whose Inbox receives a copy, each once (the sender's own too when it is a
+    /// recipient). At most [`MAX_RECIPIENTS_PER_MESSAGE`]; every one must exist in the store.
+    pub deliver_to: Vec<MailboxKey>,
+    /// Where the sender keeps the sent message (a folder of the sender's mailbox). `None`: no
+    /// copy is kept (CreateItem `SendOnly`; SendItem deletes the draft).
+    pub save_in: Option<FolderSel>,
+    /// An item for the sender's Inbox written with the rest (the non-delivery report naming the
+    /// recipients that could not be delivered to).
+    pub report: Option<NewItem>,
+}
+
+/// What a send wrote.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    /// The sender's copy, where [`Send::save_in`] put it (without body).
+    pub saved: Option<Item>,
+    /// Each delivered copy, in the order of [`Send::deliver_to`] (without body).
+    pub delivered: Vec<Item>,
+    /// The report in the sender's Inbox (without body).
+    pub report: Option<Item>,
+}
+
+fn check_send(s: &Send) -> Result<(), MailboxError> {
+    if s.deliver_to.len() > MAX_RECIPIENTS_PER_MESSAGE {
+        return Err(MailboxError::InvalidRequest(format!(
+            "{} recipient mailboxes; a message is delivered to at most {MAX_RECIPIENTS_PER_MESSAGE}",
+            s.deliver_to.len()
+        )));
+    }
+    if s.message_id.is_empty() {
+        return Err(MailboxError::InvalidValue(
+            "an internet message id must not be empty".into(),
+        ));
+    }
+    crate::items::validate_short("internet message id", &s.message_id)?;
+    crate::items::validate_short("sender address", &s.from.email)?;
+    Ok(())
+}
+
+/// The recipients' mailboxes and their Inboxes, looked up in the write's transaction.
+fn inboxes(tx: &Connection, keys: &[MailboxKey]) -> Result<Vec<(Mb, i64)>, MailboxError> {
+    keys.iter()
+        .map(|k| {
+            let mb = mailbox_row(tx, k.as_str())?;
+            let inbox = distinguished_folder(tx, &mb, crate::distinguished::INBOX)?;
+            Ok((mb, inbox))
+        })
+        .collect()
+}
+
+fn write_report(
+    tx: &Connection,
+    mb: &Mb,
+    report: Option<&Prepared>,
+    now_us: i64,
+) -> Result<Option<Item>, MailboxError> {
+    let Some(p) = report else {
+        return Ok(None);
+    };
+    let inbox = distinguished_folder(tx, mb, crate::distinguished::INBOX)?;
+    let id = insert_item(tx, mb, inbox, p, None, now_us)?;
+    Ok(Some(load_item(tx, mb, id, false)?))
+}
+
+impl MailboxStore {
+    /// Sends a new message (EWS CreateItem with `SendOnly` or `SendAndSaveCopy`): the sender's
+    /// copy (From and Sender the acting mailbox, read, `DateTimeSent` now, with its Bcc) is saved
+    /// in [`Send::save_in`] if given, and each recipient mailbox gets an unread copy in its Inbox
+    /// without the Bcc line, received now. Everything, the report included, is one transaction.
+    pub async fn send_new(
+        &self,
+        sender: &MailboxKey,
+        item: NewItem,
+        send: Send,
+    ) -> Result<Sent, MailboxError> {
+        check_send(&send)?;
+        if item.is_associated {
+            return Err(MailboxError::InvalidRequest(
+                "an associated item cannot be sent".into(),
+            ));
+        }
+        let mut item = item;
+        item.from = Some(send.from.clone());
+        item.sender = Some(send.from.clone());
+        if item.internet_message_id.is_none() {
+            item.internet_message_id = Some(send.message_id.clone());
+        }
+        item.date_time_created = None;
+        item.is_read = true;
+        let mut saved = prepare(item)?;
+        let mut delivered = saved.clone();
+        delivered.item.bcc.clear();
+        delivered.item.is_read = false;
+        let report = send.report.map(prepare).transpose()?;
+        let key = sender.as_str().to_owned();
+        self.write(move |tx, now| {
+            let now_us = to_micros(now)?;
+            saved.sent = Some(now_us);
+            delivered.sent = Some(now_us);
+            let mb = mailbox_row(tx, &key)?;
+            let save_in = send
+                .save_in
+                .as_ref()
+                .map(|f| resolve_folder(tx, &mb, f))
+                .transpose()?;
+            let targets = inboxes(tx, &send.deliver_to)?;
+            let saved = match save_in {
+                Some(folder) => {
+                    let id = insert_item(tx, &mb, folder, &saved, None, now_us)?;
+                    Some(load_item(tx, &mb, id, false)?)
+                }
+                None => None,
+            };
+            let mut out = Vec::with_capacity(targets.len());
+            for (rmb, inbox) in &targets {
+                let id = insert_item(tx, rmb, *inbox, &delivered, None, now_us)?;
+                out.push(load_item(tx, rmb, id, false)?);
+            }
+            let report = write_report(tx, &mb, report.as_ref(), now_us)?;
+            Ok(Sent {
+                saved,
+                delivered: out,
+                report,
+            })
+        })
+        .await
+    }
+
+    /// Sends an existing item of the sender's mailbox (EWS SendItem): with `change_key`, a
+    /// stale key is [`MailboxError::ChangeKeyConflict`] and nothing is written. The item becomes
+    /// the sent message (From and Sender the acting mailbox, read, `DateTimeSent` now, an
+    /// InternetMessageId if it had none), each recipient mailbox gets an unread copy in its
+    /// Inbox without the Bcc line, and then the item moves to [`Send::save_in`] or, without it,
+    /// is deleted. `guard` says which items this call may send. One transaction.
+    ///
+    /// The caller chose `deliver_to` from the item's recipients as it read them before; a
+    /// message's recipients never change once stored (no update changes them), so they are the
+    /// ones sent to here.
+    pub async fn send_item(
+        &self,
+        sender: &MailboxKey,
+        id: String,
+        change_key: Option<String>,
+        guard: ItemGuard,
+        send: Send,
+    ) -> Result<Sent, MailboxError> {
+        check_send(&send)?;
+        let report = send.report.map(prepare).transpose()?;
+        let from = serde_json::to_string(&send.from)
+            .map_err(|e| MailboxError::InvalidValue(e.to_string()))?;
+        let key = sender.as_str().to_owned();
+        self.write(move |tx, now| {
+            let now_us = to_micros(now)?;
+            let mb = mailbox_row(tx, &key)?;
+            let local = item_local(&mb, &id)?;
+            let header = item_header(tx, &mb, local)?;
+            check_guard(tx, &mb, header.folder, guard)?;
+            if let Some(ck) = &change_key {
+                check_change_key(ck, IdKind::Item, header.change_number)?;
+            }
+            if header.is_associated || header.config_name.is_some() {
+                return Err(MailboxError::InvalidRequest(
+                    "an associated item cannot be sent".into(),
+                ));
+            }
+            let save_in = send
+                .save_in
+                .as_ref()
+                .map(|f| resolve_folder(tx, &mb, f))
+                .transpose()?;
+            let targets = inboxes(tx, &send.deliver_to)?;
+            // the item becomes the sent message
+            let cn = next_change_number(tx, mb.id)?;
+            tx.prepare_cached(
+                "UPDATE items SET from_json = ?2, sender_json = ?2, \
+                 internet_message_id = coalesce(internet_message_id, ?3), sent = ?4, is_read = 1, \
+                 change_number = ?5, last_modified = ?4 WHERE id = ?1",
+            )?
+            .execute(params![local, from, send.message_id, now_us, cn])?;
+            touch_folder(tx, header.folder, cn, now_us)?;
+            append_event(
+                tx,
+                &mb,
+                EventKind::Modified,
+                local,
+                header.folder,
+                None,
+                item_flags(false),
+                now_us,
+            )?;
+            let mut out = Vec::with_capacity(targets.len());
+            for (rmb, inbox) in &targets {
+                let copy = deliver_copy(tx, local, rmb, *inbox, now_us)?;
+                out.push(load_item(tx, rmb, copy, false)?);
+            }
+            let saved = match save_in {
+                Some(to) => {
+                    if to != header.folder {
+                        let header = item_header(tx, &mb, local)?;
+                        move_local(tx, &mb, local, &header, to, now_us)?;
+                    }
+                    Some(load_item(tx, &mb, local, false)?)
+                }
+                None => {
+                    delete_local(tx, &mb, local, header.folder, false, now_us)?;
+                    None
+                }
+            };
+            let report = write_report(tx, &mb, report.as_ref(), now_us)?;
+            Ok(Sent {
+                saved,
+                delivered: out,
+                report,
+            })
+        })
+        .await
+    }
+}
+
+/// Copies a sent item (row, body, extended properties, attachments) into `inbox` of `to`, as the
+/// recipient receives it: unread, no Bcc line, created and received now. Returns the copy's id.
+fn deliver_copy(
+    tx: &Connection,
+    local: i64,
+    to: &Mb,
+    inbox: i64,
+    now_us: i64,
+) -> Result<i64, MailboxError> {
+    let cn = next_change_number(tx, to.id)?;
+    tx.prepare_cached(
+        "INSERT INTO items (mailbox_id, folder_id, is_associated, item_class, config_name, subject, \
+         from_json, sender_json, to_json, cc_json, bcc_json, importance, sensitivity, \
+         categories_json, is_read, internet_message_id, sent, created, received, last_modified, \
+         start_time, end_time, is_all_day, free_busy, location, size, change_number) \
+         SELECT ?2, ?3, 0, item_class, NULL, subject, from_json, sender_json, to_json, cc_json, \
+         '[]', importance, sensitivity, categories_json, 0, internet_message_id, sent, ?4, ?4, ?4, \
+         start_time, end_time, is_all_day, free_busy, location, size - attachment_bytes, ?5 \
+         FROM items WHERE id = ?1",
+    )?
+    .execute(params![local, to.id, inbox, now_us, cn])?;
+    let id = tx.last_insert_rowid();
+    tx.prepare_cached(
+        "INSERT INTO item_bodies (item_id, body_type, content) \
+         SELECT ?2, body_type, content FROM item_bodies WHERE item_id = ?1",
+    )?
+    .execute(params![local, id])?;
+    tx.prepare_cached(
+        "INSERT INTO item_props (item_id, key, value) \
+         SELECT ?2, key, value FROM item_props WHERE item_id = ?1",
+    )?
+    .execute(params![local, id])?;
+    crate::attachments::copy_attachments(tx, local, id)?;
+    touch_folder(tx, inbox, cn, now_us)?;
+    append_event(
+        tx,
+        to,
+        EventKind::Created,
+        id,
+        inbox,
+        None,
+        item_flags(false),
+        now_us,
+    )?;
+    Ok(id)
+}
