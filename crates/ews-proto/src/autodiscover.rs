@@ -74,25 +74,41 @@ fn missing(parent: &Element, name: &'static str) -> EwsProtoError {
     }
 }
 
-fn only_child<'a>(parent: &'a Element, local: &'static str) -> Result<&'a Element> {
-    let mut found = None;
+/// The children of `parent` named `names` (in namespace `ns`), each at most once, in the order
+/// of `names`; children named in `ignored` are passed over, any other child is refused.
+fn children_once<'a, const N: usize>(
+    parent: &'a Element,
+    ns: &str,
+    names: [&str; N],
+    ignored: &[&str],
+) -> Result<[Option<&'a Element>; N]> {
+    let mut found = [None; N];
     for c in &parent.children {
-        if !c.is(ns::AUTODISCOVER, local) {
+        let Some(i) = names.iter().position(|n| c.is(ns, n)) else {
+            if ignored.iter().any(|n| c.is(ns, n)) {
+                continue;
+            }
             return Err(EwsProtoError::UnexpectedElement {
                 parent: dn(parent),
                 found: dn(c),
                 position: c.position(),
             });
-        }
-        if found.is_some() {
+        };
+        if found[i].is_some() {
             return Err(EwsProtoError::DuplicateElement {
                 parent: dn(parent),
                 name: dn(c),
                 position: c.position(),
             });
         }
-        found = Some(c);
+        found[i] = Some(c);
     }
+    Ok(found)
+}
+
+/// The one child `local` (Autodiscover namespace) of `parent`, and nothing else.
+fn only_child<'a>(parent: &'a Element, local: &'static str) -> Result<&'a Element> {
+    let [found] = children_once(parent, ns::AUTODISCOVER, [local], &[])?;
     found.ok_or_else(|| missing(parent, local))
 }
 
@@ -146,32 +162,13 @@ pub fn parse_soap_request(input: &[u8], limits: &Limits) -> Result<SoapRequest> 
 
 fn parse_get_user_settings(op: &Element) -> Result<SoapOperation> {
     let request = only_child(op, "Request")?;
-    let mut users_el = None;
-    let mut settings_el = None;
-    for c in &request.children {
-        let slot = if c.is(ns::AUTODISCOVER, "Users") {
-            &mut users_el
-        } else if c.is(ns::AUTODISCOVER, "RequestedSettings") {
-            &mut settings_el
-        } else if c.is(ns::AUTODISCOVER, "RequestedVersion") {
-            // an optional hint (ExchangeVersion) that changes nothing in the answer
-            continue;
-        } else {
-            return Err(EwsProtoError::UnexpectedElement {
-                parent: dn(request),
-                found: dn(c),
-                position: c.position(),
-            });
-        };
-        if slot.is_some() {
-            return Err(EwsProtoError::DuplicateElement {
-                parent: dn(request),
-                name: dn(c),
-                position: c.position(),
-            });
-        }
-        *slot = Some(c);
-    }
+    // RequestedVersion: an optional hint (ExchangeVersion) that changes nothing in the answer
+    let [users_el, settings_el] = children_once(
+        request,
+        ns::AUTODISCOVER,
+        ["Users", "RequestedSettings"],
+        &["RequestedVersion"],
+    )?;
     let users_el = users_el.ok_or_else(|| missing(request, "a:Users"))?;
     let settings_el = settings_el.ok_or_else(|| missing(request, "a:RequestedSettings"))?;
     let mut users = Vec::new();
@@ -705,50 +702,16 @@ pub fn parse_pox_request(input: &[u8], limits: &Limits) -> Result<PoxRequest> {
             position: root.position(),
         });
     }
-    let mut request = None;
-    for c in &root.children {
-        if !c.is(ns::POX_REQUEST, "Request") {
-            return Err(EwsProtoError::UnexpectedElement {
-                parent: dn(&root),
-                found: dn(c),
-                position: c.position(),
-            });
-        }
-        if request.is_some() {
-            return Err(EwsProtoError::DuplicateElement {
-                parent: dn(&root),
-                name: dn(c),
-                position: c.position(),
-            });
-        }
-        request = Some(c);
-    }
+    let [request] = children_once(&root, ns::POX_REQUEST, ["Request"], &[])?;
     let request = request.ok_or_else(|| missing(&root, "Request"))?;
-    let mut email = None;
-    let mut schema = None;
-    for c in &request.children {
-        let slot = if c.is(ns::POX_REQUEST, "EMailAddress") {
-            &mut email
-        } else if c.is(ns::POX_REQUEST, "AcceptableResponseSchema") {
-            &mut schema
-        } else if c.is(ns::POX_REQUEST, "LegacyDN") {
-            continue;
-        } else {
-            return Err(EwsProtoError::UnexpectedElement {
-                parent: dn(request),
-                found: dn(c),
-                position: c.position(),
-            });
-        };
-        if slot.is_some() {
-            return Err(EwsProtoError::DuplicateElement {
-                parent: dn(request),
-                name: dn(c),
-                position: c.position(),
-            });
-        }
-        *slot = Some(c.text_trimmed().to_owned());
-    }
+    let [email, schema] = children_once(
+        request,
+        ns::POX_REQUEST,
+        ["EMailAddress", "AcceptableResponseSchema"],
+        &["LegacyDN"],
+    )?;
+    let text = |e: Option<&Element>| e.map(|e| e.text_trimmed().to_owned());
+    let (email, schema) = (text(email), text(schema));
     let email = email
         .filter(|e| !e.is_empty())
         .ok_or_else(|| missing(request, "EMailAddress"))?;
