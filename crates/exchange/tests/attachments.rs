@@ -5,222 +5,13 @@
 //! attachment; and authorization as the item's (GetItem's rules to read, UpdateItem's to
 //! write, Recoverable Items needing ArchiveApplication).
 
-use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+mod common;
 
-use axum::routing::get;
 use base64::Engine as _;
+use common::{actor_token, alice_token, attr_after, codes, env, messages};
 use ews_proto::ns;
 use ews_proto::response::{AttachmentView, attachment_from_element, parse_response};
 use ews_proto::xml::Limits;
-use exchange::{Config, Exchange};
-use s2s_proto::principal::{ACS_APP_ID, EXCHANGE_APP_ID, SKYPE_APP_ID};
-use s2s_proto::wire::{AcsMetadata, KeyInfo, KeyValue, MetadataEndpoint, MetadataKey};
-use s2s_proto::{ActorTokenSpec, OuterTokenSpec, PrincipalName, SigningKey, SystemClock, jwt};
-use serde_json::{Value, json};
-use time::OffsetDateTime;
-
-const REALM: &str = "5b2c7e0a-1111-4222-8333-0123456789ab";
-const HOST: &str = "mail.contoso.example";
-
-fn key() -> &'static SigningKey {
-    static K: OnceLock<SigningKey> = OnceLock::new();
-    K.get_or_init(|| {
-        let now = OffsetDateTime::now_utc();
-        SigningKey::generate_self_signed(
-            "trusted sts",
-            now - time::Duration::days(1),
-            now + time::Duration::days(30),
-        )
-        .unwrap()
-    })
-}
-
-/// Serves the auth server's metadata with [`key`]'s certificate.
-async fn metadata_server() -> String {
-    let cert = key().certificate().clone();
-    let app = axum::Router::new().route(
-        "/{realm}/metadata/json/1",
-        get(move || {
-            let cert = cert.clone();
-            async move {
-                axum::Json(AcsMetadata {
-                    version: "1.0".into(),
-                    realm: REALM.into(),
-                    name: None,
-                    issuer: format!("{ACS_APP_ID}@{REALM}"),
-                    allowed_audiences: vec![],
-                    keys: vec![MetadataKey {
-                        usage: "signing".into(),
-                        key_value: KeyValue {
-                            kind: "x509Certificate".into(),
-                            value: cert.to_base64(),
-                            key_info: Some(KeyInfo {
-                                x5t: cert.x5t.clone(),
-                            }),
-                        },
-                        key_info: None,
-                    }],
-                    endpoints: vec![MetadataEndpoint {
-                        location: format!("https://sts.example/{REALM}/tokens/OAuth/2"),
-                        protocol: "OAuth2".into(),
-                        usage: "issuance".into(),
-                    }],
-                })
-            }
-        }),
-    );
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", l.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(l, app).await });
-    url
-}
-
-struct Env {
-    url: String,
-    ex: Exchange,
-    http: reqwest::Client,
-}
-
-impl Env {
-    async fn cmdlet(&self, name: &str, params: Value) {
-        self.ex
-            .run_cmdlet(name, params.as_object().cloned().unwrap_or_default())
-            .await
-            .unwrap();
-    }
-
-    /// One EWS call with `token`: (HTTP status, body).
-    async fn call_as(&self, token: &str, op: &str) -> (u16, String) {
-        let r = self
-            .http
-            .post(format!("{}/EWS/Exchange.asmx", self.url))
-            .bearer_auth(token)
-            .header("content-type", "text/xml")
-            .body(format!(
-                r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><s:Body>{op}</s:Body></s:Envelope>"#
-            ))
-            .send()
-            .await
-            .unwrap();
-        (r.status().as_u16(), r.text().await.unwrap())
-    }
-
-    /// One EWS call as alice, answered 200.
-    async fn call(&self, op: &str) -> String {
-        let (status, body) = self.call_as(&alice_token(), op).await;
-        assert_eq!(status, 200, "{body}");
-        body
-    }
-}
-
-fn attr_after(body: &str, start: &str, attr: &str) -> String {
-    body.split(start)
-        .nth(1)
-        .and_then(|s| s.split(&format!("{attr}=\"")).nth(1))
-        .and_then(|s| s.split('"').next())
-        .unwrap_or_else(|| panic!("no {start}{attr} in {body}"))
-        .to_owned()
-}
-
-async fn env() -> Env {
-    let md = metadata_server().await;
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", l.local_addr().unwrap());
-    let ex = Exchange::open(Config {
-        data_dir: None,
-        hosts: vec![HOST.into()],
-        org_domain: "contoso.example".into(),
-        public_url: url.clone(),
-        clock: Arc::new(SystemClock),
-        metadata_refresh_secs: 3600,
-        bench_noauth_user: None,
-        auth_failures_per_minute: 1000,
-        tls_roots: vec![],
-        event_retention_secs: exchange::DEFAULT_EVENT_RETENTION_SECS,
-    })
-    .unwrap();
-    let e = Env {
-        url,
-        ex,
-        http: reqwest::Client::new(),
-    };
-    for (name, smtp) in [
-        ("Alice", "alice@contoso.example"),
-        ("Bob", "bob@contoso.example"),
-    ] {
-        e.cmdlet(
-            "New-Mailbox",
-            json!({"Name": name, "PrimarySmtpAddress": smtp}),
-        )
-        .await;
-    }
-    e.cmdlet(
-        "New-AuthServer",
-        json!({"Name": "ACS", "AuthMetadataUrl": format!("{md}/{REALM}/metadata/json/1")}),
-    )
-    .await;
-    e.cmdlet("New-MailUser", json!({"Name": "SfBOnline-ApplicationAccount", "ExternalEmailAddress": "SfBOnline-ApplicationAccount@contoso.example"})).await;
-    for role in ["UserApplication", "ArchiveApplication"] {
-        e.cmdlet(
-            "New-ManagementRoleAssignment",
-            json!({"Role": role, "User": "SfBOnline-ApplicationAccount"}),
-        )
-        .await;
-    }
-    e.cmdlet("New-PartnerApplication", json!({"Name": "SfBOnline", "ApplicationIdentifier": SKYPE_APP_ID, "Enabled": true, "LinkedAccount": "SfBOnline-ApplicationAccount"})).await;
-    let router = e.ex.router();
-    tokio::spawn(async move {
-        axum::serve(
-            l,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-    });
-    e
-}
-
-/// The partner's actor token, signed by the trusted auth server (alone: an app-only bearer).
-fn actor_token() -> String {
-    let n = OffsetDateTime::now_utc().unix_timestamp();
-    let claims = ActorTokenSpec {
-        aud: PrincipalName::service(EXCHANGE_APP_ID, HOST, REALM),
-        iss: PrincipalName::app(ACS_APP_ID, REALM),
-        nameid: PrincipalName::app(SKYPE_APP_ID, REALM),
-        iat: n,
-        nbf: n - 300,
-        exp: n + 3600,
-        trusted_for_delegation: Some(true),
-        identity_provider: Some(format!("{ACS_APP_ID}@{REALM}")),
-        oid: None,
-        jti: None,
-    }
-    .claims();
-    jwt::sign_rs256(key(), &claims, true).unwrap()
-}
-
-/// The actor wrapped in an outer token naming alice.
-fn alice_token() -> String {
-    static T: OnceLock<String> = OnceLock::new();
-    T.get_or_init(|| {
-        let n = OffsetDateTime::now_utc().unix_timestamp();
-        jwt::unsigned(
-            &OuterTokenSpec {
-                aud: PrincipalName::service(EXCHANGE_APP_ID, HOST, REALM),
-                iss: PrincipalName::app(SKYPE_APP_ID, REALM),
-                nbf: n - 60,
-                exp: n + 1800,
-                user: s2s_proto::UserClaims::cloud_user(
-                    "alice@contoso.example",
-                    "1003200012345678",
-                ),
-                actor_token: actor_token(),
-            }
-            .claims(),
-        )
-    })
-    .clone()
-}
 
 fn b64(data: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(data)
@@ -231,26 +22,6 @@ fn file_attachment(name: &str, extra: &str, content: &[u8]) -> String {
         "<t:FileAttachment><t:Name>{name}</t:Name>{extra}<t:Content>{}</t:Content></t:FileAttachment>",
         b64(content)
     )
-}
-
-/// (ResponseClass, ResponseCode, MessageText) of every response message.
-fn messages(body: &str) -> Vec<(String, String, String)> {
-    let r = parse_response(body.as_bytes(), &Limits::default())
-        .unwrap_or_else(|e| panic!("{e}: {}", &body[..body.len().min(2000)]));
-    r.messages
-        .iter()
-        .map(|m| {
-            (
-                m.class.as_str().to_owned(),
-                m.code.clone(),
-                m.text.clone().unwrap_or_default(),
-            )
-        })
-        .collect()
-}
-
-fn codes(body: &str) -> Vec<String> {
-    messages(body).into_iter().map(|(_, c, _)| c).collect()
 }
 
 /// The `t:FileAttachment`s of every message's `m:Attachments` (GetAttachment, CreateAttachment),
@@ -444,7 +215,7 @@ async fn attachments_over_http() {
     assert_eq!(codes(&t), ["ErrorItemNotFound"], "{t}");
 
     // another mailbox's attachment is not found; an item id is no attachment id
-    let bob = mailbox_key(&e, "bob@contoso.example").await;
+    let bob = e.mailbox_key("bob@contoso.example").await;
     let bobs =
         e.ex.mailbox_store()
             .create_items(
@@ -521,17 +292,6 @@ async fn attachments_over_http() {
     assert!(size >= large.len() as u64 + 30, "{size}");
 }
 
-async fn mailbox_key(e: &Env, smtp: &str) -> mailbox::MailboxKey {
-    let rows: Vec<Value> =
-        e.ex.run_cmdlet(
-            "Get-Mailbox",
-            json!({"Identity": smtp}).as_object().unwrap().clone(),
-        )
-        .await
-        .unwrap();
-    mailbox::MailboxKey::new(rows[0]["Guid"].as_str().unwrap()).unwrap()
-}
-
 /// Reading an attachment is a read of its item (UserApplication; Recoverable Items included
 /// without ArchiveApplication); adding or deleting one is a write of its item (UserApplication,
 /// and ArchiveApplication under Recoverable Items); an app-only token acts on no mailbox.
@@ -553,11 +313,7 @@ async fn attachments_are_authorized_as_their_item() {
     let inbox_attachment = attachments(&t).remove(0).id;
 
     // without ArchiveApplication: Recoverable Items is readable, not writable
-    e.cmdlet(
-        "Remove-ManagementRoleAssignment",
-        json!({"Identity": "ArchiveApplication-SfBOnline-ApplicationAccount"}),
-    )
-    .await;
+    e.remove_role("ArchiveApplication").await;
     let t = e.call(&get_attachment(&[&archived_attachment])).await;
     assert_eq!(codes(&t), ["NoError"], "{t}");
     for op in [
@@ -592,16 +348,8 @@ async fn attachments_are_authorized_as_their_item() {
     }
 
     // ArchiveApplication alone (no UserApplication): nothing, Recoverable Items included
-    e.cmdlet(
-        "New-ManagementRoleAssignment",
-        json!({"Role": "ArchiveApplication", "User": "SfBOnline-ApplicationAccount"}),
-    )
-    .await;
-    e.cmdlet(
-        "Remove-ManagementRoleAssignment",
-        json!({"Identity": "UserApplication-SfBOnline-ApplicationAccount"}),
-    )
-    .await;
+    e.assign_role("ArchiveApplication").await;
+    e.remove_role("UserApplication").await;
     for op in [
         get_attachment(&[&archived_attachment]),
         create_attachment(&archived, "", &file_attachment("x", "", b"x")),
@@ -613,11 +361,7 @@ async fn attachments_are_authorized_as_their_item() {
     }
 
     // both roles: the archive's attachments can change
-    e.cmdlet(
-        "New-ManagementRoleAssignment",
-        json!({"Role": "UserApplication", "User": "SfBOnline-ApplicationAccount"}),
-    )
-    .await;
+    e.assign_role("UserApplication").await;
     let t = e.call(&delete_attachment(&[&archived_attachment])).await;
     assert_eq!(codes(&t), ["NoError"], "{t}");
 }

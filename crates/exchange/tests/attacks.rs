@@ -6,207 +6,29 @@
 //! The server trusts an auth server whose metadata this test serves, so that forged tokens can be
 //! signed with a key the server really trusts (only then do claim checks get exercised).
 
-use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+mod common;
 
 use axum::routing::get;
-use exchange::{Config, Exchange};
-use s2s_proto::principal::{ACS_APP_ID, EXCHANGE_APP_ID, SKYPE_APP_ID};
-use s2s_proto::wire::{AcsMetadata, KeyInfo, KeyValue, MetadataEndpoint, MetadataKey};
-use s2s_proto::{
-    ActorTokenSpec, OuterTokenSpec, PrincipalName, SigningKey, SystemClock, UserClaims, b64, jwt,
+use common::{
+    Env, HOST, Options, REALM, actor, alice, attacker_key, key, metadata_server, now, outer,
+    response_codes, sign, soap, start, wrap,
 };
+use s2s_proto::principal::{ACS_APP_ID, EXCHANGE_APP_ID, SKYPE_APP_ID};
+use s2s_proto::wire::AcsMetadata;
+use s2s_proto::{SigningKey, UserClaims, b64, jwt};
 use serde_json::{Map, Value, json};
-use time::OffsetDateTime;
 
-const REALM: &str = "5b2c7e0a-1111-4222-8333-0123456789ab";
-const OTHER_REALM: &str = "9a9a9a9a-2222-4333-8444-555555555555";
-const HOST: &str = "mail.contoso.example";
-
-fn keys() -> &'static [SigningKey] {
-    static K: OnceLock<Vec<SigningKey>> = OnceLock::new();
-    K.get_or_init(|| {
-        let now = OffsetDateTime::now_utc();
-        vec![
-            SigningKey::generate_self_signed(
-                "trusted sts",
-                now - time::Duration::days(1),
-                now + time::Duration::days(30),
-            )
-            .unwrap(),
-            SigningKey::generate_self_signed(
-                "attacker",
-                now - time::Duration::days(1),
-                now + time::Duration::days(30),
-            )
-            .unwrap(),
-        ]
-    })
-}
-
-fn now() -> i64 {
-    OffsetDateTime::now_utc().unix_timestamp()
-}
-
-struct Env {
-    url: String,
-    ex: Exchange,
-}
-
-impl Env {
-    /// An admin cmdlet with JSON parameters, as the admin API runs it.
-    async fn cmdlet(
-        &self,
-        name: &str,
-        params: Value,
-    ) -> Result<Vec<Value>, exchange::ExchangeError> {
-        self.ex
-            .run_cmdlet(name, params.as_object().cloned().unwrap_or_default())
-            .await
-    }
-}
-
-async fn metadata_server() -> String {
-    metadata_server_for(ACS_APP_ID, 0).await
-}
-
-/// Serves `/{REALM}/metadata/json/1` for the issuer `<app_id>@REALM` signing with `keys()[key]`.
-async fn metadata_server_for(app_id: &'static str, key: usize) -> String {
-    let cert = keys()[key].certificate().clone();
-    let app = axum::Router::new().route(
-        "/{realm}/metadata/json/1",
-        get(move || {
-            let cert = cert.clone();
-            async move {
-                axum::Json(AcsMetadata {
-                    version: "1.0".into(),
-                    realm: REALM.into(),
-                    name: None,
-                    issuer: format!("{app_id}@{REALM}"),
-                    allowed_audiences: vec![],
-                    keys: vec![MetadataKey {
-                        usage: "signing".into(),
-                        key_value: KeyValue {
-                            kind: "x509Certificate".into(),
-                            value: cert.to_base64(),
-                            key_info: Some(KeyInfo {
-                                x5t: cert.x5t.clone(),
-                            }),
-                        },
-                        key_info: None,
-                    }],
-                    endpoints: vec![MetadataEndpoint {
-                        location: format!("https://sts.example/{REALM}/tokens/OAuth/2"),
-                        protocol: "OAuth2".into(),
-                        usage: "issuance".into(),
-                    }],
-                })
-            }
-        }),
-    );
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", l.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(l, app).await });
-    url
-}
-
+/// The server with [`Options::default`] but `failures_per_minute` failed authentications a
+/// minute allowed per source.
 async fn env(failures_per_minute: u32) -> Env {
-    let md = metadata_server().await;
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", l.local_addr().unwrap());
-    let ex = Exchange::open(Config {
-        data_dir: None,
-        hosts: vec![HOST.into()],
-        org_domain: "contoso.example".into(),
-        public_url: url.clone(),
-        clock: Arc::new(SystemClock),
-        metadata_refresh_secs: 3600,
-        bench_noauth_user: None,
+    start(Options {
         auth_failures_per_minute: failures_per_minute,
-        tls_roots: vec![],
-        event_retention_secs: exchange::DEFAULT_EVENT_RETENTION_SECS,
+        ..Options::default()
     })
-    .unwrap();
-    let run = |c: &'static str, p: Value| {
-        let ex = ex.clone();
-        async move {
-            ex.run_cmdlet(c, p.as_object().unwrap().clone())
-                .await
-                .unwrap()
-        }
-    };
-    run(
-        "New-Mailbox",
-        json!({"Name": "Alice", "PrimarySmtpAddress": "alice@contoso.example"}),
-    )
-    .await;
-    run(
-        "New-Mailbox",
-        json!({"Name": "Bob", "PrimarySmtpAddress": "bob@contoso.example"}),
-    )
-    .await;
-    run(
-        "New-AuthServer",
-        json!({"Name": "ACS", "AuthMetadataUrl": format!("{md}/{REALM}/metadata/json/1")}),
-    )
-    .await;
-    run("New-MailUser", json!({"Name": "SfBOnline-ApplicationAccount", "ExternalEmailAddress": "SfBOnline-ApplicationAccount@contoso.example"})).await;
-    for role in ["UserApplication", "ArchiveApplication"] {
-        run(
-            "New-ManagementRoleAssignment",
-            json!({"Role": role, "User": "SfBOnline-ApplicationAccount"}),
-        )
-        .await;
-    }
-    run("New-PartnerApplication", json!({"Name": "SfBOnline", "ApplicationIdentifier": SKYPE_APP_ID, "Enabled": true, "LinkedAccount": "SfBOnline-ApplicationAccount"})).await;
-    let router = ex.router();
-    tokio::spawn(async move {
-        axum::serve(
-            l,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-    });
-    Env { url, ex }
+    .await
 }
 
-fn actor() -> Map<String, Value> {
-    let n = now();
-    ActorTokenSpec {
-        aud: PrincipalName::service(EXCHANGE_APP_ID, HOST, REALM),
-        iss: PrincipalName::app(ACS_APP_ID, REALM),
-        nameid: PrincipalName::app(SKYPE_APP_ID, REALM),
-        iat: n,
-        nbf: n - 300,
-        exp: n + 3600,
-        trusted_for_delegation: Some(true),
-        identity_provider: Some(format!("{ACS_APP_ID}@{REALM}")),
-        oid: None,
-        jti: None,
-    }
-    .claims()
-}
-
-fn outer(actor_token: &str, user: UserClaims) -> Map<String, Value> {
-    let n = now();
-    OuterTokenSpec {
-        aud: PrincipalName::service(EXCHANGE_APP_ID, HOST, REALM),
-        iss: PrincipalName::app(SKYPE_APP_ID, REALM),
-        nbf: n - 60,
-        exp: n + 1800,
-        user,
-        actor_token: actor_token.into(),
-    }
-    .claims()
-}
-
-fn alice() -> UserClaims {
-    UserClaims::cloud_user("alice@contoso.example", "1003200012345678")
-}
-
-fn sign(c: &Map<String, Value>) -> String {
-    jwt::sign_rs256(&keys()[0], c, true).unwrap()
-}
+const OTHER_REALM: &str = "9a9a9a9a-2222-4333-8444-555555555555";
 
 fn header(k: &SigningKey) -> Map<String, Value> {
     let mut h = Map::new();
@@ -225,10 +47,6 @@ fn with(mut m: Map<String, Value>, k: &str, v: Value) -> Map<String, Value> {
 fn without(mut m: Map<String, Value>, k: &str) -> Map<String, Value> {
     m.remove(k);
     m
-}
-
-fn wrap(actor_token: &str) -> String {
-    jwt::unsigned(&outer(actor_token, alice()))
 }
 
 fn b64j(m: &Map<String, Value>) -> String {
@@ -277,7 +95,7 @@ async fn call_with(client: &reqwest::Client, url: &str, token: &str, body: &str)
 async fn the_catalogue_over_http() {
     let e = env(1_000_000).await;
     let client = reqwest::Client::new();
-    let k0 = &keys()[0];
+    let k0 = key();
     let h = header(k0);
     let good = actor();
     let valid = sign(&good);
@@ -326,7 +144,7 @@ async fn the_catalogue_over_http() {
         ),
         (
             "J3 other key",
-            jwt::sign_with_header(&keys()[1], &h, &good).unwrap(),
+            jwt::sign_with_header(attacker_key(), &h, &good).unwrap(),
             "IDX10511",
         ),
         (
@@ -369,7 +187,7 @@ async fn the_catalogue_over_http() {
             hdr(with(
                 h.clone(),
                 "x5c",
-                json!([keys()[1].certificate().to_base64()]),
+                json!([attacker_key().certificate().to_base64()]),
             )),
             "IDX10510",
         ),
@@ -396,7 +214,7 @@ async fn the_catalogue_over_http() {
             hdr(with(
                 without(h.clone(), "kid"),
                 "x5t",
-                json!(keys()[1].certificate().x5t),
+                json!(attacker_key().certificate().x5t),
             )),
             "IDX10503",
         ),
@@ -807,7 +625,7 @@ async fn failures_are_rate_limited_per_source_without_slowing_valid_callers() {
     };
     let (attacker, user) = (from([127, 0, 0, 1]), from([127, 0, 0, 2]));
     let good = wrap(&sign(&actor()));
-    let forged = wrap(&jwt::sign_with_header(&keys()[1], &header(&keys()[0]), &actor()).unwrap());
+    let forged = wrap(&jwt::sign_with_header(attacker_key(), &header(key()), &actor()).unwrap());
     for i in 0..5 {
         let a = call(&attacker, &e.url, &forged).await;
         assert_eq!(a.status, 401, "attempt {i}");
@@ -847,7 +665,7 @@ async fn failures_are_rate_limited_per_source_without_slowing_valid_callers() {
 async fn a_partner_signing_its_own_tokens_cannot_name_another_partner() {
     const EVIL: &str = "11111111-2222-3333-4444-555555555555";
     let e = env(3).await;
-    let md = metadata_server_for(EVIL, 1).await;
+    let md = metadata_server(EVIL, attacker_key()).await;
     e.cmdlet(
         "New-PartnerApplication",
         json!({"Name": "EvilApp", "ApplicationIdentifier": EVIL, "Enabled": true,
@@ -867,7 +685,8 @@ async fn a_partner_signing_its_own_tokens_cannot_name_another_partner() {
             "nameid",
             json!(format!("{nameid}@{REALM}")),
         );
-        let actor_token = jwt::sign_with_header(&keys()[1], &header(&keys()[1]), &c).unwrap();
+        let actor_token =
+            jwt::sign_with_header(attacker_key(), &header(attacker_key()), &c).unwrap();
         jwt::unsigned(&with(
             outer(&actor_token, alice()),
             "iss",
@@ -1205,20 +1024,6 @@ async fn set_auth_config_refuses_nonsense_and_publishes_at_once() {
     assert!(cfg[0].to_string().contains("2031-01-01"), "{cfg:?}");
 }
 
-fn soap(op: &str) -> String {
-    format!(
-        r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><s:Body>{op}</s:Body></s:Envelope>"#
-    )
-}
-
-/// The `m:ResponseCode` of each response message, in order.
-fn response_codes(body: &str) -> Vec<&str> {
-    body.split("<m:ResponseCode>")
-        .skip(1)
-        .filter_map(|r| r.split('<').next())
-        .collect()
-}
-
 fn created_id(body: &str) -> String {
     body.split("ItemId Id=\"")
         .nth(1)
@@ -1262,12 +1067,7 @@ async fn the_archive_needs_archive_application_for_every_write() {
         .and_then(|s| s.split('"').next())
         .unwrap_or_else(|| panic!("no FolderId in {made}"))
         .to_owned();
-    e.cmdlet(
-        "Remove-ManagementRoleAssignment",
-        json!({"Identity": "ArchiveApplication-SfBOnline-ApplicationAccount"}),
-    )
-    .await
-    .unwrap();
+    e.remove_role("ArchiveApplication").await;
     let delete = soap(&format!(
         r#"<m:DeleteItem DeleteType="HardDelete"><m:ItemIds><t:ItemId Id="{archived}"/><t:ItemId Id="{normal}"/></m:ItemIds></m:DeleteItem>"#
     ));
@@ -1614,7 +1414,7 @@ async fn autodiscover_soap_answers_each_user_and_setting() {
     let (status, www, _) = post(&client, &svc, None, body.clone()).await;
     assert_eq!(status, 401);
     assert!(www.starts_with("Bearer"), "{www}");
-    let forged = wrap(&jwt::sign_rs256(&keys()[1], &actor(), true).unwrap());
+    let forged = wrap(&jwt::sign_rs256(attacker_key(), &actor(), true).unwrap());
     let (status, www, _) = post(&client, &svc, Some(&forged), body.clone()).await;
     assert_eq!(status, 401);
     assert!(www.contains("invalid_token"), "{www}");

@@ -5,113 +5,21 @@
 //! Subscribe (`ErrorInvalidWatermark`, `ErrorExpiredSubscription`), and push subscriptions (they
 //! end instead of skipping events).
 
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+mod common;
 
-use axum::routing::{get, post};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::routing::post;
+use common::{ALICE, Env, Options, Partner, attr_after, config, signing_key, start};
 use ews_proto::notification::{SubscriptionStatus, write_send_notification_result};
-use exchange::{Config, DEFAULT_EVENT_RETENTION_SECS, Exchange, MIN_EVENT_RETENTION_SECS};
-use s2s_proto::principal::{ACS_APP_ID, EXCHANGE_APP_ID, SKYPE_APP_ID};
-use s2s_proto::wire::{AcsMetadata, KeyInfo, KeyValue, MetadataEndpoint, MetadataKey};
-use s2s_proto::{
-    ActorTokenSpec, Clock, ManualClock, OuterTokenSpec, PrincipalName, SigningKey, jwt,
-};
-use serde_json::{Value, json};
+use exchange::{Config, Exchange, MIN_EVENT_RETENTION_SECS};
+use s2s_proto::{ManualClock, SigningKey};
 use time::OffsetDateTime;
 
-const REALM: &str = "5b2c7e0a-1111-4222-8333-0123456789ab";
-const HOST: &str = "mail.contoso.example";
 const DAY: i64 = 24 * 3600;
 
-/// The auth server's key, valid long enough for the clock to be moved past the retention.
-fn key() -> &'static SigningKey {
-    static K: OnceLock<SigningKey> = OnceLock::new();
-    K.get_or_init(|| {
-        let now = OffsetDateTime::now_utc();
-        SigningKey::generate_self_signed(
-            "trusted sts",
-            now - time::Duration::days(1),
-            now + time::Duration::days(400),
-        )
-        .unwrap()
-    })
-}
-
-/// Serves the auth server's metadata with [`key`]'s certificate.
-async fn metadata_server() -> String {
-    let cert = key().certificate().clone();
-    let app = axum::Router::new().route(
-        "/{realm}/metadata/json/1",
-        get(move || {
-            let cert = cert.clone();
-            async move {
-                axum::Json(AcsMetadata {
-                    version: "1.0".into(),
-                    realm: REALM.into(),
-                    name: None,
-                    issuer: format!("{ACS_APP_ID}@{REALM}"),
-                    allowed_audiences: vec![],
-                    keys: vec![MetadataKey {
-                        usage: "signing".into(),
-                        key_value: KeyValue {
-                            kind: "x509Certificate".into(),
-                            value: cert.to_base64(),
-                            key_info: Some(KeyInfo {
-                                x5t: cert.x5t.clone(),
-                            }),
-                        },
-                        key_info: None,
-                    }],
-                    endpoints: vec![MetadataEndpoint {
-                        location: format!("https://sts.example/{REALM}/tokens/OAuth/2"),
-                        protocol: "OAuth2".into(),
-                        usage: "issuance".into(),
-                    }],
-                })
-            }
-        }),
-    );
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", l.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(l, app).await });
-    url
-}
-
-struct Env {
-    url: String,
-    ex: Exchange,
-    clock: ManualClock,
-    http: reqwest::Client,
-}
-
 impl Env {
-    async fn cmdlet(&self, name: &str, params: Value) {
-        self.ex
-            .run_cmdlet(name, params.as_object().cloned().unwrap_or_default())
-            .await
-            .unwrap();
-    }
-
-    /// One EWS call as alice (a token minted at the server's clock), answered 200.
-    async fn call(&self, op: &str) -> String {
-        let r = self
-            .http
-            .post(format!("{}/EWS/Exchange.asmx", self.url))
-            .bearer_auth(alice_token(self.clock.unix()))
-            .header("content-type", "text/xml")
-            .body(format!(
-                r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><s:Body>{op}</s:Body></s:Envelope>"#
-            ))
-            .send()
-            .await
-            .unwrap();
-        let status = r.status().as_u16();
-        let body = r.text().await.unwrap();
-        assert_eq!(status, 200, "{body}");
-        body
-    }
-
     async fn create(&self, folder: &str, subject: &str) -> String {
         let t = self
             .call(&format!(
@@ -217,15 +125,6 @@ impl Env {
 
 const INBOX: &str = r#"<t:DistinguishedFolderId Id="inbox"/>"#;
 
-fn attr_after(body: &str, start: &str, attr: &str) -> String {
-    body.split(start)
-        .nth(1)
-        .and_then(|s| s.split(&format!("{attr}=\"")).nth(1))
-        .and_then(|s| s.split('"').next())
-        .unwrap_or_else(|| panic!("no {start}{attr} in {body}"))
-        .to_owned()
-}
-
 fn text_of(body: &str, element: &str) -> String {
     body.split(&format!("<{element}>"))
         .nth(1)
@@ -243,85 +142,24 @@ fn state_of(body: &str) -> String {
         .to_owned()
 }
 
-/// The server with the default retention and a manual clock set to now.
-async fn env() -> Env {
-    let md = metadata_server().await;
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", l.local_addr().unwrap());
-    let clock = ManualClock::new(OffsetDateTime::now_utc().unix_timestamp());
-    let ex = Exchange::open(Config {
-        data_dir: None,
-        hosts: vec![HOST.into()],
-        org_domain: "contoso.example".into(),
-        public_url: url.clone(),
-        clock: Arc::new(clock.clone()),
-        metadata_refresh_secs: 3600,
-        bench_noauth_user: None,
-        auth_failures_per_minute: 1000,
-        tls_roots: vec![],
-        event_retention_secs: DEFAULT_EVENT_RETENTION_SECS,
-    })
-    .unwrap();
-    let e = Env {
-        url,
-        ex,
-        clock,
-        http: reqwest::Client::new(),
-    };
-    e.cmdlet(
-        "New-Mailbox",
-        json!({"Name": "Alice", "PrimarySmtpAddress": "alice@contoso.example"}),
-    )
-    .await;
-    e.cmdlet(
-        "New-AuthServer",
-        json!({"Name": "ACS", "AuthMetadataUrl": format!("{md}/{REALM}/metadata/json/1")}),
-    )
-    .await;
-    e.cmdlet("New-MailUser", json!({"Name": "SfBOnline-ApplicationAccount", "ExternalEmailAddress": "SfBOnline-ApplicationAccount@contoso.example"})).await;
-    e.cmdlet(
-        "New-ManagementRoleAssignment",
-        json!({"Role": "UserApplication", "User": "SfBOnline-ApplicationAccount"}),
-    )
-    .await;
-    e.cmdlet("New-PartnerApplication", json!({"Name": "SfBOnline", "ApplicationIdentifier": SKYPE_APP_ID, "Enabled": true, "LinkedAccount": "SfBOnline-ApplicationAccount"})).await;
-    let router = e.ex.router();
-    tokio::spawn(async move {
-        axum::serve(
-            l,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-    });
-    e
+/// The auth server's key, valid long enough for the clock to be moved past the retention.
+fn long_key() -> &'static SigningKey {
+    signing_key("trusted sts", 400)
 }
 
-/// The partner's actor token wrapped in an outer token naming alice, issued at `now`.
-fn alice_token(now: i64) -> String {
-    let actor = ActorTokenSpec {
-        aud: PrincipalName::service(EXCHANGE_APP_ID, HOST, REALM),
-        iss: PrincipalName::app(ACS_APP_ID, REALM),
-        nameid: PrincipalName::app(SKYPE_APP_ID, REALM),
-        iat: now,
-        nbf: now - 300,
-        exp: now + 3600,
-        trusted_for_delegation: Some(true),
-        identity_provider: Some(format!("{ACS_APP_ID}@{REALM}")),
-        oid: None,
-        jti: None,
-    }
-    .claims();
-    jwt::unsigned(
-        &OuterTokenSpec {
-            aud: PrincipalName::service(EXCHANGE_APP_ID, HOST, REALM),
-            iss: PrincipalName::app(SKYPE_APP_ID, REALM),
-            nbf: now - 60,
-            exp: now + 1800,
-            user: s2s_proto::UserClaims::cloud_user("alice@contoso.example", "1003200012345678"),
-            actor_token: jwt::sign_rs256(key(), &actor, true).unwrap(),
-        }
-        .claims(),
-    )
+/// The server with the default retention and a manual clock set to now: Alice, and SfBOnline
+/// with UserApplication trusted through [`long_key`].
+async fn env() -> Env {
+    start(Options {
+        clock: Some(ManualClock::new(OffsetDateTime::now_utc().unix_timestamp())),
+        mailboxes: &[("Alice", ALICE)],
+        partner: Some(Partner {
+            key: long_key,
+            roles: &["UserApplication"],
+        }),
+        ..Options::default()
+    })
+    .await
 }
 
 /// The pass prunes by the injected clock: nothing within the retention, every entry of both
@@ -349,11 +187,11 @@ async fn the_pass_prunes_by_the_clock_and_syncs_behind_it_start_over() {
     // within the retention nothing goes
     let p = e.ex.prune_logs_once().await.unwrap();
     assert_eq!((p.events, p.folder_events), (0, 0), "{p:?}");
-    e.clock.advance(30 * DAY - 3600);
+    e.clock().advance(30 * DAY - 3600);
     let p = e.ex.prune_logs_once().await.unwrap();
     assert_eq!((p.events, p.folder_events), (0, 0), "{p:?}");
     // past it every entry goes: alice's three items, her 21 default folders and two more
-    e.clock.advance(2 * 3600);
+    e.clock().advance(2 * 3600);
     let p = e.ex.prune_logs_once().await.unwrap();
     assert_eq!((p.events, p.folder_events), (3, 23), "{p:?}");
 
@@ -376,16 +214,11 @@ async fn the_pass_prunes_by_the_clock_and_syncs_behind_it_start_over() {
 #[tokio::test]
 async fn the_retention_is_at_least_a_day() {
     let ex = Exchange::open(Config {
-        data_dir: None,
-        hosts: vec![HOST.into()],
-        org_domain: "contoso.example".into(),
-        public_url: "http://127.0.0.1".into(),
-        clock: Arc::new(ManualClock::new(1_800_000_000)),
-        metadata_refresh_secs: 3600,
-        bench_noauth_user: None,
-        auth_failures_per_minute: 1000,
-        tls_roots: vec![],
         event_retention_secs: 60,
+        ..config(
+            "http://127.0.0.1",
+            Arc::new(ManualClock::new(1_800_000_000)),
+        )
     })
     .unwrap();
     assert_eq!(ex.event_retention_secs(), MIN_EVENT_RETENTION_SECS);
@@ -416,7 +249,7 @@ async fn pull_subscriptions_behind_the_retention_are_refused() {
     // a month on, `reader` having read within its Timeout (a day) all along
     let mut latest = latest;
     for _ in 0..31 {
-        e.clock.advance(DAY - 60);
+        e.clock().advance(DAY - 60);
         let (code, _, last, _) = e.get_events(&reader, &latest).await;
         assert_eq!(code, "NoError");
         latest = last;
@@ -481,7 +314,7 @@ async fn a_push_subscription_behind_the_retention_ends() {
     assert_eq!(received.load(Ordering::SeqCst), 1);
     // an event the subscriber has not been told about, then the retention passes
     e.create(INBOX, "never delivered").await;
-    e.clock.advance(31 * DAY);
+    e.clock().advance(31 * DAY);
     assert_eq!(e.ex.prune_logs_once().await.unwrap().events, 2);
     assert_eq!(e.ex.push_once().await.unwrap(), 0);
     assert_eq!(received.load(Ordering::SeqCst), 1, "nothing more was sent");
@@ -499,7 +332,7 @@ async fn a_pull_subscription_not_read_within_its_timeout_expires() {
     let (_, lapsed, lw) = e.pull_subscribe_for(None, 5).await;
     let mut kw = w;
     for _ in 0..3 {
-        e.clock.advance(4 * 60);
+        e.clock().advance(4 * 60);
         let (code, _, last, _) = e.get_events(&kept, &kw).await;
         assert_eq!(code, "NoError", "read within its Timeout");
         kw = last;
@@ -517,7 +350,7 @@ async fn a_pull_subscription_not_read_within_its_timeout_expires() {
         e.pull_subscribe_for(None, 1).await.0,
         "ErrorExceededSubscriptionCount"
     );
-    e.clock.advance(2 * 60);
+    e.clock().advance(2 * 60);
     assert_eq!(e.pull_subscribe_for(None, 1).await.0, "NoError");
     // `kept`, last read 2 minutes ago, within its 5: it still answers
     let (code, _, _, _) = e.get_events(&kept, &kw).await;

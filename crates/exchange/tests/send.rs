@@ -5,238 +5,22 @@
 //! key, From spoofing, the recipient bound, and recipients that are not mailboxes here (a
 //! non-delivery report in the sender's Inbox).
 
-use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+mod common;
 
-use axum::routing::get;
-use ews_proto::response::parse_response;
-use ews_proto::xml::Limits;
-use exchange::{Config, Exchange};
-use s2s_proto::principal::{ACS_APP_ID, EXCHANGE_APP_ID, SKYPE_APP_ID};
-use s2s_proto::wire::{AcsMetadata, KeyInfo, KeyValue, MetadataEndpoint, MetadataKey};
-use s2s_proto::{ActorTokenSpec, OuterTokenSpec, PrincipalName, SigningKey, SystemClock, jwt};
-use serde_json::{Value, json};
-use time::OffsetDateTime;
+use common::{ALICE, BOB, Env, Options, alice_token, bob_token, codes, ids, start, user_token};
 
-const REALM: &str = "5b2c7e0a-1111-4222-8333-0123456789ab";
-const HOST: &str = "mail.contoso.example";
-
-fn key() -> &'static SigningKey {
-    static K: OnceLock<SigningKey> = OnceLock::new();
-    K.get_or_init(|| {
-        let now = OffsetDateTime::now_utc();
-        SigningKey::generate_self_signed(
-            "trusted sts",
-            now - time::Duration::days(1),
-            now + time::Duration::days(30),
-        )
-        .unwrap()
-    })
-}
-
-/// Serves the auth server's metadata with [`key`]'s certificate.
-async fn metadata_server() -> String {
-    let cert = key().certificate().clone();
-    let app = axum::Router::new().route(
-        "/{realm}/metadata/json/1",
-        get(move || {
-            let cert = cert.clone();
-            async move {
-                axum::Json(AcsMetadata {
-                    version: "1.0".into(),
-                    realm: REALM.into(),
-                    name: None,
-                    issuer: format!("{ACS_APP_ID}@{REALM}"),
-                    allowed_audiences: vec![],
-                    keys: vec![MetadataKey {
-                        usage: "signing".into(),
-                        key_value: KeyValue {
-                            kind: "x509Certificate".into(),
-                            value: cert.to_base64(),
-                            key_info: Some(KeyInfo {
-                                x5t: cert.x5t.clone(),
-                            }),
-                        },
-                        key_info: None,
-                    }],
-                    endpoints: vec![MetadataEndpoint {
-                        location: format!("https://sts.example/{REALM}/tokens/OAuth/2"),
-                        protocol: "OAuth2".into(),
-                        usage: "issuance".into(),
-                    }],
-                })
-            }
-        }),
-    );
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", l.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(l, app).await });
-    url
-}
-
-struct Env {
-    url: String,
-    ex: Exchange,
-    http: reqwest::Client,
-}
-
-impl Env {
-    async fn cmdlet(&self, name: &str, params: Value) {
-        self.ex
-            .run_cmdlet(name, params.as_object().cloned().unwrap_or_default())
-            .await
-            .unwrap();
-    }
-
-    /// One EWS call with `token`: (HTTP status, body).
-    async fn call_as(&self, token: &str, op: &str) -> (u16, String) {
-        let r = self
-            .http
-            .post(format!("{}/EWS/Exchange.asmx", self.url))
-            .bearer_auth(token)
-            .header("content-type", "text/xml")
-            .body(format!(
-                r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><s:Body>{op}</s:Body></s:Envelope>"#
-            ))
-            .send()
-            .await
-            .unwrap();
-        (r.status().as_u16(), r.text().await.unwrap())
-    }
-
-    /// One EWS call as alice, answered 200.
-    async fn call(&self, op: &str) -> String {
-        let (status, body) = self.call_as(&alice_token(), op).await;
-        assert_eq!(status, 200, "{body}");
-        body
-    }
-}
-
+/// Alice, Bob, Carol and Dave, SfBOnline acting for them.
 async fn env() -> Env {
-    let md = metadata_server().await;
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", l.local_addr().unwrap());
-    let ex = Exchange::open(Config {
-        data_dir: None,
-        hosts: vec![HOST.into()],
-        org_domain: "contoso.example".into(),
-        public_url: url.clone(),
-        clock: Arc::new(SystemClock),
-        metadata_refresh_secs: 3600,
-        bench_noauth_user: None,
-        auth_failures_per_minute: 1000,
-        tls_roots: vec![],
-        event_retention_secs: exchange::DEFAULT_EVENT_RETENTION_SECS,
+    start(Options {
+        mailboxes: &[
+            ("Alice", ALICE),
+            ("Bob", BOB),
+            ("Carol", "carol@contoso.example"),
+            ("Dave", "dave@contoso.example"),
+        ],
+        ..Options::default()
     })
-    .unwrap();
-    let e = Env {
-        url,
-        ex,
-        http: reqwest::Client::new(),
-    };
-    for (name, smtp) in [
-        ("Alice", "alice@contoso.example"),
-        ("Bob", "bob@contoso.example"),
-        ("Carol", "carol@contoso.example"),
-        ("Dave", "dave@contoso.example"),
-    ] {
-        e.cmdlet(
-            "New-Mailbox",
-            json!({"Name": name, "PrimarySmtpAddress": smtp}),
-        )
-        .await;
-    }
-    e.cmdlet(
-        "New-AuthServer",
-        json!({"Name": "ACS", "AuthMetadataUrl": format!("{md}/{REALM}/metadata/json/1")}),
-    )
-    .await;
-    e.cmdlet("New-MailUser", json!({"Name": "SfBOnline-ApplicationAccount", "ExternalEmailAddress": "SfBOnline-ApplicationAccount@contoso.example"})).await;
-    for role in ["UserApplication", "ArchiveApplication"] {
-        e.cmdlet(
-            "New-ManagementRoleAssignment",
-            json!({"Role": role, "User": "SfBOnline-ApplicationAccount"}),
-        )
-        .await;
-    }
-    e.cmdlet("New-PartnerApplication", json!({"Name": "SfBOnline", "ApplicationIdentifier": SKYPE_APP_ID, "Enabled": true, "LinkedAccount": "SfBOnline-ApplicationAccount"})).await;
-    let router = e.ex.router();
-    tokio::spawn(async move {
-        axum::serve(
-            l,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-    });
-    e
-}
-
-/// The partner's actor token, signed by the trusted auth server (alone: an app-only bearer).
-fn actor_token() -> String {
-    let n = OffsetDateTime::now_utc().unix_timestamp();
-    let claims = ActorTokenSpec {
-        aud: PrincipalName::service(EXCHANGE_APP_ID, HOST, REALM),
-        iss: PrincipalName::app(ACS_APP_ID, REALM),
-        nameid: PrincipalName::app(SKYPE_APP_ID, REALM),
-        iat: n,
-        nbf: n - 300,
-        exp: n + 3600,
-        trusted_for_delegation: Some(true),
-        identity_provider: Some(format!("{ACS_APP_ID}@{REALM}")),
-        oid: None,
-        jti: None,
-    }
-    .claims();
-    jwt::sign_rs256(key(), &claims, true).unwrap()
-}
-
-/// The actor wrapped in an outer token naming `smtp`.
-fn user_token(smtp: &str) -> String {
-    let n = OffsetDateTime::now_utc().unix_timestamp();
-    jwt::unsigned(
-        &OuterTokenSpec {
-            aud: PrincipalName::service(EXCHANGE_APP_ID, HOST, REALM),
-            iss: PrincipalName::app(SKYPE_APP_ID, REALM),
-            nbf: n - 60,
-            exp: n + 1800,
-            user: s2s_proto::UserClaims::cloud_user(smtp, &format!("10032000{:08X}", smtp.len())),
-            actor_token: actor_token(),
-        }
-        .claims(),
-    )
-}
-
-fn alice_token() -> String {
-    static T: OnceLock<String> = OnceLock::new();
-    T.get_or_init(|| user_token("alice@contoso.example"))
-        .clone()
-}
-
-fn bob_token() -> String {
-    user_token("bob@contoso.example")
-}
-
-/// (ResponseClass, ResponseCode) of every response message.
-fn codes(body: &str) -> Vec<String> {
-    let r = parse_response(body.as_bytes(), &Limits::default())
-        .unwrap_or_else(|e| panic!("{e}: {}", &body[..body.len().min(2000)]));
-    r.messages.iter().map(|m| m.code.clone()).collect()
-}
-
-fn ids(t: &str) -> Vec<(String, String)> {
-    t.split("<t:ItemId ")
-        .skip(1)
-        .map(|s| {
-            let attr = |n: &str| {
-                s.split(&format!("{n}=\""))
-                    .nth(1)
-                    .and_then(|v| v.split('"').next())
-                    .unwrap_or_default()
-                    .to_owned()
-            };
-            (attr("Id"), attr("ChangeKey"))
-        })
-        .collect()
+    .await
 }
 
 fn mbx(addr: &str) -> String {
@@ -272,13 +56,6 @@ const SENT: &str =
     r#"<m:SavedItemFolderId><t:DistinguishedFolderId Id="sentitems"/></m:SavedItemFolderId>"#;
 
 impl Env {
-    /// One EWS call as `token`'s user, answered 200.
-    async fn call_with(&self, token: &str, op: &str) -> String {
-        let (status, body) = self.call_as(token, op).await;
-        assert_eq!(status, 200, "{body}");
-        body
-    }
-
     /// The items of a distinguished folder (all properties) as `token`'s user sees them.
     async fn folder(&self, token: &str, folder: &str) -> (Vec<(String, String)>, String) {
         let found = self

@@ -3,34 +3,22 @@
 //! every update and the id stays; stale change keys, read-only and unknown properties, bad counts,
 //! sending and other mailboxes' ids are per-item errors, never faults.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
+mod common;
 
-use exchange::{Config, Exchange};
+use common::{ALICE, Env, Options, ids, response_codes, start};
 use serde_json::{Value, json};
 
-const ENV: &str = r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><s:Body>BODY</s:Body></s:Envelope>"#;
-
-struct Env {
-    url: String,
-    ex: Exchange,
-    http: reqwest::Client,
+/// Alice and Bob, no auth server: EWS through the benchmark route, which acts as alice.
+async fn env() -> Env {
+    start(Options {
+        auth_failures_per_minute: 100,
+        partner: None,
+        ..Options::default()
+    })
+    .await
 }
 
 impl Env {
-    async fn call(&self, body: &str) -> String {
-        let r = self
-            .http
-            .post(format!("{}/bench/noauth/EWS/Exchange.asmx", self.url))
-            .header("content-type", "text/xml")
-            .body(ENV.replace("BODY", body))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 200, "a per-item error, never a fault");
-        r.text().await.unwrap()
-    }
-
     /// Creates a message in `folder`; returns (id, change key).
     async fn create(&self, folder: &str, subject: &str) -> (String, String) {
         let t = self
@@ -48,7 +36,7 @@ impl Env {
                 r#"<m:CreateItem MessageDisposition="SaveOnly"><m:SavedItemFolderId><t:FolderId Id="{folder}"/></m:SavedItemFolderId><m:Items><t:Message><t:Subject>{subject}</t:Subject></t:Message></m:Items></m:CreateItem>"#
             ))
             .await;
-        assert_eq!(codes(&t), ["NoError"], "{t}");
+        assert_eq!(response_codes(&t), ["NoError"], "{t}");
         ids(&t).remove(0)
     }
 
@@ -57,75 +45,6 @@ impl Env {
             r#"<m:GetItem><m:ItemShape><t:BaseShape>AllProperties</t:BaseShape></m:ItemShape><m:ItemIds><t:ItemId Id="{id}"/></m:ItemIds></m:GetItem>"#
         ))
         .await
-    }
-}
-
-/// Every `t:ItemId` (Id, ChangeKey) in a response, in order.
-fn ids(t: &str) -> Vec<(String, String)> {
-    t.split("<t:ItemId ")
-        .skip(1)
-        .map(|s| {
-            let attr = |n: &str| {
-                s.split(&format!("{n}=\""))
-                    .nth(1)
-                    .and_then(|v| v.split('"').next())
-                    .unwrap_or_default()
-                    .to_owned()
-            };
-            (attr("Id"), attr("ChangeKey"))
-        })
-        .collect()
-}
-
-fn codes(t: &str) -> Vec<String> {
-    t.split("<m:ResponseCode>")
-        .skip(1)
-        .map(|s| s.split('<').next().unwrap_or_default().to_owned())
-        .collect()
-}
-
-async fn env() -> Env {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", l.local_addr().unwrap());
-    let ex = Exchange::open(Config {
-        data_dir: None,
-        hosts: vec!["mail.contoso.example".into()],
-        org_domain: "contoso.example".into(),
-        public_url: url.clone(),
-        clock: Arc::new(s2s_proto::SystemClock),
-        metadata_refresh_secs: 3600,
-        bench_noauth_user: Some("alice@contoso.example".into()),
-        auth_failures_per_minute: 100,
-        tls_roots: vec![],
-        event_retention_secs: exchange::DEFAULT_EVENT_RETENTION_SECS,
-    })
-    .unwrap();
-    for (name, smtp) in [
-        ("Alice", "alice@contoso.example"),
-        ("Bob", "bob@contoso.example"),
-    ] {
-        ex.run_cmdlet(
-            "New-Mailbox",
-            json!({"Name": name, "PrimarySmtpAddress": smtp})
-                .as_object()
-                .unwrap()
-                .clone(),
-        )
-        .await
-        .unwrap();
-    }
-    let router = ex.router();
-    tokio::spawn(async move {
-        axum::serve(
-            l,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-    });
-    Env {
-        url,
-        ex,
-        http: reqwest::Client::new(),
     }
 }
 
@@ -157,7 +76,7 @@ async fn update_item_changes_fields_and_change_keys() {
         r#"<t:SetItemField><t:ExtendedFieldURI DistinguishedPropertySetId="PublicStrings" PropertyName="SkypeConversationId" PropertyType="String"/><t:Message><t:ExtendedProperty><t:ExtendedFieldURI DistinguishedPropertySetId="PublicStrings" PropertyName="SkypeConversationId" PropertyType="String"/><t:Value>conv-1</t:Value></t:ExtendedProperty></t:Message></t:SetItemField>"#,
     );
     let t = e.call(&update("NeverOverwrite", &id, &ck, updates)).await;
-    assert_eq!(codes(&t), ["NoError"], "{t}");
+    assert_eq!(response_codes(&t), ["NoError"], "{t}");
     assert!(t.contains("<t:Count>0</t:Count>"), "{t}");
     let (id2, ck2) = ids(&t).remove(0);
     assert_eq!(id2, id, "the id stays");
@@ -176,7 +95,7 @@ async fn update_item_changes_fields_and_change_keys() {
     // the extended property is stored under its canonical key
     let items =
         e.ex.mailbox_store()
-            .get_items(&alice_key(&e).await, vec![id.clone()])
+            .get_items(&e.mailbox_key(ALICE).await, vec![id.clone()])
             .await
             .unwrap();
     let item = items[0].as_ref().unwrap();
@@ -191,17 +110,17 @@ async fn update_item_changes_fields_and_change_keys() {
     // the old change key is stale: NeverOverwrite refuses (nothing written), AutoResolve applies
     // and counts the conflict, and each success changes the key again
     let t = e.call(&update("NeverOverwrite", &id, &ck, SET_READ)).await;
-    assert_eq!(codes(&t), ["ErrorIrresolvableConflict"], "{t}");
+    assert_eq!(response_codes(&t), ["ErrorIrresolvableConflict"], "{t}");
     assert!(t.contains("<t:Count>1</t:Count>"), "{t}");
     let t = e.call(&update("AutoResolve", &id, &ck, SET_READ)).await;
-    assert_eq!(codes(&t), ["NoError"], "{t}");
+    assert_eq!(response_codes(&t), ["NoError"], "{t}");
     assert!(t.contains("<t:Count>1</t:Count>"), "{t}");
     let (_, ck3) = ids(&t).remove(0);
     assert_ne!(ck3, ck2);
     let t = e
         .call(&update("AlwaysOverwrite", &id, &ck3, SET_READ))
         .await;
-    assert_eq!(codes(&t), ["NoError"], "{t}");
+    assert_eq!(response_codes(&t), ["NoError"], "{t}");
     assert!(t.contains("<t:Count>0</t:Count>"), "{t}");
 
     // deletes
@@ -213,10 +132,10 @@ async fn update_item_changes_fields_and_change_keys() {
             r#"<t:DeleteItemField><t:FieldURI FieldURI="item:Categories"/></t:DeleteItemField><t:DeleteItemField><t:ExtendedFieldURI DistinguishedPropertySetId="PublicStrings" PropertyName="SkypeConversationId" PropertyType="string"/></t:DeleteItemField>"#,
         ))
         .await;
-    assert_eq!(codes(&t), ["NoError"], "{t}");
+    assert_eq!(response_codes(&t), ["NoError"], "{t}");
     let items =
         e.ex.mailbox_store()
-            .get_items(&alice_key(&e).await, vec![id.clone()])
+            .get_items(&e.mailbox_key(ALICE).await, vec![id.clone()])
             .await
             .unwrap();
     let item = items[0].as_ref().unwrap();
@@ -236,7 +155,7 @@ async fn update_item_changes_fields_and_change_keys() {
             r#"<t:SetItemField><t:FieldURI FieldURI="item:ReminderIsSet"/><t:Message><t:ReminderIsSet>false</t:ReminderIsSet></t:Message></t:SetItemField><t:DeleteItemField><t:FieldURI FieldURI="item:InReplyTo"/></t:DeleteItemField><t:DeleteItemField><t:FieldURI FieldURI="message:References"/></t:DeleteItemField>"#,
         ))
         .await;
-    assert_eq!(codes(&t), ["NoError"], "{t}");
+    assert_eq!(response_codes(&t), ["NoError"], "{t}");
     let t = e
         .call(&update(
             "AutoResolve",
@@ -245,21 +164,7 @@ async fn update_item_changes_fields_and_change_keys() {
             r#"<t:SetItemField><t:FieldURI FieldURI="item:ReminderIsSet"/><t:Message><t:Culture>en-US</t:Culture></t:Message></t:SetItemField>"#,
         ))
         .await;
-    assert_eq!(codes(&t), ["ErrorUpdatePropertyMismatch"], "{t}");
-}
-
-async fn alice_key(e: &Env) -> mailbox::MailboxKey {
-    let rows: Vec<Value> =
-        e.ex.run_cmdlet(
-            "Get-Mailbox",
-            json!({"Identity": "alice@contoso.example"})
-                .as_object()
-                .unwrap()
-                .clone(),
-        )
-        .await
-        .unwrap();
-    mailbox::MailboxKey::new(rows[0]["Guid"].as_str().unwrap()).unwrap()
+    assert_eq!(response_codes(&t), ["ErrorUpdatePropertyMismatch"], "{t}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -309,7 +214,7 @@ async fn update_item_refusals_are_per_item() {
             set("item:Subject", "<t:Subject>changed</t:Subject>")
         );
         let t = e.call(&update("NeverOverwrite", &id, &ck, &all)).await;
-        assert_eq!(codes(&t), [*code], "{updates}: {t}");
+        assert_eq!(response_codes(&t), [*code], "{updates}: {t}");
     }
     let g = e.get(&id).await;
     assert!(g.contains("<t:Subject>keep</t:Subject>"), "{g}");
@@ -353,7 +258,7 @@ async fn update_item_refusals_are_per_item() {
         ))
         .await;
     assert_eq!(
-        codes(&t),
+        response_codes(&t),
         [
             "ErrorItemNotFound",
             "ErrorInvalidIdMalformed",
@@ -377,7 +282,7 @@ async fn update_item_refusals_are_per_item() {
                 change(&id, "")
             ))
             .await;
-        assert_eq!(codes(&t), [code], "{t}");
+        assert_eq!(response_codes(&t), [code], "{t}");
     }
     // bounded like DeleteItem
     let many = change(&id, "").repeat(mailbox::limits::MAX_ITEMS_PER_CALL + 1);
@@ -387,7 +292,9 @@ async fn update_item_refusals_are_per_item() {
         ))
         .await;
     assert!(
-        codes(&t).iter().all(|c| c == "ErrorInvalidRequest"),
+        response_codes(&t)
+            .iter()
+            .all(|c| *c == "ErrorInvalidRequest"),
         "{}",
         &t[..600]
     );
@@ -410,7 +317,7 @@ async fn move_and_copy_items() {
     let inbox = r#"<t:DistinguishedFolderId Id="inbox"/>"#;
     let t = e.call(&mv(inbox, &[&a, "garbage", &b], "")).await;
     assert_eq!(
-        codes(&t),
+        response_codes(&t),
         ["NoError", "ErrorInvalidIdMalformed", "NoError"],
         "{t}"
     );
@@ -443,7 +350,7 @@ async fn move_and_copy_items() {
             r#" ReturnNewItemIds="false""#,
         ))
         .await;
-    assert_eq!(codes(&t), ["NoError"], "{t}");
+    assert_eq!(response_codes(&t), ["NoError"], "{t}");
     assert!(ids(&t).is_empty() && t.contains("<m:Items/>"), "{t}");
     // destinations: unknown, another mailbox's
     let t = e
@@ -453,12 +360,12 @@ async fn move_and_copy_items() {
             "",
         ))
         .await;
-    assert_eq!(codes(&t), ["NoError"], "{t}");
+    assert_eq!(response_codes(&t), ["NoError"], "{t}");
     let t = e
         .call(&mv(r#"<t:FolderId Id="AAAA"/>"#, &[&a, &b], ""))
         .await;
-    assert_eq!(codes(&t).len(), 2, "{t}");
-    assert!(codes(&t).iter().all(|c| c != "NoError"), "{t}");
+    assert_eq!(response_codes(&t).len(), 2, "{t}");
+    assert!(response_codes(&t).iter().all(|c| *c != "NoError"), "{t}");
     let t = e
         .call(&mv(
             r#"<t:DistinguishedFolderId Id="inbox"><t:Mailbox><t:EmailAddress>bob@contoso.example</t:EmailAddress></t:Mailbox></t:DistinguishedFolderId>"#,
@@ -466,7 +373,7 @@ async fn move_and_copy_items() {
             "",
         ))
         .await;
-    assert_eq!(codes(&t), ["ErrorAccessDenied"], "{t}");
+    assert_eq!(response_codes(&t), ["ErrorAccessDenied"], "{t}");
 
     // CopyItem: a new item with the same content; the original stays
     let t = e
@@ -474,7 +381,7 @@ async fn move_and_copy_items() {
             r#"<m:CopyItem><m:ToFolderId><t:DistinguishedFolderId Id="conversationhistory"/></m:ToFolderId><m:ItemIds><t:ItemId Id="{b}"/><t:ItemId Id="{b}"/></m:ItemIds></m:CopyItem>"#
         ))
         .await;
-    assert_eq!(codes(&t), ["NoError", "NoError"], "{t}");
+    assert_eq!(response_codes(&t), ["NoError", "NoError"], "{t}");
     let copies = ids(&t);
     assert_ne!(copies[0].0, b);
     assert_ne!(copies[0].0, copies[1].0);
@@ -495,7 +402,9 @@ async fn move_and_copy_items() {
         ))
         .await;
     assert!(
-        codes(&t).iter().all(|c| c == "ErrorInvalidRequest"),
+        response_codes(&t)
+            .iter()
+            .all(|c| *c == "ErrorInvalidRequest"),
         "{}",
         &t[..600]
     );
@@ -518,7 +427,7 @@ async fn create_folder_then_use_it() {
             "<t:Folder><t:DisplayName>Skype projects</t:DisplayName></t:Folder><t:CalendarFolder><t:DisplayName>Team</t:DisplayName></t:CalendarFolder>",
         ))
         .await;
-    assert_eq!(codes(&t), ["NoError", "NoError"], "{t}");
+    assert_eq!(response_codes(&t), ["NoError", "NoError"], "{t}");
     assert!(t.contains("<t:CalendarFolder><t:FolderId "), "{t}");
     let id = t
         .split(r#"<t:FolderId Id=""#)
@@ -545,7 +454,7 @@ async fn create_folder_then_use_it() {
             "<t:Folder><t:DisplayName>2026</t:DisplayName></t:Folder>",
         ))
         .await;
-    assert_eq!(codes(&sub), ["NoError"], "{sub}");
+    assert_eq!(response_codes(&sub), ["NoError"], "{sub}");
     // the same name again (another case) fails, and a bad name fails alone
     let again = e
         .call(&create(
@@ -554,7 +463,7 @@ async fn create_folder_then_use_it() {
         ))
         .await;
     assert_eq!(
-        codes(&again),
+        response_codes(&again),
         [
             "ErrorFolderExists",
             "ErrorInvalidValueForProperty",
@@ -569,7 +478,7 @@ async fn create_folder_then_use_it() {
             "<t:Folder><t:DisplayName>x</t:DisplayName></t:Folder>",
         ))
         .await;
-    assert_eq!(codes(&bad), ["ErrorAccessDenied"], "{bad}");
+    assert_eq!(response_codes(&bad), ["ErrorAccessDenied"], "{bad}");
     // UpdateFolder: renamed in place, with the change key of its creation (stale since mail was
     // filed into it: the last write wins); a malformed key is refused
     let ck = t
@@ -584,9 +493,9 @@ async fn create_folder_then_use_it() {
         )
     };
     let renamed = e.call(&rename(&ck, "Skype projects 2026")).await;
-    assert_eq!(codes(&renamed), ["NoError"], "{renamed}");
+    assert_eq!(response_codes(&renamed), ["NoError"], "{renamed}");
     let bad = e.call(&rename("not-a-key", "again")).await;
-    assert_eq!(codes(&bad), ["ErrorInvalidChangeKey"], "{bad}");
+    assert_eq!(response_codes(&bad), ["ErrorInvalidChangeKey"], "{bad}");
     let got = e
         .call(&format!(
             r#"<m:GetFolder><m:FolderShape><t:BaseShape>Default</t:BaseShape></m:FolderShape><m:FolderIds><t:FolderId Id="{id}"/></m:FolderIds></m:GetFolder>"#
@@ -604,10 +513,10 @@ async fn create_folder_then_use_it() {
         )
     };
     let soft = e.call(&empty("SoftDelete")).await;
-    assert_eq!(codes(&soft), ["ErrorInvalidOperation"], "{soft}");
+    assert_eq!(response_codes(&soft), ["ErrorInvalidOperation"], "{soft}");
     let emptied = e.call(&empty("HardDelete")).await;
-    assert_eq!(codes(&emptied), ["NoError"], "{emptied}");
-    assert!(codes(&e.get(&item).await) == ["ErrorItemNotFound"]);
+    assert_eq!(response_codes(&emptied), ["NoError"], "{emptied}");
+    assert!(response_codes(&e.get(&item).await) == ["ErrorItemNotFound"]);
     let kept = e
         .call(&format!(
             r#"<m:GetFolder><m:FolderShape><t:BaseShape>Default</t:BaseShape></m:FolderShape><m:FolderIds><t:FolderId Id="{id}"/></m:FolderIds></m:GetFolder>"#
@@ -629,7 +538,7 @@ async fn create_folder_then_use_it() {
             &format!(r#"<t:FolderId Id="{id}"/>"#),
         ))
         .await;
-    assert_eq!(codes(&soft), ["ErrorInvalidOperation"], "{soft}");
+    assert_eq!(response_codes(&soft), ["ErrorInvalidOperation"], "{soft}");
     assert!(soft.contains("HardDelete"), "{soft}");
     let gone = e
         .call(&delete(
@@ -638,7 +547,7 @@ async fn create_folder_then_use_it() {
         ))
         .await;
     assert_eq!(
-        codes(&gone),
+        response_codes(&gone),
         [
             "NoError",
             "ErrorDeleteDistinguishedFolder",
@@ -651,7 +560,7 @@ async fn create_folder_then_use_it() {
             r#"<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape><m:FolderIds><t:FolderId Id="{id}"/></m:FolderIds></m:GetFolder>"#
         ))
         .await;
-    assert_eq!(codes(&got), ["ErrorFolderNotFound"], "{got}");
+    assert_eq!(response_codes(&got), ["ErrorFolderNotFound"], "{got}");
 }
 
 /// ResolveNames: names, aliases and addresses resolve against the address list; several matches
@@ -690,21 +599,21 @@ async fn resolve_names_against_the_address_list() {
         )
     };
     let alice = e.call(&resolve("ali", false)).await;
-    assert_eq!(codes(&alice), ["NoError"], "{alice}");
+    assert_eq!(response_codes(&alice), ["NoError"], "{alice}");
     assert!(
         alice.contains("<t:Mailbox><t:Name>Alice</t:Name><t:EmailAddress>alice@contoso.example</t:EmailAddress><t:RoutingType>SMTP</t:RoutingType><t:MailboxType>Mailbox</t:MailboxType></t:Mailbox>"),
         "{alice}"
     );
     assert!(!alice.contains("<t:Contact>"), "{alice}");
     let exact = e.call(&resolve("SMTP:BOB@contoso.example", true)).await;
-    assert_eq!(codes(&exact), ["NoError"], "{exact}");
+    assert_eq!(response_codes(&exact), ["NoError"], "{exact}");
     assert!(
         exact.contains(r#"<t:Entry Key="EmailAddress1">SMTP:bob@contoso.example</t:Entry>"#),
         "{exact}"
     );
     let many = e.call(&resolve("bob", false)).await;
     assert_eq!(
-        codes(&many),
+        response_codes(&many),
         ["ErrorNameResolutionMultipleResults"],
         "{many}"
     );
@@ -712,6 +621,10 @@ async fn resolve_names_against_the_address_list() {
     assert!(many.contains(r#"TotalItemsInView="2""#), "{many}");
     for none in ["sfb", "SfBOnline-ApplicationAccount", "%", "_ob", "zed"] {
         let t = e.call(&resolve(none, false)).await;
-        assert_eq!(codes(&t), ["ErrorNameResolutionNoResults"], "{none}: {t}");
+        assert_eq!(
+            response_codes(&t),
+            ["ErrorNameResolutionNoResults"],
+            "{none}: {t}"
+        );
     }
 }
