@@ -261,7 +261,8 @@ def main() -> int:
     out["attachments"] = att
     # Sending to Bob: Message.send_and_save() (CreateItem SendAndSaveCopy: a copy in Sent
     # Items), a saved draft's send() (SendItem: the draft moves to Sent Items) and
-    # send(save_copy=False) (CreateItem SendOnly: no copy). Bob's Inbox is read by the Rust side
+    # send(save_copy=False) (CreateItem SendOnly: no copy), and a changed draft's send_and_save()
+    # (UpdateItem SendAndSaveCopy). Bob's Inbox is read by the Rust side
     # with a token of his own.
     send_tag = base64.b16encode(os.urandom(4)).decode()
     snd = {"tag": send_tag}
@@ -279,6 +280,15 @@ def main() -> int:
     Message(account=acc, subject="Quick " + send_tag, body="No copy",
             to_recipients=["bob@contoso.example"]).send(save_copy=False)
     snd["quick_in_sent"] = acc.sent.filter(subject="Quick " + send_tag).count()
+    # A saved draft changed, then send_and_save(): UpdateItem with SendAndSaveCopy (the change
+    # applied and the message sent in one request; the draft becomes the copy in Sent Items)
+    edit = Message(account=acc, folder=acc.drafts, subject="Edit " + send_tag, body="First version",
+                   to_recipients=["bob@contoso.example"])
+    edit.save()
+    edit.subject = "Edited " + send_tag
+    edit.send_and_save()
+    snd["edit_in_drafts"] = sum(acc.drafts.filter(subject=s + send_tag).count() for s in ("Edit ", "Edited "))
+    snd["edited_in_sent"] = [m.subject for m in acc.sent.filter(subject="Edited " + send_tag)]
     out["send"] = snd
     print(json.dumps(out))
     return 0

@@ -1098,12 +1098,13 @@ pub fn copy_item_response(results: &[Result<Option<CreatedItem>, ResponseError>]
     items_response("CopyItem", results)
 }
 
-/// An item UpdateItem saved.
+/// An item UpdateItem saved, or saved and sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpdatedItem {
     pub kind: ItemKind,
-    /// The same id, the new change key.
-    pub item_id: ItemRef,
+    /// The same id, the new change key. `None` when the item was sent (`MessageDisposition`
+    /// `SendOnly` or `SendAndSaveCopy`): EWS answers a sent item with an empty `m:Items`.
+    pub item_id: Option<ItemRef>,
     /// `m:ConflictResults/t:Count`: conflicts the ConflictResolution policy overrode.
     pub conflicts: u32,
 }
@@ -1115,25 +1116,25 @@ fn write_conflict_results(w: &mut XmlOut, count: u32) {
 }
 
 /// `UpdateItemResponse`: one message per `t:ItemChange`, in order. A success
-/// carries `m:Items` with the item's id and new change key, then
-/// `m:ConflictResults`; an error carries an empty `m:Items`, and for
+/// carries `m:Items` with the item's id and new change key (empty for an item that was
+/// sent), then `m:ConflictResults`; an error carries an empty `m:Items`, and for
 /// `ErrorIrresolvableConflict` also `m:ConflictResults` with a count of 1.
 pub fn update_item_response(results: &[Result<UpdatedItem, ResponseError>]) -> Vec<u8> {
     response_messages_with(
         "UpdateItem",
         results,
         |w, u| {
-            let name = format!("t:{}", u.kind.as_str());
-            w.start("m:Items", &[]);
-            w.start(&name, &[]);
-            write_id(
-                w,
-                "t:ItemId",
-                &u.item_id.id,
-                u.item_id.change_key.as_deref(),
-            );
-            w.end(&name);
-            w.end("m:Items");
+            match &u.item_id {
+                None => w.empty("m:Items", &[]),
+                Some(id) => {
+                    let name = format!("t:{}", u.kind.as_str());
+                    w.start("m:Items", &[]);
+                    w.start(&name, &[]);
+                    write_id(w, "t:ItemId", &id.id, id.change_key.as_deref());
+                    w.end(&name);
+                    w.end("m:Items");
+                }
+            }
             write_conflict_results(w, u.conflicts);
         },
         |w, e| {

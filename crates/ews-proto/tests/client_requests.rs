@@ -1129,6 +1129,42 @@ fn exchangelib_create_item_send_dispositions() {
     assert_eq!(m.to, [mbx(None, "bob@contoso.example")]);
 }
 
+/// A saved draft changed, then `send_and_save()`: UpdateItem with
+/// `MessageDisposition="SendAndSaveCopy"`, no SavedItemFolderId (Sent Items is the default), the
+/// changed subject first and every other updatable field it holds as None deleted.
+#[test]
+fn exchangelib_update_item_send_and_save_copy() {
+    use ews_proto::request::{ConflictResolution, ItemFieldChange, ItemFieldValue};
+    let r = parse(fixture!("exchangelib", "update_item_send_and_save_copy"));
+    let Operation::UpdateItem(u) = r.operation else {
+        panic!("not UpdateItem: {:?}", r.operation)
+    };
+    assert_eq!(u.conflict_resolution, ConflictResolution::AutoResolve);
+    assert_eq!(
+        u.message_disposition,
+        Some(MessageDisposition::SendAndSaveCopy)
+    );
+    assert_eq!(u.saved_folder, None);
+    let [c] = u.changes.as_slice() else {
+        panic!("expected one change: {:?}", u.changes)
+    };
+    assert_eq!(c.item_id, ItemRef::new("I-9", Some("CK4")));
+    assert_eq!(
+        c.updates[0],
+        ItemFieldChange::Set {
+            path: field("item:Subject"),
+            values: vec![ItemFieldValue::Subject("Draft, changed".into())],
+        }
+    );
+    assert_eq!(
+        c.updates[1],
+        ItemFieldChange::Delete {
+            path: field("item:Body")
+        }
+    );
+    assert_eq!(c.updates.len(), 7, "{:?}", c.updates);
+}
+
 /// A saved draft's `send()` (SendItem saving to Sent Items) and `send(save_copy=False)`.
 #[test]
 fn exchangelib_send_item() {

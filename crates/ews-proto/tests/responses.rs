@@ -447,12 +447,12 @@ fn update_item_saved_overwritten_conflicting_and_refused() {
     let out = update_item_response(&[
         Ok(UpdatedItem {
             kind: ItemKind::Message,
-            item_id: ItemRef::new("I-1", Some("CK2")),
+            item_id: Some(ItemRef::new("I-1", Some("CK2"))),
             conflicts: 0,
         }),
         Ok(UpdatedItem {
             kind: ItemKind::CalendarItem,
-            item_id: ItemRef::new("I-2", Some("CK9")),
+            item_id: Some(ItemRef::new("I-2", Some("CK9"))),
             conflicts: 1,
         }),
         Err(ResponseError::code("ErrorIrresolvableConflict")),
@@ -460,6 +460,25 @@ fn update_item_saved_overwritten_conflicting_and_refused() {
             "ErrorInvalidPropertySet",
             "Set action is invalid for property item:DateTimeReceived: it is read-only.",
         )),
+    ]);
+    assert_snapshot!(lines(&out));
+}
+
+/// UpdateItem with `MessageDisposition="SendAndSaveCopy"` (or `SendOnly`): the sent item has no
+/// id to answer, so `m:Items` is empty (exchangelib's `send_and_save()` expects no result).
+#[test]
+fn update_item_sent() {
+    let out = update_item_response(&[
+        Ok(UpdatedItem {
+            kind: ItemKind::Message,
+            item_id: None,
+            conflicts: 0,
+        }),
+        Ok(UpdatedItem {
+            kind: ItemKind::Message,
+            item_id: None,
+            conflicts: 1,
+        }),
     ]);
     assert_snapshot!(lines(&out));
 }

@@ -1420,13 +1420,7 @@ impl Handler<'_> {
         if let Some(d @ (MessageDisposition::SendOnly | MessageDisposition::SendAndSaveCopy)) =
             u.message_disposition
         {
-            return Err(ResponseError::new(
-                "ErrorInvalidOperation",
-                &format!(
-                    "MessageDisposition {} is not supported: this server stores mail but does not send it; update the item with SaveOnly",
-                    d.as_str()
-                ),
-            ));
+            return self.update_and_send(u, change, d).await;
         }
         let update = item_update_of(&change.updates)?;
         let id = change.item_id.id.clone();
@@ -1468,10 +1462,10 @@ impl Handler<'_> {
         {
             Ok((item, conflicted)) => Ok(resp::UpdatedItem {
                 kind: kind_of(&item),
-                item_id: ItemRef {
+                item_id: Some(ItemRef {
                     id: item.id.clone(),
                     change_key: Some(item.change_key.clone()),
-                },
+                }),
                 conflicts: u32::from(conflicted),
             }),
             Err(MailboxError::ChangeKeyConflict) => {
@@ -1715,15 +1709,19 @@ fn attachment_view(a: mailbox::AttachmentInfo) -> resp::AttachmentView {
 pub(crate) fn kind_of(i: &mailbox::Item) -> ItemKind {
     if i.calendar.is_some() {
         ItemKind::CalendarItem
-    } else if i.item_class.starts_with("IPM.Note")
-        || i.item_class == "IPM"
-        // reports on messages (non-delivery reports) are messages to EWS
-        || i.item_class.starts_with("REPORT.IPM.Note")
-    {
+    } else if is_message_class(&i.item_class) {
         ItemKind::Message
     } else {
         ItemKind::Item
     }
+}
+
+/// Whether an item of this class (and no calendar part) is a message to EWS.
+pub(crate) fn is_message_class(class: &str) -> bool {
+    class.starts_with("IPM.Note")
+        || class == "IPM"
+        // reports on messages (non-delivery reports) are messages to EWS
+        || class.starts_with("REPORT.IPM.Note")
 }
 
 /// Field URIs this server never sets (computed or fixed at creation: ErrorInvalidPropertySet).
@@ -1825,7 +1823,7 @@ fn body_in(b: &request::Body) -> mailbox::Body {
 /// the same property wins; an append after a set extends the set value). Properties this server
 /// does not keep, read-only ones and actions a property does not support are per-item errors
 /// named as Exchange names them.
-fn item_update_of(
+pub(crate) fn item_update_of(
     changes: &[request::ItemFieldChange],
 ) -> Result<mailbox::ItemUpdate, ResponseError> {
     use ews_proto::types::PropertyPath as P;

@@ -1,5 +1,6 @@
 //! Sending mail inside the organization: CreateItem with `MessageDisposition="SendOnly"` or
-//! `"SendAndSaveCopy"`, and SendItem (drafts).
+//! `"SendAndSaveCopy"`, SendItem (drafts), and UpdateItem with those dispositions (a stored
+//! message changed, then sent as SendItem sends it: the change and the send are one write).
 //!
 //! There is no SMTP transport. Each To, Cc and Bcc address is looked up by primary SMTP address
 //! among the organization's mailboxes: one found gets a copy in its Inbox (unread, From and
@@ -25,7 +26,7 @@ use ews_proto::types::ItemKind;
 use mailbox::limits::MAX_RECIPIENTS_PER_MESSAGE;
 use mailbox::{FolderSel, MailboxError, MailboxKey, NewItem, Recipient};
 
-use crate::ews::{Handler, err, kind_of, to_new_item};
+use crate::ews::{Handler, err, is_message_class, item_update_of, kind_of, to_new_item};
 use crate::org::Org;
 
 /// The address Exchange's system messages (NDRs) come from, at the organization's domain.
@@ -329,8 +330,78 @@ impl Handler<'_> {
         change_key: Option<String>,
         save_in: Option<FolderSel>,
     ) -> Result<(), ResponseError> {
-        // the recipients to route (a stored message's recipients never change); the change key
-        // and where the item is are checked again by the send's own transaction
+        self.send_stored(id, change_key, None, save_in, "SendItem")
+            .await
+            .map(|_| ())
+    }
+
+    /// UpdateItem with `SendOnly` or `SendAndSaveCopy`: the change applied and the message sent
+    /// in one write, as SendItem sends it (the copy saved in SavedItemFolderId, Sent Items by
+    /// default, for `SendAndSaveCopy`; the item deleted for `SendOnly`). ConflictResolution
+    /// and the change key work as for a saved update; the answer has an empty `m:Items`.
+    pub(crate) async fn update_and_send(
+        &self,
+        u: &request::UpdateItem,
+        change: &request::ItemChange,
+        disposition: MessageDisposition,
+    ) -> Result<resp::UpdatedItem, ResponseError> {
+        let save_in = match disposition {
+            MessageDisposition::SendOnly => {
+                if u.saved_folder.is_some() {
+                    return Err(save_settings());
+                }
+                None
+            }
+            _ => Some(
+                u.saved_folder
+                    .as_ref()
+                    .map(|f| self.sel(f))
+                    .transpose()?
+                    .unwrap_or_else(sent_items),
+            ),
+        };
+        if let Some(sel) = &save_in {
+            self.authorize_write_in(sel).await?;
+        }
+        let update = item_update_of(&change.updates)?;
+        if let Some(class) = &update.item_class
+            && !is_message_class(class)
+        {
+            return Err(ResponseError::new(
+                "ErrorInvalidItemForOperation",
+                &format!("Only messages can be sent: the item class {class} is not a message's."),
+            ));
+        }
+        let overwrite = u.conflict_resolution != request::ConflictResolution::NeverOverwrite;
+        let conflicts = self
+            .send_stored(
+                &change.item_id.id,
+                change.item_id.change_key.clone(),
+                Some((update, overwrite)),
+                save_in,
+                "UpdateItem",
+            )
+            .await?;
+        Ok(resp::UpdatedItem {
+            kind: ItemKind::Message,
+            item_id: None,
+            conflicts: u32::from(conflicts),
+        })
+    }
+
+    /// Sends a stored message of the acting mailbox, first applying `update` (with its
+    /// overwrite policy) in the same write. Returns whether a stale change key was overridden.
+    async fn send_stored(
+        &self,
+        id: &str,
+        change_key: Option<String>,
+        update: Option<(mailbox::ItemUpdate, bool)>,
+        save_in: Option<FolderSel>,
+        op: &str,
+    ) -> Result<bool, ResponseError> {
+        // the recipients to route (a stored message's recipients never change, and no update
+        // changes them); the change key and where the item is are checked again by the send's
+        // own transaction
         let draft = match self
             .ex
             .inner
@@ -345,32 +416,43 @@ impl Handler<'_> {
         if kind_of(&draft) != ItemKind::Message || draft.is_associated {
             return Err(ResponseError::new(
                 "ErrorInvalidItemForOperation",
-                "Only messages can be sent with SendItem.",
+                &format!("Only messages can be sent with {op}."),
             ));
         }
         let from = self.sender_of(draft.from.as_ref(), draft.sender.as_ref())?;
         let routing = self.route(&draft.to, &draft.cc, &draft.bcc).await?;
+        // the report names the subject the message is sent with
+        let subject = match update.as_ref().and_then(|(u, _)| u.subject.as_ref()) {
+            Some(changed) => changed.as_deref(),
+            None => draft.subject.as_deref(),
+        };
         let send = mailbox::Send {
             from,
             message_id: self.new_message_id(),
-            report: self.report(draft.subject.as_deref(), &routing),
+            report: self.report(subject, &routing),
             deliver_to: routing.deliver_to,
             save_in,
+        };
+        let (overwrite, update) = match update {
+            Some((u, overwrite)) => (overwrite, Some(u)),
+            None => (false, None),
         };
         match self
             .ex
             .inner
             .mbx
-            .send_item(
+            .update_and_send_item(
                 &self.key,
                 id.to_owned(),
                 change_key,
+                overwrite,
+                update,
                 self.item_guard(),
                 send,
             )
             .await
         {
-            Ok(_) => Ok(()),
+            Ok((_, conflicted)) => Ok(conflicted),
             Err(MailboxError::ChangeKeyConflict) => Err(ResponseError::new(
                 "ErrorIrresolvableConflict",
                 "The send operation failed because the item was changed since its change key was read.",

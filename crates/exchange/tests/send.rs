@@ -352,3 +352,188 @@ async fn undeliverable_recipients_get_a_non_delivery_report() {
     assert_eq!(codes(&body), ["NoError"], "{body}");
     assert_eq!(e.folder(&alice_token(), "inbox").await.0.len(), 1);
 }
+
+/// UpdateItem with a send disposition: `changes` applied to the item, then the item sent.
+fn update_send(
+    disposition: &str,
+    resolution: &str,
+    saved: &str,
+    id: &str,
+    ck: &str,
+    changes: &str,
+) -> String {
+    format!(
+        r#"<m:UpdateItem MessageDisposition="{disposition}" ConflictResolution="{resolution}">{saved}<m:ItemChanges><t:ItemChange><t:ItemId Id="{id}" ChangeKey="{ck}"/><t:Updates>{changes}</t:Updates></t:ItemChange></m:ItemChanges></m:UpdateItem>"#
+    )
+}
+
+fn set_subject(subject: &str) -> String {
+    format!(
+        r#"<t:SetItemField><t:FieldURI FieldURI="item:Subject"/><t:Message><t:Subject>{subject}</t:Subject></t:Message></t:SetItemField>"#
+    )
+}
+
+const SET_BODY: &str = r#"<t:SetItemField><t:FieldURI FieldURI="item:Body"/><t:Message><t:Body BodyType="Text">Updated before sending</t:Body></t:Message></t:SetItemField>"#;
+
+#[tokio::test]
+async fn update_and_send_and_save_copy_sends_the_changed_draft() {
+    let e = env().await;
+    let (id, ck) = e.draft("Draft").await;
+    // exchangelib's send_and_save() of a changed draft: AutoResolve, no SavedItemFolderId
+    let body = e
+        .call(&update_send(
+            "SendAndSaveCopy",
+            "AutoResolve",
+            "",
+            &id,
+            &ck,
+            &(set_subject("Changed then sent") + SET_BODY),
+        ))
+        .await;
+    assert_eq!(codes(&body), ["NoError"], "{body}");
+    assert!(body.contains("UpdateItemResponseMessage"), "{body}");
+    // a sent item has no id to answer: an empty m:Items
+    assert!(body.contains("<m:Items/>"), "{body}");
+    assert!(ids(&body).is_empty(), "{body}");
+    assert!(body.contains("<t:Count>0</t:Count>"), "{body}");
+
+    // the draft itself is the copy in Sent Items, changed, from Alice
+    assert!(e.folder(&alice_token(), "drafts").await.0.is_empty());
+    let (sent, got) = e.folder(&alice_token(), "sentitems").await;
+    assert_eq!(sent.len(), 1, "{got}");
+    assert_eq!(sent[0].0, id, "the draft itself moved to Sent Items");
+    assert!(
+        got.contains("<t:Subject>Changed then sent</t:Subject>"),
+        "{got}"
+    );
+    assert!(got.contains("<t:From>"), "{got}");
+
+    // Bob receives the changed content, unread, without the Bcc line; Dave (Bcc) gets a copy
+    let (bob, got) = e.folder(&bob_token(), "inbox").await;
+    assert_eq!(bob.len(), 1, "{got}");
+    assert!(
+        got.contains("<t:Subject>Changed then sent</t:Subject>"),
+        "{got}"
+    );
+    assert!(got.contains("Updated before sending"), "{got}");
+    assert!(got.contains("<t:IsRead>false</t:IsRead>"), "{got}");
+    assert!(!got.contains("dave@contoso.example"), "{got}");
+    let (dave, got) = e.folder(&user_token("dave@contoso.example"), "inbox").await;
+    assert_eq!(dave.len(), 1, "{got}");
+    assert!(
+        got.contains("<t:Subject>Changed then sent</t:Subject>"),
+        "{got}"
+    );
+}
+
+#[tokio::test]
+async fn update_and_send_only_keeps_no_copy() {
+    let e = env().await;
+    let (id, ck) = e.draft("Draft").await;
+    // SendOnly saves nothing: a SavedItemFolderId is refused, and nothing is sent or changed
+    let body = e
+        .call(&update_send(
+            "SendOnly",
+            "AutoResolve",
+            SENT,
+            &id,
+            &ck,
+            &set_subject("Quick"),
+        ))
+        .await;
+    assert_eq!(codes(&body), ["ErrorInvalidSendItemSaveSettings"], "{body}");
+    assert!(e.folder(&bob_token(), "inbox").await.0.is_empty());
+    let (drafts, got) = e.folder(&alice_token(), "drafts").await;
+    assert_eq!(drafts, [(id.clone(), ck.clone())], "{got}");
+
+    let body = e
+        .call(&update_send(
+            "SendOnly",
+            "AutoResolve",
+            "",
+            &id,
+            &ck,
+            &set_subject("Quick"),
+        ))
+        .await;
+    assert_eq!(codes(&body), ["NoError"], "{body}");
+    assert!(body.contains("<m:Items/>"), "{body}");
+    assert!(e.folder(&alice_token(), "drafts").await.0.is_empty());
+    assert!(e.folder(&alice_token(), "sentitems").await.0.is_empty());
+    let (bob, got) = e.folder(&bob_token(), "inbox").await;
+    assert_eq!(bob.len(), 1, "{got}");
+    assert!(got.contains("<t:Subject>Quick</t:Subject>"), "{got}");
+}
+
+#[tokio::test]
+async fn update_and_send_with_a_stale_change_key() {
+    let e = env().await;
+    let (id, stale) = e.draft("Draft").await;
+    let body = e
+        .call(&format!(
+            r#"<m:UpdateItem MessageDisposition="SaveOnly" ConflictResolution="AlwaysOverwrite"><m:ItemChanges><t:ItemChange><t:ItemId Id="{id}" ChangeKey="{stale}"/><t:Updates>{}</t:Updates></t:ItemChange></m:ItemChanges></m:UpdateItem>"#,
+            set_subject("Saved")
+        ))
+        .await;
+    assert_eq!(codes(&body), ["NoError"], "{body}");
+
+    // NeverOverwrite: refused, nothing changed and nothing sent
+    let body = e
+        .call(&update_send(
+            "SendAndSaveCopy",
+            "NeverOverwrite",
+            "",
+            &id,
+            &stale,
+            &set_subject("Never sent"),
+        ))
+        .await;
+    assert_eq!(codes(&body), ["ErrorIrresolvableConflict"], "{body}");
+    assert!(body.contains("<t:Count>1</t:Count>"), "{body}");
+    assert!(e.folder(&bob_token(), "inbox").await.0.is_empty());
+    assert!(e.folder(&alice_token(), "sentitems").await.0.is_empty());
+    let (drafts, got) = e.folder(&alice_token(), "drafts").await;
+    assert_eq!(drafts.len(), 1, "{got}");
+    assert!(got.contains("<t:Subject>Saved</t:Subject>"), "{got}");
+
+    // AlwaysOverwrite: the conflict is overridden (and counted), the message sent
+    let body = e
+        .call(&update_send(
+            "SendAndSaveCopy",
+            "AlwaysOverwrite",
+            SENT,
+            &id,
+            &stale,
+            &set_subject("Sent anyway"),
+        ))
+        .await;
+    assert_eq!(codes(&body), ["NoError"], "{body}");
+    assert!(body.contains("<t:Count>1</t:Count>"), "{body}");
+    let (bob, got) = e.folder(&bob_token(), "inbox").await;
+    assert_eq!(bob.len(), 1, "{got}");
+    assert!(got.contains("<t:Subject>Sent anyway</t:Subject>"), "{got}");
+    assert_eq!(e.folder(&alice_token(), "sentitems").await.0.len(), 1);
+}
+
+#[tokio::test]
+async fn update_and_send_only_sends_messages() {
+    let e = env().await;
+    let (id, ck) = e.draft("Draft").await;
+    // changing the item into something that is not a message, and sending it: refused whole
+    let body = e
+        .call(&update_send(
+            "SendAndSaveCopy",
+            "AutoResolve",
+            "",
+            &id,
+            &ck,
+            r#"<t:SetItemField><t:FieldURI FieldURI="item:ItemClass"/><t:Message><t:ItemClass>IPM.StickyNote</t:ItemClass></t:Message></t:SetItemField>"#,
+        ))
+        .await;
+    assert_eq!(codes(&body), ["ErrorInvalidItemForOperation"], "{body}");
+    assert!(e.folder(&bob_token(), "inbox").await.0.is_empty());
+    assert_eq!(
+        e.folder(&alice_token(), "drafts").await.0,
+        [(id.clone(), ck.clone())]
+    );
+}

@@ -267,13 +267,14 @@ async fn update_item_refusals_are_per_item() {
         ],
         "{t}"
     );
-    // sending is refused, and a message needs a disposition
+    // sending a message without recipients is refused (sending is covered by tests/send.rs),
+    // and a message needs a disposition
     for (attrs, code) in [
         (
             r#"MessageDisposition="SendAndSaveCopy""#,
-            "ErrorInvalidOperation",
+            "ErrorInvalidRecipients",
         ),
-        (r#"MessageDisposition="SendOnly""#, "ErrorInvalidOperation"),
+        (r#"MessageDisposition="SendOnly""#, "ErrorInvalidRecipients"),
         ("", "ErrorMessageDispositionRequired"),
     ] {
         let t = e

@@ -585,7 +585,16 @@ async fn exchangelib_interop() {
         assert_eq!(snd["draft_after_send"], 0, "{v}");
         assert_eq!(snd["draft_in_sent"], 1, "{v}");
         assert_eq!(snd["quick_in_sent"], 0, "{v}");
-        // ... and Bob, with a token of his own, finds all three unread in his Inbox
+        // a saved draft changed, then send_and_save() (UpdateItem SendAndSaveCopy): the draft
+        // left Drafts, and Sent Items has it with the changed subject
+        assert_eq!(snd["edit_in_drafts"], 0, "{v}");
+        assert_eq!(
+            snd["edited_in_sent"],
+            json!([format!("Edited {tag}")]),
+            "{v}"
+        );
+        // ... and Bob, with a token of his own, finds all four unread in his Inbox, the edited
+        // one with its changed subject
         let bob = mint_f1(&lab.info, Some("bob@contoso.example"))
             .await
             .unwrap();
@@ -594,7 +603,7 @@ async fn exchangelib_interop() {
             .await
             .unwrap();
         assert_eq!(inbox.code, "NoError", "{}", inbox.body);
-        for subject in ["Lunch", "Draft", "Quick"] {
+        for subject in ["Lunch", "Draft", "Quick", "Edited"] {
             let item = inbox
                 .body
                 .split("<t:Message>")
@@ -603,6 +612,13 @@ async fn exchangelib_interop() {
             assert!(item.contains("<t:IsRead>false</t:IsRead>"), "{item}");
             assert!(item.contains("alice@contoso.example"), "{item}");
         }
+        assert!(
+            !inbox
+                .body
+                .contains(&format!("<t:Subject>Edit {tag}</t:Subject>")),
+            "the unchanged subject was sent: {}",
+            inbox.body
+        );
     }
 }
 

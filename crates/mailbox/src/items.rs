@@ -1168,28 +1168,7 @@ impl MailboxStore {
         update: ItemUpdate,
         guard: ItemGuard,
     ) -> Result<(Item, bool), MailboxError> {
-        let mut update = update;
-        if let Some(Some(s)) = &update.subject {
-            validate_subject(Some(s))?;
-        }
-        if let Some(Some(b)) = &update.body {
-            validate_body(Some(b))?;
-        }
-        if let Some(b) = &update.append_body {
-            validate_body(Some(b))?;
-        }
-        if let Some(c) = &update.categories {
-            validate_categories(c)?;
-        }
-        if let Some(c) = &update.item_class {
-            validate_class(c, "item class")?;
-        }
-        if let Some(Some(c)) = &update.calendar {
-            update.calendar = Some(Some(validate_calendar(c)?));
-        }
-        for (k, v) in &update.set_extended {
-            validate_extended_entry(k, v)?;
-        }
+        let update = validated_update(update)?;
         let key = mailbox.as_str().to_owned();
         self.write(move |tx, now| {
             let mb = mailbox_row(tx, &key)?;
@@ -1440,7 +1419,34 @@ fn delete_one(
     move_local(tx, mb, local, &header, to, now_us)
 }
 
-fn apply_update(tx: &Connection, id: i64, u: &ItemUpdate) -> Result<(), MailboxError> {
+/// An update's values checked before its write (the checks that need no transaction).
+pub(crate) fn validated_update(update: ItemUpdate) -> Result<ItemUpdate, MailboxError> {
+    let mut update = update;
+    if let Some(Some(s)) = &update.subject {
+        validate_subject(Some(s))?;
+    }
+    if let Some(Some(b)) = &update.body {
+        validate_body(Some(b))?;
+    }
+    if let Some(b) = &update.append_body {
+        validate_body(Some(b))?;
+    }
+    if let Some(c) = &update.categories {
+        validate_categories(c)?;
+    }
+    if let Some(c) = &update.item_class {
+        validate_class(c, "item class")?;
+    }
+    if let Some(Some(c)) = &update.calendar {
+        update.calendar = Some(Some(validate_calendar(c)?));
+    }
+    for (k, v) in &update.set_extended {
+        validate_extended_entry(k, v)?;
+    }
+    Ok(update)
+}
+
+pub(crate) fn apply_update(tx: &Connection, id: i64, u: &ItemUpdate) -> Result<(), MailboxError> {
     if let Some(s) = &u.subject {
         tx.execute(
             "UPDATE items SET subject = ?2 WHERE id = ?1",

@@ -11,8 +11,8 @@ use rusqlite::{Connection, params};
 use crate::error::MailboxError;
 use crate::ids::{IdKind, check_change_key};
 use crate::items::{
-    Prepared, check_guard, delete_local, insert_item, item_header, item_local, load_item,
-    move_local, prepare,
+    Prepared, apply_update, check_guard, delete_local, insert_item, item_header, item_local,
+    load_item, move_local, prepare, refresh_size, validated_update,
 };
 use crate::limits::MAX_RECIPIENTS_PER_MESSAGE;
 use crate::model::*;
@@ -175,7 +175,31 @@ impl MailboxStore {
         guard: ItemGuard,
         send: Send,
     ) -> Result<Sent, MailboxError> {
+        self.update_and_send_item(sender, id, change_key, false, None, guard, send)
+            .await
+            .map(|(sent, _)| sent)
+    }
+
+    /// Applies `update` to an existing item of the sender's mailbox and sends it, as
+    /// [`MailboxStore::send_item`] does, in one transaction (EWS UpdateItem with
+    /// `MessageDisposition` `SendOnly` or `SendAndSaveCopy`): a failing field, a stale change
+    /// key or a failing send writes nothing. A stale `change_key` is
+    /// [`MailboxError::ChangeKeyConflict`] unless `overwrite`, in which case the item is updated
+    /// and sent anyway and the returned flag says a conflict was overridden (as
+    /// [`MailboxStore::update_item_resolving`]). `None` sends the item as it is.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn update_and_send_item(
+        &self,
+        sender: &MailboxKey,
+        id: String,
+        change_key: Option<String>,
+        overwrite: bool,
+        update: Option<ItemUpdate>,
+        guard: ItemGuard,
+        send: Send,
+    ) -> Result<(Sent, bool), MailboxError> {
         check_send(&send)?;
+        let update = update.map(validated_update).transpose()?;
         let report = send.report.map(prepare).transpose()?;
         let from = serde_json::to_string(&send.from)
             .map_err(|e| MailboxError::InvalidValue(e.to_string()))?;
@@ -186,8 +210,12 @@ impl MailboxStore {
             let local = item_local(&mb, &id)?;
             let header = item_header(tx, &mb, local)?;
             check_guard(tx, &mb, header.folder, guard)?;
+            let mut conflicted = false;
             if let Some(ck) = &change_key {
-                check_change_key(ck, IdKind::Item, header.change_number)?;
+                match check_change_key(ck, IdKind::Item, header.change_number) {
+                    Err(MailboxError::ChangeKeyConflict) if overwrite => conflicted = true,
+                    r => r?,
+                }
             }
             if header.is_associated || header.config_name.is_some() {
                 return Err(MailboxError::InvalidRequest(
@@ -200,6 +228,10 @@ impl MailboxStore {
                 .map(|f| resolve_folder(tx, &mb, f))
                 .transpose()?;
             let targets = inboxes(tx, &send.deliver_to)?;
+            if let Some(update) = &update {
+                apply_update(tx, local, update)?;
+                refresh_size(tx, &mb, local)?;
+            }
             // the item becomes the sent message
             let cn = next_change_number(tx, mb.id)?;
             tx.prepare_cached(
@@ -238,11 +270,14 @@ impl MailboxStore {
                 }
             };
             let report = write_report(tx, &mb, report.as_ref(), now_us)?;
-            Ok(Sent {
-                saved,
-                delivered: out,
-                report,
-            })
+            Ok((
+                Sent {
+                    saved,
+                    delivered: out,
+                    report,
+                },
+                conflicted,
+            ))
         })
         .await
     }
