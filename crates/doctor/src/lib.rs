@@ -421,8 +421,11 @@ pub async fn diagnose(info: &LabInfo, now: i64) -> Result<Report, DoctorError> {
 
     // --- F1 end to end, only when the configuration allows it to mean something
     if ex_up && sts_up {
+        // one token for both probes, as Skype uses one for Autodiscover and EWS on one host
+        let token = mint_f1(info, Some(PROBE_USER)).await;
+        let probe_token = token.as_ref().cloned().map_err(|e| e.to_string());
         let f1 = async {
-            let token = mint_f1(info, Some(PROBE_USER)).await?;
+            let token = token?;
             let r = lab::ewsc::Ews::with_client(&info.exchange_url, token, info.http()?)
                 .find_items("inbox", false)
                 .await?;
@@ -437,7 +440,7 @@ pub async fn diagnose(info: &LabInfo, now: i64) -> Result<Report, DoctorError> {
         };
         // Autodiscover, asked as Skype asks it, before the EWS call it leads to
         let why = fix(&c);
-        let (ok, found) = match autodiscover_probe(info).await {
+        let (ok, found) = match autodiscover_probe(info, probe_token).await {
             Ok(url) => (true, format!("ExternalEwsUrl {url}")),
             Err(e) => (false, e),
         };
@@ -473,11 +476,12 @@ pub async fn diagnose(info: &LabInfo, now: i64) -> Result<Report, DoctorError> {
 
 /// Skype's Autodiscover request for [`PROBE_USER`]: the ExternalEwsUrl Exchange answers, or why
 /// there is none.
-async fn autodiscover_probe(info: &LabInfo) -> Result<String, String> {
+async fn autodiscover_probe(
+    info: &LabInfo,
+    token: Result<String, String>,
+) -> Result<String, String> {
     use ews_proto::autodiscover::{self as ad, UserResult};
-    let token = mint_f1(info, Some(PROBE_USER))
-        .await
-        .map_err(|e| e.to_string())?;
+    let token = token?;
     let http = info.http().map_err(|e| e.to_string())?;
     let r = http
         .post(format!(

@@ -15,7 +15,7 @@
 //!
 //! Like the rest of the crate this is pure: bytes in, typed request out; values in, bytes out.
 
-use crate::error::{EwsProtoError, UnknownValue, display_name, echo};
+use crate::error::{EwsProtoError, UnknownValue, dn, echo, missing};
 use crate::ns;
 use crate::request::{body_child, split_envelope};
 use crate::response::ServerVersionInfo;
@@ -61,18 +61,6 @@ impl SoapOperation {
 }
 
 type Result<T> = std::result::Result<T, EwsProtoError>;
-
-fn dn(el: &Element) -> String {
-    display_name(&el.ns, &el.local)
-}
-
-fn missing(parent: &Element, name: &'static str) -> EwsProtoError {
-    EwsProtoError::MissingElement {
-        parent: dn(parent),
-        name,
-        position: parent.position(),
-    }
-}
 
 /// The children of `parent` named `names` (in namespace `ns`), each at most once, in the order
 /// of `names`; children named in `ignored` are passed over, any other child is refused.

@@ -39,6 +39,20 @@ pub(crate) fn display_name(namespace: &str, local: &str) -> String {
     format!("{prefix}{}", echo(local))
 }
 
+/// [`display_name`] of an element.
+pub(crate) fn dn(el: &crate::xml::Element) -> String {
+    display_name(&el.ns, &el.local)
+}
+
+/// `parent` lacks its required child `name`.
+pub(crate) fn missing(parent: &crate::xml::Element, name: &'static str) -> EwsProtoError {
+    EwsProtoError::MissingElement {
+        parent: dn(parent),
+        name,
+        position: parent.position(),
+    }
+}
+
 /// Error returned by [`std::str::FromStr`] implementations of this crate's
 /// enumerations (server versions, distinguished folder ids, shapes, ...).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

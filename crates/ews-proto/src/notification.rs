@@ -5,7 +5,7 @@
 
 use time::OffsetDateTime;
 
-use crate::error::{EwsProtoError, display_name, echo};
+use crate::error::{EwsProtoError, dn, echo, missing};
 use crate::ns;
 use crate::request::{body_child, split_envelope};
 use crate::types::{
@@ -188,18 +188,6 @@ pub fn write_send_notification_result(status: SubscriptionStatus) -> Vec<u8> {
     w.end("s:Body");
     w.end("s:Envelope");
     w.finish()
-}
-
-fn dn(el: &Element) -> String {
-    display_name(&el.ns, &el.local)
-}
-
-fn missing(parent: &Element, name: &'static str) -> EwsProtoError {
-    EwsProtoError::MissingElement {
-        parent: dn(parent),
-        name,
-        position: parent.position(),
-    }
 }
 
 fn text_of(el: &Element, local: &'static str) -> Result<String, EwsProtoError> {

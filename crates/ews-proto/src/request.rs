@@ -11,7 +11,7 @@ use std::str::FromStr;
 use base64::Engine as _;
 use time::OffsetDateTime;
 
-use crate::error::{EwsProtoError, UnknownValue, display_name, echo};
+use crate::error::{EwsProtoError, UnknownValue, dn, echo};
 use crate::ns::{MESSAGES, SOAP, TYPES};
 use crate::types::{
     BaseShape, BodyType, DistinguishedFolderId, ExtendedFieldUri, ExtendedProperty, ExtendedValue,
@@ -895,10 +895,6 @@ impl Subscription {
 // ======================================================================
 
 type Result<T> = std::result::Result<T, EwsProtoError>;
-
-fn dn(el: &Element) -> String {
-    display_name(&el.ns, &el.local)
-}
 
 fn expected_list<T: std::fmt::Display>(all: &[T]) -> String {
     let names: Vec<String> = all.iter().map(ToString::to_string).collect();

@@ -1394,11 +1394,11 @@ pub struct SyncResult<C> {
 /// last-in-range flag and `m:Changes`; an error carries an empty state and `true`, as Exchange
 /// writes it (exchangelib reads both before it looks at the response code).
 fn write_sync_message<C>(
-    op: &str,
-    last_name: &str,
+    op: &'static str,
     result: &Result<SyncResult<C>, ResponseError>,
     mut change: impl FnMut(&mut XmlOut, &C),
 ) -> Vec<u8> {
+    let last_name = sync_last_in_range(op).unwrap_or("m:IncludesLastItemInRange");
     response_messages_with(
         op,
         std::slice::from_ref(result),
@@ -1440,34 +1440,29 @@ pub fn sync_folder_items_response(
     shape: &ItemShape,
     result: &Result<SyncResult<ItemSyncChange>, ResponseError>,
 ) -> Vec<u8> {
-    write_sync_message(
-        "SyncFolderItems",
-        "m:IncludesLastItemInRange",
-        result,
-        |w, c| match c {
-            ItemSyncChange::Create(item) | ItemSyncChange::Update(item) => {
-                let el = if matches!(c, ItemSyncChange::Create(_)) {
-                    "t:Create"
-                } else {
-                    "t:Update"
-                };
-                w.start(el, &[]);
-                write_item(w, item, shape, false);
-                w.end(el);
-            }
-            ItemSyncChange::Delete(id) => {
-                w.start("t:Delete", &[]);
-                write_id(w, "t:ItemId", &id.id, id.change_key.as_deref());
-                w.end("t:Delete");
-            }
-            ItemSyncChange::ReadFlagChange { item_id, is_read } => {
-                w.start("t:ReadFlagChange", &[]);
-                write_id(w, "t:ItemId", &item_id.id, item_id.change_key.as_deref());
-                w.leaf("t:IsRead", bool_str(*is_read));
-                w.end("t:ReadFlagChange");
-            }
-        },
-    )
+    write_sync_message("SyncFolderItems", result, |w, c| match c {
+        ItemSyncChange::Create(item) | ItemSyncChange::Update(item) => {
+            let el = if matches!(c, ItemSyncChange::Create(_)) {
+                "t:Create"
+            } else {
+                "t:Update"
+            };
+            w.start(el, &[]);
+            write_item(w, item, shape, false);
+            w.end(el);
+        }
+        ItemSyncChange::Delete(id) => {
+            w.start("t:Delete", &[]);
+            write_id(w, "t:ItemId", &id.id, id.change_key.as_deref());
+            w.end("t:Delete");
+        }
+        ItemSyncChange::ReadFlagChange { item_id, is_read } => {
+            w.start("t:ReadFlagChange", &[]);
+            write_id(w, "t:ItemId", &item_id.id, item_id.change_key.as_deref());
+            w.leaf("t:IsRead", bool_str(*is_read));
+            w.end("t:ReadFlagChange");
+        }
+    })
 }
 
 /// `SyncFolderHierarchyResponse`: one message with `m:SyncState`,
@@ -1477,28 +1472,23 @@ pub fn sync_folder_hierarchy_response(
     shape: &FolderShape,
     result: &Result<SyncResult<FolderSyncChange>, ResponseError>,
 ) -> Vec<u8> {
-    write_sync_message(
-        "SyncFolderHierarchy",
-        "m:IncludesLastFolderInRange",
-        result,
-        |w, c| match c {
-            FolderSyncChange::Create(f) | FolderSyncChange::Update(f) => {
-                let el = if matches!(c, FolderSyncChange::Create(_)) {
-                    "t:Create"
-                } else {
-                    "t:Update"
-                };
-                w.start(el, &[]);
-                write_folder(w, f, shape);
-                w.end(el);
-            }
-            FolderSyncChange::Delete { folder_id } => {
-                w.start("t:Delete", &[]);
-                write_id(w, "t:FolderId", folder_id, None);
-                w.end("t:Delete");
-            }
-        },
-    )
+    write_sync_message("SyncFolderHierarchy", result, |w, c| match c {
+        FolderSyncChange::Create(f) | FolderSyncChange::Update(f) => {
+            let el = if matches!(c, FolderSyncChange::Create(_)) {
+                "t:Create"
+            } else {
+                "t:Update"
+            };
+            w.start(el, &[]);
+            write_folder(w, f, shape);
+            w.end(el);
+        }
+        FolderSyncChange::Delete { folder_id } => {
+            w.start("t:Delete", &[]);
+            write_id(w, "t:FolderId", folder_id, None);
+            w.end("t:Delete");
+        }
+    })
 }
 
 // ======================================================================

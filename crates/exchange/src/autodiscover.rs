@@ -445,17 +445,15 @@ async fn soap(ex: Exchange, head: Head, body: Bytes) -> Response {
     let org = ex.inner.org.clone();
     let db = org.db.clone();
     let who = Arc::clone(&caller);
+    let default = default_ews_url(&ex);
+    // the users and the announced URLs in one call on the directory
     let found = db
         .call(move |c| {
-            Ok::<_, crate::ExchangeError>(
-                users
-                    .iter()
-                    .map(|u| find_user(c, &org, &who, u))
-                    .collect::<Vec<_>>(),
-            )
+            let found: Vec<_> = users.iter().map(|u| find_user(c, &org, &who, u)).collect();
+            Ok::<_, crate::ExchangeError>((found, read_ews_urls(c, &default)?))
         })
         .await;
-    let found = match found {
+    let (found, urls) = match found {
         Ok(f) => f,
         Err(e) => {
             tracing::warn!(error = %e, "Autodiscover lookup failed");
@@ -464,19 +462,6 @@ async fn soap(ex: Exchange, head: Head, body: Bytes) -> Response {
                 ad::get_user_settings_error(
                     AutodiscoverCode::InternalServerError,
                     "the directory could not be read; try again",
-                ),
-            );
-        }
-    };
-    let urls = match ex.ews_urls().await {
-        Ok(u) => u,
-        Err(e) => {
-            tracing::warn!(error = %e, "Autodiscover could not read the EWS URLs");
-            return xml(
-                StatusCode::OK,
-                ad::get_user_settings_error(
-                    AutodiscoverCode::InternalServerError,
-                    "the server's settings could not be read; try again",
                 ),
             );
         }
@@ -550,12 +535,16 @@ async fn pox(ex: Exchange, head: Head, body: Bytes) -> Response {
     let db = org.db.clone();
     let who = Arc::clone(&caller);
     let email = req.email.clone();
+    let default = default_ews_url(&ex);
     let found = db
-        .call(move |c| Ok::<_, crate::ExchangeError>(find_user(c, &org, &who, &email)))
+        .call(move |c| {
+            let user = find_user(c, &org, &who, &email);
+            Ok::<_, crate::ExchangeError>((user, read_ews_urls(c, &default)?))
+        })
         .await;
-    let r = match found {
-        Ok(Ok(r)) => r,
-        Ok(Err((code, why))) => {
+    let (r, urls) = match found {
+        Ok((Ok(r), urls)) => (r, urls),
+        Ok((Err((code, why)), _)) => {
             return answer(
                 500,
                 "The email address can't be found.",
@@ -563,16 +552,6 @@ async fn pox(ex: Exchange, head: Head, body: Bytes) -> Response {
             );
         }
         Err(e) => return answer(500, "The directory could not be read.", e.to_string()),
-    };
-    let urls = match ex.ews_urls().await {
-        Ok(u) => u,
-        Err(e) => {
-            return answer(
-                500,
-                "The server's settings could not be read.",
-                e.to_string(),
-            );
-        }
     };
     ex.inner
         .traffic
@@ -703,13 +682,11 @@ async fn v2(ex: &Exchange, uri: &axum::http::Uri) -> Response {
     };
     let mut email = from_path;
     let mut protocol: Option<String> = None;
-    if let Ok(url) = reqwest::Url::parse(&format!("http://host/?{}", uri.query().unwrap_or(""))) {
-        for (k, v) in url.query_pairs() {
-            if k.eq_ignore_ascii_case("Protocol") {
-                protocol = Some(v.into_owned());
-            } else if k.eq_ignore_ascii_case("Email") && email.is_none() {
-                email = Some(v.into_owned());
-            }
+    for (k, v) in form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()) {
+        if k.eq_ignore_ascii_case("Protocol") {
+            protocol = Some(v.into_owned());
+        } else if k.eq_ignore_ascii_case("Email") && email.is_none() {
+            email = Some(v.into_owned());
         }
     }
     let supported = "AutodiscoverV1,EWS";

@@ -315,8 +315,7 @@ async fn rest_user_photo(ex: Exchange, head: Head, uri: &axum::http::Uri) -> Res
     };
     let mut email: Option<String> = None;
     let mut size: Option<String> = None;
-    let query = reqwest::Url::parse(&format!("http://host/?{}", uri.query().unwrap_or("")));
-    for (k, v) in query.iter().flat_map(|u| u.query_pairs()) {
+    for (k, v) in form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()) {
         if k.eq_ignore_ascii_case("email") {
             email = Some(v.into_owned());
         } else if k.eq_ignore_ascii_case("size") {

@@ -601,22 +601,16 @@ fn sync_items_in(
                 changes.push(ItemChange::Create(load_item(tx, &mb, *id, false)?));
             }
         }
-        cursor = match (more, listed.last()) {
-            (false, _) => LISTED_ALL,
-            (true, Some(last)) => *last,
-            (true, None) => cursor,
-        };
+        cursor = cursor_after(more, listed, cursor);
     }
-    let next = State {
-        seq: log.last,
+    Ok(finish_page(
+        &mb,
+        st,
+        log.last,
+        log.reached_head,
         cursor,
-        ..st
-    };
-    Ok(SyncPage {
         changes,
-        sync_state: encode_state(&mb, &next),
-        includes_last: log.reached_head && cursor == LISTED_ALL,
-    })
+    ))
 }
 
 /// Which folders are strictly under the synced one, live or deleted (a deleted folder's parent
@@ -792,22 +786,47 @@ fn sync_hierarchy_in(
         for id in listed {
             changes.push(FolderChange::Create(load_folder(tx, &mb, *id)?));
         }
-        cursor = match (more, listed.last()) {
-            (false, _) => LISTED_ALL,
-            (true, Some(last)) => *last,
-            (true, None) => cursor,
-        };
+        cursor = cursor_after(more, listed, cursor);
     }
+    Ok(finish_page(
+        &mb,
+        st,
+        log.last,
+        log.reached_head,
+        cursor,
+        changes,
+    ))
+}
+
+/// The listing cursor after one call listed `listed` (in id order), with `more` left.
+fn cursor_after(more: bool, listed: &[i64], cursor: i64) -> i64 {
+    match (more, listed.last()) {
+        (false, _) => LISTED_ALL,
+        (true, Some(last)) => *last,
+        (true, None) => cursor,
+    }
+}
+
+/// One call's answer: its changes, and the state that continues from the log position `last`
+/// and the listing `cursor` it reached.
+fn finish_page<C>(
+    mb: &Mb,
+    st: State,
+    last: i64,
+    reached_head: bool,
+    cursor: i64,
+    changes: Vec<C>,
+) -> SyncPage<C> {
     let next = State {
-        seq: log.last,
+        seq: last,
         cursor,
         ..st
     };
-    Ok(SyncPage {
+    SyncPage {
         changes,
-        sync_state: encode_state(&mb, &next),
-        includes_last: log.reached_head && cursor == LISTED_ALL,
-    })
+        sync_state: encode_state(mb, &next),
+        includes_last: reached_head && cursor == LISTED_ALL,
+    }
 }
 
 #[cfg(test)]
