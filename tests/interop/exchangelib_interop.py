@@ -4,6 +4,8 @@ Usage: exchangelib_interop.py <ews_url> <token> <smtp>
 Prints one JSON object with what it saw; exits non-zero on any failure.
 """
 import base64
+import email
+import email.policy
 import json
 import os
 import sys
@@ -22,6 +24,38 @@ from exchangelib import (  # noqa: E402
     Version,
 )
 from exchangelib.folders import ConversationHistory, RecoverableItemsPurges  # noqa: E402
+
+
+def streaming(acc) -> dict:
+    """EWS streaming notifications: subscribe_to_streaming() on the Inbox, a message saved there,
+    GetStreamingEvents until its CreatedEvent/NewMailEvent comes (ConnectionTimeout is a minute,
+    but with max_notifications_returned=1 exchangelib stops reading at the first notification,
+    and the event is pending when the connection opens), then Unsubscribe, after which the
+    subscription is refused."""
+    from exchangelib.properties import CreatedEvent, NewMailEvent  # noqa: E402
+
+    st = {}
+    sub = acc.inbox.subscribe_to_streaming()
+    st["subscribed"] = bool(sub)
+    tag = base64.b16encode(os.urandom(4)).decode()
+    Message(account=acc, folder=acc.inbox, subject="Streamed " + tag, body="Event").save()
+    saved = acc.inbox.get(subject="Streamed " + tag)
+    seen = []
+    for _ in range(3):
+        for n in acc.inbox.get_streaming_events(sub, connection_timeout=1, max_notifications_returned=1):
+            st["notification_for"] = n.subscription_id == sub
+            seen += [[type(e).__name__, e.item_id.id == saved.id] for e in n.events
+                     if isinstance(e, (CreatedEvent, NewMailEvent))]
+        if seen:
+            break
+    st["events"] = seen
+    acc.inbox.unsubscribe(sub)
+    try:
+        list(acc.inbox.get_streaming_events(sub, connection_timeout=1))
+        st["after_unsubscribe"] = "accepted"
+    except Exception as e:
+        st["after_unsubscribe"] = type(e).__name__
+    return st
 
 
 def main() -> int:
@@ -226,6 +260,7 @@ def main() -> int:
         out["oof_settings"] = "answered"
     except Exception as e:
         out["oof_settings"] = type(e).__name__ + ": " + str(e)[:120]
+    out["streaming"] = streaming(acc)
     # File attachments: a voice mail saved with its recording (CreateItem), read back with its
     # content (GetItem lists it, FileAttachment.content streams GetAttachment), a file attached
     # to the saved item (CreateAttachment) and detached (DeleteAttachment)
@@ -289,6 +324,40 @@ def main() -> int:
     edit.send_and_save()
     snd["edit_in_drafts"] = sum(acc.drafts.filter(subject=s + send_tag).count() for s in ("Edit ", "Edited "))
     snd["edited_in_sent"] = [m.subject for m in acc.sent.filter(subject="Edited " + send_tag)]
+    # A draft read back from the server (IsDraft true, its MIME content with it), its recipients
+    # changed and saved: for a draft exchangelib's UpdateItem sets MimeContent, ToRecipients,
+    # CcRecipients, BccRecipients and From as well. Then sent, to the recipients as changed
+    # (Bob, and Alice herself on Cc).
+    Message(account=acc, folder=acc.drafts, subject="Fetched " + send_tag, body="From the server",
+            to_recipients=["nobody@contoso.example"]).save()
+    fetched = acc.drafts.get(subject="Fetched " + send_tag)
+    snd["fetched_is_draft"] = fetched.is_draft
+    snd["fetched_mime_subject"] = email.message_from_bytes(fetched.mime_content)["Subject"]
+    fetched.to_recipients = ["bob@contoso.example"]
+    fetched.cc_recipients = ["alice@contoso.example"]
+    fetched.save()
+    again = acc.drafts.get(subject="Fetched " + send_tag)
+    snd["fetched_lines"] = [[r.email_address for r in again.to_recipients or []],
+                            [r.email_address for r in again.cc_recipients or []]]
+    again.send()
+    snd["fetched_in_sent"] = [m.is_draft for m in acc.sent.filter(subject="Fetched " + send_tag)]
+    # Alice's own copy (she was on Cc) exported as MIME, parsed by Python's email package
+    mine = acc.inbox.get(subject="Fetched " + send_tag)
+    exported = email.message_from_bytes(mine.mime_content, policy=email.policy.default)
+    snd["exported"] = [str(exported["Subject"]), exported["From"].addresses[0].addr_spec,
+                       [a.addr_spec for a in exported["To"].addresses],
+                       exported.get_body(("plain", "html")).get_content().strip()]
+    # An .eml imported into the Inbox (CreateItem with MimeContent), its attachment with it
+    eml = ("From: Juergen <j@fabrikam.example>\r\nTo: alice@contoso.example\r\n"
+           "Subject: Imported " + send_tag + "\r\nDate: Tue, 1 Dec 2026 10:00:00 +0000\r\n"
+           "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b1\r\n\r\n"
+           "--b1\r\nContent-Type: text/plain\r\n\r\nNumbers attached.\r\n"
+           "--b1\r\nContent-Type: text/csv\r\nContent-Disposition: attachment; filename=q3.csv\r\n"
+           "\r\na,b\r\n--b1--\r\n").encode()
+    Message(account=acc, folder=acc.inbox, mime_content=eml).save()
+    imported = acc.inbox.get(subject="Imported " + send_tag)
+    snd["imported"] = [imported.author.email_address, imported.text_body.strip(),
+                       [a.name for a in imported.attachments]]
     out["send"] = snd
     print(json.dumps(out))
     return 0

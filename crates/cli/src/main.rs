@@ -1150,6 +1150,7 @@ async fn serve(what: Serve) -> Result<i32> {
                 auth_failures_per_minute: exchange::limit::DEFAULT_MAX_FAILURES,
                 tls_roots: vec![],
                 event_retention_secs: exchange::DEFAULT_EVENT_RETENTION_SECS,
+                streaming: exchange::StreamingConfig::default(),
             })
             .map_err(|e| anyhow!("{e}"))?;
             ex.spawn_background();

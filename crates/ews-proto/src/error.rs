@@ -368,6 +368,10 @@ impl EwsProtoError {
             Self::UnsupportedServerVersion { .. } => "ErrorInvalidServerVersion",
             Self::EmptyId { .. } => "ErrorInvalidIdMalformed",
             Self::Unsupported { .. } => "ErrorInvalidOperation",
+            Self::InvalidBase64 {
+                element: "t:MimeContent",
+                ..
+            } => "ErrorMimeContentInvalidBase64String",
             Self::InputTooLarge { .. }
             | Self::NotAnEwsOperation { .. }
             | Self::NotAnAutodiscoverRequest { .. }

@@ -15,6 +15,8 @@
 //!   readers and response writers.
 //! * [`notification`] — push notifications (`SendNotification`) and their
 //!   `SendNotificationResult` reply, both directions.
+//! * [`streaming`] — GetStreamingEvents answers: one envelope per message of
+//!   a streamed response (events, keep-alive, closed, errors), both directions.
 //!
 //! ```
 //! use ews_proto::request::{Operation, parse_request};
@@ -56,6 +58,7 @@ pub mod error;
 pub mod notification;
 pub mod request;
 pub mod response;
+pub mod streaming;
 pub mod types;
 mod writer;
 pub mod xml;

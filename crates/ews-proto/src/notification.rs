@@ -116,32 +116,54 @@ pub(crate) fn write_notification(w: &mut XmlOut, n: &Notification) {
                 w.leaf("t:Watermark", watermark);
                 w.end("t:StatusEvent");
             }
-            NotificationEvent::Object(e) => {
-                let name = format!("t:{}", e.kind.as_str());
-                w.start(&name, &[]);
-                w.leaf("t:Watermark", &e.watermark);
-                w.leaf("t:TimeStamp", &format_xs_datetime(e.time_stamp));
-                write_target(w, &e.target, false);
-                write_id(
-                    w,
-                    "t:ParentFolderId",
-                    &e.parent_folder_id.id,
-                    e.parent_folder_id.change_key.as_deref(),
-                );
-                if let Some(old) = &e.old_target {
-                    write_target(w, old, true);
-                }
-                if let Some(p) = &e.old_parent_folder_id {
-                    write_id(w, "t:OldParentFolderId", &p.id, p.change_key.as_deref());
-                }
-                if let Some(u) = e.unread_count {
-                    w.leaf("t:UnreadCount", &u.to_string());
-                }
-                w.end(&name);
-            }
+            NotificationEvent::Object(e) => write_object_event(w, e, true),
         }
     }
     w.end("m:Notification");
+}
+
+/// Writes the `m:Notification` of a streaming subscription: the subscription id and its events,
+/// without watermarks (no `t:PreviousWatermark`, `t:MoreEvents` or event `t:Watermark`: a
+/// streaming subscription has none, and the EWS Managed API reads `t:TimeStamp` as an event's
+/// first child).
+pub(crate) fn write_streaming_notification(
+    w: &mut XmlOut,
+    subscription_id: &str,
+    events: &[ObjectEvent],
+) {
+    w.start("m:Notification", &[]);
+    w.leaf("t:SubscriptionId", subscription_id);
+    for e in events {
+        write_object_event(w, e, false);
+    }
+    w.end("m:Notification");
+}
+
+/// One object event (`t:CreatedEvent`, ...), its `t:Watermark` first when `with_watermark`.
+fn write_object_event(w: &mut XmlOut, e: &ObjectEvent, with_watermark: bool) {
+    let name = format!("t:{}", e.kind.as_str());
+    w.start(&name, &[]);
+    if with_watermark {
+        w.leaf("t:Watermark", &e.watermark);
+    }
+    w.leaf("t:TimeStamp", &format_xs_datetime(e.time_stamp));
+    write_target(w, &e.target, false);
+    write_id(
+        w,
+        "t:ParentFolderId",
+        &e.parent_folder_id.id,
+        e.parent_folder_id.change_key.as_deref(),
+    );
+    if let Some(old) = &e.old_target {
+        write_target(w, old, true);
+    }
+    if let Some(p) = &e.old_parent_folder_id {
+        write_id(w, "t:OldParentFolderId", &p.id, p.change_key.as_deref());
+    }
+    if let Some(u) = e.unread_count {
+        w.leaf("t:UnreadCount", &u.to_string());
+    }
+    w.end(&name);
 }
 
 /// The push notification request Exchange POSTs to a subscriber's URL:
@@ -235,6 +257,15 @@ fn target(
 
 /// Parses an `m:Notification` element.
 pub(crate) fn parse_notification(n: &Element) -> Result<Notification, EwsProtoError> {
+    parse_notification_with(n, true)
+}
+
+/// Parses an `m:Notification` element; `watermarks`: whether each event must carry
+/// `t:Watermark` (a streaming subscription's events have none: their watermark reads as empty).
+pub(crate) fn parse_notification_with(
+    n: &Element,
+    watermarks: bool,
+) -> Result<Notification, EwsProtoError> {
     let subscription_id = text_of(n, "SubscriptionId")?;
     let previous_watermark = n
         .child(ns::TYPES, "PreviousWatermark")
@@ -294,9 +325,14 @@ pub(crate) fn parse_notification(n: &Element) -> Result<Notification, EwsProtoEr
                             })
                     })
                     .transpose()?;
+                let watermark = match child.child(ns::TYPES, "Watermark") {
+                    Some(c) => c.text_trimmed().to_owned(),
+                    None if !watermarks => String::new(),
+                    None => return Err(missing(child, "Watermark")),
+                };
                 events.push(NotificationEvent::Object(ObjectEvent {
                     kind,
-                    watermark: text_of(child, "Watermark")?,
+                    watermark,
                     time_stamp,
                     target: target(child, "ItemId", "FolderId")?
                         .ok_or_else(|| missing(child, "ItemId"))?,

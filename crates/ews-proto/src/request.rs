@@ -82,6 +82,7 @@ pub enum Operation {
         subscription_id: String,
         watermark: String,
     },
+    GetStreamingEvents(GetStreamingEvents),
     SyncFolderItems(SyncFolderItems),
     SyncFolderHierarchy(SyncFolderHierarchy),
     CreateAttachment(CreateAttachment),
@@ -123,6 +124,7 @@ impl Operation {
             Self::Subscribe(_) => "Subscribe",
             Self::Unsubscribe { .. } => "Unsubscribe",
             Self::GetEvents { .. } => "GetEvents",
+            Self::GetStreamingEvents(_) => "GetStreamingEvents",
             Self::SyncFolderItems(_) => "SyncFolderItems",
             Self::SyncFolderHierarchy(_) => "SyncFolderHierarchy",
             Self::CreateAttachment(_) => "CreateAttachment",
@@ -551,6 +553,14 @@ pub enum ItemFieldValue {
     Categories(Vec<String>),
     Importance(Importance),
     IsRead(bool),
+    /// `t:ToRecipients`, `t:CcRecipients`, `t:BccRecipients`.
+    ToRecipients(Vec<Mailbox>),
+    CcRecipients(Vec<Mailbox>),
+    BccRecipients(Vec<Mailbox>),
+    /// `t:From`.
+    From(Mailbox),
+    /// `t:MimeContent`, base64-decoded.
+    MimeContent(Vec<u8>),
     Extended(ExtendedProperty),
     /// Any other property element, by local name: not modelled for updates
     /// (the server answers a per-item error, never a fault).
@@ -568,6 +578,11 @@ impl ItemFieldValue {
             Self::Categories(_) => "item:Categories",
             Self::Importance(_) => "item:Importance",
             Self::IsRead(_) => "message:IsRead",
+            Self::ToRecipients(_) => "message:ToRecipients",
+            Self::CcRecipients(_) => "message:CcRecipients",
+            Self::BccRecipients(_) => "message:BccRecipients",
+            Self::From(_) => "message:From",
+            Self::MimeContent(_) => "item:MimeContent",
             Self::Extended(_) | Self::Other(_) => return None,
         })
     }
@@ -654,6 +669,9 @@ pub struct ItemFields {
     pub extended_properties: Vec<ExtendedProperty>,
     /// `t:Attachments`: the file attachments to store with the item, in order.
     pub attachments: Vec<NewFileAttachment>,
+    /// `t:MimeContent`, base64-decoded: the whole message as RFC 5322 text, which the server
+    /// reads the item from (properties given beside it win).
+    pub mime_content: Option<Vec<u8>>,
     /// Local names of `t:` children that were recognised as EWS but are
     /// not modelled here (e.g. `ReminderIsSet`, `StartTimeZone`); they are
     /// ignored, the list is for logging.
@@ -878,6 +896,21 @@ pub enum Subscription {
     },
     /// `m:StreamingSubscriptionRequest`.
     Streaming { common: SubscriptionCommon },
+}
+
+/// Most subscription ids one `m:GetStreamingEvents` names (Exchange's documented group of at
+/// most 200 subscriptions per streaming connection).
+pub const MAX_STREAMING_SUBSCRIPTION_IDS: usize = 200;
+
+/// `m:GetStreamingEvents`: open a streaming connection for these subscriptions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GetStreamingEvents {
+    /// `m:SubscriptionIds/t:SubscriptionId`, in order, duplicates removed; 1 to
+    /// [`MAX_STREAMING_SUBSCRIPTION_IDS`].
+    pub subscription_ids: Vec<String>,
+    /// `m:ConnectionTimeout`: minutes the connection stays open (1–30, the schema's
+    /// `StreamingSubscriptionConnectionTimeoutType`).
+    pub connection_timeout: u32,
 }
 
 impl Subscription {
@@ -1700,7 +1733,12 @@ fn parse_item_field(
             }
             item.attachments = parse_attachment_list(child, true)?;
         }
-        "MimeContent" => return Err(unsupported(child)),
+        "MimeContent" => set_once(
+            &mut item.mime_content,
+            parent,
+            child,
+            base64_text(child, "t:MimeContent")?,
+        )?,
         _ => return Ok(false),
     }
     Ok(true)
@@ -1972,6 +2010,11 @@ fn parse_field_values(el: &Element, input: &[u8]) -> Result<Vec<ItemFieldValue>>
             ),
             "Importance" => ItemFieldValue::Importance(enum_text(child, Importance::ALL)?),
             "IsRead" => ItemFieldValue::IsRead(bool_text(child)?),
+            "ToRecipients" => ItemFieldValue::ToRecipients(parse_mailbox_list(child)?),
+            "CcRecipients" => ItemFieldValue::CcRecipients(parse_mailbox_list(child)?),
+            "BccRecipients" => ItemFieldValue::BccRecipients(parse_mailbox_list(child)?),
+            "From" => ItemFieldValue::From(parse_single_mailbox(child)?),
+            "MimeContent" => ItemFieldValue::MimeContent(base64_text(child, "t:MimeContent")?),
             "ExtendedProperty" => ItemFieldValue::Extended(parse_extended_property(child)?),
             other => ItemFieldValue::Other(other.to_owned()),
         });
@@ -2393,8 +2436,14 @@ fn parse_subscription(el: &Element) -> Result<Subscription> {
     let mut status_frequency = None;
     let mut url = None;
     let mut timeout = None;
+    let streaming = req.local == "StreamingSubscriptionRequest";
     for child in &req.children {
         if &*child.ns != TYPES {
+            return Err(unexpected(req, child));
+        }
+        // a streaming subscription has no watermark, timeout, status frequency or URL (its
+        // schema type has FolderIds and EventTypes only)
+        if streaming && !matches!(child.local.as_str(), "FolderIds" | "EventTypes") {
             return Err(unexpected(req, child));
         }
         match child.local.as_str() {
@@ -2474,6 +2523,55 @@ fn parse_subscription(el: &Element) -> Result<Subscription> {
             timeout: range(timeout.ok_or_else(|| missing("Timeout"))?, "Timeout")?,
         },
         _ => Subscription::Streaming { common },
+    })
+}
+
+/// `m:GetStreamingEvents`: `m:SubscriptionIds` (1 to [`MAX_STREAMING_SUBSCRIPTION_IDS`]
+/// `t:SubscriptionId`, duplicates dropped) and `m:ConnectionTimeout` (1–30 minutes).
+fn parse_get_streaming_events(op: &Element) -> Result<GetStreamingEvents> {
+    let ids_el = req_child(op, MESSAGES, "SubscriptionIds")?;
+    let mut subscription_ids: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for c in &ids_el.children {
+        if !c.is(TYPES, "SubscriptionId") {
+            return Err(unexpected(ids_el, c));
+        }
+        let id = non_empty_text(c, "SubscriptionId")?;
+        if !seen.insert(id.clone()) {
+            continue;
+        }
+        if subscription_ids.len() == MAX_STREAMING_SUBSCRIPTION_IDS {
+            return Err(EwsProtoError::TooManyEntries {
+                parent: dn(ids_el),
+                what: "subscription ids",
+                limit: MAX_STREAMING_SUBSCRIPTION_IDS,
+                position: ids_el.position(),
+            });
+        }
+        subscription_ids.push(id);
+    }
+    if subscription_ids.is_empty() {
+        return Err(EwsProtoError::MissingElement {
+            parent: dn(ids_el),
+            name: "SubscriptionId",
+            position: ids_el.position(),
+        });
+    }
+    let timeout_el = req_child(op, MESSAGES, "ConnectionTimeout")?;
+    let connection_timeout = u32_text(timeout_el)
+        .ok()
+        .filter(|m| (1..=30).contains(m))
+        .ok_or_else(|| {
+            invalid(
+                timeout_el,
+                dn(timeout_el),
+                &timeout_el.text,
+                "an integer from 1 to 30 (minutes to keep the streaming connection open)",
+            )
+        })?;
+    Ok(GetStreamingEvents {
+        subscription_ids,
+        connection_timeout,
     })
 }
 
@@ -2941,6 +3039,10 @@ fn parse_operation(op: &Element, input: &[u8]) -> Result<Operation> {
                 watermark: non_empty_text(req_child(op, m, "Watermark")?, "Watermark")?,
             }
         }
+        "GetStreamingEvents" => {
+            check_children(op, &["SubscriptionIds", "ConnectionTimeout"])?;
+            Operation::GetStreamingEvents(parse_get_streaming_events(op)?)
+        }
         other => Operation::Unknown {
             local: other.to_owned(),
         },
@@ -3210,7 +3312,7 @@ mod tests {
         };
         // defaults: NeverOverwrite, no disposition; an unmodelled property is kept by name
         let Operation::UpdateItem(u) = op(&change(
-            r#"<t:SetItemField><t:FieldURI FieldURI="message:ToRecipients"/><t:Message><t:ToRecipients/></t:Message></t:SetItemField><t:AppendToItemField><t:FieldURI FieldURI="item:Body"/><t:Item><t:Body BodyType="Text">x</t:Body><t:Subject>y</t:Subject></t:Item></t:AppendToItemField>"#,
+            r#"<t:SetItemField><t:FieldURI FieldURI="message:ReplyTo"/><t:Message><t:ReplyTo/></t:Message></t:SetItemField><t:AppendToItemField><t:FieldURI FieldURI="item:Body"/><t:Item><t:Body BodyType="Text">x</t:Body><t:Subject>y</t:Subject></t:Item></t:AppendToItemField>"#,
         ))
         .expect("parses") else {
             panic!("not UpdateItem")
@@ -3220,8 +3322,8 @@ mod tests {
         assert_eq!(
             u.changes[0].updates[0],
             ItemFieldChange::Set {
-                path: PropertyPath::Field("message:ToRecipients".into()),
-                values: vec![ItemFieldValue::Other("ToRecipients".into())],
+                path: PropertyPath::Field("message:ReplyTo".into()),
+                values: vec![ItemFieldValue::Other("ReplyTo".into())],
             }
         );
         let ItemFieldChange::Append { values, .. } = &u.changes[0].updates[1] else {

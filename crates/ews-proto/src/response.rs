@@ -59,7 +59,7 @@ impl Default for ServerVersionInfo {
     }
 }
 
-fn write_server_version_info(w: &mut XmlOut) {
+pub(crate) fn write_server_version_info(w: &mut XmlOut) {
     let v = ServerVersionInfo::default();
     let (a, b, c, d) = (
         v.major_version.to_string(),
@@ -189,7 +189,7 @@ fn safe_code(code: &str) -> &str {
     }
 }
 
-fn write_error_body(w: &mut XmlOut, e: &ResponseError) {
+pub(crate) fn write_error_body(w: &mut XmlOut, e: &ResponseError) {
     w.leaf("m:MessageText", &e.message);
     w.leaf("m:ResponseCode", safe_code(&e.code));
     w.leaf("m:DescriptiveLinkKey", "0");
@@ -686,10 +686,16 @@ pub struct ItemView {
     pub attachments: Vec<AttachmentView>,
     pub is_associated: bool,
     pub extended: Vec<ExtendedProperty>,
+    /// `t:MimeContent`: the item as RFC 5322 text, base64-encoded (written only when the shape
+    /// asks for it).
+    pub mime_content: Option<String>,
+    /// `t:IsDraft`.
+    pub is_draft: Option<bool>,
     // t:Message
     pub sender: Option<Mailbox>,
     pub to: Vec<Mailbox>,
     pub cc: Vec<Mailbox>,
+    pub bcc: Vec<Mailbox>,
     pub from: Option<Mailbox>,
     pub internet_message_id: Option<String>,
     pub is_read: Option<bool>,
@@ -724,9 +730,12 @@ impl ItemView {
             attachments: Vec::new(),
             is_associated: false,
             extended: Vec::new(),
+            mime_content: None,
+            is_draft: None,
             sender: None,
             to: Vec::new(),
             cc: Vec::new(),
+            bcc: Vec::new(),
             from: None,
             internet_message_id: None,
             is_read: None,
@@ -759,7 +768,11 @@ struct ItemProps {
     sender: bool,
     to: bool,
     cc: bool,
+    bcc: bool,
     from: bool,
+    /// `item:MimeContent` (GetItem only, like the body).
+    mime: bool,
+    is_draft: bool,
     message_id: bool,
     /// `item:TextBody` (asked for by name only, as in Exchange).
     text_body: bool,
@@ -806,9 +819,12 @@ impl ItemProps {
                 created: true,
                 is_associated: true,
                 message_id: true,
+                bcc: true,
+                is_draft: true,
                 ..default_set
             },
         };
+        p.mime = shape.include_mime_content;
         for path in &shape.additional {
             match path.field_uri() {
                 Some("item:ParentFolderId") => p.parent = true,
@@ -829,6 +845,9 @@ impl ItemProps {
                 Some("message:Sender") => p.sender = true,
                 Some("message:ToRecipients") => p.to = true,
                 Some("message:CcRecipients") => p.cc = true,
+                Some("message:BccRecipients") => p.bcc = true,
+                Some("item:MimeContent") => p.mime = true,
+                Some("item:IsDraft") => p.is_draft = true,
                 Some("message:From") => p.from = true,
                 Some("message:InternetMessageId") => p.message_id = true,
                 Some("message:IsRead") => p.is_read = true,
@@ -844,6 +863,7 @@ impl ItemProps {
             p.body = false;
             p.text_body = false;
             p.attachments = false;
+            p.mime = false;
         }
         p
     }
@@ -853,6 +873,11 @@ fn write_item(w: &mut XmlOut, item: &ItemView, shape: &ItemShape, include_body: 
     let p = ItemProps::for_shape(shape, include_body);
     let name = format!("t:{}", item.kind.as_str());
     w.start(&name, &[]);
+    if p.mime
+        && let Some(m) = &item.mime_content
+    {
+        w.text_element("t:MimeContent", &[("CharacterSet", "UTF-8")], m);
+    }
     write_id(w, "t:ItemId", &item.id, item.change_key.as_deref());
     if p.parent
         && let Some(pid) = &item.parent_folder_id
@@ -928,6 +953,11 @@ fn write_item(w: &mut XmlOut, item: &ItemView, shape: &ItemShape, include_body: 
     {
         w.leaf("t:Importance", v.as_str());
     }
+    if p.is_draft
+        && let Some(v) = item.is_draft
+    {
+        w.leaf("t:IsDraft", bool_str(v));
+    }
     if p.sent
         && let Some(v) = item.date_time_sent
     {
@@ -971,6 +1001,7 @@ fn write_item(w: &mut XmlOut, item: &ItemView, shape: &ItemShape, include_body: 
             for (wanted, list, el) in [
                 (p.to, &item.to, "t:ToRecipients"),
                 (p.cc, &item.cc, "t:CcRecipients"),
+                (p.bcc, &item.bcc, "t:BccRecipients"),
             ] {
                 if wanted && !list.is_empty() {
                     w.start(el, &[]);
@@ -2179,7 +2210,9 @@ pub fn item_from_element(el: &Element) -> Result<ItemView, EwsProtoError> {
             .map(|s| s.text.clone())
             .collect();
     }
+    item.mime_content = child_text(el, "MimeContent");
     item.importance = child_enum(el, "Importance")?;
+    item.is_draft = child_bool(el, "IsDraft")?;
     item.date_time_sent = child_datetime(el, "DateTimeSent")?;
     item.date_time_created = child_datetime(el, "DateTimeCreated")?;
     item.has_attachments = child_bool(el, "HasAttachments")?.unwrap_or(false);
@@ -2197,6 +2230,7 @@ pub fn item_from_element(el: &Element) -> Result<ItemView, EwsProtoError> {
     item.sender = single_mailbox(el, "Sender")?;
     item.to = mailboxes(el, "ToRecipients")?;
     item.cc = mailboxes(el, "CcRecipients")?;
+    item.bcc = mailboxes(el, "BccRecipients")?;
     item.from = single_mailbox(el, "From")?;
     item.internet_message_id = child_text(el, "InternetMessageId");
     item.is_read = child_bool(el, "IsRead")?;

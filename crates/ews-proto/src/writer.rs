@@ -107,8 +107,28 @@ pub(crate) fn envelope(
     header: impl FnOnce(&mut XmlOut),
     body: impl FnOnce(&mut XmlOut),
 ) -> Vec<u8> {
+    envelope_with(true, header, body)
+}
+
+/// [`envelope`] without the XML declaration: one of several envelopes sent one after another
+/// in one HTTP response (GetStreamingEvents), where a declaration after the first document is
+/// not well-formed for a reader of the whole stream.
+pub(crate) fn envelope_without_declaration(
+    header: impl FnOnce(&mut XmlOut),
+    body: impl FnOnce(&mut XmlOut),
+) -> Vec<u8> {
+    envelope_with(false, header, body)
+}
+
+fn envelope_with(
+    declaration: bool,
+    header: impl FnOnce(&mut XmlOut),
+    body: impl FnOnce(&mut XmlOut),
+) -> Vec<u8> {
     let mut w = XmlOut::new();
-    w.declaration();
+    if declaration {
+        w.declaration();
+    }
     w.start("s:Envelope", &[("xmlns:s", ns::SOAP)]);
     w.start("s:Header", &[]);
     header(&mut w);

@@ -348,11 +348,18 @@ fn schema_errors_are_precise() {
             "ErrorInvalidOperation",
         ),
         (
-            "MIME content is not supported",
+            "MIME content that is not base64",
             String::new(),
-            create("<t:Message><t:MimeContent>AA==</t:MimeContent></t:Message>"),
-            |e| matches!(e, E::Unsupported { found, .. } if found == "t:MimeContent"),
-            "ErrorInvalidOperation",
+            create("<t:Message><t:MimeContent>not*base64</t:MimeContent></t:Message>"),
+            |e| matches!(e, E::InvalidBase64 { element: "t:MimeContent", .. }),
+            "ErrorMimeContentInvalidBase64String",
+        ),
+        (
+            "two t:MimeContent in one item",
+            String::new(),
+            create("<t:Message><t:MimeContent>AA==</t:MimeContent><t:MimeContent>AA==</t:MimeContent></t:Message>"),
+            |e| matches!(e, E::DuplicateElement { parent, name, .. } if parent == "t:Message" && name == "t:MimeContent"),
+            "ErrorSchemaValidation",
         ),
         (
             "two t:Attachments in one item",

@@ -59,6 +59,7 @@ fn bench(c: &mut Criterion) {
             auth_failures_per_minute: 50,
             tls_roots: vec![],
             event_retention_secs: exchange::DEFAULT_EVENT_RETENTION_SECS,
+            streaming: exchange::StreamingConfig::default(),
         })
         .unwrap();
         for (c, p) in [

@@ -15,7 +15,7 @@ use ews_proto::request::{
 };
 use ews_proto::response::{self as resp, FolderView, ItemView, ResponseError};
 use ews_proto::types::{BodyType, FolderKind, FolderRef, ItemKind, ItemRef, Mailbox};
-use mailbox::{FindSpec, FolderSel, MailboxError, MailboxKey, Paging};
+use mailbox::{FindSpec, FolderSel, MailboxError, MailboxKey, Paging, RecipientEdit};
 
 use crate::Exchange;
 use crate::auth::{AuthFailure, Caller};
@@ -481,7 +481,11 @@ async fn serve_parsed(
         smtp: user.primary_smtp_address.clone().unwrap_or_default(),
         display_name: user.name.clone(),
     };
-    xml(StatusCode::OK, h.run(req.operation).await)
+    match req.operation {
+        // the one answer that is a stream (crate::streaming)
+        Operation::GetStreamingEvents(g) => h.get_streaming_events(g).await,
+        op => xml(StatusCode::OK, h.run(op).await),
+    }
 }
 
 /// The application an (unverified) bearer names: the actor's `nameid` for an outer token, the
@@ -519,6 +523,25 @@ impl Handler<'_> {
     /// The calling application's id, without its realm: subscriptions belong to it.
     fn caller_app_id(&self) -> &str {
         self.caller.app.split('@').next().unwrap_or("")
+    }
+
+    /// `GetStreamingEvents`: authorized as the other subscription operations (`run`), then a
+    /// streamed answer ([`crate::streaming`]); a refusal is one envelope with `Closed`.
+    async fn get_streaming_events(&self, g: request::GetStreamingEvents) -> Response {
+        if let Err(e) = self.authorize(false) {
+            let m = ews_proto::streaming::StreamingMessage::Error {
+                error: e,
+                subscription_ids: Vec::new(),
+                status: ews_proto::streaming::ConnectionStatus::Closed,
+            };
+            return xml(
+                StatusCode::OK,
+                ews_proto::streaming::write_streaming_message(&m),
+            );
+        }
+        self.ex
+            .get_streaming_events(&self.key, self.caller_app_id(), g)
+            .await
     }
 
     pub(crate) fn sel(&self, f: &FolderRef) -> Result<FolderSel, ResponseError> {
@@ -761,7 +784,8 @@ impl Handler<'_> {
                 let mut items: Vec<mailbox::NewItem> = Vec::with_capacity(kinds.len());
                 for i in c.items {
                     match to_new_item(i) {
-                        Ok(item) => {
+                        Ok(mut item) => {
+                            item.is_draft = saved_as_draft(&item);
                             items.push(item);
                             refused.push(None);
                         }
@@ -812,12 +836,21 @@ impl Handler<'_> {
             }
             Operation::GetItem(g) => {
                 let ids = g.item_ids.iter().map(|i| i.id.clone()).collect();
+                let mime = g.shape.include_mime_content
+                    || g.shape
+                        .additional
+                        .iter()
+                        .any(|p| p.field_uri() == Some("item:MimeContent"));
                 match self.ex.inner.mbx.get_items(&self.key, ids).await {
                     Ok(rs) => {
-                        let out: Vec<_> = rs
-                            .into_iter()
-                            .map(|r| r.map(item_view).map_err(|e| err(&e)))
-                            .collect();
+                        let mut out = Vec::with_capacity(rs.len());
+                        for r in rs {
+                            out.push(match r {
+                                Ok(i) if mime => self.with_mime(i).await,
+                                Ok(i) => Ok(item_view(i)),
+                                Err(e) => Err(err(&e)),
+                            });
+                        }
                         resp::get_item_response(&g.shape, &out)
                     }
                     Err(e) => resp::error_response(&name, &err(&e)),
@@ -1042,7 +1075,7 @@ impl Handler<'_> {
                     .await
                     .map(|(subscription_id, watermark)| resp::SubscriptionCreated {
                         subscription_id,
-                        watermark: Some(watermark),
+                        watermark,
                     });
                 resp::subscribe_response(&r)
             }
@@ -1085,6 +1118,14 @@ impl Handler<'_> {
                     .collect();
                 resp::convert_id_response(&out)
             }
+            // answered by `get_streaming_events` before `run` (serve_parsed)
+            Operation::GetStreamingEvents(_) => resp::error_response(
+                &name,
+                &ResponseError::new(
+                    "ErrorInternalServerError",
+                    "GetStreamingEvents is answered as a stream, not here.",
+                ),
+            ),
             Operation::Unknown { local } => resp::error_response(
                 &local,
                 &ResponseError::new(
@@ -1734,7 +1775,7 @@ const READ_ONLY_FIELDS: &[&str] = &[
     "item:Size",
     "item:HasAttachments",
     "item:IsAssociated",
-    "item:MimeContent",
+    "item:IsDraft",
     "item:ConversationId",
     "item:EffectiveRights",
     "message:InternetMessageId",
@@ -1818,6 +1859,33 @@ fn body_in(b: &request::Body) -> mailbox::Body {
     }
 }
 
+/// One recipient line's change after the ones before it in the same `t:ItemChange`.
+fn edit_line(line: &mut Option<RecipientEdit>, next: RecipientEdit) {
+    *line = Some(match line.take() {
+        Some(before) => before.then(next),
+        None => next,
+    });
+}
+
+fn rcpts(list: &[Mailbox]) -> Vec<mailbox::Recipient> {
+    list.iter().filter_map(mb_in).collect()
+}
+
+/// A draft's MIME content set anew: what it carries replaces the item's subject, body,
+/// recipients, From, importance and attachments (changes after it in the same `t:ItemChange`
+/// apply on top, as EWS applies them in order).
+fn apply_mime(u: &mut mailbox::ItemUpdate, p: crate::mime::Parsed) {
+    u.subject = Some(p.subject);
+    u.body = Some(p.body);
+    u.append_body = None;
+    u.to = Some(RecipientEdit::Replace(p.to));
+    u.cc = Some(RecipientEdit::Replace(p.cc));
+    u.bcc = Some(RecipientEdit::Replace(p.bcc));
+    u.from = Some(p.from);
+    u.importance = Some(p.importance.unwrap_or(mailbox::Importance::Normal));
+    u.replace_attachments = Some(p.attachments);
+}
+
 /// The changes of one `t:ItemChange` as one store update, applied in order (a later change of
 /// the same property wins; an append after a set extends the set value). Properties this server
 /// does not keep, read-only ones and actions a property does not support are per-item errors
@@ -1860,6 +1928,11 @@ pub(crate) fn item_update_of(
                             | "item:Categories"
                             | "item:Importance"
                             | "message:IsRead"
+                            | "message:ToRecipients"
+                            | "message:CcRecipients"
+                            | "message:BccRecipients"
+                            | "message:From"
+                            | "item:MimeContent"
                     ),
                     P::Extended(_) => true,
                     _ => false,
@@ -1886,6 +1959,13 @@ pub(crate) fn item_update_of(
                     V::Categories(c) => u.categories = Some(c.clone()),
                     V::Importance(i) => u.importance = mailbox::Importance::parse(i.as_str()),
                     V::IsRead(r) => u.is_read = Some(*r),
+                    V::ToRecipients(r) => edit_line(&mut u.to, RecipientEdit::Replace(rcpts(r))),
+                    V::CcRecipients(r) => edit_line(&mut u.cc, RecipientEdit::Replace(rcpts(r))),
+                    V::BccRecipients(r) => {
+                        edit_line(&mut u.bcc, RecipientEdit::Replace(rcpts(r)));
+                    }
+                    V::From(m) => u.from = Some(mb_in(m)),
+                    V::MimeContent(bytes) => apply_mime(&mut u, crate::mime::read(bytes)?),
                     V::Extended(e) => set_ext(
                         &mut u,
                         e.uri.canonical_key(),
@@ -1897,6 +1977,21 @@ pub(crate) fn item_update_of(
                 }
             }
             C::Append { path, values } => {
+                let line = match path.field_uri() {
+                    Some("message:ToRecipients") => Some(&mut u.to),
+                    Some("message:CcRecipients") => Some(&mut u.cc),
+                    Some("message:BccRecipients") => Some(&mut u.bcc),
+                    _ => None,
+                };
+                if let Some(line) = line {
+                    let (V::ToRecipients(r) | V::CcRecipients(r) | V::BccRecipients(r)) =
+                        single_value(path, values)?
+                    else {
+                        return Err(unsupported("ErrorInvalidPropertyAppend", "Append", path));
+                    };
+                    edit_line(line, RecipientEdit::Append(rcpts(r)));
+                    continue;
+                }
                 if path.field_uri() != Some("item:Body") {
                     return Err(unsupported("ErrorInvalidPropertyAppend", "Append", path));
                 }
@@ -1918,9 +2013,15 @@ pub(crate) fn item_update_of(
                         u.append_body = None;
                     }
                     "item:Categories" => u.categories = Some(Vec::new()),
+                    "message:ToRecipients" => edit_line(&mut u.to, RecipientEdit::Replace(vec![])),
+                    "message:CcRecipients" => edit_line(&mut u.cc, RecipientEdit::Replace(vec![])),
+                    "message:BccRecipients" => {
+                        edit_line(&mut u.bcc, RecipientEdit::Replace(vec![]));
+                    }
+                    "message:From" => u.from = Some(None),
                     "item:Importance" => u.importance = Some(mailbox::Importance::Normal),
                     "item:Sensitivity" => u.sensitivity = Some(mailbox::Sensitivity::Normal),
-                    "item:ItemClass" | "message:IsRead" => {
+                    "item:ItemClass" | "message:IsRead" | "item:MimeContent" => {
                         return Err(unsupported("ErrorInvalidPropertyDelete", "Delete", path));
                     }
                     f if READ_ONLY_FIELDS.contains(&f) => {
@@ -2008,7 +2109,18 @@ pub(crate) fn to_new_item(mut i: ReqItem) -> Result<mailbox::NewItem, ResponseEr
         ReqItem::Message(m) => &mut m.item.attachments,
         ReqItem::CalendarItem(c) => &mut c.item.attachments,
     });
-    let f = i.fields().clone();
+    let mut f = i.fields().clone();
+    // the message the MIME content holds; properties given beside it win
+    let mime = f
+        .mime_content
+        .take()
+        .map(|bytes| crate::mime::read(&bytes))
+        .transpose()?
+        .unwrap_or_default();
+    if f.subject.is_none() {
+        f.subject = mime.subject;
+    }
+    let mut mime_attachments = mime.attachments;
     let mut n = mailbox::NewItem {
         subject: f.subject,
         body: f.body.map(|b| mailbox::Body {
@@ -2020,22 +2132,28 @@ pub(crate) fn to_new_item(mut i: ReqItem) -> Result<mailbox::NewItem, ResponseEr
             content: b.content,
         }),
         categories: f.categories,
-        date_time_sent: f.date_time_sent,
+        date_time_sent: f.date_time_sent.or(mime.date),
         date_time_created: f.date_time_created,
         extended: f
             .extended_properties
             .iter()
             .map(|e| (e.uri.canonical_key(), extended_value_to_store(&e.value)))
             .collect(),
-        attachments: attachments
-            .into_iter()
-            .map(attachment_in)
-            .collect::<Result<_, _>>()?,
+        attachments: {
+            for a in attachments {
+                mime_attachments.push(attachment_in(a)?);
+            }
+            mime_attachments
+        },
         ..Default::default()
     };
+    if n.body.is_none() {
+        n.body = mime.body;
+    }
     if let Some(imp) = f
         .importance
         .and_then(|x| mailbox::Importance::parse(x.as_str()))
+        .or(mime.importance)
     {
         n.importance = imp;
     }
@@ -2048,12 +2166,19 @@ pub(crate) fn to_new_item(mut i: ReqItem) -> Result<mailbox::NewItem, ResponseEr
     match i {
         ReqItem::Message(m) => {
             n.item_class = f.item_class.unwrap_or_else(|| "IPM.Note".into());
-            n.from = m.from.as_ref().and_then(mb_in);
+            n.from = m.from.as_ref().and_then(mb_in).or(mime.from);
             n.sender = m.sender.as_ref().and_then(mb_in);
-            n.to = m.to.iter().filter_map(mb_in).collect();
-            n.cc = m.cc.iter().filter_map(mb_in).collect();
-            n.bcc = m.bcc.iter().filter_map(mb_in).collect();
-            n.internet_message_id = m.internet_message_id;
+            let line = |given: &[Mailbox], from_mime: Vec<mailbox::Recipient>| {
+                if given.is_empty() {
+                    from_mime
+                } else {
+                    rcpts(given)
+                }
+            };
+            n.to = line(&m.to, mime.to);
+            n.cc = line(&m.cc, mime.cc);
+            n.bcc = line(&m.bcc, mime.bcc);
+            n.internet_message_id = m.internet_message_id.or(mime.message_id);
             n.is_read = m.is_read.unwrap_or(false);
         }
         ReqItem::CalendarItem(c) => {
@@ -2073,6 +2198,56 @@ pub(crate) fn to_new_item(mut i: ReqItem) -> Result<mailbox::NewItem, ResponseEr
         }
     }
     Ok(n)
+}
+
+impl Handler<'_> {
+    /// An item's view with its MIME content (`t:MimeContent`), its attachments' content read
+    /// for it.
+    async fn with_mime(&self, item: mailbox::Item) -> Result<ItemView, ResponseError> {
+        let attachments = if item.attachments.is_empty() {
+            Vec::new()
+        } else {
+            let ids = item.attachments.iter().map(|a| a.id.clone()).collect();
+            self.ex
+                .inner
+                .mbx
+                .get_attachments(&self.key, ids)
+                .await
+                .map_err(|e| err(&e))?
+                .into_iter()
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| err(&e))?
+        };
+        let domain = self.smtp.rsplit_once('@').map_or("", |(_, d)| d);
+        let bytes = crate::mime::write(&item, &attachments, domain);
+        let mut v = item_view(item);
+        v.mime_content = Some(base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            bytes,
+        ));
+        Ok(v)
+    }
+}
+
+/// MAPI `PR_MESSAGE_FLAGS` (0x0E07, an integer), as a client may set it on a new item.
+const MESSAGE_FLAGS_KEY: &str = "tag:0x0e07|type:integer";
+/// Its `MSGFLAG_UNSENT` bit.
+const MSGFLAG_UNSENT: i64 = 0x8;
+
+/// Whether a message saved by CreateItem (`SaveOnly`) is a draft: a message is, as in Exchange,
+/// unless the client set `PR_MESSAGE_FLAGS` without `MSGFLAG_UNSENT` (how importers store mail
+/// that was sent or received elsewhere).
+fn saved_as_draft(item: &mailbox::NewItem) -> bool {
+    if item.is_associated || item.calendar.is_some() || !is_message_class(&item.item_class) {
+        return false;
+    }
+    match item.extended.iter().find(|(k, _)| k == MESSAGE_FLAGS_KEY) {
+        Some((_, v)) => v
+            .trim()
+            .parse::<i64>()
+            .is_ok_and(|f| f & MSGFLAG_UNSENT != 0),
+        None => true,
+    }
 }
 
 fn item_view(i: mailbox::Item) -> ItemView {
@@ -2103,6 +2278,8 @@ fn item_view(i: mailbox::Item) -> ItemView {
     v.sender = i.sender.as_ref().map(mb_out);
     v.to = i.to.iter().map(mb_out).collect();
     v.cc = i.cc.iter().map(mb_out).collect();
+    v.bcc = i.bcc.iter().map(mb_out).collect();
+    v.is_draft = Some(i.is_draft);
     v.internet_message_id = i.internet_message_id.clone();
     v.is_read = Some(i.is_read);
     // the writer returns those AdditionalProperties ask for

@@ -276,6 +276,7 @@ impl Handler<'_> {
             report: self.report(item.subject.as_deref(), &routing),
             deliver_to: routing.deliver_to,
             save_in,
+            routed_version: None,
         };
         self.ex
             .inner
@@ -399,9 +400,9 @@ impl Handler<'_> {
         save_in: Option<FolderSel>,
         op: &str,
     ) -> Result<bool, ResponseError> {
-        // the recipients to route (a stored message's recipients never change, and no update
-        // changes them); the change key and where the item is are checked again by the send's
-        // own transaction
+        // the recipients to route: the stored message's, as the update changes them; the send's
+        // own transaction refuses it if the message changed since it was read here
+        // (`routed_version`), and checks the change key and where the item is again
         let draft = match self
             .ex
             .inner
@@ -419,8 +420,23 @@ impl Handler<'_> {
                 &format!("Only messages can be sent with {op}."),
             ));
         }
-        let from = self.sender_of(draft.from.as_ref(), draft.sender.as_ref())?;
-        let routing = self.route(&draft.to, &draft.cc, &draft.bcc).await?;
+        let edited = |line: &[Recipient], edit: Option<&mailbox::RecipientEdit>| match edit {
+            None => line.to_vec(),
+            Some(mailbox::RecipientEdit::Replace(r)) => r.clone(),
+            Some(mailbox::RecipientEdit::Append(more)) => {
+                line.iter().chain(more).cloned().collect()
+            }
+        };
+        let u = update.as_ref().map(|(u, _)| u);
+        let to = edited(&draft.to, u.and_then(|u| u.to.as_ref()));
+        let cc = edited(&draft.cc, u.and_then(|u| u.cc.as_ref()));
+        let bcc = edited(&draft.bcc, u.and_then(|u| u.bcc.as_ref()));
+        let from_line = match u.and_then(|u| u.from.as_ref()) {
+            Some(changed) => changed.as_ref(),
+            None => draft.from.as_ref(),
+        };
+        let from = self.sender_of(from_line, draft.sender.as_ref())?;
+        let routing = self.route(&to, &cc, &bcc).await?;
         // the report names the subject the message is sent with
         let subject = match update.as_ref().and_then(|(u, _)| u.subject.as_ref()) {
             Some(changed) => changed.as_deref(),
@@ -432,6 +448,7 @@ impl Handler<'_> {
             report: self.report(subject, &routing),
             deliver_to: routing.deliver_to,
             save_in,
+            routed_version: Some(draft.change_key.clone()),
         };
         let (overwrite, update) = match update {
             Some((u, overwrite)) => (overwrite, Some(u)),

@@ -10,11 +10,13 @@ pub mod error;
 pub mod ews;
 mod ews_filter;
 mod ews_send;
+mod mime;
 pub use store::limit;
 pub mod notify;
 pub mod org;
 mod retention;
 pub mod scope;
+pub mod streaming;
 #[cfg(test)]
 mod testutil;
 pub mod traffic;
@@ -35,6 +37,7 @@ pub use auth::{AuthFailure, Caller};
 pub use error::ExchangeError;
 use org::Org;
 pub use retention::{DEFAULT_EVENT_RETENTION_SECS, MIN_EVENT_RETENTION_SECS};
+pub use streaming::StreamingConfig;
 use traffic::{TrafficLog, TrafficRecord};
 use trust::TrustSnapshot;
 
@@ -70,6 +73,10 @@ pub struct Config {
     /// `ErrorInvalidWatermark` / `ErrorExpiredSubscription` and subscribes again). At least
     /// [`MIN_EVENT_RETENTION_SECS`] (a day, a pull subscription's longest timeout) is applied.
     pub event_retention_secs: i64,
+    /// EWS streaming notifications (GetStreamingEvents): how long a `ConnectionTimeout` minute
+    /// lasts, the keep-alive interval, and the bounds on open connections per mailbox and per
+    /// server. [`StreamingConfig::default`] is Exchange's timing.
+    pub streaming: StreamingConfig,
 }
 
 /// The user configuration that holds a mailbox's photo.
@@ -106,6 +113,8 @@ pub(crate) struct Inner {
     admin_credential_path: Option<PathBuf>,
     pub traffic: TrafficLog,
     pub limiter: limit::FailureLimiter,
+    /// The streaming connections open now (GetStreamingEvents).
+    pub(crate) streams: streaming::Registry,
     refresh_times: Mutex<HashMap<String, i64>>,
     /// The benchmark route's caller, resolved on its first request (see
     /// `Config::bench_noauth_user`).
@@ -221,6 +230,7 @@ impl Exchange {
                 admin_credential_path,
                 traffic,
                 limiter: limit::FailureLimiter::new(cfg_failures, limit::DEFAULT_WINDOW_SECS),
+                streams: streaming::Registry::default(),
                 refresh_times: Mutex::new(HashMap::new()),
                 bench_caller: std::sync::OnceLock::new(),
             }),

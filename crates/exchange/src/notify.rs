@@ -45,6 +45,38 @@ CREATE INDEX subscriptions_mailbox ON subscriptions (mailbox_key);
 "#,
 };
 
+/// Streaming subscriptions: the same table, `kind` also `streaming` (SQLite cannot change a CHECK
+/// constraint in place, so the table is rebuilt). For a streaming row, `watermark` is how far its
+/// connections delivered, `timeout_minutes` how long after its last connection closed it expires
+/// (30), and `last_contact` when that connection closed (or, while one is open, when it will).
+pub const STREAMING_MIGRATION: Migration = Migration {
+    version: 5,
+    sql: r#"
+CREATE TABLE subscriptions_v5 (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('push', 'pull', 'streaming')),
+    mailbox_key TEXT NOT NULL,
+    partner TEXT NOT NULL,
+    app_id TEXT NOT NULL,
+    folder_ids TEXT NOT NULL,
+    event_types TEXT NOT NULL,
+    url TEXT,
+    status_frequency INTEGER NOT NULL DEFAULT 30,
+    timeout_minutes INTEGER NOT NULL DEFAULT 30,
+    watermark INTEGER NOT NULL,
+    created INTEGER NOT NULL,
+    last_contact INTEGER NOT NULL,
+    failures INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT
+);
+INSERT INTO subscriptions_v5 (id, kind, mailbox_key, partner, app_id, folder_ids, event_types, url, status_frequency, timeout_minutes, watermark, created, last_contact, failures, last_error)
+    SELECT id, kind, mailbox_key, partner, app_id, folder_ids, event_types, url, status_frequency, timeout_minutes, watermark, created, last_contact, failures, last_error FROM subscriptions;
+DROP TABLE subscriptions;
+ALTER TABLE subscriptions_v5 RENAME TO subscriptions;
+CREATE INDEX subscriptions_mailbox ON subscriptions (mailbox_key);
+"#,
+};
+
 /// Most subscriptions per mailbox (Exchange's default throttling allows 20).
 const MAX_PER_MAILBOX: i64 = 20;
 /// Failed callbacks in a row after which a push subscription is dropped.
@@ -136,14 +168,15 @@ pub fn check_callback_url(url: &str) -> Result<reqwest::Url, ResponseError> {
 pub const MAX_CONCURRENT_PUSHES: usize = 16;
 
 impl Exchange {
-    /// `Subscribe`: push or pull on folders of the caller's mailbox.
+    /// `Subscribe`: push, pull or streaming on folders of the caller's mailbox. Answers the
+    /// subscription's id and watermark (none for a streaming subscription, as Exchange answers).
     pub(crate) async fn subscribe(
         &self,
         key: &MailboxKey,
         partner: &str,
         app_id: &str,
         sub: Subscription,
-    ) -> Result<(String, String), ResponseError> {
+    ) -> Result<(String, Option<String>), ResponseError> {
         let (kind, common, url, freq, timeout) = match sub {
             Subscription::Push {
                 common,
@@ -168,12 +201,15 @@ impl Exchange {
                 }
                 ("pull", common, None, 30, timeout)
             }
-            Subscription::Streaming { .. } => {
-                return Err(ResponseError::new(
-                    "ErrorInvalidRequest",
-                    "Streaming subscriptions are not supported; use a push or pull subscription.",
-                ));
-            }
+            // events from the moment of subscribing; expires 30 minutes after its last
+            // GetStreamingEvents connection closed (or after subscribing, if it never had one)
+            Subscription::Streaming { common } => (
+                "streaming",
+                common,
+                None,
+                30,
+                crate::streaming::STREAMING_EXPIRY_MINUTES,
+            ),
         };
         let mut folders = Vec::new();
         if !common.subscribe_to_all_folders {
@@ -230,6 +266,7 @@ impl Exchange {
             serde_json::to_string(&types).unwrap_or_default(),
         );
         let idc = id.clone();
+        let open = self.inner.streams.open_subscriptions(key.as_str());
         self.inner
             .org
             .db
@@ -239,6 +276,14 @@ impl Exchange {
                     "DELETE FROM subscriptions WHERE mailbox_key = ?1 AND kind = 'pull' AND last_contact + timeout_minutes * 60 < ?2",
                     params![k, now],
                 )?;
+                // nor do expired streaming ones (none with a connection open)
+                let expired: Vec<String> = c
+                    .prepare("SELECT id FROM subscriptions WHERE mailbox_key = ?1 AND kind = 'streaming' AND last_contact + timeout_minutes * 60 < ?2")?
+                    .query_map(params![k, now], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?;
+                for gone in expired.iter().filter(|i| !open.contains(*i)) {
+                    c.execute("DELETE FROM subscriptions WHERE id = ?1", [gone])?;
+                }
                 let n: i64 = c.query_row("SELECT COUNT(*) FROM subscriptions WHERE mailbox_key = ?1", [&k], |r| r.get(0))?;
                 if n >= MAX_PER_MAILBOX {
                     return Err(ExchangeError::Invalid(format!("the mailbox already has {n} subscriptions")));
@@ -252,7 +297,8 @@ impl Exchange {
             })
             .await
             .map_err(|e| ResponseError::new("ErrorExceededSubscriptionCount", &e.to_string()))?;
-        Ok((id, watermark.to_string()))
+        let watermark = (kind != "streaming").then(|| watermark.to_string());
+        Ok((id, watermark))
     }
 
     /// Ends a subscription of this mailbox that this application created (another partner acting
@@ -263,7 +309,7 @@ impl Exchange {
         app_id: &str,
         id: &str,
     ) -> Result<(), ResponseError> {
-        let (k, id, app) = (key.as_str().to_owned(), id.to_owned(), app_id.to_owned());
+        let (sub, k, app) = (id.to_owned(), key.as_str().to_owned(), app_id.to_owned());
         let n = self
             .inner
             .org
@@ -271,7 +317,7 @@ impl Exchange {
             .call(move |c| -> Result<usize, ExchangeError> {
                 Ok(c.execute(
                     "DELETE FROM subscriptions WHERE id = ?1 AND mailbox_key = ?2 AND app_id = ?3",
-                    [&id, &k, &app],
+                    [&sub, &k, &app],
                 )?)
             })
             .await
@@ -282,11 +328,13 @@ impl Exchange {
                 "The specified subscription was not found.",
             ));
         }
+        // a streaming connection serving it tells its client (ErrorSubscriptionUnsubscribed)
+        self.inner.streams.unsubscribed(id);
         Ok(())
     }
 
     /// Events after the subscription's watermark that match its folders and types.
-    async fn pending(
+    pub(crate) async fn pending(
         &self,
         key: &MailboxKey,
         folders: &HashSet<String>,
@@ -341,9 +389,14 @@ impl Exchange {
             .load_subscription(id)
             .await
             .map_err(|e| ResponseError::new("ErrorInternalServerError", &e.to_string()))?;
-        let Some(s) =
-            row.filter(|s| s.mailbox_key == key.as_str() && s.kind == "pull" && s.app_id == app_id)
-        else {
+        let row = row.filter(|s| s.mailbox_key == key.as_str() && s.app_id == app_id);
+        if row.as_ref().is_some_and(|s| s.kind == "streaming") {
+            return Err(ResponseError::new(
+                "ErrorInvalidPullSubscriptionId",
+                "The subscription is a streaming subscription: read it with GetStreamingEvents, not GetEvents.",
+            ));
+        }
+        let Some(s) = row.filter(|s| s.kind == "pull") else {
             return Err(ResponseError::new(
                 "ErrorSubscriptionNotFound",
                 "The specified subscription was not found.",
@@ -441,7 +494,7 @@ impl Exchange {
     }
 
     /// Deletes a subscription by id (one that can never deliver again).
-    async fn remove_subscription(&self, id: &str) -> Result<(), ExchangeError> {
+    pub(crate) async fn remove_subscription(&self, id: &str) -> Result<(), ExchangeError> {
         let id = id.to_owned();
         self.inner
             .org
@@ -453,7 +506,7 @@ impl Exchange {
             .await
     }
 
-    async fn load_subscription(&self, id: &str) -> Result<Option<Sub>, ExchangeError> {
+    pub(crate) async fn load_subscription(&self, id: &str) -> Result<Option<Sub>, ExchangeError> {
         let id = id.to_owned();
         self.inner
             .org
@@ -718,18 +771,19 @@ impl Exchange {
     }
 }
 
-struct Sub {
-    mailbox_key: String,
-    kind: String,
-    app_id: String,
-    folders: HashSet<String>,
-    types: HashSet<String>,
+pub(crate) struct Sub {
+    pub(crate) mailbox_key: String,
+    pub(crate) kind: String,
+    pub(crate) app_id: String,
+    pub(crate) folders: HashSet<String>,
+    pub(crate) types: HashSet<String>,
     url: Option<String>,
     status_frequency: i64,
-    watermark: i64,
-    last_contact: i64,
-    /// A pull subscription's Timeout: minutes without GetEvents after which it has expired.
-    timeout_minutes: i64,
+    pub(crate) watermark: i64,
+    pub(crate) last_contact: i64,
+    /// A pull subscription's Timeout: minutes without GetEvents after which it has expired; a
+    /// streaming one's: minutes after its last connection closed.
+    pub(crate) timeout_minutes: i64,
 }
 
 fn sub_from_row(r: &store::rusqlite::Row) -> store::rusqlite::Result<Sub> {
@@ -755,6 +809,51 @@ const MAX_SUBSCRIBER_REPLY_BYTES: usize = 64 << 10;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Migration 5 rebuilds the subscriptions table to admit streaming subscriptions, keeping
+    /// every row a database of version 4 had.
+    #[test]
+    fn the_streaming_migration_keeps_existing_subscriptions() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("exchange.sqlite");
+        let v4 = &crate::org::MIGRATIONS[..4];
+        let db = store::Db::open(&path, v4).unwrap();
+        db.call_blocking(|c| -> Result<(), ExchangeError> {
+            c.execute(
+                "INSERT INTO subscriptions (id, kind, mailbox_key, partner, app_id, folder_ids, event_types, url, watermark, created, last_contact, failures, last_error) VALUES ('p1', 'push', 'm', 'SfB', 'a', '[]', '[]', 'http://x/', 7, 1, 2, 3, 'e')",
+                [],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+        drop(db);
+        let db = store::Db::open(&path, crate::org::MIGRATIONS).unwrap();
+        db.call_blocking(|c| -> Result<(), ExchangeError> {
+            let row: (String, i64, i64, Option<String>) = c.query_row(
+                "SELECT kind, watermark, failures, last_error FROM subscriptions WHERE id = 'p1'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )?;
+            assert_eq!(row, ("push".into(), 7, 3, Some("e".into())));
+            c.execute(
+                "INSERT INTO subscriptions (id, kind, mailbox_key, partner, app_id, folder_ids, event_types, watermark, created, last_contact) VALUES ('s1', 'streaming', 'm', 'SfB', 'a', '[]', '[]', 0, 1, 1)",
+                [],
+            )?;
+            // still one index on the mailbox, and still no other kind
+            assert!(c.execute(
+                "INSERT INTO subscriptions (id, kind, mailbox_key, partner, app_id, folder_ids, event_types, watermark, created, last_contact) VALUES ('x1', 'other', 'm', 'SfB', 'a', '[]', '[]', 0, 1, 1)",
+                [],
+            ).is_err());
+            let indexes: i64 = c.query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'subscriptions_mailbox'",
+                [],
+                |r| r.get(0),
+            )?;
+            assert_eq!(indexes, 1);
+            Ok(())
+        })
+        .unwrap();
+    }
 
     /// Regression: a push subscription could name the cloud metadata service (169.254.169.254)
     /// or any link-local address, and Exchange POSTed its signed notifications there.

@@ -11,7 +11,13 @@ use std::borrow::Cow;
 use crate::AuthFailure;
 use crate::error::ExchangeError;
 
-pub const MIGRATIONS: &[Migration] = &[V1, crate::notify::MIGRATION, V3, V4];
+pub const MIGRATIONS: &[Migration] = &[
+    V1,
+    crate::notify::MIGRATION,
+    V3,
+    V4,
+    crate::notify::STREAMING_MIGRATION,
+];
 
 /// Management scopes and the scope a role assignment is limited to.
 const V4: Migration = Migration {

@@ -146,11 +146,16 @@ async fn send_and_save_copy_delivers_unread_with_bcc_hidden() {
         assert_eq!(items.len(), 1, "{who}: {got}");
         assert!(!got.contains("<t:BccRecipients>"), "{who}: {got}");
     }
-    // Alice's copy in Sent Items (its Bcc is kept, but EWS here never writes BccRecipients: the
-    // store's tests check it); nothing in Drafts, nothing in her Inbox
+    // Alice's copy in Sent Items, with its Bcc line and no draft; nothing in Drafts, nothing in
+    // her Inbox
     let (sent, got) = e.folder(&alice_token(), "sentitems").await;
     assert_eq!(sent.len(), 1);
     assert!(got.contains("<t:IsRead>true</t:IsRead>"), "{got}");
+    assert!(got.contains("<t:IsDraft>false</t:IsDraft>"), "{got}");
+    assert!(
+        got.contains("<t:BccRecipients><t:Mailbox><t:EmailAddress>dave@contoso.example"),
+        "{got}"
+    );
     assert!(e.folder(&alice_token(), "drafts").await.0.is_empty());
     assert!(e.folder(&alice_token(), "inbox").await.0.is_empty());
 }

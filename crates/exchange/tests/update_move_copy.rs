@@ -182,7 +182,10 @@ async fn update_item_refusals_are_per_item() {
             "ErrorInvalidPropertySet",
         ),
         (
-            set("message:ToRecipients", "<t:ToRecipients/>"),
+            set(
+                "message:Sender",
+                "<t:Sender><t:Mailbox><t:EmailAddress>x@contoso.example</t:EmailAddress></t:Mailbox></t:Sender>",
+            ),
             "ErrorInvalidPropertySet",
         ),
         (

@@ -340,6 +340,7 @@ pub async fn start_with(dir: &Path, opts: LabOptions) -> Result<Lab> {
         auth_failures_per_minute: exchange::limit::DEFAULT_MAX_FAILURES,
         tls_roots: roots.clone(),
         event_retention_secs: exchange::DEFAULT_EVENT_RETENTION_SECS,
+        streaming: exchange::StreamingConfig::default(),
     })
     .map_err(|e| LabError::Start {
         service: "Exchange",

@@ -549,6 +549,14 @@ async fn exchangelib_interop() {
             json!([["delete", true]]),
             "{v}"
         );
+        // Streaming notifications: subscribe_to_streaming() answered an id, GetStreamingEvents
+        // streamed the saved message's CreatedEvent for that subscription, and after
+        // Unsubscribe the subscription is refused (ErrorSubscriptionNotFound)
+        let st = &v["streaming"];
+        assert_eq!(st["subscribed"], true, "{v}");
+        assert_eq!(st["notification_for"], true, "{v}");
+        assert_eq!(st["events"], json!([["CreatedEvent", true]]), "{v}");
+        assert_eq!(st["after_unsubscribe"], "ErrorSubscriptionNotFound", "{v}");
         // File attachments: a Message saved with a FileAttachment (CreateItem answers its id),
         // read back with its content (GetItem, then GetAttachment as FileAttachment.content
         // streams it), one attached to the saved item (CreateAttachment: the item's new change
@@ -593,7 +601,34 @@ async fn exchangelib_interop() {
             json!([format!("Edited {tag}")]),
             "{v}"
         );
-        // ... and Bob, with a token of his own, finds all four unread in his Inbox, the edited
+        // a draft read back (IsDraft, MIME content), its recipients changed and saved, then
+        // sent: it went to Bob and to Alice on Cc, and is no draft in Sent Items
+        assert_eq!(snd["fetched_is_draft"], true, "{v}");
+        assert_eq!(snd["fetched_mime_subject"], format!("Fetched {tag}"), "{v}");
+        assert_eq!(
+            snd["fetched_lines"],
+            json!([["bob@contoso.example"], ["alice@contoso.example"]]),
+            "{v}"
+        );
+        assert_eq!(snd["fetched_in_sent"], json!([false]), "{v}");
+        // Alice's copy exported as MIME reads back in Python's email package
+        assert_eq!(
+            snd["exported"],
+            json!([
+                format!("Fetched {tag}"),
+                "alice@contoso.example",
+                ["bob@contoso.example"],
+                "From the server"
+            ]),
+            "{v}"
+        );
+        // an .eml imported with its attachment
+        assert_eq!(
+            snd["imported"],
+            json!(["j@fabrikam.example", "Numbers attached.", ["q3.csv"]]),
+            "{v}"
+        );
+        // ... and Bob, with a token of his own, finds all five unread in his Inbox, the edited
         // one with its changed subject
         let bob = mint_f1(&lab.info, Some("bob@contoso.example"))
             .await
@@ -603,7 +638,7 @@ async fn exchangelib_interop() {
             .await
             .unwrap();
         assert_eq!(inbox.code, "NoError", "{}", inbox.body);
-        for subject in ["Lunch", "Draft", "Quick", "Edited"] {
+        for subject in ["Lunch", "Draft", "Quick", "Edited", "Fetched"] {
             let item = inbox
                 .body
                 .split("<t:Message>")

@@ -67,6 +67,12 @@ pub enum MailboxError {
         "the response would exceed {limit} bytes of item content, so this item and the ones after it were not read; request fewer items at a time"
     )]
     ResponseBudgetExceeded { limit: usize },
+    /// A change only a draft accepts (its recipients, From, MIME content) asked of an item that
+    /// was sent or received.
+    #[error(
+        "the item is not a draft: the recipients, the sender and the MIME content of a message that was sent or received cannot change"
+    )]
+    NotADraft,
     /// A calendar item whose end precedes its start.
     #[error("the end date of the calendar item is earlier than its start date")]
     CalendarEndBeforeStart,
@@ -96,6 +102,7 @@ impl MailboxError {
             MailboxError::MailboxNotFound(_) => "ErrorNonExistentMailbox",
             MailboxError::FolderNotFound => "ErrorFolderNotFound",
             MailboxError::ItemNotFound => "ErrorItemNotFound",
+            MailboxError::NotADraft => "ErrorInvalidPropertyUpdateSentMessage",
             MailboxError::InvalidIdMalformed(_) => "ErrorInvalidIdMalformed",
             MailboxError::InvalidChangeKey => "ErrorInvalidChangeKey",
             MailboxError::ChangeKeyConflict => "ErrorIrresolvableConflict",

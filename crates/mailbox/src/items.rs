@@ -322,9 +322,9 @@ pub(crate) fn insert_item(
         "INSERT INTO items (mailbox_id, folder_id, is_associated, item_class, config_name, subject, \
          from_json, sender_json, to_json, cc_json, bcc_json, importance, sensitivity, \
          categories_json, is_read, internet_message_id, sent, created, received, last_modified, \
-         start_time, end_time, is_all_day, free_busy, location, size, change_number) \
+         start_time, end_time, is_all_day, free_busy, location, size, change_number, is_draft) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
-         ?19, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)",
+         ?19, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)",
     )?
     .execute(params![
         mb.id,
@@ -353,6 +353,7 @@ pub(crate) fn insert_item(
         cal.and_then(|c| c.location.as_deref()),
         i64::try_from(size).unwrap_or(i64::MAX),
         cn,
+        it.is_draft,
     ])?;
     let id = tx.last_insert_rowid();
     if let Some(b) = &it.body {
@@ -395,7 +396,7 @@ const ITEM_COLS: &str = "i.id, i.folder_id, i.is_associated, i.item_class, i.sub
     i.sender_json, i.to_json, i.cc_json, i.bcc_json, i.importance, i.sensitivity, \
     i.categories_json, i.is_read, i.internet_message_id, i.sent, i.created, i.received, \
     i.last_modified, i.start_time, i.end_time, i.is_all_day, i.free_busy, i.location, i.size, \
-    i.change_number, i.config_name, i.attachment_count, i.attachment_visible";
+    i.change_number, i.config_name, i.attachment_count, i.attachment_visible, i.is_draft";
 
 /// One `items` row as stored.
 struct Row {
@@ -428,6 +429,7 @@ struct Row {
     config_name: Option<String>,
     attachment_count: i64,
     attachment_visible: i64,
+    is_draft: bool,
 }
 
 fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
@@ -461,6 +463,7 @@ fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
         config_name: r.get(26)?,
         attachment_count: r.get(27)?,
         attachment_visible: r.get(28)?,
+        is_draft: r.get(29)?,
     })
 }
 
@@ -556,6 +559,7 @@ fn row_to_item(
         has_attachments: row.attachment_visible > 0,
         attachments,
         user_configuration,
+        is_draft: row.is_draft,
     })
 }
 
@@ -1192,8 +1196,8 @@ impl MailboxStore {
                     "the item class of a user configuration cannot change".into(),
                 ));
             }
-            apply_update(tx, local, &update)?;
             let now_us = to_micros(now)?;
+            apply_update(tx, local, &update, now_us)?;
             let cn = next_change_number(tx, mb.id)?;
             tx.execute(
                 "UPDATE items SET change_number = ?2, last_modified = ?3 WHERE id = ?1",
@@ -1338,11 +1342,12 @@ fn copy_local(
         "INSERT INTO items (mailbox_id, folder_id, is_associated, item_class, config_name, subject, \
          from_json, sender_json, to_json, cc_json, bcc_json, importance, sensitivity, \
          categories_json, is_read, internet_message_id, sent, created, received, last_modified, \
-         start_time, end_time, is_all_day, free_busy, location, size, change_number) \
+         start_time, end_time, is_all_day, free_busy, location, size, change_number, is_draft) \
          SELECT mailbox_id, ?2, is_associated, item_class, config_name, subject, from_json, \
          sender_json, to_json, cc_json, bcc_json, importance, sensitivity, categories_json, \
          is_read, internet_message_id, sent, created, received, ?3, start_time, end_time, \
-         is_all_day, free_busy, location, size - attachment_bytes, ?4 FROM items WHERE id = ?1",
+         is_all_day, free_busy, location, size - attachment_bytes, ?4, is_draft \
+         FROM items WHERE id = ?1",
     )?
     .execute(params![local, to, now_us, cn])?;
     let id = tx.last_insert_rowid();
@@ -1443,10 +1448,138 @@ pub(crate) fn validated_update(update: ItemUpdate) -> Result<ItemUpdate, Mailbox
     for (k, v) in &update.set_extended {
         validate_extended_entry(k, v)?;
     }
+    let lines = [&update.to, &update.cc, &update.bcc];
+    let added: usize = lines
+        .iter()
+        .flat_map(|l| l.iter())
+        .map(|e| e.recipients().len())
+        .sum();
+    if added > MAX_RECIPIENTS {
+        return Err(MailboxError::InvalidValue(format!(
+            "more than {MAX_RECIPIENTS} recipients"
+        )));
+    }
+    for r in lines
+        .iter()
+        .flat_map(|l| l.iter())
+        .flat_map(|e| e.recipients())
+        .chain(update.from.iter().flatten())
+    {
+        validate_recipient(r)?;
+    }
+    if let Some(list) = &update.replace_attachments {
+        crate::attachments::validate_attachments(list)?;
+    }
     Ok(update)
 }
 
-pub(crate) fn apply_update(tx: &Connection, id: i64, u: &ItemUpdate) -> Result<(), MailboxError> {
+/// Applies the draft-only changes of `u` (recipients, From, attachments) to item `id`, which must
+/// be a draft.
+fn apply_draft_update(
+    tx: &Connection,
+    id: i64,
+    u: &ItemUpdate,
+    now_us: i64,
+) -> Result<(), MailboxError> {
+    let (is_draft, to, cc, bcc): (bool, String, String, String) = tx
+        .prepare_cached("SELECT is_draft, to_json, cc_json, bcc_json FROM items WHERE id = ?1")?
+        .query_row(params![id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?;
+    if !is_draft {
+        return Err(MailboxError::NotADraft);
+    }
+    let edit = |edit: &Option<RecipientEdit>, stored: &str, what| -> Result<_, MailboxError> {
+        Ok(match edit {
+            None => None,
+            Some(RecipientEdit::Replace(r)) => Some(r.clone()),
+            Some(RecipientEdit::Append(more)) => {
+                let mut r: Vec<Recipient> = unjson(stored, what)?;
+                r.extend(more.iter().cloned());
+                Some(r)
+            }
+        })
+    };
+    let (to, cc, bcc) = (
+        edit(&u.to, &to, "to")?,
+        edit(&u.cc, &cc, "cc")?,
+        edit(&u.bcc, &bcc, "bcc")?,
+    );
+    let total = [&to, &cc, &bcc]
+        .iter()
+        .filter_map(|l| l.as_ref().map(Vec::len))
+        .sum::<usize>();
+    if total > MAX_RECIPIENTS {
+        return Err(MailboxError::InvalidValue(format!(
+            "more than {MAX_RECIPIENTS} recipients"
+        )));
+    }
+    for (list, column) in [(&to, "to_json"), (&cc, "cc_json"), (&bcc, "bcc_json")] {
+        if let Some(list) = list {
+            tx.execute(
+                &format!("UPDATE items SET {column} = ?2 WHERE id = ?1"),
+                params![id, json(list)?],
+            )?;
+        }
+    }
+    if let Some(from) = &u.from {
+        tx.execute(
+            "UPDATE items SET from_json = ?2 WHERE id = ?1",
+            params![id, from.as_ref().map(json).transpose()?],
+        )?;
+    }
+    if let Some(list) = &u.replace_attachments
+        && !same_attachments(tx, id, list)?
+    {
+        tx.execute("DELETE FROM attachments WHERE item_id = ?1", params![id])?;
+        for a in list {
+            crate::attachments::insert_attachment(tx, id, a, now_us)?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether item `id` has exactly these attachments, in this order (then a MIME content set
+/// anew that carries them keeps them, and their ids, as they are).
+fn same_attachments(
+    tx: &Connection,
+    id: i64,
+    list: &[NewAttachment],
+) -> Result<bool, MailboxError> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT name, content_type, content_id, is_inline, is_contact_photo, content \
+         FROM attachments WHERE item_id = ?1 ORDER BY id",
+    )?;
+    let mut rows = stmt.query(params![id])?;
+    let mut wanted = list.iter();
+    while let Some(r) = rows.next()? {
+        let Some(a) = wanted.next() else {
+            return Ok(false);
+        };
+        let same = r.get::<_, Option<String>>(0)? == a.name
+            && r.get::<_, Option<String>>(1)? == a.content_type
+            && r.get::<_, Option<String>>(2)? == a.content_id
+            && r.get::<_, bool>(3)? == a.is_inline
+            && r.get::<_, bool>(4)? == a.is_contact_photo
+            && r.get_ref(5)?
+                .as_blob()
+                .is_ok_and(|b| b == a.content.as_slice());
+        if !same {
+            return Ok(false);
+        }
+    }
+    Ok(wanted.next().is_none())
+}
+
+pub(crate) fn apply_update(
+    tx: &Connection,
+    id: i64,
+    u: &ItemUpdate,
+    now_us: i64,
+) -> Result<(), MailboxError> {
+    if u.changes_draft_only() {
+        apply_draft_update(tx, id, u, now_us)?;
+    }
     if let Some(s) = &u.subject {
         tx.execute(
             "UPDATE items SET subject = ?2 WHERE id = ?1",

@@ -73,8 +73,8 @@ pub use model::{
     Attachment, AttachmentInfo, AttachmentRoot, AttachmentsCreated, Body, BodyType, Calendar,
     Created, DeleteMode, DictEntry, DictValue, Event, EventKind, FindSpec, Folder, FolderSel,
     FreeBusy, Importance, Item, ItemGuard, ItemUpdate, MailboxCounters, MailboxKey, NewAttachment,
-    NewItem, Page, Paging, Pruned, Recipient, Sensitivity, SortField, SortOrder, StoredUserConfig,
-    UserConfig, normalize_time,
+    NewItem, Page, Paging, Pruned, Recipient, RecipientEdit, Sensitivity, SortField, SortOrder,
+    StoredUserConfig, UserConfig, normalize_time,
 };
 pub use send::{Send, Sent};
 pub use store::{Clock, MailboxStore};

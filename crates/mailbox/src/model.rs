@@ -284,6 +284,9 @@ pub struct NewItem {
     pub is_associated: bool,
     /// File attachments stored with the item, in the same transaction, in this order.
     pub attachments: Vec<NewAttachment>,
+    /// A message saved and not yet sent (EWS `t:IsDraft`): only a draft's recipients, sender and
+    /// MIME content can change later.
+    pub is_draft: bool,
 }
 
 impl Default for NewItem {
@@ -308,6 +311,7 @@ impl Default for NewItem {
             extended: Vec::new(),
             is_associated: false,
             attachments: Vec::new(),
+            is_draft: false,
         }
     }
 }
@@ -436,6 +440,8 @@ pub struct Item {
     /// For user-configuration items (`IPM.Configuration.*` FAI), the streams (MAPI 0x7C07–0x7C09);
     /// loaded under the same rule as `body`.
     pub user_configuration: Option<UserConfig>,
+    /// Saved and not yet sent (EWS `t:IsDraft`).
+    pub is_draft: bool,
 }
 
 /// Changes to an item; `None` leaves a field alone.
@@ -458,6 +464,58 @@ pub struct ItemUpdate {
     pub set_extended: Vec<(String, String)>,
     /// Remove these extended properties (absent keys are ignored).
     pub remove_extended: Vec<String>,
+    /// Draft only (else [`crate::MailboxError::NotADraft`]): the To, Cc and Bcc lines.
+    pub to: Option<RecipientEdit>,
+    pub cc: Option<RecipientEdit>,
+    pub bcc: Option<RecipientEdit>,
+    /// Draft only: the From line (`Some(None)` removes it).
+    pub from: Option<Option<Recipient>>,
+    /// Draft only: the file attachments, all replaced by these (a draft's MIME content set anew).
+    pub replace_attachments: Option<Vec<NewAttachment>>,
+}
+
+impl ItemUpdate {
+    /// Whether it changes what only a draft may change.
+    pub fn changes_draft_only(&self) -> bool {
+        self.to.is_some()
+            || self.cc.is_some()
+            || self.bcc.is_some()
+            || self.from.is_some()
+            || self.replace_attachments.is_some()
+    }
+}
+
+/// A change of one recipient line (To, Cc or Bcc) of a draft.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RecipientEdit {
+    /// The line becomes exactly these (empty: none).
+    Replace(Vec<Recipient>),
+    /// These are added after the recipients the line has.
+    Append(Vec<Recipient>),
+}
+
+impl RecipientEdit {
+    /// This edit followed by `next` (as EWS applies an item's changes in order).
+    pub fn then(self, next: RecipientEdit) -> RecipientEdit {
+        match (self, next) {
+            (_, RecipientEdit::Replace(r)) => RecipientEdit::Replace(r),
+            (RecipientEdit::Replace(mut a), RecipientEdit::Append(b)) => {
+                a.extend(b);
+                RecipientEdit::Replace(a)
+            }
+            (RecipientEdit::Append(mut a), RecipientEdit::Append(b)) => {
+                a.extend(b);
+                RecipientEdit::Append(a)
+            }
+        }
+    }
+
+    /// The recipients it adds or sets.
+    pub fn recipients(&self) -> &[Recipient] {
+        match self {
+            RecipientEdit::Replace(r) | RecipientEdit::Append(r) => r,
+        }
+    }
 }
 
 /// `DeleteItem/@DeleteType`.

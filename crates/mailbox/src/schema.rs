@@ -254,6 +254,16 @@ CREATE TRIGGER attachments_bu BEFORE UPDATE ON attachments BEGIN
 END;
 "#,
     },
+    // Drafts (EWS `t:IsDraft`, MAPI MSGFLAG_UNSENT): a message saved and not yet sent. Only a
+    // draft's recipients, sender and MIME content may change (UpdateItem); sending clears it.
+    // Items stored before are not drafts: every item this server wrote before was either
+    // delivered, sent, or saved by a client that could not change its recipients anyway.
+    Migration {
+        version: 5,
+        sql: r#"
+ALTER TABLE items ADD COLUMN is_draft INTEGER NOT NULL DEFAULT 0 CHECK (is_draft IN (0, 1));
+"#,
+    },
 ];
 
 /// The default folder tree: (distinguished name, parent's distinguished name, display name, class).
@@ -374,6 +384,41 @@ mod tests {
     #[test]
     fn migrations_apply() {
         store::Db::open_in_memory(MIGRATIONS).unwrap();
+    }
+
+    /// Migration 5 on a store that has items: they are not drafts (the flag is 0 or 1 only).
+    #[test]
+    fn drafts_migrate_onto_existing_items() {
+        use crate::error::MailboxError;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.sqlite");
+        {
+            let db = store::Db::open(&path, &MIGRATIONS[..4]).unwrap();
+            db.call_blocking(|c| {
+                c.execute_batch(
+                    "INSERT INTO mailboxes (key, created) VALUES ('k', 0);
+                     INSERT INTO folders (mailbox_id, parent_id, distinguished, display_name,
+                         change_number, last_modified) VALUES (1, NULL, 'root', 'root', 1, 0);
+                     INSERT INTO items (mailbox_id, folder_id, is_associated, item_class, to_json,
+                         cc_json, bcc_json, importance, sensitivity, categories_json, is_read,
+                         created, received, last_modified, size, change_number)
+                     VALUES (1, 1, 0, 'IPM.Note', '[]', '[]', '[]', 'Normal', 'Normal', '[]', 0,
+                         0, 0, 0, 10, 2);",
+                )
+                .map_err(MailboxError::from)
+            })
+            .unwrap();
+        }
+        let db = store::Db::open(&path, MIGRATIONS).unwrap();
+        let (flag, refused) = db
+            .call_blocking(|c| {
+                let flag: i64 = c.query_row("SELECT is_draft FROM items", [], |r| r.get(0))?;
+                let refused = c.execute("UPDATE items SET is_draft = 2", []).is_err();
+                Ok::<_, MailboxError>((flag, refused))
+            })
+            .unwrap();
+        assert_eq!(flag, 0);
+        assert!(refused, "the flag is 0 or 1");
     }
 
     /// Migration 4 on a store that has items: they have no attachments, and from then on the

@@ -9,7 +9,7 @@
 use rusqlite::{Connection, params};
 
 use crate::error::MailboxError;
-use crate::ids::{IdKind, check_change_key};
+use crate::ids::{IdKind, check_change_key, encode_change_key};
 use crate::items::{
     Prepared, apply_update, check_guard, delete_local, insert_item, item_header, item_local,
     load_item, move_local, prepare, refresh_size, validated_update,
@@ -38,6 +38,11 @@ pub struct Send {
     /// An item for the sender's Inbox written with the rest (the non-delivery report naming the
     /// recipients that could not be delivered to).
     pub report: Option<NewItem>,
+    /// For a stored message: the change key of the version whose recipients `deliver_to` was
+    /// decided from. If the message changed since, the send is refused
+    /// ([`MailboxError::ChangeKeyConflict`]), so that nobody is delivered a message whose
+    /// recipient lines no longer name them.
+    pub routed_version: Option<String>,
 }
 
 /// What a send wrote.
@@ -118,6 +123,7 @@ impl MailboxStore {
         }
         item.date_time_created = None;
         item.is_read = true;
+        item.is_draft = false;
         let mut saved = prepare(item)?;
         let mut delivered = saved.clone();
         delivered.item.bcc.clear();
@@ -222,6 +228,13 @@ impl MailboxStore {
                     "an associated item cannot be sent".into(),
                 ));
             }
+            if send
+                .routed_version
+                .as_ref()
+                .is_some_and(|v| *v != encode_change_key(IdKind::Item, header.change_number))
+            {
+                return Err(MailboxError::ChangeKeyConflict);
+            }
             let save_in = send
                 .save_in
                 .as_ref()
@@ -229,7 +242,7 @@ impl MailboxStore {
                 .transpose()?;
             let targets = inboxes(tx, &send.deliver_to)?;
             if let Some(update) = &update {
-                apply_update(tx, local, update)?;
+                apply_update(tx, local, update, now_us)?;
                 refresh_size(tx, &mb, local)?;
             }
             // the item becomes the sent message
@@ -237,7 +250,7 @@ impl MailboxStore {
             tx.prepare_cached(
                 "UPDATE items SET from_json = ?2, sender_json = ?2, \
                  internet_message_id = coalesce(internet_message_id, ?3), sent = ?4, is_read = 1, \
-                 change_number = ?5, last_modified = ?4 WHERE id = ?1",
+                 is_draft = 0, change_number = ?5, last_modified = ?4 WHERE id = ?1",
             )?
             .execute(params![local, from, send.message_id, now_us, cn])?;
             touch_folder(tx, header.folder, cn, now_us)?;

@@ -37,6 +37,9 @@ pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
 pub struct MailboxStore {
     pub(crate) db: Db,
     pub(crate) clock: Clock,
+    /// Counts the writes committed through [`MailboxStore::write`]: bumped after each one's
+    /// `COMMIT`, so a reader woken by it sees the write ([`MailboxStore::commits`]).
+    commits: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl std::fmt::Debug for MailboxStore {
@@ -84,6 +87,7 @@ impl MailboxStore {
         Ok(MailboxStore {
             db,
             clock: system_clock(),
+            commits: Arc::new(tokio::sync::watch::channel(0).0),
         })
     }
 
@@ -98,6 +102,13 @@ impl MailboxStore {
         self.db.path()
     }
 
+    /// A receiver that changes after every committed write of this store (any mailbox): what
+    /// EWS streaming notifications wait on instead of polling the event log. The value is a
+    /// count of writes; a woken reader reads the log, where the write is visible.
+    pub fn commits(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.commits.subscribe()
+    }
+
     /// Runs `f` as one write of a group commit ([`Db::write_batched`]): inside its own savepoint
     /// of a `BEGIN IMMEDIATE` transaction shared with the writes queued at the same time, with the
     /// clock read under the database lock (so times follow commit order). Answers only after the
@@ -109,12 +120,17 @@ impl MailboxStore {
         T: Send + 'static,
     {
         let clock = self.clock.clone();
-        self.db
+        let out = self
+            .db
             .write_batched(move |conn| {
                 let now = crate::model::normalize_time(clock())?;
                 f(conn, now)
             })
-            .await
+            .await;
+        if out.is_ok() {
+            self.commits.send_modify(|n| *n = n.wrapping_add(1));
+        }
+        out
     }
 
     /// Runs `f` in one read transaction (a consistent snapshot) on the blocking pool, on the
@@ -1200,5 +1216,32 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(v, "äbc");
+    }
+
+    /// The commit signal changes after each committed write, and not for a failed one or a
+    /// read.
+    #[tokio::test]
+    async fn commits_signal_after_each_committed_write() {
+        let s = MailboxStore::open_in_memory().unwrap();
+        let key = MailboxKey::new("m1").unwrap();
+        let mut commits = s.commits();
+        commits.borrow_and_update();
+        s.ensure_mailbox(&key).await.unwrap();
+        assert!(commits.has_changed().unwrap());
+        commits.borrow_and_update();
+        let inbox = || FolderSel::Distinguished("inbox".into());
+        s.create_folder(&key, inbox(), "Sub".into(), None)
+            .await
+            .unwrap();
+        assert!(commits.has_changed().unwrap());
+        commits.borrow_and_update();
+        // the same name again fails: nothing committed
+        assert!(
+            s.create_folder(&key, inbox(), "Sub".into(), None)
+                .await
+                .is_err()
+        );
+        s.get_folder(&key, inbox()).await.unwrap();
+        assert!(!commits.has_changed().unwrap());
     }
 }

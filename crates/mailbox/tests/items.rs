@@ -42,6 +42,7 @@ async fn create_get_round_trip() {
         ],
         is_associated: false,
         attachments: Vec::new(),
+        is_draft: true,
     };
     let created = s
         .create_items(&m, d("conversationhistory"), vec![item.clone()])
@@ -62,6 +63,7 @@ async fn create_get_round_trip() {
     assert_eq!(c.sensitivity, Sensitivity::Private);
     assert_eq!(c.categories, item.categories);
     assert!(c.is_read);
+    assert!(c.is_draft, "kept as given");
     assert_eq!(c.date_time_sent, Some(normalize_time(sent).unwrap()));
     assert_eq!(c.date_time_received, c.date_time_created);
     assert!(c.date_time_received > T0);

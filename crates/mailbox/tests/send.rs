@@ -33,6 +33,7 @@ fn send(to: &[&str], save_in: Option<FolderSel>) -> Send {
         deliver_to: to.iter().map(|k| key(k)).collect(),
         save_in,
         report: None,
+        routed_version: None,
     }
 }
 

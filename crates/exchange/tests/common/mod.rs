@@ -114,7 +114,8 @@ pub async fn metadata_server(app_id: &'static str, key: &SigningKey) -> String {
 // ---- the server ----
 
 /// The server's configuration: in memory, answering to [`HOST`] for `contoso.example`, metadata
-/// refreshed hourly, the default retention, no benchmark route, 1000 failures a minute.
+/// refreshed hourly, the default retention, no benchmark route, 1000 failures a minute, Exchange's
+/// streaming timing.
 pub fn config(public_url: &str, clock: SharedClock) -> Config {
     Config {
         data_dir: None,
@@ -127,6 +128,7 @@ pub fn config(public_url: &str, clock: SharedClock) -> Config {
         auth_failures_per_minute: 1000,
         tls_roots: vec![],
         event_retention_secs: DEFAULT_EVENT_RETENTION_SECS,
+        streaming: exchange::StreamingConfig::default(),
     }
 }
 
@@ -151,6 +153,8 @@ pub struct Options {
     /// The trusted auth server and the partner; `None`: neither, and [`Env::call`] goes through
     /// the benchmark route as alice.
     pub partner: Option<Partner>,
+    /// Streaming connections' timing and bounds (tests shorten the minute and the keep-alive).
+    pub streaming: exchange::StreamingConfig,
 }
 
 impl Default for Options {
@@ -165,6 +169,7 @@ impl Default for Options {
                 key,
                 roles: &["UserApplication", "ArchiveApplication"],
             }),
+            streaming: exchange::StreamingConfig::default(),
         }
     }
 }
@@ -202,6 +207,7 @@ pub async fn start(o: Options) -> Env {
     let ex = Exchange::open(Config {
         auth_failures_per_minute: o.auth_failures_per_minute,
         bench_noauth_user: o.partner.is_none().then(|| ALICE.into()),
+        streaming: o.streaming.clone(),
         ..config(&url, clock)
     })
     .unwrap();
