@@ -353,9 +353,17 @@ impl Exchange {
                         .as_ref()
                         .is_some_and(|f| folders.contains(f))
             })
-            .filter(|e| types.is_empty() || types.contains(event_type_of(e.kind).as_str()))
-            .map(|e| ObjectEvent {
-                kind: object_kind(e.kind),
+            // delivered mail is a CreatedEvent and a NewMailEvent, as Exchange reports it
+            .flat_map(|e| {
+                let new_mail = e.new_mail.then(|| (EventType::NewMailEvent, e.clone()));
+                std::iter::once((event_type_of(e.kind), e)).chain(new_mail)
+            })
+            .filter(|(t, _)| types.is_empty() || types.contains(t.as_str()))
+            .map(|(t, e)| ObjectEvent {
+                kind: match t {
+                    EventType::NewMailEvent => ObjectEventKind::NewMail,
+                    _ => object_kind(e.kind),
+                },
                 watermark: e.seq.to_string(),
                 time_stamp: e.at,
                 target: EventTarget::Item(ItemRef {

@@ -542,3 +542,78 @@ async fn update_and_send_only_sends_messages() {
         [(id.clone(), ck.clone())]
     );
 }
+
+/// Delivered mail is a NewMailEvent (and a CreatedEvent) to the recipient's subscriptions, as
+/// in Exchange; the sender's copy in Sent Items and a saved draft are not, and neither is a
+/// non-delivery report's absence: the report in the sender's Inbox is new mail too.
+#[tokio::test]
+async fn delivered_mail_is_a_new_mail_event() {
+    let e = env().await;
+    let subscribe = |types: &str| {
+        format!(
+            r#"<m:Subscribe><m:PullSubscriptionRequest SubscribeToAllFolders="true"><t:EventTypes>{types}</t:EventTypes><t:Timeout>10</t:Timeout></m:PullSubscriptionRequest></m:Subscribe>"#
+        )
+    };
+    let text = |body: &str, tag: &str| {
+        body.split(&format!("<{tag}>"))
+            .nth(1)
+            .and_then(|s| s.split('<').next())
+            .unwrap_or_else(|| panic!("no {tag} in {body}"))
+            .to_owned()
+    };
+    let both = "<t:EventType>NewMailEvent</t:EventType><t:EventType>CreatedEvent</t:EventType>";
+    let bob_sub = e.call_with(&bob_token(), &subscribe(both)).await;
+    let alice_sub = e
+        .call(&subscribe("<t:EventType>NewMailEvent</t:EventType>"))
+        .await;
+    // Alice saves a draft, then sends to Bob and to an address outside the organization
+    e.draft("Just saved").await;
+    let body = e
+        .call(&create(
+            "SendAndSaveCopy",
+            SENT,
+            &message(
+                "News",
+                "",
+                &["bob@contoso.example", "someone@fabrikam.example"],
+                &[],
+                &[],
+            ),
+        ))
+        .await;
+    assert_eq!(codes(&body), ["NoError"], "{body}");
+    let events = |token: String, sub: String| {
+        let e = &e;
+        async move {
+            let got = e
+                .call_with(
+                    &token,
+                    &format!(
+                        "<m:GetEvents><m:SubscriptionId>{}</m:SubscriptionId><m:Watermark>{}</m:Watermark></m:GetEvents>",
+                        text(&sub, "m:SubscriptionId"),
+                        text(&sub, "m:Watermark")
+                    ),
+                )
+                .await;
+            let kinds: Vec<String> = got
+                .split("<t:")
+                .filter_map(|s| s.split('>').next())
+                .filter(|n| n.ends_with("Event"))
+                .map(str::to_owned)
+                .collect();
+            (kinds, got)
+        }
+    };
+    let (bob, got) = events(bob_token(), bob_sub).await;
+    assert_eq!(bob, ["CreatedEvent", "NewMailEvent"], "{got}");
+    let item_ids: Vec<_> = ids(&got).into_iter().map(|(i, _)| i).collect();
+    assert_eq!(
+        item_ids[0], item_ids[1],
+        "both about the delivered item: {got}"
+    );
+    // Alice: her draft and her Sent Items copy are no new mail; the non-delivery report is
+    let (alice, got) = events(alice_token(), alice_sub).await;
+    assert_eq!(alice, ["NewMailEvent"], "{got}");
+    let (inbox, _) = e.folder(&alice_token(), "inbox").await;
+    assert_eq!(ids(&got)[0].0, inbox[0].0, "the report in her Inbox: {got}");
+}

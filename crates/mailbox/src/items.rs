@@ -12,9 +12,9 @@ use crate::ids::{IdKind, check_change_key, encode_change_key, local_id};
 use crate::limits::*;
 use crate::model::*;
 use crate::store::{
-    EVENT_READ_FLAG_ONLY, MailboxStore, Mb, append_event, folder_distinguished, item_flags,
-    lineage, mailbox_row, make_page, next_change_number, resolve_folder, to_i64, to_u64,
-    touch_folder, window,
+    EVENT_NEW_MAIL, EVENT_READ_FLAG_ONLY, MailboxStore, Mb, append_event, folder_distinguished,
+    item_flags, lineage, mailbox_row, make_page, next_change_number, resolve_folder, to_i64,
+    to_u64, touch_folder, window,
 };
 use crate::userconfig::{ConfigStreams, load_streams, validate_config_name};
 
@@ -178,6 +178,8 @@ pub(crate) struct Prepared {
     pub config_name: Option<String>,
     pub created: Option<i64>,
     pub sent: Option<i64>,
+    /// Delivered mail (its `Created` event is a new-mail event too).
+    pub delivered: bool,
 }
 
 impl Prepared {
@@ -251,6 +253,7 @@ pub(crate) fn prepare(mut item: NewItem) -> Result<Prepared, MailboxError> {
         config_name,
         created,
         sent,
+        delivered: false,
     })
 }
 
@@ -386,7 +389,7 @@ pub(crate) fn insert_item(
         id,
         folder,
         None,
-        item_flags(it.is_associated),
+        item_flags(it.is_associated) | if p.delivered { EVENT_NEW_MAIL } else { 0 },
         now_us,
     )?;
     Ok(id)

@@ -661,6 +661,9 @@ pub struct Event {
     /// For `Moved`: where it was before.
     pub old_folder_id: Option<String>,
     pub at: OffsetDateTime,
+    /// A `Created` event of a message delivered to this mailbox (EWS `NewMailEvent`): a
+    /// recipient's copy of a sent message, or a non-delivery report.
+    pub new_mail: bool,
 }
 
 /// Per-mailbox counters.

@@ -17,7 +17,7 @@ use crate::items::{
 use crate::limits::MAX_RECIPIENTS_PER_MESSAGE;
 use crate::model::*;
 use crate::store::{
-    MailboxStore, Mb, append_event, distinguished_folder, item_flags, mailbox_row,
+    EVENT_NEW_MAIL, MailboxStore, Mb, append_event, distinguished_folder, item_flags, mailbox_row,
     next_change_number, resolve_folder, touch_folder,
 };
 
@@ -84,6 +84,16 @@ fn inboxes(tx: &Connection, keys: &[MailboxKey]) -> Result<Vec<(Mb, i64)>, Mailb
         .collect()
 }
 
+/// The non-delivery report to write, as delivered mail.
+fn delivered_report(report: Option<NewItem>) -> Result<Option<Prepared>, MailboxError> {
+    let Some(r) = report else {
+        return Ok(None);
+    };
+    let mut p = prepare(r)?;
+    p.delivered = true;
+    Ok(Some(p))
+}
+
 fn write_report(
     tx: &Connection,
     mb: &Mb,
@@ -128,7 +138,8 @@ impl MailboxStore {
         let mut delivered = saved.clone();
         delivered.item.bcc.clear();
         delivered.item.is_read = false;
-        let report = send.report.map(prepare).transpose()?;
+        delivered.delivered = true;
+        let report = delivered_report(send.report)?;
         let key = sender.as_str().to_owned();
         self.write(move |tx, now| {
             let now_us = to_micros(now)?;
@@ -170,9 +181,9 @@ impl MailboxStore {
     /// Inbox without the Bcc line, and then the item moves to [`Send::save_in`] or, without it,
     /// is deleted. `guard` says which items this call may send. One transaction.
     ///
-    /// The caller chose `deliver_to` from the item's recipients as it read them before; a
-    /// message's recipients never change once stored (no update changes them), so they are the
-    /// ones sent to here.
+    /// The caller chose `deliver_to` from the item's recipients as it read them before (as
+    /// `update` changes them); [`Send::routed_version`] makes sure they are still the ones sent
+    /// to here.
     pub async fn send_item(
         &self,
         sender: &MailboxKey,
@@ -206,7 +217,7 @@ impl MailboxStore {
     ) -> Result<(Sent, bool), MailboxError> {
         check_send(&send)?;
         let update = update.map(validated_update).transpose()?;
-        let report = send.report.map(prepare).transpose()?;
+        let report = delivered_report(send.report)?;
         let from = serde_json::to_string(&send.from)
             .map_err(|e| MailboxError::InvalidValue(e.to_string()))?;
         let key = sender.as_str().to_owned();
@@ -337,7 +348,7 @@ fn deliver_copy(
         id,
         inbox,
         None,
-        item_flags(false),
+        item_flags(false) | EVENT_NEW_MAIL,
         now_us,
     )?;
     Ok(id)

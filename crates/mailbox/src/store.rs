@@ -513,7 +513,7 @@ impl MailboxStore {
         self.read(move |tx| {
             let mb = mailbox_row(tx, &key)?;
             let mut stmt = tx.prepare_cached(
-                "SELECT seq, kind, item_id, folder_id, old_folder_id, at FROM events \
+                "SELECT seq, kind, item_id, folder_id, old_folder_id, at, flags FROM events \
                  WHERE mailbox_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
             )?;
             let rows = stmt.query_map(params![mb.id, after, limit], |r| {
@@ -524,12 +524,13 @@ impl MailboxStore {
                     r.get::<_, i64>(3)?,
                     r.get::<_, Option<i64>>(4)?,
                     r.get::<_, i64>(5)?,
+                    r.get::<_, i64>(6)?,
                 ))
             })?;
             let mut out = Vec::new();
             let mut first = None;
             for row in rows {
-                let (seq, kind, item, folder, old, at) = row?;
+                let (seq, kind, item, folder, old, at, flags) = row?;
                 first.get_or_insert(seq);
                 out.push(Event {
                     seq: to_u64(seq)?,
@@ -538,6 +539,7 @@ impl MailboxStore {
                     folder_id: mb.folder_id(folder),
                     old_folder_id: old.map(|o| mb.folder_id(o)),
                     at: from_micros(at)?,
+                    new_mail: flags & EVENT_NEW_MAIL != 0,
                 });
             }
             // The log is gapless and pruned only from its start: when an event came back, it is
@@ -685,6 +687,9 @@ pub(crate) fn next_change_number(tx: &Connection, mailbox_id: i64) -> Result<i64
 pub(crate) const EVENT_ASSOCIATED: i64 = 1;
 /// `events.flags`: a `Modified` event that changed the read flag and nothing else.
 pub(crate) const EVENT_READ_FLAG_ONLY: i64 = 2;
+/// `events.flags`: a `Created` event of a message delivered to this mailbox (a recipient's copy,
+/// a non-delivery report): EWS reports it as a `NewMailEvent` too.
+pub(crate) const EVENT_NEW_MAIL: i64 = 4;
 
 /// The `events.flags` of an event about an item that is (`true`) or is not folder-associated.
 pub(crate) fn item_flags(is_associated: bool) -> i64 {

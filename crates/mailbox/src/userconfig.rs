@@ -199,6 +199,7 @@ impl MailboxStore {
             config_name: Some(config.name),
             created: None,
             sent: None,
+            delivered: false,
         };
         let key = mailbox.as_str().to_owned();
         self.write(move |tx, now| {

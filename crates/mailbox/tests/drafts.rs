@@ -313,6 +313,10 @@ async fn sending_clears_the_flag_and_copies_keep_it() {
         .remove(0)
         .unwrap();
     assert!(!in_bob.is_draft);
+    // delivered: a new-mail event in Bob's log
+    let events = s.events_since(&b, 0, 10).await.unwrap();
+    let last = events.last().expect("an event");
+    assert!(last.new_mail && last.item_id == in_bob.id, "{events:?}");
 }
 
 #[tokio::test]

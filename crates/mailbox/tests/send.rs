@@ -107,6 +107,13 @@ async fn send_new_delivers_unread_without_bcc_and_keeps_a_copy() {
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].kind, EventKind::Created);
     assert_eq!(events[0].item_id, sent.delivered[0].id);
+    assert!(events[0].new_mail, "delivered: new mail");
+    // the sender's saved copy is no new mail
+    let own = s.events_since(&key("alice"), 0, 10).await.unwrap();
+    assert!(
+        !own.is_empty() && own.iter().all(|e| !e.new_mail),
+        "{own:?}"
+    );
 }
 
 #[tokio::test]
