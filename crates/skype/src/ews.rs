@@ -108,6 +108,11 @@ impl MessagePayload {
                 format_xs_datetime(sent)
             ));
         }
+        // PR_MESSAGE_FLAGS (0x0E07) = MSGFLAG_READ: a record of a conversation that took place,
+        // not a message waiting to be sent (without it Exchange keeps a saved message as a draft)
+        x.push_str(
+            r#"<t:ExtendedProperty><t:ExtendedFieldURI PropertyTag="0x0E07" PropertyType="Integer"/><t:Value>1</t:Value></t:ExtendedProperty>"#,
+        );
         if !self.to.is_empty() {
             x.push_str("<t:ToRecipients>");
             for p in &self.to {

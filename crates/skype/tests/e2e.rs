@@ -475,6 +475,12 @@ async fn conversation_history_and_archiving_land_in_the_mailboxes_once() {
         !got.body.contains("&lt;script&gt;alert"),
         "raw markup from a message reached the body"
     );
+    // a record of a conversation, read: no draft (PR_MESSAGE_FLAGS without MSGFLAG_UNSENT)
+    assert!(
+        got.body.contains("<t:IsDraft>false</t:IsDraft>"),
+        "{}",
+        got.body
+    );
 
     // the history read back through Skype
     let listed = env.admin.history(ALICE).await.unwrap();
