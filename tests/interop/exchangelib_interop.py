@@ -58,6 +58,75 @@ def streaming(acc) -> dict:
     return st
 
 
+def folders(acc) -> dict:
+    """DeleteFolder and EmptyFolder with MoveToDeletedItems, and folder events: a pull
+    subscription on the Inbox, a folder created there with a message in it, the folder emptied
+    (the message to Deleted Items, the folder stays), a second message, the folder deleted to
+    Deleted Items (it moves there whole, the message with it), deleted again from there with
+    SoftDelete (gone, its message in Recoverable Items\\Deletions); GetEvents reports the folder's
+    CreatedEvent and MovedEvent (with t:FolderId, out of the Inbox)."""
+    from exchangelib.folders import Folder, FolderCollection  # noqa: E402
+    from exchangelib.properties import CreatedEvent, MovedEvent  # noqa: E402
+
+    tag = base64.b16encode(os.urandom(4)).decode()
+    fo = {"tag": tag}
+    name = "Cleanup " + tag
+    sub, watermark = acc.inbox.subscribe_to_pull()
+    f = Folder(parent=acc.inbox, name=name)
+    f.save()
+    fid = f.id
+    Message(account=acc, folder=f, subject="Emptied " + tag, body="first").save()
+    f.empty(delete_type="MoveToDeletedItems")
+    fo["left_after_empty"] = f.all().count()
+    fo["emptied_to_trash"] = acc.trash.filter(subject="Emptied " + tag).count()
+    Message(account=acc, folder=f, subject="Moved with " + tag, body="second").save()
+    f.delete(delete_type="MoveToDeletedItems")
+
+    def trash_folders():
+        return [x for x in FolderCollection(account=acc, folders=[acc.trash]).find_folders(shape="Default")
+                if x.name == name]
+
+    moved = trash_folders()
+    fo["in_trash"] = [[x.id == fid, [i.subject for i in x.all()]] for x in moved]
+    moved[0].delete(delete_type="SoftDelete")
+    fo["gone_from_trash"] = not trash_folders()
+    fo["in_dumpster"] = acc.recoverable_items_deletions.filter(subject="Moved with " + tag).count()
+    seen = []
+    for n in acc.inbox.get_events(sub, watermark):
+        for e in n.events:
+            if isinstance(e, (CreatedEvent, MovedEvent)) and e.event_type == e.FOLDER:
+                old = getattr(e, "old_parent_folder_id", None)
+                seen.append([type(e).__name__, e.folder_id.id == fid, e.parent_folder_id.id == acc.inbox.id,
+                             old is not None and old.id == acc.inbox.id])
+    fo["events"] = seen
+    acc.inbox.unsubscribe(sub)
+    return fo
+
+
+# The distribution group the lab test (crates/lab/tests/e2e.rs, exchangelib_interop) creates:
+# Interop Team = Bob and Interop Inner; Interop Inner = Alice and Interop Team (a cycle).
+GROUP_NAME = "Interop Team"
+GROUP = "interop-team@contoso.example"
+
+
+def groups(acc) -> dict:
+    """Distribution groups: Protocol.expand_dl of the group (one level: Bob, and the nested group
+    as a PublicDL), Protocol.resolve_names of its name (a PublicDL), and a Message sent to it.
+    Alice, a member through the nested group, has her copy with the group on its To line; Bob's
+    is read by the Rust side with a token of his own."""
+    gr = {}
+    gr["expanded"] = sorted([m.name, m.email_address, m.mailbox_type] for m in acc.protocol.expand_dl(GROUP))
+    gr["resolved"] = [[m.name, m.email_address, m.mailbox_type] for m in acc.protocol.resolve_names([GROUP_NAME])]
+    tag = base64.b16encode(os.urandom(4)).decode()
+    gr["tag"] = tag
+    Message(account=acc, subject="Group " + tag, body="To the team", to_recipients=[GROUP]).send_and_save()
+    gr["sent_to"] = [[r.email_address for r in m.to_recipients or []]
+                     for m in acc.sent.filter(subject="Group " + tag)]
+    gr["received"] = [[r.email_address for r in m.to_recipients or []]
+                      for m in acc.inbox.filter(subject="Group " + tag)]
+    return gr
+
+
 def main() -> int:
     url, token, smtp = sys.argv[1], sys.argv[2], sys.argv[3]
     creds = OAuth2AuthorizationCodeCredentials(access_token={"access_token": token, "token_type": "Bearer"})
@@ -254,12 +323,27 @@ def main() -> int:
     full = acc.protocol.resolve_names(["SMTP:alice@contoso.example"], return_full_contact_data=True)
     out["resolved_contact"] = [c.display_name for _, c in full]
     out["resolved_none"] = [type(m).__name__ for m in acc.protocol.resolve_names(["nobody-here"])]
-    # an operation the server does not implement: a clean EWS error, not an unparsable response
+    # an availability-style operation the server does not implement (GetUserAvailability): a
+    # clean EWS error, not an unparsable response
     try:
-        acc.oof_settings
-        out["oof_settings"] = "answered"
+        import datetime
+        from exchangelib import EWSDateTime, UTC
+        now = EWSDateTime.now(tz=UTC)
+        list(acc.protocol.get_free_busy_info(accounts=[(acc, "Organizer", False)], start=now,
+                                             end=now + datetime.timedelta(hours=1)))
+        out["free_busy"] = "answered"
     except Exception as e:
-        out["oof_settings"] = type(e).__name__ + ": " + str(e)[:120]
+        out["free_busy"] = type(e).__name__ + ": " + str(e)[:120]
+    # Out-of-office: read (the default), set, read back, turned off again
+    from exchangelib.settings import OofSettings
+    oof = {"before": acc.oof_settings.state}
+    acc.oof_settings = OofSettings(state=OofSettings.ENABLED, external_audience="Known",
+                                   internal_reply="Away until Monday", external_reply="Away")
+    got = acc.oof_settings
+    oof["after"] = [got.state, got.external_audience, got.internal_reply, got.external_reply]
+    acc.oof_settings = OofSettings(state=OofSettings.DISABLED)
+    oof["off"] = acc.oof_settings.state
+    out["oof"] = oof
     out["streaming"] = streaming(acc)
     # File attachments: a voice mail saved with its recording (CreateItem), read back with its
     # content (GetItem lists it, FileAttachment.content streams GetAttachment), a file attached
@@ -359,6 +443,8 @@ def main() -> int:
     snd["imported"] = [imported.author.email_address, imported.text_body.strip(),
                        [a.name for a in imported.attachments]]
     out["send"] = snd
+    out["folders"] = folders(acc)
+    out["groups"] = groups(acc)
     print(json.dumps(out))
     return 0
 

@@ -38,7 +38,7 @@ pub fn parse_params(cmdlet: &str, args: &[String]) -> Result<Map<String, Value>>
         let a = &args[i];
         let Some(name) = a.strip_prefix('-').filter(|_| a.parse::<f64>().is_err()) else {
             if identity_ok && !out.keys().any(|k| k.eq_ignore_ascii_case("Identity")) {
-                put(&mut out, false, "Identity", literal(a), i + 1)?;
+                put(&mut out, false, "Identity", literal(a)?, i + 1)?;
                 positional = true;
                 i += 1;
                 continue;
@@ -64,14 +64,14 @@ pub fn parse_params(cmdlet: &str, args: &[String]) -> Result<Map<String, Value>>
                     i + 1
                 );
             }
-            put(&mut out, positional, n, literal(v), i + 1)?;
+            put(&mut out, positional, n, literal(v)?, i + 1)?;
             i += 1;
             continue;
         }
         let next = args.get(i + 1);
         match next {
             Some(v) if !v.starts_with('-') || v.parse::<f64>().is_ok() => {
-                put(&mut out, positional, name, literal(v), i + 1)?;
+                put(&mut out, positional, name, literal(v)?, i + 1)?;
                 i += 2;
             }
             _ => {
@@ -83,14 +83,86 @@ pub fn parse_params(cmdlet: &str, args: &[String]) -> Result<Map<String, Value>>
     Ok(out)
 }
 
-fn literal(v: &str) -> Value {
-    match v.to_ascii_lowercase().as_str() {
+fn literal(v: &str) -> Result<Value> {
+    if v.trim_start().starts_with("@{") {
+        return hashtable(v);
+    }
+    Ok(match v.to_ascii_lowercase().as_str() {
         "$true" => Value::Bool(true),
         "$false" => Value::Bool(false),
         "$null" => Value::Null,
         "(get-date)" => Value::String(now_iso8601()),
         _ => Value::String(v.to_owned()),
+    })
+}
+
+/// A hashtable as multi-valued parameters take it (`-EmailAddresses '@{Add="a@x","b@x";
+/// Remove="c@x"}'`): `@{`, entries `Key=value,value,…` separated by `;`, `}`; each value bare
+/// or in single or double quotes. Becomes `{"Key": ["value", …]}`, what the admin APIs take.
+fn hashtable(v: &str) -> Result<Value> {
+    let shown: String = v.chars().take(80).collect();
+    let Some(inner) = v
+        .trim()
+        .strip_prefix("@{")
+        .and_then(|r| r.strip_suffix('}'))
+    else {
+        bail!("'{shown}' is not a hashtable: write @{{Add=\"value\"; Remove=\"value\"}}");
+    };
+    let mut table = Map::new();
+    let mut chars = inner.chars().peekable();
+    loop {
+        while chars.next_if(|c| c.is_whitespace() || *c == ';').is_some() {}
+        if chars.peek().is_none() {
+            break;
+        }
+        let mut key = String::new();
+        while let Some(c) = chars.next_if(|c| c.is_ascii_alphanumeric()) {
+            key.push(c);
+        }
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        if key.is_empty() || chars.next() != Some('=') {
+            bail!("in '{shown}': each entry is Key=value (e.g. Add=\"a@contoso.com\")");
+        }
+        let mut values = Vec::new();
+        loop {
+            while chars.next_if(|c| c.is_whitespace()).is_some() {}
+            let mut item = String::new();
+            match chars.peek().copied() {
+                Some(q @ ('"' | '\'')) => {
+                    chars.next();
+                    loop {
+                        match chars.next() {
+                            Some(c) if c == q => break,
+                            Some(c) => item.push(c),
+                            None => bail!("in '{shown}': a quote is not closed"),
+                        }
+                    }
+                }
+                _ => {
+                    while let Some(c) =
+                        chars.next_if(|c| !(c.is_whitespace() || matches!(c, ',' | ';')))
+                    {
+                        item.push(c);
+                    }
+                }
+            }
+            if item.is_empty() {
+                bail!("in '{shown}': {key}= has an empty value");
+            }
+            values.push(Value::String(item));
+            while chars.next_if(|c| c.is_whitespace()).is_some() {}
+            if chars.next_if_eq(&',').is_none() {
+                break;
+            }
+        }
+        if !matches!(chars.peek(), None | Some(';')) {
+            bail!("in '{shown}': separate the entries with ';'");
+        }
+        if table.insert(key.clone(), Value::Array(values)).is_some() {
+            bail!("in '{shown}': {key} is given twice");
+        }
     }
+    Ok(Value::Object(table))
 }
 
 /// What `(Get-Date)` stands for: now, UTC, to the second, ISO 8601.
@@ -201,5 +273,40 @@ mod tests {
             (t - time::OffsetDateTime::now_utc()).whole_seconds().abs() < 5,
             "{v}"
         );
+    }
+
+    /// `@{Add=…; Remove=…}` becomes the object multi-valued parameters take; what is no
+    /// hashtable is said so.
+    #[test]
+    fn hashtables_for_multi_valued_parameters() {
+        let m = parse_params(
+            "Set-Mailbox",
+            &s(&[
+                "bob",
+                "-EmailAddresses",
+                r#"@{Add="smtp:b@contoso.example", 'SIP:b@contoso.example' ; Remove=old@contoso.example}"#,
+            ]),
+        )
+        .unwrap();
+        assert_eq!(m["Identity"], "bob");
+        assert_eq!(
+            m["EmailAddresses"],
+            serde_json::json!({"Add": ["smtp:b@contoso.example", "SIP:b@contoso.example"], "Remove": ["old@contoso.example"]})
+        );
+        let m = parse_params("Set-Mailbox", &s(&["-EmailAddresses:@{}"])).unwrap();
+        assert_eq!(m["EmailAddresses"], serde_json::json!({}));
+        for (bad, why) in [
+            ("@{Add=a", "is not a hashtable"),
+            ("@{Add}", "each entry is Key=value"),
+            ("@{Add='a}", "quote is not closed"),
+            ("@{Add=}", "empty value"),
+            ("@{Add=a b}", "separate the entries"),
+            ("@{Add=a; Add=b}", "given twice"),
+        ] {
+            let e = parse_params("Set-Mailbox", &s(&["-EmailAddresses", bad]))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
     }
 }

@@ -56,6 +56,7 @@ pub mod autodiscover;
 pub mod body;
 pub mod error;
 pub mod notification;
+pub mod oof;
 pub mod request;
 pub mod response;
 pub mod streaming;

@@ -60,6 +60,7 @@ pub enum Operation {
     EmptyFolder(EmptyFolder),
     UpdateFolder(UpdateFolder),
     ResolveNames(ResolveNames),
+    ExpandDL(ExpandDL),
     CreateItem(CreateItem),
     GetItem(GetItem),
     FindItem(FindItem),
@@ -88,6 +89,10 @@ pub enum Operation {
     CreateAttachment(CreateAttachment),
     GetAttachment(GetAttachment),
     DeleteAttachment(DeleteAttachment),
+    /// `m:GetUserOofSettingsRequest` ([`crate::oof`]).
+    GetUserOofSettings(crate::oof::GetUserOofSettings),
+    /// `m:SetUserOofSettingsRequest` ([`crate::oof`]).
+    SetUserOofSettings(crate::oof::SetUserOofSettings),
     /// Any other element in the messages namespace (answer `ErrorInvalidRequest`).
     /// `local` is a valid XML name, at most `Limits::max_name_len` bytes.
     Unknown {
@@ -107,6 +112,7 @@ impl Operation {
             Self::EmptyFolder(_) => "EmptyFolder",
             Self::UpdateFolder(_) => "UpdateFolder",
             Self::ResolveNames(_) => "ResolveNames",
+            Self::ExpandDL(_) => "ExpandDL",
             Self::CreateItem(_) => "CreateItem",
             Self::GetItem(_) => "GetItem",
             Self::FindItem(_) => "FindItem",
@@ -130,6 +136,10 @@ impl Operation {
             Self::CreateAttachment(_) => "CreateAttachment",
             Self::GetAttachment(_) => "GetAttachment",
             Self::DeleteAttachment(_) => "DeleteAttachment",
+            // availability-style: the answer is `GetUserOofSettingsResponse` with one
+            // `m:ResponseMessage` (`response::error_response` knows the `Request` suffix)
+            Self::GetUserOofSettings(_) => "GetUserOofSettingsRequest",
+            Self::SetUserOofSettings(_) => "SetUserOofSettingsRequest",
             Self::Unknown { local } => local,
         }
     }
@@ -376,6 +386,16 @@ pub struct ResolveNames {
     pub return_full_contact_data: bool,
     /// Absent means `ActiveDirectoryContacts`, as in Exchange.
     pub search_scope: Option<ResolveNamesScope>,
+}
+
+/// `m:ExpandDL`: the public distribution list to expand, named by `t:EmailAddress` (an SMTP
+/// address, or as Exchange allows, its alias or name). Expansion is one level: nested lists
+/// come back as entries of their own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpandDL {
+    pub email_address: String,
+    pub routing_type: Option<String>,
+    pub mailbox_type: Option<String>,
 }
 
 /// `m:UpdateFolder`: changes to folders, one `t:FolderChange` each.
@@ -935,7 +955,11 @@ fn expected_list<T: std::fmt::Display>(all: &[T]) -> String {
 }
 
 /// At most one child `ns:local`.
-fn opt_child<'a>(el: &'a Element, ns: &str, local: &'static str) -> Result<Option<&'a Element>> {
+pub(crate) fn opt_child<'a>(
+    el: &'a Element,
+    ns: &str,
+    local: &'static str,
+) -> Result<Option<&'a Element>> {
     let mut found = el.children.iter().filter(|c| c.is(ns, local));
     let first = found.next();
     if let Some(dup) = found.next() {
@@ -949,7 +973,7 @@ fn opt_child<'a>(el: &'a Element, ns: &str, local: &'static str) -> Result<Optio
 }
 
 /// Exactly one child `ns:local`.
-fn req_child<'a>(el: &'a Element, ns: &str, local: &'static str) -> Result<&'a Element> {
+pub(crate) fn req_child<'a>(el: &'a Element, ns: &str, local: &'static str) -> Result<&'a Element> {
     opt_child(el, ns, local)?.ok_or_else(|| EwsProtoError::MissingElement {
         parent: dn(el),
         name: local,
@@ -1005,7 +1029,7 @@ where
     })
 }
 
-fn enum_text<T>(el: &Element, all: &[T]) -> Result<T>
+pub(crate) fn enum_text<T>(el: &Element, all: &[T]) -> Result<T>
 where
     T: FromStr<Err = UnknownValue> + std::fmt::Display,
 {
@@ -1074,7 +1098,7 @@ fn datetime_value(
     })
 }
 
-fn datetime_text(el: &Element) -> Result<OffsetDateTime> {
+pub(crate) fn datetime_text(el: &Element) -> Result<OffsetDateTime> {
     datetime_value(el, || dn(el), &el.text)
 }
 
@@ -1119,7 +1143,7 @@ fn base64_text(el: &Element, name: &'static str) -> Result<Vec<u8>> {
     })
 }
 
-fn unexpected(parent: &Element, child: &Element) -> EwsProtoError {
+pub(crate) fn unexpected(parent: &Element, child: &Element) -> EwsProtoError {
     EwsProtoError::UnexpectedElement {
         parent: dn(parent),
         found: dn(child),
@@ -1134,7 +1158,12 @@ fn unsupported(el: &Element) -> EwsProtoError {
     }
 }
 
-fn set_once<T>(slot: &mut Option<T>, parent: &Element, child: &Element, value: T) -> Result<()> {
+pub(crate) fn set_once<T>(
+    slot: &mut Option<T>,
+    parent: &Element,
+    child: &Element,
+    value: T,
+) -> Result<()> {
     if slot.is_some() {
         return Err(EwsProtoError::DuplicateElement {
             parent: dn(parent),
@@ -2603,6 +2632,45 @@ fn parse_max_changes(el: &Element) -> Result<u32> {
         })
 }
 
+/// `m:ExpandDL`'s one `Mailbox`: `m:Mailbox` as the schema has it (and exchangelib sends it),
+/// or `t:Mailbox` as Microsoft's example writes it. A private distribution list (`t:ItemId`, a
+/// contact group in a mailbox) is refused as unsupported: this server keeps no contacts.
+fn parse_expand_dl(op: &Element) -> Result<ExpandDL> {
+    let mut found = None;
+    for child in &op.children {
+        if child.local == "Mailbox" && (&*child.ns == MESSAGES || &*child.ns == TYPES) {
+            set_once(&mut found, op, child, child)?;
+        } else {
+            return Err(unexpected(op, child));
+        }
+    }
+    let el = found.ok_or_else(|| EwsProtoError::MissingElement {
+        parent: dn(op),
+        name: "Mailbox",
+        position: op.position(),
+    })?;
+    let m = parse_mailbox(el)?;
+    if let Some(id) = el.children.iter().find(|c| c.is(TYPES, "ItemId")) {
+        return Err(EwsProtoError::Unsupported {
+            found: format!("{} (a private distribution list)", dn(id)),
+            position: id.position(),
+        });
+    }
+    let email_address =
+        m.email_address
+            .filter(|a| !a.is_empty())
+            .ok_or_else(|| EwsProtoError::MissingElement {
+                parent: dn(el),
+                name: "EmailAddress",
+                position: el.position(),
+            })?;
+    Ok(ExpandDL {
+        email_address,
+        routing_type: m.routing_type,
+        mailbox_type: m.mailbox_type,
+    })
+}
+
 /// Checks that every child of `op` is in the messages namespace and one of `allowed`.
 fn check_children(op: &Element, allowed: &[&str]) -> Result<()> {
     for child in &op.children {
@@ -2777,6 +2845,7 @@ fn parse_operation(op: &Element, input: &[u8]) -> Result<Operation> {
                 search_scope: enum_attr(op, "SearchScope", ResolveNamesScope::ALL)?,
             })
         }
+        "ExpandDL" => Operation::ExpandDL(parse_expand_dl(op)?),
         "UpdateFolder" => {
             check_children(op, &["FolderChanges"])?;
             let list = req_child(op, m, "FolderChanges")?;
@@ -3039,6 +3108,8 @@ fn parse_operation(op: &Element, input: &[u8]) -> Result<Operation> {
                 watermark: non_empty_text(req_child(op, m, "Watermark")?, "Watermark")?,
             }
         }
+        "GetUserOofSettingsRequest" => Operation::GetUserOofSettings(crate::oof::parse_get(op)?),
+        "SetUserOofSettingsRequest" => Operation::SetUserOofSettings(crate::oof::parse_set(op)?),
         "GetStreamingEvents" => {
             check_children(op, &["SubscriptionIds", "ConnectionTimeout"])?;
             Operation::GetStreamingEvents(parse_get_streaming_events(op)?)

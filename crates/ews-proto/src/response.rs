@@ -81,7 +81,7 @@ pub(crate) fn write_server_version_info(w: &mut XmlOut) {
 }
 
 /// An EWS envelope with `ServerVersionInfo` in the header.
-fn response_envelope(body: impl FnOnce(&mut XmlOut)) -> Vec<u8> {
+pub(crate) fn response_envelope(body: impl FnOnce(&mut XmlOut)) -> Vec<u8> {
     envelope(write_server_version_info, body)
 }
 
@@ -349,7 +349,7 @@ fn requested_extended<'a>(
         .collect()
 }
 
-fn dt(v: OffsetDateTime) -> String {
+pub(crate) fn dt(v: OffsetDateTime) -> String {
     format_xs_datetime(v)
 }
 
@@ -608,6 +608,31 @@ pub fn resolve_names_response(result: &Result<Vec<Resolution>, ResponseError>) -
         w.end("m:ResponseMessages");
         w.end("m:ResolveNamesResponse");
     })
+}
+
+/// `ExpandDLResponse` for one list: `m:DLExpansion` with a `t:Mailbox` per member (the whole
+/// membership in one page: `TotalItemsInView` is their number, `IncludesLastItemInRange` true),
+/// or `result`'s error.
+pub fn expand_dl_response(result: &Result<Vec<Mailbox>, ResponseError>) -> Vec<u8> {
+    response_messages(
+        "ExpandDL",
+        std::slice::from_ref(result),
+        None,
+        |w, members| {
+            let total = members.len().to_string();
+            w.start(
+                "m:DLExpansion",
+                &[
+                    ("TotalItemsInView", total.as_str()),
+                    ("IncludesLastItemInRange", "true"),
+                ],
+            );
+            for m in members {
+                write_mailbox(w, m);
+            }
+            w.end("m:DLExpansion");
+        },
+    )
 }
 
 /// One page of a FindFolder/FindItem result (`m:RootFolder`).
@@ -1899,7 +1924,8 @@ pub struct ResponseMessage {
     pub code: String,
     /// `m:MessageText`, if any.
     pub text: Option<String>,
-    /// The whole response message element.
+    /// The whole response message element (for an availability-style answer, which has one
+    /// `m:ResponseMessage` and its result beside it, the whole response element).
     pub element: Element,
 }
 
@@ -1990,6 +2016,13 @@ pub fn parse_response(input: &[u8], limits: &Limits) -> Result<ParsedResponse, E
     let server_version = header.and_then(parse_server_version_info);
     let messages = if response.attr("ResponseClass").is_some() {
         vec![parse_message(response)?]
+    } else if let Some(single) = response.child(ns::MESSAGES, "ResponseMessage") {
+        // availability-style (`GetUserOofSettingsResponse`, ...): one `m:ResponseMessage`, what
+        // it answers beside it; the message's element is the whole response, so readers reach
+        // both (`crate::oof::oof_settings_of`)
+        let mut m = parse_message(single)?;
+        m.element = response.clone();
+        vec![m]
     } else {
         let container = response
             .child(ns::MESSAGES, "ResponseMessages")

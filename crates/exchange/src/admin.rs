@@ -18,7 +18,7 @@ use psh::bind::{BindRules, Params};
 
 use crate::Exchange;
 use crate::error::ExchangeError;
-use crate::org::{NewRecipient, Org, ROLES};
+use crate::org::{AddressChange, NewGroup, NewRecipient, Org, ROLES};
 use crate::trust::{self, NewAuthServer, PartnerParams, SetAuthConfig};
 
 pub fn routes() -> axum::Router<Exchange> {
@@ -48,7 +48,15 @@ pub const CMDLETS: &[(&str, &[&str])] = &[
         ],
     ),
     ("Get-Mailbox", &["Identity"]),
-    ("Set-Mailbox", &["Identity", "AccountDisabled"]),
+    (
+        "Set-Mailbox",
+        &[
+            "Identity",
+            "AccountDisabled",
+            "EmailAddresses",
+            "PrimarySmtpAddress",
+        ],
+    ),
     (
         "New-MailUser",
         &[
@@ -63,10 +71,44 @@ pub const CMDLETS: &[(&str, &[&str])] = &[
     ),
     (
         "Set-MailUser",
-        &["Identity", "HiddenFromAddressListsEnabled"],
+        &[
+            "Identity",
+            "HiddenFromAddressListsEnabled",
+            "EmailAddresses",
+            "PrimarySmtpAddress",
+        ],
     ),
     ("Get-MailUser", &["Identity"]),
     ("Get-Recipient", &["Identity"]),
+    (
+        "New-DistributionGroup",
+        &["Name", "Alias", "PrimarySmtpAddress", "Members", "Type"],
+    ),
+    ("Get-DistributionGroup", &["Identity"]),
+    (
+        "Set-DistributionGroup",
+        &[
+            "Identity",
+            "EmailAddresses",
+            "PrimarySmtpAddress",
+            "HiddenFromAddressListsEnabled",
+        ],
+    ),
+    ("Remove-DistributionGroup", &["Identity", "Confirm"]),
+    (
+        "Add-DistributionGroupMember",
+        &["Identity", "Member", "BypassSecurityGroupManagerCheck"],
+    ),
+    (
+        "Remove-DistributionGroupMember",
+        &[
+            "Identity",
+            "Member",
+            "BypassSecurityGroupManagerCheck",
+            "Confirm",
+        ],
+    ),
+    ("Get-DistributionGroupMember", &["Identity"]),
     ("Get-ManagementRole", &["Identity"]),
     (
         "New-ManagementRoleAssignment",
@@ -393,6 +435,33 @@ impl Exchange {
     }
 }
 
+/// `-EmailAddresses` (the whole list or `@{Add; Remove}`) or `-PrimarySmtpAddress`, which
+/// Exchange refuses together.
+fn address_change(p: &Params, cmdlet: &str) -> Result<Option<AddressChange>, ExchangeError> {
+    match (
+        p.multi_valued("EmailAddresses")?,
+        p.str("PrimarySmtpAddress")?,
+    ) {
+        (Some(_), Some(_)) => Err(ExchangeError::ParameterConflict {
+            cmdlet: cmdlet.to_owned(),
+            a: "EmailAddresses",
+            b: "PrimarySmtpAddress",
+            why: "give the primary as SMTP:address among -EmailAddresses, or set it alone with -PrimarySmtpAddress",
+        }),
+        (Some(all), None) => Ok(Some(all.into())),
+        (None, Some(primary)) => Ok(Some(AddressChange::Primary(primary))),
+        (None, None) => Ok(None),
+    }
+}
+
+fn wrong_type(identity: &str, r: crate::org::Recipient, expected: &'static str) -> ExchangeError {
+    ExchangeError::WrongRecipientType {
+        identity: identity.to_owned(),
+        found: r.recipient_type,
+        expected,
+    }
+}
+
 fn one<T: serde::Serialize>(v: T) -> Vec<Value> {
     to_values(vec![v])
 }
@@ -464,9 +533,19 @@ fn run_in_tx(
         }
         "Set-Mailbox" => {
             let id = p.req("Identity")?;
+            let mut r = org.get_recipient(c, &id)?;
+            if r.is_group() {
+                return Err(wrong_type(&id, r, "mailbox (use Set-DistributionGroup)"));
+            }
+            if let Some(change) = address_change(p, name)? {
+                if !r.is_mailbox() {
+                    return Err(wrong_type(&id, r, "mailbox (use Set-MailUser)"));
+                }
+                r = org.set_email_addresses(c, &r, &change)?;
+            }
             match p.bool("AccountDisabled")? {
-                Some(d) => one(org.set_enabled(c, &id, !d)?),
-                None => one(org.get_recipient(c, &id)?),
+                Some(d) => one(org.set_enabled(c, &r.guid, !d)?),
+                None => one(r),
             }
         }
         "New-MailUser" => {
@@ -487,17 +566,71 @@ fn run_in_tx(
         }
         "Set-MailUser" => {
             let id = p.req("Identity")?;
-            let r = org.get_recipient(c, &id)?;
-            if r.recipient_type != "MailUser" {
-                return Err(ExchangeError::Invalid(format!(
-                    "'{id}' is a {}, not a mail user",
-                    r.recipient_type
-                )));
+            let mut r = org.get_recipient(c, &id)?;
+            if !r.is_mail_user() {
+                return Err(wrong_type(&id, r, "mail user"));
+            }
+            if let Some(change) = address_change(p, name)? {
+                r = org.set_email_addresses(c, &r, &change)?;
             }
             match p.bool("HiddenFromAddressListsEnabled")? {
-                Some(h) => one(org.set_hidden(c, &id, h)?),
+                Some(h) => one(org.set_hidden(c, &r.guid, h)?),
                 None => one(r),
             }
+        }
+        "New-DistributionGroup" => {
+            if let Some(t) = p.str("Type")?
+                && !t.eq_ignore_ascii_case("Distribution")
+            {
+                return Err(ExchangeError::Invalid(format!(
+                    "-Type '{}': this server has distribution groups only (-Type Distribution); a security group would grant permissions",
+                    t.chars().take(40).collect::<String>()
+                )));
+            }
+            one(org.new_group(
+                c,
+                NewGroup {
+                    name: p.req("Name")?,
+                    alias: p.str("Alias")?,
+                    primary_smtp: p.str("PrimarySmtpAddress")?,
+                    members: p.strings("Members")?.unwrap_or_default(),
+                },
+                now,
+            )?)
+        }
+        "Get-DistributionGroup" => match p.str("Identity")? {
+            Some(id) => one(org.get_group(c, &id)?),
+            None => to_values(org.list_recipients(c, Some(crate::org::GROUP))?),
+        },
+        "Set-DistributionGroup" => {
+            let id = p.req("Identity")?;
+            let mut g = org.get_group(c, &id)?;
+            if let Some(change) = address_change(p, name)? {
+                g = org.set_email_addresses(c, &g, &change)?;
+            }
+            match p.bool("HiddenFromAddressListsEnabled")? {
+                Some(h) => one(org.set_hidden(c, &g.guid, h)?),
+                None => one(g),
+            }
+        }
+        "Remove-DistributionGroup" => {
+            let g = org.get_group(c, &p.req("Identity")?)?;
+            org.remove_group(c, &g)?;
+            vec![]
+        }
+        "Add-DistributionGroupMember" => {
+            let g = org.get_group(c, &p.req("Identity")?)?;
+            org.add_group_member(c, &g, &p.req("Member")?)?;
+            vec![]
+        }
+        "Remove-DistributionGroupMember" => {
+            let g = org.get_group(c, &p.req("Identity")?)?;
+            org.remove_group_member(c, &g, &p.req("Member")?)?;
+            vec![]
+        }
+        "Get-DistributionGroupMember" => {
+            let g = org.get_group(c, &p.req("Identity")?)?;
+            to_values(org.group_members(c, &g.guid)?)
         }
         "Get-ManagementRole" => {
             let id = p.str("Identity")?;

@@ -367,7 +367,8 @@ fn find_user(
             ),
         ));
     }
-    match org.mailbox_by(c, "smtp", address).map_err(internal)? {
+    // any SMTP address of the mailbox; the answer names its primary (AutoDiscoverSMTPAddress)
+    match org.mailbox_by_smtp(c, address).map_err(internal)? {
         Some(r) if !r.account_disabled && may_discover(caller, &r) => Ok(r),
         _ => Err((
             AutodiscoverCode::InvalidUser,
@@ -783,6 +784,8 @@ mod tests {
             sid: format!("s-1-5-21-{alias}"),
             netid: None,
             when_created: String::new(),
+            email_addresses: vec![],
+            group_type: None,
         }
     }
 

@@ -43,6 +43,49 @@ pub enum ExchangeError {
     NotAcceptedDomain { what: String, domain: String },
     #[error("invalid value: {0}")]
     Invalid(String),
+    #[error(
+        "the proxy address \"{address}\" is already being used by the proxy addresses of \"{holder}\"; choose another address, or remove it there first (Set-Mailbox/Set-MailUser/Set-DistributionGroup -Identity \"{holder}\" -EmailAddresses @{{Remove=\"{address}\"}})"
+    )]
+    ProxyAddressInUse { address: String, holder: String },
+    #[error(
+        "the email address '{address}' is not valid: {why}; write it as TYPE:address (SMTP: the primary SMTP address, smtp: another SMTP address, a bare address is smtp:)"
+    )]
+    InvalidProxyAddress { address: String, why: String },
+    #[error("the email addresses of '{recipient}' can't be changed so: {why}")]
+    ProxyAddressList { recipient: String, why: String },
+    #[error("{cmdlet}: -{a} and -{b} can't be used in the same command; {why}")]
+    ParameterConflict {
+        cmdlet: String,
+        a: &'static str,
+        b: &'static str,
+        why: &'static str,
+    },
+    #[error("'{identity}' is a {found}, not a {expected}")]
+    WrongRecipientType {
+        identity: String,
+        found: String,
+        expected: &'static str,
+    },
+    #[error("the recipient '{member}' is already a member of the group '{group}'")]
+    AlreadyMember { member: String, group: String },
+    #[error(
+        "the recipient '{member}' isn't a member of the group '{group}' (Get-DistributionGroupMember -Identity \"{group}\" lists them)"
+    )]
+    NotMember { member: String, group: String },
+    #[error("the group '{group}' can't be a member of itself")]
+    SelfMember { group: String },
+    #[error(
+        "the group '{group}' would have {count} members; a group here has at most {max} (nest groups to go beyond)"
+    )]
+    TooManyMembers {
+        group: String,
+        count: usize,
+        max: usize,
+    },
+    #[error(
+        "the message's recipients expand to more than {max} ({why}); at most {max} are allowed (MaxRecipientEnvelopeLimit): send to fewer recipients or smaller groups"
+    )]
+    TooManyRecipients { max: usize, why: String },
     #[error("cannot fetch auth metadata from {url}: {why}")]
     Metadata { url: String, why: String },
     #[error("certificate error: {0}")]
@@ -71,10 +114,21 @@ impl ExchangeError {
             MissingParameter { .. }
             | UnknownParameter { .. }
             | BadParameter { .. }
-            | Invalid(_) => "InvalidArgument",
+            | Invalid(_)
+            | InvalidProxyAddress { .. }
+            | ProxyAddressList { .. }
+            | ParameterConflict { .. }
+            | WrongRecipientType { .. }
+            | SelfMember { .. }
+            | TooManyMembers { .. }
+            | TooManyRecipients { .. } => "InvalidArgument",
+            NotMember { .. } => "ObjectNotFound",
             UnknownCmdlet(_) => "ObjectNotFound",
             NotFound(_) => "NotSpecified",
-            AlreadyExists(_) | DuplicateApplicationIdentifier { .. } => "ResourceExists",
+            AlreadyExists(_)
+            | DuplicateApplicationIdentifier { .. }
+            | ProxyAddressInUse { .. }
+            | AlreadyMember { .. } => "ResourceExists",
             Ambiguous(_) => "InvalidArgument",
             NotAcceptedDomain { .. } => "InvalidData",
             Metadata { .. } => "ConnectionError",
@@ -89,8 +143,11 @@ impl ExchangeError {
     pub fn status(&self) -> u16 {
         use ExchangeError::*;
         match self {
-            NotFound(_) | UnknownCmdlet(_) => 404,
-            AlreadyExists(_) | DuplicateApplicationIdentifier { .. } => 409,
+            NotFound(_) | UnknownCmdlet(_) | NotMember { .. } => 404,
+            AlreadyExists(_)
+            | DuplicateApplicationIdentifier { .. }
+            | ProxyAddressInUse { .. }
+            | AlreadyMember { .. } => 409,
             Metadata { .. } => 502,
             Mailbox(_) | Store(_) | Io { .. } => 500,
             Auth(_) => 401,

@@ -399,15 +399,22 @@ async fn serve_parsed(
                 resp::error_response(req.operation.name(), &e),
             );
         }
+        // t:PrimarySmtpAddress is the primary SMTP address only ("Proxy or alternative addresses
+        // are not accepted", Microsoft's element reference); t:SmtpAddress is any SMTP address
+        // of the account
         let (kind, value) = match imp {
-            request::ImpersonatedUser::PrimarySmtpAddress(v)
-            | request::ImpersonatedUser::SmtpAddress(v) => ("smtp", v.clone()),
+            request::ImpersonatedUser::PrimarySmtpAddress(v) => ("smtp", v.clone()),
+            request::ImpersonatedUser::SmtpAddress(v) => ("proxy", v.clone()),
             request::ImpersonatedUser::PrincipalName(v) => ("upn", v.clone()),
             request::ImpersonatedUser::Sid(v) => ("sid", v.clone()),
         };
         let org = ex.inner.org.clone();
         let db = org.db.clone();
-        match db.call(move |c| org.mailbox_by(c, kind, &value)).await {
+        let found = db.call(move |c| match kind {
+            "proxy" => org.mailbox_by_smtp(c, &value),
+            _ => org.mailbox_by(c, kind, &value),
+        });
+        match found.await {
             Ok(Some(u)) if !u.account_disabled => {
                 let in_scope = caller.impersonation_scopes.iter().any(|s| match s {
                     None => true,
@@ -671,6 +678,7 @@ impl Handler<'_> {
             Operation::EmptyFolder(e) => self.empty_folders(e).await,
             Operation::UpdateFolder(u) => self.update_folders(u).await,
             Operation::ResolveNames(r) => self.resolve_names(r).await,
+            Operation::ExpandDL(e) => self.expand_dl(e).await,
             Operation::FindFolder(f) => {
                 let paging = f
                     .paging
@@ -1126,6 +1134,8 @@ impl Handler<'_> {
                     "GetStreamingEvents is answered as a stream, not here.",
                 ),
             ),
+            Operation::GetUserOofSettings(g) => self.get_user_oof_settings(&g).await,
+            Operation::SetUserOofSettings(o) => self.set_user_oof_settings(&o).await,
             Operation::Unknown { local } => resp::error_response(
                 &local,
                 &ResponseError::new(
@@ -1235,8 +1245,9 @@ impl Handler<'_> {
     }
 }
 
-/// ResolveNames (MS-OXWSRSLNM) against the organization's address list: mailboxes and mail users
-/// not hidden from it. This server keeps no contacts, so a `Contacts` scope finds nothing.
+/// ResolveNames (MS-OXWSRSLNM) against the organization's address list: mailboxes, mail users
+/// and distribution groups (`PublicDL`) not hidden from it, also by any of their SMTP proxy
+/// addresses. This server keeps no contacts, so a `Contacts` scope finds nothing.
 impl Handler<'_> {
     async fn resolve_names(&self, r: request::ResolveNames) -> Vec<u8> {
         if r.search_scope == Some(request::ResolveNamesScope::Contacts) {
@@ -1254,38 +1265,110 @@ impl Handler<'_> {
         let out: Vec<resp::Resolution> = found
             .into_iter()
             .filter_map(|rec| {
-                let mailbox_type = if rec.is_mailbox() {
-                    "Mailbox"
-                } else {
-                    "Contact"
-                };
-                // New-MailUser stores the external address without its SMTP: prefix
-                let email = rec
-                    .primary_smtp_address
-                    .clone()
-                    .or_else(|| rec.external_email_address.clone())?;
                 let contact = r.return_full_contact_data.then(|| resp::ResolvedContact {
                     display_name: rec.name.clone(),
-                    email_addresses: vec![format!("SMTP:{email}")],
+                    // the SMTP proxy addresses, the primary first
+                    email_addresses: rec
+                        .email_addresses
+                        .iter()
+                        .filter(|a| a.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("smtp:")))
+                        .cloned()
+                        .collect(),
                 });
                 Some(resp::Resolution {
-                    mailbox: ews_proto::types::Mailbox {
-                        name: Some(rec.name),
-                        email_address: Some(email),
-                        routing_type: Some("SMTP".into()),
-                        mailbox_type: Some(mailbox_type.into()),
-                    },
+                    mailbox: directory_entry(&rec)?,
                     contact,
                 })
             })
             .collect();
         resp::resolve_names_response(&Ok(out))
     }
+
+    /// ExpandDL (one level, as Exchange expands: nested groups are entries of their own, each
+    /// to be expanded in turn) of a distribution group on the address list, named by any of its
+    /// SMTP addresses, its alias or its name. Members hidden from address lists are left out.
+    /// Anything else, a group hidden from address lists included, is
+    /// `ErrorNameResolutionNoResults`.
+    async fn expand_dl(&self, e: request::ExpandDL) -> Vec<u8> {
+        let no_results = |why: &str| {
+            Err(ResponseError::new(
+                "ErrorNameResolutionNoResults",
+                &format!("No results were found: {why}"),
+            ))
+        };
+        let entry = e.email_address.trim().to_owned();
+        if entry.len() > crate::org::MAX_PROXY_ADDRESS_LEN {
+            return resp::expand_dl_response(&no_results("the name is longer than any address"));
+        }
+        let org = self.ex.inner.org.clone();
+        let found = org
+            .db
+            .clone()
+            .call(move |c| -> Result<_, crate::ExchangeError> {
+                let group = match org.recipient_by_smtp(c, &entry)? {
+                    Some(r) => Some(r),
+                    None => match org.get_recipient(c, &entry) {
+                        Ok(r) => Some(r),
+                        Err(crate::ExchangeError::NotFound(_)) => None,
+                        Err(e) => return Err(e),
+                    },
+                };
+                let Some(group) =
+                    group.filter(|g| g.is_group() && !g.hidden_from_address_lists_enabled)
+                else {
+                    return Ok(None);
+                };
+                Ok(Some(org.group_members(c, &group.guid)?))
+            })
+            .await;
+        let result = match found {
+            Ok(Some(members)) => Ok(members
+                .iter()
+                .filter(|m| !m.hidden_from_address_lists_enabled)
+                .filter_map(directory_entry)
+                .collect()),
+            Ok(None) => no_results(&format!(
+                "no distribution list on the address list is {}",
+                e.email_address.chars().take(100).collect::<String>()
+            )),
+            Err(crate::ExchangeError::Ambiguous(_)) => Err(ResponseError::new(
+                "ErrorNameResolutionMultipleResults",
+                "More than one distribution list matches; name it by its SMTP address.",
+            )),
+            Err(err) => {
+                tracing::warn!(error = %err, "ExpandDL failed");
+                Err(ResponseError::code("ErrorInternalServerError"))
+            }
+        };
+        resp::expand_dl_response(&result)
+    }
 }
 
-/// CreateFolder, UpdateFolder, DeleteFolder and EmptyFolder (MS-OXWSFOLD): folders of the caller's mailbox, one response
-/// message per folder. Under Recoverable Items it needs ArchiveApplication, as every write there
-/// does (a folder's place never changes, so checking it before the write holds).
+/// A directory entry as ResolveNames and ExpandDL show it: name, primary SMTP address (a mail
+/// user without one: its external address), `SMTP`, and `Mailbox` (a mailbox), `PublicDL` (a
+/// distribution group) or `Contact` (a mail user). `None` for a recipient without an address.
+fn directory_entry(rec: &crate::org::Recipient) -> Option<ews_proto::types::Mailbox> {
+    let mailbox_type = if rec.is_mailbox() {
+        "Mailbox"
+    } else if rec.is_group() {
+        "PublicDL"
+    } else {
+        "Contact"
+    };
+    Some(ews_proto::types::Mailbox {
+        name: Some(rec.name.clone()),
+        email_address: Some(rec.address()?.to_owned()),
+        routing_type: Some("SMTP".into()),
+        mailbox_type: Some(mailbox_type.into()),
+    })
+}
+
+/// CreateFolder, UpdateFolder, DeleteFolder and EmptyFolder (MS-OXWSFOLD): folders of the
+/// caller's mailbox, one response message per folder. Under Recoverable Items it needs
+/// ArchiveApplication, as every write there does. A folder moves only under Deleted Items
+/// (DeleteFolder and EmptyFolder with MoveToDeletedItems), never into Recoverable Items, so a
+/// folder found outside Recoverable Items before a write is still outside it at the write; the
+/// deletions check where their items are inside each write too (`item_guard`).
 impl Handler<'_> {
     async fn create_folders(&self, c: request::CreateFolder) -> Vec<u8> {
         let n = c.folders.len();
@@ -1368,37 +1451,43 @@ impl Handler<'_> {
         Ok(self.folder_view(folder).await)
     }
 
-    /// EmptyFolder with HardDelete: each folder's items, and with DeleteSubFolders its
-    /// subfolders; the folder stays. Under Recoverable Items it needs ArchiveApplication.
+    /// EmptyFolder: each folder's items, and with DeleteSubFolders its subfolders, go as the
+    /// DeleteType says (see `mailbox::DeleteMode`); the folder stays.
     async fn empty_folders(&self, e: request::EmptyFolder) -> Vec<u8> {
-        let subfolders = e.delete_subfolders;
+        let (mode, subfolders, guard) = (
+            delete_mode(e.delete_type),
+            e.delete_subfolders,
+            self.item_guard(),
+        );
         let out = self
-            .hard_delete_in_folders("EmptyFolder", e.delete_type, &e.folder_ids, |sel| {
-                self.ex.inner.mbx.empty_folder(&self.key, sel, subfolders)
+            .delete_in_folders(&e.folder_ids, |sel| {
+                self.ex
+                    .inner
+                    .mbx
+                    .empty_folder(&self.key, sel, mode, subfolders, guard)
             })
             .await;
         resp::empty_folder_response(&out)
     }
 
-    /// DeleteFolder with HardDelete: each folder with everything under it. Soft deletes of
-    /// folders (into Deleted Items or Recoverable Items) are not supported: a folder's place
-    /// never changes here, which the write checks rely on.
+    /// DeleteFolder: each folder with everything under it, as the DeleteType says: HardDelete
+    /// removes it, SoftDelete removes the folder and puts its items in the dumpster,
+    /// MoveToDeletedItems moves it under Deleted Items (see `mailbox::DeleteMode`).
     async fn delete_folders(&self, d: request::DeleteFolder) -> Vec<u8> {
+        let (mode, guard) = (delete_mode(d.delete_type), self.item_guard());
         let out = self
-            .hard_delete_in_folders("DeleteFolder", d.delete_type, &d.folder_ids, |sel| {
-                self.ex.inner.mbx.delete_folder(&self.key, sel)
+            .delete_in_folders(&d.folder_ids, |sel| {
+                self.ex.inner.mbx.delete_folder(&self.key, sel, mode, guard)
             })
             .await;
         resp::delete_folder_response(&out)
     }
 
-    /// One result per folder of `op` (DeleteFolder, EmptyFolder): the call's count bound, then
-    /// HardDelete only, then for each folder the caller's right to write there (ArchiveApplication
-    /// under Recoverable Items) and `delete`.
-    async fn hard_delete_in_folders<F, Fut>(
+    /// One result per folder (DeleteFolder, EmptyFolder): the call's count bound, then for each
+    /// folder the caller's right to write there (ArchiveApplication under Recoverable Items,
+    /// checked before and, by the store's `ItemGuard`, inside each write) and `delete`.
+    async fn delete_in_folders<F, Fut>(
         &self,
-        op: &str,
-        delete_type: DeleteType,
         folders: &[FolderRef],
         delete: F,
     ) -> Vec<Result<(), ResponseError>>
@@ -1410,20 +1499,11 @@ impl Handler<'_> {
         if let Some(e) = too_many(n, "folders") {
             return vec![Err(e); n];
         }
-        if delete_type != DeleteType::HardDelete {
-            let e = ResponseError::new(
-                "ErrorInvalidOperation",
-                &format!(
-                    "{op} with DeleteType {delete_type} is not supported: this server deletes folders and their contents with HardDelete only"
-                ),
-            );
-            return vec![Err(e); n];
-        }
         let mut out = Vec::with_capacity(n);
         for f in folders {
             let r = match self.sel(f) {
                 Ok(sel) => match self.authorize_write_in(&sel).await {
-                    Ok(()) => delete(sel).await.map_err(|e| err(&e)),
+                    Ok(()) => delete(sel).await.map_err(|e| self.mailbox_err(&e)),
                     Err(e) => Err(e),
                 },
                 Err(e) => Err(e),
@@ -1431,6 +1511,15 @@ impl Handler<'_> {
             out.push(r);
         }
         out
+    }
+}
+
+/// The store's [`mailbox::DeleteMode`] of a `DeleteType` (`t:DisposalType`).
+fn delete_mode(t: DeleteType) -> mailbox::DeleteMode {
+    match t {
+        DeleteType::HardDelete => mailbox::DeleteMode::Hard,
+        DeleteType::SoftDelete => mailbox::DeleteMode::Soft,
+        DeleteType::MoveToDeletedItems => mailbox::DeleteMode::MoveToDeletedItems,
     }
 }
 

@@ -2,14 +2,17 @@
 //! `"SendAndSaveCopy"`, SendItem (drafts), and UpdateItem with those dispositions (a stored
 //! message changed, then sent as SendItem sends it: the change and the send are one write).
 //!
-//! There is no SMTP transport. Each To, Cc and Bcc address is looked up by primary SMTP address
-//! among the organization's mailboxes: one found gets a copy in its Inbox (unread, From and
+//! There is no SMTP transport. Each To, Cc and Bcc address is looked up among the organization's
+//! recipients by any of their SMTP proxy addresses (ASCII case ignored); a distribution group is
+//! expanded into its members, nested groups too, each recipient once (`look_up`). A mailbox
+//! found gets one copy in its Inbox (unread, From and
 //! Sender the acting mailbox, received now, no Bcc line), written by the mailbox store in the
 //! same transaction as the sender's side (the saved copy, the draft moved or deleted) — every
 //! mailbox is in one SQLite database, so a send is all or nothing. Delivering is the server's
 //! own act: the caller needs no role on the recipients' mailboxes.
 //!
-//! An address that is not a mailbox here (outside the accepted domains, or unknown in one) is
+//! An address that is not a mailbox here (outside the accepted domains, unknown in one, or a
+//! mail user's, whose mail goes outside) is
 //! not delivered: as Exchange does, the send still succeeds, and the sender gets a non-delivery
 //! report (`REPORT.IPM.Note.NDR`, from the organization's system mailbox) in their Inbox naming
 //! each undeliverable recipient, written in the same transaction.
@@ -18,7 +21,8 @@
 //! ApplicationImpersonation when impersonating; ArchiveApplication to save under Recoverable
 //! Items), and a message may only be sent as that mailbox: a From or Sender naming another
 //! address is `ErrorSendAsDenied`. A message has at least one and at most
-//! [`MAX_RECIPIENTS_PER_MESSAGE`] recipients (`ErrorInvalidRecipients`).
+//! [`MAX_RECIPIENTS_PER_MESSAGE`] recipients, counted as listed and again after its groups are
+//! expanded (`ErrorInvalidRecipients`).
 
 use ews_proto::request::{self, MessageDisposition, NewItem as ReqItem};
 use ews_proto::response::{self as resp, ResponseError};
@@ -26,6 +30,7 @@ use ews_proto::types::ItemKind;
 use mailbox::limits::MAX_RECIPIENTS_PER_MESSAGE;
 use mailbox::{FolderSel, MailboxError, MailboxKey, NewItem, Recipient};
 
+use crate::error::ExchangeError;
 use crate::ews::{Handler, err, is_message_class, item_update_of, kind_of, to_new_item};
 use crate::org::Org;
 
@@ -40,9 +45,15 @@ enum Undeliverable {
     External,
 }
 
+/// Each address a message goes to, with the mailbox (GUID, name) it reaches or why it reaches
+/// none ([`look_up`]).
+type Looked = Vec<(String, Result<(String, String), Undeliverable>)>;
+
 /// Where one message goes.
 struct Routing {
     deliver_to: Vec<MailboxKey>,
+    /// Each of `deliver_to` with the address it was reached at (an automatic reply's From).
+    delivered_as: Vec<mailbox::Delivered>,
     undeliverable: Vec<(String, Undeliverable)>,
 }
 
@@ -123,42 +134,36 @@ impl Handler<'_> {
         }
         let org = self.ex.inner.org.clone();
         let db = org.db.clone();
-        type Looked = Vec<(String, Result<String, Undeliverable>)>;
-        let looked: Looked = db
-            .call(move |c| {
-                let mut out = Vec::with_capacity(addrs.len());
-                for a in addrs {
-                    let domain = a.rsplit_once('@').map_or("", |(_, d)| d);
-                    let found = if domain.is_empty() || !Org::is_accepted_domain(c, domain)? {
-                        Err(Undeliverable::External)
-                    } else {
-                        match org.mailbox_by(c, "smtp", &a) {
-                            Ok(Some(u)) if u.is_mailbox() => Ok(u.guid),
-                            Ok(_) | Err(crate::error::ExchangeError::Ambiguous(_)) => {
-                                Err(Undeliverable::Unknown)
-                            }
-                            Err(e) => return Err(e),
-                        }
-                    };
-                    out.push((a, found));
-                }
-                Ok::<_, crate::error::ExchangeError>(out)
-            })
-            .await
-            .map_err(|e| ResponseError::new("ErrorInternalServerError", &e.to_string()))?;
+        let looked: Looked =
+            db.call(move |c| look_up(&org, c, addrs))
+                .await
+                .map_err(|e| match e {
+                    ExchangeError::TooManyRecipients { .. } => {
+                        ResponseError::new("ErrorInvalidRecipients", &e.to_string())
+                    }
+                    e => ResponseError::new("ErrorInternalServerError", &e.to_string()),
+                })?;
         let mut routing = Routing {
             deliver_to: Vec::new(),
+            delivered_as: Vec::new(),
             undeliverable: Vec::new(),
         };
         for (addr, found) in looked {
             match found {
-                Ok(guid) => {
+                Ok((guid, name)) => {
                     let key = MailboxKey::new(guid).map_err(|e| err(&e))?;
                     if !routing.deliver_to.contains(&key) {
                         self.ex
                             .ensure_mailbox_once(&key)
                             .await
                             .map_err(|e| err(&e))?;
+                        routing.delivered_as.push(mailbox::Delivered {
+                            mailbox: key.clone(),
+                            address: Recipient {
+                                name: Some(name).filter(|n| !n.is_empty()),
+                                email: addr.clone(),
+                            },
+                        });
                         routing.deliver_to.push(key);
                     }
                 }
@@ -270,8 +275,9 @@ impl Handler<'_> {
         let item = to_new_item(item)?;
         let from = self.sender_of(item.from.as_ref(), item.sender.as_ref())?;
         let routing = self.route(&item.to, &item.cc, &item.bcc).await?;
+        let (subject, class) = (item.subject.clone(), item.item_class.clone());
         let send = mailbox::Send {
-            from,
+            from: from.clone(),
             message_id: self.new_message_id(),
             report: self.report(item.subject.as_deref(), &routing),
             deliver_to: routing.deliver_to,
@@ -283,8 +289,10 @@ impl Handler<'_> {
             .mbx
             .send_new(&self.key, item, send)
             .await
-            .map(|_| None)
-            .map_err(|e| self.mailbox_err(&e))
+            .map_err(|e| self.mailbox_err(&e))?;
+        self.send_oof_replies(&from, &class, subject.as_deref(), routing.delivered_as)
+            .await;
+        Ok(None)
     }
 
     /// SendItem: each draft sent on its own terms.
@@ -442,10 +450,15 @@ impl Handler<'_> {
             Some(changed) => changed.as_deref(),
             None => draft.subject.as_deref(),
         };
+        let subject = subject.map(str::to_owned);
+        let class = match update.as_ref().and_then(|(u, _)| u.item_class.as_ref()) {
+            Some(changed) => changed.clone(),
+            None => draft.item_class.clone(),
+        };
         let send = mailbox::Send {
-            from,
+            from: from.clone(),
             message_id: self.new_message_id(),
-            report: self.report(subject, &routing),
+            report: self.report(subject.as_deref(), &routing),
             deliver_to: routing.deliver_to,
             save_in,
             routed_version: Some(draft.change_key.clone()),
@@ -469,7 +482,11 @@ impl Handler<'_> {
             )
             .await
         {
-            Ok((_, conflicted)) => Ok(conflicted),
+            Ok((_, conflicted)) => {
+                self.send_oof_replies(&from, &class, subject.as_deref(), routing.delivered_as)
+                    .await;
+                Ok(conflicted)
+            }
             Err(MailboxError::ChangeKeyConflict) => Err(ResponseError::new(
                 "ErrorIrresolvableConflict",
                 "The send operation failed because the item was changed since its change key was read.",
@@ -477,4 +494,70 @@ impl Handler<'_> {
             Err(e) => Err(self.mailbox_err(&e)),
         }
     }
+}
+
+/// What the directory makes of a message's addresses (each given once, ASCII case ignored): a
+/// recipient is found by any of its SMTP proxy addresses. A mailbox is delivered to (once,
+/// however many of its addresses are listed); a distribution group is expanded
+/// ([`Org::expand_group`]: recursively, each recipient once, a cycle ended) into its mailboxes
+/// and mail users, each under its own address, while the message keeps the group's address on
+/// its lines; a mail user, whose mail goes to its external address, is undeliverable as an
+/// external recipient is (this server has no transport out). An address no recipient has is
+/// `Unknown` in an accepted domain and `External` outside them. More than
+/// [`MAX_RECIPIENTS_PER_MESSAGE`] after expansion is [`ExchangeError::TooManyRecipients`].
+fn look_up(
+    org: &Org,
+    c: &store::rusqlite::Connection,
+    addrs: Vec<String>,
+) -> Result<Looked, ExchangeError> {
+    let reach = |r: crate::org::Recipient| -> Result<(String, String), Undeliverable> {
+        if r.is_mailbox() {
+            Ok((r.guid, r.name))
+        } else {
+            Err(Undeliverable::External)
+        }
+    };
+    let mut seen = std::collections::HashSet::new();
+    let mut out: Looked = Vec::with_capacity(addrs.len());
+    for a in addrs {
+        match org.recipient_by_smtp(c, &a)? {
+            Some(g) if g.is_group() => {
+                let members =
+                    org.expand_group(c, &g, &mut seen, out.len(), MAX_RECIPIENTS_PER_MESSAGE)?;
+                for m in members {
+                    // a mail user is named by where its mail would go
+                    let addr = m
+                        .external_email_address
+                        .as_deref()
+                        .map(crate::org::bare_smtp)
+                        .filter(|_| m.is_mail_user())
+                        .or(m.address())
+                        .unwrap_or_default()
+                        .to_owned();
+                    out.push((addr, reach(m)));
+                }
+            }
+            Some(r) => {
+                if seen.insert(r.guid.clone()) {
+                    out.push((a, reach(r)));
+                }
+            }
+            None => {
+                let domain = a.rsplit_once('@').map_or("", |(_, d)| d);
+                let why = if domain.is_empty() || !Org::is_accepted_domain(c, domain)? {
+                    Undeliverable::External
+                } else {
+                    Undeliverable::Unknown
+                };
+                out.push((a, Err(why)));
+            }
+        }
+        if out.len() > MAX_RECIPIENTS_PER_MESSAGE {
+            return Err(ExchangeError::TooManyRecipients {
+                max: MAX_RECIPIENTS_PER_MESSAGE,
+                why: format!("{} recipients so far", out.len()),
+            });
+        }
+    }
+    Ok(out)
 }

@@ -11,6 +11,7 @@ pub mod ews;
 mod ews_filter;
 mod ews_send;
 mod mime;
+mod oof;
 pub use store::limit;
 pub mod notify;
 pub mod org;

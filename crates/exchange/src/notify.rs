@@ -12,7 +12,7 @@ use ews_proto::notification::{
 use ews_proto::request::{EventType, Subscription};
 use ews_proto::response::ResponseError;
 use ews_proto::types::{FolderId, ItemRef};
-use mailbox::{EventKind, FolderSel, MailboxError, MailboxKey};
+use mailbox::{EventKind, EventObject, FolderSel, MailboxError, MailboxKey};
 use s2s_proto::principal::{EXCHANGE_APP_ID, PrincipalName, SKYPE_APP_ID};
 use serde::Serialize;
 use store::Migration;
@@ -113,6 +113,48 @@ fn object_kind(k: EventKind) -> ObjectEventKind {
         EventKind::Deleted => ObjectEventKind::Deleted,
         EventKind::Moved => ObjectEventKind::Moved,
         EventKind::Modified => ObjectEventKind::Modified,
+    }
+}
+
+/// The `t:*Event` of one event of the mailbox's log (`t` is its event type, NewMailEvent for the
+/// second event of delivered mail): an item's with `t:ItemId`, a folder's with `t:FolderId`
+/// (and, moved, `t:OldFolderId`: a folder keeps its id when it moves).
+fn object_event(t: EventType, e: mailbox::Event) -> ObjectEvent {
+    let (target, old_target) = match e.object {
+        EventObject::Item => (
+            EventTarget::Item(ItemRef {
+                id: e.item_id,
+                change_key: None,
+            }),
+            None,
+        ),
+        EventObject::Folder => {
+            let folder = FolderId {
+                id: e.item_id,
+                change_key: None,
+            };
+            let old = (e.kind == EventKind::Moved).then(|| EventTarget::Folder(folder.clone()));
+            (EventTarget::Folder(folder), old)
+        }
+    };
+    ObjectEvent {
+        kind: match t {
+            EventType::NewMailEvent => ObjectEventKind::NewMail,
+            _ => object_kind(e.kind),
+        },
+        watermark: e.seq.to_string(),
+        time_stamp: e.at,
+        target,
+        parent_folder_id: FolderId {
+            id: e.folder_id,
+            change_key: None,
+        },
+        old_target,
+        old_parent_folder_id: e.old_folder_id.map(|id| FolderId {
+            id,
+            change_key: None,
+        }),
+        unread_count: None,
     }
 }
 
@@ -333,7 +375,11 @@ impl Exchange {
         Ok(())
     }
 
-    /// Events after the subscription's watermark that match its folders and types.
+    /// Events after the subscription's watermark that match its folders and types: item events
+    /// of items in (or moved into or out of) a subscribed folder, and folder events of a
+    /// subscribed folder or of folders in (or moved into or out of) one (all of them with
+    /// SubscribeToAllFolders), in the order of the mailbox's one event sequence: the item log
+    /// holds both, so one watermark orders them (see `mailbox::EventObject`).
     pub(crate) async fn pending(
         &self,
         key: &MailboxKey,
@@ -352,6 +398,7 @@ impl Exchange {
                     || e.old_folder_id
                         .as_ref()
                         .is_some_and(|f| folders.contains(f))
+                    || (e.object == EventObject::Folder && folders.contains(&e.item_id))
             })
             // delivered mail is a CreatedEvent and a NewMailEvent, as Exchange reports it
             .flat_map(|e| {
@@ -359,28 +406,7 @@ impl Exchange {
                 std::iter::once((event_type_of(e.kind), e)).chain(new_mail)
             })
             .filter(|(t, _)| types.is_empty() || types.contains(t.as_str()))
-            .map(|(t, e)| ObjectEvent {
-                kind: match t {
-                    EventType::NewMailEvent => ObjectEventKind::NewMail,
-                    _ => object_kind(e.kind),
-                },
-                watermark: e.seq.to_string(),
-                time_stamp: e.at,
-                target: EventTarget::Item(ItemRef {
-                    id: e.item_id.clone(),
-                    change_key: None,
-                }),
-                parent_folder_id: FolderId {
-                    id: e.folder_id.clone(),
-                    change_key: None,
-                },
-                old_target: None,
-                old_parent_folder_id: e.old_folder_id.map(|id| FolderId {
-                    id,
-                    change_key: None,
-                }),
-                unread_count: None,
-            })
+            .map(|(t, e)| object_event(t, e))
             .collect();
         Ok((out, last, more))
     }
@@ -861,6 +887,46 @@ mod tests {
             Ok(())
         })
         .unwrap();
+    }
+
+    /// A folder event is written with `t:FolderId` (a move with `t:OldFolderId`, the same id,
+    /// and `t:OldParentFolderId`); an item event with `t:ItemId`, as before.
+    #[test]
+    fn folder_events_name_the_folder() {
+        let event = |object, kind| mailbox::Event {
+            seq: 7,
+            kind,
+            object,
+            item_id: "f1".into(),
+            folder_id: "p2".into(),
+            old_folder_id: (kind == EventKind::Moved).then(|| "p1".to_owned()),
+            at: time::OffsetDateTime::UNIX_EPOCH,
+            new_mail: false,
+        };
+        let folder = |id: &str| FolderId {
+            id: id.into(),
+            change_key: None,
+        };
+        let moved = object_event(
+            EventType::MovedEvent,
+            event(EventObject::Folder, EventKind::Moved),
+        );
+        assert_eq!(moved.kind, ObjectEventKind::Moved);
+        assert_eq!(moved.watermark, "7");
+        assert_eq!(moved.target, EventTarget::Folder(folder("f1")));
+        assert_eq!(moved.old_target, Some(EventTarget::Folder(folder("f1"))));
+        assert_eq!(moved.parent_folder_id, folder("p2"));
+        assert_eq!(moved.old_parent_folder_id, Some(folder("p1")));
+        let created = object_event(
+            EventType::CreatedEvent,
+            event(EventObject::Folder, EventKind::Created),
+        );
+        assert_eq!(created.old_target, None);
+        let item = object_event(
+            EventType::CreatedEvent,
+            event(EventObject::Item, EventKind::Created),
+        );
+        assert!(matches!(item.target, EventTarget::Item(ref i) if i.id == "f1"));
     }
 
     /// Regression: a push subscription could name the cloud metadata service (169.254.169.254)

@@ -17,7 +17,83 @@ pub const MIGRATIONS: &[Migration] = &[
     V3,
     V4,
     crate::notify::STREAMING_MIGRATION,
+    V6,
 ];
+
+/// Proxy addresses and distribution groups. `recipients` gains a third kind, the mail-enabled
+/// universal distribution group: SQLite cannot change a CHECK constraint in place, so the table
+/// is rebuilt. Dropping the old table fires its children's ON DELETE actions (role assignments
+/// cascade, partner applications' linked accounts are set NULL), so both are kept aside and put
+/// back. A mail user without a primary SMTP address gets its external address, as New-MailUser
+/// gives it now (unless another recipient has that address, or an older mail user the same one).
+/// Every primary SMTP address becomes the recipient's `SMTP:` proxy address.
+const V6: Migration = Migration {
+    version: 6,
+    sql: r#"
+CREATE TABLE recipients_v6 (
+    guid TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    kind TEXT NOT NULL CHECK (kind IN ('UserMailbox', 'MailUser', 'MailUniversalDistributionGroup')),
+    alias TEXT NOT NULL,
+    primary_smtp TEXT UNIQUE COLLATE NOCASE,
+    upn TEXT UNIQUE COLLATE NOCASE,
+    sip TEXT UNIQUE COLLATE NOCASE,
+    external_email TEXT,
+    hidden INTEGER NOT NULL DEFAULT 0,
+    sid TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    netid TEXT,
+    enabled INTEGER NOT NULL DEFAULT 1,
+    created INTEGER NOT NULL
+);
+INSERT INTO recipients_v6 (guid, name, kind, alias, primary_smtp, upn, sip, external_email, hidden, sid, netid, enabled, created)
+SELECT r.guid, r.name, r.kind, r.alias,
+       COALESCE(r.primary_smtp, CASE WHEN r.kind = 'MailUser' AND NOT EXISTS (
+           SELECT 1 FROM recipients o WHERE o.guid <> r.guid AND (o.primary_smtp = r.external_email
+               OR (o.primary_smtp IS NULL AND o.kind = 'MailUser'
+                   AND o.external_email = r.external_email COLLATE NOCASE AND o.guid < r.guid)))
+           THEN r.external_email END),
+       r.upn, r.sip, r.external_email, r.hidden, r.sid, r.netid, r.enabled, r.created
+FROM recipients r;
+CREATE TEMP TABLE v6_role_assignments AS SELECT * FROM role_assignments;
+CREATE TEMP TABLE v6_linked_accounts AS
+    SELECT guid, linked_account FROM partner_apps WHERE linked_account IS NOT NULL;
+DROP TABLE recipients;
+ALTER TABLE recipients_v6 RENAME TO recipients;
+CREATE INDEX recipients_netid ON recipients (netid COLLATE NOCASE) WHERE netid IS NOT NULL;
+INSERT INTO role_assignments SELECT * FROM v6_role_assignments;
+UPDATE partner_apps SET linked_account =
+    (SELECT l.linked_account FROM v6_linked_accounts l WHERE l.guid = partner_apps.guid)
+    WHERE guid IN (SELECT guid FROM v6_linked_accounts);
+DROP TABLE v6_role_assignments;
+DROP TABLE v6_linked_accounts;
+
+-- EmailAddresses: unique across the organization by type and address (ASCII case ignored);
+-- `prefix` as shown (SMTP for the primary SMTP address, smtp for the others, other types as
+-- given); at most one primary SMTP address a recipient, which is its `primary_smtp`.
+CREATE TABLE proxy_addresses (
+    kind TEXT NOT NULL,
+    address TEXT NOT NULL COLLATE NOCASE,
+    recipient TEXT NOT NULL REFERENCES recipients(guid) ON DELETE CASCADE,
+    prefix TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    PRIMARY KEY (kind, address)
+) WITHOUT ROWID;
+CREATE INDEX proxy_addresses_of ON proxy_addresses (recipient, position);
+CREATE UNIQUE INDEX proxy_addresses_one_primary ON proxy_addresses (recipient) WHERE prefix = 'SMTP';
+INSERT INTO proxy_addresses (kind, address, recipient, prefix, position)
+    SELECT 'SMTP', primary_smtp, guid, 'SMTP', 0 FROM recipients WHERE primary_smtp IS NOT NULL;
+
+-- A distribution group's direct members (mailboxes, mail users, groups); nesting may form
+-- cycles, which expansion detects.
+CREATE TABLE group_members (
+    group_guid TEXT NOT NULL REFERENCES recipients(guid) ON DELETE CASCADE,
+    member TEXT NOT NULL REFERENCES recipients(guid) ON DELETE CASCADE,
+    PRIMARY KEY (group_guid, member),
+    CHECK (group_guid <> member)
+) WITHOUT ROWID;
+CREATE INDEX group_members_of ON group_members (member);
+"#,
+};
 
 /// Management scopes and the scope a role assignment is limited to.
 const V4: Migration = Migration {
@@ -181,11 +257,48 @@ pub struct Recipient {
     #[serde(skip)]
     pub netid: Option<String>,
     pub when_created: String,
+    /// Every proxy address: `SMTP:` the primary, `smtp:` the other SMTP addresses, other types
+    /// (`SIP:`, `X500:`, …) as given.
+    pub email_addresses: Vec<String>,
+    /// `Universal` for a distribution group; absent for the others.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group_type: Option<&'static str>,
 }
+
+/// The recipient type of a mail-enabled universal distribution group.
+pub const GROUP: &str = "MailUniversalDistributionGroup";
+
+/// Most proxy addresses one recipient has.
+pub const MAX_PROXY_ADDRESSES: usize = 100;
+
+/// Longest proxy address, prefix included (Active Directory's bound on `proxyAddresses`).
+pub const MAX_PROXY_ADDRESS_LEN: usize = 1123;
+
+/// Most direct members of one distribution group.
+pub const MAX_GROUP_MEMBERS: usize = 5000;
+
+/// Most groups one expansion (a message's recipients) opens, nested ones included.
+pub const MAX_GROUPS_EXPANDED: usize = 1000;
 
 impl Recipient {
     pub fn is_mailbox(&self) -> bool {
         self.recipient_type == "UserMailbox"
+    }
+
+    pub fn is_group(&self) -> bool {
+        self.recipient_type == GROUP
+    }
+
+    pub fn is_mail_user(&self) -> bool {
+        self.recipient_type == "MailUser"
+    }
+
+    /// The address mail to this recipient is written to: the primary SMTP address, or (a mail
+    /// user without one) the external address.
+    pub fn address(&self) -> Option<&str> {
+        self.primary_smtp_address
+            .as_deref()
+            .or_else(|| self.external_email_address.as_deref().map(bare_smtp))
     }
 
     /// The value of the column a user claim of this kind is looked up in
@@ -301,7 +414,9 @@ pub fn bare_smtp(address: &str) -> &str {
 
 macro_rules! recipient_columns {
     () => {
-        "guid, name, kind, alias, primary_smtp, upn, sip, external_email, hidden, sid, netid, enabled, created"
+        "guid, name, kind, alias, primary_smtp, upn, sip, external_email, hidden, sid, netid, enabled, created, \
+         (SELECT group_concat(p.prefix || ':' || p.address, char(10) ORDER BY p.position) \
+          FROM proxy_addresses p WHERE p.recipient = recipients.guid)"
     };
 }
 
@@ -370,6 +485,7 @@ fn recipient_from_row(r: &Row, org_domain: &str) -> store::rusqlite::Result<Reci
     let guid: String = r.get(0)?;
     let name: String = r.get(1)?;
     let kind: String = r.get(2)?;
+    let group_type = (kind == GROUP).then_some("Universal");
     Ok(Recipient {
         identity: format!("{org_domain}/Users/{name}"),
         alias: r.get(3)?,
@@ -384,6 +500,11 @@ fn recipient_from_row(r: &Row, org_domain: &str) -> store::rusqlite::Result<Reci
         netid: r.get(10)?,
         account_disabled: !r.get::<_, bool>(11)?,
         when_created: iso(r.get(12)?),
+        email_addresses: r
+            .get::<_, Option<String>>(13)?
+            .map(|a| a.split('\n').map(str::to_owned).collect())
+            .unwrap_or_default(),
+        group_type,
         exchange_guid: guid.clone(),
         guid,
         name,
@@ -405,6 +526,266 @@ pub(crate) fn valid_smtp(addr: &str) -> bool {
         && !domain.contains('@')
         && addr.len() <= 320
         && addr.chars().all(|c| c.is_ascii_graphic())
+}
+
+/// One proxy address of `EmailAddresses`: its type (upper case: `SMTP`, `SIP`, `X500`, …), its
+/// prefix as shown (`SMTP` for the primary SMTP address, `smtp` for another; other types as
+/// given) and the address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyAddress {
+    pub kind: String,
+    pub prefix: String,
+    pub address: String,
+}
+
+impl std::fmt::Display for ProxyAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.prefix, self.address)
+    }
+}
+
+impl ProxyAddress {
+    /// Reads `TYPE:address` as Exchange's `ProxyAddress` does: a type of letters and digits
+    /// before the first `:`, none meaning `smtp`; `SMTP` (upper case) marks the primary SMTP
+    /// address. An SMTP address must be `user@domain`; any other type's is kept as given (Exchange
+    /// does not check custom types either). Bounded: [`MAX_PROXY_ADDRESS_LEN`], no control
+    /// characters.
+    pub fn parse(raw: &str) -> Result<Self, ExchangeError> {
+        let shown = || raw.chars().take(80).collect::<String>();
+        let bad = |why: &str| ExchangeError::InvalidProxyAddress {
+            address: shown(),
+            why: why.to_owned(),
+        };
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return Err(bad("it is empty"));
+        }
+        if raw.len() > MAX_PROXY_ADDRESS_LEN {
+            return Err(bad(&format!(
+                "it is {} characters long; at most {MAX_PROXY_ADDRESS_LEN}",
+                raw.len()
+            )));
+        }
+        if raw.chars().any(char::is_control) {
+            return Err(bad("it contains a control character"));
+        }
+        let (prefix, address) = match raw.split_once(':') {
+            Some((p, a))
+                if !p.is_empty()
+                    && p.len() <= 16
+                    && p.chars().all(|c| c.is_ascii_alphanumeric()) =>
+            {
+                (p, a.trim())
+            }
+            _ => ("smtp", raw),
+        };
+        if address.is_empty() {
+            return Err(bad("there is no address after the type"));
+        }
+        let kind = prefix.to_ascii_uppercase();
+        if kind == "SMTP" {
+            if !valid_smtp(address) {
+                return Err(bad(
+                    "an SMTP address is user@domain, in printable ASCII without spaces, at most 320 characters",
+                ));
+            }
+            let prefix = if prefix == "SMTP" { "SMTP" } else { "smtp" };
+            return Ok(ProxyAddress {
+                kind,
+                prefix: prefix.to_owned(),
+                address: address.to_owned(),
+            });
+        }
+        Ok(ProxyAddress {
+            kind,
+            prefix: prefix.to_owned(),
+            address: address.to_owned(),
+        })
+    }
+
+    /// The primary SMTP address `address`.
+    pub fn primary(address: &str) -> Self {
+        ProxyAddress {
+            kind: "SMTP".into(),
+            prefix: "SMTP".into(),
+            address: address.to_owned(),
+        }
+    }
+
+    pub fn is_smtp(&self) -> bool {
+        self.kind == "SMTP"
+    }
+
+    pub fn is_primary_smtp(&self) -> bool {
+        self.prefix == "SMTP"
+    }
+
+    /// The same address (type and address, ASCII case ignored), whatever its prefix's case.
+    pub fn same(&self, other: &ProxyAddress) -> bool {
+        self.kind == other.kind && self.address.eq_ignore_ascii_case(&other.address)
+    }
+
+    fn demoted(mut self) -> Self {
+        if self.is_smtp() {
+            self.prefix = "smtp".into();
+        }
+        self
+    }
+
+    fn promoted(mut self) -> Self {
+        if self.is_smtp() {
+            self.prefix = "SMTP".into();
+        }
+        self
+    }
+}
+
+/// A change of `EmailAddresses`: the whole list (`-EmailAddresses a,b`), `@{Add=…; Remove=…}`,
+/// or a new primary SMTP address (`-PrimarySmtpAddress`; the old one stays, as `smtp:`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AddressChange {
+    Replace(Vec<String>),
+    Change {
+        add: Vec<String>,
+        remove: Vec<String>,
+    },
+    Primary(String),
+}
+
+impl From<psh::bind::MultiValued> for AddressChange {
+    fn from(v: psh::bind::MultiValued) -> Self {
+        match v {
+            psh::bind::MultiValued::Replace(all) => AddressChange::Replace(all),
+            psh::bind::MultiValued::Change { add, remove } => AddressChange::Change { add, remove },
+        }
+    }
+}
+
+/// The list `change` makes of `current` for `recipient` (named in errors): exactly one primary
+/// SMTP address, no address twice, at most [`MAX_PROXY_ADDRESSES`]. A whole list's primary is
+/// its `SMTP:` address, or else its first SMTP address (as Exchange reads it); `@{Add}` with an
+/// `SMTP:` address makes that the primary and the old one a secondary; the primary can't be
+/// removed unless another is added; removing an address that isn't there is an error.
+pub fn changed_addresses(
+    recipient: &str,
+    current: &[ProxyAddress],
+    change: &AddressChange,
+) -> Result<Vec<ProxyAddress>, ExchangeError> {
+    let list_err = |why: String| ExchangeError::ProxyAddressList {
+        recipient: recipient.to_owned(),
+        why,
+    };
+    let parse_all = |raw: &[String]| -> Result<Vec<ProxyAddress>, ExchangeError> {
+        if raw.len() > MAX_PROXY_ADDRESSES {
+            return Err(list_err(format!(
+                "{} addresses given; a recipient has at most {MAX_PROXY_ADDRESSES}",
+                raw.len()
+            )));
+        }
+        raw.iter().map(|a| ProxyAddress::parse(a)).collect()
+    };
+    let two_primaries = |a: &[ProxyAddress]| a.iter().filter(|p| p.is_primary_smtp()).count() > 1;
+    let mut list: Vec<ProxyAddress> = match change {
+        AddressChange::Replace(raw) => {
+            let mut all = parse_all(raw)?;
+            if two_primaries(&all) {
+                return Err(list_err(
+                    "more than one address is SMTP: (the primary); mark one, the others smtp:"
+                        .into(),
+                ));
+            }
+            if !all.iter().any(ProxyAddress::is_primary_smtp) {
+                match all.iter_mut().find(|p| p.is_smtp()) {
+                    Some(first) => first.prefix = "SMTP".into(),
+                    None => {
+                        return Err(list_err(
+                            "the list has no SMTP address, and a mail-enabled recipient needs a primary one".into(),
+                        ));
+                    }
+                }
+            }
+            all
+        }
+        AddressChange::Change { add, remove } => {
+            let add = parse_all(add)?;
+            let remove = parse_all(remove)?;
+            if two_primaries(&add) {
+                return Err(list_err(
+                    "more than one added address is SMTP: (the primary); add one as SMTP:, the others as smtp:".into(),
+                ));
+            }
+            let mut list = current.to_vec();
+            for r in &remove {
+                let Some(i) = list.iter().position(|p| p.same(r)) else {
+                    return Err(list_err(format!(
+                        "{r} isn't one of its addresses (Get-Recipient shows its EmailAddresses)"
+                    )));
+                };
+                if list[i].is_primary_smtp() && !add.iter().any(ProxyAddress::is_primary_smtp) {
+                    return Err(list_err(format!(
+                        "{} is the primary SMTP address and can't be removed; make another address primary first (Add=\"SMTP:other@domain\", or -PrimarySmtpAddress)",
+                        list[i]
+                    )));
+                }
+                list.remove(i);
+            }
+            for a in add {
+                list = with_added(list, a);
+            }
+            list
+        }
+        AddressChange::Primary(raw) => {
+            let p = ProxyAddress::parse(raw)?;
+            if !p.is_smtp() {
+                return Err(ExchangeError::InvalidProxyAddress {
+                    address: raw.chars().take(80).collect(),
+                    why: "a primary SMTP address is an SMTP address".into(),
+                });
+            }
+            with_added(current.to_vec(), p.promoted())
+        }
+    };
+    for (i, a) in list.iter().enumerate() {
+        if list[..i].iter().any(|b| b.same(a)) {
+            return Err(list_err(format!("{a} is given twice")));
+        }
+    }
+    if list.len() > MAX_PROXY_ADDRESSES {
+        return Err(list_err(format!(
+            "it would have {} addresses; a recipient has at most {MAX_PROXY_ADDRESSES}",
+            list.len()
+        )));
+    }
+    if !list.iter().any(ProxyAddress::is_primary_smtp) {
+        return Err(list_err(
+            "it would have no primary SMTP address; a mail-enabled recipient needs one".into(),
+        ));
+    }
+    // the primary first, the others in their order
+    list.sort_by_key(|p| !p.is_primary_smtp());
+    Ok(list)
+}
+
+/// `list` with `a` added: an `SMTP:` address becomes the primary (the old primary stays as
+/// `smtp:`); an address already there stays where it is (promoted if `a` is `SMTP:`).
+fn with_added(list: Vec<ProxyAddress>, a: ProxyAddress) -> Vec<ProxyAddress> {
+    let primary = a.is_primary_smtp();
+    let mut out: Vec<ProxyAddress> = list
+        .into_iter()
+        .map(|p| {
+            if p.same(&a) {
+                if primary { p.promoted() } else { p }
+            } else if primary {
+                p.demoted()
+            } else {
+                p
+            }
+        })
+        .collect();
+    if !out.iter().any(|p| p.same(&a)) {
+        out.push(a);
+    }
+    out
 }
 
 fn random_sid() -> String {
@@ -436,6 +817,16 @@ pub struct NewRecipient {
     pub upn: Option<String>,
     pub sip: Option<String>,
     pub netid: Option<String>,
+}
+
+/// Parameters of New-DistributionGroup.
+#[derive(Debug, Clone, Default)]
+pub struct NewGroup {
+    pub name: String,
+    pub alias: Option<String>,
+    pub primary_smtp: Option<String>,
+    /// Identities of the first members.
+    pub members: Vec<String>,
 }
 
 impl Org {
@@ -547,15 +938,8 @@ impl Org {
         now: i64,
     ) -> Result<Recipient, ExchangeError> {
         let name = p.name.trim();
-        if name.is_empty()
-            || name.len() > 64
-            || name.chars().any(|c| c.is_control() || "/\\\"".contains(c))
-        {
-            return Err(ExchangeError::Invalid(format!(
-                "name '{name}' must be 1-64 characters without control characters, slashes or quotes"
-            )));
-        }
         let alias = p.alias.clone().unwrap_or_else(|| name.replace(' ', ""));
+        Self::check_name_and_alias(c, name, &alias)?;
         for (what, a) in [
             ("-PrimarySmtpAddress", &p.primary_smtp),
             ("-ExternalEmailAddress", &p.external_email),
@@ -573,19 +957,14 @@ impl Org {
         if let Some(smtp) = &p.primary_smtp {
             Self::require_accepted(c, "primary SMTP address", smtp)?;
         }
-        let exists: Option<String> = c
-            .query_row("SELECT guid FROM recipients WHERE name = ?1", [name], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        if exists.is_some() {
-            return Err(ExchangeError::AlreadyExists(format!("recipient '{name}'")));
-        }
-        for (col, v) in [
-            ("primary_smtp", &p.primary_smtp),
-            ("upn", &p.upn),
-            ("sip", &p.sip),
-        ] {
+        // a mail user's primary address is its external one unless -PrimarySmtpAddress is given
+        // (New-MailUser); that one is exempt from the accepted domains
+        let primary = match (&p.primary_smtp, kind) {
+            (Some(a), _) => Some(a.clone()),
+            (None, "MailUser") => p.external_email.clone(),
+            (None, _) => None,
+        };
+        for (col, v) in [("upn", &p.upn), ("sip", &p.sip)] {
             if let Some(v) = v {
                 let taken: Option<String> = c
                     .query_row(
@@ -601,6 +980,9 @@ impl Org {
                 }
             }
         }
+        let addresses: Vec<ProxyAddress> =
+            primary.iter().map(|a| ProxyAddress::primary(a)).collect();
+        Self::check_unique(c, &addresses, None)?;
         let guid = uuid::Uuid::new_v4().to_string();
         c.execute(
             "INSERT INTO recipients (guid, name, kind, alias, primary_smtp, upn, sip, external_email, hidden, sid, netid, enabled, created)
@@ -610,7 +992,7 @@ impl Org {
                 name,
                 kind,
                 alias,
-                p.primary_smtp,
+                primary,
                 p.upn,
                 p.sip.as_ref().map(|s| s.trim_start_matches("sip:").to_owned()),
                 p.external_email,
@@ -620,13 +1002,15 @@ impl Org {
                 now
             ],
         )?;
+        Self::write_addresses(c, &guid, &addresses)?;
         self.get_recipient(c, &guid)
     }
 
     /// Resolves an identity: GUID, Name, alias, `<domain>/Users/<name>`, or an address.
     /// The address-list entries a name resolves to (EWS ResolveNames), as Exchange's ambiguous
-    /// name resolution does: an exact address (`SMTP:` prefix allowed), or the start of a
-    /// display name, alias, primary SMTP address or UPN, case-insensitively. Recipients hidden
+    /// name resolution does: an exact address, any of a recipient's SMTP proxy addresses
+    /// (`SMTP:`/`smtp:` prefix allowed), or the start of a display name, alias, primary SMTP
+    /// address or UPN, case-insensitively; distribution groups among them. Recipients hidden
     /// from address lists (the partner applications' mail users among them) and disabled ones
     /// are never listed. At most `limit`, by name.
     pub fn resolve_names(
@@ -649,6 +1033,7 @@ impl Org {
             "SELECT ",
             recipient_columns!(),
             " FROM recipients WHERE hidden = 0 AND enabled = 1 AND (primary_smtp = ?1 \
+             OR guid = (SELECT recipient FROM proxy_addresses WHERE kind = 'SMTP' AND address = ?1) \
              OR name LIKE ?2 ESCAPE '\\' OR alias LIKE ?2 ESCAPE '\\' \
              OR primary_smtp LIKE ?2 ESCAPE '\\' OR upn LIKE ?2 ESCAPE '\\') \
              ORDER BY name COLLATE NOCASE LIMIT ?3"
@@ -675,7 +1060,8 @@ impl Org {
                 "SELECT ",
                 recipient_columns!(),
                 " FROM recipients WHERE guid = ?1 OR name = ?1 COLLATE NOCASE OR alias = ?1 COLLATE NOCASE
-                 OR primary_smtp = ?1 OR upn = ?1 OR sip = ?1 OR external_email = ?1 COLLATE NOCASE LIMIT 2"
+                 OR primary_smtp = ?1 OR upn = ?1 OR sip = ?1 OR external_email = ?1 COLLATE NOCASE
+                 OR guid = (SELECT recipient FROM proxy_addresses WHERE kind = 'SMTP' AND address = ?1) LIMIT 2"
             ),
         )?;
         let dom = self.domain_for_identity.clone();
@@ -824,6 +1210,374 @@ impl Org {
         })
     }
 
+    // ---------- proxy addresses and distribution groups ----------
+
+    /// A recipient's Name (1-64 characters, no control characters, slashes or quotes, unique
+    /// among recipients) and Alias (1-64 characters, no control characters or whitespace).
+    fn check_name_and_alias(c: &Connection, name: &str, alias: &str) -> Result<(), ExchangeError> {
+        if name.is_empty()
+            || name.len() > 64
+            || name.chars().any(|c| c.is_control() || "/\\\"".contains(c))
+        {
+            return Err(ExchangeError::Invalid(format!(
+                "name '{}' must be 1-64 characters without control characters, slashes or quotes",
+                name.chars().take(80).collect::<String>()
+            )));
+        }
+        if alias.is_empty()
+            || alias.len() > 64
+            || alias.chars().any(|c| c.is_control() || c.is_whitespace())
+        {
+            return Err(ExchangeError::Invalid(format!(
+                "alias '{}' must be 1-64 characters without spaces or control characters",
+                alias.chars().take(80).collect::<String>()
+            )));
+        }
+        let exists: Option<String> = c
+            .query_row("SELECT guid FROM recipients WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        if exists.is_some() {
+            return Err(ExchangeError::AlreadyExists(format!("recipient '{name}'")));
+        }
+        Ok(())
+    }
+
+    /// Each address is nobody else's ([`ExchangeError::ProxyAddressInUse`] names who has it, and
+    /// the address as they have it); `owner` is the recipient they are for, once it exists.
+    fn check_unique(
+        c: &Connection,
+        addresses: &[ProxyAddress],
+        owner: Option<&str>,
+    ) -> Result<(), ExchangeError> {
+        let mut st = c.prepare_cached(
+            "SELECT r.name, p.prefix || ':' || p.address FROM proxy_addresses p
+             JOIN recipients r ON r.guid = p.recipient
+             WHERE p.kind = ?1 AND p.address = ?2 AND p.recipient IS NOT ?3",
+        )?;
+        for a in addresses {
+            let taken: Option<(String, String)> = st
+                .query_row(params![a.kind, a.address, owner], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()?;
+            if let Some((holder, address)) = taken {
+                return Err(ExchangeError::ProxyAddressInUse { address, holder });
+            }
+        }
+        Ok(())
+    }
+
+    /// Replaces the recipient's proxy addresses with `addresses` (checked: unique, one primary
+    /// SMTP address) and sets its primary SMTP address to theirs.
+    fn write_addresses(
+        c: &Connection,
+        guid: &str,
+        addresses: &[ProxyAddress],
+    ) -> Result<(), ExchangeError> {
+        c.execute("DELETE FROM proxy_addresses WHERE recipient = ?1", [guid])?;
+        let mut st = c.prepare_cached(
+            "INSERT INTO proxy_addresses (kind, address, recipient, prefix, position) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for (i, a) in addresses.iter().enumerate() {
+            st.execute(params![a.kind, a.address, guid, a.prefix, i as i64])?;
+        }
+        let primary = addresses
+            .iter()
+            .find(|a| a.is_primary_smtp())
+            .map(|a| a.address.as_str());
+        c.execute(
+            "UPDATE recipients SET primary_smtp = ?1 WHERE guid = ?2",
+            params![primary, guid],
+        )?;
+        Ok(())
+    }
+
+    /// The recipient's proxy addresses, in order.
+    fn addresses_of(r: &Recipient) -> Vec<ProxyAddress> {
+        r.email_addresses
+            .iter()
+            .filter_map(|a| {
+                let (prefix, address) = a.split_once(':')?;
+                Some(ProxyAddress {
+                    kind: prefix.to_ascii_uppercase(),
+                    prefix: prefix.to_owned(),
+                    address: address.to_owned(),
+                })
+            })
+            .collect()
+    }
+
+    /// Set-Mailbox/Set-MailUser/Set-DistributionGroup `-EmailAddresses` or `-PrimarySmtpAddress`:
+    /// the list [`changed_addresses`] makes, each SMTP address in an accepted domain (a mail
+    /// user's external address excepted, as Exchange's email address policies leave it) and
+    /// nobody else's.
+    pub fn set_email_addresses(
+        &self,
+        c: &Connection,
+        r: &Recipient,
+        change: &AddressChange,
+    ) -> Result<Recipient, ExchangeError> {
+        let current = Self::addresses_of(r);
+        let list = changed_addresses(&r.name, &current, change)?;
+        let external = r.external_email_address.as_deref().map(bare_smtp);
+        for a in list.iter().filter(|a| a.is_smtp()) {
+            let exempt =
+                r.is_mail_user() && external.is_some_and(|e| e.eq_ignore_ascii_case(&a.address));
+            if !exempt {
+                Self::require_accepted(c, "the email address", &a.address)?;
+            }
+        }
+        Self::check_unique(c, &list, Some(&r.guid))?;
+        Self::write_addresses(c, &r.guid, &list)?;
+        self.get_recipient(c, &r.guid)
+    }
+
+    /// The recipient (any kind) one of whose SMTP proxy addresses is `address` (an `SMTP:`
+    /// prefix allowed), ASCII case ignored.
+    pub fn recipient_by_smtp(
+        &self,
+        c: &Connection,
+        address: &str,
+    ) -> Result<Option<Recipient>, ExchangeError> {
+        let mut st = c.prepare_cached(concat!(
+            "SELECT ",
+            recipient_columns!(),
+            " FROM recipients WHERE guid = (SELECT recipient FROM proxy_addresses WHERE kind = 'SMTP' AND address = ?1)"
+        ))?;
+        let dom = self.domain_for_identity.clone();
+        Ok(st
+            .query_row([bare_smtp(address.trim())], |r| recipient_from_row(r, &dom))
+            .optional()?)
+    }
+
+    /// The mailbox one of whose SMTP proxy addresses is `address` (Autodiscover, ExchangeImpersonation
+    /// by `t:SmtpAddress`); a recipient of another kind is `None`.
+    pub fn mailbox_by_smtp(
+        &self,
+        c: &Connection,
+        address: &str,
+    ) -> Result<Option<Recipient>, ExchangeError> {
+        Ok(self
+            .recipient_by_smtp(c, address)?
+            .filter(Recipient::is_mailbox))
+    }
+
+    /// New-DistributionGroup: a mail-enabled universal distribution group with its primary SMTP
+    /// address (`-PrimarySmtpAddress`, else `<alias>@<default accepted domain>`) and members.
+    pub fn new_group(
+        &self,
+        c: &Connection,
+        g: NewGroup,
+        now: i64,
+    ) -> Result<Recipient, ExchangeError> {
+        let name = g.name.trim();
+        let alias = g.alias.clone().unwrap_or_else(|| name.replace(' ', ""));
+        Self::check_name_and_alias(c, name, &alias)?;
+        let primary = match g.primary_smtp {
+            Some(a) => {
+                let p = ProxyAddress::parse(&a)?;
+                if !p.is_smtp() {
+                    return Err(ExchangeError::InvalidProxyAddress {
+                        address: a.chars().take(80).collect(),
+                        why: "a primary SMTP address is an SMTP address".into(),
+                    });
+                }
+                p.address
+            }
+            None => {
+                let domain: Option<String> = c
+                    .query_row(
+                        "SELECT domain FROM accepted_domains ORDER BY is_default DESC, domain LIMIT 1",
+                        [],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                let Some(domain) = domain else {
+                    return Err(ExchangeError::Invalid(
+                        "the organization has no accepted domain; add one with New-AcceptedDomain, or give -PrimarySmtpAddress".into(),
+                    ));
+                };
+                let a = format!("{alias}@{domain}");
+                if !valid_smtp(&a) {
+                    return Err(ExchangeError::InvalidProxyAddress {
+                        address: a.chars().take(80).collect(),
+                        why: "the alias makes no SMTP address; give -PrimarySmtpAddress".into(),
+                    });
+                }
+                a
+            }
+        };
+        Self::require_accepted(c, "primary SMTP address", &primary)?;
+        let addresses = [ProxyAddress::primary(&primary)];
+        Self::check_unique(c, &addresses, None)?;
+        if g.members.len() > MAX_GROUP_MEMBERS {
+            return Err(ExchangeError::TooManyMembers {
+                group: name.to_owned(),
+                count: g.members.len(),
+                max: MAX_GROUP_MEMBERS,
+            });
+        }
+        let guid = uuid::Uuid::new_v4().to_string();
+        c.execute(
+            "INSERT INTO recipients (guid, name, kind, alias, primary_smtp, hidden, sid, enabled, created)
+             VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, 1, ?7)",
+            params![guid, name, GROUP, alias, primary, random_sid(), now],
+        )?;
+        Self::write_addresses(c, &guid, &addresses)?;
+        let group = self.get_recipient(c, &guid)?;
+        for m in &g.members {
+            self.add_group_member(c, &group, m)?;
+        }
+        Ok(group)
+    }
+
+    /// The distribution group `identity` names ([`ExchangeError::WrongRecipientType`] for
+    /// another recipient).
+    pub fn get_group(&self, c: &Connection, identity: &str) -> Result<Recipient, ExchangeError> {
+        let r = self.get_recipient(c, identity)?;
+        if !r.is_group() {
+            return Err(ExchangeError::WrongRecipientType {
+                identity: identity.to_owned(),
+                found: r.recipient_type,
+                expected: "distribution group",
+            });
+        }
+        Ok(r)
+    }
+
+    /// Add-DistributionGroupMember: `member` (a mailbox, mail user or group) joins `group`.
+    pub fn add_group_member(
+        &self,
+        c: &Connection,
+        group: &Recipient,
+        member: &str,
+    ) -> Result<(), ExchangeError> {
+        let m = self.get_recipient(c, member)?;
+        if m.guid == group.guid {
+            return Err(ExchangeError::SelfMember {
+                group: group.name.clone(),
+            });
+        }
+        let count: i64 = c.query_row(
+            "SELECT COUNT(*) FROM group_members WHERE group_guid = ?1",
+            [&group.guid],
+            |r| r.get(0),
+        )?;
+        let count = usize::try_from(count).unwrap_or(usize::MAX);
+        if count >= MAX_GROUP_MEMBERS {
+            return Err(ExchangeError::TooManyMembers {
+                group: group.name.clone(),
+                count: count.saturating_add(1),
+                max: MAX_GROUP_MEMBERS,
+            });
+        }
+        let added = c.execute(
+            "INSERT OR IGNORE INTO group_members (group_guid, member) VALUES (?1, ?2)",
+            params![group.guid, m.guid],
+        )?;
+        if added == 0 {
+            return Err(ExchangeError::AlreadyMember {
+                member: m.name,
+                group: group.name.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Remove-DistributionGroupMember.
+    pub fn remove_group_member(
+        &self,
+        c: &Connection,
+        group: &Recipient,
+        member: &str,
+    ) -> Result<(), ExchangeError> {
+        let m = self.get_recipient(c, member)?;
+        let removed = c.execute(
+            "DELETE FROM group_members WHERE group_guid = ?1 AND member = ?2",
+            params![group.guid, m.guid],
+        )?;
+        if removed == 0 {
+            return Err(ExchangeError::NotMember {
+                member: m.name,
+                group: group.name.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Remove-DistributionGroup: the group, its addresses, its memberships (its own members and
+    /// its place in other groups) go.
+    pub fn remove_group(&self, c: &Connection, group: &Recipient) -> Result<(), ExchangeError> {
+        c.execute("DELETE FROM recipients WHERE guid = ?1", [&group.guid])?;
+        Ok(())
+    }
+
+    /// A group's direct members, by name (Get-DistributionGroupMember, ExpandDL).
+    pub fn group_members(
+        &self,
+        c: &Connection,
+        group_guid: &str,
+    ) -> Result<Vec<Recipient>, ExchangeError> {
+        let mut st = c.prepare_cached(concat!(
+            "SELECT ",
+            recipient_columns!(),
+            " FROM recipients WHERE guid IN (SELECT member FROM group_members WHERE group_guid = ?1) ORDER BY name COLLATE NOCASE"
+        ))?;
+        let dom = self.domain_for_identity.clone();
+        let rows = st.query_map([group_guid], |r| recipient_from_row(r, &dom))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The recipients mail to `group` reaches that are not in `seen` yet (each is added to it):
+    /// its members, and the members of the groups among them, recursively; each group opened
+    /// once, so a cycle ends; groups themselves are not listed. `counted` recipients of the
+    /// message are counted already: past `limit` in all, or past [`MAX_GROUPS_EXPANDED`] groups
+    /// opened, it is [`ExchangeError::TooManyRecipients`].
+    pub fn expand_group(
+        &self,
+        c: &Connection,
+        group: &Recipient,
+        seen: &mut std::collections::HashSet<String>,
+        counted: usize,
+        limit: usize,
+    ) -> Result<Vec<Recipient>, ExchangeError> {
+        let mut opened = std::collections::HashSet::from([group.guid.clone()]);
+        let mut queue = std::collections::VecDeque::from([group.guid.clone()]);
+        let mut out = Vec::new();
+        while let Some(g) = queue.pop_front() {
+            for m in self.group_members(c, &g)? {
+                if m.is_group() {
+                    if opened.insert(m.guid.clone()) {
+                        if opened.len() > MAX_GROUPS_EXPANDED {
+                            return Err(ExchangeError::TooManyRecipients {
+                                max: limit,
+                                why: format!(
+                                    "the distribution group '{}' nests more than {MAX_GROUPS_EXPANDED} groups",
+                                    group.name
+                                ),
+                            });
+                        }
+                        queue.push_back(m.guid);
+                    }
+                } else if seen.insert(m.guid.clone()) {
+                    out.push(m);
+                    if counted + out.len() > limit {
+                        return Err(ExchangeError::TooManyRecipients {
+                            max: limit,
+                            why: format!(
+                                "the distribution group '{}' expands to members past that, its nested groups' included",
+                                group.name
+                            ),
+                        });
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
     // ---------- RBAC ----------
 
     pub fn new_role_assignment(
@@ -857,6 +1611,13 @@ impl Org {
             ))
         })?;
         let r = self.get_recipient(c, user)?;
+        if r.is_group() {
+            return Err(ExchangeError::WrongRecipientType {
+                identity: user.to_owned(),
+                found: r.recipient_type,
+                expected: "user (a role is assigned to a mailbox or mail user)",
+            });
+        }
         let existing: Option<String> = c
             .query_row(
                 "SELECT name FROM role_assignments WHERE role = ?1 AND user_guid = ?2",
@@ -1147,11 +1908,376 @@ mod tests {
                 Ok(rows.collect::<Result<_, _>>()?)
             })
             .unwrap();
+        // five searches of recipients (each row's EmailAddresses is one more, of its own index)
         assert_eq!(
-            plan.iter().filter(|p| p.starts_with("SEARCH")).count(),
+            plan.iter()
+                .filter(|p| p.starts_with("SEARCH recipients"))
+                .count(),
             5,
             "{plan:?}"
         );
+        assert!(
+            plan.iter()
+                .filter(|p| p.starts_with("SEARCH p "))
+                .all(|p| p.contains("proxy_addresses_of")),
+            "{plan:?}"
+        );
         assert!(!plan.iter().any(|p| p.starts_with("SCAN")), "{plan:?}");
+    }
+
+    fn proxies(list: &[&str]) -> Vec<ProxyAddress> {
+        list.iter()
+            .map(|a| ProxyAddress::parse(a).unwrap())
+            .collect()
+    }
+
+    fn shown(list: &[ProxyAddress]) -> Vec<String> {
+        list.iter().map(ToString::to_string).collect()
+    }
+
+    /// `TYPE:address` as Exchange reads it, and every refusal with what was wrong.
+    #[test]
+    fn proxy_addresses_parse() {
+        let p = ProxyAddress::parse("SMTP:Alice@Contoso.Example").unwrap();
+        assert_eq!((p.kind.as_str(), p.prefix.as_str()), ("SMTP", "SMTP"));
+        assert!(p.is_primary_smtp());
+        let p = ProxyAddress::parse(" alias@contoso.example ").unwrap();
+        assert_eq!(p.to_string(), "smtp:alias@contoso.example");
+        assert_eq!(
+            ProxyAddress::parse("Smtp:a@b.example").unwrap().prefix,
+            "smtp"
+        );
+        let p = ProxyAddress::parse("X500:/o=Org/ou=Group/cn=Recipients/cn=alice").unwrap();
+        assert_eq!(
+            (p.kind.as_str(), p.address.as_str()),
+            ("X500", "/o=Org/ou=Group/cn=Recipients/cn=alice")
+        );
+        assert_eq!(
+            ProxyAddress::parse("sip:alice@contoso.example")
+                .unwrap()
+                .to_string(),
+            "sip:alice@contoso.example"
+        );
+        for (bad, why) in [
+            ("", "empty"),
+            ("smtp:", "no address after the type"),
+            ("smtp:not-an-address", "user@domain"),
+            ("a b@contoso.example", "user@domain"),
+            ("SIP:a\u{7}@x.example", "control character"),
+        ] {
+            let e = ProxyAddress::parse(bad).unwrap_err().to_string();
+            assert!(e.contains(why), "{bad:?}: {e}");
+        }
+        let long = format!("X500:{}", "a".repeat(MAX_PROXY_ADDRESS_LEN));
+        let e = ProxyAddress::parse(&long).unwrap_err().to_string();
+        assert!(e.contains("at most 1123"), "{e}");
+    }
+
+    /// The whole list, `@{Add; Remove}` and a new primary, as Set-Mailbox applies them.
+    #[test]
+    fn address_changes() {
+        let current = proxies(&["SMTP:alice@contoso.example", "smtp:a@contoso.example"]);
+        let change = |c: AddressChange| {
+            changed_addresses("Alice", &current, &c)
+                .map(|l| shown(&l))
+                .map_err(|e| e.to_string())
+        };
+        let s = |v: &[&str]| v.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>();
+        // a whole list: its SMTP: is the primary, else its first SMTP address
+        assert_eq!(
+            change(AddressChange::Replace(s(&[
+                "x@contoso.example",
+                "SMTP:y@contoso.example",
+                "SIP:y@contoso.example"
+            ]))),
+            Ok(s(&[
+                "SMTP:y@contoso.example",
+                "smtp:x@contoso.example",
+                "SIP:y@contoso.example"
+            ]))
+        );
+        assert_eq!(
+            change(AddressChange::Replace(s(&[
+                "X500:/o=x",
+                "x@contoso.example",
+                "z@contoso.example"
+            ]))),
+            Ok(s(&[
+                "SMTP:x@contoso.example",
+                "X500:/o=x",
+                "smtp:z@contoso.example"
+            ]))
+        );
+        // an added SMTP: is the new primary, the old one stays as smtp:
+        assert_eq!(
+            change(AddressChange::Change {
+                add: s(&["SMTP:new@contoso.example"]),
+                remove: vec![]
+            }),
+            Ok(s(&[
+                "SMTP:new@contoso.example",
+                "smtp:alice@contoso.example",
+                "smtp:a@contoso.example"
+            ]))
+        );
+        // an added secondary that is there already changes nothing; a secondary promoted
+        assert_eq!(
+            change(AddressChange::Change {
+                add: s(&["A@Contoso.Example"]),
+                remove: vec![]
+            }),
+            Ok(s(&["SMTP:alice@contoso.example", "smtp:a@contoso.example"]))
+        );
+        assert_eq!(
+            change(AddressChange::Primary("a@contoso.example".into())),
+            Ok(s(&["SMTP:a@contoso.example", "smtp:alice@contoso.example"]))
+        );
+        // removed, any case; the primary only with a new one
+        assert_eq!(
+            change(AddressChange::Change {
+                add: vec![],
+                remove: s(&["smtp:A@CONTOSO.example"])
+            }),
+            Ok(s(&["SMTP:alice@contoso.example"]))
+        );
+        assert_eq!(
+            change(AddressChange::Change {
+                add: s(&["SMTP:b@contoso.example"]),
+                remove: s(&["alice@contoso.example"])
+            }),
+            Ok(s(&["SMTP:b@contoso.example", "smtp:a@contoso.example"]))
+        );
+        let refused = [
+            (
+                AddressChange::Replace(s(&["SMTP:x@contoso.example", "SMTP:y@contoso.example"])),
+                "more than one address is SMTP:",
+            ),
+            (AddressChange::Replace(s(&["X500:/o=x"])), "no SMTP address"),
+            (
+                AddressChange::Replace(s(&["x@contoso.example", "X@CONTOSO.EXAMPLE"])),
+                "given twice",
+            ),
+            (
+                AddressChange::Change {
+                    add: vec![],
+                    remove: s(&["alice@contoso.example"]),
+                },
+                "can't be removed",
+            ),
+            (
+                AddressChange::Change {
+                    add: vec![],
+                    remove: s(&["nobody@contoso.example"]),
+                },
+                "isn't one of its addresses",
+            ),
+            (
+                AddressChange::Change {
+                    add: s(&["SMTP:x@contoso.example", "SMTP:y@contoso.example"]),
+                    remove: vec![],
+                },
+                "more than one added address",
+            ),
+            (
+                AddressChange::Primary("SIP:x@contoso.example".into()),
+                "is an SMTP address",
+            ),
+            (
+                AddressChange::Replace(
+                    (0..=MAX_PROXY_ADDRESSES)
+                        .map(|i| format!("u{i}@contoso.example"))
+                        .collect(),
+                ),
+                "at most 100",
+            ),
+            (
+                AddressChange::Change {
+                    add: (0..MAX_PROXY_ADDRESSES)
+                        .map(|i| format!("u{i}@contoso.example"))
+                        .collect(),
+                    remove: vec![],
+                },
+                "would have 102 addresses",
+            ),
+        ];
+        for (c, why) in refused {
+            let e = change(c.clone()).unwrap_err();
+            assert!(e.contains(why), "{c:?}: {e}");
+        }
+    }
+
+    /// Version 5 to 6 rebuilds `recipients`: role assignments and linked accounts survive the
+    /// rebuild, every primary SMTP address becomes a proxy address, and a mail user without one
+    /// gets its external address (unless someone has it).
+    #[test]
+    fn migration_to_groups_keeps_the_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("exchange.sqlite");
+        {
+            let db = Db::open(&path, &MIGRATIONS[..5]).unwrap();
+            db.call_blocking(|c| -> Result<(), ExchangeError> {
+                c.execute_batch(
+                    "INSERT INTO recipients (guid, name, kind, alias, primary_smtp, upn, sid, created)
+                       VALUES ('g-alice', 'Alice', 'UserMailbox', 'alice', 'alice@contoso.example', 'alice@contoso.example', 'S-1', 0);
+                     INSERT INTO recipients (guid, name, kind, alias, external_email, sid, enabled, created)
+                       VALUES ('g-app', 'App', 'MailUser', 'App', 'app@contoso.example', 'S-2', 0, 0);
+                     INSERT INTO recipients (guid, name, kind, alias, external_email, sid, enabled, created)
+                       VALUES ('g-clash', 'Clash', 'MailUser', 'Clash', 'ALICE@contoso.example', 'S-3', 0, 0);
+                     INSERT INTO role_assignments (guid, name, role, user_guid, created)
+                       VALUES ('r1', 'UserApplication-App', 'UserApplication', 'g-app', 0);
+                     INSERT INTO partner_apps (guid, name, app_id, enabled, linked_account)
+                       VALUES ('p1', 'SfBOnline', '00000004-0000-0ff1-ce00-000000000000', 1, 'g-app');",
+                )?;
+                Ok(())
+            })
+            .unwrap();
+        }
+        let org = Org::open(Db::open(&path, MIGRATIONS).unwrap(), "contoso.example");
+        let (roles, linked, app, clash, alice) = org
+            .db
+            .call_blocking(|c| -> Result<_, ExchangeError> {
+                let roles = Org::roles_of(c, "g-app")?;
+                let linked: Option<String> = c.query_row(
+                    "SELECT linked_account FROM partner_apps WHERE guid = 'p1'",
+                    [],
+                    |r| r.get(0),
+                )?;
+                Ok((
+                    roles,
+                    linked,
+                    org.get_recipient(c, "App")?,
+                    org.get_recipient(c, "Clash")?,
+                    org.recipient_by_smtp(c, "Alice@Contoso.Example")?,
+                ))
+            })
+            .unwrap();
+        assert_eq!(roles, ["UserApplication"]);
+        assert_eq!(linked.as_deref(), Some("g-app"));
+        assert_eq!(
+            app.primary_smtp_address.as_deref(),
+            Some("app@contoso.example")
+        );
+        assert_eq!(app.email_addresses, ["SMTP:app@contoso.example"]);
+        assert_eq!(clash.primary_smtp_address, None, "alice has that address");
+        assert!(clash.email_addresses.is_empty());
+        assert_eq!(
+            alice.map(|a| a.email_addresses),
+            Some(vec!["SMTP:alice@contoso.example".to_owned()])
+        );
+    }
+
+    /// Expansion: nested groups, a cycle, each recipient once, and the bound.
+    #[test]
+    fn groups_expand_recursively_once_each() {
+        let org = Org::open(Db::open_in_memory(MIGRATIONS).unwrap(), "contoso.example");
+        let out = org
+            .db
+            .call_blocking(|c| -> Result<_, ExchangeError> {
+                Org::add_accepted_domain(c, "contoso.example", true)?;
+                for n in ["a", "b", "c"] {
+                    org.new_recipient(
+                        c,
+                        "UserMailbox",
+                        NewRecipient {
+                            name: n.into(),
+                            primary_smtp: Some(format!("{n}@contoso.example")),
+                            ..Default::default()
+                        },
+                        0,
+                    )?;
+                }
+                let group = |name: &str, members: &[&str]| {
+                    org.new_group(
+                        c,
+                        NewGroup {
+                            name: name.into(),
+                            members: members.iter().map(|m| (*m).to_owned()).collect(),
+                            ..Default::default()
+                        },
+                        0,
+                    )
+                };
+                let outer = group("Outer", &["a"])?;
+                let inner = group("Inner", &["b", "a", "Outer"])?;
+                org.add_group_member(c, &outer, "Inner")?;
+                org.add_group_member(c, &outer, "c")?;
+                let names = |v: Vec<Recipient>| v.into_iter().map(|r| r.name).collect::<Vec<_>>();
+                let mut seen = std::collections::HashSet::new();
+                let all = names(org.expand_group(c, &outer, &mut seen, 0, 500)?);
+                let mut seen = std::collections::HashSet::new();
+                let too_many = org
+                    .expand_group(c, &inner, &mut seen, 498, 500)
+                    .unwrap_err();
+                Ok((all, outer.email_addresses, too_many.to_string()))
+            })
+            .unwrap();
+        // Outer's members first (a, c), then Inner's new one (b); the cycle back to Outer ends
+        assert_eq!(out.0, ["a", "c", "b"]);
+        assert_eq!(out.1, ["SMTP:Outer@contoso.example"]);
+        assert!(out.2.contains("more than 500"), "{}", out.2);
+    }
+
+    /// The bounds: a group's direct members, and the groups one expansion opens.
+    #[test]
+    fn group_bounds() {
+        let org = Org::open(Db::open_in_memory(MIGRATIONS).unwrap(), "contoso.example");
+        let (full, listed, deep) = org
+            .db
+            .call_blocking(|c| -> Result<_, ExchangeError> {
+                Org::add_accepted_domain(c, "contoso.example", true)?;
+                let big = org.new_group(
+                    c,
+                    NewGroup {
+                        name: "Big".into(),
+                        ..Default::default()
+                    },
+                    0,
+                )?;
+                // MAX_GROUP_MEMBERS mail users in it, and one more outside
+                c.execute_batch(&format!(
+                    "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < {MAX_GROUP_MEMBERS})
+                     INSERT INTO recipients (guid, name, kind, alias, sid, enabled, created)
+                       SELECT 'm' || i, 'M' || i, 'MailUser', 'm' || i, 'S-M' || i, 0, 0 FROM n;
+                     INSERT INTO group_members (group_guid, member)
+                       SELECT '{}', guid FROM recipients WHERE kind = 'MailUser' AND guid <> 'm0';",
+                    big.guid
+                ))?;
+                let full = org.add_group_member(c, &big, "M0").unwrap_err().to_string();
+                let listed = org
+                    .new_group(
+                        c,
+                        NewGroup {
+                            name: "Listed".into(),
+                            members: vec!["M0".into(); MAX_GROUP_MEMBERS + 1],
+                            ..Default::default()
+                        },
+                        0,
+                    )
+                    .unwrap_err()
+                    .to_string();
+                // a chain of MAX_GROUPS_EXPANDED + 1 groups, each the member of the one before
+                c.execute_batch(&format!(
+                    "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < {MAX_GROUPS_EXPANDED})
+                     INSERT INTO recipients (guid, name, kind, alias, sid, enabled, created)
+                       SELECT 'g' || i, 'G' || i, '{GROUP}', 'g' || i, 'S-G' || i, 1, 0 FROM n;
+                     WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < {MAX_GROUPS_EXPANDED})
+                     INSERT INTO group_members (group_guid, member)
+                       SELECT 'g' || i, 'g' || (i + 1) FROM n WHERE i < {MAX_GROUPS_EXPANDED};"
+                ))?;
+                let top = org.get_group(c, "G0")?;
+                let mut seen = std::collections::HashSet::new();
+                let deep = org
+                    .expand_group(c, &top, &mut seen, 0, 500)
+                    .unwrap_err()
+                    .to_string();
+                Ok((full, listed, deep))
+            })
+            .unwrap();
+        assert!(
+            full.contains("5001 members") && full.contains("at most 5000"),
+            "{full}"
+        );
+        assert!(listed.contains("5001 members"), "{listed}");
+        assert!(deep.contains("nests more than 1000 groups"), "{deep}");
     }
 }

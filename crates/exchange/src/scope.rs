@@ -182,6 +182,8 @@ mod tests {
             sid: "s".into(),
             netid: None,
             when_created: String::new(),
+            email_addresses: vec![],
+            group_type: None,
         }
     }
 

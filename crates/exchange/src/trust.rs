@@ -515,7 +515,17 @@ pub fn upsert_partner(
     md: Option<&FetchedMetadata>,
 ) -> Result<PartnerApplication, ExchangeError> {
     let linked_guid = match &p.linked_account {
-        Some(l) if !l.is_empty() => Some(org.get_recipient(c, l)?.guid),
+        Some(l) if !l.is_empty() => {
+            let r = org.get_recipient(c, l)?;
+            if r.is_group() {
+                return Err(ExchangeError::WrongRecipientType {
+                    identity: l.clone(),
+                    found: r.recipient_type,
+                    expected: "user (a linked account is a mail user or mailbox)",
+                });
+            }
+            Some(r.guid)
+        }
         _ => None,
     };
     if let Some(a) = &p.app_id

@@ -509,15 +509,13 @@ async fn create_folder_then_use_it() {
         got.contains("<t:DisplayName>Skype projects 2026</t:DisplayName>"),
         "{got}"
     );
-    // EmptyFolder: SoftDelete is named as unsupported; HardDelete takes the message filed in it
-    // and keeps the folder and its subfolder
+    // EmptyFolder (HardDelete; every DeleteType is in tests/folders.rs): it takes the message
+    // filed in it and keeps the folder and its subfolder
     let empty = |kind: &str| {
         format!(
             r#"<m:EmptyFolder DeleteType="{kind}" DeleteSubFolders="false"><m:FolderIds><t:FolderId Id="{id}"/></m:FolderIds></m:EmptyFolder>"#
         )
     };
-    let soft = e.call(&empty("SoftDelete")).await;
-    assert_eq!(response_codes(&soft), ["ErrorInvalidOperation"], "{soft}");
     let emptied = e.call(&empty("HardDelete")).await;
     assert_eq!(response_codes(&emptied), ["NoError"], "{emptied}");
     assert!(response_codes(&e.get(&item).await) == ["ErrorItemNotFound"]);
@@ -536,14 +534,6 @@ async fn create_folder_then_use_it() {
             r#"<m:DeleteFolder DeleteType="{kind}"><m:FolderIds>{folders}</m:FolderIds></m:DeleteFolder>"#
         )
     };
-    let soft = e
-        .call(&delete(
-            "SoftDelete",
-            &format!(r#"<t:FolderId Id="{id}"/>"#),
-        ))
-        .await;
-    assert_eq!(response_codes(&soft), ["ErrorInvalidOperation"], "{soft}");
-    assert!(soft.contains("HardDelete"), "{soft}");
     let gone = e
         .call(&delete(
             "HardDelete",

@@ -383,6 +383,30 @@ async fn exchangelib_interop() {
         .code,
         "NoError"
     );
+    // distribution groups for the script's groups(): Interop Team = Bob and Interop Inner,
+    // Interop Inner = Alice and Interop Team (a cycle)
+    let admin = ExchangeAdmin::new(&lab.info).unwrap();
+    admin
+        .run(
+            "New-DistributionGroup",
+            json!({"Name": "Interop Team", "PrimarySmtpAddress": "interop-team@contoso.example", "Members": ["bob@contoso.example"]}),
+        )
+        .await
+        .unwrap();
+    admin
+        .run(
+            "New-DistributionGroup",
+            json!({"Name": "Interop Inner", "PrimarySmtpAddress": "interop-inner@contoso.example", "Members": ["alice@contoso.example", "Interop Team"]}),
+        )
+        .await
+        .unwrap();
+    admin
+        .run(
+            "Add-DistributionGroupMember",
+            json!({"Identity": "Interop Team", "Member": "Interop Inner"}),
+        )
+        .await
+        .unwrap();
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../tests/interop/exchangelib_interop.py");
     let url = format!("{}/EWS/Exchange.asmx", lab.info.exchange_url);
@@ -446,9 +470,19 @@ async fn exchangelib_interop() {
         // Regression: an unimplemented availability-style operation was answered with an
         // element exchangelib could not parse ("Unknown SOAP response"); now it is the EWS
         // error its ResponseCode names.
-        let oof = v["oof_settings"].as_str().unwrap_or_default();
+        let free_busy = v["free_busy"].as_str().unwrap_or_default();
         assert!(
-            oof.starts_with("ErrorInvalidRequest") && oof.contains("not supported"),
+            free_busy.starts_with("ErrorInvalidRequest") && free_busy.contains("not supported"),
+            "{v}"
+        );
+        // out-of-office settings through exchangelib's Account.oof_settings
+        assert_eq!(
+            v["oof"],
+            json!({
+                "before": "Disabled",
+                "after": ["Enabled", "Known", "Away until Monday", "Away"],
+                "off": "Disabled"
+            }),
             "{v}"
         );
         assert!(
@@ -580,6 +614,30 @@ async fn exchangelib_interop() {
         assert_eq!(att["notes_content"], json!(["call Bob back"]), "{v}");
         assert_eq!(att["after_detach"], json!(["audio.wav"]), "{v}");
         assert_eq!(att["found_with_attachments"], json!([true]), "{v}");
+        // Folders: EmptyFolder with MoveToDeletedItems took the message to Deleted Items and
+        // kept the folder; DeleteFolder with MoveToDeletedItems moved the folder (same id) under
+        // Deleted Items with its message; SoftDelete from there removed it, its message in
+        // Recoverable Items\Deletions; the Inbox's pull subscription saw the folder's
+        // CreatedEvent (parent the Inbox) and MovedEvent (old parent the Inbox)
+        let fo = &v["folders"];
+        let fo_tag = fo["tag"].as_str().unwrap_or_default();
+        assert_eq!(fo["left_after_empty"], 0, "{v}");
+        assert_eq!(fo["emptied_to_trash"], 1, "{v}");
+        assert_eq!(
+            fo["in_trash"],
+            json!([[true, [format!("Moved with {fo_tag}")]]]),
+            "{v}"
+        );
+        assert_eq!(fo["gone_from_trash"], true, "{v}");
+        assert_eq!(fo["in_dumpster"], 1, "{v}");
+        assert_eq!(
+            fo["events"],
+            json!([
+                ["CreatedEvent", true, true, false],
+                ["MovedEvent", true, false, true]
+            ]),
+            "{v}"
+        );
         // Sending: Message.send_and_save() kept a copy in Sent Items, from Alice, read; a
         // saved draft's send() moved it there; send(save_copy=False) kept none
         let snd = &v["send"];
@@ -652,6 +710,44 @@ async fn exchangelib_interop() {
                 .body
                 .contains(&format!("<t:Subject>Edit {tag}</t:Subject>")),
             "the unchanged subject was sent: {}",
+            inbox.body
+        );
+        // Distribution groups (the script's groups()): ExpandDL lists one level (Bob, and the
+        // nested group as a PublicDL), ResolveNames finds the group by name as a PublicDL, and
+        // the message sent to it reached Alice through the nested group (the group still on its
+        // To line, as in her Sent Items) and Bob, each once
+        let gr = &v["groups"];
+        assert_eq!(
+            gr["expanded"],
+            json!([
+                ["Bob Berg", "bob@contoso.example", "Mailbox"],
+                ["Interop Inner", "interop-inner@contoso.example", "PublicDL"]
+            ]),
+            "{v}"
+        );
+        assert_eq!(
+            gr["resolved"],
+            json!([["Interop Team", "interop-team@contoso.example", "PublicDL"]]),
+            "{v}"
+        );
+        assert_eq!(
+            gr["sent_to"],
+            json!([["interop-team@contoso.example"]]),
+            "{v}"
+        );
+        assert_eq!(
+            gr["received"],
+            json!([["interop-team@contoso.example"]]),
+            "{v}"
+        );
+        let group_subject = format!(
+            "<t:Subject>Group {}</t:Subject>",
+            gr["tag"].as_str().unwrap_or_default()
+        );
+        assert_eq!(
+            inbox.body.matches(&group_subject).count(),
+            1,
+            "not once in Bob's Inbox: {}",
             inbox.body
         );
     }

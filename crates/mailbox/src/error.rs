@@ -32,6 +32,14 @@ pub enum MailboxError {
     #[error("the distinguished folder {0:?} cannot be deleted")]
     DistinguishedFolder(String),
 
+    /// A folder cannot move under Deleted Items (DeleteFolder or EmptyFolder with
+    /// MoveToDeletedItems): Deleted Items already has a folder of its name (names are unique
+    /// among siblings, case-insensitively). Nothing was moved.
+    #[error(
+        "the folder {0:?} cannot be moved to Deleted Items, which already has a folder of that name; rename one of the two, or delete this one with SoftDelete or HardDelete"
+    )]
+    DeletedItemsNameTaken(String),
+
     /// The write's [`crate::ItemGuard`] keeps it out of Recoverable Items, and the item is there.
     #[error("the item is under Recoverable Items, which this write may not change")]
     InRecoverableItems,
@@ -108,6 +116,7 @@ impl MailboxError {
             MailboxError::ChangeKeyConflict => "ErrorIrresolvableConflict",
             MailboxError::InRecoverableItems => "ErrorAccessDenied",
             MailboxError::DistinguishedFolder(_) => "ErrorDeleteDistinguishedFolder",
+            MailboxError::DeletedItemsNameTaken(_) => "ErrorCannotDeleteObject",
             MailboxError::FolderExists(_) => "ErrorFolderExists",
             MailboxError::UserConfigurationExists(_) => "ErrorItemSave",
             MailboxError::InvalidValue(_) => "ErrorInvalidValueForProperty",
@@ -146,6 +155,7 @@ mod tests {
             MailboxError::ChangeKeyConflict,
             MailboxError::InRecoverableItems,
             MailboxError::DistinguishedFolder(String::new()),
+            MailboxError::DeletedItemsNameTaken(String::new()),
             MailboxError::FolderExists(String::new()),
             MailboxError::UserConfigurationExists(String::new()),
             MailboxError::InvalidValue(String::new()),

@@ -25,8 +25,9 @@
 //!   per-mailbox, strictly increasing and gapless at commit;
 //! - counts are computed from indexes inside the reading transaction and cannot drift;
 //! - every create, delete, move and modification of an item appends an [`Event`] in the same
-//!   transaction, and every folder created, changed (name, class) or deleted a folder event (the
-//!   log SyncFolderHierarchy follows);
+//!   transaction, and every folder created, changed (name, class), moved or deleted a folder
+//!   event (the log SyncFolderHierarchy follows) and an [`Event`] about the folder
+//!   ([`EventObject::Folder`]), so notifications read item and folder events in one sequence;
 //! - the logs are pruned by age only ([`MailboxStore::prune_logs_before`]), oldest first, and
 //!   reading on from a position whose next entry went is refused (a sync state with
 //!   `ErrorInvalidSyncStateData`, a watermark with `ErrorInvalidWatermark`), never answered with
@@ -56,10 +57,12 @@
 mod attachments;
 mod error;
 mod filter;
+mod folder_delete;
 mod ids;
 mod items;
 pub mod limits;
 mod model;
+mod oof;
 mod schema;
 mod send;
 mod store;
@@ -71,11 +74,12 @@ pub use filter::{CompareOp, ContainmentMode, Field, Filter, Value};
 pub use ids::mailbox_of_id;
 pub use model::{
     Attachment, AttachmentInfo, AttachmentRoot, AttachmentsCreated, Body, BodyType, Calendar,
-    Created, DeleteMode, DictEntry, DictValue, Event, EventKind, FindSpec, Folder, FolderSel,
-    FreeBusy, Importance, Item, ItemGuard, ItemUpdate, MailboxCounters, MailboxKey, NewAttachment,
-    NewItem, Page, Paging, Pruned, Recipient, RecipientEdit, Sensitivity, SortField, SortOrder,
-    StoredUserConfig, UserConfig, normalize_time,
+    Created, DeleteMode, DictEntry, DictValue, Event, EventKind, EventObject, FindSpec, Folder,
+    FolderSel, FreeBusy, Importance, Item, ItemGuard, ItemUpdate, MailboxCounters, MailboxKey,
+    NewAttachment, NewItem, Page, Paging, Pruned, Recipient, RecipientEdit, Sensitivity, SortField,
+    SortOrder, StoredUserConfig, UserConfig, normalize_time,
 };
+pub use oof::{Delivered, ExternalAudience, OofSettings, OofState};
 pub use send::{Send, Sent};
 pub use store::{Clock, MailboxStore};
 pub use sync::{FolderChange, ItemChange, ItemSync, SyncPage, SyncScope};

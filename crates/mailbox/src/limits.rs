@@ -2,6 +2,9 @@
 
 /// Items per `create_items` call, ids per `get_items`/`delete_items` call.
 pub const MAX_ITEMS_PER_CALL: usize = 1000;
+/// Items one write of DeleteFolder or EmptyFolder deletes or moves at most: emptying a folder
+/// of any size is as many short writes of the group commit as it needs, never one long one.
+pub const MAX_FOLDER_ITEMS_PER_WRITE: usize = 1000;
 /// Largest page a find returns; larger `max` values are clamped (Exchange's default find limit).
 pub const MAX_PAGE_SIZE: usize = 1000;
 /// Subject, in bytes of UTF-8.
@@ -70,3 +73,9 @@ pub const MAX_PRUNE_ROWS_PER_WRITE: usize = 10_000;
 /// Mailboxes one write of the pruning looks at, at most (each costs two indexed look-ups when
 /// it has nothing to prune).
 pub const MAX_PRUNE_MAILBOXES_PER_WRITE: usize = 1_000;
+
+/// Longest out-of-office reply (internal or external), in bytes.
+pub const MAX_OOF_REPLY_BYTES: usize = 128 * 1024;
+/// Most senders one out-of-office period remembers having replied to (past it, the oldest are
+/// forgotten, so a sender may get a second reply rather than the table growing without bound).
+pub const MAX_OOF_REPLIED: usize = 10_000;

@@ -518,7 +518,13 @@ impl RecipientEdit {
     }
 }
 
-/// `DeleteItem/@DeleteType`.
+/// `DeleteItem/@DeleteType` (and `DeleteFolder`'s and `EmptyFolder`'s, `t:DisposalType`).
+///
+/// Items (DeleteItem): see each variant. Folders ([`crate::MailboxStore::delete_folder`],
+/// [`crate::MailboxStore::empty_folder`]): `Hard` removes the folder with everything under it;
+/// `Soft` removes the folder, and its items go to the dumpster (Exchange 2013 and later keep no
+/// soft-deleted folders, only their items); `MoveToDeletedItems` moves the folder, whole, under
+/// Deleted Items, and soft-deletes one that is already there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeleteMode {
     /// Removed permanently.
@@ -649,14 +655,29 @@ impl EventKind {
     }
 }
 
-/// One row of the per-mailbox event log, written in the same transaction as the change.
+/// What an [`Event`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventObject {
+    /// An item: [`Event::item_id`] is an item id, [`Event::folder_id`] the folder it is in.
+    Item,
+    /// A folder (created, renamed or re-classed, moved, deleted): [`Event::item_id`] is the
+    /// folder's id, [`Event::folder_id`] its parent's.
+    Folder,
+}
+
+/// One row of the per-mailbox event log (the item log, which also holds the folder events
+/// subscriptions report, in the same sequence), written in the same transaction as the change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
     /// 1, 2, 3, ... per mailbox, without gaps (the oldest ones may have been pruned).
     pub seq: u64,
     pub kind: EventKind,
+    /// Whether it is about an item or a folder.
+    pub object: EventObject,
+    /// The item (for [`EventObject::Folder`], the folder) the event is about.
     pub item_id: String,
-    /// Where the item is after the event (for `Deleted`, where it was).
+    /// Where the item (folder) is after the event (for `Deleted`, where it was): its folder
+    /// (parent folder).
     pub folder_id: String,
     /// For `Moved`: where it was before.
     pub old_folder_id: Option<String>,

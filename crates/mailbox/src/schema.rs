@@ -264,6 +264,59 @@ END;
 ALTER TABLE items ADD COLUMN is_draft INTEGER NOT NULL DEFAULT 0 CHECK (is_draft IN (0, 1));
 "#,
     },
+    // Out-of-office settings (EWS Get/SetUserOofSettings) and, per out-of-office period, the
+    // senders already sent the automatic reply (each gets one, as in Exchange; a new setting
+    // starts a new period).
+    Migration {
+        version: 6,
+        sql: r#"
+CREATE TABLE oof_settings (
+    mailbox_id         INTEGER PRIMARY KEY REFERENCES mailboxes(id),
+    state              TEXT    NOT NULL CHECK (state IN ('Disabled', 'Enabled', 'Scheduled')),
+    external_audience  TEXT    NOT NULL CHECK (external_audience IN ('None', 'Known', 'All')),
+    start_time         INTEGER,
+    end_time           INTEGER,
+    internal_reply     TEXT    NOT NULL,
+    external_reply     TEXT    NOT NULL,
+    CHECK ((start_time IS NULL) = (end_time IS NULL))
+);
+CREATE TABLE oof_replied (
+    mailbox_id  INTEGER NOT NULL REFERENCES mailboxes(id),
+    sender      TEXT    NOT NULL COLLATE NOCASE,
+    at          INTEGER NOT NULL,
+    PRIMARY KEY (mailbox_id, sender)
+) WITHOUT ROWID;
+"#,
+    },
+    // Folders move (DeleteFolder and EmptyFolder with MoveToDeletedItems: a folder goes under
+    // Deleted Items with its subtree). The folder log gets `Moved` entries, the parent before
+    // the move, and flags (1 = a descendant of the moved folder: its own parent is unchanged,
+    // but where it is in the tree changed, which a SyncFolderHierarchy of a subtree needs).
+    // SQLite cannot change a CHECK constraint in place, so the table is rebuilt, entries kept.
+    // The item log (`events`) needs no change: a folder event there is a row with flag 8
+    // (`item_id` the folder, `folder_id` its parent), in the one sequence notifications follow.
+    Migration {
+        version: 7,
+        sql: r#"
+CREATE TABLE folder_events_v7 (
+    mailbox_id     INTEGER NOT NULL REFERENCES mailboxes(id),
+    seq            INTEGER NOT NULL,
+    kind           TEXT    NOT NULL CHECK (kind IN ('Created', 'Deleted', 'Modified', 'Moved')),
+    folder_id      INTEGER NOT NULL,
+    parent_id      INTEGER,
+    at             INTEGER NOT NULL,
+    old_parent_id  INTEGER,
+    flags          INTEGER NOT NULL DEFAULT 0,
+    CHECK ((kind = 'Moved') = (old_parent_id IS NOT NULL)),
+    PRIMARY KEY (mailbox_id, seq)
+) WITHOUT ROWID;
+INSERT INTO folder_events_v7 (mailbox_id, seq, kind, folder_id, parent_id, at)
+    SELECT mailbox_id, seq, kind, folder_id, parent_id, at FROM folder_events;
+DROP TABLE folder_events;
+ALTER TABLE folder_events_v7 RENAME TO folder_events;
+CREATE INDEX folder_events_folder ON folder_events(mailbox_id, folder_id);
+"#,
+    },
 ];
 
 /// The default folder tree: (distinguished name, parent's distinguished name, display name, class).
@@ -477,6 +530,66 @@ mod tests {
         assert_eq!(deleted, (1, 0, 2, 12));
         assert!(!changed, "an attachment was changed in place");
         assert_eq!(left, 0);
+    }
+
+    /// Migration 7 rebuilds the folder log for moves: every entry of a store of version 6 is
+    /// kept with its sequence number (sync states stay valid), with no old parent and no flags;
+    /// a `Moved` entry must name the parent it left, and no other kind may.
+    #[test]
+    fn the_folder_log_migrates_to_moves() {
+        use crate::error::MailboxError;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.sqlite");
+        {
+            let db = store::Db::open(&path, &MIGRATIONS[..6]).unwrap();
+            db.call_blocking(|c| {
+                c.execute_batch(
+                    "INSERT INTO mailboxes (key, created, folder_event_seq) VALUES ('k', 0, 2);
+                     INSERT INTO folder_events (mailbox_id, seq, kind, folder_id, parent_id, at)
+                     VALUES (1, 1, 'Created', 7, 1, 10), (1, 2, 'Deleted', 7, 1, 20);",
+                )
+                .map_err(MailboxError::from)
+            })
+            .unwrap();
+        }
+        let db = store::Db::open(&path, MIGRATIONS).unwrap();
+        let (rows, moved_ok, moved_bare, created_with_old) = db
+            .call_blocking(|c| {
+                let rows: Vec<(i64, String, i64, Option<i64>, i64)> = c
+                    .prepare(
+                        "SELECT seq, kind, at, old_parent_id, flags FROM folder_events \
+                         ORDER BY seq",
+                    )?
+                    .query_map([], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                    })?
+                    .collect::<Result<_, _>>()?;
+                let add = |sql: &str| c.execute(sql, []).is_ok();
+                let moved_ok = add(
+                    "INSERT INTO folder_events (mailbox_id, seq, kind, folder_id, parent_id, at, \
+                     old_parent_id, flags) VALUES (1, 3, 'Moved', 8, 2, 30, 1, 0)",
+                );
+                let moved_bare = add(
+                    "INSERT INTO folder_events (mailbox_id, seq, kind, folder_id, parent_id, at) \
+                     VALUES (1, 4, 'Moved', 8, 2, 30)",
+                );
+                let created_with_old = add(
+                    "INSERT INTO folder_events (mailbox_id, seq, kind, folder_id, parent_id, at, \
+                     old_parent_id) VALUES (1, 5, 'Created', 9, 2, 30, 1)",
+                );
+                Ok::<_, MailboxError>((rows, moved_ok, moved_bare, created_with_old))
+            })
+            .unwrap();
+        assert_eq!(
+            rows,
+            [
+                (1, "Created".to_owned(), 10, None, 0),
+                (2, "Deleted".to_owned(), 20, None, 0)
+            ]
+        );
+        assert!(moved_ok);
+        assert!(!moved_bare, "a move names the parent it left");
+        assert!(!created_with_old, "only a move names an old parent");
     }
 
     /// The Recoverable Items list is exactly the provisioned folders at or under its root.

@@ -23,8 +23,8 @@ use crate::limits::{
     MAX_PRUNE_ROWS_PER_WRITE,
 };
 use crate::model::{
-    Event, EventKind, Folder, FolderSel, MailboxCounters, MailboxKey, Page, Paging, Pruned,
-    from_micros, to_micros,
+    Event, EventKind, EventObject, Folder, FolderSel, MailboxCounters, MailboxKey, Page, Paging,
+    Pruned, from_micros, to_micros,
 };
 use crate::schema::{DEFAULT_FOLDERS, MIGRATIONS};
 
@@ -184,7 +184,14 @@ impl MailboxStore {
                             params![mb.id, parent_id, name, display, class, cn, now_us],
                         )?;
                         let id = tx.last_insert_rowid();
-                        append_folder_event(tx, &mb, EventKind::Created, id, parent_id, now_us)?;
+                        // a new mailbox's tree is in the folder log only: no subscription can
+                        // be older than its mailbox, and its item log starts empty
+                        let change = FolderLogEntry::new(EventKind::Created, id, parent_id);
+                        if inserted == 1 {
+                            append_folder_event(tx, &mb, &change, now_us)?;
+                        } else {
+                            log_folder_change(tx, &mb, &change, now_us)?;
+                        }
                         id
                     }
                 };
@@ -331,7 +338,8 @@ impl MailboxStore {
             )?;
             let id = tx.last_insert_rowid();
             touch_folder(tx, parent, cn, now_us)?;
-            append_folder_event(tx, &mb, EventKind::Created, id, Some(parent), now_us)?;
+            let change = FolderLogEntry::new(EventKind::Created, id, Some(parent));
+            log_folder_change(tx, &mb, &change, now_us)?;
             load_folder(tx, &mb, id)
         })
         .await
@@ -406,75 +414,16 @@ impl MailboxStore {
             }
             touch_folder(tx, id, cn, now_us)?;
             if display_name.is_some() || folder_class.is_some() {
-                append_folder_event(tx, &mb, EventKind::Modified, id, parent, now_us)?;
+                let change = FolderLogEntry::new(EventKind::Modified, id, parent);
+                log_folder_change(tx, &mb, &change, now_us)?;
             }
             load_folder(tx, &mb, id)
         })
         .await
     }
 
-    /// Deletes an ordinary folder with everything under it, in one transaction: its items (each
-    /// with a `Deleted` event, as a hard delete of the item has) and its subfolders. Nothing goes
-    /// to Recoverable Items (EWS `DeleteFolder` with `HardDelete`). A distinguished folder, or one
-    /// with a distinguished folder under it, is [`MailboxError::DistinguishedFolder`].
-    pub async fn delete_folder(
-        &self,
-        mailbox: &MailboxKey,
-        folder: FolderSel,
-    ) -> Result<(), MailboxError> {
-        let key = mailbox.as_str().to_owned();
-        self.write(move |tx, now| {
-            let mb = mailbox_row(tx, &key)?;
-            let id = resolve_folder(tx, &mb, &folder)?;
-            let parent: Option<i64> = tx.query_row(
-                "SELECT parent_id FROM folders WHERE id = ?1 AND mailbox_id = ?2",
-                params![id, mb.id],
-                |r| r.get(0),
-            )?;
-            let now_us = to_micros(now)?;
-            delete_subtree(tx, &mb, id, now_us)?;
-            if let Some(p) = parent {
-                let cn = next_change_number(tx, mb.id)?;
-                touch_folder(tx, p, cn, now_us)?;
-            }
-            Ok(())
-        })
-        .await
-    }
-
-    /// Deletes every item of a folder (each with a `Deleted` event), and with `subfolders` its
-    /// subfolders with everything under them, in one transaction; the folder itself stays (EWS
-    /// `EmptyFolder` with `HardDelete`). Any folder may be emptied, a distinguished one too; with
-    /// `subfolders`, a distinguished folder under it is [`MailboxError::DistinguishedFolder`] and
-    /// nothing is deleted.
-    pub async fn empty_folder(
-        &self,
-        mailbox: &MailboxKey,
-        folder: FolderSel,
-        subfolders: bool,
-    ) -> Result<(), MailboxError> {
-        let key = mailbox.as_str().to_owned();
-        self.write(move |tx, now| {
-            let mb = mailbox_row(tx, &key)?;
-            let id = resolve_folder(tx, &mb, &folder)?;
-            let now_us = to_micros(now)?;
-            if subfolders {
-                let children: Vec<i64> = tx
-                    .prepare_cached("SELECT id FROM folders WHERE parent_id = ?1")?
-                    .query_map(params![id], |r| r.get(0))?
-                    .collect::<Result<_, _>>()?;
-                for child in children {
-                    delete_subtree(tx, &mb, child, now_us)?;
-                }
-            }
-            delete_items_of(tx, &mb, id, now_us)?;
-            let cn = next_change_number(tx, mb.id)?;
-            touch_folder(tx, id, cn, now_us)
-        })
-        .await
-    }
-
-    /// The mailbox's change number and newest event sequence number.
+    /// The mailbox's change number and newest event sequence number (of the item log, whose
+    /// entries are item and folder events).
     pub async fn counters(&self, mailbox: &MailboxKey) -> Result<MailboxCounters, MailboxError> {
         let key = mailbox.as_str().to_owned();
         self.read(move |tx| {
@@ -495,7 +444,10 @@ impl MailboxStore {
     }
 
     /// Events with `seq > after`, oldest first, at most `limit` (capped at
-    /// [`MAX_EVENTS_PER_CALL`]). A pull subscription keeps the last `seq` it saw as its watermark.
+    /// [`MAX_EVENTS_PER_CALL`]): item events and folder events ([`Event::object`]) in the one
+    /// sequence of the mailbox's item log. A subscription keeps the last `seq` it saw as its
+    /// watermark, which so orders both kinds (and every watermark issued before folder events were
+    /// logged keeps its meaning: the sequence was never renumbered).
     ///
     /// Never skips an event: when the event right after `after` is no longer kept (the retention
     /// pruned it, [`MailboxStore::prune_logs_before`]) or `after` is ahead of the log, this is
@@ -532,10 +484,16 @@ impl MailboxStore {
             for row in rows {
                 let (seq, kind, item, folder, old, at, flags) = row?;
                 first.get_or_insert(seq);
+                let (object, object_id) = if flags & EVENT_FOLDER != 0 {
+                    (EventObject::Folder, mb.folder_id(item))
+                } else {
+                    (EventObject::Item, mb.item_id(item))
+                };
                 out.push(Event {
                     seq: to_u64(seq)?,
                     kind: EventKind::from_db(&kind)?,
-                    item_id: mb.item_id(item),
+                    object,
+                    item_id: object_id,
                     folder_id: mb.folder_id(folder),
                     old_folder_id: old.map(|o| mb.folder_id(o)),
                     at: from_micros(at)?,
@@ -731,18 +689,66 @@ pub(crate) fn append_event(
     Ok(())
 }
 
-/// Appends one folder event (`Created`, `Modified` or `Deleted`; a folder never moves) in the
-/// caller's transaction, with the folder's parent.
+/// `events.flags`: the event is about a folder (`item_id` the folder, `folder_id` its parent,
+/// `old_folder_id` its parent before a move): what subscriptions report of folders, in the one
+/// sequence of the mailbox's events. Item syncs skip these entries; folder syncs follow the
+/// folder log.
+pub(crate) const EVENT_FOLDER: i64 = 8;
+
+/// `folder_events.flags`: a `Moved` entry of a folder whose ancestor moved (its own parent is
+/// unchanged; where it is in the tree changed with its ancestor's move).
+pub(crate) const FOLDER_EVENT_WITH_ANCESTOR: i64 = 1;
+
+/// One change of a folder, as the logs record it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FolderLogEntry {
+    pub kind: EventKind,
+    pub folder: i64,
+    /// Its parent after the change (for `Deleted`, where it was).
+    pub parent: Option<i64>,
+    /// For `Moved`: its parent before.
+    pub old_parent: Option<i64>,
+    /// [`FOLDER_EVENT_WITH_ANCESTOR`] or 0.
+    pub flags: i64,
+}
+
+impl FolderLogEntry {
+    pub fn new(kind: EventKind, folder: i64, parent: Option<i64>) -> FolderLogEntry {
+        FolderLogEntry {
+            kind,
+            folder,
+            parent,
+            old_parent: None,
+            flags: 0,
+        }
+    }
+
+    /// The folder moved from `from` to `to`.
+    pub fn moved(folder: i64, from: i64, to: i64) -> FolderLogEntry {
+        FolderLogEntry {
+            kind: EventKind::Moved,
+            folder,
+            parent: Some(to),
+            old_parent: Some(from),
+            flags: 0,
+        }
+    }
+}
+
+/// Appends one entry to the folder log (what SyncFolderHierarchy follows) in the caller's
+/// transaction. A `Moved` entry names the parent before; every other kind names none.
 pub(crate) fn append_folder_event(
     tx: &Connection,
     mb: &Mb,
-    kind: EventKind,
-    folder: i64,
-    parent: Option<i64>,
+    change: &FolderLogEntry,
     at_us: i64,
 ) -> Result<(), MailboxError> {
-    if kind == EventKind::Moved {
-        return Err(MailboxError::Corrupt("folders never move".into()));
+    if (change.kind == EventKind::Moved) != change.old_parent.is_some() {
+        return Err(MailboxError::Corrupt(format!(
+            "a {} folder event with old parent {:?}",
+            change.kind.as_str(),
+            change.old_parent
+        )));
     }
     let seq: i64 = tx
         .prepare_cached(
@@ -751,11 +757,47 @@ pub(crate) fn append_folder_event(
         )?
         .query_row(params![mb.id], |r| r.get(0))?;
     tx.prepare_cached(
-        "INSERT INTO folder_events (mailbox_id, seq, kind, folder_id, parent_id, at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO folder_events (mailbox_id, seq, kind, folder_id, parent_id, at, \
+         old_parent_id, flags) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
-    .execute(params![mb.id, seq, kind.as_str(), folder, parent, at_us])?;
+    .execute(params![
+        mb.id,
+        seq,
+        change.kind.as_str(),
+        change.folder,
+        change.parent,
+        at_us,
+        change.old_parent,
+        change.flags
+    ])?;
     Ok(())
+}
+
+/// Records a folder change in both logs, in the caller's transaction: the folder log
+/// ([`append_folder_event`]) and, as an [`EVENT_FOLDER`] entry, the item log that notifications
+/// read, so that subscriptions see folder events in order with item events under one watermark.
+/// A folder without a parent (the root, only ever created with its mailbox) has no place in the
+/// item log, whose entries name a folder.
+pub(crate) fn log_folder_change(
+    tx: &Connection,
+    mb: &Mb,
+    change: &FolderLogEntry,
+    at_us: i64,
+) -> Result<(), MailboxError> {
+    append_folder_event(tx, mb, change, at_us)?;
+    match change.parent {
+        Some(parent) => append_event(
+            tx,
+            mb,
+            change.kind,
+            change.folder,
+            parent,
+            change.old_parent,
+            EVENT_FOLDER,
+            at_us,
+        ),
+        None => Ok(()),
+    }
 }
 
 /// A mailbox's two change logs.
@@ -929,43 +971,6 @@ pub(crate) fn touch_folder(
 ) -> Result<(), MailboxError> {
     tx.prepare_cached("UPDATE folders SET change_number = ?2, last_modified = ?3 WHERE id = ?1")?
         .execute(params![folder, cn, now_us])?;
-    Ok(())
-}
-
-/// Deletes an ordinary folder, its subfolders and every item under them (each item with a
-/// `Deleted` event), deepest first; a distinguished folder anywhere in it is
-/// [`MailboxError::DistinguishedFolder`] before anything is deleted.
-fn delete_subtree(tx: &Connection, mb: &Mb, id: i64, now_us: i64) -> Result<(), MailboxError> {
-    let subtree: Vec<(i64, Option<String>, Option<i64>)> = tx
-        .prepare_cached(
-            "WITH RECURSIVE t(id, depth) AS (SELECT ?1, 0 UNION ALL \
-             SELECT f.id, t.depth + 1 FROM folders f JOIN t ON f.parent_id = t.id) \
-             SELECT t.id, f.distinguished, f.parent_id FROM t JOIN folders f ON f.id = t.id \
-             ORDER BY t.depth DESC, t.id",
-        )?
-        .query_map(params![id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-        .collect::<Result<_, _>>()?;
-    if let Some(d) = subtree.iter().find_map(|(_, d, _)| d.clone()) {
-        return Err(MailboxError::DistinguishedFolder(d));
-    }
-    for (f, _, parent) in &subtree {
-        delete_items_of(tx, mb, *f, now_us)?;
-        tx.prepare_cached("DELETE FROM folders WHERE id = ?1")?
-            .execute(params![f])?;
-        append_folder_event(tx, mb, EventKind::Deleted, *f, *parent, now_us)?;
-    }
-    Ok(())
-}
-
-/// Deletes every item of one folder, each with a `Deleted` event.
-fn delete_items_of(tx: &Connection, mb: &Mb, folder: i64, now_us: i64) -> Result<(), MailboxError> {
-    let items: Vec<(i64, bool)> = tx
-        .prepare_cached("SELECT id, is_associated FROM items WHERE folder_id = ?1")?
-        .query_map(params![folder], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<_, _>>()?;
-    for (item, associated) in items {
-        crate::items::delete_local(tx, mb, item, folder, associated, now_us)?;
-    }
     Ok(())
 }
 

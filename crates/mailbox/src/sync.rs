@@ -18,9 +18,16 @@
 //! never lowers. So "the entry right after `seq` is kept" is exact: a state at 5 when the oldest
 //! kept entry is 9 is refused, and so is one behind a log pruned empty (the head is ahead of the
 //! state, the entry after it is gone); a state at the head needs no entry and reads "no changes".
-//! A deleted folder's parent is read from its own log entries (which are after the state, so
-//! kept), and its deleted ancestors' entries are later still (a folder goes with its subfolders,
-//! deepest first), so pruning never makes a deleted folder's place unknown.
+//! Folders move (under Deleted Items, with their subtrees: the moved folder has a `Moved` entry
+//! naming the parent it left, each folder under it one flagged "with its ancestor"). Where a
+//! folder was at the state's position is read off its first entry after it (created: it was not
+//! there; moved: the parent it left; changed or deleted: its parent all along), or is where it is
+//! now when it has none; those entries are after the state, so kept, and so pruning never makes
+//! a folder's place at the state unknown. A folder the client knew is reported as deleted when
+//! it is no longer under the synced folder (deleted, or moved out), created when it came under it
+//! (created, or moved in), and updated when it is still there and changed or moved within; one
+//! that only moved with an ancestor within the synced folder is not reported (its parent did not
+//! change).
 //! The state carries no secret and needs none: whatever a client puts in it, a call only
 //! reports what is in the folder it is authorized to read.
 //!
@@ -62,8 +69,8 @@
 //! of an item that client never received; an item it reports as created or updated and that
 //! changed again after that point is reported with its latest content, and again as an
 //! `Update` by the next call. Neither happens when a call reads the log to its end.
-//! Hierarchy changes are folders created, renamed or re-classed and deleted; as in Exchange,
-//! content changes (counts) of a folder are not reported.
+//! Hierarchy changes are folders created, renamed or re-classed, moved and deleted; as in
+//! Exchange, content changes (counts) of a folder are not reported.
 
 use std::collections::{HashMap, HashSet};
 
@@ -79,8 +86,9 @@ use crate::limits::{
 };
 use crate::model::{EventKind, Folder, FolderSel, Item, MailboxKey};
 use crate::store::{
-    EVENT_ASSOCIATED, EVENT_READ_FLAG_ONLY, LogPosition, LogTable, MailboxStore, Mb,
-    distinguished_folder, load_folder, log_position, mailbox_row, resolve_folder, to_i64,
+    EVENT_ASSOCIATED, EVENT_FOLDER, EVENT_READ_FLAG_ONLY, FOLDER_EVENT_WITH_ANCESTOR, LogPosition,
+    LogTable, MailboxStore, Mb, distinguished_folder, load_folder, log_position, mailbox_row,
+    resolve_folder, to_i64,
 };
 
 /// `m:SyncScope`: which items of the folder a sync reports.
@@ -528,9 +536,11 @@ fn sync_items_in(
         head,
         max,
         |&(_, item, to, from, flags)| {
+            // the item log also holds the folder events subscriptions report: not items
+            let is_item = flags & EVENT_FOLDER == 0;
             let here = to == folder || from == Some(folder);
             let in_scope = associated || flags & EVENT_ASSOCIATED == 0;
-            Ok((item <= st.cursor && here && in_scope).then_some(item))
+            Ok((is_item && item <= st.cursor && here && in_scope).then_some(item))
         },
         |&(kind, _, _, from, _)| match kind {
             EventKind::Created => false,
@@ -613,17 +623,31 @@ fn sync_items_in(
     ))
 }
 
-/// Which folders are strictly under the synced one, live or deleted (a deleted folder's parent
-/// is in its log entries; folders never move).
+/// Which folders are strictly under the synced one: now (the live tree), and when the log was at
+/// the state's position (the live tree with the log's later entries undone: a folder's parent
+/// then is read off its first folder log entry after that position, or is its parent now when
+/// it has none).
 struct Tree {
     root: i64,
+    /// The state's log position.
+    since: i64,
     /// Every live folder of the mailbox and its parent.
     parents: HashMap<i64, Option<i64>>,
-    memo: HashMap<i64, bool>,
+    now: HashMap<i64, bool>,
+    then: HashMap<i64, bool>,
+}
+
+/// Where a folder was at a log position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ParentThen {
+    /// It did not exist (created later, or deleted before).
+    Absent,
+    /// It was there, under this parent (`None`: the mailbox's root).
+    Under(Option<i64>),
 }
 
 impl Tree {
-    fn load(tx: &Connection, mb: &Mb, root: i64) -> Result<Tree, MailboxError> {
+    fn load(tx: &Connection, mb: &Mb, root: i64, since: i64) -> Result<Tree, MailboxError> {
         let mut parents = HashMap::new();
         let mut stmt =
             tx.prepare_cached("SELECT id, parent_id FROM folders WHERE mailbox_id = ?1")?;
@@ -634,48 +658,81 @@ impl Tree {
         }
         Ok(Tree {
             root,
+            since,
             parents,
-            memo: HashMap::new(),
+            now: HashMap::new(),
+            then: HashMap::new(),
         })
     }
 
-    fn parent_of(
+    /// Is `folder` strictly under the synced folder now? (A deleted folder is nowhere.)
+    fn under_now(&mut self, folder: i64) -> bool {
+        if let Some(v) = self.now.get(&folder) {
+            return *v;
+        }
+        let mut at = folder;
+        let mut under = false;
+        for _ in 0..=64 {
+            match self.parents.get(&at) {
+                Some(Some(p)) if *p == self.root => {
+                    under = true;
+                    break;
+                }
+                Some(Some(p)) => at = *p,
+                _ => break,
+            }
+        }
+        self.now.insert(folder, under);
+        under
+    }
+
+    /// `folder`'s parent when the log was at the state's position: its first folder log entry
+    /// after it says (created: it was not there; moved: the parent it left; changed or deleted:
+    /// the parent it had all along), or, without one, its parent now (a folder without a live
+    /// row nor a later entry was deleted before).
+    fn parent_then(
         &self,
         tx: &Connection,
         mb: &Mb,
         folder: i64,
-    ) -> Result<Option<i64>, MailboxError> {
-        if let Some(p) = self.parents.get(&folder) {
-            return Ok(*p);
-        }
-        let logged: Option<Option<i64>> = tx
-            .prepare_cached(
-                "SELECT parent_id FROM folder_events WHERE mailbox_id = ?1 AND folder_id = ?2 \
-                 LIMIT 1",
-            )?
-            .query_row(params![mb.id, folder], |r| r.get(0))
+    ) -> Result<ParentThen, MailboxError> {
+        let first: Option<(String, Option<i64>, Option<i64>)> = tx
+            .prepare_cached(FIRST_FOLDER_ENTRY_SQL)?
+            .query_row(params![mb.id, folder, self.since], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
             .optional()?;
-        Ok(logged.flatten())
+        Ok(match first {
+            Some((kind, parent, old_parent)) => match EventKind::from_db(&kind)? {
+                EventKind::Created => ParentThen::Absent,
+                EventKind::Moved => ParentThen::Under(old_parent),
+                EventKind::Modified | EventKind::Deleted => ParentThen::Under(parent),
+            },
+            None => match self.parents.get(&folder) {
+                Some(p) => ParentThen::Under(*p),
+                None => ParentThen::Absent,
+            },
+        })
     }
 
-    /// Is `folder` strictly under the synced folder?
-    fn under_root(&mut self, tx: &Connection, mb: &Mb, folder: i64) -> Result<bool, MailboxError> {
-        if let Some(v) = self.memo.get(&folder) {
+    /// Was `folder` strictly under the synced folder when the log was at the state's position?
+    fn under_then(&mut self, tx: &Connection, mb: &Mb, folder: i64) -> Result<bool, MailboxError> {
+        if let Some(v) = self.then.get(&folder) {
             return Ok(*v);
         }
         let mut at = folder;
         let mut under = false;
         for _ in 0..=64 {
-            match self.parent_of(tx, mb, at)? {
-                Some(p) if p == self.root => {
+            match self.parent_then(tx, mb, at)? {
+                ParentThen::Under(Some(p)) if p == self.root => {
                     under = true;
                     break;
                 }
-                Some(p) => at = p,
-                None => break,
+                ParentThen::Under(Some(p)) => at = p,
+                ParentThen::Under(None) | ParentThen::Absent => break,
             }
         }
-        self.memo.insert(folder, under);
+        self.then.insert(folder, under);
         Ok(under)
     }
 
@@ -702,8 +759,16 @@ impl Tree {
     }
 }
 
-/// A folder log entry: (kind, folder).
-type FolderEntry = (EventKind, i64);
+/// A folder's first folder log entry after a position: a walk of the `(mailbox, folder, seq)`
+/// index, one row.
+/// (Named: the planner, without statistics, would walk the primary key from the position, every
+/// folder's entries after it.)
+const FIRST_FOLDER_ENTRY_SQL: &str = "SELECT kind, parent_id, old_parent_id FROM folder_events \
+     INDEXED BY folder_events_folder \
+     WHERE mailbox_id = ?1 AND folder_id = ?2 AND seq > ?3 ORDER BY seq LIMIT 1";
+
+/// A folder log entry: (kind, folder, flags).
+type FolderEntry = (EventKind, i64, i64);
 
 fn folder_entries(
     tx: &Connection,
@@ -711,7 +776,7 @@ fn folder_entries(
     after: i64,
 ) -> Result<Vec<(i64, FolderEntry)>, MailboxError> {
     let mut stmt = tx.prepare_cached(
-        "SELECT seq, kind, folder_id FROM folder_events \
+        "SELECT seq, kind, folder_id, flags FROM folder_events \
          WHERE mailbox_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
     )?;
     let rows = stmt.query_map(
@@ -721,13 +786,14 @@ fn folder_entries(
                 r.get::<_, i64>(0)?,
                 r.get::<_, String>(1)?,
                 r.get::<_, i64>(2)?,
+                r.get::<_, i64>(3)?,
             ))
         },
     )?;
     let mut out = Vec::new();
     for row in rows {
-        let (seq, kind, folder) = row?;
-        out.push((seq, (EventKind::from_db(&kind)?, folder)));
+        let (seq, kind, folder, flags) = row?;
+        out.push((seq, (EventKind::from_db(&kind)?, folder, flags)));
     }
     Ok(out)
 }
@@ -746,18 +812,37 @@ fn sync_hierarchy_in(
     let (_, head) = log_heads(tx, &mb)?;
     let st = start_state(tx, &mb, Log::Folders, sync_state, root, false, head)?;
     let max = MAX_SYNC_CHANGES;
-    let mut tree = Tree::load(tx, &mb, root)?;
+    let mut tree = Tree::load(tx, &mb, root, st.seq)?;
 
-    // 1. the log, for the folders the client was told about (id <= cursor)
+    // 1. the log, for the folders the client was told about (id <= cursor): each one's place
+    // at the state's position and now (folders move, with their subtrees, under Deleted Items)
     let entries = folder_entries(tx, &mb, st.seq)?;
+    let mut places: HashMap<i64, (bool, bool)> = HashMap::new();
+    for (_, (_, f, _)) in &entries {
+        if *f <= st.cursor && !places.contains_key(f) {
+            let place = (tree.under_then(tx, &mb, *f)?, tree.under_now(*f));
+            places.insert(*f, place);
+        }
+    }
+    let place = |f: i64| places.get(&f).copied().unwrap_or((false, false));
     let log = collapse(
         entries,
         st.seq,
         head,
         max,
-        |&(_, f)| Ok((f <= st.cursor && tree.under_root(tx, &mb, f)?).then_some(f)),
-        |&(kind, _)| kind != EventKind::Created,
-        |net, &(kind, _)| net.after = kind != EventKind::Deleted,
+        |&(_, f, _)| {
+            let (before, after) = place(f);
+            Ok((before || after).then_some(f))
+        },
+        |&(_, f, _)| place(f).0,
+        // `read_flag_only` stands for "only moved with an ancestor": it is where it was in the
+        // subtree, and the folder itself did not change
+        |net, &(kind, f, flags)| {
+            net.after = place(f).1;
+            if kind != EventKind::Moved || flags & FOLDER_EVENT_WITH_ANCESTOR == 0 {
+                net.read_flag_only = false;
+            }
+        },
     )?;
     let mut changes = Vec::with_capacity(log.nets.len());
     for (f, net) in &log.nets {
@@ -766,6 +851,7 @@ fn sync_hierarchy_in(
                 folder_id: mb.folder_id(*f),
             }),
             (false, false) => {}
+            (true, true) if net.read_flag_only => {}
             (before, true) => match load_folder(tx, &mb, *f) {
                 Ok(found) if before => changes.push(FolderChange::Update(found)),
                 Ok(found) => changes.push(FolderChange::Create(found)),
@@ -867,6 +953,29 @@ mod tests {
         let mut raw = STANDARD.decode(&text).unwrap();
         raw[0] = 2;
         assert!(bad(&STANDARD.encode(&raw), &mb(&key), Log::Items).contains("handed out"));
+    }
+
+    /// A folder's first folder log entry after a position is one seek of the
+    /// `(mailbox, folder, seq)` index, without a sort.
+    #[tokio::test]
+    async fn a_folders_next_entry_is_one_index_seek() {
+        let s = MailboxStore::open_in_memory().unwrap();
+        let plan: String =
+            s.db.call(|c| {
+                let mut stmt =
+                    c.prepare(&format!("EXPLAIN QUERY PLAN {FIRST_FOLDER_ENTRY_SQL}"))?;
+                let rows = stmt
+                    .query_map(params![1, 2, 3], |r| r.get::<_, String>(3))?
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok::<_, MailboxError>(rows.join(" | "))
+            })
+            .await
+            .unwrap();
+        assert!(
+            plan.contains("folder_events_folder (mailbox_id=? AND folder_id=? AND seq>?)"),
+            "{plan}"
+        );
+        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
     }
 
     /// The listing walks the `(folder, is_associated, is_read)` index by id, without a sort.

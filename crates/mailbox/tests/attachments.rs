@@ -461,7 +461,14 @@ async fn attachments_go_with_their_item() {
             Err("ErrorItemNotFound".to_owned())
         ]
     );
-    s.delete_folder(&m, FolderSel::id(folder.id)).await.unwrap();
+    s.delete_folder(
+        &m,
+        FolderSel::id(folder.id),
+        DeleteMode::Hard,
+        ItemGuard::Any,
+    )
+    .await
+    .unwrap();
     assert_eq!(rows(&path), 0);
     assert!(b[0].attachments.len() == 2);
 }

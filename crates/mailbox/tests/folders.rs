@@ -3,7 +3,7 @@ mod common;
 use std::collections::HashMap;
 
 use common::*;
-use mailbox::{FolderSel, MailboxError, Paging, distinguished};
+use mailbox::{EventObject, FolderSel, MailboxError, Paging, distinguished};
 
 #[tokio::test]
 async fn default_tree_resolves_and_is_shaped_right() {
@@ -370,9 +370,14 @@ async fn delete_folder_takes_its_subtree_and_spares_distinguished_ones() {
     let inbox = s.get_folder(&m, d("inbox")).await.unwrap();
     assert_eq!(inbox.child_folder_count, 1);
 
-    s.delete_folder(&m, FolderSel::id(top.id.clone()))
-        .await
-        .unwrap();
+    s.delete_folder(
+        &m,
+        FolderSel::id(top.id.clone()),
+        mailbox::DeleteMode::Hard,
+        mailbox::ItemGuard::Any,
+    )
+    .await
+    .unwrap();
     for f in [&top, &sub] {
         let e = s
             .get_folder(&m, FolderSel::id(f.id.clone()))
@@ -387,9 +392,28 @@ async fn delete_folder_takes_its_subtree_and_spares_distinguished_ones() {
     let events = s.events_since(&m, before, 100).await.unwrap();
     let mut deleted: Vec<String> = events
         .iter()
-        .filter(|e| e.kind == mailbox::EventKind::Deleted)
+        .filter(|e| e.kind == mailbox::EventKind::Deleted && e.object == EventObject::Item)
         .map(|e| e.item_id.clone())
         .collect();
+    // and the folders, deepest first, as folder events in the same log
+    let folders: Vec<(&str, &str)> = events
+        .iter()
+        .filter(|e| e.object == EventObject::Folder)
+        .map(|e| (e.item_id.as_str(), e.folder_id.as_str()))
+        .collect();
+    assert_eq!(
+        folders,
+        [
+            (sub.id.as_str(), top.id.as_str()),
+            (top.id.as_str(), inbox.id.as_str())
+        ]
+    );
+    assert!(
+        events
+            .iter()
+            .filter(|e| e.object == EventObject::Folder)
+            .all(|e| e.kind == mailbox::EventKind::Deleted)
+    );
     deleted.sort();
     let mut expected = gone;
     expected.sort();
@@ -405,7 +429,15 @@ async fn delete_folder_takes_its_subtree_and_spares_distinguished_ones() {
         .unwrap();
     // distinguished folders, and ones already gone
     for name in ["inbox", "recoverableitemsroot", "root"] {
-        let e = s.delete_folder(&m, d(name)).await.unwrap_err();
+        let e = s
+            .delete_folder(
+                &m,
+                d(name),
+                mailbox::DeleteMode::Hard,
+                mailbox::ItemGuard::Any,
+            )
+            .await
+            .unwrap_err();
         assert!(
             matches!(e, MailboxError::DistinguishedFolder(_)),
             "{name}: {e:?}"
@@ -413,7 +445,12 @@ async fn delete_folder_takes_its_subtree_and_spares_distinguished_ones() {
         assert_eq!(e.response_code(), "ErrorDeleteDistinguishedFolder");
     }
     let e = s
-        .delete_folder(&m, FolderSel::id(top.id.clone()))
+        .delete_folder(
+            &m,
+            FolderSel::id(top.id.clone()),
+            mailbox::DeleteMode::Hard,
+            mailbox::ItemGuard::Any,
+        )
         .await
         .unwrap_err();
     assert!(matches!(e, MailboxError::FolderNotFound), "{e:?}");
@@ -438,7 +475,15 @@ async fn empty_folder_keeps_the_folder() {
         .await
         .unwrap();
     let before = s.counters(&m).await.unwrap().last_event_seq;
-    s.empty_folder(&m, d("inbox"), false).await.unwrap();
+    s.empty_folder(
+        &m,
+        d("inbox"),
+        mailbox::DeleteMode::Hard,
+        false,
+        mailbox::ItemGuard::Any,
+    )
+    .await
+    .unwrap();
     let inbox = s.get_folder(&m, d("inbox")).await.unwrap();
     assert_eq!((inbox.total_count, inbox.child_folder_count), (0, 1));
     let events = s.events_since(&m, before, 10).await.unwrap();
@@ -451,7 +496,15 @@ async fn empty_folder_keeps_the_folder() {
         Err(MailboxError::ItemNotFound)
     ));
     // with subfolders, they go too
-    s.empty_folder(&m, d("inbox"), true).await.unwrap();
+    s.empty_folder(
+        &m,
+        d("inbox"),
+        mailbox::DeleteMode::Hard,
+        true,
+        mailbox::ItemGuard::Any,
+    )
+    .await
+    .unwrap();
     let inbox = s.get_folder(&m, d("inbox")).await.unwrap();
     assert_eq!(inbox.child_folder_count, 0);
     assert!(matches!(
@@ -462,7 +515,13 @@ async fn empty_folder_keeps_the_folder() {
     ));
     // a folder with distinguished subfolders keeps everything
     let e = s
-        .empty_folder(&m, d("recoverableitemsroot"), true)
+        .empty_folder(
+            &m,
+            d("recoverableitemsroot"),
+            mailbox::DeleteMode::Hard,
+            true,
+            mailbox::ItemGuard::Any,
+        )
         .await
         .unwrap_err();
     assert!(matches!(e, MailboxError::DistinguishedFolder(_)), "{e:?}");

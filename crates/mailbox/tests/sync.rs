@@ -685,14 +685,26 @@ async fn hierarchy_sync_lists_then_follows_folder_changes() {
     )
     .await
     .unwrap();
-    s.delete_folder(&m, FolderSel::id(&doomed.id))
-        .await
-        .unwrap();
+    s.delete_folder(
+        &m,
+        FolderSel::id(&doomed.id),
+        DeleteMode::Hard,
+        ItemGuard::Any,
+    )
+    .await
+    .unwrap();
     let brief = s
         .create_folder(&m, d("inbox"), "Brief".into(), None)
         .await
         .unwrap();
-    s.delete_folder(&m, FolderSel::id(&brief.id)).await.unwrap();
+    s.delete_folder(
+        &m,
+        FolderSel::id(&brief.id),
+        DeleteMode::Hard,
+        ItemGuard::Any,
+    )
+    .await
+    .unwrap();
     // elsewhere, and items: no hierarchy change here
     s.create_folder(&m, d("drafts"), "Elsewhere".into(), None)
         .await
@@ -731,9 +743,14 @@ async fn hierarchy_sync_lists_then_follows_folder_changes() {
         [("update", "Projects 3".to_owned())]
     );
     // a subtree deleted: both of its folders
-    s.delete_folder(&m, FolderSel::id(&parent.id))
-        .await
-        .unwrap();
+    s.delete_folder(
+        &m,
+        FolderSel::id(&parent.id),
+        DeleteMode::Hard,
+        ItemGuard::Any,
+    )
+    .await
+    .unwrap();
     let gone = s
         .sync_folder_hierarchy(&m, Some(d("inbox")), Some(renamed.sync_state.clone()))
         .await

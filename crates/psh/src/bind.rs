@@ -52,6 +52,18 @@ pub struct Params {
     values: BTreeMap<&'static str, Value>,
 }
 
+/// A multi-valued parameter's value ([`Params::multi_valued`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MultiValued {
+    /// The whole list: it replaces the values there are.
+    Replace(Vec<String>),
+    /// `@{Add=…; Remove=…}`: these values added and those removed, the others kept.
+    Change {
+        add: Vec<String>,
+        remove: Vec<String>,
+    },
+}
+
 impl Params {
     /// Binds `raw` (names with or without a leading `-`, any case) to `allowed`; a name that is
     /// neither allowed nor ignored is an error listing what is supported.
@@ -195,15 +207,70 @@ impl Params {
     /// empty item is an error (it would be stored as an empty name). `None` when absent or
     /// `$null`; `Some(vec![])` for an empty array or an empty string, for the caller to judge.
     pub fn strings(&self, name: &'static str) -> Result<Option<Vec<String>>, BindError> {
-        let items: Vec<String> = match self.values.get(name) {
-            None | Some(Value::Null) => return Ok(None),
-            Some(Value::String(s)) => {
+        match self.values.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => self.string_list(name, v, "").map(Some),
+        }
+    }
+
+    /// A multi-valued property as Exchange's cmdlets take one: the whole list, which replaces
+    /// what is there (as [`Params::strings`] reads it), or the hashtable `@{Add=…; Remove=…}`
+    /// that changes it without touching the other values (JSON `{"Add": [...], "Remove": [...]}`,
+    /// keys in any case, each value a list or one string). A hashtable with another key, or
+    /// with nothing to add or remove, is an error. `None` when absent or `$null`.
+    pub fn multi_valued(&self, name: &'static str) -> Result<Option<MultiValued>, BindError> {
+        let Some(Value::Object(table)) = self.values.get(name) else {
+            return Ok(self.strings(name)?.map(MultiValued::Replace));
+        };
+        let (mut add, mut remove) = (Vec::new(), Vec::new());
+        for (key, v) in table {
+            let slot = if key.eq_ignore_ascii_case("Add") {
+                &mut add
+            } else if key.eq_ignore_ascii_case("Remove") {
+                &mut remove
+            } else {
+                return Err(self.bad(
+                    name,
+                    format!(
+                        "the hashtable's key '{}' is neither Add nor Remove; write @{{Add=\"value1\",\"value2\"; Remove=\"value3\"}}, or give the whole list",
+                        key.chars().take(40).collect::<String>()
+                    ),
+                ));
+            };
+            if !v.is_null() {
+                slot.extend(self.string_list(name, v, key)?);
+            }
+        }
+        if add.is_empty() && remove.is_empty() {
+            return Err(self.bad(
+                name,
+                "the hashtable adds and removes nothing; write @{Add=\"value1\"; Remove=\"value2\"}",
+            ));
+        }
+        Ok(Some(MultiValued::Change { add, remove }))
+    }
+
+    /// The items of one list value (`what`: the hashtable key it came under, if any).
+    fn string_list(
+        &self,
+        name: &'static str,
+        value: &Value,
+        what: &str,
+    ) -> Result<Vec<String>, BindError> {
+        let under = if what.is_empty() {
+            String::new()
+        } else {
+            format!(" under {}", what.chars().take(40).collect::<String>())
+        };
+        let items: Vec<String> = match value {
+            Value::Null => return Ok(Vec::new()),
+            Value::String(s) => {
                 if s.trim().is_empty() {
-                    return Ok(Some(Vec::new()));
+                    return Ok(Vec::new());
                 }
                 s.split(',').map(str::to_owned).collect()
             }
-            Some(Value::Array(a)) => {
+            Value::Array(a) => {
                 let mut out = Vec::with_capacity(a.len());
                 for (i, v) in a.iter().enumerate() {
                     match v {
@@ -212,16 +279,19 @@ impl Params {
                         other => {
                             return Err(self.bad(
                                 name,
-                                format!("item {} is {}, not a string", i + 1, kind(other)),
+                                format!("item {}{under} is {}, not a string", i + 1, kind(other)),
                             ));
                         }
                     }
                 }
                 out
             }
-            Some(Value::Number(n)) => vec![n.to_string()],
-            Some(other) => {
-                return Err(self.bad(name, format!("{} is not a list of strings", kind(other))));
+            Value::Number(n) => vec![n.to_string()],
+            other => {
+                return Err(self.bad(
+                    name,
+                    format!("{}{under} is not a list of strings", kind(other)),
+                ));
             }
         };
         let mut out = Vec::with_capacity(items.len());
@@ -231,7 +301,7 @@ impl Params {
                 return Err(self.bad(
                     name,
                     format!(
-                        "item {} of the list is empty; remove the stray comma or empty string",
+                        "item {}{under} of the list is empty; remove the stray comma or empty string",
                         i + 1
                     ),
                 ));
@@ -241,12 +311,12 @@ impl Params {
             {
                 return Err(self.bad(
                     name,
-                    format!("item {} is longer than {max} characters", i + 1),
+                    format!("item {}{under} is longer than {max} characters", i + 1),
                 ));
             }
             out.push(s.to_owned());
         }
-        Ok(Some(out))
+        Ok(out)
     }
 
     /// A date as Unix seconds. Accepted: ISO 8601 / RFC 3339 with an offset
@@ -465,6 +535,56 @@ mod tests {
         assert_eq!(
             list(json!(["a", {"x": 1}])),
             Err(bad("Identity", "item 2 is an object, not a string"))
+        );
+    }
+
+    /// A multi-valued parameter: the whole list (what `strings` reads), or `@{Add; Remove}` as a
+    /// JSON object (keys in any case, each a list or one string); anything else in the table is
+    /// refused by name.
+    #[test]
+    fn multi_valued_lists_and_hashtables() {
+        let mv = |v: Value| bind(json!({ "Identity": v })).and_then(|p| p.multi_valued("Identity"));
+        let s = |v: &[&str]| v.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            mv(json!(["a", "b"])),
+            Ok(Some(MultiValued::Replace(s(&["a", "b"]))))
+        );
+        assert_eq!(
+            mv(json!("a,b")),
+            Ok(Some(MultiValued::Replace(s(&["a", "b"]))))
+        );
+        assert_eq!(mv(Value::Null), Ok(None));
+        assert_eq!(
+            mv(json!({"Add": ["a", "b"], "remove": "c"})),
+            Ok(Some(MultiValued::Change {
+                add: s(&["a", "b"]),
+                remove: s(&["c"])
+            }))
+        );
+        assert_eq!(
+            mv(json!({"ADD": "a"})),
+            Ok(Some(MultiValued::Change {
+                add: s(&["a"]),
+                remove: vec![]
+            }))
+        );
+        let e = mv(json!({"Replace": ["a"]})).unwrap_err().to_string();
+        assert!(e.contains("'Replace' is neither Add nor Remove"), "{e}");
+        let e = mv(json!({})).unwrap_err().to_string();
+        assert!(e.contains("adds and removes nothing"), "{e}");
+        assert_eq!(
+            mv(json!({"Add": ["a", 1.5, {"x": 1}]})),
+            Err(bad(
+                "Identity",
+                "item 3 under Add is an object, not a string"
+            ))
+        );
+        assert_eq!(
+            mv(json!({"Remove": ["x".repeat(25)]})),
+            Err(bad(
+                "Identity",
+                "item 1 under Remove is longer than 24 characters"
+            ))
         );
     }
 }

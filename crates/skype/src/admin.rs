@@ -267,6 +267,7 @@ impl Skype {
                     archiving_policy: None,
                     presence: crate::presence::AVAILABLE.into(),
                     presence_changed: now,
+                    presence_note: None,
                 };
                 let u2 = u.clone();
                 self.inner
@@ -707,6 +708,7 @@ impl Skype {
             archiving_policy: None,
             presence: crate::presence::AVAILABLE.into(),
             presence_changed: 0,
+            presence_note: None,
         });
         let row = |stage: &str, task: &str, r: Result<String, String>| {
             let (result, detail) = match r {

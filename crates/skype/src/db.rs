@@ -146,6 +146,13 @@ CREATE TABLE oauth_configuration (
 INSERT INTO oauth_configuration (identity, exchange_autodiscover_url) VALUES ('Global', NULL);
 "#,
     },
+    // The presence note: the user's out-of-office reply while Exchange's out-of-office is on.
+    Migration {
+        version: 4,
+        sql: r#"
+ALTER TABLE users ADD COLUMN presence_note TEXT;
+"#,
+    },
 ];
 
 /// Accepted presence events kept (the newest).
@@ -177,9 +184,13 @@ pub struct User {
     pub archiving_policy: Option<String>,
     pub presence: String,
     pub presence_changed: i64,
+    /// The note shown with the presence: the out-of-office reply while the user's
+    /// out-of-office is on in Exchange (read with GetUserOofSettings when presence is
+    /// refreshed); None otherwise.
+    pub presence_note: Option<String>,
 }
 
-const USER_COLS: &str = "sip, upn, display_name, smtp, ews_url, enterprise_voice, hosted_voicemail, server_history, archiving_policy, presence, presence_changed";
+const USER_COLS: &str = "sip, upn, display_name, smtp, ews_url, enterprise_voice, hosted_voicemail, server_history, archiving_policy, presence, presence_changed, presence_note";
 
 fn user_row(r: &Row) -> store::rusqlite::Result<User> {
     Ok(User {
@@ -194,6 +205,7 @@ fn user_row(r: &Row) -> store::rusqlite::Result<User> {
         archiving_policy: r.get(8)?,
         presence: r.get(9)?,
         presence_changed: r.get(10)?,
+        presence_note: r.get(11)?,
     })
 }
 
@@ -237,7 +249,8 @@ pub fn insert_user(c: &Connection, u: &User, now: i64) -> Result<(), SkypeError>
 pub fn update_user(c: &Connection, u: &User) -> Result<(), SkypeError> {
     c.execute(
         "UPDATE users SET upn = ?2, display_name = ?3, smtp = ?4, ews_url = ?5, enterprise_voice = ?6, hosted_voicemail = ?7, \
-         server_history = ?8, archiving_policy = ?9, presence = ?10, presence_changed = ?11 WHERE sip = ?1",
+         server_history = ?8, archiving_policy = ?9, presence = ?10, presence_changed = ?11, \
+         presence_note = ?12 WHERE sip = ?1",
         params![
             u.sip_address,
             u.user_principal_name,
@@ -249,7 +262,8 @@ pub fn update_user(c: &Connection, u: &User) -> Result<(), SkypeError> {
             u.enable_server_conversation_history,
             u.archiving_policy,
             u.presence,
-            u.presence_changed
+            u.presence_changed,
+            u.presence_note
         ],
     )?;
     Ok(())

@@ -464,6 +464,22 @@ impl Skype {
         items_of(&m, "RootFolder")
     }
 
+    /// GetUserOofSettings for the user's own mailbox, as the user.
+    pub(crate) async fn oof_settings(
+        &self,
+        user: &User,
+    ) -> Result<ews_proto::oof::OofSettings, SkypeError> {
+        let body = format!(
+            "<m:GetUserOofSettingsRequest><t:Mailbox><t:Address>{}</t:Address><t:RoutingType>SMTP</t:RoutingType></t:Mailbox></m:GetUserOofSettingsRequest>",
+            esc(&user.primary_smtp_address)
+        );
+        let m = self.ews_one(user, "GetUserOofSettings", &body).await?;
+        if !is_ok(&m) {
+            return Err(fail("GetUserOofSettings", &m));
+        }
+        Ok(ews_proto::oof::oof_settings_of(&m.element)?)
+    }
+
     /// FindItem with a CalendarView on the user's calendar.
     pub(crate) async fn calendar_view(
         &self,

@@ -223,6 +223,7 @@ async fn presence(State(s): State<Skype>, headers: HeaderMap, Path(sip): Path<St
             "SipAddress": format!("sip:{}", u.sip_address),
             "Presence": u.presence,
             "PresenceChanged": crate::db::when::text(u.presence_changed),
+            "Note": u.presence_note,
             "Subscription": sub,
             "RecentEvents": events,
         }))

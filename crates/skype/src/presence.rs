@@ -33,6 +33,21 @@ use crate::db::{self, SubscriptionRow};
 use crate::error::SkypeError;
 use crate::tokens::{read_capped, unreachable};
 
+/// Longest presence note kept, in characters.
+const MAX_NOTE_CHARS: usize = 500;
+
+/// The presence note an out-of-office reply makes: its text (the reply is HTML, as Outlook
+/// writes it), whitespace folded, at most [`MAX_NOTE_CHARS`]; None for an empty reply.
+fn oof_note(reply: &str) -> Option<String> {
+    let text = ews_proto::body::html_to_text(reply).unwrap_or_else(|| reply.to_owned());
+    let folded: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut note: String = folded.chars().take(MAX_NOTE_CHARS).collect();
+    if note.len() < folded.len() {
+        note.push('…');
+    }
+    (!note.is_empty()).then_some(note)
+}
+
 pub const IN_A_MEETING: &str = "In a meeting";
 pub const AVAILABLE: &str = "Available";
 /// Largest notification body read.
@@ -486,10 +501,23 @@ impl Skype {
                 && i.end.is_none_or(|e| now < e)
         });
         let presence = if busy { IN_A_MEETING } else { AVAILABLE }.to_owned();
-        if presence != user.presence {
+        // the note: the out-of-office reply while it is on; an Exchange that cannot say keeps
+        // the note as it was (presence from the calendar still holds)
+        let note = match self.oof_settings(&user).await {
+            Ok(s) if s.is_on(now) => oof_note(&s.internal_reply),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::warn!(user = %user.sip_address, error = %e, "the out-of-office settings could not be read; the presence note is kept");
+                user.presence_note.clone()
+            }
+        };
+        if presence != user.presence || note != user.presence_note {
             let mut u = user.clone();
+            if presence != user.presence {
+                u.presence_changed = self.now();
+            }
             u.presence = presence.clone();
-            u.presence_changed = self.now();
+            u.presence_note = note;
             self.inner.db.call(move |c| db::update_user(c, &u)).await?;
         }
         Ok(presence)

@@ -955,6 +955,21 @@ async fn f2_callbacks_are_verified_against_the_verify_keys_of_00000004() {
     assert_eq!(status, ews_proto::notification::SubscriptionStatus::Ok);
     let p = env.admin.presence(ALICE).await.unwrap();
     assert_eq!(p["Presence"], "In a meeting", "{p}");
+    assert_eq!(p["Note"], Value::Null, "no out-of-office: {p}");
+    // Alice turns her out-of-office on in Exchange: the next refresh shows its reply as the note
+    let r = ews(&env, ALICE)
+        .await
+        .call(&format!(r#"<m:SetUserOofSettingsRequest><t:Mailbox><t:Address>{ALICE}</t:Address></t:Mailbox><t:UserOofSettings><t:OofState>Enabled</t:OofState><t:ExternalAudience>All</t:ExternalAudience><t:InternalReply><t:Message>&lt;p&gt;Away until   Monday&lt;/p&gt;</t:Message></t:InternalReply><t:ExternalReply><t:Message>Away</t:Message></t:ExternalReply></t:UserOofSettings></m:SetUserOofSettingsRequest>"#))
+        .await
+        .unwrap();
+    assert_eq!(r.code, "NoError", "{}", r.body);
+    let r = post(Some(f2_token(&registered, &realm, "127.0.0.1")))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let p = env.admin.presence(ALICE).await.unwrap();
+    assert_eq!(p["Presence"], "In a meeting", "{p}");
+    assert_eq!(p["Note"], "Away until Monday", "{p}");
     // the configured host is an accepted audience as well
     let r = post(Some(f2_token(&registered, &realm, "skype.contoso.example")))
         .await

@@ -678,6 +678,7 @@ mod tests {
                 archiving_policy: None,
                 presence: String::new(),
                 presence_changed: 0,
+                presence_note: None,
             },
         )]);
         let p = MessagePayload {

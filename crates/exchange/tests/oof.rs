@@ -1,0 +1,175 @@
+//! Out-of-office over HTTP against the real server: GetUserOofSettings and SetUserOofSettings
+//! for the acting mailbox (the availability-style answer: one `m:ResponseMessage`), their
+//! refusals, and the automatic reply a delivery to a mailbox that is away earns, once per
+//! sender per period.
+
+mod common;
+
+use common::{ALICE, BOB, Env, Options, alice_token, bob_token, ids, start};
+
+async fn env() -> Env {
+    start(Options {
+        mailboxes: &[("Alice", ALICE), ("Bob", BOB)],
+        ..Options::default()
+    })
+    .await
+}
+
+fn mailbox(addr: &str) -> String {
+    format!(
+        "<t:Mailbox><t:Address>{addr}</t:Address><t:RoutingType>SMTP</t:RoutingType></t:Mailbox>"
+    )
+}
+
+fn get(addr: &str) -> String {
+    format!(
+        "<m:GetUserOofSettingsRequest>{}</m:GetUserOofSettingsRequest>",
+        mailbox(addr)
+    )
+}
+
+fn set(addr: &str, settings: &str) -> String {
+    format!(
+        "<m:SetUserOofSettingsRequest>{}<t:UserOofSettings>{settings}</t:UserOofSettings></m:SetUserOofSettingsRequest>",
+        mailbox(addr)
+    )
+}
+
+const AWAY: &str = "<t:OofState>Enabled</t:OofState><t:ExternalAudience>Known</t:ExternalAudience><t:InternalReply><t:Message>Away until Monday</t:Message></t:InternalReply><t:ExternalReply><t:Message>Away</t:Message></t:ExternalReply>";
+
+fn code(body: &str) -> String {
+    body.split("<m:ResponseCode>")
+        .nth(1)
+        .and_then(|s| s.split('<').next())
+        .unwrap_or_else(|| panic!("no ResponseCode in {body}"))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn settings_are_read_and_set_for_the_acting_mailbox() {
+    let e = env().await;
+    let body = e.call(&get(ALICE)).await;
+    assert_eq!(code(&body), "NoError", "{body}");
+    assert!(body.contains("<m:GetUserOofSettingsResponse"), "{body}");
+    assert!(
+        body.contains("<m:ResponseMessage ResponseClass=\"Success\">"),
+        "{body}"
+    );
+    assert!(body.contains("<t:OofState>Disabled</t:OofState>"), "{body}");
+    assert!(body.contains("<t:Duration>"), "today's window: {body}");
+    assert!(
+        body.contains("<m:AllowExternalOof>All</m:AllowExternalOof>"),
+        "{body}"
+    );
+
+    let body = e.call(&set(ALICE, AWAY)).await;
+    assert_eq!(code(&body), "NoError", "{body}");
+    assert!(body.contains("<m:SetUserOofSettingsResponse"), "{body}");
+    let body = e
+        .call(&get(&format!("SMTP:{}", ALICE.to_uppercase())))
+        .await;
+    assert!(body.contains("<t:OofState>Enabled</t:OofState>"), "{body}");
+    assert!(
+        body.contains("<t:ExternalAudience>Known</t:ExternalAudience>"),
+        "{body}"
+    );
+    assert!(
+        body.contains("<t:Message>Away until Monday</t:Message>"),
+        "{body}"
+    );
+
+    // a Set without replies keeps them
+    let body = e
+        .call(&set(
+            ALICE,
+            "<t:OofState>Disabled</t:OofState><t:ExternalAudience>All</t:ExternalAudience>",
+        ))
+        .await;
+    assert_eq!(code(&body), "NoError", "{body}");
+    let body = e.call(&get(ALICE)).await;
+    assert!(body.contains("<t:OofState>Disabled</t:OofState>"), "{body}");
+    assert!(
+        body.contains("<t:Message>Away until Monday</t:Message>"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn refusals_are_precise_and_change_nothing() {
+    let e = env().await;
+    let cases = [
+        (set(BOB, AWAY), "ErrorAccessDenied"),
+        (get(BOB), "ErrorAccessDenied"),
+        (
+            set(
+                ALICE,
+                "<t:OofState>Scheduled</t:OofState><t:ExternalAudience>All</t:ExternalAudience>",
+            ),
+            "ErrorInvalidScheduledOofDuration",
+        ),
+        (
+            set(
+                ALICE,
+                "<t:OofState>Scheduled</t:OofState><t:ExternalAudience>All</t:ExternalAudience><t:Duration><t:StartTime>2026-12-02T00:00:00Z</t:StartTime><t:EndTime>2026-12-01T00:00:00Z</t:EndTime></t:Duration>",
+            ),
+            "ErrorInvalidScheduledOofDuration",
+        ),
+    ];
+    for (op, want) in &cases {
+        let body = e.call(op).await;
+        assert_eq!(code(&body), *want, "{op}: {body}");
+        assert!(
+            body.contains("<m:ResponseMessage ResponseClass=\"Error\">"),
+            "{body}"
+        );
+        assert!(body.contains("<m:MessageText>"), "{body}");
+    }
+    // Bob's settings were not touched by Alice's attempt
+    let body = e.call_with(&bob_token(), &get(BOB)).await;
+    assert!(body.contains("<t:OofState>Disabled</t:OofState>"), "{body}");
+    // without UserApplication, nothing
+    e.remove_role("UserApplication").await;
+    let body = e.call(&get(ALICE)).await;
+    assert_eq!(code(&body), "ErrorAccessDenied", "{body}");
+}
+
+#[tokio::test]
+async fn a_delivery_to_a_mailbox_that_is_away_earns_one_automatic_reply() {
+    let e = env().await;
+    let body = e.call_with(&bob_token(), &set(BOB, AWAY)).await;
+    assert_eq!(code(&body), "NoError", "{body}");
+    let send = |subject: &str| {
+        format!(
+            r#"<m:CreateItem MessageDisposition="SendOnly"><m:Items><t:Message><t:Subject>{subject}</t:Subject><t:Body BodyType="Text">hi</t:Body><t:ToRecipients><t:Mailbox><t:EmailAddress>{BOB}</t:EmailAddress></t:Mailbox></t:ToRecipients></t:Message></m:Items></m:CreateItem>"#
+        )
+    };
+    let inbox = r#"<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>Default</t:BaseShape></m:ItemShape><m:ParentFolderIds><t:DistinguishedFolderId Id="inbox"/></m:ParentFolderIds></m:FindItem>"#;
+    for subject in ["Lunch?", "Dinner?"] {
+        let body = e.call(&send(subject)).await;
+        assert_eq!(code(&body), "NoError", "{body}");
+    }
+    let found = e.call_with(&alice_token(), inbox).await;
+    assert_eq!(ids(&found).len(), 1, "one reply for two messages: {found}");
+    assert!(
+        found.contains("<t:Subject>Automatic reply: Lunch?</t:Subject>"),
+        "{found}"
+    );
+    assert!(found.contains(BOB), "from Bob: {found}");
+    // Bob's own two messages arrived
+    let bobs = e.call_with(&bob_token(), inbox).await;
+    assert_eq!(ids(&bobs).len(), 2, "{bobs}");
+    // turned off: no more replies, and Bob answering Alice earns none from her
+    let body = e
+        .call_with(
+            &bob_token(),
+            &set(
+                BOB,
+                "<t:OofState>Disabled</t:OofState><t:ExternalAudience>All</t:ExternalAudience>",
+            ),
+        )
+        .await;
+    assert_eq!(code(&body), "NoError", "{body}");
+    let body = e.call(&send("Breakfast?")).await;
+    assert_eq!(code(&body), "NoError", "{body}");
+    assert_eq!(ids(&e.call_with(&alice_token(), inbox).await).len(), 1);
+}
