@@ -155,6 +155,19 @@ pub const CMDLETS: &[(&str, &[&str])] = &[
     ),
     ("Get-ExchangeCertificate", &["Thumbprint", "Identity"]),
     ("Set-UserPhoto", &["Identity", "PictureData", "Confirm"]),
+    ("Get-MailboxAutoReplyConfiguration", &["Identity"]),
+    (
+        "Set-MailboxAutoReplyConfiguration",
+        &[
+            "Identity",
+            "AutoReplyState",
+            "ExternalAudience",
+            "InternalMessage",
+            "ExternalMessage",
+            "StartTime",
+            "EndTime",
+        ],
+    ),
     (
         "Test-OAuthConnectivity",
         &[
@@ -399,6 +412,12 @@ impl Exchange {
             "Get-WebServicesVirtualDirectory" | "Set-WebServicesVirtualDirectory"
         ) {
             return self.web_services_virtual_directory(name, &p).await;
+        }
+        if matches!(
+            name,
+            "Get-MailboxAutoReplyConfiguration" | "Set-MailboxAutoReplyConfiguration"
+        ) {
+            return self.auto_reply_configuration(name, &p).await;
         }
         if name == "Get-EwsSubscription" {
             return Ok(to_values(self.subscriptions().await?));

@@ -599,7 +599,10 @@ impl Exchange {
         }
     }
 
-    async fn mailbox_key(&self, identity: &str) -> Result<mailbox::MailboxKey, ExchangeError> {
+    pub(crate) async fn mailbox_key(
+        &self,
+        identity: &str,
+    ) -> Result<mailbox::MailboxKey, ExchangeError> {
         let org = self.inner.org.clone();
         let id = identity.to_owned();
         let db = org.db.clone();

@@ -9,6 +9,8 @@ use ews_proto::response::ResponseError;
 use mailbox::{Delivered, Recipient};
 use time::OffsetDateTime;
 
+use crate::Exchange;
+use crate::error::ExchangeError;
 use crate::ews::{Handler, err};
 
 fn state_in(s: OofState) -> mailbox::OofState {
@@ -173,6 +175,115 @@ impl Handler<'_> {
     }
 }
 
+/// A `-StartTime`/`-EndTime` value: RFC 3339, or `yyyy-MM-dd HH:mm[:ss]` taken as UTC.
+fn cmdlet_time(name: &str, v: &str) -> Result<OffsetDateTime, ExchangeError> {
+    use time::format_description::well_known::Rfc3339;
+    let v = v.trim();
+    if let Ok(t) = OffsetDateTime::parse(v, &Rfc3339) {
+        return Ok(t);
+    }
+    let plain = time::macros::format_description!(
+        "[year]-[month]-[day][optional [T]][optional [ ]][hour]:[minute][optional [:[second]]]"
+    );
+    time::PrimitiveDateTime::parse(v, &plain)
+        .map(time::PrimitiveDateTime::assume_utc)
+        .map_err(|_| {
+            ExchangeError::Invalid(format!(
+                "-{name} {v:?} is not a date and time; give it as 2026-12-01T09:00:00Z (or 2026-12-01 09:00, taken as UTC)"
+            ))
+        })
+}
+
+fn cmdlet_enum<T: Copy>(name: &str, v: &str, all: &[(&str, T)]) -> Result<T, ExchangeError> {
+    all.iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(v.trim()))
+        .map(|(_, t)| *t)
+        .ok_or_else(|| {
+            let names: Vec<&str> = all.iter().map(|(n, _)| *n).collect();
+            ExchangeError::Invalid(format!("-{name} {v:?} is not one of {}", names.join(", ")))
+        })
+}
+
+const STATES: &[(&str, mailbox::OofState)] = &[
+    ("Disabled", mailbox::OofState::Disabled),
+    ("Enabled", mailbox::OofState::Enabled),
+    ("Scheduled", mailbox::OofState::Scheduled),
+];
+const AUDIENCES: &[(&str, mailbox::ExternalAudience)] = &[
+    ("None", mailbox::ExternalAudience::None),
+    ("Known", mailbox::ExternalAudience::Known),
+    ("All", mailbox::ExternalAudience::All),
+];
+
+impl Exchange {
+    /// `Get-MailboxAutoReplyConfiguration` / `Set-MailboxAutoReplyConfiguration`: the
+    /// out-of-office settings an administrator reads and sets (the same ones EWS's
+    /// Get/SetUserOofSettings reach). Set changes what it is given and keeps the rest; a
+    /// Scheduled state needs a start and an end.
+    pub(crate) async fn auto_reply_configuration(
+        &self,
+        cmdlet: &str,
+        p: &psh::bind::Params,
+    ) -> Result<Vec<serde_json::Value>, ExchangeError> {
+        let identity = p.req("Identity")?;
+        let key = self.mailbox_key(&identity).await?;
+        let mbx = &self.inner.mbx;
+        let mut s = mbx.get_oof(&key).await?;
+        if cmdlet == "Set-MailboxAutoReplyConfiguration" {
+            if let Some(v) = p.str("AutoReplyState")? {
+                s.state = cmdlet_enum("AutoReplyState", &v, STATES)?;
+            }
+            if let Some(v) = p.str("ExternalAudience")? {
+                s.external_audience = cmdlet_enum("ExternalAudience", &v, AUDIENCES)?;
+            }
+            if let Some(v) = p.str("InternalMessage")? {
+                s.internal_reply = v;
+            }
+            if let Some(v) = p.str("ExternalMessage")? {
+                s.external_reply = v;
+            }
+            let start = p
+                .str("StartTime")?
+                .map(|v| cmdlet_time("StartTime", &v))
+                .transpose()?;
+            let end = p
+                .str("EndTime")?
+                .map(|v| cmdlet_time("EndTime", &v))
+                .transpose()?;
+            if start.is_some() || end.is_some() {
+                let (old_start, old_end) = s.duration.unzip();
+                match (start.or(old_start), end.or(old_end)) {
+                    (Some(a), Some(b)) => s.duration = Some((a, b)),
+                    _ => {
+                        return Err(ExchangeError::Invalid(
+                            "give both -StartTime and -EndTime (the mailbox has no scheduled period yet)".into(),
+                        ));
+                    }
+                }
+            }
+            if s.state == mailbox::OofState::Scheduled && s.duration.is_none() {
+                return Err(ExchangeError::Invalid(
+                    "-AutoReplyState Scheduled needs -StartTime and -EndTime".into(),
+                ));
+            }
+            mbx.set_oof(&key, s.clone()).await?;
+        }
+        let iso = |t: OffsetDateTime| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default()
+        };
+        Ok(vec![serde_json::json!({
+            "Identity": identity,
+            "AutoReplyState": s.state.as_str(),
+            "ExternalAudience": s.external_audience.as_str(),
+            "StartTime": s.duration.map(|(a, _)| iso(a)),
+            "EndTime": s.duration.map(|(_, b)| iso(b)),
+            "InternalMessage": s.internal_reply,
+            "ExternalMessage": s.external_reply,
+        })])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,5 +305,21 @@ mod tests {
         for a in ExternalAudience::ALL {
             assert_eq!(audience_out(audience_in(*a)), *a);
         }
+    }
+
+    #[test]
+    fn cmdlet_values_are_read_or_refused_with_what_to_give() {
+        let t = cmdlet_time("StartTime", "2026-12-01T09:00:00+01:00").unwrap();
+        assert_eq!(t.unix_timestamp(), 1_796_112_000);
+        let t = cmdlet_time("StartTime", "2026-12-01 08:00").unwrap();
+        assert_eq!(t.unix_timestamp(), 1_796_112_000);
+        let e = cmdlet_time("EndTime", "next Tuesday").unwrap_err();
+        assert!(e.to_string().contains("2026-12-01T09:00:00Z"), "{e}");
+        assert_eq!(
+            cmdlet_enum("AutoReplyState", "scheduled", STATES).unwrap(),
+            mailbox::OofState::Scheduled
+        );
+        let e = cmdlet_enum("ExternalAudience", "Everyone", AUDIENCES).unwrap_err();
+        assert!(e.to_string().contains("None, Known, All"), "{e}");
     }
 }

@@ -173,3 +173,60 @@ async fn a_delivery_to_a_mailbox_that_is_away_earns_one_automatic_reply() {
     assert_eq!(code(&body), "NoError", "{body}");
     assert_eq!(ids(&e.call_with(&alice_token(), inbox).await).len(), 1);
 }
+
+/// The administrator's cmdlets reach the same settings EWS does.
+#[tokio::test]
+async fn the_auto_reply_cmdlets_set_what_ews_reads() {
+    let e = env().await;
+    let out = e
+        .cmdlet(
+            "Set-MailboxAutoReplyConfiguration",
+            serde_json::json!({
+                "Identity": ALICE,
+                "AutoReplyState": "Scheduled",
+                "StartTime": "2020-01-01T00:00:00Z",
+                "EndTime": "2099-01-01 00:00",
+                "InternalMessage": "On leave",
+                "ExternalAudience": "None",
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out[0]["AutoReplyState"], "Scheduled", "{out:?}");
+    assert_eq!(out[0]["EndTime"], "2099-01-01T00:00:00Z", "{out:?}");
+    let body = e.call(&get(ALICE)).await;
+    assert!(
+        body.contains("<t:OofState>Scheduled</t:OofState>"),
+        "{body}"
+    );
+    assert!(
+        body.contains("<t:ExternalAudience>None</t:ExternalAudience>"),
+        "{body}"
+    );
+    assert!(body.contains("<t:Message>On leave</t:Message>"), "{body}");
+    let got = e
+        .cmdlet(
+            "Get-MailboxAutoReplyConfiguration",
+            serde_json::json!({"Identity": ALICE}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(got[0]["InternalMessage"], "On leave");
+    // refused, with what to give, and nothing changed
+    for bad in [
+        serde_json::json!({"Identity": BOB, "AutoReplyState": "Scheduled"}),
+        serde_json::json!({"Identity": ALICE, "AutoReplyState": "Sometimes"}),
+        serde_json::json!({"Identity": ALICE, "StartTime": "soon"}),
+    ] {
+        let err = e
+            .cmdlet("Set-MailboxAutoReplyConfiguration", bad.clone())
+            .await
+            .unwrap_err();
+        assert!(!err.to_string().is_empty(), "{bad}");
+    }
+    let body = e.call(&get(ALICE)).await;
+    assert!(
+        body.contains("<t:OofState>Scheduled</t:OofState>"),
+        "{body}"
+    );
+}
