@@ -58,6 +58,59 @@ def streaming(acc) -> dict:
     return st
 
 
+def free_busy(acc) -> dict:
+    """GetUserAvailability through Protocol.get_free_busy_info (which reads the zone from
+    GetServerTimeZones first): Alice's own appointment with its details, Bob's (created by the Rust
+    side, 2030-03-30 09:00-10:00 UTC, tentative) as times only, in Europe/Copenhagen across the
+    change to summer time (2030-03-31), at 30 minutes; an unknown address answered on its own;
+    a window over 62 days refused as a whole."""
+    import datetime
+    from exchangelib import CalendarItem, EWSDateTime, EWSTimeZone  # noqa: E402
+
+    tz = EWSTimeZone("Europe/Copenhagen")
+    tag = base64.b16encode(os.urandom(4)).decode()
+    CalendarItem(
+        account=acc,
+        folder=acc.calendar,
+        subject="Interop planning",
+        location="Room 7 " + tag,
+        start=EWSDateTime(2030, 3, 31, 10, 0, tzinfo=tz),
+        end=EWSDateTime(2030, 3, 31, 11, 30, tzinfo=tz),
+        legacy_free_busy_status="Busy",
+    ).save()
+    start = EWSDateTime(2030, 3, 30, 0, 0, tzinfo=tz)
+    end = EWSDateTime(2030, 4, 1, 0, 0, tzinfo=tz)
+    views = list(acc.protocol.get_free_busy_info(
+        accounts=[(acc, "Organizer", False), ("bob@contoso.example", "Required", False),
+                  ("nobody@contoso.example", "Optional", False)],
+        start=start, end=end, merged_free_busy_interval=30, requested_view="DetailedMerged"))
+    fb = {}
+    for name, v in zip(["alice", "bob", "nobody"], views):
+        if isinstance(v, Exception):
+            fb[name] = type(v).__name__
+            continue
+        events = sorted({
+            (e.start.isoformat(), e.end.isoformat(), e.busy_type,
+             e.details.subject if e.details else None,
+             bool(e.details and e.details.location and e.details.location.startswith("Room 7")))
+            for e in (v.calendar_events or [])
+        })
+        fb[name] = {
+            "view": v.view_type,
+            "merged": v.merged,
+            "events": [list(e) for e in events],
+            "working_hours": [[list(p.weekdays), p.start.isoformat(), p.end.isoformat()]
+                              for p in (v.working_hours or [])],
+        }
+    try:
+        list(acc.protocol.get_free_busy_info(accounts=[(acc, "Organizer", False)], start=start,
+                                             end=start + datetime.timedelta(days=63)))
+        fb["too_long"] = "answered"
+    except Exception as e:
+        fb["too_long"] = type(e).__name__ + ": " + str(e)[:160]
+    return fb
+
+
 def folders(acc) -> dict:
     """DeleteFolder and EmptyFolder with MoveToDeletedItems, and folder events: a pull
     subscription on the Inbox, a folder created there with a message in it, the folder emptied
@@ -323,17 +376,15 @@ def main() -> int:
     full = acc.protocol.resolve_names(["SMTP:alice@contoso.example"], return_full_contact_data=True)
     out["resolved_contact"] = [c.display_name for _, c in full]
     out["resolved_none"] = [type(m).__name__ for m in acc.protocol.resolve_names(["nobody-here"])]
-    # an availability-style operation the server does not implement (GetUserAvailability): a
+    # free/busy (GetServerTimeZones, then GetUserAvailability)
+    out["free_busy"] = free_busy(acc)
+    # an operation the server does not implement (GetRoomLists, which exchangelib can call): a
     # clean EWS error, not an unparsable response
     try:
-        import datetime
-        from exchangelib import EWSDateTime, UTC
-        now = EWSDateTime.now(tz=UTC)
-        list(acc.protocol.get_free_busy_info(accounts=[(acc, "Organizer", False)], start=now,
-                                             end=now + datetime.timedelta(hours=1)))
-        out["free_busy"] = "answered"
+        list(acc.protocol.get_roomlists())
+        out["room_lists"] = "answered"
     except Exception as e:
-        out["free_busy"] = type(e).__name__ + ": " + str(e)[:120]
+        out["room_lists"] = type(e).__name__ + ": " + str(e)[:120]
     # Out-of-office: read (the default), set, read back, turned off again
     from exchangelib.settings import OofSettings
     oof = {"before": acc.oof_settings.state}

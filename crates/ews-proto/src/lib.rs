@@ -17,6 +17,8 @@
 //!   `SendNotificationResult` reply, both directions.
 //! * [`streaming`] — GetStreamingEvents answers: one envelope per message of
 //!   a streamed response (events, keep-alive, closed, errors), both directions.
+//! * [`availability`] — free/busy (`GetUserAvailabilityRequest`) and
+//!   `GetServerTimeZones`; [`timezone`] — EWS time zones and their arithmetic.
 //!
 //! ```
 //! use ews_proto::request::{Operation, parse_request};
@@ -53,6 +55,7 @@
 #![forbid(unsafe_code)]
 
 pub mod autodiscover;
+pub mod availability;
 pub mod body;
 pub mod error;
 pub mod notification;
@@ -60,6 +63,7 @@ pub mod oof;
 pub mod request;
 pub mod response;
 pub mod streaming;
+pub mod timezone;
 pub mod types;
 mod writer;
 pub mod xml;

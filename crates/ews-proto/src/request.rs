@@ -93,6 +93,10 @@ pub enum Operation {
     GetUserOofSettings(crate::oof::GetUserOofSettings),
     /// `m:SetUserOofSettingsRequest` ([`crate::oof`]).
     SetUserOofSettings(crate::oof::SetUserOofSettings),
+    /// `m:GetUserAvailabilityRequest` ([`crate::availability`]).
+    GetUserAvailability(crate::availability::GetUserAvailability),
+    /// `m:GetServerTimeZones` ([`crate::availability`]).
+    GetServerTimeZones(crate::availability::GetServerTimeZones),
     /// Any other element in the messages namespace (answer `ErrorInvalidRequest`).
     /// `local` is a valid XML name, at most `Limits::max_name_len` bytes.
     Unknown {
@@ -140,6 +144,8 @@ impl Operation {
             // `m:ResponseMessage` (`response::error_response` knows the `Request` suffix)
             Self::GetUserOofSettings(_) => "GetUserOofSettingsRequest",
             Self::SetUserOofSettings(_) => "SetUserOofSettingsRequest",
+            Self::GetUserAvailability(_) => "GetUserAvailabilityRequest",
+            Self::GetServerTimeZones(_) => "GetServerTimeZones",
             Self::Unknown { local } => local,
         }
     }
@@ -1036,7 +1042,7 @@ where
     parse_value(&el.text, || dn(el), all, el.position())
 }
 
-fn invalid(el: &Element, context: String, value: &str, expected: &str) -> EwsProtoError {
+pub(crate) fn invalid(el: &Element, context: String, value: &str, expected: &str) -> EwsProtoError {
     EwsProtoError::InvalidValue {
         context,
         value: echo(value),
@@ -1045,12 +1051,12 @@ fn invalid(el: &Element, context: String, value: &str, expected: &str) -> EwsPro
     }
 }
 
-fn bool_text(el: &Element) -> Result<bool> {
+pub(crate) fn bool_text(el: &Element) -> Result<bool> {
     parse_xs_boolean(&el.text)
         .ok_or_else(|| invalid(el, dn(el), &el.text, "an xs:boolean (true, false, 1, 0)"))
 }
 
-fn bool_attr(el: &Element, name: &'static str) -> Result<Option<bool>> {
+pub(crate) fn bool_attr(el: &Element, name: &'static str) -> Result<Option<bool>> {
     el.attr(name)
         .map(|v| {
             parse_xs_boolean(v).ok_or_else(|| {
@@ -1151,7 +1157,7 @@ pub(crate) fn unexpected(parent: &Element, child: &Element) -> EwsProtoError {
     }
 }
 
-fn unsupported(el: &Element) -> EwsProtoError {
+pub(crate) fn unsupported(el: &Element) -> EwsProtoError {
     EwsProtoError::Unsupported {
         found: dn(el),
         position: el.position(),
@@ -3110,6 +3116,12 @@ fn parse_operation(op: &Element, input: &[u8]) -> Result<Operation> {
         }
         "GetUserOofSettingsRequest" => Operation::GetUserOofSettings(crate::oof::parse_get(op)?),
         "SetUserOofSettingsRequest" => Operation::SetUserOofSettings(crate::oof::parse_set(op)?),
+        "GetUserAvailabilityRequest" => {
+            Operation::GetUserAvailability(crate::availability::parse(op)?)
+        }
+        "GetServerTimeZones" => {
+            Operation::GetServerTimeZones(crate::availability::parse_get_server_time_zones(op)?)
+        }
         "GetStreamingEvents" => {
             check_children(op, &["SubscriptionIds", "ConnectionTimeout"])?;
             Operation::GetStreamingEvents(parse_get_streaming_events(op)?)

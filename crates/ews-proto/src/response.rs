@@ -1788,7 +1788,9 @@ pub fn get_events_response(result: &Result<Notification, ResponseError>) -> Vec<
 /// `m:{operation}Response/m:ResponseMessages/m:{operation}ResponseMessage`.
 /// If `operation` is not a valid XML name a SOAP fault is written instead.
 pub fn error_response(operation: &str, error: &ResponseError) -> Vec<u8> {
-    if !is_ncname(operation) || operation.len() > 200 {
+    // GetUserAvailabilityResponse holds per-mailbox messages only (m:FreeBusyResponseArray): a
+    // refusal of the whole request is a fault, as Exchange sends it
+    if !is_ncname(operation) || operation.len() > 200 || operation == "GetUserAvailabilityRequest" {
         return write_fault(&error.code, &error.message);
     }
     // The availability-style operations (`GetUserOofSettingsRequest`, …) answer
@@ -1950,7 +1952,7 @@ fn parse_server_version_info(header: &Element) -> Option<ServerVersionInfo> {
     })
 }
 
-fn fault_error(fault: &Element) -> EwsProtoError {
+pub(crate) fn fault_error(fault: &Element) -> EwsProtoError {
     let code = fault
         .child(ns::SOAP, "detail")
         .or_else(|| fault.child("", "detail"))
@@ -1972,7 +1974,7 @@ fn fault_error(fault: &Element) -> EwsProtoError {
     }
 }
 
-fn parse_message(el: &Element) -> Result<ResponseMessage, EwsProtoError> {
+pub(crate) fn parse_message(el: &Element) -> Result<ResponseMessage, EwsProtoError> {
     let raw_class = el
         .attr("ResponseClass")
         .ok_or_else(|| EwsProtoError::MissingAttribute {

@@ -491,6 +491,8 @@ async fn serve_parsed(
     match req.operation {
         // the one answer that is a stream (crate::streaming)
         Operation::GetStreamingEvents(g) => h.get_streaming_events(g).await,
+        // answered with a fault and HTTP 500 when refused as a whole (crate::availability)
+        Operation::GetUserAvailability(g) => h.get_user_availability(g).await,
         op => xml(StatusCode::OK, h.run(op).await),
     }
 }
@@ -1136,6 +1138,19 @@ impl Handler<'_> {
             ),
             Operation::GetUserOofSettings(g) => self.get_user_oof_settings(&g).await,
             Operation::SetUserOofSettings(o) => self.set_user_oof_settings(&o).await,
+            // answered by `get_user_availability` before `run` (serve_parsed)
+            Operation::GetUserAvailability(_) => resp::error_response(
+                &name,
+                &ResponseError::new(
+                    "ErrorInternalServerError",
+                    "GetUserAvailability is answered before the other operations, not here.",
+                ),
+            ),
+            // the Windows time zones this server defines (exchangelib reads one before it asks
+            // for free/busy)
+            Operation::GetServerTimeZones(g) => {
+                ews_proto::availability::get_server_time_zones_response(&g)
+            }
             Operation::Unknown { local } => resp::error_response(
                 &local,
                 &ResponseError::new(

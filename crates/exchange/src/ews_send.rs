@@ -47,12 +47,17 @@ enum Undeliverable {
 
 /// Each address a message goes to, with the mailbox (GUID, name) it reaches or why it reaches
 /// none ([`look_up`]).
-type Looked = Vec<(String, Result<(String, String), Undeliverable>)>;
+/// Each recipient address: the mailbox (guid, display name) or why not, and whether it was
+/// reached through a distribution group.
+type Looked = Vec<(String, Result<(String, String), Undeliverable>, bool)>;
 
 /// Where one message goes.
 struct Routing {
     deliver_to: Vec<MailboxKey>,
-    /// Each of `deliver_to` with the address it was reached at (an automatic reply's From).
+    /// Each of `deliver_to` named directly on the message, with the address it was reached at
+    /// (an automatic reply's From). Members reached through a group are not: a group does not
+    /// pass its members' automatic replies to the sender (Exchange's
+    /// `SendOofMessageToOriginatorEnabled`, false by default).
     delivered_as: Vec<mailbox::Delivered>,
     undeliverable: Vec<(String, Undeliverable)>,
 }
@@ -148,7 +153,7 @@ impl Handler<'_> {
             delivered_as: Vec::new(),
             undeliverable: Vec::new(),
         };
-        for (addr, found) in looked {
+        for (addr, found, via_group) in looked {
             match found {
                 Ok((guid, name)) => {
                     let key = MailboxKey::new(guid).map_err(|e| err(&e))?;
@@ -157,13 +162,15 @@ impl Handler<'_> {
                             .ensure_mailbox_once(&key)
                             .await
                             .map_err(|e| err(&e))?;
-                        routing.delivered_as.push(mailbox::Delivered {
-                            mailbox: key.clone(),
-                            address: Recipient {
-                                name: Some(name).filter(|n| !n.is_empty()),
-                                email: addr.clone(),
-                            },
-                        });
+                        if !via_group {
+                            routing.delivered_as.push(mailbox::Delivered {
+                                mailbox: key.clone(),
+                                address: Recipient {
+                                    name: Some(name).filter(|n| !n.is_empty()),
+                                    email: addr.clone(),
+                                },
+                            });
+                        }
                         routing.deliver_to.push(key);
                     }
                 }
@@ -534,12 +541,12 @@ fn look_up(
                         .or(m.address())
                         .unwrap_or_default()
                         .to_owned();
-                    out.push((addr, reach(m)));
+                    out.push((addr, reach(m), true));
                 }
             }
             Some(r) => {
                 if seen.insert(r.guid.clone()) {
-                    out.push((a, reach(r)));
+                    out.push((a, reach(r), false));
                 }
             }
             None => {
@@ -549,7 +556,7 @@ fn look_up(
                 } else {
                     Undeliverable::Unknown
                 };
-                out.push((a, Err(why)));
+                out.push((a, Err(why), false));
             }
         }
         if out.len() > MAX_RECIPIENTS_PER_MESSAGE {

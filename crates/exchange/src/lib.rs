@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod auth;
 mod autodiscover;
+mod availability;
 pub mod error;
 pub mod ews;
 mod ews_filter;

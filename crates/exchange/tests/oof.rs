@@ -230,3 +230,44 @@ async fn the_auto_reply_cmdlets_set_what_ews_reads() {
         "{body}"
     );
 }
+
+/// A group does not pass its members' automatic replies to the sender (Exchange's
+/// SendOofMessageToOriginatorEnabled, false by default): Bob, away, reached through a group,
+/// answers nothing; named directly on the same message, he answers once.
+#[tokio::test]
+async fn members_reached_through_a_group_send_no_automatic_reply() {
+    let e = env().await;
+    e.cmdlet(
+        "New-DistributionGroup",
+        serde_json::json!({"Name": "Team", "PrimarySmtpAddress": "team@contoso.example", "Members": "Bob"}),
+    )
+    .await
+    .unwrap();
+    let body = e.call_with(&bob_token(), &set(BOB, AWAY)).await;
+    assert_eq!(code(&body), "NoError", "{body}");
+    let send = |to: &str| {
+        format!(
+            r#"<m:CreateItem MessageDisposition="SendOnly"><m:Items><t:Message><t:Subject>To {to}</t:Subject><t:ToRecipients><t:Mailbox><t:EmailAddress>{to}</t:EmailAddress></t:Mailbox></t:ToRecipients></t:Message></m:Items></m:CreateItem>"#
+        )
+    };
+    let inbox = r#"<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>Default</t:BaseShape></m:ItemShape><m:ParentFolderIds><t:DistinguishedFolderId Id="inbox"/></m:ParentFolderIds></m:FindItem>"#;
+    let body = e.call(&send("team@contoso.example")).await;
+    assert_eq!(code(&body), "NoError", "{body}");
+    assert_eq!(
+        ids(&e.call_with(&bob_token(), inbox).await).len(),
+        1,
+        "delivered"
+    );
+    assert!(
+        ids(&e.call(inbox).await).is_empty(),
+        "no reply through the group"
+    );
+    let body = e.call(&send(BOB)).await;
+    assert_eq!(code(&body), "NoError", "{body}");
+    let found = e.call(inbox).await;
+    assert_eq!(ids(&found).len(), 1, "{found}");
+    assert!(
+        found.contains(&format!("Automatic reply: To {BOB}")),
+        "{found}"
+    );
+}

@@ -383,6 +383,19 @@ async fn exchangelib_interop() {
         .code,
         "NoError"
     );
+    // a tentative appointment in Bob's calendar for the script's free_busy(): Saturday
+    // 2030-03-30, 09:00-10:00 UTC (10:00-11:00 in Copenhagen), its subject Bob's own
+    let bob = mint_f1(&lab.info, Some("bob@contoso.example"))
+        .await
+        .unwrap();
+    assert_eq!(
+        Ews::new(&lab.info.exchange_url, bob)
+            .call(r#"<m:CreateItem SendMeetingInvitations="SendToNone"><m:SavedItemFolderId><t:DistinguishedFolderId Id="calendar"/></m:SavedItemFolderId><m:Items><t:CalendarItem><t:Subject>Bob private</t:Subject><t:Start>2030-03-30T09:00:00Z</t:Start><t:End>2030-03-30T10:00:00Z</t:End><t:LegacyFreeBusyStatus>Tentative</t:LegacyFreeBusyStatus></t:CalendarItem></m:Items></m:CreateItem>"#)
+            .await
+            .unwrap()
+            .code,
+        "NoError"
+    );
     // distribution groups for the script's groups(): Interop Team = Bob and Interop Inner,
     // Interop Inner = Alice and Interop Team (a cycle)
     let admin = ExchangeAdmin::new(&lab.info).unwrap();
@@ -467,12 +480,63 @@ async fn exchangelib_interop() {
         // Regression: FindItem ignored SortOrder, so order_by() did nothing.
         assert_eq!(v["order_asc"], json!(["a", "b", "c"]), "{v}");
         assert_eq!(v["order_desc"], json!(["c", "b", "a"]), "{v}");
-        // Regression: an unimplemented availability-style operation was answered with an
-        // element exchangelib could not parse ("Unknown SOAP response"); now it is the EWS
-        // error its ResponseCode names.
-        let free_busy = v["free_busy"].as_str().unwrap_or_default();
+        // Regression: an unimplemented operation was answered with an element exchangelib could
+        // not parse ("Unknown SOAP response"); now it is the EWS error its ResponseCode names
+        // (GetRoomLists, since GetUserAvailability is served)
+        let room_lists = v["room_lists"].as_str().unwrap_or_default();
         assert!(
-            free_busy.starts_with("ErrorInvalidRequest") && free_busy.contains("not supported"),
+            room_lists.starts_with("ErrorInvalidRequest") && room_lists.contains("not supported"),
+            "{v}"
+        );
+        // free/busy through Protocol.get_free_busy_info in Europe/Copenhagen: 2030-03-30 00:00 to
+        // 2030-04-01 00:00 is 47 hours (the clocks go forward on the 31st), 94 half hours from
+        // 2030-03-29 23:00 UTC; Alice's own appointment with its details, Bob's times only, both
+        // read back by exchangelib on the Copenhagen clock
+        let fb = &v["free_busy"];
+        let stream = |runs: &[(usize, usize, char)]| {
+            let mut s = vec!['0'; 94];
+            for (a, b, c) in runs {
+                for x in &mut s[*a..=*b] {
+                    *x = *c;
+                }
+            }
+            s.into_iter().collect::<String>()
+        };
+        assert_eq!(fb["alice"]["view"], "DetailedMerged", "{v}");
+        assert_eq!(fb["alice"]["merged"], stream(&[(66, 68, '2')]), "{v}");
+        assert_eq!(
+            fb["alice"]["events"],
+            json!([[
+                "2030-03-31T10:00:00+02:00",
+                "2030-03-31T11:30:00+02:00",
+                "Busy",
+                "Interop planning",
+                true
+            ]]),
+            "{v}"
+        );
+        assert_eq!(fb["bob"]["view"], "FreeBusyMerged", "{v}");
+        assert_eq!(fb["bob"]["merged"], stream(&[(20, 21, '1')]), "{v}");
+        assert_eq!(
+            fb["bob"]["events"],
+            json!([[
+                "2030-03-30T10:00:00+01:00",
+                "2030-03-30T11:00:00+01:00",
+                "Tentative",
+                null,
+                false
+            ]]),
+            "no subject of Bob's for Alice: {v}"
+        );
+        assert_eq!(
+            fb["bob"]["working_hours"],
+            json!([[[1, 2, 3, 4, 5], "08:00:00", "17:00:00"]]),
+            "{v}"
+        );
+        assert_eq!(fb["nobody"], "ErrorMailRecipientNotFound", "{v}");
+        let too_long = fb["too_long"].as_str().unwrap_or_default();
+        assert!(
+            too_long.starts_with("ErrorTimeIntervalTooBig") && too_long.contains("62 days"),
             "{v}"
         );
         // out-of-office settings through exchangelib's Account.oof_settings

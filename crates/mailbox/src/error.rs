@@ -84,6 +84,10 @@ pub enum MailboxError {
     /// A calendar item whose end precedes its start.
     #[error("the end date of the calendar item is earlier than its start date")]
     CalendarEndBeforeStart,
+    /// A free/busy read of a mailbox past one of its bounds (appointments in the window, of the
+    /// whole call, bytes of details): that mailbox is not answered.
+    #[error("free/busy information cannot be generated: {0}")]
+    FreeBusyTooLarge(String),
     /// A SyncFolderItems/SyncFolderHierarchy sync state this store cannot continue from: not one
     /// it handed out, one of another mailbox, folder, operation or sync scope, or one whose
     /// changes are no longer kept. The client has to start over without a state.
@@ -126,6 +130,7 @@ impl MailboxError {
             MailboxError::AttachmentTooLarge { .. } => "ErrorAttachmentSizeLimitExceeded",
             MailboxError::ResponseBudgetExceeded { .. } => "ErrorBatchProcessingStopped",
             MailboxError::CalendarEndBeforeStart => "ErrorCalendarEndDateIsEarlierThanStartDate",
+            MailboxError::FreeBusyTooLarge(_) => "ErrorFreeBusyGenerationFailed",
             MailboxError::InvalidSyncState(_) => "ErrorInvalidSyncStateData",
             MailboxError::InvalidWatermark(_) => "ErrorInvalidWatermark",
             MailboxError::Corrupt(_) => "ErrorCorruptData",
@@ -169,6 +174,7 @@ mod tests {
             MailboxError::AttachmentTooLarge { size: 0, limit: 0 },
             MailboxError::ResponseBudgetExceeded { limit: 0 },
             MailboxError::CalendarEndBeforeStart,
+            MailboxError::FreeBusyTooLarge(String::new()),
             MailboxError::InvalidSyncState(String::new()),
             MailboxError::InvalidWatermark(String::new()),
             MailboxError::Corrupt(String::new()),

@@ -49,6 +49,9 @@
 //! copy in each recipient mailbox's Inbox (unread, no Bcc line, Created events in that mailbox),
 //! in one transaction across mailboxes; see `send.rs`.
 //!
+//! Free/busy ([`MailboxStore::free_busy`]): the appointments of mailboxes' Calendar folders in a
+//! window, one indexed statement per mailbox in one read transaction; see `freebusy.rs`.
+//!
 //! Idempotent delivery: [`MailboxStore::find_by_internet_message_id`] (indexed on
 //! `(folder, internet_message_id)`) and [`MailboxStore::create_items_idempotent`], which checks
 //! and inserts in the same write transaction so a retried delivery is stored once.
@@ -58,6 +61,7 @@ mod attachments;
 mod error;
 mod filter;
 mod folder_delete;
+mod freebusy;
 mod ids;
 mod items;
 pub mod limits;
@@ -71,6 +75,7 @@ mod userconfig;
 
 pub use error::MailboxError;
 pub use filter::{CompareOp, ContainmentMode, Field, Filter, Value};
+pub use freebusy::{Appointment, AppointmentDetails, FreeBusyRead};
 pub use ids::mailbox_of_id;
 pub use model::{
     Attachment, AttachmentInfo, AttachmentRoot, AttachmentsCreated, Body, BodyType, Calendar,

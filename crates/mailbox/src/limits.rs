@@ -79,3 +79,13 @@ pub const MAX_OOF_REPLY_BYTES: usize = 128 * 1024;
 /// Most senders one out-of-office period remembers having replied to (past it, the oldest are
 /// forgotten, so a sender may get a second reply rather than the table growing without bound).
 pub const MAX_OOF_REPLIED: usize = 10_000;
+
+/// Mailboxes one free/busy read covers (EWS GetUserAvailability's limit).
+pub const MAX_FREE_BUSY_MAILBOXES: usize = 100;
+/// Appointments of one mailbox a free/busy read returns at most (Exchange's default maximum of
+/// appointments in one availability query); past it, that mailbox fails.
+pub const MAX_FREE_BUSY_EVENTS: usize = 10_000;
+/// Appointments one free/busy read returns at most, all its mailboxes together.
+pub const MAX_FREE_BUSY_EVENTS_PER_CALL: usize = 100_000;
+/// Subjects and locations one free/busy read returns at most, in bytes (detailed views).
+pub const MAX_FREE_BUSY_DETAIL_BYTES: usize = 16 << 20;

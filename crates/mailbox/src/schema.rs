@@ -317,6 +317,17 @@ ALTER TABLE folder_events_v7 RENAME TO folder_events;
 CREATE INDEX folder_events_folder ON folder_events(mailbox_id, folder_id);
 "#,
     },
+    // Free/busy (EWS GetUserAvailability) reads a folder's appointments overlapping a window
+    // through `items_folder_start` from the window's start less the folder's longest appointment;
+    // this index finds that length with one seek, so an appointment that began long before the
+    // window is found without scanning the folder's history.
+    Migration {
+        version: 8,
+        sql: r#"
+CREATE INDEX items_folder_span ON items(folder_id, is_associated, (end_time - start_time))
+    WHERE start_time IS NOT NULL;
+"#,
+    },
 ];
 
 /// The default folder tree: (distinguished name, parent's distinguished name, display name, class).
