@@ -83,6 +83,10 @@ pub enum ExprKind {
     },
     /// `( <pipeline> )`.
     Paren(Box<Pipeline>),
+    /// `a, b, c`: a list, as a parameter's value or a hashtable entry's (`-Members bob,carol`).
+    Array(Vec<Expr>),
+    /// `@{ Key = value; ... }`: keys as written (a later duplicate is refused by the parser).
+    Hashtable(Vec<(String, Expr)>),
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -395,6 +395,20 @@ impl<H: CmdletHost> Eval<'_, H> {
                     Pipeline::Expr(x) => self.expr(x).await?,
                     Pipeline::Command(c) => unroll(self.command(c).await?),
                 }),
+                ExprKind::Array(items) => {
+                    let mut out = Vec::with_capacity(items.len());
+                    for i in items {
+                        out.push(self.expr(i).await?);
+                    }
+                    Ok(Value::Array(out))
+                }
+                ExprKind::Hashtable(entries) => {
+                    let mut out = serde_json::Map::new();
+                    for (k, v) in entries {
+                        out.insert(k.clone(), self.expr(v).await?);
+                    }
+                    Ok(Value::Object(out))
+                }
             }
         })
     }

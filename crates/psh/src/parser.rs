@@ -480,9 +480,9 @@ impl<'a> Parser<'a> {
                                 ),
                             ));
                         }
-                        Some(self.value()?)
+                        Some(self.list_value()?)
                     } else if starts_value(&self.peek().tok) {
-                        Some(self.value()?)
+                        Some(self.list_value()?)
                     } else {
                         None
                     };
@@ -568,9 +568,164 @@ impl<'a> Parser<'a> {
                 ExprKind::Expandable(self.string_parts(parts)?)
             }
             Tok::LParen => return self.paren(t.start),
+            Tok::At('{') => return self.hashtable(),
             _ => return Err(self.unexpected(&t, Ctx::Value)),
         };
         self.postfix(Expr { pos: t.pos, kind }, t.start)
+    }
+
+    /// A value, or values separated by commas (a list): a parameter's value, a hashtable
+    /// entry's. A comma may end a line; the list goes on on the next.
+    fn list_value(&mut self) -> Result<Expr, ParseError> {
+        let first = self.value()?;
+        if self.peek().tok != Tok::Comma {
+            return Ok(first);
+        }
+        let pos = first.pos;
+        let mut items = vec![first];
+        while self.peek().tok == Tok::Comma {
+            let comma = self.advance();
+            self.skip_newlines();
+            if !starts_value(&self.peek().tok) {
+                return Err(ParseError::at(
+                    comma.pos,
+                    "a `,` needs a value after it, as in -Members bob,carol",
+                ));
+            }
+            if items.len() >= MAX_LIST_ITEMS {
+                return Err(ParseError::at(
+                    comma.pos,
+                    format!("a list of more than {MAX_LIST_ITEMS} values"),
+                ));
+            }
+            items.push(self.value()?);
+        }
+        Ok(Expr {
+            pos,
+            kind: ExprKind::Array(items),
+        })
+    }
+
+    /// `@{ Key = value; Key2 = a, b }` (entries separated by `;` or new lines). The lexer reads
+    /// `Add="x"` as the word `Add=` and a string, and `Add=x` as one word: all three forms are
+    /// an entry.
+    fn hashtable(&mut self) -> Result<Expr, ParseError> {
+        let open = self.advance();
+        if self.depth >= MAX_DEPTH {
+            return Err(ParseError::at(open.pos, "hashtables nested too deeply"));
+        }
+        self.depth += 1;
+        let mut entries: Vec<(String, Expr)> = Vec::new();
+        loop {
+            while matches!(self.peek().tok, Tok::Newline | Tok::Semi) {
+                self.i += 1;
+            }
+            let t = self.advance();
+            let (key, glued) = match &t.tok {
+                Tok::RBrace => break,
+                Tok::Eof => return Err(ParseError::at(open.pos, "this `@{` has no closing `}`")),
+                Tok::Word(w) => match w.split_once('=') {
+                    Some((k, rest)) if !k.is_empty() => (k.to_owned(), Some(rest.to_owned())),
+                    _ => (w.clone(), None),
+                },
+                Tok::SingleStr(s) => (s.clone(), None),
+                _ => {
+                    return Err(ParseError::at(
+                        t.pos,
+                        "a hashtable entry is `Key = value`, as in @{Add=\"alice2@contoso.example\"}",
+                    ));
+                }
+            };
+            let value = match glued {
+                // `Add=x` (the value in the same word), or `Add=` then the value
+                Some(rest) if !rest.is_empty() => {
+                    let first = Expr {
+                        pos: t.pos,
+                        kind: ExprKind::Literal(number(&rest).unwrap_or(Value::String(rest))),
+                    };
+                    self.rest_of_list(first)?
+                }
+                Some(_) => self.entry_value(&key, t.pos)?,
+                None => {
+                    if self.peek().tok != Tok::Equals {
+                        return Err(ParseError::at(
+                            t.pos,
+                            format!(
+                                "the hashtable key `{key}` needs `=` and a value, as in {key}=\"value\""
+                            ),
+                        ));
+                    }
+                    self.i += 1;
+                    self.entry_value(&key, t.pos)?
+                }
+            };
+            if entries.iter().any(|(k, _)| k.eq_ignore_ascii_case(&key)) {
+                return Err(ParseError::at(
+                    t.pos,
+                    format!("the hashtable key `{key}` is given twice"),
+                ));
+            }
+            if entries.len() >= MAX_LIST_ITEMS {
+                return Err(ParseError::at(
+                    t.pos,
+                    format!("a hashtable of more than {MAX_LIST_ITEMS} entries"),
+                ));
+            }
+            entries.push((key, value));
+            match self.peek().tok {
+                Tok::Semi | Tok::Newline | Tok::RBrace => {}
+                Tok::Eof => return Err(ParseError::at(open.pos, "this `@{` has no closing `}`")),
+                _ => {
+                    let next = self.peek().clone();
+                    return Err(ParseError::at(
+                        next.pos,
+                        "hashtable entries are separated by `;` or new lines",
+                    ));
+                }
+            }
+        }
+        self.depth -= 1;
+        Ok(Expr {
+            pos: open.pos,
+            kind: ExprKind::Hashtable(entries),
+        })
+    }
+
+    fn entry_value(&mut self, key: &str, pos: Pos) -> Result<Expr, ParseError> {
+        if !starts_value(&self.peek().tok) {
+            return Err(ParseError::at(
+                pos,
+                format!("the hashtable key `{key}` needs a value after `=`"),
+            ));
+        }
+        self.list_value()
+    }
+
+    /// `first` then `, value` ... (after a value glued to its key).
+    fn rest_of_list(&mut self, first: Expr) -> Result<Expr, ParseError> {
+        if self.peek().tok != Tok::Comma {
+            return Ok(first);
+        }
+        let pos = first.pos;
+        let mut items = vec![first];
+        while self.peek().tok == Tok::Comma {
+            let comma = self.advance();
+            self.skip_newlines();
+            if !starts_value(&self.peek().tok) {
+                return Err(ParseError::at(comma.pos, "a `,` needs a value after it"));
+            }
+            if items.len() >= MAX_LIST_ITEMS {
+                return Err(ParseError::at(
+                    comma.pos,
+                    format!("a list of more than {MAX_LIST_ITEMS} values"),
+                ));
+            }
+            items.push(self.value()?);
+        }
+        Ok(Expr {
+            pos,
+            kind: ExprKind::Array(items),
+        })
     }
 
     fn paren(&mut self, start: usize) -> Result<Expr, ParseError> {
@@ -764,7 +919,6 @@ impl<'a> Parser<'a> {
                 });
             }
             Tok::At('(') => return construct("array subexpressions (`@( … )`)"),
-            Tok::At('{') => return construct("hashtables (`@{ … }`)"),
             Tok::At('"') => return construct("here-strings (`@\" … \"@`)"),
             Tok::At(_) => return construct(&format!("splatting (`{text}`)")),
             Tok::SubExprStart => {
@@ -802,6 +956,9 @@ impl<'a> Parser<'a> {
         ParseError::at(t.pos, message)
     }
 }
+
+/// Most values in one list, and entries in one hashtable.
+const MAX_LIST_ITEMS: usize = 10_000;
 
 fn starts_value(t: &Tok) -> bool {
     matches!(

@@ -49,11 +49,9 @@ fn unsupported_constructs() {
         ("$n++", 1, 3, unsupported("the operator `++`")),
         ("$n += 1", 1, 4, unsupported("the operator `+=`")),
         ("$a = @(1, 2)", 1, 6, unsupported("array subexpressions (`@( … )`)")),
-        ("$h = @{Name = 'x'}", 1, 6, unsupported("hashtables (`@{ … }`)")),
         ("Get-A @params", 1, 7, unsupported("splatting (`@params`)")),
         ("$s = @\"\nx\n\"@", 1, 6, unsupported("here-strings (`@\" … \"@`)")),
         ("$a = 1, 2", 1, 7, unsupported("arrays (`,`)")),
-        ("Get-A -Names a,b", 1, 15, unsupported("arrays (`,`)")),
         (
             "$x = $(Get-A)",
             1,

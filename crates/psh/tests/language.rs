@@ -48,6 +48,43 @@ fn parameter_values() {
     );
 }
 
+/// Lists (`a,b`) as parameter values, and hashtables (`@{Add=…; Remove=…}`, the form
+/// `Set-Mailbox -EmailAddresses` takes) in every way the lexer splits an entry.
+#[test]
+fn lists_and_hashtables() {
+    assert_eq!(
+        params_of(
+            "Echo-Params -Members bob,'carol',\"dave\" -One x -Wrapped a,\n  b -E @{Add=\"a@x.example\",\"b@x.example\"; Remove = 'c@x.example'} -G @{Add=x1,x2\n Remove=y}"
+        ),
+        json!({
+            "Members": ["bob", "carol", "dave"],
+            "One": "x",
+            "Wrapped": ["a", "b"],
+            "E": {"Add": ["a@x.example", "b@x.example"], "Remove": "c@x.example"},
+            "G": {"Add": ["x1", "x2"], "Remove": "y"}
+        })
+    );
+    let (out, _) = run_ok("$h = @{Name = 'x'; N = 2}\n$h.Name");
+    assert!(out.contains('x'), "{out}");
+}
+
+#[test]
+fn list_and_hashtable_mistakes_are_named() {
+    for (src, want) in [
+        ("Echo-Params -M a,", "needs a value after it"),
+        ("Echo-Params -H @{Add}", "needs `=` and a value"),
+        ("Echo-Params -H @{Add=}", "needs a value after `=`"),
+        ("Echo-Params -H @{A=1; a=2}", "given twice"),
+        ("Echo-Params -H @{A=1 B=2}", "separated by `;`"),
+        ("Echo-Params -H @{A=1", "no closing `}`"),
+    ] {
+        let mut host = FakeHost::default();
+        let (_, r) = run(src, &mut session(), &mut host);
+        let e = r.expect_err(src).to_string();
+        assert!(e.contains(want), "{src}: {e}");
+    }
+}
+
 #[test]
 fn string_expansion() {
     let (out, _) = run_ok(concat!(
