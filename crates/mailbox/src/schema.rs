@@ -450,29 +450,34 @@ mod tests {
         store::Db::open_in_memory(MIGRATIONS).unwrap();
     }
 
+    /// A store at `path` with the first `migrations` migrations and one item (a mailbox, its
+    /// root folder, a message): what a later migration finds in an existing store.
+    fn one_item_at(path: &std::path::Path, migrations: usize) {
+        use crate::error::MailboxError;
+        let db = store::Db::open(path, &MIGRATIONS[..migrations]).unwrap();
+        db.call_blocking(|c| {
+            c.execute_batch(
+                "INSERT INTO mailboxes (key, created) VALUES ('k', 0);
+                 INSERT INTO folders (mailbox_id, parent_id, distinguished, display_name,
+                     change_number, last_modified) VALUES (1, NULL, 'root', 'root', 1, 0);
+                 INSERT INTO items (mailbox_id, folder_id, is_associated, item_class, to_json,
+                     cc_json, bcc_json, importance, sensitivity, categories_json, is_read,
+                     created, received, last_modified, size, change_number)
+                 VALUES (1, 1, 0, 'IPM.Note', '[]', '[]', '[]', 'Normal', 'Normal', '[]', 0,
+                     0, 0, 0, 10, 2);",
+            )
+            .map_err(MailboxError::from)
+        })
+        .unwrap();
+    }
+
     /// Migration 5 on a store that has items: they are not drafts (the flag is 0 or 1 only).
     #[test]
     fn drafts_migrate_onto_existing_items() {
         use crate::error::MailboxError;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("m.sqlite");
-        {
-            let db = store::Db::open(&path, &MIGRATIONS[..4]).unwrap();
-            db.call_blocking(|c| {
-                c.execute_batch(
-                    "INSERT INTO mailboxes (key, created) VALUES ('k', 0);
-                     INSERT INTO folders (mailbox_id, parent_id, distinguished, display_name,
-                         change_number, last_modified) VALUES (1, NULL, 'root', 'root', 1, 0);
-                     INSERT INTO items (mailbox_id, folder_id, is_associated, item_class, to_json,
-                         cc_json, bcc_json, importance, sensitivity, categories_json, is_read,
-                         created, received, last_modified, size, change_number)
-                     VALUES (1, 1, 0, 'IPM.Note', '[]', '[]', '[]', 'Normal', 'Normal', '[]', 0,
-                         0, 0, 0, 10, 2);",
-                )
-                .map_err(MailboxError::from)
-            })
-            .unwrap();
-        }
+        one_item_at(&path, 4);
         let db = store::Db::open(&path, MIGRATIONS).unwrap();
         let (flag, refused) = db
             .call_blocking(|c| {
@@ -494,23 +499,7 @@ mod tests {
         type Counts = (i64, i64, i64, i64);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("m.sqlite");
-        {
-            let db = store::Db::open(&path, &MIGRATIONS[..3]).unwrap();
-            db.call_blocking(|c| {
-                c.execute_batch(
-                    "INSERT INTO mailboxes (key, created) VALUES ('k', 0);
-                     INSERT INTO folders (mailbox_id, parent_id, distinguished, display_name,
-                         change_number, last_modified) VALUES (1, NULL, 'root', 'root', 1, 0);
-                     INSERT INTO items (mailbox_id, folder_id, is_associated, item_class, to_json,
-                         cc_json, bcc_json, importance, sensitivity, categories_json, is_read,
-                         created, received, last_modified, size, change_number)
-                     VALUES (1, 1, 0, 'IPM.Note', '[]', '[]', '[]', 'Normal', 'Normal', '[]', 0,
-                         0, 0, 0, 10, 2);",
-                )
-                .map_err(MailboxError::from)
-            })
-            .unwrap();
-        }
+        one_item_at(&path, 3);
         let db = store::Db::open(&path, MIGRATIONS).unwrap();
         let counts = |c: &rusqlite::Connection| -> rusqlite::Result<Counts> {
             c.query_row(
