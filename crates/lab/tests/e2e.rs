@@ -1065,8 +1065,13 @@ async fn the_data_directory_is_private_to_its_owner() {
         } else {
             continue;
         };
-        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
-        loosened += 1;
+        match std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)) {
+            Ok(()) => loosened += 1,
+            // a WAL or shared-memory file SQLite removed as the stopped lab's last connection
+            // to its database closed, after the walk listed it (regression: this raced)
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && name.contains(".sqlite-") => {}
+            Err(e) => panic!("{}: {e}", p.display()),
+        }
     }
     assert!(loosened >= 9, "{all:?}");
     let lab = lab::start(&dir, (0, 0)).await.unwrap();
