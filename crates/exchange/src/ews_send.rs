@@ -526,8 +526,16 @@ fn look_up(
     };
     let mut seen = std::collections::HashSet::new();
     let mut out: Looked = Vec::with_capacity(addrs.len());
+    // the recipients named directly first, then the groups: a mailbox that is both named and a
+    // member counts as named (its automatic reply goes to the sender), whatever the order
+    let mut found = Vec::with_capacity(addrs.len());
     for a in addrs {
-        match org.recipient_by_smtp(c, &a)? {
+        let r = org.recipient_by_smtp(c, &a)?;
+        found.push((a, r));
+    }
+    found.sort_by_key(|(_, r)| r.as_ref().is_some_and(|r| r.is_group()));
+    for (a, r) in found {
+        match r {
             Some(g) if g.is_group() => {
                 let members =
                     org.expand_group(c, &g, &mut seen, out.len(), MAX_RECIPIENTS_PER_MESSAGE)?;

@@ -271,3 +271,32 @@ async fn members_reached_through_a_group_send_no_automatic_reply() {
         "{found}"
     );
 }
+
+/// Named directly and a member of a group on the same message (the group first): one copy, and
+/// Bob counts as named, so his automatic reply goes out.
+#[tokio::test]
+async fn a_member_also_named_directly_counts_as_named() {
+    let e = env().await;
+    e.cmdlet(
+        "New-DistributionGroup",
+        serde_json::json!({"Name": "Team", "PrimarySmtpAddress": "team@contoso.example", "Members": "Bob"}),
+    )
+    .await
+    .unwrap();
+    let body = e.call_with(&bob_token(), &set(BOB, AWAY)).await;
+    assert_eq!(code(&body), "NoError", "{body}");
+    let body = e
+        .call(&format!(
+            r#"<m:CreateItem MessageDisposition="SendOnly"><m:Items><t:Message><t:Subject>Both</t:Subject><t:ToRecipients><t:Mailbox><t:EmailAddress>team@contoso.example</t:EmailAddress></t:Mailbox><t:Mailbox><t:EmailAddress>{BOB}</t:EmailAddress></t:Mailbox></t:ToRecipients></t:Message></m:Items></m:CreateItem>"#
+        ))
+        .await;
+    assert_eq!(code(&body), "NoError", "{body}");
+    let inbox = r#"<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>Default</t:BaseShape></m:ItemShape><m:ParentFolderIds><t:DistinguishedFolderId Id="inbox"/></m:ParentFolderIds></m:FindItem>"#;
+    assert_eq!(
+        ids(&e.call_with(&bob_token(), inbox).await).len(),
+        1,
+        "one copy"
+    );
+    let found = e.call(inbox).await;
+    assert!(found.contains("Automatic reply: Both"), "{found}");
+}
