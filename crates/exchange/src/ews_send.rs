@@ -437,10 +437,7 @@ impl Handler<'_> {
         }
         let edited = |line: &[Recipient], edit: Option<&mailbox::RecipientEdit>| match edit {
             None => line.to_vec(),
-            Some(mailbox::RecipientEdit::Replace(r)) => r.clone(),
-            Some(mailbox::RecipientEdit::Append(more)) => {
-                line.iter().chain(more).cloned().collect()
-            }
+            Some(e) => e.apply(line),
         };
         let u = update.as_ref().map(|(u, _)| u);
         let to = edited(&draft.to, u.and_then(|u| u.to.as_ref()));

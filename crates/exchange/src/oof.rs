@@ -62,11 +62,7 @@ impl Handler<'_> {
     /// The acting mailbox's settings may be read and set; another address is refused.
     fn own_mailbox(&self, address: &str) -> Result<(), ResponseError> {
         self.authorize(false)?;
-        let bare = address.trim();
-        let bare = bare
-            .strip_prefix("SMTP:")
-            .or_else(|| bare.strip_prefix("smtp:"))
-            .unwrap_or(bare);
+        let bare = crate::org::bare_smtp(address.trim());
         if !self.smtp.is_empty() && bare.eq_ignore_ascii_case(&self.smtp) {
             return Ok(());
         }
@@ -175,25 +171,6 @@ impl Handler<'_> {
     }
 }
 
-/// A `-StartTime`/`-EndTime` value: RFC 3339, or `yyyy-MM-dd HH:mm[:ss]` taken as UTC.
-fn cmdlet_time(name: &str, v: &str) -> Result<OffsetDateTime, ExchangeError> {
-    use time::format_description::well_known::Rfc3339;
-    let v = v.trim();
-    if let Ok(t) = OffsetDateTime::parse(v, &Rfc3339) {
-        return Ok(t);
-    }
-    let plain = time::macros::format_description!(
-        "[year]-[month]-[day][optional [T]][optional [ ]][hour]:[minute][optional [:[second]]]"
-    );
-    time::PrimitiveDateTime::parse(v, &plain)
-        .map(time::PrimitiveDateTime::assume_utc)
-        .map_err(|_| {
-            ExchangeError::Invalid(format!(
-                "-{name} {v:?} is not a date and time; give it as 2026-12-01T09:00:00Z (or 2026-12-01 09:00, taken as UTC)"
-            ))
-        })
-}
-
 fn cmdlet_enum<T: Copy>(name: &str, v: &str, all: &[(&str, T)]) -> Result<T, ExchangeError> {
     all.iter()
         .find(|(n, _)| n.eq_ignore_ascii_case(v.trim()))
@@ -242,14 +219,15 @@ impl Exchange {
             if let Some(v) = p.str("ExternalMessage")? {
                 s.external_reply = v;
             }
-            let start = p
-                .str("StartTime")?
-                .map(|v| cmdlet_time("StartTime", &v))
-                .transpose()?;
-            let end = p
-                .str("EndTime")?
-                .map(|v| cmdlet_time("EndTime", &v))
-                .transpose()?;
+            let at = |name| -> Result<Option<OffsetDateTime>, ExchangeError> {
+                match p.date(name)? {
+                    Some(secs) => OffsetDateTime::from_unix_timestamp(secs)
+                        .map(Some)
+                        .map_err(|e| ExchangeError::Invalid(format!("-{name}: {e}"))),
+                    None => Ok(None),
+                }
+            };
+            let (start, end) = (at("StartTime")?, at("EndTime")?);
             if start.is_some() || end.is_some() {
                 let (old_start, old_end) = s.duration.unzip();
                 match (start.or(old_start), end.or(old_end)) {
@@ -308,13 +286,7 @@ mod tests {
     }
 
     #[test]
-    fn cmdlet_values_are_read_or_refused_with_what_to_give() {
-        let t = cmdlet_time("StartTime", "2026-12-01T09:00:00+01:00").unwrap();
-        assert_eq!(t.unix_timestamp(), 1_796_112_000);
-        let t = cmdlet_time("StartTime", "2026-12-01 08:00").unwrap();
-        assert_eq!(t.unix_timestamp(), 1_796_112_000);
-        let e = cmdlet_time("EndTime", "next Tuesday").unwrap_err();
-        assert!(e.to_string().contains("2026-12-01T09:00:00Z"), "{e}");
+    fn cmdlet_enums_are_read_or_refused_with_what_to_give() {
         assert_eq!(
             cmdlet_enum("AutoReplyState", "scheduled", STATES).unwrap(),
             mailbox::OofState::Scheduled

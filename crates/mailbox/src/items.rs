@@ -1495,12 +1495,9 @@ fn apply_draft_update(
     let edit = |edit: &Option<RecipientEdit>, stored: &str, what| -> Result<_, MailboxError> {
         Ok(match edit {
             None => None,
-            Some(RecipientEdit::Replace(r)) => Some(r.clone()),
-            Some(RecipientEdit::Append(more)) => {
-                let mut r: Vec<Recipient> = unjson(stored, what)?;
-                r.extend(more.iter().cloned());
-                Some(r)
-            }
+            // only an append needs the stored line
+            Some(e @ RecipientEdit::Replace(_)) => Some(e.apply(&[])),
+            Some(e) => Some(e.apply(&unjson::<Vec<Recipient>>(stored, what)?)),
         })
     };
     let (to, cc, bcc) = (

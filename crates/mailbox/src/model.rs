@@ -510,6 +510,14 @@ impl RecipientEdit {
         }
     }
 
+    /// The line `current` becomes.
+    pub fn apply(&self, current: &[Recipient]) -> Vec<Recipient> {
+        match self {
+            RecipientEdit::Replace(r) => r.clone(),
+            RecipientEdit::Append(more) => current.iter().chain(more).cloned().collect(),
+        }
+    }
+
     /// The recipients it adds or sets.
     pub fn recipients(&self) -> &[Recipient] {
         match self {

@@ -321,7 +321,8 @@ impl Params {
 
     /// A date as Unix seconds. Accepted: ISO 8601 / RFC 3339 with an offset
     /// (`2026-11-26T09:00:00Z`, what `Get-Date` gives in the shell), a date and time without an
-    /// offset (taken as UTC: `2026-11-26T09:00:00`, also with a space for the `T`), and a plain
+    /// offset (taken as UTC: `2026-11-26T09:00:00`, also with a space for the `T`, seconds
+    /// optional as in `Set-MailboxAutoReplyConfiguration -EndTime "2026-12-01 17:00"`), and a plain
     /// date (midnight UTC: `2026-11-26`). A bare number is refused: PowerShell does not read Unix
     /// seconds as a date either.
     pub fn date(&self, name: &'static str) -> Result<Option<i64>, BindError> {
@@ -358,8 +359,9 @@ impl Params {
 }
 
 const DATE: &[BorrowedFormatItem<'static>] = format_description!("[year]-[month]-[day]");
-const DATE_TIME: &[BorrowedFormatItem<'static>] =
-    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second][optional [.[subsecond]]]");
+const DATE_TIME: &[BorrowedFormatItem<'static>] = format_description!(
+    "[year]-[month]-[day]T[hour]:[minute][optional [:[second][optional [.[subsecond]]]]]"
+);
 
 fn kind(v: &Value) -> String {
     match v {
@@ -499,6 +501,7 @@ mod tests {
         // no offset: UTC
         assert_eq!(date(json!("2026-11-26T09:00:00")), Ok(Some(1_795_683_600)));
         assert_eq!(date(json!("2026-11-26 09:00:00")), Ok(Some(1_795_683_600)));
+        assert_eq!(date(json!("2026-11-26 09:00")), Ok(Some(1_795_683_600)));
         // Unix seconds are not a date, as text or as a number
         for v in [json!("1795683600"), json!(1_795_683_600), json!(5)] {
             let e = date(v.clone()).unwrap_err().to_string();

@@ -578,32 +578,7 @@ impl<'a> Parser<'a> {
     /// entry's. A comma may end a line; the list goes on on the next.
     fn list_value(&mut self) -> Result<Expr, ParseError> {
         let first = self.value()?;
-        if self.peek().tok != Tok::Comma {
-            return Ok(first);
-        }
-        let pos = first.pos;
-        let mut items = vec![first];
-        while self.peek().tok == Tok::Comma {
-            let comma = self.advance();
-            self.skip_newlines();
-            if !starts_value(&self.peek().tok) {
-                return Err(ParseError::at(
-                    comma.pos,
-                    "a `,` needs a value after it, as in -Members bob,carol",
-                ));
-            }
-            if items.len() >= MAX_LIST_ITEMS {
-                return Err(ParseError::at(
-                    comma.pos,
-                    format!("a list of more than {MAX_LIST_ITEMS} values"),
-                ));
-            }
-            items.push(self.value()?);
-        }
-        Ok(Expr {
-            pos,
-            kind: ExprKind::Array(items),
-        })
+        self.rest_of_list(first)
     }
 
     /// `@{ Key = value; Key2 = a, b }` (entries separated by `;` or new lines). The lexer reads
@@ -701,7 +676,7 @@ impl<'a> Parser<'a> {
         self.list_value()
     }
 
-    /// `first` then `, value` ... (after a value glued to its key).
+    /// `first` then `, value` ...: a list when a comma follows `first`, else `first`.
     fn rest_of_list(&mut self, first: Expr) -> Result<Expr, ParseError> {
         if self.peek().tok != Tok::Comma {
             return Ok(first);
@@ -712,7 +687,10 @@ impl<'a> Parser<'a> {
             let comma = self.advance();
             self.skip_newlines();
             if !starts_value(&self.peek().tok) {
-                return Err(ParseError::at(comma.pos, "a `,` needs a value after it"));
+                return Err(ParseError::at(
+                    comma.pos,
+                    "a `,` needs a value after it, as in -Members bob,carol",
+                ));
             }
             if items.len() >= MAX_LIST_ITEMS {
                 return Err(ParseError::at(
