@@ -19,6 +19,8 @@
 //!   a streamed response (events, keep-alive, closed, errors), both directions.
 //! * [`availability`] — free/busy (`GetUserAvailabilityRequest`) and
 //!   `GetServerTimeZones`; [`timezone`] — EWS time zones and their arithmetic.
+//! * [`workhours`] — a mailbox's working hours as it stores them (the
+//!   `WorkHours` user configuration's XML, MS-OXOCFG).
 //!
 //! ```
 //! use ews_proto::request::{Operation, parse_request};
@@ -65,6 +67,7 @@ pub mod response;
 pub mod streaming;
 pub mod timezone;
 pub mod types;
+pub mod workhours;
 mod writer;
 pub mod xml;
 

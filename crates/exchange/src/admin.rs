@@ -155,6 +155,18 @@ pub const CMDLETS: &[(&str, &[&str])] = &[
     ),
     ("Get-ExchangeCertificate", &["Thumbprint", "Identity"]),
     ("Set-UserPhoto", &["Identity", "PictureData", "Confirm"]),
+    ("Get-MailboxCalendarConfiguration", &["Identity"]),
+    (
+        "Set-MailboxCalendarConfiguration",
+        &[
+            "Identity",
+            "WorkDays",
+            "WorkingHoursStartTime",
+            "WorkingHoursEndTime",
+            "WorkingHoursTimeZone",
+            "Confirm",
+        ],
+    ),
     ("Get-MailboxAutoReplyConfiguration", &["Identity"]),
     (
         "Set-MailboxAutoReplyConfiguration",
@@ -412,6 +424,12 @@ impl Exchange {
             "Get-WebServicesVirtualDirectory" | "Set-WebServicesVirtualDirectory"
         ) {
             return self.web_services_virtual_directory(name, &p).await;
+        }
+        if matches!(
+            name,
+            "Get-MailboxCalendarConfiguration" | "Set-MailboxCalendarConfiguration"
+        ) {
+            return self.calendar_configuration(name, &p).await;
         }
         if matches!(
             name,

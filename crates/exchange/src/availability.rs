@@ -13,8 +13,10 @@
 //! address space or an organization relationship, which this server has not: those are
 //! `ErrorAddressSpaceNotFound`.
 //!
-//! Working hours: this server keeps no time zone or working hours per mailbox, so every mailbox
-//! shows Monday to Friday, 08:00–17:00, in UTC. Meeting suggestions are refused as unsupported
+//! Working hours: each mailbox's own, from the `WorkHours` configuration in its Calendar folder
+//! (as Outlook, OWA or `Set-MailboxCalendarConfiguration` wrote it; [`crate::workhours`]), in
+//! the time zone it names; Monday to Friday, 08:00–17:00 UTC for a mailbox that has none; none
+//! when the stored stream is malformed (logged). Meeting suggestions are refused as unsupported
 //! by the request reader.
 //!
 //! Reading: one read transaction of the mailbox store for the request, one indexed statement per
@@ -198,6 +200,7 @@ fn mailbox_view(
     tz: &SerializableTimeZone,
     appointments: &[Appointment],
     own: bool,
+    working_hours: Option<WorkingHours>,
 ) -> FreeBusyView {
     let view = if own {
         q.view
@@ -218,10 +221,8 @@ fn mailbox_view(
                 })
                 .collect()
         }),
-        // no mailbox has working hours of its own here: Monday to Friday, 08:00-17:00 UTC
-        working_hours: view
-            .has_events()
-            .then(|| WorkingHours::office(SerializableTimeZone::UTC)),
+        // shown with the events, as Exchange does
+        working_hours: working_hours.filter(|_| view.has_events()),
     }
 }
 
@@ -293,6 +294,19 @@ impl Handler<'_> {
             .await
             .map_err(|e| refuse(&err(&e)))?;
         let of = |k: &str| index.get(k).and_then(|i| found.get(*i));
+        // working hours go with the events: read only for views that show them
+        let mut hours: HashMap<&str, WorkingHours> = HashMap::new();
+        if q.view.has_events() {
+            for t in targets.iter().flatten() {
+                if let Target::Mailbox(k) = t
+                    && !hours.contains_key(k.as_str())
+                    && let Ok(key) = MailboxKey::new(k.clone())
+                    && let Some(h) = self.ex.working_hours(&key).await
+                {
+                    hours.insert(k, h);
+                }
+            }
+        }
         Ok(targets
             .iter()
             .map(|t| match t {
@@ -303,6 +317,7 @@ impl Handler<'_> {
                         &g.time_zone,
                         appointments,
                         k == self.key.as_str(),
+                        hours.get(k.as_str()).cloned(),
                     )),
                     Some(Err(e)) => Err(err(e)),
                     // every mailbox named was read above
@@ -337,6 +352,10 @@ mod tests {
     use super::*;
     use time::macros::datetime;
 
+    fn office() -> Option<WorkingHours> {
+        Some(WorkingHours::office(SerializableTimeZone::UTC))
+    }
+
     fn appt(start: time::OffsetDateTime, hours: i64, s: mailbox::FreeBusy) -> Appointment {
         Appointment {
             id: "ID1".into(),
@@ -370,7 +389,13 @@ mod tests {
             mailbox::FreeBusy::Busy,
         )];
         let tz = SerializableTimeZone::fixed(-120);
-        let theirs = mailbox_view(&query(FreeBusyViewType::DetailedMerged), &tz, &a, false);
+        let theirs = mailbox_view(
+            &query(FreeBusyViewType::DetailedMerged),
+            &tz,
+            &a,
+            false,
+            office(),
+        );
         assert_eq!(theirs.view_type, FreeBusyViewType::FreeBusyMerged);
         assert_eq!(theirs.merged.as_deref(), Some("0200"));
         let events = theirs.events.unwrap();
@@ -378,14 +403,20 @@ mod tests {
         // the requester's wall clock: UTC+2
         assert_eq!(events[0].start, time::macros::datetime!(2026-07-15 11:00));
         assert!(theirs.working_hours.is_some());
-        let mine = mailbox_view(&query(FreeBusyViewType::Detailed), &tz, &a, true);
+        let mine = mailbox_view(&query(FreeBusyViewType::Detailed), &tz, &a, true, office());
         assert_eq!(mine.view_type, FreeBusyViewType::Detailed);
         assert_eq!(mine.merged, None);
         let d = mine.events.unwrap()[0].details.clone().unwrap();
         assert_eq!(d.subject.as_deref(), Some("Budget"));
         assert!(d.is_private);
         assert_eq!(d.id, None, "a private appointment's id is left out");
-        let merged_only = mailbox_view(&query(FreeBusyViewType::MergedOnly), &tz, &a, true);
+        let merged_only = mailbox_view(
+            &query(FreeBusyViewType::MergedOnly),
+            &tz,
+            &a,
+            true,
+            office(),
+        );
         assert_eq!(merged_only.events, None);
         assert_eq!(merged_only.working_hours, None);
     }

@@ -23,6 +23,7 @@ pub mod streaming;
 mod testutil;
 pub mod traffic;
 pub mod trust;
+mod workhours;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

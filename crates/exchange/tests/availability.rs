@@ -721,3 +721,210 @@ async fn server_time_zones_answer_what_exchangelib_asks() {
         .await;
     assert_eq!(common::codes(&body), ["ErrorTimeZone"], "{body}");
 }
+
+/// Outlook's working hours stream (MS-OXOCFG) for US Pacific time, 07:00-15:30, Tuesday to
+/// Saturday.
+const OUTLOOK_PACIFIC: &str = r#"<?xml version="1.0"?><Root xmlns="WorkingHours.xsd"><WorkHoursVersion1><TimeZone><Bias>480</Bias><Standard><Bias>0</Bias><ChangeDate><Time>02:00:00</Time><Date>0000/11/01</Date><DayOfWeek>0</DayOfWeek></ChangeDate></Standard><DaylightSavings><Bias>-60</Bias><ChangeDate><Time>02:00:00</Time><Date>0000/03/02</Date><DayOfWeek>0</DayOfWeek></ChangeDate></DaylightSavings><Name>Pacific Standard Time</Name></TimeZone><TimeSlot><Start>07:00:00</Start><End>15:30:00</End></TimeSlot><WorkDays>Tuesday Wednesday Thursday Friday Saturday</WorkDays></WorkHoursVersion1></Root>"#;
+
+fn user_configuration(op: &str, xml: &str) -> String {
+    use base64::Engine;
+    let data = base64::engine::general_purpose::STANDARD.encode(xml);
+    format!(
+        r#"<m:{op}UserConfiguration><m:UserConfiguration><t:UserConfigurationName Name="WorkHours"><t:DistinguishedFolderId Id="calendar"/></t:UserConfigurationName><t:XmlData>{data}</t:XmlData></m:UserConfiguration></m:{op}UserConfiguration>"#
+    )
+}
+
+fn hours_of(
+    v: &Result<FreeBusyView, ResponseError>,
+) -> Option<ews_proto::availability::WorkingHours> {
+    v.as_ref().unwrap().working_hours.clone()
+}
+
+#[tokio::test]
+async fn working_hours_are_each_mailboxs_own() {
+    use ews_proto::timezone::windows_zone;
+    use time::Weekday::*;
+    let e = seeded().await;
+    let ask_hours = |view_name: &'static str| {
+        request(
+            UTC,
+            &[ALICE, BOB, "dave@contoso.example"],
+            "2026-03-09T00:00:00Z",
+            "2026-03-10T00:00:00Z",
+            &view(30, view_name),
+        )
+    };
+
+    // none of their own: Monday to Friday, 08:00-17:00 UTC
+    let before = ask(&e, &ask_hours("Detailed")).await;
+    let office = ews_proto::availability::WorkingHours::office(
+        ews_proto::timezone::SerializableTimeZone::UTC,
+    );
+    assert_eq!(hours_of(&before[1]), Some(office.clone()));
+
+    // the administrator sets Bob's
+    let out = e
+        .cmdlet(
+            "Set-MailboxCalendarConfiguration",
+            json!({"Identity": BOB, "WorkDays": ["Monday", "Wednesday"], "WorkingHoursStartTime": "09:30:00", "WorkingHoursEndTime": "18:00", "WorkingHoursTimeZone": "W. Europe Standard Time"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out[0]["WorkDays"], "Monday, Wednesday");
+    assert_eq!(out[0]["WorkingHoursEndTime"], "18:00:00");
+    let got = e
+        .cmdlet("Get-MailboxCalendarConfiguration", json!({"Identity": BOB}))
+        .await
+        .unwrap();
+    assert_eq!(got, out);
+    assert_eq!(got[0]["WorkingHoursTimeZone"], "W. Europe Standard Time");
+
+    // Alice's Outlook writes hers through EWS, as Outlook does
+    let body = e.call(&user_configuration("Create", OUTLOOK_PACIFIC)).await;
+    assert_eq!(common::codes(&body), ["NoError"], "{body}");
+
+    let answer = ask(&e, &ask_hours("Detailed")).await;
+    let alice = hours_of(&answer[0]).unwrap();
+    assert_eq!(
+        alice.time_zone,
+        windows_zone("Pacific Standard Time").unwrap().tz
+    );
+    assert_eq!(alice.periods.len(), 1);
+    assert_eq!(
+        alice.periods[0].days,
+        vec![Tuesday, Wednesday, Thursday, Friday, Saturday]
+    );
+    assert_eq!(
+        (alice.periods[0].start_minutes, alice.periods[0].end_minutes),
+        (7 * 60, 15 * 60 + 30)
+    );
+    let bob = hours_of(&answer[1]).unwrap();
+    assert_eq!(
+        bob.time_zone,
+        windows_zone("W. Europe Standard Time").unwrap().tz
+    );
+    assert_eq!(bob.periods[0].days, vec![Monday, Wednesday]);
+    assert_eq!(
+        (bob.periods[0].start_minutes, bob.periods[0].end_minutes),
+        (9 * 60 + 30, 18 * 60)
+    );
+    assert_eq!(hours_of(&answer[2]), Some(office), "Dave has none");
+    // and the administrator reads what Outlook wrote
+    let got = e
+        .cmdlet(
+            "Get-MailboxCalendarConfiguration",
+            json!({"Identity": ALICE}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(got[0]["WorkingHoursTimeZone"], "Pacific Standard Time");
+    assert_eq!(got[0]["WorkingHoursStartTime"], "07:00:00");
+    assert_eq!(got[0]["WorkingHoursEndTime"], "15:30:00");
+
+    // working hours go with the events: a merged-only view has none
+    let merged = ask(&e, &ask_hours("MergedOnly")).await;
+    assert_eq!(hours_of(&merged[0]), None);
+
+    // a malformed stream: no working hours for that mailbox, the others unaffected; the
+    // administrator is told what is wrong; Set writes good ones over it
+    let body = e
+        .call(&user_configuration(
+            "Update",
+            &OUTLOOK_PACIFIC.replace("<Start>07:00:00</Start>", "<Start>seven</Start>"),
+        ))
+        .await;
+    assert_eq!(common::codes(&body), ["NoError"], "{body}");
+    let answer = ask(&e, &ask_hours("Detailed")).await;
+    assert_eq!(hours_of(&answer[0]), None);
+    assert!(answer[0].as_ref().unwrap().events.is_some());
+    assert!(hours_of(&answer[1]).is_some());
+    let err = e
+        .cmdlet(
+            "Get-MailboxCalendarConfiguration",
+            json!({"Identity": ALICE}),
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("malformed")
+            && err.contains("Start")
+            && err.contains("Set-MailboxCalendarConfiguration"),
+        "{err}"
+    );
+    e.cmdlet(
+        "Set-MailboxCalendarConfiguration",
+        json!({"Identity": ALICE, "WorkingHoursStartTime": "10:00:00"}),
+    )
+    .await
+    .unwrap();
+    let answer = ask(&e, &ask_hours("Detailed")).await;
+    let alice = hours_of(&answer[0]).unwrap();
+    assert_eq!(alice.periods[0].start_minutes, 10 * 60);
+    assert_eq!(
+        alice.time_zone,
+        ews_proto::timezone::SerializableTimeZone::UTC
+    );
+}
+
+#[tokio::test]
+async fn bad_working_hours_are_refused_and_change_nothing() {
+    let e = env().await;
+    let set = |extra: serde_json::Value| {
+        let mut p = json!({"Identity": BOB});
+        for (k, v) in extra.as_object().unwrap() {
+            p[k] = v.clone();
+        }
+        p
+    };
+    let cases: &[(serde_json::Value, &str)] = &[
+        (
+            json!({"WorkingHoursTimeZone": "Mars Standard Time"}),
+            "Windows time zone id",
+        ),
+        (json!({"WorkingHoursStartTime": "9am"}), "HH:MM:SS"),
+        (
+            json!({"WorkingHoursStartTime": "18:00:00"}),
+            "end (17:00:00) before they start (18:00:00)",
+        ),
+        (
+            json!({"WorkingHoursEndTime": "07:00:00"}),
+            "after -WorkingHoursStartTime",
+        ),
+        (
+            json!({"WorkDays": ["Monday", "Caturday"]}),
+            "\"Caturday\" is not a day",
+        ),
+    ];
+    for (params, says) in cases {
+        let err = e
+            .cmdlet("Set-MailboxCalendarConfiguration", set(params.clone()))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(says), "{params}: {err}");
+    }
+    let got = e
+        .cmdlet("Get-MailboxCalendarConfiguration", json!({"Identity": BOB}))
+        .await
+        .unwrap();
+    assert_eq!(got[0]["WorkDays"], "Weekdays");
+    assert_eq!(got[0]["WorkingHoursStartTime"], "08:00:00");
+    assert_eq!(got[0]["WorkingHoursTimeZone"], "UTC");
+    // nothing was written: the mailbox still has no configuration of its own
+    let body = e
+        .call_with(
+            &bob_token(),
+            r#"<m:GetUserConfiguration><m:UserConfigurationName Name="WorkHours"><t:DistinguishedFolderId Id="calendar"/></m:UserConfigurationName><m:UserConfigurationProperties>All</m:UserConfigurationProperties></m:GetUserConfiguration>"#,
+        )
+        .await;
+    assert_eq!(common::codes(&body), ["ErrorItemNotFound"], "{body}");
+    let err = e
+        .cmdlet(
+            "Get-MailboxCalendarConfiguration",
+            json!({"Identity": "nobody@contoso.example"}),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("nobody@contoso.example"), "{err}");
+}

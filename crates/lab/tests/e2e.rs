@@ -420,6 +420,15 @@ async fn exchangelib_interop() {
         )
         .await
         .unwrap();
+    // Bob's working hours as an administrator sets them: Tuesday and Thursday, 09:30-18:00 in
+    // W. Europe time (free/busy shows them on that zone's clock)
+    admin
+        .run(
+            "Set-MailboxCalendarConfiguration",
+            json!({"Identity": "bob@contoso.example", "WorkDays": "Tuesday, Thursday", "WorkingHoursStartTime": "09:30:00", "WorkingHoursEndTime": "18:00:00", "WorkingHoursTimeZone": "W. Europe Standard Time"}),
+        )
+        .await
+        .unwrap();
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../tests/interop/exchangelib_interop.py");
     let url = format!("{}/EWS/Exchange.asmx", lab.info.exchange_url);
@@ -530,7 +539,7 @@ async fn exchangelib_interop() {
         );
         assert_eq!(
             fb["bob"]["working_hours"],
-            json!([[[1, 2, 3, 4, 5], "08:00:00", "17:00:00"]]),
+            json!([[[2, 4], "09:30:00", "18:00:00"]]),
             "{v}"
         );
         assert_eq!(fb["nobody"], "ErrorMailRecipientNotFound", "{v}");
