@@ -11,8 +11,9 @@
 //! envelope carrying its events was handed to the HTTP connection, so nothing is skipped; what
 //! was handed over but never read (the client went away at that moment) is sent again.
 //!
-//! A connection does not poll: it waits on the mailbox store's commit signal
-//! ([`mailbox::MailboxStore::commits`]), which changes after every committed write, then reads
+//! A connection does not poll: it waits on its mailbox's commit signal
+//! ([`mailbox::MailboxStore::mailbox_commits`]), which changes after every committed write that
+//! appended to that mailbox's event log (writes to other mailboxes do not wake it), then reads
 //! the log after its subscriptions' positions.
 //!
 //! Bounds: at most [`StreamingConfig::max_connections_per_mailbox`] connections per mailbox and
@@ -524,7 +525,7 @@ impl Exchange {
         let deadline = Instant::now() + minute.saturating_mul(minutes);
         // a client that stops reading holds its connection a minute past its end, no longer
         let send_by = deadline + minute;
-        let mut commits = self.inner.mbx.commits();
+        let mut commits = self.inner.mbx.mailbox_commits(&key);
         let mut commits_open = true;
         let mut tick = tokio::time::interval_at(Instant::now() + keep_alive, keep_alive);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -618,9 +619,10 @@ impl Exchange {
     }
 
     /// One delivery pass: each subscription's events after its position, in one envelope
-    /// (at most 100 per subscription; `more` when the log has more). A commit wakes every
-    /// connection, of any mailbox: the mailbox's log head (one read) tells whether there is
-    /// anything to read at all.
+    /// (at most 100 per subscription; `more` when the log has more). Only a write to its own
+    /// mailbox wakes a connection, but also one whose events its subscriptions do not follow (an
+    /// unsubscribed folder): the mailbox's log head (one read) tells whether there is anything
+    /// to read at all.
     async fn deliver_streamed(
         &self,
         key: &MailboxKey,

@@ -40,7 +40,21 @@ pub struct MailboxStore {
     /// Counts the writes committed through [`MailboxStore::write`]: bumped after each one's
     /// `COMMIT`, so a reader woken by it sees the write ([`MailboxStore::commits`]).
     commits: Arc<tokio::sync::watch::Sender<u64>>,
+    /// Per mailbox (by key), the count of committed writes that appended to its event log, for
+    /// those who watch it ([`MailboxStore::mailbox_commits`]); a mailbox is here only while
+    /// someone watches it.
+    watched: Arc<std::sync::Mutex<HashMap<String, tokio::sync::watch::Sender<u64>>>>,
 }
+
+thread_local! {
+    /// The mailboxes whose event log the write running on this thread appended to: filled by
+    /// [`append_event`], taken by [`MailboxStore::write`] when its closure returns (the closure
+    /// runs on the database's writer thread, one at a time).
+    static LOGGED: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Watched mailboxes kept before those nobody watches any more are dropped.
+const WATCHED_SWEEP_AT: usize = 1024;
 
 impl std::fmt::Debug for MailboxStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -88,6 +102,7 @@ impl MailboxStore {
             db,
             clock: system_clock(),
             commits: Arc::new(tokio::sync::watch::channel(0).0),
+            watched: Arc::default(),
         })
     }
 
@@ -109,6 +124,44 @@ impl MailboxStore {
         self.commits.subscribe()
     }
 
+    /// A receiver that changes after every committed write that appended to `mailbox`'s event
+    /// log (an item or folder created, changed, moved or deleted, mail delivered), and after no
+    /// other: what an EWS streaming connection of that mailbox waits on, so that writes to other
+    /// mailboxes do not wake it. A woken reader reads the log, where the write is visible.
+    pub fn mailbox_commits(&self, mailbox: &MailboxKey) -> tokio::sync::watch::Receiver<u64> {
+        let mut watched = self
+            .watched
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if watched.len() >= WATCHED_SWEEP_AT {
+            watched.retain(|_, s| s.receiver_count() > 0);
+        }
+        watched
+            .entry(mailbox.as_str().to_owned())
+            .or_insert_with(|| tokio::sync::watch::channel(0).0)
+            .subscribe()
+    }
+
+    /// Tells the watchers of the mailboxes a committed write logged to.
+    fn signal_logged(&self, logged: Vec<String>) {
+        if logged.is_empty() {
+            return;
+        }
+        let mut watched = self
+            .watched
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for key in logged {
+            if let Some(s) = watched.get(&key) {
+                if s.receiver_count() == 0 {
+                    watched.remove(&key);
+                } else {
+                    s.send_modify(|n| *n = n.wrapping_add(1));
+                }
+            }
+        }
+    }
+
     /// Runs `f` as one write of a group commit ([`Db::write_batched`]): inside its own savepoint
     /// of a `BEGIN IMMEDIATE` transaction shared with the writes queued at the same time, with the
     /// clock read under the database lock (so times follow commit order). Answers only after the
@@ -124,13 +177,20 @@ impl MailboxStore {
             .db
             .write_batched(move |conn| {
                 let now = crate::model::normalize_time(clock())?;
-                f(conn, now)
+                LOGGED.with_borrow_mut(Vec::clear);
+                let out = f(conn, now);
+                let logged = LOGGED.with_borrow_mut(std::mem::take);
+                out.map(|t| (t, logged))
             })
             .await;
-        if out.is_ok() {
-            self.commits.send_modify(|n| *n = n.wrapping_add(1));
+        match out {
+            Ok((t, logged)) => {
+                self.commits.send_modify(|n| *n = n.wrapping_add(1));
+                self.signal_logged(logged);
+                Ok(t)
+            }
+            Err(e) => Err(e),
         }
-        out
     }
 
     /// Runs `f` in one read transaction (a consistent snapshot) on the blocking pool, on the
@@ -686,6 +746,11 @@ pub(crate) fn append_event(
         at_us,
         flags
     ])?;
+    LOGGED.with_borrow_mut(|logged| {
+        if logged.last() != Some(&mb.key) {
+            logged.push(mb.key.clone());
+        }
+    });
     Ok(())
 }
 
@@ -1253,5 +1318,46 @@ mod tests {
         );
         s.get_folder(&key, inbox()).await.unwrap();
         assert!(!commits.has_changed().unwrap());
+    }
+
+    /// A mailbox's signal changes after a committed write that logged to it, and not for writes
+    /// to other mailboxes, failed writes or reads; it ends when nobody watches.
+    #[tokio::test]
+    async fn a_mailbox_signal_wakes_only_its_watchers() {
+        let s = MailboxStore::open_in_memory().unwrap();
+        let (a, b) = (
+            MailboxKey::new("ma").unwrap(),
+            MailboxKey::new("mb").unwrap(),
+        );
+        s.ensure_mailbox(&a).await.unwrap();
+        s.ensure_mailbox(&b).await.unwrap();
+        let mut wa = s.mailbox_commits(&a);
+        let wb = s.mailbox_commits(&b);
+        let inbox = || FolderSel::Distinguished("inbox".into());
+        s.create_folder(&a, inbox(), "Sub".into(), None)
+            .await
+            .unwrap();
+        assert!(wa.has_changed().unwrap());
+        assert!(!wb.has_changed().unwrap(), "b's watcher is not woken by a");
+        wa.borrow_and_update();
+        // a failed write and a read change nothing
+        assert!(
+            s.create_folder(&a, inbox(), "Sub".into(), None)
+                .await
+                .is_err()
+        );
+        s.get_folder(&a, inbox()).await.unwrap();
+        assert!(!wa.has_changed().unwrap());
+        s.create_folder(&b, inbox(), "Sub".into(), None)
+            .await
+            .unwrap();
+        assert!(wb.has_changed().unwrap() && !wa.has_changed().unwrap());
+        // unwatched: the entry goes at the next write to it
+        drop(wb);
+        s.create_folder(&b, inbox(), "Sub2".into(), None)
+            .await
+            .unwrap();
+        assert!(!s.watched.lock().unwrap().contains_key("mb"));
+        assert!(s.watched.lock().unwrap().contains_key("ma"));
     }
 }
