@@ -180,6 +180,60 @@ def groups(acc) -> dict:
     return gr
 
 
+def bulk_transfer(acc) -> dict:
+    """EWS bulk transfer: Account.export() of an archived chat in Conversation History (with a
+    file attachment), Account.upload() of its data into the Inbox (CreateNew) and back over the
+    item itself after a change (Update with its id), each read back field by field; data that
+    is not a stream is ErrorCorruptData."""
+    from exchangelib import FileAttachment  # noqa: E402
+    from exchangelib.errors import ErrorCorruptData  # noqa: E402
+
+    tag = base64.b16encode(os.urandom(4)).decode()
+    bt = {"tag": tag}
+    subject = "Bulk " + tag
+    m = Message(
+        account=acc,
+        folder=acc.conversation_history,
+        subject=subject,
+        body=HTMLBody("<div>Alice: hi<br>Bob: hello</div>"),
+        to_recipients=["bob@contoso.example"],
+        cc_recipients=["carol@contoso.example"],
+        categories=["Skype", "Archive"],
+        importance="High",
+        sensitivity="Private",
+        is_read=True,
+        attachments=[FileAttachment(name="transcript.txt", content_type="text/plain", content=b"hi\r\nhello")],
+    )
+    m.save()
+    item = acc.conversation_history.get(id=m.id)
+    data = acc.export([item])
+    bt["exported"] = [type(d).__name__ for d in data]
+    new_id, new_ck = acc.upload([(acc.inbox, data[0])])[0]
+    copy = acc.inbox.get(id=new_id)
+    fields = ["subject", "body", "item_class", "importance", "sensitivity", "is_read", "categories",
+              "datetime_received", "datetime_sent", "datetime_created", "has_attachments"]
+    bt["differs"] = [f for f in fields if getattr(item, f) != getattr(copy, f)]
+
+    def lines(i):
+        return [[r.email_address for r in i.to_recipients or []], [r.email_address for r in i.cc_recipients or []]]
+
+    bt["lines"] = [lines(item) == lines(copy), lines(copy)]
+    bt["attachments"] = [[a.name, a.content_type, a.content] == [b.name, b.content_type, b.content]
+                         for a, b in zip(item.attachments, copy.attachments)]
+    bt["copy_changekey"] = copy.changekey == new_ck
+    # changed, then the exported data uploaded over it (CreateAction Update, its id)
+    item.subject = subject + " changed"
+    item.save(update_fields=["subject"])
+    back_id, _ = acc.upload([(acc.conversation_history, ((item.id, item.changekey), False, data[0]))])[0]
+    restored = acc.conversation_history.get(id=item.id)
+    bt["restored"] = [back_id == item.id, restored.subject == subject,
+                      acc.conversation_history.filter(subject__startswith=subject).count()]
+    bad = acc.upload([(acc.inbox, base64.b64encode(b"not a stream").decode())])
+    bt["corrupt"] = [isinstance(r, ErrorCorruptData) for r in bad]
+    acc.bulk_delete([copy, restored])
+    return bt
+
+
 def main() -> int:
     url, token, smtp = sys.argv[1], sys.argv[2], sys.argv[3]
     creds = OAuth2AuthorizationCodeCredentials(access_token={"access_token": token, "token_type": "Bearer"})
@@ -496,6 +550,7 @@ def main() -> int:
     out["send"] = snd
     out["folders"] = folders(acc)
     out["groups"] = groups(acc)
+    out["bulk_transfer"] = bulk_transfer(acc)
     print(json.dumps(out))
     return 0
 

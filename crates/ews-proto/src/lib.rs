@@ -17,6 +17,8 @@
 //!   `SendNotificationResult` reply, both directions.
 //! * [`streaming`] — GetStreamingEvents answers: one envelope per message of
 //!   a streamed response (events, keep-alive, closed, errors), both directions.
+//! * [`export`] — bulk transfer (MS-OXWSBTRF): `ExportItems` and `UploadItems`
+//!   requests and answers.
 //! * [`availability`] — free/busy (`GetUserAvailabilityRequest`) and
 //!   `GetServerTimeZones`; [`timezone`] — EWS time zones and their arithmetic.
 //! * [`workhours`] — a mailbox's working hours as it stores them (the
@@ -60,6 +62,7 @@ pub mod autodiscover;
 pub mod availability;
 pub mod body;
 pub mod error;
+pub mod export;
 pub mod notification;
 pub mod oof;
 pub mod request;

@@ -97,6 +97,10 @@ pub enum Operation {
     GetUserAvailability(crate::availability::GetUserAvailability),
     /// `m:GetServerTimeZones` ([`crate::availability`]).
     GetServerTimeZones(crate::availability::GetServerTimeZones),
+    /// `m:ExportItems` ([`crate::export`]).
+    ExportItems(crate::export::ExportItems),
+    /// `m:UploadItems` ([`crate::export`]).
+    UploadItems(crate::export::UploadItems),
     /// Any other element in the messages namespace (answer `ErrorInvalidRequest`).
     /// `local` is a valid XML name, at most `Limits::max_name_len` bytes.
     Unknown {
@@ -146,6 +150,8 @@ impl Operation {
             Self::SetUserOofSettings(_) => "SetUserOofSettingsRequest",
             Self::GetUserAvailability(_) => "GetUserAvailabilityRequest",
             Self::GetServerTimeZones(_) => "GetServerTimeZones",
+            Self::ExportItems(_) => "ExportItems",
+            Self::UploadItems(_) => "UploadItems",
             Self::Unknown { local } => local,
         }
     }
@@ -987,7 +993,7 @@ pub(crate) fn req_child<'a>(el: &'a Element, ns: &str, local: &'static str) -> R
     })
 }
 
-fn req_attr<'a>(el: &'a Element, name: &'static str) -> Result<&'a str> {
+pub(crate) fn req_attr<'a>(el: &'a Element, name: &'static str) -> Result<&'a str> {
     el.attr(name)
         .ok_or_else(|| EwsProtoError::MissingAttribute {
             element: dn(el),
@@ -1131,7 +1137,7 @@ fn non_empty_text(el: &Element, what: &'static str) -> Result<String> {
 
 /// Strips XML whitespace and base64-decodes (without a copy of the text when it has none, as
 /// clients send attachment content).
-fn base64_text(el: &Element, name: &'static str) -> Result<Vec<u8>> {
+pub(crate) fn base64_text(el: &Element, name: &'static str) -> Result<Vec<u8>> {
     let engine = base64::engine::general_purpose::STANDARD;
     let decoded = if el.text.chars().any(xml::is_xml_whitespace) {
         let compact: String = el
@@ -1323,7 +1329,7 @@ pub(crate) fn parse_item_ref(el: &Element) -> Result<ItemRef> {
     })
 }
 
-fn parse_item_refs(container: &Element) -> Result<Vec<ItemRef>> {
+pub(crate) fn parse_item_refs(container: &Element) -> Result<Vec<ItemRef>> {
     let mut out = Vec::with_capacity(container.children.len());
     for child in &container.children {
         if child.is(TYPES, "ItemId") {
@@ -2678,7 +2684,7 @@ fn parse_expand_dl(op: &Element) -> Result<ExpandDL> {
 }
 
 /// Checks that every child of `op` is in the messages namespace and one of `allowed`.
-fn check_children(op: &Element, allowed: &[&str]) -> Result<()> {
+pub(crate) fn check_children(op: &Element, allowed: &[&str]) -> Result<()> {
     for child in &op.children {
         if &*child.ns != MESSAGES || !allowed.contains(&child.local.as_str()) {
             return Err(unexpected(op, child));
@@ -3122,6 +3128,8 @@ fn parse_operation(op: &Element, input: &[u8]) -> Result<Operation> {
         "GetServerTimeZones" => {
             Operation::GetServerTimeZones(crate::availability::parse_get_server_time_zones(op)?)
         }
+        "ExportItems" => Operation::ExportItems(crate::export::parse_export_items(op)?),
+        "UploadItems" => Operation::UploadItems(crate::export::parse_upload_items(op)?),
         "GetStreamingEvents" => {
             check_children(op, &["SubscriptionIds", "ConnectionTimeout"])?;
             Operation::GetStreamingEvents(parse_get_streaming_events(op)?)

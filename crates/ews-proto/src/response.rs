@@ -219,7 +219,7 @@ fn response_messages<T>(
 }
 
 /// [`response_messages`] with the elements after an error's body written by `after_error`.
-fn response_messages_with<T>(
+pub(crate) fn response_messages_with<T>(
     op: &str,
     results: &[Result<T, ResponseError>],
     mut ok: impl FnMut(&mut XmlOut, &T),
@@ -253,7 +253,7 @@ fn response_messages_with<T>(
     })
 }
 
-fn write_id(w: &mut XmlOut, name: &str, id: &str, change_key: Option<&str>) {
+pub(crate) fn write_id(w: &mut XmlOut, name: &str, id: &str, change_key: Option<&str>) {
     match change_key {
         Some(ck) => w.empty(name, &[("Id", id), ("ChangeKey", ck)]),
         None => w.empty(name, &[("Id", id)]),
@@ -1312,7 +1312,7 @@ impl std::fmt::Debug for AttachmentView {
 const BASE64_CHUNK: usize = 3 * 16 * 1024;
 
 /// `<name>` with `data` base64-encoded, a chunk at a time.
-fn write_base64_element(w: &mut XmlOut, name: &str, data: &[u8]) {
+pub(crate) fn write_base64_element(w: &mut XmlOut, name: &str, data: &[u8]) {
     w.start(name, &[]);
     let mut buf = String::with_capacity(BASE64_CHUNK / 3 * 4);
     for chunk in data.chunks(BASE64_CHUNK) {

@@ -1151,6 +1151,8 @@ impl Handler<'_> {
             Operation::GetServerTimeZones(g) => {
                 ews_proto::availability::get_server_time_zones_response(&g)
             }
+            Operation::ExportItems(e) => self.export_items(e).await,
+            Operation::UploadItems(u) => self.upload_items(u).await,
             Operation::Unknown { local } => resp::error_response(
                 &local,
                 &ResponseError::new(

@@ -11,6 +11,8 @@ pub mod error;
 pub mod ews;
 mod ews_filter;
 mod ews_send;
+mod export;
+pub mod fxstream;
 mod mime;
 mod oof;
 pub use store::limit;

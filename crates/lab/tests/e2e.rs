@@ -823,6 +823,23 @@ async fn exchangelib_interop() {
             "not once in Bob's Inbox: {}",
             inbox.body
         );
+        // Bulk transfer (the script's bulk_transfer()): Account.export() then Account.upload()
+        // into the Inbox gives the same item in every field exchangelib reads (received time
+        // and attachment included); the exported data uploaded over the changed item with its
+        // id (CreateAction Update) puts it back in place; data that is no stream is
+        // ErrorCorruptData
+        let bt = &v["bulk_transfer"];
+        assert_eq!(bt["exported"], json!(["str"]), "{v}");
+        assert_eq!(bt["differs"], json!([]), "{v}");
+        assert_eq!(
+            bt["lines"],
+            json!([true, [["bob@contoso.example"], ["carol@contoso.example"]]]),
+            "{v}"
+        );
+        assert_eq!(bt["attachments"], json!([true]), "{v}");
+        assert_eq!(bt["copy_changekey"], true, "{v}");
+        assert_eq!(bt["restored"], json!([true, true, 1]), "{v}");
+        assert_eq!(bt["corrupt"], json!([true]), "{v}");
     }
 }
 

@@ -52,6 +52,9 @@
 //! Free/busy ([`MailboxStore::free_busy`]): the appointments of mailboxes' Calendar folders in a
 //! window, one indexed statement per mailbox in one read transaction; see `freebusy.rs`.
 //!
+//! Bulk transfer ([`MailboxStore::upload_item`]): an item written whole, with its received
+//! time, as a new item or in place of one of the folder (same id); see `upload.rs`.
+//!
 //! Idempotent delivery: [`MailboxStore::find_by_internet_message_id`] (indexed on
 //! `(folder, internet_message_id)`) and [`MailboxStore::create_items_idempotent`], which checks
 //! and inserts in the same write transaction so a retried delivery is stored once.
@@ -71,6 +74,7 @@ mod schema;
 mod send;
 mod store;
 pub mod sync;
+mod upload;
 mod userconfig;
 
 pub use error::MailboxError;
@@ -88,6 +92,7 @@ pub use oof::{Delivered, ExternalAudience, OofSettings, OofState};
 pub use send::{Send, Sent};
 pub use store::{Clock, MailboxStore};
 pub use sync::{FolderChange, ItemChange, ItemSync, SyncPage, SyncScope};
+pub use upload::{UploadContent, UploadTarget, Uploaded};
 
 /// EWS distinguished folder names this store provisions.
 pub mod distinguished {
