@@ -153,6 +153,16 @@ INSERT INTO oauth_configuration (identity, exchange_autodiscover_url) VALUES ('G
 ALTER TABLE users ADD COLUMN presence_note TEXT;
 "#,
     },
+    // When the user's presence is next read again from the calendar (unix seconds): the next
+    // start or end of a busy appointment or of a scheduled out-of-office period; NULL until a
+    // callback first set presence.
+    Migration {
+        version: 5,
+        sql: r#"
+ALTER TABLE users ADD COLUMN presence_next INTEGER;
+CREATE INDEX users_presence_next ON users (presence_next) WHERE presence_next IS NOT NULL;
+"#,
+    },
 ];
 
 /// Accepted presence events kept (the newest).
@@ -267,6 +277,37 @@ pub fn update_user(c: &Connection, u: &User) -> Result<(), SkypeError> {
         ],
     )?;
     Ok(())
+}
+
+/// Sets when `sip`'s presence is next read from the calendar.
+pub fn set_presence_next(c: &Connection, sip: &str, at: i64) -> Result<(), SkypeError> {
+    c.execute(
+        "UPDATE users SET presence_next = ?2 WHERE sip = ?1",
+        params![sip, at],
+    )?;
+    Ok(())
+}
+
+/// The users whose presence is due to be read again at `now` (at most `limit`, the most
+/// overdue first), and the earliest time one is due after them.
+pub fn presence_due(
+    c: &Connection,
+    now: i64,
+    limit: i64,
+) -> Result<(Vec<String>, Option<i64>), SkypeError> {
+    let mut st = c.prepare_cached(
+        "SELECT sip FROM users WHERE presence_next IS NOT NULL AND presence_next <= ?1 \
+         ORDER BY presence_next LIMIT ?2",
+    )?;
+    let due = st
+        .query_map(params![now, limit], |r| r.get(0))?
+        .collect::<Result<Vec<String>, _>>()?;
+    let next = c.query_row(
+        "SELECT MIN(presence_next) FROM users WHERE presence_next > ?1",
+        [now],
+        |r| r.get(0),
+    )?;
+    Ok((due, next))
 }
 
 pub fn delete_user(c: &Connection, sip: &str) -> Result<bool, SkypeError> {

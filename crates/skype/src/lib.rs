@@ -146,6 +146,10 @@ pub(crate) struct Inner {
     pub ews_urls: Mutex<autodiscover::EwsUrlCache>,
     pub outbox_wake: tokio::sync::Notify,
     pub subscription_wake: tokio::sync::Notify,
+    /// Wakes the keeper for a presence change due before it planned to wake
+    /// (`keeper_wake_at`, unix seconds).
+    pub presence_wake: tokio::sync::Notify,
+    pub keeper_wake_at: std::sync::atomic::AtomicI64,
     pub background: AtomicBool,
 }
 
@@ -276,6 +280,8 @@ impl Skype {
                 ews_urls: Mutex::new(autodiscover::EwsUrlCache::default()),
                 outbox_wake: tokio::sync::Notify::new(),
                 subscription_wake: tokio::sync::Notify::new(),
+                presence_wake: tokio::sync::Notify::new(),
+                keeper_wake_at: std::sync::atomic::AtomicI64::new(i64::MAX),
                 background: AtomicBool::new(false),
             }),
         })

@@ -8,9 +8,12 @@
 //! `00000004` service principal, read from the token service
 //! (`GET /{realm}/firstparty/00000004-…/verify-keys`, with Skype's own app token), cached, and
 //! read again when an unknown `x5t` arrives (at most once per `verify_key_refresh_min_secs`).
-//! Each verified notification with item events re-reads the calendar (CalendarView around now,
-//! as the user) and sets presence to "In a meeting" while a Busy or OOF item is on, "Available"
-//! otherwise. Every callback, accepted or refused, is recorded (`Get-CsPresenceEvents`, which
+//! Each verified notification with item events re-reads the calendar (CalendarView from now to a
+//! day ahead, as the user) and sets presence to "In a meeting" while a Busy or OOF item is on,
+//! "Available" otherwise. Presence follows the clock, not only the callbacks: each read notes
+//! when it next changes by itself (the next start or end of a Busy or OOF item in that day, or of
+//! a scheduled out-of-office period), and the keeper reads the calendar again then, so a meeting
+//! that ends ends "In a meeting" without any change to the mailbox. Every callback, accepted or refused, is recorded (`Get-CsPresenceEvents`, which
 //! lists the newest accepted and the newest refused ones side by side). Anyone can send a refused
 //! one, so refusals never evict accepted events (each verdict keeps its own newest rows), and
 //! those of one source (peer address, an IPv6 peer's /64) for one user are recorded at a bounded
@@ -482,28 +485,23 @@ impl Skype {
         }
     }
 
-    /// Reads the user's calendar around now (as the user) and sets presence accordingly.
+    /// Reads the user's calendar from now to a day ahead (as the user), sets presence
+    /// accordingly, and notes when to read it again ([`presence_changes_at`]).
     pub async fn refresh_presence(&self, sip: &str) -> Result<String, SkypeError> {
         let user = self.user(sip).await?;
         let now = self.inner.cfg.clock.now();
+        let horizon = now + time::Duration::seconds(PRESENCE_HORIZON_SECS);
         let items = self
-            .calendar_view(
-                &user,
-                now - time::Duration::minutes(1),
-                now + time::Duration::minutes(1),
-            )
+            .calendar_view(&user, now - time::Duration::minutes(1), horizon)
             .await?;
         let busy = items.iter().any(|i| {
-            matches!(
-                i.legacy_free_busy_status,
-                Some(LegacyFreeBusyStatus::Busy) | Some(LegacyFreeBusyStatus::Oof)
-            ) && i.start.is_none_or(|s| s <= now)
-                && i.end.is_none_or(|e| now < e)
+            counts(i) && i.start.is_none_or(|s| s <= now) && i.end.is_none_or(|e| now < e)
         });
         let presence = if busy { IN_A_MEETING } else { AVAILABLE }.to_owned();
         // the note: the out-of-office reply while it is on; an Exchange that cannot say keeps
         // the note as it was (presence from the calendar still holds)
-        let note = match self.oof_settings(&user).await {
+        let oof = self.oof_settings(&user).await;
+        let note = match &oof {
             Ok(s) if s.is_on(now) => oof_note(&s.internal_reply),
             Ok(_) => None,
             Err(e) => {
@@ -511,6 +509,21 @@ impl Skype {
                 user.presence_note.clone()
             }
         };
+        let period = oof.as_ref().ok().and_then(|s| s.duration);
+        let next = presence_changes_at(&items, period, now, horizon);
+        let (sip_next, at) = (user.sip_address.clone(), next.unix_timestamp());
+        self.inner
+            .db
+            .call(move |c| db::set_presence_next(c, &sip_next, at))
+            .await?;
+        if at
+            < self
+                .inner
+                .keeper_wake_at
+                .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            self.inner.presence_wake.notify_one();
+        }
         if presence != user.presence || note != user.presence_note {
             let mut u = user.clone();
             if presence != user.presence {
@@ -521,6 +534,40 @@ impl Skype {
             self.inner.db.call(move |c| db::update_user(c, &u)).await?;
         }
         Ok(presence)
+    }
+
+    /// Reads again the presence of the users whose presence is due to change by itself (see
+    /// [`Skype::refresh_presence`]); the earliest time another one is due. A user whose read
+    /// fails is tried again after [`crate::Tuning::subscription_check_secs`].
+    pub async fn refresh_due_presence(&self) -> Result<Option<i64>, SkypeError> {
+        let now = self.now();
+        let (due, _) = self
+            .inner
+            .db
+            .call(move |c| db::presence_due(c, now, PRESENCE_REFRESHES_PER_PASS))
+            .await?;
+        let more = due.len() as i64 >= PRESENCE_REFRESHES_PER_PASS;
+        let retry = now + self.tuning().subscription_check_secs.max(1) as i64;
+        for sip in due {
+            if let Err(e) = self.refresh_presence(&sip).await {
+                tracing::info!(user = %sip, error = %e, "presence could not be read again from the calendar; trying later");
+                self.inner
+                    .db
+                    .call(move |c| db::set_presence_next(c, &sip, retry))
+                    .await?;
+            }
+        }
+        let now = self.now();
+        if more {
+            // more were due than one pass reads: the next pass at once
+            return Ok(Some(now));
+        }
+        let (_, next) = self
+            .inner
+            .db
+            .call(move |c| db::presence_due(c, now, 0))
+            .await?;
+        Ok(next)
     }
 
     /// The callback URL of a subscription key.
@@ -603,16 +650,69 @@ impl Skype {
     }
 }
 
-/// The background keeper of calendar subscriptions.
+/// How far ahead presence is read from the calendar (and so the longest time before it is read
+/// again without a callback).
+pub const PRESENCE_HORIZON_SECS: i64 = 24 * 3600;
+/// Users whose presence one keeper pass reads again, at most.
+const PRESENCE_REFRESHES_PER_PASS: i64 = 100;
+
+/// Does this calendar item make the user "In a meeting" while it is on?
+fn counts(i: &ews_proto::response::ItemView) -> bool {
+    matches!(
+        i.legacy_free_busy_status,
+        Some(LegacyFreeBusyStatus::Busy) | Some(LegacyFreeBusyStatus::Oof)
+    )
+}
+
+/// When presence read at `now` may next change by itself: the first start or end after `now`
+/// of a Busy or OOF item, or of the scheduled out-of-office `period` (the note), within the
+/// `horizon` read; the horizon when nothing changes before it.
+pub(crate) fn presence_changes_at(
+    items: &[ews_proto::response::ItemView],
+    period: Option<(time::OffsetDateTime, time::OffsetDateTime)>,
+    now: time::OffsetDateTime,
+    horizon: time::OffsetDateTime,
+) -> time::OffsetDateTime {
+    let edges = items
+        .iter()
+        .filter(|i| counts(i))
+        .flat_map(|i| [i.start, i.end])
+        .flatten()
+        .chain(period.into_iter().flat_map(|(a, b)| [a, b]));
+    edges
+        .filter(|t| *t > now)
+        .fold(horizon, |next, t| next.min(t))
+}
+
+/// The background keeper of calendar subscriptions (a pass every
+/// [`crate::Tuning::subscription_check_secs`], or when woken), and of presence that changes with
+/// the clock (read again when due: the keeper sleeps no longer than until the next one, and a
+/// refresh that sets an earlier one wakes it).
 pub(crate) fn spawn_keeper(s: Skype) {
+    use std::sync::atomic::Ordering;
     tokio::spawn(async move {
+        let mut subscriptions_due = i64::MIN;
         loop {
-            if let Err(e) = s.keep_subscriptions().await {
-                tracing::warn!(error = %e, "subscription pass failed");
+            let check = s.tuning().subscription_check_secs.max(1) as i64;
+            if s.now() >= subscriptions_due {
+                if let Err(e) = s.keep_subscriptions().await {
+                    tracing::warn!(error = %e, "subscription pass failed");
+                }
+                subscriptions_due = s.now().saturating_add(check);
             }
-            let secs = s.tuning().subscription_check_secs.max(1);
+            let presence_due = match s.refresh_due_presence().await {
+                Ok(next) => next,
+                Err(e) => {
+                    tracing::warn!(error = %e, "presence pass failed");
+                    None
+                }
+            };
+            let wake_at = presence_due.map_or(subscriptions_due, |p| p.min(subscriptions_due));
+            s.inner.keeper_wake_at.store(wake_at, Ordering::SeqCst);
+            let secs = (wake_at - s.now()).clamp(1, check) as u64;
             tokio::select! {
-                _ = s.inner.subscription_wake.notified() => {}
+                _ = s.inner.subscription_wake.notified() => subscriptions_due = i64::MIN,
+                _ = s.inner.presence_wake.notified() => {}
                 _ = tokio::time::sleep(std::time::Duration::from_secs(secs)) => {}
             }
         }
@@ -623,6 +723,60 @@ pub(crate) fn spawn_keeper(s: Skype) {
 mod tests {
     use super::*;
     use std::sync::Arc;
+
+    fn appointment(
+        start: i64,
+        end: i64,
+        status: LegacyFreeBusyStatus,
+    ) -> ews_proto::response::ItemView {
+        let at = |s| time::OffsetDateTime::from_unix_timestamp(1_800_000_000 + s).unwrap();
+        let mut i = ews_proto::response::ItemView::new(
+            ews_proto::types::ItemKind::CalendarItem,
+            "id",
+            None,
+        );
+        i.start = Some(at(start));
+        i.end = Some(at(end));
+        i.legacy_free_busy_status = Some(status);
+        i
+    }
+
+    #[test]
+    fn presence_changes_at_the_next_busy_edge_or_out_of_office_edge() {
+        use LegacyFreeBusyStatus::*;
+        let at = |s: i64| time::OffsetDateTime::from_unix_timestamp(1_800_000_000 + s).unwrap();
+        let (now, horizon) = (at(0), at(86_400));
+        // on now until 600; a free and a tentative one in between change nothing; OOF at 900
+        let items = [
+            appointment(-300, 600, Busy),
+            appointment(100, 200, Free),
+            appointment(300, 400, Tentative),
+            appointment(900, 1_000, Oof),
+        ];
+        assert_eq!(presence_changes_at(&items, None, now, horizon), at(600));
+        assert_eq!(
+            presence_changes_at(&items[1..], None, now, horizon),
+            at(900)
+        );
+        assert_eq!(
+            presence_changes_at(&items[1..3], None, now, horizon),
+            horizon
+        );
+        // an out-of-office period that starts (or ends) sooner changes the note
+        assert_eq!(
+            presence_changes_at(&items, Some((at(50), at(7_000))), now, horizon),
+            at(50)
+        );
+        assert_eq!(
+            presence_changes_at(&items[1..3], Some((at(-50), at(7_000))), now, horizon),
+            at(7_000)
+        );
+        // nothing after the horizon counts
+        assert_eq!(
+            presence_changes_at(&[appointment(90_000, 90_600, Busy)], None, now, horizon),
+            horizon
+        );
+    }
 
     fn skype() -> Skype {
         Skype::open(crate::Config {

@@ -839,6 +839,38 @@ fn notification_body(subscription_id: &str) -> Vec<u8> {
     }])
 }
 
+/// Presence follows the clock, not only Exchange's callbacks: a meeting that ends ends "In a
+/// meeting" with no change to the mailbox and no callback (the keeper reads the calendar again
+/// when the meeting ends).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_ends_with_the_meeting_without_a_callback() {
+    let env = env().await;
+    let now = time::OffsetDateTime::now_utc();
+    let start = ews_proto::types::format_xs_datetime(now - time::Duration::minutes(5));
+    let end = ews_proto::types::format_xs_datetime(now + time::Duration::seconds(4));
+    let r = ews(&env, ALICE)
+        .await
+        .call(&format!(r#"<m:CreateItem SendMeetingInvitations="SendToNone"><m:SavedItemFolderId><t:DistinguishedFolderId Id="calendar"/></m:SavedItemFolderId><m:Items><t:CalendarItem><t:Subject>Stand-up</t:Subject><t:Start>{start}</t:Start><t:End>{end}</t:End><t:LegacyFreeBusyStatus>Busy</t:LegacyFreeBusyStatus></t:CalendarItem></m:Items></m:CreateItem>"#))
+        .await
+        .unwrap();
+    assert_eq!(r.code, "NoError", "{}", r.body);
+    let sip = format!("sip:{ALICE}");
+    assert_eq!(
+        env.skype.refresh_presence(&sip).await.unwrap(),
+        "In a meeting"
+    );
+    assert_eq!(
+        env.admin.presence(ALICE).await.unwrap()["Presence"],
+        "In a meeting"
+    );
+    wait_for(
+        "presence to become Available when the meeting ends",
+        30,
+        || async { env.admin.presence(ALICE).await.unwrap()["Presence"] == "Available" },
+    )
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn f2_callbacks_are_verified_against_the_verify_keys_of_00000004() {
     let env = env().await;
