@@ -19,7 +19,7 @@
 //! skipped, as Exchange's XML serializer skips them; what it knows must be well-formed, or the
 //! stream is refused with the element and the value at fault.
 
-use time::{Month, Time, Weekday};
+use time::{Month, OffsetDateTime, PrimitiveDateTime, Time, Weekday};
 
 use crate::error::{EwsProtoError, dn, missing};
 use crate::request::{invalid, set_once, unexpected};
@@ -86,6 +86,34 @@ impl WorkHours {
                 }]
             },
         }
+    }
+
+    /// Is `t` inside the working hours (a working day, from the start to before the end, on the
+    /// zone's wall clock)?
+    pub fn is_working_at(&self, t: OffsetDateTime) -> bool {
+        let local = self.time_zone.to_local(t);
+        let minutes = u16::from(local.hour()) * 60 + u16::from(local.minute());
+        self.days.contains(&local.weekday())
+            && self.start_minutes <= minutes
+            && minutes < self.end_minutes
+    }
+
+    /// The first start or end of the working hours after `t` (within the next eight days; `None`
+    /// without working days).
+    pub fn next_edge_after(&self, t: OffsetDateTime) -> Option<OffsetDateTime> {
+        let today = self.time_zone.to_local(t).date();
+        (-1..=8i64)
+            .filter_map(|d| today.checked_add(time::Duration::days(d)))
+            .filter(|day| self.days.contains(&day.weekday()))
+            .flat_map(|day| {
+                [self.start_minutes, self.end_minutes].map(|m| {
+                    let at = PrimitiveDateTime::new(day, Time::MIDNIGHT)
+                        + time::Duration::minutes(i64::from(m));
+                    self.time_zone.from_local(at)
+                })
+            })
+            .filter(|edge| *edge > t)
+            .min()
     }
 
     /// Reads a stream, refusing one that is not the schema's (root, required elements, ranges).
@@ -539,6 +567,52 @@ mod tests {
         assert_eq!(parse_days(["AllDays"]).unwrap().len(), 7);
         assert_eq!(parse_days(["None"]).unwrap(), vec![]);
         assert_eq!(parse_days(["Funday"]).unwrap_err(), "Funday");
+    }
+
+    #[test]
+    fn working_at_and_the_next_edge_on_the_zones_clock() {
+        use time::macros::datetime;
+        // Pacific, 08:30-17:30 Monday to Friday; 2026-03-06 is a Friday, the clocks go forward
+        // on Sunday 2026-03-08
+        let w = WorkHours::parse(PACIFIC.as_bytes()).unwrap();
+        let friday_9am_pst = datetime!(2026-03-06 17:00 UTC);
+        assert!(w.is_working_at(friday_9am_pst));
+        assert!(
+            !w.is_working_at(datetime!(2026-03-06 16:29 UTC)),
+            "08:29 PST"
+        );
+        assert!(
+            !w.is_working_at(datetime!(2026-03-07 18:00 UTC)),
+            "Saturday"
+        );
+        // Friday's end, then Monday's start at 08:30 PDT (15:30 UTC, daylight time by then)
+        assert_eq!(
+            w.next_edge_after(friday_9am_pst),
+            Some(datetime!(2026-03-07 01:30 UTC))
+        );
+        assert_eq!(
+            w.next_edge_after(datetime!(2026-03-07 01:30 UTC)),
+            Some(datetime!(2026-03-09 15:30 UTC))
+        );
+        assert!(w.is_working_at(datetime!(2026-03-09 15:30 UTC)));
+        let none = WorkHours {
+            days: vec![],
+            ..w.clone()
+        };
+        assert_eq!(none.next_edge_after(friday_9am_pst), None);
+        assert!(!none.is_working_at(friday_9am_pst));
+        // a day that ends at midnight
+        let late = WorkHours {
+            start_minutes: 22 * 60,
+            end_minutes: 24 * 60,
+            time_zone: SerializableTimeZone::UTC,
+            ..w
+        };
+        assert!(late.is_working_at(datetime!(2026-03-06 23:59 UTC)));
+        assert_eq!(
+            late.next_edge_after(datetime!(2026-03-06 23:00 UTC)),
+            Some(datetime!(2026-03-07 00:00 UTC))
+        );
     }
 
     #[test]

@@ -351,6 +351,29 @@ impl Skype {
         Ok(Some(cfg.binary_data.unwrap_or_default()))
     }
 
+    /// The user's working hours as Exchange keeps them (the `WorkHours` configuration in the
+    /// Calendar folder, MS-OXOCFG's XML): None when the mailbox has none; an error when they
+    /// cannot be read or are malformed.
+    pub(crate) async fn work_hours(
+        &self,
+        user: &User,
+    ) -> Result<Option<ews_proto::workhours::WorkHours>, SkypeError> {
+        let body = format!(
+            r#"<m:GetUserConfiguration><m:UserConfigurationName Name="{}"><t:DistinguishedFolderId Id="calendar"/></m:UserConfigurationName><m:UserConfigurationProperties>XmlData</m:UserConfigurationProperties></m:GetUserConfiguration>"#,
+            ews_proto::workhours::CONFIG_NAME
+        );
+        let m = self.ews_one(user, "GetUserConfiguration", &body).await?;
+        if m.code == "ErrorItemNotFound" {
+            return Ok(None);
+        }
+        if !is_ok(&m) {
+            return Err(fail("GetUserConfiguration", &m));
+        }
+        let cfg = ews_proto::response::user_configuration_from_message(&m)?;
+        let xml = cfg.xml_data.unwrap_or_default();
+        Ok(Some(ews_proto::workhours::WorkHours::parse(&xml)?))
+    }
+
     /// UpdateUserConfiguration, or CreateUserConfiguration when it does not exist yet.
     pub(crate) async fn put_user_config(
         &self,

@@ -10,9 +10,11 @@
 //! read again when an unknown `x5t` arrives (at most once per `verify_key_refresh_min_secs`).
 //! Each verified notification with item events re-reads the calendar (CalendarView from now to a
 //! day ahead, as the user) and sets presence to "In a meeting" while a Busy or OOF item is on,
-//! "Available" otherwise. Presence follows the clock, not only the callbacks: each read notes
-//! when it next changes by itself (the next start or end of a Busy or OOF item in that day, or of
-//! a scheduled out-of-office period), and the keeper reads the calendar again then, so a meeting
+//! "Off Work" outside the working hours the mailbox keeps (the `WorkHours` configuration in its
+//! Calendar folder; a mailbox without them is never off work), "Available" otherwise. Presence
+//! follows the clock, not only the callbacks: each read notes
+//! when it next changes by itself (the next start or end of a Busy or OOF item in that day, of
+//! the working hours, or of a scheduled out-of-office period), and the keeper reads the calendar again then, so a meeting
 //! that ends ends "In a meeting" without any change to the mailbox. Every callback, accepted or refused, is recorded (`Get-CsPresenceEvents`, which
 //! lists the newest accepted and the newest refused ones side by side). Anyone can send a refused
 //! one, so refusals never evict accepted events (each verdict keeps its own newest rows), and
@@ -53,6 +55,9 @@ fn oof_note(reply: &str) -> Option<String> {
 
 pub const IN_A_MEETING: &str = "In a meeting";
 pub const AVAILABLE: &str = "Available";
+/// Outside the user's working hours (as Outlook or the administrator set them in Exchange),
+/// with nothing on the calendar.
+pub const OFF_WORK: &str = "Off Work";
 /// Largest notification body read.
 pub const MAX_NOTIFICATION_BYTES: usize = 1 << 20;
 /// Longest F2 token lifetime accepted, seconds.
@@ -497,7 +502,22 @@ impl Skype {
         let busy = items.iter().any(|i| {
             counts(i) && i.start.is_none_or(|s| s <= now) && i.end.is_none_or(|e| now < e)
         });
-        let presence = if busy { IN_A_MEETING } else { AVAILABLE }.to_owned();
+        // working hours: a mailbox without them, or whose hours cannot be read, is never off work
+        let hours = match self.work_hours(&user).await {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::warn!(user = %user.sip_address, error = %e, "the working hours could not be read; presence ignores them");
+                None
+            }
+        };
+        let presence = if busy {
+            IN_A_MEETING
+        } else if hours.as_ref().is_some_and(|h| !h.is_working_at(now)) {
+            OFF_WORK
+        } else {
+            AVAILABLE
+        }
+        .to_owned();
         // the note: the out-of-office reply while it is on; an Exchange that cannot say keeps
         // the note as it was (presence from the calendar still holds)
         let oof = self.oof_settings(&user).await;
@@ -511,6 +531,9 @@ impl Skype {
         };
         let period = oof.as_ref().ok().and_then(|s| s.duration);
         let next = presence_changes_at(&items, period, now, horizon);
+        let next = hours
+            .and_then(|h| h.next_edge_after(now))
+            .map_or(next, |edge| next.min(edge));
         let (sip_next, at) = (user.sip_address.clone(), next.unix_timestamp());
         self.inner
             .db

@@ -871,6 +871,72 @@ async fn presence_ends_with_the_meeting_without_a_callback() {
     .await;
 }
 
+/// Outside the working hours the mailbox keeps (set here by the administrator in Exchange),
+/// presence is "Off Work"; a meeting still wins; inside them, "Available".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_is_off_work_outside_the_working_hours() {
+    let env = env().await;
+    let exchange = ExchangeAdmin::new(&env.lab.info).unwrap();
+    let sip = format!("sip:{ALICE}");
+    // no working hours of her own: never off work
+    assert_eq!(env.skype.refresh_presence(&sip).await.unwrap(), "Available");
+    // every day but today (UTC)
+    let today = time::OffsetDateTime::now_utc().weekday();
+    let others: Vec<String> = (1..7).map(|d| today.nth_next(d).to_string()).collect();
+    exchange
+        .run(
+            "Set-MailboxCalendarConfiguration",
+            json!({"Identity": ALICE, "WorkDays": others, "WorkingHoursStartTime": "00:00:00", "WorkingHoursEndTime": "23:59:00", "WorkingHoursTimeZone": "UTC"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(env.skype.refresh_presence(&sip).await.unwrap(), "Off Work");
+    let p = env.admin.presence(ALICE).await.unwrap();
+    assert_eq!(p["Presence"], "Off Work", "{p}");
+    // a meeting on now wins over the hours
+    let now = time::OffsetDateTime::now_utc();
+    let start = ews_proto::types::format_xs_datetime(now - time::Duration::minutes(5));
+    let end = ews_proto::types::format_xs_datetime(now + time::Duration::minutes(30));
+    let r = ews(&env, ALICE)
+        .await
+        .call(&format!(r#"<m:CreateItem SendMeetingInvitations="SendToNone"><m:SavedItemFolderId><t:DistinguishedFolderId Id="calendar"/></m:SavedItemFolderId><m:Items><t:CalendarItem><t:Subject>Late call</t:Subject><t:Start>{start}</t:Start><t:End>{end}</t:End><t:LegacyFreeBusyStatus>Busy</t:LegacyFreeBusyStatus></t:CalendarItem></m:Items></m:CreateItem>"#))
+        .await
+        .unwrap();
+    assert_eq!(r.code, "NoError", "{}", r.body);
+    assert_eq!(
+        env.skype.refresh_presence(&sip).await.unwrap(),
+        "In a meeting"
+    );
+    // every day, all day: at work
+    exchange
+        .run(
+            "Set-MailboxCalendarConfiguration",
+            json!({"Identity": ALICE, "WorkDays": "AllDays", "WorkingHoursEndTime": "00:00:00"}),
+        )
+        .await
+        .unwrap();
+    let d = ews(&env, ALICE)
+        .await
+        .call(r#"<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape><m:ParentFolderIds><t:DistinguishedFolderId Id="calendar"/></m:ParentFolderIds></m:FindItem>"#)
+        .await
+        .unwrap();
+    assert_eq!(d.code, "NoError", "{}", d.body);
+    let id = d
+        .body
+        .split("ItemId Id=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_owned();
+    let r = ews(&env, ALICE)
+        .await
+        .call(&format!(r#"<m:DeleteItem DeleteType="HardDelete" SendMeetingCancellations="SendToNone"><m:ItemIds><t:ItemId Id="{id}"/></m:ItemIds></m:DeleteItem>"#))
+        .await
+        .unwrap();
+    assert_eq!(r.code, "NoError", "{}", r.body);
+    assert_eq!(env.skype.refresh_presence(&sip).await.unwrap(), "Available");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn f2_callbacks_are_verified_against_the_verify_keys_of_00000004() {
     let env = env().await;
