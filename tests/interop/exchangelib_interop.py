@@ -234,6 +234,61 @@ def bulk_transfer(acc) -> dict:
     return bt
 
 
+def meetings(acc, bob) -> dict:
+    """Meetings between Alice (acc) and Bob (bob): Alice saves a CalendarItem with Bob as a
+    required attendee (SEND_TO_ALL_AND_SAVE_COPY); Bob finds the MeetingRequest in his Inbox
+    and accepts it; Alice's item shows Bob's Accept and Bob's copy is Busy. A second meeting
+    Bob declines (his copy goes to Deleted Items); then Alice cancels the first by deleting it
+    with SEND_TO_ALL_AND_SAVE_COPY and Bob gets a MeetingCancellation, his copy cancelled."""
+    import datetime  # noqa: E402
+
+    from exchangelib import CalendarItem, EWSDateTime, EWSTimeZone  # noqa: E402
+    from exchangelib.items import SEND_TO_ALL_AND_SAVE_COPY  # noqa: E402
+
+    tag = base64.b16encode(os.urandom(4)).decode()
+    utc = EWSTimeZone("UTC")
+    start = EWSDateTime(2030, 4, 2, 10, 0, tzinfo=utc)
+    mt = {"tag": tag}
+    subject = "Meeting " + tag
+    item = CalendarItem(account=acc, folder=acc.calendar, subject=subject, start=start,
+                        end=start + datetime.timedelta(hours=1), location="Room 1",
+                        required_attendees=["bob@contoso.example"])
+    item.save(send_meeting_invitations=SEND_TO_ALL_AND_SAVE_COPY)
+    reqs = list(bob.inbox.filter(subject=subject))
+    mt["request_types"] = [type(r).__name__ for r in reqs]
+    req = reqs[0]
+    mt["request"] = [req.item_class, req.start == start, req.organizer.email_address]
+    req.accept()
+    own = acc.calendar.get(subject=subject)
+    mt["organizer_view"] = [own.is_meeting, own.my_response_type, own.meeting_request_was_sent,
+                            [[a.mailbox.email_address, a.response_type] for a in own.required_attendees or []],
+                            bool(own.uid)]
+    copy = bob.calendar.get(subject=subject)
+    # exchangelib's MeetingRequest has no uid; Bob's calendar copy shares the organizer's
+    mt["bob_copy"] = [copy.legacy_free_busy_status, copy.my_response_type, copy.uid == own.uid]
+    mt["responses"] = [[type(r).__name__, r.item_class] for r in acc.inbox.filter(subject="Accepted: " + subject)]
+    mt["request_processed"] = list(bob.fetch(ids=[req]))[0].has_been_processed
+    # the decline path
+    subject2 = "Declined " + tag
+    item2 = CalendarItem(account=acc, folder=acc.calendar, subject=subject2,
+                         start=start + datetime.timedelta(hours=3), end=start + datetime.timedelta(hours=4),
+                         required_attendees=["bob@contoso.example"])
+    item2.save(send_meeting_invitations=SEND_TO_ALL_AND_SAVE_COPY)
+    bob.inbox.get(subject=subject2).decline()
+    own2 = acc.calendar.get(subject=subject2)
+    mt["declined"] = [[a.response_type for a in own2.required_attendees or []],
+                      bob.calendar.filter(subject=subject2).count(),
+                      bob.trash.filter(subject=subject2).count(),
+                      [r.item_class for r in acc.inbox.filter(subject="Declined: " + subject2)]]
+    # the cancel path
+    own.delete(send_meeting_cancellations=SEND_TO_ALL_AND_SAVE_COPY)
+    mt["cancelled"] = [[type(c).__name__, c.item_class] for c in bob.inbox.filter(subject="Canceled: " + subject)]
+    copy = bob.calendar.get(subject="Canceled: " + subject)
+    mt["cancelled_copy"] = [copy.is_cancelled, copy.legacy_free_busy_status]
+    mt["organizer_left"] = acc.calendar.filter(subject=subject).count()
+    return mt
+
+
 def main() -> int:
     url, token, smtp = sys.argv[1], sys.argv[2], sys.argv[3]
     creds = OAuth2AuthorizationCodeCredentials(access_token={"access_token": token, "token_type": "Bearer"})
@@ -551,6 +606,14 @@ def main() -> int:
     out["folders"] = folders(acc)
     out["groups"] = groups(acc)
     out["bulk_transfer"] = bulk_transfer(acc)
+    bob_token = os.environ.get("OPENHYBRID_BOB_TOKEN")
+    if bob_token:
+        bob_creds = OAuth2AuthorizationCodeCredentials(access_token={"access_token": bob_token, "token_type": "Bearer"})
+        bob = Account("bob@contoso.example", config=Configuration(
+            service_endpoint=internal_url, credentials=bob_creds, auth_type=OAUTH2,
+            version=Version(build=Build(15, 1, 2507, 6))), autodiscover=False, access_type=DELEGATE,
+            credentials=bob_creds)
+        out["meetings"] = meetings(acc, bob)
     print(json.dumps(out))
     return 0
 

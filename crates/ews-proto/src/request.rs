@@ -14,10 +14,10 @@ use time::OffsetDateTime;
 use crate::error::{EwsProtoError, UnknownValue, dn, echo};
 use crate::ns::{MESSAGES, SOAP, TYPES};
 use crate::types::{
-    BaseShape, BodyType, DistinguishedFolderId, ExtendedFieldUri, ExtendedProperty, ExtendedValue,
-    FolderKind, FolderRef, FolderShape, Importance, ItemRef, ItemShape, LegacyFreeBusyStatus,
-    Mailbox, PropertyPath, Sensitivity, ServerVersion, ShapeBodyType, parse_xs_boolean,
-    parse_xs_datetime, str_enum,
+    Attendee, BaseShape, BodyType, DistinguishedFolderId, ExtendedFieldUri, ExtendedProperty,
+    ExtendedValue, FolderKind, FolderRef, FolderShape, Importance, ItemRef, ItemShape,
+    LegacyFreeBusyStatus, Mailbox, PropertyPath, ResponseType, Sensitivity, ServerVersion,
+    ShapeBodyType, parse_xs_boolean, parse_xs_datetime, str_enum,
 };
 use crate::xml::{self, Element, Limits};
 
@@ -593,6 +593,14 @@ pub enum ItemFieldValue {
     From(Mailbox),
     /// `t:MimeContent`, base64-decoded.
     MimeContent(Vec<u8>),
+    /// `t:RequiredAttendees`, `t:OptionalAttendees`, `t:Resources` of a calendar item.
+    RequiredAttendees(Vec<Attendee>),
+    OptionalAttendees(Vec<Attendee>),
+    Resources(Vec<Attendee>),
+    /// `t:Start`, `t:End`, `t:Location` of a calendar item.
+    Start(OffsetDateTime),
+    End(OffsetDateTime),
+    Location(String),
     Extended(ExtendedProperty),
     /// Any other property element, by local name: not modelled for updates
     /// (the server answers a per-item error, never a fault).
@@ -615,6 +623,12 @@ impl ItemFieldValue {
             Self::BccRecipients(_) => "message:BccRecipients",
             Self::From(_) => "message:From",
             Self::MimeContent(_) => "item:MimeContent",
+            Self::RequiredAttendees(_) => "calendar:RequiredAttendees",
+            Self::OptionalAttendees(_) => "calendar:OptionalAttendees",
+            Self::Resources(_) => "calendar:Resources",
+            Self::Start(_) => "calendar:Start",
+            Self::End(_) => "calendar:End",
+            Self::Location(_) => "calendar:Location",
             Self::Extended(_) | Self::Other(_) => return None,
         })
     }
@@ -794,6 +808,83 @@ pub struct NewCalendarItem {
     pub is_all_day_event: Option<bool>,
     pub legacy_free_busy_status: Option<LegacyFreeBusyStatus>,
     pub location: Option<String>,
+    /// `t:RequiredAttendees`, `t:OptionalAttendees`, `t:Resources`, in order (a meeting when
+    /// any is non-empty).
+    pub required_attendees: Vec<Attendee>,
+    pub optional_attendees: Vec<Attendee>,
+    pub resources: Vec<Attendee>,
+}
+
+str_enum! {
+    /// Which answer a meeting response object (MS-OXWSMTGS) gives to a meeting request.
+    pub enum MeetingReplyKind ("meeting response") {
+        Accept = "AcceptItem",
+        TentativelyAccept = "TentativelyAcceptItem",
+        Decline = "DeclineItem",
+    }
+}
+
+impl MeetingReplyKind {
+    /// The response type the attendee answers with.
+    pub fn response_type(self) -> ResponseType {
+        match self {
+            Self::Accept => ResponseType::Accept,
+            Self::TentativelyAccept => ResponseType::Tentative,
+            Self::Decline => ResponseType::Decline,
+        }
+    }
+}
+
+/// `t:AcceptItem`, `t:TentativelyAcceptItem` or `t:DeclineItem` in `m:CreateItem/m:Items`: an
+/// attendee's answer to the meeting request (or to the attendee's calendar item) that
+/// `t:ReferenceItemId` names, with an optional subject and body of its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeetingReply {
+    pub kind: MeetingReplyKind,
+    pub reference_item_id: ItemRef,
+    pub item: ItemFields,
+}
+
+/// `t:CancelCalendarItem` in `m:CreateItem/m:Items`: the organizer cancels the meeting that
+/// `t:ReferenceItemId` names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CancelCalendarItem {
+    pub reference_item_id: ItemRef,
+    pub item: ItemFields,
+}
+
+str_enum! {
+    /// `@SendMeetingInvitations` (CreateItem), `@SendMeetingCancellations` (DeleteItem),
+    /// `@SendMeetingInvitationsOrCancellations` (UpdateItem).
+    pub enum CalendarSend ("calendar send mode") {
+        SendToNone = "SendToNone",
+        SendOnlyToAll = "SendOnlyToAll",
+        SendOnlyToChanged = "SendOnlyToChanged",
+        SendToAllAndSaveCopy = "SendToAllAndSaveCopy",
+        SendToChangedAndSaveCopy = "SendToChangedAndSaveCopy",
+    }
+}
+
+impl CalendarSend {
+    /// Whether meeting messages are sent at all.
+    pub fn sends(self) -> bool {
+        self != Self::SendToNone
+    }
+
+    /// Whether the organizer keeps a copy of what was sent (in Sent Items).
+    pub fn saves_copy(self) -> bool {
+        matches!(
+            self,
+            Self::SendToAllAndSaveCopy | Self::SendToChangedAndSaveCopy
+        )
+    }
+}
+
+/// The mode named by a calendar send attribute (validated when the request was parsed;
+/// absent, or a value this version does not know, is `SendToNone`).
+pub fn calendar_send(attr: Option<&str>) -> CalendarSend {
+    attr.and_then(|v| v.trim_matches(xml::is_xml_whitespace).parse().ok())
+        .unwrap_or(CalendarSend::SendToNone)
 }
 
 /// An item in `m:CreateItem/m:Items`.
@@ -805,6 +896,10 @@ pub struct NewCalendarItem {
 pub enum NewItem {
     Message(NewMessage),
     CalendarItem(NewCalendarItem),
+    /// `t:AcceptItem`, `t:TentativelyAcceptItem`, `t:DeclineItem`.
+    MeetingReply(MeetingReply),
+    /// `t:CancelCalendarItem`.
+    CancelCalendarItem(CancelCalendarItem),
 }
 
 impl NewItem {
@@ -813,6 +908,8 @@ impl NewItem {
         match self {
             Self::Message(m) => &m.item,
             Self::CalendarItem(c) => &c.item,
+            Self::MeetingReply(r) => &r.item,
+            Self::CancelCalendarItem(c) => &c.item,
         }
     }
 }
@@ -1029,6 +1126,12 @@ where
         .transpose()
 }
 
+/// A calendar send attribute as given, checked to be a [`CalendarSend`] value.
+fn calendar_send_attr(el: &Element, name: &'static str) -> Result<Option<String>> {
+    enum_attr(el, name, CalendarSend::ALL)?;
+    Ok(el.attr(name).map(str::to_owned))
+}
+
 fn req_enum_attr<T>(el: &Element, name: &'static str, all: &[T]) -> Result<T>
 where
     T: FromStr<Err = UnknownValue> + std::fmt::Display,
@@ -1039,6 +1142,13 @@ where
         name,
         position: el.position(),
     })
+}
+
+fn enum_text_of<T>(el: &Element, value: &str, all: &[T]) -> Result<T>
+where
+    T: FromStr<Err = UnknownValue> + std::fmt::Display,
+{
+    parse_value(value, || dn(el), all, el.position())
 }
 
 pub(crate) fn enum_text<T>(el: &Element, all: &[T]) -> Result<T>
@@ -1417,6 +1527,96 @@ fn parse_mailbox_list(el: &Element) -> Result<Vec<Mailbox>> {
             }
         })
         .collect()
+}
+
+/// One `t:Attendee`: its `t:Mailbox` (required, with an address), optional `t:ResponseType` and
+/// `t:LastResponseTime`; a proposed new time (`t:ProposedStart`, `t:ProposedEnd`) is not kept.
+fn parse_attendee(el: &Element) -> Result<Attendee> {
+    let mut a = Attendee::default();
+    let mut mailbox = None;
+    for child in &el.children {
+        if &*child.ns != TYPES {
+            return Err(unexpected(el, child));
+        }
+        match child.local.as_str() {
+            "Mailbox" => set_once(&mut mailbox, el, child, parse_mailbox(child)?)?,
+            "ResponseType" => set_once(
+                &mut a.response_type,
+                el,
+                child,
+                enum_text(child, ResponseType::ALL)?,
+            )?,
+            "LastResponseTime" => {
+                set_once(&mut a.last_response_time, el, child, datetime_text(child)?)?
+            }
+            "ProposedStart" | "ProposedEnd" => {}
+            _ => return Err(unexpected(el, child)),
+        }
+    }
+    let mailbox = mailbox.ok_or_else(|| EwsProtoError::MissingElement {
+        parent: dn(el),
+        name: "Mailbox",
+        position: el.position(),
+    })?;
+    if mailbox.email_address.as_deref().is_none_or(str::is_empty) {
+        return Err(EwsProtoError::MissingElement {
+            parent: "t:Attendee/t:Mailbox".to_owned(),
+            name: "EmailAddress",
+            position: el.position(),
+        });
+    }
+    a.mailbox = mailbox;
+    Ok(a)
+}
+
+/// `t:RequiredAttendees` etc. (`t:NonEmptyArrayOfAttendeesType`): one or more `t:Attendee`.
+fn parse_attendees(el: &Element) -> Result<Vec<Attendee>> {
+    let out = el
+        .children
+        .iter()
+        .map(|child| {
+            if child.is(TYPES, "Attendee") {
+                parse_attendee(child)
+            } else {
+                Err(unexpected(el, child))
+            }
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if out.is_empty() {
+        return Err(EwsProtoError::MissingElement {
+            parent: dn(el),
+            name: "Attendee",
+            position: el.position(),
+        });
+    }
+    Ok(out)
+}
+
+/// A response object that names the item it answers (`t:ReferenceItemId`) and may carry an item's
+/// common fields (subject, body, attachments); the message fields a client may echo (recipients,
+/// read receipts, `t:ProposedStart`/`t:ProposedEnd`) are not kept.
+fn parse_response_object(el: &Element, input: &[u8]) -> Result<(ItemRef, ItemFields)> {
+    let mut item = ItemFields::default();
+    let mut reference = None;
+    for child in &el.children {
+        if &*child.ns != TYPES {
+            return Err(unexpected(el, child));
+        }
+        if child.local == "ReferenceItemId" {
+            set_once(&mut reference, el, child, parse_item_ref(child)?)?;
+            continue;
+        }
+        if parse_item_field(&mut item, el, child, input)? {
+            continue;
+        }
+        item.ignored.push(child.local.clone());
+    }
+    let reference = reference.ok_or_else(|| EwsProtoError::MissingElement {
+        parent: dn(el),
+        name: "ReferenceItemId",
+        position: el.position(),
+    })?;
+    Ok((reference, item))
 }
 
 pub(crate) fn parse_extended_field_uri(el: &Element) -> Result<ExtendedFieldUri> {
@@ -2008,13 +2208,44 @@ fn parse_new_item(el: &Element, input: &[u8]) -> Result<NewItem> {
                         enum_text(child, LegacyFreeBusyStatus::ALL)?,
                     )?,
                     "Location" => set_once(&mut c.location, el, child, text_owned(child))?,
-                    "Recurrence" | "RequiredAttendees" | "OptionalAttendees" | "Resources" => {
-                        return Err(unsupported(child));
+                    "RequiredAttendees" | "OptionalAttendees" | "Resources" => {
+                        let list = match child.local.as_str() {
+                            "RequiredAttendees" => &mut c.required_attendees,
+                            "OptionalAttendees" => &mut c.optional_attendees,
+                            _ => &mut c.resources,
+                        };
+                        if !list.is_empty() {
+                            return Err(EwsProtoError::DuplicateElement {
+                                parent: dn(el),
+                                name: dn(child),
+                                position: child.position(),
+                            });
+                        }
+                        *list = parse_attendees(child)?;
                     }
+                    // a recurring meeting is not kept: refused by name, never stored as a
+                    // single one
+                    "Recurrence" => return Err(unsupported(child)),
                     other => c.item.ignored.push(other.to_owned()),
                 }
             }
             Ok(NewItem::CalendarItem(c))
+        }
+        "AcceptItem" | "TentativelyAcceptItem" | "DeclineItem" => {
+            let kind = enum_text_of(el, &el.local, MeetingReplyKind::ALL)?;
+            let (reference_item_id, item) = parse_response_object(el, input)?;
+            Ok(NewItem::MeetingReply(MeetingReply {
+                kind,
+                reference_item_id,
+                item,
+            }))
+        }
+        "CancelCalendarItem" => {
+            let (reference_item_id, item) = parse_response_object(el, input)?;
+            Ok(NewItem::CancelCalendarItem(CancelCalendarItem {
+                reference_item_id,
+                item,
+            }))
         }
         _ => Err(unsupported(el)),
     }
@@ -2056,6 +2287,12 @@ fn parse_field_values(el: &Element, input: &[u8]) -> Result<Vec<ItemFieldValue>>
             "BccRecipients" => ItemFieldValue::BccRecipients(parse_mailbox_list(child)?),
             "From" => ItemFieldValue::From(parse_single_mailbox(child)?),
             "MimeContent" => ItemFieldValue::MimeContent(base64_text(child, "t:MimeContent")?),
+            "RequiredAttendees" => ItemFieldValue::RequiredAttendees(parse_attendees(child)?),
+            "OptionalAttendees" => ItemFieldValue::OptionalAttendees(parse_attendees(child)?),
+            "Resources" => ItemFieldValue::Resources(parse_attendees(child)?),
+            "Start" => ItemFieldValue::Start(datetime_text(child)?),
+            "End" => ItemFieldValue::End(datetime_text(child)?),
+            "Location" => ItemFieldValue::Location(text_owned(child)),
             "ExtendedProperty" => ItemFieldValue::Extended(parse_extended_property(child)?),
             other => ItemFieldValue::Other(other.to_owned()),
         });
@@ -2827,7 +3064,7 @@ fn parse_operation(op: &Element, input: &[u8]) -> Result<Operation> {
             }
             Operation::CreateItem(CreateItem {
                 message_disposition: enum_attr(op, "MessageDisposition", MessageDisposition::ALL)?,
-                send_meeting_invitations: op.attr("SendMeetingInvitations").map(str::to_owned),
+                send_meeting_invitations: calendar_send_attr(op, "SendMeetingInvitations")?,
                 saved_folder: opt_child(op, m, "SavedItemFolderId")?
                     .map(parse_single_folder_ref)
                     .transpose()?,
@@ -2901,7 +3138,7 @@ fn parse_operation(op: &Element, input: &[u8]) -> Result<Operation> {
             Operation::DeleteItem(DeleteItem {
                 delete_type: req_enum_attr(op, "DeleteType", DeleteType::ALL)?,
                 item_ids: parse_item_refs(req_child(op, m, "ItemIds")?)?,
-                send_meeting_cancellations: op.attr("SendMeetingCancellations").map(str::to_owned),
+                send_meeting_cancellations: calendar_send_attr(op, "SendMeetingCancellations")?,
                 affected_task_occurrences: op.attr("AffectedTaskOccurrences").map(str::to_owned),
                 suppress_read_receipts: bool_attr(op, "SuppressReadReceipts")?,
             })
@@ -2936,9 +3173,10 @@ fn parse_operation(op: &Element, input: &[u8]) -> Result<Operation> {
                 conflict_resolution: enum_attr(op, "ConflictResolution", ConflictResolution::ALL)?
                     .unwrap_or(ConflictResolution::NeverOverwrite),
                 message_disposition: enum_attr(op, "MessageDisposition", MessageDisposition::ALL)?,
-                send_meeting_invitations_or_cancellations: op
-                    .attr("SendMeetingInvitationsOrCancellations")
-                    .map(str::to_owned),
+                send_meeting_invitations_or_cancellations: calendar_send_attr(
+                    op,
+                    "SendMeetingInvitationsOrCancellations",
+                )?,
                 suppress_read_receipts: bool_attr(op, "SuppressReadReceipts")?,
                 saved_folder: opt_child(op, m, "SavedItemFolderId")?
                     .map(parse_single_folder_ref)

@@ -24,10 +24,10 @@ use crate::request::{
     body_child, parse_extended_property, parse_item_ref, parse_mailbox, split_envelope,
 };
 use crate::types::{
-    BaseShape, BodyType, DistinguishedFolderId, ExtendedProperty, ExtendedValue, FolderKind,
-    FolderRef, FolderShape, Importance, ItemKind, ItemRef, ItemShape, LegacyFreeBusyStatus,
-    Mailbox, PropertyPath, Sensitivity, format_xs_datetime, parse_xs_boolean, parse_xs_datetime,
-    str_enum,
+    Attendee, BaseShape, BodyType, DistinguishedFolderId, ExtendedProperty, ExtendedValue,
+    FolderKind, FolderRef, FolderShape, Importance, ItemKind, ItemRef, ItemShape,
+    LegacyFreeBusyStatus, Mailbox, PropertyPath, ResponseType, Sensitivity, format_xs_datetime,
+    parse_xs_boolean, parse_xs_datetime, str_enum,
 };
 use crate::writer::{XmlOut, envelope};
 use crate::xml::{self, Element, Limits, is_ncname};
@@ -730,6 +730,27 @@ pub struct ItemView {
     pub is_all_day_event: Option<bool>,
     pub legacy_free_busy_status: Option<LegacyFreeBusyStatus>,
     pub location: Option<String>,
+    // meetings (t:CalendarItem and the meeting messages)
+    /// `t:UID` (`calendar:UID`): the meeting's identity, shared by every copy.
+    pub uid: Option<String>,
+    pub is_meeting: Option<bool>,
+    pub is_cancelled: Option<bool>,
+    pub meeting_request_was_sent: Option<bool>,
+    pub my_response_type: Option<ResponseType>,
+    pub organizer: Option<Mailbox>,
+    pub required_attendees: Vec<Attendee>,
+    pub optional_attendees: Vec<Attendee>,
+    pub resources: Vec<Attendee>,
+    /// `t:AssociatedCalendarItemId` of a meeting message: the recipient's calendar copy.
+    pub associated_calendar_item_id: Option<ItemRef>,
+    /// `t:HasBeenProcessed` of a meeting message.
+    pub has_been_processed: Option<bool>,
+    /// `t:ResponseType` of a meeting message (`meeting:ResponseType`).
+    pub response_type: Option<ResponseType>,
+    /// `t:MeetingRequestType` of a meeting request (`NewMeetingRequest`, `FullUpdate`, ...).
+    pub meeting_request_type: Option<String>,
+    /// `t:IntendedFreeBusyStatus` of a meeting request.
+    pub intended_free_busy_status: Option<LegacyFreeBusyStatus>,
 }
 
 impl ItemView {
@@ -769,6 +790,20 @@ impl ItemView {
             is_all_day_event: None,
             legacy_free_busy_status: None,
             location: None,
+            uid: None,
+            is_meeting: None,
+            is_cancelled: None,
+            meeting_request_was_sent: None,
+            my_response_type: None,
+            organizer: None,
+            required_attendees: Vec::new(),
+            optional_attendees: Vec::new(),
+            resources: Vec::new(),
+            associated_calendar_item_id: None,
+            has_been_processed: None,
+            response_type: None,
+            meeting_request_type: None,
+            intended_free_busy_status: None,
         }
     }
 }
@@ -807,6 +842,20 @@ struct ItemProps {
     all_day: bool,
     free_busy: bool,
     location: bool,
+    uid: bool,
+    is_meeting: bool,
+    is_cancelled: bool,
+    request_was_sent: bool,
+    my_response: bool,
+    organizer: bool,
+    required: bool,
+    optional: bool,
+    resources: bool,
+    associated_calendar_item: bool,
+    has_been_processed: bool,
+    response_type: bool,
+    request_type: bool,
+    intended_free_busy: bool,
 }
 
 impl ItemProps {
@@ -846,6 +895,20 @@ impl ItemProps {
                 message_id: true,
                 bcc: true,
                 is_draft: true,
+                uid: true,
+                is_meeting: true,
+                is_cancelled: true,
+                request_was_sent: true,
+                my_response: true,
+                organizer: true,
+                required: true,
+                optional: true,
+                resources: true,
+                associated_calendar_item: true,
+                has_been_processed: true,
+                response_type: true,
+                request_type: true,
+                intended_free_busy: true,
                 ..default_set
             },
         };
@@ -881,6 +944,20 @@ impl ItemProps {
                 Some("calendar:IsAllDayEvent") => p.all_day = true,
                 Some("calendar:LegacyFreeBusyStatus") => p.free_busy = true,
                 Some("calendar:Location") => p.location = true,
+                Some("calendar:UID") => p.uid = true,
+                Some("calendar:IsMeeting") => p.is_meeting = true,
+                Some("calendar:IsCancelled") => p.is_cancelled = true,
+                Some("calendar:MeetingRequestWasSent") => p.request_was_sent = true,
+                Some("calendar:MyResponseType") => p.my_response = true,
+                Some("calendar:Organizer") => p.organizer = true,
+                Some("calendar:RequiredAttendees") => p.required = true,
+                Some("calendar:OptionalAttendees") => p.optional = true,
+                Some("calendar:Resources") => p.resources = true,
+                Some("meeting:AssociatedCalendarItemId") => p.associated_calendar_item = true,
+                Some("meeting:HasBeenProcessed") => p.has_been_processed = true,
+                Some("meeting:ResponseType") => p.response_type = true,
+                Some("meetingRequest:MeetingRequestType") => p.request_type = true,
+                Some("meetingRequest:IntendedFreeBusyStatus") => p.intended_free_busy = true,
                 _ => {}
             }
         }
@@ -1014,76 +1091,198 @@ fn write_item(w: &mut XmlOut, item: &ItemView, shape: &ItemShape, include_body: 
             w.text_element("t:TextBody", &[("BodyType", "Text")], &t);
         }
     }
+    if item.kind.is_message() {
+        write_message_fields(w, item, &p);
+    }
+    if item.kind.is_meeting_message() {
+        write_meeting_message_fields(w, item, &p);
+    }
     match item.kind {
-        ItemKind::Message => {
-            if p.sender
-                && let Some(m) = &item.sender
-            {
-                w.start("t:Sender", &[]);
-                write_mailbox(w, m);
-                w.end("t:Sender");
-            }
-            for (wanted, list, el) in [
-                (p.to, &item.to, "t:ToRecipients"),
-                (p.cc, &item.cc, "t:CcRecipients"),
-                (p.bcc, &item.bcc, "t:BccRecipients"),
-            ] {
-                if wanted && !list.is_empty() {
-                    w.start(el, &[]);
-                    for m in list {
-                        write_mailbox(w, m);
-                    }
-                    w.end(el);
-                }
-            }
-            if p.from
-                && let Some(m) = &item.from
-            {
-                w.start("t:From", &[]);
-                write_mailbox(w, m);
-                w.end("t:From");
-            }
-            if p.message_id
-                && let Some(v) = &item.internet_message_id
-            {
-                w.leaf("t:InternetMessageId", v);
-            }
-            if p.is_read
-                && let Some(v) = item.is_read
-            {
-                w.leaf("t:IsRead", bool_str(v));
-            }
-        }
         ItemKind::CalendarItem => {
-            if p.start
-                && let Some(v) = item.start
+            if p.uid
+                && let Some(v) = &item.uid
             {
-                w.leaf("t:Start", &dt(v));
+                w.leaf("t:UID", v);
             }
-            if p.end
-                && let Some(v) = item.end
-            {
-                w.leaf("t:End", &dt(v));
-            }
-            if p.all_day
-                && let Some(v) = item.is_all_day_event
-            {
-                w.leaf("t:IsAllDayEvent", bool_str(v));
-            }
-            if p.free_busy
-                && let Some(v) = item.legacy_free_busy_status
-            {
-                w.leaf("t:LegacyFreeBusyStatus", v.as_str());
-            }
-            if p.location
-                && let Some(v) = &item.location
-            {
-                w.leaf("t:Location", v);
-            }
+            write_calendar_fields(w, item, &p, true);
         }
-        ItemKind::Item => {}
+        ItemKind::MeetingRequest => {
+            if p.request_type
+                && let Some(v) = &item.meeting_request_type
+            {
+                w.leaf("t:MeetingRequestType", v);
+            }
+            if p.intended_free_busy
+                && let Some(v) = item.intended_free_busy_status
+            {
+                w.leaf("t:IntendedFreeBusyStatus", v.as_str());
+            }
+            write_calendar_fields(w, item, &p, true);
+        }
+        // t:MeetingResponseMessageType, t:MeetingCancellationMessageType: Start, End, Location
+        ItemKind::MeetingResponse | ItemKind::MeetingCancellation => {
+            write_calendar_fields(w, item, &p, false);
+        }
+        ItemKind::Message | ItemKind::Item => {}
     }
     w.end(&name);
+}
+
+/// `t:MessageType`'s own fields, in schema order.
+fn write_message_fields(w: &mut XmlOut, item: &ItemView, p: &ItemProps) {
+    if p.sender
+        && let Some(m) = &item.sender
+    {
+        w.start("t:Sender", &[]);
+        write_mailbox(w, m);
+        w.end("t:Sender");
+    }
+    for (wanted, list, el) in [
+        (p.to, &item.to, "t:ToRecipients"),
+        (p.cc, &item.cc, "t:CcRecipients"),
+        (p.bcc, &item.bcc, "t:BccRecipients"),
+    ] {
+        if wanted && !list.is_empty() {
+            w.start(el, &[]);
+            for m in list {
+                write_mailbox(w, m);
+            }
+            w.end(el);
+        }
+    }
+    if p.from
+        && let Some(m) = &item.from
+    {
+        w.start("t:From", &[]);
+        write_mailbox(w, m);
+        w.end("t:From");
+    }
+    if p.message_id
+        && let Some(v) = &item.internet_message_id
+    {
+        w.leaf("t:InternetMessageId", v);
+    }
+    if p.is_read
+        && let Some(v) = item.is_read
+    {
+        w.leaf("t:IsRead", bool_str(v));
+    }
+}
+
+/// `t:MeetingMessageType`'s own fields, in schema order (after the message's).
+fn write_meeting_message_fields(w: &mut XmlOut, item: &ItemView, p: &ItemProps) {
+    if p.associated_calendar_item
+        && let Some(id) = &item.associated_calendar_item_id
+    {
+        write_id(
+            w,
+            "t:AssociatedCalendarItemId",
+            &id.id,
+            id.change_key.as_deref(),
+        );
+    }
+    if p.has_been_processed
+        && let Some(v) = item.has_been_processed
+    {
+        w.leaf("t:HasBeenProcessed", bool_str(v));
+    }
+    if p.response_type
+        && let Some(v) = item.response_type
+    {
+        w.leaf("t:ResponseType", v.as_str());
+    }
+    if p.uid
+        && let Some(v) = &item.uid
+    {
+        w.leaf("t:UID", v);
+    }
+}
+
+/// The calendar fields of `t:CalendarItemType` from `t:Start` on (and of a meeting request,
+/// which repeats them), in schema order; `meeting` false writes only Start, End and Location
+/// (a meeting response or cancellation).
+fn write_calendar_fields(w: &mut XmlOut, item: &ItemView, p: &ItemProps, meeting: bool) {
+    if p.start
+        && let Some(v) = item.start
+    {
+        w.leaf("t:Start", &dt(v));
+    }
+    if p.end
+        && let Some(v) = item.end
+    {
+        w.leaf("t:End", &dt(v));
+    }
+    if meeting
+        && p.all_day
+        && let Some(v) = item.is_all_day_event
+    {
+        w.leaf("t:IsAllDayEvent", bool_str(v));
+    }
+    if meeting
+        && p.free_busy
+        && let Some(v) = item.legacy_free_busy_status
+    {
+        w.leaf("t:LegacyFreeBusyStatus", v.as_str());
+    }
+    if p.location
+        && let Some(v) = &item.location
+    {
+        w.leaf("t:Location", v);
+    }
+    if !meeting {
+        return;
+    }
+    for (wanted, value, el) in [
+        (p.is_meeting, item.is_meeting, "t:IsMeeting"),
+        (p.is_cancelled, item.is_cancelled, "t:IsCancelled"),
+        (
+            p.request_was_sent,
+            item.meeting_request_was_sent,
+            "t:MeetingRequestWasSent",
+        ),
+    ] {
+        if wanted && let Some(v) = value {
+            w.leaf(el, bool_str(v));
+        }
+    }
+    if p.my_response
+        && let Some(v) = item.my_response_type
+    {
+        w.leaf("t:MyResponseType", v.as_str());
+    }
+    if p.organizer
+        && let Some(m) = &item.organizer
+    {
+        w.start("t:Organizer", &[]);
+        write_mailbox(w, m);
+        w.end("t:Organizer");
+    }
+    for (wanted, list, el) in [
+        (p.required, &item.required_attendees, "t:RequiredAttendees"),
+        (p.optional, &item.optional_attendees, "t:OptionalAttendees"),
+        (p.resources, &item.resources, "t:Resources"),
+    ] {
+        // t:NonEmptyArrayOfAttendeesType: absent rather than empty
+        if wanted && !list.is_empty() {
+            w.start(el, &[]);
+            for a in list {
+                write_attendee(w, a);
+            }
+            w.end(el);
+        }
+    }
+}
+
+fn write_attendee(w: &mut XmlOut, a: &Attendee) {
+    w.start("t:Attendee", &[]);
+    write_mailbox(w, &a.mailbox);
+    if let Some(r) = a.response_type {
+        w.leaf("t:ResponseType", r.as_str());
+    }
+    if let Some(t) = a.last_response_time {
+        w.leaf("t:LastResponseTime", &dt(t));
+    }
+    w.end("t:Attendee");
 }
 
 /// `GetItemResponse`: one message per requested item id, in order.
@@ -2274,7 +2473,45 @@ pub fn item_from_element(el: &Element) -> Result<ItemView, EwsProtoError> {
     item.is_all_day_event = child_bool(el, "IsAllDayEvent")?;
     item.legacy_free_busy_status = child_enum(el, "LegacyFreeBusyStatus")?;
     item.location = child_text(el, "Location");
+    item.uid = child_text(el, "UID");
+    item.is_meeting = child_bool(el, "IsMeeting")?;
+    item.is_cancelled = child_bool(el, "IsCancelled")?;
+    item.meeting_request_was_sent = child_bool(el, "MeetingRequestWasSent")?;
+    item.my_response_type = child_enum(el, "MyResponseType")?;
+    item.organizer = single_mailbox(el, "Organizer")?;
+    for (list, name) in [
+        (&mut item.required_attendees, "RequiredAttendees"),
+        (&mut item.optional_attendees, "OptionalAttendees"),
+        (&mut item.resources, "Resources"),
+    ] {
+        if let Some(c) = el.child(ns::TYPES, name) {
+            *list = c
+                .children_named(ns::TYPES, "Attendee")
+                .map(attendee_from_element)
+                .collect::<Result<_, _>>()?;
+        }
+    }
+    item.associated_calendar_item_id = el
+        .child(ns::TYPES, "AssociatedCalendarItemId")
+        .map(parse_item_ref)
+        .transpose()?;
+    item.has_been_processed = child_bool(el, "HasBeenProcessed")?;
+    item.response_type = child_enum(el, "ResponseType")?;
+    item.meeting_request_type = child_text(el, "MeetingRequestType");
+    item.intended_free_busy_status = child_enum(el, "IntendedFreeBusyStatus")?;
     Ok(item)
+}
+
+fn attendee_from_element(el: &Element) -> Result<Attendee, EwsProtoError> {
+    Ok(Attendee {
+        mailbox: el
+            .child(ns::TYPES, "Mailbox")
+            .map(parse_mailbox)
+            .transpose()?
+            .unwrap_or_default(),
+        response_type: child_enum(el, "ResponseType")?,
+        last_response_time: child_datetime(el, "LastResponseTime")?,
+    })
 }
 
 /// Reads a `t:FileAttachment` (of `t:Attachments` or `m:Attachments`) back into an

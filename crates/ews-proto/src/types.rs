@@ -260,7 +260,47 @@ str_enum! {
         Item = "Item",
         Message = "Message",
         CalendarItem = "CalendarItem",
+        MeetingRequest = "MeetingRequest",
+        MeetingResponse = "MeetingResponse",
+        MeetingCancellation = "MeetingCancellation",
     }
+}
+
+impl ItemKind {
+    /// A meeting message (`t:MeetingMessageType` and its extensions): a message to EWS, with
+    /// the meeting's fields besides.
+    pub fn is_meeting_message(self) -> bool {
+        matches!(
+            self,
+            Self::MeetingRequest | Self::MeetingResponse | Self::MeetingCancellation
+        )
+    }
+
+    /// A `t:MessageType` or one of its extensions.
+    pub fn is_message(self) -> bool {
+        self == Self::Message || self.is_meeting_message()
+    }
+}
+
+str_enum! {
+    /// `t:ResponseTypeType`: an attendee's answer to a meeting (`t:ResponseType`,
+    /// `t:MyResponseType`, `meeting:ResponseType`).
+    pub enum ResponseType ("ResponseType") {
+        Unknown = "Unknown",
+        Organizer = "Organizer",
+        Tentative = "Tentative",
+        Accept = "Accept",
+        Decline = "Decline",
+        NoResponseReceived = "NoResponseReceived",
+    }
+}
+
+/// `t:Attendee`: a mailbox invited to a meeting, with its answer as the organizer knows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Attendee {
+    pub mailbox: Mailbox,
+    pub response_type: Option<ResponseType>,
+    pub last_response_time: Option<OffsetDateTime>,
 }
 
 str_enum! {

@@ -731,6 +731,10 @@ impl Handler<'_> {
                 resp::find_folder_response(&f.shape, &out)
             }
             Operation::CreateItem(c) => {
+                // meeting responses, cancellations and meetings that are sent (`ews_meeting`)
+                if Handler::needs_meeting_path(&c) {
+                    return self.create_meeting_items(c).await;
+                }
                 // Messages need a disposition; SendOnly and SendAndSaveCopy send (`ews_send`).
                 let has_message = c.items.iter().any(|i| matches!(i, ReqItem::Message(_)));
                 let refusal = match c.message_disposition {
@@ -784,8 +788,10 @@ impl Handler<'_> {
                     .items
                     .iter()
                     .map(|i| match i {
-                        ReqItem::Message(_) => ItemKind::Message,
                         ReqItem::CalendarItem(_) => ItemKind::CalendarItem,
+                        ReqItem::Message(_)
+                        | ReqItem::MeetingReply(_)
+                        | ReqItem::CancelCalendarItem(_) => ItemKind::Message,
                     })
                     .collect();
                 // an item this layer refuses (a file attachment without content) is answered
@@ -796,6 +802,10 @@ impl Handler<'_> {
                     match to_new_item(i) {
                         Ok(mut item) => {
                             item.is_draft = saved_as_draft(&item);
+                            // a meeting stored without invitations (SendToNone): organized here
+                            if let Some(m) = &mut item.meeting {
+                                m.organizer = self.me();
+                            }
                             items.push(item);
                             refused.push(None);
                         }
@@ -961,6 +971,10 @@ impl Handler<'_> {
                     DeleteType::SoftDelete => mailbox::DeleteMode::Soft,
                     DeleteType::MoveToDeletedItems => mailbox::DeleteMode::MoveToDeletedItems,
                 };
+                let send = request::calendar_send(d.send_meeting_cancellations.as_deref());
+                if send.sends() {
+                    return self.delete_items_cancelling(&d.item_ids, mode, send).await;
+                }
                 let ids: Vec<String> = d.item_ids.iter().map(|i| i.id.clone()).collect();
                 // Without ArchiveApplication, items under Recoverable Items (the archive) are
                 // refused one by one, where they are when the delete's own transaction runs; the
@@ -1532,6 +1546,55 @@ impl Handler<'_> {
 }
 
 /// The store's [`mailbox::DeleteMode`] of a `DeleteType` (`t:DisposalType`).
+impl Handler<'_> {
+    /// DeleteItem with `SendMeetingCancellations` that sends: each organizer's meeting with
+    /// attendees is cancelled (`ews_meeting`), every other item deleted as asked, one by one.
+    async fn delete_items_cancelling(
+        &self,
+        ids: &[ItemRef],
+        mode: mailbox::DeleteMode,
+        send: request::CalendarSend,
+    ) -> Vec<u8> {
+        if let Some(e) = too_many(ids.len(), "item ids") {
+            return resp::delete_item_response(&[Err(e)]);
+        }
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let item = match self
+                .ex
+                .inner
+                .mbx
+                .get_items(&self.key, vec![id.id.clone()])
+                .await
+            {
+                Ok(mut rs) => rs.pop().unwrap_or(Err(MailboxError::ItemNotFound)),
+                Err(e) => Err(e),
+            };
+            let r = match item {
+                Ok(i) if Handler::cancels(&i, send) => {
+                    self.delete_meeting(&id.id, send, mode).await
+                }
+                Ok(_) => match self
+                    .ex
+                    .inner
+                    .mbx
+                    .delete_items(&self.key, vec![id.id.clone()], mode, self.item_guard())
+                    .await
+                {
+                    Ok(mut rs) => rs
+                        .pop()
+                        .unwrap_or(Err(MailboxError::ItemNotFound))
+                        .map_err(|e| self.mailbox_err(&e)),
+                    Err(e) => Err(err(&e)),
+                },
+                Err(e) => Err(self.mailbox_err(&e)),
+            };
+            out.push(r);
+        }
+        resp::delete_item_response(&out)
+    }
+}
+
 fn delete_mode(t: DeleteType) -> mailbox::DeleteMode {
     match t {
         DeleteType::HardDelete => mailbox::DeleteMode::Hard,
@@ -1563,12 +1626,24 @@ impl Handler<'_> {
         change: &request::ItemChange,
     ) -> Result<resp::UpdatedItem, ResponseError> {
         use request::{ConflictResolution, MessageDisposition};
+        // the organizer's meeting with its update sent (`ews_meeting`)
+        let send = request::calendar_send(u.send_meeting_invitations_or_cancellations.as_deref());
+        if let Some(r) = self.update_meeting(u, change, send).await {
+            return r;
+        }
         if let Some(d @ (MessageDisposition::SendOnly | MessageDisposition::SendAndSaveCopy)) =
             u.message_disposition
         {
             return self.update_and_send(u, change, d).await;
         }
-        let update = item_update_of(&change.updates)?;
+        let mut update = item_update_of(&change.updates)?;
+        if update.changes_attendees() {
+            // an appointment that gets attendees becomes a meeting organized here
+            update.new_meeting = Some(mailbox::Meeting::new(
+                crate::ews_meeting::new_uid(),
+                self.me(),
+            ));
+        }
         let id = change.item_id.id.clone();
         // the item as it is, when the disposition rule needs it (where it is, for
         // authorization, is checked by the update itself: `item_guard`)
@@ -1853,7 +1928,14 @@ fn attachment_view(a: mailbox::AttachmentInfo) -> resp::AttachmentView {
 
 /// The response element of a stored item (as GetItem shows it).
 pub(crate) fn kind_of(i: &mailbox::Item) -> ItemKind {
-    if i.calendar.is_some() {
+    let class = i.item_class.as_str();
+    if class.starts_with("IPM.Schedule.Meeting.Request") {
+        ItemKind::MeetingRequest
+    } else if class.starts_with("IPM.Schedule.Meeting.Resp.") {
+        ItemKind::MeetingResponse
+    } else if class.starts_with("IPM.Schedule.Meeting.Canceled") {
+        ItemKind::MeetingCancellation
+    } else if i.calendar.is_some() {
         ItemKind::CalendarItem
     } else if is_message_class(&i.item_class) {
         ItemKind::Message
@@ -1954,7 +2036,7 @@ fn single_value<'a>(
     Ok(v)
 }
 
-fn body_in(b: &request::Body) -> mailbox::Body {
+pub(crate) fn body_in(b: &request::Body) -> mailbox::Body {
     mailbox::Body {
         body_type: if b.body_type == BodyType::Html {
             mailbox::BodyType::Html
@@ -1966,6 +2048,24 @@ fn body_in(b: &request::Body) -> mailbox::Body {
 }
 
 /// One recipient line's change after the ones before it in the same `t:ItemChange`.
+/// An attendee line set (`append` false) or appended to, after the edits before it.
+fn edit_attendees(
+    line: &mut Option<mailbox::AttendeeEdit>,
+    list: &[ews_proto::types::Attendee],
+    append: bool,
+) {
+    let list = list.iter().map(attendee_in).collect();
+    let next = if append {
+        mailbox::AttendeeEdit::Append(list)
+    } else {
+        mailbox::AttendeeEdit::Replace(list)
+    };
+    *line = Some(match line.take() {
+        Some(prev) => prev.then(next),
+        None => next,
+    });
+}
+
 fn edit_line(line: &mut Option<RecipientEdit>, next: RecipientEdit) {
     *line = Some(match line.take() {
         Some(before) => before.then(next),
@@ -2039,6 +2139,12 @@ pub(crate) fn item_update_of(
                             | "message:BccRecipients"
                             | "message:From"
                             | "item:MimeContent"
+                            | "calendar:Start"
+                            | "calendar:End"
+                            | "calendar:Location"
+                            | "calendar:RequiredAttendees"
+                            | "calendar:OptionalAttendees"
+                            | "calendar:Resources"
                     ),
                     P::Extended(_) => true,
                     _ => false,
@@ -2072,6 +2178,12 @@ pub(crate) fn item_update_of(
                     }
                     V::From(m) => u.from = Some(mb_in(m)),
                     V::MimeContent(bytes) => apply_mime(&mut u, crate::mime::read(bytes)?),
+                    V::RequiredAttendees(l) => edit_attendees(&mut u.required, l, false),
+                    V::OptionalAttendees(l) => edit_attendees(&mut u.optional, l, false),
+                    V::Resources(l) => edit_attendees(&mut u.resources, l, false),
+                    V::Start(t) => u.start = Some(*t),
+                    V::End(t) => u.end = Some(*t),
+                    V::Location(l) => u.location = Some(Some(l.clone())),
                     V::Extended(e) => set_ext(
                         &mut u,
                         e.uri.canonical_key(),
@@ -2096,6 +2208,21 @@ pub(crate) fn item_update_of(
                         return Err(unsupported("ErrorInvalidPropertyAppend", "Append", path));
                     };
                     edit_line(line, RecipientEdit::Append(rcpts(r)));
+                    continue;
+                }
+                let attendees = match path.field_uri() {
+                    Some("calendar:RequiredAttendees") => Some(&mut u.required),
+                    Some("calendar:OptionalAttendees") => Some(&mut u.optional),
+                    Some("calendar:Resources") => Some(&mut u.resources),
+                    _ => None,
+                };
+                if let Some(line) = attendees {
+                    let (V::RequiredAttendees(l) | V::OptionalAttendees(l) | V::Resources(l)) =
+                        single_value(path, values)?
+                    else {
+                        return Err(unsupported("ErrorInvalidPropertyAppend", "Append", path));
+                    };
+                    edit_attendees(line, l, true);
                     continue;
                 }
                 if path.field_uri() != Some("item:Body") {
@@ -2125,6 +2252,13 @@ pub(crate) fn item_update_of(
                         edit_line(&mut u.bcc, RecipientEdit::Replace(vec![]));
                     }
                     "message:From" => u.from = Some(None),
+                    "calendar:RequiredAttendees" => edit_attendees(&mut u.required, &[], false),
+                    "calendar:OptionalAttendees" => edit_attendees(&mut u.optional, &[], false),
+                    "calendar:Resources" => edit_attendees(&mut u.resources, &[], false),
+                    "calendar:Location" => u.location = Some(None),
+                    "calendar:Start" | "calendar:End" => {
+                        return Err(unsupported("ErrorInvalidPropertyDelete", "Delete", path));
+                    }
                     "item:Importance" => u.importance = Some(mailbox::Importance::Normal),
                     "item:Sensitivity" => u.sensitivity = Some(mailbox::Sensitivity::Normal),
                     "item:ItemClass" | "message:IsRead" | "item:MimeContent" => {
@@ -2202,6 +2336,28 @@ fn mb_out(r: &mailbox::Recipient) -> Mailbox {
     }
 }
 
+fn attendee_in(a: &ews_proto::types::Attendee) -> mailbox::Attendee {
+    mailbox::Attendee {
+        mailbox: mailbox::Recipient {
+            name: a.mailbox.name.clone(),
+            email: a.mailbox.email_address.clone().unwrap_or_default(),
+        },
+        response_type: a
+            .response_type
+            .and_then(|r| mailbox::ResponseType::parse(r.as_str()))
+            .unwrap_or_default(),
+        last_response_time: a.last_response_time,
+    }
+}
+
+fn attendee_out(a: &mailbox::Attendee) -> ews_proto::types::Attendee {
+    ews_proto::types::Attendee {
+        mailbox: mb_out(&a.mailbox),
+        response_type: a.response_type.as_str().parse().ok(),
+        last_response_time: a.last_response_time,
+    }
+}
+
 fn mb_in(m: &Mailbox) -> Option<mailbox::Recipient> {
     m.email_address.as_ref().map(|e| mailbox::Recipient {
         name: m.name.clone(),
@@ -2214,6 +2370,8 @@ pub(crate) fn to_new_item(mut i: ReqItem) -> Result<mailbox::NewItem, ResponseEr
     let attachments = std::mem::take(match &mut i {
         ReqItem::Message(m) => &mut m.item.attachments,
         ReqItem::CalendarItem(c) => &mut c.item.attachments,
+        ReqItem::MeetingReply(r) => &mut r.item.attachments,
+        ReqItem::CancelCalendarItem(c) => &mut c.item.attachments,
     });
     let mut f = i.fields().clone();
     // the message the MIME content holds; properties given beside it win
@@ -2287,8 +2445,28 @@ pub(crate) fn to_new_item(mut i: ReqItem) -> Result<mailbox::NewItem, ResponseEr
             n.internet_message_id = m.internet_message_id.or(mime.message_id);
             n.is_read = m.is_read.unwrap_or(false);
         }
+        ReqItem::MeetingReply(_) | ReqItem::CancelCalendarItem(_) => {
+            return Err(ResponseError::new(
+                "ErrorInvalidRequest",
+                "A meeting response or cancellation is not stored as an item of its own.",
+            ));
+        }
         ReqItem::CalendarItem(c) => {
             n.item_class = f.item_class.unwrap_or_else(|| "IPM.Appointment".into());
+            if !(c.required_attendees.is_empty()
+                && c.optional_attendees.is_empty()
+                && c.resources.is_empty())
+            {
+                // the organizer (the acting mailbox) is the caller's to fill in
+                let mut m = mailbox::Meeting::new(
+                    crate::ews_meeting::new_uid(),
+                    mailbox::Recipient::default(),
+                );
+                m.required = c.required_attendees.iter().map(attendee_in).collect();
+                m.optional = c.optional_attendees.iter().map(attendee_in).collect();
+                m.resources = c.resources.iter().map(attendee_in).collect();
+                n.meeting = Some(m);
+            }
             if let (Some(start), Some(end)) = (c.start, c.end) {
                 n.calendar = Some(mailbox::Calendar {
                     start,
@@ -2408,6 +2586,34 @@ fn item_view(i: mailbox::Item) -> ItemView {
         v.is_all_day_event = Some(c.is_all_day);
         v.legacy_free_busy_status = c.legacy_free_busy_status.as_str().parse().ok();
         v.location = c.location.clone();
+    }
+    if let Some(m) = &i.meeting {
+        let rt = |r: mailbox::ResponseType| r.as_str().parse().ok();
+        v.uid = Some(m.uid.clone());
+        v.organizer = Some(mb_out(&m.organizer));
+        if kind == ItemKind::CalendarItem || kind == ItemKind::MeetingRequest {
+            // an organizer's item whose attendees were all removed is an appointment again
+            v.is_meeting = Some(!m.is_organizer() || m.attendees().next().is_some());
+            v.is_cancelled = Some(m.is_cancelled);
+            v.meeting_request_was_sent = Some(m.request_was_sent);
+            v.my_response_type = rt(m.my_response);
+            v.required_attendees = m.required.iter().map(attendee_out).collect();
+            v.optional_attendees = m.optional.iter().map(attendee_out).collect();
+            v.resources = m.resources.iter().map(attendee_out).collect();
+        }
+        if kind.is_meeting_message() {
+            v.associated_calendar_item_id =
+                m.associated_calendar_item_id.as_ref().map(|id| ItemRef {
+                    id: id.clone(),
+                    change_key: None,
+                });
+            v.has_been_processed = Some(m.has_been_processed);
+            v.response_type = m.response.and_then(rt);
+        }
+        if kind == ItemKind::MeetingRequest {
+            v.meeting_request_type = Some("NewMeetingRequest".to_owned());
+            v.intended_free_busy_status = Some(ews_proto::types::LegacyFreeBusyStatus::Busy);
+        }
     }
     v
 }

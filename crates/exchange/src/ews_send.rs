@@ -52,8 +52,8 @@ enum Undeliverable {
 type Looked = Vec<(String, Result<(String, String), Undeliverable>, bool)>;
 
 /// Where one message goes.
-struct Routing {
-    deliver_to: Vec<MailboxKey>,
+pub(crate) struct Routing {
+    pub(crate) deliver_to: Vec<MailboxKey>,
     /// Each of `deliver_to` named directly on the message, with the address it was reached at
     /// (an automatic reply's From). Members reached through a group are not: a group does not
     /// pass its members' automatic replies to the sender (Exchange's
@@ -109,7 +109,7 @@ impl Handler<'_> {
     }
 
     /// Looks the message's recipients up in the directory; every mailbox found is provisioned.
-    async fn route(
+    pub(crate) async fn route(
         &self,
         to: &[Recipient],
         cc: &[Recipient],
@@ -181,7 +181,7 @@ impl Handler<'_> {
     }
 
     /// The non-delivery report for the sender's Inbox, if any recipient was not delivered to.
-    fn report(&self, subject: Option<&str>, routing: &Routing) -> Option<NewItem> {
+    pub(crate) fn report(&self, subject: Option<&str>, routing: &Routing) -> Option<NewItem> {
         if routing.undeliverable.is_empty() {
             return None;
         }
@@ -222,7 +222,7 @@ impl Handler<'_> {
         })
     }
 
-    fn new_message_id(&self) -> String {
+    pub(crate) fn new_message_id(&self) -> String {
         format!(
             "<{}@{}>",
             uuid::Uuid::new_v4().simple(),

@@ -152,6 +152,21 @@ impl Handler<'_> {
         let decoded = fxstream::decode_item(&u.data)
             .map_err(|e| ResponseError::new(e.response_code(), &e.to_string()))?;
         let mut item = decoded.item;
+        // an organizer's item is the organizer's own: one claiming another organizer would let
+        // this mailbox cancel or move that organizer's meeting for its attendees
+        if let Some(m) = &item.meeting
+            && m.is_organizer()
+            && !m.organizer.email.eq_ignore_ascii_case(&self.smtp)
+        {
+            return Err(ResponseError::new(
+                "ErrorInvalidRequest",
+                &format!(
+                    "the item is the organizer's item of a meeting organized by {}, not by this mailbox ({}): an organizer's item can only be uploaded into the organizer's own mailbox",
+                    m.organizer.email.chars().take(200).collect::<String>(),
+                    self.smtp
+                ),
+            ));
+        }
         item.is_associated = u.is_associated.unwrap_or(false);
         let stored = self
             .ex

@@ -298,6 +298,11 @@ const PSETID_OPENHYBRID: Guid = guid(
 /// server does not write as MS-OXOCFG's `PidTagRoamingDictionary` XML.
 const SHADOW_NAME: &str = "OpenHybrid.ExtendedProperties";
 const DICTIONARY_NAME: &str = "OpenHybrid.UserConfigurationDictionary";
+/// An item's meeting part (attendees and their answers, the uid shared by its copies, this
+/// copy's own answer), as the store keeps it: JSON of [`mailbox::Meeting`]. MAPI spreads it over
+/// many PSETID_Appointment and PSETID_Meeting properties and recipient rows this server does not
+/// write; carried whole, a meeting exported and uploaded again is still that meeting.
+const MEETING_NAME: &str = "OpenHybrid.Meeting";
 
 /// The class prefix of a user configuration (MS-OXOCFG), compared as the store compares it.
 const CONFIG_CLASS_PREFIX: &str = "IPM.Configuration.";
@@ -1424,7 +1429,8 @@ fn modelled(id: &PropId, config: bool) -> bool {
         }
         PropId::Named(set, Name::String(n)) => {
             (*set == PS_PUBLIC_STRINGS && n == "Keywords")
-                || (*set == PSETID_OPENHYBRID && (n == SHADOW_NAME || n == DICTIONARY_NAME))
+                || (*set == PSETID_OPENHYBRID
+                    && (n == SHADOW_NAME || n == DICTIONARY_NAME || n == MEETING_NAME))
         }
     }
 }
@@ -1448,6 +1454,27 @@ fn skipped_tag(t: u16) -> bool {
 
 /// The `Data` of an item: Exchange's frames around the FastTransfer stream of its properties,
 /// recipients and file attachments (`attachments`: their content, in the item's order).
+/// The meeting part carried in [`MEETING_NAME`], within the store's bounds.
+fn meeting_of(v: &Value) -> Result<mailbox::Meeting> {
+    let text = text(v, MEETING_NAME)?;
+    let m: mailbox::Meeting = serde_json::from_str(&text)
+        .map_err(|e| FxError::Invalid(format!("{MEETING_NAME} is not a meeting: {e}")))?;
+    let attendees = m.required.len() + m.optional.len() + m.resources.len();
+    if attendees > mailbox::limits::MAX_ATTENDEES {
+        return Err(FxError::TooLarge {
+            what: "the meeting's attendees",
+            limit: mailbox::limits::MAX_ATTENDEES,
+        });
+    }
+    if m.uid.is_empty() || m.uid.len() > mailbox::limits::MAX_UID_BYTES {
+        return Err(FxError::Invalid(format!(
+            "{MEETING_NAME}'s uid must be 1 to {} bytes",
+            mailbox::limits::MAX_UID_BYTES
+        )));
+    }
+    Ok(m)
+}
+
 pub fn encode_item(item: &Item, attachments: &[Attachment]) -> Vec<u8> {
     frame(&write_message(&message_of_item(item, attachments)))
 }
@@ -1583,6 +1610,14 @@ pub(crate) fn message_of_item(item: &Item, attachments: &[Attachment]) -> FxMess
         p.push(Prop {
             id: PropId::Named(PSETID_OPENHYBRID, Name::String(SHADOW_NAME.into())),
             value: Value::Multi(pt::STRING, aside.into_iter().map(Value::String).collect()),
+        });
+    }
+    if let Some(m) = &item.meeting
+        && let Ok(text) = serde_json::to_string(m)
+    {
+        p.push(Prop {
+            id: PropId::Named(PSETID_OPENHYBRID, Name::String(MEETING_NAME.into())),
+            value: Value::String(text),
         });
     }
     let mut recipients = Vec::new();
@@ -1942,6 +1977,10 @@ pub(crate) fn item_of_message(m: &FxMessage) -> Result<Decoded> {
     for prop in &m.props {
         if prop.id == PropId::Named(PSETID_OPENHYBRID, Name::String(SHADOW_NAME.into())) {
             aside.push(&prop.value);
+            continue;
+        }
+        if prop.id == PropId::Named(PSETID_OPENHYBRID, Name::String(MEETING_NAME.into())) {
+            item.meeting = Some(meeting_of(&prop.value)?);
             continue;
         }
         if modelled(&prop.id, config) {

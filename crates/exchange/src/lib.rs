@@ -10,6 +10,7 @@ mod availability;
 pub mod error;
 pub mod ews;
 mod ews_filter;
+mod ews_meeting;
 mod ews_send;
 mod export;
 pub mod fxstream;

@@ -272,6 +272,7 @@ mod tests {
             attachments: Vec::new(),
             user_configuration: None,
             is_draft: true,
+            meeting: None,
         }
     }
 

@@ -541,3 +541,75 @@ async fn impersonation_reaches_the_impersonated_mailbox_only() {
     assert_eq!(total(&e, &bob, "inbox").await, 2);
     assert_eq!(total(&e, &alice, "inbox").await, 1);
 }
+
+/// A meeting travels with its item: Alice's own meeting exported and uploaded again is still
+/// her meeting (attendees, uid). Its organizer's item uploaded into Bob's mailbox is refused
+/// and writes nothing: there it would let Bob cancel or move Alice's meeting for her attendees.
+#[tokio::test]
+async fn a_meeting_uploads_only_into_its_organizers_mailbox() {
+    let e = env().await;
+    let alice = e.mailbox_key("alice@contoso.example").await;
+    let bob = e.mailbox_key("bob@contoso.example").await;
+    let store = e.ex.mailbox_store();
+    let mut m = mailbox::Meeting::new(
+        "040000008200E00074C5B7101A82E0080000000000000000".into(),
+        Recipient::new(Some("Alice"), "alice@contoso.example"),
+    );
+    m.required = vec![mailbox::Attendee::new(Recipient::new(
+        Some("Bob"),
+        "bob@contoso.example",
+    ))];
+    let original = store
+        .create_items(
+            &alice,
+            FolderSel::distinguished("calendar"),
+            vec![NewItem {
+                item_class: "IPM.Appointment".into(),
+                subject: Some("Planning".into()),
+                calendar: Some(Calendar {
+                    start: datetime!(2026-03-01 10:00 UTC),
+                    end: datetime!(2026-03-01 11:00 UTC),
+                    is_all_day: false,
+                    legacy_free_busy_status: FreeBusy::Busy,
+                    location: None,
+                }),
+                meeting: Some(m.clone()),
+                ..NewItem::default()
+            }],
+        )
+        .await
+        .unwrap()
+        .remove(0);
+    let t = e.call(&export(&[&original.id])).await;
+    assert_eq!(codes(&t), ["NoError"], "{t}");
+    let exported = data(&t).remove(0);
+
+    let calendar = folder_id(&e, &alice, "calendar").await;
+    let t = e
+        .call(&upload(&[upload_item(
+            "CreateNew",
+            &calendar,
+            None,
+            &exported,
+        )]))
+        .await;
+    assert_eq!(codes(&t), ["NoError"], "{t}");
+    let back = get(&e, &alice, &item_ids(&t)[0]).await;
+    assert_eq!(back.meeting.as_ref().map(|x| &x.uid), Some(&m.uid));
+    assert_eq!(back.meeting.as_ref().map(|x| x.required.len()), Some(1));
+
+    let bobs_calendar = folder_id(&e, &bob, "calendar").await;
+    let before = total(&e, &bob, "calendar").await;
+    let t = e
+        .call_with(
+            &bob_token(),
+            &upload(&[upload_item("CreateNew", &bobs_calendar, None, &exported)]),
+        )
+        .await;
+    assert_eq!(codes(&t), ["ErrorInvalidRequest"], "{t}");
+    assert!(
+        t.contains("alice@contoso.example") && t.contains("organizer"),
+        "{t}"
+    );
+    assert_eq!(total(&e, &bob, "calendar").await, before);
+}

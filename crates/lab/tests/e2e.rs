@@ -429,6 +429,10 @@ async fn exchangelib_interop() {
         )
         .await
         .unwrap();
+    // Bob's own token, for the script's meetings() (Bob answers Alice's invitations)
+    let bob_token = mint_f1(&lab.info, Some("bob@contoso.example"))
+        .await
+        .unwrap();
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../tests/interop/exchangelib_interop.py");
     let url = format!("{}/EWS/Exchange.asmx", lab.info.exchange_url);
@@ -439,6 +443,7 @@ async fn exchangelib_interop() {
             .arg(&token)
             .arg("alice@contoso.example")
             .args(extra)
+            .env("OPENHYBRID_BOB_TOKEN", &bob_token)
             .output()
             .await
             .unwrap();
@@ -840,6 +845,51 @@ async fn exchangelib_interop() {
         assert_eq!(bt["copy_changekey"], true, "{v}");
         assert_eq!(bt["restored"], json!([true, true, 1]), "{v}");
         assert_eq!(bt["corrupt"], json!([true]), "{v}");
+        // Meetings (the script's meetings(), with Bob's own account): Alice's CalendarItem with
+        // Bob required, saved with SEND_TO_ALL_AND_SAVE_COPY; Bob's MeetingRequest accepted;
+        // Alice's item shows Bob's Accept, Bob's copy Busy; a second meeting declined (Bob's
+        // copy to Deleted Items); the first cancelled by a delete that sends cancellations
+        let mt = &v["meetings"];
+        assert_eq!(mt["request_types"], json!(["MeetingRequest"]), "{v}");
+        assert_eq!(
+            mt["request"],
+            json!([
+                "IPM.Schedule.Meeting.Request",
+                true,
+                "alice@contoso.example"
+            ]),
+            "{v}"
+        );
+        assert_eq!(
+            mt["organizer_view"],
+            json!([
+                true,
+                "Organizer",
+                true,
+                [["bob@contoso.example", "Accept"]],
+                true
+            ]),
+            "{v}"
+        );
+        assert_eq!(mt["bob_copy"], json!(["Busy", "Accept", true]), "{v}");
+        assert_eq!(
+            mt["responses"],
+            json!([["MeetingResponse", "IPM.Schedule.Meeting.Resp.Pos"]]),
+            "{v}"
+        );
+        assert_eq!(mt["request_processed"], true, "{v}");
+        assert_eq!(
+            mt["declined"],
+            json!([["Decline"], 0, 1, ["IPM.Schedule.Meeting.Resp.Neg"]]),
+            "{v}"
+        );
+        assert_eq!(
+            mt["cancelled"],
+            json!([["MeetingCancellation", "IPM.Schedule.Meeting.Canceled"]]),
+            "{v}"
+        );
+        assert_eq!(mt["cancelled_copy"], json!([true, "Free"]), "{v}");
+        assert_eq!(mt["organizer_left"], 0, "{v}");
     }
 }
 

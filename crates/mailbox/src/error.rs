@@ -84,6 +84,25 @@ pub enum MailboxError {
     /// A calendar item whose end precedes its start.
     #[error("the end date of the calendar item is earlier than its start date")]
     CalendarEndBeforeStart,
+    /// A meeting with more attendees than [`crate::limits::MAX_ATTENDEES`].
+    #[error("the meeting has {count} attendees; at most {max} are allowed")]
+    TooManyAttendees { count: usize, max: usize },
+    /// A response (accept, tentative, decline) to an item that is neither a meeting request nor
+    /// an attendee's calendar copy of a meeting, or a cancellation of an item that is not a
+    /// meeting. Nothing was written.
+    #[error(
+        "the referenced item is not a meeting request or a meeting on an attendee's calendar, which is what a meeting response answers"
+    )]
+    NotAMeetingItem,
+    /// An answer (the response given) to the organizer's own meeting.
+    #[error("the organizer of a meeting cannot respond to it")]
+    OrganizerCannotRespond(crate::model::ResponseType),
+    /// An answer (the response given) to a meeting that was cancelled.
+    #[error("the meeting was cancelled; it cannot be responded to")]
+    MeetingCancelled(crate::model::ResponseType),
+    /// A cancellation of a meeting by someone who is not its organizer (an attendee's copy).
+    #[error("only the organizer of a meeting can cancel it")]
+    NotOrganizer,
     /// A free/busy read of a mailbox past one of its bounds (appointments in the window, of the
     /// whole call, bytes of details): that mailbox is not answered.
     #[error("free/busy information cannot be generated: {0}")]
@@ -131,6 +150,19 @@ impl MailboxError {
             MailboxError::ResponseBudgetExceeded { .. } => "ErrorBatchProcessingStopped",
             MailboxError::CalendarEndBeforeStart => "ErrorCalendarEndDateIsEarlierThanStartDate",
             MailboxError::FreeBusyTooLarge(_) => "ErrorFreeBusyGenerationFailed",
+            MailboxError::TooManyAttendees { .. } => "ErrorInvalidRecipients",
+            MailboxError::NotAMeetingItem => "ErrorInvalidReferenceItem",
+            MailboxError::OrganizerCannotRespond(r) => match r {
+                crate::model::ResponseType::Decline => "ErrorCalendarIsOrganizerForDecline",
+                crate::model::ResponseType::Tentative => "ErrorCalendarIsOrganizerForTentative",
+                _ => "ErrorCalendarIsOrganizerForAccept",
+            },
+            MailboxError::MeetingCancelled(r) => match r {
+                crate::model::ResponseType::Decline => "ErrorCalendarIsCancelledForDecline",
+                crate::model::ResponseType::Tentative => "ErrorCalendarIsCancelledForTentative",
+                _ => "ErrorCalendarIsCancelledForAccept",
+            },
+            MailboxError::NotOrganizer => "ErrorCalendarIsNotOrganizer",
             MailboxError::InvalidSyncState(_) => "ErrorInvalidSyncStateData",
             MailboxError::InvalidWatermark(_) => "ErrorInvalidWatermark",
             MailboxError::Corrupt(_) => "ErrorCorruptData",
@@ -175,6 +207,11 @@ mod tests {
             MailboxError::ResponseBudgetExceeded { limit: 0 },
             MailboxError::CalendarEndBeforeStart,
             MailboxError::FreeBusyTooLarge(String::new()),
+            MailboxError::TooManyAttendees { count: 0, max: 0 },
+            MailboxError::NotAMeetingItem,
+            MailboxError::OrganizerCannotRespond(crate::model::ResponseType::Accept),
+            MailboxError::MeetingCancelled(crate::model::ResponseType::Accept),
+            MailboxError::NotOrganizer,
             MailboxError::InvalidSyncState(String::new()),
             MailboxError::InvalidWatermark(String::new()),
             MailboxError::Corrupt(String::new()),

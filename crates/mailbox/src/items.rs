@@ -130,6 +130,32 @@ fn validate_extended(ext: &mut [(String, String)]) -> Result<(), MailboxError> {
     Ok(())
 }
 
+/// A meeting's bounds: its uid, at most [`MAX_ATTENDEES`] attendees, each address as a
+/// recipient's.
+pub(crate) fn validate_meeting(m: &Meeting) -> Result<(), MailboxError> {
+    if m.uid.is_empty() || m.uid.len() > MAX_UID_BYTES || m.uid.chars().any(char::is_control) {
+        return Err(MailboxError::InvalidValue(format!(
+            "a meeting uid is 1 to {MAX_UID_BYTES} bytes without control characters"
+        )));
+    }
+    validate_attendee_count(m.attendees().count())?;
+    validate_recipient(&m.organizer)?;
+    for a in m.attendees() {
+        validate_recipient(&a.mailbox)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn validate_attendee_count(n: usize) -> Result<(), MailboxError> {
+    if n > MAX_ATTENDEES {
+        return Err(MailboxError::TooManyAttendees {
+            count: n,
+            max: MAX_ATTENDEES,
+        });
+    }
+    Ok(())
+}
+
 fn validate_recipient(r: &Recipient) -> Result<(), MailboxError> {
     validate_short("recipient address", &r.email)?;
     if let Some(n) = &r.name {
@@ -238,6 +264,9 @@ pub(crate) fn prepare(mut item: NewItem) -> Result<Prepared, MailboxError> {
     if let Some(c) = &item.calendar {
         item.calendar = Some(validate_calendar(c)?);
     }
+    if let Some(m) = &item.meeting {
+        validate_meeting(m)?;
+    }
     validate_extended(&mut item.extended)?;
     validate_attachments(&item.attachments)?;
     let created = item
@@ -325,9 +354,10 @@ pub(crate) fn insert_item(
         "INSERT INTO items (mailbox_id, folder_id, is_associated, item_class, config_name, subject, \
          from_json, sender_json, to_json, cc_json, bcc_json, importance, sensitivity, \
          categories_json, is_read, internet_message_id, sent, created, received, last_modified, \
-         start_time, end_time, is_all_day, free_busy, location, size, change_number, is_draft) \
+         start_time, end_time, is_all_day, free_busy, location, size, change_number, is_draft, \
+         meeting_json, meeting_uid) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
-         ?19, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)",
+         ?19, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)",
     )?
     .execute(params![
         mb.id,
@@ -357,6 +387,8 @@ pub(crate) fn insert_item(
         i64::try_from(size).unwrap_or(i64::MAX),
         cn,
         it.is_draft,
+        it.meeting.as_ref().map(json).transpose()?,
+        it.meeting.as_ref().map(|m| m.uid.as_str()),
     ])?;
     let id = tx.last_insert_rowid();
     if let Some(b) = &it.body {
@@ -399,7 +431,8 @@ const ITEM_COLS: &str = "i.id, i.folder_id, i.is_associated, i.item_class, i.sub
     i.sender_json, i.to_json, i.cc_json, i.bcc_json, i.importance, i.sensitivity, \
     i.categories_json, i.is_read, i.internet_message_id, i.sent, i.created, i.received, \
     i.last_modified, i.start_time, i.end_time, i.is_all_day, i.free_busy, i.location, i.size, \
-    i.change_number, i.config_name, i.attachment_count, i.attachment_visible, i.is_draft";
+    i.change_number, i.config_name, i.attachment_count, i.attachment_visible, i.is_draft, \
+    i.meeting_json";
 
 /// One `items` row as stored.
 struct Row {
@@ -433,6 +466,7 @@ struct Row {
     attachment_count: i64,
     attachment_visible: i64,
     is_draft: bool,
+    meeting_json: Option<String>,
 }
 
 fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
@@ -467,6 +501,7 @@ fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
         attachment_count: r.get(27)?,
         attachment_visible: r.get(28)?,
         is_draft: r.get(29)?,
+        meeting_json: r.get(30)?,
     })
 }
 
@@ -526,6 +561,14 @@ fn row_to_item(
     } else {
         (None, None)
     };
+    let meeting = match row.meeting_json.as_deref() {
+        Some(s) => {
+            let mut m: Meeting = unjson(s, "meeting")?;
+            m.associated_calendar_item_id = m.associated.map(|local| mb.item_id(local));
+            Some(m)
+        }
+        None => None,
+    };
     Ok(Item {
         id: mb.item_id(row.id),
         change_key: encode_change_key(IdKind::Item, row.change_number),
@@ -563,6 +606,7 @@ fn row_to_item(
         attachments,
         user_configuration,
         is_draft: row.is_draft,
+        meeting,
     })
 }
 
@@ -1345,12 +1389,13 @@ fn copy_local(
         "INSERT INTO items (mailbox_id, folder_id, is_associated, item_class, config_name, subject, \
          from_json, sender_json, to_json, cc_json, bcc_json, importance, sensitivity, \
          categories_json, is_read, internet_message_id, sent, created, received, last_modified, \
-         start_time, end_time, is_all_day, free_busy, location, size, change_number, is_draft) \
+         start_time, end_time, is_all_day, free_busy, location, size, change_number, is_draft, \
+         meeting_json, meeting_uid) \
          SELECT mailbox_id, ?2, is_associated, item_class, config_name, subject, from_json, \
          sender_json, to_json, cc_json, bcc_json, importance, sensitivity, categories_json, \
          is_read, internet_message_id, sent, created, received, ?3, start_time, end_time, \
-         is_all_day, free_busy, location, size - attachment_bytes, ?4, is_draft \
-         FROM items WHERE id = ?1",
+         is_all_day, free_busy, location, size - attachment_bytes, ?4, is_draft, meeting_json, \
+         meeting_uid FROM items WHERE id = ?1",
     )?
     .execute(params![local, to, now_us, cn])?;
     let id = tx.last_insert_rowid();
@@ -1396,7 +1441,7 @@ fn check_id_count(n: usize) -> Result<(), MailboxError> {
     Ok(())
 }
 
-fn delete_one(
+pub(crate) fn delete_one(
     tx: &Connection,
     mb: &Mb,
     local: i64,
@@ -1473,7 +1518,85 @@ pub(crate) fn validated_update(update: ItemUpdate) -> Result<ItemUpdate, Mailbox
     if let Some(list) = &update.replace_attachments {
         crate::attachments::validate_attachments(list)?;
     }
+    let edits = [&update.required, &update.optional, &update.resources];
+    let mut added = 0usize;
+    for e in edits.iter().copied().flatten() {
+        let (AttendeeEdit::Replace(list) | AttendeeEdit::Append(list)) = e;
+        added = added.saturating_add(list.len());
+        for a in list {
+            validate_recipient(&a.mailbox)?;
+        }
+    }
+    validate_attendee_count(added)?;
+    if let Some(m) = &update.new_meeting {
+        validate_meeting(m)?;
+    }
     Ok(update)
+}
+
+/// Applies a new start, end or location to calendar item `id` (the end not before the start).
+fn apply_time_update(tx: &Connection, id: i64, u: &ItemUpdate) -> Result<(), MailboxError> {
+    let (start, end): (Option<i64>, Option<i64>) = tx
+        .prepare_cached("SELECT start_time, end_time FROM items WHERE id = ?1")?
+        .query_row(params![id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let (Some(start), Some(end)) = (start, end) else {
+        return Err(MailboxError::InvalidValue(
+            "only a calendar item has a start, an end and a location".into(),
+        ));
+    };
+    let start = match u.start {
+        Some(t) => to_micros(normalize_time(t)?)?,
+        None => start,
+    };
+    let end = match u.end {
+        Some(t) => to_micros(normalize_time(t)?)?,
+        None => end,
+    };
+    if end < start {
+        return Err(MailboxError::CalendarEndBeforeStart);
+    }
+    tx.prepare_cached("UPDATE items SET start_time = ?2, end_time = ?3 WHERE id = ?1")?
+        .execute(params![id, start, end])?;
+    if let Some(l) = &u.location {
+        if let Some(l) = l {
+            validate_short("location", l)?;
+        }
+        tx.prepare_cached("UPDATE items SET location = ?2 WHERE id = ?1")?
+            .execute(params![id, l])?;
+    }
+    Ok(())
+}
+
+/// Applies the attendee edits of `u` to item `id`, which must be a calendar item: the lines
+/// change, the answers they record stay as they were for the attendees kept.
+fn apply_attendee_update(tx: &Connection, id: i64, u: &ItemUpdate) -> Result<(), MailboxError> {
+    let (start, meeting): (Option<i64>, Option<String>) = tx
+        .prepare_cached("SELECT start_time, meeting_json FROM items WHERE id = ?1")?
+        .query_row(params![id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    if start.is_none() {
+        return Err(MailboxError::InvalidValue(
+            "only a calendar item has attendees".into(),
+        ));
+    }
+    let mut meeting = match meeting {
+        Some(s) => unjson::<Meeting>(&s, "meeting")?,
+        None => u.new_meeting.clone().ok_or_else(|| {
+            MailboxError::InvalidValue("the appointment has no organizer to invite from".into())
+        })?,
+    };
+    for (edit, line) in [
+        (&u.required, &mut meeting.required),
+        (&u.optional, &mut meeting.optional),
+        (&u.resources, &mut meeting.resources),
+    ] {
+        if let Some(e) = edit {
+            *line = e.apply(line);
+        }
+    }
+    validate_attendee_count(meeting.attendees().count())?;
+    tx.prepare_cached("UPDATE items SET meeting_json = ?2, meeting_uid = ?3 WHERE id = ?1")?
+        .execute(params![id, json(&meeting)?, meeting.uid])?;
+    Ok(())
 }
 
 /// Applies the draft-only changes of `u` (recipients, From, attachments) to item `id`, which must
@@ -1579,6 +1702,12 @@ pub(crate) fn apply_update(
 ) -> Result<(), MailboxError> {
     if u.changes_draft_only() {
         apply_draft_update(tx, id, u, now_us)?;
+    }
+    if u.changes_attendees() {
+        apply_attendee_update(tx, id, u)?;
+    }
+    if u.start.is_some() || u.end.is_some() || u.location.is_some() {
+        apply_time_update(tx, id, u)?;
     }
     if let Some(s) = &u.subject {
         tx.execute(

@@ -49,6 +49,12 @@
 //! copy in each recipient mailbox's Inbox (unread, no Bcc line, Created events in that mailbox),
 //! in one transaction across mailboxes; see `send.rs`.
 //!
+//! Meetings ([`MailboxStore::create_meeting`], [`MailboxStore::respond_to_meeting`],
+//! [`MailboxStore::cancel_meeting`], [`MailboxStore::update_meeting`]): an item's part in a
+//! meeting ([`Meeting`]) is stored with it; invitations, answers, cancellations and updates
+//! each write every mailbox they touch in one transaction, finding the other copies by the
+//! meeting's uid; see `meeting.rs`.
+//!
 //! Free/busy ([`MailboxStore::free_busy`]): the appointments of mailboxes' Calendar folders in a
 //! window, one indexed statement per mailbox in one read transaction; see `freebusy.rs`.
 //!
@@ -68,6 +74,7 @@ mod freebusy;
 mod ids;
 mod items;
 pub mod limits;
+mod meeting;
 mod model;
 mod oof;
 mod schema;
@@ -81,12 +88,14 @@ pub use error::MailboxError;
 pub use filter::{CompareOp, ContainmentMode, Field, Filter, Value};
 pub use freebusy::{Appointment, AppointmentDetails, FreeBusyRead};
 pub use ids::mailbox_of_id;
+pub use meeting::{Cancel, Cancelled, Invite, Invited, Reply, Responded};
 pub use model::{
-    Attachment, AttachmentInfo, AttachmentRoot, AttachmentsCreated, Body, BodyType, Calendar,
-    Created, DeleteMode, DictEntry, DictValue, Event, EventKind, EventObject, FindSpec, Folder,
-    FolderSel, FreeBusy, Importance, Item, ItemGuard, ItemUpdate, MailboxCounters, MailboxKey,
-    NewAttachment, NewItem, Page, Paging, Pruned, Recipient, RecipientEdit, Sensitivity, SortField,
-    SortOrder, StoredUserConfig, UserConfig, normalize_time,
+    Attachment, AttachmentInfo, AttachmentRoot, AttachmentsCreated, Attendee, AttendeeEdit, Body,
+    BodyType, Calendar, Created, DeleteMode, DictEntry, DictValue, Event, EventKind, EventObject,
+    FindSpec, Folder, FolderSel, FreeBusy, Importance, Item, ItemGuard, ItemUpdate,
+    MailboxCounters, MailboxKey, Meeting, NewAttachment, NewItem, Page, Paging, Pruned, Recipient,
+    RecipientEdit, ResponseType, Sensitivity, SortField, SortOrder, StoredUserConfig, UserConfig,
+    normalize_time,
 };
 pub use oof::{Delivered, ExternalAudience, OofSettings, OofState};
 pub use send::{Send, Sent};

@@ -24,6 +24,11 @@ pub const MAX_RECIPIENTS: usize = 5000;
 /// Recipients (To + Cc + Bcc) of a message that is sent, and mailboxes one send delivers to
 /// (Exchange's default `MaxRecipientEnvelopeLimit`).
 pub const MAX_RECIPIENTS_PER_MESSAGE: usize = 500;
+/// Attendees (required, optional, resources together) of one meeting: what one meeting request
+/// is sent to at most, as a message's recipients ([`MAX_RECIPIENTS_PER_MESSAGE`]).
+pub const MAX_ATTENDEES: usize = MAX_RECIPIENTS_PER_MESSAGE;
+/// A meeting's uid (EWS `calendar:UID`), in bytes.
+pub const MAX_UID_BYTES: usize = 1024;
 /// A recipient's name or address, an internet message id, a location, in bytes.
 pub const MAX_SHORT_STRING_BYTES: usize = 2048;
 /// Categories per item, and the length of each (characters).

@@ -255,6 +255,172 @@ pub struct Calendar {
     pub location: Option<String>,
 }
 
+/// An attendee's answer to a meeting (EWS `t:ResponseTypeType`), as the organizer's copy records
+/// it for each attendee and as each copy records its own mailbox's (`MyResponseType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub enum ResponseType {
+    #[default]
+    Unknown,
+    Organizer,
+    Tentative,
+    Accept,
+    Decline,
+    NoResponseReceived,
+}
+
+impl ResponseType {
+    /// The EWS spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResponseType::Unknown => "Unknown",
+            ResponseType::Organizer => "Organizer",
+            ResponseType::Tentative => "Tentative",
+            ResponseType::Accept => "Accept",
+            ResponseType::Decline => "Decline",
+            ResponseType::NoResponseReceived => "NoResponseReceived",
+        }
+    }
+
+    /// Parses the EWS spelling (exact match).
+    pub fn parse(s: &str) -> Option<ResponseType> {
+        [
+            ResponseType::Unknown,
+            ResponseType::Organizer,
+            ResponseType::Tentative,
+            ResponseType::Accept,
+            ResponseType::Decline,
+            ResponseType::NoResponseReceived,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
+    }
+}
+
+/// A mailbox invited to a meeting (EWS `t:Attendee`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attendee {
+    pub mailbox: Recipient,
+    pub response_type: ResponseType,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub last_response_time: Option<OffsetDateTime>,
+}
+
+impl Attendee {
+    /// An attendee that has not answered yet.
+    pub fn new(mailbox: Recipient) -> Attendee {
+        Attendee {
+            mailbox,
+            response_type: ResponseType::Unknown,
+            last_response_time: None,
+        }
+    }
+}
+
+/// What makes an item part of a meeting: the organizer's calendar item, an attendee's copy,
+/// and the meeting messages (request, response, cancellation) all carry one, with the same
+/// `uid`. Stored as JSON on the item's row (`meeting_json`, migration 9) beside its `uid`
+/// (`meeting_uid`, indexed per mailbox), so every read, move and copy of an item carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Meeting {
+    /// EWS `calendar:UID`: the same for the organizer's item and every copy and message of it.
+    pub uid: String,
+    pub organizer: Recipient,
+    #[serde(default)]
+    pub required: Vec<Attendee>,
+    #[serde(default)]
+    pub optional: Vec<Attendee>,
+    #[serde(default)]
+    pub resources: Vec<Attendee>,
+    /// This copy's own answer: `Organizer` on the organizer's item, `NoResponseReceived` on an
+    /// attendee's until it answers.
+    pub my_response: ResponseType,
+    /// The organizer's item: invitations were sent.
+    #[serde(default)]
+    pub request_was_sent: bool,
+    #[serde(default)]
+    pub is_cancelled: bool,
+    /// A meeting request: its recipient answered it (EWS `meeting:HasBeenProcessed`).
+    #[serde(default)]
+    pub has_been_processed: bool,
+    /// A meeting message: the answer it carries (a response) or its recipient gave (a request).
+    #[serde(default)]
+    pub response: Option<ResponseType>,
+    /// A meeting request, response or cancellation: the recipient's calendar copy of the meeting
+    /// (its local row id; read as [`Meeting::associated_calendar_item_id`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) associated: Option<i64>,
+    /// EWS `meeting:AssociatedCalendarItemId`, filled in by reads.
+    #[serde(skip)]
+    pub associated_calendar_item_id: Option<String>,
+}
+
+impl Meeting {
+    /// A meeting `uid` organized by `organizer`, as the organizer's own item records it.
+    pub fn new(uid: String, organizer: Recipient) -> Meeting {
+        Meeting {
+            uid,
+            organizer,
+            required: Vec::new(),
+            optional: Vec::new(),
+            resources: Vec::new(),
+            my_response: ResponseType::Organizer,
+            request_was_sent: false,
+            is_cancelled: false,
+            has_been_processed: false,
+            response: None,
+            associated: None,
+            associated_calendar_item_id: None,
+        }
+    }
+
+    /// Every attendee: required, optional, resources.
+    pub fn attendees(&self) -> impl Iterator<Item = &Attendee> {
+        self.required
+            .iter()
+            .chain(&self.optional)
+            .chain(&self.resources)
+    }
+
+    /// Whether this is the organizer's own item.
+    pub fn is_organizer(&self) -> bool {
+        self.my_response == ResponseType::Organizer
+    }
+}
+
+/// A change of one attendee line (required, optional, resources) of a meeting.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AttendeeEdit {
+    /// The line becomes exactly these (empty: none).
+    Replace(Vec<Attendee>),
+    /// These are added after the attendees the line has.
+    Append(Vec<Attendee>),
+}
+
+impl AttendeeEdit {
+    /// This edit followed by `next`.
+    pub fn then(self, next: AttendeeEdit) -> AttendeeEdit {
+        match (self, next) {
+            (_, AttendeeEdit::Replace(r)) => AttendeeEdit::Replace(r),
+            (AttendeeEdit::Replace(mut a), AttendeeEdit::Append(b)) => {
+                a.extend(b);
+                AttendeeEdit::Replace(a)
+            }
+            (AttendeeEdit::Append(mut a), AttendeeEdit::Append(b)) => {
+                a.extend(b);
+                AttendeeEdit::Append(a)
+            }
+        }
+    }
+
+    /// The line `current` becomes.
+    pub fn apply(&self, current: &[Attendee]) -> Vec<Attendee> {
+        match self {
+            AttendeeEdit::Replace(r) => r.clone(),
+            AttendeeEdit::Append(more) => current.iter().chain(more).cloned().collect(),
+        }
+    }
+}
+
 /// An item to create.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewItem {
@@ -287,6 +453,9 @@ pub struct NewItem {
     /// A message saved and not yet sent (EWS `t:IsDraft`): only a draft's recipients, sender and
     /// MIME content can change later.
     pub is_draft: bool,
+    /// A meeting's calendar item or meeting message ([`Meeting`]); at most
+    /// [`crate::limits::MAX_ATTENDEES`] attendees.
+    pub meeting: Option<Meeting>,
 }
 
 impl Default for NewItem {
@@ -312,6 +481,7 @@ impl Default for NewItem {
             is_associated: false,
             attachments: Vec::new(),
             is_draft: false,
+            meeting: None,
         }
     }
 }
@@ -442,6 +612,8 @@ pub struct Item {
     pub user_configuration: Option<UserConfig>,
     /// Saved and not yet sent (EWS `t:IsDraft`).
     pub is_draft: bool,
+    /// Its part in a meeting, if any.
+    pub meeting: Option<Meeting>,
 }
 
 /// Changes to an item; `None` leaves a field alone.
@@ -472,6 +644,18 @@ pub struct ItemUpdate {
     pub from: Option<Option<Recipient>>,
     /// Draft only: the file attachments, all replaced by these (a draft's MIME content set anew).
     pub replace_attachments: Option<Vec<NewAttachment>>,
+    /// Calendar items only: the attendee lines. An appointment that gets attendees becomes a
+    /// meeting, [`ItemUpdate::new_meeting`] (its organizer and uid); one whose lines all end
+    /// up empty keeps its meeting part (uid, organizer) with no attendees.
+    pub required: Option<AttendeeEdit>,
+    pub optional: Option<AttendeeEdit>,
+    pub resources: Option<AttendeeEdit>,
+    /// The meeting an appointment without one becomes when attendees are set.
+    pub new_meeting: Option<Meeting>,
+    /// Calendar items only: a new start, end, location (`Some(None)` removes it).
+    pub start: Option<OffsetDateTime>,
+    pub end: Option<OffsetDateTime>,
+    pub location: Option<Option<String>>,
 }
 
 impl ItemUpdate {
@@ -482,6 +666,11 @@ impl ItemUpdate {
             || self.bcc.is_some()
             || self.from.is_some()
             || self.replace_attachments.is_some()
+    }
+
+    /// Whether it changes a meeting's attendees.
+    pub fn changes_attendees(&self) -> bool {
+        self.required.is_some() || self.optional.is_some() || self.resources.is_some()
     }
 }
 

@@ -328,6 +328,22 @@ CREATE INDEX items_folder_span ON items(folder_id, is_associated, (end_time - st
     WHERE start_time IS NOT NULL;
 "#,
     },
+    // Meetings (calendar items with attendees, and the meeting messages: requests, responses,
+    // cancellations). An item's part in a meeting is one JSON value on its row (organizer,
+    // attendees with their answers, this copy's own answer, flags), read with the row, so no
+    // read costs a statement more; its uid beside it, indexed per mailbox, is how a response
+    // or a cancellation finds the organizer's item and each attendee's copy in the write that
+    // changes them. Items stored before are not meetings.
+    Migration {
+        version: 9,
+        sql: r#"
+ALTER TABLE items ADD COLUMN meeting_json TEXT;
+ALTER TABLE items ADD COLUMN meeting_uid TEXT
+    CHECK (meeting_uid IS NULL OR meeting_json IS NOT NULL);
+CREATE INDEX items_meeting_uid ON items(mailbox_id, meeting_uid)
+    WHERE meeting_uid IS NOT NULL;
+"#,
+    },
 ];
 
 /// The default folder tree: (distinguished name, parent's distinguished name, display name, class).
@@ -590,6 +606,36 @@ mod tests {
         assert!(moved_ok);
         assert!(!moved_bare, "a move names the parent it left");
         assert!(!created_with_old, "only a move names an old parent");
+    }
+
+    /// Migration 9 on a store that has items: they are no meetings, and a uid is never stored
+    /// without the meeting it names.
+    #[test]
+    fn meetings_migrate_onto_existing_items() {
+        use crate::error::MailboxError;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.sqlite");
+        one_item_at(&path, 8);
+        let db = store::Db::open(&path, MIGRATIONS).unwrap();
+        let (json, uid, bare_uid, both) = db
+            .call_blocking(|c| {
+                let (json, uid): (Option<String>, Option<String>) =
+                    c.query_row("SELECT meeting_json, meeting_uid FROM items", [], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })?;
+                let bare_uid = c.execute("UPDATE items SET meeting_uid = 'U1'", []).is_ok();
+                let both = c
+                    .execute(
+                        "UPDATE items SET meeting_json = '{}', meeting_uid = 'U1'",
+                        [],
+                    )
+                    .is_ok();
+                Ok::<_, MailboxError>((json, uid, bare_uid, both))
+            })
+            .unwrap();
+        assert_eq!((json, uid), (None, None));
+        assert!(!bare_uid, "a uid without its meeting");
+        assert!(both);
     }
 
     /// The Recoverable Items list is exactly the provisioned folders at or under its root.

@@ -94,7 +94,7 @@ fn delivered_report(report: Option<NewItem>) -> Result<Option<Prepared>, Mailbox
     Ok(Some(p))
 }
 
-fn write_report(
+pub(crate) fn write_report(
     tx: &Connection,
     mb: &Mb,
     report: Option<&Prepared>,

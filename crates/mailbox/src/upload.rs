@@ -75,10 +75,14 @@ impl MailboxStore {
         guard: ItemGuard,
     ) -> Result<Uploaded, MailboxError> {
         let UploadContent {
-            item,
+            mut item,
             received,
             user_configuration,
         } = content;
+        if let Some(m) = item.meeting.as_mut() {
+            // a row of the mailbox it was exported from, not of this one
+            m.associated = None;
+        }
         let prepared = prepare(item)?;
         let streams = match (&prepared.config_name, user_configuration) {
             (Some(name), Some(c)) => Some(ConfigStreams::from_config(&UserConfig {
@@ -165,7 +169,8 @@ fn rewrite(
          to_json = ?6, cc_json = ?7, bcc_json = ?8, importance = ?9, sensitivity = ?10, \
          categories_json = ?11, is_read = ?12, internet_message_id = ?13, sent = ?14, \
          created = ?15, received = ?16, start_time = ?17, end_time = ?18, is_all_day = ?19, \
-         free_busy = ?20, location = ?21, is_draft = ?22 WHERE id = ?1",
+         free_busy = ?20, location = ?21, is_draft = ?22, meeting_json = ?23, \
+         meeting_uid = ?24 WHERE id = ?1",
         params![
             id,
             it.item_class,
@@ -189,6 +194,8 @@ fn rewrite(
             cal.map(|c| c.legacy_free_busy_status.as_str()),
             cal.and_then(|c| c.location.as_deref()),
             it.is_draft,
+            it.meeting.as_ref().map(json).transpose()?,
+            it.meeting.as_ref().map(|m| m.uid.as_str()),
         ],
     )?;
     tx.execute("DELETE FROM item_bodies WHERE item_id = ?1", params![id])?;

@@ -43,6 +43,7 @@ async fn create_get_round_trip() {
         is_associated: false,
         attachments: Vec::new(),
         is_draft: true,
+        meeting: None,
     };
     let created = s
         .create_items(&m, d("conversationhistory"), vec![item.clone()])

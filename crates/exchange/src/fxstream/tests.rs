@@ -281,6 +281,46 @@ fn an_item_reads_back_as_it_was() {
     assert_eq!(n.attachments[0].content, atts[0].content);
 }
 
+/// A meeting's part travels whole (attendees, answers, uid); a store-internal link does not;
+/// a carried meeting past the store's bounds is refused.
+#[test]
+fn a_meeting_reads_back_as_it_was() {
+    let alice = Recipient::new(Some("Alice"), "alice@contoso.example");
+    let mut m = mailbox::Meeting::new("040000008200E00074C5B7101A82E008".into(), alice);
+    m.required = vec![mailbox::Attendee {
+        mailbox: Recipient::new(Some("Bob"), "bob@contoso.example"),
+        response_type: mailbox::ResponseType::Accept,
+        last_response_time: Some(datetime!(2026-01-02 03:04:05 UTC)),
+    }];
+    m.optional = vec![mailbox::Attendee::new(Recipient::new(
+        None,
+        "carol@contoso.example",
+    ))];
+    m.request_was_sent = true;
+    let (item, atts) = stored(NewItem {
+        item_class: "IPM.Appointment".into(),
+        meeting: Some(m.clone()),
+        attachments: Vec::new(),
+        ..full_new_item()
+    });
+    assert_eq!(item.meeting.as_ref().map(|m| &m.uid), Some(&m.uid));
+    let d = decode_item(&encode_item(&item, &atts)).unwrap();
+    assert_eq!(d.item.meeting, item.meeting);
+    // not an extended property as well
+    assert!(!d.item.extended.iter().any(|(k, _)| k.contains("Meeting")));
+    // one attendee too many, written by hand into the property
+    let mut crowd = m.clone();
+    crowd.required = (0..=mailbox::limits::MAX_ATTENDEES)
+        .map(|i| mailbox::Attendee::new(Recipient::new(None, &format!("u{i}@contoso.example"))))
+        .collect();
+    let item = Item {
+        meeting: Some(crowd),
+        ..item
+    };
+    let e = decode_item(&encode_item(&item, &atts)).unwrap_err();
+    assert!(e.to_string().contains("attendees"), "{e}");
+}
+
 #[test]
 fn a_text_body_and_a_draft_read_back() {
     let (mut item, _) = stored(NewItem {
