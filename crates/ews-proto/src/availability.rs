@@ -745,19 +745,7 @@ fn view_of(el: &Element) -> Result<FreeBusyView> {
                     let days = child_text(p, "DayOfWeek")
                         .unwrap_or_default()
                         .split_whitespace()
-                        .filter_map(|d| {
-                            [
-                                Weekday::Sunday,
-                                Weekday::Monday,
-                                Weekday::Tuesday,
-                                Weekday::Wednesday,
-                                Weekday::Thursday,
-                                Weekday::Friday,
-                                Weekday::Saturday,
-                            ]
-                            .into_iter()
-                            .find(|w| weekday_name(*w) == d)
-                        })
+                        .filter_map(crate::timezone::weekday_of)
                         .collect();
                     periods.push(WorkingPeriod {
                         days,

@@ -204,7 +204,8 @@ fn day_of(t: &Transition, year: i32) -> Option<Date> {
 // Reading and writing `t:SerializableTimeZone`
 // ======================================================================
 
-fn weekday_of(name: &str) -> Option<Weekday> {
+/// The weekday an EWS `DayOfWeekType` names.
+pub(crate) fn weekday_of(name: &str) -> Option<Weekday> {
     Some(match name {
         "Sunday" => Weekday::Sunday,
         "Monday" => Weekday::Monday,
@@ -327,32 +328,40 @@ fn parse_zone_time(el: &Element) -> Result<ZoneTime> {
     let order = order.ok_or_else(|| missing(el, "DayOrder"))?;
     let month = month.ok_or_else(|| missing(el, "Month"))?;
     let weekday = weekday.ok_or_else(|| missing(el, "DayOfWeek"))?;
-    let transition = match u8::try_from(month)
-        .ok()
-        .and_then(|m| Month::try_from(m).ok())
-    {
-        None => None,
-        Some(month) => {
-            let day_order = u8::try_from(order)
-                .ok()
-                .filter(|o| (1..=5).contains(o))
-                .ok_or_else(|| {
-                    invalid(
-                        el,
-                        format!("{}/t:DayOrder", dn(el)),
-                        &order.to_string(),
-                        "1 to 4 (that occurrence of the day in the month) or 5 (the last one) when Month names a month",
-                    )
-                })?;
-            Some(Transition {
-                time,
-                day_order,
-                month,
-                weekday,
-            })
-        }
-    };
+    let transition = yearly_rule(i64::from(month), i64::from(order), time, weekday).ok_or_else(|| {
+        invalid(
+            el,
+            format!("{}/t:DayOrder", dn(el)),
+            &order.to_string(),
+            "1 to 4 (that occurrence of the day in the month) or 5 (the last one) when Month names a month",
+        )
+    })?;
     Ok(ZoneTime { bias, transition })
+}
+
+/// A yearly change from its numbers: `Some(None)` for month 0 (no change), `Some(rule)` for a
+/// month 1–12 with a day order 1–5, `None` for anything else.
+pub(crate) fn yearly_rule(
+    month: i64,
+    day_order: i64,
+    time: Time,
+    weekday: Weekday,
+) -> Option<Option<Transition>> {
+    if month == 0 {
+        return Some(None);
+    }
+    let month = u8::try_from(month)
+        .ok()
+        .and_then(|m| Month::try_from(m).ok())?;
+    let day_order = u8::try_from(day_order)
+        .ok()
+        .filter(|o| (1..=5).contains(o))?;
+    Some(Some(Transition {
+        time,
+        day_order,
+        month,
+        weekday,
+    }))
 }
 
 /// `t:TimeZone` (`t:SerializableTimeZone`): `Bias`, `StandardTime`, `DaylightTime`, all

@@ -19,11 +19,11 @@
 //! skipped, as Exchange's XML serializer skips them; what it knows must be well-formed, or the
 //! stream is refused with the element and the value at fault.
 
-use time::{Month, OffsetDateTime, PrimitiveDateTime, Time, Weekday};
+use time::{OffsetDateTime, PrimitiveDateTime, Time, Weekday};
 
 use crate::error::{EwsProtoError, dn, missing};
 use crate::request::{invalid, set_once, unexpected};
-use crate::timezone::{MAX_OFFSET_MINUTES, SerializableTimeZone, Transition, ZoneTime};
+use crate::timezone::{MAX_OFFSET_MINUTES, SerializableTimeZone, ZoneTime};
 use crate::writer::XmlOut;
 use crate::xml::{Element, Limits};
 
@@ -277,27 +277,12 @@ fn change(el: &Element) -> Result<ZoneTime> {
         return Err(bad_date());
     };
     // a dated (one-year) change is not a rule this server can apply year after year
-    if year != 0 || month > 12 {
+    if year != 0 {
         return Err(bad_date());
     }
-    let transition = match u8::try_from(month)
-        .ok()
-        .and_then(|m| Month::try_from(m).ok())
-    {
-        None => None,
-        Some(month) => {
-            let day_order = u8::try_from(order)
-                .ok()
-                .filter(|o| (1..=5).contains(o))
-                .ok_or_else(bad_date)?;
-            Some(Transition {
-                time,
-                day_order,
-                month,
-                weekday,
-            })
-        }
-    };
+    let transition =
+        crate::timezone::yearly_rule(i64::from(month), i64::from(order), time, weekday)
+            .ok_or_else(bad_date)?;
     Ok(ZoneTime { bias, transition })
 }
 
