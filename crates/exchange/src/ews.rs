@@ -751,8 +751,15 @@ impl Handler<'_> {
                 if let Some(e) = refusal {
                     return resp::create_item_response(&vec![Err(e); c.items.len().max(1)]);
                 }
+                // without SavedItemFolderId, Exchange saves calendar items in the Calendar and
+                // other items in Drafts
+                let all_calendar = !c.items.is_empty()
+                    && c.items
+                        .iter()
+                        .all(|i| matches!(i, ReqItem::CalendarItem(_)));
+                let default = if all_calendar { "calendar" } else { "drafts" };
                 let folder = c.saved_folder.clone().unwrap_or(FolderRef::Distinguished {
-                    id: "drafts".parse().unwrap_or_else(|_| unreachable_folder()),
+                    id: default.parse().unwrap_or_else(|_| unreachable_folder()),
                     mailbox: None,
                 });
                 let sel = match self.sel(&folder) {

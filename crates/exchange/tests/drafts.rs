@@ -398,3 +398,35 @@ async fn update_item_sets_a_drafts_mime_content() {
         "{body}"
     );
 }
+
+/// Without `m:SavedItemFolderId`, a saved message goes to Drafts and a calendar item to the
+/// Calendar, as Exchange saves them.
+#[tokio::test]
+async fn items_without_a_saved_folder_go_where_exchange_puts_them() {
+    let e = env().await;
+    let find = |folder: &str| {
+        format!(
+            r#"<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape><m:ParentFolderIds><t:DistinguishedFolderId Id="{folder}"/></m:ParentFolderIds></m:FindItem>"#
+        )
+    };
+    let body = e
+        .call(r#"<m:CreateItem SendMeetingInvitations="SendToNone"><m:Items><t:CalendarItem><t:Subject>Dentist</t:Subject><t:Start>2026-12-01T10:00:00Z</t:Start><t:End>2026-12-01T11:00:00Z</t:End></t:CalendarItem></m:Items></m:CreateItem>"#)
+        .await;
+    assert_eq!(codes(&body), ["NoError"], "{body}");
+    let appointment = ids(&body).remove(0).0;
+    let body = e
+        .call(r#"<m:CreateItem MessageDisposition="SaveOnly"><m:Items><t:Message><t:Subject>Note</t:Subject></t:Message></m:Items></m:CreateItem>"#)
+        .await;
+    assert_eq!(codes(&body), ["NoError"], "{body}");
+    let note = ids(&body).remove(0).0;
+    let calendar = e.call(&find("calendar")).await;
+    let drafts = e.call(&find("drafts")).await;
+    assert!(
+        calendar.contains(&appointment) && !drafts.contains(&appointment),
+        "{calendar}"
+    );
+    assert!(
+        drafts.contains(&note) && !calendar.contains(&note),
+        "{drafts}"
+    );
+}
