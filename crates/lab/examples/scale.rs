@@ -1,7 +1,8 @@
 //! How cost grows: EWS throughput and latency with 10, 1,000 and 100,000 items in a folder
-//! (FindItem first page of 50, GetFolder with its live counts, CreateItem), and with 10 and
-//! 10,000 mailboxes in the organization. Each figure is reported as a ratio to the smallest case
-//! of the same run.
+//! (FindItem first page of 50, GetFolder with its live counts, CreateItem), with 10 and 10,000
+//! mailboxes in the organization, and with 0 and 200 streaming connections (GetStreamingEvents)
+//! open on other mailboxes while CreateItem writes to one. Each figure is reported as a ratio to
+//! the smallest case of the same run.
 //!
 //! `cargo run --release -p openhybrid-lab --example scale -- [seconds-per-phase] [connections]`
 //! Bounded in time and count; loopback only.
@@ -150,4 +151,55 @@ async fn main() {
             ue + ge
         );
     }
+
+    // streaming connections idle on other mailboxes: CreateItem without them, with them, and
+    // without them again (the connections wait on their own mailbox's commit signal)
+    const STREAMS: usize = 200;
+    let http = reqwest::Client::new();
+    let (c0, c0p50, c0p99, c0e) = phase(&url, &token, create("inbox"), secs, conns).await;
+    let t0 = Instant::now();
+    let mut held = Vec::with_capacity(STREAMS);
+    for i in 2..2 + STREAMS {
+        let user = format!("user{i}@contoso.example");
+        let t = mint_f1(&lab.info, Some(&user)).await.expect("token");
+        let sub = http
+            .post(&url)
+            .bearer_auth(&t)
+            .header("content-type", "text/xml; charset=utf-8")
+            .body(envelope(r#"<m:Subscribe><m:StreamingSubscriptionRequest><t:FolderIds><t:DistinguishedFolderId Id="inbox"/></t:FolderIds><t:EventTypes><t:EventType>CreatedEvent</t:EventType><t:EventType>NewMailEvent</t:EventType></t:EventTypes></m:StreamingSubscriptionRequest></m:Subscribe>"#))
+            .send()
+            .await
+            .expect("subscribe")
+            .text()
+            .await
+            .expect("subscribe answer");
+        let id = sub
+            .split("<m:SubscriptionId>")
+            .nth(1)
+            .and_then(|s| s.split('<').next())
+            .unwrap_or_else(|| panic!("no subscription id: {sub}"))
+            .to_owned();
+        let stream = http
+            .post(&url)
+            .bearer_auth(&t)
+            .header("content-type", "text/xml; charset=utf-8")
+            .body(envelope(&format!(r#"<m:GetStreamingEvents><m:SubscriptionIds><t:SubscriptionId>{id}</t:SubscriptionId></m:SubscriptionIds><m:ConnectionTimeout>30</m:ConnectionTimeout></m:GetStreamingEvents>"#)))
+            .send()
+            .await
+            .expect("streaming");
+        assert_eq!(stream.status(), 200);
+        held.push(stream);
+    }
+    let open = lab.exchange.open_streaming_connections();
+    let opened = t0.elapsed();
+    let (c1, c1p50, c1p99, c1e) = phase(&url, &token, create("inbox"), secs, conns).await;
+    drop(held);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let (c2, c2p50, c2p99, c2e) = phase(&url, &token, create("inbox"), secs, conns).await;
+    println!(
+        "streaming connections on other mailboxes: none {c0:>6.0}/s (p50 {c0p50:.1} p99 {c0p99:.1} ms)  {open} open (opened in {:.1} s) {c1:>6.0}/s (x{:.2} of the mean without, p50 {c1p50:.1} p99 {c1p99:.1} ms)  none again {c2:>6.0}/s (p50 {c2p50:.1} p99 {c2p99:.1} ms)  errors {}",
+        opened.as_secs_f64(),
+        c1 / ((c0 + c2) / 2.0),
+        c0e + c1e + c2e
+    );
 }
