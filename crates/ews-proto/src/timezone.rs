@@ -231,7 +231,8 @@ pub fn weekday_name(d: Weekday) -> &'static str {
     }
 }
 
-fn int_text(el: &Element, lo: i32, hi: i32, expected: &str) -> Result<i32> {
+/// An integer element's value in `lo..=hi`, or an error naming the element and `expected`.
+pub(crate) fn int_text(el: &Element, lo: i32, hi: i32, expected: &str) -> Result<i32> {
     el.text_trimmed()
         .parse::<i32>()
         .ok()

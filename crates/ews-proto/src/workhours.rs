@@ -23,7 +23,7 @@ use time::{OffsetDateTime, PrimitiveDateTime, Time, Weekday};
 
 use crate::error::{EwsProtoError, dn, missing};
 use crate::request::{invalid, set_once, unexpected};
-use crate::timezone::{MAX_OFFSET_MINUTES, SerializableTimeZone, ZoneTime};
+use crate::timezone::{MAX_OFFSET_MINUTES, SerializableTimeZone, ZoneTime, int_text};
 use crate::writer::XmlOut;
 use crate::xml::{Element, Limits};
 
@@ -202,14 +202,6 @@ fn required<'a>(el: &'a Element, local: &'static str) -> Result<&'a Element> {
     known(el, local)?.ok_or_else(|| missing(el, local))
 }
 
-fn int_in(el: &Element, lo: i32, hi: i32, expected: &str) -> Result<i32> {
-    el.text_trimmed()
-        .parse::<i32>()
-        .ok()
-        .filter(|v| (lo..=hi).contains(v))
-        .ok_or_else(|| invalid(el, dn(el), &el.text, expected))
-}
-
 fn time_zone(el: &Element) -> Result<(SerializableTimeZone, Option<String>)> {
     for child in ours(el) {
         if !matches!(
@@ -219,7 +211,7 @@ fn time_zone(el: &Element) -> Result<(SerializableTimeZone, Option<String>)> {
             return Err(unexpected(el, child));
         }
     }
-    let bias = int_in(
+    let bias = int_text(
         required(el, "Bias")?,
         -MAX_OFFSET_MINUTES,
         MAX_OFFSET_MINUTES,
@@ -242,7 +234,7 @@ fn time_zone(el: &Element) -> Result<(SerializableTimeZone, Option<String>)> {
 
 /// A `DSTTransition`: the bias of the period and the rule of the change to it.
 fn change(el: &Element) -> Result<ZoneTime> {
-    let bias = int_in(
+    let bias = int_text(
         required(el, "Bias")?,
         -MAX_OFFSET_MINUTES,
         MAX_OFFSET_MINUTES,
@@ -252,7 +244,7 @@ fn change(el: &Element) -> Result<ZoneTime> {
     let time = time_of_day(required(date, "Time")?)?;
     let day_el = required(date, "Date")?;
     let weekday_el = required(date, "DayOfWeek")?;
-    let weekday = WEEK[int_in(weekday_el, 0, 6, "0 (Sunday) to 6 (Saturday)")? as usize];
+    let weekday = WEEK[int_text(weekday_el, 0, 6, "0 (Sunday) to 6 (Saturday)")? as usize];
     let bad_date = || {
         invalid(
             day_el,

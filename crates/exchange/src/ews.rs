@@ -1552,7 +1552,6 @@ impl Handler<'_> {
     }
 }
 
-/// The store's [`mailbox::DeleteMode`] of a `DeleteType` (`t:DisposalType`).
 impl Handler<'_> {
     /// DeleteItem with `SendMeetingCancellations` that sends: each organizer's meeting with
     /// attendees is cancelled (`ews_meeting`), every other item deleted as asked, one by one.
@@ -1567,20 +1566,9 @@ impl Handler<'_> {
         }
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
-            let item = match self
-                .ex
-                .inner
-                .mbx
-                .get_items(&self.key, vec![id.id.clone()])
-                .await
-            {
-                Ok(mut rs) => rs.pop().unwrap_or(Err(MailboxError::ItemNotFound)),
-                Err(e) => Err(e),
-            };
+            let item = self.ex.inner.mbx.get_item(&self.key, &id.id).await;
             let r = match item {
-                Ok(i) if Handler::cancels(&i, send) => {
-                    self.delete_meeting(&id.id, send, mode).await
-                }
+                Ok(i) if Handler::cancels(&i, send) => self.delete_meeting(&i, send, mode).await,
                 Ok(_) => match self
                     .ex
                     .inner
@@ -1602,6 +1590,7 @@ impl Handler<'_> {
     }
 }
 
+/// The store's [`mailbox::DeleteMode`] of a `DeleteType` (`t:DisposalType`).
 fn delete_mode(t: DeleteType) -> mailbox::DeleteMode {
     match t {
         DeleteType::HardDelete => mailbox::DeleteMode::Hard,
@@ -1655,18 +1644,14 @@ impl Handler<'_> {
         // the item as it is, when the disposition rule needs it (where it is, for
         // authorization, is checked by the update itself: `item_guard`)
         if u.message_disposition.is_none() {
-            let current = match self
+            let current = self
                 .ex
                 .inner
                 .mbx
-                .get_items(&self.key, vec![id.clone()])
+                .get_item(&self.key, &id)
                 .await
-            {
-                Ok(mut rs) => rs.pop().unwrap_or(Err(MailboxError::ItemNotFound)),
-                Err(e) => Err(e),
-            }
-            .map_err(|e| err(&e))?;
-            if u.message_disposition.is_none() && kind_of(&current) == ItemKind::Message {
+                .map_err(|e| err(&e))?;
+            if kind_of(&current) == ItemKind::Message {
                 return Err(ResponseError::new(
                     "ErrorMessageDispositionRequired",
                     "MessageDisposition is required when updating a message (SaveOnly).",

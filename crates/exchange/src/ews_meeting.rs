@@ -213,17 +213,12 @@ impl Handler<'_> {
 
     /// Reads an item of the acting mailbox for a meeting operation.
     async fn read_item(&self, id: &str) -> Result<mailbox::Item, ResponseError> {
-        match self
-            .ex
+        self.ex
             .inner
             .mbx
-            .get_items(&self.key, vec![id.to_owned()])
+            .get_item(&self.key, id)
             .await
-        {
-            Ok(mut rs) => rs.pop().unwrap_or(Err(MailboxError::ItemNotFound)),
-            Err(e) => Err(e),
-        }
-        .map_err(|e| err(&e))
+            .map_err(|e| err(&e))
     }
 
     /// `t:AcceptItem`, `t:TentativelyAcceptItem`, `t:DeclineItem`: the acting mailbox answers
@@ -331,8 +326,9 @@ impl Handler<'_> {
             }
         };
         let fields = &x.item;
+        let item = self.read_item(&x.reference_item_id.id).await?;
         self.cancel(
-            &x.reference_item_id.id,
+            &item,
             send,
             mailbox::DeleteMode::MoveToDeletedItems,
             fields.subject.clone(),
@@ -352,25 +348,26 @@ impl Handler<'_> {
                 .is_some_and(|m| m.is_organizer() && m.attendees().next().is_some())
     }
 
-    /// DeleteItem of the organizer's meeting with cancellations sent.
+    /// DeleteItem of the organizer's meeting with cancellations sent (`item` as DeleteItem read
+    /// it to decide so; the cancellation's own write checks it again).
     pub(crate) async fn delete_meeting(
         &self,
-        id: &str,
+        item: &mailbox::Item,
         send: CalendarSend,
         mode: mailbox::DeleteMode,
     ) -> Result<(), ResponseError> {
-        self.cancel(id, send, mode, None, None).await
+        self.cancel(item, send, mode, None, None).await
     }
 
     async fn cancel(
         &self,
-        id: &str,
+        item: &mailbox::Item,
         send: CalendarSend,
         mode: mailbox::DeleteMode,
         subject: Option<String>,
         body: Option<mailbox::Body>,
     ) -> Result<(), ResponseError> {
-        let item = self.read_item(id).await?;
+        let id = item.id.as_str();
         let Some(meeting) = &item.meeting else {
             return Err(invalid_reference());
         };
@@ -430,21 +427,23 @@ impl Handler<'_> {
         if item.calendar.is_none() || !item.meeting.as_ref().is_some_and(|m| m.is_organizer()) {
             return None;
         }
-        Some(self.update_meeting_now(u, change, send).await)
+        Some(self.update_meeting_now(u, change, send, &item).await)
     }
 
+    /// `item` as [`Handler::update_meeting`] read it (the update's own write checks the change
+    /// key and the item again).
     async fn update_meeting_now(
         &self,
         u: &request::UpdateItem,
         change: &request::ItemChange,
         send: CalendarSend,
+        item: &mailbox::Item,
     ) -> Result<resp::UpdatedItem, ResponseError> {
         let mut update = crate::ews::item_update_of(&change.updates)?;
         if update.changes_attendees() {
             update.new_meeting = Some(mailbox::Meeting::new(new_uid(), self.me()));
         }
         // the attendees the update is sent to: the meeting's lines as the update leaves them
-        let item = self.read_item(&change.item_id.id).await?;
         let Some(meeting) = &item.meeting else {
             return Err(invalid_reference());
         };

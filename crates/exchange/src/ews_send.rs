@@ -418,17 +418,13 @@ impl Handler<'_> {
         // the recipients to route: the stored message's, as the update changes them; the send's
         // own transaction refuses it if the message changed since it was read here
         // (`routed_version`), and checks the change key and where the item is again
-        let draft = match self
+        let draft = self
             .ex
             .inner
             .mbx
-            .get_items(&self.key, vec![id.to_owned()])
+            .get_item(&self.key, id)
             .await
-        {
-            Ok(mut rs) => rs.pop().unwrap_or(Err(MailboxError::ItemNotFound)),
-            Err(e) => Err(e),
-        }
-        .map_err(|e| err(&e))?;
+            .map_err(|e| err(&e))?;
         if kind_of(&draft) != ItemKind::Message || draft.is_associated {
             return Err(ResponseError::new(
                 "ErrorInvalidItemForOperation",

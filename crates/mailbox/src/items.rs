@@ -998,6 +998,14 @@ impl MailboxStore {
         .await
     }
 
+    /// One item by id, as [`MailboxStore::get_items`] reads it.
+    pub async fn get_item(&self, mailbox: &MailboxKey, id: &str) -> Result<Item, MailboxError> {
+        self.get_items(mailbox, vec![id.to_owned()])
+            .await?
+            .pop()
+            .unwrap_or(Err(MailboxError::ItemNotFound))
+    }
+
     /// Items by id, one result per id in order: `ItemNotFound` for unknown or foreign ids,
     /// `InvalidIdMalformed` for garbage. Bodies and configuration streams are loaded.
     pub async fn get_items(

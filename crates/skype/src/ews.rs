@@ -330,14 +330,17 @@ impl Skype {
             })
     }
 
-    /// GetUserConfiguration `name` in `root`: the BinaryData, or None when it does not exist.
-    pub(crate) async fn get_user_config(
+    /// GetUserConfiguration `name` in the distinguished folder `folder`, reading `properties`
+    /// (`All`, `XmlData`, ...): None when it does not exist.
+    async fn user_config_in(
         &self,
         user: &User,
+        folder: &str,
         name: &str,
-    ) -> Result<Option<Vec<u8>>, SkypeError> {
+        properties: &str,
+    ) -> Result<Option<ews_proto::response::UserConfigurationView>, SkypeError> {
         let body = format!(
-            r#"<m:GetUserConfiguration><m:UserConfigurationName Name="{}"><t:DistinguishedFolderId Id="root"/></m:UserConfigurationName><m:UserConfigurationProperties>All</m:UserConfigurationProperties></m:GetUserConfiguration>"#,
+            r#"<m:GetUserConfiguration><m:UserConfigurationName Name="{}"><t:DistinguishedFolderId Id="{folder}"/></m:UserConfigurationName><m:UserConfigurationProperties>{properties}</m:UserConfigurationProperties></m:GetUserConfiguration>"#,
             esc(name)
         );
         let m = self.ews_one(user, "GetUserConfiguration", &body).await?;
@@ -347,8 +350,21 @@ impl Skype {
         if !is_ok(&m) {
             return Err(fail("GetUserConfiguration", &m));
         }
-        let cfg = ews_proto::response::user_configuration_from_message(&m)?;
-        Ok(Some(cfg.binary_data.unwrap_or_default()))
+        Ok(Some(ews_proto::response::user_configuration_from_message(
+            &m,
+        )?))
+    }
+
+    /// GetUserConfiguration `name` in `root`: the BinaryData, or None when it does not exist.
+    pub(crate) async fn get_user_config(
+        &self,
+        user: &User,
+        name: &str,
+    ) -> Result<Option<Vec<u8>>, SkypeError> {
+        Ok(self
+            .user_config_in(user, "root", name, "All")
+            .await?
+            .map(|cfg| cfg.binary_data.unwrap_or_default()))
     }
 
     /// The user's working hours as Exchange keeps them (the `WorkHours` configuration in the
@@ -358,20 +374,20 @@ impl Skype {
         &self,
         user: &User,
     ) -> Result<Option<ews_proto::workhours::WorkHours>, SkypeError> {
-        let body = format!(
-            r#"<m:GetUserConfiguration><m:UserConfigurationName Name="{}"><t:DistinguishedFolderId Id="calendar"/></m:UserConfigurationName><m:UserConfigurationProperties>XmlData</m:UserConfigurationProperties></m:GetUserConfiguration>"#,
-            ews_proto::workhours::CONFIG_NAME
-        );
-        let m = self.ews_one(user, "GetUserConfiguration", &body).await?;
-        if m.code == "ErrorItemNotFound" {
-            return Ok(None);
+        let cfg = self
+            .user_config_in(
+                user,
+                "calendar",
+                ews_proto::workhours::CONFIG_NAME,
+                "XmlData",
+            )
+            .await?;
+        match cfg {
+            None => Ok(None),
+            Some(cfg) => Ok(Some(ews_proto::workhours::WorkHours::parse(
+                &cfg.xml_data.unwrap_or_default(),
+            )?)),
         }
-        if !is_ok(&m) {
-            return Err(fail("GetUserConfiguration", &m));
-        }
-        let cfg = ews_proto::response::user_configuration_from_message(&m)?;
-        let xml = cfg.xml_data.unwrap_or_default();
-        Ok(Some(ews_proto::workhours::WorkHours::parse(&xml)?))
     }
 
     /// UpdateUserConfiguration, or CreateUserConfiguration when it does not exist yet.
