@@ -289,6 +289,52 @@ def meetings(acc, bob) -> dict:
     return mt
 
 
+def recurring(acc) -> dict:
+    """A recurring series: a daily 09:00 meeting in Los Angeles time, five occurrences from
+    Friday 2030-03-08 across the change to daylight saving time (Sunday 2030-03-10), saved with
+    exchangelib's Recurrence; then the series read back (FindItem), the occurrences a calendar
+    view lists, one occurrence read by OccurrenceItemId and its series by RecurringMasterItemId,
+    and one occurrence deleted."""
+    import datetime  # noqa: E402
+
+    from exchangelib import CalendarItem, EWSDate, EWSDateTime, EWSTimeZone  # noqa: E402
+    from exchangelib.recurrence import DailyPattern, Recurrence  # noqa: E402
+
+    tag = base64.b16encode(os.urandom(4)).decode()
+    subject = "Standup " + tag
+    la = EWSTimeZone("America/Los_Angeles")
+    utc = EWSTimeZone("UTC")
+    start = EWSDateTime(2030, 3, 8, 9, 0, tzinfo=la)
+    CalendarItem(account=acc, folder=acc.calendar, subject=subject, start=start,
+                 end=start + datetime.timedelta(minutes=15),
+                 recurrence=Recurrence(pattern=DailyPattern(interval=1), start=EWSDate(2030, 3, 8), number=5)).save()
+    rc = {}
+    master = acc.calendar.get(subject=subject)
+    rc["master"] = [master.type, str(master.recurrence.pattern), type(master.recurrence.boundary).__name__,
+                    master.recurrence.boundary.number, master.first_occurrence.start.astimezone(utc).isoformat(),
+                    master.last_occurrence.start.astimezone(utc).isoformat(), str(master._start_timezone)]
+
+    def view():
+        return [o for o in acc.calendar.view(start=EWSDateTime(2030, 3, 1, tzinfo=utc),
+                                             end=EWSDateTime(2030, 3, 31, tzinfo=utc))
+                if o.subject == subject]
+
+    seen = view()
+    rc["view"] = [[o.type, o.start.astimezone(utc).isoformat(), o.start.astimezone(la).strftime("%H:%M")]
+                  for o in seen]
+    third = master.occurrence(index=3)
+    third.refresh()
+    rc["third"] = [third.type, third.start.astimezone(utc).isoformat(), third.id == seen[2].id]
+    back = third.recurring_master()
+    back.refresh()
+    rc["master_again"] = [back.type, back.id == master.id]
+    seen[1].delete()
+    rc["after_delete"] = [o.start.astimezone(utc).isoformat() for o in view()]
+    master = acc.calendar.get(subject=subject)
+    rc["deleted"] = [d.start.astimezone(utc).isoformat() for d in master.deleted_occurrences or []]
+    return rc
+
+
 def main() -> int:
     url, token, smtp = sys.argv[1], sys.argv[2], sys.argv[3]
     creds = OAuth2AuthorizationCodeCredentials(access_token={"access_token": token, "token_type": "Bearer"})
@@ -606,6 +652,7 @@ def main() -> int:
     out["folders"] = folders(acc)
     out["groups"] = groups(acc)
     out["bulk_transfer"] = bulk_transfer(acc)
+    out["recurring"] = recurring(acc)
     bob_token = os.environ.get("OPENHYBRID_BOB_TOKEN")
     if bob_token:
         bob_creds = OAuth2AuthorizationCodeCredentials(access_token={"access_token": bob_token, "token_type": "Bearer"})

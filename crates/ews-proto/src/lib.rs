@@ -65,6 +65,7 @@ pub mod error;
 pub mod export;
 pub mod notification;
 pub mod oof;
+pub mod recurrence;
 pub mod request;
 pub mod response;
 pub mod streaming;

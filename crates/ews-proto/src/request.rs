@@ -813,6 +813,29 @@ pub struct NewCalendarItem {
     pub required_attendees: Vec<Attendee>,
     pub optional_attendees: Vec<Attendee>,
     pub resources: Vec<Attendee>,
+    /// `t:Recurrence`: the item is a recurring series.
+    pub recurrence: Option<crate::recurrence::Recurrence>,
+    /// `t:StartTimeZone`: the zone whose wall clock the item's times keep.
+    pub start_time_zone: Option<ZoneRef>,
+}
+
+/// A `t:TimeZoneDefinitionType` as a request gives it: a Windows time zone id (exchangelib
+/// sends only that), its rules when it spells them out, or both.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZoneRef {
+    pub id: Option<String>,
+    /// The definition's current rules, when it has `t:Periods` and `t:Transitions`.
+    pub rules: Option<crate::timezone::SerializableTimeZone>,
+}
+
+fn parse_zone_ref(el: &Element) -> Result<ZoneRef> {
+    let id = el.attr("Id").filter(|i| !i.is_empty()).map(str::to_owned);
+    let rules = if el.children.is_empty() {
+        None
+    } else {
+        Some(crate::timezone::time_zone_of_definition(el)?)
+    };
+    Ok(ZoneRef { id, rules })
 }
 
 str_enum! {
@@ -1439,18 +1462,58 @@ pub(crate) fn parse_item_ref(el: &Element) -> Result<ItemRef> {
     })
 }
 
+/// `t:ItemId`, `t:OccurrenceItemId` or `t:RecurringMasterItemId` ([`ItemRef::target`] tells
+/// which); `None` for any other element.
+pub(crate) fn parse_any_item_ref(el: &Element) -> Result<Option<ItemRef>> {
+    if &*el.ns != TYPES {
+        return Ok(None);
+    }
+    match el.local.as_str() {
+        "ItemId" => parse_item_ref(el).map(Some),
+        "OccurrenceItemId" => {
+            let master = req_attr(el, "RecurringMasterId")?;
+            if master.is_empty() {
+                return Err(EwsProtoError::EmptyId {
+                    element: dn(el),
+                    position: el.position(),
+                });
+            }
+            let index = req_attr(el, "InstanceIndex")?;
+            let index = index
+                .parse::<u32>()
+                .ok()
+                .filter(|i| *i >= 1)
+                .ok_or_else(|| EwsProtoError::InvalidValue {
+                    context: format!("{}/@InstanceIndex", dn(el)),
+                    value: crate::error::echo(index),
+                    expected: "a whole number from 1 (the occurrence's place in its series)".into(),
+                    position: el.position(),
+                })?;
+            Ok(Some(ItemRef::occurrence(
+                master,
+                index,
+                el.attr("ChangeKey"),
+            )))
+        }
+        "RecurringMasterItemId" => {
+            let occurrence = req_attr(el, "OccurrenceId")?;
+            if occurrence.is_empty() {
+                return Err(EwsProtoError::EmptyId {
+                    element: dn(el),
+                    position: el.position(),
+                });
+            }
+            Ok(Some(ItemRef::master_of(occurrence, el.attr("ChangeKey"))))
+        }
+        _ => Ok(None),
+    }
+}
+
 pub(crate) fn parse_item_refs(container: &Element) -> Result<Vec<ItemRef>> {
     let mut out = Vec::with_capacity(container.children.len());
     for child in &container.children {
-        if child.is(TYPES, "ItemId") {
-            out.push(parse_item_ref(child)?);
-        } else if &*child.ns == TYPES
-            && matches!(
-                child.local.as_str(),
-                "OccurrenceItemId" | "RecurringMasterItemId"
-            )
-        {
-            return Err(unsupported(child));
+        if let Some(r) = parse_any_item_ref(child)? {
+            out.push(r);
         } else {
             return Err(unexpected(container, child));
         }
@@ -2223,9 +2286,15 @@ fn parse_new_item(el: &Element, input: &[u8]) -> Result<NewItem> {
                         }
                         *list = parse_attendees(child)?;
                     }
-                    // a recurring meeting is not kept: refused by name, never stored as a
-                    // single one
-                    "Recurrence" => return Err(unsupported(child)),
+                    "Recurrence" => set_once(
+                        &mut c.recurrence,
+                        el,
+                        child,
+                        crate::recurrence::parse_recurrence(child)?,
+                    )?,
+                    "StartTimeZone" => {
+                        set_once(&mut c.start_time_zone, el, child, parse_zone_ref(child)?)?
+                    }
                     other => c.item.ignored.push(other.to_owned()),
                 }
             }
@@ -2361,8 +2430,10 @@ fn parse_item_change(el: &Element, input: &[u8]) -> Result<ItemChange> {
             return Err(unexpected(el, child));
         }
         match child.local.as_str() {
-            "ItemId" => set_once(&mut item_id, el, child, parse_item_ref(child)?)?,
-            "OccurrenceItemId" | "RecurringMasterItemId" => return Err(unsupported(child)),
+            "ItemId" | "OccurrenceItemId" | "RecurringMasterItemId" => {
+                let r = parse_any_item_ref(child)?.ok_or_else(|| unexpected(el, child))?;
+                set_once(&mut item_id, el, child, r)?
+            }
             "Updates" => {
                 let list = child
                     .children
@@ -3673,9 +3744,33 @@ mod tests {
         ] {
             assert!(op(&bad).is_err(), "accepted {bad}");
         }
-        let e = op(r#"<m:UpdateItem><m:ItemChanges><t:ItemChange><t:OccurrenceItemId RecurringMasterId="x" InstanceIndex="1"/><t:Updates><t:DeleteItemField><t:FieldURI FieldURI="item:Subject"/></t:DeleteItemField></t:Updates></t:ItemChange></m:ItemChanges></m:UpdateItem>"#)
-            .expect_err("rejects");
-        assert!(matches!(e, EwsProtoError::Unsupported { .. }), "{e:?}");
+        // an occurrence by its series and index, and a series by an occurrence: read as such
+        let Operation::UpdateItem(u) = op(r#"<m:UpdateItem><m:ItemChanges><t:ItemChange><t:OccurrenceItemId RecurringMasterId="x" InstanceIndex="1"/><t:Updates><t:DeleteItemField><t:FieldURI FieldURI="item:Subject"/></t:DeleteItemField></t:Updates></t:ItemChange><t:ItemChange><t:RecurringMasterItemId OccurrenceId="y"/><t:Updates><t:DeleteItemField><t:FieldURI FieldURI="item:Subject"/></t:DeleteItemField></t:Updates></t:ItemChange></m:ItemChanges></m:UpdateItem>"#)
+            .expect("parses") else {
+            panic!("not UpdateItem")
+        };
+        use crate::types::ItemTarget;
+        assert_eq!(
+            u.changes[0].item_id.target(),
+            ItemTarget::Occurrence {
+                master: "x",
+                index: 1
+            }
+        );
+        assert_eq!(u.changes[1].item_id.target(), ItemTarget::MasterOf("y"));
+        for bad in ["0", "-1", "x", ""] {
+            let e = op(&format!(r#"<m:UpdateItem><m:ItemChanges><t:ItemChange><t:OccurrenceItemId RecurringMasterId="x" InstanceIndex="{bad}"/><t:Updates><t:DeleteItemField><t:FieldURI FieldURI="item:Subject"/></t:DeleteItemField></t:Updates></t:ItemChange></m:ItemChanges></m:UpdateItem>"#))
+                .expect_err("rejects");
+            assert!(
+                matches!(e, EwsProtoError::InvalidValue { .. }),
+                "{bad}: {e:?}"
+            );
+        }
+        // a plain id never reads as one of them, whatever it holds
+        assert_eq!(
+            crate::types::ItemRef::new("AAMk-_09", None).target(),
+            ItemTarget::Id("AAMk-_09")
+        );
     }
 
     #[test]

@@ -751,6 +751,32 @@ pub struct ItemView {
     pub meeting_request_type: Option<String>,
     /// `t:IntendedFreeBusyStatus` of a meeting request.
     pub intended_free_busy_status: Option<LegacyFreeBusyStatus>,
+    // recurring series (t:CalendarItem)
+    /// `t:OriginalStart` of an occurrence: where its series puts it.
+    pub original_start: Option<OffsetDateTime>,
+    /// `t:IsRecurring`: a series or one of its occurrences.
+    pub is_recurring: Option<bool>,
+    /// `t:CalendarItemType`: `Single`, `Occurrence`, `Exception` or `RecurringMaster`.
+    pub calendar_item_type: Option<&'static str>,
+    /// `t:Recurrence` of a series.
+    pub recurrence: Option<crate::recurrence::Recurrence>,
+    /// `t:FirstOccurrence` and `t:LastOccurrence` of a series (no last one without end).
+    pub first_occurrence: Option<OccurrenceInfo>,
+    pub last_occurrence: Option<OccurrenceInfo>,
+    /// `t:DeletedOccurrences` of a series: the original starts of the deleted ones.
+    pub deleted_occurrences: Vec<OffsetDateTime>,
+    /// `t:StartTimeZone` and `t:EndTimeZone`: the Windows time zone (id, display name) the
+    /// item's times keep.
+    pub time_zone: Option<(String, String)>,
+}
+
+/// `t:OccurrenceInfoType`: one occurrence of a series, as its series lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OccurrenceInfo {
+    pub item_id: ItemRef,
+    pub start: OffsetDateTime,
+    pub end: OffsetDateTime,
+    pub original_start: OffsetDateTime,
 }
 
 impl ItemView {
@@ -804,6 +830,14 @@ impl ItemView {
             response_type: None,
             meeting_request_type: None,
             intended_free_busy_status: None,
+            original_start: None,
+            is_recurring: None,
+            calendar_item_type: None,
+            recurrence: None,
+            first_occurrence: None,
+            last_occurrence: None,
+            deleted_occurrences: Vec::new(),
+            time_zone: None,
         }
     }
 }
@@ -856,6 +890,15 @@ struct ItemProps {
     response_type: bool,
     request_type: bool,
     intended_free_busy: bool,
+    original_start: bool,
+    is_recurring: bool,
+    calendar_item_type: bool,
+    recurrence: bool,
+    first_occurrence: bool,
+    last_occurrence: bool,
+    deleted_occurrences: bool,
+    start_time_zone: bool,
+    end_time_zone: bool,
 }
 
 impl ItemProps {
@@ -909,6 +952,15 @@ impl ItemProps {
                 response_type: true,
                 request_type: true,
                 intended_free_busy: true,
+                original_start: true,
+                is_recurring: true,
+                calendar_item_type: true,
+                recurrence: true,
+                first_occurrence: true,
+                last_occurrence: true,
+                deleted_occurrences: true,
+                start_time_zone: true,
+                end_time_zone: true,
                 ..default_set
             },
         };
@@ -958,6 +1010,15 @@ impl ItemProps {
                 Some("meeting:ResponseType") => p.response_type = true,
                 Some("meetingRequest:MeetingRequestType") => p.request_type = true,
                 Some("meetingRequest:IntendedFreeBusyStatus") => p.intended_free_busy = true,
+                Some("calendar:OriginalStart") => p.original_start = true,
+                Some("calendar:IsRecurring") => p.is_recurring = true,
+                Some("calendar:CalendarItemType") => p.calendar_item_type = true,
+                Some("calendar:Recurrence") => p.recurrence = true,
+                Some("calendar:FirstOccurrence") => p.first_occurrence = true,
+                Some("calendar:LastOccurrence") => p.last_occurrence = true,
+                Some("calendar:DeletedOccurrences") => p.deleted_occurrences = true,
+                Some("calendar:StartTimeZone") => p.start_time_zone = true,
+                Some("calendar:EndTimeZone") => p.end_time_zone = true,
                 _ => {}
             }
         }
@@ -1213,6 +1274,12 @@ fn write_calendar_fields(w: &mut XmlOut, item: &ItemView, p: &ItemProps, meeting
         w.leaf("t:End", &dt(v));
     }
     if meeting
+        && p.original_start
+        && let Some(v) = item.original_start
+    {
+        w.leaf("t:OriginalStart", &dt(v));
+    }
+    if meeting
         && p.all_day
         && let Some(v) = item.is_all_day_event
     {
@@ -1235,6 +1302,7 @@ fn write_calendar_fields(w: &mut XmlOut, item: &ItemView, p: &ItemProps, meeting
     for (wanted, value, el) in [
         (p.is_meeting, item.is_meeting, "t:IsMeeting"),
         (p.is_cancelled, item.is_cancelled, "t:IsCancelled"),
+        (p.is_recurring, item.is_recurring, "t:IsRecurring"),
         (
             p.request_was_sent,
             item.meeting_request_was_sent,
@@ -1244,6 +1312,11 @@ fn write_calendar_fields(w: &mut XmlOut, item: &ItemView, p: &ItemProps, meeting
         if wanted && let Some(v) = value {
             w.leaf(el, bool_str(v));
         }
+    }
+    if p.calendar_item_type
+        && let Some(v) = item.calendar_item_type
+    {
+        w.leaf("t:CalendarItemType", v);
     }
     if p.my_response
         && let Some(v) = item.my_response_type
@@ -1269,6 +1342,59 @@ fn write_calendar_fields(w: &mut XmlOut, item: &ItemView, p: &ItemProps, meeting
                 write_attendee(w, a);
             }
             w.end(el);
+        }
+    }
+    write_series_fields(w, item, p);
+}
+
+/// A series' fields, after the attendees: `t:Recurrence`, `t:FirstOccurrence`,
+/// `t:LastOccurrence`, `t:DeletedOccurrences`, then the time zones.
+fn write_series_fields(w: &mut XmlOut, item: &ItemView, p: &ItemProps) {
+    if p.recurrence
+        && let Some(r) = &item.recurrence
+    {
+        crate::recurrence::write_recurrence(w, r);
+    }
+    for (wanted, info, el) in [
+        (
+            p.first_occurrence,
+            &item.first_occurrence,
+            "t:FirstOccurrence",
+        ),
+        (p.last_occurrence, &item.last_occurrence, "t:LastOccurrence"),
+    ] {
+        if wanted && let Some(o) = info {
+            w.start(el, &[]);
+            write_id(
+                w,
+                "t:ItemId",
+                &o.item_id.id,
+                o.item_id.change_key.as_deref(),
+            );
+            w.leaf("t:Start", &dt(o.start));
+            w.leaf("t:End", &dt(o.end));
+            w.leaf("t:OriginalStart", &dt(o.original_start));
+            w.end(el);
+        }
+    }
+    // t:NonEmptyArrayOfDeletedOccurrencesType: absent rather than empty
+    if p.deleted_occurrences && !item.deleted_occurrences.is_empty() {
+        w.start("t:DeletedOccurrences", &[]);
+        for start in &item.deleted_occurrences {
+            w.start("t:DeletedOccurrence", &[]);
+            w.leaf("t:Start", &dt(*start));
+            w.end("t:DeletedOccurrence");
+        }
+        w.end("t:DeletedOccurrences");
+    }
+    if let Some((id, name)) = &item.time_zone {
+        for (wanted, el) in [
+            (p.start_time_zone, "t:StartTimeZone"),
+            (p.end_time_zone, "t:EndTimeZone"),
+        ] {
+            if wanted {
+                w.empty(el, &[("Id", id), ("Name", name)]);
+            }
         }
     }
 }

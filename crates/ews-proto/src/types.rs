@@ -178,6 +178,53 @@ impl ItemRef {
             change_key: change_key.map(str::to_owned),
         }
     }
+
+    /// A `t:OccurrenceItemId`: occurrence `index` (1-based) of the series `master`.
+    pub fn occurrence(master: &str, index: u32, change_key: Option<&str>) -> Self {
+        Self {
+            id: format!("{OCCURRENCE_REF}{index}:{master}"),
+            change_key: change_key.map(str::to_owned),
+        }
+    }
+
+    /// A `t:RecurringMasterItemId`: the series that occurrence `occurrence` belongs to.
+    pub fn master_of(occurrence: &str, change_key: Option<&str>) -> Self {
+        Self {
+            id: format!("{MASTER_OF_REF}{occurrence}"),
+            change_key: change_key.map(str::to_owned),
+        }
+    }
+
+    /// What the reference names. The request parser keeps a `t:OccurrenceItemId` or a
+    /// `t:RecurringMasterItemId` in `id` in a form no server id takes (a `:`, outside the
+    /// base64url alphabet of ids), so an operation that does not read them sees an id it cannot
+    /// find rather than a wrong item.
+    pub fn target(&self) -> ItemTarget<'_> {
+        if let Some(rest) = self.id.strip_prefix(OCCURRENCE_REF)
+            && let Some((index, master)) = rest.split_once(':')
+            && let Ok(index) = index.parse::<u32>()
+        {
+            return ItemTarget::Occurrence { master, index };
+        }
+        if let Some(occurrence) = self.id.strip_prefix(MASTER_OF_REF) {
+            return ItemTarget::MasterOf(occurrence);
+        }
+        ItemTarget::Id(&self.id)
+    }
+}
+
+const OCCURRENCE_REF: &str = "occurrence:";
+const MASTER_OF_REF: &str = "recurring-master-of:";
+
+/// What an [`ItemRef`] names ([`ItemRef::target`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemTarget<'a> {
+    /// `t:ItemId`: an item, or an occurrence by the id the server gave it.
+    Id(&'a str),
+    /// `t:OccurrenceItemId RecurringMasterId InstanceIndex`.
+    Occurrence { master: &'a str, index: u32 },
+    /// `t:RecurringMasterItemId OccurrenceId`.
+    MasterOf(&'a str),
 }
 
 /// `t:FolderId Id ChangeKey` where only a concrete folder id is allowed

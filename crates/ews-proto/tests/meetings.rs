@@ -114,10 +114,10 @@ fn bad_meetings_are_refused_by_name() {
         ),
         // a send mode EWS does not have
         CREATE_MEETING.replace("SendToAllAndSaveCopy", "SendToEveryone"),
-        // recurring meetings stay refused
+        // a recurrence without its range
         CREATE_MEETING.replace(
             "<t:Location>",
-            "<t:Recurrence><t:DailyRecurrence><t:Interval>1</t:Interval></t:DailyRecurrence><t:NoEndRecurrence><t:StartDate>2024-03-01</t:StartDate></t:NoEndRecurrence></t:Recurrence><t:Location>",
+            "<t:Recurrence><t:DailyRecurrence><t:Interval>1</t:Interval></t:DailyRecurrence></t:Recurrence><t:Location>",
         ),
     ];
     for (n, body) in cases.iter().enumerate() {
@@ -128,6 +128,12 @@ fn bad_meetings_are_refused_by_name() {
     }
     let e = parse(&cases[6]).unwrap_err();
     assert!(e.to_string().contains("Recurrence"), "{e}");
+    // a recurring meeting is read with its rule
+    let recurring = CREATE_MEETING.replace(
+        "<t:Location>",
+        "<t:Recurrence><t:DailyRecurrence><t:Interval>1</t:Interval></t:DailyRecurrence><t:NoEndRecurrence><t:StartDate>2024-03-01</t:StartDate></t:NoEndRecurrence></t:Recurrence><t:Location>",
+    );
+    assert!(parse(&recurring).is_ok());
 }
 
 #[test]

@@ -173,11 +173,11 @@ fn schema_errors_are_precise() {
             "ErrorSchemaValidation",
         ),
         (
-            "OccurrenceItemId is not supported",
+            "OccurrenceItemId without its index",
             String::new(),
-            format!(r#"<m:GetItem>{SHAPE}<m:ItemIds><t:OccurrenceItemId RecurringMasterId="a" InstanceIndex="1"/></m:ItemIds></m:GetItem>"#),
-            |e| matches!(e, E::Unsupported { found, .. } if found == "t:OccurrenceItemId"),
-            "ErrorInvalidOperation",
+            format!(r#"<m:GetItem>{SHAPE}<m:ItemIds><t:OccurrenceItemId RecurringMasterId="a"/></m:ItemIds></m:GetItem>"#),
+            |e| matches!(e, E::MissingAttribute { .. }),
+            "ErrorSchemaValidation",
         ),
         (
             "FractionalPageItemView is not supported",

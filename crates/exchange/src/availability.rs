@@ -177,7 +177,8 @@ fn merged<'a>(q: &Query, appointments: impl IntoIterator<Item = &'a Appointment>
 }
 
 /// What the detailed view shows of an appointment (nothing this store does not keep: no
-/// attendees, recurrences or reminders, so those flags are false).
+/// attendees, exceptions or reminders, so those flags are false; an occurrence of a series is
+/// recurring).
 fn details(a: &Appointment) -> CalendarEventDetails {
     let d = a.details.as_ref();
     let private = d.is_some_and(|d| d.sensitivity == mailbox::Sensitivity::Private);
@@ -187,7 +188,7 @@ fn details(a: &Appointment) -> CalendarEventDetails {
         subject: d.and_then(|d| d.subject.clone()),
         location: d.and_then(|d| d.location.clone()),
         is_meeting: false,
-        is_recurring: false,
+        is_recurring: a.series.is_some(),
         is_exception: false,
         is_reminder_set: false,
         is_private: private,
@@ -292,7 +293,10 @@ impl Handler<'_> {
             .mbx
             .free_busy(reads, q.start, q.end)
             .await
-            .map_err(|e| refuse(&err(&e)))?;
+            .map_err(|e| refuse(&err(&e)))?
+            .into_iter()
+            .map(|r| r.and_then(|a| crate::recurring::expand_appointments(a, q.start, q.end)))
+            .collect::<Vec<_>>();
         let of = |k: &str| index.get(k).and_then(|i| found.get(*i));
         // working hours go with the events: read only for views that show them
         let mut hours: HashMap<&str, WorkingHours> = HashMap::new();
@@ -369,6 +373,7 @@ mod tests {
                 sensitivity: mailbox::Sensitivity::Private,
                 item_class: "IPM.Appointment".into(),
             }),
+            series: None,
         }
     }
 

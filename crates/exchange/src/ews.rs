@@ -862,7 +862,13 @@ impl Handler<'_> {
                 }
             }
             Operation::GetItem(g) => {
-                let ids = g.item_ids.iter().map(|i| i.id.clone()).collect();
+                // an occurrence is read from its series
+                let targets: Vec<_> = g.item_ids.iter().map(crate::recurring::target).collect();
+                let ids = targets
+                    .iter()
+                    .flatten()
+                    .map(|t| t.item_id().to_owned())
+                    .collect();
                 let mime = g.shape.include_mime_content
                     || g.shape
                         .additional
@@ -870,13 +876,27 @@ impl Handler<'_> {
                         .any(|p| p.field_uri() == Some("item:MimeContent"));
                 match self.ex.inner.mbx.get_items(&self.key, ids).await {
                     Ok(rs) => {
-                        let mut out = Vec::with_capacity(rs.len());
-                        for r in rs {
-                            out.push(match r {
-                                Ok(i) if mime => self.with_mime(i).await,
-                                Ok(i) => Ok(item_view(i)),
-                                Err(e) => Err(err(&e)),
-                            });
+                        let mut read = rs.into_iter();
+                        let mut out = Vec::with_capacity(targets.len());
+                        for t in targets {
+                            let r = match t {
+                                Err(e) => Err(e),
+                                Ok(t) => match read.next() {
+                                    None => Err(ResponseError::code("ErrorInternalServerError")),
+                                    Some(Err(e)) => Err(err(&e)),
+                                    Some(Ok(i)) => match t {
+                                        crate::recurring::Target::Occurrence { index, .. } => {
+                                            let v = item_view(i.clone());
+                                            crate::recurring::occurrence_view(v, &i, index)
+                                        }
+                                        crate::recurring::Target::Item(_) if mime => {
+                                            self.with_mime(i).await
+                                        }
+                                        crate::recurring::Target::Item(_) => Ok(item_view(i)),
+                                    },
+                                },
+                            };
+                            out.push(r);
                         }
                         resp::get_item_response(&g.shape, &out)
                     }
@@ -948,22 +968,30 @@ impl Handler<'_> {
                                 sort: sort.clone(),
                                 paging,
                                 calendar_view,
+                                series: false,
                                 // FindItem never returns bodies or configuration streams
                                 load_content: false,
                             };
-                            match self.ex.inner.mbx.find_items(&self.key, sel, spec).await {
-                                Ok(page) => {
-                                    let items: Vec<ItemView> =
-                                        page.items.into_iter().map(item_view).collect();
-                                    let n = items.len();
-                                    Ok(resp::Page {
-                                        items,
-                                        indexed_paging_offset: Some((page.offset + n) as u32),
-                                        total_items_in_view: page.total as u32,
-                                        includes_last_item_in_range: page.includes_last,
-                                    })
+                            match calendar_view {
+                                Some(view) => self.calendar_view(sel, spec, view).await,
+                                None => {
+                                    match self.ex.inner.mbx.find_items(&self.key, sel, spec).await {
+                                        Ok(page) => {
+                                            let items: Vec<ItemView> =
+                                                page.items.into_iter().map(item_view).collect();
+                                            let n = items.len();
+                                            Ok(resp::Page {
+                                                items,
+                                                indexed_paging_offset: Some(
+                                                    (page.offset + n) as u32,
+                                                ),
+                                                total_items_in_view: page.total as u32,
+                                                includes_last_item_in_range: page.includes_last,
+                                            })
+                                        }
+                                        Err(e) => Err(err(&e)),
+                                    }
                                 }
-                                Err(e) => Err(err(&e)),
                             }
                         }
                         Err(e) => Err(e),
@@ -979,10 +1007,19 @@ impl Handler<'_> {
                     DeleteType::MoveToDeletedItems => mailbox::DeleteMode::MoveToDeletedItems,
                 };
                 let send = request::calendar_send(d.send_meeting_cancellations.as_deref());
-                if send.sends() {
-                    return self.delete_items_cancelling(&d.item_ids, mode, send).await;
+                let targets: Vec<_> = d.item_ids.iter().map(crate::recurring::target).collect();
+                let plain = targets
+                    .iter()
+                    .all(|t| matches!(t, Ok(crate::recurring::Target::Item(_))));
+                if send.sends() || !plain {
+                    return self.delete_items_one_by_one(targets, mode, send).await;
                 }
-                let ids: Vec<String> = d.item_ids.iter().map(|i| i.id.clone()).collect();
+                // (a t:RecurringMasterItemId names its series)
+                let ids: Vec<String> = targets
+                    .iter()
+                    .flatten()
+                    .map(|t| t.item_id().to_owned())
+                    .collect();
                 // Without ArchiveApplication, items under Recoverable Items (the archive) are
                 // refused one by one, where they are when the delete's own transaction runs; the
                 // others are deleted as asked.
@@ -1553,19 +1590,35 @@ impl Handler<'_> {
 }
 
 impl Handler<'_> {
-    /// DeleteItem with `SendMeetingCancellations` that sends: each organizer's meeting with
-    /// attendees is cancelled (`ews_meeting`), every other item deleted as asked, one by one.
-    async fn delete_items_cancelling(
+    /// DeleteItem one by one: with `SendMeetingCancellations` that sends, each organizer's
+    /// meeting with attendees is cancelled (`ews_meeting`); an occurrence of a series is
+    /// recorded as deleted on its series (`crate::recurring`); every other item is deleted as
+    /// asked.
+    async fn delete_items_one_by_one(
         &self,
-        ids: &[ItemRef],
+        targets: Vec<Result<crate::recurring::Target, ResponseError>>,
         mode: mailbox::DeleteMode,
         send: request::CalendarSend,
     ) -> Vec<u8> {
-        if let Some(e) = too_many(ids.len(), "item ids") {
+        if let Some(e) = too_many(targets.len(), "item ids") {
             return resp::delete_item_response(&[Err(e)]);
         }
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
+        let mut out = Vec::with_capacity(targets.len());
+        for target in targets {
+            let id = match target {
+                Err(e) => {
+                    out.push(Err(e));
+                    continue;
+                }
+                Ok(crate::recurring::Target::Occurrence { series, index }) => {
+                    out.push(self.delete_occurrence(series, index).await);
+                    continue;
+                }
+                Ok(crate::recurring::Target::Item(id)) => ItemRef {
+                    id,
+                    change_key: None,
+                },
+            };
             let item = self.ex.inner.mbx.get_item(&self.key, &id.id).await;
             let r = match item {
                 Ok(i) if Handler::cancels(&i, send) => self.delete_meeting(&i, send, mode).await,
@@ -1587,6 +1640,36 @@ impl Handler<'_> {
             out.push(r);
         }
         resp::delete_item_response(&out)
+    }
+
+    /// Deletes occurrence `index` of `series`: the series records it (no meeting cancellation
+    /// goes out for one occurrence yet).
+    async fn delete_occurrence(&self, series: String, index: u32) -> Result<(), ResponseError> {
+        let item = self
+            .ex
+            .inner
+            .mbx
+            .get_item(&self.key, &series)
+            .await
+            .map_err(|e| self.mailbox_err(&e))?;
+        crate::recurring::check_occurrence(&item, index)?;
+        self.ex
+            .inner
+            .mbx
+            .update_item_resolving(
+                &self.key,
+                series,
+                None,
+                true,
+                mailbox::ItemUpdate {
+                    delete_occurrence: Some(index),
+                    ..mailbox::ItemUpdate::default()
+                },
+                self.item_guard(),
+            )
+            .await
+            .map(|_| ())
+            .map_err(|e| self.mailbox_err(&e))
     }
 }
 
@@ -1622,6 +1705,28 @@ impl Handler<'_> {
         change: &request::ItemChange,
     ) -> Result<resp::UpdatedItem, ResponseError> {
         use request::{ConflictResolution, MessageDisposition};
+        // a series by an occurrence's id (t:RecurringMasterItemId) is the series; one
+        // occurrence is not changed on its own (an exception) yet
+        let resolved;
+        let change = match crate::recurring::target(&change.item_id)? {
+            crate::recurring::Target::Occurrence { .. } => {
+                return Err(ResponseError::new(
+                    "ErrorInvalidRequest",
+                    "Changing one occurrence of a recurring series (an exception) is not supported by this server; change the series (t:RecurringMasterItemId), or delete the occurrence.",
+                ));
+            }
+            crate::recurring::Target::Item(id) if id != change.item_id.id => {
+                resolved = request::ItemChange {
+                    item_id: ItemRef {
+                        id,
+                        change_key: change.item_id.change_key.clone(),
+                    },
+                    ..change.clone()
+                };
+                &resolved
+            }
+            crate::recurring::Target::Item(_) => change,
+        };
         // the organizer's meeting with its update sent (`ews_meeting`)
         let send = request::calendar_send(u.send_meeting_invitations_or_cancellations.as_deref());
         if let Some(r) = self.update_meeting(u, change, send).await {
@@ -2460,6 +2565,12 @@ pub(crate) fn to_new_item(mut i: ReqItem) -> Result<mailbox::NewItem, ResponseEr
                 n.meeting = Some(m);
             }
             if let (Some(start), Some(end)) = (c.start, c.end) {
+                let (recurrence, start, end) = match crate::recurring::new_series(&c, start, end)? {
+                    Some((series, first_start, first_end)) => {
+                        (Some(series), first_start, first_end)
+                    }
+                    None => (None, start, end),
+                };
                 n.calendar = Some(mailbox::Calendar {
                     start,
                     end,
@@ -2469,7 +2580,13 @@ pub(crate) fn to_new_item(mut i: ReqItem) -> Result<mailbox::NewItem, ResponseEr
                         .and_then(|s| mailbox::FreeBusy::parse(s.as_str()))
                         .unwrap_or(mailbox::FreeBusy::Busy),
                     location: c.location,
+                    recurrence,
                 });
+            } else if c.recurrence.is_some() {
+                return Err(ResponseError::new(
+                    "ErrorCalendarInvalidRecurrence",
+                    "A recurring series needs its first occurrence's t:Start and t:End.",
+                ));
             }
         }
     }
@@ -2477,6 +2594,71 @@ pub(crate) fn to_new_item(mut i: ReqItem) -> Result<mailbox::NewItem, ResponseEr
 }
 
 impl Handler<'_> {
+    /// A `CalendarView`: the single items in the view and the occurrences of the series that
+    /// reach into it, merged by start, at most the view's `MaxEntriesReturned`.
+    async fn calendar_view(
+        &self,
+        sel: mailbox::FolderSel,
+        spec: FindSpec,
+        (from, to): (time::OffsetDateTime, time::OffsetDateTime),
+    ) -> Result<resp::Page<ItemView>, ResponseError> {
+        let max = spec.paging.max;
+        let series_spec = FindSpec {
+            series: true,
+            paging: Paging {
+                offset: 0,
+                max: crate::recurring::MAX_SERIES_IN_VIEW,
+                from_end: false,
+            },
+            ..spec.clone()
+        };
+        let singles = self
+            .ex
+            .inner
+            .mbx
+            .find_items(&self.key, sel.clone(), spec)
+            .await
+            .map_err(|e| err(&e))?;
+        let series = self
+            .ex
+            .inner
+            .mbx
+            .find_items(&self.key, sel, series_spec)
+            .await
+            .map_err(|e| err(&e))?;
+        if series.total > crate::recurring::MAX_SERIES_IN_VIEW {
+            return Err(ResponseError::new(
+                "ErrorCalendarViewRangeTooBig",
+                &format!(
+                    "More than {} recurring series reach into the view; ask for a shorter one.",
+                    crate::recurring::MAX_SERIES_IN_VIEW
+                ),
+            ));
+        }
+        let mut total = singles.total;
+        let mut all_in = singles.includes_last;
+        let mut items: Vec<ItemView> = singles.items.into_iter().map(item_view).collect();
+        for s in series.items {
+            // one more than fits tells whether the view holds more
+            let v = item_view(s.clone());
+            let occurrences = crate::recurring::occurrences_in(&v, &s, from, to, max + 1);
+            total += occurrences.len();
+            items.extend(occurrences);
+        }
+        items.sort_by_key(|v| (v.start, v.end));
+        if items.len() > max {
+            items.truncate(max);
+            all_in = false;
+        }
+        let n = items.len();
+        Ok(resp::Page {
+            items,
+            indexed_paging_offset: Some(n as u32),
+            total_items_in_view: total as u32,
+            includes_last_item_in_range: all_in,
+        })
+    }
+
     /// An item's view with its MIME content (`t:MimeContent`), its attachments' content read
     /// for it.
     async fn with_mime(&self, item: mailbox::Item) -> Result<ItemView, ResponseError> {
@@ -2579,6 +2761,7 @@ fn item_view(i: mailbox::Item) -> ItemView {
         v.legacy_free_busy_status = c.legacy_free_busy_status.as_str().parse().ok();
         v.location = c.location.clone();
     }
+    crate::recurring::decorate(&mut v, &i.id, &i.change_key, i.calendar.as_ref());
     if let Some(m) = &i.meeting {
         let rt = |r: mailbox::ResponseType| r.as_str().parse().ok();
         v.uid = Some(m.uid.clone());

@@ -303,6 +303,9 @@ const DICTIONARY_NAME: &str = "OpenHybrid.UserConfigurationDictionary";
 /// many PSETID_Appointment and PSETID_Meeting properties and recipient rows this server does not
 /// write; carried whole, a meeting exported and uploaded again is still that meeting.
 const MEETING_NAME: &str = "OpenHybrid.Meeting";
+/// A recurring series' rule, time zone and deleted occurrences, as the store keeps them: JSON of
+/// [`mailbox::Series`] (MAPI's `PidLidAppointmentRecur` blob is not written by this server).
+const SERIES_NAME: &str = "OpenHybrid.RecurringSeries";
 
 /// The class prefix of a user configuration (MS-OXOCFG), compared as the store compares it.
 const CONFIG_CLASS_PREFIX: &str = "IPM.Configuration.";
@@ -1430,7 +1433,10 @@ fn modelled(id: &PropId, config: bool) -> bool {
         PropId::Named(set, Name::String(n)) => {
             (*set == PS_PUBLIC_STRINGS && n == "Keywords")
                 || (*set == PSETID_OPENHYBRID
-                    && (n == SHADOW_NAME || n == DICTIONARY_NAME || n == MEETING_NAME))
+                    && (n == SHADOW_NAME
+                        || n == DICTIONARY_NAME
+                        || n == MEETING_NAME
+                        || n == SERIES_NAME))
         }
     }
 }
@@ -1454,6 +1460,17 @@ fn skipped_tag(t: u16) -> bool {
 
 /// The `Data` of an item: Exchange's frames around the FastTransfer stream of its properties,
 /// recipients and file attachments (`attachments`: their content, in the item's order).
+/// The series carried in [`SERIES_NAME`]: its rule and zone must read as the server reads
+/// them, so an uploaded series expands as one created over EWS does.
+fn series_of(v: &Value) -> Result<mailbox::Series> {
+    let text = text(v, SERIES_NAME)?;
+    let s: mailbox::Series = serde_json::from_str(&text)
+        .map_err(|e| FxError::Invalid(format!("{SERIES_NAME} is not a series: {e}")))?;
+    crate::recurring::check_stored(&s)
+        .map_err(|why| FxError::Invalid(format!("{SERIES_NAME}: {why}")))?;
+    Ok(s)
+}
+
 /// The meeting part carried in [`MEETING_NAME`], within the store's bounds.
 fn meeting_of(v: &Value) -> Result<mailbox::Meeting> {
     let text = text(v, MEETING_NAME)?;
@@ -1617,6 +1634,14 @@ pub(crate) fn message_of_item(item: &Item, attachments: &[Attachment]) -> FxMess
     {
         p.push(Prop {
             id: PropId::Named(PSETID_OPENHYBRID, Name::String(MEETING_NAME.into())),
+            value: Value::String(text),
+        });
+    }
+    if let Some(s) = item.calendar.as_ref().and_then(|c| c.recurrence.as_ref())
+        && let Ok(text) = serde_json::to_string(s)
+    {
+        p.push(Prop {
+            id: PropId::Named(PSETID_OPENHYBRID, Name::String(SERIES_NAME.into())),
             value: Value::String(text),
         });
     }
@@ -1943,6 +1968,7 @@ pub(crate) fn item_of_message(m: &FxMessage) -> Result<Decoded> {
             location: appt(lid::LOCATION)
                 .map(|v| text(v, "PidLidLocation"))
                 .transpose()?,
+            recurrence: None,
         });
     }
     let config = is_config_class(&item.item_class);
@@ -1974,6 +2000,7 @@ pub(crate) fn item_of_message(m: &FxMessage) -> Result<Decoded> {
         extended.push((k, v));
     };
     let mut aside = Vec::new();
+    let mut series = None;
     for prop in &m.props {
         if prop.id == PropId::Named(PSETID_OPENHYBRID, Name::String(SHADOW_NAME.into())) {
             aside.push(&prop.value);
@@ -1981,6 +2008,10 @@ pub(crate) fn item_of_message(m: &FxMessage) -> Result<Decoded> {
         }
         if prop.id == PropId::Named(PSETID_OPENHYBRID, Name::String(MEETING_NAME.into())) {
             item.meeting = Some(meeting_of(&prop.value)?);
+            continue;
+        }
+        if prop.id == PropId::Named(PSETID_OPENHYBRID, Name::String(SERIES_NAME.into())) {
+            series = Some(series_of(&prop.value)?);
             continue;
         }
         if modelled(&prop.id, config) {
@@ -2006,6 +2037,14 @@ pub(crate) fn item_of_message(m: &FxMessage) -> Result<Decoded> {
             })?;
             put(k, val);
         }
+    }
+    if let Some(s) = series {
+        let Some(c) = &mut item.calendar else {
+            return Err(FxError::Invalid(format!(
+                "{SERIES_NAME} is on an item without its appointment's start and end"
+            )));
+        };
+        c.recurrence = Some(s);
     }
     extended.sort();
     item.extended = extended;

@@ -16,6 +16,7 @@ mod export;
 pub mod fxstream;
 mod mime;
 mod oof;
+mod recurring;
 pub use store::limit;
 pub mod notify;
 pub mod org;

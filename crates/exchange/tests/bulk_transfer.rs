@@ -85,6 +85,7 @@ fn rich_item() -> NewItem {
             is_all_day: false,
             legacy_free_busy_status: FreeBusy::Oof,
             location: Some("Teams".into()),
+            recurrence: None,
         }),
         extended: vec![
             ("tag:0x0e07|type:integer".into(), "1".into()),
@@ -572,6 +573,7 @@ async fn a_meeting_uploads_only_into_its_organizers_mailbox() {
                     is_all_day: false,
                     legacy_free_busy_status: FreeBusy::Busy,
                     location: None,
+                    recurrence: None,
                 }),
                 meeting: Some(m.clone()),
                 ..NewItem::default()

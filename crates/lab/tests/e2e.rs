@@ -845,6 +845,46 @@ async fn exchangelib_interop() {
         assert_eq!(bt["copy_changekey"], true, "{v}");
         assert_eq!(bt["restored"], json!([true, true, 1]), "{v}");
         assert_eq!(bt["corrupt"], json!([true]), "{v}");
+        // A recurring series (the script's recurring()): a daily 09:00 Los Angeles meeting,
+        // five occurrences across the change to daylight saving time on 2030-03-10, saved with
+        // exchangelib's Recurrence; read back as the series; a calendar view lists the five at
+        // 09:00 local (17:00 UTC, then 16:00); the third read by OccurrenceItemId and its
+        // series by RecurringMasterItemId; the second deleted
+        let rc = &v["recurring"];
+        let at = |d: u8, h: u8| format!("2030-03-{d:02}T{h}:00:00+00:00");
+        assert_eq!(
+            rc["master"],
+            json!([
+                "RecurringMaster",
+                "Occurs every 1 day(s)",
+                "NumberedPattern",
+                5,
+                at(8, 17),
+                at(12, 16),
+                "America/Los_Angeles"
+            ]),
+            "{v}"
+        );
+        let occ = |d: u8, h: u8| json!(["Occurrence", at(d, h), "09:00"]);
+        assert_eq!(
+            rc["view"],
+            json!([
+                occ(8, 17),
+                occ(9, 17),
+                occ(10, 16),
+                occ(11, 16),
+                occ(12, 16)
+            ]),
+            "{v}"
+        );
+        assert_eq!(rc["third"], json!(["Occurrence", at(10, 16), true]), "{v}");
+        assert_eq!(rc["master_again"], json!(["RecurringMaster", true]), "{v}");
+        assert_eq!(
+            rc["after_delete"],
+            json!([at(8, 17), at(10, 16), at(11, 16), at(12, 16)]),
+            "{v}"
+        );
+        assert_eq!(rc["deleted"], json!([at(9, 17)]), "{v}");
         // Meetings (the script's meetings(), with Bob's own account): Alice's CalendarItem with
         // Bob required, saved with SEND_TO_ALL_AND_SAVE_COPY; Bob's MeetingRequest accepted;
         // Alice's item shows Bob's Accept, Bob's copy Busy; a second meeting declined (Bob's

@@ -18,7 +18,7 @@ use crate::limits::{
     MAX_FREE_BUSY_DETAIL_BYTES, MAX_FREE_BUSY_EVENTS, MAX_FREE_BUSY_EVENTS_PER_CALL,
     MAX_FREE_BUSY_MAILBOXES,
 };
-use crate::model::{FreeBusy, MailboxKey, Sensitivity, from_micros, to_micros};
+use crate::model::{FreeBusy, MailboxKey, Sensitivity, Series, from_micros, to_micros};
 use crate::store::{MailboxStore, Mb, distinguished_folder, to_i64};
 
 /// One mailbox whose calendar a free/busy call reads.
@@ -49,6 +49,10 @@ pub struct Appointment {
     pub is_all_day: bool,
     /// With [`FreeBusyRead::details`].
     pub details: Option<AppointmentDetails>,
+    /// A recurring series: `start` and `end` are its first occurrence's, and the caller expands
+    /// it into the occurrences inside the window (the store does not know recurrence rules);
+    /// the caller may keep it on each occurrence it makes, to mark it recurring.
+    pub series: Option<Series>,
 }
 
 // Appointments with `start_time < end AND end_time > start`, found through the start-time index
@@ -63,7 +67,7 @@ macro_rules! window_sql {
              AND start_time >= ?2 - COALESCE((SELECT end_time - start_time FROM items \
                  WHERE folder_id = ?1 AND is_associated = 0 AND start_time IS NOT NULL \
                  ORDER BY end_time - start_time DESC LIMIT 1), 0) \
-             AND start_time < ?3 AND end_time > ?2 \
+             AND start_time < ?3 AND end_time > ?2 AND series_json IS NULL \
              ORDER BY start_time, id LIMIT ?4"
         )
     };
@@ -71,6 +75,24 @@ macro_rules! window_sql {
 
 const WINDOW: &str = window_sql!("");
 const WINDOW_DETAILED: &str = window_sql!(", subject, location, sensitivity, item_class");
+
+// The recurring series that reach into the window (`items_folder_series`): first start before
+// its end, last end after its start (NULL: no end). The same columns, then `series_json`.
+macro_rules! series_sql {
+    ($columns:literal) => {
+        concat!(
+            "SELECT id, start_time, end_time, free_busy, is_all_day",
+            $columns,
+            ", series_json FROM items WHERE folder_id = ?1 AND is_associated = 0 \
+             AND series_json IS NOT NULL AND start_time IS NOT NULL AND start_time < ?3 \
+             AND coalesce(series_end, 9223372036854775807) > ?2 \
+             ORDER BY start_time, id LIMIT ?4"
+        )
+    };
+}
+
+const SERIES: &str = series_sql!(", NULL, NULL, NULL, NULL");
+const SERIES_DETAILED: &str = series_sql!(", subject, location, sensitivity, item_class");
 
 /// What one call has read so far, against its bounds.
 struct Budget {
@@ -111,6 +133,24 @@ fn read_one(
             });
         }
         out.push(appointment(&mb, row, r.details, budget)?);
+    }
+    // then the series (each counted as one against the bounds; the caller bounds what their
+    // expansion yields)
+    let mut stmt = tx.prepare_cached(if r.details { SERIES_DETAILED } else { SERIES })?;
+    let mut rows = stmt.query(params![folder, start, end, to_i64(limit + 1)?])?;
+    while let Some(row) = rows.next()? {
+        if out.len() == limit {
+            return Err(MailboxError::FreeBusyTooLarge(format!(
+                "the calendar has more than {limit} appointments and recurring series in the window; ask for a shorter window"
+            )));
+        }
+        let mut a = appointment(&mb, row, r.details, budget)?;
+        let json: String = row.get(9)?;
+        a.series = Some(
+            serde_json::from_str(&json)
+                .map_err(|e| MailboxError::Corrupt(format!("item {}: series: {e}", a.id)))?,
+        );
+        out.push(a);
     }
     budget.events += out.len();
     Ok(out)
@@ -154,6 +194,7 @@ fn appointment(
         },
         is_all_day: row.get::<_, Option<bool>>(4)?.unwrap_or(false),
         details,
+        series: None,
     })
 }
 

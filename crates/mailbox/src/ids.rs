@@ -29,6 +29,9 @@ pub(crate) enum IdKind {
     Item,
     /// A file attachment of an item (ids only; attachments have no change keys).
     Attachment,
+    /// An occurrence of a recurring series: the series' local id and the occurrence's 1-based
+    /// index (ids only; an occurrence's change key is its series').
+    Occurrence,
 }
 
 impl IdKind {
@@ -37,6 +40,7 @@ impl IdKind {
             IdKind::Folder => b'F',
             IdKind::Item => b'I',
             IdKind::Attachment => b'A',
+            IdKind::Occurrence => b'O',
         }
     }
 
@@ -45,6 +49,7 @@ impl IdKind {
             b'F' => Some(IdKind::Folder),
             b'I' => Some(IdKind::Item),
             b'A' => Some(IdKind::Attachment),
+            b'O' => Some(IdKind::Occurrence),
             _ => None,
         }
     }
@@ -53,7 +58,7 @@ impl IdKind {
     fn locals(self) -> usize {
         match self {
             IdKind::Folder | IdKind::Item => 1,
-            IdKind::Attachment => 2,
+            IdKind::Attachment | IdKind::Occurrence => 2,
         }
     }
 }
@@ -64,7 +69,7 @@ pub(crate) struct ParsedId {
     pub mailbox: String,
     /// The folder's or item's local id; for an attachment, its item's.
     pub local: i64,
-    /// For an attachment, its own local id.
+    /// The second local: an attachment's own id, an occurrence's index.
     pub attachment: Option<i64>,
 }
 
@@ -147,6 +152,7 @@ pub(crate) fn local_id(
             IdKind::Folder => "not a folder id",
             IdKind::Item => "not an item id",
             IdKind::Attachment => "not an attachment id",
+            IdKind::Occurrence => "not an occurrence id",
         }));
     }
     if parsed.mailbox != mailbox {
@@ -167,6 +173,38 @@ pub(crate) fn attachment_local(id: &str, mailbox: &str) -> Result<(i64, i64), Ma
         return Err(MailboxError::ItemNotFound);
     }
     Ok((parsed.local, attachment))
+}
+
+/// The id of occurrence `index` (1-based) of the series whose item id is `series_id`: another
+/// id string, which names the series and the index (EWS gives each occurrence an `ItemId` of its
+/// own). `series_id` must be an item id.
+pub fn occurrence_id(series_id: &str, index: u32) -> Result<String, MailboxError> {
+    let parsed = decode_id(series_id)?;
+    if parsed.kind != IdKind::Item {
+        return Err(MailboxError::InvalidIdMalformed("not an item id"));
+    }
+    if index == 0 {
+        return Err(MailboxError::InvalidIdMalformed("bad occurrence index"));
+    }
+    Ok(encode(
+        IdKind::Occurrence,
+        &parsed.mailbox,
+        &[parsed.local, i64::from(index)],
+    ))
+}
+
+/// If `id` is an occurrence id: its series' item id and the occurrence's index. `None` for any
+/// other id, well-formed or not (those go the usual way and fail there as they always did).
+pub fn parse_occurrence_id(id: &str) -> Option<(String, u32)> {
+    let parsed = decode_id(id).ok()?;
+    if parsed.kind != IdKind::Occurrence {
+        return None;
+    }
+    let index = u32::try_from(parsed.attachment?).ok()?;
+    Some((
+        encode_id(IdKind::Item, &parsed.mailbox, parsed.local),
+        index,
+    ))
 }
 
 pub(crate) fn encode_change_key(kind: IdKind, change_number: i64) -> String {

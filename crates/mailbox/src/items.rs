@@ -88,13 +88,64 @@ fn validate_calendar(c: &Calendar) -> Result<Calendar, MailboxError> {
     if let Some(l) = &c.location {
         validate_short("location", l)?;
     }
+    let recurrence = match &c.recurrence {
+        None => None,
+        Some(s) => Some(validate_series(s, end)?),
+    };
     Ok(Calendar {
         start,
         end,
         is_all_day: c.is_all_day,
         legacy_free_busy_status: c.legacy_free_busy_status,
         location: c.location.clone(),
+        recurrence,
     })
+}
+
+fn validate_series(s: &Series, first_end: time::OffsetDateTime) -> Result<Series, MailboxError> {
+    too_large("recurrence rule", s.rule.len(), MAX_SERIES_TEXT_BYTES)?;
+    too_large("series time zone", s.time_zone.len(), MAX_SERIES_TEXT_BYTES)?;
+    if s.rule.is_empty() {
+        return Err(MailboxError::InvalidValue(
+            "a recurring series needs its recurrence rule".into(),
+        ));
+    }
+    let last_end = s.last_end.map(normalize_time).transpose()?;
+    if last_end.is_some_and(|l| l < first_end) {
+        return Err(MailboxError::InvalidValue(
+            "a series' last occurrence cannot end before its first one".into(),
+        ));
+    }
+    if s.deleted.len() > MAX_DELETED_OCCURRENCES {
+        return Err(MailboxError::InvalidValue(format!(
+            "a series records at most {MAX_DELETED_OCCURRENCES} deleted occurrences"
+        )));
+    }
+    let mut deleted = s.deleted.clone();
+    deleted.sort_unstable();
+    deleted.dedup();
+    if deleted.first() == Some(&0) {
+        return Err(MailboxError::InvalidValue(
+            "occurrence indices start at 1".into(),
+        ));
+    }
+    Ok(Series {
+        rule: s.rule.clone(),
+        time_zone: s.time_zone.clone(),
+        last_end,
+        deleted,
+    })
+}
+
+/// A series' columns: its JSON and when its last occurrence ends (microseconds; `None` without
+/// end).
+pub(crate) fn series_columns(
+    c: Option<&Calendar>,
+) -> Result<(Option<String>, Option<i64>), MailboxError> {
+    match c.and_then(|c| c.recurrence.as_ref()) {
+        None => Ok((None, None)),
+        Some(s) => Ok((Some(json(s)?), s.last_end.map(to_micros).transpose()?)),
+    }
 }
 
 fn validate_extended_entry(key: &str, value: &str) -> Result<(), MailboxError> {
@@ -350,14 +401,15 @@ pub(crate) fn insert_item(
     let cal = it.calendar.as_ref();
     let cal_start = cal.map(|c| to_micros(c.start)).transpose()?;
     let cal_end = cal.map(|c| to_micros(c.end)).transpose()?;
+    let (series_json, series_end) = series_columns(cal)?;
     tx.prepare_cached(
         "INSERT INTO items (mailbox_id, folder_id, is_associated, item_class, config_name, subject, \
          from_json, sender_json, to_json, cc_json, bcc_json, importance, sensitivity, \
          categories_json, is_read, internet_message_id, sent, created, received, last_modified, \
          start_time, end_time, is_all_day, free_busy, location, size, change_number, is_draft, \
-         meeting_json, meeting_uid) \
+         meeting_json, meeting_uid, series_json, series_end) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
-         ?19, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)",
+         ?19, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)",
     )?
     .execute(params![
         mb.id,
@@ -389,6 +441,8 @@ pub(crate) fn insert_item(
         it.is_draft,
         it.meeting.as_ref().map(json).transpose()?,
         it.meeting.as_ref().map(|m| m.uid.as_str()),
+        series_json,
+        series_end,
     ])?;
     let id = tx.last_insert_rowid();
     if let Some(b) = &it.body {
@@ -432,7 +486,7 @@ const ITEM_COLS: &str = "i.id, i.folder_id, i.is_associated, i.item_class, i.sub
     i.categories_json, i.is_read, i.internet_message_id, i.sent, i.created, i.received, \
     i.last_modified, i.start_time, i.end_time, i.is_all_day, i.free_busy, i.location, i.size, \
     i.change_number, i.config_name, i.attachment_count, i.attachment_visible, i.is_draft, \
-    i.meeting_json";
+    i.meeting_json, i.series_json";
 
 /// One `items` row as stored.
 struct Row {
@@ -467,6 +521,7 @@ struct Row {
     attachment_visible: i64,
     is_draft: bool,
     meeting_json: Option<String>,
+    series_json: Option<String>,
 }
 
 fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
@@ -502,6 +557,7 @@ fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
         attachment_visible: r.get(28)?,
         is_draft: r.get(29)?,
         meeting_json: r.get(30)?,
+        series_json: r.get(31)?,
     })
 }
 
@@ -511,19 +567,26 @@ fn row_to_item(
     row: Row,
     load_content: bool,
 ) -> Result<Item, MailboxError> {
-    let calendar = match (row.start, row.end) {
-        (Some(s), Some(e)) => Some(Calendar {
-            start: from_micros(s)?,
-            end: from_micros(e)?,
-            is_all_day: row.is_all_day.unwrap_or(false),
-            legacy_free_busy_status: match &row.free_busy {
-                Some(f) => FreeBusy::from_db(f)?,
-                None => FreeBusy::default(),
-            },
-            location: row.location,
-        }),
-        _ => None,
-    };
+    let calendar =
+        match (row.start, row.end) {
+            (Some(s), Some(e)) => Some(Calendar {
+                start: from_micros(s)?,
+                end: from_micros(e)?,
+                is_all_day: row.is_all_day.unwrap_or(false),
+                legacy_free_busy_status: match &row.free_busy {
+                    Some(f) => FreeBusy::from_db(f)?,
+                    None => FreeBusy::default(),
+                },
+                location: row.location,
+                recurrence: match row.series_json.as_deref() {
+                    None => None,
+                    Some(j) => Some(serde_json::from_str::<Series>(j).map_err(|e| {
+                        MailboxError::Corrupt(format!("item {}: series: {e}", row.id))
+                    })?),
+                },
+            }),
+            _ => None,
+        };
     let mut extended = Vec::new();
     {
         let mut stmt =
@@ -817,8 +880,13 @@ fn find_sql(folder: i64, spec: &FindSpec) -> Result<(SqlFragment, String), Mailb
         if end < start {
             return Err(MailboxError::CalendarEndBeforeStart);
         }
-        w.text
-            .push_str(" AND i.start_time IS NOT NULL AND i.start_time < ? AND i.end_time > ?");
+        w.text.push_str(if spec.series {
+            " AND i.series_json IS NOT NULL AND i.start_time IS NOT NULL AND i.start_time < ? \
+             AND coalesce(i.series_end, 9223372036854775807) > ?"
+        } else {
+            " AND i.series_json IS NULL AND i.start_time IS NOT NULL AND i.start_time < ? \
+             AND i.end_time > ?"
+        });
         w.params.push(SqlValue::Integer(to_micros(end)?));
         w.params.push(SqlValue::Integer(to_micros(start)?));
     }
@@ -1398,12 +1466,12 @@ fn copy_local(
          from_json, sender_json, to_json, cc_json, bcc_json, importance, sensitivity, \
          categories_json, is_read, internet_message_id, sent, created, received, last_modified, \
          start_time, end_time, is_all_day, free_busy, location, size, change_number, is_draft, \
-         meeting_json, meeting_uid) \
+         meeting_json, meeting_uid, series_json, series_end) \
          SELECT mailbox_id, ?2, is_associated, item_class, config_name, subject, from_json, \
          sender_json, to_json, cc_json, bcc_json, importance, sensitivity, categories_json, \
          is_read, internet_message_id, sent, created, received, ?3, start_time, end_time, \
          is_all_day, free_busy, location, size - attachment_bytes, ?4, is_draft, meeting_json, \
-         meeting_uid FROM items WHERE id = ?1",
+         meeting_uid, series_json, series_end FROM items WHERE id = ?1",
     )?
     .execute(params![local, to, now_us, cn])?;
     let id = tx.last_insert_rowid();
@@ -1539,7 +1607,37 @@ pub(crate) fn validated_update(update: ItemUpdate) -> Result<ItemUpdate, Mailbox
     if let Some(m) = &update.new_meeting {
         validate_meeting(m)?;
     }
+    if update.delete_occurrence == Some(0) {
+        return Err(MailboxError::InvalidValue(
+            "occurrence indices start at 1".into(),
+        ));
+    }
     Ok(update)
+}
+
+/// Records occurrence `index` of series `id` as deleted.
+fn delete_occurrence(tx: &Connection, id: i64, index: u32) -> Result<(), MailboxError> {
+    let stored: Option<String> = tx
+        .prepare_cached("SELECT series_json FROM items WHERE id = ?1")?
+        .query_row(params![id], |r| r.get(0))?;
+    let Some(stored) = stored else {
+        return Err(MailboxError::InvalidRequest(
+            "only an occurrence of a recurring series can be deleted on its own".into(),
+        ));
+    };
+    let mut series: Series = serde_json::from_str(&stored)
+        .map_err(|e| MailboxError::Corrupt(format!("item {id}: series: {e}")))?;
+    if let Err(at) = series.deleted.binary_search(&index) {
+        if series.deleted.len() >= MAX_DELETED_OCCURRENCES {
+            return Err(MailboxError::InvalidValue(format!(
+                "a series records at most {MAX_DELETED_OCCURRENCES} deleted occurrences"
+            )));
+        }
+        series.deleted.insert(at, index);
+    }
+    tx.prepare_cached("UPDATE items SET series_json = ?2 WHERE id = ?1")?
+        .execute(params![id, json(&series)?])?;
+    Ok(())
 }
 
 /// Applies a new start, end or location to calendar item `id` (the end not before the start).
@@ -1793,27 +1891,34 @@ pub(crate) fn apply_update(
     }
     match &u.calendar {
         Some(Some(c)) => {
+            let (series_json, series_end) = series_columns(Some(c))?;
             tx.execute(
                 "UPDATE items SET start_time = ?2, end_time = ?3, is_all_day = ?4, free_busy = ?5, \
-                 location = ?6 WHERE id = ?1",
+                 location = ?6, series_json = ?7, series_end = ?8 WHERE id = ?1",
                 params![
                     id,
                     to_micros(c.start)?,
                     to_micros(c.end)?,
                     c.is_all_day,
                     c.legacy_free_busy_status.as_str(),
-                    c.location
+                    c.location,
+                    series_json,
+                    series_end
                 ],
             )?;
         }
         Some(None) => {
             tx.execute(
                 "UPDATE items SET start_time = NULL, end_time = NULL, is_all_day = NULL, \
-                 free_busy = NULL, location = NULL WHERE id = ?1",
+                 free_busy = NULL, location = NULL, series_json = NULL, series_end = NULL \
+                 WHERE id = ?1",
                 params![id],
             )?;
         }
         None => {}
+    }
+    if let Some(index) = u.delete_occurrence {
+        delete_occurrence(tx, id, index)?;
     }
     for k in &u.remove_extended {
         tx.execute(

@@ -87,15 +87,15 @@ mod userconfig;
 pub use error::MailboxError;
 pub use filter::{CompareOp, ContainmentMode, Field, Filter, Value};
 pub use freebusy::{Appointment, AppointmentDetails, FreeBusyRead};
-pub use ids::mailbox_of_id;
+pub use ids::{mailbox_of_id, occurrence_id, parse_occurrence_id};
 pub use meeting::{Cancel, Cancelled, Invite, Invited, Reply, Responded};
 pub use model::{
     Attachment, AttachmentInfo, AttachmentRoot, AttachmentsCreated, Attendee, AttendeeEdit, Body,
     BodyType, Calendar, Created, DeleteMode, DictEntry, DictValue, Event, EventKind, EventObject,
     FindSpec, Folder, FolderSel, FreeBusy, Importance, Item, ItemGuard, ItemUpdate,
     MailboxCounters, MailboxKey, Meeting, NewAttachment, NewItem, Page, Paging, Pruned, Recipient,
-    RecipientEdit, ResponseType, Sensitivity, SortField, SortOrder, StoredUserConfig, UserConfig,
-    normalize_time,
+    RecipientEdit, ResponseType, Sensitivity, Series, SortField, SortOrder, StoredUserConfig,
+    UserConfig, normalize_time,
 };
 pub use oof::{Delivered, ExternalAudience, OofSettings, OofState};
 pub use send::{Send, Sent};

@@ -27,6 +27,10 @@ pub const MAX_RECIPIENTS_PER_MESSAGE: usize = 500;
 /// Attendees (required, optional, resources together) of one meeting: what one meeting request
 /// is sent to at most, as a message's recipients ([`MAX_RECIPIENTS_PER_MESSAGE`]).
 pub const MAX_ATTENDEES: usize = MAX_RECIPIENTS_PER_MESSAGE;
+/// Longest recurrence rule or series time zone text kept with a series.
+pub const MAX_SERIES_TEXT_BYTES: usize = 8 * 1024;
+/// Most deleted occurrences one series records (Exchange's own numbered series end at 999).
+pub const MAX_DELETED_OCCURRENCES: usize = 1000;
 /// A meeting's uid (EWS `calendar:UID`), in bytes.
 pub const MAX_UID_BYTES: usize = 1024;
 /// A recipient's name or address, an internet message id, a location, in bytes.

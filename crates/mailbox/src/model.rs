@@ -253,6 +253,28 @@ pub struct Calendar {
     pub is_all_day: bool,
     pub legacy_free_busy_status: FreeBusy,
     pub location: Option<String>,
+    /// A recurring series (EWS `RecurringMaster`): `start` and `end` are its first occurrence's.
+    pub recurrence: Option<Series>,
+}
+
+/// A recurring series as the store keeps it: the rule and the time zone are the EWS layer's text,
+/// kept and read back as given (the store does not expand a series; the EWS layer does, from
+/// what a calendar view or a free/busy read returns).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Series {
+    /// The recurrence rule (at most [`crate::limits::MAX_SERIES_TEXT_BYTES`]).
+    pub rule: String,
+    /// The time zone its occurrences keep their wall-clock time in (at most
+    /// [`crate::limits::MAX_SERIES_TEXT_BYTES`]).
+    pub time_zone: String,
+    /// When its last occurrence ends; `None` for a series without end. A calendar view returns
+    /// the series when its first start is before the view's end and this after the view's start.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub last_end: Option<OffsetDateTime>,
+    /// The 1-based indices of its deleted occurrences, ascending, distinct (at most
+    /// [`crate::limits::MAX_DELETED_OCCURRENCES`]).
+    #[serde(default)]
+    pub deleted: Vec<u32>,
 }
 
 /// An attendee's answer to a meeting (EWS `t:ResponseTypeType`), as the organizer's copy records
@@ -652,6 +674,10 @@ pub struct ItemUpdate {
     pub resources: Option<AttendeeEdit>,
     /// The meeting an appointment without one becomes when attendees are set.
     pub new_meeting: Option<Meeting>,
+    /// A recurring series only: the occurrence with this 1-based index is deleted (it leaves
+    /// calendar views and free/busy; the others keep their indices). The EWS layer checks that
+    /// the series has it.
+    pub delete_occurrence: Option<u32>,
     /// Calendar items only: a new start, end, location (`Some(None)` removes it).
     pub start: Option<OffsetDateTime>,
     pub end: Option<OffsetDateTime>,
@@ -774,8 +800,13 @@ pub struct FindSpec {
     /// the direction of the first key breaks ties, so order is total and stable.
     pub sort: Vec<(SortField, SortOrder)>,
     pub paging: Paging,
-    /// `CalendarView`: items with start < end-of-view and end > start-of-view.
+    /// `CalendarView`: items with start < end-of-view and end > start-of-view. Single items
+    /// only, unless `series` is set.
     pub calendar_view: Option<(OffsetDateTime, OffsetDateTime)>,
+    /// With `calendar_view`: the recurring series instead, those whose first occurrence starts
+    /// before the view's end and whose last ends after its start ([`Series::last_end`]); the
+    /// EWS layer expands them into the occurrences inside the view.
+    pub series: bool,
     /// Also load bodies and user-configuration streams (FindItem never returns them; keep off).
     pub load_content: bool,
 }

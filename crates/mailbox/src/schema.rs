@@ -344,6 +344,21 @@ CREATE INDEX items_meeting_uid ON items(mailbox_id, meeting_uid)
     WHERE meeting_uid IS NOT NULL;
 "#,
     },
+    // Recurring series: a calendar item that repeats keeps its rule, its time zone and its
+    // deleted occurrences in one JSON value, and when its last occurrence ends (NULL: never)
+    // beside it, so a calendar view finds the series that reach into it by an index range.
+    // Items stored before are single.
+    Migration {
+        version: 10,
+        sql: r#"
+ALTER TABLE items ADD COLUMN series_json TEXT
+    CHECK (series_json IS NULL OR start_time IS NOT NULL);
+ALTER TABLE items ADD COLUMN series_end INTEGER
+    CHECK (series_end IS NULL OR series_json IS NOT NULL);
+CREATE INDEX items_folder_series ON items(folder_id, is_associated, start_time)
+    WHERE series_json IS NOT NULL;
+"#,
+    },
 ];
 
 /// The default folder tree: (distinguished name, parent's distinguished name, display name, class).

@@ -164,13 +164,14 @@ fn rewrite(
     let cal = it.calendar.as_ref();
     let cal_start = cal.map(|c| to_micros(c.start)).transpose()?;
     let cal_end = cal.map(|c| to_micros(c.end)).transpose()?;
+    let (series_json, series_end) = crate::items::series_columns(cal)?;
     tx.execute(
         "UPDATE items SET item_class = ?2, subject = ?3, from_json = ?4, sender_json = ?5, \
          to_json = ?6, cc_json = ?7, bcc_json = ?8, importance = ?9, sensitivity = ?10, \
          categories_json = ?11, is_read = ?12, internet_message_id = ?13, sent = ?14, \
          created = ?15, received = ?16, start_time = ?17, end_time = ?18, is_all_day = ?19, \
          free_busy = ?20, location = ?21, is_draft = ?22, meeting_json = ?23, \
-         meeting_uid = ?24 WHERE id = ?1",
+         meeting_uid = ?24, series_json = ?25, series_end = ?26 WHERE id = ?1",
         params![
             id,
             it.item_class,
@@ -196,6 +197,8 @@ fn rewrite(
             it.is_draft,
             it.meeting.as_ref().map(json).transpose()?,
             it.meeting.as_ref().map(|m| m.uid.as_str()),
+            series_json,
+            series_end,
         ],
     )?;
     tx.execute("DELETE FROM item_bodies WHERE item_id = ?1", params![id])?;

@@ -44,6 +44,7 @@ async fn everything_survives_reopen() {
                             is_all_day: false,
                             legacy_free_busy_status: FreeBusy::Tentative,
                             location: Some("Teams".into()),
+                            recurrence: None,
                         }),
                         ..msg("meeting")
                     },

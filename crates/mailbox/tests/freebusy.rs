@@ -21,6 +21,7 @@ fn appt(subject: &str, start: OffsetDateTime, hours: i64, status: FreeBusy) -> N
             is_all_day: false,
             legacy_free_busy_status: status,
             location: Some(format!("{subject} room")),
+            recurrence: None,
         }),
         ..NewItem::default()
     }

@@ -331,6 +331,7 @@ async fn invalid_batch_writes_nothing_and_bumps_nothing() {
                     is_all_day: false,
                     legacy_free_busy_status: FreeBusy::Busy,
                     location: None,
+                    recurrence: None,
                 }),
                 ..msg("2")
             },
@@ -663,6 +664,7 @@ async fn calendar_view() {
             is_all_day: false,
             legacy_free_busy_status: FreeBusy::Busy,
             location: Some("Room 1".into()),
+            recurrence: None,
         }),
         ..NewItem::default()
     };
@@ -828,4 +830,213 @@ async fn create_items_each_fails_an_item_alone() {
         Err(MailboxError::InvalidRequest(_))
     ));
     assert_eq!(counts(&s, &m, "inbox").await, (2, 2, 1));
+}
+
+#[tokio::test]
+async fn a_series_is_kept_found_by_its_reach_and_loses_occurrences() {
+    use mailbox::{FreeBusyRead, Series};
+    let s = store_with(&["alice"]).await;
+    let m = key("alice");
+    let series = |last_end| Series {
+        rule: "<rule/>".into(),
+        time_zone: "<zone/>".into(),
+        last_end,
+        deleted: vec![],
+    };
+    let appt = |subject: &str, start, end, recurrence| NewItem {
+        item_class: "IPM.Appointment".into(),
+        subject: Some(subject.into()),
+        calendar: Some(Calendar {
+            start,
+            end,
+            is_all_day: false,
+            legacy_free_busy_status: FreeBusy::Busy,
+            location: None,
+            recurrence,
+        }),
+        ..NewItem::default()
+    };
+    let created = s
+        .create_items(
+            &m,
+            d("calendar"),
+            vec![
+                // first occurrence long before the view, no end: reaches into it
+                appt(
+                    "standup",
+                    datetime!(2024-01-01 9:00 UTC),
+                    datetime!(2024-01-01 9:15 UTC),
+                    Some(series(None)),
+                ),
+                // ended before the view
+                appt(
+                    "ended",
+                    datetime!(2024-01-01 9:00 UTC),
+                    datetime!(2024-01-01 10:00 UTC),
+                    Some(series(Some(datetime!(2024-01-20 10:00 UTC)))),
+                ),
+                // starts after the view
+                appt(
+                    "later",
+                    datetime!(2024-03-01 9:00 UTC),
+                    datetime!(2024-03-01 10:00 UTC),
+                    Some(series(None)),
+                ),
+                appt(
+                    "single",
+                    datetime!(2024-02-01 11:00 UTC),
+                    datetime!(2024-02-01 12:00 UTC),
+                    None,
+                ),
+            ],
+        )
+        .await
+        .unwrap();
+    let view = (
+        datetime!(2024-02-01 0:00 UTC),
+        datetime!(2024-02-02 0:00 UTC),
+    );
+    let find = |series: bool| {
+        let s = &s;
+        let m = &m;
+        async move {
+            let page = s
+                .find_items(
+                    m,
+                    d("calendar"),
+                    FindSpec {
+                        calendar_view: Some(view),
+                        series,
+                        ..FindSpec::default()
+                    },
+                )
+                .await
+                .unwrap();
+            page.items
+        }
+    };
+    let subjects = |items: &[mailbox::Item]| -> Vec<String> {
+        items.iter().filter_map(|i| i.subject.clone()).collect()
+    };
+    let singles = find(false).await;
+    assert_eq!(subjects(&singles), ["single"]);
+    let found = find(true).await;
+    assert_eq!(subjects(&found), ["standup"]);
+    let kept = found[0]
+        .calendar
+        .as_ref()
+        .unwrap()
+        .recurrence
+        .clone()
+        .unwrap();
+    assert_eq!(kept, series(None));
+
+    // deleting occurrences: recorded once each, ascending, and kept by a copy
+    let id = created[0].id.clone();
+    for index in [9, 3, 9] {
+        s.update_item(
+            &m,
+            id.clone(),
+            None,
+            ItemUpdate {
+                delete_occurrence: Some(index),
+                ..ItemUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let item = s.get_item(&m, &id).await.unwrap();
+    let deleted = &item
+        .calendar
+        .as_ref()
+        .unwrap()
+        .recurrence
+        .as_ref()
+        .unwrap()
+        .deleted;
+    assert_eq!(deleted, &[3, 9]);
+    let copy = s
+        .copy_items(&m, vec![id.clone()], d("calendar"))
+        .await
+        .unwrap()
+        .remove(0)
+        .unwrap();
+    assert_eq!(copy.calendar, item.calendar);
+
+    // an occurrence of a single item, and index 0, are refused
+    let single = created[3].id.clone();
+    let refused = s
+        .update_item(
+            &m,
+            single,
+            None,
+            ItemUpdate {
+                delete_occurrence: Some(1),
+                ..ItemUpdate::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, MailboxError::InvalidRequest(_)),
+        "{refused:?}"
+    );
+    let refused = s
+        .update_item(
+            &m,
+            id.clone(),
+            None,
+            ItemUpdate {
+                delete_occurrence: Some(0),
+                ..ItemUpdate::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, MailboxError::InvalidValue(_)),
+        "{refused:?}"
+    );
+
+    // free/busy: the single as it is, the series (two now: the copy) for the caller to expand
+    let fb = s
+        .free_busy(
+            vec![FreeBusyRead {
+                mailbox: m.clone(),
+                details: true,
+            }],
+            view.0,
+            view.1,
+        )
+        .await
+        .unwrap()
+        .remove(0)
+        .unwrap();
+    let shape: Vec<(Option<&str>, bool)> = fb
+        .iter()
+        .map(|a| {
+            (
+                a.details.as_ref().unwrap().subject.as_deref(),
+                a.series.is_some(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            (Some("single"), false),
+            (Some("standup"), true),
+            (Some("standup"), true)
+        ]
+    );
+
+    // occurrence ids name the series and the index, and nothing else decodes as one
+    let occ = mailbox::occurrence_id(&id, 7).unwrap();
+    assert_ne!(occ, id);
+    assert_eq!(mailbox::parse_occurrence_id(&occ), Some((id.clone(), 7)));
+    assert_eq!(mailbox::parse_occurrence_id(&id), None);
+    assert!(mailbox::occurrence_id(&occ, 1).is_err());
+    assert!(mailbox::occurrence_id(&id, 0).is_err());
+    assert_eq!(mailbox::mailbox_of_id(&occ).unwrap(), m);
 }

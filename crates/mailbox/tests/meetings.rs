@@ -41,6 +41,7 @@ fn meeting_item() -> NewItem {
             is_all_day: false,
             legacy_free_busy_status: FreeBusy::Busy,
             location: Some("Room 1".into()),
+            recurrence: None,
         }),
         meeting: Some(m),
         ..NewItem::default()

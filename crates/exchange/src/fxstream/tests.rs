@@ -207,6 +207,7 @@ fn full_new_item() -> NewItem {
             is_all_day: false,
             legacy_free_busy_status: FreeBusy::Tentative,
             location: Some("Room 1".into()),
+            recurrence: None,
         }),
         extended: vec![
             // tagged, canonical: a MAPI property of its own

@@ -1,0 +1,475 @@
+//! Recurring series over EWS against the real server: weekly and monthly series created with
+//! their time zones, the series read back (rule, first and last occurrence, zone), calendar
+//! views that merge occurrences with single items and stop at `MaxEntriesReturned`, occurrences
+//! read and deleted by their own ids and by `t:OccurrenceItemId`, free/busy of each occurrence,
+//! and the refusals (a rule without occurrences, an unknown zone, an index past the end, a
+//! deleted occurrence, a change to one occurrence), each writing nothing.
+
+mod common;
+
+use common::{alice_token, codes, env, ids};
+
+const PACIFIC: &str = r#"<t:StartTimeZone Id="Pacific Standard Time"/>"#;
+
+fn series(subject: &str, start: &str, end: &str, recurrence: &str, zone: &str) -> String {
+    format!(
+        r#"<m:CreateItem SendMeetingInvitations="SendToNone"><m:SavedItemFolderId><t:DistinguishedFolderId Id="calendar"/></m:SavedItemFolderId><m:Items><t:CalendarItem><t:Subject>{subject}</t:Subject><t:Start>{start}</t:Start><t:End>{end}</t:End><t:Recurrence>{recurrence}</t:Recurrence>{zone}</t:CalendarItem></m:Items></m:CreateItem>"#
+    )
+}
+
+fn single(subject: &str, start: &str, end: &str) -> String {
+    format!(
+        r#"<m:CreateItem SendMeetingInvitations="SendToNone"><m:SavedItemFolderId><t:DistinguishedFolderId Id="calendar"/></m:SavedItemFolderId><m:Items><t:CalendarItem><t:Subject>{subject}</t:Subject><t:Start>{start}</t:Start><t:End>{end}</t:End></t:CalendarItem></m:Items></m:CreateItem>"#
+    )
+}
+
+fn view(from: &str, to: &str, max: Option<u32>) -> String {
+    let max = max.map_or(String::new(), |m| format!(r#" MaxEntriesReturned="{m}""#));
+    format!(
+        r#"<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties><t:FieldURI FieldURI="item:Subject"/><t:FieldURI FieldURI="calendar:Start"/><t:FieldURI FieldURI="calendar:CalendarItemType"/></t:AdditionalProperties></m:ItemShape><m:CalendarView{max} StartDate="{from}" EndDate="{to}"/><m:ParentFolderIds><t:DistinguishedFolderId Id="calendar"/></m:ParentFolderIds></m:FindItem>"#
+    )
+}
+
+fn get_all(id_element: &str) -> String {
+    format!(
+        r#"<m:GetItem><m:ItemShape><t:BaseShape>AllProperties</t:BaseShape></m:ItemShape><m:ItemIds>{id_element}</m:ItemIds></m:GetItem>"#
+    )
+}
+
+/// (subject, start, type) of each item of a view, in order.
+fn listed(body: &str) -> Vec<(String, String, String)> {
+    body.split("<t:CalendarItem>")
+        .skip(1)
+        .map(|s| {
+            let field = |n: &str| {
+                s.split(&format!("<t:{n}>"))
+                    .nth(1)
+                    .and_then(|v| v.split('<').next())
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            (field("Subject"), field("Start"), field("CalendarItemType"))
+        })
+        .collect()
+}
+
+const WEEKLY: &str = "<t:WeeklyRecurrence><t:Interval>1</t:Interval><t:DaysOfWeek>Monday Thursday</t:DaysOfWeek></t:WeeklyRecurrence><t:NumberedRecurrence><t:StartDate>2030-03-04</t:StartDate><t:NumberOfOccurrences>6</t:NumberOfOccurrences></t:NumberedRecurrence>";
+
+#[tokio::test]
+async fn a_weekly_series_is_one_item_that_views_expand() {
+    let e = env().await;
+    let t = alice_token();
+    // Mondays and Thursdays 09:00-09:30 Pacific, six times from Monday 2030-03-04 (daylight
+    // saving time begins Sunday 2030-03-10: 17:00 UTC before, 16:00 after)
+    let created = e
+        .call_with(
+            &t,
+            &series(
+                "Sync",
+                "2030-03-04T17:00:00Z",
+                "2030-03-04T17:30:00Z",
+                WEEKLY,
+                PACIFIC,
+            ),
+        )
+        .await;
+    assert_eq!(codes(&created), ["NoError"], "{created}");
+    let id = ids(&created).remove(0).0;
+    e.call_with(
+        &t,
+        &single("Lunch", "2030-03-07T20:00:00Z", "2030-03-07T21:00:00Z"),
+    )
+    .await;
+
+    // the series as stored
+    let master = e
+        .call_with(&t, &get_all(&format!(r#"<t:ItemId Id="{id}"/>"#)))
+        .await;
+    for part in [
+        "<t:CalendarItemType>RecurringMaster</t:CalendarItemType>",
+        "<t:IsRecurring>true</t:IsRecurring>",
+        "<t:WeeklyRecurrence><t:Interval>1</t:Interval><t:DaysOfWeek>Monday Thursday</t:DaysOfWeek><t:FirstDayOfWeek>Sunday</t:FirstDayOfWeek></t:WeeklyRecurrence>",
+        "<t:NumberedRecurrence><t:StartDate>2030-03-04</t:StartDate><t:NumberOfOccurrences>6</t:NumberOfOccurrences></t:NumberedRecurrence>",
+        "<t:Start>2030-03-04T17:00:00Z</t:Start>",
+        r#"<t:StartTimeZone Id="Pacific Standard Time""#,
+    ] {
+        assert!(master.contains(part), "{part} in {master}");
+    }
+    let first = master.split("<t:FirstOccurrence>").nth(1).unwrap();
+    assert!(first.starts_with("<t:ItemId "), "{master}");
+    assert!(first.contains("<t:Start>2030-03-04T17:00:00Z</t:Start>"));
+    let last = master.split("<t:LastOccurrence>").nth(1).unwrap();
+    assert!(
+        last.contains("<t:Start>2030-03-21T16:00:00Z</t:Start>"),
+        "{master}"
+    );
+    // FindItem without a view: the one series
+    let plain = e
+        .call_with(
+            &t,
+            r#"<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties><t:FieldURI FieldURI="item:Subject"/><t:FieldURI FieldURI="calendar:CalendarItemType"/></t:AdditionalProperties></m:ItemShape><m:ParentFolderIds><t:DistinguishedFolderId Id="calendar"/></m:ParentFolderIds></m:FindItem>"#,
+        )
+        .await;
+    assert_eq!(plain.matches("RecurringMaster").count(), 1, "{plain}");
+
+    // a view: the occurrences in it, merged with the single item by start
+    let body = e
+        .call_with(
+            &t,
+            &view("2030-03-01T00:00:00Z", "2030-03-15T00:00:00Z", None),
+        )
+        .await;
+    let want = |s: &str, at: &str, kind: &str| (s.to_owned(), at.to_owned(), kind.to_owned());
+    assert_eq!(
+        listed(&body),
+        [
+            want("Sync", "2030-03-04T17:00:00Z", "Occurrence"),
+            want("Sync", "2030-03-07T17:00:00Z", "Occurrence"),
+            want("Lunch", "2030-03-07T20:00:00Z", "Single"),
+            want("Sync", "2030-03-11T16:00:00Z", "Occurrence"),
+            want("Sync", "2030-03-14T16:00:00Z", "Occurrence"),
+        ],
+        "{body}"
+    );
+    assert!(body.contains(r#"TotalItemsInView="5""#), "{body}");
+    assert!(body.contains(r#"IncludesLastItemInRange="true""#), "{body}");
+    // MaxEntriesReturned stops it, and says there is more
+    let body = e
+        .call_with(
+            &t,
+            &view("2030-03-01T00:00:00Z", "2030-03-15T00:00:00Z", Some(2)),
+        )
+        .await;
+    assert_eq!(listed(&body).len(), 2, "{body}");
+    assert!(
+        body.contains(r#"IncludesLastItemInRange="false""#),
+        "{body}"
+    );
+    // a view after the series' end: nothing of it
+    let after = e
+        .call_with(
+            &t,
+            &view("2030-03-22T00:00:00Z", "2030-04-30T00:00:00Z", None),
+        )
+        .await;
+    assert!(listed(&after).is_empty(), "{after}");
+
+    // an occurrence read by the id the view gave it, and by OccurrenceItemId
+    let body = e
+        .call_with(
+            &t,
+            &view("2030-03-10T00:00:00Z", "2030-03-12T00:00:00Z", None),
+        )
+        .await;
+    let occurrence = ids(&body).remove(0).0;
+    assert_ne!(occurrence, id);
+    let by_id = e
+        .call_with(&t, &get_all(&format!(r#"<t:ItemId Id="{occurrence}"/>"#)))
+        .await;
+    let by_index = e
+        .call_with(
+            &t,
+            &get_all(&format!(
+                r#"<t:OccurrenceItemId RecurringMasterId="{id}" InstanceIndex="3"/>"#
+            )),
+        )
+        .await;
+    for b in [&by_id, &by_index] {
+        assert_eq!(codes(b), ["NoError"], "{b}");
+        assert!(
+            b.contains("<t:CalendarItemType>Occurrence</t:CalendarItemType>"),
+            "{b}"
+        );
+        assert!(b.contains("<t:Start>2030-03-11T16:00:00Z</t:Start>"), "{b}");
+        assert!(
+            b.contains("<t:OriginalStart>2030-03-11T16:00:00Z</t:OriginalStart>"),
+            "{b}"
+        );
+        assert!(!b.contains("<t:Recurrence>"), "{b}");
+        assert_eq!(ids(b)[0].0, occurrence);
+    }
+    // the series by RecurringMasterItemId
+    let back = e
+        .call_with(
+            &t,
+            &get_all(&format!(
+                r#"<t:RecurringMasterItemId OccurrenceId="{occurrence}"/>"#
+            )),
+        )
+        .await;
+    assert!(back.contains("RecurringMaster"), "{back}");
+    assert_eq!(ids(&back)[0].0, id);
+
+    // free/busy: each occurrence in the window
+    let fb = e
+        .call_with(
+            &t,
+            r#"<m:GetUserAvailabilityRequest><t:TimeZone><t:Bias>0</t:Bias><t:StandardTime><t:Bias>0</t:Bias><t:Time>02:00:00</t:Time><t:DayOrder>5</t:DayOrder><t:Month>10</t:Month><t:DayOfWeek>Sunday</t:DayOfWeek></t:StandardTime><t:DaylightTime><t:Bias>0</t:Bias><t:Time>02:00:00</t:Time><t:DayOrder>1</t:DayOrder><t:Month>4</t:Month><t:DayOfWeek>Sunday</t:DayOfWeek></t:DaylightTime></t:TimeZone><m:MailboxDataArray><t:MailboxData><t:Email><t:Address>alice@contoso.example</t:Address></t:Email><t:AttendeeType>Required</t:AttendeeType><t:ExcludeConflicts>false</t:ExcludeConflicts></t:MailboxData></m:MailboxDataArray><t:FreeBusyViewOptions><t:TimeWindow><t:StartTime>2030-03-10T00:00:00</t:StartTime><t:EndTime>2030-03-15T00:00:00</t:EndTime></t:TimeWindow><t:MergedFreeBusyIntervalInMinutes>30</t:MergedFreeBusyIntervalInMinutes><t:RequestedView>Detailed</t:RequestedView></t:FreeBusyViewOptions></m:GetUserAvailabilityRequest>"#,
+        )
+        .await;
+    let starts: Vec<&str> = fb
+        .split("<t:StartTime>")
+        .skip(1)
+        .filter_map(|s| s.split('<').next())
+        .collect();
+    assert_eq!(
+        starts,
+        ["2030-03-11T16:00:00", "2030-03-14T16:00:00"],
+        "one event per occurrence: {fb}"
+    );
+    assert_eq!(
+        fb.matches("<t:IsRecurring>true</t:IsRecurring>").count(),
+        2,
+        "{fb}"
+    );
+
+    // deleting an occurrence: the view loses it, the series lists it, the others keep their
+    // indices
+    let deleted = e
+        .call_with(
+            &t,
+            &format!(
+                r#"<m:DeleteItem DeleteType="MoveToDeletedItems" SendMeetingCancellations="SendToNone"><m:ItemIds><t:ItemId Id="{occurrence}"/></m:ItemIds></m:DeleteItem>"#
+            ),
+        )
+        .await;
+    assert_eq!(codes(&deleted), ["NoError"], "{deleted}");
+    let body = e
+        .call_with(
+            &t,
+            &view("2030-03-10T00:00:00Z", "2030-03-15T00:00:00Z", None),
+        )
+        .await;
+    assert_eq!(
+        listed(&body)
+            .into_iter()
+            .map(|(_, at, _)| at)
+            .collect::<Vec<_>>(),
+        ["2030-03-14T16:00:00Z"],
+        "{body}"
+    );
+    let master = e
+        .call_with(&t, &get_all(&format!(r#"<t:ItemId Id="{id}"/>"#)))
+        .await;
+    assert!(
+        master.contains("<t:DeletedOccurrences><t:DeletedOccurrence><t:Start>2030-03-11T16:00:00Z</t:Start></t:DeletedOccurrence></t:DeletedOccurrences>"),
+        "{master}"
+    );
+    let fourth = e
+        .call_with(
+            &t,
+            &get_all(&format!(
+                r#"<t:OccurrenceItemId RecurringMasterId="{id}" InstanceIndex="4"/>"#
+            )),
+        )
+        .await;
+    assert!(
+        fourth.contains("<t:Start>2030-03-14T16:00:00Z</t:Start>"),
+        "{fourth}"
+    );
+
+    // refusals, each per item and writing nothing
+    let refused = e
+        .call_with(
+            &t,
+            &format!(
+                r#"<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape><m:ItemIds><t:OccurrenceItemId RecurringMasterId="{id}" InstanceIndex="3"/><t:OccurrenceItemId RecurringMasterId="{id}" InstanceIndex="7"/><t:RecurringMasterItemId OccurrenceId="{id}"/></m:ItemIds></m:GetItem>"#
+            ),
+        )
+        .await;
+    assert_eq!(
+        codes(&refused),
+        [
+            "ErrorCalendarOccurrenceIsDeletedFromRecurrence",
+            "ErrorCalendarOccurrenceIndexIsOutOfRecurrenceRange",
+            "ErrorCalendarCannotUseIdForRecurringMasterId"
+        ],
+        "{refused}"
+    );
+    let change = e
+        .call_with(
+            &t,
+            &format!(
+                r#"<m:UpdateItem ConflictResolution="AlwaysOverwrite" SendMeetingInvitationsOrCancellations="SendToNone"><m:ItemChanges><t:ItemChange><t:OccurrenceItemId RecurringMasterId="{id}" InstanceIndex="4"/><t:Updates><t:SetItemField><t:FieldURI FieldURI="item:Subject"/><t:CalendarItem><t:Subject>Moved</t:Subject></t:CalendarItem></t:SetItemField></t:Updates></t:ItemChange></m:ItemChanges></m:UpdateItem>"#
+            ),
+        )
+        .await;
+    assert_eq!(codes(&change), ["ErrorInvalidRequest"], "{change}");
+    assert!(change.contains("one occurrence"), "{change}");
+    let again = e
+        .call_with(&t, &get_all(&format!(r#"<t:ItemId Id="{id}"/>"#)))
+        .await;
+    assert!(again.contains("<t:Subject>Sync</t:Subject>"), "{again}");
+}
+
+#[tokio::test]
+async fn bad_series_are_refused_and_nothing_is_saved() {
+    let e = env().await;
+    let t = alice_token();
+    let cases = [
+        // interval 0
+        (
+            "<t:DailyRecurrence><t:Interval>0</t:Interval></t:DailyRecurrence><t:NoEndRecurrence><t:StartDate>2030-03-04</t:StartDate></t:NoEndRecurrence>",
+            PACIFIC,
+            "ErrorCalendarInvalidRecurrence",
+        ),
+        // a weekly series on no day
+        (
+            "<t:WeeklyRecurrence><t:Interval>1</t:Interval><t:DaysOfWeek></t:DaysOfWeek></t:WeeklyRecurrence><t:NoEndRecurrence><t:StartDate>2030-03-04</t:StartDate></t:NoEndRecurrence>",
+            PACIFIC,
+            "ErrorCalendarInvalidDayForWeeklyRecurrence",
+        ),
+        // an end before its start
+        (
+            "<t:DailyRecurrence><t:Interval>1</t:Interval></t:DailyRecurrence><t:EndDateRecurrence><t:StartDate>2030-03-04</t:StartDate><t:EndDate>2030-03-01</t:EndDate></t:EndDateRecurrence>",
+            PACIFIC,
+            "ErrorCalendarInvalidRecurrence",
+        ),
+        // a zone this server does not know, without its rules
+        (
+            "<t:DailyRecurrence><t:Interval>1</t:Interval></t:DailyRecurrence><t:NoEndRecurrence><t:StartDate>2030-03-04</t:StartDate></t:NoEndRecurrence>",
+            r#"<t:StartTimeZone Id="Mars Standard Time"/>"#,
+            "ErrorCalendarInvalidTimeZone",
+        ),
+    ];
+    for (rule, zone, code) in cases {
+        let body = e
+            .call_with(
+                &t,
+                &series(
+                    "Bad",
+                    "2030-03-04T17:00:00Z",
+                    "2030-03-04T17:30:00Z",
+                    rule,
+                    zone,
+                ),
+            )
+            .await;
+        assert_eq!(codes(&body), [code], "{body}");
+    }
+    let body = e
+        .call_with(
+            &t,
+            &view("2030-01-01T00:00:00Z", "2031-01-01T00:00:00Z", None),
+        )
+        .await;
+    assert!(listed(&body).is_empty(), "{body}");
+}
+
+#[tokio::test]
+async fn a_monthly_series_without_end_is_found_years_later() {
+    let e = env().await;
+    let t = alice_token();
+    // the last weekday of each month, 15:00 UTC, from January 2030, no end
+    let rule = "<t:RelativeMonthlyRecurrence><t:Interval>1</t:Interval><t:DaysOfWeek>Weekday</t:DaysOfWeek><t:DayOfWeekIndex>Last</t:DayOfWeekIndex></t:RelativeMonthlyRecurrence><t:NoEndRecurrence><t:StartDate>2030-01-01</t:StartDate></t:NoEndRecurrence>";
+    let created = e
+        .call_with(
+            &t,
+            &series(
+                "Close",
+                "2030-01-31T15:00:00Z",
+                "2030-01-31T16:00:00Z",
+                rule,
+                "",
+            ),
+        )
+        .await;
+    assert_eq!(codes(&created), ["NoError"], "{created}");
+    let master = e
+        .call_with(
+            &t,
+            &get_all(&format!(r#"<t:ItemId Id="{}"/>"#, ids(&created)[0].0)),
+        )
+        .await;
+    assert!(!master.contains("<t:LastOccurrence>"), "no end: {master}");
+    assert!(master.contains(r#"<t:StartTimeZone Id="UTC""#), "{master}");
+    // 2042: Friday 31 January, Friday 28 February (the 28th is a Friday, the last weekday)
+    let body = e
+        .call_with(
+            &t,
+            &view("2042-01-01T00:00:00Z", "2042-03-01T00:00:00Z", None),
+        )
+        .await;
+    let starts: Vec<String> = listed(&body).into_iter().map(|(_, s, _)| s).collect();
+    assert_eq!(
+        starts,
+        ["2042-01-31T15:00:00Z", "2042-02-28T15:00:00Z"],
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn a_series_survives_bulk_transfer() {
+    let e = env().await;
+    let t = alice_token();
+    let created = e
+        .call_with(
+            &t,
+            &series(
+                "Sync",
+                "2030-03-04T17:00:00Z",
+                "2030-03-04T17:30:00Z",
+                WEEKLY,
+                PACIFIC,
+            ),
+        )
+        .await;
+    let id = ids(&created).remove(0).0;
+    let master = e
+        .call_with(&t, &get_all(&format!(r#"<t:ItemId Id="{id}"/>"#)))
+        .await;
+    let calendar = master
+        .split(r#"<t:ParentFolderId Id=""#)
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_owned();
+    let exported = e
+        .call_with(
+            &t,
+            &format!(
+                r#"<m:ExportItems><m:ItemIds><t:ItemId Id="{id}"/></m:ItemIds></m:ExportItems>"#
+            ),
+        )
+        .await;
+    assert_eq!(codes(&exported), ["NoError"], "{exported}");
+    let data = exported
+        .split("<m:Data>")
+        .nth(1)
+        .and_then(|s| s.split("</m:Data>").next())
+        .unwrap()
+        .to_owned();
+    let uploaded = e
+        .call_with(
+            &t,
+            &format!(
+                r#"<m:UploadItems><m:Items><t:Item CreateAction="CreateNew" IsAssociated="false"><t:ParentFolderId Id="{calendar}"/><t:Data>{data}</t:Data></t:Item></m:Items></m:UploadItems>"#
+            ),
+        )
+        .await;
+    assert_eq!(codes(&uploaded), ["NoError"], "{uploaded}");
+    let copy = uploaded
+        .split(r#"ItemId Id=""#)
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_owned();
+    let again = e
+        .call_with(&t, &get_all(&format!(r#"<t:ItemId Id="{copy}"/>"#)))
+        .await;
+    for part in [
+        "<t:CalendarItemType>RecurringMaster</t:CalendarItemType>",
+        "<t:NumberOfOccurrences>6</t:NumberOfOccurrences>",
+        r#"<t:StartTimeZone Id="Pacific Standard Time""#,
+    ] {
+        assert!(again.contains(part), "{part} in {again}");
+    }
+    // both series expand: each occurrence twice
+    let body = e
+        .call_with(
+            &t,
+            &view("2030-03-10T00:00:00Z", "2030-03-12T00:00:00Z", None),
+        )
+        .await;
+    assert_eq!(listed(&body).len(), 2, "{body}");
+}
