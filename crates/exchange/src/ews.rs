@@ -1746,9 +1746,10 @@ impl Handler<'_> {
             ));
         }
         let id = change.item_id.id.clone();
-        // the item as it is, when the disposition rule needs it (where it is, for
-        // authorization, is checked by the update itself: `item_guard`)
-        if u.message_disposition.is_none() {
+        // the item as it is, when the disposition rule or a moved series needs it (where it
+        // is, for authorization, is checked by the update itself: `item_guard`)
+        let moves = update.start.is_some() || update.end.is_some();
+        if u.message_disposition.is_none() || moves {
             let current = self
                 .ex
                 .inner
@@ -1756,11 +1757,25 @@ impl Handler<'_> {
                 .get_item(&self.key, &id)
                 .await
                 .map_err(|e| err(&e))?;
-            if kind_of(&current) == ItemKind::Message {
+            if u.message_disposition.is_none() && kind_of(&current) == ItemKind::Message {
                 return Err(ResponseError::new(
                     "ErrorMessageDispositionRequired",
                     "MessageDisposition is required when updating a message (SaveOnly).",
                 ));
+            }
+            // a series moved: its occurrences keep the new time of day, and it starts and
+            // ends with its first and last occurrence at that time
+            if moves
+                && let Some(c) = &current.calendar
+                && let Some((start, end, last_end)) = crate::recurring::moved(
+                    c,
+                    update.start.unwrap_or(c.start),
+                    update.end.unwrap_or(c.end),
+                )?
+            {
+                update.start = Some(start);
+                update.end = Some(end);
+                update.series_last_end = Some(last_end);
             }
         }
         let overwrite = u.conflict_resolution != ConflictResolution::NeverOverwrite;

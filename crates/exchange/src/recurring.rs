@@ -190,6 +190,34 @@ pub(crate) fn check_stored(s: &mailbox::Series) -> Result<(), String> {
     Ok(())
 }
 
+/// Series `c` moved to start and end at `start` and `end` (its first occurrence's, as a client
+/// sends them): the first occurrence's start and end and the last one's end at the new time of
+/// day on the series' zone; `None` when `c` is no series.
+#[allow(clippy::type_complexity)]
+pub(crate) fn moved(
+    c: &mailbox::Calendar,
+    start: OffsetDateTime,
+    end: OffsetDateTime,
+) -> Result<Option<(OffsetDateTime, OffsetDateTime, Option<OffsetDateTime>)>, ResponseError> {
+    let Some(p) = plan(c) else {
+        return Ok(None);
+    };
+    if end < start {
+        return Err(ResponseError::new(
+            "ErrorCalendarEndDateIsEarlierThanStartDate",
+            "The series' End is before its Start.",
+        ));
+    }
+    let time_of_day = p.tz.to_local(start).time();
+    let duration = end - start;
+    let first = p
+        .rule
+        .first(time_of_day, duration, &p.tz)
+        .ok_or_else(no_occurrence)?;
+    let last_end = p.rule.last(time_of_day, duration, &p.tz).map(|o| o.end);
+    Ok(Some((first.start, first.end, last_end)))
+}
+
 /// A stored series read back for expansion.
 struct Plan {
     rule: Recurrence,

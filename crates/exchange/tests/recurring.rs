@@ -473,3 +473,60 @@ async fn a_series_survives_bulk_transfer() {
         .await;
     assert_eq!(listed(&body).len(), 2, "{body}");
 }
+
+#[tokio::test]
+async fn a_moved_series_moves_every_occurrence() {
+    let e = env().await;
+    let t = alice_token();
+    let created = e
+        .call_with(
+            &t,
+            &series(
+                "Sync",
+                "2030-03-04T17:00:00Z",
+                "2030-03-04T17:30:00Z",
+                WEEKLY,
+                PACIFIC,
+            ),
+        )
+        .await;
+    let (id, ck) = ids(&created).remove(0);
+    // half an hour later: 09:30-10:15 Pacific
+    let moved = e
+        .call_with(
+            &t,
+            &format!(
+                r#"<m:UpdateItem ConflictResolution="AlwaysOverwrite" SendMeetingInvitationsOrCancellations="SendToNone"><m:ItemChanges><t:ItemChange><t:ItemId Id="{id}" ChangeKey="{ck}"/><t:Updates><t:SetItemField><t:FieldURI FieldURI="calendar:Start"/><t:CalendarItem><t:Start>2030-03-04T17:30:00Z</t:Start></t:CalendarItem></t:SetItemField><t:SetItemField><t:FieldURI FieldURI="calendar:End"/><t:CalendarItem><t:End>2030-03-04T18:15:00Z</t:End></t:CalendarItem></t:SetItemField></t:Updates></t:ItemChange></m:ItemChanges></m:UpdateItem>"#
+            ),
+        )
+        .await;
+    assert_eq!(codes(&moved), ["NoError"], "{moved}");
+    let body = e
+        .call_with(
+            &t,
+            &view("2030-03-18T00:00:00Z", "2030-03-22T00:00:00Z", None),
+        )
+        .await;
+    let starts: Vec<String> = listed(&body).into_iter().map(|(_, s, _)| s).collect();
+    assert_eq!(
+        starts,
+        ["2030-03-18T16:30:00Z", "2030-03-21T16:30:00Z"],
+        "{body}"
+    );
+    let master = e
+        .call_with(&t, &get_all(&format!(r#"<t:ItemId Id="{id}"/>"#)))
+        .await;
+    let last = master.split("<t:LastOccurrence>").nth(1).unwrap();
+    assert!(
+        last.contains("<t:End>2030-03-21T17:15:00Z</t:End>"),
+        "{master}"
+    );
+    // the last occurrence's new end reaches a view that only it overlaps
+    let body = e
+        .call_with(
+            &t,
+            &view("2030-03-21T17:00:00Z", "2030-03-21T17:10:00Z", None),
+        )
+        .await;
+    assert_eq!(listed(&body).len(), 1, "{body}");
+}

@@ -1615,18 +1615,40 @@ pub(crate) fn validated_update(update: ItemUpdate) -> Result<ItemUpdate, Mailbox
     Ok(update)
 }
 
-/// Records occurrence `index` of series `id` as deleted.
-fn delete_occurrence(tx: &Connection, id: i64, index: u32) -> Result<(), MailboxError> {
+/// Series `id`'s stored series; [`MailboxError::InvalidRequest`] for a single item.
+fn read_series(tx: &Connection, id: i64) -> Result<Series, MailboxError> {
     let stored: Option<String> = tx
         .prepare_cached("SELECT series_json FROM items WHERE id = ?1")?
         .query_row(params![id], |r| r.get(0))?;
     let Some(stored) = stored else {
         return Err(MailboxError::InvalidRequest(
-            "only an occurrence of a recurring series can be deleted on its own".into(),
+            "only a recurring series has occurrences".into(),
         ));
     };
-    let mut series: Series = serde_json::from_str(&stored)
-        .map_err(|e| MailboxError::Corrupt(format!("item {id}: series: {e}")))?;
+    serde_json::from_str(&stored)
+        .map_err(|e| MailboxError::Corrupt(format!("item {id}: series: {e}")))
+}
+
+/// Sets when series `id`'s last occurrence ends.
+fn set_series_end(
+    tx: &Connection,
+    id: i64,
+    last_end: Option<time::OffsetDateTime>,
+) -> Result<(), MailboxError> {
+    let mut series = read_series(tx, id)?;
+    series.last_end = last_end.map(normalize_time).transpose()?;
+    tx.prepare_cached("UPDATE items SET series_json = ?2, series_end = ?3 WHERE id = ?1")?
+        .execute(params![
+            id,
+            json(&series)?,
+            series.last_end.map(to_micros).transpose()?
+        ])?;
+    Ok(())
+}
+
+/// Records occurrence `index` of series `id` as deleted.
+fn delete_occurrence(tx: &Connection, id: i64, index: u32) -> Result<(), MailboxError> {
+    let mut series = read_series(tx, id)?;
     if let Err(at) = series.deleted.binary_search(&index) {
         if series.deleted.len() >= MAX_DELETED_OCCURRENCES {
             return Err(MailboxError::InvalidValue(format!(
@@ -1919,6 +1941,9 @@ pub(crate) fn apply_update(
     }
     if let Some(index) = u.delete_occurrence {
         delete_occurrence(tx, id, index)?;
+    }
+    if let Some(last_end) = u.series_last_end {
+        set_series_end(tx, id, last_end)?;
     }
     for k in &u.remove_extended {
         tx.execute(

@@ -678,6 +678,9 @@ pub struct ItemUpdate {
     /// calendar views and free/busy; the others keep their indices). The EWS layer checks that
     /// the series has it.
     pub delete_occurrence: Option<u32>,
+    /// A recurring series only: when its last occurrence ends now (`Some(None)`: it has no
+    /// end), which the EWS layer computes when the series moves ([`Series::last_end`]).
+    pub series_last_end: Option<Option<OffsetDateTime>>,
     /// Calendar items only: a new start, end, location (`Some(None)` removes it).
     pub start: Option<OffsetDateTime>,
     pub end: Option<OffsetDateTime>,
