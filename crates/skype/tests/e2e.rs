@@ -871,6 +871,30 @@ async fn presence_ends_with_the_meeting_without_a_callback() {
     .await;
 }
 
+/// A daily stand-up that began days ago (a recurring series: one item whose first occurrence
+/// is in the past) puts the user in a meeting during today's occurrence: presence reads the
+/// calendar view, which expands the series.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_follows_a_recurring_meeting() {
+    let env = env().await;
+    let now = time::OffsetDateTime::now_utc();
+    let first = now - time::Duration::days(3) - time::Duration::minutes(5);
+    let start = ews_proto::types::format_xs_datetime(first);
+    let end = ews_proto::types::format_xs_datetime(first + time::Duration::minutes(20));
+    let date = ews_proto::recurrence::format_date(first.date());
+    let r = ews(&env, ALICE)
+        .await
+        .call(&format!(r#"<m:CreateItem SendMeetingInvitations="SendToNone"><m:SavedItemFolderId><t:DistinguishedFolderId Id="calendar"/></m:SavedItemFolderId><m:Items><t:CalendarItem><t:Subject>Stand-up</t:Subject><t:Start>{start}</t:Start><t:End>{end}</t:End><t:LegacyFreeBusyStatus>Busy</t:LegacyFreeBusyStatus><t:Recurrence><t:DailyRecurrence><t:Interval>1</t:Interval></t:DailyRecurrence><t:NoEndRecurrence><t:StartDate>{date}</t:StartDate></t:NoEndRecurrence></t:Recurrence></t:CalendarItem></m:Items></m:CreateItem>"#))
+        .await
+        .unwrap();
+    assert_eq!(r.code, "NoError", "{}", r.body);
+    let sip = format!("sip:{ALICE}");
+    assert_eq!(
+        env.skype.refresh_presence(&sip).await.unwrap(),
+        "In a meeting"
+    );
+}
+
 /// Outside the working hours the mailbox keeps (set here by the administrator in Exchange),
 /// presence is "Off Work"; a meeting still wins; inside them, "Available".
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
