@@ -2650,20 +2650,54 @@ impl Handler<'_> {
                 ),
             ));
         }
+        // Which entries the view shows is decided on (start, end) alone, and only the `max`
+        // earliest are made into views: candidates are cut back to `max` + 1 as they come, so
+        // a calendar of many series costs memory for one page, not for every occurrence.
         let mut total = singles.total;
         let mut all_in = singles.includes_last;
-        let mut items: Vec<ItemView> = singles.items.into_iter().map(item_view).collect();
-        for s in series.items {
+        let mut picked: Vec<(time::OffsetDateTime, time::OffsetDateTime, usize, u32)> = singles
+            .items
+            .iter()
+            .enumerate()
+            .filter_map(|(n, i)| i.calendar.as_ref().map(|c| (c.start, c.end, n, 0)))
+            .collect();
+        let cut = |picked: &mut Vec<_>, all_in: &mut bool| {
+            picked.sort_unstable();
+            if picked.len() > max {
+                picked.truncate(max);
+                *all_in = false;
+            }
+        };
+        for (n, s) in series.items.iter().enumerate() {
             // one more than fits tells whether the view holds more
-            let v = item_view(s.clone());
-            let occurrences = crate::recurring::occurrences_in(&v, &s, from, to, max + 1);
+            let occurrences = crate::recurring::occurrences_of(s, from, to, max + 1);
             total += occurrences.len();
-            items.extend(occurrences);
+            picked.extend(
+                occurrences
+                    .into_iter()
+                    .map(|o| (o.start, o.end, singles.items.len() + n, o.index)),
+            );
+            if picked.len() > 2 * (max + 1) {
+                cut(&mut picked, &mut all_in);
+            }
         }
-        items.sort_by_key(|v| (v.start, v.end));
-        if items.len() > max {
-            items.truncate(max);
-            all_in = false;
+        cut(&mut picked, &mut all_in);
+        let mut items = Vec::with_capacity(picked.len());
+        for (start, end, n, index) in picked {
+            match singles.items.get(n) {
+                Some(single) => items.push(item_view(single.clone())),
+                None => {
+                    if let Some(s) = series.items.get(n - singles.items.len()) {
+                        items.push(crate::recurring::occurrence_at(
+                            item_view(s.clone()),
+                            &s.id,
+                            index,
+                            start,
+                            end,
+                        ));
+                    }
+                }
+            }
         }
         let n = items.len();
         Ok(resp::Page {

@@ -323,30 +323,36 @@ fn as_occurrence(mut v: ItemView, series_id: &str, o: Occurrence) -> ItemView {
     v
 }
 
-/// The occurrences of series `i` (viewed as `v`) that overlap `[from, to)`, at most `limit`.
-pub(crate) fn occurrences_in(
-    v: &ItemView,
+/// The occurrences of series `i` that overlap `[from, to)`, at most `limit`.
+pub(crate) fn occurrences_of(
     i: &mailbox::Item,
     from: OffsetDateTime,
     to: OffsetDateTime,
     limit: usize,
-) -> Vec<ItemView> {
+) -> Vec<Occurrence> {
     let Some(p) = i.calendar.as_ref().and_then(plan) else {
         return Vec::new();
     };
-    p.rule
-        .occurrences_between(
-            p.time_of_day,
-            p.duration,
-            &p.tz,
-            from,
-            to,
-            &p.deleted,
-            limit,
-        )
-        .into_iter()
-        .map(|o| as_occurrence(v.clone(), &i.id, o))
-        .collect()
+    p.rule.occurrences_between(
+        p.time_of_day,
+        p.duration,
+        &p.tz,
+        from,
+        to,
+        &p.deleted,
+        limit,
+    )
+}
+
+/// The view of occurrence `index` of series `series_id` (viewed as `v`), at `start`–`end`.
+pub(crate) fn occurrence_at(
+    v: ItemView,
+    series_id: &str,
+    index: u32,
+    start: OffsetDateTime,
+    end: OffsetDateTime,
+) -> ItemView {
+    as_occurrence(v, series_id, Occurrence { index, start, end })
 }
 
 /// A free/busy read's appointments with each series replaced by its occurrences in

@@ -530,3 +530,45 @@ async fn a_moved_series_moves_every_occurrence() {
         .await;
     assert_eq!(listed(&body).len(), 1, "{body}");
 }
+
+#[tokio::test]
+async fn a_view_of_many_series_keeps_the_earliest_page() {
+    let e = env().await;
+    let t = alice_token();
+    // twelve daily series, the n-th at 08:00 + n minutes UTC, from 2030-03-01, no end
+    let daily = "<t:DailyRecurrence><t:Interval>1</t:Interval></t:DailyRecurrence><t:NoEndRecurrence><t:StartDate>2030-03-01</t:StartDate></t:NoEndRecurrence>";
+    for n in (0..12).rev() {
+        let body = e
+            .call_with(
+                &t,
+                &series(
+                    &format!("S{n:02}"),
+                    &format!("2030-03-01T08:{n:02}:00Z"),
+                    &format!("2030-03-01T08:{:02}:00Z", n + 30),
+                    daily,
+                    "",
+                ),
+            )
+            .await;
+        assert_eq!(codes(&body), ["NoError"], "{body}");
+    }
+    // a month of them (360 occurrences), five per page: the first five of the first day
+    let body = e
+        .call_with(
+            &t,
+            &view("2030-04-01T00:00:00Z", "2030-05-01T00:00:00Z", Some(5)),
+        )
+        .await;
+    let got: Vec<(String, String)> = listed(&body)
+        .into_iter()
+        .map(|(s, at, _)| (s, at))
+        .collect();
+    let want: Vec<(String, String)> = (0..5)
+        .map(|n| (format!("S{n:02}"), format!("2030-04-01T08:{n:02}:00Z")))
+        .collect();
+    assert_eq!(got, want, "{body}");
+    assert!(
+        body.contains(r#"IncludesLastItemInRange="false""#),
+        "{body}"
+    );
+}
