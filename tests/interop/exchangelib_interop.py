@@ -330,6 +330,16 @@ def recurring(acc) -> dict:
     rc["master_again"] = [back.type, back.id == master.id]
     seen[1].delete()
     rc["after_delete"] = [o.start.astimezone(utc).isoformat() for o in view()]
+    # one occurrence changed on its own: the fourth an hour later, with its own subject
+    fourth = seen[3]
+    fourth.subject = "Standup (late) " + tag
+    fourth.start += datetime.timedelta(hours=1)
+    fourth.end += datetime.timedelta(hours=1)
+    fourth.save(update_fields=["subject", "start", "end"])
+    changed = [o for o in acc.calendar.view(start=EWSDateTime(2030, 3, 1, tzinfo=utc),
+                                            end=EWSDateTime(2030, 3, 31, tzinfo=utc))
+               if o.subject and tag in o.subject]
+    rc["exception"] = [[o.type, o.subject == subject, o.start.astimezone(utc).isoformat()] for o in changed]
     master = acc.calendar.get(subject=subject)
     rc["deleted"] = [d.start.astimezone(utc).isoformat() for d in master.deleted_occurrences or []]
     return rc

@@ -53,16 +53,8 @@ pub const MAX_STORAGE_BYTES: usize = 4 * 1024;
 /// The last date of any series.
 const LAST_DATE: Date = time::macros::date!(4500 - 12 - 31);
 
-/// The days of the week, Sunday first.
-const WEEK: [Weekday; 7] = [
-    Weekday::Sunday,
-    Weekday::Monday,
-    Weekday::Tuesday,
-    Weekday::Wednesday,
-    Weekday::Thursday,
-    Weekday::Friday,
-    Weekday::Saturday,
-];
+// the days of the week, Sunday first
+use crate::workhours::WEEK;
 
 const MONTHS: [Month; 12] = [
     Month::January,

@@ -601,6 +601,10 @@ pub enum ItemFieldValue {
     Start(OffsetDateTime),
     End(OffsetDateTime),
     Location(String),
+    /// `t:StartTimeZone`, `t:EndTimeZone` of a calendar item (exchangelib sets them with every
+    /// change of `t:Start` or `t:End`).
+    StartTimeZone(ZoneRef),
+    EndTimeZone(ZoneRef),
     Extended(ExtendedProperty),
     /// Any other property element, by local name: not modelled for updates
     /// (the server answers a per-item error, never a fault).
@@ -629,6 +633,8 @@ impl ItemFieldValue {
             Self::Start(_) => "calendar:Start",
             Self::End(_) => "calendar:End",
             Self::Location(_) => "calendar:Location",
+            Self::StartTimeZone(_) => "calendar:StartTimeZone",
+            Self::EndTimeZone(_) => "calendar:EndTimeZone",
             Self::Extended(_) | Self::Other(_) => return None,
         })
     }
@@ -2362,6 +2368,8 @@ fn parse_field_values(el: &Element, input: &[u8]) -> Result<Vec<ItemFieldValue>>
             "Start" => ItemFieldValue::Start(datetime_text(child)?),
             "End" => ItemFieldValue::End(datetime_text(child)?),
             "Location" => ItemFieldValue::Location(text_owned(child)),
+            "StartTimeZone" => ItemFieldValue::StartTimeZone(parse_zone_ref(child)?),
+            "EndTimeZone" => ItemFieldValue::EndTimeZone(parse_zone_ref(child)?),
             "ExtendedProperty" => ItemFieldValue::Extended(parse_extended_property(child)?),
             other => ItemFieldValue::Other(other.to_owned()),
         });

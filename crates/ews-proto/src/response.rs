@@ -763,6 +763,8 @@ pub struct ItemView {
     /// `t:FirstOccurrence` and `t:LastOccurrence` of a series (no last one without end).
     pub first_occurrence: Option<OccurrenceInfo>,
     pub last_occurrence: Option<OccurrenceInfo>,
+    /// `t:ModifiedOccurrences` of a series: its occurrences changed on their own.
+    pub modified_occurrences: Vec<OccurrenceInfo>,
     /// `t:DeletedOccurrences` of a series: the original starts of the deleted ones.
     pub deleted_occurrences: Vec<OffsetDateTime>,
     /// `t:StartTimeZone` and `t:EndTimeZone`: the Windows time zone (id, display name) the
@@ -836,6 +838,7 @@ impl ItemView {
             recurrence: None,
             first_occurrence: None,
             last_occurrence: None,
+            modified_occurrences: Vec::new(),
             deleted_occurrences: Vec::new(),
             time_zone: None,
         }
@@ -896,6 +899,7 @@ struct ItemProps {
     recurrence: bool,
     first_occurrence: bool,
     last_occurrence: bool,
+    modified_occurrences: bool,
     deleted_occurrences: bool,
     start_time_zone: bool,
     end_time_zone: bool,
@@ -958,6 +962,7 @@ impl ItemProps {
                 recurrence: true,
                 first_occurrence: true,
                 last_occurrence: true,
+                modified_occurrences: true,
                 deleted_occurrences: true,
                 start_time_zone: true,
                 end_time_zone: true,
@@ -1016,6 +1021,7 @@ impl ItemProps {
                 Some("calendar:Recurrence") => p.recurrence = true,
                 Some("calendar:FirstOccurrence") => p.first_occurrence = true,
                 Some("calendar:LastOccurrence") => p.last_occurrence = true,
+                Some("calendar:ModifiedOccurrences") => p.modified_occurrences = true,
                 Some("calendar:DeletedOccurrences") => p.deleted_occurrences = true,
                 Some("calendar:StartTimeZone") => p.start_time_zone = true,
                 Some("calendar:EndTimeZone") => p.end_time_zone = true,
@@ -1349,6 +1355,20 @@ fn write_calendar_fields(w: &mut XmlOut, item: &ItemView, p: &ItemProps, meeting
 
 /// A series' fields, after the attendees: `t:Recurrence`, `t:FirstOccurrence`,
 /// `t:LastOccurrence`, `t:DeletedOccurrences`, then the time zones.
+fn write_occurrence_info(w: &mut XmlOut, el: &str, o: &OccurrenceInfo) {
+    w.start(el, &[]);
+    write_id(
+        w,
+        "t:ItemId",
+        &o.item_id.id,
+        o.item_id.change_key.as_deref(),
+    );
+    w.leaf("t:Start", &dt(o.start));
+    w.leaf("t:End", &dt(o.end));
+    w.leaf("t:OriginalStart", &dt(o.original_start));
+    w.end(el);
+}
+
 fn write_series_fields(w: &mut XmlOut, item: &ItemView, p: &ItemProps) {
     if p.recurrence
         && let Some(r) = &item.recurrence
@@ -1364,18 +1384,16 @@ fn write_series_fields(w: &mut XmlOut, item: &ItemView, p: &ItemProps) {
         (p.last_occurrence, &item.last_occurrence, "t:LastOccurrence"),
     ] {
         if wanted && let Some(o) = info {
-            w.start(el, &[]);
-            write_id(
-                w,
-                "t:ItemId",
-                &o.item_id.id,
-                o.item_id.change_key.as_deref(),
-            );
-            w.leaf("t:Start", &dt(o.start));
-            w.leaf("t:End", &dt(o.end));
-            w.leaf("t:OriginalStart", &dt(o.original_start));
-            w.end(el);
+            write_occurrence_info(w, el, o);
         }
+    }
+    // t:NonEmptyArrayOfOccurrenceInfoType: absent rather than empty
+    if p.modified_occurrences && !item.modified_occurrences.is_empty() {
+        w.start("t:ModifiedOccurrences", &[]);
+        for o in &item.modified_occurrences {
+            write_occurrence_info(w, "t:Occurrence", o);
+        }
+        w.end("t:ModifiedOccurrences");
     }
     // t:NonEmptyArrayOfDeletedOccurrencesType: absent rather than empty
     if p.deleted_occurrences && !item.deleted_occurrences.is_empty() {

@@ -1653,23 +1653,36 @@ impl Handler<'_> {
             .await
             .map_err(|e| self.mailbox_err(&e))?;
         crate::recurring::check_occurrence(&item, index)?;
+        let update = mailbox::ItemUpdate {
+            delete_occurrence: Some(index),
+            ..mailbox::ItemUpdate::default()
+        };
+        self.update_series(series, None, true, update)
+            .await
+            .map(|_| ())
+            .map_err(|e| self.mailbox_err(&e))
+    }
+
+    /// Writes a change of one occurrence on its series, where the caller's write rules allow.
+    async fn update_series(
+        &self,
+        series: String,
+        change_key: Option<String>,
+        overwrite: bool,
+        update: mailbox::ItemUpdate,
+    ) -> Result<(mailbox::Item, bool), MailboxError> {
         self.ex
             .inner
             .mbx
             .update_item_resolving(
                 &self.key,
                 series,
-                None,
-                true,
-                mailbox::ItemUpdate {
-                    delete_occurrence: Some(index),
-                    ..mailbox::ItemUpdate::default()
-                },
+                change_key,
+                overwrite,
+                update,
                 self.item_guard(),
             )
             .await
-            .map(|_| ())
-            .map_err(|e| self.mailbox_err(&e))
     }
 }
 
@@ -1709,11 +1722,8 @@ impl Handler<'_> {
         // occurrence is not changed on its own (an exception) yet
         let resolved;
         let change = match crate::recurring::target(&change.item_id)? {
-            crate::recurring::Target::Occurrence { .. } => {
-                return Err(ResponseError::new(
-                    "ErrorInvalidRequest",
-                    "Changing one occurrence of a recurring series (an exception) is not supported by this server; change the series (t:RecurringMasterItemId), or delete the occurrence.",
-                ));
+            crate::recurring::Target::Occurrence { series, index } => {
+                return self.update_occurrence(u, change, series, index).await;
             }
             crate::recurring::Target::Item(id) if id != change.item_id.id => {
                 resolved = request::ItemChange {
@@ -1797,6 +1807,48 @@ impl Handler<'_> {
                 kind: kind_of(&item),
                 item_id: Some(ItemRef {
                     id: item.id.clone(),
+                    change_key: Some(item.change_key.clone()),
+                }),
+                conflicts: u32::from(conflicted),
+            }),
+            Err(MailboxError::ChangeKeyConflict) => {
+                Err(ResponseError::code("ErrorIrresolvableConflict"))
+            }
+            Err(e) => Err(self.mailbox_err(&e)),
+        }
+    }
+
+    /// UpdateItem of one occurrence of a series: an exception recorded on the series
+    /// (`crate::recurring::exception_for`). No meeting update goes out for one occurrence yet.
+    async fn update_occurrence(
+        &self,
+        u: &request::UpdateItem,
+        change: &request::ItemChange,
+        series: String,
+        index: u32,
+    ) -> Result<resp::UpdatedItem, ResponseError> {
+        let update = item_update_of(&change.updates)?;
+        let item = self
+            .ex
+            .inner
+            .mbx
+            .get_item(&self.key, &series)
+            .await
+            .map_err(|e| self.mailbox_err(&e))?;
+        let exception = crate::recurring::exception_for(&item, index, &update)?;
+        let overwrite = u.conflict_resolution != request::ConflictResolution::NeverOverwrite;
+        let update = mailbox::ItemUpdate {
+            modify_occurrence: Some(exception),
+            ..mailbox::ItemUpdate::default()
+        };
+        match self
+            .update_series(series, change.item_id.change_key.clone(), overwrite, update)
+            .await
+        {
+            Ok((item, conflicted)) => Ok(resp::UpdatedItem {
+                kind: kind_of(&item),
+                item_id: Some(ItemRef {
+                    id: mailbox::occurrence_id(&item.id, index).map_err(|e| err(&e))?,
                     change_key: Some(item.change_key.clone()),
                 }),
                 conflicts: u32::from(conflicted),
@@ -2254,6 +2306,8 @@ pub(crate) fn item_update_of(
                             | "calendar:Start"
                             | "calendar:End"
                             | "calendar:Location"
+                            | "calendar:StartTimeZone"
+                            | "calendar:EndTimeZone"
                             | "calendar:RequiredAttendees"
                             | "calendar:OptionalAttendees"
                             | "calendar:Resources"
@@ -2296,6 +2350,10 @@ pub(crate) fn item_update_of(
                     V::Start(t) => u.start = Some(*t),
                     V::End(t) => u.end = Some(*t),
                     V::Location(l) => u.location = Some(Some(l.clone())),
+                    // A single item keeps its times as instants, so the zone they were given
+                    // on changes nothing; a series keeps the zone it was created with (its
+                    // occurrences' wall clock).
+                    V::StartTimeZone(_) | V::EndTimeZone(_) => {}
                     V::Extended(e) => set_ext(
                         &mut u,
                         e.uri.canonical_key(),
@@ -2690,10 +2748,8 @@ impl Handler<'_> {
                     if let Some(s) = series.items.get(n - singles.items.len()) {
                         items.push(crate::recurring::occurrence_at(
                             item_view(s.clone()),
-                            &s.id,
-                            index,
-                            start,
-                            end,
+                            s,
+                            ews_proto::recurrence::Occurrence { index, start, end },
                         ));
                     }
                 }

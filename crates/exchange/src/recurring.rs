@@ -8,14 +8,18 @@
 //!   the series by `t:RecurringMasterItemId`;
 //! * DeleteItem of one records it as deleted on the series (`t:DeletedOccurrences`): the others
 //!   keep their indices;
+//! * UpdateItem of one records it changed on the series (an exception, listed in
+//!   `t:ModifiedOccurrences`): its own subject, start, end or location, moved no further than
+//!   the days of the occurrences beside it;
+//! * UpdateItem of the series' start and end moves every occurrence;
 //! * free/busy (GetUserAvailability) shows each occurrence in the window.
 //!
 //! The occurrences keep the wall-clock time of the first one on the series' time zone
 //! (`t:StartTimeZone`, a Windows zone; UTC when the request names none), so a weekly 09:00
 //! meeting stays at 09:00 across daylight saving changes.
 //!
-//! Not supported yet, and refused by name rather than half done: changing one occurrence (an
-//! exception, `t:ModifiedOccurrences`), and changing a series' recurrence with UpdateItem.
+//! Not supported yet, and refused by name rather than half done: changing a series' recurrence
+//! with UpdateItem, and other properties of one occurrence.
 
 use ews_proto::recurrence::{Occurrence, Recurrence};
 use ews_proto::request::{NewCalendarItem, ZoneRef};
@@ -163,6 +167,7 @@ pub(crate) fn new_series(
             time_zone: stored,
             last_end,
             deleted: Vec::new(),
+            modified: Vec::new(),
         },
         first.start,
         first.end,
@@ -226,6 +231,7 @@ struct Plan {
     time_of_day: Time,
     duration: Duration,
     deleted: Vec<u32>,
+    modified: Vec<mailbox::Exception>,
 }
 
 fn plan(c: &mailbox::Calendar) -> Option<Plan> {
@@ -252,11 +258,88 @@ fn plan_of(s: &mailbox::Series, start: OffsetDateTime, end: OffsetDateTime) -> O
         windows,
         duration: end - start,
         deleted: s.deleted.clone(),
+        modified: s.modified.clone(),
     })
 }
 
+impl Plan {
+    /// Occurrence `index` where the series puts it (deleted or changed or not).
+    fn original(&self, index: u32) -> Option<Occurrence> {
+        self.rule
+            .occurrence(index, self.time_of_day, self.duration, &self.tz)
+    }
+
+    fn exception(&self, index: u32) -> Option<&mailbox::Exception> {
+        self.modified
+            .binary_search_by_key(&index, |m| m.index)
+            .ok()
+            .and_then(|at| self.modified.get(at))
+    }
+
+    fn is_deleted(&self, index: u32) -> bool {
+        self.deleted.binary_search(&index).is_ok()
+    }
+
+    /// Occurrence `index` where it is now; `None` when deleted or past the series' end.
+    fn actual(&self, index: u32) -> Option<Occurrence> {
+        if self.is_deleted(index) {
+            return None;
+        }
+        let original = self.original(index)?;
+        Some(match self.exception(index) {
+            Some(e) => Occurrence {
+                index,
+                start: e.start,
+                end: e.end,
+            },
+            None => original,
+        })
+    }
+
+    /// The occurrences that overlap `[from, to)` where they are now (a changed one where it
+    /// was moved), by start, at most `limit`.
+    fn between(&self, from: OffsetDateTime, to: OffsetDateTime, limit: usize) -> Vec<Occurrence> {
+        let mut skip: Vec<u32> = self.deleted.clone();
+        skip.extend(self.modified.iter().map(|m| m.index));
+        let mut out = self.rule.occurrences_between(
+            self.time_of_day,
+            self.duration,
+            &self.tz,
+            from,
+            to,
+            &skip,
+            limit,
+        );
+        out.extend(
+            self.modified
+                .iter()
+                .filter(|e| e.start < to && (e.end > from || (e.end == e.start && e.start >= from)))
+                .map(|e| Occurrence {
+                    index: e.index,
+                    start: e.start,
+                    end: e.end,
+                }),
+        );
+        out.sort_by_key(|o| (o.start, o.end, o.index));
+        out.truncate(limit);
+        out
+    }
+
+    fn info(&self, id: &str, change_key: &str, o: Occurrence) -> OccurrenceInfo {
+        OccurrenceInfo {
+            item_id: ItemRef {
+                id: mailbox::occurrence_id(id, o.index).unwrap_or_default(),
+                change_key: Some(change_key.to_owned()),
+            },
+            start: o.start,
+            end: o.end,
+            original_start: self.original(o.index).map_or(o.start, |x| x.start),
+        }
+    }
+}
+
 /// Fills in a calendar item's recurrence fields: a single item says so; a series gets its rule,
-/// first and last occurrences, deleted occurrences and time zone.
+/// first and last occurrences, changed and deleted occurrences and time zone.
 pub(crate) fn decorate(
     v: &mut ItemView,
     id: &str,
@@ -273,33 +356,29 @@ pub(crate) fn decorate(
     };
     v.calendar_item_type = Some("RecurringMaster");
     v.is_recurring = Some(true);
-    let info = |o: Occurrence| OccurrenceInfo {
-        item_id: ItemRef {
-            id: mailbox::occurrence_id(id, o.index).unwrap_or_default(),
-            change_key: Some(change_key.to_owned()),
-        },
-        start: o.start,
-        end: o.end,
-        original_start: o.start,
-    };
-    // the first and last that are not deleted (what Exchange lists)
-    let first = p
+    // the first and last that are not deleted (what Exchange lists), where they are now
+    v.first_occurrence = p
         .rule
         .dates()
         .map(|(n, _)| n)
-        .find(|n| !p.deleted.contains(n));
-    v.first_occurrence = first
-        .and_then(|n| p.rule.occurrence(n, p.time_of_day, p.duration, &p.tz))
-        .map(info);
+        .find(|n| !p.is_deleted(*n))
+        .and_then(|n| p.actual(n))
+        .map(|o| p.info(id, change_key, o));
     v.last_occurrence = p
         .rule
         .last(p.time_of_day, p.duration, &p.tz)
-        .filter(|o| !p.deleted.contains(&o.index))
-        .map(info);
+        .and_then(|o| p.actual(o.index))
+        .map(|o| p.info(id, change_key, o));
+    v.modified_occurrences = p
+        .modified
+        .iter()
+        .filter_map(|e| p.actual(e.index))
+        .map(|o| p.info(id, change_key, o))
+        .collect();
     v.deleted_occurrences = p
         .deleted
         .iter()
-        .filter_map(|n| p.rule.occurrence(*n, p.time_of_day, p.duration, &p.tz))
+        .filter_map(|n| p.original(*n))
         .map(|o| o.start)
         .collect();
     if let Some(w) = p.windows {
@@ -308,57 +387,61 @@ pub(crate) fn decorate(
     v.recurrence = Some(p.rule);
 }
 
-/// Turns a series' view into the view of one of its occurrences.
-fn as_occurrence(mut v: ItemView, series_id: &str, o: Occurrence) -> ItemView {
+/// Turns a series' view into the view of one of its occurrences (`o`: where it is now).
+fn as_occurrence(mut v: ItemView, series_id: &str, o: Occurrence, p: &Plan) -> ItemView {
     v.id = mailbox::occurrence_id(series_id, o.index).unwrap_or_default();
     v.start = Some(o.start);
     v.end = Some(o.end);
-    v.original_start = Some(o.start);
-    v.calendar_item_type = Some("Occurrence");
+    v.original_start = Some(p.original(o.index).map_or(o.start, |x| x.start));
     v.is_recurring = Some(true);
+    match p.exception(o.index) {
+        Some(e) => {
+            v.calendar_item_type = Some("Exception");
+            if let Some(s) = &e.subject {
+                v.subject = Some(s.clone());
+            }
+            if let Some(l) = &e.location {
+                // an empty location: removed for this occurrence
+                v.location = (!l.is_empty()).then(|| l.clone());
+            }
+        }
+        None => v.calendar_item_type = Some("Occurrence"),
+    }
     v.recurrence = None;
     v.first_occurrence = None;
     v.last_occurrence = None;
+    v.modified_occurrences = Vec::new();
     v.deleted_occurrences = Vec::new();
     v
 }
 
-/// The occurrences of series `i` that overlap `[from, to)`, at most `limit`.
+/// The occurrences of series `i` that overlap `[from, to)`, where they are now, at most
+/// `limit`.
 pub(crate) fn occurrences_of(
     i: &mailbox::Item,
     from: OffsetDateTime,
     to: OffsetDateTime,
     limit: usize,
 ) -> Vec<Occurrence> {
-    let Some(p) = i.calendar.as_ref().and_then(plan) else {
-        return Vec::new();
-    };
-    p.rule.occurrences_between(
-        p.time_of_day,
-        p.duration,
-        &p.tz,
-        from,
-        to,
-        &p.deleted,
-        limit,
-    )
+    match i.calendar.as_ref().and_then(plan) {
+        Some(p) => p.between(from, to, limit),
+        None => Vec::new(),
+    }
 }
 
-/// The view of occurrence `index` of series `series_id` (viewed as `v`), at `start`–`end`.
-pub(crate) fn occurrence_at(
-    v: ItemView,
-    series_id: &str,
-    index: u32,
-    start: OffsetDateTime,
-    end: OffsetDateTime,
-) -> ItemView {
-    as_occurrence(v, series_id, Occurrence { index, start, end })
+/// The view of occurrence `o` (as [`occurrences_of`] gave it) of series `i`, viewed as `v`.
+pub(crate) fn occurrence_at(v: ItemView, i: &mailbox::Item, o: Occurrence) -> ItemView {
+    match i.calendar.as_ref().and_then(plan) {
+        Some(p) => as_occurrence(v, &i.id, o, &p),
+        None => v,
+    }
 }
 
 /// A free/busy read's appointments with each series replaced by its occurrences in
 /// `[from, to)` (each with its occurrence id, and its series still on it, which marks it
-/// recurring), ordered by start; more than [`mailbox::limits::MAX_FREE_BUSY_EVENTS`] in all
-/// fails the mailbox, as the store's own bound does.
+/// recurring; a changed one where it was moved, with its own subject and location), ordered by
+/// start; more than [`mailbox::limits::MAX_FREE_BUSY_EVENTS`] in all fails the mailbox, as the
+/// store's own bound does.
 pub(crate) fn expand_appointments(
     found: Vec<mailbox::Appointment>,
     from: OffsetDateTime,
@@ -374,11 +457,24 @@ pub(crate) fn expand_appointments(
             out.push(a);
             continue;
         };
-        for o in spans_in(series, a.start, a.end, from, to, max + 1) {
+        let Some(p) = plan_of(series, a.start, a.end) else {
+            continue;
+        };
+        for o in p.between(from, to, max + 1) {
+            let mut details = a.details.clone();
+            if let (Some(d), Some(e)) = (&mut details, p.exception(o.index)) {
+                if let Some(s) = &e.subject {
+                    d.subject = Some(s.clone());
+                }
+                if let Some(l) = &e.location {
+                    d.location = (!l.is_empty()).then(|| l.clone());
+                }
+            }
             out.push(mailbox::Appointment {
                 id: mailbox::occurrence_id(&a.id, o.index).unwrap_or_default(),
                 start: o.start,
                 end: o.end,
+                details,
                 ..a.clone()
             });
         }
@@ -392,53 +488,34 @@ pub(crate) fn expand_appointments(
     Ok(out)
 }
 
-/// A series' occurrences that overlap `[from, to)`, at most `limit`.
-fn spans_in(
-    series: &mailbox::Series,
-    first_start: OffsetDateTime,
-    first_end: OffsetDateTime,
-    from: OffsetDateTime,
-    to: OffsetDateTime,
-    limit: usize,
-) -> Vec<Occurrence> {
-    let Some(p) = plan_of(series, first_start, first_end) else {
-        return Vec::new();
-    };
-    p.rule.occurrences_between(
-        p.time_of_day,
-        p.duration,
-        &p.tz,
-        from,
-        to,
-        &p.deleted,
-        limit,
-    )
-}
-
-/// Checks that series `i` has occurrence `index`, not deleted.
-pub(crate) fn check_occurrence(i: &mailbox::Item, index: u32) -> Result<Occurrence, ResponseError> {
+/// The series' plan, and occurrence `index` where it is now, if it has it and it is not deleted.
+fn checked(i: &mailbox::Item, index: u32) -> Result<(Plan, Occurrence), ResponseError> {
     let p = i.calendar.as_ref().and_then(plan).ok_or_else(|| {
         ResponseError::new(
             "ErrorCalendarCannotUseIdForOccurrenceId",
             "The item is not a recurring series, so it has no occurrences; name it by its t:ItemId.",
         )
     })?;
-    let o = p
-        .rule
-        .occurrence(index, p.time_of_day, p.duration, &p.tz)
-        .ok_or_else(|| {
-            ResponseError::new(
-                "ErrorCalendarOccurrenceIndexIsOutOfRecurrenceRange",
-                &format!("The series has no occurrence {index}; its occurrences are numbered from 1 to its last."),
-            )
-        })?;
-    if p.deleted.binary_search(&index).is_ok() {
+    if p.original(index).is_none() {
+        return Err(ResponseError::new(
+            "ErrorCalendarOccurrenceIndexIsOutOfRecurrenceRange",
+            &format!(
+                "The series has no occurrence {index}; its occurrences are numbered from 1 to its last."
+            ),
+        ));
+    }
+    let Some(o) = p.actual(index) else {
         return Err(ResponseError::new(
             "ErrorCalendarOccurrenceIsDeletedFromRecurrence",
             &format!("Occurrence {index} of the series was deleted."),
         ));
-    }
-    Ok(o)
+    };
+    Ok((p, o))
+}
+
+/// Checks that series `i` has occurrence `index`, not deleted.
+pub(crate) fn check_occurrence(i: &mailbox::Item, index: u32) -> Result<Occurrence, ResponseError> {
+    checked(i, index).map(|(_, o)| o)
 }
 
 /// The view of occurrence `index` of series `i`, viewed as `v`.
@@ -447,8 +524,90 @@ pub(crate) fn occurrence_view(
     i: &mailbox::Item,
     index: u32,
 ) -> Result<ItemView, ResponseError> {
-    let o = check_occurrence(i, index)?;
-    Ok(as_occurrence(v, &i.id, o))
+    let (p, o) = checked(i, index)?;
+    Ok(as_occurrence(v, &i.id, o, &p))
+}
+
+/// Occurrence `index` of series `i` changed by `update` (an UpdateItem of that occurrence): the
+/// exception to record. Its subject, start, end and location can change; it may move within
+/// the days between the occurrences before and after it (as Outlook allows), and the first
+/// occurrence not before its own place (a series is found by its first occurrence).
+pub(crate) fn exception_for(
+    i: &mailbox::Item,
+    index: u32,
+    update: &mailbox::ItemUpdate,
+) -> Result<mailbox::Exception, ResponseError> {
+    let (p, now) = checked(i, index)?;
+    let rest = mailbox::ItemUpdate {
+        subject: None,
+        start: None,
+        end: None,
+        location: None,
+        ..update.clone()
+    };
+    if rest != mailbox::ItemUpdate::default() {
+        return Err(ResponseError::new(
+            "ErrorInvalidRequest",
+            "Only the Subject, Start, End and Location of one occurrence of a series can be changed on this server; change the other properties on the series (t:RecurringMasterItemId).",
+        ));
+    }
+    let current = p.exception(index).cloned();
+    let start = update.start.unwrap_or(now.start);
+    let end = update.end.unwrap_or(now.end);
+    if end < start {
+        return Err(ResponseError::new(
+            "ErrorCalendarEndDateIsEarlierThanStartDate",
+            "The occurrence's End is before its Start.",
+        ));
+    }
+    let day = |t: OffsetDateTime| p.tz.to_local(t).date();
+    let crossing = |what: &str| {
+        ResponseError::new(
+            "ErrorOccurrenceCrossingBoundary",
+            &format!(
+                "Occurrence {index} can move only within the days between the occurrences before and after it; {what}."
+            ),
+        )
+    };
+    match index
+        .checked_sub(1)
+        .filter(|n| *n >= 1)
+        .and_then(|n| p.original(n))
+    {
+        Some(prev) if day(start) <= day(prev.start) => {
+            return Err(crossing(&format!(
+                "it would start on or before the day of occurrence {}",
+                index - 1
+            )));
+        }
+        None if start < p.original(index).map_or(start, |o| o.start) => {
+            return Err(crossing("the first occurrence cannot move earlier"));
+        }
+        _ => {}
+    }
+    if let Some(next) = index.checked_add(1).and_then(|n| p.original(n))
+        && day(start) >= day(next.start)
+    {
+        return Err(crossing(&format!(
+            "it would start on or after the day of occurrence {}",
+            index + 1
+        )));
+    }
+    let subject = match &update.subject {
+        Some(s) => Some(s.clone().unwrap_or_default()),
+        None => current.as_ref().and_then(|c| c.subject.clone()),
+    };
+    let location = match &update.location {
+        Some(l) => Some(l.clone().unwrap_or_default()),
+        None => current.as_ref().and_then(|c| c.location.clone()),
+    };
+    Ok(mailbox::Exception {
+        index,
+        start,
+        end,
+        subject,
+        location,
+    })
 }
 
 /// What an item reference of a request names, with occurrences resolved to their series.
@@ -550,6 +709,7 @@ mod tests {
             time_zone: "windows:UTC".into(),
             last_end: None,
             deleted: vec![],
+            modified: vec![],
         };
         assert_eq!(check_stored(&good), Ok(()));
         let bad_rule = mailbox::Series {

@@ -885,6 +885,18 @@ async fn exchangelib_interop() {
             "{v}"
         );
         assert_eq!(rc["deleted"], json!([at(9, 17)]), "{v}");
+        // the fourth changed on its own (an hour later, its own subject): an Exception
+        let o = |d: u8, h: u8| json!(["Occurrence", true, at(d, h)]);
+        assert_eq!(
+            rc["exception"],
+            json!([
+                o(8, 17),
+                o(10, 16),
+                ["Exception", false, at(11, 17)],
+                o(12, 16)
+            ]),
+            "{v}"
+        );
         // Meetings (the script's meetings(), with Bob's own account): Alice's CalendarItem with
         // Bob required, saved with SEND_TO_ALL_AND_SAVE_COPY; Bob's MeetingRequest accepted;
         // Alice's item shows Bob's Accept, Bob's copy Busy; a second meeting declined (Bob's

@@ -129,11 +129,48 @@ fn validate_series(s: &Series, first_end: time::OffsetDateTime) -> Result<Series
             "occurrence indices start at 1".into(),
         ));
     }
+    if s.modified.len() > MAX_DELETED_OCCURRENCES {
+        return Err(MailboxError::InvalidValue(format!(
+            "a series records at most {MAX_DELETED_OCCURRENCES} changed occurrences"
+        )));
+    }
+    let mut modified = Vec::with_capacity(s.modified.len());
+    for e in &s.modified {
+        modified.push(validate_exception(e)?);
+    }
+    modified.sort_by_key(|e| e.index);
+    modified.dedup_by_key(|e| e.index);
+    modified.retain(|e| deleted.binary_search(&e.index).is_err());
     Ok(Series {
         rule: s.rule.clone(),
         time_zone: s.time_zone.clone(),
         last_end,
         deleted,
+        modified,
+    })
+}
+
+fn validate_exception(e: &Exception) -> Result<Exception, MailboxError> {
+    if e.index == 0 {
+        return Err(MailboxError::InvalidValue(
+            "occurrence indices start at 1".into(),
+        ));
+    }
+    let start = normalize_time(e.start)?;
+    let end = normalize_time(e.end)?;
+    if end < start {
+        return Err(MailboxError::CalendarEndBeforeStart);
+    }
+    validate_subject(e.subject.as_deref())?;
+    if let Some(l) = &e.location {
+        validate_short("location", l)?;
+    }
+    Ok(Exception {
+        index: e.index,
+        start,
+        end,
+        subject: e.subject.clone(),
+        location: e.location.clone(),
     })
 }
 
@@ -1607,6 +1644,9 @@ pub(crate) fn validated_update(update: ItemUpdate) -> Result<ItemUpdate, Mailbox
     if let Some(m) = &update.new_meeting {
         validate_meeting(m)?;
     }
+    if let Some(e) = &update.modify_occurrence {
+        update.modify_occurrence = Some(validate_exception(e)?);
+    }
     if update.delete_occurrence == Some(0) {
         return Err(MailboxError::InvalidValue(
             "occurrence indices start at 1".into(),
@@ -1629,6 +1669,17 @@ fn read_series(tx: &Connection, id: i64) -> Result<Series, MailboxError> {
         .map_err(|e| MailboxError::Corrupt(format!("item {id}: series: {e}")))
 }
 
+/// Writes series `id`'s series and how far it reaches.
+fn write_series(tx: &Connection, id: i64, series: &Series) -> Result<(), MailboxError> {
+    tx.prepare_cached("UPDATE items SET series_json = ?2, series_end = ?3 WHERE id = ?1")?
+        .execute(params![
+            id,
+            json(series)?,
+            series.last_end.map(to_micros).transpose()?
+        ])?;
+    Ok(())
+}
+
 /// Sets when series `id`'s last occurrence ends.
 fn set_series_end(
     tx: &Connection,
@@ -1637,13 +1688,31 @@ fn set_series_end(
 ) -> Result<(), MailboxError> {
     let mut series = read_series(tx, id)?;
     series.last_end = last_end.map(normalize_time).transpose()?;
-    tx.prepare_cached("UPDATE items SET series_json = ?2, series_end = ?3 WHERE id = ?1")?
-        .execute(params![
-            id,
-            json(&series)?,
-            series.last_end.map(to_micros).transpose()?
-        ])?;
-    Ok(())
+    write_series(tx, id, &series)
+}
+
+/// Records an occurrence of series `id` changed on its own; the series reaches as far as it.
+fn modify_occurrence(tx: &Connection, id: i64, e: &Exception) -> Result<(), MailboxError> {
+    let mut series = read_series(tx, id)?;
+    if series.deleted.binary_search(&e.index).is_ok() {
+        return Err(MailboxError::InvalidRequest(format!(
+            "occurrence {} of the series was deleted",
+            e.index
+        )));
+    }
+    match series.modified.binary_search_by_key(&e.index, |m| m.index) {
+        Ok(at) => series.modified[at] = e.clone(),
+        Err(at) => {
+            if series.modified.len() >= MAX_DELETED_OCCURRENCES {
+                return Err(MailboxError::InvalidValue(format!(
+                    "a series records at most {MAX_DELETED_OCCURRENCES} changed occurrences"
+                )));
+            }
+            series.modified.insert(at, e.clone());
+        }
+    }
+    series.last_end = series.last_end.map(|l| l.max(e.end));
+    write_series(tx, id, &series)
 }
 
 /// Records occurrence `index` of series `id` as deleted.
@@ -1657,9 +1726,8 @@ fn delete_occurrence(tx: &Connection, id: i64, index: u32) -> Result<(), Mailbox
         }
         series.deleted.insert(at, index);
     }
-    tx.prepare_cached("UPDATE items SET series_json = ?2 WHERE id = ?1")?
-        .execute(params![id, json(&series)?])?;
-    Ok(())
+    series.modified.retain(|m| m.index != index);
+    write_series(tx, id, &series)
 }
 
 /// Applies a new start, end or location to calendar item `id` (the end not before the start).
@@ -1944,6 +2012,9 @@ pub(crate) fn apply_update(
     }
     if let Some(last_end) = u.series_last_end {
         set_series_end(tx, id, last_end)?;
+    }
+    if let Some(e) = &u.modify_occurrence {
+        modify_occurrence(tx, id, e)?;
     }
     for k in &u.remove_extended {
         tx.execute(

@@ -92,7 +92,7 @@ pub use meeting::{Cancel, Cancelled, Invite, Invited, Reply, Responded};
 pub use model::{
     Attachment, AttachmentInfo, AttachmentRoot, AttachmentsCreated, Attendee, AttendeeEdit, Body,
     BodyType, Calendar, Created, DeleteMode, DictEntry, DictValue, Event, EventKind, EventObject,
-    FindSpec, Folder, FolderSel, FreeBusy, Importance, Item, ItemGuard, ItemUpdate,
+    Exception, FindSpec, Folder, FolderSel, FreeBusy, Importance, Item, ItemGuard, ItemUpdate,
     MailboxCounters, MailboxKey, Meeting, NewAttachment, NewItem, Page, Paging, Pruned, Recipient,
     RecipientEdit, ResponseType, Sensitivity, Series, SortField, SortOrder, StoredUserConfig,
     UserConfig, normalize_time,

@@ -275,6 +275,26 @@ pub struct Series {
     /// [`crate::limits::MAX_DELETED_OCCURRENCES`]).
     #[serde(default)]
     pub deleted: Vec<u32>,
+    /// Its occurrences changed on their own (EWS exceptions), by index ascending, none of them
+    /// deleted (at most [`crate::limits::MAX_DELETED_OCCURRENCES`]).
+    #[serde(default)]
+    pub modified: Vec<Exception>,
+}
+
+/// One occurrence of a series changed on its own: where it is now and what it says instead of
+/// the series (`None`: as the series).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Exception {
+    /// The occurrence's 1-based index in its series.
+    pub index: u32,
+    #[serde(with = "time::serde::rfc3339")]
+    pub start: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub end: OffsetDateTime,
+    #[serde(default)]
+    pub subject: Option<String>,
+    #[serde(default)]
+    pub location: Option<String>,
 }
 
 /// An attendee's answer to a meeting (EWS `t:ResponseTypeType`), as the organizer's copy records
@@ -681,6 +701,10 @@ pub struct ItemUpdate {
     /// A recurring series only: when its last occurrence ends now (`Some(None)`: it has no
     /// end), which the EWS layer computes when the series moves ([`Series::last_end`]).
     pub series_last_end: Option<Option<OffsetDateTime>>,
+    /// A recurring series only: one occurrence changed on its own (an exception; replaces an
+    /// earlier change of the same occurrence). The EWS layer checks that the series has it and
+    /// where it may move; the series' reach ([`Series::last_end`]) grows to take it in.
+    pub modify_occurrence: Option<Exception>,
     /// Calendar items only: a new start, end, location (`Some(None)` removes it).
     pub start: Option<OffsetDateTime>,
     pub end: Option<OffsetDateTime>,

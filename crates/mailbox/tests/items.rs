@@ -842,6 +842,7 @@ async fn a_series_is_kept_found_by_its_reach_and_loses_occurrences() {
         time_zone: "<zone/>".into(),
         last_end,
         deleted: vec![],
+        modified: vec![],
     };
     let appt = |subject: &str, start, end, recurrence| NewItem {
         item_class: "IPM.Appointment".into(),
@@ -964,6 +965,50 @@ async fn a_series_is_kept_found_by_its_reach_and_loses_occurrences() {
         .unwrap();
     assert_eq!(copy.calendar, item.calendar);
 
+    // an occurrence changed on its own: kept by index, and the ended series now reaches the
+    // view, where its changed occurrence was moved
+    let ended = created[1].id.clone();
+    let moved = mailbox::Exception {
+        index: 2,
+        start: datetime!(2024-02-01 10:00 UTC),
+        end: datetime!(2024-02-01 10:30 UTC),
+        subject: Some("moved".into()),
+        location: None,
+    };
+    s.update_item(
+        &m,
+        ended.clone(),
+        None,
+        ItemUpdate {
+            modify_occurrence: Some(moved.clone()),
+            ..ItemUpdate::default()
+        },
+    )
+    .await
+    .unwrap();
+    // (the copy of the stand-up is a series too)
+    assert_eq!(subjects(&find(true).await), ["standup", "ended", "standup"]);
+    let kept = s.get_item(&m, &ended).await.unwrap();
+    let kept = kept.calendar.unwrap().recurrence.unwrap();
+    assert_eq!(kept.modified, [moved]);
+    assert_eq!(kept.last_end, Some(datetime!(2024-02-01 10:30 UTC)));
+    // deleting it removes the change
+    s.update_item(
+        &m,
+        ended.clone(),
+        None,
+        ItemUpdate {
+            delete_occurrence: Some(2),
+            ..ItemUpdate::default()
+        },
+    )
+    .await
+    .unwrap();
+    let kept = s.get_item(&m, &ended).await.unwrap();
+    let kept = kept.calendar.unwrap().recurrence.unwrap();
+    assert!(kept.modified.is_empty());
+    assert_eq!(kept.deleted, [2]);
+
     // an occurrence of a single item, and index 0, are refused
     let single = created[3].id.clone();
     let refused = s
@@ -999,7 +1044,7 @@ async fn a_series_is_kept_found_by_its_reach_and_loses_occurrences() {
         "{refused:?}"
     );
 
-    // free/busy: the single as it is, the series (two now: the copy) for the caller to expand
+    // free/busy: the single as it is, the series (the copy too) for the caller to expand
     let fb = s
         .free_busy(
             vec![FreeBusyRead {
@@ -1027,6 +1072,9 @@ async fn a_series_is_kept_found_by_its_reach_and_loses_occurrences() {
         [
             (Some("single"), false),
             (Some("standup"), true),
+            // its reach stays where its changed occurrence took it (expanding it there
+            // yields nothing now)
+            (Some("ended"), true),
             (Some("standup"), true)
         ]
     );
