@@ -2154,10 +2154,23 @@ mod tests {
             "SELECT i.id FROM items i WHERE {} ORDER BY {corder} LIMIT 50",
             cw.text
         );
+        let (sw, sorder) = find_sql(
+            1,
+            &FindSpec {
+                series: true,
+                ..cal_spec
+            },
+        )
+        .unwrap();
+        let series = format!(
+            "SELECT i.id FROM items i WHERE {} ORDER BY {sorder} LIMIT 50",
+            sw.text
+        );
         let queries: Vec<(String, Vec<SqlValue>)> = vec![
             (page, w.params.clone()),
             (count, w.params),
             (cal, cw.params),
+            (series, sw.params),
             (
                 "SELECT id FROM items WHERE folder_id = 1 AND internet_message_id = 'x' ORDER BY id".into(),
                 vec![],
@@ -2187,13 +2200,15 @@ mod tests {
         assert!(!plans[0].contains("TEMP B-TREE"), "{}", plans[0]);
         assert!(plans[1].contains("COVERING INDEX"), "{}", plans[1]);
         assert!(plans[2].contains("items_folder_start"), "{}", plans[2]);
-        assert!(plans[3].contains("items_folder_message_id"), "{}", plans[3]);
+        // the series a view reaches: their own partial index, no scan of the single items
+        assert!(plans[3].contains("items_folder_series"), "{}", plans[3]);
+        assert!(plans[4].contains("items_folder_message_id"), "{}", plans[4]);
         assert!(
-            plans[4].contains("items_folder_config_name"),
+            plans[5].contains("items_folder_config_name"),
             "{}",
-            plans[4]
+            plans[5]
         );
-        assert!(plans[5].contains("items_folder_unread"), "{}", plans[5]);
+        assert!(plans[6].contains("items_folder_unread"), "{}", plans[6]);
     }
 
     #[test]
