@@ -340,6 +340,17 @@ def recurring(acc) -> dict:
                                             end=EWSDateTime(2030, 3, 31, tzinfo=utc))
                if o.subject and tag in o.subject]
     rc["exception"] = [[o.type, o.subject == subject, o.start.astimezone(utc).isoformat()] for o in changed]
+    # a single appointment changed with a plain save(): exchangelib sends every field it holds
+    single = CalendarItem(account=acc, folder=acc.calendar, subject="Dentist " + tag,
+                          start=EWSDateTime(2030, 3, 20, 15, 0, tzinfo=utc),
+                          end=EWSDateTime(2030, 3, 20, 16, 0, tzinfo=utc))
+    single.save()
+    single.legacy_free_busy_status = "OOF"
+    single.is_all_day = False
+    single.location = "Main street"
+    single.save()
+    again = acc.calendar.get(subject="Dentist " + tag)
+    rc["single_saved"] = [again.legacy_free_busy_status, again.location, again.type]
     master = acc.calendar.get(subject=subject)
     rc["deleted"] = [d.start.astimezone(utc).isoformat() for d in master.deleted_occurrences or []]
     return rc

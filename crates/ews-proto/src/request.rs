@@ -601,6 +601,9 @@ pub enum ItemFieldValue {
     Start(OffsetDateTime),
     End(OffsetDateTime),
     Location(String),
+    /// `t:IsAllDayEvent`, `t:LegacyFreeBusyStatus` of a calendar item.
+    IsAllDayEvent(bool),
+    LegacyFreeBusyStatus(LegacyFreeBusyStatus),
     /// `t:StartTimeZone`, `t:EndTimeZone` of a calendar item (exchangelib sets them with every
     /// change of `t:Start` or `t:End`).
     StartTimeZone(ZoneRef),
@@ -633,6 +636,8 @@ impl ItemFieldValue {
             Self::Start(_) => "calendar:Start",
             Self::End(_) => "calendar:End",
             Self::Location(_) => "calendar:Location",
+            Self::IsAllDayEvent(_) => "calendar:IsAllDayEvent",
+            Self::LegacyFreeBusyStatus(_) => "calendar:LegacyFreeBusyStatus",
             Self::StartTimeZone(_) => "calendar:StartTimeZone",
             Self::EndTimeZone(_) => "calendar:EndTimeZone",
             Self::Extended(_) | Self::Other(_) => return None,
@@ -2368,6 +2373,10 @@ fn parse_field_values(el: &Element, input: &[u8]) -> Result<Vec<ItemFieldValue>>
             "Start" => ItemFieldValue::Start(datetime_text(child)?),
             "End" => ItemFieldValue::End(datetime_text(child)?),
             "Location" => ItemFieldValue::Location(text_owned(child)),
+            "IsAllDayEvent" => ItemFieldValue::IsAllDayEvent(bool_text(child)?),
+            "LegacyFreeBusyStatus" => {
+                ItemFieldValue::LegacyFreeBusyStatus(enum_text(child, LegacyFreeBusyStatus::ALL)?)
+            }
             "StartTimeZone" => ItemFieldValue::StartTimeZone(parse_zone_ref(child)?),
             "EndTimeZone" => ItemFieldValue::EndTimeZone(parse_zone_ref(child)?),
             "ExtendedProperty" => ItemFieldValue::Extended(parse_extended_property(child)?),

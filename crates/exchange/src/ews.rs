@@ -2306,6 +2306,8 @@ pub(crate) fn item_update_of(
                             | "calendar:Start"
                             | "calendar:End"
                             | "calendar:Location"
+                            | "calendar:IsAllDayEvent"
+                            | "calendar:LegacyFreeBusyStatus"
                             | "calendar:StartTimeZone"
                             | "calendar:EndTimeZone"
                             | "calendar:RequiredAttendees"
@@ -2350,6 +2352,10 @@ pub(crate) fn item_update_of(
                     V::Start(t) => u.start = Some(*t),
                     V::End(t) => u.end = Some(*t),
                     V::Location(l) => u.location = Some(Some(l.clone())),
+                    V::IsAllDayEvent(b) => u.is_all_day = Some(*b),
+                    V::LegacyFreeBusyStatus(f) => {
+                        u.free_busy = mailbox::FreeBusy::parse(f.as_str());
+                    }
                     // A single item keeps its times as instants, so the zone they were given
                     // on changes nothing; a series keeps the zone it was created with (its
                     // occurrences' wall clock).

@@ -789,9 +789,11 @@ async fn one_occurrence_changes_on_its_own() {
 }
 
 /// exchangelib sets `calendar:StartTimeZone` and `calendar:EndTimeZone` with every change of a
-/// calendar item's start or end; they were refused as properties this server does not keep.
+/// calendar item's start or end, and `calendar:IsAllDayEvent` and
+/// `calendar:LegacyFreeBusyStatus` with every plain `save()`; all four were refused as
+/// properties this server does not keep.
 #[tokio::test]
-async fn a_start_changed_with_its_time_zone_is_taken() {
+async fn a_calendar_item_changed_as_exchangelib_saves_it() {
     let e = env().await;
     let t = alice_token();
     let created = e
@@ -805,7 +807,7 @@ async fn a_start_changed_with_its_time_zone_is_taken() {
         .call_with(
             &t,
             &format!(
-                r#"<m:UpdateItem ConflictResolution="AlwaysOverwrite" SendMeetingInvitationsOrCancellations="SendToNone"><m:ItemChanges><t:ItemChange><t:ItemId Id="{id}" ChangeKey="{ck}"/><t:Updates><t:SetItemField><t:FieldURI FieldURI="calendar:Start"/><t:CalendarItem><t:Start>2030-03-07T21:00:00Z</t:Start></t:CalendarItem></t:SetItemField><t:SetItemField><t:FieldURI FieldURI="calendar:End"/><t:CalendarItem><t:End>2030-03-07T22:00:00Z</t:End></t:CalendarItem></t:SetItemField><t:SetItemField><t:FieldURI FieldURI="calendar:StartTimeZone"/><t:CalendarItem><t:StartTimeZone Id="Pacific Standard Time"/></t:CalendarItem></t:SetItemField><t:SetItemField><t:FieldURI FieldURI="calendar:EndTimeZone"/><t:CalendarItem><t:EndTimeZone Id="Pacific Standard Time"/></t:CalendarItem></t:SetItemField></t:Updates></t:ItemChange></m:ItemChanges></m:UpdateItem>"#
+                r#"<m:UpdateItem ConflictResolution="AlwaysOverwrite" SendMeetingInvitationsOrCancellations="SendToNone"><m:ItemChanges><t:ItemChange><t:ItemId Id="{id}" ChangeKey="{ck}"/><t:Updates><t:SetItemField><t:FieldURI FieldURI="calendar:Start"/><t:CalendarItem><t:Start>2030-03-07T21:00:00Z</t:Start></t:CalendarItem></t:SetItemField><t:SetItemField><t:FieldURI FieldURI="calendar:End"/><t:CalendarItem><t:End>2030-03-07T22:00:00Z</t:End></t:CalendarItem></t:SetItemField><t:SetItemField><t:FieldURI FieldURI="calendar:StartTimeZone"/><t:CalendarItem><t:StartTimeZone Id="Pacific Standard Time"/></t:CalendarItem></t:SetItemField><t:SetItemField><t:FieldURI FieldURI="calendar:EndTimeZone"/><t:CalendarItem><t:EndTimeZone Id="Pacific Standard Time"/></t:CalendarItem></t:SetItemField><t:SetItemField><t:FieldURI FieldURI="calendar:IsAllDayEvent"/><t:CalendarItem><t:IsAllDayEvent>false</t:IsAllDayEvent></t:CalendarItem></t:SetItemField><t:SetItemField><t:FieldURI FieldURI="calendar:LegacyFreeBusyStatus"/><t:CalendarItem><t:LegacyFreeBusyStatus>OOF</t:LegacyFreeBusyStatus></t:CalendarItem></t:SetItemField></t:Updates></t:ItemChange></m:ItemChanges></m:UpdateItem>"#
             ),
         )
         .await;
@@ -825,4 +827,28 @@ async fn a_start_changed_with_its_time_zone_is_taken() {
         )],
         "{body}"
     );
+    let read = e
+        .call_with(&t, &get_all(&format!(r#"<t:ItemId Id="{id}"/>"#)))
+        .await;
+    assert!(
+        read.contains("<t:IsAllDayEvent>false</t:IsAllDayEvent><t:LegacyFreeBusyStatus>OOF</t:LegacyFreeBusyStatus>"),
+        "{read}"
+    );
+    // not on a message
+    let note = e
+        .call_with(
+            &t,
+            r#"<m:CreateItem MessageDisposition="SaveOnly"><m:Items><t:Message><t:Subject>x</t:Subject></t:Message></m:Items></m:CreateItem>"#,
+        )
+        .await;
+    let (nid, nck) = ids(&note).remove(0);
+    let refused = e
+        .call_with(
+            &t,
+            &format!(
+                r#"<m:UpdateItem ConflictResolution="AlwaysOverwrite" MessageDisposition="SaveOnly"><m:ItemChanges><t:ItemChange><t:ItemId Id="{nid}" ChangeKey="{nck}"/><t:Updates><t:SetItemField><t:FieldURI FieldURI="calendar:LegacyFreeBusyStatus"/><t:CalendarItem><t:LegacyFreeBusyStatus>Free</t:LegacyFreeBusyStatus></t:CalendarItem></t:SetItemField></t:Updates></t:ItemChange></m:ItemChanges></m:UpdateItem>"#
+            ),
+        )
+        .await;
+    assert_ne!(codes(&refused), ["NoError"], "{refused}");
 }

@@ -897,6 +897,11 @@ async fn exchangelib_interop() {
             ]),
             "{v}"
         );
+        assert_eq!(
+            rc["single_saved"],
+            json!(["OOF", "Main street", "Single"]),
+            "{v}"
+        );
         // Meetings (the script's meetings(), with Bob's own account): Alice's CalendarItem with
         // Bob required, saved with SEND_TO_ALL_AND_SAVE_COPY; Bob's MeetingRequest accepted;
         // Alice's item shows Bob's Accept, Bob's copy Busy; a second meeting declined (Bob's

@@ -1730,16 +1730,25 @@ fn delete_occurrence(tx: &Connection, id: i64, index: u32) -> Result<(), Mailbox
     write_series(tx, id, &series)
 }
 
-/// Applies a new start, end or location to calendar item `id` (the end not before the start).
+/// Applies a new start, end, location, all-day flag or free/busy status to calendar item `id`
+/// (the end not before the start).
 fn apply_time_update(tx: &Connection, id: i64, u: &ItemUpdate) -> Result<(), MailboxError> {
     let (start, end): (Option<i64>, Option<i64>) = tx
         .prepare_cached("SELECT start_time, end_time FROM items WHERE id = ?1")?
         .query_row(params![id], |r| Ok((r.get(0)?, r.get(1)?)))?;
     let (Some(start), Some(end)) = (start, end) else {
         return Err(MailboxError::InvalidValue(
-            "only a calendar item has a start, an end and a location".into(),
+            "only a calendar item has a start, an end, a location, an all-day flag and a free/busy status".into(),
         ));
     };
+    if let Some(all_day) = u.is_all_day {
+        tx.prepare_cached("UPDATE items SET is_all_day = ?2 WHERE id = ?1")?
+            .execute(params![id, all_day])?;
+    }
+    if let Some(fb) = u.free_busy {
+        tx.prepare_cached("UPDATE items SET free_busy = ?2 WHERE id = ?1")?
+            .execute(params![id, fb.as_str()])?;
+    }
     let start = match u.start {
         Some(t) => to_micros(normalize_time(t)?)?,
         None => start,
@@ -1902,7 +1911,12 @@ pub(crate) fn apply_update(
     if u.changes_attendees() {
         apply_attendee_update(tx, id, u)?;
     }
-    if u.start.is_some() || u.end.is_some() || u.location.is_some() {
+    if u.start.is_some()
+        || u.end.is_some()
+        || u.location.is_some()
+        || u.is_all_day.is_some()
+        || u.free_busy.is_some()
+    {
         apply_time_update(tx, id, u)?;
     }
     if let Some(s) = &u.subject {

@@ -705,6 +705,9 @@ pub struct ItemUpdate {
     /// earlier change of the same occurrence). The EWS layer checks that the series has it and
     /// where it may move; the series' reach ([`Series::last_end`]) grows to take it in.
     pub modify_occurrence: Option<Exception>,
+    /// Calendar items only: whether it is an all-day event, and how it shows in free/busy.
+    pub is_all_day: Option<bool>,
+    pub free_busy: Option<FreeBusy>,
     /// Calendar items only: a new start, end, location (`Some(None)` removes it).
     pub start: Option<OffsetDateTime>,
     pub end: Option<OffsetDateTime>,
