@@ -1611,7 +1611,7 @@ impl Handler<'_> {
                     continue;
                 }
                 Ok(crate::recurring::Target::Occurrence { series, index }) => {
-                    out.push(self.delete_occurrence(series, index).await);
+                    out.push(self.delete_occurrence(series, index, send).await);
                     continue;
                 }
                 Ok(crate::recurring::Target::Item(id)) => ItemRef {
@@ -1642,9 +1642,15 @@ impl Handler<'_> {
         resp::delete_item_response(&out)
     }
 
-    /// Deletes occurrence `index` of `series`: the series records it (no meeting cancellation
-    /// goes out for one occurrence yet).
-    async fn delete_occurrence(&self, series: String, index: u32) -> Result<(), ResponseError> {
+    /// Deletes occurrence `index` of `series`: the series records it; an organizer's meeting
+    /// with cancellations sent sends the series as it now is to its attendees (a full update:
+    /// their copies lose the occurrence too).
+    async fn delete_occurrence(
+        &self,
+        series: String,
+        index: u32,
+        send: request::CalendarSend,
+    ) -> Result<(), ResponseError> {
         let item = self
             .ex
             .inner
@@ -1657,6 +1663,19 @@ impl Handler<'_> {
             delete_occurrence: Some(index),
             ..mailbox::ItemUpdate::default()
         };
+        // the organizer's meeting with the cancellation sent: the attendees' copies lose it too
+        if send.sends() && Handler::organizes(&item) {
+            return self
+                .send_meeting_update(
+                    request::ConflictResolution::AlwaysOverwrite,
+                    None,
+                    update,
+                    send,
+                    &item,
+                )
+                .await
+                .map(|_| ());
+        }
         self.update_series(series, None, true, update)
             .await
             .map(|_| ())
@@ -1775,18 +1794,7 @@ impl Handler<'_> {
             }
             // a series moved: its occurrences keep the new time of day, and it starts and
             // ends with its first and last occurrence at that time
-            if moves
-                && let Some(c) = &current.calendar
-                && let Some((start, end, last_end)) = crate::recurring::moved(
-                    c,
-                    update.start.unwrap_or(c.start),
-                    update.end.unwrap_or(c.end),
-                )?
-            {
-                update.start = Some(start);
-                update.end = Some(end);
-                update.series_last_end = Some(last_end);
-            }
+            crate::recurring::fit_move(&current, &mut update)?;
         }
         let overwrite = u.conflict_resolution != ConflictResolution::NeverOverwrite;
         match self
@@ -1819,7 +1827,8 @@ impl Handler<'_> {
     }
 
     /// UpdateItem of one occurrence of a series: an exception recorded on the series
-    /// (`crate::recurring::exception_for`). No meeting update goes out for one occurrence yet.
+    /// (`crate::recurring::exception_for`); an organizer's meeting with the update sent sends the
+    /// series as it now is to its attendees (a full update: their copies take the change).
     async fn update_occurrence(
         &self,
         u: &request::UpdateItem,
@@ -1841,6 +1850,24 @@ impl Handler<'_> {
             modify_occurrence: Some(exception),
             ..mailbox::ItemUpdate::default()
         };
+        // the organizer's meeting with the change sent: the attendees' copies take it
+        let send = request::calendar_send(u.send_meeting_invitations_or_cancellations.as_deref());
+        if send.sends() && Handler::organizes(&item) {
+            let mut r = self
+                .send_meeting_update(
+                    u.conflict_resolution,
+                    change.item_id.change_key.clone(),
+                    update,
+                    send,
+                    &item,
+                )
+                .await?;
+            r.item_id = Some(ItemRef {
+                id: mailbox::occurrence_id(&item.id, index).map_err(|e| err(&e))?,
+                change_key: r.item_id.and_then(|i| i.change_key),
+            });
+            return Ok(r);
+        }
         match self
             .update_series(series, change.item_id.change_key.clone(), overwrite, update)
             .await

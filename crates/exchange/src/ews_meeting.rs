@@ -443,6 +443,38 @@ impl Handler<'_> {
         if update.changes_attendees() {
             update.new_meeting = Some(mailbox::Meeting::new(new_uid(), self.me()));
         }
+        // a series moved: its first occurrence and reach follow (`crate::recurring`)
+        crate::recurring::fit_move(item, &mut update)?;
+        self.send_meeting_update(
+            u.conflict_resolution,
+            change.item_id.change_key.clone(),
+            update,
+            send,
+            item,
+        )
+        .await
+    }
+
+    /// Whether `item` is an organizer's meeting with attendees (what a sent update reaches).
+    pub(crate) fn organizes(item: &mailbox::Item) -> bool {
+        item.calendar.is_some()
+            && item
+                .meeting
+                .as_ref()
+                .is_some_and(|m| m.is_organizer() && m.attendees().next().is_some())
+    }
+
+    /// The organizer's meeting `item` changed by `update` in one write with the update sent to
+    /// its attendees (`mailbox::MailboxStore::update_meeting`): updated requests, their copies
+    /// changed, attendees the update removes sent a cancellation.
+    pub(crate) async fn send_meeting_update(
+        &self,
+        conflict_resolution: request::ConflictResolution,
+        change_key: Option<String>,
+        update: mailbox::ItemUpdate,
+        send: CalendarSend,
+        item: &mailbox::Item,
+    ) -> Result<resp::UpdatedItem, ResponseError> {
         // the attendees the update is sent to: the meeting's lines as the update leaves them
         let Some(meeting) = &item.meeting else {
             return Err(invalid_reference());
@@ -486,15 +518,15 @@ impl Handler<'_> {
             save_copy: send.saves_copy(),
             cancel_to,
         };
-        let overwrite = u.conflict_resolution != request::ConflictResolution::NeverOverwrite;
+        let overwrite = conflict_resolution != request::ConflictResolution::NeverOverwrite;
         match self
             .ex
             .inner
             .mbx
             .update_meeting(
                 &self.key,
-                change.item_id.id.clone(),
-                change.item_id.change_key.clone(),
+                item.id.clone(),
+                change_key,
                 overwrite,
                 update,
                 self.item_guard(),

@@ -223,6 +223,29 @@ pub(crate) fn moved(
     Ok(Some((first.start, first.end, last_end)))
 }
 
+/// Fits an update that moves `item` when it is a series ([`moved`]): the start and end it sets
+/// become the first occurrence's at the new time of day, and the series' reach follows.
+pub(crate) fn fit_move(
+    item: &mailbox::Item,
+    update: &mut mailbox::ItemUpdate,
+) -> Result<(), ResponseError> {
+    if update.start.is_none() && update.end.is_none() {
+        return Ok(());
+    }
+    if let Some(c) = &item.calendar
+        && let Some((start, end, last_end)) = moved(
+            c,
+            update.start.unwrap_or(c.start),
+            update.end.unwrap_or(c.end),
+        )?
+    {
+        update.start = Some(start);
+        update.end = Some(end);
+        update.series_last_end = Some(last_end);
+    }
+    Ok(())
+}
+
 /// A stored series read back for expansion.
 struct Plan {
     rule: Recurrence,

@@ -852,3 +852,82 @@ async fn a_calendar_item_changed_as_exchangelib_saves_it() {
         .await;
     assert_ne!(codes(&refused), ["NoError"], "{refused}");
 }
+
+/// A recurring meeting: the attendee's copy is the series; the organizer deleting one
+/// occurrence and moving another with the change sent reaches the attendee's copy (a full
+/// update of the series: an updated request, the copy as the organizer's series now is).
+#[tokio::test]
+async fn a_recurring_meetings_occurrences_change_for_its_attendees() {
+    let e = env().await;
+    let alice = alice_token();
+    let bob = common::bob_token();
+    let created = e
+        .call_with(
+            &alice,
+            &format!(
+                r#"<m:CreateItem SendMeetingInvitations="SendToAllAndSaveCopy"><m:SavedItemFolderId><t:DistinguishedFolderId Id="calendar"/></m:SavedItemFolderId><m:Items><t:CalendarItem><t:Subject>Sync</t:Subject><t:Start>2030-03-04T17:00:00Z</t:Start><t:End>2030-03-04T17:30:00Z</t:End><t:RequiredAttendees><t:Attendee><t:Mailbox><t:EmailAddress>bob@contoso.example</t:EmailAddress></t:Mailbox></t:Attendee></t:RequiredAttendees><t:Recurrence>{WEEKLY}</t:Recurrence>{PACIFIC}</t:CalendarItem></m:Items></m:CreateItem>"#
+            ),
+        )
+        .await;
+    assert_eq!(codes(&created), ["NoError"], "{created}");
+    let id = ids(&created).remove(0).0;
+    let week = || view("2030-03-04T00:00:00Z", "2030-03-15T00:00:00Z", None);
+    let starts =
+        |body: &str| -> Vec<String> { listed(body).into_iter().map(|(_, at, _)| at).collect() };
+    let body = e.call_with(&bob, &week()).await;
+    assert_eq!(
+        starts(&body),
+        [
+            "2030-03-04T17:00:00Z",
+            "2030-03-07T17:00:00Z",
+            "2030-03-11T16:00:00Z",
+            "2030-03-14T16:00:00Z"
+        ],
+        "Bob's copy is the series: {body}"
+    );
+    // the 7th deleted, the 11th moved to 18:00 UTC, each sent
+    let deleted = e
+        .call_with(
+            &alice,
+            &format!(
+                r#"<m:DeleteItem DeleteType="MoveToDeletedItems" SendMeetingCancellations="SendToAllAndSaveCopy"><m:ItemIds><t:OccurrenceItemId RecurringMasterId="{id}" InstanceIndex="2"/></m:ItemIds></m:DeleteItem>"#
+            ),
+        )
+        .await;
+    assert_eq!(codes(&deleted), ["NoError"], "{deleted}");
+    let moved = e
+        .call_with(
+            &alice,
+            &change_occurrence(
+                &id,
+                3,
+                &[
+                    ("calendar:Start", "2030-03-11T18:00:00Z"),
+                    ("calendar:End", "2030-03-11T18:30:00Z"),
+                ],
+            )
+            .replace("SendToNone", "SendToAllAndSaveCopy"),
+        )
+        .await;
+    assert_eq!(codes(&moved), ["NoError"], "{moved}");
+    let want = [
+        "2030-03-04T17:00:00Z",
+        "2030-03-11T18:00:00Z",
+        "2030-03-14T16:00:00Z",
+    ];
+    assert_eq!(starts(&e.call_with(&alice, &week()).await), want);
+    let body = e.call_with(&bob, &week()).await;
+    assert_eq!(starts(&body), want, "Bob's copy follows: {body}");
+    // Bob's Inbox: the first request and two updates
+    let inbox = e
+        .call_with(
+            &bob,
+            r#"<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties><t:FieldURI FieldURI="item:ItemClass"/></t:AdditionalProperties></m:ItemShape><m:ParentFolderIds><t:DistinguishedFolderId Id="inbox"/></m:ParentFolderIds></m:FindItem>"#,
+        )
+        .await;
+    assert_eq!(
+        inbox.matches("IPM.Schedule.Meeting.Request").count(),
+        3,
+        "{inbox}"
+    );
+}

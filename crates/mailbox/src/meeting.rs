@@ -815,9 +815,12 @@ impl MailboxStore {
                             .zip(request_calendar.clone().map(|c| c.end));
                         if let (Some((start, end)), Some(c)) = (cal, &request_calendar) {
                             let cn = next_change_number(tx, rmb.id)?;
+                            // a series whole: its rule, zone, deleted and changed occurrences
+                            let (series_json, series_end) = crate::items::series_columns(Some(c))?;
                             tx.prepare_cached(
                                 "UPDATE items SET start_time = ?2, end_time = ?3, is_all_day = ?4, \
-                                 location = ?5, subject = ?6, change_number = ?7 WHERE id = ?1",
+                                 location = ?5, subject = ?6, change_number = ?7, \
+                                 series_json = ?8, series_end = ?9 WHERE id = ?1",
                             )?
                             .execute(params![
                                 cid,
@@ -826,7 +829,9 @@ impl MailboxStore {
                                 c.is_all_day,
                                 c.location,
                                 item.subject,
-                                cn
+                                cn,
+                                series_json,
+                                series_end
                             ])?;
                         }
                         set_meeting(tx, &rmb, cid, &m, Some(FreeBusy::Tentative), None, now_us)?;
