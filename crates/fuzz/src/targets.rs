@@ -82,6 +82,12 @@ pub const TARGETS: &[Target] = &[
         run: run_ews_request,
     },
     Target {
+        name: "recurrence",
+        kind: Kind::Xml,
+        max_len: 4 * 1024,
+        run: run_recurrence,
+    },
+    Target {
         name: "send_notification",
         kind: Kind::Xml,
         max_len: 256 * 1024,
@@ -322,6 +328,60 @@ fn run_ews_request(input: &[u8]) -> String {
             outcome(&r)
         }
     }
+}
+
+/// A stored recurrence rule (`Recurrence::from_storage`) checked and expanded over two windows
+/// (near its start, and centuries on) in a zone with daylight saving time; a finding is a
+/// panic, a hang, or an expansion that breaks its own promises (out of order, outside the
+/// window, a skipped index, more than the limit, an index that does not read back).
+fn run_recurrence(input: &[u8]) -> String {
+    use ews_proto::recurrence::Recurrence;
+    use time::{Duration, OffsetDateTime, Time};
+    let Ok(text) = std::str::from_utf8(input) else {
+        return "not utf-8".into();
+    };
+    let r = match Recurrence::from_storage(text) {
+        Ok(r) => r,
+        Err(e) => return shape(&format!("{e:?}")),
+    };
+    let checked = r.check();
+    let tz = ews_proto::timezone::windows_zone("Pacific Standard Time")
+        .map(|w| w.tz)
+        .unwrap_or(ews_proto::timezone::SerializableTimeZone::fixed(0));
+    let time_of_day = Time::from_hms(9, 30, 0).unwrap_or(Time::MIDNIGHT);
+    let duration = Duration::minutes(45);
+    let start = r.start_date.with_time(Time::MIDNIGHT).assume_utc();
+    let skip = [2, 5];
+    let mut count = 0;
+    for from in [start, start + Duration::days(365 * 300)] {
+        let to = from + Duration::days(400);
+        let found = r.occurrences_between(time_of_day, duration, &tz, from, to, &skip, 50);
+        assert!(found.len() <= 50, "more than the limit");
+        let mut last: Option<(OffsetDateTime, u32)> = None;
+        for o in &found {
+            assert!(o.start < to && o.end > from, "outside the window: {o:?}");
+            assert!(!skip.contains(&o.index), "a skipped index: {o:?}");
+            if let Some((t, i)) = last {
+                assert!(o.start >= t && o.index > i, "out of order: {o:?}");
+            }
+            last = Some((o.start, o.index));
+            let again = r.occurrence(o.index, time_of_day, duration, &tz);
+            assert_eq!(
+                again.as_ref(),
+                Some(o),
+                "index {} reads back otherwise",
+                o.index
+            );
+        }
+        count += found.len();
+    }
+    let last = r.last(time_of_day, duration, &tz).map(|o| o.index);
+    format!(
+        "ok {} {} {}",
+        if checked.is_ok() { "valid" } else { "refused" },
+        count.min(3),
+        last.map_or("open", |_| "ends")
+    )
 }
 
 fn run_send_notification(input: &[u8]) -> String {

@@ -67,6 +67,17 @@ fn the_seeds_reach_the_success_paths() {
     assert_eq!(run("inspect", "bearer_user_context.txt"), "S2sUser|Valid");
     assert_eq!(run("har", "s2s_flow.har"), "ok");
     assert!(run("ews_request", "exchangelib_get_item_all_fields.xml").starts_with("ok "));
+    assert_eq!(
+        run("ews_request", "openhybrid_create_item_recurring.xml"),
+        "ok CreateItem"
+    );
+    assert_eq!(
+        run("ews_request", "openhybrid_update_occurrence.xml"),
+        "ok UpdateItem"
+    );
+    assert_eq!(run("recurrence", "daily_no_end.xml"), "ok valid 3 open");
+    // one a year: one in each 400-day window
+    assert_eq!(run("recurrence", "relative_yearly.xml"), "ok valid 2 ends");
     assert!(run("send_notification", "send_notification_exchange.xml").starts_with("ok|"));
     assert_eq!(run("shell", "steps_2_3_filled.ps1"), "ok");
     assert_eq!(run("principal", "p01.txt"), "ok");
