@@ -2297,6 +2297,9 @@ pub(crate) fn item_update_of(
         let f = path_name(p);
         let why = match p {
             P::Field(f) if READ_ONLY_FIELDS.contains(&f.as_str()) => "it is read-only",
+            P::Field(f) if f == "calendar:Recurrence" => {
+                "a series' recurrence is kept but not changed on this server; delete the series and create it with the new recurrence"
+            }
             _ => "this server does not keep or change it",
         };
         ResponseError::new(

@@ -756,6 +756,17 @@ async fn one_occurrence_changes_on_its_own() {
             .await;
         assert_eq!(codes(&body), [code], "{index}: {body}");
     }
+    // the series' recurrence itself does not change here, and says so
+    let body = e
+        .call_with(
+            &t,
+            &format!(
+                r#"<m:UpdateItem ConflictResolution="AlwaysOverwrite" SendMeetingInvitationsOrCancellations="SendToNone"><m:ItemChanges><t:ItemChange><t:ItemId Id="{id}"/><t:Updates><t:SetItemField><t:FieldURI FieldURI="calendar:Recurrence"/><t:CalendarItem><t:Recurrence>{WEEKLY}</t:Recurrence></t:CalendarItem></t:SetItemField></t:Updates></t:ItemChange></m:ItemChanges></m:UpdateItem>"#
+            ),
+        )
+        .await;
+    assert_eq!(codes(&body), ["ErrorInvalidPropertySet"], "{body}");
+    assert!(body.contains("create it with the new recurrence"), "{body}");
     let after = e
         .call_with(&t, &get_all(&format!(r#"<t:ItemId Id="{id}"/>"#)))
         .await;
