@@ -1915,10 +1915,26 @@ impl Handler<'_> {
                 e
             });
         }
-        let ids: Vec<String> = m.item_ids.iter().map(|i| i.id.clone()).collect();
+        // an occurrence moves or copies only with its series (Exchange's own refusal); a
+        // series named by an occurrence's id is the series
+        let targets: Vec<_> = m
+            .item_ids
+            .iter()
+            .map(|r| match crate::recurring::target(r) {
+                Ok(crate::recurring::Target::Occurrence { .. }) => Err(ResponseError::new(
+                    "ErrorCalendarCannotMoveOrCopyOccurrence",
+                    "One occurrence of a recurring series cannot be moved or copied; move or copy the series (t:RecurringMasterItemId).",
+                )),
+                Ok(t) => Ok(t.item_id().to_owned()),
+                Err(e) => Err(e),
+            })
+            .collect();
+        let ids: Vec<String> = targets.iter().flatten().cloned().collect();
         // moving an item out of Recoverable Items is a write there (checked by the move itself,
         // `item_guard`); copying one out is not
-        let done = if copy {
+        let done = if ids.is_empty() {
+            Ok(Vec::new())
+        } else if copy {
             self.ex.inner.mbx.copy_items(&self.key, ids, to).await
         } else {
             let guard = self.item_guard();
@@ -1932,20 +1948,25 @@ impl Handler<'_> {
             Ok(rs) => rs,
             Err(e) => return all(to_folder_err(e)),
         };
-        let out: Vec<_> = done
+        let mut done = done.into_iter();
+        let out: Vec<_> = targets
             .into_iter()
-            .map(|r| match r {
-                Ok(item) => Ok(
-                    (m.return_new_item_ids != Some(false)).then(|| resp::CreatedItem {
-                        kind: kind_of(&item),
-                        item_id: ItemRef {
-                            id: item.id.clone(),
-                            change_key: Some(item.change_key.clone()),
-                        },
-                        attachment_ids: Vec::new(),
-                    }),
-                ),
-                Err(e) => Err(self.mailbox_err(&e)),
+            .map(|t| match t.map(|_| done.next()) {
+                Err(e) => Err(e),
+                Ok(Some(Ok(item))) => {
+                    Ok(
+                        (m.return_new_item_ids != Some(false)).then(|| resp::CreatedItem {
+                            kind: kind_of(&item),
+                            item_id: ItemRef {
+                                id: item.id.clone(),
+                                change_key: Some(item.change_key.clone()),
+                            },
+                            attachment_ids: Vec::new(),
+                        }),
+                    )
+                }
+                Ok(Some(Err(e))) => Err(self.mailbox_err(&e)),
+                Ok(None) => Err(ResponseError::code("ErrorInternalServerError")),
             })
             .collect();
         write(&out)

@@ -942,3 +942,48 @@ async fn a_recurring_meetings_occurrences_change_for_its_attendees() {
         "{inbox}"
     );
 }
+
+#[tokio::test]
+async fn an_occurrence_moves_only_with_its_series() {
+    let e = env().await;
+    let t = alice_token();
+    let created = e
+        .call_with(
+            &t,
+            &series(
+                "Sync",
+                "2030-03-04T17:00:00Z",
+                "2030-03-04T17:30:00Z",
+                WEEKLY,
+                PACIFIC,
+            ),
+        )
+        .await;
+    let id = ids(&created).remove(0).0;
+    let occurrence = mailbox::occurrence_id(&id, 2).unwrap();
+    let body = e
+        .call_with(
+            &t,
+            &format!(
+                r#"<m:CopyItem><m:ToFolderId><t:DistinguishedFolderId Id="calendar"/></m:ToFolderId><m:ItemIds><t:ItemId Id="{occurrence}"/><t:RecurringMasterItemId OccurrenceId="{occurrence}"/><t:OccurrenceItemId RecurringMasterId="{id}" InstanceIndex="3"/></m:ItemIds></m:CopyItem>"#
+            ),
+        )
+        .await;
+    assert_eq!(
+        codes(&body),
+        [
+            "ErrorCalendarCannotMoveOrCopyOccurrence",
+            "NoError",
+            "ErrorCalendarCannotMoveOrCopyOccurrence"
+        ],
+        "{body}"
+    );
+    // the copy is the series
+    let body = e
+        .call_with(
+            &t,
+            &view("2030-03-04T00:00:00Z", "2030-03-05T00:00:00Z", None),
+        )
+        .await;
+    assert_eq!(listed(&body).len(), 2, "{body}");
+}
