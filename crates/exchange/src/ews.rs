@@ -2776,6 +2776,13 @@ impl Handler<'_> {
             .enumerate()
             .filter_map(|(n, i)| i.calendar.as_ref().map(|c| (c.start, c.end, n, 0)))
             .collect();
+        let n_singles = singles.items.len();
+        // each series' rule read once, for its occurrences and for their views
+        let expansions: Vec<Option<crate::recurring::Expansion>> = series
+            .items
+            .iter()
+            .map(crate::recurring::Expansion::of)
+            .collect();
         let cut = |picked: &mut Vec<_>, all_in: &mut bool| {
             picked.sort_unstable();
             if picked.len() > max {
@@ -2783,33 +2790,41 @@ impl Handler<'_> {
                 *all_in = false;
             }
         };
-        for (n, s) in series.items.iter().enumerate() {
+        for (n, e) in expansions.iter().enumerate() {
+            let Some(e) = e else { continue };
             // one more than fits tells whether the view holds more
-            let occurrences = crate::recurring::occurrences_of(s, from, to, max + 1);
+            let occurrences = e.between(from, to, max + 1);
             total += occurrences.len();
             picked.extend(
                 occurrences
                     .into_iter()
-                    .map(|o| (o.start, o.end, singles.items.len() + n, o.index)),
+                    .map(|o| (o.start, o.end, n_singles + n, o.index)),
             );
             if picked.len() > 2 * (max + 1) {
                 cut(&mut picked, &mut all_in);
             }
         }
         cut(&mut picked, &mut all_in);
+        // the page's entries made into views: a single item moved into its view, a series'
+        // view made once and each of its occurrences' from it
+        let mut singles: Vec<Option<mailbox::Item>> = singles.items.into_iter().map(Some).collect();
+        let mut bases: Vec<Option<ItemView>> = vec![None; series.items.len()];
         let mut items = Vec::with_capacity(picked.len());
         for (start, end, n, index) in picked {
-            match singles.items.get(n) {
-                Some(single) => items.push(item_view(single.clone())),
-                None => {
-                    if let Some(s) = series.items.get(n - singles.items.len()) {
-                        items.push(crate::recurring::occurrence_at(
-                            item_view(s.clone()),
-                            s,
-                            ews_proto::recurrence::Occurrence { index, start, end },
-                        ));
-                    }
-                }
+            if let Some(single) = singles.get_mut(n) {
+                items.extend(single.take().map(item_view));
+                continue;
+            }
+            let k = n - n_singles;
+            if let (Some(s), Some(Some(e)), Some(base)) =
+                (series.items.get(k), expansions.get(k), bases.get_mut(k))
+            {
+                let base = base.get_or_insert_with(|| item_view(s.clone()));
+                items.push(e.occurrence_view(
+                    base.clone(),
+                    &s.id,
+                    ews_proto::recurrence::Occurrence { index, start, end },
+                ));
             }
         }
         let n = items.len();

@@ -144,23 +144,8 @@ pub(crate) fn new_series(
     };
     rule.check()
         .map_err(|p| ResponseError::new(p.response_code(), &p.to_string()))?;
-    if end < start {
-        return Err(ResponseError::new(
-            "ErrorCalendarEndDateIsEarlierThanStartDate",
-            "The series' End is before its Start.",
-        ));
-    }
     let (tz, stored) = zone_of(c.start_time_zone.as_ref())?;
-    let time_of_day = tz.to_local(start).time();
-    let duration = end - start;
-    let first = rule
-        .first(time_of_day, duration, &tz)
-        .ok_or_else(no_occurrence)?;
-    let last_end = match rule.last(time_of_day, duration, &tz) {
-        Some(o) => Some(o.end),
-        None if matches!(rule.end, ews_proto::recurrence::RangeEnd::NoEnd) => None,
-        None => return Err(no_occurrence()),
-    };
+    let (first, last_end) = reach(rule, &tz, start, end)?;
     Ok(Some((
         mailbox::Series {
             rule: rule.to_storage(),
@@ -172,6 +157,34 @@ pub(crate) fn new_series(
         first.start,
         first.end,
     )))
+}
+
+/// A series starting at `start` and ending at `end` (its first occurrence's, as a client sends
+/// them) on `tz`'s wall clock: its first occurrence at that time of day, and when its last one
+/// ends (`None`: no end).
+fn reach(
+    rule: &Recurrence,
+    tz: &SerializableTimeZone,
+    start: OffsetDateTime,
+    end: OffsetDateTime,
+) -> Result<(Occurrence, Option<OffsetDateTime>), ResponseError> {
+    if end < start {
+        return Err(ResponseError::new(
+            "ErrorCalendarEndDateIsEarlierThanStartDate",
+            "The series' End is before its Start.",
+        ));
+    }
+    let time_of_day = tz.to_local(start).time();
+    let duration = end - start;
+    let first = rule
+        .first(time_of_day, duration, tz)
+        .ok_or_else(no_occurrence)?;
+    let last_end = match rule.last(time_of_day, duration, tz) {
+        Some(o) => Some(o.end),
+        None if matches!(rule.end, ews_proto::recurrence::RangeEnd::NoEnd) => None,
+        None => return Err(no_occurrence()),
+    };
+    Ok((first, last_end))
 }
 
 fn no_occurrence() -> ResponseError {
@@ -207,19 +220,7 @@ pub(crate) fn moved(
     let Some(p) = plan(c) else {
         return Ok(None);
     };
-    if end < start {
-        return Err(ResponseError::new(
-            "ErrorCalendarEndDateIsEarlierThanStartDate",
-            "The series' End is before its Start.",
-        ));
-    }
-    let time_of_day = p.tz.to_local(start).time();
-    let duration = end - start;
-    let first = p
-        .rule
-        .first(time_of_day, duration, &p.tz)
-        .ok_or_else(no_occurrence)?;
-    let last_end = p.rule.last(time_of_day, duration, &p.tz).map(|o| o.end);
+    let (first, last_end) = reach(&p.rule, &p.tz, start, end)?;
     Ok(Some((first.start, first.end, last_end)))
 }
 
@@ -438,25 +439,30 @@ fn as_occurrence(mut v: ItemView, series_id: &str, o: Occurrence, p: &Plan) -> I
     v
 }
 
-/// The occurrences of series `i` that overlap `[from, to)`, where they are now, at most
-/// `limit`.
-pub(crate) fn occurrences_of(
-    i: &mailbox::Item,
-    from: OffsetDateTime,
-    to: OffsetDateTime,
-    limit: usize,
-) -> Vec<Occurrence> {
-    match i.calendar.as_ref().and_then(plan) {
-        Some(p) => p.between(from, to, limit),
-        None => Vec::new(),
-    }
-}
+/// A series read once for a calendar view: its occurrences in the view, and each one's view
+/// made from the series' own.
+pub(crate) struct Expansion(Plan);
 
-/// The view of occurrence `o` (as [`occurrences_of`] gave it) of series `i`, viewed as `v`.
-pub(crate) fn occurrence_at(v: ItemView, i: &mailbox::Item, o: Occurrence) -> ItemView {
-    match i.calendar.as_ref().and_then(plan) {
-        Some(p) => as_occurrence(v, &i.id, o, &p),
-        None => v,
+impl Expansion {
+    /// `None` for a single item (or a series whose stored rule does not read, logged).
+    pub(crate) fn of(i: &mailbox::Item) -> Option<Expansion> {
+        i.calendar.as_ref().and_then(plan).map(Expansion)
+    }
+
+    /// The occurrences that overlap `[from, to)`, where they are now, at most `limit`.
+    pub(crate) fn between(
+        &self,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+        limit: usize,
+    ) -> Vec<Occurrence> {
+        self.0.between(from, to, limit)
+    }
+
+    /// The view of occurrence `o` (as [`Expansion::between`] gave it) of series `series_id`,
+    /// made from the series' view `v`.
+    pub(crate) fn occurrence_view(&self, v: ItemView, series_id: &str, o: Occurrence) -> ItemView {
+        as_occurrence(v, series_id, o, &self.0)
     }
 }
 
