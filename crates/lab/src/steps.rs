@@ -370,7 +370,38 @@ pub async fn setup(lab: &LabInfo, report: &mut dyn FnMut(&Outcome)) -> Result<Ve
                 Value::Array(rows)
             );
         }
-        Ok(format!("key listed, {nb} – {na}, matches the certificate"))
+        // Skype reads its Verify keys from the token service when they are older than an hour,
+        // or when a callback names a key it lacks, at most once every 30 s; a callback in that
+        // time after a renewal would be refused. The lab's Skype is told to read them now.
+        let skype = lab.skype_admin()?;
+        let keys = skype
+            .run("Get-CsVerifyKey", json!({"Refresh": true}))
+            .await
+            .map_err(|e| LabError::Refused {
+                what: "Skype: read the Verify keys again".into(),
+                message: e.to_string(),
+            })?;
+        let thumbs: Vec<&str> = keys
+            .iter()
+            .filter_map(|k| field(k, "Thumbprint").as_str())
+            .collect();
+        if !thumbs
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case(&cert.thumbprint))
+        {
+            fail!(
+                "the token service lists the key, but Skype for Business Online does not read certificate {} as a Verify key of {SKYPE_APP_ID}; it reads: {}",
+                cert.thumbprint,
+                if thumbs.is_empty() {
+                    "none".to_owned()
+                } else {
+                    thumbs.join(", ")
+                }
+            );
+        }
+        Ok(format!(
+            "key listed, {nb} – {na}, matches the certificate; Skype for Business Online read its Verify keys again and trusts it"
+        ))
     };
     push("6", "confirm the key on the Skype principal", s6.await)?;
     Ok(out)
@@ -557,7 +588,7 @@ pub async fn verify(
         }
         // only a callback that arrives after this run's meeting counts: presence may already be
         // "In a meeting" from an earlier one
-        let since = last_presence_event(&skype, &sip)
+        let mark = PresenceMark::read(&skype, &sip)
             .await
             .map_err(sk_err("Skype: read the presence events"))?;
         let now = time::OffsetDateTime::now_utc();
@@ -577,7 +608,7 @@ pub async fn verify(
         }
         let seen: std::cell::RefCell<Vec<Value>> = Default::default();
         let ok = wait_until(15, || {
-            let (skype, sip, seen) = (&skype, &sip, &seen);
+            let (skype, sip, seen, mark) = (&skype, &sip, &seen, &mark);
             async move {
                 let Ok(ev) = skype
                     .run(
@@ -589,10 +620,7 @@ pub async fn verify(
                     return false;
                 };
                 // newest first
-                let new: Vec<Value> = ev
-                    .into_iter()
-                    .filter(|e| field(e, "Id").as_i64().is_some_and(|id| id > since))
-                    .collect();
+                let new = mark.since(ev);
                 let hit = new.iter().any(|e| {
                     field(e, "Verdict") == "accepted" && field(e, "Presence") == "In a meeting"
                 });
@@ -626,22 +654,56 @@ pub async fn verify(
     Ok(out)
 }
 
-/// The id of the newest presence event Skype recorded for `sip` (0 when none).
-async fn last_presence_event(
-    skype: &skype::client::SkypeAdmin,
-    sip: &str,
-) -> std::result::Result<i64, skype::SkypeError> {
-    let ev = skype
-        .run(
-            "Get-CsPresenceEvents",
-            json!({"Identity": sip, "ResultSize": 1}),
-        )
-        .await?;
-    Ok(ev
-        .iter()
-        .filter_map(|e| field(e, "Id").as_i64())
-        .max()
-        .unwrap_or(0))
+/// Where Skype's presence events of one user stood: the newest id, and how many repeats each
+/// refusal listed had counted. Skype records at most ten refusals a minute from one source for
+/// one user and counts the rest on the last one recorded, so a new refusal may show only as a
+/// grown `Repeats` on an old event.
+struct PresenceMark {
+    newest: i64,
+    repeats: std::collections::HashMap<i64, i64>,
+}
+
+impl PresenceMark {
+    async fn read(
+        skype: &skype::client::SkypeAdmin,
+        sip: &str,
+    ) -> std::result::Result<Self, skype::SkypeError> {
+        let ev = skype
+            .run(
+                "Get-CsPresenceEvents",
+                json!({"Identity": sip, "ResultSize": 100}),
+            )
+            .await?;
+        Ok(Self::of(&ev))
+    }
+
+    fn of(events: &[Value]) -> Self {
+        let id_repeats = |e: &Value| {
+            let id = field(e, "Id").as_i64()?;
+            Some((id, field(e, "Repeats").as_i64().unwrap_or(0)))
+        };
+        let repeats: std::collections::HashMap<i64, i64> =
+            events.iter().filter_map(id_repeats).collect();
+        Self {
+            newest: repeats.keys().copied().max().unwrap_or(0),
+            repeats,
+        }
+    }
+
+    /// The events recorded since the mark (newer ones, and older ones whose count grew), in the
+    /// order given.
+    fn since(&self, events: Vec<Value>) -> Vec<Value> {
+        events
+            .into_iter()
+            .filter(|e| {
+                let Some(id) = field(e, "Id").as_i64() else {
+                    return false;
+                };
+                let repeats = field(e, "Repeats").as_i64().unwrap_or(0);
+                id > self.newest || self.repeats.get(&id).is_some_and(|r| repeats > *r)
+            })
+            .collect()
+    }
 }
 
 /// Why Skype's item of `kind` (history, archive) for conversation `conv` did not arrive: the
@@ -726,4 +788,31 @@ pub async fn renew_auth_cert(lab: &LabInfo, report: &mut dyn FnMut(&Outcome)) ->
     });
     setup(lab, report).await?;
     Ok(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(id: i64, repeats: i64) -> Value {
+        json!({"Id": id, "Verdict": "refused", "Repeats": repeats})
+    }
+
+    #[test]
+    fn a_presence_mark_sees_new_events_and_refusals_counted_on_old_ones() {
+        let mark = PresenceMark::of(&[ev(7, 0), ev(5, 3), ev(2, 0)]);
+        assert_eq!(mark.newest, 7);
+        let ids =
+            |v: Vec<Value>| -> Vec<i64> { v.iter().filter_map(|e| e["Id"].as_i64()).collect() };
+        // nothing happened
+        assert!(mark.since(vec![ev(7, 0), ev(5, 3), ev(2, 0)]).is_empty());
+        // a refusal over the recording rate only grows the count of the last one recorded
+        assert_eq!(ids(mark.since(vec![ev(7, 1), ev(5, 3)])), [7]);
+        assert_eq!(ids(mark.since(vec![ev(9, 0), ev(7, 0), ev(5, 4)])), [9, 5]);
+        // an event that had dropped out of the list read at the mark is not new
+        assert!(mark.since(vec![ev(1, 9)]).is_empty());
+        // no events at all at the mark
+        let empty = PresenceMark::of(&[]);
+        assert_eq!(ids(empty.since(vec![ev(1, 0)])), [1]);
+    }
 }

@@ -296,11 +296,28 @@ impl Skype {
         let mut keys = keys;
         let now = self.now();
         let mut result = validate_signed(token, &self.callback_policy(&keys), now);
-        if matches!(result, Err(TokenError::KeyNotFound { .. })) && self.may_refresh_keys() {
-            if let Ok(k) = self.refresh_verify_keys().await {
-                keys = k;
+        // why the keys were not read again for an unknown key, when they were not
+        let mut not_reread = String::new();
+        if matches!(result, Err(TokenError::KeyNotFound { .. })) {
+            if self.may_refresh_keys() {
+                if let Ok(k) = self.refresh_verify_keys().await {
+                    keys = k;
+                }
+                result = validate_signed(token, &self.callback_policy(&keys), self.now());
+            } else {
+                let last = self
+                    .inner
+                    .verify
+                    .lock()
+                    .ok()
+                    .and_then(|c| c.last_attempt)
+                    .unwrap_or(now);
+                not_reread = format!(
+                    " Skype read its Verify keys {} s ago and reads them again for an unknown key at most every {} s; a callback after that is checked against the token service's list as it is then.",
+                    (now - last).max(0),
+                    self.tuning().verify_key_refresh_min_secs
+                );
             }
-            result = validate_signed(token, &self.callback_policy(&keys), self.now());
         }
         let v = match result {
             Ok(v) => v,
@@ -318,7 +335,7 @@ impl Skype {
                     "the callback is signed with certificate {} (x5t {x}), which is not a Verify key of service principal {SKYPE_APP_ID} in realm {realm}; \
                      registered Verify keys: {known}. Upload Exchange's current auth certificate: \
                      New-MsolServicePrincipalCredential -AppPrincipalId {SKYPE_APP_ID} -Type asymmetric -Usage Verify -Value <base64 of the .cer> \
-                     (again after every auth certificate renewal)",
+                     (again after every auth certificate renewal).{not_reread}",
                     thumbprint_of_x5t(&x)
                 )));
             }

@@ -1111,6 +1111,44 @@ async fn f2_callbacks_are_verified_against_the_verify_keys_of_00000004() {
         keys.iter()
             .any(|k| k["Thumbprint"] == unregistered.certificate().thumbprint.as_str())
     );
+
+    // with the keys read again at most every 30 s (the default), a renewal uploaded just after
+    // a read is refused until then, and the refusal says so; an administrator's read takes it
+    env.skype.set_tuning(Tuning {
+        verify_key_refresh_min_secs: 30,
+        ..fast_tuning()
+    });
+    let renewed = SigningKey::generate_self_signed(
+        "Exchange auth (renewed again)",
+        now - time::Duration::hours(1),
+        now + time::Duration::days(30),
+    )
+    .unwrap();
+    sts.new_credential(SKYPE_APP_ID, json!({"Type": "asymmetric", "Usage": "Verify", "Value": renewed.certificate().to_base64()}))
+        .await
+        .unwrap();
+    let r = post(Some(f2_token(&renewed, &realm, "127.0.0.1")))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let body = r.text().await.unwrap();
+    assert!(
+        body.contains("not a Verify key") && body.contains("at most every 30 s"),
+        "{body}"
+    );
+    let keys = env
+        .admin
+        .run("Get-CsVerifyKey", json!({"Refresh": true}))
+        .await
+        .unwrap();
+    assert!(
+        keys.iter()
+            .any(|k| k["Thumbprint"] == renewed.certificate().thumbprint.as_str())
+    );
+    let r = post(Some(f2_token(&renewed, &realm, "127.0.0.1")))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
     let _ = &env.skype;
 }
 
