@@ -356,6 +356,62 @@ def recurring(acc) -> dict:
     return rc
 
 
+def contacts(acc) -> dict:
+    """A contact saved with exchangelib's Contact (names, two email addresses, phone numbers, a
+    business address, a birthday) into the Contacts folder, listed and read back, changed with
+    save(update_fields=...) and with a plain save(), found by ResolveNames by its name and by its
+    address, and deleted."""
+    from exchangelib import Contact, EWSDate  # noqa: E402
+    from exchangelib.indexed_properties import EmailAddress, PhoneNumber, PhysicalAddress  # noqa: E402
+
+    tag = base64.b16encode(os.urandom(4)).decode().lower()
+    given = "Zed" + tag
+    address = given + "@fabrikam.example"
+    c = Contact(account=acc, folder=acc.contacts, display_name=given + " Fabrikam", given_name=given,
+                surname="Fabrikam", company_name="Fabrikam", job_title="Buyer",
+                email_addresses=[EmailAddress(email=address, label="EmailAddress1"),
+                                 EmailAddress(email="z" + tag + "@home.example", label="EmailAddress2")],
+                phone_numbers=[PhoneNumber(label="MobilePhone", phone_number="+1 555 0100"),
+                               PhoneNumber(label="BusinessPhone", phone_number="+1 555 0101")],
+                physical_addresses=[PhysicalAddress(label="Business", street="1 Main St", city="Springfield",
+                                                    zipcode="12345", country="US")],
+                birthday=EWSDate(1990, 5, 17))
+    c.save()
+    ct = {"listed": [x.display_name for x in acc.contacts.all() if x.given_name == given]}
+    got = acc.contacts.get(id=c.id)
+
+    def shown(x):
+        return {
+            "display_name": x.display_name, "given_name": x.given_name, "surname": x.surname,
+            "company": x.company_name, "job_title": x.job_title, "nickname": x.nickname,
+            "emails": sorted([e.label, e.email] for e in x.email_addresses or []),
+            "phones": sorted([p.label, p.phone_number] for p in x.phone_numbers or []),
+            "addresses": [[a.label, a.street, a.city, a.zipcode, a.country] for a in x.physical_addresses or []],
+            "birthday": str(x.birthday) if x.birthday else None,
+            "type": type(x).__name__, "subject": x.subject,
+        }
+
+    ct["saved"] = shown(got)
+    # one property and one dictionary changed (UpdateItem: SetItemField, IndexedFieldURI entries)
+    got.job_title = "Head buyer"
+    got.phone_numbers = [PhoneNumber(label="MobilePhone", phone_number="+1 555 0199")]
+    got.save(update_fields=["job_title", "phone_numbers"])
+    ct["updated"] = shown(acc.contacts.get(id=c.id))
+    # a plain save(): exchangelib sets every field it holds and deletes every one it does not
+    again = acc.contacts.get(id=c.id)
+    again.nickname = "Z"
+    again.company_name = None
+    again.save()
+    ct["saved_again"] = shown(acc.contacts.get(id=c.id))
+    # ResolveNames finds the contact by its name and by its address
+    ct["resolved"] = [[m.name, m.email_address, m.mailbox_type] for m in acc.protocol.resolve_names([given])]
+    full = acc.protocol.resolve_names(["SMTP:" + address], return_full_contact_data=True, search_scope="Contacts")
+    ct["resolved_full"] = [[m.email_address, c2.display_name] for m, c2 in full]
+    acc.contacts.get(id=c.id).delete()
+    ct["after_delete"] = [x.display_name for x in acc.contacts.all() if x.given_name == given]
+    return ct
+
+
 def main() -> int:
     url, token, smtp = sys.argv[1], sys.argv[2], sys.argv[3]
     creds = OAuth2AuthorizationCodeCredentials(access_token={"access_token": token, "token_type": "Bearer"})
@@ -674,6 +730,7 @@ def main() -> int:
     out["groups"] = groups(acc)
     out["bulk_transfer"] = bulk_transfer(acc)
     out["recurring"] = recurring(acc)
+    out["contacts"] = contacts(acc)
     bob_token = os.environ.get("OPENHYBRID_BOB_TOKEN")
     if bob_token:
         bob_creds = OAuth2AuthorizationCodeCredentials(access_token={"access_token": bob_token, "token_type": "Bearer"})

@@ -343,8 +343,14 @@ pub enum EwsProtoError {
     /// An empty `Id` attribute on an item or folder id.
     #[error("{element} at byte {position} has an empty Id")]
     EmptyId { element: String, position: usize },
+    /// A property a client cannot set (a read-only contact property such as `t:CompleteName`,
+    /// `t:ContactSource` or `t:HasPicture`) in the item element of a CreateItem or UpdateItem.
+    #[error(
+        "{element} at byte {position} is a read-only property: the server computes it, a client cannot set it"
+    )]
+    ReadOnlyProperty { element: String, position: usize },
     /// A construct that is valid EWS but that this implementation does not support
-    /// (e.g. `t:OccurrenceItemId`, `m:FractionalPageItemView`, `t:Contact` in CreateItem).
+    /// (e.g. `t:OccurrenceItemId`, `m:FractionalPageItemView`, `t:Task` in CreateItem).
     #[error("{found} at byte {position} is valid EWS but not supported by this server")]
     Unsupported { found: String, position: usize },
 }
@@ -354,6 +360,7 @@ impl EwsProtoError {
     ///
     /// * `ErrorInvalidServerVersion` for [`Self::UnsupportedServerVersion`];
     /// * `ErrorInvalidIdMalformed` for [`Self::EmptyId`];
+    /// * `ErrorInvalidPropertySet` for [`Self::ReadOnlyProperty`] (a read-only property set);
     /// * `ErrorInvalidRequest` for requests that are well-formed but not
     ///   acceptable (too large, a foreign operation, a `mustUnderstand` header
     ///   we do not understand);
@@ -367,6 +374,7 @@ impl EwsProtoError {
         match self {
             Self::UnsupportedServerVersion { .. } => "ErrorInvalidServerVersion",
             Self::EmptyId { .. } => "ErrorInvalidIdMalformed",
+            Self::ReadOnlyProperty { .. } => "ErrorInvalidPropertySet",
             Self::Unsupported { .. } => "ErrorInvalidOperation",
             Self::InvalidBase64 {
                 element: "t:MimeContent",
@@ -427,6 +435,7 @@ impl EwsProtoError {
             | Self::InvalidBase64 { position, .. }
             | Self::UnknownDistinguishedFolderId { position, .. }
             | Self::EmptyId { position, .. }
+            | Self::ReadOnlyProperty { position, .. }
             | Self::Unsupported { position, .. } => Some(*position),
             Self::InputTooLarge { .. }
             | Self::UnsupportedByteOrderMark { .. }
@@ -491,6 +500,14 @@ mod tests {
             }
             .response_code(),
             "ErrorInvalidIdMalformed"
+        );
+        assert_eq!(
+            EwsProtoError::ReadOnlyProperty {
+                element: "t:CompleteName".into(),
+                position: 9
+            }
+            .response_code(),
+            "ErrorInvalidPropertySet"
         );
         assert_eq!(
             EwsProtoError::DtdNotAllowed { position: 0 }.response_code(),

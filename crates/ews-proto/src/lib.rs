@@ -23,6 +23,9 @@
 //!   `GetServerTimeZones`; [`timezone`] — EWS time zones and their arithmetic.
 //! * [`workhours`] — a mailbox's working hours as it stores them (the
 //!   `WorkHours` user configuration's XML, MS-OXOCFG).
+//! * [`contact`] — contacts (`t:Contact`): their properties read from
+//!   CreateItem and UpdateItem, changed one property or dictionary entry at a
+//!   time, written in schema order, kept as JSON.
 //!
 //! ```
 //! use ews_proto::request::{Operation, parse_request};
@@ -61,6 +64,7 @@
 pub mod autodiscover;
 pub mod availability;
 pub mod body;
+pub mod contact;
 pub mod error;
 pub mod export;
 pub mod notification;

@@ -11,6 +11,7 @@ use std::str::FromStr;
 use base64::Engine as _;
 use time::OffsetDateTime;
 
+use crate::contact::{Contact, parse_contact_child};
 use crate::error::{EwsProtoError, UnknownValue, dn, echo};
 use crate::ns::{MESSAGES, SOAP, TYPES};
 use crate::types::{
@@ -609,13 +610,16 @@ pub enum ItemFieldValue {
     StartTimeZone(ZoneRef),
     EndTimeZone(ZoneRef),
     Extended(ExtendedProperty),
+    /// The contact properties of a `t:Contact` item element, all in one (the path says which
+    /// one the change sets: [`crate::contact::set_field`]).
+    Contact(Box<Contact>),
     /// Any other property element, by local name: not modelled for updates
     /// (the server answers a per-item error, never a fault).
     Other(String),
 }
 
 impl ItemFieldValue {
-    /// The `FieldURI` naming this property (`None` for extended and other properties).
+    /// The `FieldURI` naming this property (`None` for extended, contact and other properties).
     pub fn field_uri(&self) -> Option<&'static str> {
         Some(match self {
             Self::ItemClass(_) => "item:ItemClass",
@@ -640,7 +644,7 @@ impl ItemFieldValue {
             Self::LegacyFreeBusyStatus(_) => "calendar:LegacyFreeBusyStatus",
             Self::StartTimeZone(_) => "calendar:StartTimeZone",
             Self::EndTimeZone(_) => "calendar:EndTimeZone",
-            Self::Extended(_) | Self::Other(_) => return None,
+            Self::Extended(_) | Self::Contact(_) | Self::Other(_) => return None,
         })
     }
 
@@ -648,6 +652,8 @@ impl ItemFieldValue {
     pub fn is_for(&self, path: &PropertyPath) -> bool {
         match (self, path) {
             (Self::Extended(e), PropertyPath::Extended(p)) => e.uri.matches(p),
+            // the path picks the property out of the contact's
+            (Self::Contact(_), p) => crate::contact::is_contact_path(p),
             // `item:ReminderIsSet` names `t:ReminderIsSet`
             (Self::Other(name), PropertyPath::Field(f)) => {
                 f.split_once(':').is_some_and(|(_, local)| local == name)
@@ -810,6 +816,13 @@ pub struct NewMessage {
     pub is_read: Option<bool>,
 }
 
+/// A new `t:Contact`: its `t:ItemType` fields and its contact properties.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewContact {
+    pub item: ItemFields,
+    pub contact: Contact,
+}
+
 /// A new `t:CalendarItem`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NewCalendarItem {
@@ -930,6 +943,7 @@ pub fn calendar_send(attr: Option<&str>) -> CalendarSend {
 pub enum NewItem {
     Message(NewMessage),
     CalendarItem(NewCalendarItem),
+    Contact(NewContact),
     /// `t:AcceptItem`, `t:TentativelyAcceptItem`, `t:DeclineItem`.
     MeetingReply(MeetingReply),
     /// `t:CancelCalendarItem`.
@@ -942,6 +956,7 @@ impl NewItem {
         match self {
             Self::Message(m) => &m.item,
             Self::CalendarItem(c) => &c.item,
+            Self::Contact(c) => &c.item,
             Self::MeetingReply(r) => &r.item,
             Self::CancelCalendarItem(c) => &c.item,
         }
@@ -2311,6 +2326,21 @@ fn parse_new_item(el: &Element, input: &[u8]) -> Result<NewItem> {
             }
             Ok(NewItem::CalendarItem(c))
         }
+        "Contact" => {
+            let mut c = NewContact::default();
+            for child in &el.children {
+                if &*child.ns != TYPES {
+                    return Err(unexpected(el, child));
+                }
+                if parse_item_field(&mut c.item, el, child, input)?
+                    || parse_contact_child(&mut c.contact, el, child)?
+                {
+                    continue;
+                }
+                c.item.ignored.push(child.local.clone());
+            }
+            Ok(NewItem::Contact(c))
+        }
         "AcceptItem" | "TentativelyAcceptItem" | "DeclineItem" => {
             let kind = enum_text_of(el, &el.local, MeetingReplyKind::ALL)?;
             let (reference_item_id, item) = parse_response_object(el, input)?;
@@ -2335,12 +2365,32 @@ fn parse_new_item(el: &Element, input: &[u8]) -> Result<NewItem> {
 // UpdateItem
 // ======================================================================
 
-/// The properties of the item element of a Set/AppendToItemField.
+/// The properties of the item element of a Set/AppendToItemField; the contact properties of a
+/// `t:Contact` as one [`ItemFieldValue::Contact`], after the others.
 fn parse_field_values(el: &Element, input: &[u8]) -> Result<Vec<ItemFieldValue>> {
     let mut out = Vec::with_capacity(el.children.len());
+    let is_contact = el.is(TYPES, "Contact");
+    let mut contact = Contact::default();
+    let mut has_contact = false;
     for child in &el.children {
         if &*child.ns != TYPES {
             return Err(unexpected(el, child));
+        }
+        if is_contact {
+            match parse_contact_child(&mut contact, el, child) {
+                Ok(true) => {
+                    has_contact = true;
+                    continue;
+                }
+                Ok(false) => {}
+                // an update of a read-only contact property is refused for its item (the
+                // server names the property), not as a fault of the whole request
+                Err(EwsProtoError::ReadOnlyProperty { .. }) => {
+                    out.push(ItemFieldValue::Other(child.local.to_string()));
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
         }
         out.push(match child.local.as_str() {
             "ItemClass" => ItemFieldValue::ItemClass(child.text_trimmed().to_owned()),
@@ -2382,6 +2432,9 @@ fn parse_field_values(el: &Element, input: &[u8]) -> Result<Vec<ItemFieldValue>>
             "ExtendedProperty" => ItemFieldValue::Extended(parse_extended_property(child)?),
             other => ItemFieldValue::Other(other.to_owned()),
         });
+    }
+    if has_contact {
+        out.push(ItemFieldValue::Contact(Box::new(contact)));
     }
     Ok(out)
 }

@@ -11,11 +11,12 @@
 //! Writers only emit the properties the shape asks for and that they know;
 //! unknown requested properties are silently omitted. Child elements follow
 //! the EWS XSD order (`t:ItemType`, then `t:MessageType` /
-//! `t:CalendarItemType`; `t:BaseFolderType`, then `t:FolderType`).
+//! `t:CalendarItemType` / `t:ContactItemType`; `t:BaseFolderType`, then `t:FolderType`).
 
 use base64::Engine as _;
 use time::OffsetDateTime;
 
+use crate::contact::{Contact, parse_contact_child, write_contact_fields};
 use crate::error::{EwsProtoError, display_name, echo};
 use crate::notification::{Notification, parse_notification, write_notification};
 use crate::ns;
@@ -770,6 +771,9 @@ pub struct ItemView {
     /// `t:StartTimeZone` and `t:EndTimeZone`: the Windows time zone (id, display name) the
     /// item's times keep.
     pub time_zone: Option<(String, String)>,
+    // t:Contact
+    /// The contact's own properties (written after the `t:ItemType` ones).
+    pub contact: Option<Box<Contact>>,
 }
 
 /// `t:OccurrenceInfoType`: one occurrence of a series, as its series lists it.
@@ -841,6 +845,7 @@ impl ItemView {
             modified_occurrences: Vec::new(),
             deleted_occurrences: Vec::new(),
             time_zone: None,
+            contact: None,
         }
     }
 }
@@ -1190,6 +1195,10 @@ fn write_item(w: &mut XmlOut, item: &ItemView, shape: &ItemShape, include_body: 
         ItemKind::MeetingResponse | ItemKind::MeetingCancellation => {
             write_calendar_fields(w, item, &p, false);
         }
+        ItemKind::Contact => match &item.contact {
+            Some(c) => write_contact_fields(w, c, shape),
+            None => write_contact_fields(w, &Contact::default(), shape),
+        },
         ItemKind::Message | ItemKind::Item => {}
     }
     w.end(&name);
@@ -2533,8 +2542,9 @@ fn single_mailbox(el: &Element, local: &str) -> Result<Option<Mailbox>, EwsProto
         .transpose()
 }
 
-/// Reads an item element (`t:Message`, `t:CalendarItem`, `t:Item`) back
-/// into an [`ItemView`]. Properties that are absent read as `None`/empty.
+/// Reads an item element (`t:Message`, `t:CalendarItem`, `t:Contact`, `t:Item`) back
+/// into an [`ItemView`]. Properties that are absent read as `None`/empty; a contact's read-only
+/// properties (`t:CompleteName`, `t:ContactSource`, `t:HasPicture`, ...) are not kept.
 pub fn item_from_element(el: &Element) -> Result<ItemView, EwsProtoError> {
     let kind: ItemKind = el
         .local
@@ -2643,6 +2653,17 @@ pub fn item_from_element(el: &Element) -> Result<ItemView, EwsProtoError> {
     item.response_type = child_enum(el, "ResponseType")?;
     item.meeting_request_type = child_text(el, "MeetingRequestType");
     item.intended_free_busy_status = child_enum(el, "IntendedFreeBusyStatus")?;
+    if kind == ItemKind::Contact {
+        let mut c = Contact::default();
+        for child in &el.children {
+            match parse_contact_child(&mut c, el, child) {
+                // what the server derives (t:CompleteName, t:ContactSource, ...) is not kept
+                Ok(_) | Err(EwsProtoError::ReadOnlyProperty { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        item.contact = Some(Box::new(c));
+    }
     Ok(item)
 }
 

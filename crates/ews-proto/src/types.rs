@@ -302,7 +302,7 @@ str_enum! {
 }
 
 str_enum! {
-    /// Which item element a message, calendar item or generic item uses.
+    /// Which item element a message, calendar item, contact or generic item uses.
     pub enum ItemKind ("item element") {
         Item = "Item",
         Message = "Message",
@@ -310,6 +310,8 @@ str_enum! {
         MeetingRequest = "MeetingRequest",
         MeetingResponse = "MeetingResponse",
         MeetingCancellation = "MeetingCancellation",
+        /// `t:Contact` (`t:ContactItemType`): not a message.
+        Contact = "Contact",
     }
 }
 
@@ -705,7 +707,11 @@ pub fn parse_xs_datetime(s: &str) -> Option<OffsetDateTime> {
         nanos,
     )
     .ok()?;
-    Some(PrimitiveDateTime::new(date, time).assume_offset(offset))
+    let dt = PrimitiveDateTime::new(date, time).assume_offset(offset);
+    // an instant whose UTC date is past the years this crate handles (9999-12-31T23:00-02:00)
+    // would panic where it is written in UTC
+    dt.checked_to_offset(UtcOffset::UTC)?;
+    Some(dt)
 }
 
 /// Formats a date-time the way Exchange does: UTC, second precision,
@@ -863,9 +869,14 @@ mod tests {
             "2024-1-02T03:04:05Z",
             "2024-01-02 03:04:05Z",
             "2024-01-02T03:04:05ZZ",
+            // regression: its UTC instant is in year 10000, and writing it in UTC panicked
+            "9999-12-31T23:00:00-02:00",
         ] {
             assert_eq!(parse_xs_datetime(bad), None, "{bad:?} must be rejected");
         }
+        // the last instant that is still in year 9999 in UTC
+        let last = parse_xs_datetime("9999-12-31T21:59:59-02:00").expect("last");
+        assert_eq!(format_xs_datetime(last), "9999-12-31T23:59:59Z");
     }
 
     #[test]

@@ -187,11 +187,18 @@ fn schema_errors_are_precise() {
             "ErrorInvalidOperation",
         ),
         (
-            "creating a contact is not supported",
+            "creating a task is not supported",
             String::new(),
-            create("<t:Contact><t:GivenName>x</t:GivenName></t:Contact>"),
-            |e| matches!(e, E::Unsupported { found, .. } if found == "t:Contact"),
+            create("<t:Task><t:Subject>x</t:Subject></t:Task>"),
+            |e| matches!(e, E::Unsupported { found, .. } if found == "t:Task"),
             "ErrorInvalidOperation",
+        ),
+        (
+            "a contact's read-only property",
+            String::new(),
+            create("<t:Contact><t:GivenName>x</t:GivenName><t:HasPicture>true</t:HasPicture></t:Contact>"),
+            |e| matches!(e, E::ReadOnlyProperty { element, .. } if element == "t:HasPicture"),
+            "ErrorInvalidPropertySet",
         ),
         (
             "CreateFolder without a folder",

@@ -751,13 +751,16 @@ impl Handler<'_> {
                 if let Some(e) = refusal {
                     return resp::create_item_response(&vec![Err(e); c.items.len().max(1)]);
                 }
-                // without SavedItemFolderId, Exchange saves calendar items in the Calendar and
-                // other items in Drafts
-                let all_calendar = !c.items.is_empty()
-                    && c.items
-                        .iter()
-                        .all(|i| matches!(i, ReqItem::CalendarItem(_)));
-                let default = if all_calendar { "calendar" } else { "drafts" };
+                // without SavedItemFolderId, Exchange saves calendar items in the Calendar,
+                // contacts in Contacts and other items in Drafts
+                let all = |f: fn(&ReqItem) -> bool| !c.items.is_empty() && c.items.iter().all(f);
+                let default = if all(|i| matches!(i, ReqItem::CalendarItem(_))) {
+                    "calendar"
+                } else if all(|i| matches!(i, ReqItem::Contact(_))) {
+                    "contacts"
+                } else {
+                    "drafts"
+                };
                 let folder = c.saved_folder.clone().unwrap_or(FolderRef::Distinguished {
                     id: default.parse().unwrap_or_else(|_| unreachable_folder()),
                     mailbox: None,
@@ -796,6 +799,7 @@ impl Handler<'_> {
                     .iter()
                     .map(|i| match i {
                         ReqItem::CalendarItem(_) => ItemKind::CalendarItem,
+                        ReqItem::Contact(_) => ItemKind::Contact,
                         ReqItem::Message(_)
                         | ReqItem::MeetingReply(_)
                         | ReqItem::CancelCalendarItem(_) => ItemKind::Message,
@@ -1322,11 +1326,20 @@ impl Handler<'_> {
 
 /// ResolveNames (MS-OXWSRSLNM) against the organization's address list: mailboxes, mail users
 /// and distribution groups (`PublicDL`) not hidden from it, also by any of their SMTP proxy
-/// addresses. This server keeps no contacts, so a `Contacts` scope finds nothing.
+/// addresses, and the contacts in the caller's Contacts folder, as the search scope says.
 impl Handler<'_> {
     async fn resolve_names(&self, r: request::ResolveNames) -> Vec<u8> {
-        if r.search_scope == Some(request::ResolveNamesScope::Contacts) {
-            return resp::resolve_names_response(&Ok(Vec::new()));
+        use request::ResolveNamesScope as S;
+        let scope = r.search_scope.unwrap_or(S::ActiveDirectoryContacts);
+        let contacts = match scope {
+            S::ActiveDirectory => Vec::new(),
+            _ => match self.resolve_contacts(&r).await {
+                Ok(c) => c,
+                Err(e) => return resp::resolve_names_response(&Err(e)),
+            },
+        };
+        if scope == S::Contacts {
+            return resp::resolve_names_response(&Ok(contacts));
         }
         let found = match self.ex.resolve_names(&r.entry).await {
             Ok(f) => f,
@@ -1337,26 +1350,72 @@ impl Handler<'_> {
                 )));
             }
         };
-        let out: Vec<resp::Resolution> = found
-            .into_iter()
-            .filter_map(|rec| {
-                let contact = r.return_full_contact_data.then(|| resp::ResolvedContact {
-                    display_name: rec.name.clone(),
-                    // the SMTP proxy addresses, the primary first
-                    email_addresses: rec
-                        .email_addresses
-                        .iter()
-                        .filter(|a| a.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("smtp:")))
-                        .cloned()
-                        .collect(),
-                });
-                Some(resp::Resolution {
-                    mailbox: directory_entry(&rec)?,
-                    contact,
-                })
+        let directory = found.into_iter().filter_map(|rec| {
+            let contact = r.return_full_contact_data.then(|| resp::ResolvedContact {
+                display_name: rec.name.clone(),
+                // the SMTP proxy addresses, the primary first
+                email_addresses: rec
+                    .email_addresses
+                    .iter()
+                    .filter(|a| a.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("smtp:")))
+                    .cloned()
+                    .collect(),
+            });
+            Some(resp::Resolution {
+                mailbox: directory_entry(&rec)?,
+                contact,
             })
-            .collect();
+        });
+        // as the scope orders them: the directory's entries, then the caller's contacts
+        let mut out: Vec<resp::Resolution> = if scope == S::ContactsActiveDirectory {
+            contacts.into_iter().chain(directory).collect()
+        } else {
+            directory.chain(contacts).collect()
+        };
+        out.truncate(crate::MAX_RESOLUTIONS);
         resp::resolve_names_response(&Ok(out))
+    }
+
+    /// The contacts in the caller's Contacts folder that a ResolveNames entry names
+    /// ([`crate::contacts::answers`]), those with an email address, at most
+    /// [`crate::MAX_RESOLUTIONS`]; read from its newest
+    /// [`crate::contacts::MAX_CONTACTS_RESOLVED_FROM`] items.
+    async fn resolve_contacts(
+        &self,
+        r: &request::ResolveNames,
+    ) -> Result<Vec<resp::Resolution>, ResponseError> {
+        let spec = FindSpec {
+            paging: Paging {
+                offset: 0,
+                max: crate::contacts::MAX_CONTACTS_RESOLVED_FROM,
+                from_end: false,
+            },
+            ..FindSpec::default()
+        };
+        let page = match self
+            .ex
+            .inner
+            .mbx
+            .find_items(
+                &self.key,
+                FolderSel::distinguished(mailbox::distinguished::CONTACTS),
+                spec,
+            )
+            .await
+        {
+            Ok(p) => p,
+            // a mailbox without a Contacts folder has no contacts
+            Err(MailboxError::FolderNotFound) => return Ok(Vec::new()),
+            Err(e) => return Err(self.mailbox_err(&e)),
+        };
+        Ok(page
+            .items
+            .iter()
+            .filter_map(crate::contacts::stored)
+            .filter(|c| crate::contacts::answers(c, &r.entry))
+            .filter_map(|c| crate::contacts::resolution(&c, r.return_full_contact_data))
+            .take(crate::MAX_RESOLUTIONS)
+            .collect())
     }
 
     /// ExpandDL (one level, as Exchange expands: nested groups are entries of their own, each
@@ -1766,7 +1825,16 @@ impl Handler<'_> {
         {
             return self.update_and_send(u, change, d).await;
         }
-        let mut update = item_update_of(&change.updates)?;
+        // a contact's own properties are changed against the contact as stored
+        let (contact_changes, others): (Vec<&request::ItemFieldChange>, Vec<_>) = change
+            .updates
+            .iter()
+            .partition(|c| crate::contacts::is_contact_change(c));
+        let mut update = if contact_changes.is_empty() {
+            item_update_of(&change.updates)?
+        } else {
+            item_update_of(&others.into_iter().cloned().collect::<Vec<_>>())?
+        };
         if update.changes_attendees() {
             // an appointment that gets attendees becomes a meeting organized here
             update.new_meeting = Some(mailbox::Meeting::new(
@@ -1775,10 +1843,16 @@ impl Handler<'_> {
             ));
         }
         let id = change.item_id.id.clone();
-        // the item as it is, when the disposition rule or a moved series needs it (where it
-        // is, for authorization, is checked by the update itself: `item_guard`)
+        let overwrite = u.conflict_resolution != ConflictResolution::NeverOverwrite;
+        // the change key the store checks: the client's, or for a contact change the one the
+        // contact was read at (so a change made in between is not overwritten)
+        let mut expected = (change.item_id.change_key.clone(), overwrite);
+        let mut stale = false;
+        // the item as it is, when the disposition rule, a moved series or a contact change
+        // needs it (where it is, for authorization, is checked by the update itself:
+        // `item_guard`)
         let moves = update.start.is_some() || update.end.is_some();
-        if u.message_disposition.is_none() || moves {
+        if u.message_disposition.is_none() || moves || !contact_changes.is_empty() {
             let current = self
                 .ex
                 .inner
@@ -1795,8 +1869,38 @@ impl Handler<'_> {
             // a series moved: its occurrences keep the new time of day, and it starts and
             // ends with its first and last occurrence at that time
             crate::recurring::fit_move(&current, &mut update)?;
+            if !contact_changes.is_empty() {
+                let Some(mut c) = crate::contacts::stored(&current) else {
+                    return Err(ResponseError::new(
+                        "ErrorInvalidPropertySet",
+                        &format!(
+                            "Set action is invalid for property {}: the item is not a contact.",
+                            path_name(match contact_changes[0] {
+                                request::ItemFieldChange::Set { path, .. }
+                                | request::ItemFieldChange::Append { path, .. }
+                                | request::ItemFieldChange::Delete { path } => path,
+                            })
+                        ),
+                    ));
+                };
+                stale = change
+                    .item_id
+                    .change_key
+                    .as_ref()
+                    .is_some_and(|k| *k != current.change_key);
+                if stale && !overwrite {
+                    return Err(ResponseError::code("ErrorIrresolvableConflict"));
+                }
+                let before = c.display();
+                crate::contacts::apply(&mut c, &contact_changes)?;
+                // Exchange keeps a contact's subject its display name
+                if update.subject.is_none() && c.display() != before {
+                    update.subject = Some(c.display());
+                }
+                update.contact = Some(c.to_storage());
+                expected = (Some(current.change_key.clone()), false);
+            }
         }
-        let overwrite = u.conflict_resolution != ConflictResolution::NeverOverwrite;
         match self
             .ex
             .inner
@@ -1804,8 +1908,8 @@ impl Handler<'_> {
             .update_item_resolving(
                 &self.key,
                 id,
-                change.item_id.change_key.clone(),
-                overwrite,
+                expected.0,
+                expected.1,
                 update,
                 self.item_guard(),
             )
@@ -1817,7 +1921,7 @@ impl Handler<'_> {
                     id: item.id.clone(),
                     change_key: Some(item.change_key.clone()),
                 }),
-                conflicts: u32::from(conflicted),
+                conflicts: u32::from(conflicted || stale),
             }),
             Err(MailboxError::ChangeKeyConflict) => {
                 Err(ResponseError::code("ErrorIrresolvableConflict"))
@@ -2149,6 +2253,8 @@ pub(crate) fn kind_of(i: &mailbox::Item) -> ItemKind {
         ItemKind::MeetingCancellation
     } else if i.calendar.is_some() {
         ItemKind::CalendarItem
+    } else if i.contact.is_some() {
+        ItemKind::Contact
     } else if is_message_class(&i.item_class) {
         ItemKind::Message
     } else {
@@ -2209,7 +2315,7 @@ fn extended_value_to_store(v: &ews_proto::types::ExtendedValue) -> String {
     }
 }
 
-fn path_name(p: &ews_proto::types::PropertyPath) -> String {
+pub(crate) fn path_name(p: &ews_proto::types::PropertyPath) -> String {
     use ews_proto::types::PropertyPath as P;
     match p {
         P::Field(f) | P::Exception(f) => f.clone(),
@@ -2411,6 +2517,11 @@ pub(crate) fn item_update_of(
                     // on changes nothing; a series keeps the zone it was created with (its
                     // occurrences' wall clock).
                     V::StartTimeZone(_) | V::EndTimeZone(_) => {}
+                    // a contact's properties are changed against the contact as stored
+                    // (`crate::contacts`), never here
+                    V::Contact(_) => {
+                        return Err(unsupported("ErrorInvalidPropertySet", "Set", path));
+                    }
                     V::Extended(e) => set_ext(
                         &mut u,
                         e.uri.canonical_key(),
@@ -2599,6 +2710,7 @@ pub(crate) fn to_new_item(mut i: ReqItem) -> Result<mailbox::NewItem, ResponseEr
         ReqItem::CalendarItem(c) => &mut c.item.attachments,
         ReqItem::MeetingReply(r) => &mut r.item.attachments,
         ReqItem::CancelCalendarItem(c) => &mut c.item.attachments,
+        ReqItem::Contact(c) => &mut c.item.attachments,
     });
     let mut f = i.fields().clone();
     // the message the MIME content holds; properties given beside it win
@@ -2677,6 +2789,10 @@ pub(crate) fn to_new_item(mut i: ReqItem) -> Result<mailbox::NewItem, ResponseEr
                 "ErrorInvalidRequest",
                 "A meeting response or cancellation is not stored as an item of its own.",
             ));
+        }
+        ReqItem::Contact(c) => {
+            n.item_class = f.item_class.unwrap_or_else(|| "IPM.Contact".into());
+            n.contact = Some(crate::contacts::new_contact(c.contact, &mut n.subject));
         }
         ReqItem::CalendarItem(c) => {
             n.item_class = f.item_class.unwrap_or_else(|| "IPM.Appointment".into());
@@ -2888,6 +3004,7 @@ fn saved_as_draft(item: &mailbox::NewItem) -> bool {
 fn item_view(i: mailbox::Item) -> ItemView {
     let kind = kind_of(&i);
     let mut v = ItemView::new(kind, &i.id, Some(&i.change_key));
+    v.contact = crate::contacts::stored(&i).map(Box::new);
     v.parent_folder_id = Some(i.folder_id.clone());
     v.item_class = Some(i.item_class.clone());
     v.subject = i.subject.clone();

@@ -113,7 +113,7 @@ impl Handler<'_> {
                         && ci.optional_attendees.is_empty()
                         && ci.resources.is_empty())
             }
-            ReqItem::Message(_) => false,
+            ReqItem::Message(_) | ReqItem::Contact(_) => false,
         })
     }
 
@@ -139,9 +139,9 @@ impl Handler<'_> {
                     .cancel_by_response_object(x, c.message_disposition, c.saved_folder.as_ref())
                     .await
                     .map(|()| None),
-                ReqItem::Message(_) => Err(ResponseError::new(
+                ReqItem::Message(_) | ReqItem::Contact(_) => Err(ResponseError::new(
                     "ErrorInvalidRequest",
-                    "Messages are created in a request of their own, not with meeting responses or meetings that are sent.",
+                    "Messages and contacts are created in a request of their own, not with meeting responses or meetings that are sent.",
                 )),
             });
         }

@@ -306,6 +306,9 @@ const MEETING_NAME: &str = "OpenHybrid.Meeting";
 /// A recurring series' rule, time zone and deleted occurrences, as the store keeps them: JSON of
 /// [`mailbox::Series`] (MAPI's `PidLidAppointmentRecur` blob is not written by this server).
 const SERIES_NAME: &str = "OpenHybrid.RecurringSeries";
+/// A contact's own properties, as the store keeps them: JSON of `ews_proto::contact::Contact`
+/// (MAPI spreads them over many PSETID_Address properties this server does not write).
+const CONTACT_NAME: &str = "OpenHybrid.Contact";
 
 /// The class prefix of a user configuration (MS-OXOCFG), compared as the store compares it.
 const CONFIG_CLASS_PREFIX: &str = "IPM.Configuration.";
@@ -1436,7 +1439,8 @@ fn modelled(id: &PropId, config: bool) -> bool {
                     && (n == SHADOW_NAME
                         || n == DICTIONARY_NAME
                         || n == MEETING_NAME
-                        || n == SERIES_NAME))
+                        || n == SERIES_NAME
+                        || n == CONTACT_NAME))
         }
     }
 }
@@ -1469,6 +1473,21 @@ fn series_of(v: &Value) -> Result<mailbox::Series> {
     crate::recurring::check_stored(&s)
         .map_err(|why| FxError::Invalid(format!("{SERIES_NAME}: {why}")))?;
     Ok(s)
+}
+
+/// The contact carried in [`CONTACT_NAME`]: it must read as a contact, within the store's bound,
+/// and is kept as the server writes it.
+fn contact_of(v: &Value) -> Result<String> {
+    let text = text(v, CONTACT_NAME)?;
+    if text.len() > mailbox::limits::MAX_CONTACT_BYTES {
+        return Err(FxError::Invalid(format!(
+            "{CONTACT_NAME} is longer than {} bytes",
+            mailbox::limits::MAX_CONTACT_BYTES
+        )));
+    }
+    let c = ews_proto::contact::Contact::from_storage(&text)
+        .map_err(|e| FxError::Invalid(format!("{CONTACT_NAME} is not a contact: {e}")))?;
+    Ok(c.to_storage())
 }
 
 /// The meeting part carried in [`MEETING_NAME`], within the store's bounds.
@@ -1643,6 +1662,12 @@ pub(crate) fn message_of_item(item: &Item, attachments: &[Attachment]) -> FxMess
         p.push(Prop {
             id: PropId::Named(PSETID_OPENHYBRID, Name::String(SERIES_NAME.into())),
             value: Value::String(text),
+        });
+    }
+    if let Some(c) = &item.contact {
+        p.push(Prop {
+            id: PropId::Named(PSETID_OPENHYBRID, Name::String(CONTACT_NAME.into())),
+            value: Value::String(c.clone()),
         });
     }
     let mut recipients = Vec::new();
@@ -2012,6 +2037,10 @@ pub(crate) fn item_of_message(m: &FxMessage) -> Result<Decoded> {
         }
         if prop.id == PropId::Named(PSETID_OPENHYBRID, Name::String(SERIES_NAME.into())) {
             series = Some(series_of(&prop.value)?);
+            continue;
+        }
+        if prop.id == PropId::Named(PSETID_OPENHYBRID, Name::String(CONTACT_NAME.into())) {
+            item.contact = Some(contact_of(&prop.value)?);
             continue;
         }
         if modelled(&prop.id, config) {

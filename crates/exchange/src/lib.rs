@@ -7,6 +7,7 @@ pub mod admin;
 pub mod auth;
 mod autodiscover;
 mod availability;
+mod contacts;
 pub mod error;
 pub mod ews;
 mod ews_filter;

@@ -273,6 +273,7 @@ mod tests {
             user_configuration: None,
             is_draft: true,
             meeting: None,
+            contact: None,
         }
     }
 

@@ -437,36 +437,7 @@ async fn a_series_survives_bulk_transfer() {
         .and_then(|s| s.split('"').next())
         .unwrap()
         .to_owned();
-    let exported = e
-        .call_with(
-            &t,
-            &format!(
-                r#"<m:ExportItems><m:ItemIds><t:ItemId Id="{id}"/></m:ItemIds></m:ExportItems>"#
-            ),
-        )
-        .await;
-    assert_eq!(codes(&exported), ["NoError"], "{exported}");
-    let data = exported
-        .split("<m:Data>")
-        .nth(1)
-        .and_then(|s| s.split("</m:Data>").next())
-        .unwrap()
-        .to_owned();
-    let uploaded = e
-        .call_with(
-            &t,
-            &format!(
-                r#"<m:UploadItems><m:Items><t:Item CreateAction="CreateNew" IsAssociated="false"><t:ParentFolderId Id="{calendar}"/><t:Data>{data}</t:Data></t:Item></m:Items></m:UploadItems>"#
-            ),
-        )
-        .await;
-    assert_eq!(codes(&uploaded), ["NoError"], "{uploaded}");
-    let copy = uploaded
-        .split(r#"ItemId Id=""#)
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .unwrap()
-        .to_owned();
+    let copy = e.export_and_upload(&t, &id, &calendar).await;
     let again = e
         .call_with(&t, &get_all(&format!(r#"<t:ItemId Id="{copy}"/>"#)))
         .await;
@@ -986,4 +957,42 @@ async fn an_occurrence_moves_only_with_its_series() {
         )
         .await;
     assert_eq!(listed(&body).len(), 2, "{body}");
+}
+
+/// Items at the edge of the years EWS dates cover (9999-12-31) are stored, viewed and expanded
+/// without a panic: a single item, a daily series without end starting on the last day, and a
+/// calendar view and free/busy that reach to the last second.
+#[tokio::test]
+async fn items_on_the_last_day_of_year_9999_are_kept_and_viewed() {
+    let e = env().await;
+    let t = alice_token();
+    let daily = "<t:DailyRecurrence><t:Interval>1</t:Interval></t:DailyRecurrence><t:NoEndRecurrence><t:StartDate>9999-12-31</t:StartDate></t:NoEndRecurrence>";
+    let r = e
+        .call_with(
+            &t,
+            &series(
+                "Last",
+                "9999-12-31T22:00:00Z",
+                "9999-12-31T23:59:59Z",
+                daily,
+                PACIFIC,
+            ),
+        )
+        .await;
+    assert!(!codes(&r).is_empty(), "{r}");
+    let r = e
+        .call_with(
+            &t,
+            &single("Edge", "9999-12-31T23:00:00Z", "9999-12-31T23:59:59Z"),
+        )
+        .await;
+    assert_eq!(codes(&r), ["NoError"], "{r}");
+    let r = e
+        .call_with(
+            &t,
+            &view("9999-12-30T00:00:00Z", "9999-12-31T23:59:59Z", None),
+        )
+        .await;
+    assert_eq!(codes(&r), ["NoError"], "{r}");
+    assert!(r.contains("<t:Subject>Edge</t:Subject>"), "{r}");
 }

@@ -850,6 +850,61 @@ async fn exchangelib_interop() {
         // exchangelib's Recurrence; read back as the series; a calendar view lists the five at
         // 09:00 local (17:00 UTC, then 16:00); the third read by OccurrenceItemId and its
         // series by RecurringMasterItemId; the second deleted
+        // A contact (the script's contacts()): saved with exchangelib's Contact into Contacts,
+        // listed, read back, changed one property and one dictionary at a time, then with a
+        // plain save() (every field set or deleted), found by ResolveNames, deleted
+        let ct = &v["contacts"];
+        let given = ct["saved"]["given_name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(given.starts_with("Zed"), "{v}");
+        let name = format!("{given} Fabrikam");
+        let address = format!("{given}@fabrikam.example");
+        let emails = json!([
+            ["EmailAddress1", address],
+            ["EmailAddress2", format!("z{}@home.example", &given[3..])]
+        ]);
+        let shown = |job: &str,
+                     company: Option<&str>,
+                     nickname: Option<&str>,
+                     phones: serde_json::Value| {
+            json!({
+                "display_name": name, "given_name": given, "surname": "Fabrikam",
+                "company": company, "job_title": job, "nickname": nickname,
+                "emails": emails, "phones": phones,
+                "addresses": [["Business", "1 Main St", "Springfield", "12345", "US"]],
+                "birthday": "1990-05-17", "type": "Contact", "subject": name,
+            })
+        };
+        assert_eq!(ct["listed"], json!([name]), "{v}");
+        assert_eq!(
+            ct["saved"],
+            shown(
+                "Buyer",
+                Some("Fabrikam"),
+                None,
+                json!([
+                    ["BusinessPhone", "+1 555 0101"],
+                    ["MobilePhone", "+1 555 0100"]
+                ])
+            ),
+            "{v}"
+        );
+        let mobile = json!([["MobilePhone", "+1 555 0199"]]);
+        assert_eq!(
+            ct["updated"],
+            shown("Head buyer", Some("Fabrikam"), None, mobile.clone()),
+            "{v}"
+        );
+        assert_eq!(
+            ct["saved_again"],
+            shown("Head buyer", None, Some("Z"), mobile),
+            "{v}"
+        );
+        assert_eq!(ct["resolved"], json!([[name, address, "Contact"]]), "{v}");
+        assert_eq!(ct["resolved_full"], json!([[address, name]]), "{v}");
+        assert_eq!(ct["after_delete"], json!([]), "{v}");
         let rc = &v["recurring"];
         let at = |d: u8, h: u8| format!("2030-03-{d:02}T{h}:00:00+00:00");
         assert_eq!(

@@ -102,6 +102,10 @@ fn validate_calendar(c: &Calendar) -> Result<Calendar, MailboxError> {
     })
 }
 
+fn validate_contact(c: &str) -> Result<(), MailboxError> {
+    too_large("a contact's properties", c.len(), MAX_CONTACT_BYTES)
+}
+
 fn validate_series(s: &Series, first_end: time::OffsetDateTime) -> Result<Series, MailboxError> {
     too_large("recurrence rule", s.rule.len(), MAX_SERIES_TEXT_BYTES)?;
     too_large("series time zone", s.time_zone.len(), MAX_SERIES_TEXT_BYTES)?;
@@ -357,6 +361,9 @@ pub(crate) fn prepare(mut item: NewItem) -> Result<Prepared, MailboxError> {
     }
     validate_extended(&mut item.extended)?;
     validate_attachments(&item.attachments)?;
+    if let Some(c) = &item.contact {
+        validate_contact(c)?;
+    }
     let created = item
         .date_time_created
         .map(|t| to_micros(normalize_time(t)?))
@@ -434,7 +441,7 @@ pub(crate) fn insert_item(
         it.body.as_ref(),
         &it.extended,
         streams,
-    );
+    ) + it.contact.as_ref().map_or(0, |c| c.len() as u64);
     let cal = it.calendar.as_ref();
     let cal_start = cal.map(|c| to_micros(c.start)).transpose()?;
     let cal_end = cal.map(|c| to_micros(c.end)).transpose()?;
@@ -444,9 +451,9 @@ pub(crate) fn insert_item(
          from_json, sender_json, to_json, cc_json, bcc_json, importance, sensitivity, \
          categories_json, is_read, internet_message_id, sent, created, received, last_modified, \
          start_time, end_time, is_all_day, free_busy, location, size, change_number, is_draft, \
-         meeting_json, meeting_uid, series_json, series_end) \
+         meeting_json, meeting_uid, series_json, series_end, contact_json) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
-         ?19, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)",
+         ?19, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32)",
     )?
     .execute(params![
         mb.id,
@@ -480,6 +487,7 @@ pub(crate) fn insert_item(
         it.meeting.as_ref().map(|m| m.uid.as_str()),
         series_json,
         series_end,
+        it.contact,
     ])?;
     let id = tx.last_insert_rowid();
     if let Some(b) = &it.body {
@@ -523,7 +531,7 @@ const ITEM_COLS: &str = "i.id, i.folder_id, i.is_associated, i.item_class, i.sub
     i.categories_json, i.is_read, i.internet_message_id, i.sent, i.created, i.received, \
     i.last_modified, i.start_time, i.end_time, i.is_all_day, i.free_busy, i.location, i.size, \
     i.change_number, i.config_name, i.attachment_count, i.attachment_visible, i.is_draft, \
-    i.meeting_json, i.series_json";
+    i.meeting_json, i.series_json, i.contact_json";
 
 /// One `items` row as stored.
 struct Row {
@@ -559,6 +567,7 @@ struct Row {
     is_draft: bool,
     meeting_json: Option<String>,
     series_json: Option<String>,
+    contact_json: Option<String>,
 }
 
 fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
@@ -595,6 +604,7 @@ fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
         is_draft: r.get(29)?,
         meeting_json: r.get(30)?,
         series_json: r.get(31)?,
+        contact_json: r.get(32)?,
     })
 }
 
@@ -707,6 +717,7 @@ fn row_to_item(
         user_configuration,
         is_draft: row.is_draft,
         meeting,
+        contact: row.contact_json,
     })
 }
 
@@ -1503,12 +1514,12 @@ fn copy_local(
          from_json, sender_json, to_json, cc_json, bcc_json, importance, sensitivity, \
          categories_json, is_read, internet_message_id, sent, created, received, last_modified, \
          start_time, end_time, is_all_day, free_busy, location, size, change_number, is_draft, \
-         meeting_json, meeting_uid, series_json, series_end) \
+         meeting_json, meeting_uid, series_json, series_end, contact_json) \
          SELECT mailbox_id, ?2, is_associated, item_class, config_name, subject, from_json, \
          sender_json, to_json, cc_json, bcc_json, importance, sensitivity, categories_json, \
          is_read, internet_message_id, sent, created, received, ?3, start_time, end_time, \
          is_all_day, free_busy, location, size - attachment_bytes, ?4, is_draft, meeting_json, \
-         meeting_uid, series_json, series_end FROM items WHERE id = ?1",
+         meeting_uid, series_json, series_end, contact_json FROM items WHERE id = ?1",
     )?
     .execute(params![local, to, now_us, cn])?;
     let id = tx.last_insert_rowid();
@@ -1925,6 +1936,13 @@ pub(crate) fn apply_update(
             params![id, s],
         )?;
     }
+    if let Some(c) = &u.contact {
+        validate_contact(c)?;
+        tx.execute(
+            "UPDATE items SET contact_json = ?2 WHERE id = ?1",
+            params![id, c],
+        )?;
+    }
     match &u.body {
         Some(Some(b)) => {
             tx.execute(
@@ -2070,7 +2088,8 @@ pub(crate) fn refresh_size(tx: &Connection, mb: &Mb, id: i64) -> Result<Item, Ma
         item.body.as_ref(),
         &item.extended,
         streams.as_ref(),
-    ) + attached;
+    ) + attached
+        + item.contact.as_ref().map_or(0, |c| c.len() as u64);
     if size != item.size {
         tx.execute(
             "UPDATE items SET size = ?2 WHERE id = ?1",

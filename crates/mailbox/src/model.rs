@@ -498,6 +498,9 @@ pub struct NewItem {
     /// A meeting's calendar item or meeting message ([`Meeting`]); at most
     /// [`crate::limits::MAX_ATTENDEES`] attendees.
     pub meeting: Option<Meeting>,
+    /// A contact's own properties, as the EWS layer keeps them (a JSON object of at most
+    /// [`crate::limits::MAX_CONTACT_BYTES`]; the store does not read inside it).
+    pub contact: Option<String>,
 }
 
 impl Default for NewItem {
@@ -524,6 +527,7 @@ impl Default for NewItem {
             attachments: Vec::new(),
             is_draft: false,
             meeting: None,
+            contact: None,
         }
     }
 }
@@ -656,11 +660,15 @@ pub struct Item {
     pub is_draft: bool,
     /// Its part in a meeting, if any.
     pub meeting: Option<Meeting>,
+    /// A contact's own properties, as stored ([`NewItem::contact`]).
+    pub contact: Option<String>,
 }
 
 /// Changes to an item; `None` leaves a field alone.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ItemUpdate {
+    /// A contact's own properties, replaced whole ([`NewItem::contact`]).
+    pub contact: Option<String>,
     pub subject: Option<Option<String>>,
     pub body: Option<Option<Body>>,
     pub is_read: Option<bool>,

@@ -359,6 +359,14 @@ CREATE INDEX items_folder_series ON items(folder_id, is_associated, start_time)
     WHERE series_json IS NOT NULL;
 "#,
     },
+    // Contacts: a contact's own properties (names, email addresses, phone numbers, postal
+    // addresses, …) in one JSON value the EWS layer reads and writes; other items have none.
+    Migration {
+        version: 11,
+        sql: r#"
+ALTER TABLE items ADD COLUMN contact_json TEXT;
+"#,
+    },
 ];
 
 /// The default folder tree: (distinguished name, parent's distinguished name, display name, class).

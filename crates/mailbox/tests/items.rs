@@ -44,6 +44,7 @@ async fn create_get_round_trip() {
         attachments: Vec::new(),
         is_draft: true,
         meeting: None,
+        contact: None,
     };
     let created = s
         .create_items(&m, d("conversationhistory"), vec![item.clone()])
@@ -1087,4 +1088,94 @@ async fn a_series_is_kept_found_by_its_reach_and_loses_occurrences() {
     assert!(mailbox::occurrence_id(&occ, 1).is_err());
     assert!(mailbox::occurrence_id(&id, 0).is_err());
     assert_eq!(mailbox::mailbox_of_id(&occ).unwrap(), m);
+}
+
+/// A contact's own properties are kept as given, replaced whole by an update, copied with the
+/// item, counted in its size, and bounded.
+#[tokio::test]
+async fn a_contacts_properties_are_kept_changed_and_copied() {
+    let s = store_with(&["alice"]).await;
+    let m = key("alice");
+    let props = r#"{"given_name":"Carol","surname":"Jones"}"#;
+    let item = NewItem {
+        item_class: "IPM.Contact".into(),
+        subject: Some("Carol Jones".into()),
+        contact: Some(props.into()),
+        ..NewItem::default()
+    };
+    let c = s
+        .create_items(&m, d("contacts"), vec![item])
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(c.contact.as_deref(), Some(props));
+    assert_eq!(c.size, ("Carol Jones".len() + props.len()) as u64);
+    let got = s.get_item(&m, &c.id).await.unwrap();
+    assert_eq!(got.contact.as_deref(), Some(props));
+    // a message has none
+    let plain = s
+        .create_items(&m, d("drafts"), vec![msg("plain")])
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(plain.contact, None);
+
+    let changed = r#"{"given_name":"Carol","surname":"Smith"}"#;
+    let u = s
+        .update_item(
+            &m,
+            c.id.clone(),
+            Some(c.change_key.clone()),
+            ItemUpdate {
+                contact: Some(changed.into()),
+                ..ItemUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(u.contact.as_deref(), Some(changed));
+    assert_ne!(u.change_key, c.change_key);
+    let copy = s
+        .copy_items(&m, vec![c.id.clone()], d("drafts"))
+        .await
+        .unwrap()
+        .remove(0)
+        .unwrap();
+    assert_eq!(copy.contact.as_deref(), Some(changed));
+
+    // bounded: refused whole, the stored contact unchanged
+    let huge = format!(
+        r#"{{"notes":"{}"}}"#,
+        "x".repeat(mailbox::limits::MAX_CONTACT_BYTES)
+    );
+    let e = s
+        .update_item(
+            &m,
+            c.id.clone(),
+            None,
+            ItemUpdate {
+                contact: Some(huge.clone()),
+                ..ItemUpdate::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, mailbox::MailboxError::TooLarge { .. }), "{e}");
+    assert_eq!(
+        s.get_item(&m, &c.id).await.unwrap().contact.as_deref(),
+        Some(changed)
+    );
+    let e = s
+        .create_items(
+            &m,
+            d("contacts"),
+            vec![NewItem {
+                item_class: "IPM.Contact".into(),
+                contact: Some(huge),
+                ..NewItem::default()
+            }],
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, mailbox::MailboxError::TooLarge { .. }), "{e}");
 }

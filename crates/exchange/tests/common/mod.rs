@@ -315,6 +315,36 @@ impl Env {
         body
     }
 
+    /// Item `id` exported (ExportItems) and uploaded again as a new item into `folder`
+    /// (UploadItems): the new item's id.
+    pub async fn export_and_upload(&self, token: &str, id: &str, folder: &str) -> String {
+        let exported = self
+            .call_with(
+                token,
+                &format!(
+                    r#"<m:ExportItems><m:ItemIds><t:ItemId Id="{id}"/></m:ItemIds></m:ExportItems>"#
+                ),
+            )
+            .await;
+        assert_eq!(codes(&exported), ["NoError"], "{exported}");
+        let data = exported
+            .split("<m:Data>")
+            .nth(1)
+            .and_then(|s| s.split("</m:Data>").next())
+            .unwrap_or_default()
+            .to_owned();
+        let uploaded = self
+            .call_with(
+                token,
+                &format!(
+                    r#"<m:UploadItems><m:Items><t:Item CreateAction="CreateNew" IsAssociated="false"><t:ParentFolderId Id="{folder}"/><t:Data>{data}</t:Data></t:Item></m:Items></m:UploadItems>"#
+                ),
+            )
+            .await;
+        assert_eq!(codes(&uploaded), ["NoError"], "{uploaded}");
+        attr_after(&uploaded, "ItemId", "Id")
+    }
+
     /// One EWS call as alice, answered 200: with [`Env::alice_token`], or through the benchmark
     /// route (which acts as alice) on a server without a partner.
     pub async fn call(&self, op: &str) -> String {

@@ -1,0 +1,210 @@
+//! Contacts (`t:Contact`): a contact is a stored item whose own properties (names, email
+//! addresses, phone numbers, postal addresses, …) the store keeps as one JSON value beside it
+//! ([`mailbox::NewItem::contact`]; the schema is `ews_proto::contact`'s). UpdateItem changes
+//! them one property or one dictionary entry at a time, here, against the contact as stored;
+//! ResolveNames finds contacts in the caller's Contacts folder.
+
+use ews_proto::contact::{self, Contact};
+use ews_proto::request::{ItemFieldChange, ItemFieldValue};
+use ews_proto::response::ResponseError;
+use ews_proto::types::Mailbox;
+
+/// Contacts one ResolveNames reads from the caller's Contacts folder at most (the newest first).
+pub(crate) const MAX_CONTACTS_RESOLVED_FROM: usize = mailbox::limits::MAX_PAGE_SIZE;
+
+/// A new contact as stored: its display name derived when the client set none (as Exchange
+/// does: given name and surname, else the company, else the first email address), and the
+/// item's subject that display name when the client set none.
+pub(crate) fn new_contact(mut c: Contact, subject: &mut Option<String>) -> String {
+    if c.display_name.is_none() {
+        c.display_name = c.display();
+    }
+    if subject.is_none() {
+        subject.clone_from(&c.display_name);
+    }
+    c.to_storage()
+}
+
+/// The contact an item stores, if it is one. A stored value that does not read (never written
+/// by this server) is logged and shown as a contact without properties.
+pub(crate) fn stored(i: &mailbox::Item) -> Option<Contact> {
+    let s = i.contact.as_deref()?;
+    Some(Contact::from_storage(s).unwrap_or_else(|e| {
+        tracing::warn!(item = %i.id, error = %e, "a stored contact does not read");
+        Contact::default()
+    }))
+}
+
+/// Whether an UpdateItem change is to a contact's own property.
+pub(crate) fn is_contact_change(c: &ItemFieldChange) -> bool {
+    match c {
+        ItemFieldChange::Set { path, .. }
+        | ItemFieldChange::Append { path, .. }
+        | ItemFieldChange::Delete { path } => contact::is_contact_path(path),
+    }
+}
+
+/// Applies UpdateItem's contact changes, in order, to the contact as stored.
+pub(crate) fn apply(c: &mut Contact, changes: &[&ItemFieldChange]) -> Result<(), ResponseError> {
+    let refused = |e: contact::ContactFieldError| ResponseError::new(e.code(), &e.to_string());
+    for change in changes {
+        match change {
+            ItemFieldChange::Set { path, values } => {
+                // without contact properties in its item element (none, or only read-only
+                // ones), the path alone decides: read-only, unknown, or not set by the element
+                let none = Contact::default();
+                let partial = values
+                    .iter()
+                    .find_map(|v| match v {
+                        ItemFieldValue::Contact(p) => Some(&**p),
+                        _ => None,
+                    })
+                    .unwrap_or(&none);
+                contact::set_field(c, path, partial).map_err(refused)?;
+            }
+            ItemFieldChange::Append { path, .. } => {
+                return Err(ResponseError::new(
+                    "ErrorInvalidPropertyAppend",
+                    &format!(
+                        "Append action is invalid for property {}: a contact's properties are set or deleted, not appended to.",
+                        crate::ews::path_name(path)
+                    ),
+                ));
+            }
+            ItemFieldChange::Delete { path } => contact::delete_field(c, path).map_err(refused)?,
+        }
+    }
+    Ok(())
+}
+
+/// Whether a contact answers a ResolveNames entry: its display name, given name, surname,
+/// nickname or file-as name starts with it, or one of its email addresses does (an `SMTP:`
+/// entry only by a whole address). Case-insensitive.
+pub(crate) fn answers(c: &Contact, entry: &str) -> bool {
+    let entry = entry.trim();
+    if entry.is_empty() {
+        return false;
+    }
+    let starts = |s: &str| {
+        s.get(..entry.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(entry))
+    };
+    if let Some(addr) = entry
+        .get(..5)
+        .filter(|p| p.eq_ignore_ascii_case("smtp:"))
+        .and_then(|_| entry.get(5..))
+    {
+        return c
+            .email_addresses
+            .values()
+            .any(|e| e.address.eq_ignore_ascii_case(addr));
+    }
+    [
+        &c.display_name,
+        &c.given_name,
+        &c.surname,
+        &c.nickname,
+        &c.file_as,
+    ]
+    .into_iter()
+    .flatten()
+    .any(|s| starts(s))
+        || c.email_addresses.values().any(|e| starts(&e.address))
+}
+
+/// A contact as ResolveNames answers it: its display name and first email address, of mailbox
+/// type `Contact`; `None` for a contact without an email address (nothing to address).
+pub(crate) fn resolution(c: &Contact, full: bool) -> Option<ews_proto::response::Resolution> {
+    let first = c.email_addresses.values().next()?;
+    let name = c.display();
+    Some(ews_proto::response::Resolution {
+        mailbox: Mailbox {
+            name: name.clone(),
+            email_address: Some(first.address.clone()),
+            routing_type: Some("SMTP".into()),
+            mailbox_type: Some("Contact".into()),
+        },
+        contact: full.then(|| ews_proto::response::ResolvedContact {
+            display_name: name.unwrap_or_default(),
+            email_addresses: c
+                .email_addresses
+                .values()
+                .map(|e| format!("SMTP:{}", e.address))
+                .collect(),
+        }),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ews_proto::contact::EmailEntry;
+
+    fn carol() -> Contact {
+        let mut c = Contact {
+            given_name: Some("Carol".into()),
+            surname: Some("Jones".into()),
+            ..Contact::default()
+        };
+        c.email_addresses.insert(
+            "EmailAddress1".into(),
+            EmailEntry {
+                address: "carol@fabrikam.example".into(),
+                ..EmailEntry::default()
+            },
+        );
+        c
+    }
+
+    #[test]
+    fn a_new_contact_gets_a_display_name_and_subject() {
+        let mut subject = None;
+        let s = new_contact(carol(), &mut subject);
+        assert_eq!(subject.as_deref(), Some("Carol Jones"));
+        let back = Contact::from_storage(&s).unwrap();
+        assert_eq!(back.display_name.as_deref(), Some("Carol Jones"));
+        // what the client set is kept
+        let mut subject = Some("Mine".into());
+        let mut c = carol();
+        c.display_name = Some("CJ".into());
+        let s = new_contact(c, &mut subject);
+        assert_eq!(subject.as_deref(), Some("Mine"));
+        assert_eq!(
+            Contact::from_storage(&s).unwrap().display_name.as_deref(),
+            Some("CJ")
+        );
+    }
+
+    #[test]
+    fn resolve_names_matches_name_prefixes_and_whole_smtp_addresses() {
+        let c = carol();
+        for yes in [
+            "car",
+            "CAROL",
+            "jon",
+            "carol@fab",
+            "SMTP:Carol@Fabrikam.example",
+        ] {
+            assert!(answers(&c, yes), "{yes}");
+        }
+        for no in [
+            "",
+            "  ",
+            "arol",
+            "SMTP:carol@fab",
+            "smtp:",
+            "bob",
+            "Carol Jonesy",
+        ] {
+            assert!(!answers(&c, no), "{no}");
+        }
+        let r = resolution(&c, true).unwrap();
+        assert_eq!(r.mailbox.mailbox_type.as_deref(), Some("Contact"));
+        assert_eq!(r.mailbox.name.as_deref(), Some("Carol Jones"));
+        assert_eq!(
+            r.contact.unwrap().email_addresses,
+            ["SMTP:carol@fabrikam.example"]
+        );
+        assert!(resolution(&Contact::default(), false).is_none());
+    }
+}
