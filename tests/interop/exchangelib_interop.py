@@ -392,6 +392,13 @@ def contacts(acc) -> dict:
         }
 
     ct["saved"] = shown(got)
+    # found by its properties (FindItem restrictions) and sorted by name
+    Contact(account=acc, folder=acc.contacts, display_name="Abe " + tag, given_name="Abe" + tag,
+            surname="Fabrikam").save()
+    ct["filtered"] = [x.display_name for x in acc.contacts.filter(given_name=given)]
+    ct["by_email"] = [x.given_name for x in acc.contacts.filter(email_addresses__EmailAddress1=address)]
+    ct["ordered"] = [x.given_name for x in acc.contacts.filter(surname="Fabrikam", display_name__contains=tag)
+                     .order_by("-given_name")]
     # one property and one dictionary changed (UpdateItem: SetItemField, IndexedFieldURI entries)
     got.job_title = "Head buyer"
     got.phone_numbers = [PhoneNumber(label="MobilePhone", phone_number="+1 555 0199")]

@@ -230,6 +230,17 @@ impl Prop {
 
 /// The `Option<String>` properties (plain text and the two enumerations), by property.
 macro_rules! slots {
+    ($name:ident, $name_mut:ident, $ty:ty, { $($prop:ident => $field:ident),+ $(,)? }, $key:ident) => {
+        /// The storage form's member holding the property.
+        fn $key(p: Prop) -> Option<&'static str> {
+            match p {
+                $( Prop::$prop => Some(stringify!($field)), )+
+                _ => None,
+            }
+        }
+
+        slots!($name, $name_mut, $ty, { $($prop => $field),+ });
+    };
     ($name:ident, $name_mut:ident, $ty:ty, { $($prop:ident => $field:ident),+ $(,)? }) => {
         fn $name(c: &Contact, p: Prop) -> Option<&$ty> {
             match p {
@@ -268,7 +279,7 @@ slots!(text, text_mut, Option<String>, {
     Profession => profession,
     SpouseName => spouse_name,
     Surname => surname,
-});
+}, text_key_of);
 
 slots!(date, date_mut, Option<OffsetDateTime>, {
     Birthday => birthday,
@@ -657,6 +668,42 @@ fn target(path: &PropertyPath) -> Option<Target> {
         },
         PropertyPath::Extended(_) | PropertyPath::Exception(_) => None,
     }
+}
+
+/// The member of the storage form ([`Contact::to_storage`]) that holds the plain text property
+/// `path` names (`contacts:GivenName` → `given_name`), for sorting on it; `None` for any other
+/// path.
+pub fn text_key(path: &PropertyPath) -> Option<&'static str> {
+    match target(path)? {
+        Target::Prop(p) => text_key_of(p),
+        _ => None,
+    }
+}
+
+/// The JSON path (SQLite's `json_extract` syntax) in the storage form of the text value `path`
+/// names, for searching on it: a plain text property (`$.given_name`), one email address
+/// (`$.email_addresses.EmailAddress1.address`), phone number, IM address or postal address part
+/// (`$.physical_addresses.Business.city`). `None` for any other path (dates, lists, whole
+/// dictionaries, read-only properties). Only fixed names go into it.
+pub fn search_path(path: &PropertyPath) -> Option<String> {
+    const PART_KEYS: [&str; 5] = [
+        "street",
+        "city",
+        "state",
+        "country_or_region",
+        "postal_code",
+    ];
+    Some(match target(path)? {
+        Target::Prop(p) => format!("$.{}", text_key_of(p)?),
+        Target::Email(i) => format!("$.email_addresses.{}.address", EMAIL_KEYS.get(i)?),
+        Target::Phone(i) => format!("$.phone_numbers.{}", PHONE_KEYS.get(i)?),
+        Target::Im(i) => format!("$.im_addresses.{}", IM_KEYS.get(i)?),
+        Target::Part { key, part } => format!(
+            "$.physical_addresses.{}.{}",
+            ADDRESS_KEYS.get(key)?,
+            PART_KEYS.get(part)?
+        ),
+    })
 }
 
 /// A `contacts:` `t:FieldURI` or `t:IndexedFieldURI` (whether or not it names a property this
@@ -1811,5 +1858,70 @@ mod tests {
             "the t:Contact of the change for contacts:PhysicalAddress:Street[Home] does not contain that property"
         );
         assert_eq!(stored, bob(), "no refusal changed anything");
+    }
+
+    /// The storage paths searches and sorts use name the members `to_storage` writes.
+    #[test]
+    fn search_paths_name_the_stored_members() {
+        let mut c = Contact {
+            given_name: Some("Carol".into()),
+            ..Contact::default()
+        };
+        c.email_addresses.insert(
+            "EmailAddress2".into(),
+            EmailEntry {
+                address: "c@x.example".into(),
+                ..EmailEntry::default()
+            },
+        );
+        c.phone_numbers.insert("MobilePhone".into(), "1".into());
+        c.physical_addresses.insert(
+            "Home".into(),
+            PhysicalAddress {
+                country_or_region: Some("NZ".into()),
+                ..PhysicalAddress::default()
+            },
+        );
+        let stored: serde_json::Value = serde_json::from_str(&c.to_storage()).expect("stored JSON");
+        let at = |path: &str| {
+            path.strip_prefix("$.")
+                .expect("a root path")
+                .split('.')
+                .fold(&stored, |v, k| &v[k])
+                .clone()
+        };
+        let cases = [
+            (field("contacts:GivenName"), "Carol"),
+            (
+                indexed("contacts:EmailAddress", "EmailAddress2"),
+                "c@x.example",
+            ),
+            (indexed("contacts:PhoneNumber", "MobilePhone"), "1"),
+            (
+                indexed("contacts:PhysicalAddress:CountryOrRegion", "Home"),
+                "NZ",
+            ),
+        ];
+        for (path, want) in cases {
+            let p = search_path(&path).expect("searchable");
+            assert_eq!(at(&p), want, "{p}");
+        }
+        assert_eq!(text_key(&field("contacts:Surname")), Some("surname"));
+        assert_eq!(
+            text_key(&field("contacts:DisplayName")),
+            Some("display_name")
+        );
+        // not plain text, not known, or read-only: not searchable
+        for path in [
+            field("contacts:Birthday"),
+            field("contacts:Children"),
+            field("contacts:CompleteName"),
+            field("contacts:Nope"),
+            field("item:Subject"),
+            indexed("contacts:PhoneNumber", "SatellitePhone"),
+        ] {
+            assert_eq!(search_path(&path), None, "{path:?}");
+            assert_eq!(text_key(&path), None, "{path:?}");
+        }
     }
 }

@@ -28,11 +28,18 @@ fn field(p: &PropertyPath) -> Result<Field, ResponseError> {
             "item:Importance" => Field::Importance,
             "calendar:Start" => Field::Start,
             "calendar:End" => Field::End,
-            other => return Err(bad(other)),
+            other => match ews_proto::contact::search_path(p) {
+                Some(path) => Field::ContactProperty(path),
+                None => return Err(bad(other)),
+            },
         }),
         // the key extended properties are stored under (CreateItem, UpdateItem)
         PropertyPath::Extended(e) => Ok(Field::ExtendedProperty(e.canonical_key())),
-        _ => Err(bad("an indexed or exception property")),
+        // a contact's text properties, email addresses, phone numbers and address parts
+        PropertyPath::Indexed { .. } => ews_proto::contact::search_path(p)
+            .map(Field::ContactProperty)
+            .ok_or_else(|| bad("an indexed property other than a contact's")),
+        PropertyPath::Exception(_) => Err(bad("an exception property")),
     }
 }
 
@@ -129,11 +136,14 @@ pub fn sort(
                 Some("item:Size") => SortField::Size,
                 Some("calendar:Start") => SortField::Start,
                 Some("calendar:End") => SortField::End,
+                _ if let Some(name) = ews_proto::contact::text_key(path) => {
+                    SortField::ContactText(name)
+                }
                 other => {
                     return Err(ResponseError::new(
                         "ErrorUnsupportedPathForSortGroup",
                         &format!(
-                            "the sort order uses {}, which this server cannot sort on (it sorts on item:DateTimeReceived, item:DateTimeSent, item:DateTimeCreated, item:Subject, item:ItemClass, item:Size, calendar:Start, calendar:End)",
+                            "the sort order uses {}, which this server cannot sort on (it sorts on item:DateTimeReceived, item:DateTimeSent, item:DateTimeCreated, item:Subject, item:ItemClass, item:Size, calendar:Start, calendar:End and a contact's text properties such as contacts:DisplayName)",
                             other.unwrap_or("an extended or indexed property")
                         ),
                     ));

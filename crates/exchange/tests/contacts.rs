@@ -251,3 +251,68 @@ async fn a_contact_survives_bulk_transfer() {
         "{before}\n{again}"
     );
 }
+
+/// FindItem searches a contact's text properties and email addresses and sorts on its names,
+/// as exchangelib's `filter()` and `order_by()` ask; a date property is not searchable.
+#[tokio::test]
+async fn contacts_are_found_and_sorted_by_their_properties() {
+    let e = env().await;
+    let t = alice_token();
+    for (given, surname) in [("Dan", "smith"), ("Eve", "Jones"), ("Fay", "adams")] {
+        let r = e
+            .call_with(
+                &t,
+                &format!(
+                    r#"<m:CreateItem><m:Items><t:Contact><t:GivenName>{given}</t:GivenName><t:EmailAddresses><t:Entry Key="EmailAddress1">{given}@x.example</t:Entry></t:EmailAddresses><t:Surname>{surname}</t:Surname></t:Contact></m:Items></m:CreateItem>"#
+                ),
+            )
+            .await;
+        assert_eq!(codes(&r), ["NoError"], "{r}");
+    }
+    let find = |restriction: &str, sort: &str| {
+        format!(
+            r#"<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties><t:FieldURI FieldURI="contacts:Surname"/></t:AdditionalProperties></m:ItemShape>{restriction}{sort}<m:ParentFolderIds><t:DistinguishedFolderId Id="contacts"/></m:ParentFolderIds></m:FindItem>"#
+        )
+    };
+    let surnames = |body: &str| -> Vec<String> {
+        body.split("<t:Surname>")
+            .skip(1)
+            .filter_map(|s| s.split('<').next())
+            .map(str::to_owned)
+            .collect()
+    };
+    let by_surname = r#"<m:SortOrder><t:FieldOrder Order="Ascending"><t:FieldURI FieldURI="contacts:Surname"/></t:FieldOrder></m:SortOrder>"#;
+    let r = e.call_with(&t, &find("", by_surname)).await;
+    assert_eq!(surnames(&r), ["adams", "Jones", "smith"], "{r}");
+    let r = e
+        .call_with(
+            &t,
+            &find(
+                r#"<m:Restriction><t:IsEqualTo><t:IndexedFieldURI FieldURI="contacts:EmailAddress" FieldIndex="EmailAddress1"/><t:FieldURIOrConstant><t:Constant Value="Eve@x.example"/></t:FieldURIOrConstant></t:IsEqualTo></m:Restriction>"#,
+                "",
+            ),
+        )
+        .await;
+    assert_eq!(surnames(&r), ["Jones"], "{r}");
+    let r = e
+        .call_with(
+            &t,
+            &find(
+                r#"<m:Restriction><t:Contains ContainmentMode="Prefixed" ContainmentComparison="IgnoreCase"><t:FieldURI FieldURI="contacts:GivenName"/><t:Constant Value="d"/></t:Contains></m:Restriction>"#,
+                by_surname,
+            ),
+        )
+        .await;
+    assert_eq!(surnames(&r), ["smith"], "{r}");
+    let r = e
+        .call_with(
+            &t,
+            &find(
+                r#"<m:Restriction><t:Exists><t:FieldURI FieldURI="contacts:Birthday"/></t:Exists></m:Restriction>"#,
+                "",
+            ),
+        )
+        .await;
+    assert_eq!(codes(&r), ["ErrorInvalidRestriction"], "{r}");
+    assert!(r.contains("contacts:Birthday"), "{r}");
+}

@@ -878,6 +878,14 @@ async fn exchangelib_interop() {
             })
         };
         assert_eq!(ct["listed"], json!([name]), "{v}");
+        // filter() on a name and on an email address, order_by() on the given name
+        assert_eq!(ct["filtered"], json!([name]), "{v}");
+        assert_eq!(ct["by_email"], json!([given]), "{v}");
+        assert_eq!(
+            ct["ordered"],
+            json!([given, format!("Abe{}", &given[3..])]),
+            "{v}"
+        );
         assert_eq!(
             ct["saved"],
             shown(

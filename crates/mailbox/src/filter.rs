@@ -39,6 +39,10 @@ pub enum Field {
     End,
     /// An extended property by its canonical key (as stored in [`crate::NewItem::extended`]).
     ExtendedProperty(String),
+    /// A text value inside a contact's properties ([`crate::NewItem::contact`]), by its JSON path
+    /// (`$.` and then names of ASCII letters, digits and `_` joined by `.`); items without it
+    /// have none.
+    ContactProperty(String),
 }
 
 /// A constant to compare with.
@@ -192,7 +196,7 @@ fn kind(field: &Field) -> Kind {
         Field::ItemClass | Field::Subject | Field::InternetMessageId | Field::Importance => {
             Kind::Str
         }
-        Field::ExtendedProperty(_) => Kind::Str,
+        Field::ExtendedProperty(_) | Field::ContactProperty(_) => Kind::Str,
         Field::DateTimeReceived
         | Field::DateTimeSent
         | Field::DateTimeCreated
@@ -216,6 +220,20 @@ pub(crate) fn to_sql(filter: &Filter, out: &mut SqlFragment) -> Result<(), Mailb
     render(filter, out)
 }
 
+/// A contact property's path is `$.` and names of ASCII letters, digits and `_` joined by `.`
+/// (what SQLite's `json_extract` reads as members, nothing else), at most 256 bytes.
+fn field_ok(field: &Field) -> bool {
+    let Field::ContactProperty(path) = field else {
+        return true;
+    };
+    path.len() <= 256
+        && path.strip_prefix("$.").is_some_and(|rest| {
+            rest.split('.').all(|name| {
+                !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            })
+        })
+}
+
 /// Bounds depth and size before anything recurses without limit.
 fn check_shape(filter: &Filter, depth: usize, nodes: &mut usize) -> Result<(), MailboxError> {
     *nodes += 1;
@@ -237,6 +255,13 @@ fn check_shape(filter: &Filter, depth: usize, nodes: &mut usize) -> Result<(), M
             Ok(())
         }
         Filter::Not(x) => check_shape(x, depth + 1, nodes),
+        Filter::Compare { field, .. } | Filter::Exists(field) | Filter::Contains { field, .. }
+            if !field_ok(field) =>
+        {
+            Err(MailboxError::InvalidRestriction(format!(
+                "{field:?} is not a JSON path of names"
+            )))
+        }
         Filter::Compare { field, value, .. } => {
             let ok = matches!(
                 (kind(field), value),
@@ -283,6 +308,11 @@ fn column(field: &Field, out: &mut SqlFragment) {
                 "(SELECT p.value FROM item_props p WHERE p.item_id = i.id AND p.key = ?)",
             );
             out.params.push(SqlValue::Text(key.clone()));
+            return;
+        }
+        Field::ContactProperty(path) => {
+            out.text.push_str("json_extract(i.contact_json, ?)");
+            out.params.push(SqlValue::Text(path.clone()));
             return;
         }
     };

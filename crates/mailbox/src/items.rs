@@ -1,5 +1,6 @@
 //! Items: validation, storage, retrieval, finds, moves, deletes, updates.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 use rusqlite::types::Value as SqlValue;
@@ -895,8 +896,8 @@ pub(crate) fn is_per_item(e: &MailboxError) -> bool {
     )
 }
 
-fn sort_column(f: SortField) -> &'static str {
-    match f {
+fn sort_column(f: SortField) -> Result<Cow<'static, str>, MailboxError> {
+    Ok(Cow::Borrowed(match f {
         SortField::DateTimeReceived => "i.received",
         SortField::DateTimeSent => "i.sent",
         SortField::DateTimeCreated => "i.created",
@@ -905,7 +906,21 @@ fn sort_column(f: SortField) -> &'static str {
         SortField::Start => "i.start_time",
         SortField::End => "i.end_time",
         SortField::Size => "i.size",
-    }
+        // the name goes into the statement's text: only a plain member name is taken
+        SortField::ContactText(name) => {
+            if name.is_empty()
+                || name.len() > 64
+                || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            {
+                return Err(MailboxError::InvalidRequest(format!(
+                    "{name:?} is not a contact property to sort on"
+                )));
+            }
+            return Ok(Cow::Owned(format!(
+                "json_extract(i.contact_json, '$.{name}') COLLATE NOCASE"
+            )));
+        }
+    }))
 }
 
 fn dir(o: SortOrder) -> &'static str {
@@ -957,7 +972,7 @@ fn find_sql(folder: i64, spec: &FindSpec) -> Result<(SqlFragment, String), Mailb
     };
     let mut order = String::new();
     for (f, o) in sort {
-        order.push_str(sort_column(*f));
+        order.push_str(&sort_column(*f)?);
         order.push(' ');
         order.push_str(dir(*o));
         order.push_str(", ");

@@ -820,6 +820,10 @@ pub enum SortField {
     Start,
     End,
     Size,
+    /// A text member of a contact's properties ([`NewItem::contact`]), by name (ASCII
+    /// letters, digits and `_`; anything else is refused), case-insensitive; items without it
+    /// first in ascending order.
+    ContactText(&'static str),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

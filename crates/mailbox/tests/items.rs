@@ -1179,3 +1179,107 @@ async fn a_contacts_properties_are_kept_changed_and_copied() {
         .unwrap_err();
     assert!(matches!(e, mailbox::MailboxError::TooLarge { .. }), "{e}");
 }
+
+/// Contacts are found by a text value inside their properties (a bound JSON path) and sorted by
+/// a text member; a path or member name that is not plain names is refused, never run.
+#[tokio::test]
+async fn contacts_are_found_and_sorted_by_their_properties() {
+    use mailbox::{Field, Filter, SortField, SortOrder};
+    let s = store_with(&["alice"]).await;
+    let m = key("alice");
+    let contact = |surname: &str, email: &str| NewItem {
+        item_class: "IPM.Contact".into(),
+        subject: Some(surname.into()),
+        contact: Some(format!(
+            r#"{{"surname":"{surname}","email_addresses":{{"EmailAddress1":{{"address":"{email}"}}}}}}"#
+        )),
+        ..NewItem::default()
+    };
+    s.create_items(
+        &m,
+        d("contacts"),
+        vec![
+            contact("smith", "s@x.example"),
+            contact("Jones", "j@x.example"),
+            contact("adams", "a@x.example"),
+        ],
+    )
+    .await
+    .unwrap();
+    s.create_items(&m, d("contacts"), vec![msg("not a contact")])
+        .await
+        .unwrap();
+    let find = |restriction: Option<Filter>, sort: Vec<(SortField, SortOrder)>| {
+        let s = &s;
+        let m = &m;
+        async move {
+            s.find_items(
+                m,
+                d("contacts"),
+                FindSpec {
+                    restriction,
+                    sort,
+                    ..FindSpec::default()
+                },
+            )
+            .await
+            .map(|p| {
+                p.items
+                    .into_iter()
+                    .map(|i| i.subject.unwrap_or_default())
+                    .collect::<Vec<_>>()
+            })
+        }
+    };
+    let by_email = Filter::eq(
+        Field::ContactProperty("$.email_addresses.EmailAddress1.address".into()),
+        "j@x.example",
+    );
+    assert_eq!(find(Some(by_email), vec![]).await.unwrap(), ["Jones"]);
+    let sorted = find(
+        Some(Filter::Exists(Field::ContactProperty("$.surname".into()))),
+        vec![(SortField::ContactText("surname"), SortOrder::Ascending)],
+    )
+    .await
+    .unwrap();
+    assert_eq!(sorted, ["adams", "Jones", "smith"]);
+    // the message has no surname: first in ascending order
+    let all = find(
+        None,
+        vec![(SortField::ContactText("surname"), SortOrder::Ascending)],
+    )
+    .await
+    .unwrap();
+    assert_eq!(all, ["not a contact", "adams", "Jones", "smith"]);
+    // refused, not run
+    for bad in [
+        "surname",
+        "$.surname') OR 1=1 --",
+        "$.a..b",
+        "$.",
+        "$.email addresses",
+    ] {
+        let e = find(
+            Some(Filter::eq(Field::ContactProperty(bad.into()), "x")),
+            vec![],
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(e, mailbox::MailboxError::InvalidRestriction(_)),
+            "{bad}: {e}"
+        );
+    }
+    for bad in ["", "surname') --", "a.b"] {
+        let e = find(
+            None,
+            vec![(SortField::ContactText(bad), SortOrder::Ascending)],
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(e, mailbox::MailboxError::InvalidRequest(_)),
+            "{bad:?}: {e}"
+        );
+    }
+}
