@@ -228,37 +228,7 @@ impl Prop {
     }
 }
 
-/// The `Option<String>` properties (plain text and the two enumerations), by property.
-macro_rules! slots {
-    ($name:ident, $name_mut:ident, $ty:ty, { $($prop:ident => $field:ident),+ $(,)? }, $key:ident) => {
-        /// The storage form's member holding the property.
-        fn $key(p: Prop) -> Option<&'static str> {
-            match p {
-                $( Prop::$prop => Some(stringify!($field)), )+
-                _ => None,
-            }
-        }
-
-        slots!($name, $name_mut, $ty, { $($prop => $field),+ });
-    };
-    ($name:ident, $name_mut:ident, $ty:ty, { $($prop:ident => $field:ident),+ $(,)? }) => {
-        fn $name(c: &Contact, p: Prop) -> Option<&$ty> {
-            match p {
-                $( Prop::$prop => Some(&c.$field), )+
-                _ => None,
-            }
-        }
-
-        fn $name_mut(c: &mut Contact, p: Prop) -> Option<&mut $ty> {
-            match p {
-                $( Prop::$prop => Some(&mut c.$field), )+
-                _ => None,
-            }
-        }
-    };
-}
-
-slots!(text, text_mut, Option<String>, {
+slots!(Contact; text, text_mut, Option<String>, {
     FileAs => file_as,
     FileAsMapping => file_as_mapping,
     DisplayName => display_name,
@@ -281,17 +251,17 @@ slots!(text, text_mut, Option<String>, {
     Surname => surname,
 }, text_key_of);
 
-slots!(date, date_mut, Option<OffsetDateTime>, {
+slots!(Contact; date, date_mut, Option<OffsetDateTime>, {
     Birthday => birthday,
     WeddingAnniversary => wedding_anniversary,
 });
 
-slots!(list, list_mut, Vec<String>, {
+slots!(Contact; list, list_mut, Vec<String>, {
     Children => children,
     Companies => companies,
 });
 
-slots!(strings, strings_mut, BTreeMap<String, String>, {
+slots!(Contact; strings, strings_mut, BTreeMap<String, String>, {
     PhoneNumbers => phone_numbers,
     ImAddresses => im_addresses,
 });
@@ -408,7 +378,7 @@ impl Contact {
 
 /// The text of a leaf element, refused when it has child elements or is longer than
 /// [`MAX_VALUE_BYTES`].
-fn leaf_text(el: &Element) -> Result<&str, EwsProtoError> {
+pub(crate) fn leaf_text(el: &Element) -> Result<&str, EwsProtoError> {
     if let Some(first) = el.children.first() {
         return Err(unexpected(el, first));
     }
@@ -429,7 +399,7 @@ fn bounded<'a>(el: &Element, context: String, value: &'a str) -> Result<&'a str,
 
 /// An `xs:dateTime` kept in UTC, refused when its UTC instant falls outside the years 1–9999
 /// that `xs:dateTime` (and this crate's writer) can carry.
-fn utc_datetime(el: &Element) -> Result<OffsetDateTime, EwsProtoError> {
+pub(crate) fn utc_datetime(el: &Element) -> Result<OffsetDateTime, EwsProtoError> {
     datetime_text(el)?
         .checked_to_offset(UtcOffset::UTC)
         .filter(|u| (1..=9999).contains(&u.year()))
@@ -440,11 +410,11 @@ fn utc_datetime(el: &Element) -> Result<OffsetDateTime, EwsProtoError> {
         })
 }
 
-fn one_of(values: &[&str]) -> String {
+pub(crate) fn one_of(values: &[&str]) -> String {
     format!("one of: {}", values.join(", "))
 }
 
-fn duplicate(parent: &Element, child: &Element, name: String) -> EwsProtoError {
+pub(crate) fn duplicate(parent: &Element, child: &Element, name: String) -> EwsProtoError {
     EwsProtoError::DuplicateElement {
         parent: dn(parent),
         name,
@@ -989,7 +959,7 @@ impl ContactFieldError {
 }
 
 /// A path as an administrator reads it: `contacts:GivenName`, `contacts:PhoneNumber[MobilePhone]`.
-fn path_text(path: &PropertyPath) -> String {
+pub(crate) fn path_text(path: &PropertyPath) -> String {
     match path {
         PropertyPath::Field(f) => echo(f),
         PropertyPath::Indexed {

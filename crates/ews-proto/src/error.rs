@@ -344,13 +344,15 @@ pub enum EwsProtoError {
     #[error("{element} at byte {position} has an empty Id")]
     EmptyId { element: String, position: usize },
     /// A property a client cannot set (a read-only contact property such as `t:CompleteName`,
-    /// `t:ContactSource` or `t:HasPicture`) in the item element of a CreateItem or UpdateItem.
+    /// `t:ContactSource` or `t:HasPicture`, a read-only task property such as `t:IsComplete`,
+    /// `t:CompleteDate` or `t:StatusDescription`) in the item element of a CreateItem or
+    /// UpdateItem.
     #[error(
         "{element} at byte {position} is a read-only property: the server computes it, a client cannot set it"
     )]
     ReadOnlyProperty { element: String, position: usize },
     /// A construct that is valid EWS but that this implementation does not support
-    /// (e.g. `t:OccurrenceItemId`, `m:FractionalPageItemView`, `t:Task` in CreateItem).
+    /// (e.g. `t:OccurrenceItemId`, `m:FractionalPageItemView`, `t:PostItem` in CreateItem).
     #[error("{found} at byte {position} is valid EWS but not supported by this server")]
     Unsupported { found: String, position: usize },
 }

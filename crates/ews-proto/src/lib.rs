@@ -26,6 +26,9 @@
 //! * [`contact`] — contacts (`t:Contact`): their properties read from
 //!   CreateItem and UpdateItem, changed one property or dictionary entry at a
 //!   time, written in schema order, kept as JSON.
+//! * [`task`] — tasks (`t:Task`): their properties read from CreateItem and UpdateItem, status,
+//!   percentage and completion kept consistent as Exchange keeps them, written in schema order,
+//!   kept as JSON; [`recurrence`] reads their recurrences (regeneration patterns included).
 //!
 //! ```
 //! use ews_proto::request::{Operation, parse_request};
@@ -61,6 +64,39 @@
 //! ```
 #![forbid(unsafe_code)]
 
+/// Accessors of a properties struct's members by property (`$owner`'s fields of one type, by a
+/// `Prop` enum of the module that invokes it): `$name`/`$name_mut` read and write the member a
+/// property is held in, and with a trailing `$key` the storage form's name of that member.
+/// Contacts and tasks share it.
+macro_rules! slots {
+    ($owner:ty; $name:ident, $name_mut:ident, $ty:ty, { $($prop:ident => $field:ident),+ $(,)? }, $key:ident) => {
+        /// The storage form's member holding the property.
+        fn $key(p: Prop) -> Option<&'static str> {
+            match p {
+                $( Prop::$prop => Some(stringify!($field)), )+
+                _ => None,
+            }
+        }
+
+        slots!($owner; $name, $name_mut, $ty, { $($prop => $field),+ });
+    };
+    ($owner:ty; $name:ident, $name_mut:ident, $ty:ty, { $($prop:ident => $field:ident),+ $(,)? }) => {
+        fn $name(o: &$owner, p: Prop) -> Option<&$ty> {
+            match p {
+                $( Prop::$prop => Some(&o.$field), )+
+                _ => None,
+            }
+        }
+
+        fn $name_mut(o: &mut $owner, p: Prop) -> Option<&mut $ty> {
+            match p {
+                $( Prop::$prop => Some(&mut o.$field), )+
+                _ => None,
+            }
+        }
+    };
+}
+
 pub mod autodiscover;
 pub mod availability;
 pub mod body;
@@ -73,6 +109,7 @@ pub mod recurrence;
 pub mod request;
 pub mod response;
 pub mod streaming;
+pub mod task;
 pub mod timezone;
 pub mod types;
 pub mod workhours;

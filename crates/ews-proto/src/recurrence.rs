@@ -14,7 +14,9 @@
 //! A recurrence is one pattern (daily, weekly, absolute or relative monthly, absolute or
 //! relative yearly) and one range (no end, an end date, a number of occurrences), both from a
 //! start date. The task-only regeneration patterns (`t:DailyRegeneration` …) are refused as
-//! unsupported.
+//! unsupported in a calendar item's recurrence; a task's (`t:TaskRecurrenceType`, read as a
+//! [`TaskRecurrence`]) may have one: the next task then falls an interval after the current one
+//! is completed.
 //!
 //! Parsing checks the structure (one pattern, one range, known children, numbers, names and
 //! dates); [`Recurrence::check`] the meaning (ranges of values, a day the month has, an end not
@@ -210,6 +212,53 @@ pub struct Recurrence {
     pub end: RangeEnd,
 }
 
+/// A task's regeneration pattern (`t:DailyRegeneration`, `t:WeeklyRegeneration`,
+/// `t:MonthlyRegeneration`, `t:YearlyRegeneration`): the next task falls `interval` days, weeks,
+/// months or years after the current one is completed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Regeneration {
+    Daily { interval: u32 },
+    Weekly { interval: u32 },
+    Monthly { interval: u32 },
+    Yearly { interval: u32 },
+}
+
+impl Regeneration {
+    /// The number of days, weeks, months or years.
+    pub fn interval(self) -> u32 {
+        match self {
+            Regeneration::Daily { interval }
+            | Regeneration::Weekly { interval }
+            | Regeneration::Monthly { interval }
+            | Regeneration::Yearly { interval } => interval,
+        }
+    }
+
+    /// The element's local name (`DailyRegeneration`, …).
+    pub fn element(self) -> &'static str {
+        match self {
+            Regeneration::Daily { .. } => "DailyRegeneration",
+            Regeneration::Weekly { .. } => "WeeklyRegeneration",
+            Regeneration::Monthly { .. } => "MonthlyRegeneration",
+            Regeneration::Yearly { .. } => "YearlyRegeneration",
+        }
+    }
+}
+
+/// A task's `t:Recurrence` (`t:TaskRecurrenceType`): one of the calendar patterns, or a
+/// regeneration pattern, with a range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskRecurrence {
+    /// A calendar pattern: the task falls on the pattern's dates.
+    Pattern(Recurrence),
+    /// A regeneration pattern from `start_date`, ending as `end` says.
+    Regeneration {
+        regeneration: Regeneration,
+        start_date: Date,
+        end: RangeEnd,
+    },
+}
+
 /// One occurrence of a series: its number (1 for the first) and its instants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Occurrence {
@@ -243,6 +292,11 @@ pub enum RecurrenceProblem {
         "the recurrence has no occurrence: no day of its pattern falls between its StartDate and its end; give a range that includes a day of the pattern"
     )]
     NoOccurrence,
+    /// A task's regeneration pattern with a `t:EndDateRecurrence` (Exchange refuses the pair).
+    #[error(
+        "a task that regenerates cannot end on a date; give a t:NoEndRecurrence or a t:NumberedRecurrence"
+    )]
+    RegenerationWithEndDate,
 }
 
 impl RecurrenceProblem {
@@ -251,6 +305,7 @@ impl RecurrenceProblem {
         match self {
             RecurrenceProblem::NoDaysOfWeek => "ErrorCalendarInvalidDayForWeeklyRecurrence",
             RecurrenceProblem::NoOccurrence => "ErrorRecurrenceHasNoOccurrence",
+            RecurrenceProblem::RegenerationWithEndDate => "ErrorUnsupportedRecurrence",
             _ => "ErrorCalendarInvalidRecurrence",
         }
     }
@@ -262,6 +317,7 @@ impl RecurrenceProblem {
 
 const PATTERN_NAME: &str = "a pattern (t:DailyRecurrence, t:WeeklyRecurrence, t:AbsoluteMonthlyRecurrence, t:RelativeMonthlyRecurrence, t:AbsoluteYearlyRecurrence or t:RelativeYearlyRecurrence)";
 const RANGE_NAME: &str = "a range (t:NoEndRecurrence, t:EndDateRecurrence or t:NumberedRecurrence)";
+const TASK_PATTERN_NAME: &str = "a pattern (t:DailyRecurrence, t:WeeklyRecurrence, t:AbsoluteMonthlyRecurrence, t:RelativeMonthlyRecurrence, t:AbsoluteYearlyRecurrence, t:RelativeYearlyRecurrence, t:DailyRegeneration, t:WeeklyRegeneration, t:MonthlyRegeneration or t:YearlyRegeneration)";
 
 /// Reads a `t:Recurrence` (of a client's request, or of an answer on a client's side).
 pub fn recurrence_of(el: &Element) -> Result<Recurrence> {
@@ -270,7 +326,47 @@ pub fn recurrence_of(el: &Element) -> Result<Recurrence> {
 
 /// Reads `el`, a `t:Recurrence`: one pattern and one range, in either order.
 pub(crate) fn parse_recurrence(el: &Element) -> Result<Recurrence> {
-    let mut pattern: Option<(&Element, Pattern)> = None;
+    match parse_any(el, false)? {
+        (AnyPattern::Calendar(pattern), start_date, end) => Ok(Recurrence {
+            pattern,
+            start_date,
+            end,
+        }),
+        // (refused in the loop: a calendar item's recurrence has no regeneration pattern)
+        (AnyPattern::Regeneration(_), ..) => Err(unsupported(el)),
+    }
+}
+
+/// Reads a task's `t:Recurrence` (of a client's request, or of an answer on a client's side).
+pub fn task_recurrence_of(el: &Element) -> Result<TaskRecurrence> {
+    parse_task_recurrence(el)
+}
+
+/// Reads `el`, a task's `t:Recurrence`: one pattern (a calendar or a regeneration one) and one
+/// range, in either order.
+pub(crate) fn parse_task_recurrence(el: &Element) -> Result<TaskRecurrence> {
+    Ok(match parse_any(el, true)? {
+        (AnyPattern::Calendar(pattern), start_date, end) => TaskRecurrence::Pattern(Recurrence {
+            pattern,
+            start_date,
+            end,
+        }),
+        (AnyPattern::Regeneration(regeneration), start_date, end) => TaskRecurrence::Regeneration {
+            regeneration,
+            start_date,
+            end,
+        },
+    })
+}
+
+enum AnyPattern {
+    Calendar(Pattern),
+    Regeneration(Regeneration),
+}
+
+/// One pattern and one range of `el`; a regeneration pattern only for a task's (`tasks`).
+fn parse_any(el: &Element, tasks: bool) -> Result<(AnyPattern, Date, RangeEnd)> {
+    let mut pattern: Option<(&Element, AnyPattern)> = None;
     let mut range: Option<(&Element, (Date, RangeEnd))> = None;
     for child in &el.children {
         if &*child.ns != TYPES {
@@ -284,7 +380,7 @@ pub(crate) fn parse_recurrence(el: &Element) -> Result<Recurrence> {
             | "AbsoluteYearlyRecurrence"
             | "RelativeYearlyRecurrence" => {
                 only_one(pattern.as_ref().map(|p| p.0), el, child)?;
-                pattern = Some((child, parse_pattern(el, child)?));
+                pattern = Some((child, AnyPattern::Calendar(parse_pattern(el, child)?)));
             }
             "NoEndRecurrence" | "EndDateRecurrence" | "NumberedRecurrence" => {
                 only_one(range.as_ref().map(|r| r.0), el, child)?;
@@ -294,16 +390,34 @@ pub(crate) fn parse_recurrence(el: &Element) -> Result<Recurrence> {
             "DailyRegeneration"
             | "WeeklyRegeneration"
             | "MonthlyRegeneration"
-            | "YearlyRegeneration" => return Err(unsupported(child)),
+            | "YearlyRegeneration" => {
+                if !tasks {
+                    return Err(unsupported(child));
+                }
+                only_one(pattern.as_ref().map(|p| p.0), el, child)?;
+                pattern = Some((child, AnyPattern::Regeneration(parse_regeneration(child)?)));
+            }
             _ => return Err(unexpected(el, child)),
         }
     }
-    let (_, pattern) = pattern.ok_or_else(|| missing(el, PATTERN_NAME))?;
+    let pattern_name = if tasks {
+        TASK_PATTERN_NAME
+    } else {
+        PATTERN_NAME
+    };
+    let (_, pattern) = pattern.ok_or_else(|| missing(el, pattern_name))?;
     let (_, (start_date, end)) = range.ok_or_else(|| missing(el, RANGE_NAME))?;
-    Ok(Recurrence {
-        pattern,
-        start_date,
-        end,
+    Ok((pattern, start_date, end))
+}
+
+fn parse_regeneration(el: &Element) -> Result<Regeneration> {
+    let [interval] = fields(el, ["Interval"])?;
+    let interval = interval_text(required(el, interval, "Interval")?)?;
+    Ok(match el.local.as_str() {
+        "DailyRegeneration" => Regeneration::Daily { interval },
+        "WeeklyRegeneration" => Regeneration::Weekly { interval },
+        "MonthlyRegeneration" => Regeneration::Monthly { interval },
+        _ => Regeneration::Yearly { interval },
     })
 }
 
@@ -631,7 +745,34 @@ pub fn format_date(d: Date) -> String {
 /// Writes `<t:Recurrence>`: the pattern, then the range (the schema's order).
 pub(crate) fn write_recurrence(w: &mut XmlOut, r: &Recurrence) {
     w.start("t:Recurrence", &[]);
-    match &r.pattern {
+    write_pattern(w, &r.pattern);
+    write_range(w, r.start_date, r.end);
+    w.end("t:Recurrence");
+}
+
+/// Writes a task's `<t:Recurrence>`: the pattern (a calendar or a regeneration one), then the
+/// range.
+pub(crate) fn write_task_recurrence(w: &mut XmlOut, r: &TaskRecurrence) {
+    match r {
+        TaskRecurrence::Pattern(r) => write_recurrence(w, r),
+        TaskRecurrence::Regeneration {
+            regeneration,
+            start_date,
+            end,
+        } => {
+            w.start("t:Recurrence", &[]);
+            let name = format!("t:{}", regeneration.element());
+            w.start(&name, &[]);
+            w.leaf("t:Interval", &regeneration.interval().to_string());
+            w.end(&name);
+            write_range(w, *start_date, *end);
+            w.end("t:Recurrence");
+        }
+    }
+}
+
+fn write_pattern(w: &mut XmlOut, pattern: &Pattern) {
+    match pattern {
         Pattern::Daily { interval } => {
             w.start("t:DailyRecurrence", &[]);
             w.leaf("t:Interval", &interval.to_string());
@@ -686,8 +827,11 @@ pub(crate) fn write_recurrence(w: &mut XmlOut, r: &Recurrence) {
             w.end("t:RelativeYearlyRecurrence");
         }
     }
-    let start = format_date(r.start_date);
-    match r.end {
+}
+
+fn write_range(w: &mut XmlOut, start_date: Date, end: RangeEnd) {
+    let start = format_date(start_date);
+    match end {
         RangeEnd::NoEnd => {
             w.start("t:NoEndRecurrence", &[]);
             w.leaf("t:StartDate", &start);
@@ -706,12 +850,99 @@ pub(crate) fn write_recurrence(w: &mut XmlOut, r: &Recurrence) {
             w.end("t:NumberedRecurrence");
         }
     }
-    w.end("t:Recurrence");
 }
 
 // ======================================================================
 // Storage, rules, expansion
 // ======================================================================
+
+/// The `t:Recurrence` element of a stored recurrence's text (at most [`MAX_STORAGE_BYTES`]).
+fn stored_root(s: &str) -> Result<Element> {
+    let limits = Limits {
+        max_input_bytes: MAX_STORAGE_BYTES,
+        max_depth: 4,
+        max_elements: 16,
+        max_attributes: 4,
+        max_total_attributes: 4,
+        max_text_len: 256,
+        max_attribute_value_len: 256,
+        ..Limits::default()
+    };
+    let root = crate::xml::parse(s.as_bytes(), &limits)?;
+    if !root.is(TYPES, "Recurrence") {
+        return Err(invalid(
+            &root,
+            "the stored recurrence's root element".into(),
+            &dn(&root),
+            "t:Recurrence in the EWS types namespace",
+        ));
+    }
+    Ok(root)
+}
+
+/// `w`'s text with the types namespace declared on its first `t:Recurrence`.
+fn standalone(w: XmlOut) -> String {
+    String::from_utf8_lossy(&w.finish()).replacen(
+        "<t:Recurrence>",
+        &format!(r#"<t:Recurrence xmlns:t="{TYPES}">"#),
+        1,
+    )
+}
+
+impl TaskRecurrence {
+    /// The text kept in storage: the `t:Recurrence` XML as a standalone document, as
+    /// [`Recurrence::to_storage`] writes it. [`TaskRecurrence::from_storage`] reads it back.
+    pub fn to_storage(&self) -> String {
+        let mut w = XmlOut::new();
+        write_task_recurrence(&mut w, self);
+        standalone(w)
+    }
+
+    /// Reads [`TaskRecurrence::to_storage`]'s text (at most [`MAX_STORAGE_BYTES`]).
+    pub fn from_storage(s: &str) -> Result<TaskRecurrence> {
+        parse_task_recurrence(&stored_root(s)?)
+    }
+
+    /// The range's start date.
+    pub fn start_date(&self) -> Date {
+        match self {
+            TaskRecurrence::Pattern(r) => r.start_date,
+            TaskRecurrence::Regeneration { start_date, .. } => *start_date,
+        }
+    }
+
+    /// Checks the rules of a task's recurrence: a calendar pattern's are
+    /// [`Recurrence::check`]'s; a regeneration pattern needs an interval from 1 to
+    /// [`MAX_INTERVAL`], a start in the years [`FIRST_YEAR`] to [`LAST_YEAR`], and no end date
+    /// (Exchange refuses a regenerating task that ends on a date:
+    /// [`RecurrenceProblem::RegenerationWithEndDate`]); a number of occurrences from 1 to
+    /// [`MAX_OCCURRENCES`].
+    pub fn check(&self) -> std::result::Result<(), RecurrenceProblem> {
+        let (regeneration, start_date, end) = match self {
+            TaskRecurrence::Pattern(r) => return r.check(),
+            TaskRecurrence::Regeneration {
+                regeneration,
+                start_date,
+                end,
+            } => (regeneration, start_date, end),
+        };
+        if !(FIRST_YEAR..=LAST_YEAR).contains(&start_date.year()) {
+            return Err(RecurrenceProblem::StartOutOfRange { start: *start_date });
+        }
+        let interval = regeneration.interval();
+        if !(1..=MAX_INTERVAL).contains(&interval) {
+            return Err(RecurrenceProblem::IntervalOutOfRange { interval });
+        }
+        match end {
+            RangeEnd::NoEnd => Ok(()),
+            RangeEnd::EndDate(_) => Err(RecurrenceProblem::RegenerationWithEndDate),
+            RangeEnd::Numbered(count) if !(1..=MAX_OCCURRENCES).contains(count) => {
+                Err(RecurrenceProblem::OccurrencesOutOfRange { count: *count })
+            }
+            RangeEnd::Numbered(_) => Ok(()),
+        }
+    }
+}
 
 impl Recurrence {
     /// The text kept in a database column: the `t:Recurrence` XML as a standalone document
@@ -721,35 +952,12 @@ impl Recurrence {
     pub fn to_storage(&self) -> String {
         let mut w = XmlOut::new();
         write_recurrence(&mut w, self);
-        String::from_utf8_lossy(&w.finish()).replacen(
-            "<t:Recurrence>",
-            &format!(r#"<t:Recurrence xmlns:t="{TYPES}">"#),
-            1,
-        )
+        standalone(w)
     }
 
     /// Reads [`Recurrence::to_storage`]'s text (at most [`MAX_STORAGE_BYTES`]).
     pub fn from_storage(s: &str) -> Result<Recurrence> {
-        let limits = Limits {
-            max_input_bytes: MAX_STORAGE_BYTES,
-            max_depth: 4,
-            max_elements: 16,
-            max_attributes: 4,
-            max_total_attributes: 4,
-            max_text_len: 256,
-            max_attribute_value_len: 256,
-            ..Limits::default()
-        };
-        let root = crate::xml::parse(s.as_bytes(), &limits)?;
-        if !root.is(TYPES, "Recurrence") {
-            return Err(invalid(
-                &root,
-                "the stored recurrence's root element".into(),
-                &dn(&root),
-                "t:Recurrence in the EWS types namespace",
-            ));
-        }
-        parse_recurrence(&root)
+        parse_recurrence(&stored_root(s)?)
     }
 
     /// Checks the rules of a recurrence this server keeps: the ranges of the values, a day the
@@ -2385,5 +2593,207 @@ mod tests {
             assert_eq!(parse_xs_date(bad), None, "{bad}");
         }
         assert_eq!(format_date(date!(1601 - 01 - 01)), "1601-01-01");
+    }
+
+    fn parse_task(xml: &str) -> Result<TaskRecurrence> {
+        let doc = format!(r#"<t:Recurrence xmlns:t="{TYPES}">{xml}</t:Recurrence>"#);
+        let el = crate::xml::parse(doc.as_bytes(), &Limits::default()).unwrap();
+        task_recurrence_of(&el)
+    }
+
+    fn regen(regeneration: Regeneration, end: RangeEnd) -> TaskRecurrence {
+        TaskRecurrence::Regeneration {
+            regeneration,
+            start_date: date!(2026 - 11 - 30),
+            end,
+        }
+    }
+
+    #[test]
+    fn a_tasks_recurrence_has_a_calendar_or_a_regeneration_pattern() {
+        for (name, r) in [
+            ("DailyRegeneration", Regeneration::Daily { interval: 3 }),
+            ("WeeklyRegeneration", Regeneration::Weekly { interval: 3 }),
+            ("MonthlyRegeneration", Regeneration::Monthly { interval: 3 }),
+            ("YearlyRegeneration", Regeneration::Yearly { interval: 3 }),
+        ] {
+            let xml = format!("<t:{name}><t:Interval> 3 </t:Interval></t:{name}>{NO_END}");
+            assert_eq!(
+                parse_task(&xml).unwrap(),
+                regen(r, RangeEnd::NoEnd),
+                "{name}"
+            );
+            assert_eq!(r.element(), name);
+            assert_eq!(r.interval(), 3);
+            // the range first is as good
+            let xml = format!("{NO_END}<t:{name}><t:Interval>3</t:Interval></t:{name}>");
+            assert_eq!(
+                parse_task(&xml).unwrap(),
+                regen(r, RangeEnd::NoEnd),
+                "{name}"
+            );
+        }
+        // a calendar pattern, as for a calendar item
+        let xml = format!("{DAILY}{NO_END}");
+        assert_eq!(
+            parse_task(&xml).unwrap(),
+            TaskRecurrence::Pattern(parse(&xml).unwrap())
+        );
+        // refused
+        let regen_daily = "<t:DailyRegeneration><t:Interval>1</t:Interval></t:DailyRegeneration>";
+        let cases: Vec<(String, &str)> = vec![
+            (format!("{regen_daily}{regen_daily}{NO_END}"), "duplicate"),
+            (format!("{DAILY}{regen_daily}{NO_END}"), "unexpected"),
+            (format!("{regen_daily}{DAILY}{NO_END}"), "unexpected"),
+            (regen_daily.to_owned(), "missing"),
+            (NO_END.to_owned(), "missing"),
+            (
+                format!("<t:DailyRegeneration/>{NO_END}"),
+                "missing Interval",
+            ),
+            (
+                format!(
+                    "<t:WeeklyRegeneration><t:Interval>x</t:Interval></t:WeeklyRegeneration>{NO_END}"
+                ),
+                "invalid",
+            ),
+            (
+                format!(
+                    "<t:WeeklyRegeneration><t:Interval>1</t:Interval><t:DaysOfWeek>Monday</t:DaysOfWeek></t:WeeklyRegeneration>{NO_END}"
+                ),
+                "unexpected",
+            ),
+        ];
+        for (xml, what) in cases {
+            let e = parse_task(&xml).expect_err(&xml);
+            let ok = match what {
+                "duplicate" => matches!(e, EwsProtoError::DuplicateElement { .. }),
+                "unexpected" => matches!(e, EwsProtoError::UnexpectedElement { .. }),
+                "missing" => matches!(e, EwsProtoError::MissingElement { .. }),
+                "missing Interval" => {
+                    matches!(
+                        e,
+                        EwsProtoError::MissingElement {
+                            name: "Interval",
+                            ..
+                        }
+                    )
+                }
+                _ => matches!(e, EwsProtoError::InvalidValue { .. }),
+            };
+            assert!(ok, "{xml}: {what}, not {e:?}");
+        }
+        // a calendar item's recurrence still refuses them
+        assert!(matches!(
+            parse(&format!("{regen_daily}{NO_END}")),
+            Err(EwsProtoError::Unsupported { found, .. }) if found == "t:DailyRegeneration"
+        ));
+    }
+
+    #[test]
+    fn a_tasks_recurrence_round_trips_through_xml_and_storage() {
+        let cases = [
+            regen(Regeneration::Daily { interval: 1 }, RangeEnd::NoEnd),
+            regen(Regeneration::Weekly { interval: 2 }, RangeEnd::Numbered(5)),
+            regen(
+                Regeneration::Monthly { interval: 999 },
+                RangeEnd::EndDate(date!(2027 - 01 - 01)),
+            ),
+            regen(Regeneration::Yearly { interval: 1 }, RangeEnd::NoEnd),
+            TaskRecurrence::Pattern(rec(daily(3), date!(2026 - 01 - 01), RangeEnd::NoEnd)),
+        ];
+        for r in &cases {
+            let stored = r.to_storage();
+            assert!(stored.starts_with(&format!(r#"<t:Recurrence xmlns:t="{TYPES}">"#)));
+            assert_eq!(
+                &TaskRecurrence::from_storage(&stored).unwrap(),
+                r,
+                "{stored}"
+            );
+        }
+        assert_eq!(cases[0].start_date(), date!(2026 - 11 - 30));
+        assert_eq!(cases[4].start_date(), date!(2026 - 01 - 01));
+        let mut w = XmlOut::new();
+        write_task_recurrence(&mut w, &cases[1]);
+        insta::assert_snapshot!(String::from_utf8(w.finish()).unwrap().replace("><", ">\n<"), @r"
+        <t:Recurrence>
+        <t:WeeklyRegeneration>
+        <t:Interval>2</t:Interval>
+        </t:WeeklyRegeneration>
+        <t:NumberedRecurrence>
+        <t:StartDate>2026-11-30</t:StartDate>
+        <t:NumberOfOccurrences>5</t:NumberOfOccurrences>
+        </t:NumberedRecurrence>
+        </t:Recurrence>
+        ");
+        // a regenerating task's recurrence is not a calendar item's
+        let stored = cases[0].to_storage();
+        assert!(matches!(
+            Recurrence::from_storage(&stored),
+            Err(EwsProtoError::Unsupported { .. })
+        ));
+        let big = format!("{stored}{}", " ".repeat(MAX_STORAGE_BYTES));
+        assert!(matches!(
+            TaskRecurrence::from_storage(&big),
+            Err(EwsProtoError::InputTooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn a_tasks_recurrence_is_checked() {
+        let daily = |interval| Regeneration::Daily { interval };
+        assert_eq!(regen(daily(1), RangeEnd::NoEnd).check(), Ok(()));
+        assert_eq!(regen(daily(999), RangeEnd::Numbered(999)).check(), Ok(()));
+        let cases = [
+            (
+                regen(daily(0), RangeEnd::NoEnd),
+                RecurrenceProblem::IntervalOutOfRange { interval: 0 },
+                "ErrorCalendarInvalidRecurrence",
+            ),
+            (
+                regen(daily(1000), RangeEnd::NoEnd),
+                RecurrenceProblem::IntervalOutOfRange { interval: 1000 },
+                "ErrorCalendarInvalidRecurrence",
+            ),
+            (
+                regen(daily(1), RangeEnd::Numbered(0)),
+                RecurrenceProblem::OccurrencesOutOfRange { count: 0 },
+                "ErrorCalendarInvalidRecurrence",
+            ),
+            (
+                regen(daily(1), RangeEnd::EndDate(date!(2027 - 01 - 01))),
+                RecurrenceProblem::RegenerationWithEndDate,
+                "ErrorUnsupportedRecurrence",
+            ),
+            (
+                TaskRecurrence::Regeneration {
+                    regeneration: daily(1),
+                    start_date: date!(1600 - 12 - 31),
+                    end: RangeEnd::NoEnd,
+                },
+                RecurrenceProblem::StartOutOfRange {
+                    start: date!(1600 - 12 - 31),
+                },
+                "ErrorCalendarInvalidRecurrence",
+            ),
+            // a calendar pattern: the calendar's rules
+            (
+                TaskRecurrence::Pattern(rec(
+                    weekly(1, &[], Weekday::Sunday),
+                    date!(2026 - 01 - 01),
+                    RangeEnd::NoEnd,
+                )),
+                RecurrenceProblem::NoDaysOfWeek,
+                "ErrorCalendarInvalidDayForWeeklyRecurrence",
+            ),
+        ];
+        for (r, problem, code) in cases {
+            assert_eq!(r.check(), Err(problem.clone()), "{r:?}");
+            assert_eq!(problem.response_code(), code);
+        }
+        assert_eq!(
+            RecurrenceProblem::RegenerationWithEndDate.to_string(),
+            "a task that regenerates cannot end on a date; give a t:NoEndRecurrence or a t:NumberedRecurrence"
+        );
     }
 }

@@ -14,6 +14,7 @@ use time::OffsetDateTime;
 use crate::contact::{Contact, parse_contact_child};
 use crate::error::{EwsProtoError, UnknownValue, dn, echo};
 use crate::ns::{MESSAGES, SOAP, TYPES};
+use crate::task::{Task, parse_task_child};
 use crate::types::{
     Attendee, BaseShape, BodyType, DistinguishedFolderId, ExtendedFieldUri, ExtendedProperty,
     ExtendedValue, FolderKind, FolderRef, FolderShape, Importance, ItemRef, ItemShape,
@@ -613,13 +614,17 @@ pub enum ItemFieldValue {
     /// The contact properties of a `t:Contact` item element, all in one (the path says which
     /// one the change sets: [`crate::contact::set_field`]).
     Contact(Box<Contact>),
+    /// The task properties of a `t:Task` item element, all in one (the path says which one
+    /// the change sets: [`crate::task::set_field`]).
+    Task(Box<Task>),
     /// Any other property element, by local name: not modelled for updates
     /// (the server answers a per-item error, never a fault).
     Other(String),
 }
 
 impl ItemFieldValue {
-    /// The `FieldURI` naming this property (`None` for extended, contact and other properties).
+    /// The `FieldURI` naming this property (`None` for extended, contact, task and other
+    /// properties).
     pub fn field_uri(&self) -> Option<&'static str> {
         Some(match self {
             Self::ItemClass(_) => "item:ItemClass",
@@ -644,7 +649,7 @@ impl ItemFieldValue {
             Self::LegacyFreeBusyStatus(_) => "calendar:LegacyFreeBusyStatus",
             Self::StartTimeZone(_) => "calendar:StartTimeZone",
             Self::EndTimeZone(_) => "calendar:EndTimeZone",
-            Self::Extended(_) | Self::Contact(_) | Self::Other(_) => return None,
+            Self::Extended(_) | Self::Contact(_) | Self::Task(_) | Self::Other(_) => return None,
         })
     }
 
@@ -654,6 +659,7 @@ impl ItemFieldValue {
             (Self::Extended(e), PropertyPath::Extended(p)) => e.uri.matches(p),
             // the path picks the property out of the contact's
             (Self::Contact(_), p) => crate::contact::is_contact_path(p),
+            (Self::Task(_), p) => crate::task::is_task_path(p),
             // `item:ReminderIsSet` names `t:ReminderIsSet`
             (Self::Other(name), PropertyPath::Field(f)) => {
                 f.split_once(':').is_some_and(|(_, local)| local == name)
@@ -823,6 +829,14 @@ pub struct NewContact {
     pub contact: Contact,
 }
 
+/// A new `t:Task`: its `t:ItemType` fields and its task properties as the client gave them
+/// (the server settles them: [`Task::settle`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewTask {
+    pub item: ItemFields,
+    pub task: Task,
+}
+
 /// A new `t:CalendarItem`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NewCalendarItem {
@@ -944,6 +958,7 @@ pub enum NewItem {
     Message(NewMessage),
     CalendarItem(NewCalendarItem),
     Contact(NewContact),
+    Task(NewTask),
     /// `t:AcceptItem`, `t:TentativelyAcceptItem`, `t:DeclineItem`.
     MeetingReply(MeetingReply),
     /// `t:CancelCalendarItem`.
@@ -957,6 +972,7 @@ impl NewItem {
             Self::Message(m) => &m.item,
             Self::CalendarItem(c) => &c.item,
             Self::Contact(c) => &c.item,
+            Self::Task(t) => &t.item,
             Self::MeetingReply(r) => &r.item,
             Self::CancelCalendarItem(c) => &c.item,
         }
@@ -2341,6 +2357,21 @@ fn parse_new_item(el: &Element, input: &[u8]) -> Result<NewItem> {
             }
             Ok(NewItem::Contact(c))
         }
+        "Task" => {
+            let mut t = NewTask::default();
+            for child in &el.children {
+                if &*child.ns != TYPES {
+                    return Err(unexpected(el, child));
+                }
+                if parse_item_field(&mut t.item, el, child, input)?
+                    || parse_task_child(&mut t.task, el, child)?
+                {
+                    continue;
+                }
+                t.item.ignored.push(child.local.clone());
+            }
+            Ok(NewItem::Task(t))
+        }
         "AcceptItem" | "TentativelyAcceptItem" | "DeclineItem" => {
             let kind = enum_text_of(el, &el.local, MeetingReplyKind::ALL)?;
             let (reference_item_id, item) = parse_response_object(el, input)?;
@@ -2366,31 +2397,43 @@ fn parse_new_item(el: &Element, input: &[u8]) -> Result<NewItem> {
 // ======================================================================
 
 /// The properties of the item element of a Set/AppendToItemField; the contact properties of a
-/// `t:Contact` as one [`ItemFieldValue::Contact`], after the others.
+/// `t:Contact` as one [`ItemFieldValue::Contact`], the task properties of a `t:Task` as one
+/// [`ItemFieldValue::Task`], after the others.
 fn parse_field_values(el: &Element, input: &[u8]) -> Result<Vec<ItemFieldValue>> {
     let mut out = Vec::with_capacity(el.children.len());
     let is_contact = el.is(TYPES, "Contact");
+    let is_task = el.is(TYPES, "Task");
     let mut contact = Contact::default();
     let mut has_contact = false;
+    let mut task = Task::default();
+    let mut has_task = false;
     for child in &el.children {
         if &*child.ns != TYPES {
             return Err(unexpected(el, child));
         }
-        if is_contact {
-            match parse_contact_child(&mut contact, el, child) {
-                Ok(true) => {
-                    has_contact = true;
-                    continue;
-                }
-                Ok(false) => {}
-                // an update of a read-only contact property is refused for its item (the
-                // server names the property), not as a fault of the whole request
-                Err(EwsProtoError::ReadOnlyProperty { .. }) => {
-                    out.push(ItemFieldValue::Other(child.local.to_string()));
-                    continue;
-                }
-                Err(e) => return Err(e),
+        let own = if is_contact {
+            Some((
+                parse_contact_child(&mut contact, el, child),
+                &mut has_contact,
+            ))
+        } else if is_task {
+            Some((parse_task_child(&mut task, el, child), &mut has_task))
+        } else {
+            None
+        };
+        match own {
+            Some((Ok(true), has)) => {
+                *has = true;
+                continue;
             }
+            None | Some((Ok(false), _)) => {}
+            // an update of a read-only contact or task property is refused for its item (the
+            // server names the property), not as a fault of the whole request
+            Some((Err(EwsProtoError::ReadOnlyProperty { .. }), _)) => {
+                out.push(ItemFieldValue::Other(child.local.to_string()));
+                continue;
+            }
+            Some((Err(e), _)) => return Err(e),
         }
         out.push(match child.local.as_str() {
             "ItemClass" => ItemFieldValue::ItemClass(child.text_trimmed().to_owned()),
@@ -2435,6 +2478,9 @@ fn parse_field_values(el: &Element, input: &[u8]) -> Result<Vec<ItemFieldValue>>
     }
     if has_contact {
         out.push(ItemFieldValue::Contact(Box::new(contact)));
+    }
+    if has_task {
+        out.push(ItemFieldValue::Task(Box::new(task)));
     }
     Ok(out)
 }

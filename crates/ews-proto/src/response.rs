@@ -11,7 +11,8 @@
 //! Writers only emit the properties the shape asks for and that they know;
 //! unknown requested properties are silently omitted. Child elements follow
 //! the EWS XSD order (`t:ItemType`, then `t:MessageType` /
-//! `t:CalendarItemType` / `t:ContactItemType`; `t:BaseFolderType`, then `t:FolderType`).
+//! `t:CalendarItemType` / `t:ContactItemType` / `t:TaskType`; `t:BaseFolderType`, then
+//! `t:FolderType`).
 
 use base64::Engine as _;
 use time::OffsetDateTime;
@@ -24,6 +25,7 @@ use crate::request::{
     AlternateId, DictionaryEntry, TypedValue, UserConfiguration, UserConfigurationProperty,
     body_child, parse_extended_property, parse_item_ref, parse_mailbox, split_envelope,
 };
+use crate::task::{Task, task_of_answer, write_task_fields};
 use crate::types::{
     Attendee, BaseShape, BodyType, DistinguishedFolderId, ExtendedProperty, ExtendedValue,
     FolderKind, FolderRef, FolderShape, Importance, ItemKind, ItemRef, ItemShape,
@@ -774,6 +776,9 @@ pub struct ItemView {
     // t:Contact
     /// The contact's own properties (written after the `t:ItemType` ones).
     pub contact: Option<Box<Contact>>,
+    // t:Task
+    /// The task's own properties (written after the `t:ItemType` ones).
+    pub task: Option<Box<Task>>,
 }
 
 /// `t:OccurrenceInfoType`: one occurrence of a series, as its series lists it.
@@ -846,6 +851,7 @@ impl ItemView {
             deleted_occurrences: Vec::new(),
             time_zone: None,
             contact: None,
+            task: None,
         }
     }
 }
@@ -1198,6 +1204,10 @@ fn write_item(w: &mut XmlOut, item: &ItemView, shape: &ItemShape, include_body: 
         ItemKind::Contact => match &item.contact {
             Some(c) => write_contact_fields(w, c, shape),
             None => write_contact_fields(w, &Contact::default(), shape),
+        },
+        ItemKind::Task => match &item.task {
+            Some(t) => write_task_fields(w, t, shape),
+            None => write_task_fields(w, &Task::default(), shape),
         },
         ItemKind::Message | ItemKind::Item => {}
     }
@@ -2542,9 +2552,10 @@ fn single_mailbox(el: &Element, local: &str) -> Result<Option<Mailbox>, EwsProto
         .transpose()
 }
 
-/// Reads an item element (`t:Message`, `t:CalendarItem`, `t:Contact`, `t:Item`) back
+/// Reads an item element (`t:Message`, `t:CalendarItem`, `t:Contact`, `t:Task`, `t:Item`) back
 /// into an [`ItemView`]. Properties that are absent read as `None`/empty; a contact's read-only
-/// properties (`t:CompleteName`, `t:ContactSource`, `t:HasPicture`, ...) are not kept.
+/// properties (`t:CompleteName`, `t:ContactSource`, `t:HasPicture`, ...) are not kept, nor a
+/// task's but its `t:CompleteDate`.
 pub fn item_from_element(el: &Element) -> Result<ItemView, EwsProtoError> {
     let kind: ItemKind = el
         .local
@@ -2663,6 +2674,10 @@ pub fn item_from_element(el: &Element) -> Result<ItemView, EwsProtoError> {
             }
         }
         item.contact = Some(Box::new(c));
+    }
+    if kind == ItemKind::Task {
+        // the derived properties (t:IsComplete, t:StatusDescription, ...) are not kept
+        item.task = Some(Box::new(task_of_answer(el)?));
     }
     Ok(item)
 }

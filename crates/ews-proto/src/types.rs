@@ -302,7 +302,7 @@ str_enum! {
 }
 
 str_enum! {
-    /// Which item element a message, calendar item, contact or generic item uses.
+    /// Which item element a message, calendar item, contact, task or generic item uses.
     pub enum ItemKind ("item element") {
         Item = "Item",
         Message = "Message",
@@ -312,6 +312,8 @@ str_enum! {
         MeetingCancellation = "MeetingCancellation",
         /// `t:Contact` (`t:ContactItemType`): not a message.
         Contact = "Contact",
+        /// `t:Task` (`t:TaskType`): not a message.
+        Task = "Task",
     }
 }
 

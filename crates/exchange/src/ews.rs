@@ -758,6 +758,8 @@ impl Handler<'_> {
                     "calendar"
                 } else if all(|i| matches!(i, ReqItem::Contact(_))) {
                     "contacts"
+                } else if all(|i| matches!(i, ReqItem::Task(_))) {
+                    "tasks"
                 } else {
                     "drafts"
                 };
@@ -800,6 +802,7 @@ impl Handler<'_> {
                     .map(|i| match i {
                         ReqItem::CalendarItem(_) => ItemKind::CalendarItem,
                         ReqItem::Contact(_) => ItemKind::Contact,
+                        ReqItem::Task(_) => ItemKind::Task,
                         ReqItem::Message(_)
                         | ReqItem::MeetingReply(_)
                         | ReqItem::CancelCalendarItem(_) => ItemKind::Message,
@@ -810,7 +813,7 @@ impl Handler<'_> {
                 let mut refused: Vec<Option<ResponseError>> = Vec::with_capacity(kinds.len());
                 let mut items: Vec<mailbox::NewItem> = Vec::with_capacity(kinds.len());
                 for i in c.items {
-                    match to_new_item(i) {
+                    match to_new_item(i, self.ex.inner.cfg.clock.now()) {
                         Ok(mut item) => {
                             item.is_draft = saved_as_draft(&item);
                             // a meeting stored without invitations (SendToNone): organized here
@@ -1825,12 +1828,12 @@ impl Handler<'_> {
         {
             return self.update_and_send(u, change, d).await;
         }
-        // a contact's own properties are changed against the contact as stored
-        let (contact_changes, others): (Vec<&request::ItemFieldChange>, Vec<_>) = change
-            .updates
-            .iter()
-            .partition(|c| crate::contacts::is_contact_change(c));
-        let mut update = if contact_changes.is_empty() {
+        // a contact's or a task's own properties are changed against it as stored
+        let (typed_changes, others): (Vec<&request::ItemFieldChange>, Vec<_>) =
+            change.updates.iter().partition(|c| {
+                crate::contacts::is_contact_change(c) || crate::tasks::is_task_change(c)
+            });
+        let mut update = if typed_changes.is_empty() {
             item_update_of(&change.updates)?
         } else {
             item_update_of(&others.into_iter().cloned().collect::<Vec<_>>())?
@@ -1844,15 +1847,15 @@ impl Handler<'_> {
         }
         let id = change.item_id.id.clone();
         let overwrite = u.conflict_resolution != ConflictResolution::NeverOverwrite;
-        // the change key the store checks: the client's, or for a contact change the one the
-        // contact was read at (so a change made in between is not overwritten)
+        // the change key the store checks: the client's, or for a contact's or task's change
+        // the one it was read at (so a change made in between is not overwritten)
         let mut expected = (change.item_id.change_key.clone(), overwrite);
         let mut stale = false;
-        // the item as it is, when the disposition rule, a moved series or a contact change
-        // needs it (where it is, for authorization, is checked by the update itself:
+        // the item as it is, when the disposition rule, a moved series or a contact's or
+        // task's change needs it (where it is, for authorization, is checked by the update itself:
         // `item_guard`)
         let moves = update.start.is_some() || update.end.is_some();
-        if u.message_disposition.is_none() || moves || !contact_changes.is_empty() {
+        if u.message_disposition.is_none() || moves || !typed_changes.is_empty() {
             let current = self
                 .ex
                 .inner
@@ -1869,20 +1872,7 @@ impl Handler<'_> {
             // a series moved: its occurrences keep the new time of day, and it starts and
             // ends with its first and last occurrence at that time
             crate::recurring::fit_move(&current, &mut update)?;
-            if !contact_changes.is_empty() {
-                let Some(mut c) = crate::contacts::stored(&current) else {
-                    return Err(ResponseError::new(
-                        "ErrorInvalidPropertySet",
-                        &format!(
-                            "Set action is invalid for property {}: the item is not a contact.",
-                            path_name(match contact_changes[0] {
-                                request::ItemFieldChange::Set { path, .. }
-                                | request::ItemFieldChange::Append { path, .. }
-                                | request::ItemFieldChange::Delete { path } => path,
-                            })
-                        ),
-                    ));
-                };
+            if !typed_changes.is_empty() {
                 stale = change
                     .item_id
                     .change_key
@@ -1891,13 +1881,7 @@ impl Handler<'_> {
                 if stale && !overwrite {
                     return Err(ResponseError::code("ErrorIrresolvableConflict"));
                 }
-                let before = c.display();
-                crate::contacts::apply(&mut c, &contact_changes)?;
-                // Exchange keeps a contact's subject its display name
-                if update.subject.is_none() && c.display() != before {
-                    update.subject = Some(c.display());
-                }
-                update.contact = Some(c.to_storage());
+                self.apply_typed(&current, &typed_changes, &mut update)?;
                 expected = (Some(current.change_key.clone()), false);
             }
         }
@@ -1928,6 +1912,60 @@ impl Handler<'_> {
             }
             Err(e) => Err(self.mailbox_err(&e)),
         }
+    }
+
+    /// UpdateItem's changes to a contact's or a task's own properties, applied to `current` as
+    /// stored into `update`; a change of the other kind (or either on another item) is
+    /// `ErrorInvalidPropertySet`.
+    fn apply_typed(
+        &self,
+        current: &mailbox::Item,
+        changes: &[&request::ItemFieldChange],
+        update: &mut mailbox::ItemUpdate,
+    ) -> Result<(), ResponseError> {
+        let not_a = |what: &str, c: &request::ItemFieldChange| {
+            let path = match c {
+                request::ItemFieldChange::Set { path, .. }
+                | request::ItemFieldChange::Append { path, .. }
+                | request::ItemFieldChange::Delete { path } => path,
+            };
+            ResponseError::new(
+                "ErrorInvalidPropertySet",
+                &format!(
+                    "The change to property {} is invalid: the item is not a {what}.",
+                    path_name(path)
+                ),
+            )
+        };
+        if let Some(mut c) = crate::contacts::stored(current) {
+            if let Some(t) = changes.iter().find(|c| crate::tasks::is_task_change(c)) {
+                return Err(not_a("task", t));
+            }
+            let before = c.display();
+            crate::contacts::apply(&mut c, changes)?;
+            // Exchange keeps a contact's subject its display name
+            if update.subject.is_none() && c.display() != before {
+                update.subject = Some(c.display());
+            }
+            update.contact = Some(c.to_storage());
+        } else if let Some(mut t) = crate::tasks::stored(current) {
+            if let Some(c) = changes
+                .iter()
+                .find(|c| crate::contacts::is_contact_change(c))
+            {
+                return Err(not_a("contact", c));
+            }
+            crate::tasks::apply(&mut t, changes, self.ex.inner.cfg.clock.now())?;
+            update.task = Some(t.to_storage());
+        } else if let Some(c) = changes.first() {
+            let what = if crate::contacts::is_contact_change(c) {
+                "contact"
+            } else {
+                "task"
+            };
+            return Err(not_a(what, c));
+        }
+        Ok(())
     }
 
     /// UpdateItem of one occurrence of a series: an exception recorded on the series
@@ -2255,6 +2293,8 @@ pub(crate) fn kind_of(i: &mailbox::Item) -> ItemKind {
         ItemKind::CalendarItem
     } else if i.contact.is_some() {
         ItemKind::Contact
+    } else if i.task.is_some() {
+        ItemKind::Task
     } else if is_message_class(&i.item_class) {
         ItemKind::Message
     } else {
@@ -2519,7 +2559,7 @@ pub(crate) fn item_update_of(
                     V::StartTimeZone(_) | V::EndTimeZone(_) => {}
                     // a contact's properties are changed against the contact as stored
                     // (`crate::contacts`), never here
-                    V::Contact(_) => {
+                    V::Contact(_) | V::Task(_) => {
                         return Err(unsupported("ErrorInvalidPropertySet", "Set", path));
                     }
                     V::Extended(e) => set_ext(
@@ -2703,7 +2743,12 @@ fn mb_in(m: &Mailbox) -> Option<mailbox::Recipient> {
     })
 }
 
-pub(crate) fn to_new_item(mut i: ReqItem) -> Result<mailbox::NewItem, ResponseError> {
+/// A CreateItem item as the store keeps it; `now` is when it is created (a task completed on
+/// creation is completed then).
+pub(crate) fn to_new_item(
+    mut i: ReqItem,
+    now: time::OffsetDateTime,
+) -> Result<mailbox::NewItem, ResponseError> {
     // the attachments (their content) move; the rest of the fields is copied
     let attachments = std::mem::take(match &mut i {
         ReqItem::Message(m) => &mut m.item.attachments,
@@ -2711,6 +2756,7 @@ pub(crate) fn to_new_item(mut i: ReqItem) -> Result<mailbox::NewItem, ResponseEr
         ReqItem::MeetingReply(r) => &mut r.item.attachments,
         ReqItem::CancelCalendarItem(c) => &mut c.item.attachments,
         ReqItem::Contact(c) => &mut c.item.attachments,
+        ReqItem::Task(t) => &mut t.item.attachments,
     });
     let mut f = i.fields().clone();
     // the message the MIME content holds; properties given beside it win
@@ -2793,6 +2839,10 @@ pub(crate) fn to_new_item(mut i: ReqItem) -> Result<mailbox::NewItem, ResponseEr
         ReqItem::Contact(c) => {
             n.item_class = f.item_class.unwrap_or_else(|| "IPM.Contact".into());
             n.contact = Some(crate::contacts::new_contact(c.contact, &mut n.subject));
+        }
+        ReqItem::Task(t) => {
+            n.item_class = f.item_class.unwrap_or_else(|| "IPM.Task".into());
+            n.task = Some(crate::tasks::new_task(t.task, now)?);
         }
         ReqItem::CalendarItem(c) => {
             n.item_class = f.item_class.unwrap_or_else(|| "IPM.Appointment".into());
@@ -3005,6 +3055,7 @@ fn item_view(i: mailbox::Item) -> ItemView {
     let kind = kind_of(&i);
     let mut v = ItemView::new(kind, &i.id, Some(&i.change_key));
     v.contact = crate::contacts::stored(&i).map(Box::new);
+    v.task = crate::tasks::stored(&i).map(Box::new);
     v.parent_folder_id = Some(i.folder_id.clone());
     v.item_class = Some(i.item_class.clone());
     v.subject = i.subject.clone();

@@ -7,7 +7,7 @@ use ews_proto::request::{
 };
 use ews_proto::response::ResponseError;
 use ews_proto::types::PropertyPath;
-use mailbox::{CompareOp, Field, Filter, SortField, SortOrder, Value};
+use mailbox::{Bag, CompareOp, Field, Filter, SortField, SortOrder, Value};
 
 fn field(p: &PropertyPath) -> Result<Field, ResponseError> {
     let bad = |what: &str| {
@@ -28,16 +28,22 @@ fn field(p: &PropertyPath) -> Result<Field, ResponseError> {
             "item:Importance" => Field::Importance,
             "calendar:Start" => Field::Start,
             "calendar:End" => Field::End,
-            other => match ews_proto::contact::search_path(p) {
-                Some(path) => Field::ContactProperty(path),
-                None => return Err(bad(other)),
+            // a task's numbers would compare as text with the request's constant: not taken
+            other if ews_proto::task::number_key(p).is_some() => return Err(bad(other)),
+            other => match (
+                ews_proto::contact::search_path(p),
+                ews_proto::task::search_path(p),
+            ) {
+                (Some(path), _) => Field::Typed(Bag::Contact, path),
+                (None, Some(path)) => Field::Typed(Bag::Task, path),
+                (None, None) => return Err(bad(other)),
             },
         }),
         // the key extended properties are stored under (CreateItem, UpdateItem)
         PropertyPath::Extended(e) => Ok(Field::ExtendedProperty(e.canonical_key())),
         // a contact's text properties, email addresses, phone numbers and address parts
         PropertyPath::Indexed { .. } => ews_proto::contact::search_path(p)
-            .map(Field::ContactProperty)
+            .map(|path| Field::Typed(Bag::Contact, path))
             .ok_or_else(|| bad("an indexed property other than a contact's")),
         PropertyPath::Exception(_) => Err(bad("an exception property")),
     }
@@ -137,13 +143,18 @@ pub fn sort(
                 Some("calendar:Start") => SortField::Start,
                 Some("calendar:End") => SortField::End,
                 _ if let Some(name) = ews_proto::contact::text_key(path) => {
-                    SortField::ContactText(name)
+                    SortField::Typed(Bag::Contact, name)
+                }
+                _ if let Some(name) = ews_proto::task::text_key(path)
+                    .or_else(|| ews_proto::task::number_key(path)) =>
+                {
+                    SortField::Typed(Bag::Task, name)
                 }
                 other => {
                     return Err(ResponseError::new(
                         "ErrorUnsupportedPathForSortGroup",
                         &format!(
-                            "the sort order uses {}, which this server cannot sort on (it sorts on item:DateTimeReceived, item:DateTimeSent, item:DateTimeCreated, item:Subject, item:ItemClass, item:Size, calendar:Start, calendar:End and a contact's text properties such as contacts:DisplayName)",
+                            "the sort order uses {}, which this server cannot sort on (it sorts on item:DateTimeReceived, item:DateTimeSent, item:DateTimeCreated, item:Subject, item:ItemClass, item:Size, calendar:Start, calendar:End, a contact's text properties such as contacts:DisplayName, and a task's text and numbers such as task:PercentComplete)",
                             other.unwrap_or("an extended or indexed property")
                         ),
                     ));

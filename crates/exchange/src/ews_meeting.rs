@@ -113,7 +113,7 @@ impl Handler<'_> {
                         && ci.optional_attendees.is_empty()
                         && ci.resources.is_empty())
             }
-            ReqItem::Message(_) | ReqItem::Contact(_) => false,
+            ReqItem::Message(_) | ReqItem::Contact(_) | ReqItem::Task(_) => false,
         })
     }
 
@@ -139,9 +139,9 @@ impl Handler<'_> {
                     .cancel_by_response_object(x, c.message_disposition, c.saved_folder.as_ref())
                     .await
                     .map(|()| None),
-                ReqItem::Message(_) | ReqItem::Contact(_) => Err(ResponseError::new(
+                ReqItem::Message(_) | ReqItem::Contact(_) | ReqItem::Task(_) => Err(ResponseError::new(
                     "ErrorInvalidRequest",
-                    "Messages and contacts are created in a request of their own, not with meeting responses or meetings that are sent.",
+                    "Messages, contacts and tasks are created in a request of their own, not with meeting responses or meetings that are sent.",
                 )),
             });
         }
@@ -160,7 +160,7 @@ impl Handler<'_> {
             None => FolderSel::distinguished(mailbox::distinguished::CALENDAR),
         };
         self.authorize_write_in(&sel).await?;
-        let mut item = to_new_item(item)?;
+        let mut item = to_new_item(item, self.ex.inner.cfg.clock.now())?;
         if item.calendar.is_none() {
             return Err(ResponseError::new(
                 "ErrorInvalidRequest",

@@ -309,6 +309,9 @@ const SERIES_NAME: &str = "OpenHybrid.RecurringSeries";
 /// A contact's own properties, as the store keeps them: JSON of `ews_proto::contact::Contact`
 /// (MAPI spreads them over many PSETID_Address properties this server does not write).
 const CONTACT_NAME: &str = "OpenHybrid.Contact";
+/// A task's own properties, as the store keeps them: JSON of `ews_proto::task::Task`
+/// (MAPI spreads them over many PSETID_Task properties this server does not write).
+const TASK_NAME: &str = "OpenHybrid.Task";
 
 /// The class prefix of a user configuration (MS-OXOCFG), compared as the store compares it.
 const CONFIG_CLASS_PREFIX: &str = "IPM.Configuration.";
@@ -1440,7 +1443,8 @@ fn modelled(id: &PropId, config: bool) -> bool {
                         || n == DICTIONARY_NAME
                         || n == MEETING_NAME
                         || n == SERIES_NAME
-                        || n == CONTACT_NAME))
+                        || n == CONTACT_NAME
+                        || n == TASK_NAME))
         }
     }
 }
@@ -1488,6 +1492,21 @@ fn contact_of(v: &Value) -> Result<String> {
     let c = ews_proto::contact::Contact::from_storage(&text)
         .map_err(|e| FxError::Invalid(format!("{CONTACT_NAME} is not a contact: {e}")))?;
     Ok(c.to_storage())
+}
+
+/// The task carried in [`TASK_NAME`]: it must read as a task, within the store's bound, and is
+/// kept as the server writes it.
+fn task_of(v: &Value) -> Result<String> {
+    let text = text(v, TASK_NAME)?;
+    if text.len() > mailbox::limits::MAX_CONTACT_BYTES {
+        return Err(FxError::Invalid(format!(
+            "{TASK_NAME} is longer than {} bytes",
+            mailbox::limits::MAX_CONTACT_BYTES
+        )));
+    }
+    let t = ews_proto::task::Task::from_storage(&text)
+        .map_err(|e| FxError::Invalid(format!("{TASK_NAME} is not a task: {e}")))?;
+    Ok(t.to_storage())
 }
 
 /// The meeting part carried in [`MEETING_NAME`], within the store's bounds.
@@ -1668,6 +1687,12 @@ pub(crate) fn message_of_item(item: &Item, attachments: &[Attachment]) -> FxMess
         p.push(Prop {
             id: PropId::Named(PSETID_OPENHYBRID, Name::String(CONTACT_NAME.into())),
             value: Value::String(c.clone()),
+        });
+    }
+    if let Some(t) = &item.task {
+        p.push(Prop {
+            id: PropId::Named(PSETID_OPENHYBRID, Name::String(TASK_NAME.into())),
+            value: Value::String(t.clone()),
         });
     }
     let mut recipients = Vec::new();
@@ -2041,6 +2066,10 @@ pub(crate) fn item_of_message(m: &FxMessage) -> Result<Decoded> {
         }
         if prop.id == PropId::Named(PSETID_OPENHYBRID, Name::String(CONTACT_NAME.into())) {
             item.contact = Some(contact_of(&prop.value)?);
+            continue;
+        }
+        if prop.id == PropId::Named(PSETID_OPENHYBRID, Name::String(TASK_NAME.into())) {
+            item.task = Some(task_of(&prop.value)?);
             continue;
         }
         if modelled(&prop.id, config) {

@@ -24,6 +24,7 @@ pub mod org;
 mod retention;
 pub mod scope;
 pub mod streaming;
+mod tasks;
 #[cfg(test)]
 mod testutil;
 pub mod traffic;

@@ -274,6 +274,7 @@ mod tests {
             is_draft: true,
             meeting: None,
             contact: None,
+            task: None,
         }
     }
 

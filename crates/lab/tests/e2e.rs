@@ -476,9 +476,10 @@ async fn exchangelib_interop() {
         assert_eq!(v["history_subjects"].as_array().unwrap().len(), 1, "{v}");
         // Regression: valid EWS this server does not support was an ErrorInvalidRequest fault,
         // which exchangelib retried under every version and reported as a version mismatch.
-        let task = v["task_save"].as_str().unwrap_or_default();
+        let unsupported = v["unsupported_save"].as_str().unwrap_or_default();
         assert!(
-            task.starts_with("ErrorInvalidOperation") && task.contains("not supported"),
+            unsupported.starts_with("ErrorInvalidOperation")
+                && unsupported.contains("not supported"),
             "{v}"
         );
         // Regression: extended properties were accepted by CreateItem and dropped.
@@ -850,6 +851,40 @@ async fn exchangelib_interop() {
         // exchangelib's Recurrence; read back as the series; a calendar view lists the five at
         // 09:00 local (17:00 UTC, then 16:00); the third read by OccurrenceItemId and its
         // series by RecurringMasterItemId; the second deleted
+        // A task (the script's tasks()): saved in progress at 50 %, a second one not started,
+        // the first completed with save(update_fields=["status"]) (100 %, a completion date),
+        // ordered by percent complete, deleted
+        let tk = &v["tasks"];
+        let tag = tk["saved"][0]
+            .as_str()
+            .and_then(|s| s.strip_prefix("Report "))
+            .unwrap_or_default()
+            .to_owned();
+        assert_eq!(
+            tk["saved"],
+            json!([
+                format!("Report {tag}"),
+                "2030-03-02",
+                "2030-03-06",
+                "50",
+                "InProgress",
+                false,
+                "In Progress"
+            ]),
+            "{v}"
+        );
+        assert_eq!(tk["not_started"], json!([format!("Later {tag}")]), "{v}");
+        assert_eq!(
+            tk["completed"],
+            json!(["Completed", "100", true, true]),
+            "{v}"
+        );
+        assert_eq!(
+            tk["by_percent"],
+            json!([format!("Report {tag}"), format!("Later {tag}")]),
+            "{v}"
+        );
+        assert_eq!(tk["after_delete"], 0, "{v}");
         // A contact (the script's contacts()): saved with exchangelib's Contact into Contacts,
         // listed, read back, changed one property and one dictionary at a time, then with a
         // plain save() (every field set or deleted), found by ResolveNames, deleted

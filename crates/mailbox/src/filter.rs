@@ -39,10 +39,26 @@ pub enum Field {
     End,
     /// An extended property by its canonical key (as stored in [`crate::NewItem::extended`]).
     ExtendedProperty(String),
-    /// A text value inside a contact's properties ([`crate::NewItem::contact`]), by its JSON path
-    /// (`$.` and then names of ASCII letters, digits and `_` joined by `.`); items without it
-    /// have none.
-    ContactProperty(String),
+    /// A value inside an item type's own properties (a contact's, [`crate::NewItem::contact`],
+    /// or a task's, [`crate::NewItem::task`]), by its JSON path (`$.` and then names of ASCII
+    /// letters, digits and `_` joined by `.`); items without it have none.
+    Typed(Bag, String),
+}
+
+/// An item type's own properties, kept as the EWS layer's JSON beside the item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bag {
+    Contact,
+    Task,
+}
+
+impl Bag {
+    pub(crate) fn column(self) -> &'static str {
+        match self {
+            Bag::Contact => "i.contact_json",
+            Bag::Task => "i.task_json",
+        }
+    }
 }
 
 /// A constant to compare with.
@@ -196,7 +212,7 @@ fn kind(field: &Field) -> Kind {
         Field::ItemClass | Field::Subject | Field::InternetMessageId | Field::Importance => {
             Kind::Str
         }
-        Field::ExtendedProperty(_) | Field::ContactProperty(_) => Kind::Str,
+        Field::ExtendedProperty(_) | Field::Typed(..) => Kind::Str,
         Field::DateTimeReceived
         | Field::DateTimeSent
         | Field::DateTimeCreated
@@ -220,10 +236,10 @@ pub(crate) fn to_sql(filter: &Filter, out: &mut SqlFragment) -> Result<(), Mailb
     render(filter, out)
 }
 
-/// A contact property's path is `$.` and names of ASCII letters, digits and `_` joined by `.`
+/// A typed property's path is `$.` and names of ASCII letters, digits and `_` joined by `.`
 /// (what SQLite's `json_extract` reads as members, nothing else), at most 256 bytes.
 fn field_ok(field: &Field) -> bool {
-    let Field::ContactProperty(path) = field else {
+    let Field::Typed(_, path) = field else {
         return true;
     };
     path.len() <= 256
@@ -310,8 +326,10 @@ fn column(field: &Field, out: &mut SqlFragment) {
             out.params.push(SqlValue::Text(key.clone()));
             return;
         }
-        Field::ContactProperty(path) => {
-            out.text.push_str("json_extract(i.contact_json, ?)");
+        Field::Typed(bag, path) => {
+            out.text.push_str("json_extract(");
+            out.text.push_str(bag.column());
+            out.text.push_str(", ?)");
             out.params.push(SqlValue::Text(path.clone()));
             return;
         }

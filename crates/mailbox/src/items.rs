@@ -107,6 +107,10 @@ fn validate_contact(c: &str) -> Result<(), MailboxError> {
     too_large("a contact's properties", c.len(), MAX_CONTACT_BYTES)
 }
 
+fn validate_task(t: &str) -> Result<(), MailboxError> {
+    too_large("a task's properties", t.len(), MAX_CONTACT_BYTES)
+}
+
 fn validate_series(s: &Series, first_end: time::OffsetDateTime) -> Result<Series, MailboxError> {
     too_large("recurrence rule", s.rule.len(), MAX_SERIES_TEXT_BYTES)?;
     too_large("series time zone", s.time_zone.len(), MAX_SERIES_TEXT_BYTES)?;
@@ -365,6 +369,9 @@ pub(crate) fn prepare(mut item: NewItem) -> Result<Prepared, MailboxError> {
     if let Some(c) = &item.contact {
         validate_contact(c)?;
     }
+    if let Some(t) = &item.task {
+        validate_task(t)?;
+    }
     let created = item
         .date_time_created
         .map(|t| to_micros(normalize_time(t)?))
@@ -442,7 +449,8 @@ pub(crate) fn insert_item(
         it.body.as_ref(),
         &it.extended,
         streams,
-    ) + it.contact.as_ref().map_or(0, |c| c.len() as u64);
+    ) + it.contact.as_ref().map_or(0, |c| c.len() as u64)
+        + it.task.as_ref().map_or(0, |t| t.len() as u64);
     let cal = it.calendar.as_ref();
     let cal_start = cal.map(|c| to_micros(c.start)).transpose()?;
     let cal_end = cal.map(|c| to_micros(c.end)).transpose()?;
@@ -452,9 +460,9 @@ pub(crate) fn insert_item(
          from_json, sender_json, to_json, cc_json, bcc_json, importance, sensitivity, \
          categories_json, is_read, internet_message_id, sent, created, received, last_modified, \
          start_time, end_time, is_all_day, free_busy, location, size, change_number, is_draft, \
-         meeting_json, meeting_uid, series_json, series_end, contact_json) \
+         meeting_json, meeting_uid, series_json, series_end, contact_json, task_json) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
-         ?19, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32)",
+         ?19, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33)",
     )?
     .execute(params![
         mb.id,
@@ -489,6 +497,7 @@ pub(crate) fn insert_item(
         series_json,
         series_end,
         it.contact,
+        it.task,
     ])?;
     let id = tx.last_insert_rowid();
     if let Some(b) = &it.body {
@@ -532,7 +541,7 @@ const ITEM_COLS: &str = "i.id, i.folder_id, i.is_associated, i.item_class, i.sub
     i.categories_json, i.is_read, i.internet_message_id, i.sent, i.created, i.received, \
     i.last_modified, i.start_time, i.end_time, i.is_all_day, i.free_busy, i.location, i.size, \
     i.change_number, i.config_name, i.attachment_count, i.attachment_visible, i.is_draft, \
-    i.meeting_json, i.series_json, i.contact_json";
+    i.meeting_json, i.series_json, i.contact_json, i.task_json";
 
 /// One `items` row as stored.
 struct Row {
@@ -569,6 +578,7 @@ struct Row {
     meeting_json: Option<String>,
     series_json: Option<String>,
     contact_json: Option<String>,
+    task_json: Option<String>,
 }
 
 fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
@@ -606,6 +616,7 @@ fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
         meeting_json: r.get(30)?,
         series_json: r.get(31)?,
         contact_json: r.get(32)?,
+        task_json: r.get(33)?,
     })
 }
 
@@ -719,6 +730,7 @@ fn row_to_item(
         is_draft: row.is_draft,
         meeting,
         contact: row.contact_json,
+        task: row.task_json,
     })
 }
 
@@ -907,17 +919,18 @@ fn sort_column(f: SortField) -> Result<Cow<'static, str>, MailboxError> {
         SortField::End => "i.end_time",
         SortField::Size => "i.size",
         // the name goes into the statement's text: only a plain member name is taken
-        SortField::ContactText(name) => {
+        SortField::Typed(bag, name) => {
             if name.is_empty()
                 || name.len() > 64
                 || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
             {
                 return Err(MailboxError::InvalidRequest(format!(
-                    "{name:?} is not a contact property to sort on"
+                    "{name:?} is not a property to sort on"
                 )));
             }
             return Ok(Cow::Owned(format!(
-                "json_extract(i.contact_json, '$.{name}') COLLATE NOCASE"
+                "json_extract({}, '$.{name}') COLLATE NOCASE",
+                bag.column()
             )));
         }
     }))
@@ -1529,12 +1542,12 @@ fn copy_local(
          from_json, sender_json, to_json, cc_json, bcc_json, importance, sensitivity, \
          categories_json, is_read, internet_message_id, sent, created, received, last_modified, \
          start_time, end_time, is_all_day, free_busy, location, size, change_number, is_draft, \
-         meeting_json, meeting_uid, series_json, series_end, contact_json) \
+         meeting_json, meeting_uid, series_json, series_end, contact_json, task_json) \
          SELECT mailbox_id, ?2, is_associated, item_class, config_name, subject, from_json, \
          sender_json, to_json, cc_json, bcc_json, importance, sensitivity, categories_json, \
          is_read, internet_message_id, sent, created, received, ?3, start_time, end_time, \
          is_all_day, free_busy, location, size - attachment_bytes, ?4, is_draft, meeting_json, \
-         meeting_uid, series_json, series_end, contact_json FROM items WHERE id = ?1",
+         meeting_uid, series_json, series_end, contact_json, task_json FROM items WHERE id = ?1",
     )?
     .execute(params![local, to, now_us, cn])?;
     let id = tx.last_insert_rowid();
@@ -1958,6 +1971,13 @@ pub(crate) fn apply_update(
             params![id, c],
         )?;
     }
+    if let Some(t) = &u.task {
+        validate_task(t)?;
+        tx.execute(
+            "UPDATE items SET task_json = ?2 WHERE id = ?1",
+            params![id, t],
+        )?;
+    }
     match &u.body {
         Some(Some(b)) => {
             tx.execute(
@@ -2104,7 +2124,8 @@ pub(crate) fn refresh_size(tx: &Connection, mb: &Mb, id: i64) -> Result<Item, Ma
         &item.extended,
         streams.as_ref(),
     ) + attached
-        + item.contact.as_ref().map_or(0, |c| c.len() as u64);
+        + item.contact.as_ref().map_or(0, |c| c.len() as u64)
+        + item.task.as_ref().map_or(0, |t| t.len() as u64);
     if size != item.size {
         tx.execute(
             "UPDATE items SET size = ?2 WHERE id = ?1",

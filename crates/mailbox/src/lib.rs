@@ -85,7 +85,7 @@ mod upload;
 mod userconfig;
 
 pub use error::MailboxError;
-pub use filter::{CompareOp, ContainmentMode, Field, Filter, Value};
+pub use filter::{Bag, CompareOp, ContainmentMode, Field, Filter, Value};
 pub use freebusy::{Appointment, AppointmentDetails, FreeBusyRead};
 pub use ids::{mailbox_of_id, occurrence_id, parse_occurrence_id};
 pub use meeting::{Cancel, Cancelled, Invite, Invited, Reply, Responded};

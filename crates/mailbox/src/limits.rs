@@ -29,7 +29,7 @@ pub const MAX_RECIPIENTS_PER_MESSAGE: usize = 500;
 pub const MAX_ATTENDEES: usize = MAX_RECIPIENTS_PER_MESSAGE;
 /// Longest recurrence rule or series time zone text kept with a series.
 pub const MAX_SERIES_TEXT_BYTES: usize = 8 * 1024;
-/// A contact's own properties as the EWS layer keeps them (JSON), in bytes.
+/// A contact's or a task's own properties as the EWS layer keeps them (JSON), in bytes.
 pub const MAX_CONTACT_BYTES: usize = 256 * 1024;
 /// Most deleted occurrences one series records (Exchange's own numbered series end at 999).
 pub const MAX_DELETED_OCCURRENCES: usize = 1000;

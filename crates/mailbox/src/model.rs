@@ -501,6 +501,9 @@ pub struct NewItem {
     /// A contact's own properties, as the EWS layer keeps them (a JSON object of at most
     /// [`crate::limits::MAX_CONTACT_BYTES`]; the store does not read inside it).
     pub contact: Option<String>,
+    /// A task's own properties, as the EWS layer keeps them (a JSON object of at most
+    /// [`crate::limits::MAX_CONTACT_BYTES`]; the store does not read inside it).
+    pub task: Option<String>,
 }
 
 impl Default for NewItem {
@@ -528,6 +531,7 @@ impl Default for NewItem {
             is_draft: false,
             meeting: None,
             contact: None,
+            task: None,
         }
     }
 }
@@ -662,6 +666,8 @@ pub struct Item {
     pub meeting: Option<Meeting>,
     /// A contact's own properties, as stored ([`NewItem::contact`]).
     pub contact: Option<String>,
+    /// A task's own properties, as stored ([`NewItem::task`]).
+    pub task: Option<String>,
 }
 
 /// Changes to an item; `None` leaves a field alone.
@@ -669,6 +675,8 @@ pub struct Item {
 pub struct ItemUpdate {
     /// A contact's own properties, replaced whole ([`NewItem::contact`]).
     pub contact: Option<String>,
+    /// A task's own properties, replaced whole ([`NewItem::task`]).
+    pub task: Option<String>,
     pub subject: Option<Option<String>>,
     pub body: Option<Option<Body>>,
     pub is_read: Option<bool>,
@@ -820,10 +828,10 @@ pub enum SortField {
     Start,
     End,
     Size,
-    /// A text member of a contact's properties ([`NewItem::contact`]), by name (ASCII
-    /// letters, digits and `_`; anything else is refused), case-insensitive; items without it
-    /// first in ascending order.
-    ContactText(&'static str),
+    /// A member of an item type's own properties ([`NewItem::contact`], [`NewItem::task`]), by
+    /// name (ASCII letters, digits and `_`; anything else is refused), text case-insensitive;
+    /// items without it first in ascending order.
+    Typed(crate::filter::Bag, &'static str),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

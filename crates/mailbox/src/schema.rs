@@ -367,6 +367,14 @@ CREATE INDEX items_folder_series ON items(folder_id, is_associated, start_time)
 ALTER TABLE items ADD COLUMN contact_json TEXT;
 "#,
     },
+    // Tasks: a task's own properties (status, dates, percent complete, work, …) in one JSON value
+    // the EWS layer reads and writes, as contacts'.
+    Migration {
+        version: 12,
+        sql: r#"
+ALTER TABLE items ADD COLUMN task_json TEXT;
+"#,
+    },
 ];
 
 /// The default folder tree: (distinguished name, parent's distinguished name, display name, class).

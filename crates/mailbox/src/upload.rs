@@ -171,7 +171,8 @@ fn rewrite(
          categories_json = ?11, is_read = ?12, internet_message_id = ?13, sent = ?14, \
          created = ?15, received = ?16, start_time = ?17, end_time = ?18, is_all_day = ?19, \
          free_busy = ?20, location = ?21, is_draft = ?22, meeting_json = ?23, \
-         meeting_uid = ?24, series_json = ?25, series_end = ?26, contact_json = ?27 WHERE id = ?1",
+         meeting_uid = ?24, series_json = ?25, series_end = ?26, contact_json = ?27, \
+         task_json = ?28 WHERE id = ?1",
         params![
             id,
             it.item_class,
@@ -200,6 +201,7 @@ fn rewrite(
             series_json,
             series_end,
             it.contact,
+            it.task,
         ],
     )?;
     tx.execute("DELETE FROM item_bodies WHERE item_id = ?1", params![id])?;

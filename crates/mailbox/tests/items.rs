@@ -45,6 +45,7 @@ async fn create_get_round_trip() {
         is_draft: true,
         meeting: None,
         contact: None,
+        task: None,
     };
     let created = s
         .create_items(&m, d("conversationhistory"), vec![item.clone()])
@@ -1184,7 +1185,7 @@ async fn a_contacts_properties_are_kept_changed_and_copied() {
 /// a text member; a path or member name that is not plain names is refused, never run.
 #[tokio::test]
 async fn contacts_are_found_and_sorted_by_their_properties() {
-    use mailbox::{Field, Filter, SortField, SortOrder};
+    use mailbox::{Bag, Field, Filter, SortField, SortOrder};
     let s = store_with(&["alice"]).await;
     let m = key("alice");
     let contact = |surname: &str, email: &str| NewItem {
@@ -1232,13 +1233,22 @@ async fn contacts_are_found_and_sorted_by_their_properties() {
         }
     };
     let by_email = Filter::eq(
-        Field::ContactProperty("$.email_addresses.EmailAddress1.address".into()),
+        Field::Typed(
+            Bag::Contact,
+            "$.email_addresses.EmailAddress1.address".into(),
+        ),
         "j@x.example",
     );
     assert_eq!(find(Some(by_email), vec![]).await.unwrap(), ["Jones"]);
     let sorted = find(
-        Some(Filter::Exists(Field::ContactProperty("$.surname".into()))),
-        vec![(SortField::ContactText("surname"), SortOrder::Ascending)],
+        Some(Filter::Exists(Field::Typed(
+            Bag::Contact,
+            "$.surname".into(),
+        ))),
+        vec![(
+            SortField::Typed(Bag::Contact, "surname"),
+            SortOrder::Ascending,
+        )],
     )
     .await
     .unwrap();
@@ -1246,7 +1256,10 @@ async fn contacts_are_found_and_sorted_by_their_properties() {
     // the message has no surname: first in ascending order
     let all = find(
         None,
-        vec![(SortField::ContactText("surname"), SortOrder::Ascending)],
+        vec![(
+            SortField::Typed(Bag::Contact, "surname"),
+            SortOrder::Ascending,
+        )],
     )
     .await
     .unwrap();
@@ -1260,7 +1273,7 @@ async fn contacts_are_found_and_sorted_by_their_properties() {
         "$.email addresses",
     ] {
         let e = find(
-            Some(Filter::eq(Field::ContactProperty(bad.into()), "x")),
+            Some(Filter::eq(Field::Typed(Bag::Contact, bad.into()), "x")),
             vec![],
         )
         .await
@@ -1273,7 +1286,7 @@ async fn contacts_are_found_and_sorted_by_their_properties() {
     for bad in ["", "surname') --", "a.b"] {
         let e = find(
             None,
-            vec![(SortField::ContactText(bad), SortOrder::Ascending)],
+            vec![(SortField::Typed(Bag::Contact, bad), SortOrder::Ascending)],
         )
         .await
         .unwrap_err();
