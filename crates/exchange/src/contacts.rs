@@ -9,9 +9,6 @@ use ews_proto::request::{ItemFieldChange, ItemFieldValue};
 use ews_proto::response::ResponseError;
 use ews_proto::types::Mailbox;
 
-/// Contacts one ResolveNames reads from the caller's Contacts folder at most (the newest first).
-pub(crate) const MAX_CONTACTS_RESOLVED_FROM: usize = mailbox::limits::MAX_PAGE_SIZE;
-
 /// A new contact as stored: its display name derived when the client set none (as Exchange
 /// does: given name and surname, else the company, else the first email address), and the
 /// item's subject that display name when the client set none.
@@ -77,39 +74,48 @@ pub(crate) fn apply(c: &mut Contact, changes: &[&ItemFieldChange]) -> Result<(),
     Ok(())
 }
 
-/// Whether a contact answers a ResolveNames entry: its display name, given name, surname,
-/// nickname or file-as name starts with it, or one of its email addresses does (an `SMTP:`
-/// entry only by a whole address). Case-insensitive.
-pub(crate) fn answers(c: &Contact, entry: &str) -> bool {
+/// The contacts a ResolveNames entry names, as a store restriction (run in the store, so only
+/// matches are read): a display name, given name, surname, nickname, file-as name or email
+/// address that starts with it, or for an `SMTP:` entry an email address that is it. Case is
+/// ignored (Unicode case folding). `None` for an entry that names nothing (blank).
+pub(crate) fn resolve_filter(entry: &str) -> Option<mailbox::Filter> {
+    use mailbox::{Bag, ContainmentMode, Field, Filter};
     let entry = entry.trim();
-    if entry.is_empty() {
-        return false;
-    }
-    let starts = |s: &str| {
-        s.get(..entry.len())
-            .is_some_and(|p| p.eq_ignore_ascii_case(entry))
-    };
-    if let Some(addr) = entry
+    let smtp = entry
         .get(..5)
         .filter(|p| p.eq_ignore_ascii_case("smtp:"))
-        .and_then(|_| entry.get(5..))
-    {
-        return c
-            .email_addresses
-            .values()
-            .any(|e| e.address.eq_ignore_ascii_case(addr));
+        .and_then(|_| entry.get(5..));
+    let needle = smtp.unwrap_or(entry).trim();
+    if needle.is_empty() {
+        return None;
     }
-    [
-        &c.display_name,
-        &c.given_name,
-        &c.surname,
-        &c.nickname,
-        &c.file_as,
-    ]
-    .into_iter()
-    .flatten()
-    .any(|s| starts(s))
-        || c.email_addresses.values().any(|e| starts(&e.address))
+    let field = |path: String| Field::Typed(Bag::Contact, path);
+    let emails = contact::EMAIL_KEYS
+        .iter()
+        .map(|k| field(format!("$.email_addresses.{k}.address")));
+    let (fields, mode): (Vec<Field>, _) = match smtp {
+        Some(_) => (emails.collect(), ContainmentMode::FullString),
+        None => (
+            [
+                "display_name",
+                "given_name",
+                "surname",
+                "nickname",
+                "file_as",
+            ]
+            .iter()
+            .map(|n| field(format!("$.{n}")))
+            .chain(emails)
+            .collect(),
+            ContainmentMode::Prefixed,
+        ),
+    };
+    Some(Filter::Or(
+        fields
+            .into_iter()
+            .map(|f| Filter::contains(f, needle, mode, true))
+            .collect(),
+    ))
 }
 
 /// A contact as ResolveNames answers it: its display name and first email address, of mailbox
@@ -176,28 +182,16 @@ mod tests {
     }
 
     #[test]
-    fn resolve_names_matches_name_prefixes_and_whole_smtp_addresses() {
+    fn a_blank_entry_names_no_contact() {
+        for blank in ["", "  ", "SMTP:", "smtp:  "] {
+            assert!(resolve_filter(blank).is_none(), "{blank:?}");
+        }
+        assert!(resolve_filter("SMTP:a@b.example").is_some());
+    }
+
+    #[test]
+    fn a_contact_resolves_to_its_first_address() {
         let c = carol();
-        for yes in [
-            "car",
-            "CAROL",
-            "jon",
-            "carol@fab",
-            "SMTP:Carol@Fabrikam.example",
-        ] {
-            assert!(answers(&c, yes), "{yes}");
-        }
-        for no in [
-            "",
-            "  ",
-            "arol",
-            "SMTP:carol@fab",
-            "smtp:",
-            "bob",
-            "Carol Jonesy",
-        ] {
-            assert!(!answers(&c, no), "{no}");
-        }
         let r = resolution(&c, true).unwrap();
         assert_eq!(r.mailbox.mailbox_type.as_deref(), Some("Contact"));
         assert_eq!(r.mailbox.name.as_deref(), Some("Carol Jones"));

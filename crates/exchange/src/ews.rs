@@ -1380,17 +1380,20 @@ impl Handler<'_> {
     }
 
     /// The contacts in the caller's Contacts folder that a ResolveNames entry names
-    /// ([`crate::contacts::answers`]), those with an email address, at most
-    /// [`crate::MAX_RESOLUTIONS`]; read from its newest
-    /// [`crate::contacts::MAX_CONTACTS_RESOLVED_FROM`] items.
+    /// ([`crate::contacts::resolve_filter`], run in the store), those with an email address;
+    /// the newest [`crate::MAX_RESOLUTIONS`] matches.
     async fn resolve_contacts(
         &self,
         r: &request::ResolveNames,
     ) -> Result<Vec<resp::Resolution>, ResponseError> {
+        let Some(restriction) = crate::contacts::resolve_filter(&r.entry) else {
+            return Ok(Vec::new());
+        };
         let spec = FindSpec {
+            restriction: Some(restriction),
             paging: Paging {
                 offset: 0,
-                max: crate::contacts::MAX_CONTACTS_RESOLVED_FROM,
+                max: crate::MAX_RESOLUTIONS,
                 from_end: false,
             },
             ..FindSpec::default()
@@ -1415,7 +1418,6 @@ impl Handler<'_> {
             .items
             .iter()
             .filter_map(crate::contacts::stored)
-            .filter(|c| crate::contacts::answers(c, &r.entry))
             .filter_map(|c| crate::contacts::resolution(&c, r.return_full_contact_data))
             .take(crate::MAX_RESOLUTIONS)
             .collect())

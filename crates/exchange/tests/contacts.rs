@@ -206,8 +206,16 @@ async fn a_contact_is_kept_changed_by_property_and_resolved() {
         .call_with(&t, &resolve("carol", Some("ActiveDirectory")))
         .await;
     assert_eq!(codes(&r), ["ErrorNameResolutionNoResults"], "{r}");
-    let r = e.call_with(&t, &resolve("alice", Some("Contacts"))).await;
-    assert_eq!(codes(&r), ["ErrorNameResolutionNoResults"], "{r}");
+    // not a prefix, part of an address, nothing: no contact
+    for entry in ["alice", "arol", "SMTP:carol@fabrikam", "SMTP:"] {
+        let r = e.call_with(&t, &resolve(entry, Some("Contacts"))).await;
+        assert_eq!(codes(&r), ["ErrorNameResolutionNoResults"], "{entry}: {r}");
+    }
+    // by an address's prefix, and by the surname
+    for entry in ["carol@fab", "JONES"] {
+        let r = e.call_with(&t, &resolve(entry, Some("Contacts"))).await;
+        assert_eq!(codes(&r), ["NoError"], "{entry}: {r}");
+    }
     let r = e.call_with(&t, &resolve("alice", None)).await;
     assert_eq!(codes(&r), ["NoError"], "{r}");
 }
