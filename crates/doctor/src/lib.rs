@@ -378,6 +378,9 @@ pub async fn diagnose(info: &LabInfo, now: i64) -> Result<Report, DoctorError> {
             // --- the auth certificate Exchange signs with, and where it must be registered
             let ex_now = ex_clock.unwrap_or(now);
             cert_checks(&ex, &sts, &mut c, &cfg, sts_up, now, ex_now, realm).await;
+            if sts_up {
+                skype_key_checks(info, &sts, &mut c, &cfg, ex_now).await;
+            }
         }
     }
 
@@ -592,6 +595,72 @@ async fn discovery_checks(
             format!("openhybrid skype Set-CsOAuthConfiguration -ExchangeAutodiscoverUrl https://{}/autodiscover/autodiscover.svc", info.exchange_host),
         );
     }
+}
+
+/// Whether Skype for Business Online has read the auth certificate Exchange signs with among
+/// its Verify keys. Skype keeps the keys it read from the token service for an hour, and reads
+/// them again for a callback that names a key it lacks at most every 30 s; just after a renewal
+/// its callbacks are refused until then. A warning: it mends itself.
+async fn skype_key_checks(
+    info: &LabInfo,
+    sts: &StsAdmin,
+    c: &mut Checks,
+    cfg: &Value,
+    ex_now: i64,
+) {
+    let current = field(cfg, "CurrentCertificateThumbprint").as_str();
+    let next = field(cfg, "NextCertificateThumbprint").as_str();
+    let effective = parse_date(field(cfg, "NewCertificateEffectiveDate"));
+    // as cert_checks: the next certificate once its effective date has passed
+    let signing = match (next, effective) {
+        (Some(n), Some(e)) if ex_now >= e => Some(n),
+        _ => current,
+    };
+    let (Some(signing), Ok(sk)) = (signing, info.skype_admin()) else {
+        return;
+    };
+    // only a certificate the token service lists for Skype (AUTHCERT-NOT-TRUSTED-BY-SKYPE
+    // covers the rest)
+    let Ok(registered) = verify_thumbprints(sts, SKYPE_APP_ID).await else {
+        return;
+    };
+    if !registered.iter().any(|t| t.eq_ignore_ascii_case(signing)) {
+        return;
+    }
+    let Some(keys) = c.unread(
+        "Skype for Business Online",
+        "its Verify keys (Get-CsVerifyKey)",
+        sk.run("Get-CsVerifyKey", json!({}))
+            .await
+            .map_err(|e| lab::LabError::Refused {
+                what: "Get-CsVerifyKey".into(),
+                message: e.to_string(),
+            }),
+    ) else {
+        return;
+    };
+    let thumbs: Vec<&str> = keys
+        .iter()
+        .filter_map(|k| field(k, "Thumbprint").as_str())
+        .collect();
+    c.warn(
+        "SKYPE-VERIFY-KEYS-STALE",
+        "Skype has read the auth certificate among its Verify keys",
+        thumbs.iter().any(|t| t.eq_ignore_ascii_case(signing)),
+        format!(
+            "{} among the Verify keys Skype for Business Online read from the token service (it reads them again after an hour, or within 30 s when a callback names a key it lacks; until then Exchange's callbacks are refused: read them now, or wait)",
+            short(signing)
+        ),
+        if thumbs.is_empty() {
+            "none read".into()
+        } else {
+            format!(
+                "only {}",
+                thumbs.iter().map(|t| short(t)).collect::<Vec<_>>().join(", ")
+            )
+        },
+        "openhybrid skype Get-CsVerifyKey -Refresh $true".into(),
+    );
 }
 
 /// Exchange's auth server for the token service and its AuthConfig.
