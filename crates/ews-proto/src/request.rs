@@ -745,6 +745,10 @@ pub struct ItemFields {
     /// not modelled here (e.g. `ReminderIsSet`, `StartTimeZone`); they are
     /// ignored, the list is for logging.
     pub ignored: Vec<String>,
+    /// Read-only properties a new contact or task was given (`t:CompleteName`,
+    /// `t:IsComplete`, …), by element name: the server refuses that item alone
+    /// (`ErrorInvalidPropertySet`), as Exchange does, not the whole request.
+    pub read_only: Vec<String>,
 }
 
 /// A `t:FileAttachment` to store (MS-OXWSATT): in `m:CreateAttachment/m:Attachments`, or in the
@@ -2348,10 +2352,17 @@ fn parse_new_item(el: &Element, input: &[u8]) -> Result<NewItem> {
                 if &*child.ns != TYPES {
                     return Err(unexpected(el, child));
                 }
-                if parse_item_field(&mut c.item, el, child, input)?
-                    || parse_contact_child(&mut c.contact, el, child)?
-                {
+                if parse_item_field(&mut c.item, el, child, input)? {
                     continue;
+                }
+                match parse_contact_child(&mut c.contact, el, child) {
+                    Ok(true) => continue,
+                    Ok(false) => {}
+                    Err(EwsProtoError::ReadOnlyProperty { element, .. }) => {
+                        c.item.read_only.push(element);
+                        continue;
+                    }
+                    Err(e) => return Err(e),
                 }
                 c.item.ignored.push(child.local.clone());
             }
@@ -2363,10 +2374,17 @@ fn parse_new_item(el: &Element, input: &[u8]) -> Result<NewItem> {
                 if &*child.ns != TYPES {
                     return Err(unexpected(el, child));
                 }
-                if parse_item_field(&mut t.item, el, child, input)?
-                    || parse_task_child(&mut t.task, el, child)?
-                {
+                if parse_item_field(&mut t.item, el, child, input)? {
                     continue;
+                }
+                match parse_task_child(&mut t.task, el, child) {
+                    Ok(true) => continue,
+                    Ok(false) => {}
+                    Err(EwsProtoError::ReadOnlyProperty { element, .. }) => {
+                        t.item.read_only.push(element);
+                        continue;
+                    }
+                    Err(e) => return Err(e),
                 }
                 t.item.ignored.push(child.local.clone());
             }

@@ -356,3 +356,30 @@ fn created_contact_round_trips_under_all_properties() {
     insta::assert_snapshot!("get_item_contact_all_properties", lines(&out));
     assert_eq!(read_back(&out), view(bob()));
 }
+
+/// A read-only property of a new contact or task is kept by name for the server to refuse that
+/// item alone (the other items of the request are created), not a fault of the whole request.
+#[test]
+fn a_read_only_property_of_a_new_item_is_left_for_the_server_to_refuse() {
+    let body = format!(
+        r#"<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="{}" xmlns:t="{}"><soap:Body><m:CreateItem><m:Items><t:Contact><t:GivenName>x</t:GivenName><t:HasPicture>true</t:HasPicture></t:Contact><t:Task><t:Subject>y</t:Subject><t:IsComplete>true</t:IsComplete></t:Task><t:Contact><t:GivenName>z</t:GivenName></t:Contact></m:Items></m:CreateItem></soap:Body></soap:Envelope>"#,
+        ns::MESSAGES,
+        ns::TYPES
+    );
+    let Operation::CreateItem(c) = parse(body.as_bytes()).operation else {
+        panic!("not CreateItem")
+    };
+    let read_only: Vec<Vec<String>> = c
+        .items
+        .iter()
+        .map(|i| i.fields().read_only.clone())
+        .collect();
+    assert_eq!(
+        read_only,
+        [
+            vec!["t:HasPicture".to_owned()],
+            vec!["t:IsComplete".into()],
+            vec![]
+        ]
+    );
+}

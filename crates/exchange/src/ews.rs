@@ -2761,6 +2761,14 @@ pub(crate) fn to_new_item(
         ReqItem::Task(t) => &mut t.item.attachments,
     });
     let mut f = i.fields().clone();
+    if let Some(p) = f.read_only.first() {
+        return Err(ResponseError::new(
+            "ErrorInvalidPropertySet",
+            &format!(
+                "Set action is invalid for property {p}: it is read-only; the server computes it."
+            ),
+        ));
+    }
     // the message the MIME content holds; properties given beside it win
     let mime = f
         .mime_content

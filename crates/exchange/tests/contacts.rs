@@ -324,3 +324,40 @@ async fn contacts_are_found_and_sorted_by_their_properties() {
     assert_eq!(codes(&r), ["ErrorInvalidRestriction"], "{r}");
     assert!(r.contains("contacts:Birthday"), "{r}");
 }
+
+/// A read-only property on a new contact or task refuses that item alone: the request's other
+/// items are created.
+#[tokio::test]
+async fn a_read_only_property_refuses_only_its_new_item() {
+    let e = env().await;
+    let t = alice_token();
+    let r = e
+        .call_with(
+            &t,
+            r#"<m:CreateItem><m:SavedItemFolderId><t:DistinguishedFolderId Id="contacts"/></m:SavedItemFolderId><m:Items><t:Contact><t:GivenName>x</t:GivenName><t:HasPicture>true</t:HasPicture></t:Contact><t:Contact><t:GivenName>Zoe</t:GivenName></t:Contact><t:Task><t:Subject>y</t:Subject><t:IsComplete>true</t:IsComplete></t:Task></m:Items></m:CreateItem>"#,
+        )
+        .await;
+    assert_eq!(
+        codes(&r),
+        [
+            "ErrorInvalidPropertySet",
+            "NoError",
+            "ErrorInvalidPropertySet"
+        ],
+        "{r}"
+    );
+    assert!(
+        r.contains("t:HasPicture") && r.contains("t:IsComplete"),
+        "{r}"
+    );
+    let listed = e
+        .call_with(
+            &t,
+            r#"<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties><t:FieldURI FieldURI="contacts:GivenName"/></t:AdditionalProperties></m:ItemShape><m:ParentFolderIds><t:DistinguishedFolderId Id="contacts"/></m:ParentFolderIds></m:FindItem>"#,
+        )
+        .await;
+    assert!(
+        listed.contains("<t:GivenName>Zoe</t:GivenName>") && !listed.contains(">x<"),
+        "{listed}"
+    );
+}
