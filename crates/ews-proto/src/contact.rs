@@ -860,9 +860,15 @@ fn write_complete_name(w: &mut XmlOut, c: &Contact) {
 /// under IdOnly those `shape.additional` names (a `contacts:` `t:FieldURI`, or a
 /// `t:IndexedFieldURI` for one dictionary entry or address part). Besides the stored
 /// properties: `t:DisplayName` derived when none is stored ([`Contact::display`]), and the
-/// read-only `t:CompleteName`, `t:ContactSource` (`Store`) and `t:HasPicture` (`false`).
-/// Empty dictionaries and lists and absent values are not written.
-pub(crate) fn write_contact_fields(w: &mut XmlOut, c: &Contact, shape: &ItemShape) {
+/// read-only `t:CompleteName`, `t:ContactSource` (`Store`) and `t:HasPicture` (`has_picture`:
+/// whether the item has a contact photo attachment). Empty dictionaries and lists and absent
+/// values are not written.
+pub(crate) fn write_contact_fields(
+    w: &mut XmlOut,
+    c: &Contact,
+    shape: &ItemShape,
+    has_picture: bool,
+) {
     let s = Selection::for_shape(shape);
     for &p in Prop::ALL {
         match p {
@@ -897,7 +903,7 @@ pub(crate) fn write_contact_fields(w: &mut XmlOut, c: &Contact, shape: &ItemShap
             }
             Prop::HasPicture => {
                 if s.prop(p) {
-                    w.leaf("t:HasPicture", "false");
+                    w.leaf("t:HasPicture", if has_picture { "true" } else { "false" });
                 }
             }
             _ if !s.prop(p) => {}
@@ -1252,7 +1258,7 @@ mod tests {
 
     fn written(c: &Contact, shape: &ItemShape) -> String {
         let mut w = XmlOut::new();
-        write_contact_fields(&mut w, c, shape);
+        write_contact_fields(&mut w, c, shape, false);
         String::from_utf8(w.finish())
             .expect("utf-8")
             .replace("><", ">\n<")

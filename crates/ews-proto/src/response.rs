@@ -776,6 +776,8 @@ pub struct ItemView {
     // t:Contact
     /// The contact's own properties (written after the `t:ItemType` ones).
     pub contact: Option<Box<Contact>>,
+    /// A contact with a contact photo attachment (`t:HasPicture`).
+    pub has_picture: bool,
     // t:Task
     /// The task's own properties (written after the `t:ItemType` ones).
     pub task: Option<Box<Task>>,
@@ -851,6 +853,7 @@ impl ItemView {
             deleted_occurrences: Vec::new(),
             time_zone: None,
             contact: None,
+            has_picture: false,
             task: None,
         }
     }
@@ -1202,8 +1205,8 @@ fn write_item(w: &mut XmlOut, item: &ItemView, shape: &ItemShape, include_body: 
             write_calendar_fields(w, item, &p, false);
         }
         ItemKind::Contact => match &item.contact {
-            Some(c) => write_contact_fields(w, c, shape),
-            None => write_contact_fields(w, &Contact::default(), shape),
+            Some(c) => write_contact_fields(w, c, shape, item.has_picture),
+            None => write_contact_fields(w, &Contact::default(), shape, item.has_picture),
         },
         ItemKind::Task => match &item.task {
             Some(t) => write_task_fields(w, t, shape),
@@ -2554,7 +2557,7 @@ fn single_mailbox(el: &Element, local: &str) -> Result<Option<Mailbox>, EwsProto
 
 /// Reads an item element (`t:Message`, `t:CalendarItem`, `t:Contact`, `t:Task`, `t:Item`) back
 /// into an [`ItemView`]. Properties that are absent read as `None`/empty; a contact's read-only
-/// properties (`t:CompleteName`, `t:ContactSource`, `t:HasPicture`, ...) are not kept, nor a
+/// properties (`t:CompleteName`, `t:ContactSource`, ...) are not kept but `t:HasPicture`, nor a
 /// task's but its `t:CompleteDate`.
 pub fn item_from_element(el: &Element) -> Result<ItemView, EwsProtoError> {
     let kind: ItemKind = el
@@ -2674,6 +2677,7 @@ pub fn item_from_element(el: &Element) -> Result<ItemView, EwsProtoError> {
             }
         }
         item.contact = Some(Box::new(c));
+        item.has_picture = child_bool(el, "HasPicture")?.unwrap_or(false);
     }
     if kind == ItemKind::Task {
         // the derived properties (t:IsComplete, t:StatusDescription, ...) are not kept

@@ -3065,6 +3065,7 @@ fn item_view(i: mailbox::Item) -> ItemView {
     let kind = kind_of(&i);
     let mut v = ItemView::new(kind, &i.id, Some(&i.change_key));
     v.contact = crate::contacts::stored(&i).map(Box::new);
+    v.has_picture = i.has_contact_photo;
     v.task = crate::tasks::stored(&i).map(Box::new);
     v.parent_folder_id = Some(i.folder_id.clone());
     v.item_class = Some(i.item_class.clone());

@@ -275,6 +275,7 @@ mod tests {
             meeting: None,
             contact: None,
             task: None,
+            has_contact_photo: false,
         }
     }
 

@@ -361,3 +361,52 @@ async fn a_read_only_property_refuses_only_its_new_item() {
         "{listed}"
     );
 }
+
+/// A contact with a contact photo attachment has a picture (`t:HasPicture`), in GetItem and in
+/// FindItem; one whose other attachments are not photos has none.
+#[tokio::test]
+async fn a_contact_photo_attachment_gives_the_contact_a_picture() {
+    let e = env().await;
+    let t = alice_token();
+    let mut ids_of = Vec::new();
+    for name in ["Pia", "Quinn"] {
+        let r = e
+            .call_with(
+                &t,
+                &format!(
+                    r#"<m:CreateItem><m:Items><t:Contact><t:GivenName>{name}</t:GivenName></t:Contact></m:Items></m:CreateItem>"#
+                ),
+            )
+            .await;
+        ids_of.push(ids(&r).remove(0).0);
+    }
+    for (id, photo) in [(&ids_of[0], "true"), (&ids_of[1], "false")] {
+        let r = e
+            .call_with(
+                &t,
+                &format!(
+                    r#"<m:CreateAttachment><m:ParentItemId Id="{id}"/><m:Attachments><t:FileAttachment><t:Name>ContactPicture.jpg</t:Name><t:IsContactPhoto>{photo}</t:IsContactPhoto><t:Content>/9j/4AAQ</t:Content></t:FileAttachment></m:Attachments></m:CreateAttachment>"#
+                ),
+            )
+            .await;
+        assert_eq!(codes(&r), ["NoError"], "{r}");
+    }
+    let pictures = |body: &str| -> Vec<String> {
+        body.split("<t:HasPicture>")
+            .skip(1)
+            .filter_map(|s| s.split('<').next())
+            .map(str::to_owned)
+            .collect()
+    };
+    for (id, want) in [(&ids_of[0], "true"), (&ids_of[1], "false")] {
+        let got = e.call_with(&t, &get(id)).await;
+        assert_eq!(pictures(&got), [want], "{got}");
+    }
+    let listed = e
+        .call_with(
+            &t,
+            r#"<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties><t:FieldURI FieldURI="contacts:HasPicture"/></t:AdditionalProperties></m:ItemShape><m:SortOrder><t:FieldOrder Order="Ascending"><t:FieldURI FieldURI="contacts:GivenName"/></t:FieldOrder></m:SortOrder><m:ParentFolderIds><t:DistinguishedFolderId Id="contacts"/></m:ParentFolderIds></m:FindItem>"#,
+        )
+        .await;
+    assert_eq!(pictures(&listed), ["true", "false"], "{listed}");
+}

@@ -541,7 +541,9 @@ const ITEM_COLS: &str = "i.id, i.folder_id, i.is_associated, i.item_class, i.sub
     i.categories_json, i.is_read, i.internet_message_id, i.sent, i.created, i.received, \
     i.last_modified, i.start_time, i.end_time, i.is_all_day, i.free_busy, i.location, i.size, \
     i.change_number, i.config_name, i.attachment_count, i.attachment_visible, i.is_draft, \
-    i.meeting_json, i.series_json, i.contact_json, i.task_json";
+    i.meeting_json, i.series_json, i.contact_json, i.task_json, \
+    i.contact_json IS NOT NULL AND i.attachment_count > 0 AND EXISTS (SELECT 1 FROM attachments a \
+    WHERE a.item_id = i.id AND a.is_contact_photo = 1)";
 
 /// One `items` row as stored.
 struct Row {
@@ -579,6 +581,8 @@ struct Row {
     series_json: Option<String>,
     contact_json: Option<String>,
     task_json: Option<String>,
+    /// A contact with a contact photo attachment (only looked for on contacts with attachments).
+    has_contact_photo: bool,
 }
 
 fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
@@ -617,6 +621,7 @@ fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
         series_json: r.get(31)?,
         contact_json: r.get(32)?,
         task_json: r.get(33)?,
+        has_contact_photo: r.get(34)?,
     })
 }
 
@@ -731,6 +736,7 @@ fn row_to_item(
         meeting,
         contact: row.contact_json,
         task: row.task_json,
+        has_contact_photo: row.has_contact_photo,
     })
 }
 

@@ -668,6 +668,8 @@ pub struct Item {
     pub contact: Option<String>,
     /// A task's own properties, as stored ([`NewItem::task`]).
     pub task: Option<String>,
+    /// A contact with a contact photo among its attachments (EWS `t:HasPicture`).
+    pub has_contact_photo: bool,
 }
 
 /// Changes to an item; `None` leaves a field alone.
