@@ -377,10 +377,7 @@ pub async fn diagnose(info: &LabInfo, now: i64) -> Result<Report, DoctorError> {
             auth_config_checks(info, &mut c, &cfg);
             // --- the auth certificate Exchange signs with, and where it must be registered
             let ex_now = ex_clock.unwrap_or(now);
-            cert_checks(&ex, &sts, &mut c, &cfg, sts_up, now, ex_now, realm).await;
-            if sts_up {
-                skype_key_checks(info, &sts, &mut c, &cfg, ex_now).await;
-            }
+            cert_checks(info, &ex, &sts, &mut c, &cfg, sts_up, now, ex_now, realm).await;
         }
     }
 
@@ -597,36 +594,15 @@ async fn discovery_checks(
     }
 }
 
-/// Whether Skype for Business Online has read the auth certificate Exchange signs with among
-/// its Verify keys. Skype keeps the keys it read from the token service for an hour, and reads
-/// them again for a callback that names a key it lacks at most every 30 s; just after a renewal
-/// its callbacks are refused until then. A warning: it mends itself.
-async fn skype_key_checks(
-    info: &LabInfo,
-    sts: &StsAdmin,
-    c: &mut Checks,
-    cfg: &Value,
-    ex_now: i64,
-) {
-    let current = field(cfg, "CurrentCertificateThumbprint").as_str();
-    let next = field(cfg, "NextCertificateThumbprint").as_str();
-    let effective = parse_date(field(cfg, "NewCertificateEffectiveDate"));
-    // as cert_checks: the next certificate once its effective date has passed
-    let signing = match (next, effective) {
-        (Some(n), Some(e)) if ex_now >= e => Some(n),
-        _ => current,
-    };
-    let (Some(signing), Ok(sk)) = (signing, info.skype_admin()) else {
+/// Whether Skype for Business Online has read `signing`, the auth certificate Exchange signs
+/// with (registered for Skype at the token service), among its Verify keys. Skype keeps the keys
+/// it read for an hour, and reads them again for a callback that names a key it lacks at most
+/// every 30 s; just after a renewal its callbacks are refused until then. A warning: it mends
+/// itself.
+async fn skype_key_check(info: &LabInfo, c: &mut Checks, signing: &str) {
+    let Ok(sk) = info.skype_admin() else {
         return;
     };
-    // only a certificate the token service lists for Skype (AUTHCERT-NOT-TRUSTED-BY-SKYPE
-    // covers the rest)
-    let Ok(registered) = verify_thumbprints(sts, SKYPE_APP_ID).await else {
-        return;
-    };
-    if !registered.iter().any(|t| t.eq_ignore_ascii_case(signing)) {
-        return;
-    }
     let Some(keys) = c.unread(
         "Skype for Business Online",
         "its Verify keys (Get-CsVerifyKey)",
@@ -773,6 +749,7 @@ fn auth_config_checks(info: &LabInfo, c: &mut Checks, cfg: &Value) {
 /// The certificate Exchange signs its outbound tokens (F2 callbacks) with now, and the next one.
 #[allow(clippy::too_many_arguments)]
 async fn cert_checks(
+    info: &LabInfo,
     ex: &ExchangeAdmin,
     sts: &StsAdmin,
     c: &mut Checks,
@@ -888,6 +865,9 @@ async fn cert_checks(
                 if thumbs.is_empty() { "no Verify keys".into() } else { format!("only {}", thumbs.iter().map(|t| short(t)).collect::<Vec<_>>().join(", ")) },
                 upload_fix(&cert.thumbprint, &[app]),
             );
+            if *app == SKYPE_APP_ID && thumbs.contains(&cert.thumbprint) {
+                skype_key_check(info, c, &cert.thumbprint).await;
+            }
         }
     }
     // a renewal in progress: the next certificate takes over at its effective date, and every

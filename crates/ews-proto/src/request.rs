@@ -688,6 +688,15 @@ pub enum ItemFieldChange {
     Delete { path: PropertyPath },
 }
 
+impl ItemFieldChange {
+    /// The property the change names.
+    pub fn path(&self) -> &PropertyPath {
+        match self {
+            Self::Set { path, .. } | Self::Append { path, .. } | Self::Delete { path } => path,
+        }
+    }
+}
+
 /// `t:ItemChange`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ItemChange {
@@ -2257,6 +2266,18 @@ pub(crate) fn parse_extended_property(el: &Element) -> Result<ExtendedProperty> 
     Ok(ExtendedProperty { uri, value })
 }
 
+/// A new contact's or task's own property as `read` read it (whether the child was one): a
+/// read-only one is kept by name in `read_only`, for the server to refuse that item alone.
+fn own_property(read: Result<bool>, read_only: &mut Vec<String>) -> Result<bool> {
+    match read {
+        Err(EwsProtoError::ReadOnlyProperty { element, .. }) => {
+            read_only.push(element);
+            Ok(true)
+        }
+        other => other,
+    }
+}
+
 fn parse_new_item(el: &Element, input: &[u8]) -> Result<NewItem> {
     if &*el.ns != TYPES {
         return Err(EwsProtoError::UnexpectedElement {
@@ -2352,17 +2373,13 @@ fn parse_new_item(el: &Element, input: &[u8]) -> Result<NewItem> {
                 if &*child.ns != TYPES {
                     return Err(unexpected(el, child));
                 }
-                if parse_item_field(&mut c.item, el, child, input)? {
+                if parse_item_field(&mut c.item, el, child, input)?
+                    || own_property(
+                        parse_contact_child(&mut c.contact, el, child),
+                        &mut c.item.read_only,
+                    )?
+                {
                     continue;
-                }
-                match parse_contact_child(&mut c.contact, el, child) {
-                    Ok(true) => continue,
-                    Ok(false) => {}
-                    Err(EwsProtoError::ReadOnlyProperty { element, .. }) => {
-                        c.item.read_only.push(element);
-                        continue;
-                    }
-                    Err(e) => return Err(e),
                 }
                 c.item.ignored.push(child.local.clone());
             }
@@ -2374,17 +2391,13 @@ fn parse_new_item(el: &Element, input: &[u8]) -> Result<NewItem> {
                 if &*child.ns != TYPES {
                     return Err(unexpected(el, child));
                 }
-                if parse_item_field(&mut t.item, el, child, input)? {
+                if parse_item_field(&mut t.item, el, child, input)?
+                    || own_property(
+                        parse_task_child(&mut t.task, el, child),
+                        &mut t.item.read_only,
+                    )?
+                {
                     continue;
-                }
-                match parse_task_child(&mut t.task, el, child) {
-                    Ok(true) => continue,
-                    Ok(false) => {}
-                    Err(EwsProtoError::ReadOnlyProperty { element, .. }) => {
-                        t.item.read_only.push(element);
-                        continue;
-                    }
-                    Err(e) => return Err(e),
                 }
                 t.item.ignored.push(child.local.clone());
             }

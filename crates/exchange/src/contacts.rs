@@ -34,11 +34,7 @@ pub(crate) fn stored(i: &mailbox::Item) -> Option<Contact> {
 
 /// Whether an UpdateItem change is to a contact's own property.
 pub(crate) fn is_contact_change(c: &ItemFieldChange) -> bool {
-    match c {
-        ItemFieldChange::Set { path, .. }
-        | ItemFieldChange::Append { path, .. }
-        | ItemFieldChange::Delete { path } => contact::is_contact_path(path),
-    }
+    contact::is_contact_path(c.path())
 }
 
 /// Applies UpdateItem's contact changes, in order, to the contact as stored.

@@ -1835,11 +1835,7 @@ impl Handler<'_> {
             change.updates.iter().partition(|c| {
                 crate::contacts::is_contact_change(c) || crate::tasks::is_task_change(c)
             });
-        let mut update = if typed_changes.is_empty() {
-            item_update_of(&change.updates)?
-        } else {
-            item_update_of(&others.into_iter().cloned().collect::<Vec<_>>())?
-        };
+        let mut update = item_update_of(others)?;
         if update.changes_attendees() {
             // an appointment that gets attendees becomes a meeting organized here
             update.new_meeting = Some(mailbox::Meeting::new(
@@ -1926,16 +1922,11 @@ impl Handler<'_> {
         update: &mut mailbox::ItemUpdate,
     ) -> Result<(), ResponseError> {
         let not_a = |what: &str, c: &request::ItemFieldChange| {
-            let path = match c {
-                request::ItemFieldChange::Set { path, .. }
-                | request::ItemFieldChange::Append { path, .. }
-                | request::ItemFieldChange::Delete { path } => path,
-            };
             ResponseError::new(
                 "ErrorInvalidPropertySet",
                 &format!(
                     "The change to property {} is invalid: the item is not a {what}.",
-                    path_name(path)
+                    path_name(c.path())
                 ),
             )
         };
@@ -2456,8 +2447,8 @@ fn apply_mime(u: &mut mailbox::ItemUpdate, p: crate::mime::Parsed) {
 /// the same property wins; an append after a set extends the set value). Properties this server
 /// does not keep, read-only ones and actions a property does not support are per-item errors
 /// named as Exchange names them.
-pub(crate) fn item_update_of(
-    changes: &[request::ItemFieldChange],
+pub(crate) fn item_update_of<'a>(
+    changes: impl IntoIterator<Item = &'a request::ItemFieldChange>,
 ) -> Result<mailbox::ItemUpdate, ResponseError> {
     use ews_proto::types::PropertyPath as P;
     use request::{ItemFieldChange as C, ItemFieldValue as V};

@@ -1479,34 +1479,25 @@ fn series_of(v: &Value) -> Result<mailbox::Series> {
     Ok(s)
 }
 
-/// The contact carried in [`CONTACT_NAME`]: it must read as a contact, within the store's bound,
-/// and is kept as the server writes it.
-fn contact_of(v: &Value) -> Result<String> {
-    let text = text(v, CONTACT_NAME)?;
+/// A contact's or task's properties carried in the named property `name`: within the store's
+/// bound, they must read as `parse` reads them (`from_storage`), and are kept as the server
+/// writes them (its `to_storage`).
+fn typed_of<T>(
+    v: &Value,
+    name: &'static str,
+    what: &str,
+    parse: fn(&str) -> std::result::Result<T, serde_json::Error>,
+    write: fn(&T) -> String,
+) -> Result<String> {
+    let text = text(v, name)?;
     if text.len() > mailbox::limits::MAX_CONTACT_BYTES {
         return Err(FxError::Invalid(format!(
-            "{CONTACT_NAME} is longer than {} bytes",
+            "{name} is longer than {} bytes",
             mailbox::limits::MAX_CONTACT_BYTES
         )));
     }
-    let c = ews_proto::contact::Contact::from_storage(&text)
-        .map_err(|e| FxError::Invalid(format!("{CONTACT_NAME} is not a contact: {e}")))?;
-    Ok(c.to_storage())
-}
-
-/// The task carried in [`TASK_NAME`]: it must read as a task, within the store's bound, and is
-/// kept as the server writes it.
-fn task_of(v: &Value) -> Result<String> {
-    let text = text(v, TASK_NAME)?;
-    if text.len() > mailbox::limits::MAX_CONTACT_BYTES {
-        return Err(FxError::Invalid(format!(
-            "{TASK_NAME} is longer than {} bytes",
-            mailbox::limits::MAX_CONTACT_BYTES
-        )));
-    }
-    let t = ews_proto::task::Task::from_storage(&text)
-        .map_err(|e| FxError::Invalid(format!("{TASK_NAME} is not a task: {e}")))?;
-    Ok(t.to_storage())
+    let t = parse(&text).map_err(|e| FxError::Invalid(format!("{name} is not {what}: {e}")))?;
+    Ok(write(&t))
 }
 
 /// The meeting part carried in [`MEETING_NAME`], within the store's bounds.
@@ -2065,11 +2056,23 @@ pub(crate) fn item_of_message(m: &FxMessage) -> Result<Decoded> {
             continue;
         }
         if prop.id == PropId::Named(PSETID_OPENHYBRID, Name::String(CONTACT_NAME.into())) {
-            item.contact = Some(contact_of(&prop.value)?);
+            item.contact = Some(typed_of(
+                &prop.value,
+                CONTACT_NAME,
+                "a contact",
+                ews_proto::contact::Contact::from_storage,
+                ews_proto::contact::Contact::to_storage,
+            )?);
             continue;
         }
         if prop.id == PropId::Named(PSETID_OPENHYBRID, Name::String(TASK_NAME.into())) {
-            item.task = Some(task_of(&prop.value)?);
+            item.task = Some(typed_of(
+                &prop.value,
+                TASK_NAME,
+                "a task",
+                ews_proto::task::Task::from_storage,
+                ews_proto::task::Task::to_storage,
+            )?);
             continue;
         }
         if modelled(&prop.id, config) {

@@ -38,11 +38,7 @@ pub(crate) fn stored(i: &mailbox::Item) -> Option<Task> {
 
 /// Whether an UpdateItem change is to a task's own property.
 pub(crate) fn is_task_change(c: &ItemFieldChange) -> bool {
-    match c {
-        ItemFieldChange::Set { path, .. }
-        | ItemFieldChange::Append { path, .. }
-        | ItemFieldChange::Delete { path } => task::is_task_path(path),
-    }
+    task::is_task_path(c.path())
 }
 
 /// Applies UpdateItem's task changes, in order (Exchange's status rules apply change by change),

@@ -276,14 +276,17 @@ pub(crate) fn config_name_of(item_class: &str, is_associated: bool) -> Option<&s
 }
 
 /// Bytes of content, the item's `size` without its attachments (the attachment triggers add
-/// theirs).
+/// theirs): subject, body, extended values, user-configuration streams, and a contact's or a
+/// task's own properties (`typed`).
 pub(crate) fn content_size(
     subject: Option<&str>,
     body: Option<&Body>,
     extended: &[(String, String)],
     streams: Option<&ConfigStreams>,
+    typed: [Option<&String>; 2],
 ) -> u64 {
     let mut n = subject.map_or(0, str::len) + body.map_or(0, |b| b.content.len());
+    n += typed.iter().flatten().map(|t| t.len()).sum::<usize>();
     n += extended
         .iter()
         .map(|(k, v)| k.len() + v.len())
@@ -449,8 +452,8 @@ pub(crate) fn insert_item(
         it.body.as_ref(),
         &it.extended,
         streams,
-    ) + it.contact.as_ref().map_or(0, |c| c.len() as u64)
-        + it.task.as_ref().map_or(0, |t| t.len() as u64);
+        [it.contact.as_ref(), it.task.as_ref()],
+    );
     let cal = it.calendar.as_ref();
     let cal_start = cal.map(|c| to_micros(c.start)).transpose()?;
     let cal_end = cal.map(|c| to_micros(c.end)).transpose()?;
@@ -2129,9 +2132,8 @@ pub(crate) fn refresh_size(tx: &Connection, mb: &Mb, id: i64) -> Result<Item, Ma
         item.body.as_ref(),
         &item.extended,
         streams.as_ref(),
-    ) + attached
-        + item.contact.as_ref().map_or(0, |c| c.len() as u64)
-        + item.task.as_ref().map_or(0, |t| t.len() as u64);
+        [item.contact.as_ref(), item.task.as_ref()],
+    ) + attached;
     if size != item.size {
         tx.execute(
             "UPDATE items SET size = ?2 WHERE id = ?1",
