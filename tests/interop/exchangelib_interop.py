@@ -445,6 +445,24 @@ def tasks(acc) -> dict:
     tk["completed"] = [done.status, str(done.percent_complete), done.is_complete,
                        done.complete_date is not None]
     tk["by_percent"] = [x.subject for x in acc.tasks.filter(subject__contains=tag).order_by("-percent_complete")]
+    # a recurring task, Mondays and Wednesdays: completing Monday's saves a one-off task, whose
+    # id save() takes (exchangelib expects a task's id to change), and moves the task on
+    from exchangelib.recurrence import NumberedPattern, TaskRecurrence, WeeklyPattern  # noqa: E402
+
+    r = Task(account=acc, folder=acc.tasks, subject="Standup " + tag, due_date=EWSDate(2030, 3, 4),
+             recurrence=TaskRecurrence(pattern=WeeklyPattern(interval=1, weekdays=[1, 3], first_day_of_week=1),
+                                       boundary=NumberedPattern(start=EWSDate(2030, 3, 4), number=10)))
+    r.save()
+    series_id = r.id
+    r.status = Task.COMPLETED
+    r.save(update_fields=["status"])
+    one_off = acc.tasks.get(id=r.id)
+    series = acc.tasks.get(id=series_id)
+    tk["recurring"] = {
+        "one_off": [r.id != series_id, one_off.status, str(one_off.due_date), one_off.recurrence is None],
+        "series": [series.status, str(series.due_date), str(series.recurrence.boundary.start),
+                   series.recurrence.boundary.number],
+    }
     for x in acc.tasks.filter(subject__contains=tag):
         x.delete()
     tk["after_delete"] = acc.tasks.filter(subject__contains=tag).count()

@@ -744,9 +744,16 @@ pub fn format_date(d: Date) -> String {
 
 /// Writes `<t:Recurrence>`: the pattern, then the range (the schema's order).
 pub(crate) fn write_recurrence(w: &mut XmlOut, r: &Recurrence) {
+    write_recurrence_dated(w, r, "");
+}
+
+/// A `t:Recurrence` whose range's dates end with `zone` (a task's end with `Z`: Exchange writes
+/// a task recurrence's dates with a zone, `2006-01-09Z` or `2006-01-09+01:00`, and exchangelib
+/// reads a date only when it has one).
+fn write_recurrence_dated(w: &mut XmlOut, r: &Recurrence, zone: &str) {
     w.start("t:Recurrence", &[]);
     write_pattern(w, &r.pattern);
-    write_range(w, r.start_date, r.end);
+    write_range(w, r.start_date, r.end, zone);
     w.end("t:Recurrence");
 }
 
@@ -754,7 +761,7 @@ pub(crate) fn write_recurrence(w: &mut XmlOut, r: &Recurrence) {
 /// range.
 pub(crate) fn write_task_recurrence(w: &mut XmlOut, r: &TaskRecurrence) {
     match r {
-        TaskRecurrence::Pattern(r) => write_recurrence(w, r),
+        TaskRecurrence::Pattern(r) => write_recurrence_dated(w, r, "Z"),
         TaskRecurrence::Regeneration {
             regeneration,
             start_date,
@@ -765,7 +772,7 @@ pub(crate) fn write_task_recurrence(w: &mut XmlOut, r: &TaskRecurrence) {
             w.start(&name, &[]);
             w.leaf("t:Interval", &regeneration.interval().to_string());
             w.end(&name);
-            write_range(w, *start_date, *end);
+            write_range(w, *start_date, *end, "Z");
             w.end("t:Recurrence");
         }
     }
@@ -829,8 +836,8 @@ fn write_pattern(w: &mut XmlOut, pattern: &Pattern) {
     }
 }
 
-fn write_range(w: &mut XmlOut, start_date: Date, end: RangeEnd) {
-    let start = format_date(start_date);
+fn write_range(w: &mut XmlOut, start_date: Date, end: RangeEnd, zone: &str) {
+    let start = format!("{}{zone}", format_date(start_date));
     match end {
         RangeEnd::NoEnd => {
             w.start("t:NoEndRecurrence", &[]);
@@ -840,7 +847,7 @@ fn write_range(w: &mut XmlOut, start_date: Date, end: RangeEnd) {
         RangeEnd::EndDate(end) => {
             w.start("t:EndDateRecurrence", &[]);
             w.leaf("t:StartDate", &start);
-            w.leaf("t:EndDate", &format_date(end));
+            w.leaf("t:EndDate", &format!("{}{zone}", format_date(end)));
             w.end("t:EndDateRecurrence");
         }
         RangeEnd::Numbered(n) => {
@@ -940,6 +947,81 @@ impl TaskRecurrence {
                 Err(RecurrenceProblem::OccurrencesOutOfRange { count: *count })
             }
             RangeEnd::Numbered(_) => Ok(()),
+        }
+    }
+
+    /// The task's next occurrence once the one on `current` is completed on `completed`
+    /// (MS-OXOTASK 3.1.4.6): its date, and the recurrence as it stands from there: its range
+    /// starting on that date, a numbered range counting the occurrences left. `None` when the
+    /// one on `current` was the last (a numbered range used up, an end date passed, or
+    /// [`LAST_YEAR`] reached).
+    ///
+    /// A calendar pattern's next occurrence is its first date after `current` (moving the range's
+    /// start to one of the pattern's dates keeps every later date where it was, intervals
+    /// included). A regeneration pattern's falls its interval after `completed` (a month or a
+    /// year later on the same day, or the month's last day when it is shorter).
+    pub fn next_after(&self, current: Date, completed: Date) -> Option<(Date, TaskRecurrence)> {
+        match self {
+            TaskRecurrence::Pattern(r) => {
+                // each occurrence a point at midnight UTC: the first one after `current` is
+                // the first that ends after noon on `current`
+                let from = PrimitiveDateTime::new(current, Time::MIDNIGHT)
+                    .assume_utc()
+                    .checked_add(Duration::hours(12))?;
+                let to = PrimitiveDateTime::new(LAST_DATE.next_day()?, Time::MIDNIGHT).assume_utc();
+                let next = r
+                    .occurrences_between(
+                        Time::MIDNIGHT,
+                        Duration::ZERO,
+                        &SerializableTimeZone::UTC,
+                        from,
+                        to,
+                        &[],
+                        1,
+                    )
+                    .into_iter()
+                    .next()?;
+                let date = next.start.date();
+                let end = match r.end {
+                    RangeEnd::Numbered(n) => RangeEnd::Numbered(n.checked_sub(next.index)? + 1),
+                    other => other,
+                };
+                let moved = Recurrence {
+                    pattern: r.pattern.clone(),
+                    start_date: date,
+                    end,
+                };
+                Some((date, TaskRecurrence::Pattern(moved)))
+            }
+            TaskRecurrence::Regeneration {
+                regeneration, end, ..
+            } => {
+                let end = match *end {
+                    RangeEnd::Numbered(n) if n <= 1 => return None,
+                    RangeEnd::Numbered(n) => RangeEnd::Numbered(n - 1),
+                    other => other,
+                };
+                let n = regeneration.interval();
+                let date = match regeneration {
+                    Regeneration::Daily { .. } => {
+                        completed.checked_add(Duration::days(i64::from(n)))?
+                    }
+                    Regeneration::Weekly { .. } => {
+                        completed.checked_add(Duration::weeks(i64::from(n)))?
+                    }
+                    Regeneration::Monthly { .. } => add_months(completed, i64::from(n))?,
+                    Regeneration::Yearly { .. } => add_months(completed, 12 * i64::from(n))?,
+                };
+                if date > LAST_DATE {
+                    return None;
+                }
+                let next = TaskRecurrence::Regeneration {
+                    regeneration: *regeneration,
+                    start_date: date,
+                    end,
+                };
+                Some((date, next))
+            }
         }
     }
 }
@@ -1196,6 +1278,13 @@ fn occurrence_at(
 /// A month as a number of months since year 0.
 fn month_number(d: Date) -> i64 {
     i64::from(d.year()) * 12 + i64::from(u8::from(d.month())) - 1
+}
+
+/// `d` moved by `months` months, on the same day of the month or the month's last day.
+fn add_months(d: Date, months: i64) -> Option<Date> {
+    let m = month_number(d).checked_add(months)?;
+    let month = MONTHS[usize::try_from(m.rem_euclid(12)).ok()?];
+    absolute_day(m.div_euclid(12), month, d.day())
 }
 
 /// The date of `day_of_month` in a month, or the month's last day if it is shorter.
@@ -2721,7 +2810,7 @@ mod tests {
         <t:Interval>2</t:Interval>
         </t:WeeklyRegeneration>
         <t:NumberedRecurrence>
-        <t:StartDate>2026-11-30</t:StartDate>
+        <t:StartDate>2026-11-30Z</t:StartDate>
         <t:NumberOfOccurrences>5</t:NumberOfOccurrences>
         </t:NumberedRecurrence>
         </t:Recurrence>

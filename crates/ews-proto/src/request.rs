@@ -169,6 +169,15 @@ str_enum! {
 }
 
 str_enum! {
+    /// `m:DeleteItem/@AffectedTaskOccurrences`: a recurring task deleted whole, or only its
+    /// current occurrence (the task moving to its next one).
+    pub enum AffectedTaskOccurrences ("AffectedTaskOccurrences") {
+        AllOccurrences = "AllOccurrences",
+        SpecifiedOccurrenceOnly = "SpecifiedOccurrenceOnly",
+    }
+}
+
+str_enum! {
     /// `m:FindItem/@Traversal`.
     pub enum ItemTraversal ("FindItem Traversal") {
         Shallow = "Shallow",
@@ -561,7 +570,9 @@ pub struct DeleteItem {
     pub delete_type: DeleteType,
     pub item_ids: Vec<ItemRef>,
     pub send_meeting_cancellations: Option<String>,
-    pub affected_task_occurrences: Option<String>,
+    /// Whether deleting a recurring task deletes it, or only its current occurrence (absent:
+    /// all of it).
+    pub affected_task_occurrences: Option<AffectedTaskOccurrences>,
     pub suppress_read_receipts: Option<bool>,
 }
 
@@ -3357,7 +3368,11 @@ fn parse_operation(op: &Element, input: &[u8]) -> Result<Operation> {
                 delete_type: req_enum_attr(op, "DeleteType", DeleteType::ALL)?,
                 item_ids: parse_item_refs(req_child(op, m, "ItemIds")?)?,
                 send_meeting_cancellations: calendar_send_attr(op, "SendMeetingCancellations")?,
-                affected_task_occurrences: op.attr("AffectedTaskOccurrences").map(str::to_owned),
+                affected_task_occurrences: enum_attr(
+                    op,
+                    "AffectedTaskOccurrences",
+                    AffectedTaskOccurrences::ALL,
+                )?,
                 suppress_read_receipts: bool_attr(op, "SuppressReadReceipts")?,
             })
         }

@@ -29,11 +29,11 @@
 //!
 //! # Not modelled
 //!
-//! Assigned tasks (task requests, `t:Owner`, `t:Delegator`, `t:DelegationState`, …). What
-//! Exchange does to a recurring task beyond keeping its recurrence: completing one occurrence
-//! (Exchange saves a completed copy and moves the task to its next occurrence, or drops the
-//! recurrence after the last one) completes the task here, and setting a recurrence does not
-//! move the start and due dates to its first occurrence.
+//! Assigned tasks (task requests, `t:Owner`, `t:Delegator`, `t:DelegationState`, …). Of what
+//! Exchange does to a recurring task, completing one occurrence is modelled
+//! ([`Task::complete_occurrence`]); moving the start or due date of a non-regenerating one does
+//! not split off a one-off task here, and setting a recurrence does not move the start and due
+//! dates to its first occurrence.
 
 use serde::{Deserialize, Serialize};
 use time::{OffsetDateTime, UtcOffset};
@@ -359,6 +359,70 @@ impl Task {
         }
     }
 
+    /// Completes one occurrence of a recurring task, as Exchange does when an update completes
+    /// it (the EWS reference of UpdateItem for tasks: the response names "a newly created
+    /// one-off task", and the recurring task "has been updated to represent the next
+    /// occurrence"; MS-OXOTASK 3.1.4.6): returns the completed occurrence, a copy of this
+    /// completed task without its recurrence, and moves this task to its next occurrence
+    /// ([`Task::skip_occurrence`]). `None`, and the task left completed, when it is not
+    /// recurring or this was its last occurrence.
+    pub fn complete_occurrence(&mut self, now: OffsetDateTime) -> Option<Task> {
+        self.recurrence.as_ref()?;
+        let one_off = Task {
+            recurrence: None,
+            ..self.clone()
+        };
+        self.skip_occurrence(now).then_some(one_off)
+    }
+
+    /// Moves a recurring task to its next occurrence (the one after the day its start date
+    /// names, or its due date without one, or its recurrence's start without either), a
+    /// regenerating task to one its interval after `now`: its start date is that day, its due
+    /// date keeps its distance from the start (MS-OXOTASK 3.1.4.6.2: without a start date the
+    /// due date is that day), and the task is not started, at 0 %. The recurrence then starts
+    /// on that day ([`TaskRecurrence::next_after`]). `false`, and nothing changed, when it is
+    /// not recurring or this was its last occurrence.
+    ///
+    /// The day a stored date names: EWS clients send a task's dates as midnight on their own
+    /// clock, and they are kept in UTC; the nearest midnight UTC is that day for a clock from
+    /// 12 hours behind UTC to 12 hours ahead (this server does not read a request's
+    /// `TimeZoneContext`), and the distance to it is the clock's offset, in which `now` is
+    /// read.
+    pub fn skip_occurrence(&mut self, now: OffsetDateTime) -> bool {
+        let Some(recurrence) = &self.recurrence else {
+            return false;
+        };
+        let (current, offset) = match self.start_date.or(self.due_date) {
+            Some(t) => day_named(t),
+            None => (recurrence.start_date(), UtcOffset::UTC),
+        };
+        let completed = now.to_offset(offset).date();
+        let Some((next, moved)) = recurrence.next_after(current, completed) else {
+            return false;
+        };
+        let shift = next - current;
+        let (start, due) = match (self.start_date, self.due_date) {
+            (None, None) => (None, Some(next.midnight().assume_utc())),
+            (start, due) => {
+                let moved = |t: Option<OffsetDateTime>| match t {
+                    Some(t) => t.checked_add(shift).map(Some),
+                    None => Some(None),
+                };
+                let (Some(start), Some(due)) = (moved(start), moved(due)) else {
+                    return false;
+                };
+                (start, due)
+            }
+        };
+        self.start_date = start;
+        self.due_date = due;
+        self.recurrence = Some(moved);
+        self.status = Some(TaskStatus::NotStarted);
+        self.percent_complete = Some(0.0);
+        self.complete_date = None;
+        true
+    }
+
     /// Completes the task; its completion date is left for [`Task::settle`] to stamp.
     fn complete(&mut self) {
         self.status = Some(TaskStatus::Completed);
@@ -409,6 +473,21 @@ impl Task {
         }
         self.percent_complete = Some(p);
     }
+}
+
+/// The day a task date kept in UTC names, and the offset of the clock it was midnight on (see
+/// [`Task::skip_occurrence`]).
+fn day_named(t: OffsetDateTime) -> (time::Date, UtcOffset) {
+    let utc = t.to_offset(UtcOffset::UTC);
+    let day = utc
+        .checked_add(time::Duration::hours(12))
+        .map_or(utc.date(), OffsetDateTime::date);
+    let to_midnight = day.midnight().assume_utc() - utc;
+    let offset = i32::try_from(to_midnight.whole_seconds())
+        .ok()
+        .and_then(|s| UtcOffset::from_whole_seconds(s).ok())
+        .unwrap_or(UtcOffset::UTC);
+    (day, offset)
 }
 
 // ======================================================================
@@ -1698,5 +1777,196 @@ mod tests {
         assert_eq!(Task::default(), Task::default());
         let nan = partial_percent(f64::NAN);
         assert_eq!(nan, nan.clone(), "Eq is reflexive");
+    }
+
+    /// A task due on `due`, recurring by `r`, completed at `now` by a status change.
+    fn completed_occurrence(
+        due: &str,
+        r: TaskRecurrence,
+        now: OffsetDateTime,
+    ) -> (Task, Option<Task>) {
+        let mut t = settled(
+            Task {
+                due_date: Some(at(due)),
+                recurrence: Some(r),
+                ..Task::default()
+            },
+            now,
+        );
+        set_field(
+            &mut t,
+            &field("task:Status"),
+            &partial_status(TaskStatus::Completed),
+        )
+        .expect("settable");
+        t.settle(now);
+        let one_off = t.complete_occurrence(now);
+        (t, one_off)
+    }
+
+    #[test]
+    fn completing_an_occurrence_splits_off_a_completed_one_off_and_moves_to_the_next() {
+        let now = at("2026-03-02T10:00:00Z");
+        let (t, one_off) = completed_occurrence("2026-03-02T00:00:00Z", weekly(), now);
+        let one_off = one_off.expect("not the last occurrence");
+        assert_eq!(one_off.recurrence, None);
+        assert_eq!(one_off.status(), TaskStatus::Completed);
+        assert_eq!(one_off.percent(), 100.0);
+        assert_eq!(one_off.complete_date, Some(now));
+        assert_eq!(one_off.due_date, Some(at("2026-03-02T00:00:00Z")));
+        // Monday done: the task is Wednesday's, its series one occurrence shorter
+        assert_eq!(t.due_date, Some(at("2026-03-04T00:00:00Z")));
+        assert_eq!(t.start_date, None);
+        assert_eq!(t.status(), TaskStatus::NotStarted);
+        assert_eq!(t.percent(), 0.0);
+        assert_eq!(t.complete_date, None);
+        let TaskRecurrence::Pattern(r) = t.recurrence.clone().expect("still recurring") else {
+            panic!("a calendar pattern stays one");
+        };
+        assert_eq!(r.start_date, date!(2026 - 03 - 04));
+        assert_eq!(r.end, RangeEnd::Numbered(9));
+        // and the week after: Wednesday done, next Monday
+        let mut next = t.clone();
+        set_field(
+            &mut next,
+            &field("task:Status"),
+            &partial_status(TaskStatus::Completed),
+        )
+        .expect("settable");
+        next.settle(now);
+        assert!(next.complete_occurrence(now).is_some());
+        assert_eq!(next.due_date, Some(at("2026-03-09T00:00:00Z")));
+    }
+
+    #[test]
+    fn the_last_occurrence_stays_completed_without_a_copy() {
+        let now = at("2026-03-02T10:00:00Z");
+        let once = TaskRecurrence::Pattern(Recurrence {
+            end: RangeEnd::Numbered(1),
+            ..match weekly() {
+                TaskRecurrence::Pattern(r) => r,
+                TaskRecurrence::Regeneration { .. } => unreachable!(),
+            }
+        });
+        let (t, one_off) = completed_occurrence("2026-03-02T00:00:00Z", once.clone(), now);
+        assert_eq!(one_off, None);
+        assert_eq!(t.status(), TaskStatus::Completed);
+        assert_eq!(t.recurrence, Some(once));
+        // an end date passed, and the end of every series
+        let ended = TaskRecurrence::Pattern(Recurrence {
+            pattern: Pattern::Daily { interval: 1 },
+            start_date: date!(2026 - 03 - 01),
+            end: RangeEnd::EndDate(date!(2026 - 03 - 02)),
+        });
+        assert_eq!(
+            completed_occurrence("2026-03-02T00:00:00Z", ended, now).1,
+            None
+        );
+        let last_day = TaskRecurrence::Pattern(Recurrence {
+            pattern: Pattern::Daily { interval: 1 },
+            start_date: date!(4500 - 12 - 30),
+            end: RangeEnd::NoEnd,
+        });
+        let (t, one_off) = completed_occurrence("4500-12-30T00:00:00Z", last_day.clone(), now);
+        assert!(one_off.is_some());
+        assert_eq!(t.due_date, Some(at("4500-12-31T00:00:00Z")));
+        assert_eq!(
+            completed_occurrence("4500-12-31T00:00:00Z", last_day, now).1,
+            None
+        );
+        // a task without a recurrence is not split
+        let mut plain = Task::default();
+        assert_eq!(plain.complete_occurrence(now), None);
+        assert!(!plain.skip_occurrence(now));
+    }
+
+    #[test]
+    fn a_regenerating_task_falls_its_interval_after_its_completion() {
+        let r = |regeneration, end| TaskRecurrence::Regeneration {
+            regeneration,
+            start_date: date!(2026 - 01 - 31),
+            end,
+        };
+        // started and due three days apart; completed late: a week after the completion,
+        // the same span
+        let now = at("2026-03-10T15:00:00Z");
+        let mut t = settled(
+            Task {
+                start_date: Some(at("2026-03-02T00:00:00Z")),
+                due_date: Some(at("2026-03-05T00:00:00Z")),
+                recurrence: Some(r(Regeneration::Weekly { interval: 1 }, RangeEnd::NoEnd)),
+                status: Some(TaskStatus::Completed),
+                ..Task::default()
+            },
+            now,
+        );
+        assert!(t.complete_occurrence(now).is_some());
+        assert_eq!(t.start_date, Some(at("2026-03-17T00:00:00Z")));
+        assert_eq!(t.due_date, Some(at("2026-03-20T00:00:00Z")));
+        assert_eq!(
+            t.recurrence,
+            Some(TaskRecurrence::Regeneration {
+                regeneration: Regeneration::Weekly { interval: 1 },
+                start_date: date!(2026 - 03 - 17),
+                end: RangeEnd::NoEnd,
+            })
+        );
+        // a month after January 31 is February's last day; a numbered range counts down
+        let now = at("2026-01-31T09:00:00Z");
+        let monthly = r(Regeneration::Monthly { interval: 1 }, RangeEnd::Numbered(2));
+        let (t, one_off) = completed_occurrence("2026-01-31T00:00:00Z", monthly, now);
+        assert!(one_off.is_some());
+        assert_eq!(t.due_date, Some(at("2026-02-28T00:00:00Z")));
+        let Some(TaskRecurrence::Regeneration { end, .. }) = t.recurrence.clone() else {
+            panic!("still regenerating");
+        };
+        assert_eq!(end, RangeEnd::Numbered(1));
+        let yearly = r(Regeneration::Yearly { interval: 2 }, RangeEnd::Numbered(1));
+        assert_eq!(
+            completed_occurrence("2026-01-31T00:00:00Z", yearly, now).1,
+            None
+        );
+        let daily = r(Regeneration::Daily { interval: 3 }, RangeEnd::NoEnd);
+        let (t, _) = completed_occurrence("2026-01-20T00:00:00Z", daily, now);
+        assert_eq!(t.due_date, Some(at("2026-02-03T00:00:00Z")));
+    }
+
+    #[test]
+    fn a_clients_own_midnight_names_the_day() {
+        // Monday March 2 on a clock one hour ahead of UTC, and five hours behind it
+        let now = at("2026-03-01T23:30:00Z");
+        let (t, _) = completed_occurrence("2026-03-01T23:00:00Z", weekly(), now);
+        assert_eq!(
+            t.due_date,
+            Some(at("2026-03-03T23:00:00Z")),
+            "Wednesday, same clock"
+        );
+        let (t, _) = completed_occurrence("2026-03-02T05:00:00Z", weekly(), now);
+        assert_eq!(t.due_date, Some(at("2026-03-04T05:00:00Z")));
+        // a regenerating task completed at 00:30 on a clock one hour ahead: the next is a day
+        // after that clock's date, not UTC's
+        let daily = TaskRecurrence::Regeneration {
+            regeneration: Regeneration::Daily { interval: 1 },
+            start_date: date!(2026 - 03 - 02),
+            end: RangeEnd::NoEnd,
+        };
+        let (t, _) = completed_occurrence("2026-03-01T23:00:00Z", daily, now);
+        assert_eq!(t.due_date, Some(at("2026-03-02T23:00:00Z")));
+    }
+
+    #[test]
+    fn a_task_with_only_a_recurrence_gets_a_due_date() {
+        let now = at("2026-03-02T10:00:00Z");
+        let mut t = settled(
+            Task {
+                recurrence: Some(weekly()),
+                status: Some(TaskStatus::Completed),
+                ..Task::default()
+            },
+            now,
+        );
+        assert!(t.complete_occurrence(now).is_some());
+        assert_eq!(t.start_date, None);
+        assert_eq!(t.due_date, Some(at("2026-03-04T00:00:00Z")));
     }
 }

@@ -4,10 +4,10 @@
 //! See tests/fixtures/README.md for how they were captured.
 
 use ews_proto::request::{
-    BasePoint, ComparisonOp, ContainmentComparison, ContainmentMode, DeleteType,
-    DictionaryValueType, EventType, FindItemView, FolderTraversal, IdFormat, ImpersonatedUser,
-    IndexedPage, ItemTraversal, MessageDisposition, NewItem, Operand, Operation, Request,
-    Restriction, SortDirection, Subscription, UserConfigurationProperty, parse_request,
+    AffectedTaskOccurrences, BasePoint, ComparisonOp, ContainmentComparison, ContainmentMode,
+    DeleteType, DictionaryValueType, EventType, FindItemView, FolderTraversal, IdFormat,
+    ImpersonatedUser, IndexedPage, ItemTraversal, MessageDisposition, NewItem, Operand, Operation,
+    Request, Restriction, SortDirection, Subscription, UserConfigurationProperty, parse_request,
 };
 use ews_proto::types::{
     BaseShape, BodyType, DistinguishedFolderId, ExtendedFieldUri, ExtendedValue, FolderRef,
@@ -533,8 +533,8 @@ fn exchangelib_delete_item() {
         assert_eq!(d.item_ids, [ItemRef::new("I-1", Some("CK1"))]);
         assert_eq!(d.send_meeting_cancellations.as_deref(), Some("SendToNone"));
         assert_eq!(
-            d.affected_task_occurrences.as_deref(),
-            Some("AllOccurrences")
+            d.affected_task_occurrences,
+            Some(AffectedTaskOccurrences::AllOccurrences)
         );
         assert_eq!(d.suppress_read_receipts, Some(true));
     }

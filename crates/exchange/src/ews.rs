@@ -1018,8 +1018,12 @@ impl Handler<'_> {
                 let plain = targets
                     .iter()
                     .all(|t| matches!(t, Ok(crate::recurring::Target::Item(_))));
-                if send.sends() || !plain {
-                    return self.delete_items_one_by_one(targets, mode, send).await;
+                let occurrence_only = d.affected_task_occurrences
+                    == Some(request::AffectedTaskOccurrences::SpecifiedOccurrenceOnly);
+                if send.sends() || !plain || occurrence_only {
+                    return self
+                        .delete_items_one_by_one(targets, mode, send, occurrence_only)
+                        .await;
                 }
                 // (a t:RecurringMasterItemId names its series)
                 let ids: Vec<String> = targets
@@ -1663,6 +1667,7 @@ impl Handler<'_> {
         targets: Vec<Result<crate::recurring::Target, ResponseError>>,
         mode: mailbox::DeleteMode,
         send: request::CalendarSend,
+        task_occurrence_only: bool,
     ) -> Vec<u8> {
         if let Some(e) = too_many(targets.len(), "item ids") {
             return resp::delete_item_response(&[Err(e)]);
@@ -1686,24 +1691,73 @@ impl Handler<'_> {
             let item = self.ex.inner.mbx.get_item(&self.key, &id.id).await;
             let r = match item {
                 Ok(i) if Handler::cancels(&i, send) => self.delete_meeting(&i, send, mode).await,
-                Ok(_) => match self
-                    .ex
-                    .inner
-                    .mbx
-                    .delete_items(&self.key, vec![id.id.clone()], mode, self.item_guard())
-                    .await
-                {
-                    Ok(mut rs) => rs
-                        .pop()
-                        .unwrap_or(Err(MailboxError::ItemNotFound))
-                        .map_err(|e| self.mailbox_err(&e)),
-                    Err(e) => Err(err(&e)),
-                },
+                Ok(i) => {
+                    let skipped = if task_occurrence_only {
+                        self.skip_task_occurrence(&i).await
+                    } else {
+                        Ok(false)
+                    };
+                    match skipped {
+                        Ok(true) => Ok(()),
+                        Err(e) => Err(e),
+                        Ok(false) => match self
+                            .ex
+                            .inner
+                            .mbx
+                            .delete_items(&self.key, vec![id.id.clone()], mode, self.item_guard())
+                            .await
+                        {
+                            Ok(mut rs) => rs
+                                .pop()
+                                .unwrap_or(Err(MailboxError::ItemNotFound))
+                                .map_err(|e| self.mailbox_err(&e)),
+                            Err(e) => Err(err(&e)),
+                        },
+                    }
+                }
                 Err(e) => Err(self.mailbox_err(&e)),
             };
             out.push(r);
         }
         resp::delete_item_response(&out)
+    }
+
+    /// DeleteItem of a recurring task's current occurrence only
+    /// (`AffectedTaskOccurrences="SpecifiedOccurrenceOnly"`): the task moves to its next
+    /// occurrence (`Task::skip_occurrence`) and `true`; `false` for any other item, or a task
+    /// at its last occurrence, which is deleted whole.
+    async fn skip_task_occurrence(&self, item: &mailbox::Item) -> Result<bool, ResponseError> {
+        let Some(mut t) = crate::tasks::stored(item) else {
+            return Ok(false);
+        };
+        if !t.skip_occurrence(self.ex.inner.cfg.clock.now()) {
+            return Ok(false);
+        }
+        let update = mailbox::ItemUpdate {
+            task: Some(t.to_storage()),
+            ..mailbox::ItemUpdate::default()
+        };
+        // written at the key it was read at: a change made in between is not overwritten
+        match self
+            .ex
+            .inner
+            .mbx
+            .update_item_resolving(
+                &self.key,
+                item.id.clone(),
+                Some(item.change_key.clone()),
+                false,
+                update,
+                self.item_guard(),
+            )
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(MailboxError::ChangeKeyConflict) => {
+                Err(ResponseError::code("ErrorIrresolvableConflict"))
+            }
+            Err(e) => Err(self.mailbox_err(&e)),
+        }
     }
 
     /// Deletes occurrence `index` of `series`: the series records it; an organizer's meeting
@@ -1849,6 +1903,7 @@ impl Handler<'_> {
         // the one it was read at (so a change made in between is not overwritten)
         let mut expected = (change.item_id.change_key.clone(), overwrite);
         let mut stale = false;
+        let mut one_off = None;
         // the item as it is, when the disposition rule, a moved series or a contact's or
         // task's change needs it (where it is, for authorization, is checked by the update itself:
         // `item_guard`)
@@ -1879,24 +1934,39 @@ impl Handler<'_> {
                 if stale && !overwrite {
                     return Err(ResponseError::code("ErrorIrresolvableConflict"));
                 }
-                self.apply_typed(&current, &typed_changes, &mut update)?;
+                one_off = self.apply_typed(&current, &typed_changes, &mut update)?;
                 expected = (Some(current.change_key.clone()), false);
             }
         }
-        match self
-            .ex
-            .inner
-            .mbx
-            .update_item_resolving(
-                &self.key,
-                id,
-                expected.0,
-                expected.1,
-                update,
-                self.item_guard(),
-            )
-            .await
-        {
+        let mbx = &self.ex.inner.mbx;
+        let result = match one_off {
+            // a recurring task's occurrence completed: the answer names the one-off task saved
+            // for it; the task itself moved to its next occurrence
+            Some(task) => mbx
+                .update_item_splitting(
+                    &self.key,
+                    id,
+                    expected.0,
+                    expected.1,
+                    update,
+                    task,
+                    self.item_guard(),
+                )
+                .await
+                .map(|(copy, _, conflicted)| (copy, conflicted)),
+            None => {
+                mbx.update_item_resolving(
+                    &self.key,
+                    id,
+                    expected.0,
+                    expected.1,
+                    update,
+                    self.item_guard(),
+                )
+                .await
+            }
+        };
+        match result {
             Ok((item, conflicted)) => Ok(resp::UpdatedItem {
                 kind: kind_of(&item),
                 item_id: Some(ItemRef {
@@ -1914,13 +1984,14 @@ impl Handler<'_> {
 
     /// UpdateItem's changes to a contact's or a task's own properties, applied to `current` as
     /// stored into `update`; a change of the other kind (or either on another item) is
-    /// `ErrorInvalidPropertySet`.
+    /// `ErrorInvalidPropertySet`. When they complete an occurrence of a recurring task, the
+    /// completed occurrence's task, to be saved as a one-off beside it (`tasks::apply`).
     fn apply_typed(
         &self,
         current: &mailbox::Item,
         changes: &[&request::ItemFieldChange],
         update: &mut mailbox::ItemUpdate,
-    ) -> Result<(), ResponseError> {
+    ) -> Result<Option<String>, ResponseError> {
         let not_a = |what: &str, c: &request::ItemFieldChange| {
             ResponseError::new(
                 "ErrorInvalidPropertySet",
@@ -1948,8 +2019,9 @@ impl Handler<'_> {
             {
                 return Err(not_a("contact", c));
             }
-            crate::tasks::apply(&mut t, changes, self.ex.inner.cfg.clock.now())?;
+            let one_off = crate::tasks::apply(&mut t, changes, self.ex.inner.cfg.clock.now())?;
             update.task = Some(t.to_storage());
+            return Ok(one_off.map(|o| o.to_storage()));
         } else if let Some(c) = changes.first() {
             let what = if crate::contacts::is_contact_change(c) {
                 "contact"
@@ -1958,7 +2030,7 @@ impl Handler<'_> {
             };
             return Err(not_a(what, c));
         }
-        Ok(())
+        Ok(None)
     }
 
     /// UpdateItem of one occurrence of a series: an exception recorded on the series

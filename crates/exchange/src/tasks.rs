@@ -42,12 +42,15 @@ pub(crate) fn is_task_change(c: &ItemFieldChange) -> bool {
 }
 
 /// Applies UpdateItem's task changes, in order (Exchange's status rules apply change by change),
-/// to the task as stored, then settles it at `now`.
+/// to the task as stored, then settles it at `now`. When they complete an occurrence of a
+/// recurring task, the task moves to its next occurrence and the completed one is returned, to
+/// be saved as a one-off task ([`Task::complete_occurrence`]).
 pub(crate) fn apply(
     t: &mut Task,
     changes: &[&ItemFieldChange],
     now: OffsetDateTime,
-) -> Result<(), ResponseError> {
+) -> Result<Option<Task>, ResponseError> {
+    let was_complete = t.is_complete();
     let refused = |e: task::TaskFieldError| ResponseError::new(e.code(), &e.to_string());
     for change in changes {
         match change {
@@ -78,7 +81,11 @@ pub(crate) fn apply(
     }
     check_recurrence(t)?;
     t.settle(now);
-    Ok(())
+    Ok(if !was_complete && t.is_complete() {
+        t.complete_occurrence(now)
+    } else {
+        None
+    })
 }
 
 #[cfg(test)]

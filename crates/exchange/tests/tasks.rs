@@ -222,3 +222,132 @@ async fn tasks_are_found_sorted_and_carried_by_bulk_transfer() {
     assert!(task_part(&before).is_some(), "{before}");
     assert_eq!(task_part(&before), task_part(&again), "{before}\n{again}");
 }
+
+/// Completing an occurrence of a recurring task saves a completed one-off task, which the
+/// answer names, and moves the task to its next occurrence (the EWS reference of UpdateItem for
+/// tasks); completing the last occurrence completes the task itself.
+#[tokio::test]
+async fn completing_a_recurring_task_saves_a_one_off_and_moves_to_the_next_occurrence() {
+    let e = env().await;
+    let t = alice_token();
+    // Mondays and Wednesdays, twice, from Monday March 4, 2030
+    let created = e
+        .call_with(
+            &t,
+            &create(
+                "Standup notes",
+                "<t:DueDate>2030-03-04T00:00:00Z</t:DueDate><t:Recurrence><t:WeeklyRecurrence><t:Interval>1</t:Interval><t:DaysOfWeek>Monday Wednesday</t:DaysOfWeek><t:FirstDayOfWeek>Monday</t:FirstDayOfWeek></t:WeeklyRecurrence><t:NumberedRecurrence><t:StartDate>2030-03-04</t:StartDate><t:NumberOfOccurrences>2</t:NumberOfOccurrences></t:NumberedRecurrence></t:Recurrence>",
+            ),
+        )
+        .await;
+    assert_eq!(codes(&created), ["NoError"], "{created}");
+    let (id, first_key) = ids(&created).remove(0);
+    let completed = set("Status", "<t:Status>Completed</t:Status>");
+    let r = e.call_with(&t, &update(&id, &completed)).await;
+    assert_eq!(codes(&r), ["NoError"], "{r}");
+    let (one_off, _) = ids(&r).remove(0);
+    assert_ne!(one_off, id, "the answer names the one-off task: {r}");
+
+    let got = e.call_with(&t, &get(&one_off)).await;
+    for (name, want) in [
+        ("Subject", "Standup notes"),
+        ("Status", "Completed"),
+        ("PercentComplete", "100"),
+        ("IsRecurring", "false"),
+        ("DueDate", "2030-03-04T00:00:00Z"),
+    ] {
+        assert_eq!(all(&got, name), [want], "{name}: {got}");
+    }
+    assert!(!got.contains("<t:Recurrence>"), "{got}");
+    assert_eq!(all(&got, "CompleteDate").len(), 1, "{got}");
+
+    let got = e.call_with(&t, &get(&id)).await;
+    for (name, want) in [
+        ("Status", "NotStarted"),
+        ("PercentComplete", "0"),
+        ("IsRecurring", "true"),
+        ("DueDate", "2030-03-06T00:00:00Z"),
+        ("StartDate", "2030-03-06Z"),
+        ("NumberOfOccurrences", "1"),
+    ] {
+        assert_eq!(all(&got, name), [want], "{name}: {got}");
+    }
+    // the change key the client held is no longer the task's
+    let stale = format!(
+        r#"<m:UpdateItem ConflictResolution="NeverOverwrite"><m:ItemChanges><t:ItemChange><t:ItemId Id="{id}" ChangeKey="{first_key}"/><t:Updates>{completed}</t:Updates></t:ItemChange></m:ItemChanges></m:UpdateItem>"#
+    );
+    let r = e.call_with(&t, &stale).await;
+    assert_eq!(codes(&r), ["ErrorIrresolvableConflict"], "{r}");
+
+    // the last occurrence: the task itself is completed, and named
+    let r = e.call_with(&t, &update(&id, &completed)).await;
+    assert_eq!(codes(&r), ["NoError"], "{r}");
+    assert_eq!(ids(&r).remove(0).0, id, "{r}");
+    let got = e.call_with(&t, &get(&id)).await;
+    assert_eq!(all(&got, "Status"), ["Completed"], "{got}");
+    assert_eq!(all(&got, "DueDate"), ["2030-03-06T00:00:00Z"], "{got}");
+
+    let listed = e
+        .call_with(
+            &t,
+            r#"<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties><t:FieldURI FieldURI="task:Status"/></t:AdditionalProperties></m:ItemShape><m:ParentFolderIds><t:DistinguishedFolderId Id="tasks"/></m:ParentFolderIds></m:FindItem>"#,
+        )
+        .await;
+    assert_eq!(
+        all(&listed, "Status"),
+        ["Completed", "Completed"],
+        "{listed}"
+    );
+}
+
+/// DeleteItem with `AffectedTaskOccurrences="SpecifiedOccurrenceOnly"` deletes a recurring
+/// task's current occurrence: the task moves to its next one, and at its last is deleted; an
+/// unknown value is refused, deleting nothing.
+#[tokio::test]
+async fn deleting_only_the_current_occurrence_moves_a_recurring_task_on() {
+    let e = env().await;
+    let t = alice_token();
+    let created = e
+        .call_with(
+            &t,
+            &create(
+                "Water the plants",
+                "<t:StartDate>2030-03-04T00:00:00Z</t:StartDate><t:DueDate>2030-03-05T00:00:00Z</t:DueDate><t:Recurrence><t:DailyRecurrence><t:Interval>2</t:Interval></t:DailyRecurrence><t:NumberedRecurrence><t:StartDate>2030-03-04</t:StartDate><t:NumberOfOccurrences>2</t:NumberOfOccurrences></t:NumberedRecurrence></t:Recurrence>",
+            ),
+        )
+        .await;
+    assert_eq!(codes(&created), ["NoError"], "{created}");
+    let (id, _) = ids(&created).remove(0);
+    let delete = |which: &str| {
+        format!(
+            r#"<m:DeleteItem DeleteType="HardDelete" AffectedTaskOccurrences="{which}"><m:ItemIds><t:ItemId Id="{id}"/></m:ItemIds></m:DeleteItem>"#
+        )
+    };
+    let (status, r) = e.call_as(&t, &delete("SomeOccurrences")).await;
+    assert_eq!(status, 500, "a SOAP fault: {r}");
+    assert!(r.contains("AffectedTaskOccurrences"), "{r}");
+    let r = e.call_with(&t, &delete("SpecifiedOccurrenceOnly")).await;
+    assert_eq!(codes(&r), ["NoError"], "{r}");
+    let got = e.call_with(&t, &get(&id)).await;
+    assert_eq!(codes(&got), ["NoError"], "{got}");
+    // two days on, the same span, and no copy made
+    // (the recurrence's start, then the task's, in schema order)
+    assert_eq!(
+        all(&got, "StartDate"),
+        ["2030-03-06Z", "2030-03-06T00:00:00Z"],
+        "{got}"
+    );
+    assert_eq!(all(&got, "DueDate"), ["2030-03-07T00:00:00Z"], "{got}");
+    assert_eq!(all(&got, "NumberOfOccurrences"), ["1"], "{got}");
+    let r = e.call_with(&t, &delete("SpecifiedOccurrenceOnly")).await;
+    assert_eq!(codes(&r), ["NoError"], "{r}");
+    let got = e.call_with(&t, &get(&id)).await;
+    assert_eq!(codes(&got), ["ErrorItemNotFound"], "{got}");
+    let listed = e
+        .call_with(
+            &t,
+            r#"<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape><m:ParentFolderIds><t:DistinguishedFolderId Id="tasks"/></m:ParentFolderIds></m:FindItem>"#,
+        )
+        .await;
+    assert!(ids(&listed).is_empty(), "{listed}");
+}

@@ -884,6 +884,16 @@ async fn exchangelib_interop() {
             json!([format!("Report {tag}"), format!("Later {tag}")]),
             "{v}"
         );
+        // a recurring task's Monday completed: a one-off task saved (its id the one save()
+        // took), the task moved to Wednesday with nine occurrences left
+        assert_eq!(
+            tk["recurring"],
+            json!({
+                "one_off": [true, "Completed", "2030-03-04", true],
+                "series": ["NotStarted", "2030-03-06", "2030-03-06", 9],
+            }),
+            "{v}"
+        );
         assert_eq!(tk["after_delete"], 0, "{v}");
         // A contact (the script's contacts()): saved with exchangelib's Contact into Contacts,
         // listed, read back, changed one property and one dictionary at a time, then with a

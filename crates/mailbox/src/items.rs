@@ -1385,57 +1385,50 @@ impl MailboxStore {
         self.write(move |tx, now| {
             let mb = mailbox_row(tx, &key)?;
             let local = item_local(&mb, &id)?;
-            let Header {
-                folder,
-                change_number: cn,
-                config_name: config,
-                is_associated,
-            } = item_header(tx, &mb, local)?;
-            check_guard(tx, &mb, folder, guard)?;
-            let mut conflicted = false;
-            if let Some(ck) = &change_key {
-                match check_change_key(ck, IdKind::Item, cn) {
-                    Err(MailboxError::ChangeKeyConflict) if overwrite => conflicted = true,
-                    r => r?,
-                }
-            }
-            if update.item_class.is_some() && config.is_some() {
-                return Err(MailboxError::InvalidValue(
-                    "the item class of a user configuration cannot change".into(),
-                ));
-            }
+            let (header, conflicted) =
+                checked_header(tx, &mb, local, &change_key, overwrite, guard)?;
             let now_us = to_micros(now)?;
-            apply_update(tx, local, &update, now_us)?;
-            let cn = next_change_number(tx, mb.id)?;
-            tx.execute(
-                "UPDATE items SET change_number = ?2, last_modified = ?3 WHERE id = ?1",
-                params![local, cn, now_us],
-            )?;
-            touch_folder(tx, folder, cn, now_us)?;
-            // a change of the read flag alone is a ReadFlagChange to a sync
-            let read_flag_only = update.is_read.is_some()
-                && update
-                    == (ItemUpdate {
-                        is_read: update.is_read,
-                        ..ItemUpdate::default()
-                    });
-            let flags = item_flags(is_associated)
-                | if read_flag_only {
-                    EVENT_READ_FLAG_ONLY
-                } else {
-                    0
-                };
-            append_event(
-                tx,
-                &mb,
-                EventKind::Modified,
-                local,
-                folder,
-                None,
-                flags,
-                now_us,
-            )?;
-            Ok((refresh_size(tx, &mb, local)?, conflicted))
+            let item = write_update(tx, &mb, local, &header, &update, now_us)?;
+            Ok((item, conflicted))
+        })
+        .await
+    }
+
+    /// UpdateItem of a recurring task that completes one of its occurrences: in one
+    /// transaction, the item is copied into its folder (a new item, as
+    /// [`MailboxStore::copy_items`] copies one) and the copy updated with `update` but
+    /// `copy_task` as its task, then the item updated with `update`. Returns the copy and the
+    /// item as stored afterwards, and whether a conflict was overridden; the checks are
+    /// [`MailboxStore::update_item_resolving`]'s.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn update_item_splitting(
+        &self,
+        mailbox: &MailboxKey,
+        id: String,
+        change_key: Option<String>,
+        overwrite: bool,
+        update: ItemUpdate,
+        copy_task: String,
+        guard: ItemGuard,
+    ) -> Result<(Item, Item, bool), MailboxError> {
+        let update = validated_update(update)?;
+        let copy_update = validated_update(ItemUpdate {
+            task: Some(copy_task),
+            ..update.clone()
+        })?;
+        let key = mailbox.as_str().to_owned();
+        self.write(move |tx, now| {
+            let mb = mailbox_row(tx, &key)?;
+            let local = item_local(&mb, &id)?;
+            let (header, conflicted) =
+                checked_header(tx, &mb, local, &change_key, overwrite, guard)?;
+            let now_us = to_micros(now)?;
+            let copy = copy_local(tx, &mb, local, header.folder, now_us, &mut 0)?;
+            let copy_local_id = item_local(&mb, &copy.id)?;
+            let copy_header = item_header(tx, &mb, copy_local_id)?;
+            let copy = write_update(tx, &mb, copy_local_id, &copy_header, &copy_update, now_us)?;
+            let item = write_update(tx, &mb, local, &header, &update, now_us)?;
+            Ok((copy, item, conflicted))
         })
         .await
     }
@@ -1492,6 +1485,76 @@ impl MailboxStore {
         })
         .await
     }
+}
+
+/// The [`Header`] of an item to update, its folder checked against `guard` and its change key
+/// against `change_key` (a stale one is a conflict, overridden when `overwrite`: the flag).
+fn checked_header(
+    tx: &Connection,
+    mb: &Mb,
+    local: i64,
+    change_key: &Option<String>,
+    overwrite: bool,
+    guard: ItemGuard,
+) -> Result<(Header, bool), MailboxError> {
+    let header = item_header(tx, mb, local)?;
+    check_guard(tx, mb, header.folder, guard)?;
+    let mut conflicted = false;
+    if let Some(ck) = change_key {
+        match check_change_key(ck, IdKind::Item, header.change_number) {
+            Err(MailboxError::ChangeKeyConflict) if overwrite => conflicted = true,
+            r => r?,
+        }
+    }
+    Ok((header, conflicted))
+}
+
+/// Applies a checked update to an item: its fields, a new change number, its folder touched
+/// and a `Modified` event. Returns the item as stored afterwards.
+fn write_update(
+    tx: &Connection,
+    mb: &Mb,
+    local: i64,
+    header: &Header,
+    update: &ItemUpdate,
+    now_us: i64,
+) -> Result<Item, MailboxError> {
+    if update.item_class.is_some() && header.config_name.is_some() {
+        return Err(MailboxError::InvalidValue(
+            "the item class of a user configuration cannot change".into(),
+        ));
+    }
+    apply_update(tx, local, update, now_us)?;
+    let cn = next_change_number(tx, mb.id)?;
+    tx.execute(
+        "UPDATE items SET change_number = ?2, last_modified = ?3 WHERE id = ?1",
+        params![local, cn, now_us],
+    )?;
+    touch_folder(tx, header.folder, cn, now_us)?;
+    // a change of the read flag alone is a ReadFlagChange to a sync
+    let read_flag_only = update.is_read.is_some()
+        && *update
+            == (ItemUpdate {
+                is_read: update.is_read,
+                ..ItemUpdate::default()
+            });
+    let flags = item_flags(header.is_associated)
+        | if read_flag_only {
+            EVENT_READ_FLAG_ONLY
+        } else {
+            0
+        };
+    append_event(
+        tx,
+        mb,
+        EventKind::Modified,
+        local,
+        header.folder,
+        None,
+        flags,
+        now_us,
+    )?;
+    refresh_size(tx, mb, local)
 }
 
 /// [`MailboxError::UserConfigurationExists`] when `folder` already has a user configuration

@@ -422,3 +422,61 @@ async fn a_guarded_write_refuses_an_item_that_moved_under_recoverable_items() {
         .unwrap();
     assert_eq!(updated.subject.as_deref(), Some("changed"));
 }
+
+/// A recurring task's completed occurrence: the copy and the update are one transaction (a
+/// stale change key writes neither), the copy is a new item in the same folder with its own
+/// task, and the original gets the update's.
+#[tokio::test]
+async fn update_splitting_copies_then_updates_in_one_transaction() {
+    let s = store_with(&["alice"]).await;
+    let m = key("alice");
+    let mut n = msg("Standup notes");
+    n.item_class = "IPM.Task".into();
+    n.task = Some(r#"{"status":"NotStarted"}"#.into());
+    n.is_read = true;
+    let item = s
+        .create_items(&m, d("tasks"), vec![n])
+        .await
+        .unwrap()
+        .remove(0);
+    let update = ItemUpdate {
+        task: Some(r#"{"status":"NotStarted","due":"next"}"#.into()),
+        subject: Some(Some("Standup".into())),
+        ..ItemUpdate::default()
+    };
+    let split = |ck: Option<String>| {
+        s.update_item_splitting(
+            &m,
+            item.id.clone(),
+            ck,
+            false,
+            update.clone(),
+            r#"{"status":"Completed"}"#.into(),
+            ItemGuard::Any,
+        )
+    };
+    let before = s.events_since(&m, 0, 100).await.unwrap().len();
+    let (copy, updated, conflicted) = split(Some(item.change_key.clone())).await.unwrap();
+    assert!(!conflicted);
+    assert_ne!(copy.id, item.id);
+    assert_eq!(updated.id, item.id);
+    assert_eq!(copy.task.as_deref(), Some(r#"{"status":"Completed"}"#));
+    assert_eq!(updated.task.as_deref(), update.task.as_deref());
+    // the update's other changes reach both
+    assert_eq!(copy.subject.as_deref(), Some("Standup"));
+    assert_eq!(updated.subject.as_deref(), Some("Standup"));
+    assert_eq!(copy.body, item.body);
+    assert_eq!(counts(&s, &m, "tasks").await, (2, 0, 0));
+    let kinds: Vec<_> = s.events_since(&m, 0, 100).await.unwrap()[before..]
+        .iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        [EventKind::Created, EventKind::Modified, EventKind::Modified]
+    );
+    // the key the split was made at is stale now: refused, and no copy made
+    let e = split(Some(item.change_key.clone())).await.unwrap_err();
+    assert!(matches!(e, MailboxError::ChangeKeyConflict), "{e:?}");
+    assert_eq!(counts(&s, &m, "tasks").await, (2, 0, 0));
+}
