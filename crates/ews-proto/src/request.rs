@@ -409,6 +409,8 @@ pub struct ResolveNames {
     pub return_full_contact_data: bool,
     /// Absent means `ActiveDirectoryContacts`, as in Exchange.
     pub search_scope: Option<ResolveNamesScope>,
+    /// `m:ParentFolderIds`: the contact folders searched (none given: the mailbox's Contacts).
+    pub parent_folders: Vec<FolderRef>,
 }
 
 /// `m:ExpandDL`: the public distribution list to expand, named by `t:EmailAddress` (an SMTP
@@ -3112,7 +3114,7 @@ fn parse_max_changes(el: &Element) -> Result<u32> {
 
 /// `m:ExpandDL`'s one `Mailbox`: `m:Mailbox` as the schema has it (and exchangelib sends it),
 /// or `t:Mailbox` as Microsoft's example writes it. A private distribution list (`t:ItemId`, a
-/// contact group in a mailbox) is refused as unsupported: this server keeps no contacts.
+/// contact group in a mailbox) is refused as unsupported: this server keeps no contact groups.
 fn parse_expand_dl(op: &Element) -> Result<ExpandDL> {
     let mut found = None;
     for child in &op.children {
@@ -3301,8 +3303,6 @@ fn parse_operation(op: &Element, input: &[u8]) -> Result<Operation> {
             })
         }
         "ResolveNames" => {
-            // ParentFolderIds narrows the contact folders searched; this server keeps no
-            // contacts, so there is nothing for it to narrow
             check_children(op, &["ParentFolderIds", "UnresolvedEntry"])?;
             if op.attr("ContactDataShape").is_some() {
                 return Err(EwsProtoError::Unsupported {
@@ -3321,6 +3321,10 @@ fn parse_operation(op: &Element, input: &[u8]) -> Result<Operation> {
                     },
                 )?,
                 search_scope: enum_attr(op, "SearchScope", ResolveNamesScope::ALL)?,
+                parent_folders: opt_child(op, m, "ParentFolderIds")?
+                    .map(|p| parse_folder_refs(p, false))
+                    .transpose()?
+                    .unwrap_or_default(),
             })
         }
         "ExpandDL" => Operation::ExpandDL(parse_expand_dl(op)?),

@@ -177,7 +177,17 @@ fn exchangelib_resolve_names() {
         assert_eq!(r.entry, entry);
         assert_eq!(r.return_full_contact_data, full);
         assert_eq!(r.search_scope, None);
+        assert_eq!(r.parent_folders, []);
     }
+    // ParentFolderIds names the contact folders searched
+    let Operation::ResolveNames(r) = parse(
+        br#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><s:Body><m:ResolveNames ReturnFullContactData="false" SearchScope="Contacts"><m:ParentFolderIds><t:FolderId Id="F-1"/><t:DistinguishedFolderId Id="contacts"/></m:ParentFolderIds><m:UnresolvedEntry>bob</m:UnresolvedEntry></m:ResolveNames></s:Body></s:Envelope>"#,
+    )
+    .operation
+    else {
+        panic!("not ResolveNames")
+    };
+    assert_eq!(r.parent_folders.len(), 2, "{:?}", r.parent_folders);
 }
 
 #[test]

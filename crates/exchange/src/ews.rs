@@ -1383,9 +1383,12 @@ impl Handler<'_> {
         resp::resolve_names_response(&Ok(out))
     }
 
-    /// The contacts in the caller's Contacts folder that a ResolveNames entry names
-    /// ([`crate::contacts::resolve_filter`], run in the store), those with an email address;
-    /// the newest [`crate::MAX_RESOLUTIONS`] matches.
+    /// The contacts in the caller's contact folders (those `ParentFolderIds` names, else
+    /// Contacts) that a ResolveNames entry names ([`crate::contacts::resolve_filter`], run in
+    /// the store), those with an email address; the newest [`crate::MAX_RESOLUTIONS`] matches
+    /// of each folder, at most that many in all. A folder named that is not there is the
+    /// store's error (`ErrorFolderNotFound`); a mailbox without a Contacts folder has no
+    /// contacts.
     async fn resolve_contacts(
         &self,
         r: &request::ResolveNames,
@@ -1393,38 +1396,52 @@ impl Handler<'_> {
         let Some(restriction) = crate::contacts::resolve_filter(&r.entry) else {
             return Ok(Vec::new());
         };
-        let spec = FindSpec {
-            restriction: Some(restriction),
-            paging: Paging {
-                offset: 0,
-                max: crate::MAX_RESOLUTIONS,
-                from_end: false,
-            },
-            ..FindSpec::default()
+        if r.parent_folders.len() > MAX_FIND_PARENTS {
+            return Err(ResponseError::new(
+                "ErrorInvalidRequest",
+                &format!(
+                    "ResolveNames names {} parent folders; at most {MAX_FIND_PARENTS} are searched in one request",
+                    r.parent_folders.len()
+                ),
+            ));
+        }
+        let folders = if r.parent_folders.is_empty() {
+            vec![FolderSel::distinguished(mailbox::distinguished::CONTACTS)]
+        } else {
+            r.parent_folders
+                .iter()
+                .map(|f| self.sel(f))
+                .collect::<Result<_, _>>()?
         };
-        let page = match self
-            .ex
-            .inner
-            .mbx
-            .find_items(
-                &self.key,
-                FolderSel::distinguished(mailbox::distinguished::CONTACTS),
-                spec,
-            )
-            .await
-        {
-            Ok(p) => p,
-            // a mailbox without a Contacts folder has no contacts
-            Err(MailboxError::FolderNotFound) => return Ok(Vec::new()),
-            Err(e) => return Err(self.mailbox_err(&e)),
-        };
-        Ok(page
-            .items
-            .iter()
-            .filter_map(crate::contacts::stored)
-            .filter_map(|c| crate::contacts::resolution(&c, r.return_full_contact_data))
-            .take(crate::MAX_RESOLUTIONS)
-            .collect())
+        let defaulted = r.parent_folders.is_empty();
+        let mut out = Vec::new();
+        for folder in folders {
+            let spec = FindSpec {
+                restriction: Some(restriction.clone()),
+                paging: Paging {
+                    offset: 0,
+                    max: crate::MAX_RESOLUTIONS,
+                    from_end: false,
+                },
+                ..FindSpec::default()
+            };
+            let page = match self.ex.inner.mbx.find_items(&self.key, folder, spec).await {
+                Ok(p) => p,
+                Err(MailboxError::FolderNotFound) if defaulted => return Ok(Vec::new()),
+                Err(e) => return Err(self.mailbox_err(&e)),
+            };
+            out.extend(
+                page.items
+                    .iter()
+                    .filter_map(crate::contacts::stored)
+                    .filter_map(|c| crate::contacts::resolution(&c, r.return_full_contact_data)),
+            );
+            if out.len() >= crate::MAX_RESOLUTIONS {
+                break;
+            }
+        }
+        out.truncate(crate::MAX_RESOLUTIONS);
+        Ok(out)
     }
 
     /// ExpandDL (one level, as Exchange expands: nested groups are entries of their own, each

@@ -410,3 +410,63 @@ async fn a_contact_photo_attachment_gives_the_contact_a_picture() {
         .await;
     assert_eq!(pictures(&listed), ["true", "false"], "{listed}");
 }
+
+/// ResolveNames searches the contact folders `ParentFolderIds` names, and only those; a folder
+/// that is not there is `ErrorFolderNotFound`.
+#[tokio::test]
+async fn resolve_names_searches_the_contact_folders_named() {
+    let e = env().await;
+    let t = alice_token();
+    let made = e
+        .call_with(
+            &t,
+            r#"<m:CreateFolder><m:ParentFolderId><t:DistinguishedFolderId Id="contacts"/></m:ParentFolderId><m:Folders><t:ContactsFolder><t:DisplayName>Suppliers</t:DisplayName></t:ContactsFolder></m:Folders></m:CreateFolder>"#,
+        )
+        .await;
+    assert_eq!(codes(&made), ["NoError"], "{made}");
+    let folder = common::attr_after(&made, "<t:FolderId", "Id");
+    let into = CAROL.replace(
+        "<m:CreateItem>",
+        &format!(r#"<m:CreateItem><m:SavedItemFolderId><t:FolderId Id="{folder}"/></m:SavedItemFolderId>"#),
+    );
+    let created = e.call_with(&t, &into).await;
+    assert_eq!(codes(&created), ["NoError"], "{created}");
+    let resolve_in = |parents: &str| {
+        format!(
+            r#"<m:ResolveNames ReturnFullContactData="false" SearchScope="Contacts"><m:ParentFolderIds>{parents}</m:ParentFolderIds><m:UnresolvedEntry>carol</m:UnresolvedEntry></m:ResolveNames>"#
+        )
+    };
+    // not in Contacts itself
+    let r = e.call_with(&t, &resolve("carol", Some("Contacts"))).await;
+    assert_eq!(codes(&r), ["ErrorNameResolutionNoResults"], "{r}");
+    let r = e
+        .call_with(
+            &t,
+            &resolve_in(r#"<t:DistinguishedFolderId Id="contacts"/>"#),
+        )
+        .await;
+    assert_eq!(codes(&r), ["ErrorNameResolutionNoResults"], "{r}");
+    // in the folder named, alone or beside Contacts
+    for parents in [
+        format!(r#"<t:FolderId Id="{folder}"/>"#),
+        format!(r#"<t:DistinguishedFolderId Id="contacts"/><t:FolderId Id="{folder}"/>"#),
+    ] {
+        let r = e.call_with(&t, &resolve_in(&parents)).await;
+        assert_eq!(codes(&r), ["NoError"], "{r}");
+        assert!(r.contains("carol@fabrikam.example"), "{r}");
+    }
+    // a folder that is not there
+    let gone = e
+        .call_with(
+            &t,
+            &format!(
+                r#"<m:DeleteFolder DeleteType="HardDelete"><m:FolderIds><t:FolderId Id="{folder}"/></m:FolderIds></m:DeleteFolder>"#
+            ),
+        )
+        .await;
+    assert_eq!(codes(&gone), ["NoError"], "{gone}");
+    let r = e
+        .call_with(&t, &resolve_in(&format!(r#"<t:FolderId Id="{folder}"/>"#)))
+        .await;
+    assert_eq!(codes(&r), ["ErrorFolderNotFound"], "{r}");
+}
