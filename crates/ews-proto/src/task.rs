@@ -304,6 +304,17 @@ impl Task {
         *self == Self::default()
     }
 
+    /// A new task's percentage complete, which parsing reads whatever number it is: one out
+    /// of 0–100 is [`TaskFieldError::PercentOutOfRange`] (`ErrorInvalidPercentCompleteValue`).
+    pub fn check_percent(&self) -> Result<(), TaskFieldError> {
+        match self.percent_complete {
+            Some(p) if !percent_in_range(p) => {
+                Err(TaskFieldError::PercentOutOfRange(p.to_string()))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// The status (`NotStarted` when none is stored).
     pub fn status(&self) -> TaskStatus {
         self.status.unwrap_or(TaskStatus::NotStarted)
@@ -505,15 +516,22 @@ fn work_text(el: &Element) -> Result<i32, EwsProtoError> {
 }
 
 /// A `t:PercentComplete`: an `xs:double` from 0 to 100.
+/// The schema's type is checked here; the range (0 to 100) is the item's to answer
+/// (`ErrorInvalidPercentCompleteValue`, [`Task::check_percent`] and [`set_field`]), as Exchange
+/// answers a well-formed number out of range for the item alone.
 fn percent_text(el: &Element) -> Result<f64, EwsProtoError> {
     leaf_text(el)?
         .trim_matches(is_xml_whitespace)
         .parse::<f64>()
         .ok()
-        .filter(|v| v.is_finite() && (0.0..=100.0).contains(v))
         // (-0 is 0)
         .map(|v| v + 0.0)
-        .ok_or_else(|| invalid(el, dn(el), &el.text, "a number from 0 to 100"))
+        .ok_or_else(|| invalid(el, dn(el), &el.text, "a number (xs:double) from 0 to 100"))
+}
+
+/// Whether a percentage complete is one a task can have: a number from 0 to 100.
+fn percent_in_range(p: f64) -> bool {
+    (0.0..=100.0).contains(&p)
 }
 
 fn status_text(el: &Element) -> Result<TaskStatus, EwsProtoError> {
@@ -531,7 +549,8 @@ fn status_text(el: &Element) -> Result<TaskStatus, EwsProtoError> {
 /// Refused: a property given twice ([`EwsProtoError::DuplicateElement`]), a read-only property
 /// ([`EwsProtoError::ReadOnlyProperty`]: `t:CompleteDate`, `t:IsComplete`,
 /// `t:StatusDescription`, …), an unknown status, a work that is not a whole number from 0, a
-/// percentage that is not a number from 0 to 100 ([`EwsProtoError::InvalidValue`]), a malformed
+/// percentage that is not a number ([`EwsProtoError::InvalidValue`]; one out of 0–100 is read,
+/// for the item to refuse: [`Task::check_percent`]), a malformed
 /// date ([`EwsProtoError::InvalidDateTime`]), a malformed recurrence (as
 /// [`crate::recurrence::task_recurrence_of`] refuses it), a value longer than
 /// [`MAX_VALUE_BYTES`] and a list of more than [`MAX_LIST_ENTRIES`] strings.
@@ -808,19 +827,24 @@ pub enum TaskFieldError {
     /// A SetItemField or AppendToItemField whose `t:Task` lacks the property its path names.
     #[error("the t:Task of the change for {0} does not contain that property")]
     Missing(String),
+    /// A `t:PercentComplete` that is a number but not one from 0 to 100.
+    #[error("PercentComplete must be a number from 0 to 100, not {0}")]
+    PercentOutOfRange(String),
 }
 
 impl TaskFieldError {
     /// The EWS response code: `ErrorInvalidPropertyRequest` for a path that names no task
     /// property, `ErrorInvalidPropertySet` for a read-only one set, `ErrorInvalidPropertyDelete`
     /// for one that cannot be deleted, `ErrorUpdatePropertyMismatch` (the path does not match
-    /// the property the item element sets) for a missing value.
+    /// the property the item element sets) for a missing value, `ErrorInvalidPercentCompleteValue`
+    /// for a percentage out of range.
     pub fn code(&self) -> &'static str {
         match self {
             Self::NotSettable(_) => "ErrorInvalidPropertyRequest",
             Self::ReadOnly(_) => "ErrorInvalidPropertySet",
             Self::NotDeletable(_) => "ErrorInvalidPropertyDelete",
             Self::Missing(_) => "ErrorUpdatePropertyMismatch",
+            Self::PercentOutOfRange(_) => "ErrorInvalidPercentCompleteValue",
         }
     }
 }
@@ -850,10 +874,16 @@ pub fn set_field(
     }
     let copied = match p {
         Prop::Status => partial.status.map(|s| stored.apply_status(s)).is_some(),
-        Prop::PercentComplete => partial
-            .percent_complete
-            .map(|v| stored.apply_percent_complete(v))
-            .is_some(),
+        Prop::PercentComplete => match partial.percent_complete {
+            Some(v) if !percent_in_range(v) => {
+                return Err(TaskFieldError::PercentOutOfRange(v.to_string()));
+            }
+            Some(v) => {
+                stored.apply_percent_complete(v);
+                true
+            }
+            None => false,
+        },
         Prop::Recurrence => put(
             Some(&mut stored.recurrence),
             Some(&partial.recurrence),
@@ -1058,25 +1088,9 @@ mod tests {
                 |e| matches!(e, EwsProtoError::DuplicateElement { name, .. } if name == "t:Status"),
             ),
             (
-                "<t:PercentComplete>100.5</t:PercentComplete>".into(),
-                |e| matches!(e, EwsProtoError::InvalidValue { context, value, expected, .. }
-                    if context == "t:PercentComplete" && value == "100.5" && expected == "a number from 0 to 100"),
-            ),
-            (
-                "<t:PercentComplete>-1</t:PercentComplete>".into(),
-                |e| matches!(e, EwsProtoError::InvalidValue { context, .. } if context == "t:PercentComplete"),
-            ),
-            (
-                "<t:PercentComplete>NaN</t:PercentComplete>".into(),
-                |e| matches!(e, EwsProtoError::InvalidValue { context, .. } if context == "t:PercentComplete"),
-            ),
-            (
-                "<t:PercentComplete>INF</t:PercentComplete>".into(),
-                |e| matches!(e, EwsProtoError::InvalidValue { context, .. } if context == "t:PercentComplete"),
-            ),
-            (
                 "<t:PercentComplete>half</t:PercentComplete>".into(),
-                |e| matches!(e, EwsProtoError::InvalidValue { context, .. } if context == "t:PercentComplete"),
+                |e| matches!(e, EwsProtoError::InvalidValue { context, value, expected, .. }
+                    if context == "t:PercentComplete" && value == "half" && expected == "a number (xs:double) from 0 to 100"),
             ),
             (
                 "<t:PercentComplete>1</t:PercentComplete><t:PercentComplete>2</t:PercentComplete>".into(),
@@ -1968,5 +1982,28 @@ mod tests {
         assert!(t.complete_occurrence(now).is_some());
         assert_eq!(t.start_date, None);
         assert_eq!(t.due_date, Some(at("2026-03-04T00:00:00Z")));
+    }
+
+    #[test]
+    fn a_percentage_out_of_range_is_read_and_refused_for_its_item() {
+        for text in ["100.5", "-1", "NaN", "INF", "-INF", "1e3"] {
+            let t = read(&format!("<t:PercentComplete>{text}</t:PercentComplete>"))
+                .unwrap_or_else(|e| panic!("{text}: a number, read: {e}"));
+            let e = t.check_percent().expect_err(text);
+            assert_eq!(e.code(), "ErrorInvalidPercentCompleteValue", "{text}");
+            assert!(e.to_string().contains("from 0 to 100"), "{e}");
+            // and in an update, the stored task unchanged
+            let now = at("2026-03-03T10:00:00Z");
+            let mut stored = settled(report(), now);
+            let before = stored.clone();
+            let e = set_field(&mut stored, &field("task:PercentComplete"), &t).expect_err(text);
+            assert_eq!(e.code(), "ErrorInvalidPercentCompleteValue", "{text}");
+            assert_eq!(stored, before, "{text}");
+        }
+        for text in ["0", "100", "12.5", "-0"] {
+            let t = read(&format!("<t:PercentComplete>{text}</t:PercentComplete>")).expect(text);
+            assert!(t.check_percent().is_ok(), "{text}");
+        }
+        assert!(Task::default().check_percent().is_ok());
     }
 }

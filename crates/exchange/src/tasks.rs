@@ -8,10 +8,12 @@ use ews_proto::response::ResponseError;
 use ews_proto::task::{self, Task};
 use time::OffsetDateTime;
 
-/// A new task as stored: its recurrence checked (Exchange's codes), its status, percent
+/// A new task as stored: its percentage and recurrence checked (Exchange's codes), its status, percent
 /// complete, completion date and dates made consistent as Exchange makes them
 /// ([`Task::settle`]).
 pub(crate) fn new_task(mut t: Task, now: OffsetDateTime) -> Result<String, ResponseError> {
+    t.check_percent()
+        .map_err(|e| ResponseError::new(e.code(), &e.to_string()))?;
     check_recurrence(&t)?;
     t.settle(now);
     Ok(t.to_storage())

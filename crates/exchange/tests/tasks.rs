@@ -351,3 +351,39 @@ async fn deleting_only_the_current_occurrence_moves_a_recurring_task_on() {
         .await;
     assert!(ids(&listed).is_empty(), "{listed}");
 }
+
+/// A percentage complete out of 0–100 is `ErrorInvalidPercentCompleteValue` for its item alone:
+/// the request's other items are created, and an update changes nothing.
+#[tokio::test]
+async fn a_percentage_out_of_range_refuses_its_item_alone() {
+    let e = env().await;
+    let t = alice_token();
+    let r = e
+        .call_with(
+            &t,
+            r#"<m:CreateItem><m:Items><t:Task><t:Subject>Too much</t:Subject><t:PercentComplete>150</t:PercentComplete></t:Task><t:Task><t:Subject>Fine</t:Subject><t:PercentComplete>15</t:PercentComplete></t:Task></m:Items></m:CreateItem>"#,
+        )
+        .await;
+    assert_eq!(
+        codes(&r),
+        ["ErrorInvalidPercentCompleteValue", "NoError"],
+        "{r}"
+    );
+    assert!(r.contains("from 0 to 100, not 150"), "{r}");
+    let (id, _) = ids(&r).remove(0);
+    let r = e
+        .call_with(
+            &t,
+            &update(
+                &id,
+                &set(
+                    "PercentComplete",
+                    "<t:PercentComplete>-5</t:PercentComplete>",
+                ),
+            ),
+        )
+        .await;
+    assert_eq!(codes(&r), ["ErrorInvalidPercentCompleteValue"], "{r}");
+    let got = e.call_with(&t, &get(&id)).await;
+    assert_eq!(all(&got, "PercentComplete"), ["15"], "{got}");
+}
