@@ -469,6 +469,36 @@ def tasks(acc) -> dict:
     return tk
 
 
+def replies(acc) -> dict:
+    """A message Alice sends herself, answered with exchangelib's reply(), create_reply().save()
+    (a draft), reply_all() and forward() (to Bob): each composed by the server from the
+    original."""
+    from exchangelib import Message  # noqa: E402
+
+    tag = base64.b16encode(os.urandom(4)).decode()
+    Message(account=acc, folder=acc.sent, subject="Numbers " + tag, body="Q3 attached.",
+            to_recipients=[acc.primary_smtp_address]).send_and_save()
+    original = acc.inbox.get(subject="Numbers " + tag)
+    original.reply(subject="RE: Numbers " + tag, body="Thanks!")
+    original.create_reply(subject="Draft reply " + tag, body="Later.").save(acc.drafts)
+    original.reply_all(subject="All: Numbers " + tag, body="To all.")
+    original.forward(subject="FW: Numbers " + tag, body="FYI", to_recipients=["bob@contoso.example"])
+    reply = acc.inbox.get(subject="RE: Numbers " + tag)
+    draft = acc.drafts.get(subject="Draft reply " + tag)
+    fwd = acc.sent.get(subject="FW: Numbers " + tag)
+    out = {
+        "reply": [[m.email_address for m in reply.to_recipients], "Thanks!" in reply.text_body,
+                  "Q3 attached." in reply.text_body],
+        "draft": [draft.is_draft, [m.email_address for m in draft.to_recipients]],
+        "reply_all_in_inbox": acc.inbox.filter(subject="All: Numbers " + tag).count(),
+        "forward": [[m.email_address for m in fwd.to_recipients], "FYI" in fwd.text_body],
+    }
+    for folder in (acc.inbox, acc.sent, acc.drafts):
+        for x in folder.filter(subject__contains=tag):
+            x.delete()
+    return out
+
+
 def main() -> int:
     url, token, smtp = sys.argv[1], sys.argv[2], sys.argv[3]
     creds = OAuth2AuthorizationCodeCredentials(access_token={"access_token": token, "token_type": "Bearer"})
@@ -789,6 +819,7 @@ def main() -> int:
     out["recurring"] = recurring(acc)
     out["contacts"] = contacts(acc)
     out["tasks"] = tasks(acc)
+    out["replies"] = replies(acc)
     bob_token = os.environ.get("OPENHYBRID_BOB_TOKEN")
     if bob_token:
         bob_creds = OAuth2AuthorizationCodeCredentials(access_token={"access_token": bob_token, "token_type": "Bearer"})

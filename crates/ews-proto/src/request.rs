@@ -932,6 +932,33 @@ pub struct MeetingReply {
     pub item: ItemFields,
 }
 
+str_enum! {
+    /// A reply or forward response object (MS-OXWSCORE `t:SmartResponseType`).
+    pub enum SmartResponseKind ("response object") {
+        Reply = "ReplyToItem",
+        ReplyAll = "ReplyAllToItem",
+        Forward = "ForwardItem",
+    }
+}
+
+/// `t:ReplyToItem`, `t:ReplyAllToItem` or `t:ForwardItem` in `m:CreateItem/m:Items`: a new
+/// message answering or passing on the item `t:ReferenceItemId` names, which the server composes
+/// (subject, recipients, the original quoted under `t:NewBodyContent`) and then saves or sends
+/// as CreateItem's `MessageDisposition` says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmartResponse {
+    pub kind: SmartResponseKind,
+    pub reference_item_id: ItemRef,
+    /// `t:Subject`, `t:Body` (a whole body: nothing quoted), …
+    pub item: ItemFields,
+    pub to: Vec<Mailbox>,
+    pub cc: Vec<Mailbox>,
+    pub bcc: Vec<Mailbox>,
+    pub from: Option<Mailbox>,
+    /// `t:NewBodyContent`: the new text, above the quoted original.
+    pub new_body: Option<Body>,
+}
+
 /// `t:CancelCalendarItem` in `m:CreateItem/m:Items`: the organizer cancels the meeting that
 /// `t:ReferenceItemId` names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -989,6 +1016,8 @@ pub enum NewItem {
     MeetingReply(MeetingReply),
     /// `t:CancelCalendarItem`.
     CancelCalendarItem(CancelCalendarItem),
+    /// `t:ReplyToItem`, `t:ReplyAllToItem`, `t:ForwardItem`.
+    SmartResponse(SmartResponse),
 }
 
 impl NewItem {
@@ -1001,6 +1030,7 @@ impl NewItem {
             Self::Task(t) => &t.item,
             Self::MeetingReply(r) => &r.item,
             Self::CancelCalendarItem(c) => &c.item,
+            Self::SmartResponse(r) => &r.item,
         }
     }
 }
@@ -1750,6 +1780,45 @@ fn parse_response_object(el: &Element, input: &[u8]) -> Result<(ItemRef, ItemFie
     Ok((reference, item))
 }
 
+/// A `t:SmartResponseType` element: its recipients, From and `t:NewBodyContent` beside the
+/// response object's fields. The read-receipt and received-by elements are recognised and not
+/// kept.
+fn parse_smart_response(el: &Element, input: &[u8]) -> Result<SmartResponse> {
+    let kind = enum_text_of(el, &el.local, SmartResponseKind::ALL)?;
+    let mut r = SmartResponse {
+        kind,
+        reference_item_id: ItemRef::new("", None),
+        item: ItemFields::default(),
+        to: Vec::new(),
+        cc: Vec::new(),
+        bcc: Vec::new(),
+        from: None,
+        new_body: None,
+    };
+    let mut reference = None;
+    for child in &el.children {
+        if &*child.ns != TYPES {
+            return Err(unexpected(el, child));
+        }
+        match child.local.as_str() {
+            "ReferenceItemId" => set_once(&mut reference, el, child, parse_item_ref(child)?)?,
+            "NewBodyContent" => set_once(&mut r.new_body, el, child, parse_body(child, input)?)?,
+            "ToRecipients" => r.to.extend(parse_mailbox_list(child)?),
+            "CcRecipients" => r.cc.extend(parse_mailbox_list(child)?),
+            "BccRecipients" => r.bcc.extend(parse_mailbox_list(child)?),
+            "From" => set_once(&mut r.from, el, child, parse_single_mailbox(child)?)?,
+            _ if parse_item_field(&mut r.item, el, child, input)? => {}
+            other => r.item.ignored.push(other.to_owned()),
+        }
+    }
+    r.reference_item_id = reference.ok_or_else(|| EwsProtoError::MissingElement {
+        parent: dn(el),
+        name: "ReferenceItemId",
+        position: el.position(),
+    })?;
+    Ok(r)
+}
+
 pub(crate) fn parse_extended_field_uri(el: &Element) -> Result<ExtendedFieldUri> {
     let get = |n: &str| el.attr(n).map(str::to_owned);
     Ok(ExtendedFieldUri {
@@ -2424,6 +2493,9 @@ fn parse_new_item(el: &Element, input: &[u8]) -> Result<NewItem> {
                 reference_item_id,
                 item,
             }))
+        }
+        "ReplyToItem" | "ReplyAllToItem" | "ForwardItem" => {
+            Ok(NewItem::SmartResponse(parse_smart_response(el, input)?))
         }
         "CancelCalendarItem" => {
             let (reference_item_id, item) = parse_response_object(el, input)?;

@@ -1200,3 +1200,41 @@ fn exchangelib_send_item() {
     assert_eq!(s.item_ids, [ItemRef::new("I-9", Some("CK4"))]);
     assert_eq!(s.saved_folder, None);
 }
+
+/// `t:ReplyToItem`, `t:ReplyAllToItem` and `t:ForwardItem` as exchangelib writes them (its
+/// `BaseReplyItem` fields, in its order); without `t:ReferenceItemId` the request is refused.
+#[test]
+fn reply_and_forward_response_objects() {
+    use ews_proto::request::{NewItem as N, SmartResponseKind};
+    let envelope = |item: &str| {
+        format!(
+            r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><s:Body><m:CreateItem MessageDisposition="SendAndSaveCopy"><m:Items>{item}</m:Items></m:CreateItem></s:Body></s:Envelope>"#
+        )
+    };
+    for (element, kind) in [
+        ("ReplyToItem", SmartResponseKind::Reply),
+        ("ReplyAllToItem", SmartResponseKind::ReplyAll),
+        ("ForwardItem", SmartResponseKind::Forward),
+    ] {
+        let xml = envelope(&format!(
+            r#"<t:{element}><t:Subject>RE: Numbers</t:Subject><t:ToRecipients><t:Mailbox><t:EmailAddress>bob@contoso.example</t:EmailAddress></t:Mailbox></t:ToRecipients><t:IsReadReceiptRequested>false</t:IsReadReceiptRequested><t:IsDeliveryReceiptRequested>false</t:IsDeliveryReceiptRequested><t:ReferenceItemId Id="I-1" ChangeKey="CK1"/><t:NewBodyContent BodyType="Text">Thanks!</t:NewBodyContent></t:{element}>"#
+        ));
+        let Operation::CreateItem(c) = parse(xml.as_bytes()).operation else {
+            panic!("{element}: not CreateItem")
+        };
+        let [N::SmartResponse(r)] = &c.items[..] else {
+            panic!("{element}: {:?}", c.items)
+        };
+        assert_eq!(r.kind, kind);
+        assert_eq!(r.reference_item_id, ItemRef::new("I-1", Some("CK1")));
+        assert_eq!(r.item.subject.as_deref(), Some("RE: Numbers"));
+        assert_eq!(r.to.len(), 1);
+        assert_eq!(
+            r.new_body.as_ref().map(|b| b.content.as_str()),
+            Some("Thanks!")
+        );
+    }
+    let xml = envelope("<t:ReplyToItem><t:Subject>x</t:Subject></t:ReplyToItem>");
+    let e = parse_request(xml.as_bytes(), &Limits::default()).expect_err("no reference");
+    assert!(e.to_string().contains("ReferenceItemId"), "{e}");
+}

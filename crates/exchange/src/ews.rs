@@ -736,7 +736,10 @@ impl Handler<'_> {
                     return self.create_meeting_items(c).await;
                 }
                 // Messages need a disposition; SendOnly and SendAndSaveCopy send (`ews_send`).
-                let has_message = c.items.iter().any(|i| matches!(i, ReqItem::Message(_)));
+                let has_message = c
+                    .items
+                    .iter()
+                    .any(|i| matches!(i, ReqItem::Message(_) | ReqItem::SmartResponse(_)));
                 let refusal = match c.message_disposition {
                     None if has_message => Some(ResponseError::new(
                         "ErrorMessageDispositionRequired",
@@ -805,15 +808,18 @@ impl Handler<'_> {
                         ReqItem::Task(_) => ItemKind::Task,
                         ReqItem::Message(_)
                         | ReqItem::MeetingReply(_)
-                        | ReqItem::CancelCalendarItem(_) => ItemKind::Message,
+                        | ReqItem::CancelCalendarItem(_)
+                        | ReqItem::SmartResponse(_) => ItemKind::Message,
                     })
                     .collect();
+                // replies and forwards composed into their messages (`ews_reply`)
+                let composed = self.composed(c.items).await;
                 // an item this layer refuses (a file attachment without content) is answered
                 // alone; the others go to the store
                 let mut refused: Vec<Option<ResponseError>> = Vec::with_capacity(kinds.len());
                 let mut items: Vec<mailbox::NewItem> = Vec::with_capacity(kinds.len());
-                for i in c.items {
-                    match to_new_item(i, self.ex.inner.cfg.clock.now()) {
+                for i in composed {
+                    match i.and_then(|i| to_new_item(i, self.ex.inner.cfg.clock.now())) {
                         Ok(mut item) => {
                             item.is_draft = saved_as_draft(&item);
                             // a meeting stored without invitations (SendToNone): organized here
@@ -2837,6 +2843,7 @@ pub(crate) fn to_new_item(
         ReqItem::CalendarItem(c) => &mut c.item.attachments,
         ReqItem::MeetingReply(r) => &mut r.item.attachments,
         ReqItem::CancelCalendarItem(c) => &mut c.item.attachments,
+        ReqItem::SmartResponse(r) => &mut r.item.attachments,
         ReqItem::Contact(c) => &mut c.item.attachments,
         ReqItem::Task(t) => &mut t.item.attachments,
     });
@@ -2925,6 +2932,10 @@ pub(crate) fn to_new_item(
                 "ErrorInvalidRequest",
                 "A meeting response or cancellation is not stored as an item of its own.",
             ));
+        }
+        ReqItem::SmartResponse(_) => {
+            // composed into its message first (`ews_reply`)
+            return Err(ResponseError::code("ErrorInternalServerError"));
         }
         ReqItem::Contact(c) => {
             n.item_class = f.item_class.unwrap_or_else(|| "IPM.Contact".into());

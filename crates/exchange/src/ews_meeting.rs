@@ -60,7 +60,7 @@ impl Handler<'_> {
 
     /// Every SMTP address of the acting mailbox (its answer is recorded on the organizer's item
     /// under whichever one the organizer invited).
-    async fn my_addresses(&self) -> Vec<String> {
+    pub(crate) async fn my_addresses(&self) -> Vec<String> {
         let org = self.ex.inner.org.clone();
         let smtp = self.smtp.clone();
         let found = org
@@ -113,7 +113,10 @@ impl Handler<'_> {
                         && ci.optional_attendees.is_empty()
                         && ci.resources.is_empty())
             }
-            ReqItem::Message(_) | ReqItem::Contact(_) | ReqItem::Task(_) => false,
+            ReqItem::Message(_)
+            | ReqItem::Contact(_)
+            | ReqItem::Task(_)
+            | ReqItem::SmartResponse(_) => false,
         })
     }
 
@@ -139,9 +142,12 @@ impl Handler<'_> {
                     .cancel_by_response_object(x, c.message_disposition, c.saved_folder.as_ref())
                     .await
                     .map(|()| None),
-                ReqItem::Message(_) | ReqItem::Contact(_) | ReqItem::Task(_) => Err(ResponseError::new(
+                ReqItem::Message(_)
+                | ReqItem::Contact(_)
+                | ReqItem::Task(_)
+                | ReqItem::SmartResponse(_) => Err(ResponseError::new(
                     "ErrorInvalidRequest",
-                    "Messages, contacts and tasks are created in a request of their own, not with meeting responses or meetings that are sent.",
+                    "Messages, contacts, tasks, replies and forwards are created in a request of their own, not with meeting responses or meetings that are sent.",
                 )),
             });
         }

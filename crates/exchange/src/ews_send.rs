@@ -273,6 +273,11 @@ impl Handler<'_> {
         item: ReqItem,
         save_in: Option<FolderSel>,
     ) -> Result<Option<resp::CreatedItem>, ResponseError> {
+        let item = match item {
+            // a reply or forward: the message it stands for (`ews_reply`)
+            ReqItem::SmartResponse(r) => self.compose(r).await?,
+            other => other,
+        };
         if !matches!(item, ReqItem::Message(_)) {
             return Err(ResponseError::new(
                 "ErrorInvalidOperation",

@@ -12,6 +12,7 @@ pub mod error;
 pub mod ews;
 mod ews_filter;
 mod ews_meeting;
+mod ews_reply;
 mod ews_send;
 mod export;
 pub mod fxstream;

@@ -895,6 +895,20 @@ async fn exchangelib_interop() {
             "{v}"
         );
         assert_eq!(tk["after_delete"], 0, "{v}");
+        // Replies and forwards (the script's replies()): exchangelib's reply(), create_reply()
+        // saved as a draft, reply_all() and forward(), composed by the server from the original
+        // (a message Alice sent herself: a reply goes back to her, the quoted original under
+        // the new text)
+        assert_eq!(
+            v["replies"],
+            json!({
+                "reply": [["alice@contoso.example"], true, true],
+                "draft": [true, ["alice@contoso.example"]],
+                "reply_all_in_inbox": 1,
+                "forward": [["bob@contoso.example"], true],
+            }),
+            "{v}"
+        );
         // A contact (the script's contacts()): saved with exchangelib's Contact into Contacts,
         // listed, read back, changed one property and one dictionary at a time, then with a
         // plain save() (every field set or deleted), found by ResolveNames, deleted

@@ -1,0 +1,452 @@
+//! Replies and forwards: CreateItem's `t:ReplyToItem`, `t:ReplyAllToItem` and `t:ForwardItem`
+//! (MS-OXWSCORE `t:SmartResponseType`). Each is composed here into the message it stands for,
+//! from the item `t:ReferenceItemId` names, and that message is then saved (`SaveOnly`, a
+//! draft in Drafts) or sent (`SendOnly`, `SendAndSaveCopy`) as any new message is.
+//!
+//! Composed as Exchange composes one:
+//! * the subject is the response object's, else the original's with `RE: ` (a reply) or
+//!   `FW: ` (a forward) before it, unless it already starts so;
+//! * a reply goes to the original's From (its Sender without one), even when that is the acting
+//!   mailbox; a reply to all also to its To and Cc lines, the acting mailbox's own addresses
+//!   left out (to the author when that leaves nobody); the response object's recipients are
+//!   added to these, each address once; a forward goes to its recipients only;
+//! * the body is `t:NewBodyContent` above a header block (From, Sent, To, Cc, Subject of the
+//!   original) and the original body, in HTML when either is HTML; a `t:Body` given instead is
+//!   the whole body, nothing quoted;
+//! * a forward carries the original's file attachments.
+//!
+//! The original must be a message, a meeting message or a calendar item of the acting mailbox
+//! (`ErrorItemNotFound` when it is not there; a contact, a task or another item is
+//! `ErrorInvalidReferenceItem`).
+//!
+//! Not modelled: `In-Reply-To`/`References` threading, conversation ids, and the original's
+//! replied/forwarded state (`PR_LAST_VERB_EXECUTED`).
+
+use ews_proto::request::{
+    self, Body, NewFileAttachment, NewItem as ReqItem, NewMessage, SmartResponseKind,
+};
+use ews_proto::response::ResponseError;
+use ews_proto::types::{BodyType, Mailbox};
+use time::format_description::well_known::Rfc2822;
+
+use crate::ews::{Handler, err};
+
+/// Whether an item class is one a reply or forward can be made of.
+fn answerable(class: &str) -> bool {
+    let is = |prefix: &str| {
+        class
+            .get(..prefix.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+            && class
+                .as_bytes()
+                .get(prefix.len())
+                .is_none_or(|c| *c == b'.')
+    };
+    is("IPM.Note") || is("IPM.Schedule.Meeting") || is("IPM.Appointment") || is("REPORT")
+}
+
+fn prefixed(subject: Option<&str>, prefix: &str) -> String {
+    let s = subject.unwrap_or("");
+    if s.get(..prefix.len())
+        .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+    {
+        s.to_owned()
+    } else {
+        format!("{prefix}{s}")
+    }
+}
+
+fn mailbox_of(r: &mailbox::Recipient) -> Mailbox {
+    Mailbox::smtp(&r.email, r.name.as_deref())
+}
+
+/// A recipient as the header block names it: `Name <address>`, or the address.
+fn named(r: &mailbox::Recipient) -> String {
+    match r.name.as_deref().filter(|n| !n.is_empty()) {
+        Some(n) => format!("{n} <{}>", r.email),
+        None => r.email.clone(),
+    }
+}
+
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// What is inside an HTML document's `<body>` (the whole text when it has none).
+fn body_inner(html: &str) -> &str {
+    let lower = html.to_ascii_lowercase();
+    let Some(open) = lower.find("<body") else {
+        return html;
+    };
+    let Some(start) = lower[open..].find('>').map(|i| open + i + 1) else {
+        return html;
+    };
+    let end = lower
+        .rfind("</body>")
+        .filter(|e| *e >= start)
+        .unwrap_or(html.len());
+    &html[start..end]
+}
+
+/// What a reply or forward quotes of the original.
+struct Original<'a> {
+    from: Option<&'a mailbox::Recipient>,
+    sent: time::OffsetDateTime,
+    to: &'a [mailbox::Recipient],
+    cc: &'a [mailbox::Recipient],
+    subject: Option<&'a str>,
+    body: Option<&'a mailbox::Body>,
+}
+
+impl<'a> Original<'a> {
+    fn of(i: &'a mailbox::Item) -> Self {
+        Original {
+            from: i.from.as_ref().or(i.sender.as_ref()),
+            sent: i.date_time_sent.unwrap_or(i.date_time_created),
+            to: &i.to,
+            cc: &i.cc,
+            subject: i.subject.as_deref(),
+            body: i.body.as_ref(),
+        }
+    }
+
+    /// The header block: each line (label, value), as Outlook and Exchange quote it.
+    fn header_lines(&self) -> Vec<(&'static str, String)> {
+        let join = |rs: &[mailbox::Recipient]| rs.iter().map(named).collect::<Vec<_>>().join("; ");
+        let mut lines = Vec::with_capacity(5);
+        if let Some(f) = self.from {
+            lines.push(("From", named(f)));
+        }
+        if let Ok(s) = self.sent.format(&Rfc2822) {
+            lines.push(("Sent", s));
+        }
+        if !self.to.is_empty() {
+            lines.push(("To", join(self.to)));
+        }
+        if !self.cc.is_empty() {
+            lines.push(("Cc", join(self.cc)));
+        }
+        lines.push(("Subject", self.subject.unwrap_or_default().to_owned()));
+        lines
+    }
+}
+
+/// The body of the response: `new` above the header block and the original's body.
+fn quoted_body(new: Option<&Body>, original: &Original<'_>) -> Body {
+    let original_body = original.body;
+    let html = new.is_some_and(|b| b.body_type == BodyType::Html)
+        || original_body.is_some_and(|b| b.body_type == mailbox::BodyType::Html);
+    let lines = original.header_lines();
+    if html {
+        let new_part = match new {
+            Some(b) if b.body_type == BodyType::Html => body_inner(&b.content).to_owned(),
+            Some(b) => body_inner(&ews_proto::body::text_to_html(&b.content)).to_owned(),
+            None => String::new(),
+        };
+        let old_part = match original_body {
+            Some(b) if b.body_type == mailbox::BodyType::Html => body_inner(&b.content).to_owned(),
+            Some(b) => body_inner(&ews_proto::body::text_to_html(&b.content)).to_owned(),
+            None => String::new(),
+        };
+        let header: String = lines
+            .iter()
+            .map(|(k, v)| format!("<b>{k}:</b> {}<br>", escape(v)))
+            .collect();
+        Body {
+            body_type: BodyType::Html,
+            content: format!(
+                "<html><body>{new_part}<hr><div id=\"divRplyFwdMsg\">{header}</div><br>{old_part}</body></html>"
+            ),
+        }
+    } else {
+        let header: String = lines.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
+        Body {
+            body_type: BodyType::Text,
+            content: format!(
+                "{}\r\n\r\n________________________________\r\n{header}\r\n{}",
+                new.map_or("", |b| b.content.as_str()),
+                original_body.map_or("", |b| b.content.as_str()),
+            ),
+        }
+    }
+}
+
+/// `lines` with each address once (ASCII case ignored), those in `mine` left out.
+fn distinct(lines: Vec<Mailbox>, mine: &[String], seen: &mut Vec<String>) -> Vec<Mailbox> {
+    lines
+        .into_iter()
+        .filter(|m| {
+            let Some(a) = m.email_address.as_deref() else {
+                return true;
+            };
+            let a = a.to_ascii_lowercase();
+            if mine.iter().any(|x| x.eq_ignore_ascii_case(&a)) || seen.contains(&a) {
+                return false;
+            }
+            seen.push(a);
+            true
+        })
+        .collect()
+}
+
+impl Handler<'_> {
+    /// CreateItem's items with each reply or forward composed into its message; the others as
+    /// they are. A response object that cannot be composed is its item's error.
+    pub(crate) async fn composed(
+        &self,
+        items: Vec<ReqItem>,
+    ) -> Vec<Result<ReqItem, ResponseError>> {
+        let mut out = Vec::with_capacity(items.len());
+        for i in items {
+            out.push(match i {
+                ReqItem::SmartResponse(r) => self.compose(r).await,
+                other => Ok(other),
+            });
+        }
+        out
+    }
+
+    /// The message a reply or forward stands for (module documentation).
+    pub(crate) async fn compose(
+        &self,
+        r: request::SmartResponse,
+    ) -> Result<ReqItem, ResponseError> {
+        let id = crate::recurring::target(&r.reference_item_id)?
+            .item_id()
+            .to_owned();
+        let original = self
+            .ex
+            .inner
+            .mbx
+            .get_item(&self.key, &id)
+            .await
+            .map_err(|e| self.mailbox_err(&e))?;
+        if !answerable(&original.item_class)
+            || original.contact.is_some()
+            || original.task.is_some()
+        {
+            return Err(ResponseError::new(
+                "ErrorInvalidReferenceItem",
+                &format!(
+                    "The item ReferenceItemId names ({}) cannot be replied to or forwarded: only messages, meeting messages and calendar items can.",
+                    original.item_class
+                ),
+            ));
+        }
+        let mut item = r.item;
+        let prefix = match r.kind {
+            SmartResponseKind::Forward => "FW: ",
+            SmartResponseKind::Reply | SmartResponseKind::ReplyAll => "RE: ",
+        };
+        if item.subject.is_none() {
+            item.subject = Some(prefixed(original.subject.as_deref(), prefix));
+        }
+        if item.body.is_none() {
+            item.body = Some(quoted_body(r.new_body.as_ref(), &Original::of(&original)));
+        }
+        item.item_class = Some("IPM.Note".to_owned());
+        let author = original
+            .from
+            .as_ref()
+            .or(original.sender.as_ref())
+            .map(mailbox_of);
+        let mut seen = Vec::new();
+        let (to, cc) = match r.kind {
+            // to the author, whoever it is (a reply to one's own message goes to oneself)
+            SmartResponseKind::Reply => {
+                let to = author.into_iter().chain(r.to).collect();
+                (distinct(to, &[], &mut seen), distinct(r.cc, &[], &mut seen))
+            }
+            // to everyone on it but oneself; to the author when that leaves nobody
+            SmartResponseKind::ReplyAll => {
+                let mine = self.my_addresses().await;
+                let to: Vec<Mailbox> = author
+                    .iter()
+                    .cloned()
+                    .chain(original.to.iter().map(mailbox_of))
+                    .chain(r.to)
+                    .collect();
+                let cc = original.cc.iter().map(mailbox_of).chain(r.cc).collect();
+                let (to, cc) = (
+                    distinct(to, &mine, &mut seen),
+                    distinct(cc, &mine, &mut seen),
+                );
+                match author {
+                    Some(a) if to.is_empty() && cc.is_empty() => (vec![a], cc),
+                    _ => (to, cc),
+                }
+            }
+            SmartResponseKind::Forward => (
+                distinct(r.to, &[], &mut seen),
+                distinct(r.cc, &[], &mut seen),
+            ),
+        };
+        if r.kind == SmartResponseKind::Forward && !original.attachments.is_empty() {
+            let ids = original.attachments.iter().map(|a| a.id.clone()).collect();
+            let read = self
+                .ex
+                .inner
+                .mbx
+                .get_attachments(&self.key, ids)
+                .await
+                .map_err(|e| err(&e))?;
+            let mut carried = Vec::with_capacity(read.len());
+            for a in read {
+                let a = a.map_err(|e| err(&e))?;
+                carried.push(NewFileAttachment {
+                    name: a.info.name,
+                    content_type: a.info.content_type,
+                    content_id: a.info.content_id,
+                    is_inline: Some(a.info.is_inline),
+                    is_contact_photo: None,
+                    content: Some(a.content),
+                });
+            }
+            // the original's first, then any the response object adds
+            carried.append(&mut item.attachments);
+            item.attachments = carried;
+        }
+        Ok(ReqItem::Message(NewMessage {
+            item,
+            sender: None,
+            to,
+            cc,
+            bcc: r.bcc,
+            from: r.from,
+            internet_message_id: None,
+            is_read: Some(true),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subjects_are_prefixed_once() {
+        assert_eq!(prefixed(Some("Lunch"), "RE: "), "RE: Lunch");
+        assert_eq!(prefixed(Some("re: Lunch"), "RE: "), "re: Lunch");
+        assert_eq!(prefixed(Some("RE: Lunch"), "FW: "), "FW: RE: Lunch");
+        assert_eq!(prefixed(None, "FW: "), "FW: ");
+    }
+
+    #[test]
+    fn only_messages_meeting_messages_and_calendar_items_are_answerable() {
+        for c in [
+            "IPM.Note",
+            "ipm.note.Microsoft.Conversation",
+            "IPM.Schedule.Meeting.Request",
+            "IPM.Appointment",
+            "REPORT.IPM.Note.NDR",
+        ] {
+            assert!(answerable(c), "{c}");
+        }
+        for c in [
+            "IPM.Contact",
+            "IPM.Task",
+            "IPM.Notes",
+            "IPM.Configuration.X",
+            "IPM",
+        ] {
+            assert!(!answerable(c), "{c}");
+        }
+    }
+
+    #[test]
+    fn the_body_inside_a_document_is_found() {
+        assert_eq!(
+            body_inner("<html><BODY class=x><p>hi</p></body></html>"),
+            "<p>hi</p>"
+        );
+        assert_eq!(body_inner("<p>hi</p>"), "<p>hi</p>");
+        assert_eq!(body_inner("<body"), "<body");
+    }
+
+    #[test]
+    fn addresses_are_kept_once_and_mine_left_out() {
+        let mine = vec!["alice@contoso.example".to_owned()];
+        let mut seen = Vec::new();
+        let to = distinct(
+            vec![
+                Mailbox::smtp("Bob@contoso.example", None),
+                Mailbox::smtp("ALICE@contoso.example", None),
+                Mailbox::smtp("bob@contoso.example", Some("Bob")),
+                Mailbox::smtp("carol@contoso.example", None),
+            ],
+            &mine,
+            &mut seen,
+        );
+        let cc = distinct(
+            vec![Mailbox::smtp("carol@contoso.example", None)],
+            &mine,
+            &mut seen,
+        );
+        let addresses: Vec<_> = to.iter().filter_map(|m| m.email_address.clone()).collect();
+        assert_eq!(addresses, ["Bob@contoso.example", "carol@contoso.example"]);
+        assert!(cc.is_empty());
+    }
+
+    #[test]
+    fn text_and_html_bodies_quote_the_original() {
+        let now = time::macros::datetime!(2030-03-04 09:30 UTC);
+        let from = mailbox::Recipient::new(Some("Bob"), "bob@contoso.example");
+        let to = [mailbox::Recipient::new(None, "alice@contoso.example")];
+        let body = mailbox::Body {
+            body_type: mailbox::BodyType::Text,
+            content: "See attached.".into(),
+        };
+        let original = Original {
+            from: Some(&from),
+            sent: now,
+            to: &to,
+            cc: &[],
+            subject: Some("Numbers <Q3>"),
+            body: Some(&body),
+        };
+        let text = quoted_body(
+            Some(&Body {
+                body_type: BodyType::Text,
+                content: "Thanks!".into(),
+            }),
+            &original,
+        );
+        assert_eq!(text.body_type, BodyType::Text);
+        assert!(text.content.starts_with("Thanks!\r\n"), "{}", text.content);
+        assert!(text.content.contains("From: Bob <bob@contoso.example>\r\n"));
+        assert!(
+            text.content
+                .contains("Sent: Mon, 04 Mar 2030 09:30:00 +0000\r\n")
+        );
+        assert!(text.content.contains("Subject: Numbers <Q3>\r\n"));
+        assert!(text.content.ends_with("See attached."));
+        let html = quoted_body(
+            Some(&Body {
+                body_type: BodyType::Html,
+                content: "<html><body><p>Thanks!</p></body></html>".into(),
+            }),
+            &original,
+        );
+        assert_eq!(html.body_type, BodyType::Html);
+        assert!(
+            html.content.starts_with("<html><body><p>Thanks!</p><hr>"),
+            "{}",
+            html.content
+        );
+        assert!(
+            html.content
+                .contains("<b>Subject:</b> Numbers &lt;Q3&gt;<br>")
+        );
+        assert!(html.content.contains("See attached."));
+    }
+}

@@ -1,0 +1,272 @@
+//! Replies and forwards over EWS against the real server (`t:ReplyToItem`, `t:ReplyAllToItem`,
+//! `t:ForwardItem` in CreateItem): a reply saved as a draft in Drafts, composed from the
+//! original (subject, recipients, the original quoted under the new text); a reply to all sent
+//! to the original's sender and other recipients but not to the replier; a forward sent with
+//! the original's attachments; and the refusals (a contact as the original, an original that is
+//! not there, no disposition), each writing nothing.
+
+mod common;
+
+use common::{ALICE, BOB, Env, Options, alice_token, bob_token, codes, ids, start, user_token};
+
+const CAROL: &str = "carol@contoso.example";
+const DAVE: &str = "dave@contoso.example";
+
+async fn env() -> Env {
+    start(Options {
+        mailboxes: &[
+            ("Alice", ALICE),
+            ("Bob", BOB),
+            ("Carol", CAROL),
+            ("Dave", DAVE),
+        ],
+        ..Options::default()
+    })
+    .await
+}
+
+fn mbx(addr: &str) -> String {
+    format!("<t:Mailbox><t:EmailAddress>{addr}</t:EmailAddress></t:Mailbox>")
+}
+
+/// The text of each `t:{name}` in `body`, in order.
+fn all(body: &str, name: &str) -> Vec<String> {
+    body.split(&format!("<t:{name}>"))
+        .skip(1)
+        .filter_map(|s| s.split('<').next())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The addresses on one recipient line of a GetItem answer.
+fn line(body: &str, tag: &str) -> Vec<String> {
+    body.split(&format!("<t:{tag}>"))
+        .nth(1)
+        .and_then(|s| s.split(&format!("</t:{tag}>")).next())
+        .map(|s| all(s, "EmailAddress"))
+        .unwrap_or_default()
+}
+
+fn respond(disposition: &str, saved: &str, object: &str) -> String {
+    format!(
+        r#"<m:CreateItem MessageDisposition="{disposition}">{saved}<m:Items>{object}</m:Items></m:CreateItem>"#
+    )
+}
+
+fn get(id: &str) -> String {
+    format!(
+        r#"<m:GetItem><m:ItemShape><t:BaseShape>AllProperties</t:BaseShape></m:ItemShape><m:ItemIds><t:ItemId Id="{id}"/></m:ItemIds></m:GetItem>"#
+    )
+}
+
+fn find(folder: &str) -> String {
+    format!(
+        r#"<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties><t:FieldURI FieldURI="item:Subject"/><t:FieldURI FieldURI="item:HasAttachments"/></t:AdditionalProperties></m:ItemShape><m:ParentFolderIds><t:DistinguishedFolderId Id="{folder}"/></m:ParentFolderIds></m:FindItem>"#
+    )
+}
+
+/// Bob's message to Alice, Carol in Cc, with a file attachment; its id in Alice's Inbox.
+async fn bobs_message(e: &Env) -> String {
+    let sent = e
+        .call_with(
+            &bob_token(),
+            &format!(
+                r#"<m:CreateItem MessageDisposition="SendOnly"><m:Items><t:Message><t:Subject>Numbers</t:Subject><t:Body BodyType="HTML">&lt;html&gt;&lt;body&gt;&lt;p&gt;Q3 attached.&lt;/p&gt;&lt;/body&gt;&lt;/html&gt;</t:Body><t:Attachments><t:FileAttachment><t:Name>q3.csv</t:Name><t:ContentType>text/csv</t:ContentType><t:Content>YSxiCjEsMgo=</t:Content></t:FileAttachment></t:Attachments><t:ToRecipients>{}</t:ToRecipients><t:CcRecipients>{}</t:CcRecipients></t:Message></m:Items></m:CreateItem>"#,
+                mbx(ALICE),
+                mbx(CAROL)
+            ),
+        )
+        .await;
+    assert_eq!(codes(&sent), ["NoError"], "{sent}");
+    let inbox = e.call_with(&alice_token(), &find("inbox")).await;
+    ids(&inbox).remove(0).0
+}
+
+#[tokio::test]
+async fn a_reply_is_composed_from_the_original_and_saved_as_a_draft() {
+    let e = env().await;
+    let t = alice_token();
+    let original = bobs_message(&e).await;
+    let r = e
+        .call_with(
+            &t,
+            &respond(
+                "SaveOnly",
+                "",
+                &format!(
+                    r#"<t:ReplyToItem><t:ReferenceItemId Id="{original}"/><t:NewBodyContent BodyType="Text">Thanks, Bob!</t:NewBodyContent></t:ReplyToItem>"#
+                ),
+            ),
+        )
+        .await;
+    assert_eq!(codes(&r), ["NoError"], "{r}");
+    assert!(r.contains("<t:Message><t:ItemId"), "{r}");
+    let (id, _) = ids(&r).remove(0);
+    let got = e.call_with(&t, &get(&id)).await;
+    assert_eq!(all(&got, "Subject"), ["RE: Numbers"], "{got}");
+    assert_eq!(all(&got, "IsDraft"), ["true"], "{got}");
+    assert_eq!(line(&got, "ToRecipients"), [BOB], "{got}");
+    assert!(!got.contains("<t:CcRecipients>"), "{got}");
+    // the new text in HTML (the original is HTML) above the quoted original, no attachment
+    assert!(got.contains("Thanks, Bob!"), "{got}");
+    assert!(
+        got.contains("&lt;b&gt;From:&lt;/b&gt; Bob &amp;lt;bob@contoso.example&amp;gt;"),
+        "{got}"
+    );
+    assert!(got.contains("Q3 attached."), "{got}");
+    assert_eq!(all(&got, "HasAttachments"), ["false"], "{got}");
+    let drafts = e.call_with(&t, &find("drafts")).await;
+    assert_eq!(all(&drafts, "Subject"), ["RE: Numbers"], "{drafts}");
+    // the subject given wins, and is not prefixed again
+    let r = e
+        .call_with(
+            &t,
+            &respond(
+                "SaveOnly",
+                "",
+                &format!(
+                    r#"<t:ReplyToItem><t:Subject>re: Numbers, again</t:Subject><t:ReferenceItemId Id="{original}"/></t:ReplyToItem>"#
+                ),
+            ),
+        )
+        .await;
+    let got = e.call_with(&t, &get(&ids(&r).remove(0).0)).await;
+    assert_eq!(all(&got, "Subject"), ["re: Numbers, again"], "{got}");
+}
+
+#[tokio::test]
+async fn a_reply_to_all_reaches_the_others_but_not_the_replier() {
+    let e = env().await;
+    let t = alice_token();
+    let original = bobs_message(&e).await;
+    let r = e
+        .call_with(
+            &t,
+            &respond(
+                "SendAndSaveCopy",
+                "",
+                &format!(
+                    r#"<t:ReplyAllToItem><t:ReferenceItemId Id="{original}"/><t:NewBodyContent BodyType="Text">Looks right.</t:NewBodyContent></t:ReplyAllToItem>"#
+                ),
+            ),
+        )
+        .await;
+    assert_eq!(codes(&r), ["NoError"], "{r}");
+    for (who, token) in [(BOB, bob_token()), (CAROL, user_token(CAROL))] {
+        let inbox = e.call_with(&token, &find("inbox")).await;
+        assert!(
+            all(&inbox, "Subject").contains(&"RE: Numbers".to_owned()),
+            "{who}: {inbox}"
+        );
+    }
+    let sent = e.call_with(&t, &find("sentitems")).await;
+    let (id, _) = ids(&sent).remove(0);
+    let got = e.call_with(&t, &get(&id)).await;
+    assert_eq!(line(&got, "ToRecipients"), [BOB], "{got}");
+    assert_eq!(line(&got, "CcRecipients"), [CAROL], "{got}");
+    // Alice did not write to herself
+    let inbox = e.call_with(&t, &find("inbox")).await;
+    assert_eq!(all(&inbox, "Subject"), ["Numbers"], "{inbox}");
+}
+
+#[tokio::test]
+async fn a_forward_carries_the_attachments_to_its_recipients() {
+    let e = env().await;
+    let t = alice_token();
+    let original = bobs_message(&e).await;
+    let r = e
+        .call_with(
+            &t,
+            &respond(
+                "SendOnly",
+                "",
+                &format!(
+                    r#"<t:ForwardItem><t:ToRecipients>{}</t:ToRecipients><t:ReferenceItemId Id="{original}"/><t:NewBodyContent BodyType="Text">FYI</t:NewBodyContent></t:ForwardItem>"#,
+                    mbx(DAVE)
+                ),
+            ),
+        )
+        .await;
+    assert_eq!(codes(&r), ["NoError"], "{r}");
+    let dave = user_token(DAVE);
+    let inbox = e.call_with(&dave, &find("inbox")).await;
+    assert_eq!(all(&inbox, "Subject"), ["FW: Numbers"], "{inbox}");
+    assert_eq!(all(&inbox, "HasAttachments"), ["true"], "{inbox}");
+    let got = e.call_with(&dave, &get(&ids(&inbox).remove(0).0)).await;
+    assert_eq!(got.matches("<t:FileAttachment>").count(), 1, "{got}");
+    assert!(got.contains("<t:Name>q3.csv</t:Name>"), "{got}");
+    assert_eq!(line(&got, "ToRecipients"), [DAVE], "{got}");
+    // nobody else got it
+    let bob = e.call_with(&bob_token(), &find("inbox")).await;
+    assert!(!bob.contains("FW: Numbers"), "{bob}");
+    // a forward without recipients cannot be sent
+    let r = e
+        .call_with(
+            &t,
+            &respond(
+                "SendOnly",
+                "",
+                &format!(r#"<t:ForwardItem><t:ReferenceItemId Id="{original}"/></t:ForwardItem>"#),
+            ),
+        )
+        .await;
+    assert_eq!(codes(&r), ["ErrorInvalidRecipients"], "{r}");
+}
+
+#[tokio::test]
+async fn what_cannot_be_answered_is_refused_and_nothing_is_written() {
+    let e = env().await;
+    let t = alice_token();
+    let contact = e
+        .call_with(
+            &t,
+            r#"<m:CreateItem><m:Items><t:Contact><t:GivenName>Zed</t:GivenName></t:Contact></m:Items></m:CreateItem>"#,
+        )
+        .await;
+    let (contact, _) = ids(&contact).remove(0);
+    let original = bobs_message(&e).await;
+    let reply_to =
+        |id: &str| format!(r#"<t:ReplyToItem><t:ReferenceItemId Id="{id}"/></t:ReplyToItem>"#);
+    let r = e
+        .call_with(&t, &respond("SaveOnly", "", &reply_to(&contact)))
+        .await;
+    assert_eq!(codes(&r), ["ErrorInvalidReferenceItem"], "{r}");
+    // gone
+    let gone = e
+        .call_with(
+            &t,
+            &format!(
+                r#"<m:DeleteItem DeleteType="HardDelete"><m:ItemIds><t:ItemId Id="{original}"/></m:ItemIds></m:DeleteItem>"#
+            ),
+        )
+        .await;
+    assert_eq!(codes(&gone), ["NoError"], "{gone}");
+    let r = e
+        .call_with(&t, &respond("SendOnly", "", &reply_to(&original)))
+        .await;
+    assert_eq!(codes(&r), ["ErrorItemNotFound"], "{r}");
+    // a reply in a request of several: answered alone, the others created
+    let r = e
+        .call_with(
+            &t,
+            &format!(
+                r#"<m:CreateItem MessageDisposition="SaveOnly"><m:Items>{}<t:Message><t:Subject>Note</t:Subject></t:Message></m:Items></m:CreateItem>"#,
+                reply_to(&original)
+            ),
+        )
+        .await;
+    assert_eq!(codes(&r), ["ErrorItemNotFound", "NoError"], "{r}");
+    // a disposition is required
+    let r = e
+        .call_with(
+            &t,
+            &format!(
+                r#"<m:CreateItem><m:Items>{}</m:Items></m:CreateItem>"#,
+                reply_to(&contact)
+            ),
+        )
+        .await;
+    assert_eq!(codes(&r), ["ErrorMessageDispositionRequired"], "{r}");
+    let drafts = e.call_with(&t, &find("drafts")).await;
+    assert_eq!(all(&drafts, "Subject"), ["Note"], "{drafts}");
+}
