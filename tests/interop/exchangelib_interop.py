@@ -492,6 +492,9 @@ def replies(acc) -> dict:
         "draft": [draft.is_draft, [m.email_address for m in draft.to_recipients]],
         "reply_all_in_inbox": acc.inbox.filter(subject="All: Numbers " + tag).count(),
         "forward": [[m.email_address for m in fwd.to_recipients], "FYI" in fwd.text_body],
+        # in the original's thread: item:InReplyTo and message:References name its Message-ID
+        "thread": [reply.in_reply_to == original.message_id, reply.references == original.message_id,
+                   fwd.in_reply_to == original.message_id],
     }
     for folder in (acc.inbox, acc.sent, acc.drafts):
         for x in folder.filter(subject__contains=tag):

@@ -846,6 +846,10 @@ pub struct NewMessage {
     pub from: Option<Mailbox>,
     pub internet_message_id: Option<String>,
     pub is_read: Option<bool>,
+    /// `t:InReplyTo`: the Message-ID of the message this one answers.
+    pub in_reply_to: Option<String>,
+    /// `message:References`: the Message-IDs of the thread, oldest first.
+    pub references: Option<String>,
 }
 
 /// A new `t:Contact`: its `t:ItemType` fields and its contact properties.
@@ -2393,6 +2397,18 @@ fn parse_new_item(el: &Element, input: &[u8]) -> Result<NewItem> {
                         )?;
                     }
                     "IsRead" => set_once(&mut m.is_read, el, child, bool_text(child)?)?,
+                    "InReplyTo" => set_once(
+                        &mut m.in_reply_to,
+                        el,
+                        child,
+                        child.text_trimmed().to_owned(),
+                    )?,
+                    "References" => set_once(
+                        &mut m.references,
+                        el,
+                        child,
+                        child.text_trimmed().to_owned(),
+                    )?,
                     other => m.item.ignored.push(other.to_owned()),
                 }
             }

@@ -727,6 +727,10 @@ pub struct ItemView {
     pub from: Option<Mailbox>,
     pub internet_message_id: Option<String>,
     pub is_read: Option<bool>,
+    /// `t:InReplyTo`: the Message-ID of the message this one answers.
+    pub in_reply_to: Option<String>,
+    /// `t:References` (`message:References`): the thread's Message-IDs.
+    pub references: Option<String>,
     // t:CalendarItem
     pub start: Option<OffsetDateTime>,
     pub end: Option<OffsetDateTime>,
@@ -824,6 +828,8 @@ impl ItemView {
             from: None,
             internet_message_id: None,
             is_read: None,
+            in_reply_to: None,
+            references: None,
             start: None,
             end: None,
             is_all_day_event: None,
@@ -885,6 +891,8 @@ struct ItemProps {
     mime: bool,
     is_draft: bool,
     message_id: bool,
+    in_reply_to: bool,
+    references: bool,
     /// `item:TextBody` (asked for by name only, as in Exchange).
     text_body: bool,
     is_read: bool,
@@ -954,6 +962,8 @@ impl ItemProps {
                 created: true,
                 is_associated: true,
                 message_id: true,
+                in_reply_to: true,
+                references: true,
                 bcc: true,
                 is_draft: true,
                 uid: true,
@@ -1010,6 +1020,8 @@ impl ItemProps {
                 Some("message:From") => p.from = true,
                 Some("message:InternetMessageId") => p.message_id = true,
                 Some("message:IsRead") => p.is_read = true,
+                Some("item:InReplyTo") => p.in_reply_to = true,
+                Some("message:References") => p.references = true,
                 Some("calendar:Start") => p.start = true,
                 Some("calendar:End") => p.end = true,
                 Some("calendar:IsAllDayEvent") => p.all_day = true,
@@ -1136,6 +1148,11 @@ fn write_item(w: &mut XmlOut, item: &ItemView, shape: &ItemShape, include_body: 
     {
         w.leaf("t:Importance", v.as_str());
     }
+    if p.in_reply_to
+        && let Some(v) = &item.in_reply_to
+    {
+        w.leaf("t:InReplyTo", v);
+    }
     if p.is_draft
         && let Some(v) = item.is_draft
     {
@@ -1255,6 +1272,11 @@ fn write_message_fields(w: &mut XmlOut, item: &ItemView, p: &ItemProps) {
         && let Some(v) = item.is_read
     {
         w.leaf("t:IsRead", bool_str(v));
+    }
+    if p.references
+        && let Some(v) = &item.references
+    {
+        w.leaf("t:References", v);
     }
 }
 
@@ -2636,6 +2658,8 @@ pub fn item_from_element(el: &Element) -> Result<ItemView, EwsProtoError> {
     item.from = single_mailbox(el, "From")?;
     item.internet_message_id = child_text(el, "InternetMessageId");
     item.is_read = child_bool(el, "IsRead")?;
+    item.in_reply_to = child_text(el, "InReplyTo");
+    item.references = child_text(el, "References");
     item.start = child_datetime(el, "Start")?;
     item.end = child_datetime(el, "End")?;
     item.is_all_day_event = child_bool(el, "IsAllDayEvent")?;

@@ -194,9 +194,10 @@ fn schema_errors_are_precise() {
             "ErrorInvalidOperation",
         ),
         (
-            "a task's percentage out of range",
+            // (a number out of 0-100 is the item's ErrorInvalidPercentCompleteValue)
+            "a task's percentage that is no number",
             String::new(),
-            create("<t:Task><t:PercentComplete>101</t:PercentComplete></t:Task>"),
+            create("<t:Task><t:PercentComplete>most</t:PercentComplete></t:Task>"),
             |e| matches!(e, E::InvalidValue { context, .. } if context == "t:PercentComplete"),
             "ErrorSchemaValidation",
         ),

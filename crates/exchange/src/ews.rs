@@ -2926,6 +2926,16 @@ pub(crate) fn to_new_item(
             n.bcc = line(&m.bcc, mime.bcc);
             n.internet_message_id = m.internet_message_id.or(mime.message_id);
             n.is_read = m.is_read.unwrap_or(false);
+            // the thread: kept as the MAPI properties Exchange keeps them in
+            for (key, value) in [
+                (IN_REPLY_TO_KEY, m.in_reply_to.or(mime.in_reply_to)),
+                (REFERENCES_KEY, m.references.or(mime.references)),
+            ] {
+                if let Some(v) = value.filter(|v| !v.is_empty()) {
+                    n.extended.retain(|(k, _)| k != key);
+                    n.extended.push((key.to_owned(), v));
+                }
+            }
         }
         ReqItem::MeetingReply(_) | ReqItem::CancelCalendarItem(_) => {
             return Err(ResponseError::new(
@@ -3131,6 +3141,19 @@ impl Handler<'_> {
     }
 }
 
+/// MAPI `PR_IN_REPLY_TO_ID` (0x1042): `t:InReplyTo`, the `In-Reply-To` header.
+pub(crate) const IN_REPLY_TO_KEY: &str = "tag:0x1042|type:string";
+/// MAPI `PR_INTERNET_REFERENCES` (0x1039): `t:References`, the `References` header.
+pub(crate) const REFERENCES_KEY: &str = "tag:0x1039|type:string";
+
+/// The stored value of an item's extended property.
+pub(crate) fn extended_of<'a>(extended: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    extended
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
 /// MAPI `PR_MESSAGE_FLAGS` (0x0E07, an integer), as a client may set it on a new item.
 const MESSAGE_FLAGS_KEY: &str = "tag:0x0e07|type:integer";
 /// Its `MSGFLAG_UNSENT` bit.
@@ -3187,6 +3210,8 @@ fn item_view(i: mailbox::Item) -> ItemView {
     v.is_draft = Some(i.is_draft);
     v.internet_message_id = i.internet_message_id.clone();
     v.is_read = Some(i.is_read);
+    v.in_reply_to = extended_of(&i.extended, IN_REPLY_TO_KEY).map(str::to_owned);
+    v.references = extended_of(&i.extended, REFERENCES_KEY).map(str::to_owned);
     // the writer returns those AdditionalProperties ask for
     v.extended = i
         .extended

@@ -19,8 +19,11 @@
 //! (`ErrorItemNotFound` when it is not there; a contact, a task or another item is
 //! `ErrorInvalidReferenceItem`).
 //!
-//! Not modelled: `In-Reply-To`/`References` threading, conversation ids, and the original's
-//! replied/forwarded state (`PR_LAST_VERB_EXECUTED`).
+//! The response's `t:InReplyTo` is the original's Message-ID and its `t:References` the
+//! original's references followed by it (RFC 5322 §3.6.4).
+//!
+//! Not modelled: conversation ids, and the original's replied/forwarded state
+//! (`PR_LAST_VERB_EXECUTED`).
 
 use ews_proto::request::{
     self, Body, NewFileAttachment, NewItem as ReqItem, NewMessage, SmartResponseKind,
@@ -181,6 +184,35 @@ fn quoted_body(new: Option<&Body>, original: &Original<'_>) -> Body {
     }
 }
 
+/// The longest `References` a reply carries; past it, the oldest ids after the first are
+/// dropped (RFC 5322 §3.6.4 suggests keeping the first).
+const MAX_REFERENCES_BYTES: usize = 4 * 1024;
+
+/// A reply's or forward's `In-Reply-To` and `References`: the original's Message-ID, after the
+/// original's own references (RFC 5322 §3.6.4). Nothing for an original without a Message-ID
+/// (a draft).
+fn thread_of(original: &mailbox::Item) -> (Option<String>, Option<String>) {
+    let Some(id) = original
+        .internet_message_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+    else {
+        return (None, None);
+    };
+    let earlier = crate::ews::extended_of(&original.extended, crate::ews::REFERENCES_KEY)
+        .or_else(|| crate::ews::extended_of(&original.extended, crate::ews::IN_REPLY_TO_KEY))
+        .unwrap_or_default();
+    let mut ids: Vec<&str> = earlier.split_ascii_whitespace().collect();
+    ids.push(id);
+    let mut joined = ids.join(" ");
+    while joined.len() > MAX_REFERENCES_BYTES && ids.len() > 2 {
+        ids.remove(1);
+        joined = ids.join(" ");
+    }
+    (Some(id.to_owned()), Some(joined))
+}
+
 /// `lines` with each address once (ASCII case ignored), those in `mine` left out.
 fn distinct(lines: Vec<Mailbox>, mine: &[String], seen: &mut Vec<String>) -> Vec<Mailbox> {
     lines
@@ -316,6 +348,7 @@ impl Handler<'_> {
             carried.append(&mut item.attachments);
             item.attachments = carried;
         }
+        let (in_reply_to, references) = thread_of(&original);
         Ok(ReqItem::Message(NewMessage {
             item,
             sender: None,
@@ -325,6 +358,8 @@ impl Handler<'_> {
             from: r.from,
             internet_message_id: None,
             is_read: Some(true),
+            in_reply_to,
+            references,
         }))
     }
 }

@@ -28,6 +28,9 @@ pub(crate) struct Parsed {
     pub bcc: Vec<mailbox::Recipient>,
     pub date: Option<OffsetDateTime>,
     pub message_id: Option<String>,
+    /// `In-Reply-To` and `References`: Message-IDs in angle brackets, space-separated.
+    pub in_reply_to: Option<String>,
+    pub references: Option<String>,
     pub importance: Option<mailbox::Importance>,
     pub attachments: Vec<mailbox::NewAttachment>,
 }
@@ -60,6 +63,28 @@ fn recipients(a: Option<&Address<'_>>) -> Vec<mailbox::Recipient> {
     .unwrap_or_default()
 }
 
+/// The Message-IDs a header lists, each in angle brackets, space-separated.
+fn message_ids(v: &mail_parser::HeaderValue<'_>) -> Option<String> {
+    let ids: Vec<String> = v
+        .as_text_list()?
+        .iter()
+        .map(|id| id.trim())
+        .filter(|id| !id.is_empty())
+        .map(|id| format!("<{id}>"))
+        .collect();
+    (!ids.is_empty()).then(|| ids.join(" "))
+}
+
+/// A header value as a client gave it, on one line: control characters (a CR or LF would start
+/// a header of its own) become spaces.
+fn one_line(v: &str) -> String {
+    v.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .trim()
+        .to_owned()
+}
+
 /// Reads a message (`t:MimeContent`, decoded) into the properties it sets.
 pub(crate) fn read(bytes: &[u8]) -> Result<Parsed, ResponseError> {
     if bytes.is_empty() {
@@ -81,6 +106,8 @@ pub(crate) fn read(bytes: &[u8]) -> Result<Parsed, ResponseError> {
             .date()
             .and_then(|d| OffsetDateTime::from_unix_timestamp(d.to_timestamp()).ok()),
         message_id: msg.message_id().map(|id| format!("<{id}>")),
+        in_reply_to: message_ids(msg.in_reply_to()),
+        references: message_ids(msg.references()),
         ..Parsed::default()
     };
     p.importance = importance_of(&msg);
@@ -196,6 +223,16 @@ pub(crate) fn write(
             }
         ),
     });
+    for (name, key) in [
+        ("In-Reply-To", crate::ews::IN_REPLY_TO_KEY),
+        ("References", crate::ews::REFERENCES_KEY),
+    ] {
+        if let Some(v) = crate::ews::extended_of(&item.extended, key).map(one_line)
+            && !v.is_empty()
+        {
+            b = b.header(name, Raw::new(v));
+        }
+    }
     match item.importance {
         mailbox::Importance::High => b = b.header("Importance", Raw::new("high")),
         mailbox::Importance::Low => b = b.header("Importance", Raw::new("low")),
@@ -384,5 +421,36 @@ Hallo Alice,\r\nbis morgen.\r\n";
             let e = read(bad).unwrap_err();
             assert_eq!(e.code, "ErrorMimeContentInvalid", "{bad:?}");
         }
+    }
+
+    #[test]
+    fn the_thread_headers_round_trip_and_stay_on_one_line() {
+        let mut i = item();
+        i.extended = vec![
+            (
+                crate::ews::IN_REPLY_TO_KEY.into(),
+                "<b@contoso.example>".into(),
+            ),
+            (
+                crate::ews::REFERENCES_KEY.into(),
+                "<a@contoso.example>\r\nBcc: eve@evil.example <b@contoso.example>".into(),
+            ),
+        ];
+        let bytes = write(&i, &[], "contoso.example");
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            text.contains("In-Reply-To: <b@contoso.example>\r\n"),
+            "{text}"
+        );
+        // a line break a client sent does not start a header of its own
+        assert!(!text.contains("\r\nBcc: eve"), "{text}");
+        let p = read(&bytes).expect("reads");
+        assert_eq!(p.in_reply_to.as_deref(), Some("<b@contoso.example>"));
+        let refs = p.references.expect("references");
+        assert!(refs.starts_with("<a@contoso.example>"), "{refs}");
+        assert!(refs.ends_with("<b@contoso.example>"), "{refs}");
+        // none without the properties
+        let p = read(&write(&item(), &[], "contoso.example")).expect("reads");
+        assert_eq!((p.in_reply_to, p.references), (None, None));
     }
 }

@@ -115,6 +115,16 @@ async fn a_reply_is_composed_from_the_original_and_saved_as_a_draft() {
     );
     assert!(got.contains("Q3 attached."), "{got}");
     assert_eq!(all(&got, "HasAttachments"), ["false"], "{got}");
+    // in the original's thread
+    let first = e.call_with(&t, &get(&original)).await;
+    let message_id = all(&first, "InternetMessageId").remove(0);
+    assert!(message_id.starts_with("&lt;"), "{first}");
+    assert_eq!(
+        all(&got, "InReplyTo"),
+        std::slice::from_ref(&message_id),
+        "{got}"
+    );
+    assert_eq!(all(&got, "References"), [message_id], "{got}");
     let drafts = e.call_with(&t, &find("drafts")).await;
     assert_eq!(all(&drafts, "Subject"), ["RE: Numbers"], "{drafts}");
     // the subject given wins, and is not prefixed again
@@ -167,6 +177,67 @@ async fn a_reply_to_all_reaches_the_others_but_not_the_replier() {
     // Alice did not write to herself
     let inbox = e.call_with(&t, &find("inbox")).await;
     assert_eq!(all(&inbox, "Subject"), ["Numbers"], "{inbox}");
+    // Bob answers the reply: the thread grows (References: the first message, then Alice's),
+    // the subject keeps one prefix, and the MIME content carries the headers
+    let bob = bob_token();
+    let bobs_inbox = e.call_with(&bob, &find("inbox")).await;
+    let (alices_reply, _) = ids(&bobs_inbox).remove(0);
+    let alices = e.call_with(&bob, &get(&alices_reply)).await;
+    let alices_id = all(&alices, "InternetMessageId").remove(0);
+    let first_id = all(&alices, "InReplyTo").remove(0);
+    let r = e
+        .call_with(
+            &bob,
+            &respond(
+                "SendOnly",
+                "",
+                &format!(
+                    r#"<t:ReplyToItem><t:ReferenceItemId Id="{alices_reply}"/></t:ReplyToItem>"#
+                ),
+            ),
+        )
+        .await;
+    assert_eq!(codes(&r), ["NoError"], "{r}");
+    let inbox = e.call_with(&t, &find("inbox")).await;
+    let (answer, _) = ids(&inbox)
+        .into_iter()
+        .find(|(i, _)| *i != original)
+        .expect("Bob's answer");
+    let got = e
+        .call_with(
+            &t,
+            &format!(
+                r#"<m:GetItem><m:ItemShape><t:BaseShape>AllProperties</t:BaseShape><t:IncludeMimeContent>true</t:IncludeMimeContent></m:ItemShape><m:ItemIds><t:ItemId Id="{answer}"/></m:ItemIds></m:GetItem>"#
+            ),
+        )
+        .await;
+    assert_eq!(all(&got, "Subject"), ["RE: Numbers"], "{got}");
+    assert_eq!(
+        all(&got, "InReplyTo"),
+        std::slice::from_ref(&alices_id),
+        "{got}"
+    );
+    assert_eq!(
+        all(&got, "References"),
+        [format!("{first_id} {alices_id}")],
+        "{got}"
+    );
+    let mime = got
+        .split("<t:MimeContent")
+        .nth(1)
+        .and_then(|s| s.split('>').nth(1))
+        .and_then(|s| s.split('<').next())
+        .unwrap_or_else(|| panic!("no MimeContent: {got}"));
+    let mime = String::from_utf8(
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, mime.trim())
+            .expect("base64"),
+    )
+    .expect("utf-8");
+    let unescape = |s: &str| s.replace("&lt;", "<").replace("&gt;", ">");
+    assert!(
+        mime.contains(&format!("In-Reply-To: {}", unescape(&alices_id))),
+        "{mime}"
+    );
 }
 
 #[tokio::test]

@@ -906,6 +906,7 @@ async fn exchangelib_interop() {
                 "draft": [true, ["alice@contoso.example"]],
                 "reply_all_in_inbox": 1,
                 "forward": [["bob@contoso.example"], true],
+                "thread": [true, true, true],
             }),
             "{v}"
         );
