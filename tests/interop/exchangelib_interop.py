@@ -153,6 +153,15 @@ def folders(acc) -> dict:
                              old is not None and old.id == acc.inbox.id])
     fo["events"] = seen
     acc.inbox.unsubscribe(sub)
+    # MoveFolder: a folder with a message moved, whole, from the Inbox under Drafts
+    mover = Folder(parent=acc.inbox, name="Mover " + tag)
+    mover.save()
+    Message(account=acc, folder=mover, subject="Carried " + tag, body="third").save()
+    mover.move(acc.drafts)
+    found = [x for x in FolderCollection(account=acc, folders=[acc.drafts]).find_folders(shape="Default")
+             if x.name == "Mover " + tag]
+    fo["moved_folder"] = [[x.id == mover.id, [i.subject for i in x.all()]] for x in found]
+    mover.delete()
     return fo
 
 

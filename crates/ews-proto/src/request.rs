@@ -59,6 +59,8 @@ pub enum Operation {
     FindFolder(FindFolder),
     CreateFolder(CreateFolder),
     DeleteFolder(DeleteFolder),
+    /// `m:MoveFolder`.
+    MoveFolder(MoveFolder),
     EmptyFolder(EmptyFolder),
     UpdateFolder(UpdateFolder),
     ResolveNames(ResolveNames),
@@ -119,6 +121,7 @@ impl Operation {
             Self::FindFolder(_) => "FindFolder",
             Self::CreateFolder(_) => "CreateFolder",
             Self::DeleteFolder(_) => "DeleteFolder",
+            Self::MoveFolder(_) => "MoveFolder",
             Self::EmptyFolder(_) => "EmptyFolder",
             Self::UpdateFolder(_) => "UpdateFolder",
             Self::ResolveNames(_) => "ResolveNames",
@@ -382,6 +385,13 @@ pub struct GetFolder {
 pub struct CreateFolder {
     pub parent: FolderRef,
     pub folders: Vec<NewFolder>,
+}
+
+/// `m:MoveFolder`: the folders of `m:FolderIds` move, whole, under `m:ToFolderId`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MoveFolder {
+    pub to_folder: FolderRef,
+    pub folder_ids: Vec<FolderRef>,
 }
 
 /// `m:DeleteFolder`.
@@ -3507,6 +3517,13 @@ fn parse_operation(op: &Element, input: &[u8]) -> Result<Operation> {
                     .map(parse_single_folder_ref)
                     .transpose()?,
                 changes,
+            })
+        }
+        "MoveFolder" => {
+            check_children(op, &["ToFolderId", "FolderIds"])?;
+            Operation::MoveFolder(MoveFolder {
+                to_folder: parse_single_folder_ref(req_child(op, m, "ToFolderId")?)?,
+                folder_ids: parse_folder_refs(req_child(op, m, "FolderIds")?, false)?,
             })
         }
         "MoveItem" => Operation::MoveItem(parse_move_copy(op)?),

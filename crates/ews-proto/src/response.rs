@@ -523,6 +523,12 @@ pub fn update_folder_response(results: &[Result<FolderView, ResponseError>]) -> 
     folder_ids_response("UpdateFolder", results)
 }
 
+/// `MoveFolderResponse`: one message per folder moved, each with the folder's id and new
+/// change key.
+pub fn move_folder_response(results: &[Result<FolderView, ResponseError>]) -> Vec<u8> {
+    folder_ids_response("MoveFolder", results)
+}
+
 /// One `t:Resolution` of ResolveNames: a directory entry, and its contact data when asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolution {

@@ -677,6 +677,7 @@ impl Handler<'_> {
             }
             Operation::CreateFolder(c) => self.create_folders(c).await,
             Operation::DeleteFolder(d) => self.delete_folders(d).await,
+            Operation::MoveFolder(m) => self.move_folders(m).await,
             Operation::EmptyFolder(e) => self.empty_folders(e).await,
             Operation::UpdateFolder(u) => self.update_folders(u).await,
             Operation::ResolveNames(r) => self.resolve_names(r).await,
@@ -1529,12 +1530,13 @@ fn directory_entry(rec: &crate::org::Recipient) -> Option<ews_proto::types::Mail
     })
 }
 
-/// CreateFolder, UpdateFolder, DeleteFolder and EmptyFolder (MS-OXWSFOLD): folders of the
-/// caller's mailbox, one response message per folder. Under Recoverable Items it needs
+/// CreateFolder, UpdateFolder, MoveFolder, DeleteFolder and EmptyFolder (MS-OXWSFOLD): folders
+/// of the caller's mailbox, one response message per folder. Under Recoverable Items it needs
 /// ArchiveApplication, as every write there does. A folder moves only under Deleted Items
-/// (DeleteFolder and EmptyFolder with MoveToDeletedItems), never into Recoverable Items, so a
-/// folder found outside Recoverable Items before a write is still outside it at the write; the
-/// deletions check where their items are inside each write too (`item_guard`).
+/// (DeleteFolder and EmptyFolder with MoveToDeletedItems) or where MoveFolder puts it, never into
+/// or out of Recoverable Items, so a folder found outside Recoverable Items before a write is
+/// still outside it at the write; the deletions check where their items are inside each write
+/// too (`item_guard`).
 impl Handler<'_> {
     async fn create_folders(&self, c: request::CreateFolder) -> Vec<u8> {
         let n = c.folders.len();
@@ -1639,6 +1641,51 @@ impl Handler<'_> {
     /// DeleteFolder: each folder with everything under it, as the DeleteType says: HardDelete
     /// removes it, SoftDelete removes the folder and puts its items in the dumpster,
     /// MoveToDeletedItems moves it under Deleted Items (see `mailbox::DeleteMode`).
+    /// MoveFolder: each folder moved, whole, under the destination, on its own
+    /// (`MailboxStore::move_folder`: not into or out of Recoverable Items). A distinguished
+    /// folder is `ErrorMoveDistinguishedFolder`.
+    async fn move_folders(&self, m: request::MoveFolder) -> Vec<u8> {
+        let n = m.folder_ids.len();
+        let all = |e: ResponseError| resp::move_folder_response(&vec![Err(e); n.max(1)]);
+        if let Some(e) = too_many(n, "folders") {
+            return all(e);
+        }
+        if let Err(e) = self.authorize(false) {
+            return all(e);
+        }
+        let to = match self.sel(&m.to_folder) {
+            Ok(to) => to,
+            Err(e) => return all(e),
+        };
+        let mut out = Vec::with_capacity(n);
+        for f in &m.folder_ids {
+            let moved = match self.sel(f) {
+                Ok(sel) => {
+                    self.ex
+                        .inner
+                        .mbx
+                        .move_folder(&self.key, sel, to.clone())
+                        .await
+                }
+                Err(e) => {
+                    out.push(Err(e));
+                    continue;
+                }
+            };
+            out.push(match moved {
+                Ok(folder) => Ok(self.folder_view(folder).await),
+                Err(MailboxError::DistinguishedFolder(name)) => Err(ResponseError::new(
+                    "ErrorMoveDistinguishedFolder",
+                    &format!(
+                        "The distinguished folder {name:?} cannot be moved (nor a folder with it under it)."
+                    ),
+                )),
+                Err(e) => Err(self.mailbox_err(&e)),
+            });
+        }
+        resp::move_folder_response(&out)
+    }
+
     async fn delete_folders(&self, d: request::DeleteFolder) -> Vec<u8> {
         let (mode, guard) = (delete_mode(d.delete_type), self.item_guard());
         let out = self

@@ -815,3 +815,63 @@ async fn a_watermark_before_a_pruned_folder_event_is_refused() {
         .await;
     assert_eq!(codes(&t), ["ErrorInvalidWatermark"]);
 }
+
+/// MoveFolder: a folder moves, whole, under another (answered with its id and new change key,
+/// found there by FindFolder); a distinguished folder is `ErrorMoveDistinguishedFolder`, a name
+/// the destination has `ErrorFolderExists`, a destination under the folder
+/// `ErrorMoveCopyFailed`, each folder answered on its own.
+#[tokio::test]
+async fn move_folder_moves_a_folder_whole() {
+    let e = common::env().await;
+    let (top, sub) = e.projects().await;
+    let drafts = distinguished("drafts");
+    let move_folders = |to: &str, ids: &[String]| {
+        format!(
+            r#"<m:MoveFolder><m:ToFolderId>{to}</m:ToFolderId><m:FolderIds>{}</m:FolderIds></m:MoveFolder>"#,
+            ids.iter().map(|i| i.as_str()).collect::<String>()
+        )
+    };
+    let r = e.call(&move_folders(&drafts, &[folder_ref(&top)])).await;
+    assert_eq!(codes(&r), ["NoError"], "{r}");
+    assert!(
+        r.contains("<m:MoveFolderResponseMessage ResponseClass=\"Success\">"),
+        "{r}"
+    );
+    assert_eq!(attr_after(&r, "<t:FolderId ", "Id"), top, "{r}");
+    let under = e
+        .call(&format!(
+            r#"<m:FindFolder Traversal="Deep"><m:FolderShape><t:BaseShape>Default</t:BaseShape></m:FolderShape><m:ParentFolderIds>{drafts}</m:ParentFolderIds></m:FindFolder>"#
+        ))
+        .await;
+    assert!(
+        under.contains(&format!(r#"<t:FolderId Id="{top}""#)),
+        "{under}"
+    );
+    assert!(
+        under.contains(&format!(r#"<t:FolderId Id="{sub}""#)),
+        "{under}"
+    );
+    // each answered on its own
+    let clash = e.new_folder(INBOX, "Projects").await;
+    let r = e
+        .call(&move_folders(
+            &drafts,
+            &[INBOX.to_owned(), folder_ref(&clash), folder_ref(&sub)],
+        ))
+        .await;
+    assert_eq!(
+        codes(&r),
+        [
+            "ErrorMoveDistinguishedFolder",
+            "ErrorFolderExists",
+            "NoError"
+        ],
+        "{r}"
+    );
+    // not under a folder under itself
+    let inner = e.new_folder(&folder_ref(&top), "Inner").await;
+    let r = e
+        .call(&move_folders(&folder_ref(&inner), &[folder_ref(&top)]))
+        .await;
+    assert_eq!(codes(&r), ["ErrorMoveCopyFailed"], "{r}");
+}

@@ -717,6 +717,13 @@ async fn exchangelib_interop() {
             ]),
             "{v}"
         );
+        // MoveFolder (exchangelib's Folder.move): the folder under Drafts, same id, its
+        // message with it
+        assert_eq!(
+            fo["moved_folder"],
+            json!([[true, [format!("Carried {fo_tag}")]]]),
+            "{v}"
+        );
         // Sending: Message.send_and_save() kept a copy in Sent Items, from Alice, read; a
         // saved draft's send() moved it there; send(save_copy=False) kept none
         let snd = &v["send"];

@@ -40,6 +40,10 @@ pub enum MailboxError {
     )]
     DeletedItemsNameTaken(String),
 
+    /// A folder cannot move under itself or a folder under it (MoveFolder).
+    #[error("the folder {0:?} cannot move under itself or a folder under it")]
+    FolderIntoItself(String),
+
     /// The write's [`crate::ItemGuard`] keeps it out of Recoverable Items, and the item is there.
     #[error("the item is under Recoverable Items, which this write may not change")]
     InRecoverableItems,
@@ -140,6 +144,7 @@ impl MailboxError {
             MailboxError::InRecoverableItems => "ErrorAccessDenied",
             MailboxError::DistinguishedFolder(_) => "ErrorDeleteDistinguishedFolder",
             MailboxError::DeletedItemsNameTaken(_) => "ErrorCannotDeleteObject",
+            MailboxError::FolderIntoItself(_) => "ErrorMoveCopyFailed",
             MailboxError::FolderExists(_) => "ErrorFolderExists",
             MailboxError::UserConfigurationExists(_) => "ErrorItemSave",
             MailboxError::InvalidValue(_) => "ErrorInvalidValueForProperty",
@@ -193,6 +198,7 @@ mod tests {
             MailboxError::InRecoverableItems,
             MailboxError::DistinguishedFolder(String::new()),
             MailboxError::DeletedItemsNameTaken(String::new()),
+            MailboxError::FolderIntoItself(String::new()),
             MailboxError::FolderExists(String::new()),
             MailboxError::UserConfigurationExists(String::new()),
             MailboxError::InvalidValue(String::new()),

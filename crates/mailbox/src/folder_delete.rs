@@ -1,5 +1,6 @@
 //! Deleting and emptying folders (EWS DeleteFolder and EmptyFolder, MS-OXWSFOLD) with every
-//! `DeleteType` ([`DeleteMode`]).
+//! `DeleteType` ([`DeleteMode`]), and moving them (MoveFolder: `MailboxStore::move_folder`,
+//! one transaction, the folder's subtree moving with it as a move to Deleted Items does).
 //!
 //! # Where things go
 //!
@@ -62,11 +63,11 @@ use crate::distinguished::{
 };
 use crate::error::MailboxError;
 use crate::items::{Header, delete_local, move_local};
-use crate::limits::MAX_FOLDER_ITEMS_PER_WRITE;
-use crate::model::{DeleteMode, EventKind, FolderSel, ItemGuard, MailboxKey, to_micros};
+use crate::limits::{MAX_FOLDER_DEPTH, MAX_FOLDER_ITEMS_PER_WRITE};
+use crate::model::{DeleteMode, EventKind, Folder, FolderSel, ItemGuard, MailboxKey, to_micros};
 use crate::store::{
     FOLDER_EVENT_WITH_ANCESTOR, FolderLogEntry, MailboxStore, Mb, append_folder_event,
-    distinguished_folder, lineage, log_folder_change, mailbox_row, next_change_number,
+    distinguished_folder, lineage, load_folder, log_folder_change, mailbox_row, next_change_number,
     resolve_folder, to_i64, touch_folder,
 };
 
@@ -187,6 +188,68 @@ impl MailboxStore {
             subfolders,
         };
         self.run_folder_request(mailbox, request, guard).await
+    }
+
+    /// MoveFolder: moves an ordinary folder, whole (its subfolders, items and settings keep
+    /// their ids), under `to`, in one transaction; returns it as it is afterwards. Moving it
+    /// under its own parent changes nothing. Refused, nothing moved: a distinguished folder, or
+    /// one with a distinguished folder under it ([`MailboxError::DistinguishedFolder`]); a
+    /// destination that is the folder or under it ([`MailboxError::FolderIntoItself`]); a
+    /// destination with a folder of its name ([`MailboxError::FolderExists`]); a folder or a
+    /// destination under Recoverable Items, which folders do not move into or out of (so a
+    /// folder outside Recoverable Items stays outside, which the EWS layer's checks before a
+    /// write rely on); and nesting deeper than [`MAX_FOLDER_DEPTH`]
+    /// ([`MailboxError::InvalidRequest`] for both).
+    pub async fn move_folder(
+        &self,
+        mailbox: &MailboxKey,
+        folder: FolderSel,
+        to: FolderSel,
+    ) -> Result<Folder, MailboxError> {
+        let key = mailbox.as_str().to_owned();
+        self.write(move |tx, now| {
+            let mb = mailbox_row(tx, &key)?;
+            let id = resolve_folder(tx, &mb, &folder)?;
+            let to = resolve_folder(tx, &mb, &to)?;
+            let moving = subtree(tx, id)?;
+            if let Some(d) = moving.iter().find_map(|f| f.distinguished.clone()) {
+                return Err(MailboxError::DistinguishedFolder(d));
+            }
+            let to_lineage = lineage(tx, &mb, to)?;
+            let recoverable =
+                |l: &[Option<String>]| l.iter().flatten().any(|d| is_recoverable_items(d));
+            if recoverable(&to_lineage) || recoverable(&lineage(tx, &mb, id)?) {
+                return Err(MailboxError::InvalidRequest(
+                    "folders do not move into or out of Recoverable Items".into(),
+                ));
+            }
+            let Some(top) = moving.iter().find(|f| f.id == id) else {
+                return Err(MailboxError::FolderNotFound);
+            };
+            if moving.iter().any(|f| f.id == to) {
+                return Err(MailboxError::FolderIntoItself(top.name.clone()));
+            }
+            if top.parent == Some(to) {
+                return load_folder(tx, &mb, id);
+            }
+            // the destination's depth (its lineage less the root) + 1 for the folder + the
+            // levels under it
+            if to_lineage.len() + subtree_height(tx, id)? > MAX_FOLDER_DEPTH {
+                return Err(crate::store::too_deep());
+            }
+            let clash: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM folders WHERE parent_id = ?1 AND id != ?2 \
+                     AND display_name = ?3 COLLATE NOCASE)",
+                params![to, id, top.name],
+                |r| r.get(0),
+            )?;
+            if clash {
+                return Err(MailboxError::FolderExists(top.name.clone()));
+            }
+            move_to(tx, &mb, id, to, to_micros(now)?)?;
+            load_folder(tx, &mb, id)
+        })
+        .await
     }
 
     /// Runs a request as writes of at most `MAX_FOLDER_ITEMS_PER_WRITE` items each, until one
@@ -445,6 +508,18 @@ fn subtree(tx: &Connection, top: i64) -> Result<Vec<SubFolder>, MailboxError> {
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// How many levels of folders are under `top` (0 for a folder without subfolders).
+fn subtree_height(tx: &Connection, top: i64) -> Result<usize, MailboxError> {
+    let h: i64 = tx.query_row(
+        "WITH RECURSIVE t(id, depth) AS (SELECT ?1, 0 UNION ALL \
+         SELECT f.id, t.depth + 1 FROM folders f JOIN t ON f.parent_id = t.id) \
+         SELECT MAX(depth) FROM t",
+        params![top],
+        |r| r.get(0),
+    )?;
+    Ok(usize::try_from(h).unwrap_or(usize::MAX))
 }
 
 /// The children of a folder, by id.

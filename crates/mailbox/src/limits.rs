@@ -50,6 +50,10 @@ pub const MAX_ITEM_CLASS_BYTES: usize = 255;
 pub const MAX_CONFIG_NAME_CHARS: usize = 236;
 /// Folder display name (characters).
 pub const MAX_FOLDER_NAME_CHARS: usize = 255;
+/// How deep folders nest: the levels between the mailbox's root and its deepest folder
+/// (CreateFolder and MoveFolder keep to it; a folder's ancestors are read in loops bounded by
+/// it).
+pub const MAX_FOLDER_DEPTH: usize = 60;
 /// Restriction tree: nesting depth and total nodes.
 pub const MAX_FILTER_DEPTH: usize = 32;
 pub const MAX_FILTER_NODES: usize = 256;

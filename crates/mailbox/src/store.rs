@@ -19,8 +19,8 @@ use crate::error::MailboxError;
 use crate::filter::{CASEFOLD_FN, casefold};
 use crate::ids::{IdKind, check_change_key, encode_change_key, encode_id, local_id};
 use crate::limits::{
-    MAX_EVENTS_PER_CALL, MAX_FOLDER_NAME_CHARS, MAX_PAGE_SIZE, MAX_PRUNE_MAILBOXES_PER_WRITE,
-    MAX_PRUNE_ROWS_PER_WRITE,
+    MAX_EVENTS_PER_CALL, MAX_FOLDER_DEPTH, MAX_FOLDER_NAME_CHARS, MAX_PAGE_SIZE,
+    MAX_PRUNE_MAILBOXES_PER_WRITE, MAX_PRUNE_ROWS_PER_WRITE,
 };
 use crate::model::{
     Event, EventKind, EventObject, Folder, FolderSel, MailboxCounters, MailboxKey, Page, Paging,
@@ -380,6 +380,10 @@ impl MailboxStore {
         self.write(move |tx, now| {
             let mb = mailbox_row(tx, &key)?;
             let parent = resolve_folder(tx, &mb, &parent)?;
+            // (the root and the parent are in its lineage: the new folder's depth is its length)
+            if lineage(tx, &mb, parent)?.len() > MAX_FOLDER_DEPTH {
+                return Err(too_deep());
+            }
             let clash: bool = tx.query_row(
                 "SELECT EXISTS (SELECT 1 FROM folders WHERE parent_id = ?1 \
                      AND display_name = ?2 COLLATE NOCASE)",
@@ -1073,6 +1077,13 @@ pub(crate) fn lineage(
         id = parent;
     }
     Ok(out)
+}
+
+/// A folder that would nest deeper than [`MAX_FOLDER_DEPTH`].
+pub(crate) fn too_deep() -> MailboxError {
+    MailboxError::InvalidRequest(format!(
+        "folders nest at most {MAX_FOLDER_DEPTH} levels below the mailbox's root; create or move the folder higher up"
+    ))
 }
 
 /// The local id of a folder of this mailbox.

@@ -577,3 +577,120 @@ async fn lineage_names_the_distinguished_ancestors_without_counting() {
         Err(MailboxError::InvalidIdMalformed(_))
     ));
 }
+
+/// MoveFolder: a folder moves whole (its subfolder and items keep their ids) in one
+/// transaction; a distinguished folder, a destination under the folder itself, a name the
+/// destination has, Recoverable Items and nesting too deep are refused, moving nothing.
+#[tokio::test]
+async fn a_folder_moves_whole_and_the_refusals_move_nothing() {
+    let s = store_with(&["alice"]).await;
+    let m = key("alice");
+    let projects = s
+        .create_folder(&m, d("inbox"), "Projects".into(), None)
+        .await
+        .unwrap();
+    let sub = s
+        .create_folder(&m, FolderSel::Id(projects.id.clone()), "Old".into(), None)
+        .await
+        .unwrap();
+    let item = s
+        .create_items(&m, FolderSel::Id(sub.id.clone()), vec![msg("kept")])
+        .await
+        .unwrap()
+        .remove(0);
+    let to = s.get_folder(&m, d("msgfolderroot")).await.unwrap();
+    let moved = s
+        .move_folder(
+            &m,
+            FolderSel::Id(projects.id.clone()),
+            FolderSel::Id(to.id.clone()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(moved.id, projects.id);
+    assert_eq!(moved.parent_id.as_deref(), Some(to.id.as_str()));
+    assert_ne!(moved.change_key, projects.change_key);
+    let sub_now = s
+        .get_folder(&m, FolderSel::Id(sub.id.clone()))
+        .await
+        .unwrap();
+    assert_eq!(sub_now.parent_id.as_deref(), Some(projects.id.as_str()));
+    assert_eq!(sub_now.total_count, 1);
+    assert_eq!(s.get_item(&m, &item.id).await.unwrap().folder_id, sub.id);
+    // again to where it is: nothing changes
+    let same = s
+        .move_folder(
+            &m,
+            FolderSel::Id(projects.id.clone()),
+            FolderSel::Id(to.id.clone()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(same.change_key, moved.change_key);
+
+    let refused = |e: MailboxError| e.response_code();
+    let move_to = |f: &str, t: FolderSel| s.move_folder(&m, FolderSel::Id(f.to_owned()), t);
+    // distinguished
+    let e = s
+        .move_folder(&m, d("inbox"), d("drafts"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, MailboxError::DistinguishedFolder(ref n) if n == "inbox"),
+        "{e:?}"
+    );
+    // under itself, or a folder under it
+    for t in [&projects.id, &sub.id] {
+        let e = move_to(&projects.id, FolderSel::Id(t.clone()))
+            .await
+            .unwrap_err();
+        assert_eq!(refused(e), "ErrorMoveCopyFailed");
+    }
+    // a name the destination has (case-insensitively)
+    s.create_folder(&m, d("drafts"), "OLD".into(), None)
+        .await
+        .unwrap();
+    let e = move_to(&sub.id, d("drafts")).await.unwrap_err();
+    assert!(
+        matches!(e, MailboxError::FolderExists(ref n) if n == "Old"),
+        "{e:?}"
+    );
+    // into or out of Recoverable Items
+    let e = move_to(&sub.id, d("recoverableitemspurges"))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("Recoverable Items"), "{e}");
+    let hidden = s
+        .create_folder(&m, d("recoverableitemspurges"), "hidden".into(), None)
+        .await
+        .unwrap();
+    let e = move_to(&hidden.id, d("inbox")).await.unwrap_err();
+    assert!(e.to_string().contains("Recoverable Items"), "{e}");
+    // nothing moved
+    let sub_now = s
+        .get_folder(&m, FolderSel::Id(sub.id.clone()))
+        .await
+        .unwrap();
+    assert_eq!(sub_now.parent_id.as_deref(), Some(projects.id.as_str()));
+
+    // nesting: a chain as deep as allowed, and no deeper by creating or moving
+    let mut parent = d("inbox");
+    let mut depth = s.folder_lineage(&m, d("inbox")).await.unwrap().len() - 1;
+    let mut last = String::new();
+    while depth < mailbox::limits::MAX_FOLDER_DEPTH {
+        let f = s
+            .create_folder(&m, parent, format!("level {depth}"), None)
+            .await
+            .unwrap();
+        last = f.id.clone();
+        parent = FolderSel::Id(f.id);
+        depth += 1;
+    }
+    let e = s
+        .create_folder(&m, FolderSel::Id(last.clone()), "one too many".into(), None)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("nest at most"), "{e}");
+    let e = move_to(&sub.id, FolderSel::Id(last)).await.unwrap_err();
+    assert!(e.to_string().contains("nest at most"), "{e}");
+}
