@@ -1412,10 +1412,11 @@ impl MailboxStore {
         guard: ItemGuard,
     ) -> Result<(Item, Item, bool), MailboxError> {
         let update = validated_update(update)?;
-        let copy_update = validated_update(ItemUpdate {
+        validate_task(&copy_task)?;
+        let copy_update = ItemUpdate {
             task: Some(copy_task),
             ..update.clone()
-        })?;
+        };
         let key = mailbox.as_str().to_owned();
         self.write(move |tx, now| {
             let mb = mailbox_row(tx, &key)?;
