@@ -61,6 +61,8 @@ pub enum Operation {
     DeleteFolder(DeleteFolder),
     /// `m:MoveFolder`.
     MoveFolder(MoveFolder),
+    /// `m:MarkAllItemsAsRead`.
+    MarkAllItemsAsRead(MarkAllItemsAsRead),
     EmptyFolder(EmptyFolder),
     UpdateFolder(UpdateFolder),
     ResolveNames(ResolveNames),
@@ -122,6 +124,7 @@ impl Operation {
             Self::CreateFolder(_) => "CreateFolder",
             Self::DeleteFolder(_) => "DeleteFolder",
             Self::MoveFolder(_) => "MoveFolder",
+            Self::MarkAllItemsAsRead(_) => "MarkAllItemsAsRead",
             Self::EmptyFolder(_) => "EmptyFolder",
             Self::UpdateFolder(_) => "UpdateFolder",
             Self::ResolveNames(_) => "ResolveNames",
@@ -391,6 +394,16 @@ pub struct CreateFolder {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MoveFolder {
     pub to_folder: FolderRef,
+    pub folder_ids: Vec<FolderRef>,
+}
+
+/// `m:MarkAllItemsAsRead` (Exchange 2013): every item of each folder marked read or unread.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MarkAllItemsAsRead {
+    /// `m:ReadFlag`: read (`true`) or unread.
+    pub read: bool,
+    /// `m:SuppressReadReceipts` (required; this server sends no read receipts either way).
+    pub suppress_read_receipts: bool,
     pub folder_ids: Vec<FolderRef>,
 }
 
@@ -3523,6 +3536,14 @@ fn parse_operation(op: &Element, input: &[u8]) -> Result<Operation> {
             check_children(op, &["ToFolderId", "FolderIds"])?;
             Operation::MoveFolder(MoveFolder {
                 to_folder: parse_single_folder_ref(req_child(op, m, "ToFolderId")?)?,
+                folder_ids: parse_folder_refs(req_child(op, m, "FolderIds")?, false)?,
+            })
+        }
+        "MarkAllItemsAsRead" => {
+            check_children(op, &["ReadFlag", "SuppressReadReceipts", "FolderIds"])?;
+            Operation::MarkAllItemsAsRead(MarkAllItemsAsRead {
+                read: bool_text(req_child(op, m, "ReadFlag")?)?,
+                suppress_read_receipts: bool_text(req_child(op, m, "SuppressReadReceipts")?)?,
                 folder_ids: parse_folder_refs(req_child(op, m, "FolderIds")?, false)?,
             })
         }

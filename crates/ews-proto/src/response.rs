@@ -1639,6 +1639,11 @@ pub fn delete_folder_response(results: &[Result<(), ResponseError>]) -> Vec<u8> 
     response_messages("DeleteFolder", results, None, |_, ()| {})
 }
 
+/// `MarkAllItemsAsReadResponse`: one message per folder id, in order.
+pub fn mark_all_items_as_read_response(results: &[Result<(), ResponseError>]) -> Vec<u8> {
+    response_messages("MarkAllItemsAsRead", results, None, |_, ()| {})
+}
+
 /// `EmptyFolderResponse`: one message per folder id, in order.
 pub fn empty_folder_response(results: &[Result<(), ResponseError>]) -> Vec<u8> {
     response_messages("EmptyFolder", results, None, |_, ()| {})

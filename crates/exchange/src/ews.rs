@@ -678,6 +678,20 @@ impl Handler<'_> {
             Operation::CreateFolder(c) => self.create_folders(c).await,
             Operation::DeleteFolder(d) => self.delete_folders(d).await,
             Operation::MoveFolder(m) => self.move_folders(m).await,
+            Operation::MarkAllItemsAsRead(m) => {
+                let (read, guard) = (m.read, self.item_guard());
+                let out = self
+                    .write_in_folders(&m.folder_ids, |sel| async move {
+                        self.ex
+                            .inner
+                            .mbx
+                            .mark_all_read(&self.key, sel, read, guard)
+                            .await
+                            .map(|_| ())
+                    })
+                    .await;
+                resp::mark_all_items_as_read_response(&out)
+            }
             Operation::EmptyFolder(e) => self.empty_folders(e).await,
             Operation::UpdateFolder(u) => self.update_folders(u).await,
             Operation::ResolveNames(r) => self.resolve_names(r).await,
@@ -1628,7 +1642,7 @@ impl Handler<'_> {
             self.item_guard(),
         );
         let out = self
-            .delete_in_folders(&e.folder_ids, |sel| {
+            .write_in_folders(&e.folder_ids, |sel| {
                 self.ex
                     .inner
                     .mbx
@@ -1689,20 +1703,21 @@ impl Handler<'_> {
     async fn delete_folders(&self, d: request::DeleteFolder) -> Vec<u8> {
         let (mode, guard) = (delete_mode(d.delete_type), self.item_guard());
         let out = self
-            .delete_in_folders(&d.folder_ids, |sel| {
+            .write_in_folders(&d.folder_ids, |sel| {
                 self.ex.inner.mbx.delete_folder(&self.key, sel, mode, guard)
             })
             .await;
         resp::delete_folder_response(&out)
     }
 
-    /// One result per folder (DeleteFolder, EmptyFolder): the call's count bound, then for each
-    /// folder the caller's right to write there (ArchiveApplication under Recoverable Items,
-    /// checked before and, by the store's `ItemGuard`, inside each write) and `delete`.
-    async fn delete_in_folders<F, Fut>(
+    /// One result per folder (DeleteFolder, EmptyFolder, MarkAllItemsAsRead): the call's count
+    /// bound, then for each folder the caller's right to write there (ArchiveApplication under
+    /// Recoverable Items, checked before and, by the store's `ItemGuard`, inside each write) and
+    /// `write`.
+    async fn write_in_folders<F, Fut>(
         &self,
         folders: &[FolderRef],
-        delete: F,
+        write: F,
     ) -> Vec<Result<(), ResponseError>>
     where
         F: Fn(FolderSel) -> Fut,
@@ -1716,7 +1731,7 @@ impl Handler<'_> {
         for f in folders {
             let r = match self.sel(f) {
                 Ok(sel) => match self.authorize_write_in(&sel).await {
-                    Ok(()) => delete(sel).await.map_err(|e| self.mailbox_err(&e)),
+                    Ok(()) => write(sel).await.map_err(|e| self.mailbox_err(&e)),
                     Err(e) => Err(e),
                 },
                 Err(e) => Err(e),

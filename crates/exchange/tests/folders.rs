@@ -875,3 +875,50 @@ async fn move_folder_moves_a_folder_whole() {
         .await;
     assert_eq!(codes(&r), ["ErrorMoveCopyFailed"], "{r}");
 }
+
+/// MarkAllItemsAsRead: every item of each folder named (not of its subfolders) read, then
+/// unread again, each folder answered on its own.
+#[tokio::test]
+async fn mark_all_items_as_read_sets_each_folders_read_flags() {
+    let e = common::env().await;
+    let (top, sub) = e.projects().await;
+    let unread = |id: String| {
+        let e = &e;
+        async move {
+            let t = e
+                .call(&format!(
+                    r#"<m:GetFolder><m:FolderShape><t:BaseShape>Default</t:BaseShape></m:FolderShape><m:FolderIds>{}</m:FolderIds></m:GetFolder>"#,
+                    folder_ref(&id)
+                ))
+                .await;
+            texts(&t, "t:UnreadCount").join(",")
+        }
+    };
+    assert_eq!(
+        (unread(top.clone()).await, unread(sub.clone()).await),
+        ("2".into(), "1".into())
+    );
+    let mark = |read: bool, ids: &str| {
+        format!(
+            r#"<m:MarkAllItemsAsRead><m:ReadFlag>{read}</m:ReadFlag><m:SuppressReadReceipts>true</m:SuppressReadReceipts><m:FolderIds>{ids}</m:FolderIds></m:MarkAllItemsAsRead>"#
+        )
+    };
+    let r = e
+        .call(&mark(
+            true,
+            &format!("{}{}", folder_ref(&top), folder_ref("AAAA")),
+        ))
+        .await;
+    assert!(
+        r.contains("<m:MarkAllItemsAsReadResponseMessage ResponseClass=\"Success\">"),
+        "{r}"
+    );
+    assert_eq!(codes(&r), ["NoError", "ErrorInvalidIdMalformed"], "{r}");
+    assert_eq!(
+        (unread(top.clone()).await, unread(sub.clone()).await),
+        ("0".into(), "1".into())
+    );
+    let r = e.call(&mark(false, &folder_ref(&top))).await;
+    assert_eq!(codes(&r), ["NoError"], "{r}");
+    assert_eq!(unread(top).await, "2");
+}

@@ -1434,6 +1434,69 @@ impl MailboxStore {
         .await
     }
 
+    /// MarkAllItemsAsRead: every normal item of `folder` (not its associated items, nor those
+    /// of its subfolders) gets `read` as its read flag. Each item changed is a change of that
+    /// item, as an UpdateItem of `IsRead` alone is (a new change key, a `Modified` event flagged
+    /// as a read-flag change); items that have it already are left as they are. In writes of at
+    /// most [`MAX_FOLDER_ITEMS_PER_WRITE`] items of the group commit, until none is left;
+    /// `guard` says whether a folder under Recoverable Items may be changed (checked in each
+    /// write). Returns how many items changed.
+    pub async fn mark_all_read(
+        &self,
+        mailbox: &MailboxKey,
+        folder: FolderSel,
+        read: bool,
+        guard: ItemGuard,
+    ) -> Result<u64, MailboxError> {
+        let key = mailbox.as_str().to_owned();
+        let mut changed = 0u64;
+        loop {
+            let (key, folder) = (key.clone(), folder.clone());
+            let n = self
+                .write(move |tx, now| {
+                    let mb = mailbox_row(tx, &key)?;
+                    let id = resolve_folder(tx, &mb, &folder)?;
+                    check_guard(tx, &mb, id, guard)?;
+                    let batch: Vec<i64> = tx
+                        .prepare_cached(
+                            "SELECT id FROM items WHERE folder_id = ?1 AND is_associated = 0 \
+                             AND is_read != ?2 ORDER BY id LIMIT ?3",
+                        )?
+                        .query_map(
+                            params![id, read, to_i64(MAX_FOLDER_ITEMS_PER_WRITE)?],
+                            |r| r.get(0),
+                        )?
+                        .collect::<Result<_, _>>()?;
+                    let now_us = to_micros(now)?;
+                    for &local in &batch {
+                        let cn = next_change_number(tx, mb.id)?;
+                        tx.prepare_cached(
+                            "UPDATE items SET is_read = ?2, change_number = ?3, last_modified = ?4 \
+                             WHERE id = ?1",
+                        )?
+                        .execute(params![local, read, cn, now_us])?;
+                        touch_folder(tx, id, cn, now_us)?;
+                        append_event(
+                            tx,
+                            &mb,
+                            EventKind::Modified,
+                            local,
+                            id,
+                            None,
+                            EVENT_READ_FLAG_ONLY,
+                            now_us,
+                        )?;
+                    }
+                    Ok(batch.len() as u64)
+                })
+                .await?;
+            changed += n;
+            if n < MAX_FOLDER_ITEMS_PER_WRITE as u64 {
+                return Ok(changed);
+            }
+        }
+    }
+
     /// Moves items to another folder of the same mailbox, one result per id in order (one
     /// transaction for all). Ids stay the same, change keys change; an item already in the
     /// destination is left as it is. An unknown destination fails the whole call with

@@ -480,3 +480,72 @@ async fn update_splitting_copies_then_updates_in_one_transaction() {
     assert!(matches!(e, MailboxError::ChangeKeyConflict), "{e:?}");
     assert_eq!(counts(&s, &m, "tasks").await, (2, 0, 0));
 }
+
+/// MarkAllItemsAsRead: every normal item of the folder, past one write's worth, each a
+/// read-flag change of its own; associated items and subfolders left alone.
+#[tokio::test]
+async fn mark_all_read_changes_each_unread_item_of_the_folder() {
+    use mailbox::FolderSel;
+    use mailbox::limits::{MAX_EVENTS_PER_CALL, MAX_FOLDER_ITEMS_PER_WRITE};
+    let s = store_with(&["alice"]).await;
+    let m = key("alice");
+    let n = MAX_FOLDER_ITEMS_PER_WRITE + 5;
+    for chunk in (0..n).collect::<Vec<_>>().chunks(500) {
+        let items = chunk.iter().map(|i| msg(&format!("m{i}"))).collect();
+        s.create_items(&m, d("inbox"), items).await.unwrap();
+    }
+    let mut fai = msg("settings");
+    fai.is_associated = true;
+    s.create_items(&m, d("inbox"), vec![fai]).await.unwrap();
+    let sub = s
+        .create_folder(&m, d("inbox"), "Sub".into(), None)
+        .await
+        .unwrap();
+    s.create_items(&m, FolderSel::Id(sub.id.clone()), vec![msg("below")])
+        .await
+        .unwrap();
+    let all_events = |after: u64| {
+        let s = &s;
+        let m = &m;
+        async move {
+            let (mut out, mut after) = (Vec::new(), after);
+            loop {
+                let page = s.events_since(m, after, MAX_EVENTS_PER_CALL).await.unwrap();
+                let Some(last) = page.last() else {
+                    return out;
+                };
+                after = last.seq;
+                out.extend(page);
+            }
+        }
+    };
+    let before = all_events(0).await.last().map_or(0, |e| e.seq);
+    let changed = s
+        .mark_all_read(&m, d("inbox"), true, ItemGuard::Any)
+        .await
+        .unwrap();
+    assert_eq!(changed, n as u64);
+    assert_eq!(counts(&s, &m, "inbox").await, (n as u64, 0, 1));
+    let sub_now = s.get_folder(&m, FolderSel::Id(sub.id)).await.unwrap();
+    assert_eq!(sub_now.unread_count, 1);
+    let events = all_events(before).await;
+    assert_eq!(events.len(), n);
+    assert!(events.iter().all(|e| e.kind == EventKind::Modified));
+    // again: nothing left to change
+    let again = s
+        .mark_all_read(&m, d("inbox"), true, ItemGuard::Any)
+        .await
+        .unwrap();
+    assert_eq!(again, 0);
+    // the dumpster only for a write that may go there
+    let e = s
+        .mark_all_read(
+            &m,
+            d("recoverableitemspurges"),
+            true,
+            ItemGuard::OutsideRecoverableItems,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, MailboxError::InRecoverableItems), "{e:?}");
+}
