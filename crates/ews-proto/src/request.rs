@@ -60,7 +60,9 @@ pub enum Operation {
     CreateFolder(CreateFolder),
     DeleteFolder(DeleteFolder),
     /// `m:MoveFolder`.
-    MoveFolder(MoveFolder),
+    MoveFolder(MoveCopyFolder),
+    /// `m:CopyFolder`.
+    CopyFolder(MoveCopyFolder),
     /// `m:MarkAllItemsAsRead`.
     MarkAllItemsAsRead(MarkAllItemsAsRead),
     EmptyFolder(EmptyFolder),
@@ -124,6 +126,7 @@ impl Operation {
             Self::CreateFolder(_) => "CreateFolder",
             Self::DeleteFolder(_) => "DeleteFolder",
             Self::MoveFolder(_) => "MoveFolder",
+            Self::CopyFolder(_) => "CopyFolder",
             Self::MarkAllItemsAsRead(_) => "MarkAllItemsAsRead",
             Self::EmptyFolder(_) => "EmptyFolder",
             Self::UpdateFolder(_) => "UpdateFolder",
@@ -390,9 +393,10 @@ pub struct CreateFolder {
     pub folders: Vec<NewFolder>,
 }
 
-/// `m:MoveFolder`: the folders of `m:FolderIds` move, whole, under `m:ToFolderId`.
+/// `m:MoveFolder` and `m:CopyFolder`: the folders of `m:FolderIds` move, whole, under
+/// `m:ToFolderId`, or are copied there.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MoveFolder {
+pub struct MoveCopyFolder {
     pub to_folder: FolderRef,
     pub folder_ids: Vec<FolderRef>,
 }
@@ -3532,12 +3536,17 @@ fn parse_operation(op: &Element, input: &[u8]) -> Result<Operation> {
                 changes,
             })
         }
-        "MoveFolder" => {
+        "MoveFolder" | "CopyFolder" => {
             check_children(op, &["ToFolderId", "FolderIds"])?;
-            Operation::MoveFolder(MoveFolder {
+            let r = MoveCopyFolder {
                 to_folder: parse_single_folder_ref(req_child(op, m, "ToFolderId")?)?,
                 folder_ids: parse_folder_refs(req_child(op, m, "FolderIds")?, false)?,
-            })
+            };
+            if op.local == "MoveFolder" {
+                Operation::MoveFolder(r)
+            } else {
+                Operation::CopyFolder(r)
+            }
         }
         "MarkAllItemsAsRead" => {
             check_children(op, &["ReadFlag", "SuppressReadReceipts", "FolderIds"])?;

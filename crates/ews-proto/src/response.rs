@@ -529,6 +529,12 @@ pub fn move_folder_response(results: &[Result<FolderView, ResponseError>]) -> Ve
     folder_ids_response("MoveFolder", results)
 }
 
+/// `CopyFolderResponse`: one message per folder copied, each with the copy's id and change
+/// key.
+pub fn copy_folder_response(results: &[Result<FolderView, ResponseError>]) -> Vec<u8> {
+    folder_ids_response("CopyFolder", results)
+}
+
 /// One `t:Resolution` of ResolveNames: a directory entry, and its contact data when asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolution {

@@ -677,7 +677,8 @@ impl Handler<'_> {
             }
             Operation::CreateFolder(c) => self.create_folders(c).await,
             Operation::DeleteFolder(d) => self.delete_folders(d).await,
-            Operation::MoveFolder(m) => self.move_folders(m).await,
+            Operation::MoveFolder(m) => self.move_or_copy_folders(m, false).await,
+            Operation::CopyFolder(c) => self.move_or_copy_folders(c, true).await,
             Operation::MarkAllItemsAsRead(m) => {
                 let (read, guard) = (m.read, self.item_guard());
                 let out = self
@@ -1655,12 +1656,20 @@ impl Handler<'_> {
     /// DeleteFolder: each folder with everything under it, as the DeleteType says: HardDelete
     /// removes it, SoftDelete removes the folder and puts its items in the dumpster,
     /// MoveToDeletedItems moves it under Deleted Items (see `mailbox::DeleteMode`).
-    /// MoveFolder: each folder moved, whole, under the destination, on its own
-    /// (`MailboxStore::move_folder`: not into or out of Recoverable Items). A distinguished
-    /// folder is `ErrorMoveDistinguishedFolder`.
-    async fn move_folders(&self, m: request::MoveFolder) -> Vec<u8> {
+    /// MoveFolder and CopyFolder: each folder moved, whole, under the destination, or copied
+    /// there, on its own (`MailboxStore::move_folder` and `copy_folder`: not into or out of
+    /// Recoverable Items). A distinguished folder is `ErrorMoveDistinguishedFolder` (moved) or
+    /// `ErrorMoveCopyFailed` (copied).
+    async fn move_or_copy_folders(&self, m: request::MoveCopyFolder, copy: bool) -> Vec<u8> {
+        let respond = |out: &[Result<FolderView, ResponseError>]| {
+            if copy {
+                resp::copy_folder_response(out)
+            } else {
+                resp::move_folder_response(out)
+            }
+        };
         let n = m.folder_ids.len();
-        let all = |e: ResponseError| resp::move_folder_response(&vec![Err(e); n.max(1)]);
+        let all = |e: ResponseError| respond(&vec![Err(e); n.max(1)]);
         if let Some(e) = too_many(n, "folders") {
             return all(e);
         }
@@ -1671,33 +1680,35 @@ impl Handler<'_> {
             Ok(to) => to,
             Err(e) => return all(e),
         };
+        let mbx = &self.ex.inner.mbx;
         let mut out = Vec::with_capacity(n);
         for f in &m.folder_ids {
-            let moved = match self.sel(f) {
-                Ok(sel) => {
-                    self.ex
-                        .inner
-                        .mbx
-                        .move_folder(&self.key, sel, to.clone())
-                        .await
-                }
+            let done = match self.sel(f) {
+                Ok(sel) if copy => mbx.copy_folder(&self.key, sel, to.clone()).await,
+                Ok(sel) => mbx.move_folder(&self.key, sel, to.clone()).await,
                 Err(e) => {
                     out.push(Err(e));
                     continue;
                 }
             };
-            out.push(match moved {
+            out.push(match done {
                 Ok(folder) => Ok(self.folder_view(folder).await),
                 Err(MailboxError::DistinguishedFolder(name)) => Err(ResponseError::new(
-                    "ErrorMoveDistinguishedFolder",
+                    // (EWS has no code of its own for a distinguished folder copied)
+                    if copy {
+                        "ErrorMoveCopyFailed"
+                    } else {
+                        "ErrorMoveDistinguishedFolder"
+                    },
                     &format!(
-                        "The distinguished folder {name:?} cannot be moved (nor a folder with it under it)."
+                        "The distinguished folder {name:?} cannot be {} (nor a folder with it under it).",
+                        if copy { "copied" } else { "moved" }
                     ),
                 )),
                 Err(e) => Err(self.mailbox_err(&e)),
             });
         }
-        resp::move_folder_response(&out)
+        respond(&out)
     }
 
     async fn delete_folders(&self, d: request::DeleteFolder) -> Vec<u8> {

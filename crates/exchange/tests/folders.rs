@@ -922,3 +922,55 @@ async fn mark_all_items_as_read_sets_each_folders_read_flags() {
     assert_eq!(codes(&r), ["NoError"], "{r}");
     assert_eq!(unread(top).await, "2");
 }
+
+/// CopyFolder: a copy of a folder and everything under it (new ids, the items with it) under
+/// another; the original stays; a distinguished folder and a name the destination has are
+/// refused.
+#[tokio::test]
+async fn copy_folder_copies_a_folder_and_its_items() {
+    let e = common::env().await;
+    let (top, _) = e.projects().await;
+    let drafts = distinguished("drafts");
+    let copy_folders = |to: &str, ids: &str| {
+        format!(
+            r#"<m:CopyFolder><m:ToFolderId>{to}</m:ToFolderId><m:FolderIds>{ids}</m:FolderIds></m:CopyFolder>"#
+        )
+    };
+    let r = e.call(&copy_folders(&drafts, &folder_ref(&top))).await;
+    assert_eq!(codes(&r), ["NoError"], "{r}");
+    assert!(
+        r.contains("<m:CopyFolderResponseMessage ResponseClass=\"Success\">"),
+        "{r}"
+    );
+    let copy = attr_after(&r, "<t:FolderId ", "Id");
+    assert_ne!(copy, top);
+    let deep = |parent: &str| {
+        format!(
+            r#"<m:FindFolder Traversal="Deep"><m:FolderShape><t:BaseShape>Default</t:BaseShape></m:FolderShape><m:ParentFolderIds>{parent}</m:ParentFolderIds></m:FindFolder>"#
+        )
+    };
+    let under = e.call(&deep(&drafts)).await;
+    assert_eq!(
+        texts(&under, "t:DisplayName"),
+        ["Projects", "2026"],
+        "{under}"
+    );
+    assert_eq!(texts(&under, "t:TotalCount"), ["2", "1"], "{under}");
+    // the original is where it was, with its items
+    let inbox = e.call(&deep(INBOX)).await;
+    assert!(
+        inbox.contains(&format!(r#"<t:FolderId Id="{top}""#)),
+        "{inbox}"
+    );
+    let r = e
+        .call(&copy_folders(
+            &drafts,
+            &format!("{INBOX}{}", folder_ref(&top)),
+        ))
+        .await;
+    assert_eq!(
+        codes(&r),
+        ["ErrorMoveCopyFailed", "ErrorFolderExists"],
+        "{r}"
+    );
+}

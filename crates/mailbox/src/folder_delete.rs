@@ -62,8 +62,8 @@ use crate::distinguished::{
     DELETED_ITEMS, RECOVERABLE_ITEMS_DELETIONS, RECOVERABLE_ITEMS_PURGES, is_recoverable_items,
 };
 use crate::error::MailboxError;
-use crate::items::{Header, delete_local, move_local};
-use crate::limits::{MAX_FOLDER_DEPTH, MAX_FOLDER_ITEMS_PER_WRITE};
+use crate::items::{Header, copy_local, delete_local, move_local};
+use crate::limits::{MAX_COPY_FOLDER_ITEMS, MAX_FOLDER_DEPTH, MAX_FOLDER_ITEMS_PER_WRITE};
 use crate::model::{DeleteMode, EventKind, Folder, FolderSel, ItemGuard, MailboxKey, to_micros};
 use crate::store::{
     FOLDER_EVENT_WITH_ANCESTOR, FolderLogEntry, MailboxStore, Mb, append_folder_event,
@@ -211,24 +211,10 @@ impl MailboxStore {
             let mb = mailbox_row(tx, &key)?;
             let id = resolve_folder(tx, &mb, &folder)?;
             let to = resolve_folder(tx, &mb, &to)?;
-            let moving = subtree(tx, id)?;
-            if let Some(d) = moving.iter().find_map(|f| f.distinguished.clone()) {
-                return Err(MailboxError::DistinguishedFolder(d));
-            }
-            let to_lineage = lineage(tx, &mb, to)?;
-            let recoverable =
-                |l: &[Option<String>]| l.iter().flatten().any(|d| is_recoverable_items(d));
-            if recoverable(&to_lineage) || recoverable(&lineage(tx, &mb, id)?) {
-                return Err(MailboxError::InvalidRequest(
-                    "folders do not move into or out of Recoverable Items".into(),
-                ));
-            }
+            let (moving, to_lineage) = checked_destination(tx, &mb, id, to)?;
             let Some(top) = moving.iter().find(|f| f.id == id) else {
                 return Err(MailboxError::FolderNotFound);
             };
-            if moving.iter().any(|f| f.id == to) {
-                return Err(MailboxError::FolderIntoItself(top.name.clone()));
-            }
             if top.parent == Some(to) {
                 return load_folder(tx, &mb, id);
             }
@@ -237,17 +223,88 @@ impl MailboxStore {
             if to_lineage.len() + subtree_height(tx, id)? > MAX_FOLDER_DEPTH {
                 return Err(crate::store::too_deep());
             }
-            let clash: bool = tx.query_row(
-                "SELECT EXISTS (SELECT 1 FROM folders WHERE parent_id = ?1 AND id != ?2 \
-                     AND display_name = ?3 COLLATE NOCASE)",
-                params![to, id, top.name],
-                |r| r.get(0),
-            )?;
-            if clash {
-                return Err(MailboxError::FolderExists(top.name.clone()));
-            }
+            name_free(tx, to, id, &top.name)?;
             move_to(tx, &mb, id, to, to_micros(now)?)?;
             load_folder(tx, &mb, id)
+        })
+        .await
+    }
+
+    /// CopyFolder: a copy of an ordinary folder and everything under it (its subfolders, and
+    /// their items and associated items with bodies, properties and attachments, as
+    /// [`MailboxStore::copy_items`] copies one) under `to`, in one transaction; returns the
+    /// copy. Every folder and item of the copy is new (new ids, `Created` events). Refused,
+    /// nothing copied: what [`MailboxStore::move_folder`] refuses (a distinguished folder or one
+    /// with a distinguished folder under it, a destination under the folder, a name the
+    /// destination has, Recoverable Items, nesting too deep), and more than
+    /// [`MAX_COPY_FOLDER_ITEMS`] items or
+    /// [`MAX_BATCH_BYTES`](crate::limits::MAX_BATCH_BYTES) bytes to copy
+    /// ([`MailboxError::TooLarge`]).
+    pub async fn copy_folder(
+        &self,
+        mailbox: &MailboxKey,
+        folder: FolderSel,
+        to: FolderSel,
+    ) -> Result<Folder, MailboxError> {
+        let key = mailbox.as_str().to_owned();
+        self.write(move |tx, now| {
+            let mb = mailbox_row(tx, &key)?;
+            let id = resolve_folder(tx, &mb, &folder)?;
+            let to = resolve_folder(tx, &mb, &to)?;
+            let (moving, to_lineage) = checked_destination(tx, &mb, id, to)?;
+            if to_lineage.len() + subtree_height(tx, id)? > MAX_FOLDER_DEPTH {
+                return Err(crate::store::too_deep());
+            }
+            let Some(top) = moving.iter().find(|f| f.id == id) else {
+                return Err(MailboxError::FolderNotFound);
+            };
+            name_free(tx, to, id, &top.name)?;
+            let mut items = 0usize;
+            let mut count = tx.prepare_cached("SELECT COUNT(*) FROM items WHERE folder_id = ?1")?;
+            for f in &moving {
+                let n: i64 = count.query_row(params![f.id], |r| r.get(0))?;
+                items = items.saturating_add(usize::try_from(n).unwrap_or(usize::MAX));
+            }
+            if items > MAX_COPY_FOLDER_ITEMS {
+                return Err(MailboxError::TooLarge {
+                    what: "the folder's items to copy".into(),
+                    size: items,
+                    limit: MAX_COPY_FOLDER_ITEMS,
+                });
+            }
+            let now_us = to_micros(now)?;
+            let mut copies: std::collections::HashMap<i64, i64> = std::collections::HashMap::new();
+            let mut total = 0usize;
+            // parents before children
+            for f in moving.iter().rev() {
+                let parent = match f.parent {
+                    _ if f.id == id => to,
+                    Some(p) => *copies.get(&p).ok_or(MailboxError::FolderNotFound)?,
+                    None => return Err(MailboxError::FolderNotFound),
+                };
+                let cn = next_change_number(tx, mb.id)?;
+                tx.prepare_cached(
+                    "INSERT INTO folders (mailbox_id, parent_id, distinguished, display_name, \
+                     folder_class, change_number, last_modified) \
+                     SELECT mailbox_id, ?2, NULL, display_name, folder_class, ?3, ?4 \
+                     FROM folders WHERE id = ?1",
+                )?
+                .execute(params![f.id, parent, cn, now_us])?;
+                let copy = tx.last_insert_rowid();
+                touch_folder(tx, parent, cn, now_us)?;
+                let change = FolderLogEntry::new(EventKind::Created, copy, Some(parent));
+                log_folder_change(tx, &mb, &change, now_us)?;
+                copies.insert(f.id, copy);
+                let ids: Vec<i64> = tx
+                    .prepare_cached("SELECT id FROM items WHERE folder_id = ?1 ORDER BY id")?
+                    .query_map(params![f.id], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?;
+                for item in ids {
+                    copy_local(tx, &mb, item, copy, now_us, &mut total)?;
+                }
+            }
+            let copy = *copies.get(&id).ok_or(MailboxError::FolderNotFound)?;
+            load_folder(tx, &mb, copy)
         })
         .await
     }
@@ -508,6 +565,50 @@ fn subtree(tx: &Connection, top: i64) -> Result<Vec<SubFolder>, MailboxError> {
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The checks MoveFolder and CopyFolder share, for folder `id` going under `to`: no
+/// distinguished folder in its subtree ([`MailboxError::DistinguishedFolder`]), neither under
+/// Recoverable Items, and `to` not in the subtree ([`MailboxError::FolderIntoItself`]). Returns
+/// the subtree (deepest first) and `to`'s lineage.
+fn checked_destination(
+    tx: &Connection,
+    mb: &Mb,
+    id: i64,
+    to: i64,
+) -> Result<(Vec<SubFolder>, Vec<Option<String>>), MailboxError> {
+    let moving = subtree(tx, id)?;
+    if let Some(d) = moving.iter().find_map(|f| f.distinguished.clone()) {
+        return Err(MailboxError::DistinguishedFolder(d));
+    }
+    let to_lineage = lineage(tx, mb, to)?;
+    let recoverable = |l: &[Option<String>]| l.iter().flatten().any(|d| is_recoverable_items(d));
+    if recoverable(&to_lineage) || recoverable(&lineage(tx, mb, id)?) {
+        return Err(MailboxError::InvalidRequest(
+            "folders do not move or copy into or out of Recoverable Items".into(),
+        ));
+    }
+    if let Some(top) = moving.iter().find(|f| f.id == id)
+        && moving.iter().any(|f| f.id == to)
+    {
+        return Err(MailboxError::FolderIntoItself(top.name.clone()));
+    }
+    Ok((moving, to_lineage))
+}
+
+/// [`MailboxError::FolderExists`] when `to` has a folder named `name` other than `id`
+/// (compared case-insensitively, as sibling names are).
+fn name_free(tx: &Connection, to: i64, id: i64, name: &str) -> Result<(), MailboxError> {
+    let clash: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM folders WHERE parent_id = ?1 AND id != ?2 \
+             AND display_name = ?3 COLLATE NOCASE)",
+        params![to, id, name],
+        |r| r.get(0),
+    )?;
+    if clash {
+        return Err(MailboxError::FolderExists(name.to_owned()));
+    }
+    Ok(())
 }
 
 /// How many levels of folders are under `top` (0 for a folder without subfolders).

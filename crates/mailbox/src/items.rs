@@ -1654,7 +1654,7 @@ fn move_one(
 }
 
 /// Copies one item (row, body, extended properties, streams) into `to`; returns the copy.
-fn copy_local(
+pub(crate) fn copy_local(
     tx: &Connection,
     mb: &Mb,
     local: i64,

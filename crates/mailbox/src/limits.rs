@@ -54,6 +54,9 @@ pub const MAX_FOLDER_NAME_CHARS: usize = 255;
 /// (CreateFolder and MoveFolder keep to it; a folder's ancestors are read in loops bounded by
 /// it).
 pub const MAX_FOLDER_DEPTH: usize = 60;
+/// The most items (normal and associated, in the folder and every folder under it) one
+/// CopyFolder copies, in its one transaction.
+pub const MAX_COPY_FOLDER_ITEMS: usize = 10_000;
 /// Restriction tree: nesting depth and total nodes.
 pub const MAX_FILTER_DEPTH: usize = 32;
 pub const MAX_FILTER_NODES: usize = 256;

@@ -694,3 +694,77 @@ async fn a_folder_moves_whole_and_the_refusals_move_nothing() {
     let e = move_to(&sub.id, FolderSel::Id(last)).await.unwrap_err();
     assert!(e.to_string().contains("nest at most"), "{e}");
 }
+
+/// CopyFolder: the folder and its subfolder copied with their items and associated items (new
+/// ids, `Created` events for each), the original left as it was; more items than one copy
+/// takes is refused, copying nothing.
+#[tokio::test]
+async fn a_folder_copies_whole_and_a_too_large_one_not_at_all() {
+    use mailbox::limits::MAX_COPY_FOLDER_ITEMS;
+    let s = store_with(&["alice"]).await;
+    let m = key("alice");
+    let top = s
+        .create_folder(&m, d("inbox"), "Projects".into(), None)
+        .await
+        .unwrap();
+    let sub = s
+        .create_folder(&m, FolderSel::Id(top.id.clone()), "Old".into(), None)
+        .await
+        .unwrap();
+    let mut fai = msg("view settings");
+    fai.is_associated = true;
+    s.create_items(&m, FolderSel::Id(top.id.clone()), vec![msg("a"), fai])
+        .await
+        .unwrap();
+    let kept = s
+        .create_items(&m, FolderSel::Id(sub.id.clone()), vec![msg("b")])
+        .await
+        .unwrap()
+        .remove(0);
+    let before = s.events_since(&m, 0, 1000).await.unwrap().len();
+    let copy = s
+        .copy_folder(&m, FolderSel::Id(top.id.clone()), d("drafts"))
+        .await
+        .unwrap();
+    assert_ne!(copy.id, top.id);
+    assert_eq!(copy.display_name, "Projects");
+    assert_eq!(
+        (
+            copy.total_count,
+            copy.associated_count,
+            copy.child_folder_count
+        ),
+        (1, 1, 1)
+    );
+    let events = s.events_since(&m, before as u64, 1000).await.unwrap();
+    // two folders and three items created
+    assert_eq!(events.len(), 5, "{events:?}");
+    assert!(events.iter().all(|e| e.kind == mailbox::EventKind::Created));
+    // the original as it was
+    let original = s
+        .get_folder(&m, FolderSel::Id(sub.id.clone()))
+        .await
+        .unwrap();
+    assert_eq!(original.parent_id.as_deref(), Some(top.id.as_str()));
+    assert_eq!(s.get_item(&m, &kept.id).await.unwrap().folder_id, sub.id);
+
+    // too many items: refused before anything is written
+    let big = s
+        .create_folder(&m, d("inbox"), "Big".into(), None)
+        .await
+        .unwrap();
+    let all: Vec<usize> = (0..=MAX_COPY_FOLDER_ITEMS).collect();
+    for chunk in all.chunks(1000) {
+        let items = chunk.iter().map(|i| msg(&format!("m{i}"))).collect();
+        s.create_items(&m, FolderSel::Id(big.id.clone()), items)
+            .await
+            .unwrap();
+    }
+    let e = s
+        .copy_folder(&m, FolderSel::Id(big.id.clone()), d("drafts"))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, MailboxError::TooLarge { .. }), "{e:?}");
+    let drafts = s.get_folder(&m, d("drafts")).await.unwrap();
+    assert_eq!(drafts.child_folder_count, 1, "only the first copy");
+}
