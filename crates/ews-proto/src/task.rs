@@ -30,10 +30,10 @@
 //! # Not modelled
 //!
 //! Assigned tasks (task requests, `t:Owner`, `t:Delegator`, `t:DelegationState`, …). Of what
-//! Exchange does to a recurring task, completing one occurrence is modelled
-//! ([`Task::complete_occurrence`]); moving the start or due date of a non-regenerating one does
-//! not split off a one-off task here, and setting a recurrence does not move the start and due
-//! dates to its first occurrence.
+//! Exchange does to a recurring task, completing one occurrence ([`Task::complete_occurrence`])
+//! and moving one ([`Task::skip_occurrence`], which the server uses to split the moved
+//! occurrence off) are modelled; setting a recurrence does not move the start and due dates to
+//! its first occurrence.
 
 use serde::{Deserialize, Serialize};
 use time::{OffsetDateTime, UtcOffset};

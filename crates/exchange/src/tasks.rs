@@ -3,6 +3,7 @@
 //! ([`mailbox::NewItem::task`]; the schema and Exchange's status rules are `ews_proto::task`'s).
 //! UpdateItem changes them one property at a time, here, against the task as stored.
 
+use ews_proto::recurrence::TaskRecurrence;
 use ews_proto::request::{ItemFieldChange, ItemFieldValue};
 use ews_proto::response::ResponseError;
 use ews_proto::task::{self, Task};
@@ -44,14 +45,22 @@ pub(crate) fn is_task_change(c: &ItemFieldChange) -> bool {
 }
 
 /// Applies UpdateItem's task changes, in order (Exchange's status rules apply change by change),
-/// to the task as stored, then settles it at `now`. When they complete an occurrence of a
-/// recurring task, the task moves to its next occurrence and the completed one is returned, to
-/// be saved as a one-off task ([`Task::complete_occurrence`]).
+/// to the task as stored, then settles it at `now`. Two changes to the current occurrence of a
+/// recurring task split it off as a one-off task, returned to be saved beside the task (the
+/// EWS reference of UpdateItem for tasks):
+/// * completing it: the task moves to its next occurrence, the completed one is the one-off
+///   ([`Task::complete_occurrence`]);
+/// * moving its start or due date (a non-regenerating task, its recurrence unchanged): the
+///   one-off is the occurrence with its new dates, and the task, as it was, moves to its next
+///   occurrence ([`Task::skip_occurrence`]).
+///
+/// At the last occurrence there is nothing to split: the task itself changes.
 pub(crate) fn apply(
     t: &mut Task,
     changes: &[&ItemFieldChange],
     now: OffsetDateTime,
 ) -> Result<Option<Task>, ResponseError> {
+    let before = t.clone();
     let was_complete = t.is_complete();
     let refused = |e: task::TaskFieldError| ResponseError::new(e.code(), &e.to_string());
     for change in changes {
@@ -83,11 +92,28 @@ pub(crate) fn apply(
     }
     check_recurrence(t)?;
     t.settle(now);
-    Ok(if !was_complete && t.is_complete() {
-        t.complete_occurrence(now)
-    } else {
-        None
-    })
+    if !was_complete && t.is_complete() {
+        return Ok(t.complete_occurrence(now));
+    }
+    if moves_an_occurrence(&before, t) {
+        let mut series = before;
+        if series.skip_occurrence(now) {
+            let one_off = Task {
+                recurrence: None,
+                ..std::mem::replace(t, series)
+            };
+            return Ok(Some(one_off));
+        }
+    }
+    Ok(None)
+}
+
+/// Whether an update (`before` → `after`) moved the start or due date of the current
+/// occurrence of a non-regenerating recurring task, leaving its recurrence as it was.
+fn moves_an_occurrence(before: &Task, after: &Task) -> bool {
+    matches!(before.recurrence, Some(TaskRecurrence::Pattern(_)))
+        && after.recurrence == before.recurrence
+        && (after.start_date != before.start_date || after.due_date != before.due_date)
 }
 
 #[cfg(test)]

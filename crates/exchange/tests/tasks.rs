@@ -387,3 +387,48 @@ async fn a_percentage_out_of_range_refuses_its_item_alone() {
     let got = e.call_with(&t, &get(&id)).await;
     assert_eq!(all(&got, "PercentComplete"), ["15"], "{got}");
 }
+
+/// Moving the due date of a non-regenerating recurring task's current occurrence splits it off
+/// as a one-off with the new date (the answer names it); the task moves to its next
+/// occurrence. A change that sets the same date splits nothing, nor does moving a regenerating
+/// task's date.
+#[tokio::test]
+async fn moving_an_occurrence_of_a_recurring_task_splits_it_off() {
+    let e = env().await;
+    let t = alice_token();
+    let recurrence = |pattern: &str| {
+        format!(
+            "<t:DueDate>2030-03-04T00:00:00Z</t:DueDate><t:Recurrence>{pattern}<t:NumberedRecurrence><t:StartDate>2030-03-04</t:StartDate><t:NumberOfOccurrences>3</t:NumberOfOccurrences></t:NumberedRecurrence></t:Recurrence>"
+        )
+    };
+    let weekly = "<t:WeeklyRecurrence><t:Interval>1</t:Interval><t:DaysOfWeek>Monday Wednesday</t:DaysOfWeek><t:FirstDayOfWeek>Monday</t:FirstDayOfWeek></t:WeeklyRecurrence>";
+    let created = e
+        .call_with(&t, &create("Review", &recurrence(weekly)))
+        .await;
+    assert_eq!(codes(&created), ["NoError"], "{created}");
+    let (id, _) = ids(&created).remove(0);
+    let due = |d: &str| set("DueDate", &format!("<t:DueDate>{d}T00:00:00Z</t:DueDate>"));
+    // the same date: nothing split
+    let r = e.call_with(&t, &update(&id, &due("2030-03-04"))).await;
+    assert_eq!(ids(&r).remove(0).0, id, "{r}");
+    // Monday's occurrence moved to Tuesday
+    let r = e.call_with(&t, &update(&id, &due("2030-03-05"))).await;
+    assert_eq!(codes(&r), ["NoError"], "{r}");
+    let (one_off, _) = ids(&r).remove(0);
+    assert_ne!(one_off, id, "{r}");
+    let got = e.call_with(&t, &get(&one_off)).await;
+    assert_eq!(all(&got, "DueDate"), ["2030-03-05T00:00:00Z"], "{got}");
+    assert_eq!(all(&got, "IsRecurring"), ["false"], "{got}");
+    assert_eq!(all(&got, "Status"), ["NotStarted"], "{got}");
+    let got = e.call_with(&t, &get(&id)).await;
+    assert_eq!(all(&got, "DueDate"), ["2030-03-06T00:00:00Z"], "{got}");
+    assert_eq!(all(&got, "NumberOfOccurrences"), ["2"], "{got}");
+    // a regenerating task's date moves with nothing split
+    let daily = "<t:DailyRegeneration><t:Interval>2</t:Interval></t:DailyRegeneration>";
+    let created = e.call_with(&t, &create("Water", &recurrence(daily))).await;
+    let (regen, _) = ids(&created).remove(0);
+    let r = e.call_with(&t, &update(&regen, &due("2030-03-07"))).await;
+    assert_eq!(ids(&r).remove(0).0, regen, "{r}");
+    let got = e.call_with(&t, &get(&regen)).await;
+    assert_eq!(all(&got, "DueDate"), ["2030-03-07T00:00:00Z"], "{got}");
+}
