@@ -504,6 +504,10 @@ def replies(acc) -> dict:
         # in the original's thread: item:InReplyTo and message:References name its Message-ID
         "thread": [reply.in_reply_to == original.message_id, reply.references == original.message_id,
                    fwd.in_reply_to == original.message_id],
+        # one conversation: item:ConversationId the same, message:ConversationTopic the subject
+        "conversation": [reply.conversation_id.id == original.conversation_id.id,
+                         fwd.conversation_id.id == original.conversation_id.id,
+                         reply.conversation_topic == "Numbers " + tag, reply.conversation_index is not None],
     }
     for folder in (acc.inbox, acc.sent, acc.drafts):
         for x in folder.filter(subject__contains=tag):

@@ -743,6 +743,14 @@ pub struct ItemView {
     pub in_reply_to: Option<String>,
     /// `t:References` (`message:References`): the thread's Message-IDs.
     pub references: Option<String>,
+    /// `t:ConversationId/@Id` (`item:ConversationId`): the thread's id, the same for every
+    /// message of it.
+    pub conversation_id: Option<String>,
+    /// `t:ConversationIndex` (`message:ConversationIndex`), base64.
+    pub conversation_index: Option<String>,
+    /// `t:ConversationTopic` (`message:ConversationTopic`): the thread's subject, without a
+    /// reply or forward prefix.
+    pub conversation_topic: Option<String>,
     // t:CalendarItem
     pub start: Option<OffsetDateTime>,
     pub end: Option<OffsetDateTime>,
@@ -842,6 +850,9 @@ impl ItemView {
             is_read: None,
             in_reply_to: None,
             references: None,
+            conversation_id: None,
+            conversation_index: None,
+            conversation_topic: None,
             start: None,
             end: None,
             is_all_day_event: None,
@@ -905,6 +916,9 @@ struct ItemProps {
     message_id: bool,
     in_reply_to: bool,
     references: bool,
+    conversation_id: bool,
+    conversation_index: bool,
+    conversation_topic: bool,
     /// `item:TextBody` (asked for by name only, as in Exchange).
     text_body: bool,
     is_read: bool,
@@ -976,6 +990,9 @@ impl ItemProps {
                 message_id: true,
                 in_reply_to: true,
                 references: true,
+                conversation_id: true,
+                conversation_index: true,
+                conversation_topic: true,
                 bcc: true,
                 is_draft: true,
                 uid: true,
@@ -1034,6 +1051,9 @@ impl ItemProps {
                 Some("message:IsRead") => p.is_read = true,
                 Some("item:InReplyTo") => p.in_reply_to = true,
                 Some("message:References") => p.references = true,
+                Some("item:ConversationId") => p.conversation_id = true,
+                Some("message:ConversationIndex") => p.conversation_index = true,
+                Some("message:ConversationTopic") => p.conversation_topic = true,
                 Some("calendar:Start") => p.start = true,
                 Some("calendar:End") => p.end = true,
                 Some("calendar:IsAllDayEvent") => p.all_day = true,
@@ -1189,6 +1209,11 @@ fn write_item(w: &mut XmlOut, item: &ItemView, shape: &ItemShape, include_body: 
     if p.is_associated {
         w.leaf("t:IsAssociated", bool_str(item.is_associated));
     }
+    if p.conversation_id
+        && let Some(v) = &item.conversation_id
+    {
+        w.empty("t:ConversationId", &[("Id", v)]);
+    }
     if p.text_body
         && let Some((stored, text)) = &item.body
     {
@@ -1267,6 +1292,16 @@ fn write_message_fields(w: &mut XmlOut, item: &ItemView, p: &ItemProps) {
             }
             w.end(el);
         }
+    }
+    if p.conversation_index
+        && let Some(v) = &item.conversation_index
+    {
+        w.leaf("t:ConversationIndex", v);
+    }
+    if p.conversation_topic
+        && let Some(v) = &item.conversation_topic
+    {
+        w.leaf("t:ConversationTopic", v);
     }
     if p.from
         && let Some(m) = &item.from
@@ -2676,6 +2711,12 @@ pub fn item_from_element(el: &Element) -> Result<ItemView, EwsProtoError> {
     item.internet_message_id = child_text(el, "InternetMessageId");
     item.is_read = child_bool(el, "IsRead")?;
     item.in_reply_to = child_text(el, "InReplyTo");
+    item.conversation_id = el
+        .child(ns::TYPES, "ConversationId")
+        .and_then(|c| c.attr("Id"))
+        .map(str::to_owned);
+    item.conversation_index = child_text(el, "ConversationIndex");
+    item.conversation_topic = child_text(el, "ConversationTopic");
     item.references = child_text(el, "References");
     item.start = child_datetime(el, "Start")?;
     item.end = child_datetime(el, "End")?;

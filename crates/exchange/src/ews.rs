@@ -3285,6 +3285,18 @@ fn item_view(i: mailbox::Item) -> ItemView {
     v.is_read = Some(i.is_read);
     v.in_reply_to = extended_of(&i.extended, IN_REPLY_TO_KEY).map(str::to_owned);
     v.references = extended_of(&i.extended, REFERENCES_KEY).map(str::to_owned);
+    if matches!(
+        kind,
+        ItemKind::Message
+            | ItemKind::MeetingRequest
+            | ItemKind::MeetingResponse
+            | ItemKind::MeetingCancellation
+    ) {
+        let c = crate::conversation::of(i.subject.as_deref(), &i.extended);
+        v.conversation_id = Some(c.id);
+        v.conversation_index = c.index;
+        v.conversation_topic = Some(c.topic);
+    }
     // the writer returns those AdditionalProperties ask for
     v.extended = i
         .extended

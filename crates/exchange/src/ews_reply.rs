@@ -22,14 +22,16 @@
 //! The response's `t:InReplyTo` is the original's Message-ID and its `t:References` the
 //! original's references followed by it (RFC 5322 §3.6.4).
 //!
-//! Not modelled: conversation ids, and the original's replied/forwarded state
-//! (`PR_LAST_VERB_EXECUTED`).
+//! The response is in the original's conversation: its topic, and its index extended by a child
+//! block (`crate::conversation`).
+//!
+//! Not modelled: the original's replied/forwarded state (`PR_LAST_VERB_EXECUTED`).
 
 use ews_proto::request::{
     self, Body, NewFileAttachment, NewItem as ReqItem, NewMessage, SmartResponseKind,
 };
 use ews_proto::response::ResponseError;
-use ews_proto::types::{BodyType, Mailbox};
+use ews_proto::types::{BodyType, ExtendedFieldUri, ExtendedProperty, ExtendedValue, Mailbox};
 use time::format_description::well_known::Rfc2822;
 
 use crate::ews::{Handler, err};
@@ -349,6 +351,35 @@ impl Handler<'_> {
             item.attachments = carried;
         }
         let (in_reply_to, references) = thread_of(&original);
+        // in the original's conversation: its topic, and its index extended
+        let conversation = crate::conversation::of(original.subject.as_deref(), &original.extended);
+        let index = crate::conversation::reply_index(
+            &conversation,
+            self.ex.inner.cfg.clock.now(),
+            rand::random(),
+        );
+        for (tag, kind, value) in [
+            ("0x0070", "String", conversation.topic),
+            ("0x0071", "Binary", index),
+        ] {
+            let uri = ExtendedFieldUri {
+                property_tag: Some(tag.to_owned()),
+                property_type: kind.to_owned(),
+                ..ExtendedFieldUri::default()
+            };
+            // (one the client set itself wins)
+            let key = uri.canonical_key();
+            if !item
+                .extended_properties
+                .iter()
+                .any(|p| p.uri.canonical_key() == key)
+            {
+                item.extended_properties.push(ExtendedProperty {
+                    uri,
+                    value: ExtendedValue::Single(value),
+                });
+            }
+        }
         Ok(ReqItem::Message(NewMessage {
             item,
             sender: None,

@@ -8,6 +8,7 @@ pub mod auth;
 mod autodiscover;
 mod availability;
 mod contacts;
+mod conversation;
 pub mod error;
 pub mod ews;
 mod ews_filter;

@@ -29,6 +29,15 @@ fn mbx(addr: &str) -> String {
     format!("<t:Mailbox><t:EmailAddress>{addr}</t:EmailAddress></t:Mailbox>")
 }
 
+/// The value of `attr` on the first element that starts with `start`, if any.
+fn attr_after_opt(body: &str, start: &str, attr: &str) -> Option<String> {
+    body.split(start)
+        .nth(1)
+        .and_then(|s| s.split(&format!("{attr}=\"")).nth(1))
+        .and_then(|s| s.split('"').next())
+        .map(str::to_owned)
+}
+
 /// The text of each `t:{name}` in `body`, in order.
 fn all(body: &str, name: &str) -> Vec<String> {
     body.split(&format!("<t:{name}>"))
@@ -125,6 +134,14 @@ async fn a_reply_is_composed_from_the_original_and_saved_as_a_draft() {
         "{got}"
     );
     assert_eq!(all(&got, "References"), [message_id], "{got}");
+    // and in its conversation: the topic without the prefix, the same id, an index of its own
+    assert_eq!(all(&got, "ConversationTopic"), ["Numbers"], "{got}");
+    assert_eq!(all(&first, "ConversationTopic"), ["Numbers"], "{first}");
+    let conversation = |body: &str| attr_after_opt(body, "<t:ConversationId ", "Id");
+    assert!(conversation(&first).is_some(), "{first}");
+    assert_eq!(conversation(&got), conversation(&first), "{got}");
+    assert_eq!(all(&got, "ConversationIndex").len(), 1, "{got}");
+    assert!(all(&first, "ConversationIndex").is_empty(), "{first}");
     let drafts = e.call_with(&t, &find("drafts")).await;
     assert_eq!(all(&drafts, "Subject"), ["RE: Numbers"], "{drafts}");
     // the subject given wins, and is not prefixed again

@@ -914,6 +914,7 @@ async fn exchangelib_interop() {
                 "reply_all_in_inbox": 1,
                 "forward": [["bob@contoso.example"], true],
                 "thread": [true, true, true],
+                "conversation": [true, true, true, true],
             }),
             "{v}"
         );
