@@ -211,17 +211,9 @@ impl MailboxStore {
             let mb = mailbox_row(tx, &key)?;
             let id = resolve_folder(tx, &mb, &folder)?;
             let to = resolve_folder(tx, &mb, &to)?;
-            let (moving, to_lineage) = checked_destination(tx, &mb, id, to)?;
-            let Some(top) = moving.iter().find(|f| f.id == id) else {
-                return Err(MailboxError::FolderNotFound);
-            };
+            let (_, top) = checked_destination(tx, &mb, id, to)?;
             if top.parent == Some(to) {
                 return load_folder(tx, &mb, id);
-            }
-            // the destination's depth (its lineage less the root) + 1 for the folder + the
-            // levels under it
-            if to_lineage.len() + subtree_height(tx, id)? > MAX_FOLDER_DEPTH {
-                return Err(crate::store::too_deep());
             }
             name_free(tx, to, id, &top.name)?;
             move_to(tx, &mb, id, to, to_micros(now)?)?;
@@ -251,13 +243,7 @@ impl MailboxStore {
             let mb = mailbox_row(tx, &key)?;
             let id = resolve_folder(tx, &mb, &folder)?;
             let to = resolve_folder(tx, &mb, &to)?;
-            let (moving, to_lineage) = checked_destination(tx, &mb, id, to)?;
-            if to_lineage.len() + subtree_height(tx, id)? > MAX_FOLDER_DEPTH {
-                return Err(crate::store::too_deep());
-            }
-            let Some(top) = moving.iter().find(|f| f.id == id) else {
-                return Err(MailboxError::FolderNotFound);
-            };
+            let (moving, top) = checked_destination(tx, &mb, id, to)?;
             name_free(tx, to, id, &top.name)?;
             let mut items = 0usize;
             let mut count = tx.prepare_cached("SELECT COUNT(*) FROM items WHERE folder_id = ?1")?;
@@ -569,14 +555,15 @@ fn subtree(tx: &Connection, top: i64) -> Result<Vec<SubFolder>, MailboxError> {
 
 /// The checks MoveFolder and CopyFolder share, for folder `id` going under `to`: no
 /// distinguished folder in its subtree ([`MailboxError::DistinguishedFolder`]), neither under
-/// Recoverable Items, and `to` not in the subtree ([`MailboxError::FolderIntoItself`]). Returns
-/// the subtree (deepest first) and `to`'s lineage.
+/// Recoverable Items, `to` not in the subtree ([`MailboxError::FolderIntoItself`]), and the
+/// subtree no deeper than [`MAX_FOLDER_DEPTH`] under `to`. Returns the subtree (deepest first)
+/// and the folder itself.
 fn checked_destination(
     tx: &Connection,
     mb: &Mb,
     id: i64,
     to: i64,
-) -> Result<(Vec<SubFolder>, Vec<Option<String>>), MailboxError> {
+) -> Result<(Vec<SubFolder>, SubFolder), MailboxError> {
     let moving = subtree(tx, id)?;
     if let Some(d) = moving.iter().find_map(|f| f.distinguished.clone()) {
         return Err(MailboxError::DistinguishedFolder(d));
@@ -588,12 +575,20 @@ fn checked_destination(
             "folders do not move or copy into or out of Recoverable Items".into(),
         ));
     }
-    if let Some(top) = moving.iter().find(|f| f.id == id)
-        && moving.iter().any(|f| f.id == to)
-    {
+    let top = moving
+        .iter()
+        .find(|f| f.id == id)
+        .cloned()
+        .ok_or(MailboxError::FolderNotFound)?;
+    if moving.iter().any(|f| f.id == to) {
         return Err(MailboxError::FolderIntoItself(top.name.clone()));
     }
-    Ok((moving, to_lineage))
+    // the destination's depth (its lineage less the root) + 1 for the folder + the levels
+    // under it
+    if to_lineage.len() + subtree_height(tx, id)? > MAX_FOLDER_DEPTH {
+        return Err(crate::store::too_deep());
+    }
+    Ok((moving, top))
 }
 
 /// [`MailboxError::FolderExists`] when `to` has a folder named `name` other than `id`
