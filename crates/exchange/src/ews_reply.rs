@@ -25,7 +25,8 @@
 //! The response is in the original's conversation: its topic, and its index extended by a child
 //! block (`crate::conversation`).
 //!
-//! Not modelled: the original's replied/forwarded state (`PR_LAST_VERB_EXECUTED`).
+//! A reply or forward sent marks its original (`PR_LAST_VERB_EXECUTED`, its time and
+//! `PR_ICON_INDEX`) in the send's transaction; one saved as a draft and sent later does not.
 
 use ews_proto::request::{
     self, Body, NewFileAttachment, NewItem as ReqItem, NewMessage, SmartResponseKind,
@@ -183,6 +184,38 @@ fn quoted_body(new: Option<&Body>, original: &Original<'_>) -> Body {
                 original_body.map_or("", |b| b.content.as_str()),
             ),
         }
+    }
+}
+
+/// `PR_ICON_INDEX` (0x1080), `PR_LAST_VERB_EXECUTED` (0x1081) and
+/// `PR_LAST_VERB_EXECUTION_TIME` (0x1082) as extended property keys.
+const ICON_INDEX_KEY: &str = "tag:0x1080|type:integer";
+const LAST_VERB_KEY: &str = "tag:0x1081|type:integer";
+const LAST_VERB_TIME_KEY: &str = "tag:0x1082|type:systemtime";
+
+/// The original of a reply or forward sent at `now`, marked as Outlook and Exchange mark it
+/// (MS-OXOMSG `PidTagLastVerbExecuted`: 102 replied, 103 replied to all, 104 forwarded;
+/// `PidTagIconIndex` 261 replied, 262 forwarded), which clients show as "You replied on …".
+pub(crate) fn answered(
+    original: &str,
+    kind: SmartResponseKind,
+    now: time::OffsetDateTime,
+) -> mailbox::Answered {
+    let (verb, icon) = match kind {
+        SmartResponseKind::Reply => (102, 261),
+        SmartResponseKind::ReplyAll => (103, 261),
+        SmartResponseKind::Forward => (104, 262),
+    };
+    mailbox::Answered {
+        item_id: original.to_owned(),
+        set_extended: vec![
+            (ICON_INDEX_KEY.to_owned(), icon.to_string()),
+            (LAST_VERB_KEY.to_owned(), verb.to_string()),
+            (
+                LAST_VERB_TIME_KEY.to_owned(),
+                ews_proto::types::format_xs_datetime(now),
+            ),
+        ],
     }
 }
 

@@ -273,10 +273,19 @@ impl Handler<'_> {
         item: ReqItem,
         save_in: Option<FolderSel>,
     ) -> Result<Option<resp::CreatedItem>, ResponseError> {
-        let item = match item {
-            // a reply or forward: the message it stands for (`ews_reply`)
-            ReqItem::SmartResponse(r) => self.compose(r).await?,
-            other => other,
+        let (item, answered) = match item {
+            // a reply or forward: the message it stands for (`ews_reply`), and its original
+            // marked as answered when it is sent
+            ReqItem::SmartResponse(r) => {
+                let original = r.reference_item_id.clone();
+                let kind = r.kind;
+                let item = self.compose(r).await?;
+                let answered = crate::recurring::target(&original).ok().map(|t| {
+                    crate::ews_reply::answered(t.item_id(), kind, self.ex.inner.cfg.clock.now())
+                });
+                (item, answered)
+            }
+            other => (other, None),
         };
         if !matches!(item, ReqItem::Message(_)) {
             return Err(ResponseError::new(
@@ -295,6 +304,7 @@ impl Handler<'_> {
             deliver_to: routing.deliver_to,
             save_in,
             routed_version: None,
+            answered,
         };
         self.ex
             .inner
@@ -467,6 +477,7 @@ impl Handler<'_> {
             deliver_to: routing.deliver_to,
             save_in,
             routed_version: Some(draft.change_key.clone()),
+            answered: None,
         };
         let (overwrite, update) = match update {
             Some((u, overwrite)) => (overwrite, Some(u)),

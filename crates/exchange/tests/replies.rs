@@ -194,6 +194,18 @@ async fn a_reply_to_all_reaches_the_others_but_not_the_replier() {
     // Alice did not write to herself
     let inbox = e.call_with(&t, &find("inbox")).await;
     assert_eq!(all(&inbox, "Subject"), ["Numbers"], "{inbox}");
+    // the original is marked as replied to all (PR_LAST_VERB_EXECUTED 103, PR_ICON_INDEX 261)
+    let marked = e
+        .call_with(
+            &t,
+            &format!(
+                r#"<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties><t:ExtendedFieldURI PropertyTag="0x1081" PropertyType="Integer"/><t:ExtendedFieldURI PropertyTag="0x1080" PropertyType="Integer"/></t:AdditionalProperties></m:ItemShape><m:ItemIds><t:ItemId Id="{original}"/></m:ItemIds></m:GetItem>"#
+            ),
+        )
+        .await;
+    let mut values = all(&marked, "Value");
+    values.sort();
+    assert_eq!(values, ["103", "261"], "{marked}");
     // Bob answers the reply: the thread grows (References: the first message, then Alice's),
     // the subject keeps one prefix, and the MIME content carries the headers
     let bob = bob_token();
@@ -287,6 +299,16 @@ async fn a_forward_carries_the_attachments_to_its_recipients() {
     // nobody else got it
     let bob = e.call_with(&bob_token(), &find("inbox")).await;
     assert!(!bob.contains("FW: Numbers"), "{bob}");
+    // the original is marked as forwarded
+    let marked = e
+        .call_with(
+            &t,
+            &format!(
+                r#"<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties><t:ExtendedFieldURI PropertyTag="0x1081" PropertyType="Integer"/></t:AdditionalProperties></m:ItemShape><m:ItemIds><t:ItemId Id="{original}"/></m:ItemIds></m:GetItem>"#
+            ),
+        )
+        .await;
+    assert_eq!(all(&marked, "Value"), ["104"], "{marked}");
     // a forward without recipients cannot be sent
     let r = e
         .call_with(

@@ -1575,7 +1575,7 @@ fn checked_header(
 
 /// Applies a checked update to an item: its fields, a new change number, its folder touched
 /// and a `Modified` event. Returns the item as stored afterwards.
-fn write_update(
+pub(crate) fn write_update(
     tx: &Connection,
     mb: &Mb,
     local: i64,

@@ -98,7 +98,7 @@ pub use model::{
     UserConfig, normalize_time,
 };
 pub use oof::{Delivered, ExternalAudience, OofSettings, OofState};
-pub use send::{Send, Sent};
+pub use send::{Answered, Send, Sent};
 pub use store::{Clock, MailboxStore};
 pub use sync::{FolderChange, ItemChange, ItemSync, SyncPage, SyncScope};
 pub use upload::{UploadContent, UploadTarget, Uploaded};

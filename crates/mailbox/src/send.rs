@@ -43,6 +43,17 @@ pub struct Send {
     /// ([`MailboxError::ChangeKeyConflict`]), so that nobody is delivered a message whose
     /// recipient lines no longer name them.
     pub routed_version: Option<String>,
+    /// The sender's item this message answers (a reply or forward), marked as answered in the
+    /// same transaction: these extended properties set on it (`PR_LAST_VERB_EXECUTED` and its
+    /// time, `PR_ICON_INDEX`). An item that is gone by then is left alone.
+    pub answered: Option<Answered>,
+}
+
+/// [`Send::answered`]: an item of the sender's mailbox and the extended properties to set on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answered {
+    pub item_id: String,
+    pub set_extended: Vec<(String, String)>,
 }
 
 /// What a send wrote.
@@ -165,6 +176,9 @@ impl MailboxStore {
                 out.push(load_item(tx, rmb, id, false)?);
             }
             let report = write_report(tx, &mb, report.as_ref(), now_us)?;
+            if let Some(a) = &send.answered {
+                mark_answered(tx, &mb, a, now_us)?;
+            }
             Ok(Sent {
                 saved,
                 delivered: out,
@@ -352,4 +366,30 @@ fn deliver_copy(
         now_us,
     )?;
     Ok(id)
+}
+
+/// Sets [`Send::answered`]'s properties on the answered item, a change of it (change key,
+/// `Modified` event); nothing when it is gone or not an item of this mailbox.
+fn mark_answered(
+    tx: &rusqlite::Connection,
+    mb: &Mb,
+    a: &Answered,
+    now_us: i64,
+) -> Result<(), MailboxError> {
+    let local = match crate::items::item_local(mb, &a.item_id) {
+        Ok(l) => l,
+        Err(MailboxError::ItemNotFound | MailboxError::InvalidIdMalformed(_)) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let header = match crate::items::item_header(tx, mb, local) {
+        Ok(h) => h,
+        Err(MailboxError::ItemNotFound) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let update = crate::items::validated_update(crate::model::ItemUpdate {
+        set_extended: a.set_extended.clone(),
+        ..crate::model::ItemUpdate::default()
+    })?;
+    crate::items::write_update(tx, mb, local, &header, &update, now_us)?;
+    Ok(())
 }

@@ -266,6 +266,7 @@ fn send_to(keys: &[&str], version: Option<String>) -> Send {
         save_in: Some(d("sentitems")),
         report: None,
         routed_version: version,
+        answered: None,
     }
 }
 

@@ -34,6 +34,7 @@ fn send(to: &[&str], save_in: Option<FolderSel>) -> Send {
         save_in,
         report: None,
         routed_version: None,
+        answered: None,
     }
 }
 
@@ -297,4 +298,58 @@ async fn recipients_are_bounded_and_a_report_lands_in_the_senders_inbox() {
     let r = sent.report.expect("report");
     assert_eq!(r.item_class, "REPORT.IPM.Note.NDR");
     assert_eq!(counts(&s, &a, "inbox").await, (1, 1, 0));
+}
+
+/// A reply sent marks the item it answers in the send's transaction (its extended properties
+/// set, a change of it); an answered item that is gone by then does not stop the send.
+#[tokio::test]
+async fn a_reply_marks_its_original_unless_it_is_gone() {
+    let s = store_with(&["alice", "bob"]).await;
+    let a = key("alice");
+    let original = s
+        .create_items(&a, d("inbox"), vec![msg("Numbers")])
+        .await
+        .unwrap()
+        .remove(0);
+    let marks = vec![("tag:0x1081|type:integer".to_owned(), "102".to_owned())];
+    let answered = |id: &str| {
+        Some(mailbox::Answered {
+            item_id: id.to_owned(),
+            set_extended: marks.clone(),
+        })
+    };
+    s.send_new(
+        &a,
+        lunch(),
+        Send {
+            answered: answered(&original.id),
+            ..send(&["bob"], None)
+        },
+    )
+    .await
+    .unwrap();
+    let got = s.get_item(&a, &original.id).await.unwrap();
+    assert_eq!(got.extended, marks);
+    assert_ne!(got.change_key, original.change_key);
+    // gone: the send goes through all the same
+    s.delete_items(
+        &a,
+        vec![original.id.clone()],
+        mailbox::DeleteMode::Hard,
+        ItemGuard::Any,
+    )
+    .await
+    .unwrap();
+    let before = inbox(&s, &key("bob")).await.len();
+    s.send_new(
+        &a,
+        lunch(),
+        Send {
+            answered: answered(&original.id),
+            ..send(&["bob"], None)
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(inbox(&s, &key("bob")).await.len(), before + 1);
 }
