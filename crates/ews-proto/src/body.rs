@@ -25,6 +25,25 @@ pub const MAX_CONVERTED_TAGS: usize = 4_000;
 /// Wider than any body line, so that nothing is wrapped.
 const MAX_LINE: usize = 1 << 20;
 
+/// `text` with the characters HTML gives meaning to (`<`, `>`, `&`, `"`) escaped.
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    push_escaped(&mut out, text);
+    out
+}
+
+fn push_escaped(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            c => out.push(c),
+        }
+    }
+}
+
 /// An HTML document of a text body, each line as it was, characters escaped.
 pub fn text_to_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 64);
@@ -33,15 +52,7 @@ pub fn text_to_html(text: &str) -> String {
         if i > 0 {
             out.push_str("<br>");
         }
-        for c in line.trim_end_matches('\r').chars() {
-            match c {
-                '<' => out.push_str("&lt;"),
-                '>' => out.push_str("&gt;"),
-                '&' => out.push_str("&amp;"),
-                '"' => out.push_str("&quot;"),
-                c => out.push(c),
-            }
-        }
+        push_escaped(&mut out, line.trim_end_matches('\r'));
     }
     out.push_str("</div></body></html>");
     out

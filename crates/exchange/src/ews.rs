@@ -2866,7 +2866,7 @@ pub(crate) fn unreachable_folder() -> ews_proto::types::DistinguishedFolderId {
     ews_proto::types::DistinguishedFolderId::Drafts
 }
 
-fn mb_out(r: &mailbox::Recipient) -> Mailbox {
+pub(crate) fn mb_out(r: &mailbox::Recipient) -> Mailbox {
     Mailbox {
         name: r.name.clone(),
         email_address: Some(r.email.clone()),
@@ -3239,8 +3239,8 @@ fn saved_as_draft(item: &mailbox::NewItem) -> bool {
     if item.is_associated || item.calendar.is_some() || !is_message_class(&item.item_class) {
         return false;
     }
-    match item.extended.iter().find(|(k, _)| k == MESSAGE_FLAGS_KEY) {
-        Some((_, v)) => v
+    match extended_of(&item.extended, MESSAGE_FLAGS_KEY) {
+        Some(v) => v
             .trim()
             .parse::<i64>()
             .is_ok_and(|f| f & MSGFLAG_UNSENT != 0),

@@ -62,30 +62,12 @@ fn prefixed(subject: Option<&str>, prefix: &str) -> String {
     }
 }
 
-fn mailbox_of(r: &mailbox::Recipient) -> Mailbox {
-    Mailbox::smtp(&r.email, r.name.as_deref())
-}
-
 /// A recipient as the header block names it: `Name <address>`, or the address.
 fn named(r: &mailbox::Recipient) -> String {
     match r.name.as_deref().filter(|n| !n.is_empty()) {
         Some(n) => format!("{n} <{}>", r.email),
         None => r.email.clone(),
     }
-}
-
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// What is inside an HTML document's `<body>` (the whole text when it has none).
@@ -166,7 +148,7 @@ fn quoted_body(new: Option<&Body>, original: &Original<'_>) -> Body {
         };
         let header: String = lines
             .iter()
-            .map(|(k, v)| format!("<b>{k}:</b> {}<br>", escape(v)))
+            .map(|(k, v)| format!("<b>{k}:</b> {}<br>", ews_proto::body::escape_html(v)))
             .collect();
         Body {
             body_type: BodyType::Html,
@@ -326,7 +308,7 @@ impl Handler<'_> {
             .from
             .as_ref()
             .or(original.sender.as_ref())
-            .map(mailbox_of);
+            .map(crate::ews::mb_out);
         let mut seen = Vec::new();
         let (to, cc) = match r.kind {
             // to the author, whoever it is (a reply to one's own message goes to oneself)
@@ -340,10 +322,15 @@ impl Handler<'_> {
                 let to: Vec<Mailbox> = author
                     .iter()
                     .cloned()
-                    .chain(original.to.iter().map(mailbox_of))
+                    .chain(original.to.iter().map(crate::ews::mb_out))
                     .chain(r.to)
                     .collect();
-                let cc = original.cc.iter().map(mailbox_of).chain(r.cc).collect();
+                let cc = original
+                    .cc
+                    .iter()
+                    .map(crate::ews::mb_out)
+                    .chain(r.cc)
+                    .collect();
                 let (to, cc) = (
                     distinct(to, &mine, &mut seen),
                     distinct(cc, &mine, &mut seen),

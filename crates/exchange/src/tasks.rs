@@ -60,7 +60,8 @@ pub(crate) fn apply(
     changes: &[&ItemFieldChange],
     now: OffsetDateTime,
 ) -> Result<Option<Task>, ResponseError> {
-    let before = t.clone();
+    // (only a recurring task's occurrence can be split off)
+    let before = t.recurrence.is_some().then(|| t.clone());
     let was_complete = t.is_complete();
     let refused = |e: task::TaskFieldError| ResponseError::new(e.code(), &e.to_string());
     for change in changes {
@@ -95,15 +96,14 @@ pub(crate) fn apply(
     if !was_complete && t.is_complete() {
         return Ok(t.complete_occurrence(now));
     }
-    if moves_an_occurrence(&before, t) {
-        let mut series = before;
-        if series.skip_occurrence(now) {
-            let one_off = Task {
-                recurrence: None,
-                ..std::mem::replace(t, series)
-            };
-            return Ok(Some(one_off));
-        }
+    if let Some(mut series) = before.filter(|b| moves_an_occurrence(b, t))
+        && series.skip_occurrence(now)
+    {
+        let one_off = Task {
+            recurrence: None,
+            ..std::mem::replace(t, series)
+        };
+        return Ok(Some(one_off));
     }
     Ok(None)
 }

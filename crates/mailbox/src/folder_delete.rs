@@ -532,6 +532,8 @@ struct SubFolder {
     parent: Option<i64>,
     distinguished: Option<String>,
     name: String,
+    /// Levels below the subtree's top (0 for the top).
+    depth: usize,
 }
 
 /// A folder and everything under it, deepest first (children before their parents).
@@ -539,7 +541,7 @@ fn subtree(tx: &Connection, top: i64) -> Result<Vec<SubFolder>, MailboxError> {
     let mut stmt = tx.prepare_cached(
         "WITH RECURSIVE t(id, depth) AS (SELECT ?1, 0 UNION ALL \
          SELECT f.id, t.depth + 1 FROM folders f JOIN t ON f.parent_id = t.id) \
-         SELECT t.id, f.parent_id, f.distinguished, f.display_name \
+         SELECT t.id, f.parent_id, f.distinguished, f.display_name, t.depth \
          FROM t JOIN folders f ON f.id = t.id ORDER BY t.depth DESC, t.id",
     )?;
     let rows = stmt.query_map(params![top], |r| {
@@ -548,6 +550,7 @@ fn subtree(tx: &Connection, top: i64) -> Result<Vec<SubFolder>, MailboxError> {
             parent: r.get(1)?,
             distinguished: r.get(2)?,
             name: r.get(3)?,
+            depth: usize::try_from(r.get::<_, i64>(4)?).unwrap_or(usize::MAX),
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -585,7 +588,8 @@ fn checked_destination(
     }
     // the destination's depth (its lineage less the root) + 1 for the folder + the levels
     // under it
-    if to_lineage.len() + subtree_height(tx, id)? > MAX_FOLDER_DEPTH {
+    let height = moving.iter().map(|f| f.depth).max().unwrap_or(0);
+    if to_lineage.len() + height > MAX_FOLDER_DEPTH {
         return Err(crate::store::too_deep());
     }
     Ok((moving, top))
@@ -604,18 +608,6 @@ fn name_free(tx: &Connection, to: i64, id: i64, name: &str) -> Result<(), Mailbo
         return Err(MailboxError::FolderExists(name.to_owned()));
     }
     Ok(())
-}
-
-/// How many levels of folders are under `top` (0 for a folder without subfolders).
-fn subtree_height(tx: &Connection, top: i64) -> Result<usize, MailboxError> {
-    let h: i64 = tx.query_row(
-        "WITH RECURSIVE t(id, depth) AS (SELECT ?1, 0 UNION ALL \
-         SELECT f.id, t.depth + 1 FROM folders f JOIN t ON f.parent_id = t.id) \
-         SELECT MAX(depth) FROM t",
-        params![top],
-        |r| r.get(0),
-    )?;
-    Ok(usize::try_from(h).unwrap_or(usize::MAX))
 }
 
 /// The children of a folder, by id.
