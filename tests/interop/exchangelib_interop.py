@@ -727,6 +727,21 @@ def main() -> int:
                                    internal_reply="Away until Monday", external_reply="Away")
     got = acc.oof_settings
     oof["after"] = [got.state, got.external_audience, got.internal_reply, got.external_reply]
+    # Account.mail_tips (GetMailTips for Alice herself, All): her reply while she is away
+    mt = acc.mail_tips
+    oof["mail_tips"] = [mt.recipient_address.email_address,
+                        mt.out_of_office.reply_body if mt.out_of_office else None,
+                        mt.mailbox_full, mt.total_member_count, mt.external_member_count,
+                        mt.max_message_size, mt.delivery_restricted, mt.is_moderated,
+                        mt.invalid_recipient]
+    # GetMailTips for the group and an unknown address of the organization
+    from exchangelib.properties import Mailbox as TipMailbox, SendingAs
+    from exchangelib.services import GetMailTips
+    got_tips = GetMailTips(protocol=acc.protocol).call(
+        sending_as=SendingAs(email_address=acc.primary_smtp_address),
+        recipients=[TipMailbox(email_address=GROUP), TipMailbox(email_address="nobody@contoso.example")],
+        mail_tips_requested="TotalMemberCount InvalidRecipient")
+    oof["group_tips"] = [[t.total_member_count, t.invalid_recipient] for t in got_tips]
     acc.oof_settings = OofSettings(state=OofSettings.DISABLED)
     oof["off"] = acc.oof_settings.state
     out["oof"] = oof

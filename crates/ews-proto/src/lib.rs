@@ -103,6 +103,7 @@ pub mod body;
 pub mod contact;
 pub mod error;
 pub mod export;
+pub mod mailtips;
 pub mod notification;
 pub mod oof;
 pub mod recurrence;

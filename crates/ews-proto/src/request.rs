@@ -105,6 +105,8 @@ pub enum Operation {
     GetUserAvailability(crate::availability::GetUserAvailability),
     /// `m:GetServerTimeZones` ([`crate::availability`]).
     GetServerTimeZones(crate::availability::GetServerTimeZones),
+    /// `m:GetMailTips` ([`crate::mailtips`]).
+    GetMailTips(crate::mailtips::GetMailTips),
     /// `m:ExportItems` ([`crate::export`]).
     ExportItems(crate::export::ExportItems),
     /// `m:UploadItems` ([`crate::export`]).
@@ -161,6 +163,7 @@ impl Operation {
             Self::SetUserOofSettings(_) => "SetUserOofSettingsRequest",
             Self::GetUserAvailability(_) => "GetUserAvailabilityRequest",
             Self::GetServerTimeZones(_) => "GetServerTimeZones",
+            Self::GetMailTips(_) => "GetMailTips",
             Self::ExportItems(_) => "ExportItems",
             Self::UploadItems(_) => "UploadItems",
             Self::Unknown { local } => local,
@@ -3738,6 +3741,7 @@ fn parse_operation(op: &Element, input: &[u8]) -> Result<Operation> {
         "GetServerTimeZones" => {
             Operation::GetServerTimeZones(crate::availability::parse_get_server_time_zones(op)?)
         }
+        "GetMailTips" => Operation::GetMailTips(crate::mailtips::parse(op)?),
         "ExportItems" => Operation::ExportItems(crate::export::parse_export_items(op)?),
         "UploadItems" => Operation::UploadItems(crate::export::parse_upload_items(op)?),
         "GetStreamingEvents" => {

@@ -2232,6 +2232,10 @@ pub fn error_response(operation: &str, error: &ResponseError) -> Vec<u8> {
     if !is_ncname(operation) || operation.len() > 200 || operation == "GetUserAvailabilityRequest" {
         return write_fault(&error.code, &error.message);
     }
+    // GetMailTipsResponse is itself a response message: a refusal is it alone
+    if operation == "GetMailTips" {
+        return crate::mailtips::error_response(error);
+    }
     // The availability-style operations (`GetUserOofSettingsRequest`, …) answer
     // `GetUserOofSettingsResponse` holding one `ResponseMessage`, not `ResponseMessages`.
     if let Some(base) = operation.strip_suffix("Request").filter(|b| !b.is_empty()) {

@@ -55,6 +55,7 @@ pub const CMDLETS: &[(&str, &[&str])] = &[
             "AccountDisabled",
             "EmailAddresses",
             "PrimarySmtpAddress",
+            "MailTip",
         ],
     ),
     (
@@ -76,6 +77,7 @@ pub const CMDLETS: &[(&str, &[&str])] = &[
             "HiddenFromAddressListsEnabled",
             "EmailAddresses",
             "PrimarySmtpAddress",
+            "MailTip",
         ],
     ),
     ("Get-MailUser", &["Identity"]),
@@ -92,6 +94,7 @@ pub const CMDLETS: &[(&str, &[&str])] = &[
             "EmailAddresses",
             "PrimarySmtpAddress",
             "HiddenFromAddressListsEnabled",
+            "MailTip",
         ],
     ),
     ("Remove-DistributionGroup", &["Identity", "Confirm"]),
@@ -580,6 +583,9 @@ fn run_in_tx(
                 }
                 r = org.set_email_addresses(c, &r, &change)?;
             }
+            if p.has("MailTip") {
+                r = org.set_mail_tip(c, &r.guid, p.str("MailTip")?.as_deref())?;
+            }
             match p.bool("AccountDisabled")? {
                 Some(d) => one(org.set_enabled(c, &r.guid, !d)?),
                 None => one(r),
@@ -609,6 +615,9 @@ fn run_in_tx(
             }
             if let Some(change) = address_change(p, name)? {
                 r = org.set_email_addresses(c, &r, &change)?;
+            }
+            if p.has("MailTip") {
+                r = org.set_mail_tip(c, &r.guid, p.str("MailTip")?.as_deref())?;
             }
             match p.bool("HiddenFromAddressListsEnabled")? {
                 Some(h) => one(org.set_hidden(c, &r.guid, h)?),
@@ -644,6 +653,9 @@ fn run_in_tx(
             let mut g = org.get_group(c, &id)?;
             if let Some(change) = address_change(p, name)? {
                 g = org.set_email_addresses(c, &g, &change)?;
+            }
+            if p.has("MailTip") {
+                g = org.set_mail_tip(c, &g.guid, p.str("MailTip")?.as_deref())?;
             }
             match p.bool("HiddenFromAddressListsEnabled")? {
                 Some(h) => one(org.set_hidden(c, &g.guid, h)?),

@@ -786,6 +786,7 @@ mod tests {
             when_created: String::new(),
             email_addresses: vec![],
             group_type: None,
+            mail_tip: None,
         }
     }
 

@@ -1227,6 +1227,7 @@ impl Handler<'_> {
                     "GetStreamingEvents is answered as a stream, not here.",
                 ),
             ),
+            Operation::GetMailTips(g) => self.get_mail_tips(&g).await,
             Operation::GetUserOofSettings(g) => self.get_user_oof_settings(&g).await,
             Operation::SetUserOofSettings(o) => self.set_user_oof_settings(&o).await,
             // answered by `get_user_availability` before `run` (serve_parsed)

@@ -17,6 +17,7 @@ mod ews_reply;
 mod ews_send;
 mod export;
 pub mod fxstream;
+mod mailtips;
 mod mime;
 mod oof;
 mod recurring;

@@ -18,7 +18,14 @@ pub const MIGRATIONS: &[Migration] = &[
     V4,
     crate::notify::STREAMING_MIGRATION,
     V6,
+    V7,
 ];
+
+/// A recipient's custom mail tip (`Set-Mailbox -MailTip`, GetMailTips' `CustomMailTip`).
+const V7: Migration = Migration {
+    version: 7,
+    sql: "ALTER TABLE recipients ADD COLUMN mail_tip TEXT;",
+};
 
 /// Proxy addresses and distribution groups. `recipients` gains a third kind, the mail-enabled
 /// universal distribution group: SQLite cannot change a CHECK constraint in place, so the table
@@ -263,7 +270,12 @@ pub struct Recipient {
     /// `Universal` for a distribution group; absent for the others.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub group_type: Option<&'static str>,
+    /// The custom mail tip senders see (`-MailTip`), at most [`MAX_MAIL_TIP_CHARS`].
+    pub mail_tip: Option<String>,
 }
+
+/// Longest custom mail tip, in characters (Exchange's own bound).
+pub const MAX_MAIL_TIP_CHARS: usize = 175;
 
 /// The recipient type of a mail-enabled universal distribution group.
 pub const GROUP: &str = "MailUniversalDistributionGroup";
@@ -416,7 +428,7 @@ macro_rules! recipient_columns {
     () => {
         "guid, name, kind, alias, primary_smtp, upn, sip, external_email, hidden, sid, netid, enabled, created, \
          (SELECT group_concat(p.prefix || ':' || p.address, char(10) ORDER BY p.position) \
-          FROM proxy_addresses p WHERE p.recipient = recipients.guid)"
+          FROM proxy_addresses p WHERE p.recipient = recipients.guid), mail_tip"
     };
 }
 
@@ -505,6 +517,7 @@ fn recipient_from_row(r: &Row, org_domain: &str) -> store::rusqlite::Result<Reci
             .map(|a| a.split('\n').map(str::to_owned).collect())
             .unwrap_or_default(),
         group_type,
+        mail_tip: r.get(14)?,
         exchange_guid: guid.clone(),
         guid,
         name,
@@ -1103,6 +1116,39 @@ impl Org {
         c.execute(
             "UPDATE recipients SET hidden = ?1 WHERE guid = ?2",
             params![hidden, r.guid],
+        )?;
+        self.get_recipient(c, &r.guid)
+    }
+
+    /// `-MailTip`: the custom mail tip of any recipient; an empty one (or only spaces) removes
+    /// it. Longer than [`MAX_MAIL_TIP_CHARS`] characters, or with control characters other than
+    /// line breaks, is refused.
+    pub fn set_mail_tip(
+        &self,
+        c: &Connection,
+        identity: &str,
+        tip: Option<&str>,
+    ) -> Result<Recipient, ExchangeError> {
+        let tip = tip.map(str::trim).filter(|t| !t.is_empty());
+        if let Some(t) = tip {
+            let n = t.chars().count();
+            if n > MAX_MAIL_TIP_CHARS {
+                return Err(ExchangeError::Invalid(format!(
+                    "-MailTip is {n} characters long; a mail tip has at most {MAX_MAIL_TIP_CHARS}"
+                )));
+            }
+            if t.chars()
+                .any(|ch| ch.is_control() && ch != '\n' && ch != '\r')
+            {
+                return Err(ExchangeError::Invalid(
+                    "-MailTip has a control character; give text (line breaks allowed)".into(),
+                ));
+            }
+        }
+        let r = self.get_recipient(c, identity)?;
+        c.execute(
+            "UPDATE recipients SET mail_tip = ?1 WHERE guid = ?2",
+            params![tip, r.guid],
         )?;
         self.get_recipient(c, &r.guid)
     }

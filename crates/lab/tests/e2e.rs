@@ -560,6 +560,8 @@ async fn exchangelib_interop() {
             json!({
                 "before": "Disabled",
                 "after": ["Enabled", "Known", "Away until Monday", "Away"],
+                "mail_tips": ["alice@contoso.example", "Away until Monday", false, 1, 0, 26214400, false, false, false],
+                "group_tips": [[2, false], [null, true]],
                 "off": "Disabled"
             }),
             "{v}"
