@@ -201,6 +201,46 @@ pub(crate) fn answered(
     }
 }
 
+/// A reply or forward saved as a draft names the item it answers, in this server's own property
+/// set (the one `fxstream` keeps beyond MAPI), as `<verb>:<item id>` (`PR_LAST_VERB_EXECUTED`'s
+/// verb): SendItem reads it to mark that item when the draft is sent, and removes it from what
+/// is sent, so no recipient's copy carries it.
+fn answers_uri() -> ExtendedFieldUri {
+    ExtendedFieldUri {
+        property_set_id: Some("5b8c0a3e-6f1d-4e57-9a52-0c4f3e1d7a21".to_owned()),
+        property_name: Some("OpenHybrid.Answers".to_owned()),
+        property_type: "String".to_owned(),
+        ..ExtendedFieldUri::default()
+    }
+}
+
+/// The store's key of [`answers_uri`].
+pub(crate) fn answers_key() -> String {
+    answers_uri().canonical_key()
+}
+
+fn answers_value(kind: SmartResponseKind, item_id: &str) -> String {
+    let verb = match kind {
+        SmartResponseKind::Reply => 102,
+        SmartResponseKind::ReplyAll => 103,
+        SmartResponseKind::Forward => 104,
+    };
+    format!("{verb}:{item_id}")
+}
+
+/// What a draft's [`answers_key`] value names: the kind of answer and the item; `None` for a
+/// value this server did not write.
+pub(crate) fn answers_of(value: &str) -> Option<(SmartResponseKind, &str)> {
+    let (verb, id) = value.split_once(':')?;
+    let kind = match verb {
+        "102" => SmartResponseKind::Reply,
+        "103" => SmartResponseKind::ReplyAll,
+        "104" => SmartResponseKind::Forward,
+        _ => return None,
+    };
+    (!id.is_empty()).then_some((kind, id))
+}
+
 /// The longest `References` a reply carries; past it, the oldest ids after the first are
 /// dropped (RFC 5322 §3.6.4 suggests keeping the first).
 const MAX_REFERENCES_BYTES: usize = 4 * 1024;
@@ -258,7 +298,21 @@ impl Handler<'_> {
         let mut out = Vec::with_capacity(items.len());
         for i in items {
             out.push(match i {
-                ReqItem::SmartResponse(r) => self.compose(r).await,
+                // saved as a draft: it names what it answers, for SendItem to mark it
+                ReqItem::SmartResponse(r) => {
+                    let answers = crate::recurring::target(&r.reference_item_id)
+                        .ok()
+                        .map(|t| answers_value(r.kind, t.item_id()));
+                    self.compose(r).await.map(|mut item| {
+                        if let (ReqItem::Message(m), Some(v)) = (&mut item, answers) {
+                            m.item.extended_properties.push(ExtendedProperty {
+                                uri: answers_uri(),
+                                value: ExtendedValue::Single(v),
+                            });
+                        }
+                        item
+                    })
+                }
                 other => Ok(other),
             });
         }

@@ -470,6 +470,14 @@ impl Handler<'_> {
             Some(changed) => changed.clone(),
             None => draft.item_class.clone(),
         };
+        // a reply or forward saved as a draft marks what it answers now, and that note is
+        // not sent
+        let answers_key = crate::ews_reply::answers_key();
+        let answered = crate::ews::extended_of(&draft.extended, &answers_key)
+            .and_then(crate::ews_reply::answers_of)
+            .map(|(kind, original)| {
+                crate::ews_reply::answered(original, kind, self.ex.inner.cfg.clock.now())
+            });
         let send = mailbox::Send {
             from: from.clone(),
             message_id: self.new_message_id(),
@@ -477,12 +485,18 @@ impl Handler<'_> {
             deliver_to: routing.deliver_to,
             save_in,
             routed_version: Some(draft.change_key.clone()),
-            answered: None,
+            answered,
         };
-        let (overwrite, update) = match update {
+        let (overwrite, mut update) = match update {
             Some((u, overwrite)) => (overwrite, Some(u)),
             None => (false, None),
         };
+        if crate::ews::extended_of(&draft.extended, &answers_key).is_some() {
+            update
+                .get_or_insert_with(mailbox::ItemUpdate::default)
+                .remove_extended
+                .push(answers_key);
+        }
         match self
             .ex
             .inner

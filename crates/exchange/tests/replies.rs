@@ -380,3 +380,82 @@ async fn what_cannot_be_answered_is_refused_and_nothing_is_written() {
     let drafts = e.call_with(&t, &find("drafts")).await;
     assert_eq!(all(&drafts, "Subject"), ["Note"], "{drafts}");
 }
+
+/// The original's `PR_LAST_VERB_EXECUTED`, if set.
+async fn last_verb(e: &Env, token: &str, id: &str) -> Vec<String> {
+    let got = e
+        .call_with(
+            token,
+            &format!(
+                r#"<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties><t:ExtendedFieldURI PropertyTag="0x1081" PropertyType="Integer"/></t:AdditionalProperties></m:ItemShape><m:ItemIds><t:ItemId Id="{id}"/></m:ItemIds></m:GetItem>"#
+            ),
+        )
+        .await;
+    all(&got, "Value")
+}
+
+/// What the server keeps on a draft reply to name its original, read as a client would.
+const ANSWERS: &str = r#"<t:ExtendedFieldURI PropertySetId="5b8c0a3e-6f1d-4e57-9a52-0c4f3e1d7a21" PropertyName="OpenHybrid.Answers" PropertyType="String"/>"#;
+
+#[tokio::test]
+async fn a_reply_saved_as_a_draft_marks_its_original_when_it_is_sent() {
+    let e = env().await;
+    let t = alice_token();
+    let original = bobs_message(&e).await;
+    for (object, verb) in [("ReplyAllToItem", "103"), ("ForwardItem", "104")] {
+        let to = if object == "ForwardItem" {
+            format!("<t:ToRecipients>{}</t:ToRecipients>", mbx(DAVE))
+        } else {
+            String::new()
+        };
+        let r = e
+            .call_with(
+                &t,
+                &respond(
+                    "SaveOnly",
+                    "",
+                    &format!(
+                        r#"<t:{object}>{to}<t:ReferenceItemId Id="{original}"/><t:NewBodyContent BodyType="Text">Later</t:NewBodyContent></t:{object}>"#
+                    ),
+                ),
+            )
+            .await;
+        assert_eq!(codes(&r), ["NoError"], "{r}");
+        let (draft, ck) = ids(&r).remove(0);
+        let kept = e
+            .call_with(
+                &t,
+                &format!(
+                    r#"<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties>{ANSWERS}</t:AdditionalProperties></m:ItemShape><m:ItemIds><t:ItemId Id="{draft}"/></m:ItemIds></m:GetItem>"#
+                ),
+            )
+            .await;
+        assert!(kept.contains(&format!("<t:Value>{verb}:")), "{kept}");
+        // saved, not sent: the original is not marked yet
+        let before = last_verb(&e, &t, &original).await;
+        assert_ne!(before, [verb], "{object}");
+        let sent = e
+            .call_with(
+                &t,
+                &format!(
+                    r#"<m:SendItem SaveItemToFolder="true"><m:ItemIds><t:ItemId Id="{draft}" ChangeKey="{ck}"/></m:ItemIds></m:SendItem>"#
+                ),
+            )
+            .await;
+        assert_eq!(codes(&sent), ["NoError"], "{sent}");
+        assert_eq!(last_verb(&e, &t, &original).await, [verb], "{object}");
+    }
+    // the note naming the original is not sent: not on Alice's copy in Sent Items, nor on
+    // Dave's delivered copy
+    let look = |folder: &str| {
+        format!(
+            r#"<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties><t:FieldURI FieldURI="item:Subject"/>{ANSWERS}</t:AdditionalProperties></m:ItemShape><m:ParentFolderIds><t:DistinguishedFolderId Id="{folder}"/></m:ParentFolderIds></m:FindItem>"#
+        )
+    };
+    let sent_items = e.call_with(&t, &look("sentitems")).await;
+    assert_eq!(all(&sent_items, "Subject").len(), 2, "{sent_items}");
+    assert!(!sent_items.contains("ExtendedProperty"), "{sent_items}");
+    let daves = e.call_with(&user_token(DAVE), &look("inbox")).await;
+    assert_eq!(all(&daves, "Subject"), ["FW: Numbers"], "{daves}");
+    assert!(!daves.contains("ExtendedProperty"), "{daves}");
+}

@@ -308,6 +308,9 @@ impl MailboxStore {
                 }
             };
             let report = write_report(tx, &mb, report.as_ref(), now_us)?;
+            if let Some(a) = &send.answered {
+                mark_answered(tx, &mb, a, now_us)?;
+            }
             Ok((
                 Sent {
                     saved,
