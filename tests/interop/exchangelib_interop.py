@@ -713,13 +713,17 @@ def main() -> int:
     out["resolved_none"] = [type(m).__name__ for m in acc.protocol.resolve_names(["nobody-here"])]
     # free/busy (GetServerTimeZones, then GetUserAvailability)
     out["free_busy"] = free_busy(acc)
-    # an operation the server does not implement (GetRoomLists, which exchangelib can call): a
-    # clean EWS error, not an unparsable response
+    # an operation the server does not implement (GetSearchableMailboxes, which exchangelib can
+    # call): a clean EWS error, not an unparsable response
     try:
-        list(acc.protocol.get_roomlists())
-        out["room_lists"] = "answered"
+        list(acc.protocol.get_searchable_mailboxes())
+        out["unsupported"] = "answered"
     except Exception as e:
-        out["room_lists"] = type(e).__name__ + ": " + str(e)[:120]
+        out["unsupported"] = type(e).__name__ + ": " + str(e)[:120]
+    # room lists and their rooms (the lab test creates Interop Rooms with Interop Room in it)
+    out["room_lists"] = [[r.name, r.email_address] for r in acc.protocol.get_roomlists()]
+    out["rooms"] = [[r.name, r.email_address, r.mailbox_type]
+                    for r in acc.protocol.get_rooms("interop-rooms@contoso.example")]
     # Out-of-office: read (the default), set, read back, turned off again
     from exchangelib.settings import OofSettings
     oof = {"before": acc.oof_settings.state}

@@ -109,6 +109,7 @@ pub mod oof;
 pub mod recurrence;
 pub mod request;
 pub mod response;
+pub mod rooms;
 pub mod streaming;
 pub mod task;
 pub mod timezone;

@@ -316,18 +316,7 @@ pub fn get_mail_tips_response(results: &[std::result::Result<MailTips, ResponseE
 
 /// A refusal of the whole request: the `GetMailTipsResponse` is the one response message.
 pub fn error_response(e: &ResponseError) -> Vec<u8> {
-    response_envelope(|w| {
-        w.start(
-            "m:GetMailTipsResponse",
-            &[
-                ("ResponseClass", e.class.as_str()),
-                ("xmlns:m", MESSAGES),
-                ("xmlns:t", TYPES),
-            ],
-        );
-        write_error_body(w, e);
-        w.end("m:GetMailTipsResponse");
-    })
+    crate::response::error_response("GetMailTips", e)
 }
 
 /// Reads a `GetMailTipsResponse` (a client's side): the whole request's error, or each

@@ -107,6 +107,10 @@ pub enum Operation {
     GetServerTimeZones(crate::availability::GetServerTimeZones),
     /// `m:GetMailTips` ([`crate::mailtips`]).
     GetMailTips(crate::mailtips::GetMailTips),
+    /// `m:GetRoomLists` ([`crate::rooms`]).
+    GetRoomLists,
+    /// `m:GetRooms` ([`crate::rooms`]).
+    GetRooms(crate::rooms::GetRooms),
     /// `m:ExportItems` ([`crate::export`]).
     ExportItems(crate::export::ExportItems),
     /// `m:UploadItems` ([`crate::export`]).
@@ -164,6 +168,8 @@ impl Operation {
             Self::GetUserAvailability(_) => "GetUserAvailabilityRequest",
             Self::GetServerTimeZones(_) => "GetServerTimeZones",
             Self::GetMailTips(_) => "GetMailTips",
+            Self::GetRoomLists => "GetRoomLists",
+            Self::GetRooms(_) => "GetRooms",
             Self::ExportItems(_) => "ExportItems",
             Self::UploadItems(_) => "UploadItems",
             Self::Unknown { local } => local,
@@ -3742,6 +3748,11 @@ fn parse_operation(op: &Element, input: &[u8]) -> Result<Operation> {
             Operation::GetServerTimeZones(crate::availability::parse_get_server_time_zones(op)?)
         }
         "GetMailTips" => Operation::GetMailTips(crate::mailtips::parse(op)?),
+        "GetRoomLists" => {
+            crate::rooms::parse_get_room_lists(op)?;
+            Operation::GetRoomLists
+        }
+        "GetRooms" => Operation::GetRooms(crate::rooms::parse_get_rooms(op)?),
         "ExportItems" => Operation::ExportItems(crate::export::parse_export_items(op)?),
         "UploadItems" => Operation::UploadItems(crate::export::parse_upload_items(op)?),
         "GetStreamingEvents" => {

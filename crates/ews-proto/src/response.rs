@@ -2232,9 +2232,21 @@ pub fn error_response(operation: &str, error: &ResponseError) -> Vec<u8> {
     if !is_ncname(operation) || operation.len() > 200 || operation == "GetUserAvailabilityRequest" {
         return write_fault(&error.code, &error.message);
     }
-    // GetMailTipsResponse is itself a response message: a refusal is it alone
-    if operation == "GetMailTips" {
-        return crate::mailtips::error_response(error);
+    // these responses are themselves a response message: a refusal is the response alone
+    if matches!(operation, "GetMailTips" | "GetRoomLists" | "GetRooms") {
+        return response_envelope(|w| {
+            let response = format!("m:{operation}Response");
+            w.start(
+                &response,
+                &[
+                    ("ResponseClass", error.class.as_str()),
+                    ("xmlns:m", ns::MESSAGES),
+                    ("xmlns:t", ns::TYPES),
+                ],
+            );
+            write_error_body(w, error);
+            w.end(&response);
+        });
     }
     // The availability-style operations (`GetUserOofSettingsRequest`, …) answer
     // `GetUserOofSettingsResponse` holding one `ResponseMessage`, not `ResponseMessages`.

@@ -45,9 +45,12 @@ pub const CMDLETS: &[(&str, &[&str])] = &[
             "DisplayName",
             "FirstName",
             "LastName",
+            "Room",
+            "Equipment",
+            "EnableRoomMailboxAccount",
         ],
     ),
-    ("Get-Mailbox", &["Identity"]),
+    ("Get-Mailbox", &["Identity", "RecipientTypeDetails"]),
     (
         "Set-Mailbox",
         &[
@@ -84,7 +87,14 @@ pub const CMDLETS: &[(&str, &[&str])] = &[
     ("Get-Recipient", &["Identity"]),
     (
         "New-DistributionGroup",
-        &["Name", "Alias", "PrimarySmtpAddress", "Members", "Type"],
+        &[
+            "Name",
+            "Alias",
+            "PrimarySmtpAddress",
+            "Members",
+            "Type",
+            "RoomList",
+        ],
     ),
     ("Get-DistributionGroup", &["Identity"]),
     (
@@ -538,6 +548,24 @@ fn run_in_tx(
                         param: "PrimarySmtpAddress",
                     })?,
             };
+            // a resource mailbox's account is disabled, as Exchange creates it, unless
+            // -EnableRoomMailboxAccount $true (a Teams Rooms device signs in as its room)
+            let details = match (p.switch("Room")?, p.switch("Equipment")?) {
+                (true, true) => {
+                    return Err(ExchangeError::Invalid(
+                        "give -Room or -Equipment, not both".into(),
+                    ));
+                }
+                (true, false) => Some(crate::org::ROOM_MAILBOX),
+                (false, true) => Some(crate::org::EQUIPMENT_MAILBOX),
+                (false, false) => None,
+            };
+            let enable = p.bool("EnableRoomMailboxAccount")?;
+            if enable.is_some() && details != Some(crate::org::ROOM_MAILBOX) {
+                return Err(ExchangeError::Invalid(
+                    "-EnableRoomMailboxAccount is for a room mailbox (-Room)".into(),
+                ));
+            }
             let r = org.new_recipient(
                 c,
                 "UserMailbox",
@@ -549,6 +577,8 @@ fn run_in_tx(
                     primary_smtp: Some(smtp),
                     external_email: None,
                     netid: Some(format!("{:016X}", uuid::Uuid::new_v4().as_u128() as u64)),
+                    details,
+                    disabled: details.is_some() && enable != Some(true),
                 },
                 now,
             )?;
@@ -568,7 +598,27 @@ fn run_in_tx(
                     }
                     one(r)
                 }
-                None => to_values(org.list_recipients(c, kind)?),
+                None => {
+                    let mut all = org.list_recipients(c, kind)?;
+                    // Get-Mailbox -RecipientTypeDetails RoomMailbox (one value, or a list)
+                    if let Some(want) = p.strings("RecipientTypeDetails")? {
+                        const KNOWN: &[&str] = &["UserMailbox", "RoomMailbox", "EquipmentMailbox"];
+                        for w in &want {
+                            if !KNOWN.iter().any(|k| k.eq_ignore_ascii_case(w)) {
+                                return Err(ExchangeError::Invalid(format!(
+                                    "-RecipientTypeDetails '{}' is not one of {}",
+                                    w.chars().take(40).collect::<String>(),
+                                    KNOWN.join(", ")
+                                )));
+                            }
+                        }
+                        all.retain(|r| {
+                            want.iter()
+                                .any(|w| w.eq_ignore_ascii_case(&r.recipient_type_details))
+                        });
+                    }
+                    to_values(all)
+                }
             }
         }
         "Set-Mailbox" => {
@@ -640,6 +690,7 @@ fn run_in_tx(
                     alias: p.str("Alias")?,
                     primary_smtp: p.str("PrimarySmtpAddress")?,
                     members: p.strings("Members")?.unwrap_or_default(),
+                    room_list: p.switch("RoomList")?,
                 },
                 now,
             )?)

@@ -1228,6 +1228,8 @@ impl Handler<'_> {
                 ),
             ),
             Operation::GetMailTips(g) => self.get_mail_tips(&g).await,
+            Operation::GetRoomLists => self.get_room_lists().await,
+            Operation::GetRooms(g) => self.get_rooms(&g).await,
             Operation::GetUserOofSettings(g) => self.get_user_oof_settings(&g).await,
             Operation::SetUserOofSettings(o) => self.set_user_oof_settings(&o).await,
             // answered by `get_user_availability` before `run` (serve_parsed)
@@ -1530,7 +1532,7 @@ impl Handler<'_> {
 /// A directory entry as ResolveNames and ExpandDL show it: name, primary SMTP address (a mail
 /// user without one: its external address), `SMTP`, and `Mailbox` (a mailbox), `PublicDL` (a
 /// distribution group) or `Contact` (a mail user). `None` for a recipient without an address.
-fn directory_entry(rec: &crate::org::Recipient) -> Option<ews_proto::types::Mailbox> {
+pub(crate) fn directory_entry(rec: &crate::org::Recipient) -> Option<ews_proto::types::Mailbox> {
     let mailbox_type = if rec.is_mailbox() {
         "Mailbox"
     } else if rec.is_group() {

@@ -25,6 +25,7 @@ pub use store::limit;
 pub mod notify;
 pub mod org;
 mod retention;
+mod rooms;
 pub mod scope;
 pub mod streaming;
 mod tasks;

@@ -19,7 +19,21 @@ pub const MIGRATIONS: &[Migration] = &[
     crate::notify::STREAMING_MIGRATION,
     V6,
     V7,
+    V8,
 ];
+
+/// Resource mailboxes and room lists: a recipient's `RecipientTypeDetails` when it is more than
+/// its kind (`New-Mailbox -Room`/`-Equipment`, `New-DistributionGroup -RoomList`).
+const V8: Migration = Migration {
+    version: 8,
+    sql: "ALTER TABLE recipients ADD COLUMN details TEXT CHECK (details IN ('RoomMailbox', 'EquipmentMailbox', 'RoomList'));
+          CREATE INDEX recipients_details ON recipients (details) WHERE details IS NOT NULL;",
+};
+
+/// `RecipientTypeDetails` of a room mailbox, an equipment mailbox and a room list.
+pub const ROOM_MAILBOX: &str = "RoomMailbox";
+pub const EQUIPMENT_MAILBOX: &str = "EquipmentMailbox";
+pub const ROOM_LIST: &str = "RoomList";
 
 /// A recipient's custom mail tip (`Set-Mailbox -MailTip`, GetMailTips' `CustomMailTip`).
 const V7: Migration = Migration {
@@ -305,6 +319,22 @@ impl Recipient {
         self.recipient_type == "MailUser"
     }
 
+    /// A room mailbox (`New-Mailbox -Room`).
+    pub fn is_room(&self) -> bool {
+        self.recipient_type_details == ROOM_MAILBOX
+    }
+
+    /// A room or equipment mailbox: one the resource booking attendant answers for.
+    pub fn is_resource(&self) -> bool {
+        self.recipient_type_details == ROOM_MAILBOX
+            || self.recipient_type_details == EQUIPMENT_MAILBOX
+    }
+
+    /// A room list (`New-DistributionGroup -RoomList`).
+    pub fn is_room_list(&self) -> bool {
+        self.recipient_type_details == ROOM_LIST
+    }
+
     /// The address mail to this recipient is written to: the primary SMTP address, or (a mail
     /// user without one) the external address.
     pub fn address(&self) -> Option<&str> {
@@ -428,7 +458,7 @@ macro_rules! recipient_columns {
     () => {
         "guid, name, kind, alias, primary_smtp, upn, sip, external_email, hidden, sid, netid, enabled, created, \
          (SELECT group_concat(p.prefix || ':' || p.address, char(10) ORDER BY p.position) \
-          FROM proxy_addresses p WHERE p.recipient = recipients.guid), mail_tip"
+          FROM proxy_addresses p WHERE p.recipient = recipients.guid), mail_tip, details"
     };
 }
 
@@ -501,7 +531,9 @@ fn recipient_from_row(r: &Row, org_domain: &str) -> store::rusqlite::Result<Reci
     Ok(Recipient {
         identity: format!("{org_domain}/Users/{name}"),
         alias: r.get(3)?,
-        recipient_type_details: kind.clone(),
+        recipient_type_details: r
+            .get::<_, Option<String>>(15)?
+            .unwrap_or_else(|| kind.clone()),
         recipient_type: kind,
         primary_smtp_address: r.get(4)?,
         user_principal_name: r.get(5)?,
@@ -830,6 +862,10 @@ pub struct NewRecipient {
     pub upn: Option<String>,
     pub sip: Option<String>,
     pub netid: Option<String>,
+    /// `RoomMailbox` or `EquipmentMailbox` for a resource mailbox.
+    pub details: Option<&'static str>,
+    /// Whether its account may sign in (a resource mailbox's is disabled unless asked).
+    pub disabled: bool,
 }
 
 /// Parameters of New-DistributionGroup.
@@ -840,6 +876,8 @@ pub struct NewGroup {
     pub primary_smtp: Option<String>,
     /// Identities of the first members.
     pub members: Vec<String>,
+    /// A room list (`-RoomList`): its members are room mailboxes only.
+    pub room_list: bool,
 }
 
 impl Org {
@@ -998,8 +1036,8 @@ impl Org {
         Self::check_unique(c, &addresses, None)?;
         let guid = uuid::Uuid::new_v4().to_string();
         c.execute(
-            "INSERT INTO recipients (guid, name, kind, alias, primary_smtp, upn, sip, external_email, hidden, sid, netid, enabled, created)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?10, ?11, ?12)",
+            "INSERT INTO recipients (guid, name, kind, alias, primary_smtp, upn, sip, external_email, hidden, sid, netid, enabled, created, details)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?10, ?11, ?12, ?13)",
             params![
                 guid,
                 name,
@@ -1011,8 +1049,9 @@ impl Org {
                 p.external_email,
                 random_sid(),
                 p.netid,
-                kind == "UserMailbox",
-                now
+                kind == "UserMailbox" && !p.disabled,
+                now,
+                p.details
             ],
         )?;
         Self::write_addresses(c, &guid, &addresses)?;
@@ -1045,7 +1084,7 @@ impl Org {
         let mut st = c.prepare_cached(concat!(
             "SELECT ",
             recipient_columns!(),
-            " FROM recipients WHERE hidden = 0 AND enabled = 1 AND (primary_smtp = ?1 \
+            " FROM recipients WHERE hidden = 0 AND (enabled = 1 OR details IS NOT NULL) AND (primary_smtp = ?1 \
              OR guid = (SELECT recipient FROM proxy_addresses WHERE kind = 'SMTP' AND address = ?1) \
              OR name LIKE ?2 ESCAPE '\\' OR alias LIKE ?2 ESCAPE '\\' \
              OR primary_smtp LIKE ?2 ESCAPE '\\' OR upn LIKE ?2 ESCAPE '\\') \
@@ -1151,6 +1190,18 @@ impl Org {
             params![tip, r.guid],
         )?;
         self.get_recipient(c, &r.guid)
+    }
+
+    /// The room lists on the address list (EWS GetRoomLists), by name.
+    pub fn room_lists(&self, c: &Connection) -> Result<Vec<Recipient>, ExchangeError> {
+        let mut st = c.prepare_cached(concat!(
+            "SELECT ",
+            recipient_columns!(),
+            " FROM recipients WHERE details = 'RoomList' AND hidden = 0 ORDER BY name COLLATE NOCASE"
+        ))?;
+        let dom = self.domain_for_identity.clone();
+        let rows = st.query_map([], |r| recipient_from_row(r, &dom))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     pub fn set_enabled(
@@ -1467,9 +1518,18 @@ impl Org {
         }
         let guid = uuid::Uuid::new_v4().to_string();
         c.execute(
-            "INSERT INTO recipients (guid, name, kind, alias, primary_smtp, hidden, sid, enabled, created)
-             VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, 1, ?7)",
-            params![guid, name, GROUP, alias, primary, random_sid(), now],
+            "INSERT INTO recipients (guid, name, kind, alias, primary_smtp, hidden, sid, enabled, created, details)
+             VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, 1, ?7, ?8)",
+            params![
+                guid,
+                name,
+                GROUP,
+                alias,
+                primary,
+                random_sid(),
+                now,
+                g.room_list.then_some(ROOM_LIST)
+            ],
         )?;
         Self::write_addresses(c, &guid, &addresses)?;
         let group = self.get_recipient(c, &guid)?;
@@ -1504,6 +1564,13 @@ impl Org {
         if m.guid == group.guid {
             return Err(ExchangeError::SelfMember {
                 group: group.name.clone(),
+            });
+        }
+        if group.is_room_list() && !m.is_room() {
+            return Err(ExchangeError::WrongRecipientType {
+                identity: member.to_owned(),
+                found: m.recipient_type_details,
+                expected: "room mailbox (a room list holds room mailboxes only)",
             });
         }
         let count: i64 = c.query_row(

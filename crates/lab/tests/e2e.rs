@@ -399,6 +399,21 @@ async fn exchangelib_interop() {
     // distribution groups for the script's groups(): Interop Team = Bob and Interop Inner,
     // Interop Inner = Alice and Interop Team (a cycle)
     let admin = ExchangeAdmin::new(&lab.info).unwrap();
+    // a room and a room list for the script's get_roomlists/get_rooms
+    admin
+        .run(
+            "New-Mailbox",
+            json!({"Name": "Interop Room", "PrimarySmtpAddress": "interop-room@contoso.example", "Room": true}),
+        )
+        .await
+        .unwrap();
+    admin
+        .run(
+            "New-DistributionGroup",
+            json!({"Name": "Interop Rooms", "PrimarySmtpAddress": "interop-rooms@contoso.example", "RoomList": true, "Members": ["Interop Room"]}),
+        )
+        .await
+        .unwrap();
     admin
         .run(
             "New-DistributionGroup",
@@ -497,10 +512,21 @@ async fn exchangelib_interop() {
         assert_eq!(v["order_desc"], json!(["c", "b", "a"]), "{v}");
         // Regression: an unimplemented operation was answered with an element exchangelib could
         // not parse ("Unknown SOAP response"); now it is the EWS error its ResponseCode names
-        // (GetRoomLists, since GetUserAvailability is served)
-        let room_lists = v["room_lists"].as_str().unwrap_or_default();
+        // (GetSearchableMailboxes, since GetUserAvailability and GetRoomLists are served)
+        let unsupported = v["unsupported"].as_str().unwrap_or_default();
         assert!(
-            room_lists.starts_with("ErrorInvalidRequest") && room_lists.contains("not supported"),
+            unsupported.starts_with("ErrorInvalidRequest") && unsupported.contains("not supported"),
+            "{v}"
+        );
+        // rooms through Protocol.get_roomlists and Protocol.get_rooms
+        assert_eq!(
+            v["room_lists"],
+            json!([["Interop Rooms", "interop-rooms@contoso.example"]]),
+            "{v}"
+        );
+        assert_eq!(
+            v["rooms"],
+            json!([["Interop Room", "interop-room@contoso.example", "Mailbox"]]),
             "{v}"
         );
         // free/busy through Protocol.get_free_busy_info in Europe/Copenhagen: 2030-03-30 00:00 to
