@@ -295,6 +295,18 @@ def meetings(acc, bob) -> dict:
     copy = bob.calendar.get(subject="Canceled: " + subject)
     mt["cancelled_copy"] = [copy.is_cancelled, copy.legacy_free_busy_status]
     mt["organizer_left"] = acc.calendar.filter(subject=subject).count()
+    # a room (the lab test's Interop Room books itself) as a resource, three days from now:
+    # accepted by its booking attendant, as the organizer's item and Inbox show
+    d = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=3)
+    soon = EWSDateTime(d.year, d.month, d.day, 10, 0, tzinfo=utc)
+    room_item = CalendarItem(account=acc, folder=acc.calendar, subject="Room " + tag, start=soon,
+                             end=soon + datetime.timedelta(hours=1),
+                             resources=["interop-room@contoso.example"])
+    room_item.save(send_meeting_invitations=SEND_TO_ALL_AND_SAVE_COPY)
+    booked = acc.calendar.get(subject="Room " + tag)
+    mt["room"] = [[a.mailbox.email_address, a.response_type] for a in booked.resources or []]
+    mt["room_answer"] = [r.item_class for r in acc.inbox.filter(subject="Accepted: Room " + tag)]
+    booked.delete(send_meeting_cancellations=SEND_TO_ALL_AND_SAVE_COPY)
     return mt
 
 

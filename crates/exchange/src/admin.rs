@@ -51,6 +51,18 @@ pub const CMDLETS: &[(&str, &[&str])] = &[
         ],
     ),
     ("Get-Mailbox", &["Identity", "RecipientTypeDetails"]),
+    ("Get-CalendarProcessing", &["Identity"]),
+    (
+        "Set-CalendarProcessing",
+        &[
+            "Identity",
+            "AutomateProcessing",
+            "AllowConflicts",
+            "BookingWindowInDays",
+            "MaximumDurationInMinutes",
+            "AllowRecurringMeetings",
+        ],
+    ),
     (
         "Set-Mailbox",
         &[
@@ -621,6 +633,25 @@ fn run_in_tx(
                 }
             }
         }
+        "Get-CalendarProcessing" => {
+            let id = p.req("Identity")?;
+            let r = org.get_recipient(c, &id)?;
+            if !r.is_mailbox() {
+                return Err(wrong_type(&id, r, "mailbox"));
+            }
+            one(org.calendar_processing(c, &r)?)
+        }
+        "Set-CalendarProcessing" => one(org.set_calendar_processing(
+            c,
+            &p.req("Identity")?,
+            &crate::org::SetCalendarProcessing {
+                automate_processing: p.str("AutomateProcessing")?,
+                allow_conflicts: p.bool("AllowConflicts")?,
+                booking_window_in_days: p.int("BookingWindowInDays")?,
+                maximum_duration_in_minutes: p.int("MaximumDurationInMinutes")?,
+                allow_recurring_meetings: p.bool("AllowRecurringMeetings")?,
+            },
+        )?),
         "Set-Mailbox" => {
             let id = p.req("Identity")?;
             let mut r = org.get_recipient(c, &id)?;

@@ -195,6 +195,7 @@ impl Handler<'_> {
             save_copy: send.saves_copy(),
             cancel_to: Vec::new(),
         };
+        let attendees = invite.deliver_to.clone();
         let invited = self
             .ex
             .inner
@@ -202,6 +203,8 @@ impl Handler<'_> {
             .create_meeting(&self.key, sel, item, invite)
             .await
             .map_err(|e| self.mailbox_err(&e))?;
+        self.book_resources(self.delivered(attendees, &invited))
+            .await;
         Ok(Some(resp::CreatedItem {
             kind: ItemKind::CalendarItem,
             item_id: ItemRef {
@@ -461,6 +464,22 @@ impl Handler<'_> {
         .await
     }
 
+    /// Each attendee mailbox a meeting's requests went to, with its request and calendar copy
+    /// (the store skips the organizer's own mailbox, in order).
+    fn delivered(
+        &self,
+        attendees: Vec<MailboxKey>,
+        invited: &mailbox::Invited,
+    ) -> Vec<(MailboxKey, mailbox::Item, mailbox::Item)> {
+        attendees
+            .into_iter()
+            .filter(|k| k.as_str() != self.key.as_str())
+            .zip(invited.requests.iter().cloned())
+            .zip(invited.calendar_copies.iter().cloned())
+            .map(|((k, r), c)| (k, r, c))
+            .collect()
+    }
+
     /// Whether `item` is an organizer's meeting with attendees (what a sent update reaches).
     pub(crate) fn organizes(item: &mailbox::Item) -> bool {
         item.calendar.is_some()
@@ -525,6 +544,7 @@ impl Handler<'_> {
             cancel_to,
         };
         let overwrite = conflict_resolution != request::ConflictResolution::NeverOverwrite;
+        let attendees = invite.deliver_to.clone();
         match self
             .ex
             .inner
@@ -540,14 +560,18 @@ impl Handler<'_> {
             )
             .await
         {
-            Ok((invited, conflicted)) => Ok(resp::UpdatedItem {
-                kind: ItemKind::CalendarItem,
-                item_id: Some(ItemRef {
-                    id: invited.item.id.clone(),
-                    change_key: Some(invited.item.change_key.clone()),
-                }),
-                conflicts: u32::from(conflicted),
-            }),
+            Ok((invited, conflicted)) => {
+                self.book_resources(self.delivered(attendees, &invited))
+                    .await;
+                Ok(resp::UpdatedItem {
+                    kind: ItemKind::CalendarItem,
+                    item_id: Some(ItemRef {
+                        id: invited.item.id.clone(),
+                        change_key: Some(invited.item.change_key.clone()),
+                    }),
+                    conflicts: u32::from(conflicted),
+                })
+            }
             Err(MailboxError::ChangeKeyConflict) => {
                 Err(ResponseError::code("ErrorIrresolvableConflict"))
             }

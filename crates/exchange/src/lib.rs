@@ -7,6 +7,7 @@ pub mod admin;
 pub mod auth;
 mod autodiscover;
 mod availability;
+mod booking;
 mod contacts;
 mod conversation;
 pub mod error;

@@ -20,7 +20,75 @@ pub const MIGRATIONS: &[Migration] = &[
     V6,
     V7,
     V8,
+    V9,
 ];
+
+/// How a mailbox's calendar handles meeting requests (`Set-CalendarProcessing`); a mailbox
+/// without a row has the defaults of its kind ([`CalendarProcessing::default_for`]).
+const V9: Migration = Migration {
+    version: 9,
+    sql: "CREATE TABLE calendar_processing (
+              guid TEXT PRIMARY KEY REFERENCES recipients(guid) ON DELETE CASCADE,
+              automate TEXT NOT NULL CHECK (automate IN ('AutoUpdate', 'AutoAccept')),
+              allow_conflicts INTEGER NOT NULL,
+              booking_window_days INTEGER NOT NULL,
+              max_duration_minutes INTEGER NOT NULL,
+              allow_recurring INTEGER NOT NULL
+          ) WITHOUT ROWID;",
+};
+
+/// A mailbox's calendar processing (`Get-`/`Set-CalendarProcessing`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CalendarProcessing {
+    pub identity: String,
+    /// `AutoUpdate` (requests placed on the calendar as tentative, the user answers) or
+    /// `AutoAccept` (the resource booking attendant answers them).
+    pub automate_processing: &'static str,
+    pub allow_conflicts: bool,
+    /// How far ahead the resource may be booked, in days (1–1080).
+    pub booking_window_in_days: u32,
+    /// The longest meeting it accepts, in minutes (0: any length).
+    pub maximum_duration_in_minutes: u32,
+    pub allow_recurring_meetings: bool,
+}
+
+/// Exchange's bounds on `-BookingWindowInDays`.
+pub const MAX_BOOKING_WINDOW_DAYS: u32 = 1080;
+
+impl CalendarProcessing {
+    /// Exchange's defaults: a room or equipment mailbox books itself (AutoAccept, no conflicts,
+    /// 180 days ahead, at most 24 hours, recurring meetings allowed); a user's calendar is
+    /// AutoUpdate.
+    pub fn default_for(r: &Recipient) -> CalendarProcessing {
+        CalendarProcessing {
+            identity: r.identity.clone(),
+            automate_processing: if r.is_resource() {
+                "AutoAccept"
+            } else {
+                "AutoUpdate"
+            },
+            allow_conflicts: false,
+            booking_window_in_days: 180,
+            maximum_duration_in_minutes: 1440,
+            allow_recurring_meetings: true,
+        }
+    }
+
+    pub fn auto_accepts(&self) -> bool {
+        self.automate_processing == "AutoAccept"
+    }
+}
+
+/// What `Set-CalendarProcessing` changes (`None`: kept).
+#[derive(Debug, Clone, Default)]
+pub struct SetCalendarProcessing {
+    pub automate_processing: Option<String>,
+    pub allow_conflicts: Option<bool>,
+    pub booking_window_in_days: Option<i64>,
+    pub maximum_duration_in_minutes: Option<i64>,
+    pub allow_recurring_meetings: Option<bool>,
+}
 
 /// Resource mailboxes and room lists: a recipient's `RecipientTypeDetails` when it is more than
 /// its kind (`New-Mailbox -Room`/`-Equipment`, `New-DistributionGroup -RoomList`).
@@ -1190,6 +1258,118 @@ impl Org {
             params![tip, r.guid],
         )?;
         self.get_recipient(c, &r.guid)
+    }
+
+    /// A mailbox's calendar processing (its row, or its kind's defaults).
+    pub fn calendar_processing(
+        &self,
+        c: &Connection,
+        mailbox: &Recipient,
+    ) -> Result<CalendarProcessing, ExchangeError> {
+        let mut p = CalendarProcessing::default_for(mailbox);
+        let row = c
+            .prepare_cached(
+                "SELECT automate, allow_conflicts, booking_window_days, max_duration_minutes, allow_recurring \
+                 FROM calendar_processing WHERE guid = ?1",
+            )?
+            .query_row([&mailbox.guid], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, bool>(1)?,
+                    r.get::<_, u32>(2)?,
+                    r.get::<_, u32>(3)?,
+                    r.get::<_, bool>(4)?,
+                ))
+            })
+            .optional()?;
+        if let Some((automate, conflicts, window, duration, recurring)) = row {
+            p.automate_processing = if automate == "AutoAccept" {
+                "AutoAccept"
+            } else {
+                "AutoUpdate"
+            };
+            p.allow_conflicts = conflicts;
+            p.booking_window_in_days = window;
+            p.maximum_duration_in_minutes = duration;
+            p.allow_recurring_meetings = recurring;
+        }
+        Ok(p)
+    }
+
+    /// `Set-CalendarProcessing`: changes what it is given of a mailbox's processing, each value
+    /// checked first (nothing is written on a refusal).
+    pub fn set_calendar_processing(
+        &self,
+        c: &Connection,
+        identity: &str,
+        s: &SetCalendarProcessing,
+    ) -> Result<CalendarProcessing, ExchangeError> {
+        let r = self.get_recipient(c, identity)?;
+        if !r.is_mailbox() {
+            return Err(ExchangeError::WrongRecipientType {
+                identity: identity.to_owned(),
+                found: r.recipient_type_details,
+                expected: "mailbox (calendar processing is a mailbox's)",
+            });
+        }
+        let mut p = self.calendar_processing(c, &r)?;
+        if let Some(a) = &s.automate_processing {
+            p.automate_processing = match a.trim() {
+                x if x.eq_ignore_ascii_case("AutoAccept") => "AutoAccept",
+                x if x.eq_ignore_ascii_case("AutoUpdate") => "AutoUpdate",
+                x if x.eq_ignore_ascii_case("None") => {
+                    return Err(ExchangeError::Invalid(
+                        "-AutomateProcessing None is not supported: this server always places a meeting request on the calendar as tentative (AutoUpdate); give AutoUpdate or AutoAccept".into(),
+                    ));
+                }
+                x => {
+                    return Err(ExchangeError::Invalid(format!(
+                        "-AutomateProcessing '{}' is not one of AutoUpdate, AutoAccept",
+                        x.chars().take(40).collect::<String>()
+                    )));
+                }
+            };
+        }
+        if let Some(v) = s.allow_conflicts {
+            p.allow_conflicts = v;
+        }
+        if let Some(v) = s.allow_recurring_meetings {
+            p.allow_recurring_meetings = v;
+        }
+        if let Some(d) = s.booking_window_in_days {
+            p.booking_window_in_days = u32::try_from(d)
+                .ok()
+                .filter(|d| (1..=MAX_BOOKING_WINDOW_DAYS).contains(d))
+                .ok_or_else(|| {
+                    ExchangeError::Invalid(format!(
+                        "-BookingWindowInDays {d} is not between 1 and {MAX_BOOKING_WINDOW_DAYS}"
+                    ))
+                })?;
+        }
+        if let Some(m) = s.maximum_duration_in_minutes {
+            p.maximum_duration_in_minutes = u32::try_from(m)
+                .ok()
+                .filter(|m| i32::try_from(*m).is_ok())
+                .ok_or_else(|| {
+                    ExchangeError::Invalid(format!(
+                        "-MaximumDurationInMinutes {m} is not between 0 (any length) and 2147483647"
+                    ))
+                })?;
+        }
+        c.execute(
+            "INSERT OR REPLACE INTO calendar_processing \
+             (guid, automate, allow_conflicts, booking_window_days, max_duration_minutes, allow_recurring) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                r.guid,
+                p.automate_processing,
+                p.allow_conflicts,
+                p.booking_window_in_days,
+                p.maximum_duration_in_minutes,
+                p.allow_recurring_meetings
+            ],
+        )?;
+        Ok(p)
     }
 
     /// The room lists on the address list (EWS GetRoomLists), by name.

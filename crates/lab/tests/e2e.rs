@@ -1067,6 +1067,17 @@ async fn exchangelib_interop() {
         // copy to Deleted Items); the first cancelled by a delete that sends cancellations
         let mt = &v["meetings"];
         assert_eq!(mt["request_types"], json!(["MeetingRequest"]), "{v}");
+        // the room's booking attendant accepted
+        assert_eq!(
+            mt["room"],
+            json!([["interop-room@contoso.example", "Accept"]]),
+            "{v}"
+        );
+        assert_eq!(
+            mt["room_answer"],
+            json!(["IPM.Schedule.Meeting.Resp.Pos"]),
+            "{v}"
+        );
         assert_eq!(
             mt["request"],
             json!([
