@@ -527,6 +527,32 @@ def replies(acc) -> dict:
     return out
 
 
+def junk(acc, bob) -> dict:
+    """Junk email: Bob writes to Alice; Message.mark_as_junk() moves it to Junk Email and blocks
+    Bob, so his next message is delivered there; mark_as_junk(is_junk=False) brings it back to
+    the Inbox and unblocks him."""
+    tag = base64.b16encode(os.urandom(4)).decode()
+    Message(account=bob, subject="Junk " + tag, body="Buy now",
+            to_recipients=["alice@contoso.example"]).send()
+    m = acc.inbox.get(subject="Junk " + tag)
+    m.mark_as_junk(is_junk=True, move_item=True)
+    out = {"moved": [m.folder.name, acc.junk.filter(subject="Junk " + tag).count()]}
+    Message(account=bob, subject="Junk again " + tag, body="Buy now",
+            to_recipients=["alice@contoso.example"]).send()
+    out["next_in_junk"] = [acc.junk.filter(subject="Junk again " + tag).count(),
+                           acc.inbox.filter(subject="Junk again " + tag).count()]
+    back = acc.junk.get(subject="Junk " + tag)
+    back.mark_as_junk(is_junk=False, move_item=True)
+    out["back"] = [back.folder.name, acc.inbox.filter(subject="Junk " + tag).count()]
+    Message(account=bob, subject="Not junk " + tag, body="Lunch?",
+            to_recipients=["alice@contoso.example"]).send()
+    out["unblocked"] = acc.inbox.filter(subject="Not junk " + tag).count()
+    for folder in (acc.inbox, acc.junk):
+        for x in folder.filter(subject__contains=tag):
+            x.delete()
+    return out
+
+
 def main() -> int:
     url, token, smtp = sys.argv[1], sys.argv[2], sys.argv[3]
     creds = OAuth2AuthorizationCodeCredentials(access_token={"access_token": token, "token_type": "Bearer"})
@@ -875,6 +901,7 @@ def main() -> int:
             version=Version(build=Build(15, 1, 2507, 6))), autodiscover=False, access_type=DELEGATE,
             credentials=bob_creds)
         out["meetings"] = meetings(acc, bob)
+        out["junk"] = junk(acc, bob)
     print(json.dumps(out))
     return 0
 

@@ -109,6 +109,8 @@ pub enum Operation {
     GetMailTips(crate::mailtips::GetMailTips),
     /// `m:GetRoomLists` ([`crate::rooms`]).
     GetRoomLists,
+    /// `m:MarkAsJunk`.
+    MarkAsJunk(MarkAsJunk),
     /// `m:GetRooms` ([`crate::rooms`]).
     GetRooms(crate::rooms::GetRooms),
     /// `m:ExportItems` ([`crate::export`]).
@@ -169,6 +171,7 @@ impl Operation {
             Self::GetServerTimeZones(_) => "GetServerTimeZones",
             Self::GetMailTips(_) => "GetMailTips",
             Self::GetRoomLists => "GetRoomLists",
+            Self::MarkAsJunk(_) => "MarkAsJunk",
             Self::GetRooms(_) => "GetRooms",
             Self::ExportItems(_) => "ExportItems",
             Self::UploadItems(_) => "UploadItems",
@@ -447,6 +450,15 @@ pub struct ResolveNames {
     pub search_scope: Option<ResolveNamesScope>,
     /// `m:ParentFolderIds`: the contact folders searched (none given: the mailbox's Contacts).
     pub parent_folders: Vec<FolderRef>,
+}
+
+/// `m:MarkAsJunk`: the items whose senders are blocked (`IsJunk`) or unblocked, each moved to
+/// Junk Email or the Inbox when `MoveItem`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MarkAsJunk {
+    pub item_ids: Vec<ItemRef>,
+    pub is_junk: bool,
+    pub move_item: bool,
 }
 
 /// `m:ExpandDL`: the public distribution list to expand, named by `t:EmailAddress` (an SMTP
@@ -3502,6 +3514,16 @@ fn parse_operation(op: &Element, input: &[u8]) -> Result<Operation> {
                     AffectedTaskOccurrences::ALL,
                 )?,
                 suppress_read_receipts: bool_attr(op, "SuppressReadReceipts")?,
+            })
+        }
+        "MarkAsJunk" => {
+            check_children(op, &["ItemIds"])?;
+            req_attr(op, "IsJunk")?;
+            req_attr(op, "MoveItem")?;
+            Operation::MarkAsJunk(MarkAsJunk {
+                item_ids: parse_item_refs(req_child(op, m, "ItemIds")?)?,
+                is_junk: bool_attr(op, "IsJunk")?.unwrap_or(false),
+                move_item: bool_attr(op, "MoveItem")?.unwrap_or(false),
             })
         }
         "SendItem" => {

@@ -1680,6 +1680,20 @@ pub fn delete_folder_response(results: &[Result<(), ResponseError>]) -> Vec<u8> 
     response_messages("DeleteFolder", results, None, |_, ()| {})
 }
 
+/// `MarkAsJunkResponse`: one message per item id, in order, with the item's `m:MovedItemId`
+/// when it was moved.
+pub fn mark_as_junk_response(results: &[Result<Option<ItemRef>, ResponseError>]) -> Vec<u8> {
+    response_messages("MarkAsJunk", results, None, |w, moved| {
+        if let Some(r) = moved {
+            let mut attrs = vec![("Id", r.id.as_str())];
+            if let Some(ck) = &r.change_key {
+                attrs.push(("ChangeKey", ck.as_str()));
+            }
+            w.empty("m:MovedItemId", &attrs);
+        }
+    })
+}
+
 /// `MarkAllItemsAsReadResponse`: one message per folder id, in order.
 pub fn mark_all_items_as_read_response(results: &[Result<(), ResponseError>]) -> Vec<u8> {
     response_messages("MarkAllItemsAsRead", results, None, |_, ()| {})

@@ -192,6 +192,16 @@ pub const CMDLETS: &[(&str, &[&str])] = &[
             "Confirm",
         ],
     ),
+    ("Get-MailboxJunkEmailConfiguration", &["Identity"]),
+    (
+        "Set-MailboxJunkEmailConfiguration",
+        &[
+            "Identity",
+            "Enabled",
+            "BlockedSendersAndDomains",
+            "TrustedSendersAndDomains",
+        ],
+    ),
     ("Get-MailboxAutoReplyConfiguration", &["Identity"]),
     (
         "Set-MailboxAutoReplyConfiguration",
@@ -455,6 +465,12 @@ impl Exchange {
             "Get-MailboxCalendarConfiguration" | "Set-MailboxCalendarConfiguration"
         ) {
             return self.calendar_configuration(name, &p).await;
+        }
+        if matches!(
+            name,
+            "Get-MailboxJunkEmailConfiguration" | "Set-MailboxJunkEmailConfiguration"
+        ) {
+            return self.junk_email_configuration(name, &p).await;
         }
         if matches!(
             name,

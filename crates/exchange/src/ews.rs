@@ -1229,6 +1229,7 @@ impl Handler<'_> {
             ),
             Operation::GetMailTips(g) => self.get_mail_tips(&g).await,
             Operation::GetRoomLists => self.get_room_lists().await,
+            Operation::MarkAsJunk(m) => self.mark_as_junk(m).await,
             Operation::GetRooms(g) => self.get_rooms(&g).await,
             Operation::GetUserOofSettings(g) => self.get_user_oof_settings(&g).await,
             Operation::SetUserOofSettings(o) => self.set_user_oof_settings(&o).await,

@@ -18,6 +18,7 @@ mod ews_reply;
 mod ews_send;
 mod export;
 pub mod fxstream;
+mod junk;
 mod mailtips;
 mod mime;
 mod oof;

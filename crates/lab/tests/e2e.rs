@@ -1065,6 +1065,17 @@ async fn exchangelib_interop() {
         // Bob required, saved with SEND_TO_ALL_AND_SAVE_COPY; Bob's MeetingRequest accepted;
         // Alice's item shows Bob's Accept, Bob's copy Busy; a second meeting declined (Bob's
         // copy to Deleted Items); the first cancelled by a delete that sends cancellations
+        // junk email through Message.mark_as_junk
+        assert_eq!(
+            v["junk"],
+            json!({
+                "moved": ["Junk Email", 1],
+                "next_in_junk": [1, 0],
+                "back": ["Inbox", 1],
+                "unblocked": 1
+            }),
+            "{v}"
+        );
         let mt = &v["meetings"];
         assert_eq!(mt["request_types"], json!(["MeetingRequest"]), "{v}");
         // the room's booking attendant accepted

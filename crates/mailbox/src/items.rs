@@ -1720,7 +1720,7 @@ pub(crate) fn copy_local(
     load_item(tx, mb, id, false)
 }
 
-fn check_id_count(n: usize) -> Result<(), MailboxError> {
+pub(crate) fn check_id_count(n: usize) -> Result<(), MailboxError> {
     if n > MAX_ITEMS_PER_CALL {
         return Err(MailboxError::InvalidRequest(format!(
             "{n} ids in one call; at most {MAX_ITEMS_PER_CALL}"

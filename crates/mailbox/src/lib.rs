@@ -73,6 +73,7 @@ mod folder_delete;
 mod freebusy;
 mod ids;
 mod items;
+mod junk;
 pub mod limits;
 mod meeting;
 mod model;
@@ -88,6 +89,7 @@ pub use error::MailboxError;
 pub use filter::{Bag, CompareOp, ContainmentMode, Field, Filter, Value};
 pub use freebusy::{Appointment, AppointmentDetails, FreeBusyRead};
 pub use ids::{mailbox_of_id, occurrence_id, parse_occurrence_id};
+pub use junk::{JunkChange, JunkListEdit, JunkSettings, MAX_JUNK_ENTRIES, junk_entry};
 pub use meeting::{Cancel, Cancelled, Invite, Invited, Reply, Responded};
 pub use model::{
     Attachment, AttachmentInfo, AttachmentRoot, AttachmentsCreated, Attendee, AttendeeEdit, Body,

@@ -375,6 +375,23 @@ ALTER TABLE items ADD COLUMN contact_json TEXT;
 ALTER TABLE items ADD COLUMN task_json TEXT;
 "#,
     },
+    // Junk email: whether a mailbox's junk email rule runs (absent: it does), and its blocked
+    // and trusted senders and domains (`crate::junk`).
+    Migration {
+        version: 13,
+        sql: r#"
+CREATE TABLE junk_settings (
+    mailbox_id INTEGER PRIMARY KEY REFERENCES mailboxes(id) ON DELETE CASCADE,
+    enabled INTEGER NOT NULL
+);
+CREATE TABLE junk_entries (
+    mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+    list TEXT NOT NULL CHECK (list IN ('blocked', 'trusted')),
+    entry TEXT NOT NULL,
+    PRIMARY KEY (mailbox_id, list, entry)
+) WITHOUT ROWID;
+"#,
+    },
 ];
 
 /// The default folder tree: (distinguished name, parent's distinguished name, display name, class).

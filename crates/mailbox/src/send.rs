@@ -85,12 +85,18 @@ fn check_send(s: &Send) -> Result<(), MailboxError> {
 }
 
 /// The recipients' mailboxes and their Inboxes, looked up in the write's transaction.
-fn inboxes(tx: &Connection, keys: &[MailboxKey]) -> Result<Vec<(Mb, i64)>, MailboxError> {
+/// Each recipient mailbox with the folder mail from `sender` is delivered to there: its Inbox,
+/// or Junk Email for a sender it blocks (`crate::junk`).
+fn inboxes(
+    tx: &Connection,
+    keys: &[MailboxKey],
+    sender: &str,
+) -> Result<Vec<(Mb, i64)>, MailboxError> {
     keys.iter()
         .map(|k| {
             let mb = mailbox_row(tx, k.as_str())?;
-            let inbox = distinguished_folder(tx, &mb, crate::distinguished::INBOX)?;
-            Ok((mb, inbox))
+            let folder = crate::junk::delivery_folder(tx, &mb, sender)?;
+            Ok((mb, folder))
         })
         .collect()
 }
@@ -162,7 +168,7 @@ impl MailboxStore {
                 .as_ref()
                 .map(|f| resolve_folder(tx, &mb, f))
                 .transpose()?;
-            let targets = inboxes(tx, &send.deliver_to)?;
+            let targets = inboxes(tx, &send.deliver_to, &send.from.email)?;
             let saved = match save_in {
                 Some(folder) => {
                     let id = insert_item(tx, &mb, folder, &saved, None, now_us)?;
@@ -265,7 +271,7 @@ impl MailboxStore {
                 .as_ref()
                 .map(|f| resolve_folder(tx, &mb, f))
                 .transpose()?;
-            let targets = inboxes(tx, &send.deliver_to)?;
+            let targets = inboxes(tx, &send.deliver_to, &send.from.email)?;
             if let Some(update) = &update {
                 apply_update(tx, local, update, now_us)?;
                 refresh_size(tx, &mb, local)?;
