@@ -553,6 +553,43 @@ def junk(acc, bob) -> dict:
     return out
 
 
+def inbox_rules(acc, bob) -> dict:
+    """Inbox rules: Account.create_rule() of a rule that files Bob's reports in a folder and
+    marks them read (unless the subject says keep), Account.rules listing it, Bob's mail filed by
+    it at delivery, then Account.set_rule() disabling it and Account.delete_rule()."""
+    from exchangelib import Folder  # noqa: E402
+    from exchangelib.properties import Actions, Conditions, Exceptions, Rule  # noqa: E402
+
+    tag = base64.b16encode(os.urandom(4)).decode()
+    folder = Folder(parent=acc.inbox, name="Reports " + tag)
+    folder.save()
+    rule = Rule(display_name="File " + tag, priority=1, is_enabled=True,
+                conditions=Conditions(contains_subject_strings=[tag],
+                                      from_addresses=["bob@contoso.example"]),
+                exceptions=Exceptions(contains_subject_strings=["keep"]),
+                actions=Actions(move_to_folder=folder, mark_as_read=True))
+    acc.create_rule(rule)
+    out = {"created_id": bool(rule.id)}
+    listed = [r for r in acc.rules if r.display_name == "File " + tag]
+    out["listed"] = [[r.priority, r.is_enabled, r.conditions.contains_subject_strings,
+                      r.actions.mark_as_read, r.actions.move_to_folder is not None] for r in listed]
+    Message(account=bob, subject="Report " + tag, body="Numbers",
+            to_recipients=["alice@contoso.example"]).send()
+    Message(account=bob, subject="Report keep " + tag, body="Numbers",
+            to_recipients=["alice@contoso.example"]).send()
+    out["filed"] = [[m.subject.replace(tag, "TAG"), m.is_read] for m in folder.all()]
+    out["kept"] = acc.inbox.filter(subject="Report keep " + tag).count()
+    rule.is_enabled = False
+    acc.set_rule(rule)
+    out["disabled"] = [r.is_enabled for r in acc.rules if r.id == rule.id]
+    acc.delete_rule(rule)
+    out["deleted"] = [r.display_name for r in acc.rules if r.display_name == "File " + tag]
+    for x in acc.inbox.filter(subject__contains=tag):
+        x.delete()
+    folder.delete()
+    return out
+
+
 def main() -> int:
     url, token, smtp = sys.argv[1], sys.argv[2], sys.argv[3]
     creds = OAuth2AuthorizationCodeCredentials(access_token={"access_token": token, "token_type": "Bearer"})
@@ -902,6 +939,7 @@ def main() -> int:
             credentials=bob_creds)
         out["meetings"] = meetings(acc, bob)
         out["junk"] = junk(acc, bob)
+        out["rules"] = inbox_rules(acc, bob)
     print(json.dumps(out))
     return 0
 

@@ -110,6 +110,7 @@ pub mod recurrence;
 pub mod request;
 pub mod response;
 pub mod rooms;
+pub mod rules;
 pub mod streaming;
 pub mod task;
 pub mod timezone;

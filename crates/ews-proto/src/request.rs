@@ -111,6 +111,10 @@ pub enum Operation {
     GetRoomLists,
     /// `m:MarkAsJunk`.
     MarkAsJunk(MarkAsJunk),
+    /// `m:GetInboxRules` ([`crate::rules`]).
+    GetInboxRules(crate::rules::GetInboxRules),
+    /// `m:UpdateInboxRules` ([`crate::rules`]).
+    UpdateInboxRules(crate::rules::UpdateInboxRules),
     /// `m:GetRooms` ([`crate::rooms`]).
     GetRooms(crate::rooms::GetRooms),
     /// `m:ExportItems` ([`crate::export`]).
@@ -172,6 +176,8 @@ impl Operation {
             Self::GetMailTips(_) => "GetMailTips",
             Self::GetRoomLists => "GetRoomLists",
             Self::MarkAsJunk(_) => "MarkAsJunk",
+            Self::GetInboxRules(_) => "GetInboxRules",
+            Self::UpdateInboxRules(_) => "UpdateInboxRules",
             Self::GetRooms(_) => "GetRooms",
             Self::ExportItems(_) => "ExportItems",
             Self::UploadItems(_) => "UploadItems",
@@ -3775,6 +3781,8 @@ fn parse_operation(op: &Element, input: &[u8]) -> Result<Operation> {
             Operation::GetRoomLists
         }
         "GetRooms" => Operation::GetRooms(crate::rooms::parse_get_rooms(op)?),
+        "GetInboxRules" => Operation::GetInboxRules(crate::rules::parse_get(op)?),
+        "UpdateInboxRules" => Operation::UpdateInboxRules(crate::rules::parse_update(op)?),
         "ExportItems" => Operation::ExportItems(crate::export::parse_export_items(op)?),
         "UploadItems" => Operation::UploadItems(crate::export::parse_upload_items(op)?),
         "GetStreamingEvents" => {

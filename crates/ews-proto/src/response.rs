@@ -2247,7 +2247,10 @@ pub fn error_response(operation: &str, error: &ResponseError) -> Vec<u8> {
         return write_fault(&error.code, &error.message);
     }
     // these responses are themselves a response message: a refusal is the response alone
-    if matches!(operation, "GetMailTips" | "GetRoomLists" | "GetRooms") {
+    if matches!(
+        operation,
+        "GetMailTips" | "GetRoomLists" | "GetRooms" | "GetInboxRules" | "UpdateInboxRules"
+    ) {
         return response_envelope(|w| {
             let response = format!("m:{operation}Response");
             w.start(

@@ -1230,6 +1230,8 @@ impl Handler<'_> {
             Operation::GetMailTips(g) => self.get_mail_tips(&g).await,
             Operation::GetRoomLists => self.get_room_lists().await,
             Operation::MarkAsJunk(m) => self.mark_as_junk(m).await,
+            Operation::GetInboxRules(g) => self.get_inbox_rules(&g).await,
+            Operation::UpdateInboxRules(u) => self.update_inbox_rules(u).await,
             Operation::GetRooms(g) => self.get_rooms(&g).await,
             Operation::GetUserOofSettings(g) => self.get_user_oof_settings(&g).await,
             Operation::SetUserOofSettings(o) => self.set_user_oof_settings(&o).await,
@@ -3278,6 +3280,8 @@ fn item_view(i: mailbox::Item) -> ItemView {
     v.has_attachments = i.has_attachments;
     v.attachments = i.attachments.into_iter().map(attachment_view).collect();
     v.categories = i.categories.clone();
+    v.importance = i.importance.as_str().parse().ok();
+    v.sensitivity = i.sensitivity.as_str().parse().ok();
     v.is_associated = i.is_associated;
     v.from = i.from.as_ref().map(mb_out);
     v.sender = i.sender.as_ref().map(mb_out);

@@ -49,11 +49,19 @@ enum Undeliverable {
 /// none ([`look_up`]).
 /// Each recipient address: the mailbox (guid, display name) or why not, and whether it was
 /// reached through a distribution group.
-type Looked = Vec<(String, Result<(String, String), Undeliverable>, bool)>;
+/// Each address: the mailbox it reaches (guid, name, its SMTP proxy addresses) or why none, and
+/// whether it was reached through a group.
+type Looked = Vec<(
+    String,
+    Result<(String, String, Vec<String>), Undeliverable>,
+    bool,
+)>;
 
 /// Where one message goes.
 pub(crate) struct Routing {
     pub(crate) deliver_to: Vec<MailboxKey>,
+    /// Each of `deliver_to`'s SMTP addresses, in the same order (its Inbox rules' "me").
+    pub(crate) addresses: Vec<Vec<String>>,
     /// Each of `deliver_to` named directly on the message, with the address it was reached at
     /// (an automatic reply's From). Members reached through a group are not: a group does not
     /// pass its members' automatic replies to the sender (Exchange's
@@ -150,12 +158,13 @@ impl Handler<'_> {
                 })?;
         let mut routing = Routing {
             deliver_to: Vec::new(),
+            addresses: Vec::new(),
             delivered_as: Vec::new(),
             undeliverable: Vec::new(),
         };
         for (addr, found, via_group) in looked {
             match found {
-                Ok((guid, name)) => {
+                Ok((guid, name, smtp)) => {
                     let key = MailboxKey::new(guid).map_err(|e| err(&e))?;
                     if !routing.deliver_to.contains(&key) {
                         self.ex
@@ -172,6 +181,7 @@ impl Handler<'_> {
                             });
                         }
                         routing.deliver_to.push(key);
+                        routing.addresses.push(smtp);
                     }
                 }
                 Err(why) => routing.undeliverable.push((addr, why)),
@@ -305,6 +315,7 @@ impl Handler<'_> {
             save_in,
             routed_version: None,
             answered,
+            recipient_addresses: routing.addresses,
         };
         self.ex
             .inner
@@ -486,6 +497,7 @@ impl Handler<'_> {
             save_in,
             routed_version: Some(draft.change_key.clone()),
             answered,
+            recipient_addresses: routing.addresses,
         };
         let (overwrite, mut update) = match update {
             Some((u, overwrite)) => (overwrite, Some(u)),
@@ -540,9 +552,18 @@ fn look_up(
     c: &store::rusqlite::Connection,
     addrs: Vec<String>,
 ) -> Result<Looked, ExchangeError> {
-    let reach = |r: crate::org::Recipient| -> Result<(String, String), Undeliverable> {
+    let reach = |r: crate::org::Recipient| -> Result<(String, String, Vec<String>), Undeliverable> {
         if r.is_mailbox() {
-            Ok((r.guid, r.name))
+            let smtp = r
+                .email_addresses
+                .iter()
+                .filter_map(|a| {
+                    a.strip_prefix("SMTP:")
+                        .or_else(|| a.strip_prefix("smtp:"))
+                        .map(str::to_owned)
+                })
+                .collect();
+            Ok((r.guid, r.name, smtp))
         } else {
             Err(Undeliverable::External)
         }

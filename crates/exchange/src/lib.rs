@@ -28,6 +28,7 @@ pub mod notify;
 pub mod org;
 mod retention;
 mod rooms;
+mod rules;
 pub mod scope;
 pub mod streaming;
 mod tasks;

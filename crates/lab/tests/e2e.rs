@@ -1065,6 +1065,19 @@ async fn exchangelib_interop() {
         // Bob required, saved with SEND_TO_ALL_AND_SAVE_COPY; Bob's MeetingRequest accepted;
         // Alice's item shows Bob's Accept, Bob's copy Busy; a second meeting declined (Bob's
         // copy to Deleted Items); the first cancelled by a delete that sends cancellations
+        // Inbox rules through Account.create_rule/rules/set_rule/delete_rule
+        assert_eq!(
+            v["rules"],
+            json!({
+                "created_id": true,
+                "listed": [[1, true, [v["rules"]["listed"][0][2][0].clone()], true, true]],
+                "filed": [["Report TAG", true]],
+                "kept": 1,
+                "disabled": [false],
+                "deleted": []
+            }),
+            "{v}"
+        );
         // junk email through Message.mark_as_junk
         assert_eq!(
             v["junk"],

@@ -78,6 +78,7 @@ pub mod limits;
 mod meeting;
 mod model;
 mod oof;
+mod rules;
 mod schema;
 mod send;
 mod store;
@@ -100,6 +101,10 @@ pub use model::{
     UserConfig, normalize_time,
 };
 pub use oof::{Delivered, ExternalAudience, OofSettings, OofState};
+pub use rules::{
+    InboxRule, MAX_RULE_STRING_CHARS, MAX_RULE_STRINGS, MAX_RULES, RuleActions, RuleConditions,
+    RuleOp, RuleOpError,
+};
 pub use send::{Answered, Send, Sent};
 pub use store::{Clock, MailboxStore};
 pub use sync::{FolderChange, ItemChange, ItemSync, SyncPage, SyncScope};

@@ -48,7 +48,7 @@ impl std::fmt::Display for MailboxKey {
 
 /// Names a folder: by EWS distinguished name (`inbox`, `recoverableitemspurges`, ...) or by an
 /// opaque id this store minted.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum FolderSel {
     Distinguished(String),
     Id(String),

@@ -392,6 +392,20 @@ CREATE TABLE junk_entries (
 ) WITHOUT ROWID;
 "#,
     },
+    // Inbox rules (`crate::rules`): each rule as JSON, in priority order 1, 2, 3, …
+    Migration {
+        version: 14,
+        sql: r#"
+CREATE TABLE inbox_rules (
+    mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+    rule_id TEXT NOT NULL,
+    priority INTEGER NOT NULL,
+    rule_json TEXT NOT NULL,
+    PRIMARY KEY (mailbox_id, rule_id),
+    UNIQUE (mailbox_id, priority)
+) WITHOUT ROWID;
+"#,
+    },
 ];
 
 /// The default folder tree: (distinguished name, parent's distinguished name, display name, class).

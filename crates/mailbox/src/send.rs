@@ -47,6 +47,9 @@ pub struct Send {
     /// same transaction: these extended properties set on it (`PR_LAST_VERB_EXECUTED` and its
     /// time, `PR_ICON_INDEX`). An item that is gone by then is left alone.
     pub answered: Option<Answered>,
+    /// Each of [`Send::deliver_to`]'s own addresses, in the same order (what its Inbox rules'
+    /// "sent to me" conditions compare with); missing or empty: none are known.
+    pub recipient_addresses: Vec<Vec<String>>,
 }
 
 /// [`Send::answered`]: an item of the sender's mailbox and the extended properties to set on it.
@@ -99,6 +102,24 @@ fn inboxes(
             Ok((mb, folder))
         })
         .collect()
+}
+
+/// After a copy is delivered to `folder` of `mb` (the `i`th of the send's recipients): its
+/// Inbox rules, when it went to the Inbox (mail filed as junk is not processed).
+fn after_delivery(
+    tx: &Connection,
+    mb: &Mb,
+    folder: i64,
+    copy: i64,
+    addresses: &[Vec<String>],
+    i: usize,
+    now_us: i64,
+) -> Result<(), MailboxError> {
+    if folder != distinguished_folder(tx, mb, crate::distinguished::INBOX)? {
+        return Ok(());
+    }
+    let me = addresses.get(i).map(Vec::as_slice).unwrap_or_default();
+    crate::rules::run_rules(tx, mb, copy, me, now_us)
 }
 
 /// The non-delivery report to write, as delivered mail.
@@ -177,9 +198,10 @@ impl MailboxStore {
                 None => None,
             };
             let mut out = Vec::with_capacity(targets.len());
-            for (rmb, inbox) in &targets {
+            for (i, (rmb, inbox)) in targets.iter().enumerate() {
                 let id = insert_item(tx, rmb, *inbox, &delivered, None, now_us)?;
                 out.push(load_item(tx, rmb, id, false)?);
+                after_delivery(tx, rmb, *inbox, id, &send.recipient_addresses, i, now_us)?;
             }
             let report = write_report(tx, &mb, report.as_ref(), now_us)?;
             if let Some(a) = &send.answered {
@@ -296,9 +318,10 @@ impl MailboxStore {
                 now_us,
             )?;
             let mut out = Vec::with_capacity(targets.len());
-            for (rmb, inbox) in &targets {
+            for (i, (rmb, inbox)) in targets.iter().enumerate() {
                 let copy = deliver_copy(tx, local, rmb, *inbox, now_us)?;
                 out.push(load_item(tx, rmb, copy, false)?);
+                after_delivery(tx, rmb, *inbox, copy, &send.recipient_addresses, i, now_us)?;
             }
             let saved = match save_in {
                 Some(to) => {

@@ -267,6 +267,7 @@ fn send_to(keys: &[&str], version: Option<String>) -> Send {
         report: None,
         routed_version: version,
         answered: None,
+        recipient_addresses: Vec::new(),
     }
 }
 

@@ -35,6 +35,7 @@ fn send(to: &[&str], save_in: Option<FolderSel>) -> Send {
         report: None,
         routed_version: None,
         answered: None,
+        recipient_addresses: Vec::new(),
     }
 }
 
