@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 use crate::error::{EwsProtoError, dn};
 use crate::ns::{MESSAGES, TYPES};
 use crate::request::{invalid, parse_mailbox, req_child, set_once, unexpected};
-use crate::response::{ResponseError, dt, response_envelope, write_error_body};
+use crate::response::{ResponseError, dt, write_error_body};
 use crate::types::{Mailbox, str_enum};
 use crate::xml::Element;
 
@@ -222,15 +222,7 @@ fn bool_str(b: bool) -> &'static str {
 fn write_tips(w: &mut crate::writer::XmlOut, t: &MailTips) {
     w.start("m:MailTips", &[]);
     w.start("t:RecipientAddress", &[]);
-    if let Some(v) = &t.recipient.name {
-        w.leaf("t:Name", v);
-    }
-    if let Some(v) = &t.recipient.email_address {
-        w.leaf("t:EmailAddress", v);
-    }
-    if let Some(v) = &t.recipient.routing_type {
-        w.leaf("t:RoutingType", v);
-    }
+    crate::response::write_mailbox_fields(w, &t.recipient);
     w.end("t:RecipientAddress");
     if !t.pending.is_empty() {
         w.leaf("t:PendingMailTips", &t.pending.to_list());
@@ -278,16 +270,7 @@ fn write_tips(w: &mut crate::writer::XmlOut, t: &MailTips) {
 /// `GetMailTipsResponse`: success, then one `m:MailTipsResponseMessageType` per recipient (its
 /// tips, or the error that recipient met).
 pub fn get_mail_tips_response(results: &[std::result::Result<MailTips, ResponseError>]) -> Vec<u8> {
-    response_envelope(|w| {
-        w.start(
-            "m:GetMailTipsResponse",
-            &[
-                ("ResponseClass", "Success"),
-                ("xmlns:m", MESSAGES),
-                ("xmlns:t", TYPES),
-            ],
-        );
-        w.leaf("m:ResponseCode", "NoError");
+    crate::response::self_message_success("GetMailTips", |w| {
         w.start("m:ResponseMessages", &[]);
         for r in results {
             match r {
@@ -310,7 +293,6 @@ pub fn get_mail_tips_response(results: &[std::result::Result<MailTips, ResponseE
             w.end("m:MailTipsResponseMessageType");
         }
         w.end("m:ResponseMessages");
-        w.end("m:GetMailTipsResponse");
     })
 }
 
@@ -326,28 +308,11 @@ pub fn parse_get_mail_tips_response(
     input: &[u8],
     limits: &crate::xml::Limits,
 ) -> Result<std::result::Result<Vec<std::result::Result<MailTips, ResponseError>>, ResponseError>> {
-    let r = crate::response::parse_response(input, limits)?;
-    let Some(top) = r.messages.first() else {
-        return Err(EwsProtoError::MissingElement {
-            parent: r.response,
-            name: "ResponseCode",
-            position: 0,
-        });
+    let top = match crate::response::parse_self_message(input, limits, &["GetMailTipsResponse"])? {
+        Ok(top) => top,
+        Err(e) => return Ok(Err(e)),
     };
-    if r.response != "GetMailTipsResponse" {
-        return Err(EwsProtoError::UnexpectedElement {
-            parent: "soap:Body".to_owned(),
-            found: r.response,
-            position: 0,
-        });
-    }
-    if top.code != "NoError" {
-        return Ok(Err(ResponseError::new(
-            &top.code,
-            top.text.as_deref().unwrap_or_default(),
-        )));
-    }
-    let list = req_child(&top.element, MESSAGES, "ResponseMessages")?;
+    let list = req_child(&top, MESSAGES, "ResponseMessages")?;
     let mut out = Vec::with_capacity(list.children.len());
     for m in &list.children {
         if !m.is(MESSAGES, "MailTipsResponseMessageType") {
@@ -422,14 +387,11 @@ fn tips_of(el: &Element) -> Result<MailTips> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::request::{Operation, parse_request};
+    use crate::request::Operation;
     use crate::xml::Limits;
 
     fn op(body: &str) -> Result<Operation> {
-        let env = format!(
-            r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="{MESSAGES}" xmlns:t="{TYPES}"><s:Body>{body}</s:Body></s:Envelope>"#
-        );
-        parse_request(env.as_bytes(), &Limits::default()).map(|r| r.operation)
+        crate::request::test_op(body)
     }
 
     const SENDING_AS: &str = "<m:SendingAs><t:EmailAddress> alice@contoso.example </t:EmailAddress><t:RoutingType>SMTP</t:RoutingType></m:SendingAs>";

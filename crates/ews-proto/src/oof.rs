@@ -325,14 +325,11 @@ impl OofSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::request::{Operation, parse_request};
+    use crate::request::Operation;
     use crate::xml::Limits;
 
     fn op(body: &str) -> Result<Operation> {
-        let env = format!(
-            r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="{MESSAGES}" xmlns:t="{TYPES}"><s:Body>{body}</s:Body></s:Envelope>"#
-        );
-        parse_request(env.as_bytes(), &Limits::default()).map(|r| r.operation)
+        crate::request::test_op(body)
     }
 
     const MAILBOX: &str = "<t:Mailbox><t:Name>Alice</t:Name><t:Address>alice@contoso.example</t:Address><t:RoutingType>SMTP</t:RoutingType></t:Mailbox>";

@@ -3294,6 +3294,15 @@ fn parse_expand_dl(op: &Element) -> Result<ExpandDL> {
 }
 
 /// Checks that every child of `op` is in the messages namespace and one of `allowed`.
+/// Tests: the operation of a SOAP envelope around `body` (with `m:` and `t:` declared).
+#[cfg(test)]
+pub(crate) fn test_op(body: &str) -> Result<Operation> {
+    let env = format!(
+        r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="{MESSAGES}" xmlns:t="{TYPES}"><s:Body>{body}</s:Body></s:Envelope>"#
+    );
+    parse_request(env.as_bytes(), &crate::xml::Limits::default()).map(|r| r.operation)
+}
+
 pub(crate) fn check_children(op: &Element, allowed: &[&str]) -> Result<()> {
     for child in &op.children {
         if &*child.ns != MESSAGES || !allowed.contains(&child.local.as_str()) {

@@ -205,6 +205,77 @@ pub(crate) fn write_error_body(w: &mut XmlOut, e: &ResponseError) {
     }
 }
 
+/// The operations whose response element is itself the response message (`ResponseClass`
+/// and `ResponseCode` on `m:{op}Response`, what it answers beside them).
+const SELF_MESSAGE_OPERATIONS: &[&str] = &[
+    "GetMailTips",
+    "GetRoomLists",
+    "GetRooms",
+    "GetInboxRules",
+    "UpdateInboxRules",
+];
+
+/// `m:{op}Response` as its own response message, with `class` and what `body` writes inside
+/// (for a success, start with `m:ResponseCode`: [`self_message_success`]).
+pub(crate) fn self_message_response(
+    op: &str,
+    class: &str,
+    body: impl FnOnce(&mut XmlOut),
+) -> Vec<u8> {
+    response_envelope(|w| {
+        let response = format!("m:{op}Response");
+        w.start(
+            &response,
+            &[
+                ("ResponseClass", class),
+                ("xmlns:m", ns::MESSAGES),
+                ("xmlns:t", ns::TYPES),
+            ],
+        );
+        body(w);
+        w.end(&response);
+    })
+}
+
+/// A successful [`self_message_response`]: `NoError`, then what `body` writes.
+pub(crate) fn self_message_success(op: &str, body: impl FnOnce(&mut XmlOut)) -> Vec<u8> {
+    self_message_response(op, "Success", |w| {
+        w.leaf("m:ResponseCode", "NoError");
+        body(w);
+    })
+}
+
+/// Reads a response of one of [`SELF_MESSAGE_OPERATIONS`] (a client's side): its element when
+/// it answers `NoError`, else the error it names; another response is an `EwsProtoError`.
+pub(crate) fn parse_self_message(
+    input: &[u8],
+    limits: &Limits,
+    responses: &[&str],
+) -> Result<Result<Element, ResponseError>, EwsProtoError> {
+    let r = parse_response(input, limits)?;
+    if !responses.contains(&r.response.as_str()) {
+        return Err(EwsProtoError::UnexpectedElement {
+            parent: "soap:Body".to_owned(),
+            found: r.response,
+            position: 0,
+        });
+    }
+    let Some(top) = r.messages.into_iter().next() else {
+        return Err(EwsProtoError::MissingElement {
+            parent: r.response,
+            name: "ResponseCode",
+            position: 0,
+        });
+    };
+    if top.code != "NoError" {
+        return Ok(Err(ResponseError::new(
+            &top.code,
+            top.text.as_deref().unwrap_or_default(),
+        )));
+    }
+    Ok(Ok(top.element))
+}
+
 /// Writes `m:{op}Response/m:ResponseMessages/m:{op}ResponseMessage*`.
 /// `container` is the empty payload element written after an error
 /// (`m:Folders`, `m:Items`); `ok` writes the payload of a success.
@@ -281,6 +352,13 @@ pub(crate) fn write_folder_ref(w: &mut XmlOut, folder: &FolderRef) {
 
 fn write_mailbox(w: &mut XmlOut, m: &Mailbox) {
     w.start("t:Mailbox", &[]);
+    write_mailbox_fields(w, m);
+    w.end("t:Mailbox");
+}
+
+/// The fields of an `EmailAddressType` (`t:Name`, `t:EmailAddress`, `t:RoutingType`,
+/// `t:MailboxType`), each when set, inside whatever element holds them.
+pub(crate) fn write_mailbox_fields(w: &mut XmlOut, m: &Mailbox) {
     if let Some(v) = &m.name {
         w.leaf("t:Name", v);
     }
@@ -293,7 +371,6 @@ fn write_mailbox(w: &mut XmlOut, m: &Mailbox) {
     if let Some(v) = &m.mailbox_type {
         w.leaf("t:MailboxType", v);
     }
-    w.end("t:Mailbox");
 }
 
 fn write_extended_property(
@@ -2247,22 +2324,9 @@ pub fn error_response(operation: &str, error: &ResponseError) -> Vec<u8> {
         return write_fault(&error.code, &error.message);
     }
     // these responses are themselves a response message: a refusal is the response alone
-    if matches!(
-        operation,
-        "GetMailTips" | "GetRoomLists" | "GetRooms" | "GetInboxRules" | "UpdateInboxRules"
-    ) {
-        return response_envelope(|w| {
-            let response = format!("m:{operation}Response");
-            w.start(
-                &response,
-                &[
-                    ("ResponseClass", error.class.as_str()),
-                    ("xmlns:m", ns::MESSAGES),
-                    ("xmlns:t", ns::TYPES),
-                ],
-            );
-            write_error_body(w, error);
-            w.end(&response);
+    if SELF_MESSAGE_OPERATIONS.contains(&operation) {
+        return self_message_response(operation, error.class.as_str(), |w| {
+            write_error_body(w, error)
         });
     }
     // The availability-style operations (`GetUserOofSettingsRequest`, …) answer

@@ -7,7 +7,7 @@
 use crate::error::{EwsProtoError, dn};
 use crate::ns::{MESSAGES, TYPES};
 use crate::request::{req_child, unexpected};
-use crate::response::{ResponseError, response_envelope};
+use crate::response::ResponseError;
 use crate::types::Mailbox;
 use crate::writer::XmlOut;
 use crate::xml::Element;
@@ -45,40 +45,15 @@ pub(crate) fn parse_get_rooms(op: &Element) -> Result<GetRooms> {
     }
 }
 
-fn write_address_fields(w: &mut XmlOut, m: &Mailbox) {
-    if let Some(v) = &m.name {
-        w.leaf("t:Name", v);
-    }
-    if let Some(v) = &m.email_address {
-        w.leaf("t:EmailAddress", v);
-    }
-    if let Some(v) = &m.routing_type {
-        w.leaf("t:RoutingType", v);
-    }
-    if let Some(v) = &m.mailbox_type {
-        w.leaf("t:MailboxType", v);
-    }
-}
-
 fn self_message(
-    response: &str,
+    op: &str,
     container: &str,
     result: &std::result::Result<Vec<Mailbox>, ResponseError>,
     entry: impl Fn(&mut XmlOut, &Mailbox),
 ) -> Vec<u8> {
     match result {
-        Err(e) => crate::response::error_response(response.trim_end_matches("Response"), e),
-        Ok(list) => response_envelope(|w| {
-            let response = format!("m:{response}");
-            w.start(
-                &response,
-                &[
-                    ("ResponseClass", "Success"),
-                    ("xmlns:m", MESSAGES),
-                    ("xmlns:t", TYPES),
-                ],
-            );
-            w.leaf("m:ResponseCode", "NoError");
+        Err(e) => crate::response::error_response(op, e),
+        Ok(list) => crate::response::self_message_success(op, |w| {
             if list.is_empty() {
                 w.empty(container, &[]);
             } else {
@@ -88,7 +63,6 @@ fn self_message(
                 }
                 w.end(container);
             }
-            w.end(&response);
         }),
     }
 }
@@ -97,19 +71,19 @@ fn self_message(
 pub fn get_room_lists_response(
     result: &std::result::Result<Vec<Mailbox>, ResponseError>,
 ) -> Vec<u8> {
-    self_message("GetRoomListsResponse", "m:RoomLists", result, |w, m| {
+    self_message("GetRoomLists", "m:RoomLists", result, |w, m| {
         w.start("t:Address", &[]);
-        write_address_fields(w, m);
+        crate::response::write_mailbox_fields(w, m);
         w.end("t:Address");
     })
 }
 
 /// `GetRoomsResponse`: each room as `t:Room/t:Id`.
 pub fn get_rooms_response(result: &std::result::Result<Vec<Mailbox>, ResponseError>) -> Vec<u8> {
-    self_message("GetRoomsResponse", "m:Rooms", result, |w, m| {
+    self_message("GetRooms", "m:Rooms", result, |w, m| {
         w.start("t:Room", &[]);
         w.start("t:Id", &[]);
-        write_address_fields(w, m);
+        crate::response::write_mailbox_fields(w, m);
         w.end("t:Id");
         w.end("t:Room");
     })
@@ -121,32 +95,20 @@ pub fn parse_rooms_response(
     input: &[u8],
     limits: &crate::xml::Limits,
 ) -> Result<std::result::Result<Vec<Mailbox>, ResponseError>> {
-    let r = crate::response::parse_response(input, limits)?;
-    let Some(top) = r.messages.first() else {
-        return Err(EwsProtoError::MissingElement {
-            parent: r.response,
-            name: "ResponseCode",
-            position: 0,
-        });
+    let top = match crate::response::parse_self_message(
+        input,
+        limits,
+        &["GetRoomListsResponse", "GetRoomsResponse"],
+    )? {
+        Ok(top) => top,
+        Err(e) => return Ok(Err(e)),
     };
-    if top.code != "NoError" {
-        return Ok(Err(ResponseError::new(
-            &top.code,
-            top.text.as_deref().unwrap_or_default(),
-        )));
-    }
-    let (container, rooms) = match r.response.as_str() {
-        "GetRoomListsResponse" => ("RoomLists", false),
-        "GetRoomsResponse" => ("Rooms", true),
-        other => {
-            return Err(EwsProtoError::UnexpectedElement {
-                parent: "soap:Body".to_owned(),
-                found: other.to_owned(),
-                position: 0,
-            });
-        }
+    let (container, rooms) = if top.local == "GetRoomsResponse" {
+        ("Rooms", true)
+    } else {
+        ("RoomLists", false)
     };
-    let list = req_child(&top.element, MESSAGES, container)?;
+    let list = req_child(&top, MESSAGES, container)?;
     list.children
         .iter()
         .map(|e| {
@@ -160,14 +122,11 @@ pub fn parse_rooms_response(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::request::{Operation, parse_request};
+    use crate::request::Operation;
     use crate::xml::Limits;
 
     fn op(body: &str) -> Result<Operation> {
-        let env = format!(
-            r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="{MESSAGES}" xmlns:t="{TYPES}"><s:Body>{body}</s:Body></s:Envelope>"#
-        );
-        parse_request(env.as_bytes(), &Limits::default()).map(|r| r.operation)
+        crate::request::test_op(body)
     }
 
     #[test]

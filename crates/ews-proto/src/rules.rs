@@ -18,7 +18,7 @@ use crate::request::{
     bool_text, datetime_text, enum_text, invalid, parse_folder_ref, parse_mailbox, req_child,
     set_once, unexpected,
 };
-use crate::response::{ResponseError, dt, response_envelope, write_error_body};
+use crate::response::{ResponseError, dt, write_error_body};
 use crate::types::{FolderRef, Importance, Sensitivity};
 use crate::writer::XmlOut;
 use crate::xml::Element;
@@ -536,16 +536,7 @@ fn write_rule(w: &mut XmlOut, r: &Rule) {
 pub fn get_inbox_rules_response(result: &std::result::Result<Vec<Rule>, ResponseError>) -> Vec<u8> {
     match result {
         Err(e) => crate::response::error_response("GetInboxRules", e),
-        Ok(rules) => response_envelope(|w| {
-            w.start(
-                "m:GetInboxRulesResponse",
-                &[
-                    ("ResponseClass", "Success"),
-                    ("xmlns:m", MESSAGES),
-                    ("xmlns:t", TYPES),
-                ],
-            );
-            w.leaf("m:ResponseCode", "NoError");
+        Ok(rules) => crate::response::self_message_success("GetInboxRules", |w| {
             w.leaf("m:OutlookRuleBlobExists", "false");
             if rules.is_empty() {
                 w.empty("m:InboxRules", &[]);
@@ -556,7 +547,6 @@ pub fn get_inbox_rules_response(result: &std::result::Result<Vec<Rule>, Response
                 }
                 w.end("m:InboxRules");
             }
-            w.end("m:GetInboxRulesResponse");
         }),
     }
 }
@@ -569,48 +559,31 @@ pub fn update_inbox_rules_response(
 ) -> Vec<u8> {
     match (result, refused) {
         (Err(e), None) => crate::response::error_response("UpdateInboxRules", e),
-        (r, refused) => response_envelope(|w| {
-            let class = match (r, refused) {
-                (Ok(()), None) => "Success",
-                _ => "Error",
-            };
-            w.start(
-                "m:UpdateInboxRulesResponse",
-                &[
-                    ("ResponseClass", class),
-                    ("xmlns:m", MESSAGES),
-                    ("xmlns:t", TYPES),
-                ],
+        (_, None) => crate::response::self_message_success("UpdateInboxRules", |_| {}),
+        (_, Some(v)) => crate::response::self_message_response("UpdateInboxRules", "Error", |w| {
+            write_error_body(
+                w,
+                &ResponseError::new(
+                    "ErrorInboxRulesValidationError",
+                    &format!(
+                        "Operation {} was refused: {} ({}: {})",
+                        v.operation_index, v.message, v.field, v.code
+                    ),
+                ),
             );
-            match refused {
-                None => w.leaf("m:ResponseCode", "NoError"),
-                Some(v) => {
-                    write_error_body(
-                        w,
-                        &ResponseError::new(
-                            "ErrorInboxRulesValidationError",
-                            &format!(
-                                "Operation {} was refused: {} ({}: {})",
-                                v.operation_index, v.message, v.field, v.code
-                            ),
-                        ),
-                    );
-                    w.start("m:RuleOperationErrors", &[]);
-                    w.start("t:RuleOperationError", &[]);
-                    w.leaf("t:OperationIndex", &v.operation_index.to_string());
-                    w.start("t:ValidationErrors", &[]);
-                    w.start("t:Error", &[]);
-                    w.leaf("t:FieldURI", &v.field);
-                    w.leaf("t:ErrorCode", &v.code);
-                    w.leaf("t:ErrorMessage", &v.message);
-                    w.leaf("t:FieldValue", &v.value);
-                    w.end("t:Error");
-                    w.end("t:ValidationErrors");
-                    w.end("t:RuleOperationError");
-                    w.end("m:RuleOperationErrors");
-                }
-            }
-            w.end("m:UpdateInboxRulesResponse");
+            w.start("m:RuleOperationErrors", &[]);
+            w.start("t:RuleOperationError", &[]);
+            w.leaf("t:OperationIndex", &v.operation_index.to_string());
+            w.start("t:ValidationErrors", &[]);
+            w.start("t:Error", &[]);
+            w.leaf("t:FieldURI", &v.field);
+            w.leaf("t:ErrorCode", &v.code);
+            w.leaf("t:ErrorMessage", &v.message);
+            w.leaf("t:FieldValue", &v.value);
+            w.end("t:Error");
+            w.end("t:ValidationErrors");
+            w.end("t:RuleOperationError");
+            w.end("m:RuleOperationErrors");
         }),
     }
 }
@@ -620,21 +593,12 @@ pub fn parse_get_inbox_rules_response(
     input: &[u8],
     limits: &crate::xml::Limits,
 ) -> Result<std::result::Result<Vec<Rule>, ResponseError>> {
-    let r = crate::response::parse_response(input, limits)?;
-    let Some(top) = r.messages.first() else {
-        return Err(EwsProtoError::MissingElement {
-            parent: r.response,
-            name: "ResponseCode",
-            position: 0,
-        });
+    let top = match crate::response::parse_self_message(input, limits, &["GetInboxRulesResponse"])?
+    {
+        Ok(top) => top,
+        Err(e) => return Ok(Err(e)),
     };
-    if top.code != "NoError" {
-        return Ok(Err(ResponseError::new(
-            &top.code,
-            top.text.as_deref().unwrap_or_default(),
-        )));
-    }
-    let Some(list) = top.element.child(MESSAGES, "InboxRules") else {
+    let Some(list) = top.child(MESSAGES, "InboxRules") else {
         return Ok(Ok(Vec::new()));
     };
     list.children
@@ -653,14 +617,11 @@ pub fn parse_get_inbox_rules_response(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::request::{Operation, parse_request};
+    use crate::request::Operation;
     use crate::xml::Limits;
 
     fn op(body: &str) -> Result<Operation> {
-        let env = format!(
-            r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="{MESSAGES}" xmlns:t="{TYPES}"><s:Body>{body}</s:Body></s:Envelope>"#
-        );
-        parse_request(env.as_bytes(), &Limits::default()).map(|r| r.operation)
+        crate::request::test_op(body)
     }
 
     const CREATE: &str = r#"<m:UpdateInboxRules><m:RemoveOutlookRuleBlob>true</m:RemoveOutlookRuleBlob><m:Operations><t:CreateRuleOperation><t:Rule><t:DisplayName>MoveInterestingToJunk</t:DisplayName><t:Priority>1</t:Priority><t:IsEnabled>true</t:IsEnabled><t:Conditions><t:ContainsSubjectStrings><t:String>Interesting</t:String></t:ContainsSubjectStrings><t:FromAddresses><t:Address><t:EmailAddress>bob@contoso.example</t:EmailAddress><t:RoutingType>SMTP</t:RoutingType></t:Address></t:FromAddresses><t:WithinSizeRange><t:MinimumSize>1</t:MinimumSize></t:WithinSizeRange></t:Conditions><t:Exceptions /><t:Actions><t:MoveToFolder><t:DistinguishedFolderId Id="junkemail" /></t:MoveToFolder><t:MarkAsRead>true</t:MarkAsRead></t:Actions></t:Rule></t:CreateRuleOperation><t:DeleteRuleOperation><t:RuleId>R1</t:RuleId></t:DeleteRuleOperation></m:Operations></m:UpdateInboxRules>"#;

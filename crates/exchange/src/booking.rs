@@ -4,8 +4,13 @@
 //! - declined when the meeting is longer than `MaximumDurationInMinutes` (0: any length), when it
 //!   recurs and `AllowRecurringMeetings` is off, when it starts beyond `BookingWindowInDays`,
 //!   or (unless `AllowConflicts`) when any of its occurrences inside the booking window overlaps
-//!   something Busy, Tentative or OOF on the resource's calendar;
+//!   something Busy or OOF on the resource's calendar;
 //! - accepted otherwise.
+//!
+//! Requests are decided one at a time (`Inner::booking`), each after the one before it was
+//! answered: a request not answered yet sits Tentative on the resource's calendar and is not a
+//! conflict, so of two requests for the same time the first decided is accepted and the second
+//! sees it Busy.
 //!
 //! The answer is an ordinary meeting response from the resource
 //! (`mailbox::MailboxStore::respond_to_meeting`): the resource's copy Busy (or, declined, in its
@@ -37,7 +42,7 @@ fn when(t: OffsetDateTime) -> String {
         .unwrap_or_default()
 }
 
-/// Whether the resource is taken at some time of the meeting: each of `own` (the meeting's
+/// Whether the resource is taken (Busy or OOF) at some time of the meeting: each of `own` (the meeting's
 /// occurrences, sorted by start) against `others` (the rest of the calendar, sorted by start);
 /// the overlapping occurrences' starts, at most [`MAX_CONFLICTS_NAMED`] + 1.
 fn conflicts(
@@ -51,10 +56,7 @@ fn conflicts(
         while let Some(a) = others.get(next)
             && a.start < end
         {
-            if matches!(
-                a.status,
-                FreeBusy::Busy | FreeBusy::Tentative | FreeBusy::Oof
-            ) {
+            if matches!(a.status, FreeBusy::Busy | FreeBusy::Oof) {
                 active.push(a);
             }
             next += 1;
@@ -124,6 +126,7 @@ impl Handler<'_> {
     /// theirs (module documentation). The organizer is the acting mailbox.
     pub(crate) async fn book_resources(&self, delivered: Vec<(MailboxKey, Item, Item)>) {
         for (key, request, copy) in delivered {
+            let _one_at_a_time = self.ex.inner.booking.lock().await;
             if let Err(e) = self.book_one(&key, &request, &copy).await {
                 tracing::warn!(error = %e, mailbox = key.as_str(), "the booking attendant did not answer");
             }
@@ -315,7 +318,7 @@ mod tests {
     }
 
     #[test]
-    fn conflicts_are_busy_tentative_or_oof_overlaps_of_any_occurrence() {
+    fn conflicts_are_busy_or_oof_overlaps_of_any_occurrence() {
         let now = t(0);
         let p = room();
         let own = [(t(10), t(11)), (t(34), t(35)), (t(58), t(59))];
@@ -329,7 +332,20 @@ mod tests {
             decide(&p, t(10), t(11), true, now, &own, &others),
             Verdict::Accept
         );
-        for status in [FreeBusy::Busy, FreeBusy::Tentative, FreeBusy::Oof] {
+        // a request not answered yet is not a conflict
+        assert_eq!(
+            decide(
+                &p,
+                t(10),
+                t(11),
+                false,
+                now,
+                &own[..1],
+                &[appt(10, 11, FreeBusy::Tentative)]
+            ),
+            Verdict::Accept
+        );
+        for status in [FreeBusy::Busy, FreeBusy::Oof] {
             // a long appointment that began before the second occurrence
             let others = [appt(20, 35, status)];
             let v = decide(&p, t(10), t(11), true, now, &own, &others);

@@ -135,6 +135,10 @@ pub(crate) struct Inner {
     /// The benchmark route's caller, resolved on its first request (see
     /// `Config::bench_noauth_user`).
     pub bench_caller: std::sync::OnceLock<Arc<Caller>>,
+    /// Held while the resource booking attendant decides and answers one request
+    /// (`crate::booking`), so that two requests for the same time are decided one after the
+    /// other.
+    pub(crate) booking: tokio::sync::Mutex<()>,
 }
 
 /// The server. Cheap to clone.
@@ -249,6 +253,7 @@ impl Exchange {
                 streams: streaming::Registry::default(),
                 refresh_times: Mutex::new(HashMap::new()),
                 bench_caller: std::sync::OnceLock::new(),
+                booking: tokio::sync::Mutex::new(()),
             }),
         })
     }

@@ -316,3 +316,25 @@ async fn calendar_processing_is_read_and_set_and_auto_update_leaves_requests_ten
     assert_eq!(answers.len(), 1, "{answers:?}");
     assert_eq!(answers[0].0, "Accepted: Overlap");
 }
+
+/// Two organizers asking for the same hour at once: the attendant decides one after the other,
+/// so exactly one is accepted and the room is booked once.
+#[tokio::test]
+async fn requests_for_the_same_time_at_once_book_the_room_once() {
+    let e = env().await;
+    let (a, b) = (alice_token(), bob_token());
+    let (start, end) = (at(3, 15), at(3, 16));
+    tokio::join!(
+        book(&e, &a, "Race A", &start, &end, ""),
+        book(&e, &b, "Race B", &start, &end, "")
+    );
+    let mut answers: Vec<String> = inbox(&e, &a)
+        .await
+        .into_iter()
+        .chain(inbox(&e, &b).await)
+        .map(|(s, _)| s.split(':').next().unwrap_or_default().to_owned())
+        .collect();
+    answers.sort();
+    assert_eq!(answers, ["Accepted", "Declined"]);
+    assert_eq!(room_busy(&e, 3, 4).await, [(S::Busy, 15)]);
+}
