@@ -363,3 +363,58 @@ async fn importance_and_sensitivity_are_read_back() {
     );
     assert!(got.contains("<t:Importance>Low</t:Importance>"), "{got}");
 }
+
+/// Rules run on what the store delivers itself too: a meeting request, an automatic reply and a
+/// non-delivery report, each matched by its class condition.
+#[tokio::test]
+async fn meeting_requests_automatic_replies_and_reports_are_processed() {
+    let e = env().await;
+    ok(
+        &e,
+        &update(&format!(
+            "{}{}{}",
+            create(r#"<t:DisplayName>Invites</t:DisplayName><t:Priority>1</t:Priority><t:IsEnabled>true</t:IsEnabled><t:Conditions><t:IsMeetingRequest>true</t:IsMeetingRequest></t:Conditions><t:Actions><t:AssignCategories><t:String>Invite</t:String></t:AssignCategories></t:Actions>"#),
+            create(r#"<t:DisplayName>Away notes</t:DisplayName><t:Priority>2</t:Priority><t:IsEnabled>true</t:IsEnabled><t:Conditions><t:IsAutomaticReply>true</t:IsAutomaticReply></t:Conditions><t:Actions><t:Delete>true</t:Delete></t:Actions>"#),
+            create(r#"<t:DisplayName>Bounces</t:DisplayName><t:Priority>3</t:Priority><t:IsEnabled>true</t:IsEnabled><t:Conditions><t:IsNDR>true</t:IsNDR></t:Conditions><t:Actions><t:MarkAsRead>true</t:MarkAsRead></t:Actions>"#),
+        )),
+    )
+    .await;
+    // Bob invites Alice
+    let invited = e
+        .call_with(
+            &bob_token(),
+            &format!(
+                r#"<m:CreateItem MessageDisposition="SaveOnly" SendMeetingInvitations="SendToAllAndSaveCopy"><m:SavedItemFolderId><t:DistinguishedFolderId Id="calendar"/></m:SavedItemFolderId><m:Items><t:CalendarItem><t:Subject>Planning</t:Subject><t:Start>2030-03-01T10:00:00Z</t:Start><t:End>2030-03-01T11:00:00Z</t:End><t:RequiredAttendees><t:Attendee><t:Mailbox><t:EmailAddress>{ALICE}</t:EmailAddress></t:Mailbox></t:Attendee></t:RequiredAttendees></t:CalendarItem></m:Items></m:CreateItem>"#
+            ),
+        )
+        .await;
+    assert_eq!(codes(&invited), ["NoError"], "{invited}");
+    // Carol is away; Alice writes to her and to nobody
+    e.cmdlet(
+        "Set-MailboxAutoReplyConfiguration",
+        serde_json::json!({"Identity": "Carol", "AutoReplyState": "Enabled", "InternalMessage": "Away"}),
+    )
+    .await
+    .unwrap();
+    let sent = e
+        .call(&format!(
+            r#"<m:CreateItem MessageDisposition="SendOnly"><m:Items><t:Message><t:Subject>Question</t:Subject><t:ToRecipients><t:Mailbox><t:EmailAddress>{CAROL}</t:EmailAddress></t:Mailbox><t:Mailbox><t:EmailAddress>nobody@contoso.example</t:EmailAddress></t:Mailbox></t:ToRecipients></t:Message></m:Items></m:CreateItem>"#
+        ))
+        .await;
+    assert_eq!(codes(&sent), ["NoError"], "{sent}");
+    let inbox = in_folder(&e, "inbox").await;
+    let invite = inbox
+        .iter()
+        .find(|x| x.0 == "Planning")
+        .unwrap_or_else(|| panic!("{inbox:?}"));
+    assert_eq!(invite.3, ["Invite"], "{inbox:?}");
+    let bounce = inbox
+        .iter()
+        .find(|x| x.0.contains("Undeliverable"))
+        .unwrap_or_else(|| panic!("{inbox:?}"));
+    assert!(bounce.1, "the report is marked read: {inbox:?}");
+    assert_eq!(
+        subjects(&in_folder(&e, "deleteditems").await),
+        ["Automatic reply: Question"]
+    );
+}

@@ -1,6 +1,10 @@
 //! Inbox rules: a mailbox's server-side rules (EWS GetInboxRules and UpdateInboxRules), kept in
 //! priority order, and run on each message delivered to its Inbox, in the delivery's own
-//! transaction, as Exchange's rules run at delivery.
+//! transaction, as Exchange's rules run at delivery: sent mail, meeting requests, responses and
+//! cancellations, non-delivery reports and automatic replies (mail filed as junk is not). The
+//! "sent to me" tests compare with the recipient's own addresses where the delivery knows them
+//! (a send's, from `Send::recipient_addresses`; an automatic reply's); for meeting messages
+//! and reports they hold for no address.
 //!
 //! A rule matches when every condition it sets holds (an empty set: every message) and none of
 //! the exceptions it sets does; a list of strings or addresses holds when any of its entries

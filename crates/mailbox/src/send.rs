@@ -143,7 +143,9 @@ pub(crate) fn write_report(
     };
     let inbox = distinguished_folder(tx, mb, crate::distinguished::INBOX)?;
     let id = insert_item(tx, mb, inbox, p, None, now_us)?;
-    Ok(Some(load_item(tx, mb, id, false)?))
+    let report = load_item(tx, mb, id, false)?;
+    crate::rules::run_rules(tx, mb, id, &[], now_us)?;
+    Ok(Some(report))
 }
 
 impl MailboxStore {
