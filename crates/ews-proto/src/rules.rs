@@ -7,8 +7,8 @@
 //!
 //! Conditions and actions the schema has and this server does not run (header strings,
 //! flags, connected accounts, classifications, permission control, automatic forwards; the
-//! forward, redirect, SMS and server-reply actions) are read into [`Rule::unsupported`], for the
-//! server to refuse by name.
+//! forward-as-attachment, SMS and server-reply actions) are read into [`Rule::unsupported`], for
+//! the server to refuse by name.
 
 use time::OffsetDateTime;
 
@@ -70,6 +70,9 @@ pub struct Actions {
     pub move_to_folder: Option<FolderRef>,
     pub permanent_delete: bool,
     pub stop_processing_rules: bool,
+    /// `t:ForwardToRecipients` and `t:RedirectToRecipients`: SMTP addresses.
+    pub forward_to_recipients: Vec<String>,
+    pub redirect_to_recipients: Vec<String>,
 }
 
 /// `t:Rule`.
@@ -311,9 +314,9 @@ fn parse_actions(el: &Element, unsupported: &mut Vec<String>) -> Result<Actions>
             "MarkAsRead" => a.mark_as_read = bool_text(c)?,
             "MarkImportance" => a.mark_importance = Some(enum_text(c, Importance::ALL)?),
             "StopProcessingRules" => a.stop_processing_rules = bool_text(c)?,
+            "ForwardToRecipients" => a.forward_to_recipients = addresses(c)?,
+            "RedirectToRecipients" => a.redirect_to_recipients = addresses(c)?,
             "ForwardAsAttachmentToRecipients"
-            | "ForwardToRecipients"
-            | "RedirectToRecipients"
             | "SendSMSAlertToRecipients"
             | "ServerReplyWithMessage" => unsupported.push(format!("Actions/{}", c.local)),
             _ => return Err(unexpected(el, c)),
@@ -511,6 +514,7 @@ fn write_rule(w: &mut XmlOut, r: &Rule) {
     if a.delete {
         w.leaf("t:Delete", "true");
     }
+    write_addresses(w, "t:ForwardToRecipients", &a.forward_to_recipients);
     if let Some(i) = a.mark_importance {
         w.leaf("t:MarkImportance", i.as_str());
     }
@@ -525,6 +529,7 @@ fn write_rule(w: &mut XmlOut, r: &Rule) {
     if a.permanent_delete {
         w.leaf("t:PermanentDelete", "true");
     }
+    write_addresses(w, "t:RedirectToRecipients", &a.redirect_to_recipients);
     if a.stop_processing_rules {
         w.leaf("t:StopProcessingRules", "true");
     }
@@ -669,7 +674,7 @@ mod tests {
     fn unsupported_parts_are_named_and_schema_violations_refused() {
         let Operation::UpdateInboxRules(u) = op(&CREATE.replace(
             "<t:MarkAsRead>true</t:MarkAsRead>",
-            "<t:ForwardToRecipients><t:Address><t:EmailAddress>x@y.example</t:EmailAddress></t:Address></t:ForwardToRecipients>",
+            "<t:ForwardAsAttachmentToRecipients><t:Address><t:EmailAddress>x@y.example</t:EmailAddress></t:Address></t:ForwardAsAttachmentToRecipients>",
         ).replace("<t:Exceptions />", "<t:Exceptions><t:FlaggedForAction>Any</t:FlaggedForAction></t:Exceptions>"))
         .unwrap() else {
             panic!()
@@ -679,7 +684,10 @@ mod tests {
         };
         assert_eq!(
             r.unsupported,
-            ["Exceptions/FlaggedForAction", "Actions/ForwardToRecipients"]
+            [
+                "Exceptions/FlaggedForAction",
+                "Actions/ForwardAsAttachmentToRecipients"
+            ]
         );
         for bad in [
             CREATE.replace("<t:Priority>1</t:Priority>", ""),

@@ -26,7 +26,10 @@
 //! block (`crate::conversation`).
 //!
 //! A reply or forward sent marks its original (`PR_LAST_VERB_EXECUTED`, its time and
-//! `PR_ICON_INDEX`) in the send's transaction; one saved as a draft and sent later does not.
+//! `PR_ICON_INDEX`) in the send's transaction; one saved as a draft names its original
+//! (`answers_key`) and is marked when SendItem sends it.
+//!
+//! Inbox rules' forwards use the same quoting ([`forward_body`]).
 
 use ews_proto::request::{
     self, Body, NewFileAttachment, NewItem as ReqItem, NewMessage, SmartResponseKind,
@@ -239,6 +242,17 @@ pub(crate) fn answers_of(value: &str) -> Option<(SmartResponseKind, &str)> {
         _ => return None,
     };
     (!id.is_empty()).then_some((kind, id))
+}
+
+/// The body of a forward of `original` without text of its own: the header block and the
+/// original's body (what an Inbox rule's forward carries).
+pub(crate) fn forward_body(original: &mailbox::Item) -> mailbox::Body {
+    crate::ews::body_in(&quoted_body(None, &Original::of(original)))
+}
+
+/// `FW: ` and the subject, unless it already starts with it.
+pub(crate) fn forward_subject(subject: Option<&str>) -> String {
+    prefixed(subject, "FW: ")
 }
 
 /// The longest `References` a reply carries; past it, the oldest ids after the first are

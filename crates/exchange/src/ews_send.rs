@@ -317,7 +317,8 @@ impl Handler<'_> {
             answered,
             recipient_addresses: routing.addresses,
         };
-        self.ex
+        let sent = self
+            .ex
             .inner
             .mbx
             .send_new(&self.key, item, send)
@@ -325,6 +326,7 @@ impl Handler<'_> {
             .map_err(|e| self.mailbox_err(&e))?;
         self.send_oof_replies(&from, &class, subject.as_deref(), routing.delivered_as)
             .await;
+        self.send_rule_forwards(sent.forwards).await;
         Ok(None)
     }
 
@@ -524,9 +526,10 @@ impl Handler<'_> {
             )
             .await
         {
-            Ok((_, conflicted)) => {
+            Ok((sent, conflicted)) => {
                 self.send_oof_replies(&from, &class, subject.as_deref(), routing.delivered_as)
                     .await;
+                self.send_rule_forwards(sent.forwards).await;
                 Ok(conflicted)
             }
             Err(MailboxError::ChangeKeyConflict) => Err(ResponseError::new(

@@ -3,7 +3,8 @@
 //! impersonating; `m:MailboxSmtpAddress`, when given, one of its own addresses). The rules are
 //! the store's (`mailbox::MailboxStore::update_rules`, run at each delivery to the Inbox); this
 //! layer maps them to and from `t:Rule`, refuses by name what the store does not run, and
-//! answers a refused operation with `ErrorInboxRulesValidationError`.
+//! answers a refused operation with `ErrorInboxRulesValidationError`; and after a send, the
+//! forwards and redirects the recipients' rules asked for ([`Handler::send_rule_forwards`]).
 
 use ews_proto::response::ResponseError;
 use ews_proto::rules::{
@@ -129,6 +130,8 @@ fn rule_out(r: InboxRule) -> Rule {
             move_to_folder: a.move_to_folder.map(folder_out),
             permanent_delete: a.permanent_delete,
             stop_processing_rules: a.stop_processing_rules,
+            forward_to_recipients: a.forward_to_recipients,
+            redirect_to_recipients: a.redirect_to_recipients,
         },
         unsupported: Vec::new(),
     }
@@ -243,7 +246,7 @@ impl Handler<'_> {
                 "Rule",
                 "UnsupportedRule",
                 format!(
-                    "{u} is not run by this server; it runs the conditions and exceptions on text, addresses, classes, flags, size and date, and the actions that file, copy, delete, mark and categorize"
+                    "{u} is not run by this server; it runs the conditions and exceptions on text, addresses, classes, flags, size and date, and the actions that file, copy, delete, mark, categorize, forward and redirect"
                 ),
             ));
         }
@@ -280,7 +283,105 @@ impl Handler<'_> {
                 mark_as_read: a.mark_as_read,
                 mark_importance: a.mark_importance.map(importance_in),
                 stop_processing_rules: a.stop_processing_rules,
+                forward_to_recipients: a.forward_to_recipients,
+                redirect_to_recipients: a.redirect_to_recipients,
             },
         })
+    }
+}
+
+impl Handler<'_> {
+    /// After a send: each forward or redirect the recipients' Inbox rules asked for, sent from
+    /// the rule's mailbox inside the organization as any message is (a forward "FW: " with the
+    /// original quoted, from that mailbox; a redirect the message as it is, from its sender),
+    /// with the original's attachments and marked auto-forwarded, so no rule forwards it again.
+    /// The send that earned them is done whatever happens here; a failure is logged.
+    pub(crate) async fn send_rule_forwards(&self, forwards: Vec<mailbox::RuleForward>) {
+        for f in forwards {
+            if let Err(e) = self.send_rule_forward(f).await {
+                tracing::warn!(error = %e.message, "an Inbox rule's forward was not sent");
+            }
+        }
+    }
+
+    async fn send_rule_forward(&self, f: mailbox::RuleForward) -> Result<(), ResponseError> {
+        let org = self.ex.inner.org.clone();
+        let guid = f.mailbox.as_str().to_owned();
+        let owner = org
+            .db
+            .clone()
+            .call(move |c| org.get_recipient(c, &guid))
+            .await
+            .map_err(|e| ResponseError::new("ErrorInternalServerError", &e.to_string()))?;
+        let owner = mailbox::Recipient {
+            name: Some(owner.name.clone()),
+            email: owner.address().unwrap_or_default().to_owned(),
+        };
+        let to: Vec<mailbox::Recipient> =
+            f.to.iter()
+                .map(|a| mailbox::Recipient::new(None, a))
+                .collect();
+        let routing = self.route(&to, &[], &[]).await?;
+        let item = &f.item;
+        let mbx = &self.ex.inner.mbx;
+        let mut attachments = Vec::new();
+        if !item.attachments.is_empty() {
+            let ids = item.attachments.iter().map(|a| a.id.clone()).collect();
+            // a message a rule also deleted for good has none left to carry
+            for a in mbx
+                .get_attachments(&f.mailbox, ids)
+                .await
+                .unwrap_or_default()
+            {
+                let Ok(a) = a else { continue };
+                attachments.push(mailbox::NewAttachment {
+                    name: a.info.name,
+                    content_type: a.info.content_type,
+                    content_id: a.info.content_id,
+                    is_inline: a.info.is_inline,
+                    is_contact_photo: false,
+                    content: a.content,
+                });
+            }
+        }
+        let (subject, body, from) = if f.redirect {
+            (
+                item.subject.clone(),
+                item.body.clone(),
+                item.from.clone().unwrap_or_else(|| owner.clone()),
+            )
+        } else {
+            (
+                Some(crate::ews_reply::forward_subject(item.subject.as_deref())),
+                Some(crate::ews_reply::forward_body(item)),
+                owner.clone(),
+            )
+        };
+        let new = mailbox::NewItem {
+            item_class: "IPM.Note".into(),
+            subject,
+            body,
+            from: Some(from.clone()),
+            sender: Some(from.clone()),
+            to,
+            importance: item.importance,
+            extended: vec![(mailbox::AUTO_FORWARDED_KEY.to_owned(), "true".to_owned())],
+            attachments,
+            ..mailbox::NewItem::default()
+        };
+        let send = mailbox::Send {
+            from,
+            message_id: self.new_message_id(),
+            report: self.report(new.subject.as_deref(), &routing),
+            deliver_to: routing.deliver_to,
+            save_in: None,
+            routed_version: None,
+            answered: None,
+            recipient_addresses: routing.addresses,
+        };
+        mbx.send_new(&f.mailbox, new, send)
+            .await
+            .map(|_| ())
+            .map_err(|e| err(&e))
     }
 }

@@ -279,7 +279,7 @@ async fn refusals_are_validation_errors_and_change_nothing() {
     );
     let cases = [
         (
-            create(r#"<t:DisplayName>Fwd</t:DisplayName><t:Priority>1</t:Priority><t:Actions><t:ForwardToRecipients><t:Address><t:EmailAddress>x@fabrikam.example</t:EmailAddress></t:Address></t:ForwardToRecipients></t:Actions>"#),
+            create(r#"<t:DisplayName>Fwd</t:DisplayName><t:Priority>1</t:Priority><t:Actions><t:ForwardAsAttachmentToRecipients><t:Address><t:EmailAddress>x@fabrikam.example</t:EmailAddress></t:Address></t:ForwardAsAttachmentToRecipients></t:Actions>"#),
             "UnsupportedRule",
         ),
         (
@@ -417,4 +417,84 @@ async fn meeting_requests_automatic_replies_and_reports_are_processed() {
         subjects(&in_folder(&e, "deleteditems").await),
         ["Automatic reply: Question"]
     );
+}
+
+/// Forward and redirect: sent after the delivery from the rule's mailbox, the original quoted
+/// (forward) or as it was from its sender (redirect), attachments carried, and marked
+/// auto-forwarded so that a rule forwarding it back makes no loop.
+#[tokio::test]
+async fn forwards_and_redirects_are_sent_once() {
+    let e = env().await;
+    let carol = common::user_token(CAROL);
+    ok(
+        &e,
+        &update(&format!(
+            "{}{}",
+            create(&format!(r#"<t:DisplayName>Forward</t:DisplayName><t:Priority>1</t:Priority><t:IsEnabled>true</t:IsEnabled><t:Conditions><t:ContainsSubjectStrings><t:String>fwd</t:String></t:ContainsSubjectStrings></t:Conditions><t:Actions><t:ForwardToRecipients><t:Address><t:EmailAddress>{CAROL}</t:EmailAddress></t:Address></t:ForwardToRecipients></t:Actions>"#)),
+            create(&format!(r#"<t:DisplayName>Redirect</t:DisplayName><t:Priority>2</t:Priority><t:IsEnabled>true</t:IsEnabled><t:Conditions><t:ContainsSubjectStrings><t:String>redir</t:String></t:ContainsSubjectStrings></t:Conditions><t:Actions><t:RedirectToRecipients><t:Address><t:EmailAddress>{CAROL}</t:EmailAddress></t:Address></t:RedirectToRecipients></t:Actions>"#)),
+        )),
+    )
+    .await;
+    // Carol forwards anything "fwd" back to Alice: the auto-forwarded copy is not forwarded
+    let back = e
+        .call_with(
+            &carol,
+            &update(&create(&format!(r#"<t:DisplayName>Back</t:DisplayName><t:Priority>1</t:Priority><t:IsEnabled>true</t:IsEnabled><t:Conditions><t:ContainsSubjectStrings><t:String>fwd</t:String></t:ContainsSubjectStrings></t:Conditions><t:Actions><t:ForwardToRecipients><t:Address><t:EmailAddress>{ALICE}</t:EmailAddress></t:Address></t:ForwardToRecipients></t:Actions>"#))),
+        )
+        .await;
+    assert!(back.contains("ResponseClass=\"Success\""), "{back}");
+    let sent = e
+        .call_with(
+            &bob_token(),
+            &format!(
+                r#"<m:CreateItem MessageDisposition="SendOnly"><m:Items><t:Message><t:Subject>fwd the numbers</t:Subject><t:Body BodyType="Text">Q3 attached</t:Body><t:Attachments><t:FileAttachment><t:Name>q3.csv</t:Name><t:Content>YSxiCjEsMgo=</t:Content></t:FileAttachment></t:Attachments><t:ToRecipients><t:Mailbox><t:EmailAddress>{ALICE}</t:EmailAddress></t:Mailbox></t:ToRecipients></t:Message></m:Items></m:CreateItem>"#
+            ),
+        )
+        .await;
+    assert_eq!(codes(&sent), ["NoError"], "{sent}");
+    bob_sends(&e, "redir this", &[]).await;
+    let found = e
+        .call_with(
+            &carol,
+            r#"<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape><m:ParentFolderIds><t:DistinguishedFolderId Id="inbox"/></m:ParentFolderIds></m:FindItem>"#,
+        )
+        .await;
+    let mut got = Vec::new();
+    for (id, _) in ids(&found) {
+        got.push(
+            e.call_with(
+                &carol,
+                &format!(
+                    r#"<m:GetItem><m:ItemShape><t:BaseShape>AllProperties</t:BaseShape><t:BodyType>Text</t:BodyType></m:ItemShape><m:ItemIds><t:ItemId Id="{id}"/></m:ItemIds></m:GetItem>"#
+                ),
+            )
+            .await,
+        );
+    }
+    assert_eq!(got.len(), 2, "{got:?}");
+    let fw = got
+        .iter()
+        .find(|g| g.contains("<t:Subject>FW: fwd the numbers</t:Subject>"))
+        .unwrap_or_else(|| panic!("{got:?}"));
+    assert!(fw.contains("alice@contoso.example"), "from Alice: {fw}");
+    assert!(fw.contains("Q3 attached"), "the original quoted: {fw}");
+    assert!(
+        fw.contains("<t:Name>q3.csv</t:Name>"),
+        "the attachment carried: {fw}"
+    );
+    let redirected = got
+        .iter()
+        .find(|g| g.contains("<t:Subject>redir this</t:Subject>"))
+        .unwrap_or_else(|| panic!("{got:?}"));
+    assert!(
+        redirected
+            .split("<t:From>")
+            .nth(1)
+            .and_then(|f| f.split("</t:From>").next())
+            .is_some_and(|f| f.contains(BOB)),
+        "from Bob: {redirected}"
+    );
+    // Carol's rule did not send the forward back: Alice has only Bob's two messages
+    let inbox = in_folder(&e, "inbox").await;
+    assert_eq!(subjects(&inbox), ["fwd the numbers", "redir this"]);
 }

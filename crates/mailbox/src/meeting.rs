@@ -447,7 +447,8 @@ impl MailboxStore {
                 let req_id = insert_item(tx, &rmb, inbox, &r, None, now_us)?;
                 copies.push(load_item(tx, &rmb, copy_id, false)?);
                 requests.push(load_item(tx, &rmb, req_id, false)?);
-                crate::rules::run_rules(tx, &rmb, req_id, &[], now_us)?;
+                // forwards are done for sent mail only
+                let _ = crate::rules::run_rules(tx, &rmb, req_id, &[], now_us)?;
             }
             let sent_copy = if invite.save_copy {
                 let sent = distinguished_folder(tx, &mb, crate::distinguished::SENT_ITEMS)?;
@@ -623,7 +624,7 @@ impl MailboxStore {
                     let inbox = distinguished_folder(tx, &omb, crate::distinguished::INBOX)?;
                     let id = insert_item(tx, &omb, inbox, &p, None, now_us)?;
                     let answer = load_item(tx, &omb, id, false)?;
-                    crate::rules::run_rules(tx, &omb, id, &[], now_us)?;
+                    let _ = crate::rules::run_rules(tx, &omb, id, &[], now_us)?;
                     Some(answer)
                 }
                 _ => None,
@@ -864,7 +865,8 @@ impl MailboxStore {
                 let req_id = insert_item(tx, &rmb, inbox, &r, None, now_us)?;
                 copies.push(load_item(tx, &rmb, copy_id, false)?);
                 requests.push(load_item(tx, &rmb, req_id, false)?);
-                crate::rules::run_rules(tx, &rmb, req_id, &[], now_us)?;
+                // forwards are done for sent mail only
+                let _ = crate::rules::run_rules(tx, &rmb, req_id, &[], now_us)?;
             }
             // the attendees the update removed: cancelled for them
             let removed: Vec<&MailboxKey> = invite
@@ -978,7 +980,7 @@ fn cancel_for(
     let inbox = distinguished_folder(tx, &rmb, crate::distinguished::INBOX)?;
     let mid = insert_item(tx, &rmb, inbox, &p, None, now_us)?;
     let message = load_item(tx, &rmb, mid, false)?;
-    crate::rules::run_rules(tx, &rmb, mid, &[], now_us)?;
+    let _ = crate::rules::run_rules(tx, &rmb, mid, &[], now_us)?;
     Ok((message, copy))
 }
 

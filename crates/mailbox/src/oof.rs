@@ -285,7 +285,13 @@ impl MailboxStore {
                 p.sent = Some(now_us);
                 let id = insert_item(tx, &smb, inbox, &p, None, now_us)?;
                 out.push(load_item(tx, &smb, id, false)?);
-                crate::rules::run_rules(tx, &smb, id, std::slice::from_ref(&sender.email), now_us)?;
+                let _ = crate::rules::run_rules(
+                    tx,
+                    &smb,
+                    id,
+                    std::slice::from_ref(&sender.email),
+                    now_us,
+                )?;
             }
             Ok(out)
         })

@@ -147,6 +147,27 @@ pub struct RuleActions {
     #[serde(with = "opt_enum")]
     pub mark_importance: Option<Importance>,
     pub stop_processing_rules: bool,
+    /// Addresses the message is forwarded to ("FW: ", from the mailbox) or redirected to (as
+    /// it is, from its sender), after the delivery ([`RuleForward`]).
+    pub forward_to_recipients: Vec<String>,
+    pub redirect_to_recipients: Vec<String>,
+}
+
+/// `PR_AUTO_FORWARDED` (0x0005), set on what a rule forwards or redirects: such a message is
+/// never forwarded by a rule again, so two mailboxes forwarding to each other make no loop.
+pub const AUTO_FORWARDED_KEY: &str = "tag:0x0005|type:boolean";
+
+/// A forward or redirect a rule asks for, done by the caller after the delivery's transaction
+/// (a send of its own, routed through the directory).
+#[derive(Debug, Clone)]
+pub struct RuleForward {
+    /// The mailbox whose rule it is.
+    pub mailbox: MailboxKey,
+    /// The message as delivered (with its body; its attachments named).
+    pub item: Item,
+    pub to: Vec<String>,
+    /// Redirect (the message as it is, from its sender) rather than forward.
+    pub redirect: bool,
 }
 
 /// One Inbox rule.
@@ -373,7 +394,19 @@ impl InboxRule {
                 "AssignCategories holds at most {MAX_RULE_STRINGS} non-empty categories of at most {MAX_RULE_STRING_CHARS} characters"
             ));
         }
-        let any = !a.assign_categories.is_empty()
+        for (what, l) in [
+            ("ForwardToRecipients", &a.forward_to_recipients),
+            ("RedirectToRecipients", &a.redirect_to_recipients),
+        ] {
+            if l.len() > MAX_RULE_STRINGS || l.iter().any(|x| !x.contains('@') || x.len() > 320) {
+                return Err(format!(
+                    "{what} holds at most {MAX_RULE_STRINGS} SMTP addresses (name@domain)"
+                ));
+            }
+        }
+        let any = !a.forward_to_recipients.is_empty()
+            || !a.redirect_to_recipients.is_empty()
+            || !a.assign_categories.is_empty()
             || a.copy_to_folder.is_some()
             || a.move_to_folder.is_some()
             || a.delete
@@ -446,22 +479,30 @@ pub(crate) fn run_rules(
     local: i64,
     me: &[String],
     now_us: i64,
-) -> Result<(), MailboxError> {
+) -> Result<Vec<RuleForward>, MailboxError> {
     let any: Option<i64> = tx
         .prepare_cached("SELECT 1 FROM inbox_rules WHERE mailbox_id = ?1 LIMIT 1")?
         .query_row(params![mb.id], |r| r.get(0))
         .optional()?;
     if any.is_none() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let rules: Vec<InboxRule> = load_rules(tx, mb)?
         .into_iter()
         .filter(|r| r.is_enabled)
         .collect();
-    let body = rules
-        .iter()
-        .any(|r| r.conditions.needs_body() || r.exceptions.needs_body());
+    let body = rules.iter().any(|r| {
+        r.conditions.needs_body()
+            || r.exceptions.needs_body()
+            || !r.actions.forward_to_recipients.is_empty()
+            || !r.actions.redirect_to_recipients.is_empty()
+    });
     let item = load_item(tx, mb, local, body)?;
+    let auto_forwarded = item
+        .extended
+        .iter()
+        .any(|(k, v)| k == AUTO_FORWARDED_KEY && v.eq_ignore_ascii_case("true"));
+    let mut forwards = Vec::new();
     let mut update = ItemUpdate::default();
     let (mut moved_to, mut copies, mut purge) = (None, Vec::new(), false);
     for rule in &rules {
@@ -514,6 +555,21 @@ pub(crate) fn run_rules(
             copies.push(f);
         }
         purge |= a.permanent_delete;
+        if !auto_forwarded {
+            for (to, redirect) in [
+                (&a.forward_to_recipients, false),
+                (&a.redirect_to_recipients, true),
+            ] {
+                if !to.is_empty() {
+                    forwards.push(RuleForward {
+                        mailbox: MailboxKey::new(mb.key.clone())?,
+                        item: item.clone(),
+                        to: to.clone(),
+                        redirect,
+                    });
+                }
+            }
+        }
         if a.stop_processing_rules {
             break;
         }
@@ -535,7 +591,7 @@ pub(crate) fn run_rules(
     {
         move_local(tx, mb, local, &header, f, now_us)?;
     }
-    Ok(())
+    Ok(forwards)
 }
 
 /// A new rule's id: unique in the mailbox (one of its change numbers), opaque to clients.

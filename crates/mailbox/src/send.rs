@@ -68,6 +68,8 @@ pub struct Sent {
     pub delivered: Vec<Item>,
     /// The report in the sender's Inbox (without body).
     pub report: Option<Item>,
+    /// What the recipients' Inbox rules forward or redirect, for the caller to send.
+    pub forwards: Vec<crate::rules::RuleForward>,
 }
 
 fn check_send(s: &Send) -> Result<(), MailboxError> {
@@ -114,9 +116,9 @@ fn after_delivery(
     addresses: &[Vec<String>],
     i: usize,
     now_us: i64,
-) -> Result<(), MailboxError> {
+) -> Result<Vec<crate::rules::RuleForward>, MailboxError> {
     if folder != distinguished_folder(tx, mb, crate::distinguished::INBOX)? {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let me = addresses.get(i).map(Vec::as_slice).unwrap_or_default();
     crate::rules::run_rules(tx, mb, copy, me, now_us)
@@ -144,7 +146,7 @@ pub(crate) fn write_report(
     let inbox = distinguished_folder(tx, mb, crate::distinguished::INBOX)?;
     let id = insert_item(tx, mb, inbox, p, None, now_us)?;
     let report = load_item(tx, mb, id, false)?;
-    crate::rules::run_rules(tx, mb, id, &[], now_us)?;
+    let _ = crate::rules::run_rules(tx, mb, id, &[], now_us)?;
     Ok(Some(report))
 }
 
@@ -200,10 +202,19 @@ impl MailboxStore {
                 None => None,
             };
             let mut out = Vec::with_capacity(targets.len());
+            let mut forwards = Vec::new();
             for (i, (rmb, inbox)) in targets.iter().enumerate() {
                 let id = insert_item(tx, rmb, *inbox, &delivered, None, now_us)?;
                 out.push(load_item(tx, rmb, id, false)?);
-                after_delivery(tx, rmb, *inbox, id, &send.recipient_addresses, i, now_us)?;
+                forwards.extend(after_delivery(
+                    tx,
+                    rmb,
+                    *inbox,
+                    id,
+                    &send.recipient_addresses,
+                    i,
+                    now_us,
+                )?);
             }
             let report = write_report(tx, &mb, report.as_ref(), now_us)?;
             if let Some(a) = &send.answered {
@@ -213,6 +224,7 @@ impl MailboxStore {
                 saved,
                 delivered: out,
                 report,
+                forwards,
             })
         })
         .await
@@ -320,10 +332,19 @@ impl MailboxStore {
                 now_us,
             )?;
             let mut out = Vec::with_capacity(targets.len());
+            let mut forwards = Vec::new();
             for (i, (rmb, inbox)) in targets.iter().enumerate() {
                 let copy = deliver_copy(tx, local, rmb, *inbox, now_us)?;
                 out.push(load_item(tx, rmb, copy, false)?);
-                after_delivery(tx, rmb, *inbox, copy, &send.recipient_addresses, i, now_us)?;
+                forwards.extend(after_delivery(
+                    tx,
+                    rmb,
+                    *inbox,
+                    copy,
+                    &send.recipient_addresses,
+                    i,
+                    now_us,
+                )?);
             }
             let saved = match save_in {
                 Some(to) => {
@@ -347,6 +368,7 @@ impl MailboxStore {
                     saved,
                     delivered: out,
                     report,
+                    forwards,
                 },
                 conflicted,
             ))
