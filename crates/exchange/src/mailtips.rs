@@ -74,7 +74,7 @@ fn member_counts(
     };
     let mut external = 0u32;
     for m in &members {
-        if is_external(c, m.address(), accepted)? {
+        if is_external(c, delivery_address(m), accepted)? {
             external += 1;
         }
     }
@@ -82,6 +82,18 @@ fn member_counts(
         u32::try_from(members.len()).unwrap_or(u32::MAX),
         external,
     )))
+}
+
+/// Where mail to a recipient goes: a mail user's external address, else its primary address.
+fn delivery_address(r: &Recipient) -> Option<&str> {
+    if r.is_mail_user() {
+        r.external_email_address
+            .as_deref()
+            .map(crate::org::bare_smtp)
+            .or(r.address())
+    } else {
+        r.address()
+    }
 }
 
 /// Whether mail to `address` leaves the organization (its domain is not accepted); no address
@@ -142,7 +154,7 @@ fn find(
             (true, true) => Some(member_counts(org, c, &rec, accepted)?),
             (true, false) => Some(Some((
                 1,
-                u32::from(is_external(c, rec.address(), accepted)?),
+                u32::from(is_external(c, delivery_address(&rec), accepted)?),
             ))),
         };
         return Ok(Found::Known {

@@ -269,6 +269,15 @@ async fn groups_count_their_members_nested_and_external() {
         (Some(1), Some(1))
     );
     assert_eq!(t[0].out_of_office.as_ref().unwrap().message, "");
+    // one with an address of the organization still delivers outside: external
+    e.cmdlet(
+        "New-MailUser",
+        json!({"Name": "Contractor", "ExternalEmailAddress": "sam@partner.example", "PrimarySmtpAddress": "sam@contoso.example"}),
+    )
+    .await
+    .unwrap();
+    let t = ok(tips(&e, ALICE, &["sam@contoso.example"], "ExternalMemberCount").await);
+    assert_eq!(t[0].external_member_count, Some(1));
 }
 
 #[tokio::test]
