@@ -194,6 +194,7 @@ impl Handler<'_> {
             deliver_to: routing.deliver_to,
             save_copy: send.saves_copy(),
             cancel_to: Vec::new(),
+            recipient_addresses: routing.addresses,
         };
         let attendees = invite.deliver_to.clone();
         let invited = self
@@ -205,6 +206,7 @@ impl Handler<'_> {
             .map_err(|e| self.mailbox_err(&e))?;
         self.book_resources(self.delivered(attendees, &invited))
             .await;
+        self.send_rule_forwards(invited.forwards.clone()).await;
         Ok(Some(resp::CreatedItem {
             kind: ItemKind::CalendarItem,
             item_id: ItemRef {
@@ -539,6 +541,10 @@ impl Handler<'_> {
             report: routing
                 .as_ref()
                 .and_then(|r| self.report(item.subject.as_deref(), r)),
+            recipient_addresses: routing
+                .as_ref()
+                .map(|r| r.addresses.clone())
+                .unwrap_or_default(),
             deliver_to: routing.map(|r| r.deliver_to).unwrap_or_default(),
             save_copy: send.saves_copy(),
             cancel_to,
@@ -563,6 +569,7 @@ impl Handler<'_> {
             Ok((invited, conflicted)) => {
                 self.book_resources(self.delivered(attendees, &invited))
                     .await;
+                self.send_rule_forwards(invited.forwards.clone()).await;
                 Ok(resp::UpdatedItem {
                     kind: ItemKind::CalendarItem,
                     item_id: Some(ItemRef {

@@ -364,8 +364,9 @@ async fn importance_and_sensitivity_are_read_back() {
     assert!(got.contains("<t:Importance>Low</t:Importance>"), "{got}");
 }
 
-/// Rules run on what the store delivers itself too: a meeting request, an automatic reply and a
-/// non-delivery report, each matched by its class condition.
+/// Rules run on what the store delivers itself too: a meeting request (sent to the mailbox, and
+/// forwarded), an automatic reply and a non-delivery report, each matched by its class
+/// condition.
 #[tokio::test]
 async fn meeting_requests_automatic_replies_and_reports_are_processed() {
     let e = env().await;
@@ -373,7 +374,7 @@ async fn meeting_requests_automatic_replies_and_reports_are_processed() {
         &e,
         &update(&format!(
             "{}{}{}",
-            create(r#"<t:DisplayName>Invites</t:DisplayName><t:Priority>1</t:Priority><t:IsEnabled>true</t:IsEnabled><t:Conditions><t:IsMeetingRequest>true</t:IsMeetingRequest></t:Conditions><t:Actions><t:AssignCategories><t:String>Invite</t:String></t:AssignCategories></t:Actions>"#),
+            create(&format!(r#"<t:DisplayName>Invites</t:DisplayName><t:Priority>1</t:Priority><t:IsEnabled>true</t:IsEnabled><t:Conditions><t:IsMeetingRequest>true</t:IsMeetingRequest><t:SentToMe>true</t:SentToMe></t:Conditions><t:Actions><t:AssignCategories><t:String>Invite</t:String></t:AssignCategories><t:ForwardToRecipients><t:Address><t:EmailAddress>{CAROL}</t:EmailAddress></t:Address></t:ForwardToRecipients></t:Actions>"#)),
             create(r#"<t:DisplayName>Away notes</t:DisplayName><t:Priority>2</t:Priority><t:IsEnabled>true</t:IsEnabled><t:Conditions><t:IsAutomaticReply>true</t:IsAutomaticReply></t:Conditions><t:Actions><t:Delete>true</t:Delete></t:Actions>"#),
             create(r#"<t:DisplayName>Bounces</t:DisplayName><t:Priority>3</t:Priority><t:IsEnabled>true</t:IsEnabled><t:Conditions><t:IsNDR>true</t:IsNDR></t:Conditions><t:Actions><t:MarkAsRead>true</t:MarkAsRead></t:Actions>"#),
         )),
@@ -408,6 +409,17 @@ async fn meeting_requests_automatic_replies_and_reports_are_processed() {
         .find(|x| x.0 == "Planning")
         .unwrap_or_else(|| panic!("{inbox:?}"));
     assert_eq!(invite.3, ["Invite"], "{inbox:?}");
+    // and forwarded to Carol (the request was sent to Alice: SentToMe holds)
+    let carols = e
+        .call_with(
+            &common::user_token(CAROL),
+            r#"<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties><t:FieldURI FieldURI="item:Subject"/></t:AdditionalProperties></m:ItemShape><m:ParentFolderIds><t:DistinguishedFolderId Id="inbox"/></m:ParentFolderIds></m:FindItem>"#,
+        )
+        .await;
+    assert!(
+        carols.contains("<t:Subject>FW: Planning</t:Subject>"),
+        "{carols}"
+    );
     let bounce = inbox
         .iter()
         .find(|x| x.0.contains("Undeliverable"))

@@ -85,6 +85,9 @@ pub struct Invite {
     /// removed, each sent a cancellation and its copy cancelled (those still in
     /// [`Invite::deliver_to`] are not).
     pub cancel_to: Vec<MailboxKey>,
+    /// Each of [`Invite::deliver_to`]'s own addresses, in the same order (its Inbox rules'
+    /// "sent to me"); missing or empty: none are known.
+    pub recipient_addresses: Vec<Vec<String>>,
 }
 
 /// What [`MailboxStore::create_meeting`] wrote (items without body).
@@ -99,6 +102,8 @@ pub struct Invited {
     /// The copy of the request in the organizer's Sent Items.
     pub sent_copy: Option<Item>,
     pub report: Option<Item>,
+    /// What the attendees' Inbox rules forward or redirect, for the caller to send.
+    pub forwards: Vec<crate::rules::RuleForward>,
 }
 
 /// An attendee's answer ([`MailboxStore::respond_to_meeting`]).
@@ -432,7 +437,8 @@ impl MailboxStore {
             let id = insert_item(tx, &mb, folder, &saved, None, now_us)?;
             let mut requests = Vec::with_capacity(invite.deliver_to.len());
             let mut copies = Vec::with_capacity(invite.deliver_to.len());
-            for k in &invite.deliver_to {
+            let mut forwards = Vec::new();
+            for (i, k) in invite.deliver_to.iter().enumerate() {
                 if k.as_str() == key {
                     continue;
                 }
@@ -447,8 +453,12 @@ impl MailboxStore {
                 let req_id = insert_item(tx, &rmb, inbox, &r, None, now_us)?;
                 copies.push(load_item(tx, &rmb, copy_id, false)?);
                 requests.push(load_item(tx, &rmb, req_id, false)?);
-                // forwards are done for sent mail only
-                let _ = crate::rules::run_rules(tx, &rmb, req_id, &[], now_us)?;
+                let me = invite
+                    .recipient_addresses
+                    .get(i)
+                    .map(Vec::as_slice)
+                    .unwrap_or_default();
+                forwards.extend(crate::rules::run_rules(tx, &rmb, req_id, me, now_us)?);
             }
             let sent_copy = if invite.save_copy {
                 let sent = distinguished_folder(tx, &mb, crate::distinguished::SENT_ITEMS)?;
@@ -464,6 +474,7 @@ impl MailboxStore {
                 calendar_copies: copies,
                 sent_copy,
                 report,
+                forwards,
             })
         })
         .await
@@ -802,7 +813,8 @@ impl MailboxStore {
             let copy = prepare(attendee_copy(&as_item, &meeting))?;
             let mut requests = Vec::with_capacity(invite.deliver_to.len());
             let mut copies = Vec::with_capacity(invite.deliver_to.len());
-            for k in &invite.deliver_to {
+            let mut forwards = Vec::new();
+            for (i, k) in invite.deliver_to.iter().enumerate() {
                 if k.as_str() == key {
                     continue;
                 }
@@ -865,8 +877,12 @@ impl MailboxStore {
                 let req_id = insert_item(tx, &rmb, inbox, &r, None, now_us)?;
                 copies.push(load_item(tx, &rmb, copy_id, false)?);
                 requests.push(load_item(tx, &rmb, req_id, false)?);
-                // forwards are done for sent mail only
-                let _ = crate::rules::run_rules(tx, &rmb, req_id, &[], now_us)?;
+                let me = invite
+                    .recipient_addresses
+                    .get(i)
+                    .map(Vec::as_slice)
+                    .unwrap_or_default();
+                forwards.extend(crate::rules::run_rules(tx, &rmb, req_id, me, now_us)?);
             }
             // the attendees the update removed: cancelled for them
             let removed: Vec<&MailboxKey> = invite
@@ -903,6 +919,7 @@ impl MailboxStore {
                     calendar_copies: copies,
                     sent_copy,
                     report,
+                    forwards,
                 },
                 conflicted,
             ))

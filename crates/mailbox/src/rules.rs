@@ -3,8 +3,10 @@
 //! transaction, as Exchange's rules run at delivery: sent mail, meeting requests, responses and
 //! cancellations, non-delivery reports and automatic replies (mail filed as junk is not). The
 //! "sent to me" tests compare with the recipient's own addresses where the delivery knows them
-//! (a send's, from `Send::recipient_addresses`; an automatic reply's); for meeting messages
-//! and reports they hold for no address.
+//! (a send's and a meeting request's, from `Send::recipient_addresses` and
+//! `Invite::recipient_addresses`; an automatic reply's); for meeting responses, cancellations
+//! and reports they hold for no address. Forwards and redirects are returned for sent mail and
+//! meeting requests (the others' are not made).
 //!
 //! A rule matches when every condition it sets holds (an empty set: every message) and none of
 //! the exceptions it sets does; a list of strings or addresses holds when any of its entries

@@ -56,6 +56,7 @@ fn invite(to: &[&str], save_copy: bool) -> Invite {
         save_copy,
         report: None,
         cancel_to: Vec::new(),
+        recipient_addresses: Vec::new(),
     }
 }
 
