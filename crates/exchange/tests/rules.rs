@@ -510,3 +510,29 @@ async fn forwards_and_redirects_are_sent_once() {
     let inbox = in_folder(&e, "inbox").await;
     assert_eq!(subjects(&inbox), ["fwd the numbers", "redir this"]);
 }
+
+/// A mailbox's rules are bounded together (256 KB, Exchange's largest RulesQuota), as each
+/// delivery reads them: past it the operation is refused and nothing is written.
+#[tokio::test]
+async fn the_rules_of_a_mailbox_are_bounded_together() {
+    let e = env().await;
+    let big = |n: usize| {
+        let strings: String = (0..256)
+            .map(|i| format!("<t:String>{n}-{i}-{}</t:String>", "x".repeat(230)))
+            .collect();
+        create(&format!(
+            r#"<t:DisplayName>Big {n}</t:DisplayName><t:Priority>1</t:Priority><t:IsEnabled>true</t:IsEnabled><t:Conditions><t:ContainsBodyStrings>{strings}</t:ContainsBodyStrings></t:Conditions><t:Actions><t:MarkAsRead>true</t:MarkAsRead></t:Actions>"#
+        ))
+    };
+    // four of about 61 KB each fit, a fifth does not
+    for n in 0..4 {
+        ok(&e, &update(&big(n))).await;
+    }
+    let body = e.call(&update(&big(4))).await;
+    assert!(
+        body.contains("<t:ErrorCode>RulesTooLarge</t:ErrorCode>"),
+        "{body}"
+    );
+    assert!(body.contains("262144"), "{body}");
+    assert_eq!(rules(&e).await.len(), 4, "nothing was written");
+}

@@ -28,6 +28,9 @@ use crate::store::{MailboxStore, Mb, distinguished_folder, mailbox_row, resolve_
 
 /// Most rules one mailbox has.
 pub const MAX_RULES: usize = 256;
+/// Most bytes one mailbox's rules take together, as stored (Exchange's largest `RulesQuota`,
+/// 256 KB): what each delivery to the mailbox reads at most.
+pub const MAX_RULES_BYTES: usize = 256 * 1024;
 /// Most strings or addresses one condition lists, and the longest of each (characters).
 pub const MAX_RULE_STRINGS: usize = 256;
 pub const MAX_RULE_STRING_CHARS: usize = 255;
@@ -622,6 +625,7 @@ impl MailboxStore {
         self.write(move |tx, _| {
             let mb = mailbox_row(tx, &key)?;
             let mut rules = load_rules(tx, &mb)?;
+            let last = ops.len().saturating_sub(1);
             for (index, op) in ops.into_iter().enumerate() {
                 let refuse = |code: &'static str, why: String| {
                     Ok(Err(RuleOpError { index, code, why }))
@@ -691,11 +695,25 @@ impl MailboxStore {
                     .min(rules.len());
                 rules.insert(at, rule);
             }
+            let stored = rules
+                .iter()
+                .map(|r| {
+                    serde_json::to_string(r).map_err(|e| MailboxError::InvalidValue(e.to_string()))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let bytes: usize = stored.iter().map(String::len).sum();
+            if bytes > MAX_RULES_BYTES {
+                return Ok(Err(RuleOpError {
+                    index: last,
+                    code: "RulesTooLarge",
+                    why: format!(
+                        "the mailbox's rules would take {bytes} bytes; they take at most {MAX_RULES_BYTES} together (Exchange's RulesQuota): shorten or remove some"
+                    ),
+                }));
+            }
             tx.prepare_cached("DELETE FROM inbox_rules WHERE mailbox_id = ?1")?
                 .execute(params![mb.id])?;
-            for (i, r) in rules.iter().enumerate() {
-                let json = serde_json::to_string(r)
-                    .map_err(|e| MailboxError::InvalidValue(e.to_string()))?;
+            for (i, (r, json)) in rules.iter().zip(stored).enumerate() {
                 tx.prepare_cached(
                     "INSERT INTO inbox_rules (mailbox_id, rule_id, priority, rule_json) VALUES (?1, ?2, ?3, ?4)",
                 )?
