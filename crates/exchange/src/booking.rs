@@ -211,15 +211,7 @@ impl Handler<'_> {
                 name: Some(resource.name.clone()),
                 email: resource.address().unwrap_or_default().to_owned(),
             },
-            addresses: resource
-                .email_addresses
-                .iter()
-                .filter_map(|a| {
-                    a.strip_prefix("SMTP:")
-                        .or_else(|| a.strip_prefix("smtp:"))
-                        .map(str::to_owned)
-                })
-                .collect(),
+            addresses: resource.smtp_addresses(),
             message_id: self.new_message_id(),
             organizer: Some(self.key.clone()),
             save_in: None,

@@ -71,12 +71,9 @@ impl Handler<'_> {
             .ok()
             .flatten();
         let mut out = vec![self.smtp.clone()];
-        for a in found.iter().flat_map(|r| r.email_addresses.iter()) {
-            if let Some((kind, addr)) = a.split_once(':')
-                && kind.eq_ignore_ascii_case("smtp")
-                && !out.iter().any(|x| x.eq_ignore_ascii_case(addr))
-            {
-                out.push(addr.to_owned());
+        for a in found.iter().flat_map(|r| r.smtp_addresses()) {
+            if !out.iter().any(|x| x.eq_ignore_ascii_case(&a)) {
+                out.push(a);
             }
         }
         out

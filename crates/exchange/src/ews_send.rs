@@ -557,15 +557,7 @@ fn look_up(
 ) -> Result<Looked, ExchangeError> {
     let reach = |r: crate::org::Recipient| -> Result<(String, String, Vec<String>), Undeliverable> {
         if r.is_mailbox() {
-            let smtp = r
-                .email_addresses
-                .iter()
-                .filter_map(|a| {
-                    a.strip_prefix("SMTP:")
-                        .or_else(|| a.strip_prefix("smtp:"))
-                        .map(str::to_owned)
-                })
-                .collect();
+            let smtp = r.smtp_addresses();
             Ok((r.guid, r.name, smtp))
         } else {
             Err(Undeliverable::External)

@@ -387,6 +387,18 @@ impl Recipient {
         self.recipient_type == "MailUser"
     }
 
+    /// Its SMTP proxy addresses (the primary first), without their prefixes.
+    pub fn smtp_addresses(&self) -> Vec<String> {
+        self.email_addresses
+            .iter()
+            .filter_map(|a| {
+                a.strip_prefix("SMTP:")
+                    .or_else(|| a.strip_prefix("smtp:"))
+                    .map(str::to_owned)
+            })
+            .collect()
+    }
+
     /// A room mailbox (`New-Mailbox -Room`).
     pub fn is_room(&self) -> bool {
         self.recipient_type_details == ROOM_MAILBOX
