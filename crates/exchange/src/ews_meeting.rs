@@ -194,7 +194,7 @@ impl Handler<'_> {
             recipient_addresses: routing.addresses,
         };
         let attendees = invite.deliver_to.clone();
-        let invited = self
+        let mut invited = self
             .ex
             .inner
             .mbx
@@ -203,7 +203,8 @@ impl Handler<'_> {
             .map_err(|e| self.mailbox_err(&e))?;
         self.book_resources(self.delivered(attendees, &invited))
             .await;
-        self.send_rule_forwards(invited.forwards.clone()).await;
+        self.send_rule_forwards(std::mem::take(&mut invited.forwards))
+            .await;
         Ok(Some(resp::CreatedItem {
             kind: ItemKind::CalendarItem,
             item_id: ItemRef {
@@ -563,10 +564,11 @@ impl Handler<'_> {
             )
             .await
         {
-            Ok((invited, conflicted)) => {
+            Ok((mut invited, conflicted)) => {
                 self.book_resources(self.delivered(attendees, &invited))
                     .await;
-                self.send_rule_forwards(invited.forwards.clone()).await;
+                self.send_rule_forwards(std::mem::take(&mut invited.forwards))
+                    .await;
                 Ok(resp::UpdatedItem {
                     kind: ItemKind::CalendarItem,
                     item_id: Some(ItemRef {

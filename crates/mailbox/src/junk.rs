@@ -186,8 +186,13 @@ fn apply(tx: &Connection, mb: &Mb, list: &str, edit: &JunkListEdit) -> Result<()
 
 /// Where mail from `sender` is delivered in `mb`: its Junk Email folder when its junk email rule
 /// is on and the sender is blocked and not trusted, else its Inbox.
-/// Two primary-key lookups, whatever the lists hold.
-pub(crate) fn delivery_folder(tx: &Connection, mb: &Mb, sender: &str) -> Result<i64, MailboxError> {
+/// Two primary-key lookups, whatever the lists hold. Returns the folder and whether it is the
+/// Inbox (what the mailbox's Inbox rules then process).
+pub(crate) fn delivery_folder(
+    tx: &Connection,
+    mb: &Mb,
+    sender: &str,
+) -> Result<(i64, bool), MailboxError> {
     let enabled: Option<bool> = tx
         .prepare_cached("SELECT enabled FROM junk_settings WHERE mailbox_id = ?1")?
         .query_row(params![mb.id], |r| r.get(0))
@@ -204,7 +209,7 @@ pub(crate) fn delivery_folder(tx: &Connection, mb: &Mb, sender: &str) -> Result<
             .collect::<Result<Vec<_>, _>>()?;
         junk = lists.iter().any(|l| l == BLOCKED) && !lists.iter().any(|l| l == TRUSTED);
     }
-    distinguished_folder(
+    let folder = distinguished_folder(
         tx,
         mb,
         if junk {
@@ -212,7 +217,8 @@ pub(crate) fn delivery_folder(tx: &Connection, mb: &Mb, sender: &str) -> Result<
         } else {
             crate::distinguished::INBOX
         },
-    )
+    )?;
+    Ok((folder, !junk))
 }
 
 impl MailboxStore {

@@ -444,21 +444,12 @@ impl MailboxStore {
                 }
                 let rmb = mailbox_row(tx, k.as_str())?;
                 let calendar = distinguished_folder(tx, &rmb, crate::distinguished::CALENDAR)?;
-                let inbox = distinguished_folder(tx, &rmb, crate::distinguished::INBOX)?;
                 let copy_id = insert_item(tx, &rmb, calendar, &copy, None, now_us)?;
-                let mut r = delivered(&request, now_us);
-                if let Some(m) = &mut r.item.meeting {
-                    m.associated = Some(copy_id);
-                }
-                let req_id = insert_item(tx, &rmb, inbox, &r, None, now_us)?;
                 copies.push(load_item(tx, &rmb, copy_id, false)?);
-                requests.push(load_item(tx, &rmb, req_id, false)?);
-                let me = invite
-                    .recipient_addresses
-                    .get(i)
-                    .map(Vec::as_slice)
-                    .unwrap_or_default();
-                forwards.extend(crate::rules::run_rules(tx, &rmb, req_id, me, now_us)?);
+                let me = crate::rules::own_addresses(&invite.recipient_addresses, i);
+                let (req, f) = deliver_request(tx, &rmb, &request, copy_id, me, now_us)?;
+                requests.push(req);
+                forwards.extend(f);
             }
             let sent_copy = if invite.save_copy {
                 let sent = distinguished_folder(tx, &mb, crate::distinguished::SENT_ITEMS)?;
@@ -869,20 +860,11 @@ impl MailboxStore {
                         insert_item(tx, &rmb, calendar, &copy, None, now_us)?
                     }
                 };
-                let inbox = distinguished_folder(tx, &rmb, crate::distinguished::INBOX)?;
-                let mut r = delivered(&request, now_us);
-                if let Some(m) = &mut r.item.meeting {
-                    m.associated = Some(copy_id);
-                }
-                let req_id = insert_item(tx, &rmb, inbox, &r, None, now_us)?;
                 copies.push(load_item(tx, &rmb, copy_id, false)?);
-                requests.push(load_item(tx, &rmb, req_id, false)?);
-                let me = invite
-                    .recipient_addresses
-                    .get(i)
-                    .map(Vec::as_slice)
-                    .unwrap_or_default();
-                forwards.extend(crate::rules::run_rules(tx, &rmb, req_id, me, now_us)?);
+                let me = crate::rules::own_addresses(&invite.recipient_addresses, i);
+                let (req, f) = deliver_request(tx, &rmb, &request, copy_id, me, now_us)?;
+                requests.push(req);
+                forwards.extend(f);
             }
             // the attendees the update removed: cancelled for them
             let removed: Vec<&MailboxKey> = invite
@@ -999,6 +981,28 @@ fn cancel_for(
     let message = load_item(tx, &rmb, mid, false)?;
     let _ = crate::rules::run_rules(tx, &rmb, mid, &[], now_us)?;
     Ok((message, copy))
+}
+
+/// A meeting request delivered to `rmb`'s Inbox, naming its calendar copy `copy_id`, then the
+/// mailbox's Inbox rules run on it (`me`: its own addresses): the request as delivered, and
+/// what the rules forward.
+fn deliver_request(
+    tx: &Connection,
+    rmb: &Mb,
+    request: &Prepared,
+    copy_id: i64,
+    me: &[String],
+    now_us: i64,
+) -> Result<(Item, Vec<crate::rules::RuleForward>), MailboxError> {
+    let inbox = distinguished_folder(tx, rmb, crate::distinguished::INBOX)?;
+    let mut r = delivered(request, now_us);
+    if let Some(m) = &mut r.item.meeting {
+        m.associated = Some(copy_id);
+    }
+    let id = insert_item(tx, rmb, inbox, &r, None, now_us)?;
+    let delivered = load_item(tx, rmb, id, false)?;
+    let forwards = crate::rules::run_rules(tx, rmb, id, me, now_us)?;
+    Ok((delivered, forwards))
 }
 
 /// A calendar item's class (`IPM.Appointment` or a class under it).

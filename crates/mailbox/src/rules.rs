@@ -476,6 +476,11 @@ fn live_folder(tx: &Connection, mb: &Mb, sel: &FolderSel) -> Result<Option<i64>,
     }
 }
 
+/// The `i`th recipient's own addresses in a delivery's list of them (none when it has no entry).
+pub(crate) fn own_addresses(list: &[Vec<String>], i: usize) -> &[String] {
+    list.get(i).map(Vec::as_slice).unwrap_or_default()
+}
+
 /// Runs the mailbox's enabled rules on `local`, just delivered to its Inbox (module
 /// documentation). `me`: the mailbox's own addresses.
 pub(crate) fn run_rules(

@@ -89,38 +89,38 @@ fn check_send(s: &Send) -> Result<(), MailboxError> {
     Ok(())
 }
 
-/// The recipients' mailboxes and their Inboxes, looked up in the write's transaction.
-/// Each recipient mailbox with the folder mail from `sender` is delivered to there: its Inbox,
-/// or Junk Email for a sender it blocks (`crate::junk`).
+/// Each recipient mailbox with the folder mail from `sender` is delivered to there, looked up
+/// in the write's transaction: its Inbox, or Junk Email for a sender it blocks
+/// (`crate::junk`), and whether that is the Inbox.
 fn inboxes(
     tx: &Connection,
     keys: &[MailboxKey],
     sender: &str,
-) -> Result<Vec<(Mb, i64)>, MailboxError> {
+) -> Result<Vec<(Mb, i64, bool)>, MailboxError> {
     keys.iter()
         .map(|k| {
             let mb = mailbox_row(tx, k.as_str())?;
-            let folder = crate::junk::delivery_folder(tx, &mb, sender)?;
-            Ok((mb, folder))
+            let (folder, inbox) = crate::junk::delivery_folder(tx, &mb, sender)?;
+            Ok((mb, folder, inbox))
         })
         .collect()
 }
 
-/// After a copy is delivered to `folder` of `mb` (the `i`th of the send's recipients): its
-/// Inbox rules, when it went to the Inbox (mail filed as junk is not processed).
+/// After a copy is delivered to `mb` (the `i`th of the send's recipients): its Inbox rules,
+/// when it went to the Inbox (mail filed as junk is not processed).
 fn after_delivery(
     tx: &Connection,
     mb: &Mb,
-    folder: i64,
+    inbox: bool,
     copy: i64,
     addresses: &[Vec<String>],
     i: usize,
     now_us: i64,
 ) -> Result<Vec<crate::rules::RuleForward>, MailboxError> {
-    if folder != distinguished_folder(tx, mb, crate::distinguished::INBOX)? {
+    if !inbox {
         return Ok(Vec::new());
     }
-    let me = addresses.get(i).map(Vec::as_slice).unwrap_or_default();
+    let me = crate::rules::own_addresses(addresses, i);
     crate::rules::run_rules(tx, mb, copy, me, now_us)
 }
 
@@ -203,8 +203,8 @@ impl MailboxStore {
             };
             let mut out = Vec::with_capacity(targets.len());
             let mut forwards = Vec::new();
-            for (i, (rmb, inbox)) in targets.iter().enumerate() {
-                let id = insert_item(tx, rmb, *inbox, &delivered, None, now_us)?;
+            for (i, (rmb, folder, inbox)) in targets.iter().enumerate() {
+                let id = insert_item(tx, rmb, *folder, &delivered, None, now_us)?;
                 out.push(load_item(tx, rmb, id, false)?);
                 forwards.extend(after_delivery(
                     tx,
@@ -333,8 +333,8 @@ impl MailboxStore {
             )?;
             let mut out = Vec::with_capacity(targets.len());
             let mut forwards = Vec::new();
-            for (i, (rmb, inbox)) in targets.iter().enumerate() {
-                let copy = deliver_copy(tx, local, rmb, *inbox, now_us)?;
+            for (i, (rmb, folder, inbox)) in targets.iter().enumerate() {
+                let copy = deliver_copy(tx, local, rmb, *folder, now_us)?;
                 out.push(load_item(tx, rmb, copy, false)?);
                 forwards.extend(after_delivery(
                     tx,
