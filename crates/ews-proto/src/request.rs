@@ -812,8 +812,8 @@ pub struct ItemFields {
     pub date_time_sent: Option<OffsetDateTime>,
     pub date_time_created: Option<OffsetDateTime>,
     pub extended_properties: Vec<ExtendedProperty>,
-    /// `t:Attachments`: the file attachments to store with the item, in order.
-    pub attachments: Vec<NewFileAttachment>,
+    /// `t:Attachments`: the file and item attachments to store with the item, in order.
+    pub attachments: Vec<NewAttachment>,
     /// `t:MimeContent`, base64-decoded: the whole message as RFC 5322 text, which the server
     /// reads the item from (properties given beside it win).
     pub mime_content: Option<Vec<u8>>,
@@ -856,12 +856,62 @@ impl std::fmt::Debug for NewFileAttachment {
     }
 }
 
+/// A `t:ItemAttachment` to store: an item held inside another (a message forwarded as an
+/// attachment, an appointment sent along). Its item is read as CreateItem reads a new item
+/// (`t:Message`, `t:CalendarItem`, `t:Contact` or `t:Task`; a response object is refused); it
+/// may hold attachments of its own. `t:AttachmentId`, `t:Size`, `t:LastModifiedTime` and
+/// `t:ContentLocation` are accepted and not kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewItemAttachment {
+    pub name: Option<String>,
+    pub content_type: Option<String>,
+    pub content_id: Option<String>,
+    pub is_inline: Option<bool>,
+    /// The attached item; `None` when the element has none (EWS then answers
+    /// `ErrorRequiredPropertyMissing` for this attachment).
+    pub item: Option<Box<NewItem>>,
+}
+
+/// One attachment of `t:Attachments` (a new item's) or `m:Attachments` (CreateAttachment's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NewAttachment {
+    File(NewFileAttachment),
+    Item(NewItemAttachment),
+    /// An item attachment the server carries over from a stored item (a forward takes the
+    /// original's), its item in the server's own stored form. The parser never produces it.
+    Carried(CarriedItemAttachment),
+}
+
+/// [`NewAttachment::Carried`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct CarriedItemAttachment {
+    pub name: Option<String>,
+    pub content_type: Option<String>,
+    pub content_id: Option<String>,
+    pub is_inline: bool,
+    /// The attached item as the server stored it.
+    pub stored: Vec<u8>,
+}
+
+/// Names the stored form's length, never its bytes.
+impl std::fmt::Debug for CarriedItemAttachment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CarriedItemAttachment")
+            .field("name", &self.name)
+            .field("content_type", &self.content_type)
+            .field("content_id", &self.content_id)
+            .field("is_inline", &self.is_inline)
+            .field("stored_len", &self.stored.len())
+            .finish()
+    }
+}
+
 /// `m:CreateAttachment`: attachments added to an existing item.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreateAttachment {
     /// `m:ParentItemId` (its change key, if sent, is not checked, as in Exchange).
     pub parent: ItemRef,
-    pub attachments: Vec<NewFileAttachment>,
+    pub attachments: Vec<NewAttachment>,
 }
 
 /// `m:AttachmentShape` of GetAttachment. It shapes item attachments only; file attachments
@@ -2230,7 +2280,7 @@ fn parse_item_field(
                     position: child.position(),
                 });
             }
-            item.attachments = parse_attachment_list(child, true)?;
+            item.attachments = parse_attachment_list(child, true, input)?;
         }
         "MimeContent" => set_once(
             &mut item.mime_content,
@@ -2243,11 +2293,11 @@ fn parse_item_field(
     Ok(true)
 }
 
-/// `t:ItemAttachment` / `t:ReferenceAttachment`: valid EWS that this server does not store.
+/// `t:ReferenceAttachment`: valid EWS that this server does not store.
 fn unsupported_attachment(el: &Element) -> EwsProtoError {
     EwsProtoError::Unsupported {
         found: format!(
-            "{} (only file attachments, t:FileAttachment, are stored)",
+            "{} (file and item attachments, t:FileAttachment and t:ItemAttachment, are stored)",
             dn(el)
         ),
         position: el.position(),
@@ -2255,17 +2305,18 @@ fn unsupported_attachment(el: &Element) -> EwsProtoError {
 }
 
 /// `t:Attachments` of a new item (may be empty) or `m:Attachments` of CreateAttachment (not).
-fn parse_attachment_list(list: &Element, allow_empty: bool) -> Result<Vec<NewFileAttachment>> {
+fn parse_attachment_list(
+    list: &Element,
+    allow_empty: bool,
+    input: &[u8],
+) -> Result<Vec<NewAttachment>> {
     let mut out = Vec::with_capacity(list.children.len());
     for child in &list.children {
         if child.is(TYPES, "FileAttachment") {
-            out.push(parse_file_attachment(child)?);
-        } else if &*child.ns == TYPES
-            && matches!(
-                child.local.as_str(),
-                "ItemAttachment" | "ReferenceAttachment"
-            )
-        {
+            out.push(NewAttachment::File(parse_file_attachment(child)?));
+        } else if child.is(TYPES, "ItemAttachment") {
+            out.push(NewAttachment::Item(parse_item_attachment(child, input)?));
+        } else if child.is(TYPES, "ReferenceAttachment") {
             return Err(unsupported_attachment(child));
         } else {
             return Err(unexpected(list, child));
@@ -2279,6 +2330,65 @@ fn parse_attachment_list(list: &Element, allow_empty: bool) -> Result<Vec<NewFil
         });
     }
     Ok(out)
+}
+
+/// One `t:ItemAttachment` to store: its `t:AttachmentType` fields and at most one item.
+fn parse_item_attachment(el: &Element, input: &[u8]) -> Result<NewItemAttachment> {
+    let mut a = NewItemAttachment {
+        name: None,
+        content_type: None,
+        content_id: None,
+        is_inline: None,
+        item: None,
+    };
+    for child in &el.children {
+        if &*child.ns != TYPES {
+            return Err(unexpected(el, child));
+        }
+        match child.local.as_str() {
+            "Name" => set_once(&mut a.name, el, child, text_owned(child))?,
+            "ContentType" => set_once(
+                &mut a.content_type,
+                el,
+                child,
+                child.text_trimmed().to_owned(),
+            )?,
+            "ContentId" => set_once(
+                &mut a.content_id,
+                el,
+                child,
+                child.text_trimmed().to_owned(),
+            )?,
+            "IsInline" => set_once(&mut a.is_inline, el, child, bool_text(child)?)?,
+            "AttachmentId"
+            | "Size"
+            | "LastModifiedTime"
+            | "ContentLocation"
+            | "AttachmentOriginalUrl" => {}
+            "Message" | "CalendarItem" | "Contact" | "Task" => {
+                let item = parse_new_item(child, input)?;
+                set_once(&mut a.item, el, child, Box::new(item))?;
+            }
+            // other item kinds a real Exchange can attach, which this server does not keep
+            "Item"
+            | "MeetingMessage"
+            | "MeetingRequest"
+            | "MeetingResponse"
+            | "MeetingCancellation"
+            | "PostItem"
+            | "DistributionList" => {
+                return Err(EwsProtoError::Unsupported {
+                    found: format!(
+                        "{} in t:ItemAttachment (t:Message, t:CalendarItem, t:Contact and t:Task can be attached)",
+                        dn(child)
+                    ),
+                    position: child.position(),
+                });
+            }
+            _ => return Err(unexpected(el, child)),
+        }
+    }
+    Ok(a)
 }
 
 /// One `t:FileAttachment` to store.
@@ -3739,7 +3849,7 @@ fn parse_operation(op: &Element, input: &[u8]) -> Result<Operation> {
             check_children(op, &["ParentItemId", "Attachments"])?;
             Operation::CreateAttachment(CreateAttachment {
                 parent: parse_item_ref(req_child(op, m, "ParentItemId")?)?,
-                attachments: parse_attachment_list(req_child(op, m, "Attachments")?, false)?,
+                attachments: parse_attachment_list(req_child(op, m, "Attachments")?, false, input)?,
             })
         }
         "GetAttachment" => {

@@ -1182,7 +1182,10 @@ fn write_item(w: &mut XmlOut, item: &ItemView, shape: &ItemShape, include_body: 
     {
         w.text_element("t:MimeContent", &[("CharacterSet", "UTF-8")], m);
     }
-    write_id(w, "t:ItemId", &item.id, item.change_key.as_deref());
+    // an attached item has no id of its own
+    if !item.id.is_empty() {
+        write_id(w, "t:ItemId", &item.id, item.change_key.as_deref());
+    }
     if p.parent
         && let Some(pid) = &item.parent_folder_id
     {
@@ -1231,7 +1234,7 @@ fn write_item(w: &mut XmlOut, item: &ItemView, shape: &ItemShape, include_body: 
     if p.attachments && !item.attachments.is_empty() {
         w.start("t:Attachments", &[]);
         for a in &item.attachments {
-            write_file_attachment(w, a);
+            write_attachment(w, a, shape);
         }
         w.end("t:Attachments");
     }
@@ -1640,10 +1643,18 @@ pub fn find_item_response(
 pub struct CreatedItem {
     pub kind: ItemKind,
     pub item_id: ItemRef,
-    /// The ids of the file attachments created with it, in request order: CreateItem answers
-    /// them in `t:Attachments` (exchangelib pairs them with the attachments it sent by position).
+    /// The ids of the attachments created with it, in request order: CreateItem answers them
+    /// in `t:Attachments` (exchangelib pairs them with the attachments it sent by position).
     /// Empty for MoveItem and CopyItem.
-    pub attachment_ids: Vec<String>,
+    pub attachment_ids: Vec<CreatedAttachmentId>,
+}
+
+/// The id of an attachment stored with a new item, and which element answers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreatedAttachmentId {
+    pub id: String,
+    /// A `t:ItemAttachment` (else a `t:FileAttachment`).
+    pub is_item: bool,
 }
 
 /// `CreateItemResponse`: one message per item. `Ok(None)` (items that were
@@ -1728,10 +1739,15 @@ fn items_response(op: &str, results: &[Result<Option<CreatedItem>, ResponseError
             );
             if !c.attachment_ids.is_empty() {
                 w.start("t:Attachments", &[]);
-                for id in &c.attachment_ids {
-                    w.start("t:FileAttachment", &[]);
-                    w.empty("t:AttachmentId", &[("Id", id)]);
-                    w.end("t:FileAttachment");
+                for a in &c.attachment_ids {
+                    let element = if a.is_item {
+                        "t:ItemAttachment"
+                    } else {
+                        "t:FileAttachment"
+                    };
+                    w.start(element, &[]);
+                    w.empty("t:AttachmentId", &[("Id", a.id.as_str())]);
+                    w.end(element);
                 }
                 w.end("t:Attachments");
             }
@@ -1785,10 +1801,15 @@ pub fn empty_folder_response(results: &[Result<(), ResponseError>]) -> Vec<u8> {
 // Attachments (MS-OXWSATT)
 // ======================================================================
 
-/// A file attachment: listed with its item (`t:Attachments` of GetItem, no content) or
-/// answered by GetAttachment (with its content).
+/// A file or item attachment: listed with its item (`t:Attachments` of GetItem, no content) or
+/// answered by GetAttachment (a file's content, an item attachment's item).
 #[derive(Clone, PartialEq, Eq)]
 pub struct AttachmentView {
+    /// A `t:ItemAttachment` (else a `t:FileAttachment`).
+    pub is_item: bool,
+    /// The attached item of an item attachment (GetAttachment), written in the shape the
+    /// request asked for. Its `id` is empty: an attached item has no id of its own.
+    pub item: Option<Box<ItemView>>,
     /// `t:AttachmentId/@Id`.
     pub id: String,
     pub name: Option<String>,
@@ -1807,6 +1828,8 @@ impl AttachmentView {
     /// An attachment with only its id set.
     pub fn new(id: &str) -> Self {
         Self {
+            is_item: false,
+            item: None,
             id: id.to_owned(),
             name: None,
             content_type: None,
@@ -1824,6 +1847,8 @@ impl AttachmentView {
 impl std::fmt::Debug for AttachmentView {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AttachmentView")
+            .field("is_item", &self.is_item)
+            .field("item", &self.item.as_ref().map(|i| i.kind))
             .field("id", &self.id)
             .field("name", &self.name)
             .field("content_type", &self.content_type)
@@ -1853,10 +1878,19 @@ pub(crate) fn write_base64_element(w: &mut XmlOut, name: &str, data: &[u8]) {
     w.end(name);
 }
 
-/// `t:FileAttachment` in XSD order (`t:AttachmentType`, then `t:FileAttachmentType`).
-fn write_file_attachment(w: &mut XmlOut, a: &AttachmentView) {
-    w.start("t:FileAttachment", &[]);
-    w.empty("t:AttachmentId", &[("Id", a.id.as_str())]);
+/// `t:FileAttachment` or `t:ItemAttachment` in XSD order (`t:AttachmentType`, then
+/// `t:FileAttachmentType`'s flag and content, or `t:ItemAttachmentType`'s item in `shape`). An
+/// attachment without an id (one inside an attached item) is written without `t:AttachmentId`.
+fn write_attachment(w: &mut XmlOut, a: &AttachmentView, shape: &ItemShape) {
+    let element = if a.is_item {
+        "t:ItemAttachment"
+    } else {
+        "t:FileAttachment"
+    };
+    w.start(element, &[]);
+    if !a.id.is_empty() {
+        w.empty("t:AttachmentId", &[("Id", a.id.as_str())]);
+    }
     if let Some(v) = &a.name {
         w.leaf("t:Name", v);
     }
@@ -1873,17 +1907,25 @@ fn write_file_attachment(w: &mut XmlOut, a: &AttachmentView) {
         w.leaf("t:LastModifiedTime", &dt(v));
     }
     w.leaf("t:IsInline", bool_str(a.is_inline));
-    w.leaf("t:IsContactPhoto", bool_str(a.is_contact_photo));
-    if let Some(c) = &a.content {
-        write_base64_element(w, "t:Content", c);
+    if a.is_item {
+        if let Some(item) = &a.item {
+            write_item(w, item, shape, true);
+        }
+    } else {
+        w.leaf("t:IsContactPhoto", bool_str(a.is_contact_photo));
+        if let Some(c) = &a.content {
+            write_base64_element(w, "t:Content", c);
+        }
     }
-    w.end("t:FileAttachment");
+    w.end(element);
 }
 
 /// An attachment CreateAttachment stored: its id, and its item's id with the change key the
 /// item has now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreatedAttachment {
+    /// A `t:ItemAttachment` (else a `t:FileAttachment`).
+    pub is_item: bool,
     pub attachment_id: String,
     pub root_item: ItemRef,
 }
@@ -1904,10 +1946,15 @@ pub fn create_attachment_response(results: &[Result<CreatedAttachment, ResponseE
             if let Some(ck) = &c.root_item.change_key {
                 attrs.push(("RootItemChangeKey", ck.as_str()));
             }
+            let element = if c.is_item {
+                "t:ItemAttachment"
+            } else {
+                "t:FileAttachment"
+            };
             w.start("m:Attachments", &[]);
-            w.start("t:FileAttachment", &[]);
+            w.start(element, &[]);
             w.empty("t:AttachmentId", &attrs);
-            w.end("t:FileAttachment");
+            w.end(element);
             w.end("m:Attachments");
         },
     )
@@ -1915,11 +1962,16 @@ pub fn create_attachment_response(results: &[Result<CreatedAttachment, ResponseE
 
 /// `GetAttachmentResponse`: one message per attachment id, in order, each with
 /// `m:Attachments/t:FileAttachment` (id, name, content type and id, size, last modified time,
-/// inline and contact-photo flags, content). The content is encoded straight into the response.
-pub fn get_attachment_response(results: &[Result<AttachmentView, ResponseError>]) -> Vec<u8> {
+/// inline and contact-photo flags, content) or `m:Attachments/t:ItemAttachment` (the same
+/// properties, then the attached item in `shape`). The content is encoded straight into the
+/// response.
+pub fn get_attachment_response(
+    shape: &ItemShape,
+    results: &[Result<AttachmentView, ResponseError>],
+) -> Vec<u8> {
     response_messages("GetAttachment", results, Some("m:Attachments"), |w, a| {
         w.start("m:Attachments", &[]);
-        write_file_attachment(w, a);
+        write_attachment(w, a, shape);
         w.end("m:Attachments");
     })
 }
@@ -2731,6 +2783,11 @@ fn single_mailbox(el: &Element, local: &str) -> Result<Option<Mailbox>, EwsProto
 /// properties (`t:CompleteName`, `t:ContactSource`, ...) are not kept but `t:HasPicture`, nor a
 /// task's but its `t:CompleteDate`.
 pub fn item_from_element(el: &Element) -> Result<ItemView, EwsProtoError> {
+    item_from_element_in(el, false)
+}
+
+/// [`item_from_element`]; `attached`: the item of a `t:ItemAttachment`, which has no id.
+fn item_from_element_in(el: &Element, attached: bool) -> Result<ItemView, EwsProtoError> {
     let kind: ItemKind = el
         .local
         .parse()
@@ -2739,14 +2796,18 @@ pub fn item_from_element(el: &Element) -> Result<ItemView, EwsProtoError> {
             found: display_name(&el.ns, &el.local),
             position: el.position(),
         })?;
-    let id_el = el
-        .child(ns::TYPES, "ItemId")
-        .ok_or_else(|| EwsProtoError::MissingElement {
-            parent: display_name(&el.ns, &el.local),
-            name: "ItemId",
-            position: el.position(),
-        })?;
-    let id = parse_item_ref(id_el)?;
+    // an attached item (in a `t:ItemAttachment`) has no id: read with an empty one
+    let id = match el.child(ns::TYPES, "ItemId") {
+        Some(id_el) => parse_item_ref(id_el)?,
+        None if attached => ItemRef::new("", None),
+        None => {
+            return Err(EwsProtoError::MissingElement {
+                parent: display_name(&el.ns, &el.local),
+                name: "ItemId",
+                position: el.position(),
+            });
+        }
+    };
     let mut item = ItemView::new(kind, &id.id, id.change_key.as_deref());
     (item.parent_folder_id, item.parent_change_key) =
         id_pair(el.child(ns::TYPES, "ParentFolderId"))?;
@@ -2791,7 +2852,12 @@ pub fn item_from_element(el: &Element) -> Result<ItemView, EwsProtoError> {
     item.has_attachments = child_bool(el, "HasAttachments")?.unwrap_or(false);
     if let Some(list) = el.child(ns::TYPES, "Attachments") {
         item.attachments = list
-            .children_named(ns::TYPES, "FileAttachment")
+            .children
+            .iter()
+            .filter(|a| {
+                &*a.ns == ns::TYPES
+                    && matches!(a.local.as_str(), "FileAttachment" | "ItemAttachment")
+            })
             .map(attachment_from_element)
             .collect::<Result<_, _>>()?;
     }
@@ -2881,14 +2947,24 @@ fn attendee_from_element(el: &Element) -> Result<Attendee, EwsProtoError> {
 /// [`AttachmentView`]; `RootItemId` attributes of its id are not kept. Properties that are
 /// absent read as `None`/false.
 pub fn attachment_from_element(el: &Element) -> Result<AttachmentView, EwsProtoError> {
-    let id_el =
-        el.child(ns::TYPES, "AttachmentId")
-            .ok_or_else(|| EwsProtoError::MissingElement {
-                parent: display_name(&el.ns, &el.local),
-                name: "AttachmentId",
-                position: el.position(),
-            })?;
-    let mut a = AttachmentView::new(&parse_item_ref(id_el)?.id);
+    // an attachment of an attached item has no id
+    let id = match el.child(ns::TYPES, "AttachmentId") {
+        Some(id_el) => parse_item_ref(id_el)?.id,
+        None => String::new(),
+    };
+    let mut a = AttachmentView::new(&id);
+    a.is_item = el.local == "ItemAttachment";
+    if a.is_item
+        && let Some(item) = el.children.iter().find(|c| {
+            &*c.ns == ns::TYPES
+                && matches!(
+                    c.local.as_str(),
+                    "Message" | "CalendarItem" | "Contact" | "Task" | "Item"
+                )
+        })
+    {
+        a.item = Some(Box::new(item_from_element_in(item, true)?));
+    }
     a.name = child_text(el, "Name");
     a.content_type = child_text(el, "ContentType");
     a.content_id = child_text(el, "ContentId");

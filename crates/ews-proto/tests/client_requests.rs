@@ -6,8 +6,9 @@
 use ews_proto::request::{
     AffectedTaskOccurrences, BasePoint, ComparisonOp, ContainmentComparison, ContainmentMode,
     DeleteType, DictionaryValueType, EventType, FindItemView, FolderTraversal, IdFormat,
-    ImpersonatedUser, IndexedPage, ItemTraversal, MessageDisposition, NewItem, Operand, Operation,
-    Request, Restriction, SortDirection, Subscription, UserConfigurationProperty, parse_request,
+    ImpersonatedUser, IndexedPage, ItemTraversal, MessageDisposition, NewAttachment, NewItem,
+    Operand, Operation, Request, Restriction, SortDirection, Subscription,
+    UserConfigurationProperty, parse_request,
 };
 use ews_proto::types::{
     BaseShape, BodyType, DistinguishedFolderId, ExtendedFieldUri, ExtendedValue, FolderRef,
@@ -1034,8 +1035,12 @@ fn exchangelib_create_item_with_attachments() {
     assert_eq!(
         m.item.attachments,
         [
-            file_attachment("audio.wav", "audio/wav", b"RIFF\x24\x00\x00\x00WAVE"),
-            logo
+            NewAttachment::File(file_attachment(
+                "audio.wav",
+                "audio/wav",
+                b"RIFF\x24\x00\x00\x00WAVE"
+            )),
+            NewAttachment::File(logo)
         ]
     );
 }
@@ -1050,11 +1055,11 @@ fn exchangelib_create_attachment() {
     assert_eq!(c.parent, ItemRef::new("I-1", Some("CK1")));
     assert_eq!(
         c.attachments,
-        [file_attachment(
+        [NewAttachment::File(file_attachment(
             "notes.txt",
             "text/plain",
             b"hello from exchangelib"
-        )]
+        ))]
     );
 }
 
@@ -1079,25 +1084,27 @@ fn exchangelib_delete_attachment() {
     assert_eq!(d.attachment_ids, ["A-3"]);
 }
 
-/// `ItemAttachment` is valid EWS this server does not store: refused as unsupported
-/// (`ErrorInvalidOperation`, which exchangelib raises as such), naming what is.
+/// `Message(attachments=[ItemAttachment(name=..., item=Message(...))]).save()`: the attached
+/// message read as CreateItem reads a new one, its name and content type kept.
 #[test]
-fn exchangelib_item_attachment_is_refused() {
-    let e = parse_request(
-        fixture!("exchangelib", "create_item_item_attachment"),
-        &Limits::default(),
-    )
-    .expect_err("refused");
-    assert!(
-        matches!(&e, ews_proto::EwsProtoError::Unsupported { found, .. } if found.starts_with("t:ItemAttachment")),
-        "{e:?}"
-    );
-    assert_eq!(e.response_code(), "ErrorInvalidOperation");
-    let text = e.to_string();
-    assert!(
-        text.contains("t:FileAttachment") && text.contains("not supported"),
-        "{text}"
-    );
+fn exchangelib_item_attachment() {
+    let r = parse(fixture!("exchangelib", "create_item_item_attachment"));
+    let Operation::CreateItem(c) = r.operation else {
+        panic!("not CreateItem: {:?}", r.operation)
+    };
+    let [NewItem::Message(m)] = c.items.as_slice() else {
+        panic!("one message: {:?}", c.items)
+    };
+    let [NewAttachment::Item(a)] = m.item.attachments.as_slice() else {
+        panic!("one item attachment: {:?}", m.item.attachments)
+    };
+    assert_eq!(a.name.as_deref(), Some("original"));
+    assert_eq!(a.content_type.as_deref(), Some("application/octet-stream"));
+    let Some(NewItem::Message(inner)) = a.item.as_deref() else {
+        panic!("an attached message: {:?}", a.item)
+    };
+    assert_eq!(inner.item.subject.as_deref(), Some("original"));
+    assert_eq!(inner.is_read, Some(false));
 }
 
 /// `Message.send()` (a copy in Sent Items) and `send(save_copy=False)`: CreateItem with a send

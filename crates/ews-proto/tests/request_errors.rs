@@ -349,11 +349,25 @@ fn schema_errors_are_precise() {
             "ErrorInvalidOperation",
         ),
         (
-            "an item attached to an item is not supported",
+            "an attached item of a kind this server does not keep",
             String::new(),
-            create("<t:Message><t:Attachments><t:FileAttachment><t:Content>AA==</t:Content></t:FileAttachment><t:ItemAttachment><t:Name>fwd</t:Name><t:Message/></t:ItemAttachment></t:Attachments></t:Message>"),
-            |e| matches!(e, E::Unsupported { found, .. } if found.starts_with("t:ItemAttachment") && found.contains("t:FileAttachment")),
+            create("<t:Message><t:Attachments><t:FileAttachment><t:Content>AA==</t:Content></t:FileAttachment><t:ItemAttachment><t:Name>fwd</t:Name><t:PostItem/></t:ItemAttachment></t:Attachments></t:Message>"),
+            |e| matches!(e, E::Unsupported { found, .. } if found.starts_with("t:PostItem") && found.contains("t:Message")),
             "ErrorInvalidOperation",
+        ),
+        (
+            "an item attachment with two items",
+            String::new(),
+            create("<t:Message><t:Attachments><t:ItemAttachment><t:Message/><t:Message/></t:ItemAttachment></t:Attachments></t:Message>"),
+            |e| matches!(e, E::DuplicateElement { .. }),
+            "ErrorSchemaValidation",
+        ),
+        (
+            "a response object is no attached item",
+            String::new(),
+            create("<t:Message><t:Attachments><t:ItemAttachment><t:AcceptItem/></t:ItemAttachment></t:Attachments></t:Message>"),
+            |e| matches!(e, E::UnexpectedElement { .. }),
+            "ErrorSchemaValidation",
         ),
         (
             "a reference attachment is not supported",

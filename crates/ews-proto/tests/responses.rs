@@ -8,7 +8,7 @@ use ews_proto::notification::{
 };
 use ews_proto::request::{AlternateId, IdFormat, UserConfigurationProperty, parse_request};
 use ews_proto::response::{
-    CreatedAttachment, create_attachment_response, delete_attachment_response,
+    CreatedAttachment, CreatedAttachmentId, create_attachment_response, delete_attachment_response,
     get_attachment_response,
 };
 use ews_proto::response::{
@@ -325,7 +325,16 @@ fn create_item_with_attachments() {
         Ok(Some(CreatedItem {
             kind: ItemKind::Message,
             item_id: ItemRef::new("I-vm", Some("CK1")),
-            attachment_ids: vec!["A-1".to_owned(), "A-2".to_owned()],
+            attachment_ids: vec![
+                CreatedAttachmentId {
+                    id: "A-1".to_owned(),
+                    is_item: false,
+                },
+                CreatedAttachmentId {
+                    id: "A-2".to_owned(),
+                    is_item: true,
+                },
+            ],
         })),
         Err(ResponseError::new(
             "ErrorRequiredPropertyMissing",
@@ -342,6 +351,7 @@ fn create_attachment() {
     let root = ItemRef::new("I-vm", Some("CK8"));
     let out = create_attachment_response(&[
         Ok(CreatedAttachment {
+            is_item: false,
             attachment_id: "A-3".to_owned(),
             root_item: root.clone(),
         }),
@@ -350,6 +360,7 @@ fn create_attachment() {
             "the attachment is 12582913 bytes, over the limit of 12582912 bytes for one attachment",
         )),
         Ok(CreatedAttachment {
+            is_item: true,
             attachment_id: "A-4".to_owned(),
             root_item: root,
         }),
@@ -360,11 +371,27 @@ fn create_attachment() {
 /// The whole attachment (content base64-encoded) and a missing one.
 #[test]
 fn get_attachment() {
-    let out = get_attachment_response(&[
-        Ok(recording()),
-        Ok(inline_logo()),
-        Err(ResponseError::code("ErrorItemNotFound")),
-    ]);
+    let out = get_attachment_response(
+        &ItemShape::new(BaseShape::AllProperties),
+        &[
+            Ok(recording()),
+            Ok(inline_logo()),
+            Err(ResponseError::code("ErrorItemNotFound")),
+        ],
+    );
+    assert_snapshot!(lines(&out));
+}
+
+/// An item attachment: its properties, then the attached item in the shape asked for (no
+/// `t:ItemId`), its own attachment with its content.
+#[test]
+fn get_item_attachment() {
+    let mut shape = ItemShape::new(BaseShape::IdOnly);
+    shape.additional = vec![
+        PropertyPath::Field("item:Subject".to_owned()),
+        PropertyPath::Field("item:Attachments".to_owned()),
+    ];
+    let out = get_attachment_response(&shape, &[Ok(forwarded_voicemail())]);
     assert_snapshot!(lines(&out));
 }
 
@@ -375,7 +402,11 @@ fn get_attachment_large_content_is_one_base64_text() {
     let content: Vec<u8> = (0..200_001u32).map(|n| (n % 251) as u8).collect();
     let mut a = recording();
     a.content = Some(content.clone());
-    let out = String::from_utf8(get_attachment_response(&[Ok(a)])).expect("utf-8");
+    let out = String::from_utf8(get_attachment_response(
+        &ItemShape::new(BaseShape::AllProperties),
+        &[Ok(a)],
+    ))
+    .expect("utf-8");
     let expected = base64::engine::general_purpose::STANDARD.encode(&content);
     assert!(
         out.contains(&format!("<t:Content>{expected}</t:Content>")),

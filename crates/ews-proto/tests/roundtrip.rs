@@ -316,10 +316,27 @@ fn attachments_round_trip() {
     assert!(got.has_attachments);
     assert_eq!(got.attachments, voicemail().attachments);
 
-    let out = get_attachment_response(&[Ok(recording())]);
+    let shape = ItemShape::new(BaseShape::AllProperties);
+    let out = get_attachment_response(&shape, &[Ok(recording())]);
     let messages = parse_response_messages(&out, &limits()).expect("parses");
     let [a] = payload(&messages[0].element, "Attachments") else {
         panic!("one attachment")
     };
     assert_eq!(attachment_from_element(a).expect("reads"), recording());
+
+    // an item attachment: the attached item (no id) and its own attachment, whole
+    let out = get_attachment_response(&shape, &[Ok(forwarded_voicemail())]);
+    let messages = parse_response_messages(&out, &limits()).expect("parses");
+    let [a] = payload(&messages[0].element, "Attachments") else {
+        panic!("one attachment")
+    };
+    let got = attachment_from_element(a).expect("reads");
+    let want = forwarded_voicemail();
+    assert!(got.is_item);
+    assert_eq!(got.name, want.name);
+    let (got, want) = (got.item.expect("item"), want.item.expect("item"));
+    assert_eq!(got.id, "");
+    assert_eq!(got.subject, want.subject);
+    assert_eq!(got.body, want.body);
+    assert_eq!(got.attachments, want.attachments);
 }

@@ -856,7 +856,7 @@ impl Handler<'_> {
                             change_key: Some(i.change_key.clone()),
                         },
                         // in the order sent, which exchangelib pairs them by
-                        attachment_ids: i.attachments.iter().map(|a| a.id.clone()).collect(),
+                        attachment_ids: i.attachments.iter().map(created_attachment_id).collect(),
                     })
                 };
                 // each item answered on its own (EWS does): an invalid one fails alone, the
@@ -2299,8 +2299,9 @@ impl Handler<'_> {
             Vec::with_capacity(n);
         let mut valid = Vec::with_capacity(n);
         let mut slots = Vec::with_capacity(n);
+        let now = self.ex.inner.cfg.clock.now();
         for (slot, a) in c.attachments.into_iter().enumerate() {
-            match attachment_in(a) {
+            match crate::attached::stored_of(a, now) {
                 Ok(a) => {
                     valid.push(a);
                     slots.push(slot);
@@ -2326,6 +2327,7 @@ impl Handler<'_> {
                         if let Some(answer) = answers.get_mut(slot) {
                             *answer = Some(
                                 r.map(|info| resp::CreatedAttachment {
+                                    is_item: info.is_item,
                                     attachment_id: info.id,
                                     root_item: root.clone(),
                                 })
@@ -2352,10 +2354,18 @@ impl Handler<'_> {
     }
 
     async fn get_attachments(&self, g: request::GetAttachment) -> Vec<u8> {
-        // the shape shapes item attachments; a file attachment is answered whole
+        // the shape shapes item attachments (all their item's properties by default, as
+        // Exchange answers); a file attachment is answered whole
+        let shape = attachment_item_shape(g.shape);
+        let mime_domain = (shape.include_mime_content
+            || shape
+                .additional
+                .iter()
+                .any(|p| p.field_uri() == Some("item:MimeContent")))
+        .then(|| self.smtp.rsplit_once('@').map_or("", |(_, d)| d));
         let n = g.attachment_ids.len();
         if let Some(e) = too_many(n, "attachment ids") {
-            return resp::get_attachment_response(&vec![Err(e); n]);
+            return resp::get_attachment_response(&shape, &vec![Err(e); n]);
         }
         match self
             .ex
@@ -2365,21 +2375,26 @@ impl Handler<'_> {
             .await
         {
             Ok(rs) => {
-                // the content moves into the view and is encoded straight into the response
+                // a file's content moves into the view and is encoded straight into the response
                 let out: Vec<_> = rs
                     .into_iter()
                     .map(|r| {
-                        r.map(|a| {
+                        let a = r.map_err(|e| err(&e))?;
+                        if a.info.is_item {
+                            let item = crate::attached::decode(&a.content, mime_domain)?;
+                            let mut v = attachment_view(a.info);
+                            v.item = Some(Box::new(item));
+                            Ok(v)
+                        } else {
                             let mut v = attachment_view(a.info);
                             v.content = Some(a.content);
-                            v
-                        })
-                        .map_err(|e| err(&e))
+                            Ok(v)
+                        }
                     })
                     .collect();
-                resp::get_attachment_response(&out)
+                resp::get_attachment_response(&shape, &out)
             }
-            Err(e) => resp::get_attachment_response(&vec![Err(err(&e)); n.max(1)]),
+            Err(e) => resp::get_attachment_response(&shape, &vec![Err(err(&e)); n.max(1)]),
         }
     }
 
@@ -2413,28 +2428,32 @@ impl Handler<'_> {
     }
 }
 
-/// A `t:FileAttachment` of a request as the store takes it; one without `t:Content` is
-/// `ErrorRequiredPropertyMissing`, as in Exchange.
-fn attachment_in(a: request::NewFileAttachment) -> Result<mailbox::NewAttachment, ResponseError> {
-    let Some(content) = a.content else {
-        return Err(ResponseError::new(
-            "ErrorRequiredPropertyMissing",
-            "A file attachment needs its content: t:FileAttachment has no t:Content.",
-        ));
-    };
-    Ok(mailbox::NewAttachment {
-        name: a.name,
-        content_type: a.content_type,
-        content_id: a.content_id,
-        is_inline: a.is_inline.unwrap_or(false),
-        is_contact_photo: a.is_contact_photo.unwrap_or(false),
-        content,
-    })
+/// The item shape an item attachment's item is written in: AllProperties (what Exchange
+/// answers without a shape), with the shape's MIME content, body type and additional
+/// properties.
+fn attachment_item_shape(shape: Option<request::AttachmentShape>) -> ews_proto::types::ItemShape {
+    let mut out = ews_proto::types::ItemShape::new(ews_proto::types::BaseShape::AllProperties);
+    if let Some(s) = shape {
+        out.include_mime_content = s.include_mime_content;
+        out.body_type = s.body_type;
+        out.additional = s.additional;
+    }
+    out
+}
+
+/// How CreateItem answers an attachment stored with a new item.
+pub(crate) fn created_attachment_id(a: &mailbox::AttachmentInfo) -> resp::CreatedAttachmentId {
+    resp::CreatedAttachmentId {
+        id: a.id.clone(),
+        is_item: a.is_item,
+    }
 }
 
 /// An attachment's properties as EWS shows them (no content).
-fn attachment_view(a: mailbox::AttachmentInfo) -> resp::AttachmentView {
+pub(crate) fn attachment_view(a: mailbox::AttachmentInfo) -> resp::AttachmentView {
     resp::AttachmentView {
+        is_item: a.is_item,
+        item: None,
         id: a.id,
         name: a.name,
         content_type: a.content_type,
@@ -2966,7 +2985,7 @@ pub(crate) fn to_new_item(
             .collect(),
         attachments: {
             for a in attachments {
-                mime_attachments.push(attachment_in(a)?);
+                mime_attachments.push(crate::attached::stored_of(a, now)?);
             }
             mime_attachments
         },
@@ -3254,7 +3273,7 @@ fn saved_as_draft(item: &mailbox::NewItem) -> bool {
     }
 }
 
-fn item_view(i: mailbox::Item) -> ItemView {
+pub(crate) fn item_view(i: mailbox::Item) -> ItemView {
     let kind = kind_of(&i);
     let mut v = ItemView::new(kind, &i.id, Some(&i.change_key));
     v.contact = crate::contacts::stored(&i).map(Box::new);

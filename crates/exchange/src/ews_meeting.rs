@@ -215,7 +215,7 @@ impl Handler<'_> {
                 .item
                 .attachments
                 .iter()
-                .map(|a| a.id.clone())
+                .map(crate::ews::created_attachment_id)
                 .collect(),
         }))
     }

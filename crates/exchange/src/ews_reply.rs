@@ -31,9 +31,7 @@
 //!
 //! Inbox rules' forwards use the same quoting ([`forward_body`]).
 
-use ews_proto::request::{
-    self, Body, NewFileAttachment, NewItem as ReqItem, NewMessage, SmartResponseKind,
-};
+use ews_proto::request::{self, Body, NewItem as ReqItem, NewMessage, SmartResponseKind};
 use ews_proto::response::ResponseError;
 use ews_proto::types::{BodyType, ExtendedFieldUri, ExtendedProperty, ExtendedValue, Mailbox};
 use time::format_description::well_known::Rfc2822;
@@ -424,15 +422,7 @@ impl Handler<'_> {
                 .map_err(|e| err(&e))?;
             let mut carried = Vec::with_capacity(read.len());
             for a in read {
-                let a = a.map_err(|e| err(&e))?;
-                carried.push(NewFileAttachment {
-                    name: a.info.name,
-                    content_type: a.info.content_type,
-                    content_id: a.info.content_id,
-                    is_inline: Some(a.info.is_inline),
-                    is_contact_photo: None,
-                    content: Some(a.content),
-                });
+                carried.push(crate::attached::carried(a.map_err(|e| err(&e))?));
             }
             // the original's first, then any the response object adds
             carried.append(&mut item.attachments);

@@ -85,7 +85,7 @@ pub enum FxError {
     OutOfRange { what: &'static str, value: i64 },
     #[error("{0}")]
     Invalid(String),
-    /// Valid, but beyond what the store keeps (an attached message).
+    /// Valid, but beyond what the store keeps (an attachment by reference, an OLE object).
     #[error("{0} is not supported by this server")]
     Unsupported(&'static str),
 }
@@ -963,6 +963,21 @@ pub(crate) fn read_stream(stream: &[u8]) -> Result<FxMessage> {
     Ok(m)
 }
 
+/// Reads the stored form of an attached item (its `messageContent`, as [`write_message`] wrote
+/// it) as an attachment's message one level down, so what it nests counts toward
+/// [`MAX_EMBED_DEPTH`] as it will inside its item's stream.
+pub(crate) fn read_embedded(stream: &[u8]) -> Result<FxMessage> {
+    let mut r = Reader::new(stream);
+    let m = read_message(&mut r, 1)?;
+    if !r.at_end() {
+        return Err(FxError::Invalid(format!(
+            "the attached message's data goes on past its end, at byte {}",
+            r.pos
+        )));
+    }
+    Ok(m)
+}
+
 /// Undoes [`frame`]: checks the configuration frames and joins the `TransferBuffer` ones.
 pub(crate) fn unframe(data: &[u8]) -> Result<Vec<u8>> {
     if data.len() > MAX_DATA_BYTES {
@@ -1710,15 +1725,39 @@ pub(crate) fn message_of_item(item: &Item, attachments: &[Attachment]) -> FxMess
     let mut atts = Vec::new();
     for (n, a) in attachments.iter().enumerate() {
         let info = &a.info;
+        // an item attachment: its item's messageContent between StartEmbed and EndEmbed
+        let embedded = if info.is_item {
+            match read_embedded(&a.content) {
+                Ok(e) => Some(Box::new(e)),
+                Err(e) => {
+                    // only this server writes the stored form; one it cannot read is a bug
+                    tracing::error!(error = %e, "an item attachment's stored item does not read back; left out");
+                    continue;
+                }
+            }
+        } else {
+            None
+        };
+        let method = if embedded.is_some() {
+            ATTACH_EMBEDDED_MSG
+        } else {
+            ATTACH_BY_VALUE
+        };
         let mut ap = vec![
             tag(
                 id::ATTACH_NUMBER,
                 Value::I32(i32::try_from(n).unwrap_or(i32::MAX)),
             ),
-            tag(id::ATTACH_METHOD, Value::I32(ATTACH_BY_VALUE)),
+            tag(id::ATTACH_METHOD, Value::I32(method)),
         ];
         if let Some(name) = &info.name {
-            ap.push(string(id::ATTACH_LONG_FILENAME, name));
+            // an attached message is named by its display name (MS-OXCMSG §2.2.2.6)
+            let name_id = if embedded.is_some() {
+                id::DISPLAY_NAME
+            } else {
+                id::ATTACH_LONG_FILENAME
+            };
+            ap.push(string(name_id, name));
         }
         if let Some(ct) = &info.content_type {
             ap.push(string(id::ATTACH_MIME_TAG, ct));
@@ -1738,13 +1777,15 @@ pub(crate) fn message_of_item(item: &Item, attachments: &[Attachment]) -> FxMess
             id::ATTACH_SIZE,
             Value::I32(i32::try_from(a.content.len()).unwrap_or(i32::MAX)),
         ));
-        ap.push(tag(
-            id::ATTACH_DATA_BINARY,
-            Value::Binary(a.content.clone()),
-        ));
+        if embedded.is_none() {
+            ap.push(tag(
+                id::ATTACH_DATA_BINARY,
+                Value::Binary(a.content.clone()),
+            ));
+        }
         atts.push(FxAttachment {
             props: ap,
-            embedded: None,
+            embedded,
         });
     }
     FxMessage {
@@ -2136,9 +2177,33 @@ pub(crate) fn item_of_message(m: &FxMessage) -> Result<Decoded> {
     for a in &m.attachments {
         let ap = Props(&a.props);
         let method = ap.i32(id::ATTACH_METHOD, "PidTagAttachMethod")?;
-        if a.embedded.is_some() || method == Some(ATTACH_EMBEDDED_MSG) {
-            return Err(FxError::Unsupported(
-                "an attached message (item attachment)",
+        let flags = ap.i32(id::ATTACH_FLAGS, "PidTagAttachFlags")?.unwrap_or(0);
+        let is_inline = ap
+            .bool(id::ATTACHMENT_HIDDEN, "PidTagAttachmentHidden")?
+            .unwrap_or(false)
+            || flags & ATT_RENDERED_IN_BODY != 0;
+        if let Some(e) = &a.embedded {
+            // an item attachment: what it holds must be an item this server keeps
+            item_of_message(e)?;
+            let name = match ap.text(id::DISPLAY_NAME, "PidTagDisplayName")? {
+                Some(n) => Some(n),
+                None => ap.text(id::ATTACH_LONG_FILENAME, "PidTagAttachLongFilename")?,
+            };
+            item.attachments.push(NewAttachment {
+                name,
+                content_type: ap.text(id::ATTACH_MIME_TAG, "PidTagAttachMimeTag")?,
+                content_id: ap.text(id::ATTACH_CONTENT_ID, "PidTagAttachContentId")?,
+                is_inline,
+                is_contact_photo: false,
+                is_item: true,
+                content: write_message(e),
+            });
+            continue;
+        }
+        if method == Some(ATTACH_EMBEDDED_MSG) {
+            return Err(FxError::Invalid(
+                "an attachment of an attached message (PidTagAttachMethod 5) without the message (no StartEmbed)"
+                    .to_owned(),
             ));
         }
         if !matches!(method, None | Some(ATTACH_BY_VALUE)) {
@@ -2150,15 +2215,12 @@ pub(crate) fn item_of_message(m: &FxMessage) -> Result<Decoded> {
             Some(n) => Some(n),
             None => ap.text(id::ATTACH_FILENAME, "PidTagAttachFilename")?,
         };
-        let flags = ap.i32(id::ATTACH_FLAGS, "PidTagAttachFlags")?.unwrap_or(0);
         item.attachments.push(NewAttachment {
             name,
             content_type: ap.text(id::ATTACH_MIME_TAG, "PidTagAttachMimeTag")?,
             content_id: ap.text(id::ATTACH_CONTENT_ID, "PidTagAttachContentId")?,
-            is_inline: ap
-                .bool(id::ATTACHMENT_HIDDEN, "PidTagAttachmentHidden")?
-                .unwrap_or(false)
-                || flags & ATT_RENDERED_IN_BODY != 0,
+            is_item: false,
+            is_inline,
             is_contact_photo: ap
                 .bool(id::ATTACHMENT_CONTACT_PHOTO, "PidTagAttachmentContactPhoto")?
                 .unwrap_or(false),

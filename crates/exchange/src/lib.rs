@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+mod attached;
 pub mod auth;
 mod autodiscover;
 mod availability;

@@ -142,6 +142,7 @@ pub(crate) fn read(bytes: &[u8]) -> Result<Parsed, ResponseError> {
             is_inline: part.content_disposition().is_some_and(|d| d.is_inline())
                 && part.content_id().is_some(),
             is_contact_photo: false,
+            is_item: false,
             content: part.contents().to_vec(),
         });
     }
@@ -178,7 +179,7 @@ fn address_list(list: &[mailbox::Recipient]) -> OutAddress<'_> {
 }
 
 /// Writes a stored item (its body loaded) with the content of its file attachments as a
-/// message. `attachments` are the item's, in its order; `domain` names the Message-ID of an item
+/// message, each attached item a `message/rfc822` part. `attachments` are the item's, in its order; `domain` names the Message-ID of an item
 /// without an InternetMessageId (a draft), made of its id so that it is the same every time.
 pub(crate) fn write(
     item: &mailbox::Item,
@@ -211,18 +212,22 @@ pub(crate) fn write(
         .as_deref()
         .map(|id| id.trim().trim_start_matches('<').trim_end_matches('>'))
         .filter(|id| !id.is_empty());
-    b = b.message_id(match stored {
-        Some(id) => id.to_owned(),
-        None => format!(
-            "{}@{}",
-            item.id,
-            if domain.is_empty() {
-                "localhost"
-            } else {
-                domain
-            }
-        ),
-    });
+    // an attached item without one has no id to make one of: it goes without
+    match stored {
+        Some(id) => b = b.message_id(id.to_owned()),
+        None if item.id.is_empty() => {}
+        None => {
+            b = b.message_id(format!(
+                "{}@{}",
+                item.id,
+                if domain.is_empty() {
+                    "localhost"
+                } else {
+                    domain
+                }
+            ))
+        }
+    }
     for (name, key) in [
         ("In-Reply-To", crate::ews::IN_REPLY_TO_KEY),
         ("References", crate::ews::REFERENCES_KEY),
@@ -246,6 +251,23 @@ pub(crate) fn write(
         None => b = b.text_body(""),
     }
     for a in attachments {
+        if a.info.is_item {
+            // an attached item: the message it is, as a message/rfc822 part
+            match crate::attached::stored_item(&a.content) {
+                Ok((inner, inner_attachments)) => {
+                    let name = a.info.name.clone().unwrap_or_else(|| "message".to_owned());
+                    b = b.attachment(
+                        "message/rfc822",
+                        format!("{name}.eml"),
+                        write(&inner, &inner_attachments, domain),
+                    );
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "an item attachment's stored item does not read back; left out of the MIME content");
+                }
+            }
+            continue;
+        }
         let ct = a
             .info
             .content_type
@@ -327,6 +349,7 @@ mod tests {
                 is_contact_photo: false,
                 size: content.len() as u64,
                 last_modified: OffsetDateTime::UNIX_EPOCH,
+                is_item: false,
             },
             content: content.to_vec(),
         }

@@ -340,6 +340,7 @@ impl Handler<'_> {
                     content_id: a.info.content_id,
                     is_inline: a.info.is_inline,
                     is_contact_photo: false,
+                    is_item: a.info.is_item,
                     content: a.content,
                 });
             }

@@ -250,16 +250,16 @@ async fn attachments_over_http() {
         .await;
     assert_eq!(codes(&t), ["ErrorItemNotFound"], "{t}");
 
-    // an item attached to an item: valid EWS, not supported (a fault naming what is)
+    // a reference attachment: valid EWS, not supported (a fault naming what is)
     let (status, body) = e
         .call_as(
             &alice_token(),
-            r#"<m:CreateItem MessageDisposition="SaveOnly"><m:Items><t:Message><t:Attachments><t:ItemAttachment><t:Name>fwd</t:Name><t:Message/></t:ItemAttachment></t:Attachments></t:Message></m:Items></m:CreateItem>"#,
+            r#"<m:CreateItem MessageDisposition="SaveOnly"><m:Items><t:Message><t:Attachments><t:ReferenceAttachment><t:Name>doc</t:Name></t:ReferenceAttachment></t:Attachments></t:Message></m:Items></m:CreateItem>"#,
         )
         .await;
     assert_eq!(status, 500, "{body}");
     assert!(
-        body.contains("ErrorInvalidOperation") && body.contains("t:FileAttachment"),
+        body.contains("ErrorInvalidOperation") && body.contains("t:ItemAttachment"),
         "{body}"
     );
 

@@ -100,8 +100,8 @@ pub(crate) fn insert_attachment(
 ) -> Result<i64, MailboxError> {
     tx.prepare_cached(
         "INSERT INTO attachments (item_id, name, content_type, content_id, is_inline, \
-         is_contact_photo, size, last_modified, content) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+         is_contact_photo, size, last_modified, content, is_item) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?
     .execute(params![
         item,
@@ -113,6 +113,7 @@ pub(crate) fn insert_attachment(
         to_i64(a.content.len())?,
         now_us,
         a.content,
+        a.is_item,
     ])?;
     Ok(tx.last_insert_rowid())
 }
@@ -121,16 +122,16 @@ pub(crate) fn insert_attachment(
 pub(crate) fn copy_attachments(tx: &Connection, from: i64, to: i64) -> Result<(), MailboxError> {
     tx.prepare_cached(
         "INSERT INTO attachments (item_id, name, content_type, content_id, is_inline, \
-         is_contact_photo, size, last_modified, content) \
+         is_contact_photo, size, last_modified, content, is_item) \
          SELECT ?2, name, content_type, content_id, is_inline, is_contact_photo, size, \
-         last_modified, content FROM attachments WHERE item_id = ?1 ORDER BY id",
+         last_modified, content, is_item FROM attachments WHERE item_id = ?1 ORDER BY id",
     )?
     .execute(params![from, to])?;
     Ok(())
 }
 
 const INFO_COLS: &str = "a.id, a.name, a.content_type, a.content_id, a.is_inline, a.is_contact_photo, a.size, \
-     a.last_modified";
+     a.last_modified, a.is_item";
 
 fn read_info(mb: &Mb, item: i64, r: &rusqlite::Row<'_>) -> rusqlite::Result<RawInfo> {
     Ok(RawInfo {
@@ -143,6 +144,7 @@ fn read_info(mb: &Mb, item: i64, r: &rusqlite::Row<'_>) -> rusqlite::Result<RawI
         is_contact_photo: r.get(5)?,
         size: r.get(6)?,
         last_modified: r.get(7)?,
+        is_item: r.get(8)?,
         key: mb.key.clone(),
     })
 }
@@ -158,6 +160,7 @@ struct RawInfo {
     is_contact_photo: bool,
     size: i64,
     last_modified: i64,
+    is_item: bool,
     key: String,
 }
 
@@ -172,6 +175,7 @@ impl RawInfo {
             is_contact_photo: self.is_contact_photo,
             size: to_u64(self.size)?,
             last_modified: from_micros(self.last_modified)?,
+            is_item: self.is_item,
         })
     }
 }
@@ -281,6 +285,7 @@ impl MailboxStore {
                         is_contact_photo: a.is_contact_photo,
                         size: a.content.len() as u64,
                         last_modified: from_micros(now_us)?,
+                        is_item: a.is_item,
                     })
                 });
                 match r {
@@ -340,7 +345,7 @@ impl MailboxStore {
                 let r = attachment_local(id, &mb.key).and_then(|(item, att)| {
                     let (info, content) = stmt
                         .query_row(params![att, item, mb.id], |r| {
-                            Ok((read_info(&mb, item, r)?, r.get::<_, Vec<u8>>(8)?))
+                            Ok((read_info(&mb, item, r)?, r.get::<_, Vec<u8>>(9)?))
                         })
                         .optional()?
                         .ok_or(MailboxError::ItemNotFound)?;

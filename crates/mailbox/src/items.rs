@@ -2050,7 +2050,7 @@ fn same_attachments(
     list: &[NewAttachment],
 ) -> Result<bool, MailboxError> {
     let mut stmt = tx.prepare_cached(
-        "SELECT name, content_type, content_id, is_inline, is_contact_photo, content \
+        "SELECT name, content_type, content_id, is_inline, is_contact_photo, content, is_item \
          FROM attachments WHERE item_id = ?1 ORDER BY id",
     )?;
     let mut rows = stmt.query(params![id])?;
@@ -2066,7 +2066,8 @@ fn same_attachments(
             && r.get::<_, bool>(4)? == a.is_contact_photo
             && r.get_ref(5)?
                 .as_blob()
-                .is_ok_and(|b| b == a.content.as_slice());
+                .is_ok_and(|b| b == a.content.as_slice())
+            && r.get::<_, bool>(6)? == a.is_item;
         if !same {
             return Ok(false);
         }

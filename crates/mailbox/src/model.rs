@@ -549,6 +549,9 @@ pub struct NewAttachment {
     pub content_id: Option<String>,
     pub is_inline: bool,
     pub is_contact_photo: bool,
+    /// An item attachment (EWS `t:ItemAttachment`): `content` is the attached item as the EWS
+    /// layer serializes it; the store keeps it as it keeps a file's bytes.
+    pub is_item: bool,
     pub content: Vec<u8>,
 }
 
@@ -561,6 +564,7 @@ impl std::fmt::Debug for NewAttachment {
             .field("content_id", &self.content_id)
             .field("is_inline", &self.is_inline)
             .field("is_contact_photo", &self.is_contact_photo)
+            .field("is_item", &self.is_item)
             .field("content_len", &self.content.len())
             .finish()
     }
@@ -582,6 +586,8 @@ pub struct AttachmentInfo {
     pub size: u64,
     /// When it was added.
     pub last_modified: OffsetDateTime,
+    /// An item attachment ([`NewAttachment::is_item`]).
+    pub is_item: bool,
 }
 
 /// A stored file attachment with its content ([`crate::MailboxStore::get_attachments`]).

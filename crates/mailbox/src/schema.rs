@@ -406,6 +406,15 @@ CREATE TABLE inbox_rules (
 ) WITHOUT ROWID;
 "#,
     },
+    // Item attachments (EWS `t:ItemAttachment`): an attachment whose content is an attached item,
+    // as the EWS layer serializes it (the store does not read inside it). Counted, sized, moved,
+    // copied and deleted as file attachments are.
+    Migration {
+        version: 15,
+        sql: r#"
+ALTER TABLE attachments ADD COLUMN is_item INTEGER NOT NULL DEFAULT 0 CHECK (is_item IN (0, 1));
+"#,
+    },
 ];
 
 /// The default folder tree: (distinguished name, parent's distinguished name, display name, class).

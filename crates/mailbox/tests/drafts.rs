@@ -31,6 +31,7 @@ fn file(name: &str, bytes: &[u8]) -> NewAttachment {
         content_id: None,
         is_inline: false,
         is_contact_photo: false,
+        is_item: false,
         content: bytes.to_vec(),
     }
 }

@@ -124,6 +124,27 @@ pub fn inline_logo() -> AttachmentView {
     }
 }
 
+/// A forwarded voice mail, as GetAttachment answers an item attachment: the attached item has
+/// no id, and its own attachment comes whole (there is no id to fetch it by).
+pub fn forwarded_voicemail() -> AttachmentView {
+    let mut item = voicemail();
+    item.id = String::new();
+    item.change_key = None;
+    item.parent_folder_id = None;
+    item.attachments = vec![AttachmentView {
+        id: String::new(),
+        ..recording()
+    }];
+    AttachmentView {
+        is_item: true,
+        item: Some(Box::new(item)),
+        name: Some("Voice mail from Bob".to_owned()),
+        size: Some(512),
+        last_modified_time: Some(at("2024-03-01T11:00:00Z")),
+        ..AttachmentView::new("A-9")
+    }
+}
+
 /// A voice mail with its recording and an inline image, as GetItem lists them (no content).
 pub fn voicemail() -> ItemView {
     ItemView {

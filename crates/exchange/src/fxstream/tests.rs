@@ -237,6 +237,7 @@ fn full_new_item() -> NewItem {
             content_id: Some("cid1".into()),
             is_inline: true,
             is_contact_photo: false,
+            is_item: false,
             content: vec![0, 1, 2, 255],
         }],
         ..NewItem::default()
@@ -480,18 +481,91 @@ fn refuses_a_modelled_property_of_the_wrong_type() {
         decode_item(&message_data(&m)).unwrap_err(),
         FxError::OutOfRange { .. }
     ));
-    // an attached message
+    // an attachment of an attached message without the message
     let m = FxMessage {
         attachments: vec![FxAttachment {
             props: vec![tag(id::ATTACH_METHOD, Value::I32(5))],
-            embedded: Some(Box::new(FxMessage::default())),
+            embedded: None,
         }],
         ..FxMessage::default()
     };
-    let data = message_data(&m);
-    assert_eq!(read_stream(&unframe(&data).unwrap()).unwrap(), m);
-    let e = decode_item(&data).unwrap_err();
+    let e = decode_item(&message_data(&m)).unwrap_err();
+    assert_eq!(e.response_code(), "ErrorCorruptData");
+    // an attached message the store could not keep as an item is refused with its item
+    let m = FxMessage {
+        attachments: vec![FxAttachment {
+            props: vec![tag(id::ATTACH_METHOD, Value::I32(5))],
+            embedded: Some(Box::new(FxMessage {
+                props: vec![tag(id::SUBJECT, Value::I32(7))],
+                ..FxMessage::default()
+            })),
+        }],
+        ..FxMessage::default()
+    };
+    assert!(matches!(
+        decode_item(&message_data(&m)).unwrap_err(),
+        FxError::WrongType { .. }
+    ));
+    // an attachment by reference is not kept
+    let m = FxMessage {
+        attachments: vec![FxAttachment {
+            props: vec![tag(id::ATTACH_METHOD, Value::I32(2))],
+            embedded: None,
+        }],
+        ..FxMessage::default()
+    };
+    let e = decode_item(&message_data(&m)).unwrap_err();
     assert_eq!(e.response_code(), "ErrorInvalidOperation");
+}
+
+/// An attached message is kept as an item attachment: its `messageContent` as stored, named by
+/// its display name; written back between StartEmbed and EndEmbed, it reads back the same.
+#[test]
+fn an_attached_message_reads_back_as_an_item_attachment() {
+    let inner = FxMessage {
+        props: vec![
+            string(id::MESSAGE_CLASS, "IPM.Note"),
+            string(id::SUBJECT, "Minutes"),
+        ],
+        ..FxMessage::default()
+    };
+    let m = FxMessage {
+        props: vec![string(id::MESSAGE_CLASS, "IPM.Note")],
+        attachments: vec![FxAttachment {
+            props: vec![
+                tag(id::ATTACH_METHOD, Value::I32(5)),
+                string(id::DISPLAY_NAME, "Minutes"),
+            ],
+            embedded: Some(Box::new(inner.clone())),
+        }],
+        ..FxMessage::default()
+    };
+    let d = decode_item(&message_data(&m)).unwrap();
+    let [a] = d
+        .item
+        .attachments
+        .clone()
+        .try_into()
+        .expect("one attachment");
+    assert!(a.is_item && !a.is_contact_photo);
+    assert_eq!(a.name.as_deref(), Some("Minutes"));
+    assert_eq!(read_embedded(&a.content).unwrap(), inner);
+    // stored and exported again: the attached message is embedded as it was
+    let (item, atts) = stored(d.item);
+    assert!(item.has_attachments);
+    let again = message_of_item(&item, &atts);
+    let [att] = again.attachments.as_slice() else {
+        panic!("one attachment")
+    };
+    assert_eq!(att.embedded.as_deref(), Some(&inner));
+    assert!(
+        !att.props
+            .iter()
+            .any(|p| p.id == PropId::Tag(id::ATTACH_DATA_BINARY)),
+        "an attached message has no binary data"
+    );
+    let d2 = decode_item(&encode_item(&item, &atts)).unwrap();
+    assert_eq!(d2.item.attachments[0].content, a.content);
 }
 
 #[test]
