@@ -858,6 +858,43 @@ def main() -> int:
         i.has_attachments for i in acc.voice_mail.filter(subject="Voice mail " + vm_tag)
     ]
     out["attachments"] = att
+    # Item attachments: the voice mail attached to a new message (CreateItem with an
+    # ItemAttachment), read back (ItemAttachment.item streams GetAttachment), and an appointment
+    # attached to the saved message (CreateAttachment)
+    from exchangelib import ItemAttachment  # noqa: E402
+    import datetime  # noqa: E402
+
+    from exchangelib import CalendarItem as _Cal, EWSDateTime as _Dt, EWSTimeZone as _Tz  # noqa: E402
+
+    fwd = Message(
+        account=acc,
+        folder=acc.drafts,
+        subject="FW: Voice mail " + vm_tag,
+        attachments=[ItemAttachment(name="Voice mail " + vm_tag, item=Message(
+            subject="Voice mail " + vm_tag,
+            body="Bob called.",
+            attachments=[FileAttachment(name="audio.wav", content_type="audio/wav",
+                                        content=recording)],
+        ))],
+    )
+    fwd.save()
+    ia = {"saved_ids": [a.attachment_id is not None for a in fwd.attachments]}
+    got = acc.drafts.get(id=fwd.id)
+    ia["listed"] = [[type(a).__name__, a.name] for a in got.attachments]
+    inner = got.attachments[0].item
+    ia["item"] = [type(inner).__name__, inner.subject, str(inner.body)]
+    ia["inner_attachments"] = [
+        [a.name, a.content == recording] for a in inner.attachments
+    ]
+    start = _Dt(2031, 3, 4, 10, 0, tzinfo=_Tz("UTC"))
+    fwd.attach(ItemAttachment(name="Review", item=_Cal(
+        subject="Review", start=start, end=start + datetime.timedelta(hours=1), location="Room 1",
+    )))
+    again = acc.drafts.get(id=fwd.id)
+    ia["after_attach"] = sorted(a.name for a in again.attachments)
+    review = [a.item for a in again.attachments if a.name == "Review"][0]
+    ia["review"] = [type(review).__name__, review.location, review.start == start]
+    out["item_attachments"] = ia
     # Sending to Bob: Message.send_and_save() (CreateItem SendAndSaveCopy: a copy in Sent
     # Items), a saved draft's send() (SendItem: the draft moves to Sent Items) and
     # send(save_copy=False) (CreateItem SendOnly: no copy), and a changed draft's send_and_save()

@@ -721,6 +721,30 @@ async fn exchangelib_interop() {
         assert_eq!(att["notes_content"], json!(["call Bob back"]), "{v}");
         assert_eq!(att["after_detach"], json!(["audio.wav"]), "{v}");
         assert_eq!(att["found_with_attachments"], json!([true]), "{v}");
+        // Item attachments: the voice mail attached to a new message (ItemAttachment in
+        // CreateItem) and read back with its own recording (ItemAttachment.item, from
+        // GetAttachment), an appointment attached to the saved message (CreateAttachment)
+        let ia = &v["item_attachments"];
+        let vm_subject = ia["item"][1].as_str().unwrap_or_default();
+        assert!(vm_subject.starts_with("Voice mail "), "{v}");
+        assert_eq!(ia["saved_ids"], json!([true]), "{v}");
+        assert_eq!(
+            ia["listed"],
+            json!([["ItemAttachment", vm_subject]]),
+            "{v}"
+        );
+        assert_eq!(
+            ia["item"],
+            json!(["Message", vm_subject, "Bob called."]),
+            "{v}"
+        );
+        assert_eq!(ia["inner_attachments"], json!([["audio.wav", true]]), "{v}");
+        assert_eq!(
+            ia["after_attach"],
+            json!(["Review", vm_subject]),
+            "{v}"
+        );
+        assert_eq!(ia["review"], json!(["CalendarItem", "Room 1", true]), "{v}");
         // Folders: EmptyFolder with MoveToDeletedItems took the message to Deleted Items and
         // kept the folder; DeleteFolder with MoveToDeletedItems moved the folder (same id) under
         // Deleted Items with its message; SoftDelete from there removed it, its message in
