@@ -70,7 +70,9 @@ pub struct Actions {
     pub move_to_folder: Option<FolderRef>,
     pub permanent_delete: bool,
     pub stop_processing_rules: bool,
-    /// `t:ForwardToRecipients` and `t:RedirectToRecipients`: SMTP addresses.
+    /// `t:ForwardAsAttachmentToRecipients`, `t:ForwardToRecipients` and
+    /// `t:RedirectToRecipients`: SMTP addresses.
+    pub forward_as_attachment_to_recipients: Vec<String>,
     pub forward_to_recipients: Vec<String>,
     pub redirect_to_recipients: Vec<String>,
 }
@@ -316,9 +318,12 @@ fn parse_actions(el: &Element, unsupported: &mut Vec<String>) -> Result<Actions>
             "StopProcessingRules" => a.stop_processing_rules = bool_text(c)?,
             "ForwardToRecipients" => a.forward_to_recipients = addresses(c)?,
             "RedirectToRecipients" => a.redirect_to_recipients = addresses(c)?,
-            "ForwardAsAttachmentToRecipients"
-            | "SendSMSAlertToRecipients"
-            | "ServerReplyWithMessage" => unsupported.push(format!("Actions/{}", c.local)),
+            "ForwardAsAttachmentToRecipients" => {
+                a.forward_as_attachment_to_recipients = addresses(c)?
+            }
+            "SendSMSAlertToRecipients" | "ServerReplyWithMessage" => {
+                unsupported.push(format!("Actions/{}", c.local))
+            }
             _ => return Err(unexpected(el, c)),
         }
     }
@@ -514,6 +519,11 @@ fn write_rule(w: &mut XmlOut, r: &Rule) {
     if a.delete {
         w.leaf("t:Delete", "true");
     }
+    write_addresses(
+        w,
+        "t:ForwardAsAttachmentToRecipients",
+        &a.forward_as_attachment_to_recipients,
+    );
     write_addresses(w, "t:ForwardToRecipients", &a.forward_to_recipients);
     if let Some(i) = a.mark_importance {
         w.leaf("t:MarkImportance", i.as_str());
@@ -672,10 +682,15 @@ mod tests {
 
     #[test]
     fn unsupported_parts_are_named_and_schema_violations_refused() {
-        let Operation::UpdateInboxRules(u) = op(&CREATE.replace(
-            "<t:MarkAsRead>true</t:MarkAsRead>",
-            "<t:ForwardAsAttachmentToRecipients><t:Address><t:EmailAddress>x@y.example</t:EmailAddress></t:Address></t:ForwardAsAttachmentToRecipients>",
-        ).replace("<t:Exceptions />", "<t:Exceptions><t:FlaggedForAction>Any</t:FlaggedForAction></t:Exceptions>"))
+        let Operation::UpdateInboxRules(u) = op(&CREATE
+            .replace(
+                "<t:MarkAsRead>true</t:MarkAsRead>",
+                "<t:ServerReplyWithMessage><t:ItemId Id=\"I1\"/></t:ServerReplyWithMessage>",
+            )
+            .replace(
+                "<t:Exceptions />",
+                "<t:Exceptions><t:FlaggedForAction>Any</t:FlaggedForAction></t:Exceptions>",
+            ))
         .unwrap() else {
             panic!()
         };
@@ -686,7 +701,7 @@ mod tests {
             r.unsupported,
             [
                 "Exceptions/FlaggedForAction",
-                "Actions/ForwardAsAttachmentToRecipients"
+                "Actions/ServerReplyWithMessage"
             ]
         );
         for bad in [

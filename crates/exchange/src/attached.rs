@@ -113,6 +113,26 @@ fn encode(
     })
 }
 
+/// A stored item attached whole to a new one (a rule's forward as an attachment), its own
+/// attachments (`attachments`, with their content) inside it; named by its subject. Refused when
+/// the item already holds attached items as deep as they nest.
+pub(crate) fn of_stored(
+    item: &mailbox::Item,
+    attachments: &[mailbox::Attachment],
+) -> Result<mailbox::NewAttachment, FxError> {
+    let stream = fxstream::write_message(&fxstream::message_of_item(item, attachments));
+    fxstream::read_embedded(&stream)?;
+    Ok(mailbox::NewAttachment {
+        name: item.subject.clone(),
+        content_type: None,
+        content_id: None,
+        is_inline: false,
+        is_contact_photo: false,
+        is_item: true,
+        content: stream,
+    })
+}
+
 /// The attached item of a stored item attachment, as GetAttachment shows it: no id of its own;
 /// its attachments without ids, so each comes whole (a file's content, an attached item's
 /// item): there is no id to fetch it by.

@@ -130,6 +130,7 @@ fn rule_out(r: InboxRule) -> Rule {
             move_to_folder: a.move_to_folder.map(folder_out),
             permanent_delete: a.permanent_delete,
             stop_processing_rules: a.stop_processing_rules,
+            forward_as_attachment_to_recipients: a.forward_as_attachment_to_recipients,
             forward_to_recipients: a.forward_to_recipients,
             redirect_to_recipients: a.redirect_to_recipients,
         },
@@ -246,7 +247,7 @@ impl Handler<'_> {
                 "Rule",
                 "UnsupportedRule",
                 format!(
-                    "{u} is not run by this server; it runs the conditions and exceptions on text, addresses, classes, flags, size and date, and the actions that file, copy, delete, mark, categorize, forward and redirect"
+                    "{u} is not run by this server; it runs the conditions and exceptions on text, addresses, classes, flags, size and date, and the actions that file, copy, delete, mark, categorize, forward (also as an attachment) and redirect"
                 ),
             ));
         }
@@ -283,6 +284,7 @@ impl Handler<'_> {
                 mark_as_read: a.mark_as_read,
                 mark_importance: a.mark_importance.map(importance_in),
                 stop_processing_rules: a.stop_processing_rules,
+                forward_as_attachment_to_recipients: a.forward_as_attachment_to_recipients,
                 forward_to_recipients: a.forward_to_recipients,
                 redirect_to_recipients: a.redirect_to_recipients,
             },
@@ -293,8 +295,10 @@ impl Handler<'_> {
 impl Handler<'_> {
     /// After a send: each forward or redirect the recipients' Inbox rules asked for, sent from
     /// the rule's mailbox inside the organization as any message is (a forward "FW: " with the
-    /// original quoted, from that mailbox; a redirect the message as it is, from its sender),
-    /// with the original's attachments and marked auto-forwarded, so no rule forwards it again.
+    /// original quoted, from that mailbox, with its attachments; a forward as an attachment
+    /// "FW: " with the original whole as an item attachment; a redirect the message as it is,
+    /// from its sender, with its attachments), marked auto-forwarded, so no rule forwards it
+    /// again.
     /// The send that earned them is done whatever happens here; a failure is logged.
     pub(crate) async fn send_rule_forwards(&self, forwards: Vec<mailbox::RuleForward>) {
         for f in forwards {
@@ -324,7 +328,7 @@ impl Handler<'_> {
         let routing = self.route(&to, &[], &[]).await?;
         let item = &f.item;
         let mbx = &self.ex.inner.mbx;
-        let mut attachments = Vec::new();
+        let mut carried = Vec::new();
         if !item.attachments.is_empty() {
             let ids = item.attachments.iter().map(|a| a.id.clone()).collect();
             // a message a rule also deleted for good has none left to carry
@@ -334,29 +338,31 @@ impl Handler<'_> {
                 .unwrap_or_default()
             {
                 let Ok(a) = a else { continue };
-                attachments.push(mailbox::NewAttachment {
-                    name: a.info.name,
-                    content_type: a.info.content_type,
-                    content_id: a.info.content_id,
-                    is_inline: a.info.is_inline,
-                    is_contact_photo: false,
-                    is_item: a.info.is_item,
-                    content: a.content,
-                });
+                carried.push(a);
             }
         }
-        let (subject, body, from) = if f.redirect {
-            (
+        let (subject, body, from, attachments) = match f.kind {
+            mailbox::ForwardKind::Redirect => (
                 item.subject.clone(),
                 item.body.clone(),
                 item.from.clone().unwrap_or_else(|| owner.clone()),
-            )
-        } else {
-            (
+                carried.into_iter().map(stored_again).collect(),
+            ),
+            mailbox::ForwardKind::Forward => (
                 Some(crate::ews_reply::forward_subject(item.subject.as_deref())),
                 Some(crate::ews_reply::forward_body(item)),
                 owner.clone(),
-            )
+                carried.into_iter().map(stored_again).collect(),
+            ),
+            // the message whole, its attachments inside it
+            mailbox::ForwardKind::AsAttachment => (
+                Some(crate::ews_reply::forward_subject(item.subject.as_deref())),
+                None,
+                owner.clone(),
+                vec![crate::attached::of_stored(item, &carried).map_err(|e| {
+                    ResponseError::new("ErrorAttachmentNestLevelLimitExceeded", &e.to_string())
+                })?],
+            ),
         };
         let new = mailbox::NewItem {
             item_class: "IPM.Note".into(),
@@ -384,5 +390,18 @@ impl Handler<'_> {
             .await
             .map(|_| ())
             .map_err(|e| err(&e))
+    }
+}
+
+/// A stored attachment as a new message carries it.
+fn stored_again(a: mailbox::Attachment) -> mailbox::NewAttachment {
+    mailbox::NewAttachment {
+        name: a.info.name,
+        content_type: a.info.content_type,
+        content_id: a.info.content_id,
+        is_inline: a.info.is_inline,
+        is_contact_photo: false,
+        is_item: a.info.is_item,
+        content: a.content,
     }
 }

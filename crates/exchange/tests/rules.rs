@@ -279,7 +279,7 @@ async fn refusals_are_validation_errors_and_change_nothing() {
     );
     let cases = [
         (
-            create(r#"<t:DisplayName>Fwd</t:DisplayName><t:Priority>1</t:Priority><t:Actions><t:ForwardAsAttachmentToRecipients><t:Address><t:EmailAddress>x@fabrikam.example</t:EmailAddress></t:Address></t:ForwardAsAttachmentToRecipients></t:Actions>"#),
+            create(r#"<t:DisplayName>Sms</t:DisplayName><t:Priority>1</t:Priority><t:Actions><t:SendSMSAlertToRecipients><t:Address><t:EmailAddress>x@fabrikam.example</t:EmailAddress></t:Address></t:SendSMSAlertToRecipients></t:Actions>"#),
             "UnsupportedRule",
         ),
         (
@@ -431,9 +431,10 @@ async fn meeting_requests_automatic_replies_and_reports_are_processed() {
     );
 }
 
-/// Forward and redirect: sent after the delivery from the rule's mailbox, the original quoted
-/// (forward) or as it was from its sender (redirect), attachments carried, and marked
-/// auto-forwarded so that a rule forwarding it back makes no loop.
+/// Forward, forward as an attachment and redirect: sent after the delivery from the rule's
+/// mailbox, the original quoted (forward), attached whole (forward as an attachment) or as it
+/// was from its sender (redirect), attachments carried, and marked auto-forwarded so that a rule
+/// forwarding it back makes no loop.
 #[tokio::test]
 async fn forwards_and_redirects_are_sent_once() {
     let e = env().await;
@@ -441,7 +442,8 @@ async fn forwards_and_redirects_are_sent_once() {
     ok(
         &e,
         &update(&format!(
-            "{}{}",
+            "{}{}{}",
+            create(&format!(r#"<t:DisplayName>Attach</t:DisplayName><t:Priority>3</t:Priority><t:IsEnabled>true</t:IsEnabled><t:Conditions><t:ContainsSubjectStrings><t:String>numbers</t:String></t:ContainsSubjectStrings></t:Conditions><t:Actions><t:ForwardAsAttachmentToRecipients><t:Address><t:EmailAddress>{CAROL}</t:EmailAddress></t:Address></t:ForwardAsAttachmentToRecipients></t:Actions>"#)),
             create(&format!(r#"<t:DisplayName>Forward</t:DisplayName><t:Priority>1</t:Priority><t:IsEnabled>true</t:IsEnabled><t:Conditions><t:ContainsSubjectStrings><t:String>fwd</t:String></t:ContainsSubjectStrings></t:Conditions><t:Actions><t:ForwardToRecipients><t:Address><t:EmailAddress>{CAROL}</t:EmailAddress></t:Address></t:ForwardToRecipients></t:Actions>"#)),
             create(&format!(r#"<t:DisplayName>Redirect</t:DisplayName><t:Priority>2</t:Priority><t:IsEnabled>true</t:IsEnabled><t:Conditions><t:ContainsSubjectStrings><t:String>redir</t:String></t:ContainsSubjectStrings></t:Conditions><t:Actions><t:RedirectToRecipients><t:Address><t:EmailAddress>{CAROL}</t:EmailAddress></t:Address></t:RedirectToRecipients></t:Actions>"#)),
         )),
@@ -483,16 +485,48 @@ async fn forwards_and_redirects_are_sent_once() {
             .await,
         );
     }
-    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(got.len(), 3, "{got:?}");
     let fw = got
         .iter()
-        .find(|g| g.contains("<t:Subject>FW: fwd the numbers</t:Subject>"))
+        .find(|g| {
+            g.contains("<t:Subject>FW: fwd the numbers</t:Subject>")
+                && g.contains("<t:FileAttachment>")
+        })
         .unwrap_or_else(|| panic!("{got:?}"));
     assert!(fw.contains("alice@contoso.example"), "from Alice: {fw}");
     assert!(fw.contains("Q3 attached"), "the original quoted: {fw}");
     assert!(
         fw.contains("<t:Name>q3.csv</t:Name>"),
         "the attachment carried: {fw}"
+    );
+    // forwarded as an attachment: the original whole, its own attachment inside it
+    let attached = got
+        .iter()
+        .find(|g| g.contains("<t:ItemAttachment>"))
+        .unwrap_or_else(|| panic!("{got:?}"));
+    assert!(
+        attached.contains("<t:Subject>FW: fwd the numbers</t:Subject>"),
+        "{attached}"
+    );
+    let id = attached
+        .split("<t:ItemAttachment><t:AttachmentId Id=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap_or_default();
+    let inner = e
+        .call_with(
+            &carol,
+            &format!(
+                r#"<m:GetAttachment><m:AttachmentIds><t:AttachmentId Id="{id}"/></m:AttachmentIds></m:GetAttachment>"#
+            ),
+        )
+        .await;
+    assert!(
+        inner.contains("<t:Subject>fwd the numbers</t:Subject>")
+            && inner.contains("Q3 attached")
+            && inner.contains("<t:Name>q3.csv</t:Name>")
+            && inner.contains("<t:Content>YSxiCjEsMgo=</t:Content>"),
+        "{inner}"
     );
     let redirected = got
         .iter()

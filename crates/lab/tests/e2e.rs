@@ -728,22 +728,14 @@ async fn exchangelib_interop() {
         let vm_subject = ia["item"][1].as_str().unwrap_or_default();
         assert!(vm_subject.starts_with("Voice mail "), "{v}");
         assert_eq!(ia["saved_ids"], json!([true]), "{v}");
-        assert_eq!(
-            ia["listed"],
-            json!([["ItemAttachment", vm_subject]]),
-            "{v}"
-        );
+        assert_eq!(ia["listed"], json!([["ItemAttachment", vm_subject]]), "{v}");
         assert_eq!(
             ia["item"],
             json!(["Message", vm_subject, "Bob called."]),
             "{v}"
         );
         assert_eq!(ia["inner_attachments"], json!([["audio.wav", true]]), "{v}");
-        assert_eq!(
-            ia["after_attach"],
-            json!(["Review", vm_subject]),
-            "{v}"
-        );
+        assert_eq!(ia["after_attach"], json!(["Review", vm_subject]), "{v}");
         assert_eq!(ia["review"], json!(["CalendarItem", "Room 1", true]), "{v}");
         // Folders: EmptyFolder with MoveToDeletedItems took the message to Deleted Items and
         // kept the folder; DeleteFolder with MoveToDeletedItems moved the folder (same id) under

@@ -102,8 +102,8 @@ pub use model::{
 };
 pub use oof::{Delivered, ExternalAudience, OofSettings, OofState};
 pub use rules::{
-    AUTO_FORWARDED_KEY, InboxRule, MAX_RULE_STRING_CHARS, MAX_RULE_STRINGS, MAX_RULES, RuleActions,
-    RuleConditions, RuleForward, RuleOp, RuleOpError,
+    AUTO_FORWARDED_KEY, ForwardKind, InboxRule, MAX_RULE_STRING_CHARS, MAX_RULE_STRINGS, MAX_RULES,
+    RuleActions, RuleConditions, RuleForward, RuleOp, RuleOpError,
 };
 pub use send::{Answered, Send, Sent};
 pub use store::{Clock, MailboxStore};

@@ -152,10 +152,23 @@ pub struct RuleActions {
     #[serde(with = "opt_enum")]
     pub mark_importance: Option<Importance>,
     pub stop_processing_rules: bool,
-    /// Addresses the message is forwarded to ("FW: ", from the mailbox) or redirected to (as
-    /// it is, from its sender), after the delivery ([`RuleForward`]).
+    /// Addresses the message is forwarded to as an attachment, forwarded to ("FW: ", from the
+    /// mailbox) or redirected to (as it is, from its sender), after the delivery
+    /// ([`RuleForward`]).
+    pub forward_as_attachment_to_recipients: Vec<String>,
     pub forward_to_recipients: Vec<String>,
     pub redirect_to_recipients: Vec<String>,
+}
+
+/// How a rule passes a message on ([`RuleForward`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForwardKind {
+    /// "FW: " from the rule's mailbox, the original quoted, its attachments carried.
+    Forward,
+    /// "FW: " from the rule's mailbox, the original attached whole as an item attachment.
+    AsAttachment,
+    /// The message as it is, from its sender.
+    Redirect,
 }
 
 /// `PR_AUTO_FORWARDED` (0x0005), set on what a rule forwards or redirects: such a message is
@@ -171,8 +184,7 @@ pub struct RuleForward {
     /// The message as delivered (with its body; its attachments named).
     pub item: Item,
     pub to: Vec<String>,
-    /// Redirect (the message as it is, from its sender) rather than forward.
-    pub redirect: bool,
+    pub kind: ForwardKind,
 }
 
 /// One Inbox rule.
@@ -400,6 +412,10 @@ impl InboxRule {
             ));
         }
         for (what, l) in [
+            (
+                "ForwardAsAttachmentToRecipients",
+                &a.forward_as_attachment_to_recipients,
+            ),
             ("ForwardToRecipients", &a.forward_to_recipients),
             ("RedirectToRecipients", &a.redirect_to_recipients),
         ] {
@@ -410,6 +426,7 @@ impl InboxRule {
             }
         }
         let any = !a.forward_to_recipients.is_empty()
+            || !a.forward_as_attachment_to_recipients.is_empty()
             || !a.redirect_to_recipients.is_empty()
             || !a.assign_categories.is_empty()
             || a.copy_to_folder.is_some()
@@ -505,6 +522,7 @@ pub(crate) fn run_rules(
         r.conditions.needs_body()
             || r.exceptions.needs_body()
             || !r.actions.forward_to_recipients.is_empty()
+            || !r.actions.forward_as_attachment_to_recipients.is_empty()
             || !r.actions.redirect_to_recipients.is_empty()
     });
     let item = load_item(tx, mb, local, body)?;
@@ -566,16 +584,20 @@ pub(crate) fn run_rules(
         }
         purge |= a.permanent_delete;
         if !auto_forwarded {
-            for (to, redirect) in [
-                (&a.forward_to_recipients, false),
-                (&a.redirect_to_recipients, true),
+            for (to, kind) in [
+                (
+                    &a.forward_as_attachment_to_recipients,
+                    ForwardKind::AsAttachment,
+                ),
+                (&a.forward_to_recipients, ForwardKind::Forward),
+                (&a.redirect_to_recipients, ForwardKind::Redirect),
             ] {
                 if !to.is_empty() {
                     forwards.push(RuleForward {
                         mailbox: MailboxKey::new(mb.key.clone())?,
                         item: item.clone(),
                         to: to.clone(),
-                        redirect,
+                        kind,
                     });
                 }
             }
