@@ -89,10 +89,7 @@ fn encode(
         ));
     };
     let new = crate::ews::to_new_item(*item, now)?;
-    let (view, attachments) = view_of_new(new, now);
-    let stream = fxstream::write_message(&fxstream::message_of_item(&view, &attachments));
-    // the nesting this item brings, counted as it will be inside its item's stream
-    fxstream::read_embedded(&stream).map_err(|e| match e {
+    let mut stored = of_new(new, now).map_err(|e| match e {
         FxError::TooLarge { .. } => ResponseError::new(
             "ErrorAttachmentNestLevelLimitExceeded",
             &format!(
@@ -102,15 +99,22 @@ fn encode(
         ),
         e => ResponseError::new("ErrorInvalidOperation", &e.to_string()),
     })?;
-    Ok(mailbox::NewAttachment {
-        name: a.name.or(view.subject),
-        content_type: a.content_type,
-        content_id: a.content_id,
-        is_inline: a.is_inline.unwrap_or(false),
-        is_contact_photo: false,
-        is_item: true,
-        content: stream,
-    })
+    stored.name = a.name.or(stored.name);
+    stored.content_type = a.content_type;
+    stored.content_id = a.content_id;
+    stored.is_inline = a.is_inline.unwrap_or(false);
+    Ok(stored)
+}
+
+/// A new item as an item attachment, named by its subject; refused when what it holds nests
+/// deeper than attached items may (counted as it will be inside its item's stream). `now`: when
+/// it is attached (its received time; its created time unless it has one).
+pub(crate) fn of_new(
+    new: mailbox::NewItem,
+    now: OffsetDateTime,
+) -> Result<mailbox::NewAttachment, FxError> {
+    let (view, attachments) = view_of_new(new, now);
+    of_stored(&view, &attachments)
 }
 
 /// A stored item attached whole to a new one (a rule's forward as an attachment), its own

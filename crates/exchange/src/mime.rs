@@ -6,9 +6,10 @@
 //!
 //! What is written: From (else Sender), To, Cc, Bcc (only the owner's own copy of a message has
 //! one), Subject, Date (sent, else created), Message-ID, Importance when not normal, the body
-//! (text or HTML, as stored), and each file attachment (inline ones with their Content-ID).
-//! What is read: the same headers, the first HTML body (else the first text body) and every
-//! other leaf part as a file attachment.
+//! (text or HTML, as stored), each file attachment (inline ones with their Content-ID) and each
+//! attached item (a `message/rfc822` part).
+//! What is read: the same headers, the first HTML body (else the first text body), every
+//! attached message as an item attachment and every other leaf part as a file attachment.
 
 use ews_proto::response::ResponseError;
 use mail_builder::MessageBuilder;
@@ -87,6 +88,14 @@ fn one_line(v: &str) -> String {
 
 /// Reads a message (`t:MimeContent`, decoded) into the properties it sets.
 pub(crate) fn read(bytes: &[u8]) -> Result<Parsed, ResponseError> {
+    read_at(bytes, 0)
+}
+
+/// [`read`] of a message `depth` attached messages down: an attached message (a
+/// `message/rfc822` part) becomes an item attachment while attached items may nest that deep
+/// ([`crate::fxstream::MAX_EMBED_DEPTH`]); deeper, or one that is no message this server can
+/// keep, stays a file (`<subject>.eml`).
+fn read_at(bytes: &[u8], depth: usize) -> Result<Parsed, ResponseError> {
     if bytes.is_empty() {
         return Err(invalid("it is empty"));
     }
@@ -130,6 +139,22 @@ pub(crate) fn read(bytes: &[u8]) -> Result<Parsed, ResponseError> {
             Some(sub) => format!("{}/{}", ct.ctype(), sub),
             None => ct.ctype().to_owned(),
         });
+        if part.message().is_some()
+            && depth < crate::fxstream::MAX_EMBED_DEPTH
+            && let Ok(inner) = read_at(part.contents(), depth + 1)
+            && let Ok(mut a) = {
+                // attached when the message says it was written (it has no other time)
+                let at = inner.date.or(p.date).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+                crate::attached::of_new(inner.into_new_item(), at)
+            }
+        {
+            a.name = part.attachment_name().map(str::to_owned).or(a.name);
+            a.is_inline = part.content_disposition().is_some_and(|d| d.is_inline())
+                && part.content_id().is_some();
+            a.content_id = part.content_id().map(str::to_owned);
+            p.attachments.push(a);
+            continue;
+        }
         let name = part.attachment_name().map(str::to_owned).or_else(|| {
             // a forwarded message has no file name of its own: its subject names it
             part.message()
@@ -147,6 +172,37 @@ pub(crate) fn read(bytes: &[u8]) -> Result<Parsed, ResponseError> {
         });
     }
     Ok(p)
+}
+
+impl Parsed {
+    /// The message as an item of its own (an attached message): read, sent when its Date says.
+    fn into_new_item(self) -> mailbox::NewItem {
+        let mut extended = Vec::new();
+        for (key, v) in [
+            (crate::ews::IN_REPLY_TO_KEY, self.in_reply_to),
+            (crate::ews::REFERENCES_KEY, self.references),
+        ] {
+            if let Some(v) = v {
+                extended.push((key.to_owned(), v));
+            }
+        }
+        mailbox::NewItem {
+            subject: self.subject,
+            body: self.body,
+            from: self.from,
+            to: self.to,
+            cc: self.cc,
+            bcc: self.bcc,
+            importance: self.importance.unwrap_or(mailbox::Importance::Normal),
+            is_read: true,
+            internet_message_id: self.message_id,
+            date_time_sent: self.date,
+            date_time_created: self.date,
+            extended,
+            attachments: self.attachments,
+            ..mailbox::NewItem::default()
+        }
+    }
 }
 
 fn importance_of(msg: &mail_parser::Message<'_>) -> Option<mailbox::Importance> {
@@ -435,6 +491,76 @@ Hallo Alice,\r\nbis morgen.\r\n";
         assert_eq!(body.content, "Hallo Alice,\r\nbis morgen.\r\n");
         assert!(p.attachments.is_empty());
         assert_eq!(p.message_id, None);
+    }
+
+    /// An attached item is written as a message/rfc822 part and read back as an item
+    /// attachment (its own file attachment inside it); past the nesting bound it stays a file.
+    #[test]
+    fn an_attached_message_round_trips_as_an_item_attachment() {
+        let mut inner = item();
+        inner.subject = Some("Minutes".into());
+        inner.internet_message_id = Some("<min@contoso.example>".into());
+        let attached =
+            crate::attached::of_stored(&inner, &[attachment("agenda.pdf", None, b"%PDF agenda")])
+                .unwrap();
+        let holder = mailbox::Attachment {
+            info: mailbox::AttachmentInfo {
+                is_item: true,
+                ..attachment("Minutes", None, b"").info
+            },
+            content: attached.content,
+        };
+        let bytes = write(&item(), &[holder], "contoso.example");
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(text.contains("message/rfc822"), "{text}");
+        let p = read(&bytes).unwrap();
+        let [a] = p.attachments.as_slice() else {
+            panic!("one attachment: {:?}", p.attachments)
+        };
+        assert!(a.is_item, "{a:?}");
+        let (got, got_attachments) = crate::attached::stored_item(&a.content).unwrap();
+        assert_eq!(got.subject.as_deref(), Some("Minutes"));
+        assert_eq!(
+            got.internet_message_id.as_deref(),
+            Some("<min@contoso.example>")
+        );
+        assert_eq!(got.to, item().to);
+        assert_eq!(got_attachments.len(), 1);
+        assert_eq!(got_attachments[0].content, b"%PDF agenda");
+        // a message nested deeper than attached items may is kept as a file
+        let mut eml = b"Subject: level 6\r\n\r\nbottom\r\n".to_vec();
+        for level in (1..=5).rev() {
+            eml = [
+                format!("Subject: level {level}\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b{level}\"\r\n\r\n--b{level}\r\nContent-Type: text/plain\r\n\r\nlevel {level}\r\n--b{level}\r\nContent-Type: message/rfc822\r\n\r\n").into_bytes(),
+                eml,
+                format!("\r\n--b{level}--\r\n").into_bytes(),
+            ]
+            .concat();
+        }
+        let p = read(&eml).unwrap();
+        let mut level = p.attachments;
+        for n in 2..=5 {
+            let [a] = level.as_slice() else {
+                panic!("level {n}: {level:?}")
+            };
+            assert!(a.is_item, "level {n}");
+            let (i, inner) = crate::attached::stored_item(&a.content).unwrap();
+            assert_eq!(i.subject, Some(format!("level {n}")));
+            level = inner
+                .into_iter()
+                .map(|a| mailbox::NewAttachment {
+                    name: a.info.name,
+                    is_item: a.info.is_item,
+                    content: a.content,
+                    ..mailbox::NewAttachment::default()
+                })
+                .collect();
+        }
+        let [last] = level.as_slice() else {
+            panic!("level 6: {level:?}")
+        };
+        assert!(!last.is_item, "the sixth level is a file");
+        assert_eq!(last.name.as_deref(), Some("level 6.eml"));
     }
 
     /// Refused, with ErrorMimeContentInvalid: nothing, or text that is no message.
