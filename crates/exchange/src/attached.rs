@@ -183,8 +183,7 @@ pub(crate) fn decode(stored: &[u8], mime_domain: Option<&str>) -> Result<ItemVie
 pub(crate) fn stored_item(
     stored: &[u8],
 ) -> Result<(mailbox::Item, Vec<mailbox::Attachment>), FxError> {
-    let m = fxstream::read_embedded(stored)?;
-    let decoded = fxstream::item_of_message(&m)?;
+    let decoded = fxstream::decode_attached(stored)?;
     let received = decoded
         .received
         .or(decoded.item.date_time_created)

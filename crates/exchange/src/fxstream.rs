@@ -1818,6 +1818,12 @@ pub fn decode_item(data: &[u8]) -> Result<Decoded> {
     item_of_message(&m)
 }
 
+/// Reads an item attachment's stored item (the `messageContent` this module wrote for it, or
+/// read from an attached message of `Data`), as GetAttachment reads it.
+pub fn decode_attached(stored: &[u8]) -> Result<Decoded> {
+    item_of_message(&read_embedded(stored)?)
+}
+
 /// The properties of one level, by identity (the last of a repeated one wins).
 struct Props<'a>(&'a [Prop]);
 

@@ -111,6 +111,12 @@ pub const TARGETS: &[Target] = &[
         max_len: 128 * 1024,
         run: run_har,
     },
+    Target {
+        name: "fx_item",
+        kind: Kind::Text,
+        max_len: 64 * 1024,
+        run: run_fx_item,
+    },
 ];
 
 /// Looks a target up by name.
@@ -316,6 +322,26 @@ fn run_xml(input: &[u8]) -> String {
     };
     let small = ews_proto::xml::parse(input, &tight);
     format!("{}|{}", outcome(&default), outcome(&small))
+}
+
+/// UploadItems' `Data` (Exchange's framing around a FastTransfer `messageContent`) read into an
+/// item, as the server reads it; a finding is a panic, a hang, or an accepted item whose
+/// attached item does not read back (GetAttachment would find it damaged).
+fn run_fx_item(input: &[u8]) -> String {
+    use exchange::fxstream;
+    match fxstream::decode_item(input) {
+        Err(e) => shape(&format!("{e:?}")),
+        Ok(d) => {
+            let mut items = 0;
+            for a in d.item.attachments.iter().filter(|a| a.is_item) {
+                if let Err(e) = fxstream::decode_attached(&a.content) {
+                    panic!("an accepted attached item does not read back: {e}");
+                }
+                items += 1;
+            }
+            format!("ok {} attachments, {items} items", d.item.attachments.len())
+        }
+    }
 }
 
 fn run_ews_request(input: &[u8]) -> String {

@@ -81,6 +81,18 @@ fn the_seeds_reach_the_success_paths() {
     assert!(run("send_notification", "send_notification_exchange.xml").starts_with("ok|"));
     assert_eq!(run("shell", "steps_2_3_filled.ps1"), "ok");
     assert_eq!(run("principal", "p01.txt"), "ok");
+    assert_eq!(
+        run("fx_item", "openhybrid_item_attachment.bin"),
+        "ok 1 attachments, 1 items"
+    );
+    assert_eq!(
+        run("fx_item", "openhybrid_message_with_attachments.bin"),
+        "ok 2 attachments, 1 items"
+    );
+    assert_eq!(
+        run("fx_item", "exchange_documented_example.bin"),
+        "ok 0 attachments, 0 items"
+    );
 }
 
 #[test]
