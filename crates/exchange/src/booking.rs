@@ -221,15 +221,18 @@ impl Handler<'_> {
                 content: text,
             }),
         };
-        mbx.respond_to_meeting(
-            key,
-            request.id.clone(),
-            mailbox::ItemGuard::OutsideRecoverableItems,
-            reply,
-        )
-        .await
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+        let responded = mbx
+            .respond_to_meeting(
+                key,
+                request.id.clone(),
+                mailbox::ItemGuard::OutsideRecoverableItems,
+                reply,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        // what the organizer's rules forward of the resource's answer
+        self.send_rule_forwards(responded.forwards).await;
+        Ok(())
     }
 }
 

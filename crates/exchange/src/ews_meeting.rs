@@ -294,7 +294,8 @@ impl Handler<'_> {
             subject: fields.subject.clone(),
             body: fields.body.as_ref().map(crate::ews::body_in),
         };
-        self.ex
+        let responded = self
+            .ex
             .inner
             .mbx
             .respond_to_meeting(
@@ -304,8 +305,10 @@ impl Handler<'_> {
                 reply,
             )
             .await
-            .map(|_| ())
-            .map_err(|e| self.mailbox_err(&e))
+            .map_err(|e| self.mailbox_err(&e))?;
+        // what the organizer's rules forward of the response
+        self.send_rule_forwards(responded.forwards).await;
+        Ok(())
     }
 
     /// `t:CancelCalendarItem`: the organizer cancels the meeting `t:ReferenceItemId` names; its
@@ -411,13 +414,16 @@ impl Handler<'_> {
             subject,
             body,
         };
-        self.ex
+        let cancelled = self
+            .ex
             .inner
             .mbx
             .cancel_meeting(&self.key, id.to_owned(), self.item_guard(), cancel)
             .await
-            .map(|_| ())
-            .map_err(|e| self.mailbox_err(&e))
+            .map_err(|e| self.mailbox_err(&e))?;
+        // what the attendees' rules forward of the cancellation (and the organizer's of a report)
+        self.send_rule_forwards(cancelled.forwards).await;
+        Ok(())
     }
 
     /// UpdateItem of the organizer's meeting with the update sent (`send` other than

@@ -165,8 +165,10 @@ impl Handler<'_> {
             }
             Err(e) => Err(e),
         };
-        if let Err(e) = r {
-            tracing::warn!(error = %e, "automatic replies were not written");
+        match r {
+            // what the sender's rules forward of the replies
+            Ok(written) => self.send_rule_forwards(written.forwards).await,
+            Err(e) => tracing::warn!(error = %e, "automatic replies were not written"),
         }
     }
 }

@@ -386,6 +386,9 @@ impl Handler<'_> {
             answered: None,
             recipient_addresses: routing.addresses,
         };
+        // what the recipients' rules would forward of it is not sent: it is auto-forwarded, and
+        // so is never forwarded again; nor is what the rule's own mailbox would forward of a
+        // report this send earns, so a forward outside and its report make no loop
         mbx.send_new(&f.mailbox, new, send)
             .await
             .map(|_| ())

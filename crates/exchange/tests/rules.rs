@@ -545,6 +545,110 @@ async fn forwards_and_redirects_are_sent_once() {
     assert_eq!(subjects(&inbox), ["fwd the numbers", "redir this"]);
 }
 
+/// What the store delivers itself is forwarded too: the organizer's rule forwards an attendee's
+/// response, an attendee's rule the organizer's cancellation, and the sender's rules its
+/// non-delivery report and an automatic reply; each forward arrives once.
+#[tokio::test]
+async fn responses_cancellations_reports_and_automatic_replies_are_forwarded() {
+    let e = env().await;
+    let fwd = |name: &str, priority: u32, condition: &str| {
+        create(&format!(
+            r#"<t:DisplayName>{name}</t:DisplayName><t:Priority>{priority}</t:Priority><t:IsEnabled>true</t:IsEnabled><t:Conditions>{condition}</t:Conditions><t:Actions><t:ForwardToRecipients><t:Address><t:EmailAddress>{CAROL}</t:EmailAddress></t:Address></t:ForwardToRecipients></t:Actions>"#
+        ))
+    };
+    ok(
+        &e,
+        &update(&format!(
+            "{}{}{}",
+            fwd(
+                "Answers",
+                1,
+                "<t:ContainsSubjectStrings><t:String>Accepted:</t:String></t:ContainsSubjectStrings>"
+            ),
+            fwd("Bounces", 2, "<t:IsNDR>true</t:IsNDR>"),
+            fwd("Away", 3, "<t:IsAutomaticReply>true</t:IsAutomaticReply>"),
+        )),
+    )
+    .await;
+    let bob = bob_token();
+    let r = e
+        .call_with(
+            &bob,
+            &update(&fwd(
+                "Cancellations",
+                1,
+                "<t:ContainsSubjectStrings><t:String>Canceled:</t:String></t:ContainsSubjectStrings>",
+            )),
+        )
+        .await;
+    assert!(r.contains("ResponseClass=\"Success\""), "{r}");
+    // Alice invites Bob; Bob accepts
+    let invited = e
+        .call(&format!(
+            r#"<m:CreateItem MessageDisposition="SaveOnly" SendMeetingInvitations="SendToAllAndSaveCopy"><m:SavedItemFolderId><t:DistinguishedFolderId Id="calendar"/></m:SavedItemFolderId><m:Items><t:CalendarItem><t:Subject>Sync</t:Subject><t:Start>2030-03-01T10:00:00Z</t:Start><t:End>2030-03-01T11:00:00Z</t:End><t:RequiredAttendees><t:Attendee><t:Mailbox><t:EmailAddress>{BOB}</t:EmailAddress></t:Mailbox></t:Attendee></t:RequiredAttendees></t:CalendarItem></m:Items></m:CreateItem>"#
+        ))
+        .await;
+    assert_eq!(codes(&invited), ["NoError"], "{invited}");
+    let (meeting, _) = ids(&invited).remove(0);
+    let bobs = e
+        .call_with(
+            &bob,
+            r#"<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape><m:ParentFolderIds><t:DistinguishedFolderId Id="inbox"/></m:ParentFolderIds></m:FindItem>"#,
+        )
+        .await;
+    let (request, _) = ids(&bobs).remove(0);
+    let accepted = e
+        .call_with(
+            &bob,
+            &format!(
+                r#"<m:CreateItem MessageDisposition="SendAndSaveCopy"><m:Items><t:AcceptItem><t:ReferenceItemId Id="{request}"/></t:AcceptItem></m:Items></m:CreateItem>"#
+            ),
+        )
+        .await;
+    assert_eq!(codes(&accepted), ["NoError"], "{accepted}");
+    // Alice cancels it
+    let cancelled = e
+        .call(&format!(
+            r#"<m:CreateItem MessageDisposition="SendAndSaveCopy"><m:Items><t:CancelCalendarItem><t:ReferenceItemId Id="{meeting}"/></t:CancelCalendarItem></m:Items></m:CreateItem>"#
+        ))
+        .await;
+    assert_eq!(codes(&cancelled), ["NoError"], "{cancelled}");
+    // Bob is away; Alice writes to him and to nobody
+    e.cmdlet(
+        "Set-MailboxAutoReplyConfiguration",
+        serde_json::json!({"Identity": "Bob", "AutoReplyState": "Enabled", "InternalMessage": "Away"}),
+    )
+    .await
+    .unwrap();
+    let sent = e
+        .call(&format!(
+            r#"<m:CreateItem MessageDisposition="SendOnly"><m:Items><t:Message><t:Subject>Question</t:Subject><t:ToRecipients><t:Mailbox><t:EmailAddress>{BOB}</t:EmailAddress></t:Mailbox><t:Mailbox><t:EmailAddress>nobody@contoso.example</t:EmailAddress></t:Mailbox></t:ToRecipients></t:Message></m:Items></m:CreateItem>"#
+        ))
+        .await;
+    assert_eq!(codes(&sent), ["NoError"], "{sent}");
+    let carols = e
+        .call_with(
+            &common::user_token(CAROL),
+            r#"<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties><t:FieldURI FieldURI="item:Subject"/></t:AdditionalProperties></m:ItemShape><m:ParentFolderIds><t:DistinguishedFolderId Id="inbox"/></m:ParentFolderIds></m:FindItem>"#,
+        )
+        .await;
+    let mut got: Vec<String> = carols
+        .split("<t:Subject>")
+        .skip(1)
+        .filter_map(|s| s.split('<').next())
+        .map(str::to_owned)
+        .collect();
+    got.sort();
+    assert_eq!(got.len(), 4, "{carols}");
+    assert!(got[0].starts_with("FW: Accepted: Sync"), "{got:?}");
+    assert!(
+        got[1].starts_with("FW: Automatic reply: Question"),
+        "{got:?}"
+    );
+    assert!(got[2].starts_with("FW: Canceled: Sync"), "{got:?}");
+    assert!(got[3].starts_with("FW: Undeliverable"), "{got:?}");
+}
+
 /// A mailbox's rules are bounded together (256 KB, Exchange's largest RulesQuota), as each
 /// delivery reads them: past it the operation is refused and nothing is written.
 #[tokio::test]

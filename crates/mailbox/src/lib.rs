@@ -100,7 +100,7 @@ pub use model::{
     RecipientEdit, ResponseType, Sensitivity, Series, SortField, SortOrder, StoredUserConfig,
     UserConfig, normalize_time,
 };
-pub use oof::{Delivered, ExternalAudience, OofSettings, OofState};
+pub use oof::{Delivered, ExternalAudience, OofReplies, OofSettings, OofState};
 pub use rules::{
     AUTO_FORWARDED_KEY, ForwardKind, InboxRule, MAX_RULE_STRING_CHARS, MAX_RULE_STRINGS, MAX_RULES,
     RuleActions, RuleConditions, RuleForward, RuleOp, RuleOpError,

@@ -138,6 +138,8 @@ pub struct Responded {
     pub delivered: Option<Item>,
     /// The attendee's own copy of the response.
     pub saved: Option<Item>,
+    /// What the organizer's Inbox rules forward of the response, for the caller to send.
+    pub forwards: Vec<crate::rules::RuleForward>,
 }
 
 /// The organizer's cancellation of a meeting ([`MailboxStore::cancel_meeting`]).
@@ -167,6 +169,9 @@ pub struct Cancelled {
     pub cancelled_copies: Vec<Item>,
     pub sent_copy: Option<Item>,
     pub report: Option<Item>,
+    /// What the attendees' Inbox rules forward of the cancellation, and the organizer's of the
+    /// report, for the caller to send.
+    pub forwards: Vec<crate::rules::RuleForward>,
 }
 
 fn check_targets(keys: &[MailboxKey]) -> Result<(), MailboxError> {
@@ -458,7 +463,7 @@ impl MailboxStore {
             } else {
                 None
             };
-            let report = write_report(tx, &mb, report.as_ref(), now_us)?;
+            let report = write_report(tx, &mb, report.as_ref(), &mut forwards, now_us)?;
             Ok(Invited {
                 item: load_item(tx, &mb, id, false)?,
                 requests,
@@ -511,6 +516,7 @@ impl MailboxStore {
             if is_calendar && meeting.is_organizer() {
                 return Err(MailboxError::OrganizerCannotRespond(response));
             }
+            let mut forwards = Vec::new();
             let is_request = item.item_class == REQUEST_CLASS;
             if !(is_request || is_calendar) {
                 return Err(MailboxError::NotAMeetingItem);
@@ -626,7 +632,7 @@ impl MailboxStore {
                     let inbox = distinguished_folder(tx, &omb, crate::distinguished::INBOX)?;
                     let id = insert_item(tx, &omb, inbox, &p, None, now_us)?;
                     let answer = load_item(tx, &omb, id, false)?;
-                    let _ = crate::rules::run_rules(tx, &omb, id, &[], now_us)?;
+                    forwards.extend(crate::rules::run_rules(tx, &omb, id, &[], now_us)?);
                     Some(answer)
                 }
                 _ => None,
@@ -652,6 +658,7 @@ impl MailboxStore {
                 calendar_item,
                 delivered: delivered_item,
                 saved,
+                forwards,
             })
         })
         .await
@@ -699,11 +706,20 @@ impl MailboxStore {
             )?;
             let mut delivered_items = Vec::with_capacity(cancel.deliver_to.len());
             let mut copies = Vec::new();
+            let mut forwards = Vec::new();
             for k in &cancel.deliver_to {
                 if k.as_str() == key {
                     continue;
                 }
-                let (m, copy) = cancel_for(tx, k, &meeting, &message, subject.as_deref(), now_us)?;
+                let (m, copy) = cancel_for(
+                    tx,
+                    k,
+                    &meeting,
+                    &message,
+                    subject.as_deref(),
+                    &mut forwards,
+                    now_us,
+                )?;
                 delivered_items.push(m);
                 copies.extend(copy);
             }
@@ -715,12 +731,13 @@ impl MailboxStore {
                 None
             };
             delete_one(tx, &mb, local, cancel.delete, guard, now_us)?;
-            let report = write_report(tx, &mb, report.as_ref(), now_us)?;
+            let report = write_report(tx, &mb, report.as_ref(), &mut forwards, now_us)?;
             Ok(Cancelled {
                 delivered: delivered_items,
                 cancelled_copies: copies,
                 sent_copy,
                 report,
+                forwards,
             })
         })
         .await
@@ -883,7 +900,15 @@ impl MailboxStore {
                     &invite.message_id,
                 )?;
                 for k in removed {
-                    cancel_for(tx, k, &meeting, &message, subject.as_deref(), now_us)?;
+                    cancel_for(
+                        tx,
+                        k,
+                        &meeting,
+                        &message,
+                        subject.as_deref(),
+                        &mut forwards,
+                        now_us,
+                    )?;
                 }
             }
             let sent_copy = if invite.save_copy {
@@ -893,7 +918,7 @@ impl MailboxStore {
             } else {
                 None
             };
-            let report = write_report(tx, &mb, report.as_ref(), now_us)?;
+            let report = write_report(tx, &mb, report.as_ref(), &mut forwards, now_us)?;
             Ok((
                 Invited {
                     item: load_item(tx, &mb, local, false)?,
@@ -956,13 +981,15 @@ fn cancellation(
 
 /// Delivers `message` (a cancellation of meeting `uid`) to mailbox `k`'s Inbox and marks its
 /// calendar copy cancelled and Free (with the cancellation's subject). Returns the delivered
-/// cancellation and the copy, if it had one.
+/// cancellation and the copy, if it had one; what the mailbox's Inbox rules forward of it is
+/// added to `forwards`.
 fn cancel_for(
     tx: &Connection,
     k: &MailboxKey,
     meeting: &Meeting,
     message: &Prepared,
     subject: Option<&str>,
+    forwards: &mut Vec<crate::rules::RuleForward>,
     now_us: i64,
 ) -> Result<(Item, Option<Item>), MailboxError> {
     let rmb = mailbox_row(tx, k.as_str())?;
@@ -979,7 +1006,7 @@ fn cancel_for(
     let inbox = distinguished_folder(tx, &rmb, crate::distinguished::INBOX)?;
     let mid = insert_item(tx, &rmb, inbox, &p, None, now_us)?;
     let message = load_item(tx, &rmb, mid, false)?;
-    let _ = crate::rules::run_rules(tx, &rmb, mid, &[], now_us)?;
+    forwards.extend(crate::rules::run_rules(tx, &rmb, mid, &[], now_us)?);
     Ok((message, copy))
 }
 

@@ -104,6 +104,15 @@ pub struct Delivered {
     pub address: Recipient,
 }
 
+/// What [`MailboxStore::oof_replies`] wrote.
+#[derive(Debug, Clone)]
+pub struct OofReplies {
+    /// The replies in the sender's Inbox (without body).
+    pub replies: Vec<Item>,
+    /// What the sender's Inbox rules forward of them, for the caller to send.
+    pub forwards: Vec<crate::rules::RuleForward>,
+}
+
 fn validate(s: &OofSettings) -> Result<(), MailboxError> {
     for (what, text) in [
         ("the internal reply", &s.internal_reply),
@@ -233,20 +242,21 @@ impl MailboxStore {
     /// the write's time) and has a non-empty internal reply answers `sender` once per period,
     /// in `sender_mailbox`'s Inbox (unread, new mail, From the address it was delivered at,
     /// "Automatic reply: " and the subject). Nobody answers themselves. One write; returns the
-    /// replies written (without body).
+    /// replies written (without body), and what the sender's Inbox rules forward of them.
     pub async fn oof_replies(
         &self,
         sender_mailbox: &MailboxKey,
         sender: Recipient,
         subject: Option<String>,
         delivered: Vec<Delivered>,
-    ) -> Result<Vec<Item>, MailboxError> {
+    ) -> Result<OofReplies, MailboxError> {
         let key = sender_mailbox.as_str().to_owned();
         self.write(move |tx, now| {
             let now_us = to_micros(now)?;
             let smb = mailbox_row(tx, &key)?;
             let inbox = distinguished_folder(tx, &smb, crate::distinguished::INBOX)?;
             let mut out = Vec::new();
+            let mut forwards = Vec::new();
             for d in &delivered {
                 if d.mailbox.as_str() == key {
                     continue;
@@ -285,15 +295,18 @@ impl MailboxStore {
                 p.sent = Some(now_us);
                 let id = insert_item(tx, &smb, inbox, &p, None, now_us)?;
                 out.push(load_item(tx, &smb, id, false)?);
-                let _ = crate::rules::run_rules(
+                forwards.extend(crate::rules::run_rules(
                     tx,
                     &smb,
                     id,
                     std::slice::from_ref(&sender.email),
                     now_us,
-                )?;
+                )?);
             }
-            Ok(out)
+            Ok(OofReplies {
+                replies: out,
+                forwards,
+            })
         })
         .await
     }

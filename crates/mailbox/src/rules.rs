@@ -5,8 +5,9 @@
 //! "sent to me" tests compare with the recipient's own addresses where the delivery knows them
 //! (a send's and a meeting request's, from `Send::recipient_addresses` and
 //! `Invite::recipient_addresses`; an automatic reply's); for meeting responses, cancellations
-//! and reports they hold for no address. Forwards and redirects are returned for sent mail and
-//! meeting requests (the others' are not made).
+//! and reports they hold for no address. Forwards (also as an attachment) and redirects are
+//! returned to the caller with each delivery's result, whatever was delivered (`Sent`,
+//! `Invited`, `Responded`, `Cancelled`, `OofReplies`), for it to send after the transaction.
 //!
 //! A rule matches when every condition it sets holds (an empty set: every message) and none of
 //! the exceptions it sets does; a list of strings or addresses holds when any of its entries

@@ -134,10 +134,13 @@ fn delivered_report(report: Option<NewItem>) -> Result<Option<Prepared>, Mailbox
     Ok(Some(p))
 }
 
+/// A non-delivery report into the sender's Inbox, then its Inbox rules run on it: the report,
+/// and what the rules forward (added to `forwards`).
 pub(crate) fn write_report(
     tx: &Connection,
     mb: &Mb,
     report: Option<&Prepared>,
+    forwards: &mut Vec<crate::rules::RuleForward>,
     now_us: i64,
 ) -> Result<Option<Item>, MailboxError> {
     let Some(p) = report else {
@@ -146,7 +149,7 @@ pub(crate) fn write_report(
     let inbox = distinguished_folder(tx, mb, crate::distinguished::INBOX)?;
     let id = insert_item(tx, mb, inbox, p, None, now_us)?;
     let report = load_item(tx, mb, id, false)?;
-    let _ = crate::rules::run_rules(tx, mb, id, &[], now_us)?;
+    forwards.extend(crate::rules::run_rules(tx, mb, id, &[], now_us)?);
     Ok(Some(report))
 }
 
@@ -216,7 +219,7 @@ impl MailboxStore {
                     now_us,
                 )?);
             }
-            let report = write_report(tx, &mb, report.as_ref(), now_us)?;
+            let report = write_report(tx, &mb, report.as_ref(), &mut forwards, now_us)?;
             if let Some(a) = &send.answered {
                 mark_answered(tx, &mb, a, now_us)?;
             }
@@ -359,7 +362,7 @@ impl MailboxStore {
                     None
                 }
             };
-            let report = write_report(tx, &mb, report.as_ref(), now_us)?;
+            let report = write_report(tx, &mb, report.as_ref(), &mut forwards, now_us)?;
             if let Some(a) = &send.answered {
                 mark_answered(tx, &mb, a, now_us)?;
             }

@@ -35,6 +35,7 @@ async fn reply_to_alice(s: &MailboxStore, subject: &str) -> usize {
     s.oof_replies(&key("alice"), alice(), Some(subject.into()), vec![bob_at()])
         .await
         .unwrap()
+        .replies
         .len()
 }
 
@@ -70,7 +71,8 @@ async fn one_reply_per_sender_per_period_as_new_mail() {
     let replies = s
         .oof_replies(&key("alice"), alice(), Some("Lunch".into()), vec![bob_at()])
         .await
-        .unwrap();
+        .unwrap()
+        .replies;
     assert_eq!(replies.len(), 1);
     let r = &replies[0];
     assert_eq!(r.subject.as_deref(), Some("Automatic reply: Lunch"));
@@ -94,7 +96,8 @@ async fn one_reply_per_sender_per_period_as_new_mail() {
             vec![bob_at()],
         )
         .await
-        .unwrap();
+        .unwrap()
+        .replies;
     assert!(again.is_empty());
     // a new setting is a new period
     s.set_oof(&key("bob"), away(OofState::Enabled))
@@ -154,7 +157,8 @@ async fn nobody_answers_themselves_and_an_empty_reply_is_none() {
             }],
         )
         .await
-        .unwrap();
+        .unwrap()
+        .replies;
     assert!(own.is_empty());
     s.set_oof(
         &key("bob"),
