@@ -101,6 +101,7 @@ pub mod autodiscover;
 pub mod availability;
 pub mod body;
 pub mod contact;
+pub mod dlist;
 pub mod error;
 pub mod export;
 pub mod mailtips;

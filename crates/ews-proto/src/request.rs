@@ -472,7 +472,10 @@ pub struct MarkAsJunk {
 /// come back as entries of their own.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExpandDL {
+    /// The list's address; empty for a private list named by `item_id`.
     pub email_address: String,
+    /// `t:ItemId` of a private distribution list (a contact group of the caller's mailbox).
+    pub item_id: Option<ItemRef>,
     pub routing_type: Option<String>,
     pub mailbox_type: Option<String>,
 }
@@ -684,6 +687,9 @@ pub enum ItemFieldValue {
     /// The task properties of a `t:Task` item element, all in one (the path says which one
     /// the change sets: [`crate::task::set_field`]).
     Task(Box<Task>),
+    /// The list properties of a `t:DistributionList` item element, all in one (the path says
+    /// which one the change sets: [`crate::dlist::DistributionList::change`]).
+    DistributionList(Box<crate::dlist::ListFields>),
     /// Any other property element, by local name: not modelled for updates
     /// (the server answers a per-item error, never a fault).
     Other(String),
@@ -716,7 +722,11 @@ impl ItemFieldValue {
             Self::LegacyFreeBusyStatus(_) => "calendar:LegacyFreeBusyStatus",
             Self::StartTimeZone(_) => "calendar:StartTimeZone",
             Self::EndTimeZone(_) => "calendar:EndTimeZone",
-            Self::Extended(_) | Self::Contact(_) | Self::Task(_) | Self::Other(_) => return None,
+            Self::Extended(_)
+            | Self::Contact(_)
+            | Self::Task(_)
+            | Self::DistributionList(_)
+            | Self::Other(_) => return None,
         })
     }
 
@@ -727,6 +737,7 @@ impl ItemFieldValue {
             // the path picks the property out of the contact's
             (Self::Contact(_), p) => crate::contact::is_contact_path(p),
             (Self::Task(_), p) => crate::task::is_task_path(p),
+            (Self::DistributionList(_), p) => crate::dlist::is_list_path(p),
             // `item:ReminderIsSet` names `t:ReminderIsSet`
             (Self::Other(name), PropertyPath::Field(f)) => {
                 f.split_once(':').is_some_and(|(_, local)| local == name)
@@ -963,6 +974,13 @@ pub struct NewContact {
     pub contact: Contact,
 }
 
+/// A new `t:DistributionList`: its `t:ItemType` fields and its members.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewDistributionList {
+    pub item: ItemFields,
+    pub list: crate::dlist::DistributionList,
+}
+
 /// A new `t:Task`: its `t:ItemType` fields and its task properties as the client gave them
 /// (the server settles them: [`Task::settle`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -1120,6 +1138,8 @@ pub enum NewItem {
     CalendarItem(NewCalendarItem),
     Contact(NewContact),
     Task(NewTask),
+    /// `t:DistributionList` ([`crate::dlist`]).
+    DistributionList(NewDistributionList),
     /// `t:AcceptItem`, `t:TentativelyAcceptItem`, `t:DeclineItem`.
     MeetingReply(MeetingReply),
     /// `t:CancelCalendarItem`.
@@ -1136,6 +1156,7 @@ impl NewItem {
             Self::CalendarItem(c) => &c.item,
             Self::Contact(c) => &c.item,
             Self::Task(t) => &t.item,
+            Self::DistributionList(l) => &l.item,
             Self::MeetingReply(r) => &r.item,
             Self::CancelCalendarItem(c) => &c.item,
             Self::SmartResponse(r) => &r.item,
@@ -2665,6 +2686,37 @@ fn parse_new_item(el: &Element, input: &[u8]) -> Result<NewItem> {
             }
             Ok(NewItem::Task(t))
         }
+        "DistributionList" => {
+            let mut l = NewDistributionList::default();
+            for child in &el.children {
+                if &*child.ns != TYPES {
+                    return Err(unexpected(el, child));
+                }
+                if parse_item_field(&mut l.item, el, child, input)? {
+                    continue;
+                }
+                match child.local.as_str() {
+                    "DisplayName" => {
+                        set_once(&mut l.list.display_name, el, child, text_owned(child))?
+                    }
+                    "FileAs" => set_once(&mut l.list.file_as, el, child, text_owned(child))?,
+                    "Members" => {
+                        if !l.list.members.is_empty() {
+                            return Err(EwsProtoError::DuplicateElement {
+                                parent: dn(el),
+                                name: dn(child),
+                                position: child.position(),
+                            });
+                        }
+                        l.list.members = crate::dlist::parse_members(child)?;
+                    }
+                    // the server says where the list comes from
+                    "ContactSource" => {}
+                    other => l.item.ignored.push(other.to_owned()),
+                }
+            }
+            Ok(NewItem::DistributionList(l))
+        }
         "AcceptItem" | "TentativelyAcceptItem" | "DeclineItem" => {
             let kind = enum_text_of(el, &el.local, MeetingReplyKind::ALL)?;
             let (reference_item_id, item) = parse_response_object(el, input)?;
@@ -2699,6 +2751,9 @@ fn parse_field_values(el: &Element, input: &[u8]) -> Result<Vec<ItemFieldValue>>
     let mut out = Vec::with_capacity(el.children.len());
     let is_contact = el.is(TYPES, "Contact");
     let is_task = el.is(TYPES, "Task");
+    let is_list = el.is(TYPES, "DistributionList");
+    let mut list = crate::dlist::ListFields::default();
+    let mut has_list = false;
     let mut contact = Contact::default();
     let mut has_contact = false;
     let mut task = Task::default();
@@ -2706,6 +2761,32 @@ fn parse_field_values(el: &Element, input: &[u8]) -> Result<Vec<ItemFieldValue>>
     for child in &el.children {
         if &*child.ns != TYPES {
             return Err(unexpected(el, child));
+        }
+        if is_list {
+            let taken = match child.local.as_str() {
+                "DisplayName" => {
+                    set_once(&mut list.display_name, el, child, text_owned(child))?;
+                    true
+                }
+                "FileAs" => {
+                    set_once(&mut list.file_as, el, child, text_owned(child))?;
+                    true
+                }
+                "Members" => {
+                    set_once(
+                        &mut list.members,
+                        el,
+                        child,
+                        crate::dlist::parse_members(child)?,
+                    )?;
+                    true
+                }
+                _ => false,
+            };
+            if taken {
+                has_list = true;
+                continue;
+            }
         }
         let own = if is_contact {
             Some((
@@ -2777,6 +2858,9 @@ fn parse_field_values(el: &Element, input: &[u8]) -> Result<Vec<ItemFieldValue>>
     }
     if has_task {
         out.push(ItemFieldValue::Task(Box::new(task)));
+    }
+    if has_list {
+        out.push(ItemFieldValue::DistributionList(Box::new(list)));
     }
     Ok(out)
 }
@@ -3365,8 +3449,8 @@ fn parse_max_changes(el: &Element) -> Result<u32> {
 }
 
 /// `m:ExpandDL`'s one `Mailbox`: `m:Mailbox` as the schema has it (and exchangelib sends it),
-/// or `t:Mailbox` as Microsoft's example writes it. A private distribution list (`t:ItemId`, a
-/// contact group in a mailbox) is refused as unsupported: this server keeps no contact groups.
+/// or `t:Mailbox` as Microsoft's example writes it; a private distribution list by its
+/// `t:ItemId` (then no address is needed).
 fn parse_expand_dl(op: &Element) -> Result<ExpandDL> {
     let mut found = None;
     for child in &op.children {
@@ -3383,9 +3467,14 @@ fn parse_expand_dl(op: &Element) -> Result<ExpandDL> {
     })?;
     let m = parse_mailbox(el)?;
     if let Some(id) = el.children.iter().find(|c| c.is(TYPES, "ItemId")) {
-        return Err(EwsProtoError::Unsupported {
-            found: format!("{} (a private distribution list)", dn(id)),
-            position: id.position(),
+        return Ok(ExpandDL {
+            email_address: m.email_address.unwrap_or_default(),
+            item_id: Some(ItemRef {
+                id: id_attr(id)?,
+                change_key: id.attr("ChangeKey").map(str::to_owned),
+            }),
+            routing_type: m.routing_type,
+            mailbox_type: m.mailbox_type,
         });
     }
     let email_address =
@@ -3398,6 +3487,7 @@ fn parse_expand_dl(op: &Element) -> Result<ExpandDL> {
             })?;
     Ok(ExpandDL {
         email_address,
+        item_id: None,
         routing_type: m.routing_type,
         mailbox_type: m.mailbox_type,
     })

@@ -882,6 +882,9 @@ pub struct ItemView {
     // t:Task
     /// The task's own properties (written after the `t:ItemType` ones).
     pub task: Option<Box<Task>>,
+    // t:DistributionList
+    /// The list's own properties (written after the `t:ItemType` ones).
+    pub distribution_list: Option<Box<crate::dlist::DistributionList>>,
 }
 
 /// `t:OccurrenceInfoType`: one occurrence of a series, as its series lists it.
@@ -961,6 +964,7 @@ impl ItemView {
             contact: None,
             has_picture: false,
             task: None,
+            distribution_list: None,
         }
     }
 }
@@ -1346,6 +1350,21 @@ fn write_item(w: &mut XmlOut, item: &ItemView, shape: &ItemShape, include_body: 
             Some(t) => write_task_fields(w, t, shape),
             None => write_task_fields(w, &Task::default(), shape),
         },
+        ItemKind::DistributionList => {
+            // the members with AllProperties, as GetItem answers, or when asked for by name
+            let members = shape.base_shape == BaseShape::AllProperties
+                || shape
+                    .additional
+                    .iter()
+                    .any(|p| p.field_uri() == Some("distributionlist:Members"));
+            let own = shape.base_shape != BaseShape::IdOnly
+                || shape.additional.iter().any(crate::dlist::is_list_path);
+            if own || members {
+                let empty = crate::dlist::DistributionList::default();
+                let l = item.distribution_list.as_deref().unwrap_or(&empty);
+                crate::dlist::write(w, l, members);
+            }
+        }
         ItemKind::Message | ItemKind::Item => {}
     }
     w.end(&name);
@@ -2927,6 +2946,9 @@ fn item_from_element_in(el: &Element, attached: bool) -> Result<ItemView, EwsPro
     if kind == ItemKind::Task {
         // the derived properties (t:IsComplete, t:StatusDescription, ...) are not kept
         item.task = Some(Box::new(task_of_answer(el)?));
+    }
+    if kind == ItemKind::DistributionList {
+        item.distribution_list = Some(Box::new(crate::dlist::list_from_element(el)?));
     }
     Ok(item)
 }

@@ -314,6 +314,8 @@ str_enum! {
         Contact = "Contact",
         /// `t:Task` (`t:TaskType`): not a message.
         Task = "Task",
+        /// `t:DistributionList` (a private list, [`crate::dlist`]): not a message.
+        DistributionList = "DistributionList",
     }
 }
 

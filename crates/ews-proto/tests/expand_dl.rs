@@ -42,6 +42,7 @@ fn exchangelib_expand_dl() {
         e,
         ExpandDL {
             email_address: "team@contoso.example".into(),
+            item_id: None,
             routing_type: Some("SMTP".into()),
             mailbox_type: Some("PublicDL".into()),
         }
@@ -90,13 +91,16 @@ fn refusals_name_what_is_wrong() {
         assert_eq!(e.response_code(), "ErrorSchemaValidation", "{op}: {e}");
         assert!(e.to_string().contains(names), "{op}: {e}");
     }
-    // a private distribution list (a contact group in a mailbox): this server keeps no contacts
+    // a private distribution list (a contact group in a mailbox) by its id: no address needed
     let e = parse(
         r#"<m:ExpandDL><t:Mailbox><t:ItemId Id="xASUAd==" ChangeKey="AAts0Q=="/></t:Mailbox></m:ExpandDL>"#,
     )
-    .unwrap_err();
-    assert_eq!(e.response_code(), "ErrorInvalidOperation", "{e}");
-    assert!(e.to_string().contains("private distribution list"), "{e}");
+    .unwrap();
+    assert_eq!(e.email_address, "");
+    assert_eq!(
+        e.item_id,
+        Some(ews_proto::types::ItemRef::new("xASUAd==", Some("AAts0Q==")))
+    );
 }
 
 fn member(name: &str, address: &str, kind: &str) -> Mailbox {

@@ -22,14 +22,96 @@ pub(crate) fn new_contact(mut c: Contact, subject: &mut Option<String>) -> Strin
     c.to_storage()
 }
 
-/// The contact an item stores, if it is one. A stored value that does not read (never written
-/// by this server) is logged and shown as a contact without properties.
+/// A new private distribution list as stored (where a contact's properties are): named by its
+/// display name, else its subject (one of them is required); its subject the display name when
+/// it has none.
+pub(crate) fn new_list(
+    mut l: ews_proto::dlist::DistributionList,
+    subject: &mut Option<String>,
+) -> Result<String, ews_proto::response::ResponseError> {
+    if l.display_name
+        .as_deref()
+        .is_none_or(|n| n.trim().is_empty())
+    {
+        l.display_name = subject.clone().filter(|s| !s.trim().is_empty());
+    }
+    if l.display_name.is_none() {
+        return Err(ews_proto::response::ResponseError::new(
+            "ErrorRequiredPropertyMissing",
+            "A distribution list needs a name: t:DistributionList has no t:DisplayName.",
+        ));
+    }
+    if subject.is_none() {
+        subject.clone_from(&l.display_name);
+    }
+    Ok(l.to_storage())
+}
+
+/// The private distribution list an item stores, if it is one (a stored value that does not
+/// read is logged and shown as a list without members).
+pub(crate) fn stored_list(i: &mailbox::Item) -> Option<ews_proto::dlist::DistributionList> {
+    if !crate::ews::is_dist_list_class(&i.item_class) {
+        return None;
+    }
+    let s = i.contact.as_deref().unwrap_or("{}");
+    Some(
+        ews_proto::dlist::DistributionList::from_storage(s).unwrap_or_else(|e| {
+            tracing::warn!(item = %i.id, error = %e, "a stored distribution list does not read");
+            ews_proto::dlist::DistributionList::default()
+        }),
+    )
+}
+
+/// The contact an item stores, if it is one (not a distribution list, which keeps its members
+/// in the same place). A stored value that does not read (never written by this server) is
+/// logged and shown as a contact without properties.
 pub(crate) fn stored(i: &mailbox::Item) -> Option<Contact> {
+    if crate::ews::is_dist_list_class(&i.item_class) {
+        return None;
+    }
     let s = i.contact.as_deref()?;
     Some(Contact::from_storage(s).unwrap_or_else(|e| {
         tracing::warn!(item = %i.id, error = %e, "a stored contact does not read");
         Contact::default()
     }))
+}
+
+/// Applies UpdateItem's changes of a distribution list's own properties, in order, to the list
+/// as stored: each Set or Append with the `t:DistributionList` element's value, each Delete
+/// clearing it.
+pub(crate) fn apply_list(
+    l: &mut ews_proto::dlist::DistributionList,
+    changes: &[&ItemFieldChange],
+) -> Result<(), ResponseError> {
+    for c in changes {
+        let (values, append) = match c {
+            ItemFieldChange::Set { values, .. } => (Some(values), false),
+            ItemFieldChange::Append { values, .. } => (Some(values), true),
+            ItemFieldChange::Delete { .. } => (None, false),
+        };
+        let fields = match values {
+            None => None,
+            Some(v) => Some(
+                v.iter()
+                    .find_map(|v| match v {
+                        ews_proto::request::ItemFieldValue::DistributionList(f) => Some(&**f),
+                        _ => None,
+                    })
+                    .ok_or_else(|| {
+                        ResponseError::new(
+                            "ErrorInvalidPropertySet",
+                            &format!(
+                                "The change names {}, which its item element does not set: give it in a t:DistributionList.",
+                                c.path().field_uri().unwrap_or("a property")
+                            ),
+                        )
+                    })?,
+            ),
+        };
+        l.change(c.path(), fields, append)
+            .map_err(|e| ResponseError::new(e.code(), &e.to_string()))?;
+    }
+    Ok(())
 }
 
 /// Whether an UpdateItem change is to a contact's own property.

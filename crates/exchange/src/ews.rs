@@ -775,7 +775,7 @@ impl Handler<'_> {
                 let all = |f: fn(&ReqItem) -> bool| !c.items.is_empty() && c.items.iter().all(f);
                 let default = if all(|i| matches!(i, ReqItem::CalendarItem(_))) {
                     "calendar"
-                } else if all(|i| matches!(i, ReqItem::Contact(_))) {
+                } else if all(|i| matches!(i, ReqItem::Contact(_) | ReqItem::DistributionList(_))) {
                     "contacts"
                 } else if all(|i| matches!(i, ReqItem::Task(_))) {
                     "tasks"
@@ -822,6 +822,7 @@ impl Handler<'_> {
                         ReqItem::CalendarItem(_) => ItemKind::CalendarItem,
                         ReqItem::Contact(_) => ItemKind::Contact,
                         ReqItem::Task(_) => ItemKind::Task,
+                        ReqItem::DistributionList(_) => ItemKind::DistributionList,
                         ReqItem::Message(_)
                         | ReqItem::MeetingReply(_)
                         | ReqItem::CancelCalendarItem(_)
@@ -1484,6 +1485,9 @@ impl Handler<'_> {
                 &format!("No results were found: {why}"),
             ))
         };
+        if let Some(id) = &e.item_id {
+            return resp::expand_dl_response(&self.expand_private_dl(&id.id).await);
+        }
         let entry = e.email_address.trim().to_owned();
         if entry.len() > crate::org::MAX_PROXY_ADDRESS_LEN {
             return resp::expand_dl_response(&no_results("the name is longer than any address"));
@@ -1529,6 +1533,33 @@ impl Handler<'_> {
             }
         };
         resp::expand_dl_response(&result)
+    }
+}
+
+impl Handler<'_> {
+    /// ExpandDL of a private distribution list of the acting mailbox, named by its item id:
+    /// its members as stored, in order (at most `dlist::MAX_MEMBERS`; read as GetItem reads an
+    /// item). An item that is no such list is `ErrorNameResolutionNoResults`.
+    async fn expand_private_dl(&self, id: &str) -> Result<Vec<Mailbox>, ResponseError> {
+        self.authorize(false)?;
+        let item = self
+            .ex
+            .inner
+            .mbx
+            .get_item(&self.key, id)
+            .await
+            .map_err(|e| err(&e))?;
+        let Some(list) = crate::contacts::stored_list(&item) else {
+            return Err(ResponseError::new(
+                "ErrorNameResolutionNoResults",
+                "No results were found: the item is not a distribution list.",
+            ));
+        };
+        Ok(list
+            .members
+            .iter()
+            .map(ews_proto::dlist::Member::mailbox)
+            .collect())
     }
 }
 
@@ -1989,7 +2020,9 @@ impl Handler<'_> {
         // a contact's or a task's own properties are changed against it as stored
         let (typed_changes, others): (Vec<&request::ItemFieldChange>, Vec<_>) =
             change.updates.iter().partition(|c| {
-                crate::contacts::is_contact_change(c) || crate::tasks::is_task_change(c)
+                crate::contacts::is_contact_change(c)
+                    || crate::tasks::is_task_change(c)
+                    || ews_proto::dlist::is_list_path(c.path())
             });
         let mut update = item_update_of(others)?;
         if update.changes_attendees() {
@@ -2103,9 +2136,35 @@ impl Handler<'_> {
                 ),
             )
         };
-        if let Some(mut c) = crate::contacts::stored(current) {
-            if let Some(t) = changes.iter().find(|c| crate::tasks::is_task_change(c)) {
-                return Err(not_a("task", t));
+        if let Some(mut l) = crate::contacts::stored_list(current) {
+            if let Some(c) = changes
+                .iter()
+                .find(|c| !ews_proto::dlist::is_list_path(c.path()))
+            {
+                let what = if crate::tasks::is_task_change(c) {
+                    "task"
+                } else {
+                    "contact"
+                };
+                return Err(not_a(what, c));
+            }
+            crate::contacts::apply_list(&mut l, changes)?;
+            // Exchange keeps a list's subject its display name
+            if update.subject.is_none() {
+                update.subject.clone_from(&l.display_name.clone().map(Some));
+            }
+            update.contact = Some(l.to_storage());
+        } else if let Some(mut c) = crate::contacts::stored(current) {
+            if let Some(t) = changes
+                .iter()
+                .find(|c| crate::tasks::is_task_change(c) || !crate::contacts::is_contact_change(c))
+            {
+                let what = if crate::tasks::is_task_change(t) {
+                    "task"
+                } else {
+                    "distribution list"
+                };
+                return Err(not_a(what, t));
             }
             let before = c.display();
             crate::contacts::apply(&mut c, changes)?;
@@ -2115,11 +2174,13 @@ impl Handler<'_> {
             }
             update.contact = Some(c.to_storage());
         } else if let Some(mut t) = crate::tasks::stored(current) {
-            if let Some(c) = changes
-                .iter()
-                .find(|c| crate::contacts::is_contact_change(c))
-            {
-                return Err(not_a("contact", c));
+            if let Some(c) = changes.iter().find(|c| !crate::tasks::is_task_change(c)) {
+                let what = if crate::contacts::is_contact_change(c) {
+                    "contact"
+                } else {
+                    "distribution list"
+                };
+                return Err(not_a(what, c));
             }
             let one_off = crate::tasks::apply(&mut t, changes, self.ex.inner.cfg.clock.now())?;
             update.task = Some(t.to_storage());
@@ -2127,8 +2188,10 @@ impl Handler<'_> {
         } else if let Some(c) = changes.first() {
             let what = if crate::contacts::is_contact_change(c) {
                 "contact"
-            } else {
+            } else if crate::tasks::is_task_change(c) {
                 "task"
+            } else {
+                "distribution list"
             };
             return Err(not_a(what, c));
         }
@@ -2477,6 +2540,8 @@ pub(crate) fn kind_of(i: &mailbox::Item) -> ItemKind {
         ItemKind::MeetingCancellation
     } else if i.calendar.is_some() {
         ItemKind::CalendarItem
+    } else if is_dist_list_class(class) {
+        ItemKind::DistributionList
     } else if i.contact.is_some() {
         ItemKind::Contact
     } else if i.task.is_some() {
@@ -2486,6 +2551,18 @@ pub(crate) fn kind_of(i: &mailbox::Item) -> ItemKind {
     } else {
         ItemKind::Item
     }
+}
+
+/// A private distribution list's class (MS-OXOCNTC).
+pub(crate) const DIST_LIST_CLASS: &str = "IPM.DistList";
+
+/// Whether an item of this class is a private distribution list (its own properties kept where
+/// a contact's are).
+pub(crate) fn is_dist_list_class(class: &str) -> bool {
+    class.eq_ignore_ascii_case(DIST_LIST_CLASS)
+        || class
+            .get(..DIST_LIST_CLASS.len() + 1)
+            .is_some_and(|p| p.eq_ignore_ascii_case("IPM.DistList."))
 }
 
 /// Whether an item of this class (and no calendar part) is a message to EWS.
@@ -2745,7 +2822,7 @@ pub(crate) fn item_update_of<'a>(
                     V::StartTimeZone(_) | V::EndTimeZone(_) => {}
                     // a contact's properties are changed against the contact as stored
                     // (`crate::contacts`), never here
-                    V::Contact(_) | V::Task(_) => {
+                    V::Contact(_) | V::Task(_) | V::DistributionList(_) => {
                         return Err(unsupported("ErrorInvalidPropertySet", "Set", path));
                     }
                     V::Extended(e) => set_ext(
@@ -2944,6 +3021,7 @@ pub(crate) fn to_new_item(
         ReqItem::SmartResponse(r) => &mut r.item.attachments,
         ReqItem::Contact(c) => &mut c.item.attachments,
         ReqItem::Task(t) => &mut t.item.attachments,
+        ReqItem::DistributionList(l) => &mut l.item.attachments,
     });
     let mut f = i.fields().clone();
     if let Some(p) = f.read_only.first() {
@@ -3052,6 +3130,16 @@ pub(crate) fn to_new_item(
         ReqItem::Task(t) => {
             n.item_class = f.item_class.unwrap_or_else(|| "IPM.Task".into());
             n.task = Some(crate::tasks::new_task(t.task, now)?);
+        }
+        ReqItem::DistributionList(l) => {
+            n.item_class = f.item_class.unwrap_or_else(|| DIST_LIST_CLASS.into());
+            if !is_dist_list_class(&n.item_class) {
+                return Err(ResponseError::new(
+                    "ErrorObjectTypeChanged",
+                    "A distribution list's class is IPM.DistList (or one beneath it).",
+                ));
+            }
+            n.contact = Some(crate::contacts::new_list(l.list, &mut n.subject)?);
         }
         ReqItem::CalendarItem(c) => {
             n.item_class = f.item_class.unwrap_or_else(|| "IPM.Appointment".into());
@@ -3277,6 +3365,7 @@ pub(crate) fn item_view(i: mailbox::Item) -> ItemView {
     let kind = kind_of(&i);
     let mut v = ItemView::new(kind, &i.id, Some(&i.change_key));
     v.contact = crate::contacts::stored(&i).map(Box::new);
+    v.distribution_list = crate::contacts::stored_list(&i).map(Box::new);
     v.has_picture = i.has_contact_photo;
     v.task = crate::tasks::stored(&i).map(Box::new);
     v.parent_folder_id = Some(i.folder_id.clone());

@@ -113,6 +113,7 @@ impl Handler<'_> {
             ReqItem::Message(_)
             | ReqItem::Contact(_)
             | ReqItem::Task(_)
+            | ReqItem::DistributionList(_)
             | ReqItem::SmartResponse(_) => false,
         })
     }
@@ -142,9 +143,10 @@ impl Handler<'_> {
                 ReqItem::Message(_)
                 | ReqItem::Contact(_)
                 | ReqItem::Task(_)
+                | ReqItem::DistributionList(_)
                 | ReqItem::SmartResponse(_) => Err(ResponseError::new(
                     "ErrorInvalidRequest",
-                    "Messages, contacts, tasks, replies and forwards are created in a request of their own, not with meeting responses or meetings that are sent.",
+                    "Messages, contacts, tasks, distribution lists, replies and forwards are created in a request of their own, not with meeting responses or meetings that are sent.",
                 )),
             });
         }

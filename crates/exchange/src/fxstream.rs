@@ -306,8 +306,9 @@ const MEETING_NAME: &str = "OpenHybrid.Meeting";
 /// A recurring series' rule, time zone and deleted occurrences, as the store keeps them: JSON of
 /// [`mailbox::Series`] (MAPI's `PidLidAppointmentRecur` blob is not written by this server).
 const SERIES_NAME: &str = "OpenHybrid.RecurringSeries";
-/// A contact's own properties, as the store keeps them: JSON of `ews_proto::contact::Contact`
-/// (MAPI spreads them over many PSETID_Address properties this server does not write).
+/// A contact's own properties, as the store keeps them: JSON of `ews_proto::contact::Contact`,
+/// or of `ews_proto::dlist::DistributionList` for a private distribution list (MAPI spreads
+/// them over many PSETID_Address properties this server does not write).
 const CONTACT_NAME: &str = "OpenHybrid.Contact";
 /// A task's own properties, as the store keeps them: JSON of `ews_proto::task::Task`
 /// (MAPI spreads them over many PSETID_Task properties this server does not write).
@@ -2103,13 +2104,24 @@ pub(crate) fn item_of_message(m: &FxMessage) -> Result<Decoded> {
             continue;
         }
         if prop.id == PropId::Named(PSETID_OPENHYBRID, Name::String(CONTACT_NAME.into())) {
-            item.contact = Some(typed_of(
-                &prop.value,
-                CONTACT_NAME,
-                "a contact",
-                ews_proto::contact::Contact::from_storage,
-                ews_proto::contact::Contact::to_storage,
-            )?);
+            // a private distribution list keeps its members where a contact its properties
+            item.contact = Some(if crate::ews::is_dist_list_class(&item.item_class) {
+                typed_of(
+                    &prop.value,
+                    CONTACT_NAME,
+                    "a distribution list",
+                    ews_proto::dlist::DistributionList::from_storage,
+                    ews_proto::dlist::DistributionList::to_storage,
+                )?
+            } else {
+                typed_of(
+                    &prop.value,
+                    CONTACT_NAME,
+                    "a contact",
+                    ews_proto::contact::Contact::from_storage,
+                    ews_proto::contact::Contact::to_storage,
+                )?
+            });
             continue;
         }
         if prop.id == PropId::Named(PSETID_OPENHYBRID, Name::String(TASK_NAME.into())) {

@@ -737,6 +737,29 @@ async fn exchangelib_interop() {
         assert_eq!(ia["inner_attachments"], json!([["audio.wav", true]]), "{v}");
         assert_eq!(ia["after_attach"], json!(["Review", vm_subject]), "{v}");
         assert_eq!(ia["review"], json!(["CalendarItem", "Room 1", true]), "{v}");
+        // A private distribution list: saved in Contacts with its members, read back as a
+        // DistributionList, a member appended (UpdateItem), found by its subject (its name),
+        // expanded by its item id
+        let dl = &v["distribution_list"];
+        let dl_name = dl["read"][1].as_str().unwrap_or_default();
+        assert!(dl_name.starts_with("Team "), "{v}");
+        assert_eq!(
+            dl["read"],
+            json!([
+                "DistributionList",
+                dl_name,
+                ["bob@contoso.example", "pat@fabrikam.example"]
+            ]),
+            "{v}"
+        );
+        let three = json!([
+            "bob@contoso.example",
+            "pat@fabrikam.example",
+            "carol@contoso.example"
+        ]);
+        assert_eq!(dl["after_update"], three, "{v}");
+        assert_eq!(dl["found"], json!([dl_name]), "{v}");
+        assert_eq!(dl["expanded"], three, "{v}");
         // Folders: EmptyFolder with MoveToDeletedItems took the message to Deleted Items and
         // kept the folder; DeleteFolder with MoveToDeletedItems moved the folder (same id) under
         // Deleted Items with its message; SoftDelete from there removed it, its message in
