@@ -561,7 +561,7 @@ fn put_frame(out: &mut Vec<u8>, opcode: u32, data: &[u8]) {
 
 /// `Data` as Exchange frames it: the three configuration frames, then the stream in
 /// `TransferBuffer` frames.
-pub(crate) fn frame(stream: &[u8]) -> Vec<u8> {
+pub fn frame(stream: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(stream.len() + 64 + stream.len() / TRANSFER_BUFFER_BYTES * 8);
     let mut config = Vec::with_capacity(8);
     put_u32(&mut config, 0);

@@ -324,12 +324,21 @@ fn run_xml(input: &[u8]) -> String {
     format!("{}|{}", outcome(&default), outcome(&small))
 }
 
-/// UploadItems' `Data` (Exchange's framing around a FastTransfer `messageContent`) read into an
-/// item, as the server reads it; a finding is a panic, a hang, or an accepted item whose
+/// UploadItems' `Data` (Exchange's framing around a FastTransfer `messageContent`, or the stream
+/// alone) read into an item, as the server reads it; a finding is a panic, a hang, or an accepted item whose
 /// attached item does not read back (GetAttachment would find it damaged).
 fn run_fx_item(input: &[u8]) -> String {
     use exchange::fxstream;
-    match fxstream::decode_item(input) {
+    // an input that does not start with Exchange's Config frame is the FastTransfer stream
+    // itself, framed as Exchange frames it, so that mutations reach the stream's reader
+    let framed;
+    let data = if input.starts_with(&[1, 0, 0, 0]) {
+        input
+    } else {
+        framed = fxstream::frame(input);
+        &framed
+    };
+    match fxstream::decode_item(data) {
         Err(e) => shape(&format!("{e:?}")),
         Ok(d) => {
             let mut items = 0;

@@ -93,6 +93,10 @@ fn the_seeds_reach_the_success_paths() {
         run("fx_item", "exchange_documented_example.bin"),
         "ok 0 attachments, 0 items"
     );
+    assert_eq!(
+        run("fx_item", "openhybrid_item_attachment_stream.bin"),
+        "ok 1 attachments, 1 items"
+    );
 }
 
 #[test]
