@@ -869,8 +869,8 @@ impl std::fmt::Debug for NewFileAttachment {
 
 /// A `t:ItemAttachment` to store: an item held inside another (a message forwarded as an
 /// attachment, an appointment sent along). Its item is read as CreateItem reads a new item
-/// (`t:Message`, `t:CalendarItem`, `t:Contact` or `t:Task`; a response object is refused); it
-/// may hold attachments of its own. `t:AttachmentId`, `t:Size`, `t:LastModifiedTime` and
+/// (`t:Message`, `t:CalendarItem`, `t:Contact`, `t:Task` or `t:DistributionList`; a response
+/// object is refused); it may hold attachments of its own. `t:AttachmentId`, `t:Size`, `t:LastModifiedTime` and
 /// `t:ContentLocation` are accepted and not kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewItemAttachment {
@@ -2353,6 +2353,33 @@ fn parse_attachment_list(
     Ok(out)
 }
 
+/// Where one attachment element's `t:AttachmentType` properties go.
+struct AttachmentFields<'a> {
+    name: &'a mut Option<String>,
+    content_type: &'a mut Option<String>,
+    content_id: &'a mut Option<String>,
+    is_inline: &'a mut Option<bool>,
+}
+
+/// One `t:AttachmentType` property of a file or item attachment, read into `f`: `Ok(false)` for
+/// a child that is none. The read-only ones (the server sets them) and `t:ContentLocation` are
+/// accepted and not kept.
+fn parse_attachment_field(f: AttachmentFields<'_>, el: &Element, child: &Element) -> Result<bool> {
+    match child.local.as_str() {
+        "Name" => set_once(f.name, el, child, text_owned(child))?,
+        "ContentType" => set_once(f.content_type, el, child, child.text_trimmed().to_owned())?,
+        "ContentId" => set_once(f.content_id, el, child, child.text_trimmed().to_owned())?,
+        "IsInline" => set_once(f.is_inline, el, child, bool_text(child)?)?,
+        "AttachmentId"
+        | "Size"
+        | "LastModifiedTime"
+        | "ContentLocation"
+        | "AttachmentOriginalUrl" => {}
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
 /// One `t:ItemAttachment` to store: its `t:AttachmentType` fields and at most one item.
 fn parse_item_attachment(el: &Element, input: &[u8]) -> Result<NewItemAttachment> {
     let mut a = NewItemAttachment {
@@ -2366,27 +2393,17 @@ fn parse_item_attachment(el: &Element, input: &[u8]) -> Result<NewItemAttachment
         if &*child.ns != TYPES {
             return Err(unexpected(el, child));
         }
+        let common = AttachmentFields {
+            name: &mut a.name,
+            content_type: &mut a.content_type,
+            content_id: &mut a.content_id,
+            is_inline: &mut a.is_inline,
+        };
+        if parse_attachment_field(common, el, child)? {
+            continue;
+        }
         match child.local.as_str() {
-            "Name" => set_once(&mut a.name, el, child, text_owned(child))?,
-            "ContentType" => set_once(
-                &mut a.content_type,
-                el,
-                child,
-                child.text_trimmed().to_owned(),
-            )?,
-            "ContentId" => set_once(
-                &mut a.content_id,
-                el,
-                child,
-                child.text_trimmed().to_owned(),
-            )?,
-            "IsInline" => set_once(&mut a.is_inline, el, child, bool_text(child)?)?,
-            "AttachmentId"
-            | "Size"
-            | "LastModifiedTime"
-            | "ContentLocation"
-            | "AttachmentOriginalUrl" => {}
-            "Message" | "CalendarItem" | "Contact" | "Task" => {
+            "Message" | "CalendarItem" | "Contact" | "Task" | "DistributionList" => {
                 let item = parse_new_item(child, input)?;
                 set_once(&mut a.item, el, child, Box::new(item))?;
             }
@@ -2396,11 +2413,10 @@ fn parse_item_attachment(el: &Element, input: &[u8]) -> Result<NewItemAttachment
             | "MeetingRequest"
             | "MeetingResponse"
             | "MeetingCancellation"
-            | "PostItem"
-            | "DistributionList" => {
+            | "PostItem" => {
                 return Err(EwsProtoError::Unsupported {
                     found: format!(
-                        "{} in t:ItemAttachment (t:Message, t:CalendarItem, t:Contact and t:Task can be attached)",
+                        "{} in t:ItemAttachment (t:Message, t:CalendarItem, t:Contact, t:Task and t:DistributionList can be attached)",
                         dn(child)
                     ),
                     position: child.position(),
@@ -2419,29 +2435,18 @@ fn parse_file_attachment(el: &Element) -> Result<NewFileAttachment> {
         if &*child.ns != TYPES {
             return Err(unexpected(el, child));
         }
+        let common = AttachmentFields {
+            name: &mut a.name,
+            content_type: &mut a.content_type,
+            content_id: &mut a.content_id,
+            is_inline: &mut a.is_inline,
+        };
+        if parse_attachment_field(common, el, child)? {
+            continue;
+        }
         match child.local.as_str() {
-            "Name" => set_once(&mut a.name, el, child, text_owned(child))?,
-            "ContentType" => set_once(
-                &mut a.content_type,
-                el,
-                child,
-                child.text_trimmed().to_owned(),
-            )?,
-            "ContentId" => set_once(
-                &mut a.content_id,
-                el,
-                child,
-                child.text_trimmed().to_owned(),
-            )?,
-            "IsInline" => set_once(&mut a.is_inline, el, child, bool_text(child)?)?,
             "IsContactPhoto" => set_once(&mut a.is_contact_photo, el, child, bool_text(child)?)?,
             "Content" => set_once(&mut a.content, el, child, base64_text(child, "t:Content")?)?,
-            // read-only (the server sets them), or not kept
-            "AttachmentId"
-            | "Size"
-            | "LastModifiedTime"
-            | "ContentLocation"
-            | "AttachmentOriginalUrl" => {}
             _ => return Err(unexpected(el, child)),
         }
     }

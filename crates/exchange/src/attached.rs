@@ -16,10 +16,11 @@ use time::OffsetDateTime;
 use crate::fxstream::{self, FxError};
 
 /// A request's attachment as the store keeps it; `now` is when it is added (what an attached
-/// item's times default to).
+/// item's times default to), `me` the acting mailbox (an attached meeting's organizer).
 pub(crate) fn stored_of(
     a: NewAttachment,
     now: OffsetDateTime,
+    me: &mailbox::Recipient,
 ) -> Result<mailbox::NewAttachment, ResponseError> {
     match a {
         NewAttachment::File(f) => {
@@ -39,7 +40,7 @@ pub(crate) fn stored_of(
                 content,
             })
         }
-        NewAttachment::Item(i) => encode(i, now),
+        NewAttachment::Item(i) => encode(i, now, me),
         NewAttachment::Carried(c) => Ok(mailbox::NewAttachment {
             name: c.name,
             content_type: c.content_type,
@@ -81,6 +82,7 @@ pub(crate) fn carried(a: mailbox::Attachment) -> NewAttachment {
 fn encode(
     a: NewItemAttachment,
     now: OffsetDateTime,
+    me: &mailbox::Recipient,
 ) -> Result<mailbox::NewAttachment, ResponseError> {
     let Some(item) = a.item else {
         return Err(ResponseError::new(
@@ -88,7 +90,7 @@ fn encode(
             "An item attachment needs its item: t:ItemAttachment has no t:Message, t:CalendarItem, t:Contact or t:Task.",
         ));
     };
-    let new = crate::ews::to_new_item(*item, now)?;
+    let new = crate::ews::to_new_item(*item, now, me)?;
     let mut stored = of_new(new, now).map_err(|e| match e {
         FxError::TooLarge { .. } => ResponseError::new(
             "ErrorAttachmentNestLevelLimitExceeded",
@@ -201,17 +203,7 @@ fn view_of_new(
         .attachments
         .into_iter()
         .map(|a| mailbox::Attachment {
-            info: mailbox::AttachmentInfo {
-                id: String::new(),
-                name: a.name,
-                content_type: a.content_type,
-                content_id: a.content_id,
-                is_inline: a.is_inline,
-                is_contact_photo: a.is_contact_photo,
-                size: a.content.len() as u64,
-                last_modified: now,
-                is_item: a.is_item,
-            },
+            info: a.info(String::new(), now),
             content: a.content,
         })
         .collect();

@@ -836,7 +836,8 @@ impl Handler<'_> {
                 let mut refused: Vec<Option<ResponseError>> = Vec::with_capacity(kinds.len());
                 let mut items: Vec<mailbox::NewItem> = Vec::with_capacity(kinds.len());
                 for i in composed {
-                    match i.and_then(|i| to_new_item(i, self.ex.inner.cfg.clock.now())) {
+                    match i.and_then(|i| to_new_item(i, self.ex.inner.cfg.clock.now(), &self.me()))
+                    {
                         Ok(mut item) => {
                             item.is_draft = saved_as_draft(&item);
                             // a meeting stored without invitations (SendToNone): organized here
@@ -1542,13 +1543,7 @@ impl Handler<'_> {
     /// item). An item that is no such list is `ErrorNameResolutionNoResults`.
     async fn expand_private_dl(&self, id: &str) -> Result<Vec<Mailbox>, ResponseError> {
         self.authorize(false)?;
-        let item = self
-            .ex
-            .inner
-            .mbx
-            .get_item(&self.key, id)
-            .await
-            .map_err(|e| err(&e))?;
+        let item = self.read_item(id).await?;
         let Some(list) = crate::contacts::stored_list(&item) else {
             return Err(ResponseError::new(
                 "ErrorNameResolutionNoResults",
@@ -2363,8 +2358,9 @@ impl Handler<'_> {
         let mut valid = Vec::with_capacity(n);
         let mut slots = Vec::with_capacity(n);
         let now = self.ex.inner.cfg.clock.now();
+        let me = self.me();
         for (slot, a) in c.attachments.into_iter().enumerate() {
-            match crate::attached::stored_of(a, now) {
+            match crate::attached::stored_of(a, now, &me) {
                 Ok(a) => {
                     valid.push(a);
                     slots.push(slot);
@@ -3007,10 +3003,11 @@ fn mb_in(m: &Mailbox) -> Option<mailbox::Recipient> {
 }
 
 /// A CreateItem item as the store keeps it; `now` is when it is created (a task completed on
-/// creation is completed then).
+/// creation is completed then), `me` the acting mailbox (a meeting's organizer).
 pub(crate) fn to_new_item(
     mut i: ReqItem,
     now: time::OffsetDateTime,
+    me: &mailbox::Recipient,
 ) -> Result<mailbox::NewItem, ResponseError> {
     // the attachments (their content) move; the rest of the fields is copied
     let attachments = std::mem::take(match &mut i {
@@ -3063,7 +3060,7 @@ pub(crate) fn to_new_item(
             .collect(),
         attachments: {
             for a in attachments {
-                mime_attachments.push(crate::attached::stored_of(a, now)?);
+                mime_attachments.push(crate::attached::stored_of(a, now, me)?);
             }
             mime_attachments
         },
@@ -3147,11 +3144,8 @@ pub(crate) fn to_new_item(
                 && c.optional_attendees.is_empty()
                 && c.resources.is_empty())
             {
-                // the organizer (the acting mailbox) is the caller's to fill in
-                let mut m = mailbox::Meeting::new(
-                    crate::ews_meeting::new_uid(),
-                    mailbox::Recipient::default(),
-                );
+                // organized by the acting mailbox
+                let mut m = mailbox::Meeting::new(crate::ews_meeting::new_uid(), me.clone());
                 m.required = c.required_attendees.iter().map(attendee_in).collect();
                 m.optional = c.optional_attendees.iter().map(attendee_in).collect();
                 m.resources = c.resources.iter().map(attendee_in).collect();

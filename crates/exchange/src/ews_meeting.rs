@@ -165,7 +165,7 @@ impl Handler<'_> {
             None => FolderSel::distinguished(mailbox::distinguished::CALENDAR),
         };
         self.authorize_write_in(&sel).await?;
-        let mut item = to_new_item(item, self.ex.inner.cfg.clock.now())?;
+        let mut item = to_new_item(item, self.ex.inner.cfg.clock.now(), &self.me())?;
         if item.calendar.is_none() {
             return Err(ResponseError::new(
                 "ErrorInvalidRequest",
@@ -222,8 +222,8 @@ impl Handler<'_> {
         }))
     }
 
-    /// Reads an item of the acting mailbox for a meeting operation.
-    async fn read_item(&self, id: &str) -> Result<mailbox::Item, ResponseError> {
+    /// Reads an item of the acting mailbox (the store's refusals as GetItem answers them).
+    pub(crate) async fn read_item(&self, id: &str) -> Result<mailbox::Item, ResponseError> {
         self.ex
             .inner
             .mbx

@@ -346,13 +346,19 @@ impl Handler<'_> {
                 item.subject.clone(),
                 item.body.clone(),
                 item.from.clone().unwrap_or_else(|| owner.clone()),
-                carried.into_iter().map(stored_again).collect(),
+                carried
+                    .into_iter()
+                    .map(mailbox::Attachment::into_new)
+                    .collect(),
             ),
             mailbox::ForwardKind::Forward => (
                 Some(crate::ews_reply::forward_subject(item.subject.as_deref())),
                 Some(crate::ews_reply::forward_body(item)),
                 owner.clone(),
-                carried.into_iter().map(stored_again).collect(),
+                carried
+                    .into_iter()
+                    .map(mailbox::Attachment::into_new)
+                    .collect(),
             ),
             // the message whole, its attachments inside it
             mailbox::ForwardKind::AsAttachment => (
@@ -393,18 +399,5 @@ impl Handler<'_> {
             .await
             .map(|_| ())
             .map_err(|e| err(&e))
-    }
-}
-
-/// A stored attachment as a new message carries it.
-fn stored_again(a: mailbox::Attachment) -> mailbox::NewAttachment {
-    mailbox::NewAttachment {
-        name: a.info.name,
-        content_type: a.info.content_type,
-        content_id: a.info.content_id,
-        is_inline: a.info.is_inline,
-        is_contact_photo: false,
-        is_item: a.info.is_item,
-        content: a.content,
     }
 }

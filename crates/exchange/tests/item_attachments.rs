@@ -271,7 +271,7 @@ async fn create_attachment_adds_an_item_and_refusals_are_per_attachment() {
         .await;
     let (holder, ck) = ids(&t).remove(0);
     // one attachment without its item, one appointment: the first refused alone
-    let appointment = r#"<t:CalendarItem><t:Subject>Review</t:Subject><t:Start>2030-01-02T10:00:00Z</t:Start><t:End>2030-01-02T11:00:00Z</t:End><t:Location>Room 1</t:Location></t:CalendarItem>"#;
+    let appointment = r#"<t:CalendarItem><t:Subject>Review</t:Subject><t:Start>2030-01-02T10:00:00Z</t:Start><t:End>2030-01-02T11:00:00Z</t:End><t:Location>Room 1</t:Location><t:RequiredAttendees><t:Attendee><t:Mailbox><t:EmailAddress>bob@contoso.example</t:EmailAddress></t:Mailbox></t:Attendee></t:RequiredAttendees></t:CalendarItem>"#;
     let r = e
         .call_with(
             &alice,
@@ -296,8 +296,41 @@ async fn create_attachment_adds_an_item_and_refusals_are_per_attachment() {
     assert_eq!(codes(&got), ["NoError"], "{got}");
     assert!(got.contains("<t:CalendarItem>"), "{got}");
     assert!(got.contains("<t:Location>Room 1</t:Location>"), "{got}");
+    // a meeting's attendees come with it; the organizer is the mailbox that attached it
+    assert!(
+        got.contains(
+            "<t:Organizer><t:Mailbox><t:Name>Alice</t:Name><t:EmailAddress>alice@contoso.example</t:EmailAddress>"
+        ),
+        "{got}"
+    );
+    assert!(
+        got.contains("<t:RequiredAttendees><t:Attendee><t:Mailbox><t:EmailAddress>bob@contoso.example</t:EmailAddress>"),
+        "{got}"
+    );
     assert!(
         got.contains("<t:Start>2030-01-02T10:00:00Z</t:Start>"),
+        "{got}"
+    );
+
+    // a contact group can be attached too, its members with it
+    let r = e
+        .call_with(
+            &alice,
+            &format!(
+                r#"<m:CreateAttachment><m:ParentItemId Id="{holder}"/><m:Attachments>{}</m:Attachments></m:CreateAttachment>"#,
+                item_attachment(
+                    "Team",
+                    r#"<t:DistributionList><t:DisplayName>Team</t:DisplayName><t:Members><t:Member><t:Mailbox><t:EmailAddress>pat@fabrikam.example</t:EmailAddress></t:Mailbox></t:Member></t:Members></t:DistributionList>"#
+                )
+            ),
+        )
+        .await;
+    assert_eq!(codes(&r), ["NoError"], "{r}");
+    let id = common::attr_after(&r, "<t:AttachmentId ", "Id");
+    let got = e.call_with(&alice, &get_attachment(&id, "")).await;
+    assert!(got.contains("<t:DistributionList>"), "{got}");
+    assert!(
+        got.contains("<t:EmailAddress>pat@fabrikam.example</t:EmailAddress>"),
         "{got}"
     );
 

@@ -276,17 +276,10 @@ impl MailboxStore {
                     count += 1;
                     bytes = bytes.saturating_add(a.content.len());
                     added = true;
-                    Ok(AttachmentInfo {
-                        id: encode_attachment_id(&mb.key, local, id),
-                        name: a.name,
-                        content_type: a.content_type,
-                        content_id: a.content_id,
-                        is_inline: a.is_inline,
-                        is_contact_photo: a.is_contact_photo,
-                        size: a.content.len() as u64,
-                        last_modified: from_micros(now_us)?,
-                        is_item: a.is_item,
-                    })
+                    Ok(a.info(
+                        encode_attachment_id(&mb.key, local, id),
+                        from_micros(now_us)?,
+                    ))
                 });
                 match r {
                     // this attachment's own failure; nothing of it was written

@@ -590,11 +590,43 @@ pub struct AttachmentInfo {
     pub is_item: bool,
 }
 
+impl NewAttachment {
+    /// The properties this attachment has once stored with id `id` at `at`.
+    pub fn info(&self, id: String, at: OffsetDateTime) -> AttachmentInfo {
+        AttachmentInfo {
+            id,
+            name: self.name.clone(),
+            content_type: self.content_type.clone(),
+            content_id: self.content_id.clone(),
+            is_inline: self.is_inline,
+            is_contact_photo: self.is_contact_photo,
+            size: self.content.len() as u64,
+            last_modified: at,
+            is_item: self.is_item,
+        }
+    }
+}
+
 /// A stored file attachment with its content ([`crate::MailboxStore::get_attachments`]).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Attachment {
     pub info: AttachmentInfo,
     pub content: Vec<u8>,
+}
+
+impl Attachment {
+    /// The attachment as a new item carries it (a forward, an attached item's own).
+    pub fn into_new(self) -> NewAttachment {
+        NewAttachment {
+            name: self.info.name,
+            content_type: self.info.content_type,
+            content_id: self.info.content_id,
+            is_inline: self.info.is_inline,
+            is_contact_photo: self.info.is_contact_photo,
+            is_item: self.info.is_item,
+            content: self.content,
+        }
+    }
 }
 
 /// Names the content's length, never the content.
