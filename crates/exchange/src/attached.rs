@@ -87,7 +87,7 @@ fn encode(
     let Some(item) = a.item else {
         return Err(ResponseError::new(
             "ErrorRequiredPropertyMissing",
-            "An item attachment needs its item: t:ItemAttachment has no t:Message, t:CalendarItem, t:Contact or t:Task.",
+            "An item attachment needs its item: t:ItemAttachment has no t:Message, t:CalendarItem, t:Contact, t:Task or t:DistributionList.",
         ));
     };
     let new = crate::ews::to_new_item(*item, now, me)?;

@@ -2487,14 +2487,15 @@ impl Handler<'_> {
     }
 }
 
-/// The item shape an item attachment's item is written in: AllProperties (what Exchange
-/// answers without a shape), with the shape's MIME content, body type and additional
-/// properties.
+/// The item shape an item attachment's item is written in: AllProperties, its body as text
+/// unless the shape asks for another type (what Exchange answers to an empty shape), with the
+/// shape's MIME content and additional properties.
 fn attachment_item_shape(shape: Option<request::AttachmentShape>) -> ews_proto::types::ItemShape {
     let mut out = ews_proto::types::ItemShape::new(ews_proto::types::BaseShape::AllProperties);
+    out.body_type = Some(ews_proto::types::ShapeBodyType::Text);
     if let Some(s) = shape {
         out.include_mime_content = s.include_mime_content;
-        out.body_type = s.body_type;
+        out.body_type = s.body_type.or(out.body_type);
         out.additional = s.additional;
     }
     out

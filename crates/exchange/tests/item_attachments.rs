@@ -159,6 +159,44 @@ async fn item_attachments_over_http() {
     // GetAttachment: the whole item, its own attachment with its content
     let got = e.call_with(&alice, &get_attachment(&created.id, "")).await;
     assert_minutes(&got);
+    // an HTML body is answered as text unless the shape asks for HTML
+    let html = e
+        .call_with(
+            &alice,
+            &format!(
+                r#"<m:CreateAttachment><m:ParentItemId Id="{draft}"/><m:Attachments>{}</m:Attachments></m:CreateAttachment>"#,
+                item_attachment(
+                    "Note",
+                    r#"<t:Message><t:Subject>Note</t:Subject><t:Body BodyType="HTML">&lt;p&gt;&lt;b&gt;Bold&lt;/b&gt; move&lt;/p&gt;</t:Body></t:Message>"#
+                )
+            ),
+        )
+        .await;
+    assert_eq!(codes(&html), ["NoError"], "{html}");
+    let note = common::attr_after(&html, "<t:AttachmentId ", "Id");
+    let got = e.call_with(&alice, &get_attachment(&note, "")).await;
+    assert!(got.contains(r#"<t:Body BodyType="Text">"#), "{got}");
+    assert!(got.contains("Bold move"), "{got}");
+    let got = e
+        .call_with(
+            &alice,
+            &get_attachment(
+                &note,
+                "<m:AttachmentShape><t:BodyType>HTML</t:BodyType></m:AttachmentShape>",
+            ),
+        )
+        .await;
+    assert!(got.contains(r#"<t:Body BodyType="HTML">"#), "{got}");
+    let got = e
+        .call_with(
+            &alice,
+            &format!(
+                r#"<m:DeleteAttachment><m:AttachmentIds><t:AttachmentId Id="{note}"/></m:AttachmentIds></m:DeleteAttachment>"#
+            ),
+        )
+        .await;
+    assert_eq!(codes(&got), ["NoError"], "{got}");
+
     // the shape shapes the item: its body as HTML, its MIME content
     let shaped = e
         .call_with(
