@@ -917,6 +917,9 @@ def main() -> int:
     expanded = acc.protocol.expand_dl(DLMailbox(item_id=_ItemId(again_dl.id, again_dl.changekey),
                                                 mailbox_type="PrivateDL"))
     dls["expanded"] = [m.email_address for m in expanded]
+    # ResolveNames finds the list by its name, as a private list with its item id
+    found = [m for m in acc.protocol.resolve_names([dl_name]) if getattr(m, "mailbox_type", None) == "PrivateDL"]
+    dls["resolved"] = [[m.name, m.item_id.id == dl.id if m.item_id else None] for m in found]
     out["distribution_list"] = dls
     # Sending to Bob: Message.send_and_save() (CreateItem SendAndSaveCopy: a copy in Sent
     # Items), a saved draft's send() (SendItem: the draft moves to Sent Items) and

@@ -52,6 +52,7 @@ impl Member {
                     .clone()
                     .unwrap_or_else(|| "OneOff".to_owned()),
             ),
+            item_id: None,
         }
     }
 }

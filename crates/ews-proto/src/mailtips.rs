@@ -489,6 +489,7 @@ mod tests {
                 email_address: Some("bob@contoso.example".into()),
                 routing_type: Some("SMTP".into()),
                 mailbox_type: None,
+                item_id: None,
             },
             pending: TipSet::NONE,
             out_of_office: Some(OutOfOfficeTip {

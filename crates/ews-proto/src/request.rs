@@ -1781,7 +1781,15 @@ pub(crate) fn parse_mailbox(el: &Element) -> Result<Mailbox> {
                 child,
                 child.text_trimmed().to_owned(),
             )?,
-            "ItemId" => {}
+            "ItemId" => set_once(
+                &mut m.item_id,
+                el,
+                child,
+                ItemRef {
+                    id: id_attr(child)?,
+                    change_key: child.attr("ChangeKey").map(str::to_owned),
+                },
+            )?,
             _ => return Err(unexpected(el, child)),
         }
     }
@@ -3471,13 +3479,10 @@ fn parse_expand_dl(op: &Element) -> Result<ExpandDL> {
         position: op.position(),
     })?;
     let m = parse_mailbox(el)?;
-    if let Some(id) = el.children.iter().find(|c| c.is(TYPES, "ItemId")) {
+    if m.item_id.is_some() {
         return Ok(ExpandDL {
             email_address: m.email_address.unwrap_or_default(),
-            item_id: Some(ItemRef {
-                id: id_attr(id)?,
-                change_key: id.attr("ChangeKey").map(str::to_owned),
-            }),
+            item_id: m.item_id,
             routing_type: m.routing_type,
             mailbox_type: m.mailbox_type,
         });

@@ -371,6 +371,9 @@ pub(crate) fn write_mailbox_fields(w: &mut XmlOut, m: &Mailbox) {
     if let Some(v) = &m.mailbox_type {
         w.leaf("t:MailboxType", v);
     }
+    if let Some(id) = &m.item_id {
+        write_id(w, "t:ItemId", &id.id, id.change_key.as_deref());
+    }
 }
 
 fn write_extended_property(

@@ -160,6 +160,7 @@ mod tests {
             email_address: Some(format!("{}@contoso.example", n.to_lowercase())),
             routing_type: Some("SMTP".into()),
             mailbox_type: Some("Mailbox".into()),
+            item_id: None,
         };
         let body = String::from_utf8(get_rooms_response(&Ok(vec![
             room("Room01"),

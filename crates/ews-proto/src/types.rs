@@ -396,6 +396,8 @@ pub struct Mailbox {
     pub email_address: Option<String>,
     pub routing_type: Option<String>,
     pub mailbox_type: Option<String>,
+    /// `t:ItemId`: the contact or private distribution list of a mailbox it names.
+    pub item_id: Option<ItemRef>,
 }
 
 impl Mailbox {
@@ -406,6 +408,7 @@ impl Mailbox {
             email_address: Some(email_address.to_owned()),
             routing_type: Some("SMTP".to_owned()),
             mailbox_type: None,
+            item_id: None,
         }
     }
 }

@@ -444,6 +444,7 @@ fn exchangelib_create_item_save_only_into_purges() {
             email_address: Some("bob@contoso.example".to_owned()),
             routing_type: Some("SMTP".to_owned()),
             mailbox_type: Some("Mailbox".to_owned()),
+            item_id: None,
         }]
     );
     assert_eq!(
@@ -1116,6 +1117,7 @@ fn exchangelib_create_item_send_dispositions() {
         email_address: Some(addr.to_owned()),
         routing_type: Some("SMTP".to_owned()),
         mailbox_type: Some("Mailbox".to_owned()),
+        item_id: None,
     };
     let r = parse(fixture!("exchangelib", "create_item_send_and_save_copy"));
     let Operation::CreateItem(c) = r.operation else {

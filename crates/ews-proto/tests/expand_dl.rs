@@ -109,6 +109,7 @@ fn member(name: &str, address: &str, kind: &str) -> Mailbox {
         email_address: Some(address.into()),
         routing_type: Some("SMTP".into()),
         mailbox_type: Some(kind.into()),
+        item_id: None,
     }
 }
 

@@ -109,6 +109,7 @@ fn resolve_names_one_many_none() {
             email_address: Some(smtp.into()),
             routing_type: Some("SMTP".into()),
             mailbox_type: Some("Mailbox".into()),
+            item_id: None,
         },
         contact: contact.then(|| ResolvedContact {
             display_name: name.into(),

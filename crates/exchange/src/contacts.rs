@@ -196,6 +196,24 @@ pub(crate) fn resolve_filter(entry: &str) -> Option<mailbox::Filter> {
     ))
 }
 
+/// A private distribution list as ResolveNames answers it: its name, routing type `MAPIPDL`,
+/// mailbox type `PrivateDL`, and its item id (what ExpandDL expands it by); it has no address.
+pub(crate) fn list_resolution(
+    i: &mailbox::Item,
+    l: &ews_proto::dlist::DistributionList,
+) -> ews_proto::response::Resolution {
+    ews_proto::response::Resolution {
+        mailbox: Mailbox {
+            name: l.display_name.clone().or_else(|| i.subject.clone()),
+            email_address: None,
+            routing_type: Some("MAPIPDL".into()),
+            mailbox_type: Some("PrivateDL".into()),
+            item_id: Some(ews_proto::types::ItemRef::new(&i.id, Some(&i.change_key))),
+        },
+        contact: None,
+    }
+}
+
 /// A contact as ResolveNames answers it: its display name and first email address, of mailbox
 /// type `Contact`; `None` for a contact without an email address (nothing to address).
 pub(crate) fn resolution(c: &Contact, full: bool) -> Option<ews_proto::response::Resolution> {
@@ -207,6 +225,7 @@ pub(crate) fn resolution(c: &Contact, full: bool) -> Option<ews_proto::response:
             email_address: Some(first.address.clone()),
             routing_type: Some("SMTP".into()),
             mailbox_type: Some("Contact".into()),
+            item_id: None,
         },
         contact: full.then(|| ews_proto::response::ResolvedContact {
             display_name: name.unwrap_or_default(),

@@ -1415,7 +1415,8 @@ impl Handler<'_> {
 
     /// The contacts in the caller's contact folders (those `ParentFolderIds` names, else
     /// Contacts) that a ResolveNames entry names ([`crate::contacts::resolve_filter`], run in
-    /// the store), those with an email address; the newest [`crate::MAX_RESOLUTIONS`] matches
+    /// the store), those with an email address, and the private distribution lists it names
+    /// (by their item id, which ExpandDL takes); the newest [`crate::MAX_RESOLUTIONS`] matches
     /// of each folder, at most that many in all. A folder named that is not there is the
     /// store's error (`ErrorFolderNotFound`); a mailbox without a Contacts folder has no
     /// contacts.
@@ -1460,12 +1461,13 @@ impl Handler<'_> {
                 Err(MailboxError::FolderNotFound) if defaulted => return Ok(Vec::new()),
                 Err(e) => return Err(self.mailbox_err(&e)),
             };
-            out.extend(
-                page.items
-                    .iter()
-                    .filter_map(crate::contacts::stored)
-                    .filter_map(|c| crate::contacts::resolution(&c, r.return_full_contact_data)),
-            );
+            out.extend(page.items.iter().filter_map(|i| {
+                match crate::contacts::stored_list(i) {
+                    Some(l) => Some(crate::contacts::list_resolution(i, &l)),
+                    None => crate::contacts::stored(i)
+                        .and_then(|c| crate::contacts::resolution(&c, r.return_full_contact_data)),
+                }
+            }));
             if out.len() >= crate::MAX_RESOLUTIONS {
                 break;
             }
@@ -1574,6 +1576,7 @@ pub(crate) fn directory_entry(rec: &crate::org::Recipient) -> Option<ews_proto::
         email_address: Some(rec.address()?.to_owned()),
         routing_type: Some("SMTP".into()),
         mailbox_type: Some(mailbox_type.into()),
+        item_id: None,
     })
 }
 
@@ -2971,6 +2974,7 @@ pub(crate) fn mb_out(r: &mailbox::Recipient) -> Mailbox {
         email_address: Some(r.email.clone()),
         routing_type: Some("SMTP".into()),
         mailbox_type: None,
+        item_id: None,
     }
 }
 

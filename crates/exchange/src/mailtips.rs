@@ -250,6 +250,7 @@ impl Handler<'_> {
                 email_address: asked.email_address.as_deref().map(|a| a.trim().to_owned()),
                 routing_type: Some("SMTP".into()),
                 mailbox_type: None,
+                item_id: None,
             },
             ..MailTips::default()
         };

@@ -117,6 +117,16 @@ async fn private_distribution_lists() {
         ]
     );
 
+    // ResolveNames finds it by its name: a private list, named by its item id
+    let resolved = e
+        .call(r#"<m:ResolveNames ReturnFullContactData="false"><m:UnresolvedEntry>Launch</m:UnresolvedEntry></m:ResolveNames>"#)
+        .await;
+    assert!(
+        resolved.contains("<t:Name>Launch team</t:Name><t:RoutingType>MAPIPDL</t:RoutingType><t:MailboxType>PrivateDL</t:MailboxType><t:ItemId "),
+        "{resolved}"
+    );
+    assert_eq!(attr_after(&resolved, "<t:ItemId ", "Id"), id, "{resolved}");
+
     // ExpandDL by its item id: the members, in order
     let expanded = e
         .call(&format!(

@@ -760,6 +760,7 @@ async fn exchangelib_interop() {
         assert_eq!(dl["after_update"], three, "{v}");
         assert_eq!(dl["found"], json!([dl_name]), "{v}");
         assert_eq!(dl["expanded"], three, "{v}");
+        assert_eq!(dl["resolved"], json!([[dl_name, true]]), "{v}");
         // Folders: EmptyFolder with MoveToDeletedItems took the message to Deleted Items and
         // kept the folder; DeleteFolder with MoveToDeletedItems moved the folder (same id) under
         // Deleted Items with its message; SoftDelete from there removed it, its message in
