@@ -117,55 +117,59 @@ impl DistributionList {
         fields: Option<&ListFields>,
         append: bool,
     ) -> Result<(), ListFieldError> {
-        let name = path.field_uri().unwrap_or_default();
-        match name {
-            "distributionlist:Members" => match fields {
-                None => self.members.clear(),
-                Some(f) => {
-                    let given = f
-                        .members
-                        .clone()
-                        .ok_or(ListFieldError::Missing("distributionlist:Members"))?;
-                    if append {
-                        self.members.extend(given);
-                    } else {
-                        self.members = given;
-                    }
-                    if self.members.len() > MAX_MEMBERS {
-                        return Err(ListFieldError::TooManyMembers(self.members.len()));
-                    }
-                }
-            },
-            "contacts:DisplayName" | "contacts:FileAs" => {
+        match path.field_uri() {
+            Some("distributionlist:Members") => {
+                let Some(f) = fields else {
+                    self.members.clear();
+                    return Ok(());
+                };
+                let given = f
+                    .members
+                    .clone()
+                    .ok_or(ListFieldError::Missing("distributionlist:Members"))?;
                 if append {
-                    return Err(ListFieldError::NotAppendable(
-                        if name == "contacts:FileAs" {
-                            "contacts:FileAs"
-                        } else {
-                            "contacts:DisplayName"
-                        },
-                    ));
-                }
-                let (slot, given) = if name == "contacts:FileAs" {
-                    (&mut self.file_as, fields.map(|f| &f.file_as))
+                    self.members.extend(given);
                 } else {
-                    (&mut self.display_name, fields.map(|f| &f.display_name))
-                };
-                *slot = match given {
-                    None => None,
-                    Some(v) => Some(v.clone().ok_or(ListFieldError::Missing(
-                        if name == "contacts:FileAs" {
-                            "contacts:FileAs"
-                        } else {
-                            "contacts:DisplayName"
-                        },
-                    ))?),
-                };
+                    self.members = given;
+                }
+                if self.members.len() > MAX_MEMBERS {
+                    return Err(ListFieldError::TooManyMembers(self.members.len()));
+                }
             }
+            Some("contacts:DisplayName") => set_text(
+                &mut self.display_name,
+                fields.map(|f| &f.display_name),
+                "contacts:DisplayName",
+                append,
+            )?,
+            Some("contacts:FileAs") => set_text(
+                &mut self.file_as,
+                fields.map(|f| &f.file_as),
+                "contacts:FileAs",
+                append,
+            )?,
             _ => {}
         }
         Ok(())
     }
+}
+
+/// A text property of a list set (`given` the item element's value, refused when it lacks it)
+/// or deleted (`given` `None`); a text is not appended to.
+fn set_text(
+    slot: &mut Option<String>,
+    given: Option<&Option<String>>,
+    name: &'static str,
+    append: bool,
+) -> Result<(), ListFieldError> {
+    if append {
+        return Err(ListFieldError::NotAppendable(name));
+    }
+    *slot = match given {
+        None => None,
+        Some(v) => Some(v.clone().ok_or(ListFieldError::Missing(name))?),
+    };
+    Ok(())
 }
 
 /// Whether `path` names a list's own property.

@@ -20,7 +20,7 @@ use crate::fxstream::{self, FxError};
 pub(crate) fn stored_of(
     a: NewAttachment,
     now: OffsetDateTime,
-    me: &mailbox::Recipient,
+    me: &dyn Fn() -> mailbox::Recipient,
 ) -> Result<mailbox::NewAttachment, ResponseError> {
     match a {
         NewAttachment::File(f) => {
@@ -82,7 +82,7 @@ pub(crate) fn carried(a: mailbox::Attachment) -> NewAttachment {
 fn encode(
     a: NewItemAttachment,
     now: OffsetDateTime,
-    me: &mailbox::Recipient,
+    me: &dyn Fn() -> mailbox::Recipient,
 ) -> Result<mailbox::NewAttachment, ResponseError> {
     let Some(item) = a.item else {
         return Err(ResponseError::new(

@@ -836,7 +836,8 @@ impl Handler<'_> {
                 let mut refused: Vec<Option<ResponseError>> = Vec::with_capacity(kinds.len());
                 let mut items: Vec<mailbox::NewItem> = Vec::with_capacity(kinds.len());
                 for i in composed {
-                    match i.and_then(|i| to_new_item(i, self.ex.inner.cfg.clock.now(), &self.me()))
+                    match i
+                        .and_then(|i| to_new_item(i, self.ex.inner.cfg.clock.now(), &|| self.me()))
                     {
                         Ok(mut item) => {
                             item.is_draft = saved_as_draft(&item);
@@ -2125,27 +2126,30 @@ impl Handler<'_> {
         changes: &[&request::ItemFieldChange],
         update: &mut mailbox::ItemUpdate,
     ) -> Result<Option<String>, ResponseError> {
-        let not_a = |what: &str, c: &request::ItemFieldChange| {
-            ResponseError::new(
-                "ErrorInvalidPropertySet",
-                &format!(
-                    "The change to property {} is invalid: the item is not a {what}.",
-                    path_name(c.path())
-                ),
-            )
-        };
-        if let Some(mut l) = crate::contacts::stored_list(current) {
-            if let Some(c) = changes
-                .iter()
-                .find(|c| !ews_proto::dlist::is_list_path(c.path()))
+        // the first change the item's kind does not take, refused naming the kind it is for
+        let only =
+            |takes: fn(&request::ItemFieldChange) -> bool| match changes.iter().find(|c| !takes(c))
             {
-                let what = if crate::tasks::is_task_change(c) {
-                    "task"
-                } else {
-                    "contact"
-                };
-                return Err(not_a(what, c));
-            }
+                None => Ok(()),
+                Some(c) => {
+                    let what = if crate::tasks::is_task_change(c) {
+                        "task"
+                    } else if crate::contacts::is_contact_change(c) {
+                        "contact"
+                    } else {
+                        "distribution list"
+                    };
+                    Err(ResponseError::new(
+                        "ErrorInvalidPropertySet",
+                        &format!(
+                            "The change to property {} is invalid: the item is not a {what}.",
+                            path_name(c.path())
+                        ),
+                    ))
+                }
+            };
+        if let Some(mut l) = crate::contacts::stored_list(current) {
+            only(|c| ews_proto::dlist::is_list_path(c.path()))?;
             crate::contacts::apply_list(&mut l, changes)?;
             // Exchange keeps a list's subject its display name
             if update.subject.is_none() {
@@ -2153,17 +2157,7 @@ impl Handler<'_> {
             }
             update.contact = Some(l.to_storage());
         } else if let Some(mut c) = crate::contacts::stored(current) {
-            if let Some(t) = changes
-                .iter()
-                .find(|c| crate::tasks::is_task_change(c) || !crate::contacts::is_contact_change(c))
-            {
-                let what = if crate::tasks::is_task_change(t) {
-                    "task"
-                } else {
-                    "distribution list"
-                };
-                return Err(not_a(what, t));
-            }
+            only(|c| !crate::tasks::is_task_change(c) && crate::contacts::is_contact_change(c))?;
             let before = c.display();
             crate::contacts::apply(&mut c, changes)?;
             // Exchange keeps a contact's subject its display name
@@ -2172,26 +2166,12 @@ impl Handler<'_> {
             }
             update.contact = Some(c.to_storage());
         } else if let Some(mut t) = crate::tasks::stored(current) {
-            if let Some(c) = changes.iter().find(|c| !crate::tasks::is_task_change(c)) {
-                let what = if crate::contacts::is_contact_change(c) {
-                    "contact"
-                } else {
-                    "distribution list"
-                };
-                return Err(not_a(what, c));
-            }
+            only(crate::tasks::is_task_change)?;
             let one_off = crate::tasks::apply(&mut t, changes, self.ex.inner.cfg.clock.now())?;
             update.task = Some(t.to_storage());
             return Ok(one_off.map(|o| o.to_storage()));
-        } else if let Some(c) = changes.first() {
-            let what = if crate::contacts::is_contact_change(c) {
-                "contact"
-            } else if crate::tasks::is_task_change(c) {
-                "task"
-            } else {
-                "distribution list"
-            };
-            return Err(not_a(what, c));
+        } else {
+            only(|_| false)?;
         }
         Ok(None)
     }
@@ -2361,7 +2341,7 @@ impl Handler<'_> {
         let mut valid = Vec::with_capacity(n);
         let mut slots = Vec::with_capacity(n);
         let now = self.ex.inner.cfg.clock.now();
-        let me = self.me();
+        let me = || self.me();
         for (slot, a) in c.attachments.into_iter().enumerate() {
             match crate::attached::stored_of(a, now, &me) {
                 Ok(a) => {
@@ -3008,11 +2988,12 @@ fn mb_in(m: &Mailbox) -> Option<mailbox::Recipient> {
 }
 
 /// A CreateItem item as the store keeps it; `now` is when it is created (a task completed on
-/// creation is completed then), `me` the acting mailbox (a meeting's organizer).
+/// creation is completed then), `me` the acting mailbox (a meeting's organizer), asked for only
+/// when the item is a meeting.
 pub(crate) fn to_new_item(
     mut i: ReqItem,
     now: time::OffsetDateTime,
-    me: &mailbox::Recipient,
+    me: &dyn Fn() -> mailbox::Recipient,
 ) -> Result<mailbox::NewItem, ResponseError> {
     // the attachments (their content) move; the rest of the fields is copied
     let attachments = std::mem::take(match &mut i {
@@ -3150,7 +3131,7 @@ pub(crate) fn to_new_item(
                 && c.resources.is_empty())
             {
                 // organized by the acting mailbox
-                let mut m = mailbox::Meeting::new(crate::ews_meeting::new_uid(), me.clone());
+                let mut m = mailbox::Meeting::new(crate::ews_meeting::new_uid(), me());
                 m.required = c.required_attendees.iter().map(attendee_in).collect();
                 m.optional = c.optional_attendees.iter().map(attendee_in).collect();
                 m.resources = c.resources.iter().map(attendee_in).collect();

@@ -165,7 +165,7 @@ impl Handler<'_> {
             None => FolderSel::distinguished(mailbox::distinguished::CALENDAR),
         };
         self.authorize_write_in(&sel).await?;
-        let mut item = to_new_item(item, self.ex.inner.cfg.clock.now(), &self.me())?;
+        let mut item = to_new_item(item, self.ex.inner.cfg.clock.now(), &|| self.me())?;
         if item.calendar.is_none() {
             return Err(ResponseError::new(
                 "ErrorInvalidRequest",

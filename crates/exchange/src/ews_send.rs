@@ -303,7 +303,7 @@ impl Handler<'_> {
                 "Only messages are sent with MessageDisposition; create calendar items with SaveOnly.",
             ));
         }
-        let item = to_new_item(item, self.ex.inner.cfg.clock.now(), &self.me())?;
+        let item = to_new_item(item, self.ex.inner.cfg.clock.now(), &|| self.me())?;
         let from = self.sender_of(item.from.as_ref(), item.sender.as_ref())?;
         let routing = self.route(&item.to, &item.cc, &item.bcc).await?;
         let (subject, class) = (item.subject.clone(), item.item_class.clone());

@@ -88,20 +88,20 @@ fn one_line(v: &str) -> String {
 
 /// Reads a message (`t:MimeContent`, decoded) into the properties it sets.
 pub(crate) fn read(bytes: &[u8]) -> Result<Parsed, ResponseError> {
-    read_at(bytes, 0)
-}
-
-/// [`read`] of a message `depth` attached messages down: an attached message (a
-/// `message/rfc822` part) becomes an item attachment while attached items may nest that deep
-/// ([`crate::fxstream::MAX_EMBED_DEPTH`]); deeper, or one that is no message this server can
-/// keep, stays a file (`<subject>.eml`).
-fn read_at(bytes: &[u8], depth: usize) -> Result<Parsed, ResponseError> {
     if bytes.is_empty() {
         return Err(invalid("it is empty"));
     }
     let msg = MessageParser::default()
         .parse(bytes)
         .ok_or_else(|| invalid("it could not be parsed as a message"))?;
+    read_at(&msg, 0)
+}
+
+/// [`read`] of a parsed message `depth` attached messages down: an attached message (a
+/// `message/rfc822` part, which mail-parser has parsed with its parent) becomes an item
+/// attachment while attached items may nest that deep ([`crate::fxstream::MAX_EMBED_DEPTH`]);
+/// deeper, or one that is no message this server can keep, stays a file (`<subject>.eml`).
+fn read_at(msg: &mail_parser::Message<'_>, depth: usize) -> Result<Parsed, ResponseError> {
     if msg.headers().is_empty() {
         return Err(invalid("it has no header lines"));
     }
@@ -119,7 +119,7 @@ fn read_at(bytes: &[u8], depth: usize) -> Result<Parsed, ResponseError> {
         references: message_ids(msg.references()),
         ..Parsed::default()
     };
-    p.importance = importance_of(&msg);
+    p.importance = importance_of(msg);
     // the first HTML body; else the first text body (mail-parser lists a text part among the
     // HTML bodies when the message has no HTML alternative)
     let html = msg.html_part(0).filter(|part| part.is_text_html());
@@ -139,9 +139,9 @@ fn read_at(bytes: &[u8], depth: usize) -> Result<Parsed, ResponseError> {
             Some(sub) => format!("{}/{}", ct.ctype(), sub),
             None => ct.ctype().to_owned(),
         });
-        if part.message().is_some()
+        if let Some(attached) = part.message()
             && depth < crate::fxstream::MAX_EMBED_DEPTH
-            && let Ok(inner) = read_at(part.contents(), depth + 1)
+            && let Ok(inner) = read_at(attached, depth + 1)
             && let Ok(mut a) = {
                 // attached when the message says it was written (it has no other time)
                 let at = inner.date.or(p.date).unwrap_or(OffsetDateTime::UNIX_EPOCH);
