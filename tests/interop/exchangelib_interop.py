@@ -590,6 +590,40 @@ def inbox_rules(acc, bob) -> dict:
     return out
 
 
+def delegates(acc, bob_creds, url) -> dict:
+    """Delegates: Account.delegates (GetDelegate) on Alice's mailbox, where the Rust side made Bob
+    a delegate (Editor on her Calendar, Reviewer on Tasks); then Bob with his own token acting on
+    Alice's mailbox the way exchangelib does for a delegate, Account(alice, credentials=Bob's,
+    access_type=DELEGATE): he books an appointment on her calendar, which she sees, and her Inbox,
+    which her delegation does not give him, is refused."""
+    from exchangelib import CalendarItem, EWSDateTime, EWSTimeZone  # noqa: E402
+
+    d = {}
+    d["list"] = [[u.user_id.primary_smtp_address,
+                  u.delegate_permissions.calendar_folder_permission_level,
+                  u.delegate_permissions.tasks_folder_permission_level,
+                  u.delegate_permissions.inbox_folder_permission_level,
+                  u.receive_copies_of_meeting_messages, u.view_private_items]
+                 for u in acc.delegates]
+    as_bob = Account(acc.primary_smtp_address, config=Configuration(
+        service_endpoint=url, credentials=bob_creds, auth_type=OAUTH2,
+        version=Version(build=Build(15, 1, 2507, 6))), autodiscover=False, access_type=DELEGATE,
+        credentials=bob_creds)
+    tag = base64.b16encode(os.urandom(4)).decode()
+    tz = EWSTimeZone("UTC")
+    CalendarItem(account=as_bob, folder=as_bob.calendar, subject="Booked by Bob " + tag,
+                 start=EWSDateTime(2030, 4, 2, 9, 0, tzinfo=tz),
+                 end=EWSDateTime(2030, 4, 2, 10, 0, tzinfo=tz)).save()
+    d["alice_sees"] = [i.subject.split(" " + tag)[0] for i in acc.calendar.filter(subject="Booked by Bob " + tag)]
+    d["bob_sees"] = as_bob.calendar.filter(subject="Booked by Bob " + tag).count()
+    try:
+        list(as_bob.inbox.all()[:1])
+        d["inbox"] = "read"
+    except Exception as e:
+        d["inbox"] = type(e).__name__
+    return d
+
+
 def main() -> int:
     url, token, smtp = sys.argv[1], sys.argv[2], sys.argv[3]
     creds = OAuth2AuthorizationCodeCredentials(access_token={"access_token": token, "token_type": "Bearer"})
@@ -1003,6 +1037,7 @@ def main() -> int:
         out["meetings"] = meetings(acc, bob)
         out["junk"] = junk(acc, bob)
         out["rules"] = inbox_rules(acc, bob)
+        out["delegates"] = delegates(acc, bob_creds, internal_url)
     print(json.dumps(out))
     return 0
 

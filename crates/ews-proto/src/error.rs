@@ -343,6 +343,16 @@ pub enum EwsProtoError {
     /// An empty `Id` attribute on an item or folder id.
     #[error("{element} at byte {position} has an empty Id")]
     EmptyId { element: String, position: usize },
+    /// A `t:UserId` that cannot name a delegate (MS-OXWSDLGM: GetDelegate, AddDelegate,
+    /// UpdateDelegate, RemoveDelegate): one naming `t:DistinguishedUser` (Default, Anonymous) or
+    /// `t:ExternalUserIdentity`, which are folder-permission entries and not users, or one with
+    /// neither `t:SID` nor `t:PrimarySmtpAddress`. `found` is the offending element.
+    #[error("{found} at byte {position} cannot name a delegate: {reason}")]
+    InvalidDelegateUserId {
+        found: String,
+        reason: &'static str,
+        position: usize,
+    },
     /// A property a client cannot set (a read-only contact property such as `t:CompleteName`,
     /// `t:ContactSource` or `t:HasPicture`, a read-only task property such as `t:IsComplete`,
     /// `t:CompleteDate` or `t:StatusDescription`) in the item element of a CreateItem or
@@ -363,6 +373,8 @@ impl EwsProtoError {
     /// * `ErrorInvalidServerVersion` for [`Self::UnsupportedServerVersion`];
     /// * `ErrorInvalidIdMalformed` for [`Self::EmptyId`];
     /// * `ErrorInvalidPropertySet` for [`Self::ReadOnlyProperty`] (a read-only property set);
+    /// * `ErrorInvalidDelegateUserId` for [`Self::InvalidDelegateUserId`] (Exchange's code for a
+    ///   user id that names no delegate);
     /// * `ErrorInvalidRequest` for requests that are well-formed but not
     ///   acceptable (too large, a foreign operation, a `mustUnderstand` header
     ///   we do not understand);
@@ -377,6 +389,7 @@ impl EwsProtoError {
             Self::UnsupportedServerVersion { .. } => "ErrorInvalidServerVersion",
             Self::EmptyId { .. } => "ErrorInvalidIdMalformed",
             Self::ReadOnlyProperty { .. } => "ErrorInvalidPropertySet",
+            Self::InvalidDelegateUserId { .. } => "ErrorInvalidDelegateUserId",
             Self::Unsupported { .. } => "ErrorInvalidOperation",
             Self::InvalidBase64 {
                 element: "t:MimeContent",
@@ -438,6 +451,7 @@ impl EwsProtoError {
             | Self::UnknownDistinguishedFolderId { position, .. }
             | Self::EmptyId { position, .. }
             | Self::ReadOnlyProperty { position, .. }
+            | Self::InvalidDelegateUserId { position, .. }
             | Self::Unsupported { position, .. } => Some(*position),
             Self::InputTooLarge { .. }
             | Self::UnsupportedByteOrderMark { .. }

@@ -29,6 +29,8 @@
 //! * [`task`] — tasks (`t:Task`): their properties read from CreateItem and UpdateItem, status,
 //!   percentage and completion kept consistent as Exchange keeps them, written in schema order,
 //!   kept as JSON; [`recurrence`] reads their recurrences (regeneration patterns included).
+//! * [`delegate`] — delegate management (MS-OXWSDLGM): `GetDelegate`, `AddDelegate`,
+//!   `UpdateDelegate` and `RemoveDelegate` requests, their answers, and a reader of the answers.
 //!
 //! ```
 //! use ews_proto::request::{Operation, parse_request};
@@ -101,6 +103,7 @@ pub mod autodiscover;
 pub mod availability;
 pub mod body;
 pub mod contact;
+pub mod delegate;
 pub mod dlist;
 pub mod error;
 pub mod export;

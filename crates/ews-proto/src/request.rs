@@ -117,6 +117,14 @@ pub enum Operation {
     UpdateInboxRules(crate::rules::UpdateInboxRules),
     /// `m:GetRooms` ([`crate::rooms`]).
     GetRooms(crate::rooms::GetRooms),
+    /// `m:GetDelegate` ([`crate::delegate`]).
+    GetDelegate(crate::delegate::GetDelegate),
+    /// `m:AddDelegate` ([`crate::delegate`]).
+    AddDelegate(crate::delegate::AddDelegate),
+    /// `m:UpdateDelegate` ([`crate::delegate`]).
+    UpdateDelegate(crate::delegate::UpdateDelegate),
+    /// `m:RemoveDelegate` ([`crate::delegate`]).
+    RemoveDelegate(crate::delegate::RemoveDelegate),
     /// `m:ExportItems` ([`crate::export`]).
     ExportItems(crate::export::ExportItems),
     /// `m:UploadItems` ([`crate::export`]).
@@ -179,6 +187,10 @@ impl Operation {
             Self::GetInboxRules(_) => "GetInboxRules",
             Self::UpdateInboxRules(_) => "UpdateInboxRules",
             Self::GetRooms(_) => "GetRooms",
+            Self::GetDelegate(_) => "GetDelegate",
+            Self::AddDelegate(_) => "AddDelegate",
+            Self::UpdateDelegate(_) => "UpdateDelegate",
+            Self::RemoveDelegate(_) => "RemoveDelegate",
             Self::ExportItems(_) => "ExportItems",
             Self::UploadItems(_) => "UploadItems",
             Self::Unknown { local } => local,
@@ -4002,6 +4014,10 @@ fn parse_operation(op: &Element, input: &[u8]) -> Result<Operation> {
         "GetRooms" => Operation::GetRooms(crate::rooms::parse_get_rooms(op)?),
         "GetInboxRules" => Operation::GetInboxRules(crate::rules::parse_get(op)?),
         "UpdateInboxRules" => Operation::UpdateInboxRules(crate::rules::parse_update(op)?),
+        "GetDelegate" => Operation::GetDelegate(crate::delegate::parse_get(op)?),
+        "AddDelegate" => Operation::AddDelegate(crate::delegate::parse_add(op)?),
+        "UpdateDelegate" => Operation::UpdateDelegate(crate::delegate::parse_update(op)?),
+        "RemoveDelegate" => Operation::RemoveDelegate(crate::delegate::parse_remove(op)?),
         "ExportItems" => Operation::ExportItems(crate::export::parse_export_items(op)?),
         "UploadItems" => Operation::UploadItems(crate::export::parse_upload_items(op)?),
         "GetStreamingEvents" => {

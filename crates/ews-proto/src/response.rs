@@ -213,6 +213,10 @@ const SELF_MESSAGE_OPERATIONS: &[&str] = &[
     "GetRooms",
     "GetInboxRules",
     "UpdateInboxRules",
+    "GetDelegate",
+    "AddDelegate",
+    "UpdateDelegate",
+    "RemoveDelegate",
 ];
 
 /// `m:{op}Response` as its own response message, with `class` and what `body` writes inside

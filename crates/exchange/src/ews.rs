@@ -465,6 +465,18 @@ async fn serve_parsed(
             }
         }
     };
+    // a request naming another user's mailbox runs there when the caller is its delegate
+    let (user, delegate) = match crate::delegates::delegate_target(ex, &user, &req.operation).await
+    {
+        Ok(None) => (user, None),
+        Ok(Some((owner, access))) => (owner, Some(access)),
+        Err(e) => {
+            return xml(
+                StatusCode::OK,
+                resp::error_response(req.operation.name(), &e),
+            );
+        }
+    };
     let key = match MailboxKey::new(user.guid.clone()) {
         Ok(k) => k,
         Err(e) => {
@@ -487,6 +499,7 @@ async fn serve_parsed(
         key,
         smtp: user.primary_smtp_address.clone().unwrap_or_default(),
         display_name: user.name.clone(),
+        delegate,
     };
     match req.operation {
         // the one answer that is a stream (crate::streaming)
@@ -523,6 +536,9 @@ pub(crate) struct Handler<'a> {
     pub(crate) smtp: String,
     /// The mailbox's display name (what its sent messages show as From).
     pub(crate) display_name: String,
+    /// Set when the request acts in another user's mailbox as that user's delegate
+    /// ([`crate::delegates`]): `key`, `smtp` and `display_name` are then the owner's.
+    pub(crate) delegate: Option<crate::delegates::DelegateAccess>,
 }
 
 /// Most parent folders one FindItem searches.
@@ -561,7 +577,9 @@ impl Handler<'_> {
                 {
                     return Err(ResponseError::new(
                         "ErrorAccessDenied",
-                        "The token's user can only reach their own mailbox.",
+                        &format!(
+                            "The token's user reaches their own mailbox and, as a delegate, the folders its owner shares with GetFolder, FindItem, GetItem, CreateItem, UpdateItem and DeleteItem; this request names {m}, which it cannot reach here."
+                        ),
                     ));
                 }
                 Ok(FolderSel::Distinguished(id.as_str().to_owned()))
@@ -622,7 +640,9 @@ impl Handler<'_> {
     /// under Recoverable Items. The store checks it inside the write's transaction, so an item
     /// moved there by another request after this one read it is refused too.
     pub(crate) fn item_guard(&self) -> mailbox::ItemGuard {
-        if self.authorize(true).is_ok() {
+        if let Some(d) = &self.delegate {
+            mailbox::ItemGuard::InDelegateFolders(d.editor_mask())
+        } else if self.authorize(true).is_ok() {
             mailbox::ItemGuard::Any
         } else {
             mailbox::ItemGuard::OutsideRecoverableItems
@@ -657,6 +677,11 @@ impl Handler<'_> {
         let name = op.name().to_owned();
         if let Err(e) = self.authorize(false)
             && !matches!(op, Operation::CreateItem(_))
+        {
+            return resp::error_response(&name, &e);
+        }
+        if let Some(d) = &self.delegate
+            && let Err(e) = self.authorize(false).and_then(|()| d.precheck(&op))
         {
             return resp::error_response(&name, &e);
         }
@@ -916,6 +941,12 @@ impl Handler<'_> {
                                 Ok(t) => match read.next() {
                                     None => Err(ResponseError::code("ErrorInternalServerError")),
                                     Some(Err(e)) => Err(err(&e)),
+                                    Some(Ok(i))
+                                        if let Some(d) = &self.delegate
+                                            && let Err(e) = d.may_read(&i) =>
+                                    {
+                                        Err(e)
+                                    }
                                     Some(Ok(i)) => match t {
                                         crate::recurring::Target::Occurrence { index, .. } => {
                                             let v = item_view(i.clone());
@@ -994,9 +1025,13 @@ impl Handler<'_> {
                 for parent in &f.parents {
                     let r = match self.sel(parent) {
                         Ok(sel) => {
+                            let restriction = match &self.delegate {
+                                Some(d) => d.hide_private(restriction.clone()),
+                                None => restriction.clone(),
+                            };
                             let spec = FindSpec {
                                 associated: f.traversal == ItemTraversal::Associated,
-                                restriction: restriction.clone(),
+                                restriction,
                                 sort: sort.clone(),
                                 paging,
                                 calendar_view,
@@ -1253,6 +1288,10 @@ impl Handler<'_> {
             }
             Operation::ExportItems(e) => self.export_items(e).await,
             Operation::UploadItems(u) => self.upload_items(u).await,
+            Operation::GetDelegate(g) => self.get_delegate(g).await,
+            Operation::AddDelegate(a) => self.add_delegate(a).await,
+            Operation::UpdateDelegate(u) => self.update_delegate(u).await,
+            Operation::RemoveDelegate(r) => self.remove_delegate(r).await,
             Operation::Unknown { local } => resp::error_response(
                 &local,
                 &ResponseError::new(

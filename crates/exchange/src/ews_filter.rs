@@ -26,6 +26,7 @@ fn field(p: &PropertyPath) -> Result<Field, ResponseError> {
             "item:DateTimeCreated" => Field::DateTimeCreated,
             "message:IsRead" => Field::IsRead,
             "item:Importance" => Field::Importance,
+            "item:Sensitivity" => Field::Sensitivity,
             "calendar:Start" => Field::Start,
             "calendar:End" => Field::End,
             // a task's numbers would compare as text with the request's constant: not taken

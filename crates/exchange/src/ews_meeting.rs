@@ -58,6 +58,15 @@ impl Handler<'_> {
         }
     }
 
+    /// The delegate sending for the acting mailbox's owner, if the request is a delegate's
+    /// ([`crate::delegates`]): the Sender of what it sends, the owner being From.
+    pub(crate) fn on_behalf(&self) -> Option<Recipient> {
+        self.delegate.as_ref().map(|d| Recipient {
+            name: Some(d.name.clone()).filter(|n| !n.is_empty()),
+            email: d.smtp.clone(),
+        })
+    }
+
     /// Every SMTP address of the acting mailbox (its answer is recorded on the organizer's item
     /// under whichever one the organizer invited).
     pub(crate) async fn my_addresses(&self) -> Vec<String> {
@@ -188,6 +197,7 @@ impl Handler<'_> {
         let routing = self.route(&req, &opt, &res).await?;
         let invite = mailbox::Invite {
             from: me,
+            sender: self.on_behalf(),
             message_id: self.new_message_id(),
             report: self.report(item.subject.as_deref(), &routing),
             deliver_to: routing.deliver_to,
@@ -543,6 +553,7 @@ impl Handler<'_> {
         };
         let invite = mailbox::Invite {
             from: self.me(),
+            sender: self.on_behalf(),
             message_id: self.new_message_id(),
             report: routing
                 .as_ref()

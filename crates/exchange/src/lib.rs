@@ -11,6 +11,7 @@ mod availability;
 mod booking;
 mod contacts;
 mod conversation;
+mod delegates;
 pub mod error;
 pub mod ews;
 mod ews_filter;

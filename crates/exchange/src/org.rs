@@ -1423,6 +1423,7 @@ impl Org {
             "sip" => "sip",
             "sid" => "sid",
             "netid" => "netid",
+            "guid" => "guid",
             _ => return Ok(None),
         };
         let v = claim_value(column, value);

@@ -444,6 +444,15 @@ async fn exchangelib_interop() {
         )
         .await
         .unwrap();
+    // Bob as Alice's delegate, for the script's delegates(): Editor on her Calendar, Reviewer on
+    // her Tasks, nothing on her Inbox
+    assert_eq!(
+        ews.call(r#"<m:AddDelegate><m:Mailbox><t:EmailAddress>alice@contoso.example</t:EmailAddress></m:Mailbox><m:DelegateUsers><t:DelegateUser><t:UserId><t:PrimarySmtpAddress>bob@contoso.example</t:PrimarySmtpAddress></t:UserId><t:DelegatePermissions><t:CalendarFolderPermissionLevel>Editor</t:CalendarFolderPermissionLevel><t:TasksFolderPermissionLevel>Reviewer</t:TasksFolderPermissionLevel></t:DelegatePermissions></t:DelegateUser></m:DelegateUsers></m:AddDelegate>"#)
+            .await
+            .unwrap()
+            .code,
+        "NoError"
+    );
     // Bob's own token, for the script's meetings() (Bob answers Alice's invitations)
     let bob_token = mint_f1(&lab.info, Some("bob@contoso.example"))
         .await
@@ -543,6 +552,23 @@ async fn exchangelib_interop() {
             }
             s.into_iter().collect::<String>()
         };
+        // delegates: GetDelegate read by exchangelib; Bob on Alice's calendar as her delegate
+        let d = &v["delegates"];
+        assert_eq!(
+            d["list"],
+            json!([[
+                "bob@contoso.example",
+                "Editor",
+                "Reviewer",
+                "None",
+                false,
+                false
+            ]]),
+            "{v}"
+        );
+        assert_eq!(d["alice_sees"], json!(["Booked by Bob"]), "{v}");
+        assert_eq!(d["bob_sees"], 1, "{v}");
+        assert_eq!(d["inbox"], "ErrorAccessDenied", "{v}");
         assert_eq!(fb["alice"]["view"], "DetailedMerged", "{v}");
         assert_eq!(fb["alice"]["merged"], stream(&[(66, 68, '2')]), "{v}");
         assert_eq!(

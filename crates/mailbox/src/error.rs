@@ -122,6 +122,25 @@ pub enum MailboxError {
     /// the client has to subscribe again without a watermark.
     #[error("the watermark is invalid: {0}")]
     InvalidWatermark(String),
+    /// A write a delegate's permission does not cover ([`crate::ItemGuard::InDelegateFolders`]):
+    /// the item is not in a folder where the delegate is an Editor.
+    #[error("the delegate's permissions do not allow changing items in this folder")]
+    NotPermittedToDelegate,
+    /// A delegate added to the mailbox that owns it.
+    #[error("a mailbox owner cannot be their own delegate")]
+    DelegateIsOwner,
+    /// A delegate added who is one already (the delegate's mailbox key).
+    #[error("{0:?} is already a delegate of this mailbox; change it with UpdateDelegate")]
+    DelegateExists(String),
+    /// A delegate changed or removed who is not one (the mailbox key named).
+    #[error("{0:?} is not a delegate of this mailbox")]
+    NotDelegate(String),
+    /// A delegate past [`crate::delegates::MAX_DELEGATES`].
+    #[error("a mailbox has at most {0} delegates; remove one first")]
+    TooManyDelegates(usize),
+    /// A delegate's settings break a rule of delegation (what, and how to mend it).
+    #[error("the delegate's settings are not valid: {0}")]
+    DelegateInvalid(String),
     /// A stored row failed to decode; reported, never papered over.
     #[error("stored mailbox data is corrupt: {0}")]
     Corrupt(String),
@@ -170,6 +189,13 @@ impl MailboxError {
             MailboxError::NotOrganizer => "ErrorCalendarIsNotOrganizer",
             MailboxError::InvalidSyncState(_) => "ErrorInvalidSyncStateData",
             MailboxError::InvalidWatermark(_) => "ErrorInvalidWatermark",
+            // access denied, as InRecoverableItems: a different reason, the same EWS code
+            MailboxError::NotPermittedToDelegate => "ErrorAccessDenied",
+            MailboxError::DelegateIsOwner => "ErrorDelegateCannotAddOwner",
+            MailboxError::DelegateExists(_) => "ErrorDelegateAlreadyExists",
+            MailboxError::NotDelegate(_) => "ErrorNotDelegate",
+            MailboxError::TooManyDelegates(_) => "ErrorQuotaExceeded",
+            MailboxError::DelegateInvalid(_) => "ErrorDelegateValidationFailed",
             MailboxError::Corrupt(_) => "ErrorCorruptData",
             MailboxError::Store(_) => "ErrorInternalServerError",
         }
@@ -220,12 +246,22 @@ mod tests {
             MailboxError::NotOrganizer,
             MailboxError::InvalidSyncState(String::new()),
             MailboxError::InvalidWatermark(String::new()),
+            MailboxError::NotPermittedToDelegate,
+            MailboxError::DelegateIsOwner,
+            MailboxError::DelegateExists(String::new()),
+            MailboxError::NotDelegate(String::new()),
+            MailboxError::TooManyDelegates(0),
+            MailboxError::DelegateInvalid(String::new()),
             MailboxError::Corrupt(String::new()),
             MailboxError::Store(StoreError::WorkerGone),
         ];
         let mut codes: Vec<&str> = all.iter().map(|e| e.response_code()).collect();
         assert!(codes.iter().all(|c| c.starts_with("Error")));
+        // the one code two variants share: both are EWS's access denied, for different reasons
+        let denied = codes.iter().filter(|c| **c == "ErrorAccessDenied").count();
+        assert_eq!(denied, 2);
         codes.sort_unstable();
+        codes.dedup_by(|a, b| a == b && *a == "ErrorAccessDenied");
         let n = codes.len();
         codes.dedup();
         assert_eq!(codes.len(), n, "two variants share a response code");

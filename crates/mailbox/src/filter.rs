@@ -33,6 +33,8 @@ pub enum Field {
     IsRead,
     /// `Low`, `Normal` or `High`.
     Importance,
+    /// `Normal`, `Personal`, `Private` or `Confidential`.
+    Sensitivity,
     /// Calendar start.
     Start,
     /// Calendar end.
@@ -209,9 +211,11 @@ enum Kind {
 
 fn kind(field: &Field) -> Kind {
     match field {
-        Field::ItemClass | Field::Subject | Field::InternetMessageId | Field::Importance => {
-            Kind::Str
-        }
+        Field::ItemClass
+        | Field::Subject
+        | Field::InternetMessageId
+        | Field::Importance
+        | Field::Sensitivity => Kind::Str,
         Field::ExtendedProperty(_) | Field::Typed(..) => Kind::Str,
         Field::DateTimeReceived
         | Field::DateTimeSent
@@ -317,6 +321,7 @@ fn column(field: &Field, out: &mut SqlFragment) {
         Field::DateTimeCreated => "i.created",
         Field::IsRead => "i.is_read",
         Field::Importance => "i.importance",
+        Field::Sensitivity => "i.sensitivity",
         Field::Start => "i.start_time",
         Field::End => "i.end_time",
         Field::ExtendedProperty(key) => {

@@ -807,6 +807,16 @@ pub(crate) fn check_guard(
                 Ok(())
             }
         }
+        ItemGuard::InDelegateFolders(mask) => {
+            let own = lineage(tx, mb, folder)?.into_iter().next().flatten();
+            match own
+                .as_deref()
+                .and_then(crate::DelegateFolder::of_distinguished)
+            {
+                Some(f) if mask & (1 << f as u8) != 0 => Ok(()),
+                _ => Err(MailboxError::NotPermittedToDelegate),
+            }
+        }
     }
 }
 

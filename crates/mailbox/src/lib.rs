@@ -67,6 +67,7 @@
 #![forbid(unsafe_code)]
 
 mod attachments;
+pub mod delegates;
 mod error;
 mod filter;
 mod folder_delete;
@@ -86,6 +87,9 @@ pub mod sync;
 mod upload;
 mod userconfig;
 
+pub use delegates::{
+    Delegate, DelegateChange, DelegateFolder, DelegateLevel, Delegation, MeetingDelivery,
+};
 pub use error::MailboxError;
 pub use filter::{Bag, CompareOp, ContainmentMode, Field, Filter, Value};
 pub use freebusy::{Appointment, AppointmentDetails, FreeBusyRead};

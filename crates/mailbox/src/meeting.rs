@@ -70,8 +70,12 @@ fn prefixed(prefix: &str, subject: Option<&str>) -> Option<String> {
 /// Sending a new meeting's invitations ([`MailboxStore::create_meeting`]).
 #[derive(Debug, Clone)]
 pub struct Invite {
-    /// The organizer's address: From and Sender of every request.
+    /// The organizer's address: From of every request, and its Sender unless
+    /// [`Invite::sender`] is set.
     pub from: Recipient,
+    /// Who sends the requests for the organizer (a delegate: "on behalf of"); `None`: the
+    /// organizer.
+    pub sender: Option<Recipient>,
     /// The requests' InternetMessageId.
     pub message_id: String,
     /// The attendees' mailboxes, each once, at most [`crate::limits::MAX_ATTENDEES`] (the
@@ -177,6 +181,13 @@ pub struct Cancelled {
 fn check_targets(keys: &[MailboxKey]) -> Result<(), MailboxError> {
     validate_attendee_count(keys.len())?;
     Ok(())
+}
+
+/// A request sent by a delegate shows the delegate as its Sender (From stays the organizer).
+fn on_behalf(request: &mut NewItem, invite: &Invite) {
+    if let Some(s) = &invite.sender {
+        request.sender = Some(s.clone());
+    }
 }
 
 /// A meeting message (request, response, cancellation) about `item`'s meeting, to be delivered.
@@ -427,6 +438,7 @@ impl MailboxStore {
             request_calendar,
             request_meeting,
         );
+        on_behalf(&mut request, &invite);
         request.importance = item.importance;
         request.sensitivity = item.sensitivity;
         request.attachments = item.attachments.clone();
@@ -807,7 +819,7 @@ impl MailboxStore {
             if let Some(c) = &mut request_calendar {
                 c.legacy_free_busy_status = FreeBusy::Tentative;
             }
-            let request = prepare(meeting_message(
+            let mut request = meeting_message(
                 REQUEST_CLASS,
                 item.subject.clone(),
                 item.body.clone(),
@@ -817,7 +829,9 @@ impl MailboxStore {
                 &invite.message_id,
                 request_calendar.clone(),
                 request_meeting,
-            ))?;
+            );
+            on_behalf(&mut request, &invite);
+            let request = prepare(request)?;
             let copy = prepare(attendee_copy(&as_item, &meeting))?;
             let mut requests = Vec::with_capacity(invite.deliver_to.len());
             let mut copies = Vec::with_capacity(invite.deliver_to.len());

@@ -855,6 +855,10 @@ pub enum ItemGuard {
     /// Only items outside Recoverable Items (the dumpster and its folders): an item there is
     /// [`crate::MailboxError::InRecoverableItems`] for that id, and nothing of it is written.
     OutsideRecoverableItems,
+    /// Only items directly in the delegate folders ([`crate::DelegateFolder`]) whose bits
+    /// (`1 << folder as u8`) are set: what a delegate with Editor there may change. An item
+    /// elsewhere is [`crate::MailboxError::NotPermittedToDelegate`] for that id.
+    InDelegateFolders(u8),
 }
 
 /// Item fields a find can sort on.

@@ -415,6 +415,33 @@ CREATE TABLE inbox_rules (
 ALTER TABLE attachments ADD COLUMN is_item INTEGER NOT NULL DEFAULT 0 CHECK (is_item IN (0, 1));
 "#,
     },
+    // Delegates (`crate::delegates`): per mailbox, each delegate (by its own mailbox key) with
+    // its permission on the six delegate folders, in the order added; and where the mailbox's
+    // meeting requests go.
+    Migration {
+        version: 16,
+        sql: r#"
+CREATE TABLE delegates (
+    mailbox_id     INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+    delegate_key   TEXT    NOT NULL,
+    position       INTEGER NOT NULL,
+    calendar       TEXT    NOT NULL CHECK (calendar IN ('None', 'Reviewer', 'Author', 'Editor')),
+    tasks          TEXT    NOT NULL CHECK (tasks IN ('None', 'Reviewer', 'Author', 'Editor')),
+    inbox          TEXT    NOT NULL CHECK (inbox IN ('None', 'Reviewer', 'Author', 'Editor')),
+    contacts       TEXT    NOT NULL CHECK (contacts IN ('None', 'Reviewer', 'Author', 'Editor')),
+    notes          TEXT    NOT NULL CHECK (notes IN ('None', 'Reviewer', 'Author', 'Editor')),
+    journal        TEXT    NOT NULL CHECK (journal IN ('None', 'Reviewer', 'Author', 'Editor')),
+    receive_copies INTEGER NOT NULL CHECK (receive_copies IN (0, 1)),
+    view_private   INTEGER NOT NULL CHECK (view_private IN (0, 1)),
+    PRIMARY KEY (mailbox_id, delegate_key)
+) WITHOUT ROWID;
+CREATE TABLE delegate_settings (
+    mailbox_id INTEGER PRIMARY KEY REFERENCES mailboxes(id) ON DELETE CASCADE,
+    deliver_meeting_requests TEXT NOT NULL CHECK (deliver_meeting_requests IN
+        ('DelegatesOnly', 'DelegatesAndMe', 'DelegatesAndSendInformationToMe', 'NoForward'))
+);
+"#,
+    },
 ];
 
 /// The default folder tree: (distinguished name, parent's distinguished name, display name, class).

@@ -51,6 +51,7 @@ fn meeting_item() -> NewItem {
 fn invite(to: &[&str], save_copy: bool) -> Invite {
     Invite {
         from: alice(),
+        sender: None,
         message_id: "<meet1@contoso.example>".into(),
         deliver_to: to.iter().map(|k| key(k)).collect(),
         save_copy,

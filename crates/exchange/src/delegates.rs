@@ -1,0 +1,773 @@
+//! Delegates (MS-OXWSDLGM), both halves:
+//!
+//! - **Managing them**: GetDelegate, AddDelegate, UpdateDelegate and RemoveDelegate on the
+//!   caller's own mailbox (only its owner manages its delegates). Delegates are directory users
+//!   with a mailbox, named by `t:PrimarySmtpAddress` or `t:SID`, kept by their mailbox key
+//!   ([`mailbox::delegates`]).
+//! - **Acting as one**: a request that names another user's mailbox (`t:Mailbox` in a
+//!   `t:DistinguishedFolderId`, or an id of that mailbox), sent with the caller's own token,
+//!   runs in that mailbox when the caller is one of its delegates, within what the delegation
+//!   gives: on each of the six delegate folders (Calendar, Tasks, Inbox, Contacts, Notes,
+//!   Journal) Reviewer reads, Author also creates, Editor also changes and deletes; the
+//!   mailbox's root and Top of Information Store are visible (GetFolder), as Exchange makes them
+//!   for delegates; private items stay hidden unless ViewPrivateItems. A permission covers the
+//!   folder it was given on, not the folders under it (as a delegate's folder permissions in
+//!   Exchange). The operations a delegate may use are [`DELEGATE_OPERATIONS`]; anything else,
+//!   or anything outside the permission, is `ErrorAccessDenied` saying why. A delegate saves in
+//!   the owner's folders and sends the owner's meeting invitations and updates; it does not send
+//!   mail as the owner (that is Send As or Send on Behalf, which this server does not grant).
+
+use ews_proto::delegate::{
+    self as wire, DelegateAnswer, DelegatePermissions, DelegateUser, PermissionLevel, UserId,
+};
+use ews_proto::request::{ItemChange, MessageDisposition, Operation};
+use ews_proto::response::ResponseError;
+use ews_proto::types::{FolderRef, ItemRef, ItemTarget};
+use mailbox::{
+    Delegate, DelegateChange, DelegateFolder, DelegateLevel, FolderSel, MailboxKey, MeetingDelivery,
+};
+
+use crate::Exchange;
+use crate::ews::{Handler, err};
+use crate::org::Recipient;
+
+/// What a delegate may send against the owner's mailbox.
+pub(crate) const DELEGATE_OPERATIONS: &[&str] = &[
+    "GetFolder",
+    "FindItem",
+    "GetItem",
+    "CreateItem",
+    "UpdateItem",
+    "DeleteItem",
+];
+
+/// The folders every delegate sees (their properties, not their contents).
+const VISIBLE: [&str; 2] = ["root", "msgfolderroot"];
+
+/// A request running in another user's mailbox as that user's delegate.
+#[derive(Debug, Clone)]
+pub(crate) struct DelegateAccess {
+    pub grant: Delegate,
+    /// The delegate's own address and name (the Sender of meeting requests it sends).
+    pub smtp: String,
+    pub name: String,
+    /// The owner's folders a delegate can reach, by id: [`VISIBLE`] and the six delegate folders.
+    pub folders: Vec<(String, &'static str)>,
+}
+
+/// What a folder reference is to be used for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Need {
+    /// Its own properties (GetFolder).
+    See,
+    /// Its items (FindItem, GetItem).
+    Read,
+    /// New items in it (CreateItem).
+    Create,
+    /// Changes to its items (UpdateItem, DeleteItem).
+    Change,
+}
+
+impl Need {
+    fn level(self) -> DelegateLevel {
+        match self {
+            Need::See | Need::Read => DelegateLevel::Reviewer,
+            Need::Create => DelegateLevel::Author,
+            Need::Change => DelegateLevel::Editor,
+        }
+    }
+
+    fn verb(self) -> &'static str {
+        match self {
+            Need::See | Need::Read => "read",
+            Need::Create => "create items in",
+            Need::Change => "change items in",
+        }
+    }
+}
+
+fn denied(msg: &str) -> ResponseError {
+    ResponseError::new("ErrorAccessDenied", msg)
+}
+
+impl DelegateAccess {
+    /// The distinguished name of the folder `f` names, if it is one a delegate can reach.
+    fn folder_name(&self, f: &FolderRef) -> Option<&'static str> {
+        match f {
+            FolderRef::Distinguished { id, .. } => {
+                let n = id.as_str();
+                VISIBLE
+                    .into_iter()
+                    .chain(DelegateFolder::ALL.map(DelegateFolder::distinguished))
+                    .find(|v| *v == n)
+            }
+            FolderRef::Id { id, .. } => self.name_of_id(id),
+        }
+    }
+
+    fn name_of_id(&self, id: &str) -> Option<&'static str> {
+        self.folders
+            .iter()
+            .find(|(fid, _)| fid == id)
+            .map(|(_, name)| *name)
+    }
+
+    /// Refuses `f` unless the delegation gives `need` on it.
+    pub(crate) fn check(&self, f: &FolderRef, need: Need) -> Result<(), ResponseError> {
+        let name = self.folder_name(f);
+        if need == Need::See && name.is_some_and(|n| VISIBLE.contains(&n)) {
+            return Ok(());
+        }
+        let have = name
+            .and_then(DelegateFolder::of_distinguished)
+            .map(|df| self.grant.level(df));
+        match have {
+            Some(l) if l >= need.level() => Ok(()),
+            Some(l) => Err(denied(&format!(
+                "As a delegate, {} may not {} the {} folder of this mailbox: the owner gave {} there, and this needs {} or more; the owner changes it with UpdateDelegate.",
+                self.smtp,
+                need.verb(),
+                name.unwrap_or_default(),
+                l.as_str(),
+                need.level().as_str()
+            ))),
+            None => Err(denied(&format!(
+                "As a delegate, {} reaches only the Calendar, Tasks, Inbox, Contacts, Notes and Journal folders of this mailbox (not the folders under them), as the owner's delegation gives.",
+                self.smtp
+            ))),
+        }
+    }
+
+    /// Refuses an item of the owner's a delegate may not read: one outside the folders it
+    /// reads, or a private one without ViewPrivateItems.
+    pub(crate) fn may_read(&self, item: &mailbox::Item) -> Result<(), ResponseError> {
+        let f = FolderRef::Id {
+            id: item.folder_id.clone(),
+            change_key: None,
+        };
+        self.check(&f, Need::Read)?;
+        if item.sensitivity == mailbox::Sensitivity::Private && !self.grant.view_private {
+            return Err(denied(
+                "The item is private, and the owner's delegation does not let this delegate see private items (ViewPrivateItems).",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The folders where this delegate may change items, as an [`mailbox::ItemGuard`] mask.
+    pub(crate) fn editor_mask(&self) -> u8 {
+        DelegateFolder::ALL
+            .into_iter()
+            .filter(|f| self.grant.level(*f) == DelegateLevel::Editor)
+            .fold(0, |m, f| m | (1 << f as u8))
+    }
+
+    /// A restriction that keeps private items out of a delegate's finds, unless the delegation
+    /// lets it see them.
+    pub(crate) fn hide_private(&self, r: Option<mailbox::Filter>) -> Option<mailbox::Filter> {
+        if self.grant.view_private {
+            return r;
+        }
+        let not_private = mailbox::Filter::Not(Box::new(mailbox::Filter::Compare {
+            field: mailbox::Field::Sensitivity,
+            op: mailbox::CompareOp::Eq,
+            value: mailbox::Value::from("Private"),
+        }));
+        Some(match r {
+            Some(r) => mailbox::Filter::And(vec![r, not_private]),
+            None => not_private,
+        })
+    }
+
+    /// Checks an operation's folders before it runs: what it reads, creates in or writes to.
+    /// Items named by id are checked as they are read ([`DelegateAccess::may_read`]) or, for
+    /// writes, inside the write's transaction ([`mailbox::ItemGuard::InDelegateFolders`]).
+    pub(crate) fn precheck(&self, op: &Operation) -> Result<(), ResponseError> {
+        let sends = |d: Option<MessageDisposition>| {
+            matches!(
+                d,
+                Some(MessageDisposition::SendOnly | MessageDisposition::SendAndSaveCopy)
+            )
+        };
+        let no_send = || {
+            denied(
+                "A delegate saves messages in the owner's folders but does not send mail as the owner: that needs Send As or Send on Behalf, which this server does not grant. Save with MessageDisposition SaveOnly.",
+            )
+        };
+        match op {
+            Operation::GetFolder(g) => g
+                .folder_ids
+                .iter()
+                .try_for_each(|f| self.check(f, Need::See)),
+            Operation::FindItem(f) => f.parents.iter().try_for_each(|p| self.check(p, Need::Read)),
+            Operation::GetItem(_) | Operation::DeleteItem(_) => Ok(()),
+            Operation::CreateItem(c) => {
+                if sends(c.message_disposition) {
+                    return Err(no_send());
+                }
+                match &c.saved_folder {
+                    Some(f) => self.check(f, Need::Create),
+                    None => Err(denied(
+                        "A delegate names the owner's folder to create items in (SavedItemFolderId), such as the owner's calendar.",
+                    )),
+                }
+            }
+            Operation::UpdateItem(u) => {
+                if sends(u.message_disposition) {
+                    return Err(no_send());
+                }
+                u.saved_folder
+                    .iter()
+                    .try_for_each(|f| self.check(f, Need::Change))
+            }
+            other => Err(denied(&format!(
+                "{} acts in another user's mailbox only as a delegate, and a delegate may use {} there, not {}.",
+                self.smtp,
+                DELEGATE_OPERATIONS.join(", "),
+                other.name()
+            ))),
+        }
+    }
+}
+
+/// The references to mailboxes an operation makes: folders, items by id, items to change.
+fn references(op: &Operation) -> (&[FolderRef], &[ItemRef], &[ItemChange]) {
+    match op {
+        Operation::GetFolder(g) => (&g.folder_ids, &[], &[]),
+        Operation::FindItem(f) => (&f.parents, &[], &[]),
+        Operation::GetItem(g) => (&[], &g.item_ids, &[]),
+        Operation::CreateItem(c) => (c.saved_folder.as_slice(), &[], &[]),
+        Operation::UpdateItem(u) => (u.saved_folder.as_slice(), &[], &u.changes),
+        Operation::DeleteItem(d) => (&[], &d.item_ids, &[]),
+        _ => (&[], &[], &[]),
+    }
+}
+
+/// The other user's mailbox a request acts in, as that user's delegate: `None` for a request
+/// that names only the caller's own (`me`), else the owner and the access the delegation gives.
+/// A request reaches one mailbox: naming two others, or another one without being its
+/// delegate, is refused.
+pub(crate) async fn delegate_target(
+    ex: &Exchange,
+    me: &Recipient,
+    op: &Operation,
+) -> Result<Option<(Recipient, DelegateAccess)>, ResponseError> {
+    if !DELEGATE_OPERATIONS.contains(&op.name()) {
+        return Ok(None);
+    }
+    let my_smtp = me.primary_smtp_address.as_deref().unwrap_or_default();
+    let (folders, items, changes) = references(op);
+    let mut by_smtp: Vec<String> = Vec::new();
+    let mut by_key: Vec<String> = Vec::new();
+    // a reference to the caller's own mailbox: the request stays there, and what it names
+    // elsewhere is refused or not found one by one, as always
+    let mut own = false;
+    for f in folders {
+        match f {
+            FolderRef::Distinguished {
+                mailbox: Some(m), ..
+            } if !m.eq_ignore_ascii_case(my_smtp) => by_smtp.push(m.clone()),
+            FolderRef::Distinguished { .. } => own = true,
+            FolderRef::Id { id, .. } => match foreign_key(id, &me.guid) {
+                Some(Some(k)) => by_key.push(k),
+                Some(None) => own = true,
+                None => {}
+            },
+        }
+    }
+    for id in items.iter().chain(changes.iter().map(|c| &c.item_id)) {
+        match foreign_item_key(id, &me.guid) {
+            Some(Some(k)) => by_key.push(k),
+            Some(None) => own = true,
+            None => {}
+        }
+    }
+    if own || (by_smtp.is_empty() && by_key.is_empty()) {
+        return Ok(None);
+    }
+    let my_smtp = my_smtp.to_owned();
+    let org = ex.inner.org.clone();
+    let found = ex
+        .inner
+        .org
+        .db
+        .call(move |c| {
+            let mut owners: Vec<Option<Recipient>> = Vec::new();
+            for a in &by_smtp {
+                owners.push(org.mailbox_by_smtp(c, a)?);
+            }
+            for k in &by_key {
+                owners.push(org.mailbox_by(c, "guid", k)?);
+            }
+            Ok::<_, crate::error::ExchangeError>(owners)
+        })
+        .await
+        .map_err(|e| ResponseError::new("ErrorInternalServerError", &e.to_string()))?;
+    let mut owner: Option<Recipient> = None;
+    for o in found {
+        let Some(o) = o.filter(|o| !o.account_disabled) else {
+            return Err(ResponseError::new(
+                "ErrorNonExistentMailbox",
+                "The request names a mailbox that does not exist in this organization.",
+            ));
+        };
+        match &owner {
+            Some(x) if x.guid != o.guid => {
+                return Err(denied(
+                    "The request names two other users' mailboxes; a request reaches one mailbox. Send one request per mailbox.",
+                ));
+            }
+            _ => owner = Some(o),
+        }
+    }
+    let Some(owner) = owner else { return Ok(None) };
+    if owner.guid == me.guid {
+        return Ok(None);
+    }
+    let (owner_key, my_key) = match (
+        MailboxKey::new(owner.guid.clone()),
+        MailboxKey::new(me.guid.clone()),
+    ) {
+        (Ok(o), Ok(m)) => (o, m),
+        (Err(e), _) | (_, Err(e)) => return Err(err(&e)),
+    };
+    let owner_smtp = owner.primary_smtp_address.clone().unwrap_or_default();
+    let grant = match ex.inner.mbx.delegate_of(&owner_key, &my_key).await {
+        Ok(Some(g)) => g,
+        Ok(None) => {
+            return Err(denied(&format!(
+                "{my_smtp} is not a delegate of {owner_smtp}, so it cannot reach that mailbox. The owner adds delegates with AddDelegate (in Outlook: Account Settings › Delegate Access)."
+            )));
+        }
+        Err(mailbox::MailboxError::MailboxNotFound(_)) => {
+            return Err(denied(&format!(
+                "{my_smtp} is not a delegate of {owner_smtp}, so it cannot reach that mailbox."
+            )));
+        }
+        Err(e) => return Err(err(&e)),
+    };
+    let mut folders = Vec::with_capacity(8);
+    for name in VISIBLE
+        .into_iter()
+        .chain(DelegateFolder::ALL.map(DelegateFolder::distinguished))
+    {
+        match ex
+            .inner
+            .mbx
+            .get_folder(&owner_key, FolderSel::Distinguished(name.to_owned()))
+            .await
+        {
+            Ok(f) => folders.push((f.id, name)),
+            Err(mailbox::MailboxError::FolderNotFound) => {}
+            Err(e) => return Err(err(&e)),
+        }
+    }
+    let access = DelegateAccess {
+        grant,
+        smtp: my_smtp,
+        name: me.name.clone(),
+        folders,
+    };
+    Ok(Some((owner, access)))
+}
+
+/// Which mailbox an id names: `Some(Some(key))` another one, `Some(None)` the caller's own
+/// (`mine`), `None` none (a malformed id is left to the operation, which refuses it as always).
+fn foreign_key(id: &str, mine: &str) -> Option<Option<String>> {
+    let k = mailbox::mailbox_of_id(id).ok()?;
+    Some((k.as_str() != mine).then(|| k.as_str().to_owned()))
+}
+
+/// [`foreign_key`] of an item reference: an item or an occurrence by id, a series' occurrence
+/// by its index, a series by one of its occurrences.
+fn foreign_item_key(r: &ItemRef, mine: &str) -> Option<Option<String>> {
+    match r.target() {
+        ItemTarget::Id(id) | ItemTarget::MasterOf(id) => foreign_key(id, mine),
+        ItemTarget::Occurrence { master, .. } => foreign_key(master, mine),
+    }
+}
+
+/// A store refusal for one user, naming the user as the request did.
+fn user_err(e: &mailbox::MailboxError, who: &str) -> ResponseError {
+    use mailbox::MailboxError as M;
+    let code = e.response_code();
+    match e {
+        M::NotDelegate(_) => {
+            ResponseError::new(code, &format!("{who} is not a delegate of this mailbox."))
+        }
+        M::DelegateExists(_) => ResponseError::new(
+            code,
+            &format!(
+                "{who} is already a delegate of this mailbox; change its settings with UpdateDelegate."
+            ),
+        ),
+        e => err(e),
+    }
+}
+
+/// How a request named a user, for messages.
+fn who(id: &UserId) -> String {
+    id.primary_smtp_address
+        .clone()
+        .or_else(|| id.sid.clone())
+        .unwrap_or_else(|| "the user".into())
+}
+
+fn level_of(p: PermissionLevel) -> Result<DelegateLevel, ResponseError> {
+    Ok(match p {
+        PermissionLevel::None => DelegateLevel::None,
+        PermissionLevel::Reviewer => DelegateLevel::Reviewer,
+        PermissionLevel::Author => DelegateLevel::Author,
+        PermissionLevel::Editor => DelegateLevel::Editor,
+        PermissionLevel::Custom => {
+            return Err(ResponseError::new(
+                "ErrorDelegateValidationFailed",
+                "A delegate's folder permission is None, Reviewer, Author or Editor; Custom is how other permissions read and cannot be set.",
+            ));
+        }
+    })
+}
+
+fn wire_level(l: DelegateLevel) -> PermissionLevel {
+    match l {
+        DelegateLevel::None => PermissionLevel::None,
+        DelegateLevel::Reviewer => PermissionLevel::Reviewer,
+        DelegateLevel::Author => PermissionLevel::Author,
+        DelegateLevel::Editor => PermissionLevel::Editor,
+    }
+}
+
+fn delivery_of(d: wire::DeliverMeetingRequests) -> MeetingDelivery {
+    match d {
+        wire::DeliverMeetingRequests::DelegatesOnly => MeetingDelivery::DelegatesOnly,
+        wire::DeliverMeetingRequests::DelegatesAndMe => MeetingDelivery::DelegatesAndMe,
+        wire::DeliverMeetingRequests::DelegatesAndSendInformationToMe => {
+            MeetingDelivery::DelegatesAndSendInformationToMe
+        }
+        wire::DeliverMeetingRequests::NoForward => MeetingDelivery::NoForward,
+    }
+}
+
+fn wire_delivery(d: MeetingDelivery) -> wire::DeliverMeetingRequests {
+    match d {
+        MeetingDelivery::DelegatesOnly => wire::DeliverMeetingRequests::DelegatesOnly,
+        MeetingDelivery::DelegatesAndMe => wire::DeliverMeetingRequests::DelegatesAndMe,
+        MeetingDelivery::DelegatesAndSendInformationToMe => {
+            wire::DeliverMeetingRequests::DelegatesAndSendInformationToMe
+        }
+        MeetingDelivery::NoForward => wire::DeliverMeetingRequests::NoForward,
+    }
+}
+
+/// The six levels a `t:DelegatePermissions` sets, in [`DelegateFolder::ALL`] order.
+fn levels_of(p: &DelegatePermissions) -> Result<[Option<DelegateLevel>; 6], ResponseError> {
+    let mut out = [None; 6];
+    for (slot, given) in out
+        .iter_mut()
+        .zip([p.calendar, p.tasks, p.inbox, p.contacts, p.notes, p.journal])
+    {
+        *slot = given.map(level_of).transpose()?;
+    }
+    Ok(out)
+}
+
+impl Handler<'_> {
+    /// The owner's mailbox a delegate request names must be the caller's own: only the owner
+    /// manages its delegates.
+    async fn owns_mailbox(&self, mailbox: &str) -> Result<(), ResponseError> {
+        if mailbox.eq_ignore_ascii_case(&self.smtp) {
+            return Ok(());
+        }
+        let org = self.ex.inner.org.clone();
+        let a = mailbox.to_owned();
+        let found = self
+            .ex
+            .inner
+            .org
+            .db
+            .call(move |c| org.mailbox_by_smtp(c, &a))
+            .await
+            .map_err(|e| ResponseError::new("ErrorInternalServerError", &e.to_string()))?;
+        match found {
+            Some(u) if u.guid == self.key.as_str() => Ok(()),
+            Some(_) => Err(denied(
+                "Only a mailbox's owner manages its delegates: the request names another user's mailbox.",
+            )),
+            None => Err(ResponseError::new(
+                "ErrorNonExistentMailbox",
+                &format!("No mailbox has the address {mailbox:?}."),
+            )),
+        }
+    }
+
+    /// The directory users `ids` name, each on its own.
+    async fn resolve_users(
+        &self,
+        ids: &[UserId],
+    ) -> Result<Vec<Result<Recipient, ResponseError>>, ResponseError> {
+        let org = self.ex.inner.org.clone();
+        let ids = ids.to_vec();
+        let found = self
+            .ex
+            .inner
+            .org
+            .db
+            .call(move |c| {
+                let mut out = Vec::with_capacity(ids.len());
+                for id in &ids {
+                    let r = match (&id.primary_smtp_address, &id.sid) {
+                        (Some(a), _) => org.mailbox_by_smtp(c, a)?,
+                        (None, Some(s)) => org.mailbox_by(c, "sid", s)?,
+                        (None, None) => None,
+                    };
+                    out.push((id.clone(), r));
+                }
+                Ok::<_, crate::error::ExchangeError>(out)
+            })
+            .await
+            .map_err(|e| ResponseError::new("ErrorInternalServerError", &e.to_string()))?;
+        Ok(found
+            .into_iter()
+            .map(|(id, r)| match r {
+                Some(u) if !u.account_disabled => Ok(u),
+                _ => Err(ResponseError::new(
+                    "ErrorDelegateNoUser",
+                    &format!(
+                        "No user with a mailbox is {}; a delegate is a user of this organization.",
+                        id.primary_smtp_address
+                            .or(id.sid)
+                            .unwrap_or_else(|| "named".into())
+                    ),
+                )),
+            })
+            .collect())
+    }
+
+    /// The `t:DelegateUser` of a stored delegate, named as the directory names it now.
+    async fn delegate_view(
+        &self,
+        d: &Delegate,
+        with_permissions: bool,
+    ) -> Result<DelegateUser, ResponseError> {
+        let org = self.ex.inner.org.clone();
+        let key = d.delegate.as_str().to_owned();
+        let u = self
+            .ex
+            .inner
+            .org
+            .db
+            .call(move |c| org.mailbox_by(c, "guid", &key))
+            .await
+            .map_err(|e| ResponseError::new("ErrorInternalServerError", &e.to_string()))?;
+        let user_id = match u {
+            Some(u) => UserId {
+                sid: Some(u.sid),
+                primary_smtp_address: u.primary_smtp_address,
+                display_name: Some(u.name),
+            },
+            // the user left the directory: the delegation is still there, to remove
+            None => UserId {
+                sid: None,
+                primary_smtp_address: None,
+                display_name: Some(d.delegate.as_str().to_owned()),
+            },
+        };
+        let l = |f| Some(wire_level(d.level(f)));
+        Ok(DelegateUser {
+            user_id,
+            permissions: with_permissions.then(|| DelegatePermissions {
+                calendar: l(DelegateFolder::Calendar),
+                tasks: l(DelegateFolder::Tasks),
+                inbox: l(DelegateFolder::Inbox),
+                contacts: l(DelegateFolder::Contacts),
+                notes: l(DelegateFolder::Notes),
+                journal: l(DelegateFolder::Journal),
+            }),
+            receive_copies_of_meeting_messages: Some(d.receive_copies),
+            view_private_items: Some(d.view_private),
+        })
+    }
+
+    async fn views(
+        &self,
+        rs: Vec<Result<Delegate, ResponseError>>,
+        with_permissions: bool,
+    ) -> Vec<Result<DelegateUser, ResponseError>> {
+        let mut out = Vec::with_capacity(rs.len());
+        for r in rs {
+            out.push(match r {
+                Ok(d) => self.delegate_view(&d, with_permissions).await,
+                Err(e) => Err(e),
+            });
+        }
+        out
+    }
+
+    /// `GetDelegate`.
+    pub(crate) async fn get_delegate(&self, g: wire::GetDelegate) -> Vec<u8> {
+        wire::get_delegate_response(&self.get_delegate_answer(g).await)
+    }
+
+    async fn get_delegate_answer(
+        &self,
+        g: wire::GetDelegate,
+    ) -> Result<DelegateAnswer, ResponseError> {
+        self.owns_mailbox(&g.mailbox).await?;
+        let d = self
+            .ex
+            .inner
+            .mbx
+            .delegation(&self.key)
+            .await
+            .map_err(|e| err(&e))?;
+        let picked: Vec<Result<Delegate, ResponseError>> = if g.user_ids.is_empty() {
+            d.delegates.into_iter().map(Ok).collect()
+        } else {
+            self.resolve_users(&g.user_ids)
+                .await?
+                .into_iter()
+                .map(|u| {
+                    let u = u?;
+                    d.delegates
+                        .iter()
+                        .find(|x| x.delegate.as_str() == u.guid)
+                        .cloned()
+                        .ok_or_else(|| {
+                            err(&mailbox::MailboxError::NotDelegate(
+                                u.primary_smtp_address.unwrap_or(u.name),
+                            ))
+                        })
+                })
+                .collect()
+        };
+        Ok(DelegateAnswer {
+            users: self.views(picked, g.include_permissions).await,
+            deliver_meeting_requests: Some(wire_delivery(d.delivery)),
+        })
+    }
+
+    /// `AddDelegate`: each user on its own; the meeting delivery with them.
+    pub(crate) async fn add_delegate(&self, a: wire::AddDelegate) -> Vec<u8> {
+        wire::add_delegate_response(&self.add_or_update(a, false).await)
+    }
+
+    /// `UpdateDelegate`: each user on its own; the meeting delivery with them.
+    pub(crate) async fn update_delegate(&self, u: wire::UpdateDelegate) -> Vec<u8> {
+        wire::update_delegate_response(&self.add_or_update(u, true).await)
+    }
+
+    async fn add_or_update(
+        &self,
+        a: wire::AddDelegate,
+        update: bool,
+    ) -> Result<DelegateAnswer, ResponseError> {
+        self.owns_mailbox(&a.mailbox).await?;
+        let ids: Vec<UserId> = a.users.iter().map(|u| u.user_id.clone()).collect();
+        let users = self.resolve_users(&ids).await?;
+        // per user: the refusal found before the store, or the store's index
+        let mut slots: Vec<(String, Result<usize, ResponseError>)> =
+            Vec::with_capacity(users.len());
+        let mut adds = Vec::new();
+        let mut changes = Vec::new();
+        for (u, given) in users.into_iter().zip(&a.users) {
+            let prepared = u.and_then(|u| {
+                let key = MailboxKey::new(u.guid).map_err(|e| err(&e))?;
+                let levels = match &given.permissions {
+                    Some(p) => levels_of(p)?,
+                    None => [None; 6],
+                };
+                Ok((key, levels))
+            });
+            slots.push((
+                who(&given.user_id),
+                prepared.map(|(key, levels)| {
+                    if update {
+                        changes.push(DelegateChange {
+                            delegate: key,
+                            levels,
+                            receive_copies: given.receive_copies_of_meeting_messages,
+                            view_private: given.view_private_items,
+                        });
+                        changes.len() - 1
+                    } else {
+                        let mut d = Delegate::new(key);
+                        for (f, l) in DelegateFolder::ALL.into_iter().zip(levels) {
+                            d.set_level(f, l.unwrap_or_default());
+                        }
+                        d.receive_copies =
+                            given.receive_copies_of_meeting_messages.unwrap_or(false);
+                        d.view_private = given.view_private_items.unwrap_or(false);
+                        adds.push(d);
+                        adds.len() - 1
+                    }
+                }),
+            ));
+        }
+        let delivery = a.deliver_meeting_requests.map(delivery_of);
+        let mbx = &self.ex.inner.mbx;
+        let stored = if update {
+            mbx.update_delegates(&self.key, changes, delivery).await
+        } else {
+            mbx.add_delegates(&self.key, adds, delivery).await
+        }
+        .map_err(|e| err(&e))?;
+        let mut stored: Vec<Option<Result<Delegate, mailbox::MailboxError>>> =
+            stored.into_iter().map(Some).collect();
+        let results = slots
+            .into_iter()
+            .map(|(name, s)| match s {
+                Err(e) => Err(e),
+                Ok(i) => match stored.get_mut(i).and_then(Option::take) {
+                    Some(r) => r.map_err(|e| user_err(&e, &name)),
+                    None => Err(ResponseError::code("ErrorInternalServerError")),
+                },
+            })
+            .collect();
+        Ok(DelegateAnswer {
+            users: self.views(results, true).await,
+            deliver_meeting_requests: delivery.map(wire_delivery),
+        })
+    }
+
+    /// `RemoveDelegate`: each user on its own.
+    pub(crate) async fn remove_delegate(&self, r: wire::RemoveDelegate) -> Vec<u8> {
+        wire::remove_delegate_response(&self.remove_answer(r).await)
+    }
+
+    async fn remove_answer(
+        &self,
+        r: wire::RemoveDelegate,
+    ) -> Result<Vec<Result<(), ResponseError>>, ResponseError> {
+        self.owns_mailbox(&r.mailbox).await?;
+        let users = self.resolve_users(&r.user_ids).await?;
+        let mut keys = Vec::new();
+        let mut slots = Vec::with_capacity(users.len());
+        for (u, id) in users.into_iter().zip(&r.user_ids) {
+            let slot = u
+                .and_then(|u| MailboxKey::new(u.guid).map_err(|e| err(&e)))
+                .map(|k| {
+                    keys.push(k);
+                    keys.len() - 1
+                });
+            slots.push((who(id), slot));
+        }
+        let removed = self
+            .ex
+            .inner
+            .mbx
+            .remove_delegates(&self.key, keys)
+            .await
+            .map_err(|e| err(&e))?;
+        Ok(slots
+            .into_iter()
+            .map(|(name, s)| {
+                let i = s?;
+                match removed.get(i) {
+                    Some(Ok(())) => Ok(()),
+                    Some(Err(e)) => Err(user_err(e, &name)),
+                    None => Err(ResponseError::code("ErrorInternalServerError")),
+                }
+            })
+            .collect())
+    }
+}
