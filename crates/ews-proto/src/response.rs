@@ -827,6 +827,9 @@ pub struct ItemView {
     pub in_reply_to: Option<String>,
     /// `t:References` (`message:References`): the thread's Message-IDs.
     pub references: Option<String>,
+    /// `t:ReceivedRepresenting` (`message:ReceivedRepresenting`): the mailbox a delegate's copy
+    /// of a meeting message was sent to.
+    pub received_representing: Option<Mailbox>,
     /// `t:ConversationId/@Id` (`item:ConversationId`): the thread's id, the same for every
     /// message of it.
     pub conversation_id: Option<String>,
@@ -937,6 +940,7 @@ impl ItemView {
             is_read: None,
             in_reply_to: None,
             references: None,
+            received_representing: None,
             conversation_id: None,
             conversation_index: None,
             conversation_topic: None,
@@ -1004,6 +1008,7 @@ struct ItemProps {
     message_id: bool,
     in_reply_to: bool,
     references: bool,
+    received_representing: bool,
     conversation_id: bool,
     conversation_index: bool,
     conversation_topic: bool,
@@ -1078,6 +1083,7 @@ impl ItemProps {
                 message_id: true,
                 in_reply_to: true,
                 references: true,
+                received_representing: true,
                 conversation_id: true,
                 conversation_index: true,
                 conversation_topic: true,
@@ -1139,6 +1145,7 @@ impl ItemProps {
                 Some("message:IsRead") => p.is_read = true,
                 Some("item:InReplyTo") => p.in_reply_to = true,
                 Some("message:References") => p.references = true,
+                Some("message:ReceivedRepresenting") => p.received_representing = true,
                 Some("item:ConversationId") => p.conversation_id = true,
                 Some("message:ConversationIndex") => p.conversation_index = true,
                 Some("message:ConversationTopic") => p.conversation_topic = true,
@@ -1430,6 +1437,13 @@ fn write_message_fields(w: &mut XmlOut, item: &ItemView, p: &ItemProps) {
         && let Some(v) = &item.references
     {
         w.leaf("t:References", v);
+    }
+    if p.received_representing
+        && let Some(m) = &item.received_representing
+    {
+        w.start("t:ReceivedRepresenting", &[]);
+        write_mailbox(w, m);
+        w.end("t:ReceivedRepresenting");
     }
 }
 
@@ -2907,6 +2921,7 @@ fn item_from_element_in(el: &Element, attached: bool) -> Result<ItemView, EwsPro
     item.conversation_index = child_text(el, "ConversationIndex");
     item.conversation_topic = child_text(el, "ConversationTopic");
     item.references = child_text(el, "References");
+    item.received_representing = single_mailbox(el, "ReceivedRepresenting")?;
     item.start = child_datetime(el, "Start")?;
     item.end = child_datetime(el, "End")?;
     item.is_all_day_event = child_bool(el, "IsAllDayEvent")?;

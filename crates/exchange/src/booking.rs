@@ -211,6 +211,7 @@ impl Handler<'_> {
                 name: Some(resource.name.clone()),
                 email: resource.address().unwrap_or_default().to_owned(),
             },
+            sender: None,
             addresses: resource.smtp_addresses(),
             message_id: self.new_message_id(),
             organizer: Some(self.key.clone()),

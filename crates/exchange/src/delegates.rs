@@ -324,14 +324,26 @@ pub(crate) async fn delegate_target(
     if owner.guid == me.guid {
         return Ok(None);
     }
+    let access = access_for(ex, &me.guid, &my_smtp, &me.name, &owner).await?;
+    Ok(Some((owner, access)))
+}
+
+/// What `owner`'s delegation gives the caller (`my_*`), or why it gives nothing.
+pub(crate) async fn access_for(
+    ex: &Exchange,
+    my_guid: &str,
+    my_smtp: &str,
+    my_name: &str,
+    owner: &Recipient,
+) -> Result<DelegateAccess, ResponseError> {
     let (owner_key, my_key) = match (
         MailboxKey::new(owner.guid.clone()),
-        MailboxKey::new(me.guid.clone()),
+        MailboxKey::new(my_guid.to_owned()),
     ) {
         (Ok(o), Ok(m)) => (o, m),
         (Err(e), _) | (_, Err(e)) => return Err(err(&e)),
     };
-    let owner_smtp = owner.primary_smtp_address.clone().unwrap_or_default();
+    let owner_smtp = owner.primary_smtp_address.as_deref().unwrap_or_default();
     let grant = match ex.inner.mbx.delegate_of(&owner_key, &my_key).await {
         Ok(Some(g)) => g,
         Ok(None) => {
@@ -362,13 +374,12 @@ pub(crate) async fn delegate_target(
             Err(e) => return Err(err(&e)),
         }
     }
-    let access = DelegateAccess {
+    Ok(DelegateAccess {
         grant,
-        smtp: my_smtp,
-        name: me.name.clone(),
+        smtp: my_smtp.to_owned(),
+        name: my_name.to_owned(),
         folders,
-    };
-    Ok(Some((owner, access)))
+    })
 }
 
 /// Which mailbox an id names: `Some(Some(key))` another one, `Some(None)` the caller's own
@@ -664,6 +675,11 @@ impl Handler<'_> {
         self.owns_mailbox(&a.mailbox).await?;
         let ids: Vec<UserId> = a.users.iter().map(|u| u.user_id.clone()).collect();
         let users = self.resolve_users(&ids).await?;
+        // a delegate's mailbox is there to receive copies of meeting messages
+        for u in users.iter().flatten() {
+            let k = MailboxKey::new(u.guid.clone()).map_err(|e| err(&e))?;
+            self.ex.ensure_mailbox_once(&k).await.map_err(|e| err(&e))?;
+        }
         // per user: the refusal found before the store, or the store's index
         let mut slots: Vec<(String, Result<usize, ResponseError>)> =
             Vec::with_capacity(users.len());
@@ -769,5 +785,95 @@ impl Handler<'_> {
                 }
             })
             .collect())
+    }
+}
+
+impl Handler<'_> {
+    /// A delegate answers its copy of its owner's meeting request (`copy`, standing for
+    /// `owner`): the owner's calendar copy is answered in the owner's mailbox, From the owner and
+    /// Sent by the delegate, as a delegate with Editor on the owner's Calendar; the delegate's
+    /// copy then goes to its Deleted Items (Outlook's default for an answered request).
+    pub(crate) async fn respond_for(
+        &self,
+        owner: &mailbox::Representing,
+        copy: &mailbox::Item,
+        mut r: ews_proto::request::MeetingReply,
+        disposition: Option<MessageDisposition>,
+        saved_folder: Option<&FolderRef>,
+    ) -> Result<(), ResponseError> {
+        let meeting = copy.meeting.as_ref().ok_or_else(|| {
+            ResponseError::new(
+                "ErrorInvalidReferenceItem",
+                "The item is not a meeting request.",
+            )
+        })?;
+        let org = self.ex.inner.org.clone();
+        let key = owner.mailbox.clone();
+        let found = self
+            .ex
+            .inner
+            .org
+            .db
+            .call(move |c| org.mailbox_by(c, "guid", &key))
+            .await
+            .map_err(|e| ResponseError::new("ErrorInternalServerError", &e.to_string()))?;
+        let Some(o) = found.filter(|o| !o.account_disabled) else {
+            return Err(ResponseError::new(
+                "ErrorNonExistentMailbox",
+                "The mailbox this meeting request was sent to no longer exists.",
+            ));
+        };
+        let access = access_for(
+            self.ex,
+            self.key.as_str(),
+            &self.smtp,
+            &self.display_name,
+            &o,
+        )
+        .await?;
+        if access.grant.level(DelegateFolder::Calendar) != DelegateLevel::Editor {
+            return Err(denied(&format!(
+                "A delegate answers {}'s meeting requests with Editor on that Calendar; the delegation gives {}. The owner changes it with UpdateDelegate.",
+                owner.who.email,
+                access.grant.level(DelegateFolder::Calendar).as_str()
+            )));
+        }
+        let owner_key = MailboxKey::new(o.guid.clone()).map_err(|e| err(&e))?;
+        let reference = self
+            .ex
+            .inner
+            .mbx
+            .meeting_reference(&owner_key, meeting.uid.clone(), meeting.organizer.clone())
+            .await
+            .map_err(|e| err(&e))?
+            .ok_or_else(|| {
+                ResponseError::new(
+                    "ErrorItemNotFound",
+                    "The owner's mailbox no longer has this meeting (its calendar copy and its request were deleted).",
+                )
+            })?;
+        let h = Handler {
+            ex: self.ex,
+            caller: self.caller,
+            impersonating: self.impersonating,
+            key: owner_key,
+            smtp: o.primary_smtp_address.clone().unwrap_or_default(),
+            display_name: o.name.clone(),
+            delegate: Some(access),
+        };
+        r.reference_item_id = ItemRef::new(&reference, None);
+        h.respond(r, disposition, saved_folder).await?;
+        // the delegate's copy is answered: out of its Inbox
+        self.ex
+            .inner
+            .mbx
+            .move_item(
+                &self.key,
+                copy.id.clone(),
+                FolderSel::distinguished(mailbox::distinguished::DELETED_ITEMS),
+            )
+            .await
+            .map_err(|e| err(&e))?;
+        Ok(())
     }
 }

@@ -3420,6 +3420,11 @@ pub(crate) fn item_view(i: mailbox::Item) -> ItemView {
     v.is_read = Some(i.is_read);
     v.in_reply_to = extended_of(&i.extended, IN_REPLY_TO_KEY).map(str::to_owned);
     v.references = extended_of(&i.extended, REFERENCES_KEY).map(str::to_owned);
+    v.received_representing = i
+        .meeting
+        .as_ref()
+        .and_then(|m| m.representing.as_ref())
+        .map(|r| mb_out(&r.who));
     if matches!(
         kind,
         ItemKind::Message

@@ -247,7 +247,7 @@ impl Handler<'_> {
     /// `SendAndSaveCopy` deliver the response to the organizer (and record the answer on the
     /// organizer's item); `SaveOnly` answers on the attendee's side only and keeps the response
     /// as a draft. Answered with an empty `m:Items`, as Exchange does.
-    async fn respond(
+    pub(crate) async fn respond(
         &self,
         r: request::MeetingReply,
         disposition: Option<MessageDisposition>,
@@ -286,6 +286,20 @@ impl Handler<'_> {
         let Some(meeting) = &reference.meeting else {
             return Err(invalid_reference());
         };
+        // a delegate's copy of its owner's request: answered for the owner
+        if self.delegate.is_none()
+            && let Some(owner) = &meeting.representing
+        {
+            let owner = owner.clone();
+            return Box::pin(self.respond_for(
+                &owner,
+                &reference,
+                r,
+                Some(disposition),
+                saved_folder,
+            ))
+            .await;
+        }
         let organizer = if disposition == MessageDisposition::SaveOnly {
             None
         } else {
@@ -299,6 +313,7 @@ impl Handler<'_> {
                 _ => mailbox::ResponseType::Decline,
             },
             from: self.me(),
+            sender: self.on_behalf(),
             addresses: self.my_addresses().await,
             message_id: self.new_message_id(),
             organizer,

@@ -47,8 +47,13 @@ fn add(owner: &str, users: &str, delivery: &str) -> String {
 }
 
 fn update(owner: &str, users: &str, delivery: &str) -> String {
+    let users = if users.is_empty() {
+        String::new()
+    } else {
+        format!("<m:DelegateUsers>{users}</m:DelegateUsers>")
+    };
     format!(
-        "<m:UpdateDelegate>{}<m:DelegateUsers>{users}</m:DelegateUsers>{delivery}</m:UpdateDelegate>",
+        "<m:UpdateDelegate>{}{users}{delivery}</m:UpdateDelegate>",
         mailbox(owner)
     )
 }
@@ -533,4 +538,191 @@ async fn a_delegate_sends_the_owners_meeting_requests_on_her_behalf() {
     // the meeting is alice's: she is its organizer, on her own calendar
     let body = e.call(&find("calendar")).await;
     assert!(body.contains("Planning"), "{body}");
+}
+
+fn inbox_of(folder_name: &str) -> String {
+    format!(
+        r#"<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>AllProperties</t:BaseShape></m:ItemShape><m:ParentFolderIds><t:DistinguishedFolderId Id="{folder_name}"/></m:ParentFolderIds></m:FindItem>"#
+    )
+}
+
+/// Carol invites alice to a meeting (as carol, with carol's token).
+async fn carol_invites_alice(e: &Env, subject: &str) {
+    let carol = common::user_token(CAROL);
+    let op = format!(
+        r#"<m:CreateItem SendMeetingInvitations="SendToAllAndSaveCopy"><m:SavedItemFolderId><t:DistinguishedFolderId Id="calendar"/></m:SavedItemFolderId><m:Items><t:CalendarItem><t:Subject>{subject}</t:Subject><t:Start>2026-12-04T10:00:00Z</t:Start><t:End>2026-12-04T11:00:00Z</t:End><t:RequiredAttendees><t:Attendee><t:Mailbox><t:Name>Alice</t:Name><t:EmailAddress>{ALICE}</t:EmailAddress></t:Mailbox></t:Attendee></t:RequiredAttendees></t:CalendarItem></m:Items></m:CreateItem>"#
+    );
+    let body = e.call_with(&carol, &op).await;
+    assert_eq!(response_codes(&body), ["NoError"], "{body}");
+}
+
+#[tokio::test]
+async fn a_delegate_gets_copies_of_the_owners_meeting_requests_and_answers_them_for_her() {
+    let e = env().await;
+    let bob = bob_token();
+    let body = e
+        .call(&add(
+            ALICE,
+            &delegate(
+                BOB,
+                "Editor",
+                "None",
+                "None",
+                "<t:ReceiveCopiesOfMeetingMessages>true</t:ReceiveCopiesOfMeetingMessages>",
+            ),
+            "",
+        ))
+        .await;
+    assert_eq!(response_codes(&body), ["NoError", "NoError"], "{body}");
+    carol_invites_alice(&e, "Budget").await;
+
+    // bob's copy stands for alice; alice has hers too (DelegatesAndSendInformationToMe)
+    let copy = e.call_with(&bob, &inbox_of("inbox")).await;
+    assert!(copy.contains("<t:MeetingRequest>"), "{copy}");
+    assert!(copy.contains("Budget"), "{copy}");
+    let representing = copy
+        .split("<t:ReceivedRepresenting>")
+        .nth(1)
+        .and_then(|s| s.split("</t:ReceivedRepresenting>").next())
+        .unwrap_or_default();
+    assert!(
+        representing.contains(ALICE) && representing.contains("<t:Name>Alice</t:Name>"),
+        "{copy}"
+    );
+    let (copy_id, _) = first_id(&copy);
+    let hers = e.call(&inbox_of("inbox")).await;
+    assert!(
+        hers.contains("Budget") && !hers.contains("ReceivedRepresenting"),
+        "{hers}"
+    );
+
+    // bob accepts his copy: alice's meeting is accepted, carol hears it from alice, sent by bob
+    let accept = format!(
+        r#"<m:CreateItem MessageDisposition="SendAndSaveCopy"><m:Items><t:AcceptItem><t:ReferenceItemId Id="{copy_id}"/></t:AcceptItem></m:Items></m:CreateItem>"#
+    );
+    let body = e.call_with(&bob, &accept).await;
+    assert_eq!(response_codes(&body), ["NoError"], "{body}");
+    let cal = e.call(&inbox_of("calendar")).await;
+    assert!(
+        cal.contains("Budget") && cal.contains("<t:MyResponseType>Accept</t:MyResponseType>"),
+        "{cal}"
+    );
+    // her own request is answered too
+    let hers = e.call(&inbox_of("inbox")).await;
+    assert!(
+        hers.contains("<t:HasBeenProcessed>true</t:HasBeenProcessed>"),
+        "{hers}"
+    );
+    let answers = e
+        .call_with(&common::user_token(CAROL), &inbox_of("inbox"))
+        .await;
+    assert!(answers.contains("<t:MeetingResponse>"), "{answers}");
+    let from = answers.split("<t:From>").nth(1).unwrap_or_default();
+    assert!(
+        from.split("</t:From>")
+            .next()
+            .unwrap_or_default()
+            .contains(ALICE),
+        "{answers}"
+    );
+    let sender = answers.split("<t:Sender>").nth(1).unwrap_or_default();
+    assert!(
+        sender
+            .split("</t:Sender>")
+            .next()
+            .unwrap_or_default()
+            .contains(BOB),
+        "{answers}"
+    );
+    // bob's copy is answered (Deleted Items); nothing of the meeting on bob's own calendar
+    let inbox = e.call_with(&bob, &inbox_of("inbox")).await;
+    assert!(!inbox.contains("Budget"), "{inbox}");
+    let deleted = e.call_with(&bob, &inbox_of("deleteditems")).await;
+    assert!(deleted.contains("Budget"), "{deleted}");
+    let own = e.call_with(&bob, &inbox_of("calendar")).await;
+    assert!(!own.contains("Budget"), "{own}");
+
+    // without Editor on her calendar any more, a copy cannot be answered for her
+    carol_invites_alice(&e, "Second").await;
+    let copy = e.call_with(&bob, &inbox_of("inbox")).await;
+    let (copy_id, _) = first_id(&copy);
+    let body = e
+        .call(&update(
+            ALICE,
+            &format!(
+                "<t:DelegateUser>{}<t:ReceiveCopiesOfMeetingMessages>false</t:ReceiveCopiesOfMeetingMessages><t:DelegatePermissions><t:CalendarFolderPermissionLevel>Reviewer</t:CalendarFolderPermissionLevel></t:DelegatePermissions></t:DelegateUser>",
+                user(BOB)
+            ),
+            "",
+        ))
+        .await;
+    assert_eq!(response_codes(&body), ["NoError", "NoError"], "{body}");
+    let accept = format!(
+        r#"<m:CreateItem MessageDisposition="SendAndSaveCopy"><m:Items><t:AcceptItem><t:ReferenceItemId Id="{copy_id}"/></t:AcceptItem></m:Items></m:CreateItem>"#
+    );
+    let body = e.call_with(&bob, &accept).await;
+    assert_eq!(response_codes(&body), ["ErrorAccessDenied"], "{body}");
+    assert!(body.contains("Editor"), "{body}");
+}
+
+#[tokio::test]
+async fn meeting_delivery_decides_who_gets_the_request() {
+    let e = env().await;
+    let bob = bob_token();
+    let copies = "<t:ReceiveCopiesOfMeetingMessages>true</t:ReceiveCopiesOfMeetingMessages>";
+    // DelegatesOnly: alice's own request goes to her Deleted Items
+    let body = e
+        .call(&add(
+            ALICE,
+            &delegate(BOB, "Editor", "None", "None", copies),
+            "<m:DeliverMeetingRequests>DelegatesOnly</m:DeliverMeetingRequests>",
+        ))
+        .await;
+    assert_eq!(response_codes(&body), ["NoError", "NoError"], "{body}");
+    carol_invites_alice(&e, "Only delegates").await;
+    assert!(!e.call(&inbox_of("inbox")).await.contains("Only delegates"));
+    assert!(
+        e.call(&inbox_of("deleteditems"))
+            .await
+            .contains("Only delegates")
+    );
+    assert!(
+        e.call_with(&bob, &inbox_of("inbox"))
+            .await
+            .contains("Only delegates")
+    );
+
+    // NoForward: alice only
+    let body = e
+        .call(&update(
+            ALICE,
+            "",
+            "<m:DeliverMeetingRequests>NoForward</m:DeliverMeetingRequests>",
+        ))
+        .await;
+    assert_eq!(response_codes(&body), ["NoError"], "{body}");
+    carol_invites_alice(&e, "Just me").await;
+    assert!(e.call(&inbox_of("inbox")).await.contains("Just me"));
+    assert!(
+        !e.call_with(&bob, &inbox_of("inbox"))
+            .await
+            .contains("Just me")
+    );
+
+    // DelegatesAndMe, and a delegate without ReceiveCopiesOfMeetingMessages gets none
+    let body = e
+        .call(&add(
+            ALICE,
+            &delegate(CAROL, "Editor", "None", "None", ""),
+            "<m:DeliverMeetingRequests>DelegatesAndMe</m:DeliverMeetingRequests>",
+        ))
+        .await;
+    assert_eq!(response_codes(&body), ["NoError", "NoError"], "{body}");
+    carol_invites_alice(&e, "Both").await;
+    assert!(e.call(&inbox_of("inbox")).await.contains("Both"));
+    assert!(e.call_with(&bob, &inbox_of("inbox")).await.contains("Both"));
+    let carols = e
+        .call_with(&common::user_token(CAROL), &inbox_of("inbox"))
+        .await;
+    assert!(!carols.contains("<t:MeetingRequest>"), "{carols}");
 }

@@ -201,7 +201,7 @@ pub struct Delegation {
     pub delivery: MeetingDelivery,
 }
 
-fn load(tx: &Connection, mailbox_id: i64) -> Result<Delegation, MailboxError> {
+pub(crate) fn load(tx: &Connection, mailbox_id: i64) -> Result<Delegation, MailboxError> {
     let mut st = tx.prepare_cached(
         "SELECT delegate_key, calendar, tasks, inbox, contacts, notes, journal, receive_copies, \
          view_private FROM delegates WHERE mailbox_id = ?1 ORDER BY position",

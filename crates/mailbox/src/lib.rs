@@ -101,8 +101,8 @@ pub use model::{
     BodyType, Calendar, Created, DeleteMode, DictEntry, DictValue, Event, EventKind, EventObject,
     Exception, FindSpec, Folder, FolderSel, FreeBusy, Importance, Item, ItemGuard, ItemUpdate,
     MailboxCounters, MailboxKey, Meeting, NewAttachment, NewItem, Page, Paging, Pruned, Recipient,
-    RecipientEdit, ResponseType, Sensitivity, Series, SortField, SortOrder, StoredUserConfig,
-    UserConfig, normalize_time,
+    RecipientEdit, Representing, ResponseType, Sensitivity, Series, SortField, SortOrder,
+    StoredUserConfig, UserConfig, normalize_time,
 };
 pub use oof::{Delivered, ExternalAudience, OofReplies, OofSettings, OofState};
 pub use rules::{

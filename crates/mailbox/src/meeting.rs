@@ -26,6 +26,7 @@
 
 use rusqlite::{Connection, params};
 
+use crate::delegates::MeetingDelivery;
 use crate::error::MailboxError;
 use crate::items::{
     Prepared, delete_one, insert_item, item_header, item_local, load_item, move_local, prepare,
@@ -115,8 +116,11 @@ pub struct Invited {
 pub struct Reply {
     /// `Accept`, `Tentative` or `Decline` (anything else is refused).
     pub response: ResponseType,
-    /// The attendee's address: From and Sender of the response.
+    /// The attendee's address: From of the response, and its Sender unless [`Reply::sender`]
+    /// is set.
     pub from: Recipient,
+    /// Who answers for the attendee (a delegate: "on behalf of"); `None`: the attendee.
+    pub sender: Option<Recipient>,
     /// Every address the attendee may be listed under on the organizer's item (its proxy
     /// addresses), compared ASCII case-insensitively.
     pub addresses: Vec<String>,
@@ -488,6 +492,30 @@ impl MailboxStore {
         .await
     }
 
+    /// What an attendee answers a meeting `uid` of `organizer`'s with: its calendar copy, else
+    /// (deleted since) its latest request of it; `None` when it has neither. What a delegate's
+    /// copy of a request answers for its owner.
+    pub async fn meeting_reference(
+        &self,
+        attendee: &MailboxKey,
+        uid: String,
+        organizer: Recipient,
+    ) -> Result<Option<String>, MailboxError> {
+        let key = attendee.as_str().to_owned();
+        self.read(move |tx| {
+            let mb = mailbox_row(tx, &key)?;
+            if let Some((id, _)) = attendee_copy_of(tx, &mb, &uid, &organizer)? {
+                return Ok(Some(mb.item_id(id)));
+            }
+            Ok(with_uid(tx, &mb, &uid, REQUEST_CLASS)?
+                .into_iter()
+                .rev()
+                .find(|(_, m)| m.representing.is_none())
+                .map(|(id, _)| mb.item_id(id)))
+        })
+        .await
+    }
+
     /// An attendee answers a meeting: `reference` is a meeting request in its mailbox or its
     /// calendar copy of the meeting. See the module; [`MailboxError::NotAMeetingItem`] for
     /// anything else, [`MailboxError::OrganizerCannotRespond`] for the organizer's own item,
@@ -524,6 +552,11 @@ impl MailboxStore {
             let Some(meeting) = item.meeting.clone() else {
                 return Err(MailboxError::NotAMeetingItem);
             };
+            if meeting.representing.is_some() {
+                return Err(MailboxError::InvalidRequest(
+                    "the meeting request is a delegate's copy; it is answered in the mailbox it was sent to, for that mailbox's owner".into(),
+                ));
+            }
             let is_calendar = item.calendar.is_some() && is_appointment(&item.item_class);
             if is_calendar && meeting.is_organizer() {
                 return Err(MailboxError::OrganizerCannotRespond(response));
@@ -583,9 +616,16 @@ impl MailboxStore {
                 let calendar = distinguished_folder(tx, &mb, crate::distinguished::CALENDAR)?;
                 move_local(tx, &mb, copy, &header, calendar, now_us)?;
             }
-            // every request of this meeting in the mailbox is answered
+            // every request of this meeting in the mailbox is answered (a delegate answering for
+            // the mailbox marks them wherever they are, as the owner's own answer would, but
+            // never under Recoverable Items)
+            let request_guard = match guard {
+                ItemGuard::InDelegateFolders(_) => ItemGuard::OutsideRecoverableItems,
+                g => g,
+            };
             for (rid, mut m) in with_uid(tx, &mb, &uid, REQUEST_CLASS)? {
-                if !writable(tx, &mb, rid, guard)? {
+                // a copy this mailbox holds as another's delegate is answered for that one
+                if m.representing.is_some() || !writable(tx, &mb, rid, request_guard)? {
                     continue;
                 }
                 m.has_been_processed = true;
@@ -600,7 +640,7 @@ impl MailboxStore {
             let mut answer_meeting = Meeting::new(uid.clone(), meeting.organizer.clone());
             answer_meeting.my_response = response;
             answer_meeting.response = Some(response);
-            let answer = prepare(meeting_message(
+            let mut answer = meeting_message(
                 response_class(response),
                 subject,
                 reply.body.clone(),
@@ -610,7 +650,11 @@ impl MailboxStore {
                 &reply.message_id,
                 calendar_item.calendar.clone(),
                 answer_meeting,
-            ))?;
+            );
+            if let Some(s) = &reply.sender {
+                answer.sender = Some(s.clone());
+            }
+            let answer = prepare(answer)?;
             let delivered_item = match &reply.organizer {
                 Some(org) if org.as_str() != key => {
                     let omb = mailbox_row(tx, org.as_str())?;
@@ -954,7 +998,7 @@ fn writable(tx: &Connection, mb: &Mb, local: i64, guard: ItemGuard) -> Result<bo
     let header = item_header(tx, mb, local)?;
     match crate::items::check_guard(tx, mb, header.folder, guard) {
         Ok(()) => Ok(true),
-        Err(MailboxError::InRecoverableItems) => Ok(false),
+        Err(MailboxError::InRecoverableItems | MailboxError::NotPermittedToDelegate) => Ok(false),
         Err(e) => Err(e),
     }
 }
@@ -1026,7 +1070,10 @@ fn cancel_for(
 
 /// A meeting request delivered to `rmb`'s Inbox, naming its calendar copy `copy_id`, then the
 /// mailbox's Inbox rules run on it (`me`: its own addresses): the request as delivered, and
-/// what the rules forward.
+/// what the rules forward. The mailbox's delegates who receive copies of meeting messages each
+/// get one in their Inbox (their rules run on it), standing for `rmb` ([`Representing`]),
+/// unless its meeting delivery is `NoForward`; with `DelegatesOnly` the mailbox's own request
+/// goes to its Deleted Items once a delegate got one.
 fn deliver_request(
     tx: &Connection,
     rmb: &Mb,
@@ -1035,15 +1082,60 @@ fn deliver_request(
     me: &[String],
     now_us: i64,
 ) -> Result<(Item, Vec<crate::rules::RuleForward>), MailboxError> {
-    let inbox = distinguished_folder(tx, rmb, crate::distinguished::INBOX)?;
+    let mut forwards = Vec::new();
+    let delegation = crate::delegates::load(tx, rmb.id)?;
+    let mut copied = false;
+    if delegation.delivery != MeetingDelivery::NoForward {
+        for d in delegation.delegates.iter().filter(|d| d.receive_copies) {
+            let dmb = match mailbox_row(tx, d.delegate.as_str()) {
+                Ok(m) => m,
+                // a delegate without a mailbox in this store (removed since) gets nothing
+                Err(MailboxError::MailboxNotFound(_)) => continue,
+                Err(e) => return Err(e),
+            };
+            let mut c = delivered(request, now_us);
+            if let Some(m) = &mut c.item.meeting {
+                m.associated = None;
+                m.representing = Some(Representing {
+                    mailbox: rmb.key.clone(),
+                    who: owner_line(m, me, &rmb.key),
+                });
+            }
+            let inbox = distinguished_folder(tx, &dmb, crate::distinguished::INBOX)?;
+            let id = insert_item(tx, &dmb, inbox, &c, None, now_us)?;
+            forwards.extend(crate::rules::run_rules(tx, &dmb, id, &[], now_us)?);
+            copied = true;
+        }
+    }
+    let own = if copied && delegation.delivery == MeetingDelivery::DelegatesOnly {
+        crate::distinguished::DELETED_ITEMS
+    } else {
+        crate::distinguished::INBOX
+    };
+    let folder = distinguished_folder(tx, rmb, own)?;
     let mut r = delivered(request, now_us);
     if let Some(m) = &mut r.item.meeting {
         m.associated = Some(copy_id);
     }
-    let id = insert_item(tx, rmb, inbox, &r, None, now_us)?;
+    let id = insert_item(tx, rmb, folder, &r, None, now_us)?;
     let delivered = load_item(tx, rmb, id, false)?;
-    let forwards = crate::rules::run_rules(tx, rmb, id, me, now_us)?;
+    if own == crate::distinguished::INBOX {
+        forwards.extend(crate::rules::run_rules(tx, rmb, id, me, now_us)?);
+    }
     Ok((delivered, forwards))
+}
+
+/// The attendee a delegate's copy stands for, as the meeting lists it: the line with one of its
+/// addresses `me`, else its first address, else its key.
+fn owner_line(m: &Meeting, me: &[String], key: &str) -> Recipient {
+    m.attendees()
+        .map(|a| &a.mailbox)
+        .find(|r| me.iter().any(|a| a.eq_ignore_ascii_case(&r.email)))
+        .cloned()
+        .unwrap_or_else(|| Recipient {
+            name: None,
+            email: me.first().map_or_else(|| key.to_owned(), Clone::clone),
+        })
 }
 
 /// A calendar item's class (`IPM.Appointment` or a class under it).

@@ -394,6 +394,19 @@ pub struct Meeting {
     /// EWS `meeting:AssociatedCalendarItemId`, filled in by reads.
     #[serde(skip)]
     pub associated_calendar_item_id: Option<String>,
+    /// A delegate's copy of a meeting request sent to the mailbox it is a delegate of
+    /// (EWS `t:ReceivedRepresenting`): that mailbox. Answering the copy answers for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub representing: Option<Representing>,
+}
+
+/// The mailbox a delegate's copy of a meeting message stands for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Representing {
+    /// Its mailbox key.
+    pub mailbox: String,
+    /// Its address, as the meeting names it.
+    pub who: Recipient,
 }
 
 impl Meeting {
@@ -412,6 +425,7 @@ impl Meeting {
             response: None,
             associated: None,
             associated_calendar_item_id: None,
+            representing: None,
         }
     }
 

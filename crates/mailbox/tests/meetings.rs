@@ -66,6 +66,7 @@ fn reply(response: ResponseType, who: Recipient, organizer: Option<&str>) -> Rep
         response,
         addresses: vec![who.email.to_uppercase()],
         from: who,
+        sender: None,
         message_id: "<resp1@contoso.example>".into(),
         organizer: organizer.map(key),
         save_in: Some(d("sentitems")),
