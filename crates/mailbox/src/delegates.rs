@@ -201,7 +201,7 @@ pub struct Delegation {
     pub delivery: MeetingDelivery,
 }
 
-pub(crate) fn load(tx: &Connection, mailbox_id: i64) -> Result<Delegation, MailboxError> {
+fn load(tx: &Connection, mailbox_id: i64) -> Result<Delegation, MailboxError> {
     let mut st = tx.prepare_cached(
         "SELECT delegate_key, calendar, tasks, inbox, contacts, notes, journal, receive_copies, \
          view_private FROM delegates WHERE mailbox_id = ?1 ORDER BY position",
@@ -234,7 +234,40 @@ pub(crate) fn load(tx: &Connection, mailbox_id: i64) -> Result<Delegation, Mailb
         d.view_private = view_private;
         delegates.push(d);
     }
-    let delivery = tx
+    let delivery = delivery_of(tx, mailbox_id)?;
+    Ok(Delegation {
+        delegates,
+        delivery,
+    })
+}
+
+/// What a meeting request delivered to the mailbox does for its delegates: the delegates who
+/// receive copies of meeting messages (in the order added; none when the delivery is
+/// `NoForward`) and the delivery. One indexed read for a mailbox without delegates.
+pub(crate) fn copies_to(
+    tx: &Connection,
+    mailbox_id: i64,
+) -> Result<(Vec<MailboxKey>, MeetingDelivery), MailboxError> {
+    let mut st = tx.prepare_cached(
+        "SELECT delegate_key FROM delegates WHERE mailbox_id = ?1 AND receive_copies = 1 \
+         ORDER BY position",
+    )?;
+    let keys = st
+        .query_map(params![mailbox_id], |r| r.get::<_, String>(0))?
+        .map(|k| MailboxKey::new(k?).map_err(|e| MailboxError::Corrupt(format!("delegate: {e}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    if keys.is_empty() {
+        return Ok((keys, MeetingDelivery::default()));
+    }
+    let delivery = delivery_of(tx, mailbox_id)?;
+    if delivery == MeetingDelivery::NoForward {
+        return Ok((Vec::new(), delivery));
+    }
+    Ok((keys, delivery))
+}
+
+fn delivery_of(tx: &Connection, mailbox_id: i64) -> Result<MeetingDelivery, MailboxError> {
+    Ok(tx
         .prepare_cached(
             "SELECT deliver_meeting_requests FROM delegate_settings WHERE mailbox_id = ?1",
         )?
@@ -242,11 +275,7 @@ pub(crate) fn load(tx: &Connection, mailbox_id: i64) -> Result<Delegation, Mailb
         .optional()?
         .map(|s| MeetingDelivery::from_db(&s))
         .transpose()?
-        .unwrap_or_default();
-    Ok(Delegation {
-        delegates,
-        delivery,
-    })
+        .unwrap_or_default())
 }
 
 fn save(tx: &Connection, mailbox_id: i64, d: &Delegate, position: i64) -> Result<(), MailboxError> {

@@ -1083,31 +1083,29 @@ fn deliver_request(
     now_us: i64,
 ) -> Result<(Item, Vec<crate::rules::RuleForward>), MailboxError> {
     let mut forwards = Vec::new();
-    let delegation = crate::delegates::load(tx, rmb.id)?;
+    let (delegates, delivery) = crate::delegates::copies_to(tx, rmb.id)?;
     let mut copied = false;
-    if delegation.delivery != MeetingDelivery::NoForward {
-        for d in delegation.delegates.iter().filter(|d| d.receive_copies) {
-            let dmb = match mailbox_row(tx, d.delegate.as_str()) {
-                Ok(m) => m,
-                // a delegate without a mailbox in this store (removed since) gets nothing
-                Err(MailboxError::MailboxNotFound(_)) => continue,
-                Err(e) => return Err(e),
-            };
-            let mut c = delivered(request, now_us);
-            if let Some(m) = &mut c.item.meeting {
-                m.associated = None;
-                m.representing = Some(Representing {
-                    mailbox: rmb.key.clone(),
-                    who: owner_line(m, me, &rmb.key),
-                });
-            }
-            let inbox = distinguished_folder(tx, &dmb, crate::distinguished::INBOX)?;
-            let id = insert_item(tx, &dmb, inbox, &c, None, now_us)?;
-            forwards.extend(crate::rules::run_rules(tx, &dmb, id, &[], now_us)?);
-            copied = true;
+    for d in &delegates {
+        let dmb = match mailbox_row(tx, d.as_str()) {
+            Ok(m) => m,
+            // a delegate without a mailbox in this store (removed since) gets nothing
+            Err(MailboxError::MailboxNotFound(_)) => continue,
+            Err(e) => return Err(e),
+        };
+        let mut c = delivered(request, now_us);
+        if let Some(m) = &mut c.item.meeting {
+            m.associated = None;
+            m.representing = Some(Representing {
+                mailbox: rmb.key.clone(),
+                who: owner_line(m, me, &rmb.key),
+            });
         }
+        let inbox = distinguished_folder(tx, &dmb, crate::distinguished::INBOX)?;
+        let id = insert_item(tx, &dmb, inbox, &c, None, now_us)?;
+        forwards.extend(crate::rules::run_rules(tx, &dmb, id, &[], now_us)?);
+        copied = true;
     }
-    let own = if copied && delegation.delivery == MeetingDelivery::DelegatesOnly {
+    let own = if copied && delivery == MeetingDelivery::DelegatesOnly {
         crate::distinguished::DELETED_ITEMS
     } else {
         crate::distinguished::INBOX
