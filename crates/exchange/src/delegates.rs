@@ -20,7 +20,7 @@
 use ews_proto::delegate::{
     self as wire, DelegateAnswer, DelegatePermissions, DelegateUser, PermissionLevel, UserId,
 };
-use ews_proto::request::{ItemChange, MessageDisposition, Operation};
+use ews_proto::request::{ItemChange, MessageDisposition, NewItem, Operation};
 use ews_proto::response::ResponseError;
 use ews_proto::types::{FolderRef, ItemRef, ItemTarget};
 use mailbox::{
@@ -204,6 +204,16 @@ impl DelegateAccess {
             Operation::CreateItem(c) => {
                 if sends(c.message_disposition) {
                     return Err(no_send());
+                }
+                // a reply or forward quotes its original, which may sit where the delegate
+                // cannot read: never composed for a delegate
+                if c.items
+                    .iter()
+                    .any(|i| matches!(i, NewItem::SmartResponse(_)))
+                {
+                    return Err(denied(
+                        "A delegate does not reply to or forward the owner's items: a reply or forward quotes its original, which the delegation may not let it read.",
+                    ));
                 }
                 match &c.saved_folder {
                     Some(f) => self.check(f, Need::Create),

@@ -402,6 +402,16 @@ async fn a_delegate_reaches_the_owners_folders_within_the_permission_given() {
         create(&folder("inbox"), &message("Into her inbox"), "SaveOnly"),
         delete_item(&inbox_item.0),
         update_subject(&inbox_item.0, &inbox_item.1, "Changed"),
+        // a forward of her Inbox message saved where he can read it would quote what he cannot
+        // read (regression: it was composed and saved on her calendar)
+        create(
+            &folder("calendar"),
+            &format!(
+                r#"<t:ForwardItem><t:ToRecipients><t:Mailbox><t:EmailAddress>{CAROL}</t:EmailAddress></t:Mailbox></t:ToRecipients><t:ReferenceItemId Id="{}"/></t:ForwardItem>"#,
+                inbox_item.0
+            ),
+            "SaveOnly",
+        ),
         // an operation a delegate does not use
         format!(
             r#"<m:FindFolder Traversal="Shallow"><m:FolderShape><t:BaseShape>Default</t:BaseShape></m:FolderShape><m:ParentFolderIds>{}</m:ParentFolderIds></m:FindFolder>"#,
