@@ -811,12 +811,12 @@ impl Handler<'_> {
         disposition: Option<MessageDisposition>,
         saved_folder: Option<&FolderRef>,
     ) -> Result<(), ResponseError> {
-        let meeting = copy.meeting.as_ref().ok_or_else(|| {
-            ResponseError::new(
-                "ErrorInvalidReferenceItem",
-                "The item is not a meeting request.",
-            )
-        })?;
+        // a copy of a response or cancellation is not answered
+        let meeting = copy
+            .meeting
+            .as_ref()
+            .filter(|_| copy.item_class == "IPM.Schedule.Meeting.Request")
+            .ok_or_else(|| err(&mailbox::MailboxError::NotAMeetingItem))?;
         let org = self.ex.inner.org.clone();
         let key = owner.mailbox.clone();
         let found = self
@@ -844,7 +844,7 @@ impl Handler<'_> {
         if access.grant.level(DelegateFolder::Calendar) != DelegateLevel::Editor {
             return Err(denied(&format!(
                 "A delegate answers {}'s meeting requests with Editor on that Calendar; the delegation gives {}. The owner changes it with UpdateDelegate.",
-                owner.who.email,
+                o.primary_smtp_address.as_deref().unwrap_or(&o.name),
                 access.grant.level(DelegateFolder::Calendar).as_str()
             )));
         }

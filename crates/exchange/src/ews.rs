@@ -3424,7 +3424,8 @@ pub(crate) fn item_view(i: mailbox::Item) -> ItemView {
         .meeting
         .as_ref()
         .and_then(|m| m.representing.as_ref())
-        .map(|r| mb_out(&r.who));
+        .and_then(|r| r.who.as_ref())
+        .map(mb_out);
     if matches!(
         kind,
         ItemKind::Message

@@ -431,10 +431,15 @@ impl Handler<'_> {
         let subject_for_report = item.subject.as_deref().map(|s| format!("Canceled: {s}"));
         let cancel = mailbox::Cancel {
             from: self.me(),
+            sender: self.on_behalf(),
             message_id: self.new_message_id(),
             report: routing
                 .as_ref()
                 .and_then(|r| self.report(subject_for_report.as_deref(), r)),
+            recipient_addresses: routing
+                .as_ref()
+                .map(|r| r.addresses.clone())
+                .unwrap_or_default(),
             deliver_to: routing.map(|r| r.deliver_to).unwrap_or_default(),
             save_copy: send.saves_copy(),
             delete: mode,

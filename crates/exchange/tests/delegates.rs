@@ -736,3 +736,110 @@ async fn meeting_delivery_decides_who_gets_the_request() {
         .await;
     assert!(!carols.contains("<t:MeetingRequest>"), "{carols}");
 }
+
+#[tokio::test]
+async fn cancellations_reach_the_delegate_and_a_delegate_cancels_for_the_owner() {
+    let e = env().await;
+    let bob = bob_token();
+    let carol = common::user_token(CAROL);
+    let body = e
+        .call(&add(
+            ALICE,
+            &delegate(
+                BOB,
+                "Editor",
+                "None",
+                "None",
+                "<t:ReceiveCopiesOfMeetingMessages>true</t:ReceiveCopiesOfMeetingMessages>",
+            ),
+            "",
+        ))
+        .await;
+    assert_eq!(response_codes(&body), ["NoError", "NoError"], "{body}");
+
+    // carol cancels a meeting she invited alice to: bob gets a copy of the cancellation too
+    carol_invites_alice(&e, "Offsite").await;
+    let (carols, _) = first_id(&e.call_with(&carol, &inbox_of("calendar")).await);
+    let cancel = format!(
+        r#"<m:DeleteItem DeleteType="MoveToDeletedItems" SendMeetingCancellations="SendToAllAndSaveCopy"><m:ItemIds><t:ItemId Id="{carols}"/></m:ItemIds></m:DeleteItem>"#
+    );
+    let body = e.call_with(&carol, &cancel).await;
+    assert_eq!(response_codes(&body), ["NoError"], "{body}");
+    let inbox = e.call_with(&bob, &inbox_of("inbox")).await;
+    let cancellation = inbox
+        .split("<t:MeetingCancellation>")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no cancellation: {inbox}"));
+    assert!(
+        cancellation.contains("<t:ReceivedRepresenting>") && cancellation.contains(ALICE),
+        "{inbox}"
+    );
+
+    // bob books a meeting for alice with carol, then cancels it for her: from alice, sent by bob
+    let op = format!(
+        r#"<m:CreateItem SendMeetingInvitations="SendToAllAndSaveCopy"><m:SavedItemFolderId>{}</m:SavedItemFolderId><m:Items><t:CalendarItem><t:Subject>Review</t:Subject><t:Start>2026-12-05T10:00:00Z</t:Start><t:End>2026-12-05T11:00:00Z</t:End><t:RequiredAttendees><t:Attendee><t:Mailbox><t:EmailAddress>{CAROL}</t:EmailAddress></t:Mailbox></t:Attendee></t:RequiredAttendees></t:CalendarItem></m:Items></m:CreateItem>"#,
+        folder("calendar")
+    );
+    let body = e.call_with(&bob, &op).await;
+    assert_eq!(response_codes(&body), ["NoError"], "{body}");
+    let (meeting, _) = first_id(&body);
+    // carol accepts: alice has the response, and bob a copy of it for her
+    let (request, _) = first_id(&e.call_with(&carol, &inbox_of("inbox")).await);
+    let accept = format!(
+        r#"<m:CreateItem MessageDisposition="SendAndSaveCopy"><m:Items><t:AcceptItem><t:ReferenceItemId Id="{request}"/></t:AcceptItem></m:Items></m:CreateItem>"#
+    );
+    let body = e.call_with(&carol, &accept).await;
+    assert_eq!(response_codes(&body), ["NoError"], "{body}");
+    assert!(
+        e.call(&inbox_of("inbox"))
+            .await
+            .contains("<t:MeetingResponse>")
+    );
+    let inbox = e.call_with(&bob, &inbox_of("inbox")).await;
+    let response = inbox
+        .split("<t:MeetingResponse>")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no response copy: {inbox}"));
+    assert!(
+        response.contains("<t:ReceivedRepresenting>") && response.contains(ALICE),
+        "{inbox}"
+    );
+    // a copy of a response is not answered
+    let (copy, _) = first_id(&inbox);
+    let accept = format!(
+        r#"<m:CreateItem MessageDisposition="SendAndSaveCopy"><m:Items><t:AcceptItem><t:ReferenceItemId Id="{copy}"/></t:AcceptItem></m:Items></m:CreateItem>"#
+    );
+    let body = e.call_with(&bob, &accept).await;
+    assert_eq!(
+        response_codes(&body),
+        ["ErrorInvalidReferenceItem"],
+        "{body}"
+    );
+    let cancel = format!(
+        r#"<m:DeleteItem DeleteType="MoveToDeletedItems" SendMeetingCancellations="SendToAllAndSaveCopy"><m:ItemIds><t:ItemId Id="{meeting}"/></m:ItemIds></m:DeleteItem>"#
+    );
+    let body = e.call_with(&bob, &cancel).await;
+    assert_eq!(response_codes(&body), ["NoError"], "{body}");
+    let carols = e.call_with(&carol, &inbox_of("inbox")).await;
+    let cancellation = carols
+        .split("<t:MeetingCancellation>")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no cancellation: {carols}"));
+    let from = cancellation.split("<t:From>").nth(1).unwrap_or_default();
+    assert!(
+        from.split("</t:From>")
+            .next()
+            .unwrap_or_default()
+            .contains(ALICE),
+        "{carols}"
+    );
+    let sender = cancellation.split("<t:Sender>").nth(1).unwrap_or_default();
+    assert!(
+        sender
+            .split("</t:Sender>")
+            .next()
+            .unwrap_or_default()
+            .contains(BOB),
+        "{carols}"
+    );
+}

@@ -153,8 +153,11 @@ pub struct Responded {
 /// The organizer's cancellation of a meeting ([`MailboxStore::cancel_meeting`]).
 #[derive(Debug, Clone)]
 pub struct Cancel {
-    /// The organizer's address.
+    /// The organizer's address: From of the cancellations, and their Sender unless
+    /// [`Cancel::sender`] is set.
     pub from: Recipient,
+    /// Who cancels for the organizer (a delegate: "on behalf of"); `None`: the organizer.
+    pub sender: Option<Recipient>,
     pub message_id: String,
     /// The attendees' mailboxes (the organizer's own is skipped).
     pub deliver_to: Vec<MailboxKey>,
@@ -166,6 +169,9 @@ pub struct Cancel {
     pub subject: Option<String>,
     pub body: Option<Body>,
     pub report: Option<NewItem>,
+    /// Each of [`Cancel::deliver_to`]'s own addresses, in the same order (its Inbox rules'
+    /// "sent to me", the line its delegates' copies stand for); missing or empty: none known.
+    pub recipient_addresses: Vec<Vec<String>>,
 }
 
 /// What [`MailboxStore::cancel_meeting`] wrote (items without body).
@@ -685,10 +691,15 @@ impl MailboxStore {
                             m.associated = Some(oid);
                         }
                     }
-                    let inbox = distinguished_folder(tx, &omb, crate::distinguished::INBOX)?;
-                    let id = insert_item(tx, &omb, inbox, &p, None, now_us)?;
+                    // the organizer's delegates who receive copies get one
+                    let me = [meeting.organizer.email.clone()];
+                    let own = to_delegates(tx, &omb, &answer, &me, &mut forwards, now_us)?;
+                    let folder = distinguished_folder(tx, &omb, own)?;
+                    let id = insert_item(tx, &omb, folder, &p, None, now_us)?;
                     let answer = load_item(tx, &omb, id, false)?;
-                    forwards.extend(crate::rules::run_rules(tx, &omb, id, &[], now_us)?);
+                    if own == crate::distinguished::INBOX {
+                        forwards.extend(crate::rules::run_rules(tx, &omb, id, &[], now_us)?);
+                    }
                     Some(answer)
                 }
                 _ => None,
@@ -758,12 +769,13 @@ impl MailboxStore {
                 subject.clone(),
                 cancel.body.clone(),
                 &cancel.from,
+                cancel.sender.as_ref(),
                 &cancel.message_id,
             )?;
             let mut delivered_items = Vec::with_capacity(cancel.deliver_to.len());
             let mut copies = Vec::new();
             let mut forwards = Vec::new();
-            for k in &cancel.deliver_to {
+            for (i, k) in cancel.deliver_to.iter().enumerate() {
                 if k.as_str() == key {
                     continue;
                 }
@@ -773,6 +785,7 @@ impl MailboxStore {
                     &meeting,
                     &message,
                     subject.as_deref(),
+                    crate::rules::own_addresses(&cancel.recipient_addresses, i),
                     &mut forwards,
                     now_us,
                 )?;
@@ -955,6 +968,7 @@ impl MailboxStore {
                     subject.clone(),
                     None,
                     &invite.from,
+                    invite.sender.as_ref(),
                     &invite.message_id,
                 )?;
                 for k in removed {
@@ -964,6 +978,7 @@ impl MailboxStore {
                         &meeting,
                         &message,
                         subject.as_deref(),
+                        &[],
                         &mut forwards,
                         now_us,
                     )?;
@@ -1010,6 +1025,7 @@ fn cancellation(
     subject: Option<String>,
     body: Option<Body>,
     from: &Recipient,
+    sender: Option<&Recipient>,
     message_id: &str,
 ) -> Result<Prepared, MailboxError> {
     let mut cm = meeting.clone();
@@ -1034,6 +1050,9 @@ fn cancellation(
         cm,
     );
     message.importance = Importance::High;
+    if let Some(s) = sender {
+        message.sender = Some(s.clone());
+    }
     prepare(message)
 }
 
@@ -1041,12 +1060,14 @@ fn cancellation(
 /// calendar copy cancelled and Free (with the cancellation's subject). Returns the delivered
 /// cancellation and the copy, if it had one; what the mailbox's Inbox rules forward of it is
 /// added to `forwards`.
+#[allow(clippy::too_many_arguments)]
 fn cancel_for(
     tx: &Connection,
     k: &MailboxKey,
     meeting: &Meeting,
     message: &Prepared,
     subject: Option<&str>,
+    me: &[String],
     forwards: &mut Vec<crate::rules::RuleForward>,
     now_us: i64,
 ) -> Result<(Item, Option<Item>), MailboxError> {
@@ -1061,19 +1082,19 @@ fn cancel_for(
             pm.associated = Some(cid);
         }
     }
-    let inbox = distinguished_folder(tx, &rmb, crate::distinguished::INBOX)?;
-    let mid = insert_item(tx, &rmb, inbox, &p, None, now_us)?;
+    let own = to_delegates(tx, &rmb, message, me, forwards, now_us)?;
+    let folder = distinguished_folder(tx, &rmb, own)?;
+    let mid = insert_item(tx, &rmb, folder, &p, None, now_us)?;
     let message = load_item(tx, &rmb, mid, false)?;
-    forwards.extend(crate::rules::run_rules(tx, &rmb, mid, &[], now_us)?);
+    if own == crate::distinguished::INBOX {
+        forwards.extend(crate::rules::run_rules(tx, &rmb, mid, me, now_us)?);
+    }
     Ok((message, copy))
 }
 
 /// A meeting request delivered to `rmb`'s Inbox, naming its calendar copy `copy_id`, then the
 /// mailbox's Inbox rules run on it (`me`: its own addresses): the request as delivered, and
-/// what the rules forward. The mailbox's delegates who receive copies of meeting messages each
-/// get one in their Inbox (their rules run on it), standing for `rmb` ([`Representing`]),
-/// unless its meeting delivery is `NoForward`; with `DelegatesOnly` the mailbox's own request
-/// goes to its Deleted Items once a delegate got one.
+/// what the rules forward. Its delegates get copies ([`to_delegates`]).
 fn deliver_request(
     tx: &Connection,
     rmb: &Mb,
@@ -1083,33 +1104,7 @@ fn deliver_request(
     now_us: i64,
 ) -> Result<(Item, Vec<crate::rules::RuleForward>), MailboxError> {
     let mut forwards = Vec::new();
-    let (delegates, delivery) = crate::delegates::copies_to(tx, rmb.id)?;
-    let mut copied = false;
-    for d in &delegates {
-        let dmb = match mailbox_row(tx, d.as_str()) {
-            Ok(m) => m,
-            // a delegate without a mailbox in this store (removed since) gets nothing
-            Err(MailboxError::MailboxNotFound(_)) => continue,
-            Err(e) => return Err(e),
-        };
-        let mut c = delivered(request, now_us);
-        if let Some(m) = &mut c.item.meeting {
-            m.associated = None;
-            m.representing = Some(Representing {
-                mailbox: rmb.key.clone(),
-                who: owner_line(m, me, &rmb.key),
-            });
-        }
-        let inbox = distinguished_folder(tx, &dmb, crate::distinguished::INBOX)?;
-        let id = insert_item(tx, &dmb, inbox, &c, None, now_us)?;
-        forwards.extend(crate::rules::run_rules(tx, &dmb, id, &[], now_us)?);
-        copied = true;
-    }
-    let own = if copied && delivery == MeetingDelivery::DelegatesOnly {
-        crate::distinguished::DELETED_ITEMS
-    } else {
-        crate::distinguished::INBOX
-    };
+    let own = to_delegates(tx, rmb, request, me, &mut forwards, now_us)?;
     let folder = distinguished_folder(tx, rmb, own)?;
     let mut r = delivered(request, now_us);
     if let Some(m) = &mut r.item.meeting {
@@ -1123,16 +1118,60 @@ fn deliver_request(
     Ok((delivered, forwards))
 }
 
-/// The attendee a delegate's copy stands for, as the meeting lists it: the line with one of its
-/// addresses `me`, else its first address, else its key.
-fn owner_line(m: &Meeting, me: &[String], key: &str) -> Recipient {
-    m.attendees()
-        .map(|a| &a.mailbox)
+/// A meeting message delivered to `rmb` reaches its delegates who receive copies (each in its
+/// Inbox, its rules run on it, standing for `rmb`: [`Representing`]; none with `NoForward`):
+/// the folder `rmb`'s own copy goes to, Deleted Items with `DelegatesOnly` once a delegate got
+/// one, else the Inbox.
+fn to_delegates(
+    tx: &Connection,
+    rmb: &Mb,
+    message: &Prepared,
+    me: &[String],
+    forwards: &mut Vec<crate::rules::RuleForward>,
+    now_us: i64,
+) -> Result<&'static str, MailboxError> {
+    let (delegates, delivery) = crate::delegates::copies_to(tx, rmb.id)?;
+    let mut copied = false;
+    for d in &delegates {
+        let dmb = match mailbox_row(tx, d.as_str()) {
+            Ok(m) => m,
+            // a delegate without a mailbox in this store (removed since) gets nothing
+            Err(MailboxError::MailboxNotFound(_)) => continue,
+            Err(e) => return Err(e),
+        };
+        let mut c = delivered(message, now_us);
+        if let Some(m) = &mut c.item.meeting {
+            m.associated = None;
+            m.representing = Some(Representing {
+                mailbox: rmb.key.clone(),
+                who: owner_line(m, me),
+            });
+        }
+        let inbox = distinguished_folder(tx, &dmb, crate::distinguished::INBOX)?;
+        let id = insert_item(tx, &dmb, inbox, &c, None, now_us)?;
+        forwards.extend(crate::rules::run_rules(tx, &dmb, id, &[], now_us)?);
+        copied = true;
+    }
+    Ok(if copied && delivery == MeetingDelivery::DelegatesOnly {
+        crate::distinguished::DELETED_ITEMS
+    } else {
+        crate::distinguished::INBOX
+    })
+}
+
+/// The line of the mailbox a delegate's copy stands for, as the meeting message names it: the
+/// organizer or attendee with one of its addresses `me`, else its first address; `None` when
+/// no address of it is known.
+fn owner_line(m: &Meeting, me: &[String]) -> Option<Recipient> {
+    std::iter::once(&m.organizer)
+        .chain(m.attendees().map(|a| &a.mailbox))
         .find(|r| me.iter().any(|a| a.eq_ignore_ascii_case(&r.email)))
         .cloned()
-        .unwrap_or_else(|| Recipient {
-            name: None,
-            email: me.first().map_or_else(|| key.to_owned(), Clone::clone),
+        .or_else(|| {
+            me.first().map(|a| Recipient {
+                name: None,
+                email: a.clone(),
+            })
         })
 }
 

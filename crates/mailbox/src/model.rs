@@ -405,8 +405,10 @@ pub struct Meeting {
 pub struct Representing {
     /// Its mailbox key.
     pub mailbox: String,
-    /// Its address, as the meeting names it.
-    pub who: Recipient,
+    /// Its address, as the meeting names it (`None`: the message does not say which of its
+    /// lines the mailbox is).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub who: Option<Recipient>,
 }
 
 impl Meeting {

@@ -402,6 +402,8 @@ async fn cancelling_tells_every_attendee_and_frees_their_time() {
             ItemGuard::Any,
             Cancel {
                 from: alice(),
+                sender: None,
+                recipient_addresses: Vec::new(),
                 message_id: "<cancel1@contoso.example>".into(),
                 deliver_to: vec![key("bob"), key("carol")],
                 save_copy: true,
@@ -467,6 +469,8 @@ async fn only_the_organizer_cancels() {
             ItemGuard::Any,
             Cancel {
                 from: bob(),
+                sender: None,
+                recipient_addresses: Vec::new(),
                 message_id: "<c@contoso.example>".into(),
                 deliver_to: vec![key("alice")],
                 save_copy: false,
@@ -711,6 +715,8 @@ async fn a_borrowed_uid_cancels_no_one_elses_copies() {
             ItemGuard::Any,
             Cancel {
                 from: carol(),
+                sender: None,
+                recipient_addresses: Vec::new(),
                 message_id: "<forged@contoso.example>".into(),
                 deliver_to: vec![key("bob")],
                 save_copy: false,
