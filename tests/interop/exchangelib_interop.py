@@ -32,7 +32,7 @@ def streaming(acc) -> dict:
     but with max_notifications_returned=1 exchangelib stops reading at the first notification,
     and the event is pending when the connection opens), then Unsubscribe, after which the
     subscription is refused."""
-    from exchangelib.properties import CreatedEvent, NewMailEvent  # noqa: E402
+    from exchangelib.properties import CreatedEvent, ModifiedEvent, NewMailEvent  # noqa: E402
 
     st = {}
     sub = acc.inbox.subscribe_to_streaming()
@@ -41,14 +41,20 @@ def streaming(acc) -> dict:
     Message(account=acc, folder=acc.inbox, subject="Streamed " + tag, body="Event").save()
     saved = acc.inbox.get(subject="Streamed " + tag)
     seen = []
+    counts = []
     for _ in range(3):
         for n in acc.inbox.get_streaming_events(sub, connection_timeout=1, max_notifications_returned=1):
             st["notification_for"] = n.subscription_id == sub
             seen += [[type(e).__name__, e.item_id.id == saved.id] for e in n.events
                      if isinstance(e, (CreatedEvent, NewMailEvent))]
+            # the Inbox's own ModifiedEvent, with its unread count, after the item's event
+            counts += [e.unread_count for e in n.events
+                       if isinstance(e, ModifiedEvent) and e.folder_id is not None
+                       and e.folder_id.id == acc.inbox.id]
         if seen:
             break
     st["events"] = seen
+    st["inbox_unread_counts"] = counts
     acc.inbox.unsubscribe(sub)
     try:
         list(acc.inbox.get_streaming_events(sub, connection_timeout=1))

@@ -379,7 +379,11 @@ impl Exchange {
     /// of items in (or moved into or out of) a subscribed folder, and folder events of a
     /// subscribed folder or of folders in (or moved into or out of) one (all of them with
     /// SubscribeToAllFolders), in the order of the mailbox's one event sequence: the item log
-    /// holds both, so one watermark orders them (see `mailbox::EventObject`).
+    /// holds both, so one watermark orders them (see `mailbox::EventObject`). After each item
+    /// event, a `t:ModifiedEvent` of each subscribed folder it changed (where the item is, and
+    /// where it was), with the folder's `t:UnreadCount`, as Exchange reports a folder's counts
+    /// changing: the count as the folder has it when the events are read (the log keeps no
+    /// counts), under the item event's watermark; none for a folder deleted since.
     pub(crate) async fn pending(
         &self,
         key: &MailboxKey,
@@ -390,24 +394,74 @@ impl Exchange {
         let events = self.inner.mbx.events_since(key, after, 100).await?;
         let more = events.len() == 100;
         let last = events.last().map(|e| e.seq).unwrap_or(after);
-        let out = events
-            .into_iter()
-            .filter(|e| {
-                folders.is_empty()
-                    || folders.contains(&e.folder_id)
-                    || e.old_folder_id
-                        .as_ref()
-                        .is_some_and(|f| folders.contains(f))
-                    || (e.object == EventObject::Folder && folders.contains(&e.item_id))
-            })
+        let wanted = |t: EventType| types.is_empty() || types.contains(t.as_str());
+        let counts_wanted = wanted(EventType::ModifiedEvent);
+        // each folder's parent and unread count, read once per call
+        let mut seen: std::collections::HashMap<String, Option<(String, u64)>> =
+            std::collections::HashMap::new();
+        let mut out = Vec::new();
+        for e in events.into_iter().filter(|e| {
+            folders.is_empty()
+                || folders.contains(&e.folder_id)
+                || e.old_folder_id
+                    .as_ref()
+                    .is_some_and(|f| folders.contains(f))
+                || (e.object == EventObject::Folder && folders.contains(&e.item_id))
+        }) {
+            let changed: Vec<String> = if counts_wanted && e.object == EventObject::Item {
+                std::iter::once(e.folder_id.clone())
+                    .chain(e.old_folder_id.clone())
+                    .filter(|f| folders.is_empty() || folders.contains(f))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let (seq, at) = (e.seq, e.at);
             // delivered mail is a CreatedEvent and a NewMailEvent, as Exchange reports it
-            .flat_map(|e| {
-                let new_mail = e.new_mail.then(|| (EventType::NewMailEvent, e.clone()));
-                std::iter::once((event_type_of(e.kind), e)).chain(new_mail)
-            })
-            .filter(|(t, _)| types.is_empty() || types.contains(t.as_str()))
-            .map(|(t, e)| object_event(t, e))
-            .collect();
+            let new_mail = e.new_mail.then(|| (EventType::NewMailEvent, e.clone()));
+            for (t, e) in std::iter::once((event_type_of(e.kind), e)).chain(new_mail) {
+                if wanted(t) {
+                    out.push(object_event(t, e));
+                }
+            }
+            for f in changed {
+                let info = match seen.get(&f) {
+                    Some(i) => i.clone(),
+                    None => {
+                        let i = match self
+                            .inner
+                            .mbx
+                            .get_folder(key, mailbox::FolderSel::Id(f.clone()))
+                            .await
+                        {
+                            Ok(x) => Some((x.parent_id.unwrap_or_default(), x.unread_count)),
+                            Err(MailboxError::FolderNotFound) => None,
+                            Err(e) => return Err(e.into()),
+                        };
+                        seen.insert(f.clone(), i.clone());
+                        i
+                    }
+                };
+                if let Some((parent, unread)) = info {
+                    out.push(ObjectEvent {
+                        kind: ObjectEventKind::Modified,
+                        watermark: seq.to_string(),
+                        time_stamp: at,
+                        target: EventTarget::Folder(FolderId {
+                            id: f,
+                            change_key: None,
+                        }),
+                        parent_folder_id: FolderId {
+                            id: parent,
+                            change_key: None,
+                        },
+                        old_target: None,
+                        old_parent_folder_id: None,
+                        unread_count: Some(u32::try_from(unread).unwrap_or(u32::MAX)),
+                    });
+                }
+            }
+        }
         Ok((out, last, more))
     }
 

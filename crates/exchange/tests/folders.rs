@@ -533,7 +533,8 @@ async fn recoverable_items_need_archive_application() {
 
 /// A pull subscription to the Inbox reports folder events with `t:FolderId`, in order with item
 /// events under one watermark: a subfolder created, renamed, moved out (to Deleted Items, with
-/// `t:OldParentFolderId`), an item in it; one with SubscribeToAllFolders also sees the soft
+/// `t:OldParentFolderId`), an item in it (and the Inbox's ModifiedEvent with its unread
+/// count after it); one with SubscribeToAllFolders also sees the soft
 /// delete there. A watermark taken in the middle reads on from there, and one issued before any
 /// folder event (as every watermark of an earlier version was) reads the folder events after it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -541,6 +542,7 @@ async fn pull_subscriptions_report_folder_events_in_order() {
     let e = common::env().await;
     let inbox = id_of(&e, "inbox").await;
     let deleted = id_of(&e, "deleteditems").await;
+    let top_of_store = id_of(&e, "msgfolderroot").await;
     let (sub, w0) = e.pull_subscribe(INBOX).await;
     let (all, a0) = e.pull_subscribe("").await;
 
@@ -565,8 +567,18 @@ async fn pull_subscriptions_report_folder_events_in_order() {
                 inbox.clone(),
                 None
             ),
+            // the Inbox's counts changed: its own ModifiedEvent, under the item's watermark
+            (
+                ObjectEventKind::Modified,
+                "folder",
+                inbox.clone(),
+                top_of_store.clone(),
+                None
+            ),
         ]
     );
+    assert_eq!(evs[2].unread_count, Some(1), "the new mail is unread");
+    assert_eq!(evs[2].watermark, evs[1].watermark);
     // the folder's watermark comes before the item's: one sequence
     let (wf, wi): (u64, u64) = (
         evs[0].watermark.parse().unwrap(),
@@ -632,6 +644,7 @@ async fn pull_subscriptions_report_folder_events_in_order() {
             (ObjectEventKind::Created, "folder"),
             (ObjectEventKind::Created, "item"),
             (ObjectEventKind::Modified, "folder"),
+            (ObjectEventKind::Modified, "folder"),
             (ObjectEventKind::Moved, "folder"),
             (ObjectEventKind::Deleted, "folder"),
         ]
@@ -643,7 +656,7 @@ async fn pull_subscriptions_report_folder_events_in_order() {
     assert!(events_of(&n).0.is_empty());
     // a watermark from before any folder event reads them (old watermarks stay valid)
     let n = e.get_events(&sub, &w0).await.unwrap();
-    assert_eq!(events_of(&n).0.len(), 4);
+    assert_eq!(events_of(&n).0.len(), 5);
 }
 
 /// A push subscription to the Inbox is told of a folder created there (a `t:CreatedEvent` with
@@ -972,5 +985,79 @@ async fn copy_folder_copies_a_folder_and_its_items() {
         codes(&r),
         ["ErrorMoveCopyFailed", "ErrorFolderExists"],
         "{r}"
+    );
+}
+
+/// A folder's counts changing is its own `ModifiedEvent` with `t:UnreadCount`, after each item
+/// event of a subscribed folder: new mail, read, moved out (the Inbox's, and the destination's
+/// when it is subscribed too); none for a subscription that does not ask for ModifiedEvent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn item_changes_report_their_folders_unread_counts() {
+    let e = common::env().await;
+    let inbox = id_of(&e, "inbox").await;
+    let (all, a0) = e.pull_subscribe("").await;
+    let t = e
+        .call(&format!(
+            r#"<m:Subscribe><m:PullSubscriptionRequest><t:FolderIds>{INBOX}</t:FolderIds><t:EventTypes><t:EventType>CreatedEvent</t:EventType></t:EventTypes><t:Timeout>1440</t:Timeout></m:PullSubscriptionRequest></m:Subscribe>"#
+        ))
+        .await;
+    let (created_only, c0) = (
+        texts(&t, "m:SubscriptionId").remove(0),
+        texts(&t, "m:Watermark").remove(0),
+    );
+    let filed = e.new_folder(INBOX, "Filed").await;
+    let (_, a1) = events_of(&e.get_events(&all, &a0).await.unwrap());
+    let item = e.new_item(INBOX, "mail").await;
+    let t = e
+        .call(&format!(
+            r#"<m:UpdateItem MessageDisposition="SaveOnly" ConflictResolution="AlwaysOverwrite"><m:ItemChanges><t:ItemChange><t:ItemId Id="{item}"/><t:Updates><t:SetItemField><t:FieldURI FieldURI="message:IsRead"/><t:Message><t:IsRead>true</t:IsRead></t:Message></t:SetItemField></t:Updates></t:ItemChange></m:ItemChanges></m:UpdateItem>"#
+        ))
+        .await;
+    assert_eq!(codes(&t), ["NoError"], "{t}");
+    let t = e
+        .call(&format!(
+            r#"<m:MoveItem><m:ToFolderId>{}</m:ToFolderId><m:ItemIds><t:ItemId Id="{item}"/></m:ItemIds></m:MoveItem>"#,
+            folder_ref(&filed)
+        ))
+        .await;
+    assert_eq!(codes(&t), ["NoError"], "{t}");
+    let (evs, _) = events_of(&e.get_events(&all, &a1).await.unwrap());
+    let folder_events: Vec<(ObjectEventKind, String, Option<u32>)> = evs
+        .iter()
+        .filter_map(|e| match &e.target {
+            EventTarget::Folder(f) => Some((e.kind, f.id.clone(), e.unread_count)),
+            EventTarget::Item(_) => None,
+        })
+        .collect();
+    // the counts are the folders' when the events are read: the item read and moved out
+    assert_eq!(
+        folder_events,
+        [
+            (ObjectEventKind::Modified, inbox.clone(), Some(0)),
+            (ObjectEventKind::Modified, inbox.clone(), Some(0)),
+            (ObjectEventKind::Modified, filed.clone(), Some(0)),
+            (ObjectEventKind::Modified, inbox.clone(), Some(0)),
+        ],
+        "{evs:?}"
+    );
+    let kinds: Vec<(ObjectEventKind, &str)> = evs.iter().map(|e| (e.kind, shape(e).1)).collect();
+    assert_eq!(
+        kinds,
+        [
+            (ObjectEventKind::Created, "item"),
+            (ObjectEventKind::Modified, "folder"),
+            (ObjectEventKind::Modified, "item"),
+            (ObjectEventKind::Modified, "folder"),
+            (ObjectEventKind::Moved, "item"),
+            (ObjectEventKind::Modified, "folder"),
+            (ObjectEventKind::Modified, "folder"),
+        ]
+    );
+    // a subscription without ModifiedEvent gets the item's CreatedEvents only
+    let (evs, _) = events_of(&e.get_events(&created_only, &c0).await.unwrap());
+    assert!(
+        evs.iter()
+            .all(|e| e.kind == ObjectEventKind::Created && e.unread_count.is_none()),
+        "{evs:?}"
     );
 }

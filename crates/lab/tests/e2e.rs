@@ -723,6 +723,15 @@ async fn exchangelib_interop() {
         assert_eq!(st["subscribed"], true, "{v}");
         assert_eq!(st["notification_for"], true, "{v}");
         assert_eq!(st["events"], json!([["CreatedEvent", true]]), "{v}");
+        // and the Inbox's folder ModifiedEvent with its t:UnreadCount, which exchangelib reads
+        let counts = st["inbox_unread_counts"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert!(
+            !counts.is_empty() && counts.iter().all(serde_json::Value::is_u64),
+            "{v}"
+        );
         assert_eq!(st["after_unsubscribe"], "ErrorSubscriptionNotFound", "{v}");
         // File attachments: a Message saved with a FileAttachment (CreateItem answers its id),
         // read back with its content (GetItem, then GetAttachment as FileAttachment.content
