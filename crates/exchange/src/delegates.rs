@@ -312,7 +312,7 @@ pub(crate) async fn delegate_target(
             Ok::<_, crate::error::ExchangeError>(owners)
         })
         .await
-        .map_err(|e| ResponseError::new("ErrorInternalServerError", &e.to_string()))?;
+        .map_err(internal)?;
     let mut owner: Option<Recipient> = None;
     for o in found {
         let Some(o) = o.filter(|o| !o.account_disabled) else {
@@ -406,6 +406,23 @@ fn foreign_item_key(r: &ItemRef, mine: &str) -> Option<Option<String>> {
         ItemTarget::Id(id) | ItemTarget::MasterOf(id) => foreign_key(id, mine),
         ItemTarget::Occurrence { master, .. } => foreign_key(master, mine),
     }
+}
+
+/// A directory read that failed.
+fn internal(e: crate::error::ExchangeError) -> ResponseError {
+    ResponseError::new("ErrorInternalServerError", &e.to_string())
+}
+
+/// The directory's user whose mailbox key (its GUID) is `key`.
+async fn user_by_key(ex: &Exchange, key: &str) -> Result<Option<Recipient>, ResponseError> {
+    let org = ex.inner.org.clone();
+    let key = key.to_owned();
+    ex.inner
+        .org
+        .db
+        .call(move |c| org.mailbox_by(c, "guid", &key))
+        .await
+        .map_err(internal)
 }
 
 /// A store refusal for one user, naming the user as the request did.
@@ -508,7 +525,7 @@ impl Handler<'_> {
             .db
             .call(move |c| org.mailbox_by_smtp(c, &a))
             .await
-            .map_err(|e| ResponseError::new("ErrorInternalServerError", &e.to_string()))?;
+            .map_err(internal)?;
         match found {
             Some(u) if u.guid == self.key.as_str() => Ok(()),
             Some(_) => Err(denied(
@@ -546,7 +563,7 @@ impl Handler<'_> {
                 Ok::<_, crate::error::ExchangeError>(out)
             })
             .await
-            .map_err(|e| ResponseError::new("ErrorInternalServerError", &e.to_string()))?;
+            .map_err(internal)?;
         Ok(found
             .into_iter()
             .map(|(id, r)| match r {
@@ -570,16 +587,7 @@ impl Handler<'_> {
         d: &Delegate,
         with_permissions: bool,
     ) -> Result<DelegateUser, ResponseError> {
-        let org = self.ex.inner.org.clone();
-        let key = d.delegate.as_str().to_owned();
-        let u = self
-            .ex
-            .inner
-            .org
-            .db
-            .call(move |c| org.mailbox_by(c, "guid", &key))
-            .await
-            .map_err(|e| ResponseError::new("ErrorInternalServerError", &e.to_string()))?;
+        let u = user_by_key(self.ex, d.delegate.as_str()).await?;
         let user_id = match u {
             Some(u) => UserId {
                 sid: Some(u.sid),
@@ -817,16 +825,7 @@ impl Handler<'_> {
             .as_ref()
             .filter(|_| copy.item_class == "IPM.Schedule.Meeting.Request")
             .ok_or_else(|| err(&mailbox::MailboxError::NotAMeetingItem))?;
-        let org = self.ex.inner.org.clone();
-        let key = owner.mailbox.clone();
-        let found = self
-            .ex
-            .inner
-            .org
-            .db
-            .call(move |c| org.mailbox_by(c, "guid", &key))
-            .await
-            .map_err(|e| ResponseError::new("ErrorInternalServerError", &e.to_string()))?;
+        let found = user_by_key(self.ex, &owner.mailbox).await?;
         let Some(o) = found.filter(|o| !o.account_disabled) else {
             return Err(ResponseError::new(
                 "ErrorNonExistentMailbox",
