@@ -4,8 +4,9 @@
 //! impersonating) reads the free/busy of every mailbox of the organization, as Exchange's default
 //! calendar permission for the organization (AvailabilityOnly: times and busy types) allows;
 //! subjects, locations and the other details (the Detailed views) only of the acting mailbox's
-//! own calendar: for any other mailbox a Detailed view is answered as FreeBusy, DetailedMerged as
-//! FreeBusyMerged. The mailboxes are named by any of their SMTP proxy addresses. A distribution
+//! own calendar and of calendars it is a delegate of with Reviewer or more (a private
+//! appointment's subject and location only with ViewPrivateItems): for any other mailbox a
+//! Detailed view is answered as FreeBusy, DetailedMerged as FreeBusyMerged. The mailboxes are named by any of their SMTP proxy addresses. A distribution
 //! group is expanded (its member mailboxes, nested groups included, each once) and answered with
 //! their merged stream only (`MergedOnly`), as Exchange merges a group; the mailboxes one request
 //! reads, group members included, are at most 100. Outside the organization (an address in no
@@ -179,9 +180,11 @@ fn merged<'a>(q: &Query, appointments: impl IntoIterator<Item = &'a Appointment>
 /// What the detailed view shows of an appointment (nothing this store does not keep: no
 /// attendees, exceptions or reminders, so those flags are false; an occurrence of a series is
 /// recurring).
-fn details(a: &Appointment) -> CalendarEventDetails {
+fn details(a: &Appointment, show_private: bool) -> CalendarEventDetails {
     let d = a.details.as_ref();
     let private = d.is_some_and(|d| d.sensitivity == mailbox::Sensitivity::Private);
+    // a private appointment's subject and location only for whoever may see private items
+    let d = d.filter(|_| show_private || !private);
     CalendarEventDetails {
         // Exchange leaves the id out of a private appointment's details
         id: (!private).then(|| a.id.clone()),
@@ -195,18 +198,27 @@ fn details(a: &Appointment) -> CalendarEventDetails {
     }
 }
 
-/// One mailbox's view: the view asked for, without details unless it is the caller's own.
+/// What the caller sees of a mailbox's appointments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shown {
+    /// Times and busy types (anyone's).
+    Times,
+    /// Subjects and locations too (the caller's own calendar, or its owner's as a delegate with
+    /// Reviewer or more there); of private appointments only with `private`.
+    Details { private: bool },
+}
+
+/// One mailbox's view: the view asked for, without details unless `shown` gives them.
 fn mailbox_view(
     q: &Query,
     tz: &SerializableTimeZone,
     appointments: &[Appointment],
-    own: bool,
+    shown: Shown,
     working_hours: Option<WorkingHours>,
 ) -> FreeBusyView {
-    let view = if own {
-        q.view
-    } else {
-        q.view.without_details()
+    let (view, show_private) = match shown {
+        Shown::Details { private } => (q.view, private),
+        Shown::Times => (q.view.without_details(), false),
     };
     FreeBusyView {
         view_type: view,
@@ -218,7 +230,7 @@ fn mailbox_view(
                     start: tz.to_local(a.start),
                     end: tz.to_local(a.end),
                     busy_type: status(a.status),
-                    details: view.has_details().then(|| details(a)),
+                    details: view.has_details().then(|| details(a, show_private)),
                 })
                 .collect()
         }),
@@ -233,6 +245,23 @@ fn xml(status: StatusCode, body: Vec<u8>) -> Response {
 }
 
 impl Handler<'_> {
+    /// What the caller sees of `owner`'s calendar as its delegate: details with Reviewer or more
+    /// on the owner's Calendar (private ones with ViewPrivateItems), else times only.
+    async fn delegate_shown(&self, owner: &MailboxKey) -> Result<Shown, mailbox::MailboxError> {
+        match self.ex.inner.mbx.delegate_of(owner, &self.key).await {
+            Ok(Some(d))
+                if d.level(mailbox::DelegateFolder::Calendar)
+                    >= mailbox::DelegateLevel::Reviewer =>
+            {
+                Ok(Shown::Details {
+                    private: d.view_private,
+                })
+            }
+            Ok(_) | Err(mailbox::MailboxError::MailboxNotFound(_)) => Ok(Shown::Times),
+            Err(e) => Err(e),
+        }
+    }
+
     /// `GetUserAvailabilityRequest`: the answer, or a fault (HTTP 500) refusing the request.
     pub(crate) async fn get_user_availability(&self, g: wire::GetUserAvailability) -> Response {
         match self.free_busy(&g).await {
@@ -266,6 +295,7 @@ impl Handler<'_> {
             })?;
         // each mailbox read once, whoever names it
         let mut index: HashMap<&str, usize> = HashMap::new();
+        let mut shown_of: HashMap<&str, Shown> = HashMap::new();
         let mut reads = Vec::new();
         let wants_details = q.view.has_details();
         for t in targets.iter().flatten() {
@@ -278,12 +308,22 @@ impl Handler<'_> {
                     continue;
                 }
                 let key = MailboxKey::new(k.clone()).map_err(|e| refuse(&err(&e)))?;
-                // details only of the caller's own calendar, and only in a Detailed view
-                let own = wants_details && key.as_str() == self.key.as_str();
+                // details only in a Detailed view, of the caller's own calendar or of one it
+                // reads as a delegate
+                let shown = if !wants_details {
+                    Shown::Times
+                } else if key.as_str() == self.key.as_str() {
+                    Shown::Details { private: true }
+                } else {
+                    self.delegate_shown(&key)
+                        .await
+                        .map_err(|e| refuse(&err(&e)))?
+                };
                 index.insert(k, reads.len());
+                shown_of.insert(k, shown);
                 reads.push(FreeBusyRead {
                     mailbox: key,
-                    details: own,
+                    details: shown != Shown::Times,
                 });
             }
         }
@@ -320,7 +360,7 @@ impl Handler<'_> {
                         &q,
                         &g.time_zone,
                         appointments,
-                        k == self.key.as_str(),
+                        shown_of.get(k.as_str()).copied().unwrap_or(Shown::Times),
                         hours.get(k.as_str()).cloned(),
                     )),
                     Some(Err(e)) => Err(err(e)),
@@ -398,7 +438,7 @@ mod tests {
             &query(FreeBusyViewType::DetailedMerged),
             &tz,
             &a,
-            false,
+            Shown::Times,
             office(),
         );
         assert_eq!(theirs.view_type, FreeBusyViewType::FreeBusyMerged);
@@ -408,18 +448,34 @@ mod tests {
         // the requester's wall clock: UTC+2
         assert_eq!(events[0].start, time::macros::datetime!(2026-07-15 11:00));
         assert!(theirs.working_hours.is_some());
-        let mine = mailbox_view(&query(FreeBusyViewType::Detailed), &tz, &a, true, office());
+        let mine = mailbox_view(
+            &query(FreeBusyViewType::Detailed),
+            &tz,
+            &a,
+            Shown::Details { private: true },
+            office(),
+        );
         assert_eq!(mine.view_type, FreeBusyViewType::Detailed);
         assert_eq!(mine.merged, None);
         let d = mine.events.unwrap()[0].details.clone().unwrap();
         assert_eq!(d.subject.as_deref(), Some("Budget"));
         assert!(d.is_private);
         assert_eq!(d.id, None, "a private appointment's id is left out");
+        // a delegate without ViewPrivateItems: the private appointment's times, not its subject
+        let delegate = mailbox_view(
+            &query(FreeBusyViewType::Detailed),
+            &tz,
+            &a,
+            Shown::Details { private: false },
+            office(),
+        );
+        let d = delegate.events.unwrap()[0].details.clone().unwrap();
+        assert_eq!((d.subject, d.location, d.is_private), (None, None, true));
         let merged_only = mailbox_view(
             &query(FreeBusyViewType::MergedOnly),
             &tz,
             &a,
-            true,
+            Shown::Details { private: true },
             office(),
         );
         assert_eq!(merged_only.events, None);

@@ -843,3 +843,68 @@ async fn cancellations_reach_the_delegate_and_a_delegate_cancels_for_the_owner()
         "{carols}"
     );
 }
+
+/// GetUserAvailability: the owner's calendar in detail for a delegate with Reviewer or more
+/// there (a private appointment's subject only with ViewPrivateItems); anyone else gets times.
+#[tokio::test]
+async fn free_busy_details_for_a_delegate_of_the_calendar() {
+    let e = env().await;
+    for (subject, sensitivity) in [("Quarterly review", "Normal"), ("Doctor", "Private")] {
+        let body = e
+            .call(&create(
+                &folder("calendar"),
+                &appointment(subject, sensitivity),
+                "SaveOnly",
+            ))
+            .await;
+        assert_eq!(response_codes(&body), ["NoError"], "{body}");
+    }
+    let ask = format!(
+        "<m:GetUserAvailabilityRequest><t:TimeZone><t:Bias>0</t:Bias><t:StandardTime><t:Bias>0</t:Bias><t:Time>02:00:00</t:Time><t:DayOrder>5</t:DayOrder><t:Month>10</t:Month><t:DayOfWeek>Sunday</t:DayOfWeek></t:StandardTime><t:DaylightTime><t:Bias>0</t:Bias><t:Time>02:00:00</t:Time><t:DayOrder>1</t:DayOrder><t:Month>4</t:Month><t:DayOfWeek>Sunday</t:DayOfWeek></t:DaylightTime></t:TimeZone><m:MailboxDataArray><t:MailboxData><t:Email><t:Address>{ALICE}</t:Address></t:Email><t:AttendeeType>Required</t:AttendeeType><t:ExcludeConflicts>false</t:ExcludeConflicts></t:MailboxData></m:MailboxDataArray><t:FreeBusyViewOptions><t:TimeWindow><t:StartTime>2026-12-01T00:00:00</t:StartTime><t:EndTime>2026-12-02T00:00:00</t:EndTime></t:TimeWindow><t:MergedFreeBusyIntervalInMinutes>60</t:MergedFreeBusyIntervalInMinutes><t:RequestedView>Detailed</t:RequestedView></t:FreeBusyViewOptions></m:GetUserAvailabilityRequest>"
+    );
+    // not a delegate: times only
+    let body = e.call_with(&bob_token(), &ask).await;
+    assert!(
+        body.contains("<t:FreeBusyViewType>FreeBusy</t:FreeBusyViewType>"),
+        "{body}"
+    );
+    assert!(!body.contains("Quarterly review"), "{body}");
+    // a Reviewer on her calendar: details, the private one's without its subject
+    let body = e
+        .call(&add(
+            ALICE,
+            &delegate(BOB, "Reviewer", "None", "None", ""),
+            "",
+        ))
+        .await;
+    assert_eq!(response_codes(&body), ["NoError", "NoError"], "{body}");
+    let body = e.call_with(&bob_token(), &ask).await;
+    assert!(
+        body.contains("<t:FreeBusyViewType>Detailed</t:FreeBusyViewType>"),
+        "{body}"
+    );
+    assert!(
+        body.contains("Quarterly review") && !body.contains("Doctor"),
+        "{body}"
+    );
+    assert!(body.contains("<t:IsPrivate>true</t:IsPrivate>"), "{body}");
+    // with ViewPrivateItems, that one too; carol, no delegate, still times only
+    let body = e
+        .call(&update(
+            ALICE,
+            &format!(
+                "<t:DelegateUser>{}<t:ViewPrivateItems>true</t:ViewPrivateItems></t:DelegateUser>",
+                user(BOB)
+            ),
+            "",
+        ))
+        .await;
+    assert_eq!(response_codes(&body), ["NoError", "NoError"], "{body}");
+    let body = e.call_with(&bob_token(), &ask).await;
+    assert!(body.contains("Doctor"), "{body}");
+    let body = e.call_with(&common::user_token(CAROL), &ask).await;
+    assert!(
+        !body.contains("Quarterly review") && !body.contains("Doctor"),
+        "{body}"
+    );
+}
