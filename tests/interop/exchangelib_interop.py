@@ -611,6 +611,13 @@ def delegates(acc, bob_creds, url) -> dict:
                   u.delegate_permissions.inbox_folder_permission_level,
                   u.receive_copies_of_meeting_messages, u.view_private_items]
                  for u in acc.delegates]
+    # the Calendar's folder:PermissionSet, which exchangelib asks for with the folder
+    acc.calendar.refresh()
+    ps = acc.calendar.permission_set
+    d["calendar_permissions"] = None if ps is None else [
+        [p.user_id.distinguished_user or p.user_id.primary_smtp_address,
+         p.calendar_permission_level, p.read_items]
+        for p in (ps.calendar_permissions or [])]
     as_bob = Account(acc.primary_smtp_address, config=Configuration(
         service_endpoint=url, credentials=bob_creds, auth_type=OAUTH2,
         version=Version(build=Build(15, 1, 2507, 6))), autodiscover=False, access_type=DELEGATE,

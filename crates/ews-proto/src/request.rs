@@ -515,8 +515,9 @@ pub enum FolderUpdate {
     SetFolderClass(String),
     /// `DeleteFolderField` of `folder:FolderClass`.
     DeleteFolderClass,
-    /// `DeleteFolderField` of `folder:PermissionSet`: this server keeps no permissions, so there
-    /// is nothing to delete (exchangelib sends it with every save of a folder).
+    /// `DeleteFolderField` of `folder:PermissionSet`: this server's folder permissions are the
+    /// mailbox's delegation, changed with the delegate operations only, so it changes nothing
+    /// (exchangelib sends it with every save of a folder).
     DeletePermissionSet,
 }
 

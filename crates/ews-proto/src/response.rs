@@ -465,6 +465,94 @@ pub struct FolderView {
     pub distinguished: Option<DistinguishedFolderId>,
     /// Extended properties available for AdditionalProperties requests.
     pub extended: Vec<ExtendedProperty>,
+    /// `t:PermissionSet` (`folder:PermissionSet`, asked for by name): the folder's permissions,
+    /// written as `t:CalendarPermissions` for a calendar folder, `t:Permissions` otherwise.
+    pub permissions: Option<Vec<FolderPermission>>,
+}
+
+/// Whom a folder permission is for (`t:UserId`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PermissionUser {
+    /// `t:DistinguishedUser` `Default`: every user of the organization not listed.
+    Default,
+    /// `t:DistinguishedUser` `Anonymous`.
+    Anonymous,
+    /// A user: `t:SID`, `t:PrimarySmtpAddress`, `t:DisplayName`.
+    User {
+        sid: Option<String>,
+        primary_smtp_address: Option<String>,
+        display_name: Option<String>,
+    },
+}
+
+/// One `t:Permission` or `t:CalendarPermission` (MS-OXWSCDATA `BasePermissionType`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FolderPermission {
+    pub user: PermissionUser,
+    pub can_create_items: bool,
+    pub can_create_subfolders: bool,
+    pub is_folder_owner: bool,
+    pub is_folder_visible: bool,
+    pub is_folder_contact: bool,
+    /// `None`, `Owned` or `All`.
+    pub edit_items: &'static str,
+    /// `None`, `Owned` or `All`.
+    pub delete_items: &'static str,
+    /// `None` or `FullDetails`; a calendar's also `TimeOnly` or `TimeAndSubjectAndLocation`.
+    pub read_items: &'static str,
+    /// `t:PermissionLevel` or `t:CalendarPermissionLevel` (`Reviewer`, `Editor`,
+    /// `FreeBusyTimeOnly`, …).
+    pub level: &'static str,
+}
+
+fn write_permission_set(w: &mut XmlOut, calendar: bool, list: &[FolderPermission]) {
+    let (set, one, level) = if calendar {
+        (
+            "t:CalendarPermissions",
+            "t:CalendarPermission",
+            "t:CalendarPermissionLevel",
+        )
+    } else {
+        ("t:Permissions", "t:Permission", "t:PermissionLevel")
+    };
+    w.start("t:PermissionSet", &[]);
+    w.start(set, &[]);
+    for p in list {
+        w.start(one, &[]);
+        w.start("t:UserId", &[]);
+        match &p.user {
+            PermissionUser::Default => w.leaf("t:DistinguishedUser", "Default"),
+            PermissionUser::Anonymous => w.leaf("t:DistinguishedUser", "Anonymous"),
+            PermissionUser::User {
+                sid,
+                primary_smtp_address,
+                display_name,
+            } => {
+                for (el, v) in [
+                    ("t:SID", sid),
+                    ("t:PrimarySmtpAddress", primary_smtp_address),
+                    ("t:DisplayName", display_name),
+                ] {
+                    if let Some(v) = v {
+                        w.leaf(el, v);
+                    }
+                }
+            }
+        }
+        w.end("t:UserId");
+        w.leaf("t:CanCreateItems", bool_str(p.can_create_items));
+        w.leaf("t:CanCreateSubFolders", bool_str(p.can_create_subfolders));
+        w.leaf("t:IsFolderOwner", bool_str(p.is_folder_owner));
+        w.leaf("t:IsFolderVisible", bool_str(p.is_folder_visible));
+        w.leaf("t:IsFolderContact", bool_str(p.is_folder_contact));
+        w.leaf("t:EditItems", p.edit_items);
+        w.leaf("t:DeleteItems", p.delete_items);
+        w.leaf("t:ReadItems", p.read_items);
+        w.leaf(level, p.level);
+        w.end(one);
+    }
+    w.end(set);
+    w.end("t:PermissionSet");
 }
 
 impl FolderView {
@@ -483,6 +571,7 @@ impl FolderView {
             unread_count: 0,
             distinguished: None,
             extended: Vec::new(),
+            permissions: None,
         }
     }
 }
@@ -496,6 +585,8 @@ struct FolderProps {
     child: bool,
     unread: bool,
     distinguished: bool,
+    /// `folder:PermissionSet`, by name only.
+    permissions: bool,
 }
 
 impl FolderProps {
@@ -517,6 +608,7 @@ impl FolderProps {
                 child: true,
                 unread: true,
                 distinguished: true,
+                permissions: false,
             },
         };
         for path in &shape.additional {
@@ -528,6 +620,7 @@ impl FolderProps {
                 Some("folder:ChildFolderCount") => p.child = true,
                 Some("folder:UnreadCount") => p.unread = true,
                 Some("folder:DistinguishedFolderId") => p.distinguished = true,
+                Some("folder:PermissionSet") => p.permissions = true,
                 _ => {}
             }
         }
@@ -566,6 +659,11 @@ fn write_folder(w: &mut XmlOut, f: &FolderView, shape: &FolderShape) {
         && let Some(d) = f.distinguished
     {
         w.leaf("t:DistinguishedFolderId", d.as_str());
+    }
+    if p.permissions
+        && let Some(list) = &f.permissions
+    {
+        write_permission_set(w, f.kind == FolderKind::CalendarFolder, list);
     }
     if p.unread && f.kind.has_unread_count() {
         w.leaf("t:UnreadCount", &f.unread_count.to_string());
@@ -2798,6 +2896,8 @@ pub fn folder_from_element(el: &Element) -> Result<FolderView, EwsProtoError> {
             .children_named(ns::TYPES, "ExtendedProperty")
             .map(parse_extended_property)
             .collect::<Result<_, _>>()?,
+        // not read back: this workspace's clients do not ask for it
+        permissions: None,
     })
 }
 

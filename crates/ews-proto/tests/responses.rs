@@ -803,3 +803,46 @@ fn sync_folder_hierarchy_changes() {
     );
     assert_eq!(error_response("SyncFolderHierarchy", &e), failed);
 }
+
+/// `folder:PermissionSet`: a calendar's as `t:CalendarPermissions` (Default, Anonymous and a
+/// user), each `t:CalendarPermission` in schema order, after DistinguishedFolderId.
+#[test]
+fn get_folder_calendar_permission_set() {
+    use ews_proto::response::{FolderPermission, PermissionUser};
+    let entry = |user, read, level, create| FolderPermission {
+        user,
+        can_create_items: create,
+        can_create_subfolders: false,
+        is_folder_owner: false,
+        is_folder_visible: create,
+        is_folder_contact: false,
+        edit_items: if create { "All" } else { "None" },
+        delete_items: if create { "All" } else { "None" },
+        read_items: read,
+        level,
+    };
+    let mut f = calendar_folder();
+    f.permissions = Some(vec![
+        entry(
+            PermissionUser::Default,
+            "TimeOnly",
+            "FreeBusyTimeOnly",
+            false,
+        ),
+        entry(PermissionUser::Anonymous, "None", "None", false),
+        entry(
+            PermissionUser::User {
+                sid: Some("S-1-5-21-1-2-3-1001".into()),
+                primary_smtp_address: Some("bob@contoso.example".into()),
+                display_name: Some("Bob".into()),
+            },
+            "FullDetails",
+            "Editor",
+            true,
+        ),
+    ]);
+    let mut shape = FolderShape::new(BaseShape::IdOnly);
+    shape.additional = vec![field("folder:PermissionSet")];
+    let out = get_folder_response(&shape, &[Ok(f)]);
+    assert_snapshot!(lines(&out));
+}

@@ -21,7 +21,7 @@ use ews_proto::delegate::{
     self as wire, DelegateAnswer, DelegatePermissions, DelegateUser, PermissionLevel, UserId,
 };
 use ews_proto::request::{ItemChange, MessageDisposition, NewItem, Operation};
-use ews_proto::response::ResponseError;
+use ews_proto::response::{FolderPermission, PermissionUser, ResponseError};
 use ews_proto::types::{FolderRef, ItemRef, ItemTarget};
 use mailbox::{
     Delegate, DelegateChange, DelegateFolder, DelegateLevel, FolderSel, MailboxKey, MeetingDelivery,
@@ -884,5 +884,76 @@ impl Handler<'_> {
             .await
             .map_err(|e| err(&e))?;
         Ok(())
+    }
+
+    /// A folder's `t:PermissionSet`, as the delegation gives it: Default (on the Calendar
+    /// FreeBusyTimeOnly, the organization's default; elsewhere None), Anonymous (None), then each
+    /// delegate with a level on this folder, one of the six delegate folders (`distinguished`).
+    pub(crate) async fn folder_permissions(
+        &self,
+        distinguished: Option<&str>,
+    ) -> Result<Vec<FolderPermission>, ResponseError> {
+        let calendar = distinguished == Some(mailbox::distinguished::CALENDAR);
+        let mut out = vec![
+            if calendar {
+                permission(PermissionUser::Default, "FreeBusyTimeOnly")
+            } else {
+                permission(PermissionUser::Default, "None")
+            },
+            permission(PermissionUser::Anonymous, "None"),
+        ];
+        let Some(folder) = distinguished.and_then(DelegateFolder::of_distinguished) else {
+            return Ok(out);
+        };
+        let delegation = self
+            .ex
+            .inner
+            .mbx
+            .delegation(&self.key)
+            .await
+            .map_err(|e| err(&e))?;
+        for d in delegation.delegates {
+            let level = d.level(folder);
+            if level == DelegateLevel::None {
+                continue;
+            }
+            let user = match user_by_key(self.ex, d.delegate.as_str()).await? {
+                Some(u) => PermissionUser::User {
+                    sid: Some(u.sid),
+                    primary_smtp_address: u.primary_smtp_address,
+                    display_name: Some(u.name),
+                },
+                None => PermissionUser::User {
+                    sid: None,
+                    primary_smtp_address: None,
+                    display_name: Some(d.delegate.as_str().to_owned()),
+                },
+            };
+            out.push(permission(user, level.as_str()));
+        }
+        Ok(out)
+    }
+}
+
+/// The folder permission a role gives (Exchange's predefined permission levels).
+fn permission(user: PermissionUser, level: &'static str) -> FolderPermission {
+    let (create, visible, edit, delete, read) = match level {
+        "Editor" => (true, true, "All", "All", "FullDetails"),
+        "Author" => (true, true, "Owned", "Owned", "FullDetails"),
+        "Reviewer" => (false, true, "None", "None", "FullDetails"),
+        "FreeBusyTimeOnly" => (false, false, "None", "None", "TimeOnly"),
+        _ => (false, false, "None", "None", "None"),
+    };
+    FolderPermission {
+        user,
+        can_create_items: create,
+        can_create_subfolders: false,
+        is_folder_owner: false,
+        is_folder_visible: visible,
+        is_folder_contact: false,
+        edit_items: edit,
+        delete_items: delete,
+        read_items: read,
+        level,
     }
 }

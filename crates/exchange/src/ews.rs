@@ -688,9 +688,22 @@ impl Handler<'_> {
         match op {
             Operation::GetFolder(g) => {
                 let mut out = Vec::new();
+                let permissions = g
+                    .shape
+                    .additional
+                    .iter()
+                    .any(|p| p.field_uri() == Some("folder:PermissionSet"));
                 for f in &g.folder_ids {
                     let r = match self.sel(f) {
                         Ok(sel) => match self.ex.inner.mbx.get_folder(&self.key, sel).await {
+                            Ok(f) if permissions => {
+                                let d = f.distinguished.clone();
+                                let mut v = self.folder_view(f).await;
+                                self.folder_permissions(d.as_deref()).await.map(|p| {
+                                    v.permissions = Some(p);
+                                    v
+                                })
+                            }
                             Ok(f) => Ok(self.folder_view(f).await),
                             Err(e) => Err(err(&e)),
                         },

@@ -908,3 +908,48 @@ async fn free_busy_details_for_a_delegate_of_the_calendar() {
         "{body}"
     );
 }
+
+/// `folder:PermissionSet`: the owner's Calendar lists Default (FreeBusyTimeOnly), Anonymous and
+/// each delegate with its level there, as `t:CalendarPermission` entries; her Inbox, where the
+/// delegate has none, only Default and Anonymous (None).
+#[tokio::test]
+async fn folder_permissions_show_the_delegation() {
+    let e = env().await;
+    let body = e
+        .call(&add(
+            ALICE,
+            &delegate(BOB, "Editor", "None", "Reviewer", ""),
+            "",
+        ))
+        .await;
+    assert_eq!(response_codes(&body), ["NoError", "NoError"], "{body}");
+    let get = |name: &str| {
+        format!(
+            r#"<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties><t:FieldURI FieldURI="folder:PermissionSet"/></t:AdditionalProperties></m:FolderShape><m:FolderIds><t:DistinguishedFolderId Id="{name}"/></m:FolderIds></m:GetFolder>"#
+        )
+    };
+    let body = e.call(&get("calendar")).await;
+    assert_eq!(response_codes(&body), ["NoError"], "{body}");
+    let entries: Vec<&str> = body.split("<t:CalendarPermission>").skip(1).collect();
+    assert_eq!(entries.len(), 3, "{body}");
+    assert!(entries[0].contains("<t:DistinguishedUser>Default</t:DistinguishedUser>"));
+    assert!(entries[0].contains("<t:ReadItems>TimeOnly</t:ReadItems><t:CalendarPermissionLevel>FreeBusyTimeOnly</t:CalendarPermissionLevel>"), "{body}");
+    assert!(entries[1].contains("<t:DistinguishedUser>Anonymous</t:DistinguishedUser>"));
+    assert!(
+        entries[2].contains("<t:PrimarySmtpAddress>bob@contoso.example</t:PrimarySmtpAddress>")
+    );
+    assert!(
+        entries[2].contains("<t:CanCreateItems>true</t:CanCreateItems>")
+            && entries[2].contains("<t:EditItems>All</t:EditItems><t:DeleteItems>All</t:DeleteItems><t:ReadItems>FullDetails</t:ReadItems><t:CalendarPermissionLevel>Editor</t:CalendarPermissionLevel>"),
+        "{body}"
+    );
+    let body = e.call(&get("inbox")).await;
+    let entries: Vec<&str> = body.split("<t:Permission>").skip(1).collect();
+    assert_eq!(entries.len(), 3, "{body}");
+    assert!(
+        entries[2].contains("<t:PermissionLevel>Reviewer</t:PermissionLevel>"),
+        "{body}"
+    );
+    let body = e.call(&get("sentitems")).await;
+    assert_eq!(body.matches("<t:Permission>").count(), 2, "{body}");
+}

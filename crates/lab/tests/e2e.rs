@@ -566,6 +566,15 @@ async fn exchangelib_interop() {
             ]]),
             "{v}"
         );
+        assert_eq!(
+            d["calendar_permissions"],
+            json!([
+                ["Default", "FreeBusyTimeOnly", "TimeOnly"],
+                ["Anonymous", "None", "None"],
+                ["bob@contoso.example", "Editor", "FullDetails"]
+            ]),
+            "{v}"
+        );
         assert_eq!(d["alice_sees"], json!(["Booked by Bob"]), "{v}");
         assert_eq!(d["bob_sees"], 1, "{v}");
         assert_eq!(d["inbox"], "ErrorAccessDenied", "{v}");

@@ -49,6 +49,7 @@ pub fn purges_folder() -> FolderView {
             uri: ExtendedFieldUri::tag(0x3601, "Integer"),
             value: ExtendedValue::Single("1".to_owned()),
         }],
+        permissions: None,
     }
 }
 
