@@ -28,6 +28,7 @@ use mailbox::{
 };
 
 use crate::Exchange;
+use crate::error::ExchangeError;
 use crate::ews::{Handler, err};
 use crate::org::Recipient;
 
@@ -44,6 +45,18 @@ pub(crate) const DELEGATE_OPERATIONS: &[&str] = &[
 /// The folders every delegate sees (their properties, not their contents).
 const VISIBLE: [&str; 2] = ["root", "msgfolderroot"];
 
+/// The folders a delegate can reach: [`VISIBLE`] and the six delegate folders.
+const REACHABLE: &[&str] = &[
+    "root",
+    "msgfolderroot",
+    "calendar",
+    "tasks",
+    "inbox",
+    "contacts",
+    "notes",
+    "journal",
+];
+
 /// A request running in another user's mailbox as that user's delegate.
 #[derive(Debug, Clone)]
 pub(crate) struct DelegateAccess {
@@ -51,8 +64,8 @@ pub(crate) struct DelegateAccess {
     /// The delegate's own address and name (the Sender of meeting requests it sends).
     pub smtp: String,
     pub name: String,
-    /// The owner's folders a delegate can reach, by id: [`VISIBLE`] and the six delegate folders.
-    pub folders: Vec<(String, &'static str)>,
+    /// The owner's folders a delegate can reach ([`REACHABLE`]), by id.
+    pub folders: Vec<(&'static str, String)>,
 }
 
 /// What a folder reference is to be used for.
@@ -96,10 +109,7 @@ impl DelegateAccess {
         match f {
             FolderRef::Distinguished { id, .. } => {
                 let n = id.as_str();
-                VISIBLE
-                    .into_iter()
-                    .chain(DelegateFolder::ALL.map(DelegateFolder::distinguished))
-                    .find(|v| *v == n)
+                REACHABLE.iter().copied().find(|v| *v == n)
             }
             FolderRef::Id { id, .. } => self.name_of_id(id),
         }
@@ -108,8 +118,8 @@ impl DelegateAccess {
     fn name_of_id(&self, id: &str) -> Option<&'static str> {
         self.folders
             .iter()
-            .find(|(fid, _)| fid == id)
-            .map(|(_, name)| *name)
+            .find(|(_, fid)| fid == id)
+            .map(|(name, _)| *name)
     }
 
     /// Refuses `f` unless the delegation gives `need` on it.
@@ -296,23 +306,12 @@ pub(crate) async fn delegate_target(
         return Ok(None);
     }
     let my_smtp = my_smtp.to_owned();
-    let org = ex.inner.org.clone();
-    let found = ex
-        .inner
-        .org
-        .db
-        .call(move |c| {
-            let mut owners: Vec<Option<Recipient>> = Vec::new();
-            for a in &by_smtp {
-                owners.push(org.mailbox_by_smtp(c, a)?);
-            }
-            for k in &by_key {
-                owners.push(org.mailbox_by(c, "guid", k)?);
-            }
-            Ok::<_, crate::error::ExchangeError>(owners)
-        })
-        .await
-        .map_err(internal)?;
+    let found = directory(ex, move |org, c| {
+        let by_smtp = by_smtp.iter().map(|a| org.mailbox_by_smtp(c, a));
+        let by_key = by_key.iter().map(|k| org.mailbox_by(c, "guid", k));
+        by_smtp.chain(by_key).collect::<Result<Vec<_>, _>>()
+    })
+    .await?;
     let mut owner: Option<Recipient> = None;
     for o in found {
         let Some(o) = o.filter(|o| !o.account_disabled) else {
@@ -354,8 +353,13 @@ pub(crate) async fn access_for(
         (Err(e), _) | (_, Err(e)) => return Err(err(&e)),
     };
     let owner_smtp = owner.primary_smtp_address.as_deref().unwrap_or_default();
-    let grant = match ex.inner.mbx.delegate_of(&owner_key, &my_key).await {
-        Ok(Some(g)) => g,
+    let (grant, folders) = match ex
+        .inner
+        .mbx
+        .delegate_with_folders(&owner_key, &my_key, REACHABLE)
+        .await
+    {
+        Ok(Some(found)) => found,
         Ok(None) => {
             return Err(denied(&format!(
                 "{my_smtp} is not a delegate of {owner_smtp}, so it cannot reach that mailbox. The owner adds delegates with AddDelegate (in Outlook: Account Settings › Delegate Access)."
@@ -368,22 +372,6 @@ pub(crate) async fn access_for(
         }
         Err(e) => return Err(err(&e)),
     };
-    let mut folders = Vec::with_capacity(8);
-    for name in VISIBLE
-        .into_iter()
-        .chain(DelegateFolder::ALL.map(DelegateFolder::distinguished))
-    {
-        match ex
-            .inner
-            .mbx
-            .get_folder(&owner_key, FolderSel::Distinguished(name.to_owned()))
-            .await
-        {
-            Ok(f) => folders.push((f.id, name)),
-            Err(mailbox::MailboxError::FolderNotFound) => {}
-            Err(e) => return Err(err(&e)),
-        }
-    }
     Ok(DelegateAccess {
         grant,
         smtp: my_smtp.to_owned(),
@@ -409,20 +397,48 @@ fn foreign_item_key(r: &ItemRef, mine: &str) -> Option<Option<String>> {
 }
 
 /// A directory read that failed.
-fn internal(e: crate::error::ExchangeError) -> ResponseError {
+fn internal(e: ExchangeError) -> ResponseError {
     ResponseError::new("ErrorInternalServerError", &e.to_string())
 }
 
-/// The directory's user whose mailbox key (its GUID) is `key`.
-async fn user_by_key(ex: &Exchange, key: &str) -> Result<Option<Recipient>, ResponseError> {
+/// One read of the directory, on its worker; a failure is [`internal`].
+async fn directory<T, F>(ex: &Exchange, f: F) -> Result<T, ResponseError>
+where
+    F: FnOnce(&crate::org::Org, &store::rusqlite::Connection) -> Result<T, ExchangeError>
+        + Send
+        + 'static,
+    T: Send + 'static,
+{
     let org = ex.inner.org.clone();
-    let key = key.to_owned();
     ex.inner
         .org
         .db
-        .call(move |c| org.mailbox_by(c, "guid", &key))
+        .call(move |c| f(&org, c))
         .await
         .map_err(internal)
+}
+
+/// The directory's users whose mailbox keys (their GUIDs) are `keys`, in order, in one read.
+async fn users_by_keys(
+    ex: &Exchange,
+    keys: Vec<String>,
+) -> Result<Vec<Option<Recipient>>, ResponseError> {
+    directory(ex, move |org, c| {
+        keys.iter().map(|k| org.mailbox_by(c, "guid", k)).collect()
+    })
+    .await
+}
+
+/// A delegate as `t:UserId` names it, from its directory entry (a user that left the
+/// directory is still a delegate, to be removed: named by its key).
+fn user_id_of(
+    key: &MailboxKey,
+    u: Option<Recipient>,
+) -> (Option<String>, Option<String>, Option<String>) {
+    match u {
+        Some(u) => (Some(u.sid), u.primary_smtp_address, Some(u.name)),
+        None => (None, None, Some(key.as_str().to_owned())),
+    }
 }
 
 /// A store refusal for one user, naming the user as the request did.
@@ -516,16 +532,8 @@ impl Handler<'_> {
         if mailbox.eq_ignore_ascii_case(&self.smtp) {
             return Ok(());
         }
-        let org = self.ex.inner.org.clone();
         let a = mailbox.to_owned();
-        let found = self
-            .ex
-            .inner
-            .org
-            .db
-            .call(move |c| org.mailbox_by_smtp(c, &a))
-            .await
-            .map_err(internal)?;
+        let found = directory(self.ex, move |org, c| org.mailbox_by_smtp(c, &a)).await?;
         match found {
             Some(u) if u.guid == self.key.as_str() => Ok(()),
             Some(_) => Err(denied(
@@ -543,27 +551,20 @@ impl Handler<'_> {
         &self,
         ids: &[UserId],
     ) -> Result<Vec<Result<Recipient, ResponseError>>, ResponseError> {
-        let org = self.ex.inner.org.clone();
         let ids = ids.to_vec();
-        let found = self
-            .ex
-            .inner
-            .org
-            .db
-            .call(move |c| {
-                let mut out = Vec::with_capacity(ids.len());
-                for id in &ids {
-                    let r = match (&id.primary_smtp_address, &id.sid) {
-                        (Some(a), _) => org.mailbox_by_smtp(c, a)?,
-                        (None, Some(s)) => org.mailbox_by(c, "sid", s)?,
-                        (None, None) => None,
-                    };
-                    out.push((id.clone(), r));
-                }
-                Ok::<_, crate::error::ExchangeError>(out)
-            })
-            .await
-            .map_err(internal)?;
+        let found = directory(self.ex, move |org, c| {
+            let mut out = Vec::with_capacity(ids.len());
+            for id in ids {
+                let r = match (&id.primary_smtp_address, &id.sid) {
+                    (Some(a), _) => org.mailbox_by_smtp(c, a)?,
+                    (None, Some(s)) => org.mailbox_by(c, "sid", s)?,
+                    (None, None) => None,
+                };
+                out.push((id, r));
+            }
+            Ok(out)
+        })
+        .await?;
         Ok(found
             .into_iter()
             .map(|(id, r)| match r {
@@ -581,55 +582,45 @@ impl Handler<'_> {
             .collect())
     }
 
-    /// The `t:DelegateUser` of a stored delegate, named as the directory names it now.
-    async fn delegate_view(
-        &self,
-        d: &Delegate,
-        with_permissions: bool,
-    ) -> Result<DelegateUser, ResponseError> {
-        let u = user_by_key(self.ex, d.delegate.as_str()).await?;
-        let user_id = match u {
-            Some(u) => UserId {
-                sid: Some(u.sid),
-                primary_smtp_address: u.primary_smtp_address,
-                display_name: Some(u.name),
-            },
-            // the user left the directory: the delegation is still there, to remove
-            None => UserId {
-                sid: None,
-                primary_smtp_address: None,
-                display_name: Some(d.delegate.as_str().to_owned()),
-            },
-        };
-        let l = |f| Some(wire_level(d.level(f)));
-        Ok(DelegateUser {
-            user_id,
-            permissions: with_permissions.then(|| DelegatePermissions {
-                calendar: l(DelegateFolder::Calendar),
-                tasks: l(DelegateFolder::Tasks),
-                inbox: l(DelegateFolder::Inbox),
-                contacts: l(DelegateFolder::Contacts),
-                notes: l(DelegateFolder::Notes),
-                journal: l(DelegateFolder::Journal),
-            }),
-            receive_copies_of_meeting_messages: Some(d.receive_copies),
-            view_private_items: Some(d.view_private),
-        })
-    }
-
+    /// The `t:DelegateUser` of each stored delegate, named as the directory names it now (one
+    /// directory read for them all).
     async fn views(
         &self,
         rs: Vec<Result<Delegate, ResponseError>>,
         with_permissions: bool,
-    ) -> Vec<Result<DelegateUser, ResponseError>> {
-        let mut out = Vec::with_capacity(rs.len());
-        for r in rs {
-            out.push(match r {
-                Ok(d) => self.delegate_view(&d, with_permissions).await,
-                Err(e) => Err(e),
-            });
-        }
-        out
+    ) -> Result<Vec<Result<DelegateUser, ResponseError>>, ResponseError> {
+        let keys = rs
+            .iter()
+            .flatten()
+            .map(|d| d.delegate.as_str().to_owned())
+            .collect();
+        let mut users = users_by_keys(self.ex, keys).await?.into_iter();
+        Ok(rs
+            .into_iter()
+            .map(|r| {
+                let d = r?;
+                let (sid, primary_smtp_address, display_name) =
+                    user_id_of(&d.delegate, users.next().flatten());
+                let l = |f| Some(wire_level(d.level(f)));
+                Ok(DelegateUser {
+                    user_id: UserId {
+                        sid,
+                        primary_smtp_address,
+                        display_name,
+                    },
+                    permissions: with_permissions.then(|| DelegatePermissions {
+                        calendar: l(DelegateFolder::Calendar),
+                        tasks: l(DelegateFolder::Tasks),
+                        inbox: l(DelegateFolder::Inbox),
+                        contacts: l(DelegateFolder::Contacts),
+                        notes: l(DelegateFolder::Notes),
+                        journal: l(DelegateFolder::Journal),
+                    }),
+                    receive_copies_of_meeting_messages: Some(d.receive_copies),
+                    view_private_items: Some(d.view_private),
+                })
+            })
+            .collect())
     }
 
     /// `GetDelegate`.
@@ -670,7 +661,7 @@ impl Handler<'_> {
                 .collect()
         };
         Ok(DelegateAnswer {
-            users: self.views(picked, g.include_permissions).await,
+            users: self.views(picked, g.include_permissions).await?,
             deliver_meeting_requests: Some(wire_delivery(d.delivery)),
         })
     }
@@ -758,7 +749,7 @@ impl Handler<'_> {
             })
             .collect();
         Ok(DelegateAnswer {
-            users: self.views(results, true).await,
+            users: self.views(results, true).await?,
             deliver_meeting_requests: delivery.map(wire_delivery),
         })
     }
@@ -825,7 +816,10 @@ impl Handler<'_> {
             .as_ref()
             .filter(|_| copy.item_class == "IPM.Schedule.Meeting.Request")
             .ok_or_else(|| err(&mailbox::MailboxError::NotAMeetingItem))?;
-        let found = user_by_key(self.ex, &owner.mailbox).await?;
+        let found = users_by_keys(self.ex, vec![owner.mailbox.clone()])
+            .await?
+            .pop()
+            .flatten();
         let Some(o) = found.filter(|o| !o.account_disabled) else {
             return Err(ResponseError::new(
                 "ErrorNonExistentMailbox",
@@ -912,24 +906,24 @@ impl Handler<'_> {
             .delegation(&self.key)
             .await
             .map_err(|e| err(&e))?;
-        for d in delegation.delegates {
-            let level = d.level(folder);
-            if level == DelegateLevel::None {
-                continue;
-            }
-            let user = match user_by_key(self.ex, d.delegate.as_str()).await? {
-                Some(u) => PermissionUser::User {
-                    sid: Some(u.sid),
-                    primary_smtp_address: u.primary_smtp_address,
-                    display_name: Some(u.name),
-                },
-                None => PermissionUser::User {
-                    sid: None,
-                    primary_smtp_address: None,
-                    display_name: Some(d.delegate.as_str().to_owned()),
-                },
+        let shown: Vec<_> = delegation
+            .delegates
+            .into_iter()
+            .filter(|d| d.level(folder) != DelegateLevel::None)
+            .collect();
+        let keys = shown
+            .iter()
+            .map(|d| d.delegate.as_str().to_owned())
+            .collect();
+        let users = users_by_keys(self.ex, keys).await?;
+        for (d, u) in shown.iter().zip(users) {
+            let (sid, primary_smtp_address, display_name) = user_id_of(&d.delegate, u);
+            let user = PermissionUser::User {
+                sid,
+                primary_smtp_address,
+                display_name,
             };
-            out.push(permission(user, level.as_str()));
+            out.push(permission(user, d.level(folder).as_str()));
         }
         Ok(out)
     }
@@ -955,5 +949,19 @@ fn permission(user: PermissionUser, level: &'static str) -> FolderPermission {
         delete_items: delete,
         read_items: read,
         level,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reachable_folders_are_the_visible_ones_and_the_six_delegate_folders() {
+        let derived: Vec<&str> = VISIBLE
+            .into_iter()
+            .chain(DelegateFolder::ALL.map(DelegateFolder::distinguished))
+            .collect();
+        assert_eq!(REACHABLE, derived.as_slice());
     }
 }

@@ -408,13 +408,11 @@ impl Exchange {
                     .is_some_and(|f| folders.contains(f))
                 || (e.object == EventObject::Folder && folders.contains(&e.item_id))
         }) {
-            let changed: Vec<String> = if counts_wanted && e.object == EventObject::Item {
-                std::iter::once(e.folder_id.clone())
-                    .chain(e.old_folder_id.clone())
-                    .filter(|f| folders.is_empty() || folders.contains(f))
-                    .collect()
+            // where the item is and where it was
+            let changed = if counts_wanted && e.object == EventObject::Item {
+                [Some(e.folder_id.clone()), e.old_folder_id.clone()]
             } else {
-                Vec::new()
+                [None, None]
             };
             let (seq, at) = (e.seq, e.at);
             // delivered mail is a CreatedEvent and a NewMailEvent, as Exchange reports it
@@ -424,7 +422,11 @@ impl Exchange {
                     out.push(object_event(t, e));
                 }
             }
-            for f in changed {
+            for f in changed
+                .into_iter()
+                .flatten()
+                .filter(|f| folders.is_empty() || folders.contains(f))
+            {
                 let info = match seen.get(&f) {
                     Some(i) => i.clone(),
                     None => {

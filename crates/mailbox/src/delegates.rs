@@ -11,7 +11,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::MailboxError;
 use crate::model::MailboxKey;
-use crate::store::{MailboxStore, mailbox_row};
+use crate::store::{MailboxStore, distinguished_folder, mailbox_row};
 
 /// Most delegates one mailbox has.
 pub const MAX_DELEGATES: usize = 64;
@@ -201,44 +201,70 @@ pub struct Delegation {
     pub delivery: MeetingDelivery,
 }
 
-fn load(tx: &Connection, mailbox_id: i64) -> Result<Delegation, MailboxError> {
-    let mut st = tx.prepare_cached(
-        "SELECT delegate_key, calendar, tasks, inbox, contacts, notes, journal, receive_copies, \
-         view_private FROM delegates WHERE mailbox_id = ?1 ORDER BY position",
-    )?;
-    let rows = st.query_map(params![mailbox_id], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            [
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-                r.get::<_, String>(5)?,
-                r.get::<_, String>(6)?,
-            ],
-            r.get::<_, bool>(7)?,
-            r.get::<_, bool>(8)?,
-        ))
-    })?;
-    let mut delegates = Vec::new();
-    for row in rows {
-        let (key, levels, receive_copies, view_private) = row?;
-        let mut d = Delegate::new(
-            MailboxKey::new(key).map_err(|e| MailboxError::Corrupt(format!("delegate: {e}")))?,
-        );
-        for (f, l) in DelegateFolder::ALL.into_iter().zip(levels) {
-            d.set_level(f, DelegateLevel::from_db(&l)?);
-        }
-        d.receive_copies = receive_copies;
-        d.view_private = view_private;
-        delegates.push(d);
+/// The columns [`delegate_of_row`] reads, in its order.
+const DELEGATE_COLUMNS: &str =
+    "delegate_key, calendar, tasks, inbox, contacts, notes, journal, receive_copies, view_private";
+
+type DelegateRow = (String, [String; 6], bool, bool);
+
+fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DelegateRow> {
+    Ok((
+        r.get(0)?,
+        [
+            r.get(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            r.get(4)?,
+            r.get(5)?,
+            r.get(6)?,
+        ],
+        r.get(7)?,
+        r.get(8)?,
+    ))
+}
+
+fn delegate_of_row(
+    (key, levels, receive_copies, view_private): DelegateRow,
+) -> Result<Delegate, MailboxError> {
+    let mut d = Delegate::new(
+        MailboxKey::new(key).map_err(|e| MailboxError::Corrupt(format!("delegate: {e}")))?,
+    );
+    for (f, l) in DelegateFolder::ALL.into_iter().zip(levels) {
+        d.set_level(f, DelegateLevel::from_db(&l)?);
     }
+    d.receive_copies = receive_copies;
+    d.view_private = view_private;
+    Ok(d)
+}
+
+fn load(tx: &Connection, mailbox_id: i64) -> Result<Delegation, MailboxError> {
+    let mut st = tx.prepare_cached(&format!(
+        "SELECT {DELEGATE_COLUMNS} FROM delegates WHERE mailbox_id = ?1 ORDER BY position"
+    ))?;
+    let delegates = st
+        .query_map(params![mailbox_id], read_row)?
+        .map(|row| delegate_of_row(row?))
+        .collect::<Result<Vec<_>, _>>()?;
     let delivery = delivery_of(tx, mailbox_id)?;
     Ok(Delegation {
         delegates,
         delivery,
     })
+}
+
+/// One delegate of the mailbox, by its primary key.
+fn load_one(
+    tx: &Connection,
+    mailbox_id: i64,
+    delegate: &str,
+) -> Result<Option<Delegate>, MailboxError> {
+    tx.prepare_cached(&format!(
+        "SELECT {DELEGATE_COLUMNS} FROM delegates WHERE mailbox_id = ?1 AND delegate_key = ?2"
+    ))?
+    .query_row(params![mailbox_id, delegate], read_row)
+    .optional()?
+    .map(delegate_of_row)
+    .transpose()
 }
 
 /// What a meeting request delivered to the mailbox does for its delegates: the delegates who
@@ -328,13 +354,35 @@ impl MailboxStore {
         owner: &MailboxKey,
         delegate: &MailboxKey,
     ) -> Result<Option<Delegate>, MailboxError> {
-        let (key, who) = (owner.as_str().to_owned(), delegate.clone());
+        Ok(self
+            .delegate_with_folders(owner, delegate, &[])
+            .await?
+            .map(|(d, _)| d))
+    }
+
+    /// [`MailboxStore::delegate_of`], and the ids of `owner`'s distinguished folders `folders`
+    /// (those it has), in one read.
+    pub async fn delegate_with_folders(
+        &self,
+        owner: &MailboxKey,
+        delegate: &MailboxKey,
+        folders: &'static [&'static str],
+    ) -> Result<Option<(Delegate, Vec<(&'static str, String)>)>, MailboxError> {
+        let (key, who) = (owner.as_str().to_owned(), delegate.as_str().to_owned());
         self.read(move |tx| {
             let mb = mailbox_row(tx, &key)?;
-            Ok(load(tx, mb.id)?
-                .delegates
-                .into_iter()
-                .find(|d| d.delegate == who))
+            let Some(d) = load_one(tx, mb.id, &who)? else {
+                return Ok(None);
+            };
+            let mut ids = Vec::with_capacity(folders.len());
+            for name in folders {
+                match distinguished_folder(tx, &mb, name) {
+                    Ok(local) => ids.push((*name, mb.folder_id(local))),
+                    Err(MailboxError::FolderNotFound) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(Some((d, ids)))
         })
         .await
     }
@@ -352,6 +400,11 @@ impl MailboxStore {
         self.write(move |tx, _| {
             let mb = mailbox_row(tx, &key)?;
             let mut have = load(tx, mb.id)?.delegates;
+            let mut position: i64 = tx
+                .prepare_cached(
+                    "SELECT COALESCE(MAX(position), 0) FROM delegates WHERE mailbox_id = ?1",
+                )?
+                .query_row(params![mb.id], |r| r.get(0))?;
             let mut out = Vec::with_capacity(adds.len());
             for d in adds {
                 let r = if d.delegate.as_str() == key {
@@ -364,11 +417,7 @@ impl MailboxStore {
                     d.validate().map(|()| d)
                 };
                 if let Ok(d) = &r {
-                    let position = tx
-                        .prepare_cached(
-                            "SELECT COALESCE(MAX(position), 0) + 1 FROM delegates WHERE mailbox_id = ?1",
-                        )?
-                        .query_row(params![mb.id], |r| r.get::<_, i64>(0))?;
+                    position += 1;
                     save(tx, mb.id, d, position)?;
                     have.push(d.clone());
                 }

@@ -193,20 +193,15 @@ fn check_targets(keys: &[MailboxKey]) -> Result<(), MailboxError> {
     Ok(())
 }
 
-/// A request sent by a delegate shows the delegate as its Sender (From stays the organizer).
-fn on_behalf(request: &mut NewItem, invite: &Invite) {
-    if let Some(s) = &invite.sender {
-        request.sender = Some(s.clone());
-    }
-}
-
-/// A meeting message (request, response, cancellation) about `item`'s meeting, to be delivered.
+/// A meeting message (request, response, cancellation) about `item`'s meeting, to be delivered:
+/// From `from`, and Sent by `sender` (a delegate sending for `from`) or else by `from`.
 #[allow(clippy::too_many_arguments)]
 fn meeting_message(
     class: &str,
     subject: Option<String>,
     body: Option<Body>,
     from: &Recipient,
+    sender: Option<&Recipient>,
     to: Vec<Recipient>,
     cc: Vec<Recipient>,
     message_id: &str,
@@ -218,7 +213,7 @@ fn meeting_message(
         subject,
         body,
         from: Some(from.clone()),
-        sender: Some(from.clone()),
+        sender: Some(sender.unwrap_or(from).clone()),
         to,
         cc,
         internet_message_id: Some(message_id.to_owned()),
@@ -442,13 +437,13 @@ impl MailboxStore {
             item.subject.clone(),
             item.body.clone(),
             &invite.from,
+            invite.sender.as_ref(),
             to,
             cc,
             &invite.message_id,
             request_calendar,
             request_meeting,
         );
-        on_behalf(&mut request, &invite);
         request.importance = item.importance;
         request.sensitivity = item.sensitivity;
         request.attachments = item.attachments.clone();
@@ -646,21 +641,18 @@ impl MailboxStore {
             let mut answer_meeting = Meeting::new(uid.clone(), meeting.organizer.clone());
             answer_meeting.my_response = response;
             answer_meeting.response = Some(response);
-            let mut answer = meeting_message(
+            let answer = prepare(meeting_message(
                 response_class(response),
                 subject,
                 reply.body.clone(),
                 &reply.from,
+                reply.sender.as_ref(),
                 vec![meeting.organizer.clone()],
                 Vec::new(),
                 &reply.message_id,
                 calendar_item.calendar.clone(),
                 answer_meeting,
-            );
-            if let Some(s) = &reply.sender {
-                answer.sender = Some(s.clone());
-            }
-            let answer = prepare(answer)?;
+            ))?;
             let delivered_item = match &reply.organizer {
                 Some(org) if org.as_str() != key => {
                     let omb = mailbox_row(tx, org.as_str())?;
@@ -876,19 +868,18 @@ impl MailboxStore {
             if let Some(c) = &mut request_calendar {
                 c.legacy_free_busy_status = FreeBusy::Tentative;
             }
-            let mut request = meeting_message(
+            let request = prepare(meeting_message(
                 REQUEST_CLASS,
                 item.subject.clone(),
                 item.body.clone(),
                 &invite.from,
+                invite.sender.as_ref(),
                 to,
                 cc,
                 &invite.message_id,
                 request_calendar.clone(),
                 request_meeting,
-            );
-            on_behalf(&mut request, &invite);
-            let request = prepare(request)?;
+            ))?;
             let copy = prepare(attendee_copy(&as_item, &meeting))?;
             let mut requests = Vec::with_capacity(invite.deliver_to.len());
             let mut copies = Vec::with_capacity(invite.deliver_to.len());
@@ -1043,6 +1034,7 @@ fn cancellation(
         subject,
         body.or_else(|| item.body.clone()),
         from,
+        sender,
         to,
         cc,
         message_id,
@@ -1050,9 +1042,6 @@ fn cancellation(
         cm,
     );
     message.importance = Importance::High;
-    if let Some(s) = sender {
-        message.sender = Some(s.clone());
-    }
     prepare(message)
 }
 
